@@ -1,0 +1,597 @@
+//! Account stage: folds records into per-ENI aggregates, without yet knowing which ENIs are
+//! NAT gateways, so that one streaming pass serves detection, exact counting and attribution.
+//! Accumulators are built per worker and merged associatively and commutatively
+//! ([`Accumulator::merge`]), so any split of the input gives the same result. Memory grows
+//! with distinct ENIs × active days and distinct NAT clients, never with records.
+//!
+//! The rules of ACCOUNTING.md §3 are applied in [`crate::analysis`] once all input is in.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::net::IpAddr;
+
+use rustc_hash::FxHasher;
+use serde::{Deserialize, Serialize};
+
+use crate::classify::{Class, IpRanges};
+use crate::format::{is_private, Action, LogStatus, Malformed, Record, Sink};
+
+pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Seconds in a day.
+pub const DAY: i64 = 86_400;
+/// Day number used when a record has no `start`.
+pub const NO_DAY: u32 = u32::MAX;
+/// How many malformed-line locations each file keeps.
+pub const EXAMPLES_PER_FILE: usize = 5;
+const MAX_LOCAL_IPS: usize = 8;
+const MAX_PEERS: usize = 64;
+
+/// Direction relative to the remote: upload goes to it, download comes from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dir {
+    Upload = 0,
+    Download = 1,
+}
+
+/// Key of a (day, class, direction) cell.
+#[inline]
+pub fn cell(day: u32, class: Class, dir: Dir) -> u64 {
+    ((day as u64) << 8) | ((class as u64) << 1) | dir as u64
+}
+
+/// Inverse of [`cell`].
+pub fn uncell(key: u64) -> (u32, Class, Dir) {
+    let class = Class::ALL[((key >> 1) & 0x7f) as usize];
+    let dir = if key & 1 == 0 {
+        Dir::Upload
+    } else {
+        Dir::Download
+    };
+    ((key >> 8) as u32, class, dir)
+}
+
+/// What the account stage needs to know before reading.
+#[derive(Clone, Debug, Default)]
+pub struct Params {
+    pub nat_ips: Vec<IpAddr>,
+    /// Keep records with `since <= start < until` (seconds, UTC).
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// ECR pull window after an ENI's first record, seconds.
+    pub pull_window: i64,
+}
+
+/// Per-input line accounting: every line read lands in exactly one of these.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineCounts {
+    pub lines: u64,
+    pub headers: u64,
+    pub blank: u64,
+    pub malformed: u64,
+    pub nodata: u64,
+    pub skipdata: u64,
+    pub rejected: u64,
+    pub outside_time: u64,
+    pub undated: u64,
+    pub counted: u64,
+}
+
+impl LineCounts {
+    pub fn add(&mut self, o: &LineCounts) {
+        self.lines += o.lines;
+        self.headers += o.headers;
+        self.blank += o.blank;
+        self.malformed += o.malformed;
+        self.nodata += o.nodata;
+        self.skipdata += o.skipdata;
+        self.rejected += o.rejected;
+        self.outside_time += o.outside_time;
+        self.undated += o.undated;
+        self.counted += o.counted;
+    }
+    /// Sum of all reasons; equals `lines` when nothing was lost.
+    pub fn accounted(&self) -> u64 {
+        self.headers
+            + self.blank
+            + self.malformed
+            + self.nodata
+            + self.skipdata
+            + self.rejected
+            + self.outside_time
+            + self.undated
+            + self.counted
+    }
+}
+
+/// One malformed line's location.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BadLine {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// Everything known about one input file (or object) after reading it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileStats {
+    pub path: String,
+    pub format: String,
+    pub size: u64,
+    pub counts: LineCounts,
+    pub malformed_examples: Vec<BadLine>,
+    /// Set when the input could not be read to its end (truncated gzip, broken Parquet,
+    /// I/O error): the counts cover what was read before.
+    pub error: Option<String>,
+    pub skipdata_windows: u64,
+}
+
+/// ECR pull window state of one ENI: S3 download bytes by record start, kept only while
+/// inside `[first, first + window)`. Merging keeps the same invariant, so it is associative.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PullWindow {
+    pub first: i64,
+    pub entries: Vec<(i64, u64)>,
+}
+
+impl Default for PullWindow {
+    fn default() -> Self {
+        PullWindow {
+            first: i64::MAX,
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl PullWindow {
+    fn observe(&mut self, t: i64, window: i64) {
+        if t < self.first {
+            self.first = t;
+            let limit = t.saturating_add(window);
+            self.entries.retain(|e| e.0 < limit);
+        }
+    }
+    fn add(&mut self, t: i64, bytes: u64, window: i64) {
+        self.observe(t, window);
+        if t < self.first.saturating_add(window) {
+            match self.entries.iter_mut().find(|e| e.0 == t) {
+                Some(e) => e.1 += bytes,
+                None => self.entries.push((t, bytes)),
+            }
+        }
+    }
+    fn merge(&mut self, o: PullWindow, window: i64) {
+        self.observe(o.first, window);
+        for (t, b) in o.entries {
+            self.add(t, b, window);
+        }
+    }
+    /// Bytes in the window.
+    pub fn bytes(&self) -> u64 {
+        self.entries.iter().map(|e| e.1).sum()
+    }
+}
+
+/// Descriptive fields of an ENI, from the first record that carried each.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Meta {
+    pub subnet: Option<Box<str>>,
+    pub az: Option<Box<str>>,
+    pub vpc: Option<Box<str>>,
+    pub region: Option<u16>,
+    pub ecs_cluster: Option<Box<str>>,
+    pub ecs_service: Option<Box<str>>,
+    pub ecs_task: Option<Box<str>>,
+}
+
+impl Meta {
+    fn merge(&mut self, o: Meta) {
+        // min of the options gives a result independent of merge order
+        fn pick(a: &mut Option<Box<str>>, b: Option<Box<str>>) {
+            if let Some(b) = b {
+                if a.as_ref().is_none_or(|a| b < *a) {
+                    *a = Some(b);
+                }
+            }
+        }
+        pick(&mut self.subnet, o.subnet);
+        pick(&mut self.az, o.az);
+        pick(&mut self.vpc, o.vpc);
+        pick(&mut self.ecs_cluster, o.ecs_cluster);
+        pick(&mut self.ecs_service, o.ecs_service);
+        pick(&mut self.ecs_task, o.ecs_task);
+        if let Some(r) = o.region {
+            if self.region.is_none_or(|s| r < s) {
+                self.region = Some(r);
+            }
+        }
+    }
+}
+
+fn set_once(slot: &mut Option<Box<str>>, v: Option<&str>) {
+    if let Some(v) = v {
+        if slot.as_deref().is_none_or(|s| v < s) {
+            *slot = Some(v.into());
+        }
+    }
+}
+
+/// Small set with a cap (beyond it, membership is no longer tracked; `overflow` says so).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CappedSet {
+    pub items: Vec<IpAddr>,
+    pub overflow: bool,
+}
+
+impl CappedSet {
+    fn insert(&mut self, ip: IpAddr, cap: usize) {
+        if !self.items.contains(&ip) {
+            if self.items.len() < cap {
+                self.items.push(ip);
+            } else {
+                self.overflow = true;
+            }
+        }
+    }
+    fn merge(&mut self, o: CappedSet, cap: usize) {
+        self.overflow |= o.overflow;
+        for ip in o.items {
+            self.insert(ip, cap);
+        }
+        // make the kept subset independent of merge order
+        self.items.sort();
+    }
+}
+
+/// All that one ENI's records add up to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EniAgg {
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+    pub records: u64,
+    /// Records with one private and one public end: `cell → bytes`. On a NAT ENI these are
+    /// public legs; elsewhere, the ENI's own traffic with the remote.
+    pub public: FxMap<u64, u64>,
+    /// Records translated by this ENI (private `srcaddr`/`dstaddr`, public `pkt-*` end): the
+    /// private legs of a NAT gateway. `cell → bytes`.
+    pub private: FxMap<u64, u64>,
+    /// The same private legs by client address: `(client, class, dir) → bytes`.
+    pub by_client: FxMap<(IpAddr, Class, Dir), u64>,
+    pub internal_bytes: u64,
+    pub internal_records: u64,
+    pub reject_bytes: u64,
+    pub reject_records: u64,
+    /// Records showing NAT address translation (evidence for detection).
+    pub translated_records: u64,
+    /// Private addresses seen as this ENI's own end of public-side records.
+    pub local_ips: CappedSet,
+    /// Distinct private peers in internal records (evidence for v2 candidates).
+    pub peers: CappedSet,
+    /// A `--nat-ip` address appeared in this ENI's records.
+    pub has_nat_ip: bool,
+    pub meta: Meta,
+    pub pull: PullWindow,
+    /// S3-range bytes whose NAT region was unknown (cannot split `s3`/`s3-other-region`).
+    pub s3_unknown_region: u64,
+    pub no_bytes_records: u64,
+}
+
+fn add_map<K: std::hash::Hash + Eq>(a: &mut FxMap<K, u64>, b: FxMap<K, u64>) {
+    for (k, v) in b {
+        *a.entry(k).or_insert(0) += v;
+    }
+}
+
+impl EniAgg {
+    fn merge(&mut self, o: EniAgg, window: i64) {
+        self.first = match (self.first, o.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = self.last.max(o.last);
+        self.records += o.records;
+        add_map(&mut self.public, o.public);
+        add_map(&mut self.private, o.private);
+        add_map(&mut self.by_client, o.by_client);
+        self.internal_bytes += o.internal_bytes;
+        self.internal_records += o.internal_records;
+        self.reject_bytes += o.reject_bytes;
+        self.reject_records += o.reject_records;
+        self.translated_records += o.translated_records;
+        self.local_ips.merge(o.local_ips, MAX_LOCAL_IPS);
+        self.peers.merge(o.peers, MAX_PEERS);
+        self.has_nat_ip |= o.has_nat_ip;
+        self.meta.merge(o.meta);
+        self.pull.merge(o.pull, window);
+        self.s3_unknown_region += o.s3_unknown_region;
+        self.no_bytes_records += o.no_bytes_records;
+    }
+}
+
+/// Records of one kind the engine cannot place, counted for data quality.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Oddities {
+    /// Counted records missing `srcaddr` or `dstaddr`.
+    pub no_address: u64,
+    /// Counted records with two public ends (not from a VPC ENI's point of view).
+    pub both_public: u64,
+    /// Counted records without `interface-id`.
+    pub no_interface: u64,
+}
+
+/// The mergeable state of the account stage.
+#[derive(Clone, Debug, Default)]
+pub struct Accumulator {
+    pub enis: FxMap<Box<str>, EniAgg>,
+    pub files: Vec<FileStats>,
+    pub odd: Oddities,
+    pub window: i64,
+}
+
+impl Accumulator {
+    pub fn new(params: &Params) -> Self {
+        Accumulator {
+            window: params.pull_window,
+            ..Default::default()
+        }
+    }
+
+    /// Fold `o` into `self`. Associative and commutative (files are ordered by path later).
+    pub fn merge(&mut self, o: Accumulator) {
+        let window = self.window.max(o.window);
+        self.window = window;
+        for (k, v) in o.enis {
+            match self.enis.get_mut(&k) {
+                Some(a) => a.merge(v, window),
+                None => {
+                    self.enis.insert(k, v);
+                }
+            }
+        }
+        self.files.extend(o.files);
+        self.odd.no_address += o.odd.no_address;
+        self.odd.both_public += o.odd.both_public;
+        self.odd.no_interface += o.odd.no_interface;
+    }
+
+    /// A sink for one file; `file_region` is the region from the input's path, if any.
+    pub fn file<'a>(
+        &'a mut self,
+        ranges: &'a IpRanges,
+        params: &'a Params,
+        stats: FileStats,
+        file_region: Option<u16>,
+    ) -> FileSink<'a> {
+        FileSink {
+            acc: self,
+            ranges,
+            params,
+            stats,
+            file_region,
+            last_region: None,
+        }
+    }
+}
+
+/// Feeds one input's records into an [`Accumulator`], keeping that input's [`FileStats`].
+pub struct FileSink<'a> {
+    acc: &'a mut Accumulator,
+    ranges: &'a IpRanges,
+    params: &'a Params,
+    pub stats: FileStats,
+    file_region: Option<u16>,
+    last_region: Option<(String, Option<u16>)>,
+}
+
+impl FileSink<'_> {
+    /// Close the input: record an error if it stopped early, and hand the stats over.
+    pub fn finish(mut self, error: Option<String>) {
+        self.stats.error = error;
+        self.acc.files.push(self.stats);
+    }
+
+    fn region_of(&mut self, name: Option<&str>) -> Option<u16> {
+        let Some(name) = name else {
+            return self.file_region;
+        };
+        if let Some((n, id)) = &self.last_region {
+            if n == name {
+                return *id;
+            }
+        }
+        let id = self.ranges.region_id(name);
+        self.last_region = Some((name.to_string(), id));
+        id
+    }
+}
+
+impl Sink for FileSink<'_> {
+    fn header(&mut self) {
+        self.stats.counts.lines += 1;
+        self.stats.counts.headers += 1;
+    }
+    fn blank(&mut self) {
+        self.stats.counts.lines += 1;
+        self.stats.counts.blank += 1;
+    }
+    fn malformed(&mut self, line: u64, why: Malformed) {
+        self.stats.counts.lines += 1;
+        self.stats.counts.malformed += 1;
+        if self.stats.malformed_examples.len() < EXAMPLES_PER_FILE {
+            self.stats.malformed_examples.push(BadLine {
+                line,
+                reason: why.to_string(),
+            });
+        }
+    }
+
+    fn record(&mut self, r: &Record<'_>) {
+        let region = self.region_of(r.region);
+        let c = &mut self.stats.counts;
+        c.lines += 1;
+        match r.status {
+            LogStatus::NoData => {
+                c.nodata += 1;
+                return;
+            }
+            LogStatus::SkipData => {
+                c.skipdata += 1;
+                self.stats.skipdata_windows += 1;
+                return;
+            }
+            LogStatus::Ok => {}
+        }
+        if self.params.since.is_some() || self.params.until.is_some() {
+            let Some(t) = r.start else {
+                c.undated += 1;
+                return;
+            };
+            if self.params.since.is_some_and(|s| t < s) || self.params.until.is_some_and(|u| t >= u)
+            {
+                c.outside_time += 1;
+                return;
+            }
+        }
+        let Some(eni) = r.interface_id else {
+            if r.action == Action::Reject {
+                c.rejected += 1;
+            } else {
+                c.counted += 1;
+                self.acc.odd.no_interface += 1;
+            }
+            return;
+        };
+        let window = self.acc.window;
+        let agg = match self.acc.enis.get_mut(eni) {
+            Some(a) => a,
+            None => self.acc.enis.entry(eni.into()).or_default(),
+        };
+        let bytes = r.bytes.unwrap_or(0);
+        if r.action == Action::Reject {
+            c.rejected += 1;
+            agg.reject_records += 1;
+            agg.reject_bytes += bytes;
+            return;
+        }
+        c.counted += 1;
+        agg.records += 1;
+        if r.bytes.is_none() {
+            agg.no_bytes_records += 1;
+        }
+        if let Some(t) = r.start {
+            agg.first = Some(agg.first.map_or(t, |f| f.min(t)));
+            agg.pull.observe(t, window);
+        }
+        if let Some(t) = r.end.or(r.start) {
+            agg.last = Some(agg.last.map_or(t, |l| l.max(t)));
+        }
+        if agg.meta.region.is_none() || region.is_some_and(|r| Some(r) < agg.meta.region) {
+            agg.meta.region = region.or(agg.meta.region);
+        }
+        set_once(&mut agg.meta.subnet, r.subnet_id);
+        set_once(&mut agg.meta.az, r.az_id);
+        set_once(&mut agg.meta.vpc, r.vpc_id);
+        set_once(&mut agg.meta.ecs_cluster, r.ecs_cluster_name);
+        set_once(&mut agg.meta.ecs_service, r.ecs_service_name);
+        set_once(&mut agg.meta.ecs_task, r.ecs_task_id);
+
+        let (Some(src), Some(dst)) = (r.srcaddr, r.dstaddr) else {
+            self.acc.odd.no_address += 1;
+            return;
+        };
+        if !self.params.nat_ips.is_empty()
+            && (self.params.nat_ips.contains(&src) || self.params.nat_ips.contains(&dst))
+        {
+            agg.has_nat_ip = true;
+        }
+        let day = r.start.map_or(NO_DAY, |t| t.div_euclid(DAY) as u32);
+        let (sp, dp) = (is_private(&src), is_private(&dst));
+        if sp && dp {
+            // A NAT's private leg names the remote in pkt-*: upload shows it as pkt-dstaddr,
+            // download as pkt-srcaddr.
+            let translated = match (r.pkt_srcaddr, r.pkt_dstaddr) {
+                (_, Some(pd)) if pd != dst && !is_private(&pd) => Some((pd, src, Dir::Upload)),
+                (Some(ps), _) if ps != src && !is_private(&ps) => Some((ps, dst, Dir::Download)),
+                _ => None,
+            };
+            if let Some((remote, client, dir)) = translated {
+                let class = self.ranges.classify(remote, region);
+                if region.is_none() && self.ranges.is_s3(remote) {
+                    agg.s3_unknown_region += bytes;
+                }
+                agg.translated_records += 1;
+                *agg.private.entry(cell(day, class, dir)).or_insert(0) += bytes;
+                *agg.by_client.entry((client, class, dir)).or_insert(0) += bytes;
+            } else {
+                agg.internal_records += 1;
+                agg.internal_bytes += bytes;
+                agg.peers.insert(src, MAX_PEERS);
+                agg.peers.insert(dst, MAX_PEERS);
+            }
+            return;
+        }
+        let (local, remote, dir) = match (sp, dp) {
+            (true, false) => (src, dst, Dir::Upload),
+            (false, true) => (dst, src, Dir::Download),
+            _ => {
+                self.acc.odd.both_public += 1;
+                return;
+            }
+        };
+        let class = self.ranges.classify(remote, region);
+        if region.is_none() && self.ranges.is_s3(remote) {
+            agg.s3_unknown_region += bytes;
+        }
+        *agg.public.entry(cell(day, class, dir)).or_insert(0) += bytes;
+        agg.local_ips.insert(local, MAX_LOCAL_IPS);
+        if class == Class::S3 && dir == Dir::Download && matches!(r.traffic_path, None | Some(1)) {
+            if let Some(t) = r.start {
+                agg.pull.add(t, bytes, window);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_round_trip() {
+        for class in Class::ALL {
+            for dir in [Dir::Upload, Dir::Download] {
+                assert_eq!(uncell(cell(20_000, class, dir)), (20_000, class, dir));
+            }
+        }
+    }
+
+    #[test]
+    fn pull_window_is_order_independent() {
+        let w = 300;
+        let events = [(1000, 5), (1300, 7), (1100, 3), (900, 11), (1199, 2)];
+        let mut a = PullWindow::default();
+        for (t, b) in events {
+            a.add(t, b, w);
+        }
+        let mut b = PullWindow::default();
+        for (t, bytes) in events.iter().rev() {
+            b.add(*t, *bytes, w);
+        }
+        let mut c = PullWindow::default();
+        let mut d = PullWindow::default();
+        c.add(1300, 7, w);
+        c.add(900, 11, w);
+        d.add(1000, 5, w);
+        d.add(1100, 3, w);
+        d.add(1199, 2, w);
+        c.merge(d, w);
+        // window [900, 1200): 900, 1000, 1100, 1199
+        assert_eq!(a.bytes(), 21);
+        assert_eq!(b.bytes(), 21);
+        assert_eq!(c.bytes(), 21);
+    }
+}

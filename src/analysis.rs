@@ -1,0 +1,778 @@
+//! Applies ACCOUNTING.md §3–5 to the merged per-ENI aggregates: decides which ENIs are NAT
+//! gateways, counts each NAT-processed byte once (one leg per NAT ENI and day), attributes
+//! bytes to clients, subnets and AZs, and estimates the ECR image-layer share. Pure: no I/O.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::account::{
+    uncell, Accumulator, Dir, EniAgg, FileStats, LineCounts, Oddities, DAY, NO_DAY,
+};
+use crate::classify::{Class, IpRanges};
+
+/// Upload and download bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpDown {
+    pub upload: u64,
+    pub download: u64,
+}
+
+impl UpDown {
+    pub fn total(&self) -> u64 {
+        self.upload + self.download
+    }
+    fn add(&mut self, dir: Dir, b: u64) {
+        match dir {
+            Dir::Upload => self.upload += b,
+            Dir::Download => self.download += b,
+        }
+    }
+    fn add_all(&mut self, o: &UpDown) {
+        self.upload += o.upload;
+        self.download += o.download;
+    }
+}
+
+/// Bytes per destination class.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ClassBytes {
+    pub s3: UpDown,
+    pub dynamodb: UpDown,
+    pub s3_other_region: UpDown,
+    pub aws_other: UpDown,
+    pub internet: UpDown,
+}
+
+impl ClassBytes {
+    pub fn get(&self, c: Class) -> &UpDown {
+        match c {
+            Class::S3 => &self.s3,
+            Class::Dynamodb => &self.dynamodb,
+            Class::S3OtherRegion => &self.s3_other_region,
+            Class::AwsOther => &self.aws_other,
+            Class::Internet => &self.internet,
+        }
+    }
+    pub fn get_mut(&mut self, c: Class) -> &mut UpDown {
+        match c {
+            Class::S3 => &mut self.s3,
+            Class::Dynamodb => &mut self.dynamodb,
+            Class::S3OtherRegion => &mut self.s3_other_region,
+            Class::AwsOther => &mut self.aws_other,
+            Class::Internet => &mut self.internet,
+        }
+    }
+    pub fn total(&self) -> u64 {
+        Class::ALL.iter().map(|c| self.get(*c).total()).sum()
+    }
+    pub fn add_all(&mut self, o: &ClassBytes) {
+        for c in Class::ALL {
+            self.get_mut(c).add_all(o.get(c));
+        }
+    }
+}
+
+/// How the NAT figures were obtained.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Method {
+    /// `nat-eni`: counted on NAT gateway ENIs. `client-side-estimate`: no NAT ENI in the
+    /// data; summed from the clients' own records (an estimate, may include non-NAT paths).
+    pub counting: String,
+    /// `given` (--nat-eni/--nat-ip), `detected` (address translation in pkt-* fields).
+    pub nat_source: String,
+    /// Leg counted: `private` (pkt-* fields, attributes clients), `public`, or `mixed`.
+    pub legs: String,
+}
+
+/// One NAT gateway ENI.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gateway {
+    pub eni: String,
+    pub private_ips: Vec<String>,
+    pub az: Option<String>,
+    pub subnet: Option<String>,
+    pub region: Option<String>,
+    pub classes: ClassBytes,
+    pub total: u64,
+    /// Days counted on private legs / on public legs.
+    pub days_private_leg: u32,
+    pub days_public_leg: u32,
+    /// On days where both legs were logged: the counted leg's sum and the other's.
+    pub cross_check: Option<CrossCheck>,
+    pub rejected_records: u64,
+    pub rejected_bytes: u64,
+}
+
+/// Both legs' sums over the days where both were present.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrossCheck {
+    pub counted_leg: u64,
+    pub other_leg: u64,
+}
+
+/// NAT bytes of one UTC day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DayRow {
+    pub day: String,
+    pub classes: ClassBytes,
+    pub total: u64,
+}
+
+/// NAT bytes of one group (subnet, AZ, ECS service).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupRow {
+    pub key: String,
+    pub classes: ClassBytes,
+    pub total: u64,
+}
+
+/// One client of the NAT path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRow {
+    pub ip: String,
+    /// ENIs that had this address (Fargate reuses addresses across tasks).
+    pub enis: Vec<String>,
+    pub subnet: Option<String>,
+    pub az: Option<String>,
+    pub ecs_service: Option<String>,
+    pub classes: ClassBytes,
+    pub total: u64,
+}
+
+/// ECR image-layer estimate (ACCOUNTING.md §5).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ecr {
+    pub method: String,
+    pub pull_window_seconds: i64,
+    pub task_starts: u64,
+    pub pulls: u64,
+    pub bytes: u64,
+    pub bytes_per_pull: u64,
+    /// Share of the NAT `s3` class, in per mille of bytes (0..=1000).
+    pub share_of_s3_permille: u64,
+    pub by_service: Vec<EcrService>,
+    /// Pull-window S3 bytes of tasks whose S3 traffic did not cross a NAT.
+    pub not_via_nat_bytes: u64,
+}
+
+/// ECR pulls of one ECS service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcrService {
+    pub service: String,
+    pub pulls: u64,
+    pub bytes: u64,
+}
+
+/// Cross-AZ bytes between clients and the NAT.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrossAz {
+    /// Whether az-id of both NAT and clients was known for any byte.
+    pub known: bool,
+    pub bytes: u64,
+    pub by_pair: Vec<GroupRow>,
+}
+
+/// Time covered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Period {
+    pub first_start: Option<i64>,
+    pub last_end: Option<i64>,
+    /// The analysed period (the filter if given, else the data's span), seconds.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub days: f64,
+}
+
+/// Data-quality section (ACCOUNTING.md §7).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quality {
+    pub lines: LineCounts,
+    pub reconciled: bool,
+    pub files: Vec<FileStats>,
+    pub files_with_errors: u64,
+    pub oddities: Oddities,
+    pub records_without_bytes: u64,
+    pub skipdata_windows: u64,
+    pub given_nat_enis_not_seen: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Rejected traffic, never in savings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rejected {
+    pub nat_records: u64,
+    pub nat_bytes: u64,
+    pub other_records: u64,
+    pub other_bytes: u64,
+}
+
+/// The analysis of all inputs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Analysis {
+    pub method: Method,
+    pub nat_region: Option<String>,
+    pub classes: ClassBytes,
+    pub total: u64,
+    pub gateways: Vec<Gateway>,
+    pub by_day: Vec<DayRow>,
+    pub by_subnet: Vec<GroupRow>,
+    pub by_az: Vec<GroupRow>,
+    pub by_ecs_service: Vec<GroupRow>,
+    /// Where `top_clients` comes from: `nat-private-legs` or `client-own-records`.
+    pub clients_source: String,
+    pub top_clients: Vec<ClientRow>,
+    pub ecr: Ecr,
+    pub cross_az: CrossAz,
+    pub rejected: Rejected,
+    pub period: Period,
+    pub quality: Quality,
+}
+
+/// How to finish.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub nat_enis: Vec<String>,
+    pub nat_ips: Vec<IpAddr>,
+    pub client_side_estimate: bool,
+    pub pull_window: i64,
+    /// ENIs first seen within this many seconds of the data's start may predate it and are
+    /// not counted as task starts.
+    pub grace: i64,
+    pub top: usize,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// An ENI that may be a NAT gateway, with the evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Candidate {
+    pub eni: String,
+    pub translated_records: u64,
+    pub public_bytes: u64,
+    pub internal_bytes: u64,
+    pub private_peers: usize,
+    pub local_ips: Vec<String>,
+}
+
+/// Why the analysis could not be finished.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error("no NAT gateway ENI found in the data")]
+    NoNat { candidates: Vec<Candidate> },
+    #[error("{bytes} bytes to S3 ranges have no known NAT region, so same-region S3 (removable by a gateway endpoint) cannot be told from other-region S3: pass --region")]
+    UnknownRegion { bytes: u64 },
+}
+
+/// Format a day number as `YYYY-MM-DD`.
+pub fn day_string(day: u32) -> String {
+    if day == NO_DAY {
+        return "undated".into();
+    }
+    let (y, m, d) = crate::time::civil_from_days(day as i64);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn sorted_groups(map: BTreeMap<String, ClassBytes>) -> Vec<GroupRow> {
+    let mut v: Vec<GroupRow> = map
+        .into_iter()
+        .map(|(key, classes)| GroupRow {
+            key,
+            total: classes.total(),
+            classes,
+        })
+        .collect();
+    v.sort_by(|a, b| b.total.cmp(&a.total).then(a.key.cmp(&b.key)));
+    v
+}
+
+fn candidates(acc: &Accumulator) -> Vec<Candidate> {
+    let mut v: Vec<Candidate> = acc
+        .enis
+        .iter()
+        .filter(|(_, a)| a.translated_records > 0 || (a.internal_bytes > 0 && !a.public.is_empty()))
+        .map(|(k, a)| Candidate {
+            eni: k.to_string(),
+            translated_records: a.translated_records,
+            public_bytes: a.public.values().sum(),
+            internal_bytes: a.internal_bytes,
+            private_peers: a.peers.items.len(),
+            local_ips: a.local_ips.items.iter().map(|i| i.to_string()).collect(),
+        })
+        .collect();
+    // A NAT forwards what it receives: public and internal volumes match, from many peers.
+    let score = |c: &Candidate| {
+        let (lo, hi) = (
+            c.public_bytes.min(c.internal_bytes),
+            c.public_bytes.max(c.internal_bytes).max(1),
+        );
+        (
+            c.translated_records,
+            (lo as u128 * 1000 / hi as u128) * c.private_peers as u128,
+        )
+    };
+    v.sort_by(|a, b| score(b).cmp(&score(a)).then(a.eni.cmp(&b.eni)));
+    v.truncate(5);
+    v
+}
+
+/// Finish the analysis.
+pub fn analyse(
+    acc: Accumulator,
+    ranges: &IpRanges,
+    opt: &Options,
+) -> Result<Analysis, AnalysisError> {
+    let mut files = acc.files.clone();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut lines = LineCounts::default();
+    for f in &files {
+        lines.add(&f.counts);
+    }
+    let given = !opt.nat_enis.is_empty() || !opt.nat_ips.is_empty();
+    let is_nat = |eni: &str, a: &EniAgg| {
+        if given {
+            opt.nat_enis.iter().any(|e| e == eni) || a.has_nat_ip
+        } else {
+            a.translated_records > 0
+        }
+    };
+    let mut nat: Vec<(&str, &EniAgg)> = acc
+        .enis
+        .iter()
+        .filter(|(k, a)| is_nat(k, a))
+        .map(|(k, a)| (&**k, a))
+        .collect();
+    nat.sort_by(|a, b| a.0.cmp(b.0));
+    let client_side = nat.is_empty();
+    if client_side && !opt.client_side_estimate {
+        return Err(AnalysisError::NoNat {
+            candidates: candidates(&acc),
+        });
+    }
+    let unknown: u64 = if client_side {
+        acc.enis.values().map(|a| a.s3_unknown_region).sum()
+    } else {
+        nat.iter().map(|(_, a)| a.s3_unknown_region).sum()
+    };
+    if unknown > 0 {
+        return Err(AnalysisError::UnknownRegion { bytes: unknown });
+    }
+    let nat_set: BTreeSet<&str> = nat.iter().map(|n| n.0).collect();
+
+    let mut classes = ClassBytes::default();
+    let mut by_day: BTreeMap<u32, ClassBytes> = BTreeMap::new();
+    let mut gateways = Vec::new();
+    let mut any_private = false;
+    let mut any_public = false;
+    let mut rejected = Rejected::default();
+    let mut region_bytes: BTreeMap<u16, u64> = BTreeMap::new();
+    for (eni, a) in &nat {
+        let private_days: BTreeSet<u32> = a.private.keys().map(|k| uncell(*k).0).collect();
+        let public_days: BTreeSet<u32> = a.public.keys().map(|k| uncell(*k).0).collect();
+        let mut g = ClassBytes::default();
+        let mut counted_both = 0u64;
+        let mut other_both = 0u64;
+        for (&k, &b) in &a.private {
+            let (day, class, dir) = uncell(k);
+            g.get_mut(class).add(dir, b);
+            by_day.entry(day).or_default().get_mut(class).add(dir, b);
+            if public_days.contains(&day) {
+                counted_both += b;
+            }
+        }
+        for (&k, &b) in &a.public {
+            let (day, class, dir) = uncell(k);
+            if private_days.contains(&day) {
+                other_both += b;
+                continue;
+            }
+            g.get_mut(class).add(dir, b);
+            by_day.entry(day).or_default().get_mut(class).add(dir, b);
+        }
+        let days_public = public_days.difference(&private_days).count() as u32;
+        any_private |= !private_days.is_empty();
+        any_public |= days_public > 0;
+        classes.add_all(&g);
+        if let Some(r) = a.meta.region {
+            *region_bytes.entry(r).or_insert(0) += g.total();
+        }
+        rejected.nat_records += a.reject_records;
+        rejected.nat_bytes += a.reject_bytes;
+        gateways.push(Gateway {
+            eni: eni.to_string(),
+            private_ips: a.local_ips.items.iter().map(|i| i.to_string()).collect(),
+            az: a.meta.az.as_deref().map(String::from),
+            subnet: a.meta.subnet.as_deref().map(String::from),
+            region: a.meta.region.map(|r| ranges.regions[r as usize].clone()),
+            total: g.total(),
+            classes: g,
+            days_private_leg: private_days.len() as u32,
+            days_public_leg: days_public,
+            cross_check: (counted_both > 0 || other_both > 0).then_some(CrossCheck {
+                counted_leg: counted_both,
+                other_leg: other_both,
+            }),
+            rejected_records: a.reject_records,
+            rejected_bytes: a.reject_bytes,
+        });
+    }
+    for (eni, a) in &acc.enis {
+        if !nat_set.contains(&**eni) {
+            rejected.other_records += a.reject_records;
+            rejected.other_bytes += a.reject_bytes;
+        }
+    }
+
+    // Client side: address -> client ENIs (sorted), for joins.
+    let mut ip_enis: BTreeMap<IpAddr, Vec<&str>> = BTreeMap::new();
+    for (eni, a) in &acc.enis {
+        if nat_set.contains(&**eni) {
+            continue;
+        }
+        for ip in &a.local_ips.items {
+            ip_enis.entry(*ip).or_default().push(eni);
+        }
+    }
+    for v in ip_enis.values_mut() {
+        v.sort();
+    }
+    let meta_of =
+        |ip: &IpAddr| -> Option<&EniAgg> { ip_enis.get(ip).and_then(|v| acc.enis.get(v[0])) };
+
+    if client_side {
+        for a in acc.enis.values() {
+            for (&k, &b) in &a.public {
+                let (day, class, dir) = uncell(k);
+                classes.get_mut(class).add(dir, b);
+                by_day.entry(day).or_default().get_mut(class).add(dir, b);
+            }
+            if let Some(r) = a.meta.region {
+                *region_bytes.entry(r).or_insert(0) += a.public.values().sum::<u64>();
+            }
+        }
+    }
+
+    // Attribution to clients.
+    let mut clients: BTreeMap<IpAddr, ClassBytes> = BTreeMap::new();
+    let mut cross = CrossAz::default();
+    let mut cross_pairs: BTreeMap<String, ClassBytes> = BTreeMap::new();
+    for (_, a) in &nat {
+        for (&(ip, class, dir), &b) in &a.by_client {
+            clients.entry(ip).or_default().get_mut(class).add(dir, b);
+            let client_az = meta_of(&ip).and_then(|m| m.meta.az.as_deref());
+            if let (Some(naz), Some(caz)) = (a.meta.az.as_deref(), client_az) {
+                cross.known = true;
+                if naz != caz {
+                    cross.bytes += b;
+                    cross_pairs
+                        .entry(format!("{caz} -> {naz}"))
+                        .or_default()
+                        .get_mut(class)
+                        .add(dir, b);
+                }
+            }
+        }
+    }
+    cross.by_pair = sorted_groups(cross_pairs);
+    let clients_source = if !clients.is_empty() {
+        "nat-private-legs"
+    } else {
+        // v2 data: the clients' own records (may include traffic not through a NAT)
+        for (eni, a) in &acc.enis {
+            if nat_set.contains(&**eni) {
+                continue;
+            }
+            if let Some(ip) = a.local_ips.items.first() {
+                let e = clients.entry(*ip).or_default();
+                for (&k, &b) in &a.public {
+                    let (_, class, dir) = uncell(k);
+                    e.get_mut(class).add(dir, b);
+                }
+            }
+        }
+        "client-own-records"
+    };
+    let mut by_subnet: BTreeMap<String, ClassBytes> = BTreeMap::new();
+    let mut by_az: BTreeMap<String, ClassBytes> = BTreeMap::new();
+    let mut by_svc: BTreeMap<String, ClassBytes> = BTreeMap::new();
+    let mut top: Vec<ClientRow> = Vec::new();
+    for (ip, cb) in &clients {
+        let enis = ip_enis.get(ip).cloned().unwrap_or_default();
+        let m = meta_of(ip).map(|a| &a.meta);
+        let subnet = m
+            .and_then(|m| m.subnet.as_deref())
+            .unwrap_or("unknown")
+            .to_string();
+        let az = m
+            .and_then(|m| m.az.as_deref())
+            .unwrap_or("unknown")
+            .to_string();
+        let services: BTreeSet<&str> = enis
+            .iter()
+            .filter_map(|e| acc.enis.get(*e).and_then(|a| a.meta.ecs_service.as_deref()))
+            .collect();
+        let svc = match services.len() {
+            0 => None,
+            1 => services.iter().next().map(|s| s.to_string()),
+            _ => Some(services.into_iter().collect::<Vec<_>>().join("+")),
+        };
+        by_subnet.entry(subnet.clone()).or_default().add_all(cb);
+        by_az.entry(az.clone()).or_default().add_all(cb);
+        by_svc
+            .entry(svc.clone().unwrap_or_else(|| "unknown".into()))
+            .or_default()
+            .add_all(cb);
+        top.push(ClientRow {
+            ip: ip.to_string(),
+            enis: enis.iter().map(|s| s.to_string()).collect(),
+            subnet: (subnet != "unknown").then_some(subnet),
+            az: (az != "unknown").then_some(az),
+            ecs_service: svc,
+            total: cb.total(),
+            classes: *cb,
+        });
+    }
+    top.sort_by(|a, b| {
+        b.classes
+            .s3
+            .total()
+            .cmp(&a.classes.s3.total())
+            .then(b.total.cmp(&a.total))
+            .then(a.ip.cmp(&b.ip))
+    });
+    top.truncate(opt.top);
+
+    let ecr = estimate_ecr(&acc, &nat_set, &nat, &classes, opt);
+
+    // Period and data quality.
+    let first_start = acc.enis.values().filter_map(|a| a.first).min();
+    let last_end = acc.enis.values().filter_map(|a| a.last).max();
+    let from = opt.since.or(first_start);
+    let to = opt.until.or(last_end);
+    let days = match (from, to) {
+        (Some(f), Some(t)) if t > f => (t - f) as f64 / DAY as f64,
+        _ => 0.0,
+    };
+    let mut notes = Vec::new();
+    if client_side {
+        notes.push("No NAT gateway ENI is in the data: NAT figures are an ESTIMATE summed from the clients' own records, which may include traffic that did not cross a NAT.".to_string());
+    }
+    if !any_private && !client_side {
+        notes.push("No pkt-srcaddr/pkt-dstaddr translation seen: NAT bytes were counted on public legs, and clients cannot be attributed from the NAT's records (add pkt-* fields to the flow log format).".to_string());
+    }
+    if any_private && any_public {
+        notes.push("Some NAT ENI-days had only public legs (no pkt-* fields): those days are counted on public legs.".to_string());
+    }
+    if !cross.known && !client_side {
+        notes.push("az-id was not logged for both NAT and clients: cross-AZ charges cannot be measured (add az-id).".to_string());
+    }
+    let skipdata_windows: u64 = files.iter().map(|f| f.skipdata_windows).sum();
+    if skipdata_windows > 0 {
+        notes.push(format!("{skipdata_windows} SKIPDATA records: AWS dropped records in those windows, so the figures are a lower bound."));
+    }
+    let files_with_errors = files.iter().filter(|f| f.error.is_some()).count() as u64;
+    if files_with_errors > 0 {
+        notes.push(format!("{files_with_errors} input(s) could not be read to the end: their figures cover what was read."));
+    }
+    let given_nat_enis_not_seen: Vec<String> = opt
+        .nat_enis
+        .iter()
+        .filter(|e| !acc.enis.contains_key(e.as_str()))
+        .cloned()
+        .collect();
+    let nat_region = region_bytes
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .map(|(r, _)| ranges.regions[*r as usize].clone());
+    let by_day: Vec<DayRow> = by_day
+        .into_iter()
+        .map(|(d, c)| DayRow {
+            day: day_string(d),
+            total: c.total(),
+            classes: c,
+        })
+        .collect();
+    let total = classes.total();
+    Ok(Analysis {
+        method: Method {
+            counting: if client_side {
+                "client-side-estimate"
+            } else {
+                "nat-eni"
+            }
+            .into(),
+            nat_source: if client_side {
+                "none"
+            } else if given {
+                "given"
+            } else {
+                "detected"
+            }
+            .into(),
+            legs: match (any_private, any_public) {
+                (true, true) => "mixed",
+                (true, false) => "private",
+                _ => "public",
+            }
+            .into(),
+        },
+        nat_region,
+        classes,
+        total,
+        gateways,
+        by_day,
+        by_subnet: sorted_groups(by_subnet),
+        by_az: sorted_groups(by_az),
+        by_ecs_service: sorted_groups(by_svc),
+        clients_source: clients_source.into(),
+        top_clients: top,
+        ecr,
+        cross_az: cross,
+        rejected,
+        period: Period {
+            first_start,
+            last_end,
+            from,
+            to,
+            days,
+        },
+        quality: Quality {
+            reconciled: lines.accounted() == lines.lines,
+            lines,
+            files_with_errors,
+            records_without_bytes: acc.enis.values().map(|a| a.no_bytes_records).sum(),
+            skipdata_windows,
+            files,
+            oddities: acc.odd.clone(),
+            given_nat_enis_not_seen,
+            notes,
+        },
+    })
+}
+
+fn estimate_ecr(
+    acc: &Accumulator,
+    nat_set: &BTreeSet<&str>,
+    nat: &[(&str, &EniAgg)],
+    classes: &ClassBytes,
+    opt: &Options,
+) -> Ecr {
+    let any_ecs = acc.enis.values().any(|a| a.meta.ecs_task.is_some());
+    let data_start = acc.enis.values().filter_map(|a| a.first).min().unwrap_or(0);
+    // S3 download bytes per client address on the NAT path (when private legs exist).
+    let mut nat_s3: HashMap<IpAddr, u64> = HashMap::new();
+    for (_, a) in nat {
+        for (&(ip, class, dir), &b) in &a.by_client {
+            if class == Class::S3 && dir == Dir::Download {
+                *nat_s3.entry(ip).or_insert(0) += b;
+            }
+        }
+    }
+    let attributable = !nat_s3.is_empty() || nat.iter().any(|(_, a)| !a.by_client.is_empty());
+    let mut tasks = 0u64;
+    let mut per_ip: BTreeMap<IpAddr, Vec<(u64, Option<&str>)>> = BTreeMap::new();
+    let mut not_via_nat = 0u64;
+    let mut keys: Vec<&Box<str>> = acc.enis.keys().collect();
+    keys.sort();
+    for eni in keys {
+        let a = &acc.enis[eni];
+        if nat_set.contains(&**eni) {
+            continue;
+        }
+        let is_task = if any_ecs {
+            a.meta.ecs_task.is_some()
+        } else {
+            true
+        };
+        let Some(first) = a.first else { continue };
+        if !is_task || first < data_start + opt.grace {
+            continue;
+        }
+        tasks += 1;
+        let bytes = a.pull.bytes();
+        if bytes == 0 {
+            continue;
+        }
+        let ip = a.local_ips.items.first().copied();
+        match ip {
+            Some(ip) if !attributable || nat_s3.contains_key(&ip) => {
+                per_ip
+                    .entry(ip)
+                    .or_default()
+                    .push((bytes, a.meta.ecs_service.as_deref()));
+            }
+            _ => not_via_nat += bytes,
+        }
+    }
+    let mut pulls = 0u64;
+    let mut total = 0u64;
+    let mut by_service: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (ip, list) in per_ip {
+        let sum: u64 = list.iter().map(|l| l.0).sum();
+        // never more than the NAT saw as S3 downloads for that address
+        let cap = if attributable {
+            nat_s3.get(&ip).copied().unwrap_or(0)
+        } else {
+            sum
+        };
+        for (b, svc) in list {
+            let b = if sum > cap {
+                (b as u128 * cap as u128 / sum as u128) as u64
+            } else {
+                b
+            };
+            pulls += 1;
+            total += b;
+            let e = by_service
+                .entry(svc.unwrap_or("unknown").to_string())
+                .or_insert((0, 0));
+            e.0 += 1;
+            e.1 += b;
+        }
+    }
+    let s3_down = classes.s3.download;
+    let total = total.min(s3_down);
+    let s3_total = classes.s3.total();
+    let mut by_service: Vec<EcrService> = by_service
+        .into_iter()
+        .map(|(service, (pulls, bytes))| EcrService {
+            service,
+            pulls,
+            bytes,
+        })
+        .collect();
+    by_service.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.service.cmp(&b.service)));
+    Ecr {
+        method: format!(
+            "S3 download bytes on each new task ENI in the {}s after its first record (tasks: {}; ENIs first seen within {}s of the data's start are left out as possibly older){}; capped by the S3 download bytes the NAT saw for that address and in total.",
+            opt.pull_window,
+            if any_ecs { "ENIs with ECS task fields" } else { "every non-NAT ENI" },
+            opt.grace,
+            if attributable { ", joined to the NAT's private legs by address" } else { ", assumed to use the NAT (no pkt-* fields to confirm)" }
+        ),
+        pull_window_seconds: opt.pull_window,
+        task_starts: tasks,
+        pulls,
+        bytes: total,
+        bytes_per_pull: if pulls > 0 { total / pulls } else { 0 },
+        share_of_s3_permille: if s3_total > 0 { (total as u128 * 1000 / s3_total as u128) as u64 } else { 0 },
+        by_service,
+        not_via_nat_bytes: not_via_nat,
+    }
+}

@@ -1,0 +1,458 @@
+//! Classify stage: AWS's published `ip-ranges.json` as a longest-prefix-match table, and the
+//! mapping of a remote address to the report's destination classes (ACCOUNTING.md §4).
+//!
+//! All prefixes (nested or not) are flattened once into disjoint intervals, each labelled
+//! with the most specific prefix covering it; a lookup is a binary search over interval
+//! starts (IPv4 narrowed first by a 65,536-entry index on the top 16 bits), with no
+//! allocation. For the same CIDR listed under several services, `S3` beats `DYNAMODB`,
+//! which beats any other named service, which beats `AMAZON`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ipnet::{Ipv4Net, Ipv6Net};
+use serde::Deserialize;
+
+/// The ip-ranges snapshot shipped with the binary (AWS public data, see sample-data/).
+pub const EMBEDDED: &[u8] = include_bytes!("../sample-data/ip-ranges.json");
+
+/// Where remote bytes go, in the report's words.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    /// S3 in the NAT's own region: removable by an S3 gateway endpoint.
+    S3,
+    /// DynamoDB in the NAT's own region: removable by a DynamoDB gateway endpoint.
+    Dynamodb,
+    /// S3 in another region (or `GLOBAL`): no gateway endpoint helps.
+    S3OtherRegion,
+    /// Any other AWS range: interface-endpoint candidates.
+    AwsOther,
+    /// Everything else.
+    Internet,
+}
+
+impl Class {
+    pub const ALL: [Class; 5] = [
+        Class::S3,
+        Class::Dynamodb,
+        Class::S3OtherRegion,
+        Class::AwsOther,
+        Class::Internet,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::S3 => "s3",
+            Class::Dynamodb => "dynamodb",
+            Class::S3OtherRegion => "s3-other-region",
+            Class::AwsOther => "aws-other",
+            Class::Internet => "internet",
+        }
+    }
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What ip-ranges says of one address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RangeInfo {
+    pub service: u16,
+    pub region: u16,
+}
+
+/// Errors loading an ip-ranges file.
+#[derive(Debug, thiserror::Error)]
+pub enum RangesError {
+    #[error("{source_name}: not an ip-ranges.json document: {err}")]
+    Json {
+        source_name: String,
+        err: serde_json::Error,
+    },
+    #[error("{source_name}: bad prefix `{prefix}`")]
+    Prefix { source_name: String, prefix: String },
+    #[error("{source_name}: no prefixes")]
+    Empty { source_name: String },
+}
+
+#[derive(Deserialize)]
+struct Doc<'a> {
+    #[serde(rename = "syncToken")]
+    sync_token: String,
+    #[serde(rename = "createDate")]
+    create_date: String,
+    #[serde(borrow)]
+    prefixes: Vec<P4<'a>>,
+    #[serde(borrow, default)]
+    ipv6_prefixes: Vec<P6<'a>>,
+}
+#[derive(Deserialize)]
+struct P4<'a> {
+    ip_prefix: &'a str,
+    region: &'a str,
+    service: &'a str,
+}
+#[derive(Deserialize)]
+struct P6<'a> {
+    ipv6_prefix: &'a str,
+    region: &'a str,
+    service: &'a str,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Disjoint intervals `[starts[i], starts[i+1])` labelled `labels[i]` (`NONE` = not AWS).
+struct Table<K> {
+    starts: Vec<K>,
+    labels: Vec<u32>,
+}
+
+impl<K: Copy + Ord> Table<K> {
+    fn find(&self, ip: K, lo: usize, hi: usize) -> u32 {
+        let i = lo + self.starts[lo..hi].partition_point(|&s| s <= ip);
+        self.labels[i - 1]
+    }
+}
+
+/// Flatten possibly nested inclusive ranges `(lo, hi, label)` into change points.
+fn flatten(mut ranges: Vec<(u128, u128, u32)>, max: u128) -> (Vec<u128>, Vec<u32>) {
+    ranges.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    let mut points: Vec<(u128, u32)> = vec![(0, NONE)];
+    let mut stack: Vec<(u128, u32)> = Vec::new();
+    let close = |stack: &mut Vec<(u128, u32)>, points: &mut Vec<(u128, u32)>| {
+        let (hi, _) = stack.pop().expect("non-empty");
+        if hi < max {
+            points.push((hi + 1, stack.last().map_or(NONE, |t| t.1)));
+        }
+    };
+    for (lo, hi, label) in ranges {
+        while stack.last().is_some_and(|t| t.0 < lo) {
+            close(&mut stack, &mut points);
+        }
+        points.push((lo, label));
+        stack.push((hi, label));
+    }
+    while !stack.is_empty() {
+        close(&mut stack, &mut points);
+    }
+    // Keep the last label per start, then merge neighbours with equal labels.
+    let mut starts: Vec<u128> = Vec::with_capacity(points.len());
+    let mut labels: Vec<u32> = Vec::with_capacity(points.len());
+    for (s, l) in points {
+        if starts.last() == Some(&s) {
+            *labels.last_mut().expect("parallel") = l;
+        } else {
+            starts.push(s);
+            labels.push(l);
+        }
+    }
+    let mut out_s = Vec::with_capacity(starts.len());
+    let mut out_l: Vec<u32> = Vec::with_capacity(labels.len());
+    for (s, l) in starts.into_iter().zip(labels) {
+        if out_l.last() != Some(&l) {
+            out_s.push(s);
+            out_l.push(l);
+        }
+    }
+    (out_s, out_l)
+}
+
+/// A loaded ip-ranges document, ready for lookups.
+pub struct IpRanges {
+    pub source: String,
+    pub sync_token: String,
+    pub create_date: String,
+    pub services: Vec<String>,
+    pub regions: Vec<String>,
+    infos: Vec<RangeInfo>,
+    v4: Table<u32>,
+    v4_index: Vec<u32>,
+    v6: Table<u128>,
+    s3: Option<u16>,
+    dynamodb: Option<u16>,
+    /// Prefix counts: (IPv4, IPv6).
+    pub prefix_counts: (usize, usize),
+}
+
+fn rank(service: &str) -> u8 {
+    match service {
+        "S3" => 3,
+        "DYNAMODB" => 2,
+        "AMAZON" => 0,
+        _ => 1,
+    }
+}
+
+impl IpRanges {
+    /// The snapshot embedded in the binary.
+    pub fn embedded() -> IpRanges {
+        IpRanges::parse(EMBEDDED, "embedded snapshot")
+            .expect("the embedded ip-ranges.json is valid")
+    }
+
+    /// Parse an ip-ranges.json document.
+    pub fn parse(json: &[u8], source_name: &str) -> Result<IpRanges, RangesError> {
+        let doc: Doc = serde_json::from_slice(json).map_err(|err| RangesError::Json {
+            source_name: source_name.to_string(),
+            err,
+        })?;
+        let mut services: Vec<String> = Vec::new();
+        let mut regions: Vec<String> = Vec::new();
+        let mut svc_ids: HashMap<&str, u16> = HashMap::new();
+        let mut reg_ids: HashMap<&str, u16> = HashMap::new();
+        // best entry per CIDR: (rank, service name, region) keyed by (lo, hi, is_v6)
+        let mut best: HashMap<(u128, u128, bool), (u8, u16, u16)> = HashMap::new();
+        let bad = |p: &str| RangesError::Prefix {
+            source_name: source_name.to_string(),
+            prefix: p.to_string(),
+        };
+        let mut add = |key: (u128, u128, bool), service: &str, svc: u16, reg: u16| {
+            let r = rank(service);
+            let e = best.entry(key).or_insert((r, svc, reg));
+            if r > e.0 || (r == e.0 && svc < e.1) {
+                *e = (r, svc, reg);
+            }
+        };
+        for p in &doc.prefixes {
+            let net: Ipv4Net = p.ip_prefix.parse().map_err(|_| bad(p.ip_prefix))?;
+            let (lo, hi) = (
+                u32::from(net.network()) as u128,
+                u32::from(net.broadcast()) as u128,
+            );
+            let svc = intern(&mut svc_ids, &mut services, p.service);
+            let reg = intern(&mut reg_ids, &mut regions, p.region);
+            add((lo, hi, false), p.service, svc, reg);
+        }
+        for p in &doc.ipv6_prefixes {
+            let net: Ipv6Net = p.ipv6_prefix.parse().map_err(|_| bad(p.ipv6_prefix))?;
+            let (lo, hi) = (u128::from(net.network()), u128::from(net.broadcast()));
+            let svc = intern(&mut svc_ids, &mut services, p.service);
+            let reg = intern(&mut reg_ids, &mut regions, p.region);
+            add((lo, hi, true), p.service, svc, reg);
+        }
+        if best.is_empty() {
+            return Err(RangesError::Empty {
+                source_name: source_name.to_string(),
+            });
+        }
+        let mut infos: Vec<RangeInfo> = Vec::new();
+        let mut info_ids: HashMap<RangeInfo, u32> = HashMap::new();
+        let mut r4 = Vec::new();
+        let mut r6 = Vec::new();
+        for ((lo, hi, v6), (_, service, region)) in best {
+            let info = RangeInfo { service, region };
+            let id = *info_ids.entry(info).or_insert_with(|| {
+                infos.push(info);
+                (infos.len() - 1) as u32
+            });
+            if v6 {
+                r6.push((lo, hi, id))
+            } else {
+                r4.push((lo, hi, id))
+            }
+        }
+        let (s4, l4) = flatten(r4, u32::MAX as u128);
+        let (s6, l6) = flatten(r6, u128::MAX);
+        let v4 = Table {
+            starts: s4.into_iter().map(|s| s as u32).collect(),
+            labels: l4,
+        };
+        let v4_index = (0..=65536u64)
+            .map(|top| {
+                let first = (top << 16) as u64;
+                v4.starts.partition_point(|&s| (s as u64) < first) as u32
+            })
+            .collect();
+        let v6 = Table {
+            starts: s6,
+            labels: l6,
+        };
+        let s3 = services.iter().position(|s| s == "S3").map(|i| i as u16);
+        let dynamodb = services
+            .iter()
+            .position(|s| s == "DYNAMODB")
+            .map(|i| i as u16);
+        Ok(IpRanges {
+            source: source_name.to_string(),
+            sync_token: doc.sync_token,
+            create_date: doc.create_date,
+            services,
+            regions,
+            infos,
+            v4,
+            v4_index,
+            v6,
+            s3,
+            dynamodb,
+            prefix_counts: (doc.prefixes.len(), doc.ipv6_prefixes.len()),
+        })
+    }
+
+    /// The most specific range covering `ip`, if any.
+    #[inline]
+    pub fn lookup(&self, ip: IpAddr) -> Option<RangeInfo> {
+        let label = match ip {
+            IpAddr::V4(a) => {
+                let x = u32::from(a);
+                let top = (x >> 16) as usize;
+                // intervals starting inside this /16, else the one open at its beginning
+                self.v4.find(
+                    x,
+                    self.v4_index[top] as usize,
+                    self.v4_index[top + 1] as usize,
+                )
+            }
+            IpAddr::V6(a) => self.v6.find(u128::from(a), 0, self.v6.starts.len()),
+        };
+        (label != NONE).then(|| self.infos[label as usize])
+    }
+
+    /// Region id of a region name, if ip-ranges knows the region.
+    pub fn region_id(&self, name: &str) -> Option<u16> {
+        self.regions
+            .iter()
+            .position(|r| r == name)
+            .map(|i| i as u16)
+    }
+
+    /// The class of a public remote for a NAT in region `nat_region`.
+    #[inline]
+    pub fn classify(&self, ip: IpAddr, nat_region: Option<u16>) -> Class {
+        match self.lookup(ip) {
+            None => Class::Internet,
+            Some(info) => {
+                let same = nat_region == Some(info.region);
+                if Some(info.service) == self.s3 {
+                    if same {
+                        Class::S3
+                    } else {
+                        Class::S3OtherRegion
+                    }
+                } else if Some(info.service) == self.dynamodb && same {
+                    Class::Dynamodb
+                } else {
+                    Class::AwsOther
+                }
+            }
+        }
+    }
+
+    /// Whether an address is in an S3 range of any region (so the NAT's region matters).
+    pub fn is_s3(&self, ip: IpAddr) -> bool {
+        self.lookup(ip).is_some_and(|i| Some(i.service) == self.s3)
+    }
+
+    /// Name of the service of an info.
+    pub fn service_name(&self, info: RangeInfo) -> &str {
+        &self.services[info.service as usize]
+    }
+    /// Name of the region of an info.
+    pub fn region_name(&self, info: RangeInfo) -> &str {
+        &self.regions[info.region as usize]
+    }
+}
+
+fn intern<'a>(map: &mut HashMap<&'a str, u16>, names: &mut Vec<String>, s: &'a str) -> u16 {
+    *map.entry(s).or_insert_with(|| {
+        names.push(s.to_string());
+        (names.len() - 1) as u16
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(v4: &[(&str, &str, &str)], v6: &[(&str, &str, &str)]) -> Vec<u8> {
+        let p: Vec<_> = v4
+            .iter()
+            .map(|(p, r, s)| serde_json::json!({"ip_prefix": p, "region": r, "service": s, "network_border_group": r}))
+            .collect();
+        let p6: Vec<_> = v6
+            .iter()
+            .map(|(p, r, s)| serde_json::json!({"ipv6_prefix": p, "region": r, "service": s, "network_border_group": r}))
+            .collect();
+        serde_json::to_vec(&serde_json::json!({"syncToken": "1", "createDate": "2026-01-01-00-00-00", "prefixes": p, "ipv6_prefixes": p6})).unwrap()
+    }
+
+    #[test]
+    fn longest_prefix_and_service_priority() {
+        let r = IpRanges::parse(
+            &doc(
+                &[
+                    ("52.216.0.0/15", "us-east-1", "AMAZON"),
+                    ("52.216.0.0/15", "us-east-1", "S3"),
+                    ("52.216.0.0/15", "us-east-1", "EC2"),
+                    ("52.217.4.0/24", "us-east-1", "AMAZON"),
+                    ("52.217.4.128/25", "eu-west-1", "DYNAMODB"),
+                    ("3.5.0.0/16", "eu-west-1", "S3"),
+                    ("255.255.255.0/24", "GLOBAL", "AMAZON"),
+                ],
+                &[
+                    ("2600:1f18::/33", "us-east-1", "S3"),
+                    ("2600:1f18:4000::/36", "us-east-1", "DYNAMODB"),
+                ],
+            ),
+            "t",
+        )
+        .unwrap();
+        let east = r.region_id("us-east-1");
+        let c = |s: &str| r.classify(s.parse().unwrap(), east);
+        assert_eq!(c("52.216.1.1"), Class::S3);
+        assert_eq!(c("52.217.255.255"), Class::S3);
+        assert_eq!(c("52.217.4.1"), Class::AwsOther);
+        assert_eq!(
+            c("52.217.4.200"),
+            Class::AwsOther,
+            "DynamoDB in another region"
+        );
+        assert_eq!(c("52.217.5.0"), Class::S3, "back in the outer prefix");
+        assert_eq!(c("52.218.0.0"), Class::Internet);
+        assert_eq!(c("52.215.255.255"), Class::Internet);
+        assert_eq!(c("3.5.1.1"), Class::S3OtherRegion);
+        assert_eq!(c("255.255.255.255"), Class::AwsOther);
+        assert_eq!(c("0.0.0.0"), Class::Internet);
+        assert_eq!(c("2600:1f18::1"), Class::S3);
+        assert_eq!(c("2600:1f18:4000::1"), Class::Dynamodb);
+        assert_eq!(c("2600:1f18:5000::1"), Class::S3);
+        assert_eq!(c("2600:1f19::1"), Class::Internet);
+        assert_eq!(
+            r.classify("52.216.1.1".parse().unwrap(), None),
+            Class::S3OtherRegion
+        );
+    }
+
+    #[test]
+    fn embedded_snapshot_answers_known_addresses() {
+        let r = IpRanges::embedded();
+        assert_eq!(r.sync_token, "1787411825");
+        let info = r.lookup("52.95.128.179".parse().unwrap()).unwrap();
+        assert_eq!(
+            (r.service_name(info), r.region_name(info)),
+            ("S3", "ap-southeast-2")
+        );
+        let info = r.lookup("3.239.232.29".parse().unwrap()).unwrap();
+        assert_eq!(
+            (r.service_name(info), r.region_name(info)),
+            ("EC2", "us-east-1")
+        );
+        let info = r.lookup("3.5.244.1".parse().unwrap()).unwrap();
+        assert_eq!(
+            r.service_name(info),
+            "S3",
+            "S3 wins over AMAZON and EC2 for the same CIDR"
+        );
+        assert_eq!(
+            r.classify("203.0.113.5".parse().unwrap(), r.region_id("us-east-1")),
+            Class::Internet
+        );
+    }
+
+    #[test]
+    fn rejects_bad_documents() {
+        assert!(IpRanges::parse(b"{}", "x").is_err());
+        assert!(IpRanges::parse(&doc(&[("300.1.1.0/24", "x", "S3")], &[]), "x").is_err());
+    }
+}

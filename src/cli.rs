@@ -1,0 +1,123 @@
+//! Command-line definition (clap). Each subcommand's arguments live here; its behaviour lives
+//! in `cmd/`.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cost::GbUnit;
+use crate::report::Format;
+
+#[derive(Parser, Debug)]
+#[command(name = "flowcost", version, about = "How much of your NAT gateway bill is S3 and ECR image layers that a free gateway endpoint would remove", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Analyse flow logs: NAT bytes by destination class, ECR estimate, endpoint savings.
+    Analyze(AnalyzeArgs),
+    /// Write a deterministic synthetic world of flow logs plus its true answer.
+    Generate(GenerateArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AnalyzeArgs {
+    /// Files, folders (read recursively) or `-` for standard input. Text, gzip and Parquet
+    /// are recognised by content.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    /// A NAT gateway ENI (repeatable). Default: detected from pkt-* address translation.
+    #[arg(long = "nat-eni", value_name = "ENI")]
+    pub nat_eni: Vec<String>,
+    /// A NAT gateway private IP (repeatable); ENIs whose records carry it are NAT ENIs.
+    #[arg(long = "nat-ip", value_name = "IP")]
+    pub nat_ip: Vec<String>,
+    /// A file of NAT ENIs and/or IPs, one per line (`#` comments allowed).
+    #[arg(long = "nat-file", value_name = "FILE")]
+    pub nat_file: Option<String>,
+    /// When no NAT ENI is in the data, sum the clients' own records as a labelled estimate.
+    #[arg(long)]
+    pub client_side_estimate: bool,
+    /// Field layout for text without a header line: an AWS format string
+    /// (`${version} ${srcaddr} ...`) or a list of names. Default: the v2 default format.
+    #[arg(long, value_name = "SPEC")]
+    pub fields: Option<String>,
+    /// ip-ranges.json to classify with. Default: the snapshot built into the binary.
+    #[arg(long = "ip-ranges", value_name = "FILE")]
+    pub ip_ranges: Option<String>,
+    /// The NAT's region when neither the records (`region` field) nor the S3 key path say.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Keep records whose start is at or after this instant (UTC; `YYYY-MM-DD[THH:MM[:SS]]` or epoch seconds).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Keep records whose start is before this instant (UTC).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// A calendar month in UTC, `YYYY-MM` (instead of --since/--until).
+    #[arg(long, conflicts_with_all = ["since", "until"])]
+    pub month: Option<String>,
+    /// ECR pull window after a task ENI's first record: seconds, or with a unit (`90s`, `5m`).
+    #[arg(long, default_value = "5m")]
+    pub pull_window: String,
+    /// Price table JSON (same shape as data/prices.json) replacing the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<String>,
+    /// NAT data-processing price per GB, overriding the table.
+    #[arg(long, value_name = "USD")]
+    pub nat_price_per_gb: Option<f64>,
+    /// What a GB is when pricing.
+    #[arg(long, value_enum, default_value = "gib")]
+    pub gb_unit: GbUnit,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<String>,
+    /// Rows in the top-clients table.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j')]
+    pub threads: Option<usize>,
+    /// Fail (exit 4) on any malformed line or unreadable input instead of counting it.
+    #[arg(long)]
+    pub strict: bool,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GenerateArgs {
+    /// Folder to write the world into (created).
+    #[arg(long, short = 'o')]
+    pub out: String,
+    /// Random seed: the same seed gives the same files, byte for byte.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// First day (UTC, `YYYY-MM-DD`).
+    #[arg(long, default_value = "2026-09-01")]
+    pub start: String,
+    /// Days to simulate.
+    #[arg(long, default_value_t = 2)]
+    pub days: u32,
+    /// Fargate task starts per day.
+    #[arg(long, default_value_t = 40)]
+    pub tasks_per_day: u32,
+    /// Multiply every flow's size (scales the bytes, not the record count).
+    #[arg(long, default_value_t = 1.0)]
+    pub volume: f64,
+    /// Encodings to write (repeatable): text, gz, parquet.
+    #[arg(long = "encoding", value_enum, default_values_t = vec![crate::generate::Encoding::Gz])]
+    pub encodings: Vec<crate::generate::Encoding>,
+    /// Field set: v2 (default format, no pkt-*), v5 (with pkt-*, region, az-id,
+    /// traffic-path), v7 (v5 plus the ECS fields).
+    #[arg(long, value_enum, default_value = "v5")]
+    pub fields: crate::generate::FieldSet,
+    /// Log only the NAT ENIs (no task ENI records).
+    #[arg(long)]
+    pub nat_only: bool,
+}

@@ -1,0 +1,294 @@
+//! `flowcost analyze`: validate the configuration, run the engine, finish the analysis,
+//! price it and write the report.
+
+use std::io::{IsTerminal, Write};
+use std::net::IpAddr;
+
+use crate::account::Params;
+use crate::analysis::{self, AnalysisError, Options};
+use crate::classify::IpRanges;
+use crate::cli::AnalyzeArgs;
+use crate::cost::{self, GbUnit, PriceTable};
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::format::{fields, Layout};
+use crate::report::{Format, Inputs, RangesUsed, Report};
+use crate::source::{self, Input};
+use crate::time;
+
+/// A validated `analyze` configuration.
+pub struct Config {
+    pub inputs: Vec<Input>,
+    pub ranges: IpRanges,
+    pub layout: Layout,
+    pub params: Params,
+    pub options: Options,
+    pub region: Option<String>,
+    pub prices: PriceTable,
+    pub nat_price_per_gb: Option<f64>,
+    pub gb_unit: GbUnit,
+    pub format: Format,
+    pub output: Option<String>,
+    pub threads: Option<usize>,
+    pub strict: bool,
+    pub progress: bool,
+}
+
+/// Parse `300`, `90s`, `5m`, `1h` into seconds.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last()? {
+        's' => (&s[..s.len() - 1], 1),
+        'm' => (&s[..s.len() - 1], 60),
+        'h' => (&s[..s.len() - 1], 3600),
+        _ => (s, 1),
+    };
+    num.parse::<i64>().ok().filter(|v| *v > 0).map(|v| v * mult)
+}
+
+fn read(path: &str, what: &str) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|err| Error::Io {
+        context: format!("reading {what} {path}"),
+        err,
+    })
+}
+
+impl Config {
+    pub fn from_args(a: &AnalyzeArgs) -> Result<Config, Error> {
+        let usage = |m: String| Error::Usage(m);
+        let mut nat_enis = a.nat_eni.clone();
+        let mut nat_ips: Vec<IpAddr> = Vec::new();
+        for ip in &a.nat_ip {
+            nat_ips.push(
+                ip.parse()
+                    .map_err(|_| usage(format!("--nat-ip {ip}: not an IP address")))?,
+            );
+        }
+        if let Some(f) = &a.nat_file {
+            let text =
+                String::from_utf8_lossy(&read(f, "--nat-file").map_err(|e| usage(e.to_string()))?)
+                    .into_owned();
+            for line in text.lines() {
+                let item = line.split('#').next().unwrap_or("").trim();
+                if item.is_empty() {
+                    continue;
+                }
+                match item.parse::<IpAddr>() {
+                    Ok(ip) => nat_ips.push(ip),
+                    Err(_) if item.starts_with("eni-") => nat_enis.push(item.to_string()),
+                    Err(_) => {
+                        return Err(usage(format!(
+                            "--nat-file {f}: `{item}` is neither an IP address nor an ENI id"
+                        )))
+                    }
+                }
+            }
+        }
+        let ranges = match &a.ip_ranges {
+            None => IpRanges::embedded(),
+            Some(p) => IpRanges::parse(
+                &read(p, "--ip-ranges").map_err(|e| usage(e.to_string()))?,
+                p,
+            )?,
+        };
+        if let Some(r) = &a.region {
+            if ranges.region_id(r).is_none() {
+                return Err(usage(format!(
+                    "--region {r}: not a region in the ip-ranges data"
+                )));
+            }
+        }
+        let layout = match &a.fields {
+            None => Layout::default_v2(),
+            Some(spec) => {
+                let names = fields::parse_field_list(spec);
+                if names.is_empty() {
+                    return Err(usage("--fields: no field names".into()));
+                }
+                Layout::new(names)
+            }
+        };
+        let (since, until) = match &a.month {
+            Some(m) => {
+                let (s, u) = time::month_range(m)
+                    .ok_or_else(|| usage(format!("--month {m}: expected YYYY-MM")))?;
+                (Some(s), Some(u))
+            }
+            None => {
+                let p = |v: &Option<String>, flag: &str| -> Result<Option<i64>, Error> {
+                    v.as_ref()
+                        .map(|s| {
+                            time::parse_instant(s).ok_or_else(|| {
+                                usage(format!(
+                                    "{flag} {s}: expected YYYY-MM-DD[THH:MM[:SS]] or epoch seconds"
+                                ))
+                            })
+                        })
+                        .transpose()
+                };
+                (p(&a.since, "--since")?, p(&a.until, "--until")?)
+            }
+        };
+        if let (Some(s), Some(u)) = (since, until) {
+            if u <= s {
+                return Err(usage(
+                    "the time range is empty: --until must be after --since".into(),
+                ));
+            }
+        }
+        let pull_window = parse_duration(&a.pull_window).ok_or_else(|| {
+            usage(format!(
+                "--pull-window {}: expected seconds or 90s/5m/1h",
+                a.pull_window
+            ))
+        })?;
+        let prices = match &a.prices {
+            None => PriceTable::embedded(),
+            Some(p) => {
+                serde_json::from_slice(&read(p, "--prices").map_err(|e| usage(e.to_string()))?)
+                    .map_err(|e| usage(format!("--prices {p}: {e}")))?
+            }
+        };
+        if a.nat_price_per_gb
+            .is_some_and(|v| !(0.0..1000.0).contains(&v))
+        {
+            return Err(usage(
+                "--nat-price-per-gb must be between 0 and 1000".into(),
+            ));
+        }
+        if a.threads == Some(0) {
+            return Err(usage("--threads must be at least 1".into()));
+        }
+        let inputs = source::expand(&a.inputs)?;
+        if inputs
+            .iter()
+            .filter(|i| i.location == source::Location::Stdin)
+            .count()
+            > 1
+        {
+            return Err(usage("`-` (standard input) can be given once".into()));
+        }
+        Ok(Config {
+            inputs,
+            ranges,
+            layout,
+            params: Params {
+                nat_ips: nat_ips.clone(),
+                since,
+                until,
+                pull_window,
+            },
+            options: Options {
+                nat_enis,
+                nat_ips,
+                client_side_estimate: a.client_side_estimate,
+                pull_window,
+                grace: 600,
+                top: a.top,
+                since,
+                until,
+            },
+            region: a.region.clone(),
+            prices,
+            nat_price_per_gb: a.nat_price_per_gb,
+            gb_unit: a.gb_unit,
+            format: a.format,
+            output: a.output.clone(),
+            threads: a.threads,
+            strict: a.strict,
+            progress: !a.quiet && std::io::stderr().is_terminal(),
+        })
+    }
+}
+
+/// Build the report for a configuration (everything but writing it).
+pub fn report(cfg: &Config) -> Result<Report, Error> {
+    let engine = Engine {
+        ranges: &cfg.ranges,
+        layout: &cfg.layout,
+        params: &cfg.params,
+        default_region: cfg.region.as_deref().and_then(|r| cfg.ranges.region_id(r)),
+        threads: cfg.threads,
+        progress: cfg.progress,
+    };
+    let acc = engine.run(&cfg.inputs);
+    if cfg.strict {
+        let mut files = acc.files.clone();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        for f in &files {
+            if let Some(e) = &f.error {
+                return Err(Error::Strict(format!("{}: {e}", f.path)));
+            }
+            if let Some(b) = f.malformed_examples.first() {
+                return Err(Error::Strict(format!(
+                    "{}:{}: {} ({} malformed lines in this file)",
+                    f.path, b.line, b.reason, f.counts.malformed
+                )));
+            }
+        }
+    }
+    let bytes: u64 = acc.files.iter().map(|f| f.size).sum();
+    let files = acc.files.len() as u64;
+    let analysis = analysis::analyse(acc, &cfg.ranges, &cfg.options).map_err(|e| match e {
+        AnalysisError::NoNat { candidates } => Error::NoNat(candidates),
+        e @ AnalysisError::UnknownRegion { .. } => Error::Region(e.to_string()),
+    })?;
+    let region = analysis
+        .nat_region
+        .clone()
+        .or_else(|| cfg.region.clone())
+        .ok_or_else(|| {
+            Error::Region(
+                "no region in the records or paths: pass --region to choose prices".into(),
+            )
+        })?;
+    let cost = cost::price(
+        &analysis,
+        &cfg.prices,
+        &region,
+        cfg.nat_price_per_gb,
+        cfg.gb_unit,
+    )?;
+    let inputs = Inputs {
+        files,
+        bytes,
+        ip_ranges: RangesUsed {
+            source: cfg.ranges.source.clone(),
+            sync_token: cfg.ranges.sync_token.clone(),
+            create_date: cfg.ranges.create_date.clone(),
+        },
+        since: cfg.params.since.map(time::format_instant),
+        until: cfg.params.until.map(time::format_instant),
+        region_flag: cfg.region.clone(),
+    };
+    Ok(Report::new(inputs, analysis, cost))
+}
+
+/// Run `flowcost analyze`.
+pub fn run(args: &AnalyzeArgs) -> Result<(), Error> {
+    let cfg = Config::from_args(args)?;
+    let started = std::time::Instant::now();
+    let report = report(&cfg)?;
+    let text = report.render(cfg.format);
+    match &cfg.output {
+        Some(path) => std::fs::write(path, text).map_err(|err| Error::Io {
+            context: format!("writing {path}"),
+            err,
+        })?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).map_err(|err| Error::Io {
+                context: "writing standard output".into(),
+                err,
+            })?;
+        }
+    }
+    if cfg.progress {
+        eprintln!(
+            "flowcost: {} inputs in {:.2}s",
+            cfg.inputs.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}

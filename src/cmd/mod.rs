@@ -1,0 +1,5 @@
+//! One module per subcommand (as in xsv): each turns its parsed arguments into a validated
+//! configuration once, runs the pipeline and writes the result.
+
+pub mod analyze;
+pub mod generate;

@@ -1,0 +1,220 @@
+//! The flow-log field vocabulary: every field name AWS has published for VPC flow logs
+//! (versions 2 to 11) and transit-gateway flow logs, and the handful the engine reads.
+
+/// Fields the engine reads. Every other known or unknown field is carried as `Other`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Field {
+    Version,
+    AccountId,
+    InterfaceId,
+    SrcAddr,
+    DstAddr,
+    Packets,
+    Bytes,
+    Start,
+    End,
+    Action,
+    LogStatus,
+    VpcId,
+    SubnetId,
+    PktSrcAddr,
+    PktDstAddr,
+    Region,
+    AzId,
+    PktSrcAwsService,
+    PktDstAwsService,
+    FlowDirection,
+    TrafficPath,
+    EcsClusterName,
+    EcsServiceName,
+    EcsTaskId,
+    /// A field the engine does not need (known or not): tolerated and skipped.
+    Other,
+}
+
+/// The default (version 2) format, used for text files without a header line.
+pub const DEFAULT_V2: &str =
+    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+
+/// Every field name AWS documents for VPC flow logs v2..v11 and transit gateway flow logs.
+/// Used to recognise header lines; unknown names are still accepted in a header that starts
+/// with a known one.
+pub const KNOWN_NAMES: &[&str] = &[
+    // v2
+    "version",
+    "account-id",
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+    // v3
+    "vpc-id",
+    "subnet-id",
+    "instance-id",
+    "tcp-flags",
+    "type",
+    "pkt-srcaddr",
+    "pkt-dstaddr",
+    // v4
+    "region",
+    "az-id",
+    "sublocation-type",
+    "sublocation-id",
+    // v5
+    "pkt-src-aws-service",
+    "pkt-dst-aws-service",
+    "flow-direction",
+    "traffic-path",
+    // v7 (ECS)
+    "ecs-cluster-arn",
+    "ecs-cluster-name",
+    "ecs-container-instance-arn",
+    "ecs-container-instance-id",
+    "ecs-container-id",
+    "ecs-second-container-id",
+    "ecs-service-name",
+    "ecs-task-definition-arn",
+    "ecs-task-arn",
+    "ecs-task-id",
+    // v8..v11
+    "reject-reason",
+    "resource-id",
+    "encryption-status",
+    "instance-tag",
+    "instance-tag-2",
+    "interface-tag",
+    "interface-tag-2",
+    "asg-tag",
+    "asg-tag-2",
+    "interface-type",
+    "next-hop-interface-id",
+    "next-hop-subnet-id",
+    "next-hop-az-id",
+    "next-hop-vpc-id",
+    "next-hop-interface-type",
+    // transit gateway flow logs
+    "resource-type",
+    "tgw-id",
+    "tgw-attachment-id",
+    "tgw-src-vpc-account-id",
+    "tgw-dst-vpc-account-id",
+    "tgw-src-vpc-id",
+    "tgw-dst-vpc-id",
+    "tgw-src-subnet-id",
+    "tgw-dst-subnet-id",
+    "tgw-src-eni",
+    "tgw-dst-eni",
+    "tgw-src-az-id",
+    "tgw-dst-az-id",
+    "tgw-pair-attachment-id",
+    "packets-lost-no-route",
+    "packets-lost-blackhole",
+    "packets-lost-mtu-exceeded",
+    "packets-lost-ttl-expired",
+];
+
+/// Normalise a name as written in a header, a `--fields` list or a Parquet column:
+/// lower case, `_` → `-`, `${...}` stripped.
+pub fn normalise(name: &str) -> String {
+    let n = name.trim();
+    let n = n
+        .strip_prefix("${")
+        .and_then(|s| s.strip_suffix('}'))
+        .unwrap_or(n);
+    n.to_ascii_lowercase().replace('_', "-")
+}
+
+/// Map a normalised name to the engine's field.
+pub fn field_of(name: &str) -> Field {
+    match name {
+        "version" => Field::Version,
+        "account-id" => Field::AccountId,
+        "interface-id" => Field::InterfaceId,
+        "srcaddr" => Field::SrcAddr,
+        "dstaddr" => Field::DstAddr,
+        "packets" => Field::Packets,
+        "bytes" => Field::Bytes,
+        "start" => Field::Start,
+        "end" => Field::End,
+        "action" => Field::Action,
+        "log-status" => Field::LogStatus,
+        "vpc-id" => Field::VpcId,
+        "subnet-id" => Field::SubnetId,
+        "pkt-srcaddr" => Field::PktSrcAddr,
+        "pkt-dstaddr" => Field::PktDstAddr,
+        "region" => Field::Region,
+        "az-id" => Field::AzId,
+        "pkt-src-aws-service" => Field::PktSrcAwsService,
+        "pkt-dst-aws-service" => Field::PktDstAwsService,
+        "flow-direction" => Field::FlowDirection,
+        "traffic-path" => Field::TrafficPath,
+        "ecs-cluster-name" => Field::EcsClusterName,
+        "ecs-service-name" => Field::EcsServiceName,
+        "ecs-task-id" => Field::EcsTaskId,
+        _ => Field::Other,
+    }
+}
+
+/// Whether `name` (already normalised) is a documented flow-log field.
+pub fn is_known(name: &str) -> bool {
+    KNOWN_NAMES.contains(&name)
+}
+
+/// Parse a `--fields` value: an AWS format string (`${version} ${srcaddr} ...`) or a plain
+/// list separated by spaces or commas. Returns the normalised names.
+pub fn parse_field_list(spec: &str) -> Vec<String> {
+    spec.split(|c: char| c.is_ascii_whitespace() || c == ',')
+        .filter(|s| !s.is_empty())
+        .map(normalise)
+        .collect()
+}
+
+/// The column layout of one input: which engine field sits at each position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub names: Vec<String>,
+    pub fields: Vec<Field>,
+}
+
+impl Layout {
+    pub fn new(names: Vec<String>) -> Self {
+        let fields = names.iter().map(|n| field_of(n)).collect();
+        Layout { names, fields }
+    }
+    pub fn has(&self, f: Field) -> bool {
+        self.fields.contains(&f)
+    }
+    pub fn default_v2() -> Self {
+        Layout::new(parse_field_list(DEFAULT_V2))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_string_and_plain_lists_agree() {
+        let a = parse_field_list("${version} ${account-id} ${interface-id}");
+        let b = parse_field_list("version,account_id  interface-id");
+        assert_eq!(a, b);
+        assert_eq!(a, vec!["version", "account-id", "interface-id"]);
+    }
+
+    #[test]
+    fn known_names_cover_the_default_format() {
+        for n in parse_field_list(DEFAULT_V2) {
+            assert!(is_known(&n), "{n}");
+        }
+        assert_eq!(field_of("pkt-dstaddr"), Field::PktDstAddr);
+        assert_eq!(field_of("next-hop-vpc-id"), Field::Other);
+    }
+}

@@ -1,0 +1,243 @@
+//! Format stage: turns bytes of any supported encoding (text lines, Parquet row groups) into
+//! the one [`Record`] type the rest of the pipeline sees. Decoders do no I/O of their own: they
+//! read from a `BufRead` or an in-memory/file chunk handed over by the source stage.
+
+pub mod fields;
+pub mod parquet;
+pub mod text;
+
+use std::net::{IpAddr, Ipv4Addr};
+
+pub use fields::{Field, Layout};
+pub use text::Sink;
+
+/// `action` of a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Action {
+    #[default]
+    Accept,
+    Reject,
+}
+
+/// `log-status` of a record. A format without the field means every record is `Ok`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LogStatus {
+    #[default]
+    Ok,
+    NoData,
+    SkipData,
+}
+
+/// One flow-log record, borrowed from the line or column batch it came from.
+/// Absent values (`-`, null, or a field the format does not carry) are `None`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Record<'a> {
+    pub interface_id: Option<&'a str>,
+    pub srcaddr: Option<IpAddr>,
+    pub dstaddr: Option<IpAddr>,
+    pub pkt_srcaddr: Option<IpAddr>,
+    pub pkt_dstaddr: Option<IpAddr>,
+    pub packets: Option<u64>,
+    pub bytes: Option<u64>,
+    /// Seconds since the epoch (millisecond inputs are converted).
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub action: Action,
+    pub status: LogStatus,
+    pub region: Option<&'a str>,
+    pub az_id: Option<&'a str>,
+    pub subnet_id: Option<&'a str>,
+    pub vpc_id: Option<&'a str>,
+    pub account_id: Option<&'a str>,
+    pub traffic_path: Option<u8>,
+    pub flow_direction: Option<&'a str>,
+    pub pkt_src_aws_service: Option<&'a str>,
+    pub pkt_dst_aws_service: Option<&'a str>,
+    pub ecs_cluster_name: Option<&'a str>,
+    pub ecs_service_name: Option<&'a str>,
+    pub ecs_task_id: Option<&'a str>,
+}
+
+/// Why a line or row could not be read as a record.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    #[error("expected {expected} fields, found {found}")]
+    FieldCount { expected: usize, found: usize },
+    #[error("field `{0}` is not a number")]
+    BadNumber(&'static str),
+    #[error("field `{0}` is not an IP address")]
+    BadAddress(&'static str),
+    #[error("field `{0}` has an unknown value")]
+    BadValue(&'static str),
+    #[error("text is not UTF-8")]
+    BadUtf8,
+    #[error("not a flow-log record")]
+    NotARecord,
+}
+
+impl Malformed {
+    /// A short stable key for counting reasons in reports.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Malformed::FieldCount { .. } => "field-count",
+            Malformed::BadNumber(_) => "bad-number",
+            Malformed::BadAddress(_) => "bad-address",
+            Malformed::BadValue(_) => "bad-value",
+            Malformed::BadUtf8 => "bad-utf8",
+            Malformed::NotARecord => "not-a-record",
+        }
+    }
+}
+
+/// Values above this are taken to be milliseconds (1e11 s is the year 5138).
+const MILLIS_THRESHOLD: i64 = 100_000_000_000;
+
+/// Normalise a timestamp that may be in seconds or milliseconds to seconds.
+pub fn to_seconds(t: i64) -> i64 {
+    if t >= MILLIS_THRESHOLD {
+        t / 1000
+    } else {
+        t
+    }
+}
+
+/// Parse an unsigned decimal without allocating. `None` on anything else.
+pub fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in s {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(d as u64)?;
+    }
+    Some(v)
+}
+
+/// Parse an IPv4 or IPv6 address without allocating (dotted quads take a fast path).
+pub fn parse_ip(s: &[u8]) -> Option<IpAddr> {
+    if let Some(v4) = parse_ipv4(s) {
+        return Some(IpAddr::V4(v4));
+    }
+    if s.contains(&b':') {
+        return std::str::from_utf8(s).ok()?.parse().ok();
+    }
+    None
+}
+
+fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut idx = 0;
+    let mut cur: u32 = 0;
+    let mut digits = 0;
+    for &b in s {
+        if b == b'.' {
+            if digits == 0 || idx == 3 {
+                return None;
+            }
+            octets[idx] = cur as u8;
+            idx += 1;
+            cur = 0;
+            digits = 0;
+        } else {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 || digits == 3 {
+                return None;
+            }
+            cur = cur * 10 + d as u32;
+            if cur > 255 {
+                return None;
+            }
+            digits += 1;
+        }
+    }
+    if idx != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = cur as u8;
+    Some(Ipv4Addr::from(octets))
+}
+
+/// Whether an address is inside a VPC's own space: RFC 1918, the shared range
+/// 100.64.0.0/10 that VPCs may use, loopback and link-local; for IPv6 unique-local and
+/// link-local. Everything else is a public remote.
+pub fn is_private(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            o[0] == 10
+                || (o[0] == 172 && (16..=31).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 168)
+                || (o[0] == 100 && (64..=127).contains(&o[1]))
+                || o[0] == 127
+                || (o[0] == 169 && o[1] == 254)
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments()[0];
+            (s & 0xfe00) == 0xfc00 || (s & 0xffc0) == 0xfe80 || v6.is_loopback()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_fast_path_agrees_with_std() {
+        for s in ["10.0.0.1", "255.255.255.255", "0.0.0.0", "52.216.8.1"] {
+            assert_eq!(parse_ip(s.as_bytes()), Some(s.parse().unwrap()));
+        }
+        for s in [
+            "256.0.0.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..2.3",
+            "",
+            "-",
+            "1.2.3.4x",
+            "0001.2.3.4",
+        ] {
+            assert_eq!(parse_ip(s.as_bytes()), None, "{s}");
+        }
+        assert_eq!(
+            parse_ip(b"2001:db8::1"),
+            Some("2001:db8::1".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn numbers_and_timestamps() {
+        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_u64(b"18446744073709551616"), None);
+        assert_eq!(parse_u64(b"12a"), None);
+        assert_eq!(to_seconds(1_700_000_000_123), 1_700_000_000);
+        assert_eq!(to_seconds(1_700_000_000), 1_700_000_000);
+    }
+
+    #[test]
+    fn private_ranges() {
+        for s in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.1",
+            "192.168.1.1",
+            "100.64.0.1",
+            "fd00::1",
+        ] {
+            assert!(is_private(&s.parse().unwrap()), "{s}");
+        }
+        for s in [
+            "172.32.0.1",
+            "52.216.1.1",
+            "203.0.113.5",
+            "2600:1f18::1",
+            "100.128.0.1",
+        ] {
+            assert!(!is_private(&s.parse().unwrap()), "{s}");
+        }
+    }
+}

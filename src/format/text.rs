@@ -1,0 +1,319 @@
+//! Text decoder: space-separated flow-log lines, as AWS writes them to S3 (with a header line
+//! naming the fields) or as exported from CloudWatch Logs (no header, or each record wrapped in
+//! a JSON object's `message`). A header may repeat mid-stream (concatenated files) and changes
+//! the layout from there on. Lines are parsed in place: no allocation per record.
+
+use std::io::BufRead;
+
+use super::fields::{self, Field, Layout};
+use super::{parse_ip, parse_u64, to_seconds, Action, LogStatus, Malformed, Record};
+
+/// Receives what a decoder finds, line by line (or row by row).
+pub trait Sink {
+    /// A record that parsed.
+    fn record(&mut self, rec: &Record<'_>);
+    /// A line (1-based) or row that did not parse.
+    fn malformed(&mut self, line: u64, why: Malformed);
+    /// A header line (not a record).
+    fn header(&mut self);
+    /// An empty line.
+    fn blank(&mut self);
+}
+
+/// What one line is.
+#[derive(Debug)]
+pub enum Line<'a> {
+    Record(Record<'a>),
+    Header(Layout),
+    Blank,
+}
+
+fn is_space(b: u8) -> bool {
+    b == b' ' || b == b'\t' || b == b'\r' || b == b'\n'
+}
+
+fn tokens(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    line.split(|&b| is_space(b)).filter(|t| !t.is_empty())
+}
+
+fn looks_like_header(first: &[u8], line: &[u8]) -> bool {
+    if !first.first().is_some_and(|b| b.is_ascii_lowercase()) {
+        return false;
+    }
+    let Ok(first) = std::str::from_utf8(first) else {
+        return false;
+    };
+    fields::is_known(&fields::normalise(first))
+        && tokens(line).all(|t| {
+            t.iter().all(|&b| {
+                b.is_ascii_alphanumeric()
+                    || b == b'-'
+                    || b == b'_'
+                    || b == b'$'
+                    || b == b'{'
+                    || b == b'}'
+            })
+        })
+}
+
+fn opt_str<'a>(tok: &'a [u8]) -> Result<Option<&'a str>, Malformed> {
+    if tok == b"-" {
+        return Ok(None);
+    }
+    std::str::from_utf8(tok)
+        .map(Some)
+        .map_err(|_| Malformed::BadUtf8)
+}
+
+fn opt_num(tok: &[u8], name: &'static str) -> Result<Option<u64>, Malformed> {
+    if tok == b"-" {
+        return Ok(None);
+    }
+    parse_u64(tok).map(Some).ok_or(Malformed::BadNumber(name))
+}
+
+fn opt_ip(tok: &[u8], name: &'static str) -> Result<Option<std::net::IpAddr>, Malformed> {
+    if tok == b"-" {
+        return Ok(None);
+    }
+    parse_ip(tok).map(Some).ok_or(Malformed::BadAddress(name))
+}
+
+/// Parse one line against the current layout. Trailing `#comment` text is ignored.
+pub fn parse_line<'a>(line: &'a [u8], layout: &Layout) -> Result<Line<'a>, Malformed> {
+    let mut it = tokens(line);
+    let Some(first) = it.next() else {
+        return Ok(Line::Blank);
+    };
+    if looks_like_header(first, line) {
+        let names = tokens(line)
+            .map(|t| fields::normalise(&String::from_utf8_lossy(t)))
+            .collect();
+        return Ok(Line::Header(Layout::new(names)));
+    }
+    let mut rec = Record::default();
+    let expected = layout.fields.len();
+    let mut n = 0usize;
+    for tok in std::iter::once(first).chain(it) {
+        if n >= expected {
+            if tok.first() == Some(&b'#') {
+                break;
+            }
+            let found = n + 1 + tokens_after(line, tok);
+            return Err(Malformed::FieldCount { expected, found });
+        }
+        set_field(&mut rec, layout.fields[n], tok)?;
+        n += 1;
+    }
+    if n < expected {
+        if n == 1 || expected == 0 {
+            return Err(Malformed::NotARecord);
+        }
+        return Err(Malformed::FieldCount { expected, found: n });
+    }
+    Ok(Line::Record(rec))
+}
+
+fn tokens_after(line: &[u8], tok: &[u8]) -> usize {
+    let offset = tok.as_ptr() as usize - line.as_ptr() as usize + tok.len();
+    tokens(&line[offset..]).count()
+}
+
+fn set_field<'a>(rec: &mut Record<'a>, f: Field, tok: &'a [u8]) -> Result<(), Malformed> {
+    match f {
+        Field::Other | Field::Version => {}
+        Field::InterfaceId => rec.interface_id = opt_str(tok)?,
+        Field::AccountId => rec.account_id = opt_str(tok)?,
+        Field::SrcAddr => rec.srcaddr = opt_ip(tok, "srcaddr")?,
+        Field::DstAddr => rec.dstaddr = opt_ip(tok, "dstaddr")?,
+        Field::PktSrcAddr => rec.pkt_srcaddr = opt_ip(tok, "pkt-srcaddr")?,
+        Field::PktDstAddr => rec.pkt_dstaddr = opt_ip(tok, "pkt-dstaddr")?,
+        Field::Packets => rec.packets = opt_num(tok, "packets")?,
+        Field::Bytes => rec.bytes = opt_num(tok, "bytes")?,
+        Field::Start => rec.start = opt_num(tok, "start")?.map(|v| to_seconds(v as i64)),
+        Field::End => rec.end = opt_num(tok, "end")?.map(|v| to_seconds(v as i64)),
+        Field::Action => rec.action = parse_action(tok)?,
+        Field::LogStatus => rec.status = parse_status(tok)?,
+        Field::Region => rec.region = opt_str(tok)?,
+        Field::AzId => rec.az_id = opt_str(tok)?,
+        Field::SubnetId => rec.subnet_id = opt_str(tok)?,
+        Field::VpcId => rec.vpc_id = opt_str(tok)?,
+        Field::TrafficPath => {
+            rec.traffic_path = opt_num(tok, "traffic-path")?.map(|v| v.min(255) as u8)
+        }
+        Field::FlowDirection => rec.flow_direction = opt_str(tok)?,
+        Field::PktSrcAwsService => rec.pkt_src_aws_service = opt_str(tok)?,
+        Field::PktDstAwsService => rec.pkt_dst_aws_service = opt_str(tok)?,
+        Field::EcsClusterName => rec.ecs_cluster_name = opt_str(tok)?,
+        Field::EcsServiceName => rec.ecs_service_name = opt_str(tok)?,
+        Field::EcsTaskId => rec.ecs_task_id = opt_str(tok)?,
+    }
+    Ok(())
+}
+
+/// `ACCEPT`/`REJECT`; `-` (NODATA/SKIPDATA records) reads as accept and carries no bytes.
+pub fn parse_action(tok: &[u8]) -> Result<Action, Malformed> {
+    match tok {
+        b"ACCEPT" | b"-" => Ok(Action::Accept),
+        b"REJECT" => Ok(Action::Reject),
+        _ => Err(Malformed::BadValue("action")),
+    }
+}
+
+/// `OK`/`NODATA`/`SKIPDATA`.
+pub fn parse_status(tok: &[u8]) -> Result<LogStatus, Malformed> {
+    match tok {
+        b"OK" | b"-" => Ok(LogStatus::Ok),
+        b"NODATA" => Ok(LogStatus::NoData),
+        b"SKIPDATA" => Ok(LogStatus::SkipData),
+        _ => Err(Malformed::BadValue("log-status")),
+    }
+}
+
+/// Pull the `message` out of a CloudWatch-style JSON line into `buf`.
+fn unwrap_json(line: &[u8], buf: &mut Vec<u8>) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Wrapped<'a> {
+        #[serde(borrow)]
+        message: std::borrow::Cow<'a, str>,
+    }
+    match serde_json::from_slice::<Wrapped>(line) {
+        Ok(w) => {
+            buf.clear();
+            buf.extend_from_slice(w.message.as_bytes());
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Decode a whole text stream into `sink`. `layout` is the layout to use until a header line
+/// says otherwise. Returns the number of lines read, or the I/O error that stopped the stream
+/// (with the lines read before it already delivered).
+pub fn decode<R: BufRead, S: Sink>(
+    mut reader: R,
+    layout: &Layout,
+    sink: &mut S,
+) -> Result<u64, (u64, std::io::Error)> {
+    let mut layout = layout.clone();
+    let mut buf = Vec::with_capacity(1024);
+    let mut json = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => return Ok(line_no),
+            Ok(_) => {}
+            Err(e) => return Err((line_no, e)),
+        }
+        line_no += 1;
+        let mut line: &[u8] = &buf;
+        if line.first() == Some(&b'{') && unwrap_json(line, &mut json) {
+            line = &json;
+        }
+        match parse_line(line, &layout) {
+            Ok(Line::Record(rec)) => sink.record(&rec),
+            Ok(Line::Header(h)) => {
+                layout = h;
+                sink.header();
+            }
+            Ok(Line::Blank) => sink.blank(),
+            Err(why) => sink.malformed(line_no, why),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v2() -> Layout {
+        Layout::default_v2()
+    }
+
+    #[test]
+    fn parses_a_default_record() {
+        let l = b"2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK\n";
+        let Line::Record(r) = parse_line(l, &v2()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.interface_id, Some("eni-1235b8ca123456789"));
+        assert_eq!(r.bytes, Some(4249));
+        assert_eq!(r.start, Some(1418530010));
+        assert_eq!(r.action, Action::Accept);
+    }
+
+    #[test]
+    fn header_blank_nodata_and_comments() {
+        let h = parse_line(b"version account-id interface-id srcaddr\n", &v2()).unwrap();
+        assert!(matches!(h, Line::Header(ref l) if l.names.len() == 4));
+        assert!(matches!(parse_line(b"  \r\n", &v2()).unwrap(), Line::Blank));
+        let nd = b"2 123456789010 eni-1 - - - - - - - 1431280876 1431280934 - NODATA";
+        let Line::Record(r) = parse_line(nd, &v2()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.status, LogStatus::NoData);
+        assert_eq!(r.bytes, None);
+        let nat = Layout::new(fields::parse_field_list(
+            "instance-id interface-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr",
+        ));
+        let c = b"i-0 eni-1 10.0.1.5 203.0.113.5 10.0.1.5 203.0.113.5 #Traffic from the source";
+        assert!(matches!(parse_line(c, &nat).unwrap(), Line::Record(_)));
+    }
+
+    #[test]
+    fn malformed_lines_say_why() {
+        assert_eq!(
+            parse_line(b"Phony unsupported log format.", &v2()).unwrap_err(),
+            Malformed::FieldCount {
+                expected: 14,
+                found: 4
+            }
+        );
+        assert_eq!(
+            parse_line(b"bogus line", &v2()).unwrap_err(),
+            Malformed::FieldCount {
+                expected: 14,
+                found: 2
+            }
+        );
+        let bad = b"2 1 eni-1 10.0.0.1 10.0.0.2 1 2 6 20 12x 1 2 ACCEPT OK";
+        assert_eq!(
+            parse_line(bad, &v2()).unwrap_err(),
+            Malformed::BadNumber("bytes")
+        );
+        let extra = b"2 1 eni-1 10.0.0.1 10.0.0.2 1 2 6 20 12 1 2 ACCEPT OK extra more";
+        assert_eq!(
+            parse_line(extra, &v2()).unwrap_err(),
+            Malformed::FieldCount {
+                expected: 14,
+                found: 16
+            }
+        );
+    }
+
+    struct Count(u64, u64, u64, u64);
+    impl Sink for Count {
+        fn record(&mut self, _: &Record<'_>) {
+            self.0 += 1
+        }
+        fn malformed(&mut self, _: u64, _: Malformed) {
+            self.1 += 1
+        }
+        fn header(&mut self) {
+            self.2 += 1
+        }
+        fn blank(&mut self) {
+            self.3 += 1
+        }
+    }
+
+    #[test]
+    fn json_wrapped_and_repeated_headers() {
+        let text = "{\"message\":\"2 4 eni-0 - - - - - - - 1671029698 1671029728 - NODATA\"}\nversion interface-id bytes\n2 eni-1 5\n\nversion bytes\n2 7\nnonsense\n";
+        let mut c = Count(0, 0, 0, 0);
+        let n = decode(text.as_bytes(), &v2(), &mut c).unwrap();
+        assert_eq!(n, 7);
+        assert_eq!((c.0, c.1, c.2, c.3), (3, 1, 2, 1));
+    }
+}

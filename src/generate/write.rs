@@ -1,0 +1,535 @@
+//! Writes a world's records as AWS delivers them: one file per five-minute window under the
+//! S3 key layout `AWSLogs/<account>/vpcflowlogs/<region>/YYYY/MM/DD/...`, with a header line
+//! (text and gzip) or typed columns (Parquet). Every encoding is written from the same row
+//! values, so the encodings of one world hold the same records.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int32Builder, Int64Builder, StringBuilder};
+use arrow::datatypes::{DataType, Field as ArrowField, Schema};
+use arrow::record_batch::RecordBatch;
+use flate2::write::GzEncoder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, GzipLevel};
+use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
+
+use super::world::{
+    intervals, EniKind, Kind, World, ACCOUNT, CLUSTER, FILE_WINDOW, FLOW_LOG_ID, REGION, SERVICES,
+    VPC,
+};
+use super::{Encoding, FieldSet, Rng};
+use crate::classify::Class;
+
+/// One record to write.
+#[derive(Clone, Debug)]
+struct GenRec {
+    eni: usize,
+    src: Option<IpAddr>,
+    dst: Option<IpAddr>,
+    pkt_src: Option<IpAddr>,
+    pkt_dst: Option<IpAddr>,
+    sport: u16,
+    dport: u16,
+    bytes: u64,
+    start: i64,
+    end: i64,
+    reject: bool,
+    /// 0 OK, 1 NODATA, 2 SKIPDATA
+    status: u8,
+    egress: bool,
+    path: Option<u8>,
+    src_svc: Option<&'static str>,
+    dst_svc: Option<&'static str>,
+}
+
+fn svc(c: Option<Class>) -> Option<&'static str> {
+    match c? {
+        Class::S3 | Class::S3OtherRegion => Some("S3"),
+        Class::Dynamodb => Some("DYNAMODB"),
+        Class::AwsOther => Some("AMAZON"),
+        Class::Internet => None,
+    }
+}
+
+fn records(w: &World) -> BTreeMap<i64, Vec<GenRec>> {
+    let mut out: BTreeMap<i64, Vec<GenRec>> = BTreeMap::new();
+    let mut push = |r: GenRec| {
+        out.entry(r.start.div_euclid(FILE_WINDOW) * FILE_WINDOW)
+            .or_default()
+            .push(r)
+    };
+    let base = GenRec {
+        eni: 0,
+        src: None,
+        dst: None,
+        pkt_src: None,
+        pkt_dst: None,
+        sport: 0,
+        dport: 0,
+        bytes: 0,
+        start: 0,
+        end: 0,
+        reject: false,
+        status: 0,
+        egress: false,
+        path: None,
+        src_svc: None,
+        dst_svc: None,
+    };
+    let nat_only = w.spec.nat_only;
+    for f in &w.flows {
+        let eni = &w.enis[f.eni];
+        let local = Some(IpAddr::V4(eni.ip));
+        let remote = Some(f.remote);
+        let s = svc(f.class);
+        for (start, end, up, down) in intervals(f) {
+            let r = GenRec {
+                start,
+                end,
+                ..base.clone()
+            };
+            match (f.kind, f.via_nat) {
+                (Kind::Scan, _) => {
+                    if down > 0 {
+                        push(GenRec {
+                            eni: f.eni,
+                            src: remote,
+                            dst: local,
+                            pkt_src: remote,
+                            pkt_dst: local,
+                            sport: f.remote_port,
+                            dport: f.local_port,
+                            bytes: down,
+                            reject: true,
+                            ..r
+                        });
+                    }
+                }
+                (_, Some(n)) => {
+                    let nat = &w.nats[n];
+                    let nip = Some(IpAddr::V4(nat.ip));
+                    let nport = f.local_port.wrapping_add(7_000).max(1024);
+                    if up > 0 {
+                        push(GenRec {
+                            eni: nat.eni,
+                            src: local,
+                            dst: nip,
+                            pkt_src: local,
+                            pkt_dst: remote,
+                            sport: f.local_port,
+                            dport: f.remote_port,
+                            bytes: up,
+                            dst_svc: s,
+                            ..r.clone()
+                        });
+                        push(GenRec {
+                            eni: nat.eni,
+                            src: nip,
+                            dst: remote,
+                            pkt_src: nip,
+                            pkt_dst: remote,
+                            sport: nport,
+                            dport: f.remote_port,
+                            bytes: up,
+                            egress: true,
+                            path: Some(8),
+                            dst_svc: s,
+                            ..r.clone()
+                        });
+                        if !nat_only {
+                            push(GenRec {
+                                eni: f.eni,
+                                src: local,
+                                dst: remote,
+                                pkt_src: local,
+                                pkt_dst: remote,
+                                sport: f.local_port,
+                                dport: f.remote_port,
+                                bytes: up,
+                                egress: true,
+                                path: Some(1),
+                                dst_svc: s,
+                                ..r.clone()
+                            });
+                        }
+                    }
+                    if down > 0 {
+                        push(GenRec {
+                            eni: nat.eni,
+                            src: remote,
+                            dst: nip,
+                            pkt_src: remote,
+                            pkt_dst: nip,
+                            sport: f.remote_port,
+                            dport: nport,
+                            bytes: down,
+                            src_svc: s,
+                            ..r.clone()
+                        });
+                        push(GenRec {
+                            eni: nat.eni,
+                            src: nip,
+                            dst: local,
+                            pkt_src: remote,
+                            pkt_dst: local,
+                            sport: f.remote_port,
+                            dport: f.local_port,
+                            bytes: down,
+                            egress: true,
+                            path: Some(1),
+                            src_svc: s,
+                            ..r.clone()
+                        });
+                        if !nat_only {
+                            push(GenRec {
+                                eni: f.eni,
+                                src: remote,
+                                dst: local,
+                                pkt_src: remote,
+                                pkt_dst: local,
+                                sport: f.remote_port,
+                                dport: f.local_port,
+                                bytes: down,
+                                src_svc: s,
+                                ..r
+                            });
+                        }
+                    }
+                }
+                (_, None) => {
+                    if nat_only {
+                        continue;
+                    }
+                    let path = if f.kind == Kind::Internal {
+                        Some(1)
+                    } else {
+                        Some(8)
+                    };
+                    if up > 0 {
+                        push(GenRec {
+                            eni: f.eni,
+                            src: local,
+                            dst: remote,
+                            pkt_src: local,
+                            pkt_dst: remote,
+                            sport: f.local_port,
+                            dport: f.remote_port,
+                            bytes: up,
+                            egress: true,
+                            path,
+                            dst_svc: s,
+                            ..r.clone()
+                        });
+                    }
+                    if down > 0 {
+                        push(GenRec {
+                            eni: f.eni,
+                            src: remote,
+                            dst: local,
+                            pkt_src: remote,
+                            pkt_dst: local,
+                            sport: f.remote_port,
+                            dport: f.local_port,
+                            bytes: down,
+                            src_svc: s,
+                            ..r
+                        });
+                    }
+                }
+            }
+        }
+    }
+    for st in &w.status {
+        push(GenRec {
+            eni: st.eni,
+            start: st.start,
+            end: st.start + 60,
+            status: if st.skip { 2 } else { 1 },
+            ..base.clone()
+        });
+    }
+    for v in out.values_mut() {
+        v.sort_by(|a, b| {
+            (a.start, a.eni, a.sport, a.dport).cmp(&(b.start, b.eni, b.sport, b.dport))
+        });
+    }
+    out
+}
+
+/// A cell value.
+#[derive(Clone, Debug, PartialEq)]
+enum Val {
+    Int(i64),
+    Str(String),
+    Null,
+}
+
+const V2: &[&str] = &[
+    "version",
+    "account-id",
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+];
+const V5_EXTRA: &[&str] = &[
+    "vpc-id",
+    "subnet-id",
+    "instance-id",
+    "tcp-flags",
+    "type",
+    "pkt-srcaddr",
+    "pkt-dstaddr",
+    "region",
+    "az-id",
+    "sublocation-type",
+    "sublocation-id",
+    "pkt-src-aws-service",
+    "pkt-dst-aws-service",
+    "flow-direction",
+    "traffic-path",
+];
+const V7_EXTRA: &[&str] = &[
+    "ecs-cluster-arn",
+    "ecs-cluster-name",
+    "ecs-container-instance-arn",
+    "ecs-container-instance-id",
+    "ecs-container-id",
+    "ecs-second-container-id",
+    "ecs-service-name",
+    "ecs-task-definition-arn",
+    "ecs-task-arn",
+    "ecs-task-id",
+];
+const INT_FIELDS: &[&str] = &[
+    "version",
+    "srcport",
+    "dstport",
+    "protocol",
+    "tcp-flags",
+    "traffic-path",
+];
+const LONG_FIELDS: &[&str] = &["packets", "bytes", "start", "end"];
+
+fn field_names(fs: FieldSet) -> Vec<&'static str> {
+    let mut v = V2.to_vec();
+    if fs != FieldSet::V2 {
+        v.extend_from_slice(V5_EXTRA);
+    }
+    if fs == FieldSet::V7 {
+        v.extend_from_slice(V7_EXTRA);
+    }
+    v
+}
+
+fn value(w: &World, r: &GenRec, name: &str) -> Val {
+    let eni = &w.enis[r.eni];
+    let ok = r.status == 0;
+    let s = |v: &str| Val::Str(v.to_string());
+    let ip = |v: Option<IpAddr>| v.map_or(Val::Null, |a| Val::Str(a.to_string()));
+    let task = match eni.kind {
+        EniKind::Task(i) => Some(&w.tasks[i]),
+        _ => None,
+    };
+    let task_arn =
+        |t: &super::world::Task| format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task/{CLUSTER}/{}", t.id);
+    match name {
+        "version" => Val::Int(match w.spec.fields {
+            FieldSet::V2 => 2,
+            FieldSet::V5 => 5,
+            FieldSet::V7 => 7,
+        }),
+        "account-id" => s(ACCOUNT),
+        "interface-id" => s(&eni.id),
+        "srcaddr" => ip(r.src),
+        "dstaddr" => ip(r.dst),
+        "srcport" if ok => Val::Int(r.sport as i64),
+        "dstport" if ok => Val::Int(r.dport as i64),
+        "protocol" if ok => Val::Int(6),
+        "packets" if ok => Val::Int((r.bytes / 1200 + 1) as i64),
+        "bytes" if ok => Val::Int(r.bytes as i64),
+        "start" => Val::Int(r.start),
+        "end" => Val::Int(r.end),
+        "action" if ok => s(if r.reject { "REJECT" } else { "ACCEPT" }),
+        "log-status" => s(["OK", "NODATA", "SKIPDATA"][r.status as usize]),
+        "vpc-id" => s(VPC),
+        "subnet-id" => s(&w.subnets[eni.subnet].id),
+        "instance-id" if eni.kind == EniKind::Instance => s("i-0123456789abcdef0"),
+        "tcp-flags" if ok => Val::Int(if r.reject { 2 } else { 19 }),
+        "type" if ok => s("IPv4"),
+        "pkt-srcaddr" => ip(r.pkt_src),
+        "pkt-dstaddr" => ip(r.pkt_dst),
+        "region" => s(REGION),
+        "az-id" => s(w.subnets[eni.subnet].az),
+        "pkt-src-aws-service" => r.src_svc.map_or(Val::Null, s),
+        "pkt-dst-aws-service" => r.dst_svc.map_or(Val::Null, s),
+        "flow-direction" if ok => s(if r.egress { "egress" } else { "ingress" }),
+        "traffic-path" if r.egress => r.path.map_or(Val::Null, |p| Val::Int(p as i64)),
+        "ecs-cluster-arn" => task.map_or(Val::Null, |_| {
+            Val::Str(format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{CLUSTER}"))
+        }),
+        "ecs-cluster-name" => task.map_or(Val::Null, |_| s(CLUSTER)),
+        "ecs-container-id" => task.map_or(Val::Null, |t| Val::Str(t.id[..12].to_string())),
+        "ecs-service-name" => task.map_or(Val::Null, |t| s(SERVICES[t.service])),
+        "ecs-task-definition-arn" => task.map_or(Val::Null, |t| {
+            Val::Str(format!(
+                "arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{}:3",
+                SERVICES[t.service]
+            ))
+        }),
+        "ecs-task-arn" => task.map_or(Val::Null, |t| Val::Str(task_arn(t))),
+        "ecs-task-id" => task.map_or(Val::Null, |t| Val::Str(t.id.clone())),
+        _ => Val::Null,
+    }
+}
+
+fn key(w: &World, window: i64, enc: Encoding) -> PathBuf {
+    let stamp = window + FILE_WINDOW;
+    let (y, m, d) = crate::time::civil_from_days(stamp.div_euclid(86_400));
+    let sec = stamp.rem_euclid(86_400);
+    let hash = Rng::new(w.spec.seed ^ window as u64).next_u64() as u32;
+    PathBuf::from(format!(
+        "AWSLogs/{ACCOUNT}/vpcflowlogs/{REGION}/{y:04}/{m:02}/{d:02}/{ACCOUNT}_vpcflowlogs_{REGION}_{FLOW_LOG_ID}_{y:04}{m:02}{d:02}T{:02}{:02}Z_{hash:08x}{}",
+        sec / 3600,
+        sec / 60 % 60,
+        enc.suffix()
+    ))
+}
+
+fn text_bytes(names: &[&str], rows: &[Vec<Val>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.len() * 200);
+    out.extend_from_slice(names.join(" ").as_bytes());
+    out.push(b'\n');
+    for row in rows {
+        for (i, v) in row.iter().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            match v {
+                Val::Int(n) => {
+                    let _ = write!(out, "{n}");
+                }
+                Val::Str(s) => out.extend_from_slice(s.as_bytes()),
+                Val::Null => out.push(b'-'),
+            }
+        }
+        out.push(b'\n');
+    }
+    out
+}
+
+fn parquet_bytes(names: &[&str], rows: &[Vec<Val>]) -> Vec<u8> {
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    let mut fields = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let col_name = name.replace('-', "_");
+        if INT_FIELDS.contains(name) {
+            let mut b = Int32Builder::new();
+            for r in rows {
+                b.append_option(match &r[i] {
+                    Val::Int(n) => Some(*n as i32),
+                    _ => None,
+                });
+            }
+            cols.push(Arc::new(b.finish()));
+            fields.push(ArrowField::new(col_name, DataType::Int32, true));
+        } else if LONG_FIELDS.contains(name) {
+            let mut b = Int64Builder::new();
+            for r in rows {
+                b.append_option(match &r[i] {
+                    Val::Int(n) => Some(*n),
+                    _ => None,
+                });
+            }
+            cols.push(Arc::new(b.finish()));
+            fields.push(ArrowField::new(col_name, DataType::Int64, true));
+        } else {
+            let mut b = StringBuilder::new();
+            for r in rows {
+                match &r[i] {
+                    Val::Str(s) => b.append_value(s),
+                    Val::Int(n) => b.append_value(n.to_string()),
+                    Val::Null => b.append_null(),
+                }
+            }
+            cols.push(Arc::new(b.finish()));
+            fields.push(ArrowField::new(col_name, DataType::Utf8, true));
+        }
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), cols).expect("consistent columns");
+    let props = WriterProperties::builder()
+        .set_compression(Compression::GZIP(GzipLevel::default()))
+        .build();
+    let mut buf = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut buf, schema, Some(props)).expect("writer");
+    w.write(&batch).expect("write batch");
+    w.close().expect("close");
+    buf
+}
+
+/// What was written.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Written {
+    pub files: u64,
+    pub records: u64,
+    pub bytes: u64,
+}
+
+/// Write the world under `out/<encoding>/AWSLogs/...` for each encoding.
+pub fn write_world(w: &World, out: &Path, encodings: &[Encoding]) -> std::io::Result<Written> {
+    let recs = records(w);
+    let names = field_names(w.spec.fields);
+    let windows: Vec<(&i64, &Vec<GenRec>)> = recs.iter().collect();
+    let results: Vec<std::io::Result<Written>> = windows
+        .par_iter()
+        .map(|(window, list)| {
+            let rows: Vec<Vec<Val>> = list
+                .iter()
+                .map(|r| names.iter().map(|n| value(w, r, n)).collect())
+                .collect();
+            let mut done = Written {
+                records: list.len() as u64,
+                ..Default::default()
+            };
+            for enc in encodings {
+                let path = out.join(enc.dir()).join(key(w, **window, *enc));
+                std::fs::create_dir_all(path.parent().expect("has parent"))?;
+                let data = match enc {
+                    Encoding::Text => text_bytes(&names, &rows),
+                    Encoding::Gz => {
+                        let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
+                        gz.write_all(&text_bytes(&names, &rows))?;
+                        gz.finish()?
+                    }
+                    Encoding::Parquet => parquet_bytes(&names, &rows),
+                };
+                done.bytes += data.len() as u64;
+                done.files += 1;
+                std::fs::write(&path, data)?;
+            }
+            Ok(done)
+        })
+        .collect();
+    let mut total = Written::default();
+    for r in results {
+        let r = r?;
+        total.files += r.files;
+        total.records += r.records;
+        total.bytes += r.bytes;
+    }
+    Ok(total)
+}

@@ -1,0 +1,17 @@
+//! The `flowcost` binary: parse the command line, run the subcommand, map errors to exit codes.
+
+use clap::Parser;
+use flowcost::cli::{Cli, Command};
+use flowcost::cmd;
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Analyze(a) => cmd::analyze::run(a),
+        Command::Generate(g) => cmd::generate::run(g),
+    };
+    if let Err(e) = result {
+        eprintln!("flowcost: {e}");
+        std::process::exit(e.exit_code());
+    }
+}

@@ -1,0 +1,105 @@
+//! CSV rendering: one long, tidy table (`section,key,class,metric,value`) that loads into any
+//! spreadsheet or dataframe without knowing the report's shape.
+
+use super::Report;
+use crate::analysis::ClassBytes;
+use crate::classify::Class;
+
+fn esc(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn classes(out: &mut String, section: &str, key: &str, c: &ClassBytes) {
+    for class in Class::ALL {
+        let ud = c.get(class);
+        for (m, v) in [("upload_bytes", ud.upload), ("download_bytes", ud.download)] {
+            out.push_str(&format!(
+                "{},{},{},{m},{v}\n",
+                esc(section),
+                esc(key),
+                class.name()
+            ));
+        }
+    }
+}
+
+pub fn render(r: &Report) -> String {
+    let a = &r.analysis;
+    let mut out = String::from("section,key,class,metric,value\n");
+    classes(&mut out, "total", "all", &a.classes);
+    for g in &a.gateways {
+        classes(&mut out, "gateway", &g.eni, &g.classes);
+    }
+    for d in &a.by_day {
+        classes(&mut out, "day", &d.day, &d.classes);
+    }
+    for (name, rows) in [
+        ("subnet", &a.by_subnet),
+        ("az", &a.by_az),
+        ("ecs-service", &a.by_ecs_service),
+    ] {
+        for g in rows {
+            classes(&mut out, name, &g.key, &g.classes);
+        }
+    }
+    for c in &a.top_clients {
+        classes(&mut out, "client", &c.ip, &c.classes);
+    }
+    let m = |out: &mut String, key: &str, metric: &str, v: String| {
+        out.push_str(&format!("{},{},,{},{}\n", "cost", esc(key), esc(metric), v));
+    };
+    let c = &r.cost;
+    m(
+        &mut out,
+        "nat-processing",
+        "usd_period",
+        format!("{:.4}", c.nat_processing.period),
+    );
+    m(
+        &mut out,
+        "nat-processing",
+        "usd_per_30_days",
+        format!("{:.4}", c.nat_processing.per_30_days),
+    );
+    m(
+        &mut out,
+        "s3-gateway-endpoint-savings",
+        "usd_period",
+        format!("{:.4}", c.s3_gateway_endpoint_savings.period),
+    );
+    m(
+        &mut out,
+        "s3-gateway-endpoint-savings",
+        "usd_per_30_days",
+        format!("{:.4}", c.s3_gateway_endpoint_savings.per_30_days),
+    );
+    m(
+        &mut out,
+        "dynamodb-gateway-endpoint-savings",
+        "usd_per_30_days",
+        format!("{:.4}", c.dynamodb_gateway_endpoint_savings.per_30_days),
+    );
+    m(&mut out, "ecr-layers", "bytes", a.ecr.bytes.to_string());
+    m(&mut out, "ecr-layers", "pulls", a.ecr.pulls.to_string());
+    m(&mut out, "cross-az", "bytes", a.cross_az.bytes.to_string());
+    let q = &a.quality.lines;
+    for (k, v) in [
+        ("lines", q.lines),
+        ("headers", q.headers),
+        ("blank", q.blank),
+        ("malformed", q.malformed),
+        ("nodata", q.nodata),
+        ("skipdata", q.skipdata),
+        ("rejected", q.rejected),
+        ("outside_time", q.outside_time),
+        ("undated", q.undated),
+        ("counted", q.counted),
+    ] {
+        out.push_str(&format!("quality,lines,,{k},{v}\n"));
+    }
+    out
+}

@@ -1,0 +1,105 @@
+//! Report stage: the versioned JSON document (the contract for pipelines) and its renderings
+//! as a terminal table, Markdown and CSV. Pure: renders to a `String`.
+
+mod csv;
+mod text;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::Analysis;
+use crate::cost::Cost;
+
+/// The JSON schema identifier; bump the number on any incompatible change.
+pub const SCHEMA: &str = "flowcost.analyze/1";
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+    Markdown,
+}
+
+/// The ip-ranges document used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangesUsed {
+    pub source: String,
+    pub sync_token: String,
+    pub create_date: String,
+}
+
+/// What went in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    pub files: u64,
+    pub bytes: u64,
+    pub ip_ranges: RangesUsed,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub region_flag: Option<String>,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub schema: String,
+    pub flowcost_version: String,
+    pub inputs: Inputs,
+    pub analysis: Analysis,
+    pub cost: Cost,
+}
+
+impl Report {
+    pub fn new(inputs: Inputs, analysis: Analysis, cost: Cost) -> Report {
+        Report {
+            schema: SCHEMA.to_string(),
+            flowcost_version: env!("CARGO_PKG_VERSION").to_string(),
+            inputs,
+            analysis,
+            cost,
+        }
+    }
+
+    /// Render in a format.
+    pub fn render(&self, f: Format) -> String {
+        match f {
+            Format::Json => {
+                let mut s = serde_json::to_string_pretty(self).expect("report serialises");
+                s.push('\n');
+                s
+            }
+            Format::Table => text::render(self, false),
+            Format::Markdown => text::render(self, true),
+            Format::Csv => csv::render(self),
+        }
+    }
+}
+
+/// Bytes in binary units, e.g. `1.50 GiB`.
+pub fn human(b: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.2} {}", UNITS[u])
+    }
+}
+
+/// Dollars with cents (or more digits under a cent).
+pub fn dollars(v: f64) -> String {
+    if v != 0.0 && v.abs() < 0.01 {
+        format!("${v:.4}")
+    } else {
+        format!("${v:.2}")
+    }
+}

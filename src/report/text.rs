@@ -1,0 +1,398 @@
+//! Human renderings: an aligned plain-text table for terminals, or Markdown (same content).
+
+use std::fmt::Write;
+
+use super::{dollars, human, Report};
+use crate::analysis::ClassBytes;
+use crate::classify::Class;
+use crate::time::format_instant;
+
+struct Table {
+    head: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(head: &[&str]) -> Table {
+        Table {
+            head: head.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+    fn row(&mut self, r: Vec<String>) {
+        self.rows.push(r);
+    }
+    fn render(&self, md: bool, out: &mut String) {
+        if md {
+            let _ = writeln!(out, "| {} |", self.head.join(" | "));
+            let _ = writeln!(
+                out,
+                "|{}|",
+                self.head
+                    .iter()
+                    .enumerate()
+                    .map(|(i, _)| if i == 0 { "---" } else { "---:" })
+                    .collect::<Vec<_>>()
+                    .join("|")
+            );
+            for r in &self.rows {
+                let cells: Vec<String> = r.iter().map(|c| c.replace('|', "\\|")).collect();
+                let _ = writeln!(out, "| {} |", cells.join(" | "));
+            }
+            out.push('\n');
+            return;
+        }
+        let n = self.head.len();
+        let mut w = vec![0; n];
+        for r in std::iter::once(&self.head).chain(&self.rows) {
+            for (i, c) in r.iter().enumerate() {
+                w[i] = w[i].max(c.chars().count());
+            }
+        }
+        for r in std::iter::once(&self.head).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, c) in r.iter().enumerate() {
+                let pad = w[i] - c.chars().count();
+                if i == 0 {
+                    line.push_str(c);
+                    line.push_str(&" ".repeat(pad));
+                } else {
+                    line.push_str("  ");
+                    line.push_str(&" ".repeat(pad));
+                    line.push_str(c);
+                }
+            }
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+        out.push('\n');
+    }
+}
+
+fn heading(out: &mut String, md: bool, level: usize, text: &str) {
+    if md {
+        let _ = writeln!(out, "{} {text}\n", "#".repeat(level));
+    } else {
+        let _ = writeln!(
+            out,
+            "{text}\n{}",
+            if level == 1 {
+                "=".repeat(text.chars().count())
+            } else {
+                "-".repeat(text.chars().count())
+            }
+        );
+    }
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+fn class_table(rows: &[(String, &ClassBytes)], total_label: Option<&ClassBytes>) -> Table {
+    let mut t = Table::new(&[
+        "",
+        "s3",
+        "dynamodb",
+        "s3-other-region",
+        "aws-other",
+        "internet",
+        "total",
+    ]);
+    for (k, c) in rows {
+        let mut r = vec![k.clone()];
+        r.extend(Class::ALL.iter().map(|cl| human(c.get(*cl).total())));
+        r.push(human(c.total()));
+        t.row(r);
+    }
+    if let Some(c) = total_label {
+        let mut r = vec!["total".to_string()];
+        r.extend(Class::ALL.iter().map(|cl| human(c.get(*cl).total())));
+        r.push(human(c.total()));
+        t.row(r);
+    }
+    t
+}
+
+pub fn render(r: &Report, md: bool) -> String {
+    let a = &r.analysis;
+    let c = &r.cost;
+    let mut out = String::new();
+    heading(
+        &mut out,
+        md,
+        1,
+        "flowcost: NAT gateway traffic and gateway-endpoint savings",
+    );
+    let range = match (a.period.from, a.period.to) {
+        (Some(f), Some(t)) => format!(
+            "{} .. {} ({:.2} days)",
+            format_instant(f),
+            format_instant(t),
+            a.period.days
+        ),
+        _ => "no dated records".into(),
+    };
+    let counting = if a.method.counting == "client-side-estimate" {
+        "ESTIMATE from client ENIs' own records (no NAT ENI in the data)".to_string()
+    } else {
+        format!(
+            "NAT gateway ENIs ({}), {} legs",
+            a.method.nat_source, a.method.legs
+        )
+    };
+    let lines = [
+        format!("Period:       {range}"),
+        format!("Region:       {}", c.region),
+        format!("Counted on:   {counting}"),
+        format!(
+            "Inputs:       {} files, {}",
+            r.inputs.files,
+            human(r.inputs.bytes)
+        ),
+        format!(
+            "IP ranges:    {} (syncToken {}, created {})",
+            r.inputs.ip_ranges.source,
+            r.inputs.ip_ranges.sync_token,
+            r.inputs.ip_ranges.create_date
+        ),
+        format!(
+            "Prices:       table of {}, NAT ${}/GB, {}",
+            c.price_table_date, c.prices.nat_per_gb, c.gb_definition
+        ),
+    ];
+    for l in lines {
+        let _ = writeln!(out, "{}{l}", if md { "- " } else { "" });
+    }
+    out.push('\n');
+
+    heading(&mut out, md, 2, "NAT-processed bytes by destination");
+    let mut t = Table::new(&[
+        "class",
+        "upload",
+        "download",
+        "total",
+        "share",
+        "NAT cost (period)",
+        "per 30 days",
+    ]);
+    for cl in Class::ALL {
+        let ud = a.classes.get(cl);
+        let m = &c.by_class[cl.name()];
+        t.row(vec![
+            cl.name().into(),
+            human(ud.upload),
+            human(ud.download),
+            human(ud.total()),
+            pct(ud.total(), a.total),
+            dollars(m.period),
+            dollars(m.per_30_days),
+        ]);
+    }
+    t.row(vec![
+        "total".into(),
+        human(Class::ALL.iter().map(|x| a.classes.get(*x).upload).sum()),
+        human(Class::ALL.iter().map(|x| a.classes.get(*x).download).sum()),
+        human(a.total),
+        "100%".into(),
+        dollars(c.nat_processing.period),
+        dollars(c.nat_processing.per_30_days),
+    ]);
+    t.render(md, &mut out);
+
+    heading(&mut out, md, 2, "What gateway endpoints would save");
+    let ie = &c.interface_endpoint;
+    let be = ie.break_even_gb_per_30_days.map_or(
+        "never (endpoint per-GB price is not below the NAT's)".to_string(),
+        |v| format!("{v:.0} GB per 30 days"),
+    );
+    let saves = [
+        format!("S3 gateway endpoint (free): {} for the period, {} per 30 days ({} of NAT bytes)", dollars(c.s3_gateway_endpoint_savings.period), dollars(c.s3_gateway_endpoint_savings.per_30_days), pct(a.classes.s3.total(), a.total)),
+        format!("  of which ECR image layers (estimate): {} per 30 days", dollars(c.ecr_layer_share_of_savings.per_30_days)),
+        format!("DynamoDB gateway endpoint (free): {} for the period, {} per 30 days", dollars(c.dynamodb_gateway_endpoint_savings.period), dollars(c.dynamodb_gateway_endpoint_savings.per_30_days)),
+        format!("S3 in other regions (no gateway endpoint helps): {}", human(a.classes.s3_other_region.total())),
+        format!(
+            "Interface endpoints for aws-other: {:.1} GB per 30 days; one endpoint in {} AZ(s) costs {} per 30 days against {} of NAT charges it removes; break-even {be}",
+            ie.aws_other_gb_per_30_days, ie.azs, dollars(ie.endpoint_cost_per_30_days), dollars(ie.nat_cost_removed_per_30_days)
+        ),
+        if a.cross_az.known {
+            format!("Cross-AZ client-to-NAT traffic: {} ({} per 30 days at ${}/GB each way)", human(a.cross_az.bytes), dollars(c.cross_az.per_30_days), c.prices.cross_az_per_gb_each_way)
+        } else {
+            "Cross-AZ client-to-NAT traffic: unknown (az-id not logged for NAT and clients)".to_string()
+        },
+    ];
+    for l in saves {
+        let _ = writeln!(out, "{}{l}", if md { "- " } else { "" });
+    }
+    out.push('\n');
+
+    heading(&mut out, md, 2, "ECR image layers (estimate)");
+    let e = &a.ecr;
+    let _ = writeln!(
+        out,
+        "{} pulls of {} new tasks, {} ({} per pull), {:.1}% of the NAT's S3 bytes.",
+        e.pulls,
+        e.task_starts,
+        human(e.bytes),
+        human(e.bytes_per_pull),
+        e.share_of_s3_permille as f64 / 10.0
+    );
+    let _ = writeln!(out, "Method: {}\n", e.method);
+    if !e.by_service.is_empty() {
+        let mut t = Table::new(&["ECS service", "pulls", "layer bytes"]);
+        for s in &e.by_service {
+            t.row(vec![s.service.clone(), s.pulls.to_string(), human(s.bytes)]);
+        }
+        t.render(md, &mut out);
+    }
+
+    if !a.gateways.is_empty() {
+        heading(&mut out, md, 2, "NAT gateways");
+        let mut t = Table::new(&[
+            "ENI",
+            "private IPs",
+            "AZ",
+            "s3",
+            "total",
+            "legs (days private/public)",
+            "cross-check (other leg)",
+        ]);
+        for g in &a.gateways {
+            let cc = g.cross_check.as_ref().map_or("-".to_string(), |x| {
+                format!(
+                    "{} vs {} ({})",
+                    human(x.counted_leg),
+                    human(x.other_leg),
+                    pct(x.other_leg.abs_diff(x.counted_leg), x.counted_leg)
+                )
+            });
+            t.row(vec![
+                g.eni.clone(),
+                g.private_ips.join(" "),
+                g.az.clone().unwrap_or("-".into()),
+                human(g.classes.s3.total()),
+                human(g.total),
+                format!("{}/{}", g.days_private_leg, g.days_public_leg),
+                cc,
+            ]);
+        }
+        t.render(md, &mut out);
+    }
+
+    heading(&mut out, md, 2, "By day (UTC)");
+    let rows: Vec<(String, &ClassBytes)> = a
+        .by_day
+        .iter()
+        .map(|d| (d.day.clone(), &d.classes))
+        .collect();
+    class_table(&rows, Some(&a.classes)).render(md, &mut out);
+
+    for (title, groups) in [
+        ("By client subnet", &a.by_subnet),
+        ("By client AZ", &a.by_az),
+        ("By ECS service", &a.by_ecs_service),
+    ] {
+        if groups.is_empty() || (groups.len() == 1 && groups[0].key == "unknown") {
+            continue;
+        }
+        heading(&mut out, md, 2, title);
+        let rows: Vec<(String, &ClassBytes)> =
+            groups.iter().map(|g| (g.key.clone(), &g.classes)).collect();
+        class_table(&rows, None).render(md, &mut out);
+    }
+
+    if !a.top_clients.is_empty() {
+        let src = if a.clients_source == "nat-private-legs" {
+            "attributed from the NAT's private legs"
+        } else {
+            "from the clients' own records: may include traffic that did not cross a NAT"
+        };
+        heading(&mut out, md, 2, &format!("Top clients by S3 bytes ({src})"));
+        let mut t = Table::new(&[
+            "client IP",
+            "ENI",
+            "subnet",
+            "AZ",
+            "ECS service",
+            "s3",
+            "total",
+        ]);
+        for cr in &a.top_clients {
+            let eni = match cr.enis.len() {
+                0 => "-".to_string(),
+                1 => cr.enis[0].clone(),
+                n => format!("{} (+{} more)", cr.enis[0], n - 1),
+            };
+            t.row(vec![
+                cr.ip.clone(),
+                eni,
+                cr.subnet.clone().unwrap_or("-".into()),
+                cr.az.clone().unwrap_or("-".into()),
+                cr.ecs_service.clone().unwrap_or("-".into()),
+                human(cr.classes.s3.total()),
+                human(cr.total),
+            ]);
+        }
+        t.render(md, &mut out);
+    }
+
+    heading(&mut out, md, 2, "Data quality");
+    let q = &a.quality;
+    let l = &q.lines;
+    let _ = writeln!(
+        out,
+        "{}Lines read: {} = counted {} + headers {} + blank {} + malformed {} + NODATA {} + SKIPDATA {} + REJECT {} + outside time filter {} + undated {}  [{}]",
+        if md { "- " } else { "" },
+        l.lines, l.counted, l.headers, l.blank, l.malformed, l.nodata, l.skipdata, l.rejected, l.outside_time, l.undated,
+        if q.reconciled { "reconciled" } else { "DOES NOT RECONCILE" }
+    );
+    let rj = &a.rejected;
+    let _ = writeln!(out, "{}Rejected (not in any figure above): {} records / {} on NAT ENIs, {} records / {} elsewhere", if md { "- " } else { "" }, rj.nat_records, human(rj.nat_bytes), rj.other_records, human(rj.other_bytes));
+    let o = &q.oddities;
+    if o.no_address + o.both_public + o.no_interface + q.records_without_bytes > 0 {
+        let _ = writeln!(out, "{}Counted records without addresses: {}, with two public addresses: {}, without interface-id: {}, without bytes: {}", if md { "- " } else { "" }, o.no_address, o.both_public, o.no_interface, q.records_without_bytes);
+    }
+    if !q.given_nat_enis_not_seen.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}Given NAT ENIs not in the data: {}",
+            if md { "- " } else { "" },
+            q.given_nat_enis_not_seen.join(", ")
+        );
+    }
+    for n in &q.notes {
+        let _ = writeln!(out, "{}Note: {n}", if md { "- " } else { "" });
+    }
+    let mut shown = 0;
+    for f in &q.files {
+        if let Some(e) = &f.error {
+            let _ = writeln!(out, "{}{}: {e}", if md { "- " } else { "" }, f.path);
+        }
+        for b in &f.malformed_examples {
+            if shown < 10 {
+                let _ = writeln!(
+                    out,
+                    "{}{}:{}: {}",
+                    if md { "- " } else { "" },
+                    f.path,
+                    b.line,
+                    b.reason
+                );
+                shown += 1;
+            }
+        }
+    }
+    if l.malformed > shown as u64 && shown > 0 {
+        let _ = writeln!(
+            out,
+            "{}... {} malformed lines in all (see --format json for each file's first {})",
+            if md { "- " } else { "" },
+            l.malformed,
+            crate::account::EXAMPLES_PER_FILE
+        );
+    }
+    out
+}

@@ -1,0 +1,242 @@
+//! Source stage: finds the inputs (files, folders walked recursively, `-` for standard input)
+//! and opens them as byte streams, recognising gzip and Parquet by their magic bytes rather
+//! than by name. The only stage that touches the file system.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+/// How an input is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Text,
+    Gzip,
+    Parquet,
+}
+
+impl Encoding {
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Text => "text",
+            Encoding::Gzip => "gzip",
+            Encoding::Parquet => "parquet",
+        }
+    }
+}
+
+/// Where an input comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    File(PathBuf),
+    Stdin,
+}
+
+/// One input to read.
+#[derive(Clone, Debug)]
+pub struct Input {
+    pub location: Location,
+    pub display: String,
+    pub size: u64,
+}
+
+impl Input {
+    /// The region named by an AWS delivery key layout in the path, if any
+    /// (`.../vpcflowlogs/<region>/...` or `.../aws-region=<region>/...`).
+    pub fn region_hint(&self) -> Option<&str> {
+        region_from_key(&self.display)
+    }
+}
+
+/// The region in an AWS flow-log key or path.
+pub fn region_from_key(key: &str) -> Option<&str> {
+    let mut parts = key.split(['/', '\\']);
+    while let Some(p) = parts.next() {
+        if let Some(r) = p.strip_prefix("aws-region=") {
+            return Some(r).filter(|r| !r.is_empty());
+        }
+        if p == "vpcflowlogs" {
+            return parts.next().filter(|r| looks_like_region(r));
+        }
+    }
+    None
+}
+
+fn looks_like_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts
+            .last()
+            .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Errors finding inputs.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{path}: {err}")]
+    Io { path: String, err: io::Error },
+    #[error("no input files found under {0}")]
+    Empty(String),
+}
+
+/// Expand command-line paths into inputs, folders walked recursively in name order.
+/// Hidden files (starting with `.`) inside folders are skipped.
+pub fn expand(paths: &[String]) -> Result<Vec<Input>, SourceError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p == "-" {
+            out.push(Input {
+                location: Location::Stdin,
+                display: "-".into(),
+                size: 0,
+            });
+            continue;
+        }
+        let path = Path::new(p);
+        let meta = std::fs::metadata(path).map_err(|err| SourceError::Io {
+            path: p.clone(),
+            err,
+        })?;
+        if meta.is_dir() {
+            let before = out.len();
+            walk(path, &mut out)?;
+            if out.len() == before {
+                return Err(SourceError::Empty(p.clone()));
+            }
+        } else {
+            out.push(Input {
+                location: Location::File(path.to_path_buf()),
+                display: p.clone(),
+                size: meta.len(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<(), SourceError> {
+    let io_err = |err| SourceError::Io {
+        path: dir.display().to_string(),
+        err,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io_err)?
+        .collect::<Result<_, _>>()
+        .map_err(io_err)?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = e.path();
+        let meta = std::fs::metadata(&path).map_err(|err| SourceError::Io {
+            path: path.display().to_string(),
+            err,
+        })?;
+        if meta.is_dir() {
+            walk(&path, out)?;
+        } else if is_flow_log_name(&path) {
+            out.push(Input {
+                display: path.display().to_string(),
+                location: Location::File(path),
+                size: meta.len(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Inside folders, only names that look like flow-log data are read (explicit files always
+/// are): `.log`, `.gz`, `.parquet`, `.txt`, or no extension.
+fn is_flow_log_name(p: &Path) -> bool {
+    match p.extension().and_then(|e| e.to_str()) {
+        None => true,
+        Some(e) => matches!(
+            e.to_ascii_lowercase().as_str(),
+            "log" | "gz" | "parquet" | "txt"
+        ),
+    }
+}
+
+/// An opened input.
+pub enum Opened {
+    /// A text stream (plain or decompressed on the fly).
+    Text(Box<dyn BufRead + Send>, Encoding),
+    /// A Parquet file on disk.
+    ParquetFile(File),
+    /// A Parquet document in memory (standard input).
+    ParquetBytes(bytes::Bytes),
+}
+
+/// Reader wrapper that reports bytes read (for progress).
+pub struct Counting<R, F: FnMut(u64)> {
+    inner: R,
+    on_read: F,
+}
+
+impl<R: Read, F: FnMut(u64)> Read for Counting<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.on_read)(n as u64);
+        Ok(n)
+    }
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const PARQUET_MAGIC: [u8; 4] = *b"PAR1";
+
+/// Open an input, sniffing its encoding. `on_read` is told of raw bytes as they are read.
+pub fn open(input: &Input, on_read: impl FnMut(u64) + Send + 'static) -> io::Result<Opened> {
+    let raw: Box<dyn Read + Send> = match &input.location {
+        Location::File(p) => Box::new(File::open(p)?),
+        Location::Stdin => Box::new(io::stdin()),
+    };
+    let mut reader = BufReader::with_capacity(
+        256 * 1024,
+        Counting {
+            inner: raw,
+            on_read,
+        },
+    );
+    let head = reader.fill_buf()?;
+    if head.starts_with(&PARQUET_MAGIC) {
+        return match &input.location {
+            Location::File(p) => Ok(Opened::ParquetFile(File::open(p)?)),
+            Location::Stdin => {
+                let mut all = Vec::new();
+                reader.read_to_end(&mut all)?;
+                Ok(Opened::ParquetBytes(all.into()))
+            }
+        };
+    }
+    if head.starts_with(&GZIP_MAGIC) {
+        let gz = MultiGzDecoder::new(reader);
+        return Ok(Opened::Text(
+            Box::new(BufReader::with_capacity(256 * 1024, gz)),
+            Encoding::Gzip,
+        ));
+    }
+    Ok(Opened::Text(Box::new(reader), Encoding::Text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_from_both_key_layouts() {
+        assert_eq!(
+            region_from_key("logs/AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/09/01/x.log.gz"),
+            Some("us-east-1")
+        );
+        assert_eq!(
+            region_from_key(
+                "AWSLogs/aws-account-id=1/aws-service=vpcflowlogs/aws-region=eu-west-2/year=2026/x"
+            ),
+            Some("eu-west-2")
+        );
+        assert_eq!(region_from_key("vpcflowlogs/2026/x.log"), None);
+        assert_eq!(region_from_key("plain.log"), None);
+    }
+}

@@ -1,0 +1,113 @@
+//! UTC calendar arithmetic for days and months (no time-zone database needed: everything
+//! in flow logs and in the report is UTC).
+
+/// Days since 1970-01-01 → (year, month, day). Howard Hinnant's civil-from-days algorithm.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// (year, month, day) → days since 1970-01-01.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parse `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS][Z]` or epoch seconds into epoch seconds (UTC).
+pub fn parse_instant(s: &str) -> Option<i64> {
+    if let Ok(n) = s.parse::<i64>() {
+        return Some(n);
+    }
+    let s = s.trim_end_matches('Z');
+    let (date, time) = match s.split_once(['T', ' ']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    let mut dp = date.split('-');
+    let y: i64 = dp.next()?.parse().ok()?;
+    let m: u32 = dp.next()?.parse().ok()?;
+    let d: u32 = dp.next()?.parse().ok()?;
+    if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let mut secs = days_from_civil(y, m, d) * 86_400;
+    if let Some(t) = time {
+        let mut tp = t.split(':');
+        let h: i64 = tp.next()?.parse().ok()?;
+        let mi: i64 = tp.next().unwrap_or("0").parse().ok()?;
+        let se: i64 = tp.next().unwrap_or("0").parse().ok()?;
+        if h > 23 || mi > 59 || se > 60 {
+            return None;
+        }
+        secs += h * 3600 + mi * 60 + se;
+    }
+    Some(secs)
+}
+
+/// `YYYY-MM` → [start, end) in epoch seconds.
+pub fn month_range(s: &str) -> Option<(i64, i64)> {
+    let (y, m) = s.split_once('-')?;
+    let y: i64 = y.parse().ok()?;
+    let m: u32 = m.parse().ok()?;
+    if !(1..=12).contains(&m) {
+        return None;
+    }
+    let start = days_from_civil(y, m, 1) * 86_400;
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    Some((start, days_from_civil(ny, nm, 1) * 86_400))
+}
+
+/// Epoch seconds → `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format_instant(t: i64) -> String {
+    let (y, m, d) = civil_from_days(t.div_euclid(86_400));
+    let s = t.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_round_trips() {
+        for z in [-1000, 0, 1, 59, 60, 365, 10_957, 20_000, 20_697, 30_000] {
+            let (y, m, d) = civil_from_days(z);
+            assert_eq!(days_from_civil(y, m, d), z);
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(parse_instant("2026-09-15"), Some(1_789_430_400));
+        assert_eq!(
+            parse_instant("2026-09-15T01:02:03Z"),
+            Some(1_789_430_400 + 3723)
+        );
+        assert_eq!(
+            month_range("2024-02").map(|(a, b)| (b - a) / 86_400),
+            Some(29)
+        );
+        assert_eq!(
+            month_range("2026-12").map(|(a, b)| (b - a) / 86_400),
+            Some(31)
+        );
+        assert_eq!(format_instant(1_789_430_400 + 3723), "2026-09-15T01:02:03Z");
+        assert!(parse_instant("2026-13-01").is_none());
+        assert!(month_range("2026-00").is_none());
+    }
+}
