@@ -219,7 +219,7 @@ fn set_once(slot: &mut Option<Box<str>>, v: Option<&str>) {
     }
 }
 
-/// Small set with a cap (beyond it, membership is no longer tracked; `overflow` says so).
+/// Small sorted set with a cap (beyond it, `overflow` says more were seen).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CappedSet {
     pub items: Vec<IpAddr>,
@@ -227,10 +227,15 @@ pub struct CappedSet {
 }
 
 impl CappedSet {
+    /// Keeps the `cap` smallest addresses seen, so the kept set is independent of order.
     fn insert(&mut self, ip: IpAddr, cap: usize) {
-        if !self.items.contains(&ip) {
-            if self.items.len() < cap {
-                self.items.push(ip);
+        if let Err(pos) = self.items.binary_search(&ip) {
+            if pos < cap {
+                self.items.insert(pos, ip);
+                if self.items.len() > cap {
+                    self.items.pop();
+                    self.overflow = true;
+                }
             } else {
                 self.overflow = true;
             }
@@ -241,8 +246,6 @@ impl CappedSet {
         for ip in o.items {
             self.insert(ip, cap);
         }
-        // make the kept subset independent of merge order
-        self.items.sort();
     }
 }
 

@@ -770,7 +770,7 @@ fn estimate_ecr(
         task_starts: tasks,
         pulls,
         bytes: total,
-        bytes_per_pull: if pulls > 0 { total / pulls } else { 0 },
+        bytes_per_pull: total.checked_div(pulls).unwrap_or(0),
         share_of_s3_permille: if s3_total > 0 { (total as u128 * 1000 / s3_total as u128) as u64 } else { 0 },
         by_service,
         not_via_nat_bytes: not_via_nat,

@@ -261,7 +261,7 @@ impl IpRanges {
         };
         let v4_index = (0..=65536u64)
             .map(|top| {
-                let first = (top << 16) as u64;
+                let first = top << 16;
                 v4.starts.partition_point(|&s| (s as u64) < first) as u32
             })
             .collect();
@@ -433,11 +433,24 @@ mod tests {
             (r.service_name(info), r.region_name(info)),
             ("S3", "ap-southeast-2")
         );
+        // inside an EC2 range, a more specific AMAZON /24 wins by prefix length
         let info = r.lookup("3.239.232.29".parse().unwrap()).unwrap();
         assert_eq!(
             (r.service_name(info), r.region_name(info)),
-            ("EC2", "us-east-1")
+            ("AMAZON", "us-east-1")
         );
+        let east = r.region_id("us-east-1");
+        assert_eq!(
+            r.classify("3.239.232.29".parse().unwrap(), east),
+            Class::AwsOther
+        );
+        let info = r.lookup("44.192.0.1".parse().unwrap()).unwrap();
+        assert_eq!(r.service_name(info), "EC2");
+        assert_eq!(
+            r.classify("52.94.0.1".parse().unwrap(), east),
+            Class::Dynamodb
+        );
+        assert_eq!(r.classify("52.216.8.1".parse().unwrap(), east), Class::S3);
         let info = r.lookup("3.5.244.1".parse().unwrap()).unwrap();
         assert_eq!(
             r.service_name(info),

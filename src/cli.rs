@@ -14,6 +14,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // built once per process
 pub enum Command {
     /// Analyse flow logs: NAT bytes by destination class, ECR estimate, endpoint savings.
     Analyze(AnalyzeArgs),
@@ -59,7 +60,7 @@ pub struct AnalyzeArgs {
     #[arg(long, conflicts_with_all = ["since", "until"])]
     pub month: Option<String>,
     /// ECR pull window after a task ENI's first record: seconds, or with a unit (`90s`, `5m`).
-    #[arg(long, default_value = "5m")]
+    #[arg(long, default_value = "3m")]
     pub pull_window: String,
     /// Price table JSON (same shape as data/prices.json) replacing the built-in one.
     #[arg(long, value_name = "FILE")]

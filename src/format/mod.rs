@@ -61,7 +61,7 @@ pub struct Record<'a> {
 /// Why a line or row could not be read as a record.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Malformed {
-    #[error("expected {expected} fields, found {found}")]
+    #[error("expected {expected} fields (per the header line, --fields, or the v2 default), found {found}")]
     FieldCount { expected: usize, found: usize },
     #[error("field `{0}` is not a number")]
     BadNumber(&'static str),
@@ -71,8 +71,6 @@ pub enum Malformed {
     BadValue(&'static str),
     #[error("text is not UTF-8")]
     BadUtf8,
-    #[error("not a flow-log record")]
-    NotARecord,
 }
 
 impl Malformed {
@@ -84,7 +82,6 @@ impl Malformed {
             Malformed::BadAddress(_) => "bad-address",
             Malformed::BadValue(_) => "bad-value",
             Malformed::BadUtf8 => "bad-utf8",
-            Malformed::NotARecord => "not-a-record",
         }
     }
 }

@@ -20,8 +20,9 @@ pub trait Sink {
     fn blank(&mut self);
 }
 
-/// What one line is.
+/// What one line is (a transient value: the record stays on the stack).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Line<'a> {
     Record(Record<'a>),
     Header(Layout),
@@ -56,7 +57,7 @@ fn looks_like_header(first: &[u8], line: &[u8]) -> bool {
         })
 }
 
-fn opt_str<'a>(tok: &'a [u8]) -> Result<Option<&'a str>, Malformed> {
+fn opt_str(tok: &[u8]) -> Result<Option<&str>, Malformed> {
     if tok == b"-" {
         return Ok(None);
     }
@@ -102,13 +103,20 @@ pub fn parse_line<'a>(line: &'a [u8], layout: &Layout) -> Result<Line<'a>, Malfo
             let found = n + 1 + tokens_after(line, tok);
             return Err(Malformed::FieldCount { expected, found });
         }
-        set_field(&mut rec, layout.fields[n], tok)?;
+        if let Err(e) = set_field(&mut rec, layout.fields[n], tok) {
+            // a wrong number of fields explains a bad value better than the value itself
+            let found = tokens(line)
+                .take_while(|t| t.first() != Some(&b'#'))
+                .count();
+            return Err(if found != expected {
+                Malformed::FieldCount { expected, found }
+            } else {
+                e
+            });
+        }
         n += 1;
     }
     if n < expected {
-        if n == 1 || expected == 0 {
-            return Err(Malformed::NotARecord);
-        }
         return Err(Malformed::FieldCount { expected, found: n });
     }
     Ok(Line::Record(rec))

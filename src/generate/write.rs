@@ -13,6 +13,7 @@ use arrow::array::{ArrayRef, Int32Builder, Int64Builder, StringBuilder};
 use arrow::datatypes::{DataType, Field as ArrowField, Schema};
 use arrow::record_batch::RecordBatch;
 use flate2::write::GzEncoder;
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, GzipLevel};
 use parquet::file::properties::WriterProperties;
@@ -475,7 +476,11 @@ fn parquet_bytes(names: &[&str], rows: &[Vec<Val>]) -> Vec<u8> {
         .set_compression(Compression::GZIP(GzipLevel::default()))
         .build();
     let mut buf = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut buf, schema, Some(props)).expect("writer");
+    // AWS's files carry no Arrow schema blob; leaving it out also keeps small files small
+    let opts = ArrowWriterOptions::new()
+        .with_properties(props)
+        .with_skip_arrow_metadata(true);
+    let mut w = ArrowWriter::try_new_with_options(&mut buf, schema, opts).expect("writer");
     w.write(&batch).expect("write batch");
     w.close().expect("close");
     buf

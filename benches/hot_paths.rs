@@ -1,0 +1,134 @@
+//! Criterion micro-benchmarks of the hot stages on in-memory input, each with a throughput:
+//! text line parsing (v2 and v5 layouts), IP classification against the full ip-ranges
+//! snapshot (IPv4 and IPv6), and accumulation. Run: `cargo bench --bench hot_paths`.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use flowcost::account::{Accumulator, FileStats, Params};
+use flowcost::classify::IpRanges;
+use flowcost::format::{fields, text, Layout};
+
+const V5: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr pkt-dstaddr region az-id sublocation-type sublocation-id pkt-src-aws-service pkt-dst-aws-service flow-direction traffic-path";
+
+fn v5_lines(n: usize) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        let task = format!("10.0.{}.{}", 16 + (i % 16), 1 + (i % 250));
+        s += &format!(
+            "5 111122223333 eni-0123456789abcdef{} {task} 10.0.0.10 {} 443 6 {} {} 1788220800 1788220860 ACCEPT OK vpc-0a1b2c3d4e5f60718 subnet-0c33cc33cc33cc33c - 19 IPv4 {task} 52.216.{}.{} us-east-1 use1-az1 - - - S3 ingress -\n",
+            i % 10,
+            40_000 + i % 20_000,
+            1 + i % 100,
+            1_000 + i * 37 % 100_000,
+            i % 256,
+            1 + i % 250
+        );
+    }
+    s
+}
+
+fn v2_lines(n: usize) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        s += &format!(
+            "2 111122223333 eni-0123456789abcdef{} 10.0.0.10 52.216.{}.{} {} 443 6 {} {} 1788220800 1788220860 ACCEPT OK\n",
+            i % 10,
+            i % 256,
+            1 + i % 250,
+            40_000 + i % 20_000,
+            1 + i % 100,
+            1_000 + i * 37 % 100_000
+        );
+    }
+    s
+}
+
+struct Null(u64);
+impl text::Sink for Null {
+    fn record(&mut self, r: &flowcost::format::Record<'_>) {
+        self.0 += r.bytes.unwrap_or(0);
+    }
+    fn malformed(&mut self, _: u64, _: flowcost::format::Malformed) {}
+    fn header(&mut self) {}
+    fn blank(&mut self) {}
+}
+
+fn parse(c: &mut Criterion) {
+    let mut g = c.benchmark_group("parse");
+    for (name, body, layout) in [
+        ("v2", v2_lines(20_000), Layout::default_v2()),
+        (
+            "v5",
+            v5_lines(20_000),
+            Layout::new(fields::parse_field_list(V5)),
+        ),
+    ] {
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut sink = Null(0);
+                text::decode(black_box(body.as_bytes()), &layout, &mut sink).unwrap();
+                sink.0
+            })
+        });
+    }
+    g.finish();
+}
+
+fn classify(c: &mut Criterion) {
+    let r = IpRanges::embedded();
+    let east = r.region_id("us-east-1");
+    let v4: Vec<std::net::IpAddr> = (0..4096u32)
+        .map(|i| {
+            std::net::IpAddr::V4(
+                (0x0300_0000u32.wrapping_add(i.wrapping_mul(2_654_435_761))).into(),
+            )
+        })
+        .collect();
+    let v6: Vec<std::net::IpAddr> = (0..4096u128)
+        .map(|i| {
+            std::net::IpAddr::V6(
+                (0x2600_1f00_0000_0000_0000_0000_0000_0000u128 + i * 0x1_0000_0000_0000_0000_0000)
+                    .into(),
+            )
+        })
+        .collect();
+    let mut g = c.benchmark_group("classify");
+    for (name, ips) in [("ipv4", &v4), ("ipv6", &v6)] {
+        g.throughput(Throughput::Elements(ips.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                ips.iter()
+                    .map(|ip| r.classify(*ip, east) as u32)
+                    .sum::<u32>()
+            })
+        });
+    }
+    g.finish();
+}
+
+fn account(c: &mut Criterion) {
+    let r = IpRanges::embedded();
+    let body = v5_lines(20_000);
+    let layout = Layout::new(fields::parse_field_list(V5));
+    let params = Params {
+        pull_window: 180,
+        ..Default::default()
+    };
+    let mut g = c.benchmark_group("account");
+    g.throughput(Throughput::Elements(20_000));
+    g.bench_function("v5-nat-private-legs", |b| {
+        b.iter(|| {
+            let mut acc = Accumulator::new(&params);
+            let mut sink = acc.file(&r, &params, FileStats::default(), r.region_id("us-east-1"));
+            text::decode(body.as_bytes(), &layout, &mut sink).unwrap();
+            sink.finish(None);
+            acc.enis.len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, parse, classify, account);
+criterion_main!(benches);

@@ -1,0 +1,121 @@
+//! Bad input: malformed lines, truncated gzip, broken Parquet, garbage. Each is counted and
+//! located, the rest of the input still counts, and `--strict` turns it into exit code 4.
+
+use std::io::Write;
+
+use crate::support::{analyze_json, run, spec, stderr, world};
+use flowcost::generate::{Encoding, FieldSet};
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn truncated_gzip_and_broken_parquet_are_reported_and_the_rest_counts() {
+    let w = world(&spec(21, FieldSet::V5), &[Encoding::Gz, Encoding::Parquet]);
+    for enc in [Encoding::Gz, Encoding::Parquet] {
+        let root = w.dir.path().join(enc.dir());
+        let files = files_under(&root);
+        let victim = &files[files.len() / 2];
+        let data = std::fs::read(victim).unwrap();
+        std::fs::write(victim, &data[..data.len() / 2]).unwrap();
+        let r = analyze_json(&[root.to_str().unwrap()]);
+        let q = &r.analysis.quality;
+        assert_eq!(q.files_with_errors, 1, "{}", enc.dir());
+        let bad = q.files.iter().find(|f| f.error.is_some()).unwrap();
+        assert_eq!(bad.path, victim.display().to_string());
+        assert!(q
+            .notes
+            .iter()
+            .any(|n| n.contains("could not be read to the end")));
+        assert_eq!(q.files.len(), files.len(), "every other file was read");
+        assert!(r.analysis.total > 0 && r.analysis.total <= w.truth.nat_total);
+        assert!(q.reconciled);
+        let o = run(&["analyze", "-q", "--strict", root.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+        assert!(stderr(&o).contains(&victim.display().to_string()));
+    }
+}
+
+#[test]
+fn malformed_lines_are_counted_with_their_locations() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("mixed.log");
+    let mut body =
+        String::from("interface-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr bytes start region\n");
+    body += "eni-nat 10.0.0.10 10.0.1.5 52.216.8.1 10.0.1.5 100 1788220800 us-east-1\n";
+    body += "eni-nat 10.0.0.10 10.0.1.5 52.216.8.1\n"; // line 3: short
+    body += "eni-nat 10.0.0.10 10.0.1.5 52.216.8.1 10.0.1.5 lots 1788220800 us-east-1\n"; // 4: bad number
+    body += "eni-nat 10.0.0.300 10.0.1.5 52.216.8.1 10.0.1.5 1 1788220800 us-east-1\n"; // 5: bad address
+    body += "\u{0}\u{1}binary\u{ff}junk\n"; // 6
+    std::fs::write(&f, body).unwrap();
+    let r = analyze_json(&[f.to_str().unwrap()]);
+    let q = &r.analysis.quality;
+    assert_eq!(q.lines.malformed, 4);
+    assert_eq!(q.lines.counted, 1);
+    assert_eq!(r.analysis.classes.s3.download, 100);
+    let lines: Vec<u64> = q.files[0]
+        .malformed_examples
+        .iter()
+        .map(|b| b.line)
+        .collect();
+    assert_eq!(lines, vec![3, 4, 5, 6]);
+    assert!(q.files[0].malformed_examples[1].reason.contains("bytes"));
+    assert!(q.files[0].malformed_examples[2].reason.contains("srcaddr"));
+    let o = run(&["analyze", "--strict", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(stderr(&o).contains("mixed.log:3"), "{}", stderr(&o));
+}
+
+#[test]
+fn garbage_and_empty_files_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = std::fs::File::create(dir.path().join("garbage.log")).unwrap();
+    let mut x: u64 = 7;
+    let mut buf = Vec::new();
+    for _ in 0..200_000 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        buf.push((x >> 56) as u8);
+    }
+    g.write_all(&buf).unwrap();
+    std::fs::write(dir.path().join("empty.log"), b"").unwrap();
+    std::fs::write(
+        dir.path().join("fake.gz"),
+        [0x1f, 0x8b, 0x08, 0x00, 1, 2, 3],
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("fake.parquet"), b"PAR1 but not really").unwrap();
+    let o = run(&[
+        "analyze",
+        "-q",
+        "--client-side-estimate",
+        "--region",
+        "us-east-1",
+        "--format",
+        "json",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r.analysis.quality.files.len(), 4);
+    assert_eq!(
+        r.analysis.quality.files_with_errors, 2,
+        "the fake gzip and the fake Parquet"
+    );
+    assert!(r.analysis.quality.reconciled);
+}

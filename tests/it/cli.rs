@@ -1,0 +1,228 @@
+//! The command line end to end: the README's quick start on the shipped sample data (golden
+//! files; `FLOWCOST_BLESS=1` rewrites them), every output format, standard input, exit codes,
+//! and the JSON contract's strict round trip.
+
+use std::path::Path;
+
+use flowcost::report::Report;
+
+use crate::support::{analyze_json, bin, run, stderr, stdout};
+
+const SAMPLE_GZ: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/gz");
+const SAMPLE_PARQUET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/parquet");
+
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("FLOWCOST_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing golden {name}: run FLOWCOST_BLESS=1 cargo test"));
+    if want != actual {
+        let diff: Vec<String> = want
+            .lines()
+            .zip(actual.lines())
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .take(5)
+            .map(|(i, (a, b))| format!("line {}:\n  want: {a}\n  got:  {b}", i + 1))
+            .collect();
+        panic!(
+            "{name} differs from the golden file (FLOWCOST_BLESS=1 to accept):\n{}",
+            diff.join("\n")
+        );
+    }
+}
+
+/// Paths differ between checkouts; the golden files hold them relative.
+fn relative(s: &str) -> String {
+    s.replace(concat!(env!("CARGO_MANIFEST_DIR"), "/"), "")
+}
+
+#[test]
+fn quick_start_table_matches_golden() {
+    let o = run(&["analyze", SAMPLE_GZ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).is_empty(),
+        "no progress bar or chatter when stderr is not a terminal"
+    );
+    golden("sample-table.txt", &relative(&stdout(&o)));
+}
+
+#[test]
+fn json_markdown_and_csv_match_golden() {
+    for (fmt, name) in [
+        ("json", "sample.json"),
+        ("markdown", "sample.md"),
+        ("csv", "sample.csv"),
+    ] {
+        let o = run(&["analyze", "-q", "--format", fmt, SAMPLE_GZ]);
+        assert!(o.status.success(), "{fmt}: {}", stderr(&o));
+        golden(name, &relative(&stdout(&o)));
+    }
+}
+
+#[test]
+fn the_sample_matches_its_truth_in_both_formats() {
+    let truth: flowcost::generate::Truth = serde_json::from_slice(
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sample-data/truth.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    for p in [SAMPLE_GZ, SAMPLE_PARQUET] {
+        let r = analyze_json(&[p]);
+        assert_eq!(r.analysis.classes, truth.nat, "{p}");
+    }
+}
+
+#[test]
+fn json_is_a_strict_round_trip() {
+    let o = run(&["analyze", "-q", "--format", "json", SAMPLE_GZ]);
+    let text = stdout(&o);
+    let r: Report = serde_json::from_str(&text).expect("deny_unknown_fields parse");
+    assert_eq!(r.schema, "flowcost.analyze/1");
+    let again = serde_json::to_string_pretty(&r).unwrap() + "\n";
+    if again != text {
+        let at = again
+            .bytes()
+            .zip(text.bytes())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        panic!(
+            "serialise(parse(x)) != x near: {:?} vs {:?}",
+            &again[at.saturating_sub(80)..(at + 80).min(again.len())],
+            &text[at.saturating_sub(80)..(at + 80).min(text.len())]
+        );
+    }
+    // an unknown field is refused: the schema is a contract
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["analysis"]["surprise"] = serde_json::json!(1);
+    assert!(serde_json::from_value::<Report>(v).is_err());
+}
+
+#[test]
+fn output_file_and_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let o = run(&[
+        "analyze",
+        "-q",
+        "--format",
+        "json",
+        "-o",
+        out.to_str().unwrap(),
+        SAMPLE_GZ,
+    ]);
+    assert!(o.status.success());
+    assert!(stdout(&o).is_empty());
+    let from_file: Report = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    // one gzip object through standard input gives the same records as from its path
+    let one = std::fs::read_dir(SAMPLE_GZ)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let one = find_first_file(&one);
+    let by_path = analyze_json(&[
+        "--client-side-estimate",
+        "--region",
+        "us-east-1",
+        one.to_str().unwrap(),
+    ]);
+    let mut child = bin()
+        .args([
+            "analyze",
+            "-q",
+            "--format",
+            "json",
+            "--client-side-estimate",
+            "--region",
+            "us-east-1",
+            "-",
+        ])
+        .stdin(std::fs::File::open(&one).unwrap())
+        .output()
+        .unwrap();
+    assert!(child.status.success(), "{}", stderr(&child));
+    let by_stdin: Report = serde_json::from_slice(&std::mem::take(&mut child.stdout)).unwrap();
+    assert_eq!(by_stdin.analysis.classes, by_path.analysis.classes);
+    assert_eq!(
+        by_stdin.analysis.quality.lines,
+        by_path.analysis.quality.lines
+    );
+    assert!(from_file.analysis.total > 0);
+}
+
+fn find_first_file(p: &Path) -> std::path::PathBuf {
+    if p.is_file() {
+        return p.to_path_buf();
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(p)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    find_first_file(&entries[0])
+}
+
+#[test]
+fn exit_codes_are_as_documented() {
+    // 2: usage
+    assert_eq!(
+        run(&["analyze", "/nonexistent/path"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["analyze", "--month", "2026-13", SAMPLE_GZ])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["analyze", "--pull-window", "soon", SAMPLE_GZ])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["analyze", "--nat-ip", "not-an-ip", SAMPLE_GZ])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(run(&["bogus-command"]).status.code(), Some(2));
+    // 3: no NAT identified
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("x.log");
+    std::fs::write(&f, "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n2 1 eni-a 10.0.0.5 52.216.8.1 1 443 6 1 100 1788220800 1788220860 ACCEPT OK\n").unwrap();
+    let o = run(&["analyze", "--region", "us-east-1", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("--client-side-estimate"));
+    // 0 with the estimate, and 2 without a region to price it
+    assert_eq!(
+        run(&[
+            "analyze",
+            "--client-side-estimate",
+            "--region",
+            "us-east-1",
+            f.to_str().unwrap()
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["analyze", "--client-side-estimate", f.to_str().unwrap()])
+            .status
+            .code(),
+        Some(2)
+    );
+}

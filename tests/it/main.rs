@@ -1,0 +1,11 @@
+//! The integration tests, in one binary: hand-computed accounting rules, generated worlds
+//! against their truth, the public samples in ../shared, bad input, properties, and the CLI
+//! end to end with golden files (`FLOWCOST_BLESS=1 cargo test` rewrites them).
+
+mod bad_input;
+mod cli;
+mod properties;
+mod rules;
+mod samples;
+mod support;
+mod worlds;

@@ -1,0 +1,106 @@
+//! Property: the accumulator merges associatively and commutatively, so any split of the
+//! input over workers, merged in any order, equals one sequential pass.
+
+use flowcost::account::{Accumulator, FileStats};
+use flowcost::analysis;
+use flowcost::format::{text, Layout};
+use proptest::prelude::*;
+
+use crate::support::{options, params, ranges};
+
+const H: &str = "interface-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr bytes start action log-status region az-id\n";
+const ENIS: [&str; 4] = ["eni-nat", "eni-t1", "eni-t2", "eni-x"];
+const ADDRS: [&str; 8] = [
+    "10.0.0.10",
+    "10.0.1.5",
+    "10.0.1.6",
+    "52.216.8.1",
+    "52.94.0.1",
+    "151.101.1.1",
+    "52.95.128.179",
+    "10.0.2.9",
+];
+
+fn record() -> impl Strategy<Value = String> {
+    (
+        0..4usize,
+        0..8usize,
+        0..8usize,
+        0..8usize,
+        0..8usize,
+        0u64..100_000,
+        0i64..200_000,
+        0..10u8,
+    )
+        .prop_map(|(e, s, d, ps, pd, b, t, k)| {
+            let action = if k == 0 { "REJECT" } else { "ACCEPT" };
+            let status = if k == 1 { "NODATA" } else { "OK" };
+            format!(
+                "{} {} {} {} {} {b} {} {action} {status} us-east-1 use1-az1\n",
+                ENIS[e],
+                ADDRS[s],
+                ADDRS[d],
+                ADDRS[ps],
+                ADDRS[pd],
+                1_788_220_800 + t
+            )
+        })
+}
+
+fn acc_of(chunks: &[(usize, Vec<String>)]) -> Accumulator {
+    let p = params();
+    let mut acc = Accumulator::new(&p);
+    for (i, lines) in chunks {
+        let body = String::from(H) + &lines.concat();
+        let mut sink = acc.file(
+            ranges(),
+            &p,
+            FileStats {
+                path: format!("chunk-{i:03}"),
+                ..Default::default()
+            },
+            None,
+        );
+        text::decode(body.as_bytes(), &Layout::default_v2(), &mut sink).unwrap();
+        sink.finish(None);
+    }
+    acc
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn any_split_and_merge_order_equals_sequential(
+        recs in prop::collection::vec(record(), 1..120),
+        cuts in prop::collection::vec(0usize..120, 0..6),
+        order in prop::collection::vec(any::<u32>(), 8),
+    ) {
+        let mut bounds: Vec<usize> = cuts.into_iter().map(|c| c % (recs.len() + 1)).collect();
+        bounds.push(0);
+        bounds.push(recs.len());
+        bounds.sort();
+        bounds.dedup();
+        let chunks: Vec<(usize, Vec<String>)> = bounds.windows(2).enumerate().map(|(i, w)| (i, recs[w[0]..w[1]].to_vec())).collect();
+        let sequential = acc_of(&chunks);
+        // one accumulator per chunk, merged in a shuffled order and grouping
+        let mut parts: Vec<Accumulator> = chunks.iter().map(|c| acc_of(std::slice::from_ref(c))).collect();
+        let mut k = 0;
+        while parts.len() > 1 {
+            let i = order[k % order.len()] as usize % parts.len();
+            let a = parts.swap_remove(i);
+            let j = order[(k + 1) % order.len()] as usize % parts.len();
+            parts[j].merge(a);
+            k += 1;
+        }
+        let merged = parts.pop().unwrap();
+        let mut opt = options();
+        opt.client_side_estimate = true;
+        let a = analysis::analyse(sequential, ranges(), &opt);
+        let b = analysis::analyse(merged, ranges(), &opt);
+        match (a, b) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => prop_assert!(false, "{:?} vs {:?}", a.is_ok(), b.is_ok()),
+        }
+    }
+}

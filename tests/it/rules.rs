@@ -1,0 +1,420 @@
+//! ACCOUNTING.md, rule by rule, on hand-written records whose answers are computed by hand.
+
+use flowcost::analysis::AnalysisError;
+use flowcost::classify::Class;
+use flowcost::cost::{self, GbUnit, PriceTable};
+
+use crate::support::{analyse_text, options, params};
+
+const H: &str = "interface-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr bytes start end action log-status region az-id subnet-id\n";
+/// 2026-09-01T00:00:00Z
+const T: i64 = 1_788_220_800;
+
+#[allow(clippy::too_many_arguments)]
+fn line(
+    eni: &str,
+    src: &str,
+    dst: &str,
+    psrc: &str,
+    pdst: &str,
+    bytes: u64,
+    start: i64,
+    az: &str,
+    subnet: &str,
+) -> String {
+    format!(
+        "{eni} {src} {dst} {psrc} {pdst} {bytes} {start} {} ACCEPT OK us-east-1 {az} {subnet}\n",
+        start + 60
+    )
+}
+
+/// One task→S3 flow through a NAT, as the NAT ENI (four legs) and the task ENI (two) log it.
+fn s3_flow(remote: &str, up: u64, down: u64, start: i64) -> String {
+    let mut s = String::new();
+    s += &line(
+        "eni-nat",
+        "10.0.1.5",
+        "10.0.0.10",
+        "10.0.1.5",
+        remote,
+        up,
+        start,
+        "use1-az1",
+        "subnet-pub",
+    );
+    s += &line(
+        "eni-nat",
+        "10.0.0.10",
+        remote,
+        "10.0.0.10",
+        remote,
+        up,
+        start,
+        "use1-az1",
+        "subnet-pub",
+    );
+    s += &line(
+        "eni-nat",
+        remote,
+        "10.0.0.10",
+        remote,
+        "10.0.0.10",
+        down,
+        start,
+        "use1-az1",
+        "subnet-pub",
+    );
+    s += &line(
+        "eni-nat",
+        "10.0.0.10",
+        "10.0.1.5",
+        remote,
+        "10.0.1.5",
+        down,
+        start,
+        "use1-az1",
+        "subnet-pub",
+    );
+    s += &line(
+        "eni-task", "10.0.1.5", remote, "10.0.1.5", remote, up, start, "use1-az2", "subnet-a",
+    );
+    s += &line(
+        "eni-task", remote, "10.0.1.5", remote, "10.0.1.5", down, start, "use1-az2", "subnet-a",
+    );
+    s
+}
+
+#[test]
+fn rule_3_1_nat_bytes_counted_once_on_one_leg_never_on_client_enis() {
+    let a = analyse_text(
+        &(H.to_string() + &s3_flow("52.216.8.1", 1_000, 50_000, T)),
+        &params(),
+        &options(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        a.total, 51_000,
+        "four NAT records and two task records are one flow"
+    );
+    assert_eq!(
+        (a.classes.s3.upload, a.classes.s3.download),
+        (1_000, 50_000)
+    );
+    assert_eq!(a.method.nat_source, "detected");
+    assert_eq!(a.method.legs, "private");
+    assert_eq!(a.gateways.len(), 1);
+    assert_eq!(a.gateways[0].eni, "eni-nat");
+    assert_eq!(a.gateways[0].private_ips, vec!["10.0.0.10"]);
+    let cc = a.gateways[0].cross_check.as_ref().unwrap();
+    assert_eq!((cc.counted_leg, cc.other_leg), (51_000, 51_000));
+}
+
+#[test]
+fn rule_3_1_cross_check_shows_a_disagreeing_other_leg() {
+    let body = H.to_string()
+        + &s3_flow("52.216.8.1", 1_000, 50_000, T)
+            .replace(" 10.0.0.10 52.216.8.1 1000 ", " 10.0.0.10 52.216.8.1 1010 ");
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    assert_eq!(a.total, 51_000, "the private legs are counted");
+    let cc = a.gateways[0].cross_check.as_ref().unwrap();
+    assert_eq!((cc.counted_leg, cc.other_leg), (51_000, 51_010));
+}
+
+#[test]
+fn rule_3_1_without_pkt_fields_public_legs_are_counted() {
+    // v2: no pkt-* fields; the NAT must be named
+    let v2 = "interface-id srcaddr dstaddr bytes start action log-status region\n";
+    let mut body = v2.to_string();
+    for (eni, s, d, b) in [
+        ("eni-nat", "10.0.1.5", "10.0.0.10", 1_000),
+        ("eni-nat", "10.0.0.10", "52.216.8.1", 1_000),
+        ("eni-nat", "52.216.8.1", "10.0.0.10", 50_000),
+        ("eni-nat", "10.0.0.10", "10.0.1.5", 50_000),
+        ("eni-task", "10.0.1.5", "52.216.8.1", 1_000),
+        ("eni-task", "52.216.8.1", "10.0.1.5", 50_000),
+    ] {
+        body += &format!("{eni} {s} {d} {b} {T} ACCEPT OK us-east-1\n");
+    }
+    match analyse_text(&body, &params(), &options(), None) {
+        Err(AnalysisError::NoNat { candidates }) => assert_eq!(
+            candidates[0].eni, "eni-nat",
+            "the NAT is the first candidate"
+        ),
+        other => panic!("expected NoNat, got {other:?}"),
+    }
+    let mut opt = options();
+    opt.nat_enis = vec!["eni-nat".into()];
+    let a = analyse_text(&body, &params(), &opt, None).unwrap();
+    assert_eq!(a.total, 51_000);
+    assert_eq!(a.classes.s3.download, 50_000);
+    assert_eq!(a.method.legs, "public");
+    assert_eq!(a.clients_source, "client-own-records");
+    // --nat-ip finds the same ENI
+    let mut p = params();
+    p.nat_ips = vec!["10.0.0.10".parse().unwrap()];
+    let mut opt = options();
+    opt.nat_ips = p.nat_ips.clone();
+    let a = analyse_text(&body, &p, &opt, None).unwrap();
+    assert_eq!((a.total, a.gateways[0].eni.as_str()), (51_000, "eni-nat"));
+}
+
+#[test]
+fn rule_3_1_filtered_exports_count_the_leg_that_is_there() {
+    let all = s3_flow("52.216.8.1", 1_000, 50_000, T);
+    let private: String = all
+        .lines()
+        .filter(|l| l.starts_with("eni-nat") && l.contains(" 10.0.1.5 "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let a = analyse_text(&(H.to_string() + &private), &params(), &options(), None).unwrap();
+    assert_eq!((a.total, a.method.legs.as_str()), (51_000, "private"));
+    assert!(a.gateways[0].cross_check.is_none());
+    let public: String = all
+        .lines()
+        .filter(|l| l.starts_with("eni-nat") && !l.contains(" 10.0.1.5 "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut opt = options();
+    opt.nat_enis = vec!["eni-nat".into()];
+    let a = analyse_text(&(H.to_string() + &public), &params(), &opt, None).unwrap();
+    assert_eq!((a.total, a.method.legs.as_str()), (51_000, "public"));
+}
+
+#[test]
+fn rule_3_2_bytes_are_attributed_to_clients_subnets_and_azs() {
+    let a = analyse_text(
+        &(H.to_string() + &s3_flow("52.216.8.1", 1_000, 50_000, T)),
+        &params(),
+        &options(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(a.clients_source, "nat-private-legs");
+    let c = &a.top_clients[0];
+    assert_eq!(
+        (c.ip.as_str(), c.enis.clone(), c.total),
+        ("10.0.1.5", vec!["eni-task".to_string()], 51_000)
+    );
+    assert_eq!(a.by_subnet[0].key, "subnet-a");
+    assert_eq!(a.by_az[0].key, "use1-az2");
+    assert!(a.cross_az.known);
+    assert_eq!(a.cross_az.bytes, 51_000, "task in az2 uses the NAT in az1");
+}
+
+#[test]
+fn rule_3_3_without_nat_enis_only_a_labelled_client_side_estimate() {
+    let task_only: String = s3_flow("52.216.8.1", 1_000, 50_000, T)
+        .lines()
+        .filter(|l| l.starts_with("eni-task"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let body = H.to_string() + &task_only;
+    assert!(matches!(
+        analyse_text(&body, &params(), &options(), None),
+        Err(AnalysisError::NoNat { .. })
+    ));
+    let mut opt = options();
+    opt.client_side_estimate = true;
+    let a = analyse_text(&body, &params(), &opt, None).unwrap();
+    assert_eq!(a.method.counting, "client-side-estimate");
+    assert_eq!(a.total, 51_000);
+    assert!(a.quality.notes.iter().any(|n| n.contains("ESTIMATE")));
+}
+
+#[test]
+fn rule_3_4_reject_nodata_skipdata_are_kept_apart_and_reconciled() {
+    let mut body = H.to_string() + &s3_flow("52.216.8.1", 1_000, 50_000, T);
+    body += &format!("eni-nat 198.51.100.7 10.0.0.10 198.51.100.7 10.0.0.10 999 {T} {} REJECT OK us-east-1 use1-az1 subnet-pub\n", T + 60);
+    body += &format!("eni-nat - - - - - {T} {} - NODATA us-east-1 - -\n", T + 60);
+    body += &format!(
+        "eni-task - - - - - {T} {} - SKIPDATA us-east-1 - -\n",
+        T + 60
+    );
+    body += "this is not a record\n";
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    assert_eq!(a.total, 51_000);
+    assert_eq!((a.rejected.nat_records, a.rejected.nat_bytes), (1, 999));
+    let l = &a.quality.lines;
+    assert_eq!(
+        (
+            l.lines,
+            l.headers,
+            l.counted,
+            l.rejected,
+            l.nodata,
+            l.skipdata,
+            l.malformed
+        ),
+        (11, 1, 6, 1, 1, 1, 1)
+    );
+    assert!(a.quality.reconciled);
+    assert_eq!(a.quality.files[0].malformed_examples[0].line, 11);
+    assert!(a.quality.notes.iter().any(|n| n.contains("SKIPDATA")));
+}
+
+#[test]
+fn rule_3_5_an_instance_with_secondary_ips_is_not_a_nat() {
+    let body = H.to_string()
+        + &line(
+            "eni-inst", "10.0.1.7", "10.0.2.8", "10.0.9.9", "10.0.2.8", 500, T, "use1-az1",
+            "subnet-a",
+        )
+        + &line(
+            "eni-inst",
+            "10.0.1.7",
+            "52.216.8.1",
+            "10.0.1.7",
+            "52.216.8.1",
+            700,
+            T,
+            "use1-az1",
+            "subnet-a",
+        );
+    assert!(matches!(
+        analyse_text(&body, &params(), &options(), None),
+        Err(AnalysisError::NoNat { .. })
+    ));
+}
+
+#[test]
+fn rule_4_classes_by_longest_prefix_and_region() {
+    let mut body = H.to_string();
+    for (remote, up) in [
+        ("52.216.8.1", 1),
+        ("52.95.128.179", 2),
+        ("52.94.0.1", 4),
+        ("44.192.0.1", 8),
+        ("151.101.1.1", 16),
+    ] {
+        body += &s3_flow(remote, up, 0, T);
+    }
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let got: Vec<u64> = Class::ALL
+        .iter()
+        .map(|c| a.classes.get(*c).upload)
+        .collect();
+    assert_eq!(
+        got,
+        vec![1, 4, 2, 8, 16],
+        "s3, dynamodb, s3-other-region, aws-other, internet"
+    );
+}
+
+#[test]
+fn rule_4_region_comes_from_the_record_the_key_path_or_the_flag() {
+    let no_region = "interface-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr bytes start\n"
+        .to_string()
+        + &format!("eni-nat 10.0.0.10 10.0.1.5 52.216.8.1 10.0.1.5 100 {T}\n");
+    assert!(matches!(
+        analyse_text(&no_region, &params(), &options(), None),
+        Err(AnalysisError::UnknownRegion { bytes: 100 })
+    ));
+    let a = analyse_text(&no_region, &params(), &options(), Some("us-east-1")).unwrap();
+    assert_eq!(a.classes.s3.download, 100);
+    let a = analyse_text(&no_region, &params(), &options(), Some("eu-west-1")).unwrap();
+    assert_eq!(a.classes.s3_other_region.download, 100);
+    let acc = crate::support::accumulate(
+        &[(
+            "b/AWSLogs/1/vpcflowlogs/us-east-1/2026/09/01/x.log",
+            &no_region,
+        )],
+        &params(),
+        None,
+    );
+    let a = flowcost::analysis::analyse(acc, crate::support::ranges(), &options()).unwrap();
+    assert_eq!(a.classes.s3.download, 100);
+}
+
+fn ecr_world() -> String {
+    let mut body = H.to_string();
+    // something an hour earlier, so the task is new to the data
+    body += &line(
+        "eni-old",
+        "10.0.3.3",
+        "10.0.3.4",
+        "10.0.3.3",
+        "10.0.3.4",
+        10,
+        T - 3_600,
+        "use1-az1",
+        "subnet-a",
+    );
+    let t0 = T;
+    body += &s3_flow("44.192.0.1", 500, 9_000, t0); // ECR API: first record of the task
+    body += &s3_flow("52.216.8.1", 100, 30_000, t0 + 30); // layers, inside the window
+    body += &s3_flow("52.216.8.1", 100, 7_000, t0 + 900); // application S3, outside
+    body
+}
+
+#[test]
+fn rule_5_ecr_layers_are_s3_downloads_in_the_pull_window() {
+    let a = analyse_text(&ecr_world(), &params(), &options(), None).unwrap();
+    assert_eq!(
+        (a.ecr.task_starts, a.ecr.pulls, a.ecr.bytes),
+        (1, 1, 30_000)
+    );
+    assert_eq!(a.ecr.share_of_s3_permille, 30_000 * 1000 / 37_200);
+    let mut p = params();
+    p.pull_window = 1_200;
+    let mut opt = options();
+    opt.pull_window = 1_200;
+    let a = analyse_text(&ecr_world(), &p, &opt, None).unwrap();
+    assert_eq!(a.ecr.bytes, 37_000);
+}
+
+#[test]
+fn rule_5_ecr_never_exceeds_what_the_nat_saw() {
+    // the task's own records show 30 000 B of S3 layers, but the NAT saw only 5 000 B of them
+    let body = ecr_world().replace(" 30000 ", " 5000 ").replacen(
+        "eni-task 52.216.8.1 10.0.1.5 52.216.8.1 10.0.1.5 5000",
+        "eni-task 52.216.8.1 10.0.1.5 52.216.8.1 10.0.1.5 30000",
+        1,
+    );
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    assert_eq!(a.classes.s3.download, 12_000);
+    assert_eq!(
+        a.ecr.bytes, 12_000,
+        "capped by the NAT's S3 downloads for that address"
+    );
+}
+
+#[test]
+fn rule_6_money_from_integer_bytes_with_a_stated_gb() {
+    let gib = 1u64 << 30;
+    let body = H.to_string()
+        + &s3_flow("52.216.8.1", 0, gib, T)
+        + &s3_flow("151.101.1.1", 0, gib, T + 86_400 - 60);
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let table = PriceTable::embedded();
+    let c = cost::price(&a, &table, "us-east-1", None, GbUnit::Gib).unwrap();
+    assert!((c.s3_gateway_endpoint_savings.period - 0.045).abs() < 1e-12);
+    assert!((c.nat_processing.period - 0.09).abs() < 1e-12);
+    let days = a.period.days;
+    assert!((c.s3_gateway_endpoint_savings.per_30_days - 0.045 * 30.0 / days).abs() < 1e-9);
+    let c = cost::price(&a, &table, "us-east-1", Some(0.1), GbUnit::Gb).unwrap();
+    assert!((c.s3_gateway_endpoint_savings.period - 0.1 * gib as f64 / 1e9).abs() < 1e-12);
+    assert!(cost::price(&a, &table, "xx-nowhere-1", None, GbUnit::Gib).is_err());
+    // interface endpoint break-even: fixed monthly cost / (NAT price - endpoint price)
+    let c = cost::price(&a, &table, "us-east-1", None, GbUnit::Gib).unwrap();
+    let be = c.interface_endpoint.break_even_gb_per_30_days.unwrap();
+    assert!((be - 0.01 * 720.0 / 0.035).abs() < 1e-6);
+}
+
+#[test]
+fn rule_7_days_are_utc_days_of_start_and_filters_are_counted() {
+    let late = T + 86_400 - 30; // 23:59:30 on 2026-09-01, ends the next day
+    let body = H.to_string()
+        + &s3_flow("52.216.8.1", 10, 20, late)
+        + &s3_flow("52.216.8.1", 1, 2, T + 86_400 + 10);
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let days: Vec<(&str, u64)> = a.by_day.iter().map(|d| (d.day.as_str(), d.total)).collect();
+    assert_eq!(days, vec![("2026-09-01", 30), ("2026-09-02", 3)]);
+    let mut p = params();
+    p.since = Some(T + 86_400);
+    p.until = Some(T + 2 * 86_400);
+    let a = analyse_text(&body, &p, &options(), None).unwrap();
+    assert_eq!(a.total, 3);
+    assert_eq!(a.quality.lines.outside_time, 6);
+    assert!(a.quality.reconciled);
+}

@@ -1,0 +1,142 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use flowcost::account::{Accumulator, FileStats, Params};
+use flowcost::analysis::{self, Analysis, AnalysisError, Options};
+use flowcost::classify::IpRanges;
+use flowcost::format::{text, Layout};
+use flowcost::generate::{self, Encoding, FieldSet, Spec, Truth};
+
+pub fn ranges() -> &'static IpRanges {
+    static R: OnceLock<IpRanges> = OnceLock::new();
+    R.get_or_init(IpRanges::embedded)
+}
+
+/// The shared reference data, or `None` (with a printed note) when it is absent.
+pub fn shared() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("NOTE: ../shared/data is absent: skipping the tests on public samples (CI always has it)");
+        None
+    }
+}
+
+pub fn params() -> Params {
+    Params {
+        pull_window: 180,
+        ..Default::default()
+    }
+}
+
+pub fn options() -> Options {
+    Options {
+        pull_window: 180,
+        grace: 600,
+        top: 10,
+        ..Default::default()
+    }
+}
+
+/// Accumulate text inputs (each with a path naming its region, or none).
+pub fn accumulate(inputs: &[(&str, &str)], params: &Params, region: Option<&str>) -> Accumulator {
+    let r = ranges();
+    let mut acc = Accumulator::new(params);
+    for (path, body) in inputs {
+        let region_id = flowcost::source::region_from_key(path)
+            .or(region)
+            .and_then(|x| r.region_id(x));
+        let mut sink = acc.file(
+            r,
+            params,
+            FileStats {
+                path: path.to_string(),
+                ..Default::default()
+            },
+            region_id,
+        );
+        text::decode(body.as_bytes(), &Layout::default_v2(), &mut sink).expect("in-memory read");
+        sink.finish(None);
+    }
+    acc
+}
+
+pub fn analyse_text(
+    body: &str,
+    params: &Params,
+    opt: &Options,
+    region: Option<&str>,
+) -> Result<Analysis, AnalysisError> {
+    analysis::analyse(
+        accumulate(&[("mem.log", body)], params, region),
+        ranges(),
+        opt,
+    )
+}
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_flowcost"))
+}
+
+pub fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run flowcost")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A generated world on disk (kept for the test binary's life, one per spec).
+pub struct GenWorld {
+    pub dir: tempfile::TempDir,
+    pub truth: Truth,
+}
+
+impl GenWorld {
+    pub fn path(&self, enc: Encoding) -> String {
+        self.dir.path().join(enc.dir()).display().to_string()
+    }
+}
+
+pub fn spec(seed: u64, fields: FieldSet) -> Spec {
+    Spec {
+        seed,
+        start: 1_788_220_800, // 2026-09-01
+        days: 2,
+        tasks_per_day: 12,
+        volume: 0.05,
+        fields,
+        nat_only: false,
+    }
+}
+
+pub fn world(spec: &Spec, encodings: &[Encoding]) -> GenWorld {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = generate::build(spec);
+    generate::write_world(&w, dir.path(), encodings).expect("write world");
+    GenWorld {
+        dir,
+        truth: w.truth(),
+    }
+}
+
+/// Run analyze with JSON output and parse the report.
+pub fn analyze_json(args: &[&str]) -> flowcost::report::Report {
+    let mut full = vec!["analyze", "--format", "json", "-q"];
+    full.extend_from_slice(args);
+    let o = run(&full);
+    assert!(
+        o.status.success(),
+        "flowcost {full:?} failed: {}",
+        stderr(&o)
+    );
+    serde_json::from_slice(&o.stdout).expect("report JSON parses")
+}

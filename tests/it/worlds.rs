@@ -1,0 +1,198 @@
+//! Generated worlds against the generator's truth: exact integer bytes for every class, day,
+//! gateway and subnet, in every encoding and field set; the ECR estimate within its stated
+//! error; parallel runs equal to single-threaded ones.
+
+use flowcost::analysis::ClassBytes;
+use flowcost::generate::{Encoding, FieldSet, Truth};
+use flowcost::report::Report;
+
+use crate::support::{analyze_json, run, spec, stderr, world};
+
+/// The ECR estimate's stated bounds on generated worlds (README, "How ECR is estimated"):
+/// in total, and per ECS service.
+pub const ECR_MAX_ERROR: f64 = 0.08;
+pub const ECR_MAX_ERROR_PER_SERVICE: f64 = 0.15;
+
+fn check_against_truth(r: &Report, t: &Truth, label: &str) {
+    let a = &r.analysis;
+    assert_eq!(a.classes, t.nat, "{label}: NAT bytes by class");
+    assert_eq!(a.total, t.nat_total, "{label}");
+    let days: std::collections::BTreeMap<String, ClassBytes> = a
+        .by_day
+        .iter()
+        .map(|d| (d.day.clone(), d.classes))
+        .collect();
+    assert_eq!(days, t.nat_by_day, "{label}: by day");
+    let gws: std::collections::BTreeMap<String, ClassBytes> = a
+        .gateways
+        .iter()
+        .map(|g| (g.eni.clone(), g.classes))
+        .collect();
+    assert_eq!(gws, t.nat_by_gateway, "{label}: by gateway");
+    assert_eq!(
+        a.quality.lines.rejected, t.rejected_records,
+        "{label}: rejected records"
+    );
+    assert_eq!(a.quality.lines.nodata, t.nodata_records, "{label}");
+    assert_eq!(a.quality.lines.skipdata, t.skipdata_records, "{label}");
+    assert_eq!(a.quality.lines.malformed, 0, "{label}");
+    assert!(a.quality.reconciled, "{label}");
+    assert_eq!(a.nat_region.as_deref(), Some("us-east-1"));
+}
+
+fn check_subnets(r: &Report, t: &Truth, label: &str) {
+    let subnets: std::collections::BTreeMap<String, ClassBytes> = r
+        .analysis
+        .by_subnet
+        .iter()
+        .map(|g| (g.key.clone(), g.classes))
+        .collect();
+    assert_eq!(subnets, t.nat_by_subnet, "{label}: by client subnet");
+    assert_eq!(
+        r.analysis.cross_az.bytes, t.cross_az_bytes,
+        "{label}: cross-AZ"
+    );
+}
+
+/// Relative error of the ECR estimate; the pull window catches every layer byte, so the
+/// estimate may only err upward (application S3 traffic early in a task's life).
+fn ecr_error(r: &Report, t: &Truth) -> f64 {
+    assert!(
+        r.analysis.ecr.bytes >= t.ecr_layer_bytes,
+        "every layer byte is inside the pull window"
+    );
+    (r.analysis.ecr.bytes as f64 - t.ecr_layer_bytes as f64) / t.ecr_layer_bytes as f64
+}
+
+/// The analysis without what legitimately differs between encodings of one world.
+fn comparable(r: &Report) -> serde_json::Value {
+    let mut v = serde_json::to_value(&r.analysis).unwrap();
+    v["quality"]["files"] = serde_json::Value::Null;
+    // Parquet has no header lines
+    v["quality"]["lines"]["headers"] = serde_json::Value::Null;
+    v["quality"]["lines"]["lines"] = serde_json::Value::Null;
+    v
+}
+
+#[test]
+fn v5_world_is_exact_in_text_gzip_and_parquet() {
+    let w = world(
+        &spec(11, FieldSet::V5),
+        &[Encoding::Text, Encoding::Gz, Encoding::Parquet],
+    );
+    let mut first: Option<serde_json::Value> = None;
+    for enc in [Encoding::Text, Encoding::Gz, Encoding::Parquet] {
+        let r = analyze_json(&[&w.path(enc)]);
+        check_against_truth(&r, &w.truth, enc.dir());
+        check_subnets(&r, &w.truth, enc.dir());
+        assert_eq!(r.analysis.method.nat_source, "detected");
+        assert_eq!(r.analysis.method.legs, "private");
+        assert!(
+            ecr_error(&r, &w.truth) <= ECR_MAX_ERROR,
+            "{}: ECR error {}",
+            enc.dir(),
+            ecr_error(&r, &w.truth)
+        );
+        assert_eq!(r.analysis.ecr.pulls, w.truth.ecr_pulls);
+        let c = comparable(&r);
+        match &first {
+            None => first = Some(c),
+            Some(f) => assert_eq!(&c, f, "{} differs from text", enc.dir()),
+        }
+    }
+}
+
+#[test]
+fn v2_world_needs_the_nat_named_and_then_is_exact() {
+    let w = world(&spec(12, FieldSet::V2), &[Encoding::Gz]);
+    let o = run(&["analyze", "-q", &w.path(Encoding::Gz)]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let msg = stderr(&o);
+    assert!(msg.contains("--nat-eni"), "{msg}");
+    for eni in &w.truth.nat_enis {
+        assert!(msg.contains(eni.as_str()), "candidate {eni} listed: {msg}");
+    }
+    let mut args: Vec<&str> = Vec::new();
+    for e in &w.truth.nat_enis {
+        args.extend(["--nat-eni", e.as_str()]);
+    }
+    let p = w.path(Encoding::Gz);
+    args.push(&p);
+    let r = analyze_json(&args);
+    check_against_truth(&r, &w.truth, "v2 --nat-eni");
+    assert_eq!(r.analysis.method.legs, "public");
+    let mut args: Vec<&str> = Vec::new();
+    for ip in &w.truth.nat_ips {
+        args.extend(["--nat-ip", ip.as_str()]);
+    }
+    args.push(&p);
+    check_against_truth(&analyze_json(&args), &w.truth, "v2 --nat-ip");
+}
+
+#[test]
+fn v7_world_attributes_ecr_pulls_to_ecs_services() {
+    let w = world(&spec(13, FieldSet::V7), &[Encoding::Gz]);
+    let r = analyze_json(&[&w.path(Encoding::Gz)]);
+    check_against_truth(&r, &w.truth, "v7");
+    check_subnets(&r, &w.truth, "v7");
+    assert_eq!(r.analysis.ecr.pulls, w.truth.ecr_pulls);
+    assert!(ecr_error(&r, &w.truth) <= ECR_MAX_ERROR);
+    let services: Vec<&str> = r
+        .analysis
+        .ecr
+        .by_service
+        .iter()
+        .map(|s| s.service.as_str())
+        .collect();
+    for s in w.truth.ecr_by_service.keys() {
+        assert!(services.contains(&s.as_str()), "{s} in {services:?}");
+    }
+    for s in &r.analysis.ecr.by_service {
+        let truth = w.truth.ecr_by_service[&s.service] as f64;
+        assert!(
+            (s.bytes as f64 - truth).abs() / truth <= ECR_MAX_ERROR_PER_SERVICE,
+            "{}: {} vs {truth}",
+            s.service,
+            s.bytes
+        );
+    }
+}
+
+#[test]
+fn nat_only_logging_is_still_exact() {
+    let mut s = spec(14, FieldSet::V5);
+    s.nat_only = true;
+    let w = world(&s, &[Encoding::Gz]);
+    let r = analyze_json(&[&w.path(Encoding::Gz)]);
+    check_against_truth(&r, &w.truth, "nat-only");
+}
+
+#[test]
+fn parallel_equals_single_threaded() {
+    let w = world(&spec(15, FieldSet::V5), &[Encoding::Gz]);
+    let p = w.path(Encoding::Gz);
+    let one = analyze_json(&["--threads", "1", &p]);
+    for n in ["2", "3", "8"] {
+        let many = analyze_json(&["--threads", n, &p]);
+        assert_eq!(
+            serde_json::to_string(&many).unwrap(),
+            serde_json::to_string(&one).unwrap(),
+            "--threads {n}"
+        );
+    }
+    check_against_truth(&one, &w.truth, "threads");
+}
+
+#[test]
+fn month_filter_keeps_exactly_the_days_inside() {
+    let mut s = spec(16, FieldSet::V5);
+    s.start = 1_790_726_400; // 2026-09-30
+    s.days = 2;
+    let w = world(&s, &[Encoding::Gz]);
+    let r = analyze_json(&["--month", "2026-09", &w.path(Encoding::Gz)]);
+    let want = w.truth.nat_by_day["2026-09-30"];
+    assert_eq!(r.analysis.classes, want);
+    assert!(r.analysis.quality.lines.outside_time > 0);
+    assert!(r.analysis.quality.reconciled);
+    assert_eq!(r.analysis.period.days, 30.0);
+}
