@@ -397,6 +397,12 @@ impl FileSink<'_> {
         self.acc.files.push(self.stats);
     }
 
+    /// Close a part of an input (a chunk of a large file): its stats are handed back for the
+    /// caller to combine, not recorded.
+    pub fn take(self) -> FileStats {
+        self.stats
+    }
+
     fn region_of(&mut self, name: Option<&str>) -> Option<u16> {
         let Some(name) = name else {
             return self.file_region;

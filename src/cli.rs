@@ -89,6 +89,10 @@ pub struct AnalyzeArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Chunk size in bytes for parsing one large text input on several workers (inputs of
+    /// eight chunks or more are split). For tests and benchmarks.
+    #[arg(long, hide = true, default_value_t = crate::engine::CHUNK)]
+    pub chunk_size: usize,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -9,10 +9,26 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::account::{Accumulator, FileStats, Params};
+use crate::account::{Accumulator, BadLine, FileStats, LineCounts, Params, EXAMPLES_PER_FILE};
 use crate::classify::IpRanges;
+use crate::format::text::{fill_lines, Decoder};
 use crate::format::{parquet, text, Layout};
 use crate::source::{self, Input, Location, Opened};
+
+/// Default size of the chunks a large text input is cut into; inputs of at least
+/// [`SPLIT_FACTOR`] chunks on disk are parsed by several workers.
+pub const CHUNK: usize = 4 << 20;
+pub const SPLIT_FACTOR: u64 = 8;
+
+/// What one chunk of a split input reported.
+struct ChunkInfo {
+    index: usize,
+    lines: u64,
+    layout_changes: u64,
+    counts: LineCounts,
+    examples: Vec<BadLine>,
+    skipdata: u64,
+}
 
 /// Everything the engine needs besides the inputs.
 pub struct Engine<'a> {
@@ -23,6 +39,8 @@ pub struct Engine<'a> {
     pub default_region: Option<u16>,
     pub threads: Option<usize>,
     pub progress: bool,
+    /// Chunk size for splitting large text inputs ([`CHUNK`] by default).
+    pub chunk: usize,
 }
 
 struct Progress {
@@ -115,6 +133,14 @@ impl Engine<'_> {
             bar.inc(n);
         }) {
             Err(e) => Some(format!("cannot open: {e}")),
+            Ok(Opened::Text(reader, enc))
+                if input.size >= self.chunk as u64 * SPLIT_FACTOR
+                    && rayon::current_num_threads() > 1
+                    && input.location != Location::Stdin =>
+            {
+                let stats = sink.take();
+                return self.ingest_split(input, reader, enc.name(), stats, region, acc, progress);
+            }
             Ok(Opened::Text(reader, enc)) => {
                 sink.stats.format = enc.name().into();
                 text::decode(reader, self.layout, &mut sink)
@@ -142,6 +168,138 @@ impl Engine<'_> {
         }
         let records = sink.stats.counts.lines;
         sink.finish(error);
+        progress.file_done(records);
+    }
+
+    /// Read a large text input on one thread (reading and decompressing) while the pool
+    /// parses its chunks. The layout of every chunk is the one named by the file's first line;
+    /// should a later header change it, the chunks' results are dropped and the file is read
+    /// again in one piece.
+    #[allow(clippy::too_many_arguments)]
+    fn ingest_split(
+        &self,
+        input: &Input,
+        mut reader: Box<dyn std::io::BufRead + Send>,
+        format: &str,
+        mut stats: FileStats,
+        region: Option<u16>,
+        acc: &mut Accumulator,
+        progress: &Progress,
+    ) {
+        stats.format = format.into();
+        let mut first: Vec<u8> = Vec::new();
+        let first_result = fill_lines(&mut reader, &mut first, self.chunk);
+        let layout = match first_result {
+            Ok(Some(_)) => {
+                let end = memchr::memchr(b'\n', &first).unwrap_or(first.len());
+                match text::parse_line(&first[..end], self.layout) {
+                    Ok(text::Line::Header(h)) => h,
+                    _ => self.layout.clone(),
+                }
+            }
+            _ => self.layout.clone(),
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(4);
+        let chunk_size = self.chunk;
+        let reader_thread = std::thread::spawn(move || -> std::io::Result<()> {
+            let mut buf = first;
+            let mut index = 0;
+            loop {
+                let n = match fill_lines(&mut reader, &mut buf, chunk_size)? {
+                    None => return Ok(()),
+                    Some(n) => n,
+                };
+                let rest = buf.split_off(n);
+                let chunk = std::mem::replace(&mut buf, rest);
+                if tx.send((index, chunk)).is_err() {
+                    return Ok(());
+                }
+                index += 1;
+            }
+        });
+        let (part, mut infos) = rx
+            .into_iter()
+            .par_bridge()
+            .fold(
+                || (Accumulator::new(self.params), Vec::new()),
+                |(mut a, mut infos), (index, chunk)| {
+                    let mut sink = a.file(self.ranges, self.params, FileStats::default(), region);
+                    let mut d = Decoder::new(&layout);
+                    d.feed(&chunk, &mut sink);
+                    let s = sink.take();
+                    infos.push(ChunkInfo {
+                        index,
+                        lines: d.lines,
+                        layout_changes: d.layout_changes,
+                        counts: s.counts,
+                        examples: s.malformed_examples,
+                        skipdata: s.skipdata_windows,
+                    });
+                    (a, infos)
+                },
+            )
+            .reduce(
+                || (Accumulator::new(self.params), Vec::new()),
+                |(mut a, mut ia), (b, ib)| {
+                    a.merge(b);
+                    ia.extend(ib);
+                    (a, ia)
+                },
+            );
+        let read_error = match reader_thread.join() {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some("reader thread failed".to_string()),
+        };
+        if infos.iter().any(|i| i.layout_changes > 0) {
+            // A header mid-file changed the layout: read the file again, in one piece.
+            let mut sink = acc.file(
+                self.ranges,
+                self.params,
+                FileStats {
+                    path: stats.path,
+                    size: stats.size,
+                    ..Default::default()
+                },
+                region,
+            );
+            let error = match source::open(input, |_| {}) {
+                Ok(Opened::Text(r, enc)) => {
+                    sink.stats.format = enc.name().into();
+                    text::decode(r, self.layout, &mut sink)
+                        .err()
+                        .map(|(line, e)| {
+                            format!("{} stream stopped after line {line}: {e}", enc.name())
+                        })
+                }
+                Ok(_) => Some("the input changed while it was read".into()),
+                Err(e) => Some(format!("cannot open: {e}")),
+            };
+            let records = sink.stats.counts.lines;
+            sink.finish(error);
+            progress.file_done(records);
+            return;
+        }
+        infos.sort_by_key(|i| i.index);
+        let mut offset = 0u64;
+        for i in &infos {
+            stats.counts.add(&i.counts);
+            stats.skipdata_windows += i.skipdata;
+            for b in &i.examples {
+                if stats.malformed_examples.len() < EXAMPLES_PER_FILE {
+                    stats.malformed_examples.push(BadLine {
+                        line: b.line + offset,
+                        reason: b.reason.clone(),
+                    });
+                }
+            }
+            offset += i.lines;
+        }
+        stats.error =
+            read_error.map(|e| format!("{format} stream stopped after line {offset}: {e}"));
+        let records = stats.counts.lines;
+        acc.merge(part);
+        acc.files.push(stats);
         progress.file_done(records);
     }
 }

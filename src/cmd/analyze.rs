@@ -32,6 +32,7 @@ pub struct Config {
     pub threads: Option<usize>,
     pub strict: bool,
     pub progress: bool,
+    pub chunk: usize,
 }
 
 /// Parse `300`, `90s`, `5m`, `1h` into seconds.
@@ -197,6 +198,7 @@ impl Config {
             threads: a.threads,
             strict: a.strict,
             progress: !a.quiet && std::io::stderr().is_terminal(),
+            chunk: a.chunk_size.max(4096),
         })
     }
 }
@@ -210,6 +212,7 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
         default_region: cfg.region.as_deref().and_then(|r| cfg.ranges.region_id(r)),
         threads: cfg.threads,
         progress: cfg.progress,
+        chunk: cfg.chunk,
     };
     let acc = engine.run(&cfg.inputs);
     if cfg.strict {

@@ -3,7 +3,7 @@
 //! a JSON object's `message`). A header may repeat mid-stream (concatenated files) and changes
 //! the layout from there on. Lines are parsed in place: no allocation per record.
 
-use std::io::BufRead;
+use std::io::Read;
 
 use super::fields::{self, Field, Layout};
 use super::{parse_ip, parse_u64, to_seconds, Action, LogStatus, Malformed, Record};
@@ -195,38 +195,139 @@ fn unwrap_json(line: &[u8], buf: &mut Vec<u8>) -> bool {
     }
 }
 
-/// Decode a whole text stream into `sink`. `layout` is the layout to use until a header line
-/// says otherwise. Returns the number of lines read, or the I/O error that stopped the stream
-/// (with the lines read before it already delivered).
-pub fn decode<R: BufRead, S: Sink>(
+/// Parses blocks of whole lines against a layout that header lines may change. The state
+/// between blocks is only the layout and the line number, so a stream can be fed block by
+/// block, or a file cut at line boundaries can be parsed chunk by chunk in parallel.
+pub struct Decoder {
+    layout: Layout,
+    initial: Layout,
+    /// Lines seen so far (the number of the last line fed).
+    pub lines: u64,
+    /// Header lines that named a layout different from the one in force before them.
+    pub layout_changes: u64,
+    json: Vec<u8>,
+}
+
+impl Decoder {
+    pub fn new(layout: &Layout) -> Decoder {
+        Decoder {
+            layout: layout.clone(),
+            initial: layout.clone(),
+            lines: 0,
+            layout_changes: 0,
+            json: Vec::new(),
+        }
+    }
+
+    /// The layout in force now.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Parse every line of `block`; the last line may lack its newline.
+    pub fn feed<S: Sink>(&mut self, block: &[u8], sink: &mut S) {
+        let mut start = 0;
+        while start < block.len() {
+            let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i);
+            self.line(&block[start..end], sink);
+            start = end + 1;
+        }
+    }
+
+    fn line<S: Sink>(&mut self, line: &[u8], sink: &mut S) {
+        self.lines += 1;
+        if line.first() == Some(&b'{') {
+            let mut json = std::mem::take(&mut self.json);
+            let wrapped = unwrap_json(line, &mut json);
+            if wrapped {
+                self.parse(&json, sink);
+            }
+            self.json = json;
+            if wrapped {
+                return;
+            }
+        }
+        self.parse(line, sink);
+    }
+
+    fn parse<S: Sink>(&mut self, line: &[u8], sink: &mut S) {
+        match parse_line(line, &self.layout) {
+            Ok(Line::Record(rec)) => sink.record(&rec),
+            Ok(Line::Header(h)) => {
+                if h != self.layout && !(self.lines == 1 && h == self.initial) {
+                    self.layout_changes += 1;
+                }
+                self.layout = h;
+                sink.header();
+            }
+            Ok(Line::Blank) => sink.blank(),
+            Err(why) => sink.malformed(self.lines, why),
+        }
+    }
+}
+
+/// Size of the blocks a stream is read in.
+pub const BLOCK: usize = 1 << 20;
+
+/// Read from `reader` into `buf` until it holds at least one whole line (or the stream ends).
+/// Returns the length of the whole-line prefix of `buf` (ending in `\n`), or the whole of
+/// `buf` at the end of the stream; `Ok(None)` when nothing is left.
+pub fn fill_lines<R: Read>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    target: usize,
+) -> std::io::Result<Option<usize>> {
+    loop {
+        if let Some(p) = memchr::memrchr(b'\n', buf) {
+            if buf.len() >= target {
+                return Ok(Some(p + 1));
+            }
+        }
+        let old = buf.len();
+        let want = target.max(old + 64 * 1024);
+        buf.resize(want, 0);
+        let n = match reader.read(&mut buf[old..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => 0,
+            Err(e) => {
+                buf.truncate(old);
+                return Err(e);
+            }
+        };
+        buf.truncate(old + n);
+        if n == 0 {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            return Ok(Some(buf.len()));
+        }
+    }
+}
+
+/// Decode a whole text stream into `sink`, block by block. `layout` is the layout to use
+/// until a header line says otherwise. Returns the number of lines read, or the I/O error that
+/// stopped the stream (with the lines read before it already delivered).
+pub fn decode<R: Read, S: Sink>(
     mut reader: R,
     layout: &Layout,
     sink: &mut S,
 ) -> Result<u64, (u64, std::io::Error)> {
-    let mut layout = layout.clone();
-    let mut buf = Vec::with_capacity(1024);
-    let mut json = Vec::new();
-    let mut line_no = 0u64;
+    let mut d = Decoder::new(layout);
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + 64 * 1024);
     loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => return Ok(line_no),
-            Ok(_) => {}
-            Err(e) => return Err((line_no, e)),
-        }
-        line_no += 1;
-        let mut line: &[u8] = &buf;
-        if line.first() == Some(&b'{') && unwrap_json(line, &mut json) {
-            line = &json;
-        }
-        match parse_line(line, &layout) {
-            Ok(Line::Record(rec)) => sink.record(&rec),
-            Ok(Line::Header(h)) => {
-                layout = h;
-                sink.header();
+        match fill_lines(&mut reader, &mut buf, BLOCK) {
+            Ok(None) => return Ok(d.lines),
+            Ok(Some(n)) => {
+                d.feed(&buf[..n], sink);
+                buf.drain(..n);
             }
-            Ok(Line::Blank) => sink.blank(),
-            Err(why) => sink.malformed(line_no, why),
+            Err(e) => {
+                // deliver the whole lines read before the failure
+                if let Some(p) = memchr::memrchr(b'\n', &buf) {
+                    d.feed(&buf[..=p], sink);
+                }
+                return Err((d.lines, e));
+            }
         }
     }
 }
@@ -267,6 +368,24 @@ mod tests {
         ));
         let c = b"i-0 eni-1 10.0.1.5 203.0.113.5 10.0.1.5 203.0.113.5 #Traffic from the source";
         assert!(matches!(parse_line(c, &nat).unwrap(), Line::Record(_)));
+    }
+
+    #[test]
+    fn unknown_fields_and_millisecond_timestamps() {
+        let l = Layout::new(fields::parse_field_list(
+            "interface-id some-future-field bytes start end",
+        ));
+        let Line::Record(r) =
+            parse_line(b"eni-1 whatever 10 1788220800123 1788220860999", &l).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (r.bytes, r.start, r.end),
+            (Some(10), Some(1_788_220_800), Some(1_788_220_860))
+        );
+        let h = parse_line(b"version brand-new-field bytes", &l).unwrap();
+        assert!(matches!(h, Line::Header(ref x) if x.fields[1] == Field::Other));
     }
 
     #[test]

@@ -119,3 +119,79 @@ fn garbage_and_empty_files_never_panic() {
     );
     assert!(r.analysis.quality.reconciled);
 }
+
+/// All files of a text world as one file (the headers repeat; the layout does not change).
+fn concatenated(w: &crate::support::GenWorld, dest: &std::path::Path) -> String {
+    let mut all = Vec::new();
+    for f in files_under(&w.dir.path().join("text")) {
+        all.extend(std::fs::read(f).unwrap());
+    }
+    std::fs::write(dest, &all).unwrap();
+    String::from_utf8(all).unwrap()
+}
+
+#[test]
+fn one_large_file_split_across_workers_gives_the_same_answer() {
+    let w = world(&spec(31, FieldSet::V5), &[Encoding::Text]);
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.log");
+    let mut text = concatenated(&w, &big);
+    // a malformed line at a known place, deep inside
+    let lines: Vec<&str> = text.lines().collect();
+    let bad_at = lines.len() * 2 / 3;
+    let mut with_bad: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+    with_bad.insert(bad_at, "eni-x not-an-address".into());
+    text = with_bad.join("\n") + "\n";
+    std::fs::write(&big, &text).unwrap();
+    let p = big.to_str().unwrap();
+    let whole = analyze_json(&["--chunk-size", "1000000000", p]);
+    let split = analyze_json(&["--chunk-size", "8192", "--threads", "2", p]);
+    assert_eq!(split.analysis.classes, w.truth.nat);
+    assert_eq!(
+        serde_json::to_value(&split.analysis).unwrap(),
+        serde_json::to_value(&whole.analysis).unwrap()
+    );
+    let ex = &split.analysis.quality.files[0].malformed_examples;
+    assert_eq!(ex.len(), 1);
+    assert_eq!(
+        ex[0].line,
+        bad_at as u64 + 1,
+        "line numbers count across chunks"
+    );
+}
+
+#[test]
+fn a_layout_change_inside_a_split_file_is_honoured() {
+    // v2 records first, then a v5 header and v5 records: chunks after the change must not be
+    // read with the first layout
+    let v2 = world(&spec(32, FieldSet::V2), &[Encoding::Text]);
+    let v5 = world(&spec(33, FieldSet::V5), &[Encoding::Text]);
+    let dir = tempfile::tempdir().unwrap();
+    let a = concatenated(&v2, &dir.path().join("a.log"));
+    let b = concatenated(&v5, &dir.path().join("b.log"));
+    let mixed = dir.path().join("mixed.log");
+    std::fs::write(&mixed, a + &b).unwrap();
+    let p = mixed.to_str().unwrap();
+    let mut args: Vec<&str> = Vec::new();
+    for e in &v2.truth.nat_enis {
+        args.extend(["--nat-eni", e.as_str()]);
+    }
+    for e in &v5.truth.nat_enis {
+        args.extend(["--nat-eni", e.as_str()]);
+    }
+    args.extend(["--region", "us-east-1"]);
+    let mut whole_args = args.clone();
+    whole_args.extend(["--chunk-size", "1000000000", p]);
+    let mut split_args = args.clone();
+    split_args.extend(["--chunk-size", "8192", "--threads", "2", p]);
+    let whole = analyze_json(&whole_args);
+    let split = analyze_json(&split_args);
+    assert_eq!(split.analysis.quality.lines.malformed, 0);
+    assert_eq!(
+        serde_json::to_value(&split.analysis).unwrap(),
+        serde_json::to_value(&whole.analysis).unwrap()
+    );
+    let mut want = v2.truth.nat;
+    want.add_all(&v5.truth.nat);
+    assert_eq!(split.analysis.classes, want);
+}

@@ -226,3 +226,26 @@ fn exit_codes_are_as_documented() {
         Some(2)
     );
 }
+
+#[test]
+fn multi_member_gzip_is_read_to_the_end() {
+    use std::io::Write;
+    let header = "interface-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr bytes start region\n";
+    let member = |body: &str| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(body.as_bytes()).unwrap();
+        gz.finish().unwrap()
+    };
+    let mut data = member(&format!(
+        "{header}eni-nat 10.0.0.10 10.0.1.5 52.216.8.1 10.0.1.5 100 1788220800 us-east-1\n"
+    ));
+    data.extend(member(
+        "eni-nat 10.0.0.10 10.0.1.5 52.216.8.1 10.0.1.5 23 1788220900 us-east-1\n",
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("two-members.log.gz");
+    std::fs::write(&f, data).unwrap();
+    let r = analyze_json(&[f.to_str().unwrap()]);
+    assert_eq!(r.analysis.classes.s3.download, 123);
+    assert_eq!(r.analysis.quality.files[0].format, "gzip");
+}
