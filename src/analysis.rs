@@ -145,6 +145,8 @@ pub struct ClientRow {
     pub subnet: Option<String>,
     pub az: Option<String>,
     pub ecs_service: Option<String>,
+    /// ECS task id of the (first) ENI, when the logs carry ECS fields.
+    pub ecs_task: Option<String>,
     pub classes: ClassBytes,
     pub total: u64,
 }
@@ -544,6 +546,7 @@ pub fn analyse(
             subnet: (subnet != "unknown").then_some(subnet),
             az: (az != "unknown").then_some(az),
             ecs_service: svc,
+            ecs_task: m.and_then(|m| m.ecs_task.as_deref()).map(String::from),
             total: cb.total(),
             classes: *cb,
         });
