@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::account::{Accumulator, BadLine, FileStats, LineCounts, Params, EXAMPLES_PER_FILE};
 use crate::classify::IpRanges;
-use crate::format::text::{fill_lines, Decoder};
+use crate::format::text::{Blocks, Decoder};
 use crate::format::{parquet, text, Layout};
 use crate::source::{self, Input, Location, Opened};
 
@@ -187,12 +187,14 @@ impl Engine<'_> {
         progress: &Progress,
     ) {
         stats.format = format.into();
-        let mut first: Vec<u8> = Vec::new();
-        let first_result = fill_lines(&mut reader, &mut first, self.chunk);
-        let layout = match first_result {
-            Ok(Some(_)) => {
-                let end = memchr::memchr(b'\n', &first).unwrap_or(first.len());
-                match text::parse_line(&first[..end], self.layout) {
+        let chunk_size = self.chunk;
+        let mut blocks = Blocks::default();
+        let first = blocks.next(&mut reader, chunk_size);
+        let layout = match &first {
+            Ok(Some(r)) => {
+                let block = blocks.get(r.clone());
+                let end = memchr::memchr(b'\n', block).unwrap_or(block.len());
+                match text::parse_line(&block[..end], self.layout) {
                     Ok(text::Line::Header(h)) => h,
                     _ => self.layout.clone(),
                 }
@@ -200,21 +202,25 @@ impl Engine<'_> {
             _ => self.layout.clone(),
         };
         let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(4);
-        let chunk_size = self.chunk;
         let reader_thread = std::thread::spawn(move || -> std::io::Result<()> {
-            let mut buf = first;
+            let mut next = first;
             let mut index = 0;
             loop {
-                let n = match fill_lines(&mut reader, &mut buf, chunk_size)? {
-                    None => return Ok(()),
-                    Some(n) => n,
+                let r = match next {
+                    Ok(Some(r)) => r,
+                    Ok(None) => return Ok(()),
+                    Err(e) => {
+                        if let Some(r) = blocks.whole_lines_left() {
+                            let _ = tx.send((index, blocks.get(r).to_vec()));
+                        }
+                        return Err(e);
+                    }
                 };
-                let rest = buf.split_off(n);
-                let chunk = std::mem::replace(&mut buf, rest);
-                if tx.send((index, chunk)).is_err() {
+                if tx.send((index, blocks.get(r).to_vec())).is_err() {
                     return Ok(());
                 }
                 index += 1;
+                next = blocks.next(&mut reader, chunk_size);
             }
         });
         let (part, mut infos) = rx

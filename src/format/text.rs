@@ -269,38 +269,80 @@ impl Decoder {
 /// Size of the blocks a stream is read in.
 pub const BLOCK: usize = 1 << 20;
 
-/// Read from `reader` into `buf` until it holds at least one whole line (or the stream ends).
-/// Returns the length of the whole-line prefix of `buf` (ending in `\n`), or the whole of
-/// `buf` at the end of the stream; `Ok(None)` when nothing is left.
-pub fn fill_lines<R: Read>(
-    reader: &mut R,
-    buf: &mut Vec<u8>,
-    target: usize,
-) -> std::io::Result<Option<usize>> {
-    loop {
-        if let Some(p) = memchr::memrchr(b'\n', buf) {
-            if buf.len() >= target {
-                return Ok(Some(p + 1));
+/// Cuts a byte stream into runs of whole lines without copying them: one buffer, grown only
+/// when a run needs it (so small inputs keep a small buffer), refilled in place.
+pub struct Blocks {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+}
+
+impl Default for Blocks {
+    fn default() -> Self {
+        Blocks {
+            buf: vec![0; 64 * 1024],
+            start: 0,
+            end: 0,
+            eof: false,
+        }
+    }
+}
+
+impl Blocks {
+    /// The bytes of a range returned by [`Blocks::next`].
+    pub fn get(&self, r: std::ops::Range<usize>) -> &[u8] {
+        &self.buf[r]
+    }
+
+    /// The next run of whole lines, of at least `target` bytes unless the stream ends first
+    /// (the last line of a stream may lack its newline). `None` at the end.
+    pub fn next<R: Read>(
+        &mut self,
+        reader: &mut R,
+        target: usize,
+    ) -> std::io::Result<Option<std::ops::Range<usize>>> {
+        loop {
+            let len = self.end - self.start;
+            if len >= target || self.eof {
+                if let Some(p) = memchr::memrchr(b'\n', &self.buf[self.start..self.end]) {
+                    let r = self.start..self.start + p + 1;
+                    self.start = r.end;
+                    return Ok(Some(r));
+                }
+                if self.eof {
+                    if len == 0 {
+                        return Ok(None);
+                    }
+                    let r = self.start..self.end;
+                    self.start = self.end;
+                    return Ok(Some(r));
+                }
+            }
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.end == self.buf.len() {
+                let grown = self.buf.len() * 2;
+                self.buf.resize(grown, 0);
+            }
+            match reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
-        let old = buf.len();
-        let want = target.max(old + 64 * 1024);
-        buf.resize(want, 0);
-        let n = match reader.read(&mut buf[old..]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => 0,
-            Err(e) => {
-                buf.truncate(old);
-                return Err(e);
-            }
-        };
-        buf.truncate(old + n);
-        if n == 0 {
-            if buf.is_empty() {
-                return Ok(None);
-            }
-            return Ok(Some(buf.len()));
-        }
+    }
+
+    /// After a read error: the whole lines still buffered (the partial last one is dropped).
+    pub fn whole_lines_left(&mut self) -> Option<std::ops::Range<usize>> {
+        let p = memchr::memrchr(b'\n', &self.buf[self.start..self.end])?;
+        let r = self.start..self.start + p + 1;
+        self.start = self.end;
+        Some(r)
     }
 }
 
@@ -313,18 +355,14 @@ pub fn decode<R: Read, S: Sink>(
     sink: &mut S,
 ) -> Result<u64, (u64, std::io::Error)> {
     let mut d = Decoder::new(layout);
-    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + 64 * 1024);
+    let mut blocks = Blocks::default();
     loop {
-        match fill_lines(&mut reader, &mut buf, BLOCK) {
+        match blocks.next(&mut reader, BLOCK) {
             Ok(None) => return Ok(d.lines),
-            Ok(Some(n)) => {
-                d.feed(&buf[..n], sink);
-                buf.drain(..n);
-            }
+            Ok(Some(r)) => d.feed(blocks.get(r), sink),
             Err(e) => {
-                // deliver the whole lines read before the failure
-                if let Some(p) = memchr::memrchr(b'\n', &buf) {
-                    d.feed(&buf[..=p], sink);
+                if let Some(r) = blocks.whole_lines_left() {
+                    d.feed(blocks.get(r), sink);
                 }
                 return Err((d.lines, e));
             }
