@@ -127,6 +127,9 @@ pub struct FileStats {
     /// I/O error): the counts cover what was read before.
     pub error: Option<String>,
     pub skipdata_windows: u64,
+    /// The S3 object's ETag, for objects read from S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// ECR pull window state of one ENI: S3 download bytes by record start, kept only while

@@ -24,8 +24,8 @@ pub enum Command {
 
 #[derive(Args, Debug, Clone)]
 pub struct AnalyzeArgs {
-    /// Files, folders (read recursively) or `-` for standard input. Text, gzip and Parquet
-    /// are recognised by content.
+    /// Files, folders (read recursively), `-` for standard input, or `s3://bucket[/prefix]`.
+    /// Text, gzip and Parquet are recognised by content.
     #[arg(required = true)]
     pub inputs: Vec<String>,
     /// A NAT gateway ENI (repeatable). Default: detected from pkt-* address translation.
@@ -89,6 +89,24 @@ pub struct AnalyzeArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Only this AWS account's logs under `s3://` prefixes (repeatable).
+    #[arg(long, value_name = "ACCOUNT_ID")]
+    pub account: Vec<String>,
+    /// AWS profile for S3 (default: the standard chain: environment, profile, SSO, roles).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// S3-compatible endpoint (also `AWS_ENDPOINT_URL`).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Path-style S3 addressing (`endpoint/bucket/key`), as most S3-compatible stores want.
+    #[arg(long)]
+    pub path_style: bool,
+    /// Pay for the requests on a requester-pays bucket.
+    #[arg(long)]
+    pub request_payer: bool,
+    /// Concurrent S3 downloads.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
     /// Chunk size in bytes for parsing one large text input on several workers (inputs of
     /// eight chunks or more are split). For tests and benchmarks.
     #[arg(long, hide = true, default_value_t = crate::engine::CHUNK)]

@@ -13,6 +13,7 @@ use crate::account::{Accumulator, BadLine, FileStats, LineCounts, Params, EXAMPL
 use crate::classify::IpRanges;
 use crate::format::text::{Blocks, Decoder};
 use crate::format::{parquet, text, Layout};
+use crate::source::s3::Fetched;
 use crate::source::{self, Input, Location, Opened};
 
 /// Default size of the chunks a large text input is cut into; inputs of at least
@@ -65,9 +66,11 @@ impl Progress {
 }
 
 impl Engine<'_> {
-    /// Read every input and return the merged accumulator.
-    pub fn run(&self, inputs: &[Input]) -> Accumulator {
-        let total: u64 = inputs.iter().map(|i| i.size).sum();
+    /// Read every input (local ones, and downloads started by the S3 source) and return the
+    /// merged accumulator. `remote` carries the downloads with their count and listed bytes.
+    pub fn run(&self, inputs: &[Input], remote: Option<(Fetched, u64, u64)>) -> Accumulator {
+        let (remote_files, remote_bytes) = remote.as_ref().map_or((0, 0), |r| (r.1, r.2));
+        let total: u64 = inputs.iter().map(|i| i.size).sum::<u64>() + remote_bytes;
         let bar = if self.progress {
             ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
         } else {
@@ -81,26 +84,40 @@ impl Engine<'_> {
             bar,
             files_done: AtomicU64::new(0),
             records: AtomicU64::new(0),
-            files: inputs.len() as u64,
+            files: inputs.len() as u64 + remote_files,
             started: Instant::now(),
         };
+        let new = || Accumulator::new(self.params);
+        let merge = |mut a: Accumulator, b: Accumulator| {
+            a.merge(b);
+            a
+        };
         let work = || {
-            inputs
-                .par_iter()
-                .fold(
-                    || Accumulator::new(self.params),
-                    |mut acc, input| {
-                        self.ingest(input, &mut acc, &progress);
+            let local = || {
+                inputs
+                    .par_iter()
+                    .fold(new, |mut acc, input| {
+                        let (counter, read) = self.counter(&progress);
+                        let opened = source::open(input, counter);
+                        self.ingest(input, opened, &read, &mut acc, &progress);
                         acc
-                    },
-                )
-                .reduce(
-                    || Accumulator::new(self.params),
-                    |mut a, b| {
-                        a.merge(b);
-                        a
-                    },
-                )
+                    })
+                    .reduce(new, merge)
+            };
+            let downloads = || match remote {
+                None => new(),
+                Some((fetched, _, _)) => fetched
+                    .par_bridge()
+                    .fold(new, |mut acc, (input, reader)| {
+                        let (counter, read) = self.counter(&progress);
+                        let opened = source::open_stream(Box::new(reader), counter);
+                        self.ingest(&input, opened, &read, &mut acc, &progress);
+                        acc
+                    })
+                    .reduce(new, merge),
+            };
+            let (a, b) = rayon::join(local, downloads);
+            merge(a, b)
         };
         let acc = match self.threads {
             Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
@@ -113,8 +130,29 @@ impl Engine<'_> {
         acc
     }
 
-    /// Read one input into `acc`.
-    fn ingest(&self, input: &Input, acc: &mut Accumulator, progress: &Progress) {
+    /// A progress callback for raw bytes read, and the running count it keeps.
+    fn counter(&self, progress: &Progress) -> (impl FnMut(u64) + Send + 'static, Arc<AtomicU64>) {
+        let read = Arc::new(AtomicU64::new(0));
+        let counter = read.clone();
+        let bar = progress.bar.clone();
+        (
+            move |n| {
+                counter.fetch_add(n, Ordering::Relaxed);
+                bar.inc(n);
+            },
+            read,
+        )
+    }
+
+    /// Decode one opened input into `acc`.
+    fn ingest(
+        &self,
+        input: &Input,
+        opened: std::io::Result<Opened>,
+        read: &AtomicU64,
+        acc: &mut Accumulator,
+        progress: &Progress,
+    ) {
         let region = input
             .region_hint()
             .and_then(|r| self.ranges.region_id(r))
@@ -122,21 +160,16 @@ impl Engine<'_> {
         let stats = FileStats {
             path: input.display.clone(),
             size: input.size,
+            etag: input.etag.clone(),
             ..Default::default()
         };
-        let read = Arc::new(AtomicU64::new(0));
-        let counter = read.clone();
-        let bar = progress.bar.clone();
         let mut sink = acc.file(self.ranges, self.params, stats, region);
-        let error = match source::open(input, move |n| {
-            counter.fetch_add(n, Ordering::Relaxed);
-            bar.inc(n);
-        }) {
+        let error = match opened {
             Err(e) => Some(format!("cannot open: {e}")),
             Ok(Opened::Text(reader, enc))
                 if input.size >= self.chunk as u64 * SPLIT_FACTOR
                     && rayon::current_num_threads() > 1
-                    && input.location != Location::Stdin =>
+                    && matches!(input.location, Location::File(_)) =>
             {
                 let stats = sink.take();
                 return self.ingest_split(input, reader, enc.name(), stats, region, acc, progress);

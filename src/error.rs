@@ -15,6 +15,8 @@ pub mod exit {
     pub const NO_NAT: i32 = 3;
     /// `--strict` and some input was malformed, truncated or unreadable.
     pub const BAD_INPUT: i32 = 4;
+    /// The inputs could not be reached: S3 access denied, bucket missing, endpoint down.
+    pub const UNREACHABLE: i32 = 5;
 }
 
 /// Everything that can stop a command.
@@ -34,6 +36,8 @@ pub enum Error {
     Region(String),
     #[error("--strict: {0}")]
     Strict(String),
+    #[error(transparent)]
+    S3(#[from] crate::source::s3::S3Error),
     #[error("{context}: {err}")]
     Io {
         context: String,
@@ -51,6 +55,7 @@ impl Error {
             | Error::Region(_) => exit::USAGE,
             Error::NoNat(_) => exit::NO_NAT,
             Error::Strict(_) => exit::BAD_INPUT,
+            Error::S3(_) => exit::UNREACHABLE,
             Error::Io { .. } => exit::FAILURE,
         }
     }

@@ -13,12 +13,16 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::format::{fields, Layout};
 use crate::report::{Format, Inputs, RangesUsed, Report};
+use crate::source::s3::{ListFilter, S3Options, S3Source, S3Url};
 use crate::source::{self, Input};
 use crate::time;
 
 /// A validated `analyze` configuration.
 pub struct Config {
     pub inputs: Vec<Input>,
+    pub s3_urls: Vec<S3Url>,
+    pub s3: S3Options,
+    pub accounts: Vec<String>,
     pub ranges: IpRanges,
     pub layout: Layout,
     pub params: Params,
@@ -161,6 +165,16 @@ impl Config {
             return Err(usage("--threads must be at least 1".into()));
         }
         let inputs = source::expand(&a.inputs)?;
+        let mut s3_urls = Vec::new();
+        for i in a.inputs.iter().filter(|i| i.starts_with("s3://")) {
+            s3_urls.push(
+                S3Url::parse(i)
+                    .ok_or_else(|| usage(format!("{i}: expected s3://bucket[/prefix]")))?,
+            );
+        }
+        if a.concurrency == 0 {
+            return Err(usage("--concurrency must be at least 1".into()));
+        }
         if inputs
             .iter()
             .filter(|i| i.location == source::Location::Stdin)
@@ -171,6 +185,16 @@ impl Config {
         }
         Ok(Config {
             inputs,
+            s3_urls,
+            s3: S3Options {
+                profile: a.profile.clone(),
+                endpoint_url: a.endpoint_url.clone(),
+                path_style: a.path_style,
+                request_payer: a.request_payer,
+                concurrency: a.concurrency,
+                fallback_region: a.region.clone(),
+            },
+            accounts: a.account.clone(),
             ranges,
             layout,
             params: Params {
@@ -214,7 +238,36 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
         progress: cfg.progress,
         chunk: cfg.chunk,
     };
-    let acc = engine.run(&cfg.inputs);
+    let mut listings = Vec::new();
+    let s3 = if cfg.s3_urls.is_empty() {
+        None
+    } else {
+        Some(S3Source::new(cfg.s3.clone())?)
+    };
+    let remote = match &s3 {
+        None => None,
+        Some(src) => {
+            let filter = ListFilter {
+                since: cfg.params.since,
+                until: cfg.params.until,
+                accounts: cfg.accounts.clone(),
+                regions: cfg.region.iter().cloned().collect(),
+            };
+            let mut objects = Vec::new();
+            for url in &cfg.s3_urls {
+                let (inputs, listing) = src.list(url, &filter)?;
+                objects.extend(inputs);
+                listings.push(listing);
+            }
+            let bytes = objects.iter().map(|o| o.size).sum();
+            let count = objects.len() as u64;
+            Some((src.fetch(objects), count, bytes))
+        }
+    };
+    let acc = engine.run(&cfg.inputs, remote);
+    if let Some(e) = s3.as_ref().and_then(|s| s.take_fatal()) {
+        return Err(e.into());
+    }
     if cfg.strict {
         let mut files = acc.files.clone();
         files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -263,6 +316,7 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
         since: cfg.params.since.map(time::format_instant),
         until: cfg.params.until.map(time::format_instant),
         region_flag: cfg.region.clone(),
+        s3: listings,
     };
     Ok(Report::new(inputs, analysis, cost))
 }

@@ -40,6 +40,9 @@ pub struct Inputs {
     pub since: Option<String>,
     pub until: Option<String>,
     pub region_flag: Option<String>,
+    /// What was listed under each `s3://` argument.
+    #[serde(default)]
+    pub s3: Vec<crate::source::s3::Listing>,
 }
 
 /// The whole report.

@@ -5,7 +5,9 @@
 mod bad_input;
 mod cli;
 mod properties;
+mod proxy;
 mod rules;
+mod s3;
 mod samples;
 mod support;
 mod worlds;

@@ -1,6 +1,9 @@
-//! Source stage: finds the inputs (files, folders walked recursively, `-` for standard input)
-//! and opens them as byte streams, recognising gzip and Parquet by their magic bytes rather
-//! than by name. The only stage that touches the file system.
+//! Source stage: finds the inputs (files, folders walked recursively, `-` for standard input,
+//! `s3://` prefixes) and opens them as byte streams, recognising gzip and Parquet by their
+//! magic bytes rather than by name. The only stage that does I/O; only its [`s3`] part knows
+//! tokio.
+
+pub mod s3;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -31,6 +34,7 @@ impl Encoding {
 pub enum Location {
     File(PathBuf),
     Stdin,
+    S3 { bucket: String, key: String },
 }
 
 /// One input to read.
@@ -39,6 +43,8 @@ pub struct Input {
     pub location: Location,
     pub display: String,
     pub size: u64,
+    /// The S3 object's ETag, when the input is one.
+    pub etag: Option<String>,
 }
 
 impl Input {
@@ -81,15 +87,20 @@ pub enum SourceError {
 }
 
 /// Expand command-line paths into inputs, folders walked recursively in name order.
-/// Hidden files (starting with `.`) inside folders are skipped.
+/// Hidden files (starting with `.`) inside folders are skipped; `s3://` arguments are left
+/// to [`s3`].
 pub fn expand(paths: &[String]) -> Result<Vec<Input>, SourceError> {
     let mut out = Vec::new();
     for p in paths {
+        if p.starts_with("s3://") {
+            continue;
+        }
         if p == "-" {
             out.push(Input {
                 location: Location::Stdin,
                 display: "-".into(),
                 size: 0,
+                etag: None,
             });
             continue;
         }
@@ -109,6 +120,7 @@ pub fn expand(paths: &[String]) -> Result<Vec<Input>, SourceError> {
                 location: Location::File(path.to_path_buf()),
                 display: p.clone(),
                 size: meta.len(),
+                etag: None,
             });
         }
     }
@@ -141,6 +153,7 @@ fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<(), SourceError> {
                 display: path.display().to_string(),
                 location: Location::File(path),
                 size: meta.len(),
+                etag: None,
             });
         }
     }
@@ -149,7 +162,7 @@ fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<(), SourceError> {
 
 /// Inside folders, only names that look like flow-log data are read (explicit files always
 /// are): `.log`, `.gz`, `.parquet`, `.txt`, or no extension.
-fn is_flow_log_name(p: &Path) -> bool {
+pub(crate) fn is_flow_log_name(p: &Path) -> bool {
     match p.extension().and_then(|e| e.to_str()) {
         None => true,
         Some(e) => matches!(
@@ -186,12 +199,34 @@ impl<R: Read, F: FnMut(u64)> Read for Counting<R, F> {
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const PARQUET_MAGIC: [u8; 4] = *b"PAR1";
 
-/// Open an input, sniffing its encoding. `on_read` is told of raw bytes as they are read.
+/// Open a local input (file or standard input), sniffing its encoding. `on_read` is told of
+/// raw bytes as they are read.
 pub fn open(input: &Input, on_read: impl FnMut(u64) + Send + 'static) -> io::Result<Opened> {
-    let raw: Box<dyn Read + Send> = match &input.location {
-        Location::File(p) => Box::new(File::open(p)?),
-        Location::Stdin => Box::new(io::stdin()),
-    };
+    match &input.location {
+        Location::File(p) => {
+            let mut reader = BufReader::with_capacity(
+                256 * 1024,
+                Counting {
+                    inner: File::open(p)?,
+                    on_read,
+                },
+            );
+            if reader.fill_buf()?.starts_with(&PARQUET_MAGIC) {
+                return Ok(Opened::ParquetFile(File::open(p)?));
+            }
+            Ok(sniffed(Box::new(reader))?)
+        }
+        Location::Stdin => open_stream(Box::new(io::stdin()), on_read),
+        Location::S3 { .. } => Err(io::Error::other("S3 objects are opened by the S3 source")),
+    }
+}
+
+/// Open a stream (standard input, an S3 object), sniffing its encoding; a Parquet stream is
+/// read into memory, since Parquet needs random access.
+pub fn open_stream(
+    raw: Box<dyn Read + Send>,
+    on_read: impl FnMut(u64) + Send + 'static,
+) -> io::Result<Opened> {
     let mut reader = BufReader::with_capacity(
         256 * 1024,
         Counting {
@@ -199,25 +234,23 @@ pub fn open(input: &Input, on_read: impl FnMut(u64) + Send + 'static) -> io::Res
             on_read,
         },
     );
-    let head = reader.fill_buf()?;
-    if head.starts_with(&PARQUET_MAGIC) {
-        return match &input.location {
-            Location::File(p) => Ok(Opened::ParquetFile(File::open(p)?)),
-            Location::Stdin => {
-                let mut all = Vec::new();
-                reader.read_to_end(&mut all)?;
-                Ok(Opened::ParquetBytes(all.into()))
-            }
-        };
+    if reader.fill_buf()?.starts_with(&PARQUET_MAGIC) {
+        let mut all = Vec::new();
+        reader.read_to_end(&mut all)?;
+        return Ok(Opened::ParquetBytes(all.into()));
     }
-    if head.starts_with(&GZIP_MAGIC) {
+    sniffed(Box::new(reader))
+}
+
+fn sniffed(mut reader: Box<dyn BufRead + Send>) -> io::Result<Opened> {
+    if reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
         let gz = MultiGzDecoder::new(reader);
         return Ok(Opened::Text(
             Box::new(BufReader::with_capacity(256 * 1024, gz)),
             Encoding::Gzip,
         ));
     }
-    Ok(Opened::Text(Box::new(reader), Encoding::Text))
+    Ok(Opened::Text(reader, Encoding::Text))
 }
 
 #[cfg(test)]

@@ -1,0 +1,580 @@
+//! The S3 part of the source stage, and the only code that knows tokio: lists flow-log objects
+//! (pruned to the days asked for, in AWS's default and Hive key layouts), then downloads them
+//! with a bounded number of concurrent GETs. Each object reaches the (synchronous) decoders as
+//! an ordinary `Read` fed by a small bounded channel, so downloads overlap decoding and memory
+//! stays bounded. A body cut mid-stream resumes with a Range GET from the offset reached.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::types::RequestPayer;
+use aws_sdk_s3::Client;
+use bytes::Bytes;
+use tokio::sync::{mpsc, Semaphore};
+
+use super::{Input, Location};
+
+/// An `s3://bucket/prefix` argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Url {
+    pub bucket: String,
+    pub prefix: String,
+}
+
+impl S3Url {
+    /// Parse `s3://bucket[/prefix]`.
+    pub fn parse(s: &str) -> Option<S3Url> {
+        let rest = s.strip_prefix("s3://")?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        (!bucket.is_empty()).then(|| S3Url {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        })
+    }
+}
+
+/// How to reach S3.
+#[derive(Clone, Debug, Default)]
+pub struct S3Options {
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub path_style: bool,
+    pub request_payer: bool,
+    /// Concurrent GETs.
+    pub concurrency: usize,
+    /// Region for the client when the AWS configuration names none.
+    pub fallback_region: Option<String>,
+}
+
+/// What to list.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+}
+
+/// Why S3 could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum S3Error {
+    #[error("access denied {action} s3://{bucket}/{prefix}: the credentials need {permission} on {resource}")]
+    AccessDenied {
+        action: &'static str,
+        bucket: String,
+        prefix: String,
+        permission: &'static str,
+        resource: String,
+    },
+    #[error("bucket `{0}` does not exist")]
+    NoSuchBucket(String),
+    #[error("S3 {action} s3://{bucket}/{prefix} failed: {message}")]
+    Other {
+        action: &'static str,
+        bucket: String,
+        prefix: String,
+        message: String,
+    },
+    #[error("cannot start the S3 client: {0}")]
+    Setup(String),
+}
+
+/// Counters of the S3 side, for the report and the progress bar.
+#[derive(Debug, Default)]
+pub struct S3Stats {
+    pub list_requests: AtomicU64,
+    pub get_requests: AtomicU64,
+    pub resumed: AtomicU64,
+    pub bytes_downloaded: AtomicU64,
+}
+
+/// What one listing found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listing {
+    pub bucket: String,
+    /// The prefixes listed in full (after walking the key layout and pruning by date).
+    pub prefixes: Vec<String>,
+    pub objects: u64,
+    pub bytes: u64,
+    /// Objects under those prefixes left out because their key's timestamp is outside the
+    /// time range (with margins).
+    pub skipped_by_key_time: u64,
+}
+
+/// Objects whose key timestamp (the end of the delivery window) is this long before `since`
+/// may still hold records in range (a record can start up to an aggregation interval before
+/// the window).
+pub const KEY_TIME_BEFORE: i64 = 15 * 60;
+/// ... and this long after `until` (delivery can lag).
+pub const KEY_TIME_AFTER: i64 = 2 * 3600;
+
+/// The S3 client with its own tokio runtime (used for the network only).
+pub struct S3Source {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+    opts: S3Options,
+    pub stats: Arc<S3Stats>,
+    fatal: Arc<Mutex<Option<S3Error>>>,
+}
+
+fn err_text<E: std::error::Error + 'static>(e: &aws_sdk_s3::error::SdkError<E>) -> String {
+    use aws_sdk_s3::error::DisplayErrorContext;
+    format!("{}", DisplayErrorContext(e))
+}
+
+fn status_of<E>(e: &aws_sdk_s3::error::SdkError<E>) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+impl S3Source {
+    /// Build the client from the standard AWS chain (environment, profiles, SSO, instance and
+    /// task roles), with `AWS_ENDPOINT_URL` or `--endpoint-url` for S3-compatible stores.
+    pub fn new(opts: S3Options) -> Result<S3Source, S3Error> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("flowcost-s3")
+            .build()
+            .map_err(|e| S3Error::Setup(e.to_string()))?;
+        let client = rt.block_on(async {
+            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+            if let Some(p) = &opts.profile {
+                loader = loader.profile_name(p);
+            }
+            if let Some(u) = &opts.endpoint_url {
+                loader = loader.endpoint_url(u);
+            }
+            let shared = loader.load().await;
+            let mut b = aws_sdk_s3::config::Builder::from(&shared).retry_config(
+                aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(6),
+            );
+            if shared.region().is_none() {
+                let r = opts
+                    .fallback_region
+                    .clone()
+                    .unwrap_or_else(|| "us-east-1".to_string());
+                b = b.region(aws_sdk_s3::config::Region::new(r));
+            }
+            if opts.path_style {
+                b = b.force_path_style(true);
+            }
+            Client::from_conf(b.build())
+        });
+        Ok(S3Source {
+            rt,
+            client,
+            opts,
+            stats: Arc::default(),
+            fatal: Arc::default(),
+        })
+    }
+
+    /// A permission error met while downloading, which stops the run.
+    pub fn take_fatal(&self) -> Option<S3Error> {
+        self.fatal.lock().ok().and_then(|mut f| f.take())
+    }
+
+    async fn list_level(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: bool,
+    ) -> Result<(Vec<String>, Vec<(String, i64, Option<String>)>), S3Error> {
+        let mut dirs = Vec::new();
+        let mut objects = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut req = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.clone());
+            if delimiter {
+                req = req.delimiter("/");
+            }
+            if self.opts.request_payer {
+                req = req.request_payer(RequestPayer::Requester);
+            }
+            self.stats.list_requests.fetch_add(1, Ordering::Relaxed);
+            let out = req.send().await.map_err(|e| {
+                let code = e.code().map(String::from);
+                if code.as_deref() == Some("NoSuchBucket") {
+                    S3Error::NoSuchBucket(bucket.to_string())
+                } else if code.as_deref() == Some("AccessDenied") || status_of(&e) == Some(403) {
+                    S3Error::AccessDenied {
+                        action: "listing",
+                        bucket: bucket.to_string(),
+                        prefix: prefix.to_string(),
+                        permission: "s3:ListBucket",
+                        resource: format!("arn:aws:s3:::{bucket}"),
+                    }
+                } else {
+                    S3Error::Other {
+                        action: "ListObjectsV2",
+                        bucket: bucket.to_string(),
+                        prefix: prefix.to_string(),
+                        message: err_text(&e),
+                    }
+                }
+            })?;
+            for cp in out.common_prefixes() {
+                if let Some(p) = cp.prefix() {
+                    dirs.push(p.to_string());
+                }
+            }
+            for o in out.contents() {
+                if let Some(k) = o.key() {
+                    objects.push((
+                        k.to_string(),
+                        o.size().unwrap_or(0),
+                        o.e_tag().map(String::from),
+                    ));
+                }
+            }
+            match out.next_continuation_token() {
+                Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok((dirs, objects))
+    }
+
+    /// The prefixes to list in full: walk `AWSLogs/<account>/vpcflowlogs/<region>/` (or the
+    /// Hive form) keeping the accounts and regions asked for, then, with a time range, only
+    /// the day folders from the day before it to the day after.
+    async fn plan(&self, url: &S3Url, f: &ListFilter) -> Result<Vec<String>, S3Error> {
+        let b = &url.bucket;
+        let p = url.prefix.as_str();
+        let (mut level, base, rest): (usize, String, Vec<&str>) = match p.find("AWSLogs/") {
+            Some(i) => {
+                let rest: Vec<&str> = p[i + 8..].split('/').filter(|s| !s.is_empty()).collect();
+                (0, p[..i + 8].to_string(), rest)
+            }
+            None => {
+                let probe = if p.is_empty() || p.ends_with('/') {
+                    p.to_string()
+                } else {
+                    return Ok(vec![p.to_string()]);
+                };
+                let (dirs, _) = self.list_level(b, &probe, true).await?;
+                let aws = format!("{probe}AWSLogs/");
+                if !dirs.contains(&aws) {
+                    return Ok(vec![probe]);
+                }
+                (0, aws, Vec::new())
+            }
+        };
+        // a prefix that already reaches below the region level is listed as given
+        if rest.len() > 3 || (rest.len() == 3 && !p.ends_with('/')) {
+            return Ok(vec![p.to_string()]);
+        }
+        let mut current = vec![base.clone()];
+        for (i, part) in rest.iter().enumerate() {
+            current = vec![format!("{}{part}/", current[0])];
+            level = i + 1;
+        }
+        let keep = |level: usize, name: &str| -> bool {
+            let n = name.trim_end_matches('/');
+            let n = n.rsplit('/').next().unwrap_or(n);
+            let v = n.split_once('=').map_or(n, |x| x.1);
+            match level {
+                0 => f.accounts.is_empty() || f.accounts.iter().any(|a| a == v),
+                1 => v == "vpcflowlogs",
+                2 => f.regions.is_empty() || f.regions.iter().any(|r| r == v),
+                _ => true,
+            }
+        };
+        while level < 3 {
+            let mut next = Vec::new();
+            for c in &current {
+                let (dirs, _) = self.list_level(b, c, true).await?;
+                next.extend(dirs.into_iter().filter(|d| keep(level, d)));
+            }
+            next.sort();
+            current = next;
+            level += 1;
+        }
+        let (Some(since), Some(until)) = (f.since, f.until) else {
+            return Ok(current);
+        };
+        let mut out = Vec::new();
+        for region_prefix in current {
+            let hive = region_prefix.contains("aws-region=");
+            let first = (since - 86_400).div_euclid(86_400);
+            let last = (until - 1 + 86_400).div_euclid(86_400);
+            for day in first..=last {
+                let (y, m, d) = crate::time::civil_from_days(day);
+                out.push(if hive {
+                    format!("{region_prefix}year={y:04}/month={m:02}/day={d:02}/")
+                } else {
+                    format!("{region_prefix}{y:04}/{m:02}/{d:02}/")
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// List the flow-log objects under an `s3://` argument.
+    pub fn list(&self, url: &S3Url, f: &ListFilter) -> Result<(Vec<Input>, Listing), S3Error> {
+        self.rt.block_on(async {
+            let prefixes = self.plan(url, f).await?;
+            let mut listing = Listing {
+                bucket: url.bucket.clone(),
+                prefixes: prefixes.clone(),
+                ..Default::default()
+            };
+            let mut inputs = Vec::new();
+            for p in &prefixes {
+                let (_, objects) = self.list_level(&url.bucket, p, false).await?;
+                for (key, size, etag) in objects {
+                    if key.ends_with('/') || !super::is_flow_log_name(std::path::Path::new(&key)) {
+                        continue;
+                    }
+                    if let (Some(t), Some(s), Some(u)) = (key_time(&key), f.since, f.until) {
+                        if t < s - KEY_TIME_BEFORE || t > u + KEY_TIME_AFTER {
+                            listing.skipped_by_key_time += 1;
+                            continue;
+                        }
+                    }
+                    listing.objects += 1;
+                    listing.bytes += size.max(0) as u64;
+                    inputs.push(Input {
+                        display: format!("s3://{}/{key}", url.bucket),
+                        location: Location::S3 {
+                            bucket: url.bucket.clone(),
+                            key,
+                        },
+                        size: size.max(0) as u64,
+                        etag,
+                    });
+                }
+            }
+            Ok((inputs, listing))
+        })
+    }
+
+    /// Start downloading `objects` (at most `concurrency` at once). Each arrives, in order, as
+    /// the input and a reader of its bytes.
+    pub fn fetch(&self, objects: Vec<Input>) -> Fetched {
+        let (tx, rx) = mpsc::channel::<(Input, ObjectReader)>(self.opts.concurrency.max(1));
+        let client = self.client.clone();
+        let stats = self.stats.clone();
+        let fatal = self.fatal.clone();
+        let payer = self.opts.request_payer;
+        let limit = Arc::new(Semaphore::new(self.opts.concurrency.max(1)));
+        self.rt.spawn(async move {
+            for input in objects {
+                if fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
+                    break;
+                }
+                let Ok(permit) = limit.clone().acquire_owned().await else {
+                    break;
+                };
+                let (btx, brx) = mpsc::channel::<Result<Bytes, String>>(4);
+                if tx
+                    .send((input.clone(), ObjectReader::new(brx)))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                let (client, stats, fatal) = (client.clone(), stats.clone(), fatal.clone());
+                tokio::spawn(async move {
+                    download(&client, &input, payer, &stats, &fatal, btx).await;
+                    drop(permit);
+                });
+            }
+        });
+        Fetched { rx }
+    }
+}
+
+/// The end of an AWS flow-log file's delivery window, from its key
+/// (`..._YYYYMMDDTHHmmZ_hash.log.gz`).
+pub fn key_time(key: &str) -> Option<i64> {
+    let name = key.rsplit('/').next()?;
+    name.split('_').find_map(|part| {
+        let b = part.as_bytes();
+        if b.len() != 14
+            || b[8] != b'T'
+            || b[13] != b'Z'
+            || !b[..8].iter().chain(&b[9..13]).all(u8::is_ascii_digit)
+        {
+            return None;
+        }
+        let n = |r: std::ops::Range<usize>| part[r].parse::<i64>().ok();
+        let days = crate::time::days_from_civil(n(0..4)?, n(4..6)? as u32, n(6..8)? as u32);
+        Some(days * 86_400 + n(9..11)? * 3600 + n(11..13)? * 60)
+    })
+}
+
+/// Downloads of objects, in the order they were started.
+pub struct Fetched {
+    rx: mpsc::Receiver<(Input, ObjectReader)>,
+}
+
+impl Iterator for Fetched {
+    type Item = (Input, ObjectReader);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.rx.blocking_recv()
+    }
+}
+
+/// Resumes allowed after a body is cut.
+const MAX_RESUMES: u32 = 5;
+
+async fn download(
+    client: &Client,
+    input: &Input,
+    payer: bool,
+    stats: &S3Stats,
+    fatal: &Mutex<Option<S3Error>>,
+    tx: mpsc::Sender<Result<Bytes, String>>,
+) {
+    let Location::S3 { bucket, key } = &input.location else {
+        return;
+    };
+    let mut offset = 0u64;
+    let mut resumes = 0u32;
+    loop {
+        let mut req = client.get_object().bucket(bucket).key(key);
+        if offset > 0 {
+            req = req.range(format!("bytes={offset}-"));
+            if let Some(e) = &input.etag {
+                req = req.if_match(e);
+            }
+        }
+        if payer {
+            req = req.request_payer(RequestPayer::Requester);
+        }
+        stats.get_requests.fetch_add(1, Ordering::Relaxed);
+        let out = match req.send().await {
+            Ok(o) => o,
+            Err(e) => {
+                let msg = if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                    "the object vanished between listing and download (NoSuchKey)".to_string()
+                } else if e.code() == Some("AccessDenied") || status_of(&e) == Some(403) {
+                    if let Ok(mut f) = fatal.lock() {
+                        f.get_or_insert(S3Error::AccessDenied {
+                            action: "reading",
+                            bucket: bucket.clone(),
+                            prefix: key.clone(),
+                            permission: "s3:GetObject",
+                            resource: format!("arn:aws:s3:::{bucket}/*"),
+                        });
+                    }
+                    "access denied (s3:GetObject)".to_string()
+                } else if offset > 0 && resumes < MAX_RESUMES {
+                    resumes += 1;
+                    tokio::time::sleep(Duration::from_millis(200 << resumes)).await;
+                    continue;
+                } else {
+                    format!("GetObject failed: {}", err_text(&e))
+                };
+                let _ = tx.send(Err(msg)).await;
+                return;
+            }
+        };
+        let mut body = out.body;
+        let cut = loop {
+            match body.next().await {
+                Some(Ok(bytes)) => {
+                    offset += bytes.len() as u64;
+                    stats
+                        .bytes_downloaded
+                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    if tx.send(Ok(bytes)).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Err(e)) => break e.to_string(),
+                None if offset < input.size => {
+                    break format!("body ended at byte {offset} of {}", input.size)
+                }
+                None => return,
+            }
+        };
+        if resumes >= MAX_RESUMES {
+            let _ = tx
+                .send(Err(format!(
+                    "download cut at byte {offset} after {resumes} resumes: {cut}"
+                )))
+                .await;
+            return;
+        }
+        resumes += 1;
+        stats.resumed.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(100 << resumes)).await;
+    }
+}
+
+/// A `Read` over the chunks a download task sends.
+pub struct ObjectReader {
+    rx: mpsc::Receiver<Result<Bytes, String>>,
+    current: Bytes,
+    failed: Option<String>,
+}
+
+impl ObjectReader {
+    fn new(rx: mpsc::Receiver<Result<Bytes, String>>) -> ObjectReader {
+        ObjectReader {
+            rx,
+            current: Bytes::new(),
+            failed: None,
+        }
+    }
+}
+
+impl Read for ObjectReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if let Some(f) = &self.failed {
+                return Err(std::io::Error::other(f.clone()));
+            }
+            if !self.current.is_empty() {
+                let n = buf.len().min(self.current.len());
+                buf[..n].copy_from_slice(&self.current[..n]);
+                bytes::Buf::advance(&mut self.current, n);
+                return Ok(n);
+            }
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.current = b,
+                Some(Err(e)) => self.failed = Some(e),
+                None => return Ok(0),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_key_times() {
+        assert_eq!(
+            S3Url::parse("s3://b/logs/x"),
+            Some(S3Url {
+                bucket: "b".into(),
+                prefix: "logs/x".into()
+            })
+        );
+        assert_eq!(
+            S3Url::parse("s3://b"),
+            Some(S3Url {
+                bucket: "b".into(),
+                prefix: String::new()
+            })
+        );
+        assert_eq!(S3Url::parse("s3://"), None);
+        assert_eq!(S3Url::parse("/tmp/x"), None);
+        let k = "AWSLogs/1/vpcflowlogs/us-east-1/2026/09/01/1_vpcflowlogs_us-east-1_fl-0_20260901T0005Z_ab12cd34.log.gz";
+        assert_eq!(key_time(k), Some(1_788_220_800 + 300));
+        assert_eq!(key_time("x/plain.log"), None);
+    }
+}

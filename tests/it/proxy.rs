@@ -1,0 +1,164 @@
+//! A small HTTP proxy on loopback between flowcost and the S3 test server, to count requests
+//! and to inject faults the server cannot: 503 SlowDown storms, bodies cut mid-stream,
+//! objects that vanish after listing, access denied. One request per connection.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+/// Which faults to inject.
+#[derive(Default, Debug)]
+pub struct Rules {
+    /// Answer this many of the first requests (every other one) with 503 SlowDown.
+    pub slowdown: u32,
+    /// Cut the body of GETs whose path contains the text, this many times.
+    pub cut: Option<(String, u32)>,
+    /// Answer GETs of paths containing the text with 404 NoSuchKey.
+    pub vanish: Option<String>,
+    pub deny_list: bool,
+    pub deny_get: bool,
+}
+
+pub struct Proxy {
+    pub url: String,
+    pub requests: Arc<Mutex<Vec<String>>>,
+}
+
+fn error_response(status: &str, code: &str) -> Vec<u8> {
+    let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{code} (injected by the test proxy)</Message></Error>");
+    format!("HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).into_bytes()
+}
+
+fn find(h: &[u8], pat: &[u8]) -> Option<usize> {
+    h.windows(pat.len()).position(|w| w == pat)
+}
+
+/// Read one HTTP message head (and the body its Content-Length announces).
+fn read_request(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 8192];
+    let head_end = loop {
+        if let Some(p) = find(&buf, b"\r\n\r\n") {
+            break p + 4;
+        }
+        let n = s.read(&mut tmp).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&tmp[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let len = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        let n = s.read(&mut tmp).ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&tmp[..n]);
+    }
+    Some((head, buf))
+}
+
+/// Replace any Connection header of a message head by `Connection: close`.
+fn close_head(head: &str) -> String {
+    let mut out: Vec<&str> = head
+        .trim_end()
+        .split("\r\n")
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect();
+    out.push("Connection: close");
+    out.join("\r\n") + "\r\n\r\n"
+}
+
+fn handle(
+    mut client: TcpStream,
+    upstream: &str,
+    requests: &Mutex<Vec<String>>,
+    rules: &Mutex<Rules>,
+) {
+    let Some((head, raw)) = read_request(&mut client) else {
+        return;
+    };
+    let line = head.lines().next().unwrap_or("").to_string();
+    let n = {
+        let mut r = requests.lock().unwrap();
+        r.push(line.clone());
+        r.len() as u32
+    };
+    let is_list = line.contains("list-type=2");
+    let is_get = line.starts_with("GET ") && !is_list;
+    let mut cut = false;
+    {
+        let mut r = rules.lock().unwrap();
+        let reply = if n <= r.slowdown * 2 && n % 2 == 1 {
+            Some(error_response("503 Slow Down", "SlowDown"))
+        } else if is_list && r.deny_list || is_get && r.deny_get {
+            Some(error_response("403 Forbidden", "AccessDenied"))
+        } else if is_get && r.vanish.as_ref().is_some_and(|v| line.contains(v.as_str())) {
+            Some(error_response("404 Not Found", "NoSuchKey"))
+        } else {
+            if let Some((k, times)) = &mut r.cut {
+                if is_get && *times > 0 && line.contains(k.as_str()) {
+                    *times -= 1;
+                    cut = true;
+                }
+            }
+            None
+        };
+        if let Some(reply) = reply {
+            let _ = client.write_all(&reply);
+            let _ = client.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+    let body_at = find(&raw, b"\r\n\r\n").map_or(raw.len(), |p| p + 4);
+    let Ok(mut up) = TcpStream::connect(upstream) else {
+        return;
+    };
+    let _ = up.write_all(close_head(&head).as_bytes());
+    let _ = up.write_all(&raw[body_at..]);
+    let mut resp = Vec::new();
+    let _ = up.read_to_end(&mut resp);
+    let split = find(&resp, b"\r\n\r\n").map_or(resp.len(), |p| p + 4);
+    let rhead = String::from_utf8_lossy(&resp[..split]).to_string();
+    let body = &resp[split..];
+    let _ = client.write_all(close_head(&rhead).as_bytes());
+    let body = if cut { &body[..body.len() / 2] } else { body };
+    let _ = client.write_all(body);
+    let _ = client.flush();
+    let _ = client.shutdown(Shutdown::Both);
+}
+
+impl Proxy {
+    pub fn start(upstream_url: &str, rules: Rules) -> Proxy {
+        let upstream = upstream_url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let rules = Arc::new(Mutex::new(rules));
+        let (rq, rl) = (requests.clone(), rules);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(c) = conn else { continue };
+                let (up, rq, rl) = (upstream.clone(), rq.clone(), rl.clone());
+                std::thread::spawn(move || handle(c, &up, &rq, &rl));
+            }
+        });
+        Proxy { url, requests }
+    }
+
+    /// The request lines seen so far.
+    pub fn seen(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}

@@ -1,0 +1,401 @@
+//! The S3 source against a real S3-compatible server on loopback (moto's server mode, started
+//! by `.ci/s3-server`; `FLOWCOST_TEST_S3` points at it). Without it these tests skip, loudly.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Output;
+
+use aws_sdk_s3::config::{Credentials, Region};
+use flowcost::generate::{Encoding, FieldSet};
+use flowcost::report::Report;
+
+use crate::proxy::{Proxy, Rules};
+use crate::support::{analyze_json, bin, spec, stderr, world};
+
+fn endpoint() -> Option<String> {
+    match std::env::var("FLOWCOST_TEST_S3") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            eprintln!("\n*** SKIPPED: the S3 tests need a server: eval \"$(bash .ci/s3-server)\" first (CI always does) ***\n");
+            None
+        }
+    }
+}
+
+/// A bucket name of its own for this run (the server may outlive a test run).
+fn bucket(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+fn client(endpoint: &str) -> (tokio::runtime::Runtime, aws_sdk_s3::Client) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version_latest()
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .build();
+    (rt, aws_sdk_s3::Client::from_conf(conf))
+}
+
+/// The key a default-layout key has in the Hive-compatible layout (with hourly partitions).
+fn hive_key(key: &str) -> String {
+    // AWSLogs/<acct>/vpcflowlogs/<region>/YYYY/MM/DD/<file>
+    let p: Vec<&str> = key.split('/').collect();
+    let file = p[7];
+    let hour = file
+        .split('_')
+        .find(|x| x.len() == 14 && x.as_bytes()[8] == b'T')
+        .map_or("00", |x| &x[9..11]);
+    format!(
+        "AWSLogs/aws-account-id={}/aws-service=vpcflowlogs/aws-region={}/year={}/month={}/day={}/hour={hour}/{file}",
+        p[1], p[3], p[4], p[5], p[6]
+    )
+}
+
+/// Upload every file under `dir` to `bucket` below `prefix`; returns the count.
+fn upload(endpoint: &str, bucket: &str, dir: &Path, prefix: &str, hive: bool) -> usize {
+    let (rt, c) = client(endpoint);
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                files.push(p)
+            }
+        }
+    }
+    rt.block_on(async {
+        let _ = c.create_bucket().bucket(bucket).send().await;
+        for f in &files {
+            let rel = f
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let key = format!("{prefix}{}", if hive { hive_key(&rel) } else { rel });
+            let body = aws_sdk_s3::primitives::ByteStream::from(std::fs::read(f).unwrap());
+            c.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    files.len()
+}
+
+fn s3_run(endpoint: &str, args: &[&str]) -> Output {
+    bin()
+        .args([
+            "analyze",
+            "-q",
+            "--format",
+            "json",
+            "--path-style",
+            "--endpoint-url",
+            endpoint,
+        ])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap()
+}
+
+fn s3_json(endpoint: &str, args: &[&str]) -> Report {
+    let o = s3_run(endpoint, args);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// The file name of an input path or key.
+fn name(p: &str) -> String {
+    p.rsplit('/').next().unwrap().to_string()
+}
+
+/// Same answer as the local run: the analysis byte for byte except the listed sources, and
+/// every file's counts by name.
+fn assert_same(s3: &Report, local: &Report) {
+    let strip = |r: &Report| {
+        let mut v = serde_json::to_value(&r.analysis).unwrap();
+        v["quality"]["files"] = serde_json::Value::Null;
+        serde_json::to_string(&v).unwrap()
+    };
+    assert_eq!(strip(s3), strip(local));
+    let files = |r: &Report| -> BTreeMap<String, String> {
+        r.analysis
+            .quality
+            .files
+            .iter()
+            .map(|f| {
+                (
+                    name(&f.path),
+                    serde_json::to_string(&(&f.counts, &f.format, f.size)).unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(files(s3), files(local));
+    assert!(
+        s3.analysis.quality.files.iter().all(|f| f.etag.is_some()),
+        "every object's ETag is reported"
+    );
+}
+
+#[test]
+fn default_and_hive_layouts_read_the_same_as_local_disk() {
+    let Some(ep) = endpoint() else { return };
+    let layouts = bucket("layouts");
+    let w = world(&spec(41, FieldSet::V5), &[Encoding::Gz, Encoding::Parquet]);
+    let local = analyze_json(&[&w.path(Encoding::Gz)]);
+    let n = upload(&ep, &layouts, &w.dir.path().join("gz"), "default/", false);
+    upload(&ep, &layouts, &w.dir.path().join("gz"), "hive/", true);
+    upload(
+        &ep,
+        &layouts,
+        &w.dir.path().join("parquet"),
+        "parquet/",
+        false,
+    );
+    let d = s3_json(&ep, &[&format!("s3://{layouts}/default/")]);
+    assert_same(&d, &local);
+    assert_eq!(d.inputs.s3[0].objects as usize, n);
+    assert_eq!(
+        d.inputs.s3[0].prefixes,
+        vec!["default/AWSLogs/111122223333/vpcflowlogs/us-east-1/".to_string()]
+    );
+    let h = s3_json(&ep, &[&format!("s3://{layouts}/hive/")]);
+    assert_same(&h, &local);
+    assert!(h.inputs.s3[0].prefixes[0].contains("aws-region=us-east-1/"));
+    let p = s3_json(&ep, &[&format!("s3://{layouts}/parquet/")]);
+    assert_eq!(p.analysis.classes, w.truth.nat, "Parquet objects from S3");
+    // S3 and local inputs mixed
+    let half = s3_json(
+        &ep,
+        &[
+            &format!("s3://{layouts}/default/"),
+            &w.path(Encoding::Parquet),
+        ],
+    );
+    let mut twice = w.truth.nat;
+    twice.add_all(&w.truth.nat);
+    assert_eq!(half.analysis.classes, twice);
+}
+
+#[test]
+fn listing_pages_past_a_thousand_keys() {
+    let Some(ep) = endpoint() else { return };
+    let paged = bucket("paged");
+    let mut s = spec(42, FieldSet::V5);
+    s.days = 6;
+    s.tasks_per_day = 10;
+    let w = world(&s, &[Encoding::Gz]);
+    let n = upload(&ep, &paged, &w.dir.path().join("gz"), "", false);
+    assert!(n > 1000, "{n} objects");
+    let proxy = Proxy::start(&ep, Rules::default());
+    let r = s3_json(&proxy.url, &[&format!("s3://{paged}")]);
+    assert_eq!(r.inputs.s3[0].objects as usize, n);
+    assert_same(&r, &analyze_json(&[&w.path(Encoding::Gz)]));
+    let full_lists = proxy
+        .seen()
+        .iter()
+        .filter(|l| l.contains("list-type=2") && !l.contains("delimiter"))
+        .count();
+    assert!(
+        full_lists >= 2,
+        "the listing needed continuation: {full_lists} pages"
+    );
+}
+
+#[test]
+fn a_time_range_lists_only_the_days_it_needs() {
+    let Some(ep) = endpoint() else { return };
+    let pruned = bucket("pruned");
+    let mut s = spec(43, FieldSet::V5);
+    s.days = 6;
+    s.tasks_per_day = 4;
+    let w = world(&s, &[Encoding::Gz]);
+    upload(&ep, &pruned, &w.dir.path().join("gz"), "", false);
+    upload(&ep, &pruned, &w.dir.path().join("gz"), "h/", true);
+    // 2026-09-03 and 2026-09-04 of 2026-09-01 .. 2026-09-06
+    let range = ["--since", "2026-09-03", "--until", "2026-09-05"];
+    let mut local_args = range.to_vec();
+    let lp = w.path(Encoding::Gz);
+    local_args.push(&lp);
+    let local = analyze_json(&local_args);
+    for (url, hive) in [
+        (&format!("s3://{pruned}/AWSLogs/"), false),
+        (&format!("s3://{pruned}/h/"), true),
+    ] {
+        let proxy = Proxy::start(&ep, Rules::default());
+        let mut args = range.to_vec();
+        args.push(url);
+        let r = s3_json(&proxy.url, &args);
+        assert_eq!(r.analysis.classes, local.analysis.classes, "{url}");
+        assert_eq!(
+            r.analysis.quality.lines.counted, local.analysis.quality.lines.counted,
+            "{url}"
+        );
+        let days: Vec<String> = r.inputs.s3[0]
+            .prefixes
+            .iter()
+            .map(|p| p.rsplit('/').nth(1).unwrap().to_string())
+            .collect();
+        let want = if hive {
+            ["day=02", "day=03", "day=04", "day=05"]
+        } else {
+            ["02", "03", "04", "05"]
+        };
+        assert_eq!(days, want, "one day of margin each side");
+        let seen = proxy.seen();
+        let full: Vec<&String> = seen
+            .iter()
+            .filter(|l| l.contains("list-type=2") && !l.contains("delimiter"))
+            .collect();
+        assert_eq!(full.len(), 4, "{url}: one listing per day folder: {full:?}");
+        assert!(
+            !seen.iter().any(|l| l.contains("%2F2026%2F09%2F01")
+                || l.contains("day%3D01")
+                || l.contains("day=01")),
+            "day 1 never listed"
+        );
+        let gets = seen
+            .iter()
+            .filter(|l| l.starts_with("GET ") && !l.contains("list-type"))
+            .count() as u64;
+        assert_eq!(gets, r.inputs.s3[0].objects, "one GET per listed object");
+        assert!(
+            gets * 2 < local.analysis.quality.files.len() as u64,
+            "far fewer objects than the six days hold"
+        );
+    }
+}
+
+#[test]
+fn faults_are_survived_or_reported_by_key() {
+    let Some(ep) = endpoint() else { return };
+    let faults = bucket("faults");
+    let w = world(&spec(44, FieldSet::V5), &[Encoding::Gz]);
+    upload(&ep, &faults, &w.dir.path().join("gz"), "", false);
+    let local = analyze_json(&[&w.path(Encoding::Gz)]);
+    // a key in the middle of the listing
+    let victim = {
+        let r = s3_json(&ep, &[&format!("s3://{faults}")]);
+        let f = &r.analysis.quality.files[r.analysis.quality.files.len() / 2];
+        name(&f.path)
+    };
+
+    // a 503 SlowDown storm: retried with backoff, same answer
+    let p = Proxy::start(
+        &ep,
+        Rules {
+            slowdown: 12,
+            ..Default::default()
+        },
+    );
+    assert_same(&s3_json(&p.url, &[&format!("s3://{faults}")]), &local);
+
+    // a body cut mid-stream, twice: resumed with Range GETs, same answer
+    let p = Proxy::start(
+        &ep,
+        Rules {
+            cut: Some((victim.clone(), 2)),
+            ..Default::default()
+        },
+    );
+    let r = s3_json(&p.url, &[&format!("s3://{faults}")]);
+    assert_same(&r, &local);
+    assert!(p.seen().iter().filter(|l| l.contains(&victim)).count() >= 3);
+
+    // cut every time: reported by key, everything else counted; fatal under --strict
+    let p = Proxy::start(
+        &ep,
+        Rules {
+            cut: Some((victim.clone(), 1000)),
+            ..Default::default()
+        },
+    );
+    let r = s3_json(&p.url, &[&format!("s3://{faults}")]);
+    let bad: Vec<_> = r
+        .analysis
+        .quality
+        .files
+        .iter()
+        .filter(|f| f.error.is_some())
+        .collect();
+    assert_eq!(bad.len(), 1);
+    assert!(bad[0].path.ends_with(&victim));
+    assert!(
+        bad[0].error.as_ref().unwrap().contains("cut"),
+        "{:?}",
+        bad[0].error
+    );
+    assert_eq!(
+        r.analysis.quality.files.len(),
+        local.analysis.quality.files.len()
+    );
+    assert!(r.analysis.quality.reconciled);
+    let o = s3_run(&p.url, &["--strict", &format!("s3://{faults}")]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&victim));
+
+    // an object that vanished between listing and download
+    let p = Proxy::start(
+        &ep,
+        Rules {
+            vanish: Some(victim.clone()),
+            ..Default::default()
+        },
+    );
+    let r = s3_json(&p.url, &[&format!("s3://{faults}")]);
+    let bad: Vec<_> = r
+        .analysis
+        .quality
+        .files
+        .iter()
+        .filter(|f| f.error.is_some())
+        .collect();
+    assert_eq!(bad.len(), 1);
+    assert!(bad[0].error.as_ref().unwrap().contains("NoSuchKey"));
+
+    // access denied names the missing permission and stops the run
+    let p = Proxy::start(
+        &ep,
+        Rules {
+            deny_list: true,
+            ..Default::default()
+        },
+    );
+    let o = s3_run(&p.url, &[&format!("s3://{faults}")]);
+    assert_eq!(o.status.code(), Some(5));
+    assert!(stderr(&o).contains("s3:ListBucket"), "{}", stderr(&o));
+    let p = Proxy::start(
+        &ep,
+        Rules {
+            deny_get: true,
+            ..Default::default()
+        },
+    );
+    let o = s3_run(&p.url, &[&format!("s3://{faults}")]);
+    assert_eq!(o.status.code(), Some(5));
+    assert!(stderr(&o).contains("s3:GetObject"), "{}", stderr(&o));
+
+    // a bucket that does not exist
+    let o = s3_run(&ep, &["s3://no-such-bucket-here/"]);
+    assert_eq!(o.status.code(), Some(5));
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+}
