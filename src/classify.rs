@@ -174,6 +174,10 @@ pub struct IpRanges {
     dynamodb: Option<u16>,
     /// Prefix counts: (IPv4, IPv6).
     pub prefix_counts: (usize, usize),
+    /// Prefixes per service: (service, IPv4, IPv6), by name.
+    pub service_counts: Vec<(String, usize, usize)>,
+    /// Regions with S3 prefixes.
+    pub s3_regions: Vec<String>,
 }
 
 fn rank(service: &str) -> u8 {
@@ -232,6 +236,25 @@ impl IpRanges {
             let reg = intern(&mut reg_ids, &mut regions, p.region);
             add((lo, hi, true), p.service, svc, reg);
         }
+        let mut per_service: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+        let mut s3_regions: std::collections::BTreeSet<&str> = Default::default();
+        for p in &doc.prefixes {
+            per_service.entry(p.service).or_default().0 += 1;
+            if p.service == "S3" {
+                s3_regions.insert(p.region);
+            }
+        }
+        for p in &doc.ipv6_prefixes {
+            per_service.entry(p.service).or_default().1 += 1;
+            if p.service == "S3" {
+                s3_regions.insert(p.region);
+            }
+        }
+        let service_counts = per_service
+            .into_iter()
+            .map(|(s, (a, b))| (s.to_string(), a, b))
+            .collect();
+        let s3_regions = s3_regions.into_iter().map(String::from).collect();
         if best.is_empty() {
             return Err(RangesError::Empty {
                 source_name: source_name.to_string(),
@@ -287,6 +310,8 @@ impl IpRanges {
             s3,
             dynamodb,
             prefix_counts: (doc.prefixes.len(), doc.ipv6_prefixes.len()),
+            service_counts,
+            s3_regions,
         })
     }
 

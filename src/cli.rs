@@ -20,6 +20,27 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Write a deterministic synthetic world of flow logs plus its true answer.
     Generate(GenerateArgs),
+    /// Keep AWS's ip-ranges.json fresh: `update` downloads it into the cache, `show` tells
+    /// what `analyze` uses.
+    #[command(name = "ip-ranges", subcommand)]
+    IpRanges(IpRangesCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IpRangesCommand {
+    /// Download the current ip-ranges.json, validate it and keep it in the cache (earlier
+    /// copies are kept too).
+    Update {
+        /// Where to download it from.
+        #[arg(long, default_value = crate::cmd::ip_ranges::DEFAULT_URL)]
+        url: String,
+    },
+    /// Print the ip-ranges in use: source, syncToken, createDate, prefixes per service.
+    Show {
+        /// Show this file or URL instead of the one `analyze` would use.
+        #[arg(long = "ip-ranges", value_name = "FILE|URL")]
+        ip_ranges: Option<String>,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -44,8 +65,9 @@ pub struct AnalyzeArgs {
     /// (`${version} ${srcaddr} ...`) or a list of names. Default: the v2 default format.
     #[arg(long, value_name = "SPEC")]
     pub fields: Option<String>,
-    /// ip-ranges.json to classify with. Default: the snapshot built into the binary.
-    #[arg(long = "ip-ranges", value_name = "FILE")]
+    /// ip-ranges.json to classify with (a file or an http(s) URL). Default: the newest copy
+    /// fetched by `flowcost ip-ranges update`, else the snapshot built into the binary.
+    #[arg(long = "ip-ranges", value_name = "FILE|URL")]
     pub ip_ranges: Option<String>,
     /// The NAT's region when neither the records (`region` field) nor the S3 key path say.
     #[arg(long)]

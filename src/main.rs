@@ -9,6 +9,7 @@ fn main() {
     let result = match &cli.command {
         Command::Analyze(a) => cmd::analyze::run(a),
         Command::Generate(g) => cmd::generate::run(g),
+        Command::IpRanges(c) => cmd::ip_ranges::run(c),
     };
     if let Err(e) = result {
         eprintln!("flowcost: {e}");

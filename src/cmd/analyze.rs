@@ -89,13 +89,7 @@ impl Config {
                 }
             }
         }
-        let ranges = match &a.ip_ranges {
-            None => IpRanges::embedded(),
-            Some(p) => IpRanges::parse(
-                &read(p, "--ip-ranges").map_err(|e| usage(e.to_string()))?,
-                p,
-            )?,
-        };
+        let ranges = crate::cmd::ip_ranges::in_use(a.ip_ranges.as_deref())?;
         if let Some(r) = &a.region {
             if ranges.region_id(r).is_none() {
                 return Err(usage(format!(

@@ -78,8 +78,14 @@ pub fn analyse_text(
     )
 }
 
+/// The binary, isolated from the user's ip-ranges cache (tests that need one set their own).
 pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flowcost"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_flowcost"));
+    c.env(
+        "FLOWCOST_CACHE_DIR",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/target/no-such-cache"),
+    );
+    c
 }
 
 pub fn run(args: &[&str]) -> Output {

@@ -1,0 +1,167 @@
+//! `flowcost ip-ranges update|show`, and the choice of the ip-ranges document `analyze` uses:
+//! `--ip-ranges FILE|URL`, else the newest copy in the cache, else the built-in snapshot.
+//! The cache is `<user cache dir>/flowcost/ip-ranges/` (`FLOWCOST_CACHE_DIR` overrides the
+//! `<user cache dir>/flowcost` part); every update is kept as `ip-ranges-<syncToken>.json`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::classify::IpRanges;
+use crate::cli::IpRangesCommand;
+use crate::error::Error;
+
+/// Where AWS publishes the file.
+pub const DEFAULT_URL: &str = "https://ip-ranges.amazonaws.com/ip-ranges.json";
+/// Larger downloads are refused (the real file is a few MB).
+const MAX_BYTES: u64 = 64 << 20;
+
+/// The cache folder for ip-ranges copies.
+pub fn cache_dir() -> Option<PathBuf> {
+    let base = match std::env::var_os("FLOWCOST_CACHE_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => dirs::cache_dir()?.join("flowcost"),
+    };
+    Some(base.join("ip-ranges"))
+}
+
+/// Cached copies, newest (highest syncToken) first.
+pub fn cached() -> Vec<(u64, PathBuf)> {
+    let Some(dir) = cache_dir() else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<(u64, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let token = name
+                .strip_prefix("ip-ranges-")?
+                .strip_suffix(".json")?
+                .parse()
+                .ok()?;
+            Some((token, e.path()))
+        })
+        .collect();
+    v.sort_by_key(|e| std::cmp::Reverse(e.0));
+    v
+}
+
+fn download(url: &str) -> Result<Vec<u8>, Error> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let fail = |e: ureq::Error| Error::Usage(format!("downloading {url}: {e}"));
+    let mut resp = agent.get(url).call().map_err(fail)?;
+    resp.body_mut()
+        .with_config()
+        .limit(MAX_BYTES)
+        .read_to_vec()
+        .map_err(fail)
+}
+
+/// Load a file or URL.
+pub fn load(source: &str) -> Result<IpRanges, Error> {
+    let bytes = if source.starts_with("http://") || source.starts_with("https://") {
+        download(source)?
+    } else {
+        std::fs::read(source).map_err(|e| Error::Usage(format!("--ip-ranges {source}: {e}")))?
+    };
+    Ok(IpRanges::parse(&bytes, source)?)
+}
+
+/// The document `analyze` uses.
+pub fn in_use(flag: Option<&str>) -> Result<IpRanges, Error> {
+    if let Some(s) = flag {
+        return load(s);
+    }
+    for (_, path) in cached() {
+        if let Ok(bytes) = std::fs::read(&path) {
+            if let Ok(r) = IpRanges::parse(&bytes, &path.display().to_string()) {
+                return Ok(r);
+            }
+        }
+        eprintln!(
+            "flowcost: ignoring the unreadable cached copy {}",
+            path.display()
+        );
+    }
+    Ok(IpRanges::embedded())
+}
+
+fn token(r: &IpRanges) -> u64 {
+    r.sync_token.parse().unwrap_or(0)
+}
+
+/// Run `flowcost ip-ranges ...`.
+pub fn run(c: &IpRangesCommand) -> Result<(), Error> {
+    match c {
+        IpRangesCommand::Update { url } => {
+            let bytes = download(url)?;
+            let fresh = IpRanges::parse(&bytes, url)?;
+            let current = in_use(None)?;
+            if token(&fresh) <= token(&current) {
+                println!(
+                    "already up to date: {} has syncToken {} ({}); in use: {} ({})",
+                    url, fresh.sync_token, fresh.create_date, current.sync_token, current.source
+                );
+                return Ok(());
+            }
+            let dir = cache_dir().ok_or_else(|| {
+                Error::Usage("no cache folder on this system: set FLOWCOST_CACHE_DIR".into())
+            })?;
+            let io = |e| Error::Io {
+                context: format!("writing into {}", dir.display()),
+                err: e,
+            };
+            std::fs::create_dir_all(&dir).map_err(io)?;
+            let path = dir.join(format!("ip-ranges-{}.json", fresh.sync_token));
+            let tmp = dir.join(format!(".ip-ranges-{}.json.tmp", fresh.sync_token));
+            std::fs::write(&tmp, &bytes).map_err(io)?;
+            std::fs::rename(&tmp, &path).map_err(io)?;
+            println!(
+                "updated: syncToken {} ({}) -> {} ({}), saved as {}",
+                current.sync_token,
+                current.create_date,
+                fresh.sync_token,
+                fresh.create_date,
+                path.display()
+            );
+            Ok(())
+        }
+        IpRangesCommand::Show { ip_ranges } => {
+            let r = in_use(ip_ranges.as_deref())?;
+            println!("source:      {}", r.source);
+            println!("syncToken:   {}", r.sync_token);
+            println!("createDate:  {}", r.create_date);
+            println!(
+                "prefixes:    {} IPv4, {} IPv6",
+                r.prefix_counts.0, r.prefix_counts.1
+            );
+            println!(
+                "S3 regions:  {} ({})",
+                r.s3_regions.len(),
+                r.s3_regions.join(" ")
+            );
+            println!("\nservice                              IPv4    IPv6");
+            for (s, a, b) in &r.service_counts {
+                println!("{s:<32} {a:>8} {b:>7}");
+            }
+            let copies = cached();
+            if !copies.is_empty() {
+                println!(
+                    "\ncached copies ({}):",
+                    cache_dir()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default()
+                );
+                for (t, p) in copies {
+                    println!("  {t}  {}", p.display());
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! `flowcost ip-ranges update|show` against a local HTTP server, with a private cache folder.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+use crate::support::{bin, stderr, stdout};
+
+/// Serve `body` at every path, on loopback, for the life of the test process.
+fn serve(body: Vec<u8>) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/ip-ranges.json", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = c.write_all(head.as_bytes());
+            let _ = c.write_all(&body);
+        }
+    });
+    url
+}
+
+fn doc(token: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "syncToken": token, "createDate": "2030-01-01-00-00-00",
+        "prefixes": [
+            {"ip_prefix": "52.216.0.0/15", "region": "us-east-1", "service": "AMAZON", "network_border_group": "us-east-1"},
+            {"ip_prefix": "52.216.0.0/15", "region": "us-east-1", "service": "S3", "network_border_group": "us-east-1"}
+        ],
+        "ipv6_prefixes": []
+    }))
+    .unwrap()
+}
+
+fn run(cache: &std::path::Path, args: &[&str]) -> std::process::Output {
+    bin()
+        .args(args)
+        .env("FLOWCOST_CACHE_DIR", cache)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn update_keeps_newer_copies_and_analyze_uses_the_newest() {
+    let cache = tempfile::tempdir().unwrap();
+    let c = cache.path();
+    let o = run(c, &["ip-ranges", "show"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("source:      embedded snapshot"));
+    assert!(stdout(&o).contains("syncToken:   1787411825"));
+
+    // older than what is in use: refused, nothing saved
+    let old = serve(doc("1000"));
+    let o = run(c, &["ip-ranges", "update", "--url", &old]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("already up to date"));
+    assert!(
+        !c.join("ip-ranges").exists()
+            || std::fs::read_dir(c.join("ip-ranges")).unwrap().count() == 0
+    );
+
+    // not an ip-ranges document: refused
+    let junk = serve(b"{\"hello\": 1}".to_vec());
+    let o = run(c, &["ip-ranges", "update", "--url", &junk]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+
+    // newer: saved; then newer still: both kept, the newest used
+    for token in ["2000000000", "2000000001"] {
+        let url = serve(doc(token));
+        let o = run(c, &["ip-ranges", "update", "--url", &url]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains(&format!("-> {token}")),
+            "{}",
+            stdout(&o)
+        );
+    }
+    let mut names: Vec<String> = std::fs::read_dir(c.join("ip-ranges"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec!["ip-ranges-2000000000.json", "ip-ranges-2000000001.json"]
+    );
+    let o = run(c, &["ip-ranges", "show"]);
+    assert!(
+        stdout(&o).contains("syncToken:   2000000001"),
+        "{}",
+        stdout(&o)
+    );
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/gz");
+    let o = run(c, &["analyze", "-q", "--format", "json", sample]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r.inputs.ip_ranges.sync_token, "2000000001");
+    // --ip-ranges URL overrides the cache
+    let url = serve(doc("42"));
+    let o = run(
+        c,
+        &[
+            "analyze",
+            "-q",
+            "--format",
+            "json",
+            "--ip-ranges",
+            &url,
+            sample,
+        ],
+    );
+    let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r.inputs.ip_ranges.sync_token, "42");
+}
+
+#[test]
+fn show_counts_match_the_published_snapshot() {
+    let Some(shared) = crate::support::shared() else {
+        return;
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let older = shared.join("ip-ranges-older.json");
+    let o = run(
+        cache.path(),
+        &["ip-ranges", "show", "--ip-ranges", older.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    // the counts ip-ranges.SOURCES.md gives for this file
+    assert!(out.contains("syncToken:   1755827900"), "{out}");
+    assert!(out.contains("prefixes:    9153 IPv4, 3968 IPv6"), "{out}");
+    let s3 = out
+        .lines()
+        .find(|l| l.starts_with("S3 ") && !l.starts_with("S3 regions"))
+        .unwrap();
+    assert_eq!(
+        s3.split_whitespace().collect::<Vec<_>>(),
+        vec!["S3", "335", "320"]
+    );
+    assert!(out.contains("S3 regions:  41 "), "{out}");
+}
