@@ -13,7 +13,7 @@ use crate::account::{Accumulator, BadLine, FileStats, LineCounts, Params, EXAMPL
 use crate::classify::IpRanges;
 use crate::format::text::{Blocks, Decoder};
 use crate::format::{parquet, text, Layout};
-use crate::source::s3::Fetched;
+use crate::source::s3::{Downloads, S3Stats};
 use crate::source::{self, Input, Location, Opened};
 
 /// Default size of the chunks a large text input is cut into; inputs of at least
@@ -50,6 +50,7 @@ struct Progress {
     records: AtomicU64,
     files: u64,
     started: Instant,
+    s3: Option<Arc<S3Stats>>,
 }
 
 impl Progress {
@@ -57,8 +58,11 @@ impl Progress {
         let done = self.files_done.fetch_add(1, Ordering::Relaxed) + 1;
         let recs = self.records.fetch_add(records, Ordering::Relaxed) + records;
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        let downloaded = self.s3.as_ref().map_or(String::new(), |s| {
+            format!(", {} downloaded", crate::report::human(s.bytes_downloaded.load(Ordering::Relaxed)))
+        });
         self.bar.set_message(format!(
-            "{done}/{} files, {recs} records, {:.0} records/s",
+            "{done}/{} files, {recs} records, {:.0} records/s{downloaded}",
             self.files,
             recs as f64 / secs
         ));
@@ -67,9 +71,9 @@ impl Progress {
 
 impl Engine<'_> {
     /// Read every input (local ones, and downloads started by the S3 source) and return the
-    /// merged accumulator. `remote` carries the downloads with their count and listed bytes.
-    pub fn run(&self, inputs: &[Input], remote: Option<(Fetched, u64, u64)>) -> Accumulator {
-        let (remote_files, remote_bytes) = remote.as_ref().map_or((0, 0), |r| (r.1, r.2));
+    /// merged accumulator.
+    pub fn run(&self, inputs: &[Input], remote: Option<Downloads>) -> Accumulator {
+        let (remote_files, remote_bytes) = remote.as_ref().map_or((0, 0), |r| (r.objects, r.bytes));
         let total: u64 = inputs.iter().map(|i| i.size).sum::<u64>() + remote_bytes;
         let bar = if self.progress {
             ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
@@ -86,6 +90,7 @@ impl Engine<'_> {
             records: AtomicU64::new(0),
             files: inputs.len() as u64 + remote_files,
             started: Instant::now(),
+            s3: remote.as_ref().map(|r| r.stats.clone()),
         };
         let new = || Accumulator::new(self.params);
         let merge = |mut a: Accumulator, b: Accumulator| {
@@ -106,7 +111,8 @@ impl Engine<'_> {
             };
             let downloads = || match remote {
                 None => new(),
-                Some((fetched, _, _)) => fetched
+                Some(d) => d
+                    .fetched
                     .par_bridge()
                     .fold(new, |mut acc, (input, reader)| {
                         let (counter, read) = self.counter(&progress);

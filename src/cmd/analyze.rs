@@ -255,7 +255,7 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
             }
             let bytes = objects.iter().map(|o| o.size).sum();
             let count = objects.len() as u64;
-            Some((src.fetch(objects), count, bytes))
+            Some(crate::source::s3::Downloads { fetched: src.fetch(objects), objects: count, bytes, stats: src.stats.clone() })
         }
     };
     let acc = engine.run(&cfg.inputs, remote);

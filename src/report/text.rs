@@ -167,6 +167,18 @@ pub fn render(r: &Report, md: bool) -> String {
     for l in lines {
         let _ = writeln!(out, "{}{l}", if md { "- " } else { "" });
     }
+    for s in &r.inputs.s3 {
+        let _ = writeln!(
+            out,
+            "{}S3:           s3://{}: {} objects, {} under {} prefix(es){}",
+            if md { "- " } else { "" },
+            s.bucket,
+            s.objects,
+            human(s.bytes),
+            s.prefixes.len(),
+            if s.skipped_by_key_time > 0 { format!(" ({} outside the time range by key)", s.skipped_by_key_time) } else { String::new() }
+        );
+    }
     out.push('\n');
 
     heading(&mut out, md, 2, "NAT-processed bytes by destination");

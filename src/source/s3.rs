@@ -413,6 +413,14 @@ pub fn key_time(key: &str) -> Option<i64> {
     })
 }
 
+/// Downloads under way, with what the listing said of them.
+pub struct Downloads {
+    pub fetched: Fetched,
+    pub objects: u64,
+    pub bytes: u64,
+    pub stats: Arc<S3Stats>,
+}
+
 /// Downloads of objects, in the order they were started.
 pub struct Fetched {
     rx: mpsc::Receiver<(Input, ObjectReader)>,

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# End-to-end: the same generated world analysed from local disk and from a real S3-compatible
+# server on loopback (moto, started with .ci/s3-server). Prints wall time, CPU time, peak RSS
+# and records/s for each, and the S3/local throughput ratio.
+#
+#   bash benches/s3_vs_local.sh [DAYS] [TASKS_PER_DAY]
+#
+# Needs: cargo, python3 (for moto and the arithmetic), GNU time (/usr/bin/time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+days=${1:-2}
+tasks=${2:-1500}
+cargo build --release -q
+bin=target/release/flowcost
+work=$(mktemp -d)
+trap 'rm -rf "$work"; [ -n "${FLOWCOST_S3_PID:-}" ] && kill "$FLOWCOST_S3_PID" 2>/dev/null || true' EXIT
+$bin generate -o "$work/w" --days "$days" --tasks-per-day "$tasks" --encoding gz --seed 7 >&2
+s3env=$(bash .ci/s3-server); eval "$s3env"
+.ci/venv/bin/python - "$work/w/gz" <<'PY'
+import boto3, os, sys
+from concurrent.futures import ThreadPoolExecutor
+root = sys.argv[1]
+s3 = boto3.client("s3", endpoint_url=os.environ["FLOWCOST_TEST_S3"])
+s3.create_bucket(Bucket="bench")
+paths = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
+with ThreadPoolExecutor(16) as ex:
+    list(ex.map(lambda p: s3.upload_file(p, "bench", os.path.relpath(p, root)), paths))
+print(f"uploaded {len(paths)} objects", file=sys.stderr)
+PY
+run() { # label, args...
+  local label=$1; shift
+  /usr/bin/time -f "%e %U %S %M" -o "$work/$label.time" $bin analyze -q --format json "$@" > "$work/$label.json"
+  python3 - "$work" "$label" <<'PY'
+import json, sys
+w, label = sys.argv[1:]
+wall, user, sys_, rss = (float(x) for x in open(f"{w}/{label}.time").read().split())
+lines = json.load(open(f"{w}/{label}.json"))["analysis"]["quality"]["lines"]["lines"]
+print(f"{label:<6} wall {wall:6.2f} s  cpu {user + sys_:6.2f} s  peak RSS {rss / 1024:6.1f} MB  {lines / wall:10.0f} records/s")
+open(f"{w}/{label}.wall", "w").write(str(wall))
+PY
+}
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%F)"
+echo "world: $days days x $tasks tasks/day, $(find "$work/w/gz" -type f | wc -l) objects, $(du -sh --apparent-size "$work/w/gz" | cut -f1)"
+run local "$work/w/gz"
+run s3 --endpoint-url "$FLOWCOST_TEST_S3" --path-style s3://bench/
+python3 - "$work" <<'PY'
+import json, sys
+w = sys.argv[1]
+a, b = (json.load(open(f"{w}/{n}.json"))["analysis"] for n in ("local", "s3"))
+same = a["classes"] == b["classes"] and a["quality"]["lines"] == b["quality"]["lines"]
+lw, sw = (float(open(f"{w}/{n}.wall").read()) for n in ("local", "s3"))
+print(f"same answer: {same}; S3 throughput / local throughput = {lw / sw:.2f}")
+PY
