@@ -59,7 +59,10 @@ impl Progress {
         let recs = self.records.fetch_add(records, Ordering::Relaxed) + records;
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let downloaded = self.s3.as_ref().map_or(String::new(), |s| {
-            format!(", {} downloaded", crate::report::human(s.bytes_downloaded.load(Ordering::Relaxed)))
+            format!(
+                ", {} downloaded",
+                crate::report::human(s.bytes_downloaded.load(Ordering::Relaxed))
+            )
         });
         self.bar.set_message(format!(
             "{done}/{} files, {recs} records, {:.0} records/s{downloaded}",

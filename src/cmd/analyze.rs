@@ -255,7 +255,12 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
             }
             let bytes = objects.iter().map(|o| o.size).sum();
             let count = objects.len() as u64;
-            Some(crate::source::s3::Downloads { fetched: src.fetch(objects), objects: count, bytes, stats: src.stats.clone() })
+            Some(crate::source::s3::Downloads {
+                fetched: src.fetch(objects),
+                objects: count,
+                bytes,
+                stats: src.stats.clone(),
+            })
         }
     };
     let acc = engine.run(&cfg.inputs, remote);

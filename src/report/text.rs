@@ -176,7 +176,11 @@ pub fn render(r: &Report, md: bool) -> String {
             s.objects,
             human(s.bytes),
             s.prefixes.len(),
-            if s.skipped_by_key_time > 0 { format!(" ({} outside the time range by key)", s.skipped_by_key_time) } else { String::new() }
+            if s.skipped_by_key_time > 0 {
+                format!(" ({} outside the time range by key)", s.skipped_by_key_time)
+            } else {
+                String::new()
+            }
         );
     }
     out.push('\n');

@@ -3,25 +3,8 @@
 
 use std::io::Write;
 
-use crate::support::{analyze_json, run, spec, stderr, world};
+use crate::support::{analyze_json, files_under, run, spec, stderr, world};
 use flowcost::generate::{Encoding, FieldSet};
-
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p)
-            } else {
-                out.push(p)
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 #[test]
 fn truncated_gzip_and_broken_parquet_are_reported_and_the_rest_counts() {

@@ -61,18 +61,7 @@ fn hive_key(key: &str) -> String {
 /// Upload every file under `dir` to `bucket` below `prefix`; returns the count.
 fn upload(endpoint: &str, bucket: &str, dir: &Path, prefix: &str, hive: bool) -> usize {
     let (rt, c) = client(endpoint);
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p)
-            } else {
-                files.push(p)
-            }
-        }
-    }
+    let files = crate::support::files_under(dir);
     rt.block_on(async {
         let _ = c.create_bucket().bucket(bucket).send().await;
         for f in &files {
