@@ -165,4 +165,11 @@ pub struct GenerateArgs {
     /// Log only the NAT ENIs (no task ENI records).
     #[arg(long)]
     pub nat_only: bool,
+    /// Add an S3 gateway endpoint at this instant (UTC): from then on the tasks' same-region
+    /// S3 traffic leaves the NAT path.
+    #[arg(long, value_name = "WHEN")]
+    pub s3_endpoint_at: Option<String>,
+    /// A subnet whose route table does not get the endpoint (its S3 traffic stays on the NAT).
+    #[arg(long, value_name = "SUBNET_ID", requires = "s3_endpoint_at")]
+    pub endpoint_skips_subnet: Option<String>,
 }

@@ -64,6 +64,11 @@ pub struct Spec {
     pub volume: f64,
     pub fields: FieldSet,
     pub nat_only: bool,
+    /// From this second on, an S3 gateway endpoint carries the tasks' same-region S3 traffic
+    /// (it leaves the NAT path; the task ENIs log it with traffic-path 7)...
+    pub s3_endpoint_at: Option<i64>,
+    /// ...except in this subnet, whose route table was left without the endpoint.
+    pub endpoint_skips_subnet: Option<String>,
 }
 
 /// SplitMix64: a tiny deterministic generator, so the same seed gives the same world on

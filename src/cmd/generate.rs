@@ -24,6 +24,16 @@ pub fn run(a: &GenerateArgs) -> Result<(), Error> {
         volume: a.volume,
         fields: a.fields,
         nat_only: a.nat_only,
+        s3_endpoint_at: a
+            .s3_endpoint_at
+            .as_deref()
+            .map(|s| {
+                crate::time::parse_instant(s).ok_or_else(|| {
+                    Error::Usage(format!("--s3-endpoint-at {s}: expected YYYY-MM-DD[THH:MM]"))
+                })
+            })
+            .transpose()?,
+        endpoint_skips_subnet: a.endpoint_skips_subnet.clone(),
     };
     let world = generate::build(&spec);
     let out = Path::new(&a.out);

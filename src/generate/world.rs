@@ -81,6 +81,8 @@ pub struct Flow {
     pub up: u64,
     pub down: u64,
     pub via_nat: Option<usize>,
+    /// Carried by the S3 gateway endpoint (instead of a NAT).
+    pub via_endpoint: bool,
     pub kind: Kind,
 }
 
@@ -137,8 +139,14 @@ pub struct Truth {
     pub tasks: u64,
     /// Client↔NAT bytes where the client's AZ differs from the NAT's.
     pub cross_az_bytes: u64,
-    /// Bytes of S3 traffic that did not cross a NAT (the instance's own path).
+    /// Bytes of S3 traffic that did not cross a NAT (the instance's own path, the endpoint).
     pub s3_not_via_nat: u64,
+    /// When the S3 gateway endpoint was added, the subnet left without it, the bytes it
+    /// carried, and the S3 bytes still on the NAT path after it, by client subnet.
+    pub s3_endpoint_at: Option<i64>,
+    pub endpoint_skips_subnet: Option<String>,
+    pub s3_via_endpoint: u64,
+    pub nat_s3_after_endpoint_by_subnet: BTreeMap<String, u64>,
     pub rejected_records: u64,
     pub nodata_records: u64,
     pub skipdata_records: u64,
@@ -460,6 +468,7 @@ pub fn build(spec: &Spec) -> World {
                 end: t1,
             });
             let nat = sn.nat;
+            let endpoint_here = spec.endpoint_skips_subnet.as_deref() != Some(sn.id.as_str());
             let mut port = 32_768 + rng.range(0, 20_000) as u16;
             let mut flow = |rng: &mut Rng,
                             flows: &mut Vec<Flow>,
@@ -470,6 +479,9 @@ pub fn build(spec: &Spec) -> World {
                             down: u64,
                             kind: Kind| {
                 port = port.wrapping_add(1).max(1024);
+                let via_endpoint = class == Class::S3
+                    && endpoint_here
+                    && spec.s3_endpoint_at.is_some_and(|t| start >= t);
                 flows.push(Flow {
                     eni,
                     remote: *rng.pick(pools.of(class)),
@@ -480,7 +492,8 @@ pub fn build(spec: &Spec) -> World {
                     secs,
                     up,
                     down,
-                    via_nat: nat,
+                    via_nat: if via_endpoint { None } else { nat },
+                    via_endpoint,
                     kind,
                 });
             };
@@ -554,6 +567,7 @@ pub fn build(spec: &Spec) -> World {
                         up: scaled(&mut rng, 1, 20, KIB, v),
                         down: scaled(&mut rng, 1, 200, KIB, v),
                         via_nat: None,
+                        via_endpoint: false,
                         kind: Kind::Internal,
                     });
                 }
@@ -580,6 +594,7 @@ pub fn build(spec: &Spec) -> World {
             up: scaled(&mut rng, 10, 100, KIB, v),
             down: scaled(&mut rng, 100, 5_000, KIB, v),
             via_nat: None,
+            via_endpoint: false,
             kind: Kind::App,
         });
         t += rng.range(600, 1_800) as i64;
@@ -599,6 +614,7 @@ pub fn build(spec: &Spec) -> World {
             up: 0,
             down: 40 + rng.range(0, 160),
             via_nat: None,
+            via_endpoint: false,
             kind: Kind::Scan,
         });
         t += rng.range(900, 3_600) as i64;
@@ -661,6 +677,10 @@ impl World {
             tasks: self.tasks.len() as u64,
             cross_az_bytes: 0,
             s3_not_via_nat: 0,
+            s3_endpoint_at: self.spec.s3_endpoint_at,
+            endpoint_skips_subnet: self.spec.endpoint_skips_subnet.clone(),
+            s3_via_endpoint: 0,
+            nat_s3_after_endpoint_by_subnet: BTreeMap::new(),
             rejected_records: 0,
             nodata_records: self.status.iter().filter(|s| !s.skip).count() as u64,
             skipdata_records: self.status.iter().filter(|s| s.skip).count() as u64,
@@ -675,6 +695,9 @@ impl World {
             let Some(nat) = f.via_nat else {
                 if class == Class::S3 {
                     t.s3_not_via_nat += f.up + f.down;
+                }
+                if f.via_endpoint {
+                    t.s3_via_endpoint += f.up + f.down;
                 }
                 continue;
             };
@@ -694,6 +717,11 @@ impl World {
                     ud.upload += u;
                     ud.download += d;
                 }
+            }
+            if class == Class::S3 && self.spec.s3_endpoint_at.is_some_and(|at| f.start >= at) {
+                *t.nat_s3_after_endpoint_by_subnet
+                    .entry(self.subnets[eni.subnet].id.clone())
+                    .or_insert(0) += f.up + f.down;
             }
             if self.subnets[eni.subnet].az != self.subnets[nat_eni.subnet].az {
                 t.cross_az_bytes += f.up + f.down;

@@ -206,7 +206,9 @@ fn records(w: &World) -> BTreeMap<i64, Vec<GenRec>> {
                     if nat_only {
                         continue;
                     }
-                    let path = if f.kind == Kind::Internal {
+                    let path = if f.via_endpoint {
+                        Some(7)
+                    } else if f.kind == Kind::Internal {
                         Some(1)
                     } else {
                         Some(8)

@@ -139,6 +139,8 @@ pub fn spec(seed: u64, fields: FieldSet) -> Spec {
         volume: 0.05,
         fields,
         nat_only: false,
+        s3_endpoint_at: None,
+        endpoint_skips_subnet: None,
     }
 }
 

@@ -196,3 +196,32 @@ fn month_filter_keeps_exactly_the_days_inside() {
     assert!(r.analysis.quality.reconciled);
     assert_eq!(r.analysis.period.days, 30.0);
 }
+
+#[test]
+fn a_gateway_endpoint_mid_period_leaves_only_the_skipped_subnet_on_the_nat() {
+    let mut s = spec(17, FieldSet::V5);
+    s.days = 2;
+    s.s3_endpoint_at = Some(s.start + 86_400);
+    s.endpoint_skips_subnet = Some("subnet-0d44dd44dd44dd44d".into());
+    let w = world(&s, &[Encoding::Gz]);
+    assert!(w.truth.s3_via_endpoint > 0);
+    let left: Vec<&String> = w.truth.nat_s3_after_endpoint_by_subnet.keys().collect();
+    assert_eq!(left, vec!["subnet-0d44dd44dd44dd44d"]);
+    let p = w.path(Encoding::Gz);
+    // whole period still exact against the truth
+    check_against_truth(&analyze_json(&[&p]), &w.truth, "endpoint world");
+    // after the change, S3 on the NAT comes from the skipped subnet alone
+    let after = analyze_json(&["--since", "2026-09-02", &p]);
+    let s3_subnets: Vec<&str> = after
+        .analysis
+        .by_subnet
+        .iter()
+        .filter(|g| g.classes.s3.total() > 0)
+        .map(|g| g.key.as_str())
+        .collect();
+    assert_eq!(s3_subnets, vec!["subnet-0d44dd44dd44dd44d"]);
+    assert_eq!(
+        after.analysis.classes.s3,
+        w.truth.nat_by_day["2026-09-02"].s3
+    );
+}
