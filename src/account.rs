@@ -283,6 +283,10 @@ pub struct EniAgg {
     /// S3-range bytes whose NAT region was unknown (cannot split `s3`/`s3-other-region`).
     pub s3_unknown_region: u64,
     pub no_bytes_records: u64,
+    /// Same-region S3 upload bytes of this ENI's own records by `traffic-path`: `1` (through
+    /// a resource in the VPC, such as a NAT gateway), `2`/`7` (gateway endpoint), other
+    /// values, not logged.
+    pub s3_egress_by_path: [u64; 4],
 }
 
 fn add_map<K: std::hash::Hash + Eq>(a: &mut FxMap<K, u64>, b: FxMap<K, u64>) {
@@ -314,6 +318,9 @@ impl EniAgg {
         self.pull.merge(o.pull, window);
         self.s3_unknown_region += o.s3_unknown_region;
         self.no_bytes_records += o.no_bytes_records;
+        for (a, b) in self.s3_egress_by_path.iter_mut().zip(o.s3_egress_by_path) {
+            *a += b;
+        }
     }
 }
 
@@ -560,6 +567,15 @@ impl Sink for FileSink<'_> {
         }
         *agg.public.entry(cell(day, class, dir)).or_insert(0) += bytes;
         agg.local_ips.insert(local, MAX_LOCAL_IPS);
+        if class == Class::S3 && dir == Dir::Upload {
+            let i = match r.traffic_path {
+                Some(1) => 0,
+                Some(2) | Some(7) => 1,
+                Some(_) => 2,
+                None => 3,
+            };
+            agg.s3_egress_by_path[i] += bytes;
+        }
         if class == Class::S3 && dir == Dir::Download && matches!(r.traffic_path, None | Some(1)) {
             if let Some(t) = r.start {
                 agg.pull.add(t, bytes, window);

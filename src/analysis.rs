@@ -214,6 +214,18 @@ pub struct Quality {
     pub notes: Vec<String>,
 }
 
+/// Same-region S3 upload bytes of client ENIs by the `traffic-path` they logged (v5+).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficPaths {
+    /// `1`: through a resource in the VPC (a NAT gateway).
+    pub via_vpc_resource: u64,
+    /// `2` or `7`: a gateway endpoint.
+    pub via_gateway_endpoint: u64,
+    pub other: u64,
+    pub not_logged: u64,
+}
+
 /// Rejected traffic, never in savings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -242,6 +254,7 @@ pub struct Analysis {
     pub top_clients: Vec<ClientRow>,
     pub ecr: Ecr,
     pub cross_az: CrossAz,
+    pub s3_egress_traffic_path: TrafficPaths,
     pub rejected: Rejected,
     pub period: Period,
     pub quality: Quality,
@@ -562,6 +575,16 @@ pub fn analyse(
     top.truncate(opt.top);
 
     let ecr = estimate_ecr(&acc, &nat_set, &nat, &classes, opt);
+    let mut paths = TrafficPaths::default();
+    for (eni, a) in &acc.enis {
+        if !nat_set.contains(&**eni) {
+            let p = a.s3_egress_by_path;
+            paths.via_vpc_resource += p[0];
+            paths.via_gateway_endpoint += p[1];
+            paths.other += p[2];
+            paths.not_logged += p[3];
+        }
+    }
 
     // Period and data quality.
     let first_start = acc.enis.values().filter_map(|a| a.first).min();
@@ -647,6 +670,7 @@ pub fn analyse(
         top_clients: top,
         ecr,
         cross_az: cross,
+        s3_egress_traffic_path: paths,
         rejected,
         period: Period {
             first_start,

@@ -18,6 +18,8 @@ pub struct Cli {
 pub enum Command {
     /// Analyse flow logs: NAT bytes by destination class, ECR estimate, endpoint savings.
     Analyze(AnalyzeArgs),
+    /// Compare two periods (or two sets of inputs): did a network change take S3 off the NAT?
+    Compare(CompareArgs),
     /// Write a deterministic synthetic world of flow logs plus its true answer.
     Generate(GenerateArgs),
     /// Keep AWS's ip-ranges.json fresh: `update` downloads it into the cache, `show` tells
@@ -47,7 +49,6 @@ pub enum IpRangesCommand {
 pub struct AnalyzeArgs {
     /// Files, folders (read recursively), `-` for standard input, or `s3://bucket[/prefix]`.
     /// Text, gzip and Parquet are recognised by content.
-    #[arg(required = true)]
     pub inputs: Vec<String>,
     /// A NAT gateway ENI (repeatable). Default: detected from pkt-* address translation.
     #[arg(long = "nat-eni", value_name = "ENI")]
@@ -133,6 +134,23 @@ pub struct AnalyzeArgs {
     /// eight chunks or more are split). For tests and benchmarks.
     #[arg(long, hide = true, default_value_t = crate::engine::CHUNK)]
     pub chunk_size: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// The period before the change (`2026-09-01..2026-09-14`, end day included; `2026-09`;
+    /// instants `2026-09-14T12:00..2026-09-15`), or the inputs holding it.
+    #[arg(long, num_args = 1.., required = true, value_name = "PERIOD|PATH")]
+    pub before: Vec<String>,
+    /// The period after the change, or the inputs holding it.
+    #[arg(long, num_args = 1.., required = true, value_name = "PERIOD|PATH")]
+    pub after: Vec<String>,
+    /// Exit 6 when S3 bytes still crossing the NAT after the change exceed this: bytes per
+    /// day (`5GiB`, `200MB`, `123456`) or a percentage of the before period's per-day S3 (`5%`).
+    #[arg(long, value_name = "BYTES_OR_PERCENT")]
+    pub fail_if_s3_via_nat_above: Option<String>,
+    #[command(flatten)]
+    pub base: AnalyzeArgs,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -17,6 +17,8 @@ pub mod exit {
     pub const BAD_INPUT: i32 = 4;
     /// The inputs could not be reached: S3 access denied, bucket missing, endpoint down.
     pub const UNREACHABLE: i32 = 5;
+    /// `compare --fail-if-s3-via-nat-above`: the S3 bytes left on the NAT exceed the gate.
+    pub const GATE: i32 = 6;
 }
 
 /// Everything that can stop a command.
@@ -38,6 +40,8 @@ pub enum Error {
     Strict(String),
     #[error(transparent)]
     S3(#[from] crate::source::s3::S3Error),
+    #[error("{0}")]
+    Gate(String),
     #[error("{context}: {err}")]
     Io {
         context: String,
@@ -56,6 +60,7 @@ impl Error {
             Error::NoNat(_) => exit::NO_NAT,
             Error::Strict(_) => exit::BAD_INPUT,
             Error::S3(_) => exit::UNREACHABLE,
+            Error::Gate(_) => exit::GATE,
             Error::Io { .. } => exit::FAILURE,
         }
     }

@@ -8,6 +8,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Analyze(a) => cmd::analyze::run(a),
+        Command::Compare(c) => cmd::compare::run(c),
         Command::Generate(g) => cmd::generate::run(g),
         Command::IpRanges(c) => cmd::ip_ranges::run(c),
     };

@@ -158,6 +158,11 @@ impl Config {
         if a.threads == Some(0) {
             return Err(usage("--threads must be at least 1".into()));
         }
+        if a.inputs.is_empty() {
+            return Err(usage(
+                "no inputs: give files, folders, `-` or s3:// prefixes".into(),
+            ));
+        }
         let inputs = source::expand(&a.inputs)?;
         let mut s3_urls = Vec::new();
         for i in a.inputs.iter().filter(|i| i.starts_with("s3://")) {

@@ -2,5 +2,6 @@
 //! configuration once, runs the pipeline and writes the result.
 
 pub mod analyze;
+pub mod compare;
 pub mod generate;
 pub mod ip_ranges;

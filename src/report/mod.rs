@@ -1,6 +1,7 @@
 //! Report stage: the versioned JSON document (the contract for pipelines) and its renderings
 //! as a terminal table, Markdown and CSV. Pure: renders to a `String`.
 
+pub mod compare;
 mod csv;
 mod text;
 

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod cli;
+mod compare;
 mod ip_ranges;
 mod properties;
 mod proxy;

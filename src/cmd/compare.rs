@@ -1,0 +1,117 @@
+//! `flowcost compare`: two periods of one input, or two inputs, analysed with the same
+//! options, then compared (`report::compare`), with an optional exit gate for pipelines.
+
+use std::io::Write;
+
+use crate::cli::{AnalyzeArgs, CompareArgs};
+use crate::cmd::analyze::{self, Config};
+use crate::error::Error;
+use crate::report::compare::{compare, Threshold};
+use crate::time;
+
+/// Parse `A..B` (B's day included when it is a date), or a month `YYYY-MM`.
+pub fn parse_period(s: &str) -> Option<(i64, i64)> {
+    if let Some((a, b)) = s.split_once("..") {
+        let from = time::parse_instant(a.trim())?;
+        let b = b.trim();
+        let date_only = b.len() == 10 && b.as_bytes()[4] == b'-';
+        let to = time::parse_instant(b)? + if date_only { 86_400 } else { 0 };
+        return (to > from).then_some((from, to));
+    }
+    time::month_range(s)
+}
+
+/// The analyze arguments of both sides. `--before`/`--after` take either one period each
+/// (the inputs then follow, anywhere on the line; clap hands trailing ones to `--after`) or
+/// the inputs of each side.
+fn sides(c: &CompareArgs) -> Result<(AnalyzeArgs, AnalyzeArgs), Error> {
+    let split = |v: &[String]| -> (Option<(i64, i64)>, Vec<String>) {
+        match v.split_first() {
+            Some((first, rest)) => match parse_period(first) {
+                Some(p) => (Some(p), rest.to_vec()),
+                None => (None, v.to_vec()),
+            },
+            None => (None, Vec::new()),
+        }
+    };
+    let (pb, xb) = split(&c.before);
+    let (pa, xa) = split(&c.after);
+    let mut b = c.base.clone();
+    let mut a = c.base.clone();
+    match (pb, pa) {
+        (Some((bf, bt)), Some((af, at))) => {
+            let inputs: Vec<String> = c
+                .base
+                .inputs
+                .iter()
+                .chain(&xb)
+                .chain(&xa)
+                .cloned()
+                .collect();
+            if inputs.is_empty() {
+                return Err(Error::Usage(
+                    "--before and --after are periods: give the inputs too".into(),
+                ));
+            }
+            b.inputs = inputs.clone();
+            a.inputs = inputs;
+            (b.since, b.until) = (Some(bf.to_string()), Some(bt.to_string()));
+            (a.since, a.until) = (Some(af.to_string()), Some(at.to_string()));
+        }
+        (None, None) => {
+            if !c.base.inputs.is_empty() {
+                return Err(Error::Usage(
+                    "--before and --after name the inputs of each side: give no other inputs"
+                        .into(),
+                ));
+            }
+            b.inputs = xb;
+            a.inputs = xa;
+        }
+        _ => {
+            return Err(Error::Usage(
+                "give periods to both --before and --after, or inputs to both".into(),
+            ))
+        }
+    }
+    Ok((b, a))
+}
+
+/// Run `flowcost compare`.
+pub fn run(c: &CompareArgs) -> Result<(), Error> {
+    if c.base.since.is_some() || c.base.until.is_some() || c.base.month.is_some() {
+        return Err(Error::Usage(
+            "compare takes its periods from --before and --after".into(),
+        ));
+    }
+    let gate = match &c.fail_if_s3_via_nat_above {
+        None => None,
+        Some(s) => Some((s.as_str(), Threshold::parse(s).ok_or_else(|| Error::Usage(format!("--fail-if-s3-via-nat-above {s}: expected bytes per day (5GiB) or a percentage (5%)")))?)),
+    };
+    let (b, a) = sides(c)?;
+    let before = analyze::report(&Config::from_args(&b)?)?;
+    let after_cfg = Config::from_args(&a)?;
+    let after = analyze::report(&after_cfg)?;
+    let cmp = compare(before, after, gate, c.base.top);
+    let text = cmp.render(after_cfg.format);
+    match &after_cfg.output {
+        Some(path) => std::fs::write(path, text).map_err(|err| Error::Io {
+            context: format!("writing {path}"),
+            err,
+        })?,
+        None => std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(|err| Error::Io {
+                context: "writing standard output".into(),
+                err,
+            })?,
+    }
+    match &cmp.gate {
+        Some(g) if g.failed => Err(Error::Gate(format!(
+            "S3 still crossing the NAT after the change: {:.0} B/day, above the limit of {:.0} B/day (--fail-if-s3-via-nat-above {})",
+            g.s3_left_per_day, g.limit_bytes_per_day, g.threshold
+        ))),
+        _ => Ok(()),
+    }
+}

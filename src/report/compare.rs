@@ -1,0 +1,502 @@
+//! The before/after comparison (ACCOUNTING.md §8): two reports side by side, normalised per
+//! day (and per task start), the change per class, and a verdict a person can act on: where
+//! S3 still crosses the NAT after the change, S3 in other regions no gateway endpoint can
+//! take, and whether the tasks' `traffic-path` confirms the switch. Schema
+//! `flowcost.compare/1`. Pure: builds and renders values.
+
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+use super::{dollars, human, Format, Report};
+use crate::analysis::{ClientRow, GroupRow, TrafficPaths};
+use crate::classify::Class;
+use crate::time::format_instant;
+
+/// The JSON schema identifier of a comparison.
+pub const SCHEMA: &str = "flowcost.compare/1";
+
+/// Bytes per day, by class (floats: a normalisation, not a count).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PerDay {
+    pub s3: f64,
+    pub dynamodb: f64,
+    pub s3_other_region: f64,
+    pub aws_other: f64,
+    pub internet: f64,
+    pub total: f64,
+    pub ecr_layers: f64,
+}
+
+impl PerDay {
+    fn of(r: &Report) -> PerDay {
+        let a = &r.analysis;
+        let d = a.period.days.max(f64::MIN_POSITIVE);
+        let c = |cl: Class| a.classes.get(cl).total() as f64 / d;
+        PerDay {
+            s3: c(Class::S3),
+            dynamodb: c(Class::Dynamodb),
+            s3_other_region: c(Class::S3OtherRegion),
+            aws_other: c(Class::AwsOther),
+            internet: c(Class::Internet),
+            total: a.total as f64 / d,
+            ecr_layers: a.ecr.bytes as f64 / d,
+        }
+    }
+    fn get(&self, name: &str) -> f64 {
+        match name {
+            "s3" => self.s3,
+            "dynamodb" => self.dynamodb,
+            "s3-other-region" => self.s3_other_region,
+            "aws-other" => self.aws_other,
+            "internet" => self.internet,
+            "ecr-layers" => self.ecr_layers,
+            _ => self.total,
+        }
+    }
+}
+
+/// One side of the comparison.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Side {
+    pub label: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub days: f64,
+    pub per_day: PerDay,
+    pub task_starts: u64,
+    /// S3 NAT bytes per task start, where tasks were seen starting.
+    pub s3_per_task_start: Option<f64>,
+    pub nat_cost_per_30_days: f64,
+    pub s3_cost_per_30_days: f64,
+    pub s3_egress_traffic_path: TrafficPaths,
+}
+
+impl Side {
+    fn of(label: &str, r: &Report) -> Side {
+        let a = &r.analysis;
+        Side {
+            label: label.to_string(),
+            from: a.period.from.map(format_instant),
+            to: a.period.to.map(format_instant),
+            days: a.period.days,
+            per_day: PerDay::of(r),
+            task_starts: a.ecr.task_starts,
+            s3_per_task_start: (a.ecr.task_starts > 0)
+                .then(|| a.classes.s3.total() as f64 / a.ecr.task_starts as f64),
+            nat_cost_per_30_days: r.cost.nat_processing.per_30_days,
+            s3_cost_per_30_days: r.cost.s3_gateway_endpoint_savings.per_30_days,
+            s3_egress_traffic_path: a.s3_egress_traffic_path.clone(),
+        }
+    }
+}
+
+/// The change of one measure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Change {
+    pub measure: String,
+    pub before_per_day: f64,
+    pub after_per_day: f64,
+    pub delta_per_day: f64,
+    pub percent: Option<f64>,
+}
+
+/// What to do about it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verdict {
+    /// Drop of the `s3` class per day, percent (negative: it grew).
+    pub s3_drop_percent: Option<f64>,
+    pub s3_left_per_day: f64,
+    /// After the change: client subnets, AZs and clients whose S3 still crosses a NAT
+    /// (their route tables lack the endpoint), largest first.
+    pub s3_left_by_subnet: Vec<GroupRow>,
+    pub s3_left_by_az: Vec<GroupRow>,
+    pub s3_left_clients: Vec<ClientRow>,
+    /// S3 in other regions after the change: no gateway endpoint can take it.
+    pub s3_other_region_per_day: f64,
+    /// `Some(true)` when the tasks' S3 egress moved from traffic-path 1 (NAT) to a gateway
+    /// endpoint (2/7); `None` when traffic-path is not logged.
+    pub traffic_path_confirms: Option<bool>,
+    pub summary: Vec<String>,
+}
+
+/// The pipeline gate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gate {
+    pub threshold: String,
+    pub limit_bytes_per_day: f64,
+    pub s3_left_per_day: f64,
+    pub failed: bool,
+}
+
+/// Both full reports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reports {
+    pub before: Report,
+    pub after: Report,
+}
+
+/// The comparison document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Comparison {
+    pub schema: String,
+    pub flowcost_version: String,
+    pub before: Side,
+    pub after: Side,
+    pub changes: Vec<Change>,
+    pub verdict: Verdict,
+    pub gate: Option<Gate>,
+    pub reports: Reports,
+}
+
+/// A gate threshold: bytes per day, or a percentage of the before period's S3 per day.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Threshold {
+    BytesPerDay(f64),
+    Percent(f64),
+}
+
+impl Threshold {
+    /// Parse `5%`, `123456`, `200MB`, `5GiB`, `1.5TB`.
+    pub fn parse(s: &str) -> Option<Threshold> {
+        let s = s.trim();
+        if let Some(p) = s.strip_suffix('%') {
+            return p
+                .trim()
+                .parse()
+                .ok()
+                .filter(|v: &f64| *v >= 0.0)
+                .map(Threshold::Percent);
+        }
+        let units: [(&str, f64); 9] = [
+            ("KiB", 1024.0),
+            ("MiB", 1024f64.powi(2)),
+            ("GiB", 1024f64.powi(3)),
+            ("TiB", 1024f64.powi(4)),
+            ("KB", 1e3),
+            ("MB", 1e6),
+            ("GB", 1e9),
+            ("TB", 1e12),
+            ("B", 1.0),
+        ];
+        for (u, m) in units {
+            if let Some(n) = s.strip_suffix(u) {
+                return n
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| *v >= 0.0)
+                    .map(|v| Threshold::BytesPerDay(v * m));
+            }
+        }
+        s.parse::<f64>()
+            .ok()
+            .filter(|v| *v >= 0.0)
+            .map(Threshold::BytesPerDay)
+    }
+}
+
+fn pct_change(before: f64, after: f64) -> Option<f64> {
+    (before > 0.0).then(|| (after - before) * 100.0 / before)
+}
+
+/// Compare two reports.
+pub fn compare(
+    before: Report,
+    after: Report,
+    gate: Option<(&str, Threshold)>,
+    top: usize,
+) -> Comparison {
+    let b = Side::of("before", &before);
+    let a = Side::of("after", &after);
+    let changes: Vec<Change> = [
+        "s3",
+        "dynamodb",
+        "s3-other-region",
+        "aws-other",
+        "internet",
+        "total",
+        "ecr-layers",
+    ]
+    .iter()
+    .map(|m| {
+        let (x, y) = (b.per_day.get(m), a.per_day.get(m));
+        Change {
+            measure: m.to_string(),
+            before_per_day: x,
+            after_per_day: y,
+            delta_per_day: y - x,
+            percent: pct_change(x, y),
+        }
+    })
+    .collect();
+    let an = &after.analysis;
+    let only_s3 = |rows: &[GroupRow]| -> Vec<GroupRow> {
+        rows.iter()
+            .filter(|g| g.classes.s3.total() > 0)
+            .cloned()
+            .collect()
+    };
+    let mut by_subnet = only_s3(&an.by_subnet);
+    by_subnet.sort_by(|x, y| {
+        y.classes
+            .s3
+            .total()
+            .cmp(&x.classes.s3.total())
+            .then(x.key.cmp(&y.key))
+    });
+    let mut by_az = only_s3(&an.by_az);
+    by_az.sort_by(|x, y| {
+        y.classes
+            .s3
+            .total()
+            .cmp(&x.classes.s3.total())
+            .then(x.key.cmp(&y.key))
+    });
+    let clients: Vec<ClientRow> = an
+        .top_clients
+        .iter()
+        .filter(|c| c.classes.s3.total() > 0)
+        .take(top)
+        .cloned()
+        .collect();
+    let (tb, ta) = (&b.s3_egress_traffic_path, &a.s3_egress_traffic_path);
+    let logged = tb.via_vpc_resource
+        + tb.via_gateway_endpoint
+        + ta.via_vpc_resource
+        + ta.via_gateway_endpoint
+        > 0;
+    let nat_share = |t: &TrafficPaths| {
+        t.via_vpc_resource as f64 / (t.via_vpc_resource + t.via_gateway_endpoint).max(1) as f64
+    };
+    let confirms = logged.then(|| ta.via_gateway_endpoint > 0 && nat_share(ta) < nat_share(tb));
+    let drop = pct_change(b.per_day.s3, a.per_day.s3).map(|p| -p);
+    let mut summary = Vec::new();
+    match drop {
+        Some(d) => summary.push(format!(
+            "S3 through the NAT: {}/day before, {}/day after ({}{:.1}%).",
+            human(b.per_day.s3 as u64),
+            human(a.per_day.s3 as u64),
+            if d >= 0.0 { "-" } else { "+" },
+            d.abs()
+        )),
+        None => summary.push("No S3 crossed the NAT before the change.".into()),
+    }
+    let days_after = a.days.max(f64::MIN_POSITIVE);
+    for g in &by_subnet {
+        summary.push(format!(
+            "S3 still crosses the NAT from subnet {}: {}/day ({:.1}% of what is left). Its route table lacks the S3 gateway endpoint.",
+            g.key,
+            human((g.classes.s3.total() as f64 / days_after) as u64),
+            g.classes.s3.total() as f64 * 100.0 / an.classes.s3.total().max(1) as f64
+        ));
+    }
+    if a.per_day.s3_other_region > 0.0 {
+        summary.push(format!(
+            "S3 in other regions: {}/day after the change. No gateway endpoint can take it (same-region only).",
+            human(a.per_day.s3_other_region as u64)
+        ));
+    }
+    match confirms {
+        Some(true) => summary.push(format!(
+            "traffic-path confirms it: the tasks' S3 egress via a VPC resource (1, the NAT) went from {} to {}, via a gateway endpoint (2/7) from {} to {}.",
+            human(tb.via_vpc_resource),
+            human(ta.via_vpc_resource),
+            human(tb.via_gateway_endpoint),
+            human(ta.via_gateway_endpoint)
+        )),
+        Some(false) => summary.push("traffic-path does not show the tasks' S3 egress moving to a gateway endpoint (2/7).".into()),
+        None => summary.push("traffic-path is not logged: add it (v5) to see the switch confirmed per task.".into()),
+    }
+    let gate = gate.map(|(text, t)| {
+        let limit = match t {
+            Threshold::BytesPerDay(v) => v,
+            Threshold::Percent(p) => b.per_day.s3 * p / 100.0,
+        };
+        Gate {
+            threshold: text.to_string(),
+            limit_bytes_per_day: limit,
+            s3_left_per_day: a.per_day.s3,
+            failed: a.per_day.s3 > limit,
+        }
+    });
+    Comparison {
+        schema: SCHEMA.to_string(),
+        flowcost_version: env!("CARGO_PKG_VERSION").to_string(),
+        verdict: Verdict {
+            s3_drop_percent: drop,
+            s3_left_per_day: a.per_day.s3,
+            s3_left_by_subnet: by_subnet,
+            s3_left_by_az: by_az,
+            s3_left_clients: clients,
+            s3_other_region_per_day: a.per_day.s3_other_region,
+            traffic_path_confirms: confirms,
+            summary,
+        },
+        before: b,
+        after: a,
+        changes,
+        gate,
+        reports: Reports { before, after },
+    }
+}
+
+fn signed_pct(p: Option<f64>) -> String {
+    p.map_or("-".into(), |v| format!("{v:+.1}%"))
+}
+
+fn signed_bytes(v: f64) -> String {
+    format!(
+        "{}{}",
+        if v < 0.0 { "-" } else { "+" },
+        human(v.abs() as u64)
+    )
+}
+
+impl Comparison {
+    /// Render in a format.
+    pub fn render(&self, f: Format) -> String {
+        match f {
+            Format::Json => {
+                serde_json::to_string_pretty(self).expect("comparison serialises") + "\n"
+            }
+            Format::Csv => {
+                let mut out =
+                    String::from("measure,before_per_day,after_per_day,delta_per_day,percent\n");
+                for c in &self.changes {
+                    let _ = writeln!(
+                        out,
+                        "{},{:.0},{:.0},{:.0},{}",
+                        c.measure,
+                        c.before_per_day,
+                        c.after_per_day,
+                        c.delta_per_day,
+                        c.percent.map_or(String::new(), |p| format!("{p:.3}"))
+                    );
+                }
+                out
+            }
+            Format::Table | Format::Markdown => self.text(f == Format::Markdown),
+        }
+    }
+
+    fn text(&self, md: bool) -> String {
+        let mut out = String::new();
+        let (b, a) = (&self.before, &self.after);
+        let li = if md { "- " } else { "" };
+        if md {
+            out.push_str("# flowcost: before and after\n\n");
+        } else {
+            out.push_str("flowcost: before and after\n==========================\n");
+        }
+        let period = |s: &Side| {
+            format!(
+                "{} .. {} ({:.2} days)",
+                s.from.as_deref().unwrap_or("?"),
+                s.to.as_deref().unwrap_or("?"),
+                s.days
+            )
+        };
+        let _ = writeln!(out, "{li}Before: {}", period(b));
+        let _ = writeln!(out, "{li}After:  {}\n", period(a));
+        let head = ["per day", "before", "after", "change", "%"];
+        let rows: Vec<[String; 5]> = self
+            .changes
+            .iter()
+            .map(|c| {
+                [
+                    c.measure.clone(),
+                    human(c.before_per_day as u64),
+                    human(c.after_per_day as u64),
+                    signed_bytes(c.delta_per_day),
+                    signed_pct(c.percent),
+                ]
+            })
+            .chain([
+                [
+                    "NAT cost / 30 days".into(),
+                    dollars(b.nat_cost_per_30_days),
+                    dollars(a.nat_cost_per_30_days),
+                    format!(
+                        "{}{}",
+                        if a.nat_cost_per_30_days < b.nat_cost_per_30_days {
+                            "-"
+                        } else {
+                            "+"
+                        },
+                        dollars((a.nat_cost_per_30_days - b.nat_cost_per_30_days).abs())
+                    ),
+                    signed_pct(pct_change(b.nat_cost_per_30_days, a.nat_cost_per_30_days)),
+                ],
+                [
+                    "S3 per task start".into(),
+                    b.s3_per_task_start.map_or("-".into(), |v| human(v as u64)),
+                    a.s3_per_task_start.map_or("-".into(), |v| human(v as u64)),
+                    String::new(),
+                    String::new(),
+                ],
+            ])
+            .collect();
+        if md {
+            let _ = writeln!(out, "| {} |\n|---|---:|---:|---:|---:|", head.join(" | "));
+            for r in &rows {
+                let _ = writeln!(out, "| {} |", r.join(" | "));
+            }
+        } else {
+            let mut w = [0usize; 5];
+            for r in std::iter::once(head.map(String::from)).chain(rows.iter().cloned()) {
+                for (i, c) in r.iter().enumerate() {
+                    w[i] = w[i].max(c.chars().count());
+                }
+            }
+            for r in std::iter::once(head.map(String::from)).chain(rows) {
+                let mut line = format!("{:<w0$}", r[0], w0 = w[0]);
+                for i in 1..5 {
+                    let _ = write!(line, "  {:>wi$}", r[i], wi = w[i]);
+                }
+                let _ = writeln!(out, "{}", line.trim_end());
+            }
+        }
+        out.push_str(if md {
+            "\n## Verdict\n\n"
+        } else {
+            "\nVerdict\n-------\n"
+        });
+        for s in &self.verdict.summary {
+            let _ = writeln!(out, "{li}{s}");
+        }
+        if !self.verdict.s3_left_clients.is_empty() {
+            let _ = writeln!(out, "{li}Clients whose S3 still crosses the NAT:");
+            for c in &self.verdict.s3_left_clients {
+                let _ = writeln!(
+                    out,
+                    "{}  {} {} {} {}: {}",
+                    if md { "  -" } else { "" },
+                    c.ip,
+                    c.enis.first().map(String::as_str).unwrap_or("-"),
+                    c.subnet.as_deref().unwrap_or("-"),
+                    c.ecs_service.as_deref().unwrap_or("-"),
+                    human(c.classes.s3.total())
+                );
+            }
+        }
+        if let Some(g) = &self.gate {
+            let _ = writeln!(
+                out,
+                "{li}Gate --fail-if-s3-via-nat-above {}: {}/day left against a limit of {}/day: {}",
+                g.threshold,
+                human(g.s3_left_per_day as u64),
+                human(g.limit_bytes_per_day as u64),
+                if g.failed { "FAILED" } else { "passed" }
+            );
+        }
+        out
+    }
+}

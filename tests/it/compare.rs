@@ -1,0 +1,131 @@
+//! `flowcost compare` on a generated world where an S3 gateway endpoint was added mid-period
+//! and one subnet was left without it: the true drop, exactly that subnet named, the
+//! traffic-path confirmation, and the exit gate both ways.
+
+use flowcost::generate::{Encoding, FieldSet};
+use flowcost::report::compare::Comparison;
+
+use crate::support::{run, spec, stderr, world, GenWorld};
+
+const LEFT_BEHIND: &str = "subnet-0d44dd44dd44dd44d";
+
+fn endpoint_world() -> GenWorld {
+    let mut s = spec(51, FieldSet::V5);
+    s.days = 4;
+    s.s3_endpoint_at = Some(s.start + 2 * 86_400); // 2026-09-03
+    s.endpoint_skips_subnet = Some(LEFT_BEHIND.into());
+    world(&s, &[Encoding::Gz])
+}
+
+fn compare_json(args: &[&str]) -> Comparison {
+    let mut full = vec!["compare", "-q", "--format", "json"];
+    full.extend_from_slice(args);
+    let o = run(&full);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let c: Comparison = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        serde_json::to_string_pretty(&c).unwrap() + "\n",
+        text,
+        "strict round trip"
+    );
+    c
+}
+
+#[test]
+fn compare_reports_the_true_drop_and_the_subnet_left_behind() {
+    let w = endpoint_world();
+    let p = w.path(Encoding::Gz);
+    let c = compare_json(&[
+        "--before",
+        "2026-09-01..2026-09-02",
+        "--after",
+        "2026-09-03..2026-09-04",
+        &p,
+    ]);
+    let s3 = |d: &str| w.truth.nat_by_day[d].s3.total();
+    let before = (s3("2026-09-01") + s3("2026-09-02")) as f64 / 2.0;
+    let after = (s3("2026-09-03") + s3("2026-09-04")) as f64 / 2.0;
+    assert_eq!((c.before.days, c.after.days), (2.0, 2.0));
+    assert_eq!(c.before.per_day.s3, before);
+    assert_eq!(c.after.per_day.s3, after);
+    let drop = c.verdict.s3_drop_percent.unwrap();
+    assert!((drop - (before - after) * 100.0 / before).abs() < 1e-9);
+    assert!(drop > 30.0, "the endpoint took most S3 off the NAT: {drop}");
+    let left: Vec<&str> = c
+        .verdict
+        .s3_left_by_subnet
+        .iter()
+        .map(|g| g.key.as_str())
+        .collect();
+    assert_eq!(
+        left,
+        vec![LEFT_BEHIND],
+        "exactly the subnet without the endpoint"
+    );
+    assert!(c
+        .verdict
+        .s3_left_clients
+        .iter()
+        .all(|cl| cl.subnet.as_deref() == Some(LEFT_BEHIND)));
+    assert_eq!(c.verdict.traffic_path_confirms, Some(true));
+    assert!(c.verdict.summary.iter().any(|s| s.contains(LEFT_BEHIND)));
+    assert!(
+        c.verdict.s3_other_region_per_day > 0.0,
+        "S3 in other regions is called out"
+    );
+    // the nested reports agree with the per-day figures
+    assert_eq!(
+        c.reports.after.analysis.classes.s3.total() as f64 / 2.0,
+        after
+    );
+}
+
+#[test]
+fn the_gate_fails_and_passes() {
+    let w = endpoint_world();
+    let p = w.path(Encoding::Gz);
+    let base = [
+        "compare",
+        "-q",
+        "--before",
+        "2026-09-01..2026-09-02",
+        "--after",
+        "2026-09-03..2026-09-04",
+    ];
+    let gate = |t: &str| {
+        let mut a = base.to_vec();
+        a.extend(["--fail-if-s3-via-nat-above", t, p.as_str()]);
+        run(&a)
+    };
+    assert_eq!(gate("99%").status.code(), Some(0));
+    let o = gate("1%");
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert!(stderr(&o).contains("above the limit"));
+    assert_eq!(gate("1TiB").status.code(), Some(0));
+    assert_eq!(gate("1").status.code(), Some(6));
+    assert_eq!(gate("lots").status.code(), Some(2));
+}
+
+#[test]
+fn two_inputs_can_be_compared_too() {
+    let before = world(&spec(52, FieldSet::V5), &[Encoding::Gz]);
+    let mut s = spec(52, FieldSet::V5);
+    s.s3_endpoint_at = Some(s.start);
+    let after = world(&s, &[Encoding::Gz]);
+    let c = compare_json(&[
+        "--before",
+        &before.path(Encoding::Gz),
+        "--after",
+        &after.path(Encoding::Gz),
+    ]);
+    assert!(
+        c.after.per_day.s3 < c.before.per_day.s3 / 10.0,
+        "{} vs {}",
+        c.after.per_day.s3,
+        c.before.per_day.s3
+    );
+    assert!(c.verdict.s3_left_by_subnet.is_empty());
+    assert_eq!(c.reports.before.analysis.classes, before.truth.nat);
+    assert_eq!(c.reports.after.analysis.classes, after.truth.nat);
+}
