@@ -7,6 +7,8 @@
 #
 # The server is moto (PyPI, started by .ci/s3-server), or with S3S_FS=/path/to/s3s-fs the
 # Rust server s3s-fs (`cargo install s3s-fs@0.14.1 --features binary`), which serves a folder.
+# With PIN=1 the server runs on core 1 and flowcost (both runs) on core 0, so that the client's
+# own cost is measured rather than the server's share of a small machine.
 #
 # Needs: cargo, python3 (for moto and the arithmetic), GNU time (/usr/bin/time).
 set -euo pipefail
@@ -21,7 +23,7 @@ $bin generate -o "$work/w" --days "$days" --tasks-per-day "$tasks" --encoding gz
 if [ -n "${S3S_FS:-}" ]; then
   mkdir -p "$work/s3root/bench" && cp -r "$work/w/gz/." "$work/s3root/bench/"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-  "$S3S_FS" --host 127.0.0.1 --port "$port" --access-key test --secret-key test "$work/s3root" >"$work/s3s.log" 2>&1 &
+  ${PIN:+taskset -c 1} "$S3S_FS" --host 127.0.0.1 --port "$port" --access-key test --secret-key test "$work/s3root" >"$work/s3s.log" 2>&1 &
   FLOWCOST_S3_PID=$!
   export FLOWCOST_TEST_S3="http://127.0.0.1:$port"
   sleep 1
@@ -44,7 +46,7 @@ fi
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 run() { # label, args...
   local label=$1; shift
-  /usr/bin/time -f "%e %U %S %M" -o "$work/$label.time" $bin analyze -q --format json "$@" > "$work/$label.json"
+  /usr/bin/time -f "%e %U %S %M" -o "$work/$label.time" ${PIN:+taskset -c 0} $bin analyze -q --format json "$@" > "$work/$label.json"
   python3 - "$work" "$label" <<'PY'
 import json, sys
 w, label = sys.argv[1:]

@@ -128,7 +128,7 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub request_payer: bool,
     /// Concurrent S3 downloads.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
     /// Chunk size in bytes for parsing one large text input on several workers (inputs of
     /// eight chunks or more are split). For tests and benchmarks.

@@ -375,7 +375,7 @@ impl S3Source {
                 let Ok(permit) = limit.clone().acquire_owned().await else {
                     break;
                 };
-                let (btx, brx) = mpsc::channel::<Result<Bytes, String>>(4);
+                let (btx, brx) = mpsc::channel::<Result<Bytes, String>>(8);
                 if tx
                     .send((input.clone(), ObjectReader::new(brx)))
                     .await
