@@ -8,6 +8,7 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
+use super::text::Table;
 use super::{dollars, human, Format, Report};
 use crate::analysis::{ClientRow, GroupRow, TrafficPaths};
 use crate::classify::Class;
@@ -238,28 +239,24 @@ pub fn compare(
     })
     .collect();
     let an = &after.analysis;
+    // largest S3 first
     let only_s3 = |rows: &[GroupRow]| -> Vec<GroupRow> {
-        rows.iter()
+        let mut v: Vec<GroupRow> = rows
+            .iter()
             .filter(|g| g.classes.s3.total() > 0)
             .cloned()
-            .collect()
+            .collect();
+        v.sort_by(|x, y| {
+            y.classes
+                .s3
+                .total()
+                .cmp(&x.classes.s3.total())
+                .then(x.key.cmp(&y.key))
+        });
+        v
     };
-    let mut by_subnet = only_s3(&an.by_subnet);
-    by_subnet.sort_by(|x, y| {
-        y.classes
-            .s3
-            .total()
-            .cmp(&x.classes.s3.total())
-            .then(x.key.cmp(&y.key))
-    });
-    let mut by_az = only_s3(&an.by_az);
-    by_az.sort_by(|x, y| {
-        y.classes
-            .s3
-            .total()
-            .cmp(&x.classes.s3.total())
-            .then(x.key.cmp(&y.key))
-    });
+    let by_subnet = only_s3(&an.by_subnet);
+    let by_az = only_s3(&an.by_az);
     let clients: Vec<ClientRow> = an
         .top_clients
         .iter()
@@ -406,7 +403,6 @@ impl Comparison {
         };
         let _ = writeln!(out, "{li}Before: {}", period(b));
         let _ = writeln!(out, "{li}After:  {}\n", period(a));
-        let head = ["per day", "before", "after", "change", "%"];
         let rows: Vec<[String; 5]> = self
             .changes
             .iter()
@@ -444,26 +440,11 @@ impl Comparison {
                 ],
             ])
             .collect();
-        if md {
-            let _ = writeln!(out, "| {} |\n|---|---:|---:|---:|---:|", head.join(" | "));
-            for r in &rows {
-                let _ = writeln!(out, "| {} |", r.join(" | "));
-            }
-        } else {
-            let mut w = [0usize; 5];
-            for r in std::iter::once(head.map(String::from)).chain(rows.iter().cloned()) {
-                for (i, c) in r.iter().enumerate() {
-                    w[i] = w[i].max(c.chars().count());
-                }
-            }
-            for r in std::iter::once(head.map(String::from)).chain(rows) {
-                let mut line = format!("{:<w0$}", r[0], w0 = w[0]);
-                for i in 1..5 {
-                    let _ = write!(line, "  {:>wi$}", r[i], wi = w[i]);
-                }
-                let _ = writeln!(out, "{}", line.trim_end());
-            }
+        let mut t = Table::new(&["per day", "before", "after", "change", "%"]);
+        for r in rows {
+            t.row(r.to_vec());
         }
+        t.render(md, &mut out);
         out.push_str(if md {
             "\n## Verdict\n\n"
         } else {

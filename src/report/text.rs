@@ -7,22 +7,22 @@ use crate::analysis::ClassBytes;
 use crate::classify::Class;
 use crate::time::format_instant;
 
-struct Table {
+pub(super) struct Table {
     head: Vec<String>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    fn new(head: &[&str]) -> Table {
+    pub(super) fn new(head: &[&str]) -> Table {
         Table {
             head: head.iter().map(|s| s.to_string()).collect(),
             rows: Vec::new(),
         }
     }
-    fn row(&mut self, r: Vec<String>) {
+    pub(super) fn row(&mut self, r: Vec<String>) {
         self.rows.push(r);
     }
-    fn render(&self, md: bool, out: &mut String) {
+    pub(super) fn render(&self, md: bool, out: &mut String) {
         if md {
             let _ = writeln!(out, "| {} |", self.head.join(" | "));
             let _ = writeln!(
