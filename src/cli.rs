@@ -20,6 +20,9 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Compare two periods (or two sets of inputs): did a network change take S3 off the NAT?
     Compare(CompareArgs),
+    /// Write the monthly report folder: report.md, a self-contained report.html, report.json,
+    /// CSV tables and SVG charts; month over month with --previous.
+    Report(ReportArgs),
     /// Write a deterministic synthetic world of flow logs plus its true answer.
     Generate(GenerateArgs),
     /// Keep AWS's ip-ranges.json fresh: `update` downloads it into the cache, `show` tells
@@ -149,6 +152,24 @@ pub struct CompareArgs {
     /// day (`5GiB`, `200MB`, `123456`) or a percentage of the before period's per-day S3 (`5%`).
     #[arg(long, value_name = "BYTES_OR_PERCENT")]
     pub fail_if_s3_via_nat_above: Option<String>,
+    #[command(flatten)]
+    pub base: AnalyzeArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// Folder to write the report into (created; the files of an earlier report there are
+    /// replaced). Default: `flowcost-report-<period>`.
+    #[arg(long, short = 'd', value_name = "DIR")]
+    pub out_dir: Option<String>,
+    /// The previous period's `report.json` (or its folder): adds month over month, and carries
+    /// the earlier months' figures forward (up to 12).
+    #[arg(long, value_name = "FILE|DIR")]
+    pub previous: Option<String>,
+    /// An instant inside the period when the network changed (e.g. the S3 gateway endpoint
+    /// was added): adds a before/after comparison split there.
+    #[arg(long, value_name = "WHEN")]
+    pub change_at: Option<String>,
     #[command(flatten)]
     pub base: AnalyzeArgs,
 }

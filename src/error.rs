@@ -42,6 +42,8 @@ pub enum Error {
     S3(#[from] crate::source::s3::S3Error),
     #[error("{0}")]
     Gate(String),
+    #[error(transparent)]
+    Chart(#[from] crate::report::charts::ChartError),
     #[error("{context}: {err}")]
     Io {
         context: String,
@@ -61,7 +63,7 @@ impl Error {
             Error::Strict(_) => exit::BAD_INPUT,
             Error::S3(_) => exit::UNREACHABLE,
             Error::Gate(_) => exit::GATE,
-            Error::Io { .. } => exit::FAILURE,
+            Error::Io { .. } | Error::Chart(_) => exit::FAILURE,
         }
     }
 }

@@ -5,3 +5,4 @@ pub mod analyze;
 pub mod compare;
 pub mod generate;
 pub mod ip_ranges;
+pub mod report;

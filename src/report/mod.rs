@@ -1,8 +1,12 @@
 //! Report stage: the versioned JSON document (the contract for pipelines) and its renderings
-//! as a terminal table, Markdown and CSV. Pure: renders to a `String`.
+//! as a terminal table, Markdown and CSV; the before/after comparison; the monthly report
+//! folder (Markdown, HTML, CSV, SVG charts). Pure: renders to strings.
 
+pub mod charts;
 pub mod compare;
 mod csv;
+pub mod html;
+pub mod monthly;
 mod text;
 
 use serde::{Deserialize, Serialize};

@@ -11,7 +11,7 @@ use crate::support::{analyze_json, bin, run, stderr, stdout};
 const SAMPLE_GZ: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/gz");
 const SAMPLE_PARQUET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/parquet");
 
-fn golden(name: &str, actual: &str) {
+pub fn golden(name: &str, actual: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(name);
@@ -38,7 +38,7 @@ fn golden(name: &str, actual: &str) {
 }
 
 /// Paths differ between checkouts; the golden files hold them relative.
-fn relative(s: &str) -> String {
+pub fn relative(s: &str) -> String {
     s.replace(concat!(env!("CARGO_MANIFEST_DIR"), "/"), "")
 }
 

@@ -1,6 +1,6 @@
 //! The integration tests, in one binary: hand-computed accounting rules, generated worlds
 //! against their truth, the public samples in ../shared, bad input, properties, and the CLI
-//! end to end with golden files (`FLOWCOST_BLESS=1 cargo test` rewrites them).
+//! end to end with golden files, the monthly report folder (and its page in headless Chromium) (`FLOWCOST_BLESS=1 cargo test` rewrites them).
 
 mod bad_input;
 mod cli;
@@ -8,6 +8,7 @@ mod compare;
 mod ip_ranges;
 mod properties;
 mod proxy;
+mod report;
 mod rules;
 mod s3;
 mod samples;

@@ -1,0 +1,152 @@
+//! `flowcost report`: analyse a period (a month, or `--since/--until`), optionally split it
+//! at a change for a before/after comparison and read the previous report for month over
+//! month, then write the report folder (`report::monthly` renders it). Timings go to stderr
+//! only, so the files stay byte-identical across reruns.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::ReportArgs;
+use crate::cmd::analyze::{self, Config};
+use crate::error::Error;
+use crate::report::compare::compare;
+use crate::report::monthly::{self, MonthlyReport, Parts, ALL_FILES};
+use crate::time;
+
+/// The period's label: the month, or the first and last day.
+fn label(args: &ReportArgs, cfg: &Config) -> String {
+    if let Some(m) = &args.base.month {
+        return m.clone();
+    }
+    let day = |t: i64| time::format_instant(t).get(..10).unwrap_or("").to_string();
+    match (cfg.params.since, cfg.params.until) {
+        (Some(s), Some(u)) if s % 86_400 == 0 && u % 86_400 == 0 => {
+            format!("{}..{}", day(s), day(u - 1))
+        }
+        (Some(s), Some(u)) => format!("{}..{}", time::format_instant(s), time::format_instant(u)),
+        (Some(s), None) => format!("from {}", time::format_instant(s)),
+        (None, Some(u)) => format!("until {}", time::format_instant(u)),
+        (None, None) => "all data".into(),
+    }
+}
+
+fn read_previous(p: &str) -> Result<MonthlyReport, Error> {
+    let mut path = PathBuf::from(p);
+    if path.is_dir() {
+        path.push("report.json");
+    }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::Usage(format!("--previous {}: {e}", path.display())))?;
+    monthly::parse_previous(&text)
+        .map_err(|e| Error::Usage(format!("--previous {}: {e}", path.display())))
+}
+
+/// Write `bytes` to `dir/name` through a temporary file, so a reader never sees half a file.
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let path = dir.join(name);
+    std::fs::write(&tmp, bytes)
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|err| Error::Io {
+            context: format!("writing {}", path.display()),
+            err,
+        })
+}
+
+/// Run `flowcost report`.
+pub fn run(args: &ReportArgs) -> Result<(), Error> {
+    if args.base.output.is_some() {
+        return Err(Error::Usage(
+            "report writes a folder: give it with --out-dir DIR, not --output".into(),
+        ));
+    }
+    let started = std::time::Instant::now();
+    let cfg = Config::from_args(&args.base)?;
+    let previous = args.previous.as_deref().map(read_previous).transpose()?;
+    let label = label(args, &cfg);
+    let report = analyze::report(&cfg)?;
+    let comparison = match &args.change_at {
+        None => None,
+        Some(w) => {
+            let at = time::parse_instant(w).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--change-at {w}: expected YYYY-MM-DD[THH:MM[:SS]] or epoch seconds"
+                ))
+            })?;
+            let p = &report.analysis.period;
+            let (from, to) = match (p.from, p.to) {
+                (Some(f), Some(t)) => (f, t),
+                _ => {
+                    return Err(Error::Usage(
+                        "--change-at: the period is empty (no records)".into(),
+                    ))
+                }
+            };
+            if at <= from || at >= to {
+                return Err(Error::Usage(format!(
+                    "--change-at {w}: not inside the period {} .. {}",
+                    time::format_instant(from),
+                    time::format_instant(to)
+                )));
+            }
+            let side = |s: i64, u: i64| {
+                let mut a = args.base.clone();
+                a.month = None;
+                a.since = Some(s.to_string());
+                a.until = Some(u.to_string());
+                a.quiet = true;
+                a
+            };
+            let before = analyze::report(&Config::from_args(&side(from, at))?)?;
+            let after = analyze::report(&Config::from_args(&side(at, to))?)?;
+            Some(compare(before, after, None, args.base.top))
+        }
+    };
+    let doc = monthly::build(Parts {
+        label: label.clone(),
+        command: std::env::args().skip(1).collect(),
+        report,
+        previous,
+        comparison,
+    });
+    let files = doc.render_files()?;
+    let dir = PathBuf::from(args.out_dir.clone().unwrap_or_else(|| {
+        let safe: String = label
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("flowcost-report-{safe}")
+    }));
+    std::fs::create_dir_all(&dir).map_err(|err| Error::Io {
+        context: format!("creating {}", dir.display()),
+        err,
+    })?;
+    for stale in ALL_FILES {
+        if !doc.files.iter().any(|f| f == stale) {
+            let p = dir.join(stale);
+            if p.exists() {
+                std::fs::remove_file(&p).map_err(|err| Error::Io {
+                    context: format!("removing the stale {}", p.display()),
+                    err,
+                })?;
+            }
+        }
+    }
+    for (name, bytes) in &files {
+        write_file(&dir, name, bytes)?;
+    }
+    if !args.base.quiet {
+        eprintln!(
+            "flowcost: report for {label} written to {} ({} files) in {:.2}s",
+            dir.display(),
+            files.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}

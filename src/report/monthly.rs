@@ -1,0 +1,936 @@
+//! The monthly report: a folder a platform team files every month. `report.json` (schema
+//! `flowcost.report/1`, embedding the full `flowcost.analyze/1` report), `report.md`, a
+//! self-contained `report.html`, CSV tables and SVG charts. Pure: [`build`] assembles the
+//! document and [`MonthlyReport::files`] renders every file to bytes; the command writes them.
+//!
+//! Reproducible by construction: nothing here reads a clock, and every list is in a fixed
+//! order, so the same inputs and flags give byte-identical files.
+
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+use super::charts::{self, Chart, ChartError};
+use super::compare::Comparison;
+use super::{dollars, html, human, text::Table, Format, Report};
+use crate::classify::Class;
+
+/// The JSON schema identifier; bump the number on any incompatible change.
+pub const SCHEMA: &str = "flowcost.report/1";
+
+/// Months kept in `history` (month over month).
+pub const HISTORY: usize = 12;
+
+/// The figures of one report period that month-over-month needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodSummary {
+    pub label: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub days: f64,
+    /// NAT-processed bytes of each class in the period, in `Class::ALL` order.
+    pub class_bytes: Vec<(String, u64)>,
+    pub total_bytes: u64,
+    pub ecr_layer_bytes: u64,
+    pub task_starts: u64,
+    pub nat_processing_cost: f64,
+    pub nat_processing_cost_per_30_days: f64,
+    pub s3_endpoint_savings_per_30_days: f64,
+    pub price_table_date: String,
+    pub ip_ranges_sync_token: String,
+}
+
+impl PeriodSummary {
+    fn of(label: &str, r: &Report) -> PeriodSummary {
+        let a = &r.analysis;
+        PeriodSummary {
+            label: label.to_string(),
+            from: a.period.from.map(crate::time::format_instant),
+            to: a.period.to.map(crate::time::format_instant),
+            days: a.period.days,
+            class_bytes: Class::ALL
+                .iter()
+                .map(|c| (c.name().to_string(), a.classes.get(*c).total()))
+                .collect(),
+            total_bytes: a.total,
+            ecr_layer_bytes: a.ecr.bytes,
+            task_starts: a.ecr.task_starts,
+            nat_processing_cost: r.cost.nat_processing.period,
+            nat_processing_cost_per_30_days: r.cost.nat_processing.per_30_days,
+            s3_endpoint_savings_per_30_days: r.cost.s3_gateway_endpoint_savings.per_30_days,
+            price_table_date: r.cost.price_table_date.clone(),
+            ip_ranges_sync_token: r.inputs.ip_ranges.sync_token.clone(),
+        }
+    }
+
+    fn bytes_of(&self, measure: &str) -> u64 {
+        match measure {
+            "total" => self.total_bytes,
+            "ecr-layers" => self.ecr_layer_bytes,
+            m => self
+                .class_bytes
+                .iter()
+                .find(|(k, _)| k == m)
+                .map_or(0, |(_, v)| *v),
+        }
+    }
+
+    /// Bytes per day of a measure (a class name, `total` or `ecr-layers`).
+    pub fn per_day(&self, measure: &str) -> f64 {
+        if self.days > 0.0 {
+            self.bytes_of(measure) as f64 / self.days
+        } else {
+            0.0
+        }
+    }
+}
+
+/// One measure, this period against the previous one, normalised per day (periods differ
+/// in length: 28 to 31 days).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrendRow {
+    pub measure: String,
+    pub previous_per_day: f64,
+    pub this_per_day: f64,
+    pub percent: Option<f64>,
+}
+
+/// Month over month against the previous report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trend {
+    pub previous: String,
+    pub rows: Vec<TrendRow>,
+    pub nat_cost_per_30_days: (f64, f64),
+    pub s3_savings_per_30_days: (f64, f64),
+    /// Set when the two reports were priced or classified with different tables.
+    pub caveats: Vec<String>,
+}
+
+/// One NAT ENI's coverage of the period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatCoverage {
+    pub eni: String,
+    pub az: Option<String>,
+    pub days_with_traffic: u32,
+    pub days_in_period: u32,
+}
+
+/// A flow-log field that was not logged and would sharpen the answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MissingField {
+    pub fields: String,
+    pub would_give: String,
+}
+
+/// One problem with one input, located.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputIssue {
+    pub path: String,
+    pub line: Option<u64>,
+    pub problem: String,
+}
+
+/// The data-quality review: what the figures rest on and what is missing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Review {
+    pub nat_enis: Vec<NatCoverage>,
+    pub nat_enis_given_not_seen: Vec<String>,
+    pub missing_fields: Vec<MissingField>,
+    pub issues: Vec<InputIssue>,
+    /// Issues beyond those listed (the list keeps the first of each input, up to a limit).
+    pub issues_not_listed: u64,
+}
+
+/// The whole monthly report document (`report.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonthlyReport {
+    pub schema: String,
+    pub flowcost_version: String,
+    pub title: String,
+    /// The command line that made it (argv after the program name), to rerun it.
+    pub command: Vec<String>,
+    pub summary: PeriodSummary,
+    /// Earlier periods, oldest first, from the previous report (month over month).
+    pub history: Vec<PeriodSummary>,
+    pub trend: Option<Trend>,
+    pub review: Review,
+    /// The files of the folder, in the order written.
+    pub files: Vec<String>,
+    pub analysis: Report,
+    /// Before and after a change inside the period, when asked (`--change-at`).
+    pub comparison: Option<Comparison>,
+}
+
+fn pct(prev: f64, this: f64) -> Option<f64> {
+    (prev > 0.0).then(|| (this - prev) * 100.0 / prev)
+}
+
+const MEASURES: [&str; 7] = [
+    "s3",
+    "dynamodb",
+    "s3-other-region",
+    "aws-other",
+    "internet",
+    "total",
+    "ecr-layers",
+];
+
+fn review(r: &Report) -> Review {
+    let a = &r.analysis;
+    let days_in_period = a.period.days.ceil().max(0.0) as u32;
+    let mut nat_enis: Vec<NatCoverage> = a
+        .gateways
+        .iter()
+        .map(|g| NatCoverage {
+            eni: g.eni.clone(),
+            az: g.az.clone(),
+            days_with_traffic: g.days_private_leg + g.days_public_leg,
+            days_in_period,
+        })
+        .collect();
+    nat_enis.sort_by(|x, y| x.eni.cmp(&y.eni));
+    let mut missing_fields = Vec::new();
+    if a.method.legs != "private" && a.method.counting == "nat-eni" {
+        missing_fields.push(MissingField {
+            fields: "pkt-srcaddr, pkt-dstaddr".into(),
+            would_give:
+                "the NAT's private legs: which clients, subnets and services send the bytes".into(),
+        });
+    }
+    if !a.cross_az.known {
+        missing_fields.push(MissingField {
+            fields: "az-id".into(),
+            would_give: "the cross-AZ charge of clients using a NAT in another AZ".into(),
+        });
+    }
+    if a.by_ecs_service.is_empty() {
+        missing_fields.push(MissingField {
+            fields: "ecs-service-name, ecs-task-id (format v7)".into(),
+            would_give: "bytes by ECS service and an ECR estimate per service".into(),
+        });
+    }
+    let tp = &a.s3_egress_traffic_path;
+    if tp.via_vpc_resource + tp.via_gateway_endpoint + tp.other == 0 {
+        missing_fields.push(MissingField {
+            fields: "traffic-path (format v5)".into(),
+            would_give: "proof of which path the tasks' S3 traffic takes (NAT or gateway endpoint)"
+                .into(),
+        });
+    }
+    const LIMIT: usize = 200;
+    let mut issues = Vec::new();
+    let mut not_listed = 0u64;
+    for f in &a.quality.files {
+        if let Some(e) = &f.error {
+            issues.push(InputIssue {
+                path: f.path.clone(),
+                line: None,
+                problem: e.clone(),
+            });
+        }
+        for b in &f.malformed_examples {
+            issues.push(InputIssue {
+                path: f.path.clone(),
+                line: Some(b.line),
+                problem: b.reason.clone(),
+            });
+        }
+        not_listed += f
+            .counts
+            .malformed
+            .saturating_sub(f.malformed_examples.len() as u64);
+    }
+    if issues.len() > LIMIT {
+        not_listed += (issues.len() - LIMIT) as u64;
+        issues.truncate(LIMIT);
+    }
+    Review {
+        nat_enis,
+        nat_enis_given_not_seen: a.quality.given_nat_enis_not_seen.clone(),
+        missing_fields,
+        issues,
+        issues_not_listed: not_listed,
+    }
+}
+
+/// What the command hands over to be assembled.
+pub struct Parts {
+    pub label: String,
+    pub command: Vec<String>,
+    pub report: Report,
+    pub previous: Option<MonthlyReport>,
+    pub comparison: Option<Comparison>,
+}
+
+/// Assemble the document.
+pub fn build(p: Parts) -> MonthlyReport {
+    let summary = PeriodSummary::of(&p.label, &p.report);
+    let (history, trend) = match &p.previous {
+        None => (Vec::new(), None),
+        Some(prev) => {
+            let mut h = prev.history.clone();
+            h.push(prev.summary.clone());
+            let skip = h.len().saturating_sub(HISTORY);
+            let h: Vec<PeriodSummary> = h.into_iter().skip(skip).collect();
+            let last = &prev.summary;
+            let rows = MEASURES
+                .iter()
+                .map(|m| TrendRow {
+                    measure: m.to_string(),
+                    previous_per_day: last.per_day(m),
+                    this_per_day: summary.per_day(m),
+                    percent: pct(last.per_day(m), summary.per_day(m)),
+                })
+                .collect();
+            let mut caveats = Vec::new();
+            if last.price_table_date != summary.price_table_date {
+                caveats.push(format!(
+                    "Prices differ: {} used the table of {}, this report the table of {}.",
+                    last.label, last.price_table_date, summary.price_table_date
+                ));
+            }
+            if last.ip_ranges_sync_token != summary.ip_ranges_sync_token {
+                caveats.push(format!(
+                    "IP ranges differ: {} used syncToken {}, this report {}; addresses AWS moved between services count in different classes.",
+                    last.label, last.ip_ranges_sync_token, summary.ip_ranges_sync_token
+                ));
+            }
+            let trend = Trend {
+                previous: last.label.clone(),
+                rows,
+                nat_cost_per_30_days: (
+                    last.nat_processing_cost_per_30_days,
+                    summary.nat_processing_cost_per_30_days,
+                ),
+                s3_savings_per_30_days: (
+                    last.s3_endpoint_savings_per_30_days,
+                    summary.s3_endpoint_savings_per_30_days,
+                ),
+                caveats,
+            };
+            (h, Some(trend))
+        }
+    };
+    let mut doc = MonthlyReport {
+        schema: SCHEMA.into(),
+        flowcost_version: env!("CARGO_PKG_VERSION").into(),
+        title: format!("NAT gateway traffic report: {}", p.label),
+        command: p.command,
+        summary,
+        history,
+        trend,
+        review: review(&p.report),
+        files: Vec::new(),
+        analysis: p.report,
+        comparison: p.comparison,
+    };
+    doc.files = doc
+        .planned_charts()
+        .into_iter()
+        .chain(doc.planned_tables())
+        .chain(["report.json", "report.md", "report.html"].map(String::from))
+        .collect();
+    doc
+}
+
+/// Parse a previous `report.json`, refusing other schemas with a clear message.
+pub fn parse_previous(text: &str) -> Result<MonthlyReport, String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    match v.get("schema").and_then(|s| s.as_str()) {
+        Some(SCHEMA) => {}
+        Some(other) => {
+            return Err(format!(
+                "schema `{other}`, expected `{SCHEMA}` (a report.json written by `flowcost report`)"
+            ))
+        }
+        None => return Err("no `schema` field: not a flowcost report.json".into()),
+    }
+    serde_json::from_value(v).map_err(|e| format!("does not match {SCHEMA}: {e}"))
+}
+
+fn csv_esc(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn opt(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or("")
+}
+
+impl MonthlyReport {
+    fn planned_charts(&self) -> Vec<String> {
+        let mut v = vec!["daily-nat-bytes.svg".to_string()];
+        if self
+            .analysis
+            .analysis
+            .top_clients
+            .iter()
+            .any(|c| c.classes.s3.total() > 0)
+        {
+            v.push("top-s3-clients.svg".into());
+        }
+        if self.comparison.is_some() {
+            v.push("before-after.svg".into());
+        }
+        if self.trend.is_some() {
+            v.push("month-over-month.svg".into());
+        }
+        v
+    }
+
+    fn planned_tables(&self) -> Vec<String> {
+        let mut v: Vec<String> = [
+            "by-class.csv",
+            "by-day.csv",
+            "by-subnet.csv",
+            "top-clients.csv",
+            "gateways.csv",
+            "inputs.csv",
+        ]
+        .map(String::from)
+        .to_vec();
+        if self.trend.is_some() {
+            v.push("history.csv".into());
+        }
+        if self.comparison.is_some() {
+            v.push("before-after.csv".into());
+        }
+        v
+    }
+
+    /// Draw the charts.
+    pub fn charts(&self) -> Result<Vec<Chart>, ChartError> {
+        let a = &self.analysis.analysis;
+        let mut out = vec![charts::daily_by_class(&charts::days_of(a))?];
+        if a.top_clients.iter().any(|c| c.classes.s3.total() > 0) {
+            out.push(charts::top_s3_clients(&a.top_clients, 10)?);
+        }
+        let classes: Vec<&str> = Class::ALL.iter().map(|c| c.name()).collect();
+        if let Some(c) = &self.comparison {
+            let series = [&c.before, &c.after]
+                .iter()
+                .map(|s| {
+                    (
+                        format!(
+                            "{} ({} .. {})",
+                            s.label,
+                            s.from.as_deref().and_then(|x| x.get(..10)).unwrap_or("?"),
+                            s.to.as_deref().and_then(|x| x.get(..10)).unwrap_or("?")
+                        ),
+                        classes
+                            .iter()
+                            .map(|m| {
+                                c.changes
+                                    .iter()
+                                    .find(|ch| ch.measure == *m)
+                                    .map_or(0.0, |ch| {
+                                        if s.label == "before" {
+                                            ch.before_per_day
+                                        } else {
+                                            ch.after_per_day
+                                        }
+                                    })
+                            })
+                            .collect(),
+                    )
+                })
+                .collect::<Vec<_>>();
+            out.push(charts::grouped_per_day(
+                "before-after.svg",
+                "NAT bytes per day by class, before and after the change",
+                &classes,
+                &series,
+            )?);
+        }
+        if self.trend.is_some() {
+            let months: Vec<&PeriodSummary> = self
+                .history
+                .iter()
+                .rev()
+                .take(3)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .chain([&self.summary])
+                .collect();
+            let series: Vec<(String, Vec<f64>)> = months
+                .iter()
+                .map(|m| {
+                    (
+                        m.label.clone(),
+                        classes.iter().map(|c| m.per_day(c)).collect(),
+                    )
+                })
+                .collect();
+            out.push(charts::grouped_per_day(
+                "month-over-month.svg",
+                "NAT bytes per day by class, month over month",
+                &classes,
+                &series,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// The CSV tables: (file name, contents).
+    pub fn tables(&self) -> Vec<(String, String)> {
+        let r = &self.analysis;
+        let a = &r.analysis;
+        let names: Vec<&str> = Class::ALL.iter().map(|c| c.name()).collect();
+        let class_cols = names
+            .iter()
+            .map(|n| format!("{n}_bytes"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let class_vals = |c: &crate::analysis::ClassBytes| {
+            Class::ALL
+                .iter()
+                .map(|k| c.get(*k).total().to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let mut out = Vec::new();
+        let mut t = String::from(
+            "class,upload_bytes,download_bytes,total_bytes,nat_cost_period_usd,nat_cost_per_30_days_usd\n",
+        );
+        for c in Class::ALL {
+            let ud = a.classes.get(c);
+            let m = r.cost.by_class.get(c.name()).copied().unwrap_or_default();
+            let _ = writeln!(
+                t,
+                "{},{},{},{},{:.6},{:.6}",
+                c.name(),
+                ud.upload,
+                ud.download,
+                ud.total(),
+                m.period,
+                m.per_30_days
+            );
+        }
+        out.push(("by-class.csv".into(), t));
+        let mut t = format!("day,{class_cols},total_bytes\n");
+        for (day, c) in charts::days_of(a) {
+            let _ = writeln!(t, "{day},{},{}", class_vals(&c), c.total());
+        }
+        out.push(("by-day.csv".into(), t));
+        let mut t = format!("subnet,{class_cols},total_bytes\n");
+        for g in &a.by_subnet {
+            let _ = writeln!(
+                t,
+                "{},{},{}",
+                csv_esc(&g.key),
+                class_vals(&g.classes),
+                g.total
+            );
+        }
+        out.push(("by-subnet.csv".into(), t));
+        let mut t = format!("ip,eni,subnet,az,ecs_service,ecs_task,{class_cols},total_bytes\n");
+        for c in &a.top_clients {
+            let _ = writeln!(
+                t,
+                "{},{},{},{},{},{},{},{}",
+                csv_esc(&c.ip),
+                csv_esc(&c.enis.join(" ")),
+                csv_esc(opt(&c.subnet)),
+                csv_esc(opt(&c.az)),
+                csv_esc(opt(&c.ecs_service)),
+                csv_esc(opt(&c.ecs_task)),
+                class_vals(&c.classes),
+                c.total
+            );
+        }
+        out.push(("top-clients.csv".into(), t));
+        let mut t = format!(
+            "eni,private_ips,az,subnet,{class_cols},total_bytes,days_private_leg,days_public_leg\n"
+        );
+        for g in &a.gateways {
+            let _ = writeln!(
+                t,
+                "{},{},{},{},{},{},{},{}",
+                csv_esc(&g.eni),
+                csv_esc(&g.private_ips.join(" ")),
+                csv_esc(opt(&g.az)),
+                csv_esc(opt(&g.subnet)),
+                class_vals(&g.classes),
+                g.total,
+                g.days_private_leg,
+                g.days_public_leg
+            );
+        }
+        out.push(("gateways.csv".into(), t));
+        let mut t = String::from(
+            "path,format,size_bytes,etag,lines,counted,malformed,nodata,skipdata,error\n",
+        );
+        for f in &a.quality.files {
+            let _ = writeln!(
+                t,
+                "{},{},{},{},{},{},{},{},{},{}",
+                csv_esc(&f.path),
+                csv_esc(&f.format),
+                f.size,
+                csv_esc(opt(&f.etag)),
+                f.counts.lines,
+                f.counts.counted,
+                f.counts.malformed,
+                f.counts.nodata,
+                f.counts.skipdata,
+                csv_esc(opt(&f.error))
+            );
+        }
+        out.push(("inputs.csv".into(), t));
+        if self.trend.is_some() {
+            let mut t = format!("period,from,to,days,{class_cols},total_bytes,ecr_layer_bytes,task_starts,nat_cost_usd,nat_cost_per_30_days_usd,price_table_date,ip_ranges_sync_token\n");
+            for m in self.history.iter().chain([&self.summary]) {
+                let _ = writeln!(
+                    t,
+                    "{},{},{},{},{},{},{},{},{:.6},{:.6},{},{}",
+                    csv_esc(&m.label),
+                    opt(&m.from),
+                    opt(&m.to),
+                    m.days,
+                    m.class_bytes
+                        .iter()
+                        .map(|(_, v)| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    m.total_bytes,
+                    m.ecr_layer_bytes,
+                    m.task_starts,
+                    m.nat_processing_cost,
+                    m.nat_processing_cost_per_30_days,
+                    csv_esc(&m.price_table_date),
+                    csv_esc(&m.ip_ranges_sync_token)
+                );
+            }
+            out.push(("history.csv".into(), t));
+        }
+        if let Some(c) = &self.comparison {
+            out.push(("before-after.csv".into(), c.render(Format::Csv)));
+        }
+        out
+    }
+
+    /// `report.json`.
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the report serialises") + "\n"
+    }
+
+    /// `report.md`.
+    pub fn markdown(&self, charts: &[Chart]) -> String {
+        let r = &self.analysis;
+        let a = &r.analysis;
+        let s = &self.summary;
+        let mut out = String::new();
+        let _ = writeln!(out, "# {}\n", self.title);
+        let _ = writeln!(
+            out,
+            "Period {} .. {} UTC ({:.2} days). flowcost {}, {} inputs ({}), IP ranges syncToken {} (created {}), prices of {}.\n",
+            s.from.as_deref().unwrap_or("?"),
+            s.to.as_deref().unwrap_or("?"),
+            s.days,
+            self.flowcost_version,
+            r.inputs.files,
+            human(r.inputs.bytes),
+            r.inputs.ip_ranges.sync_token,
+            r.inputs.ip_ranges.create_date,
+            r.cost.price_table_date
+        );
+        out.push_str("## Summary\n\n");
+        let share = |b: u64| b as f64 * 100.0 / a.total.max(1) as f64;
+        let _ = writeln!(
+            out,
+            "- NAT gateways processed {} in the period: {} of data-processing charges ({} per 30 days).",
+            human(a.total),
+            dollars(r.cost.nat_processing.period),
+            dollars(r.cost.nat_processing.per_30_days)
+        );
+        let _ = writeln!(
+            out,
+            "- S3 in the NAT's region: {} ({:.1}%). An S3 gateway endpoint (free) would save {} per 30 days.",
+            human(a.classes.s3.total()),
+            share(a.classes.s3.total()),
+            dollars(r.cost.s3_gateway_endpoint_savings.per_30_days)
+        );
+        let _ = writeln!(
+            out,
+            "- ECR image layers (estimate): {} from {} task starts, {} per 30 days of the savings.",
+            human(a.ecr.bytes),
+            a.ecr.task_starts,
+            dollars(r.cost.ecr_layer_share_of_savings.per_30_days)
+        );
+        if a.classes.dynamodb.total() > 0 {
+            let _ = writeln!(
+                out,
+                "- DynamoDB: {}; a DynamoDB gateway endpoint would save {} per 30 days.",
+                human(a.classes.dynamodb.total()),
+                dollars(r.cost.dynamodb_gateway_endpoint_savings.per_30_days)
+            );
+        }
+        if let Some(t) = &self.trend {
+            if let Some(row) = t.rows.iter().find(|x| x.measure == "s3") {
+                let _ = writeln!(
+                    out,
+                    "- Against {}: S3 through the NAT {}/day, was {}/day ({}).",
+                    t.previous,
+                    human(row.this_per_day as u64),
+                    human(row.previous_per_day as u64),
+                    signed_pct(row.percent)
+                );
+            }
+        }
+        if let Some(c) = &self.comparison {
+            for line in c.verdict.summary.iter().take(3) {
+                let _ = writeln!(out, "- {line}");
+            }
+        }
+        out.push('\n');
+        out.push_str("## Charts\n\n");
+        for c in charts {
+            let _ = writeln!(out, "![{}]({})\n", c.title, c.file);
+        }
+        // The analysis itself, one heading level down.
+        out.push_str("## Analysis\n\n");
+        let body = r.render(Format::Markdown);
+        for line in body.lines().skip(1) {
+            if line.starts_with('#') {
+                out.push('#');
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push('\n');
+        if let Some(t) = &self.trend {
+            let _ = writeln!(out, "## Month over month (against {})\n", t.previous);
+            let mut tb = Table::new(&["per day", &t.previous, &s.label, "change"]);
+            for row in &t.rows {
+                tb.row(vec![
+                    row.measure.clone(),
+                    human(row.previous_per_day as u64),
+                    human(row.this_per_day as u64),
+                    signed_pct(row.percent),
+                ]);
+            }
+            tb.row(vec![
+                "NAT cost / 30 days".into(),
+                dollars(t.nat_cost_per_30_days.0),
+                dollars(t.nat_cost_per_30_days.1),
+                signed_pct(pct(t.nat_cost_per_30_days.0, t.nat_cost_per_30_days.1)),
+            ]);
+            tb.row(vec![
+                "S3 endpoint savings / 30 days".into(),
+                dollars(t.s3_savings_per_30_days.0),
+                dollars(t.s3_savings_per_30_days.1),
+                signed_pct(pct(t.s3_savings_per_30_days.0, t.s3_savings_per_30_days.1)),
+            ]);
+            tb.render(true, &mut out);
+            for c in &t.caveats {
+                let _ = writeln!(out, "- {c}");
+            }
+            if self.history.len() > 1 {
+                let _ = writeln!(out, "\nEarlier periods:\n");
+                let mut tb = Table::new(&["period", "days", "s3/day", "total/day", "NAT cost"]);
+                for m in self.history.iter().chain([s]) {
+                    tb.row(vec![
+                        m.label.clone(),
+                        format!("{:.2}", m.days),
+                        human(m.per_day("s3") as u64),
+                        human(m.per_day("total") as u64),
+                        dollars(m.nat_processing_cost),
+                    ]);
+                }
+                tb.render(true, &mut out);
+            }
+            out.push('\n');
+        }
+        if let Some(c) = &self.comparison {
+            out.push_str("## Before and after the change\n\n");
+            let body = c.render(Format::Markdown);
+            for line in body.lines().skip(1) {
+                if line.starts_with('#') {
+                    out.push('#');
+                }
+                out.push_str(line);
+                out.push('\n');
+            }
+            out.push('\n');
+        }
+        self.review_md(&mut out);
+        out.push_str("## Inputs\n\n");
+        let _ = writeln!(
+            out,
+            "{} inputs, {} ({} bytes); every input with its size{} is in `inputs.csv` and `report.json`.\n",
+            r.inputs.files,
+            human(r.inputs.bytes),
+            r.inputs.bytes,
+            if r.inputs.s3.is_empty() { "" } else { " and ETag" }
+        );
+        for l in &r.inputs.s3 {
+            let _ = writeln!(
+                out,
+                "- s3://{}: {} objects, {} under {} prefixes",
+                l.bucket,
+                l.objects,
+                human(l.bytes),
+                l.prefixes.len()
+            );
+        }
+        let mut tb = Table::new(&["input", "format", "size"]);
+        const SHOWN: usize = 25;
+        for f in a.quality.files.iter().take(SHOWN) {
+            tb.row(vec![f.path.clone(), f.format.clone(), human(f.size)]);
+        }
+        tb.render(true, &mut out);
+        if a.quality.files.len() > SHOWN {
+            let _ = writeln!(
+                out,
+                "... and {} more (see `inputs.csv`).\n",
+                a.quality.files.len() - SHOWN
+            );
+        }
+        out.push_str("## How to reproduce\n\n");
+        let _ = writeln!(
+            out,
+            "- Command: `flowcost {}`",
+            self.command.join(" ").replace('`', "'")
+        );
+        let _ = writeln!(
+            out,
+            "- flowcost {}; IP ranges from {} (syncToken {}, createDate {}); price table of {} ({}).\n",
+            self.flowcost_version,
+            r.inputs.ip_ranges.source,
+            r.inputs.ip_ranges.sync_token,
+            r.inputs.ip_ranges.create_date,
+            r.cost.price_table_date,
+            r.cost.price_table_source
+        );
+        out.push_str("## Method\n\n");
+        let _ = writeln!(
+            out,
+            "Every byte a NAT gateway processes appears in two flow-log records of the NAT's own network interface: one between the client and the NAT, one between the NAT and the remote address. flowcost counts each byte once, on one leg per NAT interface and UTC day ({} here; the private leg, when the `pkt-*` fields are logged, also tells which client sent it), and keeps the other leg as a cross-check. The remote address is classified with AWS's published IP ranges: S3 and DynamoDB in the NAT's own region are the bytes a free gateway endpoint would take off the NAT; S3 in other regions, other AWS services and the internet stay. Rejected traffic, NODATA and SKIPDATA records are counted apart, and every line read is reconciled in the data-quality section.\n",
+            a.method.legs
+        );
+        let _ = writeln!(
+            out,
+            "ECR image layers are served from S3, so they are part of the S3 class. The ECR figure is an estimate: the S3 download bytes of each new task in the {} seconds after its first record (a task pulls its image when it starts), capped by what the NAT saw for that address; it measured above the true figure by a few percent on generated worlds. Money is NAT data processing at ${:.3} per GB ({}) from the price table of {}; per-30-day figures scale the period linearly, and the savings leave out the NAT's hourly charge, which an endpoint does not remove.",
+            a.ecr.pull_window_seconds,
+            r.cost.prices.nat_per_gb,
+            r.cost.gb_definition,
+            r.cost.price_table_date
+        );
+        out
+    }
+
+    fn review_md(&self, out: &mut String) {
+        let v = &self.review;
+        out.push_str("## Data quality review\n\n");
+        let mut tb = Table::new(&["NAT ENI", "AZ", "days with traffic", "days in period"]);
+        for n in &v.nat_enis {
+            tb.row(vec![
+                n.eni.clone(),
+                n.az.clone().unwrap_or_else(|| "-".into()),
+                n.days_with_traffic.to_string(),
+                n.days_in_period.to_string(),
+            ]);
+        }
+        tb.render(true, out);
+        for n in &v.nat_enis {
+            if n.days_with_traffic < n.days_in_period {
+                let _ = writeln!(
+                    out,
+                    "- NAT ENI {} carried traffic on {} of {} days: unless it was idle (or created or deleted in the period), its flow log has gaps and those days are missing from the totals.",
+                    n.eni, n.days_with_traffic, n.days_in_period
+                );
+            }
+        }
+        for e in &v.nat_enis_given_not_seen {
+            let _ = writeln!(out, "- NAT ENI {e} was given but has no records in the inputs: is its flow log missing?");
+        }
+        if v.missing_fields.is_empty() {
+            out.push_str("- Every field the analysis can use was logged.\n");
+        }
+        for m in &v.missing_fields {
+            let _ = writeln!(
+                out,
+                "- Not logged: {}. Adding it would give {}.",
+                m.fields, m.would_give
+            );
+        }
+        let l = &self.analysis.analysis.quality.lines;
+        let _ = writeln!(
+            out,
+            "- NODATA records (no traffic in the window): {}; SKIPDATA records (AWS dropped records): {}; malformed lines: {}.",
+            l.nodata, l.skipdata, l.malformed
+        );
+        if !v.issues.is_empty() {
+            out.push_str("\nInputs with problems (first ones):\n\n");
+            for i in &v.issues {
+                let at = match i.line {
+                    Some(n) => format!("{}:{n}", i.path),
+                    None => i.path.clone(),
+                };
+                let _ = writeln!(out, "- `{}`: {}", at.replace('`', "'"), i.problem);
+            }
+            if v.issues_not_listed > 0 {
+                let _ = writeln!(out, "- ... and {} more.", v.issues_not_listed);
+            }
+        }
+        out.push('\n');
+    }
+
+    /// Every file of the folder, rendered: (name, bytes), in `self.files` order.
+    pub fn render_files(&self) -> Result<Vec<(String, Vec<u8>)>, ChartError> {
+        let charts = self.charts()?;
+        let md = self.markdown(&charts);
+        let page = html::page(&self.title, &md, &charts);
+        let mut out: Vec<(String, Vec<u8>)> = charts
+            .iter()
+            .map(|c| (c.file.clone(), c.svg.clone().into_bytes()))
+            .collect();
+        out.extend(self.tables().into_iter().map(|(n, t)| (n, t.into_bytes())));
+        out.push(("report.json".into(), self.json().into_bytes()));
+        out.push(("report.md".into(), md.into_bytes()));
+        out.push(("report.html".into(), page.into_bytes()));
+        debug_assert_eq!(
+            out.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            self.files.iter().map(String::as_str).collect::<Vec<_>>()
+        );
+        Ok(out)
+    }
+}
+
+fn signed_pct(p: Option<f64>) -> String {
+    match p {
+        Some(v) => format!("{}{:.1}%", if v < 0.0 { "-" } else { "+" }, v.abs()),
+        None => "-".into(),
+    }
+}
+
+/// Every file name a report folder can hold (to clear stale ones from an earlier run).
+pub const ALL_FILES: [&str; 15] = [
+    "daily-nat-bytes.svg",
+    "top-s3-clients.svg",
+    "before-after.svg",
+    "month-over-month.svg",
+    "by-class.csv",
+    "by-day.csv",
+    "by-subnet.csv",
+    "top-clients.csv",
+    "gateways.csv",
+    "inputs.csv",
+    "history.csv",
+    "before-after.csv",
+    "report.json",
+    "report.md",
+    "report.html",
+];
