@@ -388,3 +388,55 @@ fn faults_are_survived_or_reported_by_key() {
     assert_eq!(o.status.code(), Some(5));
     assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
 }
+
+#[test]
+fn monthly_report_reads_s3_and_lists_its_objects() {
+    let Some(ep) = endpoint() else { return };
+    let b = bucket("report");
+    let w = world(&spec(43, FieldSet::V7), &[Encoding::Gz]);
+    let n = upload(&ep, &b, &w.dir.path().join("gz"), "", false);
+    let out = tempfile::tempdir().unwrap();
+    let (local_dir, s3_dir) = (out.path().join("local"), out.path().join("s3"));
+    let run = |dir: &Path, input: &str| {
+        let o = bin()
+            .args(["report", "-q", "--month", "2026-09", "--path-style"])
+            .args(["--endpoint-url", &ep, "-d", dir.to_str().unwrap(), input])
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = std::fs::read_to_string(dir.join("report.json")).unwrap();
+        serde_json::from_str::<flowcost::report::monthly::MonthlyReport>(&text).unwrap()
+    };
+    let local = run(&local_dir, &w.path(Encoding::Gz));
+    let remote = run(&s3_dir, &format!("s3://{b}/"));
+    assert_eq!(remote.summary, local.summary);
+    assert_eq!(remote.analysis.analysis.classes, w.truth.nat);
+    for f in [
+        "by-day.csv",
+        "by-class.csv",
+        "top-clients.csv",
+        "daily-nat-bytes.svg",
+    ] {
+        assert_eq!(
+            std::fs::read(s3_dir.join(f)).unwrap(),
+            std::fs::read(local_dir.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let inputs = std::fs::read_to_string(s3_dir.join("inputs.csv")).unwrap();
+    let rows: Vec<&str> = inputs.lines().skip(1).collect();
+    assert_eq!(rows.len(), n);
+    assert!(rows.iter().all(|r| r.starts_with(&format!("s3://{b}/"))));
+    assert!(
+        rows.iter()
+            .all(|r| r.split(',').nth(3).is_some_and(|e| !e.is_empty())),
+        "every object's ETag is in inputs.csv"
+    );
+    let md = std::fs::read_to_string(s3_dir.join("report.md")).unwrap();
+    assert!(md.contains(&format!("- s3://{b}: {n} objects")), "{md}");
+}
