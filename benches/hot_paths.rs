@@ -1,6 +1,7 @@
 //! Criterion micro-benchmarks of the hot stages on in-memory input, each with a throughput:
-//! text line parsing (v2 and v5 layouts), IP classification against the full ip-ranges
-//! snapshot (IPv4 and IPv6), and accumulation. Run: `cargo bench --bench hot_paths`.
+//! text line parsing (v2 and v5 layouts), Parquet batch decoding (a generated day as AWS
+//! delivers it, v5 columns), IP classification against the full ip-ranges snapshot (IPv4 and
+//! IPv6), and accumulation. Run: `cargo bench --bench hot_paths`.
 
 use std::hint::black_box;
 
@@ -130,5 +131,58 @@ fn account(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parse, classify, account);
+/// Every Parquet object of a generated day, in memory.
+fn parquet_world() -> (Vec<bytes::Bytes>, u64) {
+    let spec = flowcost::generate::Spec {
+        seed: 3,
+        start: 1_788_220_800,
+        days: 1,
+        tasks_per_day: 300,
+        volume: 1.0,
+        fields: flowcost::generate::FieldSet::V5,
+        nat_only: false,
+        s3_endpoint_at: None,
+        endpoint_skips_subnet: None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let w = flowcost::generate::build(&spec);
+    flowcost::generate::write_world(&w, dir.path(), &[flowcost::generate::Encoding::Parquet])
+        .unwrap();
+    let mut files = Vec::new();
+    let mut stack = vec![dir.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(bytes::Bytes::from(std::fs::read(p).unwrap()));
+            }
+        }
+    }
+    let mut rows = 0;
+    for f in &files {
+        let mut sink = Null(0);
+        rows += flowcost::format::parquet::decode(f.clone(), &mut sink).unwrap();
+    }
+    (files, rows)
+}
+
+fn parquet(c: &mut Criterion) {
+    let (files, rows) = parquet_world();
+    let mut g = c.benchmark_group("parquet");
+    g.throughput(Throughput::Elements(rows));
+    g.bench_function("v5-generated-day", |b| {
+        b.iter(|| {
+            let mut sink = Null(0);
+            for f in &files {
+                flowcost::format::parquet::decode(f.clone(), &mut sink).unwrap();
+            }
+            sink.0
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, parse, parquet, classify, account);
 criterion_main!(benches);

@@ -3,6 +3,7 @@
 //! magic bytes rather than by name. The only stage that does I/O; only its [`s3`] part knows
 //! tokio.
 
+pub mod gunzip;
 pub mod s3;
 
 use std::fs::File;
@@ -199,11 +200,35 @@ impl<R: Read, F: FnMut(u64)> Read for Counting<R, F> {
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const PARQUET_MAGIC: [u8; 4] = *b"PAR1";
 
+/// Gzip files up to this size are read whole and inflated with libdeflate (AWS delivers
+/// files of a few MB); larger ones are streamed.
+pub const WHOLE_GZIP_MAX: u64 = 16 << 20;
+/// The most a whole-file inflate may produce before it gives up and the file is streamed.
+pub const INFLATED_MAX: usize = 96 << 20;
+
 /// Open a local input (file or standard input), sniffing its encoding. `on_read` is told of
 /// raw bytes as they are read.
-pub fn open(input: &Input, on_read: impl FnMut(u64) + Send + 'static) -> io::Result<Opened> {
+pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io::Result<Opened> {
     match &input.location {
         Location::File(p) => {
+            if input.size <= WHOLE_GZIP_MAX {
+                let mut f = File::open(p)?;
+                let mut head = [0u8; 2];
+                let n = read_up_to(&mut f, &mut head)?;
+                if n == 2 && head == GZIP_MAGIC {
+                    let inflated = gunzip::inflate(
+                        |raw| {
+                            raw.extend_from_slice(&head);
+                            f.read_to_end(raw).map(|_| ())
+                        },
+                        INFLATED_MAX,
+                    )?;
+                    if let Some(text) = inflated {
+                        on_read(input.size);
+                        return Ok(Opened::Text(Box::new(text), Encoding::Gzip));
+                    }
+                }
+            }
             let mut reader = BufReader::with_capacity(
                 256 * 1024,
                 Counting {
@@ -240,6 +265,20 @@ pub fn open_stream(
         return Ok(Opened::ParquetBytes(all.into()));
     }
     sniffed(Box::new(reader))
+}
+
+/// Read until `buf` is full or the input ends; returns the bytes read.
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 fn sniffed(mut reader: Box<dyn BufRead + Send>) -> io::Result<Opened> {

@@ -1,0 +1,235 @@
+"""The peers of benches/e2e.sh: the same question answered with polars or DuckDB, and the
+hardware floor for Parquet (the fastest read of the needed columns with pyarrow).
+
+    python peers.py {polars,duckdb,arrow-floor} {text,parquet} ROOT NAT_ENIS REGION IP_RANGES OUT
+
+The query: records of the NAT ENIs (ACCEPT, OK), the public leg (one side private, the other
+public), bytes summed per remote address; then the distinct remotes are classified against
+the same ip-ranges.json as flowcost (written here independently: longest prefix wins; for one
+prefix S3 beats DYNAMODB beats other services beats AMAZON; S3/DynamoDB count as `s3`/`dynamodb`
+only in the NAT's region, S3 elsewhere or GLOBAL is `s3-other-region`). Writes OUT as JSON:
+seconds (query only: wall, and CPU from getrusage), per-class bytes, rows.
+"""
+
+import ipaddress
+import json
+import os
+import resource
+import sys
+import time
+
+PRIVATE = (
+    r"^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.|f[cd]|fe[89ab])"
+)
+
+
+def files_under(root, suffix):
+    out = []
+    for d, _, fs in os.walk(root):
+        out.extend(os.path.join(d, f) for f in fs if f.endswith(suffix))
+    return sorted(out)
+
+
+def classifier(path, region):
+    doc = json.load(open(path))
+    rank = {"S3": 0, "DYNAMODB": 1, "AMAZON": 3}
+    by_len = {}  # (version, prefix length) -> {network int: (rank, service, region)}
+    for p in doc["prefixes"] + doc.get("ipv6_prefixes", []):
+        net = ipaddress.ip_network(p.get("ip_prefix") or p["ipv6_prefix"], strict=False)
+        key = (net.version, net.prefixlen)
+        r = (rank.get(p["service"], 2), p["service"], p["region"])
+        table = by_len.setdefault(key, {})
+        cur = table.get(int(net.network_address))
+        if cur is None or r < cur:
+            table[int(net.network_address)] = r
+    lengths = {4: sorted({l for v, l in by_len if v == 4}, reverse=True),
+               6: sorted({l for v, l in by_len if v == 6}, reverse=True)}
+
+    def classify(addr):
+        ip = ipaddress.ip_address(addr)
+        bits = 32 if ip.version == 4 else 128
+        n = int(ip)
+        for l in lengths[ip.version]:
+            masked = n >> (bits - l) << (bits - l)
+            hit = by_len[(ip.version, l)].get(masked)
+            if hit:
+                _, service, reg = hit
+                if service == "S3":
+                    return "s3" if reg == region else "s3-other-region"
+                if service == "DYNAMODB" and reg == region:
+                    return "dynamodb"
+                return "aws-other"
+        return "internet"
+
+    return classify
+
+
+def polars_query(kind, files, enis):
+    import polars as pl
+
+    if kind == "text":
+        lf = pl.scan_csv(
+            files,
+            separator=" ",
+            null_values=["-"],
+            schema_overrides={"bytes": pl.Int64},
+            infer_schema_length=0,
+        ).rename({"interface-id": "interface_id", "log-status": "log_status"})
+    else:
+        lf = pl.scan_parquet(files)
+    lf = lf.select("interface_id", "srcaddr", "dstaddr", "bytes", "action", "log_status")
+    priv = lambda c: pl.col(c).str.contains(PRIVATE)
+    q = (
+        lf.filter(
+            pl.col("interface_id").is_in(enis)
+            & (pl.col("action") == "ACCEPT")
+            & (pl.col("log_status") == "OK")
+        )
+        .with_columns(
+            remote=pl.when(priv("srcaddr")).then(pl.col("dstaddr")).otherwise(pl.col("srcaddr")),
+            both_private=priv("srcaddr") & priv("dstaddr"),
+        )
+        .filter(~pl.col("both_private"))
+        .group_by("remote")
+        .agg(pl.col("bytes").cast(pl.Int64).sum())
+    )
+    df = q.collect()
+    return list(zip(df["remote"].to_list(), df["bytes"].to_list()))
+
+
+def duckdb_query(kind, files, enis):
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET threads TO {os.cpu_count()}")
+    flist = "[" + ",".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    if kind == "text":
+        src = (
+            f"read_csv({flist}, delim=' ', header=true, nullstr='-', compression='gzip', "
+            "columns={" + COLUMNS_TEXT + "})"
+        )
+        iface, status = '"interface-id"', '"log-status"'
+    else:
+        src = f"read_parquet({flist})"
+        iface, status = "interface_id", "log_status"
+    enilist = ",".join(f"'{e}'" for e in enis)
+    sql = f"""
+      WITH legs AS (
+        SELECT CASE WHEN regexp_matches(srcaddr, '{PRIVATE}') THEN dstaddr ELSE srcaddr END AS remote,
+               regexp_matches(srcaddr, '{PRIVATE}') AND regexp_matches(dstaddr, '{PRIVATE}') AS both_private,
+               CAST(bytes AS BIGINT) AS bytes
+        FROM {src}
+        WHERE {iface} IN ({enilist}) AND action = 'ACCEPT' AND {status} = 'OK')
+      SELECT remote, SUM(bytes) FROM legs WHERE NOT both_private GROUP BY remote"""
+    return con.execute(sql).fetchall()
+
+
+COLUMNS_TEXT = ""  # filled from the header of the first file (all files share it)
+
+
+def arrow_floor(kind, files):
+    import pyarrow.dataset as ds
+
+    cols = ["interface_id", "srcaddr", "dstaddr", "bytes", "action", "log_status"]
+    rows = 0
+    for b in ds.dataset(files, format="parquet").to_batches(columns=cols, use_threads=True):
+        rows += b.num_rows
+    return rows
+
+
+def from_time(label, timefile, report, out):
+    """A flowcost run as a result: GNU time's `%e %U %S %M` and the JSON report."""
+    wall, user, sys_, rss = (float(x) for x in open(timefile).read().split())
+    r = json.load(open(report))
+    a = r["analysis"]
+    classes = {k: v["upload"] + v["download"] for k, v in a["classes"].items()}
+    classes = {k.replace("_", "-"): v for k, v in classes.items() if v}
+    lines = a["quality"]["lines"]
+    json.dump(
+        {"tool": label, "wall": wall, "cpu": user + sys_, "peak_rss_kb": rss, "classes": classes,
+         "records": lines["lines"] - lines["headers"] - lines["blank"]},
+        open(out, "w"),
+    )
+
+
+def from_floor(label, timefile, out):
+    wall, user, sys_, rss = (float(x) for x in open(timefile).read().split())
+    json.dump({"tool": label, "wall": wall, "cpu": user + sys_, "peak_rss_kb": rss}, open(out, "w"))
+
+
+def summary(results_dir, groups):
+    """Print one table per input kind, the ratios, and whether the totals agree."""
+    ok = True
+    for group in groups.split(","):
+        rows = []
+        for name in sorted(os.listdir(results_dir)):
+            if name.startswith(group + ".") and name.endswith(".json"):
+                rows.append(json.load(open(os.path.join(results_dir, name))))
+        if not rows:
+            continue
+        order = ["flowcost", "flowcost -j1", "polars", "duckdb", "floor"]
+        rows.sort(key=lambda r: next((i for i, o in enumerate(order) if r["tool"] == o or r["tool"].startswith(o + " (")), 9))
+        records = next(r["records"] for r in rows if "records" in r)
+        fc = next(r for r in rows if r["tool"] == "flowcost")
+        print(f"\n{group}: {records:,} records")
+        print(f"  {'tool':<26}{'wall s':>8}{'cpu s':>8}{'peak RSS MB':>13}{'records/s':>14}{'flowcost faster by':>20}")
+        for r in rows:
+            ratio = r["wall"] / fc["wall"]
+            print(f"  {r['tool']:<26}{r['wall']:8.2f}{r['cpu']:8.2f}{r['peak_rss_kb'] / 1024:13.1f}"
+                  f"{records / r['wall']:14,.0f}{ratio:19.2f}x")
+        one = next((r for r in rows if r["tool"] == "flowcost -j1"), None)
+        if one:
+            print(f"  two threads vs one: {one['wall'] / fc['wall']:.2f}x")
+        floor = next((r for r in rows if r["tool"].startswith("floor")), None)
+        if floor:
+            print(f"  flowcost / floor: {fc['wall'] / floor['wall']:.2f}x the floor's wall time")
+        for r in rows:
+            if "classes" in r and r is not fc:
+                same = r["classes"] == fc["classes"]
+                ok &= same
+                print(f"  totals {r['tool']}: {'same as flowcost' if same else 'DIFFER: ' + json.dumps(r['classes']) + ' vs ' + json.dumps(fc['classes'])}")
+    return ok
+
+
+def main():
+    global COLUMNS_TEXT
+    if sys.argv[1] == "from-time":
+        return from_time(*sys.argv[2:6])
+    if sys.argv[1] == "from-floor":
+        return from_floor(*sys.argv[2:5])
+    if sys.argv[1] == "summary":
+        sys.exit(0 if summary(sys.argv[2], sys.argv[3]) else 1)
+    tool, kind, root, enis, region, ranges, out = sys.argv[1:8]
+    enis = enis.split(",")
+    files = files_under(root, ".log.gz" if kind == "text" else ".parquet")
+    if kind == "text" and tool == "duckdb":
+        import gzip
+
+        with gzip.open(files[0], "rt") as f:
+            head = f.readline().split()
+        types = {"bytes": "BIGINT"}
+        COLUMNS_TEXT = ",".join(f"'{h}': '{types.get(h, 'VARCHAR')}'" for h in head)
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    result = {"tool": tool if tool != "arrow-floor" else "floor (pyarrow column read)", "files": len(files)}
+    if tool == "arrow-floor":
+        result["rows"] = arrow_floor(kind, files)
+    else:
+        pairs = polars_query(kind, files, enis) if tool == "polars" else duckdb_query(kind, files, enis)
+        classify = classifier(ranges, region)
+        classes = {}
+        for remote, b in pairs:
+            c = classify(remote)
+            classes[c] = classes.get(c, 0) + int(b or 0)
+        result["classes"] = classes
+        result["remotes"] = len(pairs)
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    result["wall"] = wall
+    result["cpu"] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    result["peak_rss_kb"] = r1.ru_maxrss
+    json.dump(result, open(out, "w"))
+
+
+if __name__ == "__main__":
+    main()

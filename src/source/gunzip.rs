@@ -1,0 +1,236 @@
+//! Whole-buffer gzip decompression with libdeflate, for inputs small enough to hold in memory
+//! (AWS delivers flow logs in files of a few MB): libdeflate inflates such buffers several
+//! times faster than a streaming inflater. Multi-member files are decompressed member by
+//! member into one output; the output is bounded. Anything unusual (bad data, a truncated
+//! member, output beyond the bound) is reported as a failure, and the caller falls back to the
+//! streaming decoder, which keeps what precedes a break and says where it broke.
+//!
+//! The buffers are kept per thread and reused from file to file, so steady-state reading
+//! allocates nothing.
+
+use std::cell::RefCell;
+use std::io::{self, BufRead, Read};
+use std::ptr::NonNull;
+
+use libdeflate_sys as ld;
+
+/// Why the fast path declined an input.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Declined {
+    BadData,
+    TooBig,
+}
+
+/// A libdeflate decompressor (one per thread).
+struct Inflater(NonNull<ld::libdeflate_decompressor>);
+
+impl Inflater {
+    fn new() -> Inflater {
+        // SAFETY: plain allocation; a null return is handled.
+        let p = unsafe { ld::libdeflate_alloc_decompressor() };
+        Inflater(NonNull::new(p).expect("libdeflate could not allocate a decompressor"))
+    }
+}
+
+impl Drop for Inflater {
+    fn drop(&mut self) {
+        // SAFETY: allocated by libdeflate_alloc_decompressor, freed once.
+        unsafe { ld::libdeflate_free_decompressor(self.0.as_ptr()) }
+    }
+}
+
+/// Decompress every gzip member of `gz` into `out` (cleared first), at most `limit` bytes.
+fn gunzip_into(
+    d: &mut Inflater,
+    gz: &[u8],
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Result<(), Declined> {
+    out.clear();
+    let mut pos = 0;
+    // The last member's ISIZE (its size mod 2^32) is the whole output for the usual
+    // single-member file; a guess from the compressed size covers the rest.
+    let isize_hint = gz
+        .len()
+        .checked_sub(4)
+        .map(|i| u32::from_le_bytes([gz[i], gz[i + 1], gz[i + 2], gz[i + 3]]) as usize)
+        .filter(|&n| n <= gz.len().saturating_mul(1032)) // deflate's best ratio: else garbage
+        .unwrap_or(0);
+    let mut want = isize_hint.max(gz.len().saturating_mul(4)).max(64 * 1024);
+    while pos < gz.len() {
+        let rest = &gz[pos..];
+        if rest.len() < 18 || rest[0] != 0x1f || rest[1] != 0x8b {
+            return Err(Declined::BadData);
+        }
+        loop {
+            let room = limit.saturating_sub(out.len());
+            let avail = want.min(room);
+            if out.capacity() - out.len() < avail {
+                out.reserve_exact(avail);
+            }
+            let (mut used_in, mut used_out) = (0usize, 0usize);
+            // SAFETY: `rest` is a valid input slice; the output pointer addresses `avail`
+            // bytes of spare capacity of `out`, of which libdeflate writes `used_out`.
+            let r = unsafe {
+                ld::libdeflate_gzip_decompress_ex(
+                    d.0.as_ptr(),
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                    out.as_mut_ptr().add(out.len()).cast(),
+                    avail,
+                    &mut used_in,
+                    &mut used_out,
+                )
+            };
+            match r {
+                ld::libdeflate_result_LIBDEFLATE_SUCCESS => {
+                    // SAFETY: libdeflate initialised `used_out` bytes past the old length.
+                    unsafe { out.set_len(out.len() + used_out) };
+                    pos += used_in;
+                    break;
+                }
+                ld::libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE if avail < room => {
+                    want = avail.saturating_mul(2).max(64 * 1024);
+                }
+                ld::libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE => {
+                    return Err(Declined::TooBig)
+                }
+                _ => return Err(Declined::BadData),
+            }
+        }
+        want = (gz.len() - pos).saturating_mul(4).max(64 * 1024);
+    }
+    Ok(())
+}
+
+struct Buffers {
+    inflater: Inflater,
+    raw: Vec<u8>,
+    spare: Vec<Vec<u8>>,
+}
+
+thread_local! {
+    static BUFFERS: RefCell<Option<Buffers>> = const { RefCell::new(None) };
+}
+
+fn with_buffers<T>(f: impl FnOnce(&mut Buffers) -> T) -> T {
+    BUFFERS.with(|b| {
+        let mut b = b.borrow_mut();
+        let b = b.get_or_insert_with(|| Buffers {
+            inflater: Inflater::new(),
+            raw: Vec::new(),
+            spare: Vec::new(),
+        });
+        f(b)
+    })
+}
+
+/// Decompressed text held in a pooled buffer; reading it is a `BufRead` over memory. The
+/// buffer goes back to the thread's pool when dropped.
+pub struct Inflated {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for Inflated {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = (&self.buf[self.pos..]).read(out)?;
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl BufRead for Inflated {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        Ok(&self.buf[self.pos..])
+    }
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
+    }
+}
+
+impl Drop for Inflated {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        // Keep at most two buffers per thread; a thread may be tearing down.
+        let _ = BUFFERS.try_with(|b| {
+            if let Ok(mut b) = b.try_borrow_mut() {
+                if let Some(b) = b.as_mut() {
+                    if b.spare.len() < 2 {
+                        b.spare.push(buf);
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Read a whole gzip input with `read_all` into the thread's raw buffer and decompress it.
+/// `Ok(None)`: declined (the caller streams the input instead; nothing was consumed from
+/// anything but the raw buffer, so the caller reopens the input).
+pub fn inflate(
+    read_all: impl FnOnce(&mut Vec<u8>) -> io::Result<()>,
+    limit: usize,
+) -> io::Result<Option<Inflated>> {
+    with_buffers(|b| {
+        b.raw.clear();
+        read_all(&mut b.raw)?;
+        let mut out = b.spare.pop().unwrap_or_default();
+        match gunzip_into(&mut b.inflater, &b.raw, &mut out, limit) {
+            Ok(()) => Ok(Some(Inflated { buf: out, pos: 0 })),
+            Err(_) => {
+                out.clear();
+                b.spare.push(out);
+                Ok(None)
+            }
+        }
+    })
+}
+
+/// Decompress a gzip buffer (tests and benchmarks).
+pub fn gunzip(gz: &[u8], limit: usize) -> Result<Vec<u8>, Declined> {
+    let mut d = Inflater::new();
+    let mut out = Vec::new();
+    gunzip_into(&mut d, gz, &mut out, limit).map(|_| out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz(parts: &[&[u8]]) -> Vec<u8> {
+        let mut all = Vec::new();
+        for p in parts {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(p).unwrap();
+            all.extend(e.finish().unwrap());
+        }
+        all
+    }
+
+    #[test]
+    fn members_are_concatenated_and_output_can_outgrow_the_guess() {
+        let big: Vec<u8> = (0..3_000_000u32)
+            .flat_map(|i| [b'a' + (i % 3) as u8])
+            .collect();
+        let g = gz(&[b"first line\n", &big, b"", b"last\n"]);
+        let out = gunzip(&g, 1 << 30).unwrap();
+        assert_eq!(out.len(), 11 + big.len() + 5);
+        assert!(out.starts_with(b"first line\n") && out.ends_with(b"last\n"));
+    }
+
+    #[test]
+    fn truncated_bad_and_too_big_inputs_are_declined() {
+        let g = gz(&[&vec![b'x'; 100_000]]);
+        // a cut member reads as bad data or as needing ever more room: declined either way
+        assert!(gunzip(&g[..g.len() - 9], 1 << 26).is_err());
+        let mut bad = g.clone();
+        bad[20] ^= 0xff;
+        assert!(gunzip(&bad, 1 << 30).is_err());
+        assert_eq!(gunzip(&g, 50_000), Err(Declined::TooBig));
+        let mut trailing = g.clone();
+        trailing.extend_from_slice(b"junk after the member");
+        assert_eq!(gunzip(&trailing, 1 << 30), Err(Declined::BadData));
+    }
+}
