@@ -173,8 +173,23 @@ impl Engine<'_> {
             ..Default::default()
         };
         let mut sink = acc.file(self.ranges, self.params, stats, region);
+        // A whole input in memory is read like a stream where it must be split.
+        let opened = match opened {
+            Ok(Opened::Memory(m, enc))
+                if input.size >= self.chunk as u64 * SPLIT_FACTOR
+                    && rayon::current_num_threads() > 1 =>
+            {
+                Ok(Opened::Text(Box::new(m), enc))
+            }
+            other => other,
+        };
         let error = match opened {
             Err(e) => Some(format!("cannot open: {e}")),
+            Ok(Opened::Memory(m, enc)) => {
+                sink.stats.format = enc.name().into();
+                text::decode_slice(m.bytes(), self.layout, &mut sink);
+                None
+            }
             Ok(Opened::Text(reader, enc))
                 if input.size >= self.chunk as u64 * SPLIT_FACTOR
                     && rayon::current_num_threads() > 1
@@ -312,6 +327,11 @@ impl Engine<'_> {
                 region,
             );
             let error = match source::open(input, |_| {}) {
+                Ok(Opened::Memory(m, enc)) => {
+                    sink.stats.format = enc.name().into();
+                    text::decode_slice(m.bytes(), self.layout, &mut sink);
+                    None
+                }
                 Ok(Opened::Text(r, enc)) => {
                     sink.stats.format = enc.name().into();
                     text::decode(r, self.layout, &mut sink)

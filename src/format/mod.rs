@@ -125,37 +125,38 @@ pub fn parse_ip(s: &[u8]) -> Option<IpAddr> {
     None
 }
 
+#[inline]
 fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
-    let mut octets = [0u8; 4];
-    let mut idx = 0;
-    let mut cur: u32 = 0;
-    let mut digits = 0;
-    for &b in s {
-        if b == b'.' {
-            if digits == 0 || idx == 3 {
-                return None;
-            }
-            octets[idx] = cur as u8;
-            idx += 1;
-            cur = 0;
-            digits = 0;
-        } else {
-            let d = b.wrapping_sub(b'0');
-            if d > 9 || digits == 3 {
-                return None;
-            }
-            cur = cur * 10 + d as u32;
-            if cur > 255 {
-                return None;
-            }
-            digits += 1;
-        }
-    }
-    if idx != 3 || digits == 0 {
+    if !(7..=15).contains(&s.len()) {
         return None;
     }
-    octets[3] = cur as u8;
-    Some(Ipv4Addr::from(octets))
+    let digit = |i: usize| s.get(i).map(|c| c.wrapping_sub(b'0')).filter(|d| *d <= 9);
+    let mut out = 0u32;
+    let mut i = 0;
+    for k in 0..4 {
+        // one to three digits, at most 255
+        let mut v = digit(i)? as u32;
+        i += 1;
+        if let Some(d) = digit(i) {
+            v = v * 10 + d as u32;
+            i += 1;
+            if let Some(d) = digit(i) {
+                v = v * 10 + d as u32;
+                i += 1;
+            }
+        }
+        if v > 255 {
+            return None;
+        }
+        out = (out << 8) | v;
+        if k < 3 {
+            if s.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    (i == s.len()).then(|| Ipv4Addr::from(out))
 }
 
 /// Whether an address is inside a VPC's own space: RFC 1918, the shared range
@@ -204,6 +205,21 @@ mod tests {
             parse_ip(b"2001:db8::1"),
             Some("2001:db8::1".parse().unwrap())
         );
+    }
+
+    proptest::proptest! {
+        /// Every dotted quad std reads, read the same; and on arbitrary digits and dots, the
+        /// same answer as std wherever std has no objection to leading zeros.
+        #[test]
+        fn ipv4_parser_agrees_with_std(n in proptest::prelude::any::<u32>(), s in "[0-9.]{0,17}") {
+            let a = Ipv4Addr::from(n);
+            proptest::prop_assert_eq!(parse_ipv4(a.to_string().as_bytes()), Some(a));
+            let std: Option<Ipv4Addr> = s.parse().ok();
+            let leading_zero = s.split('.').any(|o| o.len() > 1 && o.starts_with('0'));
+            if !leading_zero {
+                proptest::prop_assert_eq!(parse_ipv4(s.as_bytes()), std, "{}", s);
+            }
+        }
     }
 
     #[test]

@@ -132,6 +132,13 @@ pub struct Inflated {
     pos: usize,
 }
 
+impl Inflated {
+    /// The decompressed bytes not yet consumed.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+}
+
 impl Read for Inflated {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let n = (&self.buf[self.pos..]).read(out)?;

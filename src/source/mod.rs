@@ -177,6 +177,8 @@ pub(crate) fn is_flow_log_name(p: &Path) -> bool {
 pub enum Opened {
     /// A text stream (plain or decompressed on the fly).
     Text(Box<dyn BufRead + Send>, Encoding),
+    /// A whole input decompressed into memory (parsed in place, no further copy).
+    Memory(gunzip::Inflated, Encoding),
     /// A Parquet file on disk.
     ParquetFile(File),
     /// A Parquet document in memory (standard input).
@@ -225,7 +227,7 @@ pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io:
                     )?;
                     if let Some(text) = inflated {
                         on_read(input.size);
-                        return Ok(Opened::Text(Box::new(text), Encoding::Gzip));
+                        return Ok(Opened::Memory(text, Encoding::Gzip));
                     }
                 }
             }
