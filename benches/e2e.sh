@@ -58,9 +58,12 @@ timed() { # label, outfile-of-stdout, command...
 
 flowcost_runs() { # group, input folder
     local g=$1 dir=$2
-    timed "$results/t" "$results/r.json" $bin analyze -q --format json "$dir"
+    # The NAT ENIs are given, as to the peers (v2 logs cannot show address translation).
+    local nat=()
+    for e in ${enis//,/ }; do nat+=(--nat-eni "$e"); done
+    timed "$results/t" "$results/r.json" $bin analyze -q --format json "${nat[@]}" "$dir"
     $py benches/peers.py from-time "flowcost" "$results/t" "$results/r.json" "$results/$g.flowcost.json"
-    timed "$results/t" "$results/r.json" $bin analyze -q -j 1 --format json "$dir"
+    timed "$results/t" "$results/r.json" $bin analyze -q -j 1 --format json "${nat[@]}" "$dir"
     $py benches/peers.py from-time "flowcost -j1" "$results/t" "$results/r.json" "$results/$g.flowcost-j1.json"
 }
 

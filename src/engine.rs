@@ -119,7 +119,7 @@ impl Engine<'_> {
                     .par_bridge()
                     .fold(new, |mut acc, (input, reader)| {
                         let (counter, read) = self.counter(&progress);
-                        let opened = source::open_stream(Box::new(reader), counter);
+                        let opened = source::open_object(Box::new(reader), input.size, counter);
                         self.ingest(&input, opened, &read, &mut acc, &progress);
                         acc
                     })

@@ -269,6 +269,63 @@ pub fn open_stream(
     sniffed(Box::new(reader))
 }
 
+/// Open a downloaded object of `size` bytes: like [`open_stream`], but a gzip object up to
+/// [`WHOLE_GZIP_MAX`] is received whole and inflated with libdeflate, as local files are.
+/// Should the download fail part-way, the bytes received are decoded as a stream that then
+/// reports the failure, exactly as the streaming path would.
+pub fn open_object(
+    raw: Box<dyn Read + Send>,
+    size: u64,
+    mut on_read: impl FnMut(u64) + Send + 'static,
+) -> io::Result<Opened> {
+    if size > WHOLE_GZIP_MAX {
+        return open_stream(raw, on_read);
+    }
+    let mut raw = raw;
+    // Four bytes: enough for open_stream to tell Parquet's magic from the first fill.
+    let mut head = [0u8; 4];
+    let n = read_up_to(&mut raw, &mut head)?;
+    let rest = io::Cursor::new(head[..n].to_vec()).chain(raw);
+    if n < 2 || head[..2] != GZIP_MAGIC {
+        return open_stream(Box::new(rest), on_read);
+    }
+    let mut body = Vec::with_capacity(size as usize);
+    let mut rest = rest;
+    let got = rest.read_to_end(&mut body);
+    on_read(body.len() as u64);
+    if got.is_ok() {
+        let inflated = gunzip::inflate(
+            |b| {
+                b.extend_from_slice(&body);
+                Ok(())
+            },
+            INFLATED_MAX,
+        )?;
+        if let Some(text) = inflated {
+            return Ok(Opened::Memory(text, Encoding::Gzip));
+        }
+    }
+    // Declined, or cut short: decode what arrived as a stream (then the error, if any).
+    let failure = got.err();
+    let tail = FailAfter(failure);
+    sniffed(Box::new(BufReader::with_capacity(
+        256 * 1024,
+        io::Cursor::new(body).chain(tail),
+    )))
+}
+
+/// A reader that is empty, or fails with the error it holds.
+struct FailAfter(Option<io::Error>);
+
+impl Read for FailAfter {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        match self.0.take() {
+            Some(e) => Err(e),
+            None => Ok(0),
+        }
+    }
+}
+
 /// Read until `buf` is full or the input ends; returns the bytes read.
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
