@@ -178,22 +178,27 @@ impl PullWindow {
     }
 }
 
-/// Descriptive fields of an ENI, from the first record that carried each.
+/// A name shared by many ENIs (subnet, AZ, VPC, ECS cluster or service), stored once per
+/// accumulator ([`Accumulator::names`]).
+pub type Name = std::sync::Arc<str>;
+
+/// Descriptive fields of an ENI, from the first record that carried each (the smallest
+/// value, so that merging is order-independent).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Meta {
-    pub subnet: Option<Box<str>>,
-    pub az: Option<Box<str>>,
-    pub vpc: Option<Box<str>>,
+    pub subnet: Option<Name>,
+    pub az: Option<Name>,
+    pub vpc: Option<Name>,
     pub region: Option<u16>,
-    pub ecs_cluster: Option<Box<str>>,
-    pub ecs_service: Option<Box<str>>,
+    pub ecs_cluster: Option<Name>,
+    pub ecs_service: Option<Name>,
     pub ecs_task: Option<Box<str>>,
 }
 
 impl Meta {
     fn merge(&mut self, o: Meta) {
         // min of the options gives a result independent of merge order
-        fn pick(a: &mut Option<Box<str>>, b: Option<Box<str>>) {
+        fn pick<T: Ord>(a: &mut Option<T>, b: Option<T>) {
             if let Some(b) = b {
                 if a.as_ref().is_none_or(|a| b < *a) {
                     *a = Some(b);
@@ -218,6 +223,23 @@ fn set_once(slot: &mut Option<Box<str>>, v: Option<&str>) {
     if let Some(v) = v {
         if slot.as_deref().is_none_or(|s| v < s) {
             *slot = Some(v.into());
+        }
+    }
+}
+
+/// [`set_once`] for a shared name, interned in `names`.
+fn set_name(slot: &mut Option<Name>, v: Option<&str>, names: &mut rustc_hash::FxHashSet<Name>) {
+    if let Some(v) = v {
+        if slot.as_deref().is_none_or(|s| v < s) {
+            let name = match names.get(v) {
+                Some(n) => n.clone(),
+                None => {
+                    let n: Name = v.into();
+                    names.insert(n.clone());
+                    n
+                }
+            };
+            *slot = Some(name);
         }
     }
 }
@@ -339,7 +361,10 @@ pub struct Oddities {
 /// The mergeable state of the account stage.
 #[derive(Clone, Debug, Default)]
 pub struct Accumulator {
-    pub enis: FxMap<Box<str>, EniAgg>,
+    /// Boxed: the table stays small (a pointer per ENI), so growing it copies little.
+    pub enis: FxMap<Box<str>, Box<EniAgg>>,
+    /// Shared names (subnets, AZs, VPCs, ECS clusters and services), each stored once.
+    pub names: rustc_hash::FxHashSet<Name>,
     pub files: Vec<FileStats>,
     pub odd: Oddities,
     pub window: i64,
@@ -359,12 +384,13 @@ impl Accumulator {
         self.window = window;
         for (k, v) in o.enis {
             match self.enis.get_mut(&k) {
-                Some(a) => a.merge(v, window),
+                Some(a) => a.merge(*v, window),
                 None => {
                     self.enis.insert(k, v);
                 }
             }
         }
+        self.names.extend(o.names);
         self.files.extend(o.files);
         self.odd.no_address += o.odd.no_address;
         self.odd.both_public += o.odd.both_public;
@@ -511,11 +537,12 @@ impl Sink for FileSink<'_> {
         if agg.meta.region.is_none() || region.is_some_and(|r| Some(r) < agg.meta.region) {
             agg.meta.region = region.or(agg.meta.region);
         }
-        set_once(&mut agg.meta.subnet, r.subnet_id);
-        set_once(&mut agg.meta.az, r.az_id);
-        set_once(&mut agg.meta.vpc, r.vpc_id);
-        set_once(&mut agg.meta.ecs_cluster, r.ecs_cluster_name);
-        set_once(&mut agg.meta.ecs_service, r.ecs_service_name);
+        let names = &mut self.acc.names;
+        set_name(&mut agg.meta.subnet, r.subnet_id, names);
+        set_name(&mut agg.meta.az, r.az_id, names);
+        set_name(&mut agg.meta.vpc, r.vpc_id, names);
+        set_name(&mut agg.meta.ecs_cluster, r.ecs_cluster_name, names);
+        set_name(&mut agg.meta.ecs_service, r.ecs_service_name, names);
         set_once(&mut agg.meta.ecs_task, r.ecs_task_id);
 
         let (Some(src), Some(dst)) = (r.srcaddr, r.dstaddr) else {

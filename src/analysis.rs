@@ -371,7 +371,7 @@ pub fn analyse(
         .enis
         .iter()
         .filter(|(k, a)| is_nat(k, a))
-        .map(|(k, a)| (&**k, a))
+        .map(|(k, a)| (&**k, &**a))
         .collect();
     nat.sort_by(|a, b| a.0.cmp(b.0));
     let client_side = nat.is_empty();
@@ -467,8 +467,12 @@ pub fn analyse(
     for v in ip_enis.values_mut() {
         v.sort();
     }
-    let meta_of =
-        |ip: &IpAddr| -> Option<&EniAgg> { ip_enis.get(ip).and_then(|v| acc.enis.get(v[0])) };
+    let meta_of = |ip: &IpAddr| -> Option<&EniAgg> {
+        ip_enis
+            .get(ip)
+            .and_then(|v| acc.enis.get(v[0]))
+            .map(|a| &**a)
+    };
 
     if client_side {
         for a in acc.enis.values() {
