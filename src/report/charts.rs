@@ -79,6 +79,23 @@ macro_rules! tryc {
     };
 }
 
+/// The legend box (upper right) and the final write of the drawing.
+macro_rules! legend_and_present {
+    ($chart:expr, $root:expr, $e:expr) => {
+        tryc!(
+            $chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.3))
+                .label_font((FONT, 12))
+                .draw(),
+            $e
+        );
+        tryc!($root.present(), $e);
+    };
+}
+
 /// A stacked bar per day: NAT-processed bytes by destination class. `days` lists every day
 /// of the report's range (days without data show as gaps), each with its class bytes.
 pub fn daily_by_class(days: &[(String, ClassBytes)]) -> Result<Chart, ChartError> {
@@ -153,17 +170,7 @@ pub fn daily_by_class(days: &[(String, ClassBytes)]) -> Result<Chart, ChartError
                     Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
                 });
         }
-        tryc!(
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .label_font((FONT, 12))
-                .draw(),
-            e
-        );
-        tryc!(root.present(), e);
+        legend_and_present!(chart, root, e);
     }
     Ok(Chart {
         file: file.into(),
@@ -345,17 +352,7 @@ pub fn grouped_per_day(
             .label(clip(label, 40))
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
         }
-        tryc!(
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .label_font((FONT, 12))
-                .draw(),
-            e
-        );
-        tryc!(root.present(), e);
+        legend_and_present!(chart, root, e);
     }
     Ok(Chart {
         file: file.into(),

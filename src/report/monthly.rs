@@ -701,15 +701,7 @@ impl MonthlyReport {
         }
         // The analysis itself, one heading level down.
         out.push_str("## Analysis\n\n");
-        let body = r.render(Format::Markdown);
-        for line in body.lines().skip(1) {
-            if line.starts_with('#') {
-                out.push('#');
-            }
-            out.push_str(line);
-            out.push('\n');
-        }
-        out.push('\n');
+        demoted(&mut out, &r.render(Format::Markdown));
         if let Some(t) = &self.trend {
             let _ = writeln!(out, "## Month over month (against {})\n", t.previous);
             let mut tb = Table::new(&["per day", &t.previous, &s.label, "change"]);
@@ -755,15 +747,7 @@ impl MonthlyReport {
         }
         if let Some(c) = &self.comparison {
             out.push_str("## Before and after the change\n\n");
-            let body = c.render(Format::Markdown);
-            for line in body.lines().skip(1) {
-                if line.starts_with('#') {
-                    out.push('#');
-                }
-                out.push_str(line);
-                out.push('\n');
-            }
-            out.push('\n');
+            demoted(&mut out, &c.render(Format::Markdown));
         }
         self.review_md(&mut out);
         out.push_str("## Inputs\n\n");
@@ -907,6 +891,18 @@ impl MonthlyReport {
         );
         Ok(out)
     }
+}
+
+/// Append a Markdown document without its title line, every heading one level down.
+fn demoted(out: &mut String, doc: &str) {
+    for line in doc.lines().skip(1) {
+        if line.starts_with('#') {
+            out.push('#');
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push('\n');
 }
 
 fn signed_pct(p: Option<f64>) -> String {
