@@ -225,3 +225,35 @@ fn a_gateway_endpoint_mid_period_leaves_only_the_skipped_subnet_on_the_nat() {
         w.truth.nat_by_day["2026-09-02"].s3
     );
 }
+
+/// The whole-file inflate (libdeflate, files read from disk) and the streaming inflate (the
+/// same gzip members concatenated on standard input) read a world identically.
+#[test]
+fn whole_file_and_streaming_inflate_agree() {
+    let w = world(&spec(17, FieldSet::V5), &[Encoding::Gz]);
+    let p = w.path(Encoding::Gz);
+    let by_path = analyze_json(&[&p]);
+    let mut all = Vec::new();
+    for f in crate::support::files_under(std::path::Path::new(&p)) {
+        all.extend(std::fs::read(f).unwrap());
+    }
+    let cat = w.dir.path().join("all.gz");
+    std::fs::write(&cat, &all).unwrap();
+    let o = crate::support::bin()
+        .args(["analyze", "-q", "--format", "json", "-"])
+        .stdin(std::fs::File::open(&cat).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let by_stream: Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(by_stream.analysis.classes, by_path.analysis.classes);
+    assert_eq!(by_stream.analysis.classes, w.truth.nat);
+    let (s, f) = (
+        &by_stream.analysis.quality.lines,
+        &by_path.analysis.quality.lines,
+    );
+    assert_eq!(
+        (s.lines, s.counted, s.headers),
+        (f.lines, f.counted, f.headers)
+    );
+}
