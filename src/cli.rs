@@ -97,9 +97,9 @@ pub struct AnalyzeArgs {
     /// What a GB is when pricing.
     #[arg(long, value_enum, default_value = "gib")]
     pub gb_unit: GbUnit,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
+    /// Output format [default: table].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Write the report to this file instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<String>,

@@ -216,7 +216,7 @@ impl Config {
             prices,
             nat_price_per_gb: a.nat_price_per_gb,
             gb_unit: a.gb_unit,
-            format: a.format,
+            format: a.format.unwrap_or(Format::Table),
             output: a.output.clone(),
             threads: a.threads,
             strict: a.strict,

@@ -54,9 +54,9 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
 
 /// Run `flowcost report`.
 pub fn run(args: &ReportArgs) -> Result<(), Error> {
-    if args.base.output.is_some() {
+    if args.base.output.is_some() || args.base.format.is_some() {
         return Err(Error::Usage(
-            "report writes a folder: give it with --out-dir DIR, not --output".into(),
+            "report writes a folder with every format in it: give it with --out-dir DIR (no --output, no --format)".into(),
         ));
     }
     let started = std::time::Instant::now();

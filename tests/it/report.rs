@@ -491,3 +491,30 @@ fn html_renders_in_headless_chromium_with_its_charts() {
     );
     eprintln!("screenshot kept at {}", keep.display());
 }
+
+#[test]
+fn flags_that_make_no_sense_for_a_folder_are_refused() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/gz");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    for extra in [
+        ["--format", "json"],
+        ["--output", "x.txt"],
+        ["--change-at", "2031-01-01"],
+    ] {
+        let o = run(&[
+            "report",
+            "-q",
+            "-d",
+            out.to_str().unwrap(),
+            extra[0],
+            extra[1],
+            sample,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+    }
+    assert!(
+        !out.join("report.json").exists(),
+        "nothing written on a usage error"
+    );
+}
