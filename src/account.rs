@@ -358,11 +358,94 @@ pub struct Oddities {
     pub no_interface: u64,
 }
 
+/// An ENI id as a map key, held inline when it is short (AWS ids, `eni-` and 17 hex digits,
+/// are 21 bytes), so comparing keys during a lookup reads no second allocation. It hashes,
+/// compares and borrows as the `str` it holds, so maps keyed by it are searched with `&str`.
+#[derive(Clone)]
+pub struct EniKey(KeyRepr);
+
+#[derive(Clone)]
+enum KeyRepr {
+    Inline { len: u8, bytes: [u8; 23] },
+    Heap(Box<str>),
+}
+
+impl EniKey {
+    pub fn new(s: &str) -> EniKey {
+        if s.len() <= 23 {
+            let mut bytes = [0u8; 23];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            EniKey(KeyRepr::Inline {
+                len: s.len() as u8,
+                bytes,
+            })
+        } else {
+            EniKey(KeyRepr::Heap(s.into()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // SAFETY: `new` is the only constructor; it copies a whole `&str` into the first
+            // `len` bytes, which therefore are valid UTF-8 (the fields are private).
+            KeyRepr::Inline { len, bytes } => unsafe {
+                std::str::from_utf8_unchecked(&bytes[..*len as usize])
+            },
+            KeyRepr::Heap(s) => s,
+        }
+    }
+}
+
+impl PartialOrd for EniKey {
+    fn partial_cmp(&self, o: &EniKey) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for EniKey {
+    fn cmp(&self, o: &EniKey) -> std::cmp::Ordering {
+        self.as_str().cmp(o.as_str())
+    }
+}
+
+impl std::ops::Deref for EniKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for EniKey {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for EniKey {
+    fn eq(&self, o: &EniKey) -> bool {
+        self.as_str() == o.as_str()
+    }
+}
+
+impl Eq for EniKey {}
+
+impl std::hash::Hash for EniKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_str().hash(h)
+    }
+}
+
+impl std::fmt::Debug for EniKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
 /// The mergeable state of the account stage.
 #[derive(Clone, Debug, Default)]
 pub struct Accumulator {
     /// Boxed: the table stays small (a pointer per ENI), so growing it copies little.
-    pub enis: FxMap<Box<str>, Box<EniAgg>>,
+    pub enis: FxMap<EniKey, Box<EniAgg>>,
     /// Shared names (subnets, AZs, VPCs, ECS clusters and services), each stored once.
     pub names: rustc_hash::FxHashSet<Name>,
     pub files: Vec<FileStats>,
@@ -513,7 +596,7 @@ impl Sink for FileSink<'_> {
         let window = self.acc.window;
         let agg = match self.acc.enis.get_mut(eni) {
             Some(a) => a,
-            None => self.acc.enis.entry(eni.into()).or_default(),
+            None => self.acc.enis.entry(EniKey::new(eni)).or_default(),
         };
         let bytes = r.bytes.unwrap_or(0);
         if r.action == Action::Reject {

@@ -719,7 +719,7 @@ fn estimate_ecr(
     let mut tasks = 0u64;
     let mut per_ip: BTreeMap<IpAddr, Vec<(u64, Option<&str>)>> = BTreeMap::new();
     let mut not_via_nat = 0u64;
-    let mut keys: Vec<&Box<str>> = acc.enis.keys().collect();
+    let mut keys: Vec<&crate::account::EniKey> = acc.enis.keys().collect();
     keys.sort();
     for eni in keys {
         let a = &acc.enis[eni];
