@@ -204,7 +204,19 @@ impl Threshold {
     }
 }
 
-fn pct_change(before: f64, after: f64) -> Option<f64> {
+/// The measures compared per day: the classes, their total, and the ECR estimate.
+pub(super) const MEASURES: [&str; 7] = [
+    "s3",
+    "dynamodb",
+    "s3-other-region",
+    "aws-other",
+    "internet",
+    "total",
+    "ecr-layers",
+];
+
+/// Percent change from `before` to `after` (none when `before` is zero).
+pub(super) fn pct_change(before: f64, after: f64) -> Option<f64> {
     (before > 0.0).then(|| (after - before) * 100.0 / before)
 }
 
@@ -217,27 +229,19 @@ pub fn compare(
 ) -> Comparison {
     let b = Side::of("before", &before);
     let a = Side::of("after", &after);
-    let changes: Vec<Change> = [
-        "s3",
-        "dynamodb",
-        "s3-other-region",
-        "aws-other",
-        "internet",
-        "total",
-        "ecr-layers",
-    ]
-    .iter()
-    .map(|m| {
-        let (x, y) = (b.per_day.get(m), a.per_day.get(m));
-        Change {
-            measure: m.to_string(),
-            before_per_day: x,
-            after_per_day: y,
-            delta_per_day: y - x,
-            percent: pct_change(x, y),
-        }
-    })
-    .collect();
+    let changes: Vec<Change> = MEASURES
+        .iter()
+        .map(|m| {
+            let (x, y) = (b.per_day.get(m), a.per_day.get(m));
+            Change {
+                measure: m.to_string(),
+                before_per_day: x,
+                after_per_day: y,
+                delta_per_day: y - x,
+                percent: pct_change(x, y),
+            }
+        })
+        .collect();
     let an = &after.analysis;
     // largest S3 first
     let only_s3 = |rows: &[GroupRow]| -> Vec<GroupRow> {
@@ -345,7 +349,7 @@ pub fn compare(
     }
 }
 
-fn signed_pct(p: Option<f64>) -> String {
+pub(super) fn signed_pct(p: Option<f64>) -> String {
     p.map_or("-".into(), |v| format!("{v:+.1}%"))
 }
 

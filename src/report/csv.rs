@@ -5,7 +5,7 @@ use super::Report;
 use crate::analysis::ClassBytes;
 use crate::classify::Class;
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

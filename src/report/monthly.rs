@@ -11,7 +11,8 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use super::charts::{self, Chart, ChartError};
-use super::compare::Comparison;
+use super::compare::{pct_change as pct, signed_pct, Comparison, MEASURES};
+use super::csv::esc as csv_esc;
 use super::{dollars, html, human, text::Table, Format, Report};
 use crate::classify::Class;
 
@@ -168,20 +169,6 @@ pub struct MonthlyReport {
     /// Before and after a change inside the period, when asked (`--change-at`).
     pub comparison: Option<Comparison>,
 }
-
-fn pct(prev: f64, this: f64) -> Option<f64> {
-    (prev > 0.0).then(|| (this - prev) * 100.0 / prev)
-}
-
-const MEASURES: [&str; 7] = [
-    "s3",
-    "dynamodb",
-    "s3-other-region",
-    "aws-other",
-    "internet",
-    "total",
-    "ecr-layers",
-];
 
 fn review(r: &Report) -> Review {
     let a = &r.analysis;
@@ -354,14 +341,6 @@ pub fn parse_previous(text: &str) -> Result<MonthlyReport, String> {
         None => return Err("no `schema` field: not a flowcost report.json".into()),
     }
     serde_json::from_value(v).map_err(|e| format!("does not match {SCHEMA}: {e}"))
-}
-
-fn csv_esc(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 fn opt(s: &Option<String>) -> &str {
@@ -903,13 +882,6 @@ fn demoted(out: &mut String, doc: &str) {
         out.push('\n');
     }
     out.push('\n');
-}
-
-fn signed_pct(p: Option<f64>) -> String {
-    match p {
-        Some(v) => format!("{}{:.1}%", if v < 0.0 { "-" } else { "+" }, v.abs()),
-        None => "-".into(),
-    }
 }
 
 /// Every file name a report folder can hold (to clear stale ones from an earlier run).
