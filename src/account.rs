@@ -35,6 +35,9 @@ pub enum Dir {
     Download = 1,
 }
 
+/// A client's private-leg bytes through one NAT ENI, by class and direction.
+pub type ClientCells = [[u64; 2]; 5];
+
 /// Key of a (day, class, direction) cell.
 #[inline]
 pub fn cell(day: u32, class: Class, dir: Dir) -> u64 {
@@ -287,7 +290,9 @@ pub struct EniAgg {
     /// private legs of a NAT gateway. `cell → bytes`.
     pub private: FxMap<u64, u64>,
     /// The same private legs by client address: `(client, class, dir) → bytes`.
-    pub by_client: FxMap<(IpAddr, Class, Dir), u64>,
+    /// One entry per client, every class and direction in it (fewer, denser entries than a
+    /// key per cell): `client → [class][dir] → bytes`.
+    pub by_client: FxMap<IpAddr, ClientCells>,
     pub internal_bytes: u64,
     pub internal_records: u64,
     pub reject_bytes: u64,
@@ -311,6 +316,20 @@ pub struct EniAgg {
     pub s3_egress_by_path: [u64; 4],
 }
 
+impl EniAgg {
+    /// The non-zero private-leg cells of every client: `(client, class, direction, bytes)`.
+    pub fn client_cells(&self) -> impl Iterator<Item = (IpAddr, Class, Dir, u64)> + '_ {
+        self.by_client.iter().flat_map(|(ip, cells)| {
+            Class::ALL.into_iter().flat_map(move |class| {
+                [Dir::Upload, Dir::Download]
+                    .into_iter()
+                    .map(move |dir| (*ip, class, dir, cells[class.index()][dir as usize]))
+                    .filter(|c| c.3 > 0)
+            })
+        })
+    }
+}
+
 fn add_map<K: std::hash::Hash + Eq>(a: &mut FxMap<K, u64>, b: FxMap<K, u64>) {
     for (k, v) in b {
         *a.entry(k).or_insert(0) += v;
@@ -327,7 +346,13 @@ impl EniAgg {
         self.records += o.records;
         add_map(&mut self.public, o.public);
         add_map(&mut self.private, o.private);
-        add_map(&mut self.by_client, o.by_client);
+        for (ip, cells) in o.by_client {
+            let mine = self.by_client.entry(ip).or_default();
+            for (m, c) in mine.iter_mut().zip(cells) {
+                m[0] += c[0];
+                m[1] += c[1];
+            }
+        }
         self.internal_bytes += o.internal_bytes;
         self.internal_records += o.internal_records;
         self.reject_bytes += o.reject_bytes;
@@ -654,7 +679,7 @@ impl Sink for FileSink<'_> {
                 }
                 agg.translated_records += 1;
                 *agg.private.entry(cell(day, class, dir)).or_insert(0) += bytes;
-                *agg.by_client.entry((client, class, dir)).or_insert(0) += bytes;
+                agg.by_client.entry(client).or_default()[class.index()][dir as usize] += bytes;
             } else {
                 agg.internal_records += 1;
                 agg.internal_bytes += bytes;

@@ -492,7 +492,7 @@ pub fn analyse(
     let mut cross = CrossAz::default();
     let mut cross_pairs: BTreeMap<String, ClassBytes> = BTreeMap::new();
     for (_, a) in &nat {
-        for (&(ip, class, dir), &b) in &a.by_client {
+        for (ip, class, dir, b) in a.client_cells() {
             clients.entry(ip).or_default().get_mut(class).add(dir, b);
             let client_az = meta_of(&ip).and_then(|m| m.meta.az.as_deref());
             if let (Some(naz), Some(caz)) = (a.meta.az.as_deref(), client_az) {
@@ -709,7 +709,7 @@ fn estimate_ecr(
     // S3 download bytes per client address on the NAT path (when private legs exist).
     let mut nat_s3: HashMap<IpAddr, u64> = HashMap::new();
     for (_, a) in nat {
-        for (&(ip, class, dir), &b) in &a.by_client {
+        for (ip, class, dir, b) in a.client_cells() {
             if class == Class::S3 && dir == Dir::Download {
                 *nat_s3.entry(ip).or_insert(0) += b;
             }
