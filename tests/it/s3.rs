@@ -84,23 +84,23 @@ fn upload(endpoint: &str, bucket: &str, dir: &Path, prefix: &str, hive: bool) ->
     files.len()
 }
 
-fn s3_run(endpoint: &str, args: &[&str]) -> Output {
-    bin()
-        .args([
-            "analyze",
-            "-q",
-            "--format",
-            "json",
-            "--path-style",
-            "--endpoint-url",
-            endpoint,
-        ])
-        .args(args)
+/// `flowcost <sub> -q --path-style --endpoint-url <endpoint>` with the test server's
+/// credentials and nothing of the user's AWS configuration.
+fn s3_cmd(endpoint: &str, sub: &str) -> std::process::Command {
+    let mut c = bin();
+    c.args([sub, "-q", "--path-style", "--endpoint-url", endpoint])
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_PROFILE");
+    c
+}
+
+fn s3_run(endpoint: &str, args: &[&str]) -> Output {
+    s3_cmd(endpoint, "analyze")
+        .args(["--format", "json"])
+        .args(args)
         .output()
         .unwrap()
 }
@@ -398,14 +398,8 @@ fn monthly_report_reads_s3_and_lists_its_objects() {
     let out = tempfile::tempdir().unwrap();
     let (local_dir, s3_dir) = (out.path().join("local"), out.path().join("s3"));
     let run = |dir: &Path, input: &str| {
-        let o = bin()
-            .args(["report", "-q", "--month", "2026-09", "--path-style"])
-            .args(["--endpoint-url", &ep, "-d", dir.to_str().unwrap(), input])
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_PROFILE")
+        let o = s3_cmd(&ep, "report")
+            .args(["--month", "2026-09", "-d", dir.to_str().unwrap(), input])
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
