@@ -3,9 +3,14 @@
 //! `_` where text headers use `-`. Typed columns are read as they are; columns written as
 //! strings (as some exporters do, with `None` or `-` for missing) are parsed like text.
 
-use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
-use arrow::datatypes::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, DictionaryArray, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Field as ArrowField, Int32Type, Schema};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 use parquet::file::reader::ChunkReader;
 
@@ -16,43 +21,121 @@ use super::{parse_ip, parse_u64, to_seconds, Malformed, Record};
 /// Rows per decoded batch: bounds memory per worker to a few MB of column data.
 pub const BATCH_ROWS: usize = 8192;
 
-/// A needed column, normalised to one of two physical shapes.
+/// A needed column, normalised to one of three physical shapes.
 enum Col {
     Int(Int64Array),
     Str(StringArray),
+    /// A dictionary-encoded string column (how Parquet writers store repetitive strings:
+    /// ENI ids, addresses, names), kept as keys into its dictionary rather than copied out
+    /// row by row. For address columns `ips` holds every dictionary value parsed once.
+    Dict {
+        keys: arrow::array::Int32Array,
+        values: StringArray,
+        ips: Arc<Vec<Result<Option<IpAddr>, ()>>>,
+    },
 }
 
 fn is_null_word(s: &str) -> bool {
     s.is_empty() || s == "-" || s == "None" || s == "null"
 }
 
+/// An address column's dictionary, parsed: `Ok(None)` for a null word, `Err` for a value
+/// that is not an address. Cached by the dictionary's buffer, which the reader shares between
+/// the batches of one column chunk.
+#[derive(Default)]
+struct IpCache {
+    key: Option<(usize, usize)>,
+    parsed: Arc<Vec<Result<Option<IpAddr>, ()>>>,
+}
+
+impl IpCache {
+    fn get(&mut self, values: &StringArray) -> Arc<Vec<Result<Option<IpAddr>, ()>>> {
+        let key = (values.values().as_ptr() as usize, values.len());
+        if self.key != Some(key) {
+            let parsed = (0..values.len())
+                .map(|i| {
+                    if values.is_null(i) || is_null_word(values.value(i)) {
+                        Ok(None)
+                    } else {
+                        parse_ip(values.value(i).as_bytes()).map(Some).ok_or(())
+                    }
+                })
+                .collect();
+            self.parsed = Arc::new(parsed);
+            self.key = Some(key);
+        }
+        self.parsed.clone()
+    }
+}
+
 impl Col {
-    fn from_array(a: &ArrayRef, numeric: bool) -> Result<Col, arrow::error::ArrowError> {
+    fn from_array(
+        a: &ArrayRef,
+        field: Field,
+        cache: &mut IpCache,
+    ) -> Result<Col, arrow::error::ArrowError> {
         use arrow::compute::cast;
+        let err = |t: &str| arrow::error::ArrowError::CastError(t.into());
+        if let DataType::Dictionary(_, value_type) = a.data_type() {
+            if matches!(
+                **value_type,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) {
+                let d = cast(
+                    a,
+                    &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                )?;
+                let d = d
+                    .as_any()
+                    .downcast_ref::<DictionaryArray<Int32Type>>()
+                    .ok_or_else(|| err("dictionary"))?;
+                let values = d
+                    .values()
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .ok_or_else(|| err("utf8"))?
+                    .clone();
+                let ips = if is_address(field) {
+                    cache.get(&values)
+                } else {
+                    Arc::default()
+                };
+                return Ok(Col::Dict {
+                    keys: d.keys().clone(),
+                    values,
+                    ips,
+                });
+            }
+        }
         let is_stringy = matches!(
             a.data_type(),
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _)
         );
-        if numeric && !is_stringy {
+        if is_numeric(field) && !is_stringy {
             let c = cast(a, &DataType::Int64)?;
             let arr = c.as_any().downcast_ref::<Int64Array>().cloned();
-            return arr
-                .map(Col::Int)
-                .ok_or_else(|| arrow::error::ArrowError::CastError("int64".into()));
+            return arr.map(Col::Int).ok_or_else(|| err("int64"));
         }
         let c = cast(a, &DataType::Utf8)?;
         let arr = c.as_any().downcast_ref::<StringArray>().cloned();
-        arr.map(Col::Str)
-            .ok_or_else(|| arrow::error::ArrowError::CastError("utf8".into()))
+        arr.map(Col::Str).ok_or_else(|| err("utf8"))
     }
 
+    #[inline]
     fn str(&self, i: usize) -> Option<&str> {
         match self {
             Col::Str(a) if a.is_valid(i) => Some(a.value(i)).filter(|s| !is_null_word(s)),
+            Col::Dict { keys, values, .. } if keys.is_valid(i) => {
+                let k = keys.value(i) as usize;
+                (k < values.len() && values.is_valid(k))
+                    .then(|| values.value(k))
+                    .filter(|s| !is_null_word(s))
+            }
             _ => None,
         }
     }
 
+    #[inline]
     fn num(&self, i: usize, name: &'static str) -> Result<Option<u64>, Malformed> {
         match self {
             Col::Int(a) if a.is_valid(i) => {
@@ -64,7 +147,7 @@ impl Col {
                 }
             }
             Col::Int(_) => Ok(None),
-            Col::Str(_) => match self.str(i) {
+            Col::Str(_) | Col::Dict { .. } => match self.str(i) {
                 None => Ok(None),
                 Some(s) => parse_u64(s.as_bytes())
                     .map(Some)
@@ -73,7 +156,18 @@ impl Col {
         }
     }
 
-    fn ip(&self, i: usize, name: &'static str) -> Result<Option<std::net::IpAddr>, Malformed> {
+    #[inline]
+    fn ip(&self, i: usize, name: &'static str) -> Result<Option<IpAddr>, Malformed> {
+        if let Col::Dict { keys, ips, .. } = self {
+            if !keys.is_valid(i) {
+                return Ok(None);
+            }
+            return match ips.get(keys.value(i) as usize) {
+                Some(Ok(ip)) => Ok(*ip),
+                Some(Err(())) => Err(Malformed::BadAddress(name)),
+                None => Ok(None),
+            };
+        }
         match self.str(i) {
             None => Ok(None),
             Some(s) => parse_ip(s.as_bytes())
@@ -81,6 +175,13 @@ impl Col {
                 .ok_or(Malformed::BadAddress(name)),
         }
     }
+}
+
+fn is_address(f: Field) -> bool {
+    matches!(
+        f,
+        Field::SrcAddr | Field::DstAddr | Field::PktSrcAddr | Field::PktDstAddr
+    )
 }
 
 fn is_numeric(f: Field) -> bool {
@@ -102,15 +203,42 @@ pub fn decode<T: ChunkReader + 'static, S: Sink>(
     sink: &mut S,
 ) -> Result<u64, (u64, ParquetFailure)> {
     let fail = |rows: u64, e: &dyn std::fmt::Display| (rows, ParquetFailure(e.to_string()));
-    let builder = ParquetRecordBatchReaderBuilder::try_new(input).map_err(|e| fail(0, &e))?;
-    let schema = builder.schema().clone();
+    let meta =
+        ArrowReaderMetadata::load(&input, ArrowReaderOptions::new()).map_err(|e| fail(0, &e))?;
+    // Ask for string columns as dictionaries: a dictionary-encoded column chunk then arrives
+    // as keys into its dictionary, without copying every row's string out (other encodings
+    // are converted by the reader, so the shape is the same either way).
+    let schema = meta.schema().clone();
     let mut wanted: Vec<(usize, Field)> = Vec::new();
+    let mut dict_fields = Vec::with_capacity(schema.fields().len());
+    let mut any_dict = false;
     for (i, f) in schema.fields().iter().enumerate() {
         let field = fields::field_of(&fields::normalise(f.name()));
         if field != Field::Other && field != Field::Version {
             wanted.push((i, field));
         }
+        let stringy = matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8);
+        if stringy && field != Field::Other && field != Field::Version {
+            any_dict = true;
+            let t =
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(f.data_type().clone()));
+            dict_fields.push(Arc::new(ArrowField::new(f.name(), t, f.is_nullable())));
+        } else {
+            dict_fields.push(f.clone());
+        }
     }
+    let meta = if any_dict {
+        let dict_schema = Arc::new(Schema::new_with_metadata(
+            dict_fields,
+            schema.metadata().clone(),
+        ));
+        let options = ArrowReaderOptions::new().with_schema(dict_schema);
+        // a file whose types the reader cannot coerce is read as it is
+        ArrowReaderMetadata::try_new(meta.metadata().clone(), options).unwrap_or(meta)
+    } else {
+        meta
+    };
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta);
     let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().map(|w| w.0));
     let reader = builder
         .with_projection(mask)
@@ -118,13 +246,15 @@ pub fn decode<T: ChunkReader + 'static, S: Sink>(
         .build()
         .map_err(|e| fail(0, &e))?;
     let mut rows = 0u64;
+    let mut caches: Vec<IpCache> = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| fail(rows, &e))?;
         let bschema = batch.schema();
+        caches.resize_with(batch.num_columns(), IpCache::default);
         let mut cols: Vec<(Field, Col)> = Vec::with_capacity(wanted.len());
         for (i, col) in batch.columns().iter().enumerate() {
             let field = fields::field_of(&fields::normalise(bschema.field(i).name()));
-            let c = Col::from_array(col, is_numeric(field)).map_err(|e| fail(rows, &e))?;
+            let c = Col::from_array(col, field, &mut caches[i]).map_err(|e| fail(rows, &e))?;
             cols.push((field, c));
         }
         for r in 0..batch.num_rows() {
@@ -179,4 +309,113 @@ fn row(cols: &[(Field, Col)], i: usize) -> Result<Record<'_>, Malformed> {
         }
     }
     Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::RecordBatch;
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    /// Records as owned text, and malformed rows, for comparing decodes.
+    #[derive(Default, Debug, PartialEq)]
+    struct Seen {
+        records: Vec<String>,
+        malformed: Vec<(u64, String)>,
+    }
+
+    impl Sink for Seen {
+        fn record(&mut self, r: &Record<'_>) {
+            self.records.push(format!("{r:?}"));
+        }
+        fn malformed(&mut self, line: u64, why: Malformed) {
+            self.malformed.push((line, why.to_string()));
+        }
+        fn header(&mut self) {}
+        fn blank(&mut self) {}
+    }
+
+    fn file(dictionary: bool) -> bytes::Bytes {
+        let s = |v: Vec<Option<&str>>| Arc::new(StringArray::from(v)) as ArrayRef;
+        let n = |v: Vec<Option<i64>>| Arc::new(Int64Array::from(v)) as ArrayRef;
+        let batch = RecordBatch::try_from_iter([
+            (
+                "interface_id",
+                s(vec![
+                    Some("eni-a"),
+                    Some("eni-b"),
+                    Some("eni-a"),
+                    None,
+                    Some("eni-a"),
+                ]),
+            ),
+            (
+                "srcaddr",
+                s(vec![
+                    Some("10.0.0.1"),
+                    Some("10.0.0.2"),
+                    Some("10.0.0.1"),
+                    Some("-"),
+                    Some("10.0.0.1"),
+                ]),
+            ),
+            (
+                "dstaddr",
+                s(vec![
+                    Some("52.216.1.1"),
+                    Some("not-an-ip"),
+                    Some("52.216.1.1"),
+                    None,
+                    Some("2600:1f18::1"),
+                ]),
+            ),
+            ("bytes", n(vec![Some(100), Some(5), None, Some(7), Some(9)])),
+            ("start", n(vec![Some(1_700_000_000); 5])),
+            (
+                "action",
+                s(vec![
+                    Some("ACCEPT"),
+                    Some("ACCEPT"),
+                    Some("REJECT"),
+                    Some("ACCEPT"),
+                    None,
+                ]),
+            ),
+        ])
+        .unwrap();
+        let props = WriterProperties::builder()
+            .set_dictionary_enabled(dictionary)
+            .build();
+        let mut out = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        out.into()
+    }
+
+    #[test]
+    fn dictionary_and_plain_encodings_decode_alike() {
+        let mut dict = Seen::default();
+        let mut plain = Seen::default();
+        assert_eq!(decode(file(true), &mut dict).unwrap(), 5);
+        assert_eq!(decode(file(false), &mut plain).unwrap(), 5);
+        assert_eq!(dict, plain);
+        // the bad address fails only the row that uses it
+        assert_eq!(dict.malformed.len(), 1);
+        assert_eq!(dict.malformed[0].0, 2);
+        assert_eq!(dict.records.len(), 4);
+        assert!(dict.records[0].contains("52.216.1.1") && dict.records[0].contains("eni-a"));
+        assert!(
+            dict.records[2].contains("interface_id: None"),
+            "{}",
+            dict.records[2]
+        );
+        assert!(
+            dict.records[2].contains("srcaddr: None"),
+            "{}",
+            dict.records[2]
+        );
+        assert!(dict.records[3].contains("2600:1f18::1"));
+    }
 }
