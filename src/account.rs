@@ -277,32 +277,91 @@ impl CappedSet {
     }
 }
 
-/// All that one ENI's records add up to.
+/// The time span of an ENI's records, without the space of two `Option`s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    first: i64,
+    last: i64,
+}
+
+impl Default for Span {
+    fn default() -> Self {
+        Span {
+            first: i64::MAX,
+            last: i64::MIN,
+        }
+    }
+}
+
+impl Span {
+    /// The earliest record start, if any record had one.
+    pub fn first(&self) -> Option<i64> {
+        (self.first != i64::MAX).then_some(self.first)
+    }
+    /// The latest record end (or start), if any.
+    pub fn last(&self) -> Option<i64> {
+        (self.last != i64::MIN).then_some(self.last)
+    }
+    fn merge(&mut self, o: Span) {
+        self.first = self.first.min(o.first);
+        self.last = self.last.max(o.last);
+    }
+}
+
+/// What an ENI's records with two private ends add up to: the private legs it translated
+/// (a NAT gateway's) and its internal traffic. Most ENIs (Fargate tasks) have none, so this
+/// lives in its own allocation, made on the first such record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PrivateSide {
+    /// Records translated by this ENI (private `srcaddr`/`dstaddr`, public `pkt-*` end): the
+    /// private legs of a NAT gateway. `cell → bytes`.
+    pub private: FxMap<u64, u64>,
+    /// The same private legs by client address, one entry per client with every class and
+    /// direction in it (fewer, denser entries than a key per cell): `client → [class][dir] →
+    /// bytes`.
+    pub by_client: FxMap<IpAddr, ClientCells>,
+    pub internal_bytes: u64,
+    pub internal_records: u64,
+    /// Records showing NAT address translation (evidence for detection).
+    pub translated_records: u64,
+    /// Distinct private peers in internal records (evidence for v2 candidates).
+    pub peers: CappedSet,
+}
+
+impl PrivateSide {
+    fn merge(&mut self, o: PrivateSide) {
+        add_map(&mut self.private, o.private);
+        for (ip, cells) in o.by_client {
+            let mine = self.by_client.entry(ip).or_default();
+            for (m, c) in mine.iter_mut().zip(cells) {
+                m[0] += c[0];
+                m[1] += c[1];
+            }
+        }
+        self.internal_bytes += o.internal_bytes;
+        self.internal_records += o.internal_records;
+        self.translated_records += o.translated_records;
+        self.peers.merge(o.peers, MAX_PEERS);
+    }
+}
+
+static NO_PRIVATE_SIDE: std::sync::LazyLock<PrivateSide> =
+    std::sync::LazyLock::new(PrivateSide::default);
+
+/// All that one ENI's records add up to. Kept small (one per Fargate task start): the
+/// private-side state is boxed apart and made only when needed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EniAgg {
-    pub first: Option<i64>,
-    pub last: Option<i64>,
+    pub span: Span,
     pub records: u64,
     /// Records with one private and one public end: `cell → bytes`. On a NAT ENI these are
     /// public legs; elsewhere, the ENI's own traffic with the remote.
     pub public: FxMap<u64, u64>,
-    /// Records translated by this ENI (private `srcaddr`/`dstaddr`, public `pkt-*` end): the
-    /// private legs of a NAT gateway. `cell → bytes`.
-    pub private: FxMap<u64, u64>,
-    /// The same private legs by client address: `(client, class, dir) → bytes`.
-    /// One entry per client, every class and direction in it (fewer, denser entries than a
-    /// key per cell): `client → [class][dir] → bytes`.
-    pub by_client: FxMap<IpAddr, ClientCells>,
-    pub internal_bytes: u64,
-    pub internal_records: u64,
+    side: Option<Box<PrivateSide>>,
     pub reject_bytes: u64,
     pub reject_records: u64,
-    /// Records showing NAT address translation (evidence for detection).
-    pub translated_records: u64,
     /// Private addresses seen as this ENI's own end of public-side records.
     pub local_ips: CappedSet,
-    /// Distinct private peers in internal records (evidence for v2 candidates).
-    pub peers: CappedSet,
     /// A `--nat-ip` address appeared in this ENI's records.
     pub has_nat_ip: bool,
     pub meta: Meta,
@@ -317,16 +376,28 @@ pub struct EniAgg {
 }
 
 impl EniAgg {
+    /// The private-side state (empty for an ENI without private-to-private records).
+    pub fn private_side(&self) -> &PrivateSide {
+        self.side.as_deref().unwrap_or(&NO_PRIVATE_SIDE)
+    }
+
+    fn private_side_mut(&mut self) -> &mut PrivateSide {
+        self.side.get_or_insert_with(Box::default)
+    }
+
     /// The non-zero private-leg cells of every client: `(client, class, direction, bytes)`.
     pub fn client_cells(&self) -> impl Iterator<Item = (IpAddr, Class, Dir, u64)> + '_ {
-        self.by_client.iter().flat_map(|(ip, cells)| {
-            Class::ALL.into_iter().flat_map(move |class| {
-                [Dir::Upload, Dir::Download]
-                    .into_iter()
-                    .map(move |dir| (*ip, class, dir, cells[class.index()][dir as usize]))
-                    .filter(|c| c.3 > 0)
+        self.private_side()
+            .by_client
+            .iter()
+            .flat_map(|(ip, cells)| {
+                Class::ALL.into_iter().flat_map(move |class| {
+                    [Dir::Upload, Dir::Download]
+                        .into_iter()
+                        .map(move |dir| (*ip, class, dir, cells[class.index()][dir as usize]))
+                        .filter(|c| c.3 > 0)
+                })
             })
-        })
     }
 }
 
@@ -338,28 +409,17 @@ fn add_map<K: std::hash::Hash + Eq>(a: &mut FxMap<K, u64>, b: FxMap<K, u64>) {
 
 impl EniAgg {
     fn merge(&mut self, o: EniAgg, window: i64) {
-        self.first = match (self.first, o.first) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.last = self.last.max(o.last);
+        self.span.merge(o.span);
         self.records += o.records;
         add_map(&mut self.public, o.public);
-        add_map(&mut self.private, o.private);
-        for (ip, cells) in o.by_client {
-            let mine = self.by_client.entry(ip).or_default();
-            for (m, c) in mine.iter_mut().zip(cells) {
-                m[0] += c[0];
-                m[1] += c[1];
-            }
+        match (&mut self.side, o.side) {
+            (Some(a), Some(b)) => a.merge(*b),
+            (a @ None, b) => *a = b,
+            (Some(_), None) => {}
         }
-        self.internal_bytes += o.internal_bytes;
-        self.internal_records += o.internal_records;
         self.reject_bytes += o.reject_bytes;
         self.reject_records += o.reject_records;
-        self.translated_records += o.translated_records;
         self.local_ips.merge(o.local_ips, MAX_LOCAL_IPS);
-        self.peers.merge(o.peers, MAX_PEERS);
         self.has_nat_ip |= o.has_nat_ip;
         self.meta.merge(o.meta);
         self.pull.merge(o.pull, window);
@@ -636,11 +696,11 @@ impl Sink for FileSink<'_> {
             agg.no_bytes_records += 1;
         }
         if let Some(t) = r.start {
-            agg.first = Some(agg.first.map_or(t, |f| f.min(t)));
+            agg.span.first = agg.span.first.min(t);
             agg.pull.observe(t, window);
         }
         if let Some(t) = r.end.or(r.start) {
-            agg.last = Some(agg.last.map_or(t, |l| l.max(t)));
+            agg.span.last = agg.span.last.max(t);
         }
         if agg.meta.region.is_none() || region.is_some_and(|r| Some(r) < agg.meta.region) {
             agg.meta.region = region.or(agg.meta.region);
@@ -677,14 +737,16 @@ impl Sink for FileSink<'_> {
                 if region.is_none() && self.ranges.is_s3(remote) {
                     agg.s3_unknown_region += bytes;
                 }
-                agg.translated_records += 1;
-                *agg.private.entry(cell(day, class, dir)).or_insert(0) += bytes;
-                agg.by_client.entry(client).or_default()[class.index()][dir as usize] += bytes;
+                let side = agg.private_side_mut();
+                side.translated_records += 1;
+                *side.private.entry(cell(day, class, dir)).or_insert(0) += bytes;
+                side.by_client.entry(client).or_default()[class.index()][dir as usize] += bytes;
             } else {
-                agg.internal_records += 1;
-                agg.internal_bytes += bytes;
-                agg.peers.insert(src, MAX_PEERS);
-                agg.peers.insert(dst, MAX_PEERS);
+                let side = agg.private_side_mut();
+                side.internal_records += 1;
+                side.internal_bytes += bytes;
+                side.peers.insert(src, MAX_PEERS);
+                side.peers.insert(dst, MAX_PEERS);
             }
             return;
         }

@@ -321,13 +321,16 @@ fn candidates(acc: &Accumulator) -> Vec<Candidate> {
     let mut v: Vec<Candidate> = acc
         .enis
         .iter()
-        .filter(|(_, a)| a.translated_records > 0 || (a.internal_bytes > 0 && !a.public.is_empty()))
+        .filter(|(_, a)| {
+            let p = a.private_side();
+            p.translated_records > 0 || (p.internal_bytes > 0 && !a.public.is_empty())
+        })
         .map(|(k, a)| Candidate {
             eni: k.to_string(),
-            translated_records: a.translated_records,
+            translated_records: a.private_side().translated_records,
             public_bytes: a.public.values().sum(),
-            internal_bytes: a.internal_bytes,
-            private_peers: a.peers.items.len(),
+            internal_bytes: a.private_side().internal_bytes,
+            private_peers: a.private_side().peers.items.len(),
             local_ips: a.local_ips.items.iter().map(|i| i.to_string()).collect(),
         })
         .collect();
@@ -364,7 +367,7 @@ pub fn analyse(
         if given {
             opt.nat_enis.iter().any(|e| e == eni) || a.has_nat_ip
         } else {
-            a.translated_records > 0
+            a.private_side().translated_records > 0
         }
     };
     let mut nat: Vec<(&str, &EniAgg)> = acc
@@ -398,12 +401,17 @@ pub fn analyse(
     let mut rejected = Rejected::default();
     let mut region_bytes: BTreeMap<u16, u64> = BTreeMap::new();
     for (eni, a) in &nat {
-        let private_days: BTreeSet<u32> = a.private.keys().map(|k| uncell(*k).0).collect();
+        let private_days: BTreeSet<u32> = a
+            .private_side()
+            .private
+            .keys()
+            .map(|k| uncell(*k).0)
+            .collect();
         let public_days: BTreeSet<u32> = a.public.keys().map(|k| uncell(*k).0).collect();
         let mut g = ClassBytes::default();
         let mut counted_both = 0u64;
         let mut other_both = 0u64;
-        for (&k, &b) in &a.private {
+        for (&k, &b) in &a.private_side().private {
             let (day, class, dir) = uncell(k);
             g.get_mut(class).add(dir, b);
             by_day.entry(day).or_default().get_mut(class).add(dir, b);
@@ -530,20 +538,15 @@ pub fn analyse(
     let mut by_subnet: BTreeMap<String, ClassBytes> = BTreeMap::new();
     let mut by_az: BTreeMap<String, ClassBytes> = BTreeMap::new();
     let mut by_svc: BTreeMap<String, ClassBytes> = BTreeMap::new();
-    let mut top: Vec<ClientRow> = Vec::new();
-    for (ip, cb) in &clients {
-        let enis = ip_enis.get(ip).cloned().unwrap_or_default();
+    // Subnet, AZ and ECS service of a client address, from its ENIs' records.
+    let describe = |ip: &IpAddr| {
         let m = meta_of(ip).map(|a| &a.meta);
-        let subnet = m
-            .and_then(|m| m.subnet.as_deref())
-            .unwrap_or("unknown")
-            .to_string();
-        let az = m
-            .and_then(|m| m.az.as_deref())
-            .unwrap_or("unknown")
-            .to_string();
-        let services: BTreeSet<&str> = enis
-            .iter()
+        let subnet = m.and_then(|m| m.subnet.as_deref()).map(String::from);
+        let az = m.and_then(|m| m.az.as_deref()).map(String::from);
+        let services: BTreeSet<&str> = ip_enis
+            .get(ip)
+            .into_iter()
+            .flatten()
             .filter_map(|e| acc.enis.get(*e).and_then(|a| a.meta.ecs_service.as_deref()))
             .collect();
         let svc = match services.len() {
@@ -551,23 +554,64 @@ pub fn analyse(
             1 => services.iter().next().map(|s| s.to_string()),
             _ => Some(services.into_iter().collect::<Vec<_>>().join("+")),
         };
-        by_subnet.entry(subnet.clone()).or_default().add_all(cb);
-        by_az.entry(az.clone()).or_default().add_all(cb);
-        by_svc
-            .entry(svc.clone().unwrap_or_else(|| "unknown".into()))
+        (subnet, az, svc)
+    };
+    for (ip, cb) in &clients {
+        let (subnet, az, svc) = describe(ip);
+        let unknown = || "unknown".to_string();
+        by_subnet
+            .entry(subnet.unwrap_or_else(unknown))
             .or_default()
             .add_all(cb);
-        top.push(ClientRow {
-            ip: ip.to_string(),
-            enis: enis.iter().map(|s| s.to_string()).collect(),
-            subnet: (subnet != "unknown").then_some(subnet),
-            az: (az != "unknown").then_some(az),
-            ecs_service: svc,
-            ecs_task: m.and_then(|m| m.ecs_task.as_deref()).map(String::from),
-            total: cb.total(),
-            classes: *cb,
-        });
+        by_az
+            .entry(az.unwrap_or_else(unknown))
+            .or_default()
+            .add_all(cb);
+        by_svc
+            .entry(svc.unwrap_or_else(unknown))
+            .or_default()
+            .add_all(cb);
     }
+    // Top clients: rank by bytes first, and describe only those that can make the list (the
+    // address tie-break needs their text), not every client.
+    let rank = |cb: &ClassBytes| {
+        (
+            std::cmp::Reverse(cb.s3.total()),
+            std::cmp::Reverse(cb.total()),
+        )
+    };
+    let mut ranked: Vec<(&IpAddr, &ClassBytes)> = clients.iter().collect();
+    ranked.sort_by_key(|c| rank(c.1));
+    if let Some(last) = opt.top.checked_sub(1).and_then(|i| ranked.get(i)) {
+        let cut = rank(last.1);
+        let keep = ranked.partition_point(|c| rank(c.1) <= cut);
+        ranked.truncate(keep);
+    } else if opt.top == 0 {
+        ranked.clear();
+    }
+    let mut top: Vec<ClientRow> = ranked
+        .into_iter()
+        .map(|(ip, cb)| {
+            let (subnet, az, ecs_service) = describe(ip);
+            ClientRow {
+                ip: ip.to_string(),
+                enis: ip_enis
+                    .get(ip)
+                    .into_iter()
+                    .flatten()
+                    .map(|s| s.to_string())
+                    .collect(),
+                subnet,
+                az,
+                ecs_service,
+                ecs_task: meta_of(ip)
+                    .and_then(|m| m.meta.ecs_task.as_deref())
+                    .map(String::from),
+                total: cb.total(),
+                classes: *cb,
+            }
+        })
+        .collect();
     top.sort_by(|a, b| {
         b.classes
             .s3
@@ -591,8 +635,8 @@ pub fn analyse(
     }
 
     // Period and data quality.
-    let first_start = acc.enis.values().filter_map(|a| a.first).min();
-    let last_end = acc.enis.values().filter_map(|a| a.last).max();
+    let first_start = acc.enis.values().filter_map(|a| a.span.first()).min();
+    let last_end = acc.enis.values().filter_map(|a| a.span.last()).max();
     let from = opt.since.or(first_start);
     let to = opt.until.or(last_end);
     let days = match (from, to) {
@@ -705,7 +749,12 @@ fn estimate_ecr(
     opt: &Options,
 ) -> Ecr {
     let any_ecs = acc.enis.values().any(|a| a.meta.ecs_task.is_some());
-    let data_start = acc.enis.values().filter_map(|a| a.first).min().unwrap_or(0);
+    let data_start = acc
+        .enis
+        .values()
+        .filter_map(|a| a.span.first())
+        .min()
+        .unwrap_or(0);
     // S3 download bytes per client address on the NAT path (when private legs exist).
     let mut nat_s3: HashMap<IpAddr, u64> = HashMap::new();
     for (_, a) in nat {
@@ -715,7 +764,10 @@ fn estimate_ecr(
             }
         }
     }
-    let attributable = !nat_s3.is_empty() || nat.iter().any(|(_, a)| !a.by_client.is_empty());
+    let attributable = !nat_s3.is_empty()
+        || nat
+            .iter()
+            .any(|(_, a)| !a.private_side().by_client.is_empty());
     let mut tasks = 0u64;
     let mut per_ip: BTreeMap<IpAddr, Vec<(u64, Option<&str>)>> = BTreeMap::new();
     let mut not_via_nat = 0u64;
@@ -731,7 +783,9 @@ fn estimate_ecr(
         } else {
             true
         };
-        let Some(first) = a.first else { continue };
+        let Some(first) = a.span.first() else {
+            continue;
+        };
         if !is_task || first < data_start + opt.grace {
             continue;
         }
