@@ -103,15 +103,52 @@ pub fn parse_u64(s: &[u8]) -> Option<u64> {
     if s.is_empty() || s.len() > 20 {
         return None;
     }
+    if s.len() > 19 {
+        // only 20-digit values can overflow
+        let mut v: u64 = 0;
+        for &b in s {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            v = v.checked_mul(10)?.checked_add(d as u64)?;
+        }
+        return Some(v);
+    }
+    // Eight digits at a time (timestamps have ten, byte counts up to eleven), then the rest.
     let mut v: u64 = 0;
-    for &b in s {
+    let mut rest = s;
+    while let Some((eight, tail)) = rest.split_first_chunk::<8>() {
+        v = v * 100_000_000 + eight_digits(*eight)?;
+        rest = tail;
+    }
+    for &b in rest {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             return None;
         }
-        v = v.checked_mul(10)?.checked_add(d as u64)?;
+        v = v * 10 + d as u64;
     }
     Some(v)
+}
+
+/// The value of eight ASCII digits, or `None` if any byte is not a digit: checked and
+/// combined in one 64-bit word (pairs, then quads, then the eight).
+#[inline]
+fn eight_digits(b: [u8; 8]) -> Option<u64> {
+    let w = u64::from_le_bytes(b);
+    // every byte 0x30..=0x39: high nibble 3, and adding 6 does not carry out of the nibble
+    let high = 0xF0F0_F0F0_F0F0_F0F0u64;
+    if w & high != 0x3030_3030_3030_3030
+        || (w.wrapping_add(0x0606_0606_0606_0606) & high) != 0x3030_3030_3030_3030
+    {
+        return None;
+    }
+    let d = w - 0x3030_3030_3030_3030;
+    // the first digit is the lowest byte: pairs, then quads, then all eight
+    let pairs = (d.wrapping_mul(10) + (d >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let quads = (pairs.wrapping_mul(100) + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((quads.wrapping_mul(10_000) + (quads >> 32)) & 0xFFFF_FFFF)
 }
 
 /// Parse an IPv4 or IPv6 address without allocating (dotted quads take a fast path).
@@ -210,6 +247,14 @@ mod tests {
     proptest::proptest! {
         /// Every dotted quad std reads, read the same; and on arbitrary digits and dots, the
         /// same answer as std wherever std has no objection to leading zeros.
+        #[test]
+        fn number_parser_agrees_with_std(n in proptest::prelude::any::<u64>(), s in "[0-9:/ a]{0,21}") {
+            proptest::prop_assert_eq!(parse_u64(n.to_string().as_bytes()), Some(n));
+            proptest::prop_assert_eq!(parse_u64(format!("{n:020}").as_bytes()), Some(n));
+            let std = s.parse::<u64>().ok().filter(|_| !s.starts_with('+'));
+            proptest::prop_assert_eq!(parse_u64(s.as_bytes()), std, "{}", s);
+        }
+
         #[test]
         fn ipv4_parser_agrees_with_std(n in proptest::prelude::any::<u32>(), s in "[0-9.]{0,17}") {
             let a = Ipv4Addr::from(n);
