@@ -13,7 +13,7 @@ use crate::account::{Accumulator, BadLine, FileStats, LineCounts, Params, EXAMPL
 use crate::classify::IpRanges;
 use crate::format::text::{Blocks, Decoder};
 use crate::format::{parquet, text, Layout};
-use crate::source::s3::{Downloads, S3Stats};
+use crate::source::s3::{Body, Downloads, S3Stats};
 use crate::source::{self, Input, Location, Opened};
 
 /// Default size of the chunks a large text input is cut into; inputs of at least
@@ -117,9 +117,17 @@ impl Engine<'_> {
                 Some(d) => d
                     .fetched
                     .par_bridge()
-                    .fold(new, |mut acc, (input, reader)| {
+                    .fold(new, |mut acc, (input, body)| {
                         let (counter, read) = self.counter(&progress);
-                        let opened = source::open_object(Box::new(reader), input.size, counter);
+                        // a whole object holds its download slot until it is decoded
+                        let (opened, _hold) = match body {
+                            Body::Whole(mut w) => {
+                                let failure = w.failure.take();
+                                let bytes = w.bytes.clone();
+                                (source::open_received(bytes, failure, counter), Some(w))
+                            }
+                            Body::Stream(r) => (source::open_stream(Box::new(r), counter), None),
+                        };
                         self.ingest(&input, opened, &read, &mut acc, &progress);
                         acc
                     })

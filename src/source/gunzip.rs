@@ -182,16 +182,36 @@ pub fn inflate(
     with_buffers(|b| {
         b.raw.clear();
         read_all(&mut b.raw)?;
-        let mut out = b.spare.pop().unwrap_or_default();
-        match gunzip_into(&mut b.inflater, &b.raw, &mut out, limit) {
-            Ok(()) => Ok(Some(Inflated { buf: out, pos: 0 })),
-            Err(_) => {
-                out.clear();
-                b.spare.push(out);
-                Ok(None)
-            }
-        }
+        Ok(inflate_into_spare(
+            &mut b.inflater,
+            &mut b.spare,
+            &b.raw,
+            limit,
+        ))
     })
+}
+
+/// Decompress a gzip input already in memory (a downloaded object) into one of the thread's
+/// pooled buffers. `None`: declined (the caller streams it instead).
+pub fn inflate_slice(gz: &[u8], limit: usize) -> Option<Inflated> {
+    with_buffers(|b| inflate_into_spare(&mut b.inflater, &mut b.spare, gz, limit))
+}
+
+fn inflate_into_spare(
+    inflater: &mut Inflater,
+    spare: &mut Vec<Vec<u8>>,
+    gz: &[u8],
+    limit: usize,
+) -> Option<Inflated> {
+    let mut out = spare.pop().unwrap_or_default();
+    match gunzip_into(inflater, gz, &mut out, limit) {
+        Ok(()) => Some(Inflated { buf: out, pos: 0 }),
+        Err(_) => {
+            out.clear();
+            spare.push(out);
+            None
+        }
+    }
 }
 
 /// Decompress a gzip buffer (tests and benchmarks).

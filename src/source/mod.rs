@@ -269,48 +269,35 @@ pub fn open_stream(
     sniffed(Box::new(reader))
 }
 
-/// Open a downloaded object of `size` bytes: like [`open_stream`], but a gzip object up to
-/// [`WHOLE_GZIP_MAX`] is received whole and inflated with libdeflate, as local files are.
-/// Should the download fail part-way, the bytes received are decoded as a stream that then
+/// Open a downloaded object received whole (`failure`: why the download stopped short, if it
+/// did). Gzip is inflated with libdeflate as local files are, Parquet is decoded from the
+/// buffer as it is; an object cut short is decoded as a stream up to where it stopped, then
 /// reports the failure, exactly as the streaming path would.
-pub fn open_object(
-    raw: Box<dyn Read + Send>,
-    size: u64,
+pub fn open_received(
+    body: bytes::Bytes,
+    failure: Option<String>,
     mut on_read: impl FnMut(u64) + Send + 'static,
 ) -> io::Result<Opened> {
-    if size > WHOLE_GZIP_MAX {
-        return open_stream(raw, on_read);
-    }
-    let mut raw = raw;
-    // Four bytes: enough for open_stream to tell Parquet's magic from the first fill.
-    let mut head = [0u8; 4];
-    let n = read_up_to(&mut raw, &mut head)?;
-    let rest = io::Cursor::new(head[..n].to_vec()).chain(raw);
-    if n < 2 || head[..2] != GZIP_MAGIC {
-        return open_stream(Box::new(rest), on_read);
-    }
-    let mut body = Vec::with_capacity(size as usize);
-    let mut rest = rest;
-    let got = rest.read_to_end(&mut body);
     on_read(body.len() as u64);
-    if got.is_ok() {
-        let inflated = gunzip::inflate(
-            |b| {
-                b.extend_from_slice(&body);
-                Ok(())
-            },
-            INFLATED_MAX,
-        )?;
-        if let Some(text) = inflated {
-            return Ok(Opened::Memory(text, Encoding::Gzip));
+    let failure = failure.map(io::Error::other);
+    if failure.is_none() {
+        if body.starts_with(&GZIP_MAGIC) {
+            if let Some(text) = gunzip::inflate_slice(&body, INFLATED_MAX) {
+                return Ok(Opened::Memory(text, Encoding::Gzip));
+            }
+        } else if body.starts_with(&PARQUET_MAGIC) {
+            return Ok(Opened::ParquetBytes(body));
+        }
+    }
+    if body.is_empty() {
+        if let Some(e) = failure {
+            return Err(e);
         }
     }
     // Declined, or cut short: decode what arrived as a stream (then the error, if any).
-    let failure = got.err();
-    let tail = FailAfter(failure);
     sniffed(Box::new(BufReader::with_capacity(
         256 * 1024,
-        io::Cursor::new(body).chain(tail),
+        io::Cursor::new(body).chain(FailAfter(failure)),
     )))
 }
 

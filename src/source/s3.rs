@@ -1,8 +1,11 @@
 //! The S3 part of the source stage, and the only code that knows tokio: lists flow-log objects
 //! (pruned to the days asked for, in AWS's default and Hive key layouts), then downloads them
-//! with a bounded number of concurrent GETs. Each object reaches the (synchronous) decoders as
-//! an ordinary `Read` fed by a small bounded channel, so downloads overlap decoding and memory
-//! stays bounded. A body cut mid-stream resumes with a Range GET from the offset reached.
+//! with a bounded number of concurrent GETs. An object of AWS's usual size (up to
+//! [`super::WHOLE_GZIP_MAX`]) is gathered whole on the network side and handed to the
+//! (synchronous) decoders only once complete, in completion order, so a decoding thread never
+//! waits on the network mid-object; a larger one reaches them as an ordinary `Read` fed by a
+//! small bounded channel. Objects in flight and waiting are bounded in number and in bytes.
+//! A body cut mid-stream resumes with a Range GET from the offset reached.
 
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +16,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::RequestPayer;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use super::{Input, Location};
 
@@ -358,39 +361,102 @@ impl S3Source {
         })
     }
 
-    /// Start downloading `objects` (at most `concurrency` at once). Each arrives, in order, as
-    /// the input and a reader of its bytes.
+    /// Start downloading `objects`: at most `concurrency` at once, counting those received and
+    /// not yet decoded, and at most [`WHOLE_BUDGET`] bytes of whole objects. Each arrives as
+    /// its input and its body: whole objects when complete, large ones as soon as they start.
     pub fn fetch(&self, objects: Vec<Input>) -> Fetched {
-        let (tx, rx) = mpsc::channel::<(Input, ObjectReader)>(self.opts.concurrency.max(1));
+        let slots = self.opts.concurrency.max(1);
+        let (tx, rx) = mpsc::channel::<(Input, Body)>(slots);
         let client = self.client.clone();
         let stats = self.stats.clone();
         let fatal = self.fatal.clone();
         let payer = self.opts.request_payer;
-        let limit = Arc::new(Semaphore::new(self.opts.concurrency.max(1)));
+        let count = Arc::new(Semaphore::new(slots));
+        let budget = Arc::new(Semaphore::new(WHOLE_BUDGET));
         self.rt.spawn(async move {
             for input in objects {
                 if fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
                     break;
                 }
-                let Ok(permit) = limit.clone().acquire_owned().await else {
+                let Ok(slot) = count.clone().acquire_owned().await else {
                     break;
                 };
-                let (btx, brx) = mpsc::channel::<Result<Bytes, String>>(8);
-                if tx
-                    .send((input.clone(), ObjectReader::new(brx)))
-                    .await
-                    .is_err()
-                {
-                    break;
+                let (client, stats, fatal, tx) =
+                    (client.clone(), stats.clone(), fatal.clone(), tx.clone());
+                if input.size <= super::WHOLE_GZIP_MAX {
+                    let want = (input.size as usize).clamp(1, WHOLE_BUDGET) as u32;
+                    let Ok(bytes) = budget.clone().acquire_many_owned(want).await else {
+                        break;
+                    };
+                    tokio::spawn(async move {
+                        let mut out = Delivery::Gather(Vec::with_capacity(input.size as usize));
+                        let failure = download(&client, &input, payer, &stats, &fatal, &mut out)
+                            .await
+                            .err();
+                        let Delivery::Gather(body) = out else { return };
+                        let whole = Whole {
+                            bytes: body.into(),
+                            failure,
+                            _permits: (slot, bytes),
+                        };
+                        let _ = tx.send((input, Body::Whole(whole))).await;
+                    });
+                } else {
+                    let (btx, brx) = mpsc::channel::<Result<Bytes, String>>(8);
+                    let reader = Body::Stream(ObjectReader::new(brx));
+                    if tx.send((input.clone(), reader)).await.is_err() {
+                        break;
+                    }
+                    tokio::spawn(async move {
+                        let mut out = Delivery::Stream(btx);
+                        let r = download(&client, &input, payer, &stats, &fatal, &mut out).await;
+                        if let (Err(e), Delivery::Stream(btx)) = (r, out) {
+                            let _ = btx.send(Err(e)).await;
+                        }
+                        drop(slot);
+                    });
                 }
-                let (client, stats, fatal) = (client.clone(), stats.clone(), fatal.clone());
-                tokio::spawn(async move {
-                    download(&client, &input, payer, &stats, &fatal, btx).await;
-                    drop(permit);
-                });
             }
         });
         Fetched { rx }
+    }
+}
+
+/// Bytes of whole objects downloading or waiting to be decoded, at most.
+pub const WHOLE_BUDGET: usize = 64 << 20;
+
+/// A downloaded object's body as the decoders receive it.
+pub enum Body {
+    /// The whole object (up to [`super::WHOLE_GZIP_MAX`]), received before the hand-over.
+    Whole(Whole),
+    /// A larger object, read as its chunks arrive.
+    Stream(ObjectReader),
+}
+
+/// A whole object, and the download slot and byte budget it holds until it is dropped.
+pub struct Whole {
+    pub bytes: Bytes,
+    /// Why the download stopped short of the object's end (`bytes` holds what arrived).
+    pub failure: Option<String>,
+    _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+}
+
+/// Where a download puts the bytes it receives.
+enum Delivery {
+    Gather(Vec<u8>),
+    Stream(mpsc::Sender<Result<Bytes, String>>),
+}
+
+impl Delivery {
+    /// Deliver a chunk; `false` when the reader has gone (the run is stopping).
+    async fn chunk(&mut self, b: Bytes) -> bool {
+        match self {
+            Delivery::Gather(v) => {
+                v.extend_from_slice(&b);
+                true
+            }
+            Delivery::Stream(tx) => tx.send(Ok(b)).await.is_ok(),
+        }
     }
 }
 
@@ -423,11 +489,11 @@ pub struct Downloads {
 
 /// Downloads of objects, in the order they were started.
 pub struct Fetched {
-    rx: mpsc::Receiver<(Input, ObjectReader)>,
+    rx: mpsc::Receiver<(Input, Body)>,
 }
 
 impl Iterator for Fetched {
-    type Item = (Input, ObjectReader);
+    type Item = (Input, Body);
     fn next(&mut self) -> Option<Self::Item> {
         self.rx.blocking_recv()
     }
@@ -442,10 +508,10 @@ async fn download(
     payer: bool,
     stats: &S3Stats,
     fatal: &Mutex<Option<S3Error>>,
-    tx: mpsc::Sender<Result<Bytes, String>>,
-) {
+    delivery: &mut Delivery,
+) -> Result<(), String> {
     let Location::S3 { bucket, key } = &input.location else {
-        return;
+        return Ok(());
     };
     let mut offset = 0u64;
     let mut resumes = 0u32;
@@ -484,8 +550,7 @@ async fn download(
                 } else {
                     format!("GetObject failed: {}", err_text(&e))
                 };
-                let _ = tx.send(Err(msg)).await;
-                return;
+                return Err(msg);
             }
         };
         let mut body = out.body;
@@ -496,24 +561,21 @@ async fn download(
                     stats
                         .bytes_downloaded
                         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                    if tx.send(Ok(bytes)).await.is_err() {
-                        return;
+                    if !delivery.chunk(bytes).await {
+                        return Ok(());
                     }
                 }
                 Some(Err(e)) => break e.to_string(),
                 None if offset < input.size => {
                     break format!("body ended at byte {offset} of {}", input.size)
                 }
-                None => return,
+                None => return Ok(()),
             }
         };
         if resumes >= MAX_RESUMES {
-            let _ = tx
-                .send(Err(format!(
-                    "download cut at byte {offset} after {resumes} resumes: {cut}"
-                )))
-                .await;
-            return;
+            return Err(format!(
+                "download cut at byte {offset} after {resumes} resumes: {cut}"
+            ));
         }
         resumes += 1;
         stats.resumed.fetch_add(1, Ordering::Relaxed);

@@ -434,3 +434,37 @@ fn monthly_report_reads_s3_and_lists_its_objects() {
     let md = std::fs::read_to_string(s3_dir.join("report.md")).unwrap();
     assert!(md.contains(&format!("- s3://{b}: {n} objects")), "{md}");
 }
+
+/// An object larger than what is gathered whole (`WHOLE_GZIP_MAX`) is streamed chunk by chunk
+/// into the decoder instead, with the same answer as the file on disk.
+#[test]
+fn a_large_object_is_streamed_with_the_same_answer() {
+    let Some(ep) = endpoint() else { return };
+    let w = world(&spec(43, FieldSet::V5), &[Encoding::Text]);
+    let mut text = Vec::new();
+    for f in crate::support::files_under(Path::new(&w.path(Encoding::Text))) {
+        let body = std::fs::read(f).unwrap();
+        // the first file keeps its header; the rest add records
+        let skip = if text.is_empty() {
+            0
+        } else {
+            body.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1)
+        };
+        text.extend_from_slice(&body[skip..]);
+    }
+    let records = text.clone();
+    let header_end = records.iter().position(|&b| b == b'\n').unwrap() + 1;
+    while (text.len() as u64) <= flowcost::source::WHOLE_GZIP_MAX + (1 << 20) {
+        text.extend_from_slice(&records[header_end..]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.log");
+    std::fs::write(&big, &text).unwrap();
+    let local = analyze_json(&[big.to_str().unwrap()]);
+    let b = bucket("large");
+    upload(&ep, &b, dir.path(), "big/", false);
+    let s3 = s3_json(&ep, &[&format!("s3://{b}/big/")]);
+    assert_same(&s3, &local);
+    assert!(s3.analysis.quality.files[0].size > flowcost::source::WHOLE_GZIP_MAX);
+    assert!(local.analysis.quality.lines.counted > 50_000);
+}
