@@ -8,6 +8,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use flowcost::account::{Accumulator, FileStats, Params};
 use flowcost::classify::IpRanges;
+use flowcost::format::fields::ENGINE_FIELDS;
 use flowcost::format::{fields, text, Layout};
 
 const V5: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr pkt-dstaddr region az-id sublocation-type sublocation-id pkt-src-aws-service pkt-dst-aws-service flow-direction traffic-path";
@@ -58,11 +59,15 @@ impl text::Sink for Null {
 fn parse(c: &mut Criterion) {
     let mut g = c.benchmark_group("parse");
     for (name, body, layout) in [
-        ("v2", v2_lines(20_000), Layout::default_v2()),
+        (
+            "v2",
+            v2_lines(20_000),
+            Layout::default_v2().projected(ENGINE_FIELDS),
+        ),
         (
             "v5",
             v5_lines(20_000),
-            Layout::new(fields::parse_field_list(V5)),
+            Layout::new(fields::parse_field_list(V5)).projected(ENGINE_FIELDS),
         ),
     ] {
         g.throughput(Throughput::Bytes(body.len() as u64));
@@ -112,7 +117,7 @@ fn classify(c: &mut Criterion) {
 fn account(c: &mut Criterion) {
     let r = IpRanges::embedded();
     let body = v5_lines(20_000);
-    let layout = Layout::new(fields::parse_field_list(V5));
+    let layout = Layout::new(fields::parse_field_list(V5)).projected(ENGINE_FIELDS);
     let params = Params {
         pull_window: 180,
         ..Default::default()
@@ -163,7 +168,7 @@ fn parquet_world() -> (Vec<bytes::Bytes>, u64) {
     let mut rows = 0;
     for f in &files {
         let mut sink = Null(0);
-        rows += flowcost::format::parquet::decode(f.clone(), &mut sink).unwrap();
+        rows += flowcost::format::parquet::decode(f.clone(), ENGINE_FIELDS, &mut sink).unwrap();
     }
     (files, rows)
 }
@@ -176,7 +181,7 @@ fn parquet(c: &mut Criterion) {
         b.iter(|| {
             let mut sink = Null(0);
             for f in &files {
-                flowcost::format::parquet::decode(f.clone(), &mut sink).unwrap();
+                flowcost::format::parquet::decode(f.clone(), ENGINE_FIELDS, &mut sink).unwrap();
             }
             sink.0
         })

@@ -217,13 +217,13 @@ impl Engine<'_> {
             Ok(Opened::ParquetFile(f)) => {
                 sink.stats.format = "parquet".into();
                 progress.bar.inc(input.size);
-                parquet::decode(f, &mut sink)
+                parquet::decode(f, self.layout.keep, &mut sink)
                     .err()
                     .map(|(rows, e)| format!("parquet stopped after row {rows}: {e}"))
             }
             Ok(Opened::ParquetBytes(b)) => {
                 sink.stats.format = "parquet".into();
-                parquet::decode(b, &mut sink)
+                parquet::decode(b, self.layout.keep, &mut sink)
                     .err()
                     .map(|(rows, e)| format!("parquet stopped after row {rows}: {e}"))
             }

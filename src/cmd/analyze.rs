@@ -106,7 +106,8 @@ impl Config {
                 }
                 Layout::new(names)
             }
-        };
+        }
+        .projected(fields::ENGINE_FIELDS);
         let (since, until) = match &a.month {
             Some(m) => {
                 let (s, u) = time::month_range(m)

@@ -178,20 +178,81 @@ pub fn parse_field_list(spec: &str) -> Vec<String> {
         .collect()
 }
 
-/// The column layout of one input: which engine field sits at each position.
+/// A set of fields: those a consumer reads. The others are skipped unparsed, as unknown fields
+/// are (so a value there is never an error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldSet(u32);
+
+impl FieldSet {
+    /// Every field the decoders know.
+    pub const ALL: FieldSet = FieldSet(u32::MAX);
+
+    pub const fn of(fields: &[Field]) -> FieldSet {
+        let mut bits = 0u32;
+        let mut i = 0;
+        while i < fields.len() {
+            bits |= 1 << fields[i] as u32;
+            i += 1;
+        }
+        FieldSet(bits)
+    }
+
+    pub fn contains(self, f: Field) -> bool {
+        self.0 & (1 << f as u32) != 0
+    }
+}
+
+/// The fields the engine's rules use (ACCOUNTING.md §2–§5). `account-id`, `packets`,
+/// `flow-direction` and the `pkt-*-aws-service` labels are not among them: skipping them saves
+/// their parsing, and for Parquet their column chunks are not even read.
+pub const ENGINE_FIELDS: FieldSet = FieldSet::of(&[
+    Field::InterfaceId,
+    Field::SrcAddr,
+    Field::DstAddr,
+    Field::Bytes,
+    Field::Start,
+    Field::End,
+    Field::Action,
+    Field::LogStatus,
+    Field::VpcId,
+    Field::SubnetId,
+    Field::PktSrcAddr,
+    Field::PktDstAddr,
+    Field::Region,
+    Field::AzId,
+    Field::TrafficPath,
+    Field::EcsClusterName,
+    Field::EcsServiceName,
+    Field::EcsTaskId,
+]);
+
+/// The column layout of one input: which field sits at each position, of those in `keep`
+/// (the rest read as `Other`). A header met mid-stream keeps the projection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
     pub names: Vec<String>,
     pub fields: Vec<Field>,
+    pub keep: FieldSet,
 }
 
 impl Layout {
     pub fn new(names: Vec<String>) -> Self {
         let fields = names.iter().map(|n| field_of(n)).collect();
-        Layout { names, fields }
+        Layout {
+            names,
+            fields,
+            keep: FieldSet::ALL,
+        }
     }
-    pub fn has(&self, f: Field) -> bool {
-        self.fields.contains(&f)
+    /// The same layout reading only the fields in `keep`.
+    pub fn projected(mut self, keep: FieldSet) -> Self {
+        for f in &mut self.fields {
+            if !keep.contains(*f) {
+                *f = Field::Other;
+            }
+        }
+        self.keep = keep;
+        self
     }
     pub fn default_v2() -> Self {
         Layout::new(parse_field_list(DEFAULT_V2))

@@ -14,7 +14,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 use parquet::file::reader::ChunkReader;
 
-use super::fields::{self, Field};
+use super::fields::{self, Field, FieldSet};
 use super::text::{parse_action, parse_status, Sink};
 use super::{parse_ip, parse_u64, to_seconds, Malformed, Record};
 
@@ -200,6 +200,7 @@ pub struct ParquetFailure(pub String);
 /// and the failure (a broken footer fails before any row).
 pub fn decode<T: ChunkReader + 'static, S: Sink>(
     input: T,
+    keep: FieldSet,
     sink: &mut S,
 ) -> Result<u64, (u64, ParquetFailure)> {
     let fail = |rows: u64, e: &dyn std::fmt::Display| (rows, ParquetFailure(e.to_string()));
@@ -214,6 +215,11 @@ pub fn decode<T: ChunkReader + 'static, S: Sink>(
     let mut any_dict = false;
     for (i, f) in schema.fields().iter().enumerate() {
         let field = fields::field_of(&fields::normalise(f.name()));
+        let field = if keep.contains(field) {
+            field
+        } else {
+            Field::Other
+        };
         if field != Field::Other && field != Field::Version {
             wanted.push((i, field));
         }
@@ -254,61 +260,114 @@ pub fn decode<T: ChunkReader + 'static, S: Sink>(
         let mut cols: Vec<(Field, Col)> = Vec::with_capacity(wanted.len());
         for (i, col) in batch.columns().iter().enumerate() {
             let field = fields::field_of(&fields::normalise(bschema.field(i).name()));
+            let field = if keep.contains(field) {
+                field
+            } else {
+                Field::Other
+            };
             let c = Col::from_array(col, field, &mut caches[i]).map_err(|e| fail(rows, &e))?;
             cols.push((field, c));
         }
-        for r in 0..batch.num_rows() {
-            rows += 1;
-            match row(&cols, r) {
-                Ok(rec) => sink.record(&rec),
-                Err(why) => sink.malformed(rows, why),
+        // Column by column over a few hundred rows at a time: the choice of field and column
+        // shape is made once per column and chunk, not per value, and the records being
+        // filled stay in cache.
+        let mut recs: Vec<Record<'_>> = vec![Record::default(); CHUNK_ROWS];
+        let mut bad: Vec<Option<Malformed>> = vec![None; CHUNK_ROWS];
+        let n = batch.num_rows();
+        for start in (0..n).step_by(CHUNK_ROWS) {
+            let len = CHUNK_ROWS.min(n - start);
+            let (recs, bad) = (&mut recs[..len], &mut bad[..len]);
+            recs.fill(Record::default());
+            bad.fill(None);
+            for (f, c) in &cols {
+                fill(*f, c, start, recs, bad);
+            }
+            for (rec, why) in recs.iter().zip(bad.iter_mut()) {
+                rows += 1;
+                match why.take() {
+                    None => sink.record(rec),
+                    Some(why) => sink.malformed(rows, why),
+                }
             }
         }
     }
     Ok(rows)
 }
 
-fn row(cols: &[(Field, Col)], i: usize) -> Result<Record<'_>, Malformed> {
-    let mut rec = Record::default();
-    for (f, c) in cols {
-        match f {
-            Field::InterfaceId => rec.interface_id = c.str(i),
-            Field::AccountId => rec.account_id = c.str(i),
-            Field::SrcAddr => rec.srcaddr = c.ip(i, "srcaddr")?,
-            Field::DstAddr => rec.dstaddr = c.ip(i, "dstaddr")?,
-            Field::PktSrcAddr => rec.pkt_srcaddr = c.ip(i, "pkt-srcaddr")?,
-            Field::PktDstAddr => rec.pkt_dstaddr = c.ip(i, "pkt-dstaddr")?,
-            Field::Packets => rec.packets = c.num(i, "packets")?,
-            Field::Bytes => rec.bytes = c.num(i, "bytes")?,
-            Field::Start => rec.start = c.num(i, "start")?.map(|v| to_seconds(v as i64)),
-            Field::End => rec.end = c.num(i, "end")?.map(|v| to_seconds(v as i64)),
-            Field::Action => {
-                if let Some(s) = c.str(i) {
-                    rec.action = parse_action(s.as_bytes())?;
-                }
+/// Rows decoded together, column by column.
+const CHUNK_ROWS: usize = 256;
+
+/// Set field `f` from column `c` in the records of rows `start..start + recs.len()`; a value
+/// that does not parse marks its row bad (the first such value, in column order, says why).
+fn fill<'a>(
+    f: Field,
+    c: &'a Col,
+    start: usize,
+    recs: &mut [Record<'a>],
+    bad: &mut [Option<Malformed>],
+) {
+    macro_rules! col {
+        ($get:expr, $set:expr) => {
+            each(recs, bad, start, $get, $set)
+        };
+    }
+    let secs = |v: Option<u64>| v.map(|v| to_seconds(v as i64));
+    match f {
+        Field::InterfaceId => col!(|i| Ok(c.str(i)), |r, v| r.interface_id = v),
+        Field::AccountId => col!(|i| Ok(c.str(i)), |r, v| r.account_id = v),
+        Field::SrcAddr => col!(|i| c.ip(i, "srcaddr"), |r, v| r.srcaddr = v),
+        Field::DstAddr => col!(|i| c.ip(i, "dstaddr"), |r, v| r.dstaddr = v),
+        Field::PktSrcAddr => col!(|i| c.ip(i, "pkt-srcaddr"), |r, v| r.pkt_srcaddr = v),
+        Field::PktDstAddr => col!(|i| c.ip(i, "pkt-dstaddr"), |r, v| r.pkt_dstaddr = v),
+        Field::Packets => col!(|i| c.num(i, "packets"), |r, v| r.packets = v),
+        Field::Bytes => col!(|i| c.num(i, "bytes"), |r, v| r.bytes = v),
+        Field::Start => col!(|i| c.num(i, "start").map(secs), |r, v| r.start = v),
+        Field::End => col!(|i| c.num(i, "end").map(secs), |r, v| r.end = v),
+        Field::Action => col!(
+            |i| c.str(i).map(|s| parse_action(s.as_bytes())).transpose(),
+            |r, v| if let Some(a) = v {
+                r.action = a
             }
-            Field::LogStatus => {
-                if let Some(s) = c.str(i) {
-                    rec.status = parse_status(s.as_bytes())?;
-                }
+        ),
+        Field::LogStatus => col!(
+            |i| c.str(i).map(|s| parse_status(s.as_bytes())).transpose(),
+            |r, v| if let Some(s) = v {
+                r.status = s
             }
-            Field::Region => rec.region = c.str(i),
-            Field::AzId => rec.az_id = c.str(i),
-            Field::SubnetId => rec.subnet_id = c.str(i),
-            Field::VpcId => rec.vpc_id = c.str(i),
-            Field::TrafficPath => {
-                rec.traffic_path = c.num(i, "traffic-path")?.map(|v| v.min(255) as u8)
+        ),
+        Field::Region => col!(|i| Ok(c.str(i)), |r, v| r.region = v),
+        Field::AzId => col!(|i| Ok(c.str(i)), |r, v| r.az_id = v),
+        Field::SubnetId => col!(|i| Ok(c.str(i)), |r, v| r.subnet_id = v),
+        Field::VpcId => col!(|i| Ok(c.str(i)), |r, v| r.vpc_id = v),
+        Field::TrafficPath => col!(|i| c.num(i, "traffic-path"), |r, v| r.traffic_path =
+            v.map(|v| v.min(255) as u8)),
+        Field::FlowDirection => col!(|i| Ok(c.str(i)), |r, v| r.flow_direction = v),
+        Field::PktSrcAwsService => col!(|i| Ok(c.str(i)), |r, v| r.pkt_src_aws_service = v),
+        Field::PktDstAwsService => col!(|i| Ok(c.str(i)), |r, v| r.pkt_dst_aws_service = v),
+        Field::EcsClusterName => col!(|i| Ok(c.str(i)), |r, v| r.ecs_cluster_name = v),
+        Field::EcsServiceName => col!(|i| Ok(c.str(i)), |r, v| r.ecs_service_name = v),
+        Field::EcsTaskId => col!(|i| Ok(c.str(i)), |r, v| r.ecs_task_id = v),
+        Field::Other | Field::Version => {}
+    }
+}
+
+/// For each row of the chunk: `set` the value `get` reads, or mark the row bad.
+#[inline(always)]
+fn each<'a, T>(
+    recs: &mut [Record<'a>],
+    bad: &mut [Option<Malformed>],
+    start: usize,
+    get: impl Fn(usize) -> Result<T, Malformed>,
+    set: impl Fn(&mut Record<'a>, T),
+) {
+    for (k, (r, why)) in recs.iter_mut().zip(bad.iter_mut()).enumerate() {
+        match get(start + k) {
+            Ok(v) => set(r, v),
+            Err(e) => {
+                why.get_or_insert(e);
             }
-            Field::FlowDirection => rec.flow_direction = c.str(i),
-            Field::PktSrcAwsService => rec.pkt_src_aws_service = c.str(i),
-            Field::PktDstAwsService => rec.pkt_dst_aws_service = c.str(i),
-            Field::EcsClusterName => rec.ecs_cluster_name = c.str(i),
-            Field::EcsServiceName => rec.ecs_service_name = c.str(i),
-            Field::EcsTaskId => rec.ecs_task_id = c.str(i),
-            Field::Other | Field::Version => {}
         }
     }
-    Ok(rec)
 }
 
 #[cfg(test)]
@@ -398,8 +457,8 @@ mod tests {
     fn dictionary_and_plain_encodings_decode_alike() {
         let mut dict = Seen::default();
         let mut plain = Seen::default();
-        assert_eq!(decode(file(true), &mut dict).unwrap(), 5);
-        assert_eq!(decode(file(false), &mut plain).unwrap(), 5);
+        assert_eq!(decode(file(true), FieldSet::ALL, &mut dict).unwrap(), 5);
+        assert_eq!(decode(file(false), FieldSet::ALL, &mut plain).unwrap(), 5);
         assert_eq!(dict, plain);
         // the bad address fails only the row that uses it
         assert_eq!(dict.malformed.len(), 1);

@@ -377,6 +377,7 @@ impl Decoder {
         match parse_line(line, &self.layout) {
             Ok(Line::Record(rec)) => sink.record(&rec),
             Ok(Line::Header(h)) => {
+                let h = h.projected(self.layout.keep);
                 if h != self.layout && !(self.lines == 1 && h == self.initial) {
                     self.layout_changes += 1;
                 }
@@ -625,6 +626,25 @@ mod tests {
                 found: 16
             }
         );
+    }
+
+    #[test]
+    fn fields_outside_the_projection_are_skipped_unparsed() {
+        let line = b"2 acct eni-1 10.0.0.1 10.0.0.2 1 2 6 lots 12 1 2 ACCEPT OK";
+        assert_eq!(
+            parse_line(line, &v2()).unwrap_err(),
+            Malformed::BadNumber("packets")
+        );
+        let engine = v2().projected(fields::ENGINE_FIELDS);
+        let Line::Record(r) = parse_line(line, &engine).unwrap() else {
+            panic!()
+        };
+        assert_eq!((r.bytes, r.packets, r.account_id), (Some(12), None, None));
+        // a header mid-stream keeps the projection
+        let text = "version account-id interface-id packets bytes\n2 a eni-1 lots 5\n";
+        let mut c = Count(0, 0, 0, 0);
+        decode(text.as_bytes(), &engine, &mut c).unwrap();
+        assert_eq!((c.0, c.1), (1, 0));
     }
 
     struct Count(u64, u64, u64, u64);
