@@ -205,15 +205,12 @@ impl Threshold {
 }
 
 /// The measures compared per day: the classes, their total, and the ECR estimate.
-pub(super) const MEASURES: [&str; 7] = [
-    "s3",
-    "dynamodb",
-    "s3-other-region",
-    "aws-other",
-    "internet",
-    "total",
-    "ecr-layers",
-];
+pub(super) fn measures() -> impl Iterator<Item = &'static str> {
+    Class::ALL
+        .into_iter()
+        .map(Class::name)
+        .chain(["total", "ecr-layers"])
+}
 
 /// Percent change from `before` to `after` (none when `before` is zero).
 pub(super) fn pct_change(before: f64, after: f64) -> Option<f64> {
@@ -229,8 +226,7 @@ pub fn compare(
 ) -> Comparison {
     let b = Side::of("before", &before);
     let a = Side::of("after", &after);
-    let changes: Vec<Change> = MEASURES
-        .iter()
+    let changes: Vec<Change> = measures()
         .map(|m| {
             let (x, y) = (b.per_day.get(m), a.per_day.get(m));
             Change {

@@ -11,7 +11,7 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use super::charts::{self, Chart, ChartError};
-use super::compare::{pct_change as pct, signed_pct, Comparison, MEASURES};
+use super::compare::{measures, pct_change as pct, signed_pct, Comparison};
 use super::csv::esc as csv_esc;
 use super::{dollars, html, human, text::Table, Format, Report};
 use crate::classify::Class;
@@ -268,8 +268,7 @@ pub fn build(p: Parts) -> MonthlyReport {
             let skip = h.len().saturating_sub(HISTORY);
             let h: Vec<PeriodSummary> = h.into_iter().skip(skip).collect();
             let last = &prev.summary;
-            let rows = MEASURES
-                .iter()
+            let rows = measures()
                 .map(|m| TrendRow {
                     measure: m.to_string(),
                     previous_per_day: last.per_day(m),

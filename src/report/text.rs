@@ -93,15 +93,10 @@ fn pct(part: u64, whole: u64) -> String {
 }
 
 fn class_table(rows: &[(String, &ClassBytes)], total_label: Option<&ClassBytes>) -> Table {
-    let mut t = Table::new(&[
-        "",
-        "s3",
-        "dynamodb",
-        "s3-other-region",
-        "aws-other",
-        "internet",
-        "total",
-    ]);
+    let mut head = vec![""];
+    head.extend(Class::ALL.map(Class::name));
+    head.push("total");
+    let mut t = Table::new(&head);
     for (k, c) in rows {
         let mut r = vec![k.clone()];
         r.extend(Class::ALL.iter().map(|cl| human(c.get(*cl).total())));
