@@ -545,6 +545,34 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// Any bytes against any layout: a record, a header, a blank line or a reason, never a
+        /// panic; and a record only when the field count matches.
+        #[test]
+        fn any_line_parses_or_says_why(
+            line in proptest::collection::vec(prop_oneof![
+                Just(b' '), Just(b'\t'), Just(b'\r'), Just(b'-'), Just(b'#'), Just(b'.'),
+                Just(b':'), Just(b'1'), Just(b'a'), Just(0xc3u8), proptest::num::u8::ANY,
+            ], 0..300),
+            n in 1usize..40,
+        ) {
+            let names: Vec<String> = fields::parse_field_list(DEFAULT_V2_AND_MORE)
+                .into_iter()
+                .cycle()
+                .take(n)
+                .collect();
+            let layout = Layout::new(names);
+            if let Ok(Line::Record(_)) = parse_line(&line, &layout) {
+                let words: Vec<&[u8]> = tokens(&line).collect();
+                prop_assert!(
+                    words.len() == n || (words.len() > n && words[n].first() == Some(&b'#'))
+                );
+            }
+        }
+    }
+
+    const DEFAULT_V2_AND_MORE: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status pkt-srcaddr pkt-dstaddr region traffic-path";
+
     fn v2() -> Layout {
         Layout::default_v2()
     }
