@@ -422,8 +422,10 @@ impl S3Source {
     }
 }
 
-/// Bytes of whole objects downloading or waiting to be decoded, at most.
-pub const WHOLE_BUDGET: usize = 64 << 20;
+/// Bytes of whole objects downloading or waiting to be decoded, at most: enough to cover the
+/// decoders' appetite over many round trips (two threads take in about 40 MB/s of gzip), and
+/// at least one object of the largest size gathered whole.
+pub const WHOLE_BUDGET: usize = 24 << 20;
 
 /// A downloaded object's body as the decoders receive it.
 pub enum Body {
