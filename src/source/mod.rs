@@ -280,19 +280,21 @@ pub fn open_received(
 ) -> io::Result<Opened> {
     on_read(body.len() as u64);
     let failure = failure.map(io::Error::other);
-    if failure.is_none() {
-        if body.starts_with(&GZIP_MAGIC) {
+    if body.starts_with(&PARQUET_MAGIC) {
+        // Parquet needs the whole object (its footer is at the end)
+        return match failure {
+            Some(e) => Err(e),
+            None => Ok(Opened::ParquetBytes(body)),
+        };
+    }
+    match failure {
+        None if body.starts_with(&GZIP_MAGIC) => {
             if let Some(text) = gunzip::inflate_slice(&body, INFLATED_MAX) {
                 return Ok(Opened::Memory(text, Encoding::Gzip));
             }
-        } else if body.starts_with(&PARQUET_MAGIC) {
-            return Ok(Opened::ParquetBytes(body));
         }
-    }
-    if body.is_empty() {
-        if let Some(e) = failure {
-            return Err(e);
-        }
+        Some(e) if body.is_empty() => return Err(e),
+        _ => {}
     }
     // Declined, or cut short: decode what arrived as a stream (then the error, if any).
     sniffed(Box::new(BufReader::with_capacity(
@@ -341,6 +343,43 @@ fn sniffed(mut reader: Box<dyn BufRead + Send>) -> io::Result<Opened> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn text_of(o: io::Result<Opened>) -> (String, Option<String>) {
+        let mut r: Box<dyn io::Read> = match o.unwrap() {
+            Opened::Memory(m, _) => Box::new(m),
+            Opened::Text(t, _) => t,
+            _ => panic!("not text"),
+        };
+        let mut out = Vec::new();
+        let err = r.read_to_end(&mut out).err().map(|e| e.to_string());
+        (String::from_utf8(out).unwrap(), err)
+    }
+
+    #[test]
+    fn received_objects_open_whole_or_up_to_where_they_stopped() {
+        use std::io::Write;
+        let text = "version bytes\n2 10\n2 20\n";
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text.as_bytes()).unwrap();
+        let gz = bytes::Bytes::from(gz.finish().unwrap());
+        let open = |b: &bytes::Bytes, f: Option<&str>| {
+            open_received(b.clone(), f.map(String::from), |_| {})
+        };
+        // whole: inflated in memory
+        assert!(matches!(open(&gz, None), Ok(Opened::Memory(..))));
+        assert_eq!(text_of(open(&gz, None)), (text.to_string(), None));
+        // plain text cut short: what arrived, then the failure
+        let plain = bytes::Bytes::from(&text.as_bytes()[..18]);
+        let (got, err) = text_of(open(&plain, Some("cut at 18")));
+        assert_eq!(got, &text[..18]);
+        assert_eq!(err.as_deref(), Some("cut at 18"));
+        // nothing arrived: the failure itself
+        assert!(open(&bytes::Bytes::new(), Some("gone")).is_err());
+        // Parquet needs the whole object: cut short is a failure, never text
+        let pq = bytes::Bytes::from_static(b"PAR1 a broken start");
+        assert_eq!(open(&pq, Some("cut")).err().unwrap().to_string(), "cut");
+        assert!(matches!(open(&pq, None), Ok(Opened::ParquetBytes(_))));
+    }
 
     #[test]
     fn regions_from_both_key_layouts() {
