@@ -352,7 +352,7 @@ fn candidates(acc: &Accumulator) -> Vec<Candidate> {
 
 /// Finish the analysis.
 pub fn analyse(
-    acc: Accumulator,
+    acc: &Accumulator,
     ranges: &IpRanges,
     opt: &Options,
 ) -> Result<Analysis, AnalysisError> {
@@ -380,7 +380,7 @@ pub fn analyse(
     let client_side = nat.is_empty();
     if client_side && !opt.client_side_estimate {
         return Err(AnalysisError::NoNat {
-            candidates: candidates(&acc),
+            candidates: candidates(acc),
         });
     }
     let unknown: u64 = if client_side {
@@ -622,7 +622,7 @@ pub fn analyse(
     });
     top.truncate(opt.top);
 
-    let ecr = estimate_ecr(&acc, &nat_set, &nat, &classes, opt);
+    let ecr = estimate_ecr(acc, &nat_set, &nat, &classes, opt);
     let mut paths = TrafficPaths::default();
     for (eni, a) in &acc.enis {
         if !nat_set.contains(&**eni) {
@@ -771,10 +771,10 @@ fn estimate_ecr(
     let mut tasks = 0u64;
     let mut per_ip: BTreeMap<IpAddr, Vec<(u64, Option<&str>)>> = BTreeMap::new();
     let mut not_via_nat = 0u64;
-    let mut keys: Vec<&crate::account::EniKey> = acc.enis.keys().collect();
-    keys.sort();
-    for eni in keys {
-        let a = &acc.enis[eni];
+    let mut enis: Vec<(&crate::account::EniKey, &EniAgg)> =
+        acc.enis.iter().map(|(k, a)| (k, &**a)).collect();
+    enis.sort_unstable_by_key(|e| e.0);
+    for (eni, a) in enis {
         if nat_set.contains(&**eni) {
             continue;
         }

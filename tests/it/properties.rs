@@ -95,8 +95,8 @@ proptest! {
         let merged = parts.pop().unwrap();
         let mut opt = options();
         opt.client_side_estimate = true;
-        let a = analysis::analyse(sequential, ranges(), &opt);
-        let b = analysis::analyse(merged, ranges(), &opt);
+        let a = analysis::analyse(&sequential, ranges(), &opt);
+        let b = analysis::analyse(&merged, ranges(), &opt);
         match (a, b) {
             (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
             (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),

@@ -322,7 +322,7 @@ fn rule_4_region_comes_from_the_record_the_key_path_or_the_flag() {
         &params(),
         None,
     );
-    let a = flowcost::analysis::analyse(acc, crate::support::ranges(), &options()).unwrap();
+    let a = flowcost::analysis::analyse(&acc, crate::support::ranges(), &options()).unwrap();
     assert_eq!(a.classes.s3.download, 100);
 }
 

@@ -112,7 +112,7 @@ fn analyse_group(name: &str, body: &str, layout: Option<&str>) -> Analysis {
     sink.finish(None);
     let mut opt = options();
     opt.client_side_estimate = true;
-    analysis::analyse(acc, r, &opt).unwrap_or_else(|e| panic!("{name}: {e}"))
+    analysis::analyse(&acc, r, &opt).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// Lines the samples' authors marked as junk.

@@ -72,7 +72,7 @@ pub fn analyse_text(
     region: Option<&str>,
 ) -> Result<Analysis, AnalysisError> {
     analysis::analyse(
-        accumulate(&[("mem.log", body)], params, region),
+        &accumulate(&[("mem.log", body)], params, region),
         ranges(),
         opt,
     )
