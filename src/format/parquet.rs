@@ -215,16 +215,11 @@ pub fn decode<T: ChunkReader + 'static, S: Sink>(
     let mut any_dict = false;
     for (i, f) in schema.fields().iter().enumerate() {
         let field = fields::field_of(&fields::normalise(f.name()));
-        let field = if keep.contains(field) {
-            field
-        } else {
-            Field::Other
-        };
-        if field != Field::Other && field != Field::Version {
+        let needed = keep.contains(field) && field != Field::Other && field != Field::Version;
+        if needed {
             wanted.push((i, field));
         }
-        let stringy = matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8);
-        if stringy && field != Field::Other && field != Field::Version {
+        if needed && matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8) {
             any_dict = true;
             let t =
                 DataType::Dictionary(Box::new(DataType::Int32), Box::new(f.data_type().clone()));
@@ -252,27 +247,22 @@ pub fn decode<T: ChunkReader + 'static, S: Sink>(
         .build()
         .map_err(|e| fail(0, &e))?;
     let mut rows = 0u64;
-    let mut caches: Vec<IpCache> = Vec::new();
+    // the batches' columns are the projected ones, in schema order: those of `wanted`
+    let mut caches: Vec<IpCache> = wanted.iter().map(|_| IpCache::default()).collect();
+    let mut bad: Vec<Option<Malformed>> = vec![None; CHUNK_ROWS];
     for batch in reader {
         let batch = batch.map_err(|e| fail(rows, &e))?;
-        let bschema = batch.schema();
-        caches.resize_with(batch.num_columns(), IpCache::default);
+        debug_assert_eq!(batch.num_columns(), wanted.len());
         let mut cols: Vec<(Field, Col)> = Vec::with_capacity(wanted.len());
-        for (i, col) in batch.columns().iter().enumerate() {
-            let field = fields::field_of(&fields::normalise(bschema.field(i).name()));
-            let field = if keep.contains(field) {
-                field
-            } else {
-                Field::Other
-            };
-            let c = Col::from_array(col, field, &mut caches[i]).map_err(|e| fail(rows, &e))?;
+        for ((&(_, field), col), cache) in wanted.iter().zip(batch.columns()).zip(&mut caches) {
+            let c = Col::from_array(col, field, cache).map_err(|e| fail(rows, &e))?;
             cols.push((field, c));
         }
         // Column by column over a few hundred rows at a time: the choice of field and column
         // shape is made once per column and chunk, not per value, and the records being
         // filled stay in cache.
+        // (the records borrow this batch's columns, so they are made per batch)
         let mut recs: Vec<Record<'_>> = vec![Record::default(); CHUNK_ROWS];
-        let mut bad: Vec<Option<Malformed>> = vec![None; CHUNK_ROWS];
         let n = batch.num_rows();
         for start in (0..n).step_by(CHUNK_ROWS) {
             let len = CHUNK_ROWS.min(n - start);

