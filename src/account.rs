@@ -1,8 +1,10 @@
 //! Account stage: folds records into per-ENI aggregates, without yet knowing which ENIs are
 //! NAT gateways, so that one streaming pass serves detection, exact counting and attribution.
 //! Accumulators are built per worker and merged associatively and commutatively
-//! ([`Accumulator::merge`]), so any split of the input gives the same result. Memory grows
-//! with distinct ENIs × active days and distinct NAT clients, never with records.
+//! ([`Accumulator::merge`]), so any split of the input gives the same result. A table grows
+//! with distinct ENIs × active days and distinct NAT clients, never with records; the engine
+//! moves tables that outgrow their budget to [`crate::spill`], which is why the analysis reads
+//! ENIs only through [`EniSource`].
 //!
 //! The rules of ACCOUNTING.md §3 are applied in [`crate::analysis`] once all input is in.
 
@@ -137,7 +139,7 @@ pub struct FileStats {
 
 /// ECR pull window state of one ENI: S3 download bytes by record start, kept only while
 /// inside `[first, first + window)`. Merging keeps the same invariant, so it is associative.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullWindow {
     pub first: i64,
     pub entries: Vec<(i64, u64)>,
@@ -187,7 +189,7 @@ pub type Name = std::sync::Arc<str>;
 
 /// Descriptive fields of an ENI, from the first record that carried each (the smallest
 /// value, so that merging is order-independent).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
     pub subnet: Option<Name>,
     pub az: Option<Name>,
@@ -248,7 +250,7 @@ fn set_name(slot: &mut Option<Name>, v: Option<&str>, names: &mut rustc_hash::Fx
 }
 
 /// Small sorted set with a cap (beyond it, `overflow` says more were seen).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CappedSet {
     pub items: Vec<IpAddr>,
     pub overflow: bool,
@@ -278,7 +280,7 @@ impl CappedSet {
 }
 
 /// The time span of an ENI's records, without the space of two `Option`s.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Span {
     first: i64,
     last: i64,
@@ -311,7 +313,7 @@ impl Span {
 /// What an ENI's records with two private ends add up to: the private legs it translated
 /// (a NAT gateway's) and its internal traffic. Most ENIs (Fargate tasks) have none, so this
 /// lives in its own allocation, made on the first such record.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrivateSide {
     /// Records translated by this ENI (private `srcaddr`/`dstaddr`, public `pkt-*` end): the
     /// private legs of a NAT gateway. `cell → bytes`.
@@ -350,7 +352,7 @@ static NO_PRIVATE_SIDE: std::sync::LazyLock<PrivateSide> =
 
 /// All that one ENI's records add up to. Kept small (one per Fargate task start): the
 /// private-side state is boxed apart and made only when needed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EniAgg {
     pub span: Span,
     pub records: u64,
@@ -408,7 +410,9 @@ fn add_map<K: std::hash::Hash + Eq>(a: &mut FxMap<K, u64>, b: FxMap<K, u64>) {
 }
 
 impl EniAgg {
-    fn merge(&mut self, o: EniAgg, window: i64) {
+    /// Fold `o` (the same ENI's aggregate from other input) into `self`; `window` is the
+    /// pull window. Associative and commutative.
+    pub fn merge(&mut self, o: EniAgg, window: i64) {
         self.span.merge(o.span);
         self.records += o.records;
         add_map(&mut self.public, o.public);
@@ -565,6 +569,28 @@ impl Accumulator {
         self.odd.no_interface += o.odd.no_interface;
     }
 
+    /// Move the ENI table out, sorted by ENI, leaving an empty one (for the spill store).
+    pub fn take_sorted(&mut self) -> Vec<(EniKey, Box<EniAgg>)> {
+        self.take_sorted_except(|_, _| false)
+    }
+
+    /// Move out, sorted by ENI, the ENIs for which `stay` is false.
+    pub fn take_sorted_except(
+        &mut self,
+        mut stay: impl FnMut(&str, &EniAgg) -> bool,
+    ) -> Vec<(EniKey, Box<EniAgg>)> {
+        let mut v = Vec::with_capacity(self.enis.len());
+        for (k, a) in std::mem::take(&mut self.enis) {
+            if stay(&k, &a) {
+                self.enis.insert(k, a);
+            } else {
+                v.push((k, a));
+            }
+        }
+        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
     /// A sink for one file; `file_region` is the region from the input's path, if any.
     pub fn file<'a>(
         &'a mut self,
@@ -581,6 +607,25 @@ impl Accumulator {
             file_region,
             last_region: None,
         }
+    }
+}
+
+/// Every ENI's aggregate, each once and in ENI order: the analysis reads ENIs only through
+/// this, so that the table can be an [`Accumulator`]'s or partly on disk
+/// ([`crate::spill::Stored`]).
+pub trait EniSource {
+    /// Call `f` with each ENI and its aggregate, in ascending ENI order.
+    fn scan(&self, f: &mut dyn FnMut(&str, &EniAgg)) -> std::io::Result<()>;
+}
+
+impl EniSource for Accumulator {
+    fn scan(&self, f: &mut dyn FnMut(&str, &EniAgg)) -> std::io::Result<()> {
+        let mut v: Vec<(&EniKey, &EniAgg)> = self.enis.iter().map(|(k, a)| (k, &**a)).collect();
+        v.sort_unstable_by_key(|e| e.0);
+        for (k, a) in v {
+            f(k, a);
+        }
+        Ok(())
     }
 }
 

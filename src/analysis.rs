@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::account::{
-    uncell, Accumulator, Dir, EniAgg, FileStats, LineCounts, Oddities, DAY, NO_DAY,
+    uncell, Accumulator, Dir, EniAgg, EniSource, FileStats, LineCounts, Oddities, DAY, NO_DAY,
 };
 use crate::classify::{Class, IpRanges};
 
@@ -293,6 +293,8 @@ pub enum AnalysisError {
     NoNat { candidates: Vec<Candidate> },
     #[error("{bytes} bytes to S3 ranges have no known NAT region, so same-region S3 (removable by a gateway endpoint) cannot be told from other-region S3: pass --region")]
     UnknownRegion { bytes: u64 },
+    #[error("reading the spilled ENI tables back: {0}")]
+    Spill(#[from] std::io::Error),
 }
 
 /// Format a day number as `YYYY-MM-DD`.
@@ -317,42 +319,153 @@ fn sorted_groups(map: BTreeMap<String, ClassBytes>) -> Vec<GroupRow> {
     v
 }
 
-fn candidates(acc: &Accumulator) -> Vec<Candidate> {
-    let mut v: Vec<Candidate> = acc
-        .enis
-        .iter()
-        .filter(|(_, a)| {
-            let p = a.private_side();
-            p.translated_records > 0 || (p.internal_bytes > 0 && !a.public.is_empty())
-        })
-        .map(|(k, a)| Candidate {
-            eni: k.to_string(),
-            translated_records: a.private_side().translated_records,
-            public_bytes: a.public.values().sum(),
-            internal_bytes: a.private_side().internal_bytes,
-            private_peers: a.private_side().peers.items.len(),
-            local_ips: a.local_ips.items.iter().map(|i| i.to_string()).collect(),
-        })
-        .collect();
-    // A NAT forwards what it receives: public and internal volumes match, from many peers.
-    let score = |c: &Candidate| {
-        let (lo, hi) = (
-            c.public_bytes.min(c.internal_bytes),
-            c.public_bytes.max(c.internal_bytes).max(1),
-        );
-        (
-            c.translated_records,
-            (lo as u128 * 1000 / hi as u128) * c.private_peers as u128,
-        )
-    };
-    v.sort_by(|a, b| score(b).cmp(&score(a)).then(a.eni.cmp(&b.eni)));
-    v.truncate(5);
-    v
+/// A candidate's rank: a NAT forwards what it receives, so public and internal volumes
+/// match, from many peers.
+fn candidate_score(c: &Candidate) -> (u64, u128) {
+    let (lo, hi) = (
+        c.public_bytes.min(c.internal_bytes),
+        c.public_bytes.max(c.internal_bytes).max(1),
+    );
+    (
+        c.translated_records,
+        (lo as u128 * 1000 / hi as u128) * c.private_peers as u128,
+    )
 }
 
-/// Finish the analysis.
+/// Keep the five best candidates (ranked, then by ENI).
+fn best_candidates(v: &mut Vec<Candidate>) {
+    v.sort_by(|a, b| {
+        candidate_score(b)
+            .cmp(&candidate_score(a))
+            .then(a.eni.cmp(&b.eni))
+    });
+    v.truncate(5);
+}
+
+/// What the analysis keeps of a client address from the non-NAT ENIs that had it.
+#[derive(Default)]
+struct AddressInfo {
+    /// Subnet, AZ and ECS task of the first of those ENIs (in ENI order).
+    subnet: Option<String>,
+    az: Option<String>,
+    ecs_task: Option<String>,
+    /// ECS services of all of them.
+    services: BTreeSet<String>,
+}
+
+/// The first walk over all ENIs: everything that needs each ENI once and no global answer.
+#[derive(Default)]
+struct FirstPass {
+    /// NAT ENIs (few), whole, in ENI order.
+    nat: Vec<(String, EniAgg)>,
+    given_seen: BTreeSet<String>,
+    candidates: Vec<Candidate>,
+    unknown_region_all: u64,
+    rejected_other: (u64, u64),
+    /// If no ENI is a NAT: every ENI's own public traffic, by class, day and region.
+    client_side: ClassBytes,
+    client_side_days: BTreeMap<u32, ClassBytes>,
+    client_side_regions: BTreeMap<u16, u64>,
+    /// Non-NAT ENIs' own public traffic by their first address (clients without pkt-*).
+    own_clients: BTreeMap<IpAddr, ClassBytes>,
+    addresses: BTreeMap<IpAddr, AddressInfo>,
+    paths: TrafficPaths,
+    first_start: Option<i64>,
+    last_end: Option<i64>,
+    records_without_bytes: u64,
+    any_ecs: bool,
+}
+
+impl FirstPass {
+    fn add(&mut self, eni: &str, a: &EniAgg, is_nat: bool, opt: &Options) {
+        if opt.nat_enis.iter().any(|e| e == eni) {
+            self.given_seen.insert(eni.to_string());
+        }
+        let p = a.private_side();
+        if p.translated_records > 0 || (p.internal_bytes > 0 && !a.public.is_empty()) {
+            self.candidates.push(Candidate {
+                eni: eni.to_string(),
+                translated_records: p.translated_records,
+                public_bytes: a.public.values().sum(),
+                internal_bytes: p.internal_bytes,
+                private_peers: p.peers.items.len(),
+                local_ips: a.local_ips.items.iter().map(|i| i.to_string()).collect(),
+            });
+            if self.candidates.len() > 64 {
+                best_candidates(&mut self.candidates);
+            }
+        }
+        self.unknown_region_all += a.s3_unknown_region;
+        for (&k, &b) in &a.public {
+            let (day, class, dir) = uncell(k);
+            self.client_side.get_mut(class).add(dir, b);
+            self.client_side_days
+                .entry(day)
+                .or_default()
+                .get_mut(class)
+                .add(dir, b);
+        }
+        if let Some(r) = a.meta.region {
+            *self.client_side_regions.entry(r).or_insert(0) += a.public.values().sum::<u64>();
+        }
+        if let Some(t) = a.span.first() {
+            self.first_start = Some(self.first_start.map_or(t, |f| f.min(t)));
+        }
+        if let Some(t) = a.span.last() {
+            self.last_end = Some(self.last_end.map_or(t, |l| l.max(t)));
+        }
+        self.records_without_bytes += a.no_bytes_records;
+        self.any_ecs |= a.meta.ecs_task.is_some();
+        if is_nat {
+            self.nat.push((eni.to_string(), a.clone()));
+            return;
+        }
+        self.rejected_other.0 += a.reject_records;
+        self.rejected_other.1 += a.reject_bytes;
+        for ip in &a.local_ips.items {
+            let info = self.addresses.entry(*ip).or_insert_with(|| AddressInfo {
+                subnet: a.meta.subnet.as_deref().map(String::from),
+                az: a.meta.az.as_deref().map(String::from),
+                ecs_task: a.meta.ecs_task.as_deref().map(String::from),
+                services: BTreeSet::new(),
+            });
+            if let Some(s) = a.meta.ecs_service.as_deref() {
+                if !info.services.contains(s) {
+                    info.services.insert(s.to_string());
+                }
+            }
+        }
+        if let Some(ip) = a.local_ips.items.first() {
+            let e = self.own_clients.entry(*ip).or_default();
+            for (&k, &b) in &a.public {
+                let (_, class, dir) = uncell(k);
+                e.get_mut(class).add(dir, b);
+            }
+        }
+        let p = a.s3_egress_by_path;
+        self.paths.via_vpc_resource += p[0];
+        self.paths.via_gateway_endpoint += p[1];
+        self.paths.other += p[2];
+        self.paths.not_logged += p[3];
+    }
+}
+
+/// Finish the analysis of an accumulator whose ENI table is all in memory.
 pub fn analyse(
     acc: &Accumulator,
+    ranges: &IpRanges,
+    opt: &Options,
+) -> Result<Analysis, AnalysisError> {
+    analyse_from(acc, acc, ranges, opt)
+}
+
+/// Finish the analysis: `acc` for the inputs' statistics, `enis` for the ENI table (the
+/// accumulator's own, or one partly spilled to disk). The table is walked in ENI order three
+/// times (roles and sums; task starts per address; the ECR share and the top clients' ENIs),
+/// so that what is kept in memory grows with NAT gateways and client addresses, not with ENIs.
+pub fn analyse_from(
+    acc: &Accumulator,
+    enis: &dyn EniSource,
     ranges: &IpRanges,
     opt: &Options,
 ) -> Result<Analysis, AnalysisError> {
@@ -370,35 +483,50 @@ pub fn analyse(
             a.private_side().translated_records > 0
         }
     };
-    let mut nat: Vec<(&str, &EniAgg)> = acc
-        .enis
-        .iter()
-        .filter(|(k, a)| is_nat(k, a))
-        .map(|(k, a)| (&**k, &**a))
-        .collect();
-    nat.sort_by(|a, b| a.0.cmp(b.0));
+    let mut first = FirstPass::default();
+    enis.scan(&mut |eni, a| first.add(eni, a, is_nat(eni, a), opt))?;
+    let FirstPass {
+        nat,
+        given_seen,
+        mut candidates,
+        unknown_region_all,
+        rejected_other,
+        client_side: client_side_classes,
+        client_side_days,
+        client_side_regions,
+        own_clients,
+        addresses,
+        paths,
+        first_start,
+        last_end,
+        records_without_bytes,
+        any_ecs,
+    } = first;
     let client_side = nat.is_empty();
     if client_side && !opt.client_side_estimate {
-        return Err(AnalysisError::NoNat {
-            candidates: candidates(acc),
-        });
+        best_candidates(&mut candidates);
+        return Err(AnalysisError::NoNat { candidates });
     }
     let unknown: u64 = if client_side {
-        acc.enis.values().map(|a| a.s3_unknown_region).sum()
+        unknown_region_all
     } else {
         nat.iter().map(|(_, a)| a.s3_unknown_region).sum()
     };
     if unknown > 0 {
         return Err(AnalysisError::UnknownRegion { bytes: unknown });
     }
-    let nat_set: BTreeSet<&str> = nat.iter().map(|n| n.0).collect();
+    let is_nat_eni = |eni: &str| nat.binary_search_by(|n| n.0.as_str().cmp(eni)).is_ok();
 
     let mut classes = ClassBytes::default();
     let mut by_day: BTreeMap<u32, ClassBytes> = BTreeMap::new();
     let mut gateways = Vec::new();
     let mut any_private = false;
     let mut any_public = false;
-    let mut rejected = Rejected::default();
+    let mut rejected = Rejected {
+        other_records: rejected_other.0,
+        other_bytes: rejected_other.1,
+        ..Default::default()
+    };
     let mut region_bytes: BTreeMap<u16, u64> = BTreeMap::new();
     for (eni, a) in &nat {
         let private_days: BTreeSet<u32> = a
@@ -455,44 +583,10 @@ pub fn analyse(
             rejected_bytes: a.reject_bytes,
         });
     }
-    for (eni, a) in &acc.enis {
-        if !nat_set.contains(&**eni) {
-            rejected.other_records += a.reject_records;
-            rejected.other_bytes += a.reject_bytes;
-        }
-    }
-
-    // Client side: address -> client ENIs (sorted), for joins.
-    let mut ip_enis: BTreeMap<IpAddr, Vec<&str>> = BTreeMap::new();
-    for (eni, a) in &acc.enis {
-        if nat_set.contains(&**eni) {
-            continue;
-        }
-        for ip in &a.local_ips.items {
-            ip_enis.entry(*ip).or_default().push(eni);
-        }
-    }
-    for v in ip_enis.values_mut() {
-        v.sort();
-    }
-    let meta_of = |ip: &IpAddr| -> Option<&EniAgg> {
-        ip_enis
-            .get(ip)
-            .and_then(|v| acc.enis.get(v[0]))
-            .map(|a| &**a)
-    };
-
     if client_side {
-        for a in acc.enis.values() {
-            for (&k, &b) in &a.public {
-                let (day, class, dir) = uncell(k);
-                classes.get_mut(class).add(dir, b);
-                by_day.entry(day).or_default().get_mut(class).add(dir, b);
-            }
-            if let Some(r) = a.meta.region {
-                *region_bytes.entry(r).or_insert(0) += a.public.values().sum::<u64>();
-            }
-        }
+        classes = client_side_classes;
+        by_day = client_side_days;
+        region_bytes = client_side_regions;
     }
 
     // Attribution to clients.
@@ -502,7 +596,7 @@ pub fn analyse(
     for (_, a) in &nat {
         for (ip, class, dir, b) in a.client_cells() {
             clients.entry(ip).or_default().get_mut(class).add(dir, b);
-            let client_az = meta_of(&ip).and_then(|m| m.meta.az.as_deref());
+            let client_az = addresses.get(&ip).and_then(|m| m.az.as_deref());
             if let (Some(naz), Some(caz)) = (a.meta.az.as_deref(), client_az) {
                 cross.known = true;
                 if naz != caz {
@@ -521,18 +615,7 @@ pub fn analyse(
         "nat-private-legs"
     } else {
         // v2 data: the clients' own records (may include traffic not through a NAT)
-        for (eni, a) in &acc.enis {
-            if nat_set.contains(&**eni) {
-                continue;
-            }
-            if let Some(ip) = a.local_ips.items.first() {
-                let e = clients.entry(*ip).or_default();
-                for (&k, &b) in &a.public {
-                    let (_, class, dir) = uncell(k);
-                    e.get_mut(class).add(dir, b);
-                }
-            }
-        }
+        clients = own_clients;
         "client-own-records"
     };
     let mut by_subnet: BTreeMap<String, ClassBytes> = BTreeMap::new();
@@ -540,19 +623,17 @@ pub fn analyse(
     let mut by_svc: BTreeMap<String, ClassBytes> = BTreeMap::new();
     // Subnet, AZ and ECS service of a client address, from its ENIs' records.
     let describe = |ip: &IpAddr| {
-        let m = meta_of(ip).map(|a| &a.meta);
-        let subnet = m.and_then(|m| m.subnet.as_deref()).map(String::from);
-        let az = m.and_then(|m| m.az.as_deref()).map(String::from);
-        let services: BTreeSet<&str> = ip_enis
-            .get(ip)
+        let m = addresses.get(ip);
+        let subnet = m.and_then(|m| m.subnet.clone());
+        let az = m.and_then(|m| m.az.clone());
+        let services: Vec<&str> = m
             .into_iter()
-            .flatten()
-            .filter_map(|e| acc.enis.get(*e).and_then(|a| a.meta.ecs_service.as_deref()))
+            .flat_map(|m| m.services.iter().map(String::as_str))
             .collect();
         let svc = match services.len() {
             0 => None,
-            1 => services.iter().next().map(|s| s.to_string()),
-            _ => Some(services.into_iter().collect::<Vec<_>>().join("+")),
+            1 => Some(services[0].to_string()),
+            _ => Some(services.join("+")),
         };
         (subnet, az, svc)
     };
@@ -595,18 +676,11 @@ pub fn analyse(
             let (subnet, az, ecs_service) = describe(ip);
             ClientRow {
                 ip: ip.to_string(),
-                enis: ip_enis
-                    .get(ip)
-                    .into_iter()
-                    .flatten()
-                    .map(|s| s.to_string())
-                    .collect(),
+                enis: Vec::new(),
                 subnet,
                 az,
                 ecs_service,
-                ecs_task: meta_of(ip)
-                    .and_then(|m| m.meta.ecs_task.as_deref())
-                    .map(String::from),
+                ecs_task: addresses.get(ip).and_then(|m| m.ecs_task.clone()),
                 total: cb.total(),
                 classes: *cb,
             }
@@ -622,21 +696,37 @@ pub fn analyse(
     });
     top.truncate(opt.top);
 
-    let ecr = estimate_ecr(acc, &nat_set, &nat, &classes, opt);
-    let mut paths = TrafficPaths::default();
-    for (eni, a) in &acc.enis {
-        if !nat_set.contains(&**eni) {
-            let p = a.s3_egress_by_path;
-            paths.via_vpc_resource += p[0];
-            paths.via_gateway_endpoint += p[1];
-            paths.other += p[2];
-            paths.not_logged += p[3];
+    // Second and third walks: ECR pulls (which need the data's start, whether ECS fields
+    // exist and the NAT's S3 downloads per client) and the top clients' ENIs.
+    let data_start = first_start.unwrap_or(0);
+    let ecr = {
+        let mut ecr = EcrEstimate::new(&nat, any_ecs, data_start, opt);
+        enis.scan(&mut |eni, a| {
+            if !is_nat_eni(eni) {
+                ecr.count(a);
+            }
+        })?;
+        let mut top_index: BTreeMap<IpAddr, usize> = BTreeMap::new();
+        for (i, row) in top.iter().enumerate() {
+            if let Ok(ip) = row.ip.parse() {
+                top_index.insert(ip, i);
+            }
         }
-    }
+        enis.scan(&mut |eni, a| {
+            if is_nat_eni(eni) {
+                return;
+            }
+            ecr.share(a);
+            for ip in &a.local_ips.items {
+                if let Some(&i) = top_index.get(ip) {
+                    top[i].enis.push(eni.to_string());
+                }
+            }
+        })?;
+        ecr.finish(&classes, opt)
+    };
 
     // Period and data quality.
-    let first_start = acc.enis.values().filter_map(|a| a.span.first()).min();
-    let last_end = acc.enis.values().filter_map(|a| a.span.last()).max();
     let from = opt.since.or(first_start);
     let to = opt.until.or(last_end);
     let days = match (from, to) {
@@ -667,7 +757,7 @@ pub fn analyse(
     let given_nat_enis_not_seen: Vec<String> = opt
         .nat_enis
         .iter()
-        .filter(|e| !acc.enis.contains_key(e.as_str()))
+        .filter(|e| !given_seen.contains(e.as_str()))
         .cloned()
         .collect();
     let nat_region = region_bytes
@@ -731,7 +821,7 @@ pub fn analyse(
             reconciled: lines.accounted() == lines.lines,
             lines,
             files_with_errors,
-            records_without_bytes: acc.enis.values().map(|a| a.no_bytes_records).sum(),
+            records_without_bytes,
             skipdata_windows,
             files,
             oddities: acc.odd.clone(),
@@ -741,123 +831,146 @@ pub fn analyse(
     })
 }
 
-fn estimate_ecr(
-    acc: &Accumulator,
-    nat_set: &BTreeSet<&str>,
-    nat: &[(&str, &EniAgg)],
-    classes: &ClassBytes,
-    opt: &Options,
-) -> Ecr {
-    let any_ecs = acc.enis.values().any(|a| a.meta.ecs_task.is_some());
-    let data_start = acc
-        .enis
-        .values()
-        .filter_map(|a| a.span.first())
-        .min()
-        .unwrap_or(0);
-    // S3 download bytes per client address on the NAT path (when private legs exist).
-    let mut nat_s3: HashMap<IpAddr, u64> = HashMap::new();
-    for (_, a) in nat {
-        for (ip, class, dir, b) in a.client_cells() {
-            if class == Class::S3 && dir == Dir::Download {
-                *nat_s3.entry(ip).or_insert(0) += b;
+/// The ECR image-layer estimate (ACCOUNTING.md §5), built over two walks of the non-NAT ENIs:
+/// [`EcrEstimate::count`] sums each client address's pull-window bytes, then
+/// [`EcrEstimate::share`] caps each pull by what the NAT saw as S3 downloads for its address.
+struct EcrEstimate<'a> {
+    opt: &'a Options,
+    any_ecs: bool,
+    data_start: i64,
+    /// S3 download bytes per client address on the NAT path (when private legs exist).
+    nat_s3: HashMap<IpAddr, u64>,
+    attributable: bool,
+    tasks: u64,
+    /// Pull-window bytes per address, of the pulls joined to the NAT.
+    per_ip: HashMap<IpAddr, u64>,
+    not_via_nat: u64,
+    pulls: u64,
+    total: u64,
+    by_service: BTreeMap<String, (u64, u64)>,
+}
+
+impl<'a> EcrEstimate<'a> {
+    fn new(nat: &[(String, EniAgg)], any_ecs: bool, data_start: i64, opt: &'a Options) -> Self {
+        let mut nat_s3: HashMap<IpAddr, u64> = HashMap::new();
+        for (_, a) in nat {
+            for (ip, class, dir, b) in a.client_cells() {
+                if class == Class::S3 && dir == Dir::Download {
+                    *nat_s3.entry(ip).or_insert(0) += b;
+                }
             }
         }
+        let attributable = !nat_s3.is_empty()
+            || nat
+                .iter()
+                .any(|(_, a)| !a.private_side().by_client.is_empty());
+        EcrEstimate {
+            opt,
+            any_ecs,
+            data_start,
+            nat_s3,
+            attributable,
+            tasks: 0,
+            per_ip: HashMap::new(),
+            not_via_nat: 0,
+            pulls: 0,
+            total: 0,
+            by_service: BTreeMap::new(),
+        }
     }
-    let attributable = !nat_s3.is_empty()
-        || nat
-            .iter()
-            .any(|(_, a)| !a.private_side().by_client.is_empty());
-    let mut tasks = 0u64;
-    let mut per_ip: BTreeMap<IpAddr, Vec<(u64, Option<&str>)>> = BTreeMap::new();
-    let mut not_via_nat = 0u64;
-    let mut enis: Vec<(&crate::account::EniKey, &EniAgg)> =
-        acc.enis.iter().map(|(k, a)| (k, &**a)).collect();
-    enis.sort_unstable_by_key(|e| e.0);
-    for (eni, a) in enis {
-        if nat_set.contains(&**eni) {
-            continue;
+
+    /// A non-NAT ENI's pull: `None` when it is no new task; else its pull-window bytes and
+    /// the address to join on when the pull is on the NAT path.
+    fn pull(&self, a: &EniAgg) -> Option<(u64, Option<IpAddr>)> {
+        let is_task = !self.any_ecs || a.meta.ecs_task.is_some();
+        let first = a.span.first()?;
+        if !is_task || first < self.data_start + self.opt.grace {
+            return None;
         }
-        let is_task = if any_ecs {
-            a.meta.ecs_task.is_some()
-        } else {
-            true
+        let ip = a
+            .local_ips
+            .items
+            .first()
+            .copied()
+            .filter(|ip| !self.attributable || self.nat_s3.contains_key(ip));
+        Some((a.pull.bytes(), ip))
+    }
+
+    fn count(&mut self, a: &EniAgg) {
+        let Some((bytes, ip)) = self.pull(a) else {
+            return;
         };
-        let Some(first) = a.span.first() else {
-            continue;
-        };
-        if !is_task || first < data_start + opt.grace {
-            continue;
-        }
-        tasks += 1;
-        let bytes = a.pull.bytes();
+        self.tasks += 1;
         if bytes == 0 {
-            continue;
+            return;
         }
-        let ip = a.local_ips.items.first().copied();
         match ip {
-            Some(ip) if !attributable || nat_s3.contains_key(&ip) => {
-                per_ip
-                    .entry(ip)
-                    .or_default()
-                    .push((bytes, a.meta.ecs_service.as_deref()));
-            }
-            _ => not_via_nat += bytes,
+            Some(ip) => *self.per_ip.entry(ip).or_insert(0) += bytes,
+            None => self.not_via_nat += bytes,
         }
     }
-    let mut pulls = 0u64;
-    let mut total = 0u64;
-    let mut by_service: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for (ip, list) in per_ip {
-        let sum: u64 = list.iter().map(|l| l.0).sum();
+
+    fn share(&mut self, a: &EniAgg) {
+        let Some((b, Some(ip))) = self.pull(a) else {
+            return;
+        };
+        if b == 0 {
+            return;
+        }
+        let sum = self.per_ip.get(&ip).copied().unwrap_or(0);
         // never more than the NAT saw as S3 downloads for that address
-        let cap = if attributable {
-            nat_s3.get(&ip).copied().unwrap_or(0)
+        let cap = if self.attributable {
+            self.nat_s3.get(&ip).copied().unwrap_or(0)
         } else {
             sum
         };
-        for (b, svc) in list {
-            let b = if sum > cap {
-                (b as u128 * cap as u128 / sum as u128) as u64
-            } else {
-                b
-            };
-            pulls += 1;
-            total += b;
-            let e = by_service
-                .entry(svc.unwrap_or("unknown").to_string())
-                .or_insert((0, 0));
-            e.0 += 1;
-            e.1 += b;
-        }
+        let b = if sum > cap {
+            (b as u128 * cap as u128 / sum as u128) as u64
+        } else {
+            b
+        };
+        self.pulls += 1;
+        self.total += b;
+        let svc = a.meta.ecs_service.as_deref().unwrap_or("unknown");
+        let e = match self.by_service.get_mut(svc) {
+            Some(e) => e,
+            None => self.by_service.entry(svc.to_string()).or_insert((0, 0)),
+        };
+        e.0 += 1;
+        e.1 += b;
     }
-    let s3_down = classes.s3.download;
-    let total = total.min(s3_down);
-    let s3_total = classes.s3.total();
-    let mut by_service: Vec<EcrService> = by_service
-        .into_iter()
-        .map(|(service, (pulls, bytes))| EcrService {
-            service,
+
+    fn finish(self, classes: &ClassBytes, opt: &Options) -> Ecr {
+        let s3_down = classes.s3.download;
+        let total = self.total.min(s3_down);
+        let s3_total = classes.s3.total();
+        let pulls = self.pulls;
+        let mut by_service: Vec<EcrService> = self
+            .by_service
+            .into_iter()
+            .map(|(service, (pulls, bytes))| EcrService {
+                service,
+                pulls,
+                bytes,
+            })
+            .collect();
+        by_service.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.service.cmp(&b.service)));
+        Ecr {
+            method: format!(
+                "S3 download bytes on each new task ENI in the {}s after its first record (tasks: {}; ENIs first seen within {}s of the data's start are left out as possibly older){}; capped by the S3 download bytes the NAT saw for that address and in total.",
+                opt.pull_window,
+                if self.any_ecs { "ENIs with ECS task fields" } else { "every non-NAT ENI" },
+                opt.grace,
+                if self.attributable { ", joined to the NAT's private legs by address" } else { ", assumed to use the NAT (no pkt-* fields to confirm)" }
+            ),
+            pull_window_seconds: opt.pull_window,
+            task_starts: self.tasks,
             pulls,
-            bytes,
-        })
-        .collect();
-    by_service.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.service.cmp(&b.service)));
-    Ecr {
-        method: format!(
-            "S3 download bytes on each new task ENI in the {}s after its first record (tasks: {}; ENIs first seen within {}s of the data's start are left out as possibly older){}; capped by the S3 download bytes the NAT saw for that address and in total.",
-            opt.pull_window,
-            if any_ecs { "ENIs with ECS task fields" } else { "every non-NAT ENI" },
-            opt.grace,
-            if attributable { ", joined to the NAT's private legs by address" } else { ", assumed to use the NAT (no pkt-* fields to confirm)" }
-        ),
-        pull_window_seconds: opt.pull_window,
-        task_starts: tasks,
-        pulls,
-        bytes: total,
-        bytes_per_pull: total.checked_div(pulls).unwrap_or(0),
-        share_of_s3_permille: if s3_total > 0 { (total as u128 * 1000 / s3_total as u128) as u64 } else { 0 },
-        by_service,
-        not_via_nat_bytes: not_via_nat,
+            bytes: total,
+            bytes_per_pull: total.checked_div(pulls).unwrap_or(0),
+            share_of_s3_permille: if s3_total > 0 { (total as u128 * 1000 / s3_total as u128) as u64 } else { 0 },
+            by_service,
+            not_via_nat_bytes: self.not_via_nat,
+        }
     }
 }

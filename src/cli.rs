@@ -109,6 +109,14 @@ pub struct AnalyzeArgs {
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j')]
     pub threads: Option<usize>,
+    /// ENI aggregates held in memory by all workers together (about 1.2 KB each); beyond
+    /// it the engine moves them to sorted files in the temporary directory and merges them
+    /// back for the report, which comes out the same. 0: never spill.
+    #[arg(long, value_name = "N", default_value_t = crate::spill::DEFAULT_BUDGET)]
+    pub max_enis_in_memory: usize,
+    /// Directory for spilled ENI tables [default: the system's, e.g. $TMPDIR or /tmp].
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<String>,
     /// Fail (exit 4) on any malformed line or unreadable input instead of counting it.
     #[arg(long)]
     pub strict: bool,

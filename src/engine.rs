@@ -15,6 +15,7 @@ use crate::format::text::{Blocks, Decoder};
 use crate::format::{parquet, text, Layout};
 use crate::source::s3::{Body, Downloads, S3Stats};
 use crate::source::{self, Input, Location, Opened};
+use crate::spill::{Run, Spill};
 
 /// Default size of the chunks a large text input is cut into; inputs of at least
 /// [`SPLIT_FACTOR`] chunks on disk are parsed by several workers.
@@ -42,6 +43,9 @@ pub struct Engine<'a> {
     pub progress: bool,
     /// Chunk size for splitting large text inputs ([`CHUNK`] by default).
     pub chunk: usize,
+    /// Where workers move their ENI tables when these grow past the budget (none: all in
+    /// memory).
+    pub spill: Option<&'a Spill>,
 }
 
 struct Progress {
@@ -98,6 +102,7 @@ impl Engine<'_> {
         let new = || Accumulator::new(self.params);
         let merge = |mut a: Accumulator, b: Accumulator| {
             a.merge(b);
+            self.relieve(&mut a);
             a
         };
         let work = || {
@@ -108,6 +113,7 @@ impl Engine<'_> {
                         let (counter, read) = self.counter(&progress);
                         let opened = source::open(input, counter);
                         self.ingest(input, opened, &read, &mut acc, &progress);
+                        self.relieve(&mut acc);
                         acc
                     })
                     .reduce(new, merge)
@@ -129,6 +135,7 @@ impl Engine<'_> {
                             Body::Stream(r) => (source::open_stream(Box::new(r), counter), None),
                         };
                         self.ingest(&input, opened, &read, &mut acc, &progress);
+                        self.relieve(&mut acc);
                         acc
                     })
                     .reduce(new, merge),
@@ -145,6 +152,13 @@ impl Engine<'_> {
         };
         progress.bar.finish_and_clear();
         acc
+    }
+
+    /// Spill `acc`'s ENI table if it has grown past this worker's share of the budget.
+    fn relieve(&self, acc: &mut Accumulator) {
+        if let Some(s) = self.spill {
+            s.relieve(acc);
+        }
     }
 
     /// A progress callback for raw bytes read, and the running count it keeps.
@@ -288,12 +302,14 @@ impl Engine<'_> {
                 next = blocks.next(&mut reader, chunk_size);
             }
         });
-        let (part, mut infos) = rx
+        // Runs spilled from the chunks' tables are kept only once the file is known to have
+        // one layout (else its results are dropped and the file read again).
+        let (part, mut infos, runs) = rx
             .into_iter()
             .par_bridge()
             .fold(
-                || (Accumulator::new(self.params), Vec::new()),
-                |(mut a, mut infos), (index, chunk)| {
+                || (Accumulator::new(self.params), Vec::new(), Vec::<Run>::new()),
+                |(mut a, mut infos, mut runs), (index, chunk)| {
                     let mut sink = a.file(self.ranges, self.params, FileStats::default(), region);
                     let mut d = Decoder::new(&layout);
                     d.feed(&chunk, &mut sink);
@@ -306,15 +322,18 @@ impl Engine<'_> {
                         examples: s.malformed_examples,
                         skipdata: s.skipdata_windows,
                     });
-                    (a, infos)
+                    runs.extend(self.spill.and_then(|s| s.spill_if_over(&mut a)));
+                    (a, infos, runs)
                 },
             )
             .reduce(
-                || (Accumulator::new(self.params), Vec::new()),
-                |(mut a, mut ia), (b, ib)| {
+                || (Accumulator::new(self.params), Vec::new(), Vec::new()),
+                |(mut a, mut ia, mut ra), (b, ib, rb)| {
                     a.merge(b);
                     ia.extend(ib);
-                    (a, ia)
+                    ra.extend(rb);
+                    ra.extend(self.spill.and_then(|s| s.spill_if_over(&mut a)));
+                    (a, ia, ra)
                 },
             );
         let read_error = match reader_thread.join() {
@@ -324,6 +343,9 @@ impl Engine<'_> {
         };
         if infos.iter().any(|i| i.layout_changes > 0) {
             // A header mid-file changed the layout: read the file again, in one piece.
+            if let Some(s) = self.spill {
+                s.discard(runs);
+            }
             let mut sink = acc.file(
                 self.ranges,
                 self.params,
@@ -374,6 +396,9 @@ impl Engine<'_> {
         stats.error =
             read_error.map(|e| format!("{format} stream stopped after line {offset}: {e}"));
         let records = stats.counts.lines;
+        if let Some(s) = self.spill {
+            s.keep(runs);
+        }
         acc.merge(part);
         acc.files.push(stats);
         progress.file_done(records);

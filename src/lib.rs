@@ -20,4 +20,5 @@ pub mod format;
 pub mod generate;
 pub mod report;
 pub mod source;
+pub mod spill;
 pub mod time;

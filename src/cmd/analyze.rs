@@ -15,6 +15,7 @@ use crate::format::{fields, Layout};
 use crate::report::{Format, Inputs, RangesUsed, Report};
 use crate::source::s3::{ListFilter, S3Options, S3Source, S3Url};
 use crate::source::{self, Input};
+use crate::spill::Spill;
 use crate::time;
 
 /// A validated `analyze` configuration.
@@ -37,6 +38,9 @@ pub struct Config {
     pub strict: bool,
     pub progress: bool,
     pub chunk: usize,
+    /// Spill budget in ENIs (0: never) and where to spill.
+    pub max_enis_in_memory: usize,
+    pub temp_dir: std::path::PathBuf,
 }
 
 /// Parse `300`, `90s`, `5m`, `1h` into seconds.
@@ -159,6 +163,13 @@ impl Config {
         if a.threads == Some(0) {
             return Err(usage("--threads must be at least 1".into()));
         }
+        let temp_dir = match &a.temp_dir {
+            Some(d) if !std::path::Path::new(d).is_dir() => {
+                return Err(usage(format!("--temp-dir {d}: not a directory")));
+            }
+            Some(d) => d.into(),
+            None => std::env::temp_dir(),
+        };
         if a.inputs.is_empty() {
             return Err(usage(
                 "no inputs: give files, folders, `-` or s3:// prefixes".into(),
@@ -223,13 +234,17 @@ impl Config {
             strict: a.strict,
             progress: !a.quiet && std::io::stderr().is_terminal(),
             chunk: a.chunk_size.max(4096),
+            max_enis_in_memory: a.max_enis_in_memory,
+            temp_dir,
         })
     }
 }
 
 /// Build the report for a configuration (everything but writing it).
 pub fn report(cfg: &Config) -> Result<Report, Error> {
+    let spill = Spill::new(&cfg.temp_dir, cfg.max_enis_in_memory, &cfg.options.nat_enis);
     let engine = Engine {
+        spill: Some(&spill),
         ranges: &cfg.ranges,
         layout: &cfg.layout,
         params: &cfg.params,
@@ -269,7 +284,10 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
             })
         }
     };
-    let acc = engine.run(&cfg.inputs, remote);
+    let mut acc = engine.run(&cfg.inputs, remote);
+    if let Some(why) = spill.failure() {
+        eprintln!("flowcost: warning: {why}; the ENI tables stayed in memory");
+    }
     if let Some(e) = s3.as_ref().and_then(|s| s.take_fatal()) {
         return Err(e.into());
     }
@@ -290,13 +308,33 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
     }
     let bytes: u64 = acc.files.iter().map(|f| f.size).sum();
     let files = acc.files.len() as u64;
-    let analysis = analysis::analyse(&acc, &cfg.ranges, &cfg.options).map_err(|e| match e {
-        AnalysisError::NoNat { candidates } => Error::NoNat(candidates),
-        e @ AnalysisError::UnknownRegion { .. } => Error::Region(e.to_string()),
+    let runs = spill.runs();
+    let written = spill
+        .bytes_written
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let stored = spill.finish(&mut acc).map_err(|err| Error::Io {
+        context: "merging the spilled ENI tables".into(),
+        err,
     })?;
-    // The accumulator holds allocations per ENI (150,000 for a month of busy Fargate); freeing
-    // them takes tens of milliseconds that the report need not wait for.
-    std::thread::spawn(move || drop(acc));
+    let analysis =
+        analysis::analyse_from(&acc, &stored, &cfg.ranges, &cfg.options).map_err(|e| match e {
+            AnalysisError::NoNat { candidates } => Error::NoNat(candidates),
+            e @ AnalysisError::UnknownRegion { .. } => Error::Region(e.to_string()),
+            AnalysisError::Spill(err) => Error::Io {
+                context: "reading the spilled ENI tables back".into(),
+                err,
+            },
+        })?;
+    if (runs > 0 && cfg.progress) || std::env::var_os("FLOWCOST_SHOW_SPILL").is_some() {
+        eprintln!(
+            "flowcost: ENI tables spilled to disk: {runs} runs, {} (--max-enis-in-memory {})",
+            crate::report::human(written),
+            cfg.max_enis_in_memory
+        );
+    }
+    // The table holds allocations per ENI in memory; freeing them takes tens of
+    // milliseconds that the report need not wait for.
+    std::thread::spawn(move || drop(stored));
     let region = analysis
         .nat_region
         .clone()

@@ -104,7 +104,7 @@ fn garbage_and_empty_files_never_panic() {
 }
 
 /// All files of a text world as one file (the headers repeat; the layout does not change).
-fn concatenated(w: &crate::support::GenWorld, dest: &std::path::Path) -> String {
+pub fn concatenated(w: &crate::support::GenWorld, dest: &std::path::Path) -> String {
     let mut all = Vec::new();
     for f in files_under(&w.dir.path().join("text")) {
         all.extend(std::fs::read(f).unwrap());

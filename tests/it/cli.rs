@@ -249,3 +249,52 @@ fn multi_member_gzip_is_read_to_the_end() {
     assert_eq!(r.analysis.classes.s3.download, 123);
     assert_eq!(r.analysis.quality.files[0].format, "gzip");
 }
+
+/// A budget of one ENI makes every worker spill after every input (and every chunk of a split
+/// text input): the report must be the same byte for byte, and the spill directory gone.
+#[test]
+fn spilling_eni_tables_to_disk_changes_nothing_in_the_report() {
+    use crate::support::{spec, world};
+    use flowcost::generate::{Encoding, FieldSet};
+    let w = world(&spec(61, FieldSet::V7), &[Encoding::Gz, Encoding::Text]);
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.log");
+    crate::bad_input::concatenated(&w, &big);
+    let big = big.display().to_string();
+    for (path, extra) in [
+        (w.path(Encoding::Gz), vec![]),
+        (big, vec!["--chunk-size", "8192"]),
+    ] {
+        let mut base = vec!["analyze", "--format", "json", "-q", "-j", "2", &path];
+        base.extend_from_slice(&extra);
+        let kept = run(&base);
+        assert!(kept.status.success(), "{}", stderr(&kept));
+        let tmp = tempfile::tempdir().unwrap();
+        let tmp_path = tmp.path().display().to_string();
+        let mut spilled_args = base.clone();
+        spilled_args.extend_from_slice(&["--max-enis-in-memory", "1", "--temp-dir", &tmp_path]);
+        let spilled = bin()
+            .args(&spilled_args)
+            .env("FLOWCOST_SHOW_SPILL", "1")
+            .output()
+            .unwrap();
+        assert!(spilled.status.success(), "{}", stderr(&spilled));
+        let note = stderr(&spilled);
+        let runs: u64 = note
+            .split("spilled to disk: ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no spill note: {note}"));
+        assert!(runs > 1, "{path}: {note}");
+        assert_eq!(stdout(&kept), stdout(&spilled), "{path}");
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+    }
+}
+
+#[test]
+fn a_temp_dir_that_is_not_a_directory_is_a_usage_error() {
+    let o = run(&["analyze", "--temp-dir", "/no/such/dir", SAMPLE_GZ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--temp-dir"));
+}

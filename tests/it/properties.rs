@@ -1,9 +1,11 @@
-//! Property: the accumulator merges associatively and commutatively, so any split of the
-//! input over workers, merged in any order, equals one sequential pass.
+//! Properties: the accumulator merges associatively and commutatively, so any split of the
+//! input over workers, merged in any order, equals one sequential pass; and moving ENI tables
+//! to the spill store at any point gives the same analysis as keeping them in memory.
 
 use flowcost::account::{Accumulator, FileStats};
 use flowcost::analysis;
 use flowcost::format::{text, Layout};
+use flowcost::spill::Spill;
 use proptest::prelude::*;
 
 use crate::support::{options, params, ranges};
@@ -22,8 +24,20 @@ const ADDRS: [&str; 8] = [
 ];
 
 fn record() -> impl Strategy<Value = String> {
+    record_of(ENIS.len())
+}
+
+/// ENI `i` of `n`: the four named ones, then `eni-task-NN`.
+fn eni_name(i: usize) -> String {
+    match ENIS.get(i) {
+        Some(e) => e.to_string(),
+        None => format!("eni-task-{i:02}"),
+    }
+}
+
+fn record_of(enis: usize) -> impl Strategy<Value = String> {
     (
-        0..4usize,
+        0..enis,
         0..8usize,
         0..8usize,
         0..8usize,
@@ -37,7 +51,7 @@ fn record() -> impl Strategy<Value = String> {
             let status = if k == 1 { "NODATA" } else { "OK" };
             format!(
                 "{} {} {} {} {} {b} {} {action} {status} us-east-1 use1-az1\n",
-                ENIS[e],
+                eni_name(e),
                 ADDRS[s],
                 ADDRS[d],
                 ADDRS[ps],
@@ -97,6 +111,48 @@ proptest! {
         opt.client_side_estimate = true;
         let a = analysis::analyse(&sequential, ranges(), &opt);
         let b = analysis::analyse(&merged, ranges(), &opt);
+        match (a, b) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => prop_assert!(false, "{:?} vs {:?}", a.is_ok(), b.is_ok()),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn spilling_at_any_point_equals_keeping_in_memory(
+        recs in prop::collection::vec(record_of(30), 1..200),
+        cuts in prop::collection::vec(0usize..200, 0..12),
+        budget in 1usize..6,
+        given_nat in any::<bool>(),
+    ) {
+        let mut bounds: Vec<usize> = cuts.into_iter().map(|c| c % (recs.len() + 1)).collect();
+        bounds.push(0);
+        bounds.push(recs.len());
+        bounds.sort();
+        bounds.dedup();
+        let chunks: Vec<(usize, Vec<String>)> = bounds.windows(2).enumerate().map(|(i, w)| (i, recs[w[0]..w[1]].to_vec())).collect();
+        let sequential = acc_of(&chunks);
+        let mut opt = options();
+        opt.client_side_estimate = true;
+        if given_nat {
+            opt.nat_enis = vec!["eni-nat".into()];
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Spill::new(dir.path(), budget, &opt.nat_enis);
+        let mut merged = Accumulator::new(&params());
+        for c in &chunks {
+            let mut part = acc_of(std::slice::from_ref(c));
+            spill.relieve(&mut part);
+            merged.merge(part);
+            spill.relieve(&mut merged);
+        }
+        prop_assert!(spill.failure().is_none());
+        let stored = spill.finish(&mut merged).unwrap();
+        let a = analysis::analyse(&sequential, ranges(), &opt);
+        let b = analysis::analyse_from(&merged, &stored, ranges(), &opt);
         match (a, b) {
             (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
             (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),

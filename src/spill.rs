@@ -1,0 +1,539 @@
+//! Spill store: keeps the account stage's memory bounded however many ENIs the input holds.
+//! When a worker's ENI table grows past its share of the budget, the engine moves it, sorted
+//! by ENI, to a run file in a private temporary directory. [`Stored`] reads the runs and the
+//! table that stayed in memory back as one table, merged and in ENI order, which is how the
+//! analysis reads ENIs anyway ([`EniSource`]). Merging is the aggregates' own associative
+//! merge, so where and how often the engine spilled changes nothing in the result.
+//!
+//! Besides the source stage, this is the one module that touches files; it is driven by the
+//! engine, never by the pure stages. A run is a little-endian `u64` item count followed by
+//! items, each a `u32` length and a postcard-encoded `(ENI, aggregate)` pair. The files live
+//! only as long as the run: the directory is removed when [`Stored`] (or [`Spill`]) is dropped.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use crate::account::{Accumulator, EniAgg, EniKey, EniSource};
+
+/// Default budget: ENI aggregates held in memory by all workers together (each takes about
+/// 1.2 KB with its table entry, so about 10 MB). Measured in BENCHMARKS.md: peak RSS the same
+/// at 1× and 4× the data, at no measurable cost in time.
+pub const DEFAULT_BUDGET: usize = 8_192;
+/// Runs merged in one pass (open files and decoded heads at a time).
+const FAN_IN: usize = 32;
+/// A worker's share of the budget is at least this (or the whole budget, if smaller), so that
+/// many threads do not spill after every file.
+const MIN_SHARE: usize = 2_048;
+
+/// One run file of sorted `(ENI, aggregate)` pairs.
+#[derive(Debug)]
+pub struct Run {
+    path: PathBuf,
+    items: u64,
+}
+
+/// The engine's spill store.
+pub struct Spill {
+    parent: PathBuf,
+    budget: usize,
+    /// ENIs that stay in memory: the given NAT gateways (sorted).
+    resident: Vec<String>,
+    dir: OnceLock<io::Result<tempfile::TempDir>>,
+    runs: Mutex<Vec<Run>>,
+    next: AtomicU64,
+    failed: AtomicBool,
+    failure: Mutex<Option<String>>,
+    /// Bytes written to run files so far.
+    pub bytes_written: AtomicU64,
+}
+
+impl Spill {
+    /// A store that spills under `parent` (a directory is made there at the first spill)
+    /// once the workers' tables hold more than `budget` ENIs together; 0 never spills.
+    /// `resident` ENIs (the NAT gateways given by the user) are not spilled.
+    pub fn new(parent: &Path, budget: usize, resident: &[String]) -> Spill {
+        let mut resident = resident.to_vec();
+        resident.sort();
+        Spill {
+            parent: parent.to_path_buf(),
+            budget,
+            resident,
+            dir: OnceLock::new(),
+            runs: Mutex::new(Vec::new()),
+            next: AtomicU64::new(0),
+            failed: AtomicBool::new(false),
+            failure: Mutex::new(None),
+            bytes_written: AtomicU64::new(0),
+        }
+    }
+
+    /// Why spilling stopped, if it did (tables then stay in memory: nothing is lost).
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// Runs written so far.
+    pub fn runs(&self) -> usize {
+        self.runs.lock().map_or(0, |r| r.len())
+    }
+
+    fn limit(&self) -> usize {
+        (self.budget / rayon::current_num_threads().max(1)).max(self.budget.min(MIN_SHARE))
+    }
+
+    /// Move `acc`'s ENI table to a run when it is over this worker's share of the budget.
+    pub fn relieve(&self, acc: &mut Accumulator) {
+        if let Some(run) = self.spill_if_over(acc) {
+            if let Ok(mut runs) = self.runs.lock() {
+                runs.push(run);
+            }
+        }
+    }
+
+    /// Like [`Spill::relieve`], but the run is handed back to be kept ([`Spill::keep`]) or
+    /// dropped ([`Spill::discard`]) later: for partial results that may be thrown away.
+    pub fn spill_if_over(&self, acc: &mut Accumulator) -> Option<Run> {
+        if self.budget == 0 || acc.enis.len() <= self.limit() || self.failed.load(Ordering::Relaxed)
+        {
+            return None;
+        }
+        // NAT gateways stay: they are few, seen in every file, and the largest aggregates
+        // (a map of clients each), so writing them with every run would cost the most. Should
+        // they fill half the share, the data is unlike that and everything goes.
+        let limit = self.limit();
+        let mut resident = 0;
+        let table = acc.take_sorted_except(|eni, a| {
+            let nat = a.has_nat_ip
+                || a.private_side().translated_records > 0
+                || self
+                    .resident
+                    .binary_search_by(|r| r.as_str().cmp(eni))
+                    .is_ok();
+            resident += nat as usize;
+            nat && resident <= limit / 2
+        });
+        if table.is_empty() {
+            return None;
+        }
+        match self.write(&table) {
+            Ok(run) => Some(run),
+            Err(e) => {
+                // Keep the table in memory (nothing lost) and stop spilling.
+                acc.enis.extend(table);
+                self.failed.store(true, Ordering::Relaxed);
+                if let Ok(mut f) = self.failure.lock() {
+                    f.get_or_insert_with(|| {
+                        format!(
+                            "cannot spill ENI tables under {}: {e}",
+                            self.parent.display()
+                        )
+                    });
+                }
+                None
+            }
+        }
+    }
+
+    /// Keep runs made by [`Spill::spill_if_over`].
+    pub fn keep(&self, more: Vec<Run>) {
+        if let Ok(mut runs) = self.runs.lock() {
+            runs.extend(more);
+        }
+    }
+
+    /// Delete runs made by [`Spill::spill_if_over`] whose contents are no longer wanted.
+    pub fn discard(&self, runs: Vec<Run>) {
+        for r in runs {
+            let _ = std::fs::remove_file(&r.path);
+        }
+    }
+
+    fn dir(&self) -> io::Result<&Path> {
+        let dir = self.dir.get_or_init(|| {
+            tempfile::Builder::new()
+                .prefix("flowcost-spill-")
+                .tempdir_in(&self.parent)
+        });
+        match dir {
+            Ok(d) => Ok(d.path()),
+            Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+        }
+    }
+
+    fn new_path(&self) -> io::Result<PathBuf> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        Ok(self.dir()?.join(format!("run-{n:06}")))
+    }
+
+    fn write(&self, table: &[(EniKey, Box<EniAgg>)]) -> io::Result<Run> {
+        let path = self.new_path()?;
+        let mut w = RunWriter::create(&path)?;
+        for (k, a) in table {
+            w.push(k, a)?;
+        }
+        let run = w.finish(path)?;
+        self.bytes_written.fetch_add(
+            std::fs::metadata(&run.path).map_or(0, |m| m.len()),
+            Ordering::Relaxed,
+        );
+        Ok(run)
+    }
+
+    /// Everything the engine left: `acc`'s table (moved out) and the runs, merged down to at
+    /// most [`FAN_IN`] runs, to be read back in ENI order.
+    pub fn finish(self, acc: &mut Accumulator) -> io::Result<Stored> {
+        let memory = acc.take_sorted();
+        let mut runs = self.runs.into_inner().unwrap_or_default();
+        let window = acc.window;
+        // Merge the oldest runs FAN_IN at a time until FAN_IN are left.
+        while runs.len() > FAN_IN {
+            let group: Vec<Run> = runs.drain(..FAN_IN).collect();
+            let path = {
+                let n = self.next.fetch_add(1, Ordering::Relaxed);
+                match self.dir.get() {
+                    Some(Ok(d)) => d.path().join(format!("run-{n:06}")),
+                    _ => return Err(io::Error::other("spill directory missing")),
+                }
+            };
+            let mut w = RunWriter::create(&path)?;
+            let mut err = None;
+            merge_scan(window, &[], &group, &mut |k, a| {
+                if err.is_none() {
+                    err = w.push_str(k, a).err();
+                }
+            })?;
+            if let Some(e) = err {
+                return Err(e);
+            }
+            runs.push(w.finish(path)?);
+            for r in group {
+                let _ = std::fs::remove_file(&r.path);
+            }
+        }
+        let dir = match self.dir.into_inner() {
+            Some(Ok(d)) => Some(d),
+            _ => None,
+        };
+        Ok(Stored {
+            memory,
+            runs,
+            window,
+            _dir: dir,
+        })
+    }
+}
+
+/// The ENI table after a run of the engine: what stayed in memory and the spilled runs.
+pub struct Stored {
+    memory: Vec<(EniKey, Box<EniAgg>)>,
+    runs: Vec<Run>,
+    window: i64,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Stored {
+    /// Spilled runs left to merge while reading.
+    pub fn runs(&self) -> usize {
+        self.runs.len()
+    }
+}
+
+impl EniSource for Stored {
+    fn scan(&self, f: &mut dyn FnMut(&str, &EniAgg)) -> io::Result<()> {
+        merge_scan(self.window, &self.memory, &self.runs, f)
+    }
+}
+
+struct RunWriter {
+    w: BufWriter<File>,
+    items: u64,
+    buf: Vec<u8>,
+}
+
+impl RunWriter {
+    fn create(path: &Path) -> io::Result<RunWriter> {
+        let mut w = BufWriter::with_capacity(1 << 16, File::create(path)?);
+        w.write_all(&0u64.to_le_bytes())?;
+        Ok(RunWriter {
+            w,
+            items: 0,
+            buf: Vec::new(),
+        })
+    }
+
+    fn push(&mut self, k: &EniKey, a: &EniAgg) -> io::Result<()> {
+        self.push_str(k.as_str(), a)
+    }
+
+    fn push_str(&mut self, k: &str, a: &EniAgg) -> io::Result<()> {
+        self.buf.clear();
+        self.buf = postcard::to_extend(&(k, a), std::mem::take(&mut self.buf))
+            .map_err(io::Error::other)?;
+        let len = u32::try_from(self.buf.len()).map_err(io::Error::other)?;
+        self.w.write_all(&len.to_le_bytes())?;
+        self.w.write_all(&self.buf)?;
+        self.items += 1;
+        Ok(())
+    }
+
+    fn finish(self, path: PathBuf) -> io::Result<Run> {
+        let mut f = self.w.into_inner().map_err(|e| e.into_error())?;
+        f.seek(io::SeekFrom::Start(0))?;
+        f.write_all(&self.items.to_le_bytes())?;
+        Ok(Run {
+            path,
+            items: self.items,
+        })
+    }
+}
+
+struct RunReader {
+    r: BufReader<File>,
+    left: u64,
+    buf: Vec<u8>,
+    path: PathBuf,
+}
+
+impl RunReader {
+    fn open(run: &Run) -> io::Result<RunReader> {
+        let mut r = BufReader::with_capacity(1 << 16, File::open(&run.path)?);
+        let mut n = [0u8; 8];
+        r.read_exact(&mut n)?;
+        let left = u64::from_le_bytes(n);
+        if left != run.items {
+            return Err(bad(&run.path, "item count differs from what was written"));
+        }
+        Ok(RunReader {
+            r,
+            left,
+            buf: Vec::new(),
+            path: run.path.clone(),
+        })
+    }
+
+    fn next(&mut self) -> io::Result<Option<(EniKey, EniAgg)>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        let mut n = [0u8; 4];
+        self.r.read_exact(&mut n)?;
+        self.buf.resize(u32::from_le_bytes(n) as usize, 0);
+        self.r.read_exact(&mut self.buf)?;
+        let (k, a): (&str, EniAgg) =
+            postcard::from_bytes(&self.buf).map_err(|e| bad(&self.path, &e.to_string()))?;
+        self.left -= 1;
+        Ok(Some((EniKey::new(k), a)))
+    }
+}
+
+fn bad(path: &Path, why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("spill run {}: {why}", path.display()),
+    )
+}
+
+/// Call `f` once per ENI, in ENI order, with its aggregate merged from the sorted `memory`
+/// table and every run.
+fn merge_scan(
+    window: i64,
+    memory: &[(EniKey, Box<EniAgg>)],
+    runs: &[Run],
+    f: &mut dyn FnMut(&str, &EniAgg),
+) -> io::Result<()> {
+    let mut m = Merger {
+        readers: runs
+            .iter()
+            .map(RunReader::open)
+            .collect::<io::Result<Vec<_>>>()?,
+        heads: Vec::new(),
+        heap: BinaryHeap::new(),
+        memory,
+        next_in_memory: 0,
+    };
+    for i in 0..m.readers.len() {
+        m.heads.push(None);
+        m.advance(i)?;
+    }
+    if let Some((k, _)) = memory.first() {
+        m.heap.push(Reverse((k.clone(), m.readers.len())));
+    }
+    while let Some(Reverse((key, i))) = m.heap.pop() {
+        let mut head = m.take(i)?;
+        while m.heap.peek().is_some_and(|Reverse((k, _))| *k == key) {
+            let Some(Reverse((_, j))) = m.heap.pop() else {
+                break;
+            };
+            let other = m.take(j)?;
+            let mut merged = head.into_owned();
+            merged.merge(*other.into_owned(), window);
+            head = Head::Owned(merged);
+        }
+        match &head {
+            Head::Owned(a) => f(&key, a),
+            Head::Memory(a) => f(&key, a),
+        }
+    }
+    Ok(())
+}
+
+/// The state of a k-way merge: one decoded head per run and a cursor into the memory table
+/// (source number `readers.len()`), with the smallest next keys on a heap.
+struct Merger<'m> {
+    readers: Vec<RunReader>,
+    heads: Vec<Option<Box<EniAgg>>>,
+    heap: BinaryHeap<Reverse<(EniKey, usize)>>,
+    memory: &'m [(EniKey, Box<EniAgg>)],
+    next_in_memory: usize,
+}
+
+enum Head<'m> {
+    Owned(Box<EniAgg>),
+    Memory(&'m EniAgg),
+}
+
+impl Head<'_> {
+    fn into_owned(self) -> Box<EniAgg> {
+        match self {
+            Head::Owned(a) => a,
+            Head::Memory(a) => Box::new(a.clone()),
+        }
+    }
+}
+
+impl<'m> Merger<'m> {
+    /// Decode run `i`'s next item into its head and put its key on the heap.
+    fn advance(&mut self, i: usize) -> io::Result<()> {
+        if let Some((k, a)) = self.readers[i].next()? {
+            self.heap.push(Reverse((k, i)));
+            self.heads[i] = Some(Box::new(a));
+        }
+        Ok(())
+    }
+
+    /// The current item of source `i`, moving that source on.
+    fn take(&mut self, i: usize) -> io::Result<Head<'m>> {
+        if i == self.readers.len() {
+            let memory = self.memory;
+            let a = &*memory[self.next_in_memory].1;
+            self.next_in_memory += 1;
+            if let Some((k, _)) = memory.get(self.next_in_memory) {
+                self.heap.push(Reverse((k.clone(), i)));
+            }
+            return Ok(Head::Memory(a));
+        }
+        let a = self.heads[i]
+            .take()
+            .ok_or_else(|| io::Error::other("spill merge lost its place"))?;
+        self.advance(i)?;
+        Ok(Head::Owned(a))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::{cell, Dir, Params};
+    use crate::classify::Class;
+
+    fn agg(i: u64, j: u64) -> Box<EniAgg> {
+        let mut a = EniAgg::default();
+        a.records = i + j;
+        a.reject_bytes = i * j;
+        a.public
+            .insert(cell(i as u32 % 3, Class::S3, Dir::Download), 1000 + i);
+        Box::new(a)
+    }
+
+    fn table(s: &dyn EniSource) -> Vec<(String, EniAgg)> {
+        let mut v = Vec::new();
+        s.scan(&mut |k, a| v.push((k.to_string(), a.clone())))
+            .unwrap();
+        v
+    }
+
+    fn fill(spill: &Spill, whole: &mut Accumulator) -> Accumulator {
+        let params = Params::default();
+        let mut last = Accumulator::new(&params);
+        for i in 0..100u64 {
+            let mut acc = Accumulator::new(&params);
+            for j in (i % 7..40).step_by(3) {
+                acc.enis
+                    .insert(EniKey::new(&format!("eni-{j:03}")), agg(i, j));
+            }
+            let mut copy = Accumulator::new(&params);
+            copy.enis = acc.enis.clone();
+            whole.merge(copy);
+            spill.relieve(&mut acc);
+            last.merge(acc);
+        }
+        last
+    }
+
+    #[test]
+    fn many_runs_merge_back_to_the_same_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Spill::new(dir.path(), 1, &[]);
+        let mut whole = Accumulator::new(&Params::default());
+        let mut left = fill(&spill, &mut whole);
+        assert_eq!(spill.runs(), 100);
+        let stored = spill.finish(&mut left).unwrap();
+        assert!(stored.runs() <= FAN_IN, "{} runs", stored.runs());
+        let got = table(&stored);
+        assert_eq!(got.len(), 40);
+        assert_eq!(got, table(&whole));
+    }
+
+    #[test]
+    fn a_damaged_run_is_an_error_not_a_wrong_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Spill::new(dir.path(), 1, &[]);
+        let mut whole = Accumulator::new(&Params::default());
+        let mut left = fill(&spill, &mut whole);
+        let stored = spill.finish(&mut left).unwrap();
+        let run = &stored.runs[0].path;
+        let len = std::fs::metadata(run).unwrap().len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(run)
+            .unwrap()
+            .set_len(len / 2)
+            .unwrap();
+        assert!(stored.scan(&mut |_, _| {}).is_err());
+    }
+
+    #[test]
+    fn without_a_usable_directory_tables_stay_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("not-there");
+        let spill = Spill::new(&missing, 1, &[]);
+        let mut whole = Accumulator::new(&Params::default());
+        let mut left = fill(&spill, &mut whole);
+        assert!(spill.failure().unwrap().contains("not-there"));
+        assert_eq!(spill.runs(), 0);
+        let stored = spill.finish(&mut left).unwrap();
+        assert_eq!(table(&stored), table(&whole));
+    }
+
+    #[test]
+    fn given_nat_enis_stay_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Spill::new(dir.path(), 4, &["eni-002".into()]);
+        let mut acc = Accumulator::new(&Params::default());
+        for j in 0..10 {
+            acc.enis
+                .insert(EniKey::new(&format!("eni-{j:03}")), agg(1, j));
+        }
+        spill.relieve(&mut acc);
+        assert_eq!(spill.runs(), 1);
+        assert_eq!(
+            acc.enis.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            ["eni-002"]
+        );
+    }
+}
