@@ -8,7 +8,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::account::{
-    uncell, Accumulator, Dir, EniAgg, EniSource, FileStats, LineCounts, Oddities, DAY, NO_DAY,
+    uncell, Accumulator, Dir, EniAgg, EniSource, FileStats, FxMap, LineCounts, Oddities, DAY,
+    NO_DAY,
 };
 use crate::classify::{Class, IpRanges};
 
@@ -362,13 +363,12 @@ struct FirstPass {
     candidates: Vec<Candidate>,
     unknown_region_all: u64,
     rejected_other: (u64, u64),
-    /// If no ENI is a NAT: every ENI's own public traffic, by class, day and region.
-    client_side: ClassBytes,
-    client_side_days: BTreeMap<u32, ClassBytes>,
+    /// If no ENI is a NAT: every ENI's own public traffic, by cell and by region.
+    client_side_cells: FxMap<u64, u64>,
     client_side_regions: BTreeMap<u16, u64>,
     /// Non-NAT ENIs' own public traffic by their first address (clients without pkt-*).
-    own_clients: BTreeMap<IpAddr, ClassBytes>,
-    addresses: BTreeMap<IpAddr, AddressInfo>,
+    own_clients: FxMap<IpAddr, ClassBytes>,
+    addresses: FxMap<IpAddr, AddressInfo>,
     paths: TrafficPaths,
     first_start: Option<i64>,
     last_end: Option<i64>,
@@ -397,13 +397,7 @@ impl FirstPass {
         }
         self.unknown_region_all += a.s3_unknown_region;
         for (&k, &b) in &a.public {
-            let (day, class, dir) = uncell(k);
-            self.client_side.get_mut(class).add(dir, b);
-            self.client_side_days
-                .entry(day)
-                .or_default()
-                .get_mut(class)
-                .add(dir, b);
+            *self.client_side_cells.entry(k).or_insert(0) += b;
         }
         if let Some(r) = a.meta.region {
             *self.client_side_regions.entry(r).or_insert(0) += a.public.values().sum::<u64>();
@@ -491,8 +485,7 @@ pub fn analyse_from(
         mut candidates,
         unknown_region_all,
         rejected_other,
-        client_side: client_side_classes,
-        client_side_days,
+        client_side_cells,
         client_side_regions,
         own_clients,
         addresses,
@@ -584,8 +577,11 @@ pub fn analyse_from(
         });
     }
     if client_side {
-        classes = client_side_classes;
-        by_day = client_side_days;
+        for (k, b) in client_side_cells {
+            let (day, class, dir) = uncell(k);
+            classes.get_mut(class).add(dir, b);
+            by_day.entry(day).or_default().get_mut(class).add(dir, b);
+        }
         region_bytes = client_side_regions;
     }
 
@@ -615,7 +611,7 @@ pub fn analyse_from(
         "nat-private-legs"
     } else {
         // v2 data: the clients' own records (may include traffic not through a NAT)
-        clients = own_clients;
+        clients = own_clients.into_iter().collect();
         "client-own-records"
     };
     let mut by_subnet: BTreeMap<String, ClassBytes> = BTreeMap::new();

@@ -241,6 +241,15 @@ impl Stored {
     pub fn runs(&self) -> usize {
         self.runs.len()
     }
+
+    /// Remove the run files now and free the in-memory table on a background thread (it
+    /// holds an allocation per ENI; freeing them takes milliseconds the report need not wait
+    /// for, and the process may exit before that thread is done).
+    pub fn release(self) {
+        let Stored { memory, _dir, .. } = self;
+        drop(_dir);
+        std::thread::spawn(move || drop(memory));
+    }
 }
 
 impl EniSource for Stored {

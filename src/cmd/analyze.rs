@@ -332,9 +332,7 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
             cfg.max_enis_in_memory
         );
     }
-    // The table holds allocations per ENI in memory; freeing them takes tens of
-    // milliseconds that the report need not wait for.
-    std::thread::spawn(move || drop(stored));
+    stored.release();
     let region = analysis
         .nat_region
         .clone()
