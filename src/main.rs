@@ -6,6 +6,11 @@ use flowcost::cmd;
 
 fn main() {
     let cli = Cli::parse();
+    // Interrupted (Ctrl-C, SIGTERM, SIGHUP): remove spilled ENI tables, exit 130.
+    let _ = ctrlc::set_handler(|| {
+        flowcost::spill::remove_live_dirs();
+        std::process::exit(130);
+    });
     let result = match &cli.command {
         Command::Analyze(a) => cmd::analyze::run(a),
         Command::Compare(c) => cmd::compare::run(c),

@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 
 use crate::account::{Accumulator, EniAgg, EniKey, EniSource};
 
@@ -29,6 +29,50 @@ const FAN_IN: usize = 32;
 /// A worker's share of the budget is at least this (or the whole budget, if smaller), so that
 /// many threads do not spill after every file.
 const MIN_SHARE: usize = 2_048;
+
+/// Spill directories of this process that still exist, for [`remove_live_dirs`]. Run files
+/// are written under its read lock, so that removing takes the write lock and finds no file
+/// half made.
+static LIVE: RwLock<Vec<PathBuf>> = RwLock::new(Vec::new());
+
+/// Remove every spill directory this process still has: for a signal handler, just before
+/// the process exits without running destructors.
+pub fn remove_live_dirs() {
+    if let Ok(mut live) = LIVE.write() {
+        for d in live.drain(..) {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// A spill directory, removed (and forgotten by [`LIVE`]) when dropped.
+struct SpillDir(tempfile::TempDir);
+
+impl SpillDir {
+    fn new(parent: &Path) -> io::Result<SpillDir> {
+        // Made under the lock, so that a signal handler cannot miss a directory just made.
+        let mut live = LIVE
+            .write()
+            .map_err(|_| io::Error::other("spill registry poisoned"))?;
+        let d = tempfile::Builder::new()
+            .prefix("flowcost-spill-")
+            .tempdir_in(parent)?;
+        live.push(d.path().to_path_buf());
+        Ok(SpillDir(d))
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for SpillDir {
+    fn drop(&mut self) {
+        if let Ok(mut live) = LIVE.write() {
+            live.retain(|p| p != self.0.path());
+        }
+    }
+}
 
 /// One run file of sorted `(ENI, aggregate)` pairs.
 #[derive(Debug)]
@@ -43,7 +87,7 @@ pub struct Spill {
     budget: usize,
     /// ENIs that stay in memory: the given NAT gateways (sorted).
     resident: Vec<String>,
-    dir: OnceLock<io::Result<tempfile::TempDir>>,
+    dir: OnceLock<io::Result<SpillDir>>,
     runs: Mutex<Vec<Run>>,
     next: AtomicU64,
     failed: AtomicBool,
@@ -154,11 +198,7 @@ impl Spill {
     }
 
     fn dir(&self) -> io::Result<&Path> {
-        let dir = self.dir.get_or_init(|| {
-            tempfile::Builder::new()
-                .prefix("flowcost-spill-")
-                .tempdir_in(&self.parent)
-        });
+        let dir = self.dir.get_or_init(|| SpillDir::new(&self.parent));
         match dir {
             Ok(d) => Ok(d.path()),
             Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
@@ -172,6 +212,7 @@ impl Spill {
 
     fn write(&self, table: &[(EniKey, Box<EniAgg>)]) -> io::Result<Run> {
         let path = self.new_path()?;
+        let _writing = LIVE.read();
         let mut w = RunWriter::create(&path)?;
         for (k, a) in table {
             w.push(k, a)?;
@@ -200,6 +241,7 @@ impl Spill {
                     _ => return Err(io::Error::other("spill directory missing")),
                 }
             };
+            let _writing = LIVE.read();
             let mut w = RunWriter::create(&path)?;
             let mut err = None;
             merge_scan(window, &[], &group, &mut |k, a| {
@@ -233,7 +275,7 @@ pub struct Stored {
     memory: Vec<(EniKey, Box<EniAgg>)>,
     runs: Vec<Run>,
     window: i64,
-    _dir: Option<tempfile::TempDir>,
+    _dir: Option<SpillDir>,
 }
 
 impl Stored {

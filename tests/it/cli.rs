@@ -298,3 +298,50 @@ fn a_temp_dir_that_is_not_a_directory_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--temp-dir"));
 }
+
+/// Ctrl-C in the middle of a run that has spilled: exit 130 and no run files left behind.
+/// One input is a named pipe nobody writes to, so the run is still going when interrupted.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_removes_its_spilled_tables() {
+    use crate::support::files_under;
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    for (i, f) in files_under(Path::new(SAMPLE_GZ)).iter().enumerate() {
+        std::fs::copy(f, inputs.join(format!("{i:04}.log.gz"))).unwrap();
+    }
+    let fifo = inputs.join("zz-never-written.log");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let spill = dir.path().join("spill");
+    std::fs::create_dir(&spill).unwrap();
+    let mut child = bin()
+        .args(["analyze", "-q", "-j", "2", "--max-enis-in-memory", "1"])
+        .arg("--temp-dir")
+        .arg(&spill)
+        .arg(&inputs)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_dir(&spill).unwrap().count() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no spill directory appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(std::fs::read_dir(&spill).unwrap().count(), 0);
+}
