@@ -354,7 +354,8 @@ struct AddressInfo {
     services: BTreeSet<String>,
 }
 
-/// The first walk over all ENIs: everything that needs each ENI once and no global answer.
+/// The first walk over all ENIs: which are NATs, and what needs each ENI once and no answer
+/// from the others.
 #[derive(Default)]
 struct FirstPass {
     /// NAT ENIs (few), whole, in ENI order.
@@ -363,12 +364,10 @@ struct FirstPass {
     candidates: Vec<Candidate>,
     unknown_region_all: u64,
     rejected_other: (u64, u64),
-    /// If no ENI is a NAT: every ENI's own public traffic, by cell and by region.
-    client_side_cells: FxMap<u64, u64>,
-    client_side_regions: BTreeMap<u16, u64>,
-    /// Non-NAT ENIs' own public traffic by their first address (clients without pkt-*).
-    own_clients: FxMap<IpAddr, ClassBytes>,
     addresses: FxMap<IpAddr, AddressInfo>,
+    /// Non-NAT ENIs' own public traffic by their first address (the clients, when no NAT
+    /// private legs name them).
+    own_clients: FxMap<IpAddr, ClassBytes>,
     paths: TrafficPaths,
     first_start: Option<i64>,
     last_end: Option<i64>,
@@ -396,12 +395,6 @@ impl FirstPass {
             }
         }
         self.unknown_region_all += a.s3_unknown_region;
-        for (&k, &b) in &a.public {
-            *self.client_side_cells.entry(k).or_insert(0) += b;
-        }
-        if let Some(r) = a.meta.region {
-            *self.client_side_regions.entry(r).or_insert(0) += a.public.values().sum::<u64>();
-        }
         if let Some(t) = a.span.first() {
             self.first_start = Some(self.first_start.map_or(t, |f| f.min(t)));
         }
@@ -454,9 +447,11 @@ pub fn analyse(
 }
 
 /// Finish the analysis: `acc` for the inputs' statistics, `enis` for the ENI table (the
-/// accumulator's own, or one partly spilled to disk). The table is walked in ENI order three
-/// times (roles and sums; task starts per address; the ECR share and the top clients' ENIs),
-/// so that what is kept in memory grows with NAT gateways and client addresses, not with ENIs.
+/// accumulator's own, or one partly spilled to disk). The table is walked in ENI order twice
+/// (roles, sums and per-address summaries; then task starts and pull bytes per address, the
+/// top clients' ENIs, and the clients' own traffic if no NAT ENI is logged), and a third time
+/// only if some address's pulls must be capped, so that what is kept grows with NAT gateways
+/// and client addresses, not with ENIs.
 pub fn analyse_from(
     acc: &Accumulator,
     enis: &dyn EniSource,
@@ -485,10 +480,8 @@ pub fn analyse_from(
         mut candidates,
         unknown_region_all,
         rejected_other,
-        client_side_cells,
-        client_side_regions,
-        own_clients,
         addresses,
+        own_clients,
         paths,
         first_start,
         last_end,
@@ -576,15 +569,6 @@ pub fn analyse_from(
             rejected_bytes: a.reject_bytes,
         });
     }
-    if client_side {
-        for (k, b) in client_side_cells {
-            let (day, class, dir) = uncell(k);
-            classes.get_mut(class).add(dir, b);
-            by_day.entry(day).or_default().get_mut(class).add(dir, b);
-        }
-        region_bytes = client_side_regions;
-    }
-
     // Attribution to clients.
     let mut clients: BTreeMap<IpAddr, ClassBytes> = BTreeMap::new();
     let mut cross = CrossAz::default();
@@ -607,6 +591,7 @@ pub fn analyse_from(
         }
     }
     cross.by_pair = sorted_groups(cross_pairs);
+
     let clients_source = if !clients.is_empty() {
         "nat-private-legs"
     } else {
@@ -692,35 +677,52 @@ pub fn analyse_from(
     });
     top.truncate(opt.top);
 
-    // Second and third walks: ECR pulls (which need the data's start, whether ECS fields
-    // exist and the NAT's S3 downloads per client) and the top clients' ENIs.
+    // Second walk: ECR task starts and pull bytes per address (which need the data's start,
+    // whether ECS fields exist and the NAT's S3 downloads per client), the top clients' ENIs,
+    // and, without NAT ENIs, the clients' own traffic as the estimate.
     let data_start = first_start.unwrap_or(0);
-    let ecr = {
-        let mut ecr = EcrEstimate::new(&nat, any_ecs, data_start, opt);
-        enis.scan(&mut |eni, a| {
-            if !is_nat_eni(eni) {
-                ecr.count(a);
+    let mut ecr = EcrEstimate::new(&nat, any_ecs, data_start, opt);
+    let mut top_index: FxMap<IpAddr, usize> = FxMap::default();
+    for (i, row) in top.iter().enumerate() {
+        if let Ok(ip) = row.ip.parse() {
+            top_index.insert(ip, i);
+        }
+    }
+    let mut client_side_cells: FxMap<u64, u64> = FxMap::default();
+    enis.scan(&mut |eni, a| {
+        if client_side {
+            for (&k, &b) in &a.public {
+                *client_side_cells.entry(k).or_insert(0) += b;
             }
-        })?;
-        let mut top_index: BTreeMap<IpAddr, usize> = BTreeMap::new();
-        for (i, row) in top.iter().enumerate() {
-            if let Ok(ip) = row.ip.parse() {
-                top_index.insert(ip, i);
+            if let Some(r) = a.meta.region {
+                *region_bytes.entry(r).or_insert(0) += a.public.values().sum::<u64>();
             }
         }
-        enis.scan(&mut |eni, a| {
-            if is_nat_eni(eni) {
-                return;
+        if is_nat_eni(eni) {
+            return;
+        }
+        ecr.count(a);
+        for ip in &a.local_ips.items {
+            if let Some(&i) = top_index.get(ip) {
+                top[i].enis.push(eni.to_string());
             }
-            ecr.share(a);
-            for ip in &a.local_ips.items {
-                if let Some(&i) = top_index.get(ip) {
-                    top[i].enis.push(eni.to_string());
-                }
+        }
+    })?;
+    for (k, b) in client_side_cells {
+        let (day, class, dir) = uncell(k);
+        classes.get_mut(class).add(dir, b);
+        by_day.entry(day).or_default().get_mut(class).add(dir, b);
+    }
+    // Third walk, only where some address's pulls add up to more than the NAT saw: each
+    // pull's share of it.
+    if ecr.settle() {
+        enis.scan(&mut |eni, a| {
+            if !is_nat_eni(eni) {
+                ecr.share(a);
             }
         })?;
-        ecr.finish(&classes, opt)
-    };
+    }
+    let ecr = ecr.finish(&classes, opt);
 
     // Period and data quality.
     let from = opt.since.or(first_start);
@@ -827,9 +829,10 @@ pub fn analyse_from(
     })
 }
 
-/// The ECR image-layer estimate (ACCOUNTING.md §5), built over two walks of the non-NAT ENIs:
-/// [`EcrEstimate::count`] sums each client address's pull-window bytes, then
-/// [`EcrEstimate::share`] caps each pull by what the NAT saw as S3 downloads for its address.
+/// The ECR image-layer estimate (ACCOUNTING.md §5), built over walks of the non-NAT ENIs:
+/// [`EcrEstimate::count`] sums each client address's pull-window bytes; where they add up to
+/// more than the NAT saw as S3 downloads for the address, a second walk
+/// ([`EcrEstimate::share`]) gives each pull its share of that.
 struct EcrEstimate<'a> {
     opt: &'a Options,
     any_ecs: bool,
@@ -840,6 +843,10 @@ struct EcrEstimate<'a> {
     tasks: u64,
     /// Pull-window bytes per address, of the pulls joined to the NAT.
     per_ip: HashMap<IpAddr, u64>,
+    /// The same by ECS service: `address → [(service, pulls, bytes)]`.
+    per_ip_service: HashMap<IpAddr, Vec<(String, u64, u64)>>,
+    /// Addresses whose pulls add up to more than the NAT saw: shared out pull by pull.
+    capped: HashMap<IpAddr, u64>,
     not_via_nat: u64,
     pulls: u64,
     total: u64,
@@ -868,6 +875,8 @@ impl<'a> EcrEstimate<'a> {
             attributable,
             tasks: 0,
             per_ip: HashMap::new(),
+            per_ip_service: HashMap::new(),
+            capped: HashMap::new(),
             not_via_nat: 0,
             pulls: 0,
             total: 0,
@@ -900,31 +909,61 @@ impl<'a> EcrEstimate<'a> {
         if bytes == 0 {
             return;
         }
-        match ip {
-            Some(ip) => *self.per_ip.entry(ip).or_insert(0) += bytes,
-            None => self.not_via_nat += bytes,
+        let Some(ip) = ip else {
+            self.not_via_nat += bytes;
+            return;
+        };
+        *self.per_ip.entry(ip).or_insert(0) += bytes;
+        let svc = a.meta.ecs_service.as_deref().unwrap_or("unknown");
+        let list = self.per_ip_service.entry(ip).or_default();
+        match list.iter_mut().find(|e| e.0 == svc) {
+            Some(e) => {
+                e.1 += 1;
+                e.2 += bytes;
+            }
+            None => list.push((svc.to_string(), 1, bytes)),
         }
     }
 
+    /// After [`EcrEstimate::count`]: count the pulls of every address whose pulls fit within
+    /// what the NAT saw as its S3 downloads; say whether others need [`EcrEstimate::share`].
+    fn settle(&mut self) -> bool {
+        for (ip, list) in std::mem::take(&mut self.per_ip_service) {
+            let sum = self.per_ip.get(&ip).copied().unwrap_or(0);
+            // never more than the NAT saw as S3 downloads for that address
+            let cap = if self.attributable {
+                self.nat_s3.get(&ip).copied().unwrap_or(0)
+            } else {
+                sum
+            };
+            if sum > cap {
+                self.capped.insert(ip, cap);
+                continue;
+            }
+            for (svc, pulls, bytes) in list {
+                self.pulls += pulls;
+                self.total += bytes;
+                let e = self.by_service.entry(svc).or_insert((0, 0));
+                e.0 += pulls;
+                e.1 += bytes;
+            }
+        }
+        !self.capped.is_empty()
+    }
+
+    /// A pull on a capped address: its share of what the NAT saw, in proportion to its bytes.
     fn share(&mut self, a: &EniAgg) {
         let Some((b, Some(ip))) = self.pull(a) else {
+            return;
+        };
+        let Some(&cap) = self.capped.get(&ip) else {
             return;
         };
         if b == 0 {
             return;
         }
         let sum = self.per_ip.get(&ip).copied().unwrap_or(0);
-        // never more than the NAT saw as S3 downloads for that address
-        let cap = if self.attributable {
-            self.nat_s3.get(&ip).copied().unwrap_or(0)
-        } else {
-            sum
-        };
-        let b = if sum > cap {
-            (b as u128 * cap as u128 / sum as u128) as u64
-        } else {
-            b
-        };
+        let b = (b as u128 * cap as u128 / sum as u128) as u64;
         self.pulls += 1;
         self.total += b;
         let svc = a.meta.ecs_service.as_deref().unwrap_or("unknown");

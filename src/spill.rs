@@ -24,8 +24,10 @@ use crate::account::{Accumulator, EniAgg, EniKey, EniSource};
 /// 1.2 KB with its table entry, so about 10 MB). Measured in BENCHMARKS.md: peak RSS the same
 /// at 1× and 4× the data, at no measurable cost in time.
 pub const DEFAULT_BUDGET: usize = 8_192;
-/// Runs merged in one pass (open files and decoded heads at a time).
-const FAN_IN: usize = 32;
+/// Runs merged in one pass (open files, read buffers and decoded heads at a time).
+const FAN_IN: usize = 64;
+/// Read and write buffer of a run file.
+const RUN_BUFFER: usize = 32 << 10;
 /// A worker's share of the budget is at least this (or the whole budget, if smaller), so that
 /// many threads do not spill after every file.
 const MIN_SHARE: usize = 2_048;
@@ -308,7 +310,7 @@ struct RunWriter {
 
 impl RunWriter {
     fn create(path: &Path) -> io::Result<RunWriter> {
-        let mut w = BufWriter::with_capacity(1 << 16, File::create(path)?);
+        let mut w = BufWriter::with_capacity(RUN_BUFFER, File::create(path)?);
         w.write_all(&0u64.to_le_bytes())?;
         Ok(RunWriter {
             w,
@@ -352,7 +354,7 @@ struct RunReader {
 
 impl RunReader {
     fn open(run: &Run) -> io::Result<RunReader> {
-        let mut r = BufReader::with_capacity(1 << 16, File::open(&run.path)?);
+        let mut r = BufReader::with_capacity(RUN_BUFFER, File::open(&run.path)?);
         let mut n = [0u8; 8];
         r.read_exact(&mut n)?;
         let left = u64::from_le_bytes(n);

@@ -380,6 +380,33 @@ fn rule_5_ecr_never_exceeds_what_the_nat_saw() {
 }
 
 #[test]
+fn rule_5_pulls_on_a_reused_address_share_what_the_nat_saw_in_proportion() {
+    // A second task later gets the same address (Fargate reuses them) and its own records
+    // show 10 001 B of layers that never reached the NAT's logs: 40 001 B of pulls against
+    // 37 000 B of S3 downloads the NAT saw for 10.0.1.5, shared in proportion, each share
+    // rounded down (27 749.3 and 9 250.7).
+    let mut body = ecr_world();
+    body += &line(
+        "eni-task2",
+        "52.216.8.1",
+        "10.0.1.5",
+        "52.216.8.1",
+        "10.0.1.5",
+        10_001,
+        T + 7_200,
+        "use1-az2",
+        "subnet-a",
+    );
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    assert_eq!(a.classes.s3.download, 37_000);
+    assert_eq!((a.ecr.task_starts, a.ecr.pulls), (2, 2));
+    assert_eq!(a.ecr.bytes, 27_749 + 9_250);
+    let client = &a.top_clients[0];
+    assert_eq!(client.ip, "10.0.1.5");
+    assert_eq!(client.enis, ["eni-task", "eni-task2"]);
+}
+
+#[test]
 fn rule_6_money_from_integer_bytes_with_a_stated_gb() {
     let gib = 1u64 << 30;
     let body = H.to_string()
