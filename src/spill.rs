@@ -528,14 +528,21 @@ mod tests {
         last
     }
 
-    #[test]
-    fn many_runs_merge_back_to_the_same_table() {
+    /// A hundred tables spilled with a budget of one ENI: the store's directory, the same
+    /// tables merged in memory, and what the store gives back.
+    fn spilled() -> (tempfile::TempDir, Accumulator, Stored) {
         let dir = tempfile::tempdir().unwrap();
         let spill = Spill::new(dir.path(), 1, &[]);
         let mut whole = Accumulator::new(&Params::default());
         let mut left = fill(&spill, &mut whole);
         assert_eq!(spill.runs(), 100);
         let stored = spill.finish(&mut left).unwrap();
+        (dir, whole, stored)
+    }
+
+    #[test]
+    fn many_runs_merge_back_to_the_same_table() {
+        let (_dir, whole, stored) = spilled();
         assert!(stored.runs() <= FAN_IN, "{} runs", stored.runs());
         let got = table(&stored);
         assert_eq!(got.len(), 40);
@@ -544,11 +551,7 @@ mod tests {
 
     #[test]
     fn a_damaged_run_is_an_error_not_a_wrong_table() {
-        let dir = tempfile::tempdir().unwrap();
-        let spill = Spill::new(dir.path(), 1, &[]);
-        let mut whole = Accumulator::new(&Params::default());
-        let mut left = fill(&spill, &mut whole);
-        let stored = spill.finish(&mut left).unwrap();
+        let (_dir, _, stored) = spilled();
         let run = &stored.runs[0].path;
         let len = std::fs::metadata(run).unwrap().len();
         std::fs::OpenOptions::new()

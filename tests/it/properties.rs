@@ -81,6 +81,20 @@ fn acc_of(chunks: &[(usize, Vec<String>)]) -> Accumulator {
     acc
 }
 
+/// `recs` cut at the positions `cuts` (taken modulo the length), as numbered chunks.
+fn split_at(recs: &[String], cuts: Vec<usize>) -> Vec<(usize, Vec<String>)> {
+    let mut bounds: Vec<usize> = cuts.into_iter().map(|c| c % (recs.len() + 1)).collect();
+    bounds.push(0);
+    bounds.push(recs.len());
+    bounds.sort();
+    bounds.dedup();
+    bounds
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| (i, recs[w[0]..w[1]].to_vec()))
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     #[test]
@@ -89,12 +103,7 @@ proptest! {
         cuts in prop::collection::vec(0usize..120, 0..6),
         order in prop::collection::vec(any::<u32>(), 8),
     ) {
-        let mut bounds: Vec<usize> = cuts.into_iter().map(|c| c % (recs.len() + 1)).collect();
-        bounds.push(0);
-        bounds.push(recs.len());
-        bounds.sort();
-        bounds.dedup();
-        let chunks: Vec<(usize, Vec<String>)> = bounds.windows(2).enumerate().map(|(i, w)| (i, recs[w[0]..w[1]].to_vec())).collect();
+        let chunks = split_at(&recs, cuts);
         let sequential = acc_of(&chunks);
         // one accumulator per chunk, merged in a shuffled order and grouping
         let mut parts: Vec<Accumulator> = chunks.iter().map(|c| acc_of(std::slice::from_ref(c))).collect();
@@ -128,12 +137,7 @@ proptest! {
         budget in 1usize..6,
         given_nat in any::<bool>(),
     ) {
-        let mut bounds: Vec<usize> = cuts.into_iter().map(|c| c % (recs.len() + 1)).collect();
-        bounds.push(0);
-        bounds.push(recs.len());
-        bounds.sort();
-        bounds.dedup();
-        let chunks: Vec<(usize, Vec<String>)> = bounds.windows(2).enumerate().map(|(i, w)| (i, recs[w[0]..w[1]].to_vec())).collect();
+        let chunks = split_at(&recs, cuts);
         let sequential = acc_of(&chunks);
         let mut opt = options();
         opt.client_side_estimate = true;
