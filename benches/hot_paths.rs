@@ -189,5 +189,53 @@ fn parquet(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parse, parquet, classify, account);
+/// Moving ENI tables to disk and back: 20,000 task ENIs (three records each, as a Fargate task's
+/// first minutes look) written to one run and merged back with the table left in memory.
+fn spill(c: &mut Criterion) {
+    let r = IpRanges::embedded();
+    let mut body = String::new();
+    for i in 0..60_000usize {
+        let task = format!("10.0.{}.{}", 16 + (i / 3 / 250) % 16, 1 + (i / 3) % 250);
+        body += &format!(
+            "5 111122223333 eni-{:017x} {task} 52.216.{}.{} {} 443 6 10 {} {} {} ACCEPT OK vpc-0a1b2c3d4e5f60718 subnet-0c33cc33cc33cc33c - 19 IPv4 {task} 52.216.1.2 us-east-1 use1-az1 - - - S3 egress 1\n",
+            i / 3,
+            i % 256,
+            1 + i % 250,
+            40_000 + i % 20_000,
+            1_000 + i * 37 % 100_000,
+            1_788_220_800 + (i % 3) as i64 * 60,
+            1_788_220_860 + (i % 3) as i64 * 60,
+        );
+    }
+    let layout = Layout::new(fields::parse_field_list(V5)).projected(ENGINE_FIELDS);
+    let params = Params {
+        pull_window: 180,
+        ..Default::default()
+    };
+    let mut table = Accumulator::new(&params);
+    let mut sink = table.file(&r, &params, FileStats::default(), r.region_id("us-east-1"));
+    text::decode(body.as_bytes(), &layout, &mut sink).unwrap();
+    sink.finish(None);
+    assert_eq!(table.enis.len(), 20_000);
+    let mut g = c.benchmark_group("spill");
+    g.throughput(Throughput::Elements(20_000));
+    g.bench_function("write-and-merge-back-20k-enis", |b| {
+        b.iter_batched(
+            || table.clone(),
+            |mut acc| {
+                let dir = tempfile::tempdir().unwrap();
+                let spill = flowcost::spill::Spill::new(dir.path(), 1, &[]);
+                spill.relieve(&mut acc);
+                let stored = spill.finish(&mut acc).unwrap();
+                let mut n = 0u64;
+                flowcost::account::EniSource::scan(&stored, &mut |_, a| n += a.records).unwrap();
+                n
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, parse, parquet, classify, account, spill);
 criterion_main!(benches);
