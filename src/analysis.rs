@@ -376,8 +376,10 @@ struct FirstPass {
 }
 
 impl FirstPass {
-    fn add(&mut self, eni: &str, a: &EniAgg, is_nat: bool, opt: &Options) {
-        if opt.nat_enis.iter().any(|e| e == eni) {
+    /// Add one ENI; `given` says whether the user named it as a NAT, `is_nat` whether it is
+    /// one.
+    fn add(&mut self, eni: &str, a: &EniAgg, given: bool, is_nat: bool) {
+        if given {
             self.given_seen.insert(eni.to_string());
         }
         let p = a.private_side();
@@ -465,15 +467,16 @@ pub fn analyse_from(
         lines.add(&f.counts);
     }
     let given = !opt.nat_enis.is_empty() || !opt.nat_ips.is_empty();
-    let is_nat = |eni: &str, a: &EniAgg| {
-        if given {
-            opt.nat_enis.iter().any(|e| e == eni) || a.has_nat_ip
+    let mut first = FirstPass::default();
+    enis.scan(&mut |eni, a| {
+        let named = opt.nat_enis.iter().any(|e| e == eni);
+        let is_nat = if given {
+            named || a.has_nat_ip
         } else {
             a.private_side().translated_records > 0
-        }
-    };
-    let mut first = FirstPass::default();
-    enis.scan(&mut |eni, a| first.add(eni, a, is_nat(eni, a), opt))?;
+        };
+        first.add(eni, a, named, is_nat)
+    })?;
     let FirstPass {
         nat,
         given_seen,

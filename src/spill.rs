@@ -231,18 +231,17 @@ impl Spill {
     /// most [`FAN_IN`] runs, to be read back in ENI order.
     pub fn finish(self, acc: &mut Accumulator) -> io::Result<Stored> {
         let memory = acc.take_sorted();
-        let mut runs = self.runs.into_inner().unwrap_or_default();
+        let mut runs = std::mem::take(
+            &mut *self
+                .runs
+                .lock()
+                .map_err(|_| io::Error::other("spill runs poisoned"))?,
+        );
         let window = acc.window;
         // Merge the oldest runs FAN_IN at a time until FAN_IN are left.
         while runs.len() > FAN_IN {
             let group: Vec<Run> = runs.drain(..FAN_IN).collect();
-            let path = {
-                let n = self.next.fetch_add(1, Ordering::Relaxed);
-                match self.dir.get() {
-                    Some(Ok(d)) => d.path().join(format!("run-{n:06}")),
-                    _ => return Err(io::Error::other("spill directory missing")),
-                }
-            };
+            let path = self.new_path()?;
             let _writing = LIVE.read();
             let mut w = RunWriter::create(&path)?;
             let mut err = None;
