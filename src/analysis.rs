@@ -844,12 +844,12 @@ struct EcrEstimate<'a> {
     nat_s3: HashMap<IpAddr, u64>,
     attributable: bool,
     tasks: u64,
-    /// Pull-window bytes per address, of the pulls joined to the NAT.
-    per_ip: HashMap<IpAddr, u64>,
-    /// The same by ECS service: `address → [(service, pulls, bytes)]`.
+    /// Pull-window pulls and bytes per address and ECS service, of the pulls joined to the
+    /// NAT: `address → [(service, pulls, bytes)]`.
     per_ip_service: HashMap<IpAddr, Vec<(String, u64, u64)>>,
-    /// Addresses whose pulls add up to more than the NAT saw: shared out pull by pull.
-    capped: HashMap<IpAddr, u64>,
+    /// Addresses whose pulls add up to more than the NAT saw, shared out pull by pull:
+    /// `address → (what the NAT saw, the pulls' sum)`.
+    capped: HashMap<IpAddr, (u64, u64)>,
     not_via_nat: u64,
     pulls: u64,
     total: u64,
@@ -877,7 +877,6 @@ impl<'a> EcrEstimate<'a> {
             nat_s3,
             attributable,
             tasks: 0,
-            per_ip: HashMap::new(),
             per_ip_service: HashMap::new(),
             capped: HashMap::new(),
             not_via_nat: 0,
@@ -916,7 +915,6 @@ impl<'a> EcrEstimate<'a> {
             self.not_via_nat += bytes;
             return;
         };
-        *self.per_ip.entry(ip).or_insert(0) += bytes;
         let svc = a.meta.ecs_service.as_deref().unwrap_or("unknown");
         let list = self.per_ip_service.entry(ip).or_default();
         match list.iter_mut().find(|e| e.0 == svc) {
@@ -932,7 +930,7 @@ impl<'a> EcrEstimate<'a> {
     /// what the NAT saw as its S3 downloads; say whether others need [`EcrEstimate::share`].
     fn settle(&mut self) -> bool {
         for (ip, list) in std::mem::take(&mut self.per_ip_service) {
-            let sum = self.per_ip.get(&ip).copied().unwrap_or(0);
+            let sum: u64 = list.iter().map(|e| e.2).sum();
             // never more than the NAT saw as S3 downloads for that address
             let cap = if self.attributable {
                 self.nat_s3.get(&ip).copied().unwrap_or(0)
@@ -940,7 +938,7 @@ impl<'a> EcrEstimate<'a> {
                 sum
             };
             if sum > cap {
-                self.capped.insert(ip, cap);
+                self.capped.insert(ip, (cap, sum));
                 continue;
             }
             for (svc, pulls, bytes) in list {
@@ -959,13 +957,12 @@ impl<'a> EcrEstimate<'a> {
         let Some((b, Some(ip))) = self.pull(a) else {
             return;
         };
-        let Some(&cap) = self.capped.get(&ip) else {
+        let Some(&(cap, sum)) = self.capped.get(&ip) else {
             return;
         };
         if b == 0 {
             return;
         }
-        let sum = self.per_ip.get(&ip).copied().unwrap_or(0);
         let b = (b as u128 * cap as u128 / sum as u128) as u64;
         self.pulls += 1;
         self.total += b;

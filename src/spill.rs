@@ -15,7 +15,7 @@ use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 
 use crate::account::{Accumulator, EniAgg, EniKey, EniSource};
@@ -92,8 +92,8 @@ pub struct Spill {
     dir: OnceLock<io::Result<SpillDir>>,
     runs: Mutex<Vec<Run>>,
     next: AtomicU64,
-    failed: AtomicBool,
-    failure: Mutex<Option<String>>,
+    /// Why spilling stopped, once it has (tables then stay in memory).
+    failure: OnceLock<String>,
     /// Bytes written to run files so far.
     pub bytes_written: AtomicU64,
 }
@@ -112,15 +112,14 @@ impl Spill {
             dir: OnceLock::new(),
             runs: Mutex::new(Vec::new()),
             next: AtomicU64::new(0),
-            failed: AtomicBool::new(false),
-            failure: Mutex::new(None),
+            failure: OnceLock::new(),
             bytes_written: AtomicU64::new(0),
         }
     }
 
     /// Why spilling stopped, if it did (tables then stay in memory: nothing is lost).
     pub fn failure(&self) -> Option<String> {
-        self.failure.lock().ok().and_then(|f| f.clone())
+        self.failure.get().cloned()
     }
 
     /// Runs written so far.
@@ -144,8 +143,7 @@ impl Spill {
     /// Like [`Spill::relieve`], but the run is handed back to be kept ([`Spill::keep`]) or
     /// dropped ([`Spill::discard`]) later: for partial results that may be thrown away.
     pub fn spill_if_over(&self, acc: &mut Accumulator) -> Option<Run> {
-        if self.budget == 0 || acc.enis.len() <= self.limit() || self.failed.load(Ordering::Relaxed)
-        {
+        if self.budget == 0 || acc.enis.len() <= self.limit() || self.failure.get().is_some() {
             return None;
         }
         // NAT gateways stay: they are few, seen in every file, and the largest aggregates
@@ -171,15 +169,10 @@ impl Spill {
             Err(e) => {
                 // Keep the table in memory (nothing lost) and stop spilling.
                 acc.enis.extend(table);
-                self.failed.store(true, Ordering::Relaxed);
-                if let Ok(mut f) = self.failure.lock() {
-                    f.get_or_insert_with(|| {
-                        format!(
-                            "cannot spill ENI tables under {}: {e}",
-                            self.parent.display()
-                        )
-                    });
-                }
+                let _ = self.failure.set(format!(
+                    "cannot spill ENI tables under {}: {e}",
+                    self.parent.display()
+                ));
                 None
             }
         }
@@ -219,11 +212,8 @@ impl Spill {
         for (k, a) in table {
             w.push(k, a)?;
         }
-        let run = w.finish(path)?;
-        self.bytes_written.fetch_add(
-            std::fs::metadata(&run.path).map_or(0, |m| m.len()),
-            Ordering::Relaxed,
-        );
+        let (run, bytes) = w.finish(path)?;
+        self.bytes_written.fetch_add(bytes, Ordering::Relaxed);
         Ok(run)
     }
 
@@ -253,7 +243,7 @@ impl Spill {
             if let Some(e) = err {
                 return Err(e);
             }
-            runs.push(w.finish(path)?);
+            runs.push(w.finish(path)?.0);
             for r in group {
                 let _ = std::fs::remove_file(&r.path);
             }
@@ -304,6 +294,7 @@ impl EniSource for Stored {
 struct RunWriter {
     w: BufWriter<File>,
     items: u64,
+    bytes: u64,
     buf: Vec<u8>,
 }
 
@@ -314,6 +305,7 @@ impl RunWriter {
         Ok(RunWriter {
             w,
             items: 0,
+            bytes: 8,
             buf: Vec::new(),
         })
     }
@@ -330,17 +322,22 @@ impl RunWriter {
         self.w.write_all(&len.to_le_bytes())?;
         self.w.write_all(&self.buf)?;
         self.items += 1;
+        self.bytes += 4 + u64::from(len);
         Ok(())
     }
 
-    fn finish(self, path: PathBuf) -> io::Result<Run> {
+    /// Write the item count and close; the run and the bytes written.
+    fn finish(self, path: PathBuf) -> io::Result<(Run, u64)> {
         let mut f = self.w.into_inner().map_err(|e| e.into_error())?;
         f.seek(io::SeekFrom::Start(0))?;
         f.write_all(&self.items.to_le_bytes())?;
-        Ok(Run {
-            path,
-            items: self.items,
-        })
+        Ok((
+            Run {
+                path,
+                items: self.items,
+            },
+            self.bytes,
+        ))
     }
 }
 
