@@ -66,6 +66,47 @@ pub struct Params {
     pub until: Option<i64>,
     /// ECR pull window after an ENI's first record, seconds.
     pub pull_window: i64,
+    /// The bytes all inputs of the run may still add (shared by every worker).
+    pub budget: RunBudget,
+}
+
+/// The most bytes one run counts, in all records together: 2^62 (4 EiB). Every sum the
+/// engine and the analysis make covers each record at most a few times, so with this bound
+/// no `u64` sum can wrap. A record that would pass it is malformed ("the run's total would
+/// pass 2^62 bytes"); no real deployment comes within a million times of it.
+pub const RUN_BYTES_MAX: u64 = 1 << 62;
+
+/// How much a sink takes from the [`RunBudget`] at a time, so that workers touch the shared
+/// counter once per 64 GiB rather than once per record.
+const BUDGET_GRANT: u64 = 1 << 36;
+
+/// What is left of [`RUN_BYTES_MAX`] for a run, shared by its workers.
+#[derive(Clone, Debug)]
+pub struct RunBudget(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl Default for RunBudget {
+    fn default() -> Self {
+        RunBudget::new(RUN_BYTES_MAX)
+    }
+}
+
+impl RunBudget {
+    pub fn new(bytes: u64) -> RunBudget {
+        RunBudget(std::sync::Arc::new(bytes.into()))
+    }
+
+    /// Take `want` bytes if that many are left.
+    fn take(&self, want: u64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.0
+            .fetch_update(Relaxed, Relaxed, |left| left.checked_sub(want))
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: u64) {
+        self.0
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Per-input line accounting: every line read lands in exactly one of these.
@@ -131,6 +172,9 @@ pub struct FileStats {
     /// Set when the input could not be read to its end (truncated gzip, broken Parquet,
     /// I/O error): the counts cover what was read before.
     pub error: Option<String>,
+    /// What kind of failure `error` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<crate::source::FailureKind>,
     pub skipdata_windows: u64,
     /// The S3 object's ETag, for objects read from S3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -445,6 +489,15 @@ pub struct Oddities {
     pub both_public: u64,
     /// Counted records without `interface-id`.
     pub no_interface: u64,
+    /// REJECT records without `interface-id`, and their bytes (in the rejected totals).
+    #[serde(default)]
+    pub no_interface_rejected: u64,
+    #[serde(default)]
+    pub no_interface_rejected_bytes: u64,
+    /// Records whose `region` is not a region of the ip-ranges data (the input's path or
+    /// `--region` was used for them).
+    #[serde(default)]
+    pub unknown_region: u64,
 }
 
 /// An ENI id as a map key, held inline when it is short (AWS ids, `eni-` and 17 hex digits,
@@ -540,6 +593,9 @@ pub struct Accumulator {
     pub files: Vec<FileStats>,
     pub odd: Oddities,
     pub window: i64,
+    /// The span of every record with a `start`, inside the time filter or not: what the data
+    /// covers, for messages about an empty time range.
+    pub dated: Span,
 }
 
 impl Accumulator {
@@ -567,6 +623,10 @@ impl Accumulator {
         self.odd.no_address += o.odd.no_address;
         self.odd.both_public += o.odd.both_public;
         self.odd.no_interface += o.odd.no_interface;
+        self.odd.no_interface_rejected += o.odd.no_interface_rejected;
+        self.odd.no_interface_rejected_bytes += o.odd.no_interface_rejected_bytes;
+        self.odd.unknown_region += o.odd.unknown_region;
+        self.dated.merge(o.dated);
     }
 
     /// Move the ENI table out, sorted by ENI, leaving an empty one (for the spill store).
@@ -606,6 +666,7 @@ impl Accumulator {
             stats,
             file_region,
             last_region: None,
+            allowance: 0,
         }
     }
 }
@@ -637,33 +698,70 @@ pub struct FileSink<'a> {
     pub stats: FileStats,
     file_region: Option<u16>,
     last_region: Option<(String, Option<u16>)>,
+    /// Bytes taken from the run's budget and not yet used by a record.
+    allowance: u64,
 }
 
 impl FileSink<'_> {
     /// Close the input: record an error if it stopped early, and hand the stats over.
-    pub fn finish(mut self, error: Option<String>) {
-        self.stats.error = error;
-        self.acc.files.push(self.stats);
+    pub fn finish(mut self, error: Option<crate::source::Failure>) {
+        if let Some(f) = error {
+            self.stats.failure = Some(f.kind);
+            self.stats.error = Some(f.message);
+        }
+        let stats = std::mem::take(&mut self.stats);
+        self.acc.files.push(stats);
     }
 
     /// Close a part of an input (a chunk of a large file): its stats are handed back for the
     /// caller to combine, not recorded.
-    pub fn take(self) -> FileStats {
-        self.stats
+    pub fn take(mut self) -> FileStats {
+        std::mem::take(&mut self.stats)
     }
 
+    /// Use `bytes` of the run's budget; `false` when the run's total would pass
+    /// [`RUN_BYTES_MAX`].
+    #[inline]
+    fn spend(&mut self, bytes: u64) -> bool {
+        if bytes > self.allowance {
+            let budget = &self.params.budget;
+            let grant = bytes.max(BUDGET_GRANT);
+            if budget.take(grant) {
+                self.allowance += grant;
+            } else if budget.take(bytes) {
+                self.allowance += bytes;
+            } else {
+                return false;
+            }
+        }
+        self.allowance -= bytes;
+        true
+    }
+
+    /// The region id of a record's `region` value; a value the ip-ranges data does not know
+    /// falls back to the input's region (its path, or `--region`) and is counted.
     fn region_of(&mut self, name: Option<&str>) -> Option<u16> {
         let Some(name) = name else {
             return self.file_region;
         };
-        if let Some((n, id)) = &self.last_region {
-            if n == name {
-                return *id;
+        let id = match &self.last_region {
+            Some((n, id)) if n == name => *id,
+            _ => {
+                let id = self.ranges.region_id(name);
+                self.last_region = Some((name.to_string(), id));
+                id
             }
+        };
+        if id.is_none() {
+            self.acc.odd.unknown_region += 1;
         }
-        let id = self.ranges.region_id(name);
-        self.last_region = Some((name.to_string(), id));
-        id
+        id.or(self.file_region)
+    }
+}
+
+impl Drop for FileSink<'_> {
+    fn drop(&mut self) {
+        self.params.budget.give_back(self.allowance);
     }
 }
 
@@ -703,6 +801,11 @@ impl Sink for FileSink<'_> {
             }
             LogStatus::Ok => {}
         }
+        if let Some(t) = r.start {
+            let d = &mut self.acc.dated;
+            d.first = d.first.min(t);
+            d.last = d.last.max(r.end.unwrap_or(t));
+        }
         if self.params.since.is_some() || self.params.until.is_some() {
             let Some(t) = r.start else {
                 c.undated += 1;
@@ -714,9 +817,17 @@ impl Sink for FileSink<'_> {
                 return;
             }
         }
+        if !self.spend(r.bytes.unwrap_or(0)) {
+            self.stats.counts.lines -= 1;
+            self.malformed(self.stats.counts.lines + 1, Malformed::RunTotal);
+            return;
+        }
+        let c = &mut self.stats.counts;
         let Some(eni) = r.interface_id else {
             if r.action == Action::Reject {
                 c.rejected += 1;
+                self.acc.odd.no_interface_rejected += 1;
+                self.acc.odd.no_interface_rejected_bytes += r.bytes.unwrap_or(0);
             } else {
                 c.counted += 1;
                 self.acc.odd.no_interface += 1;

@@ -200,12 +200,88 @@ pub struct Period {
     pub days: f64,
 }
 
+/// Inputs that could not be read in full (ACCOUNTING.md §7): the figures are a lower bound.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Incomplete {
+    /// Inputs not read to their end, of all inputs.
+    pub inputs: u64,
+    pub of_inputs: u64,
+    /// Their size (as listed or found on disk).
+    pub bytes: u64,
+    /// The first and last delivery times their names carry (AWS's key layout), when they do:
+    /// roughly the span of time whose records are missing.
+    pub first_key_time: Option<String>,
+    pub last_key_time: Option<String>,
+    /// By kind of failure, each with its first input (by name) and what happened to it.
+    pub by_kind: Vec<FailureCount>,
+}
+
+/// Inputs that failed in one way.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureCount {
+    pub kind: crate::source::FailureKind,
+    pub inputs: u64,
+    pub example: String,
+}
+
+impl Incomplete {
+    /// The inputs of `files` that stopped short, or `None` when every one was read in full.
+    pub fn of(files: &[FileStats]) -> Option<Incomplete> {
+        use crate::source::FailureKind;
+        let failed: Vec<&FileStats> = files.iter().filter(|f| f.error.is_some()).collect();
+        if failed.is_empty() {
+            return None;
+        }
+        let mut kinds: BTreeMap<FailureKind, (u64, String)> = BTreeMap::new();
+        for f in &failed {
+            let k = kinds
+                .entry(f.failure.unwrap_or(FailureKind::Io))
+                .or_insert_with(|| {
+                    (
+                        0,
+                        format!("{}: {}", f.path, f.error.as_deref().unwrap_or("")),
+                    )
+                });
+            k.0 += 1;
+        }
+        let times: Vec<i64> = failed
+            .iter()
+            .filter_map(|f| crate::source::s3::key_time(&f.path))
+            .collect();
+        let mut by_kind: Vec<FailureCount> = kinds
+            .into_iter()
+            .map(|(kind, (inputs, example))| FailureCount {
+                kind,
+                inputs,
+                example,
+            })
+            .collect();
+        by_kind.sort_by(|a, b| b.inputs.cmp(&a.inputs).then(a.kind.cmp(&b.kind)));
+        Some(Incomplete {
+            inputs: failed.len() as u64,
+            of_inputs: files.len() as u64,
+            bytes: failed.iter().map(|f| f.size).sum(),
+            first_key_time: times.iter().min().map(|t| crate::time::format_instant(*t)),
+            last_key_time: times.iter().max().map(|t| crate::time::format_instant(*t)),
+            by_kind,
+        })
+    }
+}
+
 /// Data-quality section (ACCOUNTING.md §7).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Quality {
     pub lines: LineCounts,
+    /// Every line is in one bucket and every input was read in full.
     pub reconciled: bool,
+    /// Every input was read to its end (exit 0); else `incomplete` says what was not.
+    #[serde(default = "yes")]
+    pub complete: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<Incomplete>,
     pub files: Vec<FileStats>,
     pub files_with_errors: u64,
     pub oddities: Oddities,
@@ -281,17 +357,36 @@ pub struct Options {
 pub struct Candidate {
     pub eni: String,
     pub translated_records: u64,
+    /// Bytes of those translated records (private legs naming a public remote).
+    pub translated_bytes: u64,
     pub public_bytes: u64,
     pub internal_bytes: u64,
     pub private_peers: usize,
     pub local_ips: Vec<String>,
 }
 
+/// What explains finding no NAT gateway: how the lines were counted, the first malformed
+/// line, the time filter and what the data covers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NoNatContext {
+    pub lines: LineCounts,
+    /// `path:line: reason` of the first malformed line.
+    pub first_malformed: Option<String>,
+    pub time_filter: bool,
+    /// First start and last end of every dated record, in the time range or not.
+    pub data_span: Option<(i64, i64)>,
+    /// Inputs that could not be read in full: the likeliest reason of all.
+    pub incomplete: Option<Incomplete>,
+}
+
 /// Why the analysis could not be finished.
 #[derive(Debug, thiserror::Error)]
 pub enum AnalysisError {
     #[error("no NAT gateway ENI found in the data")]
-    NoNat { candidates: Vec<Candidate> },
+    NoNat {
+        candidates: Vec<Candidate>,
+        context: Box<NoNatContext>,
+    },
     #[error("{bytes} bytes to S3 ranges have no known NAT region, so same-region S3 (removable by a gateway endpoint) cannot be told from other-region S3: pass --region")]
     UnknownRegion { bytes: u64 },
     #[error("reading the spilled ENI tables back: {0}")]
@@ -387,6 +482,7 @@ impl FirstPass {
             self.candidates.push(Candidate {
                 eni: eni.to_string(),
                 translated_records: p.translated_records,
+                translated_bytes: p.private.values().sum(),
                 public_bytes: a.public.values().sum(),
                 internal_bytes: p.internal_bytes,
                 private_peers: p.peers.items.len(),
@@ -491,10 +587,26 @@ pub fn analyse_from(
         records_without_bytes,
         any_ecs,
     } = first;
-    let client_side = nat.is_empty();
-    if client_side && !opt.client_side_estimate {
-        best_candidates(&mut candidates);
-        return Err(AnalysisError::NoNat { candidates });
+    // Named NAT gateways that are in no record make a report of zero bytes with a warning
+    // (a window with no traffic is an answer); detection that finds none is an error.
+    let client_side = nat.is_empty() && opt.client_side_estimate;
+    best_candidates(&mut candidates);
+    if nat.is_empty() && !given && !opt.client_side_estimate {
+        let first_malformed = files.iter().find_map(|f| {
+            f.malformed_examples
+                .first()
+                .map(|b| format!("{}:{}: {}", f.path, b.line, b.reason))
+        });
+        return Err(AnalysisError::NoNat {
+            candidates,
+            context: Box::new(NoNatContext {
+                lines: lines.clone(),
+                first_malformed,
+                time_filter: opt.since.is_some() || opt.until.is_some(),
+                data_span: acc.dated.first().zip(acc.dated.last()),
+                incomplete: Incomplete::of(&files),
+            }),
+        });
     }
     let unknown: u64 = if client_side {
         unknown_region_all
@@ -512,8 +624,8 @@ pub fn analyse_from(
     let mut any_private = false;
     let mut any_public = false;
     let mut rejected = Rejected {
-        other_records: rejected_other.0,
-        other_bytes: rejected_other.1,
+        other_records: rejected_other.0 + acc.odd.no_interface_rejected,
+        other_bytes: rejected_other.1 + acc.odd.no_interface_rejected_bytes,
         ..Default::default()
     };
     let mut region_bytes: BTreeMap<u16, u64> = BTreeMap::new();
@@ -751,6 +863,10 @@ pub fn analyse_from(
     if skipdata_windows > 0 {
         notes.push(format!("{skipdata_windows} SKIPDATA records: AWS dropped records in those windows, so the figures are a lower bound."));
     }
+    if acc.odd.unknown_region > 0 {
+        notes.push(format!("{} records name a region the ip-ranges data does not know: the region of their input's path, or --region, was used for them.", acc.odd.unknown_region));
+    }
+    let incomplete = Incomplete::of(&files);
     let files_with_errors = files.iter().filter(|f| f.error.is_some()).count() as u64;
     if files_with_errors > 0 {
         notes.push(format!("{files_with_errors} input(s) could not be read to the end: their figures cover what was read."));
@@ -761,6 +877,43 @@ pub fn analyse_from(
         .filter(|e| !given_seen.contains(e.as_str()))
         .cloned()
         .collect();
+    if given && nat.is_empty() && !client_side {
+        let named: Vec<String> = opt
+            .nat_enis
+            .iter()
+            .cloned()
+            .chain(opt.nat_ips.iter().map(|i| i.to_string()))
+            .collect();
+        let looks: Vec<&str> = candidates
+            .iter()
+            .filter(|c| c.translated_records > 0)
+            .map(|c| c.eni.as_str())
+            .collect();
+        notes.push(format!(
+            "The NAT gateways given ({}) appear in no counted record{}, so every NAT figure is zero. {}",
+            named.join(", "),
+            if opt.since.is_some() || opt.until.is_some() { " in the time range" } else { "" },
+            if looks.is_empty() {
+                "No ENI in the data shows NAT address translation.".to_string()
+            } else {
+                format!("ENIs that show NAT address translation: {}.", looks.join(", "))
+            }
+        ));
+    }
+    if lines.counted == 0 && lines.outside_time > 0 {
+        let span = match (acc.dated.first(), acc.dated.last()) {
+            (Some(f), Some(l)) => format!(
+                "; the data spans {} .. {}",
+                crate::time::format_instant(f),
+                crate::time::format_instant(l)
+            ),
+            _ => String::new(),
+        };
+        notes.push(format!(
+            "No record falls in the time range: {} records are outside it{span}.",
+            lines.outside_time
+        ));
+    }
     let nat_region = region_bytes
         .iter()
         .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
@@ -819,7 +972,9 @@ pub fn analyse_from(
             days,
         },
         quality: Quality {
-            reconciled: lines.accounted() == lines.lines,
+            reconciled: lines.accounted() == lines.lines && incomplete.is_none(),
+            complete: incomplete.is_none(),
+            incomplete,
             lines,
             files_with_errors,
             records_without_bytes,
@@ -1008,4 +1163,8 @@ impl<'a> EcrEstimate<'a> {
             not_via_nat_bytes: self.not_via_nat,
         }
     }
+}
+
+fn yes() -> bool {
+    true
 }

@@ -141,6 +141,14 @@ pub struct AnalyzeArgs {
     /// Concurrent S3 downloads.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Longest wait for an S3 connection (seconds, or `500ms`, `10s`, `1m`); each attempt
+    /// is retried as the AWS SDK's standard mode does (6 attempts in all).
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub connect_timeout: String,
+    /// Longest wait for the next bytes of an S3 response, headers or body; a download that
+    /// stalls longer is resumed where it stopped, then reported as not read.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub read_timeout: String,
     /// Chunk size in bytes for parsing one large text input on several workers (inputs of
     /// eight chunks or more are split). For tests and benchmarks.
     #[arg(long, hide = true, default_value_t = crate::engine::CHUNK)]

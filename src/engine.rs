@@ -14,7 +14,7 @@ use crate::classify::IpRanges;
 use crate::format::text::{Blocks, Decoder};
 use crate::format::{parquet, text, Layout};
 use crate::source::s3::{Body, Downloads, S3Stats};
-use crate::source::{self, Input, Location, Opened};
+use crate::source::{self, Failure, FailureKind, Input, Location, Opened};
 use crate::spill::{Run, Spill};
 
 /// Default size of the chunks a large text input is cut into; inputs of at least
@@ -133,6 +133,7 @@ impl Engine<'_> {
                                 (source::open_received(bytes, failure, counter), Some(w))
                             }
                             Body::Stream(r) => (source::open_stream(Box::new(r), counter), None),
+                            Body::Skipped(f) => (Err(f.into_io()), None),
                         };
                         self.ingest(&input, opened, &read, &mut acc, &progress);
                         self.relieve(&mut acc);
@@ -206,7 +207,7 @@ impl Engine<'_> {
             other => other,
         };
         let error = match opened {
-            Err(e) => Some(format!("cannot open: {e}")),
+            Err(e) => Some(cannot_open(&e)),
             Ok(Opened::Memory(m, enc)) => {
                 sink.stats.format = enc.name().into();
                 text::decode_slice(m.bytes(), self.layout, &mut sink);
@@ -224,22 +225,20 @@ impl Engine<'_> {
                 sink.stats.format = enc.name().into();
                 text::decode(reader, self.layout, &mut sink)
                     .err()
-                    .map(|(line, e)| {
-                        format!("{} stream stopped after line {line}: {e}", enc.name())
-                    })
+                    .map(|(line, e)| stream_stopped(enc.name(), line, &e))
             }
             Ok(Opened::ParquetFile(f)) => {
                 sink.stats.format = "parquet".into();
                 progress.bar.inc(input.size);
                 parquet::decode(f, self.layout.keep, &mut sink)
                     .err()
-                    .map(|(rows, e)| format!("parquet stopped after row {rows}: {e}"))
+                    .map(|(rows, e)| parquet_stopped(rows, &e))
             }
             Ok(Opened::ParquetBytes(b)) => {
                 sink.stats.format = "parquet".into();
                 parquet::decode(b, self.layout.keep, &mut sink)
                     .err()
-                    .map(|(rows, e)| format!("parquet stopped after row {rows}: {e}"))
+                    .map(|(rows, e)| parquet_stopped(rows, &e))
             }
         };
         if input.location == Location::Stdin {
@@ -338,8 +337,8 @@ impl Engine<'_> {
             );
         let read_error = match reader_thread.join() {
             Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some("reader thread failed".to_string()),
+            Ok(Err(e)) => Some(e),
+            Err(_) => Some(std::io::Error::other("reader thread failed")),
         };
         if infos.iter().any(|i| i.layout_changes > 0) {
             // A header mid-file changed the layout: read the file again, in one piece.
@@ -366,12 +365,13 @@ impl Engine<'_> {
                     sink.stats.format = enc.name().into();
                     text::decode(r, self.layout, &mut sink)
                         .err()
-                        .map(|(line, e)| {
-                            format!("{} stream stopped after line {line}: {e}", enc.name())
-                        })
+                        .map(|(line, e)| stream_stopped(enc.name(), line, &e))
                 }
-                Ok(_) => Some("the input changed while it was read".into()),
-                Err(e) => Some(format!("cannot open: {e}")),
+                Ok(_) => Some(Failure::new(
+                    FailureKind::Io,
+                    "the input changed while it was read",
+                )),
+                Err(e) => Some(cannot_open(&e)),
             };
             let records = sink.stats.counts.lines;
             sink.finish(error);
@@ -393,8 +393,11 @@ impl Engine<'_> {
             }
             offset += i.lines;
         }
-        stats.error =
-            read_error.map(|e| format!("{format} stream stopped after line {offset}: {e}"));
+        if let Some(e) = read_error {
+            let f = stream_stopped(format, offset, &e);
+            stats.failure = Some(f.kind);
+            stats.error = Some(f.message);
+        }
         let records = stats.counts.lines;
         if let Some(s) = self.spill {
             s.keep(runs);
@@ -403,4 +406,25 @@ impl Engine<'_> {
         acc.files.push(stats);
         progress.file_done(records);
     }
+}
+
+/// An input that could not be opened.
+fn cannot_open(e: &std::io::Error) -> Failure {
+    Failure::new(FailureKind::of(e), format!("cannot open: {e}"))
+}
+
+/// A text stream that stopped before its end.
+fn stream_stopped(encoding: &str, line: u64, e: &std::io::Error) -> Failure {
+    Failure::new(
+        FailureKind::of(e),
+        format!("{encoding} stream stopped after line {line}: {e}"),
+    )
+}
+
+/// A Parquet input that could not be decoded to its end.
+fn parquet_stopped(rows: u64, e: &parquet::ParquetFailure) -> Failure {
+    Failure::new(
+        FailureKind::Corrupt,
+        format!("parquet stopped after row {rows}: {e}"),
+    )
 }

@@ -1,6 +1,6 @@
 //! The error type of the command line, and its exit codes (documented in the README).
 
-use crate::analysis::Candidate;
+use crate::analysis::{Candidate, NoNatContext};
 
 /// Exit codes.
 pub mod exit {
@@ -15,10 +15,45 @@ pub mod exit {
     pub const NO_NAT: i32 = 3;
     /// `--strict` and some input was malformed, truncated or unreadable.
     pub const BAD_INPUT: i32 = 4;
-    /// The inputs could not be reached: S3 access denied, bucket missing, endpoint down.
+    /// The inputs could not be reached: S3 access denied, bucket missing, endpoint down; or
+    /// inputs could not be read in full and what was read gives nothing to report.
     pub const UNREACHABLE: i32 = 5;
     /// `compare --fail-if-s3-via-nat-above`: the S3 bytes left on the NAT exceed the gate.
     pub const GATE: i32 = 6;
+    /// The result was written, but some input could not be read in full (a failed S3
+    /// object, a truncated file): every figure is a lower bound.
+    pub const INCOMPLETE: i32 = 7;
+}
+
+/// How a command that wrote its result ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every input was read in full (exit 0).
+    Complete,
+    /// Written, but some input was not read in full (exit 7).
+    Incomplete,
+}
+
+impl Outcome {
+    pub fn of(complete: bool) -> Outcome {
+        if complete {
+            Outcome::Complete
+        } else {
+            Outcome::Incomplete
+        }
+    }
+
+    /// Both parts' outcome: incomplete if either is.
+    pub fn and(self, o: Outcome) -> Outcome {
+        Outcome::of(self == Outcome::Complete && o == Outcome::Complete)
+    }
+
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Complete => exit::OK,
+            Outcome::Incomplete => exit::INCOMPLETE,
+        }
+    }
 }
 
 /// Everything that can stop a command.
@@ -32,8 +67,8 @@ pub enum Error {
     Ranges(#[from] crate::classify::RangesError),
     #[error(transparent)]
     Cost(#[from] crate::cost::CostError),
-    #[error("{}", no_nat_message(.0))]
-    NoNat(Vec<Candidate>),
+    #[error("{}", no_nat_message(.0, .1))]
+    NoNat(Vec<Candidate>, Box<NoNatContext>),
     #[error("{0}")]
     Region(String),
     #[error("--strict: {0}")]
@@ -59,7 +94,9 @@ impl Error {
             | Error::Ranges(_)
             | Error::Cost(_)
             | Error::Region(_) => exit::USAGE,
-            Error::NoNat(_) => exit::NO_NAT,
+            // what was read shows no NAT because inputs were lost: that is the failure
+            Error::NoNat(_, ctx) if ctx.incomplete.is_some() => exit::UNREACHABLE,
+            Error::NoNat(..) => exit::NO_NAT,
             Error::Strict(_) => exit::BAD_INPUT,
             Error::S3(_) => exit::UNREACHABLE,
             Error::Gate(_) => exit::GATE,
@@ -68,24 +105,76 @@ impl Error {
     }
 }
 
-fn no_nat_message(c: &[Candidate]) -> String {
+/// Why nothing could be counted: the actual cause first (no lines, nothing parsed, nothing
+/// in the time range), then the NAT advice where it applies.
+fn no_nat_message(c: &[Candidate], ctx: &NoNatContext) -> String {
+    let l = &ctx.lines;
+    let parsed = l.lines - l.malformed - l.headers - l.blank;
+    let span = ctx.data_span.map(|(f, t)| {
+        format!(
+            "the data spans {} .. {}",
+            crate::time::format_instant(f),
+            crate::time::format_instant(t)
+        )
+    });
+    if let Some(i) = &ctx.incomplete {
+        return format!(
+            "{}\nWhat was read ({} lines, {} counted) shows no NAT gateway, so no report was written. Read the inputs again once they can be reached, or name the NAT gateways (--nat-eni/--nat-ip) to report what was read.",
+            crate::report::incomplete_summary(i),
+            l.lines,
+            l.counted
+        );
+    }
+    if l.lines == 0 {
+        return "nothing to analyse: the inputs hold no line at all".into();
+    }
+    if parsed == 0 {
+        let mut s = format!("0 of {} lines parsed as flow-log records", l.lines);
+        if let Some(m) = &ctx.first_malformed {
+            s.push_str(&format!(" (first: {m})"));
+        }
+        s.push_str(
+            ".\nGive --fields with the flow log's format if the text has no header line, and check that the inputs are VPC flow logs.",
+        );
+        return s;
+    }
+    if l.counted == 0 && l.outside_time > 0 {
+        return format!(
+            "no record in the time range: {} records are outside it{}.\nWiden --since/--until/--month, or name the NAT gateways (--nat-eni/--nat-ip) to get a report of zero bytes for the period.",
+            l.outside_time,
+            span.map(|s| format!("; {s}")).unwrap_or_default()
+        );
+    }
     let mut s = String::from(
         "cannot tell which ENIs are NAT gateways: no record shows NAT address translation \
          (pkt-srcaddr/pkt-dstaddr differing from a private srcaddr/dstaddr toward a public address).\n",
     );
+    if l.malformed > 0 || l.outside_time > 0 {
+        s.push_str(&format!(
+            "Of {} lines, {} were counted, {} malformed and {} outside the time range{}.\n",
+            l.lines,
+            l.counted,
+            l.malformed,
+            l.outside_time,
+            span.map(|s| format!(" ({s})")).unwrap_or_default()
+        ));
+    }
     if c.is_empty() {
         s.push_str("No ENI in the data looks like a NAT gateway.\n");
     } else {
         s.push_str("Most likely candidates (a NAT forwards about as many bytes to private peers as to public remotes):\n");
         for x in c {
             s.push_str(&format!(
-                "  {}  translated records {}, public-side {} B, private-side {} B, private peers {}, own IPs {}\n",
+                "  {}  public-side {} B, private-side {} B, private peers {}, own IPs {}\n",
                 x.eni,
-                x.translated_records,
                 x.public_bytes,
                 x.internal_bytes,
                 x.private_peers,
-                if x.local_ips.is_empty() { "-".to_string() } else { x.local_ips.join(",") }
+                if x.local_ips.is_empty() {
+                    "-".to_string()
+                } else {
+                    x.local_ips.join(",")
+                }
             ));
         }
         s.push_str(&format!(

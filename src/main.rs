@@ -3,6 +3,7 @@
 use clap::Parser;
 use flowcost::cli::{Cli, Command};
 use flowcost::cmd;
+use flowcost::error::Outcome;
 
 fn main() {
     let cli = Cli::parse();
@@ -15,11 +16,22 @@ fn main() {
         Command::Analyze(a) => cmd::analyze::run(a),
         Command::Compare(c) => cmd::compare::run(c),
         Command::Report(r) => cmd::report::run(r),
-        Command::Generate(g) => cmd::generate::run(g),
-        Command::IpRanges(c) => cmd::ip_ranges::run(c),
+        Command::Generate(g) => cmd::generate::run(g).map(|()| Outcome::Complete),
+        Command::IpRanges(c) => cmd::ip_ranges::run(c).map(|()| Outcome::Complete),
     };
-    if let Err(e) = result {
-        eprintln!("flowcost: {e}");
-        std::process::exit(e.exit_code());
+    if std::env::var_os("FLOWCOST_PRINT_PEAK_RSS").is_some() {
+        // for the memory-bound tests: the process's own high-water mark, as the kernel saw it
+        if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+            if let Some(l) = status.lines().find(|l| l.starts_with("VmHWM:")) {
+                eprintln!("flowcost: {l}");
+            }
+        }
+    }
+    match result {
+        Ok(outcome) => std::process::exit(outcome.exit_code()),
+        Err(e) => {
+            eprintln!("flowcost: {e}");
+            std::process::exit(e.exit_code());
+        }
     }
 }

@@ -10,7 +10,7 @@ use crate::classify::IpRanges;
 use crate::cli::AnalyzeArgs;
 use crate::cost::{self, GbUnit, PriceTable};
 use crate::engine::Engine;
-use crate::error::Error;
+use crate::error::{Error, Outcome};
 use crate::format::{fields, Layout};
 use crate::report::{Format, Inputs, RangesUsed, Report};
 use crate::source::s3::{ListFilter, S3Options, S3Source, S3Url};
@@ -41,6 +41,21 @@ pub struct Config {
     /// Spill budget in ENIs (0: never) and where to spill.
     pub max_enis_in_memory: usize,
     pub temp_dir: std::path::PathBuf,
+}
+
+/// Parse a timeout: `30`, `30s`, `500ms`, `1m`, between 1 ms and 1 hour.
+pub fn parse_timeout(s: &str, flag: &str) -> Result<std::time::Duration, Error> {
+    let t = s.trim();
+    let d = match t.strip_suffix("ms") {
+        Some(ms) => ms.parse::<u64>().ok().map(std::time::Duration::from_millis),
+        None => parse_duration(t).map(|v| std::time::Duration::from_secs(v as u64)),
+    };
+    d.filter(|d| !d.is_zero() && *d <= std::time::Duration::from_secs(3600))
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "{flag} {s}: expected a duration between 1ms and 1h (e.g. 500ms, 30s, 2m)"
+            ))
+        })
 }
 
 /// Parse `300`, `90s`, `5m`, `1h` into seconds.
@@ -204,6 +219,8 @@ impl Config {
                 request_payer: a.request_payer,
                 concurrency: a.concurrency,
                 fallback_region: a.region.clone(),
+                connect_timeout: parse_timeout(&a.connect_timeout, "--connect-timeout")?,
+                read_timeout: parse_timeout(&a.read_timeout, "--read-timeout")?,
             },
             accounts: a.account.clone(),
             ranges,
@@ -213,6 +230,7 @@ impl Config {
                 since,
                 until,
                 pull_window,
+                budget: Default::default(),
             },
             options: Options {
                 nat_enis,
@@ -318,7 +336,10 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
     })?;
     let analysis =
         analysis::analyse_from(&acc, &stored, &cfg.ranges, &cfg.options).map_err(|e| match e {
-            AnalysisError::NoNat { candidates } => Error::NoNat(candidates),
+            AnalysisError::NoNat {
+                candidates,
+                context,
+            } => Error::NoNat(candidates, context),
             e @ AnalysisError::UnknownRegion { .. } => Error::Region(e.to_string()),
             AnalysisError::Spill(err) => Error::Io {
                 context: "reading the spilled ENI tables back".into(),
@@ -333,10 +354,22 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
         );
     }
     stored.release();
+    // the NAT's region from its records, else the flag, else the one region the inputs'
+    // key paths name (a window with no record still prices at its region's rates)
+    let path_regions: std::collections::BTreeSet<&str> = acc
+        .files
+        .iter()
+        .filter_map(|f| source::region_from_key(&f.path))
+        .collect();
+    let path_region = match path_regions.len() {
+        1 => path_regions.first().map(|r| r.to_string()),
+        _ => None,
+    };
     let region = analysis
         .nat_region
         .clone()
         .or_else(|| cfg.region.clone())
+        .or(path_region)
         .ok_or_else(|| {
             Error::Region(
                 "no region in the records or paths: pass --region to choose prices".into(),
@@ -365,8 +398,40 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
     Ok(Report::new(inputs, analysis, cost))
 }
 
+/// Tell stderr what an incomplete report missed (the report itself says it first too), and
+/// the outcome for the exit code.
+pub fn outcome(report: &Report) -> Outcome {
+    let q = &report.analysis.quality;
+    match q
+        .notes
+        .iter()
+        .find(|n| n.starts_with("The NAT gateways given"))
+    {
+        Some(n) => eprintln!("flowcost: warning: {n}"),
+        None => {
+            for e in &q.given_nat_enis_not_seen {
+                eprintln!("flowcost: warning: the NAT ENI {e} given appears in no counted record");
+            }
+        }
+    }
+    if q.lines.counted == 0 {
+        eprintln!(
+            "flowcost: warning: {}",
+            crate::report::nothing_counted(report)
+        );
+    }
+    if let Some(i) = &report.analysis.quality.incomplete {
+        eprintln!("flowcost: {}", crate::report::incomplete_summary(i));
+        eprintln!(
+            "flowcost: the report was written, marked incomplete (exit {})",
+            crate::error::exit::INCOMPLETE
+        );
+    }
+    Outcome::of(report.analysis.quality.complete)
+}
+
 /// Run `flowcost analyze`.
-pub fn run(args: &AnalyzeArgs) -> Result<(), Error> {
+pub fn run(args: &AnalyzeArgs) -> Result<Outcome, Error> {
     let cfg = Config::from_args(args)?;
     let started = std::time::Instant::now();
     let report = report(&cfg)?;
@@ -391,5 +456,5 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), Error> {
             started.elapsed().as_secs_f64()
         );
     }
-    Ok(())
+    Ok(outcome(&report))
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use crate::cli::{AnalyzeArgs, CompareArgs};
 use crate::cmd::analyze::{self, Config};
-use crate::error::Error;
+use crate::error::{Error, Outcome};
 use crate::report::compare::{compare, Threshold};
 use crate::time;
 
@@ -78,7 +78,7 @@ fn sides(c: &CompareArgs) -> Result<(AnalyzeArgs, AnalyzeArgs), Error> {
 }
 
 /// Run `flowcost compare`.
-pub fn run(c: &CompareArgs) -> Result<(), Error> {
+pub fn run(c: &CompareArgs) -> Result<Outcome, Error> {
     if c.base.since.is_some() || c.base.until.is_some() || c.base.month.is_some() {
         return Err(Error::Usage(
             "compare takes its periods from --before and --after".into(),
@@ -92,6 +92,7 @@ pub fn run(c: &CompareArgs) -> Result<(), Error> {
     let before = analyze::report(&Config::from_args(&b)?)?;
     let after_cfg = Config::from_args(&a)?;
     let after = analyze::report(&after_cfg)?;
+    let outcome = analyze::outcome(&before).and(analyze::outcome(&after));
     let cmp = compare(before, after, gate, c.base.top);
     let text = cmp.render(after_cfg.format);
     match &after_cfg.output {
@@ -112,6 +113,6 @@ pub fn run(c: &CompareArgs) -> Result<(), Error> {
             "S3 still crossing the NAT after the change: {:.0} B/day, above the limit of {:.0} B/day (--fail-if-s3-via-nat-above {})",
             g.s3_left_per_day, g.limit_bytes_per_day, g.threshold
         ))),
-        _ => Ok(()),
+        _ => Ok(outcome),
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::ReportArgs;
 use crate::cmd::analyze::{self, Config};
-use crate::error::Error;
+use crate::error::{Error, Outcome};
 use crate::report::compare::compare;
 use crate::report::monthly::{self, MonthlyReport, Parts, ALL_FILES};
 use crate::time;
@@ -53,7 +53,7 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
 }
 
 /// Run `flowcost report`.
-pub fn run(args: &ReportArgs) -> Result<(), Error> {
+pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
     if args.base.output.is_some() || args.base.format.is_some() {
         return Err(Error::Usage(
             "report writes a folder with every format in it: give it with --out-dir DIR (no --output, no --format)".into(),
@@ -64,6 +64,7 @@ pub fn run(args: &ReportArgs) -> Result<(), Error> {
     let previous = args.previous.as_deref().map(read_previous).transpose()?;
     let label = label(args, &cfg);
     let report = analyze::report(&cfg)?;
+    let outcome = analyze::outcome(&report);
     let comparison = match &args.change_at {
         None => None,
         Some(w) => {
@@ -148,5 +149,5 @@ pub fn run(args: &ReportArgs) -> Result<(), Error> {
             started.elapsed().as_secs_f64()
         );
     }
-    Ok(())
+    Ok(outcome)
 }

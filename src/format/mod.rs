@@ -71,6 +71,17 @@ pub enum Malformed {
     BadValue(&'static str),
     #[error("text is not UTF-8")]
     BadUtf8,
+    #[error(
+        "line longer than {} bytes (the rest of it, up to the next newline, was skipped)",
+        text::MAX_LINE
+    )]
+    LineTooLong,
+    #[error("the run's total would pass 2^62 bytes (4 EiB): the input cannot be real flow logs")]
+    RunTotal,
+    #[error(
+        "field `{0}` is larger than one interface can carry in an aggregation interval (over 2^48)"
+    )]
+    TooLarge(&'static str),
 }
 
 impl Malformed {
@@ -82,7 +93,42 @@ impl Malformed {
             Malformed::BadAddress(_) => "bad-address",
             Malformed::BadValue(_) => "bad-value",
             Malformed::BadUtf8 => "bad-utf8",
+            Malformed::LineTooLong => "line-too-long",
+            Malformed::TooLarge(_) => "too-large",
+            Malformed::RunTotal => "run-total",
         }
+    }
+}
+
+/// The most bytes one record may carry: 2^48 (256 TiB) in one aggregation interval (at most
+/// ten minutes) is over 3,000 times what a 100 Gbit/s interface can move in that time. A larger
+/// value is malformed, which also keeps every sum far from wrapping (see
+/// [`crate::account::RUN_BYTES_MAX`]).
+pub const MAX_RECORD_BYTES: u64 = 1 << 48;
+
+/// A `bytes` value, refused above [`MAX_RECORD_BYTES`].
+#[inline]
+pub fn checked_bytes(v: Option<u64>) -> Result<Option<u64>, Malformed> {
+    match v {
+        Some(b) if b > MAX_RECORD_BYTES => Err(Malformed::TooLarge("bytes")),
+        v => Ok(v),
+    }
+}
+
+/// A `region` value: lowercase letters, digits and `-` (as every AWS region name), else the
+/// record is malformed rather than taken for an unknown region.
+#[inline]
+pub fn checked_region(v: Option<&str>) -> Result<Option<&str>, Malformed> {
+    match v {
+        Some(r)
+            if r.len() > 32
+                || !r
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+        {
+            Err(Malformed::BadValue("region"))
+        }
+        v => Ok(v),
     }
 }
 

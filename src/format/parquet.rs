@@ -16,7 +16,7 @@ use parquet::file::reader::ChunkReader;
 
 use super::fields::{self, Field, FieldSet};
 use super::text::{parse_action, parse_status, Sink};
-use super::{parse_ip, parse_u64, to_seconds, Malformed, Record};
+use super::{checked_bytes, checked_region, parse_ip, parse_u64, to_seconds, Malformed, Record};
 
 /// Rows per decoded batch: bounds memory per worker to a few MB of column data.
 pub const BATCH_ROWS: usize = 8192;
@@ -310,7 +310,9 @@ fn fill<'a>(
         Field::PktSrcAddr => col!(|i| c.ip(i, "pkt-srcaddr"), |r, v| r.pkt_srcaddr = v),
         Field::PktDstAddr => col!(|i| c.ip(i, "pkt-dstaddr"), |r, v| r.pkt_dstaddr = v),
         Field::Packets => col!(|i| c.num(i, "packets"), |r, v| r.packets = v),
-        Field::Bytes => col!(|i| c.num(i, "bytes"), |r, v| r.bytes = v),
+        Field::Bytes => col!(|i| c.num(i, "bytes").and_then(checked_bytes), |r, v| r
+            .bytes =
+            v),
         Field::Start => col!(|i| c.num(i, "start").map(secs), |r, v| r.start = v),
         Field::End => col!(|i| c.num(i, "end").map(secs), |r, v| r.end = v),
         Field::Action => col!(
@@ -325,7 +327,7 @@ fn fill<'a>(
                 r.status = s
             }
         ),
-        Field::Region => col!(|i| Ok(c.str(i)), |r, v| r.region = v),
+        Field::Region => col!(|i| checked_region(c.str(i)), |r, v| r.region = v),
         Field::AzId => col!(|i| Ok(c.str(i)), |r, v| r.az_id = v),
         Field::SubnetId => col!(|i| Ok(c.str(i)), |r, v| r.subnet_id = v),
         Field::VpcId => col!(|i| Ok(c.str(i)), |r, v| r.vpc_id = v),

@@ -6,7 +6,16 @@
 use std::io::Read;
 
 use super::fields::{self, Field, Layout};
-use super::{parse_ip, parse_u64, to_seconds, Action, LogStatus, Malformed, Record};
+use super::{
+    checked_bytes, checked_region, parse_ip, parse_u64, to_seconds, Action, LogStatus, Malformed,
+    Record,
+};
+
+/// The longest line read as a record: AWS's lines are 100–400 bytes, and even every field of
+/// every version with long ECS names stays under 2 KiB. A longer line is malformed; a stream
+/// keeps at most this much of it (the rest, up to its newline, is skipped unread), so memory
+/// stays bounded whatever the input.
+pub const MAX_LINE: usize = 64 * 1024;
 
 /// Receives what a decoder finds, line by line (or row by row).
 pub trait Sink {
@@ -260,12 +269,12 @@ fn set_field<'a>(
         Field::PktSrcAddr => rec.pkt_srcaddr = opt_ip(tok, "pkt-srcaddr")?,
         Field::PktDstAddr => rec.pkt_dstaddr = opt_ip(tok, "pkt-dstaddr")?,
         Field::Packets => rec.packets = opt_num(tok, "packets")?,
-        Field::Bytes => rec.bytes = opt_num(tok, "bytes")?,
+        Field::Bytes => rec.bytes = checked_bytes(opt_num(tok, "bytes")?)?,
         Field::Start => rec.start = opt_num(tok, "start")?.map(|v| to_seconds(v as i64)),
         Field::End => rec.end = opt_num(tok, "end")?.map(|v| to_seconds(v as i64)),
         Field::Action => rec.action = parse_action(tok)?,
         Field::LogStatus => rec.status = parse_status(tok)?,
-        Field::Region => rec.region = opt_str(tok, ascii)?,
+        Field::Region => rec.region = checked_region(opt_str(tok, ascii)?)?,
         Field::AzId => rec.az_id = opt_str(tok, ascii)?,
         Field::SubnetId => rec.subnet_id = opt_str(tok, ascii)?,
         Field::VpcId => rec.vpc_id = opt_str(tok, ascii)?,
@@ -359,6 +368,10 @@ impl Decoder {
 
     fn line<S: Sink>(&mut self, line: &[u8], sink: &mut S) {
         self.lines += 1;
+        if line.len() > MAX_LINE {
+            sink.malformed(self.lines, Malformed::LineTooLong);
+            return;
+        }
         if line.first() == Some(&b'{') {
             let mut json = std::mem::take(&mut self.json);
             let wrapped = unwrap_json(line, &mut json);
@@ -394,12 +407,18 @@ impl Decoder {
 pub const BLOCK: usize = 1 << 20;
 
 /// Cuts a byte stream into runs of whole lines without copying them: one buffer, grown only
-/// when a run needs it (so small inputs keep a small buffer), refilled in place.
+/// when a run needs it (so small inputs keep a small buffer), refilled in place. A line longer
+/// than [`MAX_LINE`] is cut short: its first `MAX_LINE + 1` bytes are kept (so the decoder
+/// still sees one line, and one too long) and the rest is dropped as it is read, so the
+/// buffer never holds more than about twice `max(target, MAX_LINE)`.
 pub struct Blocks {
     buf: Vec<u8>,
     start: usize,
     end: usize,
     eof: bool,
+    /// Dropping the rest of an over-long line: bytes read from `end` on are discarded up to
+    /// the next newline.
+    skipping: bool,
 }
 
 impl Default for Blocks {
@@ -409,6 +428,7 @@ impl Default for Blocks {
             start: 0,
             end: 0,
             eof: false,
+            skipping: false,
         }
     }
 }
@@ -428,7 +448,7 @@ impl Blocks {
     ) -> std::io::Result<Option<std::ops::Range<usize>>> {
         loop {
             let len = self.end - self.start;
-            if len >= target || self.eof {
+            if !self.skipping && (len >= target || self.eof) {
                 if let Some(p) = memchr::memrchr(b'\n', &self.buf[self.start..self.end]) {
                     let r = self.start..self.start + p + 1;
                     self.start = r.end;
@@ -443,6 +463,15 @@ impl Blocks {
                     return Ok(Some(r));
                 }
             }
+            if !self.skipping {
+                // the unfinished last line: cut it short once it is too long
+                let line_start = memchr::memrchr(b'\n', &self.buf[self.start..self.end])
+                    .map_or(self.start, |p| self.start + p + 1);
+                if self.end - line_start > MAX_LINE {
+                    self.end = line_start + MAX_LINE + 1;
+                    self.skipping = true;
+                }
+            }
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
@@ -452,11 +481,26 @@ impl Blocks {
                 let grown = self.buf.len() * 2;
                 self.buf.resize(grown, 0);
             }
-            match reader.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(n) => self.end += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            let n = match reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    self.skipping = false;
+                    continue;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
+            };
+            if self.skipping {
+                // keep only what follows the over-long line's newline, if it came
+                let fresh = self.end..self.end + n;
+                if let Some(p) = memchr::memchr(b'\n', &self.buf[fresh.clone()]) {
+                    self.buf.copy_within(fresh.start + p..fresh.end, self.end);
+                    self.end += n - p;
+                    self.skipping = false;
+                }
+            } else {
+                self.end += n;
             }
         }
     }
@@ -698,5 +742,101 @@ mod tests {
         let n = decode(text.as_bytes(), &v2(), &mut c).unwrap();
         assert_eq!(n, 7);
         assert_eq!((c.0, c.1, c.2, c.3), (3, 1, 2, 1));
+    }
+
+    /// A reader handing out at most `step` bytes a call, so lines cross many reads.
+    struct Trickle<'a>(&'a [u8], usize);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(self.1).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    /// Lines seen by a decoder: malformed ones with their line number and reason.
+    #[derive(Default)]
+    struct Lines {
+        records: u64,
+        bad: Vec<(u64, Malformed)>,
+    }
+    impl Sink for Lines {
+        fn record(&mut self, _: &Record<'_>) {
+            self.records += 1
+        }
+        fn malformed(&mut self, line: u64, why: Malformed) {
+            self.bad.push((line, why))
+        }
+        fn header(&mut self) {}
+        fn blank(&mut self) {}
+    }
+
+    #[test]
+    fn an_over_long_line_is_one_malformed_line_in_bounded_memory() {
+        let ok = "2 1 eni-1 10.0.0.1 52.216.1.1 1 2 6 1 10 1 2 ACCEPT OK\n";
+        for (long, step, end) in [
+            (3 * MAX_LINE, 1000, "\n"),
+            (MAX_LINE + 1, 64 * 1024, "\n"),
+            (20 << 20, 1 << 20, "\n"),
+            (5 * MAX_LINE, 7777, ""),
+        ] {
+            let text = format!("{ok}{}{end}{ok}", "x".repeat(long));
+            let text = if end.is_empty() {
+                format!("{ok}{}", "x".repeat(long))
+            } else {
+                text
+            };
+            let mut blocks = Blocks::default();
+            let mut d = Decoder::new(&v2());
+            let mut seen = Lines::default();
+            let mut r = Trickle(text.as_bytes(), step);
+            while let Some(range) = blocks.next(&mut r, BLOCK).unwrap() {
+                d.feed(blocks.get(range), &mut seen);
+                assert!(
+                    blocks.buf.len() <= 4 * BLOCK.max(MAX_LINE),
+                    "{}",
+                    blocks.buf.len()
+                );
+            }
+            let want_records = if end.is_empty() { 1 } else { 2 };
+            assert_eq!(seen.records, want_records, "long {long}");
+            assert_eq!(seen.bad, vec![(2, Malformed::LineTooLong)], "long {long}");
+            assert_eq!(d.lines, want_records + 1);
+        }
+        // exactly MAX_LINE bytes is still a line (malformed here for its field count only)
+        let text = format!("{}\n{ok}", "x".repeat(MAX_LINE));
+        let mut seen = Lines::default();
+        decode(Trickle(text.as_bytes(), 5000), &v2(), &mut seen).unwrap();
+        assert_eq!(seen.records, 1);
+        assert!(matches!(seen.bad[..], [(1, Malformed::FieldCount { .. })]));
+        // in memory, the same line is refused the same way
+        let text = format!("{ok}{}\n{ok}", "y ".repeat(MAX_LINE));
+        let mut seen = Lines::default();
+        assert_eq!(decode_slice(text.as_bytes(), &v2(), &mut seen), 3);
+        assert_eq!(seen.bad, vec![(2, Malformed::LineTooLong)]);
+    }
+
+    #[test]
+    fn impossible_byte_counts_and_regions_are_malformed() {
+        let l = Layout::new(fields::parse_field_list("interface-id bytes region"));
+        let max = super::super::MAX_RECORD_BYTES;
+        assert!(matches!(
+            parse_line(format!("eni-1 {max} us-east-1").as_bytes(), &l).unwrap(),
+            Line::Record(Record { bytes: Some(b), .. }) if b == max
+        ));
+        for big in [max + 1, 1 << 63, u64::MAX] {
+            assert_eq!(
+                parse_line(format!("eni-1 {big} us-east-1").as_bytes(), &l).unwrap_err(),
+                Malformed::TooLarge("bytes")
+            );
+        }
+        for bad in ["\0\0\0us-east-1", "US-EAST-1", "us_east_1", "<script>"] {
+            assert_eq!(
+                parse_line(format!("eni-1 5 {bad}").as_bytes(), &l).unwrap_err(),
+                Malformed::BadValue("region"),
+                "{bad:?}"
+            );
+        }
     }
 }

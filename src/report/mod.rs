@@ -87,6 +87,52 @@ impl Report {
     }
 }
 
+/// What an incomplete run missed, for people: how many inputs, why, and the time they
+/// would have covered (the first line of every human rendering, and the stderr summary).
+pub fn incomplete_summary(i: &crate::analysis::Incomplete) -> String {
+    let mut s = format!(
+        "INCOMPLETE: {} of {} inputs ({}) could not be read in full, so every figure is a lower bound",
+        i.inputs,
+        i.of_inputs,
+        human(i.bytes)
+    );
+    if let (Some(a), Some(b)) = (&i.first_key_time, &i.last_key_time) {
+        s.push_str(&format!(" (their deliveries span {a} .. {b})"));
+    }
+    s.push(':');
+    for k in &i.by_kind {
+        s.push_str(&format!(
+            "\n  {}: {} input(s), e.g. {}",
+            k.kind.describe(),
+            k.inputs,
+            k.example
+        ));
+    }
+    s
+}
+
+/// Why a report counted nothing, for its first line: the lines read and where they went,
+/// and the notes that explain it.
+pub fn nothing_counted(r: &Report) -> String {
+    let q = &r.analysis.quality;
+    let l = &q.lines;
+    let mut s = format!(
+        "NOTHING COUNTED: of {} lines read, none was counted ({} malformed, {} outside the time range, {} NODATA/SKIPDATA, {} REJECT); every figure below is zero.",
+        l.lines,
+        l.malformed,
+        l.outside_time,
+        l.nodata + l.skipdata,
+        l.rejected
+    );
+    for n in &q.notes {
+        if n.starts_with("No record falls") || n.starts_with("The NAT gateways given") {
+            s.push(' ');
+            s.push_str(n);
+        }
+    }
+    s
+}
+
 /// Bytes in binary units, e.g. `1.50 GiB`.
 pub fn human(b: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];

@@ -611,6 +611,10 @@ impl MonthlyReport {
         let s = &self.summary;
         let mut out = String::new();
         let _ = writeln!(out, "# {}\n", self.title);
+        if let Some(i) = &a.quality.incomplete {
+            let text = super::incomplete_summary(i);
+            let _ = writeln!(out, "> **{}**\n", text.replace('\n', "  \n> "));
+        }
         let _ = writeln!(
             out,
             "Period {} .. {} UTC ({:.2} days). flowcost {}, {} inputs ({}), IP ranges syncToken {} (created {}), prices of {}.\n",

@@ -116,6 +116,23 @@ pub fn render(r: &Report, md: bool) -> String {
     let a = &r.analysis;
     let c = &r.cost;
     let mut out = String::new();
+    if a.quality.lines.counted == 0 {
+        let text = super::nothing_counted(r);
+        if md {
+            let _ = writeln!(out, "> **{text}**\n");
+        } else {
+            let _ = writeln!(out, "{text}\n");
+        }
+    }
+    if let Some(i) = &a.quality.incomplete {
+        // the first thing anyone sees, before any figure
+        let text = super::incomplete_summary(i);
+        if md {
+            let _ = writeln!(out, "> **{}**\n", text.replace('\n', "  \n> "));
+        } else {
+            let _ = writeln!(out, "{text}\n");
+        }
+    }
     heading(
         &mut out,
         md,
@@ -378,9 +395,13 @@ pub fn render(r: &Report, md: bool) -> String {
         let _ = writeln!(out, "{}Note: {n}", if md { "- " } else { "" });
     }
     let mut shown = 0;
+    let mut errors_shown = 0;
     for f in &q.files {
         if let Some(e) = &f.error {
-            let _ = writeln!(out, "{}{}: {e}", if md { "- " } else { "" }, f.path);
+            if errors_shown < 10 {
+                let _ = writeln!(out, "{}{}: {e}", if md { "- " } else { "" }, f.path);
+            }
+            errors_shown += 1;
         }
         for b in &f.malformed_examples {
             if shown < 10 {
@@ -395,6 +416,13 @@ pub fn render(r: &Report, md: bool) -> String {
                 shown += 1;
             }
         }
+    }
+    if errors_shown > 10 {
+        let _ = writeln!(
+            out,
+            "{}... {errors_shown} inputs not read in full (see --format json for each)",
+            if md { "- " } else { "" },
+        );
     }
     if l.malformed > shown as u64 && shown > 0 {
         let _ = writeln!(

@@ -78,6 +78,84 @@ fn looks_like_region(s: &str) -> bool {
             .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
 }
 
+/// Why an input could not be read in full, as reports group it.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureKind {
+    /// The S3 endpoint refused or dropped connections (after the SDK's retries).
+    Unreachable,
+    /// A connect, first-byte or read timeout (after retries).
+    Timeout,
+    /// Access denied (permissions, or a file the user cannot read).
+    AccessDenied,
+    /// Gone between listing and reading.
+    NotFound,
+    /// The data stopped before its end (a download cut short, a truncated gzip stream).
+    CutShort,
+    /// The data is not what its format says (a corrupt gzip stream, a broken Parquet file).
+    Corrupt,
+    /// Any other read error.
+    Io,
+}
+
+impl FailureKind {
+    /// How a person reads the kind, in a summary line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FailureKind::Unreachable => "endpoint unreachable",
+            FailureKind::Timeout => "timed out",
+            FailureKind::AccessDenied => "access denied",
+            FailureKind::NotFound => "vanished before it was read",
+            FailureKind::CutShort => "cut short",
+            FailureKind::Corrupt => "corrupt",
+            FailureKind::Io => "read error",
+        }
+    }
+
+    /// The kind of an I/O error: one of ours carried inside it, else by its `ErrorKind`.
+    pub fn of(e: &io::Error) -> FailureKind {
+        if let Some(f) = e.get_ref().and_then(|x| x.downcast_ref::<Failure>()) {
+            return f.kind;
+        }
+        use io::ErrorKind as K;
+        match e.kind() {
+            K::UnexpectedEof => FailureKind::CutShort,
+            K::InvalidData | K::InvalidInput => FailureKind::Corrupt,
+            K::TimedOut => FailureKind::Timeout,
+            K::NotFound => FailureKind::NotFound,
+            K::PermissionDenied => FailureKind::AccessDenied,
+            K::ConnectionRefused | K::ConnectionReset | K::ConnectionAborted | K::NotConnected => {
+                FailureKind::Unreachable
+            }
+            _ => FailureKind::Io,
+        }
+    }
+}
+
+/// A failure to read an input: its kind and what happened.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Carried as an I/O error through readers, recoverable with [`FailureKind::of`].
+    pub fn into_io(self) -> io::Error {
+        io::Error::other(self)
+    }
+}
+
 /// Errors finding inputs.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -275,11 +353,11 @@ pub fn open_stream(
 /// reports the failure, exactly as the streaming path would.
 pub fn open_received(
     body: bytes::Bytes,
-    failure: Option<String>,
+    failure: Option<Failure>,
     mut on_read: impl FnMut(u64) + Send + 'static,
 ) -> io::Result<Opened> {
     on_read(body.len() as u64);
-    let failure = failure.map(io::Error::other);
+    let failure = failure.map(Failure::into_io);
     if body.starts_with(&PARQUET_MAGIC) {
         // Parquet needs the whole object (its footer is at the end)
         return match failure {
@@ -363,7 +441,8 @@ mod tests {
         gz.write_all(text.as_bytes()).unwrap();
         let gz = bytes::Bytes::from(gz.finish().unwrap());
         let open = |b: &bytes::Bytes, f: Option<&str>| {
-            open_received(b.clone(), f.map(String::from), |_| {})
+            let f = f.map(|m| Failure::new(FailureKind::CutShort, m));
+            open_received(b.clone(), f, |_| {})
         };
         // whole: inflated in memory
         assert!(matches!(open(&gz, None), Ok(Opened::Memory(..))));
@@ -373,6 +452,12 @@ mod tests {
         let (got, err) = text_of(open(&plain, Some("cut at 18")));
         assert_eq!(got, &text[..18]);
         assert_eq!(err.as_deref(), Some("cut at 18"));
+        // the kind travels with the error through the reader
+        let Opened::Text(mut r, _) = open(&plain, Some("cut")).unwrap() else {
+            panic!()
+        };
+        let e = r.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(FailureKind::of(&e), FailureKind::CutShort);
         // nothing arrived: the failure itself
         assert!(open(&bytes::Bytes::new(), Some("gone")).is_err());
         // Parquet needs the whole object: cut short is a failure, never text

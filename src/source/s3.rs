@@ -18,7 +18,7 @@ use aws_sdk_s3::Client;
 use bytes::Bytes;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
-use super::{Input, Location};
+use super::{Failure, FailureKind, Input, Location};
 
 /// An `s3://bucket/prefix` argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,7 +50,15 @@ pub struct S3Options {
     pub concurrency: usize,
     /// Region for the client when the AWS configuration names none.
     pub fallback_region: Option<String>,
+    /// Longest wait for a connection to be made (`--connect-timeout`).
+    pub connect_timeout: Duration,
+    /// Longest wait for the next bytes of a response, headers or body (`--read-timeout`).
+    pub read_timeout: Duration,
 }
+
+/// Consecutive downloads that found the endpoint unreachable or timed out after which the
+/// rest are not requested (each is reported as not read, in one summary).
+pub const BREAKER_TRIP: u64 = 16;
 
 /// What to list.
 #[derive(Clone, Debug, Default)]
@@ -152,9 +160,18 @@ impl S3Source {
                 loader = loader.endpoint_url(u);
             }
             let shared = loader.load().await;
-            let mut b = aws_sdk_s3::config::Builder::from(&shared).retry_config(
-                aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(6),
-            );
+            // Standard retries (6 attempts, exponential backoff); every attempt bounded, so a
+            // server that accepts connections and never answers fails like one that is down.
+            let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(opts.connect_timeout)
+                .read_timeout(opts.read_timeout)
+                .operation_attempt_timeout(opts.connect_timeout + 2 * opts.read_timeout)
+                .build();
+            let mut b = aws_sdk_s3::config::Builder::from(&shared)
+                .retry_config(
+                    aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(6),
+                )
+                .timeout_config(timeouts);
             if shared.region().is_none() {
                 let r = opts
                     .fallback_region
@@ -371,8 +388,10 @@ impl S3Source {
         let stats = self.stats.clone();
         let fatal = self.fatal.clone();
         let payer = self.opts.request_payer;
+        let read_timeout = self.opts.read_timeout;
         let count = Arc::new(Semaphore::new(slots));
         let budget = Arc::new(Semaphore::new(WHOLE_BUDGET));
+        let health = Arc::new(Health::default());
         self.rt.spawn(async move {
             for input in objects {
                 if fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
@@ -381,8 +400,26 @@ impl S3Source {
                 let Ok(slot) = count.clone().acquire_owned().await else {
                     break;
                 };
-                let (client, stats, fatal, tx) =
-                    (client.clone(), stats.clone(), fatal.clone(), tx.clone());
+                if let Some(f) = health.tripped() {
+                    // the endpoint is gone: the rest are reported as not read, not requested
+                    drop(slot);
+                    if tx.send((input, Body::Skipped(f))).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                let (client, stats, fatal, tx, health) = (
+                    client.clone(),
+                    stats.clone(),
+                    fatal.clone(),
+                    tx.clone(),
+                    health.clone(),
+                );
+                let get = Get {
+                    client,
+                    payer,
+                    read_timeout,
+                };
                 if input.size <= super::WHOLE_GZIP_MAX {
                     let want = (input.size as usize).clamp(1, WHOLE_BUDGET) as u32;
                     let Ok(bytes) = budget.clone().acquire_many_owned(want).await else {
@@ -390,26 +427,26 @@ impl S3Source {
                     };
                     tokio::spawn(async move {
                         let mut out = Delivery::Gather(Vec::with_capacity(input.size as usize));
-                        let failure = download(&client, &input, payer, &stats, &fatal, &mut out)
-                            .await
-                            .err();
+                        let r = get.download(&input, &stats, &fatal, &mut out).await;
+                        health.observe(&r);
                         let Delivery::Gather(body) = out else { return };
                         let whole = Whole {
                             bytes: body.into(),
-                            failure,
+                            failure: r.err(),
                             _permits: (slot, bytes),
                         };
                         let _ = tx.send((input, Body::Whole(whole))).await;
                     });
                 } else {
-                    let (btx, brx) = mpsc::channel::<Result<Bytes, String>>(8);
+                    let (btx, brx) = mpsc::channel::<Result<Bytes, Failure>>(8);
                     let reader = Body::Stream(ObjectReader::new(brx));
                     if tx.send((input.clone(), reader)).await.is_err() {
                         break;
                     }
                     tokio::spawn(async move {
                         let mut out = Delivery::Stream(btx);
-                        let r = download(&client, &input, payer, &stats, &fatal, &mut out).await;
+                        let r = get.download(&input, &stats, &fatal, &mut out).await;
+                        health.observe(&r);
                         if let (Err(e), Delivery::Stream(btx)) = (r, out) {
                             let _ = btx.send(Err(e)).await;
                         }
@@ -419,6 +456,49 @@ impl S3Source {
             }
         });
         Fetched { rx }
+    }
+}
+
+/// Whether the endpoint still answers: consecutive downloads that found it unreachable or
+/// timed out, and the last such failure.
+#[derive(Default)]
+struct Health {
+    failing: AtomicU64,
+    done: AtomicU64,
+    last: Mutex<Option<Failure>>,
+}
+
+impl Health {
+    fn observe(&self, r: &Result<(), Failure>) {
+        self.done.fetch_add(1, Ordering::Relaxed);
+        match r {
+            Err(f) if matches!(f.kind, FailureKind::Unreachable | FailureKind::Timeout) => {
+                self.failing.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut l) = self.last.lock() {
+                    *l = Some(f.clone());
+                }
+            }
+            _ => self.failing.store(0, Ordering::Relaxed),
+        }
+    }
+
+    /// The failure to report for objects not requested, once [`BREAKER_TRIP`] downloads in a
+    /// row failed.
+    fn tripped(&self) -> Option<Failure> {
+        let n = self.failing.load(Ordering::Relaxed);
+        if n < BREAKER_TRIP {
+            return None;
+        }
+        let last = self.last.lock().ok()?.clone()?;
+        Some(Failure::new(
+            last.kind,
+            format!(
+                "not requested: the endpoint was {} for the last {n} downloads ({} finished in all); last error: {}",
+                last.kind.describe(),
+                self.done.load(Ordering::Relaxed),
+                last.message
+            ),
+        ))
     }
 }
 
@@ -433,20 +513,22 @@ pub enum Body {
     Whole(Whole),
     /// A larger object, read as its chunks arrive.
     Stream(ObjectReader),
+    /// Not requested: the endpoint had stopped answering ([`BREAKER_TRIP`]).
+    Skipped(Failure),
 }
 
 /// A whole object, and the download slot and byte budget it holds until it is dropped.
 pub struct Whole {
     pub bytes: Bytes,
     /// Why the download stopped short of the object's end (`bytes` holds what arrived).
-    pub failure: Option<String>,
+    pub failure: Option<Failure>,
     _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
 }
 
 /// Where a download puts the bytes it receives.
 enum Delivery {
     Gather(Vec<u8>),
-    Stream(mpsc::Sender<Result<Bytes, String>>),
+    Stream(mpsc::Sender<Result<Bytes, Failure>>),
 }
 
 impl Delivery {
@@ -504,96 +586,160 @@ impl Iterator for Fetched {
 /// Resumes allowed after a body is cut.
 const MAX_RESUMES: u32 = 5;
 
-async fn download(
-    client: &Client,
-    input: &Input,
+/// What a download needs besides the object.
+struct Get {
+    client: Client,
     payer: bool,
-    stats: &S3Stats,
-    fatal: &Mutex<Option<S3Error>>,
-    delivery: &mut Delivery,
-) -> Result<(), String> {
-    let Location::S3 { bucket, key } = &input.location else {
-        return Ok(());
+    read_timeout: Duration,
+}
+
+/// The failure of a request that got no usable answer, by the SDK's error kind.
+fn failure_of<E>(e: &aws_sdk_s3::error::SdkError<E>, what: &str) -> Failure
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+{
+    use aws_sdk_s3::error::SdkError;
+    let kind = match e {
+        SdkError::TimeoutError(_) => FailureKind::Timeout,
+        SdkError::DispatchFailure(d) if d.is_timeout() => FailureKind::Timeout,
+        SdkError::DispatchFailure(d) if d.is_io() => FailureKind::Unreachable,
+        SdkError::DispatchFailure(_) => FailureKind::Unreachable,
+        _ => FailureKind::Io,
     };
-    let mut offset = 0u64;
-    let mut resumes = 0u32;
-    loop {
-        let mut req = client.get_object().bucket(bucket).key(key);
-        if offset > 0 {
-            req = req.range(format!("bytes={offset}-"));
-            if let Some(e) = &input.etag {
-                req = req.if_match(e);
+    let detail = match e {
+        SdkError::TimeoutError(_) => "no answer in time",
+        SdkError::DispatchFailure(_) => "could not connect or send the request",
+        _ => "",
+    };
+    // the innermost cause says it plainly ("Connection refused (os error 111)")
+    let mut root: &dyn std::error::Error = e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    let cause = match (e.code(), detail) {
+        (Some(code), _) => format!("{code}: {root}"),
+        (None, "") => root.to_string(),
+        (None, d) => format!("{d} ({root})"),
+    };
+    Failure::new(kind, format!("{what} failed: {cause}"))
+}
+
+impl Get {
+    async fn download(
+        &self,
+        input: &Input,
+        stats: &S3Stats,
+        fatal: &Mutex<Option<S3Error>>,
+        delivery: &mut Delivery,
+    ) -> Result<(), Failure> {
+        let Location::S3 { bucket, key } = &input.location else {
+            return Ok(());
+        };
+        let mut offset = 0u64;
+        let mut resumes = 0u32;
+        loop {
+            let mut req = self.client.get_object().bucket(bucket).key(key);
+            if offset > 0 {
+                req = req.range(format!("bytes={offset}-"));
+                if let Some(e) = &input.etag {
+                    req = req.if_match(e);
+                }
             }
-        }
-        if payer {
-            req = req.request_payer(RequestPayer::Requester);
-        }
-        stats.get_requests.fetch_add(1, Ordering::Relaxed);
-        let out = match req.send().await {
-            Ok(o) => o,
-            Err(e) => {
-                let msg = if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                    "the object vanished between listing and download (NoSuchKey)".to_string()
-                } else if e.code() == Some("AccessDenied") || status_of(&e) == Some(403) {
-                    if let Ok(mut f) = fatal.lock() {
-                        f.get_or_insert(S3Error::AccessDenied {
-                            action: "reading",
-                            bucket: bucket.clone(),
-                            prefix: key.clone(),
-                            permission: "s3:GetObject",
-                            resource: format!("arn:aws:s3:::{bucket}/*"),
-                        });
+            if self.payer {
+                req = req.request_payer(RequestPayer::Requester);
+            }
+            stats.get_requests.fetch_add(1, Ordering::Relaxed);
+            let out = match req.send().await {
+                Ok(o) => o,
+                Err(e) => {
+                    if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                        return Err(Failure::new(
+                            FailureKind::NotFound,
+                            "the object vanished between listing and download (NoSuchKey)",
+                        ));
                     }
-                    "access denied (s3:GetObject)".to_string()
-                } else if offset > 0 && resumes < MAX_RESUMES {
-                    resumes += 1;
-                    tokio::time::sleep(Duration::from_millis(200 << resumes)).await;
-                    continue;
-                } else {
-                    format!("GetObject failed: {}", err_text(&e))
+                    if e.code() == Some("AccessDenied") || status_of(&e) == Some(403) {
+                        if let Ok(mut f) = fatal.lock() {
+                            f.get_or_insert(S3Error::AccessDenied {
+                                action: "reading",
+                                bucket: bucket.clone(),
+                                prefix: key.clone(),
+                                permission: "s3:GetObject",
+                                resource: format!("arn:aws:s3:::{bucket}/*"),
+                            });
+                        }
+                        return Err(Failure::new(
+                            FailureKind::AccessDenied,
+                            "access denied (s3:GetObject)",
+                        ));
+                    }
+                    if offset > 0 && resumes < MAX_RESUMES {
+                        resumes += 1;
+                        tokio::time::sleep(Duration::from_millis(200 << resumes)).await;
+                        continue;
+                    }
+                    return Err(failure_of(&e, "GetObject"));
+                }
+            };
+            let mut body = out.body;
+            let cut = loop {
+                let next = match tokio::time::timeout(self.read_timeout, body.next()).await {
+                    Ok(n) => n,
+                    Err(_) => {
+                        break Failure::new(
+                            FailureKind::Timeout,
+                            format!(
+                                "no bytes for {} s at byte {offset}",
+                                self.read_timeout.as_secs_f64()
+                            ),
+                        )
+                    }
                 };
-                return Err(msg);
-            }
-        };
-        let mut body = out.body;
-        let cut = loop {
-            match body.next().await {
-                Some(Ok(bytes)) => {
-                    offset += bytes.len() as u64;
-                    stats
-                        .bytes_downloaded
-                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                    if !delivery.chunk(bytes).await {
-                        return Ok(());
+                match next {
+                    Some(Ok(bytes)) => {
+                        offset += bytes.len() as u64;
+                        stats
+                            .bytes_downloaded
+                            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                        if !delivery.chunk(bytes).await {
+                            return Ok(());
+                        }
                     }
+                    Some(Err(e)) => break Failure::new(FailureKind::CutShort, e.to_string()),
+                    None if offset < input.size => {
+                        break Failure::new(
+                            FailureKind::CutShort,
+                            format!("body ended at byte {offset} of {}", input.size),
+                        )
+                    }
+                    None => return Ok(()),
                 }
-                Some(Err(e)) => break e.to_string(),
-                None if offset < input.size => {
-                    break format!("body ended at byte {offset} of {}", input.size)
-                }
-                None => return Ok(()),
+            };
+            if resumes >= MAX_RESUMES {
+                return Err(Failure::new(
+                    cut.kind,
+                    format!(
+                        "download cut at byte {offset} after {resumes} resumes: {}",
+                        cut.message
+                    ),
+                ));
             }
-        };
-        if resumes >= MAX_RESUMES {
-            return Err(format!(
-                "download cut at byte {offset} after {resumes} resumes: {cut}"
-            ));
+            resumes += 1;
+            stats.resumed.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(100 << resumes)).await;
         }
-        resumes += 1;
-        stats.resumed.fetch_add(1, Ordering::Relaxed);
-        tokio::time::sleep(Duration::from_millis(100 << resumes)).await;
     }
 }
 
 /// A `Read` over the chunks a download task sends.
 pub struct ObjectReader {
-    rx: mpsc::Receiver<Result<Bytes, String>>,
+    rx: mpsc::Receiver<Result<Bytes, Failure>>,
     current: Bytes,
-    failed: Option<String>,
+    failed: Option<Failure>,
 }
 
 impl ObjectReader {
-    fn new(rx: mpsc::Receiver<Result<Bytes, String>>) -> ObjectReader {
+    fn new(rx: mpsc::Receiver<Result<Bytes, Failure>>) -> ObjectReader {
         ObjectReader {
             rx,
             current: Bytes::new(),
@@ -606,7 +752,7 @@ impl Read for ObjectReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
             if let Some(f) = &self.failed {
-                return Err(std::io::Error::other(f.clone()));
+                return Err(f.clone().into_io());
             }
             if !self.current.is_empty() {
                 let n = buf.len().min(self.current.len());

@@ -3,8 +3,112 @@
 
 use std::io::Write;
 
-use crate::support::{analyze_json, files_under, run, spec, stderr, world};
+use crate::support::{analyze_json, analyze_json_code, bin, files_under, run, spec, stderr, world};
 use flowcost::generate::{Encoding, FieldSet};
+use flowcost::source::FailureKind;
+
+/// The peak RSS a run of the real binary reported (`FLOWCOST_PRINT_PEAK_RSS`), in kB.
+fn peak_rss_kb(o: &std::process::Output) -> u64 {
+    let err = stderr(o);
+    err.lines()
+        .find_map(|l| l.strip_prefix("flowcost: VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM line: {err}"))
+}
+
+#[test]
+fn one_endless_line_is_one_malformed_line_in_bounded_memory() {
+    // a 1 GiB line inside a 1 MB gzip file, between two good records, then /dev/zero-like
+    // text with no newline at all on standard input
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("long.log.gz");
+    let ok = "2 1 eni-nat 10.0.0.10 52.216.8.1 1 2 6 1 100 1788220800 1788220860 ACCEPT OK\n";
+    {
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&f).unwrap(),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(ok.as_bytes()).unwrap();
+        let block = vec![b'x'; 1 << 20];
+        for _ in 0..1024 {
+            gz.write_all(&block).unwrap();
+        }
+        gz.write_all(b"\n").unwrap();
+        gz.write_all(ok.as_bytes()).unwrap();
+        gz.finish().unwrap();
+    }
+    let o = bin()
+        .args([
+            "analyze",
+            "-q",
+            "--format",
+            "json",
+            "--nat-eni",
+            "eni-nat",
+            "--region",
+            "us-east-1",
+        ])
+        .arg(&f)
+        .env("FLOWCOST_PRINT_PEAK_RSS", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    let q = &r.analysis.quality;
+    assert_eq!(
+        (q.lines.lines, q.lines.counted, q.lines.malformed),
+        (3, 2, 1)
+    );
+    let bad = &q.files[0].malformed_examples[0];
+    assert_eq!(bad.line, 2);
+    assert!(
+        bad.reason.contains("line longer than 65536 bytes"),
+        "{}",
+        bad.reason
+    );
+    assert_eq!(r.analysis.total, 200);
+    let kb = peak_rss_kb(&o);
+    assert!(kb < 200 * 1024, "peak RSS {kb} kB for a 1 GiB line");
+
+    // standard input that never has a newline: 512 MiB of zeros, read in bounded memory
+    let mut child = bin()
+        .args([
+            "analyze",
+            "-q",
+            "--format",
+            "json",
+            "--nat-eni",
+            "eni-nat",
+            "--region",
+            "us-east-1",
+            "-",
+        ])
+        .env("FLOWCOST_PRINT_PEAK_RSS", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..512 {
+            if stdin.write_all(&zeros).is_err() {
+                break;
+            }
+        }
+    });
+    let o = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    let r: flowcost::report::Report =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+    assert_eq!(r.analysis.quality.lines.malformed, 1);
+    let kb = peak_rss_kb(&o);
+    assert!(
+        kb < 200 * 1024,
+        "peak RSS {kb} kB for 512 MiB without a newline"
+    );
+}
 
 #[test]
 fn truncated_gzip_and_broken_parquet_are_reported_and_the_rest_counts() {
@@ -15,9 +119,18 @@ fn truncated_gzip_and_broken_parquet_are_reported_and_the_rest_counts() {
         let victim = &files[files.len() / 2];
         let data = std::fs::read(victim).unwrap();
         std::fs::write(victim, &data[..data.len() / 2]).unwrap();
-        let r = analyze_json(&[root.to_str().unwrap()]);
+        let (r, code) = analyze_json_code(&[root.to_str().unwrap()]);
+        assert_eq!(code, Some(7), "written, marked incomplete");
         let q = &r.analysis.quality;
         assert_eq!(q.files_with_errors, 1, "{}", enc.dir());
+        assert!(!q.complete);
+        let inc = q.incomplete.as_ref().unwrap();
+        assert_eq!((inc.inputs, inc.of_inputs), (1, files.len() as u64));
+        let kind = match enc {
+            Encoding::Gz => FailureKind::CutShort,
+            _ => FailureKind::Corrupt,
+        };
+        assert_eq!(inc.by_kind[0].kind, kind);
         let bad = q.files.iter().find(|f| f.error.is_some()).unwrap();
         assert_eq!(bad.path, victim.display().to_string());
         assert!(q
@@ -26,7 +139,12 @@ fn truncated_gzip_and_broken_parquet_are_reported_and_the_rest_counts() {
             .any(|n| n.contains("could not be read to the end")));
         assert_eq!(q.files.len(), files.len(), "every other file was read");
         assert!(r.analysis.total > 0 && r.analysis.total <= w.truth.nat_total);
-        assert!(q.reconciled);
+        assert!(!q.reconciled, "lines reconcile, inputs do not");
+        assert_eq!(q.lines.accounted(), q.lines.lines);
+        let o = run(&["analyze", "-q", root.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(7));
+        assert!(crate::support::stdout(&o).starts_with("INCOMPLETE: 1 of "));
+        assert!(stderr(&o).contains("INCOMPLETE: 1 of "), "{}", stderr(&o));
         let o = run(&["analyze", "-q", "--strict", root.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
         assert!(stderr(&o).contains(&victim.display().to_string()));
@@ -93,14 +211,15 @@ fn garbage_and_empty_files_never_panic() {
         "json",
         dir.path().to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
     let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r.analysis.quality.files.len(), 4);
     assert_eq!(
         r.analysis.quality.files_with_errors, 2,
         "the fake gzip and the fake Parquet"
     );
-    assert!(r.analysis.quality.reconciled);
+    let l = &r.analysis.quality.lines;
+    assert_eq!(l.accounted(), l.lines);
 }
 
 /// All files of a text world as one file (the headers repeat; the layout does not change).

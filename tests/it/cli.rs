@@ -345,3 +345,113 @@ fn an_interrupted_run_removes_its_spilled_tables() {
     assert_eq!(status.code(), Some(130));
     assert_eq!(std::fs::read_dir(&spill).unwrap().count(), 0);
 }
+
+#[test]
+fn an_empty_window_with_the_nat_named_is_a_report_of_zero_bytes() {
+    // the sample's NAT ENI, and a window with no record in it (the sample is 2026-09-01)
+    let r = analyze_json(&[SAMPLE_GZ]);
+    let nat = r.analysis.gateways[0].eni.clone();
+    let o = run(&[
+        "analyze",
+        "-q",
+        "--format",
+        "json",
+        "--nat-eni",
+        &nat,
+        "--month",
+        "2026-12",
+        SAMPLE_GZ,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let z: Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(z.analysis.total, 0);
+    assert_eq!(z.analysis.method.counting, "nat-eni");
+    let notes = z.analysis.quality.notes.join("\n");
+    assert!(
+        notes.contains("No record falls in the time range"),
+        "{notes}"
+    );
+    assert!(notes.contains("the data spans 2026-09-01"), "{notes}");
+    assert!(stderr(&o).contains("NOTHING COUNTED"), "{}", stderr(&o));
+    // the table says so on its first line
+    let o = run(&[
+        "analyze",
+        "--nat-eni",
+        &nat,
+        "--month",
+        "2026-12",
+        SAMPLE_GZ,
+    ]);
+    assert!(
+        stdout(&o).starts_with("NOTHING COUNTED: "),
+        "{}",
+        stdout(&o)
+    );
+
+    // a mistyped ENI: zero, named in a warning with the ENIs that do look like NATs
+    let o = run(&[
+        "analyze",
+        "-q",
+        "--format",
+        "json",
+        "--nat-eni",
+        "eni-typo",
+        SAMPLE_GZ,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t: Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(t.analysis.total, 0);
+    assert_eq!(t.analysis.quality.given_nat_enis_not_seen, vec!["eni-typo"]);
+    let err = stderr(&o);
+    assert!(err.contains("eni-typo"), "{err}");
+    assert!(
+        err.contains("ENIs that show NAT address translation: "),
+        "{err}"
+    );
+    for g in &r.analysis.gateways {
+        assert!(err.contains(&g.eni), "{err}");
+    }
+
+    // without the NAT named, an empty window says why first, and never that no ENI looks
+    // like a NAT in data that has one
+    let o = run(&["analyze", "--month", "2026-12", SAMPLE_GZ]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = stderr(&o);
+    assert!(err.contains("no record in the time range"), "{err}");
+    assert!(err.contains("the data spans 2026-09-01"), "{err}");
+    assert!(!err.contains("No ENI in the data looks like"), "{err}");
+}
+
+#[test]
+fn input_that_parses_to_nothing_says_so_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("passwd");
+    std::fs::write(
+        &f,
+        "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n",
+    )
+    .unwrap();
+    let o = run(&["analyze", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = stderr(&o);
+    assert!(err.contains("0 of 2 lines parsed"), "{err}");
+    assert!(err.contains("expected 14 fields"), "{err}");
+    assert!(err.contains("--fields"), "{err}");
+    let empty = dir.path().join("empty.log");
+    std::fs::write(&empty, "").unwrap();
+    let o = run(&["analyze", empty.to_str().unwrap()]);
+    assert!(stderr(&o).contains("no line at all"), "{}", stderr(&o));
+    // with the estimate asked for, the report itself says nothing was counted
+    let o = run(&[
+        "analyze",
+        "--client-side-estimate",
+        "--region",
+        "us-east-1",
+        f.to_str().unwrap(),
+    ]);
+    assert!(
+        stdout(&o).starts_with("NOTHING COUNTED: "),
+        "{}",
+        stdout(&o)
+    );
+}

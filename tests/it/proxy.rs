@@ -1,6 +1,7 @@
 //! A small HTTP proxy on loopback between flowcost and the S3 test server, to count requests
 //! and to inject faults the server cannot: 503 SlowDown storms, bodies cut mid-stream,
-//! objects that vanish after listing, access denied. One request per connection.
+//! objects that vanish after listing, access denied, a server that dies (stops listening)
+//! or stalls (accepts and never answers). One request per connection.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -17,6 +18,13 @@ pub struct Rules {
     pub vanish: Option<String>,
     pub deny_list: bool,
     pub deny_get: bool,
+    /// After this many object GETs, stop listening: the connection of the next one is
+    /// dropped unanswered and every later one is refused.
+    pub die_after_gets: Option<u32>,
+    /// After this many object GETs, accept every request and never answer it.
+    pub stall_after_gets: Option<u32>,
+    /// Object GETs seen so far.
+    pub gets: u32,
 }
 
 pub struct Proxy {
@@ -82,6 +90,7 @@ fn handle(
     upstream: &str,
     requests: &Mutex<Vec<String>>,
     rules: &Mutex<Rules>,
+    dead: &std::sync::atomic::AtomicBool,
 ) {
     let Some((head, raw)) = read_request(&mut client) else {
         return;
@@ -97,6 +106,20 @@ fn handle(
     let mut cut = false;
     {
         let mut r = rules.lock().unwrap();
+        if is_get {
+            r.gets += 1;
+            if r.die_after_gets.is_some_and(|k| r.gets > k) {
+                dead.store(true, std::sync::atomic::Ordering::SeqCst);
+                let _ = client.shutdown(Shutdown::Both);
+                return;
+            }
+            if r.stall_after_gets.is_some_and(|k| r.gets > k) {
+                drop(r);
+                // hold the connection open, silent, for longer than any test runs
+                std::thread::sleep(std::time::Duration::from_secs(600));
+                return;
+            }
+        }
         let reply = if n <= r.slowdown * 2 && n % 2 == 1 {
             Some(error_response("503 Slow Down", "SlowDown"))
         } else if is_list && r.deny_list || is_get && r.deny_get {
@@ -147,11 +170,16 @@ impl Proxy {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let rules = Arc::new(Mutex::new(rules));
         let (rq, rl) = (requests.clone(), rules);
+        let dead = Arc::new(std::sync::atomic::AtomicBool::new(false));
         std::thread::spawn(move || {
             for conn in listener.incoming() {
+                if dead.load(std::sync::atomic::Ordering::SeqCst) {
+                    // dropping the listener: from now on connections are refused
+                    break;
+                }
                 let Ok(c) = conn else { continue };
-                let (up, rq, rl) = (upstream.clone(), rq.clone(), rl.clone());
-                std::thread::spawn(move || handle(c, &up, &rq, &rl));
+                let (up, rq, rl, d) = (upstream.clone(), rq.clone(), rl.clone(), dead.clone());
+                std::thread::spawn(move || handle(c, &up, &rq, &rl, &d));
             }
         });
         Proxy { url, requests }

@@ -137,7 +137,7 @@ fn rule_3_1_without_pkt_fields_public_legs_are_counted() {
         body += &format!("{eni} {s} {d} {b} {T} ACCEPT OK us-east-1\n");
     }
     match analyse_text(&body, &params(), &options(), None) {
-        Err(AnalysisError::NoNat { candidates }) => assert_eq!(
+        Err(AnalysisError::NoNat { candidates, .. }) => assert_eq!(
             candidates[0].eni, "eni-nat",
             "the NAT is the first candidate"
         ),
@@ -444,4 +444,87 @@ fn rule_7_days_are_utc_days_of_start_and_filters_are_counted() {
     assert_eq!(a.total, 3);
     assert_eq!(a.quality.lines.outside_time, 6);
     assert!(a.quality.reconciled);
+}
+
+#[test]
+fn rule_3_4_rejects_without_an_interface_are_in_the_rejected_tally_too() {
+    let mut body = H.to_string() + &s3_flow("52.216.8.1", 1_000, 50_000, T);
+    for b in [300, 400] {
+        body += &format!(
+            "- 198.51.100.7 10.0.0.10 - - {b} {T} {} REJECT OK us-east-1 - -\n",
+            T + 60
+        );
+    }
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    assert_eq!(a.quality.lines.rejected, 2);
+    assert_eq!(
+        (a.rejected.other_records, a.rejected.other_bytes),
+        (2, 700),
+        "one source of truth: the reconciliation's REJECT lines are the rejected records"
+    );
+    assert_eq!(a.total, 51_000);
+}
+
+#[test]
+fn rule_2_impossible_byte_counts_are_malformed_and_sums_cannot_wrap() {
+    // two records of 2^63 bytes would wrap a u64 sum to 0
+    let mut body = H.to_string() + &s3_flow("52.216.8.1", 1_000, 50_000, T);
+    for big in ["9223372036854775808", "18446744073709551615"] {
+        body += &line(
+            "eni-nat",
+            "10.0.0.10",
+            "52.216.8.1",
+            "10.0.0.10",
+            "52.216.8.1",
+            0,
+            T,
+            "use1-az1",
+            "subnet-pub",
+        )
+        .replace(" 0 1788220800 ", &format!(" {big} 1788220800 "));
+    }
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    assert_eq!(a.total, 51_000);
+    assert_eq!(a.quality.lines.malformed, 2);
+    assert!(a.quality.files[0].malformed_examples[0]
+        .reason
+        .contains("2^48"));
+    assert!(a.quality.reconciled);
+
+    // and a run whose records add up past the run's bound refuses the rest, counted
+    let mut p = params();
+    p.budget = flowcost::account::RunBudget::new(60_000);
+    let body = H.to_string()
+        + &s3_flow("52.216.8.1", 1_000, 50_000, T)
+        + &s3_flow("52.216.8.1", 1_000, 50_000, T + 600);
+    let a = analyse_text(&body, &p, &options(), None).unwrap();
+    assert!(a.quality.lines.malformed > 0);
+    assert!(a.quality.reconciled);
+    assert!(a.quality.files[0].malformed_examples[0]
+        .reason
+        .contains("2^62"));
+}
+
+#[test]
+fn rule_4_a_garbage_region_value_is_malformed_and_an_unknown_one_falls_back() {
+    let flow = s3_flow("52.216.8.1", 1_000, 50_000, T);
+    // garbage in the region field of one NAT record: that line is malformed, the rest counts
+    let mut lines: Vec<String> = flow.lines().map(String::from).collect();
+    lines[1] = lines[1].replace(" us-east-1 ", " \u{0}\u{0}\u{0}us-east-1 ");
+    let body = H.to_string() + &lines.join("\n") + "\n";
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    assert_eq!(a.quality.lines.malformed, 1);
+    assert!(a.quality.files[0].malformed_examples[0]
+        .reason
+        .contains("region"));
+    assert_eq!(a.classes.s3.total(), 51_000, "the private legs are intact");
+    // a well-formed region that the ip-ranges data does not know: the input's region is used
+    let body = H.to_string() + &flow.replace(" us-east-1 ", " xx-nowhere-9 ");
+    let a = analyse_text(&body, &params(), &options(), Some("us-east-1")).unwrap();
+    assert_eq!(a.classes.s3.total(), 51_000);
+    assert!(a
+        .quality
+        .notes
+        .iter()
+        .any(|n| n.contains("region the ip-ranges data does not know")));
 }

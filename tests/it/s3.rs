@@ -8,9 +8,10 @@ use std::process::Output;
 use aws_sdk_s3::config::{Credentials, Region};
 use flowcost::generate::{Encoding, FieldSet};
 use flowcost::report::Report;
+use flowcost::source::FailureKind;
 
 use crate::proxy::{Proxy, Rules};
-use crate::support::{analyze_json, bin, spec, stderr, world};
+use crate::support::{analyze_json, bin, spec, stderr, stdout, world};
 
 fn endpoint() -> Option<String> {
     match std::env::var("FLOWCOST_TEST_S3") {
@@ -310,7 +311,8 @@ fn faults_are_survived_or_reported_by_key() {
     assert_same(&r, &local);
     assert!(p.seen().iter().filter(|l| l.contains(&victim)).count() >= 3);
 
-    // cut every time: reported by key, everything else counted; fatal under --strict
+    // cut every time: reported by key, everything else counted, the report marked
+    // incomplete (exit 7); fatal under --strict
     let p = Proxy::start(
         &ep,
         Rules {
@@ -318,7 +320,9 @@ fn faults_are_survived_or_reported_by_key() {
             ..Default::default()
         },
     );
-    let r = s3_json(&p.url, &[&format!("s3://{faults}")]);
+    let o = s3_run(&p.url, &[&format!("s3://{faults}")]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let r: Report = serde_json::from_slice(&o.stdout).unwrap();
     let bad: Vec<_> = r
         .analysis
         .quality
@@ -333,11 +337,16 @@ fn faults_are_survived_or_reported_by_key() {
         "{:?}",
         bad[0].error
     );
+    assert_eq!(bad[0].failure, Some(FailureKind::CutShort));
     assert_eq!(
         r.analysis.quality.files.len(),
         local.analysis.quality.files.len()
     );
-    assert!(r.analysis.quality.reconciled);
+    let q = &r.analysis.quality;
+    assert!(!q.complete && !q.reconciled);
+    let inc = q.incomplete.as_ref().unwrap();
+    assert_eq!((inc.inputs, inc.by_kind.len()), (1, 1));
+    assert!(stderr(&o).contains("INCOMPLETE: 1 of"), "{}", stderr(&o));
     let o = s3_run(&p.url, &["--strict", &format!("s3://{faults}")]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     assert!(stderr(&o).contains(&victim));
@@ -350,7 +359,9 @@ fn faults_are_survived_or_reported_by_key() {
             ..Default::default()
         },
     );
-    let r = s3_json(&p.url, &[&format!("s3://{faults}")]);
+    let o = s3_run(&p.url, &[&format!("s3://{faults}")]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let r: Report = serde_json::from_slice(&o.stdout).unwrap();
     let bad: Vec<_> = r
         .analysis
         .quality
@@ -360,6 +371,7 @@ fn faults_are_survived_or_reported_by_key() {
         .collect();
     assert_eq!(bad.len(), 1);
     assert!(bad[0].error.as_ref().unwrap().contains("NoSuchKey"));
+    assert_eq!(bad[0].failure, Some(FailureKind::NotFound));
 
     // access denied names the missing permission and stops the run
     let p = Proxy::start(
@@ -467,4 +479,144 @@ fn a_large_object_is_streamed_with_the_same_answer() {
     assert_same(&s3, &local);
     assert!(s3.analysis.quality.files[0].size > flowcost::source::WHOLE_GZIP_MAX);
     assert!(local.analysis.quality.lines.counted > 50_000);
+}
+
+/// Run with a watchdog: a hang fails the test instead of holding CI (a liveness bound, far
+/// above what the run needs, not a speed assertion).
+fn output_within(mut c: std::process::Command, limit_secs: u64) -> Output {
+    let child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(limit_secs)) {
+        Ok(o) => o.unwrap(),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+            panic!("flowcost did not finish within {limit_secs} s: it hangs");
+        }
+    }
+}
+
+/// The report and stderr of a run that must end incomplete (exit 7), and the failure kinds.
+fn incomplete_run(url: &str, bucket: &str, extra: &[&str]) -> (Report, String) {
+    let mut c = s3_cmd(url, "analyze");
+    c.args(["--format", "json", "--concurrency", "4"])
+        .args(extra)
+        .arg(format!("s3://{bucket}"));
+    let o = output_within(c, 300);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(7), "{err}");
+    (serde_json::from_slice(&o.stdout).unwrap(), err)
+}
+
+#[test]
+fn a_dead_endpoint_gives_an_incomplete_report_summarised_in_one_message() {
+    let Some(ep) = endpoint() else { return };
+    let b = bucket("dies");
+    let w = world(&spec(45, FieldSet::V5), &[Encoding::Gz]);
+    let n = upload(&ep, &b, &w.dir.path().join("gz"), "", false) as u64;
+    assert!(n > 40, "the world has {n} objects");
+    let p = Proxy::start(
+        &ep,
+        Rules {
+            die_after_gets: Some(6),
+            ..Default::default()
+        },
+    );
+    // without the NAT named, what was read may show none: the lost inputs are the message
+    let o = output_within(
+        {
+            let mut c = s3_cmd(&p.url, "analyze");
+            c.args(["--concurrency", "4", &format!("s3://{b}")]);
+            c
+        },
+        300,
+    );
+    if o.status.code() != Some(7) {
+        assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+        assert!(
+            stderr(&o).starts_with("flowcost: INCOMPLETE: "),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let p = Proxy::start(
+        &ep,
+        Rules {
+            die_after_gets: Some(6),
+            ..Default::default()
+        },
+    );
+    let nat: Vec<&str> = w
+        .truth
+        .nat_enis
+        .iter()
+        .flat_map(|e| ["--nat-eni", e.as_str()])
+        .collect();
+    let (r, err) = incomplete_run(&p.url, &b, &nat);
+    let q = &r.analysis.quality;
+    let inc = q.incomplete.as_ref().expect("marked incomplete");
+    assert!(!q.complete && !q.reconciled);
+    // every listed object is either read or listed as not read: none is lost silently
+    assert_eq!(q.files.len() as u64, n);
+    assert_eq!(inc.of_inputs, n);
+    let read = q.files.iter().filter(|f| f.error.is_none()).count() as u64;
+    assert_eq!(read + inc.inputs, n);
+    assert!((1..=6).contains(&read), "read {read}");
+    assert_eq!(inc.by_kind[0].kind, FailureKind::Unreachable, "{inc:?}");
+    assert!(inc.first_key_time.is_some() && inc.last_key_time.is_some());
+    // once the endpoint is gone the rest are not requested, and all of it reads as one
+    // summary, not a line per object
+    assert!(p.seen().len() < (n as usize), "{} requests", p.seen().len());
+    assert!(err.contains("endpoint unreachable:"), "{err}");
+    assert!(err.lines().count() < 10, "{err}");
+    // the table says so first
+    let p = Proxy::start(
+        &ep,
+        Rules {
+            die_after_gets: Some(6),
+            ..Default::default()
+        },
+    );
+    let mut c = s3_cmd(&p.url, "analyze");
+    c.args(&nat).arg(format!("s3://{b}"));
+    let o = output_within(c, 300);
+    assert_eq!(o.status.code(), Some(7));
+    assert!(stdout(&o).starts_with("INCOMPLETE: "), "{}", stdout(&o));
+}
+
+#[test]
+fn a_stalled_endpoint_times_out_and_is_reported() {
+    let Some(ep) = endpoint() else { return };
+    let b = bucket("stalls");
+    let w = world(&spec(46, FieldSet::V5), &[Encoding::Gz]);
+    let n = upload(&ep, &b, &w.dir.path().join("gz"), "", false) as u64;
+    let p = Proxy::start(
+        &ep,
+        Rules {
+            stall_after_gets: Some(5),
+            ..Default::default()
+        },
+    );
+    let mut args = vec!["--read-timeout", "300ms", "--connect-timeout", "300ms"];
+    for e in &w.truth.nat_enis {
+        args.extend(["--nat-eni", e.as_str()]);
+    }
+    let (r, err) = incomplete_run(&p.url, &b, &args);
+    let q = &r.analysis.quality;
+    let inc = q.incomplete.as_ref().expect("marked incomplete");
+    assert_eq!(q.files.len() as u64, n);
+    assert_eq!(inc.by_kind[0].kind, FailureKind::Timeout, "{inc:?}");
+    assert!(err.contains("timed out:"), "{err}");
+    // the flags are checked
+    let o = s3_run(&ep, &["--read-timeout", "0s", &format!("s3://{b}")]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }

@@ -154,6 +154,16 @@ pub fn world(spec: &Spec, encodings: &[Encoding]) -> GenWorld {
     }
 }
 
+/// Run analyze with JSON output: the report, whatever the exit code, and the exit code.
+pub fn analyze_json_code(args: &[&str]) -> (flowcost::report::Report, Option<i32>) {
+    let mut full = vec!["analyze", "--format", "json", "-q"];
+    full.extend_from_slice(args);
+    let o = run(&full);
+    let r = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("flowcost {full:?}: {e}: {}", stderr(&o)));
+    (r, o.status.code())
+}
+
 /// Run analyze with JSON output and parse the report.
 pub fn analyze_json(args: &[&str]) -> flowcost::report::Report {
     let mut full = vec!["analyze", "--format", "json", "-q"];
