@@ -386,7 +386,7 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
         files,
         bytes,
         ip_ranges: RangesUsed {
-            source: cfg.ranges.source.clone(),
+            source: crate::report::escape::redact(&cfg.ranges.source).into_owned(),
             sync_token: cfg.ranges.sync_token.clone(),
             create_date: cfg.ranges.create_date.clone(),
         },

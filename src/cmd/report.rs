@@ -104,7 +104,10 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
     };
     let doc = monthly::build(Parts {
         label: label.clone(),
-        command: std::env::args().skip(1).collect(),
+        command: std::env::args()
+            .skip(1)
+            .map(|w| crate::report::escape::redact(&w).into_owned())
+            .collect(),
         report,
         previous,
         comparison,

@@ -371,7 +371,7 @@ impl Comparison {
                     let _ = writeln!(
                         out,
                         "{},{:.0},{:.0},{:.0},{}",
-                        c.measure,
+                        super::escape::csv(&c.measure),
                         c.before_per_day,
                         c.after_per_day,
                         c.delta_per_day,
@@ -380,7 +380,9 @@ impl Comparison {
                 }
                 out
             }
-            Format::Table | Format::Markdown => self.text(f == Format::Markdown),
+            Format::Table | Format::Markdown => {
+                super::escape::clean_lines(self.text(f == Format::Markdown))
+            }
         }
     }
 
@@ -450,8 +452,15 @@ impl Comparison {
         } else {
             "\nVerdict\n-------\n"
         });
+        let esc = |s: &str| -> String {
+            if md {
+                super::escape::md(s).into_owned()
+            } else {
+                super::escape::clean(s).into_owned()
+            }
+        };
         for s in &self.verdict.summary {
-            let _ = writeln!(out, "{li}{s}");
+            let _ = writeln!(out, "{li}{}", esc(s));
         }
         if !self.verdict.s3_left_clients.is_empty() {
             let _ = writeln!(out, "{li}Clients whose S3 still crosses the NAT:");
@@ -460,10 +469,10 @@ impl Comparison {
                     out,
                     "{}  {} {} {} {}: {}",
                     if md { "  -" } else { "" },
-                    c.ip,
-                    c.enis.first().map(String::as_str).unwrap_or("-"),
-                    c.subnet.as_deref().unwrap_or("-"),
-                    c.ecs_service.as_deref().unwrap_or("-"),
+                    esc(&c.ip),
+                    esc(c.enis.first().map(String::as_str).unwrap_or("-")),
+                    esc(c.subnet.as_deref().unwrap_or("-")),
+                    esc(c.ecs_service.as_deref().unwrap_or("-")),
                     human(c.classes.s3.total())
                 );
             }

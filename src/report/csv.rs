@@ -6,11 +6,7 @@ use crate::analysis::ClassBytes;
 use crate::classify::Class;
 
 pub(super) fn esc(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    super::escape::csv(s).into_owned()
 }
 
 fn classes(out: &mut String, section: &str, key: &str, c: &ClassBytes) {

@@ -5,6 +5,7 @@
 pub mod charts;
 pub mod compare;
 mod csv;
+pub mod escape;
 pub mod html;
 pub mod monthly;
 mod text;
@@ -80,8 +81,8 @@ impl Report {
                 s.push('\n');
                 s
             }
-            Format::Table => text::render(self, false),
-            Format::Markdown => text::render(self, true),
+            Format::Table => escape::clean_lines(text::render(self, false)),
+            Format::Markdown => escape::clean_lines(text::render(self, true)),
             Format::Csv => csv::render(self),
         }
     }

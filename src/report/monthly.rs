@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::charts::{self, Chart, ChartError};
 use super::compare::{measures, pct_change as pct, signed_pct, Comparison};
 use super::csv::esc as csv_esc;
+use super::escape::md as md_esc;
 use super::{dollars, html, human, text::Table, Format, Report};
 use crate::classify::Class;
 
@@ -613,7 +614,8 @@ impl MonthlyReport {
         let _ = writeln!(out, "# {}\n", self.title);
         if let Some(i) = &a.quality.incomplete {
             let text = super::incomplete_summary(i);
-            let _ = writeln!(out, "> **{}**\n", text.replace('\n', "  \n> "));
+            let lines: Vec<_> = text.lines().map(md_esc).collect();
+            let _ = writeln!(out, "> **{}**\n", lines.join("  \n> "));
         }
         let _ = writeln!(
             out,
@@ -673,7 +675,7 @@ impl MonthlyReport {
         }
         if let Some(c) = &self.comparison {
             for line in c.verdict.summary.iter().take(3) {
-                let _ = writeln!(out, "- {line}");
+                let _ = writeln!(out, "- {}", md_esc(line));
             }
         }
         out.push('\n');
@@ -709,7 +711,7 @@ impl MonthlyReport {
             ]);
             tb.render(true, &mut out);
             for c in &t.caveats {
-                let _ = writeln!(out, "- {c}");
+                let _ = writeln!(out, "- {}", md_esc(c));
             }
             if self.history.len() > 1 {
                 let _ = writeln!(out, "\nEarlier periods:\n");
@@ -745,7 +747,7 @@ impl MonthlyReport {
             let _ = writeln!(
                 out,
                 "- s3://{}: {} objects, {} under {} prefixes",
-                l.bucket,
+                md_esc(&l.bucket),
                 l.objects,
                 human(l.bytes),
                 l.prefixes.len()
@@ -767,16 +769,16 @@ impl MonthlyReport {
         out.push_str("## How to reproduce\n\n");
         let _ = writeln!(
             out,
-            "- Command: `flowcost {}`",
-            self.command.join(" ").replace('`', "'")
+            "- Command: flowcost {}",
+            md_esc(&self.command.join(" "))
         );
         let _ = writeln!(
             out,
             "- flowcost {}; IP ranges from {} (syncToken {}, createDate {}); price table of {} ({}).\n",
             self.flowcost_version,
-            r.inputs.ip_ranges.source,
-            r.inputs.ip_ranges.sync_token,
-            r.inputs.ip_ranges.create_date,
+            md_esc(&r.inputs.ip_ranges.source),
+            md_esc(&r.inputs.ip_ranges.sync_token),
+            md_esc(&r.inputs.ip_ranges.create_date),
             r.cost.price_table_date,
             r.cost.price_table_source
         );
@@ -815,12 +817,16 @@ impl MonthlyReport {
                 let _ = writeln!(
                     out,
                     "- NAT ENI {} carried traffic on {} of {} days: unless it was idle (or created or deleted in the period), its flow log has gaps and those days are missing from the totals.",
-                    n.eni, n.days_with_traffic, n.days_in_period
+                    md_esc(&n.eni), n.days_with_traffic, n.days_in_period
                 );
             }
         }
         for e in &v.nat_enis_given_not_seen {
-            let _ = writeln!(out, "- NAT ENI {e} was given but has no records in the inputs: is its flow log missing?");
+            let _ = writeln!(
+                out,
+                "- NAT ENI {} was given but has no records in the inputs: is its flow log missing?",
+                md_esc(e)
+            );
         }
         if v.missing_fields.is_empty() {
             out.push_str("- Every field the analysis can use was logged.\n");
@@ -845,7 +851,7 @@ impl MonthlyReport {
                     Some(n) => format!("{}:{n}", i.path),
                     None => i.path.clone(),
                 };
-                let _ = writeln!(out, "- `{}`: {}", at.replace('`', "'"), i.problem);
+                let _ = writeln!(out, "- {}: {}", md_esc(&at), md_esc(&i.problem));
             }
             if v.issues_not_listed > 0 {
                 let _ = writeln!(out, "- ... and {} more.", v.issues_not_listed);
@@ -877,7 +883,13 @@ impl MonthlyReport {
 
 /// Append a Markdown document without its title line, every heading one level down.
 fn demoted(out: &mut String, doc: &str) {
-    for line in doc.lines().skip(1) {
+    // (a warning may stand above the title: it is kept, the title dropped)
+    let mut titled = false;
+    for line in doc.lines() {
+        if !titled && line.starts_with("# ") {
+            titled = true;
+            continue;
+        }
         if line.starts_with('#') {
             out.push('#');
         }

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::escape;
 use super::{dollars, human, Report};
 use crate::analysis::ClassBytes;
 use crate::classify::Class;
@@ -36,7 +37,8 @@ impl Table {
                     .join("|")
             );
             for r in &self.rows {
-                let cells: Vec<String> = r.iter().map(|c| c.replace('|', "\\|")).collect();
+                let cells: Vec<std::borrow::Cow<'_, str>> =
+                    r.iter().map(|c| escape::md(c)).collect();
                 let _ = writeln!(out, "| {} |", cells.join(" | "));
             }
             out.push('\n');
@@ -44,12 +46,17 @@ impl Table {
         }
         let n = self.head.len();
         let mut w = vec![0; n];
-        for r in std::iter::once(&self.head).chain(&self.rows) {
+        let rows: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| r.iter().map(|c| escape::clean(c).into_owned()).collect())
+            .collect();
+        for r in std::iter::once(&self.head).chain(&rows) {
             for (i, c) in r.iter().enumerate() {
                 w[i] = w[i].max(c.chars().count());
             }
         }
-        for r in std::iter::once(&self.head).chain(&self.rows) {
+        for r in std::iter::once(&self.head).chain(&rows) {
             let mut line = String::new();
             for (i, c) in r.iter().enumerate() {
                 let pad = w[i] - c.chars().count();
@@ -65,6 +72,16 @@ impl Table {
             let _ = writeln!(out, "{}", line.trim_end());
         }
         out.push('\n');
+    }
+}
+
+/// Input-derived text as it may appear in the rendering: escaped Markdown, or a terminal
+/// line without control characters.
+fn esc(md: bool, s: &str) -> std::borrow::Cow<'_, str> {
+    if md {
+        escape::md(s)
+    } else {
+        escape::clean(s)
     }
 }
 
@@ -119,7 +136,7 @@ pub fn render(r: &Report, md: bool) -> String {
     if a.quality.lines.counted == 0 {
         let text = super::nothing_counted(r);
         if md {
-            let _ = writeln!(out, "> **{text}**\n");
+            let _ = writeln!(out, "> **{}**\n", escape::md(&text));
         } else {
             let _ = writeln!(out, "{text}\n");
         }
@@ -128,7 +145,8 @@ pub fn render(r: &Report, md: bool) -> String {
         // the first thing anyone sees, before any figure
         let text = super::incomplete_summary(i);
         if md {
-            let _ = writeln!(out, "> **{}**\n", text.replace('\n', "  \n> "));
+            let lines: Vec<_> = text.lines().map(escape::md).collect();
+            let _ = writeln!(out, "> **{}**\n", lines.join("  \n> "));
         } else {
             let _ = writeln!(out, "{text}\n");
         }
@@ -167,9 +185,9 @@ pub fn render(r: &Report, md: bool) -> String {
         ),
         format!(
             "IP ranges:    {} (syncToken {}, created {})",
-            r.inputs.ip_ranges.source,
-            r.inputs.ip_ranges.sync_token,
-            r.inputs.ip_ranges.create_date
+            esc(md, &r.inputs.ip_ranges.source),
+            esc(md, &r.inputs.ip_ranges.sync_token),
+            esc(md, &r.inputs.ip_ranges.create_date)
         ),
         format!(
             "Prices:       table of {}, NAT ${}/GB, {}",
@@ -184,7 +202,7 @@ pub fn render(r: &Report, md: bool) -> String {
             out,
             "{}S3:           s3://{}: {} objects, {} under {} prefix(es){}",
             if md { "- " } else { "" },
-            s.bucket,
+            esc(md, &s.bucket),
             s.objects,
             human(s.bytes),
             s.prefixes.len(),
@@ -388,18 +406,24 @@ pub fn render(r: &Report, md: bool) -> String {
             out,
             "{}Given NAT ENIs not in the data: {}",
             if md { "- " } else { "" },
-            q.given_nat_enis_not_seen.join(", ")
+            esc(md, &q.given_nat_enis_not_seen.join(", "))
         );
     }
     for n in &q.notes {
-        let _ = writeln!(out, "{}Note: {n}", if md { "- " } else { "" });
+        let _ = writeln!(out, "{}Note: {}", if md { "- " } else { "" }, esc(md, n));
     }
     let mut shown = 0;
     let mut errors_shown = 0;
     for f in &q.files {
         if let Some(e) = &f.error {
             if errors_shown < 10 {
-                let _ = writeln!(out, "{}{}: {e}", if md { "- " } else { "" }, f.path);
+                let _ = writeln!(
+                    out,
+                    "{}{}: {}",
+                    if md { "- " } else { "" },
+                    esc(md, &f.path),
+                    esc(md, e)
+                );
             }
             errors_shown += 1;
         }
@@ -409,9 +433,9 @@ pub fn render(r: &Report, md: bool) -> String {
                     out,
                     "{}{}:{}: {}",
                     if md { "- " } else { "" },
-                    f.path,
+                    esc(md, &f.path),
                     b.line,
-                    b.reason
+                    esc(md, &b.reason)
                 );
                 shown += 1;
             }

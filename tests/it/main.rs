@@ -5,6 +5,7 @@
 mod bad_input;
 mod cli;
 mod compare;
+mod hostile;
 mod ip_ranges;
 mod properties;
 mod proxy;

@@ -1,0 +1,318 @@
+//! Hostile names in the logs (ECS services, subnets, ENI ids, file names) for every output:
+//! the terminal table carries no control character, Markdown no markup, CSV no formula, JSON
+//! the exact value; from text and from Parquet (whose strings may hold newlines too).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use parquet::arrow::ArrowWriter;
+
+use crate::support::{run, stderr, stdout};
+
+const T: i64 = 1_788_220_800;
+/// Names that try every trick: markup, a link, a formula, terminal escapes, a newline that
+/// would end a table row and start a heading.
+const SERVICE: &str = "<script>alert(1)</script>\u{1b}]0;pwned\u{7}";
+const SUBNET: &str = "=HYPERLINK(\"http://evil\")";
+const TASK: &str = "[x](javascript:alert(2))\u{1b}[2J";
+const NEWLINE_NAME: &str = "svc\n# Injected heading\n| fake | row |";
+
+/// The rows: a NAT's four legs for one client, and the client's own two records.
+fn rows(service: &str) -> Vec<[String; 15]> {
+    let r = |eni: &str,
+             src: &str,
+             dst: &str,
+             ps: &str,
+             pd: &str,
+             b: u64,
+             subnet: &str,
+             svc: &str,
+             task: &str| {
+        [
+            eni,
+            src,
+            dst,
+            ps,
+            pd,
+            &b.to_string(),
+            &T.to_string(),
+            &(T + 60).to_string(),
+            "ACCEPT",
+            "OK",
+            "us-east-1",
+            "use1-az1",
+            subnet,
+            svc,
+            task,
+        ]
+        .map(String::from)
+    };
+    vec![
+        r(
+            "eni-nat",
+            "10.0.1.5",
+            "10.0.0.10",
+            "10.0.1.5",
+            "52.216.8.1",
+            1_000,
+            "subnet-pub",
+            "-",
+            "-",
+        ),
+        r(
+            "eni-nat",
+            "10.0.0.10",
+            "52.216.8.1",
+            "10.0.0.10",
+            "52.216.8.1",
+            1_000,
+            "subnet-pub",
+            "-",
+            "-",
+        ),
+        r(
+            "eni-nat",
+            "52.216.8.1",
+            "10.0.0.10",
+            "52.216.8.1",
+            "10.0.0.10",
+            90_000,
+            "subnet-pub",
+            "-",
+            "-",
+        ),
+        r(
+            "eni-nat",
+            "10.0.0.10",
+            "10.0.1.5",
+            "52.216.8.1",
+            "10.0.1.5",
+            90_000,
+            "subnet-pub",
+            "-",
+            "-",
+        ),
+        r(
+            "eni-task",
+            "10.0.1.5",
+            "52.216.8.1",
+            "10.0.1.5",
+            "52.216.8.1",
+            1_000,
+            SUBNET,
+            service,
+            TASK,
+        ),
+        r(
+            "eni-task",
+            "52.216.8.1",
+            "10.0.1.5",
+            "52.216.8.1",
+            "10.0.1.5",
+            90_000,
+            SUBNET,
+            service,
+            TASK,
+        ),
+    ]
+}
+
+const NAMES: [&str; 15] = [
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "pkt-srcaddr",
+    "pkt-dstaddr",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+    "region",
+    "az-id",
+    "subnet-id",
+    "ecs-service-name",
+    "ecs-task-id",
+];
+
+fn write_text(dir: &Path) -> std::path::PathBuf {
+    // (text tokens cannot hold spaces or newlines; everything else goes)
+    let svc = SERVICE.replace(' ', "");
+    let mut s = NAMES.join(" ") + "\n";
+    for r in rows(&svc) {
+        s += &(r.join(" ") + "\n");
+    }
+    let f = dir.join("=cmd|' <img src=x onerror=alert(3)>.log");
+    std::fs::write(&f, s).unwrap();
+    f
+}
+
+fn write_parquet(dir: &Path) -> std::path::PathBuf {
+    let rows = rows(&format!("{SERVICE}{NEWLINE_NAME}"));
+    let cols: Vec<(String, ArrayRef)> = NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let name = n.replace('-', "_");
+            let vals: Vec<&str> = rows.iter().map(|r| r[i].as_str()).collect();
+            let a: ArrayRef = if matches!(*n, "bytes" | "start" | "end") {
+                Arc::new(Int64Array::from(
+                    vals.iter()
+                        .map(|v| v.parse::<i64>().unwrap())
+                        .collect::<Vec<_>>(),
+                ))
+            } else {
+                Arc::new(StringArray::from(
+                    vals.iter()
+                        .map(|v| (*v != "-").then_some(*v))
+                        .collect::<Vec<_>>(),
+                ))
+            };
+            (name, a)
+        })
+        .collect();
+    let batch = RecordBatch::try_from_iter(cols).unwrap();
+    let f = dir.join("hostile\u{1b}[31m.log.parquet");
+    let mut w =
+        ArrowWriter::try_new(std::fs::File::create(&f).unwrap(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    f
+}
+
+/// Cells of a CSV text (RFC 4180 quoting).
+fn csv_cells(text: &str) -> Vec<String> {
+    let mut cells = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',' | '\n', false) => cells.push(std::mem::take(&mut cur)),
+            (c, _) => cur.push(c),
+        }
+    }
+    cells.push(cur);
+    cells
+}
+
+fn assert_safe_csv(what: &str, text: &str) {
+    for cell in csv_cells(text) {
+        let formula =
+            cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && cell.parse::<f64>().is_err();
+        assert!(!formula, "{what}: a formula cell {cell:?}");
+        assert!(!cell.contains('\u{1b}'), "{what}: ESC in {cell:?}");
+    }
+}
+
+fn assert_safe_md(what: &str, md: &str) {
+    for raw in ["<script", "<img", "](javascript", "\u{1b}", "\u{7}"] {
+        assert!(!md.contains(raw), "{what}: raw `{raw:?}`");
+    }
+    for line in md.lines() {
+        assert!(!line.starts_with("# Injected"), "{what}: injected heading");
+        assert!(!line.starts_with("| fake"), "{what}: injected row");
+    }
+}
+
+#[test]
+fn hostile_names_are_inert_in_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    for input in [write_text(dir.path()), write_parquet(dir.path())] {
+        let p = input.to_str().unwrap();
+        let what = |f: &str| format!("{f} of {}", input.display());
+        let go = |fmt: &str| {
+            let o = run(&["analyze", "-q", "--format", fmt, "--nat-eni", "eni-nat", p]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            stdout(&o)
+        };
+        let table = go("table");
+        assert!(!table.contains(['\u{1b}', '\u{7}']), "{}", what("table"));
+        assert!(table.contains("\\x1b"), "the escape is shown, not sent");
+        let md = go("markdown");
+        assert_safe_md(&what("markdown"), &md);
+        assert!(
+            md.contains("&lt;script&gt;alert(1)"),
+            "the name is shown, escaped: {md}"
+        );
+        assert_safe_csv(&what("csv"), &go("csv"));
+        let json: flowcost::report::Report = serde_json::from_str(&go("json")).unwrap();
+        let services: Vec<&str> = json
+            .analysis
+            .by_ecs_service
+            .iter()
+            .map(|g| g.key.as_str())
+            .collect();
+        assert!(
+            services.iter().any(|s| s.starts_with("<script>")),
+            "{services:?}"
+        );
+        // the monthly folder
+        let out = dir.path().join("out");
+        let o = run(&[
+            "report",
+            "-q",
+            "--nat-eni",
+            "eni-nat",
+            "-d",
+            out.to_str().unwrap(),
+            p,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+        assert_safe_md(&what("report.md"), &md);
+        assert!(
+            md.contains("\\[x\\](javascript") || md.contains("HYPERLINK"),
+            "{md}"
+        );
+        let clients = std::fs::read_to_string(out.join("top-clients.csv")).unwrap();
+        assert!(
+            clients.contains("'=HYPERLINK"),
+            "the subnet is there, as text: {clients}"
+        );
+        for e in std::fs::read_dir(&out).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_some_and(|x| x == "csv") {
+                assert_safe_csv(
+                    &what(&path.display().to_string()),
+                    &std::fs::read_to_string(&path).unwrap(),
+                );
+            }
+        }
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        for raw in ["<script>alert", "<img src=x", "\u{1b}"] {
+            assert!(!html.contains(raw), "{}: raw {raw:?}", what("report.html"));
+        }
+    }
+}
+
+#[test]
+fn credentials_in_urls_are_not_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_text(dir.path());
+    let out = dir.path().join("out");
+    // a local input, so the endpoint is never contacted; it is only recorded
+    let o = run(&[
+        "report",
+        "-q",
+        "--nat-eni",
+        "eni-nat",
+        "--endpoint-url",
+        "http://user:hunter2@127.0.0.1:9",
+        "-d",
+        out.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["report.md", "report.html", "report.json"] {
+        let text = std::fs::read_to_string(out.join(f)).unwrap();
+        assert!(!text.contains("hunter2"), "{f} records the password");
+        assert!(text.contains("REDACTED@127.0.0.1"), "{f}");
+    }
+}
