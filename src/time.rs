@@ -26,7 +26,26 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Days in a month of a year (Gregorian).
+pub fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// `n` digits exactly, as a number.
+fn digits(s: &str, n: usize) -> Option<u32> {
+    (s.len() == n && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
 /// Parse `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS][Z]` or epoch seconds into epoch seconds (UTC).
+/// Impossible dates (`2026-02-30`, `2026-09-31`) and short forms (`2026-9-1`) are refused,
+/// never rolled into the next month.
 pub fn parse_instant(s: &str) -> Option<i64> {
     if let Ok(n) = s.parse::<i64>() {
         return Some(n);
@@ -37,19 +56,19 @@ pub fn parse_instant(s: &str) -> Option<i64> {
         None => (s, None),
     };
     let mut dp = date.split('-');
-    let y: i64 = dp.next()?.parse().ok()?;
-    let m: u32 = dp.next()?.parse().ok()?;
-    let d: u32 = dp.next()?.parse().ok()?;
-    if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    let y = digits(dp.next()?, 4)? as i64;
+    let m = digits(dp.next()?, 2)?;
+    let d = digits(dp.next()?, 2)?;
+    if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=days_in_month(y, m)).contains(&d) {
         return None;
     }
     let mut secs = days_from_civil(y, m, d) * 86_400;
     if let Some(t) = time {
         let mut tp = t.split(':');
-        let h: i64 = tp.next()?.parse().ok()?;
-        let mi: i64 = tp.next().unwrap_or("0").parse().ok()?;
-        let se: i64 = tp.next().unwrap_or("0").parse().ok()?;
-        if h > 23 || mi > 59 || se > 60 {
+        let h = digits(tp.next()?, 2)? as i64;
+        let mi = digits(tp.next()?, 2)? as i64;
+        let se = tp.next().map_or(Some(0), |v| digits(v, 2))? as i64;
+        if tp.next().is_some() || h > 23 || mi > 59 || se > 59 {
             return None;
         }
         secs += h * 3600 + mi * 60 + se;
@@ -60,8 +79,8 @@ pub fn parse_instant(s: &str) -> Option<i64> {
 /// `YYYY-MM` → [start, end) in epoch seconds.
 pub fn month_range(s: &str) -> Option<(i64, i64)> {
     let (y, m) = s.split_once('-')?;
-    let y: i64 = y.parse().ok()?;
-    let m: u32 = m.parse().ok()?;
+    let y = digits(y, 4)? as i64;
+    let m = digits(m, 2)?;
     if !(1..=12).contains(&m) {
         return None;
     }
@@ -109,5 +128,29 @@ mod tests {
         assert_eq!(format_instant(1_789_430_400 + 3723), "2026-09-15T01:02:03Z");
         assert!(parse_instant("2026-13-01").is_none());
         assert!(month_range("2026-00").is_none());
+    }
+
+    #[test]
+    fn impossible_and_sloppy_dates_are_refused() {
+        for bad in [
+            "2026-02-30",
+            "2026-09-31",
+            "2026-02-29",
+            "2026-9-1",
+            "2026-09-1",
+            "26-09-01",
+            "2026-09-01T24:00",
+            "2026-09-01T12",
+            "2026-09-01T12:60",
+            "2026-09-01T1:00",
+            "2026-09-01T12:00:00:00",
+            "2026-09-01x",
+        ] {
+            assert_eq!(parse_instant(bad), None, "{bad}");
+        }
+        assert_eq!(parse_instant("2024-02-29"), Some(19_782 * 86_400));
+        assert!(parse_instant("2026-09-01T12:30").is_some());
+        assert!(month_range("2026-9").is_none());
+        assert!(month_range("2026-09").is_some());
     }
 }

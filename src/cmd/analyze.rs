@@ -175,8 +175,12 @@ impl Config {
                 "--nat-price-per-gb must be between 0 and 1000".into(),
             ));
         }
-        if a.threads == Some(0) {
-            return Err(usage("--threads must be at least 1".into()));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let max_threads = (4 * cores).max(8);
+        if a.threads.is_some_and(|t| t == 0 || t > max_threads) {
+            return Err(usage(format!(
+                "--threads must be between 1 and {max_threads} (4 x the {cores} cores here)"
+            )));
         }
         let temp_dir = match &a.temp_dir {
             Some(d) if !std::path::Path::new(d).is_dir() => {
@@ -198,8 +202,8 @@ impl Config {
                     .ok_or_else(|| usage(format!("{i}: expected s3://bucket[/prefix]")))?,
             );
         }
-        if a.concurrency == 0 {
-            return Err(usage("--concurrency must be at least 1".into()));
+        if !(1..=1024).contains(&a.concurrency) {
+            return Err(usage("--concurrency must be between 1 and 1024".into()));
         }
         if inputs
             .iter()

@@ -9,6 +9,37 @@ use crate::error::{Error, Outcome};
 use crate::report::compare::{compare, Threshold};
 use crate::time;
 
+/// Whether an argument is meant as a period rather than a path (`A..B`, or starts like a
+/// date or month and names no existing file).
+fn looks_like_period(s: &str) -> bool {
+    let dateish =
+        s.len() >= 6 && s.as_bytes()[..4].iter().all(u8::is_ascii_digit) && s.as_bytes()[4] == b'-';
+    (s.contains("..") || dateish) && !std::path::Path::new(s).exists()
+}
+
+/// A period argument, or what is wrong with it.
+fn period_or_why(s: &str, flag: &str) -> Result<(i64, i64), Error> {
+    if let Some((a, b)) = s.split_once("..") {
+        let bad = |x: &str| {
+            Error::Usage(format!(
+                "{flag} {s}: `{x}` is not a date or instant (YYYY-MM-DD[THH:MM[:SS]], a real day of its month)"
+            ))
+        };
+        time::parse_instant(a.trim()).ok_or_else(|| bad(a.trim()))?;
+        time::parse_instant(b.trim()).ok_or_else(|| bad(b.trim()))?;
+        return parse_period(s).ok_or_else(|| {
+            Error::Usage(format!(
+                "{flag} {s}: the range ends before it starts (the end day is included)"
+            ))
+        });
+    }
+    parse_period(s).ok_or_else(|| {
+        Error::Usage(format!(
+            "{flag} {s}: expected a month YYYY-MM or a range A..B (YYYY-MM-DD, end day included)"
+        ))
+    })
+}
+
 /// Parse `A..B` (B's day included when it is a date), or a month `YYYY-MM`.
 pub fn parse_period(s: &str) -> Option<(i64, i64)> {
     if let Some((a, b)) = s.split_once("..") {
@@ -25,17 +56,28 @@ pub fn parse_period(s: &str) -> Option<(i64, i64)> {
 /// (the inputs then follow, anywhere on the line; clap hands trailing ones to `--after`) or
 /// the inputs of each side.
 fn sides(c: &CompareArgs) -> Result<(AnalyzeArgs, AnalyzeArgs), Error> {
-    let split = |v: &[String]| -> (Option<(i64, i64)>, Vec<String>) {
-        match v.split_first() {
-            Some((first, rest)) => match parse_period(first) {
-                Some(p) => (Some(p), rest.to_vec()),
-                None => (None, v.to_vec()),
-            },
+    let split = |v: &[String], flag: &str| -> Result<(Option<(i64, i64)>, Vec<String>), Error> {
+        Ok(match v.split_first() {
+            Some((first, rest)) if looks_like_period(first) => {
+                (Some(period_or_why(first, flag)?), rest.to_vec())
+            }
+            Some(_) => (None, v.to_vec()),
             None => (None, Vec::new()),
-        }
+        })
     };
-    let (pb, xb) = split(&c.before);
-    let (pa, xa) = split(&c.after);
+    let (pb, xb) = split(&c.before, "--before")?;
+    let (pa, xa) = split(&c.after, "--after")?;
+    if let (Some((bf, bt)), Some((af, at))) = (pb, pa) {
+        if bf < at && af < bt {
+            eprintln!(
+                "flowcost: warning: the before and after periods overlap ({} .. {} and {} .. {}): the comparison mixes the two",
+                time::format_instant(bf),
+                time::format_instant(bt),
+                time::format_instant(af),
+                time::format_instant(at)
+            );
+        }
+    }
     let mut b = c.base.clone();
     let mut a = c.base.clone();
     match (pb, pa) {

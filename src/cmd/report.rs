@@ -40,16 +40,60 @@ fn read_previous(p: &str) -> Result<MonthlyReport, Error> {
         .map_err(|e| Error::Usage(format!("--previous {}: {e}", path.display())))
 }
 
-/// Write `bytes` to `dir/name` through a temporary file, so a reader never sees half a file.
-fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let path = dir.join(name);
-    std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, &path))
-        .map_err(|err| Error::Io {
-            context: format!("writing {}", path.display()),
-            err,
-        })
+/// Write the folder's files all or nothing: each to a temporary name first, and only when
+/// every one is written are they renamed into place and the stale files of an earlier run
+/// removed. On a failure (a full disk) the temporary files go, and the folder keeps what it
+/// held before (a folder this run created is removed again if it is left empty).
+fn write_folder(dir: &Path, files: &[(String, Vec<u8>)], stale: &[PathBuf]) -> Result<(), Error> {
+    let created = !dir.exists();
+    std::fs::create_dir_all(dir).map_err(|err| Error::Io {
+        context: format!("creating {}", dir.display()),
+        err,
+    })?;
+    let mut written: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let undo = |written: &[(PathBuf, PathBuf)]| {
+        for (tmp, _) in written {
+            let _ = std::fs::remove_file(tmp);
+        }
+        if created {
+            let _ = std::fs::remove_dir(dir);
+        }
+    };
+    for (name, bytes) in files {
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let path = dir.join(name);
+        let result = std::fs::write(&tmp, bytes);
+        written.push((tmp, path.clone()));
+        if let Err(err) = result {
+            undo(&written);
+            return Err(Error::Io {
+                context: format!(
+                    "writing {} (nothing in {} was changed)",
+                    path.display(),
+                    dir.display()
+                ),
+                err,
+            });
+        }
+    }
+    for (i, (tmp, path)) in written.iter().enumerate() {
+        if let Err(err) = std::fs::rename(tmp, path) {
+            undo(&written[i..]);
+            return Err(Error::Io {
+                context: format!("moving {} into place", path.display()),
+                err,
+            });
+        }
+    }
+    for p in stale {
+        if p.exists() {
+            std::fs::remove_file(p).map_err(|err| Error::Io {
+                context: format!("removing the stale {}", p.display()),
+                err,
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Run `flowcost report`.
@@ -126,24 +170,12 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
             .collect();
         format!("flowcost-report-{safe}")
     }));
-    std::fs::create_dir_all(&dir).map_err(|err| Error::Io {
-        context: format!("creating {}", dir.display()),
-        err,
-    })?;
-    for stale in ALL_FILES {
-        if !doc.files.iter().any(|f| f == stale) {
-            let p = dir.join(stale);
-            if p.exists() {
-                std::fs::remove_file(&p).map_err(|err| Error::Io {
-                    context: format!("removing the stale {}", p.display()),
-                    err,
-                })?;
-            }
-        }
-    }
-    for (name, bytes) in &files {
-        write_file(&dir, name, bytes)?;
-    }
+    let stale: Vec<PathBuf> = ALL_FILES
+        .iter()
+        .filter(|stale| !doc.files.iter().any(|f| f == *stale))
+        .map(|f| dir.join(f))
+        .collect();
+    write_folder(&dir, &files, &stale)?;
     if !args.base.quiet {
         eprintln!(
             "flowcost: report for {label} written to {} ({} files) in {:.2}s",

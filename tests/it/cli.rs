@@ -455,3 +455,64 @@ fn input_that_parses_to_nothing_says_so_first() {
         stdout(&o)
     );
 }
+
+#[test]
+fn impossible_flags_are_usage_errors() {
+    for args in [
+        vec!["analyze", "-j", "100000", SAMPLE_GZ],
+        vec!["analyze", "-j", "0", SAMPLE_GZ],
+        vec!["analyze", "--concurrency", "100000", SAMPLE_GZ],
+        vec!["analyze", "--since", "2026-02-30", SAMPLE_GZ],
+        vec!["analyze", "--since", "2026-09-31", SAMPLE_GZ],
+        vec!["analyze", "--until", "2026-9-1", SAMPLE_GZ],
+        vec!["analyze", "--month", "2026-9", SAMPLE_GZ],
+        vec!["analyze", "--read-timeout", "forever", SAMPLE_GZ],
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+    assert!(stderr(&run(&["analyze", "-j", "100000", SAMPLE_GZ]))
+        .contains("--threads must be between 1 and"));
+    // compare: a bad period says what is wrong, a reversed one is not taken for a path
+    let o = run(&[
+        "compare",
+        "--before",
+        "2026-09-01..2026-02-30",
+        "--after",
+        "2026-09",
+        SAMPLE_GZ,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`2026-02-30` is not a date"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&[
+        "compare",
+        "--before",
+        "2026-09-05..2026-09-01",
+        "--after",
+        "2026-09",
+        SAMPLE_GZ,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("ends before it starts"),
+        "{}",
+        stderr(&o)
+    );
+    // overlapping periods: a warning, and the comparison still runs
+    let o = run(&[
+        "compare",
+        "--before",
+        "2026-09-01..2026-09-01",
+        "--after",
+        "2026-09-01T12:00..2026-09-02",
+        "-q",
+        "--format",
+        "json",
+        SAMPLE_GZ,
+    ]);
+    assert!(stderr(&o).contains("periods overlap"), "{}", stderr(&o));
+}

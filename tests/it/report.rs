@@ -518,3 +518,59 @@ fn flags_that_make_no_sense_for_a_folder_are_refused() {
         "nothing written on a usage error"
     );
 }
+
+#[test]
+fn a_report_that_cannot_be_written_leaves_the_folder_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/gz");
+    report(&[sample], &out);
+    let before: Vec<(String, Vec<u8>)> = listing(&out)
+        .into_iter()
+        .map(|n| {
+            let b = std::fs::read(out.join(&n)).unwrap();
+            (n, b)
+        })
+        .collect();
+    // a disk that fills up: files may not grow past 64 KiB (report.json is larger)
+    let o = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 64; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_flowcost"))
+        .args(["report", "-q", "--pull-window", "5m", "-d"])
+        .arg(&out)
+        .arg(sample)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing in"), "{}", stderr(&o));
+    let after: Vec<(String, Vec<u8>)> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| {
+            let n = e.unwrap().file_name().to_string_lossy().into_owned();
+            let b = std::fs::read(out.join(&n)).unwrap();
+            (n, b)
+        })
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
+    let mut before = before;
+    before.sort();
+    assert_eq!(
+        after, before,
+        "the earlier report is intact and no temporary file is left"
+    );
+    // a new folder that could not be written is not left behind
+    let fresh = dir.path().join("fresh");
+    let o = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 64; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_flowcost"))
+        .args(["report", "-q", "-d"])
+        .arg(&fresh)
+        .arg(sample)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!fresh.exists());
+}
