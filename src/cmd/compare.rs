@@ -56,7 +56,8 @@ pub fn parse_period(s: &str) -> Option<(i64, i64)> {
 /// (the inputs then follow, anywhere on the line; clap hands trailing ones to `--after`) or
 /// the inputs of each side.
 fn sides(c: &CompareArgs) -> Result<(AnalyzeArgs, AnalyzeArgs), Error> {
-    let split = |v: &[String], flag: &str| -> Result<(Option<(i64, i64)>, Vec<String>), Error> {
+    type Side = (Option<(i64, i64)>, Vec<String>);
+    let split = |v: &[String], flag: &str| -> Result<Side, Error> {
         Ok(match v.split_first() {
             Some((first, rest)) if looks_like_period(first) => {
                 (Some(period_or_why(first, flag)?), rest.to_vec())
