@@ -117,6 +117,10 @@ pub struct AnalyzeArgs {
     /// Directory for spilled ENI tables [default: the system's, e.g. $TMPDIR or /tmp].
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<String>,
+    /// Inside input folders, follow symbolic links that lead outside the folder too (links
+    /// that stay inside are always followed; paths on the command line always are).
+    #[arg(long, short = 'L')]
+    pub follow: bool,
     /// Fail (exit 4) on any malformed line or unreadable input instead of counting it.
     #[arg(long)]
     pub strict: bool,

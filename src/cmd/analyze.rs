@@ -21,6 +21,8 @@ use crate::time;
 /// A validated `analyze` configuration.
 pub struct Config {
     pub inputs: Vec<Input>,
+    /// What finding the inputs decided (duplicates read once, links not followed).
+    pub input_notes: Vec<String>,
     pub s3_urls: Vec<S3Url>,
     pub s3: S3Options,
     pub accounts: Vec<String>,
@@ -194,7 +196,7 @@ impl Config {
                 "no inputs: give files, folders, `-` or s3:// prefixes".into(),
             ));
         }
-        let inputs = source::expand(&a.inputs)?;
+        let source::Expanded { inputs, notes } = source::expand(&a.inputs, a.follow)?;
         let mut s3_urls = Vec::new();
         for i in a.inputs.iter().filter(|i| i.starts_with("s3://")) {
             s3_urls.push(
@@ -215,6 +217,7 @@ impl Config {
         }
         Ok(Config {
             inputs,
+            input_notes: notes,
             s3_urls,
             s3: S3Options {
                 profile: a.profile.clone(),
@@ -276,6 +279,7 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
         chunk: cfg.chunk,
     };
     let mut listings = Vec::new();
+    let mut input_notes = cfg.input_notes.clone();
     let s3 = if cfg.s3_urls.is_empty() {
         None
     } else {
@@ -296,6 +300,7 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
                 objects.extend(inputs);
                 listings.push(listing);
             }
+            source::dedup(&mut objects, &mut input_notes);
             let bytes = objects.iter().map(|o| o.size).sum();
             let count = objects.len() as u64;
             Some(crate::source::s3::Downloads {
@@ -338,7 +343,10 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
         context: "merging the spilled ENI tables".into(),
         err,
     })?;
-    let analysis =
+    for n in &input_notes {
+        eprintln!("flowcost: note: {n}");
+    }
+    let mut analysis =
         analysis::analyse_from(&acc, &stored, &cfg.ranges, &cfg.options).map_err(|e| match e {
             AnalysisError::NoNat {
                 candidates,
@@ -358,6 +366,7 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
         );
     }
     stored.release();
+    analysis.quality.notes.extend(input_notes);
     // the NAT's region from its records, else the flag, else the one region the inputs'
     // key paths name (a window with no record still prices at its region's rates)
     let path_regions: std::collections::BTreeSet<&str> = acc

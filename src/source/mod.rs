@@ -165,17 +165,31 @@ pub enum SourceError {
     Empty(String),
 }
 
+/// The inputs found for the command line, and what was decided on the way (duplicates
+/// read once, links not followed, loops), for stderr and the report's notes.
+#[derive(Debug, Default)]
+pub struct Expanded {
+    pub inputs: Vec<Input>,
+    pub notes: Vec<String>,
+}
+
 /// Expand command-line paths into inputs, folders walked recursively in name order.
 /// Hidden files (starting with `.`) inside folders are skipped; `s3://` arguments are left
-/// to [`s3`].
-pub fn expand(paths: &[String]) -> Result<Vec<Input>, SourceError> {
-    let mut out = Vec::new();
+/// to [`s3`]. Paths named on the command line are followed wherever they point; inside a
+/// folder a symbolic link is followed only when it stays under that folder (or with
+/// `follow`), each directory is walked once (a link loop is reported, not followed), and an
+/// entry that cannot be read (a dangling link, a folder without permission) becomes an input
+/// that fails, so the run reports it and is marked incomplete. The same file reached twice
+/// is read once; see [`dedup`] for the other duplicates.
+pub fn expand(paths: &[String], follow: bool) -> Result<Expanded, SourceError> {
+    let mut out = Expanded::default();
+    let mut seen_dirs = std::collections::HashSet::new();
     for p in paths {
         if p.starts_with("s3://") {
             continue;
         }
         if p == "-" {
-            out.push(Input {
+            out.inputs.push(Input {
                 location: Location::Stdin,
                 display: "-".into(),
                 size: 0,
@@ -189,13 +203,29 @@ pub fn expand(paths: &[String]) -> Result<Vec<Input>, SourceError> {
             err,
         })?;
         if meta.is_dir() {
-            let before = out.len();
-            walk(path, &mut out)?;
-            if out.len() == before {
+            let before = out.inputs.len();
+            let root = path.canonicalize().map_err(|err| SourceError::Io {
+                path: p.clone(),
+                err,
+            })?;
+            if seen_dirs.contains(&root) {
+                out.notes.push(format!(
+                    "{p} was given twice (or inside another input folder): read once"
+                ));
+                continue;
+            }
+            let mut w = Walk {
+                root: &root,
+                follow,
+                seen_dirs: &mut seen_dirs,
+                out: &mut out,
+            };
+            w.dir(path, &root);
+            if out.inputs.len() == before {
                 return Err(SourceError::Empty(p.clone()));
             }
         } else {
-            out.push(Input {
+            out.inputs.push(Input {
                 location: Location::File(path.to_path_buf()),
                 display: p.clone(),
                 size: meta.len(),
@@ -203,40 +233,270 @@ pub fn expand(paths: &[String]) -> Result<Vec<Input>, SourceError> {
             });
         }
     }
+    dedup(&mut out.inputs, &mut out.notes);
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<(), SourceError> {
-    let io_err = |err| SourceError::Io {
-        path: dir.display().to_string(),
-        err,
-    };
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(io_err)?
-        .collect::<Result<_, _>>()
-        .map_err(io_err)?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        if e.file_name().to_string_lossy().starts_with('.') {
-            continue;
+/// A folder walk: the root it stays under, the directories already walked (by their real
+/// path), and what it found.
+struct Walk<'a> {
+    root: &'a Path,
+    follow: bool,
+    seen_dirs: &'a mut std::collections::HashSet<PathBuf>,
+    out: &'a mut Expanded,
+}
+
+impl Walk<'_> {
+    /// An entry that cannot be read: an input that will fail when opened (and be reported).
+    fn unreadable(&mut self, path: &Path) {
+        self.out.inputs.push(Input {
+            display: path.display().to_string(),
+            location: Location::File(path.to_path_buf()),
+            size: 0,
+            etag: None,
+        });
+    }
+
+    /// Walk `dir` (shown as given; `real` is its canonical path).
+    fn dir(&mut self, dir: &Path, real: &Path) {
+        if !self.seen_dirs.insert(real.to_path_buf()) {
+            self.out.notes.push(format!(
+                "{} was reached twice (a link loop or a folder given twice): walked once",
+                dir.display()
+            ));
+            return;
         }
-        let path = e.path();
-        let meta = std::fs::metadata(&path).map_err(|err| SourceError::Io {
-            path: path.display().to_string(),
-            err,
-        })?;
-        if meta.is_dir() {
-            walk(&path, out)?;
-        } else if is_flow_log_name(&path) {
-            out.push(Input {
-                display: path.display().to_string(),
-                location: Location::File(path),
-                size: meta.len(),
-                etag: None,
-            });
+        let mut entries: Vec<std::fs::DirEntry> = match std::fs::read_dir(dir) {
+            Ok(rd) => rd.filter_map(Result::ok).collect(),
+            Err(_) => return self.unreadable(dir),
+        };
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            if e.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = e.path();
+            let is_link = e.file_type().is_ok_and(|t| t.is_symlink());
+            let target = if is_link {
+                match path.canonicalize() {
+                    Ok(t) => Some(t),
+                    Err(_) => {
+                        // dangling, or a loop of links: reported as an input that fails
+                        if is_flow_log_name(&path) {
+                            self.unreadable(&path);
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            if let Some(t) = &target {
+                if !self.follow && !t.starts_with(self.root) {
+                    self.out.notes.push(format!(
+                        "{} links outside the folder ({}): not followed (give --follow, or name it on the command line)",
+                        path.display(),
+                        t.display()
+                    ));
+                    continue;
+                }
+            }
+            let meta = match std::fs::metadata(&path) {
+                Ok(m) => m,
+                Err(_) => {
+                    self.unreadable(&path);
+                    continue;
+                }
+            };
+            if meta.is_dir() {
+                let real = match target {
+                    Some(t) => t,
+                    None => match path.canonicalize() {
+                        Ok(t) => t,
+                        Err(_) => {
+                            self.unreadable(&path);
+                            continue;
+                        }
+                    },
+                };
+                self.dir(&path, &real);
+            } else if is_flow_log_name(&path) {
+                self.out.inputs.push(Input {
+                    display: path.display().to_string(),
+                    location: Location::File(path),
+                    size: meta.len(),
+                    etag: None,
+                });
+            }
         }
     }
-    Ok(())
+}
+
+/// The stem of an AWS delivery file name, the same in every encoding of one delivery:
+/// `<account>_vpcflowlogs_<region>_<flow-log-id>_<YYYYMMDDTHHmmZ>_<hash>` without `.log.gz`,
+/// `.log.parquet`, `.gz.parquet`, `.parquet`, `.log`.
+pub fn delivery_stem(path: &str) -> Option<&str> {
+    let name = path.rsplit(['/', '\\']).next()?;
+    if !name.contains("_vpcflowlogs_") {
+        return None;
+    }
+    let stem = name.split('.').next()?;
+    (stem.len() < name.len()).then_some(stem)
+}
+
+/// Drop inputs that would count the same records twice, with a note for each kind: the same
+/// file reached by two paths (by its real path), the same S3 object listed twice, the same
+/// AWS delivery in two encodings (Parquet kept), and files of identical content (compared only
+/// among files of equal size, so most inputs are not read twice).
+pub fn dedup(inputs: &mut Vec<Input>, notes: &mut Vec<String>) {
+    use std::collections::{HashMap, HashSet};
+    let identity = |i: &Input| -> Option<String> {
+        match &i.location {
+            Location::File(p) => p.canonicalize().ok().map(|c| c.display().to_string()),
+            Location::S3 { bucket, key } => Some(format!("s3://{bucket}/{key}")),
+            Location::Stdin => None,
+        }
+    };
+    let mut seen = HashSet::new();
+    let mut same_file = 0usize;
+    let mut first_dup = None;
+    inputs.retain(|i| {
+        let fresh = identity(i).is_none_or(|id| seen.insert(id));
+        if !fresh {
+            same_file += 1;
+            first_dup.get_or_insert_with(|| i.display.clone());
+        }
+        fresh
+    });
+    if same_file > 0 {
+        notes.push(format!(
+            "{same_file} input(s) named twice (by another path, a link or an overlapping argument, e.g. {}): each read once",
+            first_dup.unwrap_or_default()
+        ));
+    }
+    // one delivery in two encodings
+    let mut by_stem: HashMap<String, Vec<usize>> = HashMap::new();
+    for (n, i) in inputs.iter().enumerate() {
+        if let Some(stem) = delivery_stem(&i.display) {
+            by_stem.entry(stem.to_string()).or_default().push(n);
+        }
+    }
+    let mut drop: HashSet<usize> = HashSet::new();
+    let mut example = None;
+    for idx in by_stem.values().filter(|v| v.len() > 1) {
+        let keep = idx
+            .iter()
+            .copied()
+            .find(|&n| inputs[n].display.ends_with(".parquet"))
+            .unwrap_or(idx[0]);
+        for &n in idx.iter().filter(|&&n| n != keep) {
+            drop.insert(n);
+            example
+                .get_or_insert_with(|| (inputs[n].display.clone(), inputs[keep].display.clone()));
+        }
+    }
+    if let Some((a, b)) = example {
+        notes.push(format!(
+            "{} AWS deliveries were given in two encodings (e.g. {a} and {b}): each read once, from its Parquet copy where there is one",
+            drop.len()
+        ));
+    }
+    // identical content: local files of the same size with the same bytes (hashed, then
+    // compared), S3 objects of the same size and ETag
+    let mut by_size: HashMap<(u64, Option<&str>), Vec<usize>> = HashMap::new();
+    for (n, i) in inputs.iter().enumerate() {
+        if drop.contains(&n) || i.size == 0 {
+            continue;
+        }
+        match &i.location {
+            Location::File(_) => by_size.entry((i.size, None)).or_default().push(n),
+            Location::S3 { .. } => {
+                if let Some(e) = i.etag.as_deref() {
+                    by_size.entry((i.size, Some(e))).or_default().push(n);
+                }
+            }
+            Location::Stdin => {}
+        }
+    }
+    let mut identical = 0usize;
+    let mut example = None;
+    let mut groups: Vec<&Vec<usize>> = by_size.values().filter(|v| v.len() > 1).collect();
+    groups.sort();
+    for idx in groups {
+        let mut firsts: Vec<(Option<u64>, usize)> = Vec::new();
+        for &n in idx {
+            let hash = match &inputs[n].location {
+                Location::File(p) => match content_hash(p) {
+                    Some(h) => Some(h),
+                    None => continue,
+                },
+                _ => None,
+            };
+            let same = firsts.iter().find(|(h, first)| {
+                *h == hash
+                    && match (&inputs[*first].location, &inputs[n].location) {
+                        (Location::File(a), Location::File(b)) => same_bytes(a, b),
+                        _ => true,
+                    }
+            });
+            match same {
+                Some(&(_, first)) => {
+                    drop.insert(n);
+                    identical += 1;
+                    example.get_or_insert_with(|| {
+                        (inputs[n].display.clone(), inputs[first].display.clone())
+                    });
+                }
+                None => firsts.push((hash, n)),
+            }
+        }
+    }
+    if let Some((a, b)) = example {
+        notes.push(format!(
+            "{identical} input(s) hold the same bytes as another (e.g. {a} and {b}): each content read once"
+        ));
+    }
+    if !drop.is_empty() {
+        let mut n = 0;
+        inputs.retain(|_| {
+            n += 1;
+            !drop.contains(&(n - 1))
+        });
+    }
+}
+
+/// A hash of a file's bytes, read in blocks (for finding copies among files of one size).
+fn content_hash(p: &Path) -> Option<u64> {
+    use std::hash::Hasher;
+    let mut f = File::open(p).ok()?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = read_up_to(&mut f, &mut buf).ok()?;
+        h.write(&buf[..n]);
+        if n < buf.len() {
+            return Some(h.finish());
+        }
+    }
+}
+
+/// Whether two files hold the same bytes, compared block by block.
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    let (Ok(mut fa), Ok(mut fb)) = (File::open(a), File::open(b)) else {
+        return false;
+    };
+    let (mut x, mut y) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let (Ok(n), Ok(m)) = (read_up_to(&mut fa, &mut x), read_up_to(&mut fb, &mut y)) else {
+            return false;
+        };
+        if n != m || x[..n] != y[..m] {
+            return false;
+        }
+        if n < x.len() {
+            return true;
+        }
+    }
 }
 
 /// Inside folders, only names that look like flow-log data are read (explicit files always

@@ -516,3 +516,102 @@ fn impossible_flags_are_usage_errors() {
     ]);
     assert!(stderr(&o).contains("periods overlap"), "{}", stderr(&o));
 }
+
+#[test]
+fn the_same_data_given_twice_is_read_once() {
+    let once = analyze_json(&[SAMPLE_GZ]);
+    let total = once.analysis.total;
+    // the same folder twice, and the whole sample (each delivery as gzip and as Parquet)
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data");
+    for args in [vec![SAMPLE_GZ, SAMPLE_GZ], vec![sample]] {
+        let o = run(&[&["analyze", "-q", "--format", "json"][..], &args[..]].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        let r: Report = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(r.analysis.total, total, "{args:?}");
+        assert_eq!(
+            r.analysis.quality.files.len(),
+            once.analysis.quality.files.len()
+        );
+        assert!(stderr(&o).contains("read once"), "{}", stderr(&o));
+        assert!(r
+            .analysis
+            .quality
+            .notes
+            .iter()
+            .any(|n| n.contains("read once")));
+    }
+    // a copy under another name
+    let dir = tempfile::tempdir().unwrap();
+    let one = find_first_file(Path::new(SAMPLE_GZ));
+    std::fs::copy(&one, dir.path().join("a.log.gz")).unwrap();
+    std::fs::copy(&one, dir.path().join("b.log.gz")).unwrap();
+    let r = run(&[
+        "analyze",
+        "-q",
+        "--format",
+        "json",
+        "--client-side-estimate",
+        "--region",
+        "us-east-1",
+        dir.path().to_str().unwrap(),
+    ]);
+    let r: Report =
+        serde_json::from_slice(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&r)));
+    assert_eq!(r.analysis.quality.files.len(), 1);
+    assert!(r
+        .analysis
+        .quality
+        .notes
+        .iter()
+        .any(|n| n.contains("same bytes")));
+}
+
+#[cfg(unix)]
+#[test]
+fn symbolic_links_inside_folders() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(logs.join("sub")).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    let files: Vec<_> = crate::support::files_under(Path::new(SAMPLE_GZ));
+    std::fs::copy(&files[0], logs.join("sub/a.log.gz")).unwrap();
+    std::fs::copy(&files[1], outside.join("b.log.gz")).unwrap();
+    symlink(logs.join("sub/a.log.gz"), logs.join("again.log.gz")).unwrap(); // inside: read once
+    symlink(&logs, logs.join("sub/loop")).unwrap(); // a loop
+    symlink(dir.path().join("nothing.log"), logs.join("gone.log")).unwrap(); // dangling
+    symlink(outside.join("b.log.gz"), logs.join("ext.log.gz")).unwrap(); // outside
+    let args = [
+        "analyze",
+        "-q",
+        "--format",
+        "json",
+        "--client-side-estimate",
+        "--region",
+        "us-east-1",
+    ];
+    let o = run(&[&args[..], &[logs.to_str().unwrap()]].concat());
+    // the dangling link is an input that could not be read: reported, the run incomplete
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let r: Report = serde_json::from_slice(&o.stdout).unwrap();
+    let paths: Vec<&str> = r
+        .analysis
+        .quality
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .collect();
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    assert!(paths.iter().any(|p| p.ends_with("gone.log")));
+    let err = stderr(&o);
+    assert!(err.contains("not followed"), "{err}");
+    assert!(err.contains("walked once"), "{err}");
+    // --follow reads the link that leaves the folder
+    let o = run(&[&args[..], &["--follow", logs.to_str().unwrap()]].concat());
+    let r: Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r.analysis.quality.files.len(), 3);
+    // a link named on the command line is followed
+    let o = run(&[&args[..], &[logs.join("ext.log.gz").to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+}
