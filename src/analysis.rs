@@ -116,6 +116,33 @@ pub struct Gateway {
 pub struct CrossCheck {
     pub counted_leg: u64,
     pub other_leg: u64,
+    /// Whether the legs agree on every day within [`LEG_TOLERANCE_PERCENT`] (or
+    /// [`LEG_TOLERANCE_BYTES`]); the days they do not are in `days_apart`.
+    #[serde(default = "yes")]
+    pub agrees: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub days_apart: Vec<LegDay>,
+}
+
+/// One NAT ENI-day whose two legs disagree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegDay {
+    pub day: String,
+    pub counted_leg: u64,
+    pub other_leg: u64,
+}
+
+/// How far apart the two legs of a NAT ENI-day may be before the report flags them: both
+/// legs see the same bytes, so beyond a few percent one of them is missing records.
+pub const LEG_TOLERANCE_PERCENT: u64 = 5;
+/// ... and never flagged below this difference (a flow split across a day boundary).
+pub const LEG_TOLERANCE_BYTES: u64 = 4096;
+
+/// Whether two legs' sums are within the tolerance.
+pub fn legs_agree(a: u64, b: u64) -> bool {
+    let diff = a.abs_diff(b);
+    diff <= LEG_TOLERANCE_BYTES || diff * 100 <= a.max(b) * LEG_TOLERANCE_PERCENT
 }
 
 /// NAT bytes of one UTC day.
@@ -377,6 +404,8 @@ pub struct NoNatContext {
     pub data_span: Option<(i64, i64)>,
     /// Inputs that could not be read in full: the likeliest reason of all.
     pub incomplete: Option<Incomplete>,
+    /// Counted records without an interface id (Transit Gateway logs have none).
+    pub no_interface: u64,
 }
 
 /// Why the analysis could not be finished.
@@ -605,6 +634,7 @@ pub fn analyse_from(
                 time_filter: opt.since.is_some() || opt.until.is_some(),
                 data_span: acc.dated.first().zip(acc.dated.last()),
                 incomplete: Incomplete::of(&files),
+                no_interface: acc.odd.no_interface,
             }),
         });
     }
@@ -640,18 +670,22 @@ pub fn analyse_from(
         let mut g = ClassBytes::default();
         let mut counted_both = 0u64;
         let mut other_both = 0u64;
+        // both legs per day, where both are present
+        let mut legs: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
         for (&k, &b) in &a.private_side().private {
             let (day, class, dir) = uncell(k);
             g.get_mut(class).add(dir, b);
             by_day.entry(day).or_default().get_mut(class).add(dir, b);
             if public_days.contains(&day) {
                 counted_both += b;
+                legs.entry(day).or_default().0 += b;
             }
         }
         for (&k, &b) in &a.public {
             let (day, class, dir) = uncell(k);
             if private_days.contains(&day) {
                 other_both += b;
+                legs.entry(day).or_default().1 += b;
                 continue;
             }
             g.get_mut(class).add(dir, b);
@@ -676,9 +710,22 @@ pub fn analyse_from(
             classes: g,
             days_private_leg: private_days.len() as u32,
             days_public_leg: days_public,
-            cross_check: (counted_both > 0 || other_both > 0).then_some(CrossCheck {
-                counted_leg: counted_both,
-                other_leg: other_both,
+            cross_check: (counted_both > 0 || other_both > 0).then(|| {
+                let days_apart: Vec<LegDay> = legs
+                    .iter()
+                    .filter(|(_, (c, o))| !legs_agree(*c, *o))
+                    .map(|(d, (c, o))| LegDay {
+                        day: day_string(*d),
+                        counted_leg: *c,
+                        other_leg: *o,
+                    })
+                    .collect();
+                CrossCheck {
+                    counted_leg: counted_both,
+                    other_leg: other_both,
+                    agrees: days_apart.is_empty(),
+                    days_apart,
+                }
             }),
             rejected_records: a.reject_records,
             rejected_bytes: a.reject_bytes,
@@ -862,6 +909,24 @@ pub fn analyse_from(
     let skipdata_windows: u64 = files.iter().map(|f| f.skipdata_windows).sum();
     if skipdata_windows > 0 {
         notes.push(format!("{skipdata_windows} SKIPDATA records: AWS dropped records in those windows, so the figures are a lower bound."));
+    }
+    for g in &gateways {
+        if let Some(cc) = g.cross_check.as_ref().filter(|c| !c.agrees) {
+            let d = &cc.days_apart[0];
+            notes.push(format!(
+                "The two legs of NAT ENI {} disagree on {} day(s) by more than {} % (e.g. {}: {} B counted on the {} legs, {} B on the other): the counted figure was used, and the logs of that ENI may be partial.",
+                g.eni,
+                cc.days_apart.len(),
+                LEG_TOLERANCE_PERCENT,
+                d.day,
+                d.counted_leg,
+                "private",
+                d.other_leg
+            ));
+        }
+    }
+    if acc.odd.no_interface > 0 {
+        notes.push(format!("{} counted records have no interface-id (Transit Gateway flow logs, for one, have none): they cannot be a NAT gateway's records and add to no figure.", acc.odd.no_interface));
     }
     if acc.odd.unknown_region > 0 {
         notes.push(format!("{} records name a region the ip-ranges data does not know: the region of their input's path, or --region, was used for them.", acc.odd.unknown_region));

@@ -145,6 +145,12 @@ fn no_nat_message(c: &[Candidate], ctx: &NoNatContext) -> String {
             span.map(|s| format!("; {s}")).unwrap_or_default()
         );
     }
+    if l.counted > 0 && ctx.no_interface == l.counted {
+        return format!(
+            "none of the {} counted records has an interface-id: these are not flow logs of network interfaces (Transit Gateway flow logs, for one, carry no NAT gateway traffic). flowcost needs the flow logs of the NAT gateways' ENIs (or of the VPC or subnets they are in).",
+            l.counted
+        );
+    }
     let mut s = String::from(
         "cannot tell which ENIs are NAT gateways: no record shows NAT address translation \
          (pkt-srcaddr/pkt-dstaddr differing from a private srcaddr/dstaddr toward a public address).\n",

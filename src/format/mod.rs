@@ -76,6 +76,12 @@ pub enum Malformed {
         text::MAX_LINE
     )]
     LineTooLong,
+    #[error("a Transit Gateway flow-log record: TGW logs carry no NAT gateway traffic (flowcost needs the VPC flow logs of the NAT gateways' network interfaces)")]
+    TransitGateway,
+    #[error(
+        "a JSON line without a `message` field (a CloudWatch Logs event carries the record there)"
+    )]
+    JsonWithoutMessage,
     #[error("the run's total would pass 2^62 bytes (4 EiB): the input cannot be real flow logs")]
     RunTotal,
     #[error(
@@ -96,6 +102,8 @@ impl Malformed {
             Malformed::LineTooLong => "line-too-long",
             Malformed::TooLarge(_) => "too-large",
             Malformed::RunTotal => "run-total",
+            Malformed::TransitGateway => "transit-gateway",
+            Malformed::JsonWithoutMessage => "json-without-message",
         }
     }
 }

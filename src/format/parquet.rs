@@ -21,6 +21,11 @@ use super::{checked_bytes, checked_region, parse_ip, parse_u64, to_seconds, Malf
 /// Rows per decoded batch: bounds memory per worker to a few MB of column data.
 pub const BATCH_ROWS: usize = 8192;
 
+/// The most column data (uncompressed, of the columns read) one row group may hold: the
+/// reader decodes a row group's pages as it goes, but a file claiming more than this is
+/// refused before anything is allocated for it. AWS's deliveries hold a few MB per file.
+pub const MAX_ROW_GROUP_BYTES: i64 = 512 << 20;
+
 /// A needed column, normalised to one of three physical shapes.
 enum Col {
     Int(Int64Array),
@@ -241,6 +246,15 @@ pub fn decode<T: ChunkReader + 'static, S: Sink>(
     };
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta);
     let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().map(|w| w.0));
+    if let Some((i, bytes)) = oversized_row_group(builder.metadata(), &mask, MAX_ROW_GROUP_BYTES) {
+        return Err(fail(
+            0,
+            &format!(
+                "row group {i} holds {bytes} bytes of the columns read, more than the {} MiB flowcost reads at once: refused",
+                MAX_ROW_GROUP_BYTES >> 20
+            ),
+        ));
+    }
     let reader = builder
         .with_projection(mask)
         .with_batch_size(BATCH_ROWS)
@@ -282,6 +296,25 @@ pub fn decode<T: ChunkReader + 'static, S: Sink>(
         }
     }
     Ok(rows)
+}
+
+/// The first row group whose projected columns hold more than `max` bytes (as the footer
+/// says, compressed or not, whichever is larger), and its size.
+fn oversized_row_group(
+    md: &parquet::file::metadata::ParquetMetaData,
+    mask: &ProjectionMask,
+    max: i64,
+) -> Option<(usize, i64)> {
+    md.row_groups().iter().enumerate().find_map(|(i, rg)| {
+        let bytes = rg
+            .columns()
+            .iter()
+            .enumerate()
+            .filter(|(c, _)| mask.leaf_included(*c))
+            .map(|(_, c)| c.uncompressed_size().max(c.compressed_size()).max(0))
+            .fold(0i64, i64::saturating_add);
+        (bytes > max).then_some((i, bytes))
+    })
 }
 
 /// Rows decoded together, column by column.
@@ -468,5 +501,19 @@ mod tests {
             dict.records[2]
         );
         assert!(dict.records[3].contains("2600:1f18::1"));
+    }
+
+    #[test]
+    fn a_row_group_over_the_bound_is_refused_by_its_footer() {
+        let b = file(false);
+        let meta = ArrowReaderMetadata::load(&b, ArrowReaderOptions::new()).unwrap();
+        let all = ProjectionMask::all();
+        assert_eq!(oversized_row_group(meta.metadata(), &all, i64::MAX), None);
+        let (i, bytes) = oversized_row_group(meta.metadata(), &all, 1).unwrap();
+        assert_eq!(i, 0);
+        assert!(bytes > 1);
+        // a projection that reads nothing is never too big
+        let none = ProjectionMask::roots(meta.parquet_schema(), []);
+        assert_eq!(oversized_row_group(meta.metadata(), &none, 0), None);
     }
 }

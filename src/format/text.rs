@@ -310,21 +310,56 @@ pub fn parse_status(tok: &[u8]) -> Result<LogStatus, Malformed> {
     }
 }
 
+/// What a line starting with `{` holds.
+enum Json {
+    /// A CloudWatch Logs event: its `message` is now in the buffer.
+    Message,
+    /// A JSON object without `message`.
+    NoMessage,
+    /// Not JSON at all.
+    Other,
+}
+
 /// Pull the `message` out of a CloudWatch-style JSON line into `buf`.
-fn unwrap_json(line: &[u8], buf: &mut Vec<u8>) -> bool {
+fn unwrap_json(line: &[u8], buf: &mut Vec<u8>) -> Json {
     #[derive(serde::Deserialize)]
     struct Wrapped<'a> {
         #[serde(borrow)]
-        message: std::borrow::Cow<'a, str>,
+        message: Option<std::borrow::Cow<'a, str>>,
     }
     match serde_json::from_slice::<Wrapped>(line) {
-        Ok(w) => {
+        Ok(Wrapped { message: Some(m) }) => {
             buf.clear();
-            buf.extend_from_slice(w.message.as_bytes());
-            true
+            buf.extend_from_slice(m.as_bytes());
+            Json::Message
         }
-        Err(_) => false,
+        Ok(Wrapped { message: None }) => Json::NoMessage,
+        Err(_) => Json::Other,
     }
+}
+
+/// The record after a CloudWatch Logs export task's timestamp
+/// (`2026-09-01T00:05:00.000Z 2 123456789012 eni-...`), or `None` when the line has none.
+/// The check costs a few byte comparisons on ordinary lines.
+#[inline]
+fn after_export_timestamp(line: &[u8]) -> Option<&[u8]> {
+    if line.len() < 22
+        || !line[0].is_ascii_digit()
+        || line[4] != b'-'
+        || line[7] != b'-'
+        || line[10] != b'T'
+        || line[13] != b':'
+    {
+        return None;
+    }
+    let sp = memchr::memchr(b' ', line)?;
+    let stamp = &line[..sp];
+    let ok = stamp.len() <= 30
+        && stamp.last() == Some(&b'Z')
+        && stamp
+            .iter()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b':' | b'.' | b'T' | b'Z'));
+    ok.then(|| &line[sp + 1..])
 }
 
 /// Parses blocks of whole lines against a layout that header lines may change. The state
@@ -374,16 +409,21 @@ impl Decoder {
         }
         if line.first() == Some(&b'{') {
             let mut json = std::mem::take(&mut self.json);
-            let wrapped = unwrap_json(line, &mut json);
-            if wrapped {
-                self.parse(&json, sink);
+            let kind = unwrap_json(line, &mut json);
+            match kind {
+                Json::Message => self.parse(&json, sink),
+                Json::NoMessage => sink.malformed(self.lines, Malformed::JsonWithoutMessage),
+                Json::Other => {}
             }
             self.json = json;
-            if wrapped {
+            if !matches!(kind, Json::Other) {
                 return;
             }
         }
-        self.parse(line, sink);
+        match after_export_timestamp(line) {
+            Some(record) => self.parse(record, sink),
+            None => self.parse(line, sink),
+        }
     }
 
     fn parse<S: Sink>(&mut self, line: &[u8], sink: &mut S) {
@@ -398,6 +438,12 @@ impl Decoder {
                 sink.header();
             }
             Ok(Line::Blank) => sink.blank(),
+            Err(_)
+                if memchr::memmem::find(line, b"TransitGateway").is_some()
+                    || memchr::memmem::find(line, b" tgw-").is_some() =>
+            {
+                sink.malformed(self.lines, Malformed::TransitGateway)
+            }
             Err(why) => sink.malformed(self.lines, why),
         }
     }
@@ -733,6 +779,30 @@ mod tests {
         fn blank(&mut self) {
             self.3 += 1
         }
+    }
+
+    #[test]
+    fn cloudwatch_exports_and_transit_gateway_lines() {
+        // an export task's lines: a timestamp, then the record
+        let text = "2026-09-01T00:05:00.000Z 2 123456789012 eni-1 10.0.0.1 52.216.8.1 1 443 6 1 10 1788220800 1788220860 ACCEPT OK\n\
+                    2026-09-01T00:05:00Z 2 123456789012 eni-1 10.0.0.1 52.216.8.1 1 443 6 1 10 1788220800 1788220860 ACCEPT OK\n";
+        let mut seen = Lines::default();
+        decode(text.as_bytes(), &v2(), &mut seen).unwrap();
+        assert_eq!((seen.records, seen.bad.len()), (2, 0));
+        // JSON without a message says so
+        let mut seen = Lines::default();
+        decode(
+            &b"{\"timestamp\": 1, \"msg\": \"x\"}\n"[..],
+            &v2(),
+            &mut seen,
+        )
+        .unwrap();
+        assert_eq!(seen.bad, vec![(1, Malformed::JsonWithoutMessage)]);
+        // a TGW record read with the default layout is named for what it is
+        let tgw = "6 TransitGateway 123456789010 tgw-1 tgw-attach-1 1 2 vpc-1 vpc-2 subnet-1 subnet-2 eni-1 eni-2 use2-az1 use2-az2 tgw-attach-2 10.0.1.5 10.0.2.5 1 2 6 1 1 1 2 OK IPv4 0 0 0 0 0 us-east-2 egress - -\n";
+        let mut seen = Lines::default();
+        decode(tgw.as_bytes(), &v2(), &mut seen).unwrap();
+        assert_eq!(seen.bad, vec![(1, Malformed::TransitGateway)]);
     }
 
     #[test]

@@ -586,8 +586,12 @@ pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io:
     }
 }
 
+/// The largest Parquet document read from a stream (standard input, an S3 object over
+/// [`WHOLE_GZIP_MAX`]): Parquet needs random access, so a stream is held in memory.
+pub const STREAM_PARQUET_MAX: u64 = 1 << 30;
+
 /// Open a stream (standard input, an S3 object), sniffing its encoding; a Parquet stream is
-/// read into memory, since Parquet needs random access.
+/// read into memory (up to [`STREAM_PARQUET_MAX`]), since Parquet needs random access.
 pub fn open_stream(
     raw: Box<dyn Read + Send>,
     on_read: impl FnMut(u64) + Send + 'static,
@@ -601,7 +605,20 @@ pub fn open_stream(
     );
     if reader.fill_buf()?.starts_with(&PARQUET_MAGIC) {
         let mut all = Vec::new();
-        reader.read_to_end(&mut all)?;
+        reader
+            .by_ref()
+            .take(STREAM_PARQUET_MAX + 1)
+            .read_to_end(&mut all)?;
+        if all.len() as u64 > STREAM_PARQUET_MAX {
+            return Err(Failure::new(
+                FailureKind::Io,
+                format!(
+                    "a Parquet stream larger than {} MiB (Parquet needs the whole file in memory when it is not on disk): save it to a file",
+                    STREAM_PARQUET_MAX >> 20
+                ),
+            )
+            .into_io());
+        }
         return Ok(Opened::ParquetBytes(all.into()));
     }
     sniffed(Box::new(reader))

@@ -297,3 +297,26 @@ fn a_layout_change_inside_a_split_file_is_honoured() {
     want.add_all(&v5.truth.nat);
     assert_eq!(split.analysis.classes, want);
 }
+
+#[test]
+fn cloudwatch_export_lines_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("export.txt");
+    let mut s = String::new();
+    for (t, b) in [
+        ("2026-09-01T00:05:00.000Z", 100),
+        ("2026-09-01T00:06:00.000Z", 250),
+    ] {
+        s += &format!("{t} 2 123456789012 eni-nat 10.0.0.10 52.216.8.1 1 443 6 1 {b} 1788220800 1788220860 ACCEPT OK\n");
+    }
+    std::fs::write(&f, s).unwrap();
+    let r = analyze_json(&[
+        "--nat-eni",
+        "eni-nat",
+        "--region",
+        "us-east-1",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(r.analysis.quality.lines.counted, 2);
+    assert_eq!(r.analysis.total, 350);
+}

@@ -528,3 +528,33 @@ fn rule_4_a_garbage_region_value_is_malformed_and_an_unknown_one_falls_back() {
         .iter()
         .any(|n| n.contains("region the ip-ranges data does not know")));
 }
+
+#[test]
+fn rule_3_1_legs_far_apart_are_flagged_in_data_quality() {
+    // the private legs saw 7,147 B, the public legs 44,738 B (526 % more): flagged
+    let body = H.to_string()
+        + &s3_flow("52.216.8.1", 147, 7_000, T)
+            .replace(" 10.0.0.10 52.216.8.1 147 ", " 10.0.0.10 52.216.8.1 738 ")
+            .replace(
+                " 52.216.8.1 10.0.0.10 7000 ",
+                " 52.216.8.1 10.0.0.10 44000 ",
+            );
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    assert_eq!(a.total, 7_147, "the counted (private) legs are the figure");
+    let cc = a.gateways[0].cross_check.as_ref().unwrap();
+    assert_eq!((cc.counted_leg, cc.other_leg), (7_147, 44_738));
+    assert!(!cc.agrees);
+    assert_eq!(cc.days_apart.len(), 1);
+    assert_eq!(cc.days_apart[0].day, "2026-09-01");
+    assert!(a
+        .quality
+        .notes
+        .iter()
+        .any(|n| n.contains("disagree") && n.contains("may be partial")));
+    // a few bytes apart (a flow split across windows) is not flagged
+    let body = H.to_string()
+        + &s3_flow("52.216.8.1", 1_000, 50_000, T)
+            .replace(" 10.0.0.10 52.216.8.1 1000 ", " 10.0.0.10 52.216.8.1 1010 ");
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    assert!(a.gateways[0].cross_check.as_ref().unwrap().agrees);
+}

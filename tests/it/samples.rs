@@ -527,3 +527,24 @@ fn aws_nat_examples_give_the_hand_checked_answer() {
         }
     }
 }
+
+#[test]
+fn transit_gateway_logs_say_what_they_are() {
+    let Some(d) = support::shared() else {
+        return;
+    };
+    let f = d.join("flowlogs/elastic-integrations/test-tgw-samples.log");
+    let p = f.to_str().unwrap();
+    // read with the default layout: every line is named a TGW record
+    let o = support::run(&["analyze", p]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = support::stderr(&o);
+    assert!(err.contains("0 of"), "{err}");
+    assert!(err.contains("Transit Gateway"), "{err}");
+    // read with its fields: the records count, but none has an interface
+    let o = support::run(&["analyze", "--fields", TGW, p]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = support::stderr(&o);
+    assert!(err.contains("has an interface-id"), "{err}");
+    assert!(err.contains("Transit Gateway"), "{err}");
+}
