@@ -161,7 +161,7 @@ impl Failure {
 pub enum SourceError {
     #[error("{path}: {err}")]
     Io { path: String, err: io::Error },
-    #[error("no input files found under {0}")]
+    #[error("no input files found under {0}: inside folders, names ending .log, .gz, .parquet, .txt, .csv or without an extension are read (hidden ones are skipped); name other files on the command line")]
     Empty(String),
 }
 
@@ -500,13 +500,13 @@ fn same_bytes(a: &Path, b: &Path) -> bool {
 }
 
 /// Inside folders, only names that look like flow-log data are read (explicit files always
-/// are): `.log`, `.gz`, `.parquet`, `.txt`, or no extension.
+/// are): `.log`, `.gz`, `.parquet`, `.txt`, `.csv`, or no extension.
 pub(crate) fn is_flow_log_name(p: &Path) -> bool {
     match p.extension().and_then(|e| e.to_str()) {
         None => true,
         Some(e) => matches!(
             e.to_ascii_lowercase().as_str(),
-            "log" | "gz" | "parquet" | "txt"
+            "log" | "gz" | "parquet" | "txt" | "csv"
         ),
     }
 }
