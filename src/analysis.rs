@@ -108,6 +108,11 @@ pub struct Gateway {
     pub cross_check: Option<CrossCheck>,
     pub rejected_records: u64,
     pub rejected_bytes: u64,
+    /// The time this gateway's logs cover (its first record's start to its last record's
+    /// end, widened to whole hours, inside the time filter): what its per-30-day figures
+    /// project from.
+    #[serde(default)]
+    pub covered_seconds: u64,
 }
 
 /// Both legs' sums over the days where both were present.
@@ -225,6 +230,26 @@ pub struct Period {
     pub from: Option<i64>,
     pub to: Option<i64>,
     pub days: f64,
+    /// The days the counted records cover (their span in whole hours, inside the filter):
+    /// per-day and
+    /// per-30-day figures divide by this (per NAT gateway where there are gateways), never by
+    /// the length of the period asked for.
+    #[serde(default)]
+    pub covered_days: f64,
+}
+
+/// Seconds of `[first, last]`, widened to whole UTC hours (a log that starts at 00:03 with
+/// records every few minutes covers the hour from 00:00), inside the time filter.
+fn covered(first: Option<i64>, last: Option<i64>, opt: &Options) -> u64 {
+    let (Some(f), Some(l)) = (first, last) else {
+        return 0;
+    };
+    const HOUR: i64 = 3600;
+    let f = f.div_euclid(HOUR) * HOUR;
+    let l = (l + HOUR - 1).div_euclid(HOUR) * HOUR;
+    let f = opt.since.map_or(f, |s| f.max(s));
+    let l = opt.until.map_or(l, |u| l.min(u));
+    (l - f).max(0) as u64
 }
 
 /// Inputs that could not be read in full (ACCOUNTING.md §7): the figures are a lower bound.
@@ -729,6 +754,7 @@ pub fn analyse_from(
             }),
             rejected_records: a.reject_records,
             rejected_bytes: a.reject_bytes,
+            covered_seconds: covered(a.span.first(), a.span.last(), opt),
         });
     }
     // Attribution to clients.
@@ -887,12 +913,16 @@ pub fn analyse_from(
     let ecr = ecr.finish(&classes, opt);
 
     // Period and data quality.
-    let from = opt.since.or(first_start);
-    let to = opt.until.or(last_end);
+    // without a filter, the data's span in whole UTC hours (as coverage is measured)
+    let from = opt.since.or(first_start.map(|t| t.div_euclid(3600) * 3600));
+    let to = opt
+        .until
+        .or(last_end.map(|t| (t + 3599).div_euclid(3600) * 3600));
     let days = match (from, to) {
         (Some(f), Some(t)) if t > f => (t - f) as f64 / DAY as f64,
         _ => 0.0,
     };
+    let covered_days = covered(first_start, last_end, opt) as f64 / DAY as f64;
     let mut notes = Vec::new();
     if client_side {
         notes.push("No NAT gateway ENI is in the data: NAT figures are an ESTIMATE summed from the clients' own records, which may include traffic that did not cross a NAT.".to_string());
@@ -924,6 +954,11 @@ pub fn analyse_from(
                 d.other_leg
             ));
         }
+    }
+    if days > 0.0 && covered_days < days * 0.9 && lines.counted > 0 {
+        notes.push(format!(
+            "The logs cover {covered_days:.2} of the {days:.2} days of the period: per-day and per-30-day figures are projected from the time covered (per NAT gateway), not from the period asked for."
+        ));
     }
     if acc.odd.no_interface > 0 {
         notes.push(format!("{} counted records have no interface-id (Transit Gateway flow logs, for one, have none): they cannot be a NAT gateway's records and add to no figure.", acc.odd.no_interface));
@@ -1035,6 +1070,7 @@ pub fn analyse_from(
             from,
             to,
             days,
+            covered_days,
         },
         quality: Quality {
             reconciled: lines.accounted() == lines.lines && incomplete.is_none(),

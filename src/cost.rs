@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::Analysis;
+use crate::analysis::{Analysis, ClassBytes};
 
 /// The price table shipped with the binary.
 pub const EMBEDDED: &str = include_str!("../data/prices.json");
@@ -56,6 +56,13 @@ impl GbUnit {
             GbUnit::Gb => 1_000_000_000.0,
         }
     }
+    /// The unit of a volume in this convention, as the tables print sizes.
+    pub fn volume_unit(self) -> &'static str {
+        match self {
+            GbUnit::Gib => "GiB",
+            GbUnit::Gb => "GB",
+        }
+    }
     pub fn name(self) -> &'static str {
         match self {
             GbUnit::Gib => "GB = 2^30 bytes (as AWS bills data)",
@@ -97,6 +104,10 @@ pub struct Cost {
     pub gb_unit: GbUnit,
     pub gb_definition: String,
     pub period_days: f64,
+    /// The days the logs cover: per-30-day figures project from the time each NAT
+    /// gateway's logs cover (this is the data's whole span), never from `period_days`.
+    #[serde(default)]
+    pub covered_days: f64,
     /// NAT data-processing charge of all counted bytes.
     pub nat_processing: Money,
     pub by_class: BTreeMap<String, Money>,
@@ -140,24 +151,59 @@ pub fn price(
         p.nat_per_gb = v;
     }
     let days = a.period.days;
-    let scale = if days > 0.0 { 30.0 / days } else { 0.0 };
-    let gb = |b: u64| b as f64 / unit.bytes();
+    let covered = a.period.covered_days;
+    let scale = if covered > 0.0 { 30.0 / covered } else { 0.0 };
+    let gb = |b: f64| b / unit.bytes();
     let money = |period: f64| Money {
         period,
         per_30_days: period * scale,
     };
-    let nat = |b: u64| money(gb(b) * p.nat_per_gb);
+    // Bytes per 30 days, projected per NAT gateway from the time its own logs cover (one
+    // gateway logged all month and one for a day each project from their own span).
+    let per_30 = |of: &dyn Fn(&ClassBytes) -> u64, all: u64| -> f64 {
+        if a.gateways.is_empty() {
+            return all as f64 * scale;
+        }
+        a.gateways
+            .iter()
+            .map(|g| {
+                let d = g.covered_seconds as f64 / 86_400.0;
+                of(&g.classes) as f64 * if d > 0.0 { 30.0 / d } else { scale }
+            })
+            .sum()
+    };
+    let nat_of = |of: &dyn Fn(&ClassBytes) -> u64, all: u64| Money {
+        period: gb(all as f64) * p.nat_per_gb,
+        per_30_days: gb(per_30(of, all)) * p.nat_per_gb,
+    };
     let mut by_class = BTreeMap::new();
     for c in crate::classify::Class::ALL {
-        by_class.insert(c.name().to_string(), nat(a.classes.get(c).total()));
+        by_class.insert(
+            c.name().to_string(),
+            nat_of(&|g| g.get(c).total(), a.classes.get(c).total()),
+        );
     }
+    let s3 = nat_of(&|g| g.s3.total(), a.classes.s3.total());
+    // ECR layers are part of the S3 class: projected as S3 is
+    let ecr_period = gb(a.ecr.bytes as f64) * p.nat_per_gb;
+    let ecr = Money {
+        period: ecr_period,
+        per_30_days: if s3.period > 0.0 {
+            ecr_period * s3.per_30_days / s3.period
+        } else {
+            0.0
+        },
+    };
     let azs = {
         let mut z: Vec<&str> = a.gateways.iter().filter_map(|g| g.az.as_deref()).collect();
         z.sort();
         z.dedup();
         (z.len().max(a.gateways.len().min(1)).max(1)) as u32
     };
-    let other_gb_month = gb(a.classes.aws_other.total()) * scale;
+    let other_gb_month = gb(per_30(
+        &|g| g.aws_other.total(),
+        a.classes.aws_other.total(),
+    ));
     let endpoint_fixed = p.endpoint_per_az_hour * azs as f64 * MONTH_HOURS;
     let margin = p.nat_per_gb - p.endpoint_per_gb;
     Ok(Cost {
@@ -167,11 +213,15 @@ pub fn price(
         gb_unit: unit,
         gb_definition: unit.name().to_string(),
         period_days: days,
-        nat_processing: nat(a.total),
+        covered_days: covered,
+        nat_processing: nat_of(&|g| g.total(), a.total),
         by_class,
-        s3_gateway_endpoint_savings: nat(a.classes.s3.total()),
-        dynamodb_gateway_endpoint_savings: nat(a.classes.dynamodb.total()),
-        ecr_layer_share_of_savings: nat(a.ecr.bytes),
+        s3_gateway_endpoint_savings: s3,
+        dynamodb_gateway_endpoint_savings: nat_of(
+            &|g| g.dynamodb.total(),
+            a.classes.dynamodb.total(),
+        ),
+        ecr_layer_share_of_savings: ecr,
         interface_endpoint: InterfaceBreakEven {
             azs,
             aws_other_gb_per_30_days: other_gb_month,
@@ -179,7 +229,7 @@ pub fn price(
             nat_cost_removed_per_30_days: other_gb_month * p.nat_per_gb,
             break_even_gb_per_30_days: (margin > 0.0).then(|| endpoint_fixed / margin),
         },
-        cross_az: money(gb(a.cross_az.bytes) * p.cross_az_per_gb_each_way * 2.0),
+        cross_az: money(gb(a.cross_az.bytes as f64) * p.cross_az_per_gb_each_way * 2.0),
         prices: p,
     })
 }

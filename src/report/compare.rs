@@ -33,7 +33,8 @@ pub struct PerDay {
 impl PerDay {
     fn of(r: &Report) -> PerDay {
         let a = &r.analysis;
-        let d = a.period.days.max(f64::MIN_POSITIVE);
+        // per day of the time the logs cover, not of the period asked for
+        let d = coverage(a).max(f64::MIN_POSITIVE);
         let c = |cl: Class| a.classes.get(cl).total() as f64 / d;
         PerDay {
             s3: c(Class::S3),
@@ -58,6 +59,15 @@ impl PerDay {
     }
 }
 
+/// The days a report's logs cover (the period's length for documents without it).
+fn coverage(a: &crate::analysis::Analysis) -> f64 {
+    if a.period.covered_days > 0.0 {
+        a.period.covered_days
+    } else {
+        a.period.days
+    }
+}
+
 /// One side of the comparison.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,6 +76,9 @@ pub struct Side {
     pub from: Option<String>,
     pub to: Option<String>,
     pub days: f64,
+    /// The days its logs cover: the per-day figures divide by this.
+    #[serde(default)]
+    pub covered_days: f64,
     pub per_day: PerDay,
     pub task_starts: u64,
     /// S3 NAT bytes per task start, where tasks were seen starting.
@@ -83,6 +96,7 @@ impl Side {
             from: a.period.from.map(format_instant),
             to: a.period.to.map(format_instant),
             days: a.period.days,
+            covered_days: coverage(a),
             per_day: PerDay::of(r),
             task_starts: a.ecr.task_starts,
             s3_per_task_start: (a.ecr.task_starts > 0)
@@ -286,13 +300,28 @@ pub fn compare(
         )),
         None => summary.push("No S3 crossed the NAT before the change.".into()),
     }
-    let days_after = a.days.max(f64::MIN_POSITIVE);
+    let days_after = a.covered_days.max(f64::MIN_POSITIVE);
     for g in &by_subnet {
         summary.push(format!(
             "S3 still crosses the NAT from subnet {}: {}/day ({:.1}% of what is left). Its route table lacks the S3 gateway endpoint.",
             g.key,
             human((g.classes.s3.total() as f64 / days_after) as u64),
             g.classes.s3.total() as f64 * 100.0 / an.classes.s3.total().max(1) as f64
+        ));
+    }
+    // coverage: a side whose logs cover little of its period, or far less than the other's
+    let share = |s: &Side| {
+        if s.days > 0.0 {
+            s.covered_days / s.days
+        } else {
+            1.0
+        }
+    };
+    let (cb, ca) = (share(&b), share(&a));
+    if cb < 0.5 || ca < 0.5 || cb.max(ca) > 2.0 * cb.min(ca) {
+        summary.push(format!(
+            "Coverage differs: the logs cover {:.2} of the {:.2} days before and {:.2} of the {:.2} days after; per-day figures divide by the days covered, but a side with little coverage may not be typical.",
+            b.covered_days, b.days, a.covered_days, a.days
         ));
     }
     if a.per_day.s3_other_region > 0.0 {
@@ -397,10 +426,11 @@ impl Comparison {
         }
         let period = |s: &Side| {
             format!(
-                "{} .. {} ({:.2} days)",
+                "{} .. {} ({:.2} days; logs cover {:.2})",
                 s.from.as_deref().unwrap_or("?"),
                 s.to.as_deref().unwrap_or("?"),
-                s.days
+                s.days,
+                s.covered_days
             )
         };
         let _ = writeln!(out, "{li}Before: {}", period(b));

@@ -79,9 +79,30 @@ pub fn render(r: &Report) -> String {
         "usd_per_30_days",
         format!("{:.4}", c.dynamodb_gateway_endpoint_savings.per_30_days),
     );
-    m(&mut out, "ecr-layers", "bytes", a.ecr.bytes.to_string());
-    m(&mut out, "ecr-layers", "pulls", a.ecr.pulls.to_string());
-    m(&mut out, "cross-az", "bytes", a.cross_az.bytes.to_string());
+    for (key, money) in [
+        ("ecr-layers", &c.ecr_layer_share_of_savings),
+        ("cross-az", &c.cross_az),
+    ] {
+        m(&mut out, key, "usd_period", format!("{:.4}", money.period));
+        m(
+            &mut out,
+            key,
+            "usd_per_30_days",
+            format!("{:.4}", money.per_30_days),
+        );
+    }
+    // volumes apart from money: the cost section holds only dollars
+    for (key, metric, v) in [
+        ("ecr-layers", "bytes", a.ecr.bytes),
+        ("ecr-layers", "pulls", a.ecr.pulls),
+        ("cross-az", "bytes", a.cross_az.bytes),
+    ] {
+        out.push_str(&format!("volume,{key},,{metric},{v}\n"));
+    }
+    out.push_str(&format!(
+        "coverage,period,,days,{:.4}\ncoverage,logs,,days,{:.4}\n",
+        a.period.days, a.period.covered_days
+    ));
     let q = &a.quality.lines;
     for (k, v) in [
         ("lines", q.lines),

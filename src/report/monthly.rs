@@ -31,6 +31,9 @@ pub struct PeriodSummary {
     pub from: Option<String>,
     pub to: Option<String>,
     pub days: f64,
+    /// The days the logs cover: per-day figures divide by this.
+    #[serde(default)]
+    pub covered_days: f64,
     /// NAT-processed bytes of each class in the period, in `Class::ALL` order.
     pub class_bytes: Vec<(String, u64)>,
     pub total_bytes: u64,
@@ -51,6 +54,11 @@ impl PeriodSummary {
             from: a.period.from.map(crate::time::format_instant),
             to: a.period.to.map(crate::time::format_instant),
             days: a.period.days,
+            covered_days: if a.period.covered_days > 0.0 {
+                a.period.covered_days
+            } else {
+                a.period.days
+            },
             class_bytes: Class::ALL
                 .iter()
                 .map(|c| (c.name().to_string(), a.classes.get(*c).total()))
@@ -80,8 +88,14 @@ impl PeriodSummary {
 
     /// Bytes per day of a measure (a class name, `total` or `ecr-layers`).
     pub fn per_day(&self, measure: &str) -> f64 {
-        if self.days > 0.0 {
-            self.bytes_of(measure) as f64 / self.days
+        // per day of the time the logs cover (older documents: of the period)
+        let d = if self.covered_days > 0.0 {
+            self.covered_days
+        } else {
+            self.days
+        };
+        if d > 0.0 {
+            self.bytes_of(measure) as f64 / d
         } else {
             0.0
         }

@@ -176,6 +176,10 @@ pub fn render(r: &Report, md: bool) -> String {
     };
     let lines = [
         format!("Period:       {range}"),
+        format!(
+            "Coverage:     the logs cover {:.2} of {:.2} days; per-day and per-30-day figures project from the time covered, per NAT gateway",
+            a.period.covered_days, a.period.days
+        ),
         format!("Region:       {}", c.region),
         format!("Counted on:   {counting}"),
         format!(
@@ -253,16 +257,16 @@ pub fn render(r: &Report, md: bool) -> String {
     let ie = &c.interface_endpoint;
     let be = ie.break_even_gb_per_30_days.map_or(
         "never (endpoint per-GB price is not below the NAT's)".to_string(),
-        |v| format!("{v:.0} GB per 30 days"),
+        |v| format!("{v:.0} {} per 30 days", c.gb_unit.volume_unit()),
     );
     let saves = [
-        format!("S3 gateway endpoint (free): {} for the period, {} per 30 days ({} of NAT bytes)", dollars(c.s3_gateway_endpoint_savings.period), dollars(c.s3_gateway_endpoint_savings.per_30_days), pct(a.classes.s3.total(), a.total)),
+        format!("S3 gateway endpoint (free): {} for the period, {} per 30 days ({} of NAT bytes; projected from {:.2} days of logs)", dollars(c.s3_gateway_endpoint_savings.period), dollars(c.s3_gateway_endpoint_savings.per_30_days), pct(a.classes.s3.total(), a.total), a.period.covered_days),
         format!("  of which ECR image layers (estimate): {} per 30 days", dollars(c.ecr_layer_share_of_savings.per_30_days)),
         format!("DynamoDB gateway endpoint (free): {} for the period, {} per 30 days", dollars(c.dynamodb_gateway_endpoint_savings.period), dollars(c.dynamodb_gateway_endpoint_savings.per_30_days)),
         format!("S3 in other regions (no gateway endpoint helps): {}", human(a.classes.s3_other_region.total())),
         format!(
-            "Interface endpoints for aws-other: {:.1} GB per 30 days; one endpoint in {} AZ(s) costs {} per 30 days against {} of NAT charges it removes; break-even {be}",
-            ie.aws_other_gb_per_30_days, ie.azs, dollars(ie.endpoint_cost_per_30_days), dollars(ie.nat_cost_removed_per_30_days)
+            "Interface endpoints for aws-other: {:.1} {} per 30 days; one endpoint in {} AZ(s) costs {} per 30 days against {} of NAT charges it removes; break-even {be}",
+            ie.aws_other_gb_per_30_days, c.gb_unit.volume_unit(), ie.azs, dollars(ie.endpoint_cost_per_30_days), dollars(ie.nat_cost_removed_per_30_days)
         ),
         if a.cross_az.known {
             format!("Cross-AZ client-to-NAT traffic: {} ({} per 30 days at ${}/GB each way)", human(a.cross_az.bytes), dollars(c.cross_az.per_30_days), c.prices.cross_az_per_gb_each_way)

@@ -615,3 +615,28 @@ fn symbolic_links_inside_folders() {
     let o = run(&[&args[..], &[logs.join("ext.log.gz").to_str().unwrap()]].concat());
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn a_month_over_one_day_of_logs_projects_from_the_day() {
+    let plain = analyze_json(&[SAMPLE_GZ]);
+    let month = analyze_json(&["--month", "2026-09", SAMPLE_GZ]);
+    assert_eq!(month.analysis.period.days, 30.0);
+    assert_eq!(month.analysis.period.covered_days, 1.0);
+    assert_eq!(
+        month.cost.s3_gateway_endpoint_savings.per_30_days,
+        plain.cost.s3_gateway_endpoint_savings.per_30_days,
+        "the same logs project the same saving, whatever the period asked for"
+    );
+    assert!(month
+        .analysis
+        .quality
+        .notes
+        .iter()
+        .any(|n| n.contains("The logs cover 1.00 of the 30.00 days")));
+    let o = run(&["analyze", "--month", "2026-09", SAMPLE_GZ]);
+    assert!(
+        stdout(&o).contains("the logs cover 1.00 of 30.00 days"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -558,3 +558,51 @@ fn rule_3_1_legs_far_apart_are_flagged_in_data_quality() {
     let a = analyse_text(&body, &params(), &options(), None).unwrap();
     assert!(a.gateways[0].cross_check.as_ref().unwrap().agrees);
 }
+
+#[test]
+fn rule_6_projections_divide_by_the_time_each_gateway_covers() {
+    let gib = 1u64 << 30;
+    // NAT A logs two days (1 GiB of S3 each day), NAT B only the second day (1 GiB);
+    // the filter asks for all of September
+    let b_flow = s3_flow("52.216.8.1", 0, gib, T + 86_400)
+        .replace("eni-nat", "eni-natb")
+        .replace("10.0.0.10", "10.0.0.20")
+        .replace("eni-task", "eni-taskb")
+        .replace("10.0.1.5", "10.0.1.6");
+    let body = H.to_string()
+        + &s3_flow("52.216.8.1", 0, gib, T)
+        + &s3_flow("52.216.8.1", 0, gib, T + 86_400 + 23 * 3600)
+        + &b_flow;
+    let mut opt = options();
+    let mut p = params();
+    (opt.since, opt.until) = (Some(T), Some(T + 30 * 86_400));
+    (p.since, p.until) = (opt.since, opt.until);
+    let a = analyse_text(&body, &p, &opt, None).unwrap();
+    assert_eq!(a.period.days, 30.0);
+    assert_eq!(
+        a.period.covered_days, 2.0,
+        "first hour of day 1 to the last of day 2"
+    );
+    let cov = |eni: &str| {
+        a.gateways
+            .iter()
+            .find(|g| g.eni == eni)
+            .unwrap()
+            .covered_seconds
+    };
+    assert_eq!((cov("eni-nat"), cov("eni-natb")), (2 * 86_400, 3600));
+    assert!(a
+        .quality
+        .notes
+        .iter()
+        .any(|n| n.contains("cover 2.00 of the 30.00 days")));
+    let c = cost::price(&a, &PriceTable::embedded(), "us-east-1", None, GbUnit::Gib).unwrap();
+    // A: 2 GiB over 2 days; B: 1 GiB over its one hour of logs
+    let want = 0.045 * (2.0 * 30.0 / 2.0 + 30.0 * 24.0);
+    assert!(
+        (c.s3_gateway_endpoint_savings.per_30_days - want).abs() < 1e-9,
+        "{} vs {want}",
+        c.s3_gateway_endpoint_savings.per_30_days
+    );
+    assert!((c.s3_gateway_endpoint_savings.period - 0.045 * 3.0).abs() < 1e-12);
+}
