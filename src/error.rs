@@ -77,6 +77,9 @@ pub enum Error {
     S3(#[from] crate::source::s3::S3Error),
     #[error("{0}")]
     Gate(String),
+    /// A download failed (no network, a server error, a timeout).
+    #[error("{0}")]
+    Network(String),
     #[error(transparent)]
     Chart(#[from] crate::report::charts::ChartError),
     #[error("{context}: {err}")]
@@ -98,7 +101,7 @@ impl Error {
             Error::NoNat(_, ctx) if ctx.incomplete.is_some() => exit::UNREACHABLE,
             Error::NoNat(..) => exit::NO_NAT,
             Error::Strict(_) => exit::BAD_INPUT,
-            Error::S3(_) => exit::UNREACHABLE,
+            Error::S3(_) | Error::Network(_) => exit::UNREACHABLE,
             Error::Gate(_) => exit::GATE,
             Error::Io { .. } | Error::Chart(_) => exit::FAILURE,
         }

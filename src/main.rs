@@ -29,6 +29,12 @@ fn main() {
     }
     match result {
         Ok(outcome) => std::process::exit(outcome.exit_code()),
+        // the reader went away (`flowcost … | head`): stop quietly, as other Unix tools do
+        Err(flowcost::error::Error::Io { err, .. })
+            if err.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            std::process::exit(0)
+        }
         Err(e) => {
             eprintln!("flowcost: {e}");
             std::process::exit(e.exit_code());

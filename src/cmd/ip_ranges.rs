@@ -53,7 +53,14 @@ fn download(url: &str) -> Result<Vec<u8>, Error> {
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .into();
-    let fail = |e: ureq::Error| Error::Usage(format!("downloading {url}: {e}"));
+    // a URL that cannot be a URL is a usage error; anything the network did is exit 5
+    let fail = |e: ureq::Error| match e {
+        ureq::Error::BadUri(_) => Error::Usage(format!("{url}: not a usable URL: {e}")),
+        e => Error::Network(format!(
+            "downloading {}: {e}",
+            crate::report::escape::redact(url)
+        )),
+    };
     let mut resp = agent.get(url).call().map_err(fail)?;
     resp.body_mut()
         .with_config()

@@ -640,3 +640,18 @@ fn a_month_over_one_day_of_logs_projects_from_the_day() {
         stdout(&o)
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_the_run_quietly() {
+    // the reader goes away after the first line (as `| head -1` does)
+    let mut child = bin()
+        .args(["analyze", "-q", "--format", "json", SAMPLE_GZ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}

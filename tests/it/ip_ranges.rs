@@ -66,6 +66,16 @@ fn update_keeps_newer_copies_and_analyze_uses_the_newest() {
     let o = run(c, &["ip-ranges", "update", "--url", &junk]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 
+    // no server there: a network failure (5), not a usage error
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = l.local_addr().unwrap();
+        drop(l);
+        format!("http://{a}/ip-ranges.json")
+    };
+    let o = run(c, &["ip-ranges", "update", "--url", &closed]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+
     // newer: saved; then newer still: both kept, the newest used
     for token in ["2000000000", "2000000001"] {
         let url = serve(doc(token));

@@ -1,5 +1,6 @@
 //! The S3 source against a real S3-compatible server on loopback (moto's server mode, started
-//! by `.ci/s3-server`; `FLOWCOST_TEST_S3` points at it). Without it these tests skip, loudly.
+//! by `.ci/s3-server`; `FLOWCOST_TEST_S3` points at it). They are ignored by a plain
+//! `cargo test` (which says so, with the reason); `.ci/run` runs them with `--ignored`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,13 +14,14 @@ use flowcost::source::FailureKind;
 use crate::proxy::{Proxy, Rules};
 use crate::support::{analyze_json, bin, spec, stderr, stdout, world};
 
+/// The test server. These tests are `#[ignore]`d (a plain `cargo test` counts them as
+/// ignored, with the reason); asked for with `--ignored`, they need the server.
 fn endpoint() -> Option<String> {
     match std::env::var("FLOWCOST_TEST_S3") {
         Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            eprintln!("\n*** SKIPPED: the S3 tests need a server: eval \"$(bash .ci/s3-server)\" first (CI always does) ***\n");
-            None
-        }
+        _ => panic!(
+            "the S3 tests need a server: eval \"$(bash .ci/s3-server)\" first (CI always does)"
+        ),
     }
 }
 
@@ -147,6 +149,7 @@ fn assert_same(s3: &Report, local: &Report) {
 }
 
 #[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn default_and_hive_layouts_read_the_same_as_local_disk() {
     let Some(ep) = endpoint() else { return };
     let layouts = bucket("layouts");
@@ -187,6 +190,7 @@ fn default_and_hive_layouts_read_the_same_as_local_disk() {
 }
 
 #[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn listing_pages_past_a_thousand_keys() {
     let Some(ep) = endpoint() else { return };
     let paged = bucket("paged");
@@ -212,6 +216,7 @@ fn listing_pages_past_a_thousand_keys() {
 }
 
 #[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn a_time_range_lists_only_the_days_it_needs() {
     let Some(ep) = endpoint() else { return };
     let pruned = bucket("pruned");
@@ -276,6 +281,7 @@ fn a_time_range_lists_only_the_days_it_needs() {
 }
 
 #[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn faults_are_survived_or_reported_by_key() {
     let Some(ep) = endpoint() else { return };
     let faults = bucket("faults");
@@ -402,6 +408,7 @@ fn faults_are_survived_or_reported_by_key() {
 }
 
 #[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn monthly_report_reads_s3_and_lists_its_objects() {
     let Some(ep) = endpoint() else { return };
     let b = bucket("report");
@@ -450,6 +457,7 @@ fn monthly_report_reads_s3_and_lists_its_objects() {
 /// An object larger than what is gathered whole (`WHOLE_GZIP_MAX`) is streamed chunk by chunk
 /// into the decoder instead, with the same answer as the file on disk.
 #[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn a_large_object_is_streamed_with_the_same_answer() {
     let Some(ep) = endpoint() else { return };
     let w = world(&spec(43, FieldSet::V5), &[Encoding::Text]);
@@ -518,6 +526,7 @@ fn incomplete_run(url: &str, bucket: &str, extra: &[&str]) -> (Report, String) {
 }
 
 #[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn a_dead_endpoint_gives_an_incomplete_report_summarised_in_one_message() {
     let Some(ep) = endpoint() else { return };
     let b = bucket("dies");
@@ -594,6 +603,7 @@ fn a_dead_endpoint_gives_an_incomplete_report_summarised_in_one_message() {
 }
 
 #[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn a_stalled_endpoint_times_out_and_is_reported() {
     let Some(ep) = endpoint() else { return };
     let b = bucket("stalls");
