@@ -133,6 +133,9 @@ pub struct AnalyzeArgs {
     /// AWS profile for S3 (default: the standard chain: environment, profile, SSO, roles).
     #[arg(long)]
     pub profile: Option<String>,
+    /// Add the AWS SDK's own error detail to S3 error messages.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     /// S3-compatible endpoint (also `AWS_ENDPOINT_URL`).
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,

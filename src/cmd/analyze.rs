@@ -196,6 +196,14 @@ impl Config {
                 "no inputs: give files, folders, `-` or s3:// prefixes".into(),
             ));
         }
+        crate::source::s3::set_verbose(a.verbose);
+        if let Some(p) = &a.profile {
+            if !crate::source::s3::profile_exists(p) {
+                return Err(usage(format!(
+                    "--profile {p}: no such profile in the AWS config or credentials file (~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE)"
+                )));
+            }
+        }
         let source::Expanded { inputs, notes } = source::expand(&a.inputs, a.follow)?;
         let mut s3_urls = Vec::new();
         for i in a.inputs.iter().filter(|i| i.starts_with("s3://")) {

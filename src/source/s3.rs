@@ -82,6 +82,23 @@ pub enum S3Error {
     },
     #[error("bucket `{0}` does not exist")]
     NoSuchBucket(String),
+    #[error("no AWS credentials found: use --profile NAME, set AWS_PROFILE, run `aws sso login`, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY{}", verbose_detail(.0))]
+    NoCredentials(String),
+    #[error("the AWS credentials have expired: renew them (`aws sso login`, or a new session token) and run again{}", verbose_detail(.0))]
+    ExpiredToken(String),
+    #[error("the AWS credentials were refused ({code}): check the access key and secret, or the profile{}", verbose_detail(.detail))]
+    BadCredentials { code: String, detail: String },
+    #[error("bucket `{bucket}` is in another region{}: pass --region {}", .region.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(), .region.as_deref().unwrap_or("<its region>"))]
+    WrongRegion {
+        bucket: String,
+        region: Option<String>,
+    },
+    #[error("cannot reach the S3 endpoint{}: {why} (check the network, --endpoint-url, or the timeouts){}", .endpoint.as_deref().map(|e| format!(" {e}")).unwrap_or_default(), verbose_detail(.detail))]
+    Unreachable {
+        endpoint: Option<String>,
+        why: String,
+        detail: String,
+    },
     #[error("S3 {action} s3://{bucket}/{prefix} failed: {message}")]
     Other {
         action: &'static str,
@@ -135,6 +152,127 @@ pub struct S3Source {
 fn err_text<E: std::error::Error + 'static>(e: &aws_sdk_s3::error::SdkError<E>) -> String {
     use aws_sdk_s3::error::DisplayErrorContext;
     format!("{}", DisplayErrorContext(e))
+}
+
+/// Whether an AWS profile is defined in the shared config or credentials file
+/// (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/config` and
+/// `~/.aws/credentials`): `[profile NAME]` or `[NAME]`.
+pub fn profile_exists(name: &str) -> bool {
+    let home = dirs::home_dir().unwrap_or_default();
+    let files = [
+        std::env::var_os("AWS_CONFIG_FILE").map_or(home.join(".aws/config"), Into::into),
+        std::env::var_os("AWS_SHARED_CREDENTIALS_FILE")
+            .map_or(home.join(".aws/credentials"), Into::into),
+    ];
+    files.iter().any(|f| {
+        std::fs::read_to_string(f).is_ok_and(|text| {
+            text.lines().any(|l| {
+                let l = l.trim();
+                let Some(inner) = l.strip_prefix('[').and_then(|x| x.strip_suffix(']')) else {
+                    return false;
+                };
+                let inner = inner.trim();
+                inner == name || inner.strip_prefix("profile").map(str::trim) == Some(name)
+            })
+        })
+    })
+}
+
+/// Whether `-v`/`--verbose` asked for the SDK's own error text after the plain sentence.
+static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Show the SDK's error detail in messages (`--verbose`).
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, Ordering::Relaxed);
+}
+
+fn verbose_detail(detail: &str) -> String {
+    if VERBOSE.load(Ordering::Relaxed) && !detail.is_empty() {
+        format!("\n  SDK detail: {detail}")
+    } else {
+        String::new()
+    }
+}
+
+/// The innermost cause of an error, which says it plainly.
+fn short(e: &dyn std::error::Error) -> String {
+    let mut root = e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    root.to_string()
+}
+
+/// The plain reason of a failed request, by what the SDK says went wrong: missing, expired
+/// or refused credentials, a bucket in another region, an endpoint that cannot be reached.
+/// `None` when it is none of these.
+fn plain_failure<E>(
+    e: &aws_sdk_s3::error::SdkError<E>,
+    bucket: &str,
+    endpoint: Option<&str>,
+) -> Option<S3Error>
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+{
+    use aws_sdk_s3::error::SdkError;
+    let detail = err_text(e);
+    let code = e.code().unwrap_or("");
+    if detail.contains("CredentialsNotLoaded")
+        || detail.contains("no credentials")
+        || detail.contains("failed to load credentials")
+        || detail.contains("the credential provider was not enabled")
+    {
+        return Some(S3Error::NoCredentials(detail));
+    }
+    match code {
+        "ExpiredToken" | "TokenRefreshRequired" | "RequestExpired" => {
+            return Some(S3Error::ExpiredToken(detail))
+        }
+        "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "InvalidToken" => {
+            return Some(S3Error::BadCredentials {
+                code: code.to_string(),
+                detail,
+            })
+        }
+        "PermanentRedirect"
+        | "AuthorizationHeaderMalformed"
+        | "IllegalLocationConstraintException" => {
+            let region = e
+                .raw_response()
+                .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                .map(String::from);
+            return Some(S3Error::WrongRegion {
+                bucket: bucket.to_string(),
+                region,
+            });
+        }
+        _ => {}
+    }
+    if status_of(e) == Some(301) {
+        let region = e
+            .raw_response()
+            .and_then(|r| r.headers().get("x-amz-bucket-region"))
+            .map(String::from);
+        return Some(S3Error::WrongRegion {
+            bucket: bucket.to_string(),
+            region,
+        });
+    }
+    let why = match e {
+        SdkError::TimeoutError(_) => "no answer in time",
+        SdkError::DispatchFailure(d) if d.is_timeout() => "no answer in time",
+        SdkError::DispatchFailure(d) if d.is_io() => "the connection failed",
+        _ => return None,
+    };
+    let mut root: &dyn std::error::Error = e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    Some(S3Error::Unreachable {
+        endpoint: endpoint.map(|u| crate::report::escape::redact(u).into_owned()),
+        why: format!("{why} ({root})"),
+        detail,
+    })
 }
 
 fn status_of<E>(e: &aws_sdk_s3::error::SdkError<E>) -> Option<u16> {
@@ -233,12 +371,23 @@ impl S3Source {
                         permission: "s3:ListBucket",
                         resource: format!("arn:aws:s3:::{bucket}"),
                     }
+                } else if let Some(plain) =
+                    plain_failure(&e, bucket, self.opts.endpoint_url.as_deref())
+                {
+                    plain
                 } else {
                     S3Error::Other {
                         action: "ListObjectsV2",
                         bucket: bucket.to_string(),
                         prefix: prefix.to_string(),
-                        message: err_text(&e),
+                        message: match e.code() {
+                            Some(c) => format!(
+                                "{c}: {}{}",
+                                e.message().unwrap_or(""),
+                                verbose_detail(&err_text(&e))
+                            ),
+                            None => format!("{}{}", short(&e), verbose_detail(&err_text(&e))),
+                        },
                     }
                 }
             })?;

@@ -655,3 +655,98 @@ fn a_closed_pipe_ends_the_run_quietly() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 }
+
+/// The binary with none of the user's AWS configuration.
+fn without_aws() -> std::process::Command {
+    let mut c = bin();
+    for v in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+    ] {
+        c.env_remove(v);
+    }
+    c.env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1");
+    c
+}
+
+#[test]
+fn s3_failures_read_as_one_plain_sentence() {
+    // nothing listens on this port
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let args = [
+        "analyze",
+        "--connect-timeout",
+        "1s",
+        "--path-style",
+        "--endpoint-url",
+        &closed,
+        "s3://bucket/",
+    ];
+    // no credentials anywhere
+    let o = without_aws().args(args).output().unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("no AWS credentials found: use --profile"),
+        "{err}"
+    );
+    assert!(err.len() < 300, "one sentence, not an SDK dump: {err}");
+    // credentials, but no endpoint there
+    let o = without_aws()
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("cannot reach the S3 endpoint {closed}")),
+        "{err}"
+    );
+    assert!(err.len() < 300, "{err}");
+    // -v adds the SDK's detail
+    let o = without_aws().args(args).arg("-v").output().unwrap();
+    assert!(stderr(&o).contains("SDK detail:"), "{}", stderr(&o));
+    // an unknown profile is refused up front, a known one accepted
+    let o = without_aws()
+        .args(["analyze", "--profile", "nosuchprofile", "s3://bucket/"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--profile nosuchprofile: no such profile"),
+        "{}",
+        stderr(&o)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config");
+    std::fs::write(
+        &cfg,
+        "[default]\nregion = us-east-1\n[profile finops]\nregion = eu-west-1\n",
+    )
+    .unwrap();
+    let o = without_aws()
+        .env("AWS_CONFIG_FILE", &cfg)
+        .args([
+            "analyze",
+            "--profile",
+            "finops",
+            "-q",
+            "--format",
+            "json",
+            SAMPLE_GZ,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
