@@ -17,7 +17,7 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)] // built once per process
 pub enum Command {
     /// Analyse flow logs: NAT bytes by destination class, ECR estimate, endpoint savings.
-    Analyze(AnalyzeArgs),
+    Analyze(AnalyzeCmd),
     /// Compare two periods (or two sets of inputs): did a network change take S3 off the NAT?
     Compare(CompareArgs),
     /// Write the monthly report folder: report.md, a self-contained report.html, report.json,
@@ -48,6 +48,65 @@ pub enum IpRangesCommand {
     },
 }
 
+/// The time range of a command that analyses one period.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TimeArgs {
+    /// Keep records whose start is at or after this instant (UTC; `YYYY-MM-DD[THH:MM[:SS]]` or epoch seconds).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Keep records whose start is before this instant (UTC).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// A calendar month in UTC, `YYYY-MM` (instead of --since/--until).
+    #[arg(long, conflicts_with_all = ["since", "until"])]
+    pub month: Option<String>,
+}
+
+/// Where a command that prints one result writes it.
+#[derive(Args, Debug, Clone, Default)]
+pub struct OutputArgs {
+    /// Output format [default: table].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write the result to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<String>,
+}
+
+/// `flowcost analyze`: the shared arguments, a time range and an output.
+#[derive(Args, Debug, Clone)]
+pub struct AnalyzeCmd {
+    #[command(flatten)]
+    pub base: AnalyzeArgs,
+    #[command(flatten)]
+    pub time: TimeArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+impl AnalyzeArgs {
+    /// These arguments with a time range and an output.
+    pub fn with(&self, time: &TimeArgs, out: &OutputArgs) -> AnalyzeArgs {
+        AnalyzeArgs {
+            since: time.since.clone(),
+            until: time.until.clone(),
+            month: time.month.clone(),
+            format: out.format,
+            output: out.output.clone(),
+            ..self.clone()
+        }
+    }
+}
+
+impl AnalyzeCmd {
+    /// All of it as the one set of arguments the configuration is validated from.
+    pub fn args(&self) -> AnalyzeArgs {
+        self.base.with(&self.time, &self.out)
+    }
+}
+
+/// What every command that reads flow logs takes (inputs, NAT hints, layout, prices, S3,
+/// engine settings); each command adds the groups it uses.
 #[derive(Args, Debug, Clone)]
 pub struct AnalyzeArgs {
     /// Files, folders (read recursively), `-` for standard input, or `s3://bucket[/prefix]`.
@@ -76,14 +135,12 @@ pub struct AnalyzeArgs {
     /// The NAT's region when neither the records (`region` field) nor the S3 key path say.
     #[arg(long)]
     pub region: Option<String>,
-    /// Keep records whose start is at or after this instant (UTC; `YYYY-MM-DD[THH:MM[:SS]]` or epoch seconds).
-    #[arg(long)]
+    /// The time range (from [`TimeArgs`], where the command has one).
+    #[arg(skip)]
     pub since: Option<String>,
-    /// Keep records whose start is before this instant (UTC).
-    #[arg(long)]
+    #[arg(skip)]
     pub until: Option<String>,
-    /// A calendar month in UTC, `YYYY-MM` (instead of --since/--until).
-    #[arg(long, conflicts_with_all = ["since", "until"])]
+    #[arg(skip)]
     pub month: Option<String>,
     /// ECR pull window after a task ENI's first record: seconds, or with a unit (`90s`, `5m`).
     #[arg(long, default_value = "3m")]
@@ -97,11 +154,10 @@ pub struct AnalyzeArgs {
     /// What a GB is when pricing.
     #[arg(long, value_enum, default_value = "gib")]
     pub gb_unit: GbUnit,
-    /// Output format [default: table].
-    #[arg(long, value_enum)]
+    /// Where the result goes (from [`OutputArgs`], where the command has them).
+    #[arg(skip)]
     pub format: Option<Format>,
-    /// Write the report to this file instead of standard output.
-    #[arg(long, short = 'o', value_name = "FILE")]
+    #[arg(skip)]
     pub output: Option<String>,
     /// Rows in the top-clients table.
     #[arg(long, default_value_t = 10)]
@@ -177,6 +233,8 @@ pub struct CompareArgs {
     pub fail_if_s3_via_nat_above: Option<String>,
     #[command(flatten)]
     pub base: AnalyzeArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -195,6 +253,8 @@ pub struct ReportArgs {
     pub change_at: Option<String>,
     #[command(flatten)]
     pub base: AnalyzeArgs,
+    #[command(flatten)]
+    pub time: TimeArgs,
 }
 
 #[derive(Args, Debug, Clone)]

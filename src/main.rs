@@ -13,7 +13,7 @@ fn main() {
         std::process::exit(130);
     });
     let result = match &cli.command {
-        Command::Analyze(a) => cmd::analyze::run(a),
+        Command::Analyze(a) => cmd::analyze::run(&a.args()),
         Command::Compare(c) => cmd::compare::run(c),
         Command::Report(r) => cmd::report::run(r),
         Command::Generate(g) => cmd::generate::run(g).map(|()| Outcome::Complete),

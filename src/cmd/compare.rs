@@ -79,8 +79,9 @@ fn sides(c: &CompareArgs) -> Result<(AnalyzeArgs, AnalyzeArgs), Error> {
             );
         }
     }
-    let mut b = c.base.clone();
-    let mut a = c.base.clone();
+    let base = c.base.with(&Default::default(), &c.out);
+    let mut b = base.clone();
+    let mut a = base.clone();
     match (pb, pa) {
         (Some((bf, bt)), Some((af, at))) => {
             let inputs: Vec<String> = c
@@ -122,11 +123,6 @@ fn sides(c: &CompareArgs) -> Result<(AnalyzeArgs, AnalyzeArgs), Error> {
 
 /// Run `flowcost compare`.
 pub fn run(c: &CompareArgs) -> Result<Outcome, Error> {
-    if c.base.since.is_some() || c.base.until.is_some() || c.base.month.is_some() {
-        return Err(Error::Usage(
-            "compare takes its periods from --before and --after".into(),
-        ));
-    }
     let gate = match &c.fail_if_s3_via_nat_above {
         None => None,
         Some(s) => Some((s.as_str(), Threshold::parse(s).ok_or_else(|| Error::Usage(format!("--fail-if-s3-via-nat-above {s}: expected bytes per day (5GiB) or a percentage (5%)")))?)),

@@ -14,7 +14,7 @@ use crate::time;
 
 /// The period's label: the month, or the first and last day.
 fn label(args: &ReportArgs, cfg: &Config) -> String {
-    if let Some(m) = &args.base.month {
+    if let Some(m) = &args.time.month {
         return m.clone();
     }
     let day = |t: i64| time::format_instant(t).get(..10).unwrap_or("").to_string();
@@ -98,13 +98,9 @@ fn write_folder(dir: &Path, files: &[(String, Vec<u8>)], stale: &[PathBuf]) -> R
 
 /// Run `flowcost report`.
 pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
-    if args.base.output.is_some() || args.base.format.is_some() {
-        return Err(Error::Usage(
-            "report writes a folder with every format in it: give it with --out-dir DIR (no --output, no --format)".into(),
-        ));
-    }
     let started = std::time::Instant::now();
-    let cfg = Config::from_args(&args.base)?;
+    let base = args.base.with(&args.time, &Default::default());
+    let cfg = Config::from_args(&base)?;
     let previous = args.previous.as_deref().map(read_previous).transpose()?;
     let label = label(args, &cfg);
     let report = analyze::report(&cfg)?;
@@ -134,7 +130,7 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
                 )));
             }
             let side = |s: i64, u: i64| {
-                let mut a = args.base.clone();
+                let mut a = base.clone();
                 a.month = None;
                 a.since = Some(s.to_string());
                 a.until = Some(u.to_string());

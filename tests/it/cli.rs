@@ -750,3 +750,75 @@ fn s3_failures_read_as_one_plain_sentence() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// The long flags a `--help` text lists.
+fn listed_flags(help: &str) -> std::collections::BTreeSet<String> {
+    help.lines()
+        .filter_map(|l| {
+            let t = l.trim_start();
+            let t = t
+                .strip_prefix("-")
+                .filter(|r| !r.starts_with('-'))
+                .map_or(t, |r| r.split_once(", ").map_or(t, |x| x.1));
+            t.strip_prefix("--")
+                .map(|f| f.split([' ', '=', '<']).next().unwrap_or("").to_string())
+        })
+        .filter(|f| !f.is_empty())
+        .collect()
+}
+
+#[test]
+fn each_help_lists_exactly_the_flags_its_command_accepts() {
+    use clap::CommandFactory;
+    let cli = flowcost::cli::Cli::command();
+    for sub in ["analyze", "compare", "report", "generate"] {
+        let o = run(&[sub, "--help"]);
+        assert!(o.status.success());
+        let listed = listed_flags(&stdout(&o));
+        // what the parser knows, hidden flags aside
+        let known: std::collections::BTreeSet<String> = cli
+            .find_subcommand(sub)
+            .unwrap()
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .filter_map(|a| a.get_long().map(String::from))
+            .chain(["help".to_string()])
+            .collect();
+        assert_eq!(listed, known, "{sub} --help");
+        // and every listed flag is taken by the parser (a value where it wants one)
+        for f in &listed {
+            let arg = cli
+                .find_subcommand(sub)
+                .unwrap()
+                .get_arguments()
+                .find(|a| a.get_long() == Some(f.as_str()));
+            let takes_value = arg.is_some_and(|a| a.get_action().takes_values());
+            let mut args = vec![sub.to_string(), format!("--{f}")];
+            if takes_value {
+                args.push("x".into());
+            }
+            args.push("--help".into());
+            let o = bin().args(&args).output().unwrap();
+            assert!(
+                !stderr(&o).contains("unexpected argument"),
+                "{sub} --{f}: {}",
+                stderr(&o)
+            );
+        }
+    }
+    let help = |sub: &str| listed_flags(&stdout(&run(&[sub, "--help"])));
+    for f in ["format", "output"] {
+        assert!(
+            !help("report").contains(f),
+            "report writes a folder: no --{f}"
+        );
+        assert!(help("compare").contains(f) && help("analyze").contains(f));
+    }
+    for f in ["since", "until", "month"] {
+        assert!(
+            !help("compare").contains(f),
+            "compare takes --before/--after: no --{f}"
+        );
+        assert!(help("report").contains(f) && help("analyze").contains(f));
+    }
+}
