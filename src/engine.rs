@@ -4,7 +4,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -13,7 +12,7 @@ use crate::account::{Accumulator, BadLine, FileStats, LineCounts, Params, EXAMPL
 use crate::classify::IpRanges;
 use crate::format::text::{Blocks, Decoder};
 use crate::format::{parquet, text, Layout};
-use crate::source::s3::{Body, Downloads, S3Stats};
+use crate::source::s3::{Body, Downloads};
 use crate::source::{self, Failure, FailureKind, Input, Location, Opened};
 use crate::spill::{Run, Spill};
 
@@ -53,26 +52,26 @@ struct Progress {
     files_done: AtomicU64,
     records: AtomicU64,
     files: u64,
-    started: Instant,
-    s3: Option<Arc<S3Stats>>,
 }
 
 impl Progress {
     fn file_done(&self, records: u64) {
         let done = self.files_done.fetch_add(1, Ordering::Relaxed) + 1;
-        let recs = self.records.fetch_add(records, Ordering::Relaxed) + records;
-        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-        let downloaded = self.s3.as_ref().map_or(String::new(), |s| {
-            format!(
-                ", {} downloaded",
-                crate::report::human(s.bytes_downloaded.load(Ordering::Relaxed))
-            )
-        });
-        self.bar.set_message(format!(
-            "{done}/{} files, {recs} records, {:.0} records/s{downloaded}",
-            self.files,
-            recs as f64 / secs
-        ));
+        self.records.fetch_add(records, Ordering::Relaxed);
+        // short enough for an 80-column terminal beside the bar
+        self.bar.set_message(format!("{done}/{} files", self.files));
+    }
+}
+
+/// The progress bar on screen, so that an interrupt can clear it ([`clear_progress`]).
+static ACTIVE_BAR: std::sync::Mutex<Option<ProgressBar>> = std::sync::Mutex::new(None);
+
+/// Take the progress bar off the terminal for good (the signal handler calls this before
+/// the process exits, so no half-drawn bar is left behind).
+pub fn clear_progress() {
+    if let Some(bar) = ACTIVE_BAR.lock().ok().and_then(|mut b| b.take()) {
+        bar.finish_and_clear();
+        bar.set_draw_target(ProgressDrawTarget::hidden());
     }
 }
 
@@ -88,16 +87,21 @@ impl Engine<'_> {
             ProgressBar::hidden()
         };
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}  {msg}")
-                .expect("valid template"),
+            ProgressStyle::with_template(
+                "{elapsed:>4} {wide_bar} {binary_bytes:>10}/{binary_total_bytes} {binary_bytes_per_sec:>12} {eta:>4} left  {msg}",
+            )
+            .expect("valid template"),
         );
+        if self.progress {
+            if let Ok(mut b) = ACTIVE_BAR.lock() {
+                *b = Some(bar.clone());
+            }
+        }
         let progress = Progress {
             bar,
             files_done: AtomicU64::new(0),
             records: AtomicU64::new(0),
             files: inputs.len() as u64 + remote_files,
-            started: Instant::now(),
-            s3: remote.as_ref().map(|r| r.stats.clone()),
         };
         let new = || Accumulator::new(self.params);
         let merge = |mut a: Accumulator, b: Accumulator| {
@@ -152,6 +156,9 @@ impl Engine<'_> {
             None => work(),
         };
         progress.bar.finish_and_clear();
+        if let Ok(mut b) = ACTIVE_BAR.lock() {
+            *b = None;
+        }
         acc
     }
 

@@ -12,7 +12,7 @@ mod world;
 mod write;
 
 pub use world::{build, Truth, World};
-pub use write::write_world;
+pub use write::{write_world, write_world_with};
 
 /// Field sets the generator can write.
 #[derive(

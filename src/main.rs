@@ -10,6 +10,11 @@ fn main() {
     // Interrupted (Ctrl-C, SIGTERM, SIGHUP): remove spilled ENI tables, exit 130.
     let _ = ctrlc::set_handler(|| {
         flowcost::spill::remove_live_dirs();
+        // leave no progress bar behind on the terminal
+        flowcost::engine::clear_progress();
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprint!("\r\x1b[2K");
+        }
         std::process::exit(130);
     });
     let result = match &cli.command {

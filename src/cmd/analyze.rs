@@ -304,7 +304,21 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
             };
             let mut objects = Vec::new();
             for url in &cfg.s3_urls {
-                let (inputs, listing) = src.list(url, &filter)?;
+                let bar = if cfg.progress {
+                    indicatif::ProgressBar::new_spinner()
+                } else {
+                    indicatif::ProgressBar::hidden()
+                };
+                bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                let name = format!("s3://{}/{}", url.bucket, url.prefix);
+                bar.set_message(format!("listing {name}"));
+                let (inputs, listing) = src.list_with(url, &filter, &|n| {
+                    bar.set_message(format!("listing {name}: {n} objects"));
+                })?;
+                bar.finish_and_clear();
+                if cfg.progress {
+                    eprintln!("flowcost: listed {name}: {} objects", inputs.len());
+                }
                 objects.extend(inputs);
                 listings.push(listing);
             }

@@ -1,5 +1,6 @@
 //! `flowcost generate`: build a synthetic world and write its flow logs and `truth.json`.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use crate::cli::GenerateArgs;
@@ -35,12 +36,33 @@ pub fn run(a: &GenerateArgs) -> Result<(), Error> {
             .transpose()?,
         endpoint_skips_subnet: a.endpoint_skips_subnet.clone(),
     };
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_message(format!(
+        "simulating {} days x {} task starts",
+        a.days, a.tasks_per_day
+    ));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let world = generate::build(&spec);
+    bar.disable_steady_tick();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{wide_bar} {pos}/{len} delivery windows written, {eta} left",
+        )
+        .expect("valid template"),
+    );
     let out = Path::new(&a.out);
     let io = |context: String| move |err| Error::Io { context, err };
     std::fs::create_dir_all(out).map_err(io(format!("creating {}", a.out)))?;
-    let written = generate::write_world(&world, out, &a.encodings)
-        .map_err(io(format!("writing into {}", a.out)))?;
+    let written = generate::write_world_with(&world, out, &a.encodings, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .map_err(io(format!("writing into {}", a.out)))?;
+    bar.finish_and_clear();
     let truth = serde_json::to_string_pretty(&world.truth()).expect("truth serialises") + "\n";
     std::fs::write(out.join("truth.json"), truth).map_err(io("writing truth.json".into()))?;
     eprintln!(

@@ -453,9 +453,21 @@ pub struct Written {
 
 /// Write the world under `out/<encoding>/AWSLogs/...` for each encoding.
 pub fn write_world(w: &World, out: &Path, encodings: &[Encoding]) -> std::io::Result<Written> {
+    write_world_with(w, out, encodings, &|_, _| {})
+}
+
+/// [`write_world`], telling `progress(done, total)` after each delivery window is written.
+pub fn write_world_with(
+    w: &World,
+    out: &Path,
+    encodings: &[Encoding],
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> std::io::Result<Written> {
     let recs = records(w);
+    let done_windows = std::sync::atomic::AtomicU64::new(0);
     let names = field_names(w.spec.fields);
     let windows: Vec<(&i64, &Vec<GenRec>)> = recs.iter().collect();
+    let total_windows = windows.len() as u64;
     let results: Vec<std::io::Result<Written>> = windows
         .par_iter()
         .map(|(window, list)| {
@@ -483,6 +495,8 @@ pub fn write_world(w: &World, out: &Path, encodings: &[Encoding]) -> std::io::Re
                 done.files += 1;
                 std::fs::write(&path, data)?;
             }
+            let n = done_windows.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(n, total_windows);
             Ok(done)
         })
         .collect();

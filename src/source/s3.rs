@@ -490,6 +490,16 @@ impl S3Source {
 
     /// List the flow-log objects under an `s3://` argument.
     pub fn list(&self, url: &S3Url, f: &ListFilter) -> Result<(Vec<Input>, Listing), S3Error> {
+        self.list_with(url, f, &|_| {})
+    }
+
+    /// [`S3Source::list`], telling `progress` the objects found so far after each prefix.
+    pub fn list_with(
+        &self,
+        url: &S3Url,
+        f: &ListFilter,
+        progress: &dyn Fn(u64),
+    ) -> Result<(Vec<Input>, Listing), S3Error> {
         self.rt.block_on(async {
             let prefixes = self.plan(url, f).await?;
             let mut listing = Listing {
@@ -522,6 +532,7 @@ impl S3Source {
                         etag,
                     });
                 }
+                progress(inputs.len() as u64);
             }
             Ok((inputs, listing))
         })
