@@ -116,7 +116,12 @@ pub fn daily_by_class(days: &[(String, ClassBytes)]) -> Result<Chart, ChartError
                 .margin(12)
                 .x_label_area_size(48)
                 .y_label_area_size(64)
-                .build_cartesian_2d((0..n as i32).into_segmented(), 0f64..ymax),
+                // n segments (a range `0..k` has k + 1 of them: the last one would be empty);
+                // plotters cannot map a one-value range, so one day keeps a spare segment
+                .build_cartesian_2d(
+                    if n >= 2 { 0..n as i32 - 1 } else { 0..1 }.into_segmented(),
+                    0f64..ymax,
+                ),
             e
         );
         let step = n.div_ceil(16).max(1);
@@ -305,7 +310,11 @@ pub fn grouped_per_day(
                 .margin(12)
                 .x_label_area_size(40)
                 .y_label_area_size(64)
-                .build_cartesian_2d((0..m as i32).into_segmented(), 0f64..ymax),
+                // m segments (a range `0..k` has k + 1 of them: the last one would be empty)
+                .build_cartesian_2d(
+                    if m >= 2 { 0..m as i32 - 1 } else { 0..1 }.into_segmented(),
+                    0f64..ymax,
+                ),
             e
         );
         tryc!(

@@ -17,9 +17,10 @@ main{max-width:1040px;margin:0 auto;padding:24px 32px;background:#fff}\
 h1{font-size:1.7em;border-bottom:2px solid #e8590c;padding-bottom:6px}\
 h2{font-size:1.3em;margin-top:1.8em;border-bottom:1px solid #dee2e6;padding-bottom:4px}\
 h3{font-size:1.1em;margin-top:1.4em}\
-table{border-collapse:collapse;margin:8px 0 16px;font-size:.9em}\
+table{border-collapse:collapse;margin:8px 0 16px;font-size:.9em;display:block;max-width:100%;overflow-x:auto}\
 th,td{border:1px solid #dee2e6;padding:4px 8px;text-align:right;white-space:nowrap}\
-th:first-child,td:first-child{text-align:left}\
+th:first-child,td:first-child{text-align:left;white-space:normal;overflow-wrap:anywhere;min-width:8em}\
+li,p{overflow-wrap:anywhere}\
 th{background:#f1f3f5}\
 tr:nth-child(even) td{background:#fafbfc}\
 code{font-size:.9em;background:#f1f3f5;padding:1px 4px;border-radius:3px;word-break:break-all}\

@@ -275,7 +275,15 @@ pub fn render(r: &Report, md: bool) -> String {
         },
     ];
     for l in saves {
-        let _ = writeln!(out, "{}{l}", if md { "- " } else { "" });
+        match l.strip_prefix("  ") {
+            // a part of the line above: a nested item in Markdown
+            Some(sub) if md => {
+                let _ = writeln!(out, "  - {sub}");
+            }
+            _ => {
+                let _ = writeln!(out, "{}{l}", if md { "- " } else { "" });
+            }
+        }
     }
     out.push('\n');
 

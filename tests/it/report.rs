@@ -491,6 +491,45 @@ fn html_renders_in_headless_chromium_with_its_charts() {
         "three charts visible in the page, found {bands} bands"
     );
     eprintln!("screenshot kept at {}", keep.display());
+
+    // At 1280 px the page keeps within its column: long input paths wrap (or scroll inside
+    // their table), so nothing is drawn in the margins beside the page (1104 px wide with its
+    // padding: 88 px of background on each side).
+    let wide = dir.path().join("wide.png");
+    let o = headless(
+        &browser,
+        &dir.path().join("p3"),
+        &[
+            &format!("--screenshot={}", wide.display()),
+            "--window-size=1280,6000",
+        ],
+        &page,
+    );
+    assert!(o.status.success());
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&wide).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let bpp = info.line_size / info.width as usize;
+    let mut stray = 0;
+    for y in 0..info.height as usize {
+        let row = &buf[y * info.line_size..(y + 1) * info.line_size];
+        for x in (info.width as usize - 60)..info.width as usize {
+            let p = &row[x * bpp..x * bpp + 3];
+            if p != [0xf8, 0xf9, 0xfa] {
+                stray += 1;
+            }
+        }
+    }
+    assert_eq!(
+        stray, 0,
+        "content overflows into the right margin at 1280 px"
+    );
+    let html = read(&out, "report.html");
+    assert!(
+        html.contains("<ul>\n<li>of which ECR image layers"),
+        "the ECR line is nested under the S3 saving"
+    );
 }
 
 #[test]
