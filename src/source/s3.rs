@@ -224,6 +224,13 @@ where
     {
         return Some(S3Error::NoCredentials(detail));
     }
+    let wrong_region = || S3Error::WrongRegion {
+        bucket: bucket.to_string(),
+        region: e
+            .raw_response()
+            .and_then(|r| r.headers().get("x-amz-bucket-region"))
+            .map(String::from),
+    };
     match code {
         "ExpiredToken" | "TokenRefreshRequired" | "RequestExpired" => {
             return Some(S3Error::ExpiredToken(detail))
@@ -236,27 +243,11 @@ where
         }
         "PermanentRedirect"
         | "AuthorizationHeaderMalformed"
-        | "IllegalLocationConstraintException" => {
-            let region = e
-                .raw_response()
-                .and_then(|r| r.headers().get("x-amz-bucket-region"))
-                .map(String::from);
-            return Some(S3Error::WrongRegion {
-                bucket: bucket.to_string(),
-                region,
-            });
-        }
+        | "IllegalLocationConstraintException" => return Some(wrong_region()),
         _ => {}
     }
     if status_of(e) == Some(301) {
-        let region = e
-            .raw_response()
-            .and_then(|r| r.headers().get("x-amz-bucket-region"))
-            .map(String::from);
-        return Some(S3Error::WrongRegion {
-            bucket: bucket.to_string(),
-            region,
-        });
+        return Some(wrong_region());
     }
     let why = match e {
         SdkError::TimeoutError(_) => "no answer in time",

@@ -37,21 +37,15 @@ fn one_endless_line_is_one_malformed_line_in_bounded_memory() {
         gz.write_all(ok.as_bytes()).unwrap();
         gz.finish().unwrap();
     }
-    let o = bin()
-        .args([
-            "analyze",
-            "-q",
-            "--format",
-            "json",
-            "--nat-eni",
-            "eni-nat",
-            "--region",
-            "us-east-1",
-        ])
-        .arg(&f)
-        .env("FLOWCOST_PRINT_PEAK_RSS", "1")
-        .output()
-        .unwrap();
+    // the real binary, reporting its own peak memory
+    let measured = || {
+        let mut c = bin();
+        c.args(["analyze", "-q", "--format", "json"])
+            .args(["--nat-eni", "eni-nat", "--region", "us-east-1"])
+            .env("FLOWCOST_PRINT_PEAK_RSS", "1");
+        c
+    };
+    let o = measured().arg(&f).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
     let q = &r.analysis.quality;
@@ -71,19 +65,8 @@ fn one_endless_line_is_one_malformed_line_in_bounded_memory() {
     assert!(kb < 200 * 1024, "peak RSS {kb} kB for a 1 GiB line");
 
     // standard input that never has a newline: 512 MiB of zeros, read in bounded memory
-    let mut child = bin()
-        .args([
-            "analyze",
-            "-q",
-            "--format",
-            "json",
-            "--nat-eni",
-            "eni-nat",
-            "--region",
-            "us-east-1",
-            "-",
-        ])
-        .env("FLOWCOST_PRINT_PEAK_RSS", "1")
+    let mut child = measured()
+        .arg("-")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

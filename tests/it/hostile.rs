@@ -20,102 +20,85 @@ const NEWLINE_NAME: &str = "svc\n# Injected heading\n| fake | row |";
 
 /// The rows: a NAT's four legs for one client, and the client's own two records.
 fn rows(service: &str) -> Vec<[String; 15]> {
-    let r = |eni: &str,
-             src: &str,
-             dst: &str,
-             ps: &str,
-             pd: &str,
-             b: u64,
-             subnet: &str,
-             svc: &str,
-             task: &str| {
-        [
-            eni,
-            src,
-            dst,
-            ps,
-            pd,
-            &b.to_string(),
-            &T.to_string(),
-            &(T + 60).to_string(),
-            "ACCEPT",
-            "OK",
-            "us-east-1",
-            "use1-az1",
-            subnet,
-            svc,
-            task,
-        ]
-        .map(String::from)
-    };
-    vec![
-        r(
+    // (ENI, srcaddr, dstaddr, pkt-srcaddr, pkt-dstaddr, bytes); the client's rows carry the names
+    let flows: [(&str, &str, &str, &str, &str, u64); 6] = [
+        (
             "eni-nat",
             "10.0.1.5",
             "10.0.0.10",
             "10.0.1.5",
             "52.216.8.1",
             1_000,
-            "subnet-pub",
-            "-",
-            "-",
         ),
-        r(
+        (
             "eni-nat",
             "10.0.0.10",
             "52.216.8.1",
             "10.0.0.10",
             "52.216.8.1",
             1_000,
-            "subnet-pub",
-            "-",
-            "-",
         ),
-        r(
+        (
             "eni-nat",
             "52.216.8.1",
             "10.0.0.10",
             "52.216.8.1",
             "10.0.0.10",
             90_000,
-            "subnet-pub",
-            "-",
-            "-",
         ),
-        r(
+        (
             "eni-nat",
             "10.0.0.10",
             "10.0.1.5",
             "52.216.8.1",
             "10.0.1.5",
             90_000,
-            "subnet-pub",
-            "-",
-            "-",
         ),
-        r(
+        (
             "eni-task",
             "10.0.1.5",
             "52.216.8.1",
             "10.0.1.5",
             "52.216.8.1",
             1_000,
-            SUBNET,
-            service,
-            TASK,
         ),
-        r(
+        (
             "eni-task",
             "52.216.8.1",
             "10.0.1.5",
             "52.216.8.1",
             "10.0.1.5",
             90_000,
-            SUBNET,
-            service,
-            TASK,
         ),
-    ]
+    ];
+    flows
+        .iter()
+        .map(|&(eni, src, dst, ps, pd, b)| {
+            let (subnet, svc, task) = if eni == "eni-task" {
+                (SUBNET, service, TASK)
+            } else {
+                ("subnet-pub", "-", "-")
+            };
+            [
+                eni,
+                src,
+                dst,
+                ps,
+                pd,
+                &b.to_string(),
+                &T.to_string(),
+                &(T + 60).to_string(),
+                "ACCEPT",
+                "OK",
+                "us-east-1",
+                "use1-az1",
+                subnet,
+                svc,
+                task,
+            ]
+            .map(String::from)
+        })
+        .collect()
 }
 
 const NAMES: [&str; 15] = [
