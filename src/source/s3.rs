@@ -644,7 +644,7 @@ impl Health {
         Some(Failure::new(
             last.kind,
             format!(
-                "not requested: the endpoint was {} for the last {n} downloads ({} finished in all); last error: {}",
+                "not requested: {n} downloads in a row failed ({}) after {} finished; last error: {}",
                 last.kind.describe(),
                 self.done.load(Ordering::Relaxed),
                 last.message
