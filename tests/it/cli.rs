@@ -804,3 +804,83 @@ fn each_help_lists_exactly_the_flags_its_command_accepts() {
         assert!(help("report").contains(f) && help("analyze").contains(f));
     }
 }
+
+/// Run a command line on a pseudo-terminal of 80 columns (util-linux `script`), returning
+/// what the terminal received; `None` (with a note) where `script` is missing.
+fn on_terminal(command: &str) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("typescript");
+    let o = std::process::Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!("stty cols 80 rows 24; {command}"))
+        .arg(&log)
+        .stdout(std::process::Stdio::null())
+        .output();
+    match o {
+        Ok(_) => Some(std::fs::read(&log).unwrap_or_default()),
+        Err(_) => {
+            eprintln!(
+                "NOTE: util-linux `script` is missing: the terminal progress test is not run"
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn the_progress_bar_fits_the_terminal_and_an_interrupt_clears_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w");
+    let bin = env!("CARGO_BIN_EXE_flowcost");
+    let o = run(&[
+        "generate",
+        "-o",
+        w.to_str().unwrap(),
+        "--days",
+        "2",
+        "--tasks-per-day",
+        "200",
+        "--encoding",
+        "text",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = w.join("text");
+    let Some(tty) = on_terminal(&format!(
+        "{bin} analyze -j 1 {} > /dev/null",
+        text.display()
+    )) else {
+        return;
+    };
+    let shown = String::from_utf8_lossy(&tty);
+    // every frame of the bar is one line of at most 80 columns, with the time left
+    let frames: Vec<&str> = shown
+        .split(['\r', '\n'])
+        .map(|f| f.trim_start_matches("\u{1b}[2K"))
+        .filter(|f| f.contains(" files"))
+        .collect();
+    assert!(!frames.is_empty(), "a bar was drawn: {shown:?}");
+    for f in &frames {
+        assert!(
+            f.chars().count() <= 80,
+            "{} columns: {f:?}",
+            f.chars().count()
+        );
+        assert!(f.contains(" left"), "an ETA: {f:?}");
+    }
+    // interrupted: the terminal is left without a bar
+    let Some(tty) = on_terminal(&format!(
+        "timeout -s INT 0.5 {bin} analyze -j 1 {} > /dev/null",
+        text.display()
+    )) else {
+        return;
+    };
+    let shown = String::from_utf8_lossy(&tty);
+    // (the log ends with the recorder's own `Script done` line)
+    let shown = shown.rsplit_once("Script done").map_or(&*shown, |x| x.0);
+    let tail = shown.trim_end_matches(['\r', '\n']);
+    assert!(
+        tail.ends_with("\r\u{1b}[2K"),
+        "the last thing drawn clears the line: {:?}",
+        &tail[tail.len().saturating_sub(120)..]
+    );
+}
