@@ -202,8 +202,63 @@ fn is_numeric(f: Field) -> bool {
 pub struct ParquetFailure(pub String);
 
 /// Decode a Parquet file into `sink`. Returns rows read, or the rows read before the failure
-/// and the failure (a broken footer fails before any row).
+/// and the failure (a broken footer fails before any row). The `parquet` crate can panic on
+/// some corrupt files (a division by zero on a crafted dictionary page, found by
+/// `fuzz/`): such a panic is caught here and reported as the file's failure, so one bad file
+/// never stops the run; the rows delivered before it stay counted.
 pub fn decode<T: ChunkReader + 'static, S: Sink>(
+    input: T,
+    keep: FieldSet,
+    sink: &mut S,
+) -> Result<u64, (u64, ParquetFailure)> {
+    let mut rows = 0u64;
+    let counted = CountRows {
+        inner: sink,
+        rows: &mut rows,
+    };
+    let mut counted = counted;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_unguarded(input, keep, &mut counted)
+    })) {
+        Ok(r) => r,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            Err((
+                rows,
+                ParquetFailure(format!("the Parquet reader failed on this file ({what})")),
+            ))
+        }
+    }
+}
+
+/// A sink that counts the rows it passes on (to report where a panic stopped a file).
+struct CountRows<'a, S> {
+    inner: &'a mut S,
+    rows: &'a mut u64,
+}
+
+impl<S: Sink> Sink for CountRows<'_, S> {
+    fn record(&mut self, rec: &Record<'_>) {
+        *self.rows += 1;
+        self.inner.record(rec)
+    }
+    fn malformed(&mut self, line: u64, why: Malformed) {
+        *self.rows += 1;
+        self.inner.malformed(line, why)
+    }
+    fn header(&mut self) {
+        self.inner.header()
+    }
+    fn blank(&mut self) {
+        self.inner.blank()
+    }
+}
+
+fn decode_unguarded<T: ChunkReader + 'static, S: Sink>(
     input: T,
     keep: FieldSet,
     sink: &mut S,

@@ -303,3 +303,25 @@ fn cloudwatch_export_lines_are_read() {
     assert_eq!(r.analysis.quality.lines.counted, 2);
     assert_eq!(r.analysis.total, 350);
 }
+
+#[test]
+fn a_parquet_file_that_makes_the_reader_panic_is_a_failed_input() {
+    // found by `fuzz/` (decode_any) from the sample data: the parquet crate divides by zero on
+    // its dictionary page
+    let f = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/fuzz-parquet-dictionary-div-by-zero.parquet"
+    );
+    let (r, code) = analyze_json_code(&["--client-side-estimate", "--region", "us-east-1", f]);
+    assert_eq!(code, Some(7), "reported, not a crash");
+    let file = &r.analysis.quality.files[0];
+    assert_eq!(file.failure, Some(FailureKind::Corrupt));
+    assert!(
+        file.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("Parquet reader failed"),
+        "{:?}",
+        file.error
+    );
+}
