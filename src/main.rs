@@ -7,6 +7,7 @@ use flowcost::error::Outcome;
 
 fn main() {
     let cli = Cli::parse();
+    flowcost::format::parquet::quiet_guarded_panics();
     // Interrupted (Ctrl-C, SIGTERM, SIGHUP): remove spilled ENI tables, exit 130.
     let _ = ctrlc::set_handler(|| {
         flowcost::spill::remove_live_dirs();

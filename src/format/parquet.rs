@@ -217,9 +217,12 @@ pub fn decode<T: ChunkReader + 'static, S: Sink>(
         rows: &mut rows,
     };
     let mut counted = counted;
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    GUARDED.with(|g| g.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         decode_unguarded(input, keep, &mut counted)
-    })) {
+    }));
+    GUARDED.with(|g| g.set(false));
+    match result {
         Ok(r) => r,
         Err(panic) => {
             let what = panic
@@ -233,6 +236,22 @@ pub fn decode<T: ChunkReader + 'static, S: Sink>(
             ))
         }
     }
+}
+
+thread_local! {
+    /// Set while this thread decodes inside [`decode`]'s guard.
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Keep the panic message of a guarded decode off the terminal: [`decode`] reports it as the
+/// file's failure. Every other panic is shown as before. The binary calls this once.
+pub fn quiet_guarded_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !GUARDED.with(|g| g.get()) {
+            default(info)
+        }
+    }));
 }
 
 /// A sink that counts the rows it passes on (to report where a panic stopped a file).
