@@ -50,14 +50,12 @@ pub struct Engine<'a> {
 struct Progress {
     bar: ProgressBar,
     files_done: AtomicU64,
-    records: AtomicU64,
     files: u64,
 }
 
 impl Progress {
-    fn file_done(&self, records: u64) {
+    fn file_done(&self) {
         let done = self.files_done.fetch_add(1, Ordering::Relaxed) + 1;
-        self.records.fetch_add(records, Ordering::Relaxed);
         // short enough for an 80-column terminal beside the bar
         self.bar.set_message(format!("{done}/{} files", self.files));
     }
@@ -100,7 +98,6 @@ impl Engine<'_> {
         let progress = Progress {
             bar,
             files_done: AtomicU64::new(0),
-            records: AtomicU64::new(0),
             files: inputs.len() as u64 + remote_files,
         };
         let new = || Accumulator::new(self.params);
@@ -251,9 +248,8 @@ impl Engine<'_> {
         if input.location == Location::Stdin {
             sink.stats.size = read.load(Ordering::Relaxed);
         }
-        let records = sink.stats.counts.lines;
         sink.finish(error);
-        progress.file_done(records);
+        progress.file_done();
     }
 
     /// Read a large text input on one thread (reading and decompressing) while the pool
@@ -380,9 +376,8 @@ impl Engine<'_> {
                 )),
                 Err(e) => Some(cannot_open(&e)),
             };
-            let records = sink.stats.counts.lines;
             sink.finish(error);
-            progress.file_done(records);
+            progress.file_done();
             return;
         }
         infos.sort_by_key(|i| i.index);
@@ -405,13 +400,12 @@ impl Engine<'_> {
             stats.failure = Some(f.kind);
             stats.error = Some(f.message);
         }
-        let records = stats.counts.lines;
         if let Some(s) = self.spill {
             s.keep(runs);
         }
         acc.merge(part);
         acc.files.push(stats);
-        progress.file_done(records);
+        progress.file_done();
     }
 }
 
