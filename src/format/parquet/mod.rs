@@ -14,6 +14,8 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 use parquet::file::reader::ChunkReader;
 
+mod pages;
+
 use super::fields::{self, Field, FieldSet};
 use super::text::{parse_action, parse_status, Sink};
 use super::{checked_bytes, checked_region, parse_ip, parse_u64, to_seconds, Malformed, Record};
@@ -22,8 +24,9 @@ use super::{checked_bytes, checked_region, parse_ip, parse_u64, to_seconds, Malf
 pub const BATCH_ROWS: usize = 8192;
 
 /// The most column data (uncompressed, of the columns read) one row group may hold: the
-/// reader decodes a row group's pages as it goes, but a file claiming more than this is
-/// refused before anything is allocated for it. AWS's deliveries hold a few MB per file.
+/// reader decodes a row group's pages as it goes, but a file claiming more than this (in
+/// its footer or in its page headers, see [`pages`]) is refused before anything is
+/// allocated for it. AWS's deliveries hold a few MB per file.
 pub const MAX_ROW_GROUP_BYTES: i64 = 512 << 20;
 
 /// A needed column, normalised to one of three physical shapes.
@@ -318,9 +321,8 @@ fn decode_unguarded<T: ChunkReader + 'static, S: Sink>(
     } else {
         meta
     };
-    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta);
-    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().map(|w| w.0));
-    if let Some((i, bytes)) = oversized_row_group(builder.metadata(), &mask, MAX_ROW_GROUP_BYTES) {
+    let mask = ProjectionMask::roots(meta.parquet_schema(), wanted.iter().map(|w| w.0));
+    if let Some((i, bytes)) = oversized_row_group(meta.metadata(), &mask, MAX_ROW_GROUP_BYTES) {
         return Err(fail(
             0,
             &format!(
@@ -329,6 +331,14 @@ fn decode_unguarded<T: ChunkReader + 'static, S: Sink>(
             ),
         ));
     }
+    pages::check(
+        &input,
+        meta.metadata(),
+        |c| mask.leaf_included(c),
+        MAX_ROW_GROUP_BYTES,
+    )
+    .map_err(|e| fail(0, &e))?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta);
     let reader = builder
         .with_projection(mask)
         .with_batch_size(BATCH_ROWS)
@@ -589,5 +599,66 @@ mod tests {
         // a projection that reads nothing is never too big
         let none = ProjectionMask::roots(meta.parquet_schema(), []);
         assert_eq!(oversized_row_group(meta.metadata(), &none, 0), None);
+    }
+
+    /// `file(true)` with the dictionary of its `bytes` column (4 INT64 values, 32 bytes)
+    /// claiming `values` (< 64: the count stays one byte long).
+    fn lying_dictionary(values: u8) -> bytes::Bytes {
+        let b = file(true);
+        let meta = ArrowReaderMetadata::load(&b, ArrowReaderOptions::new()).unwrap();
+        let chunk = meta
+            .metadata()
+            .row_group(0)
+            .columns()
+            .iter()
+            .find(|c| c.column_path().string() == "bytes")
+            .unwrap();
+        let at = chunk.dictionary_page_offset().unwrap() as usize;
+        let mut v = b.to_vec();
+        // dictionary_page_header (field 7, a struct), its num_values (field 1, i32) = 4
+        let header = &mut v[at..at + 64];
+        let i = header
+            .windows(3)
+            .position(|w| w == [0x4c, 0x15, 8])
+            .unwrap();
+        header[i + 2] = values * 2;
+        v.into()
+    }
+
+    #[test]
+    fn a_dictionary_claiming_more_values_than_its_page_holds_is_refused() {
+        let mut seen = Seen::default();
+        assert_eq!(
+            decode(lying_dictionary(4), FieldSet::ALL, &mut seen).unwrap(),
+            5
+        );
+        let (rows, why) =
+            decode(lying_dictionary(63), FieldSet::ALL, &mut Seen::default()).unwrap_err();
+        assert_eq!(rows, 0);
+        assert!(
+            why.0.contains("a dictionary of 63 values in 32 bytes"),
+            "{}",
+            why.0
+        );
+    }
+
+    #[test]
+    fn the_fuzzers_15_gb_dictionary_is_refused_before_allocation() {
+        // found by `fuzz/` (parquet): the dictionary page header of the INT64 `packets`
+        // column holds a 12-byte varint count; the crate read it as ~2^31 values and
+        // allocated 15.7 GB. It is now refused from its header.
+        let b: bytes::Bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/fuzz-parquet-dictionary-15GB-claim.parquet"
+        ))
+        .unwrap()
+        .into();
+        let (rows, why) = decode(b, FieldSet::ALL, &mut Seen::default()).unwrap_err();
+        assert_eq!(rows, 0);
+        assert!(
+            why.0.contains("column 8") && why.0.contains("malformed page header"),
+            "{}",
+            why.0
+        );
     }
 }
