@@ -68,6 +68,84 @@ pub struct Params {
     pub pull_window: i64,
     /// The bytes all inputs of the run may still add (shared by every worker).
     pub budget: RunBudget,
+    /// The flow logs the inputs come from, when more than one: each ENI's records are then
+    /// kept apart per flow log ([`FlowLogs`]).
+    pub flow_logs: FlowLogs,
+}
+
+/// Between an ENI id and its flow-log tag in the ENI table's keys, when a run's inputs come
+/// from several flow logs (a control character, never part of an ENI id).
+pub const TAG_SEP: char = '\x1f';
+
+/// The flow logs a run's inputs come from, named by the flow-log id in AWS's delivery file
+/// names (`…_vpcflowlogs_<region>_fl-…_…`); inputs without one (exports, renamed files,
+/// standard input) form one group of their own, named `""`. With two or more, every record
+/// is tagged with its flow log, so that an ENI recorded by two of them (a security team's
+/// and a cost team's flow log on one VPC) can be counted once ([`crate::overlap`]). With
+/// one, nothing is tagged.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlowLogs {
+    ids: Vec<Box<str>>,
+}
+
+impl FlowLogs {
+    /// The most flow logs told apart (tags are four hex digits).
+    const MAX: usize = 0xffff;
+
+    /// The flow logs of inputs with these names: none unless there are at least two.
+    pub fn of_inputs<'a>(names: impl IntoIterator<Item = &'a str>) -> FlowLogs {
+        let mut ids = std::collections::BTreeSet::new();
+        let mut without = false;
+        for n in names {
+            match crate::source::flow_log_id(n) {
+                Some(id) => {
+                    ids.insert(id);
+                }
+                None => without = true,
+            }
+        }
+        let mut ids: Vec<Box<str>> = ids.into_iter().map(Into::into).collect();
+        if without {
+            ids.push("".into());
+        }
+        if ids.len() < 2 || ids.len() > Self::MAX {
+            ids.clear();
+        }
+        FlowLogs { ids }
+    }
+
+    /// The flow-log ids (`""`: inputs without one), by tag; empty when nothing is tagged.
+    pub fn ids(&self) -> &[Box<str>] {
+        &self.ids
+    }
+
+    /// The tag of an input with this name, when records are tagged.
+    pub fn tag(&self, name: &str) -> Option<u16> {
+        if self.ids.is_empty() {
+            return None;
+        }
+        let id = crate::source::flow_log_id(name).unwrap_or("");
+        self.ids.iter().position(|i| &**i == id).map(|p| p as u16)
+    }
+}
+
+/// The ENI table key of `eni`'s records from the flow log tagged `tag`, written into `buf`.
+pub fn tagged_key<'b>(eni: &str, tag: u16, buf: &'b mut String) -> &'b str {
+    use std::fmt::Write;
+    buf.clear();
+    buf.push_str(eni);
+    buf.push(TAG_SEP);
+    let _ = write!(buf, "{tag:04x}");
+    buf
+}
+
+/// An ENI table key split into the ENI and its flow-log tag, if it has one.
+pub fn split_key(key: &str) -> Option<(&str, u16)> {
+    let (eni, tag) = key.rsplit_once(TAG_SEP)?;
+    (tag.len() == 4)
+        .then(|| u16::from_str_radix(tag, 16).ok())
+        .flatten()
+        .map(|t| (eni, t))
 }
 
 /// The most bytes one run counts, in all records together: 2^62 (4 EiB). Every sum the
@@ -123,6 +201,14 @@ pub struct LineCounts {
     pub outside_time: u64,
     pub undated: u64,
     pub counted: u64,
+    /// Records of an ENI from a second flow log that recorded it in the same hours as the one
+    /// counted ([`crate::overlap`]; run totals only, each input's counts are as read).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub duplicate_flow_log: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl LineCounts {
@@ -137,6 +223,15 @@ impl LineCounts {
         self.outside_time += o.outside_time;
         self.undated += o.undated;
         self.counted += o.counted;
+        self.duplicate_flow_log += o.duplicate_flow_log;
+    }
+    /// Move records set aside as a second flow log's (accepted, rejected) to their bucket.
+    pub fn set_aside_duplicates(&mut self, accepted: u64, rejected: u64) {
+        let accepted = accepted.min(self.counted);
+        let rejected = rejected.min(self.rejected);
+        self.counted -= accepted;
+        self.rejected -= rejected;
+        self.duplicate_flow_log += accepted + rejected;
     }
     /// Sum of all reasons; equals `lines` when nothing was lost.
     pub fn accounted(&self) -> u64 {
@@ -149,6 +244,7 @@ impl LineCounts {
             + self.outside_time
             + self.undated
             + self.counted
+            + self.duplicate_flow_log
     }
 }
 
@@ -501,21 +597,25 @@ pub struct Oddities {
 }
 
 /// An ENI id as a map key, held inline when it is short (AWS ids, `eni-` and 17 hex digits,
-/// are 21 bytes), so comparing keys during a lookup reads no second allocation. It hashes,
+/// are 21 bytes; 26 with a flow-log tag), so comparing keys during a lookup reads no second
+/// allocation. It hashes,
 /// compares and borrows as the `str` it holds, so maps keyed by it are searched with `&str`.
 #[derive(Clone)]
 pub struct EniKey(KeyRepr);
 
+/// The longest key held inline.
+const INLINE: usize = 30;
+
 #[derive(Clone)]
 enum KeyRepr {
-    Inline { len: u8, bytes: [u8; 23] },
+    Inline { len: u8, bytes: [u8; INLINE] },
     Heap(Box<str>),
 }
 
 impl EniKey {
     pub fn new(s: &str) -> EniKey {
-        if s.len() <= 23 {
-            let mut bytes = [0u8; 23];
+        if s.len() <= INLINE {
+            let mut bytes = [0u8; INLINE];
             bytes[..s.len()].copy_from_slice(s.as_bytes());
             EniKey(KeyRepr::Inline {
                 len: s.len() as u8,
@@ -596,12 +696,18 @@ pub struct Accumulator {
     /// The span of every record with a `start`, inside the time filter or not: what the data
     /// covers, for messages about an empty time range.
     pub dated: Span,
+    /// The flow logs the records are tagged with (see [`Params::flow_logs`]), and the most
+    /// fields an input of each was written with.
+    pub flow_logs: FlowLogs,
+    pub flow_log_fields: Vec<u32>,
 }
 
 impl Accumulator {
     pub fn new(params: &Params) -> Self {
         Accumulator {
             window: params.pull_window,
+            flow_logs: params.flow_logs.clone(),
+            flow_log_fields: vec![0; params.flow_logs.ids().len()],
             ..Default::default()
         }
     }
@@ -627,6 +733,15 @@ impl Accumulator {
         self.odd.no_interface_rejected_bytes += o.odd.no_interface_rejected_bytes;
         self.odd.unknown_region += o.odd.unknown_region;
         self.dated.merge(o.dated);
+        if self.flow_logs.ids().is_empty() {
+            self.flow_logs = o.flow_logs;
+        }
+        if self.flow_log_fields.len() < o.flow_log_fields.len() {
+            self.flow_log_fields.resize(o.flow_log_fields.len(), 0);
+        }
+        for (a, b) in self.flow_log_fields.iter_mut().zip(o.flow_log_fields) {
+            *a = (*a).max(b);
+        }
     }
 
     /// Move the ENI table out, sorted by ENI, leaving an empty one (for the spill store).
@@ -667,6 +782,8 @@ impl Accumulator {
             file_region,
             last_region: None,
             allowance: 0,
+            tag: None,
+            key: String::new(),
         }
     }
 }
@@ -700,9 +817,18 @@ pub struct FileSink<'a> {
     last_region: Option<(String, Option<u16>)>,
     /// Bytes taken from the run's budget and not yet used by a record.
     allowance: u64,
+    /// The input's flow-log tag, when records are tagged, and the key buffer it needs.
+    tag: Option<u16>,
+    key: String,
 }
 
 impl FileSink<'_> {
+    /// Tag this input's records with its flow log (see [`FlowLogs::tag`]).
+    pub fn of_flow_log(mut self, tag: Option<u16>) -> Self {
+        self.tag = tag;
+        self
+    }
+
     /// Close the input: record an error if it stopped early, and hand the stats over.
     pub fn finish(mut self, error: Option<crate::source::Failure>) {
         if let Some(f) = error {
@@ -766,6 +892,14 @@ impl Drop for FileSink<'_> {
 }
 
 impl Sink for FileSink<'_> {
+    fn layout(&mut self, fields: usize) {
+        if let Some(f) = self
+            .tag
+            .and_then(|t| self.acc.flow_log_fields.get_mut(t as usize))
+        {
+            *f = (*f).max(fields.min(u32::MAX as usize) as u32);
+        }
+    }
     fn header(&mut self) {
         self.stats.counts.lines += 1;
         self.stats.counts.headers += 1;
@@ -835,6 +969,10 @@ impl Sink for FileSink<'_> {
             return;
         };
         let window = self.acc.window;
+        let eni = match self.tag {
+            None => eni,
+            Some(t) => tagged_key(eni, t, &mut self.key),
+        };
         let agg = match self.acc.enis.get_mut(eni) {
             Some(a) => a,
             None => self.acc.enis.entry(EniKey::new(eni)).or_default(),

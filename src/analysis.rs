@@ -12,6 +12,7 @@ use crate::account::{
     NO_DAY,
 };
 use crate::classify::{Class, IpRanges};
+use crate::overlap::{FlowLogOverlap, OneFlowLogPerEni};
 
 /// Upload and download bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -341,6 +342,10 @@ pub struct Quality {
     pub skipdata_windows: u64,
     pub given_nat_enis_not_seen: Vec<String>,
     pub notes: Vec<String>,
+    /// Where the inputs come from several flow logs: each one's part, and what was set aside
+    /// where two recorded the same ENI in the same hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_logs: Option<FlowLogOverlap>,
 }
 
 /// Same-region S3 upload bytes of client ENIs by the `traffic-path` they logged (v5+).
@@ -402,6 +407,8 @@ pub struct Options {
     pub top: usize,
     pub since: Option<i64>,
     pub until: Option<i64>,
+    /// The flow log to count where two recorded the same ENI (`--flow-log-id`).
+    pub flow_log_id: Option<String>,
 }
 
 /// An ENI that may be a NAT gateway, with the evidence.
@@ -616,6 +623,24 @@ pub fn analyse_from(
     for f in &files {
         lines.add(&f.counts);
     }
+    // inputs from several flow logs: each ENI counted from one of those that recorded it
+    let one_per_eni;
+    let mut flow_logs = None;
+    let enis: &dyn EniSource = if acc.flow_logs.ids().is_empty() {
+        enis
+    } else {
+        let (o, summary) = OneFlowLogPerEni::new(
+            enis,
+            &acc.flow_logs,
+            &acc.flow_log_fields,
+            opt.flow_log_id.as_deref(),
+            acc.window,
+        )?;
+        lines.set_aside_duplicates(summary.records_set_aside, summary.rejected_set_aside);
+        flow_logs = Some(summary);
+        one_per_eni = o;
+        &one_per_eni
+    };
     let given = !opt.nat_enis.is_empty() || !opt.nat_ips.is_empty();
     let mut first = FirstPass::default();
     enis.scan(&mut |eni, a| {
@@ -924,6 +949,7 @@ pub fn analyse_from(
     };
     let covered_days = covered(first_start, last_end, opt) as f64 / DAY as f64;
     let mut notes = Vec::new();
+    notes.extend(flow_logs.as_ref().map(crate::overlap::note));
     if client_side {
         notes.push("No NAT gateway ENI is in the data: NAT figures are an ESTIMATE summed from the clients' own records, which may include traffic that did not cross a NAT.".to_string());
     }
@@ -1084,6 +1110,7 @@ pub fn analyse_from(
             oddities: acc.odd.clone(),
             given_nat_enis_not_seen,
             notes,
+            flow_logs,
         },
     })
 }

@@ -121,6 +121,10 @@ pub struct AnalyzeArgs {
     /// A file of NAT ENIs and/or IPs, one per line (`#` comments allowed).
     #[arg(long = "nat-file", value_name = "FILE")]
     pub nat_file: Option<String>,
+    /// Where two flow logs recorded the same ENI in the same hours, count this one's records
+    /// (default: the flow log written with more fields).
+    #[arg(long = "flow-log-id", value_name = "fl-ID")]
+    pub flow_log_id: Option<String>,
     /// When no NAT ENI is in the data, sum the clients' own records as a labelled estimate.
     #[arg(long)]
     pub client_side_estimate: bool,

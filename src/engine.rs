@@ -199,7 +199,10 @@ impl Engine<'_> {
             etag: input.etag.clone(),
             ..Default::default()
         };
-        let mut sink = acc.file(self.ranges, self.params, stats, region);
+        let tag = self.params.flow_logs.tag(&input.display);
+        let mut sink = acc
+            .file(self.ranges, self.params, stats, region)
+            .of_flow_log(tag);
         // A whole input in memory is read like a stream where it must be split.
         let opened = match opened {
             Ok(Opened::Memory(m, enc))
@@ -312,7 +315,9 @@ impl Engine<'_> {
             .fold(
                 || (Accumulator::new(self.params), Vec::new(), Vec::<Run>::new()),
                 |(mut a, mut infos, mut runs), (index, chunk)| {
-                    let mut sink = a.file(self.ranges, self.params, FileStats::default(), region);
+                    let mut sink = a
+                        .file(self.ranges, self.params, FileStats::default(), region)
+                        .of_flow_log(self.params.flow_logs.tag(&input.display));
                     let mut d = Decoder::new(&layout);
                     d.feed(&chunk, &mut sink);
                     let s = sink.take();
@@ -348,16 +353,18 @@ impl Engine<'_> {
             if let Some(s) = self.spill {
                 s.discard(runs);
             }
-            let mut sink = acc.file(
-                self.ranges,
-                self.params,
-                FileStats {
-                    path: stats.path,
-                    size: stats.size,
-                    ..Default::default()
-                },
-                region,
-            );
+            let mut sink = acc
+                .file(
+                    self.ranges,
+                    self.params,
+                    FileStats {
+                        path: stats.path,
+                        size: stats.size,
+                        ..Default::default()
+                    },
+                    region,
+                )
+                .of_flow_log(self.params.flow_logs.tag(&input.display));
             let error = match source::open(input, |_| {}) {
                 Ok(Opened::Memory(m, enc)) => {
                     sink.stats.format = enc.name().into();

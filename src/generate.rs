@@ -11,7 +11,7 @@
 mod world;
 mod write;
 
-pub use world::{build, Truth, World};
+pub use world::{build, Truth, World, FLOW_LOG_ID};
 pub use write::{write_world, write_world_with};
 
 /// Field sets the generator can write.

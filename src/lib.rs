@@ -3,7 +3,8 @@
 //!
 //! The pipeline, one module per stage: [`source`] (find and open inputs) → [`format`]
 //! (decode text/gzip/Parquet into [`format::Record`]s) → [`classify`] (ip-ranges lookup) →
-//! [`account`] (mergeable per-ENI aggregates) → [`analysis`] (NAT rules, attribution, ECR) →
+//! [`account`] (mergeable per-ENI aggregates) → [`overlap`] (one flow log per ENI) →
+//! [`analysis`] (NAT rules, attribution, ECR) →
 //! [`cost`] (prices) → [`report`] (JSON/table/Markdown/CSV). [`engine`] runs the first stages
 //! in parallel; [`generate`] writes synthetic worlds with known answers; [`cmd`] holds the
 //! subcommands.
@@ -18,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod format;
 pub mod generate;
+pub mod overlap;
 pub mod report;
 pub mod source;
 pub mod spill;

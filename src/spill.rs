@@ -151,7 +151,8 @@ impl Spill {
         // they fill half the share, the data is unlike that and everything goes.
         let limit = self.limit();
         let mut resident = 0;
-        let table = acc.take_sorted_except(|eni, a| {
+        let table = acc.take_sorted_except(|key, a| {
+            let eni = crate::account::split_key(key).map_or(key, |k| k.0);
             let nat = a.has_nat_ip
                 || a.private_side().translated_records > 0
                 || self

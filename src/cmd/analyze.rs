@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 
-use crate::account::Params;
+use crate::account::{FlowLogs, Params};
 use crate::analysis::{self, AnalysisError, Options};
 use crate::classify::IpRanges;
 use crate::cli::AnalyzeArgs;
@@ -246,6 +246,7 @@ impl Config {
                 until,
                 pull_window,
                 budget: Default::default(),
+                flow_logs: FlowLogs::default(),
             },
             options: Options {
                 nat_enis,
@@ -256,6 +257,7 @@ impl Config {
                 top: a.top,
                 since,
                 until,
+                flow_log_id: a.flow_log_id.clone(),
             },
             region: a.region.clone(),
             prices,
@@ -276,16 +278,6 @@ impl Config {
 /// Build the report for a configuration (everything but writing it).
 pub fn report(cfg: &Config) -> Result<Report, Error> {
     let spill = Spill::new(&cfg.temp_dir, cfg.max_enis_in_memory, &cfg.options.nat_enis);
-    let engine = Engine {
-        spill: Some(&spill),
-        ranges: &cfg.ranges,
-        layout: &cfg.layout,
-        params: &cfg.params,
-        default_region: cfg.region.as_deref().and_then(|r| cfg.ranges.region_id(r)),
-        threads: cfg.threads,
-        progress: cfg.progress,
-        chunk: cfg.chunk,
-    };
     let mut listings = Vec::new();
     let mut input_notes = cfg.input_notes.clone();
     let s3 = if cfg.s3_urls.is_empty() {
@@ -293,45 +285,47 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
     } else {
         Some(S3Source::new(cfg.s3.clone())?)
     };
-    let remote = match &s3 {
-        None => None,
-        Some(src) => {
-            let filter = ListFilter {
-                since: cfg.params.since,
-                until: cfg.params.until,
-                accounts: cfg.accounts.clone(),
-                regions: cfg.region.iter().cloned().collect(),
-            };
-            let mut objects = Vec::new();
-            for url in &cfg.s3_urls {
-                let bar = if cfg.progress {
-                    indicatif::ProgressBar::new_spinner()
-                } else {
-                    indicatif::ProgressBar::hidden()
-                };
-                bar.enable_steady_tick(std::time::Duration::from_millis(120));
-                let name = format!("s3://{}/{}", url.bucket, url.prefix);
-                bar.set_message(format!("listing {name}"));
-                let (inputs, listing) = src.list_with(url, &filter, &|n| {
-                    bar.set_message(format!("listing {name}: {n} objects"));
-                })?;
-                bar.finish_and_clear();
-                if cfg.progress {
-                    eprintln!("flowcost: listed {name}: {} objects", inputs.len());
-                }
-                objects.extend(inputs);
-                listings.push(listing);
-            }
-            source::dedup(&mut objects, &mut input_notes);
-            let bytes = objects.iter().map(|o| o.size).sum();
-            let count = objects.len() as u64;
-            Some(crate::source::s3::Downloads {
-                fetched: src.fetch(objects),
-                objects: count,
-                bytes,
-                stats: src.stats.clone(),
-            })
+    let objects = match &s3 {
+        None => Vec::new(),
+        Some(src) => list_objects(cfg, src, &mut listings, &mut input_notes)?,
+    };
+    // the flow logs the inputs come from, known once the S3 listing is
+    let names = || {
+        cfg.inputs
+            .iter()
+            .chain(&objects)
+            .map(|i| i.display.as_str())
+    };
+    let params = Params {
+        flow_logs: FlowLogs::of_inputs(names()),
+        ..cfg.params.clone()
+    };
+    if let Some(id) = &cfg.options.flow_log_id {
+        if !names().any(|n| source::flow_log_id(n) == Some(id)) {
+            input_notes.push(format!(
+                "--flow-log-id {id}: no input comes from this flow log (no delivery file name holds it)"
+            ));
         }
+    }
+    let remote = s3.as_ref().map(|src| {
+        let bytes = objects.iter().map(|o| o.size).sum();
+        let count = objects.len() as u64;
+        crate::source::s3::Downloads {
+            fetched: src.fetch(objects),
+            objects: count,
+            bytes,
+            stats: src.stats.clone(),
+        }
+    });
+    let engine = Engine {
+        spill: Some(&spill),
+        ranges: &cfg.ranges,
+        layout: &cfg.layout,
+        params: &params,
+        default_region: cfg.region.as_deref().and_then(|r| cfg.ranges.region_id(r)),
+        threads: cfg.threads,
+        progress: cfg.progress,
+        chunk: cfg.chunk,
     };
     let mut acc = engine.run(&cfg.inputs, remote);
     if let Some(why) = spill.failure() {
@@ -492,4 +486,42 @@ pub fn run(args: &AnalyzeArgs) -> Result<Outcome, Error> {
         );
     }
     Ok(outcome(&report))
+}
+
+/// List the objects under every S3 URL of the configuration (with a spinner on a terminal),
+/// dropping duplicates; `listings` gets what each listing found.
+fn list_objects(
+    cfg: &Config,
+    src: &S3Source,
+    listings: &mut Vec<crate::source::s3::Listing>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Input>, Error> {
+    let filter = ListFilter {
+        since: cfg.params.since,
+        until: cfg.params.until,
+        accounts: cfg.accounts.clone(),
+        regions: cfg.region.iter().cloned().collect(),
+    };
+    let mut objects = Vec::new();
+    for url in &cfg.s3_urls {
+        let bar = if cfg.progress {
+            indicatif::ProgressBar::new_spinner()
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        let name = format!("s3://{}/{}", url.bucket, url.prefix);
+        bar.set_message(format!("listing {name}"));
+        let (inputs, listing) = src.list_with(url, &filter, &|n| {
+            bar.set_message(format!("listing {name}: {n} objects"));
+        })?;
+        bar.finish_and_clear();
+        if cfg.progress {
+            eprintln!("flowcost: listed {name}: {} objects", inputs.len());
+        }
+        objects.extend(inputs);
+        listings.push(listing);
+    }
+    source::dedup(&mut objects, notes);
+    Ok(objects)
 }

@@ -27,6 +27,9 @@ pub trait Sink {
     fn header(&mut self);
     /// An empty line.
     fn blank(&mut self);
+    /// The records that follow were written with this many fields (the layout in force at
+    /// the first line, then each header's; a Parquet file's columns).
+    fn layout(&mut self, _fields: usize) {}
 }
 
 /// What one line is (a transient value: the record stays on the stack).
@@ -402,6 +405,9 @@ impl Decoder {
     }
 
     fn line<S: Sink>(&mut self, line: &[u8], sink: &mut S) {
+        if self.lines == 0 {
+            sink.layout(self.layout.names.len());
+        }
         self.lines += 1;
         if line.len() > MAX_LINE {
             sink.malformed(self.lines, Malformed::LineTooLong);
@@ -436,6 +442,7 @@ impl Decoder {
                 }
                 self.layout = h;
                 sink.header();
+                sink.layout(self.layout.names.len());
             }
             Ok(Line::Blank) => sink.blank(),
             Err(_)

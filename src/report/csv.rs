@@ -115,8 +115,11 @@ pub fn render(r: &Report) -> String {
         ("outside_time", q.outside_time),
         ("undated", q.undated),
         ("counted", q.counted),
+        ("duplicate_flow_log", q.duplicate_flow_log),
     ] {
-        out.push_str(&format!("quality,lines,,{k},{v}\n"));
+        if k != "duplicate_flow_log" || v > 0 {
+            out.push_str(&format!("quality,lines,,{k},{v}\n"));
+        }
     }
     out
 }

@@ -402,9 +402,10 @@ pub fn render(r: &Report, md: bool) -> String {
     let l = &q.lines;
     let _ = writeln!(
         out,
-        "{}Lines read: {} = counted {} + headers {} + blank {} + malformed {} + NODATA {} + SKIPDATA {} + REJECT {} + outside time filter {} + undated {}  [{}]",
+        "{}Lines read: {} = counted {} + headers {} + blank {} + malformed {} + NODATA {} + SKIPDATA {} + REJECT {} + outside time filter {} + undated {}{}  [{}]",
         if md { "- " } else { "" },
         l.lines, l.counted, l.headers, l.blank, l.malformed, l.nodata, l.skipdata, l.rejected, l.outside_time, l.undated,
+        if l.duplicate_flow_log > 0 { format!(" + second flow log of an ENI {}", l.duplicate_flow_log) } else { String::new() },
         if q.reconciled { "reconciled" } else { "DOES NOT RECONCILE" }
     );
     let rj = &a.rejected;

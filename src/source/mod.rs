@@ -344,6 +344,15 @@ pub fn delivery_stem(path: &str) -> Option<&str> {
     (stem.len() < name.len()).then_some(stem)
 }
 
+/// The flow-log id (`fl-…`) in an AWS delivery file name
+/// (`<account>_vpcflowlogs_<region>_<flow-log-id>_<time>_<hash>…`), if the name is one.
+pub fn flow_log_id(path: &str) -> Option<&str> {
+    let stem = delivery_stem(path)?;
+    let mut parts = stem.split('_');
+    let (_, kind, _, id) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    (kind == "vpcflowlogs" && id.len() > 3 && id.starts_with("fl-")).then_some(id)
+}
+
 /// Drop inputs that would count the same records twice, with a note for each kind: the same
 /// file reached by two paths (by its real path), the same S3 object listed twice, the same
 /// AWS delivery in two encodings (Parquet kept), and files of identical content (compared only
@@ -757,5 +766,25 @@ mod tests {
         );
         assert_eq!(region_from_key("vpcflowlogs/2026/x.log"), None);
         assert_eq!(region_from_key("plain.log"), None);
+    }
+
+    #[test]
+    fn flow_log_ids_from_delivery_names() {
+        let name = "AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/09/01/123456789012_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f67890_20260901T0005Z_1a2b3c4d.log.gz";
+        assert_eq!(flow_log_id(name), Some("fl-0a1b2c3d4e5f67890"));
+        assert_eq!(
+            flow_log_id("d/1_vpcflowlogs_eu-west-1_fl-1_20260901T0005Z_h.log.parquet"),
+            Some("fl-1")
+        );
+        assert_eq!(
+            flow_log_id("d/1_vpcflowlogs_eu-west-1_x-1_2026_h.log.gz"),
+            None
+        );
+        assert_eq!(
+            flow_log_id("d/1_vpcflowlogs_eu-west-1_fl-_2026_h.log.gz"),
+            None
+        );
+        assert_eq!(flow_log_id("export.log.gz"), None);
+        assert_eq!(flow_log_id("fl-0a1b.log"), None);
     }
 }

@@ -5,6 +5,7 @@
 mod bad_input;
 mod cli;
 mod compare;
+mod flow_logs;
 mod hostile;
 mod ip_ranges;
 mod properties;

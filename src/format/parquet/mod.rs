@@ -278,6 +278,9 @@ impl<S: Sink> Sink for CountRows<'_, S> {
     fn blank(&mut self) {
         self.inner.blank()
     }
+    fn layout(&mut self, fields: usize) {
+        self.inner.layout(fields)
+    }
 }
 
 fn decode_unguarded<T: ChunkReader + 'static, S: Sink>(
@@ -292,6 +295,7 @@ fn decode_unguarded<T: ChunkReader + 'static, S: Sink>(
     // as keys into its dictionary, without copying every row's string out (other encodings
     // are converted by the reader, so the shape is the same either way).
     let schema = meta.schema().clone();
+    sink.layout(schema.fields().len());
     let mut wanted: Vec<(usize, Field)> = Vec::new();
     let mut dict_fields = Vec::with_capacity(schema.fields().len());
     let mut any_dict = false;

@@ -1,0 +1,365 @@
+//! One flow log per ENI. Two flow logs on one VPC (a security team's and a cost team's, or an
+//! S3 delivery beside a CloudWatch export of the same traffic) record every one of its ENIs
+//! twice; summed, every byte would count double. When a run's inputs come from several flow
+//! logs, the account stage keeps each ENI's records apart per flow log
+//! ([`crate::account::FlowLogs`]); this stage, between account and analysis, decides per ENI:
+//!
+//! - recorded by one flow log: counted;
+//! - recorded by several at the same time (their spans overlap by at least half of the
+//!   shorter one): one is counted, the one named by `--flow-log-id`, else the one written with more fields (more
+//!   can be said from it: `pkt-*`, `traffic-path`, ECS names), else the one with more
+//!   records; the others' records are set aside and reported;
+//! - recorded by several at different times (one flow log replaced by another, the spans
+//!   touching at most briefly): all counted, merged.
+//!
+//! The choice is per ENI, not per hour: where the flow log set aside also covers a time the
+//! counted one does not (a second flow log created mid-month), that time is not counted, and
+//! the summary says for how many ENIs (`enis_partly_covered`), so that the user can analyse
+//! that time apart.
+//!
+//! The decision is made once ([`OneFlowLogPerEni::new`]) and applied on every walk of the
+//! table; it is pure: the ENI table comes through [`EniSource`] as for the analysis.
+
+use serde::{Deserialize, Serialize};
+
+use crate::account::{split_key, EniAgg, EniSource, FlowLogs, FxMap};
+
+/// What the choice of one flow log per ENI did, for the data-quality section.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowLogOverlap {
+    /// ENIs recorded by more than one flow log at the same time.
+    pub enis: u64,
+    /// Of those, ENIs whose set-aside records reach more than an hour beyond the span of the
+    /// records counted (that time is missing from the figures), and one such ENI.
+    pub enis_partly_covered: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example_partly_covered: Option<String>,
+    /// Records of those ENIs from the flow logs not counted (accepted, then rejected).
+    pub records_set_aside: u64,
+    pub rejected_set_aside: u64,
+    /// Bytes those records carry.
+    pub bytes_set_aside: u64,
+    /// Every flow log of the inputs.
+    pub flow_logs: Vec<FlowLogShare>,
+}
+
+/// One flow log's part in a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowLogShare {
+    /// The flow-log id; empty for the inputs without one in their names.
+    pub id: String,
+    /// The most fields an input of this flow log was written with.
+    pub fields: u32,
+    /// ENIs whose records from this flow log are counted, and set aside.
+    pub enis_counted: u64,
+    pub enis_set_aside: u64,
+}
+
+impl FlowLogShare {
+    /// The flow log's name in messages.
+    pub fn name(&self) -> &str {
+        if self.id.is_empty() {
+            "inputs without a flow-log id"
+        } else {
+            &self.id
+        }
+    }
+}
+
+/// The data-quality note on the flow logs of a run.
+pub fn note(o: &FlowLogOverlap) -> String {
+    let list = o
+        .flow_logs
+        .iter()
+        .map(|f| format!("{} ({} fields)", f.name(), f.fields))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if o.enis == 0 {
+        return format!(
+            "The inputs come from {} flow logs ({list}); none recorded an ENI at the same time as another: every record counted.",
+            o.flow_logs.len()
+        );
+    }
+    let counted = o
+        .flow_logs
+        .iter()
+        .filter(|f| f.enis_counted > 0)
+        .map(|f| format!("{} for {} ENIs", f.name(), f.enis_counted))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut s = format!(
+        "{} ENIs were recorded by more than one flow log at the same time ({list}): each is counted once, from one flow log ({counted}; --flow-log-id chooses, else the one with more fields); {} records ({} bytes) from the others were set aside.",
+        o.enis,
+        o.records_set_aside + o.rejected_set_aside,
+        o.bytes_set_aside
+    );
+    if o.enis_partly_covered > 0 {
+        s.push_str(&format!(
+            " For {} of them the records set aside reach more than an hour beyond those counted (e.g. {}): that time is not in the figures; analyse it apart with --since/--until.",
+            o.enis_partly_covered,
+            o.example_partly_covered.as_deref().unwrap_or("")
+        ));
+    }
+    s
+}
+
+/// An [`EniSource`] that shows each ENI once, from the flow logs chosen for it.
+pub struct OneFlowLogPerEni<'a> {
+    inner: &'a dyn EniSource,
+    window: i64,
+    /// For each ENI recorded by more than one flow log: the tags counted, ascending.
+    counted: FxMap<Box<str>, Vec<u16>>,
+}
+
+/// One flow log's records of one ENI, as the decision needs them.
+struct Part {
+    tag: u16,
+    /// The first record's start and the last one's end (seconds); none for an ENI with
+    /// rejected records only.
+    span: Option<(i64, i64)>,
+    records: u64,
+    rejected: u64,
+    bytes: u64,
+}
+
+impl<'a> OneFlowLogPerEni<'a> {
+    /// Walk `inner` once and decide, for every ENI recorded by several of `flow_logs`, which
+    /// to count. `fields` holds the most fields of each flow log's inputs; `preferred` is
+    /// `--flow-log-id`; `window` the pull window (for merging).
+    pub fn new(
+        inner: &'a dyn EniSource,
+        flow_logs: &FlowLogs,
+        fields: &[u32],
+        preferred: Option<&str>,
+        window: i64,
+    ) -> std::io::Result<(Self, FlowLogOverlap)> {
+        let ids = flow_logs.ids();
+        let preferred = preferred.and_then(|p| ids.iter().position(|i| &**i == p));
+        let fields_of = |t: u16| fields.get(t as usize).copied().unwrap_or(0);
+        let mut summary = FlowLogOverlap {
+            flow_logs: ids
+                .iter()
+                .enumerate()
+                .map(|(t, id)| FlowLogShare {
+                    id: id.to_string(),
+                    fields: fields_of(t as u16),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let mut counted = FxMap::default();
+        let mut current = String::new();
+        let mut parts: Vec<Part> = Vec::new();
+        let mut decide = |eni: &str, parts: &mut Vec<Part>, summary: &mut FlowLogOverlap| {
+            if parts.len() > 1 {
+                let keep = choose(parts, |t| (Some(t as usize) == preferred, fields_of(t)));
+                let overlapping = keep.len() < parts.len();
+                let mut partly = false;
+                for p in parts.iter() {
+                    let share = &mut summary.flow_logs[p.tag as usize];
+                    if keep.contains(&p.tag) {
+                        share.enis_counted += 1;
+                    } else {
+                        share.enis_set_aside += 1;
+                        summary.records_set_aside += p.records;
+                        summary.rejected_set_aside += p.rejected;
+                        summary.bytes_set_aside += p.bytes;
+                        let kept = parts.iter().filter(|k| keep.contains(&k.tag));
+                        partly |= kept.map(|k| beyond(p, k)).min().unwrap_or(0) > 3600;
+                    }
+                }
+                summary.enis += overlapping as u64;
+                if partly {
+                    summary.enis_partly_covered += 1;
+                    summary
+                        .example_partly_covered
+                        .get_or_insert_with(|| eni.to_string());
+                }
+                counted.insert(eni.into(), keep);
+            } else if let Some(p) = parts.first() {
+                summary.flow_logs[p.tag as usize].enis_counted += 1;
+            }
+            parts.clear();
+        };
+        inner.scan(&mut |key, a| {
+            let Some((eni, tag)) = split_key(key).filter(|(_, t)| (*t as usize) < ids.len()) else {
+                return;
+            };
+            if eni != current {
+                decide(&current, &mut parts, &mut summary);
+                current.clear();
+                current.push_str(eni);
+            }
+            parts.push(Part {
+                tag,
+                span: a
+                    .span
+                    .first()
+                    .map(|f| (f, a.span.last().unwrap_or(f).max(f))),
+                records: a.records,
+                rejected: a.reject_records,
+                bytes: carried_bytes(a),
+            });
+        })?;
+        decide(&current, &mut parts, &mut summary);
+        Ok((
+            OneFlowLogPerEni {
+                inner,
+                window,
+                counted,
+            },
+            summary,
+        ))
+    }
+}
+
+/// Every byte an ENI's records carry (each leg of a NAT's records, internal and rejected).
+fn carried_bytes(a: &EniAgg) -> u64 {
+    let side = a.private_side();
+    a.public.values().sum::<u64>()
+        + side.private.values().sum::<u64>()
+        + side.internal_bytes
+        + a.reject_bytes
+}
+
+/// The tags to count among one ENI's parts (ascending): the best by `rank` (then more
+/// records, then the lower tag), and every other that overlaps none of those kept.
+fn choose(parts: &[Part], rank: impl Fn(u16) -> (bool, u32)) -> Vec<u16> {
+    let mut order: Vec<&Part> = parts.iter().collect();
+    order.sort_by(|a, b| (rank(b.tag), b.records, a.tag).cmp(&(rank(a.tag), a.records, b.tag)));
+    let mut kept: Vec<&Part> = Vec::new();
+    for p in order {
+        if kept.iter().all(|k| !overlap(k, p)) {
+            kept.push(p);
+        }
+    }
+    let mut tags: Vec<u16> = kept.iter().map(|p| p.tag).collect();
+    tags.sort_unstable();
+    tags
+}
+
+/// Two parts record the same time: their spans share at least half of the shorter one (a
+/// part without a dated record overlaps every other). Spans that touch briefly, as when one
+/// flow log replaces another, do not.
+fn overlap(a: &Part, b: &Part) -> bool {
+    match (a.span, b.span) {
+        (Some(a), Some(b)) => {
+            let shared = a.1.min(b.1) - a.0.max(b.0);
+            let shorter = (a.1 - a.0).min(b.1 - b.0);
+            shared >= 0 && shared.saturating_mul(2) >= shorter
+        }
+        _ => true,
+    }
+}
+
+/// Seconds of `p`'s span outside `kept`'s.
+fn beyond(p: &Part, kept: &Part) -> i64 {
+    match (p.span, kept.span) {
+        (Some(p), Some(k)) => (k.0 - p.0).max(0) + (p.1 - k.1).max(0),
+        _ => 0,
+    }
+}
+
+impl EniSource for OneFlowLogPerEni<'_> {
+    fn scan(&self, f: &mut dyn FnMut(&str, &EniAgg)) -> std::io::Result<()> {
+        // an ENI counted from several flow logs (in different hours), merged as it goes
+        let mut pending: Option<(String, EniAgg)> = None;
+        let flush = |pending: &mut Option<(String, EniAgg)>, f: &mut dyn FnMut(&str, &EniAgg)| {
+            if let Some((eni, a)) = pending.take() {
+                f(&eni, &a);
+            }
+        };
+        self.inner.scan(&mut |key, a| {
+            let Some((eni, tag)) = split_key(key) else {
+                flush(&mut pending, f);
+                return f(key, a);
+            };
+            match self.counted.get(eni) {
+                None => {
+                    flush(&mut pending, f);
+                    f(eni, a)
+                }
+                Some(tags) if !tags.contains(&tag) => {}
+                Some(tags) if tags.len() == 1 => {
+                    flush(&mut pending, f);
+                    f(eni, a)
+                }
+                Some(_) => match &mut pending {
+                    Some((e, merged)) if e == eni => merged.merge(a.clone(), self.window),
+                    _ => {
+                        flush(&mut pending, f);
+                        pending = Some((eni.to_string(), a.clone()));
+                    }
+                },
+            }
+        })?;
+        flush(&mut pending, f);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3600;
+
+    fn part(tag: u16, span: Option<(i64, i64)>, records: u64) -> Part {
+        Part {
+            tag,
+            span,
+            records,
+            rejected: 0,
+            bytes: 0,
+        }
+    }
+
+    #[test]
+    fn one_flow_log_is_kept_where_spans_overlap() {
+        let same = [
+            part(0, Some((10 * H, 20 * H)), 5),
+            part(1, Some((12 * H, 20 * H)), 9),
+        ];
+        // equal rank: the one with more records
+        assert_eq!(choose(&same, |_| (false, 14)), vec![1]);
+        // more fields win over more records; --flow-log-id over more fields
+        assert_eq!(choose(&same, |t| (false, [29, 14][t as usize])), vec![0]);
+        assert_eq!(choose(&same, |t| (t == 1, [29, 14][t as usize])), vec![1]);
+        // a tie in everything: the lower tag, so that the choice never depends on order
+        let tie = [part(1, Some((H, 2 * H)), 3), part(0, Some((H, 2 * H)), 3)];
+        assert_eq!(choose(&tie, |_| (false, 14)), vec![0]);
+        // one record each, at the same second
+        let once = [part(0, Some((H, H)), 1), part(1, Some((H, H)), 1)];
+        assert_eq!(choose(&once, |_| (false, 14)), vec![0]);
+    }
+
+    #[test]
+    fn flow_logs_at_different_times_are_all_counted() {
+        let replaced = [
+            part(0, Some((10 * H, 20 * H + 600)), 5),
+            part(1, Some((20 * H, 30 * H)), 5),
+            part(2, Some((25 * H, 26 * H)), 5),
+        ];
+        // a tie in rank and records: tag order. 0 is kept; 1 touches it for ten minutes of
+        // ten hours: kept; 2 lies inside 1: set aside
+        assert_eq!(choose(&replaced, |_| (false, 14)), vec![0, 1]);
+        // an ENI with only rejected records in one flow log overlaps the other
+        let rejects = [part(0, None, 0), part(1, Some((H, H)), 1)];
+        assert_eq!(choose(&rejects, |_| (false, 14)), vec![1]);
+        // a task seen once by each flow log, a minute apart: two records, both counted
+        let apart = [part(0, Some((H, H)), 1), part(1, Some((H + 60, H + 60)), 1)];
+        assert_eq!(choose(&apart, |_| (false, 14)), vec![0, 1]);
+    }
+
+    #[test]
+    fn time_only_in_the_flow_log_set_aside_is_measured() {
+        let kept = part(0, Some((15 * 24 * H, 30 * 24 * H)), 1);
+        let aside = part(1, Some((0, 30 * 24 * H)), 1);
+        assert!(overlap(&kept, &aside));
+        assert_eq!(beyond(&aside, &kept), 15 * 24 * H);
+        assert_eq!(beyond(&kept, &aside), 0);
+    }
+}
