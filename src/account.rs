@@ -130,10 +130,16 @@ impl FlowLogs {
 }
 
 /// The ENI table key of `eni`'s records from the flow log tagged `tag`, written into `buf`.
+/// A separator inside `eni` (only in a forged id) is written as `\x1e`, so that every key
+/// splits back into its own ENI and tag.
 pub fn tagged_key<'b>(eni: &str, tag: u16, buf: &'b mut String) -> &'b str {
     use std::fmt::Write;
     buf.clear();
-    buf.push_str(eni);
+    if eni.contains(TAG_SEP) {
+        buf.extend(eni.chars().map(|c| if c == TAG_SEP { '\x1e' } else { c }));
+    } else {
+        buf.push_str(eni);
+    }
     buf.push(TAG_SEP);
     let _ = write!(buf, "{tag:04x}");
     buf
@@ -1078,6 +1084,39 @@ impl Sink for FileSink<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tagged_keys_split_back_and_sort_by_eni() {
+        let mut buf = String::new();
+        let k = tagged_key("eni-0a1b2c3d4e5f60718", 7, &mut buf).to_string();
+        assert_eq!(split_key(&k), Some(("eni-0a1b2c3d4e5f60718", 7)));
+        assert!(k.len() <= INLINE, "held inline");
+        assert_eq!(split_key("eni-plain"), None);
+        // a forged id holding the separator cannot pose as another ENI's key
+        let forged = tagged_key("eni-a\x1f0000", 1, &mut buf).to_string();
+        assert_eq!(split_key(&forged), Some(("eni-a\x1e0000", 1)));
+        // every key of one ENI sorts before any longer ENI id it prefixes
+        let mut keys: Vec<String> = [("eni-a", 1), ("eni-ab", 0), ("eni-a", 0), ("eni-a0", 0)]
+            .iter()
+            .map(|(e, t)| tagged_key(e, *t, &mut buf).to_string())
+            .collect();
+        keys.sort();
+        let enis: Vec<&str> = keys.iter().map(|k| split_key(k).unwrap().0).collect();
+        assert_eq!(enis, ["eni-a", "eni-a", "eni-a0", "eni-ab"]);
+    }
+
+    #[test]
+    fn flow_logs_are_told_apart_only_when_several() {
+        let d = |id: &str| format!("x/1_vpcflowlogs_us-east-1_{id}_20260901T0005Z_h.log.gz");
+        let one = FlowLogs::of_inputs([d("fl-1").as_str(), d("fl-1").as_str()]);
+        assert!(one.ids().is_empty());
+        assert_eq!(one.tag(&d("fl-1")), None);
+        let two = FlowLogs::of_inputs([d("fl-2").as_str(), "export.log", d("fl-1").as_str()]);
+        let ids: Vec<&str> = two.ids().iter().map(|i| &**i).collect();
+        assert_eq!(ids, ["fl-1", "fl-2", ""]);
+        assert_eq!(two.tag(&d("fl-2")), Some(1));
+        assert_eq!(two.tag("-"), Some(2));
+    }
 
     #[test]
     fn cells_round_trip() {
