@@ -148,6 +148,7 @@ fn parquet_world() -> (Vec<bytes::Bytes>, u64) {
         nat_only: false,
         s3_endpoint_at: None,
         endpoint_skips_subnet: None,
+        reuse: false,
     };
     let dir = tempfile::tempdir().unwrap();
     let w = flowcost::generate::build(&spec);

@@ -40,6 +40,105 @@ pub enum Dir {
 /// A client's private-leg bytes through one NAT ENI, by class and direction.
 pub type ClientCells = [[u64; 2]; 5];
 
+/// How long a client address must go without a record on the NAT's private legs before its
+/// next record counts as a new task's start (Fargate hands a stopped task's address to a
+/// later task). Chosen by measurement on generated worlds with address reuse (README, "How
+/// ECR is estimated").
+pub const IDLE_GAP: i64 = 900;
+
+/// One client address's private legs through one NAT ENI.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    pub cells: ClientCells,
+    pub sessions: Sessions,
+}
+
+/// The times a client address was active, as sessions: runs of records with less than
+/// [`IDLE_GAP`] between one and the next. Each keeps the S3 download bytes of its first
+/// pull window, by record start, so that a session's first minutes can be read as a task's
+/// image pull. Merging is associative: a session is a cluster of record times joined at
+/// gaps under the threshold, and its span says all about which clusters join.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sessions(Vec<Session>);
+
+/// One session: its first record's start (`pull.first`), its last record's start, and the
+/// S3 download bytes in `[first, first + window)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub last: i64,
+    pub pull: PullWindow,
+}
+
+impl Session {
+    pub fn first(&self) -> i64 {
+        self.pull.first
+    }
+}
+
+impl Sessions {
+    /// The sessions in time order.
+    pub fn iter(&self) -> impl Iterator<Item = &Session> {
+        self.0.iter()
+    }
+
+    /// A record starting at `t`, with `s3_download` bytes of same-region S3 downloads.
+    fn observe(&mut self, t: i64, s3_download: u64, window: i64, gap: i64) {
+        let v = &mut self.0;
+        let i = v.partition_point(|s| s.first() <= t);
+        let joins_prev = i > 0 && t.saturating_sub(v[i - 1].last) < gap;
+        let joins_next = i < v.len() && v[i].first().saturating_sub(t) < gap;
+        let at = match (joins_prev, joins_next) {
+            (true, true) => {
+                let next = v.remove(i);
+                let prev = &mut v[i - 1];
+                prev.last = prev.last.max(next.last);
+                prev.pull.merge(next.pull, window);
+                i - 1
+            }
+            (true, false) => i - 1,
+            (false, true) => i,
+            (false, false) => {
+                v.insert(
+                    i,
+                    Session {
+                        last: t,
+                        pull: PullWindow::default(),
+                    },
+                );
+                i
+            }
+        };
+        let s = &mut v[at];
+        s.last = s.last.max(t);
+        if s3_download > 0 {
+            s.pull.add(t, s3_download, window);
+        } else {
+            s.pull.observe(t, window);
+        }
+    }
+
+    /// Fold `o` in: both in time order, sessions closer than `gap` joined.
+    fn merge(&mut self, o: Sessions, window: i64, gap: i64) {
+        if o.0.is_empty() {
+            return;
+        }
+        let mut all = std::mem::take(&mut self.0);
+        all.extend(o.0);
+        all.sort_by_key(|s| s.first());
+        let mut out: Vec<Session> = Vec::with_capacity(all.len());
+        for s in all {
+            match out.last_mut() {
+                Some(p) if s.first().saturating_sub(p.last) < gap => {
+                    p.last = p.last.max(s.last);
+                    p.pull.merge(s.pull, window);
+                }
+                _ => out.push(s),
+            }
+        }
+        self.0 = out;
+    }
+}
+
 /// Key of a (day, class, direction) cell.
 #[inline]
 pub fn cell(day: u32, class: Class, dir: Dir) -> u64 {
@@ -467,7 +566,7 @@ pub struct PrivateSide {
     /// The same private legs by client address, one entry per client with every class and
     /// direction in it (fewer, denser entries than a key per cell): `client → [class][dir] →
     /// bytes`.
-    pub by_client: FxMap<IpAddr, ClientCells>,
+    pub by_client: FxMap<IpAddr, Client>,
     pub internal_bytes: u64,
     pub internal_records: u64,
     /// Records showing NAT address translation (evidence for detection).
@@ -477,14 +576,15 @@ pub struct PrivateSide {
 }
 
 impl PrivateSide {
-    fn merge(&mut self, o: PrivateSide) {
+    fn merge(&mut self, o: PrivateSide, window: i64) {
         add_map(&mut self.private, o.private);
-        for (ip, cells) in o.by_client {
+        for (ip, client) in o.by_client {
             let mine = self.by_client.entry(ip).or_default();
-            for (m, c) in mine.iter_mut().zip(cells) {
+            for (m, c) in mine.cells.iter_mut().zip(client.cells) {
                 m[0] += c[0];
                 m[1] += c[1];
             }
+            mine.sessions.merge(client.sessions, window, IDLE_GAP);
         }
         self.internal_bytes += o.internal_bytes;
         self.internal_records += o.internal_records;
@@ -538,7 +638,8 @@ impl EniAgg {
         self.private_side()
             .by_client
             .iter()
-            .flat_map(|(ip, cells)| {
+            .flat_map(|(ip, client)| {
+                let cells = &client.cells;
                 Class::ALL.into_iter().flat_map(move |class| {
                     [Dir::Upload, Dir::Download]
                         .into_iter()
@@ -563,7 +664,7 @@ impl EniAgg {
         self.records += o.records;
         add_map(&mut self.public, o.public);
         match (&mut self.side, o.side) {
-            (Some(a), Some(b)) => a.merge(*b),
+            (Some(a), Some(b)) => a.merge(*b, window),
             (a @ None, b) => *a = b,
             (Some(_), None) => {}
         }
@@ -1040,7 +1141,15 @@ impl Sink for FileSink<'_> {
                 let side = agg.private_side_mut();
                 side.translated_records += 1;
                 *side.private.entry(cell(day, class, dir)).or_insert(0) += bytes;
-                side.by_client.entry(client).or_default()[class.index()][dir as usize] += bytes;
+                let c = side.by_client.entry(client).or_default();
+                c.cells[class.index()][dir as usize] += bytes;
+                if let Some(t) = r.start {
+                    let s3_download = match (class, dir) {
+                        (Class::S3, Dir::Download) => bytes,
+                        _ => 0,
+                    };
+                    c.sessions.observe(t, s3_download, window, IDLE_GAP);
+                }
             } else {
                 let side = agg.private_side_mut();
                 side.internal_records += 1;
@@ -1084,6 +1193,72 @@ impl Sink for FileSink<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sessions as (first, last, pull-window bytes).
+    fn sessions_of(s: &Sessions) -> Vec<(i64, i64, u64)> {
+        s.iter()
+            .map(|s| (s.first(), s.last, s.pull.bytes()))
+            .collect()
+    }
+
+    /// The sessions of a set of record times, found the plain way: sorted, cut at gaps.
+    fn naive_sessions(events: &[(i64, u64)], window: i64, gap: i64) -> Vec<(i64, i64, u64)> {
+        let mut e = events.to_vec();
+        e.sort();
+        let mut out: Vec<(i64, i64, u64)> = Vec::new();
+        for (t, b) in e {
+            match out.last_mut() {
+                Some(s) if t - s.1 < gap => {
+                    s.1 = t;
+                    if t < s.0 + window {
+                        s.2 += b;
+                    }
+                }
+                _ => out.push((t, t, b)),
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sessions_are_the_same_in_any_order_and_split(
+            events in proptest::collection::vec((0i64..20_000, 0u64..4), 1..60),
+            cut in 0usize..60,
+        ) {
+            let (w, g) = (180, 900);
+            let mut seq = Sessions::default();
+            for &(t, b) in &events {
+                seq.observe(t, b, w, g);
+            }
+            let (x, y) = events.split_at(cut.min(events.len()));
+            let mut p = Sessions::default();
+            for &(t, b) in x {
+                p.observe(t, b, w, g);
+            }
+            let mut q = Sessions::default();
+            for &(t, b) in y.iter().rev() {
+                q.observe(t, b, w, g);
+            }
+            p.merge(q, w, g);
+            let want = naive_sessions(&events, w, g);
+            proptest::prop_assert_eq!(sessions_of(&seq), want.clone());
+            proptest::prop_assert_eq!(sessions_of(&p), want);
+        }
+    }
+
+    #[test]
+    fn a_reused_address_after_an_idle_gap_is_a_new_session() {
+        let mut s = Sessions::default();
+        // a task: records every 5 minutes for an hour, 900 bytes of S3 in its first minute
+        for k in 0..13 {
+            s.observe(k * 300, if k == 0 { 900 } else { 7 }, 180, IDLE_GAP);
+        }
+        // the address idle for 20 minutes, then a second task pulls 500 bytes
+        s.observe(3600 + 1200, 500, 180, IDLE_GAP);
+        s.observe(3600 + 1260, 0, 180, IDLE_GAP);
+        assert_eq!(sessions_of(&s), vec![(0, 3600, 900), (4800, 4860, 500)]);
+    }
 
     #[test]
     fn tagged_keys_split_back_and_sort_by_eni() {

@@ -291,6 +291,11 @@ pub struct GenerateArgs {
     /// Log only the NAT ENIs (no task ENI records).
     #[arg(long)]
     pub nat_only: bool,
+    /// Tasks as a busy Fargate service has them: addresses reused from a small pool per
+    /// subnet, tasks of 5 minutes to 12 hours, images of 50 MB to 2 GB, application S3
+    /// traffic during the image pull.
+    #[arg(long)]
+    pub address_reuse: bool,
     /// Add an S3 gateway endpoint at this instant (UTC): from then on the tasks' same-region
     /// S3 traffic leaves the NAT path.
     #[arg(long, value_name = "WHEN")]

@@ -69,6 +69,11 @@ pub struct Spec {
     pub s3_endpoint_at: Option<i64>,
     /// ...except in this subnet, whose route table was left without the endpoint.
     pub endpoint_skips_subnet: Option<String>,
+    /// Tasks as a busy Fargate service has them: addresses drawn from a small pool per subnet
+    /// and reused as tasks stop, short-lived (5–30 minutes) and long-lived (1–12 hours)
+    /// tasks, images of 50 MB to 2 GB, and application S3 traffic that starts while the
+    /// layers are still downloading.
+    pub reuse: bool,
 }
 
 /// SplitMix64: a tiny deterministic generator, so the same seed gives the same world on

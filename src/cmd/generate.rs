@@ -35,6 +35,7 @@ pub fn run(a: &GenerateArgs) -> Result<(), Error> {
             })
             .transpose()?,
         endpoint_skips_subnet: a.endpoint_skips_subnet.clone(),
+        reuse: a.address_reuse,
     };
     let bar = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new_spinner()
@@ -65,8 +66,11 @@ pub fn run(a: &GenerateArgs) -> Result<(), Error> {
     bar.finish_and_clear();
     let truth = serde_json::to_string_pretty(&world.truth()).expect("truth serialises") + "\n";
     std::fs::write(out.join("truth.json"), truth).map_err(io("writing truth.json".into()))?;
+    let tasks = serde_json::to_string_pretty(&world.describe_tasks()).expect("tasks serialise");
+    std::fs::write(out.join("ecs-tasks.json"), tasks + "\n")
+        .map_err(io("writing ecs-tasks.json".into()))?;
     eprintln!(
-        "flowcost: wrote {} records in {} files ({} bytes) and truth.json under {}",
+        "flowcost: wrote {} records in {} files ({} bytes), truth.json and ecs-tasks.json under {}",
         written.records, written.files, written.bytes, a.out
     );
     Ok(())

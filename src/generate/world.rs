@@ -121,6 +121,8 @@ pub struct Truth {
     pub seed: u64,
     pub fields: FieldSet,
     pub nat_only: bool,
+    #[serde(default)]
+    pub address_reuse: bool,
     pub region: String,
     pub nat_enis: Vec<String>,
     pub nat_ips: Vec<String>,
@@ -319,6 +321,13 @@ fn hex_id(rng: &mut Rng, prefix: &str, len: usize) -> String {
 
 /// Image layers per service: (layer count, min MiB, max MiB).
 const IMAGES: [(u64, u64, u64); 3] = [(6, 2, 60), (4, 10, 120), (8, 5, 90)];
+/// With [`Spec::reuse`]: image layers per service (count, min MiB, max MiB per layer), for
+/// images of about 50 MB (web, smallest) to 2 GB (batch, largest).
+const IMAGES_REUSE: [(u64, u64, u64); 3] = [(5, 10, 60), (6, 40, 170), (8, 60, 256)];
+/// With [`Spec::reuse`]: addresses per subnet that tasks draw from, and how long an address
+/// stays unused after its task stops before Fargate may hand it out again (seconds).
+const POOL: u32 = 12;
+const RELEASE: i64 = 60;
 /// Task lifetime per service: (min, max) seconds.
 const LIFETIMES: [(u64, u64); 3] = [(7_200, 28_800), (3_600, 14_400), (900, 2_700)];
 /// Subnets each service's tasks run in.
@@ -451,7 +460,11 @@ pub fn build(spec: &Spec) -> World {
             let sn = &subnets[subnet];
             let host = sn.base + rng.range(4, sn.hosts as u64 - 1) as u32;
             let t0 = d0 + rng.range(900, 86_400 - 1_800) as i64;
-            let (lo, hi) = LIFETIMES[service];
+            let (lo, hi) = match spec.reuse {
+                false => LIFETIMES[service],
+                true if rng.chance(0.5) => (300, 1_800),
+                true => (3_600, 43_200),
+            };
             let t1 = (t0 + rng.range(lo, hi) as i64).min(end - 60);
             let eni = enis.len();
             enis.push(Eni {
@@ -509,7 +522,11 @@ pub fn build(spec: &Spec) -> World {
                 manifest,
                 Kind::EcrApi,
             );
-            let (n, lo_mb, hi_mb) = IMAGES[service];
+            let (n, lo_mb, hi_mb) = if spec.reuse {
+                IMAGES_REUSE[service]
+            } else {
+                IMAGES[service]
+            };
             for _ in 0..n {
                 let size = scaled(&mut rng, lo_mb, hi_mb, MIB, v);
                 let start = t0 + rng.range(2, 20) as i64;
@@ -529,7 +546,11 @@ pub fn build(spec: &Spec) -> World {
             // application traffic
             let mix = &MIXES[service];
             let weights: u64 = mix.iter().map(|m| m.1).sum();
-            let mut t = t0 + 60 + rng.range(0, 180) as i64;
+            // (in a busy service, the application starts talking while layers still arrive)
+            let mut t = match spec.reuse {
+                false => t0 + 60 + rng.range(0, 180) as i64,
+                true => t0 + 5 + rng.range(0, 55) as i64,
+            };
             while t < t1 {
                 let mut roll = rng.range(0, weights);
                 let mut pick = &mix[0];
@@ -637,6 +658,14 @@ pub fn build(spec: &Spec) -> World {
             skip: true,
         });
     }
+    if spec.reuse {
+        reuse_addresses(
+            &mut enis,
+            &tasks,
+            &subnets,
+            &mut Rng::new(spec.seed ^ 0x5eed),
+        );
+    }
     flows.sort_by_key(|f| (f.start, f.eni));
     World {
         spec: spec.clone(),
@@ -650,13 +679,84 @@ pub fn build(spec: &Spec) -> World {
     }
 }
 
+/// Give the tasks, in the order they start, addresses from a pool of [`POOL`] per subnet: a
+/// free one at random (free: its last task stopped [`RELEASE`] seconds ago or more), or, when
+/// all are taken, the next address of the subnet beyond the pool.
+fn reuse_addresses(enis: &mut [Eni], tasks: &[Task], subnets: &[Subnet], rng: &mut Rng) {
+    let mut order: Vec<&Task> = tasks.iter().collect();
+    order.sort_by_key(|t| (t.start, t.eni));
+    // per subnet: (address, busy until)
+    let mut pools: Vec<Vec<(Ipv4Addr, i64)>> = subnets
+        .iter()
+        .map(|sn| {
+            (0..POOL.min(sn.hosts - 8))
+                .map(|i| (Ipv4Addr::from(sn.base + 4 + i), i64::MIN))
+                .collect()
+        })
+        .collect();
+    for t in order {
+        let subnet = enis[t.eni].subnet;
+        let pool = &mut pools[subnet];
+        let free: Vec<usize> = (0..pool.len())
+            .filter(|&i| pool[i].1 + RELEASE <= t.start)
+            .collect();
+        let i = if free.is_empty() {
+            let sn = &subnets[subnet];
+            pool.push((Ipv4Addr::from(sn.base + 4 + pool.len() as u32), i64::MIN));
+            pool.len() - 1
+        } else {
+            *rng.pick(&free)
+        };
+        pool[i].1 = t.end;
+        enis[t.eni].ip = pool[i].0;
+    }
+}
+
 impl World {
+    /// The tasks as `aws ecs describe-tasks` prints them (CLI v2 timestamps): service group,
+    /// times, and the ENI attachment with its id and private address.
+    pub fn describe_tasks(&self) -> serde_json::Value {
+        let at = |t: i64| {
+            let s = crate::time::format_instant(t);
+            format!("{}.000000+00:00", s.trim_end_matches('Z'))
+        };
+        let tasks: Vec<serde_json::Value> = self
+            .tasks
+            .iter()
+            .map(|t| {
+                let eni = &self.enis[t.eni];
+                serde_json::json!({
+                    "taskArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task/{CLUSTER}/{}", t.id),
+                    "clusterArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{CLUSTER}"),
+                    "group": format!("service:{}", SERVICES[t.service]),
+                    "launchType": "FARGATE",
+                    "lastStatus": "STOPPED",
+                    "createdAt": at(t.start - 20),
+                    "pullStartedAt": at(t.start),
+                    "startedAt": at(t.start + 60),
+                    "stoppedAt": at(t.end),
+                    "attachments": [{
+                        "type": "ElasticNetworkInterface",
+                        "status": "DELETED",
+                        "details": [
+                            {"name": "subnetId", "value": self.subnets[eni.subnet].id},
+                            {"name": "networkInterfaceId", "value": eni.id},
+                            {"name": "privateIPv4Address", "value": eni.ip.to_string()},
+                        ],
+                    }],
+                })
+            })
+            .collect();
+        serde_json::json!({ "tasks": tasks, "failures": [] })
+    }
+
     /// The true answer.
     pub fn truth(&self) -> Truth {
         let mut t = Truth {
             seed: self.spec.seed,
             fields: self.spec.fields,
             nat_only: self.spec.nat_only,
+            address_reuse: self.spec.reuse,
             region: REGION.into(),
             nat_enis: self
                 .nats

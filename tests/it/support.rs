@@ -141,6 +141,7 @@ pub fn spec(seed: u64, fields: FieldSet) -> Spec {
         nat_only: false,
         s3_endpoint_at: None,
         endpoint_skips_subnet: None,
+        reuse: false,
     }
 }
 
