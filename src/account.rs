@@ -118,7 +118,7 @@ impl Sessions {
     }
 
     /// Fold `o` in: both in time order, sessions closer than `gap` joined.
-    fn merge(&mut self, o: Sessions, window: i64, gap: i64) {
+    pub fn merge(&mut self, o: Sessions, window: i64, gap: i64) {
         if o.0.is_empty() {
             return;
         }

@@ -2,14 +2,14 @@
 //! gateways, counts each NAT-processed byte once (one leg per NAT ENI and day), attributes
 //! bytes to clients, subnets and AZs, and estimates the ECR image-layer share. Pure: no I/O.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::account::{
-    uncell, Accumulator, Dir, EniAgg, EniSource, FileStats, FxMap, LineCounts, Oddities, DAY,
-    NO_DAY,
+    uncell, Accumulator, Dir, EniAgg, EniSource, FileStats, FxMap, LineCounts, Oddities, Sessions,
+    DAY, IDLE_GAP, NO_DAY,
 };
 use crate::classify::{Class, IpRanges};
 use crate::overlap::{FlowLogOverlap, OneFlowLogPerEni};
@@ -189,6 +189,11 @@ pub struct ClientRow {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ecr {
+    /// What the estimate rests on; `unknown` (with `unknown_reason`) when nothing in the
+    /// logs can show task starts, so that no figure is given for it.
+    pub basis: EcrBasis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_reason: Option<String>,
     pub method: String,
     pub pull_window_seconds: i64,
     pub task_starts: u64,
@@ -200,6 +205,28 @@ pub struct Ecr {
     pub by_service: Vec<EcrService>,
     /// Pull-window S3 bytes of tasks whose S3 traffic did not cross a NAT.
     pub not_via_nat_bytes: u64,
+}
+
+/// Where the ECR estimate's task starts come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EcrBasis {
+    /// The tasks' own ENIs: each new task ENI is a start.
+    TaskEnis,
+    /// The NAT's private legs alone (no task ENI logged for those addresses): a client
+    /// address active again after an idle gap is a start.
+    NatPrivateLegs,
+    /// Both: task ENIs where logged, the NAT's private legs for the other addresses.
+    TaskEnisAndNatPrivateLegs,
+    /// Neither: no task ENI records, and no `pkt-*` fields to tell the clients apart on
+    /// the NAT's records.
+    Unknown,
+}
+
+impl EcrBasis {
+    pub fn is_known(self) -> bool {
+        self != EcrBasis::Unknown
+    }
 }
 
 /// ECR pulls of one ECS service.
@@ -409,6 +436,9 @@ pub struct Options {
     pub until: Option<i64>,
     /// The flow log to count where two recorded the same ENI (`--flow-log-id`).
     pub flow_log_id: Option<String>,
+    /// ECS tasks as `aws ecs describe-tasks` described them (`--ecs-tasks`): labels task
+    /// starts with their service where the flow logs carry no ECS fields.
+    pub ecs_tasks: crate::inventory::EcsTasks,
 }
 
 /// An ENI that may be a NAT gateway, with the evidence.
@@ -1115,12 +1145,21 @@ pub fn analyse_from(
     })
 }
 
+/// What the NAT-leg method measured on generated worlds (README, "How ECR is estimated").
+const NAT_LEGS_MEASURED: &str = "";
+
 /// The ECR image-layer estimate (ACCOUNTING.md §5), built over walks of the non-NAT ENIs:
 /// [`EcrEstimate::count`] sums each client address's pull-window bytes; where they add up to
 /// more than the NAT saw as S3 downloads for the address, a second walk
 /// ([`EcrEstimate::share`]) gives each pull its share of that.
 struct EcrEstimate<'a> {
     opt: &'a Options,
+    nat: &'a [(String, EniAgg)],
+    /// Addresses of the logged non-NAT ENIs: their tasks are counted from their own
+    /// records; the NAT's other clients from its private legs.
+    enis_seen: HashSet<IpAddr>,
+    /// Task starts and pulls found on the NAT's private legs.
+    nat_leg_starts: u64,
     any_ecs: bool,
     data_start: i64,
     /// S3 download bytes per client address on the NAT path (when private legs exist).
@@ -1140,7 +1179,7 @@ struct EcrEstimate<'a> {
 }
 
 impl<'a> EcrEstimate<'a> {
-    fn new(nat: &[(String, EniAgg)], any_ecs: bool, data_start: i64, opt: &'a Options) -> Self {
+    fn new(nat: &'a [(String, EniAgg)], any_ecs: bool, data_start: i64, opt: &'a Options) -> Self {
         let mut nat_s3: HashMap<IpAddr, u64> = HashMap::new();
         for (_, a) in nat {
             for (ip, class, dir, b) in a.client_cells() {
@@ -1155,6 +1194,9 @@ impl<'a> EcrEstimate<'a> {
                 .any(|(_, a)| !a.private_side().by_client.is_empty());
         EcrEstimate {
             opt,
+            nat,
+            enis_seen: HashSet::new(),
+            nat_leg_starts: 0,
             any_ecs,
             data_start,
             nat_s3,
@@ -1187,6 +1229,7 @@ impl<'a> EcrEstimate<'a> {
     }
 
     fn count(&mut self, a: &EniAgg) {
+        self.enis_seen.extend(a.local_ips.items.iter().copied());
         let Some((bytes, ip)) = self.pull(a) else {
             return;
         };
@@ -1198,7 +1241,7 @@ impl<'a> EcrEstimate<'a> {
             self.not_via_nat += bytes;
             return;
         };
-        let svc = a.meta.ecs_service.as_deref().unwrap_or("unknown");
+        let svc = Self::service_of(self.opt, a);
         let list = self.per_ip_service.entry(ip).or_default();
         match list.iter_mut().find(|e| e.0 == svc) {
             Some(e) => {
@@ -1249,7 +1292,7 @@ impl<'a> EcrEstimate<'a> {
         let b = (b as u128 * cap as u128 / sum as u128) as u64;
         self.pulls += 1;
         self.total += b;
-        let svc = a.meta.ecs_service.as_deref().unwrap_or("unknown");
+        let svc = Self::service_of(self.opt, a);
         let e = match self.by_service.get_mut(svc) {
             Some(e) => e,
             None => self.by_service.entry(svc.to_string()).or_insert((0, 0)),
@@ -1258,7 +1301,88 @@ impl<'a> EcrEstimate<'a> {
         e.1 += b;
     }
 
-    fn finish(self, classes: &ClassBytes, opt: &Options) -> Ecr {
+    /// The ECS service of a task ENI: its own ECS fields, else the `--ecs-tasks` task with
+    /// its ENI id, else `unknown`.
+    fn service_of<'s>(opt: &'s Options, a: &'s EniAgg) -> &'s str {
+        a.meta
+            .ecs_service
+            .as_deref()
+            .or_else(|| {
+                let first = a.span.first()?;
+                let ip = a.local_ips.items.first()?;
+                opt.ecs_tasks.service_at(*ip, first)
+            })
+            .unwrap_or("unknown")
+    }
+
+    /// Task starts of the addresses no logged ENI holds, from the NAT's private legs: each
+    /// session after the data's first `grace` seconds is a start, its pull-window S3
+    /// downloads the pull (they crossed the NAT by construction, so no cap is needed).
+    fn count_nat_legs(&mut self) {
+        let mut by_ip: HashMap<IpAddr, Sessions> = HashMap::new();
+        for (_, a) in self.nat {
+            for (ip, client) in &a.private_side().by_client {
+                if !self.enis_seen.contains(ip) {
+                    by_ip.entry(*ip).or_default().merge(
+                        client.sessions.clone(),
+                        self.opt.pull_window,
+                        IDLE_GAP,
+                    );
+                }
+            }
+        }
+        for (ip, sessions) in by_ip {
+            for s in sessions.iter() {
+                if s.first() < self.data_start + self.opt.grace {
+                    continue;
+                }
+                self.tasks += 1;
+                self.nat_leg_starts += 1;
+                let bytes = s.pull.bytes();
+                if bytes == 0 {
+                    continue;
+                }
+                let svc = self
+                    .opt
+                    .ecs_tasks
+                    .service_at(ip, s.first())
+                    .unwrap_or("unknown")
+                    .to_string();
+                self.pulls += 1;
+                self.total += bytes;
+                let e = self.by_service.entry(svc).or_insert((0, 0));
+                e.0 += 1;
+                e.1 += bytes;
+            }
+        }
+    }
+
+    /// What the estimate rests on, and why not, when nothing does.
+    fn basis(&self) -> (EcrBasis, Option<String>) {
+        let enis = !self.enis_seen.is_empty() || self.tasks > self.nat_leg_starts;
+        let nat_legs = self.nat.iter().any(|(_, a)| {
+            a.private_side()
+                .by_client
+                .keys()
+                .any(|ip| !self.enis_seen.contains(ip))
+        });
+        match (enis, nat_legs) {
+            (true, true) => (EcrBasis::TaskEnisAndNatPrivateLegs, None),
+            (true, false) => (EcrBasis::TaskEnis, None),
+            (false, true) => (EcrBasis::NatPrivateLegs, None),
+            (false, false) => (
+                EcrBasis::Unknown,
+                Some(
+                    "no task ENI is logged, and the NAT ENIs' records carry no pkt-* fields, so the clients cannot be told apart: log the tasks' subnets too, or add pkt-srcaddr and pkt-dstaddr to the NAT ENIs' flow log format"
+                        .into(),
+                ),
+            ),
+        }
+    }
+
+    fn finish(mut self, classes: &ClassBytes, opt: &Options) -> Ecr {
+        self.count_nat_legs();
+        let (basis, unknown_reason) = self.basis();
         let s3_down = classes.s3.download;
         let total = self.total.min(s3_down);
         let s3_total = classes.s3.total();
@@ -1273,20 +1397,43 @@ impl<'a> EcrEstimate<'a> {
             })
             .collect();
         by_service.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.service.cmp(&b.service)));
-        Ecr {
-            method: format!(
-                "S3 download bytes on each new task ENI in the {}s after its first record (tasks: {}; ENIs first seen within {}s of the data's start are left out as possibly older){}; capped by the S3 download bytes the NAT saw for that address and in total.",
-                opt.pull_window,
-                if self.any_ecs { "ENIs with ECS task fields" } else { "every non-NAT ENI" },
-                opt.grace,
-                if self.attributable { ", joined to the NAT's private legs by address" } else { ", assumed to use the NAT (no pkt-* fields to confirm)" }
+        let task_enis = format!(
+            "S3 download bytes on each new task ENI in the {}s after its first record (tasks: {}; ENIs first seen within {}s of the data's start are left out as possibly older){}; capped by the S3 download bytes the NAT saw for that address and in total.",
+            opt.pull_window,
+            if self.any_ecs { "ENIs with ECS task fields" } else { "every non-NAT ENI" },
+            opt.grace,
+            if self.attributable { ", joined to the NAT's private legs by address" } else { ", assumed to use the NAT (no pkt-* fields to confirm)" }
+        );
+        let nat_legs = format!(
+            "from the NAT's private legs alone: a client address that had no record for {} minutes or more (or none yet) starts a task, and its S3 downloads through the NAT in the next {}s are the image pull (starts within {}s of the data's start are left out as possibly older){}.",
+            IDLE_GAP / 60,
+            opt.pull_window,
+            opt.grace,
+            NAT_LEGS_MEASURED
+        );
+        let method = match basis {
+            EcrBasis::TaskEnis => task_enis,
+            EcrBasis::NatPrivateLegs => format!("Task starts {nat_legs}"),
+            EcrBasis::TaskEnisAndNatPrivateLegs => format!(
+                "{task_enis} For the {} task starts on addresses no logged ENI holds: {nat_legs}",
+                self.nat_leg_starts
             ),
+            EcrBasis::Unknown => "unknown: no task starts can be seen in these logs.".into(),
+        };
+        Ecr {
+            basis,
+            unknown_reason,
+            method,
             pull_window_seconds: opt.pull_window,
             task_starts: self.tasks,
             pulls,
             bytes: total,
             bytes_per_pull: total.checked_div(pulls).unwrap_or(0),
-            share_of_s3_permille: if s3_total > 0 { (total as u128 * 1000 / s3_total as u128) as u64 } else { 0 },
+            share_of_s3_permille: if s3_total > 0 {
+                (total as u128 * 1000 / s3_total as u128) as u64
+            } else {
+                0
+            },
             by_service,
             not_via_nat_bytes: self.not_via_nat,
         }

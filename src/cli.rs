@@ -121,6 +121,10 @@ pub struct AnalyzeArgs {
     /// A file of NAT ENIs and/or IPs, one per line (`#` comments allowed).
     #[arg(long = "nat-file", value_name = "FILE")]
     pub nat_file: Option<String>,
+    /// The output of `aws ecs describe-tasks` (repeatable): labels task starts with their ECS
+    /// service where the flow logs carry no ECS fields (by task address and time).
+    #[arg(long = "ecs-tasks", value_name = "FILE")]
+    pub ecs_tasks: Vec<String>,
     /// Where two flow logs recorded the same ENI in the same hours, count this one's records
     /// (default: the flow log written with more fields).
     #[arg(long = "flow-log-id", value_name = "fl-ID")]

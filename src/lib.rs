@@ -19,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod format;
 pub mod generate;
+pub mod inventory;
 pub mod overlap;
 pub mod report;
 pub mod source;

@@ -110,6 +110,17 @@ impl Config {
                 }
             }
         }
+        let mut ecs_tasks = crate::inventory::EcsTasks::default();
+        for f in &a.ecs_tasks {
+            let added = ecs_tasks
+                .add_json(&read(f, "--ecs-tasks").map_err(|e| usage(e.to_string()))?)
+                .map_err(|e| usage(format!("--ecs-tasks {f}: {e}")))?;
+            if added == 0 {
+                return Err(usage(format!(
+                    "--ecs-tasks {f}: no task with a private address and a start time"
+                )));
+            }
+        }
         let ranges = crate::cmd::ip_ranges::in_use(a.ip_ranges.as_deref())?;
         if let Some(r) = &a.region {
             if ranges.region_id(r).is_none() {
@@ -258,6 +269,7 @@ impl Config {
                 since,
                 until,
                 flow_log_id: a.flow_log_id.clone(),
+                ecs_tasks,
             },
             region: a.region.clone(),
             prices,

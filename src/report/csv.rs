@@ -92,11 +92,16 @@ pub fn render(r: &Report) -> String {
         );
     }
     // volumes apart from money: the cost section holds only dollars
+    // (an ECR estimate that is unknown has no rows: no figure stands for it)
+    let ecr_known = a.ecr.basis.is_known();
     for (key, metric, v) in [
         ("ecr-layers", "bytes", a.ecr.bytes),
         ("ecr-layers", "pulls", a.ecr.pulls),
         ("cross-az", "bytes", a.cross_az.bytes),
     ] {
+        if key == "ecr-layers" && !ecr_known {
+            continue;
+        }
         out.push_str(&format!("volume,{key},,{metric},{v}\n"));
     }
     out.push_str(&format!(

@@ -660,13 +660,21 @@ impl MonthlyReport {
             share(a.classes.s3.total()),
             dollars(r.cost.s3_gateway_endpoint_savings.per_30_days)
         );
-        let _ = writeln!(
-            out,
-            "- ECR image layers (estimate): {} from {} task starts, {} per 30 days of the savings.",
-            human(a.ecr.bytes),
-            a.ecr.task_starts,
-            dollars(r.cost.ecr_layer_share_of_savings.per_30_days)
-        );
+        if a.ecr.basis.is_known() {
+            let _ = writeln!(
+                out,
+                "- ECR image layers (estimate): {} from {} task starts, {} per 30 days of the savings.",
+                human(a.ecr.bytes),
+                a.ecr.task_starts,
+                dollars(r.cost.ecr_layer_share_of_savings.per_30_days)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "- ECR image layers: unknown ({}).",
+                md_esc(a.ecr.unknown_reason.as_deref().unwrap_or(""))
+            );
+        }
         if a.classes.dynamodb.total() > 0 {
             let _ = writeln!(
                 out,

@@ -261,7 +261,11 @@ pub fn render(r: &Report, md: bool) -> String {
     );
     let saves = [
         format!("S3 gateway endpoint (free): {} for the period, {} per 30 days ({} of NAT bytes; projected from {:.2} days of logs)", dollars(c.s3_gateway_endpoint_savings.period), dollars(c.s3_gateway_endpoint_savings.per_30_days), pct(a.classes.s3.total(), a.total), a.period.covered_days),
-        format!("  of which ECR image layers (estimate): {} per 30 days", dollars(c.ecr_layer_share_of_savings.per_30_days)),
+        if a.ecr.basis.is_known() {
+            format!("  of which ECR image layers (estimate): {} per 30 days", dollars(c.ecr_layer_share_of_savings.per_30_days))
+        } else {
+            format!("  of which ECR image layers: unknown ({})", esc(md, a.ecr.unknown_reason.as_deref().unwrap_or("")))
+        },
         format!("DynamoDB gateway endpoint (free): {} for the period, {} per 30 days", dollars(c.dynamodb_gateway_endpoint_savings.period), dollars(c.dynamodb_gateway_endpoint_savings.per_30_days)),
         format!("S3 in other regions (no gateway endpoint helps): {}", human(a.classes.s3_other_region.total())),
         format!(
@@ -289,22 +293,30 @@ pub fn render(r: &Report, md: bool) -> String {
 
     heading(&mut out, md, 2, "ECR image layers (estimate)");
     let e = &a.ecr;
-    let _ = writeln!(
-        out,
-        "{} pulls of {} new tasks, {} ({} per pull), {:.1}% of the NAT's S3 bytes.",
-        e.pulls,
-        e.task_starts,
-        human(e.bytes),
-        human(e.bytes_per_pull),
-        e.share_of_s3_permille as f64 / 10.0
-    );
-    let _ = writeln!(out, "Method: {}\n", e.method);
-    if !e.by_service.is_empty() {
-        let mut t = Table::new(&["ECS service", "pulls", "layer bytes"]);
-        for s in &e.by_service {
-            t.row(vec![s.service.clone(), s.pulls.to_string(), human(s.bytes)]);
+    if !e.basis.is_known() {
+        let _ = writeln!(
+            out,
+            "Unknown: {}.\n",
+            esc(md, e.unknown_reason.as_deref().unwrap_or(""))
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{} pulls of {} new tasks, {} ({} per pull), {:.1}% of the NAT's S3 bytes.",
+            e.pulls,
+            e.task_starts,
+            human(e.bytes),
+            human(e.bytes_per_pull),
+            e.share_of_s3_permille as f64 / 10.0
+        );
+        let _ = writeln!(out, "Method: {}\n", e.method);
+        if !e.by_service.is_empty() {
+            let mut t = Table::new(&["ECS service", "pulls", "layer bytes"]);
+            for s in &e.by_service {
+                t.row(vec![s.service.clone(), s.pulls.to_string(), human(s.bytes)]);
+            }
+            t.render(md, &mut out);
         }
-        t.render(md, &mut out);
     }
 
     if !a.gateways.is_empty() {
