@@ -1,6 +1,6 @@
 //! ACCOUNTING.md, rule by rule, on hand-written records whose answers are computed by hand.
 
-use flowcost::analysis::AnalysisError;
+use flowcost::analysis::{AnalysisError, EcrBasis};
 use flowcost::classify::Class;
 use flowcost::cost::{self, GbUnit, PriceTable};
 
@@ -404,6 +404,79 @@ fn rule_5_pulls_on_a_reused_address_share_what_the_nat_saw_in_proportion() {
     let client = &a.top_clients[0];
     assert_eq!(client.ip, "10.0.1.5");
     assert_eq!(client.enis, ["eni-task", "eni-task2"]);
+}
+
+/// The NAT ENI's records only, as a flow log on the NAT gateways alone holds them.
+fn nat_only(body: &str) -> String {
+    body.lines()
+        .filter(|l| !l.starts_with("eni-task"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn rule_5_nat_only_a_reused_address_after_an_idle_gap_is_a_new_task() {
+    // the task of ecr_world (records at t0, t0 + 30 and t0 + 900: one session), then the
+    // address idle for 1 000 s (more than the 900 s gap) and a second task: 20 000 B of layers
+    // and, 800 s later (under the gap: the same task), application S3
+    let mut body = nat_only(&ecr_world());
+    let t1 = T + 900 + 1_000;
+    body += &nat_only(&s3_flow("52.216.8.1", 100, 20_000, t1));
+    body += &nat_only(&s3_flow("52.216.8.1", 100, 4_000, t1 + 800));
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    assert_eq!(a.ecr.basis, EcrBasis::NatPrivateLegs);
+    assert_eq!(
+        (a.ecr.task_starts, a.ecr.pulls, a.ecr.bytes),
+        (2, 2, 30_000 + 20_000)
+    );
+    assert!(
+        a.ecr.method.contains("NAT's private legs alone"),
+        "{}",
+        a.ecr.method
+    );
+    // the same records with the task ENIs logged: the task-ENI method, as before
+    let a = analyse_text(&ecr_world(), &params(), &options(), None).unwrap();
+    assert_eq!(a.ecr.basis, EcrBasis::TaskEnis);
+}
+
+#[test]
+fn rule_5_nat_only_a_pull_that_meets_other_traffic_on_its_address() {
+    // application S3 of the second task starting during its pull is inside the window
+    // (counted: the estimate errs upward, as with task ENIs)...
+    let mut body = nat_only(&ecr_world());
+    let t1 = T + 900 + 1_000;
+    body += &nat_only(&s3_flow("52.216.8.1", 100, 20_000, t1));
+    body += &nat_only(&s3_flow("52.216.8.1", 100, 3_000, t1 + 60));
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    assert_eq!((a.ecr.pulls, a.ecr.bytes), (2, 30_000 + 23_000));
+    // ...and a task that takes the address less than the gap after the last one's traffic
+    // is not seen as a start: its pull stays in the first task's session (an undercount
+    // the README states), and the estimate never passes what the NAT saw
+    let mut body = nat_only(&ecr_world());
+    body += &nat_only(&s3_flow("52.216.8.1", 100, 20_000, T + 900 + 600));
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    assert_eq!(
+        (a.ecr.task_starts, a.ecr.pulls, a.ecr.bytes),
+        (1, 1, 30_000)
+    );
+    assert!(a.ecr.bytes <= a.classes.s3.download);
+}
+
+#[test]
+fn rule_5_without_task_enis_or_pkt_fields_the_ecr_share_is_unknown() {
+    // NAT-only records without pkt-*: the NAT's legs, named with --nat-eni
+    let body = "interface-id srcaddr dstaddr bytes start end action log-status\n\
+                eni-nat 10.0.1.5 10.0.0.10 100 1788220800 1788220860 ACCEPT OK\n\
+                eni-nat 10.0.0.10 52.216.8.1 100 1788220800 1788220860 ACCEPT OK\n\
+                eni-nat 52.216.8.1 10.0.0.10 30000 1788220800 1788220860 ACCEPT OK\n\
+                eni-nat 10.0.0.10 10.0.1.5 30000 1788220800 1788220860 ACCEPT OK\n";
+    let mut opt = options();
+    opt.nat_enis = vec!["eni-nat".into()];
+    let a = analyse_text(body, &params(), &opt, Some("us-east-1")).unwrap();
+    assert_eq!(a.classes.s3.download, 30_000);
+    assert_eq!(a.ecr.basis, EcrBasis::Unknown);
+    assert!(a.ecr.unknown_reason.as_deref().unwrap().contains("pkt-"));
+    assert_eq!(a.ecr.bytes, 0);
 }
 
 #[test]

@@ -128,6 +128,10 @@ impl GenWorld {
     pub fn path(&self, enc: Encoding) -> String {
         self.dir.path().join(enc.dir()).display().to_string()
     }
+    /// The world's tasks as `aws ecs describe-tasks` prints them.
+    pub fn ecs_tasks(&self) -> String {
+        self.dir.path().join("ecs-tasks.json").display().to_string()
+    }
 }
 
 pub fn spec(seed: u64, fields: FieldSet) -> Spec {
@@ -149,6 +153,8 @@ pub fn world(spec: &Spec, encodings: &[Encoding]) -> GenWorld {
     let dir = tempfile::tempdir().expect("tempdir");
     let w = generate::build(spec);
     generate::write_world(&w, dir.path(), encodings).expect("write world");
+    let tasks = serde_json::to_vec(&w.describe_tasks()).unwrap();
+    std::fs::write(dir.path().join("ecs-tasks.json"), tasks).expect("write ecs-tasks.json");
     GenWorld {
         dir,
         truth: w.truth(),

@@ -167,6 +167,81 @@ fn nat_only_logging_is_still_exact() {
     check_against_truth(&r, &w.truth, "nat-only");
 }
 
+/// The NAT-leg method's bounds on generated NAT-only worlds (README, "How ECR is estimated"):
+/// without address reuse, and with tasks that take a stopped task's address within minutes
+/// (whose pulls the method cannot tell from the last task's traffic: it undercounts).
+pub const ECR_NAT_LEGS_MAX_ERROR: f64 = 0.06;
+pub const ECR_NAT_LEGS_MAX_ERROR_PER_SERVICE: f64 = 0.10;
+pub const ECR_NAT_LEGS_REUSE_MAX_UNDERCOUNT: f64 = 0.20;
+
+#[test]
+fn nat_only_worlds_estimate_ecr_from_the_nat_legs() {
+    for reuse in [false, true] {
+        let mut s = spec(16, FieldSet::V5);
+        s.nat_only = true;
+        s.reuse = reuse;
+        s.tasks_per_day = 60;
+        let w = world(&s, &[Encoding::Gz]);
+        let r = analyze_json(&[&w.path(Encoding::Gz), "--ecs-tasks", &w.ecs_tasks()]);
+        let label = if reuse { "nat-only, reuse" } else { "nat-only" };
+        check_against_truth(&r, &w.truth, label);
+        let e = &r.analysis.ecr;
+        assert_eq!(
+            e.basis,
+            flowcost::analysis::EcrBasis::NatPrivateLegs,
+            "{label}"
+        );
+        let t = &w.truth;
+        let err = (e.bytes as f64 - t.ecr_layer_bytes as f64) / t.ecr_layer_bytes as f64;
+        if reuse {
+            assert!(
+                err <= ECR_NAT_LEGS_MAX_ERROR && err >= -ECR_NAT_LEGS_REUSE_MAX_UNDERCOUNT,
+                "{label}: ECR error {err}"
+            );
+        } else {
+            assert!(
+                err.abs() <= ECR_NAT_LEGS_MAX_ERROR,
+                "{label}: ECR error {err}"
+            );
+            // labelled by the describe-tasks output, per service
+            for (service, &truth) in &t.ecr_by_service {
+                let got = e
+                    .by_service
+                    .iter()
+                    .find(|s| &s.service == service)
+                    .map_or(0, |s| s.bytes);
+                let err = (got as f64 - truth as f64).abs() / truth as f64;
+                assert!(
+                    err <= ECR_NAT_LEGS_MAX_ERROR_PER_SERVICE,
+                    "{service}: {got} against {truth}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn nat_only_v2_logs_say_the_ecr_share_is_unknown() {
+    let mut s = spec(17, FieldSet::V2);
+    s.nat_only = true;
+    let w = world(&s, &[Encoding::Gz]);
+    let mut args = vec!["analyze".to_string(), "-q".into(), w.path(Encoding::Gz)];
+    for e in &w.truth.nat_enis {
+        args.extend(["--nat-eni".to_string(), e.clone()]);
+    }
+    let o = run(&args.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("of which ECR image layers: unknown (no task ENI is logged"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("of which ECR image layers (estimate)"),
+        "{out}"
+    );
+}
+
 #[test]
 fn parallel_equals_single_threaded() {
     let w = world(&spec(15, FieldSet::V5), &[Encoding::Gz]);
