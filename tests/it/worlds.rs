@@ -195,7 +195,7 @@ fn nat_only_worlds_estimate_ecr_from_the_nat_legs() {
         let err = (e.bytes as f64 - t.ecr_layer_bytes as f64) / t.ecr_layer_bytes as f64;
         if reuse {
             assert!(
-                err <= ECR_NAT_LEGS_MAX_ERROR && err >= -ECR_NAT_LEGS_REUSE_MAX_UNDERCOUNT,
+                (-ECR_NAT_LEGS_REUSE_MAX_UNDERCOUNT..=ECR_NAT_LEGS_MAX_ERROR).contains(&err),
                 "{label}: ECR error {err}"
             );
         } else {
