@@ -1146,7 +1146,7 @@ pub fn analyse_from(
 }
 
 /// What the NAT-leg method measured on generated worlds (README, "How ECR is estimated").
-const NAT_LEGS_MEASURED: &str = "";
+const NAT_LEGS_MEASURED: &str = "; measured on generated worlds: 3-4 % above the truth, and 8-15 % below it where tasks take a stopped task's address within minutes (such a task's pull is not told apart from the last one's traffic)";
 
 /// The ECR image-layer estimate (ACCOUNTING.md §5), built over walks of the non-NAT ENIs:
 /// [`EcrEstimate::count`] sums each client address's pull-window bytes; where they add up to

@@ -125,7 +125,7 @@ pub struct AnalyzeArgs {
     /// service where the flow logs carry no ECS fields (by task address and time).
     #[arg(long = "ecs-tasks", value_name = "FILE")]
     pub ecs_tasks: Vec<String>,
-    /// Where two flow logs recorded the same ENI in the same hours, count this one's records
+    /// Where two flow logs recorded the same ENI at the same time, count this one's records
     /// (default: the flow log written with more fields).
     #[arg(long = "flow-log-id", value_name = "fl-ID")]
     pub flow_log_id: Option<String>,

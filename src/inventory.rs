@@ -66,11 +66,19 @@ struct Detail {
 }
 
 impl EcsTasks {
-    /// Add the tasks of one `aws ecs describe-tasks` output (`{"tasks": [...]}`). Returns
-    /// how many tasks had an address and a start time; the others are left out.
+    /// Add the tasks of `aws ecs describe-tasks` output (`{"tasks": [...]}`, or several such
+    /// documents one after another, as `xargs -n 100 aws ecs describe-tasks …` writes them).
+    /// Returns how many tasks had an address and a start time; the others are left out.
     pub fn add_json(&mut self, json: &[u8]) -> Result<usize, String> {
-        let doc: Doc = serde_json::from_slice(json)
-            .map_err(|e| format!("not the JSON of `aws ecs describe-tasks`: {e}"))?;
+        let mut added = 0;
+        for doc in serde_json::Deserializer::from_slice(json).into_iter::<Doc>() {
+            let doc = doc.map_err(|e| format!("not the JSON of `aws ecs describe-tasks`: {e}"))?;
+            added += self.add(doc);
+        }
+        Ok(added)
+    }
+
+    fn add(&mut self, doc: Doc) -> usize {
         let mut added = 0;
         for t in doc.tasks {
             let ip = t
@@ -105,7 +113,7 @@ impl EcsTasks {
             added += 1;
         }
         self.tasks += added;
-        Ok(added)
+        added
     }
 
     /// Tasks known.
@@ -192,6 +200,10 @@ mod tests {
         ], "failures": []}"#;
         let mut t = EcsTasks::default();
         assert_eq!(t.add_json(json), Ok(3));
+        // two documents one after the other, as xargs runs the command per 100 tasks
+        let mut two = EcsTasks::default();
+        let both = [&json[..], b"\n", &json[..]].concat();
+        assert_eq!(two.add_json(&both), Ok(6));
         let ip: IpAddr = "10.0.16.5".parse().unwrap();
         let at = |h: i64, m: i64| 1_788_220_800 + h * 3600 + m * 60;
         assert_eq!(
