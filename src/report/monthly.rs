@@ -38,6 +38,10 @@ pub struct PeriodSummary {
     pub class_bytes: Vec<(String, u64)>,
     pub total_bytes: u64,
     pub ecr_layer_bytes: u64,
+    /// False when the logs could not show the ECR share (`analysis.ecr.basis` unknown):
+    /// `ecr_layer_bytes` is then no figure, and the trend leaves it out.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub ecr_known: bool,
     pub task_starts: u64,
     pub nat_processing_cost: f64,
     pub nat_processing_cost_per_30_days: f64,
@@ -65,6 +69,7 @@ impl PeriodSummary {
                 .collect(),
             total_bytes: a.total,
             ecr_layer_bytes: a.ecr.bytes,
+            ecr_known: a.ecr.basis.is_known(),
             task_starts: a.ecr.task_starts,
             nat_processing_cost: r.cost.nat_processing.period,
             nat_processing_cost_per_30_days: r.cost.nat_processing.per_30_days,
@@ -284,6 +289,7 @@ pub fn build(p: Parts) -> MonthlyReport {
             let h: Vec<PeriodSummary> = h.into_iter().skip(skip).collect();
             let last = &prev.summary;
             let rows = measures()
+                .filter(|m| *m != "ecr-layers" || (last.ecr_known && summary.ecr_known))
                 .map(|m| TrendRow {
                     measure: m.to_string(),
                     previous_per_day: last.per_day(m),
@@ -598,7 +604,11 @@ impl MonthlyReport {
                         .collect::<Vec<_>>()
                         .join(","),
                     m.total_bytes,
-                    m.ecr_layer_bytes,
+                    if m.ecr_known {
+                        m.ecr_layer_bytes.to_string()
+                    } else {
+                        "unknown".into()
+                    },
                     m.task_starts,
                     m.nat_processing_cost,
                     m.nat_processing_cost_per_30_days,
@@ -939,3 +949,11 @@ pub const ALL_FILES: [&str; 15] = [
     "report.md",
     "report.html",
 ];
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(v: &bool) -> bool {
+    *v
+}

@@ -307,6 +307,57 @@ fn month_over_month_carries_the_history() {
     assert!(stderr(&o).contains("flowcost.analyze/1"), "{}", stderr(&o));
 }
 
+#[test]
+fn an_unknown_ecr_share_is_no_figure_in_the_report_or_its_history() {
+    // NAT ENIs only, v2 format: the clients cannot be told apart, so the ECR share is unknown
+    let natonly_v2 = |start: i64| {
+        let mut s = spec(78, FieldSet::V2);
+        s.start = start;
+        s.days = 2;
+        s.tasks_per_day = 3;
+        s.volume = 0.02;
+        s.nat_only = true;
+        world(&s, &[Encoding::Gz])
+    };
+    let (aug, sep) = (natonly_v2(AUG), natonly_v2(1_788_220_800));
+    let mut nat: Vec<String> = Vec::new();
+    for e in &aug.truth.nat_enis {
+        nat.extend(["--nat-eni".into(), e.clone()]);
+    }
+    let nat: Vec<&str> = nat.iter().map(|s| s.as_str()).collect();
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = report(
+        &[&["--month", "2026-08", &aug.path(Encoding::Gz)][..], &nat].concat(),
+        da.path(),
+    );
+    assert!(!a.summary.ecr_known);
+    let md = read(da.path(), "report.md");
+    assert!(md.contains("ECR image layers: unknown"), "{md}");
+    let prev = da.path().display().to_string();
+    let b = report(
+        &[
+            &[
+                "--month",
+                "2026-09",
+                "--previous",
+                &prev,
+                &sep.path(Encoding::Gz),
+            ][..],
+            &nat,
+        ]
+        .concat(),
+        db.path(),
+    );
+    let t = b.trend.as_ref().unwrap();
+    assert!(t.rows.iter().any(|r| r.measure == "s3"));
+    assert!(!t.rows.iter().any(|r| r.measure == "ecr-layers"));
+    let history = read(db.path(), "history.csv");
+    assert!(
+        history.lines().nth(1).unwrap().contains(",unknown,"),
+        "{history}"
+    );
+}
+
 /// A hand-written log whose ECS names, file name and a malformed line carry markup.
 fn hostile_input(dir: &Path) -> PathBuf {
     let sub = dir.join("logs <b>bold</b>");
