@@ -571,6 +571,10 @@ pub struct PrivateSide {
     pub internal_records: u64,
     /// Records showing NAT address translation (evidence for detection).
     pub translated_records: u64,
+    /// The longest `end - start` of those records (at most an hour): about the flow log's
+    /// aggregation interval (60 or 600 seconds), which idle gaps must exceed to mean anything.
+    #[serde(default)]
+    pub longest_record: i64,
     /// Distinct private peers in internal records (evidence for v2 candidates).
     pub peers: CappedSet,
 }
@@ -589,6 +593,7 @@ impl PrivateSide {
         self.internal_bytes += o.internal_bytes;
         self.internal_records += o.internal_records;
         self.translated_records += o.translated_records;
+        self.longest_record = self.longest_record.max(o.longest_record);
         self.peers.merge(o.peers, MAX_PEERS);
     }
 }
@@ -1140,6 +1145,9 @@ impl Sink for FileSink<'_> {
                 }
                 let side = agg.private_side_mut();
                 side.translated_records += 1;
+                if let (Some(s), Some(e)) = (r.start, r.end) {
+                    side.longest_record = side.longest_record.max((e - s).clamp(0, 3600));
+                }
                 *side.private.entry(cell(day, class, dir)).or_insert(0) += bytes;
                 let c = side.by_client.entry(client).or_default();
                 c.cells[class.index()][dir as usize] += bytes;

@@ -1145,6 +1145,18 @@ pub fn analyse_from(
     })
 }
 
+/// The idle gap that starts a task on the NAT's private legs: [`IDLE_GAP`], or, where the flow
+/// log aggregates over longer intervals (600 s by default), twice the interval and two
+/// minutes (an active client may show no record for up to two intervals).
+fn idle_gap(nat: &[(String, EniAgg)]) -> i64 {
+    let interval = nat
+        .iter()
+        .map(|(_, a)| a.private_side().longest_record)
+        .max()
+        .unwrap_or(0);
+    IDLE_GAP.max(2 * interval + 120)
+}
+
 /// What the NAT-leg method measured on generated worlds (README, "How ECR is estimated").
 const NAT_LEGS_MEASURED: &str = "; measured on generated worlds: 3-4 % above the truth, and 8-15 % below it where tasks take a stopped task's address within minutes (such a task's pull is not told apart from the last one's traffic)";
 
@@ -1319,6 +1331,10 @@ impl<'a> EcrEstimate<'a> {
     /// session after the data's first `grace` seconds is a start, its pull-window S3
     /// downloads the pull (they crossed the NAT by construction, so no cap is needed).
     fn count_nat_legs(&mut self) {
+        // sessions kept apart at IDLE_GAP are joined here where the aggregation interval
+        // makes a longer gap the least that means anything (exact: clusters at a larger gap
+        // are unions of those at the smaller one)
+        let gap = idle_gap(self.nat);
         let mut by_ip: HashMap<IpAddr, Sessions> = HashMap::new();
         for (_, a) in self.nat {
             for (ip, client) in &a.private_side().by_client {
@@ -1326,7 +1342,7 @@ impl<'a> EcrEstimate<'a> {
                     by_ip.entry(*ip).or_default().merge(
                         client.sessions.clone(),
                         self.opt.pull_window,
-                        IDLE_GAP,
+                        gap,
                     );
                 }
             }
@@ -1406,7 +1422,7 @@ impl<'a> EcrEstimate<'a> {
         );
         let nat_legs = format!(
             "from the NAT's private legs alone: a client address that had no record for {} minutes or more (or none yet) starts a task, and its S3 downloads through the NAT in the next {}s are the image pull (starts within {}s of the data's start are left out as possibly older){}.",
-            IDLE_GAP / 60,
+            idle_gap(self.nat) / 60,
             opt.pull_window,
             opt.grace,
             NAT_LEGS_MEASURED

@@ -440,6 +440,44 @@ fn rule_5_nat_only_a_reused_address_after_an_idle_gap_is_a_new_task() {
 }
 
 #[test]
+fn rule_5_nat_only_the_idle_gap_grows_with_the_aggregation_interval() {
+    // 10-minute records (the default aggregation interval): a client seen in intervals 0, 1,
+    // 2 and 4 (none in 3: 1 200 s between starts) is one task; a gap of 1 320 s or more
+    // (twice the interval and two minutes) is a new one
+    let mut body = H.to_string();
+    body += &line(
+        "eni-old",
+        "10.0.3.3",
+        "10.0.3.4",
+        "10.0.3.3",
+        "10.0.3.4",
+        10,
+        T - 3_600,
+        "use1-az1",
+        "subnet-a",
+    );
+    let ten = |start: i64, down: u64| {
+        nat_only(&s3_flow("52.216.8.1", 100, down, start)).replace(
+            &format!(" {start} {} ", start + 60),
+            &format!(" {start} {} ", start + 600),
+        )
+    };
+    for (k, down) in [(0, 30_000), (1, 10), (2, 10), (4, 10)] {
+        body += &ten(T + k * 600, down);
+    }
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    assert_eq!((a.ecr.task_starts, a.ecr.bytes), (1, 30_000));
+    assert!(
+        a.ecr.method.contains("for 22 minutes or more"),
+        "{}",
+        a.ecr.method
+    );
+    body += &ten(T + 4 * 600 + 1_320, 5_000);
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    assert_eq!((a.ecr.task_starts, a.ecr.bytes), (2, 35_000));
+}
+
+#[test]
 fn rule_5_nat_only_a_pull_that_meets_other_traffic_on_its_address() {
     // application S3 of the second task starting during its pull is inside the window
     // (counted: the estimate errs upward, as with task ENIs)...
