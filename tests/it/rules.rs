@@ -326,20 +326,25 @@ fn rule_4_region_comes_from_the_record_the_key_path_or_the_flag() {
     assert_eq!(a.classes.s3.download, 100);
 }
 
+/// The header and a record an hour before `T`, so that tasks starting at `T` are new to
+/// the data.
+fn an_hour_of_history() -> String {
+    H.to_string()
+        + &line(
+            "eni-old",
+            "10.0.3.3",
+            "10.0.3.4",
+            "10.0.3.3",
+            "10.0.3.4",
+            10,
+            T - 3_600,
+            "use1-az1",
+            "subnet-a",
+        )
+}
+
 fn ecr_world() -> String {
-    let mut body = H.to_string();
-    // something an hour earlier, so the task is new to the data
-    body += &line(
-        "eni-old",
-        "10.0.3.3",
-        "10.0.3.4",
-        "10.0.3.3",
-        "10.0.3.4",
-        10,
-        T - 3_600,
-        "use1-az1",
-        "subnet-a",
-    );
+    let mut body = an_hour_of_history();
     let t0 = T;
     body += &s3_flow("44.192.0.1", 500, 9_000, t0); // ECR API: first record of the task
     body += &s3_flow("52.216.8.1", 100, 30_000, t0 + 30); // layers, inside the window
@@ -444,18 +449,7 @@ fn rule_5_nat_only_the_idle_gap_grows_with_the_aggregation_interval() {
     // 10-minute records (the default aggregation interval): a client seen in intervals 0, 1,
     // 2 and 4 (none in 3: 1 200 s between starts) is one task; a gap of 1 320 s or more
     // (twice the interval and two minutes) is a new one
-    let mut body = H.to_string();
-    body += &line(
-        "eni-old",
-        "10.0.3.3",
-        "10.0.3.4",
-        "10.0.3.3",
-        "10.0.3.4",
-        10,
-        T - 3_600,
-        "use1-az1",
-        "subnet-a",
-    );
+    let mut body = an_hour_of_history();
     let ten = |start: i64, down: u64| {
         nat_only(&s3_flow("52.216.8.1", 100, down, start)).replace(
             &format!(" {start} {} ", start + 60),
