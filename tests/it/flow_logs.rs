@@ -28,10 +28,13 @@ fn copy_as(from: &Path, to: &Path, id: &str, pick: impl Fn(&Path) -> bool) -> us
 /// header (the layout, for `--fields`).
 fn export_of(from: &Path, to: &Path) -> String {
     let mut header = String::new();
-    for (n, f) in files_under(from).iter().enumerate() {
+    let logs = files_under(from)
+        .into_iter()
+        .filter(|f| f.to_str().unwrap().ends_with(".gz"));
+    for (n, f) in logs.enumerate() {
         let mut text = String::new();
         std::io::Read::read_to_string(
-            &mut flate2::read::GzDecoder::new(std::fs::File::open(f).unwrap()),
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(&f).unwrap()),
             &mut text,
         )
         .unwrap();

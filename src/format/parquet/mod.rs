@@ -289,6 +289,7 @@ fn decode_unguarded<T: ChunkReader + 'static, S: Sink>(
     sink: &mut S,
 ) -> Result<u64, (u64, ParquetFailure)> {
     let fail = |rows: u64, e: &dyn std::fmt::Display| (rows, ParquetFailure(e.to_string()));
+    pages::check_footer(&input).map_err(|e| fail(0, &e))?;
     let meta =
         ArrowReaderMetadata::load(&input, ArrowReaderOptions::new()).map_err(|e| fail(0, &e))?;
     // Ask for string columns as dictionaries: a dictionary-encoded column chunk then arrives
@@ -643,6 +644,32 @@ mod tests {
             why.0.contains("a dictionary of 63 values in 32 bytes"),
             "{}",
             why.0
+        );
+    }
+
+    #[test]
+    fn a_footer_claiming_billions_of_booleans_is_refused_at_once() {
+        // a valid file whose footer gains, as its first field, a list of 2^32 - 1 booleans
+        // in six bytes: the crate would skip them one by one, without reading a byte each
+        let b = file(true);
+        let len = b.len();
+        let n = u32::from_le_bytes(b[len - 8..len - 4].try_into().unwrap()) as usize;
+        let footer = &b[len - 8 - n..len - 8];
+        // field id 99 (long form), type list; list header: size 15 (varint follows), bool
+        let mut lie = vec![0x09, 0xc6, 0x01, 0xf1, 0xff, 0xff, 0xff, 0xff, 0x0f];
+        lie.extend_from_slice(footer);
+        let mut v = b[..len - 8 - n].to_vec();
+        v.extend_from_slice(&lie);
+        v.extend_from_slice(&(lie.len() as u32).to_le_bytes());
+        v.extend_from_slice(b"PAR1");
+        let (rows, why) =
+            decode(bytes::Bytes::from(v), FieldSet::ALL, &mut Seen::default()).unwrap_err();
+        assert_eq!(rows, 0);
+        assert!(why.0.contains("malformed footer"), "{}", why.0);
+        // the same file with its own footer reads
+        assert_eq!(
+            decode(file(true), FieldSet::ALL, &mut Seen::default()).unwrap(),
+            5
         );
     }
 

@@ -10,6 +10,8 @@
 //!   physical type takes a known least number of bytes),
 //! - a header is malformed, or a page runs past its column chunk.
 //!
+//! The footer is walked the same way first ([`check_footer`]).
+//!
 //! The reader here reads a byte slice and never allocates: counts and lengths in the header
 //! are checked against the bytes at hand, nesting is bounded, and every step consumes a byte.
 
@@ -76,6 +78,37 @@ pub fn check<R: ChunkReader>(
         }
     }
     Ok(())
+}
+
+/// Walk the footer (the file's metadata, Thrift at the end of the file) with the reader
+/// here before the `parquet` crate parses it: the crate skips a list of booleans without
+/// reading a byte per element, so a footer of a few bytes claiming billions of them keeps it
+/// busy for minutes (found by `fuzz/`). A footer this reader cannot walk is refused.
+pub fn check_footer<R: ChunkReader>(input: &R) -> Result<(), String> {
+    let len = input.len();
+    if len < 12 {
+        return Ok(()); // too short to be Parquet: the crate says so
+    }
+    let tail = input.get_bytes(len - 8, 8).map_err(|e| e.to_string())?;
+    if &tail[4..] != b"PAR1" {
+        return Ok(()); // not a plain footer (encrypted or not Parquet): the crate decides
+    }
+    let n = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if n + 8 > len {
+        return Ok(()); // the crate reports the impossible length
+    }
+    let footer = input
+        .get_bytes(len - 8 - n, n as usize)
+        .map_err(|e| e.to_string())?;
+    let mut r = Compact {
+        buf: &footer,
+        pos: 0,
+    };
+    match r.skip(ty::STRUCT, 0) {
+        Ok(()) => Ok(()),
+        Err(Stop::Short) => Err("malformed footer (it ends inside its metadata)".into()),
+        Err(Stop::Bad(why)) => Err(format!("malformed footer ({why})")),
+    }
 }
 
 /// The fewest bytes one PLAIN-encoded value of a physical type takes, as a fraction
