@@ -366,7 +366,9 @@ pub struct BadLine {
 #[serde(deny_unknown_fields)]
 pub struct FileStats {
     pub path: String,
-    pub format: String,
+    /// How the input was encoded; `""` in JSON for an input that could not be opened.
+    #[serde(with = "format_or_empty")]
+    pub format: Option<crate::source::Encoding>,
     pub size: u64,
     pub counts: LineCounts,
     pub malformed_examples: Vec<BadLine>,
@@ -380,6 +382,27 @@ pub struct FileStats {
     /// The S3 object's ETag, for objects read from S3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+}
+
+/// [`FileStats::format`] in JSON: the encoding's name, or `""` when unknown.
+mod format_or_empty {
+    use crate::source::Encoding;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Encoding>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(e) => e.serialize(s),
+            None => s.serialize_str(""),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Encoding>, D::Error> {
+        let name = String::deserialize(d)?;
+        if name.is_empty() {
+            return Ok(None);
+        }
+        Encoding::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(&name)).map(Some)
+    }
 }
 
 /// ECR pull window state of one ENI: S3 download bytes by record start, kept only while

@@ -82,14 +82,79 @@ impl ClassBytes {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Method {
-    /// `nat-eni`: counted on NAT gateway ENIs. `client-side-estimate`: no NAT ENI in the
-    /// data; summed from the clients' own records (an estimate, may include non-NAT paths).
-    pub counting: String,
-    /// `given` (--nat-eni/--nat-ip), `detected` (address translation in pkt-* fields).
-    pub nat_source: String,
-    /// Leg counted: `private` (pkt-* fields, attributes clients), `public`, or `mixed`.
-    pub legs: String,
+    pub counting: Counting,
+    pub nat_source: NatSource,
+    pub legs: Legs,
 }
+
+/// Kebab-case names for the contract's enums, as in the JSON.
+macro_rules! named_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vm])* #[serde(rename = $s)] $v),+
+        }
+        impl $name {
+            /// The name in the JSON contract.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$v => $s),+
+                }
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// What the NAT bytes were counted on.
+    Counting {
+        /// On NAT gateway ENIs.
+        NatEni = "nat-eni",
+        /// No NAT ENI in the data: summed from the clients' own records (an estimate, may
+        /// include traffic that did not cross a NAT).
+        ClientSideEstimate = "client-side-estimate",
+    }
+);
+
+named_enum!(
+    /// How the NAT ENIs were known.
+    NatSource {
+        /// `--nat-eni`, `--nat-ip`, `--nat-file`.
+        Given = "given",
+        /// Address translation seen in the `pkt-*` fields.
+        Detected = "detected",
+        /// No NAT ENI (a client-side estimate).
+        None = "none",
+    }
+);
+
+named_enum!(
+    /// The NAT legs counted.
+    Legs {
+        /// The private legs (`pkt-*` fields; they name the clients).
+        Private = "private",
+        /// The public legs.
+        Public = "public",
+        /// Private on some ENI-days, public on others.
+        Mixed = "mixed",
+    }
+);
+
+named_enum!(
+    /// Where the top clients come from.
+    ClientsSource {
+        /// The NAT's private legs.
+        NatPrivateLegs = "nat-private-legs",
+        /// The clients' own records (may include traffic that did not cross a NAT).
+        ClientOwnRecords = "client-own-records",
+    }
+);
 
 /// One NAT gateway ENI.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -410,8 +475,8 @@ pub struct Analysis {
     pub by_subnet: Vec<GroupRow>,
     pub by_az: Vec<GroupRow>,
     pub by_ecs_service: Vec<GroupRow>,
-    /// Where `top_clients` comes from: `nat-private-legs` or `client-own-records`.
-    pub clients_source: String,
+    /// Where `top_clients` comes from.
+    pub clients_source: ClientsSource,
     pub top_clients: Vec<ClientRow>,
     pub ecr: Ecr,
     pub cross_az: CrossAz,
@@ -836,11 +901,11 @@ pub fn analyse_from(
     cross.by_pair = sorted_groups(cross_pairs);
 
     let clients_source = if !clients.is_empty() {
-        "nat-private-legs"
+        ClientsSource::NatPrivateLegs
     } else {
         // v2 data: the clients' own records (may include traffic not through a NAT)
         clients = own_clients.into_iter().collect();
-        "client-own-records"
+        ClientsSource::ClientOwnRecords
     };
     let mut by_subnet: BTreeMap<String, ClassBytes> = BTreeMap::new();
     let mut by_az: BTreeMap<String, ClassBytes> = BTreeMap::new();
@@ -1086,25 +1151,22 @@ pub fn analyse_from(
     Ok(Analysis {
         method: Method {
             counting: if client_side {
-                "client-side-estimate"
+                Counting::ClientSideEstimate
             } else {
-                "nat-eni"
-            }
-            .into(),
+                Counting::NatEni
+            },
             nat_source: if client_side {
-                "none"
+                NatSource::None
             } else if given {
-                "given"
+                NatSource::Given
             } else {
-                "detected"
-            }
-            .into(),
+                NatSource::Detected
+            },
             legs: match (any_private, any_public) {
-                (true, true) => "mixed",
-                (true, false) => "private",
-                _ => "public",
-            }
-            .into(),
+                (true, true) => Legs::Mixed,
+                (true, false) => Legs::Private,
+                _ => Legs::Public,
+            },
         },
         nat_region,
         classes,
@@ -1114,7 +1176,7 @@ pub fn analyse_from(
         by_subnet: sorted_groups(by_subnet),
         by_az: sorted_groups(by_az),
         by_ecs_service: sorted_groups(by_svc),
-        clients_source: clients_source.into(),
+        clients_source,
         top_clients: top,
         ecr,
         cross_az: cross,

@@ -13,7 +13,7 @@ use crate::classify::IpRanges;
 use crate::format::text::{Blocks, Decoder};
 use crate::format::{parquet, text, Layout};
 use crate::source::s3::{Body, Downloads};
-use crate::source::{self, Failure, FailureKind, Input, Location, Opened};
+use crate::source::{self, Encoding, Failure, FailureKind, Input, Location, Opened};
 use crate::spill::{Run, Spill};
 
 /// Default size of the chunks a large text input is cut into; inputs of at least
@@ -216,7 +216,7 @@ impl Engine<'_> {
         let error = match opened {
             Err(e) => Some(cannot_open(&e)),
             Ok(Opened::Memory(m, enc)) => {
-                sink.stats.format = enc.name().into();
+                sink.stats.format = Some(enc);
                 text::decode_slice(m.bytes(), self.layout, &mut sink);
                 None
             }
@@ -226,23 +226,23 @@ impl Engine<'_> {
                     && matches!(input.location, Location::File(_)) =>
             {
                 let stats = sink.take();
-                return self.ingest_split(input, reader, enc.name(), stats, region, acc, progress);
+                return self.ingest_split(input, reader, enc, stats, region, acc, progress);
             }
             Ok(Opened::Text(reader, enc)) => {
-                sink.stats.format = enc.name().into();
+                sink.stats.format = Some(enc);
                 text::decode(reader, self.layout, &mut sink)
                     .err()
                     .map(|(line, e)| stream_stopped(enc.name(), line, &e))
             }
             Ok(Opened::ParquetFile(f)) => {
-                sink.stats.format = "parquet".into();
+                sink.stats.format = Some(Encoding::Parquet);
                 progress.bar.inc(input.size);
                 parquet::decode(f, self.layout.keep, &mut sink)
                     .err()
                     .map(|(rows, e)| parquet_stopped(rows, &e))
             }
             Ok(Opened::ParquetBytes(b)) => {
-                sink.stats.format = "parquet".into();
+                sink.stats.format = Some(Encoding::Parquet);
                 parquet::decode(b, self.layout.keep, &mut sink)
                     .err()
                     .map(|(rows, e)| parquet_stopped(rows, &e))
@@ -264,13 +264,13 @@ impl Engine<'_> {
         &self,
         input: &Input,
         mut reader: Box<dyn std::io::BufRead + Send>,
-        format: &str,
+        format: Encoding,
         mut stats: FileStats,
         region: Option<u16>,
         acc: &mut Accumulator,
         progress: &Progress,
     ) {
-        stats.format = format.into();
+        stats.format = Some(format);
         let chunk_size = self.chunk;
         let mut blocks = Blocks::default();
         let first = blocks.next(&mut reader, chunk_size);
@@ -367,12 +367,12 @@ impl Engine<'_> {
                 .of_flow_log(self.params.flow_logs.tag(&input.display));
             let error = match source::open(input, |_| {}) {
                 Ok(Opened::Memory(m, enc)) => {
-                    sink.stats.format = enc.name().into();
+                    sink.stats.format = Some(enc);
                     text::decode_slice(m.bytes(), self.layout, &mut sink);
                     None
                 }
                 Ok(Opened::Text(r, enc)) => {
-                    sink.stats.format = enc.name().into();
+                    sink.stats.format = Some(enc);
                     text::decode(r, self.layout, &mut sink)
                         .err()
                         .map(|(line, e)| stream_stopped(enc.name(), line, &e))
@@ -403,7 +403,7 @@ impl Engine<'_> {
             offset += i.lines;
         }
         if let Some(e) = read_error {
-            let f = stream_stopped(format, offset, &e);
+            let f = stream_stopped(format.name(), offset, &e);
             stats.failure = Some(f.kind);
             stats.error = Some(f.message);
         }

@@ -46,15 +46,15 @@ impl PerDay {
             ecr_layers: a.ecr.bytes as f64 / d,
         }
     }
-    fn get(&self, name: &str) -> f64 {
-        match name {
-            "s3" => self.s3,
-            "dynamodb" => self.dynamodb,
-            "s3-other-region" => self.s3_other_region,
-            "aws-other" => self.aws_other,
-            "internet" => self.internet,
-            "ecr-layers" => self.ecr_layers,
-            _ => self.total,
+    fn get(&self, m: Measure) -> f64 {
+        match m {
+            Measure::S3 => self.s3,
+            Measure::Dynamodb => self.dynamodb,
+            Measure::S3OtherRegion => self.s3_other_region,
+            Measure::AwsOther => self.aws_other,
+            Measure::Internet => self.internet,
+            Measure::EcrLayers => self.ecr_layers,
+            Measure::Total => self.total,
         }
     }
 }
@@ -112,7 +112,7 @@ impl Side {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Change {
-    pub measure: String,
+    pub measure: Measure,
     pub before_per_day: f64,
     pub after_per_day: f64,
     pub delta_per_day: f64,
@@ -218,12 +218,53 @@ impl Threshold {
     }
 }
 
-/// The measures compared per day: the classes, their total, and the ECR estimate.
-pub(super) fn measures() -> impl Iterator<Item = &'static str> {
-    Class::ALL
-        .into_iter()
-        .map(Class::name)
-        .chain(["total", "ecr-layers"])
+/// A measure compared per day: a class, the total of the classes, or the ECR estimate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Measure {
+    S3,
+    Dynamodb,
+    S3OtherRegion,
+    AwsOther,
+    Internet,
+    Total,
+    EcrLayers,
+}
+
+impl Measure {
+    /// Every measure, in the order of the tables: the classes, the total, the ECR estimate.
+    pub const ALL: [Measure; 7] = [
+        Measure::S3,
+        Measure::Dynamodb,
+        Measure::S3OtherRegion,
+        Measure::AwsOther,
+        Measure::Internet,
+        Measure::Total,
+        Measure::EcrLayers,
+    ];
+
+    /// The class measured, for the five class measures.
+    pub fn class(self) -> Option<Class> {
+        Class::ALL.into_iter().find(|c| c.name() == self.as_str())
+    }
+
+    /// The name in the JSON contract and the tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measure::S3 => Class::S3.name(),
+            Measure::Dynamodb => Class::Dynamodb.name(),
+            Measure::S3OtherRegion => Class::S3OtherRegion.name(),
+            Measure::AwsOther => Class::AwsOther.name(),
+            Measure::Internet => Class::Internet.name(),
+            Measure::Total => "total",
+            Measure::EcrLayers => "ecr-layers",
+        }
+    }
+}
+
+/// The measures compared per day.
+pub(super) fn measures() -> impl Iterator<Item = Measure> {
+    Measure::ALL.into_iter()
 }
 
 /// Percent change from `before` to `after` (none when `before` is zero).
@@ -244,7 +285,7 @@ pub fn compare(
         .map(|m| {
             let (x, y) = (b.per_day.get(m), a.per_day.get(m));
             Change {
-                measure: m.to_string(),
+                measure: m,
                 before_per_day: x,
                 after_per_day: y,
                 delta_per_day: y - x,
@@ -400,7 +441,7 @@ impl Comparison {
                     let _ = writeln!(
                         out,
                         "{},{:.0},{:.0},{:.0},{}",
-                        super::escape::csv(&c.measure),
+                        c.measure.as_str(),
                         c.before_per_day,
                         c.after_per_day,
                         c.delta_per_day,
@@ -440,7 +481,7 @@ impl Comparison {
             .iter()
             .map(|c| {
                 [
-                    c.measure.clone(),
+                    c.measure.as_str().to_string(),
                     human(c.before_per_day as u64),
                     human(c.after_per_day as u64),
                     signed_bytes(c.delta_per_day),

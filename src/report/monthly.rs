@@ -11,10 +11,11 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use super::charts::{self, Chart, ChartError};
-use super::compare::{measures, pct_change as pct, signed_pct, Comparison};
+use super::compare::{measures, pct_change as pct, signed_pct, Comparison, Measure};
 use super::csv::esc as csv_esc;
 use super::escape::md as md_esc;
 use super::{dollars, html, human, text::Table, Format, Report};
+use crate::analysis::{Counting, Legs};
 use crate::classify::Class;
 
 /// The JSON schema identifier; bump the number on any incompatible change.
@@ -79,20 +80,20 @@ impl PeriodSummary {
         }
     }
 
-    fn bytes_of(&self, measure: &str) -> u64 {
+    fn bytes_of(&self, measure: Measure) -> u64 {
         match measure {
-            "total" => self.total_bytes,
-            "ecr-layers" => self.ecr_layer_bytes,
+            Measure::Total => self.total_bytes,
+            Measure::EcrLayers => self.ecr_layer_bytes,
             m => self
                 .class_bytes
                 .iter()
-                .find(|(k, _)| k == m)
+                .find(|(k, _)| k == m.as_str())
                 .map_or(0, |(_, v)| *v),
         }
     }
 
-    /// Bytes per day of a measure (a class name, `total` or `ecr-layers`).
-    pub fn per_day(&self, measure: &str) -> f64 {
+    /// Bytes per day of a measure.
+    pub fn per_day(&self, measure: Measure) -> f64 {
         // per day of the time the logs cover (older documents: of the period)
         let d = if self.covered_days > 0.0 {
             self.covered_days
@@ -112,7 +113,7 @@ impl PeriodSummary {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrendRow {
-    pub measure: String,
+    pub measure: Measure,
     pub previous_per_day: f64,
     pub this_per_day: f64,
     pub percent: Option<f64>,
@@ -205,7 +206,7 @@ fn review(r: &Report) -> Review {
         .collect();
     nat_enis.sort_by(|x, y| x.eni.cmp(&y.eni));
     let mut missing_fields = Vec::new();
-    if a.method.legs != "private" && a.method.counting == "nat-eni" {
+    if a.method.legs != Legs::Private && a.method.counting == Counting::NatEni {
         missing_fields.push(MissingField {
             fields: "pkt-srcaddr, pkt-dstaddr".into(),
             would_give:
@@ -289,9 +290,9 @@ pub fn build(p: Parts) -> MonthlyReport {
             let h: Vec<PeriodSummary> = h.into_iter().skip(skip).collect();
             let last = &prev.summary;
             let rows = measures()
-                .filter(|m| *m != "ecr-layers" || (last.ecr_known && summary.ecr_known))
+                .filter(|m| *m != Measure::EcrLayers || (last.ecr_known && summary.ecr_known))
                 .map(|m| TrendRow {
-                    measure: m.to_string(),
+                    measure: m,
                     previous_per_day: last.per_day(m),
                     this_per_day: summary.per_day(m),
                     percent: pct(last.per_day(m), summary.per_day(m)),
@@ -415,7 +416,11 @@ impl MonthlyReport {
         if a.top_clients.iter().any(|c| c.classes.s3.total() > 0) {
             out.push(charts::top_s3_clients(&a.top_clients, 10)?);
         }
-        let classes: Vec<&str> = Class::ALL.iter().map(|c| c.name()).collect();
+        let classes: Vec<Measure> = Measure::ALL
+            .into_iter()
+            .filter(|m| m.class().is_some())
+            .collect();
+        let class_names: Vec<&str> = classes.iter().map(|m| m.as_str()).collect();
         if let Some(c) = &self.comparison {
             let series = [&c.before, &c.after]
                 .iter()
@@ -448,7 +453,7 @@ impl MonthlyReport {
             out.push(charts::grouped_per_day(
                 "before-after.svg",
                 "NAT bytes per day by class, before and after the change",
-                &classes,
+                &class_names,
                 &series,
             )?);
         }
@@ -468,14 +473,14 @@ impl MonthlyReport {
                 .map(|m| {
                     (
                         m.label.clone(),
-                        classes.iter().map(|c| m.per_day(c)).collect(),
+                        classes.iter().map(|c| m.per_day(*c)).collect(),
                     )
                 })
                 .collect();
             out.push(charts::grouped_per_day(
                 "month-over-month.svg",
                 "NAT bytes per day by class, month over month",
-                &classes,
+                &class_names,
                 &series,
             )?);
         }
@@ -576,7 +581,7 @@ impl MonthlyReport {
                 t,
                 "{},{},{},{},{},{},{},{},{},{}",
                 csv_esc(&f.path),
-                csv_esc(&f.format),
+                f.format.map_or("", |e| e.name()),
                 f.size,
                 csv_esc(opt(&f.etag)),
                 f.counts.lines,
@@ -694,7 +699,7 @@ impl MonthlyReport {
             );
         }
         if let Some(t) = &self.trend {
-            if let Some(row) = t.rows.iter().find(|x| x.measure == "s3") {
+            if let Some(row) = t.rows.iter().find(|x| x.measure == Measure::S3) {
                 let _ = writeln!(
                     out,
                     "- Against {}: S3 through the NAT {}/day, was {}/day ({}).",
@@ -723,7 +728,7 @@ impl MonthlyReport {
             let mut tb = Table::new(&["per day", &t.previous, &s.label, "change"]);
             for row in &t.rows {
                 tb.row(vec![
-                    row.measure.clone(),
+                    row.measure.as_str().to_string(),
                     human(row.previous_per_day as u64),
                     human(row.this_per_day as u64),
                     signed_pct(row.percent),
@@ -752,8 +757,8 @@ impl MonthlyReport {
                     tb.row(vec![
                         m.label.clone(),
                         format!("{:.2}", m.days),
-                        human(m.per_day("s3") as u64),
-                        human(m.per_day("total") as u64),
+                        human(m.per_day(Measure::S3) as u64),
+                        human(m.per_day(Measure::Total) as u64),
                         dollars(m.nat_processing_cost),
                     ]);
                 }
@@ -788,7 +793,11 @@ impl MonthlyReport {
         let mut tb = Table::new(&["input", "format", "size"]);
         const SHOWN: usize = 25;
         for f in a.quality.files.iter().take(SHOWN) {
-            tb.row(vec![f.path.clone(), f.format.clone(), human(f.size)]);
+            tb.row(vec![
+                f.path.clone(),
+                f.format.map_or("", |e| e.name()).to_string(),
+                human(f.size),
+            ]);
         }
         tb.render(true, &mut out);
         if a.quality.files.len() > SHOWN {

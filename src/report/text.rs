@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::escape;
 use super::{dollars, human, Report};
-use crate::analysis::ClassBytes;
+use crate::analysis::{ClassBytes, ClientsSource, Counting};
 use crate::classify::Class;
 use crate::time::format_instant;
 
@@ -166,7 +166,7 @@ pub fn render(r: &Report, md: bool) -> String {
         ),
         _ => "no dated records".into(),
     };
-    let counting = if a.method.counting == "client-side-estimate" {
+    let counting = if a.method.counting == Counting::ClientSideEstimate {
         "ESTIMATE from client ENIs' own records (no NAT ENI in the data)".to_string()
     } else {
         format!(
@@ -375,7 +375,7 @@ pub fn render(r: &Report, md: bool) -> String {
     }
 
     if !a.top_clients.is_empty() {
-        let src = if a.clients_source == "nat-private-legs" {
+        let src = if a.clients_source == ClientsSource::NatPrivateLegs {
             "attributed from the NAT's private legs"
         } else {
             "from the clients' own records: may include traffic that did not cross a NAT"

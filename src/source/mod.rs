@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use flate2::read::MultiGzDecoder;
 
 /// How an input is encoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Encoding {
     Text,
     Gzip,

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use flowcost::analysis::Counting;
 use flowcost::report::Report;
 
 use crate::support::{analyze_json, bin, run, stderr, stdout};
@@ -247,7 +248,10 @@ fn multi_member_gzip_is_read_to_the_end() {
     std::fs::write(&f, data).unwrap();
     let r = analyze_json(&[f.to_str().unwrap()]);
     assert_eq!(r.analysis.classes.s3.download, 123);
-    assert_eq!(r.analysis.quality.files[0].format, "gzip");
+    assert_eq!(
+        r.analysis.quality.files[0].format,
+        Some(flowcost::source::Encoding::Gzip)
+    );
 }
 
 /// A budget of one ENI makes every worker spill after every input (and every chunk of a split
@@ -365,7 +369,7 @@ fn an_empty_window_with_the_nat_named_is_a_report_of_zero_bytes() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let z: Report = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(z.analysis.total, 0);
-    assert_eq!(z.analysis.method.counting, "nat-eni");
+    assert_eq!(z.analysis.method.counting, Counting::NatEni);
     let notes = z.analysis.quality.notes.join("\n");
     assert!(
         notes.contains("No record falls in the time range"),
@@ -867,9 +871,10 @@ fn the_progress_bar_fits_the_terminal_and_an_interrupt_clears_it() {
         );
         assert!(f.contains(" left"), "an ETA: {f:?}");
     }
-    // interrupted: the terminal is left without a bar
+    // interrupted: the terminal is left without a bar (standard input that stays open for
+    // seconds keeps the run going however fast the files are read)
     let Some(tty) = on_terminal(&format!(
-        "timeout -s INT 0.5 {bin} analyze -j 1 {} > /dev/null",
+        "sleep 5 | timeout -s INT 0.5 {bin} analyze -j 1 {} - > /dev/null",
         text.display()
     )) else {
         return;

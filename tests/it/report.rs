@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use flowcost::classify::Class;
 use flowcost::generate::{Encoding, FieldSet, Truth};
+use flowcost::report::compare::Measure;
 use flowcost::report::monthly::MonthlyReport;
 
 use crate::cli::{golden, relative};
@@ -249,7 +250,7 @@ fn month_over_month_carries_the_history() {
     );
     let t = b.trend.as_ref().expect("trend");
     assert_eq!(t.previous, "2026-08");
-    let row = |m: &str| t.rows.iter().find(|r| r.measure == m).unwrap();
+    let row = |m: &str| t.rows.iter().find(|r| r.measure.as_str() == m).unwrap();
     assert_eq!(
         row("s3").previous_per_day,
         aug.truth.nat.s3.total() as f64 / 31.0
@@ -349,8 +350,8 @@ fn an_unknown_ecr_share_is_no_figure_in_the_report_or_its_history() {
         db.path(),
     );
     let t = b.trend.as_ref().unwrap();
-    assert!(t.rows.iter().any(|r| r.measure == "s3"));
-    assert!(!t.rows.iter().any(|r| r.measure == "ecr-layers"));
+    assert!(t.rows.iter().any(|r| r.measure == Measure::S3));
+    assert!(!t.rows.iter().any(|r| r.measure == Measure::EcrLayers));
     let history = read(db.path(), "history.csv");
     assert!(
         history.lines().nth(1).unwrap().contains(",unknown,"),

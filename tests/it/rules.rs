@@ -1,6 +1,6 @@
 //! ACCOUNTING.md, rule by rule, on hand-written records whose answers are computed by hand.
 
-use flowcost::analysis::{AnalysisError, EcrBasis};
+use flowcost::analysis::{AnalysisError, ClientsSource, Counting, EcrBasis, Legs, NatSource};
 use flowcost::classify::Class;
 use flowcost::cost::{self, GbUnit, PriceTable};
 
@@ -101,8 +101,8 @@ fn rule_3_1_nat_bytes_counted_once_on_one_leg_never_on_client_enis() {
         (a.classes.s3.upload, a.classes.s3.download),
         (1_000, 50_000)
     );
-    assert_eq!(a.method.nat_source, "detected");
-    assert_eq!(a.method.legs, "private");
+    assert_eq!(a.method.nat_source, NatSource::Detected);
+    assert_eq!(a.method.legs, Legs::Private);
     assert_eq!(a.gateways.len(), 1);
     assert_eq!(a.gateways[0].eni, "eni-nat");
     assert_eq!(a.gateways[0].private_ips, vec!["10.0.0.10"]);
@@ -148,8 +148,8 @@ fn rule_3_1_without_pkt_fields_public_legs_are_counted() {
     let a = analyse_text(&body, &params(), &opt, None).unwrap();
     assert_eq!(a.total, 51_000);
     assert_eq!(a.classes.s3.download, 50_000);
-    assert_eq!(a.method.legs, "public");
-    assert_eq!(a.clients_source, "client-own-records");
+    assert_eq!(a.method.legs, Legs::Public);
+    assert_eq!(a.clients_source, ClientsSource::ClientOwnRecords);
     // --nat-ip finds the same ENI
     let mut p = params();
     p.nat_ips = vec!["10.0.0.10".parse().unwrap()];
@@ -168,7 +168,7 @@ fn rule_3_1_filtered_exports_count_the_leg_that_is_there() {
         .map(|l| format!("{l}\n"))
         .collect();
     let a = analyse_text(&(H.to_string() + &private), &params(), &options(), None).unwrap();
-    assert_eq!((a.total, a.method.legs.as_str()), (51_000, "private"));
+    assert_eq!((a.total, a.method.legs), (51_000, Legs::Private));
     assert!(a.gateways[0].cross_check.is_none());
     let public: String = all
         .lines()
@@ -178,7 +178,7 @@ fn rule_3_1_filtered_exports_count_the_leg_that_is_there() {
     let mut opt = options();
     opt.nat_enis = vec!["eni-nat".into()];
     let a = analyse_text(&(H.to_string() + &public), &params(), &opt, None).unwrap();
-    assert_eq!((a.total, a.method.legs.as_str()), (51_000, "public"));
+    assert_eq!((a.total, a.method.legs), (51_000, Legs::Public));
 }
 
 #[test]
@@ -190,7 +190,7 @@ fn rule_3_2_bytes_are_attributed_to_clients_subnets_and_azs() {
         None,
     )
     .unwrap();
-    assert_eq!(a.clients_source, "nat-private-legs");
+    assert_eq!(a.clients_source, ClientsSource::NatPrivateLegs);
     let c = &a.top_clients[0];
     assert_eq!(
         (c.ip.as_str(), c.enis.clone(), c.total),
@@ -217,7 +217,7 @@ fn rule_3_3_without_nat_enis_only_a_labelled_client_side_estimate() {
     let mut opt = options();
     opt.client_side_estimate = true;
     let a = analyse_text(&body, &params(), &opt, None).unwrap();
-    assert_eq!(a.method.counting, "client-side-estimate");
+    assert_eq!(a.method.counting, Counting::ClientSideEstimate);
     assert_eq!(a.total, 51_000);
     assert!(a.quality.notes.iter().any(|n| n.contains("ESTIMATE")));
 }

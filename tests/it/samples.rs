@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use flowcost::account::{FileStats, Params};
-use flowcost::analysis::{self, Analysis};
+use flowcost::analysis::{self, Analysis, NatSource};
 use flowcost::format::{fields, text, Layout, Malformed, Record, Sink};
 use flowcost::time::format_instant;
 use serde_json::Value;
@@ -504,7 +504,7 @@ fn aws_nat_examples_give_the_hand_checked_answer() {
         assert_eq!(a.gateways.len(), 1, "{name}");
         let g = &a.gateways[0];
         assert_eq!(g.eni, "eni-1235b8ca123456789", "{name}");
-        assert_eq!(a.method.nat_source, "detected");
+        assert_eq!(a.method.nat_source, NatSource::Detected);
         assert_eq!(a.top_clients[0].ip, "10.0.1.5", "{name}");
         assert_eq!(
             a.top_clients[0].enis,

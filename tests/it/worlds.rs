@@ -2,7 +2,7 @@
 //! gateway and subnet, in every encoding and field set; the ECR estimate within its stated
 //! error; parallel runs equal to single-threaded ones.
 
-use flowcost::analysis::ClassBytes;
+use flowcost::analysis::{ClassBytes, Legs, NatSource};
 use flowcost::generate::{Encoding, FieldSet, Truth};
 use flowcost::report::Report;
 
@@ -85,8 +85,8 @@ fn v5_world_is_exact_in_text_gzip_and_parquet() {
         let r = analyze_json(&[&w.path(enc)]);
         check_against_truth(&r, &w.truth, enc.dir());
         check_subnets(&r, &w.truth, enc.dir());
-        assert_eq!(r.analysis.method.nat_source, "detected");
-        assert_eq!(r.analysis.method.legs, "private");
+        assert_eq!(r.analysis.method.nat_source, NatSource::Detected);
+        assert_eq!(r.analysis.method.legs, Legs::Private);
         assert!(
             ecr_error(&r, &w.truth) <= ECR_MAX_ERROR,
             "{}: ECR error {}",
@@ -120,7 +120,7 @@ fn v2_world_needs_the_nat_named_and_then_is_exact() {
     args.push(&p);
     let r = analyze_json(&args);
     check_against_truth(&r, &w.truth, "v2 --nat-eni");
-    assert_eq!(r.analysis.method.legs, "public");
+    assert_eq!(r.analysis.method.legs, Legs::Public);
     let mut args: Vec<&str> = Vec::new();
     for ip in &w.truth.nat_ips {
         args.extend(["--nat-ip", ip.as_str()]);
