@@ -13,6 +13,9 @@ use std::net::IpAddr;
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Deserialize;
 
+/// Where AWS publishes ip-ranges.json.
+pub const IP_RANGES_URL: &str = "https://ip-ranges.amazonaws.com/ip-ranges.json";
+
 /// The ip-ranges snapshot shipped with the binary (AWS public data, see sample-data/).
 pub const EMBEDDED: &[u8] = include_bytes!("../sample-data/ip-ranges.json");
 

@@ -37,7 +37,7 @@ pub enum IpRangesCommand {
     /// copies are kept too).
     Update {
         /// Where to download it from.
-        #[arg(long, default_value = crate::cmd::ip_ranges::DEFAULT_URL)]
+        #[arg(long, default_value = crate::classify::IP_RANGES_URL)]
         url: String,
     },
     /// Print the ip-ranges in use: source, syncToken, createDate, prefixes per service.

@@ -10,8 +10,6 @@ use crate::classify::IpRanges;
 use crate::cli::IpRangesCommand;
 use crate::error::Error;
 
-/// Where AWS publishes the file.
-pub const DEFAULT_URL: &str = "https://ip-ranges.amazonaws.com/ip-ranges.json";
 /// Larger downloads are refused (the real file is a few MB).
 const MAX_BYTES: u64 = 64 << 20;
 
