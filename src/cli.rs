@@ -308,3 +308,44 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "SUBNET_ID", requires = "s3_endpoint_at")]
     pub endpoint_skips_subnet: Option<String>,
 }
+
+/// The command-line names of the core types' values (the types themselves know nothing of
+/// clap): each value's name and, where it helps, a line of help.
+macro_rules! value_enum {
+    ($t:ty { $($v:path => $name:literal $(: $help:literal)?),+ $(,)? }) => {
+        impl clap::ValueEnum for $t {
+            fn value_variants<'a>() -> &'a [Self] {
+                &[$($v),+]
+            }
+            fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+                Some(match self {
+                    $($v => clap::builder::PossibleValue::new($name)$(.help($help))?),+
+                })
+            }
+        }
+    };
+}
+
+value_enum!(Format {
+    Format::Table => "table",
+    Format::Json => "json",
+    Format::Csv => "csv",
+    Format::Markdown => "markdown",
+});
+
+value_enum!(GbUnit {
+    GbUnit::Gib => "gib": "2^30 bytes: the unit AWS uses when it bills data (\"GB\" on the bill)",
+    GbUnit::Gb => "gb": "10^9 bytes",
+});
+
+value_enum!(crate::generate::FieldSet {
+    crate::generate::FieldSet::V2 => "v2",
+    crate::generate::FieldSet::V5 => "v5",
+    crate::generate::FieldSet::V7 => "v7",
+});
+
+value_enum!(crate::generate::Encoding {
+    crate::generate::Encoding::Text => "text",
+    crate::generate::Encoding::Gz => "gz",
+    crate::generate::Encoding::Parquet => "parquet",
+});

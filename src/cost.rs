@@ -40,7 +40,7 @@ impl PriceTable {
 }
 
 /// What a "GB" is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GbUnit {
     /// 2^30 bytes: the unit AWS uses when it bills data ("GB" on the bill).

@@ -15,9 +15,7 @@ pub use world::{build, Truth, World, FLOW_LOG_ID};
 pub use write::{write_world, write_world_with};
 
 /// Field sets the generator can write.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldSet {
     V2,
@@ -26,9 +24,7 @@ pub enum FieldSet {
 }
 
 /// Encodings the generator can write.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoding {
     Text,

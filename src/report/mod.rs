@@ -19,7 +19,7 @@ use crate::cost::Cost;
 pub const SCHEMA: &str = "flowcost.analyze/1";
 
 /// Output formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Table,
     Json,
