@@ -61,12 +61,44 @@ pub struct Client {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sessions(Vec<Session>);
 
-/// One session: its first record's start (`pull.first`), its last record's start, and the
-/// S3 download bytes in `[first, first + window)`.
+/// One session: its first record's start (`pull.first`), its last record's start, the S3
+/// download bytes in `[first, first + window)`, and the stretch of time between two known
+/// task starts on its address that it lies in ([`TaskStarts`]; 0 without them): sessions
+/// of different stretches never join.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub last: i64,
     pub pull: PullWindow,
+    #[serde(default)]
+    pub stretch: u32,
+}
+
+/// Task starts known per address (from `--ecs-tasks`): each one cuts the address's records
+/// into a before and an after, so that a task taking an address soon after another is a
+/// start of its own even without an idle gap.
+#[derive(Clone, Debug, Default)]
+pub struct TaskStarts(std::sync::Arc<HashMap<IpAddr, Vec<i64>>>);
+
+impl TaskStarts {
+    /// From each address's task start times (any order).
+    pub fn new(mut starts: HashMap<IpAddr, Vec<i64>>) -> TaskStarts {
+        for v in starts.values_mut() {
+            v.sort_unstable();
+            v.dedup();
+        }
+        TaskStarts(std::sync::Arc::new(starts))
+    }
+
+    /// The stretch of `ip`'s time that `t` falls in: how many known starts are at or before it.
+    #[inline]
+    fn stretch(&self, ip: &IpAddr, t: i64) -> u32 {
+        if self.0.is_empty() {
+            return 0;
+        }
+        self.0
+            .get(ip)
+            .map_or(0, |v| v.partition_point(|s| *s <= t) as u32)
+    }
 }
 
 impl Session {
@@ -82,11 +114,13 @@ impl Sessions {
     }
 
     /// A record starting at `t`, with `s3_download` bytes of same-region S3 downloads.
-    fn observe(&mut self, t: i64, s3_download: u64, window: i64, gap: i64) {
+    fn observe(&mut self, t: i64, s3_download: u64, window: i64, gap: i64, stretch: u32) {
         let v = &mut self.0;
         let i = v.partition_point(|s| s.first() <= t);
-        let joins_prev = i > 0 && t.saturating_sub(v[i - 1].last) < gap;
-        let joins_next = i < v.len() && v[i].first().saturating_sub(t) < gap;
+        let joins_prev =
+            i > 0 && v[i - 1].stretch == stretch && t.saturating_sub(v[i - 1].last) < gap;
+        let joins_next =
+            i < v.len() && v[i].stretch == stretch && v[i].first().saturating_sub(t) < gap;
         let at = match (joins_prev, joins_next) {
             (true, true) => {
                 let next = v.remove(i);
@@ -103,6 +137,7 @@ impl Sessions {
                     Session {
                         last: t,
                         pull: PullWindow::default(),
+                        stretch,
                     },
                 );
                 i
@@ -128,7 +163,7 @@ impl Sessions {
         let mut out: Vec<Session> = Vec::with_capacity(all.len());
         for s in all {
             match out.last_mut() {
-                Some(p) if s.first().saturating_sub(p.last) < gap => {
+                Some(p) if p.stretch == s.stretch && s.first().saturating_sub(p.last) < gap => {
                     p.last = p.last.max(s.last);
                     p.pull.merge(s.pull, window);
                 }
@@ -170,6 +205,8 @@ pub struct Params {
     /// The flow logs the inputs come from, when more than one: each ENI's records are then
     /// kept apart per flow log ([`FlowLogs`]).
     pub flow_logs: FlowLogs,
+    /// Task starts known per address (`--ecs-tasks`), for sessions on the NAT's legs.
+    pub task_starts: TaskStarts,
 }
 
 /// Between an ENI id and its flow-log tag in the ENI table's keys, when a run's inputs come
@@ -1179,7 +1216,9 @@ impl Sink for FileSink<'_> {
                         (Class::S3, Dir::Download) => bytes,
                         _ => 0,
                     };
-                    c.sessions.observe(t, s3_download, window, IDLE_GAP);
+                    let stretch = self.params.task_starts.stretch(&client, t);
+                    c.sessions
+                        .observe(t, s3_download, window, IDLE_GAP, stretch);
                 }
             } else {
                 let side = agg.private_side_mut();
@@ -1232,14 +1271,21 @@ mod tests {
             .collect()
     }
 
-    /// The sessions of a set of record times, found the plain way: sorted, cut at gaps.
-    fn naive_sessions(events: &[(i64, u64)], window: i64, gap: i64) -> Vec<(i64, i64, u64)> {
+    /// The sessions of a set of record times, found the plain way: sorted, cut at gaps and
+    /// at the known task starts `cuts`.
+    fn naive_sessions(
+        events: &[(i64, u64)],
+        window: i64,
+        gap: i64,
+        cuts: &[i64],
+    ) -> Vec<(i64, i64, u64)> {
         let mut e = events.to_vec();
         e.sort();
         let mut out: Vec<(i64, i64, u64)> = Vec::new();
+        let stretch = |t: i64| cuts.iter().filter(|c| **c <= t).count();
         for (t, b) in e {
             match out.last_mut() {
-                Some(s) if t - s.1 < gap => {
+                Some(s) if t - s.1 < gap && stretch(s.1) == stretch(t) => {
                     s.1 = t;
                     if t < s.0 + window {
                         s.2 += b;
@@ -1256,23 +1302,26 @@ mod tests {
         fn sessions_are_the_same_in_any_order_and_split(
             events in proptest::collection::vec((0i64..20_000, 0u64..4), 1..60),
             cut in 0usize..60,
+            cuts in proptest::collection::vec(0i64..20_000, 0..4),
         ) {
             let (w, g) = (180, 900);
+            let ip: IpAddr = "10.0.1.5".parse().unwrap();
+            let starts = TaskStarts::new([(ip, cuts.clone())].into_iter().collect());
             let mut seq = Sessions::default();
             for &(t, b) in &events {
-                seq.observe(t, b, w, g);
+                seq.observe(t, b, w, g, starts.stretch(&ip, t));
             }
             let (x, y) = events.split_at(cut.min(events.len()));
             let mut p = Sessions::default();
             for &(t, b) in x {
-                p.observe(t, b, w, g);
+                p.observe(t, b, w, g, starts.stretch(&ip, t));
             }
             let mut q = Sessions::default();
             for &(t, b) in y.iter().rev() {
-                q.observe(t, b, w, g);
+                q.observe(t, b, w, g, starts.stretch(&ip, t));
             }
             p.merge(q, w, g);
-            let want = naive_sessions(&events, w, g);
+            let want = naive_sessions(&events, w, g, &cuts);
             proptest::prop_assert_eq!(sessions_of(&seq), want.clone());
             proptest::prop_assert_eq!(sessions_of(&p), want);
         }
@@ -1283,11 +1332,11 @@ mod tests {
         let mut s = Sessions::default();
         // a task: records every 5 minutes for an hour, 900 bytes of S3 in its first minute
         for k in 0..13 {
-            s.observe(k * 300, if k == 0 { 900 } else { 7 }, 180, IDLE_GAP);
+            s.observe(k * 300, if k == 0 { 900 } else { 7 }, 180, IDLE_GAP, 0);
         }
         // the address idle for 20 minutes, then a second task pulls 500 bytes
-        s.observe(3600 + 1200, 500, 180, IDLE_GAP);
-        s.observe(3600 + 1260, 0, 180, IDLE_GAP);
+        s.observe(3600 + 1200, 500, 180, IDLE_GAP, 0);
+        s.observe(3600 + 1260, 0, 180, IDLE_GAP, 0);
         assert_eq!(sessions_of(&s), vec![(0, 3600, 900), (4800, 4860, 500)]);
     }
 

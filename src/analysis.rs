@@ -1220,7 +1220,7 @@ fn idle_gap(nat: &[(String, EniAgg)]) -> i64 {
 }
 
 /// What the NAT-leg method measured on generated worlds (README, "How ECR is estimated").
-const NAT_LEGS_MEASURED: &str = "; measured on generated worlds: 3-4 % above the truth, and 8-15 % below it where tasks take a stopped task's address within minutes (such a task's pull is not told apart from the last one's traffic)";
+const NAT_LEGS_MEASURED: &str = "; measured on generated worlds: 1-4 % above the truth, or, without --ecs-tasks where tasks take a stopped task's address within minutes, 8-15 % below it (such a task's pull is not told apart from the last one's traffic; the tasks' known starts cut an address's records)";
 
 /// The ECR image-layer estimate (ACCOUNTING.md §5), built over walks of the non-NAT ENIs:
 /// [`EcrEstimate::count`] sums each client address's pull-window bytes; where they add up to

@@ -18,6 +18,8 @@ pub struct EcsTasks {
 /// One task's hold on an address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Held {
+    /// When the task was created (else its image pull or its start began).
+    start: i64,
     /// From a little before the task was created (its image pull follows) to a little after
     /// it stopped (`i64::MAX` while it runs).
     from: i64,
@@ -102,6 +104,7 @@ impl EcsTasks {
             let group = t.group.unwrap_or_default();
             let service = group.strip_prefix("service:").unwrap_or(&group);
             self.by_ip.entry(ip).or_default().push(Held {
+                start,
                 from: start.saturating_sub(BEFORE),
                 to,
                 service: if service.is_empty() {
@@ -114,6 +117,15 @@ impl EcsTasks {
         }
         self.tasks += added;
         added
+    }
+
+    /// Every address's task start times: where the account stage cuts an address's
+    /// sessions on the NAT's legs.
+    pub fn starts(&self) -> HashMap<IpAddr, Vec<i64>> {
+        self.by_ip
+            .iter()
+            .map(|(ip, held)| (*ip, held.iter().map(|h| h.start).collect()))
+            .collect()
     }
 
     /// Tasks known.

@@ -258,6 +258,7 @@ impl Config {
                 pull_window,
                 budget: Default::default(),
                 flow_logs: FlowLogs::default(),
+                task_starts: crate::account::TaskStarts::new(ecs_tasks.starts()),
             },
             options: Options {
                 nat_enis,
