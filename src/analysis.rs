@@ -1232,8 +1232,9 @@ struct EcrEstimate<'a> {
     /// Addresses of the logged non-NAT ENIs: their tasks are counted from their own
     /// records; the NAT's other clients from its private legs.
     enis_seen: HashSet<IpAddr>,
-    /// Task starts and pulls found on the NAT's private legs.
+    /// Task starts and pulls found on the NAT's private legs, and the idle gap that makes one.
     nat_leg_starts: u64,
+    gap: i64,
     any_ecs: bool,
     data_start: i64,
     /// S3 download bytes per client address on the NAT path (when private legs exist).
@@ -1271,6 +1272,7 @@ impl<'a> EcrEstimate<'a> {
             nat,
             enis_seen: HashSet::new(),
             nat_leg_starts: 0,
+            gap: idle_gap(nat),
             any_ecs,
             data_start,
             nat_s3,
@@ -1396,7 +1398,7 @@ impl<'a> EcrEstimate<'a> {
         // sessions kept apart at IDLE_GAP are joined here where the aggregation interval
         // makes a longer gap the least that means anything (exact: clusters at a larger gap
         // are unions of those at the smaller one)
-        let gap = idle_gap(self.nat);
+        let gap = self.gap;
         let mut by_ip: HashMap<IpAddr, Sessions> = HashMap::new();
         for (_, a) in self.nat {
             for (ip, client) in &a.private_side().by_client {
@@ -1484,7 +1486,7 @@ impl<'a> EcrEstimate<'a> {
         );
         let nat_legs = format!(
             "from the NAT's private legs alone: a client address that had no record for {} minutes or more (or none yet) starts a task, and its S3 downloads through the NAT in the next {}s are the image pull (starts within {}s of the data's start are left out as possibly older){}.",
-            idle_gap(self.nat) / 60,
+            self.gap / 60,
             opt.pull_window,
             opt.grace,
             NAT_LEGS_MEASURED

@@ -18,11 +18,10 @@ pub struct EcsTasks {
 /// One task's hold on an address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Held {
-    /// When the task was created (else its image pull or its start began).
+    /// When the task was created (else its image pull or its start began); its records
+    /// count from [`BEFORE`] seconds earlier.
     start: i64,
-    /// From a little before the task was created (its image pull follows) to a little after
-    /// it stopped (`i64::MAX` while it runs).
-    from: i64,
+    /// A little after it stopped (`i64::MAX` while it runs).
     to: i64,
     service: String,
 }
@@ -105,7 +104,6 @@ impl EcsTasks {
             let service = group.strip_prefix("service:").unwrap_or(&group);
             self.by_ip.entry(ip).or_default().push(Held {
                 start,
-                from: start.saturating_sub(BEFORE),
                 to,
                 service: if service.is_empty() {
                     "unknown".into()
@@ -142,8 +140,8 @@ impl EcsTasks {
         self.by_ip
             .get(&ip)?
             .iter()
-            .filter(|h| h.from <= t && t <= h.to)
-            .max_by_key(|h| h.from)
+            .filter(|h| h.start.saturating_sub(BEFORE) <= t && t <= h.to)
+            .max_by_key(|h| h.start)
             .map(|h| h.service.as_str())
     }
 }
