@@ -299,3 +299,81 @@ fn credentials_in_urls_are_not_recorded() {
         assert!(text.contains("REDACTED@127.0.0.1"), "{f}");
     }
 }
+
+#[test]
+fn hostile_ecs_task_services_and_flow_log_ids_are_inert() {
+    // a NAT-only generated world whose describe-tasks output names every service with markup
+    // and escapes, read beside a second flow log whose id in the file names carries markup
+    use flowcost::generate::{Encoding, FieldSet};
+    let mut s = crate::support::spec(18, FieldSet::V5);
+    s.nat_only = true;
+    s.tasks_per_day = 20;
+    let w = crate::support::world(&s, &[Encoding::Gz]);
+    let mut tasks: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.ecs_tasks()).unwrap()).unwrap();
+    for t in tasks["tasks"].as_array_mut().unwrap() {
+        t["group"] = format!("service:{SERVICE}").into();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tasks_file = dir.path().join("tasks.json");
+    std::fs::write(&tasks_file, serde_json::to_vec(&tasks).unwrap()).unwrap();
+    let second = dir.path().join("second");
+    std::fs::create_dir(&second).unwrap();
+    for f in crate::support::files_under(Path::new(&w.path(Encoding::Gz))) {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        let name = name.replace(
+            flowcost::generate::FLOW_LOG_ID,
+            "fl-<img src=x onerror=alert(3)>",
+        );
+        // the same records, other bytes (so that identical-content dedup does not take them)
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(second.join(name)).unwrap(),
+            flate2::Compression::best(),
+        );
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(&f).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        std::io::Write::write_all(&mut gz, &text).unwrap();
+        gz.finish().unwrap();
+    }
+    let gz = w.path(Encoding::Gz);
+    for fmt in ["markdown", "csv", "table"] {
+        let o = run(&[
+            "analyze",
+            "-q",
+            "--format",
+            fmt,
+            "--ecs-tasks",
+            tasks_file.to_str().unwrap(),
+            &gz,
+            second.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{fmt}: {}", stderr(&o));
+        let out = stdout(&o);
+        match fmt {
+            "csv" => assert_safe_csv(fmt, &out),
+            _ => {
+                assert!(
+                    out.contains("alert(1)"),
+                    "{fmt}: the service is shown: {out}"
+                );
+                assert!(
+                    out.contains("onerror"),
+                    "{fmt}: the flow log is named: {out}"
+                );
+                if fmt == "markdown" {
+                    assert_safe_md(fmt, &out);
+                } else {
+                    // the terminal shows markup as it is, and no control character
+                    assert!(
+                        !out.contains(['\u{1b}', '\u{7}']),
+                        "{fmt}: a control character"
+                    );
+                }
+            }
+        }
+    }
+}
