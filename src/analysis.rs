@@ -8,8 +8,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::account::{
-    uncell, Accumulator, Dir, EniAgg, EniSource, FileStats, FxMap, LineCounts, Oddities, Sessions,
-    DAY, IDLE_GAP, NO_DAY,
+    uncell, Accumulator, Dir, EniAgg, EniSource, FileStats, FxMap, LineCounts, Oddities, Openings,
+    Session, Sessions, DAY, IDLE_GAP, LAYER_STREAMS, NO_DAY, QUIET_MINUTES,
 };
 use crate::classify::{Class, IpRanges};
 use crate::overlap::{FlowLogOverlap, OneFlowLogPerEni};
@@ -1207,20 +1207,50 @@ pub fn analyse_from(
     })
 }
 
-/// The idle gap that starts a task on the NAT's private legs: [`IDLE_GAP`], or, where the flow
-/// log aggregates over longer intervals (600 s by default), twice the interval and two
-/// minutes (an active client may show no record for up to two intervals).
-fn idle_gap(nat: &[(String, EniAgg)]) -> i64 {
+/// What starts a task on the NAT's private legs: the idle gap ([`IDLE_GAP`]) and the quiet
+/// minutes before an AWS API opening ([`QUIET_MINUTES`]), or, where the flow log aggregates
+/// over longer intervals (600 s by default), twice the interval and two minutes, and twice
+/// the interval (an active client may show no record for up to two intervals).
+fn nat_leg_thresholds(nat: &[(String, EniAgg)]) -> (i64, i64) {
     let interval = nat
         .iter()
         .map(|(_, a)| a.private_side().longest_record)
         .max()
         .unwrap_or(0);
-    IDLE_GAP.max(2 * interval + 120)
+    (
+        IDLE_GAP.max(2 * interval + 120),
+        QUIET_MINUTES.max((2 * interval + 59) / 60),
+    )
+}
+
+/// The task starts in one session of a NAT-only address, with their pull bytes: the
+/// session's first record, then every AWS API opening that looks like an image pull
+/// ([`Openings::pull_at`]) at least a pull window after the last start, with `quiet` minutes
+/// before it (their pull windows never overlap, so no byte counts twice). `held` says when a
+/// task known from `--ecs-tasks` held the address: no other task started then.
+fn nat_leg_pulls(
+    s: &Session,
+    openings: &Openings,
+    window: i64,
+    quiet: i64,
+    held: impl Fn(i64) -> bool,
+) -> Vec<(i64, u64)> {
+    let mut out = vec![(s.first(), s.pull.bytes())];
+    let mut last = s.first();
+    for t in openings.starts(s.first(), s.last, quiet) {
+        if t < last.saturating_add(window) || held(t) {
+            continue;
+        }
+        if let Some(bytes) = openings.pull_at(t, window) {
+            out.push((t, bytes));
+            last = t;
+        }
+    }
+    out
 }
 
 /// What the NAT-leg method measured on generated worlds (README, "How ECR is estimated").
-const NAT_LEGS_MEASURED: &str = "; measured on generated worlds: 1-4 % above the truth, or, without --ecs-tasks where tasks take a stopped task's address within minutes, 8-15 % below it (such a task's pull is not told apart from the last one's traffic; the tasks' known starts cut an address's records)";
+const NAT_LEGS_MEASURED: &str = "; measured on generated worlds, with and without address reuse and --ecs-tasks: 0-4 % above the truth";
 
 /// The ECR image-layer estimate (ACCOUNTING.md §5), built over walks of the non-NAT ENIs:
 /// [`EcrEstimate::count`] sums each client address's pull-window bytes; where they add up to
@@ -1235,6 +1265,7 @@ struct EcrEstimate<'a> {
     /// Task starts and pulls found on the NAT's private legs, and the idle gap that makes one.
     nat_leg_starts: u64,
     gap: i64,
+    quiet_minutes: i64,
     any_ecs: bool,
     data_start: i64,
     /// S3 download bytes per client address on the NAT path (when private legs exist).
@@ -1267,12 +1298,14 @@ impl<'a> EcrEstimate<'a> {
             || nat
                 .iter()
                 .any(|(_, a)| !a.private_side().by_client.is_empty());
+        let (gap, quiet_minutes) = nat_leg_thresholds(nat);
         EcrEstimate {
             opt,
             nat,
             enis_seen: HashSet::new(),
             nat_leg_starts: 0,
-            gap: idle_gap(nat),
+            gap,
+            quiet_minutes,
             any_ecs,
             data_start,
             nat_s3,
@@ -1398,43 +1431,49 @@ impl<'a> EcrEstimate<'a> {
         // sessions kept apart at IDLE_GAP are joined here where the aggregation interval
         // makes a longer gap the least that means anything (exact: clusters at a larger gap
         // are unions of those at the smaller one)
-        let gap = self.gap;
-        let mut by_ip: HashMap<IpAddr, Sessions> = HashMap::new();
+        let (gap, quiet) = (self.gap, self.quiet_minutes);
+        let window = self.opt.pull_window;
+        let mut by_ip: HashMap<IpAddr, (Sessions, Openings)> = HashMap::new();
         for (_, a) in self.nat {
             for (ip, client) in &a.private_side().by_client {
                 if !self.enis_seen.contains(ip) {
-                    by_ip.entry(*ip).or_default().merge(
-                        client.sessions.clone(),
-                        self.opt.pull_window,
-                        gap,
-                    );
+                    let (s, o) = by_ip.entry(*ip).or_default();
+                    s.merge(client.sessions.clone(), window, gap);
+                    o.merge(client.openings.clone(), window);
                 }
             }
         }
-        for (ip, sessions) in by_ip {
+        let since = self.data_start + self.opt.grace;
+        for (ip, (sessions, openings)) in by_ip {
             for s in sessions.iter() {
-                if s.first() < self.data_start + self.opt.grace {
-                    continue;
+                let held = |t| self.opt.ecs_tasks.service_at(ip, t).is_some();
+                for (start, bytes) in nat_leg_pulls(s, &openings, window, quiet, held) {
+                    if start >= since {
+                        self.count_nat_leg_start(ip, start, bytes);
+                    }
                 }
-                self.tasks += 1;
-                self.nat_leg_starts += 1;
-                let bytes = s.pull.bytes();
-                if bytes == 0 {
-                    continue;
-                }
-                let svc = self
-                    .opt
-                    .ecs_tasks
-                    .service_at(ip, s.first())
-                    .unwrap_or("unknown")
-                    .to_string();
-                self.pulls += 1;
-                self.total += bytes;
-                let e = self.by_service.entry(svc).or_insert((0, 0));
-                e.0 += 1;
-                e.1 += bytes;
             }
         }
+    }
+
+    /// A task start at `start` on the NAT-only address `ip`, with `bytes` of pull.
+    fn count_nat_leg_start(&mut self, ip: IpAddr, start: i64, bytes: u64) {
+        self.tasks += 1;
+        self.nat_leg_starts += 1;
+        if bytes == 0 {
+            return;
+        }
+        let svc = self
+            .opt
+            .ecs_tasks
+            .service_at(ip, start)
+            .unwrap_or("unknown")
+            .to_string();
+        self.pulls += 1;
+        self.total += bytes;
+        let e = self.by_service.entry(svc).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += bytes;
     }
 
     /// What the estimate rests on, and why not, when nothing does.
@@ -1485,8 +1524,10 @@ impl<'a> EcrEstimate<'a> {
             if self.attributable { ", joined to the NAT's private legs by address" } else { ", assumed to use the NAT (no pkt-* fields to confirm)" }
         );
         let nat_legs = format!(
-            "from the NAT's private legs alone: a client address that had no record for {} minutes or more (or none yet) starts a task, and its S3 downloads through the NAT in the next {}s are the image pull (starts within {}s of the data's start are left out as possibly older){}.",
+            "from the NAT's private legs alone: a client address that had no record for {} minutes or more (or none yet) starts a task, as does an AWS API exchange after {} quiet minutes followed within a minute by S3 downloads on {} connections or more, and its S3 downloads through the NAT in the next {}s are the image pull (starts within {}s of the data's start are left out as possibly older){}.",
             self.gap / 60,
+            self.quiet_minutes,
+            LAYER_STREAMS,
             opt.pull_window,
             opt.grace,
             NAT_LEGS_MEASURED

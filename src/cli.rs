@@ -297,7 +297,8 @@ pub struct GenerateArgs {
     pub nat_only: bool,
     /// Tasks as a busy Fargate service has them: addresses reused from a small pool per
     /// subnet, tasks of 5 minutes to 12 hours, images of 50 MB to 2 GB, application S3
-    /// traffic during the image pull.
+    /// traffic during the image pull, and queue workers that fetch an S3 object after an
+    /// AWS API call.
     #[arg(long)]
     pub address_reuse: bool,
     /// Add an S3 gateway endpoint at this instant (UTC): from then on the tasks' same-region

@@ -575,6 +575,29 @@ pub fn build(spec: &Spec) -> World {
                     down,
                     Kind::App,
                 );
+                // (with reuse, half the AWS API calls are a queue poll that names an S3
+                // object, fetched seconds later: after a quiet spell this looks like a task's
+                // token, manifest and layers)
+                if spec.reuse && class == Class::AwsOther && t + 30 < t1 && rng.chance(0.5) {
+                    let (_, _, (ulo, uhi), (dlo, dhi)) = *mix
+                        .iter()
+                        .find(|m| m.0 == Class::S3)
+                        .expect("every mix has S3");
+                    let up = scaled(&mut rng, ulo, uhi, KIB, v);
+                    let down = scaled(&mut rng, dlo, dhi, KIB, v);
+                    let at = t + 2 + rng.range(0, 28) as i64;
+                    let secs = (down / (40 * MIB)) as i64 + 1 + rng.range(0, 5) as i64;
+                    flow(
+                        &mut rng,
+                        &mut flows,
+                        Class::S3,
+                        at,
+                        secs.min(t1 - at).max(1),
+                        up,
+                        down,
+                        Kind::App,
+                    );
+                }
                 // intra-VPC chatter with a shared internal service
                 if rng.chance(0.3) {
                     flows.push(Flow {

@@ -445,6 +445,70 @@ fn rule_5_nat_only_a_reused_address_after_an_idle_gap_is_a_new_task() {
 }
 
 #[test]
+fn rule_5_nat_only_a_task_on_a_just_freed_address_opens_with_an_aws_api_exchange() {
+    // the task of ecr_world (last record at t0 + 900), then, well under the idle gap, a
+    // second task on the address: three quiet minutes, an ECR API exchange, 20 000 B of layers
+    // and, past its pull window, application S3
+    let second = |quiet_then: i64, api: bool| {
+        let t1 = T + 900 + quiet_then;
+        let mut body = nat_only(&ecr_world());
+        if api {
+            body += &nat_only(&s3_flow("44.192.0.1", 500, 9_000, t1));
+        }
+        // three layers at once
+        body += &nat_only(&s3_flow("52.216.8.1", 100, 12_000, t1 + 10));
+        body += &nat_only(&s3_flow("52.216.8.2", 100, 5_000, t1 + 12));
+        body += &nat_only(&s3_flow("52.216.8.3", 100, 3_000, t1 + 15));
+        body += &nat_only(&s3_flow("52.216.8.1", 100, 4_000, t1 + 600));
+        analyse_text(&body, &params(), &options(), None).unwrap()
+    };
+    let a = second(180, true);
+    assert_eq!(
+        (a.ecr.task_starts, a.ecr.pulls, a.ecr.bytes),
+        (2, 2, 30_000 + 20_000)
+    );
+    // without the API exchange, or with one quiet minute only, it is the first task's traffic
+    for (quiet_then, api) in [(180, false), (120, true)] {
+        let a = second(quiet_then, api);
+        assert_eq!(
+            (a.ecr.task_starts, a.ecr.pulls, a.ecr.bytes),
+            (1, 1, 30_000),
+            "{quiet_then} s, API {api}"
+        );
+    }
+    // an application's AWS API call after quiet minutes, with no S3 download after it or
+    // with one (a queue message naming an object), opens nothing
+    let mut body = nat_only(&ecr_world());
+    body += &nat_only(&s3_flow("44.192.0.1", 500, 9_000, T + 900 + 300));
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    assert_eq!((a.ecr.task_starts, a.ecr.bytes), (1, 30_000));
+    body += &nat_only(&s3_flow("52.216.8.1", 100, 50_000, T + 900 + 305));
+    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    assert_eq!((a.ecr.task_starts, a.ecr.bytes), (1, 30_000));
+    // and a task known from --ecs-tasks to hold the address then rules out a new one
+    let mut layers = nat_only(&ecr_world());
+    let t1 = T + 900 + 180;
+    layers += &nat_only(&s3_flow("44.192.0.1", 500, 9_000, t1));
+    for (k, remote) in ["52.216.8.1", "52.216.8.2", "52.216.8.3"]
+        .iter()
+        .enumerate()
+    {
+        layers += &nat_only(&s3_flow(remote, 100, 1_000, t1 + 10 + k as i64));
+    }
+    let mut opt = options();
+    let held = format!(
+        r#"{{"tasks": [{{"group": "service:web", "startedAt": {T}, "stoppedAt": {},
+            "attachments": [{{"details": [{{"name": "privateIPv4Address", "value": "10.0.1.5"}}]}}]}}]}}"#,
+        T + 7_200
+    );
+    opt.ecs_tasks.add_json(held.as_bytes()).unwrap();
+    let a = analyse_text(&layers, &params(), &options(), None).unwrap();
+    assert_eq!((a.ecr.task_starts, a.ecr.bytes), (2, 33_000));
+    let a = analyse_text(&layers, &params(), &opt, None).unwrap();
+    assert_eq!((a.ecr.task_starts, a.ecr.bytes), (1, 30_000));
+}
+
+#[test]
 fn rule_5_nat_only_the_idle_gap_grows_with_the_aggregation_interval() {
     // 10-minute records (the default aggregation interval): a client seen in intervals 0, 1,
     // 2 and 4 (none in 3: 1 200 s between starts) is one task; a gap of 1 320 s or more

@@ -18,6 +18,12 @@ use serde::{Deserialize, Serialize};
 use crate::classify::{Class, IpRanges};
 use crate::format::{is_private, Action, LogStatus, Malformed, Record, Sink};
 
+mod clients;
+pub use clients::{
+    Client, ClientCells, Openings, Session, Sessions, TaskStarts, IDLE_GAP, LAYER_STREAMS,
+    QUIET_MINUTES,
+};
+
 pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Seconds in a day.
@@ -35,143 +41,6 @@ const MAX_PEERS: usize = 64;
 pub enum Dir {
     Upload = 0,
     Download = 1,
-}
-
-/// A client's private-leg bytes through one NAT ENI, by class and direction.
-pub type ClientCells = [[u64; 2]; 5];
-
-/// How long a client address must go without a record on the NAT's private legs before its
-/// next record counts as a new task's start (Fargate hands a stopped task's address to a
-/// later task). Chosen by measurement on generated worlds with address reuse (README, "How
-/// ECR is estimated").
-pub const IDLE_GAP: i64 = 900;
-
-/// One client address's private legs through one NAT ENI.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Client {
-    pub cells: ClientCells,
-    pub sessions: Sessions,
-}
-
-/// The times a client address was active, as sessions: runs of records with less than
-/// [`IDLE_GAP`] between one and the next. Each keeps the S3 download bytes of its first
-/// pull window, by record start, so that a session's first minutes can be read as a task's
-/// image pull. Merging is associative: a session is a cluster of record times joined at
-/// gaps under the threshold, and its span says all about which clusters join.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sessions(Vec<Session>);
-
-/// One session: its first record's start (`pull.first`), its last record's start, the S3
-/// download bytes in `[first, first + window)`, and the stretch of time between two known
-/// task starts on its address that it lies in ([`TaskStarts`]; 0 without them): sessions
-/// of different stretches never join.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
-    pub last: i64,
-    pub pull: PullWindow,
-    #[serde(default)]
-    pub stretch: u32,
-}
-
-/// Task starts known per address (from `--ecs-tasks`): each one cuts the address's records
-/// into a before and an after, so that a task taking an address soon after another is a
-/// start of its own even without an idle gap.
-#[derive(Clone, Debug, Default)]
-pub struct TaskStarts(std::sync::Arc<HashMap<IpAddr, Vec<i64>>>);
-
-impl TaskStarts {
-    /// From each address's task start times (any order).
-    pub fn new(mut starts: HashMap<IpAddr, Vec<i64>>) -> TaskStarts {
-        for v in starts.values_mut() {
-            v.sort_unstable();
-            v.dedup();
-        }
-        TaskStarts(std::sync::Arc::new(starts))
-    }
-
-    /// The stretch of `ip`'s time that `t` falls in: how many known starts are at or before it.
-    #[inline]
-    fn stretch(&self, ip: &IpAddr, t: i64) -> u32 {
-        if self.0.is_empty() {
-            return 0;
-        }
-        self.0
-            .get(ip)
-            .map_or(0, |v| v.partition_point(|s| *s <= t) as u32)
-    }
-}
-
-impl Session {
-    pub fn first(&self) -> i64 {
-        self.pull.first
-    }
-}
-
-impl Sessions {
-    /// The sessions in time order.
-    pub fn iter(&self) -> impl Iterator<Item = &Session> {
-        self.0.iter()
-    }
-
-    /// A record starting at `t`, with `s3_download` bytes of same-region S3 downloads.
-    fn observe(&mut self, t: i64, s3_download: u64, window: i64, gap: i64, stretch: u32) {
-        let v = &mut self.0;
-        let i = v.partition_point(|s| s.first() <= t);
-        let joins_prev =
-            i > 0 && v[i - 1].stretch == stretch && t.saturating_sub(v[i - 1].last) < gap;
-        let joins_next =
-            i < v.len() && v[i].stretch == stretch && v[i].first().saturating_sub(t) < gap;
-        let at = match (joins_prev, joins_next) {
-            (true, true) => {
-                let next = v.remove(i);
-                let prev = &mut v[i - 1];
-                prev.last = prev.last.max(next.last);
-                prev.pull.merge(next.pull, window);
-                i - 1
-            }
-            (true, false) => i - 1,
-            (false, true) => i,
-            (false, false) => {
-                v.insert(
-                    i,
-                    Session {
-                        last: t,
-                        pull: PullWindow::default(),
-                        stretch,
-                    },
-                );
-                i
-            }
-        };
-        let s = &mut v[at];
-        s.last = s.last.max(t);
-        if s3_download > 0 {
-            s.pull.add(t, s3_download, window);
-        } else {
-            s.pull.observe(t, window);
-        }
-    }
-
-    /// Fold `o` in: both in time order, sessions closer than `gap` joined.
-    pub fn merge(&mut self, o: Sessions, window: i64, gap: i64) {
-        if o.0.is_empty() {
-            return;
-        }
-        let mut all = std::mem::take(&mut self.0);
-        all.extend(o.0);
-        all.sort_by_key(|s| s.first());
-        let mut out: Vec<Session> = Vec::with_capacity(all.len());
-        for s in all {
-            match out.last_mut() {
-                Some(p) if p.stretch == s.stretch && s.first().saturating_sub(p.last) < gap => {
-                    p.last = p.last.max(s.last);
-                    p.pull.merge(s.pull, window);
-                }
-                _ => out.push(s),
-            }
-        }
-        self.0 = out;
-    }
 }
 
 /// Key of a (day, class, direction) cell.
@@ -643,12 +512,7 @@ impl PrivateSide {
     fn merge(&mut self, o: PrivateSide, window: i64) {
         add_map(&mut self.private, o.private);
         for (ip, client) in o.by_client {
-            let mine = self.by_client.entry(ip).or_default();
-            for (m, c) in mine.cells.iter_mut().zip(client.cells) {
-                m[0] += c[0];
-                m[1] += c[1];
-            }
-            mine.sessions.merge(client.sessions, window, IDLE_GAP);
+            self.by_client.entry(ip).or_default().merge(client, window);
         }
         self.internal_bytes += o.internal_bytes;
         self.internal_records += o.internal_records;
@@ -1209,17 +1073,13 @@ impl Sink for FileSink<'_> {
                     side.longest_record = side.longest_record.max((e - s).clamp(0, 3600));
                 }
                 *side.private.entry(cell(day, class, dir)).or_insert(0) += bytes;
-                let c = side.by_client.entry(client).or_default();
-                c.cells[class.index()][dir as usize] += bytes;
-                if let Some(t) = r.start {
-                    let s3_download = match (class, dir) {
-                        (Class::S3, Dir::Download) => bytes,
-                        _ => 0,
-                    };
-                    let stretch = self.params.task_starts.stretch(&client, t);
-                    c.sessions
-                        .observe(t, s3_download, window, IDLE_GAP, stretch);
-                }
+                let stretch = r
+                    .start
+                    .map_or(0, |t| self.params.task_starts.stretch(&client, t));
+                side.by_client
+                    .entry(client)
+                    .or_default()
+                    .record(r.start, class, dir, bytes, window, stretch);
             } else {
                 let side = agg.private_side_mut();
                 side.internal_records += 1;
@@ -1263,82 +1123,6 @@ impl Sink for FileSink<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Sessions as (first, last, pull-window bytes).
-    fn sessions_of(s: &Sessions) -> Vec<(i64, i64, u64)> {
-        s.iter()
-            .map(|s| (s.first(), s.last, s.pull.bytes()))
-            .collect()
-    }
-
-    /// The sessions of a set of record times, found the plain way: sorted, cut at gaps and
-    /// at the known task starts `cuts`.
-    fn naive_sessions(
-        events: &[(i64, u64)],
-        window: i64,
-        gap: i64,
-        cuts: &[i64],
-    ) -> Vec<(i64, i64, u64)> {
-        let mut e = events.to_vec();
-        e.sort();
-        let mut out: Vec<(i64, i64, u64)> = Vec::new();
-        let stretch = |t: i64| cuts.iter().filter(|c| **c <= t).count();
-        for (t, b) in e {
-            match out.last_mut() {
-                Some(s) if t - s.1 < gap && stretch(s.1) == stretch(t) => {
-                    s.1 = t;
-                    if t < s.0 + window {
-                        s.2 += b;
-                    }
-                }
-                _ => out.push((t, t, b)),
-            }
-        }
-        out
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn sessions_are_the_same_in_any_order_and_split(
-            events in proptest::collection::vec((0i64..20_000, 0u64..4), 1..60),
-            cut in 0usize..60,
-            cuts in proptest::collection::vec(0i64..20_000, 0..4),
-        ) {
-            let (w, g) = (180, 900);
-            let ip: IpAddr = "10.0.1.5".parse().unwrap();
-            let starts = TaskStarts::new([(ip, cuts.clone())].into_iter().collect());
-            let mut seq = Sessions::default();
-            for &(t, b) in &events {
-                seq.observe(t, b, w, g, starts.stretch(&ip, t));
-            }
-            let (x, y) = events.split_at(cut.min(events.len()));
-            let mut p = Sessions::default();
-            for &(t, b) in x {
-                p.observe(t, b, w, g, starts.stretch(&ip, t));
-            }
-            let mut q = Sessions::default();
-            for &(t, b) in y.iter().rev() {
-                q.observe(t, b, w, g, starts.stretch(&ip, t));
-            }
-            p.merge(q, w, g);
-            let want = naive_sessions(&events, w, g, &cuts);
-            proptest::prop_assert_eq!(sessions_of(&seq), want.clone());
-            proptest::prop_assert_eq!(sessions_of(&p), want);
-        }
-    }
-
-    #[test]
-    fn a_reused_address_after_an_idle_gap_is_a_new_session() {
-        let mut s = Sessions::default();
-        // a task: records every 5 minutes for an hour, 900 bytes of S3 in its first minute
-        for k in 0..13 {
-            s.observe(k * 300, if k == 0 { 900 } else { 7 }, 180, IDLE_GAP, 0);
-        }
-        // the address idle for 20 minutes, then a second task pulls 500 bytes
-        s.observe(3600 + 1200, 500, 180, IDLE_GAP, 0);
-        s.observe(3600 + 1260, 0, 180, IDLE_GAP, 0);
-        assert_eq!(sessions_of(&s), vec![(0, 3600, 900), (4800, 4860, 500)]);
-    }
 
     #[test]
     fn tagged_keys_split_back_and_sort_by_eni() {
