@@ -118,10 +118,7 @@ fn account(c: &mut Criterion) {
     let r = IpRanges::embedded();
     let body = v5_lines(20_000);
     let layout = Layout::new(fields::parse_field_list(V5)).projected(ENGINE_FIELDS);
-    let params = Params {
-        pull_window: 180,
-        ..Default::default()
-    };
+    let params = Params::default(); // a 3-minute pull window
     let mut g = c.benchmark_group("account");
     g.throughput(Throughput::Elements(20_000));
     g.bench_function("v5-nat-private-legs", |b| {
@@ -209,10 +206,7 @@ fn spill(c: &mut Criterion) {
         );
     }
     let layout = Layout::new(fields::parse_field_list(V5)).projected(ENGINE_FIELDS);
-    let params = Params {
-        pull_window: 180,
-        ..Default::default()
-    };
+    let params = Params::default(); // a 3-minute pull window
     let mut table = Accumulator::new(&params);
     let mut sink = table.file(&r, &params, FileStats::default(), r.region_id("us-east-1"));
     text::decode(body.as_bytes(), &layout, &mut sink).unwrap();

@@ -12,6 +12,7 @@ use crate::account::{
     Session, Sessions, DAY, IDLE_GAP, LAYER_STREAMS, NO_DAY, QUIET_MINUTES,
 };
 use crate::classify::{Class, IpRanges};
+use crate::config::RunConfig;
 use crate::overlap::{FlowLogOverlap, OneFlowLogPerEni};
 
 /// Upload and download bytes.
@@ -333,7 +334,7 @@ pub struct Period {
 
 /// Seconds of `[first, last]`, widened to whole UTC hours (a log that starts at 00:03 with
 /// records every few minutes covers the hour from 00:00), inside the time filter.
-fn covered(first: Option<i64>, last: Option<i64>, opt: &Options) -> u64 {
+fn covered(first: Option<i64>, last: Option<i64>, opt: &RunConfig) -> u64 {
     let (Some(f), Some(l)) = (first, last) else {
         return 0;
     };
@@ -484,26 +485,6 @@ pub struct Analysis {
     pub rejected: Rejected,
     pub period: Period,
     pub quality: Quality,
-}
-
-/// How to finish.
-#[derive(Clone, Debug, Default)]
-pub struct Options {
-    pub nat_enis: Vec<String>,
-    pub nat_ips: Vec<IpAddr>,
-    pub client_side_estimate: bool,
-    pub pull_window: i64,
-    /// ENIs first seen within this many seconds of the data's start may predate it and are
-    /// not counted as task starts.
-    pub grace: i64,
-    pub top: usize,
-    pub since: Option<i64>,
-    pub until: Option<i64>,
-    /// The flow log to count where two recorded the same ENI (`--flow-log-id`).
-    pub flow_log_id: Option<String>,
-    /// ECS tasks as `aws ecs describe-tasks` described them (`--ecs-tasks`): labels task
-    /// starts with their service where the flow logs carry no ECS fields.
-    pub ecs_tasks: crate::inventory::EcsTasks,
 }
 
 /// An ENI that may be a NAT gateway, with the evidence.
@@ -695,7 +676,7 @@ impl FirstPass {
 pub fn analyse(
     acc: &Accumulator,
     ranges: &IpRanges,
-    opt: &Options,
+    opt: &RunConfig,
 ) -> Result<Analysis, AnalysisError> {
     analyse_from(acc, acc, ranges, opt)
 }
@@ -710,7 +691,7 @@ pub fn analyse_from(
     acc: &Accumulator,
     enis: &dyn EniSource,
     ranges: &IpRanges,
-    opt: &Options,
+    opt: &RunConfig,
 ) -> Result<Analysis, AnalysisError> {
     let mut files = acc.files.clone();
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -729,7 +710,7 @@ pub fn analyse_from(
             &acc.flow_logs,
             &acc.flow_log_fields,
             opt.flow_log_id.as_deref(),
-            acc.window,
+            opt.pull_window,
         )?;
         lines.set_aside_duplicates(summary.records_set_aside, summary.rejected_set_aside);
         flow_logs = Some(summary);
@@ -1257,7 +1238,7 @@ const NAT_LEGS_MEASURED: &str = "; measured on generated worlds, with and withou
 /// more than the NAT saw as S3 downloads for the address, a second walk
 /// ([`EcrEstimate::share`]) gives each pull its share of that.
 struct EcrEstimate<'a> {
-    opt: &'a Options,
+    opt: &'a RunConfig,
     nat: &'a [(String, EniAgg)],
     /// Addresses of the logged non-NAT ENIs: their tasks are counted from their own
     /// records; the NAT's other clients from its private legs.
@@ -1285,7 +1266,12 @@ struct EcrEstimate<'a> {
 }
 
 impl<'a> EcrEstimate<'a> {
-    fn new(nat: &'a [(String, EniAgg)], any_ecs: bool, data_start: i64, opt: &'a Options) -> Self {
+    fn new(
+        nat: &'a [(String, EniAgg)],
+        any_ecs: bool,
+        data_start: i64,
+        opt: &'a RunConfig,
+    ) -> Self {
         let mut nat_s3: HashMap<IpAddr, u64> = HashMap::new();
         for (_, a) in nat {
             for (ip, class, dir, b) in a.client_cells() {
@@ -1412,14 +1398,14 @@ impl<'a> EcrEstimate<'a> {
 
     /// The ECS service of a task ENI: its own ECS fields, else the `--ecs-tasks` task with
     /// its ENI id, else `unknown`.
-    fn service_of<'s>(opt: &'s Options, a: &'s EniAgg) -> &'s str {
+    fn service_of<'s>(opt: &'s RunConfig, a: &'s EniAgg) -> &'s str {
         a.meta
             .ecs_service
             .as_deref()
             .or_else(|| {
                 let first = a.span.first()?;
                 let ip = a.local_ips.items.first()?;
-                opt.ecs_tasks.service_at(*ip, first)
+                opt.tasks.ecs().service_at(*ip, first)
             })
             .unwrap_or("unknown")
     }
@@ -1446,7 +1432,7 @@ impl<'a> EcrEstimate<'a> {
         let since = self.data_start + self.opt.grace;
         for (ip, (sessions, openings)) in by_ip {
             for s in sessions.iter() {
-                let held = |t| self.opt.ecs_tasks.service_at(ip, t).is_some();
+                let held = |t| self.opt.tasks.ecs().service_at(ip, t).is_some();
                 for (start, bytes) in nat_leg_pulls(s, &openings, window, quiet, held) {
                     if start >= since {
                         self.count_nat_leg_start(ip, start, bytes);
@@ -1465,7 +1451,8 @@ impl<'a> EcrEstimate<'a> {
         }
         let svc = self
             .opt
-            .ecs_tasks
+            .tasks
+            .ecs()
             .service_at(ip, start)
             .unwrap_or("unknown")
             .to_string();
@@ -1499,7 +1486,7 @@ impl<'a> EcrEstimate<'a> {
         }
     }
 
-    fn finish(mut self, classes: &ClassBytes, opt: &Options) -> Ecr {
+    fn finish(mut self, classes: &ClassBytes, opt: &RunConfig) -> Ecr {
         self.count_nat_legs();
         let (basis, unknown_reason) = self.basis();
         let s3_down = classes.s3.download;

@@ -150,9 +150,10 @@ pub struct AnalyzeArgs {
     pub until: Option<String>,
     #[arg(skip)]
     pub month: Option<String>,
-    /// ECR pull window after a task ENI's first record: seconds, or with a unit (`90s`, `5m`).
-    #[arg(long, default_value = "3m")]
-    pub pull_window: String,
+    /// ECR pull window after a task ENI's first record: seconds, or with a unit (`90s`, `5m`)
+    /// [default: 3m].
+    #[arg(long)]
+    pub pull_window: Option<String>,
     /// Price table JSON (same shape as data/prices.json) replacing the built-in one.
     #[arg(long, value_name = "FILE")]
     pub prices: Option<String>,
@@ -168,7 +169,7 @@ pub struct AnalyzeArgs {
     #[arg(skip)]
     pub output: Option<String>,
     /// Rows in the top-clients table.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = crate::config::DEFAULT_TOP)]
     pub top: usize,
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j')]

@@ -14,6 +14,7 @@ pub mod analysis;
 pub mod classify;
 pub mod cli;
 pub mod cmd;
+pub mod config;
 pub mod cost;
 pub mod engine;
 pub mod error;

@@ -228,7 +228,7 @@ impl Spill {
                 .lock()
                 .map_err(|_| io::Error::other("spill runs poisoned"))?,
         );
-        let window = acc.window;
+        let window = acc.run.pull_window;
         // Merge the oldest runs FAN_IN at a time until FAN_IN are left.
         while runs.len() > FAN_IN {
             let group: Vec<Run> = runs.drain(..FAN_IN).collect();

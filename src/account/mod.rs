@@ -15,7 +15,10 @@ use std::net::IpAddr;
 use rustc_hash::FxHasher;
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
 use crate::classify::{Class, IpRanges};
+use crate::config::RunConfig;
 use crate::format::{is_private, Action, LogStatus, Malformed, Record, Sink};
 
 mod clients;
@@ -60,22 +63,26 @@ pub fn uncell(key: u64) -> (u32, Class, Dir) {
     ((key >> 8) as u32, class, dir)
 }
 
-/// What the account stage needs to know before reading.
+/// What the account stage needs to know before reading: the run's settings, and what the
+/// run's inputs share.
 #[derive(Clone, Debug, Default)]
 pub struct Params {
-    pub nat_ips: Vec<IpAddr>,
-    /// Keep records with `since <= start < until` (seconds, UTC).
-    pub since: Option<i64>,
-    pub until: Option<i64>,
-    /// ECR pull window after an ENI's first record, seconds.
-    pub pull_window: i64,
+    pub run: Arc<RunConfig>,
     /// The bytes all inputs of the run may still add (shared by every worker).
     pub budget: RunBudget,
     /// The flow logs the inputs come from, when more than one: each ENI's records are then
     /// kept apart per flow log ([`FlowLogs`]).
     pub flow_logs: FlowLogs,
-    /// Task starts known per address (`--ecs-tasks`), for sessions on the NAT's legs.
-    pub task_starts: TaskStarts,
+}
+
+impl Params {
+    /// For a run with these settings (no input budget, one flow log).
+    pub fn new(run: Arc<RunConfig>) -> Params {
+        Params {
+            run,
+            ..Default::default()
+        }
+    }
 }
 
 /// Between an ENI id and its flow-log tag in the ENI table's keys, when a run's inputs come
@@ -728,7 +735,8 @@ pub struct Accumulator {
     pub names: rustc_hash::FxHashSet<Name>,
     pub files: Vec<FileStats>,
     pub odd: Oddities,
-    pub window: i64,
+    /// The settings the records were accumulated with.
+    pub run: Arc<RunConfig>,
     /// The span of every record with a `start`, inside the time filter or not: what the data
     /// covers, for messages about an empty time range.
     pub dated: Span,
@@ -741,7 +749,7 @@ pub struct Accumulator {
 impl Accumulator {
     pub fn new(params: &Params) -> Self {
         Accumulator {
-            window: params.pull_window,
+            run: params.run.clone(),
             flow_logs: params.flow_logs.clone(),
             flow_log_fields: vec![0; params.flow_logs.ids().len()],
             ..Default::default()
@@ -749,9 +757,14 @@ impl Accumulator {
     }
 
     /// Fold `o` into `self`. Associative and commutative (files are ordered by path later).
+    /// Both must come from one run: accumulators of different settings never meet in one
+    /// process (partial results from elsewhere are checked before they are merged).
     pub fn merge(&mut self, o: Accumulator) {
-        let window = self.window.max(o.window);
-        self.window = window;
+        assert_eq!(
+            self.run.pull_window, o.run.pull_window,
+            "accumulators of one run"
+        );
+        let window = self.run.pull_window;
         for (k, v) in o.enis {
             match self.enis.get_mut(&k) {
                 Some(a) => a.merge(*v, window),
@@ -976,12 +989,13 @@ impl Sink for FileSink<'_> {
             d.first = d.first.min(t);
             d.last = d.last.max(r.end.unwrap_or(t));
         }
-        if self.params.since.is_some() || self.params.until.is_some() {
+        if self.params.run.since.is_some() || self.params.run.until.is_some() {
             let Some(t) = r.start else {
                 c.undated += 1;
                 return;
             };
-            if self.params.since.is_some_and(|s| t < s) || self.params.until.is_some_and(|u| t >= u)
+            if self.params.run.since.is_some_and(|s| t < s)
+                || self.params.run.until.is_some_and(|u| t >= u)
             {
                 c.outside_time += 1;
                 return;
@@ -1004,7 +1018,7 @@ impl Sink for FileSink<'_> {
             }
             return;
         };
-        let window = self.acc.window;
+        let window = self.params.run.pull_window;
         let eni = match self.tag {
             None => eni,
             Some(t) => tagged_key(eni, t, &mut self.key),
@@ -1047,9 +1061,8 @@ impl Sink for FileSink<'_> {
             self.acc.odd.no_address += 1;
             return;
         };
-        if !self.params.nat_ips.is_empty()
-            && (self.params.nat_ips.contains(&src) || self.params.nat_ips.contains(&dst))
-        {
+        let nat_ips = &self.params.run.nat_ips;
+        if !nat_ips.is_empty() && (nat_ips.contains(&src) || nat_ips.contains(&dst)) {
             agg.has_nat_ip = true;
         }
         let day = r.start.map_or(NO_DAY, |t| t.div_euclid(DAY) as u32);
@@ -1075,7 +1088,7 @@ impl Sink for FileSink<'_> {
                 *side.private.entry(cell(day, class, dir)).or_insert(0) += bytes;
                 let stretch = r
                     .start
-                    .map_or(0, |t| self.params.task_starts.stretch(&client, t));
+                    .map_or(0, |t| self.params.run.tasks.starts().stretch(&client, t));
                 side.by_client
                     .entry(client)
                     .or_default()

@@ -4,10 +4,13 @@
 use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 
+use std::sync::Arc;
+
 use crate::account::{FlowLogs, Params};
-use crate::analysis::{self, AnalysisError, Options};
+use crate::analysis::{self, AnalysisError};
 use crate::classify::IpRanges;
 use crate::cli::AnalyzeArgs;
+use crate::config::{KnownTasks, RunConfig};
 use crate::cost::{self, GbUnit, PriceTable};
 use crate::engine::Engine;
 use crate::error::{Error, Outcome};
@@ -19,6 +22,7 @@ use crate::spill::Spill;
 use crate::time;
 
 /// A validated `analyze` configuration.
+#[derive(Clone)]
 pub struct Config {
     pub inputs: Vec<Input>,
     /// What finding the inputs decided (duplicates read once, links not followed).
@@ -26,10 +30,9 @@ pub struct Config {
     pub s3_urls: Vec<S3Url>,
     pub s3: S3Options,
     pub accounts: Vec<String>,
-    pub ranges: IpRanges,
+    pub ranges: Arc<IpRanges>,
     pub layout: Layout,
-    pub params: Params,
-    pub options: Options,
+    pub run: Arc<RunConfig>,
     pub region: Option<String>,
     pub prices: PriceTable,
     pub nat_price_per_gb: Option<f64>,
@@ -168,12 +171,12 @@ impl Config {
                 ));
             }
         }
-        let pull_window = parse_duration(&a.pull_window).ok_or_else(|| {
-            usage(format!(
-                "--pull-window {}: expected seconds or 90s/5m/1h",
-                a.pull_window
-            ))
-        })?;
+        let pull_window = match &a.pull_window {
+            None => crate::config::DEFAULT_PULL_WINDOW,
+            Some(w) => parse_duration(w).ok_or_else(|| {
+                usage(format!("--pull-window {w}: expected seconds or 90s/5m/1h"))
+            })?,
+        };
         let prices = match &a.prices {
             None => PriceTable::embedded(),
             Some(p) => {
@@ -249,29 +252,20 @@ impl Config {
                 read_timeout: parse_timeout(&a.read_timeout, "--read-timeout")?,
             },
             accounts: a.account.clone(),
-            ranges,
+            ranges: Arc::new(ranges),
             layout,
-            params: Params {
-                nat_ips: nat_ips.clone(),
-                since,
-                until,
-                pull_window,
-                budget: Default::default(),
-                flow_logs: FlowLogs::default(),
-                task_starts: crate::account::TaskStarts::new(ecs_tasks.starts()),
-            },
-            options: Options {
+            run: Arc::new(RunConfig {
                 nat_enis,
                 nat_ips,
-                client_side_estimate: a.client_side_estimate,
-                pull_window,
-                grace: 600,
-                top: a.top,
                 since,
                 until,
+                pull_window,
+                top: a.top,
+                client_side_estimate: a.client_side_estimate,
                 flow_log_id: a.flow_log_id.clone(),
-                ecs_tasks,
-            },
+                tasks: KnownTasks::new(ecs_tasks),
+                ..Default::default()
+            }),
             region: a.region.clone(),
             prices,
             nat_price_per_gb: a.nat_price_per_gb,
@@ -288,9 +282,19 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The same run over another time range (a `compare` or `report --change-at` period).
+    pub fn with_period(&self, since: i64, until: i64) -> Config {
+        Config {
+            run: Arc::new(self.run.with_period(Some(since), Some(until))),
+            ..self.clone()
+        }
+    }
+}
+
 /// Build the report for a configuration (everything but writing it).
 pub fn report(cfg: &Config) -> Result<Report, Error> {
-    let spill = Spill::new(&cfg.temp_dir, cfg.max_enis_in_memory, &cfg.options.nat_enis);
+    let spill = Spill::new(&cfg.temp_dir, cfg.max_enis_in_memory, &cfg.run.nat_enis);
     let mut listings = Vec::new();
     let mut input_notes = cfg.input_notes.clone();
     let s3 = if cfg.s3_urls.is_empty() {
@@ -311,9 +315,9 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
     };
     let params = Params {
         flow_logs: FlowLogs::of_inputs(names()),
-        ..cfg.params.clone()
+        ..Params::new(cfg.run.clone())
     };
-    if let Some(id) = &cfg.options.flow_log_id {
+    if let Some(id) = &cfg.run.flow_log_id {
         if !names().any(|n| source::flow_log_id(n) == Some(id)) {
             input_notes.push(format!(
                 "--flow-log-id {id}: no input comes from this flow log (no delivery file name holds it)"
@@ -376,7 +380,7 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
         eprintln!("flowcost: note: {n}");
     }
     let mut analysis =
-        analysis::analyse_from(&acc, &stored, &cfg.ranges, &cfg.options).map_err(|e| match e {
+        analysis::analyse_from(&acc, &stored, &cfg.ranges, &cfg.run).map_err(|e| match e {
             AnalysisError::NoNat {
                 candidates,
                 context,
@@ -432,8 +436,8 @@ pub fn report(cfg: &Config) -> Result<Report, Error> {
             sync_token: cfg.ranges.sync_token.clone(),
             create_date: cfg.ranges.create_date.clone(),
         },
-        since: cfg.params.since.map(time::format_instant),
-        until: cfg.params.until.map(time::format_instant),
+        since: cfg.run.since.map(time::format_instant),
+        until: cfg.run.until.map(time::format_instant),
         region_flag: cfg.region.clone(),
         s3: listings,
     };
@@ -510,8 +514,8 @@ fn list_objects(
     notes: &mut Vec<String>,
 ) -> Result<Vec<Input>, Error> {
     let filter = ListFilter {
-        since: cfg.params.since,
-        until: cfg.params.until,
+        since: cfg.run.since,
+        until: cfg.run.until,
         accounts: cfg.accounts.clone(),
         regions: cfg.region.iter().cloned().collect(),
     };

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::cli::{AnalyzeArgs, CompareArgs};
+use crate::cli::CompareArgs;
 use crate::cmd::analyze::{self, Config};
 use crate::error::{Error, Outcome};
 use crate::report::compare::{compare, Threshold};
@@ -52,10 +52,10 @@ pub fn parse_period(s: &str) -> Option<(i64, i64)> {
     time::month_range(s)
 }
 
-/// The analyze arguments of both sides. `--before`/`--after` take either one period each
+/// The configurations of both sides. `--before`/`--after` take either one period each
 /// (the inputs then follow, anywhere on the line; clap hands trailing ones to `--after`) or
 /// the inputs of each side.
-fn sides(c: &CompareArgs) -> Result<(AnalyzeArgs, AnalyzeArgs), Error> {
+fn sides(c: &CompareArgs) -> Result<(Config, Config), Error> {
     type Side = (Option<(i64, i64)>, Vec<String>);
     let split = |v: &[String], flag: &str| -> Result<Side, Error> {
         Ok(match v.split_first() {
@@ -97,10 +97,9 @@ fn sides(c: &CompareArgs) -> Result<(AnalyzeArgs, AnalyzeArgs), Error> {
                     "--before and --after are periods: give the inputs too".into(),
                 ));
             }
-            b.inputs = inputs.clone();
-            a.inputs = inputs;
-            (b.since, b.until) = (Some(bf.to_string()), Some(bt.to_string()));
-            (a.since, a.until) = (Some(af.to_string()), Some(at.to_string()));
+            b.inputs = inputs;
+            let cfg = Config::from_args(&b)?;
+            return Ok((cfg.with_period(bf, bt), cfg.with_period(af, at)));
         }
         (None, None) => {
             if !c.base.inputs.is_empty() {
@@ -118,7 +117,7 @@ fn sides(c: &CompareArgs) -> Result<(AnalyzeArgs, AnalyzeArgs), Error> {
             ))
         }
     }
-    Ok((b, a))
+    Ok((Config::from_args(&b)?, Config::from_args(&a)?))
 }
 
 /// Run `flowcost compare`.
@@ -127,9 +126,8 @@ pub fn run(c: &CompareArgs) -> Result<Outcome, Error> {
         None => None,
         Some(s) => Some((s.as_str(), Threshold::parse(s).ok_or_else(|| Error::Usage(format!("--fail-if-s3-via-nat-above {s}: expected bytes per day (5GiB) or a percentage (5%)")))?)),
     };
-    let (b, a) = sides(c)?;
-    let before = analyze::report(&Config::from_args(&b)?)?;
-    let after_cfg = Config::from_args(&a)?;
+    let (before_cfg, after_cfg) = sides(c)?;
+    let before = analyze::report(&before_cfg)?;
     let after = analyze::report(&after_cfg)?;
     let outcome = analyze::outcome(&before).and(analyze::outcome(&after));
     let cmp = compare(before, after, gate, c.base.top);

@@ -18,7 +18,7 @@ fn label(args: &ReportArgs, cfg: &Config) -> String {
         return m.clone();
     }
     let day = |t: i64| time::format_instant(t).get(..10).unwrap_or("").to_string();
-    match (cfg.params.since, cfg.params.until) {
+    match (cfg.run.since, cfg.run.until) {
         (Some(s), Some(u)) if s % 86_400 == 0 && u % 86_400 == 0 => {
             format!("{}..{}", day(s), day(u - 1))
         }
@@ -129,16 +129,12 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
                     time::format_instant(to)
                 )));
             }
-            let side = |s: i64, u: i64| {
-                let mut a = base.clone();
-                a.month = None;
-                a.since = Some(s.to_string());
-                a.until = Some(u.to_string());
-                a.quiet = true;
-                a
+            let side = |s: i64, u: i64| Config {
+                progress: false,
+                ..cfg.with_period(s, u)
             };
-            let before = analyze::report(&Config::from_args(&side(from, at))?)?;
-            let after = analyze::report(&Config::from_args(&side(at, to))?)?;
+            let before = analyze::report(&side(from, at))?;
+            let after = analyze::report(&side(at, to))?;
             Some(compare(before, after, None, args.base.top))
         }
     };

@@ -62,7 +62,7 @@ fn record_of(enis: usize) -> impl Strategy<Value = String> {
 }
 
 fn acc_of(chunks: &[(usize, Vec<String>)]) -> Accumulator {
-    let p = params();
+    let p = params(&options());
     let mut acc = Accumulator::new(&p);
     for (i, lines) in chunks {
         let body = String::from(H) + &lines.concat();
@@ -146,7 +146,7 @@ proptest! {
         }
         let dir = tempfile::tempdir().unwrap();
         let spill = Spill::new(dir.path(), budget, &opt.nat_enis);
-        let mut merged = Accumulator::new(&params());
+        let mut merged = Accumulator::new(&params(&opt));
         for c in &chunks {
             let mut part = acc_of(std::slice::from_ref(c));
             spill.relieve(&mut part);
@@ -179,7 +179,7 @@ fn acc_of_flow_logs(logs: &[(Option<&str>, Chunks)]) -> Accumulator {
         .iter()
         .flat_map(|(id, chunks)| chunks.iter().map(move |(i, _)| name(*id, *i)))
         .collect();
-    let mut p = params();
+    let mut p = params(&options());
     p.flow_logs = FlowLogs::of_inputs(names.iter().map(|n| n.as_str()));
     let mut acc = Accumulator::new(&p);
     for (id, chunks) in logs {

@@ -88,7 +88,6 @@ fn s3_flow(remote: &str, up: u64, down: u64, start: i64) -> String {
 fn rule_3_1_nat_bytes_counted_once_on_one_leg_never_on_client_enis() {
     let a = analyse_text(
         &(H.to_string() + &s3_flow("52.216.8.1", 1_000, 50_000, T)),
-        &params(),
         &options(),
         None,
     )
@@ -115,7 +114,7 @@ fn rule_3_1_cross_check_shows_a_disagreeing_other_leg() {
     let body = H.to_string()
         + &s3_flow("52.216.8.1", 1_000, 50_000, T)
             .replace(" 10.0.0.10 52.216.8.1 1000 ", " 10.0.0.10 52.216.8.1 1010 ");
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     assert_eq!(a.total, 51_000, "the private legs are counted");
     let cc = a.gateways[0].cross_check.as_ref().unwrap();
     assert_eq!((cc.counted_leg, cc.other_leg), (51_000, 51_010));
@@ -136,7 +135,7 @@ fn rule_3_1_without_pkt_fields_public_legs_are_counted() {
     ] {
         body += &format!("{eni} {s} {d} {b} {T} ACCEPT OK us-east-1\n");
     }
-    match analyse_text(&body, &params(), &options(), None) {
+    match analyse_text(&body, &options(), None) {
         Err(AnalysisError::NoNat { candidates, .. }) => assert_eq!(
             candidates[0].eni, "eni-nat",
             "the NAT is the first candidate"
@@ -145,17 +144,15 @@ fn rule_3_1_without_pkt_fields_public_legs_are_counted() {
     }
     let mut opt = options();
     opt.nat_enis = vec!["eni-nat".into()];
-    let a = analyse_text(&body, &params(), &opt, None).unwrap();
+    let a = analyse_text(&body, &opt, None).unwrap();
     assert_eq!(a.total, 51_000);
     assert_eq!(a.classes.s3.download, 50_000);
     assert_eq!(a.method.legs, Legs::Public);
     assert_eq!(a.clients_source, ClientsSource::ClientOwnRecords);
     // --nat-ip finds the same ENI
-    let mut p = params();
-    p.nat_ips = vec!["10.0.0.10".parse().unwrap()];
     let mut opt = options();
-    opt.nat_ips = p.nat_ips.clone();
-    let a = analyse_text(&body, &p, &opt, None).unwrap();
+    opt.nat_ips = vec!["10.0.0.10".parse().unwrap()];
+    let a = analyse_text(&body, &opt, None).unwrap();
     assert_eq!((a.total, a.gateways[0].eni.as_str()), (51_000, "eni-nat"));
 }
 
@@ -167,7 +164,7 @@ fn rule_3_1_filtered_exports_count_the_leg_that_is_there() {
         .filter(|l| l.starts_with("eni-nat") && l.contains(" 10.0.1.5 "))
         .map(|l| format!("{l}\n"))
         .collect();
-    let a = analyse_text(&(H.to_string() + &private), &params(), &options(), None).unwrap();
+    let a = analyse_text(&(H.to_string() + &private), &options(), None).unwrap();
     assert_eq!((a.total, a.method.legs), (51_000, Legs::Private));
     assert!(a.gateways[0].cross_check.is_none());
     let public: String = all
@@ -177,7 +174,7 @@ fn rule_3_1_filtered_exports_count_the_leg_that_is_there() {
         .collect();
     let mut opt = options();
     opt.nat_enis = vec!["eni-nat".into()];
-    let a = analyse_text(&(H.to_string() + &public), &params(), &opt, None).unwrap();
+    let a = analyse_text(&(H.to_string() + &public), &opt, None).unwrap();
     assert_eq!((a.total, a.method.legs), (51_000, Legs::Public));
 }
 
@@ -185,7 +182,6 @@ fn rule_3_1_filtered_exports_count_the_leg_that_is_there() {
 fn rule_3_2_bytes_are_attributed_to_clients_subnets_and_azs() {
     let a = analyse_text(
         &(H.to_string() + &s3_flow("52.216.8.1", 1_000, 50_000, T)),
-        &params(),
         &options(),
         None,
     )
@@ -211,12 +207,12 @@ fn rule_3_3_without_nat_enis_only_a_labelled_client_side_estimate() {
         .collect();
     let body = H.to_string() + &task_only;
     assert!(matches!(
-        analyse_text(&body, &params(), &options(), None),
+        analyse_text(&body, &options(), None),
         Err(AnalysisError::NoNat { .. })
     ));
     let mut opt = options();
     opt.client_side_estimate = true;
-    let a = analyse_text(&body, &params(), &opt, None).unwrap();
+    let a = analyse_text(&body, &opt, None).unwrap();
     assert_eq!(a.method.counting, Counting::ClientSideEstimate);
     assert_eq!(a.total, 51_000);
     assert!(a.quality.notes.iter().any(|n| n.contains("ESTIMATE")));
@@ -232,7 +228,7 @@ fn rule_3_4_reject_nodata_skipdata_are_kept_apart_and_reconciled() {
         T + 60
     );
     body += "this is not a record\n";
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     assert_eq!(a.total, 51_000);
     assert_eq!((a.rejected.nat_records, a.rejected.nat_bytes), (1, 999));
     let l = &a.quality.lines;
@@ -272,7 +268,7 @@ fn rule_3_5_an_instance_with_secondary_ips_is_not_a_nat() {
             "subnet-a",
         );
     assert!(matches!(
-        analyse_text(&body, &params(), &options(), None),
+        analyse_text(&body, &options(), None),
         Err(AnalysisError::NoNat { .. })
     ));
 }
@@ -289,7 +285,7 @@ fn rule_4_classes_by_longest_prefix_and_region() {
     ] {
         body += &s3_flow(remote, up, 0, T);
     }
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     let got: Vec<u64> = Class::ALL
         .iter()
         .map(|c| a.classes.get(*c).upload)
@@ -307,19 +303,19 @@ fn rule_4_region_comes_from_the_record_the_key_path_or_the_flag() {
         .to_string()
         + &format!("eni-nat 10.0.0.10 10.0.1.5 52.216.8.1 10.0.1.5 100 {T}\n");
     assert!(matches!(
-        analyse_text(&no_region, &params(), &options(), None),
+        analyse_text(&no_region, &options(), None),
         Err(AnalysisError::UnknownRegion { bytes: 100 })
     ));
-    let a = analyse_text(&no_region, &params(), &options(), Some("us-east-1")).unwrap();
+    let a = analyse_text(&no_region, &options(), Some("us-east-1")).unwrap();
     assert_eq!(a.classes.s3.download, 100);
-    let a = analyse_text(&no_region, &params(), &options(), Some("eu-west-1")).unwrap();
+    let a = analyse_text(&no_region, &options(), Some("eu-west-1")).unwrap();
     assert_eq!(a.classes.s3_other_region.download, 100);
     let acc = crate::support::accumulate(
         &[(
             "b/AWSLogs/1/vpcflowlogs/us-east-1/2026/09/01/x.log",
             &no_region,
         )],
-        &params(),
+        &params(&options()),
         None,
     );
     let a = flowcost::analysis::analyse(&acc, crate::support::ranges(), &options()).unwrap();
@@ -354,17 +350,15 @@ fn ecr_world() -> String {
 
 #[test]
 fn rule_5_ecr_layers_are_s3_downloads_in_the_pull_window() {
-    let a = analyse_text(&ecr_world(), &params(), &options(), None).unwrap();
+    let a = analyse_text(&ecr_world(), &options(), None).unwrap();
     assert_eq!(
         (a.ecr.task_starts, a.ecr.pulls, a.ecr.bytes),
         (1, 1, 30_000)
     );
     assert_eq!(a.ecr.share_of_s3_permille, 30_000 * 1000 / 37_200);
-    let mut p = params();
-    p.pull_window = 1_200;
     let mut opt = options();
     opt.pull_window = 1_200;
-    let a = analyse_text(&ecr_world(), &p, &opt, None).unwrap();
+    let a = analyse_text(&ecr_world(), &opt, None).unwrap();
     assert_eq!(a.ecr.bytes, 37_000);
 }
 
@@ -376,7 +370,7 @@ fn rule_5_ecr_never_exceeds_what_the_nat_saw() {
         "eni-task 52.216.8.1 10.0.1.5 52.216.8.1 10.0.1.5 30000",
         1,
     );
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     assert_eq!(a.classes.s3.download, 12_000);
     assert_eq!(
         a.ecr.bytes, 12_000,
@@ -402,7 +396,7 @@ fn rule_5_pulls_on_a_reused_address_share_what_the_nat_saw_in_proportion() {
         "use1-az2",
         "subnet-a",
     );
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     assert_eq!(a.classes.s3.download, 37_000);
     assert_eq!((a.ecr.task_starts, a.ecr.pulls), (2, 2));
     assert_eq!(a.ecr.bytes, 27_749 + 9_250);
@@ -428,7 +422,7 @@ fn rule_5_nat_only_a_reused_address_after_an_idle_gap_is_a_new_task() {
     let t1 = T + 900 + 1_000;
     body += &nat_only(&s3_flow("52.216.8.1", 100, 20_000, t1));
     body += &nat_only(&s3_flow("52.216.8.1", 100, 4_000, t1 + 800));
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     assert_eq!(a.ecr.basis, EcrBasis::NatPrivateLegs);
     assert_eq!(
         (a.ecr.task_starts, a.ecr.pulls, a.ecr.bytes),
@@ -440,7 +434,7 @@ fn rule_5_nat_only_a_reused_address_after_an_idle_gap_is_a_new_task() {
         a.ecr.method
     );
     // the same records with the task ENIs logged: the task-ENI method, as before
-    let a = analyse_text(&ecr_world(), &params(), &options(), None).unwrap();
+    let a = analyse_text(&ecr_world(), &options(), None).unwrap();
     assert_eq!(a.ecr.basis, EcrBasis::TaskEnis);
 }
 
@@ -460,7 +454,7 @@ fn rule_5_nat_only_a_task_on_a_just_freed_address_opens_with_an_aws_api_exchange
         body += &nat_only(&s3_flow("52.216.8.2", 100, 5_000, t1 + 12));
         body += &nat_only(&s3_flow("52.216.8.3", 100, 3_000, t1 + 15));
         body += &nat_only(&s3_flow("52.216.8.1", 100, 4_000, t1 + 600));
-        analyse_text(&body, &params(), &options(), None).unwrap()
+        analyse_text(&body, &options(), None).unwrap()
     };
     let a = second(180, true);
     assert_eq!(
@@ -480,10 +474,10 @@ fn rule_5_nat_only_a_task_on_a_just_freed_address_opens_with_an_aws_api_exchange
     // with one (a queue message naming an object), opens nothing
     let mut body = nat_only(&ecr_world());
     body += &nat_only(&s3_flow("44.192.0.1", 500, 9_000, T + 900 + 300));
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     assert_eq!((a.ecr.task_starts, a.ecr.bytes), (1, 30_000));
     body += &nat_only(&s3_flow("52.216.8.1", 100, 50_000, T + 900 + 305));
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     assert_eq!((a.ecr.task_starts, a.ecr.bytes), (1, 30_000));
     // and a task known from --ecs-tasks to hold the address then rules out a new one
     let mut layers = nat_only(&ecr_world());
@@ -501,10 +495,12 @@ fn rule_5_nat_only_a_task_on_a_just_freed_address_opens_with_an_aws_api_exchange
             "attachments": [{{"details": [{{"name": "privateIPv4Address", "value": "10.0.1.5"}}]}}]}}]}}"#,
         T + 7_200
     );
-    opt.ecs_tasks.add_json(held.as_bytes()).unwrap();
-    let a = analyse_text(&layers, &params(), &options(), None).unwrap();
+    let mut tasks = flowcost::inventory::EcsTasks::default();
+    tasks.add_json(held.as_bytes()).unwrap();
+    opt.tasks = flowcost::config::KnownTasks::new(tasks);
+    let a = analyse_text(&layers, &options(), None).unwrap();
     assert_eq!((a.ecr.task_starts, a.ecr.bytes), (2, 33_000));
-    let a = analyse_text(&layers, &params(), &opt, None).unwrap();
+    let a = analyse_text(&layers, &opt, None).unwrap();
     assert_eq!((a.ecr.task_starts, a.ecr.bytes), (1, 30_000));
 }
 
@@ -523,7 +519,7 @@ fn rule_5_nat_only_the_idle_gap_grows_with_the_aggregation_interval() {
     for (k, down) in [(0, 30_000), (1, 10), (2, 10), (4, 10)] {
         body += &ten(T + k * 600, down);
     }
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     assert_eq!((a.ecr.task_starts, a.ecr.bytes), (1, 30_000));
     assert!(
         a.ecr.method.contains("for 22 minutes or more"),
@@ -531,7 +527,7 @@ fn rule_5_nat_only_the_idle_gap_grows_with_the_aggregation_interval() {
         a.ecr.method
     );
     body += &ten(T + 4 * 600 + 1_320, 5_000);
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     assert_eq!((a.ecr.task_starts, a.ecr.bytes), (2, 35_000));
 }
 
@@ -543,14 +539,14 @@ fn rule_5_nat_only_a_pull_that_meets_other_traffic_on_its_address() {
     let t1 = T + 900 + 1_000;
     body += &nat_only(&s3_flow("52.216.8.1", 100, 20_000, t1));
     body += &nat_only(&s3_flow("52.216.8.1", 100, 3_000, t1 + 60));
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     assert_eq!((a.ecr.pulls, a.ecr.bytes), (2, 30_000 + 23_000));
     // ...and a task that takes the address less than the gap after the last one's traffic
     // is not seen as a start: its pull stays in the first task's session (an undercount
     // the README states), and the estimate never passes what the NAT saw
     let mut body = nat_only(&ecr_world());
     body += &nat_only(&s3_flow("52.216.8.1", 100, 20_000, T + 900 + 600));
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     assert_eq!(
         (a.ecr.task_starts, a.ecr.pulls, a.ecr.bytes),
         (1, 1, 30_000)
@@ -568,7 +564,7 @@ fn rule_5_without_task_enis_or_pkt_fields_the_ecr_share_is_unknown() {
                 eni-nat 10.0.0.10 10.0.1.5 30000 1788220800 1788220860 ACCEPT OK\n";
     let mut opt = options();
     opt.nat_enis = vec!["eni-nat".into()];
-    let a = analyse_text(body, &params(), &opt, Some("us-east-1")).unwrap();
+    let a = analyse_text(body, &opt, Some("us-east-1")).unwrap();
     assert_eq!(a.classes.s3.download, 30_000);
     assert_eq!(a.ecr.basis, EcrBasis::Unknown);
     assert!(a.ecr.unknown_reason.as_deref().unwrap().contains("pkt-"));
@@ -581,7 +577,7 @@ fn rule_6_money_from_integer_bytes_with_a_stated_gb() {
     let body = H.to_string()
         + &s3_flow("52.216.8.1", 0, gib, T)
         + &s3_flow("151.101.1.1", 0, gib, T + 86_400 - 60);
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     let table = PriceTable::embedded();
     let c = cost::price(&a, &table, "us-east-1", None, GbUnit::Gib).unwrap();
     assert!((c.s3_gateway_endpoint_savings.period - 0.045).abs() < 1e-12);
@@ -603,13 +599,13 @@ fn rule_7_days_are_utc_days_of_start_and_filters_are_counted() {
     let body = H.to_string()
         + &s3_flow("52.216.8.1", 10, 20, late)
         + &s3_flow("52.216.8.1", 1, 2, T + 86_400 + 10);
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     let days: Vec<(&str, u64)> = a.by_day.iter().map(|d| (d.day.as_str(), d.total)).collect();
     assert_eq!(days, vec![("2026-09-01", 30), ("2026-09-02", 3)]);
-    let mut p = params();
-    p.since = Some(T + 86_400);
-    p.until = Some(T + 2 * 86_400);
-    let a = analyse_text(&body, &p, &options(), None).unwrap();
+    let mut opt = options();
+    opt.since = Some(T + 86_400);
+    opt.until = Some(T + 2 * 86_400);
+    let a = analyse_text(&body, &opt, None).unwrap();
     assert_eq!(a.total, 3);
     assert_eq!(a.quality.lines.outside_time, 6);
     assert!(a.quality.reconciled);
@@ -624,7 +620,7 @@ fn rule_3_4_rejects_without_an_interface_are_in_the_rejected_tally_too() {
             T + 60
         );
     }
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     assert_eq!(a.quality.lines.rejected, 2);
     assert_eq!(
         (a.rejected.other_records, a.rejected.other_bytes),
@@ -652,7 +648,7 @@ fn rule_2_impossible_byte_counts_are_malformed_and_sums_cannot_wrap() {
         )
         .replace(" 0 1788220800 ", &format!(" {big} 1788220800 "));
     }
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     assert_eq!(a.total, 51_000);
     assert_eq!(a.quality.lines.malformed, 2);
     assert!(a.quality.files[0].malformed_examples[0]
@@ -661,12 +657,13 @@ fn rule_2_impossible_byte_counts_are_malformed_and_sums_cannot_wrap() {
     assert!(a.quality.reconciled);
 
     // and a run whose records add up past the run's bound refuses the rest, counted
-    let mut p = params();
+    let mut p = params(&options());
     p.budget = flowcost::account::RunBudget::new(60_000);
     let body = H.to_string()
         + &s3_flow("52.216.8.1", 1_000, 50_000, T)
         + &s3_flow("52.216.8.1", 1_000, 50_000, T + 600);
-    let a = analyse_text(&body, &p, &options(), None).unwrap();
+    let acc = crate::support::accumulate(&[("mem.log", &body)], &p, None);
+    let a = flowcost::analysis::analyse(&acc, crate::support::ranges(), &options()).unwrap();
     assert!(a.quality.lines.malformed > 0);
     assert!(a.quality.reconciled);
     assert!(a.quality.files[0].malformed_examples[0]
@@ -681,7 +678,7 @@ fn rule_4_a_garbage_region_value_is_malformed_and_an_unknown_one_falls_back() {
     let mut lines: Vec<String> = flow.lines().map(String::from).collect();
     lines[1] = lines[1].replace(" us-east-1 ", " \u{0}\u{0}\u{0}us-east-1 ");
     let body = H.to_string() + &lines.join("\n") + "\n";
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     assert_eq!(a.quality.lines.malformed, 1);
     assert!(a.quality.files[0].malformed_examples[0]
         .reason
@@ -689,7 +686,7 @@ fn rule_4_a_garbage_region_value_is_malformed_and_an_unknown_one_falls_back() {
     assert_eq!(a.classes.s3.total(), 51_000, "the private legs are intact");
     // a well-formed region that the ip-ranges data does not know: the input's region is used
     let body = H.to_string() + &flow.replace(" us-east-1 ", " xx-nowhere-9 ");
-    let a = analyse_text(&body, &params(), &options(), Some("us-east-1")).unwrap();
+    let a = analyse_text(&body, &options(), Some("us-east-1")).unwrap();
     assert_eq!(a.classes.s3.total(), 51_000);
     assert!(a
         .quality
@@ -708,7 +705,7 @@ fn rule_3_1_legs_far_apart_are_flagged_in_data_quality() {
                 " 52.216.8.1 10.0.0.10 7000 ",
                 " 52.216.8.1 10.0.0.10 44000 ",
             );
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     assert_eq!(a.total, 7_147, "the counted (private) legs are the figure");
     let cc = a.gateways[0].cross_check.as_ref().unwrap();
     assert_eq!((cc.counted_leg, cc.other_leg), (7_147, 44_738));
@@ -724,7 +721,7 @@ fn rule_3_1_legs_far_apart_are_flagged_in_data_quality() {
     let body = H.to_string()
         + &s3_flow("52.216.8.1", 1_000, 50_000, T)
             .replace(" 10.0.0.10 52.216.8.1 1000 ", " 10.0.0.10 52.216.8.1 1010 ");
-    let a = analyse_text(&body, &params(), &options(), None).unwrap();
+    let a = analyse_text(&body, &options(), None).unwrap();
     assert!(a.gateways[0].cross_check.as_ref().unwrap().agrees);
 }
 
@@ -743,10 +740,8 @@ fn rule_6_projections_divide_by_the_time_each_gateway_covers() {
         + &s3_flow("52.216.8.1", 0, gib, T + 86_400 + 23 * 3600)
         + &b_flow;
     let mut opt = options();
-    let mut p = params();
     (opt.since, opt.until) = (Some(T), Some(T + 30 * 86_400));
-    (p.since, p.until) = (opt.since, opt.until);
-    let a = analyse_text(&body, &p, &opt, None).unwrap();
+    let a = analyse_text(&body, &opt, None).unwrap();
     assert_eq!(a.period.days, 30.0);
     assert_eq!(
         a.period.covered_days, 2.0,

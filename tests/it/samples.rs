@@ -94,7 +94,7 @@ fn parse(text_body: &str, layout: Option<&str>) -> Collect {
 
 fn analyse_group(name: &str, body: &str, layout: Option<&str>) -> Analysis {
     let r = ranges();
-    let p: Params = params();
+    let p: Params = params(&options());
     let mut acc = flowcost::account::Accumulator::new(&p);
     let l = layout.map_or_else(Layout::default_v2, |f| {
         Layout::new(fields::parse_field_list(f))
@@ -498,7 +498,7 @@ fn aws_nat_examples_give_the_hand_checked_answer() {
             .join("\n")
     );
     for (name, body) in [("beats", body), ("awsdocs", doc_body)] {
-        let a = support::analyse_text(&body, &params(), &options(), Some("us-east-1")).unwrap();
+        let a = support::analyse_text(&body, &options(), Some("us-east-1")).unwrap();
         // Hand check: the NAT ENI translates 10.0.1.5 -> 203.0.113.5 (documentation range:
         // internet); its own address is 10.0.0.220; the instance's ENI is a client.
         assert_eq!(a.gateways.len(), 1, "{name}");

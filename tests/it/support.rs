@@ -5,8 +5,9 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use flowcost::account::{Accumulator, FileStats, Params};
-use flowcost::analysis::{self, Analysis, AnalysisError, Options};
+use flowcost::analysis::{self, Analysis, AnalysisError};
 use flowcost::classify::IpRanges;
+use flowcost::config::RunConfig;
 use flowcost::format::{text, Layout};
 use flowcost::generate::{self, Encoding, FieldSet, Spec, Truth};
 
@@ -26,20 +27,14 @@ pub fn shared() -> Option<PathBuf> {
     }
 }
 
-pub fn params() -> Params {
-    Params {
-        pull_window: 180,
-        ..Default::default()
-    }
+/// The settings of a run with every default (3-minute pull window, 10-minute grace, top 10).
+pub fn options() -> RunConfig {
+    RunConfig::default()
 }
 
-pub fn options() -> Options {
-    Options {
-        pull_window: 180,
-        grace: 600,
-        top: 10,
-        ..Default::default()
-    }
+/// The account stage's parameters for a run with these settings.
+pub fn params(opt: &RunConfig) -> Params {
+    Params::new(std::sync::Arc::new(opt.clone()))
 }
 
 /// Accumulate text inputs (each with a path naming its region, or none).
@@ -67,12 +62,11 @@ pub fn accumulate(inputs: &[(&str, &str)], params: &Params, region: Option<&str>
 
 pub fn analyse_text(
     body: &str,
-    params: &Params,
-    opt: &Options,
+    opt: &RunConfig,
     region: Option<&str>,
 ) -> Result<Analysis, AnalysisError> {
     analysis::analyse(
-        &accumulate(&[("mem.log", body)], params, region),
+        &accumulate(&[("mem.log", body)], &params(opt), region),
         ranges(),
         opt,
     )

@@ -1,0 +1,97 @@
+//! The settings of one run that shape what is accumulated and how it is analysed, validated
+//! once (by `cmd`, from the flags) and shared read-only by every stage: the account stage
+//! ([`crate::account::Params::run`], [`crate::account::Accumulator::run`]), the overlap and
+//! spill stages, and the analysis. Nothing else holds a copy of any of them.
+
+use std::net::IpAddr;
+
+use crate::account::TaskStarts;
+use crate::inventory::EcsTasks;
+
+/// What one run counts and how.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// NAT gateway ENIs given (`--nat-eni`, `--nat-file`); empty: detect them.
+    pub nat_enis: Vec<String>,
+    /// NAT gateway addresses given (`--nat-ip`, `--nat-file`).
+    pub nat_ips: Vec<IpAddr>,
+    /// Keep records with `since <= start < until` (seconds, UTC).
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// ECR pull window after a task's first record, seconds.
+    pub pull_window: i64,
+    /// ENIs first seen within this many seconds of the data's start may predate it and are
+    /// not counted as task starts.
+    pub grace: i64,
+    /// Rows of the top-clients table.
+    pub top: usize,
+    /// Estimate NAT bytes from client-side records where no NAT ENI is logged.
+    pub client_side_estimate: bool,
+    /// The flow log to count where two recorded the same ENI (`--flow-log-id`).
+    pub flow_log_id: Option<String>,
+    /// ECS tasks given with `--ecs-tasks`.
+    pub tasks: KnownTasks,
+}
+
+/// ECS tasks as `aws ecs describe-tasks` described them (`--ecs-tasks`), which label task
+/// starts with their service where the flow logs carry no ECS fields, and their start times
+/// per address, derived once, which cut the sessions on the NAT's legs.
+#[derive(Clone, Debug, Default)]
+pub struct KnownTasks {
+    ecs: EcsTasks,
+    starts: TaskStarts,
+}
+
+impl KnownTasks {
+    pub fn new(ecs: EcsTasks) -> Self {
+        KnownTasks {
+            starts: TaskStarts::new(ecs.starts()),
+            ecs,
+        }
+    }
+
+    /// The tasks.
+    pub fn ecs(&self) -> &EcsTasks {
+        &self.ecs
+    }
+
+    /// Their start times per address.
+    pub fn starts(&self) -> &TaskStarts {
+        &self.starts
+    }
+}
+
+/// The pull window when none is given: 3 minutes (README, "How ECR is estimated").
+pub const DEFAULT_PULL_WINDOW: i64 = 180;
+/// The grace period after the data's start: 10 minutes.
+pub const DEFAULT_GRACE: i64 = 600;
+/// Rows of the top-clients table when none is given.
+pub const DEFAULT_TOP: usize = 10;
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            nat_enis: Vec::new(),
+            nat_ips: Vec::new(),
+            since: None,
+            until: None,
+            pull_window: DEFAULT_PULL_WINDOW,
+            grace: DEFAULT_GRACE,
+            top: DEFAULT_TOP,
+            client_side_estimate: false,
+            flow_log_id: None,
+            tasks: KnownTasks::default(),
+        }
+    }
+}
+
+impl RunConfig {
+    /// The same run over another time range (a `compare` or `report --change-at` period).
+    pub fn with_period(&self, since: Option<i64>, until: Option<i64>) -> Self {
+        RunConfig {
+            since,
+            until,
+            ..self.clone()
+        }
+    }
+}
