@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{
     uncell, Accumulator, Dir, EniAgg, EniSource, FileStats, FxMap, LineCounts, Oddities, Openings,
-    Session, Sessions, DAY, IDLE_GAP, LAYER_STREAMS, NO_DAY, QUIET_MINUTES,
+    Session, Sessions, Span, DAY, IDLE_GAP, LAYER_STREAMS, NO_DAY, QUIET_MINUTES,
 };
 use crate::classify::{Class, IpRanges};
 use crate::config::RunConfig;
@@ -608,6 +608,22 @@ struct FirstPass {
 }
 
 impl FirstPass {
+    /// Walk every ENI once: NAT ENIs are those named (`--nat-eni`, or holding a `--nat-ip`)
+    /// if any are, else those that show address translation.
+    fn walk(enis: &dyn EniSource, opt: &RunConfig) -> Result<FirstPass, std::io::Error> {
+        let given = !opt.nat_enis.is_empty() || !opt.nat_ips.is_empty();
+        let mut first = FirstPass::default();
+        enis.scan(&mut |eni, a| {
+            let named = opt.nat_enis.iter().any(|e| e == eni);
+            let is_nat = match given {
+                true => named || a.has_nat_ip,
+                false => a.private_side().translated_records > 0,
+            };
+            first.add(eni, a, named, is_nat)
+        })?;
+        Ok(first)
+    }
+
     /// Add one ENI; `given` says whether the user named it as a NAT, `is_nat` whether it is
     /// one.
     fn add(&mut self, eni: &str, a: &EniAgg, given: bool, is_nat: bool) {
@@ -672,6 +688,396 @@ impl FirstPass {
     }
 }
 
+/// One NAT ENI counted (ACCOUNTING.md §3): each day on its private legs where it has them,
+/// else on its public legs, and the other leg of the days with both as a cross-check.
+struct CountedNat {
+    gateway: Gateway,
+    by_day: BTreeMap<u32, ClassBytes>,
+}
+
+fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> CountedNat {
+    let private_days: BTreeSet<u32> = a
+        .private_side()
+        .private
+        .keys()
+        .map(|k| uncell(*k).0)
+        .collect();
+    let public_days: BTreeSet<u32> = a.public.keys().map(|k| uncell(*k).0).collect();
+    let mut g = ClassBytes::default();
+    let mut by_day: BTreeMap<u32, ClassBytes> = BTreeMap::new();
+    let mut counted_both = 0u64;
+    let mut other_both = 0u64;
+    // both legs per day, where both are present
+    let mut legs: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    for (&k, &b) in &a.private_side().private {
+        let (day, class, dir) = uncell(k);
+        g.get_mut(class).add(dir, b);
+        by_day.entry(day).or_default().get_mut(class).add(dir, b);
+        if public_days.contains(&day) {
+            counted_both += b;
+            legs.entry(day).or_default().0 += b;
+        }
+    }
+    for (&k, &b) in &a.public {
+        let (day, class, dir) = uncell(k);
+        if private_days.contains(&day) {
+            other_both += b;
+            legs.entry(day).or_default().1 += b;
+            continue;
+        }
+        g.get_mut(class).add(dir, b);
+        by_day.entry(day).or_default().get_mut(class).add(dir, b);
+    }
+    let cross_check = (counted_both > 0 || other_both > 0).then(|| {
+        let days_apart: Vec<LegDay> = legs
+            .iter()
+            .filter(|(_, (c, o))| !legs_agree(*c, *o))
+            .map(|(d, (c, o))| LegDay {
+                day: day_string(*d),
+                counted_leg: *c,
+                other_leg: *o,
+            })
+            .collect();
+        CrossCheck {
+            counted_leg: counted_both,
+            other_leg: other_both,
+            agrees: days_apart.is_empty(),
+            days_apart,
+        }
+    });
+    CountedNat {
+        gateway: Gateway {
+            eni: eni.to_string(),
+            private_ips: a.local_ips.items.iter().map(|i| i.to_string()).collect(),
+            az: a.meta.az.as_deref().map(String::from),
+            subnet: a.meta.subnet.as_deref().map(String::from),
+            region: a.meta.region.map(|r| ranges.regions[r as usize].clone()),
+            total: g.total(),
+            classes: g,
+            days_private_leg: private_days.len() as u32,
+            days_public_leg: public_days.difference(&private_days).count() as u32,
+            cross_check,
+            rejected_records: a.reject_records,
+            rejected_bytes: a.reject_bytes,
+            covered_seconds: covered(a.span.first(), a.span.last(), opt),
+        },
+        by_day,
+    }
+}
+
+/// The NAT's private legs by client address, and the share that crossed AZs (where both
+/// the NAT's and the client's AZ are known).
+fn attribute_to_clients(
+    nat: &[(String, EniAgg)],
+    addresses: &FxMap<IpAddr, AddressInfo>,
+) -> (BTreeMap<IpAddr, ClassBytes>, CrossAz) {
+    let mut clients: BTreeMap<IpAddr, ClassBytes> = BTreeMap::new();
+    let mut cross = CrossAz::default();
+    let mut cross_pairs: BTreeMap<String, ClassBytes> = BTreeMap::new();
+    for (_, a) in nat {
+        for (ip, class, dir, b) in a.client_cells() {
+            clients.entry(ip).or_default().get_mut(class).add(dir, b);
+            let client_az = addresses.get(&ip).and_then(|m| m.az.as_deref());
+            if let (Some(naz), Some(caz)) = (a.meta.az.as_deref(), client_az) {
+                cross.known = true;
+                if naz != caz {
+                    cross.bytes += b;
+                    cross_pairs
+                        .entry(format!("{caz} -> {naz}"))
+                        .or_default()
+                        .get_mut(class)
+                        .add(dir, b);
+                }
+            }
+        }
+    }
+    cross.by_pair = sorted_groups(cross_pairs);
+    (clients, cross)
+}
+
+/// Subnet, AZ and ECS service(s) of a client address, from its ENIs' records.
+fn describe(
+    addresses: &FxMap<IpAddr, AddressInfo>,
+    ip: &IpAddr,
+) -> (Option<String>, Option<String>, Option<String>) {
+    let m = addresses.get(ip);
+    let subnet = m.and_then(|m| m.subnet.clone());
+    let az = m.and_then(|m| m.az.clone());
+    let services: Vec<&str> = m
+        .into_iter()
+        .flat_map(|m| m.services.iter().map(String::as_str))
+        .collect();
+    let svc = match services.len() {
+        0 => None,
+        1 => Some(services[0].to_string()),
+        _ => Some(services.join("+")),
+    };
+    (subnet, az, svc)
+}
+
+type Groups = BTreeMap<String, ClassBytes>;
+
+/// The clients' bytes by subnet, by AZ and by ECS service (`unknown` where not known).
+fn group_clients(
+    clients: &BTreeMap<IpAddr, ClassBytes>,
+    addresses: &FxMap<IpAddr, AddressInfo>,
+) -> (Groups, Groups, Groups) {
+    let (mut by_subnet, mut by_az, mut by_svc) = (Groups::new(), Groups::new(), Groups::new());
+    for (ip, cb) in clients {
+        let (subnet, az, svc) = describe(addresses, ip);
+        let unknown = || "unknown".to_string();
+        for (groups, key) in [
+            (&mut by_subnet, subnet),
+            (&mut by_az, az),
+            (&mut by_svc, svc),
+        ] {
+            groups
+                .entry(key.unwrap_or_else(unknown))
+                .or_default()
+                .add_all(cb);
+        }
+    }
+    (by_subnet, by_az, by_svc)
+}
+
+/// The `top` clients by S3 bytes, then all bytes, then address. Ranks by bytes first and
+/// describes only those that can make the list (the address tie-break needs their text),
+/// not every client. Their ENIs are filled in by the second walk.
+fn top_clients(
+    clients: &BTreeMap<IpAddr, ClassBytes>,
+    addresses: &FxMap<IpAddr, AddressInfo>,
+    top: usize,
+) -> Vec<ClientRow> {
+    let rank = |cb: &ClassBytes| {
+        (
+            std::cmp::Reverse(cb.s3.total()),
+            std::cmp::Reverse(cb.total()),
+        )
+    };
+    let mut ranked: Vec<(&IpAddr, &ClassBytes)> = clients.iter().collect();
+    ranked.sort_by_key(|c| rank(c.1));
+    if let Some(last) = top.checked_sub(1).and_then(|i| ranked.get(i)) {
+        let cut = rank(last.1);
+        let keep = ranked.partition_point(|c| rank(c.1) <= cut);
+        ranked.truncate(keep);
+    } else if top == 0 {
+        ranked.clear();
+    }
+    let mut rows: Vec<ClientRow> = ranked
+        .into_iter()
+        .map(|(ip, cb)| {
+            let (subnet, az, ecs_service) = describe(addresses, ip);
+            ClientRow {
+                ip: ip.to_string(),
+                enis: Vec::new(),
+                subnet,
+                az,
+                ecs_service,
+                ecs_task: addresses.get(ip).and_then(|m| m.ecs_task.clone()),
+                total: cb.total(),
+                classes: *cb,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.classes
+            .s3
+            .total()
+            .cmp(&a.classes.s3.total())
+            .then(b.total.cmp(&a.total))
+            .then(a.ip.cmp(&b.ip))
+    });
+    rows.truncate(top);
+    rows
+}
+
+/// The period: the time filter's bounds, else the data's span in whole UTC hours (as
+/// coverage is measured), and the days the logs cover within it.
+fn period_of(first_start: Option<i64>, last_end: Option<i64>, opt: &RunConfig) -> Period {
+    let from = opt.since.or(first_start.map(|t| t.div_euclid(3600) * 3600));
+    let to = opt
+        .until
+        .or(last_end.map(|t| (t + 3599).div_euclid(3600) * 3600));
+    let days = match (from, to) {
+        (Some(f), Some(t)) if t > f => (t - f) as f64 / DAY as f64,
+        _ => 0.0,
+    };
+    Period {
+        first_start,
+        last_end,
+        from,
+        to,
+        days,
+        covered_days: covered(first_start, last_end, opt) as f64 / DAY as f64,
+    }
+}
+
+/// What the data-quality notes are written from.
+struct NoteFacts<'a> {
+    flow_logs: Option<&'a FlowLogOverlap>,
+    client_side: bool,
+    /// Some NAT ENI-day was counted on private legs / only on public legs.
+    any_private: bool,
+    any_public: bool,
+    cross_az_known: bool,
+    skipdata_windows: u64,
+    gateways: &'a [Gateway],
+    period: &'a Period,
+    lines: &'a LineCounts,
+    odd: &'a Oddities,
+    files_with_errors: u64,
+    /// NAT gateways were named, and none of them is in the counted records.
+    given: bool,
+    no_nat: bool,
+    candidates: &'a [Candidate],
+    opt: &'a RunConfig,
+    dated: Span,
+}
+
+/// The report's notes on method and data quality, in a fixed order.
+fn quality_notes(f: &NoteFacts) -> Vec<String> {
+    let mut notes = Vec::new();
+    notes.extend(f.flow_logs.map(crate::overlap::note));
+    if f.client_side {
+        notes.push("No NAT gateway ENI is in the data: NAT figures are an ESTIMATE summed from the clients' own records, which may include traffic that did not cross a NAT.".to_string());
+    }
+    if !f.any_private && !f.client_side {
+        notes.push("No pkt-srcaddr/pkt-dstaddr translation seen: NAT bytes were counted on public legs, and clients cannot be attributed from the NAT's records (add pkt-* fields to the flow log format).".to_string());
+    }
+    if f.any_private && f.any_public {
+        notes.push("Some NAT ENI-days had only public legs (no pkt-* fields): those days are counted on public legs.".to_string());
+    }
+    if !f.cross_az_known && !f.client_side {
+        notes.push("az-id was not logged for both NAT and clients: cross-AZ charges cannot be measured (add az-id).".to_string());
+    }
+    if f.skipdata_windows > 0 {
+        notes.push(format!("{} SKIPDATA records: AWS dropped records in those windows, so the figures are a lower bound.", f.skipdata_windows));
+    }
+    for g in f.gateways {
+        if let Some(cc) = g.cross_check.as_ref().filter(|c| !c.agrees) {
+            let d = &cc.days_apart[0];
+            notes.push(format!(
+                "The two legs of NAT ENI {} disagree on {} day(s) by more than {} % (e.g. {}: {} B counted on the {} legs, {} B on the other): the counted figure was used, and the logs of that ENI may be partial.",
+                g.eni,
+                cc.days_apart.len(),
+                LEG_TOLERANCE_PERCENT,
+                d.day,
+                d.counted_leg,
+                "private",
+                d.other_leg
+            ));
+        }
+    }
+    if f.period.days > 0.0 && f.period.covered_days < f.period.days * 0.9 && f.lines.counted > 0 {
+        notes.push(format!(
+            "The logs cover {:.2} of the {:.2} days of the period: per-day and per-30-day figures are projected from the time covered (per NAT gateway), not from the period asked for.",
+            f.period.covered_days, f.period.days
+        ));
+    }
+    if f.odd.no_interface > 0 {
+        notes.push(format!("{} counted records have no interface-id (Transit Gateway flow logs, for one, have none): they cannot be a NAT gateway's records and add to no figure.", f.odd.no_interface));
+    }
+    if f.odd.unknown_region > 0 {
+        notes.push(format!("{} records name a region the ip-ranges data does not know: the region of their input's path, or --region, was used for them.", f.odd.unknown_region));
+    }
+    if f.files_with_errors > 0 {
+        notes.push(format!(
+            "{} input(s) could not be read to the end: their figures cover what was read.",
+            f.files_with_errors
+        ));
+    }
+    if f.given && f.no_nat && !f.client_side {
+        let named: Vec<String> = f
+            .opt
+            .nat_enis
+            .iter()
+            .cloned()
+            .chain(f.opt.nat_ips.iter().map(|i| i.to_string()))
+            .collect();
+        let looks: Vec<&str> = f
+            .candidates
+            .iter()
+            .filter(|c| c.translated_records > 0)
+            .map(|c| c.eni.as_str())
+            .collect();
+        notes.push(format!(
+            "The NAT gateways given ({}) appear in no counted record{}, so every NAT figure is zero. {}",
+            named.join(", "),
+            if f.opt.since.is_some() || f.opt.until.is_some() { " in the time range" } else { "" },
+            if looks.is_empty() {
+                "No ENI in the data shows NAT address translation.".to_string()
+            } else {
+                format!("ENIs that show NAT address translation: {}.", looks.join(", "))
+            }
+        ));
+    }
+    if f.lines.counted == 0 && f.lines.outside_time > 0 {
+        let span = match (f.dated.first(), f.dated.last()) {
+            (Some(f), Some(l)) => format!(
+                "; the data spans {} .. {}",
+                crate::time::format_instant(f),
+                crate::time::format_instant(l)
+            ),
+            _ => String::new(),
+        };
+        notes.push(format!(
+            "No record falls in the time range: {} records are outside it{span}.",
+            f.lines.outside_time
+        ));
+    }
+    notes
+}
+
+impl Method {
+    /// How the NAT bytes were counted: from NAT ENIs (given or detected) or estimated from
+    /// the clients' own records; on which legs.
+    fn of(client_side: bool, given: bool, any_private: bool, any_public: bool) -> Method {
+        Method {
+            counting: match client_side {
+                true => Counting::ClientSideEstimate,
+                false => Counting::NatEni,
+            },
+            nat_source: match (client_side, given) {
+                (true, _) => NatSource::None,
+                (false, true) => NatSource::Given,
+                (false, false) => NatSource::Detected,
+            },
+            legs: match (any_private, any_public) {
+                (true, true) => Legs::Mixed,
+                (true, false) => Legs::Private,
+                _ => Legs::Public,
+            },
+        }
+    }
+}
+
+/// The error when no NAT ENI is found: the best candidates, and what the data looked like
+/// (for a message that says why).
+fn no_nat(
+    acc: &Accumulator,
+    files: &[FileStats],
+    lines: &LineCounts,
+    candidates: Vec<Candidate>,
+    opt: &RunConfig,
+) -> AnalysisError {
+    let first_malformed = files.iter().find_map(|f| {
+        f.malformed_examples
+            .first()
+            .map(|b| format!("{}:{}: {}", f.path, b.line, b.reason))
+    });
+    AnalysisError::NoNat {
+        candidates,
+        context: Box::new(NoNatContext {
+            lines: lines.clone(),
+            first_malformed,
+            time_filter: opt.since.is_some() || opt.until.is_some(),
+            data_span: acc.dated.first().zip(acc.dated.last()),
+            incomplete: Incomplete::of(files),
+            no_interface: acc.odd.no_interface,
+        }),
+    }
+}
+
 /// Finish the analysis of an accumulator whose ENI table is all in memory.
 pub fn analyse(
     acc: &Accumulator,
@@ -718,16 +1124,7 @@ pub fn analyse_from(
         &one_per_eni
     };
     let given = !opt.nat_enis.is_empty() || !opt.nat_ips.is_empty();
-    let mut first = FirstPass::default();
-    enis.scan(&mut |eni, a| {
-        let named = opt.nat_enis.iter().any(|e| e == eni);
-        let is_nat = if given {
-            named || a.has_nat_ip
-        } else {
-            a.private_side().translated_records > 0
-        };
-        first.add(eni, a, named, is_nat)
-    })?;
+    let first = FirstPass::walk(enis, opt)?;
     let FirstPass {
         nat,
         given_seen,
@@ -747,22 +1144,7 @@ pub fn analyse_from(
     let client_side = nat.is_empty() && opt.client_side_estimate;
     best_candidates(&mut candidates);
     if nat.is_empty() && !given && !opt.client_side_estimate {
-        let first_malformed = files.iter().find_map(|f| {
-            f.malformed_examples
-                .first()
-                .map(|b| format!("{}:{}: {}", f.path, b.line, b.reason))
-        });
-        return Err(AnalysisError::NoNat {
-            candidates,
-            context: Box::new(NoNatContext {
-                lines: lines.clone(),
-                first_malformed,
-                time_filter: opt.since.is_some() || opt.until.is_some(),
-                data_span: acc.dated.first().zip(acc.dated.last()),
-                incomplete: Incomplete::of(&files),
-                no_interface: acc.odd.no_interface,
-            }),
-        });
+        return Err(no_nat(acc, &files, &lines, candidates, opt));
     }
     let unknown: u64 = if client_side {
         unknown_region_all
@@ -777,8 +1159,7 @@ pub fn analyse_from(
     let mut classes = ClassBytes::default();
     let mut by_day: BTreeMap<u32, ClassBytes> = BTreeMap::new();
     let mut gateways = Vec::new();
-    let mut any_private = false;
-    let mut any_public = false;
+    let (mut any_private, mut any_public) = (false, false);
     let mut rejected = Rejected {
         other_records: rejected_other.0 + acc.odd.no_interface_rejected,
         other_bytes: rejected_other.1 + acc.odd.no_interface_rejected_bytes,
@@ -786,101 +1167,22 @@ pub fn analyse_from(
     };
     let mut region_bytes: BTreeMap<u16, u64> = BTreeMap::new();
     for (eni, a) in &nat {
-        let private_days: BTreeSet<u32> = a
-            .private_side()
-            .private
-            .keys()
-            .map(|k| uncell(*k).0)
-            .collect();
-        let public_days: BTreeSet<u32> = a.public.keys().map(|k| uncell(*k).0).collect();
-        let mut g = ClassBytes::default();
-        let mut counted_both = 0u64;
-        let mut other_both = 0u64;
-        // both legs per day, where both are present
-        let mut legs: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
-        for (&k, &b) in &a.private_side().private {
-            let (day, class, dir) = uncell(k);
-            g.get_mut(class).add(dir, b);
-            by_day.entry(day).or_default().get_mut(class).add(dir, b);
-            if public_days.contains(&day) {
-                counted_both += b;
-                legs.entry(day).or_default().0 += b;
-            }
+        let counted = count_nat_eni(eni, a, ranges, opt);
+        let g = &counted.gateway;
+        any_private |= g.days_private_leg > 0;
+        any_public |= g.days_public_leg > 0;
+        classes.add_all(&g.classes);
+        for (day, c) in counted.by_day {
+            by_day.entry(day).or_default().add_all(&c);
         }
-        for (&k, &b) in &a.public {
-            let (day, class, dir) = uncell(k);
-            if private_days.contains(&day) {
-                other_both += b;
-                legs.entry(day).or_default().1 += b;
-                continue;
-            }
-            g.get_mut(class).add(dir, b);
-            by_day.entry(day).or_default().get_mut(class).add(dir, b);
-        }
-        let days_public = public_days.difference(&private_days).count() as u32;
-        any_private |= !private_days.is_empty();
-        any_public |= days_public > 0;
-        classes.add_all(&g);
         if let Some(r) = a.meta.region {
-            *region_bytes.entry(r).or_insert(0) += g.total();
+            *region_bytes.entry(r).or_insert(0) += g.total;
         }
         rejected.nat_records += a.reject_records;
         rejected.nat_bytes += a.reject_bytes;
-        gateways.push(Gateway {
-            eni: eni.to_string(),
-            private_ips: a.local_ips.items.iter().map(|i| i.to_string()).collect(),
-            az: a.meta.az.as_deref().map(String::from),
-            subnet: a.meta.subnet.as_deref().map(String::from),
-            region: a.meta.region.map(|r| ranges.regions[r as usize].clone()),
-            total: g.total(),
-            classes: g,
-            days_private_leg: private_days.len() as u32,
-            days_public_leg: days_public,
-            cross_check: (counted_both > 0 || other_both > 0).then(|| {
-                let days_apart: Vec<LegDay> = legs
-                    .iter()
-                    .filter(|(_, (c, o))| !legs_agree(*c, *o))
-                    .map(|(d, (c, o))| LegDay {
-                        day: day_string(*d),
-                        counted_leg: *c,
-                        other_leg: *o,
-                    })
-                    .collect();
-                CrossCheck {
-                    counted_leg: counted_both,
-                    other_leg: other_both,
-                    agrees: days_apart.is_empty(),
-                    days_apart,
-                }
-            }),
-            rejected_records: a.reject_records,
-            rejected_bytes: a.reject_bytes,
-            covered_seconds: covered(a.span.first(), a.span.last(), opt),
-        });
+        gateways.push(counted.gateway);
     }
-    // Attribution to clients.
-    let mut clients: BTreeMap<IpAddr, ClassBytes> = BTreeMap::new();
-    let mut cross = CrossAz::default();
-    let mut cross_pairs: BTreeMap<String, ClassBytes> = BTreeMap::new();
-    for (_, a) in &nat {
-        for (ip, class, dir, b) in a.client_cells() {
-            clients.entry(ip).or_default().get_mut(class).add(dir, b);
-            let client_az = addresses.get(&ip).and_then(|m| m.az.as_deref());
-            if let (Some(naz), Some(caz)) = (a.meta.az.as_deref(), client_az) {
-                cross.known = true;
-                if naz != caz {
-                    cross.bytes += b;
-                    cross_pairs
-                        .entry(format!("{caz} -> {naz}"))
-                        .or_default()
-                        .get_mut(class)
-                        .add(dir, b);
-                }
-            }
-        }
-    }
-    cross.by_pair = sorted_groups(cross_pairs);
-
+    let (mut clients, cross) = attribute_to_clients(&nat, &addresses);
     let clients_source = if !clients.is_empty() {
         ClientsSource::NatPrivateLegs
     } else {
@@ -888,83 +1190,8 @@ pub fn analyse_from(
         clients = own_clients.into_iter().collect();
         ClientsSource::ClientOwnRecords
     };
-    let mut by_subnet: BTreeMap<String, ClassBytes> = BTreeMap::new();
-    let mut by_az: BTreeMap<String, ClassBytes> = BTreeMap::new();
-    let mut by_svc: BTreeMap<String, ClassBytes> = BTreeMap::new();
-    // Subnet, AZ and ECS service of a client address, from its ENIs' records.
-    let describe = |ip: &IpAddr| {
-        let m = addresses.get(ip);
-        let subnet = m.and_then(|m| m.subnet.clone());
-        let az = m.and_then(|m| m.az.clone());
-        let services: Vec<&str> = m
-            .into_iter()
-            .flat_map(|m| m.services.iter().map(String::as_str))
-            .collect();
-        let svc = match services.len() {
-            0 => None,
-            1 => Some(services[0].to_string()),
-            _ => Some(services.join("+")),
-        };
-        (subnet, az, svc)
-    };
-    for (ip, cb) in &clients {
-        let (subnet, az, svc) = describe(ip);
-        let unknown = || "unknown".to_string();
-        by_subnet
-            .entry(subnet.unwrap_or_else(unknown))
-            .or_default()
-            .add_all(cb);
-        by_az
-            .entry(az.unwrap_or_else(unknown))
-            .or_default()
-            .add_all(cb);
-        by_svc
-            .entry(svc.unwrap_or_else(unknown))
-            .or_default()
-            .add_all(cb);
-    }
-    // Top clients: rank by bytes first, and describe only those that can make the list (the
-    // address tie-break needs their text), not every client.
-    let rank = |cb: &ClassBytes| {
-        (
-            std::cmp::Reverse(cb.s3.total()),
-            std::cmp::Reverse(cb.total()),
-        )
-    };
-    let mut ranked: Vec<(&IpAddr, &ClassBytes)> = clients.iter().collect();
-    ranked.sort_by_key(|c| rank(c.1));
-    if let Some(last) = opt.top.checked_sub(1).and_then(|i| ranked.get(i)) {
-        let cut = rank(last.1);
-        let keep = ranked.partition_point(|c| rank(c.1) <= cut);
-        ranked.truncate(keep);
-    } else if opt.top == 0 {
-        ranked.clear();
-    }
-    let mut top: Vec<ClientRow> = ranked
-        .into_iter()
-        .map(|(ip, cb)| {
-            let (subnet, az, ecs_service) = describe(ip);
-            ClientRow {
-                ip: ip.to_string(),
-                enis: Vec::new(),
-                subnet,
-                az,
-                ecs_service,
-                ecs_task: addresses.get(ip).and_then(|m| m.ecs_task.clone()),
-                total: cb.total(),
-                classes: *cb,
-            }
-        })
-        .collect();
-    top.sort_by(|a, b| {
-        b.classes
-            .s3
-            .total()
-            .cmp(&a.classes.s3.total())
-            .then(b.total.cmp(&a.total))
-            .then(a.ip.cmp(&b.ip))
-    });
-    top.truncate(opt.top);
+    let (by_subnet, by_az, by_svc) = group_clients(&clients, &addresses);
+    let mut top = top_clients(&clients, &addresses, opt.top);
 
     // Second walk: ECR task starts and pull bytes per address (which need the data's start,
     // whether ECS fields exist and the NAT's S3 downloads per client), the top clients' ENIs,
@@ -1014,108 +1241,34 @@ pub fn analyse_from(
     let ecr = ecr.finish(&classes, opt);
 
     // Period and data quality.
-    // without a filter, the data's span in whole UTC hours (as coverage is measured)
-    let from = opt.since.or(first_start.map(|t| t.div_euclid(3600) * 3600));
-    let to = opt
-        .until
-        .or(last_end.map(|t| (t + 3599).div_euclid(3600) * 3600));
-    let days = match (from, to) {
-        (Some(f), Some(t)) if t > f => (t - f) as f64 / DAY as f64,
-        _ => 0.0,
-    };
-    let covered_days = covered(first_start, last_end, opt) as f64 / DAY as f64;
-    let mut notes = Vec::new();
-    notes.extend(flow_logs.as_ref().map(crate::overlap::note));
-    if client_side {
-        notes.push("No NAT gateway ENI is in the data: NAT figures are an ESTIMATE summed from the clients' own records, which may include traffic that did not cross a NAT.".to_string());
-    }
-    if !any_private && !client_side {
-        notes.push("No pkt-srcaddr/pkt-dstaddr translation seen: NAT bytes were counted on public legs, and clients cannot be attributed from the NAT's records (add pkt-* fields to the flow log format).".to_string());
-    }
-    if any_private && any_public {
-        notes.push("Some NAT ENI-days had only public legs (no pkt-* fields): those days are counted on public legs.".to_string());
-    }
-    if !cross.known && !client_side {
-        notes.push("az-id was not logged for both NAT and clients: cross-AZ charges cannot be measured (add az-id).".to_string());
-    }
-    let skipdata_windows: u64 = files.iter().map(|f| f.skipdata_windows).sum();
-    if skipdata_windows > 0 {
-        notes.push(format!("{skipdata_windows} SKIPDATA records: AWS dropped records in those windows, so the figures are a lower bound."));
-    }
-    for g in &gateways {
-        if let Some(cc) = g.cross_check.as_ref().filter(|c| !c.agrees) {
-            let d = &cc.days_apart[0];
-            notes.push(format!(
-                "The two legs of NAT ENI {} disagree on {} day(s) by more than {} % (e.g. {}: {} B counted on the {} legs, {} B on the other): the counted figure was used, and the logs of that ENI may be partial.",
-                g.eni,
-                cc.days_apart.len(),
-                LEG_TOLERANCE_PERCENT,
-                d.day,
-                d.counted_leg,
-                "private",
-                d.other_leg
-            ));
-        }
-    }
-    if days > 0.0 && covered_days < days * 0.9 && lines.counted > 0 {
-        notes.push(format!(
-            "The logs cover {covered_days:.2} of the {days:.2} days of the period: per-day and per-30-day figures are projected from the time covered (per NAT gateway), not from the period asked for."
-        ));
-    }
-    if acc.odd.no_interface > 0 {
-        notes.push(format!("{} counted records have no interface-id (Transit Gateway flow logs, for one, have none): they cannot be a NAT gateway's records and add to no figure.", acc.odd.no_interface));
-    }
-    if acc.odd.unknown_region > 0 {
-        notes.push(format!("{} records name a region the ip-ranges data does not know: the region of their input's path, or --region, was used for them.", acc.odd.unknown_region));
-    }
+    let period = period_of(first_start, last_end, opt);
     let incomplete = Incomplete::of(&files);
     let files_with_errors = files.iter().filter(|f| f.error.is_some()).count() as u64;
-    if files_with_errors > 0 {
-        notes.push(format!("{files_with_errors} input(s) could not be read to the end: their figures cover what was read."));
-    }
     let given_nat_enis_not_seen: Vec<String> = opt
         .nat_enis
         .iter()
         .filter(|e| !given_seen.contains(e.as_str()))
         .cloned()
         .collect();
-    if given && nat.is_empty() && !client_side {
-        let named: Vec<String> = opt
-            .nat_enis
-            .iter()
-            .cloned()
-            .chain(opt.nat_ips.iter().map(|i| i.to_string()))
-            .collect();
-        let looks: Vec<&str> = candidates
-            .iter()
-            .filter(|c| c.translated_records > 0)
-            .map(|c| c.eni.as_str())
-            .collect();
-        notes.push(format!(
-            "The NAT gateways given ({}) appear in no counted record{}, so every NAT figure is zero. {}",
-            named.join(", "),
-            if opt.since.is_some() || opt.until.is_some() { " in the time range" } else { "" },
-            if looks.is_empty() {
-                "No ENI in the data shows NAT address translation.".to_string()
-            } else {
-                format!("ENIs that show NAT address translation: {}.", looks.join(", "))
-            }
-        ));
-    }
-    if lines.counted == 0 && lines.outside_time > 0 {
-        let span = match (acc.dated.first(), acc.dated.last()) {
-            (Some(f), Some(l)) => format!(
-                "; the data spans {} .. {}",
-                crate::time::format_instant(f),
-                crate::time::format_instant(l)
-            ),
-            _ => String::new(),
-        };
-        notes.push(format!(
-            "No record falls in the time range: {} records are outside it{span}.",
-            lines.outside_time
-        ));
-    }
+    let skipdata_windows: u64 = files.iter().map(|f| f.skipdata_windows).sum();
+    let notes = quality_notes(&NoteFacts {
+        flow_logs: flow_logs.as_ref(),
+        client_side,
+        any_private,
+        any_public,
+        cross_az_known: cross.known,
+        skipdata_windows,
+        gateways: &gateways,
+        period: &period,
+        lines: &lines,
+        odd: &acc.odd,
+        files_with_errors,
+        given,
+        no_nat: nat.is_empty(),
+        candidates: &candidates,
+        opt,
+        dated: acc.dated,
+    });
     let nat_region = region_bytes
         .iter()
         .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
@@ -1130,25 +1283,7 @@ pub fn analyse_from(
         .collect();
     let total = classes.total();
     Ok(Analysis {
-        method: Method {
-            counting: if client_side {
-                Counting::ClientSideEstimate
-            } else {
-                Counting::NatEni
-            },
-            nat_source: if client_side {
-                NatSource::None
-            } else if given {
-                NatSource::Given
-            } else {
-                NatSource::Detected
-            },
-            legs: match (any_private, any_public) {
-                (true, true) => Legs::Mixed,
-                (true, false) => Legs::Private,
-                _ => Legs::Public,
-            },
-        },
+        method: Method::of(client_side, given, any_private, any_public),
         nat_region,
         classes,
         total,
@@ -1163,14 +1298,7 @@ pub fn analyse_from(
         cross_az: cross,
         s3_egress_traffic_path: paths,
         rejected,
-        period: Period {
-            first_start,
-            last_end,
-            from,
-            to,
-            days,
-            covered_days,
-        },
+        period,
         quality: Quality {
             reconciled: lines.accounted() == lines.lines && incomplete.is_none(),
             complete: incomplete.is_none(),
@@ -1550,4 +1678,280 @@ impl<'a> EcrEstimate<'a> {
 
 fn yes() -> bool {
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, OnceLock};
+
+    use super::*;
+    use crate::account::Params;
+    use crate::format::{text, Layout};
+
+    const H: &str = "interface-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr bytes start end action log-status region az-id subnet-id\n";
+    /// 2026-09-01T00:00:00Z
+    const T: i64 = 1_788_220_800;
+    const S3: &str = "52.216.8.1";
+
+    fn ranges() -> &'static IpRanges {
+        static R: OnceLock<IpRanges> = OnceLock::new();
+        R.get_or_init(IpRanges::embedded)
+    }
+
+    /// A record: ENI, src, dst, pkt-src, pkt-dst, bytes, start (60 s long), AZ.
+    fn rec(f: (&str, &str, &str, &str, &str, u64, i64, &str)) -> String {
+        let (eni, src, dst, psrc, pdst, bytes, start, az) = f;
+        format!(
+            "{eni} {src} {dst} {psrc} {pdst} {bytes} {start} {} ACCEPT OK us-east-1 {az} subnet-x\n",
+            start + 60
+        )
+    }
+
+    /// The ENIs of a text body, in ENI order.
+    fn enis(body: &str) -> Vec<(String, EniAgg)> {
+        let params = Params::new(Arc::new(RunConfig::default()));
+        let mut acc = Accumulator::new(&params);
+        let mut sink = acc.file(ranges(), &params, FileStats::default(), None);
+        text::decode_slice(body.as_bytes(), &Layout::default_v2(), &mut sink);
+        sink.finish(None);
+        let mut v: Vec<(String, EniAgg)> = acc
+            .enis
+            .into_iter()
+            .map(|(k, a)| (k.to_string(), *a))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// A task at 10.0.1.5 uploading `up` bytes to S3 through the NAT (10.0.0.10) at `t`: the
+    /// private leg (with pkt-*) and the public leg; `public_only` leaves the private one out.
+    fn upload(up: u64, t: i64, public_only: bool) -> String {
+        let private = rec((
+            "eni-nat",
+            "10.0.1.5",
+            "10.0.0.10",
+            "10.0.1.5",
+            S3,
+            up,
+            t,
+            "use1-az1",
+        ));
+        let public = rec((
+            "eni-nat",
+            "10.0.0.10",
+            S3,
+            "10.0.0.10",
+            S3,
+            up,
+            t,
+            "use1-az1",
+        ));
+        match public_only {
+            true => public,
+            false => private + &public,
+        }
+    }
+
+    #[test]
+    fn a_nat_eni_counts_each_day_on_one_leg_and_checks_the_other() {
+        // day 1: both legs (private counted, public the cross-check); day 2: public only
+        let body = H.to_string() + &upload(100, T, false) + &upload(300, T + DAY, true);
+        let e = enis(&body);
+        let c = count_nat_eni("eni-nat", &e[0].1, ranges(), &RunConfig::default());
+        let g = &c.gateway;
+        assert_eq!((g.total, g.classes.s3.upload), (400, 400));
+        assert_eq!((g.days_private_leg, g.days_public_leg), (1, 1));
+        let cc = g.cross_check.as_ref().unwrap();
+        assert_eq!((cc.counted_leg, cc.other_leg, cc.agrees), (100, 100, true));
+        let days: Vec<(u32, u64)> = c.by_day.iter().map(|(d, b)| (*d, b.total())).collect();
+        let d0 = T.div_euclid(DAY) as u32;
+        assert_eq!(days, vec![(d0, 100), (d0 + 1, 300)]);
+        // legs that disagree by more than the tolerance name the day
+        let body = H.to_string()
+            + &rec((
+                "eni-nat",
+                "10.0.1.5",
+                "10.0.0.10",
+                "10.0.1.5",
+                S3,
+                10_000,
+                T,
+                "use1-az1",
+            ))
+            + &rec((
+                "eni-nat",
+                "10.0.0.10",
+                S3,
+                "10.0.0.10",
+                S3,
+                20_000,
+                T,
+                "use1-az1",
+            ));
+        let e = enis(&body);
+        let c = count_nat_eni("eni-nat", &e[0].1, ranges(), &RunConfig::default());
+        let cc = c.gateway.cross_check.unwrap();
+        assert!(!cc.agrees);
+        assert_eq!(cc.days_apart[0].day, "2026-09-01");
+    }
+
+    #[test]
+    fn clients_are_attributed_with_their_cross_az_share() {
+        let body = H.to_string()
+            + &upload(100, T, false)
+            + &rec((
+                "eni-nat",
+                "10.0.2.7",
+                "10.0.0.10",
+                "10.0.2.7",
+                S3,
+                40,
+                T,
+                "use1-az1",
+            ));
+        let nat = enis(&body);
+        let mut addresses: FxMap<IpAddr, AddressInfo> = FxMap::default();
+        for (ip, az) in [("10.0.1.5", "use1-az1"), ("10.0.2.7", "use1-az2")] {
+            addresses.insert(
+                ip.parse().unwrap(),
+                AddressInfo {
+                    az: Some(az.into()),
+                    ..Default::default()
+                },
+            );
+        }
+        let (clients, cross) = attribute_to_clients(&nat, &addresses);
+        let bytes: Vec<(String, u64)> = clients
+            .iter()
+            .map(|(ip, c)| (ip.to_string(), c.total()))
+            .collect();
+        assert_eq!(bytes, [("10.0.1.5".into(), 100), ("10.0.2.7".into(), 40)]);
+        assert!(cross.known);
+        assert_eq!(cross.bytes, 40);
+        assert_eq!(cross.by_pair[0].key, "use1-az2 -> use1-az1");
+        // without the clients' AZ, cross-AZ is unknown
+        let (_, cross) = attribute_to_clients(&nat, &FxMap::default());
+        assert!(!cross.known);
+    }
+
+    fn s3_bytes(up: u64, other: u64) -> ClassBytes {
+        let mut c = ClassBytes::default();
+        c.s3.upload = up;
+        c.internet.download = other;
+        c
+    }
+
+    #[test]
+    fn top_clients_rank_by_s3_then_all_bytes_then_address() {
+        let clients: BTreeMap<IpAddr, ClassBytes> = [
+            ("10.0.0.9", s3_bytes(50, 0)),
+            ("10.0.0.3", s3_bytes(50, 10)),
+            ("10.0.0.20", s3_bytes(50, 10)),
+            ("10.0.0.4", s3_bytes(70, 0)),
+        ]
+        .into_iter()
+        .map(|(ip, c)| (ip.parse().unwrap(), c))
+        .collect();
+        let ips = |n| -> Vec<String> {
+            top_clients(&clients, &FxMap::default(), n)
+                .into_iter()
+                .map(|r| r.ip)
+                .collect()
+        };
+        assert_eq!(ips(3), ["10.0.0.4", "10.0.0.20", "10.0.0.3"]);
+        assert_eq!(ips(10).len(), 4);
+        assert!(ips(0).is_empty());
+        let grouped = group_clients(&clients, &FxMap::default());
+        assert_eq!(grouped.0["unknown"].total(), 240);
+    }
+
+    #[test]
+    fn the_period_is_the_filter_or_the_data_in_whole_hours() {
+        let p = period_of(
+            Some(T + 180),
+            Some(T + 5 * 3600 + 600),
+            &RunConfig::default(),
+        );
+        assert_eq!((p.from, p.to), (Some(T), Some(T + 6 * 3600)));
+        assert_eq!((p.days, p.covered_days), (0.25, 0.25));
+        let month = RunConfig {
+            since: Some(T),
+            until: Some(T + 30 * DAY),
+            ..Default::default()
+        };
+        let p = period_of(Some(T + 180), Some(T + 5 * 3600 + 600), &month);
+        assert_eq!((p.from, p.to, p.days), (Some(T), Some(T + 30 * DAY), 30.0));
+        assert_eq!(p.covered_days, 0.25);
+        assert_eq!(period_of(None, None, &month).covered_days, 0.0);
+    }
+
+    #[test]
+    fn the_method_says_how_nat_bytes_were_counted() {
+        let m = Method::of(false, true, true, false);
+        assert_eq!(
+            (m.counting, m.nat_source, m.legs),
+            (Counting::NatEni, NatSource::Given, Legs::Private)
+        );
+        let m = Method::of(true, false, false, false);
+        assert_eq!(
+            (m.counting, m.nat_source, m.legs),
+            (Counting::ClientSideEstimate, NatSource::None, Legs::Public)
+        );
+        assert_eq!(Method::of(false, false, true, true).legs, Legs::Mixed);
+    }
+
+    #[test]
+    fn quality_notes_say_what_the_data_lacks() {
+        let opt = RunConfig {
+            nat_enis: vec!["eni-gone".into()],
+            ..Default::default()
+        };
+        let period = period_of(Some(T), Some(T + 3600), &opt);
+        let lines = LineCounts {
+            counted: 10,
+            ..Default::default()
+        };
+        let facts = NoteFacts {
+            flow_logs: None,
+            client_side: false,
+            any_private: false,
+            any_public: true,
+            cross_az_known: false,
+            skipdata_windows: 2,
+            gateways: &[],
+            period: &period,
+            lines: &lines,
+            odd: &Oddities::default(),
+            files_with_errors: 1,
+            given: true,
+            no_nat: true,
+            candidates: &[],
+            opt: &opt,
+            dated: Span::default(),
+        };
+        let notes = quality_notes(&facts);
+        let has = |s: &str| notes.iter().any(|n| n.contains(s));
+        assert!(has("No pkt-srcaddr/pkt-dstaddr translation seen"));
+        assert!(has("az-id was not logged"));
+        assert!(has("2 SKIPDATA records"));
+        assert!(has("1 input(s) could not be read to the end"));
+        assert!(has(
+            "The NAT gateways given (eni-gone) appear in no counted record"
+        ));
+        assert!(!has("The logs cover"), "{notes:?}");
+        // a month asked for, an hour logged: the projection is named
+        let month = RunConfig {
+            since: Some(T),
+            until: Some(T + 30 * DAY),
+            ..Default::default()
+        };
+        let period = period_of(Some(T), Some(T + 3600), &month);
+        let notes = quality_notes(&NoteFacts {
+            period: &period,
+            ..facts
+        });
+        assert!(notes
+            .iter()
+            .any(|n| n.contains("The logs cover 0.04 of the 30.00 days")));
+    }
 }

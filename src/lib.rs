@@ -6,8 +6,9 @@
 //! [`account`] (mergeable per-ENI aggregates) → [`overlap`] (one flow log per ENI) →
 //! [`analysis`] (NAT rules, attribution, ECR) →
 //! [`cost`] (prices) → [`report`] (JSON/table/Markdown/CSV). [`engine`] runs the first stages
-//! in parallel; [`generate`] writes synthetic worlds with known answers; [`cmd`] holds the
-//! subcommands.
+//! in parallel; [`pipeline`] is the whole run as a library call, configured by
+//! [`config::RunConfig`]; [`generate`] writes synthetic worlds with known answers; [`cmd`]
+//! holds the subcommands.
 
 pub mod account;
 pub mod analysis;
@@ -22,6 +23,7 @@ pub mod format;
 pub mod generate;
 pub mod inventory;
 pub mod overlap;
+pub mod pipeline;
 pub mod report;
 pub mod source;
 pub mod spill;

@@ -1,52 +1,20 @@
-//! `flowcost analyze`: validate the configuration, run the engine, finish the analysis,
-//! price it and write the report.
+//! `flowcost analyze`: validate the flags into a [`Config`] once, run the
+//! [`crate::pipeline`], write the report and map the outcome to an exit code.
 
 use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
-
 use std::sync::Arc;
 
-use crate::account::{FlowLogs, Params};
-use crate::analysis::{self, AnalysisError};
-use crate::classify::IpRanges;
 use crate::cli::AnalyzeArgs;
 use crate::config::{KnownTasks, RunConfig};
-use crate::cost::{self, GbUnit, PriceTable};
-use crate::engine::Engine;
+use crate::cost::PriceTable;
 use crate::error::{Error, Outcome};
 use crate::format::{fields, Layout};
-use crate::report::{Format, Inputs, RangesUsed, Report};
-use crate::source::s3::{ListFilter, S3Options, S3Source, S3Url};
-use crate::source::{self, Input};
-use crate::spill::Spill;
+pub use crate::pipeline::Config;
+use crate::report::{Format, Report};
+use crate::source;
+use crate::source::s3::{S3Options, S3Url};
 use crate::time;
-
-/// A validated `analyze` configuration.
-#[derive(Clone)]
-pub struct Config {
-    pub inputs: Vec<Input>,
-    /// What finding the inputs decided (duplicates read once, links not followed).
-    pub input_notes: Vec<String>,
-    pub s3_urls: Vec<S3Url>,
-    pub s3: S3Options,
-    pub accounts: Vec<String>,
-    pub ranges: Arc<IpRanges>,
-    pub layout: Layout,
-    pub run: Arc<RunConfig>,
-    pub region: Option<String>,
-    pub prices: PriceTable,
-    pub nat_price_per_gb: Option<f64>,
-    pub gb_unit: GbUnit,
-    pub format: Format,
-    pub output: Option<String>,
-    pub threads: Option<usize>,
-    pub strict: bool,
-    pub progress: bool,
-    pub chunk: usize,
-    /// Spill budget in ENIs (0: never) and where to spill.
-    pub max_enis_in_memory: usize,
-    pub temp_dir: std::path::PathBuf,
-}
 
 /// Parse a timeout: `30`, `30s`, `500ms`, `1m`, between 1 ms and 1 hour.
 pub fn parse_timeout(s: &str, flag: &str) -> Result<std::time::Duration, Error> {
@@ -282,168 +250,6 @@ impl Config {
     }
 }
 
-impl Config {
-    /// The same run over another time range (a `compare` or `report --change-at` period).
-    pub fn with_period(&self, since: i64, until: i64) -> Config {
-        Config {
-            run: Arc::new(self.run.with_period(Some(since), Some(until))),
-            ..self.clone()
-        }
-    }
-}
-
-/// Build the report for a configuration (everything but writing it).
-pub fn report(cfg: &Config) -> Result<Report, Error> {
-    let spill = Spill::new(&cfg.temp_dir, cfg.max_enis_in_memory, &cfg.run.nat_enis);
-    let mut listings = Vec::new();
-    let mut input_notes = cfg.input_notes.clone();
-    let s3 = if cfg.s3_urls.is_empty() {
-        None
-    } else {
-        Some(S3Source::new(cfg.s3.clone())?)
-    };
-    let objects = match &s3 {
-        None => Vec::new(),
-        Some(src) => list_objects(cfg, src, &mut listings, &mut input_notes)?,
-    };
-    // the flow logs the inputs come from, known once the S3 listing is
-    let names = || {
-        cfg.inputs
-            .iter()
-            .chain(&objects)
-            .map(|i| i.display.as_str())
-    };
-    let params = Params {
-        flow_logs: FlowLogs::of_inputs(names()),
-        ..Params::new(cfg.run.clone())
-    };
-    if let Some(id) = &cfg.run.flow_log_id {
-        if !names().any(|n| source::flow_log_id(n) == Some(id)) {
-            input_notes.push(format!(
-                "--flow-log-id {id}: no input comes from this flow log (no delivery file name holds it)"
-            ));
-        }
-    }
-    let remote = s3.as_ref().map(|src| {
-        let bytes = objects.iter().map(|o| o.size).sum();
-        let count = objects.len() as u64;
-        crate::source::s3::Downloads {
-            fetched: src.fetch(objects),
-            objects: count,
-            bytes,
-            stats: src.stats.clone(),
-        }
-    });
-    let engine = Engine {
-        spill: Some(&spill),
-        ranges: &cfg.ranges,
-        layout: &cfg.layout,
-        params: &params,
-        default_region: cfg.region.as_deref().and_then(|r| cfg.ranges.region_id(r)),
-        threads: cfg.threads,
-        progress: cfg.progress,
-        chunk: cfg.chunk,
-    };
-    let mut acc = engine.run(&cfg.inputs, remote);
-    if let Some(why) = spill.failure() {
-        eprintln!("flowcost: warning: {why}; the ENI tables stayed in memory");
-    }
-    if let Some(e) = s3.as_ref().and_then(|s| s.take_fatal()) {
-        return Err(e.into());
-    }
-    if cfg.strict {
-        let mut files = acc.files.clone();
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        for f in &files {
-            if let Some(e) = &f.error {
-                return Err(Error::Strict(format!("{}: {e}", f.path)));
-            }
-            if let Some(b) = f.malformed_examples.first() {
-                return Err(Error::Strict(format!(
-                    "{}:{}: {} ({} malformed lines in this file)",
-                    f.path, b.line, b.reason, f.counts.malformed
-                )));
-            }
-        }
-    }
-    let bytes: u64 = acc.files.iter().map(|f| f.size).sum();
-    let files = acc.files.len() as u64;
-    let runs = spill.runs();
-    let written = spill
-        .bytes_written
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let stored = spill.finish(&mut acc).map_err(|err| Error::Io {
-        context: "merging the spilled ENI tables".into(),
-        err,
-    })?;
-    for n in &input_notes {
-        eprintln!("flowcost: note: {n}");
-    }
-    let mut analysis =
-        analysis::analyse_from(&acc, &stored, &cfg.ranges, &cfg.run).map_err(|e| match e {
-            AnalysisError::NoNat {
-                candidates,
-                context,
-            } => Error::NoNat(candidates, context),
-            e @ AnalysisError::UnknownRegion { .. } => Error::Region(e.to_string()),
-            AnalysisError::Spill(err) => Error::Io {
-                context: "reading the spilled ENI tables back".into(),
-                err,
-            },
-        })?;
-    if (runs > 0 && cfg.progress) || std::env::var_os("FLOWCOST_SHOW_SPILL").is_some() {
-        eprintln!(
-            "flowcost: ENI tables spilled to disk: {runs} runs, {} (--max-enis-in-memory {})",
-            crate::report::human(written),
-            cfg.max_enis_in_memory
-        );
-    }
-    stored.release();
-    analysis.quality.notes.extend(input_notes);
-    // the NAT's region from its records, else the flag, else the one region the inputs'
-    // key paths name (a window with no record still prices at its region's rates)
-    let path_regions: std::collections::BTreeSet<&str> = acc
-        .files
-        .iter()
-        .filter_map(|f| source::region_from_key(&f.path))
-        .collect();
-    let path_region = match path_regions.len() {
-        1 => path_regions.first().map(|r| r.to_string()),
-        _ => None,
-    };
-    let region = analysis
-        .nat_region
-        .clone()
-        .or_else(|| cfg.region.clone())
-        .or(path_region)
-        .ok_or_else(|| {
-            Error::Region(
-                "no region in the records or paths: pass --region to choose prices".into(),
-            )
-        })?;
-    let cost = cost::price(
-        &analysis,
-        &cfg.prices,
-        &region,
-        cfg.nat_price_per_gb,
-        cfg.gb_unit,
-    )?;
-    let inputs = Inputs {
-        files,
-        bytes,
-        ip_ranges: RangesUsed {
-            source: crate::report::escape::redact(&cfg.ranges.source).into_owned(),
-            sync_token: cfg.ranges.sync_token.clone(),
-            create_date: cfg.ranges.create_date.clone(),
-        },
-        since: cfg.run.since.map(time::format_instant),
-        until: cfg.run.until.map(time::format_instant),
-        region_flag: cfg.region.clone(),
-        s3: listings,
-    };
-    Ok(Report::new(inputs, analysis, cost))
-}
-
 /// Tell stderr what an incomplete report missed (the report itself says it first too), and
 /// the outcome for the exit code.
 pub fn outcome(report: &Report) -> Outcome {
@@ -480,7 +286,7 @@ pub fn outcome(report: &Report) -> Outcome {
 pub fn run(args: &AnalyzeArgs) -> Result<Outcome, Error> {
     let cfg = Config::from_args(args)?;
     let started = std::time::Instant::now();
-    let report = report(&cfg)?;
+    let report = crate::pipeline::run(&cfg)?;
     let text = report.render(cfg.format);
     match &cfg.output {
         Some(path) => std::fs::write(path, text).map_err(|err| Error::Io {
@@ -503,42 +309,4 @@ pub fn run(args: &AnalyzeArgs) -> Result<Outcome, Error> {
         );
     }
     Ok(outcome(&report))
-}
-
-/// List the objects under every S3 URL of the configuration (with a spinner on a terminal),
-/// dropping duplicates; `listings` gets what each listing found.
-fn list_objects(
-    cfg: &Config,
-    src: &S3Source,
-    listings: &mut Vec<crate::source::s3::Listing>,
-    notes: &mut Vec<String>,
-) -> Result<Vec<Input>, Error> {
-    let filter = ListFilter {
-        since: cfg.run.since,
-        until: cfg.run.until,
-        accounts: cfg.accounts.clone(),
-        regions: cfg.region.iter().cloned().collect(),
-    };
-    let mut objects = Vec::new();
-    for url in &cfg.s3_urls {
-        let bar = if cfg.progress {
-            indicatif::ProgressBar::new_spinner()
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        let name = format!("s3://{}/{}", url.bucket, url.prefix);
-        bar.set_message(format!("listing {name}"));
-        let (inputs, listing) = src.list_with(url, &filter, &|n| {
-            bar.set_message(format!("listing {name}: {n} objects"));
-        })?;
-        bar.finish_and_clear();
-        if cfg.progress {
-            eprintln!("flowcost: listed {name}: {} objects", inputs.len());
-        }
-        objects.extend(inputs);
-        listings.push(listing);
-    }
-    source::dedup(&mut objects, notes);
-    Ok(objects)
 }

@@ -127,8 +127,8 @@ pub fn run(c: &CompareArgs) -> Result<Outcome, Error> {
         Some(s) => Some((s.as_str(), Threshold::parse(s).ok_or_else(|| Error::Usage(format!("--fail-if-s3-via-nat-above {s}: expected bytes per day (5GiB) or a percentage (5%)")))?)),
     };
     let (before_cfg, after_cfg) = sides(c)?;
-    let before = analyze::report(&before_cfg)?;
-    let after = analyze::report(&after_cfg)?;
+    let before = crate::pipeline::run(&before_cfg)?;
+    let after = crate::pipeline::run(&after_cfg)?;
     let outcome = analyze::outcome(&before).and(analyze::outcome(&after));
     let cmp = compare(before, after, gate, c.base.top);
     let text = cmp.render(after_cfg.format);

@@ -103,7 +103,7 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
     let cfg = Config::from_args(&base)?;
     let previous = args.previous.as_deref().map(read_previous).transpose()?;
     let label = label(args, &cfg);
-    let report = analyze::report(&cfg)?;
+    let report = crate::pipeline::run(&cfg)?;
     let outcome = analyze::outcome(&report);
     let comparison = match &args.change_at {
         None => None,
@@ -133,8 +133,8 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
                 progress: false,
                 ..cfg.with_period(s, u)
             };
-            let before = analyze::report(&side(from, at))?;
-            let after = analyze::report(&side(at, to))?;
+            let before = crate::pipeline::run(&side(from, at))?;
+            let after = crate::pipeline::run(&side(at, to))?;
             Some(compare(before, after, None, args.base.top))
         }
     };
