@@ -1071,9 +1071,9 @@ fn no_nat(
             lines: lines.clone(),
             first_malformed,
             time_filter: opt.since.is_some() || opt.until.is_some(),
-            data_span: acc.dated.first().zip(acc.dated.last()),
+            data_span: acc.inputs.dated.first().zip(acc.inputs.dated.last()),
             incomplete: Incomplete::of(files),
-            no_interface: acc.odd.no_interface,
+            no_interface: acc.inputs.odd.no_interface,
         }),
     }
 }
@@ -1099,7 +1099,7 @@ pub fn analyse_from(
     ranges: &IpRanges,
     opt: &RunConfig,
 ) -> Result<Analysis, AnalysisError> {
-    let mut files = acc.files.clone();
+    let mut files = acc.inputs.files.clone();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let mut lines = LineCounts::default();
     for f in &files {
@@ -1108,13 +1108,13 @@ pub fn analyse_from(
     // inputs from several flow logs: each ENI counted from one of those that recorded it
     let one_per_eni;
     let mut flow_logs = None;
-    let enis: &dyn EniSource = if acc.flow_logs.ids().is_empty() {
+    let enis: &dyn EniSource = if acc.inputs.flow_logs.ids().is_empty() {
         enis
     } else {
         let (o, summary) = OneFlowLogPerEni::new(
             enis,
-            &acc.flow_logs,
-            &acc.flow_log_fields,
+            &acc.inputs.flow_logs,
+            &acc.inputs.flow_log_fields,
             opt.flow_log_id.as_deref(),
             opt.pull_window,
         )?;
@@ -1161,8 +1161,8 @@ pub fn analyse_from(
     let mut gateways = Vec::new();
     let (mut any_private, mut any_public) = (false, false);
     let mut rejected = Rejected {
-        other_records: rejected_other.0 + acc.odd.no_interface_rejected,
-        other_bytes: rejected_other.1 + acc.odd.no_interface_rejected_bytes,
+        other_records: rejected_other.0 + acc.inputs.odd.no_interface_rejected,
+        other_bytes: rejected_other.1 + acc.inputs.odd.no_interface_rejected_bytes,
         ..Default::default()
     };
     let mut region_bytes: BTreeMap<u16, u64> = BTreeMap::new();
@@ -1261,13 +1261,13 @@ pub fn analyse_from(
         gateways: &gateways,
         period: &period,
         lines: &lines,
-        odd: &acc.odd,
+        odd: &acc.inputs.odd,
         files_with_errors,
         given,
         no_nat: nat.is_empty(),
         candidates: &candidates,
         opt,
-        dated: acc.dated,
+        dated: acc.inputs.dated,
     });
     let nat_region = region_bytes
         .iter()
@@ -1308,7 +1308,7 @@ pub fn analyse_from(
             records_without_bytes,
             skipdata_windows,
             files,
-            oddities: acc.odd.clone(),
+            oddities: acc.inputs.odd.clone(),
             given_nat_enis_not_seen,
             notes,
             flow_logs,
@@ -1715,6 +1715,7 @@ mod tests {
         text::decode_slice(body.as_bytes(), &Layout::default_v2(), &mut sink);
         sink.finish(None);
         let mut v: Vec<(String, EniAgg)> = acc
+            .table
             .enis
             .into_iter()
             .map(|(k, a)| (k.to_string(), *a))

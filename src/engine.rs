@@ -411,7 +411,7 @@ impl Engine<'_> {
             s.keep(runs);
         }
         acc.merge(part);
-        acc.files.push(stats);
+        acc.inputs.files.push(stats);
         progress.file_done();
     }
 }

@@ -167,7 +167,7 @@ fn accumulate(
 /// With `--strict`: the first input (by path) that failed or had a malformed line, as an
 /// error.
 fn first_bad_input(acc: &Accumulator) -> Result<(), Error> {
-    let mut files: Vec<&FileStats> = acc.files.iter().collect();
+    let mut files: Vec<&FileStats> = acc.inputs.files.iter().collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     for f in files {
         if let Some(e) = &f.error {
@@ -206,6 +206,7 @@ fn pricing_region(
     acc: &Accumulator,
 ) -> Result<String, Error> {
     let path_regions: std::collections::BTreeSet<&str> = acc
+        .inputs
         .files
         .iter()
         .filter_map(|f| source::region_from_key(&f.path))
@@ -233,8 +234,8 @@ fn describe_inputs(
     listings: Vec<crate::source::s3::Listing>,
 ) -> Inputs {
     Inputs {
-        files: acc.files.len() as u64,
-        bytes: acc.files.iter().map(|f| f.size).sum(),
+        files: acc.inputs.files.len() as u64,
+        bytes: acc.inputs.files.iter().map(|f| f.size).sum(),
         ip_ranges: RangesUsed {
             source: crate::report::escape::redact(&cfg.ranges.source).into_owned(),
             sync_token: cfg.ranges.sync_token.clone(),

@@ -143,7 +143,8 @@ impl Spill {
     /// Like [`Spill::relieve`], but the run is handed back to be kept ([`Spill::keep`]) or
     /// dropped ([`Spill::discard`]) later: for partial results that may be thrown away.
     pub fn spill_if_over(&self, acc: &mut Accumulator) -> Option<Run> {
-        if self.budget == 0 || acc.enis.len() <= self.limit() || self.failure.get().is_some() {
+        if self.budget == 0 || acc.table.enis.len() <= self.limit() || self.failure.get().is_some()
+        {
             return None;
         }
         // NAT gateways stay: they are few, seen in every file, and the largest aggregates
@@ -151,7 +152,7 @@ impl Spill {
         // they fill half the share, the data is unlike that and everything goes.
         let limit = self.limit();
         let mut resident = 0;
-        let table = acc.take_sorted_except(|key, a| {
+        let table = acc.table.take_sorted_except(|key, a| {
             let eni = crate::account::split_key(key).map_or(key, |k| k.0);
             let nat = a.has_nat_ip
                 || a.private_side().translated_records > 0
@@ -169,7 +170,7 @@ impl Spill {
             Ok(run) => Some(run),
             Err(e) => {
                 // Keep the table in memory (nothing lost) and stop spilling.
-                acc.enis.extend(table);
+                acc.table.enis.extend(table);
                 let _ = self.failure.set(format!(
                     "cannot spill ENI tables under {}: {e}",
                     self.parent.display()
@@ -513,11 +514,12 @@ mod tests {
         for i in 0..100u64 {
             let mut acc = Accumulator::new(&params);
             for j in (i % 7..40).step_by(3) {
-                acc.enis
+                acc.table
+                    .enis
                     .insert(EniKey::new(&format!("eni-{j:03}")), agg(i, j));
             }
             let mut copy = Accumulator::new(&params);
-            copy.enis = acc.enis.clone();
+            copy.table.enis = acc.table.enis.clone();
             whole.merge(copy);
             spill.relieve(&mut acc);
             last.merge(acc);
@@ -579,13 +581,18 @@ mod tests {
         let spill = Spill::new(dir.path(), 4, &["eni-002".into()]);
         let mut acc = Accumulator::new(&Params::default());
         for j in 0..10 {
-            acc.enis
+            acc.table
+                .enis
                 .insert(EniKey::new(&format!("eni-{j:03}")), agg(1, j));
         }
         spill.relieve(&mut acc);
         assert_eq!(spill.runs(), 1);
         assert_eq!(
-            acc.enis.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            acc.table
+                .enis
+                .keys()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>(),
             ["eni-002"]
         );
     }

@@ -639,6 +639,17 @@ pub struct Oddities {
     pub unknown_region: u64,
 }
 
+impl Oddities {
+    fn merge(&mut self, o: &Oddities) {
+        self.no_address += o.no_address;
+        self.both_public += o.both_public;
+        self.no_interface += o.no_interface;
+        self.no_interface_rejected += o.no_interface_rejected;
+        self.no_interface_rejected_bytes += o.no_interface_rejected_bytes;
+        self.unknown_region += o.unknown_region;
+    }
+}
+
 /// An ENI id as a map key, held inline when it is short (AWS ids, `eni-` and 17 hex digits,
 /// are 21 bytes; 26 with a flow-log tag), so comparing keys during a lookup reads no second
 /// allocation. It hashes,
@@ -726,17 +737,31 @@ impl std::fmt::Debug for EniKey {
     }
 }
 
-/// The mergeable state of the account stage.
+/// The mergeable state of the account stage: what the records add up to per ENI (the
+/// [`EniTable`]) and what the inputs were ([`InputStats`]), under the run's settings.
 #[derive(Clone, Debug, Default)]
 pub struct Accumulator {
+    /// The settings the records were accumulated with.
+    pub run: Arc<RunConfig>,
+    pub table: EniTable,
+    pub inputs: InputStats,
+}
+
+/// Per-ENI aggregates, and the names they share.
+#[derive(Clone, Debug, Default)]
+pub struct EniTable {
     /// Boxed: the table stays small (a pointer per ENI), so growing it copies little.
     pub enis: FxMap<EniKey, Box<EniAgg>>,
     /// Shared names (subnets, AZs, VPCs, ECS clusters and services), each stored once.
     pub names: rustc_hash::FxHashSet<Name>,
+}
+
+/// What the inputs were: each one's line accounting, the records that fit no ENI, the span
+/// of the data, and the flow logs they come from.
+#[derive(Clone, Debug, Default)]
+pub struct InputStats {
     pub files: Vec<FileStats>,
     pub odd: Oddities,
-    /// The settings the records were accumulated with.
-    pub run: Arc<RunConfig>,
     /// The span of every record with a `start`, inside the time filter or not: what the data
     /// covers, for messages about an empty time range.
     pub dated: Span,
@@ -746,25 +771,9 @@ pub struct Accumulator {
     pub flow_log_fields: Vec<u32>,
 }
 
-impl Accumulator {
-    pub fn new(params: &Params) -> Self {
-        Accumulator {
-            run: params.run.clone(),
-            flow_logs: params.flow_logs.clone(),
-            flow_log_fields: vec![0; params.flow_logs.ids().len()],
-            ..Default::default()
-        }
-    }
-
-    /// Fold `o` into `self`. Associative and commutative (files are ordered by path later).
-    /// Both must come from one run: accumulators of different settings never meet in one
-    /// process (partial results from elsewhere are checked before they are merged).
-    pub fn merge(&mut self, o: Accumulator) {
-        assert_eq!(
-            self.run.pull_window, o.run.pull_window,
-            "accumulators of one run"
-        );
-        let window = self.run.pull_window;
+impl EniTable {
+    /// Fold another table of the same run in; `window` is the pull window.
+    fn merge(&mut self, o: EniTable, window: i64) {
         for (k, v) in o.enis {
             match self.enis.get_mut(&k) {
                 Some(a) => a.merge(*v, window),
@@ -774,28 +783,6 @@ impl Accumulator {
             }
         }
         self.names.extend(o.names);
-        self.files.extend(o.files);
-        self.odd.no_address += o.odd.no_address;
-        self.odd.both_public += o.odd.both_public;
-        self.odd.no_interface += o.odd.no_interface;
-        self.odd.no_interface_rejected += o.odd.no_interface_rejected;
-        self.odd.no_interface_rejected_bytes += o.odd.no_interface_rejected_bytes;
-        self.odd.unknown_region += o.odd.unknown_region;
-        self.dated.merge(o.dated);
-        if self.flow_logs.ids().is_empty() {
-            self.flow_logs = o.flow_logs;
-        }
-        if self.flow_log_fields.len() < o.flow_log_fields.len() {
-            self.flow_log_fields.resize(o.flow_log_fields.len(), 0);
-        }
-        for (a, b) in self.flow_log_fields.iter_mut().zip(o.flow_log_fields) {
-            *a = (*a).max(b);
-        }
-    }
-
-    /// Move the ENI table out, sorted by ENI, leaving an empty one (for the spill store).
-    pub fn take_sorted(&mut self) -> Vec<(EniKey, Box<EniAgg>)> {
-        self.take_sorted_except(|_, _| false)
     }
 
     /// Move out, sorted by ENI, the ENIs for which `stay` is false.
@@ -814,7 +801,54 @@ impl Accumulator {
         v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         v
     }
+}
 
+impl InputStats {
+    fn merge(&mut self, o: InputStats) {
+        self.files.extend(o.files);
+        self.odd.merge(&o.odd);
+        self.dated.merge(o.dated);
+        if self.flow_logs.ids().is_empty() {
+            self.flow_logs = o.flow_logs;
+        }
+        if self.flow_log_fields.len() < o.flow_log_fields.len() {
+            self.flow_log_fields.resize(o.flow_log_fields.len(), 0);
+        }
+        for (a, b) in self.flow_log_fields.iter_mut().zip(o.flow_log_fields) {
+            *a = (*a).max(b);
+        }
+    }
+}
+
+impl Accumulator {
+    pub fn new(params: &Params) -> Self {
+        Accumulator {
+            run: params.run.clone(),
+            table: EniTable::default(),
+            inputs: InputStats {
+                flow_logs: params.flow_logs.clone(),
+                flow_log_fields: vec![0; params.flow_logs.ids().len()],
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Fold `o` into `self`. Associative and commutative (files are ordered by path later).
+    /// Both must come from one run: accumulators of different settings never meet in one
+    /// process (partial results from elsewhere are checked before they are merged).
+    pub fn merge(&mut self, o: Accumulator) {
+        assert_eq!(
+            self.run.pull_window, o.run.pull_window,
+            "accumulators of one run"
+        );
+        self.table.merge(o.table, self.run.pull_window);
+        self.inputs.merge(o.inputs);
+    }
+
+    /// Move the ENI table out, sorted by ENI, leaving an empty one (for the spill store).
+    pub fn take_sorted(&mut self) -> Vec<(EniKey, Box<EniAgg>)> {
+        self.table.take_sorted_except(|_, _| false)
+    }
     /// A sink for one file; `file_region` is the region from the input's path, if any.
     pub fn file<'a>(
         &'a mut self,
@@ -847,7 +881,8 @@ pub trait EniSource {
 
 impl EniSource for Accumulator {
     fn scan(&self, f: &mut dyn FnMut(&str, &EniAgg)) -> std::io::Result<()> {
-        let mut v: Vec<(&EniKey, &EniAgg)> = self.enis.iter().map(|(k, a)| (k, &**a)).collect();
+        let mut v: Vec<(&EniKey, &EniAgg)> =
+            self.table.enis.iter().map(|(k, a)| (k, &**a)).collect();
         v.sort_unstable_by_key(|e| e.0);
         for (k, a) in v {
             f(k, a);
@@ -885,7 +920,7 @@ impl FileSink<'_> {
             self.stats.error = Some(f.message);
         }
         let stats = std::mem::take(&mut self.stats);
-        self.acc.files.push(stats);
+        self.acc.inputs.files.push(stats);
     }
 
     /// Close a part of an input (a chunk of a large file): its stats are handed back for the
@@ -928,7 +963,7 @@ impl FileSink<'_> {
             }
         };
         if id.is_none() {
-            self.acc.odd.unknown_region += 1;
+            self.acc.inputs.odd.unknown_region += 1;
         }
         id.or(self.file_region)
     }
@@ -944,7 +979,7 @@ impl Sink for FileSink<'_> {
     fn layout(&mut self, fields: usize) {
         if let Some(f) = self
             .tag
-            .and_then(|t| self.acc.flow_log_fields.get_mut(t as usize))
+            .and_then(|t| self.acc.inputs.flow_log_fields.get_mut(t as usize))
         {
             *f = (*f).max(fields.min(u32::MAX as usize) as u32);
         }
@@ -985,7 +1020,7 @@ impl Sink for FileSink<'_> {
             LogStatus::Ok => {}
         }
         if let Some(t) = r.start {
-            let d = &mut self.acc.dated;
+            let d = &mut self.acc.inputs.dated;
             d.first = d.first.min(t);
             d.last = d.last.max(r.end.unwrap_or(t));
         }
@@ -1010,11 +1045,11 @@ impl Sink for FileSink<'_> {
         let Some(eni) = r.interface_id else {
             if r.action == Action::Reject {
                 c.rejected += 1;
-                self.acc.odd.no_interface_rejected += 1;
-                self.acc.odd.no_interface_rejected_bytes += r.bytes.unwrap_or(0);
+                self.acc.inputs.odd.no_interface_rejected += 1;
+                self.acc.inputs.odd.no_interface_rejected_bytes += r.bytes.unwrap_or(0);
             } else {
                 c.counted += 1;
-                self.acc.odd.no_interface += 1;
+                self.acc.inputs.odd.no_interface += 1;
             }
             return;
         };
@@ -1023,9 +1058,9 @@ impl Sink for FileSink<'_> {
             None => eni,
             Some(t) => tagged_key(eni, t, &mut self.key),
         };
-        let agg = match self.acc.enis.get_mut(eni) {
+        let agg = match self.acc.table.enis.get_mut(eni) {
             Some(a) => a,
-            None => self.acc.enis.entry(EniKey::new(eni)).or_default(),
+            None => self.acc.table.enis.entry(EniKey::new(eni)).or_default(),
         };
         let bytes = r.bytes.unwrap_or(0);
         if r.action == Action::Reject {
@@ -1049,7 +1084,7 @@ impl Sink for FileSink<'_> {
         if agg.meta.region.is_none() || region.is_some_and(|r| Some(r) < agg.meta.region) {
             agg.meta.region = region.or(agg.meta.region);
         }
-        let names = &mut self.acc.names;
+        let names = &mut self.acc.table.names;
         set_name(&mut agg.meta.subnet, r.subnet_id, names);
         set_name(&mut agg.meta.az, r.az_id, names);
         set_name(&mut agg.meta.vpc, r.vpc_id, names);
@@ -1058,7 +1093,7 @@ impl Sink for FileSink<'_> {
         set_once(&mut agg.meta.ecs_task, r.ecs_task_id);
 
         let (Some(src), Some(dst)) = (r.srcaddr, r.dstaddr) else {
-            self.acc.odd.no_address += 1;
+            self.acc.inputs.odd.no_address += 1;
             return;
         };
         let nat_ips = &self.params.run.nat_ips;
@@ -1106,7 +1141,7 @@ impl Sink for FileSink<'_> {
             (true, false) => (src, dst, Dir::Upload),
             (false, true) => (dst, src, Dir::Download),
             _ => {
-                self.acc.odd.both_public += 1;
+                self.acc.inputs.odd.both_public += 1;
                 return;
             }
         };
