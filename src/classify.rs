@@ -167,6 +167,8 @@ pub struct IpRanges {
     pub source: String,
     pub sync_token: String,
     pub create_date: String,
+    /// SHA-256 of the document, hex: which document exactly (partial results must agree).
+    pub digest: String,
     pub services: Vec<String>,
     pub regions: Vec<String>,
     infos: Vec<RangeInfo>,
@@ -304,6 +306,7 @@ impl IpRanges {
             source: source_name.to_string(),
             sync_token: doc.sync_token,
             create_date: doc.create_date,
+            digest: crate::partial::sha256_hex(json),
             services,
             regions,
             infos,

@@ -23,6 +23,9 @@ pub enum Command {
     /// Write the monthly report folder: report.md, a self-contained report.html, report.json,
     /// CSV tables and SVG charts; month over month with --previous.
     Report(ReportArgs),
+    /// Merge partial results (`analyze --partial-out`) into the report one `analyze` over all
+    /// their inputs would write.
+    Merge(MergeArgs),
     /// Write a deterministic synthetic world of flow logs plus its true answer.
     Generate(GenerateArgs),
     /// Keep AWS's ip-ranges.json fresh: `update` downloads it into the cache, `show` tells
@@ -82,6 +85,40 @@ pub struct AnalyzeCmd {
     pub time: TimeArgs,
     #[command(flatten)]
     pub out: OutputArgs,
+    #[command(flatten)]
+    pub scale: ScaleArgs,
+}
+
+/// Scale-out: a share of the inputs, and partial results instead of a report.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ScaleArgs {
+    /// Write a partial result to FILE instead of the report, for `flowcost merge`.
+    #[arg(long, value_name = "FILE")]
+    pub partial_out: Option<String>,
+    /// Read only shard K of N (K from 0): files by their path below the input given, S3
+    /// objects by key, by a stable hash; shards 0..N-1 read every input exactly once.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+}
+
+/// `flowcost merge`: partial files in, one report out.
+#[derive(Args, Debug, Clone)]
+pub struct MergeArgs {
+    /// Partial files written by `analyze --partial-out` (with the same settings).
+    #[arg(required = true, value_name = "PARTIAL")]
+    pub partials: Vec<String>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// The ip-ranges document the partials were made with, if this machine does not have it
+    /// (in its cache, or built in).
+    #[arg(long = "ip-ranges", value_name = "FILE|URL")]
+    pub ip_ranges: Option<String>,
+    /// Where to keep the partials' ENI tables while merging [default: the system's].
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<String>,
+    /// No progress output.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 impl AnalyzeArgs {

@@ -3,20 +3,20 @@
 //! when, to label task starts where the flow logs carry no ECS fields. Pure: the caller reads
 //! the files.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// ECS tasks by private address: when each held it, and its service.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EcsTasks {
-    by_ip: HashMap<IpAddr, Vec<Held>>,
+    by_ip: BTreeMap<IpAddr, Vec<Held>>,
     tasks: usize,
 }
 
 /// One task's hold on an address.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Held {
     /// When the task was created (else its image pull or its start began); its records
     /// count from [`BEFORE`] seconds earlier.

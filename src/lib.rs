@@ -23,6 +23,7 @@ pub mod format;
 pub mod generate;
 pub mod inventory;
 pub mod overlap;
+pub mod partial;
 pub mod pipeline;
 pub mod report;
 pub mod source;

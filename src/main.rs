@@ -19,7 +19,8 @@ fn main() {
         std::process::exit(130);
     });
     let result = match &cli.command {
-        Command::Analyze(a) => cmd::analyze::run(&a.args()),
+        Command::Analyze(a) => cmd::analyze::run(&a.args(), &a.scale),
+        Command::Merge(m) => cmd::merge::run(m),
         Command::Compare(c) => cmd::compare::run(c),
         Command::Report(r) => cmd::report::run(r),
         Command::Generate(g) => cmd::generate::run(g).map(|()| Outcome::Complete),

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::account::{Accumulator, FileStats, FlowLogs, Params};
+use crate::account::{Accumulator, EniSource, FileStats, FlowLogs, InputStats, Params};
 use crate::analysis::{self, AnalysisError};
 use crate::classify::IpRanges;
 use crate::config::RunConfig;
@@ -14,10 +14,12 @@ use crate::cost::{self, GbUnit, PriceTable};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::format::Layout;
+use crate::partial::{self, Header, InputId, Partial, RangesId, Settings, TagMap};
 use crate::report::{Format, Inputs, RangesUsed, Report};
+use crate::source::s3::Listing;
 use crate::source::s3::{ListFilter, S3Options, S3Source, S3Url};
 use crate::source::{self, Input};
-use crate::spill::Spill;
+use crate::spill::{Spill, Stored};
 use crate::time;
 
 /// A validated `analyze` configuration.
@@ -42,6 +44,8 @@ pub struct Config {
     pub strict: bool,
     pub progress: bool,
     pub chunk: usize,
+    /// Read only this share of the inputs (`--shard`).
+    pub shard: Option<Shard>,
     /// Spill budget in ENIs (0: never) and where to spill.
     pub max_enis_in_memory: usize,
     pub temp_dir: std::path::PathBuf,
@@ -57,8 +61,55 @@ impl Config {
     }
 }
 
+/// A deterministic share of the inputs (`--shard K/N`): an input belongs to shard
+/// `hash(name) mod N`, by a hash that never changes between runs, machines or versions
+/// (64-bit FNV-1a), so shards 0..N-1 read every input exactly once without talking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub k: u64,
+    pub n: u64,
+}
+
+impl Shard {
+    /// `K/N` with `0 <= K < N <= 1_000_000`.
+    pub fn parse(s: &str) -> Option<Shard> {
+        let (k, n) = s.split_once('/')?;
+        let (k, n) = (k.trim().parse().ok()?, n.trim().parse().ok()?);
+        (k < n && n <= 1_000_000).then_some(Shard { k, n })
+    }
+
+    /// Whether the input named `name` (a path below its input root, or an S3 key) is this
+    /// shard's.
+    pub fn takes(&self, name: &str) -> bool {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in name.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h % self.n == self.k
+    }
+}
+
 /// Build the report for a configuration (everything but writing it).
 pub fn run(cfg: &Config) -> Result<Report, Error> {
+    finish(cfg, read(cfg)?)
+}
+
+/// What reading the inputs left: their statistics (in `acc`, whose ENI table has moved to
+/// `stored`), the ENI table, the notes on how the inputs were found, and the S3 listings.
+pub struct Accumulated {
+    pub acc: Accumulator,
+    pub stored: Stored,
+    pub notes: Vec<String>,
+    pub listings: Vec<Listing>,
+    /// Spill runs made while reading, and their bytes (for a line on stderr).
+    pub spill_runs: usize,
+    pub spill_written: u64,
+}
+
+/// List the S3 inputs, read every input through the engine (checking `--strict`), and
+/// finish the spill store.
+pub fn read(cfg: &Config) -> Result<Accumulated, Error> {
     let mut notes = cfg.input_notes.clone();
     let mut listings = Vec::new();
     let s3 = match cfg.s3_urls.is_empty() {
@@ -75,24 +126,44 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
     if cfg.strict {
         first_bad_input(&acc)?;
     }
-    let inputs = describe_inputs(cfg, &acc, listings);
-    let runs = spill.runs();
-    let written = spill
+    let spill_runs = spill.runs();
+    let spill_written = spill
         .bytes_written
         .load(std::sync::atomic::Ordering::Relaxed);
     let stored = spill.finish(&mut acc).map_err(|err| Error::Io {
         context: "merging the spilled ENI tables".into(),
         err,
     })?;
+    Ok(Accumulated {
+        acc,
+        stored,
+        notes,
+        listings,
+        spill_runs,
+        spill_written,
+    })
+}
+
+/// Analyse what was read, price it and describe the inputs.
+pub fn finish(cfg: &Config, a: Accumulated) -> Result<Report, Error> {
+    let Accumulated {
+        acc,
+        stored,
+        notes,
+        listings,
+        spill_runs,
+        spill_written,
+    } = a;
+    let inputs = describe_inputs(cfg, &acc, listings);
     for n in &notes {
         eprintln!("flowcost: note: {n}");
     }
     let mut analysis =
         analysis::analyse_from(&acc, &stored, &cfg.ranges, &cfg.run).map_err(analysis_error)?;
-    if (runs > 0 && cfg.progress) || std::env::var_os("FLOWCOST_SHOW_SPILL").is_some() {
+    if (spill_runs > 0 && cfg.progress) || std::env::var_os("FLOWCOST_SHOW_SPILL").is_some() {
         eprintln!(
-            "flowcost: ENI tables spilled to disk: {runs} runs, {} (--max-enis-in-memory {})",
-            crate::report::human(written),
+            "flowcost: ENI tables spilled to disk: {spill_runs} runs, {} (--max-enis-in-memory {})",
+            crate::report::human(spill_written),
             cfg.max_enis_in_memory
         );
     }
@@ -109,17 +180,23 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
     Ok(Report::new(inputs, analysis, cost))
 }
 
+const FLOW_LOG_ID_NOTE: &str = "--flow-log-id ";
+
+/// A note when `--flow-log-id` names a flow log no input (by these names) comes from.
+fn flow_log_id_note<'a>(cfg: &Config, mut names: impl Iterator<Item = &'a str>) -> Option<String> {
+    let id = cfg.run.flow_log_id.as_ref()?;
+    (!names.any(|n| source::flow_log_id(n) == Some(id))).then(|| {
+        format!(
+            "{FLOW_LOG_ID_NOTE}{id}: no input comes from this flow log (no delivery file name holds it)"
+        )
+    })
+}
+
 /// The account stage's parameters: the run's settings, and the flow logs the inputs come
 /// from (known once the S3 listing is). Notes a `--flow-log-id` no input comes from.
 fn params_for(cfg: &Config, objects: &[Input], notes: &mut Vec<String>) -> Params {
     let names = || cfg.inputs.iter().chain(objects).map(|i| i.display.as_str());
-    if let Some(id) = &cfg.run.flow_log_id {
-        if !names().any(|n| source::flow_log_id(n) == Some(id)) {
-            notes.push(format!(
-                "--flow-log-id {id}: no input comes from this flow log (no delivery file name holds it)"
-            ));
-        }
-    }
+    notes.extend(flow_log_id_note(cfg, names()));
     Params {
         flow_logs: FlowLogs::of_inputs(names()),
         ..Params::new(cfg.run.clone())
@@ -283,5 +360,184 @@ fn list_objects(
         listings.push(listing);
     }
     source::dedup(&mut objects, notes);
+    if let Some(shard) = cfg.shard {
+        objects.retain(|o| shard.takes(s3_key(&o.display)));
+    }
     Ok(objects)
+}
+
+impl Config {
+    /// The settings a partial file records (and merge requires to agree).
+    pub fn settings(&self) -> Settings {
+        let r = &self.run;
+        Settings {
+            pull_window: r.pull_window,
+            grace: r.grace,
+            top: r.top,
+            client_side_estimate: r.client_side_estimate,
+            flow_log_id: r.flow_log_id.clone(),
+            nat_enis: r.nat_enis.clone(),
+            nat_ips: r.nat_ips.iter().map(|i| i.to_string()).collect(),
+            fields: self.layout.names.clone(),
+            region: self.region.clone(),
+            ecs_tasks: r.tasks.ecs().clone(),
+            ip_ranges: RangesId {
+                sync_token: self.ranges.sync_token.clone(),
+                create_date: self.ranges.create_date.clone(),
+                sha256: self.ranges.digest.clone(),
+                source: crate::report::escape::redact(&self.ranges.source).into_owned(),
+            },
+            prices: self.prices.clone(),
+            nat_price_per_gb: self.nat_price_per_gb,
+            gb_unit: self.gb_unit,
+            strict: self.strict,
+        }
+    }
+}
+
+/// Write what reading the inputs left as a partial file (`analyze --partial-out`).
+pub fn write_partial(cfg: &Config, a: Accumulated, path: &str) -> Result<(), Error> {
+    let io = |err| Error::Io {
+        context: format!("writing the partial file {path}"),
+        err,
+    };
+    let mut enis = 0u64;
+    a.stored.scan(&mut |_, _| enis += 1).map_err(io)?;
+    let stats = &a.acc.inputs;
+    let header = Header {
+        flowcost_version: env!("CARGO_PKG_VERSION").to_string(),
+        settings: cfg.settings(),
+        since: cfg.run.since,
+        until: cfg.run.until,
+        inputs: stats
+            .files
+            .iter()
+            .map(|f| InputId {
+                name: f.path.clone(),
+                size: f.size,
+                etag: f.etag.clone(),
+            })
+            .collect(),
+        notes: a.notes.clone(),
+        listings: a.listings.clone(),
+        flow_logs: stats
+            .flow_logs
+            .ids()
+            .iter()
+            .map(|i| i.to_string())
+            .collect(),
+        enis,
+    };
+    partial::write(std::path::Path::new(path), &header, stats, |f| {
+        a.stored.scan(f)
+    })
+    .map_err(io)?;
+    a.stored.release();
+    Ok(())
+}
+
+/// The time range partials cover together: theirs, if they share one (shards of a run),
+/// else from the earliest start to the latest end (days of a month).
+pub fn merged_range(parts: &[Partial]) -> (Option<i64>, Option<i64>) {
+    let first = parts
+        .first()
+        .map_or((None, None), |p| (p.header.since, p.header.until));
+    if parts
+        .iter()
+        .all(|p| (p.header.since, p.header.until) == first)
+    {
+        return first;
+    }
+    (
+        parts.iter().filter_map(|p| p.header.since).min(),
+        parts.iter().filter_map(|p| p.header.until).max(),
+    )
+}
+
+/// Read partial files (checked by [`partial::check_compatible`]) into what reading all
+/// their inputs in one run would have left: their ENI tables become spill runs, merged
+/// k-way as the analysis reads them, so memory stays bounded however many there are.
+pub fn read_partials(cfg: &Config, parts: Vec<Partial>) -> Result<Accumulated, Error> {
+    let names: Vec<&str> = parts
+        .iter()
+        .flat_map(|p| p.header.inputs.iter().map(|i| i.name.as_str()))
+        .collect();
+    let global = FlowLogs::of_inputs(names.iter().copied());
+    let id_note = flow_log_id_note(cfg, names.iter().copied());
+    let tag_maps: Vec<TagMap> = parts
+        .iter()
+        .map(|p| {
+            let names: Vec<&str> = p.header.inputs.iter().map(|i| i.name.as_str()).collect();
+            TagMap::new(&global, &p.header.flow_logs, &names)
+        })
+        .collect();
+    let spill = Spill::new(&cfg.temp_dir, cfg.max_enis_in_memory, &[]);
+    let mut acc = Accumulator::new(&Params {
+        flow_logs: global,
+        ..Params::new(cfg.run.clone())
+    });
+    let (mut notes, mut listings) = (Vec::new(), Vec::new());
+    let mut files = Vec::new();
+    for (p, tags) in parts.into_iter().zip(&tag_maps) {
+        for n in &p.header.notes {
+            if !notes.contains(n) {
+                notes.push(n.clone());
+            }
+        }
+        for l in &p.header.listings {
+            if !listings.contains(l) {
+                listings.push(l.clone());
+            }
+        }
+        let path = p.path.clone();
+        let mut stats = None;
+        spill
+            .import(|f| {
+                stats = Some(p.read_body(tags, f)?);
+                Ok(())
+            })
+            .map_err(|err| Error::Io {
+                context: format!("reading the partial file {path}"),
+                err,
+            })?;
+        let mut s = stats.expect("read_body ran");
+        files.append(&mut s.files);
+        let fields = std::mem::take(&mut s.flow_log_fields);
+        acc.merge(Accumulator {
+            run: cfg.run.clone(),
+            table: Default::default(),
+            inputs: InputStats {
+                flow_logs: acc.inputs.flow_logs.clone(),
+                flow_log_fields: fields,
+                ..s
+            },
+        });
+    }
+    acc.inputs.files = partial::combine_same_inputs(files);
+    // whether any input comes from the --flow-log-id flow log is a question for all of them
+    notes.retain(|n| !n.starts_with(FLOW_LOG_ID_NOTE));
+    notes.extend(id_note);
+    if cfg.strict {
+        first_bad_input(&acc)?;
+    }
+    let stored = spill.finish(&mut acc).map_err(|err| Error::Io {
+        context: "merging the partials' ENI tables".into(),
+        err,
+    })?;
+    Ok(Accumulated {
+        acc,
+        stored,
+        notes,
+        listings,
+        spill_runs: 0,
+        spill_written: 0,
+    })
+}
+
+/// The key of an S3 input's display name (`s3://bucket/key`).
+fn s3_key(display: &str) -> &str {
+    display
+        .strip_prefix("s3://")
+        .and_then(|r| r.split_once('/'))
+        .map_or(display, |(_, key)| key)
 }

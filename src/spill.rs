@@ -194,6 +194,22 @@ impl Spill {
         }
     }
 
+    /// Write a run of `(key, aggregate)` pairs that `fill` hands over in key order (made
+    /// elsewhere: a partial file's ENI table), and keep it with the others.
+    pub fn import(
+        &self,
+        fill: impl FnOnce(&mut dyn FnMut(&str, &EniAgg) -> io::Result<()>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let path = self.new_path()?;
+        let _writing = LIVE.read();
+        let mut w = RunWriter::create(&path)?;
+        fill(&mut |k, a| w.push_str(k, a))?;
+        let (run, bytes) = w.finish(path)?;
+        self.bytes_written.fetch_add(bytes, Ordering::Relaxed);
+        self.keep(vec![run]);
+        Ok(())
+    }
+
     fn dir(&self) -> io::Result<&Path> {
         let dir = self.dir.get_or_init(|| SpillDir::new(&self.parent));
         match dir {

@@ -5,12 +5,13 @@ use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::cli::AnalyzeArgs;
+use crate::cli::{AnalyzeArgs, ScaleArgs};
 use crate::config::{KnownTasks, RunConfig};
 use crate::cost::PriceTable;
 use crate::error::{Error, Outcome};
 use crate::format::{fields, Layout};
 pub use crate::pipeline::Config;
+use crate::pipeline::Shard;
 use crate::report::{Format, Report};
 use crate::source;
 use crate::source::s3::{S3Options, S3Url};
@@ -244,6 +245,7 @@ impl Config {
             strict: a.strict,
             progress: !a.quiet && std::io::stderr().is_terminal(),
             chunk: a.chunk_size.max(4096),
+            shard: None,
             max_enis_in_memory: a.max_enis_in_memory,
             temp_dir,
         })
@@ -282,25 +284,49 @@ pub fn outcome(report: &Report) -> Outcome {
     Outcome::of(report.analysis.quality.complete)
 }
 
-/// Run `flowcost analyze`.
-pub fn run(args: &AnalyzeArgs) -> Result<Outcome, Error> {
-    let cfg = Config::from_args(args)?;
-    let started = std::time::Instant::now();
-    let report = crate::pipeline::run(&cfg)?;
-    let text = report.render(cfg.format);
-    match &cfg.output {
+/// Write a result to `output`, or to standard output.
+pub fn write_out(text: &str, output: Option<&str>) -> Result<(), Error> {
+    match output {
         Some(path) => std::fs::write(path, text).map_err(|err| Error::Io {
             context: format!("writing {path}"),
             err,
-        })?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes()).map_err(|err| Error::Io {
+        }),
+        None => std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(|err| Error::Io {
                 context: "writing standard output".into(),
                 err,
-            })?;
-        }
+            }),
     }
+}
+
+/// Run `flowcost analyze`.
+pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
+    let mut cfg = Config::from_args(args)?;
+    if let Some(s) = &scale.shard {
+        let shard = Shard::parse(s).ok_or_else(|| {
+            Error::Usage(format!(
+                "--shard {s}: expected K/N with 0 <= K < N (shard K of N, counted from 0)"
+            ))
+        })?;
+        cfg.inputs
+            .retain(|i| shard.takes(below_root(&i.display, &args.inputs)));
+        cfg.shard = Some(shard);
+    }
+    if let Some(path) = &scale.partial_out {
+        let read = crate::pipeline::read(&cfg)?;
+        let complete = read.acc.inputs.files.iter().all(|f| f.error.is_none());
+        let inputs = read.acc.inputs.files.len();
+        crate::pipeline::write_partial(&cfg, read, path)?;
+        if !args.quiet {
+            eprintln!("flowcost: wrote the partial result of {inputs} inputs to {path}");
+        }
+        return Ok(Outcome::of(complete));
+    }
+    let started = std::time::Instant::now();
+    let report = crate::pipeline::run(&cfg)?;
+    write_out(&report.render(cfg.format), cfg.output.as_deref())?;
     if cfg.progress {
         eprintln!(
             "flowcost: {} inputs in {:.2}s",
@@ -309,4 +335,19 @@ pub fn run(args: &AnalyzeArgs) -> Result<Outcome, Error> {
         );
     }
     Ok(outcome(&report))
+}
+
+/// An input's name below the input it was found under (`logs/` gives `2026/09/01/x.gz` for
+/// `logs/2026/09/01/x.gz`), so that machines with the data at different places shard alike;
+/// the name as given for an input given itself.
+fn below_root<'a>(display: &'a str, roots: &[String]) -> &'a str {
+    roots
+        .iter()
+        .filter(|r| !r.starts_with("s3://") && r.as_str() != display)
+        .filter_map(|r| {
+            let rest = display.strip_prefix(r.trim_end_matches('/'))?;
+            rest.strip_prefix('/').map(|rest| (r.len(), rest))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map_or(display, |(_, rest)| rest)
 }

@@ -5,4 +5,5 @@ pub mod analyze;
 pub mod compare;
 pub mod generate;
 pub mod ip_ranges;
+pub mod merge;
 pub mod report;

@@ -8,6 +8,7 @@ mod compare;
 mod flow_logs;
 mod hostile;
 mod ip_ranges;
+mod partials;
 mod properties;
 mod proxy;
 mod report;

@@ -1,0 +1,603 @@
+//! Partial results: what reading some of a run's inputs left (their statistics and the ENI
+//! table), as a portable, versioned file that `flowcost merge` folds with others into the
+//! report one run over all the inputs would have written. Shards of one run (`--shard K/N`)
+//! and daily runs of one month make such files; any machine with the same flowcost merges
+//! them.
+//!
+//! A partial file is, in order:
+//! - the line `flowcost.partial/1`;
+//! - one line of JSON, the [`Header`]: flowcost's version, every setting that shapes what is
+//!   accumulated or how it is analysed ([`Settings`]; merge refuses partials that differ in
+//!   any, naming it), the time range, the inputs read (name, size, ETag), the notes on how they
+//!   were found, the S3 listings, and the flow logs the ENI keys' tags stand for;
+//! - the body: the inputs' statistics (a `u32` length and postcard), then the ENI table in ENI
+//!   order as the spill store writes a run (a `u64` count, then each `(key, aggregate)` pair as
+//!   a `u32` length and postcard);
+//! - the SHA-256 of the body (32 bytes).
+//!
+//! Region numbers inside the aggregates index the regions of the ip-ranges document, which
+//! the header names by SHA-256: merge loads that same document, so they mean the same. Flow-log
+//! tags index the header's own list, and merge maps them to the merged run's.
+//!
+//! Version rules: the first line names the format version; a reader refuses any other.
+//! A partial also records the flowcost version that wrote it, and merge refuses partials of
+//! another version (the aggregates' encoding follows the code).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::account::{
+    split_key, tagged_key, EniAgg, FileStats, FlowLogs, InputStats, Oddities, Span,
+};
+use crate::cost::{GbUnit, PriceTable};
+use crate::inventory::EcsTasks;
+use crate::source::s3::Listing;
+
+/// The first line of every partial file.
+pub const FORMAT: &str = "flowcost.partial/1";
+
+/// The longest header line read (inputs and notes of a large shard fit many times over).
+const MAX_HEADER: u64 = 256 << 20;
+/// The largest single encoded item or statistics block.
+const MAX_ITEM: u32 = 1 << 30;
+
+/// SHA-256 of `bytes`, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(b: &[u8]) -> String {
+    use std::fmt::Write as _;
+    b.iter()
+        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        })
+}
+
+/// Which ip-ranges document the records were classified with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangesId {
+    pub sync_token: String,
+    pub create_date: String,
+    pub sha256: String,
+    /// Where it came from, as the report names it.
+    pub source: String,
+}
+
+/// Every setting that shapes what is accumulated or how it is analysed and priced. Partials
+/// merge only when these are equal, field by field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub pull_window: i64,
+    pub grace: i64,
+    pub top: usize,
+    pub client_side_estimate: bool,
+    pub flow_log_id: Option<String>,
+    pub nat_enis: Vec<String>,
+    pub nat_ips: Vec<String>,
+    /// The `--fields` layout (empty: the default v2 format).
+    pub fields: Vec<String>,
+    pub region: Option<String>,
+    pub ecs_tasks: EcsTasks,
+    pub ip_ranges: RangesId,
+    pub prices: PriceTable,
+    pub nat_price_per_gb: Option<f64>,
+    pub gb_unit: GbUnit,
+    pub strict: bool,
+}
+
+impl Settings {
+    /// The first setting (by name) in which `self` and `o` differ.
+    pub fn first_difference(&self, o: &Settings) -> Option<&'static str> {
+        let a = serde_json::to_value(self).ok()?;
+        let b = serde_json::to_value(o).ok()?;
+        SETTING_NAMES
+            .iter()
+            .find(|(field, _)| a.get(field) != b.get(field))
+            .map(|(_, flag)| *flag)
+    }
+}
+
+/// Each setting's field and the flag (or document) that sets it, for messages.
+const SETTING_NAMES: [(&str, &str); 15] = [
+    ("pull_window", "--pull-window"),
+    ("grace", "the grace period"),
+    ("top", "--top"),
+    ("client_side_estimate", "--client-side-estimate"),
+    ("flow_log_id", "--flow-log-id"),
+    ("nat_enis", "--nat-eni / --nat-file"),
+    ("nat_ips", "--nat-ip / --nat-file"),
+    ("fields", "--fields"),
+    ("region", "--region"),
+    ("ecs_tasks", "--ecs-tasks"),
+    ("ip_ranges", "the ip-ranges document (--ip-ranges)"),
+    ("prices", "the price table (--prices)"),
+    ("nat_price_per_gb", "--nat-price-per-gb"),
+    ("gb_unit", "--gb-unit"),
+    ("strict", "--strict"),
+];
+
+/// One input a partial read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputId {
+    pub name: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+/// The header line of a partial file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    pub flowcost_version: String,
+    pub settings: Settings,
+    /// The time filter (`--since`/`--until`/`--month`), seconds.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub inputs: Vec<InputId>,
+    pub notes: Vec<String>,
+    pub listings: Vec<Listing>,
+    /// The flow-log ids the ENI keys' tags index (empty: keys are not tagged).
+    pub flow_logs: Vec<String>,
+    /// ENIs in the table.
+    pub enis: u64,
+}
+
+/// The inputs' statistics, as the body holds them.
+#[derive(Serialize, Deserialize)]
+struct Stats {
+    files: Vec<FileStats>,
+    odd: Oddities,
+    dated: Span,
+    flow_log_fields: Vec<u32>,
+}
+
+/// A writer that hashes what passes through it.
+struct Hashing<W: Write> {
+    w: W,
+    h: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.w.write(buf)?;
+        self.h.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
+fn item<W: Write>(w: &mut W, buf: &mut Vec<u8>, v: &impl Serialize) -> io::Result<()> {
+    buf.clear();
+    *buf = postcard::to_extend(v, std::mem::take(buf)).map_err(io::Error::other)?;
+    let len = u32::try_from(buf.len())
+        .ok()
+        .filter(|n| *n <= MAX_ITEM)
+        .ok_or_else(|| io::Error::other("an aggregate too large for a partial file"))?;
+    w.write_all(&len.to_le_bytes())?;
+    w.write_all(buf)
+}
+
+/// Write a partial file to `path` (through a temporary file beside it, renamed when
+/// complete): the header, the inputs' statistics and the ENI table, which `scan` walks in
+/// ENI order.
+pub fn write(
+    path: &Path,
+    header: &Header,
+    stats: &InputStats,
+    scan: impl FnOnce(&mut dyn FnMut(&str, &EniAgg)) -> io::Result<()>,
+) -> io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))?;
+    write_to(tmp.as_file(), header, stats, scan)?;
+    tmp.as_file().sync_all()?;
+    #[cfg(unix)]
+    {
+        // as any file the user writes (a temporary file is made private)
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn write_to(
+    file: &File,
+    header: &Header,
+    stats: &InputStats,
+    scan: impl FnOnce(&mut dyn FnMut(&str, &EniAgg)) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut out = BufWriter::new(file);
+    out.write_all(FORMAT.as_bytes())?;
+    out.write_all(b"\n")?;
+    serde_json::to_writer(&mut out, header).map_err(io::Error::other)?;
+    out.write_all(b"\n")?;
+    let mut w = Hashing {
+        w: out,
+        h: Sha256::new(),
+    };
+    let mut buf = Vec::new();
+    // the statistics as JSON (their optional fields are left out when empty, which only a
+    // self-describing encoding reads back), the aggregates as postcard
+    let stats = serde_json::to_vec(&Stats {
+        files: stats.files.clone(),
+        odd: stats.odd.clone(),
+        dated: stats.dated,
+        flow_log_fields: stats.flow_log_fields.clone(),
+    })
+    .map_err(io::Error::other)?;
+    let len = u32::try_from(stats.len())
+        .ok()
+        .filter(|n| *n <= MAX_ITEM)
+        .ok_or_else(|| io::Error::other("input statistics too large for a partial file"))?;
+    w.write_all(&len.to_le_bytes())?;
+    w.write_all(&stats)?;
+    w.write_all(&header.enis.to_le_bytes())?;
+    let mut n = 0u64;
+    let mut err = None;
+    scan(&mut |k, a| {
+        if err.is_none() {
+            n += 1;
+            err = item(&mut w, &mut buf, &(k, a)).err();
+        }
+    })?;
+    if let Some(e) = err {
+        return Err(e);
+    }
+    if n != header.enis {
+        return Err(io::Error::other(format!(
+            "the ENI table changed while written ({n} ENIs, {} expected)",
+            header.enis
+        )));
+    }
+    let Hashing { w: mut out, h } = w;
+    out.write_all(&h.finalize())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// A partial file, opened: its header read and checked, the body ready to read.
+pub struct Partial {
+    pub path: String,
+    pub header: Header,
+    body: BufReader<File>,
+}
+
+fn bad(path: &str, why: impl std::fmt::Display) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{path}: not a usable partial file: {why}"),
+    )
+}
+
+impl Partial {
+    /// Open a partial file and read its header.
+    pub fn open(path: &str) -> io::Result<Partial> {
+        let f = File::open(path)?;
+        let mut r = BufReader::new(f);
+        let mut line = Vec::new();
+        (&mut r)
+            .take(FORMAT.len() as u64 + 1)
+            .read_until(b'\n', &mut line)?;
+        if line.strip_suffix(b"\n") != Some(FORMAT.as_bytes()) {
+            let shown = String::from_utf8_lossy(&line);
+            return Err(bad(
+                path,
+                match shown.starts_with("flowcost.partial/") {
+                    true => format!("format {} (this flowcost reads {FORMAT})", shown.trim_end()),
+                    false => "no flowcost.partial/1 first line".to_string(),
+                },
+            ));
+        }
+        line.clear();
+        (&mut r).take(MAX_HEADER).read_until(b'\n', &mut line)?;
+        if line.last() != Some(&b'\n') {
+            return Err(bad(path, "the header line is cut short"));
+        }
+        let header: Header = serde_json::from_slice(&line).map_err(|e| bad(path, e))?;
+        if header.flowcost_version != env!("CARGO_PKG_VERSION") {
+            return Err(bad(
+                path,
+                format!(
+                    "written by flowcost {}, this is {}",
+                    header.flowcost_version,
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ));
+        }
+        Ok(Partial {
+            path: path.to_string(),
+            header,
+            body: r,
+        })
+    }
+
+    /// Read the body: the inputs' statistics, then every ENI in order (to `f`, with keys
+    /// whose tags `tags` maps to the merged run's), checking the checksum at the end.
+    pub fn read_body(
+        self,
+        tags: &TagMap,
+        f: &mut dyn FnMut(&str, &EniAgg) -> io::Result<()>,
+    ) -> io::Result<InputStats> {
+        let Partial {
+            path, header, body, ..
+        } = self;
+        let mut r = HashingReader {
+            r: body,
+            h: Sha256::new(),
+        };
+        let mut buf = Vec::new();
+        read_bytes(&mut r, &mut buf, &path)?;
+        let stats: Stats = serde_json::from_slice(&buf).map_err(|e| bad(&path, e))?;
+        let mut count = [0u8; 8];
+        r.read_exact(&mut count).map_err(|e| cut(&path, e))?;
+        let count = u64::from_le_bytes(count);
+        if count != header.enis {
+            return Err(bad(&path, "the ENI count disagrees with the header"));
+        }
+        // keys of one ENI stay together; their tags may sort differently once mapped
+        let mut group: Vec<(String, EniAgg)> = Vec::new();
+        let mut last: Option<String> = None;
+        let mut key = String::new();
+        for _ in 0..count {
+            let (k, a): (String, EniAgg) = read_item(&mut r, &mut buf, &path)?;
+            if last.as_deref().is_some_and(|l| l >= k.as_str()) {
+                return Err(bad(&path, "the ENI table is not in order"));
+            }
+            let eni = split_key(&k).map_or(k.as_str(), |(e, _)| e).to_string();
+            if group
+                .first()
+                .is_some_and(|g| split_key(&g.0).map_or(g.0.as_str(), |(e, _)| e) != eni)
+            {
+                flush(&mut group, f)?;
+            }
+            let mapped = tags.map(&k, &mut key).to_string();
+            last = Some(k);
+            group.push((mapped, a));
+        }
+        flush(&mut group, f)?;
+        let want = r.h.finalize();
+        let mut got = [0u8; 32];
+        r.r.read_exact(&mut got).map_err(|e| cut(&path, e))?;
+        if got[..] != want[..] {
+            return Err(bad(
+                &path,
+                "its checksum does not match (the file is damaged)",
+            ));
+        }
+        let mut rest = [0u8; 1];
+        if r.r.read(&mut rest)? != 0 {
+            return Err(bad(&path, "bytes after the checksum"));
+        }
+        let mut fields = vec![0u32; tags.global.len()];
+        for (t, n) in stats.flow_log_fields.iter().enumerate() {
+            if let Some(g) = tags.local.get(t).copied().flatten() {
+                fields[g as usize] = fields[g as usize].max(*n);
+            } else if let Some(g) = tags.untagged {
+                fields[g as usize] = fields[g as usize].max(*n);
+            }
+        }
+        Ok(InputStats {
+            files: stats.files,
+            odd: stats.odd,
+            dated: stats.dated,
+            flow_logs: FlowLogs::default(),
+            flow_log_fields: fields,
+        })
+    }
+}
+
+fn flush(
+    group: &mut Vec<(String, EniAgg)>,
+    f: &mut dyn FnMut(&str, &EniAgg) -> io::Result<()>,
+) -> io::Result<()> {
+    group.sort_by(|a, b| a.0.cmp(&b.0));
+    for (k, a) in group.drain(..) {
+        f(&k, &a)?;
+    }
+    Ok(())
+}
+
+fn cut(path: &str, e: io::Error) -> io::Error {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => bad(path, "it is cut short"),
+        _ => e,
+    }
+}
+
+struct HashingReader<R: Read> {
+    r: R,
+    h: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.r.read(buf)?;
+        self.h.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// One length-prefixed item's bytes into `buf`.
+fn read_bytes(r: &mut impl Read, buf: &mut Vec<u8>, path: &str) -> io::Result<()> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len).map_err(|e| cut(path, e))?;
+    let len = u32::from_le_bytes(len);
+    if len > MAX_ITEM {
+        return Err(bad(path, "an item claims more than 1 GiB"));
+    }
+    buf.clear();
+    r.take(u64::from(len))
+        .read_to_end(buf)
+        .map_err(|e| cut(path, e))?;
+    if buf.len() != len as usize {
+        return Err(bad(path, "it is cut short"));
+    }
+    Ok(())
+}
+
+fn read_item<T: serde::de::DeserializeOwned>(
+    r: &mut impl Read,
+    buf: &mut Vec<u8>,
+    path: &str,
+) -> io::Result<T> {
+    read_bytes(r, buf, path)?;
+    postcard::from_bytes(buf).map_err(|e| bad(path, e))
+}
+
+/// How one partial's flow-log tags become the merged run's.
+pub struct TagMap {
+    /// The merged run's flow logs.
+    global: Vec<Box<str>>,
+    /// Local tag → merged tag.
+    local: Vec<Option<u16>>,
+    /// For a partial whose keys carry no tag (its inputs were one flow log): that flow log's
+    /// merged tag, when the merged run tags keys.
+    untagged: Option<u16>,
+}
+
+impl TagMap {
+    /// For a partial with these flow logs (tags index them) and input names, in a merged run
+    /// with `global` flow logs.
+    pub fn new(global: &FlowLogs, local: &[String], names: &[&str]) -> TagMap {
+        let position = |id: &str| {
+            global
+                .ids()
+                .iter()
+                .position(|g| &**g == id)
+                .map(|p| p as u16)
+        };
+        let untagged = match (local.is_empty(), names.first()) {
+            (true, Some(n)) => global.tag(n),
+            _ => None,
+        };
+        TagMap {
+            global: global.ids().to_vec(),
+            local: local.iter().map(|id| position(id)).collect(),
+            untagged,
+        }
+    }
+
+    fn map<'b>(&self, key: &'b str, buf: &'b mut String) -> &'b str {
+        match split_key(key) {
+            Some((eni, t)) => match self.local.get(t as usize).copied().flatten() {
+                Some(g) => tagged_key(eni, g, buf),
+                None => key,
+            },
+            None => match self.untagged {
+                Some(g) => tagged_key(key, g, buf),
+                None => key,
+            },
+        }
+    }
+}
+
+/// Why a set of partials cannot be merged.
+pub fn check_compatible(parts: &[Partial]) -> Result<(), String> {
+    let Some(first) = parts.first() else {
+        return Err("no partial files given".into());
+    };
+    let mut paths = BTreeSet::new();
+    for p in parts {
+        if !paths.insert(p.path.as_str()) {
+            return Err(format!("the partial file {} is given twice", p.path));
+        }
+    }
+    for p in &parts[1..] {
+        if let Some(flag) = first.header.settings.first_difference(&p.header.settings) {
+            return Err(format!(
+                "{} and {} were made with different settings: {flag}",
+                first.path, p.path
+            ));
+        }
+    }
+    // time ranges: all the same (shards of one run), or none overlapping (days of a month)
+    let ranges: BTreeSet<(Option<i64>, Option<i64>)> = parts
+        .iter()
+        .map(|p| (p.header.since, p.header.until))
+        .collect();
+    if ranges.len() > 1 {
+        let mut spans: Vec<(i64, i64, &str)> = Vec::new();
+        for p in parts {
+            match (p.header.since, p.header.until) {
+                (Some(s), Some(u)) => spans.push((s, u, &p.path)),
+                _ => {
+                    return Err(format!(
+                        "{} covers an open time range, and the partials' ranges differ: give each a closed one (--since and --until, or --month)",
+                        p.path
+                    ))
+                }
+            }
+        }
+        spans.sort();
+        spans.dedup_by(|b, a| (a.0, a.1) == (b.0, b.1));
+        for w in spans.windows(2) {
+            if w[1].0 < w[0].1 {
+                return Err(format!(
+                    "the time ranges of {} and {} overlap: records in both would count twice",
+                    w[0].2, w[1].2
+                ));
+            }
+        }
+    }
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for p in parts {
+        for i in &p.header.inputs {
+            if let Some(other) = seen.insert(&i.name, &p.path) {
+                if (p.header.since, p.header.until) == parts_range(parts, other) {
+                    return Err(format!(
+                        "the input {} is in {} and in {}: it would count twice",
+                        i.name, other, p.path
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The time range of the partial at `path`.
+fn parts_range(parts: &[Partial], path: &str) -> (Option<i64>, Option<i64>) {
+    parts
+        .iter()
+        .find(|p| p.path == path)
+        .map_or((None, None), |p| (p.header.since, p.header.until))
+}
+
+/// One entry per input: where daily partials both read a file whose records straddle
+/// midnight, its two statistics become the one a run over both days would have kept. What
+/// the time filter does not touch (headers, blank and malformed lines, status and undated
+/// records) each read counted in full, so it is taken once; what it splits (counted and
+/// rejected records) is summed; the rest of the lines were outside every range.
+pub fn combine_same_inputs(mut files: Vec<FileStats>) -> Vec<FileStats> {
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut out: Vec<FileStats> = Vec::with_capacity(files.len());
+    for f in files {
+        match out.last_mut() {
+            Some(o) if o.path == f.path => {
+                let (a, b) = (&mut o.counts, &f.counts);
+                a.counted += b.counted;
+                a.rejected += b.rejected;
+                a.lines = a.lines.max(b.lines);
+                a.outside_time = 0;
+                a.outside_time = a.lines.saturating_sub(a.accounted());
+                if o.error.is_none() && f.error.is_some() {
+                    o.error = f.error;
+                    o.failure = f.failure;
+                }
+            }
+            _ => out.push(f),
+        }
+    }
+    out
+}
