@@ -73,6 +73,9 @@ pub enum Error {
     Region(String),
     #[error("--strict: {0}")]
     Strict(String),
+    /// A partial file that cannot be used (damaged, cut short, another format or version).
+    #[error("{0}")]
+    Partial(String),
     #[error(transparent)]
     S3(#[from] crate::source::s3::S3Error),
     #[error("{0}")]
@@ -100,7 +103,7 @@ impl Error {
             // what was read shows no NAT because inputs were lost: that is the failure
             Error::NoNat(_, ctx) if ctx.incomplete.is_some() => exit::UNREACHABLE,
             Error::NoNat(..) => exit::NO_NAT,
-            Error::Strict(_) => exit::BAD_INPUT,
+            Error::Strict(_) | Error::Partial(_) => exit::BAD_INPUT,
             Error::S3(_) | Error::Network(_) => exit::UNREACHABLE,
             Error::Gate(_) => exit::GATE,
             Error::Io { .. } | Error::Chart(_) => exit::FAILURE,

@@ -496,10 +496,7 @@ pub fn read_partials(cfg: &Config, parts: Vec<Partial>) -> Result<Accumulated, E
                 stats = Some(p.read_body(tags, f)?);
                 Ok(())
             })
-            .map_err(|err| Error::Io {
-                context: format!("reading the partial file {path}"),
-                err,
-            })?;
+            .map_err(|err| partial_error(&path, err))?;
         let mut s = stats.expect("read_body ran");
         files.append(&mut s.files);
         let fields = std::mem::take(&mut s.flow_log_fields);
@@ -540,4 +537,19 @@ fn s3_key(display: &str) -> &str {
         .strip_prefix("s3://")
         .and_then(|r| r.split_once('/'))
         .map_or(display, |(_, key)| key)
+}
+
+/// A partial file that cannot be read: missing or unreadable is a usage error (as a missing
+/// input is), damaged a bad input.
+pub fn partial_error(path: &str, err: std::io::Error) -> Error {
+    match err.kind() {
+        std::io::ErrorKind::InvalidData => Error::Partial(err.to_string()),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
+            Error::Usage(format!("{path}: {err}"))
+        }
+        _ => Error::Io {
+            context: format!("reading the partial file {path}"),
+            err,
+        },
+    }
 }

@@ -13,17 +13,14 @@ use crate::config::{KnownTasks, RunConfig};
 use crate::error::{Error, Outcome};
 use crate::format::{fields, Layout};
 use crate::partial::{self, Partial, RangesId};
-use crate::pipeline::{self, Config};
+use crate::pipeline::{self, partial_error, Config};
 use crate::report::Format;
 
 /// Run `flowcost merge`.
 pub fn run(m: &MergeArgs) -> Result<Outcome, Error> {
     let mut parts = Vec::with_capacity(m.partials.len());
     for p in &m.partials {
-        parts.push(Partial::open(p).map_err(|err| Error::Io {
-            context: format!("reading the partial file {p}"),
-            err,
-        })?);
+        parts.push(Partial::open(p).map_err(|err| partial_error(p, err))?);
     }
     partial::check_compatible(&parts).map_err(Error::Usage)?;
     let cfg = config(m, &parts)?;

@@ -189,7 +189,7 @@ fn merge_refuses_damaged_or_foreign_files() {
         let p = dir.path().join(name).display().to_string();
         std::fs::write(&p, b).unwrap();
         let o = merge(std::slice::from_ref(&p));
-        assert_ne!(o.status.code(), Some(0), "{name}");
+        assert_eq!(o.status.code(), Some(4), "{name}");
         assert!(o.stdout.is_empty(), "{name}");
         assert!(stderr(&o).contains(why), "{name}: {}", stderr(&o));
     }
