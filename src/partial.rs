@@ -266,6 +266,18 @@ fn write_to(
     Ok(())
 }
 
+/// Whether `path` is a partial file (a local file whose first line names the format).
+pub fn is_partial_file(path: &str) -> bool {
+    let Ok(f) = File::open(path) else {
+        return false;
+    };
+    let mut first = Vec::new();
+    let _ = BufReader::new(f)
+        .take(FORMAT.len() as u64 + 1)
+        .read_until(b'\n', &mut first);
+    first.starts_with(b"flowcost.partial/")
+}
+
 /// A partial file, opened: its header read and checked, the body ready to read.
 pub struct Partial {
     pub path: String,

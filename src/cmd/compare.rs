@@ -5,6 +5,7 @@ use std::io::Write;
 
 use crate::cli::CompareArgs;
 use crate::cmd::analyze::{self, Config};
+use crate::cmd::merge::PartialInputs;
 use crate::error::{Error, Outcome};
 use crate::report::compare::{compare, Threshold};
 use crate::time;
@@ -52,12 +53,35 @@ pub fn parse_period(s: &str) -> Option<(i64, i64)> {
     time::month_range(s)
 }
 
+/// One side of a comparison: its configuration, and its partial results when those are
+/// its inputs.
+struct Side {
+    cfg: Config,
+    partials: Option<PartialInputs>,
+}
+
+impl Side {
+    fn of(args: &crate::cli::AnalyzeArgs) -> Result<Side, Error> {
+        Ok(Side {
+            cfg: Config::from_args(args)?,
+            partials: PartialInputs::of(args)?,
+        })
+    }
+
+    fn report(&self) -> Result<crate::report::Report, Error> {
+        match &self.partials {
+            Some(p) => p.report(self.cfg.run.since, self.cfg.run.until, true),
+            None => crate::pipeline::run(&self.cfg),
+        }
+    }
+}
+
 /// The configurations of both sides. `--before`/`--after` take either one period each
 /// (the inputs then follow, anywhere on the line; clap hands trailing ones to `--after`) or
 /// the inputs of each side.
-fn sides(c: &CompareArgs) -> Result<(Config, Config), Error> {
-    type Side = (Option<(i64, i64)>, Vec<String>);
-    let split = |v: &[String], flag: &str| -> Result<Side, Error> {
+fn sides(c: &CompareArgs) -> Result<(Side, Side), Error> {
+    type Given = (Option<(i64, i64)>, Vec<String>);
+    let split = |v: &[String], flag: &str| -> Result<Given, Error> {
         Ok(match v.split_first() {
             Some((first, rest)) if looks_like_period(first) => {
                 (Some(period_or_why(first, flag)?), rest.to_vec())
@@ -99,7 +123,17 @@ fn sides(c: &CompareArgs) -> Result<(Config, Config), Error> {
             }
             b.inputs = inputs;
             let cfg = Config::from_args(&b)?;
-            return Ok((cfg.with_period(bf, bt), cfg.with_period(af, at)));
+            let partials = PartialInputs::of(&b)?;
+            return Ok((
+                Side {
+                    cfg: cfg.with_period(bf, bt),
+                    partials: partials.clone(),
+                },
+                Side {
+                    cfg: cfg.with_period(af, at),
+                    partials,
+                },
+            ));
         }
         (None, None) => {
             if !c.base.inputs.is_empty() {
@@ -117,7 +151,7 @@ fn sides(c: &CompareArgs) -> Result<(Config, Config), Error> {
             ))
         }
     }
-    Ok((Config::from_args(&b)?, Config::from_args(&a)?))
+    Ok((Side::of(&b)?, Side::of(&a)?))
 }
 
 /// Run `flowcost compare`.
@@ -126,9 +160,9 @@ pub fn run(c: &CompareArgs) -> Result<Outcome, Error> {
         None => None,
         Some(s) => Some((s.as_str(), Threshold::parse(s).ok_or_else(|| Error::Usage(format!("--fail-if-s3-via-nat-above {s}: expected bytes per day (5GiB) or a percentage (5%)")))?)),
     };
-    let (before_cfg, after_cfg) = sides(c)?;
-    let before = crate::pipeline::run(&before_cfg)?;
-    let after = crate::pipeline::run(&after_cfg)?;
+    let (before, after) = sides(c)?;
+    let after_cfg = after.cfg.clone();
+    let (before, after) = (before.report()?, after.report()?);
     let outcome = analyze::outcome(&before).and(analyze::outcome(&after));
     let cmp = compare(before, after, gate, c.base.top);
     let text = cmp.render(after_cfg.format);

@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use crate::classify::IpRanges;
-use crate::cli::MergeArgs;
+use crate::cli::{AnalyzeArgs, MergeArgs};
 use crate::cmd::analyze::{outcome, write_out};
 use crate::config::{KnownTasks, RunConfig};
 use crate::error::{Error, Outcome};
@@ -23,18 +23,31 @@ pub fn run(m: &MergeArgs) -> Result<Outcome, Error> {
         parts.push(Partial::open(p).map_err(|err| partial_error(p, err))?);
     }
     partial::check_compatible(&parts).map_err(Error::Usage)?;
-    let cfg = config(m, &parts)?;
+    let range = pipeline::merged_range(&parts);
+    let mut cfg = config(
+        &parts,
+        range,
+        m.ip_ranges.as_deref(),
+        m.temp_dir.as_deref(),
+        m.quiet,
+    )?;
+    cfg.format = m.out.format.unwrap_or(Format::Table);
+    cfg.output = m.out.output.clone();
     let read = pipeline::read_partials(&cfg, parts)?;
     let report = pipeline::finish(&cfg, read)?;
     write_out(&report.render(cfg.format), cfg.output.as_deref())?;
     Ok(outcome(&report))
 }
 
-/// The configuration the partials were made with, their time ranges joined, and this
-/// command's output flags.
-fn config(m: &MergeArgs, parts: &[Partial]) -> Result<Config, Error> {
+/// The configuration the partials were made with, over the time range `range`.
+fn config(
+    parts: &[Partial],
+    (since, until): (Option<i64>, Option<i64>),
+    ip_ranges: Option<&str>,
+    temp_dir: Option<&str>,
+    quiet: bool,
+) -> Result<Config, Error> {
     let s = &parts[0].header.settings;
-    let (since, until) = pipeline::merged_range(parts);
     let mut nat_ips = Vec::new();
     for ip in &s.nat_ips {
         nat_ips.push(ip.parse().map_err(|_| {
@@ -49,7 +62,7 @@ fn config(m: &MergeArgs, parts: &[Partial]) -> Result<Config, Error> {
         false => Layout::new(s.fields.clone()),
     }
     .projected(fields::ENGINE_FIELDS);
-    let temp_dir = match &m.temp_dir {
+    let temp_dir = match temp_dir {
         Some(d) if !std::path::Path::new(d).is_dir() => {
             return Err(Error::Usage(format!("--temp-dir {d}: not a directory")));
         }
@@ -62,7 +75,7 @@ fn config(m: &MergeArgs, parts: &[Partial]) -> Result<Config, Error> {
         s3_urls: Vec::new(),
         s3: Default::default(),
         accounts: Vec::new(),
-        ranges: Arc::new(ranges_of(&s.ip_ranges, m.ip_ranges.as_deref())?),
+        ranges: Arc::new(ranges_of(&s.ip_ranges, ip_ranges)?),
         layout,
         run: Arc::new(RunConfig {
             nat_enis: s.nat_enis.clone(),
@@ -80,11 +93,11 @@ fn config(m: &MergeArgs, parts: &[Partial]) -> Result<Config, Error> {
         prices: s.prices.clone(),
         nat_price_per_gb: s.nat_price_per_gb,
         gb_unit: s.gb_unit,
-        format: m.out.format.unwrap_or(Format::Table),
-        output: m.out.output.clone(),
+        format: Format::Table,
+        output: None,
         threads: None,
         strict: s.strict,
-        progress: !m.quiet && std::io::stderr().is_terminal(),
+        progress: !quiet && std::io::stderr().is_terminal(),
         chunk: crate::engine::CHUNK,
         shard: None,
         max_enis_in_memory: crate::spill::DEFAULT_BUDGET,
@@ -127,5 +140,96 @@ fn ranges_of(id: &RangesId, flag: Option<&str>) -> Result<IpRanges, Error> {
                 None => ", which is neither cached here nor built in".into(),
             }
         ))),
+    }
+}
+
+/// Partial files given where logs are expected (`report`, `compare`): every input is one.
+/// The settings then come from the partials, so flags that would change them are refused.
+#[derive(Clone)]
+pub struct PartialInputs {
+    paths: Vec<String>,
+    ip_ranges: Option<String>,
+    temp_dir: Option<String>,
+}
+
+impl PartialInputs {
+    /// `Some` when every input of `a` is a partial file (and there is one at least).
+    pub fn of(a: &AnalyzeArgs) -> Result<Option<PartialInputs>, Error> {
+        if a.inputs.is_empty() || !a.inputs.iter().all(|i| partial::is_partial_file(i)) {
+            return Ok(None);
+        }
+        let setting = [
+            ("--pull-window", a.pull_window.is_some()),
+            ("--nat-eni", !a.nat_eni.is_empty()),
+            ("--nat-ip", !a.nat_ip.is_empty()),
+            ("--nat-file", a.nat_file.is_some()),
+            ("--ecs-tasks", !a.ecs_tasks.is_empty()),
+            ("--flow-log-id", a.flow_log_id.is_some()),
+            ("--client-side-estimate", a.client_side_estimate),
+            ("--fields", a.fields.is_some()),
+            ("--region", a.region.is_some()),
+            ("--prices", a.prices.is_some()),
+            ("--nat-price-per-gb", a.nat_price_per_gb.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, given)| *given);
+        if let Some((flag, _)) = setting {
+            return Err(Error::Usage(format!(
+                "{flag}: the inputs are partial results, which carry the settings they were made with"
+            )));
+        }
+        Ok(Some(PartialInputs {
+            paths: a.inputs.clone(),
+            ip_ranges: a.ip_ranges.clone(),
+            temp_dir: a.temp_dir.clone(),
+        }))
+    }
+
+    /// The report of the partials inside `[since, until)` (all of them when open), over that
+    /// range: what one run over their inputs and that range would report.
+    pub fn report(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+        quiet: bool,
+    ) -> Result<crate::report::Report, Error> {
+        let mut parts = Vec::new();
+        for p in &self.paths {
+            let part = Partial::open(p).map_err(|err| partial_error(p, err))?;
+            let (s, u) = (part.header.since, part.header.until);
+            let inside = since.is_none_or(|since| s.is_some_and(|s| s >= since))
+                && until.is_none_or(|until| u.is_some_and(|u| u <= until));
+            let outside = since.is_some_and(|since| u.is_some_and(|u| u <= since))
+                || until.is_some_and(|until| s.is_some_and(|s| s >= until));
+            match (inside, outside) {
+                (true, _) => parts.push(part),
+                (false, true) => {}
+                (false, false) => {
+                    return Err(Error::Usage(format!(
+                        "{p} covers {} .. {}, across the period's bounds: give partials of whole days inside it",
+                        s.map_or("the start".into(), crate::time::format_instant),
+                        u.map_or("the end".into(), crate::time::format_instant)
+                    )))
+                }
+            }
+        }
+        if parts.is_empty() {
+            return Err(Error::Usage(
+                "no partial file covers the period asked for".into(),
+            ));
+        }
+        partial::check_compatible(&parts).map_err(Error::Usage)?;
+        let range = match (since, until) {
+            (None, None) => pipeline::merged_range(&parts),
+            r => r,
+        };
+        let cfg = config(
+            &parts,
+            range,
+            self.ip_ranges.as_deref(),
+            self.temp_dir.as_deref(),
+            quiet,
+        )?;
+        pipeline::finish(&cfg, pipeline::read_partials(&cfg, parts)?)
     }
 }

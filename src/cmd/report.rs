@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::ReportArgs;
 use crate::cmd::analyze::{self, Config};
+use crate::cmd::merge::PartialInputs;
 use crate::error::{Error, Outcome};
 use crate::report::compare::compare;
 use crate::report::monthly::{self, MonthlyReport, Parts, ALL_FILES};
@@ -101,9 +102,15 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
     let started = std::time::Instant::now();
     let base = args.base.with(&args.time, &Default::default());
     let cfg = Config::from_args(&base)?;
+    // daily (or any) partial results instead of logs: the period's are merged
+    let partials = PartialInputs::of(&base)?;
+    let period_report = |cfg: &Config| match &partials {
+        Some(p) => p.report(cfg.run.since, cfg.run.until, true),
+        None => crate::pipeline::run(cfg),
+    };
     let previous = args.previous.as_deref().map(read_previous).transpose()?;
     let label = label(args, &cfg);
-    let report = crate::pipeline::run(&cfg)?;
+    let report = period_report(&cfg)?;
     let outcome = analyze::outcome(&report);
     let comparison = match &args.change_at {
         None => None,
@@ -133,8 +140,8 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
                 progress: false,
                 ..cfg.with_period(s, u)
             };
-            let before = crate::pipeline::run(&side(from, at))?;
-            let after = crate::pipeline::run(&side(at, to))?;
+            let before = period_report(&side(from, at))?;
+            let after = period_report(&side(at, to))?;
             Some(compare(before, after, None, args.base.top))
         }
     };

@@ -129,3 +129,53 @@ fn two_inputs_can_be_compared_too() {
     assert_eq!(c.reports.before.analysis.classes, before.truth.nat);
     assert_eq!(c.reports.after.analysis.classes, after.truth.nat);
 }
+
+#[test]
+fn compare_takes_partials_as_it_takes_logs() {
+    // daily partials of the endpoint world, compared by period and as two input sets
+    let w = endpoint_world();
+    let p = w.path(Encoding::Gz);
+    let dir = tempfile::tempdir().unwrap();
+    let day = |k: i64| flowcost::time::format_instant(1_788_220_800 + k * 86_400);
+    let parts: Vec<String> = (0..4)
+        .map(|d| {
+            let out = dir.path().join(format!("d{d}.fcp")).display().to_string();
+            let o = run(&[
+                "analyze",
+                "-q",
+                &p,
+                "--since",
+                &day(d),
+                "--until",
+                &day(d + 1),
+                "--partial-out",
+                &out,
+            ]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            out
+        })
+        .collect();
+    let periods = [
+        "--before",
+        "2026-09-01..2026-09-02",
+        "--after",
+        "2026-09-03..2026-09-04",
+    ];
+    let from_logs = compare_json(&[&periods[..], &[p.as_str()]].concat());
+    let args: Vec<&str> = periods
+        .iter()
+        .copied()
+        .chain(parts.iter().map(|s| s.as_str()))
+        .collect();
+    let from_parts = compare_json(&args);
+    assert_eq!(
+        serde_json::to_string(&from_parts).unwrap(),
+        serde_json::to_string(&from_logs).unwrap()
+    );
+    // two input sets: the first two days' partials against the last two's
+    let sets = compare_json(&[
+        "--before", &parts[0], &parts[1], "--after", &parts[2], &parts[3],
+    ]);
+    assert_eq!(sets.before.days, 2.0);
+    assert_eq!(sets.after.per_day.s3, from_logs.after.per_day.s3);
+}

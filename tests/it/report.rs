@@ -666,3 +666,73 @@ fn a_report_that_cannot_be_written_leaves_the_folder_as_it_was() {
     assert_eq!(o.status.code(), Some(1));
     assert!(!fresh.exists());
 }
+
+#[test]
+fn daily_partials_make_the_month_the_raw_logs_make() {
+    // one partial a day, as a daily scheduled job writes them; the month's report (with its
+    // before/after split at the endpoint's day) from them equals the one from the logs
+    let w = september();
+    let logs = w.path(Encoding::Gz);
+    let parts_dir = tempfile::tempdir().unwrap();
+    let mut parts: Vec<String> = Vec::new();
+    for d in 0..30 {
+        let day = |k: i64| flowcost::time::format_instant(1_788_220_800 + k * 86_400);
+        let out = parts_dir
+            .path()
+            .join(format!("day-{d:02}.fcp"))
+            .display()
+            .to_string();
+        let o = run(&[
+            "analyze",
+            "-q",
+            &logs,
+            "--since",
+            &day(d),
+            "--until",
+            &day(d + 1),
+            "--partial-out",
+            &out,
+        ]);
+        assert!(o.status.success(), "day {d}: {}", stderr(&o));
+        parts.push(out);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let split = ["--month", "2026-09", "--change-at", "2026-09-15"];
+    let mut from_logs = report(
+        &[&split[..], &[logs.as_str()]].concat(),
+        &dir.path().join("logs"),
+    );
+    let args: Vec<&str> = split
+        .iter()
+        .copied()
+        .chain(parts.iter().map(|p| p.as_str()))
+        .collect();
+    let mut from_parts = report(&args, &dir.path().join("parts"));
+    from_logs.command.clear();
+    from_parts.command.clear();
+    assert_eq!(
+        serde_json::to_string_pretty(&from_parts).unwrap(),
+        serde_json::to_string_pretty(&from_logs).unwrap()
+    );
+    // settings travel with the partials: a flag that would change them is refused, and a
+    // split inside a day's partial cannot be made from it
+    let o = run(&[&["report", "-q", "--pull-window", "5m"][..], &args].concat());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("carry the settings"), "{}", stderr(&o));
+    let mut noon: Vec<&str> = vec![
+        "report",
+        "-q",
+        "--month",
+        "2026-09",
+        "--change-at",
+        "2026-09-15T12:00",
+    ];
+    noon.extend(parts.iter().map(|p| p.as_str()));
+    let o = run(&noon);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("across the period's bounds"),
+        "{}",
+        stderr(&o)
+    );
+}
