@@ -122,7 +122,19 @@ pub fn read(cfg: &Config) -> Result<Accumulated, Error> {
     };
     let params = params_for(cfg, &objects, &mut notes);
     let spill = Spill::new(&cfg.temp_dir, cfg.max_enis_in_memory, &cfg.run.nat_enis);
-    let mut acc = accumulate(cfg, &params, s3.as_ref(), objects, &spill)?;
+    let acc = accumulate(cfg, &params, s3.as_ref(), objects, &spill)?;
+    settle(cfg, spill, acc, notes, listings, "the spilled ENI tables")
+}
+
+/// Check `--strict` and finish the spill store: what the analysis reads.
+fn settle(
+    cfg: &Config,
+    spill: Spill,
+    mut acc: Accumulator,
+    notes: Vec<String>,
+    listings: Vec<Listing>,
+    tables: &str,
+) -> Result<Accumulated, Error> {
     if cfg.strict {
         first_bad_input(&acc)?;
     }
@@ -131,7 +143,7 @@ pub fn read(cfg: &Config) -> Result<Accumulated, Error> {
         .bytes_written
         .load(std::sync::atomic::Ordering::Relaxed);
     let stored = spill.finish(&mut acc).map_err(|err| Error::Io {
-        context: "merging the spilled ENI tables".into(),
+        context: format!("merging {tables}"),
         err,
     })?;
     Ok(Accumulated {
@@ -514,21 +526,10 @@ pub fn read_partials(cfg: &Config, parts: Vec<Partial>) -> Result<Accumulated, E
     // whether any input comes from the --flow-log-id flow log is a question for all of them
     notes.retain(|n| !n.starts_with(FLOW_LOG_ID_NOTE));
     notes.extend(id_note);
-    if cfg.strict {
-        first_bad_input(&acc)?;
-    }
-    let stored = spill.finish(&mut acc).map_err(|err| Error::Io {
-        context: "merging the partials' ENI tables".into(),
-        err,
-    })?;
-    Ok(Accumulated {
-        acc,
-        stored,
-        notes,
-        listings,
-        spill_runs: 0,
-        spill_written: 0,
-    })
+    let mut read = settle(cfg, spill, acc, notes, listings, "the partials' ENI tables")?;
+    // (importing the partials is not spilling: no line on stderr for it)
+    read.spill_runs = 0;
+    Ok(read)
 }
 
 /// The key of an S3 input's display name (`s3://bucket/key`).

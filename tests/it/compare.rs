@@ -136,25 +136,7 @@ fn compare_takes_partials_as_it_takes_logs() {
     let w = endpoint_world();
     let p = w.path(Encoding::Gz);
     let dir = tempfile::tempdir().unwrap();
-    let day = |k: i64| flowcost::time::format_instant(1_788_220_800 + k * 86_400);
-    let parts: Vec<String> = (0..4)
-        .map(|d| {
-            let out = dir.path().join(format!("d{d}.fcp")).display().to_string();
-            let o = run(&[
-                "analyze",
-                "-q",
-                &p,
-                "--since",
-                &day(d),
-                "--until",
-                &day(d + 1),
-                "--partial-out",
-                &out,
-            ]);
-            assert!(o.status.success(), "{}", stderr(&o));
-            out
-        })
-        .collect();
+    let parts = crate::support::daily_partials(&p, 1_788_220_800, 4, dir.path());
     let periods = [
         "--before",
         "2026-09-01..2026-09-02",

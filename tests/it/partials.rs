@@ -200,3 +200,42 @@ fn merge_refuses_damaged_or_foreign_files() {
         String::from_utf8_lossy(&one_run(&w, &[]))
     );
 }
+
+#[test]
+#[ignore = "needs PySpark (Spark in local mode on Java 17): eval \"$(bash .ci/spark)\""]
+fn spark_runs_the_shards_and_its_merge_is_the_one_run() {
+    let Ok(python) = std::env::var("FLOWCOST_TEST_PYSPARK") else {
+        eprintln!(
+            "NOTE: FLOWCOST_TEST_PYSPARK is not set: skipping the Spark test (see .ci/spark)"
+        );
+        return;
+    };
+    let w = world(&spec(35, FieldSet::V5), &[Encoding::Gz]);
+    let want = one_run(&w, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("merged.json");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scale/spark/flowcost_spark.py");
+    let o = std::process::Command::new(python)
+        .arg(script)
+        .args(["--master", "local[2]", "--shards", "5", "--flowcost"])
+        .arg(env!("CARGO_BIN_EXE_flowcost"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--", &w.path(Encoding::Gz), "--format", "json"])
+        .env(
+            "FLOWCOST_CACHE_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/target/no-such-cache"),
+        )
+        .output()
+        .expect("run the Spark driver");
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&std::fs::read(&out).unwrap()),
+        String::from_utf8_lossy(&want)
+    );
+}

@@ -674,28 +674,7 @@ fn daily_partials_make_the_month_the_raw_logs_make() {
     let w = september();
     let logs = w.path(Encoding::Gz);
     let parts_dir = tempfile::tempdir().unwrap();
-    let mut parts: Vec<String> = Vec::new();
-    for d in 0..30 {
-        let day = |k: i64| flowcost::time::format_instant(1_788_220_800 + k * 86_400);
-        let out = parts_dir
-            .path()
-            .join(format!("day-{d:02}.fcp"))
-            .display()
-            .to_string();
-        let o = run(&[
-            "analyze",
-            "-q",
-            &logs,
-            "--since",
-            &day(d),
-            "--until",
-            &day(d + 1),
-            "--partial-out",
-            &out,
-        ]);
-        assert!(o.status.success(), "day {d}: {}", stderr(&o));
-        parts.push(out);
-    }
+    let parts = crate::support::daily_partials(&logs, 1_788_220_800, 30, parts_dir.path());
     let dir = tempfile::tempdir().unwrap();
     let split = ["--month", "2026-09", "--change-at", "2026-09-15"];
     let mut from_logs = report(

@@ -177,3 +177,27 @@ pub fn analyze_json(args: &[&str]) -> flowcost::report::Report {
     );
     serde_json::from_slice(&o.stdout).expect("report JSON parses")
 }
+
+/// One partial file a day (`analyze --since DAY --until DAY+1 --partial-out`) of `logs`, for
+/// `days` days from `start`, written into `dir`; their paths.
+pub fn daily_partials(logs: &str, start: i64, days: i64, dir: &Path) -> Vec<String> {
+    let day = |k: i64| flowcost::time::format_instant(start + k * 86_400);
+    (0..days)
+        .map(|d| {
+            let out = dir.join(format!("day-{d:02}.fcp")).display().to_string();
+            let o = run(&[
+                "analyze",
+                "-q",
+                logs,
+                "--since",
+                &day(d),
+                "--until",
+                &day(d + 1),
+                "--partial-out",
+                &out,
+            ]);
+            assert!(o.status.success(), "day {d}: {}", stderr(&o));
+            out
+        })
+        .collect()
+}
