@@ -63,6 +63,8 @@ impl KnownTasks {
 
 /// The pull window when none is given: 3 minutes (README, "How ECR is estimated").
 pub const DEFAULT_PULL_WINDOW: i64 = 180;
+/// The longest pull window taken: a day (an image pull takes minutes).
+pub const MAX_PULL_WINDOW: i64 = 86_400;
 /// The grace period after the data's start: 10 minutes.
 pub const DEFAULT_GRACE: i64 = 600;
 /// Rows of the top-clients table when none is given.

@@ -317,6 +317,21 @@ impl Partial {
             return Err(bad(path, "the header line is cut short"));
         }
         let header: Header = serde_json::from_slice(&line).map_err(|e| bad(path, e))?;
+        let st = &header.settings;
+        if !(1..=crate::config::MAX_PULL_WINDOW).contains(&st.pull_window)
+            || !(0..=crate::config::MAX_PULL_WINDOW).contains(&st.grace)
+            || st.top > 1_000_000
+            || st
+                .nat_price_per_gb
+                .is_some_and(|p| !(0.0..1000.0).contains(&p))
+        {
+            return Err(bad(path, "settings out of range"));
+        }
+        if let (Some(s), Some(u)) = (header.since, header.until) {
+            if u <= s {
+                return Err(bad(path, "an empty time range"));
+            }
+        }
         if header.flowcost_version != env!("CARGO_PKG_VERSION") {
             return Err(bad(
                 path,
@@ -351,6 +366,27 @@ impl Partial {
         let mut buf = Vec::new();
         read_bytes(&mut r, &mut buf, &path)?;
         let stats: Stats = serde_json::from_slice(&buf).map_err(|e| bad(&path, e))?;
+        // (line counts past 2^48 cannot come from a real input; bounded so, any number of
+        // partials add up without wrapping)
+        let c = |f: &FileStats| {
+            let c = &f.counts;
+            [
+                c.lines,
+                c.headers,
+                c.blank,
+                c.malformed,
+                c.nodata,
+                c.skipdata,
+                c.rejected,
+            ]
+            .into_iter()
+            .chain([c.outside_time, c.undated, c.counted, c.duplicate_flow_log])
+            .chain([f.size, f.skipdata_windows])
+            .all(|v| v < 1 << 48)
+        };
+        if !stats.files.iter().all(c) {
+            return Err(bad(&path, "an input's line counts out of range"));
+        }
         let mut count = [0u8; 8];
         r.read_exact(&mut count).map_err(|e| cut(&path, e))?;
         let count = u64::from_le_bytes(count);
@@ -363,6 +399,8 @@ impl Partial {
         let mut key = String::new();
         for _ in 0..count {
             let (k, a): (String, EniAgg) = read_item(&mut r, &mut buf, &path)?;
+            a.check(tags.regions)
+                .map_err(|why| bad(&path, format!("ENI {k}: {why}")))?;
             if last.as_deref().is_some_and(|l| l >= k.as_str()) {
                 return Err(bad(&path, "the ENI table is not in order"));
             }
@@ -476,12 +514,14 @@ pub struct TagMap {
     /// For a partial whose keys carry no tag (its inputs were one flow log): that flow log's
     /// merged tag, when the merged run tags keys.
     untagged: Option<u16>,
+    /// Regions in the ip-ranges document (what region numbers may be).
+    regions: usize,
 }
 
 impl TagMap {
     /// For a partial with these flow logs (tags index them) and input names, in a merged run
     /// with `global` flow logs.
-    pub fn new(global: &FlowLogs, local: &[String], names: &[&str]) -> TagMap {
+    pub fn new(global: &FlowLogs, local: &[String], names: &[&str], regions: usize) -> TagMap {
         let position = |id: &str| {
             global
                 .ids()
@@ -497,6 +537,7 @@ impl TagMap {
             global: global.ids().to_vec(),
             local: local.iter().map(|id| position(id)).collect(),
             untagged,
+            regions,
         }
     }
 

@@ -480,7 +480,12 @@ pub fn read_partials(cfg: &Config, parts: Vec<Partial>) -> Result<Accumulated, E
         .iter()
         .map(|p| {
             let names: Vec<&str> = p.header.inputs.iter().map(|i| i.name.as_str()).collect();
-            TagMap::new(&global, &p.header.flow_logs, &names)
+            TagMap::new(
+                &global,
+                &p.header.flow_logs,
+                &names,
+                cfg.ranges.regions.len(),
+            )
         })
         .collect();
     let spill = Spill::new(&cfg.temp_dir, cfg.max_enis_in_memory, &[]);

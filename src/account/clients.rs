@@ -62,6 +62,21 @@ impl Client {
             .observe(t, class == Class::AwsOther, s3_download, window);
     }
 
+    /// In shape (see [`super::EniAgg::check`]).
+    pub(super) fn check(&self) -> Result<(), &'static str> {
+        let bound = super::RUN_BYTES_MAX;
+        if self.cells.iter().flatten().any(|v| *v > bound)
+            || self
+                .sessions
+                .iter()
+                .flat_map(|s| &s.pull.entries)
+                .any(|e| e.1 > bound)
+        {
+            return Err("a client's byte count past the bound");
+        }
+        self.openings.check()
+    }
+
     /// Fold the same address's state from other input in.
     pub(super) fn merge(&mut self, o: Client, window: i64) {
         for (m, c) in self.cells.iter_mut().zip(o.cells) {
@@ -224,6 +239,24 @@ fn minute(t: i64) -> i64 {
 }
 
 impl Openings {
+    /// In shape: a word-aligned base within ±2^40 minutes, at most 2^20 words (about two
+    /// thousand years of minutes), byte counts within the run bound.
+    fn check(&self) -> Result<(), &'static str> {
+        let ok = self.base % 64 == 0
+            && self.base.unsigned_abs() < 1 << 40
+            && self.words.len() <= 1 << 20
+            && self.s3.iter().all(|e| e.1 <= super::RUN_BYTES_MAX)
+            && self
+                .api
+                .iter()
+                .chain(self.s3.iter().map(|e| &e.0))
+                .all(|t| t.unsigned_abs() < 1 << 46);
+        match ok {
+            true => Ok(()),
+            false => Err("a client's activity out of shape"),
+        }
+    }
+
     /// Whether a record started in minute `m`.
     #[inline]
     fn active(&self, m: i64) -> bool {

@@ -569,6 +569,40 @@ impl EniAgg {
         self.side.get_or_insert_with(Box::default)
     }
 
+    /// Whether an aggregate read from elsewhere (a partial file) is one this code could have
+    /// made: cell keys naming a class, a region of the `regions` known, byte counts within
+    /// the run bound, client states in shape. What would otherwise index out of bounds or
+    /// wrap a sum is refused here, so the analysis never meets it.
+    pub fn check(&self, regions: usize) -> Result<(), &'static str> {
+        let cells_ok = |m: &FxMap<u64, u64>| {
+            m.iter()
+                .all(|(k, v)| ((k >> 1) & 0x7f) < Class::ALL.len() as u64 && *v <= RUN_BYTES_MAX)
+        };
+        if !cells_ok(&self.public) {
+            return Err("a cell of an unknown class or past the byte bound");
+        }
+        if self.meta.region.is_some_and(|r| r as usize >= regions) {
+            return Err("a region the ip-ranges document does not have");
+        }
+        let small = |v: u64| v <= RUN_BYTES_MAX;
+        if ![self.reject_bytes, self.s3_unknown_region]
+            .into_iter()
+            .chain(self.s3_egress_by_path)
+            .chain(self.pull.entries.iter().map(|e| e.1))
+            .all(small)
+        {
+            return Err("a byte count past the bound");
+        }
+        let side = self.private_side();
+        if !cells_ok(&side.private) || !small(side.internal_bytes) {
+            return Err("a private-leg cell of an unknown class or past the byte bound");
+        }
+        for c in side.by_client.values() {
+            c.check()?;
+        }
+        Ok(())
+    }
+
     /// The non-zero private-leg cells of every client: `(client, class, direction, bytes)`.
     pub fn client_cells(&self) -> impl Iterator<Item = (IpAddr, Class, Dir, u64)> + '_ {
         self.private_side()

@@ -41,7 +41,10 @@ pub fn parse_duration(s: &str) -> Option<i64> {
         'h' => (&s[..s.len() - 1], 3600),
         _ => (s, 1),
     };
-    num.parse::<i64>().ok().filter(|v| *v > 0).map(|v| v * mult)
+    num.parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .and_then(|v| v.checked_mul(mult))
 }
 
 fn read(path: &str, what: &str) -> Result<Vec<u8>, Error> {
@@ -142,9 +145,13 @@ impl Config {
         }
         let pull_window = match &a.pull_window {
             None => crate::config::DEFAULT_PULL_WINDOW,
-            Some(w) => parse_duration(w).ok_or_else(|| {
-                usage(format!("--pull-window {w}: expected seconds or 90s/5m/1h"))
-            })?,
+            Some(w) => parse_duration(w)
+                .filter(|v| *v <= crate::config::MAX_PULL_WINDOW)
+                .ok_or_else(|| {
+                    usage(format!(
+                        "--pull-window {w}: expected seconds or 90s/5m/1h, at most a day"
+                    ))
+                })?,
         };
         let prices = match &a.prices {
             None => PriceTable::embedded(),

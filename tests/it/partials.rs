@@ -239,3 +239,143 @@ fn spark_runs_the_shards_and_its_merge_is_the_one_run() {
         String::from_utf8_lossy(&want)
     );
 }
+
+#[test]
+fn a_forged_partial_with_a_valid_checksum_is_refused_not_trusted() {
+    // a partial file is input like any other: one written by hand, with the right checksum,
+    // holding what flowcost could never have made, is refused (exit 4), never a panic or a
+    // wrapped sum
+    use flowcost::account::{EniAgg, InputStats};
+    let w = world(&spec(36, FieldSet::V5), &[Encoding::Gz]);
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good").display().to_string();
+    partial(&w, &good, &[]);
+    let header = flowcost::partial::Partial::open(&good).unwrap().header;
+    let forge = |name: &str, a: EniAgg, why: &str| {
+        let path = dir.path().join(name);
+        let mut h = header.clone();
+        h.enis = 1;
+        flowcost::partial::write(&path, &h, &InputStats::default(), |f| {
+            f("eni-forged", &a);
+            Ok(())
+        })
+        .unwrap();
+        let o = merge(&[path.display().to_string()]);
+        assert_eq!(o.status.code(), Some(4), "{name}: {}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{name}: {}", stderr(&o));
+    };
+    let mut a = EniAgg::default();
+    a.meta.region = Some(60_000);
+    forge("region", a, "a region the ip-ranges document does not have");
+    let mut a = EniAgg::default();
+    a.public.insert(0x7e, 5); // class bits 63
+    forge("class", a, "unknown class");
+    let mut a = EniAgg::default();
+    a.public.insert(0, u64::MAX);
+    forge("bytes", a, "past the byte bound");
+    // settings out of range in the header
+    let mut h = header.clone();
+    h.settings.pull_window = i64::MIN;
+    let path = dir.path().join("window");
+    flowcost::partial::write(&path, &h, &InputStats::default(), |_| Ok(())).unwrap_err();
+    h.enis = 0;
+    flowcost::partial::write(&path, &h, &InputStats::default(), |_| Ok(())).unwrap();
+    let o = merge(&[path.display().to_string()]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("settings out of range"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn the_container_scripts_shard_upload_and_merge() {
+    // scale/shard.sh and scale/merge.sh (what the Batch and Kubernetes recipes run), with a
+    // stand-in for the AWS CLI that keeps "S3" in a folder
+    let w = world(&spec(37, FieldSet::V5), &[Encoding::Gz]);
+    let want = one_run(&w, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let fake_aws = bin.join("aws");
+    std::fs::write(
+        &fake_aws,
+        r#"#!/bin/sh
+# aws s3 cp [--only-show-errors] [--recursive] SRC DST, with s3://X kept in $FAKE_S3/X
+[ "$1 $2" = "s3 cp" ] || exit 64
+shift 2
+rec=
+while [ "${1#--}" != "$1" ]; do [ "$1" = "--recursive" ] && rec=1; shift; done
+map() { case "$1" in s3://*) echo "$FAKE_S3/${1#s3://}" ;; *) echo "$1" ;; esac; }
+src=$(map "$1"); dst=$(map "$2")
+mkdir -p "$(dirname "$dst")"
+if [ -n "$rec" ]; then mkdir -p "$dst" && cp -R "$src/." "$dst"; else cp "$src" "$dst"; fi
+"#,
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x"])
+        .arg(&fake_aws)
+        .status()
+        .unwrap();
+    let flowcost_dir = std::path::Path::new(env!("CARGO_BIN_EXE_flowcost"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}:{}",
+        bin.display(),
+        flowcost_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let s3 = dir.path().join("s3");
+    let script = |name: &str| format!("{}/scale/{name}", env!("CARGO_MANIFEST_DIR"));
+    let sh = |args: &[&str], index: Option<u32>| {
+        let mut c = std::process::Command::new("sh");
+        c.args(args).env("PATH", &path).env("FAKE_S3", &s3).env(
+            "FLOWCOST_CACHE_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/target/no-such-cache"),
+        );
+        if let Some(k) = index {
+            c.env("JOB_COMPLETION_INDEX", k.to_string());
+        }
+        c.output().unwrap()
+    };
+    let logs = w.path(Encoding::Gz);
+    for k in 0..3 {
+        let o = sh(
+            &[&script("shard.sh"), "s3://reports/run", "3", "--", &logs],
+            Some(k),
+        );
+        assert!(o.status.success(), "shard {k}: {}", stderr(&o));
+    }
+    // with a shard missing, merge refuses
+    let parts = s3.join("reports/run");
+    let kept = std::fs::read(parts.join("part-00002.fcp")).unwrap();
+    std::fs::remove_file(parts.join("part-00002.fcp")).unwrap();
+    let o = sh(
+        &[
+            &script("merge.sh"),
+            "s3://reports/run",
+            "3",
+            "s3://reports/r.json",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    std::fs::write(parts.join("part-00002.fcp"), kept).unwrap();
+    let o = sh(
+        &[
+            &script("merge.sh"),
+            "s3://reports/run",
+            "3",
+            "s3://reports/r.json",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&std::fs::read(s3.join("reports/r.json")).unwrap()),
+        String::from_utf8_lossy(&want)
+    );
+}
