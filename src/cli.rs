@@ -93,7 +93,7 @@ pub struct AnalyzeCmd {
 #[derive(Args, Debug, Clone, Default)]
 pub struct ScaleArgs {
     /// Write a partial result to FILE instead of the report, for `flowcost merge`.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["output", "format"])]
     pub partial_out: Option<String>,
     /// Read only shard K of N (K from 0): files by their path below the input given, S3
     /// objects by key, by a stable hash; shards 0..N-1 read every input exactly once.

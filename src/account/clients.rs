@@ -217,20 +217,40 @@ impl Sessions {
 /// (`aws-other`: ECR's endpoints hand out the token and the manifest) after [`QUIET_MINUTES`]
 /// whole minutes without a record, followed within a minute by S3 downloads on
 /// [`LAYER_STREAMS`] connections or more (image layers come down in parallel; an application
-/// fetching the one object a queue message names does not look like that). Kept: the minutes with a record (a bitmap), the earliest AWS API record of each
-/// minute that is still preceded by quiet minutes, and the S3 downloads that such a minute
-/// within the pull window before them could still claim. Records only ever fill minutes, so
-/// what is dropped as no longer possible stays impossible: merging is associative and the
-/// state stays small (an always-busy address keeps its bitmap alone, 1 bit a minute).
+/// fetching the one object a queue message names does not look like that). Kept: the
+/// minutes with a record (a sparse bitmap, in words of 64 minutes, so that records years
+/// apart cost a word each), the earliest AWS API record of each minute that is still
+/// preceded by quiet minutes, and the S3 downloads that such a minute within the pull window
+/// before them could still claim. Records only ever fill minutes, so what is dropped as no
+/// longer possible stays impossible: merging is associative and the state stays small (an
+/// always-busy address keeps its bitmap alone, a word per hour or so).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Openings {
-    /// The minute of bit 0 of `words[0]`, a multiple of 64.
-    base: i64,
-    words: Vec<u64>,
+    /// Minutes with a record: word `w` holds minutes `64 w .. 64 w + 63` (written in key
+    /// order, so that equal states encode alike).
+    #[serde(with = "sorted_words")]
+    words: super::FxMap<i64, u64>,
     /// Start times of AWS API records, at most one (the earliest) per minute, sorted.
     api: Vec<i64>,
     /// S3 download records by start, sorted by start: `(start, bytes, records)`.
     s3: Vec<(i64, u64, u32)>,
+}
+
+/// [`Openings::words`] as a sorted list of `(word, bits)`.
+mod sorted_words {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::super::FxMap;
+
+    pub fn serialize<S: Serializer>(m: &FxMap<i64, u64>, s: S) -> Result<S::Ok, S::Error> {
+        let mut v: Vec<(i64, u64)> = m.iter().map(|(k, w)| (*k, *w)).collect();
+        v.sort_unstable();
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<FxMap<i64, u64>, D::Error> {
+        Ok(Vec::<(i64, u64)>::deserialize(d)?.into_iter().collect())
+    }
 }
 
 #[inline]
@@ -239,69 +259,65 @@ fn minute(t: i64) -> i64 {
 }
 
 impl Openings {
-    /// In shape: a word-aligned base within ±2^40 minutes, at most 2^20 words (about two
-    /// thousand years of minutes), byte counts within the run bound.
+    /// In shape: byte counts within the run bound (times index nothing, and every sum of
+    /// them saturates).
     fn check(&self) -> Result<(), &'static str> {
-        let ok = self.base % 64 == 0
-            && self.base.unsigned_abs() < 1 << 40
-            && self.words.len() <= 1 << 20
-            && self.s3.iter().all(|e| e.1 <= super::RUN_BYTES_MAX)
-            && self
-                .api
-                .iter()
-                .chain(self.s3.iter().map(|e| &e.0))
-                .all(|t| t.unsigned_abs() < 1 << 46);
-        match ok {
+        match self.s3.iter().all(|e| e.1 <= super::RUN_BYTES_MAX) {
             true => Ok(()),
-            false => Err("a client's activity out of shape"),
+            false => Err("a client's byte count past the bound"),
         }
     }
 
-    /// Whether a record started in minute `m`.
+    /// The activity of the `n` (at most 64) minutes from `lo`: bit `i` for minute `lo + i`.
     #[inline]
-    fn active(&self, m: i64) -> bool {
-        let i = m - self.base;
-        if i < 0 {
-            return false;
+    fn span_bits(&self, lo: i64, n: u32) -> u64 {
+        let (w, off) = (lo.div_euclid(64), lo.rem_euclid(64) as u32);
+        let word = |k: i64| self.words.get(&k).copied().unwrap_or(0);
+        let mut bits = word(w) >> off;
+        if off > 0 && off + n > 64 {
+            bits |= word(w + 1) << (64 - off);
         }
-        self.words
-            .get((i / 64) as usize)
-            .is_some_and(|w| w >> (i % 64) & 1 == 1)
+        match n {
+            64.. => bits,
+            _ => bits & ((1 << n) - 1),
+        }
     }
 
     /// Whether the `n` minutes before `m` have no record.
     fn quiet_before(&self, m: i64, n: i64) -> bool {
-        (1..=n).all(|k| !self.active(m - k))
-    }
-
-    /// The index of the word holding minute `m`, made if missing.
-    fn word(&mut self, m: i64) -> usize {
-        let base = m.div_euclid(64) * 64;
-        if self.words.is_empty() {
-            self.base = base;
-        } else if base < self.base {
-            let add = ((self.base - base) / 64) as usize;
-            self.words.splice(0..0, std::iter::repeat_n(0, add));
-            self.base = base;
+        let mut lo = m - n;
+        while lo < m {
+            let k = (m - lo).min(64);
+            if self.span_bits(lo, k as u32) != 0 {
+                return false;
+            }
+            lo += k;
         }
-        let w = ((base - self.base) / 64) as usize;
-        if w >= self.words.len() {
-            self.words.resize(w + 1, 0);
-        }
-        w
+        true
     }
 
     fn set(&mut self, m: i64) {
-        let w = self.word(m);
-        self.words[w] |= 1 << ((m - self.base) % 64);
+        *self.words.entry(m.div_euclid(64)).or_insert(0) |= 1 << m.rem_euclid(64);
     }
 
     /// Whether an opening could still claim S3 bytes starting at `t`: some minute that could
     /// hold an opening at or before `t` and less than `window` before it has quiet minutes
     /// before it.
     fn claimable(&self, t: i64, window: i64) -> bool {
-        let from = minute(t.saturating_sub(window - 1));
-        (from..=minute(t)).any(|m| self.quiet_before(m, QUIET_MINUTES))
+        const Q: i64 = QUIET_MINUTES;
+        let (mut m, to) = (minute(t.saturating_sub(window - 1)), minute(t));
+        // minutes m .. m + n - 1 at a time, with the Q before them: minute m + i can open
+        // when none of bits i .. i + Q - 1 (minutes m + i - Q .. m + i - 1) is set
+        while m <= to {
+            let n = (to - m + 1).min(64 - Q);
+            let bits = self.span_bits(m - Q, (n + Q) as u32);
+            let busy = (0..Q).fold(0, |b, j| b | bits >> j);
+            if !busy & ((1 << n) - 1) != 0 {
+                return true;
+            }
+            m += n;
+        }
+        false
     }
 
     /// An AWS API opening is possible at `t`: quiet minutes before, and no earlier one in
@@ -361,11 +377,8 @@ impl Openings {
             *self = o;
             return;
         }
-        for (k, w) in o.words.iter().enumerate() {
-            if *w != 0 {
-                let i = self.word(o.base + 64 * k as i64);
-                self.words[i] |= w;
-            }
+        for (k, w) in o.words {
+            *self.words.entry(k).or_insert(0) |= w;
         }
         self.api.extend(o.api);
         self.api.sort_unstable();
@@ -536,8 +549,8 @@ mod tests {
             events in proptest::collection::vec((-3_000i64..20_000, proptest::bool::ANY, 0u64..4), 1..80),
             cut in 0usize..80,
             quiet in 2i64..5,
+            w in 60i64..5_000,
         ) {
-            let w = 180;
             let mut seq = Openings::default();
             for &(t, api, b) in &events {
                 seq.observe(t, api, b, w);
@@ -590,5 +603,25 @@ mod tests {
         // the busy task's state stays small: only its first minutes could open anything
         assert!(o.s3.iter().all(|e| e.0 < 240 || e.0 >= 3_780), "{o:?}");
         assert_eq!(o.api, [0, 3_780]);
+    }
+
+    #[test]
+    fn records_years_apart_cost_a_word_each() {
+        // a start from a broken clock (1970, or far in the future) next to today's records
+        let mut o = Openings::default();
+        for t in [
+            0,
+            -59,
+            1_788_220_800,
+            9_000_000_000_000_000,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            o.observe(t, true, 10, 180);
+        }
+        assert!(o.words.len() <= 6, "{:?}", o.words.len());
+        let starts: Vec<i64> = o.starts(i64::MIN, i64::MAX, 2).collect();
+        assert!(starts.contains(&1_788_220_800));
+        assert!(o.pull_at(i64::MAX, 180).is_none());
     }
 }
