@@ -1,6 +1,8 @@
 //! The ingest engine: runs source → format → account over all inputs on a rayon pool, one
-//! accumulator per worker, merged at the end. Shows an indicatif progress bar on stderr when
-//! asked to (a terminal, not `--quiet`).
+//! accumulator per worker and target, merged at the end. A run has one target; `compare` and
+//! `report --change-at` have one per period, so that each input is read and decoded once and
+//! its records handed to every period that wants them (a [`Fan`] of sinks). Shows an indicatif
+//! progress bar on stderr when asked to (a terminal, not `--quiet`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -8,10 +10,13 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::account::{Accumulator, BadLine, FileStats, LineCounts, Params, EXAMPLES_PER_FILE};
+use crate::account::{
+    Accumulator, BadLine, FileSink, FileStats, LineCounts, Params, EXAMPLES_PER_FILE,
+};
 use crate::classify::IpRanges;
+use crate::format::text::Sink;
 use crate::format::text::{Blocks, Decoder};
-use crate::format::{parquet, text, Layout};
+use crate::format::{parquet, text, Layout, Malformed, Record};
 use crate::source::s3::{Body, Downloads};
 use crate::source::{self, Encoding, Failure, FailureKind, Input, Location, Opened};
 use crate::spill::{Run, Spill};
@@ -21,30 +26,130 @@ use crate::spill::{Run, Spill};
 pub const CHUNK: usize = 4 << 20;
 pub const SPLIT_FACTOR: u64 = 8;
 
-/// What one chunk of a split input reported.
+/// What one chunk of a split input reported: the decoder's counts, and each target's line
+/// accounting.
 struct ChunkInfo {
     index: usize,
     lines: u64,
     layout_changes: u64,
+    targets: Vec<ChunkCounts>,
+}
+
+/// One target's line accounting of a chunk.
+struct ChunkCounts {
     counts: LineCounts,
     examples: Vec<BadLine>,
     skipdata: u64,
+}
+
+/// One accumulation the engine feeds: its parameters (the period's time filter among them)
+/// and the spill store its ENI tables move to (none: all in memory).
+pub struct Target<'a> {
+    pub params: &'a Params,
+    pub spill: Option<&'a Spill>,
+}
+
+impl Target<'_> {
+    /// Whether this target reads `input`: every local one, and an S3 object when the listing
+    /// of the target's own period would have kept it (its key's delivery time in the period,
+    /// with the listing's margins).
+    pub fn takes(&self, input: &Input) -> bool {
+        input.in_period(self.params.run.since, self.params.run.until)
+    }
+
+    fn relieve(&self, acc: &mut Accumulator) {
+        if let Some(s) = self.spill {
+            s.relieve(acc);
+        }
+    }
+}
+
+/// A worker's state: one accumulator per target, in the targets' order.
+struct Accs(Vec<Accumulator>);
+
+impl Accs {
+    fn new(targets: &[Target]) -> Accs {
+        Accs(targets.iter().map(|t| Accumulator::new(t.params)).collect())
+    }
+
+    fn merge(&mut self, o: Accs) {
+        for (a, b) in self.0.iter_mut().zip(o.0) {
+            a.merge(b);
+        }
+    }
+}
+
+/// The sinks of the targets that take one input: each record, header and bad line decoded
+/// once is handed to each of them (each keeps its own line accounting and time filter).
+pub struct Fan<'a>(Vec<FileSink<'a>>);
+
+impl Fan<'_> {
+    fn set_format(&mut self, enc: Encoding) {
+        for s in &mut self.0 {
+            s.stats.format = Some(enc);
+        }
+    }
+
+    fn set_size(&mut self, size: u64) {
+        for s in &mut self.0 {
+            s.stats.size = size;
+        }
+    }
+
+    /// Close the input in every target (see [`FileSink::finish`]).
+    fn finish(self, error: Option<Failure>) {
+        for s in self.0 {
+            s.finish(error.clone());
+        }
+    }
+
+    /// Each target's statistics, in order.
+    fn take(self) -> Vec<FileStats> {
+        self.0.into_iter().map(FileSink::take).collect()
+    }
+}
+
+impl Sink for Fan<'_> {
+    #[inline]
+    fn record(&mut self, rec: &Record<'_>) {
+        for s in &mut self.0 {
+            s.record(rec);
+        }
+    }
+    fn malformed(&mut self, line: u64, why: Malformed) {
+        for s in &mut self.0 {
+            s.malformed(line, why.clone());
+        }
+    }
+    fn header(&mut self) {
+        for s in &mut self.0 {
+            s.header();
+        }
+    }
+    fn blank(&mut self) {
+        for s in &mut self.0 {
+            s.blank();
+        }
+    }
+    fn layout(&mut self, fields: usize) {
+        for s in &mut self.0 {
+            s.layout(fields);
+        }
+    }
 }
 
 /// Everything the engine needs besides the inputs.
 pub struct Engine<'a> {
     pub ranges: &'a IpRanges,
     pub layout: &'a Layout,
-    pub params: &'a Params,
+    /// What to accumulate, one accumulator each (at least one).
+    pub targets: &'a [Target<'a>],
     /// Region for inputs whose records and paths do not name one (`--region`).
     pub default_region: Option<u16>,
     pub threads: Option<usize>,
     pub progress: bool,
     /// Chunk size for splitting large text inputs ([`CHUNK`] by default).
     pub chunk: usize,
-    /// Where workers move their ENI tables when these grow past the budget (none: all in
-    /// memory).
-    pub spill: Option<&'a Spill>,
 }
 
 struct Progress {
@@ -75,8 +180,8 @@ pub fn clear_progress() {
 
 impl Engine<'_> {
     /// Read every input (local ones, and downloads started by the S3 source) and return the
-    /// merged accumulator.
-    pub fn run(&self, inputs: &[Input], remote: Option<Downloads>) -> Accumulator {
+    /// merged accumulator of each target, in the targets' order.
+    pub fn run(&self, inputs: &[Input], remote: Option<Downloads>) -> Vec<Accumulator> {
         let (remote_files, remote_bytes) = remote.as_ref().map_or((0, 0), |r| (r.objects, r.bytes));
         let total: u64 = inputs.iter().map(|i| i.size).sum::<u64>() + remote_bytes;
         let bar = if self.progress {
@@ -100,8 +205,8 @@ impl Engine<'_> {
             files_done: AtomicU64::new(0),
             files: inputs.len() as u64 + remote_files,
         };
-        let new = || Accumulator::new(self.params);
-        let merge = |mut a: Accumulator, b: Accumulator| {
+        let new = || Accs::new(self.targets);
+        let merge = |mut a: Accs, b: Accs| {
             a.merge(b);
             self.relieve(&mut a);
             a
@@ -110,12 +215,12 @@ impl Engine<'_> {
             let local = || {
                 inputs
                     .par_iter()
-                    .fold(new, |mut acc, input| {
+                    .fold(new, |mut accs, input| {
                         let (counter, read) = self.counter(&progress);
                         let opened = source::open(input, counter);
-                        self.ingest(input, opened, &read, &mut acc, &progress);
-                        self.relieve(&mut acc);
-                        acc
+                        self.ingest(input, opened, &read, &mut accs, &progress);
+                        self.relieve(&mut accs);
+                        accs
                     })
                     .reduce(new, merge)
             };
@@ -124,7 +229,7 @@ impl Engine<'_> {
                 Some(d) => d
                     .fetched
                     .par_bridge()
-                    .fold(new, |mut acc, (input, body)| {
+                    .fold(new, |mut accs, (input, body)| {
                         let (counter, read) = self.counter(&progress);
                         // a whole object holds its download slot until it is decoded
                         let (opened, _hold) = match body {
@@ -136,16 +241,16 @@ impl Engine<'_> {
                             Body::Stream(r) => (source::open_stream(Box::new(r), counter), None),
                             Body::Skipped(f) => (Err(f.into_io()), None),
                         };
-                        self.ingest(&input, opened, &read, &mut acc, &progress);
-                        self.relieve(&mut acc);
-                        acc
+                        self.ingest(&input, opened, &read, &mut accs, &progress);
+                        self.relieve(&mut accs);
+                        accs
                     })
                     .reduce(new, merge),
             };
             let (a, b) = rayon::join(local, downloads);
             merge(a, b)
         };
-        let acc = match self.threads {
+        let accs = match self.threads {
             Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
                 Ok(pool) => pool.install(work),
                 Err(_) => work(),
@@ -156,14 +261,37 @@ impl Engine<'_> {
         if let Ok(mut b) = ACTIVE_BAR.lock() {
             *b = None;
         }
-        acc
+        accs.0
     }
 
-    /// Spill `acc`'s ENI table if it has grown past this worker's share of the budget.
-    fn relieve(&self, acc: &mut Accumulator) {
-        if let Some(s) = self.spill {
-            s.relieve(acc);
+    /// Spill each accumulator whose ENI table has grown past this worker's share of its
+    /// target's budget.
+    fn relieve(&self, accs: &mut Accs) {
+        for (acc, t) in accs.0.iter_mut().zip(self.targets) {
+            t.relieve(acc);
         }
+    }
+
+    /// The sinks of the targets that take `input` (every target, or those in `only`), each
+    /// starting from `stats`.
+    fn fan<'s>(
+        &'s self,
+        accs: &'s mut Accs,
+        input: &Input,
+        stats: &FileStats,
+        region: Option<u16>,
+    ) -> Fan<'s> {
+        let tag = |t: &Target| t.params.flow_logs.tag(&input.display);
+        Fan(accs
+            .0
+            .iter_mut()
+            .zip(self.targets)
+            .filter(|(_, t)| t.takes(input))
+            .map(|(acc, t)| {
+                acc.file(self.ranges, t.params, stats.clone(), region)
+                    .of_flow_log(tag(t))
+            })
+            .collect())
     }
 
     /// A progress callback for raw bytes read, and the running count it keeps.
@@ -180,13 +308,13 @@ impl Engine<'_> {
         )
     }
 
-    /// Decode one opened input into `acc`.
+    /// Decode one opened input into the accumulators of the targets that take it.
     fn ingest(
         &self,
         input: &Input,
         opened: std::io::Result<Opened>,
         read: &AtomicU64,
-        acc: &mut Accumulator,
+        accs: &mut Accs,
         progress: &Progress,
     ) {
         let region = input
@@ -199,57 +327,51 @@ impl Engine<'_> {
             etag: input.etag.clone(),
             ..Default::default()
         };
-        let tag = self.params.flow_logs.tag(&input.display);
-        let mut sink = acc
-            .file(self.ranges, self.params, stats, region)
-            .of_flow_log(tag);
+        let split =
+            input.size >= self.chunk as u64 * SPLIT_FACTOR && rayon::current_num_threads() > 1;
         // A whole input in memory is read like a stream where it must be split.
         let opened = match opened {
-            Ok(Opened::Memory(m, enc))
-                if input.size >= self.chunk as u64 * SPLIT_FACTOR
-                    && rayon::current_num_threads() > 1 =>
-            {
-                Ok(Opened::Text(Box::new(m), enc))
-            }
+            Ok(Opened::Memory(m, enc)) if split => Ok(Opened::Text(Box::new(m), enc)),
             other => other,
         };
+        if let Ok(Opened::Text(_, _)) = &opened {
+            if split && matches!(input.location, Location::File(_)) {
+                let Ok(Opened::Text(reader, enc)) = opened else {
+                    unreachable!("matched above")
+                };
+                return self.ingest_split(input, reader, enc, stats, region, accs, progress);
+            }
+        }
+        let mut sink = self.fan(accs, input, &stats, region);
         let error = match opened {
             Err(e) => Some(cannot_open(&e)),
             Ok(Opened::Memory(m, enc)) => {
-                sink.stats.format = Some(enc);
+                sink.set_format(enc);
                 text::decode_slice(m.bytes(), self.layout, &mut sink);
                 None
             }
-            Ok(Opened::Text(reader, enc))
-                if input.size >= self.chunk as u64 * SPLIT_FACTOR
-                    && rayon::current_num_threads() > 1
-                    && matches!(input.location, Location::File(_)) =>
-            {
-                let stats = sink.take();
-                return self.ingest_split(input, reader, enc, stats, region, acc, progress);
-            }
             Ok(Opened::Text(reader, enc)) => {
-                sink.stats.format = Some(enc);
+                sink.set_format(enc);
                 text::decode(reader, self.layout, &mut sink)
                     .err()
                     .map(|(line, e)| stream_stopped(enc.name(), line, &e))
             }
             Ok(Opened::ParquetFile(f)) => {
-                sink.stats.format = Some(Encoding::Parquet);
+                sink.set_format(Encoding::Parquet);
                 progress.bar.inc(input.size);
                 parquet::decode(f, self.layout.keep, &mut sink)
                     .err()
                     .map(|(rows, e)| parquet_stopped(rows, &e))
             }
             Ok(Opened::ParquetBytes(b)) => {
-                sink.stats.format = Some(Encoding::Parquet);
+                sink.set_format(Encoding::Parquet);
                 parquet::decode(b, self.layout.keep, &mut sink)
                     .err()
                     .map(|(rows, e)| parquet_stopped(rows, &e))
             }
         };
         if input.location == Location::Stdin {
-            sink.stats.size = read.load(Ordering::Relaxed);
+            sink.set_size(read.load(Ordering::Relaxed));
         }
         sink.finish(error);
         progress.file_done();
@@ -267,7 +389,7 @@ impl Engine<'_> {
         format: Encoding,
         mut stats: FileStats,
         region: Option<u16>,
-        acc: &mut Accumulator,
+        accs: &mut Accs,
         progress: &Progress,
     ) {
         stats.format = Some(format);
@@ -307,39 +429,55 @@ impl Engine<'_> {
                 next = blocks.next(&mut reader, chunk_size);
             }
         });
-        // Runs spilled from the chunks' tables are kept only once the file is known to have
-        // one layout (else its results are dropped and the file read again).
+        // Runs spilled from the chunks' tables (with their target) are kept only once the
+        // file is known to have one layout (else its results are dropped and the file read
+        // again).
+        let spill_over = |a: &mut Accs, runs: &mut Vec<(usize, Run)>| {
+            for (i, (acc, t)) in a.0.iter_mut().zip(self.targets).enumerate() {
+                runs.extend(t.spill.and_then(|s| s.spill_if_over(acc)).map(|r| (i, r)));
+            }
+        };
+        let chunk_stats = FileStats::default();
         let (part, mut infos, runs) = rx
             .into_iter()
             .par_bridge()
             .fold(
-                || (Accumulator::new(self.params), Vec::new(), Vec::<Run>::new()),
+                || {
+                    (
+                        Accs::new(self.targets),
+                        Vec::new(),
+                        Vec::<(usize, Run)>::new(),
+                    )
+                },
                 |(mut a, mut infos, mut runs), (index, chunk)| {
-                    let mut sink = a
-                        .file(self.ranges, self.params, FileStats::default(), region)
-                        .of_flow_log(self.params.flow_logs.tag(&input.display));
+                    let mut sink = self.fan(&mut a, input, &chunk_stats, region);
                     let mut d = Decoder::new(&layout);
                     d.feed(&chunk, &mut sink);
-                    let s = sink.take();
                     infos.push(ChunkInfo {
                         index,
                         lines: d.lines,
                         layout_changes: d.layout_changes,
-                        counts: s.counts,
-                        examples: s.malformed_examples,
-                        skipdata: s.skipdata_windows,
+                        targets: sink
+                            .take()
+                            .into_iter()
+                            .map(|s| ChunkCounts {
+                                counts: s.counts,
+                                examples: s.malformed_examples,
+                                skipdata: s.skipdata_windows,
+                            })
+                            .collect(),
                     });
-                    runs.extend(self.spill.and_then(|s| s.spill_if_over(&mut a)));
+                    spill_over(&mut a, &mut runs);
                     (a, infos, runs)
                 },
             )
             .reduce(
-                || (Accumulator::new(self.params), Vec::new(), Vec::new()),
+                || (Accs::new(self.targets), Vec::new(), Vec::new()),
                 |(mut a, mut ia, mut ra), (b, ib, rb)| {
                     a.merge(b);
                     ia.extend(ib);
                     ra.extend(rb);
-                    ra.extend(self.spill.and_then(|s| s.spill_if_over(&mut a)));
+                    spill_over(&mut a, &mut ra);
                     (a, ia, ra)
                 },
             );
@@ -350,29 +488,25 @@ impl Engine<'_> {
         };
         if infos.iter().any(|i| i.layout_changes > 0) {
             // A header mid-file changed the layout: read the file again, in one piece.
-            if let Some(s) = self.spill {
-                s.discard(runs);
+            for (i, run) in runs {
+                if let Some(s) = self.targets[i].spill {
+                    s.discard(vec![run]);
+                }
             }
-            let mut sink = acc
-                .file(
-                    self.ranges,
-                    self.params,
-                    FileStats {
-                        path: stats.path,
-                        size: stats.size,
-                        ..Default::default()
-                    },
-                    region,
-                )
-                .of_flow_log(self.params.flow_logs.tag(&input.display));
+            let fresh = FileStats {
+                path: stats.path,
+                size: stats.size,
+                ..Default::default()
+            };
+            let mut sink = self.fan(accs, input, &fresh, region);
             let error = match source::open(input, |_| {}) {
                 Ok(Opened::Memory(m, enc)) => {
-                    sink.stats.format = Some(enc);
+                    sink.set_format(enc);
                     text::decode_slice(m.bytes(), self.layout, &mut sink);
                     None
                 }
                 Ok(Opened::Text(r, enc)) => {
-                    sink.stats.format = Some(enc);
+                    sink.set_format(enc);
                     text::decode(r, self.layout, &mut sink)
                         .err()
                         .map(|(line, e)| stream_stopped(enc.name(), line, &e))
@@ -388,30 +522,42 @@ impl Engine<'_> {
             return;
         }
         infos.sort_by_key(|i| i.index);
-        let mut offset = 0u64;
-        for i in &infos {
-            stats.counts.add(&i.counts);
-            stats.skipdata_windows += i.skipdata;
-            for b in &i.examples {
-                if stats.malformed_examples.len() < EXAMPLES_PER_FILE {
-                    stats.malformed_examples.push(BadLine {
-                        line: b.line + offset,
-                        reason: b.reason.clone(),
-                    });
+        let failure = read_error.map(|e| {
+            let lines = infos.iter().map(|i| i.lines).sum();
+            stream_stopped(format.name(), lines, &e)
+        });
+        let taking: Vec<usize> = (0..self.targets.len())
+            .filter(|&t| self.targets[t].takes(input))
+            .collect();
+        for (k, &t) in taking.iter().enumerate() {
+            let mut stats = stats.clone();
+            let mut offset = 0u64;
+            for i in &infos {
+                let c = &i.targets[k];
+                stats.counts.add(&c.counts);
+                stats.skipdata_windows += c.skipdata;
+                for b in &c.examples {
+                    if stats.malformed_examples.len() < EXAMPLES_PER_FILE {
+                        stats.malformed_examples.push(BadLine {
+                            line: b.line + offset,
+                            reason: b.reason.clone(),
+                        });
+                    }
                 }
+                offset += i.lines;
             }
-            offset += i.lines;
+            if let Some(f) = &failure {
+                stats.failure = Some(f.kind);
+                stats.error = Some(f.message.clone());
+            }
+            accs.0[t].inputs.files.push(stats);
         }
-        if let Some(e) = read_error {
-            let f = stream_stopped(format.name(), offset, &e);
-            stats.failure = Some(f.kind);
-            stats.error = Some(f.message);
+        for (i, run) in runs {
+            if let Some(s) = self.targets[i].spill {
+                s.keep(vec![run]);
+            }
         }
-        if let Some(s) = self.spill {
-            s.keep(runs);
-        }
-        acc.merge(part);
-        acc.inputs.files.push(stats);
+        accs.merge(part);
         progress.file_done();
     }
 }

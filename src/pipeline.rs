@@ -11,7 +11,7 @@ use crate::analysis::{self, AnalysisError};
 use crate::classify::IpRanges;
 use crate::config::RunConfig;
 use crate::cost::{self, GbUnit, PriceTable};
-use crate::engine::Engine;
+use crate::engine::{Engine, Target};
 use crate::error::Error;
 use crate::format::Layout;
 use crate::partial::{self, Header, InputId, Partial, RangesId, Settings, TagMap};
@@ -95,6 +95,20 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
     finish(cfg, read(cfg)?)
 }
 
+/// Build the reports of several periods of one configuration's inputs (each period a
+/// [`Config::with_period`] of it), reading every input once ([`read_periods`]).
+pub fn run_periods(periods: &[Config]) -> Result<Vec<Report>, Error> {
+    let Some(first) = periods.first() else {
+        return Ok(Vec::new());
+    };
+    let runs: Vec<Arc<RunConfig>> = periods.iter().map(|c| c.run.clone()).collect();
+    read_periods(first, &runs)?
+        .into_iter()
+        .zip(periods)
+        .map(|(read, cfg)| finish(cfg, read))
+        .collect()
+}
+
 /// What reading the inputs left: their statistics (in `acc`, whose ENI table has moved to
 /// `stored`), the ENI table, the notes on how the inputs were found, and the S3 listings.
 pub struct Accumulated {
@@ -110,20 +124,61 @@ pub struct Accumulated {
 /// List the S3 inputs, read every input through the engine (checking `--strict`), and
 /// finish the spill store.
 pub fn read(cfg: &Config) -> Result<Accumulated, Error> {
+    let mut read = read_periods(cfg, std::slice::from_ref(&cfg.run))?;
+    Ok(read.pop().expect("one period, one result"))
+}
+
+/// [`read`] for several time ranges of the same inputs at once (the periods of `compare` and
+/// of `report --change-at`, each a [`RunConfig`] differing only in its time range): S3 is
+/// listed once over the span of them all, and each input fetched and decoded once, its
+/// records handed to every period that takes the input (each with its own time filter, line
+/// accounting, run budget and spill store, which gets an equal share of
+/// `--max-enis-in-memory`). One [`Accumulated`] per period, in their order; they share the
+/// notes and the S3 listings.
+pub fn read_periods(cfg: &Config, periods: &[Arc<RunConfig>]) -> Result<Vec<Accumulated>, Error> {
     let mut notes = cfg.input_notes.clone();
     let mut listings = Vec::new();
     let s3 = match cfg.s3_urls.is_empty() {
         true => None,
         false => Some(S3Source::new(cfg.s3.clone())?),
     };
-    let objects = match &s3 {
+    let mut objects = match &s3 {
         None => Vec::new(),
-        Some(src) => list_objects(cfg, src, &mut listings, &mut notes)?,
+        Some(src) => list_objects(cfg, src, span_of(periods), &mut listings, &mut notes)?,
     };
-    let params = params_for(cfg, &objects, &mut notes);
-    let spill = Spill::new(&cfg.temp_dir, cfg.max_enis_in_memory, &cfg.run.nat_enis);
-    let acc = accumulate(cfg, &params, s3.as_ref(), objects, &spill)?;
-    settle(cfg, spill, acc, notes, listings, "the spilled ENI tables")
+    // what falls between two periods is listed but read by none
+    objects.retain(|o| periods.iter().any(|r| o.in_period(r.since, r.until)));
+    let flow_logs = flow_logs_for(cfg, &objects, &mut notes);
+    let params: Vec<Params> = periods
+        .iter()
+        .map(|run| Params {
+            flow_logs: flow_logs.clone(),
+            ..Params::new(run.clone())
+        })
+        .collect();
+    let share = cfg.max_enis_in_memory.div_ceil(periods.len().max(1));
+    let spills: Vec<Spill> = periods
+        .iter()
+        .map(|_| Spill::new(&cfg.temp_dir, share, &cfg.run.nat_enis))
+        .collect();
+    let accs = accumulate(cfg, &params, &spills, s3.as_ref(), objects)?;
+    accs.into_iter()
+        .zip(spills)
+        .map(|(acc, spill)| {
+            let (notes, listings) = (notes.clone(), listings.clone());
+            settle(cfg, spill, acc, notes, listings, "the spilled ENI tables")
+        })
+        .collect()
+}
+
+/// The time range that holds every period (open at an end if one of them is).
+fn span_of(periods: &[Arc<RunConfig>]) -> (Option<i64>, Option<i64>) {
+    let since = periods.iter().map(|r| r.since).collect::<Option<Vec<_>>>();
+    let until = periods.iter().map(|r| r.until).collect::<Option<Vec<_>>>();
+    (
+        since.and_then(|v| v.into_iter().min()),
+        until.and_then(|v| v.into_iter().max()),
+    )
 }
 
 /// Check `--strict` and finish the spill store: what the analysis reads.
@@ -204,25 +259,23 @@ fn flow_log_id_note<'a>(cfg: &Config, mut names: impl Iterator<Item = &'a str>) 
     })
 }
 
-/// The account stage's parameters: the run's settings, and the flow logs the inputs come
-/// from (known once the S3 listing is). Notes a `--flow-log-id` no input comes from.
-fn params_for(cfg: &Config, objects: &[Input], notes: &mut Vec<String>) -> Params {
+/// The flow logs the inputs come from (known once the S3 listing is). Notes a
+/// `--flow-log-id` no input comes from.
+fn flow_logs_for(cfg: &Config, objects: &[Input], notes: &mut Vec<String>) -> FlowLogs {
     let names = || cfg.inputs.iter().chain(objects).map(|i| i.display.as_str());
     notes.extend(flow_log_id_note(cfg, names()));
-    Params {
-        flow_logs: FlowLogs::of_inputs(names()),
-        ..Params::new(cfg.run.clone())
-    }
+    FlowLogs::of_inputs(names())
 }
 
-/// Read every input (local ones and the listed S3 objects) through the engine.
+/// Read every input (local ones and the listed S3 objects) through the engine, once, into
+/// an accumulator per period (`params` and `spills` in the periods' order).
 fn accumulate(
     cfg: &Config,
-    params: &Params,
+    params: &[Params],
+    spills: &[Spill],
     s3: Option<&S3Source>,
     objects: Vec<Input>,
-    spill: &Spill,
-) -> Result<Accumulator, Error> {
+) -> Result<Vec<Accumulator>, Error> {
     let remote = s3.map(|src| {
         let bytes = objects.iter().map(|o| o.size).sum();
         let count = objects.len() as u64;
@@ -233,24 +286,33 @@ fn accumulate(
             stats: src.stats.clone(),
         }
     });
+    let targets: Vec<Target> = params
+        .iter()
+        .zip(spills)
+        .map(|(params, spill)| Target {
+            params,
+            spill: Some(spill),
+        })
+        .collect();
     let engine = Engine {
-        spill: Some(spill),
+        targets: &targets,
         ranges: &cfg.ranges,
         layout: &cfg.layout,
-        params,
         default_region: cfg.region.as_deref().and_then(|r| cfg.ranges.region_id(r)),
         threads: cfg.threads,
         progress: cfg.progress,
         chunk: cfg.chunk,
     };
-    let acc = engine.run(&cfg.inputs, remote);
-    if let Some(why) = spill.failure() {
+    let accs = engine.run(&cfg.inputs, remote);
+    let failures: std::collections::BTreeSet<String> =
+        spills.iter().filter_map(Spill::failure).collect();
+    for why in failures {
         eprintln!("flowcost: warning: {why}; the ENI tables stayed in memory");
     }
     if let Some(e) = s3.and_then(|s| s.take_fatal()) {
         return Err(e.into());
     }
-    Ok(acc)
+    Ok(accs)
 }
 
 /// With `--strict`: the first input (by path) that failed or had a malformed line, as an
@@ -342,12 +404,13 @@ fn describe_inputs(
 fn list_objects(
     cfg: &Config,
     src: &S3Source,
+    (since, until): (Option<i64>, Option<i64>),
     listings: &mut Vec<crate::source::s3::Listing>,
     notes: &mut Vec<String>,
 ) -> Result<Vec<Input>, Error> {
     let filter = ListFilter {
-        since: cfg.run.since,
-        until: cfg.run.until,
+        since,
+        until,
         accounts: cfg.accounts.clone(),
         regions: cfg.region.iter().cloned().collect(),
     };

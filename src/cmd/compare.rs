@@ -1,5 +1,6 @@
-//! `flowcost compare`: two periods of one input, or two inputs, analysed with the same
-//! options, then compared (`report::compare`), with an optional exit gate for pipelines.
+//! `flowcost compare`: two periods of one input (read once: both periods take their records
+//! in one pass), or two inputs, analysed with the same options, then compared
+//! (`report::compare`), with an optional exit gate for pipelines.
 
 use std::io::Write;
 
@@ -8,6 +9,7 @@ use crate::cmd::analyze::{self, Config};
 use crate::cmd::merge::PartialInputs;
 use crate::error::{Error, Outcome};
 use crate::report::compare::{compare, Threshold};
+use crate::report::Report;
 use crate::time;
 
 /// Whether an argument is meant as a period rather than a path (`A..B`, or starts like a
@@ -53,8 +55,8 @@ pub fn parse_period(s: &str) -> Option<(i64, i64)> {
     time::month_range(s)
 }
 
-/// One side of a comparison: its configuration, and its partial results when those are
-/// its inputs.
+/// One side of a comparison made of its own inputs: its configuration, and its partial
+/// results when those are its inputs.
 struct Side {
     cfg: Config,
     partials: Option<PartialInputs>,
@@ -68,7 +70,7 @@ impl Side {
         })
     }
 
-    fn report(&self) -> Result<crate::report::Report, Error> {
+    fn report(&self) -> Result<Report, Error> {
         match &self.partials {
             Some(p) => p.report(self.cfg.run.since, self.cfg.run.until, true),
             None => crate::pipeline::run(&self.cfg),
@@ -76,10 +78,56 @@ impl Side {
     }
 }
 
+/// What is compared: two periods of the same inputs (read once, both periods taking their
+/// records in the same pass), or two sets of inputs.
+enum Sides {
+    Periods {
+        before: Config,
+        after: Config,
+        partials: Option<PartialInputs>,
+    },
+    Sets(Side, Side),
+}
+
+impl Sides {
+    /// The configuration the output settings come from.
+    fn after(&self) -> &Config {
+        match self {
+            Sides::Periods { after, .. } => after,
+            Sides::Sets(_, a) => &a.cfg,
+        }
+    }
+
+    /// The reports of both sides.
+    fn reports(&self) -> Result<(Report, Report), Error> {
+        match self {
+            Sides::Periods {
+                before,
+                after,
+                partials: Some(p),
+            } => {
+                let of = |c: &Config| p.report(c.run.since, c.run.until, true);
+                Ok((of(before)?, of(after)?))
+            }
+            Sides::Periods {
+                before,
+                after,
+                partials: None,
+            } => {
+                let mut two = crate::pipeline::run_periods(&[before.clone(), after.clone()])?;
+                let after = two.pop().expect("two periods");
+                let before = two.pop().expect("two periods");
+                Ok((before, after))
+            }
+            Sides::Sets(b, a) => Ok((b.report()?, a.report()?)),
+        }
+    }
+}
+
 /// The configurations of both sides. `--before`/`--after` take either one period each
 /// (the inputs then follow, anywhere on the line; clap hands trailing ones to `--after`) or
 /// the inputs of each side.
-fn sides(c: &CompareArgs) -> Result<(Side, Side), Error> {
+fn sides(c: &CompareArgs) -> Result<Sides, Error> {
     type Given = (Option<(i64, i64)>, Vec<String>);
     let split = |v: &[String], flag: &str| -> Result<Given, Error> {
         Ok(match v.split_first() {
@@ -123,17 +171,11 @@ fn sides(c: &CompareArgs) -> Result<(Side, Side), Error> {
             }
             b.inputs = inputs;
             let cfg = Config::from_args(&b)?;
-            let partials = PartialInputs::of(&b)?;
-            return Ok((
-                Side {
-                    cfg: cfg.with_period(bf, bt),
-                    partials: partials.clone(),
-                },
-                Side {
-                    cfg: cfg.with_period(af, at),
-                    partials,
-                },
-            ));
+            return Ok(Sides::Periods {
+                before: cfg.with_period(bf, bt),
+                after: cfg.with_period(af, at),
+                partials: PartialInputs::of(&b)?,
+            });
         }
         (None, None) => {
             if !c.base.inputs.is_empty() {
@@ -151,7 +193,7 @@ fn sides(c: &CompareArgs) -> Result<(Side, Side), Error> {
             ))
         }
     }
-    Ok((Side::of(&b)?, Side::of(&a)?))
+    Ok(Sides::Sets(Side::of(&b)?, Side::of(&a)?))
 }
 
 /// Run `flowcost compare`.
@@ -160,9 +202,9 @@ pub fn run(c: &CompareArgs) -> Result<Outcome, Error> {
         None => None,
         Some(s) => Some((s.as_str(), Threshold::parse(s).ok_or_else(|| Error::Usage(format!("--fail-if-s3-via-nat-above {s}: expected bytes per day (5GiB) or a percentage (5%)")))?)),
     };
-    let (before, after) = sides(c)?;
-    let after_cfg = after.cfg.clone();
-    let (before, after) = (before.report()?, after.report()?);
+    let sides = sides(c)?;
+    let after_cfg = sides.after().clone();
+    let (before, after) = sides.reports()?;
     let outcome = analyze::outcome(&before).and(analyze::outcome(&after));
     let cmp = compare(before, after, gate, c.base.top);
     let text = cmp.render(after_cfg.format);

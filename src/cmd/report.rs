@@ -1,16 +1,19 @@
 //! `flowcost report`: analyse a period (a month, or `--since/--until`), optionally split it
-//! at a change for a before/after comparison and read the previous report for month over
+//! at a change for a before/after comparison (the whole and both parts from one pass over
+//! the inputs) and read the previous report for month over
 //! month, then write the report folder (`report::monthly` renders it). Timings go to stderr
 //! only, so the files stay byte-identical across reruns.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::cli::ReportArgs;
 use crate::cmd::analyze::{self, Config};
 use crate::cmd::merge::PartialInputs;
 use crate::error::{Error, Outcome};
-use crate::report::compare::compare;
+use crate::report::compare::{compare, Comparison};
 use crate::report::monthly::{self, MonthlyReport, Parts, ALL_FILES};
+use crate::report::Report;
 use crate::time;
 
 /// The period's label: the month, or the first and last day.
@@ -97,54 +100,109 @@ fn write_folder(dir: &Path, files: &[(String, Vec<u8>)], stale: &[PathBuf]) -> R
     Ok(())
 }
 
+/// `--change-at`: the instant, or what is wrong with it.
+fn change_at(w: &str) -> Result<i64, Error> {
+    time::parse_instant(w).ok_or_else(|| {
+        Error::Usage(format!(
+            "--change-at {w}: expected YYYY-MM-DD[THH:MM[:SS]] or epoch seconds"
+        ))
+    })
+}
+
+/// The bounds of the period `--change-at` splits (the time range given, else the data's in
+/// whole hours), when the change is inside it.
+fn split_bounds(w: &str, at: i64, from: Option<i64>, to: Option<i64>) -> Result<(i64, i64), Error> {
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(Error::Usage(
+            "--change-at: the period is empty (no records)".into(),
+        ));
+    };
+    if at <= from || at >= to {
+        return Err(Error::Usage(format!(
+            "--change-at {w}: not inside the period {} .. {}",
+            time::format_instant(from),
+            time::format_instant(to)
+        )));
+    }
+    Ok((from, to))
+}
+
+/// A side of the change: the period's configuration over `since .. until`, quietly.
+fn side(cfg: &Config, since: i64, until: i64) -> Config {
+    Config {
+        progress: false,
+        ..cfg.with_period(since, until)
+    }
+}
+
+/// The period's report and, with a change (`--change-at`, as given and parsed), the
+/// before/after comparison, from the flow logs: each input is read once, the whole period
+/// and the parts before and after the change taking its records in the same pass.
+fn from_logs(
+    cfg: &Config,
+    change: Option<(&str, i64)>,
+    top: usize,
+) -> Result<(Report, Option<Comparison>), Error> {
+    let Some((w, at)) = change else {
+        return Ok((crate::pipeline::run(cfg)?, None));
+    };
+    let r = &cfg.run;
+    let runs = [
+        r.clone(),
+        Arc::new(r.with_period(r.since, Some(at))),
+        Arc::new(r.with_period(Some(at), r.until)),
+    ];
+    let [whole, before, after]: [_; 3] = crate::pipeline::read_periods(cfg, &runs)?
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("one result per period"));
+    let report = crate::pipeline::finish(cfg, whole)?;
+    let p = &report.analysis.period;
+    let (from, to) = split_bounds(w, at, p.from, p.to)?;
+    let before = crate::pipeline::finish(&side(cfg, from, at), before)?;
+    let after = crate::pipeline::finish(&side(cfg, at, to), after)?;
+    Ok((report, Some(compare(before, after, None, top))))
+}
+
+/// [`from_logs`] from partial results: the period's partials merged, and those before and
+/// after the change.
+fn from_partials(
+    parts: &PartialInputs,
+    cfg: &Config,
+    change: Option<(&str, i64)>,
+    top: usize,
+) -> Result<(Report, Option<Comparison>), Error> {
+    let report = parts.report(cfg.run.since, cfg.run.until, true)?;
+    let Some((w, at)) = change else {
+        return Ok((report, None));
+    };
+    let p = &report.analysis.period;
+    let (from, to) = split_bounds(w, at, p.from, p.to)?;
+    let before = parts.report(Some(from), Some(at), true)?;
+    let after = parts.report(Some(at), Some(to), true)?;
+    Ok((report, Some(compare(before, after, None, top))))
+}
+
 /// Run `flowcost report`.
 pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
     let started = std::time::Instant::now();
     let base = args.base.with(&args.time, &Default::default());
     let cfg = Config::from_args(&base)?;
-    // daily (or any) partial results instead of logs: the period's are merged
-    let partials = PartialInputs::of(&base)?;
-    let period_report = |cfg: &Config| match &partials {
-        Some(p) => p.report(cfg.run.since, cfg.run.until, true),
-        None => crate::pipeline::run(cfg),
+    let change = match &args.change_at {
+        None => None,
+        Some(w) => Some((w.as_str(), change_at(w)?)),
     };
+    if let (Some((w, at)), Some(_), Some(_)) = (change, cfg.run.since, cfg.run.until) {
+        // a change outside the time range given is refused before anything is read
+        split_bounds(w, at, cfg.run.since, cfg.run.until)?;
+    }
     let previous = args.previous.as_deref().map(read_previous).transpose()?;
     let label = label(args, &cfg);
-    let report = period_report(&cfg)?;
-    let outcome = analyze::outcome(&report);
-    let comparison = match &args.change_at {
-        None => None,
-        Some(w) => {
-            let at = time::parse_instant(w).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--change-at {w}: expected YYYY-MM-DD[THH:MM[:SS]] or epoch seconds"
-                ))
-            })?;
-            let p = &report.analysis.period;
-            let (from, to) = match (p.from, p.to) {
-                (Some(f), Some(t)) => (f, t),
-                _ => {
-                    return Err(Error::Usage(
-                        "--change-at: the period is empty (no records)".into(),
-                    ))
-                }
-            };
-            if at <= from || at >= to {
-                return Err(Error::Usage(format!(
-                    "--change-at {w}: not inside the period {} .. {}",
-                    time::format_instant(from),
-                    time::format_instant(to)
-                )));
-            }
-            let side = |s: i64, u: i64| Config {
-                progress: false,
-                ..cfg.with_period(s, u)
-            };
-            let before = period_report(&side(from, at))?;
-            let after = period_report(&side(at, to))?;
-            Some(compare(before, after, None, args.base.top))
-        }
+    // daily (or any) partial results instead of logs: the period's are merged
+    let (report, comparison) = match PartialInputs::of(&base)? {
+        Some(parts) => from_partials(&parts, &cfg, change, args.base.top)?,
+        None => from_logs(&cfg, change, args.base.top)?,
     };
+    let outcome = analyze::outcome(&report);
     let doc = monthly::build(Parts {
         label: label.clone(),
         command: std::env::args()

@@ -55,6 +55,16 @@ impl Input {
     pub fn region_hint(&self) -> Option<&str> {
         region_from_key(&self.display)
     }
+
+    /// Whether the input may hold records of the period `since .. until`: any local input;
+    /// an S3 object when the listing of that period would keep it (by its key's delivery
+    /// time, [`s3::key_in_period`]).
+    pub fn in_period(&self, since: Option<i64>, until: Option<i64>) -> bool {
+        match &self.location {
+            Location::S3 { key, .. } => s3::key_in_period(key, since, until),
+            _ => true,
+        }
+    }
 }
 
 /// The region in an AWS flow-log key or path.

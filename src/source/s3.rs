@@ -505,11 +505,9 @@ impl S3Source {
                     if key.ends_with('/') || !super::is_flow_log_name(std::path::Path::new(&key)) {
                         continue;
                     }
-                    if let (Some(t), Some(s), Some(u)) = (key_time(&key), f.since, f.until) {
-                        if t < s - KEY_TIME_BEFORE || t > u + KEY_TIME_AFTER {
-                            listing.skipped_by_key_time += 1;
-                            continue;
-                        }
+                    if !key_in_period(&key, f.since, f.until) {
+                        listing.skipped_by_key_time += 1;
+                        continue;
                     }
                     listing.objects += 1;
                     listing.bytes += size.max(0) as u64;
@@ -692,6 +690,17 @@ impl Delivery {
             }
             Delivery::Stream(tx) => tx.send(Ok(b)).await.is_ok(),
         }
+    }
+}
+
+/// Whether an object whose key is `key` may hold records of the period `since .. until`:
+/// its key's timestamp (the end of the delivery window) is inside it, with the margins
+/// [`KEY_TIME_BEFORE`] and [`KEY_TIME_AFTER`]. Keys without a timestamp, and periods open at
+/// either end, keep every object.
+pub fn key_in_period(key: &str, since: Option<i64>, until: Option<i64>) -> bool {
+    match (key_time(key), since, until) {
+        (Some(t), Some(s), Some(u)) => t >= s - KEY_TIME_BEFORE && t <= u + KEY_TIME_AFTER,
+        _ => true,
     }
 }
 

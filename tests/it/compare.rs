@@ -161,3 +161,113 @@ fn compare_takes_partials_as_it_takes_logs() {
     assert_eq!(sets.before.days, 2.0);
     assert_eq!(sets.after.per_day.s3, from_logs.after.per_day.s3);
 }
+
+/// The text world of [`endpoint_world`], and flags that make the engine spill its ENI
+/// tables (a budget of 8 ENIs) and split text inputs of 8 KiB or more into chunks of 1 KiB
+/// on two workers.
+fn stressed() -> (GenWorld, [&'static str; 6]) {
+    let mut s = spec(51, FieldSet::V5);
+    s.days = 4;
+    s.s3_endpoint_at = Some(s.start + 2 * 86_400);
+    s.endpoint_skips_subnet = Some(LEFT_BEHIND.into());
+    let w = world(&s, &[Encoding::Text]);
+    let flags = [
+        "--max-enis-in-memory",
+        "8",
+        "--chunk-size",
+        "1024",
+        "--threads",
+        "2",
+    ];
+    (w, flags)
+}
+
+/// A report as JSON text, for comparing whole reports.
+fn json(r: &flowcost::report::Report) -> String {
+    serde_json::to_string_pretty(r).unwrap()
+}
+
+#[test]
+fn periods_read_in_one_pass_are_the_runs_over_each_period() {
+    // compare reads each input once, both periods taking its records in the same pass; each
+    // period's report must be the very report of a run over that period alone, also with a
+    // day between the periods, ENI tables spilling and inputs split into chunks
+    let (w, flags) = stressed();
+    let p = w.path(Encoding::Text);
+    let big = crate::support::files_under(std::path::Path::new(&p))
+        .iter()
+        .filter(|f| f.metadata().unwrap().len() >= 8 * 1024)
+        .count();
+    assert!(big > 0, "some inputs are split");
+    let mut args = vec![
+        "--before",
+        "2026-09-01..2026-09-01",
+        "--after",
+        "2026-09-03..2026-09-04",
+        p.as_str(),
+    ];
+    args.extend(flags);
+    let c = compare_json(&args);
+    let alone = |since: &str, until: &str| {
+        let mut a = vec!["--since", since, "--until", until, p.as_str()];
+        a.extend(flags);
+        crate::support::analyze_json(&a)
+    };
+    assert_eq!(
+        json(&c.reports.before),
+        json(&alone("2026-09-01", "2026-09-02"))
+    );
+    assert_eq!(
+        json(&c.reports.after),
+        json(&alone("2026-09-03", "2026-09-05"))
+    );
+    assert!(c.reports.before.analysis.quality.lines.outside_time > 0);
+}
+
+#[test]
+fn report_change_at_reads_once_and_splits_exactly() {
+    // report --change-at: the whole period and both sides in one pass, each the report of a
+    // run over its own range (with the range given, and without one: the data's hours)
+    let (w, flags) = stressed();
+    let p = w.path(Encoding::Text);
+    let dir = tempfile::tempdir().unwrap();
+    let alone = |range: &[&str]| {
+        let mut a = range.to_vec();
+        a.push(p.as_str());
+        a.extend(flags);
+        crate::support::analyze_json(&a)
+    };
+    for (k, range) in [
+        &["--since", "2026-09-01", "--until", "2026-09-05"][..],
+        &[][..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = dir.path().join(k.to_string());
+        let mut a = vec![
+            "report",
+            "-q",
+            "-d",
+            out.to_str().unwrap(),
+            "--change-at",
+            "2026-09-03T06:00",
+            p.as_str(),
+        ];
+        a.extend(range);
+        a.extend(flags);
+        let o = run(&a);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let doc: flowcost::report::monthly::MonthlyReport =
+            serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap())
+                .unwrap();
+        assert_eq!(json(&doc.analysis), json(&alone(range)), "{range:?}");
+        let from = flowcost::time::format_instant(doc.analysis.analysis.period.from.unwrap());
+        let to = flowcost::time::format_instant(doc.analysis.analysis.period.to.unwrap());
+        let cmp = doc.comparison.unwrap();
+        let before = alone(&["--since", &from, "--until", "2026-09-03T06:00"]);
+        let after = alone(&["--since", "2026-09-03T06:00", "--until", &to]);
+        assert_eq!(json(&cmp.reports.before), json(&before), "{range:?}");
+        assert_eq!(json(&cmp.reports.after), json(&after), "{range:?}");
+    }
+}

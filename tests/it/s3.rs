@@ -454,6 +454,117 @@ fn monthly_report_reads_s3_and_lists_its_objects() {
     assert!(md.contains(&format!("- s3://{b}: {n} objects")), "{md}");
 }
 
+/// The object GETs a proxy saw, by request line (each object's path, with any query).
+fn object_gets(proxy: &Proxy) -> Vec<String> {
+    let mut v: Vec<String> = proxy
+        .seen()
+        .into_iter()
+        .filter(|l| l.starts_with("GET ") && !l.contains("list-type"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
+fn compare_and_change_at_fetch_each_object_once() {
+    // both periods of a comparison (and the whole month with both sides of a change) come
+    // from one listing and one GET per object: exactly the objects the runs over each period
+    // alone fetch together, and the same figures as those runs
+    let Some(ep) = endpoint() else { return };
+    let b = bucket("onepass");
+    let mut s = spec(51, FieldSet::V5);
+    s.days = 4;
+    s.s3_endpoint_at = Some(s.start + 2 * 86_400);
+    let w = world(&s, &[Encoding::Gz]);
+    let n = upload(&ep, &b, &w.dir.path().join("gz"), "", false);
+    let url = format!("s3://{b}/");
+    let gets_of = |sub: &str, args: &[&str]| {
+        let proxy = Proxy::start(&ep, Rules::default());
+        let o = s3_cmd(&proxy.url, sub).args(args).output().unwrap();
+        assert!(o.status.success(), "{sub} {args:?}: {}", stderr(&o));
+        (object_gets(&proxy), o.stdout)
+    };
+    let once = |gets: &[String]| {
+        let mut unique = gets.to_vec();
+        unique.dedup();
+        assert_eq!(unique.len(), gets.len(), "an object fetched twice");
+    };
+    // compare, with a day between the periods that neither reads
+    let (gets, out) = gets_of(
+        "compare",
+        &[
+            "--format",
+            "json",
+            "--before",
+            "2026-09-01..2026-09-01",
+            "--after",
+            "2026-09-03..2026-09-04",
+            &url,
+        ],
+    );
+    once(&gets);
+    let c: flowcost::report::compare::Comparison = serde_json::from_slice(&out).unwrap();
+    let (before, b_out) = gets_of(
+        "analyze",
+        &[
+            "--format",
+            "json",
+            "--since",
+            "2026-09-01",
+            "--until",
+            "2026-09-02",
+            &url,
+        ],
+    );
+    let (after, a_out) = gets_of(
+        "analyze",
+        &[
+            "--format",
+            "json",
+            "--since",
+            "2026-09-03",
+            "--until",
+            "2026-09-05",
+            &url,
+        ],
+    );
+    let mut union: Vec<String> = before.iter().chain(&after).cloned().collect();
+    union.sort();
+    union.dedup();
+    assert_eq!(gets, union, "the objects of either period, each once");
+    assert!(
+        gets.len() * 5 < n * 4,
+        "most of the day between the periods is not fetched: {} of {n}",
+        gets.len()
+    );
+    let alone = |o: &[u8]| serde_json::from_slice::<Report>(o).unwrap().analysis;
+    let strip = |mut a: flowcost::analysis::Analysis| {
+        a.quality.files.clear();
+        serde_json::to_string(&a).unwrap()
+    };
+    assert_eq!(strip(c.reports.before.analysis), strip(alone(&b_out)));
+    assert_eq!(strip(c.reports.after.analysis), strip(alone(&a_out)));
+    // report --change-at: the month and both sides, one GET per object of the month
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (gets, _) = gets_of(
+        "report",
+        &[
+            "--month",
+            "2026-09",
+            "--change-at",
+            "2026-09-03",
+            "-d",
+            d,
+            &url,
+        ],
+    );
+    once(&gets);
+    let (month, _) = gets_of("analyze", &["--month", "2026-09", &url]);
+    assert_eq!(gets, month);
+}
+
 /// An object larger than what is gathered whole (`WHOLE_GZIP_MAX`) is streamed chunk by chunk
 /// into the decoder instead, with the same answer as the file on disk.
 #[test]
