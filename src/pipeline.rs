@@ -162,6 +162,7 @@ pub fn read_periods(cfg: &Config, periods: &[Arc<RunConfig>]) -> Result<Vec<Accu
         .map(|_| Spill::new(&cfg.temp_dir, share, &cfg.run.nat_enis))
         .collect();
     let accs = accumulate(cfg, &params, &spills, s3.as_ref(), objects)?;
+    tell(&notes);
     accs.into_iter()
         .zip(spills)
         .map(|(acc, spill)| {
@@ -169,6 +170,13 @@ pub fn read_periods(cfg: &Config, periods: &[Arc<RunConfig>]) -> Result<Vec<Accu
             settle(cfg, spill, acc, notes, listings, "the spilled ENI tables")
         })
         .collect()
+}
+
+/// The notes on how the inputs were found, on stderr (once however many periods share them).
+fn tell(notes: &[String]) {
+    for n in notes {
+        eprintln!("flowcost: note: {n}");
+    }
 }
 
 /// The time range that holds every period (open at an end if one of them is).
@@ -222,9 +230,6 @@ pub fn finish(cfg: &Config, a: Accumulated) -> Result<Report, Error> {
         spill_written,
     } = a;
     let inputs = describe_inputs(cfg, &acc, listings);
-    for n in &notes {
-        eprintln!("flowcost: note: {n}");
-    }
     let mut analysis =
         analysis::analyse_from(&acc, &stored, &cfg.ranges, &cfg.run).map_err(analysis_error)?;
     if (spill_runs > 0 && cfg.progress) || std::env::var_os("FLOWCOST_SHOW_SPILL").is_some() {
@@ -594,6 +599,7 @@ pub fn read_partials(cfg: &Config, parts: Vec<Partial>) -> Result<Accumulated, E
     // whether any input comes from the --flow-log-id flow log is a question for all of them
     notes.retain(|n| !n.starts_with(FLOW_LOG_ID_NOTE));
     notes.extend(id_note);
+    tell(&notes);
     let mut read = settle(cfg, spill, acc, notes, listings, "the partials' ENI tables")?;
     // (importing the partials is not spilling: no line on stderr for it)
     read.spill_runs = 0;
