@@ -214,6 +214,17 @@ fn inflate_into_spare(
     }
 }
 
+/// Decompress `gz` (one gzip member or more) into `out` (cleared first), which must come to
+/// exactly `size` bytes: a Parquet page, whose header states its size. Uses the thread's
+/// decompressor.
+pub fn gunzip_exact(gz: &[u8], out: &mut Vec<u8>, size: usize) -> Result<(), Declined> {
+    with_buffers(|b| gunzip_into(&mut b.inflater, gz, out, size))?;
+    if out.len() != size {
+        return Err(Declined::BadData);
+    }
+    Ok(())
+}
+
 /// Decompress a gzip buffer (tests and benchmarks).
 pub fn gunzip(gz: &[u8], limit: usize) -> Result<Vec<u8>, Declined> {
     let mut d = Inflater::new();

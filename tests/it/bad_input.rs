@@ -306,22 +306,37 @@ fn cloudwatch_export_lines_are_read() {
 
 #[test]
 fn a_parquet_file_that_makes_the_reader_panic_is_a_failed_input() {
-    // found by `fuzz/` (decode_any) from the sample data: the parquet crate divides by zero on
-    // its dictionary page
+    // found by `fuzz/` (decode_any) from the sample data: a dictionary index beyond its
+    // dictionary, on which the parquet crate divides by zero. The fast reader says what is
+    // wrong; the Arrow reader's panic is caught. A failed input either way, never a crash.
     let f = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/fuzz-parquet-dictionary-div-by-zero.parquet"
     );
-    let (r, code) = analyze_json_code(&["--client-side-estimate", "--region", "us-east-1", f]);
-    assert_eq!(code, Some(7), "reported, not a crash");
-    let file = &r.analysis.quality.files[0];
-    assert_eq!(file.failure, Some(FailureKind::Corrupt));
-    assert!(
-        file.error
-            .as_deref()
-            .unwrap_or("")
-            .contains("Parquet reader failed"),
-        "{:?}",
-        file.error
-    );
+    for (reader, says) in [
+        ("fast", "a dictionary index beyond its dictionary"),
+        ("arrow", "Parquet reader failed"),
+    ] {
+        let o = bin()
+            .args([
+                "analyze",
+                "--format",
+                "json",
+                "-q",
+                "--client-side-estimate",
+            ])
+            .args(["--region", "us-east-1", f])
+            .env("FLOWCOST_PARQUET_READER", reader)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(7), "{reader}: reported, not a crash");
+        let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+        let file = &r.analysis.quality.files[0];
+        assert_eq!(file.failure, Some(FailureKind::Corrupt), "{reader}");
+        assert!(
+            file.error.as_deref().unwrap_or("").contains(says),
+            "{reader}: {:?}",
+            file.error
+        );
+    }
 }

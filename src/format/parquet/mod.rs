@@ -14,6 +14,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 use parquet::file::reader::ChunkReader;
 
+mod fast;
 mod pages;
 
 use super::fields::{self, Field, FieldSet};
@@ -41,6 +42,41 @@ enum Col {
         values: StringArray,
         ips: Arc<Vec<Result<Option<IpAddr>, ()>>>,
     },
+}
+
+/// A column's values as the fill step reads them, row by row: as text (a null or a null
+/// word is `None`), as a number, or as an address; text borrowed for `'a`. The Arrow
+/// reader's columns and the fast reader's pages both are.
+trait Values<'a> {
+    fn text(&self, i: usize) -> Result<Option<&'a str>, Malformed>;
+    fn num(&self, i: usize, name: &'static str) -> Result<Option<u64>, Malformed>;
+    fn ip(&self, i: usize, name: &'static str) -> Result<Option<IpAddr>, Malformed>;
+}
+
+impl<'a> Values<'a> for &'a Col {
+    #[inline]
+    fn text(&self, i: usize) -> Result<Option<&'a str>, Malformed> {
+        Ok(self.str(i))
+    }
+    #[inline]
+    fn num(&self, i: usize, name: &'static str) -> Result<Option<u64>, Malformed> {
+        Col::num(self, i, name)
+    }
+    #[inline]
+    fn ip(&self, i: usize, name: &'static str) -> Result<Option<IpAddr>, Malformed> {
+        Col::ip(self, i, name)
+    }
+}
+
+/// A column that fills one field of a run of records (rows `start..` of it).
+trait FillColumn<'a> {
+    fn fill(&self, f: Field, start: usize, recs: &mut [Record<'a>], bad: &mut [Option<Malformed>]);
+}
+
+impl<'a> FillColumn<'a> for &'a Col {
+    fn fill(&self, f: Field, start: usize, recs: &mut [Record<'a>], bad: &mut [Option<Malformed>]) {
+        fill(f, self, start, recs, bad)
+    }
 }
 
 fn is_null_word(s: &str) -> bool {
@@ -289,6 +325,7 @@ fn decode_unguarded<T: ChunkReader + 'static, S: Sink>(
     sink: &mut S,
 ) -> Result<u64, (u64, ParquetFailure)> {
     let fail = |rows: u64, e: &dyn std::fmt::Display| (rows, ParquetFailure(e.to_string()));
+    LAST.with(|c| c.set(None));
     pages::check_footer(&input).map_err(|e| fail(0, &e))?;
     let meta =
         ArrowReaderMetadata::load(&input, ArrowReaderOptions::new()).map_err(|e| fail(0, &e))?;
@@ -336,23 +373,32 @@ fn decode_unguarded<T: ChunkReader + 'static, S: Sink>(
             ),
         ));
     }
-    pages::check(
+    let index = pages::check(
         &input,
         meta.metadata(),
         |c| mask.leaf_included(c),
         MAX_ROW_GROUP_BYTES,
     )
     .map_err(|e| fail(0, &e))?;
+    let mut rows = 0u64;
+    if reader_choice() == Reader::Fast {
+        // leaf columns are the root ones in a flat file (the plan checks it)
+        if let Ok(plan) = fast::plan(meta.metadata(), &wanted, &index) {
+            LAST.with(|c| c.set(Some(Reader::Fast)));
+            return fast::decode(&input, meta.metadata(), &plan, &index, sink, &mut rows)
+                .map(|()| rows)
+                .map_err(|e| fail(rows, &e));
+        }
+    }
+    LAST.with(|c| c.set(Some(Reader::Arrow)));
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta);
     let reader = builder
         .with_projection(mask)
         .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(|e| fail(0, &e))?;
-    let mut rows = 0u64;
     // the batches' columns are the projected ones, in schema order: those of `wanted`
     let mut caches: Vec<IpCache> = wanted.iter().map(|_| IpCache::default()).collect();
-    let mut bad: Vec<Option<Malformed>> = vec![None; CHUNK_ROWS];
     for batch in reader {
         let batch = batch.map_err(|e| fail(rows, &e))?;
         debug_assert_eq!(batch.num_columns(), wanted.len());
@@ -361,30 +407,81 @@ fn decode_unguarded<T: ChunkReader + 'static, S: Sink>(
             let c = Col::from_array(col, field, cache).map_err(|e| fail(rows, &e))?;
             cols.push((field, c));
         }
-        // Column by column over a few hundred rows at a time: the choice of field and column
-        // shape is made once per column and chunk, not per value, and the records being
-        // filled stay in cache.
-        // (the records borrow this batch's columns, so they are made per batch)
-        let mut recs: Vec<Record<'_>> = vec![Record::default(); CHUNK_ROWS];
-        let n = batch.num_rows();
-        for start in (0..n).step_by(CHUNK_ROWS) {
-            let len = CHUNK_ROWS.min(n - start);
-            let (recs, bad) = (&mut recs[..len], &mut bad[..len]);
-            recs.fill(Record::default());
-            bad.fill(None);
-            for (f, c) in &cols {
-                fill(*f, c, start, recs, bad);
-            }
-            for (rec, why) in recs.iter().zip(bad.iter_mut()) {
-                rows += 1;
-                match why.take() {
-                    None => sink.record(rec),
-                    Some(why) => sink.malformed(rows, why),
-                }
+        let views: Vec<(Field, &Col, usize)> = cols.iter().map(|(f, c)| (*f, c, 0)).collect();
+        emit_rows(&views, batch.num_rows(), sink, &mut rows);
+    }
+    Ok(rows)
+}
+
+/// Which reader decodes Parquet files: the fast one where it can (the default), or the
+/// Arrow reader always (`FLOWCOST_PARQUET_READER=arrow`: a way around the fast reader,
+/// and the reference it is compared with).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reader {
+    Fast,
+    Arrow,
+}
+
+thread_local! {
+    /// A choice made for this thread (tests and benchmarks), over the environment's.
+    static FORCED: std::cell::Cell<Option<Reader>> = const { std::cell::Cell::new(None) };
+    /// The reader that read this thread's last file (tests).
+    static LAST: std::cell::Cell<Option<Reader>> = const { std::cell::Cell::new(None) };
+}
+
+/// The reader that read this thread's last file, if any did.
+pub fn last_reader() -> Option<Reader> {
+    LAST.with(|c| c.get())
+}
+
+/// Decode with `reader` on this thread while `f` runs (tests and benchmarks).
+pub fn with_reader<T>(reader: Reader, f: impl FnOnce() -> T) -> T {
+    let before = FORCED.with(|c| c.replace(Some(reader)));
+    let out = f();
+    FORCED.with(|c| c.set(before));
+    out
+}
+
+fn reader_choice() -> Reader {
+    static ENV: std::sync::OnceLock<Reader> = std::sync::OnceLock::new();
+    FORCED.with(|c| c.get()).unwrap_or_else(|| {
+        *ENV.get_or_init(
+            || match std::env::var("FLOWCOST_PARQUET_READER").as_deref() {
+                Ok("arrow") => Reader::Arrow,
+                _ => Reader::Fast,
+            },
+        )
+    })
+}
+
+/// Hand `n` rows of `cols` (each a column's field, values and first row) to `sink`, a few
+/// dozen at a time and column by column: the choice of field and column shape is made
+/// once per column and chunk, not per value, and the records being filled stay in cache.
+fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
+    cols: &[(Field, C, usize)],
+    n: usize,
+    sink: &mut S,
+    rows: &mut u64,
+) {
+    // on the stack: no allocation however short the runs of rows are
+    let mut recs: [Record<'a>; CHUNK_ROWS] = std::array::from_fn(|_| Record::default());
+    let mut bad: [Option<Malformed>; CHUNK_ROWS] = std::array::from_fn(|_| None);
+    for from in (0..n).step_by(CHUNK_ROWS) {
+        let len = CHUNK_ROWS.min(n - from);
+        let (recs, bad) = (&mut recs[..len], &mut bad[..len]);
+        recs.fill(Record::default());
+        bad.fill(None);
+        for (f, c, start) in cols {
+            c.fill(*f, start + from, recs, bad);
+        }
+        for (rec, why) in recs.iter().zip(bad.iter_mut()) {
+            *rows += 1;
+            match why.take() {
+                None => sink.record(rec),
+                Some(why) => sink.malformed(*rows, why),
             }
         }
     }
-    Ok(rows)
 }
 
 /// The first row group whose projected columns hold more than `max` bytes (as the footer
@@ -406,14 +503,14 @@ fn oversized_row_group(
     })
 }
 
-/// Rows decoded together, column by column.
-const CHUNK_ROWS: usize = 256;
+/// Rows decoded together, column by column (their records stay in the first-level cache).
+const CHUNK_ROWS: usize = 64;
 
 /// Set field `f` from column `c` in the records of rows `start..start + recs.len()`; a value
 /// that does not parse marks its row bad (the first such value, in column order, says why).
-fn fill<'a>(
+fn fill<'a, C: Values<'a>>(
     f: Field,
-    c: &'a Col,
+    c: &C,
     start: usize,
     recs: &mut [Record<'a>],
     bad: &mut [Option<Malformed>],
@@ -425,8 +522,8 @@ fn fill<'a>(
     }
     let secs = |v: Option<u64>| v.map(|v| to_seconds(v as i64));
     match f {
-        Field::InterfaceId => col!(|i| Ok(c.str(i)), |r, v| r.interface_id = v),
-        Field::AccountId => col!(|i| Ok(c.str(i)), |r, v| r.account_id = v),
+        Field::InterfaceId => col!(|i| c.text(i), |r, v| r.interface_id = v),
+        Field::AccountId => col!(|i| c.text(i), |r, v| r.account_id = v),
         Field::SrcAddr => col!(|i| c.ip(i, "srcaddr"), |r, v| r.srcaddr = v),
         Field::DstAddr => col!(|i| c.ip(i, "dstaddr"), |r, v| r.dstaddr = v),
         Field::PktSrcAddr => col!(|i| c.ip(i, "pkt-srcaddr"), |r, v| r.pkt_srcaddr = v),
@@ -438,29 +535,29 @@ fn fill<'a>(
         Field::Start => col!(|i| c.num(i, "start").map(secs), |r, v| r.start = v),
         Field::End => col!(|i| c.num(i, "end").map(secs), |r, v| r.end = v),
         Field::Action => col!(
-            |i| c.str(i).map(|s| parse_action(s.as_bytes())).transpose(),
+            |i| c.text(i)?.map(|s| parse_action(s.as_bytes())).transpose(),
             |r, v| if let Some(a) = v {
                 r.action = a
             }
         ),
         Field::LogStatus => col!(
-            |i| c.str(i).map(|s| parse_status(s.as_bytes())).transpose(),
+            |i| c.text(i)?.map(|s| parse_status(s.as_bytes())).transpose(),
             |r, v| if let Some(s) = v {
                 r.status = s
             }
         ),
-        Field::Region => col!(|i| checked_region(c.str(i)), |r, v| r.region = v),
-        Field::AzId => col!(|i| Ok(c.str(i)), |r, v| r.az_id = v),
-        Field::SubnetId => col!(|i| Ok(c.str(i)), |r, v| r.subnet_id = v),
-        Field::VpcId => col!(|i| Ok(c.str(i)), |r, v| r.vpc_id = v),
+        Field::Region => col!(|i| checked_region(c.text(i)?), |r, v| r.region = v),
+        Field::AzId => col!(|i| c.text(i), |r, v| r.az_id = v),
+        Field::SubnetId => col!(|i| c.text(i), |r, v| r.subnet_id = v),
+        Field::VpcId => col!(|i| c.text(i), |r, v| r.vpc_id = v),
         Field::TrafficPath => col!(|i| c.num(i, "traffic-path"), |r, v| r.traffic_path =
             v.map(|v| v.min(255) as u8)),
-        Field::FlowDirection => col!(|i| Ok(c.str(i)), |r, v| r.flow_direction = v),
-        Field::PktSrcAwsService => col!(|i| Ok(c.str(i)), |r, v| r.pkt_src_aws_service = v),
-        Field::PktDstAwsService => col!(|i| Ok(c.str(i)), |r, v| r.pkt_dst_aws_service = v),
-        Field::EcsClusterName => col!(|i| Ok(c.str(i)), |r, v| r.ecs_cluster_name = v),
-        Field::EcsServiceName => col!(|i| Ok(c.str(i)), |r, v| r.ecs_service_name = v),
-        Field::EcsTaskId => col!(|i| Ok(c.str(i)), |r, v| r.ecs_task_id = v),
+        Field::FlowDirection => col!(|i| c.text(i), |r, v| r.flow_direction = v),
+        Field::PktSrcAwsService => col!(|i| c.text(i), |r, v| r.pkt_src_aws_service = v),
+        Field::PktDstAwsService => col!(|i| c.text(i), |r, v| r.pkt_dst_aws_service = v),
+        Field::EcsClusterName => col!(|i| c.text(i), |r, v| r.ecs_cluster_name = v),
+        Field::EcsServiceName => col!(|i| c.text(i), |r, v| r.ecs_service_name = v),
+        Field::EcsTaskId => col!(|i| c.text(i), |r, v| r.ecs_task_id = v),
         Field::Other | Field::Version => {}
     }
 }
@@ -691,5 +788,248 @@ mod tests {
             "{}",
             why.0
         );
+    }
+
+    /// One random file's shape: how its rows are written.
+    #[derive(Debug, Clone)]
+    struct Shape {
+        rows: usize,
+        dictionary: bool,
+        page_bytes: usize,
+        page_rows: usize,
+        group_rows: usize,
+        dictionary_bytes: usize,
+        codec: u8,
+        v2: bool,
+        int32_bytes: bool,
+        seed: u64,
+        null_per_mille: u32,
+    }
+
+    fn shapes() -> impl proptest::strategy::Strategy<Value = Shape> {
+        use proptest::prelude::*;
+        (
+            (0usize..3000, any::<bool>(), 64usize..20_000, 1usize..3000),
+            (1usize..4000, 16usize..5000, 0u8..5, any::<bool>()),
+            (any::<bool>(), any::<u64>(), 0u32..400),
+        )
+            .prop_map(
+                |(
+                    (rows, dictionary, page_bytes, page_rows),
+                    (group_rows, dictionary_bytes, codec, v2),
+                    (int32_bytes, seed, null_per_mille),
+                )| Shape {
+                    rows,
+                    dictionary,
+                    page_bytes,
+                    page_rows,
+                    group_rows,
+                    dictionary_bytes,
+                    codec,
+                    v2,
+                    int32_bytes,
+                    seed,
+                    null_per_mille,
+                },
+            )
+    }
+
+    /// A file of flow-log columns with the shape's rows: values from small pools (so that
+    /// dictionaries form) and from large ones (so that they overflow), nulls, null words,
+    /// values that do not parse.
+    fn random_file(sh: &Shape) -> bytes::Bytes {
+        use arrow::array::Int32Array;
+        use parquet::basic::{Compression, GzipLevel};
+        use parquet::file::properties::WriterVersion;
+        let mut x = sh.seed | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let n = sh.rows;
+        let null = |r: u64| (r % 1000) < u64::from(sh.null_per_mille);
+        let mut strs = |pool: &dyn Fn(u64) -> String| -> ArrayRef {
+            let v: Vec<Option<String>> = (0..n)
+                .map(|_| {
+                    let r = next();
+                    (!null(r >> 40)).then(|| pool(r))
+                })
+                .collect();
+            Arc::new(StringArray::from(v))
+        };
+        let eni = strs(&|r| format!("eni-{:017x}", r % 40));
+        let src = strs(&|r| match r % 50 {
+            0 => "-".into(),
+            1 => "not-an-ip".into(),
+            2 => "2600:1f18::1".into(),
+            _ => format!("10.0.{}.{}", r >> 8 & 3, r >> 16 & 255),
+        });
+        let dst = strs(&|r| match r % 20 {
+            0 => "None".into(),
+            _ => format!("52.216.{}.{}", r >> 8 & 255, r >> 16 & 255),
+        });
+        let pkt = strs(&|r| format!("3.5.{}.{}", r >> 8 & 1, r >> 16 & 1));
+        let action = strs(&|r| ["ACCEPT", "REJECT", "-", "MAYBE"][(r % 4) as usize].into());
+        let status = strs(&|r| ["OK", "OK", "NODATA", "SKIPDATA"][(r % 4) as usize].into());
+        let region = strs(&|r| ["us-east-1", "eu-west-1", "US-EAST-1"][(r % 3) as usize].into());
+        let subnet = strs(&|r| format!("subnet-{:x}", r % 7));
+        let mut ints = |lo: i64, span: u64| -> Vec<Option<i64>> {
+            (0..n)
+                .map(|_| {
+                    let r = next();
+                    (!null(r >> 40)).then(|| lo + (r % span) as i64)
+                })
+                .collect()
+        };
+        let bytes_v = ints(-2, 1 << 20);
+        let start = ints(1_788_220_800, 600);
+        let end = ints(1_788_221_400, 600);
+        let path = ints(1, 8);
+        let bytes_col: ArrayRef = if sh.int32_bytes {
+            Arc::new(Int32Array::from(
+                bytes_v
+                    .iter()
+                    .map(|v| v.map(|v| v as i32))
+                    .collect::<Vec<_>>(),
+            ))
+        } else {
+            Arc::new(Int64Array::from(bytes_v))
+        };
+        let i32s = |v: Vec<Option<i64>>| -> ArrayRef {
+            Arc::new(Int32Array::from(
+                v.iter().map(|v| v.map(|v| v as i32)).collect::<Vec<_>>(),
+            ))
+        };
+        let batch = RecordBatch::try_from_iter([
+            ("interface_id", eni),
+            ("srcaddr", src),
+            ("dstaddr", dst),
+            ("bytes", bytes_col),
+            ("start", Arc::new(Int64Array::from(start)) as ArrayRef),
+            ("end", Arc::new(Int64Array::from(end)) as ArrayRef),
+            ("action", action),
+            ("log_status", status),
+            ("subnet_id", subnet),
+            ("region", region),
+            ("pkt_srcaddr", pkt),
+            ("traffic_path", i32s(path)),
+        ])
+        .unwrap();
+        let codec = match sh.codec {
+            0 => Compression::UNCOMPRESSED,
+            1 | 2 => Compression::GZIP(GzipLevel::default()),
+            3 => Compression::SNAPPY,
+            _ => Compression::ZSTD(Default::default()),
+        };
+        let props = WriterProperties::builder()
+            .set_dictionary_enabled(sh.dictionary)
+            .set_data_page_size_limit(sh.page_bytes)
+            .set_data_page_row_count_limit(sh.page_rows)
+            .set_write_batch_size(sh.page_rows.min(1024))
+            .set_max_row_group_row_count(Some(sh.group_rows))
+            .set_dictionary_page_size_limit(sh.dictionary_bytes)
+            .set_compression(codec)
+            .set_writer_version(if sh.v2 {
+                WriterVersion::PARQUET_2_0
+            } else {
+                WriterVersion::PARQUET_1_0
+            })
+            .build();
+        let mut out = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        out.into()
+    }
+
+    /// Decode with one reader: what the sink saw, the row count or failure, and the reader
+    /// that read it.
+    fn with(reader: Reader, b: &bytes::Bytes) -> (Seen, Result<u64, String>, Option<Reader>) {
+        with_reader(reader, || {
+            let mut seen = Seen::default();
+            let r =
+                decode(b.clone(), FieldSet::ALL, &mut seen).map_err(|(n, e)| format!("{n}: {e}"));
+            (seen, r, last_reader())
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+        #[test]
+        fn the_fast_reader_reads_what_the_arrow_reader_reads(sh in shapes()) {
+            let b = random_file(&sh);
+            let (fast, fast_rows, used) = with(Reader::Fast, &b);
+            let (arrow, arrow_rows, _) = with(Reader::Arrow, &b);
+            proptest::prop_assert_eq!(&fast_rows, &arrow_rows);
+            proptest::prop_assert_eq!(fast_rows, Ok(sh.rows as u64));
+            proptest::prop_assert_eq!(&fast.malformed, &arrow.malformed);
+            proptest::prop_assert!(fast.records == arrow.records, "records differ");
+            // version 1 pages of these codecs are the fast reader's: it must not decline them
+            if !sh.v2 && sh.codec < 4 {
+                proptest::prop_assert_eq!(used, Some(Reader::Fast));
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_reader_reads_the_usual_files_and_declines_others() {
+        let base = Shape {
+            rows: 500,
+            dictionary: true,
+            page_bytes: 1 << 20,
+            page_rows: 20_000,
+            group_rows: 1 << 20,
+            dictionary_bytes: 1 << 20,
+            codec: 1,
+            v2: false,
+            int32_bytes: false,
+            seed: 7,
+            null_per_mille: 50,
+        };
+        assert_eq!(
+            with(Reader::Fast, &random_file(&base)).2,
+            Some(Reader::Fast)
+        );
+        let zstd = Shape {
+            codec: 4,
+            ..base.clone()
+        };
+        assert_eq!(
+            with(Reader::Fast, &random_file(&zstd)).2,
+            Some(Reader::Arrow)
+        );
+        // version 2 pages with dictionaries are read fast too
+        let v2 = Shape { v2: true, ..base };
+        assert_eq!(with(Reader::Fast, &random_file(&v2)).2, Some(Reader::Fast));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn damaged_pages_are_failures_or_bad_rows_never_panics(
+            sh in shapes(),
+            flips in proptest::collection::vec((proptest::prelude::any::<u64>(), 1u8..=255), 1..8),
+        ) {
+            // bytes flipped anywhere before the footer: the file reads, fails, or has bad
+            // rows, but the fast reader never panics (a panic would surface as "the Parquet
+            // reader failed on this file")
+            let b = random_file(&sh);
+            let len = b.len();
+            let footer = u32::from_le_bytes(b[len - 8..len - 4].try_into().unwrap()) as usize;
+            let body = len.saturating_sub(8 + footer);
+            proptest::prop_assume!(body > 8);
+            let mut v = b.to_vec();
+            for (at, x) in flips {
+                v[4 + (at as usize) % (body - 4)] ^= x;
+            }
+            let (_, r, used) = with(Reader::Fast, &bytes::Bytes::from(v));
+            if used == Some(Reader::Fast) {
+                if let Err(e) = &r {
+                    proptest::prop_assert!(!e.contains("failed on this file"), "{}", e);
+                }
+            }
+        }
     }
 }

@@ -26,18 +26,35 @@ const MAX_HEADER: u64 = 16 << 20;
 /// Thrift nesting accepted inside a page header (real ones nest two deep).
 const MAX_DEPTH: u8 = 16;
 
+/// Where a page is and what its header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRef {
+    /// Offset in the file of the page's data (just after its header).
+    pub data: u64,
+    pub header: Header,
+}
+
+/// The pages of every chosen column chunk: `[row group][leaf column]` (empty for a column
+/// not chosen).
+pub type PageIndex = Vec<Vec<Vec<PageRef>>>;
+
 /// Check the headers of every page in the chosen columns of every row group: `max` bounds
-/// the decompressed bytes of one row group's chosen columns. Returns why a file is refused.
+/// the decompressed bytes of one row group's chosen columns. Returns the pages found, or why
+/// the file is refused.
 pub fn check<R: ChunkReader>(
     input: &R,
     md: &ParquetMetaData,
     column_chosen: impl Fn(usize) -> bool,
     max: i64,
-) -> Result<(), String> {
+) -> Result<PageIndex, String> {
+    let mut index = Vec::with_capacity(md.num_row_groups());
     for (g, rg) in md.row_groups().iter().enumerate() {
         let mut total: i64 = 0;
+        let mut columns = Vec::with_capacity(rg.num_columns());
         for (c, chunk) in rg.columns().iter().enumerate() {
+            let mut pages = Vec::new();
             if !column_chosen(c) {
+                columns.push(pages);
                 continue;
             }
             let width = least_value_width(chunk.column_type(), chunk.column_descr().type_length());
@@ -61,7 +78,8 @@ pub fn check<R: ChunkReader>(
                         max >> 20
                     ));
                 }
-                if let Some(n) = header.dictionary_values {
+                if let Some(d) = header.dictionary {
+                    let n = d.values;
                     let need = i64::from(n).saturating_mul(width.0) / width.1;
                     if n < 0 || need > i64::from(header.uncompressed) {
                         return Err(at(format!(
@@ -70,14 +88,18 @@ pub fn check<R: ChunkReader>(
                         )));
                     }
                 }
-                pos = pos
-                    .checked_add(header.len as u64 + header.compressed as u64)
+                let data = pos + header.len as u64;
+                pos = data
+                    .checked_add(header.compressed as u64)
                     .filter(|p| *p <= end)
                     .ok_or_else(|| at("the page runs past its column chunk".into()))?;
+                pages.push(PageRef { data, header });
             }
+            columns.push(pages);
         }
+        index.push(columns);
     }
-    Ok(())
+    Ok(index)
 }
 
 /// Walk the footer (the file's metadata, Thrift at the end of the file) with the reader
@@ -140,15 +162,53 @@ fn read_header<R: ChunkReader>(input: &R, pos: u64, end: u64) -> Result<Header, 
     }
 }
 
-/// The parts of a page header this check needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Header {
-    uncompressed: i32,
-    compressed: i32,
-    /// `num_values` of a dictionary page header.
-    dictionary_values: Option<i32>,
+/// Page types (parquet.thrift `PageType`).
+pub mod kind {
+    pub const DATA: i32 = 0;
+    pub const DICTIONARY: i32 = 2;
+    pub const DATA_V2: i32 = 3;
+}
+
+/// The parts of a page header the check and the fast reader need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Header {
+    /// The page type ([`kind`]).
+    pub kind: i32,
+    pub uncompressed: i32,
+    pub compressed: i32,
+    pub dictionary: Option<DictionaryHeader>,
+    pub data: Option<DataHeader>,
+    pub v2: Option<DataHeaderV2>,
     /// The header's own length in bytes.
-    len: usize,
+    pub len: usize,
+}
+
+/// A dictionary page's header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DictionaryHeader {
+    pub values: i32,
+    pub encoding: i32,
+}
+
+/// A (version 1) data page's header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataHeader {
+    pub values: i32,
+    pub encoding: i32,
+    pub definition_encoding: i32,
+    pub repetition_encoding: i32,
+}
+
+/// A version 2 data page's header: its levels are stored uncompressed before the values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataHeaderV2 {
+    pub values: i32,
+    pub nulls: i32,
+    pub rows: i32,
+    pub encoding: i32,
+    pub definition_bytes: i32,
+    pub repetition_bytes: i32,
+    pub compressed: bool,
 }
 
 /// Why a header could not be read: more bytes are needed, or it is malformed.
@@ -176,37 +236,69 @@ mod ty {
     pub const UUID: u8 = 13;
 }
 
-/// Parse a `PageHeader` (parquet.thrift): 2 `uncompressed_page_size`, 3
-/// `compressed_page_size`, 7 `dictionary_page_header` (its 1 is `num_values`).
+/// Parse a `PageHeader` (parquet.thrift): 1 `type`, 2 `uncompressed_page_size`, 3
+/// `compressed_page_size`, 5 `data_page_header` (1 `num_values`, 2 `encoding`, 3
+/// `definition_level_encoding`, 4 `repetition_level_encoding`), 7 `dictionary_page_header`
+/// (1 `num_values`, 2 `encoding`), 8 `data_page_header_v2` (1 `num_values`, 2 `num_nulls`,
+/// 3 `num_rows`, 4 `encoding`, 5 and 6 the levels' byte lengths, 7 `is_compressed`).
 fn header(buf: &[u8]) -> Result<Header, Stop> {
     let mut r = Compact { buf, pos: 0 };
-    let (mut uncompressed, mut compressed, mut dictionary_values) = (None, None, None);
+    let (mut uncompressed, mut compressed) = (None, None);
+    let mut h = Header::default();
     let mut last = 0i16;
     while let Some((id, t)) = r.field(&mut last)? {
         match (id, t) {
+            (1, ty::I32) => h.kind = r.i32()?,
             (2, ty::I32) => uncompressed = Some(r.i32()?),
             (3, ty::I32) => compressed = Some(r.i32()?),
+            (5, ty::STRUCT) => {
+                let v = r.i32_fields::<4>()?;
+                h.data = Some(DataHeader {
+                    values: v[0].ok_or(Stop::Bad("data page without num_values"))?,
+                    encoding: v[1].ok_or(Stop::Bad("data page without encoding"))?,
+                    definition_encoding: v[2].unwrap_or(3),
+                    repetition_encoding: v[3].unwrap_or(3),
+                });
+            }
             (7, ty::STRUCT) => {
+                let v = r.i32_fields::<2>()?;
+                h.dictionary = Some(DictionaryHeader {
+                    values: v[0].ok_or(Stop::Bad("dictionary without num_values"))?,
+                    encoding: v[1].unwrap_or(0),
+                });
+            }
+            (8, ty::STRUCT) => {
+                let mut v = [None; 6];
+                let mut is_compressed = true;
                 let mut last = 0i16;
-                let mut n = None;
                 while let Some((id, t)) = r.field(&mut last)? {
                     match (id, t) {
-                        (1, ty::I32) => n = Some(r.i32()?),
+                        (1..=6, ty::I32) => v[id as usize - 1] = Some(r.i32()?),
+                        (7, ty::TRUE) => is_compressed = true,
+                        (7, ty::FALSE) => is_compressed = false,
                         _ => r.skip(t, 1)?,
                     }
                 }
-                dictionary_values = Some(n.ok_or(Stop::Bad("dictionary without num_values"))?);
+                let need =
+                    |x: Option<i32>| x.ok_or(Stop::Bad("a v2 data page header lacks a field"));
+                h.v2 = Some(DataHeaderV2 {
+                    values: need(v[0])?,
+                    nulls: need(v[1])?,
+                    rows: need(v[2])?,
+                    encoding: need(v[3])?,
+                    definition_bytes: need(v[4])?,
+                    repetition_bytes: need(v[5])?,
+                    compressed: is_compressed,
+                });
             }
-            (2 | 3 | 7, _) => return Err(Stop::Bad("a size field of the wrong type")),
+            (2 | 3 | 5 | 7 | 8, _) => return Err(Stop::Bad("a field of the wrong type")),
             _ => r.skip(t, 0)?,
         }
     }
-    Ok(Header {
-        uncompressed: uncompressed.ok_or(Stop::Bad("no uncompressed_page_size"))?,
-        compressed: compressed.ok_or(Stop::Bad("no compressed_page_size"))?,
-        dictionary_values,
-        len: r.pos,
-    })
+    h.uncompressed = uncompressed.ok_or(Stop::Bad("no uncompressed_page_size"))?;
+    h.compressed = compressed.ok_or(Stop::Bad("no compressed_page_size"))?;
+    h.len = r.pos;
+    Ok(h)
 }
 
 /// A reader of the Thrift compact protocol over a byte slice.
@@ -253,6 +345,19 @@ impl Compact<'_> {
 
     fn i32(&mut self) -> Result<i32, Stop> {
         i32::try_from(self.zigzag()?).map_err(|_| Stop::Bad("i32 out of range"))
+    }
+
+    /// A struct's i32 fields 1..=N (others skipped), each if present.
+    fn i32_fields<const N: usize>(&mut self) -> Result<[Option<i32>; N], Stop> {
+        let mut v = [None; N];
+        let mut last = 0i16;
+        while let Some((id, t)) = self.field(&mut last)? {
+            match (id, t) {
+                (1.., ty::I32) if (id as usize) <= N => v[id as usize - 1] = Some(self.i32()?),
+                _ => self.skip(t, 1)?,
+            }
+        }
+        Ok(v)
     }
 
     /// The next field's id and type, or `None` at the struct's end.
@@ -383,10 +488,15 @@ mod tests {
         assert_eq!(
             header(&h),
             Ok(Header {
+                kind: kind::DICTIONARY,
                 uncompressed: 800,
                 compressed: 300,
-                dictionary_values: Some(100),
-                len: h.len()
+                dictionary: Some(DictionaryHeader {
+                    values: 100,
+                    encoding: 0
+                }),
+                len: h.len(),
+                ..Default::default()
             })
         );
         // every proper prefix asks for more bytes, never fails or panics
@@ -400,8 +510,8 @@ mod tests {
         let mut h = vec![0x15];
         zz(0, &mut h); // type
         h.extend([0x15, 0x08, 0x15, 0x06]); // sizes 4 and 3
-                                            // field 5 (data page header) as a struct with a list of 3 binaries and a map
-        h.push(0x2c);
+                                            // field 6 (index page header) as a struct with a list of 3 binaries and a map
+        h.push(0x3c);
         h.push(0x39); // field 3 (delta 3), list
         h.push(0x38); // 3 binaries
         h.extend([1, b'a', 0, 2, b'b', b'c']);
@@ -411,7 +521,7 @@ mod tests {
         h.push(0x00);
         let got = header(&h).unwrap();
         assert_eq!((got.uncompressed, got.compressed), (4, 3));
-        assert_eq!(got.dictionary_values, None);
+        assert_eq!(got.dictionary, None);
 
         assert_eq!(header(&[0x1f]), Err(Stop::Bad("unknown type")));
         assert_eq!(header(&[0x00]), Err(Stop::Bad("no uncompressed_page_size")));

@@ -1,0 +1,885 @@
+//! A reader specialised for flow-log Parquet: flat columns of 32/64-bit integers and UTF-8
+//! strings, PLAIN or dictionary encoded, in version 1 or 2 data pages, uncompressed, GZIP
+//! (what AWS delivers) or Snappy. It reads each needed column chunk's bytes itself (the page
+//! headers come from [`super::pages`], which walked them already), inflates pages with
+//! libdeflate into buffers reused from page to page, parses a dictionary once per column
+//! chunk (every address in an address column's dictionary parsed once), and reads
+//! RLE/bit-packed levels and dictionary indices straight into small per-page arrays: no
+//! Arrow arrays, no codec state per page.
+//!
+//! [`plan`] decides from the footer and the page headers, before any row is read, whether a
+//! file is of that shape; anything else (nested columns, other types or encodings, LZ4,
+//! ZSTD, index pages…) goes to the Arrow reader. Both give the same records (a property test
+//! over random files says so); one difference is chosen: a string that is not UTF-8 makes
+//! its row malformed here, where the Arrow reader stops the file.
+
+use std::net::IpAddr;
+
+use parquet::basic::{Compression, ConvertedType, LogicalType, Type as Physical};
+use parquet::file::metadata::ParquetMetaData;
+use parquet::file::reader::ChunkReader;
+
+use super::pages::{kind, PageIndex, PageRef};
+use super::{emit_rows, is_address, is_null_word, is_numeric, Values};
+use crate::format::fields::Field;
+use crate::format::text::Sink;
+use crate::format::{parse_ip, parse_u64, Malformed};
+
+/// Parquet encodings (parquet.thrift `Encoding`).
+mod enc {
+    pub const PLAIN: i32 = 0;
+    pub const PLAIN_DICTIONARY: i32 = 2;
+    pub const RLE: i32 = 3;
+    pub const RLE_DICTIONARY: i32 = 8;
+}
+
+/// A span's length marking a null value, and one marking a string that is not UTF-8.
+const NULL: u32 = u32::MAX;
+const NOT_UTF8: u32 = u32::MAX - 1;
+
+/// How one needed column is read.
+#[derive(Debug, Clone, Copy)]
+struct ColumnPlan {
+    leaf: usize,
+    field: Field,
+    /// 4 or 8 for INT32/INT64 columns, 0 for strings.
+    int_width: usize,
+    /// The column may hold nulls (definition levels of one bit precede its values).
+    optional: bool,
+}
+
+/// A file the fast reader reads: its needed columns.
+#[derive(Debug)]
+pub struct Plan {
+    columns: Vec<ColumnPlan>,
+}
+
+/// Decide whether the fast reader can read the `wanted` columns (leaf index, field) of a
+/// file, from its footer and the headers of their pages; `Err` says why not.
+pub fn plan(
+    md: &ParquetMetaData,
+    wanted: &[(usize, Field)],
+    pages: &PageIndex,
+) -> Result<Plan, &'static str> {
+    let schema = md.file_metadata().schema_descr();
+    if !schema
+        .root_schema()
+        .get_fields()
+        .iter()
+        .all(|f| f.is_primitive())
+    {
+        return Err("nested columns");
+    }
+    let mut columns = Vec::with_capacity(wanted.len());
+    for &(leaf, field) in wanted {
+        if leaf >= schema.num_columns() {
+            return Err("a column out of range");
+        }
+        let c = schema.column(leaf);
+        if c.max_rep_level() != 0 || c.max_def_level() > 1 {
+            return Err("repeated columns");
+        }
+        let signed_int = match (c.logical_type_ref(), c.converted_type()) {
+            (None, ConvertedType::NONE | ConvertedType::INT_32 | ConvertedType::INT_64) => true,
+            (Some(LogicalType::Integer(t)), _) => t.is_signed,
+            _ => false,
+        };
+        let utf8 = matches!(
+            (c.logical_type_ref(), c.converted_type()),
+            (Some(LogicalType::String), _) | (None, ConvertedType::UTF8)
+        );
+        let int_width = match c.physical_type() {
+            Physical::INT32 if signed_int && is_numeric(field) => 4,
+            Physical::INT64 if signed_int && is_numeric(field) => 8,
+            Physical::BYTE_ARRAY if utf8 => 0,
+            _ => return Err("a column type the fast reader does not read"),
+        };
+        columns.push(ColumnPlan {
+            leaf,
+            field,
+            int_width,
+            optional: c.max_def_level() == 1,
+        });
+    }
+    for (g, rg) in md.row_groups().iter().enumerate() {
+        for col in &columns {
+            let chunk = rg.column(col.leaf);
+            if !matches!(
+                chunk.compression(),
+                Compression::UNCOMPRESSED | Compression::GZIP(_) | Compression::SNAPPY
+            ) {
+                return Err("a codec the fast reader does not read");
+            }
+            for p in pages
+                .get(g)
+                .and_then(|r| r.get(col.leaf))
+                .ok_or("pages not indexed")?
+            {
+                supported(&p.header)?;
+            }
+        }
+    }
+    Ok(Plan { columns })
+}
+
+/// The most values a data page may hold for the fast reader, which decodes a page at once
+/// (a few bytes of run-length encoding can claim billions of values): AWS's pages hold a
+/// few thousand. A page claiming more goes to the Arrow reader, which decodes in batches.
+const MAX_PAGE_VALUES: i32 = 1 << 20;
+
+/// Whether the fast reader reads a page of this kind.
+fn supported(h: &super::pages::Header) -> Result<(), &'static str> {
+    let values = |e: i32| matches!(e, enc::PLAIN | enc::PLAIN_DICTIONARY | enc::RLE_DICTIONARY);
+    let count = h.data.map(|d| d.values).or(h.v2.map(|d| d.values));
+    if count.is_some_and(|n| !(0..=MAX_PAGE_VALUES).contains(&n)) {
+        return Err("a data page of more values than it decodes at once");
+    }
+    match h.kind {
+        kind::DICTIONARY => match h.dictionary {
+            Some(d) if matches!(d.encoding, enc::PLAIN | enc::PLAIN_DICTIONARY) => Ok(()),
+            _ => Err("a dictionary page it does not read"),
+        },
+        kind::DATA => match h.data {
+            Some(d) if values(d.encoding) && d.definition_encoding == enc::RLE => Ok(()),
+            _ => Err("a data page encoding it does not read"),
+        },
+        kind::DATA_V2 => match h.v2 {
+            Some(d) if values(d.encoding) && d.repetition_bytes == 0 => Ok(()),
+            _ => Err("a v2 data page encoding it does not read"),
+        },
+        _ => Err("a page type it does not read"),
+    }
+}
+
+/// What stopped a file.
+type Fail = String;
+
+/// The codec of a column chunk.
+#[derive(Clone, Copy)]
+enum Codec {
+    None,
+    Gzip,
+    Snappy,
+}
+
+/// Decompress `data` into `out`, which must come to exactly `size` bytes.
+fn decompress(codec: Codec, data: &[u8], size: usize, out: &mut Vec<u8>) -> Result<(), Fail> {
+    match codec {
+        Codec::None => {
+            if data.len() != size {
+                return Err("an uncompressed page's sizes disagree".into());
+            }
+            out.clear();
+            out.extend_from_slice(data);
+            Ok(())
+        }
+        Codec::Gzip => crate::source::gunzip::gunzip_exact(data, out, size)
+            .map_err(|e| format!("a GZIP page does not inflate ({e:?})")),
+        Codec::Snappy => {
+            out.clear();
+            out.resize(size, 0);
+            match snap::raw::Decoder::new().decompress(data, out) {
+                Ok(n) if n == size => Ok(()),
+                Ok(_) => Err("a Snappy page's size disagrees with its header".into()),
+                Err(e) => Err(format!("a Snappy page does not decompress ({e})")),
+            }
+        }
+    }
+}
+
+/// A column chunk's dictionary: integers, or strings as spans of `buf` (with each address
+/// parsed once, for address columns).
+#[derive(Default)]
+struct Dict {
+    ints: Vec<i64>,
+    spans: Vec<(u32, u32)>,
+    buf: Vec<u8>,
+    ips: Vec<Result<Option<IpAddr>, ()>>,
+}
+
+/// A data page's values, one per row: integers (with `valid`), dictionary keys ([`NULL`]
+/// for a null), or spans of the page buffer.
+enum Vals {
+    Ints(Vec<i64>, Vec<bool>),
+    Keys(Vec<u32>),
+    Spans(Vec<(u32, u32)>),
+}
+
+/// One needed column of the row group being read.
+struct Column {
+    plan: ColumnPlan,
+    codec: Codec,
+    /// The column chunk's bytes and its offset in the file.
+    chunk: bytes::Bytes,
+    base: u64,
+    pages: Vec<PageRef>,
+    next: usize,
+    dict: Dict,
+    vals: Vals,
+    /// The current data page, decompressed (its values section).
+    buf: Vec<u8>,
+    /// Rows of the current page, and rows consumed.
+    len: usize,
+    pos: usize,
+    /// The current page's definition levels (empty for a required column), and scratch
+    /// for the keys of its present rows.
+    levels: Vec<u32>,
+    scratch: Vec<u32>,
+}
+
+impl Column {
+    fn remaining(&self) -> usize {
+        self.len - self.pos
+    }
+
+    /// The bytes of a page (its header's `compressed` bytes after the header).
+    fn page_bytes(&self, p: &PageRef) -> Result<bytes::Bytes, Fail> {
+        let start = (p.data - self.base) as usize;
+        let end = start + p.header.compressed as usize;
+        if end > self.chunk.len() {
+            return Err("a page runs past its column chunk".into());
+        }
+        Ok(self.chunk.slice(start..end))
+    }
+
+    /// Move to the next data page (reading any dictionary page on the way).
+    fn next_page(&mut self) -> Result<(), Fail> {
+        loop {
+            let Some(p) = self.pages.get(self.next).copied() else {
+                return Err(format!(
+                    "column {} ends before its row group",
+                    self.plan.leaf
+                ));
+            };
+            self.next += 1;
+            let raw = self.page_bytes(&p)?;
+            let h = p.header;
+            match h.kind {
+                kind::DICTIONARY => {
+                    let d = h.dictionary.ok_or("a dictionary page without its header")?;
+                    let mut buf = std::mem::take(&mut self.dict.buf);
+                    decompress(self.codec, &raw, h.uncompressed as usize, &mut buf)?;
+                    self.read_dictionary(buf, d.values as usize)?;
+                }
+                kind::DATA => {
+                    let d = h.data.ok_or("a data page without its header")?;
+                    let mut buf = std::mem::take(&mut self.buf);
+                    decompress(self.codec, &raw, h.uncompressed as usize, &mut buf)?;
+                    let n = d.values.max(0) as usize;
+                    let (levels, values) = if self.plan.optional {
+                        let len = read_u32(&buf, 0)? as usize;
+                        let levels = buf.get(4..4 + len).ok_or("definition levels cut short")?;
+                        (Some(levels), 4 + len)
+                    } else {
+                        (None, 0)
+                    };
+                    let present = self.read_levels(levels, n)?;
+                    self.read_values(&buf, values, d.encoding, n, present)?;
+                    self.buf = buf;
+                    self.len = n;
+                    self.pos = 0;
+                    if n > 0 {
+                        return Ok(());
+                    }
+                }
+                kind::DATA_V2 => {
+                    let d = h.v2.ok_or("a v2 data page without its header")?;
+                    let def = d.definition_bytes.max(0) as usize;
+                    let levels = raw.get(..def).ok_or("definition levels cut short")?;
+                    let n = d.values.max(0) as usize;
+                    let present = self.read_levels(self.plan.optional.then_some(levels), n)?;
+                    let mut buf = std::mem::take(&mut self.buf);
+                    let size = (h.uncompressed as usize)
+                        .checked_sub(def)
+                        .ok_or("a v2 page smaller than its levels")?;
+                    let codec = if d.compressed {
+                        self.codec
+                    } else {
+                        Codec::None
+                    };
+                    decompress(codec, &raw[def..], size, &mut buf)?;
+                    self.read_values(&buf, 0, d.encoding, n, present)?;
+                    self.buf = buf;
+                    self.len = n;
+                    self.pos = 0;
+                    if n > 0 {
+                        return Ok(());
+                    }
+                }
+                _ => return Err("a page the plan did not expect".into()),
+            }
+        }
+    }
+
+    /// Read definition levels (one bit each) for `n` rows into `self.levels`; returns how
+    /// many rows have a value. A required column has a value in every row.
+    fn read_levels(&mut self, levels: Option<&[u8]>, n: usize) -> Result<usize, Fail> {
+        self.levels.clear();
+        let Some(data) = levels else {
+            return Ok(n);
+        };
+        rle_hybrid(data, 1, n, &mut self.levels)?;
+        if self.levels.len() < n {
+            return Err("definition levels cut short".into());
+        }
+        let present = self.levels.iter().filter(|&&l| l == 1).count();
+        if present == n {
+            // no nulls in this page: read it as a required column's
+            self.levels.clear();
+        }
+        Ok(present)
+    }
+
+    /// Whether row `i` of the page has a value.
+    fn present(&self, i: usize) -> bool {
+        self.levels.is_empty() || self.levels[i] == 1
+    }
+
+    /// Read the `present` values of a page of `n` rows, from `buf[from..]`, into
+    /// `self.vals`, one per row (string spans index `buf`).
+    fn read_values(
+        &mut self,
+        buf: &[u8],
+        from: usize,
+        encoding: i32,
+        n: usize,
+        present: usize,
+    ) -> Result<(), Fail> {
+        let data = buf.get(from..).ok_or("values past the page's end")?;
+        let dictionary = encoding == enc::PLAIN_DICTIONARY || encoding == enc::RLE_DICTIONARY;
+        if dictionary {
+            let width = *data
+                .first()
+                .ok_or("dictionary indices without a bit width")?;
+            if width > 32 {
+                return Err("dictionary indices wider than 32 bits".into());
+            }
+            let mut keys = match std::mem::replace(&mut self.vals, Vals::Keys(Vec::new())) {
+                Vals::Keys(k) => k,
+                _ => Vec::new(),
+            };
+            keys.clear();
+            if self.levels.is_empty() {
+                rle_hybrid(&data[1..], width, n, &mut keys)?;
+                if keys.len() < n {
+                    return Err("dictionary indices cut short".into());
+                }
+            } else {
+                // the present rows' keys, spread over the rows (a null row gets NULL)
+                let mut scratch = std::mem::take(&mut self.scratch);
+                scratch.clear();
+                rle_hybrid(&data[1..], width, present, &mut scratch)?;
+                if scratch.len() < present {
+                    return Err("dictionary indices cut short".into());
+                }
+                let mut it = scratch.iter();
+                keys.extend(self.levels.iter().map(|&l| match l {
+                    1 => *it.next().unwrap_or(&NULL),
+                    _ => NULL,
+                }));
+                self.scratch = scratch;
+            }
+            let entries = self.dict.ints.len().max(self.dict.spans.len());
+            let beyond = keys.iter().any(|&k| k != NULL && k as usize >= entries);
+            self.vals = Vals::Keys(keys);
+            if beyond {
+                return Err("a dictionary index beyond its dictionary".into());
+            }
+            return Ok(());
+        }
+        if self.plan.int_width > 0 {
+            let w = self.plan.int_width;
+            if data.len() < present * w {
+                return Err("integer values cut short".into());
+            }
+            let (mut ints, mut valid) =
+                match std::mem::replace(&mut self.vals, Vals::Keys(Vec::new())) {
+                    Vals::Ints(i, v) => (i, v),
+                    _ => (Vec::new(), Vec::new()),
+                };
+            ints.clear();
+            valid.clear();
+            let mut at = 0;
+            for i in 0..n {
+                if self.present(i) {
+                    ints.push(read_int(data, at, w));
+                    valid.push(true);
+                    at += w;
+                } else {
+                    ints.push(0);
+                    valid.push(false);
+                }
+            }
+            self.vals = Vals::Ints(ints, valid);
+            return Ok(());
+        }
+        let mut spans = match std::mem::replace(&mut self.vals, Vals::Keys(Vec::new())) {
+            Vals::Spans(s) => s,
+            _ => Vec::new(),
+        };
+        spans.clear();
+        let ascii = data.is_ascii();
+        let mut at = from;
+        for i in 0..n {
+            if !self.present(i) {
+                spans.push((0, NULL));
+                continue;
+            }
+            let len = read_u32(buf, at)? as usize;
+            let s = at + 4;
+            let e = s.checked_add(len).filter(|&e| e <= buf.len());
+            let e = e.ok_or("a string runs past its page")?;
+            let utf8 = ascii || std::str::from_utf8(&buf[s..e]).is_ok();
+            spans.push((s as u32, if utf8 { len as u32 } else { NOT_UTF8 }));
+            at = e;
+        }
+        self.vals = Vals::Spans(spans);
+        Ok(())
+    }
+
+    /// Read a dictionary page of `n` PLAIN values held in `buf`.
+    fn read_dictionary(&mut self, buf: Vec<u8>, n: usize) -> Result<(), Fail> {
+        let d = &mut self.dict;
+        d.ints.clear();
+        d.spans.clear();
+        d.ips.clear();
+        if self.plan.int_width > 0 {
+            let w = self.plan.int_width;
+            if buf.len() < n * w {
+                return Err("a dictionary cut short".into());
+            }
+            d.ints.extend((0..n).map(|i| read_int(&buf, i * w, w)));
+        } else {
+            // ASCII throughout (lengths under 128 included): no entry needs checking
+            let ascii = buf.is_ascii();
+            let mut at = 0usize;
+            for _ in 0..n {
+                let len = read_u32(&buf, at)? as usize;
+                let s = at + 4;
+                let e = s.checked_add(len).filter(|&e| e <= buf.len());
+                let e = e.ok_or("a dictionary string runs past its page")?;
+                let text = match ascii {
+                    // SAFETY: ASCII is UTF-8.
+                    true => Ok(unsafe { std::str::from_utf8_unchecked(&buf[s..e]) }),
+                    false => std::str::from_utf8(&buf[s..e]),
+                };
+                let len = match text {
+                    Ok(t) if is_null_word(t) => NULL,
+                    Ok(_) => len as u32,
+                    Err(_) => NOT_UTF8,
+                };
+                d.spans.push((s as u32, len));
+                at = e;
+            }
+            if is_address(self.plan.field) {
+                let ips = d.spans.iter().map(|&(s, len)| match text_of(&buf, s, len) {
+                    Ok(None) => Ok(None),
+                    Ok(Some(t)) => parse_ip(t.as_bytes()).map(Some).ok_or(()),
+                    Err(_) => Err(()),
+                });
+                d.ips = ips.collect();
+            }
+        }
+        d.buf = buf;
+        Ok(())
+    }
+}
+
+fn read_u32(b: &[u8], at: usize) -> Result<u32, Fail> {
+    b.get(at..at + 4)
+        .map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+        .ok_or_else(|| "a length runs past its page".into())
+}
+
+/// A little-endian integer of `w` (4 or 8) bytes at `at` (the caller checked the bounds).
+#[inline]
+fn read_int(b: &[u8], at: usize, w: usize) -> i64 {
+    if w == 4 {
+        i32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]).into()
+    } else {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&b[at..at + 8]);
+        i64::from_le_bytes(x)
+    }
+}
+
+/// The text of a span of `buf`: `None` for a null or a null word, an error for non-UTF-8.
+#[inline]
+fn text_of(buf: &[u8], start: u32, len: u32) -> Result<Option<&str>, Malformed> {
+    match len {
+        NULL => Ok(None),
+        NOT_UTF8 => Err(Malformed::BadUtf8),
+        _ => {
+            let b = &buf[start as usize..start as usize + len as usize];
+            // SAFETY: the span was checked to be UTF-8 when it was read.
+            let s = unsafe { std::str::from_utf8_unchecked(b) };
+            Ok((!is_null_word(s)).then_some(s))
+        }
+    }
+}
+
+/// Read an RLE/bit-packed hybrid run of values `width` bits wide until `out` holds `n`
+/// (the last bit-packed group may hold more: only `n` are kept).
+fn rle_hybrid(data: &[u8], width: u8, n: usize, out: &mut Vec<u32>) -> Result<(), Fail> {
+    let mut pos = 0usize;
+    let bytes_per_value = (width as usize).div_ceil(8);
+    while out.len() < n && pos < data.len() {
+        let mut header = 0u64;
+        let mut shift = 0;
+        loop {
+            let b = *data.get(pos).ok_or("a run header cut short")?;
+            pos += 1;
+            header |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+            if shift > 56 {
+                return Err("a run header too long".into());
+            }
+        }
+        let want = n - out.len();
+        if header & 1 == 0 {
+            // a run of one value
+            let count = ((header >> 1) as usize).min(want);
+            let raw = data
+                .get(pos..pos + bytes_per_value)
+                .ok_or("a run value cut short")?;
+            pos += bytes_per_value;
+            let mut v = 0u32;
+            for (i, b) in raw.iter().enumerate() {
+                v |= u32::from(*b) << (8 * i);
+            }
+            out.extend(std::iter::repeat_n(v, count));
+        } else {
+            // groups of eight values, bit-packed, least significant bit first
+            let groups = (header >> 1) as usize;
+            let len = groups
+                .checked_mul(width as usize)
+                .ok_or("a bit-packed run too long")?;
+            // the last run may be cut at the values' end
+            let end = pos.saturating_add(len).min(data.len());
+            let packed = &data[pos..end];
+            pos = end;
+            let values = groups.saturating_mul(8).min(want);
+            unpack(packed, width, values, out);
+        }
+    }
+    Ok(())
+}
+
+/// Unpack `count` values of `width` bits from `packed` (LSB first); missing bits read as 0.
+fn unpack(packed: &[u8], width: u8, count: usize, out: &mut Vec<u32>) {
+    let w = width as usize;
+    if w == 0 {
+        out.extend(std::iter::repeat_n(0, count));
+        return;
+    }
+    let mask = if w == 32 { u32::MAX } else { (1u32 << w) - 1 };
+    let value = |i: usize| {
+        let bit = i * w;
+        let (byte, shift) = (bit / 8, bit % 8);
+        let word = match packed.get(byte..byte + 8) {
+            Some(b) => u64::from_le_bytes(b.try_into().expect("eight bytes")),
+            None => {
+                let mut word = [0u8; 8];
+                let end = (byte + 8).min(packed.len());
+                if byte < end {
+                    word[..end - byte].copy_from_slice(&packed[byte..end]);
+                }
+                u64::from_le_bytes(word)
+            }
+        };
+        (word >> shift) as u32 & mask
+    };
+    // an exact-size iterator: written without a capacity check per value
+    out.extend((0..count).map(value));
+}
+
+/// A column's current page as the fill step reads it, by the shape of its values: the
+/// shape is chosen once per column and run of rows, so the loop over the rows is tight.
+enum View<'a> {
+    /// Dictionary keys: strings (each entry resolved once: a null word is a null), parsed
+    /// addresses, or integers.
+    Keys {
+        keys: &'a [u32],
+        dict: &'a Dict,
+    },
+    Ints {
+        ints: &'a [i64],
+        valid: &'a [bool],
+    },
+    Spans {
+        spans: &'a [(u32, u32)],
+        buf: &'a [u8],
+    },
+}
+
+impl<'a> View<'a> {
+    fn of(c: &'a Column) -> View<'a> {
+        match &c.vals {
+            Vals::Keys(keys) => View::Keys {
+                keys,
+                dict: &c.dict,
+            },
+            Vals::Ints(ints, valid) => View::Ints { ints, valid },
+            Vals::Spans(spans) => View::Spans { spans, buf: &c.buf },
+        }
+    }
+}
+
+impl<'a> super::FillColumn<'a> for View<'a> {
+    fn fill(
+        &self,
+        f: Field,
+        start: usize,
+        recs: &mut [crate::format::Record<'a>],
+        bad: &mut [Option<Malformed>],
+    ) {
+        match self {
+            View::Keys { keys, dict } => super::fill(f, &DictKeys { keys, dict }, start, recs, bad),
+            View::Ints { ints, valid } => {
+                super::fill(f, &IntRows { ints, valid }, start, recs, bad)
+            }
+            View::Spans { spans, buf } => {
+                super::fill(f, &SpanRows { spans, buf }, start, recs, bad)
+            }
+        }
+    }
+}
+
+/// Rows of dictionary keys.
+struct DictKeys<'a> {
+    keys: &'a [u32],
+    dict: &'a Dict,
+}
+
+impl<'a> Values<'a> for DictKeys<'a> {
+    #[inline]
+    fn text(&self, i: usize) -> Result<Option<&'a str>, Malformed> {
+        match self.dict.spans.get(self.keys[i] as usize) {
+            Some(&(start, len)) => text_of(self.dict.buf.as_slice(), start, len),
+            None => Ok(None),
+        }
+    }
+
+    #[inline]
+    fn num(&self, i: usize, name: &'static str) -> Result<Option<u64>, Malformed> {
+        if !self.dict.ints.is_empty() {
+            return match self.dict.ints.get(self.keys[i] as usize) {
+                Some(&v) if v < 0 => Err(Malformed::BadNumber(name)),
+                Some(&v) => Ok(Some(v as u64)),
+                None => Ok(None),
+            };
+        }
+        match self.text(i)? {
+            None => Ok(None),
+            Some(s) => parse_u64(s.as_bytes())
+                .map(Some)
+                .ok_or(Malformed::BadNumber(name)),
+        }
+    }
+
+    #[inline]
+    fn ip(&self, i: usize, name: &'static str) -> Result<Option<IpAddr>, Malformed> {
+        match self.dict.ips.get(self.keys[i] as usize) {
+            Some(Ok(ip)) => Ok(*ip),
+            Some(Err(())) => {
+                // a non-UTF-8 dictionary entry is that, not a bad address
+                self.text(i)?;
+                Err(Malformed::BadAddress(name))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Rows of integers.
+struct IntRows<'a> {
+    ints: &'a [i64],
+    valid: &'a [bool],
+}
+
+impl<'a> Values<'a> for IntRows<'a> {
+    #[inline]
+    fn text(&self, _: usize) -> Result<Option<&'a str>, Malformed> {
+        Ok(None) // the plan reads integer columns only for numeric fields
+    }
+
+    #[inline]
+    fn num(&self, i: usize, name: &'static str) -> Result<Option<u64>, Malformed> {
+        match (self.valid[i], self.ints[i]) {
+            (false, _) => Ok(None),
+            (true, v) if v < 0 => Err(Malformed::BadNumber(name)),
+            (true, v) => Ok(Some(v as u64)),
+        }
+    }
+
+    #[inline]
+    fn ip(&self, _: usize, _: &'static str) -> Result<Option<IpAddr>, Malformed> {
+        Ok(None)
+    }
+}
+
+/// Rows of PLAIN strings in the page buffer.
+struct SpanRows<'a> {
+    spans: &'a [(u32, u32)],
+    buf: &'a [u8],
+}
+
+impl<'a> Values<'a> for SpanRows<'a> {
+    #[inline]
+    fn text(&self, i: usize) -> Result<Option<&'a str>, Malformed> {
+        let (start, len) = self.spans[i];
+        text_of(self.buf, start, len)
+    }
+
+    #[inline]
+    fn num(&self, i: usize, name: &'static str) -> Result<Option<u64>, Malformed> {
+        match self.text(i)? {
+            None => Ok(None),
+            Some(s) => parse_u64(s.as_bytes())
+                .map(Some)
+                .ok_or(Malformed::BadNumber(name)),
+        }
+    }
+
+    #[inline]
+    fn ip(&self, i: usize, name: &'static str) -> Result<Option<IpAddr>, Malformed> {
+        match self.text(i)? {
+            None => Ok(None),
+            Some(s) => parse_ip(s.as_bytes())
+                .map(Some)
+                .ok_or(Malformed::BadAddress(name)),
+        }
+    }
+}
+
+/// Read every row of a planned file into `sink`, counting them in `rows`.
+pub fn decode<T: ChunkReader, S: Sink>(
+    input: &T,
+    md: &ParquetMetaData,
+    plan: &Plan,
+    pages: &PageIndex,
+    sink: &mut S,
+    rows: &mut u64,
+) -> Result<(), Fail> {
+    let mut columns: Vec<Column> = Vec::new();
+    for (g, rg) in md.row_groups().iter().enumerate() {
+        // the columns' buffers are reused from row group to row group
+        let mut reused = std::mem::take(&mut columns).into_iter();
+        for p in &plan.columns {
+            let chunk = rg.column(p.leaf);
+            let (start, len) = chunk.byte_range();
+            let bytes = input
+                .get_bytes(start, len as usize)
+                .map_err(|e| e.to_string())?;
+            let codec = match chunk.compression() {
+                Compression::GZIP(_) => Codec::Gzip,
+                Compression::SNAPPY => Codec::Snappy,
+                _ => Codec::None,
+            };
+            let mut c = reused.next().unwrap_or_else(|| Column {
+                plan: *p,
+                codec,
+                chunk: bytes::Bytes::new(),
+                base: 0,
+                pages: Vec::new(),
+                next: 0,
+                dict: Dict::default(),
+                vals: Vals::Keys(Vec::new()),
+                buf: Vec::new(),
+                len: 0,
+                pos: 0,
+                levels: Vec::new(),
+                scratch: Vec::new(),
+            });
+            c.plan = *p;
+            c.codec = codec;
+            c.chunk = bytes;
+            c.base = start;
+            c.pages.clear();
+            c.pages.extend_from_slice(&pages[g][p.leaf]);
+            c.next = 0;
+            c.dict.spans.clear();
+            c.dict.ints.clear();
+            c.dict.ips.clear();
+            c.len = 0;
+            c.pos = 0;
+            columns.push(c);
+        }
+        let mut left = rg.num_rows().max(0) as usize;
+        while left > 0 {
+            for c in &mut columns {
+                if c.remaining() == 0 {
+                    c.next_page().map_err(|e| {
+                        let name = md.file_metadata().schema_descr().column(c.plan.leaf);
+                        format!("row group {g}, column `{}`: {e}", name.name())
+                    })?;
+                }
+            }
+            let n = columns.iter().map(Column::remaining).fold(left, usize::min);
+            let views: Vec<(Field, View, usize)> = columns
+                .iter()
+                .map(|c| (c.plan.field, View::of(c), c.pos))
+                .collect();
+            emit_rows(&views, n, sink, rows);
+            drop(views);
+            for c in &mut columns {
+                c.pos += n;
+            }
+            left -= n;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rle_and_bit_packed_runs_read_back() {
+        // a run of 5 × 3 (width 2: one byte), then one bit-packed group of 8 values 0..8 mod 4
+        let mut data = vec![5 << 1, 3];
+        data.push((1 << 1) | 1);
+        let vals: Vec<u32> = (0..8).map(|i| i % 4).collect();
+        let mut packed = 0u32;
+        for (i, v) in vals.iter().enumerate() {
+            packed |= v << (2 * i);
+        }
+        data.extend_from_slice(&packed.to_le_bytes()[..2]);
+        let mut out = Vec::new();
+        rle_hybrid(&data, 2, 13, &mut out).unwrap();
+        assert_eq!(out, [3, 3, 3, 3, 3, 0, 1, 2, 3, 0, 1, 2, 3]);
+        // never more than asked for, whatever a run claims
+        let mut out = Vec::new();
+        rle_hybrid(&[0xfe, 0xff, 0xff, 0x7f, 1], 1, 4, &mut out).unwrap();
+        assert_eq!(out, [1, 1, 1, 1]);
+        // a header cut short is an error, not a panic
+        assert!(rle_hybrid(&[0x80], 1, 4, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn unpack_reads_any_width() {
+        for w in [1u8, 3, 7, 8, 13, 17, 31, 32] {
+            let vals: Vec<u32> = (0..24u32)
+                .map(|i| {
+                    i.wrapping_mul(2_654_435_761) & if w == 32 { u32::MAX } else { (1 << w) - 1 }
+                })
+                .collect();
+            let mut packed = vec![0u8; 24 * w as usize / 8 + 8];
+            for (i, v) in vals.iter().enumerate() {
+                for b in 0..w as usize {
+                    if v >> b & 1 == 1 {
+                        let bit = i * w as usize + b;
+                        packed[bit / 8] |= 1 << (bit % 8);
+                    }
+                }
+            }
+            let mut out = Vec::new();
+            unpack(&packed, w, 24, &mut out);
+            assert_eq!(out, vals, "width {w}");
+        }
+    }
+}
