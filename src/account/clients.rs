@@ -226,30 +226,102 @@ impl Sessions {
 /// always-busy address keeps its bitmap alone, a word per hour or so).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Openings {
-    /// Minutes with a record: word `w` holds minutes `64 w .. 64 w + 63` (written in key
-    /// order, so that equal states encode alike).
-    #[serde(with = "sorted_words")]
-    words: super::FxMap<i64, u64>,
+    /// Minutes with a record: word `w` holds minutes `64 w .. 64 w + 63`.
+    words: Words,
     /// Start times of AWS API records, at most one (the earliest) per minute, sorted.
     api: Vec<i64>,
     /// S3 download records by start, sorted by start: `(start, bytes, records)`.
     s3: Vec<(i64, u64, u32)>,
 }
 
-/// [`Openings::words`] as a sorted list of `(word, bits)`.
-mod sorted_words {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+/// The words of a minute bitmap, sorted by key: 16 bytes a word and no hashing (records
+/// mostly come in time order, so the last word is looked at first; others are found by
+/// binary search). Read from a partial file in any order, they are sorted and joined.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+struct Words(Vec<(i64, u64)>);
 
-    use super::super::FxMap;
+impl<'de> Deserialize<'de> for Words {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Words, D::Error> {
+        let mut v = Vec::<(i64, u64)>::deserialize(d)?;
+        v.sort_unstable_by_key(|e| e.0);
+        let mut out: Vec<(i64, u64)> = Vec::with_capacity(v.len());
+        for (k, w) in v {
+            match out.last_mut() {
+                Some(e) if e.0 == k => e.1 |= w,
+                _ => out.push((k, w)),
+            }
+        }
+        Ok(Words(out))
+    }
+}
 
-    pub fn serialize<S: Serializer>(m: &FxMap<i64, u64>, s: S) -> Result<S::Ok, S::Error> {
-        let mut v: Vec<(i64, u64)> = m.iter().map(|(k, w)| (*k, *w)).collect();
-        v.sort_unstable();
-        v.serialize(s)
+impl Words {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<FxMap<i64, u64>, D::Error> {
-        Ok(Vec::<(i64, u64)>::deserialize(d)?.into_iter().collect())
+    /// The word with key `k` (0 when absent).
+    #[inline]
+    fn get(&self, k: i64) -> u64 {
+        match self.0.last() {
+            Some(&(last, w)) if last == k => return w,
+            Some(&(last, _)) if last < k => return 0,
+            None => return 0,
+            _ => {}
+        }
+        match self.0.binary_search_by_key(&k, |e| e.0) {
+            Ok(i) => self.0[i].1,
+            Err(_) => 0,
+        }
+    }
+
+    /// Set `bits` in the word with key `k`.
+    #[inline]
+    fn set(&mut self, k: i64, bits: u64) {
+        match self.0.last_mut() {
+            Some(e) if e.0 == k => {
+                e.1 |= bits;
+                return;
+            }
+            Some(e) if e.0 > k => {}
+            _ => {
+                self.0.push((k, bits));
+                return;
+            }
+        }
+        match self.0.binary_search_by_key(&k, |e| e.0) {
+            Ok(i) => self.0[i].1 |= bits,
+            Err(i) => self.0.insert(i, (k, bits)),
+        }
+    }
+
+    /// Join another bitmap's words in.
+    fn merge(&mut self, o: Words) {
+        if o.0.is_empty() {
+            return;
+        }
+        if self.0.last().is_none_or(|l| l.0 < o.0[0].0) {
+            self.0.extend(o.0);
+            return;
+        }
+        let mine = std::mem::take(&mut self.0);
+        let mut out = Vec::with_capacity(mine.len() + o.0.len());
+        let (mut a, mut b) = (mine.into_iter().peekable(), o.0.into_iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x.0 == y.0 => {
+                    let (x, y) = (a.next(), b.next());
+                    x.zip(y).map(|(x, y)| (x.0, x.1 | y.1))
+                }
+                (Some(x), Some(y)) if x.0 < y.0 => a.next(),
+                (Some(_), Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            out.extend(next);
+        }
+        self.0 = out;
     }
 }
 
@@ -272,7 +344,7 @@ impl Openings {
     #[inline]
     fn span_bits(&self, lo: i64, n: u32) -> u64 {
         let (w, off) = (lo.div_euclid(64), lo.rem_euclid(64) as u32);
-        let word = |k: i64| self.words.get(&k).copied().unwrap_or(0);
+        let word = |k: i64| self.words.get(k);
         let mut bits = word(w) >> off;
         if off > 0 && off + n > 64 {
             bits |= word(w + 1) << (64 - off);
@@ -297,7 +369,7 @@ impl Openings {
     }
 
     fn set(&mut self, m: i64) {
-        *self.words.entry(m.div_euclid(64)).or_insert(0) |= 1 << m.rem_euclid(64);
+        self.words.set(m.div_euclid(64), 1 << m.rem_euclid(64));
     }
 
     /// Whether an opening could still claim S3 bytes starting at `t`: some minute that could
@@ -377,9 +449,7 @@ impl Openings {
             *self = o;
             return;
         }
-        for (k, w) in o.words {
-            *self.words.entry(k).or_insert(0) |= w;
-        }
+        self.words.merge(o.words);
         self.api.extend(o.api);
         self.api.sort_unstable();
         self.api.dedup();
@@ -619,7 +689,7 @@ mod tests {
         ] {
             o.observe(t, true, 10, 180);
         }
-        assert!(o.words.len() <= 6, "{:?}", o.words.len());
+        assert!(o.words.0.len() <= 6, "{:?}", o.words.0.len());
         let starts: Vec<i64> = o.starts(i64::MIN, i64::MAX, 2).collect();
         assert!(starts.contains(&1_788_220_800));
         assert!(o.pull_at(i64::MAX, 180).is_none());

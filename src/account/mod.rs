@@ -541,7 +541,9 @@ pub struct EniAgg {
     /// Records with one private and one public end: `cell → bytes`. On a NAT ENI these are
     /// public legs; elsewhere, the ENI's own traffic with the remote.
     pub public: FxMap<u64, u64>,
-    side: Option<Box<PrivateSide>>,
+    /// Shared, so that the analysis keeps a NAT gateway's aggregate (its clients' state is
+    /// most of the run's memory) without copying it; written only while unshared.
+    side: Option<std::sync::Arc<PrivateSide>>,
     pub reject_bytes: u64,
     pub reject_records: u64,
     /// Private addresses seen as this ENI's own end of public-side records.
@@ -566,7 +568,7 @@ impl EniAgg {
     }
 
     fn private_side_mut(&mut self) -> &mut PrivateSide {
-        self.side.get_or_insert_with(Box::default)
+        std::sync::Arc::make_mut(self.side.get_or_insert_with(Default::default))
     }
 
     /// Whether an aggregate read from elsewhere (a partial file) is one this code could have
@@ -634,7 +636,10 @@ impl EniAgg {
         self.records += o.records;
         add_map(&mut self.public, o.public);
         match (&mut self.side, o.side) {
-            (Some(a), Some(b)) => a.merge(*b, window),
+            (Some(a), Some(b)) => {
+                let b = std::sync::Arc::try_unwrap(b).unwrap_or_else(|b| (*b).clone());
+                std::sync::Arc::make_mut(a).merge(b, window)
+            }
             (a @ None, b) => *a = b,
             (Some(_), None) => {}
         }
