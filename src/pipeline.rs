@@ -161,7 +161,9 @@ pub fn read_periods(cfg: &Config, periods: &[Arc<RunConfig>]) -> Result<Vec<Accu
         .iter()
         .map(|_| Spill::new(&cfg.temp_dir, share, &cfg.run.nat_enis))
         .collect();
+    let started = std::time::Instant::now();
     let accs = accumulate(cfg, &params, &spills, s3.as_ref(), objects)?;
+    timing("reading, decoding and accumulating the inputs", started);
     tell(&notes);
     accs.into_iter()
         .zip(spills)
@@ -170,6 +172,17 @@ pub fn read_periods(cfg: &Config, periods: &[Arc<RunConfig>]) -> Result<Vec<Accu
             settle(cfg, spill, acc, notes, listings, "the spilled ENI tables")
         })
         .collect()
+}
+
+/// With `FLOWCOST_TIMINGS` set, how long a step took, on stderr (for benchmarks: the
+/// serial share of a run).
+fn timing(step: &str, started: std::time::Instant) {
+    if std::env::var_os("FLOWCOST_TIMINGS").is_some() {
+        eprintln!(
+            "flowcost: timing: {step}: {:.3} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
 }
 
 /// The notes on how the inputs were found, on stderr (once however many periods share them).
@@ -230,8 +243,10 @@ pub fn finish(cfg: &Config, a: Accumulated) -> Result<Report, Error> {
         spill_written,
     } = a;
     let inputs = describe_inputs(cfg, &acc, listings);
+    let started = std::time::Instant::now();
     let mut analysis =
         analysis::analyse_from(&acc, &stored, &cfg.ranges, &cfg.run).map_err(analysis_error)?;
+    timing("the analysis (serial)", started);
     if (spill_runs > 0 && cfg.progress) || std::env::var_os("FLOWCOST_SHOW_SPILL").is_some() {
         eprintln!(
             "flowcost: ENI tables spilled to disk: {spill_runs} runs, {} (--max-enis-in-memory {})",
