@@ -20,10 +20,10 @@ use parquet::file::metadata::ParquetMetaData;
 use parquet::file::reader::ChunkReader;
 
 use super::pages::{kind, PageIndex, PageRef};
-use super::{emit_rows, is_address, is_null_word, is_numeric, Values};
+use super::{address_of, emit_rows, is_address, is_null_word, is_numeric, number_of, Values};
 use crate::format::fields::Field;
 use crate::format::text::Sink;
-use crate::format::{parse_ip, parse_u64, Malformed};
+use crate::format::{parse_ip, Malformed};
 
 /// Parquet encodings (parquet.thrift `Encoding`).
 mod enc {
@@ -672,12 +672,7 @@ impl<'a> Values<'a> for DictKeys<'a> {
                 None => Ok(None),
             };
         }
-        match self.text(i)? {
-            None => Ok(None),
-            Some(s) => parse_u64(s.as_bytes())
-                .map(Some)
-                .ok_or(Malformed::BadNumber(name)),
-        }
+        number_of(self.text(i)?, name)
     }
 
     #[inline]
@@ -736,22 +731,12 @@ impl<'a> Values<'a> for SpanRows<'a> {
 
     #[inline]
     fn num(&self, i: usize, name: &'static str) -> Result<Option<u64>, Malformed> {
-        match self.text(i)? {
-            None => Ok(None),
-            Some(s) => parse_u64(s.as_bytes())
-                .map(Some)
-                .ok_or(Malformed::BadNumber(name)),
-        }
+        number_of(self.text(i)?, name)
     }
 
     #[inline]
     fn ip(&self, i: usize, name: &'static str) -> Result<Option<IpAddr>, Malformed> {
-        match self.text(i)? {
-            None => Ok(None),
-            Some(s) => parse_ip(s.as_bytes())
-                .map(Some)
-                .ok_or(Malformed::BadAddress(name)),
-        }
+        address_of(self.text(i)?, name)
     }
 }
 

@@ -79,6 +79,20 @@ impl<'a> FillColumn<'a> for &'a Col {
     }
 }
 
+/// A text value as a number (`None` stays `None`).
+#[inline]
+fn number_of(text: Option<&str>, name: &'static str) -> Result<Option<u64>, Malformed> {
+    text.map(|s| parse_u64(s.as_bytes()).ok_or(Malformed::BadNumber(name)))
+        .transpose()
+}
+
+/// A text value as an address (`None` stays `None`).
+#[inline]
+fn address_of(text: Option<&str>, name: &'static str) -> Result<Option<IpAddr>, Malformed> {
+    text.map(|s| parse_ip(s.as_bytes()).ok_or(Malformed::BadAddress(name)))
+        .transpose()
+}
+
 fn is_null_word(s: &str) -> bool {
     s.is_empty() || s == "-" || s == "None" || s == "null"
 }
@@ -191,12 +205,7 @@ impl Col {
                 }
             }
             Col::Int(_) => Ok(None),
-            Col::Str(_) | Col::Dict { .. } => match self.str(i) {
-                None => Ok(None),
-                Some(s) => parse_u64(s.as_bytes())
-                    .map(Some)
-                    .ok_or(Malformed::BadNumber(name)),
-            },
+            Col::Str(_) | Col::Dict { .. } => number_of(self.str(i), name),
         }
     }
 
@@ -212,12 +221,7 @@ impl Col {
                 None => Ok(None),
             };
         }
-        match self.str(i) {
-            None => Ok(None),
-            Some(s) => parse_ip(s.as_bytes())
-                .map(Some)
-                .ok_or(Malformed::BadAddress(name)),
-        }
+        address_of(self.str(i), name)
     }
 }
 
@@ -657,9 +661,14 @@ mod tests {
         let props = WriterProperties::builder()
             .set_dictionary_enabled(dictionary)
             .build();
+        written(&batch, props)
+    }
+
+    /// A batch written as a Parquet file with these properties.
+    fn written(batch: &RecordBatch, props: WriterProperties) -> bytes::Bytes {
         let mut out = Vec::new();
         let mut w = ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
-        w.write(&batch).unwrap();
+        w.write(batch).unwrap();
         w.close().unwrap();
         out.into()
     }
@@ -937,11 +946,7 @@ mod tests {
                 WriterVersion::PARQUET_1_0
             })
             .build();
-        let mut out = Vec::new();
-        let mut w = ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
-        out.into()
+        written(&batch, props)
     }
 
     /// Decode with one reader: what the sink saw, the row count or failure, and the reader
