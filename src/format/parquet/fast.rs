@@ -104,6 +104,29 @@ pub fn plan(
     for (g, rg) in md.row_groups().iter().enumerate() {
         for col in &columns {
             let chunk = rg.column(col.leaf);
+            // the row group's rows, the column chunk's values and its pages' values must
+            // agree (the fast reader counts rows by the first; a file where they do not is
+            // damaged, and the Arrow reader, which goes by the pages, says how)
+            let pages_of = pages
+                .get(g)
+                .and_then(|r| r.get(col.leaf))
+                .ok_or("pages not indexed")?;
+            let page_values: i64 = pages_of
+                .iter()
+                .filter_map(|p| {
+                    p.header
+                        .data
+                        .map(|d| d.values)
+                        .or(p.header.v2.map(|d| d.values))
+                })
+                .map(i64::from)
+                .sum();
+            if rg.num_rows() < 0
+                || chunk.num_values() != rg.num_rows()
+                || page_values != rg.num_rows()
+            {
+                return Err("row counts that disagree");
+            }
             if !matches!(
                 chunk.compression(),
                 Compression::UNCOMPRESSED | Compression::GZIP(_) | Compression::SNAPPY
