@@ -1056,5 +1056,4 @@ mod tests {
         assert_eq!(fast, arrow);
         assert_eq!(fast.records.len(), 24);
     }
-
 }
