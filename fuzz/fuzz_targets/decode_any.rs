@@ -27,10 +27,7 @@ fuzz_target!(
     let layout = layouts[data.first().map_or(0, |b| *b as usize % 3)]
         .clone()
         .projected(fields::ENGINE_FIELDS);
-    let params = Params {
-        pull_window: 180,
-        ..Default::default()
-    };
+    let params = Params::default(); // the default settings: a 3-minute pull window
     let mut acc = Accumulator::new(&params);
     let mut sink = acc.file(ranges, &params, FileStats::default(), ranges.region_id("us-east-1"));
     let opened = source::open_received(bytes::Bytes::copy_from_slice(data), None, |_| {});
