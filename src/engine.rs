@@ -272,7 +272,7 @@ impl Engine<'_> {
         }
     }
 
-    /// The sinks of the targets that take `input` (every target, or those in `only`), each
+    /// The sinks of the targets that take `input` ([`Target::takes`]), each
     /// starting from `stats`.
     fn fan<'s>(
         &'s self,
