@@ -351,7 +351,13 @@ impl IpRanges {
     /// The class of a public remote for a NAT in region `nat_region`.
     #[inline]
     pub fn classify(&self, ip: IpAddr, nat_region: Option<u16>) -> Class {
-        match self.lookup(ip) {
+        self.class_of(self.lookup(ip), nat_region)
+    }
+
+    /// The class of a remote that [`IpRanges::lookup`] found to be `info`.
+    #[inline]
+    pub fn class_of(&self, info: Option<RangeInfo>, nat_region: Option<u16>) -> Class {
+        match info {
             None => Class::Internet,
             Some(info) => {
                 let same = nat_region == Some(info.region);
@@ -372,7 +378,13 @@ impl IpRanges {
 
     /// Whether an address is in an S3 range of any region (so the NAT's region matters).
     pub fn is_s3(&self, ip: IpAddr) -> bool {
-        self.lookup(ip).is_some_and(|i| Some(i.service) == self.s3)
+        self.is_s3_info(self.lookup(ip))
+    }
+
+    /// [`IpRanges::is_s3`] of an address that [`IpRanges::lookup`] found to be `info`.
+    #[inline]
+    pub fn is_s3_info(&self, info: Option<RangeInfo>) -> bool {
+        info.is_some_and(|i| Some(i.service) == self.s3)
     }
 
     /// Name of the service of an info.
@@ -382,6 +394,38 @@ impl IpRanges {
     /// Name of the region of an info.
     pub fn region_name(&self, info: RangeInfo) -> &str {
         &self.regions[info.region as usize]
+    }
+}
+
+/// The last lookups of one input, by address: remotes repeat within a file, and this small
+/// table stays in the first-level cache where the ranges' index does not.
+pub struct LookupCache(Box<[(IpAddr, Option<RangeInfo>); LOOKUP_SLOTS]>);
+
+const LOOKUP_SLOTS: usize = 256;
+
+impl LookupCache {
+    /// An empty cache for `ranges`: each slot starts as one true lookup (of `0.0.0.0`), so
+    /// no slot ever answers for an address it was not given.
+    pub fn new(ranges: &IpRanges) -> LookupCache {
+        let zero = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        LookupCache(Box::new([(zero, ranges.lookup(zero)); LOOKUP_SLOTS]))
+    }
+
+    /// [`IpRanges::lookup`], remembered.
+    #[inline]
+    pub fn lookup(&mut self, ranges: &IpRanges, ip: IpAddr) -> Option<RangeInfo> {
+        let h = match ip {
+            IpAddr::V4(a) => u32::from(a).wrapping_mul(0x9E37_79B1),
+            IpAddr::V6(a) => {
+                let x = u128::from(a);
+                ((x >> 64) as u64 ^ x as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as u32
+            }
+        };
+        let slot = &mut self.0[(h >> 24) as usize % LOOKUP_SLOTS];
+        if slot.0 != ip {
+            *slot = (ip, ranges.lookup(ip));
+        }
+        slot.1
     }
 }
 
@@ -406,6 +450,36 @@ mod tests {
             .map(|(p, r, s)| serde_json::json!({"ipv6_prefix": p, "region": r, "service": s, "network_border_group": r}))
             .collect();
         serde_json::to_vec(&serde_json::json!({"syncToken": "1", "createDate": "2026-01-01-00-00-00", "prefixes": p, "ipv6_prefixes": p6})).unwrap()
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The per-input cache answers what the ranges answer, for addresses that collide in
+        /// its slots, repeat, and include `0.0.0.0` under a range that covers it.
+        #[test]
+        fn cached_lookups_are_the_lookups(
+            ips in proptest::collection::vec(
+                prop_oneof![
+                    (0u32..4096).prop_map(|x| IpAddr::from(std::net::Ipv4Addr::from(0x34D8_0000 + x * 97))),
+                    any::<u32>().prop_map(|x| IpAddr::from(std::net::Ipv4Addr::from(x))),
+                    Just("0.0.0.0".parse::<IpAddr>().unwrap()),
+                    (0u16..64).prop_map(|x| IpAddr::from(std::net::Ipv6Addr::new(0x2600, 0x1f18, x, 0, 0, 0, 0, 1))),
+                ],
+                1..600,
+            ),
+            everything in proptest::bool::ANY,
+        ) {
+            let mut v4 = vec![("52.216.0.0/15", "us-east-1", "S3"), ("52.217.4.0/24", "eu-west-1", "AMAZON")];
+            if everything {
+                v4.push(("0.0.0.0/0", "GLOBAL", "AMAZON"));
+            }
+            let r = IpRanges::parse(&doc(&v4, &[("2600:1f18::/36", "us-east-1", "S3")]), "t").unwrap();
+            let mut cache = LookupCache::new(&r);
+            for ip in ips {
+                prop_assert_eq!(cache.lookup(&r, ip), r.lookup(ip), "{}", ip);
+            }
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
-use crate::classify::{Class, IpRanges};
+use crate::classify::{Class, IpRanges, LookupCache};
 use crate::config::RunConfig;
 use crate::format::{is_private, Action, LogStatus, Malformed, Record, Sink};
 
@@ -405,18 +405,45 @@ impl Meta {
     }
 }
 
+/// Whether two short strings are equal, eight bytes at a time and inline (the usual case for
+/// a record's names: the same as the ENI's last; a call to `memcmp` costs more than this).
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() < 8 || a.len() > 64 {
+        return a == b;
+    }
+    let word = |x: &[u8], at: usize| u64::from_le_bytes(x[at..at + 8].try_into().expect("8"));
+    let mut diff = 0u64;
+    let mut at = 0;
+    while at + 8 < a.len() {
+        diff |= word(a, at) ^ word(b, at);
+        at += 8;
+    }
+    // the last eight bytes, overlapping those already compared
+    let end = a.len() - 8;
+    diff | (word(a, end) ^ word(b, end)) == 0
+}
+
+/// Keep the least of the values seen (a value equal to the kept one, the usual case, is
+/// settled without ordering them).
+#[inline]
 fn set_once(slot: &mut Option<Box<str>>, v: Option<&str>) {
     if let Some(v) = v {
-        if slot.as_deref().is_none_or(|s| v < s) {
+        if slot.as_deref().is_none_or(|s| !same(v, s) && v < s) {
             *slot = Some(v.into());
         }
     }
 }
 
 /// [`set_once`] for a shared name, interned in `names`.
+#[inline]
 fn set_name(slot: &mut Option<Name>, v: Option<&str>, names: &mut rustc_hash::FxHashSet<Name>) {
     if let Some(v) = v {
-        if slot.as_deref().is_none_or(|s| v < s) {
+        if slot.as_deref().is_none_or(|s| !same(v, s) && v < s) {
             let name = match names.get(v) {
                 Some(n) => n.clone(),
                 None => {
@@ -906,6 +933,8 @@ impl Accumulator {
             allowance: 0,
             tag: None,
             key: String::new(),
+            current: None,
+            lookups: LookupCache::new(ranges),
         }
     }
 }
@@ -943,6 +972,31 @@ pub struct FileSink<'a> {
     /// The input's flow-log tag, when records are tagged, and the key buffer it needs.
     tag: Option<u16>,
     key: String,
+    /// The last record's ENI and its aggregate, held out of the table while records of that
+    /// ENI follow one another (they come in runs): one lookup a run, not one a record. Put
+    /// back when another ENI comes, and when the sink is dropped.
+    current: Option<(EniKey, Box<EniAgg>)>,
+    /// The remotes' ip-ranges lookups, remembered for this input.
+    lookups: LookupCache,
+}
+
+/// The aggregate of `eni`, held in `current` (see [`FileSink`]); the one held before, if
+/// another ENI's, goes back to `enis`.
+fn hold<'s>(
+    current: &'s mut Option<(EniKey, Box<EniAgg>)>,
+    enis: &mut FxMap<EniKey, Box<EniAgg>>,
+    eni: &str,
+) -> &'s mut EniAgg {
+    if current.as_ref().is_some_and(|(k, _)| k.as_str() != eni) {
+        if let Some((k, a)) = current.take() {
+            enis.insert(k, a);
+        }
+    }
+    let (_, agg) = current.get_or_insert_with(|| {
+        let agg = enis.remove(eni).unwrap_or_default();
+        (EniKey::new(eni), agg)
+    });
+    agg
 }
 
 impl FileSink<'_> {
@@ -1011,6 +1065,9 @@ impl FileSink<'_> {
 impl Drop for FileSink<'_> {
     fn drop(&mut self) {
         self.params.budget.give_back(self.allowance);
+        if let Some((k, a)) = self.current.take() {
+            self.acc.table.enis.insert(k, a);
+        }
     }
 }
 
@@ -1097,10 +1154,7 @@ impl Sink for FileSink<'_> {
             None => eni,
             Some(t) => tagged_key(eni, t, &mut self.key),
         };
-        let agg = match self.acc.table.enis.get_mut(eni) {
-            Some(a) => a,
-            None => self.acc.table.enis.entry(EniKey::new(eni)).or_default(),
-        };
+        let agg = hold(&mut self.current, &mut self.acc.table.enis, eni);
         let bytes = r.bytes.unwrap_or(0);
         if r.action == Action::Reject {
             c.rejected += 1;
@@ -1150,8 +1204,9 @@ impl Sink for FileSink<'_> {
                 _ => None,
             };
             if let Some((remote, client, dir)) = translated {
-                let class = self.ranges.classify(remote, region);
-                if region.is_none() && self.ranges.is_s3(remote) {
+                let info = self.lookups.lookup(self.ranges, remote);
+                let class = self.ranges.class_of(info, region);
+                if region.is_none() && self.ranges.is_s3_info(info) {
                     agg.s3_unknown_region += bytes;
                 }
                 let side = agg.private_side_mut();
@@ -1184,8 +1239,9 @@ impl Sink for FileSink<'_> {
                 return;
             }
         };
-        let class = self.ranges.classify(remote, region);
-        if region.is_none() && self.ranges.is_s3(remote) {
+        let info = self.lookups.lookup(self.ranges, remote);
+        let class = self.ranges.class_of(info, region);
+        if region.is_none() && self.ranges.is_s3_info(info) {
             agg.s3_unknown_region += bytes;
         }
         *agg.public.entry(cell(day, class, dir)).or_insert(0) += bytes;
@@ -1242,6 +1298,22 @@ mod tests {
         assert_eq!(ids, ["fl-1", "fl-2", ""]);
         assert_eq!(two.tag(&d("fl-2")), Some(1));
         assert_eq!(two.tag("-"), Some(2));
+    }
+
+    proptest::proptest! {
+        /// The word-at-a-time equality is `==`, at every length and place of a difference.
+        #[test]
+        fn short_string_equality_is_eq(
+            a in "[a-c]{0,70}", i in 0usize..70, c in proptest::char::range('a', 'c'),
+        ) {
+            let mut b: Vec<char> = a.chars().collect();
+            if i < b.len() {
+                b[i] = c;
+            }
+            let b: String = b.into_iter().collect();
+            proptest::prop_assert_eq!(same(&a, &b), a == b);
+            proptest::prop_assert_eq!(same(&a, &a[..a.len() / 2]), a.is_empty());
+        }
     }
 
     #[test]

@@ -233,6 +233,9 @@ pub struct Layout {
     pub names: Vec<String>,
     pub fields: Vec<Field>,
     pub keep: FieldSet,
+    /// The positions of the fields read (neither `Other` nor `version`), in order: what a
+    /// line's parse visits, so the fields it skips cost nothing.
+    read: Vec<(u32, Field)>,
 }
 
 impl Layout {
@@ -242,7 +245,9 @@ impl Layout {
             names,
             fields,
             keep: FieldSet::ALL,
+            read: Vec::new(),
         }
+        .indexed()
     }
     /// The same layout reading only the fields in `keep`.
     pub fn projected(mut self, keep: FieldSet) -> Self {
@@ -252,7 +257,18 @@ impl Layout {
             }
         }
         self.keep = keep;
+        self.indexed()
+    }
+    fn indexed(mut self) -> Self {
+        self.read = (self.fields.iter().enumerate())
+            .filter(|(_, f)| !matches!(f, Field::Other | Field::Version))
+            .map(|(i, f)| (i as u32, *f))
+            .collect();
         self
+    }
+    /// The fields a line's parse reads, with their positions, in order.
+    pub fn read(&self) -> &[(u32, Field)] {
+        &self.read
     }
     pub fn default_v2() -> Self {
         Layout::new(parse_field_list(DEFAULT_V2))

@@ -422,6 +422,8 @@ impl Column {
                 };
             ints.clear();
             valid.clear();
+            ints.reserve(n);
+            valid.reserve(n);
             let mut at = 0;
             for i in 0..n {
                 if self.present(i) {
@@ -441,6 +443,7 @@ impl Column {
             _ => Vec::new(),
         };
         spans.clear();
+        spans.reserve(n);
         let ascii = data.is_ascii();
         let mut at = from;
         for i in 0..n {
@@ -544,6 +547,8 @@ fn text_of(buf: &[u8], start: u32, len: u32) -> Result<Option<&str>, Malformed> 
 /// Read an RLE/bit-packed hybrid run of values `width` bits wide until `out` holds `n`
 /// (the last bit-packed group may hold more: only `n` are kept).
 fn rle_hybrid(data: &[u8], width: u8, n: usize, out: &mut Vec<u32>) -> Result<(), Fail> {
+    // at once, not by doubling (`n` is a page's value count, bounded by the plan)
+    out.reserve(n.saturating_sub(out.len()));
     let mut pos = 0usize;
     let bytes_per_value = (width as usize).div_ceil(8);
     while out.len() < n && pos < data.len() {
@@ -680,9 +685,15 @@ struct DictKeys<'a> {
 impl<'a> Values<'a> for DictKeys<'a> {
     #[inline]
     fn text(&self, i: usize) -> Result<Option<&'a str>, Malformed> {
+        // null words were made nulls when the dictionary was read
         match self.dict.spans.get(self.keys[i] as usize) {
-            Some(&(start, len)) => text_of(self.dict.buf.as_slice(), start, len),
-            None => Ok(None),
+            Some(&(_, NULL)) | None => Ok(None),
+            Some(&(_, NOT_UTF8)) => Err(Malformed::BadUtf8),
+            Some(&(start, len)) => {
+                let b = &self.dict.buf[start as usize..start as usize + len as usize];
+                // SAFETY: the entry was checked to be UTF-8 when the dictionary was read.
+                Ok(Some(unsafe { std::str::from_utf8_unchecked(b) }))
+            }
         }
     }
 

@@ -473,8 +473,9 @@ fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
     for from in (0..n).step_by(CHUNK_ROWS) {
         let len = CHUNK_ROWS.min(n - from);
         let (recs, bad) = (&mut recs[..len], &mut bad[..len]);
-        recs.fill(Record::default());
-        bad.fill(None);
+        // no reset between chunks: every column sets its field in every row (or marks the
+        // row bad, and a bad row's record is never read); fields without a column stay at
+        // their defaults, and `bad` is emptied as it is read
         for (f, c, start) in cols {
             c.fill(*f, start + from, recs, bad);
         }
@@ -540,15 +541,11 @@ fn fill<'a, C: Values<'a>>(
         Field::End => col!(|i| c.num(i, "end").map(secs), |r, v| r.end = v),
         Field::Action => col!(
             |i| c.text(i)?.map(|s| parse_action(s.as_bytes())).transpose(),
-            |r, v| if let Some(a) = v {
-                r.action = a
-            }
+            |r, v| r.action = v.unwrap_or_default()
         ),
         Field::LogStatus => col!(
             |i| c.text(i)?.map(|s| parse_status(s.as_bytes())).transpose(),
-            |r, v| if let Some(s) = v {
-                r.status = s
-            }
+            |r, v| r.status = v.unwrap_or_default()
         ),
         Field::Region => col!(|i| checked_region(c.text(i)?), |r, v| r.region = v),
         Field::AzId => col!(|i| c.text(i), |r, v| r.az_id = v),
@@ -588,6 +585,7 @@ fn each<'a, T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::Action;
     use arrow::array::RecordBatch;
     use parquet::arrow::ArrowWriter;
     use parquet::file::properties::WriterProperties;
@@ -696,6 +694,59 @@ mod tests {
             dict.records[2]
         );
         assert!(dict.records[3].contains("2600:1f18::1"));
+    }
+
+    #[test]
+    fn no_value_leaks_from_one_chunk_of_rows_into_the_next() {
+        // rows are filled CHUNK_ROWS at a time into reused records: a null must read as the
+        // field's default, never as the value the same slot held in the chunk before
+        let rows = CHUNK_ROWS * 3 + 5;
+        let action = |i: usize| match (i / CHUNK_ROWS) % 2 {
+            0 => Some("REJECT"),
+            _ => None,
+        };
+        let bytes = |i: usize| ((i / CHUNK_ROWS) % 2 == 0).then_some(i as i64);
+        let eni = |i: usize| ((i / CHUNK_ROWS) % 2 == 0).then(|| format!("eni-{i}"));
+        let batch = RecordBatch::try_from_iter([
+            (
+                "interface_id",
+                Arc::new(StringArray::from((0..rows).map(eni).collect::<Vec<_>>())) as ArrayRef,
+            ),
+            (
+                "action",
+                Arc::new(StringArray::from((0..rows).map(action).collect::<Vec<_>>())),
+            ),
+            (
+                "bytes",
+                Arc::new(Int64Array::from((0..rows).map(bytes).collect::<Vec<_>>())),
+            ),
+        ])
+        .unwrap();
+        for dictionary in [true, false] {
+            let props = WriterProperties::builder()
+                .set_dictionary_enabled(dictionary)
+                .build();
+            let b = written(&batch, props);
+            for reader in [Reader::Fast, Reader::Arrow] {
+                let mut seen = Seen::default();
+                let n = with_reader(reader, || decode(b.clone(), FieldSet::ALL, &mut seen));
+                assert_eq!(n.unwrap(), rows as u64);
+                assert_eq!(seen.records.len(), rows);
+                for (i, r) in seen.records.iter().enumerate() {
+                    let id = eni(i);
+                    let want = Record {
+                        interface_id: id.as_deref(),
+                        bytes: bytes(i).map(|v| v as u64),
+                        action: match action(i) {
+                            Some(_) => Action::Reject,
+                            None => Action::Accept,
+                        },
+                        ..Record::default()
+                    };
+                    assert_eq!(r, &format!("{want:?}"), "row {i}, {reader:?}");
+                }
+            }
+        }
     }
 
     #[test]
