@@ -180,6 +180,11 @@ pub struct Gateway {
     /// project from.
     #[serde(default)]
     pub covered_seconds: u64,
+    /// The gateway this ENI belongs to and its VPC, from the inventory (`--inventory`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc: Option<String>,
 }
 
 /// Both legs' sums over the days where both were present.
@@ -434,6 +439,10 @@ pub struct Quality {
     pub records_without_bytes: u64,
     pub skipdata_windows: u64,
     pub given_nat_enis_not_seen: Vec<String>,
+    /// With NAT gateways given: ENIs that show NAT address translation but were not counted
+    /// as NAT gateways (the best few).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub translating_enis_not_counted: Vec<String>,
     pub notes: Vec<String>,
     /// Where the inputs come from several flow logs: each one's part, and what was set aside
     /// where two recorded the same ENI in the same hours.
@@ -695,7 +704,19 @@ struct CountedNat {
     by_day: BTreeMap<u32, ClassBytes>,
 }
 
+/// The AZ id of a NAT ENI by the inventory: the AZ its address serves (a regional gateway),
+/// else its gateway's subnet's.
+fn inventory_az(eni: &str, opt: &RunConfig) -> Option<String> {
+    let g = opt.inventory.gateway_of_eni(eni)?;
+    let own = g.addresses.iter().find(|a| a.eni == eni)?.az_id.clone();
+    own.or_else(|| {
+        let s = opt.inventory.subnet(g.subnet.as_deref()?)?;
+        s.az_id.clone().or_else(|| s.az.clone())
+    })
+}
+
 fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> CountedNat {
+    let gw = opt.inventory.gateway_of_eni(eni);
     let private_days: BTreeSet<u32> = a
         .private_side()
         .private
@@ -749,8 +770,12 @@ fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> C
         gateway: Gateway {
             eni: eni.to_string(),
             private_ips: a.local_ips.items.iter().map(|i| i.to_string()).collect(),
-            az: a.meta.az.as_deref().map(String::from),
-            subnet: a.meta.subnet.as_deref().map(String::from),
+            az: (a.meta.az.as_deref().map(String::from)).or_else(|| inventory_az(eni, opt)),
+            subnet: (a.meta.subnet.as_deref().map(String::from))
+                .or_else(|| gw.and_then(|g| g.subnet.clone())),
+            nat_gateway: gw.map(|g| g.id.clone()),
+            vpc: (a.meta.vpc.as_deref().map(String::from))
+                .or_else(|| gw.and_then(|g| g.vpc.clone())),
             region: a.meta.region.map(|r| ranges.regions[r as usize].clone()),
             total: g.total(),
             classes: g,
@@ -765,20 +790,47 @@ fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> C
     }
 }
 
+/// Client addresses of the NAT's private legs that no record of their own describes: their
+/// subnet and AZ by the inventory's subnet prefixes (NAT-only logs name no client subnet).
+fn place_by_inventory(
+    addresses: &mut FxMap<IpAddr, AddressInfo>,
+    nat: &[(String, EniAgg)],
+    inventory: &crate::inventory::ec2::Ec2Inventory,
+) {
+    if inventory.subnets.is_empty() {
+        return;
+    }
+    for (_, a) in nat {
+        for (ip, ..) in a.client_cells() {
+            let known = addresses.get(&ip).is_some_and(|m| m.subnet.is_some());
+            if let (false, Some(s)) = (known, inventory.subnet_of_ip(ip)) {
+                let m = addresses.entry(ip).or_default();
+                m.subnet = Some(s.id.clone());
+                m.az =
+                    m.az.take()
+                        .or_else(|| s.az_id.clone())
+                        .or_else(|| s.az.clone());
+            }
+        }
+    }
+}
+
 /// The NAT's private legs by client address, and the share that crossed AZs (where both
 /// the NAT's and the client's AZ are known).
 fn attribute_to_clients(
     nat: &[(String, EniAgg)],
     addresses: &FxMap<IpAddr, AddressInfo>,
+    opt: &RunConfig,
 ) -> (BTreeMap<IpAddr, ClassBytes>, CrossAz) {
     let mut clients: BTreeMap<IpAddr, ClassBytes> = BTreeMap::new();
     let mut cross = CrossAz::default();
     let mut cross_pairs: BTreeMap<String, ClassBytes> = BTreeMap::new();
-    for (_, a) in nat {
+    for (eni, a) in nat {
+        let nat_az = (a.meta.az.as_deref().map(String::from)).or_else(|| inventory_az(eni, opt));
         for (ip, class, dir, b) in a.client_cells() {
             clients.entry(ip).or_default().get_mut(class).add(dir, b);
             let client_az = addresses.get(&ip).and_then(|m| m.az.as_deref());
-            if let (Some(naz), Some(caz)) = (a.meta.az.as_deref(), client_az) {
+            if let (Some(naz), Some(caz)) = (nat_az.as_deref(), client_az) {
                 cross.known = true;
                 if naz != caz {
                     cross.bytes += b;
@@ -1182,7 +1234,9 @@ pub fn analyse_from(
         rejected.nat_bytes += a.reject_bytes;
         gateways.push(counted.gateway);
     }
-    let (mut clients, cross) = attribute_to_clients(&nat, &addresses);
+    let mut addresses = addresses;
+    place_by_inventory(&mut addresses, &nat, &opt.inventory);
+    let (mut clients, cross) = attribute_to_clients(&nat, &addresses, opt);
     let clients_source = if !clients.is_empty() {
         ClientsSource::NatPrivateLegs
     } else {
@@ -1251,6 +1305,13 @@ pub fn analyse_from(
         .cloned()
         .collect();
     let skipdata_windows: u64 = files.iter().map(|f| f.skipdata_windows).sum();
+    let translating_enis_not_counted: Vec<String> = match given {
+        false => Vec::new(),
+        true => (candidates.iter())
+            .filter(|c| c.translated_records > 0 && !is_nat_eni(&c.eni))
+            .map(|c| c.eni.clone())
+            .collect(),
+    };
     let notes = quality_notes(&NoteFacts {
         flow_logs: flow_logs.as_ref(),
         client_side,
@@ -1310,6 +1371,7 @@ pub fn analyse_from(
             files,
             oddities: acc.inputs.odd.clone(),
             given_nat_enis_not_seen,
+            translating_enis_not_counted,
             notes,
             flow_logs,
         },
@@ -1821,7 +1883,7 @@ mod tests {
                 },
             );
         }
-        let (clients, cross) = attribute_to_clients(&nat, &addresses);
+        let (clients, cross) = attribute_to_clients(&nat, &addresses, &RunConfig::default());
         let bytes: Vec<(String, u64)> = clients
             .iter()
             .map(|(ip, c)| (ip.to_string(), c.total()))
@@ -1831,7 +1893,7 @@ mod tests {
         assert_eq!(cross.bytes, 40);
         assert_eq!(cross.by_pair[0].key, "use1-az2 -> use1-az1");
         // without the clients' AZ, cross-AZ is unknown
-        let (_, cross) = attribute_to_clients(&nat, &FxMap::default());
+        let (_, cross) = attribute_to_clients(&nat, &FxMap::default(), &RunConfig::default());
         assert!(!cross.known);
     }
 

@@ -155,9 +155,16 @@ pub struct AnalyzeArgs {
     /// A NAT gateway private IP (repeatable); ENIs whose records carry it are NAT ENIs.
     #[arg(long = "nat-ip", value_name = "IP")]
     pub nat_ip: Vec<String>,
-    /// A file of NAT ENIs and/or IPs, one per line (`#` comments allowed).
+    /// A file of NAT ENIs and/or IPs, one per line (`#` comments allowed), or the JSON of
+    /// `aws ec2 describe-nat-gateways` (read as --inventory).
     #[arg(long = "nat-file", value_name = "FILE")]
     pub nat_file: Option<String>,
+    /// The JSON of `aws ec2 describe-nat-gateways`, `describe-route-tables`,
+    /// `describe-subnets` or `describe-vpc-endpoints` (repeatable): NAT gateways by `nat-…`
+    /// id (their ENIs are the NAT ENIs), subnets with their route tables, client subnets by
+    /// address, and the endpoint plan. See README, "The VPC inventory".
+    #[arg(long = "inventory", value_name = "FILE")]
+    pub inventory: Vec<String>,
     /// The output of `aws ecs describe-tasks` (repeatable): labels task starts with their ECS
     /// service where the flow logs carry no ECS fields (by task address and time).
     #[arg(long = "ecs-tasks", value_name = "FILE")]

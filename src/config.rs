@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 
 use crate::account::TaskStarts;
+use crate::inventory::ec2::Ec2Inventory;
 use crate::inventory::EcsTasks;
 
 /// What one run counts and how.
@@ -31,6 +32,10 @@ pub struct RunConfig {
     pub flow_log_id: Option<String>,
     /// ECS tasks given with `--ecs-tasks`.
     pub tasks: KnownTasks,
+    /// The VPC as `aws ec2 describe-…` described it (`--inventory`, or JSON in `--nat-file`):
+    /// names gateways and subnets, places client addresses the logs do not describe, and
+    /// feeds the endpoint plan. Empty when none was given.
+    pub inventory: std::sync::Arc<Ec2Inventory>,
 }
 
 /// ECS tasks as `aws ecs describe-tasks` described them (`--ecs-tasks`), which label task
@@ -83,6 +88,7 @@ impl Default for RunConfig {
             client_side_estimate: false,
             flow_log_id: None,
             tasks: KnownTasks::default(),
+            inventory: Default::default(),
         }
     }
 }

@@ -118,6 +118,22 @@ pub struct Cost {
     pub cross_az: Money,
 }
 
+impl Cost {
+    /// The NAT data-processing charge of `bytes` of the period, and per 30 days at the rate
+    /// of the days the logs cover.
+    pub fn nat_money(&self, bytes: u64) -> Money {
+        let period = bytes as f64 / self.gb_unit.bytes() * self.prices.nat_per_gb;
+        let scale = match self.covered_days > 0.0 {
+            true => 30.0 / self.covered_days,
+            false => 0.0,
+        };
+        Money {
+            period,
+            per_30_days: period * scale,
+        }
+    }
+}
+
 /// Errors choosing prices.
 #[derive(Debug, thiserror::Error)]
 pub enum CostError {

@@ -8,6 +8,7 @@
 //! Remote addresses are picked from ip-ranges.json and checked with a naive linear
 //! longest-prefix scan written here, independent of the classifier under test.
 
+mod vpc;
 mod world;
 mod write;
 

@@ -25,6 +25,7 @@ pub mod inventory;
 pub mod overlap;
 pub mod partial;
 pub mod pipeline;
+pub mod plan;
 pub mod report;
 pub mod source;
 pub mod spill;

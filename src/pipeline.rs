@@ -264,7 +264,12 @@ pub fn finish(cfg: &Config, a: Accumulated) -> Result<Report, Error> {
         cfg.nat_price_per_gb,
         cfg.gb_unit,
     )?;
-    Ok(Report::new(inputs, analysis, cost))
+    let inventory = &cfg.run.inventory;
+    let plan =
+        (!inventory.is_empty()).then(|| crate::plan::build(&analysis, inventory, &cost, &region));
+    let mut report = Report::new(inputs, analysis, cost);
+    report.inventory = plan;
+    Ok(report)
 }
 
 const FLOW_LOG_ID_NOTE: &str = "--flow-log-id ";

@@ -65,10 +65,39 @@ impl Config {
                     .map_err(|_| usage(format!("--nat-ip {ip}: not an IP address")))?,
             );
         }
-        if let Some(f) = &a.nat_file {
-            let text =
-                String::from_utf8_lossy(&read(f, "--nat-file").map_err(|e| usage(e.to_string()))?)
-                    .into_owned();
+        let mut inventory = crate::inventory::ec2::Ec2Inventory::default();
+        let mut inventory_files: Vec<(&str, Vec<u8>)> = Vec::new();
+        for f in &a.inventory {
+            inventory_files.push((f, read(f, "--inventory").map_err(|e| usage(e.to_string()))?));
+        }
+        let nat_file = match &a.nat_file {
+            Some(f) => Some((f, read(f, "--nat-file").map_err(|e| usage(e.to_string()))?)),
+            None => None,
+        };
+        let nat_file = match nat_file {
+            // JSON: the output of `aws ec2 describe-nat-gateways`
+            Some((f, bytes)) if bytes.trim_ascii_start().starts_with(b"{") => {
+                inventory_files.push((f, bytes));
+                None
+            }
+            other => other,
+        };
+        for (f, bytes) in &inventory_files {
+            let added = inventory
+                .add_json(bytes)
+                .map_err(|e| usage(format!("--inventory {f}: {e}")))?;
+            if added.total() == 0 && !bytes.trim_ascii().is_empty() {
+                // every resource already given by an earlier file: harmless, but say so
+                eprintln!("flowcost: note: --inventory {f} describes nothing not already given");
+            }
+        }
+        for eni in inventory.nat_enis() {
+            if !nat_enis.contains(&eni) {
+                nat_enis.push(eni);
+            }
+        }
+        if let Some((f, bytes)) = nat_file {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
             for line in text.lines() {
                 let item = line.split('#').next().unwrap_or("").trim();
                 if item.is_empty() {
@@ -240,6 +269,7 @@ impl Config {
                 client_side_estimate: a.client_side_estimate,
                 flow_log_id: a.flow_log_id.clone(),
                 tasks: KnownTasks::new(ecs_tasks),
+                inventory: Arc::new(inventory),
                 ..Default::default()
             }),
             region: a.region.clone(),

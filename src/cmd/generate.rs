@@ -1,4 +1,5 @@
-//! `flowcost generate`: build a synthetic world and write its flow logs and `truth.json`.
+//! `flowcost generate`: build a synthetic world and write its flow logs, `truth.json`, the
+//! ECS tasks and the VPC inventory as the AWS CLI would print them.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -69,8 +70,14 @@ pub fn run(a: &GenerateArgs) -> Result<(), Error> {
     let tasks = serde_json::to_string_pretty(&world.describe_tasks()).expect("tasks serialise");
     std::fs::write(out.join("ecs-tasks.json"), tasks + "\n")
         .map_err(io("writing ecs-tasks.json".into()))?;
+    let inv = out.join("inventory");
+    std::fs::create_dir_all(&inv).map_err(io("creating inventory/".into()))?;
+    for (name, doc) in world.describe_vpc() {
+        let text = serde_json::to_string_pretty(&doc).expect("documents serialise") + "\n";
+        std::fs::write(inv.join(name), text).map_err(io(format!("writing inventory/{name}")))?;
+    }
     eprintln!(
-        "flowcost: wrote {} records in {} files ({} bytes), truth.json and ecs-tasks.json under {}",
+        "flowcost: wrote {} records in {} files ({} bytes), truth.json, ecs-tasks.json and the VPC inventory (inventory/) under {}",
         written.records, written.files, written.bytes, a.out
     );
     Ok(())

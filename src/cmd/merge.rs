@@ -88,6 +88,7 @@ fn config(
             client_side_estimate: s.client_side_estimate,
             flow_log_id: s.flow_log_id.clone(),
             tasks: KnownTasks::new(s.ecs_tasks.clone()),
+            inventory: Default::default(),
         }),
         region: s.region.clone(),
         prices: s.prices.clone(),

@@ -152,6 +152,15 @@ pub struct Truth {
     pub rejected_records: u64,
     pub nodata_records: u64,
     pub skipdata_records: u64,
+    /// The VPC inventory the generator writes (`inventory/`): each NAT ENI's gateway id, the
+    /// gateway that has no flow-log record, and the endpoint plan's truth: each route table
+    /// that lacks the S3 gateway endpoint and its clients' S3 bytes through a NAT.
+    #[serde(default)]
+    pub nat_gateway_ids: BTreeMap<String, String>,
+    #[serde(default)]
+    pub silent_nat_gateway: String,
+    #[serde(default)]
+    pub s3_plan_by_route_table: BTreeMap<String, u64>,
 }
 
 /// Split a flow's bytes over the aggregation intervals it spans: `(record start, record end,
@@ -804,6 +813,9 @@ impl World {
             endpoint_skips_subnet: self.spec.endpoint_skips_subnet.clone(),
             s3_via_endpoint: 0,
             nat_s3_after_endpoint_by_subnet: BTreeMap::new(),
+            nat_gateway_ids: BTreeMap::new(),
+            silent_nat_gateway: String::new(),
+            s3_plan_by_route_table: BTreeMap::new(),
             rejected_records: 0,
             nodata_records: self.status.iter().filter(|s| !s.skip).count() as u64,
             skipdata_records: self.status.iter().filter(|s| s.skip).count() as u64,
@@ -861,6 +873,7 @@ impl World {
         }
         t.ecr_pulls = pulled.len() as u64;
         t.nat_total = t.nat.total();
+        self.inventory_truth(&mut t);
         t
     }
 }

@@ -8,6 +8,7 @@ mod csv;
 pub mod escape;
 pub mod html;
 pub mod monthly;
+pub mod plan;
 mod text;
 
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,9 @@ pub struct Report {
     pub inputs: Inputs,
     pub analysis: Analysis,
     pub cost: Cost,
+    /// What the VPC inventory (`--inventory`) adds: gateways by id, route tables, the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<crate::plan::InventoryReport>,
 }
 
 impl Report {
@@ -70,6 +74,7 @@ impl Report {
             inputs,
             analysis,
             cost,
+            inventory: None,
         }
     }
 

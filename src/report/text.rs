@@ -340,7 +340,10 @@ pub fn render(r: &Report, md: bool) -> String {
                 )
             });
             t.row(vec![
-                g.eni.clone(),
+                match &g.nat_gateway {
+                    Some(n) => format!("{n} ({})", g.eni),
+                    None => g.eni.clone(),
+                },
                 g.private_ips.join(" "),
                 g.az.clone().unwrap_or("-".into()),
                 human(g.classes.s3.total()),
@@ -407,6 +410,10 @@ pub fn render(r: &Report, md: bool) -> String {
             ]);
         }
         t.render(md, &mut out);
+    }
+
+    if let Some(inv) = &r.inventory {
+        inventory_section(inv, &r.cost, md, &mut out);
     }
 
     heading(&mut out, md, 2, "Data quality");
@@ -483,4 +490,128 @@ pub fn render(r: &Report, md: bool) -> String {
         );
     }
     out
+}
+
+/// The VPC inventory's part: gateways by id, client subnets with their route tables, and the
+/// endpoint plan with its commands.
+fn inventory_section(
+    inv: &crate::plan::InventoryReport,
+    c: &crate::cost::Cost,
+    md: bool,
+    out: &mut String,
+) {
+    heading(out, md, 2, "NAT gateways (inventory)");
+    let mut t = Table::new(&[
+        "gateway",
+        "ENIs",
+        "subnet",
+        "VPC",
+        "state",
+        "NAT bytes",
+        "in the logs",
+    ]);
+    for g in &inv.gateways {
+        t.row(vec![
+            g.id.clone(),
+            g.enis.join(" "),
+            g.subnet
+                .clone()
+                .unwrap_or_else(|| match g.availability_mode.as_deref() {
+                    Some("regional") => "(regional)".into(),
+                    _ => "-".into(),
+                }),
+            g.vpc.clone().unwrap_or("-".into()),
+            g.state.clone().unwrap_or("-".into()),
+            human(g.nat_bytes),
+            if g.logged {
+                "yes"
+            } else {
+                "NO: not in these figures"
+            }
+            .into(),
+        ]);
+    }
+    t.render(md, out);
+    if !inv.subnets.is_empty() {
+        heading(out, md, 2, "Client subnets and their route tables");
+        let mut t = Table::new(&[
+            "subnet",
+            "AZ",
+            "route table",
+            "s3",
+            "dynamodb",
+            "all NAT bytes",
+        ]);
+        for s in &inv.subnets {
+            let rt = match (&s.route_table, s.main_route_table) {
+                (Some(r), true) => format!("{r} (main)"),
+                (Some(r), false) => r.clone(),
+                (None, _) => "-".into(),
+            };
+            t.row(vec![
+                s.subnet.clone(),
+                s.az.clone().unwrap_or("-".into()),
+                rt,
+                human(s.s3_bytes),
+                human(s.dynamodb_bytes),
+                human(s.nat_bytes),
+            ]);
+        }
+        t.render(md, out);
+    }
+    heading(out, md, 2, "Endpoint plan");
+    if inv.plan.is_empty() {
+        let _ = writeln!(out, "No route table sends S3 or DynamoDB traffic through a NAT without a gateway endpoint.\n");
+    } else {
+        let mut t = Table::new(&[
+            "service",
+            "route table",
+            "subnets",
+            "bytes",
+            "saves per 30 days",
+            "action",
+        ]);
+        for p in &inv.plan {
+            t.row(vec![
+                p.service.label().into(),
+                p.route_table.clone(),
+                p.subnets.join(" "),
+                human(p.bytes),
+                dollars(p.saving.per_30_days),
+                match &p.endpoint {
+                    Some(e) => format!("add to {e}"),
+                    None => "create a gateway endpoint".into(),
+                },
+            ]);
+        }
+        t.render(md, out);
+        let total = inv.plan_saving();
+        let _ = writeln!(
+            out,
+            "All together: {} per 30 days ({} in the period, at {}/GB NAT processing).\n",
+            dollars(total.per_30_days),
+            dollars(total.period),
+            dollars(c.prices.nat_per_gb)
+        );
+        if md {
+            out.push_str("```sh\n");
+        }
+        for cmd in super::plan::commands(&inv.plan) {
+            let _ = writeln!(out, "{cmd}");
+        }
+        if md {
+            out.push_str("```\n");
+        }
+        out.push('\n');
+        for cav in super::plan::CAVEATS {
+            let _ = writeln!(out, "{}{cav}", if md { "- " } else { "* " });
+        }
+        out.push('\n');
+    }
+    for n in &inv.notes {
+        let _ = writeln!(out, "{}{}", if md { "- " } else { "" }, esc(md, n));
+    }
+    if !inv.notes.is_empty() {
+        out.push('\n');
+    }
 }

@@ -7,6 +7,7 @@ mod cli;
 mod compare;
 mod flow_logs;
 mod hostile;
+mod inventory;
 mod ip_ranges;
 mod partials;
 mod properties;

@@ -126,6 +126,15 @@ impl GenWorld {
     pub fn ecs_tasks(&self) -> String {
         self.dir.path().join("ecs-tasks.json").display().to_string()
     }
+    /// One of the VPC inventory's documents (`nat-gateways.json`, …).
+    pub fn inventory(&self, name: &str) -> String {
+        self.dir
+            .path()
+            .join("inventory")
+            .join(name)
+            .display()
+            .to_string()
+    }
 }
 
 pub fn spec(seed: u64, fields: FieldSet) -> Spec {
@@ -149,6 +158,11 @@ pub fn world(spec: &Spec, encodings: &[Encoding]) -> GenWorld {
     generate::write_world(&w, dir.path(), encodings).expect("write world");
     let tasks = serde_json::to_vec(&w.describe_tasks()).unwrap();
     std::fs::write(dir.path().join("ecs-tasks.json"), tasks).expect("write ecs-tasks.json");
+    std::fs::create_dir_all(dir.path().join("inventory")).unwrap();
+    for (name, doc) in w.describe_vpc() {
+        let text = serde_json::to_vec_pretty(&doc).unwrap();
+        std::fs::write(dir.path().join("inventory").join(name), text).unwrap();
+    }
     GenWorld {
         dir,
         truth: w.truth(),

@@ -1,7 +1,9 @@
 //! What AWS's own APIs say about the resources behind the flow logs, from the JSON the AWS CLI
-//! prints. For now `aws ecs describe-tasks`: which ECS service a task address belonged to, and
-//! when, to label task starts where the flow logs carry no ECS fields. Pure: the caller reads
-//! the files.
+//! prints: `aws ecs describe-tasks` here (which ECS service a task address belonged to, and
+//! when, to label task starts where the flow logs carry no ECS fields), and the VPC's NAT
+//! gateways, route tables, subnets and endpoints in [`ec2`]. Pure: the caller reads the files.
+
+pub mod ec2;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;

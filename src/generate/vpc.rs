@@ -1,0 +1,189 @@
+//! The simulated VPC as the EC2 API would describe it: the JSON of `aws ec2
+//! describe-nat-gateways`, `describe-subnets`, `describe-route-tables` and
+//! `describe-vpc-endpoints`, written beside the flow logs (`inventory/`), and the truth of what
+//! an inventory-aware report must find in it: the gateway ids, one gateway with no flow logs,
+//! and the route tables an endpoint plan must name, with their clients' S3 bytes.
+
+use serde_json::json;
+
+use super::world::{Truth, World, REGION, VPC};
+use crate::classify::Class;
+
+/// The gateway the inventory holds but no flow log records (a private NAT gateway in the
+/// second public subnet, with an ENI no record has).
+const SILENT_NAT: &str = "nat-0f0f0f0f0f0f0f0f0";
+const SILENT_ENI: &str = "eni-0f0f0f0f0f0f0f0f0";
+const S3_ENDPOINT: &str = "vpce-0e0e0e0e0e0e0e0e0";
+const MAIN_TABLE: &str = "rtb-0a0a0a0a0a0a0a0a0";
+
+fn hex(id: &str) -> &str {
+    id.split_once('-').map_or(id, |(_, h)| h)
+}
+
+impl World {
+    /// A NAT's gateway id (from its ENI's hex digits).
+    pub fn nat_gateway_id(&self, nat: usize) -> String {
+        format!("nat-{}", hex(&self.enis[self.nats[nat].eni].id))
+    }
+
+    /// The route table of a subnet: its own for a private subnet, else the main table.
+    pub fn route_table_id(&self, subnet: usize) -> String {
+        match self.subnets[subnet].nat {
+            Some(_) => format!("rtb-{}", hex(&self.subnets[subnet].id)),
+            None => MAIN_TABLE.into(),
+        }
+    }
+
+    /// Whether a subnet's route table has the S3 gateway endpoint (the inventory is a
+    /// snapshot taken after the endpoint was added, if it was).
+    fn has_s3_endpoint(&self, subnet: usize) -> bool {
+        self.spec.s3_endpoint_at.is_some()
+            && self.subnets[subnet].nat.is_some()
+            && self.spec.endpoint_skips_subnet.as_deref() != Some(self.subnets[subnet].id.as_str())
+    }
+
+    /// The four documents, by file name.
+    pub fn describe_vpc(&self) -> Vec<(&'static str, serde_json::Value)> {
+        let azs = |az: &str| match az {
+            "use1-az1" => "us-east-1a",
+            _ => "us-east-1b",
+        };
+        let mut nats: Vec<serde_json::Value> = (0..self.nats.len())
+            .map(|i| {
+                let n = &self.nats[i];
+                let eni = &self.enis[n.eni];
+                json!({
+                    "CreateTime": "2026-08-01T00:00:00+00:00",
+                    "NatGatewayAddresses": [{
+                        "AllocationId": format!("eipalloc-{}", hex(&eni.id)),
+                        "NetworkInterfaceId": eni.id,
+                        "PrivateIp": n.ip.to_string(),
+                        "PublicIp": format!("203.0.113.{}", 10 + i),
+                        "AssociationId": format!("eipassoc-{}", hex(&eni.id)),
+                        "IsPrimary": true,
+                        "Status": "succeeded",
+                    }],
+                    "NatGatewayId": self.nat_gateway_id(i),
+                    "State": "available",
+                    "SubnetId": self.subnets[eni.subnet].id,
+                    "VpcId": VPC,
+                    "Tags": [{"Key": "Name", "Value": format!("nat-{}", i + 1)}],
+                    "ConnectivityType": "public",
+                    "AvailabilityMode": "zonal",
+                })
+            })
+            .collect();
+        nats.push(json!({
+            "CreateTime": "2026-08-01T00:00:00+00:00",
+            "NatGatewayAddresses": [{
+                "NetworkInterfaceId": SILENT_ENI,
+                "PrivateIp": "10.0.100.77",
+                "IsPrimary": true,
+                "Status": "succeeded",
+            }],
+            "NatGatewayId": SILENT_NAT,
+            "State": "available",
+            "SubnetId": self.subnets[1].id,
+            "VpcId": VPC,
+            "ConnectivityType": "private",
+        }));
+        let subnets: Vec<serde_json::Value> = self
+            .subnets
+            .iter()
+            .map(|s| {
+                let len = 32 - s.hosts.trailing_zeros();
+                json!({
+                    "AvailabilityZone": azs(s.az),
+                    "AvailabilityZoneId": s.az,
+                    "CidrBlock": format!("{}/{len}", std::net::Ipv4Addr::from(s.base)),
+                    "SubnetId": s.id,
+                    "VpcId": VPC,
+                    "State": "available",
+                    "MapPublicIpOnLaunch": s.nat.is_none(),
+                })
+            })
+            .collect();
+        let mut tables = vec![json!({
+            "Associations": [{"Main": true, "RouteTableAssociationId": "rtbassoc-0a0a0a0a0a0a0a0a0",
+                              "RouteTableId": MAIN_TABLE, "AssociationState": {"State": "associated"}}],
+            "RouteTableId": MAIN_TABLE,
+            "Routes": [
+                {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "Origin": "CreateRouteTable", "State": "active"},
+                {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-0a0a0a0a0a0a0a0a0", "Origin": "CreateRoute", "State": "active"},
+            ],
+            "VpcId": VPC,
+        })];
+        for (i, s) in self.subnets.iter().enumerate() {
+            let Some(nat) = s.nat else { continue };
+            let rt = self.route_table_id(i);
+            let mut routes = vec![
+                json!({"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "Origin": "CreateRouteTable", "State": "active"}),
+                json!({"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": self.nat_gateway_id(nat), "Origin": "CreateRoute", "State": "active"}),
+            ];
+            if self.has_s3_endpoint(i) {
+                routes.push(json!({"DestinationPrefixListId": "pl-63a5400a", "GatewayId": S3_ENDPOINT, "Origin": "CreateRoute", "State": "active"}));
+            }
+            tables.push(json!({
+                "Associations": [{"Main": false, "RouteTableAssociationId": format!("rtbassoc-{}", hex(&s.id)),
+                                  "RouteTableId": rt, "SubnetId": s.id, "AssociationState": {"State": "associated"}}],
+                "RouteTableId": rt,
+                "Routes": routes,
+                "VpcId": VPC,
+            }));
+        }
+        let mut endpoints = vec![json!({
+            "VpcEndpointId": "vpce-0d0d0d0d0d0d0d0d0",
+            "VpcEndpointType": "Interface",
+            "VpcId": VPC,
+            "ServiceName": format!("com.amazonaws.{REGION}.ecr.dkr"),
+            "State": "available",
+            "RouteTableIds": [],
+            "SubnetIds": [self.subnets[2].id, self.subnets[3].id],
+        })];
+        if self.spec.s3_endpoint_at.is_some() {
+            let with: Vec<String> = (0..self.subnets.len())
+                .filter(|&i| self.has_s3_endpoint(i))
+                .map(|i| self.route_table_id(i))
+                .collect();
+            endpoints.push(json!({
+                "VpcEndpointId": S3_ENDPOINT,
+                "VpcEndpointType": "Gateway",
+                "VpcId": VPC,
+                "ServiceName": format!("com.amazonaws.{REGION}.s3"),
+                "State": "available",
+                "RouteTableIds": with,
+                "SubnetIds": [],
+            }));
+        }
+        vec![
+            ("nat-gateways.json", json!({ "NatGateways": nats })),
+            ("subnets.json", json!({ "Subnets": subnets })),
+            ("route-tables.json", json!({ "RouteTables": tables })),
+            ("vpc-endpoints.json", json!({ "VpcEndpoints": endpoints })),
+        ]
+    }
+
+    /// Fill the inventory's part of the truth, from the world (never from the documents):
+    /// a route table is in the S3 plan when its subnet's clients sent S3 bytes through a NAT
+    /// in the simulation and the table has no S3 gateway endpoint.
+    pub(super) fn inventory_truth(&self, t: &mut Truth) {
+        for i in 0..self.nats.len() {
+            t.nat_gateway_ids.insert(
+                self.enis[self.nats[i].eni].id.clone(),
+                self.nat_gateway_id(i),
+            );
+        }
+        t.silent_nat_gateway = SILENT_NAT.into();
+        for (i, s) in self.subnets.iter().enumerate() {
+            let s3 = t
+                .nat_by_subnet
+                .get(&s.id)
+                .map_or(0, |c| c.get(Class::S3).total());
+            if s.nat.is_some() && s3 > 0 && !self.has_s3_endpoint(i) {
+                *t.s3_plan_by_route_table
+                    .entry(self.route_table_id(i))
+                    .or_insert(0) += s3;
+            }
+        }
+    }
+}
