@@ -131,6 +131,10 @@ pub struct Verdict {
     pub s3_left_by_subnet: Vec<GroupRow>,
     pub s3_left_by_az: Vec<GroupRow>,
     pub s3_left_clients: Vec<ClientRow>,
+    /// With the VPC inventory: the route tables still sending S3 through a NAT without the
+    /// S3 gateway endpoint after the change (the after side's endpoint plan).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub s3_route_tables_without_endpoint: Vec<String>,
     /// S3 in other regions after the change: no gateway endpoint can take it.
     pub s3_other_region_per_day: f64,
     /// `Some(true)` when the tasks' S3 egress moved from traffic-path 1 (NAT) to a gateway
@@ -342,14 +346,29 @@ pub fn compare(
         None => summary.push("No S3 crossed the NAT before the change.".into()),
     }
     let days_after = a.covered_days.max(f64::MIN_POSITIVE);
+    let inventory = after.inventory.as_ref();
+    let table_of = |subnet: &str| {
+        inventory
+            .and_then(|i| i.subnets.iter().find(|s| s.subnet == subnet))
+            .and_then(|s| s.route_table.clone())
+    };
     for g in &by_subnet {
         summary.push(format!(
-            "S3 still crosses the NAT from subnet {}: {}/day ({:.1}% of what is left). Its route table lacks the S3 gateway endpoint.",
+            "S3 still crosses the NAT from subnet {}: {}/day ({:.1}% of what is left). Its route table{} lacks the S3 gateway endpoint.",
             g.key,
             human((g.classes.s3.total() as f64 / days_after) as u64),
-            g.classes.s3.total() as f64 * 100.0 / an.classes.s3.total().max(1) as f64
+            g.classes.s3.total() as f64 * 100.0 / an.classes.s3.total().max(1) as f64,
+            table_of(&g.key).map_or(String::new(), |t| format!(" ({t})"))
         ));
     }
+    let s3_route_tables_without_endpoint: Vec<String> = inventory
+        .map(|i| {
+            (i.plan.iter())
+                .filter(|p| p.service == crate::plan::Service::S3)
+                .map(|p| p.route_table.clone())
+                .collect()
+        })
+        .unwrap_or_default();
     // coverage: a side whose logs cover little of its period, or far less than the other's
     let share = |s: &Side| {
         if s.days > 0.0 {
@@ -403,6 +422,7 @@ pub fn compare(
             s3_left_by_subnet: by_subnet,
             s3_left_by_az: by_az,
             s3_left_clients: clients,
+            s3_route_tables_without_endpoint,
             s3_other_region_per_day: a.per_day.s3_other_region,
             traffic_path_confirms: confirms,
             summary,

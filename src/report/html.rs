@@ -24,6 +24,7 @@ li,p{overflow-wrap:anywhere}\
 th{background:#f1f3f5}\
 tr:nth-child(even) td{background:#fafbfc}\
 code{font-size:.9em;background:#f1f3f5;padding:1px 4px;border-radius:3px;word-break:break-all}\
+pre{background:#f1f3f5;padding:8px;overflow-x:auto}\
 figure{margin:12px 0 20px}\
 figure svg{max-width:100%;height:auto;border:1px solid #e9ecef}\
 figcaption{font-size:.85em;color:#495057}\

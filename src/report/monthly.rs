@@ -406,6 +406,9 @@ impl MonthlyReport {
         if self.comparison.is_some() {
             v.push("before-after.csv".into());
         }
+        if self.analysis.inventory.is_some() {
+            v.extend(["endpoint-plan.sh", "endpoint-plan.tf"].map(String::from));
+        }
         v
     }
 
@@ -625,6 +628,11 @@ impl MonthlyReport {
         }
         if let Some(c) = &self.comparison {
             out.push(("before-after.csv".into(), c.render(Format::Csv)));
+        }
+        if let Some(inv) = &self.analysis.inventory {
+            let sh = super::plan::shell_script(&inv.plan, super::dollars);
+            out.push(("endpoint-plan.sh".into(), sh));
+            out.push(("endpoint-plan.tf".into(), super::plan::terraform(&inv.plan)));
         }
         out
     }
@@ -941,7 +949,7 @@ fn demoted(out: &mut String, doc: &str) {
 }
 
 /// Every file name a report folder can hold (to clear stale ones from an earlier run).
-pub const ALL_FILES: [&str; 15] = [
+pub const ALL_FILES: [&str; 17] = [
     "daily-nat-bytes.svg",
     "top-s3-clients.svg",
     "before-after.svg",
@@ -954,6 +962,8 @@ pub const ALL_FILES: [&str; 15] = [
     "inputs.csv",
     "history.csv",
     "before-after.csv",
+    "endpoint-plan.sh",
+    "endpoint-plan.tf",
     "report.json",
     "report.md",
     "report.html",

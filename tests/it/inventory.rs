@@ -208,3 +208,100 @@ fn a_hostile_inventory_is_refused_with_its_place() {
     let e = support::stderr(&o);
     assert!(e.contains("rt.json") && e.contains("SubnetId"), "{e}");
 }
+
+/// The endpoint world: the S3 gateway endpoint added on the third of four days, one subnet
+/// left without it.
+fn endpoint_world(seed: u64) -> GenWorld {
+    let mut s = spec(seed, FieldSet::V5);
+    s.days = 4;
+    s.s3_endpoint_at = Some(s.start + 2 * 86_400);
+    s.endpoint_skips_subnet = Some("subnet-0d44dd44dd44dd44d".into());
+    world(&s, &[Encoding::Gz])
+}
+
+#[test]
+fn compare_names_the_route_table_still_without_the_endpoint() {
+    let w = endpoint_world(45);
+    let mut args = vec![
+        "compare".to_string(),
+        "-q".into(),
+        "--format".into(),
+        "json".into(),
+        "--before".into(),
+        "2026-09-01..2026-09-02".into(),
+        "--after".into(),
+        "2026-09-03..2026-09-04".into(),
+        w.path(Encoding::Gz),
+    ];
+    args.extend(inventory_args(&w));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = support::run(&args);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let c: flowcost::report::compare::Comparison = serde_json::from_slice(&o.stdout).unwrap();
+    let want: Vec<String> = w.truth.s3_plan_by_route_table.keys().cloned().collect();
+    assert_eq!(want.len(), 1);
+    assert_eq!(c.verdict.s3_route_tables_without_endpoint, want);
+    assert!(
+        c.verdict.summary.iter().any(|s| s.contains(&want[0])),
+        "{:?}",
+        c.verdict.summary
+    );
+}
+
+#[test]
+fn the_report_folder_holds_the_plan_as_a_script_and_terraform() {
+    let w = endpoint_world(46);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let mut args = vec![
+        "report".to_string(),
+        "-q".into(),
+        "-d".into(),
+        out.display().to_string(),
+        w.path(Encoding::Gz),
+    ];
+    args.extend(inventory_args(&w));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = support::run(&args);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let read =
+        |n: &str| std::fs::read_to_string(out.join(n)).unwrap_or_else(|e| panic!("{n}: {e}"));
+    let (rt, _) = w.truth.s3_plan_by_route_table.iter().next().unwrap();
+    let sh = read("endpoint-plan.sh");
+    assert!(sh.contains(&format!(
+        "aws ec2 modify-vpc-endpoint --region us-east-1 --vpc-endpoint-id vpce-0e0e0e0e0e0e0e0e0 --add-route-table-ids {rt}"
+    )), "{sh}");
+    // the script parses as a shell script
+    let check = std::process::Command::new("sh")
+        .arg("-n")
+        .arg(out.join("endpoint-plan.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let tf = read("endpoint-plan.tf");
+    assert!(tf.contains(&format!("route_table_id  = \"{rt}\"")), "{tf}");
+    assert!(tf.contains("vpc_endpoint_id = \"vpce-0e0e0e0e0e0e0e0e0\""));
+    let md = read("report.md");
+    assert!(md.contains("Endpoint plan") && md.contains("```sh"));
+    let html = read("report.html");
+    assert!(html.contains("<pre><code class=\"language-sh\">aws ec2 modify-vpc-endpoint"));
+    // report.json round-trips strictly with the inventory's part in it
+    let text = read("report.json");
+    let doc: flowcost::report::monthly::MonthlyReport = serde_json::from_str(&text).unwrap();
+    assert_eq!(serde_json::to_string_pretty(&doc).unwrap() + "\n", text);
+    assert!(doc.analysis.inventory.is_some());
+    // without the inventory, a rerun into the same folder removes the plan's files
+    let o = support::run(&[
+        "report",
+        "-q",
+        "-d",
+        out.to_str().unwrap(),
+        &w.path(Encoding::Gz),
+    ]);
+    assert!(o.status.success());
+    assert!(!out.join("endpoint-plan.sh").exists() && !out.join("endpoint-plan.tf").exists());
+}
