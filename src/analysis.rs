@@ -185,6 +185,9 @@ pub struct Gateway {
     pub nat_gateway: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc: Option<String>,
+    /// NAT bytes counted per UTC day (what the bill is reconciled against).
+    #[serde(default)]
+    pub daily: BTreeMap<String, u64>,
 }
 
 /// Both legs' sums over the days where both were present.
@@ -776,6 +779,9 @@ fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> C
             nat_gateway: gw.map(|g| g.id.clone()),
             vpc: (a.meta.vpc.as_deref().map(String::from))
                 .or_else(|| gw.and_then(|g| g.vpc.clone())),
+            daily: (by_day.iter())
+                .map(|(d, c)| (day_string(*d), c.total()))
+                .collect(),
             region: a.meta.region.map(|r| ranges.regions[r as usize].clone()),
             total: g.total(),
             classes: g,

@@ -165,6 +165,11 @@ pub struct AnalyzeArgs {
     /// address, and the endpoint plan. See README, "The VPC inventory".
     #[arg(long = "inventory", value_name = "FILE")]
     pub inventory: Vec<String>,
+    /// A Cost and Usage Report (repeatable): a file or folder of CUR 2.0 / Data Exports,
+    /// legacy CUR or FOCUS 1.2 rows, CSV, gzip CSV or Parquet. The report reconciles the
+    /// billed NAT data processing with the flow logs. See README, "Reconciling with the bill".
+    #[arg(long = "cur", value_name = "FILE|DIR")]
+    pub cur: Vec<String>,
     /// The output of `aws ecs describe-tasks` (repeatable): labels task starts with their ECS
     /// service where the flow logs carry no ECS fields (by task address and time).
     #[arg(long = "ecs-tasks", value_name = "FILE")]

@@ -13,7 +13,7 @@ mod world;
 mod write;
 
 pub use world::{build, Truth, World, FLOW_LOG_ID};
-pub use write::{write_world, write_world_with};
+pub use write::{write_cur, write_world, write_world_with};
 
 /// Field sets the generator can write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

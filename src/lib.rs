@@ -12,6 +12,7 @@
 
 pub mod account;
 pub mod analysis;
+pub mod bill;
 pub mod classify;
 pub mod cli;
 pub mod cmd;

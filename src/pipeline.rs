@@ -49,6 +49,8 @@ pub struct Config {
     /// Spill budget in ENIs (0: never) and where to spill.
     pub max_enis_in_memory: usize,
     pub temp_dir: std::path::PathBuf,
+    /// The bill's NAT data processing (`--cur`), to reconcile the report with.
+    pub bill: Option<Arc<crate::bill::Bill>>,
 }
 
 impl Config {
@@ -267,8 +269,13 @@ pub fn finish(cfg: &Config, a: Accumulated) -> Result<Report, Error> {
     let inventory = &cfg.run.inventory;
     let plan =
         (!inventory.is_empty()).then(|| crate::plan::build(&analysis, inventory, &cost, &region));
+    let reconciliation = cfg
+        .bill
+        .as_ref()
+        .map(|b| crate::bill::reconcile(b, &analysis, &cost));
     let mut report = Report::new(inputs, analysis, cost);
     report.inventory = plan;
+    report.reconciliation = reconciliation;
     Ok(report)
 }
 

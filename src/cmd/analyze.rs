@@ -125,6 +125,12 @@ impl Config {
                 )));
             }
         }
+        let bill = match a.cur.is_empty() {
+            true => None,
+            false => Some(Arc::new(
+                source::cur::read_bill(&a.cur).map_err(|e| usage(format!("--cur: {e}")))?,
+            )),
+        };
         let ranges = crate::cmd::ip_ranges::in_use(a.ip_ranges.as_deref())?;
         if let Some(r) = &a.region {
             if ranges.region_id(r).is_none() {
@@ -285,6 +291,7 @@ impl Config {
             shard: None,
             max_enis_in_memory: a.max_enis_in_memory,
             temp_dir,
+            bill,
         })
     }
 }

@@ -76,8 +76,9 @@ pub fn run(a: &GenerateArgs) -> Result<(), Error> {
         let text = serde_json::to_string_pretty(&doc).expect("documents serialise") + "\n";
         std::fs::write(inv.join(name), text).map_err(io(format!("writing inventory/{name}")))?;
     }
+    generate::write_cur(&world, &out.join("cur")).map_err(io("writing the bill (cur/)".into()))?;
     eprintln!(
-        "flowcost: wrote {} records in {} files ({} bytes), truth.json, ecs-tasks.json and the VPC inventory (inventory/) under {}",
+        "flowcost: wrote {} records in {} files ({} bytes), truth.json, ecs-tasks.json, the VPC inventory (inventory/) and the bill (cur/) under {}",
         written.records, written.files, written.bytes, a.out
     );
     Ok(())

@@ -103,6 +103,7 @@ fn config(
         shard: None,
         max_enis_in_memory: crate::spill::DEFAULT_BUDGET,
         temp_dir,
+        bill: None,
     })
 }
 

@@ -2,7 +2,11 @@
 //! describe-nat-gateways`, `describe-subnets`, `describe-route-tables` and
 //! `describe-vpc-endpoints`, written beside the flow logs (`inventory/`), and the truth of what
 //! an inventory-aware report must find in it: the gateway ids, one gateway with no flow logs,
-//! and the route tables an endpoint plan must name, with their clients' S3 bytes.
+//! and the route tables an endpoint plan must name, with their clients' S3 bytes. And the
+//! bill: a CUR 2.0 export of the NAT gateways' data processing, with the truth of its
+//! reconciliation (one gateway unlogged, one day a flow log missed half of).
+
+use std::collections::BTreeMap;
 
 use serde_json::json;
 
@@ -185,5 +189,180 @@ impl World {
                     .or_insert(0) += s3;
             }
         }
+    }
+}
+
+/// The NAT data-processing price the generated bill charges (us-east-1, USD per GB).
+pub const CUR_PRICE: f64 = 0.045;
+/// The silent gateway's billed traffic per day: it has no flow log.
+const SILENT_BYTES_PER_DAY: u64 = 5 << 30;
+/// On the last day the first gateway's flow log missed this share of its traffic (billed,
+/// never logged: a flow log stopped for part of the day).
+const MISSED_NUM: u64 = 1;
+const MISSED_DEN: u64 = 2;
+
+/// Bytes per gateway and hour.
+type Hours<G> = BTreeMap<(G, i64), u64>;
+
+impl World {
+    /// NAT bytes per gateway (index; `None`: the silent one) and hour, as billed: the
+    /// simulated traffic by record start, the missed share, the silent gateway's.
+    fn billed_hours(&self) -> (Hours<Option<usize>>, Hours<usize>) {
+        let mut logged: BTreeMap<(usize, i64), u64> = BTreeMap::new();
+        for f in &self.flows {
+            let (Some(nat), Some(_)) = (f.via_nat, f.class) else {
+                continue;
+            };
+            if f.kind == super::world::Kind::Scan {
+                continue;
+            }
+            for (s, _, u, d) in super::world::intervals(f) {
+                *logged.entry((nat, s.div_euclid(3600))).or_insert(0) += u + d;
+            }
+        }
+        let mut billed: BTreeMap<(Option<usize>, i64), u64> = logged
+            .iter()
+            .map(|((n, h), b)| ((Some(*n), *h), *b))
+            .collect();
+        let last_day = (self.spec.start / 86_400) + self.spec.days as i64 - 1;
+        for ((n, h), b) in &logged {
+            if *n == 0 && h.div_euclid(24) == last_day {
+                *billed.get_mut(&(Some(0), *h)).expect("logged hour") +=
+                    b * MISSED_NUM / MISSED_DEN;
+            }
+        }
+        for day in 0..self.spec.days as i64 {
+            let first = self.spec.start / 3600 + day * 24;
+            for h in first..first + 24 {
+                billed.insert((None, h), SILENT_BYTES_PER_DAY / 24);
+            }
+        }
+        (billed, logged)
+    }
+
+    /// The bill as a CUR 2.0 export with hourly granularity and resource ids: the NAT gateways'
+    /// data processing and hours, and a few rows of other services; header and rows.
+    pub fn cost_and_usage(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
+        let headers = vec![
+            "identity_line_item_id",
+            "bill_billing_period_start_date",
+            "line_item_usage_account_id",
+            "line_item_line_item_type",
+            "line_item_usage_start_date",
+            "line_item_usage_end_date",
+            "line_item_product_code",
+            "line_item_usage_type",
+            "line_item_operation",
+            "line_item_resource_id",
+            "line_item_usage_amount",
+            "line_item_unblended_rate",
+            "line_item_unblended_cost",
+            "line_item_line_item_description",
+            "product_region_code",
+            "pricing_unit",
+        ];
+        let at = |t: i64| crate::time::format_instant(t).replace('Z', ".000Z");
+        let (y, m, _) = crate::time::civil_from_days(self.spec.start.div_euclid(86_400));
+        let month = at(crate::time::days_from_civil(y, m, 1) * 86_400);
+        let arn = |id: &str| {
+            format!(
+                "arn:aws:ec2:{REGION}:{}:natgateway/{id}",
+                super::world::ACCOUNT
+            )
+        };
+        let (billed, _) = self.billed_hours();
+        let mut rows = Vec::new();
+        for ((nat, hour), bytes) in &billed {
+            let id = match nat {
+                Some(n) => self.nat_gateway_id(*n),
+                None => SILENT_NAT.to_string(),
+            };
+            let gb = *bytes as f64 / 1_073_741_824.0;
+            let t = hour * 3600;
+            for (usage, op, amount, rate, unit) in [
+                ("NatGateway-Bytes", "NatGateway", gb, CUR_PRICE, "GB"),
+                ("NatGateway-Hours", "NatGateway", 1.0, 0.045, "Hrs"),
+            ] {
+                rows.push(vec![
+                    format!("li-{}", rows.len()),
+                    month.clone(),
+                    super::world::ACCOUNT.to_string(),
+                    "Usage".into(),
+                    at(t),
+                    at(t + 3600),
+                    "AmazonEC2".into(),
+                    usage.to_string(),
+                    op.to_string(),
+                    arn(&id),
+                    format!("{amount}"),
+                    format!("{rate}"),
+                    format!("{}", amount * rate),
+                    "$0.045 per GB, NAT, \"processed\"".into(),
+                    REGION.into(),
+                    unit.into(),
+                ]);
+            }
+        }
+        // other rows: a credit on NAT processing (left out), an instance, a tax
+        let t = self.spec.start;
+        for (kind, usage, res, amount, cost) in [
+            (
+                "Credit",
+                "NatGateway-Bytes",
+                arn(&self.nat_gateway_id(0)),
+                "0",
+                "-1.5",
+            ),
+            (
+                "Usage",
+                "BoxUsage:m5.large",
+                "i-0a0a0a0a0a0a0a0a0".to_string(),
+                "1",
+                "0.096",
+            ),
+            ("Tax", "", String::new(), "0", "3.2"),
+        ] {
+            rows.push(vec![
+                format!("li-{}", rows.len()),
+                month.clone(),
+                super::world::ACCOUNT.to_string(),
+                kind.into(),
+                at(t),
+                at(t + 3600),
+                "AmazonEC2".into(),
+                usage.into(),
+                "RunInstances".into(),
+                res,
+                amount.into(),
+                "0".into(),
+                cost.into(),
+                "other".into(),
+                REGION.into(),
+                String::new(),
+            ]);
+        }
+        (headers, rows)
+    }
+
+    /// Fill the bill's part of the truth from the world.
+    pub(super) fn bill_truth(&self, t: &mut Truth) {
+        let (billed, logged) = self.billed_hours();
+        let day = |h: i64| crate::analysis::day_string(h.div_euclid(24) as u32);
+        for ((nat, h), b) in billed {
+            let id = nat.map_or(SILENT_NAT.to_string(), |n| self.nat_gateway_id(n));
+            *t.cur_billed
+                .entry(id)
+                .or_default()
+                .entry(day(h))
+                .or_insert(0) += b;
+        }
+        for ((nat, h), b) in logged {
+            *t.cur_logged
+                .entry(self.nat_gateway_id(nat))
+                .or_default()
+                .entry(day(h))
+                .or_insert(0) += b;
+        }
+        t.cur_price_per_gb = CUR_PRICE;
     }
 }

@@ -161,6 +161,15 @@ pub struct Truth {
     pub silent_nat_gateway: String,
     #[serde(default)]
     pub s3_plan_by_route_table: BTreeMap<String, u64>,
+    /// The Cost and Usage Report the generator writes (`cur/`): billed NAT bytes per gateway
+    /// id and day (the simulated traffic, plus the silent gateway's, plus traffic a flow log
+    /// missed on one gateway-day), the flow-logged part of each, and the price billed.
+    #[serde(default)]
+    pub cur_billed: BTreeMap<String, BTreeMap<String, u64>>,
+    #[serde(default)]
+    pub cur_logged: BTreeMap<String, BTreeMap<String, u64>>,
+    #[serde(default)]
+    pub cur_price_per_gb: f64,
 }
 
 /// Split a flow's bytes over the aggregation intervals it spans: `(record start, record end,
@@ -816,6 +825,9 @@ impl World {
             nat_gateway_ids: BTreeMap::new(),
             silent_nat_gateway: String::new(),
             s3_plan_by_route_table: BTreeMap::new(),
+            cur_billed: BTreeMap::new(),
+            cur_logged: BTreeMap::new(),
+            cur_price_per_gb: 0.0,
             rejected_records: 0,
             nodata_records: self.status.iter().filter(|s| !s.skip).count() as u64,
             skipdata_records: self.status.iter().filter(|s| s.skip).count() as u64,
@@ -874,6 +886,7 @@ impl World {
         t.ecr_pulls = pulled.len() as u64;
         t.nat_total = t.nat.total();
         self.inventory_truth(&mut t);
+        self.bill_truth(&mut t);
         t
     }
 }

@@ -509,3 +509,75 @@ pub fn write_world_with(
     }
     Ok(total)
 }
+
+/// Write the world's bill as a CUR 2.0 export, in gzip CSV (`csv/`) and Snappy Parquet
+/// (`parquet/`, dates as timestamps and amounts as doubles, as Data Exports types them).
+pub fn write_cur(w: &World, dir: &Path) -> std::io::Result<()> {
+    let (headers, rows) = w.cost_and_usage();
+    let name = "flowcost-cur2-00001";
+    std::fs::create_dir_all(dir.join("csv"))?;
+    std::fs::create_dir_all(dir.join("parquet"))?;
+    let mut text = csv_writer_bytes(&headers, &rows)?;
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&text)?;
+    text = gz.finish()?;
+    std::fs::write(dir.join("csv").join(format!("{name}.csv.gz")), text)?;
+    let is_time = |h: &str| h.ends_with("_date");
+    let is_num = |h: &str| {
+        h.starts_with("line_item_usage_amount") || h.ends_with("_rate") || h.ends_with("_cost")
+    };
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    let mut fields = Vec::new();
+    for (i, h) in headers.iter().enumerate() {
+        if is_time(h) {
+            let v: Vec<Option<i64>> = rows
+                .iter()
+                .map(|r| crate::bill::parse_time(&r[i]).map(|t| t * 1000))
+                .collect();
+            cols.push(Arc::new(
+                arrow::array::TimestampMillisecondArray::from(v).with_timezone("UTC"),
+            ));
+            fields.push(ArrowField::new(
+                *h,
+                DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, Some("UTC".into())),
+                true,
+            ));
+        } else if is_num(h) {
+            let v: Vec<Option<f64>> = rows.iter().map(|r| r[i].parse().ok()).collect();
+            cols.push(Arc::new(arrow::array::Float64Array::from(v)));
+            fields.push(ArrowField::new(*h, DataType::Float64, true));
+        } else {
+            let v: Vec<Option<&str>> = rows
+                .iter()
+                .map(|r| (!r[i].is_empty()).then_some(r[i].as_str()))
+                .collect();
+            cols.push(Arc::new(arrow::array::StringArray::from(v)));
+            fields.push(ArrowField::new(*h, DataType::Utf8, true));
+        }
+    }
+    let batch =
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(std::io::Error::other)?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let mut out = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(props))
+        .map_err(std::io::Error::other)?;
+    writer.write(&batch).map_err(std::io::Error::other)?;
+    writer.close().map_err(std::io::Error::other)?;
+    std::fs::write(
+        dir.join("parquet").join(format!("{name}.snappy.parquet")),
+        out,
+    )
+}
+
+/// Rows as CSV (quoted where needed, as the csv crate writes them).
+fn csv_writer_bytes(headers: &[&str], rows: &[Vec<String>]) -> std::io::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(headers)?;
+    for r in rows {
+        w.write_record(r)?;
+    }
+    w.into_inner()
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}

@@ -64,6 +64,9 @@ pub struct Report {
     /// What the VPC inventory (`--inventory`) adds: gateways by id, route tables, the plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inventory: Option<crate::plan::InventoryReport>,
+    /// The bill beside the flow logs (`--cur`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciliation: Option<crate::bill::Reconciliation>,
 }
 
 impl Report {
@@ -75,6 +78,7 @@ impl Report {
             analysis,
             cost,
             inventory: None,
+            reconciliation: None,
         }
     }
 

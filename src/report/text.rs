@@ -415,6 +415,9 @@ pub fn render(r: &Report, md: bool) -> String {
     if let Some(inv) = &r.inventory {
         inventory_section(inv, &r.cost, md, &mut out);
     }
+    if let Some(rec) = &r.reconciliation {
+        reconciliation_section(rec, md, &mut out);
+    }
 
     heading(&mut out, md, 2, "Data quality");
     let q = &a.quality;
@@ -614,4 +617,54 @@ fn inventory_section(
     if !inv.notes.is_empty() {
         out.push('\n');
     }
+}
+
+/// The bill beside the flow logs.
+fn reconciliation_section(rec: &crate::bill::Reconciliation, md: bool, out: &mut String) {
+    heading(out, md, 2, "Reconciliation with the bill");
+    let _ = writeln!(
+        out,
+        "From {} to {}, by {}: billed {} ({}) of NAT data processing, flow logs {} ({}).\n",
+        rec.from,
+        rec.to,
+        rec.granularity,
+        human(rec.billed_bytes),
+        dollars(rec.billed_cost),
+        human(rec.flow_log_bytes),
+        rec.coverage_percent
+            .map_or("-".into(), |c| format!("{c:.1}% covered"))
+    );
+    let mut t = Table::new(&[
+        "gateway",
+        "billed",
+        "billed cost",
+        "flow logs",
+        "coverage",
+        "s3 share",
+        "billed s3 saving",
+    ]);
+    for g in &rec.gateways {
+        t.row(vec![
+            g.gateway.clone(),
+            human(g.billed_bytes),
+            dollars(g.billed_cost),
+            human(g.flow_log_bytes),
+            g.coverage_percent
+                .map_or("-".into(), |c| format!("{c:.1}%")),
+            g.s3_share
+                .map_or("-".into(), |c| format!("{:.1}%", c * 100.0)),
+            g.billed_s3_savings.map_or("-".into(), dollars),
+        ]);
+    }
+    t.render(md, out);
+    let _ = writeln!(
+        out,
+        "S3 gateway endpoint savings in the period: {} priced from the bill, {} priced from the flow logs at list price.\n",
+        dollars(rec.billed_s3_savings),
+        dollars(rec.flow_log_priced_s3_savings)
+    );
+    for n in &rec.notes {
+        let _ = writeln!(out, "{}{}", if md { "- " } else { "" }, esc(md, n));
+    }
+    out.push('\n');
 }

@@ -3,6 +3,7 @@
 //! magic bytes rather than by name. The only stage that does I/O; only its [`s3`] part knows
 //! tokio.
 
+pub mod cur;
 pub mod gunzip;
 pub mod s3;
 

@@ -9,12 +9,15 @@ use flowcost::generate::{Encoding, FieldSet, FLOW_LOG_ID};
 
 use crate::support::{analyze_json, files_under, spec, world};
 
-/// Copy the files under `from` into `to`, the flow-log id in their names replaced by `id`;
-/// `pick` chooses the files.
+/// Copy the flow logs under a world's folder `from` into `to` (not its bill, `cur/`), the
+/// flow-log id in their names replaced by `id`; `pick` chooses the files.
 fn copy_as(from: &Path, to: &Path, id: &str, pick: impl Fn(&Path) -> bool) -> usize {
     let mut n = 0;
     for f in files_under(from).into_iter().filter(|f| pick(f)) {
         let rel = f.strip_prefix(from).unwrap().to_str().unwrap();
+        if rel.starts_with("cur/") {
+            continue;
+        }
         let dst = to.join(rel.replace(FLOW_LOG_ID, id));
         std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
         std::fs::copy(&f, &dst).unwrap();
@@ -28,9 +31,9 @@ fn copy_as(from: &Path, to: &Path, id: &str, pick: impl Fn(&Path) -> bool) -> us
 /// header (the layout, for `--fields`).
 fn export_of(from: &Path, to: &Path) -> String {
     let mut header = String::new();
-    let logs = files_under(from)
-        .into_iter()
-        .filter(|f| f.to_str().unwrap().ends_with(".gz"));
+    let logs = files_under(from).into_iter().filter(|f| {
+        f.to_str().unwrap().ends_with(".gz") && !f.strip_prefix(from).unwrap().starts_with("cur")
+    });
     for (n, f) in logs.enumerate() {
         let mut text = String::new();
         std::io::Read::read_to_string(

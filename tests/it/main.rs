@@ -3,6 +3,7 @@
 //! end to end with golden files, the monthly report folder (and its page in headless Chromium) (`FLOWCOST_BLESS=1 cargo test` rewrites them).
 
 mod bad_input;
+mod bill;
 mod cli;
 mod compare;
 mod flow_logs;

@@ -126,6 +126,15 @@ impl GenWorld {
     pub fn ecs_tasks(&self) -> String {
         self.dir.path().join("ecs-tasks.json").display().to_string()
     }
+    /// The bill as a CUR 2.0 export: `csv` or `parquet`.
+    pub fn cur(&self, encoding: &str) -> String {
+        self.dir
+            .path()
+            .join("cur")
+            .join(encoding)
+            .display()
+            .to_string()
+    }
     /// One of the VPC inventory's documents (`nat-gateways.json`, …).
     pub fn inventory(&self, name: &str) -> String {
         self.dir
@@ -163,6 +172,7 @@ pub fn world(spec: &Spec, encodings: &[Encoding]) -> GenWorld {
         let text = serde_json::to_vec_pretty(&doc).unwrap();
         std::fs::write(dir.path().join("inventory").join(name), text).unwrap();
     }
+    generate::write_cur(&w, &dir.path().join("cur")).expect("write the bill");
     GenWorld {
         dir,
         truth: w.truth(),

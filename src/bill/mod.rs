@@ -1,0 +1,551 @@
+//! The bill: NAT gateway data processing as the Cost and Usage Report charged it. Reads the
+//! rows of a CUR 2.0 / Data Exports table (snake_case columns), of the legacy CUR
+//! (`lineItem/UsageType`, …) and of the FOCUS 1.2 export with AWS columns (`x_UsageType`,
+//! `ConsumedQuantity`, …): the `NatGateway-Bytes` usage (with or without a region prefix such
+//! as `EUW1-`) per gateway (`…natgateway/nat-…` in the resource id) and UTC day, and its cost.
+//! Exports made without resource ids are kept per account and region. Pure: the source stage
+//! reads the files and hands rows over ([`BillReader`]); [`reconcile`] sets the bill beside
+//! the flow logs.
+
+mod reconcile;
+
+use std::collections::BTreeMap;
+
+pub use reconcile::{reconcile, DayRecon, GatewayRecon, Reconciliation};
+
+use crate::inventory::ec2::is_id;
+
+/// One cell of a row, as the file holds it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Text(&'a str),
+    Num(f64),
+    /// Seconds since the epoch (a Parquet timestamp).
+    Time(i64),
+}
+
+/// Which export a file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dialect {
+    /// CUR 2.0 / Data Exports, or the legacy CUR in Parquet (snake_case columns).
+    Cur,
+    /// The legacy CUR in CSV (`lineItem/UsageType`).
+    LegacyCsv,
+    /// FOCUS 1.2 with AWS columns.
+    Focus,
+}
+
+/// The columns a bill is read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Col {
+    UsageType,
+    ResourceId,
+    Start,
+    End,
+    Amount,
+    Cost,
+    ItemType,
+    Account,
+    Region,
+}
+
+const COLS: [Col; 9] = [
+    Col::UsageType,
+    Col::ResourceId,
+    Col::Start,
+    Col::End,
+    Col::Amount,
+    Col::Cost,
+    Col::ItemType,
+    Col::Account,
+    Col::Region,
+];
+
+/// A column's names in each export, normalised (see [`normalise`]).
+fn names(c: Col) -> &'static [&'static str] {
+    match c {
+        Col::UsageType => &["line_item_usage_type", "x_usage_type"],
+        Col::ResourceId => &["line_item_resource_id", "resource_id"],
+        Col::Start => &["line_item_usage_start_date", "charge_period_start"],
+        Col::End => &["line_item_usage_end_date", "charge_period_end"],
+        Col::Amount => &["line_item_usage_amount", "consumed_quantity"],
+        Col::Cost => &["line_item_unblended_cost", "billed_cost"],
+        Col::ItemType => &["line_item_line_item_type", "charge_category"],
+        Col::Account => &["line_item_usage_account_id", "sub_account_id"],
+        Col::Region => &["product_region_code", "product_region", "region_id"],
+    }
+}
+
+/// A header as snake_case: `lineItem/UsageType` → `line_item_usage_type`,
+/// `x_UsageType` → `x_usage_type`, `ConsumedQuantity` → `consumed_quantity`.
+pub fn normalise(h: &str) -> String {
+    let mut out = String::with_capacity(h.len() + 8);
+    let mut prev_lower = false;
+    for ch in h.trim().chars() {
+        match ch {
+            '/' | '.' | ' ' | '-' => {
+                out.push('_');
+                prev_lower = false;
+            }
+            c if c.is_ascii_uppercase() => {
+                if prev_lower {
+                    out.push('_');
+                }
+                out.push(c.to_ascii_lowercase());
+                prev_lower = false;
+            }
+            c => {
+                out.push(c);
+                prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+            }
+        }
+    }
+    out
+}
+
+/// NAT data processing used and charged.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Usage {
+    pub gb: f64,
+    pub cost: f64,
+}
+
+impl Usage {
+    fn add(&mut self, o: Usage) {
+        self.gb += o.gb;
+        self.cost += o.cost;
+    }
+}
+
+/// One gateway's (or, without resource ids, one account and region's) usage: per UTC day,
+/// and the rows that cover more than a day (a monthly export), which no day can hold.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Billed {
+    pub days: BTreeMap<i64, Usage>,
+    pub spans: Vec<(i64, i64, Usage)>,
+}
+
+/// The NAT processing of a bill.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Bill {
+    /// By gateway id.
+    pub gateways: BTreeMap<String, Billed>,
+    /// Rows without a gateway in their resource id, by `account/region`.
+    pub unattributed: BTreeMap<String, Billed>,
+    /// Whether the export has resource ids at all.
+    pub resource_ids: bool,
+    pub dialects: Vec<Dialect>,
+    /// Rows read, `NatGateway-Bytes` usage rows taken, and such rows of other kinds (credits,
+    /// refunds, taxes) left out.
+    pub rows: u64,
+    pub nat_rows: u64,
+    pub other_nat_rows: u64,
+    pub files: Vec<String>,
+}
+
+/// Whether a usage type is NAT data processing: `NatGateway-Bytes`, alone or behind a region
+/// code (`EUW1-`, `USE2-`, `APN1-`, …).
+pub fn is_nat_bytes(usage_type: &str) -> bool {
+    match usage_type.strip_suffix("NatGateway-Bytes") {
+        Some("") => true,
+        Some(prefix) => prefix.strip_suffix('-').is_some_and(|code| {
+            (2..=6).contains(&code.len())
+                && code
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        }),
+        None => false,
+    }
+}
+
+/// The gateway of a resource id: an ARN `arn:aws:ec2:…:natgateway/nat-…` or the bare id.
+pub fn gateway_of(resource: &str) -> Option<&str> {
+    let id = resource.rsplit('/').next()?;
+    is_id(id, "nat").then_some(id)
+}
+
+/// An instant of a bill: `2026-09-01T00:00:00Z`, with milliseconds, a space for `T`, or an
+/// offset `+HH:MM`; seconds since the epoch.
+pub fn parse_time(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let base = crate::time::parse_instant(&s.get(..19)?.replace(' ', "T"))?;
+    let mut rest = &s[19..];
+    if let Some(r) = rest.strip_prefix('.') {
+        rest = r.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset = match rest {
+        "" | "Z" | "z" => 0,
+        r => {
+            let (sign, hm) = match r.as_bytes().first()? {
+                b'+' => (1, &r[1..]),
+                b'-' => (-1, &r[1..]),
+                _ => return None,
+            };
+            let (h, m) = hm.split_once(':').unwrap_or((hm.get(..2)?, hm.get(2..)?));
+            let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    Some(base - offset)
+}
+
+/// Reads one file's rows into a [`Bill`]: built from its header, it says which columns it
+/// needs; each row's cells come in that order.
+pub struct BillReader<'b> {
+    bill: &'b mut Bill,
+    /// Header index of each column of [`COLS`], if the file has it.
+    at: [Option<usize>; 9],
+    file: String,
+}
+
+/// What is wrong with a row, for the error that names it.
+pub type RowError = String;
+
+impl<'b> BillReader<'b> {
+    /// Start reading a file with these column names. Refused when the usage type, the usage
+    /// amount or the start date cannot be found (not a CUR, Data Exports or FOCUS table).
+    pub fn new(bill: &'b mut Bill, file: &str, headers: &[&str]) -> Result<BillReader<'b>, String> {
+        let norm: Vec<String> = headers.iter().map(|h| normalise(h)).collect();
+        let mut at = [None; 9];
+        for (i, c) in COLS.iter().enumerate() {
+            at[i] = names(*c)
+                .iter()
+                .find_map(|n| norm.iter().position(|h| h == n));
+        }
+        let required = [Col::UsageType, Col::Amount, Col::Start];
+        if let Some(missing) = required.iter().find(|c| at[**c as usize].is_none()) {
+            return Err(format!(
+                "no {} column: not a Cost and Usage Report (CUR 2.0, legacy CUR) or FOCUS export",
+                names(*missing)[0]
+            ));
+        }
+        let dialect = if headers.iter().any(|h| h.contains('/')) {
+            Dialect::LegacyCsv
+        } else if norm.iter().any(|h| h == "x_usage_type") {
+            Dialect::Focus
+        } else {
+            Dialect::Cur
+        };
+        if !bill.dialects.contains(&dialect) {
+            bill.dialects.push(dialect);
+        }
+        bill.resource_ids |= at[Col::ResourceId as usize].is_some();
+        bill.files.push(file.to_string());
+        Ok(BillReader {
+            bill,
+            at,
+            file: file.to_string(),
+        })
+    }
+
+    /// The header index of the usage type: a reader may look at it first and skip the rows
+    /// that are not NAT data processing without reading their other cells.
+    pub fn usage_type_column(&self) -> usize {
+        self.at[Col::UsageType as usize].expect("checked in new")
+    }
+
+    /// The header indexes of the columns read, in the order [`BillReader::row`] takes them.
+    pub fn columns(&self) -> Vec<Option<usize>> {
+        self.at.to_vec()
+    }
+
+    /// Count a row that is not NAT data processing (its usage type said so).
+    pub fn skip(&mut self) {
+        self.bill.rows += 1;
+    }
+
+    /// One row, its cells in the order of [`BillReader::columns`]; `line` names it in errors.
+    pub fn row(&mut self, line: u64, cells: &[Cell<'_>]) -> Result<(), RowError> {
+        self.bill.rows += 1;
+        let text = |c: Col| match cells.get(c as usize) {
+            Some(Cell::Text(s)) if !s.is_empty() => Some(*s),
+            _ => None,
+        };
+        let Some(usage_type) = text(Col::UsageType) else {
+            return Ok(());
+        };
+        if !is_nat_bytes(usage_type) {
+            return Ok(());
+        }
+        let bad = |what: &str| format!("{}: row {line}: {what}", self.file);
+        let kind = text(Col::ItemType).unwrap_or("Usage");
+        if !matches!(kind, "Usage" | "DiscountedUsage") {
+            self.bill.other_nat_rows += 1;
+            return Ok(());
+        }
+        let num = |c: Col| -> Result<f64, String> {
+            let v = match cells.get(c as usize) {
+                Some(Cell::Num(v)) => Some(*v),
+                Some(Cell::Text(s)) => s.trim().parse::<f64>().ok(),
+                Some(Cell::Null) | None => Some(0.0),
+                Some(Cell::Time(_)) => None,
+            };
+            v.filter(|v| v.is_finite() && *v >= 0.0 && *v < 1e15)
+                .ok_or_else(|| bad(&format!("{} is not a usage amount or cost", names(c)[0])))
+        };
+        let time = |c: Col| -> Option<i64> {
+            match cells.get(c as usize) {
+                Some(Cell::Time(t)) => Some(*t),
+                Some(Cell::Text(s)) => parse_time(s),
+                _ => None,
+            }
+        };
+        let usage = Usage {
+            gb: num(Col::Amount)?,
+            cost: num(Col::Cost)?,
+        };
+        let start = time(Col::Start).ok_or_else(|| bad("no usage start date"))?;
+        let end = time(Col::End)
+            .filter(|e| *e > start)
+            .unwrap_or(start + 3600);
+        self.bill.nat_rows += 1;
+        let billed = match text(Col::ResourceId).and_then(gateway_of) {
+            Some(g) => self.bill.gateways.entry(g.to_string()).or_default(),
+            None => {
+                let key = format!(
+                    "{}/{}",
+                    text(Col::Account).unwrap_or("?"),
+                    text(Col::Region).unwrap_or("?")
+                );
+                self.bill.unattributed.entry(key).or_default()
+            }
+        };
+        let day = start.div_euclid(86_400);
+        if end - day * 86_400 <= 86_400 {
+            billed.days.entry(day).or_default().add(usage);
+        } else {
+            billed.spans.push((start, end, usage));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_of_the_three_exports_name_the_same_columns() {
+        assert_eq!(normalise("lineItem/UsageType"), "line_item_usage_type");
+        assert_eq!(normalise("line_item_usage_type"), "line_item_usage_type");
+        assert_eq!(normalise("x_UsageType"), "x_usage_type");
+        assert_eq!(normalise("ConsumedQuantity"), "consumed_quantity");
+        assert_eq!(normalise("SubAccountId"), "sub_account_id");
+        assert_eq!(normalise("product/region"), "product_region");
+        assert_eq!(
+            normalise("lineItem/UsageStartDate"),
+            "line_item_usage_start_date"
+        );
+        assert_eq!(
+            normalise("lineItem/UnblendedCost"),
+            "line_item_unblended_cost"
+        );
+    }
+
+    #[test]
+    fn nat_usage_types_and_gateways() {
+        for t in [
+            "NatGateway-Bytes",
+            "EUW1-NatGateway-Bytes",
+            "USE2-NatGateway-Bytes",
+            "APN1-NatGateway-Bytes",
+        ] {
+            assert!(is_nat_bytes(t), "{t}");
+        }
+        for t in [
+            "NatGateway-Hours",
+            "EUW1-NatGateway-Hours",
+            "DataTransfer-Out-Bytes",
+            "euw1-NatGateway-Bytes",
+            "-NatGateway-Bytes",
+            "X-Y-NatGateway-Bytes",
+        ] {
+            assert!(!is_nat_bytes(t), "{t}");
+        }
+        assert_eq!(
+            gateway_of("arn:aws:ec2:eu-west-1:111122223333:natgateway/nat-0a1b2c3d4e5f60718"),
+            Some("nat-0a1b2c3d4e5f60718")
+        );
+        assert_eq!(
+            gateway_of("nat-0a1b2c3d4e5f60718"),
+            Some("nat-0a1b2c3d4e5f60718")
+        );
+        assert_eq!(
+            gateway_of("arn:aws:ec2:eu-west-1:1:natgateway/nat-<x>"),
+            None
+        );
+        assert_eq!(gateway_of("i-0a1b2c3d4e5f60718"), None);
+    }
+
+    #[test]
+    fn bill_instants() {
+        let t = 1_788_220_800; // 2026-09-01
+        assert_eq!(parse_time("2026-09-01T00:00:00Z"), Some(t));
+        assert_eq!(parse_time("2026-09-01T00:00:00.000Z"), Some(t));
+        assert_eq!(parse_time("2026-09-01 01:00:00"), Some(t + 3600));
+        assert_eq!(parse_time("2026-09-01T02:00:00+02:00"), Some(t));
+        assert_eq!(parse_time("2026-09-01T00:00:00-0100"), Some(t + 3600));
+        assert_eq!(parse_time("2026-09-01"), None);
+        assert_eq!(parse_time("2026-09-01T00:00:00+25:00"), None);
+    }
+
+    #[test]
+    fn rows_go_to_their_gateway_and_day_and_others_are_left_out() {
+        let mut bill = Bill::default();
+        let headers = [
+            "lineItem/UsageType",
+            "lineItem/ResourceId",
+            "lineItem/UsageStartDate",
+            "lineItem/UsageEndDate",
+            "lineItem/UsageAmount",
+            "lineItem/UnblendedCost",
+            "lineItem/LineItemType",
+            "lineItem/UsageAccountId",
+            "product/region",
+        ];
+        let mut r = BillReader::new(&mut bill, "cur.csv", &headers).unwrap();
+        assert_eq!(r.columns(), (0..9).map(Some).collect::<Vec<_>>());
+        let row = |ut: &'static str,
+                   res: &'static str,
+                   s: &'static str,
+                   e: &'static str,
+                   gb: &'static str,
+                   kind: &'static str| {
+            [ut, res, s, e, gb, "0.45", kind, "111122223333", "eu-west-1"].map(Cell::Text)
+        };
+        let arn = "arn:aws:ec2:eu-west-1:111122223333:natgateway/nat-0a1b2c3d4e5f60718";
+        r.row(
+            2,
+            &row(
+                "EUW1-NatGateway-Bytes",
+                arn,
+                "2026-09-01T10:00:00Z",
+                "2026-09-01T11:00:00Z",
+                "10",
+                "Usage",
+            ),
+        )
+        .unwrap();
+        r.row(
+            3,
+            &row(
+                "EUW1-NatGateway-Bytes",
+                arn,
+                "2026-09-01T11:00:00Z",
+                "2026-09-01T12:00:00Z",
+                "5",
+                "Usage",
+            ),
+        )
+        .unwrap();
+        r.row(
+            4,
+            &row(
+                "EUW1-NatGateway-Bytes",
+                arn,
+                "2026-09-01T11:00:00Z",
+                "2026-09-01T12:00:00Z",
+                "5",
+                "Credit",
+            ),
+        )
+        .unwrap();
+        r.row(
+            5,
+            &row(
+                "EUW1-NatGateway-Hours",
+                arn,
+                "2026-09-01T11:00:00Z",
+                "2026-09-01T12:00:00Z",
+                "1",
+                "Usage",
+            ),
+        )
+        .unwrap();
+        r.row(
+            6,
+            &row(
+                "EUW1-NatGateway-Bytes",
+                "",
+                "2026-09-02T00:00:00Z",
+                "2026-09-03T00:00:00Z",
+                "7",
+                "Usage",
+            ),
+        )
+        .unwrap();
+        r.row(
+            7,
+            &row(
+                "EUW1-NatGateway-Bytes",
+                arn,
+                "2026-09-01T00:00:00Z",
+                "2026-10-01T00:00:00Z",
+                "70",
+                "Usage",
+            ),
+        )
+        .unwrap();
+        let e = r
+            .row(
+                8,
+                &row(
+                    "EUW1-NatGateway-Bytes",
+                    arn,
+                    "2026-09-01T00:00:00Z",
+                    "",
+                    "-1",
+                    "Usage",
+                ),
+            )
+            .unwrap_err();
+        assert!(e.contains("cur.csv: row 8"), "{e}");
+        assert!(r
+            .row(
+                9,
+                &row("EUW1-NatGateway-Bytes", arn, "yesterday", "", "1", "Usage")
+            )
+            .is_err());
+        let g = &bill.gateways["nat-0a1b2c3d4e5f60718"];
+        let day = 1_788_220_800 / 86_400;
+        assert_eq!(
+            g.days[&day],
+            Usage {
+                gb: 15.0,
+                cost: 0.9
+            }
+        );
+        assert_eq!(g.spans.len(), 1, "a monthly row covers no one day");
+        assert_eq!(
+            bill.unattributed["111122223333/eu-west-1"].days[&(day + 1)].gb,
+            7.0
+        );
+        assert_eq!((bill.nat_rows, bill.other_nat_rows), (4, 1));
+        assert_eq!(bill.dialects, [Dialect::LegacyCsv]);
+        assert!(bill.resource_ids);
+    }
+
+    #[test]
+    fn a_table_without_usage_columns_is_refused() {
+        let mut bill = Bill::default();
+        let e = BillReader::new(&mut bill, "x.csv", &["a", "b"])
+            .err()
+            .unwrap();
+        assert!(e.contains("line_item_usage_type"), "{e}");
+        let focus = [
+            "x_UsageType",
+            "ConsumedQuantity",
+            "ChargePeriodStart",
+            "ResourceId",
+            "BilledCost",
+            "ChargeCategory",
+        ];
+        assert!(BillReader::new(&mut bill, "f.parquet", &focus).is_ok());
+        assert_eq!(bill.dialects, [Dialect::Focus]);
+    }
+}

@@ -1,0 +1,297 @@
+//! The bill beside the flow logs: per NAT gateway and UTC day, the billed data processing
+//! (converted to bytes with the report's GB convention) against the NAT bytes the flow logs
+//! counted, the coverage, what the logs miss, and the savings priced from the bill: each
+//! gateway's billed processing cost times the S3 (DynamoDB) share its logs measured.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Bill, Billed, Usage};
+use crate::analysis::Analysis;
+use crate::cost::Cost;
+
+/// Coverage under this percentage flags a day as under-covered; over the other bound, as
+/// more than billed (a wrong GB convention, or a second flow log counted).
+pub const UNDER: f64 = 90.0;
+pub const OVER: f64 = 110.0;
+
+/// One day of one gateway.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DayRecon {
+    pub day: String,
+    pub billed_bytes: u64,
+    pub billed_cost: f64,
+    pub flow_log_bytes: u64,
+    pub coverage_percent: Option<f64>,
+}
+
+/// One gateway (or, without resource ids or an inventory, one account and region, or all).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayRecon {
+    pub gateway: String,
+    pub enis: Vec<String>,
+    pub billed_bytes: u64,
+    pub billed_cost: f64,
+    pub flow_log_bytes: u64,
+    pub coverage_percent: Option<f64>,
+    /// The S3 and DynamoDB shares of this gateway's flow-log NAT bytes, and the billed
+    /// processing cost they stand for (none without flow-log bytes to measure a share).
+    pub s3_share: Option<f64>,
+    pub billed_s3_savings: Option<f64>,
+    pub billed_dynamodb_savings: Option<f64>,
+    pub days: Vec<DayRecon>,
+}
+
+/// The reconciliation section of the report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reconciliation {
+    /// How billed GB became bytes.
+    pub gb_convention: String,
+    /// `gateway` (per NAT gateway), `account-region` (the export has no resource ids) or
+    /// `total` (no inventory maps the logs' ENIs to gateway ids).
+    pub granularity: String,
+    pub from: String,
+    pub to: String,
+    pub billed_bytes: u64,
+    pub billed_cost: f64,
+    pub flow_log_bytes: u64,
+    pub coverage_percent: Option<f64>,
+    pub gateways: Vec<GatewayRecon>,
+    /// Billed gateways with no flow-log bytes at all.
+    pub gateways_not_logged: Vec<String>,
+    /// Gateway-days whose coverage is under [`UNDER`] percent, `gateway day`.
+    pub days_under_covered: Vec<String>,
+    /// Savings priced from the bill, beside the flow-log-priced figure of the cost section.
+    pub billed_s3_savings: f64,
+    pub billed_dynamodb_savings: f64,
+    pub flow_log_priced_s3_savings: f64,
+    pub notes: Vec<String>,
+}
+
+fn day_name(day: i64) -> String {
+    crate::analysis::day_string(day.clamp(0, u32::MAX as i64) as u32)
+}
+
+fn coverage(flow: u64, billed: u64) -> Option<f64> {
+    (billed > 0).then(|| flow as f64 * 100.0 / billed as f64)
+}
+
+/// The usage of `b` inside `[lo, hi)`: its days, and its longer rows prorated by overlap.
+fn within(b: &Billed, lo: i64, hi: i64) -> (BTreeMap<i64, Usage>, Usage, bool) {
+    let days: BTreeMap<i64, Usage> = (b.days.iter())
+        .filter(|(d, _)| **d * 86_400 >= lo && **d * 86_400 < hi)
+        .map(|(d, u)| (*d, *u))
+        .collect();
+    let mut spans = Usage::default();
+    let mut prorated = false;
+    for (s, e, u) in &b.spans {
+        let overlap = (e.min(&hi) - s.max(&lo)).max(0) as f64;
+        let share = overlap / (e - s) as f64;
+        prorated |= share > 0.0 && share < 1.0;
+        spans.add(Usage {
+            gb: u.gb * share,
+            cost: u.cost * share,
+        });
+    }
+    (days, spans, prorated)
+}
+
+/// One line of the reconciliation from billed usage and the flow-log gateways it stands for.
+fn line(
+    name: &str,
+    billed: &[&Billed],
+    logs: &[&crate::analysis::Gateway],
+    range: (i64, i64),
+    unit: f64,
+    prorated: &mut bool,
+) -> GatewayRecon {
+    let bytes = |gb: f64| (gb * unit).round() as u64;
+    let mut days: BTreeMap<i64, (Usage, u64)> = BTreeMap::new();
+    let mut total = Usage::default();
+    for b in billed {
+        let (d, spans, p) = within(b, range.0, range.1);
+        *prorated |= p;
+        total.add(spans);
+        for (day, u) in d {
+            days.entry(day).or_default().0.add(u);
+            total.add(u);
+        }
+    }
+    let mut flow = 0u64;
+    let (mut s3, mut dynamo, mut all) = (0u64, 0u64, 0u64);
+    for g in logs {
+        for (day, v) in &g.daily {
+            if let Some(d) = crate::time::parse_instant(day).map(|t| t.div_euclid(86_400)) {
+                if d * 86_400 >= range.0 && d * 86_400 < range.1 {
+                    days.entry(d).or_default().1 += v;
+                    flow += v;
+                }
+            }
+        }
+        s3 += g.classes.s3.total();
+        dynamo += g.classes.dynamodb.total();
+        all += g.total;
+    }
+    let share = |part: u64| (all > 0).then(|| part as f64 / all as f64);
+    let billed_bytes = bytes(total.gb);
+    GatewayRecon {
+        gateway: name.to_string(),
+        enis: logs.iter().map(|g| g.eni.clone()).collect(),
+        billed_bytes,
+        billed_cost: total.cost,
+        flow_log_bytes: flow,
+        coverage_percent: coverage(flow, billed_bytes),
+        s3_share: share(s3),
+        billed_s3_savings: share(s3).map(|s| s * total.cost),
+        billed_dynamodb_savings: share(dynamo).map(|s| s * total.cost),
+        days: days
+            .into_iter()
+            .map(|(d, (u, f))| DayRecon {
+                day: day_name(d),
+                billed_bytes: bytes(u.gb),
+                billed_cost: u.cost,
+                flow_log_bytes: f,
+                coverage_percent: coverage(f, bytes(u.gb)),
+            })
+            .collect(),
+    }
+}
+
+/// Reconcile `bill` with the analysis over the analysis's period (the time range given, else
+/// the whole days its records span).
+pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
+    let p = &a.period;
+    let lo = p
+        .from
+        .or(p.first_start.map(|t| t.div_euclid(86_400) * 86_400))
+        .unwrap_or(0);
+    let hi =
+        p.to.or(p.last_end.map(|t| (t.div_euclid(86_400) + 1) * 86_400))
+            .unwrap_or(lo);
+    let unit = cost.gb_unit.bytes();
+    let mut notes = Vec::new();
+    let mut prorated = false;
+    let named = a.gateways.iter().any(|g| g.nat_gateway.is_some());
+    let (granularity, gateways) = if bill.resource_ids && !bill.gateways.is_empty() && named {
+        let ids: BTreeSet<&str> = (bill.gateways.keys().map(String::as_str))
+            .chain(a.gateways.iter().filter_map(|g| g.nat_gateway.as_deref()))
+            .collect();
+        let lines = ids
+            .into_iter()
+            .map(|id| {
+                let billed: Vec<&Billed> = bill.gateways.get(id).into_iter().collect();
+                let logs: Vec<&crate::analysis::Gateway> = (a.gateways.iter())
+                    .filter(|g| g.nat_gateway.as_deref() == Some(id))
+                    .collect();
+                line(id, &billed, &logs, (lo, hi), unit, &mut prorated)
+            })
+            .collect();
+        let unnamed: Vec<&str> = (a.gateways.iter())
+            .filter(|g| g.nat_gateway.is_none())
+            .map(|g| g.eni.as_str())
+            .collect();
+        if !unnamed.is_empty() {
+            notes.push(format!(
+                "NAT ENIs without a gateway id in the inventory are not reconciled: {}.",
+                unnamed.join(", ")
+            ));
+        }
+        ("gateway", lines)
+    } else {
+        let billed: Vec<&Billed> = bill
+            .gateways
+            .values()
+            .chain(bill.unattributed.values())
+            .collect();
+        let logs: Vec<&crate::analysis::Gateway> = a.gateways.iter().collect();
+        let (name, g) = if !bill.resource_ids || bill.gateways.is_empty() {
+            notes.push("The bill has no resource ids (the export was made without INCLUDE_RESOURCES): it is reconciled per account and region; per-gateway figures need that setting.".into());
+            let keys: Vec<&str> = bill.unattributed.keys().map(String::as_str).collect();
+            (keys.join(" "), "account-region")
+        } else {
+            notes.push("The flow logs' NAT ENIs have no gateway ids (give --inventory with `aws ec2 describe-nat-gateways`): the bill is reconciled as one total.".into());
+            ("all NAT gateways".to_string(), "total")
+        };
+        (
+            g,
+            vec![line(&name, &billed, &logs, (lo, hi), unit, &mut prorated)],
+        )
+    };
+    if prorated {
+        notes.push("Some bill rows cover more than a day (a monthly export): they count in proportion to their overlap with the period and are in no day's row.".into());
+    }
+    if bill.other_nat_rows > 0 {
+        notes.push(format!("{} NatGateway-Bytes rows of other kinds (credits, refunds, taxes) are left out: the billed figures are usage at the rates charged.", bill.other_nat_rows));
+    }
+    notes.push(match cost.gb_unit {
+        crate::cost::GbUnit::Gib => format!(
+            "Billed GB are read as 2^30 bytes, the GB AWS bills data processing in (the report's --gb-unit); read as 10^9 bytes, the coverage would be {:.1} % higher.",
+            (1_073_741_824.0 / 1e9 - 1.0) * 100.0
+        ),
+        crate::cost::GbUnit::Gb => format!(
+            "Billed GB are read as 10^9 bytes (--gb-unit gb); AWS bills data processing in GB of 2^30 bytes, so the coverage reads {:.1} % higher than with the default.",
+            (1_073_741_824.0 / 1e9 - 1.0) * 100.0
+        ),
+    });
+    let gateways_not_logged: Vec<String> = (gateways.iter())
+        .filter(|g| g.billed_bytes > 0 && g.flow_log_bytes == 0)
+        .map(|g| g.gateway.clone())
+        .collect();
+    let days_under_covered: Vec<String> = (gateways.iter())
+        .filter(|g| g.flow_log_bytes > 0)
+        .flat_map(|g| {
+            g.days
+                .iter()
+                .filter(|d| d.coverage_percent.is_some_and(|c| c < UNDER))
+                .map(move |d| format!("{} {}", g.gateway, d.day))
+        })
+        .collect();
+    if !gateways_not_logged.is_empty() {
+        notes.push(format!(
+            "Billed, but in no flow-log record: {} (no flow log on the gateway's ENI, or logs not given): their savings are not in the billed figure.",
+            gateways_not_logged.join(", ")
+        ));
+    }
+    if !days_under_covered.is_empty() {
+        notes.push(format!(
+            "Days the flow logs cover under {UNDER:.0} % of the bill (logs started late, SKIPDATA, a disabled flow log, or files missing): {}.",
+            days_under_covered.join(", ")
+        ));
+    }
+    let over: Vec<String> = (gateways.iter())
+        .filter(|g| g.coverage_percent.is_some_and(|c| c > OVER))
+        .map(|g| g.gateway.clone())
+        .collect();
+    if !over.is_empty() {
+        notes.push(format!(
+            "The flow logs count more than the bill for {} (over {OVER:.0} %): check the GB convention and that each NAT ENI is logged once.",
+            over.join(", ")
+        ));
+    }
+    let billed_bytes = gateways.iter().map(|g| g.billed_bytes).sum();
+    let flow_log_bytes = gateways.iter().map(|g| g.flow_log_bytes).sum();
+    Reconciliation {
+        gb_convention: cost.gb_unit.name().to_string(),
+        granularity: granularity.to_string(),
+        from: crate::time::format_instant(lo),
+        to: crate::time::format_instant(hi),
+        billed_bytes,
+        billed_cost: gateways.iter().map(|g| g.billed_cost).sum(),
+        flow_log_bytes,
+        coverage_percent: coverage(flow_log_bytes, billed_bytes),
+        billed_s3_savings: gateways.iter().filter_map(|g| g.billed_s3_savings).sum(),
+        billed_dynamodb_savings: gateways
+            .iter()
+            .filter_map(|g| g.billed_dynamodb_savings)
+            .sum(),
+        flow_log_priced_s3_savings: cost.s3_gateway_endpoint_savings.period,
+        gateways_not_logged,
+        days_under_covered,
+        gateways,
+        notes,
+    }
+}

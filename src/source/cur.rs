@@ -1,0 +1,226 @@
+//! Reading a Cost and Usage Report (`--cur`): a file, or a folder of an export's parts (read
+//! recursively, in name order), in CSV, gzip CSV or Parquet, row by row into a
+//! [`crate::bill::Bill`]. A row that is NAT data processing but not readable refuses the file,
+//! naming the row: a bill that is partly read would reconcile wrongly without a word.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, TimeUnit};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+
+use crate::bill::{Bill, BillReader, Cell};
+
+/// Read every given file or folder into one bill.
+pub fn read_bill(paths: &[String]) -> Result<Bill, String> {
+    let mut bill = Bill::default();
+    for p in paths {
+        let files = files_of(Path::new(p)).map_err(|e| format!("{p}: {e}"))?;
+        if files.is_empty() {
+            return Err(format!("{p}: no .csv, .csv.gz or .parquet file"));
+        }
+        for f in files {
+            read_file(&mut bill, &f).map_err(|e| format!("{}: {e}", f.display()))?;
+        }
+    }
+    Ok(bill)
+}
+
+/// The export files of a path: itself, or the CSV/Parquet files under a folder.
+fn files_of(p: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if !p.is_dir() {
+        return Ok(vec![p.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![p.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir)? {
+            let path = e?.path();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
+            if name.starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if name.ends_with(".csv")
+                || name.ends_with(".csv.gz")
+                || name.ends_with(".parquet")
+            {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn read_file(bill: &mut Bill, path: &Path) -> Result<(), String> {
+    let mut head = [0u8; 4];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(|e| e.to_string())?;
+    let name = path.display().to_string();
+    if n == 4 && &head == b"PAR1" {
+        return read_parquet(bill, &name, path);
+    }
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let reader: Box<dyn Read> = match head[..2] == [0x1f, 0x8b] {
+        true => Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
+            file,
+        ))),
+        false => Box::new(std::io::BufReader::new(file)),
+    };
+    read_csv(bill, &name, reader)
+}
+
+fn read_csv(bill: &mut Bill, name: &str, input: impl Read) -> Result<(), String> {
+    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let headers: Vec<String> = csv
+        .headers()
+        .map_err(|e| format!("not CSV: {e}"))?
+        .iter()
+        .map(String::from)
+        .collect();
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let mut reader = BillReader::new(bill, name, &headers)?;
+    let usage = reader.usage_type_column();
+    let columns = reader.columns();
+    let mut record = csv::ByteRecord::new();
+    let mut line = 1u64;
+    loop {
+        match csv.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(format!("row {}: not CSV: {e}", line + 1)),
+        }
+        line += 1;
+        // most rows are not NAT data processing: look at their usage type alone
+        if !record
+            .get(usage)
+            .is_some_and(|u| u.ends_with(b"NatGateway-Bytes"))
+        {
+            reader.skip();
+            continue;
+        }
+        let text = |i: Option<usize>| match i.and_then(|i| record.get(i)) {
+            None => Ok(Cell::Null),
+            Some(b) => std::str::from_utf8(b)
+                .map(Cell::Text)
+                .map_err(|_| format!("row {line}: not UTF-8")),
+        };
+        let cells = columns
+            .iter()
+            .map(|c| text(*c))
+            .collect::<Result<Vec<Cell>, String>>()?;
+        reader.row(line, &cells)?;
+    }
+    Ok(())
+}
+
+fn read_parquet(bill: &mut Bill, name: &str, path: &Path) -> Result<(), String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("not Parquet: {e}"))?;
+    let schema = builder.schema().clone();
+    let headers: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let mut reader = BillReader::new(bill, name, &headers)?;
+    let columns = reader.columns();
+    let wanted: Vec<usize> = columns.iter().flatten().copied().collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
+    let batches = builder
+        .with_projection(mask)
+        .with_batch_size(8192)
+        .build()
+        .map_err(|e| format!("not Parquet: {e}"))?;
+    // the projected batch holds the wanted columns in file order
+    let mut sorted = wanted.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let at: Vec<Option<usize>> = columns
+        .iter()
+        .map(|c| c.and_then(|i| sorted.binary_search(&i).ok()))
+        .collect();
+    let mut line = 0u64;
+    for batch in batches {
+        let batch = batch.map_err(|e| format!("a row group does not read: {e}"))?;
+        let mut arrays: Vec<Option<Arc<dyn Array>>> = Vec::with_capacity(at.len());
+        for i in &at {
+            arrays.push(match i.map(|i| batch.column(i).clone()) {
+                // dictionary strings as plain strings, once per batch
+                Some(c) if matches!(c.data_type(), DataType::Dictionary(..)) => Some(
+                    arrow::compute::cast(&c, &DataType::Utf8)
+                        .map_err(|e| format!("a column does not read as text: {e}"))?,
+                ),
+                other => other,
+            });
+        }
+        let usage = arrays[0].as_ref().expect("the usage type column");
+        for row in 0..batch.num_rows() {
+            line += 1;
+            if !matches!(cell(usage.as_ref(), row), Cell::Text(u) if u.ends_with("NatGateway-Bytes"))
+            {
+                reader.skip();
+                continue;
+            }
+            let cells: Vec<Cell> = arrays
+                .iter()
+                .map(|a| a.as_ref().map_or(Cell::Null, |a| cell(a.as_ref(), row)))
+                .collect();
+            reader.row(line, &cells)?;
+        }
+    }
+    Ok(())
+}
+
+/// One value of a column, as a bill reads it (other types read as null).
+fn cell(a: &dyn Array, row: usize) -> Cell<'_> {
+    if a.is_null(row) {
+        return Cell::Null;
+    }
+    match a.data_type() {
+        DataType::Utf8 => Cell::Text(a.as_string::<i32>().value(row)),
+        DataType::LargeUtf8 => Cell::Text(a.as_string::<i64>().value(row)),
+        DataType::Float64 => {
+            Cell::Num(a.as_primitive::<arrow::datatypes::Float64Type>().value(row))
+        }
+        DataType::Float32 => {
+            Cell::Num(a.as_primitive::<arrow::datatypes::Float32Type>().value(row) as f64)
+        }
+        DataType::Int64 => {
+            Cell::Num(a.as_primitive::<arrow::datatypes::Int64Type>().value(row) as f64)
+        }
+        DataType::Int32 => {
+            Cell::Num(a.as_primitive::<arrow::datatypes::Int32Type>().value(row) as f64)
+        }
+        DataType::Timestamp(unit, _) => {
+            let v = match unit {
+                TimeUnit::Second => a
+                    .as_primitive::<arrow::datatypes::TimestampSecondType>()
+                    .value(row),
+                TimeUnit::Millisecond => {
+                    a.as_primitive::<arrow::datatypes::TimestampMillisecondType>()
+                        .value(row)
+                        / 1000
+                }
+                TimeUnit::Microsecond => {
+                    a.as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                        .value(row)
+                        / 1_000_000
+                }
+                TimeUnit::Nanosecond => {
+                    a.as_primitive::<arrow::datatypes::TimestampNanosecondType>()
+                        .value(row)
+                        / 1_000_000_000
+                }
+            };
+            Cell::Time(v)
+        }
+        _ => Cell::Null,
+    }
+}

@@ -1,0 +1,278 @@
+//! Reconciliation with the bill (`--cur`) against generated worlds whose bill is known: the
+//! billed bytes per gateway and day, the flow-logged part, the gateway without flow logs, the
+//! day a flow log missed half of, the billed savings; the same answer from CSV and Parquet,
+//! from the legacy CUR's and FOCUS's column names; per account and region without resource ids.
+
+use flowcost::bill::Reconciliation;
+use flowcost::generate::{Encoding, FieldSet};
+
+use crate::support::{self, analyze_json, spec, world, GenWorld};
+
+fn inventory(w: &GenWorld) -> Vec<String> {
+    [
+        "nat-gateways.json",
+        "subnets.json",
+        "route-tables.json",
+        "vpc-endpoints.json",
+    ]
+    .iter()
+    .flat_map(|d| ["--inventory".to_string(), w.inventory(d)])
+    .collect()
+}
+
+fn reconciled(
+    w: &GenWorld,
+    cur: &str,
+    with_inventory: bool,
+) -> (flowcost::report::Report, Reconciliation) {
+    let mut args = vec![w.path(Encoding::Gz), "--cur".into(), cur.to_string()];
+    if with_inventory {
+        args.extend(inventory(w));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = analyze_json(&args);
+    let rec = r.reconciliation.clone().expect("a reconciliation section");
+    (r, rec)
+}
+
+/// Billed GB written as decimal text come back as bytes within a byte per hourly row.
+fn close(a: u64, b: u64) -> bool {
+    a.abs_diff(b) <= 24
+}
+
+#[test]
+fn the_bill_is_reconciled_per_gateway_and_day() {
+    let w = world(&spec(61, FieldSet::V5), &[Encoding::Gz]);
+    let t = &w.truth;
+    let (r, rec) = reconciled(&w, &w.cur("csv"), true);
+    assert_eq!(rec.granularity, "gateway");
+    assert_eq!(rec.gateways.len(), t.cur_billed.len());
+    for g in &rec.gateways {
+        let billed = &t.cur_billed[&g.gateway];
+        let logged = t.cur_logged.get(&g.gateway);
+        for d in &g.days {
+            assert!(
+                close(d.billed_bytes, billed[&d.day]),
+                "{} {}: {} vs {}",
+                g.gateway,
+                d.day,
+                d.billed_bytes,
+                billed[&d.day]
+            );
+            assert_eq!(
+                d.flow_log_bytes,
+                logged.and_then(|l| l.get(&d.day)).copied().unwrap_or(0)
+            );
+            let want = d.flow_log_bytes as f64 * 100.0 / billed[&d.day] as f64;
+            assert!((d.coverage_percent.unwrap() - want).abs() < 1e-3);
+        }
+        let cost: f64 = billed
+            .values()
+            .map(|b| *b as f64 / 1_073_741_824.0 * t.cur_price_per_gb)
+            .sum();
+        assert!(
+            (g.billed_cost - cost).abs() < 1e-6,
+            "{}: {} vs {cost}",
+            g.gateway,
+            g.billed_cost
+        );
+    }
+    // the silent gateway, and the day a flow log missed half of
+    assert_eq!(
+        rec.gateways_not_logged,
+        std::slice::from_ref(&t.silent_nat_gateway)
+    );
+    let first = &t.nat_gateway_ids[&t.nat_enis[0]];
+    let last_day = t.nat_by_day.keys().last().unwrap();
+    assert_eq!(rec.days_under_covered, [format!("{first} {last_day}")]);
+    let day = rec
+        .gateways
+        .iter()
+        .find(|g| &g.gateway == first)
+        .unwrap()
+        .days
+        .iter()
+        .find(|d| &d.day == last_day)
+        .unwrap();
+    assert!(
+        (day.coverage_percent.unwrap() - 100.0 / 1.5).abs() < 0.01,
+        "{day:?}"
+    );
+    // billed savings: each logged gateway's billed cost times its flow-logged S3 share
+    let mut want = 0.0;
+    for (eni, id) in &t.nat_gateway_ids {
+        let c = &t.nat_by_gateway[eni];
+        let cost: f64 = t.cur_billed[id]
+            .values()
+            .map(|b| *b as f64 / 1_073_741_824.0 * t.cur_price_per_gb)
+            .sum();
+        want += cost * c.s3.total() as f64 / c.total() as f64;
+    }
+    assert!(
+        (rec.billed_s3_savings - want).abs() < 1e-6,
+        "{} vs {want}",
+        rec.billed_s3_savings
+    );
+    assert_eq!(
+        rec.flow_log_priced_s3_savings,
+        r.cost.s3_gateway_endpoint_savings.period
+    );
+    assert!(
+        rec.notes.iter().any(|n| n.contains("credits")),
+        "{:?}",
+        rec.notes
+    );
+    // the table output shows it
+    let mut args = vec![
+        "analyze".to_string(),
+        "-q".into(),
+        w.path(Encoding::Gz),
+        "--cur".into(),
+        w.cur("csv"),
+    ];
+    args.extend(inventory(&w));
+    let o = support::run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(support::stdout(&o).contains("Reconciliation with the bill"));
+}
+
+#[test]
+fn csv_and_parquet_exports_reconcile_alike() {
+    let w = world(&spec(62, FieldSet::V5), &[Encoding::Gz]);
+    let (_, csv) = reconciled(&w, &w.cur("csv"), true);
+    let (_, pq) = reconciled(&w, &w.cur("parquet"), true);
+    assert_eq!(csv.gateways.len(), pq.gateways.len());
+    for (a, b) in csv.gateways.iter().zip(&pq.gateways) {
+        assert_eq!(a.gateway, b.gateway);
+        assert!(close(a.billed_bytes, b.billed_bytes));
+        assert_eq!(a.flow_log_bytes, b.flow_log_bytes);
+        assert!((a.billed_cost - b.billed_cost).abs() < 1e-9);
+    }
+    assert_eq!(csv.days_under_covered, pq.days_under_covered);
+}
+
+/// The generated CSV with its header renamed by `rename`, and columns dropped by `drop`.
+fn rewritten(
+    w: &GenWorld,
+    dir: &std::path::Path,
+    rename: &dyn Fn(&str) -> String,
+    drop: &[&str],
+) -> String {
+    let f = std::fs::read_dir(w.cur("csv"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut text = String::new();
+    use std::io::Read;
+    flate2::read::GzDecoder::new(std::fs::File::open(f).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let headers: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
+    let keep: Vec<usize> = (0..headers.len())
+        .filter(|i| !drop.contains(&headers[*i].as_str()))
+        .collect();
+    let mut wr = csv::Writer::from_writer(Vec::new());
+    wr.write_record(keep.iter().map(|i| rename(&headers[*i])))
+        .unwrap();
+    for rec in rd.records() {
+        let rec = rec.unwrap();
+        wr.write_record(keep.iter().map(|i| &rec[*i])).unwrap();
+    }
+    let out = dir.join("bill.csv");
+    std::fs::write(&out, wr.into_inner().unwrap()).unwrap();
+    out.display().to_string()
+}
+
+#[test]
+fn legacy_and_focus_column_names_and_an_export_without_resource_ids() {
+    let w = world(&spec(63, FieldSet::V5), &[Encoding::Gz]);
+    let (_, base) = reconciled(&w, &w.cur("csv"), true);
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = |h: &str| {
+        let (group, rest) = match h.split_once('_') {
+            Some(("line", r)) => ("lineItem", r.strip_prefix("item_").unwrap_or(r)),
+            Some(("product", "region_code")) => return "product/region".to_string(),
+            Some((g, r)) => (g, r),
+            None => return h.to_string(),
+        };
+        let camel: String = rest
+            .split('_')
+            .map(|p| p[..1].to_uppercase() + &p[1..])
+            .collect();
+        format!("{group}/{camel}")
+    };
+    assert_eq!(legacy("line_item_usage_type"), "lineItem/UsageType");
+    let (_, old) = reconciled(&w, &rewritten(&w, dir.path(), &legacy, &[]), true);
+    let focus = |h: &str| {
+        match h {
+            "line_item_usage_type" => "x_UsageType",
+            "line_item_resource_id" => "ResourceId",
+            "line_item_usage_start_date" => "ChargePeriodStart",
+            "line_item_usage_end_date" => "ChargePeriodEnd",
+            "line_item_usage_amount" => "ConsumedQuantity",
+            "line_item_unblended_cost" => "BilledCost",
+            "line_item_line_item_type" => "ChargeCategory",
+            "line_item_usage_account_id" => "SubAccountId",
+            "product_region_code" => "RegionId",
+            other => other,
+        }
+        .to_string()
+    };
+    let (_, f) = reconciled(&w, &rewritten(&w, dir.path(), &focus, &[]), true);
+    for other in [&old, &f] {
+        assert_eq!(other.billed_bytes, base.billed_bytes);
+        assert_eq!(other.flow_log_bytes, base.flow_log_bytes);
+        assert_eq!(other.gateways_not_logged, base.gateways_not_logged);
+        assert_eq!(other.days_under_covered, base.days_under_covered);
+    }
+    // no resource ids: one line per account and region, and the note that says why
+    let plain = |h: &str| h.to_string();
+    let (_, acct) = reconciled(
+        &w,
+        &rewritten(&w, dir.path(), &plain, &["line_item_resource_id"]),
+        true,
+    );
+    assert_eq!(acct.granularity, "account-region");
+    assert_eq!(acct.gateways.len(), 1);
+    assert_eq!(acct.gateways[0].gateway, "111122223333/us-east-1");
+    assert!(close(acct.billed_bytes, base.billed_bytes));
+    assert!(acct.notes.iter().any(|n| n.contains("INCLUDE_RESOURCES")));
+    // no inventory: gateways cannot be matched to the bill's ids, one total
+    let (_, total) = reconciled(&w, &w.cur("csv"), false);
+    assert_eq!(total.granularity, "total");
+    assert!(close(total.billed_bytes, base.billed_bytes));
+    assert_eq!(total.flow_log_bytes, base.flow_log_bytes);
+}
+
+#[test]
+fn a_bad_bill_is_refused_with_its_row() {
+    let w = world(&spec(64, FieldSet::V5), &[Encoding::Gz]);
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "line_item_usage_type,line_item_usage_start_date,line_item_usage_amount,line_item_unblended_cost\n\
+         NatGateway-Bytes,2026-09-01T00:00:00Z,1.5,0.0675\n\
+         NatGateway-Bytes,2026-09-01T01:00:00Z,-3,0.1\n",
+    )
+    .unwrap();
+    let not = dir.path().join("not.csv");
+    std::fs::write(&not, "a,b\n1,2\n").unwrap();
+    for (f, want) in [(&bad, "row 3"), (&not, "line_item_usage_type")] {
+        let o = support::run(&[
+            "analyze",
+            "-q",
+            &w.path(Encoding::Gz),
+            "--cur",
+            f.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", support::stderr(&o));
+        assert!(
+            support::stderr(&o).contains(want),
+            "{}",
+            support::stderr(&o)
+        );
+    }
+}
