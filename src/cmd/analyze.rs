@@ -125,12 +125,6 @@ impl Config {
                 )));
             }
         }
-        let bill = match a.cur.is_empty() {
-            true => None,
-            false => Some(Arc::new(
-                source::cur::read_bill(&a.cur).map_err(|e| usage(format!("--cur: {e}")))?,
-            )),
-        };
         let ranges = crate::cmd::ip_ranges::in_use(a.ip_ranges.as_deref())?;
         if let Some(r) = &a.region {
             if ranges.region_id(r).is_none() {
@@ -248,20 +242,27 @@ impl Config {
         {
             return Err(usage("`-` (standard input) can be given once".into()));
         }
+        let s3 = S3Options {
+            profile: a.profile.clone(),
+            endpoint_url: a.endpoint_url.clone(),
+            path_style: a.path_style,
+            request_payer: a.request_payer,
+            concurrency: a.concurrency,
+            fallback_region: a.region.clone(),
+            connect_timeout: parse_timeout(&a.connect_timeout, "--connect-timeout")?,
+            read_timeout: parse_timeout(&a.read_timeout, "--read-timeout")?,
+        };
+        let bill = match a.cur.is_empty() {
+            true => None,
+            false => Some(Arc::new(
+                source::cur::read_bill(&a.cur, &s3).map_err(|e| usage(format!("--cur: {e}")))?,
+            )),
+        };
         Ok(Config {
             inputs,
             input_notes: notes,
             s3_urls,
-            s3: S3Options {
-                profile: a.profile.clone(),
-                endpoint_url: a.endpoint_url.clone(),
-                path_style: a.path_style,
-                request_payer: a.request_payer,
-                concurrency: a.concurrency,
-                fallback_region: a.region.clone(),
-                connect_timeout: parse_timeout(&a.connect_timeout, "--connect-timeout")?,
-                read_timeout: parse_timeout(&a.read_timeout, "--read-timeout")?,
-            },
+            s3,
             accounts: a.account.clone(),
             ranges: Arc::new(ranges),
             layout,

@@ -64,9 +64,10 @@ struct Side {
 
 impl Side {
     fn of(args: &crate::cli::AnalyzeArgs) -> Result<Side, Error> {
+        let cfg = Config::from_args(args)?;
         Ok(Side {
-            cfg: Config::from_args(args)?,
-            partials: PartialInputs::of(args)?,
+            partials: PartialInputs::of(args)?.map(|p| p.with_context_of(&cfg)),
+            cfg,
         })
     }
 
@@ -174,7 +175,7 @@ fn sides(c: &CompareArgs) -> Result<Sides, Error> {
             return Ok(Sides::Periods {
                 before: cfg.with_period(bf, bt),
                 after: cfg.with_period(af, at),
-                partials: PartialInputs::of(&b)?,
+                partials: PartialInputs::of(&b)?.map(|p| p.with_context_of(&cfg)),
             });
         }
         (None, None) => {

@@ -152,6 +152,10 @@ pub struct PartialInputs {
     paths: Vec<String>,
     ip_ranges: Option<String>,
     temp_dir: Option<String>,
+    /// The VPC inventory and the bill of the command (they name, plan and reconcile; they do
+    /// not change what the partials counted).
+    inventory: std::sync::Arc<crate::inventory::ec2::Ec2Inventory>,
+    bill: Option<std::sync::Arc<crate::bill::Bill>>,
 }
 
 impl PartialInputs {
@@ -184,7 +188,16 @@ impl PartialInputs {
             paths: a.inputs.clone(),
             ip_ranges: a.ip_ranges.clone(),
             temp_dir: a.temp_dir.clone(),
+            inventory: Default::default(),
+            bill: None,
         }))
+    }
+
+    /// The same partials, reported with the VPC inventory and the bill `cfg` was given.
+    pub fn with_context_of(mut self, cfg: &Config) -> PartialInputs {
+        self.inventory = cfg.run.inventory.clone();
+        self.bill = cfg.bill.clone();
+        self
     }
 
     /// The report of the partials inside `[since, until)` (all of them when open), over that
@@ -225,13 +238,19 @@ impl PartialInputs {
             (None, None) => pipeline::merged_range(&parts),
             r => r,
         };
-        let cfg = config(
+        let mut cfg = config(
             &parts,
             range,
             self.ip_ranges.as_deref(),
             self.temp_dir.as_deref(),
             quiet,
         )?;
+        if !self.inventory.is_empty() {
+            let mut run = (*cfg.run).clone();
+            run.inventory = self.inventory.clone();
+            cfg.run = std::sync::Arc::new(run);
+        }
+        cfg.bill = self.bill.clone();
         pipeline::finish(&cfg, pipeline::read_partials(&cfg, parts)?)
     }
 }

@@ -198,7 +198,8 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
     let previous = args.previous.as_deref().map(read_previous).transpose()?;
     let label = label(args, &cfg);
     // daily (or any) partial results instead of logs: the period's are merged
-    let (report, comparison) = match PartialInputs::of(&base)? {
+    let partials = PartialInputs::of(&base)?.map(|p| p.with_context_of(&cfg));
+    let (report, comparison) = match partials {
         Some(parts) => from_partials(&parts, &cfg, change, args.base.top)?,
         None => from_logs(&cfg, change, args.base.top)?,
     };

@@ -345,6 +345,15 @@ pub fn compare(
         )),
         None => summary.push("No S3 crossed the NAT before the change.".into()),
     }
+    if let (Some(rb), Some(ra)) = (&before.reconciliation, &after.reconciliation) {
+        let per_day = |cost: f64, days: f64| super::dollars(cost / days.max(f64::MIN_POSITIVE));
+        summary.push(format!(
+            "Billed NAT data processing (the Cost and Usage Report): {}/day before, {}/day after; billed S3 savings still open {}/day.",
+            per_day(rb.billed_cost, b.days),
+            per_day(ra.billed_cost, a.days),
+            per_day(ra.billed_s3_savings, a.days)
+        ));
+    }
     let days_after = a.covered_days.max(f64::MIN_POSITIVE);
     let inventory = after.inventory.as_ref();
     let table_of = |subnet: &str| {

@@ -1,5 +1,6 @@
-//! Reading a Cost and Usage Report (`--cur`): a file, or a folder of an export's parts (read
-//! recursively, in name order), in CSV, gzip CSV or Parquet, row by row into a
+//! Reading a Cost and Usage Report (`--cur`): a file, a folder of an export's parts (read
+//! recursively, in name order) or an S3 prefix (its objects, in key order), in CSV, gzip CSV
+//! or Parquet, row by row into a
 //! [`crate::bill::Bill`]. A row that is NAT data processing but not readable refuses the file,
 //! naming the row: a bill that is partly read would reconcile wrongly without a word.
 
@@ -12,12 +13,18 @@ use arrow::datatypes::{DataType, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 
+use super::s3::{Body, ListFilter, S3Options, S3Source, S3Url};
 use crate::bill::{Bill, BillReader, Cell};
 
-/// Read every given file or folder into one bill.
-pub fn read_bill(paths: &[String]) -> Result<Bill, String> {
+/// Read every given file, folder or `s3://bucket/prefix` (the export's objects under it) into
+/// one bill; `s3` are the run's S3 settings.
+pub fn read_bill(paths: &[String], s3: &S3Options) -> Result<Bill, String> {
     let mut bill = Bill::default();
     for p in paths {
+        if let Some(url) = S3Url::parse(p) {
+            read_s3(&mut bill, &url, s3).map_err(|e| format!("{p}: {e}"))?;
+            continue;
+        }
         let files = files_of(Path::new(p)).map_err(|e| format!("{p}: {e}"))?;
         if files.is_empty() {
             return Err(format!("{p}: no .csv, .csv.gz or .parquet file"));
@@ -27,6 +34,62 @@ pub fn read_bill(paths: &[String]) -> Result<Bill, String> {
         }
     }
     Ok(bill)
+}
+
+/// Whether a name is an export's file.
+fn is_export_file(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.ends_with(".csv") || n.ends_with(".csv.gz") || n.ends_with(".parquet")
+}
+
+/// The export's objects under an S3 prefix, read whole in key order.
+fn read_s3(bill: &mut Bill, url: &S3Url, opts: &S3Options) -> Result<(), String> {
+    let source = S3Source::new(opts.clone()).map_err(|e| e.to_string())?;
+    let (objects, _) = source
+        .list(url, &ListFilter::default())
+        .map_err(|e| e.to_string())?;
+    let mut objects: Vec<_> = objects
+        .into_iter()
+        .filter(|i| is_export_file(&i.display))
+        .collect();
+    objects.sort_by(|a, b| a.display.cmp(&b.display));
+    if objects.is_empty() {
+        return Err("no .csv, .csv.gz or .parquet object".into());
+    }
+    for (input, body) in source.fetch(objects) {
+        let name = input.display.clone();
+        let bytes = match body {
+            Body::Whole(w) => match &w.failure {
+                Some(f) => return Err(format!("{name}: {}", f.message)),
+                None => w.bytes.clone(),
+            },
+            Body::Stream(mut r) => {
+                let mut v = Vec::new();
+                r.read_to_end(&mut v).map_err(|e| format!("{name}: {e}"))?;
+                bytes::Bytes::from(v)
+            }
+            Body::Skipped(f) => return Err(format!("{name}: {}", f.message)),
+        };
+        read_bytes(bill, &name, bytes).map_err(|e| format!("{name}: {e}"))?;
+    }
+    if let Some(e) = source.take_fatal() {
+        return Err(e.to_string());
+    }
+    Ok(())
+}
+
+/// One export file held in memory.
+fn read_bytes(bill: &mut Bill, name: &str, bytes: bytes::Bytes) -> Result<(), String> {
+    if bytes.starts_with(b"PAR1") {
+        return read_parquet(bill, name, bytes);
+    }
+    let reader: Box<dyn Read> = match bytes.starts_with(&[0x1f, 0x8b]) {
+        true => Box::new(flate2::read::MultiGzDecoder::new(std::io::Cursor::new(
+            bytes,
+        ))),
+        false => Box::new(std::io::Cursor::new(bytes)),
+    };
+    read_csv(bill, name, reader)
 }
 
 /// The export files of a path: itself, or the CSV/Parquet files under a folder.
@@ -67,7 +130,8 @@ fn read_file(bill: &mut Bill, path: &Path) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let name = path.display().to_string();
     if n == 4 && &head == b"PAR1" {
-        return read_parquet(bill, &name, path);
+        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        return read_parquet(bill, &name, file);
     }
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let reader: Box<dyn Read> = match head[..2] == [0x1f, 0x8b] {
@@ -123,10 +187,13 @@ fn read_csv(bill: &mut Bill, name: &str, input: impl Read) -> Result<(), String>
     Ok(())
 }
 
-fn read_parquet(bill: &mut Bill, name: &str, path: &Path) -> Result<(), String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+fn read_parquet<T: parquet::file::reader::ChunkReader + 'static>(
+    bill: &mut Bill,
+    name: &str,
+    input: T,
+) -> Result<(), String> {
     let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("not Parquet: {e}"))?;
+        ParquetRecordBatchReaderBuilder::try_new(input).map_err(|e| format!("not Parquet: {e}"))?;
     let schema = builder.schema().clone();
     let headers: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let mut reader = BillReader::new(bill, name, &headers)?;

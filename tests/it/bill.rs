@@ -276,3 +276,77 @@ fn a_bad_bill_is_refused_with_its_row() {
         );
     }
 }
+
+#[test]
+fn compare_and_the_monthly_report_from_daily_partials_use_the_bill() {
+    let w = world(&spec(66, FieldSet::V5), &[Encoding::Gz]);
+    let logs = w.path(Encoding::Gz);
+    let cur = w.cur("parquet");
+    let inv = inventory(&w);
+    // compare: each side reconciled over its own period, and the billed figures said
+    let mut args = vec![
+        "compare",
+        "-q",
+        "--format",
+        "json",
+        "--before",
+        "2026-09-01..2026-09-01",
+        "--after",
+        "2026-09-02..2026-09-02",
+        &logs,
+        "--cur",
+        &cur,
+    ];
+    args.extend(inv.iter().map(String::as_str));
+    let o = support::run(&args);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let c: flowcost::report::compare::Comparison = serde_json::from_slice(&o.stdout).unwrap();
+    let (rb, ra) = (
+        c.reports.before.reconciliation.as_ref().unwrap(),
+        c.reports.after.reconciliation.as_ref().unwrap(),
+    );
+    assert_eq!(
+        (rb.from.as_str(), ra.from.as_str()),
+        ("2026-09-01T00:00:00Z", "2026-09-02T00:00:00Z")
+    );
+    let (_, whole) = reconciled(&w, &cur, true);
+    assert!(close(rb.billed_bytes + ra.billed_bytes, whole.billed_bytes));
+    assert!(c
+        .verdict
+        .summary
+        .iter()
+        .any(|s| s.starts_with("Billed NAT data processing")));
+    // the monthly report, from logs and from daily partials, reconciles alike
+    let dir = tempfile::tempdir().unwrap();
+    let parts = support::daily_partials(&logs, w.truth.start, 2, dir.path());
+    let from_logs = dir.path().join("from-logs");
+    let from_parts = dir.path().join("from-partials");
+    for (out, inputs) in [(&from_logs, vec![logs.clone()]), (&from_parts, parts)] {
+        let mut args = vec![
+            "report".to_string(),
+            "-q".into(),
+            "-d".into(),
+            out.display().to_string(),
+        ];
+        args.extend(inputs);
+        args.extend(["--cur".to_string(), cur.clone()]);
+        args.extend(inv.iter().cloned());
+        let o = support::run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(o.status.success(), "{}", support::stderr(&o));
+    }
+    let doc = |d: &std::path::Path| -> flowcost::report::monthly::MonthlyReport {
+        serde_json::from_str(&std::fs::read_to_string(d.join("report.json")).unwrap()).unwrap()
+    };
+    let (a, b) = (doc(&from_logs), doc(&from_parts));
+    let (ra, rb) = (
+        a.analysis.reconciliation.unwrap(),
+        b.analysis.reconciliation.unwrap(),
+    );
+    assert_eq!(ra.gateways_not_logged, rb.gateways_not_logged);
+    assert_eq!(ra.days_under_covered, rb.days_under_covered);
+    assert_eq!(ra.flow_log_bytes, rb.flow_log_bytes);
+    assert!(close(ra.billed_bytes, rb.billed_bytes));
+    assert!(std::fs::read_to_string(from_parts.join("report.md"))
+        .unwrap()
+        .contains("Reconciliation with the bill"));
+}

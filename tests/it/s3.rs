@@ -741,3 +741,28 @@ fn a_stalled_endpoint_times_out_and_is_reported() {
     let o = s3_run(&ep, &["--read-timeout", "0s", &format!("s3://{b}")]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
+fn a_bill_under_an_s3_prefix_reads_as_the_local_one() {
+    let Some(ep) = endpoint() else { return };
+    let w = world(&spec(65, FieldSet::V5), &[Encoding::Gz]);
+    let b = bucket("bill");
+    let n = upload(
+        &ep,
+        &b,
+        &w.dir.path().join("cur").join("parquet"),
+        "exports/nat/",
+        false,
+    );
+    assert_eq!(n, 1);
+    let logs = w.path(Encoding::Gz);
+    let local = analyze_json(&[&logs, "--cur", &w.cur("parquet")]);
+    let remote = s3_json(&ep, &[&logs, "--cur", &format!("s3://{b}/exports/")]);
+    assert_eq!(remote.reconciliation, local.reconciliation);
+    assert!(remote.reconciliation.is_some());
+    // a prefix with no export under it is refused, naming it
+    let o = s3_run(&ep, &[&logs, "--cur", &format!("s3://{b}/nothing/")]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no .csv"), "{}", stderr(&o));
+}
