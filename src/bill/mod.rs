@@ -410,107 +410,88 @@ mod tests {
         ];
         let mut r = BillReader::new(&mut bill, "cur.csv", &headers).unwrap();
         assert_eq!(r.columns(), (0..9).map(Some).collect::<Vec<_>>());
-        let row = |ut: &'static str,
-                   res: &'static str,
-                   s: &'static str,
-                   e: &'static str,
-                   gb: &'static str,
-                   kind: &'static str| {
-            [ut, res, s, e, gb, "0.45", kind, "111122223333", "eu-west-1"].map(Cell::Text)
-        };
         let arn = "arn:aws:ec2:eu-west-1:111122223333:natgateway/nat-0a1b2c3d4e5f60718";
-        r.row(
-            2,
-            &row(
-                "EUW1-NatGateway-Bytes",
+        let nat = "EUW1-NatGateway-Bytes";
+        // (usage type, resource, start, end, GB, line item type, whether the row reads)
+        let rows = [
+            (
+                nat,
                 arn,
                 "2026-09-01T10:00:00Z",
                 "2026-09-01T11:00:00Z",
                 "10",
                 "Usage",
+                true,
             ),
-        )
-        .unwrap();
-        r.row(
-            3,
-            &row(
-                "EUW1-NatGateway-Bytes",
+            (
+                nat,
                 arn,
                 "2026-09-01T11:00:00Z",
                 "2026-09-01T12:00:00Z",
                 "5",
                 "Usage",
+                true,
             ),
-        )
-        .unwrap();
-        r.row(
-            4,
-            &row(
-                "EUW1-NatGateway-Bytes",
+            (
+                nat,
                 arn,
                 "2026-09-01T11:00:00Z",
                 "2026-09-01T12:00:00Z",
                 "5",
                 "Credit",
+                true,
             ),
-        )
-        .unwrap();
-        r.row(
-            5,
-            &row(
+            (
                 "EUW1-NatGateway-Hours",
                 arn,
                 "2026-09-01T11:00:00Z",
-                "2026-09-01T12:00:00Z",
+                "",
                 "1",
                 "Usage",
+                true,
             ),
-        )
-        .unwrap();
-        r.row(
-            6,
-            &row(
-                "EUW1-NatGateway-Bytes",
+            (
+                nat,
                 "",
                 "2026-09-02T00:00:00Z",
                 "2026-09-03T00:00:00Z",
                 "7",
                 "Usage",
+                true,
             ),
-        )
-        .unwrap();
-        r.row(
-            7,
-            &row(
-                "EUW1-NatGateway-Bytes",
+            (
+                nat,
                 arn,
                 "2026-09-01T00:00:00Z",
                 "2026-10-01T00:00:00Z",
                 "70",
                 "Usage",
+                true,
             ),
-        )
-        .unwrap();
-        let e = r
-            .row(
-                8,
-                &row(
-                    "EUW1-NatGateway-Bytes",
-                    arn,
-                    "2026-09-01T00:00:00Z",
-                    "",
-                    "-1",
-                    "Usage",
-                ),
-            )
-            .unwrap_err();
-        assert!(e.contains("cur.csv: row 8"), "{e}");
-        assert!(r
-            .row(
-                9,
-                &row("EUW1-NatGateway-Bytes", arn, "yesterday", "", "1", "Usage")
-            )
-            .is_err());
+            (nat, arn, "2026-09-01T00:00:00Z", "", "-1", "Usage", false),
+            (nat, arn, "yesterday", "", "1", "Usage", false),
+        ];
+        for (i, (ut, res, start, end, gb, kind, reads)) in rows.into_iter().enumerate() {
+            let line = i as u64 + 2;
+            let cells = [
+                ut,
+                res,
+                start,
+                end,
+                gb,
+                "0.45",
+                kind,
+                "111122223333",
+                "eu-west-1",
+            ];
+            match r.row(line, &cells.map(Cell::Text)) {
+                Ok(()) => assert!(reads, "row {line} read"),
+                Err(e) => {
+                    assert!(!reads, "row {line}: {e}");
+                    assert!(e.contains(&format!("cur.csv: row {line}")), "{e}");
+                }
+            }
+        }
         let g = &bill.gateways["nat-0a1b2c3d4e5f60718"];
         let day = 1_788_220_800 / 86_400;
         assert_eq!(
