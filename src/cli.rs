@@ -116,6 +116,13 @@ pub struct MergeArgs {
     /// Where to keep the partials' ENI tables while merging [default: the system's].
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<String>,
+    /// The VPC inventory (as for `analyze`): names gateways and subnets and writes the
+    /// endpoint plan; it does not change what the partials counted.
+    #[arg(long = "inventory", value_name = "FILE")]
+    pub inventory: Vec<String>,
+    /// A Cost and Usage Report to reconcile with (as for `analyze`; local files and folders).
+    #[arg(long = "cur", value_name = "FILE|DIR")]
+    pub cur: Vec<String>,
     /// No progress output.
     #[arg(long, short = 'q')]
     pub quiet: bool,

@@ -54,6 +54,23 @@ fn read(path: &str, what: &str) -> Result<Vec<u8>, Error> {
     })
 }
 
+/// The VPC inventory of `--inventory` files (name and contents).
+pub fn inventory_of(
+    files: &[(&str, Vec<u8>)],
+) -> Result<crate::inventory::ec2::Ec2Inventory, Error> {
+    let mut inventory = crate::inventory::ec2::Ec2Inventory::default();
+    for (f, bytes) in files {
+        let added = inventory
+            .add_json(bytes)
+            .map_err(|e| Error::Usage(format!("--inventory {f}: {e}")))?;
+        if added.total() == 0 && !bytes.trim_ascii().is_empty() {
+            // every resource already given by an earlier file: harmless, but say so
+            eprintln!("flowcost: note: --inventory {f} describes nothing not already given");
+        }
+    }
+    Ok(inventory)
+}
+
 impl Config {
     pub fn from_args(a: &AnalyzeArgs) -> Result<Config, Error> {
         let usage = |m: String| Error::Usage(m);
@@ -65,7 +82,6 @@ impl Config {
                     .map_err(|_| usage(format!("--nat-ip {ip}: not an IP address")))?,
             );
         }
-        let mut inventory = crate::inventory::ec2::Ec2Inventory::default();
         let mut inventory_files: Vec<(&str, Vec<u8>)> = Vec::new();
         for f in &a.inventory {
             inventory_files.push((f, read(f, "--inventory").map_err(|e| usage(e.to_string()))?));
@@ -82,15 +98,7 @@ impl Config {
             }
             other => other,
         };
-        for (f, bytes) in &inventory_files {
-            let added = inventory
-                .add_json(bytes)
-                .map_err(|e| usage(format!("--inventory {f}: {e}")))?;
-            if added.total() == 0 && !bytes.trim_ascii().is_empty() {
-                // every resource already given by an earlier file: harmless, but say so
-                eprintln!("flowcost: note: --inventory {f} describes nothing not already given");
-            }
-        }
+        let inventory = inventory_of(&inventory_files)?;
         for eni in inventory.nat_enis() {
             if !nat_enis.contains(&eni) {
                 nat_enis.push(eni);

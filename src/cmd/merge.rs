@@ -33,6 +33,25 @@ pub fn run(m: &MergeArgs) -> Result<Outcome, Error> {
     )?;
     cfg.format = m.out.format.unwrap_or(Format::Table);
     cfg.output = m.out.output.clone();
+    let mut files = Vec::new();
+    for f in &m.inventory {
+        let bytes = std::fs::read(f).map_err(|err| Error::Io {
+            context: format!("reading --inventory {f}"),
+            err,
+        })?;
+        files.push((f.as_str(), bytes));
+    }
+    let inventory = crate::cmd::analyze::inventory_of(&files)?;
+    if !inventory.is_empty() {
+        let mut run = (*cfg.run).clone();
+        run.inventory = Arc::new(inventory);
+        cfg.run = Arc::new(run);
+    }
+    if !m.cur.is_empty() {
+        let bill = crate::source::cur::read_bill(&m.cur, &cfg.s3)
+            .map_err(|e| Error::Usage(format!("--cur: {e}")))?;
+        cfg.bill = Some(Arc::new(bill));
+    }
     let read = pipeline::read_partials(&cfg, parts)?;
     let report = pipeline::finish(&cfg, read)?;
     write_out(&report.render(cfg.format), cfg.output.as_deref())?;

@@ -350,3 +350,33 @@ fn compare_and_the_monthly_report_from_daily_partials_use_the_bill() {
         .unwrap()
         .contains("Reconciliation with the bill"));
 }
+
+#[test]
+fn merge_takes_the_inventory_and_the_bill_too() {
+    let w = world(&spec(67, FieldSet::V5), &[Encoding::Gz]);
+    let logs = w.path(Encoding::Gz);
+    let cur = w.cur("csv");
+    let dir = tempfile::tempdir().unwrap();
+    let parts = support::daily_partials(&logs, w.truth.start, 2, dir.path());
+    let mut args = vec![
+        "merge".to_string(),
+        "-q".into(),
+        "--format".into(),
+        "json".into(),
+    ];
+    args.extend(parts);
+    args.extend(["--cur".to_string(), cur.clone()]);
+    args.extend(inventory(&w));
+    let o = support::run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let merged: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    let (direct, rec) = reconciled(&w, &cur, true);
+    let m = merged.reconciliation.unwrap();
+    assert_eq!(m.granularity, "gateway");
+    assert_eq!(m.flow_log_bytes, rec.flow_log_bytes);
+    assert_eq!(m.days_under_covered, rec.days_under_covered);
+    assert_eq!(
+        merged.inventory.unwrap().plan,
+        direct.inventory.unwrap().plan
+    );
+}
