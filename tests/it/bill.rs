@@ -380,3 +380,41 @@ fn merge_takes_the_inventory_and_the_bill_too() {
         direct.inventory.unwrap().plan
     );
 }
+
+#[test]
+fn text_from_the_bill_is_inert_in_every_output() {
+    let w = world(&spec(68, FieldSet::V5), &[Encoding::Gz]);
+    let dir = tempfile::tempdir().unwrap();
+    let cur = dir.path().join("bill.csv");
+    std::fs::write(
+        &cur,
+        "line_item_usage_type,line_item_usage_start_date,line_item_usage_amount,line_item_unblended_cost,line_item_usage_account_id,product_region_code\n\
+         NatGateway-Bytes,2026-09-01T00:00:00Z,1.5,0.0675,<script>alert(1)</script>,\"us-east-1\x1b[31m\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let o = support::run(&[
+        "report",
+        "-q",
+        "-d",
+        out.to_str().unwrap(),
+        &w.path(Encoding::Gz),
+        "--cur",
+        cur.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(!html.contains("<script>alert"), "raw script in the page");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    let o = support::run(&[
+        "analyze",
+        "-q",
+        &w.path(Encoding::Gz),
+        "--cur",
+        cur.to_str().unwrap(),
+    ]);
+    assert!(
+        !support::stdout(&o).contains('\x1b'),
+        "a terminal escape reached the table"
+    );
+}
