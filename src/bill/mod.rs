@@ -413,61 +413,14 @@ mod tests {
         let arn = "arn:aws:ec2:eu-west-1:111122223333:natgateway/nat-0a1b2c3d4e5f60718";
         let nat = "EUW1-NatGateway-Bytes";
         // (usage type, resource, start, end, GB, line item type, whether the row reads)
+        #[rustfmt::skip]
         let rows = [
-            (
-                nat,
-                arn,
-                "2026-09-01T10:00:00Z",
-                "2026-09-01T11:00:00Z",
-                "10",
-                "Usage",
-                true,
-            ),
-            (
-                nat,
-                arn,
-                "2026-09-01T11:00:00Z",
-                "2026-09-01T12:00:00Z",
-                "5",
-                "Usage",
-                true,
-            ),
-            (
-                nat,
-                arn,
-                "2026-09-01T11:00:00Z",
-                "2026-09-01T12:00:00Z",
-                "5",
-                "Credit",
-                true,
-            ),
-            (
-                "EUW1-NatGateway-Hours",
-                arn,
-                "2026-09-01T11:00:00Z",
-                "",
-                "1",
-                "Usage",
-                true,
-            ),
-            (
-                nat,
-                "",
-                "2026-09-02T00:00:00Z",
-                "2026-09-03T00:00:00Z",
-                "7",
-                "Usage",
-                true,
-            ),
-            (
-                nat,
-                arn,
-                "2026-09-01T00:00:00Z",
-                "2026-10-01T00:00:00Z",
-                "70",
-                "Usage",
-                true,
-            ),
+            (nat, arn, "2026-09-01T10:00:00Z", "2026-09-01T11:00:00Z", "10", "Usage", true),
+            (nat, arn, "2026-09-01T11:00:00Z", "2026-09-01T12:00:00Z", "5", "Usage", true),
+            (nat, arn, "2026-09-01T11:00:00Z", "2026-09-01T12:00:00Z", "5", "Credit", true),
+            ("EUW1-NatGateway-Hours", arn, "2026-09-01T11:00:00Z", "", "1", "Usage", true),
+            (nat, "", "2026-09-02T00:00:00Z", "2026-09-03T00:00:00Z", "7", "Usage", true),
+            (nat, arn, "2026-09-01T00:00:00Z", "2026-10-01T00:00:00Z", "70", "Usage", true),
             (nat, arn, "2026-09-01T00:00:00Z", "", "-1", "Usage", false),
             (nat, arn, "yesterday", "", "1", "Usage", false),
         ];
