@@ -21,6 +21,8 @@ pub const OVER: f64 = 110.0;
 #[serde(deny_unknown_fields)]
 pub struct DayRecon {
     pub day: String,
+    /// The bill's own usage amount (GB), and it in bytes by the report's GB convention.
+    pub billed_gb: f64,
     pub billed_bytes: u64,
     pub billed_cost: f64,
     pub flow_log_bytes: u64,
@@ -33,6 +35,7 @@ pub struct DayRecon {
 pub struct GatewayRecon {
     pub gateway: String,
     pub enis: Vec<String>,
+    pub billed_gb: f64,
     pub billed_bytes: u64,
     pub billed_cost: f64,
     pub flow_log_bytes: u64,
@@ -56,6 +59,7 @@ pub struct Reconciliation {
     pub granularity: String,
     pub from: String,
     pub to: String,
+    pub billed_gb: f64,
     pub billed_bytes: u64,
     pub billed_cost: f64,
     pub flow_log_bytes: u64,
@@ -141,6 +145,7 @@ fn line(
     GatewayRecon {
         gateway: name.to_string(),
         enis: logs.iter().map(|g| g.eni.clone()).collect(),
+        billed_gb: total.gb,
         billed_bytes,
         billed_cost: total.cost,
         flow_log_bytes: flow,
@@ -152,6 +157,7 @@ fn line(
             .into_iter()
             .map(|(d, (u, f))| DayRecon {
                 day: day_name(d),
+                billed_gb: u.gb,
                 billed_bytes: bytes(u.gb),
                 billed_cost: u.cost,
                 flow_log_bytes: f,
@@ -279,6 +285,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
         granularity: granularity.to_string(),
         from: crate::time::format_instant(lo),
         to: crate::time::format_instant(hi),
+        billed_gb: gateways.iter().map(|g| g.billed_gb).sum(),
         billed_bytes,
         billed_cost: gateways.iter().map(|g| g.billed_cost).sum(),
         flow_log_bytes,

@@ -66,10 +66,14 @@ fn the_bill_is_reconciled_per_gateway_and_day() {
             let want = d.flow_log_bytes as f64 * 100.0 / billed[&d.day] as f64;
             assert!((d.coverage_percent.unwrap() - want).abs() < 1e-3);
         }
-        let cost: f64 = billed
-            .values()
-            .map(|b| *b as f64 / 1_073_741_824.0 * t.cur_price_per_gb)
-            .sum();
+        let gb: f64 = billed.values().map(|b| *b as f64 / 1_073_741_824.0).sum();
+        assert!(
+            (g.billed_gb - gb).abs() < 1e-9,
+            "{}: {} GB vs {gb}",
+            g.gateway,
+            g.billed_gb
+        );
+        let cost = gb * t.cur_price_per_gb;
         assert!(
             (g.billed_cost - cost).abs() < 1e-6,
             "{}: {} vs {cost}",
