@@ -18,11 +18,15 @@ use crate::bill::{Bill, BillReader, Cell};
 
 /// Read every given file, folder or `s3://bucket/prefix` (the export's objects under it) into
 /// one bill; `s3` are the run's S3 settings.
+/// A file given twice (the same path, a folder and a file in it, two spellings of one
+/// path) or an object listed twice is read once: a bill counted twice would reconcile at
+/// half coverage.
 pub fn read_bill(paths: &[String], s3: &S3Options) -> Result<Bill, String> {
     let mut bill = Bill::default();
+    let mut seen = std::collections::BTreeSet::new();
     for p in paths {
         if let Some(url) = S3Url::parse(p) {
-            read_s3(&mut bill, &url, s3).map_err(|e| format!("{p}: {e}"))?;
+            read_s3(&mut bill, &url, s3, &mut seen).map_err(|e| format!("{p}: {e}"))?;
             continue;
         }
         let files = files_of(Path::new(p)).map_err(|e| format!("{p}: {e}"))?;
@@ -30,7 +34,10 @@ pub fn read_bill(paths: &[String], s3: &S3Options) -> Result<Bill, String> {
             return Err(format!("{p}: no .csv, .csv.gz or .parquet file"));
         }
         for f in files {
-            read_file(&mut bill, &f).map_err(|e| format!("{}: {e}", f.display()))?;
+            let real = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
+            if seen.insert(real.display().to_string()) {
+                read_file(&mut bill, &f).map_err(|e| format!("{}: {e}", f.display()))?;
+            }
         }
     }
     Ok(bill)
@@ -43,7 +50,12 @@ fn is_export_file(name: &str) -> bool {
 }
 
 /// The export's objects under an S3 prefix, read whole in key order.
-fn read_s3(bill: &mut Bill, url: &S3Url, opts: &S3Options) -> Result<(), String> {
+fn read_s3(
+    bill: &mut Bill,
+    url: &S3Url,
+    opts: &S3Options,
+    seen: &mut std::collections::BTreeSet<String>,
+) -> Result<(), String> {
     let source = S3Source::new(opts.clone()).map_err(|e| e.to_string())?;
     let (objects, _) = source
         .list(url, &ListFilter::default())
@@ -56,6 +68,7 @@ fn read_s3(bill: &mut Bill, url: &S3Url, opts: &S3Options) -> Result<(), String>
     if objects.is_empty() {
         return Err("no .csv, .csv.gz or .parquet object".into());
     }
+    objects.retain(|o| seen.insert(o.display.clone()));
     for (input, body) in source.fetch(objects) {
         let name = input.display.clone();
         let bytes = match body {

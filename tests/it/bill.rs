@@ -143,6 +143,18 @@ fn the_bill_is_reconciled_per_gateway_and_day() {
 fn csv_and_parquet_exports_reconcile_alike() {
     let w = world(&spec(62, FieldSet::V5), &[Encoding::Gz]);
     let (_, csv) = reconciled(&w, &w.cur("csv"), true);
+    // the same export given twice, as its folder and as its file, is counted once
+    let file = std::fs::read_dir(w.cur("csv"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut args = vec![w.path(Encoding::Gz), "--cur".into(), w.cur("csv")];
+    args.extend(["--cur".to_string(), file.display().to_string()]);
+    args.extend(inventory(&w));
+    let twice = analyze_json(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(twice.reconciliation.as_ref(), Some(&csv));
     let (_, pq) = reconciled(&w, &w.cur("parquet"), true);
     assert_eq!(csv.gateways.len(), pq.gateways.len());
     for (a, b) in csv.gateways.iter().zip(&pq.gateways) {
