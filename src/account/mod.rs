@@ -935,6 +935,7 @@ impl Accumulator {
             key: String::new(),
             current: None,
             lookups: LookupCache::new(ranges),
+            names_settled: false,
         }
     }
 }
@@ -978,16 +979,20 @@ pub struct FileSink<'a> {
     current: Option<(EniKey, Box<EniAgg>)>,
     /// The remotes' ip-ranges lookups, remembered for this input.
     lookups: LookupCache,
+    /// The names of the input's previous row were a record's, settled in the aggregate held
+    /// now: a row repeating them ([`Record::same_names`]) has nothing to settle.
+    names_settled: bool,
 }
 
 /// The aggregate of `eni`, held in `current` (see [`FileSink`]); the one held before, if
-/// another ENI's, goes back to `enis`.
+/// another ENI's, goes back to `enis`. `true` with it when it was not the one held.
 fn hold<'s>(
     current: &'s mut Option<(EniKey, Box<EniAgg>)>,
     enis: &mut FxMap<EniKey, Box<EniAgg>>,
     eni: &str,
-) -> &'s mut EniAgg {
-    if current.as_ref().is_some_and(|(k, _)| k.as_str() != eni) {
+) -> (&'s mut EniAgg, bool) {
+    let switched = !current.as_ref().is_some_and(|(k, _)| same(k.as_str(), eni));
+    if switched {
         if let Some((k, a)) = current.take() {
             enis.insert(k, a);
         }
@@ -996,7 +1001,7 @@ fn hold<'s>(
         let agg = enis.remove(eni).unwrap_or_default();
         (EniKey::new(eni), agg)
     });
-    agg
+    (agg, switched)
 }
 
 impl FileSink<'_> {
@@ -1048,7 +1053,7 @@ impl FileSink<'_> {
             return self.file_region;
         };
         let id = match &self.last_region {
-            Some((n, id)) if n == name => *id,
+            Some((n, id)) if same(n, name) => *id,
             _ => {
                 let id = self.ranges.region_id(name);
                 self.last_region = Some((name.to_string(), id));
@@ -1081,14 +1086,17 @@ impl Sink for FileSink<'_> {
         }
     }
     fn header(&mut self) {
+        self.names_settled = false;
         self.stats.counts.lines += 1;
         self.stats.counts.headers += 1;
     }
     fn blank(&mut self) {
+        self.names_settled = false;
         self.stats.counts.lines += 1;
         self.stats.counts.blank += 1;
     }
     fn malformed(&mut self, line: u64, why: Malformed) {
+        self.names_settled = false;
         self.stats.counts.lines += 1;
         self.stats.counts.malformed += 1;
         if self.stats.malformed_examples.len() < EXAMPLES_PER_FILE {
@@ -1100,6 +1108,7 @@ impl Sink for FileSink<'_> {
     }
 
     fn record(&mut self, r: &Record<'_>) {
+        let settled = std::mem::take(&mut self.names_settled);
         let region = self.region_of(r.region);
         let c = &mut self.stats.counts;
         c.lines += 1;
@@ -1154,7 +1163,7 @@ impl Sink for FileSink<'_> {
             None => eni,
             Some(t) => tagged_key(eni, t, &mut self.key),
         };
-        let agg = hold(&mut self.current, &mut self.acc.table.enis, eni);
+        let (agg, switched) = hold(&mut self.current, &mut self.acc.table.enis, eni);
         let bytes = r.bytes.unwrap_or(0);
         if r.action == Action::Reject {
             c.rejected += 1;
@@ -1177,13 +1186,18 @@ impl Sink for FileSink<'_> {
         if agg.meta.region.is_none() || region.is_some_and(|r| Some(r) < agg.meta.region) {
             agg.meta.region = region.or(agg.meta.region);
         }
-        let names = &mut self.acc.table.names;
-        set_name(&mut agg.meta.subnet, r.subnet_id, names);
-        set_name(&mut agg.meta.az, r.az_id, names);
-        set_name(&mut agg.meta.vpc, r.vpc_id, names);
-        set_name(&mut agg.meta.ecs_cluster, r.ecs_cluster_name, names);
-        set_name(&mut agg.meta.ecs_service, r.ecs_service_name, names);
-        set_once(&mut agg.meta.ecs_task, r.ecs_task_id);
+        // the names of a row repeating the last one's, which were settled in this
+        // aggregate, change nothing (settling keeps the least value seen)
+        if !(settled && r.same_names && !switched) {
+            let names = &mut self.acc.table.names;
+            set_name(&mut agg.meta.subnet, r.subnet_id, names);
+            set_name(&mut agg.meta.az, r.az_id, names);
+            set_name(&mut agg.meta.vpc, r.vpc_id, names);
+            set_name(&mut agg.meta.ecs_cluster, r.ecs_cluster_name, names);
+            set_name(&mut agg.meta.ecs_service, r.ecs_service_name, names);
+            set_once(&mut agg.meta.ecs_task, r.ecs_task_id);
+        }
+        self.names_settled = true;
 
         let (Some(src), Some(dst)) = (r.srcaddr, r.dstaddr) else {
             self.acc.inputs.odd.no_address += 1;
@@ -1313,6 +1327,71 @@ mod tests {
             let b: String = b.into_iter().collect();
             proptest::prop_assert_eq!(same(&a, &b), a == b);
             proptest::prop_assert_eq!(same(&a, &a[..a.len() / 2]), a.is_empty());
+        }
+    }
+
+    /// One row of [`names_hint_changes_nothing`]'s inputs: ENI, subnet, task, rejected,
+    /// malformed (each an index into a few values, or none).
+    type Row = (u8, Option<u8>, Option<u8>, bool, bool);
+
+    /// Feed `rows` to a fresh accumulator, with the reader's names hint set truthfully (the
+    /// row's names equal the previous row's, a malformed row's included) or never.
+    fn accumulate(rows: &[Row], hinted: bool) -> Vec<(String, EniAgg)> {
+        static R: std::sync::OnceLock<IpRanges> = std::sync::OnceLock::new();
+        let ranges = R.get_or_init(IpRanges::embedded);
+        let params = Params::new(Arc::new(RunConfig::default()));
+        let mut acc = Accumulator::new(&params);
+        let enis = ["eni-a", "eni-b", "eni-c"];
+        let subnets = ["subnet-1", "subnet-0", "subnet-2"];
+        let tasks = ["t2", "t1", "t0"];
+        let mut sink = acc.file(ranges, &params, FileStats::default(), None);
+        let mut before = None;
+        for (i, &(eni, subnet, task, reject, bad)) in rows.iter().enumerate() {
+            let names = (subnet, task);
+            let r = Record {
+                interface_id: Some(enis[eni as usize % 3]),
+                srcaddr: "10.0.0.5".parse().ok(),
+                dstaddr: "52.216.8.1".parse().ok(),
+                bytes: Some(100),
+                start: Some(1_788_220_800),
+                subnet_id: subnet.map(|s| subnets[s as usize % 3]),
+                ecs_task_id: task.map(|t| tasks[t as usize % 3]),
+                action: if reject {
+                    Action::Reject
+                } else {
+                    Action::Accept
+                },
+                same_names: hinted && before == Some(names),
+                ..Record::default()
+            };
+            before = Some(names);
+            if bad {
+                sink.malformed(i as u64 + 1, Malformed::BadUtf8);
+            } else {
+                sink.record(&r);
+            }
+        }
+        drop(sink);
+        let mut v: Vec<(String, EniAgg)> = (acc.table.enis.into_iter())
+            .map(|(k, a)| (k.to_string(), *a))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    proptest::proptest! {
+        /// A row repeating the names of the row before skips settling them only when they
+        /// were settled in the same aggregate: the hint never changes what is counted (a
+        /// malformed or rejected row in between, or another ENI, makes the names settle).
+        #[test]
+        fn names_hint_changes_nothing(
+            rows in proptest::collection::vec(
+                (0u8..3, proptest::option::of(0u8..3), proptest::option::of(0u8..3),
+                 proptest::bool::weighted(0.2), proptest::bool::weighted(0.2)),
+                0..40,
+            ),
+        ) {
+            proptest::prop_assert_eq!(accumulate(&rows, true), accumulate(&rows, false));
         }
     }
 

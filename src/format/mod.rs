@@ -56,6 +56,10 @@ pub struct Record<'a> {
     pub ecs_cluster_name: Option<&'a str>,
     pub ecs_service_name: Option<&'a str>,
     pub ecs_task_id: Option<&'a str>,
+    /// A hint from the reader: the names (`subnet-id`, `az-id`, `vpc-id` and the three
+    /// `ecs-*`) are those of the input's previous row. Set only where it is known cheaply (a
+    /// dictionary-encoded column's key repeating); `false` is always true enough.
+    pub same_names: bool,
 }
 
 /// Why a line or row could not be read as a record.

@@ -341,6 +341,10 @@ impl Column {
         let Some(data) = levels else {
             return Ok(n);
         };
+        if all_ones(data, n) {
+            // one run of ones (a column declared optional that holds no null): no levels
+            return Ok(n);
+        }
         rle_hybrid(data, 1, n, &mut self.levels)?;
         if self.levels.len() < n {
             return Err("definition levels cut short".into());
@@ -382,11 +386,16 @@ impl Column {
                 _ => Vec::new(),
             };
             keys.clear();
+            // the largest key of a present row (a fold the compiler vectorises), if any
+            let largest =
+                |keys: &[u32]| (!keys.is_empty()).then(|| keys.iter().fold(0, |m, &k| m.max(k)));
+            let top;
             if self.levels.is_empty() {
                 rle_hybrid(&data[1..], width, n, &mut keys)?;
                 if keys.len() < n {
                     return Err("dictionary indices cut short".into());
                 }
+                top = largest(&keys);
             } else {
                 // the present rows' keys, spread over the rows (a null row gets NULL)
                 let mut scratch = std::mem::take(&mut self.scratch);
@@ -395,6 +404,7 @@ impl Column {
                 if scratch.len() < present {
                     return Err("dictionary indices cut short".into());
                 }
+                top = largest(&scratch[..present]);
                 let mut it = scratch.iter();
                 keys.extend(self.levels.iter().map(|&l| match l {
                     1 => *it.next().unwrap_or(&NULL),
@@ -403,7 +413,7 @@ impl Column {
                 self.scratch = scratch;
             }
             let entries = self.dict.ints.len().max(self.dict.spans.len());
-            let beyond = keys.iter().any(|&k| k != NULL && k as usize >= entries);
+            let beyond = top.is_some_and(|t| t as usize >= entries);
             self.vals = Vals::Keys(keys);
             if beyond {
                 return Err("a dictionary index beyond its dictionary".into());
@@ -544,6 +554,18 @@ fn text_of(buf: &[u8], start: u32, len: u32) -> Result<Option<&str>, Malformed> 
     }
 }
 
+/// Whether RLE/bit-packed levels one bit wide begin with a run of at least `n` ones.
+fn all_ones(data: &[u8], n: usize) -> bool {
+    let mut header = 0u64;
+    for (i, &b) in data.iter().take(5).enumerate() {
+        header |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return header & 1 == 0 && (header >> 1) as usize >= n && data.get(i + 1) == Some(&1);
+        }
+    }
+    false
+}
+
 /// Read an RLE/bit-packed hybrid run of values `width` bits wide until `out` holds `n`
 /// (the last bit-packed group may hold more: only `n` are kept).
 fn rle_hybrid(data: &[u8], width: u8, n: usize, out: &mut Vec<u32>) -> Result<(), Fail> {
@@ -672,6 +694,20 @@ impl<'a> super::FillColumn<'a> for View<'a> {
             View::Spans { spans, buf } => {
                 super::fill(f, &SpanRows { spans, buf }, start, recs, bad)
             }
+        }
+    }
+
+    fn repeats(&self, start: usize, same: &mut [bool]) {
+        match self {
+            // a key repeating in one page repeats its value (one dictionary a column chunk);
+            // a page's first row is not compared with the page before
+            View::Keys { keys, .. } => {
+                for (k, s) in same.iter_mut().enumerate() {
+                    let i = start + k;
+                    *s &= i > 0 && keys[i] == keys[i - 1];
+                }
+            }
+            _ => same.fill(false),
         }
     }
 }
@@ -877,6 +913,30 @@ mod tests {
         assert_eq!(out, [1, 1, 1, 1]);
         // a header cut short is an error, not a panic
         assert!(rle_hybrid(&[0x80], 1, 4, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn all_ones_is_a_run_of_ones_long_enough() {
+        // what rle_hybrid reads, for each: n ones exactly when all_ones says so
+        let cases: [(&[u8], usize); 8] = [
+            (&[10 << 1, 1], 10),
+            (&[10 << 1, 1], 9),
+            (&[10 << 1, 1], 11),
+            (&[10 << 1, 0], 10),
+            (&[10 << 1, 3], 10),
+            (&[(1 << 1) | 1, 0xff], 8),
+            (&[0x80 | 0x40, 0x01, 1], 96),
+            (&[0x80], 1),
+        ];
+        for (data, n) in cases {
+            let mut out = Vec::new();
+            let ones = rle_hybrid(data, 1, n, &mut out).is_ok()
+                && out.len() == n
+                && out.iter().all(|&v| v == 1);
+            let bit_packed = data[0] & 1 == 1;
+            // a bit-packed run of ones is ones too, but read the long way
+            assert_eq!(all_ones(data, n), ones && !bit_packed, "{data:?} {n}");
+        }
     }
 
     #[test]

@@ -71,6 +71,11 @@ impl<'a> Values<'a> for &'a Col {
 /// A column that fills one field of a run of records (rows `start..` of it).
 trait FillColumn<'a> {
     fn fill(&self, f: Field, start: usize, recs: &mut [Record<'a>], bad: &mut [Option<Malformed>]);
+    /// Clear `same[k]` unless row `start + k` is known to hold row `start + k - 1`'s value
+    /// (known cheaply, never guessed: a column that cannot tell clears them all).
+    fn repeats(&self, _start: usize, same: &mut [bool]) {
+        same.fill(false);
+    }
 }
 
 impl<'a> FillColumn<'a> for &'a Col {
@@ -470,14 +475,22 @@ fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
     // on the stack: no allocation however short the runs of rows are
     let mut recs: [Record<'a>; CHUNK_ROWS] = std::array::from_fn(|_| Record::default());
     let mut bad: [Option<Malformed>; CHUNK_ROWS] = std::array::from_fn(|_| None);
+    let mut same = [false; CHUNK_ROWS];
     for from in (0..n).step_by(CHUNK_ROWS) {
         let len = CHUNK_ROWS.min(n - from);
-        let (recs, bad) = (&mut recs[..len], &mut bad[..len]);
+        let (recs, bad, same) = (&mut recs[..len], &mut bad[..len], &mut same[..len]);
         // no reset between chunks: every column sets its field in every row (or marks the
         // row bad, and a bad row's record is never read); fields without a column stay at
         // their defaults, and `bad` is emptied as it is read
+        same.fill(true);
         for (f, c, start) in cols {
             c.fill(*f, start + from, recs, bad);
+            if is_name(*f) {
+                c.repeats(start + from, same);
+            }
+        }
+        for (rec, s) in recs.iter_mut().zip(same.iter()) {
+            rec.same_names = *s;
         }
         for (rec, why) in recs.iter().zip(bad.iter_mut()) {
             *rows += 1;
@@ -487,6 +500,20 @@ fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
             }
         }
     }
+}
+
+/// The fields whose repeating lets the account stage skip a record's names
+/// ([`Record::same_names`]).
+fn is_name(f: Field) -> bool {
+    matches!(
+        f,
+        Field::SubnetId
+            | Field::AzId
+            | Field::VpcId
+            | Field::EcsClusterName
+            | Field::EcsServiceName
+            | Field::EcsTaskId
+    )
 }
 
 /// The first row group whose projected columns hold more than `max` bytes (as the footer
@@ -590,18 +617,46 @@ mod tests {
     use parquet::arrow::ArrowWriter;
     use parquet::file::properties::WriterProperties;
 
-    /// Records as owned text, and malformed rows, for comparing decodes.
+    /// Records as owned text (without the names hint), and malformed rows, for comparing
+    /// decodes; rows that said they repeat the names of the row before, which they must.
     #[derive(Default, Debug, PartialEq)]
     struct Seen {
         records: Vec<String>,
         malformed: Vec<(u64, String)>,
+        hinted: usize,
+        /// The previous row's names, if it was a record.
+        names: Option<String>,
     }
 
     impl Sink for Seen {
         fn record(&mut self, r: &Record<'_>) {
+            let names = format!(
+                "{:?}",
+                (
+                    r.subnet_id,
+                    r.az_id,
+                    r.vpc_id,
+                    r.ecs_cluster_name,
+                    r.ecs_service_name,
+                    r.ecs_task_id
+                )
+            );
+            if r.same_names {
+                self.hinted += 1;
+                // a malformed row between leaves nothing to compare with
+                if let Some(before) = &self.names {
+                    assert_eq!(before, &names, "a row said it repeats the names before it");
+                }
+            }
+            self.names = Some(names);
+            let r = Record {
+                same_names: false,
+                ..r.clone()
+            };
             self.records.push(format!("{r:?}"));
         }
         fn malformed(&mut self, line: u64, why: Malformed) {
+            self.names = None;
             self.malformed.push((line, why.to_string()));
         }
         fn header(&mut self) {}
@@ -1022,6 +1077,12 @@ mod tests {
             proptest::prop_assert_eq!(fast_rows, Ok(sh.rows as u64));
             proptest::prop_assert_eq!(&fast.malformed, &arrow.malformed);
             proptest::prop_assert!(fast.records == arrow.records, "records differ");
+            // names repeat in runs (`subnet_id` has 7 values): a dictionary-encoded file
+            // read by the fast reader says so of some rows
+            let roomy = sh.page_rows >= 100 && sh.page_bytes >= 1000 && sh.dictionary_bytes >= 1000;
+            if sh.dictionary && used == Some(Reader::Fast) && sh.rows > 200 && roomy {
+                proptest::prop_assert!(fast.hinted > 0, "no names hint");
+            }
             // version 1 pages of these codecs are the fast reader's: it must not decline them
             if !sh.v2 && sh.codec < 4 {
                 proptest::prop_assert_eq!(used, Some(Reader::Fast));
