@@ -156,11 +156,68 @@ fn read_file(bill: &mut Bill, path: &Path) -> Result<(), String> {
     read_csv(bill, &name, reader)
 }
 
+/// The longest CSV row read (CUR 2.0 rows with resource tags run to some kilobytes): a
+/// longer one, or a quoted field that never ends, refuses the file rather than take the
+/// memory.
+const MAX_ROW: u64 = 8 << 20;
+
+/// A reader that stops `room` bytes past the end of the last whole row (which the CSV
+/// reader's caller moves on after each row), saying so in `hit`.
+struct Bounded<R> {
+    inner: R,
+    read: u64,
+    limit: std::rc::Rc<RowBound>,
+}
+
+#[derive(Default)]
+struct RowBound {
+    until: std::cell::Cell<u64>,
+    hit: std::cell::Cell<bool>,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let room = self.limit.until.get().saturating_sub(self.read);
+        if room == 0 && !buf.is_empty() {
+            self.limit.hit.set(true);
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "a row too long",
+            ));
+        }
+        let take = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..take])?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 fn read_csv(bill: &mut Bill, name: &str, input: impl Read) -> Result<(), String> {
+    read_csv_bounded(bill, name, input, MAX_ROW)
+}
+
+/// [`read_csv`] with rows of at most `max_row` bytes.
+fn read_csv_bounded(
+    bill: &mut Bill,
+    name: &str,
+    input: impl Read,
+    max_row: u64,
+) -> Result<(), String> {
+    let bound = std::rc::Rc::new(RowBound::default());
+    bound.until.set(max_row);
+    let input = Bounded {
+        inner: input,
+        read: 0,
+        limit: bound.clone(),
+    };
+    let too_long = |row: u64| format!("row {row}: longer than {max_row} bytes: not a bill row");
     let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let headers: Vec<String> = csv
         .headers()
-        .map_err(|e| format!("not CSV: {e}"))?
+        .map_err(|e| match bound.hit.get() {
+            true => too_long(1),
+            false => format!("not CSV: {e}"),
+        })?
         .iter()
         .map(String::from)
         .collect();
@@ -171,9 +228,13 @@ fn read_csv(bill: &mut Bill, name: &str, input: impl Read) -> Result<(), String>
     let mut record = csv::ByteRecord::new();
     let mut line = 1u64;
     loop {
+        bound
+            .until
+            .set(csv.position().byte().saturating_add(max_row));
         match csv.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
+            Err(_) if bound.hit.get() => return Err(too_long(line + 1)),
             Err(e) => return Err(format!("row {}: not CSV: {e}", line + 1)),
         }
         line += 1;
@@ -302,5 +363,58 @@ fn cell(a: &dyn Array, row: usize) -> Cell<'_> {
             Cell::Time(v)
         }
         _ => Cell::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CUR 2.0 CSV with one NAT processing row after `filler` rows of `width` bytes.
+    fn bill_csv(filler: usize, width: usize) -> Vec<u8> {
+        let mut b = b"line_item_usage_type,line_item_resource_id,line_item_usage_start_date,line_item_usage_amount,line_item_unblended_cost,line_item_line_item_type\n".to_vec();
+        for _ in 0..filler {
+            b.extend_from_slice(
+                format!(
+                    "BoxUsage,{},2026-09-01T00:00:00Z,1,1,Usage\n",
+                    "x".repeat(width)
+                )
+                .as_bytes(),
+            );
+        }
+        b.extend_from_slice(b"USE1-NatGateway-Bytes,arn:aws:ec2:us-east-1:111122223333:natgateway/nat-0123456789abcdef0,2026-09-01T00:00:00Z,2,0.09,Usage\n");
+        b
+    }
+
+    #[test]
+    fn rows_up_to_the_bound_are_read() {
+        let mut bill = Bill::default();
+        read_csv_bounded(&mut bill, "b.csv", &bill_csv(50, 900)[..], 1024).unwrap();
+        let mut whole = Bill::default();
+        read_csv(&mut whole, "b.csv", &bill_csv(50, 900)[..]).unwrap();
+        assert_eq!(format!("{bill:?}"), format!("{whole:?}"));
+        assert!(format!("{bill:?}").contains("nat-0123456789abcdef0"));
+    }
+
+    #[test]
+    fn a_row_past_the_bound_refuses_the_file_without_reading_it_all() {
+        // a row of 100 KiB against a bound of 1 KiB; and a quoted field never closed
+        let long = bill_csv(3, 100 << 10);
+        let e = read_csv_bounded(&mut Bill::default(), "b.csv", &long[..], 1024).unwrap_err();
+        assert!(e.starts_with("row 2: longer than 1024 bytes"), "{e}");
+        let mut open = bill_csv(1, 10);
+        open.extend_from_slice(b"\"never closed,");
+        open.extend(std::iter::repeat_n(b'x', 1 << 20));
+        let e = read_csv_bounded(&mut Bill::default(), "b.csv", &open[..], 4096).unwrap_err();
+        assert!(e.starts_with("row 4: longer than 4096 bytes"), "{e}");
+        // what was read stops near the bound: an endless input ends the read
+        let head = bill_csv(1, 10);
+        let endless = std::io::Read::chain(&head[..], std::io::repeat(b'y'));
+        let e = read_csv_bounded(&mut Bill::default(), "b.csv", endless, 1 << 16).unwrap_err();
+        assert!(e.contains("longer than 65536 bytes"), "{e}");
+        // a header past the bound
+        let wide = format!("{}\n", "h".repeat(5000));
+        let e = read_csv_bounded(&mut Bill::default(), "b.csv", wide.as_bytes(), 1024).unwrap_err();
+        assert!(e.starts_with("row 1: longer"), "{e}");
     }
 }

@@ -607,12 +607,19 @@ fn rle_hybrid(data: &[u8], width: u8, n: usize, out: &mut Vec<u32>) -> Result<()
             let len = groups
                 .checked_mul(width as usize)
                 .ok_or("a bit-packed run too long")?;
-            // the last run may be cut at the values' end
+            // the last run may be cut at the values' end (its missing bits read as 0)
             let end = pos.saturating_add(len).min(data.len());
-            let packed = &data[pos..end];
-            pos = end;
+            // the run's values lie in `data[pos..end]`; the bytes after it are read with
+            // them (eight at a time) and masked away, so that only the last values of the
+            // page take the slow path
+            let packed = &data[pos..];
             let values = groups.saturating_mul(8).min(want);
-            unpack(packed, width, values, out);
+            if end - pos == len {
+                unpack(packed, width, values, out);
+            } else {
+                unpack(&data[pos..end], width, values, out);
+            }
+            pos = end;
         }
     }
     Ok(())
