@@ -228,6 +228,29 @@ fn is_ascii(b: &[u8]) -> bool {
 
 /// Parse one line against the current layout. Trailing `#comment` text is ignored.
 pub fn parse_line<'a>(line: &'a [u8], layout: &Layout) -> Result<Line<'a>, Malformed> {
+    let mut rec = Record::default();
+    Ok(match parse_into(line, layout, &mut rec)? {
+        Kind::Record => Line::Record(rec),
+        Kind::Header(h) => Line::Header(h),
+        Kind::Blank => Line::Blank,
+    })
+}
+
+/// What a line parsed into `rec` by [`parse_into`] is.
+enum Kind {
+    Record,
+    Header(Layout),
+    Blank,
+}
+
+/// [`parse_line`] into a record of the caller's (set where the line is a record), so that
+/// the record is not moved from frame to frame.
+#[inline]
+fn parse_into<'a>(
+    line: &'a [u8],
+    layout: &Layout,
+    rec: &mut Record<'a>,
+) -> Result<Kind, Malformed> {
     let mut buf = [(0u32, 0u32); MAX_TOKENS];
     let general;
     let spans: &[(u32, u32)] = match split(line, &mut buf) {
@@ -239,16 +262,15 @@ pub fn parse_line<'a>(line: &'a [u8], layout: &Layout) -> Result<Line<'a>, Malfo
     };
     let tok = |i: usize| &line[spans[i].0 as usize..spans[i].1 as usize];
     if spans.is_empty() {
-        return Ok(Line::Blank);
+        return Ok(Kind::Blank);
     }
     if looks_like_header(tok(0), line) {
         let names = tokens(line)
             .map(|t| fields::normalise(&String::from_utf8_lossy(t)))
             .collect();
-        return Ok(Line::Header(Layout::new(names)));
+        return Ok(Kind::Header(Layout::new(names)));
     }
     let ascii = is_ascii(line);
-    let mut rec = Record::default();
     let expected = layout.fields.len();
     // fields are read in order, so the first bad value is the same as when all are visited
     for &(n, field) in layout.read() {
@@ -256,7 +278,7 @@ pub fn parse_line<'a>(line: &'a [u8], layout: &Layout) -> Result<Line<'a>, Malfo
         if n >= spans.len() {
             break;
         }
-        if let Err(e) = set_field(&mut rec, field, tok(n), ascii) {
+        if let Err(e) = set_field(rec, field, tok(n), ascii) {
             // a wrong number of fields explains a bad value better than the value itself
             let found = (0..spans.len())
                 .take_while(|&i| tok(i).first() != Some(&b'#'))
@@ -272,7 +294,7 @@ pub fn parse_line<'a>(line: &'a [u8], layout: &Layout) -> Result<Line<'a>, Malfo
     if found < expected || (found > expected && tok(expected).first() != Some(&b'#')) {
         return Err(Malformed::FieldCount { expected, found });
     }
-    Ok(Line::Record(rec))
+    Ok(Kind::Record)
 }
 
 #[inline(always)]
@@ -452,9 +474,10 @@ impl Decoder {
     }
 
     fn parse<S: Sink>(&mut self, line: &[u8], sink: &mut S) {
-        match parse_line(line, &self.layout) {
-            Ok(Line::Record(rec)) => sink.record(&rec),
-            Ok(Line::Header(h)) => {
+        let mut rec = Record::default();
+        match parse_into(line, &self.layout, &mut rec) {
+            Ok(Kind::Record) => sink.record(&rec),
+            Ok(Kind::Header(h)) => {
                 let h = h.projected(self.layout.keep);
                 if h != self.layout && !(self.lines == 1 && h == self.initial) {
                     self.layout_changes += 1;
@@ -463,7 +486,7 @@ impl Decoder {
                 sink.header();
                 sink.layout(self.layout.names.len());
             }
-            Ok(Line::Blank) => sink.blank(),
+            Ok(Kind::Blank) => sink.blank(),
             Err(_)
                 if memchr::memmem::find(line, b"TransitGateway").is_some()
                     || memchr::memmem::find(line, b" tgw-").is_some() =>
