@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Instruction counts (valgrind's callgrind) of `flowcost analyze -j 1` on a fixed subset of
+# the e2e world: the first FILES (150) files in path order of its Parquet and gzip folders,
+# copied into target/bench-callgrind/. Counts do not drift with the machine's load the way
+# times do, so two commits compare in one run each; BENCHMARKS.md's instruction tables come
+# from this script.
+#
+#   bash benches/e2e.sh                       # once: generates the world (target/bench-e2e/)
+#   bash benches/callgrind.sh                 # builds, then prints one count per encoding
+#   FLOWCOST=/tmp/old-flowcost bash benches/callgrind.sh   # another build, same subset
+#
+# The profiles stay in target/bench-callgrind/{parquet,gz}.callgrind for
+# `callgrind_annotate --inclusive=yes`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+world=${WORLD:-target/bench-e2e/d3-t12500-s11/v5}
+files=${FILES:-150}
+if [ -z "${FLOWCOST:-}" ]; then
+    cargo build --release -q
+    FLOWCOST=target/release/flowcost
+fi
+command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
+[ -f "$world/truth.json" ] || { echo "no world at $world: run benches/e2e.sh first" >&2; exit 2; }
+sub=target/bench-callgrind
+nat=()
+for e in $(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["nat_enis"]))' "$world/truth.json"); do
+    nat+=(--nat-eni "$e")
+done
+echo "flowcost $("$FLOWCOST" --version | cut -d' ' -f2), first $files files of each of $world/{parquet,gz}"
+for enc in parquet gz; do
+    rm -rf "${sub:?}/$enc"
+    mkdir -p "$sub/$enc"
+    find "$world/$enc" -type f | sort | sed -n "1,${files}p" | while read -r f; do cp "$f" "$sub/$enc/"; done
+    valgrind --tool=callgrind --callgrind-out-file="$sub/$enc.callgrind" \
+        "$FLOWCOST" analyze -q -j 1 --format json "${nat[@]}" "$sub/$enc" \
+        > "$sub/$enc.json" 2> "$sub/$enc.log"
+    records=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["analysis"]["quality"]["lines"]["lines"])' "$sub/$enc.json")
+    refs=$(grep -o 'refs: *[0-9,]*' "$sub/$enc.log" | tr -dc 0-9)
+    python3 -c "import sys; r, n = int(sys.argv[2]), int(sys.argv[3]); print(f'{sys.argv[1]:8} {r/1e9:6.2f} G instructions, {n:,} records, {r/n:,.0f} a record')" "$enc" "$refs" "$records"
+done
