@@ -6,6 +6,7 @@
 #   bash benches/e2e.sh                 # ~10M records: 3 days x 12,500 task starts
 #   DAYS=12 bash benches/e2e.sh         # 4x the data (for the memory bound)
 #   ONLY=v5 bash benches/e2e.sh         # one of v5, v2, parquet
+#   FLOWCOST=path/to/flowcost VENV=dir bash benches/e2e.sh   # a build and a venv of your own
 #
 # Worlds are generated once under target/bench-e2e/ (delete it to regenerate); the peers are
 # installed from PyPI into target/bench-venv/ and Debian's libdeflate-tools is installed if
@@ -22,9 +23,12 @@ work=target/bench-e2e/d${days}-t${tasks}-s${seed}
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 
-cargo build --release -q
-bin=target/release/flowcost
-venv=target/bench-venv
+if [ -z "${FLOWCOST:-}" ]; then
+    cargo build --release -q
+    FLOWCOST=target/release/flowcost
+fi
+bin=$FLOWCOST
+venv=${VENV:-target/bench-venv}
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q polars==2.1.0 duckdb==2.0.1 pyarrow==26.0.1
