@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{
     uncell, Accumulator, Dir, EniAgg, EniSource, FileStats, FxMap, LineCounts, Oddities, Openings,
-    Session, Sessions, Span, DAY, IDLE_GAP, LAYER_STREAMS, NO_DAY, QUIET_MINUTES,
+    Session, Sessions, Span, DAY, IDLE_GAP, LAYER_STREAMS, QUIET_MINUTES,
 };
 use crate::classify::{Class, IpRanges};
 use crate::config::RunConfig;
@@ -187,7 +187,7 @@ pub struct Gateway {
     pub vpc: Option<String>,
     /// NAT bytes counted per UTC day (what the bill is reconciled against).
     #[serde(default)]
-    pub daily: BTreeMap<String, u64>,
+    pub daily: BTreeMap<crate::time::Day, u64>,
 }
 
 /// Both legs' sums over the days where both were present.
@@ -257,6 +257,15 @@ pub struct ClientRow {
     pub ecs_task: Option<String>,
     pub classes: ClassBytes,
     pub total: u64,
+}
+
+impl ClientRow {
+    /// The order of the top clients: most S3 bytes first, then most bytes, then by address.
+    pub fn by_s3(a: &ClientRow, b: &ClientRow) -> std::cmp::Ordering {
+        (b.classes.s3.total().cmp(&a.classes.s3.total()))
+            .then(b.total.cmp(&a.total))
+            .then(a.ip.cmp(&b.ip))
+    }
 }
 
 /// ECR image-layer estimate (ACCOUNTING.md §5).
@@ -544,11 +553,7 @@ pub enum AnalysisError {
 
 /// Format a day number as `YYYY-MM-DD`.
 pub fn day_string(day: u32) -> String {
-    if day == NO_DAY {
-        return "undated".into();
-    }
-    let (y, m, d) = crate::time::civil_from_days(day as i64);
-    format!("{y:04}-{m:02}-{d:02}")
+    crate::time::Day(day).to_string()
 }
 
 fn sorted_groups(map: BTreeMap<String, ClassBytes>) -> Vec<GroupRow> {
@@ -780,7 +785,7 @@ fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> C
             vpc: (a.meta.vpc.as_deref().map(String::from))
                 .or_else(|| gw.and_then(|g| g.vpc.clone())),
             daily: (by_day.iter())
-                .map(|(d, c)| (day_string(*d), c.total()))
+                .map(|(d, c)| (crate::time::Day(*d), c.total()))
                 .collect(),
             region: a.meta.region.map(|r| ranges.regions[r as usize].clone()),
             total: g.total(),
@@ -937,14 +942,7 @@ fn top_clients(
             }
         })
         .collect();
-    rows.sort_by(|a, b| {
-        b.classes
-            .s3
-            .total()
-            .cmp(&a.classes.s3.total())
-            .then(b.total.cmp(&a.total))
-            .then(a.ip.cmp(&b.ip))
-    });
+    rows.sort_by(ClientRow::by_s3);
     rows.truncate(top);
     rows
 }

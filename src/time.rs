@@ -106,6 +106,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn days_read_back_as_they_are_written() {
+        for d in [Day(0), Day(20_697), Day(2_932_896), Day::UNDATED] {
+            let text = d.to_string();
+            assert_eq!(text.parse::<Day>(), Ok(d), "{text}");
+            let json = serde_json::to_string(&d).unwrap();
+            assert_eq!(serde_json::from_str::<Day>(&json).unwrap(), d);
+        }
+        assert_eq!(Day(20_697).to_string(), "2026-09-01");
+        assert_eq!(Day(20_697).start(), Some(1_788_220_800));
+        assert_eq!(Day::UNDATED.start(), None);
+        assert_eq!(Day::UNDATED, Day(crate::account::NO_DAY));
+        for bad in ["2026-9-1", "2026-09-01T00:00:00Z", "1969-12-31", "soon", ""] {
+            assert!(bad.parse::<Day>().is_err(), "{bad}");
+        }
+        // keys sort as their text does
+        let mut days = vec![Day::UNDATED, Day(20_698), Day(20_697)];
+        days.sort();
+        let text: Vec<String> = days.iter().map(Day::to_string).collect();
+        let mut sorted = text.clone();
+        sorted.sort();
+        assert_eq!(text, sorted);
+    }
+
+    #[test]
     fn calendar_round_trips() {
         for z in [-1000, 0, 1, 59, 60, 365, 10_957, 20_000, 20_697, 30_000] {
             let (y, m, d) = civil_from_days(z);
@@ -152,5 +176,61 @@ mod tests {
         assert!(parse_instant("2026-09-01T12:30").is_some());
         assert!(month_range("2026-9").is_none());
         assert!(month_range("2026-09").is_some());
+    }
+}
+
+/// A UTC day (days since the epoch) or none ([`Day::UNDATED`]), written `YYYY-MM-DD` (or
+/// `undated`) in reports: a map keyed by it reads back without parsing dates again, and
+/// sorts as its text does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Day(pub u32);
+
+impl Day {
+    /// Records without a start time.
+    pub const UNDATED: Day = Day(u32::MAX);
+
+    /// The first second of the day, if dated.
+    pub fn start(self) -> Option<i64> {
+        (self != Day::UNDATED).then_some(i64::from(self.0) * 86_400)
+    }
+}
+
+impl std::fmt::Display for Day {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if *self == Day::UNDATED {
+            return f.write_str("undated");
+        }
+        let (y, m, d) = civil_from_days(i64::from(self.0));
+        write!(f, "{y:04}-{m:02}-{d:02}")
+    }
+}
+
+impl std::str::FromStr for Day {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Day, String> {
+        if s == "undated" {
+            return Ok(Day::UNDATED);
+        }
+        let bad = || format!("`{s}` is not a day (YYYY-MM-DD)");
+        let t = parse_instant(s).filter(|t| t.rem_euclid(86_400) == 0 && s.len() == 10);
+        let days = t.ok_or_else(bad)?.div_euclid(86_400);
+        u32::try_from(days)
+            .ok()
+            .filter(|d| *d != u32::MAX)
+            .map(Day)
+            .ok_or_else(bad)
+    }
+}
+
+impl serde::Serialize for Day {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Day {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Day, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }

@@ -129,11 +129,9 @@ fn line(
     let (mut s3, mut dynamo, mut all) = (0u64, 0u64, 0u64);
     for g in logs {
         for (day, v) in &g.daily {
-            if let Some(d) = crate::time::parse_instant(day).map(|t| t.div_euclid(86_400)) {
-                if d * 86_400 >= range.0 && d * 86_400 < range.1 {
-                    days.entry(d).or_default().1 += v;
-                    flow += v;
-                }
+            if let Some(t) = day.start().filter(|t| *t >= range.0 && *t < range.1) {
+                days.entry(t.div_euclid(86_400)).or_default().1 += v;
+                flow += v;
             }
         }
         s3 += g.classes.s3.total();

@@ -193,13 +193,7 @@ pub fn top_s3_clients(clients: &[ClientRow], top: usize) -> Result<Chart, ChartE
         .iter()
         .filter(|c| c.classes.s3.total() > 0)
         .collect();
-    rows.sort_by(|a, b| {
-        b.classes
-            .s3
-            .total()
-            .cmp(&a.classes.s3.total())
-            .then(a.ip.cmp(&b.ip))
-    });
+    rows.sort_by(|a, b| ClientRow::by_s3(a, b));
     rows.truncate(top.max(1));
     let max = rows.first().map_or(0, |c| c.classes.s3.total());
     let (div, unit) = unit_for(max);

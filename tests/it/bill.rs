@@ -8,18 +8,6 @@ use flowcost::generate::{Encoding, FieldSet};
 
 use crate::support::{self, analyze_json, spec, world, GenWorld};
 
-fn inventory(w: &GenWorld) -> Vec<String> {
-    [
-        "nat-gateways.json",
-        "subnets.json",
-        "route-tables.json",
-        "vpc-endpoints.json",
-    ]
-    .iter()
-    .flat_map(|d| ["--inventory".to_string(), w.inventory(d)])
-    .collect()
-}
-
 fn reconciled(
     w: &GenWorld,
     cur: &str,
@@ -27,7 +15,7 @@ fn reconciled(
 ) -> (flowcost::report::Report, Reconciliation) {
     let mut args = vec![w.path(Encoding::Gz), "--cur".into(), cur.to_string()];
     if with_inventory {
-        args.extend(inventory(w));
+        args.extend(w.inventory_args());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = analyze_json(&args);
@@ -134,7 +122,7 @@ fn the_bill_is_reconciled_per_gateway_and_day() {
         "--cur".into(),
         w.cur("csv"),
     ];
-    args.extend(inventory(&w));
+    args.extend(w.inventory_args());
     let o = support::run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(support::stdout(&o).contains("Reconciliation with the bill"));
 }
@@ -152,7 +140,7 @@ fn csv_and_parquet_exports_reconcile_alike() {
         .path();
     let mut args = vec![w.path(Encoding::Gz), "--cur".into(), w.cur("csv")];
     args.extend(["--cur".to_string(), file.display().to_string()]);
-    args.extend(inventory(&w));
+    args.extend(w.inventory_args());
     let twice = analyze_json(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(twice.reconciliation.as_ref(), Some(&csv));
     let (_, pq) = reconciled(&w, &w.cur("parquet"), true);
@@ -298,7 +286,7 @@ fn compare_and_the_monthly_report_from_daily_partials_use_the_bill() {
     let w = world(&spec(66, FieldSet::V5), &[Encoding::Gz]);
     let logs = w.path(Encoding::Gz);
     let cur = w.cur("parquet");
-    let inv = inventory(&w);
+    let inv = w.inventory_args();
     // compare: each side reconciled over its own period, and the billed figures said
     let mut args = vec![
         "compare",
@@ -382,7 +370,7 @@ fn merge_takes_the_inventory_and_the_bill_too() {
     ];
     args.extend(parts);
     args.extend(["--cur".to_string(), cur.clone()]);
-    args.extend(inventory(&w));
+    args.extend(w.inventory_args());
     let o = support::run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(o.status.success(), "{}", support::stderr(&o));
     let merged: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();

@@ -10,20 +10,6 @@ use flowcost::plan::Service;
 
 use crate::support::{self, analyze_json, spec, world, GenWorld};
 
-const DOCS: [&str; 4] = [
-    "nat-gateways.json",
-    "subnets.json",
-    "route-tables.json",
-    "vpc-endpoints.json",
-];
-
-/// `--inventory` for each document of the world.
-fn inventory_args(w: &GenWorld) -> Vec<String> {
-    DOCS.iter()
-        .flat_map(|d| ["--inventory".to_string(), w.inventory(d)])
-        .collect()
-}
-
 fn analyze(w: &GenWorld, extra: &[String]) -> flowcost::report::Report {
     let mut args: Vec<String> = vec![w.path(Encoding::Gz)];
     args.extend(extra.iter().cloned());
@@ -43,7 +29,7 @@ fn s3_plan(r: &flowcost::report::Report) -> BTreeMap<String, u64> {
 
 fn check_world(w: &GenWorld) {
     let t = &w.truth;
-    let r = analyze(w, &inventory_args(w));
+    let r = analyze(w, &w.inventory_args());
     // every counted gateway is named by its id, and the totals are those without an inventory
     assert_eq!(r.analysis.gateways.len(), t.nat_gateway_ids.len());
     for g in &r.analysis.gateways {
@@ -119,7 +105,7 @@ fn after_the_endpoint_only_the_table_left_behind_is_planned_and_the_endpoint_is_
     let w = world(&s, &[Encoding::Gz]);
     assert_eq!(w.truth.s3_plan_by_route_table.len(), 1);
     check_world(&w);
-    let r = analyze(&w, &inventory_args(&w));
+    let r = analyze(&w, &w.inventory_args());
     let inv = r.inventory.unwrap();
     let step = inv.plan.iter().find(|p| p.service == Service::S3).unwrap();
     assert_eq!(step.subnets, [LEFT_BEHIND]);
@@ -174,7 +160,7 @@ fn a_gateway_the_inventory_lacks_is_flagged_and_nat_file_takes_the_json() {
 fn the_table_report_names_gateways_and_prints_the_plan() {
     let w = world(&spec(41, FieldSet::V5), &[Encoding::Gz]);
     let mut args = vec!["analyze".to_string(), w.path(Encoding::Gz), "-q".into()];
-    args.extend(inventory_args(&w));
+    args.extend(w.inventory_args());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = support::run(&args);
     assert!(o.status.success(), "{}", support::stderr(&o));
@@ -233,7 +219,7 @@ fn compare_names_the_route_table_still_without_the_endpoint() {
         "2026-09-03..2026-09-04".into(),
         w.path(Encoding::Gz),
     ];
-    args.extend(inventory_args(&w));
+    args.extend(w.inventory_args());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = support::run(&args);
     assert!(o.status.success(), "{}", support::stderr(&o));
@@ -260,7 +246,7 @@ fn the_report_folder_holds_the_plan_as_a_script_and_terraform() {
         out.display().to_string(),
         w.path(Encoding::Gz),
     ];
-    args.extend(inventory_args(&w));
+    args.extend(w.inventory_args());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = support::run(&args);
     assert!(o.status.success(), "{}", support::stderr(&o));

@@ -16,6 +16,14 @@ pub fn ranges() -> &'static IpRanges {
     R.get_or_init(IpRanges::embedded)
 }
 
+/// The VPC inventory's documents that `flowcost generate` writes.
+pub const INVENTORY_DOCS: [&str; 4] = [
+    "nat-gateways.json",
+    "subnets.json",
+    "route-tables.json",
+    "vpc-endpoints.json",
+];
+
 /// The shared reference data, or `None` (with a printed note) when it is absent.
 pub fn shared() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
@@ -143,6 +151,13 @@ impl GenWorld {
             .join(name)
             .display()
             .to_string()
+    }
+    /// `--inventory` for each of the world's inventory documents.
+    pub fn inventory_args(&self) -> Vec<String> {
+        INVENTORY_DOCS
+            .iter()
+            .flat_map(|d| ["--inventory".to_string(), self.inventory(d)])
+            .collect()
     }
 }
 
