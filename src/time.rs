@@ -121,7 +121,7 @@ mod tests {
             assert!(bad.parse::<Day>().is_err(), "{bad}");
         }
         // keys sort as their text does
-        let mut days = vec![Day::UNDATED, Day(20_698), Day(20_697)];
+        let mut days = [Day::UNDATED, Day(20_698), Day(20_697)];
         days.sort();
         let text: Vec<String> = days.iter().map(Day::to_string).collect();
         let mut sorted = text.clone();
