@@ -8,7 +8,7 @@ pub mod gunzip;
 pub mod s3;
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
@@ -572,34 +572,40 @@ pub const INFLATED_MAX: usize = 96 << 20;
 pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io::Result<Opened> {
     match &input.location {
         Location::File(p) => {
-            if input.size <= WHOLE_GZIP_MAX {
-                let mut f = File::open(p)?;
-                let mut head = [0u8; 2];
-                let n = read_up_to(&mut f, &mut head)?;
-                if n == 2 && head == GZIP_MAGIC {
-                    let inflated = gunzip::inflate(
-                        |raw| {
-                            raw.extend_from_slice(&head);
-                            f.read_to_end(raw).map(|_| ())
-                        },
-                        INFLATED_MAX,
-                    )?;
-                    if let Some(text) = inflated {
-                        on_read(input.size);
-                        return Ok(Opened::Memory(text, Encoding::Gzip));
-                    }
+            // opened once: the first bytes say what it is
+            let mut f = File::open(p)?;
+            let mut head = [0u8; 4];
+            let n = read_up_to(&mut f, &mut head)?;
+            let head = &head[..n];
+            let small = input.size <= WHOLE_GZIP_MAX;
+            if small && head.starts_with(&GZIP_MAGIC) {
+                let inflated = gunzip::inflate(
+                    |raw| {
+                        raw.extend_from_slice(head);
+                        f.read_to_end(raw).map(|_| ())
+                    },
+                    INFLATED_MAX,
+                )?;
+                if let Some(text) = inflated {
+                    on_read(input.size);
+                    return Ok(Opened::Memory(text, Encoding::Gzip));
+                }
+            } else if small && head == PARQUET_MAGIC {
+                // read whole, in one read: the reader's column chunk and page reads are
+                // then slices of it, not a dup, seek, read and close of the file each
+                let mut whole = Vec::with_capacity(input.size as usize);
+                whole.extend_from_slice(head);
+                (&mut f).take(WHOLE_GZIP_MAX).read_to_end(&mut whole)?;
+                if whole.len() as u64 <= WHOLE_GZIP_MAX {
+                    on_read(whole.len() as u64);
+                    return Ok(Opened::ParquetBytes(whole.into()));
                 }
             }
-            let mut reader = BufReader::with_capacity(
-                256 * 1024,
-                Counting {
-                    inner: File::open(p)?,
-                    on_read,
-                },
-            );
-            if reader.fill_buf()?.starts_with(&PARQUET_MAGIC) {
-                return Ok(Opened::ParquetFile(File::open(p)?));
+            f.seek(io::SeekFrom::Start(0))?;
+            if head == PARQUET_MAGIC {
+                return Ok(Opened::ParquetFile(f));
             }
+            let reader = BufReader::with_capacity(256 * 1024, Counting { inner: f, on_read });
             Ok(sniffed(Box::new(reader))?)
         }
         Location::Stdin => open_stream(Box::new(io::stdin()), on_read),
@@ -729,6 +735,60 @@ mod tests {
         let mut out = Vec::new();
         let err = r.read_to_end(&mut out).err().map(|e| e.to_string());
         (String::from_utf8(out).unwrap(), err)
+    }
+
+    #[test]
+    fn local_files_open_once_by_their_first_bytes() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let input = |name: &str, body: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, body).unwrap();
+            Input {
+                location: Location::File(p.clone()),
+                display: p.display().to_string(),
+                size: body.len() as u64,
+                etag: None,
+            }
+        };
+        let text = "version bytes\n2 10\n";
+        // text, short texts and an empty file: read from their first byte
+        for body in [text, "PA", "PAR", ""] {
+            let i = input("t.log", body.as_bytes());
+            assert_eq!(text_of(open(&i, |_| {})).0, body, "{body:?}");
+        }
+        // gzip: inflated whole
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text.as_bytes()).unwrap();
+        let i = input("t.log.gz", &gz.finish().unwrap());
+        assert_eq!(text_of(open(&i, |_| {})).0, text);
+        // Parquet (by its magic, whatever the name): its bytes in memory, counted as read
+        let pq = b"PAR1 not really parquet, but its bytes PAR1".to_vec();
+        let i = input("t.log", &pq);
+        let counted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let c = counted.clone();
+        let on_read = move |n| {
+            c.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        };
+        match open(&i, on_read).unwrap() {
+            Opened::ParquetBytes(b) => assert_eq!(&b[..], &pq[..]),
+            _ => panic!("not Parquet in memory"),
+        }
+        assert_eq!(
+            counted.load(std::sync::atomic::Ordering::Relaxed),
+            pq.len() as u64
+        );
+        // a Parquet file past the whole-file size is read from disk, from its start
+        let mut big = input("big.parquet", &pq);
+        big.size = WHOLE_GZIP_MAX + 1;
+        match open(&big, |_| {}).unwrap() {
+            Opened::ParquetFile(mut f) => {
+                let mut all = Vec::new();
+                f.read_to_end(&mut all).unwrap();
+                assert_eq!(all, pq);
+            }
+            _ => panic!("not a Parquet file"),
+        }
     }
 
     #[test]
