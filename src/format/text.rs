@@ -272,13 +272,30 @@ fn parse_into<'a>(
     }
     let ascii = is_ascii(line);
     let expected = layout.fields.len();
+    // the `srcaddr` and `dstaddr` tokens, once read: a `pkt-*` address with the same text
+    // (every record but a NAT's translated legs) takes their parsed value
+    let (mut src, mut dst): (&[u8], &[u8]) = (&[], &[]);
     // fields are read in order, so the first bad value is the same as when all are visited
     for &(n, field) in layout.read() {
         let n = n as usize;
         if n >= spans.len() {
             break;
         }
-        if let Err(e) = set_field(rec, field, tok(n), ascii) {
+        let t = tok(n);
+        match field {
+            Field::SrcAddr => src = t,
+            Field::DstAddr => dst = t,
+            Field::PktSrcAddr if t == src => {
+                rec.pkt_srcaddr = rec.srcaddr;
+                continue;
+            }
+            Field::PktDstAddr if t == dst => {
+                rec.pkt_dstaddr = rec.dstaddr;
+                continue;
+            }
+            _ => {}
+        }
+        if let Err(e) = set_field(rec, field, t, ascii) {
             // a wrong number of fields explains a bad value better than the value itself
             let found = (0..spans.len())
                 .take_while(|&i| tok(i).first() != Some(&b'#'))
@@ -729,6 +746,55 @@ mod tests {
 
     fn v2() -> Layout {
         Layout::default_v2()
+    }
+
+    proptest! {
+        /// A `pkt-*` address is what its own text says, whether it repeats `srcaddr` or
+        /// `dstaddr` (and takes their parsed value) or not, in either order of the fields.
+        #[test]
+        fn packet_addresses_read_as_their_own_text(
+            addrs in proptest::collection::vec(
+                prop_oneof!["-", "10\\.0\\.0\\.[0-9]", "52\\.216\\.[0-9]\\.1", "2600:1f18::[0-9]", "bogus"],
+                4,
+            ),
+            pkt_first in any::<bool>(),
+        ) {
+            let names = match pkt_first {
+                false => "srcaddr dstaddr pkt-srcaddr pkt-dstaddr",
+                true => "pkt-srcaddr pkt-dstaddr srcaddr dstaddr",
+            };
+            let layout = Layout::new(fields::parse_field_list(names));
+            let line = addrs.join(" ");
+            let parsed = parse_line(line.as_bytes(), &layout);
+            // the reference: each token parsed on its own, in the layout's order
+            let own = |t: &str, name| opt_ip(t.as_bytes(), name);
+            let order: [(usize, &str); 4] = match pkt_first {
+                false => [(0, "srcaddr"), (1, "dstaddr"), (2, "pkt-srcaddr"), (3, "pkt-dstaddr")],
+                true => [(0, "pkt-srcaddr"), (1, "pkt-dstaddr"), (2, "srcaddr"), (3, "dstaddr")],
+            };
+            let mut want = [None; 4];
+            let mut error = None;
+            for (i, name) in order {
+                match own(&addrs[i], name) {
+                    Ok(v) => want[i] = v,
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+            }
+            match (parsed, error) {
+                (Err(e), Some(w)) => prop_assert_eq!(e, w),
+                (Ok(Line::Record(r)), None) => {
+                    let got = match pkt_first {
+                        false => [r.srcaddr, r.dstaddr, r.pkt_srcaddr, r.pkt_dstaddr],
+                        true => [r.pkt_srcaddr, r.pkt_dstaddr, r.srcaddr, r.dstaddr],
+                    };
+                    prop_assert_eq!(got, want);
+                }
+                (other, w) => prop_assert!(false, "{:?} against {:?}", other.is_ok(), w),
+            }
+        }
     }
 
     #[test]
