@@ -11,18 +11,46 @@ use libfuzzer_sys::fuzz_target;
 #[derive(Default)]
 struct Count {
     rows: u64,
-    /// Every row, as text (records and malformed rows with their reason).
+    /// Every row, as text (records without the reader's names hint, and malformed rows with
+    /// their reason).
     seen: Vec<String>,
+    /// The names of the previous row, if it was a record.
+    names: Option<String>,
 }
 
 impl Sink for Count {
     fn record(&mut self, r: &Record<'_>) {
         self.rows += 1;
-        assert!(r.bytes.is_none_or(|b| b <= flowcost::format::MAX_RECORD_BYTES));
+        assert!(r
+            .bytes
+            .is_none_or(|b| b <= flowcost::format::MAX_RECORD_BYTES));
+        // the hint is a reader's own (the Arrow reader gives none), but never false
+        let names = format!(
+            "{:?}",
+            (
+                r.subnet_id,
+                r.az_id,
+                r.vpc_id,
+                r.ecs_cluster_name,
+                r.ecs_service_name,
+                r.ecs_task_id
+            )
+        );
+        if r.same_names {
+            if let Some(before) = &self.names {
+                assert_eq!(before, &names, "a row said it repeats the names before it");
+            }
+        }
+        self.names = Some(names);
+        let r = Record {
+            same_names: false,
+            ..r.clone()
+        };
         self.seen.push(format!("{r:?}"));
     }
     fn malformed(&mut self, line: u64, why: Malformed) {
         self.rows += 1;
+        self.names = None;
         self.seen.push(format!("{line}: {why}"));
     }
     fn header(&mut self) {}
