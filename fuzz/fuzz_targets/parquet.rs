@@ -14,8 +14,7 @@ struct Count {
     /// Every row, as text (records without the reader's names hint, and malformed rows with
     /// their reason).
     seen: Vec<String>,
-    /// The names of the previous row, if it was a record.
-    names: Option<String>,
+    hints: flowcost::format::HintCheck,
 }
 
 impl Sink for Count {
@@ -25,32 +24,12 @@ impl Sink for Count {
             .bytes
             .is_none_or(|b| b <= flowcost::format::MAX_RECORD_BYTES));
         // the hint is a reader's own (the Arrow reader gives none), but never false
-        let names = format!(
-            "{:?}",
-            (
-                r.subnet_id,
-                r.az_id,
-                r.vpc_id,
-                r.ecs_cluster_name,
-                r.ecs_service_name,
-                r.ecs_task_id
-            )
-        );
-        if r.same_names {
-            if let Some(before) = &self.names {
-                assert_eq!(before, &names, "a row said it repeats the names before it");
-            }
-        }
-        self.names = Some(names);
-        let r = Record {
-            same_names: false,
-            ..r.clone()
-        };
-        self.seen.push(format!("{r:?}"));
+        let text = self.hints.record(r);
+        self.seen.push(text);
     }
     fn malformed(&mut self, line: u64, why: Malformed) {
         self.rows += 1;
-        self.names = None;
+        self.hints.malformed();
         self.seen.push(format!("{line}: {why}"));
     }
     fn header(&mut self) {}

@@ -62,6 +62,57 @@ pub struct Record<'a> {
     pub same_names: bool,
 }
 
+impl Record<'_> {
+    /// The names [`Record::same_names`] speaks of, in one list.
+    pub fn names(&self) -> [Option<&str>; 6] {
+        [
+            self.subnet_id,
+            self.az_id,
+            self.vpc_id,
+            self.ecs_cluster_name,
+            self.ecs_service_name,
+            self.ecs_task_id,
+        ]
+    }
+}
+
+/// Checks a reader's hints as its rows arrive (the tests' and the fuzzer's sinks): a row
+/// saying it repeats the names of the row before ([`Record::same_names`]) must.
+#[doc(hidden)]
+#[derive(Default, Debug, PartialEq)]
+pub struct HintCheck {
+    /// The previous row's names, if it was a record.
+    names: Option<String>,
+    /// Rows that said so.
+    pub hinted: usize,
+}
+
+impl HintCheck {
+    /// Check a record's hint (panics if it is false) and give its text without the hint, so
+    /// that two readers' records compare.
+    pub fn record(&mut self, r: &Record<'_>) -> String {
+        let names = format!("{:?}", r.names());
+        if r.same_names {
+            self.hinted += 1;
+            // a malformed row between leaves nothing to compare with
+            if let Some(before) = &self.names {
+                assert_eq!(before, &names, "a row said it repeats the names before it");
+            }
+        }
+        self.names = Some(names);
+        let r = Record {
+            same_names: false,
+            ..r.clone()
+        };
+        format!("{r:?}")
+    }
+
+    /// A row that was not a record.
+    pub fn malformed(&mut self) {
+        self.names = None;
+    }
+}
+
 /// Why a line or row could not be read as a record.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Malformed {

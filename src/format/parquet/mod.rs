@@ -618,45 +618,21 @@ mod tests {
     use parquet::file::properties::WriterProperties;
 
     /// Records as owned text (without the names hint), and malformed rows, for comparing
-    /// decodes; rows that said they repeat the names of the row before, which they must.
+    /// decodes; the hint checked as rows arrive.
     #[derive(Default, Debug, PartialEq)]
     struct Seen {
         records: Vec<String>,
         malformed: Vec<(u64, String)>,
-        hinted: usize,
-        /// The previous row's names, if it was a record.
-        names: Option<String>,
+        hints: crate::format::HintCheck,
     }
 
     impl Sink for Seen {
         fn record(&mut self, r: &Record<'_>) {
-            let names = format!(
-                "{:?}",
-                (
-                    r.subnet_id,
-                    r.az_id,
-                    r.vpc_id,
-                    r.ecs_cluster_name,
-                    r.ecs_service_name,
-                    r.ecs_task_id
-                )
-            );
-            if r.same_names {
-                self.hinted += 1;
-                // a malformed row between leaves nothing to compare with
-                if let Some(before) = &self.names {
-                    assert_eq!(before, &names, "a row said it repeats the names before it");
-                }
-            }
-            self.names = Some(names);
-            let r = Record {
-                same_names: false,
-                ..r.clone()
-            };
-            self.records.push(format!("{r:?}"));
+            let text = self.hints.record(r);
+            self.records.push(text);
         }
         fn malformed(&mut self, line: u64, why: Malformed) {
-            self.names = None;
+            self.hints.malformed();
             self.malformed.push((line, why.to_string()));
         }
         fn header(&mut self) {}
@@ -1081,7 +1057,7 @@ mod tests {
             // read by the fast reader says so of some rows
             let roomy = sh.page_rows >= 100 && sh.page_bytes >= 1000 && sh.dictionary_bytes >= 1000;
             if sh.dictionary && used == Some(Reader::Fast) && sh.rows > 200 && roomy {
-                proptest::prop_assert!(fast.hinted > 0, "no names hint");
+                proptest::prop_assert!(fast.hints.hinted > 0, "no names hint");
             }
             // version 1 pages of these codecs are the fast reader's: it must not decline them
             if !sh.v2 && sh.codec < 4 {
