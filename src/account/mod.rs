@@ -1395,6 +1395,78 @@ mod tests {
         }
     }
 
+    /// One record of [`a_sink_per_record_adds_up_as_one_sink`]: ENI, day, kind of ends
+    /// (public side either way, a NAT's private leg either way, internal), remote, bytes.
+    type Flow = (u8, u8, u8, u8, u64);
+
+    /// The ENI table after `flows`, read through one sink, or a sink per record.
+    fn table_of(flows: &[Flow], one_sink: bool) -> Vec<(String, EniAgg)> {
+        static R: std::sync::OnceLock<IpRanges> = std::sync::OnceLock::new();
+        let ranges = R.get_or_init(IpRanges::embedded);
+        let params = Params::new(Arc::new(RunConfig::default()));
+        let mut acc = Accumulator::new(&params);
+        let remotes = ["52.216.8.1", "3.5.0.9", "8.8.8.8", "54.231.0.3"];
+        let ip = |s: &str| s.parse::<IpAddr>().ok();
+        let groups: Vec<&[Flow]> = match one_sink {
+            true => vec![flows],
+            false => flows.chunks(1).collect(),
+        };
+        for group in groups {
+            let mut sink = acc.file(ranges, &params, FileStats::default(), None);
+            for &(eni, day, kind, remote, bytes) in group {
+                let remote = remotes[remote as usize % remotes.len()];
+                let (client, nat) = ("10.0.1.7", "10.0.0.9");
+                let (src, dst, psrc, pdst) = match kind % 5 {
+                    0 => (client, remote, None, None),
+                    1 => (remote, client, None, None),
+                    2 => (client, nat, Some(client), Some(remote)),
+                    3 => (nat, client, Some(remote), Some(client)),
+                    _ => (client, nat, None, None),
+                };
+                sink.record(&Record {
+                    interface_id: Some(["eni-a", "eni-b", "eni-c"][eni as usize % 3]),
+                    srcaddr: ip(src),
+                    dstaddr: ip(dst),
+                    pkt_srcaddr: psrc.and_then(ip),
+                    pkt_dstaddr: pdst.and_then(ip),
+                    bytes: Some(bytes),
+                    start: Some(1_788_220_800 + i64::from(day % 4) * 40_000),
+                    region: Some("us-east-1"),
+                    ..Record::default()
+                });
+            }
+        }
+        let mut v: Vec<(String, EniAgg)> = (acc.table.enis.into_iter())
+            .map(|(k, a)| (k.to_string(), *a))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    proptest::proptest! {
+        /// What a sink keeps for the aggregate it holds (see [`FileSink`]) all reaches the
+        /// table, whenever the ENI changes or the sink closes: a sink per record (each
+        /// closing at once) gives the same table as one sink for all.
+        #[test]
+        fn a_sink_per_record_adds_up_as_one_sink(
+            flows in proptest::collection::vec(
+                (0u8..3, 0u8..4, 0u8..5, 0u8..4,
+                 proptest::prop_oneof![proptest::strategy::Just(0u64), 0u64..5000]),
+                0..60,
+            ),
+        ) {
+            let one = table_of(&flows, true);
+            proptest::prop_assert_eq!(&one, &table_of(&flows, false));
+            // and nothing was dropped: the cells hold every byte of the records
+            let cells: u64 = one.iter()
+                .map(|(_, a)| a.public.values().sum::<u64>()
+                    + a.private_side().private.values().sum::<u64>())
+                .sum();
+            let counted: u64 = flows.iter().filter(|f| f.2 % 5 < 4).map(|f| f.4).sum();
+            proptest::prop_assert_eq!(cells, counted);
+        }
+    }
+
     #[test]
     fn cells_round_trip() {
         for class in Class::ALL {

@@ -218,6 +218,39 @@ struct Dict {
     spans: Vec<(u32, u32)>,
     buf: Vec<u8>,
     ips: Vec<Result<Option<IpAddr>, ()>>,
+    /// What makes the dictionary clean ([`Dict::clean_for`]): every string entry is UTF-8,
+    /// every integer entry is not negative, and (for an address column) `addrs` holds
+    /// every entry's address, none failing to parse.
+    utf8: bool,
+    unsigned: bool,
+    addrs: Option<Vec<Option<IpAddr>>>,
+}
+
+impl Dict {
+    /// Empty, as before a column chunk's dictionary page is read (the buffer kept).
+    fn clear(&mut self) {
+        self.ints.clear();
+        self.spans.clear();
+        self.ips.clear();
+        self.addrs = None;
+        self.utf8 = false;
+        self.unsigned = false;
+    }
+
+    /// Whether no entry of the dictionary reads as an error for field `f` (as
+    /// [`DictKeys`] reads it), so that its rows can be read as [`CleanKeys`]. A check that
+    /// the field's own rules make of a value (a `bytes` bound, a region's letters) still
+    /// applies.
+    fn clean_for(&self, f: Field) -> bool {
+        let empty = self.ints.is_empty() && self.spans.is_empty();
+        if is_address(f) {
+            self.addrs.is_some() || empty
+        } else if is_numeric(f) {
+            (!self.ints.is_empty() && self.unsigned) || empty
+        } else {
+            self.utf8
+        }
+    }
 }
 
 /// A data page's values, one per row: integers (with `valid`), dictionary keys ([`NULL`]
@@ -476,15 +509,16 @@ impl Column {
     /// Read a dictionary page of `n` PLAIN values held in `buf`.
     fn read_dictionary(&mut self, buf: Vec<u8>, n: usize) -> Result<(), Fail> {
         let d = &mut self.dict;
-        d.ints.clear();
-        d.spans.clear();
-        d.ips.clear();
+        d.clear();
+        d.utf8 = true;
+        d.unsigned = true;
         if self.plan.int_width > 0 {
             let w = self.plan.int_width;
             if buf.len() < n * w {
                 return Err("a dictionary cut short".into());
             }
             d.ints.extend((0..n).map(|i| read_int(&buf, i * w, w)));
+            d.unsigned = d.ints.iter().all(|&v| v >= 0);
         } else {
             // ASCII throughout (lengths under 128 included): no entry needs checking
             let ascii = buf.is_ascii();
@@ -504,6 +538,7 @@ impl Column {
                     Ok(_) => len as u32,
                     Err(_) => NOT_UTF8,
                 };
+                d.utf8 &= len != NOT_UTF8;
                 d.spans.push((s as u32, len));
                 at = e;
             }
@@ -514,6 +549,7 @@ impl Column {
                     Err(_) => Err(()),
                 });
                 d.ips = ips.collect();
+                d.addrs = d.ips.iter().map(|r| r.ok()).collect();
             }
         }
         d.buf = buf;
@@ -694,6 +730,9 @@ impl<'a> super::FillColumn<'a> for View<'a> {
         bad: &mut [Option<Malformed>],
     ) {
         match self {
+            View::Keys { keys, dict } if dict.clean_for(f) => {
+                super::fill(f, &CleanKeys { keys, dict }, start, recs, bad)
+            }
             View::Keys { keys, dict } => super::fill(f, &DictKeys { keys, dict }, start, recs, bad),
             View::Ints { ints, valid } => {
                 super::fill(f, &IntRows { ints, valid }, start, recs, bad)
@@ -763,6 +802,40 @@ impl<'a> Values<'a> for DictKeys<'a> {
             }
             None => Ok(None),
         }
+    }
+}
+
+/// Rows of dictionary keys into a dictionary clean for the column's field
+/// ([`Dict::clean_for`]): every value reads as [`DictKeys`] reads it, and none is an error,
+/// so the fill loop has no error path to take.
+struct CleanKeys<'a> {
+    keys: &'a [u32],
+    dict: &'a Dict,
+}
+
+impl<'a> Values<'a> for CleanKeys<'a> {
+    #[inline]
+    fn text(&self, i: usize) -> Result<Option<&'a str>, Malformed> {
+        Ok(match self.dict.spans.get(self.keys[i] as usize) {
+            // null words were made nulls when the dictionary was read
+            Some(&(start, len)) if len < NOT_UTF8 => {
+                let b = &self.dict.buf[start as usize..start as usize + len as usize];
+                // SAFETY: the entry was checked to be UTF-8 when the dictionary was read.
+                Some(unsafe { std::str::from_utf8_unchecked(b) })
+            }
+            _ => None,
+        })
+    }
+
+    #[inline]
+    fn num(&self, i: usize, _: &'static str) -> Result<Option<u64>, Malformed> {
+        Ok(self.dict.ints.get(self.keys[i] as usize).map(|&v| v as u64))
+    }
+
+    #[inline]
+    fn ip(&self, i: usize, _: &'static str) -> Result<Option<IpAddr>, Malformed> {
+        let addrs = self.dict.addrs.as_deref().unwrap_or_default();
+        Ok(addrs.get(self.keys[i] as usize).copied().flatten())
     }
 }
 
@@ -863,9 +936,7 @@ pub fn decode<T: ChunkReader, S: Sink>(
             c.pages.clear();
             c.pages.extend_from_slice(&pages[g][p.leaf]);
             c.next = 0;
-            c.dict.spans.clear();
-            c.dict.ints.clear();
-            c.dict.ips.clear();
+            c.dict.clear();
             c.len = 0;
             c.pos = 0;
             columns.push(c);

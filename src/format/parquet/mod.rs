@@ -974,7 +974,10 @@ mod tests {
                 })
                 .collect()
         };
-        let bytes_v = ints(-2, 1 << 20);
+        // a negative count now and then: some dictionaries hold one, most do not
+        let bytes_v: Vec<Option<i64>> = (ints(0, 1 << 20).into_iter())
+            .map(|v| v.map(|b| if b % 499 == 0 { -1 - b } else { b }))
+            .collect();
         let start = ints(1_788_220_800, 600);
         let end = ints(1_788_221_400, 600);
         let path = ints(1, 8);
