@@ -101,6 +101,8 @@ fn opt_ip(tok: &[u8], name: &'static str) -> Result<Option<std::net::IpAddr>, Ma
 
 /// Most tokens a line may have for [`split`]; a longer line takes the general path.
 const MAX_TOKENS: usize = 64;
+/// Room for the `(start, end)` offsets of a line's tokens.
+type Spans = [(u32, u32); MAX_TOKENS];
 /// Longest line [`split`] handles (AWS lines are 100–400 bytes); a longer one takes the
 /// general path.
 const MAX_SPLIT_LEN: usize = 2048;
@@ -149,7 +151,7 @@ fn sep_mask16(line: &[u8], at: usize) -> u64 {
 /// per token is a few bit operations. `None` when the line is longer than `MAX_SPLIT_LEN`
 /// or has more than `MAX_TOKENS` tokens.
 #[inline]
-fn split(line: &[u8], out: &mut [(u32, u32); MAX_TOKENS]) -> Option<usize> {
+fn split(line: &[u8], out: &mut Spans) -> Option<usize> {
     let len = line.len();
     if len > MAX_SPLIT_LEN {
         return None;
@@ -229,11 +231,13 @@ fn is_ascii(b: &[u8]) -> bool {
 /// Parse one line against the current layout. Trailing `#comment` text is ignored.
 pub fn parse_line<'a>(line: &'a [u8], layout: &Layout) -> Result<Line<'a>, Malformed> {
     let mut rec = Record::default();
-    Ok(match parse_into(line, layout, &mut rec)? {
-        Kind::Record => Line::Record(rec),
-        Kind::Header(h) => Line::Header(h),
-        Kind::Blank => Line::Blank,
-    })
+    Ok(
+        match parse_into(line, layout, &mut rec, &mut [(0, 0); MAX_TOKENS])? {
+            Kind::Record => Line::Record(rec),
+            Kind::Header(h) => Line::Header(h),
+            Kind::Blank => Line::Blank,
+        },
+    )
 }
 
 /// What a line parsed into `rec` by [`parse_into`] is.
@@ -244,16 +248,16 @@ enum Kind {
 }
 
 /// [`parse_line`] into a record of the caller's (set where the line is a record), so that
-/// the record is not moved from frame to frame.
+/// the record is not moved from frame to frame, with the caller's room for token spans.
 #[inline]
 fn parse_into<'a>(
     line: &'a [u8],
     layout: &Layout,
     rec: &mut Record<'a>,
+    buf: &mut Spans,
 ) -> Result<Kind, Malformed> {
-    let mut buf = [(0u32, 0u32); MAX_TOKENS];
     let general;
-    let spans: &[(u32, u32)] = match split(line, &mut buf) {
+    let spans: &[(u32, u32)] = match split(line, buf) {
         Some(n) => &buf[..n],
         None => {
             general = split_plain(line);
@@ -434,6 +438,8 @@ pub struct Decoder {
     /// Header lines that named a layout different from the one in force before them.
     pub layout_changes: u64,
     json: Vec<u8>,
+    /// The token spans of the line being parsed (kept, not zeroed for every line).
+    spans: Box<Spans>,
 }
 
 impl Decoder {
@@ -444,6 +450,7 @@ impl Decoder {
             lines: 0,
             layout_changes: 0,
             json: Vec::new(),
+            spans: Box::new([(0, 0); MAX_TOKENS]),
         }
     }
 
@@ -492,7 +499,7 @@ impl Decoder {
 
     fn parse<S: Sink>(&mut self, line: &[u8], sink: &mut S) {
         let mut rec = Record::default();
-        match parse_into(line, &self.layout, &mut rec) {
+        match parse_into(line, &self.layout, &mut rec, &mut self.spans) {
             Ok(Kind::Record) => sink.record(&rec),
             Ok(Kind::Header(h)) => {
                 let h = h.projected(self.layout.keep);

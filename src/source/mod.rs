@@ -5,6 +5,7 @@
 
 pub mod cur;
 pub mod gunzip;
+pub mod pread;
 pub mod s3;
 
 use std::fs::File;
@@ -538,8 +539,8 @@ pub enum Opened {
     Text(Box<dyn BufRead + Send>, Encoding),
     /// A whole input decompressed into memory (parsed in place, no further copy).
     Memory(gunzip::Inflated, Encoding),
-    /// A Parquet file on disk.
-    ParquetFile(File),
+    /// A Parquet file on disk, read by position.
+    ParquetFile(pread::LocalParquet),
     /// A Parquet document in memory (standard input).
     ParquetBytes(bytes::Bytes),
 }
@@ -601,10 +602,10 @@ pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io:
                     return Ok(Opened::ParquetBytes(whole.into()));
                 }
             }
-            f.seek(io::SeekFrom::Start(0))?;
             if head == PARQUET_MAGIC {
-                return Ok(Opened::ParquetFile(f));
+                return Ok(Opened::ParquetFile(pread::LocalParquet::new(f)?));
             }
+            f.seek(io::SeekFrom::Start(0))?;
             let reader = BufReader::with_capacity(256 * 1024, Counting { inner: f, on_read });
             Ok(sniffed(Box::new(reader))?)
         }
@@ -782,10 +783,9 @@ mod tests {
         let mut big = input("big.parquet", &pq);
         big.size = WHOLE_GZIP_MAX + 1;
         match open(&big, |_| {}).unwrap() {
-            Opened::ParquetFile(mut f) => {
-                let mut all = Vec::new();
-                f.read_to_end(&mut all).unwrap();
-                assert_eq!(all, pq);
+            Opened::ParquetFile(f) => {
+                use parquet::file::reader::ChunkReader;
+                assert_eq!(&f.get_bytes(0, pq.len()).unwrap()[..], &pq[..]);
             }
             _ => panic!("not a Parquet file"),
         }

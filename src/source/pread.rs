@@ -1,0 +1,138 @@
+//! A local Parquet file read by position. The `parquet` crate's own reader of a `File`
+//! duplicates the file descriptor, seeks, reads and closes the duplicate for every column
+//! chunk and page header it reads; [`LocalParquet`] reads each range with one positioned
+//! read (`pread`) of the one descriptor, shared by every reader the decoder makes.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parquet::errors::ParquetError;
+use parquet::file::reader::{ChunkReader, Length};
+
+/// A Parquet file on disk, of the length it had when opened.
+pub struct LocalParquet {
+    file: Arc<File>,
+    len: u64,
+}
+
+impl LocalParquet {
+    pub fn new(file: File) -> io::Result<LocalParquet> {
+        let len = file.metadata()?.len();
+        Ok(LocalParquet {
+            file: Arc::new(file),
+            len,
+        })
+    }
+
+    /// Whether `length` bytes from `start` lie inside the file: a range past its end (a
+    /// damaged footer's claim) fails before anything is allocated for it.
+    fn check(&self, start: u64, length: u64) -> Result<(), ParquetError> {
+        match start.checked_add(length) {
+            Some(end) if end <= self.len => Ok(()),
+            _ => Err(ParquetError::EOF(format!(
+                "a read of {length} bytes at offset {start} passes the file's end ({} bytes)",
+                self.len
+            ))),
+        }
+    }
+}
+
+impl Length for LocalParquet {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl ChunkReader for LocalParquet {
+    type T = BufReader<At>;
+
+    fn get_read(&self, start: u64) -> Result<Self::T, ParquetError> {
+        self.check(start, 0)?;
+        Ok(BufReader::new(At {
+            file: self.file.clone(),
+            pos: start,
+        }))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> Result<Bytes, ParquetError> {
+        self.check(start, length as u64)?;
+        let mut buf = vec![0u8; length];
+        read_exact_at(&self.file, &mut buf, start)?;
+        Ok(buf.into())
+    }
+}
+
+/// A reader from a position of the shared file, moving on as it reads.
+pub struct At {
+    file: Arc<File>,
+    pos: u64,
+}
+
+impl Read for At {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = read_at(&self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(f: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(f, buf, at)
+}
+
+#[cfg(windows)]
+fn read_at(f: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(f, buf, at)
+}
+
+/// Fill `buf` from offset `at`; a file that ends first is an error.
+fn read_exact_at(f: &File, mut buf: &mut [u8], mut at: u64) -> io::Result<()> {
+    while !buf.is_empty() {
+        match read_at(f, buf, at) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                at += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_read_back_and_past_the_end_fail_without_allocating() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &body).unwrap();
+        let f = LocalParquet::new(File::open(&p).unwrap()).unwrap();
+        assert_eq!(f.len(), 100_000);
+        assert_eq!(&f.get_bytes(0, 10).unwrap()[..], &body[..10]);
+        assert_eq!(&f.get_bytes(99_990, 10).unwrap()[..], &body[99_990..]);
+        assert_eq!(f.get_bytes(5, 0).unwrap().len(), 0);
+        let mut r = f.get_read(12_345).unwrap();
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, &body[12_345..]);
+        // two readers of the one descriptor keep their own places
+        let (mut a, mut b) = (f.get_read(1).unwrap(), f.get_read(2).unwrap());
+        let (mut x, mut y) = ([0u8; 3], [0u8; 3]);
+        a.read_exact(&mut x).unwrap();
+        b.read_exact(&mut y).unwrap();
+        assert_eq!((&x[..], &y[..]), (&body[1..4], &body[2..5]));
+        // a claim past the end (or of 2^60 bytes) is refused, not allocated
+        assert!(f.get_bytes(99_995, 10).is_err());
+        assert!(f.get_bytes(0, 1 << 60).is_err());
+        assert!(f.get_bytes(u64::MAX, 2).is_err());
+        assert!(f.get_read(100_001).is_err());
+    }
+}
