@@ -1396,8 +1396,9 @@ mod tests {
     }
 
     /// One record of [`a_sink_per_record_adds_up_as_one_sink`]: ENI, day, kind of ends
-    /// (public side either way, a NAT's private leg either way, internal), remote, bytes.
-    type Flow = (u8, u8, u8, u8, u64);
+    /// (public side either way, a NAT's private leg either way, internal), remote, bytes,
+    /// client, minute of the day.
+    type Flow = (u8, u8, u8, u8, u64, u8, u16);
 
     /// The ENI table after `flows`, read through one sink, or a sink per record.
     fn table_of(flows: &[Flow], one_sink: bool) -> Vec<(String, EniAgg)> {
@@ -1413,9 +1414,10 @@ mod tests {
         };
         for group in groups {
             let mut sink = acc.file(ranges, &params, FileStats::default(), None);
-            for &(eni, day, kind, remote, bytes) in group {
+            for &(eni, day, kind, remote, bytes, client, minute) in group {
                 let remote = remotes[remote as usize % remotes.len()];
-                let (client, nat) = ("10.0.1.7", "10.0.0.9");
+                let client = ["10.0.1.7", "10.0.1.8", "10.0.2.1"][client as usize % 3];
+                let nat = "10.0.0.9";
                 let (src, dst, psrc, pdst) = match kind % 5 {
                     0 => (client, remote, None, None),
                     1 => (remote, client, None, None),
@@ -1430,7 +1432,9 @@ mod tests {
                     pkt_srcaddr: psrc.and_then(ip),
                     pkt_dstaddr: pdst.and_then(ip),
                     bytes: Some(bytes),
-                    start: Some(1_788_220_800 + i64::from(day % 4) * 40_000),
+                    start: Some(
+                        1_788_220_800 + i64::from(day % 4) * 40_000 + i64::from(minute) * 60,
+                    ),
                     region: Some("us-east-1"),
                     ..Record::default()
                 });
@@ -1451,7 +1455,8 @@ mod tests {
         fn a_sink_per_record_adds_up_as_one_sink(
             flows in proptest::collection::vec(
                 (0u8..3, 0u8..4, 0u8..5, 0u8..4,
-                 proptest::prop_oneof![proptest::strategy::Just(0u64), 0u64..5000]),
+                 proptest::prop_oneof![proptest::strategy::Just(0u64), 0u64..5000],
+                 0u8..3, 0u16..90),
                 0..60,
             ),
         ) {
