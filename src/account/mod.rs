@@ -1330,6 +1330,15 @@ mod tests {
         }
     }
 
+    /// The ENI table of `acc`, by key.
+    fn sorted_table(acc: Accumulator) -> Vec<(String, EniAgg)> {
+        let mut v: Vec<(String, EniAgg)> = (acc.table.enis.into_iter())
+            .map(|(k, a)| (k.to_string(), *a))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
     /// One row of [`names_hint_changes_nothing`]'s inputs: ENI, subnet, task, rejected,
     /// malformed (each an index into a few values, or none).
     type Row = (u8, Option<u8>, Option<u8>, bool, bool);
@@ -1372,11 +1381,7 @@ mod tests {
             }
         }
         drop(sink);
-        let mut v: Vec<(String, EniAgg)> = (acc.table.enis.into_iter())
-            .map(|(k, a)| (k.to_string(), *a))
-            .collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
+        sorted_table(acc)
     }
 
     proptest::proptest! {
@@ -1440,11 +1445,7 @@ mod tests {
                 });
             }
         }
-        let mut v: Vec<(String, EniAgg)> = (acc.table.enis.into_iter())
-            .map(|(k, a)| (k.to_string(), *a))
-            .collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
+        sorted_table(acc)
     }
 
     proptest::proptest! {

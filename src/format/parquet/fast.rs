@@ -227,6 +227,14 @@ struct Dict {
 }
 
 impl Dict {
+    /// The text of an entry's span (neither [`NULL`] nor [`NOT_UTF8`]).
+    #[inline]
+    fn text(&self, start: u32, len: u32) -> &str {
+        let b = &self.buf[start as usize..start as usize + len as usize];
+        // SAFETY: the entry was checked to be UTF-8 when the dictionary was read.
+        unsafe { std::str::from_utf8_unchecked(b) }
+    }
+
     /// Empty, as before a column chunk's dictionary page is read (the buffer kept).
     fn clear(&mut self) {
         self.ints.clear();
@@ -731,7 +739,7 @@ impl<'a> super::FillColumn<'a> for View<'a> {
     ) {
         match self {
             View::Keys { keys, dict } if dict.clean_for(f) => {
-                super::fill(f, &CleanKeys { keys, dict }, start, recs, bad)
+                super::fill(f, &CleanKeys(DictKeys { keys, dict }), start, recs, bad)
             }
             View::Keys { keys, dict } => super::fill(f, &DictKeys { keys, dict }, start, recs, bad),
             View::Ints { ints, valid } => {
@@ -771,11 +779,7 @@ impl<'a> Values<'a> for DictKeys<'a> {
         match self.dict.spans.get(self.keys[i] as usize) {
             Some(&(_, NULL)) | None => Ok(None),
             Some(&(_, NOT_UTF8)) => Err(Malformed::BadUtf8),
-            Some(&(start, len)) => {
-                let b = &self.dict.buf[start as usize..start as usize + len as usize];
-                // SAFETY: the entry was checked to be UTF-8 when the dictionary was read.
-                Ok(Some(unsafe { std::str::from_utf8_unchecked(b) }))
-            }
+            Some(&(start, len)) => Ok(Some(self.dict.text(start, len))),
         }
     }
 
@@ -808,34 +812,32 @@ impl<'a> Values<'a> for DictKeys<'a> {
 /// Rows of dictionary keys into a dictionary clean for the column's field
 /// ([`Dict::clean_for`]): every value reads as [`DictKeys`] reads it, and none is an error,
 /// so the fill loop has no error path to take.
-struct CleanKeys<'a> {
-    keys: &'a [u32],
-    dict: &'a Dict,
-}
+struct CleanKeys<'a>(DictKeys<'a>);
 
 impl<'a> Values<'a> for CleanKeys<'a> {
     #[inline]
     fn text(&self, i: usize) -> Result<Option<&'a str>, Malformed> {
-        Ok(match self.dict.spans.get(self.keys[i] as usize) {
+        Ok(match self.0.dict.spans.get(self.0.keys[i] as usize) {
             // null words were made nulls when the dictionary was read
-            Some(&(start, len)) if len < NOT_UTF8 => {
-                let b = &self.dict.buf[start as usize..start as usize + len as usize];
-                // SAFETY: the entry was checked to be UTF-8 when the dictionary was read.
-                Some(unsafe { std::str::from_utf8_unchecked(b) })
-            }
+            Some(&(start, len)) if len < NOT_UTF8 => Some(self.0.dict.text(start, len)),
             _ => None,
         })
     }
 
     #[inline]
     fn num(&self, i: usize, _: &'static str) -> Result<Option<u64>, Malformed> {
-        Ok(self.dict.ints.get(self.keys[i] as usize).map(|&v| v as u64))
+        Ok(self
+            .0
+            .dict
+            .ints
+            .get(self.0.keys[i] as usize)
+            .map(|&v| v as u64))
     }
 
     #[inline]
     fn ip(&self, i: usize, _: &'static str) -> Result<Option<IpAddr>, Malformed> {
-        let addrs = self.dict.addrs.as_deref().unwrap_or_default();
-        Ok(addrs.get(self.keys[i] as usize).copied().flatten())
+        let addrs = self.0.dict.addrs.as_deref().unwrap_or_default();
+        Ok(addrs.get(self.0.keys[i] as usize).copied().flatten())
     }
 }
 
