@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use super::{Dir, PullWindow};
 use crate::classify::Class;
@@ -94,7 +95,7 @@ impl Client {
 /// image pull. Merging is associative: a session is a cluster of record times joined at
 /// gaps under the threshold, and its span says all about which clusters join.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sessions(Vec<Session>);
+pub struct Sessions(SmallVec<[Session; 1]>);
 
 /// One session: its first record's start (`pull.first`), its last record's start, the S3
 /// download bytes in `[first, first + window)`, and the stretch of time between two known
@@ -198,7 +199,7 @@ impl Sessions {
         let mut all = std::mem::take(&mut self.0);
         all.extend(o.0);
         all.sort_by_key(|s| s.first());
-        let mut out: Vec<Session> = Vec::with_capacity(all.len());
+        let mut out: SmallVec<[Session; 1]> = SmallVec::with_capacity(all.len());
         for s in all {
             match out.last_mut() {
                 Some(p) if p.stretch == s.stretch && s.first().saturating_sub(p.last) < gap => {
@@ -231,14 +232,14 @@ pub struct Openings {
     /// Start times of AWS API records, at most one (the earliest) per minute, sorted.
     api: Vec<i64>,
     /// S3 download records by start, sorted by start: `(start, bytes, records)`.
-    s3: Vec<(i64, u64, u32)>,
+    s3: SmallVec<[(i64, u64, u32); 1]>,
 }
 
 /// The words of a minute bitmap, sorted by key: 16 bytes a word and no hashing (records
 /// mostly come in time order, so the last word is looked at first; others are found by
 /// binary search). Read from a partial file in any order, they are sorted and joined.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-struct Words(Vec<(i64, u64)>);
+struct Words(SmallVec<[(i64, u64); 2]>);
 
 impl<'de> Deserialize<'de> for Words {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Words, D::Error> {
@@ -251,7 +252,7 @@ impl<'de> Deserialize<'de> for Words {
                 _ => out.push((k, w)),
             }
         }
-        Ok(Words(out))
+        Ok(Words(out.into()))
     }
 }
 
@@ -305,7 +306,7 @@ impl Words {
             return;
         }
         let mine = std::mem::take(&mut self.0);
-        let mut out = Vec::with_capacity(mine.len() + o.0.len());
+        let mut out = SmallVec::with_capacity(mine.len() + o.0.len());
         let (mut a, mut b) = (mine.into_iter().peekable(), o.0.into_iter().peekable());
         loop {
             let next = match (a.peek(), b.peek()) {
@@ -456,7 +457,7 @@ impl Openings {
         let mut s3 = std::mem::take(&mut self.s3);
         s3.extend(o.s3);
         s3.sort_unstable_by_key(|e| e.0);
-        let mut out: Vec<(i64, u64, u32)> = Vec::with_capacity(s3.len());
+        let mut out: SmallVec<[(i64, u64, u32); 1]> = SmallVec::with_capacity(s3.len());
         for (t, b, n) in s3 {
             match out.last_mut() {
                 Some(e) if e.0 == t => {
