@@ -13,19 +13,10 @@
 # `callgrind_annotate --inclusive=yes`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-world=${WORLD:-target/bench-e2e/d3-t12500-s11/v5}
-files=${FILES:-150}
-if [ -z "${FLOWCOST:-}" ]; then
-    cargo build --release -q
-    FLOWCOST=target/release/flowcost
-fi
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
-[ -f "$world/truth.json" ] || { echo "no world at $world: run benches/e2e.sh first" >&2; exit 2; }
+source benches/world.sh
+files=${FILES:-150}
 sub=target/bench-callgrind
-nat=()
-for e in $(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["nat_enis"]))' "$world/truth.json"); do
-    nat+=(--nat-eni "$e")
-done
 echo "flowcost $("$FLOWCOST" --version | cut -d' ' -f2), first $files files of each of $world/{parquet,gz}"
 for enc in parquet gz; do
     rm -rf "${sub:?}/$enc"

@@ -11,21 +11,12 @@
 # The samples stay in target/bench-profile/<encoding>.perf for `perf report -i`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-world=${WORLD:-target/bench-e2e/d3-t12500-s11/v5}
+command -v perf >/dev/null || { echo "perf is needed (apt-get install linux-perf)" >&2; exit 2; }
+source benches/world.sh
 only=${ONLY:-parquet,gz}
 top=${TOP:-20}
-if [ -z "${FLOWCOST:-}" ]; then
-    cargo build --release -q
-    FLOWCOST=target/release/flowcost
-fi
-command -v perf >/dev/null || { echo "perf is needed (apt-get install linux-perf)" >&2; exit 2; }
-[ -f "$world/truth.json" ] || { echo "no world at $world: run benches/e2e.sh first" >&2; exit 2; }
 out=target/bench-profile
 mkdir -p "$out"
-nat=()
-for e in $(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["nat_enis"]))' "$world/truth.json"); do
-    nat+=(--nat-eni "$e")
-done
 echo "flowcost $("$FLOWCOST" --version | cut -d' ' -f2), analyze -j 1 on $world"
 for enc in ${only//,/ }; do
     find "$world/$enc" -type f -exec cat {} + > /dev/null   # into the page cache
