@@ -134,5 +134,10 @@ mod tests {
         assert!(f.get_bytes(0, 1 << 60).is_err());
         assert!(f.get_bytes(u64::MAX, 2).is_err());
         assert!(f.get_read(100_001).is_err());
+        // a file cut short after it was opened: an error, not a panic or a short buffer
+        std::fs::File::create(&p).unwrap().set_len(50).unwrap();
+        assert!(f.get_bytes(40, 20).is_err());
+        let mut rest = Vec::new();
+        assert_eq!(f.get_read(40).unwrap().read_to_end(&mut rest).unwrap(), 10);
     }
 }

@@ -219,11 +219,10 @@ struct Dict {
     buf: Vec<u8>,
     ips: Vec<Result<Option<IpAddr>, ()>>,
     /// What makes the dictionary clean ([`Dict::clean_for`]): every string entry is UTF-8,
-    /// every integer entry is not negative, and (for an address column) `addrs` holds
-    /// every entry's address, none failing to parse.
+    /// every integer entry is not negative, every address entry parses.
     utf8: bool,
     unsigned: bool,
-    addrs: Option<Vec<Option<IpAddr>>>,
+    addresses: bool,
 }
 
 impl Dict {
@@ -240,7 +239,7 @@ impl Dict {
         self.ints.clear();
         self.spans.clear();
         self.ips.clear();
-        self.addrs = None;
+        self.addresses = false;
         self.utf8 = false;
         self.unsigned = false;
     }
@@ -252,7 +251,7 @@ impl Dict {
     fn clean_for(&self, f: Field) -> bool {
         let empty = self.ints.is_empty() && self.spans.is_empty();
         if is_address(f) {
-            self.addrs.is_some() || empty
+            self.addresses || empty
         } else if is_numeric(f) {
             (!self.ints.is_empty() && self.unsigned) || empty
         } else {
@@ -557,7 +556,7 @@ impl Column {
                     Err(_) => Err(()),
                 });
                 d.ips = ips.collect();
-                d.addrs = d.ips.iter().map(|r| r.ok()).collect();
+                d.addresses = d.ips.iter().all(Result::is_ok);
             }
         }
         d.buf = buf;
@@ -836,8 +835,10 @@ impl<'a> Values<'a> for CleanKeys<'a> {
 
     #[inline]
     fn ip(&self, i: usize, _: &'static str) -> Result<Option<IpAddr>, Malformed> {
-        let addrs = self.0.dict.addrs.as_deref().unwrap_or_default();
-        Ok(addrs.get(self.0.keys[i] as usize).copied().flatten())
+        Ok(match self.0.dict.ips.get(self.0.keys[i] as usize) {
+            Some(Ok(ip)) => *ip,
+            _ => None,
+        })
     }
 }
 
