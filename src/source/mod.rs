@@ -366,16 +366,42 @@ pub fn flow_log_id(path: &str) -> Option<&str> {
     (kind == "vpcflowlogs" && id.len() > 3 && id.starts_with("fl-")).then_some(id)
 }
 
+/// What makes two inputs one: a local file's device and inode (one `stat`, where a
+/// canonical path costs a `readlink` per path component; hard links are one file too), or
+/// an object's address.
+#[derive(PartialEq, Eq, Hash)]
+enum Identity {
+    #[cfg(unix)]
+    File(u64, u64),
+    #[cfg(not(unix))]
+    Path(PathBuf),
+    Object(String),
+}
+
+fn file_identity(p: &Path) -> Option<Identity> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| Identity::File(m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        p.canonicalize().ok().map(Identity::Path)
+    }
+}
+
 /// Drop inputs that would count the same records twice, with a note for each kind: the same
 /// file reached by two paths (by its real path), the same S3 object listed twice, the same
 /// AWS delivery in two encodings (Parquet kept), and files of identical content (compared only
 /// among files of equal size, so most inputs are not read twice).
 pub fn dedup(inputs: &mut Vec<Input>, notes: &mut Vec<String>) {
     use std::collections::{HashMap, HashSet};
-    let identity = |i: &Input| -> Option<String> {
+    let identity = |i: &Input| -> Option<Identity> {
         match &i.location {
-            Location::File(p) => p.canonicalize().ok().map(|c| c.display().to_string()),
-            Location::S3 { bucket, key } => Some(format!("s3://{bucket}/{key}")),
+            Location::File(p) => file_identity(p),
+            Location::S3 { bucket, key } => Some(Identity::Object(format!("s3://{bucket}/{key}"))),
             Location::Stdin => None,
         }
     };
@@ -736,6 +762,35 @@ mod tests {
         let mut out = Vec::new();
         let err = r.read_to_end(&mut out).err().map(|e| e.to_string());
         (String::from_utf8(out).unwrap(), err)
+    }
+
+    #[test]
+    fn one_file_by_any_path_is_one_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("sub")).unwrap();
+        std::fs::write(d.join("a.log"), "version bytes\n2 10\n").unwrap();
+        std::fs::write(d.join("copy.log"), "version bytes\n2 10\n").unwrap();
+        let file = |p: PathBuf| Input {
+            display: p.display().to_string(),
+            location: Location::File(p),
+            size: 0, // not compared by content
+            etag: None,
+        };
+        let mut paths = vec![d.join("a.log"), d.join("sub/../a.log"), d.join("copy.log")];
+        #[cfg(unix)]
+        {
+            std::fs::hard_link(d.join("a.log"), d.join("hard.log")).unwrap();
+            std::os::unix::fs::symlink(d.join("a.log"), d.join("soft.log")).unwrap();
+            paths.extend([d.join("hard.log"), d.join("soft.log")]);
+        }
+        let mut inputs: Vec<Input> = paths.into_iter().map(file).collect();
+        let mut notes = Vec::new();
+        dedup(&mut inputs, &mut notes);
+        let kept: Vec<&str> = inputs.iter().map(|i| i.display.as_str()).collect();
+        assert_eq!(kept.len(), 2, "{kept:?}");
+        assert!(kept[0].ends_with("a.log") && kept[1].ends_with("copy.log"));
+        assert!(notes[0].contains("named twice"), "{notes:?}");
     }
 
     #[test]
