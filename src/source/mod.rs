@@ -617,18 +617,8 @@ pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io:
                     on_read(input.size);
                     return Ok(Opened::Memory(text, Encoding::Gzip));
                 }
-            } else if small && head == PARQUET_MAGIC {
-                // read whole, in one read: the reader's column chunk and page reads are
-                // then slices of it, not a dup, seek, read and close of the file each
-                let mut whole = Vec::with_capacity(input.size as usize);
-                whole.extend_from_slice(head);
-                (&mut f).take(WHOLE_GZIP_MAX).read_to_end(&mut whole)?;
-                if whole.len() as u64 <= WHOLE_GZIP_MAX {
-                    on_read(whole.len() as u64);
-                    return Ok(Opened::ParquetBytes(whole.into()));
-                }
-            }
-            if head == PARQUET_MAGIC {
+            } else if head == PARQUET_MAGIC {
+                // read by position: only the needed column chunks, one `pread` each
                 return Ok(Opened::ParquetFile(pread::LocalParquet::new(f)?));
             }
             f.seek(io::SeekFrom::Start(0))?;
@@ -818,31 +808,18 @@ mod tests {
         gz.write_all(text.as_bytes()).unwrap();
         let i = input("t.log.gz", &gz.finish().unwrap());
         assert_eq!(text_of(open(&i, |_| {})).0, text);
-        // Parquet (by its magic, whatever the name): its bytes in memory, counted as read
+        // Parquet (by its magic, whatever the name, of any size): read from disk by position
         let pq = b"PAR1 not really parquet, but its bytes PAR1".to_vec();
-        let i = input("t.log", &pq);
-        let counted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let c = counted.clone();
-        let on_read = move |n| {
-            c.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-        };
-        match open(&i, on_read).unwrap() {
-            Opened::ParquetBytes(b) => assert_eq!(&b[..], &pq[..]),
-            _ => panic!("not Parquet in memory"),
-        }
-        assert_eq!(
-            counted.load(std::sync::atomic::Ordering::Relaxed),
-            pq.len() as u64
-        );
-        // a Parquet file past the whole-file size is read from disk, from its start
-        let mut big = input("big.parquet", &pq);
+        let mut big = input("t.log", &pq);
         big.size = WHOLE_GZIP_MAX + 1;
-        match open(&big, |_| {}).unwrap() {
-            Opened::ParquetFile(f) => {
-                use parquet::file::reader::ChunkReader;
-                assert_eq!(&f.get_bytes(0, pq.len()).unwrap()[..], &pq[..]);
+        for i in [input("t.log", &pq), big] {
+            match open(&i, |_| {}).unwrap() {
+                Opened::ParquetFile(f) => {
+                    use parquet::file::reader::ChunkReader;
+                    assert_eq!(&f.get_bytes(0, pq.len()).unwrap()[..], &pq[..]);
+                }
+                _ => panic!("not a Parquet file"),
             }
-            _ => panic!("not a Parquet file"),
         }
     }
 
