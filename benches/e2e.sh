@@ -7,6 +7,8 @@
 #   DAYS=12 bash benches/e2e.sh         # 4x the data (for the memory bound)
 #   ONLY=v5 bash benches/e2e.sh         # one of v5, v2, parquet
 #   FLOWCOST=path/to/flowcost VENV=dir bash benches/e2e.sh   # a build and a venv of your own
+#   PEERS=polars,polars-core bash benches/e2e.sh   # peers to run (default polars,duckdb);
+#       polars-core: polars doing the core of flowcost's per-record work (see peers.py)
 #
 # Worlds are generated once under target/bench-e2e/ (delete it to regenerate); the peers are
 # installed from PyPI into target/bench-venv/ and Debian's libdeflate-tools is installed if
@@ -19,6 +21,7 @@ days=${DAYS:-3}
 tasks=${TASKS:-12500}
 seed=${SEED:-11}
 only=${ONLY:-v5,v2,parquet}
+PEERS=${PEERS:-polars,duckdb}
 work=target/bench-e2e/d${days}-t${tasks}-s${seed}
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
@@ -73,8 +76,10 @@ flowcost_runs() { # group, input folder
 
 peer_runs() { # group, kind, input folder
     local g=$1 kind=$2 dir=$3
-    $py benches/peers.py polars "$kind" "$dir" "$enis" "$region" "$ranges" "$results/$g.polars.json"
-    $py benches/peers.py duckdb "$kind" "$dir" "$enis" "$region" "$ranges" "$results/$g.duckdb.json"
+    for p in ${PEERS//,/ }; do
+        [ "$p" = polars-core ] && [ "$g" = v2 ] && continue   # v2 has no pkt-* or names
+        $py benches/peers.py "$p" "$kind" "$dir" "$enis" "$region" "$ranges" "$results/$g.$p.json"
+    done
 }
 
 gz_floor() { # group, input folder

@@ -97,6 +97,68 @@ def polars_query(kind, files, enis):
     return list(zip(df["remote"].to_list(), df["bytes"].to_list()))
 
 
+def polars_core(kind, files, enis, classify):
+    """The core of what flowcost computes from every record, not only the NAT's totals: per
+    ENI its records, time span, rejected bytes and least names; per ENI, day, class and
+    direction the bytes of its legs with one private end; per NAT client (a translated private
+    leg: both ends private, a public `pkt-*` address) its bytes by class and direction.
+    flowcost computes more than this (sessions, openings, pull windows, local addresses,
+    evidence for detection), so this is a lower bound of equal work. Returns the NAT ENIs'
+    public-leg bytes per remote, as `polars_query` does, so the totals can be compared."""
+    import polars as pl
+
+    cols = ["interface_id", "srcaddr", "dstaddr", "pkt_srcaddr", "pkt_dstaddr", "bytes", "start",
+            "end", "action", "log_status", "vpc_id", "subnet_id", "az_id", "region"]
+    if kind == "text":
+        lf = pl.scan_csv(files, separator=" ", null_values=["-"], infer_schema_length=0,
+                         schema_overrides={"bytes": pl.Int64, "start": pl.Int64, "end": pl.Int64})
+        lf = lf.rename({c.replace("_", "-"): c for c in cols if "_" in c})
+    else:
+        lf = pl.scan_parquet(files)
+    ok = lf.select(cols).filter(pl.col("log_status") == "OK")
+    priv = lambda c: pl.col(c).str.contains(PRIVATE)
+    sp, dp = priv("srcaddr"), priv("dstaddr")
+    pd_pub = (pl.col("pkt_dstaddr") != pl.col("dstaddr")) & ~priv("pkt_dstaddr")
+    ps_pub = (pl.col("pkt_srcaddr") != pl.col("srcaddr")) & ~priv("pkt_srcaddr")
+    up, down = sp & dp & pd_pub.fill_null(False), sp & dp & ps_pub.fill_null(False)
+    legs = (
+        ok.filter(pl.col("action") == "ACCEPT")
+        .with_columns(
+            day=pl.col("start") // 86400,
+            translated=up | down,
+            remote=pl.when(up).then(pl.col("pkt_dstaddr")).when(down).then(pl.col("pkt_srcaddr"))
+            .when(sp).then(pl.col("dstaddr")).otherwise(pl.col("srcaddr")),
+            client=pl.when(up).then(pl.col("srcaddr")).when(down).then(pl.col("dstaddr")),
+            upload=up | (~down & sp),
+        )
+        .filter(pl.col("translated") | (sp ^ dp))
+    )
+    cells = legs.group_by("interface_id", "day", "translated", "remote", "upload").agg(
+        pl.col("bytes").sum())
+    clients = legs.filter(pl.col("translated")).group_by(
+        "interface_id", "client", "remote", "upload").agg(pl.col("bytes").sum())
+    per_eni = ok.group_by("interface_id").agg(
+        records=pl.len(), first=pl.col("start").min(), last=pl.col("end").max(),
+        reject_bytes=pl.col("bytes").filter(pl.col("action") == "REJECT").sum(),
+        vpc=pl.col("vpc_id").min(), subnet=pl.col("subnet_id").min(), az=pl.col("az_id").min(),
+        region=pl.col("region").min())
+    t0 = time.perf_counter()
+    cells, clients, per_eni = pl.collect_all([cells, clients, per_eni])
+    t1 = time.perf_counter()
+    # classify each distinct remote once, then sum the cells and clients by class
+    remotes = pl.concat([cells["remote"], clients["remote"]]).unique()
+    classes = pl.DataFrame({"remote": remotes, "class": [classify(r) for r in remotes.to_list()]})
+    cells = cells.join(classes, on="remote").group_by(
+        "interface_id", "day", "translated", "class", "upload").agg(pl.col("bytes").sum())
+    clients = clients.join(classes, on="remote").group_by(
+        "interface_id", "client", "class", "upload").agg(pl.col("bytes").sum())
+    nat = cells.filter(pl.col("interface_id").is_in(enis) & ~pl.col("translated"))
+    nat = nat.group_by("class").agg(pl.col("bytes").sum())
+    return list(zip(nat["class"].to_list(), nat["bytes"].to_list())), {
+        "enis": per_eni.height, "cells": cells.height, "client_cells": clients.height,
+        "remotes": remotes.len(), "query_s": t1 - t0, "classify_s": time.perf_counter() - t1}
+
+
 def duckdb_query(kind, files, enis):
     import duckdb
 
@@ -214,6 +276,11 @@ def main():
     result = {"tool": tool if tool != "arrow-floor" else "floor (pyarrow column read)", "files": len(files)}
     if tool == "arrow-floor":
         result["rows"] = arrow_floor(kind, files)
+    elif tool == "polars-core":
+        result["tool"] = "polars (per-ENI core)"
+        by_class, sizes = polars_core(kind, files, enis, classifier(ranges, region))
+        result["classes"] = {c: int(b or 0) for c, b in by_class if b}
+        result.update(sizes)
     else:
         pairs = polars_query(kind, files, enis) if tool == "polars" else duckdb_query(kind, files, enis)
         classify = classifier(ranges, region)
