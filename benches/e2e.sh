@@ -8,7 +8,8 @@
 #   ONLY=v5 bash benches/e2e.sh         # one of v5, v2, parquet
 #   FLOWCOST=path/to/flowcost VENV=dir bash benches/e2e.sh   # a build and a venv of your own
 #   PEERS=polars,polars-core bash benches/e2e.sh   # peers to run (default polars,duckdb);
-#       polars-core: polars doing the core of flowcost's per-record work (see peers.py)
+#       polars-core: polars doing the core of flowcost's per-record work (see peers.py);
+#       polars-read: polars reading the columns flowcost reads, computing nothing
 #
 # Worlds are generated once under target/bench-e2e/ (delete it to regenerate); the peers are
 # installed from PyPI into target/bench-venv/ and Debian's libdeflate-tools is installed if

@@ -1,7 +1,7 @@
 """The peers of benches/e2e.sh: the same question answered with polars or DuckDB, and the
 hardware floor for Parquet (the fastest read of the needed columns with pyarrow).
 
-    python peers.py {polars,duckdb,arrow-floor} {text,parquet} ROOT NAT_ENIS REGION IP_RANGES OUT
+    python peers.py {polars,polars-core,polars-read,duckdb,arrow-floor} {text,parquet} ROOT NAT_ENIS REGION IP_RANGES OUT
 
 The query: records of the NAT ENIs (ACCEPT, OK), the public leg (one side private, the other
 public), bytes summed per remote address; then the distinct remotes are classified against
@@ -95,6 +95,33 @@ def polars_query(kind, files, enis):
     )
     df = q.collect()
     return list(zip(df["remote"].to_list(), df["bytes"].to_list()))
+
+
+# The flow-log fields flowcost reads (src/format/fields.rs: every known field but `version`);
+# a file holds some of them.
+FLOWCOST_FIELDS = [
+    "interface-id", "account-id", "srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr", "packets",
+    "bytes", "start", "end", "action", "log-status", "region", "az-id", "subnet-id", "vpc-id",
+    "traffic-path", "flow-direction", "pkt-src-aws-service", "pkt-dst-aws-service",
+    "ecs-cluster-name", "ecs-service-name", "ecs-task-id",
+]
+
+
+def polars_read(kind, files):
+    """polars reading, into memory, the columns of the files that flowcost reads, and
+    computing nothing: what reading alone costs polars for flowcost's question (the NAT-totals
+    query reads six of them). Returns the rows and the columns read."""
+    import polars as pl
+
+    if kind == "text":
+        lf = pl.scan_csv(files, separator=" ", null_values=["-"], infer_schema_length=0)
+        names = lf.collect_schema().names()
+        cols = [c for c in names if c in FLOWCOST_FIELDS]
+    else:
+        lf = pl.scan_parquet(files)
+        names = lf.collect_schema().names()
+        cols = [c for c in names if c.replace("_", "-") in FLOWCOST_FIELDS]
+    return lf.select(cols).collect().height, len(cols)
 
 
 def polars_core(kind, files, enis, classify):
@@ -276,6 +303,9 @@ def main():
     result = {"tool": tool if tool != "arrow-floor" else "floor (pyarrow column read)", "files": len(files)}
     if tool == "arrow-floor":
         result["rows"] = arrow_floor(kind, files)
+    elif tool == "polars-read":
+        result["tool"] = "polars (read only)"
+        result["rows"], result["columns"] = polars_read(kind, files)
     elif tool == "polars-core":
         result["tool"] = "polars (per-ENI core)"
         by_class, sizes = polars_core(kind, files, enis, classifier(ranges, region))
