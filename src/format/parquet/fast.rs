@@ -23,7 +23,8 @@ use super::pages::{kind, PageIndex, PageRef};
 use super::{address_of, emit_rows, is_address, is_null_word, is_numeric, number_of, Values};
 use crate::format::fields::Field;
 use crate::format::text::Sink;
-use crate::format::{parse_ip, Malformed};
+use crate::format::text::{parse_action, parse_status};
+use crate::format::{checked_region, parse_ip, Action, LogStatus, Malformed};
 
 /// Parquet encodings (parquet.thrift `Encoding`).
 mod enc {
@@ -218,11 +219,17 @@ struct Dict {
     spans: Vec<(u32, u32)>,
     buf: Vec<u8>,
     ips: Vec<Result<Option<IpAddr>, ()>>,
+    /// An `action` or `log-status` column's entries, read once each (a null entry as the
+    /// default); empty for other columns and when an entry does not read.
+    actions: Vec<Action>,
+    statuses: Vec<LogStatus>,
     /// What makes the dictionary clean ([`Dict::clean_for`]): every string entry is UTF-8,
-    /// every integer entry is not negative, every address entry parses.
+    /// every integer entry is not negative, every address entry parses, and every entry
+    /// passes its field's own rule (a region's letters, an action's or a status's words).
     utf8: bool,
     unsigned: bool,
     addresses: bool,
+    ruled: bool,
 }
 
 impl Dict {
@@ -239,15 +246,19 @@ impl Dict {
         self.ints.clear();
         self.spans.clear();
         self.ips.clear();
+        self.actions.clear();
+        self.statuses.clear();
         self.addresses = false;
         self.utf8 = false;
         self.unsigned = false;
+        self.ruled = false;
     }
 
     /// Whether no entry of the dictionary reads as an error for field `f` (as
     /// [`DictKeys`] reads it), so that its rows can be read as [`CleanKeys`]. A check that
     /// the field's own rules make of a value (a `bytes` bound, a region's letters) still
-    /// applies.
+    /// applies, but for the rules of `region`, `action` and `log-status`, which every entry
+    /// passed when the dictionary was read.
     fn clean_for(&self, f: Field) -> bool {
         let empty = self.ints.is_empty() && self.spans.is_empty();
         if is_address(f) {
@@ -255,8 +266,45 @@ impl Dict {
         } else if is_numeric(f) {
             (!self.ints.is_empty() && self.unsigned) || empty
         } else {
-            self.utf8
+            self.utf8 && self.ruled
         }
+    }
+
+    /// Read each entry by its field's own rule, once: `ruled` when every entry passes.
+    fn rule(&mut self, f: Field) {
+        fn each<T>(d: &Dict, read: impl Fn(&str) -> Result<T, Malformed>) -> Option<Vec<T>>
+        where
+            T: Default,
+        {
+            let one = |&(s, len): &(u32, u32)| match len {
+                NULL => Some(T::default()),
+                NOT_UTF8 => None,
+                _ => read(d.text(s, len)).ok(),
+            };
+            d.spans.iter().map(one).collect()
+        }
+        self.ruled = match f {
+            Field::Region => self.spans.iter().all(|&(s, len)| match len {
+                NULL => true,
+                NOT_UTF8 => false,
+                _ => checked_region(Some(self.text(s, len))).is_ok(),
+            }),
+            Field::Action => match each(self, |t| parse_action(t.as_bytes())) {
+                Some(v) => {
+                    self.actions = v;
+                    true
+                }
+                None => false,
+            },
+            Field::LogStatus => match each(self, |t| parse_status(t.as_bytes())) {
+                Some(v) => {
+                    self.statuses = v;
+                    true
+                }
+                None => false,
+            },
+            _ => true,
+        };
     }
 }
 
@@ -560,6 +608,7 @@ impl Column {
             }
         }
         d.buf = buf;
+        d.rule(self.plan.field);
         Ok(())
     }
 }
@@ -839,6 +888,23 @@ impl<'a> Values<'a> for CleanKeys<'a> {
             Some(Ok(ip)) => *ip,
             _ => None,
         })
+    }
+
+    #[inline]
+    fn region(&self, i: usize) -> Result<Option<&'a str>, Malformed> {
+        self.text(i) // every entry passed the rule
+    }
+
+    #[inline]
+    fn action(&self, i: usize) -> Result<Action, Malformed> {
+        let key = self.0.keys[i] as usize;
+        Ok(self.0.dict.actions.get(key).copied().unwrap_or_default())
+    }
+
+    #[inline]
+    fn status(&self, i: usize) -> Result<LogStatus, Malformed> {
+        let key = self.0.keys[i] as usize;
+        Ok(self.0.dict.statuses.get(key).copied().unwrap_or_default())
     }
 }
 
