@@ -97,12 +97,11 @@ def polars_query(kind, files, enis):
     return list(zip(df["remote"].to_list(), df["bytes"].to_list()))
 
 
-# The flow-log fields flowcost reads (src/format/fields.rs: every known field but `version`);
-# a file holds some of them.
+# The flow-log fields flowcost's engine reads (`ENGINE_FIELDS` in src/format/fields.rs; the
+# others are skipped unparsed, their Parquet columns not read); a file holds some of them.
 FLOWCOST_FIELDS = [
-    "interface-id", "account-id", "srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr", "packets",
-    "bytes", "start", "end", "action", "log-status", "region", "az-id", "subnet-id", "vpc-id",
-    "traffic-path", "flow-direction", "pkt-src-aws-service", "pkt-dst-aws-service",
+    "interface-id", "srcaddr", "dstaddr", "bytes", "start", "end", "action", "log-status",
+    "vpc-id", "subnet-id", "pkt-srcaddr", "pkt-dstaddr", "region", "az-id", "traffic-path",
     "ecs-cluster-name", "ecs-service-name", "ecs-task-id",
 ]
 
