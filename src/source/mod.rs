@@ -393,7 +393,7 @@ fn file_identity(p: &Path) -> Option<Identity> {
 }
 
 /// Drop inputs that would count the same records twice, with a note for each kind: the same
-/// file reached by two paths (by its real path), the same S3 object listed twice, the same
+/// file reached by two paths (by its device and inode, see [`Identity`]), the same S3 object listed twice, the same
 /// AWS delivery in two encodings (Parquet kept), and files of identical content (compared only
 /// among files of equal size, so most inputs are not read twice).
 pub fn dedup(inputs: &mut Vec<Input>, notes: &mut Vec<String>) {

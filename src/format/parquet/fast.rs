@@ -284,11 +284,7 @@ impl Dict {
             d.spans.iter().map(one).collect()
         }
         self.ruled = match f {
-            Field::Region => self.spans.iter().all(|&(s, len)| match len {
-                NULL => true,
-                NOT_UTF8 => false,
-                _ => checked_region(Some(self.text(s, len))).is_ok(),
-            }),
+            Field::Region => each(self, |t| checked_region(Some(t)).map(drop)).is_some(),
             Field::Action => match each(self, |t| parse_action(t.as_bytes())) {
                 Some(v) => {
                     self.actions = v;
@@ -1039,6 +1035,68 @@ pub fn decode<T: ChunkReader, S: Sink>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A string dictionary of `entries` (`None` a null), as read: spans into one buffer.
+    fn dict_of(entries: &[Option<&[u8]>]) -> Dict {
+        let mut d = Dict {
+            utf8: true,
+            ..Dict::default()
+        };
+        for e in entries {
+            let len = match e {
+                None => NULL,
+                Some(b) if std::str::from_utf8(b).is_err() => NOT_UTF8,
+                Some(b) => b.len() as u32,
+            };
+            d.utf8 &= len != NOT_UTF8;
+            d.spans.push((d.buf.len() as u32, len));
+            d.buf.extend_from_slice(e.unwrap_or_default());
+        }
+        d
+    }
+
+    #[test]
+    fn field_rules_are_read_once_per_entry_and_refuse_what_rows_refuse() {
+        use crate::format::{Action, LogStatus};
+        let ruled = |f: Field, entries: &[Option<&[u8]>]| {
+            let mut d = dict_of(entries);
+            d.rule(f);
+            d
+        };
+        // every entry passes: clean, and the table holds each entry's value (a null the default)
+        let d = ruled(Field::Action, &[Some(b"REJECT"), None, Some(b"ACCEPT")]);
+        assert!(d.clean_for(Field::Action));
+        assert_eq!(d.actions, [Action::Reject, Action::Accept, Action::Accept]);
+        let d = ruled(
+            Field::LogStatus,
+            &[Some(b"SKIPDATA"), Some(b"NODATA"), None],
+        );
+        assert!(d.clean_for(Field::LogStatus));
+        assert_eq!(
+            d.statuses,
+            [LogStatus::SkipData, LogStatus::NoData, LogStatus::Ok]
+        );
+        assert!(ruled(Field::Region, &[Some(b"eu-west-1"), None]).clean_for(Field::Region));
+        // one entry the rule refuses (or that is not UTF-8) makes the dictionary read row by row
+        let long = [b'a'; 33];
+        for (f, good, bad) in [
+            (Field::Action, &b"ACCEPT"[..], &b"<script>"[..]),
+            (Field::LogStatus, b"OK", b"ok"),
+            (Field::Region, b"us-east-1", b"US-EAST-1"),
+            (Field::Region, b"us-east-1", &long[..]),
+            (Field::Region, b"us-east-1", b"us-east-\xff"),
+            (Field::Action, b"ACCEPT", b"\xffACCEPT"),
+        ] {
+            assert!(ruled(f, &[Some(good), None]).clean_for(f), "{f:?} {good:?}");
+            let d = ruled(f, &[Some(good), None, Some(bad)]);
+            assert!(!d.clean_for(f), "{f:?} {bad:?}");
+        }
+        // fields without a rule of their own are ruled; a cleared dictionary is not
+        let mut d = ruled(Field::VpcId, &[Some(b"vpc-1")]);
+        assert!(d.clean_for(Field::VpcId));
+        d.clear();
+        assert!(d.actions.is_empty() && !d.ruled);
+    }
 
     #[test]
     fn rle_and_bit_packed_runs_read_back() {
