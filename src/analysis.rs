@@ -692,7 +692,7 @@ impl FirstPass {
         }
         if let Some(ip) = a.local_ips.items.first() {
             let e = self.own_clients.entry(*ip).or_default();
-            for (&k, &b) in &a.public {
+            for (k, b) in a.public.iter() {
                 let (_, class, dir) = uncell(k);
                 e.get_mut(class).add(dir, b);
             }
@@ -725,20 +725,15 @@ fn inventory_az(eni: &str, opt: &RunConfig) -> Option<String> {
 
 fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> CountedNat {
     let gw = opt.inventory.gateway_of_eni(eni);
-    let private_days: BTreeSet<u32> = a
-        .private_side()
-        .private
-        .keys()
-        .map(|k| uncell(*k).0)
-        .collect();
-    let public_days: BTreeSet<u32> = a.public.keys().map(|k| uncell(*k).0).collect();
+    let private_days: BTreeSet<u32> = a.private_side().private.days().collect();
+    let public_days: BTreeSet<u32> = a.public.days().collect();
     let mut g = ClassBytes::default();
     let mut by_day: BTreeMap<u32, ClassBytes> = BTreeMap::new();
     let mut counted_both = 0u64;
     let mut other_both = 0u64;
     // both legs per day, where both are present
     let mut legs: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
-    for (&k, &b) in &a.private_side().private {
+    for (k, b) in a.private_side().private.iter() {
         let (day, class, dir) = uncell(k);
         g.get_mut(class).add(dir, b);
         by_day.entry(day).or_default().get_mut(class).add(dir, b);
@@ -747,7 +742,7 @@ fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> C
             legs.entry(day).or_default().0 += b;
         }
     }
-    for (&k, &b) in &a.public {
+    for (k, b) in a.public.iter() {
         let (day, class, dir) = uncell(k);
         if private_days.contains(&day) {
             other_both += b;
@@ -1265,7 +1260,7 @@ pub fn analyse_from(
     let mut client_side_cells: FxMap<u64, u64> = FxMap::default();
     enis.scan(&mut |eni, a| {
         if client_side {
-            for (&k, &b) in &a.public {
+            for (k, b) in a.public.iter() {
                 *client_side_cells.entry(k).or_insert(0) += b;
             }
             if let Some(r) = a.meta.region {

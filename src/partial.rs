@@ -502,7 +502,14 @@ fn read_item<T: serde::de::DeserializeOwned>(
     path: &str,
 ) -> io::Result<T> {
     read_bytes(r, buf, path)?;
-    postcard::from_bytes(buf).map_err(|e| bad(path, e))
+    postcard::from_bytes(buf).map_err(|e| match e {
+        // what a type refuses while decoding (a cell key of no class, say): no writer of
+        // ours makes it, and postcard keeps no message for it
+        postcard::Error::SerdeDeCustom => {
+            bad(path, "an ENI aggregate holds a value flowcost never writes")
+        }
+        e => bad(path, e),
+    })
 }
 
 /// How one partial's flow-log tags become the merged run's.

@@ -505,7 +505,7 @@ impl<'m> Merger<'m> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::{cell, Dir, Params};
+    use crate::account::{Dir, Params};
     use crate::classify::Class;
 
     fn agg(i: u64, j: u64) -> Box<EniAgg> {
@@ -513,7 +513,7 @@ mod tests {
         a.records = i + j;
         a.reject_bytes = i * j;
         a.public
-            .insert(cell(i as u32 % 3, Class::S3, Dir::Download), 1000 + i);
+            .add(i as u32 % 3, Class::S3, Dir::Download, 1000 + i);
         Box::new(a)
     }
 

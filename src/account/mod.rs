@@ -21,7 +21,9 @@ use crate::classify::{Class, IpRanges, LookupCache};
 use crate::config::RunConfig;
 use crate::format::{is_private, Action, LogStatus, Malformed, Record, Sink};
 
+mod cells;
 mod clients;
+pub use cells::{Cells, ForeignKey};
 pub use clients::{
     Client, ClientCells, Openings, Session, Sessions, TaskStarts, IDLE_GAP, LAYER_STREAMS,
     QUIET_MINUTES,
@@ -525,7 +527,7 @@ impl Span {
 pub struct PrivateSide {
     /// Records translated by this ENI (private `srcaddr`/`dstaddr`, public `pkt-*` end): the
     /// private legs of a NAT gateway. `cell → bytes`.
-    pub private: FxMap<u64, u64>,
+    pub private: Cells,
     /// The same private legs by client address, one entry per client with every class and
     /// direction in it (fewer, denser entries than a key per cell): `client → [class][dir] →
     /// bytes`.
@@ -544,7 +546,7 @@ pub struct PrivateSide {
 
 impl PrivateSide {
     fn merge(&mut self, o: PrivateSide, window: i64) {
-        add_map(&mut self.private, o.private);
+        self.private.merge(o.private);
         for (ip, client) in o.by_client {
             self.by_client.entry(ip).or_default().merge(client, window);
         }
@@ -567,7 +569,7 @@ pub struct EniAgg {
     pub records: u64,
     /// Records with one private and one public end: `cell → bytes`. On a NAT ENI these are
     /// public legs; elsewhere, the ENI's own traffic with the remote.
-    pub public: FxMap<u64, u64>,
+    pub public: Cells,
     /// Shared, so that the analysis keeps a NAT gateway's aggregate (its clients' state is
     /// most of the run's memory) without copying it; written only while unshared.
     side: Option<std::sync::Arc<PrivateSide>>,
@@ -603,12 +605,9 @@ impl EniAgg {
     /// the run bound, client states in shape. What would otherwise index out of bounds or
     /// wrap a sum is refused here, so the analysis never meets it.
     pub fn check(&self, regions: usize) -> Result<(), &'static str> {
-        let cells_ok = |m: &FxMap<u64, u64>| {
-            m.iter()
-                .all(|(k, v)| ((k >> 1) & 0x7f) < Class::ALL.len() as u64 && *v <= RUN_BYTES_MAX)
-        };
+        let cells_ok = |m: &Cells| m.values().all(|v| v <= RUN_BYTES_MAX);
         if !cells_ok(&self.public) {
-            return Err("a cell of an unknown class or past the byte bound");
+            return Err("a cell past the byte bound");
         }
         if self.meta.region.is_some_and(|r| r as usize >= regions) {
             return Err("a region the ip-ranges document does not have");
@@ -624,7 +623,7 @@ impl EniAgg {
         }
         let side = self.private_side();
         if !cells_ok(&side.private) || !small(side.internal_bytes) {
-            return Err("a private-leg cell of an unknown class or past the byte bound");
+            return Err("a private-leg cell past the byte bound");
         }
         for c in side.by_client.values() {
             c.check()?;
@@ -649,19 +648,13 @@ impl EniAgg {
     }
 }
 
-fn add_map<K: std::hash::Hash + Eq>(a: &mut FxMap<K, u64>, b: FxMap<K, u64>) {
-    for (k, v) in b {
-        *a.entry(k).or_insert(0) += v;
-    }
-}
-
 impl EniAgg {
     /// Fold `o` (the same ENI's aggregate from other input) into `self`; `window` is the
     /// pull window. Associative and commutative.
     pub fn merge(&mut self, o: EniAgg, window: i64) {
         self.span.merge(o.span);
         self.records += o.records;
-        add_map(&mut self.public, o.public);
+        self.public.merge(o.public);
         match (&mut self.side, o.side) {
             (Some(a), Some(b)) => {
                 let b = std::sync::Arc::try_unwrap(b).unwrap_or_else(|b| (*b).clone());
@@ -1228,7 +1221,7 @@ impl Sink for FileSink<'_> {
                 if let (Some(s), Some(e)) = (r.start, r.end) {
                     side.longest_record = side.longest_record.max((e - s).clamp(0, 3600));
                 }
-                *side.private.entry(cell(day, class, dir)).or_insert(0) += bytes;
+                side.private.add(day, class, dir, bytes);
                 let stretch = r
                     .start
                     .map_or(0, |t| self.params.run.tasks.starts().stretch(&client, t));
@@ -1258,7 +1251,7 @@ impl Sink for FileSink<'_> {
         if region.is_none() && self.ranges.is_s3_info(info) {
             agg.s3_unknown_region += bytes;
         }
-        *agg.public.entry(cell(day, class, dir)).or_insert(0) += bytes;
+        agg.public.add(day, class, dir, bytes);
         agg.local_ips.insert(local, MAX_LOCAL_IPS);
         if class == Class::S3 && dir == Dir::Upload {
             let i = match r.traffic_path {

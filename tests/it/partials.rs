@@ -257,7 +257,9 @@ fn a_forged_partial_with_a_valid_checksum_is_refused_not_trusted() {
     // a partial file is input like any other: one written by hand, with the right checksum,
     // holding what flowcost could never have made, is refused (exit 4), never a panic or a
     // wrapped sum
-    use flowcost::account::{EniAgg, InputStats};
+    use flowcost::account::{cell, Dir, EniAgg, InputStats};
+    use flowcost::classify::Class;
+    use sha2::Digest;
     let w = world(&spec(36, FieldSet::V5), &[Encoding::Gz]);
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good").display().to_string();
@@ -280,11 +282,57 @@ fn a_forged_partial_with_a_valid_checksum_is_refused_not_trusted() {
     a.meta.region = Some(60_000);
     forge("region", a, "a region the ip-ranges document does not have");
     let mut a = EniAgg::default();
-    a.public.insert(0x7e, 5); // class bits 63
-    forge("class", a, "unknown class");
-    let mut a = EniAgg::default();
-    a.public.insert(0, u64::MAX);
+    a.public.add_key(0, u64::MAX).unwrap();
     forge("bytes", a, "past the byte bound");
+    // a cell key whose class bits name no class: written as a valid one, then its first
+    // byte changed and the body's checksum made again (the code cannot hold such a key)
+    let day = 0x2_3456u32;
+    let mut a = EniAgg::default();
+    a.public.add(day, Class::Internet, Dir::Upload, 0x0bad_f00d);
+    let path = dir.path().join("cell-key");
+    let mut h = header.clone();
+    h.enis = 1;
+    flowcost::partial::write(&path, &h, &InputStats::default(), |f| {
+        f("eni-forged", &a);
+        Ok(())
+    })
+    .unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let varint = |mut v: u64| {
+        let mut out = Vec::new();
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+        out
+    };
+    let want = [
+        varint(cell(day, Class::Internet, Dir::Upload)),
+        varint(0x0bad_f00d),
+    ]
+    .concat();
+    let at = bytes.windows(want.len()).position(|w| w == want).unwrap();
+    assert_eq!(bytes[at], 0x88, "the key's low seven bits: class 4, upload");
+    bytes[at] = 0x80 | 0x7e; // class bits 63
+    let body = 1 + bytes
+        .iter()
+        .enumerate()
+        .filter(|b| *b.1 == b'\n')
+        .nth(1)
+        .unwrap()
+        .0;
+    let end = bytes.len() - 32;
+    let sum = sha2::Sha256::digest(&bytes[body..end]);
+    bytes[end..].copy_from_slice(&sum);
+    std::fs::write(&path, &bytes).unwrap();
+    let o = merge(&[path.display().to_string()]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a value flowcost never writes"),
+        "{}",
+        stderr(&o)
+    );
     // settings out of range in the header
     let mut h = header.clone();
     h.settings.pull_window = i64::MIN;
