@@ -366,9 +366,11 @@ pub fn flow_log_id(path: &str) -> Option<&str> {
     (kind == "vpcflowlogs" && id.len() > 3 && id.starts_with("fl-")).then_some(id)
 }
 
-/// What makes two inputs one: a local file's device and inode (one `stat`, where a
-/// canonical path costs a `readlink` per path component; hard links are one file too), or
-/// an object's address.
+/// What makes two inputs candidates for one: a local file's device and inode (one `stat`,
+/// where a canonical path costs a `readlink` per path component), or an object's address.
+/// Some file systems (FUSE and network mounts) do not keep inodes unique, so two local files
+/// of one identity are taken for one only when their canonical paths agree too (see
+/// [`dedup`]).
 #[derive(PartialEq, Eq, Hash)]
 enum Identity {
     #[cfg(unix)]
@@ -393,10 +395,21 @@ fn file_identity(p: &Path) -> Option<Identity> {
 }
 
 /// Drop inputs that would count the same records twice, with a note for each kind: the same
-/// file reached by two paths (by its device and inode, see [`Identity`]), the same S3 object listed twice, the same
-/// AWS delivery in two encodings (Parquet kept), and files of identical content (compared only
-/// among files of equal size, so most inputs are not read twice).
+/// file reached by two paths (same device and inode, see [`Identity`], and same canonical
+/// path), the same S3 object listed twice, the same AWS delivery in two encodings (Parquet
+/// kept), and files of identical content (compared only among files of equal size, so most
+/// inputs are not read twice; hard links to one file are found here).
 pub fn dedup(inputs: &mut Vec<Input>, notes: &mut Vec<String>) {
+    dedup_by(inputs, notes, file_identity)
+}
+
+/// [`dedup`] with the identity of local files given (a test stands in a file system whose
+/// inodes repeat).
+fn dedup_by(
+    inputs: &mut Vec<Input>,
+    notes: &mut Vec<String>,
+    file_identity: impl Fn(&Path) -> Option<Identity>,
+) {
     use std::collections::{HashMap, HashSet};
     let identity = |i: &Input| -> Option<Identity> {
         match &i.location {
@@ -405,16 +418,41 @@ pub fn dedup(inputs: &mut Vec<Input>, notes: &mut Vec<String>) {
             Location::Stdin => None,
         }
     };
-    let mut seen = HashSet::new();
+    // the path of the first local file of each identity, and its canonical path once one
+    // was needed
+    let mut seen: HashMap<Identity, (Option<PathBuf>, Option<Option<PathBuf>>)> = HashMap::new();
     let mut same_file = 0usize;
     let mut first_dup = None;
     inputs.retain(|i| {
-        let fresh = identity(i).is_none_or(|id| seen.insert(id));
-        if !fresh {
+        let Some(id) = identity(i) else {
+            return true;
+        };
+        let path = match &i.location {
+            Location::File(p) => Some(p),
+            _ => None,
+        };
+        let (first, canon) = match seen.entry(id) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert((path.cloned(), None));
+                return true;
+            }
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+        };
+        // a local file of a known identity is the same file only by the same canonical
+        // path: where inodes repeat, two files may share one; a hard link is left to the
+        // content check below
+        let same = match (first.as_deref(), path) {
+            (Some(a), Some(b)) => {
+                let a = canon.get_or_insert_with(|| a.canonicalize().ok());
+                a.is_some() && *a == b.canonicalize().ok()
+            }
+            _ => true,
+        };
+        if same {
             same_file += 1;
             first_dup.get_or_insert_with(|| i.display.clone());
         }
-        fresh
+        !same
     });
     if same_file > 0 {
         notes.push(format!(
@@ -770,9 +808,8 @@ mod tests {
         let mut paths = vec![d.join("a.log"), d.join("sub/../a.log"), d.join("copy.log")];
         #[cfg(unix)]
         {
-            std::fs::hard_link(d.join("a.log"), d.join("hard.log")).unwrap();
             std::os::unix::fs::symlink(d.join("a.log"), d.join("soft.log")).unwrap();
-            paths.extend([d.join("hard.log"), d.join("soft.log")]);
+            paths.push(d.join("soft.log"));
         }
         let mut inputs: Vec<Input> = paths.into_iter().map(file).collect();
         let mut notes = Vec::new();
@@ -780,6 +817,61 @@ mod tests {
         let kept: Vec<&str> = inputs.iter().map(|i| i.display.as_str()).collect();
         assert_eq!(kept.len(), 2, "{kept:?}");
         assert!(kept[0].ends_with("a.log") && kept[1].ends_with("copy.log"));
+        assert!(notes[0].contains("named twice"), "{notes:?}");
+    }
+
+    /// Inputs of the files `names` (with their sizes, so that the content check runs).
+    fn files_in(d: &Path, names: &[&str]) -> Vec<Input> {
+        names
+            .iter()
+            .map(|n| {
+                let p = d.join(n);
+                Input {
+                    display: n.to_string(),
+                    size: std::fs::metadata(&p).unwrap().len(),
+                    location: Location::File(p),
+                    etag: None,
+                }
+            })
+            .collect()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_hard_link_is_read_once_by_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("a.log"), "version bytes\n2 10\n").unwrap();
+        std::fs::write(d.join("b.log"), "version bytes\n2 99\n").unwrap();
+        std::fs::hard_link(d.join("a.log"), d.join("hard.log")).unwrap();
+        let mut inputs = files_in(d, &["a.log", "hard.log", "b.log"]);
+        let mut notes = Vec::new();
+        dedup(&mut inputs, &mut notes);
+        let kept: Vec<&str> = inputs.iter().map(|i| i.display.as_str()).collect();
+        assert_eq!(kept, ["a.log", "b.log"]);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("same bytes"), "{notes:?}");
+    }
+
+    #[test]
+    fn files_that_share_an_inode_are_not_taken_for_one() {
+        // a file system whose inodes repeat (some FUSE and network mounts report one for
+        // every file): distinct files stay inputs, one file by two paths is read once
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("sub")).unwrap();
+        std::fs::write(d.join("a.log"), "version bytes\n2 10\n").unwrap();
+        std::fs::write(d.join("b.log"), "version bytes\n2 99\n").unwrap();
+        std::fs::write(d.join("c.log"), "version bytes\n2 1000\n").unwrap();
+        #[cfg(unix)]
+        let one = |_: &Path| Some(Identity::File(1, 0));
+        #[cfg(not(unix))]
+        let one = |_: &Path| Some(Identity::Path(PathBuf::from("one")));
+        let mut inputs = files_in(d, &["a.log", "b.log", "sub/../a.log", "c.log"]);
+        let mut notes = Vec::new();
+        dedup_by(&mut inputs, &mut notes, one);
+        let kept: Vec<&str> = inputs.iter().map(|i| i.display.as_str()).collect();
+        assert_eq!(kept, ["a.log", "b.log", "c.log"]);
         assert!(notes[0].contains("named twice"), "{notes:?}");
     }
 
