@@ -469,6 +469,10 @@ pub struct CappedSet {
 impl CappedSet {
     /// Keeps the `cap` smallest addresses seen, so the kept set is independent of order.
     fn insert(&mut self, ip: IpAddr, cap: usize) {
+        // most inserts repeat an ENI's one local address: an equality test answers them
+        if self.items.first() == Some(&ip) {
+            return;
+        }
         if let Err(pos) = self.items.binary_search(&ip) {
             if pos < cap {
                 self.items.insert(pos, ip);
