@@ -69,7 +69,12 @@ struct Accs(Vec<Accumulator>);
 
 impl Accs {
     fn new(targets: &[Target]) -> Accs {
-        Accs(targets.iter().map(|t| Accumulator::new(t.params)).collect())
+        Accs(
+            targets
+                .iter()
+                .map(|t| Accumulator::new(t.params).deferring())
+                .collect(),
+        )
     }
 
     fn merge(&mut self, o: Accs) {
@@ -261,7 +266,9 @@ impl Engine<'_> {
         if let Ok(mut b) = ACTIVE_BAR.lock() {
             *b = None;
         }
-        accs.0
+        let mut accs = accs.0;
+        accs.iter_mut().for_each(Accumulator::settle);
+        accs
     }
 
     /// Spill each accumulator whose ENI table has grown past this worker's share of its

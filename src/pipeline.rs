@@ -612,15 +612,12 @@ pub fn read_partials(cfg: &Config, parts: Vec<Partial>) -> Result<Accumulated, E
         let mut s = stats.expect("read_body ran");
         files.append(&mut s.files);
         let fields = std::mem::take(&mut s.flow_log_fields);
-        acc.merge(Accumulator {
-            run: cfg.run.clone(),
-            table: Default::default(),
-            inputs: InputStats {
-                flow_logs: acc.inputs.flow_logs.clone(),
-                flow_log_fields: fields,
-                ..s
-            },
-        });
+        let inputs = InputStats {
+            flow_logs: acc.inputs.flow_logs.clone(),
+            flow_log_fields: fields,
+            ..s
+        };
+        acc.merge(Accumulator::of_inputs(cfg.run.clone(), inputs));
     }
     acc.inputs.files = partial::combine_same_inputs(files);
     // whether any input comes from the --flow-log-id flow log is a question for all of them

@@ -151,6 +151,7 @@ impl Spill {
         // (a map of clients each), so writing them with every run would cost the most. Should
         // they fill half the share, the data is unlike that and everything goes.
         let limit = self.limit();
+        acc.settle();
         let mut resident = 0;
         let table = acc.table.take_sorted_except(|key, a| {
             let eni = crate::account::split_key(key).map_or(key, |k| k.0);

@@ -25,7 +25,7 @@ mod cells;
 mod clients;
 pub use cells::{Cells, ForeignKey};
 pub use clients::{
-    Client, ClientCells, Openings, Session, Sessions, TaskStarts, IDLE_GAP, LAYER_STREAMS,
+    Client, ClientCells, Legs, Openings, Session, Sessions, TaskStarts, IDLE_GAP, LAYER_STREAMS,
     QUIET_MINUTES,
 };
 
@@ -592,12 +592,29 @@ pub struct EniAgg {
     /// a resource in the VPC, such as a NAT gateway), `2`/`7` (gateway endpoint), other
     /// values, not logged.
     pub s3_egress_by_path: [u64; 4],
+    /// Translated private legs not yet added to their clients ([`Legs`]): the account
+    /// stage's alone, settled ([`EniAgg::settle`]) before the aggregate is merged, moved out
+    /// of its accumulator or read; never written.
+    #[serde(skip)]
+    legs: Legs,
 }
 
 impl EniAgg {
     /// The private-side state (empty for an ENI without private-to-private records).
     pub fn private_side(&self) -> &PrivateSide {
+        assert!(
+            self.legs.is_empty(),
+            "an aggregate read before it was settled"
+        );
         self.side.as_deref().unwrap_or(&NO_PRIVATE_SIDE)
+    }
+
+    /// Add the legs gathered ([`Legs`]) to their clients.
+    pub fn settle(&mut self, window: i64) {
+        if !self.legs.is_empty() {
+            let side = std::sync::Arc::make_mut(self.side.get_or_insert_with(Default::default));
+            self.legs.settle(&mut side.by_client, window);
+        }
     }
 
     fn private_side_mut(&mut self) -> &mut PrivateSide {
@@ -655,7 +672,9 @@ impl EniAgg {
 impl EniAgg {
     /// Fold `o` (the same ENI's aggregate from other input) into `self`; `window` is the
     /// pull window. Associative and commutative.
-    pub fn merge(&mut self, o: EniAgg, window: i64) {
+    pub fn merge(&mut self, mut o: EniAgg, window: i64) {
+        self.settle(window);
+        o.settle(window);
         self.span.merge(o.span);
         self.records += o.records;
         self.public.merge(o.public);
@@ -808,6 +827,11 @@ pub struct Accumulator {
     pub run: Arc<RunConfig>,
     pub table: EniTable,
     pub inputs: InputStats,
+    /// ENIs whose aggregates may hold legs not yet added to their clients ([`Legs`]).
+    pending: Vec<EniKey>,
+    /// Whether those legs wait for [`Accumulator::settle`] (the engine's accumulators, so
+    /// that a batch spans inputs), rather than being settled as each input's sink closes.
+    defer: bool,
 }
 
 /// Per-ENI aggregates, and the names they share.
@@ -893,24 +917,60 @@ impl Accumulator {
                 flow_log_fields: vec![0; params.flow_logs.ids().len()],
                 ..Default::default()
             },
+            pending: Vec::new(),
+            defer: false,
         }
+    }
+
+    /// An accumulator of no ENIs holding only what `inputs` say (a partial file's statistics).
+    pub fn of_inputs(run: Arc<RunConfig>, inputs: InputStats) -> Self {
+        Accumulator {
+            run,
+            table: EniTable::default(),
+            inputs,
+            pending: Vec::new(),
+            defer: false,
+        }
+    }
+
+    /// An accumulator whose sinks leave what they gather ([`Legs`]) for
+    /// [`Accumulator::settle`], which its owner must call before the table is read (the
+    /// engine: merging, spilling and moving the table out settle it too).
+    pub fn deferring(mut self) -> Self {
+        self.defer = true;
+        self
     }
 
     /// Fold `o` into `self`. Associative and commutative (files are ordered by path later).
     /// Both must come from one run: accumulators of different settings never meet in one
     /// process (partial results from elsewhere are checked before they are merged).
-    pub fn merge(&mut self, o: Accumulator) {
+    pub fn merge(&mut self, mut o: Accumulator) {
         assert_eq!(
             self.run.pull_window, o.run.pull_window,
             "accumulators of one run"
         );
+        self.settle();
+        o.settle();
         self.table.merge(o.table, self.run.pull_window);
         self.inputs.merge(o.inputs);
     }
 
     /// Move the ENI table out, sorted by ENI, leaving an empty one (for the spill store).
     pub fn take_sorted(&mut self) -> Vec<(EniKey, Box<EniAgg>)> {
+        self.settle();
         self.table.take_sorted_except(|_, _| false)
+    }
+
+    /// Settle every aggregate ([`EniAgg::settle`]): what the account stage gathered is
+    /// added where it belongs. Done when the engine is through, and before a table is
+    /// moved out.
+    pub fn settle(&mut self) {
+        let window = self.run.pull_window;
+        for k in self.pending.drain(..) {
+            if let Some(a) = self.table.enis.get_mut(&k) {
+                a.settle(window);
+            }
+        }
     }
     /// A sink for one file; `file_region` is the region from the input's path, if any.
     pub fn file<'a>(
@@ -949,6 +1009,10 @@ impl EniSource for Accumulator {
     fn scan(&self, f: &mut dyn FnMut(&str, &EniAgg)) -> std::io::Result<()> {
         let mut v: Vec<(&EniKey, &EniAgg)> =
             self.table.enis.iter().map(|(k, a)| (k, &**a)).collect();
+        assert!(
+            v.iter().all(|(_, a)| a.legs.is_empty()),
+            "an accumulator read before it was settled"
+        );
         v.sort_unstable_by_key(|e| e.0);
         for (k, a) in v {
             f(k, a);
@@ -1069,6 +1133,9 @@ impl Drop for FileSink<'_> {
         self.params.budget.give_back(self.allowance);
         if let Some((k, a)) = self.current.take() {
             self.acc.table.enis.insert(k, a);
+        }
+        if !self.acc.defer {
+            self.acc.settle();
         }
     }
 }
@@ -1229,10 +1296,23 @@ impl Sink for FileSink<'_> {
                 let stretch = r
                     .start
                     .map_or(0, |t| self.params.run.tasks.starts().stretch(&client, t));
-                side.by_client
-                    .entry(client)
-                    .or_default()
-                    .record(r.start, class, dir, bytes, window, stretch);
+                match client {
+                    IpAddr::V4(c) => {
+                        let clients = side.by_client.len();
+                        let n = agg.legs.push(c, r.start, class, dir, bytes, stretch);
+                        if n == 1 {
+                            self.acc.pending.push(EniKey::new(eni));
+                        }
+                        if n >= Legs::batch(clients) {
+                            agg.settle(window);
+                        }
+                    }
+                    IpAddr::V6(_) => side
+                        .by_client
+                        .entry(client)
+                        .or_default()
+                        .record(r.start, class, dir, bytes, window, stretch),
+                }
             } else {
                 let side = agg.private_side_mut();
                 side.internal_records += 1;
@@ -1402,23 +1482,39 @@ mod tests {
     /// client, minute of the day.
     type Flow = (u8, u8, u8, u8, u64, u8, u16);
 
-    /// The ENI table after `flows`, read through one sink, or a sink per record.
-    fn table_of(flows: &[Flow], one_sink: bool) -> Vec<(String, EniAgg)> {
+    /// How [`table_of`] reads its flows.
+    #[derive(Clone, Copy)]
+    enum Sinks {
+        /// One sink for all.
+        One,
+        /// A sink per record, each settling as it closes: every leg added at once.
+        PerRecord,
+        /// A sink per `n` records into an accumulator that settles only at the end, as the
+        /// engine's (its sinks settle a batch of [`Legs::batch`] legs, three in tests).
+        Deferred(usize),
+    }
+
+    /// The ENI table after `flows`, read as `sinks` says.
+    fn table_of(flows: &[Flow], sinks: Sinks) -> Vec<(String, EniAgg)> {
         static R: std::sync::OnceLock<IpRanges> = std::sync::OnceLock::new();
         let ranges = R.get_or_init(IpRanges::embedded);
         let params = Params::new(Arc::new(RunConfig::default()));
         let mut acc = Accumulator::new(&params);
         let remotes = ["52.216.8.1", "3.5.0.9", "8.8.8.8", "54.231.0.3"];
         let ip = |s: &str| s.parse::<IpAddr>().ok();
-        let groups: Vec<&[Flow]> = match one_sink {
-            true => vec![flows],
-            false => flows.chunks(1).collect(),
+        let groups: Vec<&[Flow]> = match sinks {
+            Sinks::One => vec![flows],
+            Sinks::PerRecord => flows.chunks(1).collect(),
+            Sinks::Deferred(n) => {
+                acc = acc.deferring();
+                flows.chunks(n.max(1)).collect()
+            }
         };
         for group in groups {
             let mut sink = acc.file(ranges, &params, FileStats::default(), None);
             for &(eni, day, kind, remote, bytes, client, minute) in group {
                 let remote = remotes[remote as usize % remotes.len()];
-                let client = ["10.0.1.7", "10.0.1.8", "10.0.2.1"][client as usize % 3];
+                let client = ["10.0.1.7", "10.0.1.8", "10.0.2.1", "fd00::7"][client as usize % 4];
                 let nat = "10.0.0.9";
                 let (src, dst, psrc, pdst) = match kind % 5 {
                     0 => (client, remote, None, None),
@@ -1442,24 +1538,30 @@ mod tests {
                 });
             }
         }
+        if let Sinks::Deferred(_) = sinks {
+            acc.settle();
+        }
         sorted_table(acc)
     }
 
     proptest::proptest! {
         /// What a sink keeps for the aggregate it holds (see [`FileSink`]) all reaches the
         /// table, whenever the ENI changes or the sink closes: a sink per record (each
-        /// closing at once) gives the same table as one sink for all.
+        /// closing at once) gives the same table as one sink for all, and as sinks whose
+        /// translated legs wait, across sinks, in batches ([`Legs`]).
         #[test]
         fn a_sink_per_record_adds_up_as_one_sink(
             flows in proptest::collection::vec(
                 (0u8..3, 0u8..4, 0u8..5, 0u8..4,
                  proptest::prop_oneof![proptest::strategy::Just(0u64), 0u64..5000],
-                 0u8..3, 0u16..90),
+                 0u8..4, 0u16..90),
                 0..60,
             ),
+            per_sink in 1usize..20,
         ) {
-            let one = table_of(&flows, true);
-            proptest::prop_assert_eq!(&one, &table_of(&flows, false));
+            let one = table_of(&flows, Sinks::One);
+            proptest::prop_assert_eq!(&one, &table_of(&flows, Sinks::PerRecord));
+            proptest::prop_assert_eq!(&one, &table_of(&flows, Sinks::Deferred(per_sink)));
             // and nothing was dropped: the cells hold every byte of the records
             let cells: u64 = one.iter()
                 .map(|(_, a)| a.public.values().sum::<u64>()
