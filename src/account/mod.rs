@@ -38,6 +38,9 @@ pub const NO_DAY: u32 = u32::MAX;
 /// How many malformed-line locations each file keeps.
 pub const EXAMPLES_PER_FILE: usize = 5;
 const MAX_LOCAL_IPS: usize = 8;
+/// The most translated legs an accumulator's aggregates hold before adding them to their
+/// clients ([`Legs`]; about 10 MB), however many ENIs hold them.
+const LEGS_HELD: usize = if cfg!(test) { 4 } else { 1 << 18 };
 const MAX_PEERS: usize = 64;
 
 /// Direction relative to the remote: upload goes to it, download comes from it.
@@ -827,8 +830,10 @@ pub struct Accumulator {
     pub run: Arc<RunConfig>,
     pub table: EniTable,
     pub inputs: InputStats,
-    /// ENIs whose aggregates may hold legs not yet added to their clients ([`Legs`]).
+    /// ENIs whose aggregates may hold legs not yet added to their clients ([`Legs`]), and
+    /// how many legs they hold together (at most [`LEGS_HELD`]).
     pending: Vec<EniKey>,
+    legs_held: usize,
     /// Whether those legs wait for [`Accumulator::settle`] (the engine's accumulators, so
     /// that a batch spans inputs), rather than being settled as each input's sink closes.
     defer: bool,
@@ -918,6 +923,7 @@ impl Accumulator {
                 ..Default::default()
             },
             pending: Vec::new(),
+            legs_held: 0,
             defer: false,
         }
     }
@@ -929,6 +935,7 @@ impl Accumulator {
             table: EniTable::default(),
             inputs,
             pending: Vec::new(),
+            legs_held: 0,
             defer: false,
         }
     }
@@ -966,6 +973,7 @@ impl Accumulator {
     /// moved out.
     pub fn settle(&mut self) {
         let window = self.run.pull_window;
+        self.legs_held = 0;
         for k in self.pending.drain(..) {
             if let Some(a) = self.table.enis.get_mut(&k) {
                 a.settle(window);
@@ -1303,8 +1311,15 @@ impl Sink for FileSink<'_> {
                         if n == 1 {
                             self.acc.pending.push(EniKey::new(eni));
                         }
+                        self.acc.legs_held += 1;
                         if n >= Legs::batch(clients) {
+                            self.acc.legs_held = self.acc.legs_held.saturating_sub(n);
                             agg.settle(window);
+                        } else if self.acc.legs_held >= LEGS_HELD {
+                            // many ENIs translating (not what NAT gateways' logs look like):
+                            // memory stays bounded all the same
+                            agg.settle(window);
+                            self.acc.settle();
                         }
                     }
                     IpAddr::V6(_) => side
