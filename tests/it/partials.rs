@@ -151,6 +151,13 @@ fn merge_refuses_partials_that_do_not_belong_together() {
     refused(&["day", "all"], "open time range");
 }
 
+/// The offset of the newline that ends a partial file's header (its second line); the
+/// checksummed body follows it.
+fn header_end(bytes: &[u8]) -> usize {
+    let mut newlines = bytes.iter().enumerate().filter(|b| *b.1 == b'\n');
+    newlines.nth(1).unwrap().0
+}
+
 #[test]
 fn merge_refuses_damaged_or_foreign_files() {
     let w = world(&spec(34, FieldSet::V5), &[Encoding::Gz]);
@@ -158,13 +165,7 @@ fn merge_refuses_damaged_or_foreign_files() {
     let good = dir.path().join("good").display().to_string();
     partial(&w, &good, &[]);
     let bytes = std::fs::read(&good).unwrap();
-    let header_end = bytes
-        .iter()
-        .enumerate()
-        .filter(|b| *b.1 == b'\n')
-        .nth(1)
-        .unwrap()
-        .0;
+    let header_end = header_end(&bytes);
     let variants: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "flipped",
@@ -265,19 +266,34 @@ fn a_forged_partial_with_a_valid_checksum_is_refused_not_trusted() {
     let good = dir.path().join("good").display().to_string();
     partial(&w, &good, &[]);
     let header = flowcost::partial::Partial::open(&good).unwrap().header;
-    let forge = |name: &str, a: EniAgg, why: &str| {
+    let write_one = |name: &str, a: &EniAgg| {
         let path = dir.path().join(name);
         let mut h = header.clone();
         h.enis = 1;
         flowcost::partial::write(&path, &h, &InputStats::default(), |f| {
-            f("eni-forged", &a);
+            f("eni-forged", a);
             Ok(())
         })
         .unwrap();
-        let o = merge(&[path.display().to_string()]);
-        assert_eq!(o.status.code(), Some(4), "{name}: {}", stderr(&o));
-        assert!(stderr(&o).contains(why), "{name}: {}", stderr(&o));
+        path
     };
+    let refused = |path: &std::path::Path, why: &str| {
+        let o = merge(&[path.display().to_string()]);
+        assert_eq!(
+            o.status.code(),
+            Some(4),
+            "{}: {}",
+            path.display(),
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).contains(why),
+            "{}: {}",
+            path.display(),
+            stderr(&o)
+        );
+    };
+    let forge = |name: &str, a: EniAgg, why: &str| refused(&write_one(name, &a), why);
     let mut a = EniAgg::default();
     a.meta.region = Some(60_000);
     forge("region", a, "a region the ip-ranges document does not have");
@@ -289,14 +305,7 @@ fn a_forged_partial_with_a_valid_checksum_is_refused_not_trusted() {
     let day = 0x2_3456u32;
     let mut a = EniAgg::default();
     a.public.add(day, Class::Internet, Dir::Upload, 0x0bad_f00d);
-    let path = dir.path().join("cell-key");
-    let mut h = header.clone();
-    h.enis = 1;
-    flowcost::partial::write(&path, &h, &InputStats::default(), |f| {
-        f("eni-forged", &a);
-        Ok(())
-    })
-    .unwrap();
+    let path = write_one("cell-key", &a);
     let mut bytes = std::fs::read(&path).unwrap();
     let varint = |mut v: u64| {
         let mut out = Vec::new();
@@ -315,24 +324,12 @@ fn a_forged_partial_with_a_valid_checksum_is_refused_not_trusted() {
     let at = bytes.windows(want.len()).position(|w| w == want).unwrap();
     assert_eq!(bytes[at], 0x88, "the key's low seven bits: class 4, upload");
     bytes[at] = 0x80 | 0x7e; // class bits 63
-    let body = 1 + bytes
-        .iter()
-        .enumerate()
-        .filter(|b| *b.1 == b'\n')
-        .nth(1)
-        .unwrap()
-        .0;
+    let body = 1 + header_end(&bytes);
     let end = bytes.len() - 32;
     let sum = sha2::Sha256::digest(&bytes[body..end]);
     bytes[end..].copy_from_slice(&sum);
     std::fs::write(&path, &bytes).unwrap();
-    let o = merge(&[path.display().to_string()]);
-    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("a value flowcost never writes"),
-        "{}",
-        stderr(&o)
-    );
+    refused(&path, "a value flowcost never writes");
     // settings out of range in the header
     let mut h = header.clone();
     h.settings.pull_window = i64::MIN;
