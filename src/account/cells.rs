@@ -68,14 +68,20 @@ impl Cells {
     /// Add `bytes` to the cell of key `key` (as made by [`super::cell`]); a key it cannot make
     /// is refused.
     pub fn add_key(&mut self, key: u64, bytes: u64) -> Result<(), ForeignKey> {
+        *self.cell_mut(key)? += bytes;
+        Ok(())
+    }
+
+    /// The cell of key `key`, made (present, 0 bytes) if missing; a key [`super::cell`]
+    /// cannot make is refused.
+    fn cell_mut(&mut self, key: u64) -> Result<&mut u64, ForeignKey> {
         let i = (key & 0xff) as usize;
         let (Ok(day), true) = (u32::try_from(key >> 8), i < PER_DAY) else {
             return Err(ForeignKey(key));
         };
         let d = self.day_mut(day);
         d.present |= 1 << i;
-        d.bytes[i] += bytes;
-        Ok(())
+        Ok(&mut d.bytes[i])
     }
 
     /// Every cell a record made, `(key, bytes)`, in increasing order of key.
@@ -85,10 +91,6 @@ impl Cells {
                 .filter(move |i| d.present & 1 << i != 0)
                 .map(move |i| (((d.day as u64) << 8) | i as u64, d.bytes[i]))
         })
-    }
-
-    pub fn keys(&self) -> impl Iterator<Item = u64> + '_ {
-        self.iter().map(|c| c.0)
     }
 
     pub fn values(&self) -> impl Iterator<Item = u64> + '_ {
@@ -151,11 +153,9 @@ impl<'de> Deserialize<'de> for Cells {
                 while let Some((k, v)) = m.next_entry::<u64, u64>()? {
                     // a key repeated in a map written by hand: its last value, as a map
                     // keeps it
-                    cells.add_key(k, 0).map_err(|ForeignKey(k)| {
+                    *cells.cell_mut(k).map_err(|ForeignKey(k)| {
                         serde::de::Error::custom(format_args!("a cell of an unknown class: {k:#x}"))
-                    })?;
-                    let d = cells.day_mut((k >> 8) as u32);
-                    d.bytes[(k & 0xff) as usize] = v;
+                    })? = v;
                 }
                 Ok(cells)
             }

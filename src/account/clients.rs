@@ -122,7 +122,6 @@ impl Legs {
         (4 * clients).clamp(4_096, 65_536)
     }
 
-    #[allow(clippy::too_many_arguments)]
     #[inline]
     pub(super) fn push(
         &mut self,

@@ -228,7 +228,7 @@ pub fn parse_u64(s: &[u8]) -> Option<u64> {
     let mut v: u64 = 0;
     let mut rest = s;
     while let Some((eight, tail)) = rest.split_first_chunk::<8>() {
-        v = v * 100_000_000 + eight_digits(u64::from_le_bytes(*eight))?;
+        v = v * 100_000_000 + eight_digits(*eight)?;
         rest = tail;
     }
     for &b in rest {
@@ -241,11 +241,11 @@ pub fn parse_u64(s: &[u8]) -> Option<u64> {
     Some(v)
 }
 
-/// The value of eight ASCII digits (a little-endian word: the first digit its lowest byte),
-/// or `None` if any byte is not a digit: checked and combined in one 64-bit word (pairs,
-/// then quads, then the eight).
+/// The value of eight ASCII digits, or `None` if any byte is not a digit: checked and
+/// combined in one 64-bit word (pairs, then quads, then the eight).
 #[inline]
-fn eight_digits(w: u64) -> Option<u64> {
+fn eight_digits(b: [u8; 8]) -> Option<u64> {
+    let w = u64::from_le_bytes(b);
     // every byte 0x30..=0x39: high nibble 3, and adding 6 does not carry out of the nibble
     let high = 0xF0F0_F0F0_F0F0_F0F0u64;
     if w & high != 0x3030_3030_3030_3030
