@@ -426,8 +426,8 @@ impl LookupCache {
 
     /// [`IpRanges::lookup`], remembered.
     #[inline]
-    pub fn lookup(&mut self, ranges: &IpRanges, ip: IpAddr) -> Option<RangeInfo> {
-        let h = match ip {
+    pub fn lookup(&mut self, ranges: &IpRanges, ip: &IpAddr) -> Option<RangeInfo> {
+        let h = match *ip {
             IpAddr::V4(a) => u32::from(a).wrapping_mul(0x9E37_79B1),
             IpAddr::V6(a) => {
                 let x = u128::from(a);
@@ -435,8 +435,8 @@ impl LookupCache {
             }
         };
         let slot = &mut self.0[(h >> 24) as usize % LOOKUP_SLOTS];
-        if slot.0 != ip {
-            *slot = (ip, ranges.lookup(ip));
+        if slot.0 != *ip {
+            *slot = (*ip, ranges.lookup(*ip));
         }
         slot.1
     }
@@ -490,7 +490,7 @@ mod tests {
             let r = IpRanges::parse(&doc(&v4, &[("2600:1f18::/36", "us-east-1", "S3")]), "t").unwrap();
             let mut cache = LookupCache::new(&r);
             for ip in ips {
-                prop_assert_eq!(cache.lookup(&r, ip), r.lookup(ip), "{}", ip);
+                prop_assert_eq!(cache.lookup(&r, &ip), r.lookup(ip), "{}", ip);
             }
         }
     }

@@ -471,14 +471,14 @@ pub struct CappedSet {
 
 impl CappedSet {
     /// Keeps the `cap` smallest addresses seen, so the kept set is independent of order.
-    fn insert(&mut self, ip: IpAddr, cap: usize) {
+    fn insert(&mut self, ip: &IpAddr, cap: usize) {
         // most inserts repeat an ENI's one local address: an equality test answers them
-        if self.items.first() == Some(&ip) {
+        if self.items.first() == Some(ip) {
             return;
         }
-        if let Err(pos) = self.items.binary_search(&ip) {
+        if let Err(pos) = self.items.binary_search(ip) {
             if pos < cap {
-                self.items.insert(pos, ip);
+                self.items.insert(pos, *ip);
                 if self.items.len() > cap {
                     self.items.pop();
                     self.overflow = true;
@@ -491,7 +491,7 @@ impl CappedSet {
     fn merge(&mut self, o: CappedSet, cap: usize) {
         self.overflow |= o.overflow;
         for ip in o.items {
-            self.insert(ip, cap);
+            self.insert(&ip, cap);
         }
     }
 }
@@ -1066,9 +1066,11 @@ fn hold<'s>(
             enis.insert(k, a);
         }
     }
+    // (the table's own key comes back with the aggregate: no key is built for an ENI seen
+    // before)
     let (_, agg) = current.get_or_insert_with(|| {
-        let agg = enis.remove(eni).unwrap_or_default();
-        (EniKey::new(eni), agg)
+        enis.remove_entry(eni)
+            .unwrap_or_else(|| (EniKey::new(eni), Box::default()))
     });
     (agg, switched)
 }
@@ -1271,22 +1273,24 @@ impl Sink for FileSink<'_> {
         }
         self.names_settled = true;
 
-        let (Some(src), Some(dst)) = (r.srcaddr, r.dstaddr) else {
+        // (the addresses are looked at where the record holds them: copies of these 17-byte
+        // values through the stack cost more than the work done with them)
+        let (Some(src), Some(dst)) = (&r.srcaddr, &r.dstaddr) else {
             self.acc.inputs.odd.no_address += 1;
             return;
         };
         let nat_ips = &self.params.run.nat_ips;
-        if !nat_ips.is_empty() && (nat_ips.contains(&src) || nat_ips.contains(&dst)) {
+        if !nat_ips.is_empty() && (nat_ips.contains(src) || nat_ips.contains(dst)) {
             agg.has_nat_ip = true;
         }
         let day = r.start.map_or(NO_DAY, |t| t.div_euclid(DAY) as u32);
-        let (sp, dp) = (is_private(&src), is_private(&dst));
+        let (sp, dp) = (is_private(src), is_private(dst));
         if sp && dp {
             // A NAT's private leg names the remote in pkt-*: upload shows it as pkt-dstaddr,
             // download as pkt-srcaddr.
-            let translated = match (r.pkt_srcaddr, r.pkt_dstaddr) {
-                (_, Some(pd)) if pd != dst && !is_private(&pd) => Some((pd, src, Dir::Upload)),
-                (Some(ps), _) if ps != src && !is_private(&ps) => Some((ps, dst, Dir::Download)),
+            let translated = match (&r.pkt_srcaddr, &r.pkt_dstaddr) {
+                (_, Some(pd)) if pd != dst && !is_private(pd) => Some((pd, src, Dir::Upload)),
+                (Some(ps), _) if ps != src && !is_private(ps) => Some((ps, dst, Dir::Download)),
                 _ => None,
             };
             if let Some((remote, client, dir)) = translated {
@@ -1303,8 +1307,8 @@ impl Sink for FileSink<'_> {
                 side.private.add(day, class, dir, bytes);
                 let stretch = r
                     .start
-                    .map_or(0, |t| self.params.run.tasks.starts().stretch(&client, t));
-                match client {
+                    .map_or(0, |t| self.params.run.tasks.starts().stretch(client, t));
+                match *client {
                     IpAddr::V4(c) => {
                         let clients = side.by_client.len();
                         let n = agg.legs.push(c, r.start, class, dir, bytes, stretch);
@@ -1324,7 +1328,7 @@ impl Sink for FileSink<'_> {
                     }
                     IpAddr::V6(_) => side
                         .by_client
-                        .entry(client)
+                        .entry(*client)
                         .or_default()
                         .record(r.start, class, dir, bytes, window, stretch),
                 }
