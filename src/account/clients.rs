@@ -98,16 +98,26 @@ impl Client {
 /// is order-independent (the property tests of [`Sessions`] and [`Openings`]), so the
 /// batches change nothing but the time.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Legs(Vec<Leg>);
+pub struct Legs {
+    legs: Vec<Leg>,
+    /// How many to gather before adding them ([`Legs::batch`] of the clients known at the
+    /// last batch's end; 0 before the first).
+    limit: usize,
+}
 
+/// One translated private leg of an IPv4 client: what [`Client::record`] and the private
+/// side's cells and counts take from its record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Leg {
-    client: u32,
-    stretch: u32,
-    t: Option<i64>,
-    bytes: u64,
-    class: Class,
-    dir: Dir,
+pub(super) struct Leg {
+    pub client: u32,
+    pub stretch: u32,
+    pub t: Option<i64>,
+    pub bytes: u64,
+    /// The record's `end - start` in seconds, within 0..=3600 (see
+    /// [`super::PrivateSide::longest_record`]).
+    pub longest: u16,
+    pub class: Class,
+    pub dir: Dir,
 }
 
 impl Legs {
@@ -122,50 +132,49 @@ impl Legs {
         (4 * clients).clamp(4_096, 65_536)
     }
 
+    /// Gather a leg: the number of legs now held, and whether the batch is full.
     #[inline]
-    pub(super) fn push(
-        &mut self,
-        client: std::net::Ipv4Addr,
-        t: Option<i64>,
-        class: Class,
-        dir: Dir,
-        bytes: u64,
-        stretch: u32,
-    ) -> usize {
-        let client = u32::from(client);
-        self.0.push(Leg {
-            client,
-            stretch,
-            t,
-            bytes,
-            class,
-            dir,
-        });
-        self.0.len()
+    pub(super) fn push(&mut self, leg: Leg) -> (usize, bool) {
+        self.legs.push(leg);
+        let n = self.legs.len();
+        let limit = match self.limit {
+            0 => Self::batch(0),
+            l => l,
+        };
+        (n, n >= limit)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.legs.is_empty()
     }
 
-    /// Add every leg to its client in `by_client` (as [`Client::record`] each), in order of
-    /// client and start, and empty the buffer (its room kept for the next batch).
-    pub(super) fn settle(&mut self, by_client: &mut super::FxMap<IpAddr, Client>, window: i64) {
+    /// Add every leg to `side`: its cells and counts, and its client in `side.by_client`
+    /// (as [`Client::record`] each, in order of client and arrival); then empty the buffer
+    /// (its room kept for the next batch).
+    pub(super) fn settle(&mut self, side: &mut super::PrivateSide, window: i64) {
+        for l in &self.legs {
+            let day =
+                l.t.map_or(super::NO_DAY, |t| t.div_euclid(super::DAY) as u32);
+            side.private.add(day, l.class, l.dir, l.bytes);
+            side.longest_record = side.longest_record.max(l.longest as i64);
+        }
+        side.translated_records += self.legs.len() as u64;
         // sorted as plain integers (client, then the order the legs came in, which is
         // mostly time order): far cheaper than sorting the legs themselves
-        let mut order: Vec<u64> = (self.0.iter().enumerate())
+        let mut order: Vec<u64> = (self.legs.iter().enumerate())
             .map(|(i, l)| (l.client as u64) << 32 | i as u64)
             .collect();
         order.sort_unstable();
         for run in order.chunk_by(|a, b| a >> 32 == b >> 32) {
             let ip = IpAddr::V4(std::net::Ipv4Addr::from((run[0] >> 32) as u32));
-            let client = by_client.entry(ip).or_default();
+            let client = side.by_client.entry(ip).or_default();
             for &o in run {
-                let l = &self.0[o as u32 as usize];
+                let l = &self.legs[o as u32 as usize];
                 client.record(l.t, l.class, l.dir, l.bytes, window, l.stretch);
             }
         }
-        self.0.clear();
+        self.legs.clear();
+        self.limit = Self::batch(side.by_client.len());
     }
 }
 

@@ -616,7 +616,7 @@ impl EniAgg {
     pub fn settle(&mut self, window: i64) {
         if !self.legs.is_empty() {
             let side = std::sync::Arc::make_mut(self.side.get_or_insert_with(Default::default));
-            self.legs.settle(&mut side.by_client, window);
+            self.legs.settle(side, window);
         }
     }
 
@@ -1299,24 +1299,32 @@ impl Sink for FileSink<'_> {
                 if region.is_none() && self.ranges.is_s3_info(info) {
                     agg.s3_unknown_region += bytes;
                 }
-                let side = agg.private_side_mut();
-                side.translated_records += 1;
-                if let (Some(s), Some(e)) = (r.start, r.end) {
-                    side.longest_record = side.longest_record.max((e - s).clamp(0, 3600));
-                }
-                side.private.add(day, class, dir, bytes);
+                let longest = match (r.start, r.end) {
+                    (Some(s), Some(e)) => e.saturating_sub(s).clamp(0, 3600),
+                    _ => 0,
+                };
                 let stretch = r
                     .start
                     .map_or(0, |t| self.params.run.tasks.starts().stretch(client, t));
                 match *client {
+                    // the leg waits in the aggregate, its private side untouched until the
+                    // batch is added ([`Legs`])
                     IpAddr::V4(c) => {
-                        let clients = side.by_client.len();
-                        let n = agg.legs.push(c, r.start, class, dir, bytes, stretch);
+                        let leg = clients::Leg {
+                            client: u32::from(c),
+                            stretch,
+                            t: r.start,
+                            bytes,
+                            longest: longest as u16,
+                            class,
+                            dir,
+                        };
+                        let (n, full) = agg.legs.push(leg);
                         if n == 1 {
                             self.acc.pending.push(EniKey::new(eni));
                         }
                         self.acc.legs_held += 1;
-                        if n >= Legs::batch(clients) {
+                        if full {
                             self.acc.legs_held = self.acc.legs_held.saturating_sub(n);
                             agg.settle(window);
                         } else if self.acc.legs_held >= LEGS_HELD {
@@ -1326,11 +1334,14 @@ impl Sink for FileSink<'_> {
                             self.acc.settle();
                         }
                     }
-                    IpAddr::V6(_) => side
-                        .by_client
-                        .entry(*client)
-                        .or_default()
-                        .record(r.start, class, dir, bytes, window, stretch),
+                    IpAddr::V6(_) => {
+                        let side = agg.private_side_mut();
+                        side.translated_records += 1;
+                        side.longest_record = side.longest_record.max(longest);
+                        side.private.add(day, class, dir, bytes);
+                        (side.by_client.entry(*client).or_default())
+                            .record(r.start, class, dir, bytes, window, stretch)
+                    }
                 }
             } else {
                 let side = agg.private_side_mut();
@@ -1513,6 +1524,11 @@ mod tests {
         Deferred(usize),
     }
 
+    /// The `end - start` of a flow's record, from its minute: 0 to 6 minutes.
+    fn record_length(minute: u16) -> i64 {
+        i64::from(minute % 7) * 60
+    }
+
     /// The ENI table after `flows`, read as `sinks` says.
     fn table_of(flows: &[Flow], sinks: Sinks) -> Vec<(String, EniAgg)> {
         static R: std::sync::OnceLock<IpRanges> = std::sync::OnceLock::new();
@@ -1542,6 +1558,7 @@ mod tests {
                     3 => (nat, client, Some(remote), Some(client)),
                     _ => (client, nat, None, None),
                 };
+                let start = 1_788_220_800 + i64::from(day % 4) * 40_000 + i64::from(minute) * 60;
                 sink.record(&Record {
                     interface_id: Some(["eni-a", "eni-b", "eni-c"][eni as usize % 3]),
                     srcaddr: ip(src),
@@ -1549,9 +1566,8 @@ mod tests {
                     pkt_srcaddr: psrc.and_then(ip),
                     pkt_dstaddr: pdst.and_then(ip),
                     bytes: Some(bytes),
-                    start: Some(
-                        1_788_220_800 + i64::from(day % 4) * 40_000 + i64::from(minute) * 60,
-                    ),
+                    start: Some(start),
+                    end: Some(start + record_length(minute)),
                     region: Some("us-east-1"),
                     ..Record::default()
                 });
@@ -1588,6 +1604,15 @@ mod tests {
                 .sum();
             let counted: u64 = flows.iter().filter(|f| f.2 % 5 < 4).map(|f| f.4).sum();
             proptest::prop_assert_eq!(cells, counted);
+            // nor a translated record's count or length
+            let translated = || flows.iter().filter(|f| matches!(f.2 % 5, 2 | 3));
+            let (records, longest) = one.iter().fold((0, 0), |(n, l), (_, a)| {
+                let p = a.private_side();
+                (n + p.translated_records, p.longest_record.max(l))
+            });
+            proptest::prop_assert_eq!(records, translated().count() as u64);
+            let expected = translated().map(|f| record_length(f.6)).max().unwrap_or(0);
+            proptest::prop_assert_eq!(longest, expected);
         }
     }
 
