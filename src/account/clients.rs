@@ -162,18 +162,14 @@ impl Legs {
     /// (as [`Client::record`] each, in order of client and arrival); then empty the buffer
     /// (its room kept for the next batch).
     pub(super) fn settle(&mut self, side: &mut super::PrivateSide, window: i64) {
-        for l in &self.legs {
-            let day =
-                l.t.map_or(super::NO_DAY, |t| t.div_euclid(super::DAY) as u32);
-            side.private.add(day, l.class, l.dir, l.bytes);
-            side.longest_record = side.longest_record.max(l.longest as i64);
+        // each leg's share of the side's own state, and its place in the order: sorted as
+        // plain integers (client, then the order the legs came in, which is mostly time
+        // order), far cheaper than sorting the legs themselves
+        let mut order = Vec::with_capacity(self.legs.len());
+        for (i, l) in self.legs.iter().enumerate() {
+            side.translated(l.t, l.class, l.dir, l.bytes, i64::from(l.longest));
+            order.push((l.client as u64) << 32 | i as u64);
         }
-        side.translated_records += self.legs.len() as u64;
-        // sorted as plain integers (client, then the order the legs came in, which is
-        // mostly time order): far cheaper than sorting the legs themselves
-        let mut order: Vec<u64> = (self.legs.iter().enumerate())
-            .map(|(i, l)| (l.client as u64) << 32 | i as u64)
-            .collect();
         order.sort_unstable();
         for run in order.chunk_by(|a, b| a >> 32 == b >> 32) {
             let ip = IpAddr::V4(std::net::Ipv4Addr::from((run[0] >> 32) as u32));

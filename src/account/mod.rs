@@ -552,6 +552,16 @@ pub struct PrivateSide {
 }
 
 impl PrivateSide {
+    /// A translated private leg's share of the side's own state: its bytes in the cell of
+    /// its day (of start `t`), class and direction, its count, and its `end - start`
+    /// (`longest`, already within 0..=3600). Its client's share is [`Client::record`].
+    fn translated(&mut self, t: Option<i64>, class: Class, dir: Dir, bytes: u64, longest: i64) {
+        let day = t.map_or(NO_DAY, |t| t.div_euclid(DAY) as u32);
+        self.private.add(day, class, dir, bytes);
+        self.translated_records += 1;
+        self.longest_record = self.longest_record.max(longest);
+    }
+
     fn merge(&mut self, o: PrivateSide, window: i64) {
         self.private.merge(o.private);
         for (ip, client) in o.by_client {
@@ -1336,9 +1346,7 @@ impl Sink for FileSink<'_> {
                     }
                     IpAddr::V6(_) => {
                         let side = agg.private_side_mut();
-                        side.translated_records += 1;
-                        side.longest_record = side.longest_record.max(longest);
-                        side.private.add(day, class, dir, bytes);
+                        side.translated(r.start, class, dir, bytes, longest);
                         (side.by_client.entry(*client).or_default())
                             .record(r.start, class, dir, bytes, window, stretch)
                     }
