@@ -146,6 +146,7 @@ fn parquet_world() -> (Vec<bytes::Bytes>, u64) {
         s3_endpoint_at: None,
         endpoint_skips_subnet: None,
         reuse: false,
+        interval: Default::default(),
     };
     let dir = tempfile::tempdir().unwrap();
     let w = flowcost::generate::build(&spec);

@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::account::{
-    uncell, Accumulator, Dir, EniAgg, EniSource, FileStats, FxMap, LineCounts, Oddities, Openings,
-    Session, Sessions, Span, DAY, IDLE_GAP, LAYER_STREAMS, QUIET_MINUTES,
+    uncell, Accumulator, Client, Dir, EniAgg, EniSource, FileStats, FxMap, LineCounts, Oddities,
+    Openings, Session, Sessions, Span, StartRules, DAY, LAYER_STREAMS,
 };
 use crate::classify::{Class, IpRanges};
 use crate::config::RunConfig;
@@ -1377,20 +1378,16 @@ pub fn analyse_from(
     })
 }
 
-/// What starts a task on the NAT's private legs: the idle gap ([`IDLE_GAP`]) and the quiet
-/// minutes before an AWS API opening ([`QUIET_MINUTES`]), or, where the flow log aggregates
-/// over longer intervals (600 s by default), twice the interval and two minutes, and twice
-/// the interval (an active client may show no record for up to two intervals).
-fn nat_leg_thresholds(nat: &[(String, EniAgg)]) -> (i64, i64) {
+/// What starts a task on the NAT's private legs, for the longest record of any NAT ENI
+/// ([`StartRules`]): the rules of all the input, never less strict than those the clients'
+/// state was kept under.
+fn nat_leg_rules(nat: &[(String, EniAgg)]) -> StartRules {
     let interval = nat
         .iter()
         .map(|(_, a)| a.private_side().longest_record)
         .max()
         .unwrap_or(0);
-    (
-        IDLE_GAP.max(2 * interval + 120),
-        QUIET_MINUTES.max((2 * interval + 59) / 60),
-    )
+    StartRules::for_longest_record(interval)
 }
 
 /// The task starts in one session of a NAT-only address, with their pull bytes: the
@@ -1432,10 +1429,9 @@ struct EcrEstimate<'a> {
     /// Addresses of the logged non-NAT ENIs: their tasks are counted from their own
     /// records; the NAT's other clients from its private legs.
     enis_seen: HashSet<IpAddr>,
-    /// Task starts and pulls found on the NAT's private legs, and the idle gap that makes one.
+    /// Task starts and pulls found on the NAT's private legs, and what makes one.
     nat_leg_starts: u64,
-    gap: i64,
-    quiet_minutes: i64,
+    rules: StartRules,
     any_ecs: bool,
     data_start: i64,
     /// S3 download bytes per client address on the NAT path (when private legs exist).
@@ -1473,14 +1469,12 @@ impl<'a> EcrEstimate<'a> {
             || nat
                 .iter()
                 .any(|(_, a)| !a.private_side().by_client.is_empty());
-        let (gap, quiet_minutes) = nat_leg_thresholds(nat);
         EcrEstimate {
             opt,
             nat,
             enis_seen: HashSet::new(),
             nat_leg_starts: 0,
-            gap,
-            quiet_minutes,
+            rules: nat_leg_rules(nat),
             any_ecs,
             data_start,
             nat_s3,
@@ -1603,26 +1597,42 @@ impl<'a> EcrEstimate<'a> {
     /// session after the data's first `grace` seconds is a start, its pull-window S3
     /// downloads the pull (they crossed the NAT by construction, so no cap is needed).
     fn count_nat_legs(&mut self) {
-        // sessions kept apart at IDLE_GAP are joined here where the aggregation interval
-        // makes a longer gap the least that means anything (exact: clusters at a larger gap
-        // are unions of those at the smaller one)
-        let (gap, quiet) = (self.gap, self.quiet_minutes);
+        // sessions kept apart at a shorter gap (the rules of part of the input) are joined
+        // here at the gap of all of it (exact: clusters at a larger gap are unions of those
+        // at the smaller one)
+        let StartRules { gap, quiet } = self.rules;
         let window = self.opt.pull_window;
-        let mut by_ip: HashMap<IpAddr, (Sessions, Openings)> = HashMap::new();
+        // each address's state where it lies (copying it all would double the run's peak
+        // memory on a month of NAT-only logs); joined only for an address behind several NATs
+        let mut by_ip: HashMap<IpAddr, SmallVec<[&Client; 1]>> = HashMap::new();
         for (_, a) in self.nat {
             for (ip, client) in &a.private_side().by_client {
                 if !self.enis_seen.contains(ip) {
-                    let (s, o) = by_ip.entry(*ip).or_default();
-                    s.merge(client.sessions.clone(), window, gap);
-                    o.merge(client.openings.clone(), window);
+                    by_ip.entry(*ip).or_default().push(client);
                 }
             }
         }
         let since = self.data_start + self.opt.grace;
-        for (ip, (sessions, openings)) in by_ip {
+        for (ip, clients) in by_ip {
+            let mut sessions = Sessions::default();
+            for c in &clients {
+                sessions.merge(c.sessions.clone(), window, gap);
+            }
+            let joined;
+            let openings = match clients.as_slice() {
+                [one] => &one.openings,
+                several => {
+                    let mut o = Openings::default();
+                    for c in several {
+                        o.merge(c.openings.clone(), window, quiet);
+                    }
+                    joined = o;
+                    &joined
+                }
+            };
             for s in sessions.iter() {
                 let held = |t| self.opt.tasks.ecs().service_at(ip, t).is_some();
-                for (start, bytes) in nat_leg_pulls(s, &openings, window, quiet, held) {
+                for (start, bytes) in nat_leg_pulls(s, openings, window, quiet, held) {
                     if start >= since {
                         self.count_nat_leg_start(ip, start, bytes);
                     }
@@ -1701,8 +1711,8 @@ impl<'a> EcrEstimate<'a> {
         );
         let nat_legs = format!(
             "from the NAT's private legs alone: a client address that had no record for {} minutes or more (or none yet) starts a task, as does an AWS API exchange after {} quiet minutes followed within a minute by S3 downloads on {} connections or more, and its S3 downloads through the NAT in the next {}s are the image pull (starts within {}s of the data's start are left out as possibly older){}.",
-            self.gap / 60,
-            self.quiet_minutes,
+            self.rules.gap / 60,
+            self.rules.quiet,
             LAYER_STREAMS,
             opt.pull_window,
             opt.grace,

@@ -358,6 +358,11 @@ pub struct GenerateArgs {
     /// AWS API call.
     #[arg(long)]
     pub address_reuse: bool,
+    /// The flow log's aggregation interval: 60 seconds, or AWS's default of 600 (records of
+    /// long connections then span ten minutes, and an active address may show none for
+    /// minutes)
+    #[arg(long, value_enum, default_value = "60")]
+    pub aggregation_interval: crate::generate::Interval,
     /// Add an S3 gateway endpoint at this instant (UTC): from then on the tasks' same-region
     /// S3 traffic leaves the NAT path.
     #[arg(long, value_name = "WHEN")]
@@ -400,6 +405,11 @@ value_enum!(crate::generate::FieldSet {
     crate::generate::FieldSet::V2 => "v2",
     crate::generate::FieldSet::V5 => "v5",
     crate::generate::FieldSet::V7 => "v7",
+});
+
+value_enum!(crate::generate::Interval {
+    crate::generate::Interval::OneMinute => "60",
+    crate::generate::Interval::TenMinutes => "600",
 });
 
 value_enum!(crate::generate::Encoding {

@@ -24,6 +24,24 @@ pub enum FieldSet {
     V7,
 }
 
+/// The aggregation interval of a simulated flow log (AWS offers these two).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Interval {
+    #[default]
+    OneMinute,
+    /// AWS's default.
+    TenMinutes,
+}
+
+impl Interval {
+    pub fn seconds(self) -> i64 {
+        match self {
+            Interval::OneMinute => 60,
+            Interval::TenMinutes => 600,
+        }
+    }
+}
+
 /// Encodings the generator can write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -71,6 +89,9 @@ pub struct Spec {
     /// tasks, images of 50 MB to 2 GB, and application S3 traffic that starts while the
     /// layers are still downloading.
     pub reuse: bool,
+    /// The flow log's aggregation interval in seconds: 60, or AWS's default 600 (a record
+    /// per connection and interval, its bytes the connection's share of the interval).
+    pub interval: Interval,
 }
 
 /// SplitMix64: a tiny deterministic generator, so the same seed gives the same world on

@@ -30,6 +30,45 @@ pub const QUIET_MINUTES: i64 = 2;
 /// make it an image pull.
 pub const LAYER_STREAMS: u32 = 3;
 
+/// What makes a task start on a NAT's private legs, for a flow log whose records span up to
+/// `longest` seconds (about its aggregation interval): the idle gap ([`IDLE_GAP`]) and the
+/// quiet minutes before an AWS API opening ([`QUIET_MINUTES`]), or, where the log aggregates
+/// over longer intervals, twice the interval and two minutes, and twice the interval (an
+/// active client may show no record for up to two intervals).
+///
+/// Both grow with `longest`, and `longest` only grows as records come in: the rules of part
+/// of the input are never stricter than those of all of it. So the clients' state may drop,
+/// as it goes, what the rules known so far already rule out (a session joined at a longer
+/// gap, an S3 download no opening with that many quiet minutes could claim): the analysis,
+/// which applies the rules of all the input, finds the same starts and pulls. That is what
+/// keeps a month of a busy NAT gateway's clients in bounded memory under 10-minute
+/// aggregation, whose quiet minutes would otherwise keep nearly every S3 download.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StartRules {
+    /// Seconds without a record that end a session.
+    pub gap: i64,
+    /// Whole minutes without a record that must precede an AWS API opening.
+    pub quiet: i64,
+}
+
+impl StartRules {
+    /// The rules for records spanning up to `longest` seconds (taken within 0..=3600).
+    pub fn for_longest_record(longest: i64) -> StartRules {
+        let longest = longest.clamp(0, 3600);
+        StartRules {
+            gap: IDLE_GAP.max(2 * longest + 120),
+            quiet: QUIET_MINUTES.max((2 * longest + 59) / 60),
+        }
+    }
+}
+
+impl Default for StartRules {
+    /// The least rules: for records of no length.
+    fn default() -> StartRules {
+        StartRules::for_longest_record(0)
+    }
+}
+
 /// One client address's private legs through one NAT ENI.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Client {
@@ -40,27 +79,33 @@ pub struct Client {
 }
 
 impl Client {
-    /// A private-leg record of `bytes` to or from a remote of `class`, starting at `t` (if
-    /// known), in the known-start stretch `stretch`.
+    /// A private-leg record of `bytes` to or from a remote of `class`, with its start and the
+    /// known-start stretch that lies in (`at`, if the start is known), kept for pull window
+    /// `window` under `rules`.
     pub(super) fn record(
         &mut self,
-        t: Option<i64>,
+        at: Option<(i64, u32)>,
         class: Class,
         dir: Dir,
         bytes: u64,
         window: i64,
-        stretch: u32,
+        rules: StartRules,
     ) {
         self.cells[class.index()][dir as usize] += bytes;
-        let Some(t) = t else { return };
+        let Some((t, stretch)) = at else { return };
         let s3_download = match (class, dir) {
             (Class::S3, Dir::Download) => bytes,
             _ => 0,
         };
         self.sessions
-            .observe(t, s3_download, window, IDLE_GAP, stretch);
-        self.openings
-            .observe(t, class == Class::AwsOther, s3_download, window);
+            .observe(t, s3_download, window, rules.gap, stretch);
+        self.openings.observe(
+            t,
+            class == Class::AwsOther,
+            s3_download,
+            window,
+            rules.quiet,
+        );
     }
 
     /// In shape (see [`super::EniAgg::check`]).
@@ -78,14 +123,14 @@ impl Client {
         self.openings.check()
     }
 
-    /// Fold the same address's state from other input in.
-    pub(super) fn merge(&mut self, o: Client, window: i64) {
+    /// Fold the same address's state from other input in, under the rules of both.
+    pub(super) fn merge(&mut self, o: Client, window: i64, rules: StartRules) {
         for (m, c) in self.cells.iter_mut().zip(o.cells) {
             m[0] += c[0];
             m[1] += c[1];
         }
-        self.sessions.merge(o.sessions, window, IDLE_GAP);
-        self.openings.merge(o.openings, window);
+        self.sessions.merge(o.sessions, window, rules.gap);
+        self.openings.merge(o.openings, window, rules.quiet);
     }
 }
 
@@ -171,12 +216,14 @@ impl Legs {
             order.push((l.client as u64) << 32 | i as u64);
         }
         order.sort_unstable();
+        let rules = StartRules::for_longest_record(side.longest_record);
         for run in order.chunk_by(|a, b| a >> 32 == b >> 32) {
             let ip = IpAddr::V4(std::net::Ipv4Addr::from((run[0] >> 32) as u32));
             let client = side.by_client.entry(ip).or_default();
             for &o in run {
                 let l = &self.legs[o as u32 as usize];
-                client.record(l.t, l.class, l.dir, l.bytes, window, l.stretch);
+                let at = l.t.map(|t| (t, l.stretch));
+                client.record(at, l.class, l.dir, l.bytes, window, rules);
             }
         }
         self.legs.clear();
@@ -317,17 +364,195 @@ impl Sessions {
 /// minutes with a record (a sparse bitmap, in words of 64 minutes, so that records years
 /// apart cost a word each), the earliest AWS API record of each minute that is still
 /// preceded by quiet minutes, and the S3 downloads that such a minute within the pull window
-/// before them could still claim. Records only ever fill minutes, so what is dropped as no
-/// longer possible stays impossible: merging is associative and the state stays small (an
-/// always-busy address keeps its bitmap alone, a word per hour or so).
+/// before them could still claim, all under the quiet minutes of the [`StartRules`] known so
+/// far. Records only ever fill minutes, and the rules only ever ask for more quiet minutes,
+/// so what is dropped as no longer possible stays impossible: merging is associative, and an
+/// always-busy address keeps its bitmap alone (a word per hour or so).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Openings {
     /// Minutes with a record: word `w` holds minutes `64 w .. 64 w + 63`.
     words: Words,
     /// Start times of AWS API records, at most one (the earliest) per minute, sorted.
     api: Vec<i64>,
-    /// S3 download records by start, sorted by start: `(start, bytes, records)`.
-    s3: SmallVec<[(i64, u64, u32); 1]>,
+    /// S3 download records by start.
+    s3: S3Downloads,
+}
+
+/// S3 download records of one address by start, one entry per start second: `(start, bytes,
+/// records)`, sorted. Most of a client's state over a month is these, so an entry takes 16
+/// bytes (bytes and records packed in one word), the rare one that does not fit (2^56 bytes
+/// or more, 256 records or more in one second) a list of its own; the lists grow by a
+/// quarter at a time. Serialised as the plain list of triples in start order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct S3Downloads {
+    /// `(start, bytes << 8 | records)`.
+    packed: Vec<(i64, u64)>,
+    /// Entries too large to pack.
+    large: Vec<(i64, u64, u32)>,
+}
+
+const PACKED_BYTES: u64 = 1 << 56;
+const PACKED_RECORDS: u32 = 1 << 8;
+
+#[inline]
+fn pack(bytes: u64, records: u32) -> Option<u64> {
+    (bytes < PACKED_BYTES && records < PACKED_RECORDS).then_some(bytes << 8 | u64::from(records))
+}
+
+#[inline]
+fn unpack(v: u64) -> (u64, u32) {
+    (v >> 8, (v & 0xff) as u32)
+}
+
+/// Room for one more in `v`, a quarter more at a time (not double: a month of a client's
+/// state is hundreds of entries in each list, and most stay).
+#[inline]
+pub(super) fn grow<T>(v: &mut Vec<T>) {
+    if v.len() == v.capacity() {
+        v.reserve_exact((v.len() / 4).max(4));
+    }
+}
+
+/// The same for a list with room inline.
+#[inline]
+fn grow_inline<A: smallvec::Array>(v: &mut SmallVec<A>) {
+    if v.len() == v.capacity() {
+        v.reserve_exact((v.len() / 4).max(4));
+    }
+}
+
+impl S3Downloads {
+    fn len(&self) -> usize {
+        self.packed.len() + self.large.len()
+    }
+
+    /// Every entry as `(start, bytes, records)`, in start order.
+    fn entries(&self) -> impl Iterator<Item = (i64, u64, u32)> + '_ {
+        let packed = self.packed.iter().map(|&(t, v)| {
+            let (b, n) = unpack(v);
+            (t, b, n)
+        });
+        let (mut packed, mut large) = (packed.peekable(), self.large.iter().copied().peekable());
+        std::iter::from_fn(move || match (packed.peek(), large.peek()) {
+            (Some(a), Some(b)) if b.0 < a.0 => large.next(),
+            (Some(_), _) => packed.next(),
+            (None, _) => large.next(),
+        })
+    }
+
+    /// A record starting at `t` with `bytes` of downloads. Records mostly come in time
+    /// order, so the end is looked at first.
+    fn add(&mut self, t: i64, bytes: u64) {
+        let i = match self.packed.last() {
+            Some(e) if e.0 < t => self.packed.len(),
+            _ => self.packed.partition_point(|e| e.0 < t),
+        };
+        if let Some(e) = self.packed.get_mut(i).filter(|e| e.0 == t) {
+            let (b, n) = unpack(e.1);
+            match pack(b + bytes, n + 1) {
+                Some(v) => e.1 = v,
+                None => {
+                    self.packed.remove(i);
+                    self.add_large(t, b + bytes, n + 1);
+                }
+            }
+            return;
+        }
+        if !self.large.is_empty() && self.large.binary_search_by_key(&t, |e| e.0).is_ok() {
+            return self.add_large(t, bytes, 1);
+        }
+        match pack(bytes, 1) {
+            Some(v) => {
+                grow(&mut self.packed);
+                self.packed.insert(i, (t, v));
+            }
+            None => self.add_large(t, bytes, 1),
+        }
+    }
+
+    /// Add to the large entry of `t` (made if none).
+    fn add_large(&mut self, t: i64, bytes: u64, records: u32) {
+        match self.large.binary_search_by_key(&t, |e| e.0) {
+            Ok(i) => {
+                let e = &mut self.large[i];
+                e.1 += bytes;
+                e.2 = e.2.saturating_add(records);
+            }
+            Err(i) => {
+                grow(&mut self.large);
+                self.large.insert(i, (t, bytes, records));
+            }
+        }
+    }
+
+    /// From entries in any order, those of a start joined.
+    fn from_entries(mut all: Vec<(i64, u64, u32)>) -> S3Downloads {
+        all.sort_unstable_by_key(|e| e.0);
+        let mut joined: Vec<(i64, u64, u32)> = Vec::with_capacity(all.len());
+        for (t, b, n) in all {
+            match joined.last_mut() {
+                Some(e) if e.0 == t => {
+                    e.1 += b;
+                    e.2 = e.2.saturating_add(n);
+                }
+                _ => joined.push((t, b, n)),
+            }
+        }
+        let mut out = S3Downloads {
+            packed: Vec::with_capacity(joined.len()),
+            large: Vec::new(),
+        };
+        for (t, b, n) in joined {
+            match pack(b, n) {
+                Some(v) => out.packed.push((t, v)),
+                None => out.large.push((t, b, n)),
+            }
+        }
+        out
+    }
+
+    /// Keep the entries whose start passes `keep`.
+    fn retain(&mut self, mut keep: impl FnMut(i64) -> bool) {
+        self.packed.retain(|e| keep(e.0));
+        self.large.retain(|e| keep(e.0));
+    }
+
+    /// Bytes and records starting in `[from, to)`.
+    fn sum(&self, from: i64, to: i64) -> (u64, u32) {
+        let i = self.packed.partition_point(|e| e.0 < from);
+        let (mut b, mut n) =
+            self.packed[i..]
+                .iter()
+                .take_while(|e| e.0 < to)
+                .fold((0u64, 0u32), |(b, n), e| {
+                    let (eb, en) = unpack(e.1);
+                    (b + eb, n.saturating_add(en))
+                });
+        let j = self.large.partition_point(|e| e.0 < from);
+        for e in self.large[j..].iter().take_while(|e| e.0 < to) {
+            b += e.1;
+            n = n.saturating_add(e.2);
+        }
+        (b, n)
+    }
+}
+
+impl Serialize for S3Downloads {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        // (with its length: postcard, the spill runs' and partial files' encoding, needs it)
+        let mut seq = s.serialize_seq(Some(self.len()))?;
+        for e in self.entries() {
+            seq.serialize_element(&e)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for S3Downloads {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<S3Downloads, D::Error> {
+        Vec::<(i64, u64, u32)>::deserialize(d).map(S3Downloads::from_entries)
+    }
 }
 
 /// The words of a minute bitmap, sorted by key: 16 bytes a word and no hashing (records
@@ -381,13 +606,17 @@ impl Words {
             }
             Some(e) if e.0 > k => {}
             _ => {
+                grow_inline(&mut self.0);
                 self.0.push((k, bits));
                 return;
             }
         }
         match self.0.binary_search_by_key(&k, |e| e.0) {
             Ok(i) => self.0[i].1 |= bits,
-            Err(i) => self.0.insert(i, (k, bits)),
+            Err(i) => {
+                grow_inline(&mut self.0);
+                self.0.insert(i, (k, bits))
+            }
         }
     }
 
@@ -430,38 +659,35 @@ impl Openings {
     /// In shape: byte counts within the run bound (times index nothing, and every sum of
     /// them saturates).
     fn check(&self) -> Result<(), &'static str> {
-        match self.s3.iter().all(|e| e.1 <= super::RUN_BYTES_MAX) {
+        match self.s3.entries().all(|e| e.1 <= super::RUN_BYTES_MAX) {
             true => Ok(()),
             false => Err("a client's byte count past the bound"),
         }
     }
 
-    /// The activity of the `n` (at most 64) minutes from `lo`: bit `i` for minute `lo + i`.
-    #[inline]
-    fn span_bits(&self, lo: i64, n: u32) -> u64 {
-        let (w, off) = (lo.div_euclid(64), lo.rem_euclid(64) as u32);
-        let word = |k: i64| self.words.get(k);
-        let mut bits = word(w) >> off;
-        if off > 0 && off + n > 64 {
-            bits |= word(w + 1) << (64 - off);
+    /// The last minute in `lo..=hi` with a record, if any.
+    fn last_busy(&self, lo: i64, hi: i64) -> Option<i64> {
+        let (first, last) = (lo.div_euclid(64), hi.div_euclid(64));
+        let mut k = last;
+        while k >= first {
+            let mut bits = self.words.get(k);
+            if k == last && hi.rem_euclid(64) < 63 {
+                bits &= (1 << (hi.rem_euclid(64) + 1)) - 1;
+            }
+            if k == first {
+                bits &= !0 << lo.rem_euclid(64);
+            }
+            if bits != 0 {
+                return Some(k * 64 + 63 - i64::from(bits.leading_zeros()));
+            }
+            k -= 1;
         }
-        match n {
-            64.. => bits,
-            _ => bits & ((1 << n) - 1),
-        }
+        None
     }
 
     /// Whether the `n` minutes before `m` have no record.
     fn quiet_before(&self, m: i64, n: i64) -> bool {
-        let mut lo = m - n;
-        while lo < m {
-            let k = (m - lo).min(64);
-            if self.span_bits(lo, k as u32) != 0 {
-                return false;
-            }
-            lo += k;
-        }
-        true
+        n <= 0 || self.last_busy(m - n, m - 1).is_none()
     }
 
     fn set(&mut self, m: i64) {
@@ -469,75 +695,63 @@ impl Openings {
     }
 
     /// Whether an opening could still claim S3 bytes starting at `t`: some minute that could
-    /// hold an opening at or before `t` and less than `window` before it has quiet minutes
-    /// before it.
-    fn claimable(&self, t: i64, window: i64) -> bool {
-        const Q: i64 = QUIET_MINUTES;
+    /// hold an opening at or before `t` and less than `window` before it has `quiet` minutes
+    /// without a record before it.
+    fn claimable(&self, t: i64, window: i64, quiet: i64) -> bool {
         let (mut m, to) = (minute(t.saturating_sub(window - 1)), minute(t));
-        // minutes m .. m + n - 1 at a time, with the Q before them: minute m + i can open
-        // when none of bits i .. i + Q - 1 (minutes m + i - Q .. m + i - 1) is set
         while m <= to {
-            let n = (to - m + 1).min(64 - Q);
-            let bits = self.span_bits(m - Q, (n + Q) as u32);
-            let busy = (0..Q).fold(0, |b, j| b | bits >> j);
-            if !busy & ((1 << n) - 1) != 0 {
-                return true;
+            match self.last_busy(m - quiet, m - 1) {
+                None => return true,
+                // no minute up to `b + quiet` has that many quiet minutes before it
+                Some(b) => m = b + quiet + 1,
             }
-            m += n;
         }
         false
     }
 
-    /// An AWS API opening is possible at `t`: quiet minutes before, and no earlier one in
-    /// its minute.
-    fn opens(&self, t: i64) -> bool {
-        self.quiet_before(minute(t), QUIET_MINUTES)
+    /// An AWS API opening is possible at `t`: `quiet` minutes without a record before it.
+    fn opens(&self, t: i64, quiet: i64) -> bool {
+        self.quiet_before(minute(t), quiet)
     }
 
-    fn observe(&mut self, t: i64, api: bool, s3_download: u64, window: i64) {
+    /// A record starting at `t`: an AWS API exchange or not, with `s3_download` bytes of
+    /// same-region S3 downloads, under openings that ask for `quiet` minutes.
+    fn observe(&mut self, t: i64, api: bool, s3_download: u64, window: i64, quiet: i64) {
         self.set(minute(t));
-        if api && self.opens(t) {
+        if api && self.opens(t, quiet) {
             let i = match self.api.last() {
                 Some(c) if *c < t => self.api.len(),
                 _ => self.api.partition_point(|c| *c < t),
             };
             if self.api.get(i) != Some(&t) {
+                grow(&mut self.api);
                 self.api.insert(i, t);
             }
         }
-        if s3_download > 0 && self.claimable(t, window) {
-            // (records mostly come in time order: look at the end first)
-            let i = match self.s3.last() {
-                Some(e) if e.0 < t => self.s3.len(),
-                _ => self.s3.partition_point(|e| e.0 < t),
-            };
-            match self.s3.get_mut(i) {
-                Some(e) if e.0 == t => {
-                    e.1 += s3_download;
-                    e.2 += 1;
-                }
-                _ => self.s3.insert(i, (t, s3_download, 1)),
-            }
+        if s3_download > 0 && self.claimable(t, window, quiet) {
+            self.s3.add(t, s3_download);
         }
         let kept = self.api.len() + self.s3.len();
         if kept >= 16 && kept.is_power_of_two() {
-            self.prune(window);
+            self.prune(window, quiet);
         }
     }
 
-    /// Drop what the minutes now filled have made impossible.
-    fn prune(&mut self, window: i64) {
+    /// Drop what the minutes now filled have made impossible for openings that ask for
+    /// `quiet` minutes.
+    fn prune(&mut self, window: i64, quiet: i64) {
         let mut api = std::mem::take(&mut self.api);
-        api.retain(|&t| self.opens(t));
+        api.retain(|&t| self.opens(t, quiet));
         api.dedup_by_key(|t| minute(*t));
         self.api = api;
         let mut s3 = std::mem::take(&mut self.s3);
-        s3.retain(|e| self.claimable(e.0, window));
+        s3.retain(|t| self.claimable(t, window, quiet));
         self.s3 = s3;
     }
 
-    /// Fold the same address's openings from other input in.
-    pub fn merge(&mut self, o: Openings, window: i64) {
+    /// Fold the same address's openings from other input in, keeping what openings that
+    /// ask for `quiet` minutes could use.
+    pub fn merge(&mut self, o: Openings, window: i64, quiet: i64) {
         if o.words.is_empty() {
             return;
         }
@@ -549,21 +763,9 @@ impl Openings {
         self.api.extend(o.api);
         self.api.sort_unstable();
         self.api.dedup();
-        let mut s3 = std::mem::take(&mut self.s3);
-        s3.extend(o.s3);
-        s3.sort_unstable_by_key(|e| e.0);
-        let mut out: SmallVec<[(i64, u64, u32); 1]> = SmallVec::with_capacity(s3.len());
-        for (t, b, n) in s3 {
-            match out.last_mut() {
-                Some(e) if e.0 == t => {
-                    e.1 += b;
-                    e.2 += n;
-                }
-                _ => out.push((t, b, n)),
-            }
-        }
-        self.s3 = out;
-        self.prune(window);
+        let all = self.s3.entries().chain(o.s3.entries()).collect();
+        self.s3 = S3Downloads::from_entries(all);
+        self.prune(window, quiet);
     }
 
     /// The AWS API openings in `(after, until]` with `quiet` whole minutes without a record
@@ -593,11 +795,7 @@ impl Openings {
 
     /// S3 download bytes and records starting in `[from, from + window)`.
     fn s3_after(&self, from: i64, window: i64) -> (u64, u32) {
-        let i = self.s3.partition_point(|e| e.0 < from);
-        self.s3[i..]
-            .iter()
-            .take_while(|e| e.0 < from.saturating_add(window))
-            .fold((0, 0), |(b, n), e| (b + e.1, n + e.2))
+        self.s3.sum(from, from.saturating_add(window))
     }
 }
 
@@ -640,31 +838,80 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        /// ... and whatever gap each part was kept under, as long as none is longer than
+        /// the analysis's, which joins them at its own ([`StartRules`]).
         fn sessions_are_the_same_in_any_order_and_split(
             events in proptest::collection::vec((0i64..20_000, 0u64..4), 1..60),
             cut in 0usize..60,
             cuts in proptest::collection::vec(0i64..20_000, 0..4),
+            g in proptest::prop_oneof![proptest::strategy::Just(IDLE_GAP), IDLE_GAP..3_000],
+            kept in proptest::collection::vec(0i64..10_000, 4),
         ) {
-            let (w, g) = (180, 900);
+            let w = 180;
+            // the gaps each part is kept under: IDLE_GAP ..= g
+            let k: Vec<i64> = kept.iter().map(|k| IDLE_GAP + k % (g - IDLE_GAP + 1)).collect();
             let ip: IpAddr = "10.0.1.5".parse().unwrap();
             let starts = TaskStarts::new([(ip, cuts.clone())].into_iter().collect());
             let mut seq = Sessions::default();
             for &(t, b) in &events {
-                seq.observe(t, b, w, g, starts.stretch(&ip, t));
+                seq.observe(t, b, w, k[0], starts.stretch(&ip, t));
             }
             let (x, y) = events.split_at(cut.min(events.len()));
             let mut p = Sessions::default();
             for &(t, b) in x {
-                p.observe(t, b, w, g, starts.stretch(&ip, t));
+                p.observe(t, b, w, k[1], starts.stretch(&ip, t));
             }
             let mut q = Sessions::default();
             for &(t, b) in y.iter().rev() {
-                q.observe(t, b, w, g, starts.stretch(&ip, t));
+                q.observe(t, b, w, k[2], starts.stretch(&ip, t));
             }
-            p.merge(q, w, g);
+            p.merge(q, w, k[3]);
+            // as the analysis reads them: joined at its gap
+            let read = |s: Sessions| {
+                let mut all = Sessions::default();
+                all.merge(s, w, g);
+                sessions_of(&all)
+            };
             let want = naive_sessions(&events, w, g, &cuts);
-            proptest::prop_assert_eq!(sessions_of(&seq), want.clone());
-            proptest::prop_assert_eq!(sessions_of(&p), want);
+            proptest::prop_assert_eq!(read(seq), want.clone());
+            proptest::prop_assert_eq!(read(p), want);
+        }
+    }
+
+    #[test]
+    fn longer_records_ask_for_longer_gaps_and_more_quiet_minutes() {
+        let r = StartRules::for_longest_record;
+        assert_eq!(
+            r(0),
+            StartRules {
+                gap: IDLE_GAP,
+                quiet: QUIET_MINUTES
+            }
+        );
+        assert_eq!(
+            r(60),
+            StartRules {
+                gap: IDLE_GAP,
+                quiet: 2
+            }
+        );
+        assert_eq!(
+            r(599),
+            StartRules {
+                gap: 1_318,
+                quiet: 20
+            }
+        );
+        // within an hour, whatever a partial file says
+        assert_eq!(r(i64::MAX), r(3_600));
+        assert_eq!(r(i64::MIN), r(0));
+        // never less strict for a longer record: what was dropped under the rules of part
+        // of the input stays dropped under those of all of it
+        let mut prev = r(0);
+        for l in 0..=3_700 {
+            let now = r(l);
+            assert!(now.gap >= prev.gap && now.quiet >= prev.quiet, "{l}");
+            prev = now;
         }
     }
 
@@ -711,26 +958,31 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        /// ... and whatever quiet minutes each part was kept under, as long as none asks for
+        /// more than the analysis ([`StartRules`]).
         fn openings_are_the_same_in_any_order_and_split(
             events in proptest::collection::vec((-3_000i64..20_000, proptest::bool::ANY, 0u64..4), 1..80),
             cut in 0usize..80,
-            quiet in 2i64..5,
+            quiet in proptest::prop_oneof![2i64..5, 5i64..130],
+            kept in proptest::collection::vec(0i64..1_000, 4),
             w in 60i64..5_000,
         ) {
+            // the quiet minutes each part is kept under: 2 ..= quiet
+            let k: Vec<i64> = kept.iter().map(|k| QUIET_MINUTES + k % (quiet - 1)).collect();
             let mut seq = Openings::default();
             for &(t, api, b) in &events {
-                seq.observe(t, api, b, w);
+                seq.observe(t, api, b, w, k[0]);
             }
             let (x, y) = events.split_at(cut.min(events.len()));
             let mut p = Openings::default();
             for &(t, api, b) in x {
-                p.observe(t, api, b, w);
+                p.observe(t, api, b, w, k[1]);
             }
             let mut q = Openings::default();
             for &(t, api, b) in y.iter().rev() {
-                q.observe(t, api, b, w);
+                q.observe(t, api, b, w, k[2]);
             }
-            p.merge(q, w);
+            p.merge(q, w, k[3]);
             let want = naive_openings(&events, w, quiet);
             proptest::prop_assert_eq!(openings_of(&seq, w, quiet), want.clone());
             proptest::prop_assert_eq!(openings_of(&p, w, quiet), want);
@@ -741,7 +993,7 @@ mod tests {
     fn a_task_on_a_just_freed_address_opens_with_an_api_exchange() {
         let (w, mut o, mut s) = (180, Openings::default(), Sessions::default());
         let mut rec = |t: i64, api: bool, b: u64| {
-            o.observe(t, api, b, w);
+            o.observe(t, api, b, w, QUIET_MINUTES);
             s.observe(t, b, w, IDLE_GAP, 0);
         };
         // a task: records every 2 minutes for an hour (AWS API calls among them), S3 downloads
@@ -760,15 +1012,93 @@ mod tests {
         // one or two downloads in its first minute are an application's fetch (one object,
         // perhaps cut in two by the aggregation interval); three at once are layers
         assert_eq!(o.pull_at(3_780, w), None);
-        o.observe(3_600 + 200, false, 1_000, w);
+        o.observe(3_600 + 200, false, 1_000, w, QUIET_MINUTES);
         assert_eq!(o.pull_at(3_780, w), None);
-        o.observe(3_600 + 230, false, 500, w);
+        o.observe(3_600 + 230, false, 500, w, QUIET_MINUTES);
         assert_eq!(o.pull_at(3_780, w), Some(11_500));
         // a longer aggregation interval asks for more quiet minutes
         assert_eq!(openings_of(&o, w, 4), vec![(0, 5)]);
         // the busy task's state stays small: only its first minutes could open anything
-        assert!(o.s3.iter().all(|e| e.0 < 240 || e.0 >= 3_780), "{o:?}");
+        assert!(o.s3.entries().all(|e| e.0 < 240 || e.0 >= 3_780), "{o:?}");
         assert_eq!(o.api, [0, 3_780]);
+    }
+
+    proptest::proptest! {
+        /// The packed list holds what a plain map of start → (bytes, records) holds, in any
+        /// order of adding, however large the bytes or many the records of one second; its
+        /// form is one for the same records (equal after any order, and after a round trip
+        /// through its serialised form).
+        #[test]
+        fn s3_downloads_hold_what_a_map_holds(
+            adds in proptest::collection::vec(
+                (0i64..40, proptest::prop_oneof![0u64..1_000, (1u64 << 50)..(1u64 << 58)]), 0..80),
+            repeats in 0usize..300,
+            keep_odd in proptest::bool::ANY,
+            from in 0i64..40, len in 0i64..40,
+        ) {
+            // one second with many records (past what an entry packs)
+            let mut adds = adds;
+            adds.extend(std::iter::repeat_n((7, 3), repeats));
+            let mut want: std::collections::BTreeMap<i64, (u64, u32)> = Default::default();
+            let mut fwd = S3Downloads::default();
+            for &(t, b) in &adds {
+                let e = want.entry(t).or_default();
+                e.0 += b;
+                e.1 += 1;
+                fwd.add(t, b);
+            }
+            let mut back = S3Downloads::default();
+            for &(t, b) in adds.iter().rev() {
+                back.add(t, b);
+            }
+            let entries: Vec<_> = want.iter().map(|(t, e)| (*t, e.0, e.1)).collect();
+            proptest::prop_assert_eq!(fwd.entries().collect::<Vec<_>>(), entries.clone());
+            proptest::prop_assert_eq!(&fwd, &back);
+            proptest::prop_assert_eq!(&fwd, &S3Downloads::from_entries(entries.clone()));
+            let bytes = postcard::to_allocvec(&fwd).unwrap();
+            proptest::prop_assert_eq!(&fwd, &postcard::from_bytes::<S3Downloads>(&bytes).unwrap());
+            let sum = want.range(from..from + len).fold((0, 0), |s, (_, e)| (s.0 + e.0, s.1 + e.1));
+            proptest::prop_assert_eq!(fwd.sum(from, from + len), sum);
+            fwd.retain(|t| (t % 2 == 1) == keep_odd);
+            let kept: Vec<_> = entries.into_iter().filter(|e| (e.0 % 2 == 1) == keep_odd).collect();
+            proptest::prop_assert_eq!(fwd.entries().collect::<Vec<_>>(), kept);
+        }
+    }
+
+    #[test]
+    fn ten_minute_records_keep_no_download_a_busy_address_could_not_open() {
+        // a long-lived task under 10-minute aggregation: a connection's record every ten
+        // minutes, and every seven an AWS API call followed by the fetch of one object
+        let run = |rules: StartRules| {
+            let mut c = Client::default();
+            let (api, s3, other) = (Class::AwsOther, Class::S3, Class::Internet);
+            for k in 0..300 {
+                c.record(Some((k * 600, 0)), other, Dir::Download, 100, 180, rules);
+                c.record(Some((k * 420 + 5, 0)), api, Dir::Upload, 10, 180, rules);
+                c.record(
+                    Some((k * 420 + 20, 0)),
+                    s3,
+                    Dir::Download,
+                    5_000,
+                    180,
+                    rules,
+                );
+            }
+            c
+        };
+        // two quiet minutes happen between records: each fetch could follow an opening
+        let short = run(StartRules::for_longest_record(0));
+        assert!(
+            short.openings.s3.len() >= 250,
+            "{}",
+            short.openings.s3.len()
+        );
+        // twenty never do (but before the first record), and records that span ten
+        // minutes ask for twenty
+        let long = run(StartRules::for_longest_record(599));
+        assert_eq!((long.openings.s3.len(), long.openings.api.len()), (1, 1));
+        assert_eq!(long.sessions.iter().count(), 1);
+        assert_eq!(long.cells, short.cells);
     }
 
     #[test]
@@ -783,7 +1113,7 @@ mod tests {
             i64::MIN,
             i64::MAX,
         ] {
-            o.observe(t, true, 10, 180);
+            o.observe(t, true, 10, 180, QUIET_MINUTES);
         }
         assert!(o.words.0.len() <= 6, "{:?}", o.words.0.len());
         let starts: Vec<i64> = o.starts(i64::MIN, i64::MAX, 2).collect();

@@ -25,8 +25,8 @@ mod cells;
 mod clients;
 pub use cells::{Cells, ForeignKey};
 pub use clients::{
-    Client, ClientCells, Legs, Openings, Session, Sessions, TaskStarts, IDLE_GAP, LAYER_STREAMS,
-    QUIET_MINUTES,
+    Client, ClientCells, Legs, Openings, Session, Sessions, StartRules, TaskStarts, IDLE_GAP,
+    LAYER_STREAMS, QUIET_MINUTES,
 };
 
 pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
@@ -353,7 +353,10 @@ impl PullWindow {
         if t < self.first.saturating_add(window) {
             match self.entries.iter_mut().find(|e| e.0 == t) {
                 Some(e) => e.1 += bytes,
-                None => self.entries.push((t, bytes)),
+                None => {
+                    clients::grow(&mut self.entries);
+                    self.entries.push((t, bytes))
+                }
             }
         }
     }
@@ -564,13 +567,17 @@ impl PrivateSide {
 
     fn merge(&mut self, o: PrivateSide, window: i64) {
         self.private.merge(o.private);
+        self.longest_record = self.longest_record.max(o.longest_record);
+        let rules = StartRules::for_longest_record(self.longest_record);
         for (ip, client) in o.by_client {
-            self.by_client.entry(ip).or_default().merge(client, window);
+            self.by_client
+                .entry(ip)
+                .or_default()
+                .merge(client, window, rules);
         }
         self.internal_bytes += o.internal_bytes;
         self.internal_records += o.internal_records;
         self.translated_records += o.translated_records;
-        self.longest_record = self.longest_record.max(o.longest_record);
         self.peers.merge(o.peers, MAX_PEERS);
     }
 }
@@ -1347,8 +1354,15 @@ impl Sink for FileSink<'_> {
                     IpAddr::V6(_) => {
                         let side = agg.private_side_mut();
                         side.translated(r.start, class, dir, bytes, longest);
-                        (side.by_client.entry(*client).or_default())
-                            .record(r.start, class, dir, bytes, window, stretch)
+                        let rules = StartRules::for_longest_record(side.longest_record);
+                        (side.by_client.entry(*client).or_default()).record(
+                            r.start.map(|t| (t, stretch)),
+                            class,
+                            dir,
+                            bytes,
+                            window,
+                            rules,
+                        )
                     }
                 }
             } else {

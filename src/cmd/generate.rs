@@ -37,6 +37,7 @@ pub fn run(a: &GenerateArgs) -> Result<(), Error> {
             .transpose()?,
         endpoint_skips_subnet: a.endpoint_skips_subnet.clone(),
         reuse: a.address_reuse,
+        interval: a.aggregation_interval,
     };
     let bar = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new_spinner()

@@ -14,8 +14,6 @@ pub const REGION: &str = "us-east-1";
 pub const VPC: &str = "vpc-0a1b2c3d4e5f60718";
 pub const CLUSTER: &str = "prod";
 pub const FLOW_LOG_ID: &str = "fl-0f1e2d3c4b5a69788";
-/// Aggregation interval of the simulated flow log, seconds.
-pub const INTERVAL: i64 = 60;
 /// Delivery window of one log file, seconds.
 pub const FILE_WINDOW: i64 = 300;
 
@@ -172,18 +170,19 @@ pub struct Truth {
     pub cur_price_per_gb: f64,
 }
 
-/// Split a flow's bytes over the aggregation intervals it spans: `(record start, record end,
-/// up, down)`, exact to the byte (remainders go to the last interval).
-pub fn intervals(f: &Flow) -> Vec<(i64, i64, u64, u64)> {
-    let first = f.start.div_euclid(INTERVAL) * INTERVAL;
+/// Split a flow's bytes over the aggregation intervals of `interval` seconds it spans:
+/// `(record start, record end, up, down)`, exact to the byte (remainders go to the last
+/// interval).
+pub fn intervals(f: &Flow, interval: i64) -> Vec<(i64, i64, u64, u64)> {
+    let first = f.start.div_euclid(interval) * interval;
     let last_sec = f.start + f.secs.max(1) - 1;
-    let last = last_sec.div_euclid(INTERVAL) * INTERVAL;
-    let n = ((last - first) / INTERVAL + 1) as u64;
+    let last = last_sec.div_euclid(interval) * interval;
+    let n = ((last - first) / interval + 1) as u64;
     let mut out = Vec::with_capacity(n as usize);
     for k in 0..n {
-        let w = first + k as i64 * INTERVAL;
+        let w = first + k as i64 * interval;
         let s = f.start.max(w);
-        let e = (f.start + f.secs.max(1)).min(w + INTERVAL);
+        let e = (f.start + f.secs.max(1)).min(w + interval);
         let (mut u, mut d) = (f.up / n, f.down / n);
         if k == n - 1 {
             u += f.up % n;
@@ -687,7 +686,7 @@ pub fn build(spec: &Spec) -> World {
     while t < end {
         status.push(StatusRec {
             eni: rng.range(0, 2) as usize,
-            start: t.div_euclid(INTERVAL) * INTERVAL,
+            start: t.div_euclid(spec.interval.seconds()) * spec.interval.seconds(),
             skip: false,
         });
         t += rng.range(3_600, 10_800) as i64;
@@ -835,7 +834,10 @@ impl World {
         let mut pulled = std::collections::BTreeSet::new();
         for f in &self.flows {
             if f.kind == Kind::Scan {
-                t.rejected_records += intervals(f).iter().filter(|i| i.3 > 0).count() as u64;
+                t.rejected_records += intervals(f, self.spec.interval.seconds())
+                    .iter()
+                    .filter(|i| i.3 > 0)
+                    .count() as u64;
                 continue;
             }
             let Some(class) = f.class else { continue };
@@ -850,7 +852,7 @@ impl World {
             };
             let eni = &self.enis[f.eni];
             let nat_eni = &self.enis[self.nats[nat].eni];
-            for (s, _, u, d) in intervals(f) {
+            for (s, _, u, d) in intervals(f, self.spec.interval.seconds()) {
                 let day = crate::analysis::day_string(s.div_euclid(86_400) as u32);
                 for cb in [
                     &mut t.nat,

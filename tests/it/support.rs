@@ -173,6 +173,7 @@ pub fn spec(seed: u64, fields: FieldSet) -> Spec {
         s3_endpoint_at: None,
         endpoint_skips_subnet: None,
         reuse: false,
+        interval: Default::default(),
     }
 }
 

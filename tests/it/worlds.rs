@@ -3,7 +3,7 @@
 //! error; parallel runs equal to single-threaded ones.
 
 use flowcost::analysis::{ClassBytes, Legs, NatSource};
-use flowcost::generate::{Encoding, FieldSet, Truth};
+use flowcost::generate::{Encoding, FieldSet, Interval, Truth};
 use flowcost::report::Report;
 
 use crate::support::{analyze_json, run, spec, stderr, world};
@@ -168,17 +168,23 @@ fn nat_only_logging_is_still_exact() {
 }
 
 /// The NAT-leg method's bounds on generated NAT-only worlds (README, "How ECR is estimated"),
-/// with and without address reuse, with and without the tasks given (`--ecs-tasks`).
+/// with and without address reuse, with and without the tasks given (`--ecs-tasks`), under
+/// 1-minute and 10-minute aggregation.
 pub const ECR_NAT_LEGS_MAX_ERROR: f64 = 0.06;
 pub const ECR_NAT_LEGS_MAX_ERROR_PER_SERVICE: f64 = 0.10;
 
 #[test]
 fn nat_only_worlds_estimate_ecr_from_the_nat_legs() {
-    for reuse in [false, true] {
+    let intervals = [Interval::OneMinute, Interval::TenMinutes];
+    for (reuse, interval) in [false, true]
+        .into_iter()
+        .flat_map(|r| intervals.map(|i| (r, i)))
+    {
         let mut s = spec(16, FieldSet::V5);
         s.nat_only = true;
         s.reuse = reuse;
         s.tasks_per_day = 60;
+        s.interval = interval;
         let w = world(&s, &[Encoding::Gz]);
         let t = &w.truth;
         let error = |r: &Report| {
@@ -191,17 +197,17 @@ fn nat_only_worlds_estimate_ecr_from_the_nat_legs() {
         let err = error(&r);
         assert!(
             err.abs() <= ECR_NAT_LEGS_MAX_ERROR,
-            "reuse {reuse}, no tasks: ECR error {err}"
+            "reuse {reuse}, {interval:?}, no tasks: ECR error {err}"
         );
         let pulls = r.analysis.ecr.pulls as f64;
         assert!(
             (pulls - t.ecr_pulls as f64).abs() <= 0.05 * t.ecr_pulls as f64,
-            "reuse {reuse}: {pulls} pulls against {}",
+            "reuse {reuse}, {interval:?}: {pulls} pulls against {}",
             t.ecr_pulls
         );
         // with them (describe-tasks), every known start cuts its address's records
         let r = analyze_json(&[&w.path(Encoding::Gz), "--ecs-tasks", &w.ecs_tasks()]);
-        let label = if reuse { "nat-only, reuse" } else { "nat-only" };
+        let label = &format!("nat-only, reuse {reuse}, {interval:?}");
         check_against_truth(&r, t, label);
         let e = &r.analysis.ecr;
         assert_eq!(
