@@ -449,11 +449,12 @@ impl S3Downloads {
         };
         if let Some(e) = self.packed.get_mut(i).filter(|e| e.0 == t) {
             let (b, n) = unpack(e.1);
-            match pack(b + bytes, n + 1) {
+            let b = b.saturating_add(bytes);
+            match pack(b, n + 1) {
                 Some(v) => e.1 = v,
                 None => {
                     self.packed.remove(i);
-                    self.add_large(t, b + bytes, n + 1);
+                    self.add_large(t, b, n + 1);
                 }
             }
             return;
@@ -475,7 +476,7 @@ impl S3Downloads {
         match self.large.binary_search_by_key(&t, |e| e.0) {
             Ok(i) => {
                 let e = &mut self.large[i];
-                e.1 += bytes;
+                e.1 = e.1.saturating_add(bytes);
                 e.2 = e.2.saturating_add(records);
             }
             Err(i) => {
@@ -485,14 +486,15 @@ impl S3Downloads {
         }
     }
 
-    /// From entries in any order, those of a start joined.
+    /// From entries in any order, those of a start joined (sums saturate: a partial file's
+    /// entries are checked against the run bound after reading, [`Openings::check`]).
     fn from_entries(mut all: Vec<(i64, u64, u32)>) -> S3Downloads {
         all.sort_unstable_by_key(|e| e.0);
         let mut joined: Vec<(i64, u64, u32)> = Vec::with_capacity(all.len());
         for (t, b, n) in all {
             match joined.last_mut() {
                 Some(e) if e.0 == t => {
-                    e.1 += b;
+                    e.1 = e.1.saturating_add(b);
                     e.2 = e.2.saturating_add(n);
                 }
                 _ => joined.push((t, b, n)),
@@ -526,11 +528,11 @@ impl S3Downloads {
                 .take_while(|e| e.0 < to)
                 .fold((0u64, 0u32), |(b, n), e| {
                     let (eb, en) = unpack(e.1);
-                    (b + eb, n.saturating_add(en))
+                    (b.saturating_add(eb), n.saturating_add(en))
                 });
         let j = self.large.partition_point(|e| e.0 < from);
         for e in self.large[j..].iter().take_while(|e| e.0 < to) {
-            b += e.1;
+            b = b.saturating_add(e.1);
             n = n.saturating_add(e.2);
         }
         (b, n)
@@ -1099,6 +1101,22 @@ mod tests {
         assert_eq!((long.openings.s3.len(), long.openings.api.len()), (1, 1));
         assert_eq!(long.sessions.iter().count(), 1);
         assert_eq!(long.cells, short.cells);
+    }
+
+    #[test]
+    fn a_partial_files_downloads_that_add_up_past_the_bound_are_refused() {
+        // five entries of one second at 2^62 bytes each: joined on reading, they saturate
+        // rather than wrap to a small number that would pass the check
+        let big = (7i64, 1u64 << 62, 1u32);
+        let s3 = postcard::to_allocvec(&vec![big; 5]).unwrap();
+        let s3: S3Downloads = postcard::from_bytes(&s3).unwrap();
+        assert_eq!(s3.entries().collect::<Vec<_>>(), [(7, u64::MAX, 5)]);
+        let o = Openings {
+            s3,
+            ..Openings::default()
+        };
+        assert!(o.check().is_err());
+        assert_eq!(o.s3.sum(0, 10), (u64::MAX, 5));
     }
 
     #[test]
