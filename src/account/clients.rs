@@ -62,13 +62,6 @@ impl StartRules {
     }
 }
 
-impl Default for StartRules {
-    /// The least rules: for records of no length.
-    fn default() -> StartRules {
-        StartRules::for_longest_record(0)
-    }
-}
-
 /// One client address's private legs through one NAT ENI.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Client {

@@ -216,7 +216,7 @@ impl World {
             if f.kind == super::world::Kind::Scan {
                 continue;
             }
-            for (s, _, u, d) in super::world::intervals(f, self.spec.interval.seconds()) {
+            for (s, _, u, d) in super::world::intervals(f, self.spec.interval) {
                 *logged.entry((nat, s.div_euclid(3600))).or_insert(0) += u + d;
             }
         }

@@ -173,7 +173,8 @@ pub struct Truth {
 /// Split a flow's bytes over the aggregation intervals of `interval` seconds it spans:
 /// `(record start, record end, up, down)`, exact to the byte (remainders go to the last
 /// interval).
-pub fn intervals(f: &Flow, interval: i64) -> Vec<(i64, i64, u64, u64)> {
+pub fn intervals(f: &Flow, interval: super::Interval) -> Vec<(i64, i64, u64, u64)> {
+    let interval = interval.seconds();
     let first = f.start.div_euclid(interval) * interval;
     let last_sec = f.start + f.secs.max(1) - 1;
     let last = last_sec.div_euclid(interval) * interval;
@@ -834,7 +835,7 @@ impl World {
         let mut pulled = std::collections::BTreeSet::new();
         for f in &self.flows {
             if f.kind == Kind::Scan {
-                t.rejected_records += intervals(f, self.spec.interval.seconds())
+                t.rejected_records += intervals(f, self.spec.interval)
                     .iter()
                     .filter(|i| i.3 > 0)
                     .count() as u64;
@@ -852,7 +853,7 @@ impl World {
             };
             let eni = &self.enis[f.eni];
             let nat_eni = &self.enis[self.nats[nat].eni];
-            for (s, _, u, d) in intervals(f, self.spec.interval.seconds()) {
+            for (s, _, u, d) in intervals(f, self.spec.interval) {
                 let day = crate::analysis::day_string(s.div_euclid(86_400) as u32);
                 for cb in [
                     &mut t.nat,

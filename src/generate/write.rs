@@ -88,7 +88,7 @@ fn records(w: &World) -> BTreeMap<i64, Vec<GenRec>> {
         let local = Some(IpAddr::V4(eni.ip));
         let remote = Some(f.remote);
         let s = svc(f.class);
-        for (start, end, up, down) in intervals(f, w.spec.interval.seconds()) {
+        for (start, end, up, down) in intervals(f, w.spec.interval) {
             let r = GenRec {
                 start,
                 end,
