@@ -101,6 +101,18 @@ impl Client {
         );
     }
 
+    /// The form the analysis reads, pruned under `rules` (those of all its ENI's records):
+    /// the sessions joined at their gap, the openings without what they rule out. The same
+    /// records give the same form whatever order and batches they came in, where the state
+    /// itself may still hold what a part's less strict rules could not yet drop.
+    #[cfg(test)]
+    pub(super) fn as_read(&mut self, window: i64, rules: StartRules) {
+        let mut sessions = Sessions::default();
+        sessions.merge(std::mem::take(&mut self.sessions), window, rules.gap);
+        self.sessions = sessions;
+        self.openings.prune(window, rules.quiet);
+    }
+
     /// In shape (see [`super::EniAgg::check`]).
     pub(super) fn check(&self) -> Result<(), &'static str> {
         let bound = super::RUN_BYTES_MAX;

@@ -1551,6 +1551,21 @@ mod tests {
         i64::from(minute % 7) * 60
     }
 
+    /// The table with every client in the form the analysis reads ([`Client::as_read`]).
+    fn as_read(mut table: Vec<(String, EniAgg)>) -> Vec<(String, EniAgg)> {
+        let window = RunConfig::default().pull_window;
+        for (_, a) in &mut table {
+            if a.side.is_some() {
+                let side = a.private_side_mut();
+                let rules = StartRules::for_longest_record(side.longest_record);
+                for c in side.by_client.values_mut() {
+                    c.as_read(window, rules);
+                }
+            }
+        }
+        table
+    }
+
     /// The ENI table after `flows`, read as `sinks` says.
     fn table_of(flows: &[Flow], sinks: Sinks) -> Vec<(String, EniAgg)> {
         static R: std::sync::OnceLock<IpRanges> = std::sync::OnceLock::new();
@@ -1616,9 +1631,11 @@ mod tests {
             ),
             per_sink in 1usize..20,
         ) {
-            let one = table_of(&flows, Sinks::One);
-            proptest::prop_assert_eq!(&one, &table_of(&flows, Sinks::PerRecord));
-            proptest::prop_assert_eq!(&one, &table_of(&flows, Sinks::Deferred(per_sink)));
+            // (clients compared as the analysis reads them: batches settle with different
+            // longest records known, so their state may differ in what it could drop early)
+            let one = as_read(table_of(&flows, Sinks::One));
+            proptest::prop_assert_eq!(&one, &as_read(table_of(&flows, Sinks::PerRecord)));
+            proptest::prop_assert_eq!(&one, &as_read(table_of(&flows, Sinks::Deferred(per_sink))));
             // and nothing was dropped: the cells hold every byte of the records
             let cells: u64 = one.iter()
                 .map(|(_, a)| a.public.values().sum::<u64>()
