@@ -25,11 +25,6 @@ use crate::spill::{Run, Spill};
 /// [`SPLIT_FACTOR`] chunks on disk are parsed by several workers.
 pub const CHUNK: usize = 4 << 20;
 pub const SPLIT_FACTOR: u64 = 8;
-/// Local inputs are handed to the workers in runs of this many, in path order (mostly time
-/// order): a worker's ENIs stay mostly its own (an ENI lives within a few runs), while the
-/// workers move through time together, so that the NAT clients they share
-/// ([`crate::account::ClientHub`]) grow at their ends.
-const RUN_OF_INPUTS: usize = 32;
 
 /// What one chunk of a split input reported: the decoder's counts, and each target's line
 /// accounting.
@@ -78,17 +73,6 @@ impl Accs {
             targets
                 .iter()
                 .map(|t| Accumulator::new(t.params).deferring())
-                .collect(),
-        )
-    }
-
-    /// Accumulators that keep their NAT clients themselves ([`Accumulator::unshared`]): a
-    /// split input's chunks, whose results are dropped should the input be read again.
-    fn unshared(targets: &[Target]) -> Accs {
-        Accs(
-            targets
-                .iter()
-                .map(|t| Accumulator::new(t.params).deferring().unshared())
                 .collect(),
         )
     }
@@ -234,20 +218,13 @@ impl Engine<'_> {
         };
         let work = || {
             let local = || {
-                // taken in their order by whichever worker is free (not split into a
-                // contiguous range per worker): the workers move through the inputs, which
-                // are in path order and so mostly in time order, together, and the NAT
-                // clients they share ([`crate::account::ClientHub`]) grow at their ends
                 inputs
-                    .chunks(RUN_OF_INPUTS)
-                    .par_bridge()
-                    .fold(new, |mut accs, run| {
-                        for input in run {
-                            let (counter, read) = self.counter(&progress);
-                            let opened = source::open(input, counter);
-                            self.ingest(input, opened, &read, &mut accs, &progress);
-                            self.relieve(&mut accs);
-                        }
+                    .par_iter()
+                    .fold(new, |mut accs, input| {
+                        let (counter, read) = self.counter(&progress);
+                        let opened = source::open(input, counter);
+                        self.ingest(input, opened, &read, &mut accs, &progress);
+                        self.relieve(&mut accs);
                         accs
                     })
                     .reduce(new, merge)
@@ -290,7 +267,7 @@ impl Engine<'_> {
             *b = None;
         }
         let mut accs = accs.0;
-        accs.iter_mut().for_each(Accumulator::gather_clients);
+        accs.iter_mut().for_each(Accumulator::settle);
         accs
     }
 
@@ -474,7 +451,7 @@ impl Engine<'_> {
             .fold(
                 || {
                     (
-                        Accs::unshared(self.targets),
+                        Accs::new(self.targets),
                         Vec::new(),
                         Vec::<(usize, Run)>::new(),
                     )
@@ -502,7 +479,7 @@ impl Engine<'_> {
                 },
             )
             .reduce(
-                || (Accs::unshared(self.targets), Vec::new(), Vec::new()),
+                || (Accs::new(self.targets), Vec::new(), Vec::new()),
                 |(mut a, mut ia, mut ra), (b, ib, rb)| {
                     a.merge(b);
                     ia.extend(ib);

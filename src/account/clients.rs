@@ -109,10 +109,6 @@ impl Client {
     pub(super) fn as_read(&mut self, window: i64, rules: StartRules) {
         let mut sessions = Sessions::default();
         sessions.merge(std::mem::take(&mut self.sessions), window, rules.gap);
-        // (a pull window's entries are read only as a sum: their order is the merges')
-        for s in sessions.0.iter_mut() {
-            s.pull.entries.sort_unstable();
-        }
         self.sessions = sessions;
         self.openings.prune(window, rules.quiet);
     }
@@ -212,117 +208,31 @@ impl Legs {
         self.legs.is_empty()
     }
 
-    /// Add every leg to `side`: its cells and counts, and its client (as [`Client::record`]
-    /// each, in order of client and arrival) in `side.by_client`, or, with a `hub`, in the
-    /// hub's clients of ENI `eni`; then empty the buffer (its room kept for the next batch).
-    pub(super) fn settle(
-        &mut self,
-        side: &mut super::PrivateSide,
-        window: i64,
-        hub: Option<(&ClientHub, &str)>,
-    ) {
+    /// Add every leg to `side`: its cells and counts, and its client in `side.by_client`
+    /// (as [`Client::record`] each, in order of client and arrival); then empty the buffer
+    /// (its room kept for the next batch).
+    pub(super) fn settle(&mut self, side: &mut super::PrivateSide, window: i64) {
         // each leg's share of the side's own state, and its place in the order: sorted as
         // plain integers (client, then the order the legs came in, which is mostly time
-        // order), far cheaper than sorting the legs themselves; the client's bits rotated so
-        // that its hub shard leads
+        // order), far cheaper than sorting the legs themselves
         let mut order = Vec::with_capacity(self.legs.len());
         for (i, l) in self.legs.iter().enumerate() {
             side.translated(l.t, l.class, l.dir, l.bytes, i64::from(l.longest));
-            order.push(u64::from(l.client.rotate_right(SHARD_BITS)) << 32 | i as u64);
+            order.push((l.client as u64) << 32 | i as u64);
         }
         order.sort_unstable();
         let rules = StartRules::for_longest_record(side.longest_record);
-        // the clients known (for the next batch's size): the side's, or those of the hub's
-        // parts this batch reached
-        let mut known = side.by_client.len();
-        let add = |by_client: &mut super::FxMap<IpAddr, Client>, run: &[u64]| {
-            let ip = (run[0] >> 32) as u32;
-            let ip = IpAddr::V4(std::net::Ipv4Addr::from(ip.rotate_left(SHARD_BITS)));
-            let client = by_client.entry(ip).or_default();
+        for run in order.chunk_by(|a, b| a >> 32 == b >> 32) {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from((run[0] >> 32) as u32));
+            let client = side.by_client.entry(ip).or_default();
             for &o in run {
                 let l = &self.legs[o as u32 as usize];
                 let at = l.t.map(|t| (t, l.stretch));
                 client.record(at, l.class, l.dir, l.bytes, window, rules);
             }
-        };
-        match hub {
-            None => by_client_runs(&order).for_each(|run| add(&mut side.by_client, run)),
-            Some((hub, eni)) => {
-                for part in order.chunk_by(|a, b| shard_of(*a) == shard_of(*b)) {
-                    let mut shard = hub.lock(shard_of(part[0]));
-                    let by_client = match shard.get_mut(eni) {
-                        Some(c) => c,
-                        None => shard.entry(super::EniKey::new(eni)).or_default(),
-                    };
-                    by_client_runs(part).for_each(|run| add(by_client, run));
-                    known += by_client.len();
-                }
-            }
         }
         self.legs.clear();
-        self.limit = Self::batch(known);
-    }
-}
-
-/// A run's IPv4 clients of NAT ENIs are kept in this many parts of a [`ClientHub`], by the
-/// low bits of their address.
-const SHARD_BITS: u32 = 6;
-
-/// The runs of one client in [`Legs::settle`]'s order.
-fn by_client_runs(order: &[u64]) -> impl Iterator<Item = &[u64]> {
-    order.chunk_by(|a, b| a >> 32 == b >> 32)
-}
-
-/// The shard of an entry of [`Legs::settle`]'s order (the rotated client in its high half).
-fn shard_of(o: u64) -> usize {
-    (o >> (64 - SHARD_BITS)) as usize
-}
-
-/// The clients of a run's NAT ENIs, kept once for all the engine's workers: each worker's
-/// batches of translated legs ([`Legs`]) are added here, in parts by client address, each
-/// behind a lock of its own, instead of to the worker's own aggregate. Kept per worker, the
-/// clients were held once per thread and merged at the end, so the run's memory grew with
-/// the thread count (BENCHMARKS, "One store of NAT clients"). Adding is order-independent,
-/// so how the workers interleave changes nothing; [`super::Accumulator::gather_clients`]
-/// moves the clients into the aggregates when the run is read.
-pub struct ClientHub {
-    shards: Box<[std::sync::Mutex<HubShard>]>,
-}
-
-/// One part of a [`ClientHub`]: per ENI, its clients of this part's addresses.
-type HubShard = super::FxMap<super::EniKey, super::FxMap<IpAddr, Client>>;
-
-impl Default for ClientHub {
-    fn default() -> Self {
-        ClientHub {
-            shards: (0..1 << SHARD_BITS).map(|_| Default::default()).collect(),
-        }
-    }
-}
-
-impl std::fmt::Debug for ClientHub {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ClientHub")
-    }
-}
-
-impl ClientHub {
-    fn lock(&self, shard: usize) -> std::sync::MutexGuard<'_, HubShard> {
-        // a worker that panicked while adding stops the run anyway; its part is not read
-        self.shards[shard]
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Take every ENI's clients out (the parts hold different addresses: no merging).
-    pub fn drain(&self) -> super::FxMap<super::EniKey, super::FxMap<IpAddr, Client>> {
-        let mut all: super::FxMap<super::EniKey, super::FxMap<IpAddr, Client>> = Default::default();
-        for shard in 0..self.shards.len() {
-            for (eni, clients) in std::mem::take(&mut *self.lock(shard)) {
-                all.entry(eni).or_default().extend(clients);
-            }
-        }
-        all
+        self.limit = Self::batch(side.by_client.len());
     }
 }
 

@@ -25,8 +25,8 @@ mod cells;
 mod clients;
 pub use cells::{Cells, ForeignKey};
 pub use clients::{
-    Client, ClientCells, ClientHub, Legs, Openings, Session, Sessions, StartRules, TaskStarts,
-    IDLE_GAP, LAYER_STREAMS, QUIET_MINUTES,
+    Client, ClientCells, Legs, Openings, Session, Sessions, StartRules, TaskStarts, IDLE_GAP,
+    LAYER_STREAMS, QUIET_MINUTES,
 };
 
 pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
@@ -78,9 +78,6 @@ pub struct Params {
     /// The flow logs the inputs come from, when more than one: each ENI's records are then
     /// kept apart per flow log ([`FlowLogs`]).
     pub flow_logs: FlowLogs,
-    /// Where the engine's workers keep the NAT ENIs' clients, once for all of them (none:
-    /// each accumulator keeps its own).
-    pub clients: Option<Arc<ClientHub>>,
 }
 
 impl Params {
@@ -634,15 +631,9 @@ impl EniAgg {
 
     /// Add the legs gathered ([`Legs`]) to their clients.
     pub fn settle(&mut self, window: i64) {
-        self.settle_into(window, None);
-    }
-
-    /// Add the legs gathered ([`Legs`]) to their clients: with a `hub`, those of the hub
-    /// under this aggregate's ENI key (the hub and the key); else this aggregate's own.
-    fn settle_into(&mut self, window: i64, hub: Option<(&ClientHub, &str)>) {
         if !self.legs.is_empty() {
             let side = std::sync::Arc::make_mut(self.side.get_or_insert_with(Default::default));
-            self.legs.settle(side, window, hub);
+            self.legs.settle(side, window);
         }
     }
 
@@ -863,9 +854,6 @@ pub struct Accumulator {
     /// Whether those legs wait for [`Accumulator::settle`] (the engine's accumulators, so
     /// that a batch spans inputs), rather than being settled as each input's sink closes.
     defer: bool,
-    /// Where the legs' clients go when settled ([`Params::clients`]), until
-    /// [`Accumulator::gather_clients`] brings them into the table.
-    hub: Option<Arc<ClientHub>>,
 }
 
 /// Per-ENI aggregates, and the names they share.
@@ -954,7 +942,6 @@ impl Accumulator {
             pending: Vec::new(),
             legs_held: 0,
             defer: false,
-            hub: params.clients.clone(),
         }
     }
 
@@ -967,34 +954,6 @@ impl Accumulator {
             pending: Vec::new(),
             legs_held: 0,
             defer: false,
-            hub: None,
-        }
-    }
-
-    /// This accumulator keeps its clients itself, not in the [`Params::clients`] hub (the
-    /// chunks of a split input, whose results may be dropped).
-    pub fn unshared(mut self) -> Self {
-        self.hub = None;
-        self
-    }
-
-    /// Bring the hub's clients ([`Params::clients`]) into the table, merged with those
-    /// the aggregates hold themselves: once the run's workers are done, before the table
-    /// is read. An ENI whose aggregate is not here (moved to the spill store) gets one
-    /// holding only its clients, which the store merges with the rest.
-    pub fn gather_clients(&mut self) {
-        self.settle();
-        let Some(hub) = self.hub.take() else { return };
-        let window = self.run.pull_window;
-        for (eni, clients) in hub.drain() {
-            let side = self.table.enis.entry(eni).or_default().private_side_mut();
-            let rules = StartRules::for_longest_record(side.longest_record);
-            for (ip, c) in clients {
-                side.by_client
-                    .entry(ip)
-                    .or_default()
-                    .merge(c, window, rules);
-            }
         }
     }
 
@@ -1032,10 +991,9 @@ impl Accumulator {
     pub fn settle(&mut self) {
         let window = self.run.pull_window;
         self.legs_held = 0;
-        let hub = self.hub.as_deref();
         for k in self.pending.drain(..) {
             if let Some(a) = self.table.enis.get_mut(&k) {
-                a.settle_into(window, hub.map(|h| (h, k.as_str())));
+                a.settle(window);
             }
         }
     }
@@ -1383,14 +1341,13 @@ impl Sink for FileSink<'_> {
                             self.acc.pending.push(EniKey::new(eni));
                         }
                         self.acc.legs_held += 1;
-                        let hub = self.acc.hub.as_deref().map(|h| (h, eni));
                         if full {
                             self.acc.legs_held = self.acc.legs_held.saturating_sub(n);
-                            agg.settle_into(window, hub);
+                            agg.settle(window);
                         } else if self.acc.legs_held >= LEGS_HELD {
                             // many ENIs translating (not what NAT gateways' logs look like):
                             // memory stays bounded all the same
-                            agg.settle_into(window, hub);
+                            agg.settle(window);
                             self.acc.settle();
                         }
                     }
@@ -1587,10 +1544,6 @@ mod tests {
         /// A sink per `n` records into an accumulator that settles only at the end, as the
         /// engine's (its sinks settle a batch of [`Legs::batch`] legs, three in tests).
         Deferred(usize),
-        /// Sinks of `n` records dealt in turn to `w` such accumulators sharing a
-        /// [`ClientHub`] (the first one keeping its clients itself, as a split input's
-        /// chunks), merged and their clients gathered at the end, as the engine's workers.
-        Shared(usize, usize),
     }
 
     /// The `end - start` of a flow's record, from its minute: 0 to 6 minutes.
@@ -1598,13 +1551,10 @@ mod tests {
         i64::from(minute % 7) * 60
     }
 
-    /// The table with every client in the form the analysis reads ([`Client::as_read`]), and
-    /// pull windows' entries in order.
+    /// The table with every client in the form the analysis reads ([`Client::as_read`]).
     fn as_read(mut table: Vec<(String, EniAgg)>) -> Vec<(String, EniAgg)> {
         let window = RunConfig::default().pull_window;
         for (_, a) in &mut table {
-            // (a pull window's entries are read only as a sum: their order is the merges')
-            a.pull.entries.sort_unstable();
             if a.side.is_some() {
                 let side = a.private_side_mut();
                 let rules = StartRules::for_longest_record(side.longest_record);
@@ -1620,39 +1570,19 @@ mod tests {
     fn table_of(flows: &[Flow], sinks: Sinks) -> Vec<(String, EniAgg)> {
         static R: std::sync::OnceLock<IpRanges> = std::sync::OnceLock::new();
         let ranges = R.get_or_init(IpRanges::embedded);
-        let params = Params {
-            clients: Some(Arc::default()),
-            ..Params::new(Arc::new(RunConfig::default()))
-        };
+        let params = Params::new(Arc::new(RunConfig::default()));
+        let mut acc = Accumulator::new(&params);
         let remotes = ["52.216.8.1", "3.5.0.9", "8.8.8.8", "54.231.0.3"];
         let ip = |s: &str| s.parse::<IpAddr>().ok();
-        let (groups, mut accs): (Vec<&[Flow]>, Vec<Accumulator>) = match sinks {
-            Sinks::One => (vec![flows], vec![Accumulator::new(&params).unshared()]),
-            Sinks::PerRecord => (
-                flows.chunks(1).collect(),
-                vec![Accumulator::new(&params).unshared()],
-            ),
-            Sinks::Deferred(n) => (
-                flows.chunks(n.max(1)).collect(),
-                vec![Accumulator::new(&params).unshared().deferring()],
-            ),
-            Sinks::Shared(n, w) => (
-                flows.chunks(n.max(1)).collect(),
-                (0..w.max(1))
-                    .map(|i| {
-                        let acc = Accumulator::new(&params).deferring();
-                        if i == 0 {
-                            acc.unshared()
-                        } else {
-                            acc
-                        }
-                    })
-                    .collect(),
-            ),
+        let groups: Vec<&[Flow]> = match sinks {
+            Sinks::One => vec![flows],
+            Sinks::PerRecord => flows.chunks(1).collect(),
+            Sinks::Deferred(n) => {
+                acc = acc.deferring();
+                flows.chunks(n.max(1)).collect()
+            }
         };
-        let workers = accs.len();
-        for (i, group) in groups.into_iter().enumerate() {
-            let acc = &mut accs[i % workers];
+        for group in groups {
             let mut sink = acc.file(ranges, &params, FileStats::default(), None);
             for &(eni, day, kind, remote, bytes, client, minute) in group {
                 let remote = remotes[remote as usize % remotes.len()];
@@ -1680,11 +1610,9 @@ mod tests {
                 });
             }
         }
-        let mut acc = accs.pop().expect("one accumulator or more");
-        for other in accs {
-            acc.merge(other);
+        if let Sinks::Deferred(_) = sinks {
+            acc.settle();
         }
-        acc.gather_clients();
         sorted_table(acc)
     }
 
@@ -1702,15 +1630,12 @@ mod tests {
                 0..60,
             ),
             per_sink in 1usize..20,
-            workers in 1usize..4,
         ) {
             // (clients compared as the analysis reads them: batches settle with different
             // longest records known, so their state may differ in what it could drop early)
             let one = as_read(table_of(&flows, Sinks::One));
             proptest::prop_assert_eq!(&one, &as_read(table_of(&flows, Sinks::PerRecord)));
             proptest::prop_assert_eq!(&one, &as_read(table_of(&flows, Sinks::Deferred(per_sink))));
-            let shared = as_read(table_of(&flows, Sinks::Shared(per_sink, workers)));
-            proptest::prop_assert_eq!(&one, &shared);
             // and nothing was dropped: the cells hold every byte of the records
             let cells: u64 = one.iter()
                 .map(|(_, a)| a.public.values().sum::<u64>()
