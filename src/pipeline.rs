@@ -178,7 +178,7 @@ pub fn read_periods(cfg: &Config, periods: &[Arc<RunConfig>]) -> Result<Vec<Accu
 
 /// With `FLOWCOST_TIMINGS` set, how long a step took, on stderr (for benchmarks: the
 /// serial share of a run).
-fn timing(step: &str, started: std::time::Instant) {
+pub(crate) fn timing(step: &str, started: std::time::Instant) {
     if std::env::var_os("FLOWCOST_TIMINGS").is_some() {
         eprintln!(
             "flowcost: timing: {step}: {:.3} s",
@@ -220,10 +220,15 @@ fn settle(
     let spill_written = spill
         .bytes_written
         .load(std::sync::atomic::Ordering::Relaxed);
+    let started = std::time::Instant::now();
     let stored = spill.finish(&mut acc).map_err(|err| Error::Io {
         context: format!("merging {tables}"),
         err,
     })?;
+    timing(
+        "settling and sorting the table, merging spilled runs (serial)",
+        started,
+    );
     Ok(Accumulated {
         acc,
         stored,

@@ -356,7 +356,12 @@ pub fn write_out(text: &str, output: Option<&str>) -> Result<(), Error> {
 
 /// Run `flowcost analyze`.
 pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
+    let started = std::time::Instant::now();
     let mut cfg = Config::from_args(args)?;
+    crate::pipeline::timing(
+        "the settings, ip-ranges and the local inputs' list (serial)",
+        started,
+    );
     if let Some(s) = &scale.shard {
         let shard = Shard::parse(s).ok_or_else(|| {
             Error::Usage(format!(
@@ -379,7 +384,9 @@ pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
     }
     let started = std::time::Instant::now();
     let report = crate::pipeline::run(&cfg)?;
+    let rendering = std::time::Instant::now();
     write_out(&report.render(cfg.format), cfg.output.as_deref())?;
+    crate::pipeline::timing("rendering and writing the report (serial)", rendering);
     if cfg.progress {
         eprintln!(
             "flowcost: {} inputs in {:.2}s",
