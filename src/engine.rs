@@ -26,6 +26,20 @@ use crate::spill::{Run, Spill};
 pub const CHUNK: usize = 4 << 20;
 pub const SPLIT_FACTOR: u64 = 8;
 
+/// Hand the memory the C allocator holds free back to the system. glibc keeps what is freed
+/// in the arena of the thread that allocated it: after two workers' accumulators merge, the
+/// NAT clients' lists of the one merged in are free but still counted in the process's
+/// memory, and the more workers, the more such arenas (BENCHMARKS.md, "Memory and the thread
+/// count"). Called after the large merges of the workers' accumulators. Elsewhere than on
+/// glibc, nothing to do.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointer and may be called from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// What one chunk of a split input reported: the decoder's counts, and each target's line
 /// accounting.
 struct ChunkInfo {
@@ -81,6 +95,15 @@ impl Accs {
         for (a, b) in self.0.iter_mut().zip(o.0) {
             a.merge(b);
         }
+    }
+
+    /// Inputs read into these accumulators (those of the target that took the most).
+    fn inputs_read(&self) -> usize {
+        self.0
+            .iter()
+            .map(|a| a.inputs.files.len())
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -211,9 +234,17 @@ impl Engine<'_> {
             files: inputs.len() as u64 + remote_files,
         };
         let new = || Accs::new(self.targets);
+        // merging in a sixteenth of the inputs or more frees enough to hand back (a few
+        // dozen times a run; trimming after every merge cost a third of the time at eight
+        // threads)
+        let large = (progress.files / 16).max(1) as usize;
         let merge = |mut a: Accs, b: Accs| {
+            let worth_trimming = b.inputs_read() >= large;
             a.merge(b);
             self.relieve(&mut a);
+            if worth_trimming {
+                release_free_memory();
+            }
             a
         };
         let work = || {
