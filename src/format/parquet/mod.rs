@@ -12,6 +12,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use parquet::arrow::ProjectionMask;
+use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::reader::ChunkReader;
 
 mod fast;
@@ -360,44 +361,28 @@ fn decode_unguarded<T: ChunkReader + 'static, S: Sink>(
     let fail = |rows: u64, e: &dyn std::fmt::Display| (rows, ParquetFailure(e.to_string()));
     LAST.with(|c| c.set(None));
     pages::check_footer(&input).map_err(|e| fail(0, &e))?;
-    let meta =
-        ArrowReaderMetadata::load(&input, ArrowReaderOptions::new()).map_err(|e| fail(0, &e))?;
-    // Ask for string columns as dictionaries: a dictionary-encoded column chunk then arrives
-    // as keys into its dictionary, without copying every row's string out (other encodings
-    // are converted by the reader, so the shape is the same either way).
-    let schema = meta.schema().clone();
-    sink.layout(schema.fields().len());
-    let mut wanted: Vec<(usize, Field)> = Vec::new();
-    let mut dict_fields = Vec::with_capacity(schema.fields().len());
-    let mut any_dict = false;
-    for (i, f) in schema.fields().iter().enumerate() {
-        let field = fields::field_of(&fields::normalise(f.name()));
-        let needed = keep.contains(field) && field != Field::Other && field != Field::Version;
-        if needed {
-            wanted.push((i, field));
-        }
-        if needed && matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8) {
-            any_dict = true;
-            let t =
-                DataType::Dictionary(Box::new(DataType::Int32), Box::new(f.data_type().clone()));
-            dict_fields.push(Arc::new(ArrowField::new(f.name(), t, f.is_nullable())));
-        } else {
-            dict_fields.push(f.clone());
-        }
-    }
-    let meta = if any_dict {
-        let dict_schema = Arc::new(Schema::new_with_metadata(
-            dict_fields,
-            schema.metadata().clone(),
-        ));
-        let options = ArrowReaderOptions::new().with_schema(dict_schema);
-        // a file whose types the reader cannot coerce is read as it is
-        ArrowReaderMetadata::try_new(meta.metadata().clone(), options).unwrap_or(meta)
-    } else {
-        meta
-    };
-    let mask = ProjectionMask::roots(meta.parquet_schema(), wanted.iter().map(|w| w.0));
-    if let Some((i, bytes)) = oversized_row_group(meta.metadata(), &mask, MAX_ROW_GROUP_BYTES) {
+    // The footer alone: the fast reader needs no Arrow schema (converting one, twice, took
+    // about a twentieth of a Parquet run's CPU); the Arrow reader builds its own below.
+    let md = ParquetMetaDataReader::new()
+        .parse_and_finish(&input)
+        .map_err(|e| fail(0, &e))?;
+    let md = Arc::new(md);
+    let roots = md.file_metadata().schema_descr().root_schema().get_fields();
+    sink.layout(roots.len());
+    let wanted: Vec<(usize, Field)> = roots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let field = fields::field_of(&fields::normalise(f.name()));
+            let needed = keep.contains(field) && field != Field::Other && field != Field::Version;
+            needed.then_some((i, field))
+        })
+        .collect();
+    let mask = ProjectionMask::roots(
+        md.file_metadata().schema_descr(),
+        wanted.iter().map(|w| w.0),
+    );
+    if let Some((i, bytes)) = oversized_row_group(&md, &mask, MAX_ROW_GROUP_BYTES) {
         return Err(fail(
             0,
             &format!(
@@ -406,24 +391,20 @@ fn decode_unguarded<T: ChunkReader + 'static, S: Sink>(
             ),
         ));
     }
-    let index = pages::check(
-        &input,
-        meta.metadata(),
-        |c| mask.leaf_included(c),
-        MAX_ROW_GROUP_BYTES,
-    )
-    .map_err(|e| fail(0, &e))?;
+    let index = pages::check(&input, &md, |c| mask.leaf_included(c), MAX_ROW_GROUP_BYTES)
+        .map_err(|e| fail(0, &e))?;
     let mut rows = 0u64;
     if reader_choice() == Reader::Fast {
         // leaf columns are the root ones in a flat file (the plan checks it)
-        if let Ok(plan) = fast::plan(meta.metadata(), &wanted, &index) {
+        if let Ok(plan) = fast::plan(&md, &wanted, &index) {
             LAST.with(|c| c.set(Some(Reader::Fast)));
-            return fast::decode(&input, meta.metadata(), &plan, &index, sink, &mut rows)
+            return fast::decode(&input, &md, &plan, &index, sink, &mut rows)
                 .map(|()| rows)
                 .map_err(|e| fail(rows, &e));
         }
     }
     LAST.with(|c| c.set(Some(Reader::Arrow)));
+    let meta = arrow_metadata(md, &wanted).map_err(|e| fail(0, &e))?;
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta);
     let reader = builder
         .with_projection(mask)
@@ -444,6 +425,41 @@ fn decode_unguarded<T: ChunkReader + 'static, S: Sink>(
         emit_rows(&views, batch.num_rows(), sink, &mut rows);
     }
     Ok(rows)
+}
+
+/// The Arrow reader's view of a file: its schema, with the string columns read asked for as
+/// dictionaries (a dictionary-encoded column chunk then arrives as keys into its dictionary,
+/// without copying every row's string out; other encodings are converted by the reader, so
+/// the shape is the same either way).
+fn arrow_metadata(
+    md: Arc<parquet::file::metadata::ParquetMetaData>,
+    wanted: &[(usize, Field)],
+) -> parquet::errors::Result<ArrowReaderMetadata> {
+    let meta = ArrowReaderMetadata::try_new(md, ArrowReaderOptions::new())?;
+    let schema = meta.schema().clone();
+    let mut dict_fields = Vec::with_capacity(schema.fields().len());
+    let mut any_dict = false;
+    for (i, f) in schema.fields().iter().enumerate() {
+        let needed = wanted.iter().any(|w| w.0 == i);
+        if needed && matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8) {
+            any_dict = true;
+            let t =
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(f.data_type().clone()));
+            dict_fields.push(Arc::new(ArrowField::new(f.name(), t, f.is_nullable())));
+        } else {
+            dict_fields.push(f.clone());
+        }
+    }
+    if !any_dict {
+        return Ok(meta);
+    }
+    let dict_schema = Arc::new(Schema::new_with_metadata(
+        dict_fields,
+        schema.metadata().clone(),
+    ));
+    let options = ArrowReaderOptions::new().with_schema(dict_schema);
+    // a file whose types the reader cannot coerce is read as it is
+    Ok(ArrowReaderMetadata::try_new(meta.metadata().clone(), options).unwrap_or(meta))
 }
 
 /// Which reader decodes Parquet files: the fast one where it can (the default), or the
