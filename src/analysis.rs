@@ -550,6 +550,10 @@ pub enum AnalysisError {
     UnknownRegion { bytes: u64 },
     #[error("reading the spilled ENI tables back: {0}")]
     Spill(#[from] std::io::Error),
+    /// The account stage left out the timeline of a client that turns out to be NAT-only
+    /// ([`crate::account::Guess`]): the inputs must be read again, building every timeline.
+    #[error("the timeline of NAT client {0} was left out, but no logged ENI holds that address")]
+    TimelineLeftOut(IpAddr),
 }
 
 /// Format a day number as `YYYY-MM-DD`.
@@ -1291,6 +1295,15 @@ pub fn analyse_from(
                 ecr.share(a);
             }
         })?;
+    }
+    // the guess that left some clients' timelines out, checked: none of them is NAT-only
+    if let Some(g) = &acc.guess {
+        let clients = nat
+            .iter()
+            .flat_map(|(_, a)| a.private_side().by_client.keys());
+        if let Some(ip) = g.failed(clients, |ip| ecr.enis_seen.contains(ip)) {
+            return Err(AnalysisError::TimelineLeftOut(ip));
+        }
     }
     let ecr = ecr.finish(&classes, opt);
 

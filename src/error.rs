@@ -90,6 +90,10 @@ pub enum Error {
         context: String,
         err: std::io::Error,
     },
+    /// A client's timeline was left out while reading, and the analysis needs it: the
+    /// pipeline reads the inputs again ([`crate::pipeline::run`]), so this never ends a run.
+    #[error("{0}")]
+    TimelineLeftOut(String),
 }
 
 impl Error {
@@ -106,7 +110,7 @@ impl Error {
             Error::Strict(_) | Error::Partial(_) => exit::BAD_INPUT,
             Error::S3(_) | Error::Network(_) => exit::UNREACHABLE,
             Error::Gate(_) => exit::GATE,
-            Error::Io { .. } | Error::Chart(_) => exit::FAILURE,
+            Error::Io { .. } | Error::Chart(_) | Error::TimelineLeftOut(_) => exit::FAILURE,
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct Config {
     pub temp_dir: std::path::PathBuf,
     /// The bill's NAT data processing (`--cur`), to reconcile the report with.
     pub bill: Option<Arc<crate::bill::Bill>>,
+    /// Which NAT clients' timelines reading builds (set by [`with_timelines`]).
+    pub timelines: Timelines,
 }
 
 impl Config {
@@ -94,7 +96,13 @@ impl Shard {
 
 /// Build the report for a configuration (everything but writing it).
 pub fn run(cfg: &Config) -> Result<Report, Error> {
-    finish(cfg, read(cfg)?)
+    with_timelines(|timelines| {
+        let cfg = Config {
+            timelines,
+            ..cfg.clone()
+        };
+        finish(&cfg, read(&cfg)?)
+    })
 }
 
 /// Build the reports of several periods of one configuration's inputs (each period a
@@ -104,11 +112,46 @@ pub fn run_periods(periods: &[Config]) -> Result<Vec<Report>, Error> {
         return Ok(Vec::new());
     };
     let runs: Vec<Arc<RunConfig>> = periods.iter().map(|c| c.run.clone()).collect();
-    read_periods(first, &runs)?
-        .into_iter()
-        .zip(periods)
-        .map(|(read, cfg)| finish(cfg, read))
-        .collect()
+    with_timelines(|timelines| {
+        let first = Config {
+            timelines,
+            ..first.clone()
+        };
+        read_periods(&first, &runs)?
+            .into_iter()
+            .zip(periods)
+            .map(|(read, cfg)| finish(cfg, read))
+            .collect()
+    })
+}
+
+/// Run `f` (which reads the inputs and analyses them) leaving out the timelines of clients
+/// that look like logged ENIs ([`crate::account::Guess`]); where the analysis finds one of
+/// them NAT-only after all, say so and run it again building every timeline. The answer is
+/// the same either way; the guess saves most of the clients' work and memory where the
+/// tasks' own ENIs are logged. `FLOWCOST_TIMELINES=all` builds every timeline from the start
+/// (the tests compare both).
+pub fn with_timelines<T>(f: impl Fn(Timelines) -> Result<T, Error>) -> Result<T, Error> {
+    if std::env::var("FLOWCOST_TIMELINES").is_ok_and(|v| v == "all") {
+        return f(Timelines::All);
+    }
+    match f(Timelines::Guess) {
+        Err(Error::TimelineLeftOut(why)) => {
+            eprintln!("flowcost: reading the inputs again: {why} (it was taken for a logged ENI's; every client's timeline is built this time)");
+            f(Timelines::All)
+        }
+        r => r,
+    }
+}
+
+/// Which NAT clients' timelines the account stage builds ([`crate::account::Guess`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Timelines {
+    /// Every client's (partial files, whose merges cannot read the inputs again).
+    #[default]
+    All,
+    /// All but those of clients that look like logged ENIs, a guess the analysis checks.
+    Guess,
 }
 
 /// What reading the inputs left: their statistics (in `acc`, whose ENI table has moved to
@@ -155,6 +198,7 @@ pub fn read_periods(cfg: &Config, periods: &[Arc<RunConfig>]) -> Result<Vec<Accu
         .iter()
         .map(|run| Params {
             flow_logs: flow_logs.clone(),
+            guess_timelines: cfg.timelines == Timelines::Guess,
             ..Params::new(run.clone())
         })
         .collect();
@@ -382,6 +426,7 @@ fn analysis_error(e: AnalysisError) -> Error {
             context: "reading the spilled ENI tables back".into(),
             err,
         },
+        e @ AnalysisError::TimelineLeftOut(_) => Error::TimelineLeftOut(e.to_string()),
     }
 }
 

@@ -209,9 +209,15 @@ impl Legs {
     }
 
     /// Add every leg to `side`: its cells and counts, and its client in `side.by_client`
-    /// (as [`Client::record`] each, in order of client and arrival); then empty the buffer
-    /// (its room kept for the next batch).
-    pub(super) fn settle(&mut self, side: &mut super::PrivateSide, window: i64) {
+    /// (as [`Client::record`] each, in order of client and arrival; only its cells where
+    /// `guess` leaves the client's timeline out); then empty the buffer (its room kept for
+    /// the next batch).
+    pub(super) fn settle(
+        &mut self,
+        side: &mut super::PrivateSide,
+        window: i64,
+        mut guess: Option<&mut super::Guess>,
+    ) {
         // each leg's share of the side's own state, and its place in the order: sorted as
         // plain integers (client, then the order the legs came in, which is mostly time
         // order), far cheaper than sorting the legs themselves
@@ -223,12 +229,19 @@ impl Legs {
         order.sort_unstable();
         let rules = StartRules::for_longest_record(side.longest_record);
         for run in order.chunk_by(|a, b| a >> 32 == b >> 32) {
-            let ip = IpAddr::V4(std::net::Ipv4Addr::from((run[0] >> 32) as u32));
+            let address = (run[0] >> 32) as u32;
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(address));
             let client = side.by_client.entry(ip).or_default();
+            let cells_only = guess.as_mut().is_some_and(|g| g.skips(address));
             for &o in run {
                 let l = &self.legs[o as u32 as usize];
-                let at = l.t.map(|t| (t, l.stretch));
-                client.record(at, l.class, l.dir, l.bytes, window, rules);
+                match cells_only {
+                    true => client.cells[l.class.index()][l.dir as usize] += l.bytes,
+                    false => {
+                        let at = l.t.map(|t| (t, l.stretch));
+                        client.record(at, l.class, l.dir, l.bytes, window, rules);
+                    }
+                }
             }
         }
         self.legs.clear();

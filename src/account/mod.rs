@@ -78,6 +78,9 @@ pub struct Params {
     /// The flow logs the inputs come from, when more than one: each ENI's records are then
     /// kept apart per flow log ([`FlowLogs`]).
     pub flow_logs: FlowLogs,
+    /// Leave out the timelines of clients that look like logged ENIs ([`Guess`]): for runs
+    /// that analyse what they read (not for partial files, whose merges cannot read again).
+    pub guess_timelines: bool,
 }
 
 impl Params {
@@ -473,21 +476,26 @@ pub struct CappedSet {
 }
 
 impl CappedSet {
-    /// Keeps the `cap` smallest addresses seen, so the kept set is independent of order.
-    fn insert(&mut self, ip: &IpAddr, cap: usize) {
+    /// Keeps the `cap` smallest addresses seen, so the kept set is independent of order;
+    /// `true` when `ip` was not in the set and now is.
+    fn insert(&mut self, ip: &IpAddr, cap: usize) -> bool {
         // most inserts repeat an ENI's one local address: an equality test answers them
         if self.items.first() == Some(ip) {
-            return;
+            return false;
         }
-        if let Err(pos) = self.items.binary_search(ip) {
-            if pos < cap {
+        match self.items.binary_search(ip) {
+            Ok(_) => false,
+            Err(pos) if pos < cap => {
                 self.items.insert(pos, *ip);
                 if self.items.len() > cap {
                     self.items.pop();
                     self.overflow = true;
                 }
-            } else {
+                true
+            }
+            Err(_) => {
                 self.overflow = true;
+                false
             }
         }
     }
@@ -631,10 +639,24 @@ impl EniAgg {
 
     /// Add the legs gathered ([`Legs`]) to their clients.
     pub fn settle(&mut self, window: i64) {
+        self.settle_guessing(window, None);
+    }
+
+    /// [`EniAgg::settle`], leaving out the timelines of the clients `guess` holds.
+    fn settle_guessing(&mut self, window: i64, guess: Option<&mut Guess>) {
         if !self.legs.is_empty() {
             let side = std::sync::Arc::make_mut(self.side.get_or_insert_with(Default::default));
-            self.legs.settle(side, window);
+            self.legs.settle(side, window, guess);
         }
+    }
+
+    /// Whether this ENI's local addresses may be taken for logged ENIs' ([`Guess`]): it is
+    /// not a NAT by what it has shown so far, and its local set holds every address seen.
+    fn looks_logged(&self) -> bool {
+        !self.has_nat_ip
+            && !self.local_ips.overflow
+            && self.legs.is_empty()
+            && self.private_side().translated_records == 0
     }
 
     fn private_side_mut(&mut self) -> &mut PrivateSide {
@@ -854,6 +876,71 @@ pub struct Accumulator {
     /// Whether those legs wait for [`Accumulator::settle`] (the engine's accumulators, so
     /// that a batch spans inputs), rather than being settled as each input's sink closes.
     defer: bool,
+    /// The clients whose timelines are left out, when the run allows it ([`Guess`]).
+    pub guess: Option<Guess>,
+}
+
+/// The most addresses a [`Guess`] holds: past it, no more are taken for logged ENIs' (the
+/// guess only saves work; this bounds its memory).
+const GUESS_MAX: usize = 1 << 20;
+
+/// The clients' timelines (sessions and openings, [`Client`]) are read by the analysis only
+/// for the addresses no logged non-NAT ENI holds: the NAT-only clients. Where the tasks' own
+/// ENIs are logged, as in a VPC-wide flow log, building them is most of the clients' work
+/// and of a month's memory, for nothing. Which addresses end up held by a logged ENI is known
+/// only at the end (an ENI keeps its eight smallest local addresses, and NATs are told by all
+/// their records), so this is a guess: a client whose address is, when its legs are added, the
+/// one local address so far of an ENI that [looks logged](EniAgg::looks_logged) (a task's ENI)
+/// gets its cells only, and is remembered in `skipped`. The analysis checks the guess ([`Guess::failed`]); where it
+/// failed, the run reads its inputs again building every timeline.
+#[derive(Clone, Debug, Default)]
+pub struct Guess {
+    /// IPv4 addresses seen as local addresses of ENIs that looked logged at the time.
+    held: rustc_hash::FxHashSet<u32>,
+    /// Clients whose timelines were left out.
+    pub skipped: rustc_hash::FxHashSet<IpAddr>,
+}
+
+impl Guess {
+    fn merge(&mut self, o: Guess) {
+        self.held.extend(o.held);
+        self.skipped.extend(o.skipped);
+    }
+
+    /// The one local address of an ENI that looks logged.
+    fn hold(&mut self, ip: &IpAddr) {
+        if let (IpAddr::V4(a), true) = (ip, self.held.len() < GUESS_MAX) {
+            self.held.insert(u32::from(*a));
+        }
+    }
+
+    /// An address no longer taken for a logged ENI's (its ENI showed another).
+    fn release(&mut self, ip: &IpAddr) {
+        if let IpAddr::V4(a) = ip {
+            self.held.remove(&u32::from(*a));
+        }
+    }
+
+    /// Whether the timeline of client `ip` is left out (and so remembered).
+    pub(crate) fn skips(&mut self, ip: u32) -> bool {
+        let skip = self.held.contains(&ip);
+        if skip {
+            self.skipped.insert(IpAddr::V4(ip.into()));
+        }
+        skip
+    }
+
+    /// The first client whose timeline was left out although the analysis needs it: an
+    /// address of a NAT's clients (`nat_clients`) that no logged ENI holds (`seen`).
+    pub fn failed<'a>(
+        &self,
+        mut nat_clients: impl Iterator<Item = &'a IpAddr>,
+        seen: impl Fn(&IpAddr) -> bool,
+    ) -> Option<IpAddr> {
+        nat_clients
+            .find(|ip| self.skipped.contains(*ip) && !seen(ip))
+            .copied()
+    }
 }
 
 /// Per-ENI aggregates, and the names they share.
@@ -942,6 +1029,7 @@ impl Accumulator {
             pending: Vec::new(),
             legs_held: 0,
             defer: false,
+            guess: params.guess_timelines.then(Guess::default),
         }
     }
 
@@ -954,6 +1042,7 @@ impl Accumulator {
             pending: Vec::new(),
             legs_held: 0,
             defer: false,
+            guess: None,
         }
     }
 
@@ -977,6 +1066,11 @@ impl Accumulator {
         o.settle();
         self.table.merge(o.table, self.run.pull_window);
         self.inputs.merge(o.inputs);
+        match (&mut self.guess, o.guess) {
+            (Some(g), Some(o)) => g.merge(o),
+            (g @ None, o) => *g = o,
+            (Some(_), None) => {}
+        }
     }
 
     /// Move the ENI table out, sorted by ENI, leaving an empty one (for the spill store).
@@ -993,7 +1087,7 @@ impl Accumulator {
         self.legs_held = 0;
         for k in self.pending.drain(..) {
             if let Some(a) = self.table.enis.get_mut(&k) {
-                a.settle(window);
+                a.settle_guessing(window, self.guess.as_mut());
             }
         }
     }
@@ -1343,11 +1437,11 @@ impl Sink for FileSink<'_> {
                         self.acc.legs_held += 1;
                         if full {
                             self.acc.legs_held = self.acc.legs_held.saturating_sub(n);
-                            agg.settle(window);
+                            agg.settle_guessing(window, self.acc.guess.as_mut());
                         } else if self.acc.legs_held >= LEGS_HELD {
                             // many ENIs translating (not what NAT gateways' logs look like):
                             // memory stays bounded all the same
-                            agg.settle(window);
+                            agg.settle_guessing(window, self.acc.guess.as_mut());
                             self.acc.settle();
                         }
                     }
@@ -1388,7 +1482,19 @@ impl Sink for FileSink<'_> {
             agg.s3_unknown_region += bytes;
         }
         agg.public.add(day, class, dir, bytes);
-        agg.local_ips.insert(local, MAX_LOCAL_IPS);
+        if agg.local_ips.insert(local, MAX_LOCAL_IPS) {
+            if let Some(g) = &mut self.acc.guess {
+                let named =
+                    || (self.params.run.nat_enis.iter()).any(|n| Some(&**n) == r.interface_id);
+                match agg.local_ips.items.as_slice() {
+                    [one] if agg.looks_logged() && !named() => g.hold(one),
+                    [_] => {}
+                    // an ENI of several addresses (an instance's, an EKS node's holding its
+                    // pods'), whose local set may yet drop some: not a guess worth its risk
+                    several => several.iter().for_each(|ip| g.release(ip)),
+                }
+            }
+        }
         if class == Class::S3 && dir == Dir::Upload {
             let i = match r.traffic_path {
                 Some(1) => 0,

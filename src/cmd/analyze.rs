@@ -301,6 +301,7 @@ impl Config {
             max_enis_in_memory: a.max_enis_in_memory,
             temp_dir,
             bill,
+            timelines: crate::pipeline::Timelines::All,
         })
     }
 }

@@ -123,6 +123,7 @@ fn config(
         max_enis_in_memory: crate::spill::DEFAULT_BUDGET,
         temp_dir,
         bill: None,
+        timelines: crate::pipeline::Timelines::All,
     })
 }
 

@@ -152,15 +152,21 @@ fn from_logs(
         Arc::new(r.with_period(r.since, Some(at))),
         Arc::new(r.with_period(Some(at), r.until)),
     ];
-    let [whole, before, after]: [_; 3] = crate::pipeline::read_periods(cfg, &runs)?
-        .try_into()
-        .unwrap_or_else(|_| unreachable!("one result per period"));
-    let report = crate::pipeline::finish(cfg, whole)?;
-    let p = &report.analysis.period;
-    let (from, to) = split_bounds(w, at, p.from, p.to)?;
-    let before = crate::pipeline::finish(&side(cfg, from, at), before)?;
-    let after = crate::pipeline::finish(&side(cfg, at, to), after)?;
-    Ok((report, Some(compare(before, after, None, top))))
+    crate::pipeline::with_timelines(|timelines| {
+        let cfg = &Config {
+            timelines,
+            ..cfg.clone()
+        };
+        let [whole, before, after]: [_; 3] = crate::pipeline::read_periods(cfg, &runs)?
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("one result per period"));
+        let report = crate::pipeline::finish(cfg, whole)?;
+        let p = &report.analysis.period;
+        let (from, to) = split_bounds(w, at, p.from, p.to)?;
+        let before = crate::pipeline::finish(&side(cfg, from, at), before)?;
+        let after = crate::pipeline::finish(&side(cfg, at, to), after)?;
+        Ok((report, Some(compare(before, after, None, top))))
+    })
 }
 
 /// [`from_logs`] from partial results: the period's partials merged, and those before and

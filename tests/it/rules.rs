@@ -770,3 +770,114 @@ fn rule_6_projections_divide_by_the_time_each_gateway_covers() {
     );
     assert!((c.s3_gateway_endpoint_savings.period - 0.045 * 3.0).abs() < 1e-12);
 }
+
+/// The task ENI of `ecr_world` showing eight more local addresses later, all smaller than
+/// the task's: its local set (the eight smallest) then drops the task's address, which is a
+/// NAT-only client in the end (as an EKS node's ENI drops its pods' addresses).
+fn eight_more_addresses() -> String {
+    let mut body = H.to_string();
+    for k in 1..=8 {
+        let ip = format!("10.0.0.{}", 20 + k);
+        let t = T + 1_000 + k;
+        body += &line(
+            "eni-task",
+            &ip,
+            "52.94.0.9",
+            &ip,
+            "52.94.0.9",
+            10,
+            t,
+            "use1-az2",
+            "subnet-a",
+        );
+    }
+    body
+}
+
+/// The analysis of `inputs` with the clients' timelines guessed ([`flowcost::account::Guess`]),
+/// and the addresses whose timelines were left out.
+fn analyse_guessing(
+    inputs: &[(&str, &str)],
+) -> (
+    Result<flowcost::analysis::Analysis, AnalysisError>,
+    Vec<String>,
+) {
+    let opt = options();
+    let mut p = params(&opt);
+    p.guess_timelines = true;
+    let acc = crate::support::accumulate(inputs, &p, None);
+    let mut skipped: Vec<String> = (acc.guess.iter())
+        .flat_map(|g| g.skipped.iter().map(|ip| ip.to_string()))
+        .collect();
+    skipped.sort();
+    (
+        flowcost::analysis::analyse(&acc, crate::support::ranges(), &opt),
+        skipped,
+    )
+}
+
+#[test]
+fn rule_5_the_timelines_of_logged_enis_clients_are_left_out_and_the_guess_is_checked() {
+    // the task's ENI is logged: its address's timeline is left out, and nothing changes
+    let (guessed, skipped) = analyse_guessing(&[("mem.log", &ecr_world())]);
+    assert_eq!(skipped, ["10.0.1.5"]);
+    let all = analyse_text(&ecr_world(), &options(), None).unwrap();
+    assert_eq!(guessed.unwrap(), all);
+    // NAT-only: no logged ENI holds the address, its timeline is built
+    let body = nat_only(&ecr_world());
+    let (guessed, skipped) = analyse_guessing(&[("mem.log", &body)]);
+    assert!(skipped.is_empty(), "{skipped:?}");
+    let all = analyse_text(&body, &options(), None).unwrap();
+    assert_eq!(guessed.unwrap(), all);
+    // the task ENI shows more addresses before the legs are added: no guess is made
+    let both = ecr_world() + &eight_more_addresses()[H.len()..];
+    let (guessed, skipped) = analyse_guessing(&[("mem.log", &both)]);
+    assert!(skipped.is_empty(), "{skipped:?}");
+    assert_eq!(
+        guessed.unwrap(),
+        analyse_text(&both, &options(), None).unwrap()
+    );
+    // ... and after (another input): the guess fails, and says for whom
+    let later = [("a.log", ecr_world()), ("b.log", eight_more_addresses())];
+    let later: Vec<(&str, &str)> = later.iter().map(|(p, b)| (*p, b.as_str())).collect();
+    let (guessed, skipped) = analyse_guessing(&later);
+    assert_eq!(skipped, ["10.0.1.5"]);
+    match guessed {
+        Err(AnalysisError::TimelineLeftOut(ip)) => assert_eq!(ip.to_string(), "10.0.1.5"),
+        other => panic!("the guess was not caught: {other:?}"),
+    }
+}
+
+#[test]
+fn rule_5_a_failed_guess_reads_the_inputs_again_and_answers_the_same() {
+    // enough legs of the task's address for a batch to be added (4 096) before its ENI
+    // shows more addresses
+    let mut body = ecr_world();
+    for k in 0..2_100 {
+        body += &s3_flow("52.216.8.1", 10, 10, T + 1_200 + k)[..];
+    }
+    body += &eight_more_addresses()[H.len()..];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flows.log");
+    std::fs::write(&path, &body).unwrap();
+    let path = path.to_str().unwrap();
+    let args = ["analyze", "--format", "json", "-q", "-j", "1", path];
+    let guessed = crate::support::run(&args);
+    let err = crate::support::stderr(&guessed);
+    assert!(guessed.status.success(), "{err}");
+    assert!(err.contains("reading the inputs again"), "{err}");
+    assert!(err.contains("10.0.1.5"), "{err}");
+    let all = crate::support::bin()
+        .args(args)
+        .env("FLOWCOST_TIMELINES", "all")
+        .output()
+        .unwrap();
+    assert!(all.status.success());
+    assert!(!crate::support::stderr(&all).contains("reading the inputs again"));
+    assert_eq!(guessed.stdout, all.stdout);
+    // a guess that holds reads once
+    std::fs::write(dir.path().join("flows.log"), ecr_world()).unwrap();
+    let once = crate::support::run(&args);
+    assert!(once.status.success());
+    assert!(!crate::support::stderr(&once).contains("reading the inputs again"));
+}
