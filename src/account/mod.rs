@@ -891,8 +891,9 @@ const GUESS_MAX: usize = 1 << 20;
 /// only at the end (an ENI keeps its eight smallest local addresses, and NATs are told by all
 /// their records), so this is a guess: a client whose address is, when its legs are added, the
 /// one local address so far of an ENI that [looks logged](EniAgg::looks_logged) (a task's ENI)
-/// gets its cells only, and is remembered in `skipped`. The analysis checks the guess ([`Guess::failed`]); where it
-/// failed, the run reads its inputs again building every timeline.
+/// gets its cells only, and is remembered in `skipped`. The analysis checks the guess
+/// ([`Guess::failed`]); where it failed, the run reads its inputs again building every
+/// timeline.
 #[derive(Clone, Debug, Default)]
 pub struct Guess {
     /// IPv4 addresses seen as local addresses of ENIs that looked logged at the time.
