@@ -96,7 +96,7 @@ impl Shard {
 
 /// Build the report for a configuration (everything but writing it).
 pub fn run(cfg: &Config) -> Result<Report, Error> {
-    with_timelines(|timelines| {
+    with_timelines(cfg, |timelines| {
         let cfg = Config {
             timelines,
             ..cfg.clone()
@@ -112,7 +112,7 @@ pub fn run_periods(periods: &[Config]) -> Result<Vec<Report>, Error> {
         return Ok(Vec::new());
     };
     let runs: Vec<Arc<RunConfig>> = periods.iter().map(|c| c.run.clone()).collect();
-    with_timelines(|timelines| {
+    with_timelines(first, |timelines| {
         let first = Config {
             timelines,
             ..first.clone()
@@ -125,14 +125,18 @@ pub fn run_periods(periods: &[Config]) -> Result<Vec<Report>, Error> {
     })
 }
 
-/// Run `f` (which reads the inputs and analyses them) leaving out the timelines of clients
-/// that look like logged ENIs ([`crate::account::Guess`]); where the analysis finds one of
-/// them NAT-only after all, say so and run it again building every timeline. The answer is
-/// the same either way; the guess saves most of the clients' work and memory where the
-/// tasks' own ENIs are logged. `FLOWCOST_TIMELINES=all` builds every timeline from the start
-/// (the tests compare both).
-pub fn with_timelines<T>(f: impl Fn(Timelines) -> Result<T, Error>) -> Result<T, Error> {
-    if std::env::var("FLOWCOST_TIMELINES").is_ok_and(|v| v == "all") {
+/// Run `f` (which reads `cfg`'s inputs and analyses them) leaving out the timelines of
+/// clients that look like logged ENIs ([`crate::account::Guess`]); where the analysis finds
+/// one of them NAT-only after all, say so and run it again building every timeline. The
+/// answer is the same either way; the guess saves most of the clients' work and memory where
+/// the tasks' own ENIs are logged. Inputs that cannot be read twice (standard input, a pipe)
+/// and `FLOWCOST_TIMELINES=all` (the tests compare both) build every timeline from the start.
+pub fn with_timelines<T>(
+    cfg: &Config,
+    f: impl Fn(Timelines) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let all = std::env::var("FLOWCOST_TIMELINES").is_ok_and(|v| v == "all");
+    if all || !cfg.inputs.iter().all(Input::rereadable) {
         return f(Timelines::All);
     }
     match f(Timelines::Guess) {

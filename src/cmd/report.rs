@@ -152,7 +152,7 @@ fn from_logs(
         Arc::new(r.with_period(r.since, Some(at))),
         Arc::new(r.with_period(Some(at), r.until)),
     ];
-    crate::pipeline::with_timelines(|timelines| {
+    crate::pipeline::with_timelines(cfg, |timelines| {
         let cfg = &Config {
             timelines,
             ..cfg.clone()

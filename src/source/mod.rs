@@ -52,6 +52,16 @@ pub struct Input {
 }
 
 impl Input {
+    /// Whether the input can be read again as it was read the first time: not standard
+    /// input, nor a pipe or a device named as a path (`<(zcat …)`, `/dev/stdin`).
+    pub fn rereadable(&self) -> bool {
+        match &self.location {
+            Location::Stdin => false,
+            Location::File(p) => std::fs::metadata(p).is_ok_and(|m| m.is_file()),
+            Location::S3 { .. } => true,
+        }
+    }
+
     /// The region named by an AWS delivery key layout in the path, if any
     /// (`.../vpcflowlogs/<region>/...` or `.../aws-region=<region>/...`).
     pub fn region_hint(&self) -> Option<&str> {

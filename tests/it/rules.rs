@@ -875,6 +875,31 @@ fn rule_5_a_failed_guess_reads_the_inputs_again_and_answers_the_same() {
     assert!(all.status.success());
     assert!(!crate::support::stderr(&all).contains("reading the inputs again"));
     assert_eq!(guessed.stdout, all.stdout);
+    // standard input cannot be read twice: every timeline is built from the start
+    let piped = |timelines: Option<&str>| {
+        use std::io::Write;
+        let mut cmd = crate::support::bin();
+        cmd.args(["analyze", "--format", "json", "-q", "-j", "1", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if let Some(t) = timelines {
+            cmd.env("FLOWCOST_TIMELINES", t);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(body.as_bytes()).unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    };
+    let (guessed, all) = (piped(None), piped(Some("all")));
+    assert!(
+        guessed.status.success(),
+        "{}",
+        crate::support::stderr(&guessed)
+    );
+    assert!(!crate::support::stderr(&guessed).contains("reading the inputs again"));
+    assert_eq!(guessed.stdout, all.stdout);
     // a guess that holds reads once
     std::fs::write(dir.path().join("flows.log"), ecr_world()).unwrap();
     let once = crate::support::run(&args);
