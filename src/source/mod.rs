@@ -649,6 +649,10 @@ pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io:
         Location::File(p) => {
             // opened once: the first bytes say what it is
             let mut f = File::open(p)?;
+            if !f.metadata()?.is_file() {
+                // a pipe or a device named as a path (`<(zcat …)`): read as a stream
+                return open_stream(Box::new(f), on_read);
+            }
             let mut head = [0u8; 4];
             let n = read_up_to(&mut f, &mut head)?;
             let head = &head[..n];

@@ -162,6 +162,40 @@ fn output_file_and_standard_input() {
     assert!(from_file.analysis.total > 0);
 }
 
+#[test]
+fn a_pipe_named_as_a_path_is_read_as_a_stream() {
+    // as `flowcost analyze <(zcat …)` names one; gzip and Parquet alike
+    for sample in [SAMPLE_GZ, SAMPLE_PARQUET] {
+        let one = find_first_file(Path::new(sample));
+        let args = ["--client-side-estimate", "--region", "us-east-1"];
+        let by_path = analyze_json(&[&args[..], &[one.to_str().unwrap()]].concat());
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("skipped: mkfifo is not available here");
+            return;
+        }
+        let writer = {
+            let (fifo, one) = (fifo.clone(), one.clone());
+            std::thread::spawn(move || {
+                let mut pipe = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+                std::io::copy(&mut std::fs::File::open(one).unwrap(), &mut pipe).unwrap();
+            })
+        };
+        let (by_pipe, code) =
+            crate::support::analyze_json_code(&[&args[..], &[fifo.to_str().unwrap()]].concat());
+        writer.join().unwrap();
+        assert_eq!(code, Some(0), "{sample}");
+        assert_eq!(by_pipe.analysis.classes, by_path.analysis.classes);
+        assert_eq!(
+            by_pipe.analysis.quality.lines,
+            by_path.analysis.quality.lines
+        );
+        assert!(by_pipe.analysis.quality.complete);
+    }
+}
+
 fn find_first_file(p: &Path) -> std::path::PathBuf {
     if p.is_file() {
         return p.to_path_buf();
