@@ -89,6 +89,24 @@ fn acc_guessing(chunks: &[(usize, Vec<String>)], guess: bool) -> Accumulator {
     acc
 }
 
+/// One accumulator per chunk (guessing the clients' timelines when `guess`), merged in the
+/// order and grouping `order` shuffles them into.
+fn merge_shuffled(chunks: &Chunks, guess: bool, order: &[u32]) -> Accumulator {
+    let mut parts: Vec<Accumulator> = chunks
+        .iter()
+        .map(|c| acc_guessing(std::slice::from_ref(c), guess))
+        .collect();
+    let mut k = 0;
+    while parts.len() > 1 {
+        let i = order[k % order.len()] as usize % parts.len();
+        let a = parts.swap_remove(i);
+        let j = order[(k + 1) % order.len()] as usize % parts.len();
+        parts[j].merge(a);
+        k += 1;
+    }
+    parts.pop().unwrap()
+}
+
 /// `recs` cut at the positions `cuts` (taken modulo the length), as numbered chunks.
 fn split_at(recs: &[String], cuts: Vec<usize>) -> Chunks {
     let mut bounds: Vec<usize> = cuts.into_iter().map(|c| c % (recs.len() + 1)).collect();
@@ -114,16 +132,7 @@ proptest! {
         let chunks = split_at(&recs, cuts);
         let sequential = acc_of(&chunks);
         // one accumulator per chunk, merged in a shuffled order and grouping
-        let mut parts: Vec<Accumulator> = chunks.iter().map(|c| acc_of(std::slice::from_ref(c))).collect();
-        let mut k = 0;
-        while parts.len() > 1 {
-            let i = order[k % order.len()] as usize % parts.len();
-            let a = parts.swap_remove(i);
-            let j = order[(k + 1) % order.len()] as usize % parts.len();
-            parts[j].merge(a);
-            k += 1;
-        }
-        let merged = parts.pop().unwrap();
+        let merged = merge_shuffled(&chunks, false, &order);
         let mut opt = options();
         opt.client_side_estimate = true;
         let a = analysis::analyse(&sequential, ranges(), &opt);
@@ -152,17 +161,7 @@ proptest! {
         let mut opt = options();
         opt.client_side_estimate = true;
         let all = analysis::analyse(&acc_of(&chunks), ranges(), &opt);
-        let mut parts: Vec<Accumulator> =
-            chunks.iter().map(|c| acc_guessing(std::slice::from_ref(c), true)).collect();
-        let mut k = 0;
-        while parts.len() > 1 {
-            let i = order[k % order.len()] as usize % parts.len();
-            let a = parts.swap_remove(i);
-            let j = order[(k + 1) % order.len()] as usize % parts.len();
-            parts[j].merge(a);
-            k += 1;
-        }
-        let guessed = analysis::analyse(&parts.pop().unwrap(), ranges(), &opt);
+        let guessed = analysis::analyse(&merge_shuffled(&chunks, true, &order), ranges(), &opt);
         match (all, guessed) {
             (_, Err(AnalysisError::TimelineLeftOut(_))) => {}
             (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
