@@ -142,7 +142,7 @@ pub fn with_timelines<T>(
     match f(Timelines::Guess) {
         Err(Error::TimelineLeftOut(why)) => {
             eprintln!("flowcost: reading the inputs again: {why} (it was taken for a logged ENI's; every client's timeline is built this time)");
-            f(Timelines::All)
+            f(Timelines::Again)
         }
         r => r,
     }
@@ -156,6 +156,9 @@ pub enum Timelines {
     All,
     /// All but those of clients that look like logged ENIs, a guess the analysis checks.
     Guess,
+    /// Every client's, reading the inputs a second time after a failed guess (the notes on
+    /// how the inputs were found were told the first time).
+    Again,
 }
 
 /// What reading the inputs left: their statistics (in `acc`, whose ENI table has moved to
@@ -214,7 +217,9 @@ pub fn read_periods(cfg: &Config, periods: &[Arc<RunConfig>]) -> Result<Vec<Accu
     let started = std::time::Instant::now();
     let accs = accumulate(cfg, &params, &spills, s3.as_ref(), objects)?;
     timing("reading, decoding and accumulating the inputs", started);
-    tell(&notes);
+    if cfg.timelines != Timelines::Again {
+        tell(&notes);
+    }
     accs.into_iter()
         .zip(spills)
         .map(|(acc, spill)| {

@@ -875,6 +875,11 @@ fn rule_5_a_failed_guess_reads_the_inputs_again_and_answers_the_same() {
     assert!(all.status.success());
     assert!(!crate::support::stderr(&all).contains("reading the inputs again"));
     assert_eq!(guessed.stdout, all.stdout);
+    // the notes on how the inputs were found are told once, not at each read
+    let twice = crate::support::run(&[&args[..], &[path]].concat());
+    let err = crate::support::stderr(&twice);
+    assert!(err.contains("reading the inputs again"), "{err}");
+    assert_eq!(err.matches("named twice").count(), 1, "{err}");
     // standard input cannot be read twice: every timeline is built from the start
     let piped = |timelines: Option<&str>| {
         use std::io::Write;
