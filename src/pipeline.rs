@@ -96,13 +96,7 @@ impl Shard {
 
 /// Build the report for a configuration (everything but writing it).
 pub fn run(cfg: &Config) -> Result<Report, Error> {
-    with_timelines(cfg, |timelines| {
-        let cfg = Config {
-            timelines,
-            ..cfg.clone()
-        };
-        finish(&cfg, read(&cfg)?)
-    })
+    with_timelines(cfg, |cfg| finish(cfg, read(cfg)?))
 }
 
 /// Build the reports of several periods of one configuration's inputs (each period a
@@ -112,12 +106,8 @@ pub fn run_periods(periods: &[Config]) -> Result<Vec<Report>, Error> {
         return Ok(Vec::new());
     };
     let runs: Vec<Arc<RunConfig>> = periods.iter().map(|c| c.run.clone()).collect();
-    with_timelines(first, |timelines| {
-        let first = Config {
-            timelines,
-            ..first.clone()
-        };
-        read_periods(&first, &runs)?
+    with_timelines(first, |first| {
+        read_periods(first, &runs)?
             .into_iter()
             .zip(periods)
             .map(|(read, cfg)| finish(cfg, read))
@@ -133,8 +123,14 @@ pub fn run_periods(periods: &[Config]) -> Result<Vec<Report>, Error> {
 /// and `FLOWCOST_TIMELINES=all` (the tests compare both) build every timeline from the start.
 pub fn with_timelines<T>(
     cfg: &Config,
-    f: impl Fn(Timelines) -> Result<T, Error>,
+    f: impl Fn(&Config) -> Result<T, Error>,
 ) -> Result<T, Error> {
+    let f = |timelines| {
+        f(&Config {
+            timelines,
+            ..cfg.clone()
+        })
+    };
     let all = std::env::var("FLOWCOST_TIMELINES").is_ok_and(|v| v == "all");
     if all || !cfg.inputs.iter().all(Input::rereadable) {
         return f(Timelines::All);

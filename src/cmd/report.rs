@@ -152,11 +152,7 @@ fn from_logs(
         Arc::new(r.with_period(r.since, Some(at))),
         Arc::new(r.with_period(Some(at), r.until)),
     ];
-    crate::pipeline::with_timelines(cfg, |timelines| {
-        let cfg = &Config {
-            timelines,
-            ..cfg.clone()
-        };
+    crate::pipeline::with_timelines(cfg, |cfg| {
         let [whole, before, after]: [_; 3] = crate::pipeline::read_periods(cfg, &runs)?
             .try_into()
             .unwrap_or_else(|_| unreachable!("one result per period"));
