@@ -24,7 +24,9 @@ use super::{address_of, emit_rows, is_address, is_null_word, is_numeric, number_
 use crate::format::fields::Field;
 use crate::format::text::Sink;
 use crate::format::text::{parse_action, parse_status};
-use crate::format::{checked_region, parse_ip, Action, LogStatus, Malformed};
+use crate::format::{
+    checked_region, parse_ip, to_seconds, Action, LogStatus, Malformed, Record, MAX_RECORD_BYTES,
+};
 
 /// Parquet encodings (parquet.thrift `Encoding`).
 mod enc {
@@ -230,6 +232,8 @@ struct Dict {
     unsigned: bool,
     addresses: bool,
     ruled: bool,
+    /// Every integer entry is a `bytes` value within [`MAX_RECORD_BYTES`].
+    within_bytes: bool,
 }
 
 impl Dict {
@@ -252,6 +256,7 @@ impl Dict {
         self.utf8 = false;
         self.unsigned = false;
         self.ruled = false;
+        self.within_bytes = false;
     }
 
     /// Whether no entry of the dictionary reads as an error for field `f` (as
@@ -570,6 +575,10 @@ impl Column {
             }
             d.ints.extend((0..n).map(|i| read_int(&buf, i * w, w)));
             d.unsigned = d.ints.iter().all(|&v| v >= 0);
+            d.within_bytes = d
+                .ints
+                .iter()
+                .all(|&v| (0..=MAX_RECORD_BYTES as i64).contains(&v));
         } else {
             // ASCII throughout (lengths under 128 included): no entry needs checking
             let ascii = buf.is_ascii();
@@ -783,7 +792,10 @@ impl<'a> super::FillColumn<'a> for View<'a> {
     ) {
         match self {
             View::Keys { keys, dict } if dict.clean_for(f) => {
-                super::fill(f, &CleanKeys(DictKeys { keys, dict }), start, recs, bad)
+                let rows = &keys[start..start + recs.len()];
+                if !fill_clean(f, rows, dict, recs) {
+                    super::fill(f, &CleanKeys(DictKeys { keys, dict }), start, recs, bad)
+                }
             }
             View::Keys { keys, dict } => super::fill(f, &DictKeys { keys, dict }, start, recs, bad),
             View::Ints { ints, valid } => {
@@ -901,6 +913,70 @@ impl<'a> Values<'a> for CleanKeys<'a> {
     fn status(&self, i: usize) -> Result<LogStatus, Malformed> {
         let key = self.0.keys[i] as usize;
         Ok(self.0.dict.statuses.get(key).copied().unwrap_or_default())
+    }
+}
+
+/// [`super::fill`] for rows of `keys` into dictionary `d`, clean for field `f`: no value is an
+/// error, so no row is marked bad, and each row is one lookup. `false` (and nothing set) for
+/// a field whose values have a rule of their own to check (`bytes` beyond its bound).
+#[inline]
+fn fill_clean<'a>(f: Field, keys: &[u32], d: &'a Dict, recs: &mut [Record<'a>]) -> bool {
+    macro_rules! rows {
+        ($value:expr, $set:expr) => {{
+            for (r, &k) in recs.iter_mut().zip(keys) {
+                #[allow(clippy::redundant_closure_call)]
+                $set(r, $value(k as usize));
+            }
+            true
+        }};
+    }
+    // (entries as CleanKeys reads them)
+    let text = |k: usize| match d.spans.get(k) {
+        Some(&(start, len)) if len < NOT_UTF8 => Some(d.text(start, len)),
+        _ => None,
+    };
+    let ip = |k: usize| match d.ips.get(k) {
+        Some(Ok(ip)) => *ip,
+        _ => None,
+    };
+    let int = |k: usize| d.ints.get(k).map(|&v| v as u64);
+    let secs = |k: usize| int(k).map(|v| to_seconds(v as i64));
+    match f {
+        Field::InterfaceId => rows!(text, |r: &mut Record<'a>, v| r.interface_id = v),
+        Field::AccountId => rows!(text, |r: &mut Record<'a>, v| r.account_id = v),
+        Field::Region => rows!(text, |r: &mut Record<'a>, v| r.region = v),
+        Field::AzId => rows!(text, |r: &mut Record<'a>, v| r.az_id = v),
+        Field::SubnetId => rows!(text, |r: &mut Record<'a>, v| r.subnet_id = v),
+        Field::VpcId => rows!(text, |r: &mut Record<'a>, v| r.vpc_id = v),
+        Field::FlowDirection => rows!(text, |r: &mut Record<'a>, v| r.flow_direction = v),
+        Field::PktSrcAwsService => {
+            rows!(text, |r: &mut Record<'a>, v| r.pkt_src_aws_service = v)
+        }
+        Field::PktDstAwsService => {
+            rows!(text, |r: &mut Record<'a>, v| r.pkt_dst_aws_service = v)
+        }
+        Field::EcsClusterName => rows!(text, |r: &mut Record<'a>, v| r.ecs_cluster_name = v),
+        Field::EcsServiceName => rows!(text, |r: &mut Record<'a>, v| r.ecs_service_name = v),
+        Field::EcsTaskId => rows!(text, |r: &mut Record<'a>, v| r.ecs_task_id = v),
+        Field::SrcAddr => rows!(ip, |r: &mut Record<'a>, v| r.srcaddr = v),
+        Field::DstAddr => rows!(ip, |r: &mut Record<'a>, v| r.dstaddr = v),
+        Field::PktSrcAddr => rows!(ip, |r: &mut Record<'a>, v| r.pkt_srcaddr = v),
+        Field::PktDstAddr => rows!(ip, |r: &mut Record<'a>, v| r.pkt_dstaddr = v),
+        Field::Packets => rows!(int, |r: &mut Record<'a>, v| r.packets = v),
+        Field::Bytes if d.within_bytes => rows!(int, |r: &mut Record<'a>, v| r.bytes = v),
+        Field::Start => rows!(secs, |r: &mut Record<'a>, v| r.start = v),
+        Field::End => rows!(secs, |r: &mut Record<'a>, v| r.end = v),
+        Field::TrafficPath => rows!(int, |r: &mut Record<'a>, v: Option<u64>| r.traffic_path =
+            v.map(|v| v.min(255) as u8)),
+        Field::Action => rows!(
+            |k: usize| d.actions.get(k).copied().unwrap_or_default(),
+            |r: &mut Record<'a>, v| r.action = v
+        ),
+        Field::LogStatus => rows!(
+            |k: usize| d.statuses.get(k).copied().unwrap_or_default(),
+            |r: &mut Record<'a>, v| r.status = v
+        ),
+        Field::Bytes | Field::Other | Field::Version => false,
     }
 }
 

@@ -1008,6 +1008,22 @@ mod tests {
         let status = strs(&|r| rare(r, "BROKEN", &["OK", "OK", "NODATA", "SKIPDATA", "-"]));
         let region = strs(&|r| rare(r, "US-EAST-1", &["us-east-1", "eu-west-1"]));
         let subnet = strs(&|r| format!("subnet-{:x}", r % 7));
+        // the other fields the decoders know, so that each is read in every column shape
+        let pkt_dst = strs(&|r| match r % 3 {
+            0 => "52.216.1.2".into(),
+            _ => format!("10.0.{}.{}", r >> 8 & 1, r >> 16 & 3),
+        });
+        // (the names other than the subnet's mostly repeat, so that rows repeating all of
+        // them, which the names hint speaks of, come as often as the subnet repeats)
+        let mostly = |r: u64, what: &str| format!("{what}-{}", (r % 40).saturating_sub(37));
+        let az = strs(&|r| mostly(r, "use1-az"));
+        let vpc = strs(&|r| mostly(r, "vpc"));
+        let account = strs(&|r| format!("{:012}", r % 3));
+        let direction = strs(&|r| ["ingress", "egress"][(r % 2) as usize].into());
+        let service = strs(&|r| ["S3", "AMAZON", "EC2", "-"][(r % 4) as usize].into());
+        let cluster = strs(&|r| mostly(r, "cluster"));
+        let ecs_service = strs(&|r| mostly(r, "service"));
+        let task = strs(&|r| mostly(r, "task"));
         let mut ints = |lo: i64, span: u64| -> Vec<Option<i64>> {
             (0..n)
                 .map(|_| {
@@ -1017,17 +1033,26 @@ mod tests {
                 .collect()
         };
         // a negative count now and then: some dictionaries hold one, most do not
+        // and, in a 64-bit column, a count past the bound of one record's bytes
+        let past = crate::format::MAX_RECORD_BYTES as i64 + 1;
         let bytes_v: Vec<Option<i64>> = (ints(0, 1 << 20).into_iter())
             .map(|v| v.map(|b| if b % 499 == 0 { -1 - b } else { b }))
+            .map(|v| v.map(|b| if b % 997 == 1 { past + b } else { b }))
             .collect();
-        let start = ints(1_788_220_800, 600);
-        let end = ints(1_788_221_400, 600);
+        // times in seconds, now and then in milliseconds
+        let millis = |v: Vec<Option<i64>>| -> Vec<Option<i64>> {
+            let ms = |t: i64| if t % 7 == 0 { t * 1000 } else { t };
+            v.into_iter().map(|t| t.map(ms)).collect()
+        };
+        let start = millis(ints(1_788_220_800, 600));
+        let end = millis(ints(1_788_221_400, 600));
+        let packets = ints(0, 40);
         let path = ints(1, 8);
         let bytes_col: ArrayRef = if sh.int32_bytes {
             Arc::new(Int32Array::from(
                 bytes_v
                     .iter()
-                    .map(|v| v.map(|v| v as i32))
+                    .map(|v| v.map(|v| v.clamp(i32::MIN.into(), i32::MAX.into()) as i32))
                     .collect::<Vec<_>>(),
             ))
         } else {
@@ -1051,6 +1076,17 @@ mod tests {
             ("region", region),
             ("pkt_srcaddr", pkt),
             ("traffic_path", i32s(path)),
+            ("pkt_dstaddr", pkt_dst),
+            ("az_id", az),
+            ("vpc_id", vpc),
+            ("account_id", account),
+            ("packets", Arc::new(Int64Array::from(packets)) as ArrayRef),
+            ("flow_direction", direction),
+            ("pkt_src_aws_service", service.clone()),
+            ("pkt_dst_aws_service", service),
+            ("ecs_cluster_name", cluster),
+            ("ecs_service_name", ecs_service),
+            ("ecs_task_id", task),
         ])
         .unwrap();
         let codec = match sh.codec {
