@@ -729,6 +729,23 @@ fn unpack(packed: &[u8], width: u8, count: usize, out: &mut Vec<u32>) {
         out.extend(std::iter::repeat_n(0, count));
         return;
     }
+    // whole groups of eight values, `w` bytes each, for the widths dictionaries of up to
+    // 65,536 entries use: a loop of constant shifts per width
+    let groups = count.div_ceil(8);
+    if w <= 16 && packed.len() >= groups * w {
+        let kept = out.len() + count;
+        macro_rules! widths {
+            ($($n:literal)*) => {
+                match w {
+                    $($n => unpack_groups::<$n>(&packed[..groups * $n], out),)*
+                    _ => unreachable!("a width of 1 to 16 bits"),
+                }
+            };
+        }
+        widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+        out.truncate(kept);
+        return;
+    }
     let mask = if w == 32 { u32::MAX } else { (1u32 << w) - 1 };
     let value = |i: usize| {
         let bit = i * w;
@@ -748,6 +765,19 @@ fn unpack(packed: &[u8], width: u8, count: usize, out: &mut Vec<u32>) {
     };
     // an exact-size iterator: written without a capacity check per value
     out.extend((0..count).map(value));
+}
+
+/// Unpack the groups of eight `W`-bit values (`W` bytes each) that fill `packed`.
+#[inline(always)]
+fn unpack_groups<const W: usize>(packed: &[u8], out: &mut Vec<u32>) {
+    let mask = (1u128 << W) - 1;
+    out.reserve(packed.len() / W * 8);
+    for group in packed.chunks_exact(W) {
+        let mut b = [0u8; 16];
+        b[..W].copy_from_slice(group);
+        let bits = u128::from_le_bytes(b);
+        out.extend((0..8).map(|i| ((bits >> (i * W)) & mask) as u32));
+    }
 }
 
 /// A column's current page as the fill step reads it, by the shape of its values: the
@@ -1221,25 +1251,46 @@ mod tests {
     }
 
     #[test]
-    fn unpack_reads_any_width() {
-        for w in [1u8, 3, 7, 8, 13, 17, 31, 32] {
-            let vals: Vec<u32> = (0..24u32)
-                .map(|i| {
-                    i.wrapping_mul(2_654_435_761) & if w == 32 { u32::MAX } else { (1 << w) - 1 }
-                })
-                .collect();
-            let mut packed = vec![0u8; 24 * w as usize / 8 + 8];
-            for (i, v) in vals.iter().enumerate() {
-                for b in 0..w as usize {
-                    if v >> b & 1 == 1 {
-                        let bit = i * w as usize + b;
-                        packed[bit / 8] |= 1 << (bit % 8);
+    fn unpack_reads_any_width_and_count() {
+        for w in 0u8..=32 {
+            let mask = if w == 32 { u32::MAX } else { (1u32 << w) - 1 };
+            for count in [0usize, 1, 7, 8, 9, 24, 29, 64, 65] {
+                let vals: Vec<u32> = (0..count as u32)
+                    .map(|i| i.wrapping_mul(2_654_435_761) & mask)
+                    .collect();
+                // whole groups' bytes, as a run holds them; then cut after the last value's
+                // byte, and cut shorter still (the missing bits read as 0)
+                let mut packed = vec![0u8; count.div_ceil(8) * w as usize];
+                for (i, v) in vals.iter().enumerate() {
+                    for b in 0..w as usize {
+                        if v >> b & 1 == 1 {
+                            let bit = i * w as usize + b;
+                            packed[bit / 8] |= 1 << (bit % 8);
+                        }
                     }
                 }
+                let last = (count * w as usize).div_ceil(8);
+                let short = last.saturating_sub(2);
+                for len in [packed.len(), last, short] {
+                    let mut out = vec![7, 7];
+                    unpack(&packed[..len], w, count, &mut out);
+                    let want: Vec<u32> = (0..count)
+                        .map(|i| {
+                            let (first, end) = (i * w as usize, (i + 1) * w as usize);
+                            match end <= len * 8 {
+                                true => vals[i],
+                                // the bits past `len` bytes read as 0
+                                false => (first..end.min(len * 8))
+                                    .filter(|b| packed[b / 8] >> (b % 8) & 1 == 1)
+                                    .map(|b| 1 << (b - first))
+                                    .sum(),
+                            }
+                        })
+                        .collect();
+                    assert_eq!(out[..2], [7, 7], "width {w}, {count} values: kept");
+                    assert_eq!(out[2..], want[..], "width {w}, {count} values, {len} bytes");
+                }
             }
-            let mut out = Vec::new();
-            unpack(&packed, w, 24, &mut out);
-            assert_eq!(out, vals, "width {w}");
         }
     }
 }
