@@ -842,9 +842,13 @@ impl<'a> super::FillColumn<'a> for View<'a> {
             // a key repeating in one page repeats its value (one dictionary a column chunk);
             // a page's first row is not compared with the page before
             View::Keys { keys, .. } => {
-                for (k, s) in same.iter_mut().enumerate() {
-                    let i = start + k;
-                    *s &= i > 0 && keys[i] == keys[i - 1];
+                let Some((first, rest)) = same.split_first_mut() else {
+                    return;
+                };
+                let rows = &keys[start..start + rest.len() + 1];
+                *first &= start > 0 && keys[start - 1] == rows[0];
+                for (s, pair) in rest.iter_mut().zip(rows.windows(2)) {
+                    *s &= pair[0] == pair[1];
                 }
             }
             _ => same.fill(false),
