@@ -226,7 +226,7 @@ impl Legs {
             side.translated(l.t, l.class, l.dir, l.bytes, i64::from(l.longest));
             order.push((l.client as u64) << 32 | i as u64);
         }
-        order.sort_unstable();
+        sort_by_upper_half(&mut order);
         let rules = StartRules::for_longest_record(side.longest_record);
         for run in order.chunk_by(|a, b| a >> 32 == b >> 32) {
             let address = (run[0] >> 32) as u32;
@@ -246,6 +246,37 @@ impl Legs {
         }
         self.legs.clear();
         self.limit = Self::batch(side.by_client.len());
+    }
+}
+
+/// Sort `keys` by their upper 32 bits, keeping equal ones in their order: a radix sort, 11
+/// bits a pass from the lowest, a pass skipped where every key has the same digit (a batch's
+/// clients share their upper bits). On keys whose lower half counts up, as the legs' order
+/// does, the same as sorting them whole, at a fixed cost a key.
+fn sort_by_upper_half(keys: &mut Vec<u64>) {
+    const BITS: u32 = 11;
+    const MASK: u64 = (1 << BITS) - 1;
+    let mut other = vec![0u64; keys.len()];
+    let mut shift = 32;
+    while shift < 64 {
+        let digit = |k: u64| ((k >> shift) & MASK) as usize;
+        let mut counts = [0usize; 1 << BITS];
+        for &k in keys.iter() {
+            counts[digit(k)] += 1;
+        }
+        if !counts.contains(&keys.len()) {
+            let mut at = 0;
+            for c in counts.iter_mut() {
+                (*c, at) = (at, at + *c);
+            }
+            for &k in keys.iter() {
+                let d = digit(k);
+                other[counts[d]] = k;
+                counts[d] += 1;
+            }
+            std::mem::swap(keys, &mut other);
+        }
+        shift += BITS;
     }
 }
 
@@ -822,6 +853,38 @@ impl Openings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The radix sort orders by the upper half and keeps the order of equal upper halves
+        /// (so legs numbered in order come out as sorting them whole would put them), whatever
+        /// bits the upper halves differ in.
+        #[test]
+        fn sorting_by_the_upper_half_is_stable(
+            uppers in proptest::collection::vec(proptest::prelude::any::<u32>(), 0..3000),
+            spread in 0u32..32,
+            lowers in proptest::collection::vec(proptest::prelude::any::<u32>(), 3000),
+        ) {
+            // upper halves of `spread` varying bits above a fixed part
+            let keep = if spread == 0 { 0 } else { u32::MAX >> (32 - spread) };
+            let keys: Vec<u64> = uppers
+                .iter()
+                .zip(&lowers)
+                .map(|(u, l)| u64::from(0x0a00_0000 | (u & keep)) << 32 | u64::from(*l))
+                .collect();
+            let mut radix = keys.clone();
+            sort_by_upper_half(&mut radix);
+            let mut stable = keys.clone();
+            stable.sort_by_key(|k| k >> 32);
+            proptest::prop_assert_eq!(&radix, &stable);
+            // numbered in order, as the legs are: the same as a whole sort
+            let mut numbered: Vec<u64> =
+                keys.iter().enumerate().map(|(i, k)| k & !0xffff_ffff | i as u64).collect();
+            let mut whole = numbered.clone();
+            whole.sort_unstable();
+            sort_by_upper_half(&mut numbered);
+            proptest::prop_assert_eq!(numbered, whole);
+        }
+    }
 
     /// Sessions as (first, last, pull-window bytes).
     fn sessions_of(s: &Sessions) -> Vec<(i64, i64, u64)> {
