@@ -975,27 +975,28 @@ mod tests {
         };
         let n = sh.rows;
         let null = |r: u64| (r % 1000) < u64::from(sh.null_per_mille);
-        let mut strs = |pool: &dyn Fn(u64) -> String| -> ArrayRef {
+        // a column of values from `pool`, with nulls at the shape's rate if `nulls`
+        let mut column = |nulls: bool, pool: &dyn Fn(u64) -> String| -> ArrayRef {
             let v: Vec<Option<String>> = (0..n)
                 .map(|_| {
                     let r = next();
-                    (!null(r >> 40)).then(|| pool(r))
+                    (!(nulls && null(r >> 40))).then(|| pool(r))
                 })
                 .collect();
             Arc::new(StringArray::from(v))
         };
-        let eni = strs(&|r| format!("eni-{:017x}", r % 40));
-        let src = strs(&|r| match r % 50 {
+        let eni = column(true, &|r| format!("eni-{:017x}", r % 40));
+        let src = column(true, &|r| match r % 50 {
             0 => "-".into(),
             1 => "not-an-ip".into(),
             2 => "2600:1f18::1".into(),
             _ => format!("10.0.{}.{}", r >> 8 & 3, r >> 16 & 255),
         });
-        let dst = strs(&|r| match r % 20 {
+        let dst = column(true, &|r| match r % 20 {
             0 => "None".into(),
             _ => format!("52.216.{}.{}", r >> 8 & 255, r >> 16 & 255),
         });
-        let pkt = strs(&|r| format!("3.5.{}.{}", r >> 8 & 1, r >> 16 & 1));
+        let pkt = column(true, &|r| format!("3.5.{}.{}", r >> 8 & 1, r >> 16 & 1));
         // a value its field's rule refuses now and then: some dictionaries hold one (their
         // rows read entry by entry), most do not (read once per entry)
         let rare = |r: u64, bad: &str, good: &[&str]| -> String {
@@ -1004,26 +1005,31 @@ mod tests {
                 _ => good[(r % good.len() as u64) as usize].into(),
             }
         };
-        let action = strs(&|r| rare(r, "MAYBE", &["ACCEPT", "REJECT", "-"]));
-        let status = strs(&|r| rare(r, "BROKEN", &["OK", "OK", "NODATA", "SKIPDATA", "-"]));
-        let region = strs(&|r| rare(r, "US-EAST-1", &["us-east-1", "eu-west-1"]));
-        let subnet = strs(&|r| format!("subnet-{:x}", r % 7));
+        let action = column(true, &|r| rare(r, "MAYBE", &["ACCEPT", "REJECT", "-"]));
+        let status = column(true, &|r| {
+            rare(r, "BROKEN", &["OK", "OK", "NODATA", "SKIPDATA", "-"])
+        });
+        let region = column(true, &|r| rare(r, "US-EAST-1", &["us-east-1", "eu-west-1"]));
+        let subnet = column(true, &|r| format!("subnet-{:x}", r % 7));
         // the other fields the decoders know, so that each is read in every column shape
-        let pkt_dst = strs(&|r| match r % 3 {
+        let pkt_dst = column(true, &|r| match r % 3 {
             0 => "52.216.1.2".into(),
             _ => format!("10.0.{}.{}", r >> 8 & 1, r >> 16 & 3),
         });
-        // (the names other than the subnet's mostly repeat, so that rows repeating all of
-        // them, which the names hint speaks of, come as often as the subnet repeats)
+        // (the names other than the subnet's mostly repeat and are never null, so that rows
+        // repeating all of them, which the names hint speaks of, come about as often as the
+        // subnet repeats)
         let mostly = |r: u64, what: &str| format!("{what}-{}", (r % 40).saturating_sub(37));
-        let az = strs(&|r| mostly(r, "use1-az"));
-        let vpc = strs(&|r| mostly(r, "vpc"));
-        let account = strs(&|r| format!("{:012}", r % 3));
-        let direction = strs(&|r| ["ingress", "egress"][(r % 2) as usize].into());
-        let service = strs(&|r| ["S3", "AMAZON", "EC2", "-"][(r % 4) as usize].into());
-        let cluster = strs(&|r| mostly(r, "cluster"));
-        let ecs_service = strs(&|r| mostly(r, "service"));
-        let task = strs(&|r| mostly(r, "task"));
+        let az = column(false, &|r| mostly(r, "use1-az"));
+        let vpc = column(false, &|r| mostly(r, "vpc"));
+        let account = column(true, &|r| format!("{:012}", r % 3));
+        let direction = column(true, &|r| ["ingress", "egress"][(r % 2) as usize].into());
+        let service = column(true, &|r| {
+            ["S3", "AMAZON", "EC2", "-"][(r % 4) as usize].into()
+        });
+        let cluster = column(false, &|r| mostly(r, "cluster"));
+        let ecs_service = column(false, &|r| mostly(r, "service"));
+        let task = column(false, &|r| mostly(r, "task"));
         let mut ints = |lo: i64, span: u64| -> Vec<Option<i64>> {
             (0..n)
                 .map(|_| {
