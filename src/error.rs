@@ -189,7 +189,8 @@ fn no_nat_message(c: &[Candidate], ctx: &NoNatContext) -> String {
                 if x.local_ips.is_empty() {
                     "-".to_string()
                 } else {
-                    x.local_ips.join(",")
+                    let ips: Vec<String> = x.local_ips.iter().map(|i| i.to_string()).collect();
+                    ips.join(",")
                 }
             ));
         }

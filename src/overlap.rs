@@ -264,6 +264,10 @@ fn beyond(p: &Part, kept: &Part) -> i64 {
 }
 
 impl EniSource for OneFlowLogPerEni<'_> {
+    fn scratch(&self) -> std::io::Result<Option<std::fs::File>> {
+        self.inner.scratch()
+    }
+
     fn scan(&self, f: &mut dyn FnMut(&str, &EniAgg)) -> std::io::Result<()> {
         // an ENI counted from several flow logs (in different hours), merged as it goes
         let mut pending: Option<(String, EniAgg)> = None;

@@ -275,7 +275,7 @@ impl Spill {
             memory,
             runs,
             window,
-            _dir: dir,
+            dir,
         })
     }
 }
@@ -285,7 +285,7 @@ pub struct Stored {
     memory: Vec<(EniKey, Box<EniAgg>)>,
     runs: Vec<Run>,
     window: i64,
-    _dir: Option<SpillDir>,
+    dir: Option<SpillDir>,
 }
 
 impl Stored {
@@ -298,8 +298,8 @@ impl Stored {
     /// holds an allocation per ENI; freeing them takes milliseconds the report need not wait
     /// for, and the process may exit before that thread is done).
     pub fn release(self) {
-        let Stored { memory, _dir, .. } = self;
-        drop(_dir);
+        let Stored { memory, dir, .. } = self;
+        drop(dir);
         std::thread::spawn(move || drop(memory));
     }
 }
@@ -307,6 +307,14 @@ impl Stored {
 impl EniSource for Stored {
     fn scan(&self, f: &mut dyn FnMut(&str, &EniAgg)) -> io::Result<()> {
         merge_scan(self.window, &self.memory, &self.runs, f)
+    }
+
+    /// An unnamed file in the spill directory (gone when closed), when the table spilled.
+    fn scratch(&self) -> io::Result<Option<File>> {
+        match &self.dir {
+            Some(d) if !self.runs.is_empty() => tempfile::tempfile_in(d.path()).map(Some),
+            _ => Ok(None),
+        }
     }
 }
 

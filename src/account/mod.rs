@@ -1123,6 +1123,12 @@ impl Accumulator {
 pub trait EniSource {
     /// Call `f` with each ENI and its aggregate, in ascending ENI order.
     fn scan(&self, f: &mut dyn FnMut(&str, &EniAgg)) -> std::io::Result<()>;
+
+    /// A scratch file for what a reader notes per ENI, where the aggregates are not all in
+    /// memory (so that those notes need not be either); `None` where they are.
+    fn scratch(&self) -> std::io::Result<Option<std::fs::File>> {
+        Ok(None)
+    }
 }
 
 impl EniSource for Accumulator {

@@ -2,8 +2,10 @@
 //! gateways, counts each NAT-processed byte once (one leg per NAT ENI and day), attributes
 //! bytes to clients, subnets and AZs, and estimates the ECR image-layer share. Pure: no I/O.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+
+use rustc_hash::FxHashSet;
 
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -15,6 +17,9 @@ use crate::account::{
 use crate::classify::{Class, IpRanges};
 use crate::config::RunConfig;
 use crate::overlap::{FlowLogOverlap, OneFlowLogPerEni};
+
+mod views;
+use views::{TaskView, TaskViews};
 
 /// Upload and download bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -519,7 +524,7 @@ pub struct Candidate {
     pub public_bytes: u64,
     pub internal_bytes: u64,
     pub private_peers: usize,
-    pub local_ips: Vec<String>,
+    pub local_ips: Vec<IpAddr>,
 }
 
 /// What explains finding no NAT gateway: how the lines were counted, the first malformed
@@ -587,14 +592,38 @@ fn candidate_score(c: &Candidate) -> (u64, u128) {
     )
 }
 
-/// Keep the five best candidates (ranked, then by ENI).
+/// The candidates kept: the best, ranked, then by ENI.
+const CANDIDATES: usize = 5;
+
+/// Keep the [`CANDIDATES`] best candidates (ranked, then by ENI).
 fn best_candidates(v: &mut Vec<Candidate>) {
     v.sort_by(|a, b| {
         candidate_score(b)
             .cmp(&candidate_score(a))
             .then(a.eni.cmp(&b.eni))
     });
-    v.truncate(5);
+    v.truncate(CANDIDATES);
+}
+
+/// Put candidate `c` of ENI `eni` among `kept` (the best so far, ranked as
+/// [`best_candidates`] ranks them) if it ranks there, completed by `fill` only then.
+fn rank_candidate(
+    kept: &mut Vec<Candidate>,
+    mut c: Candidate,
+    eni: &str,
+    fill: impl FnOnce(&mut Candidate),
+) {
+    let score = candidate_score(&c);
+    let at = kept.partition_point(|k| {
+        let sk = candidate_score(k);
+        sk > score || (sk == score && k.eni.as_str() <= eni)
+    });
+    if at < CANDIDATES {
+        c.eni = eni.to_string();
+        fill(&mut c);
+        kept.insert(at, c);
+        kept.truncate(CANDIDATES);
+    }
 }
 
 /// What the analysis keeps of a client address from the non-NAT ENIs that had it.
@@ -608,8 +637,8 @@ struct AddressInfo {
     services: BTreeSet<String>,
 }
 
-/// The first walk over all ENIs: which are NATs, and what needs each ENI once and no answer
-/// from the others.
+/// The walk over all ENIs: which are NATs, what needs each ENI once and no answer from the
+/// others, and notes of the rest for the steps after it.
 #[derive(Default)]
 struct FirstPass {
     /// NAT ENIs (few), whole, in ENI order.
@@ -627,6 +656,16 @@ struct FirstPass {
     last_end: Option<i64>,
     records_without_bytes: u64,
     any_ecs: bool,
+    /// The non-NAT ENIs, noted for the steps that need this walk's answers first.
+    views: TaskViews,
+    /// Their local addresses.
+    enis_seen: FxHashSet<IpAddr>,
+    /// Every ENI's public cells and bytes by region, for `--client-side-estimate` when no
+    /// NAT is found (only then).
+    client_side_cells: FxMap<u64, u64>,
+    client_region_bytes: BTreeMap<u16, u64>,
+    /// The first error writing the notes (a scratch file's).
+    views_error: Option<std::io::Error>,
 }
 
 impl FirstPass {
@@ -634,16 +673,54 @@ impl FirstPass {
     /// if any are, else those that show address translation.
     fn walk(enis: &dyn EniSource, opt: &RunConfig) -> Result<FirstPass, std::io::Error> {
         let given = !opt.nat_enis.is_empty() || !opt.nat_ips.is_empty();
-        let mut first = FirstPass::default();
+        let mut first = FirstPass {
+            views: TaskViews::new(enis.scratch()?),
+            ..FirstPass::default()
+        };
         enis.scan(&mut |eni, a| {
             let named = opt.nat_enis.iter().any(|e| e == eni);
             let is_nat = match given {
                 true => named || a.has_nat_ip,
                 false => a.private_side().translated_records > 0,
             };
+            if opt.client_side_estimate {
+                first.add_client_side(a);
+            }
             first.add(eni, a, named, is_nat)
         })?;
-        Ok(first)
+        match first.views_error.take() {
+            Some(e) => Err(e),
+            None => Ok(first),
+        }
+    }
+
+    /// An ENI's public cells and bytes by region, for the client-side estimate.
+    fn add_client_side(&mut self, a: &EniAgg) {
+        for (k, b) in a.public.iter() {
+            *self.client_side_cells.entry(k).or_insert(0) += b;
+        }
+        if let Some(r) = a.meta.region {
+            *self.client_region_bytes.entry(r).or_insert(0) += a.public.values().sum::<u64>();
+        }
+    }
+
+    /// Keep `eni` among the best candidates if it ranks there (described only then: most
+    /// ENIs of a VPC-wide log qualify, few rank).
+    fn add_candidate(&mut self, eni: &str, a: &EniAgg) {
+        let p = a.private_side();
+        let c = Candidate {
+            eni: String::new(),
+            translated_records: p.translated_records,
+            translated_bytes: 0,
+            public_bytes: a.public.values().sum(),
+            internal_bytes: p.internal_bytes,
+            private_peers: p.peers.items.len(),
+            local_ips: Vec::new(),
+        };
+        rank_candidate(&mut self.candidates, c, eni, |c| {
+            c.translated_bytes = p.private.values().sum();
+            c.local_ips = a.local_ips.items.clone();
+        });
     }
 
     /// Add one ENI; `given` says whether the user named it as a NAT, `is_nat` whether it is
@@ -654,18 +731,7 @@ impl FirstPass {
         }
         let p = a.private_side();
         if p.translated_records > 0 || (p.internal_bytes > 0 && !a.public.is_empty()) {
-            self.candidates.push(Candidate {
-                eni: eni.to_string(),
-                translated_records: p.translated_records,
-                translated_bytes: p.private.values().sum(),
-                public_bytes: a.public.values().sum(),
-                internal_bytes: p.internal_bytes,
-                private_peers: p.peers.items.len(),
-                local_ips: a.local_ips.items.iter().map(|i| i.to_string()).collect(),
-            });
-            if self.candidates.len() > 64 {
-                best_candidates(&mut self.candidates);
-            }
+            self.add_candidate(eni, a);
         }
         self.unknown_region_all += a.s3_unknown_region;
         if let Some(t) = a.span.first() {
@@ -682,6 +748,10 @@ impl FirstPass {
         }
         self.rejected_other.0 += a.reject_records;
         self.rejected_other.1 += a.reject_bytes;
+        if self.views_error.is_none() {
+            self.views_error = self.views.push(&TaskView::of(eni, a)).err();
+        }
+        self.enis_seen.extend(a.local_ips.items.iter().copied());
         for ip in &a.local_ips.items {
             let info = self.addresses.entry(*ip).or_insert_with(|| AddressInfo {
                 subnet: a.meta.subnet.as_deref().map(String::from),
@@ -838,6 +908,8 @@ fn attribute_to_clients(
     let mut cross_pairs: BTreeMap<String, ClassBytes> = BTreeMap::new();
     for (eni, a) in nat {
         let nat_az = (a.meta.az.as_deref().map(String::from)).or_else(|| inventory_az(eni, opt));
+        // this NAT's cross-AZ bytes by the client's AZ, named as pairs after its clients
+        let mut from: BTreeMap<&str, ClassBytes> = BTreeMap::new();
         for (ip, class, dir, b) in a.client_cells() {
             clients.entry(ip).or_default().get_mut(class).add(dir, b);
             let client_az = addresses.get(&ip).and_then(|m| m.az.as_deref());
@@ -845,13 +917,13 @@ fn attribute_to_clients(
                 cross.known = true;
                 if naz != caz {
                     cross.bytes += b;
-                    cross_pairs
-                        .entry(format!("{caz} -> {naz}"))
-                        .or_default()
-                        .get_mut(class)
-                        .add(dir, b);
+                    from.entry(caz).or_default().get_mut(class).add(dir, b);
                 }
             }
+        }
+        for (caz, c) in from {
+            let naz = nat_az.as_deref().unwrap_or_default();
+            (cross_pairs.entry(format!("{caz} -> {naz}")).or_default()).add_all(&c);
         }
     }
     cross.by_pair = sorted_groups(cross_pairs);
@@ -905,7 +977,7 @@ fn group_clients(
 
 /// The `top` clients by S3 bytes, then all bytes, then address. Ranks by bytes first and
 /// describes only those that can make the list (the address tie-break needs their text),
-/// not every client. Their ENIs are filled in by the second walk.
+/// not every client. Their ENIs are filled in from the walk's notes ([`TaskViews`]).
 fn top_clients(
     clients: &BTreeMap<IpAddr, ClassBytes>,
     addresses: &FxMap<IpAddr, AddressInfo>,
@@ -1144,10 +1216,11 @@ pub fn analyse(
 }
 
 /// Finish the analysis: `acc` for the inputs' statistics, `enis` for the ENI table (the
-/// accumulator's own, or one partly spilled to disk). The table is walked in ENI order twice
-/// (roles, sums and per-address summaries; then task starts and pull bytes per address, the
-/// top clients' ENIs, and the clients' own traffic if no NAT ENI is logged), and a third time
-/// only if some address's pulls must be capped, so that what is kept grows with NAT gateways
+/// accumulator's own, or one partly spilled to disk). The table is walked once, in ENI order
+/// (roles, sums, per-address summaries, the clients' own traffic in case no NAT ENI is
+/// logged, and a few packed bytes of each non-NAT ENI); task starts and pull bytes per
+/// address and the top clients' ENIs are then read from those notes ([`TaskViews`]: where
+/// the table spilled, so do they), so that what is kept in memory grows with NAT gateways
 /// and client addresses, not with ENIs.
 pub fn analyse_from(
     acc: &Accumulator,
@@ -1194,6 +1267,11 @@ pub fn analyse_from(
         last_end,
         records_without_bytes,
         any_ecs,
+        mut views,
+        enis_seen,
+        client_side_cells,
+        client_region_bytes,
+        views_error: _,
     } = first;
     // Named NAT gateways that are in no record make a report of zero bytes with a warning
     // (a window with no traffic is an answer); detection that finds none is an error.
@@ -1251,50 +1329,40 @@ pub fn analyse_from(
     let (by_subnet, by_az, by_svc) = group_clients(&clients, &addresses);
     let mut top = top_clients(&clients, &addresses, opt.top);
 
-    // Second walk: ECR task starts and pull bytes per address (which need the data's start,
-    // whether ECS fields exist and the NAT's S3 downloads per client), the top clients' ENIs,
-    // and, without NAT ENIs, the clients' own traffic as the estimate.
+    // Second step, over the first walk's notes of the non-NAT ENIs: ECR task starts and pull
+    // bytes per address (which need the data's start, whether ECS fields exist and the NAT's
+    // S3 downloads per client) and the top clients' ENIs; without NAT ENIs, the clients' own
+    // traffic as the estimate.
     let data_start = first_start.unwrap_or(0);
-    let mut ecr = EcrEstimate::new(&nat, any_ecs, data_start, opt);
+    let mut ecr = EcrEstimate::new(&nat, enis_seen, any_ecs, data_start, opt);
     let mut top_index: FxMap<IpAddr, usize> = FxMap::default();
     for (i, row) in top.iter().enumerate() {
         if let Ok(ip) = row.ip.parse() {
             top_index.insert(ip, i);
         }
     }
-    let mut client_side_cells: FxMap<u64, u64> = FxMap::default();
-    enis.scan(&mut |eni, a| {
-        if client_side {
-            for (k, b) in a.public.iter() {
-                *client_side_cells.entry(k).or_insert(0) += b;
-            }
-            if let Some(r) = a.meta.region {
-                *region_bytes.entry(r).or_insert(0) += a.public.values().sum::<u64>();
-            }
-        }
-        if is_nat_eni(eni) {
-            return;
-        }
-        ecr.count(a);
-        for ip in &a.local_ips.items {
+    views.for_each(|v| {
+        ecr.count(v);
+        for ip in v.ips {
             if let Some(&i) = top_index.get(ip) {
-                top[i].enis.push(eni.to_string());
+                top[i].enis.push(v.eni.to_string());
             }
         }
     })?;
-    for (k, b) in client_side_cells {
-        let (day, class, dir) = uncell(k);
-        classes.get_mut(class).add(dir, b);
-        by_day.entry(day).or_default().get_mut(class).add(dir, b);
+    if client_side {
+        for (k, b) in client_side_cells {
+            let (day, class, dir) = uncell(k);
+            classes.get_mut(class).add(dir, b);
+            by_day.entry(day).or_default().get_mut(class).add(dir, b);
+        }
+        for (r, b) in client_region_bytes {
+            *region_bytes.entry(r).or_insert(0) += b;
+        }
     }
-    // Third walk, only where some address's pulls add up to more than the NAT saw: each
+    // Third step, only where some address's pulls add up to more than the NAT saw: each
     // pull's share of it.
     if ecr.settle() {
-        enis.scan(&mut |eni, a| {
-            if !is_nat_eni(eni) {
-                ecr.share(a);
-            }
-        })?;
+        views.for_each(|v| ecr.share(v))?;
     }
     // the guess that left some clients' timelines out, checked: none of them is NAT-only
     if let Some(g) = &acc.guess {
@@ -1432,31 +1500,31 @@ fn nat_leg_pulls(
 /// What the NAT-leg method measured on generated worlds (README, "How ECR is estimated").
 const NAT_LEGS_MEASURED: &str = "; measured on generated worlds, with and without address reuse and --ecs-tasks: 0-4 % above the truth";
 
-/// The ECR image-layer estimate (ACCOUNTING.md §5), built over walks of the non-NAT ENIs:
-/// [`EcrEstimate::count`] sums each client address's pull-window bytes; where they add up to
-/// more than the NAT saw as S3 downloads for the address, a second walk
-/// ([`EcrEstimate::share`]) gives each pull its share of that.
+/// The ECR image-layer estimate (ACCOUNTING.md §5), built over the notes of the non-NAT
+/// ENIs ([`TaskView`]): [`EcrEstimate::count`] sums each client address's pull-window bytes;
+/// where they add up to more than the NAT saw as S3 downloads for the address, a second
+/// pass ([`EcrEstimate::share`]) gives each pull its share of that.
 struct EcrEstimate<'a> {
     opt: &'a RunConfig,
     nat: &'a [(String, EniAgg)],
     /// Addresses of the logged non-NAT ENIs: their tasks are counted from their own
     /// records; the NAT's other clients from its private legs.
-    enis_seen: HashSet<IpAddr>,
+    enis_seen: FxHashSet<IpAddr>,
     /// Task starts and pulls found on the NAT's private legs, and what makes one.
     nat_leg_starts: u64,
     rules: StartRules,
     any_ecs: bool,
     data_start: i64,
     /// S3 download bytes per client address on the NAT path (when private legs exist).
-    nat_s3: HashMap<IpAddr, u64>,
+    nat_s3: FxMap<IpAddr, u64>,
     attributable: bool,
     tasks: u64,
     /// Pull-window pulls and bytes per address and ECS service, of the pulls joined to the
     /// NAT: `address → [(service, pulls, bytes)]`.
-    per_ip_service: HashMap<IpAddr, Vec<(String, u64, u64)>>,
+    per_ip_service: FxMap<IpAddr, Vec<(String, u64, u64)>>,
     /// Addresses whose pulls add up to more than the NAT saw, shared out pull by pull:
     /// `address → (what the NAT saw, the pulls' sum)`.
-    capped: HashMap<IpAddr, (u64, u64)>,
+    capped: FxMap<IpAddr, (u64, u64)>,
     not_via_nat: u64,
     pulls: u64,
     total: u64,
@@ -1466,11 +1534,12 @@ struct EcrEstimate<'a> {
 impl<'a> EcrEstimate<'a> {
     fn new(
         nat: &'a [(String, EniAgg)],
+        enis_seen: FxHashSet<IpAddr>,
         any_ecs: bool,
         data_start: i64,
         opt: &'a RunConfig,
     ) -> Self {
-        let mut nat_s3: HashMap<IpAddr, u64> = HashMap::new();
+        let mut nat_s3: FxMap<IpAddr, u64> = FxMap::default();
         for (_, a) in nat {
             for (ip, class, dir, b) in a.client_cells() {
                 if class == Class::S3 && dir == Dir::Download {
@@ -1485,7 +1554,7 @@ impl<'a> EcrEstimate<'a> {
         EcrEstimate {
             opt,
             nat,
-            enis_seen: HashSet::new(),
+            enis_seen,
             nat_leg_starts: 0,
             rules: nat_leg_rules(nat),
             any_ecs,
@@ -1493,8 +1562,8 @@ impl<'a> EcrEstimate<'a> {
             nat_s3,
             attributable,
             tasks: 0,
-            per_ip_service: HashMap::new(),
-            capped: HashMap::new(),
+            per_ip_service: FxMap::default(),
+            capped: FxMap::default(),
             not_via_nat: 0,
             pulls: 0,
             total: 0,
@@ -1504,23 +1573,21 @@ impl<'a> EcrEstimate<'a> {
 
     /// A non-NAT ENI's pull: `None` when it is no new task; else its pull-window bytes and
     /// the address to join on when the pull is on the NAT path.
-    fn pull(&self, a: &EniAgg) -> Option<(u64, Option<IpAddr>)> {
-        let is_task = !self.any_ecs || a.meta.ecs_task.is_some();
-        let first = a.span.first()?;
+    fn pull(&self, a: &TaskView) -> Option<(u64, Option<IpAddr>)> {
+        let is_task = !self.any_ecs || a.is_task;
+        let first = a.first?;
         if !is_task || first < self.data_start + self.opt.grace {
             return None;
         }
         let ip = a
-            .local_ips
-            .items
+            .ips
             .first()
             .copied()
             .filter(|ip| !self.attributable || self.nat_s3.contains_key(ip));
-        Some((a.pull.bytes(), ip))
+        Some((a.pull_bytes, ip))
     }
 
-    fn count(&mut self, a: &EniAgg) {
-        self.enis_seen.extend(a.local_ips.items.iter().copied());
+    fn count(&mut self, a: &TaskView) {
         let Some((bytes, ip)) = self.pull(a) else {
             return;
         };
@@ -1570,7 +1637,7 @@ impl<'a> EcrEstimate<'a> {
     }
 
     /// A pull on a capped address: its share of what the NAT saw, in proportion to its bytes.
-    fn share(&mut self, a: &EniAgg) {
+    fn share(&mut self, a: &TaskView) {
         let Some((b, Some(ip))) = self.pull(a) else {
             return;
         };
@@ -1594,13 +1661,11 @@ impl<'a> EcrEstimate<'a> {
 
     /// The ECS service of a task ENI: its own ECS fields, else the `--ecs-tasks` task with
     /// its ENI id, else `unknown`.
-    fn service_of<'s>(opt: &'s RunConfig, a: &'s EniAgg) -> &'s str {
-        a.meta
-            .ecs_service
-            .as_deref()
+    fn service_of<'s>(opt: &'s RunConfig, a: &TaskView<'s>) -> &'s str {
+        a.service
             .or_else(|| {
-                let first = a.span.first()?;
-                let ip = a.local_ips.items.first()?;
+                let first = a.first?;
+                let ip = a.ips.first()?;
                 opt.tasks.ecs().service_at(*ip, first)
             })
             .unwrap_or("unknown")
@@ -1617,7 +1682,7 @@ impl<'a> EcrEstimate<'a> {
         let window = self.opt.pull_window;
         // each address's state where it lies (copying it all would double the run's peak
         // memory on a month of NAT-only logs); joined only for an address behind several NATs
-        let mut by_ip: HashMap<IpAddr, SmallVec<[&Client; 1]>> = HashMap::new();
+        let mut by_ip: FxMap<IpAddr, SmallVec<[&Client; 1]>> = FxMap::default();
         for (_, a) in self.nat {
             for (ip, client) in &a.private_side().by_client {
                 if !self.enis_seen.contains(ip) {
@@ -1924,6 +1989,48 @@ mod tests {
         c.s3.upload = up;
         c.internet.download = other;
         c
+    }
+
+    proptest::proptest! {
+        /// Ranking candidates one at a time, in any order, keeps what ranking them all
+        /// keeps, and completes only those it keeps.
+        #[test]
+        fn candidates_ranked_one_at_a_time_are_the_best_of_all(
+            scores in proptest::collection::vec((0u64..3, 0u64..4, 0u64..4, 0usize..3), 0..40),
+            order in proptest::collection::vec(proptest::prelude::any::<u32>(), 40),
+        ) {
+            let all: Vec<Candidate> = (scores.iter().enumerate())
+                .map(|(i, &(translated_records, public_bytes, internal_bytes, private_peers))| {
+                    Candidate {
+                        eni: format!("eni-{i:03}"),
+                        translated_records,
+                        translated_bytes: i as u64,
+                        public_bytes,
+                        internal_bytes,
+                        private_peers,
+                        local_ips: vec![IpAddr::from([10, 0, 0, i as u8])],
+                    }
+                })
+                .collect();
+            let mut shuffled = all.clone();
+            shuffled.sort_by_key(|c| order[c.translated_bytes as usize]);
+            let mut kept = Vec::new();
+            for c in shuffled {
+                let bare = Candidate {
+                    eni: String::new(),
+                    translated_bytes: 0,
+                    local_ips: Vec::new(),
+                    ..c.clone()
+                };
+                rank_candidate(&mut kept, bare, &c.eni, |k| {
+                    k.translated_bytes = c.translated_bytes;
+                    k.local_ips = c.local_ips.clone();
+                });
+            }
+            let mut best = all;
+            best_candidates(&mut best);
+            proptest::prop_assert_eq!(kept, best);
+        }
     }
 
     #[test]
