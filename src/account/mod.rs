@@ -383,13 +383,119 @@ pub type Name = std::sync::Arc<str>;
 /// value, so that merging is order-independent).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
+    #[serde(deserialize_with = "interned::name")]
     pub subnet: Option<Name>,
+    #[serde(deserialize_with = "interned::name")]
     pub az: Option<Name>,
+    #[serde(deserialize_with = "interned::name")]
     pub vpc: Option<Name>,
     pub region: Option<u16>,
+    #[serde(deserialize_with = "interned::name")]
     pub ecs_cluster: Option<Name>,
+    #[serde(deserialize_with = "interned::name")]
     pub ecs_service: Option<Name>,
     pub ecs_task: Option<Box<str>>,
+}
+
+/// Names read back (spilled runs, partial files) are shared through a table of each thread:
+/// a subnet, AZ or VPC is named by thousands of ENIs, and reading one back is then a lookup,
+/// not two allocations and a copy (what reading an `Arc<str>` costs).
+mod interned {
+    use std::cell::RefCell;
+
+    use serde::de::{Deserializer, Error, Visitor};
+
+    use super::Name;
+
+    /// Names a thread keeps at most; past that, a name read is its own (a file of hostile
+    /// names cannot grow the table without bound).
+    const MAX: usize = 1 << 14;
+
+    thread_local! {
+        static NAMES: RefCell<rustc_hash::FxHashSet<Name>> = RefCell::default();
+    }
+
+    fn intern(s: &str) -> Name {
+        NAMES.with_borrow_mut(|names| match names.get(s) {
+            Some(n) => n.clone(),
+            None => {
+                let n: Name = s.into();
+                if names.len() < MAX {
+                    names.insert(n.clone());
+                }
+                n
+            }
+        })
+    }
+
+    struct NameVisitor;
+
+    impl<'de> Visitor<'de> for NameVisitor {
+        type Value = Option<Name>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a name or nothing")
+        }
+        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+        fn visit_str<E: Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(Some(intern(s)))
+        }
+    }
+
+    /// An optional name, shared with the same name read before on this thread.
+    pub fn name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Name>, D::Error> {
+        d.deserialize_option(NameVisitor)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::super::Meta;
+
+        /// A name read back equals the one written, and two reads share one allocation;
+        /// past the table's bound names are still read whole.
+        #[test]
+        fn names_read_back_are_equal_and_shared() {
+            let m = Meta {
+                subnet: Some("subnet-0a1b".into()),
+                az: Some("use1-az4".into()),
+                ecs_service: Some("<script>".into()),
+                ..Meta::default()
+            };
+            let bytes = postcard::to_allocvec(&m).unwrap();
+            let a: Meta = postcard::from_bytes(&bytes).unwrap();
+            let b: Meta = postcard::from_bytes(&bytes).unwrap();
+            assert_eq!(a, m);
+            assert!(std::sync::Arc::ptr_eq(
+                a.subnet.as_ref().unwrap(),
+                b.subnet.as_ref().unwrap()
+            ));
+            let json = serde_json::to_string(&m).unwrap();
+            let c: Meta = serde_json::from_str(&json).unwrap();
+            assert_eq!(c, m);
+            let escaped: Meta = serde_json::from_str(
+                r#"{"subnet":"a\"b","az":null,"vpc":null,"region":null,"ecs_cluster":null,"ecs_service":null,"ecs_task":null}"#,
+            )
+            .unwrap();
+            assert_eq!(escaped.subnet.as_deref(), Some("a\"b"));
+            for i in 0..super::MAX + 10 {
+                let m = Meta {
+                    vpc: Some(format!("vpc-{i}").into()),
+                    ..Meta::default()
+                };
+                let back: Meta = postcard::from_bytes(&postcard::to_allocvec(&m).unwrap()).unwrap();
+                assert_eq!(back, m);
+            }
+            super::NAMES.with_borrow(|n| assert!(n.len() <= super::MAX));
+        }
+    }
 }
 
 impl Meta {
