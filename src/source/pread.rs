@@ -64,6 +64,23 @@ impl ChunkReader for LocalParquet {
     }
 }
 
+impl crate::format::parquet::ChunkSource for LocalParquet {
+    /// Read into `room`, grown (and zeroed) only past the longest chunk read into it.
+    fn chunk(
+        &self,
+        start: u64,
+        len: usize,
+        room: &mut Vec<u8>,
+    ) -> Result<Option<Bytes>, ParquetError> {
+        self.check(start, len as u64)?;
+        if room.len() < len {
+            room.resize(len, 0);
+        }
+        read_exact_at(&self.file, &mut room[..len], start)?;
+        Ok(None)
+    }
+}
+
 /// A reader from a position of the shared file, moving on as it reads.
 pub struct At {
     file: Arc<File>,
@@ -107,6 +124,35 @@ fn read_exact_at(f: &File, mut buf: &mut [u8], mut at: u64) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Column chunks read into one room: each comes back whole, a shorter one after a
+    /// longer one included, and the room grows only to the longest.
+    #[test]
+    fn chunks_read_into_reused_room() {
+        use crate::format::parquet::ChunkSource;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &body).unwrap();
+        let f = LocalParquet::new(File::open(&p).unwrap()).unwrap();
+        let mut room = Vec::new();
+        for (start, len) in [(10, 50_000), (7, 20), (99_000, 1_000), (0, 0), (3, 60_000)] {
+            assert_eq!(f.chunk(start, len, &mut room).unwrap(), None);
+            assert_eq!(&room[..len], &body[start as usize..start as usize + len]);
+        }
+        assert_eq!(room.len(), 60_000);
+        assert!(f.chunk(99_990, 11, &mut room).is_err());
+        assert!(f.chunk(0, 1 << 40, &mut room).is_err());
+        assert_eq!(room.len(), 60_000, "a read past the end allocates nothing");
+        // bytes in memory are shared, the room untouched
+        let b = Bytes::from(body.clone());
+        let mut untouched = Vec::new();
+        assert_eq!(
+            b.chunk(5, 10, &mut untouched).unwrap().unwrap(),
+            &body[5..15]
+        );
+        assert!(untouched.is_empty());
+    }
 
     #[test]
     fn ranges_read_back_and_past_the_end_fail_without_allocating() {

@@ -16,6 +16,7 @@
 use std::net::IpAddr;
 
 use parquet::basic::{Compression, ConvertedType, LogicalType, Type as Physical};
+use parquet::errors::ParquetError;
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::reader::ChunkReader;
 
@@ -213,6 +214,35 @@ fn decompress(codec: Codec, data: &[u8], size: usize, out: &mut Vec<u8>) -> Resu
     }
 }
 
+/// Where the fast reader takes a column chunk's bytes from: bytes in memory are shared
+/// (the default, [`ChunkReader::get_bytes`]); a file reads them into the column's buffer,
+/// reused from chunk to chunk and file to file, instead of a zeroed allocation a chunk.
+pub trait ChunkSource: ChunkReader {
+    /// The `len` bytes at `start`: `Some` shared bytes, or `None` once they are the first
+    /// `len` bytes of `room` (which may hold more).
+    fn chunk(
+        &self,
+        start: u64,
+        len: usize,
+        room: &mut Vec<u8>,
+    ) -> Result<Option<bytes::Bytes>, ParquetError> {
+        let _ = room;
+        self.get_bytes(start, len).map(Some)
+    }
+}
+
+impl ChunkSource for bytes::Bytes {}
+
+/// The bytes of page `p` (its header's `compressed` bytes after the header) in `chunk`, the
+/// bytes of its column chunk from offset `base` of the file.
+fn page_bytes<'c>(chunk: &'c [u8], base: u64, p: &PageRef) -> Result<&'c [u8], Fail> {
+    let start = (p.data - base) as usize;
+    let end = start + p.header.compressed as usize;
+    chunk
+        .get(start..end)
+        .ok_or_else(|| "a page runs past its column chunk".into())
+}
+
 /// A column chunk's dictionary: integers, or strings as spans of `buf` (with each address
 /// parsed once, for address columns).
 #[derive(Default)]
@@ -321,8 +351,12 @@ enum Vals {
 struct Column {
     plan: ColumnPlan,
     codec: Codec,
-    /// The column chunk's bytes and its offset in the file.
+    /// The column chunk's bytes, shared with the input (bytes in memory) or read into
+    /// `owned` (a file: the first `owned_len` bytes, the room reused from chunk to chunk),
+    /// and its offset in the file.
     chunk: bytes::Bytes,
+    owned: Vec<u8>,
+    owned_len: Option<usize>,
     base: u64,
     pages: Vec<PageRef>,
     next: usize,
@@ -344,18 +378,43 @@ impl Column {
         self.len - self.pos
     }
 
-    /// The bytes of a page (its header's `compressed` bytes after the header).
-    fn page_bytes(&self, p: &PageRef) -> Result<bytes::Bytes, Fail> {
-        let start = (p.data - self.base) as usize;
-        let end = start + p.header.compressed as usize;
-        if end > self.chunk.len() {
-            return Err("a page runs past its column chunk".into());
-        }
-        Ok(self.chunk.slice(start..end))
+    /// The bytes its buffers hold room for.
+    fn capacity(&self) -> usize {
+        let d = &self.dict;
+        let vals = match &self.vals {
+            Vals::Ints(v, nulls) => v.capacity() * 8 + nulls.capacity(),
+            Vals::Keys(k) => k.capacity() * 4,
+            Vals::Spans(s) => s.capacity() * 8,
+        };
+        self.pages.capacity() * std::mem::size_of::<PageRef>()
+            + self.buf.capacity()
+            + self.owned.capacity()
+            + vals
+            + (self.levels.capacity() + self.scratch.capacity()) * 4
+            + d.ints.capacity() * 8
+            + d.spans.capacity() * 8
+            + d.buf.capacity()
+            + d.ips.capacity() * std::mem::size_of::<Result<Option<IpAddr>, ()>>()
+            + d.actions.capacity()
+            + d.statuses.capacity()
     }
 
     /// Move to the next data page (reading any dictionary page on the way).
     fn next_page(&mut self) -> Result<(), Fail> {
+        // the chunk's bytes are lent to the page reader, which fills the column's buffers
+        let owned = std::mem::take(&mut self.owned);
+        let shared = self.chunk.clone();
+        let chunk = match self.owned_len {
+            Some(n) => &owned[..n],
+            None => &shared[..],
+        };
+        let read = self.next_page_of(chunk);
+        self.owned = owned;
+        read
+    }
+
+    /// [`Column::next_page`] in `chunk`, the column chunk's bytes.
+    fn next_page_of(&mut self, chunk: &[u8]) -> Result<(), Fail> {
         loop {
             let Some(p) = self.pages.get(self.next).copied() else {
                 return Err(format!(
@@ -364,19 +423,19 @@ impl Column {
                 ));
             };
             self.next += 1;
-            let raw = self.page_bytes(&p)?;
+            let raw = page_bytes(chunk, self.base, &p)?;
             let h = p.header;
             match h.kind {
                 kind::DICTIONARY => {
                     let d = h.dictionary.ok_or("a dictionary page without its header")?;
                     let mut buf = std::mem::take(&mut self.dict.buf);
-                    decompress(self.codec, &raw, h.uncompressed as usize, &mut buf)?;
+                    decompress(self.codec, raw, h.uncompressed as usize, &mut buf)?;
                     self.read_dictionary(buf, d.values as usize)?;
                 }
                 kind::DATA => {
                     let d = h.data.ok_or("a data page without its header")?;
                     let mut buf = std::mem::take(&mut self.buf);
-                    decompress(self.codec, &raw, h.uncompressed as usize, &mut buf)?;
+                    decompress(self.codec, raw, h.uncompressed as usize, &mut buf)?;
                     let n = d.values.max(0) as usize;
                     let (levels, values) = if self.plan.optional {
                         let len = read_u32(&buf, 0)? as usize;
@@ -1066,7 +1125,7 @@ impl<'a> Values<'a> for SpanRows<'a> {
 }
 
 /// Read every row of a planned file into `sink`, counting them in `rows`.
-pub fn decode<T: ChunkReader, S: Sink>(
+pub fn decode<T: ChunkSource, S: Sink>(
     input: &T,
     md: &ParquetMetaData,
     plan: &Plan,
@@ -1074,16 +1133,45 @@ pub fn decode<T: ChunkReader, S: Sink>(
     sink: &mut S,
     rows: &mut u64,
 ) -> Result<(), Fail> {
-    let mut columns: Vec<Column> = Vec::new();
+    let mut columns = COLUMNS.with_borrow_mut(std::mem::take);
+    let read = decode_into(&mut columns, input, md, plan, pages, sink, rows);
+    // kept for the thread's next file, unless they grew past what is worth holding; the
+    // chunks' bytes are let go now
+    let held: usize = columns.iter().map(Column::capacity).sum();
+    if held <= HELD_MAX {
+        columns
+            .iter_mut()
+            .for_each(|c| c.chunk = bytes::Bytes::new());
+        COLUMNS.with_borrow_mut(|pool| *pool = columns);
+    }
+    read
+}
+
+/// The most bytes of column buffers a thread keeps from one file for the next.
+const HELD_MAX: usize = 16 << 20;
+
+thread_local! {
+    /// The columns a thread read its last file with: their pages, keys, levels and
+    /// dictionaries grow to a file's size once per thread, not once per file.
+    static COLUMNS: std::cell::RefCell<Vec<Column>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`decode`] with the columns' buffers of `columns` (left there, to be reused).
+fn decode_into<T: ChunkSource, S: Sink>(
+    columns: &mut Vec<Column>,
+    input: &T,
+    md: &ParquetMetaData,
+    plan: &Plan,
+    pages: &PageIndex,
+    sink: &mut S,
+    rows: &mut u64,
+) -> Result<(), Fail> {
     for (g, rg) in md.row_groups().iter().enumerate() {
-        // the columns' buffers are reused from row group to row group
-        let mut reused = std::mem::take(&mut columns).into_iter();
+        // the columns' buffers are reused from row group to row group, and file to file
+        let mut reused = std::mem::take(columns).into_iter();
         for p in &plan.columns {
             let chunk = rg.column(p.leaf);
             let (start, len) = chunk.byte_range();
-            let bytes = input
-                .get_bytes(start, len as usize)
-                .map_err(|e| e.to_string())?;
             let codec = match chunk.compression() {
                 Compression::GZIP(_) => Codec::Gzip,
                 Compression::SNAPPY => Codec::Snappy,
@@ -1093,6 +1181,8 @@ pub fn decode<T: ChunkReader, S: Sink>(
                 plan: *p,
                 codec,
                 chunk: bytes::Bytes::new(),
+                owned: Vec::new(),
+                owned_len: None,
                 base: 0,
                 pages: Vec::new(),
                 next: 0,
@@ -1106,7 +1196,12 @@ pub fn decode<T: ChunkReader, S: Sink>(
             });
             c.plan = *p;
             c.codec = codec;
-            c.chunk = bytes;
+            let len = usize::try_from(len).map_err(|e| e.to_string())?;
+            match input.chunk(start, len, &mut c.owned) {
+                Ok(Some(shared)) => (c.chunk, c.owned_len) = (shared, None),
+                Ok(None) => (c.chunk, c.owned_len) = (bytes::Bytes::new(), Some(len)),
+                Err(e) => return Err(e.to_string()),
+            }
             c.base = start;
             c.pages.clear();
             c.pages.extend_from_slice(&pages[g][p.leaf]);
@@ -1118,7 +1213,7 @@ pub fn decode<T: ChunkReader, S: Sink>(
         }
         let mut left = rg.num_rows().max(0) as usize;
         while left > 0 {
-            for c in &mut columns {
+            for c in columns.iter_mut() {
                 if c.remaining() == 0 {
                     c.next_page().map_err(|e| {
                         let name = md.file_metadata().schema_descr().column(c.plan.leaf);
@@ -1127,13 +1222,12 @@ pub fn decode<T: ChunkReader, S: Sink>(
                 }
             }
             let n = columns.iter().map(Column::remaining).fold(left, usize::min);
-            let views: Vec<(Field, View, usize)> = columns
-                .iter()
+            let views: Vec<(Field, View, usize)> = (columns.iter())
                 .map(|c| (c.plan.field, View::of(c), c.pos))
                 .collect();
             emit_rows(&views, n, sink, rows);
             drop(views);
-            for c in &mut columns {
+            for c in columns.iter_mut() {
                 c.pos += n;
             }
             left -= n;

@@ -13,9 +13,9 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::ParquetMetaDataReader;
-use parquet::file::reader::ChunkReader;
 
 mod fast;
+pub use fast::ChunkSource;
 mod pages;
 
 use super::fields::{self, Field, FieldSet};
@@ -279,7 +279,7 @@ pub struct ParquetFailure(pub String);
 /// some corrupt files (a division by zero on a crafted dictionary page, found by
 /// `fuzz/`): such a panic is caught here and reported as the file's failure, so one bad file
 /// never stops the run; the rows delivered before it stay counted.
-pub fn decode<T: ChunkReader + 'static, S: Sink>(
+pub fn decode<T: ChunkSource + 'static, S: Sink>(
     input: T,
     keep: FieldSet,
     sink: &mut S,
@@ -353,7 +353,7 @@ impl<S: Sink> Sink for CountRows<'_, S> {
     }
 }
 
-fn decode_unguarded<T: ChunkReader + 'static, S: Sink>(
+fn decode_unguarded<T: ChunkSource + 'static, S: Sink>(
     input: T,
     keep: FieldSet,
     sink: &mut S,
@@ -1129,13 +1129,32 @@ mod tests {
         })
     }
 
+    /// [`with`] the fast reader, the file read from disk (its column chunks read into the
+    /// thread's reused buffers, not shared).
+    fn with_file(b: &bytes::Bytes) -> (Seen, Result<u64, String>) {
+        let mut f = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut f, b).unwrap();
+        let input = crate::source::pread::LocalParquet::new(f).unwrap();
+        with_reader(Reader::Fast, || {
+            let mut seen = Seen::default();
+            let r = decode(input, FieldSet::ALL, &mut seen).map_err(|(n, e)| format!("{n}: {e}"));
+            (seen, r)
+        })
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+        /// Both readers give the same records of random files; and the fast reader gives the
+        /// same from memory and from disk, one file after another on a thread (each reusing
+        /// the buffers the file before grew).
         #[test]
         fn the_fast_reader_reads_what_the_arrow_reader_reads(sh in shapes()) {
             let b = random_file(&sh);
             let (fast, fast_rows, used) = with(Reader::Fast, &b);
             let (arrow, arrow_rows, _) = with(Reader::Arrow, &b);
+            let (file, file_rows) = with_file(&b);
+            proptest::prop_assert_eq!(&file_rows, &fast_rows);
+            proptest::prop_assert!(file.records == fast.records, "records from disk differ");
             proptest::prop_assert_eq!(&fast_rows, &arrow_rows);
             proptest::prop_assert_eq!(fast_rows, Ok(sh.rows as u64));
             proptest::prop_assert_eq!(&fast.malformed, &arrow.malformed);
