@@ -1,6 +1,8 @@
 //! Applies ACCOUNTING.md §3–5 to the merged per-ENI aggregates: decides which ENIs are NAT
 //! gateways, counts each NAT-processed byte once (one leg per NAT ENI and day), attributes
-//! bytes to clients, subnets and AZs, and estimates the ECR image-layer share. Pure: no I/O.
+//! bytes to clients, subnets and AZs, and estimates the ECR image-layer share. No I/O of its
+//! own: it reads ENIs through [`EniSource`], and where the source spilled to disk, its notes
+//! of each ENI (`views.rs`) go to the scratch file the source hands it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -1219,7 +1221,7 @@ pub fn analyse(
 /// accumulator's own, or one partly spilled to disk). The table is walked once, in ENI order
 /// (roles, sums, per-address summaries, the clients' own traffic in case no NAT ENI is
 /// logged, and a few packed bytes of each non-NAT ENI); task starts and pull bytes per
-/// address and the top clients' ENIs are then read from those notes ([`TaskViews`]: where
+/// address and the top clients' ENIs are then read from those notes (`TaskViews`: where
 /// the table spilled, so do they), so that what is kept in memory grows with NAT gateways
 /// and client addresses, not with ENIs.
 pub fn analyse_from(
