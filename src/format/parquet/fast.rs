@@ -1124,6 +1124,38 @@ impl<'a> Values<'a> for SpanRows<'a> {
     }
 }
 
+/// The columns a thread read its last file with, taken for the next one and put back when
+/// it is read (or fails): their pages, keys, levels and dictionaries grow to a file's size
+/// once per thread, not once per file.
+struct Pooled(Vec<Column>);
+
+/// The most bytes of column buffers a thread keeps from one file for the next.
+const HELD_MAX: usize = 16 << 20;
+
+thread_local! {
+    static COLUMNS: std::cell::RefCell<Vec<Column>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Pooled {
+    fn take() -> Pooled {
+        Pooled(COLUMNS.with_borrow_mut(std::mem::take))
+    }
+}
+
+impl Drop for Pooled {
+    /// Kept unless they grew past what is worth holding; the chunks' bytes let go now.
+    fn drop(&mut self) {
+        let mut columns = std::mem::take(&mut self.0);
+        if columns.iter().map(Column::capacity).sum::<usize>() <= HELD_MAX {
+            columns
+                .iter_mut()
+                .for_each(|c| c.chunk = bytes::Bytes::new());
+            // (never a panic in a drop, which may run while a panic unwinds)
+            let _ = COLUMNS.try_with(|pool| pool.try_borrow_mut().map(|mut p| *p = columns));
+        }
+    }
+}
+
 /// Read every row of a planned file into `sink`, counting them in `rows`.
 pub fn decode<T: ChunkSource, S: Sink>(
     input: &T,
@@ -1133,39 +1165,8 @@ pub fn decode<T: ChunkSource, S: Sink>(
     sink: &mut S,
     rows: &mut u64,
 ) -> Result<(), Fail> {
-    let mut columns = COLUMNS.with_borrow_mut(std::mem::take);
-    let read = decode_into(&mut columns, input, md, plan, pages, sink, rows);
-    // kept for the thread's next file, unless they grew past what is worth holding; the
-    // chunks' bytes are let go now
-    let held: usize = columns.iter().map(Column::capacity).sum();
-    if held <= HELD_MAX {
-        columns
-            .iter_mut()
-            .for_each(|c| c.chunk = bytes::Bytes::new());
-        COLUMNS.with_borrow_mut(|pool| *pool = columns);
-    }
-    read
-}
-
-/// The most bytes of column buffers a thread keeps from one file for the next.
-const HELD_MAX: usize = 16 << 20;
-
-thread_local! {
-    /// The columns a thread read its last file with: their pages, keys, levels and
-    /// dictionaries grow to a file's size once per thread, not once per file.
-    static COLUMNS: std::cell::RefCell<Vec<Column>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// [`decode`] with the columns' buffers of `columns` (left there, to be reused).
-fn decode_into<T: ChunkSource, S: Sink>(
-    columns: &mut Vec<Column>,
-    input: &T,
-    md: &ParquetMetaData,
-    plan: &Plan,
-    pages: &PageIndex,
-    sink: &mut S,
-    rows: &mut u64,
-) -> Result<(), Fail> {
+    let mut pooled = Pooled::take();
+    let columns = &mut pooled.0;
     for (g, rg) in md.row_groups().iter().enumerate() {
         // the columns' buffers are reused from row group to row group, and file to file
         let mut reused = std::mem::take(columns).into_iter();
