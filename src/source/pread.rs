@@ -130,11 +130,7 @@ mod tests {
     #[test]
     fn chunks_read_into_reused_room() {
         use crate::format::parquet::ChunkSource;
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-        std::fs::write(&p, &body).unwrap();
-        let f = LocalParquet::new(File::open(&p).unwrap()).unwrap();
+        let (body, f) = file_of_100_000_bytes();
         let mut room = Vec::new();
         for (start, len) in [(10, 50_000), (7, 20), (99_000, 1_000), (0, 0), (3, 60_000)] {
             assert_eq!(f.chunk(start, len, &mut room).unwrap(), None);
@@ -154,13 +150,17 @@ mod tests {
         assert!(untouched.is_empty());
     }
 
+    /// A file of 100,000 bytes that differ from their neighbours, and its contents.
+    fn file_of_100_000_bytes() -> (Vec<u8>, LocalParquet) {
+        let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let mut f = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut f, &body).unwrap();
+        (body, LocalParquet::new(f).unwrap())
+    }
+
     #[test]
     fn ranges_read_back_and_past_the_end_fail_without_allocating() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-        std::fs::write(&p, &body).unwrap();
-        let f = LocalParquet::new(File::open(&p).unwrap()).unwrap();
+        let (body, f) = file_of_100_000_bytes();
         assert_eq!(f.len(), 100_000);
         assert_eq!(&f.get_bytes(0, 10).unwrap()[..], &body[..10]);
         assert_eq!(&f.get_bytes(99_990, 10).unwrap()[..], &body[99_990..]);
@@ -181,7 +181,7 @@ mod tests {
         assert!(f.get_bytes(u64::MAX, 2).is_err());
         assert!(f.get_read(100_001).is_err());
         // a file cut short after it was opened: an error, not a panic or a short buffer
-        std::fs::File::create(&p).unwrap().set_len(50).unwrap();
+        f.file.set_len(50).unwrap();
         assert!(f.get_bytes(40, 20).is_err());
         let mut rest = Vec::new();
         assert_eq!(f.get_read(40).unwrap().read_to_end(&mut rest).unwrap(), 10);
