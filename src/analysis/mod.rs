@@ -666,8 +666,6 @@ struct FirstPass {
     /// NAT is found (only then).
     client_side_cells: FxMap<u64, u64>,
     client_region_bytes: BTreeMap<u16, u64>,
-    /// The first error writing the notes (a scratch file's).
-    views_error: Option<std::io::Error>,
 }
 
 impl FirstPass {
@@ -675,8 +673,9 @@ impl FirstPass {
     /// if any are, else those that show address translation.
     fn walk(enis: &dyn EniSource, opt: &RunConfig) -> Result<FirstPass, std::io::Error> {
         let given = !opt.nat_enis.is_empty() || !opt.nat_ips.is_empty();
+        // without a scratch file (none made, or none to be had) the notes stay in memory
         let mut first = FirstPass {
-            views: TaskViews::new(enis.scratch()?),
+            views: TaskViews::new(enis.scratch().ok().flatten()),
             ..FirstPass::default()
         };
         enis.scan(&mut |eni, a| {
@@ -690,10 +689,7 @@ impl FirstPass {
             }
             first.add(eni, a, named, is_nat)
         })?;
-        match first.views_error.take() {
-            Some(e) => Err(e),
-            None => Ok(first),
-        }
+        Ok(first)
     }
 
     /// An ENI's public cells and bytes by region, for the client-side estimate.
@@ -750,9 +746,7 @@ impl FirstPass {
         }
         self.rejected_other.0 += a.reject_records;
         self.rejected_other.1 += a.reject_bytes;
-        if self.views_error.is_none() {
-            self.views_error = self.views.push(&TaskView::of(eni, a)).err();
-        }
+        self.views.push(&TaskView::of(eni, a));
         self.enis_seen.extend(a.local_ips.items.iter().copied());
         for ip in &a.local_ips.items {
             let info = self.addresses.entry(*ip).or_insert_with(|| AddressInfo {
@@ -1273,7 +1267,6 @@ pub fn analyse_from(
         enis_seen,
         client_side_cells,
         client_region_bytes,
-        views_error: _,
     } = first;
     // Named NAT gateways that are in no record make a report of zero bytes with a warning
     // (a window with no traffic is an answer); detection that finds none is an error.

@@ -8,7 +8,8 @@
 //! record's time, the pull window's bytes and the ECS service (an index into the services
 //! seen), integers as LEB128 varints. Where the ENI source gives a scratch file (a spilled
 //! table: its aggregates are not in memory, so their notes should not be either), the notes
-//! go there in chunks of [`CHUNK`] bytes, so memory stays bounded per chunk, not per ENI.
+//! go there in chunks of [`CHUNK`] bytes, so memory stays bounded per chunk, not per ENI; a
+//! chunk the file refuses (a full disk) and every note after it stay in memory: none is lost.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -59,6 +60,9 @@ pub struct TaskViews {
     /// Chunks already written to the scratch file, and the file.
     chunks: Vec<u32>,
     file: Option<File>,
+    /// A chunk could not be written (a full disk): the file keeps the chunks written
+    /// before, and the notes from then on stay in memory, so none is lost.
+    memory_only: bool,
     services: Vec<Name>,
     index: FxMap<Name, u32>,
 }
@@ -76,13 +80,14 @@ impl TaskViews {
             buf: Vec::new(),
             chunks: Vec::new(),
             file: scratch,
+            memory_only: false,
             services: Vec::new(),
             index: FxMap::default(),
         }
     }
 
     /// Note `view`.
-    pub fn push(&mut self, view: &TaskView) -> io::Result<()> {
+    pub fn push(&mut self, view: &TaskView) {
         let b = &mut self.buf;
         varint(b, view.eni.len() as u64);
         b.extend_from_slice(view.eni.as_bytes());
@@ -120,14 +125,17 @@ impl TaskViews {
             };
             varint(&mut self.buf, u64::from(i));
         }
-        if self.buf.len() >= CHUNK {
+        if self.buf.len() >= CHUNK && !self.memory_only {
             if let Some(f) = &mut self.file {
-                f.write_all(&self.buf)?;
-                self.chunks.push(self.buf.len() as u32);
-                self.buf.clear();
+                match f.write_all(&self.buf) {
+                    Ok(()) => {
+                        self.chunks.push(self.buf.len() as u32);
+                        self.buf.clear();
+                    }
+                    Err(_) => self.memory_only = true,
+                }
             }
         }
-        Ok(())
     }
 
     /// Call `f` with every view, in the order they were pushed; may be called again.
@@ -322,7 +330,7 @@ mod tests {
             let file = scratch.then(|| tempfile::tempfile().unwrap());
             let mut log = TaskViews::new(file);
             for v in &views {
-                log.push(&v.view()).unwrap();
+                log.push(&v.view());
             }
             for _ in 0..2 {
                 let mut back = Vec::new();
@@ -350,7 +358,7 @@ mod tests {
                 pull_bytes: u64::from(i),
                 service: Some(["a", "b"][i as usize % 2]),
             };
-            log.push(&v).unwrap();
+            log.push(&v);
         }
         assert!(!log.chunks.is_empty(), "nothing written to the file");
         assert!(log.buf.len() < CHUNK);
@@ -373,11 +381,42 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, n);
-        log.push(&last).unwrap();
+        log.push(&last);
         let mut all = Vec::new();
         log.for_each(|v| all.push(v.eni.to_string())).unwrap();
         assert_eq!(all.len() as u32, n + 1);
         assert_eq!(all.last(), Some(&e));
+    }
+
+    /// A scratch file that refuses writes (a full disk) loses nothing: the notes stay in
+    /// memory.
+    #[test]
+    fn a_file_that_refuses_writes_keeps_the_notes_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("read-only");
+        std::fs::write(&p, b"").unwrap();
+        let mut log = TaskViews::new(Some(File::open(&p).unwrap()));
+        let ips = [IpAddr::V4([10, 0, 1, 5].into())];
+        let n = 60_000u32;
+        for i in 0..n {
+            let e = format!("eni-{i:017}");
+            log.push(&TaskView {
+                eni: &e,
+                ips: &ips,
+                first: Some(i64::from(i)),
+                is_task: true,
+                pull_bytes: u64::from(i),
+                service: None,
+            });
+        }
+        assert!(log.memory_only && log.chunks.is_empty());
+        let mut seen = 0u32;
+        log.for_each(|v| {
+            assert_eq!(v.pull_bytes, u64::from(seen));
+            seen += 1;
+        })
+        .unwrap();
+        assert_eq!(seen, n);
     }
 
     /// Damaged notes are an error, never a panic or a wrong view.
@@ -393,7 +432,7 @@ mod tests {
             pull_bytes: 1 << 40,
             service: Some("svc"),
         };
-        log.push(&v).unwrap();
+        log.push(&v);
         let whole = log.buf.clone();
         for cut in 0..whole.len() {
             log.buf = whole[..cut].to_vec();
