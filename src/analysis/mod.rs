@@ -660,8 +660,6 @@ struct FirstPass {
     any_ecs: bool,
     /// The non-NAT ENIs, noted for the steps that need this walk's answers first.
     views: TaskViews,
-    /// Their local addresses.
-    enis_seen: FxHashSet<IpAddr>,
     /// Every ENI's public cells and bytes by region, for `--client-side-estimate` when no
     /// NAT is found (only then).
     client_side_cells: FxMap<u64, u64>,
@@ -747,7 +745,6 @@ impl FirstPass {
         self.rejected_other.0 += a.reject_records;
         self.rejected_other.1 += a.reject_bytes;
         self.views.push(&TaskView::of(eni, a));
-        self.enis_seen.extend(a.local_ips.items.iter().copied());
         for ip in &a.local_ips.items {
             let info = self.addresses.entry(*ip).or_insert_with(|| AddressInfo {
                 subnet: a.meta.subnet.as_deref().map(String::from),
@@ -1264,7 +1261,6 @@ pub fn analyse_from(
         records_without_bytes,
         any_ecs,
         mut views,
-        enis_seen,
         client_side_cells,
         client_region_bytes,
     } = first;
@@ -1311,6 +1307,8 @@ pub fn analyse_from(
         rejected.nat_bytes += a.reject_bytes;
         gateways.push(counted.gateway);
     }
+    // the logged non-NAT ENIs' addresses, before the inventory places others
+    let enis_seen: FxHashSet<IpAddr> = addresses.keys().copied().collect();
     let mut addresses = addresses;
     place_by_inventory(&mut addresses, &nat, &opt.inventory);
     let (mut clients, cross) = attribute_to_clients(&nat, &addresses, opt);

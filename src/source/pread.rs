@@ -57,9 +57,8 @@ impl ChunkReader for LocalParquet {
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> Result<Bytes, ParquetError> {
-        self.check(start, length as u64)?;
-        let mut buf = vec![0u8; length];
-        read_exact_at(&self.file, &mut buf, start)?;
+        let mut buf = Vec::new();
+        crate::format::parquet::ChunkSource::chunk(self, start, length, &mut buf)?;
         Ok(buf.into())
     }
 }
