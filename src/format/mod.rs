@@ -178,17 +178,25 @@ pub fn checked_bytes(v: Option<u64>) -> Result<Option<u64>, Malformed> {
     }
 }
 
+/// The bytes a region name is made of: lowercase letters, digits and `-` (a table read
+/// without a branch a byte: the check runs on every text record).
+static REGION_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-';
+        b += 1;
+    }
+    t
+};
+
 /// A `region` value: lowercase letters, digits and `-` (as every AWS region name), else the
 /// record is malformed rather than taken for an unknown region.
 #[inline]
 pub fn checked_region(v: Option<&str>) -> Result<Option<&str>, Malformed> {
     match v {
-        Some(r)
-            if r.len() > 32
-                || !r
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
-        {
+        Some(r) if r.len() > 32 || !r.bytes().fold(true, |ok, b| ok & REGION_BYTE[b as usize]) => {
             Err(Malformed::BadValue("region"))
         }
         v => Ok(v),
@@ -329,6 +337,62 @@ pub fn is_private(ip: &IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use proptest::strategy::Strategy;
+
+    /// The dotted-quad rule, a part at a time: four numbers of one to three digits, each at
+    /// most 255, between three dots (leading zeros allowed).
+    fn ipv4_plain(s: &[u8]) -> Option<Ipv4Addr> {
+        let parts: Vec<&[u8]> = s.split(|&b| b == b'.').collect();
+        if parts.len() != 4 {
+            return None;
+        }
+        let mut out = [0u8; 4];
+        for (o, p) in out.iter_mut().zip(parts) {
+            if !(1..=3).contains(&p.len()) || !p.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            *o = p
+                .iter()
+                .fold(0u32, |v, &d| v * 10 + (d - b'0') as u32)
+                .try_into()
+                .ok()?;
+        }
+        Some(Ipv4Addr::from(out))
+    }
+
+    proptest::proptest! {
+        /// The dotted-quad reader is the rule, on texts of digits and dots (most of them near
+        /// misses), any bytes, and addresses written out (octets past 255, leading zeros).
+        #[test]
+        fn ipv4_reader_is_the_rule(
+            s in proptest::prop_oneof![
+                proptest::collection::vec(proptest::prop_oneof![
+                    4 => proptest::char::range('0', '9'), 2 => proptest::strategy::Just('.'),
+                    1 => proptest::char::any(),
+                ], 0..18).prop_map(|v| v.into_iter().collect::<String>().into_bytes()),
+                proptest::collection::vec(proptest::num::u8::ANY, 0..18),
+                proptest::array::uniform4(0u16..300).prop_map(|o| format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3]).into_bytes()),
+                proptest::array::uniform4(0u8..=255).prop_map(|o| format!("{:03}.{}.{:02}.{}", o[0], o[1], o[2], o[3]).into_bytes()),
+            ],
+        ) {
+            proptest::prop_assert_eq!(parse_ipv4(&s), ipv4_plain(&s));
+        }
+    }
+
+    proptest::proptest! {
+        /// The table's check is the rule it is written from: at most 32 bytes, each a
+        /// lowercase letter, a digit or `-` (any character, and `us-east-1`-like names).
+        #[test]
+        fn region_check_is_its_rule(r in proptest::prop_oneof![
+            "\\PC{0,40}", "[a-z0-9-]{0,34}", "[a-zA-Z0-9_ -]{0,12}",
+        ]) {
+            let rule = r.len() <= 32
+                && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            proptest::prop_assert_eq!(checked_region(Some(&r)).is_ok(), rule);
+            proptest::prop_assert_eq!(checked_region(None), Ok(None));
+        }
+    }
 
     #[test]
     fn ipv4_fast_path_agrees_with_std() {

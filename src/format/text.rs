@@ -107,19 +107,9 @@ type Spans = [(u32, u32); MAX_TOKENS];
 /// general path.
 const MAX_SPLIT_LEN: usize = 2048;
 
-/// Separator bits of the 16 bytes at `line[at..]`: bit `i` set when byte `at + i` is a
-/// separator or lies past the end of the line.
+/// Separator bits of 16 bytes: bit `i` set when byte `i` is a separator.
 #[inline(always)]
-fn sep_mask16(line: &[u8], at: usize) -> u64 {
-    let mut padded = [b' '; 16];
-    let chunk: &[u8] = if at + 16 <= line.len() {
-        &line[at..at + 16]
-    } else {
-        if at < line.len() {
-            padded[..line.len() - at].copy_from_slice(&line[at..]);
-        }
-        &padded
-    };
+fn sep_bits(chunk: &[u8; 16]) -> u64 {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{
@@ -143,6 +133,31 @@ fn sep_mask16(line: &[u8], at: usize) -> u64 {
             .iter()
             .enumerate()
             .fold(0u64, |m, (i, &b)| m | ((is_space(b) as u64) << i))
+    }
+}
+
+/// Separator bits of the 16 bytes at `line[at..]`: bit `i` set when byte `at + i` is a
+/// separator or lies past the end of the line. The 16 bytes holding the line's end are read
+/// as its last 16 (overlapping bytes before `at`) and shifted into place, not copied.
+#[inline(always)]
+fn sep_mask16(line: &[u8], at: usize) -> u64 {
+    let len = line.len();
+    if let Some(chunk) = line.get(at..).and_then(|r| r.first_chunk::<16>()) {
+        return sep_bits(chunk);
+    }
+    if at >= len {
+        return 0xffff;
+    }
+    // `at < len < at + 16`: the bits from `len - at` up lie past the end
+    let past_end = (0xffff << (len - at)) & 0xffff;
+    match line.last_chunk::<16>() {
+        // byte `at + i` is bit `i + at + 16 - len` of the last 16 bytes' mask
+        Some(last) => (sep_bits(last) >> (at + 16 - len)) | past_end,
+        None => {
+            let mut padded = [b' '; 16];
+            padded[..len - at].copy_from_slice(&line[at..]);
+            sep_bits(&padded)
+        }
     }
 }
 
