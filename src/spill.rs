@@ -24,8 +24,13 @@ use crate::account::{Accumulator, EniAgg, EniKey, EniSource};
 /// 1.2 KB with its table entry, so about 10 MB). Measured in BENCHMARKS.md: peak RSS the same
 /// at 1× and 4× the data, at no measurable cost in time.
 pub const DEFAULT_BUDGET: usize = 8_192;
-/// Runs merged in one pass (open files, read buffers and decoded heads at a time).
-const FAN_IN: usize = 64;
+/// Runs merged in one pass at least and at most (each an open file, a read buffer and a
+/// decoded head at a time): [`fan_in`] picks within these from the open-file limit.
+const FAN_IN_MIN: usize = 64;
+const FAN_IN_MAX: usize = 256;
+/// Files the rest of a run may hold open while the runs merge (standard streams, the notes'
+/// scratch file, the report), kept out of the open-file limit.
+const OTHER_FILES: u64 = 32;
 /// Read and write buffer of a run file.
 const RUN_BUFFER: usize = 32 << 10;
 /// A worker's share of the budget is at least this (or the whole budget, if smaller), so that
@@ -96,6 +101,34 @@ pub struct Spill {
     failure: OnceLock<String>,
     /// Bytes written to run files so far.
     pub bytes_written: AtomicU64,
+    /// Runs the walks merge in one pass ([`fan_in`]); past that, [`Spill::finish`] merges
+    /// the smallest first.
+    fan_in: usize,
+}
+
+/// Runs merged in one pass: half the process's open-file limit past [`OTHER_FILES`], within
+/// [`FAN_IN_MIN`]..=[`FAN_IN_MAX`] (Linux's usual limit of 1,024 gives 256, macOS's 256 gives
+/// 96). The more runs the walks merge as they read, the fewer are rewritten before the
+/// analysis, on one thread: a month's 135 runs were 72 rewritten with a fixed 64.
+fn fan_in() -> usize {
+    #[cfg(unix)]
+    let soft = {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes the limit into `r`, a valid rlimit, and nothing else.
+        match unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } {
+            // (`rlim_t` is not 64 bits on every Unix)
+            #[allow(clippy::unnecessary_cast)]
+            0 => r.rlim_cur as u64,
+            _ => 0,
+        }
+    };
+    #[cfg(not(unix))]
+    let soft = 0u64;
+    let share = (soft / 2).saturating_sub(OTHER_FILES);
+    share.clamp(FAN_IN_MIN as u64, FAN_IN_MAX as u64) as usize
 }
 
 impl Spill {
@@ -114,7 +147,14 @@ impl Spill {
             next: AtomicU64::new(0),
             failure: OnceLock::new(),
             bytes_written: AtomicU64::new(0),
+            fan_in: fan_in(),
         }
+    }
+
+    /// The same store merging at most `n` runs in one pass (at least two).
+    pub fn with_fan_in(mut self, n: usize) -> Spill {
+        self.fan_in = n.max(2);
+        self
     }
 
     /// Why spilling stopped, if it did (tables then stay in memory: nothing is lost).
@@ -237,7 +277,7 @@ impl Spill {
     }
 
     /// Everything the engine left: `acc`'s table (moved out) and the runs, merged down to at
-    /// most [`FAN_IN`] runs, to be read back in ENI order.
+    /// most the fan-in ([`fan_in`]), to be read back in ENI order.
     pub fn finish(self, acc: &mut Accumulator) -> io::Result<Stored> {
         let memory = acc.take_sorted();
         let mut runs = std::mem::take(
@@ -247,11 +287,12 @@ impl Spill {
                 .map_err(|_| io::Error::other("spill runs poisoned"))?,
         );
         let window = acc.run.pull_window;
-        // Merge the smallest runs, just enough of them to leave FAN_IN (the walks merge those
-        // as they read): what is rewritten here, before the analysis and on one thread, is
-        // the least it can be (72 runs at the end of a month's reading merged 64 of them).
-        while runs.len() > FAN_IN {
-            let k = (runs.len() - FAN_IN + 1).min(FAN_IN);
+        // Merge the smallest runs, just enough of them to leave the fan-in (the walks merge
+        // those as they read): what is rewritten here, before the analysis and on one
+        // thread, is the least it can be.
+        let fan_in = self.fan_in;
+        while runs.len() > fan_in {
+            let k = (runs.len() - fan_in + 1).min(fan_in);
             runs.sort_by_key(|r| std::cmp::Reverse(r.items));
             let group: Vec<Run> = runs.split_off(runs.len() - k);
             let path = self.new_path()?;
@@ -559,8 +600,12 @@ mod tests {
     /// A hundred tables spilled with a budget of one ENI: the store's directory, the same
     /// tables merged in memory, and what the store gives back.
     fn spilled() -> (tempfile::TempDir, Accumulator, Stored) {
+        spilled_with(64)
+    }
+
+    fn spilled_with(fan_in: usize) -> (tempfile::TempDir, Accumulator, Stored) {
         let dir = tempfile::tempdir().unwrap();
-        let spill = Spill::new(dir.path(), 1, &[]);
+        let spill = Spill::new(dir.path(), 1, &[]).with_fan_in(fan_in);
         let mut whole = Accumulator::new(&Params::default());
         let mut left = fill(&spill, &mut whole);
         assert_eq!(spill.runs(), 100);
@@ -572,10 +617,27 @@ mod tests {
     fn many_runs_merge_back_to_the_same_table() {
         let (_dir, whole, stored) = spilled();
         // of the hundred runs, the 37 smallest were merged into one: just enough
-        assert_eq!(stored.runs(), FAN_IN);
+        assert_eq!(stored.runs(), 64);
         let got = table(&stored);
         assert_eq!(got.len(), 40);
         assert_eq!(got, table(&whole));
+    }
+
+    #[test]
+    fn runs_within_the_fan_in_are_not_rewritten_and_any_fan_in_gives_the_table() {
+        let (_dir, whole, stored) = spilled_with(256);
+        assert_eq!(stored.runs(), 100);
+        assert_eq!(table(&stored), table(&whole));
+        // merged two at a time, down to two
+        let (_dir, _, stored) = spilled_with(2);
+        assert_eq!(stored.runs(), 2);
+        assert_eq!(table(&stored), table(&whole));
+    }
+
+    #[test]
+    fn the_fan_in_follows_the_open_file_limit_within_its_bounds() {
+        let n = fan_in();
+        assert!((FAN_IN_MIN..=FAN_IN_MAX).contains(&n), "{n}");
     }
 
     #[test]

@@ -667,7 +667,8 @@ impl Column {
                     Ok(Some(t)) => parse_ip(t.as_bytes()).map(Some).ok_or(()),
                     Err(_) => Err(()),
                 });
-                d.ips = ips.collect();
+                // into the room of the last dictionary's (kept from file to file)
+                d.ips.extend(ips);
                 d.addresses = d.ips.iter().all(Result::is_ok);
             }
         }
