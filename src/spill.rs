@@ -26,7 +26,7 @@ use crate::account::{Accumulator, EniAgg, EniKey, EniSource};
 pub const DEFAULT_BUDGET: usize = 8_192;
 /// Runs merged in one pass at least and at most (each an open file, a read buffer and a
 /// decoded head at a time): [`fan_in`] picks within these from the open-file limit.
-const FAN_IN_MIN: usize = 64;
+const FAN_IN_MIN: usize = 8;
 const FAN_IN_MAX: usize = 256;
 /// Files the rest of a run may hold open while the runs merge (standard streams, the notes'
 /// scratch file, the report), kept out of the open-file limit.
@@ -108,7 +108,7 @@ pub struct Spill {
 
 /// Runs merged in one pass: half the process's open-file limit past [`OTHER_FILES`], within
 /// [`FAN_IN_MIN`]..=[`FAN_IN_MAX`] (Linux's usual limit of 1,024 gives 256, macOS's 256 gives
-/// 96). The more runs the walks merge as they read, the fewer are rewritten before the
+/// 96, a limit of 48 gives 8: a low limit costs merge passes, not the run). The more runs the walks merge as they read, the fewer are rewritten before the
 /// analysis, on one thread: a month's 135 runs were 72 rewritten with a fixed 64.
 fn fan_in() -> usize {
     #[cfg(unix)]

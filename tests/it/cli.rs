@@ -330,6 +330,58 @@ fn spilling_eni_tables_to_disk_changes_nothing_in_the_report() {
     }
 }
 
+/// Under a low limit on open files (48: the walks then merge 8 runs at a time, where a fixed
+/// 64 could not open them), a run that spills many tables still finishes, with the same
+/// report as without the limit.
+#[cfg(unix)]
+#[test]
+fn a_low_open_file_limit_costs_merge_passes_not_the_run() {
+    use crate::support::{spec, world};
+    use flowcost::generate::{Encoding, FieldSet};
+    use std::os::unix::process::CommandExt;
+    let w = world(&spec(61, FieldSet::V7), &[Encoding::Gz]);
+    let path = w.path(Encoding::Gz);
+    let args = [
+        "analyze",
+        "--format",
+        "json",
+        "-q",
+        "-j",
+        "2",
+        "--max-enis-in-memory",
+        "1",
+        &path,
+    ];
+    let free = run(&args);
+    assert!(free.status.success(), "{}", stderr(&free));
+    let mut limited = bin();
+    limited.args(args).env("FLOWCOST_SHOW_SPILL", "1");
+    // SAFETY: setrlimit is async-signal-safe and touches only the child's own limit.
+    unsafe {
+        limited.pre_exec(|| {
+            let r = libc::rlimit {
+                rlim_cur: 48,
+                rlim_max: 48,
+            };
+            match libc::setrlimit(libc::RLIMIT_NOFILE, &r) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let limited = limited.output().unwrap();
+    assert!(limited.status.success(), "{}", stderr(&limited));
+    let note = stderr(&limited);
+    let runs: u64 = note
+        .split("spilled to disk: ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no spill note: {note}"));
+    assert!(runs > 64, "{note}");
+    assert_eq!(stdout(&free), stdout(&limited));
+}
+
 #[test]
 fn a_temp_dir_that_is_not_a_directory_is_a_usage_error() {
     let o = run(&["analyze", "--temp-dir", "/no/such/dir", SAMPLE_GZ]);
