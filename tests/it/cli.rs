@@ -288,6 +288,15 @@ fn multi_member_gzip_is_read_to_the_end() {
     );
 }
 
+/// The runs a run's spill note (`FLOWCOST_SHOW_SPILL`) says it wrote.
+fn spill_runs(note: &str) -> u64 {
+    note.split("spilled to disk: ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no spill note: {note}"))
+}
+
 /// A budget of one ENI makes every worker spill after every input (and every chunk of a split
 /// text input): the report must be the same byte for byte, and the spill directory gone.
 #[test]
@@ -318,12 +327,7 @@ fn spilling_eni_tables_to_disk_changes_nothing_in_the_report() {
             .unwrap();
         assert!(spilled.status.success(), "{}", stderr(&spilled));
         let note = stderr(&spilled);
-        let runs: u64 = note
-            .split("spilled to disk: ")
-            .nth(1)
-            .and_then(|s| s.split(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no spill note: {note}"));
+        let runs = spill_runs(&note);
         assert!(runs > 1, "{path}: {note}");
         assert_eq!(stdout(&kept), stdout(&spilled), "{path}");
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
@@ -372,12 +376,7 @@ fn a_low_open_file_limit_costs_merge_passes_not_the_run() {
     let limited = limited.output().unwrap();
     assert!(limited.status.success(), "{}", stderr(&limited));
     let note = stderr(&limited);
-    let runs: u64 = note
-        .split("spilled to disk: ")
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no spill note: {note}"));
+    let runs = spill_runs(&note);
     assert!(runs > 64, "{note}");
     assert_eq!(stdout(&free), stdout(&limited));
 }
