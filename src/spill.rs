@@ -108,8 +108,9 @@ pub struct Spill {
 
 /// Runs merged in one pass: half the process's open-file limit past [`OTHER_FILES`], within
 /// [`FAN_IN_MIN`]..=[`FAN_IN_MAX`] (Linux's usual limit of 1,024 gives 256, macOS's 256 gives
-/// 96, a limit of 48 gives 8: a low limit costs merge passes, not the run). The more runs the walks merge as they read, the fewer are rewritten before the
-/// analysis, on one thread: a month's 135 runs were 72 rewritten with a fixed 64.
+/// 96, a limit of 48 gives 8: a low limit costs merge passes, not the run). The more runs
+/// the walks merge as they read, the fewer are rewritten before the analysis, on one
+/// thread: of a month's 135 runs, a fixed 64 had 72 rewritten.
 fn fan_in() -> usize {
     #[cfg(unix)]
     let soft = {
