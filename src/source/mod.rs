@@ -207,6 +207,8 @@ pub struct Expanded {
 pub fn expand(paths: &[String], follow: bool) -> Result<Expanded, SourceError> {
     let mut out = Expanded::default();
     let mut seen_dirs = std::collections::HashSet::new();
+    // each local file's identity from the one `stat` that found it, for `dedup`
+    let mut ids = Identities::default();
     for p in paths {
         if p.starts_with("s3://") {
             continue;
@@ -241,6 +243,7 @@ pub fn expand(paths: &[String], follow: bool) -> Result<Expanded, SourceError> {
                 root: &root,
                 follow,
                 seen_dirs: &mut seen_dirs,
+                ids: &mut ids,
                 out: &mut out,
             };
             w.dir(path, &root);
@@ -248,6 +251,7 @@ pub fn expand(paths: &[String], follow: bool) -> Result<Expanded, SourceError> {
                 return Err(SourceError::Empty(p.clone()));
             }
         } else {
+            ids.note(path, &meta);
             out.inputs.push(Input {
                 location: Location::File(path.to_path_buf()),
                 display: p.clone(),
@@ -256,8 +260,28 @@ pub fn expand(paths: &[String], follow: bool) -> Result<Expanded, SourceError> {
             });
         }
     }
-    dedup(&mut out.inputs, &mut out.notes);
+    dedup_by(&mut out.inputs, &mut out.notes, |p| {
+        ids.0.get(p).cloned().or_else(|| file_identity(p))
+    });
     Ok(out)
+}
+
+/// The identities of the local files found, from the `stat` that found each: [`dedup`]
+/// needs no second one (a month of AWS deliveries is thousands of files).
+#[derive(Default)]
+struct Identities(std::collections::HashMap<PathBuf, Identity>);
+
+impl Identities {
+    fn note(&mut self, path: &Path, meta: &std::fs::Metadata) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            self.0
+                .insert(path.to_path_buf(), Identity::File(meta.dev(), meta.ino()));
+        }
+        #[cfg(not(unix))]
+        let _ = (path, meta); // (the identity is a canonical path: made when needed)
+    }
 }
 
 /// A folder walk: the root it stays under, the directories already walked (by their real
@@ -266,6 +290,7 @@ struct Walk<'a> {
     root: &'a Path,
     follow: bool,
     seen_dirs: &'a mut std::collections::HashSet<PathBuf>,
+    ids: &'a mut Identities,
     out: &'a mut Expanded,
 }
 
@@ -344,6 +369,7 @@ impl Walk<'_> {
                 };
                 self.dir(&path, &real);
             } else if is_flow_log_name(&path) {
+                self.ids.note(&path, &meta);
                 self.out.inputs.push(Input {
                     display: path.display().to_string(),
                     location: Location::File(path),
@@ -381,7 +407,7 @@ pub fn flow_log_id(path: &str) -> Option<&str> {
 /// Some file systems (FUSE and network mounts) do not keep inodes unique, so two local files
 /// of one identity are taken for one only when their canonical paths agree too (see
 /// [`dedup`]).
-#[derive(PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 enum Identity {
     #[cfg(unix)]
     File(u64, u64),
@@ -479,7 +505,10 @@ fn dedup_by(
     }
     let mut drop: HashSet<usize> = HashSet::new();
     let mut example = None;
-    for idx in by_stem.values().filter(|v| v.len() > 1) {
+    // (in the inputs' order: the note's example is the same every run)
+    let mut twins: Vec<&Vec<usize>> = by_stem.values().filter(|v| v.len() > 1).collect();
+    twins.sort();
+    for idx in twins {
         let keep = idx
             .iter()
             .copied()
@@ -518,18 +547,32 @@ fn dedup_by(
     let mut example = None;
     let mut groups: Vec<&Vec<usize>> = by_size.values().filter(|v| v.len() > 1).collect();
     groups.sort();
+    // the local files among them, told apart first by their ends (read in parallel)
+    let local: Vec<(usize, &Path, u64)> = groups
+        .iter()
+        .flat_map(|g| g.iter())
+        .filter_map(|&n| match &inputs[n].location {
+            Location::File(p) => Some((n, p.as_path(), inputs[n].size)),
+            _ => None,
+        })
+        .collect();
+    let prints: HashMap<usize, Option<u64>> = local
+        .iter()
+        .map(|&(n, ..)| n)
+        .zip(fingerprints(&local))
+        .collect();
     for idx in groups {
         let mut firsts: Vec<(Option<u64>, usize)> = Vec::new();
         for &n in idx {
-            let hash = match &inputs[n].location {
-                Location::File(p) => match content_hash(p) {
+            let print = match &inputs[n].location {
+                Location::File(_) => match prints.get(&n).copied().flatten() {
                     Some(h) => Some(h),
                     None => continue,
                 },
                 _ => None,
             };
             let same = firsts.iter().find(|(h, first)| {
-                *h == hash
+                *h == print
                     && match (&inputs[*first].location, &inputs[n].location) {
                         (Location::File(a), Location::File(b)) => same_bytes(a, b),
                         _ => true,
@@ -543,7 +586,7 @@ fn dedup_by(
                         (inputs[n].display.clone(), inputs[first].display.clone())
                     });
                 }
-                None => firsts.push((hash, n)),
+                None => firsts.push((print, n)),
             }
         }
     }
@@ -561,19 +604,64 @@ fn dedup_by(
     }
 }
 
-/// A hash of a file's bytes, read in blocks (for finding copies among files of one size).
-fn content_hash(p: &Path) -> Option<u64> {
+/// The bytes at each end of a file that [`fingerprint`] reads.
+const PRINT_BLOCK: u64 = 4096;
+
+/// A hash of a file's first and last [`PRINT_BLOCK`] bytes (the whole file when it is not
+/// longer than both), `size` being its length when listed: files of one size that differ
+/// almost always differ there (a gzip member ends with its text's CRC-32 and length,
+/// a Parquet file with its footer), so only files that agree there are compared whole.
+/// `None` if it cannot be read.
+fn fingerprint(p: &Path, size: u64) -> Option<u64> {
     use std::hash::Hasher;
     let mut f = File::open(p).ok()?;
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = read_up_to(&mut f, &mut buf).ok()?;
-        h.write(&buf[..n]);
-        if n < buf.len() {
-            return Some(h.finish());
-        }
+    let mut buf = [0u8; 2 * PRINT_BLOCK as usize];
+    let n = if size <= 2 * PRINT_BLOCK {
+        read_up_to(&mut f, &mut buf).ok()?
+    } else {
+        let (head, tail) = buf.split_at_mut(PRINT_BLOCK as usize);
+        let a = read_up_to(&mut f, head).ok()?;
+        f.seek(io::SeekFrom::Start(size - PRINT_BLOCK)).ok()?;
+        let b = read_up_to(&mut f, tail).ok()?;
+        h.write_usize(a);
+        a + b
+    };
+    h.write(&buf[..n]);
+    Some(h.finish())
+}
+
+/// [`fingerprint`] of each `(index, path, size)`, in order. The reads are small and
+/// scattered (two a file, on a cold cache each a wait for the disk), so several threads
+/// issue them at once; the work is tiny, whatever `--threads` says.
+fn fingerprints(files: &[(usize, &Path, u64)]) -> Vec<Option<u64>> {
+    const READERS: usize = 8;
+    const PER_READER: usize = 32;
+    let readers = files.len().div_ceil(PER_READER).min(READERS);
+    if readers <= 1 {
+        return files.iter().map(|&(_, p, n)| fingerprint(p, n)).collect();
     }
+    let per = files.len().div_ceil(readers);
+    let read = |part: &[(usize, &Path, u64)]| -> Vec<Option<u64>> {
+        part.iter().map(|&(_, p, n)| fingerprint(p, n)).collect()
+    };
+    std::thread::scope(|s| {
+        let parts: Vec<_> = files
+            .chunks(per)
+            .map(|part| {
+                let thread = std::thread::Builder::new().spawn_scoped(s, move || read(part));
+                (part, thread)
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|(part, thread)| match thread {
+                // (a reader that could not start or that panicked: its part read here)
+                Ok(t) => t.join().unwrap_or_else(|_| read(part)),
+                Err(_) => read(part),
+            })
+            .collect()
+    })
 }
 
 /// Whether two files hold the same bytes, compared block by block.
@@ -865,6 +953,81 @@ mod tests {
         assert_eq!(kept, ["a.log", "b.log"]);
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(notes[0].contains("same bytes"), "{notes:?}");
+    }
+
+    #[test]
+    fn copies_are_found_by_their_bytes_not_their_ends() {
+        // files of one size: equal at both ends and not in the middle (kept), equal
+        // throughout (read once), short enough to be read whole; more than one reader's
+        // share, so that the ends are read on several threads
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let big = |mid: u8| {
+            let mut b = vec![b'x'; 3 * PRINT_BLOCK as usize];
+            b[PRINT_BLOCK as usize + 7] = mid;
+            b
+        };
+        let mut names = Vec::new();
+        for i in 0..40u8 {
+            let n = format!("f{i:02}.log");
+            // f00..f19 differ in the middle only; f20..f39 copy f00
+            std::fs::write(d.join(&n), big(if i < 20 { i } else { 0 })).unwrap();
+            names.push(n);
+        }
+        for (n, body) in [
+            ("s1.log", "2 10\n"),
+            ("s2.log", "2 10\n"),
+            ("s3.log", "2 11\n"),
+        ] {
+            std::fs::write(d.join(n), body).unwrap();
+            names.push(n.into());
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut inputs = files_in(d, &names);
+        let mut notes = Vec::new();
+        dedup(&mut inputs, &mut notes);
+        let kept: Vec<&str> = inputs.iter().map(|i| i.display.as_str()).collect();
+        let mut want: Vec<&str> = names[..20].to_vec();
+        want.extend(["s1.log", "s3.log"]);
+        assert_eq!(kept, want);
+        assert!(
+            notes[0].starts_with("21 input(s) hold the same bytes"),
+            "{notes:?}"
+        );
+        // a file that cannot be read is left for the reader to report, not taken for a copy
+        let mut inputs = files_in(d, &["f00.log", "f20.log"]);
+        std::fs::remove_file(d.join("f20.log")).unwrap();
+        dedup(&mut inputs, &mut Vec::new());
+        assert_eq!(inputs.len(), 2);
+    }
+
+    #[test]
+    fn deliveries_in_two_encodings_are_read_once_and_named_in_order() {
+        // forty deliveries, each as gzip text and Parquet (names only: not opened); the note's
+        // example is the first in the inputs' order, whatever the order of a hash map
+        let input = |name: String| Input {
+            display: name.clone(),
+            location: Location::S3 {
+                bucket: "b".into(),
+                key: name,
+            },
+            size: 0,
+            etag: None,
+        };
+        let stem =
+            |i: usize| format!("p/111122223333_vpcflowlogs_us-east-1_fl-0a_20260901T{i:04}Z_ab");
+        let mut inputs: Vec<Input> = (0..40)
+            .flat_map(|i| [input(stem(i) + ".log.gz"), input(stem(i) + ".log.parquet")])
+            .collect();
+        let mut notes = Vec::new();
+        dedup(&mut inputs, &mut notes);
+        assert_eq!(inputs.len(), 40);
+        assert!(inputs.iter().all(|i| i.display.ends_with(".parquet")));
+        let first = format!("e.g. {}.log.gz and {}.log.parquet)", stem(0), stem(0));
+        assert!(
+            notes[0].starts_with("40 AWS deliveries") && notes[0].contains(&first),
+            "{notes:?}"
+        );
     }
 
     #[test]
