@@ -1217,6 +1217,8 @@ impl Accumulator {
             tag: None,
             key: String::new(),
             current: None,
+            eni_held: false,
+            region_held: false,
             lookups: LookupCache::new(ranges),
             names_settled: false,
         }
@@ -1275,16 +1277,26 @@ pub struct FileSink<'a> {
     /// The names of the input's previous row were a record's, settled in the aggregate held
     /// now: a row repeating them ([`Record::same_names`]) has nothing to settle.
     names_settled: bool,
+    /// The input's previous row was a record of the ENI held in `current`: a row repeating
+    /// its ENI ([`Record::same_interface`]) is that ENI's without comparing the ids.
+    eni_held: bool,
+    /// The input's previous row was a record whose region is `last_region`'s: a row
+    /// repeating it ([`Record::same_region`]) is that region's without comparing the names.
+    region_held: bool,
 }
 
 /// The aggregate of `eni`, held in `current` (see [`FileSink`]); the one held before, if
-/// another ENI's, goes back to `enis`. `true` with it when it was not the one held.
+/// another ENI's, goes back to `enis`. `true` with it when it was not the one held. `known`:
+/// the reader said `eni` is the held one's.
 fn hold<'s>(
     current: &'s mut Option<(EniKey, Box<EniAgg>)>,
     enis: &mut FxMap<EniKey, Box<EniAgg>>,
     eni: &str,
+    known: bool,
 ) -> (&'s mut EniAgg, bool) {
-    let switched = !current.as_ref().is_some_and(|(k, _)| same(k.as_str(), eni));
+    let switched = !current
+        .as_ref()
+        .is_some_and(|(k, _)| known || same(k.as_str(), eni));
     if switched {
         if let Some((k, a)) = current.take() {
             enis.insert(k, a);
@@ -1342,13 +1354,16 @@ impl FileSink<'_> {
     }
 
     /// The region id of a record's `region` value; a value the ip-ranges data does not know
-    /// falls back to the input's region (its path, or `--region`) and is counted.
-    fn region_of(&mut self, name: Option<&str>) -> Option<u16> {
+    /// falls back to the input's region (its path, or `--region`) and is counted. `repeated`:
+    /// the reader said the value is the previous row's.
+    fn region_of(&mut self, name: Option<&str>, repeated: bool) -> Option<u16> {
+        let known = std::mem::take(&mut self.region_held) && repeated;
         let Some(name) = name else {
             return self.file_region;
         };
+        self.region_held = true;
         let id = match &self.last_region {
-            Some((n, id)) if same(n, name) => *id,
+            Some((n, id)) if known || same(n, name) => *id,
             _ => {
                 let id = self.ranges.region_id(name);
                 self.last_region = Some((name.to_string(), id));
@@ -1385,16 +1400,22 @@ impl Sink for FileSink<'_> {
     }
     fn header(&mut self) {
         self.names_settled = false;
+        self.eni_held = false;
+        self.region_held = false;
         self.stats.counts.lines += 1;
         self.stats.counts.headers += 1;
     }
     fn blank(&mut self) {
         self.names_settled = false;
+        self.eni_held = false;
+        self.region_held = false;
         self.stats.counts.lines += 1;
         self.stats.counts.blank += 1;
     }
     fn malformed(&mut self, line: u64, why: Malformed) {
         self.names_settled = false;
+        self.eni_held = false;
+        self.region_held = false;
         self.stats.counts.lines += 1;
         self.stats.counts.malformed += 1;
         if self.stats.malformed_examples.len() < EXAMPLES_PER_FILE {
@@ -1407,7 +1428,8 @@ impl Sink for FileSink<'_> {
 
     fn record(&mut self, r: &Record<'_>) {
         let settled = std::mem::take(&mut self.names_settled);
-        let region = self.region_of(r.region);
+        let eni_held = std::mem::take(&mut self.eni_held);
+        let region = self.region_of(r.region, r.same_region);
         let c = &mut self.stats.counts;
         c.lines += 1;
         match r.status {
@@ -1461,7 +1483,9 @@ impl Sink for FileSink<'_> {
             None => eni,
             Some(t) => tagged_key(eni, t, &mut self.key),
         };
-        let (agg, switched) = hold(&mut self.current, &mut self.acc.table.enis, eni);
+        let known = eni_held && r.same_interface;
+        let (agg, switched) = hold(&mut self.current, &mut self.acc.table.enis, eni, known);
+        self.eni_held = true;
         let bytes = r.bytes.unwrap_or(0);
         if r.action == Action::Reject {
             c.rejected += 1;
@@ -1687,13 +1711,13 @@ mod tests {
         v
     }
 
-    /// One row of [`names_hint_changes_nothing`]'s inputs: ENI, subnet, task, rejected,
-    /// malformed (each an index into a few values, or none).
-    type Row = (u8, Option<u8>, Option<u8>, bool, bool);
+    /// One row of [`reader_hints_change_nothing`]'s inputs: ENI, subnet, task, rejected,
+    /// malformed, region (each an index into a few values, or none).
+    type Row = (u8, Option<u8>, Option<u8>, bool, bool, Option<u8>);
 
-    /// Feed `rows` to a fresh accumulator, with the reader's names hint set truthfully (the
-    /// row's names equal the previous row's, a malformed row's included) or never.
-    fn accumulate(rows: &[Row], hinted: bool) -> Vec<(String, EniAgg)> {
+    /// Feed `rows` to a fresh accumulator, with the reader's hints set truthfully (the row's
+    /// names or ENI equal the previous row's, a malformed row's included) or never.
+    fn accumulate(rows: &[Row], hinted: bool) -> (Vec<(String, EniAgg)>, Oddities) {
         static R: std::sync::OnceLock<IpRanges> = std::sync::OnceLock::new();
         let ranges = R.get_or_init(IpRanges::embedded);
         let params = Params::new(Arc::new(RunConfig::default()));
@@ -1701,12 +1725,15 @@ mod tests {
         let enis = ["eni-a", "eni-b", "eni-c"];
         let subnets = ["subnet-1", "subnet-0", "subnet-2"];
         let tasks = ["t2", "t1", "t0"];
+        // (one the ip-ranges data does not know)
+        let regions = ["us-east-1", "eu-west-1", "xx-nowhere-1"];
         let mut sink = acc.file(ranges, &params, FileStats::default(), None);
-        let mut before = None;
-        for (i, &(eni, subnet, task, reject, bad)) in rows.iter().enumerate() {
+        let (mut before, mut before_eni, mut before_region) = (None, None, None);
+        for (i, &(eni, subnet, task, reject, bad, region)) in rows.iter().enumerate() {
             let names = (subnet, task);
             let r = Record {
                 interface_id: Some(enis[eni as usize % 3]),
+                region: region.map(|r| regions[r as usize % 3]),
                 srcaddr: "10.0.0.5".parse().ok(),
                 dstaddr: "52.216.8.1".parse().ok(),
                 bytes: Some(100),
@@ -1719,9 +1746,13 @@ mod tests {
                     Action::Accept
                 },
                 same_names: hinted && before == Some(names),
+                same_interface: hinted && before_eni == Some(eni % 3),
+                same_region: hinted && before_region == Some(region.map(|r| r % 3)),
                 ..Record::default()
             };
             before = Some(names);
+            before_eni = Some(eni % 3);
+            before_region = Some(region.map(|r| r % 3));
             if bad {
                 sink.malformed(i as u64 + 1, Malformed::BadUtf8);
             } else {
@@ -1729,18 +1760,22 @@ mod tests {
             }
         }
         drop(sink);
-        sorted_table(acc)
+        let odd = acc.inputs.odd.clone();
+        (sorted_table(acc), odd)
     }
 
     proptest::proptest! {
         /// A row repeating the names of the row before skips settling them only when they
-        /// were settled in the same aggregate: the hint never changes what is counted (a
-        /// malformed or rejected row in between, or another ENI, makes the names settle).
+        /// were settled in the same aggregate, and one repeating its ENI skips comparing
+        /// the ids only when the ENI held is that row's: the hints never change what is
+        /// counted (a malformed or rejected row in between, or another ENI, makes the
+        /// names settle and the ids compare).
         #[test]
-        fn names_hint_changes_nothing(
+        fn reader_hints_change_nothing(
             rows in proptest::collection::vec(
                 (0u8..3, proptest::option::of(0u8..3), proptest::option::of(0u8..3),
-                 proptest::bool::weighted(0.2), proptest::bool::weighted(0.2)),
+                 proptest::bool::weighted(0.2), proptest::bool::weighted(0.2),
+                 proptest::option::of(0u8..3)),
                 0..40,
             ),
         ) {

@@ -60,6 +60,10 @@ pub struct Record<'a> {
     /// `ecs-*`) are those of the input's previous row. Set only where it is known cheaply (a
     /// dictionary-encoded column's key repeating); `false` is always true enough.
     pub same_names: bool,
+    /// Like [`Record::same_names`], for `interface-id`: the ENI is the previous row's.
+    pub same_interface: bool,
+    /// Like [`Record::same_names`], for `region`.
+    pub same_region: bool,
 }
 
 impl Record<'_> {
@@ -77,12 +81,15 @@ impl Record<'_> {
 }
 
 /// Checks a reader's hints as its rows arrive (the tests' and the fuzzer's sinks): a row
-/// saying it repeats the names of the row before ([`Record::same_names`]) must.
+/// saying it repeats the names, the ENI or the region of the row before
+/// ([`Record::same_names`], [`Record::same_interface`], [`Record::same_region`]) must.
 #[doc(hidden)]
 #[derive(Default, Debug, PartialEq)]
 pub struct HintCheck {
-    /// The previous row's names, if it was a record.
+    /// The previous row's names and ENI, if it was a record.
     names: Option<String>,
+    interface: Option<Option<String>>,
+    region: Option<Option<String>>,
     /// Rows that said so.
     pub hinted: usize,
 }
@@ -100,8 +107,32 @@ impl HintCheck {
             }
         }
         self.names = Some(names);
+        let interface = r.interface_id.map(str::to_string);
+        if r.same_interface {
+            self.hinted += 1;
+            if let Some(before) = &self.interface {
+                assert_eq!(
+                    before, &interface,
+                    "a row said it repeats the ENI before it"
+                );
+            }
+        }
+        self.interface = Some(interface);
+        let region = r.region.map(str::to_string);
+        if r.same_region {
+            self.hinted += 1;
+            if let Some(before) = &self.region {
+                assert_eq!(
+                    before, &region,
+                    "a row said it repeats the region before it"
+                );
+            }
+        }
+        self.region = Some(region);
         let r = Record {
             same_names: false,
+            same_interface: false,
+            same_region: false,
             ..r.clone()
         };
         format!("{r:?}")
@@ -110,6 +141,8 @@ impl HintCheck {
     /// A row that was not a record.
     pub fn malformed(&mut self) {
         self.names = None;
+        self.interface = None;
+        self.region = None;
     }
 }
 

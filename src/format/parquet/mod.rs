@@ -516,9 +516,12 @@ fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
     let mut recs: [Record<'a>; CHUNK_ROWS] = std::array::from_fn(|_| Record::default());
     let mut bad: [Option<Malformed>; CHUNK_ROWS] = std::array::from_fn(|_| None);
     let mut same = [false; CHUNK_ROWS];
+    let mut same_eni = [false; CHUNK_ROWS];
+    let mut same_region = [false; CHUNK_ROWS];
     for from in (0..n).step_by(CHUNK_ROWS) {
         let len = CHUNK_ROWS.min(n - from);
         let (recs, bad, same) = (&mut recs[..len], &mut bad[..len], &mut same[..len]);
+        let (same_eni, same_region) = (&mut same_eni[..len], &mut same_region[..len]);
         // no reset between chunks: every column sets its field in every row (or marks the
         // row bad, and a bad row's record is never read); fields without a column stay at
         // their defaults, and `bad` is emptied as it is read
@@ -527,10 +530,18 @@ fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
             c.fill(*f, start + from, recs, bad);
             if is_name(*f) {
                 c.repeats(start + from, same);
+            } else if *f == Field::InterfaceId {
+                same_eni.fill(true);
+                c.repeats(start + from, same_eni);
+            } else if *f == Field::Region {
+                same_region.fill(true);
+                c.repeats(start + from, same_region);
             }
         }
-        for (rec, s) in recs.iter_mut().zip(same.iter()) {
-            rec.same_names = *s;
+        for (k, rec) in recs.iter_mut().enumerate() {
+            rec.same_names = same[k];
+            rec.same_interface = same_eni[k];
+            rec.same_region = same_region[k];
         }
         for (rec, why) in recs.iter().zip(bad.iter_mut()) {
             *rows += 1;
