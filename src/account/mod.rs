@@ -1716,7 +1716,7 @@ mod tests {
     type Row = (u8, Option<u8>, Option<u8>, bool, bool, Option<u8>);
 
     /// Feed `rows` to a fresh accumulator, with the reader's hints set truthfully (the row's
-    /// names or ENI equal the previous row's, a malformed row's included) or never.
+    /// names, ENI or region equal the previous row's, a malformed row's included) or never.
     fn accumulate(rows: &[Row], hinted: bool) -> (Vec<(String, EniAgg)>, Oddities) {
         static R: std::sync::OnceLock<IpRanges> = std::sync::OnceLock::new();
         let ranges = R.get_or_init(IpRanges::embedded);
