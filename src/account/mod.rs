@@ -556,20 +556,26 @@ fn set_once(slot: &mut Option<Box<str>>, v: Option<&str>) {
     }
 }
 
-/// [`set_once`] for a shared name, interned in `names`.
-#[inline]
+/// [`set_once`] for a shared name, interned in `names`. Inlined (five calls a record, most
+/// of them a comparison that changes nothing); the interning is not.
+#[inline(always)]
 fn set_name(slot: &mut Option<Name>, v: Option<&str>, names: &mut rustc_hash::FxHashSet<Name>) {
     if let Some(v) = v {
         if slot.as_deref().is_none_or(|s| !same(v, s) && v < s) {
-            let name = match names.get(v) {
-                Some(n) => n.clone(),
-                None => {
-                    let n: Name = v.into();
-                    names.insert(n.clone());
-                    n
-                }
-            };
-            *slot = Some(name);
+            *slot = Some(intern_name(v, names));
+        }
+    }
+}
+
+/// `v` as the name `names` holds, added if new.
+#[inline(never)]
+fn intern_name(v: &str, names: &mut rustc_hash::FxHashSet<Name>) -> Name {
+    match names.get(v) {
+        Some(n) => n.clone(),
+        None => {
+            let n: Name = v.into();
+            names.insert(n.clone());
+            n
         }
     }
 }
