@@ -86,49 +86,39 @@ impl Record<'_> {
 #[doc(hidden)]
 #[derive(Default, Debug, PartialEq)]
 pub struct HintCheck {
-    /// The previous row's names and ENI, if it was a record.
-    names: Option<String>,
-    interface: Option<Option<String>>,
-    region: Option<Option<String>>,
+    /// The previous row's names, ENI and region (as text), if it was a record.
+    before: Option<[String; 3]>,
     /// Rows that said so.
     pub hinted: usize,
 }
 
 impl HintCheck {
-    /// Check a record's hint (panics if it is false) and give its text without the hint, so
+    /// Check a record's hints (panics if one is false) and give its text without them, so
     /// that two readers' records compare.
     pub fn record(&mut self, r: &Record<'_>) -> String {
-        let names = format!("{:?}", r.names());
-        if r.same_names {
-            self.hinted += 1;
-            // a malformed row between leaves nothing to compare with
-            if let Some(before) = &self.names {
-                assert_eq!(before, &names, "a row said it repeats the names before it");
+        let now = [
+            format!("{:?}", r.names()),
+            format!("{:?}", r.interface_id),
+            format!("{:?}", r.region),
+        ];
+        let hints = [
+            (r.same_names, "names"),
+            (r.same_interface, "ENI"),
+            (r.same_region, "region"),
+        ];
+        for (i, (hint, what)) in hints.into_iter().enumerate() {
+            if hint {
+                self.hinted += 1;
+                // a malformed row between leaves nothing to compare with
+                if let Some(before) = &self.before {
+                    assert_eq!(
+                        before[i], now[i],
+                        "a row said it repeats the {what} before it"
+                    );
+                }
             }
         }
-        self.names = Some(names);
-        let interface = r.interface_id.map(str::to_string);
-        if r.same_interface {
-            self.hinted += 1;
-            if let Some(before) = &self.interface {
-                assert_eq!(
-                    before, &interface,
-                    "a row said it repeats the ENI before it"
-                );
-            }
-        }
-        self.interface = Some(interface);
-        let region = r.region.map(str::to_string);
-        if r.same_region {
-            self.hinted += 1;
-            if let Some(before) = &self.region {
-                assert_eq!(
-                    before, &region,
-                    "a row said it repeats the region before it"
-                );
-            }
-        }
-        self.region = Some(region);
+        self.before = Some(now);
         let r = Record {
             same_names: false,
             same_interface: false,
@@ -140,9 +130,7 @@ impl HintCheck {
 
     /// A row that was not a record.
     pub fn malformed(&mut self) {
-        self.names = None;
-        self.interface = None;
-        self.region = None;
+        self.before = None;
     }
 }
 
