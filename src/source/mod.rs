@@ -556,16 +556,15 @@ fn dedup_by(
             _ => None,
         })
         .collect();
-    let prints: HashMap<usize, Option<u64>> = local
-        .iter()
-        .map(|&(n, ..)| n)
-        .zip(fingerprints(&local))
-        .collect();
+    let mut prints: Vec<Option<u64>> = vec![None; inputs.len()];
+    for (&(n, ..), print) in local.iter().zip(fingerprints(&local)) {
+        prints[n] = print;
+    }
     for idx in groups {
         let mut firsts: Vec<(Option<u64>, usize)> = Vec::new();
         for &n in idx {
             let print = match &inputs[n].location {
-                Location::File(_) => match prints.get(&n).copied().flatten() {
+                Location::File(_) => match prints[n] {
                     Some(h) => Some(h),
                     None => continue,
                 },
