@@ -5,7 +5,7 @@
 //! progress bar on stderr when asked to (a terminal, not `--quiet`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -104,6 +104,62 @@ impl Accs {
             .map(|a| a.inputs.files.len())
             .max()
             .unwrap_or(0)
+    }
+}
+
+/// One set of accumulators per thread of the pool, taken by the thread of that index for each
+/// input it reads: as many sets as threads, each growing its tables once, merged at the end.
+/// (Rayon's `fold` made one set per piece of its split of the inputs, 21 at two threads on
+/// the benchmark world, each learning the NAT gateways' clients again: BENCHMARKS.md, "Issue
+/// 14, fourteenth step".) Which thread reads which input changes no total: accumulators merge
+/// associatively and commutatively (the engine's tests compare thread counts).
+struct Workers<T> {
+    sets: Vec<Mutex<Option<T>>>,
+    /// The sets of inputs read while their thread's set was taken: a thread waiting inside a
+    /// split input's parallel parse may take another input of the run meanwhile.
+    extra: Mutex<Vec<T>>,
+}
+
+impl<T> Workers<T> {
+    fn new(threads: usize) -> Workers<T> {
+        Workers {
+            sets: (0..threads).map(|_| Mutex::new(None)).collect(),
+            extra: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Run `f` on this thread's set (made by `new` the first time), or on a set of its own if
+    /// this thread's is taken further up its stack.
+    fn with(&self, new: impl Fn() -> T, f: impl FnOnce(&mut T)) {
+        let set = rayon::current_thread_index().and_then(|i| self.sets.get(i));
+        let guard = set.and_then(|m| match m.try_lock() {
+            Ok(g) => Some(g),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        });
+        match guard {
+            Some(mut g) => f(g.get_or_insert_with(new)),
+            None => {
+                let mut own = new();
+                f(&mut own);
+                let mut extra = self.extra.lock().unwrap_or_else(PoisonError::into_inner);
+                extra.push(own);
+            }
+        }
+    }
+
+    /// Every set, in the threads' order, then the extra ones.
+    fn into_all(self) -> Vec<T> {
+        let inner = |m: Mutex<Option<T>>| m.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let extra = self
+            .extra
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.sets
+            .into_iter()
+            .filter_map(inner)
+            .chain(extra)
+            .collect()
     }
 }
 
@@ -248,24 +304,21 @@ impl Engine<'_> {
             a
         };
         let work = || {
+            let workers = Workers::new(rayon::current_num_threads());
             let local = || {
-                inputs
-                    .par_iter()
-                    .fold(new, |mut accs, input| {
+                inputs.par_iter().for_each(|input| {
+                    workers.with(new, |accs| {
                         let (counter, read) = self.counter(&progress);
                         let opened = source::open(input, counter);
-                        self.ingest(input, opened, &read, &mut accs, &progress);
-                        self.relieve(&mut accs);
-                        accs
+                        self.ingest(input, opened, &read, accs, &progress);
+                        self.relieve(accs);
                     })
-                    .reduce(new, merge)
+                })
             };
-            let downloads = || match remote {
-                None => new(),
-                Some(d) => d
-                    .fetched
-                    .par_bridge()
-                    .fold(new, |mut accs, (input, body)| {
+            let downloads = || {
+                let Some(d) = remote else { return };
+                d.fetched.par_bridge().for_each(|(input, body)| {
+                    workers.with(new, |accs| {
                         let (counter, read) = self.counter(&progress);
                         // a whole object holds its download slot until it is decoded
                         let (opened, _hold) = match body {
@@ -277,14 +330,17 @@ impl Engine<'_> {
                             Body::Stream(r) => (source::open_stream(Box::new(r), counter), None),
                             Body::Skipped(f) => (Err(f.into_io()), None),
                         };
-                        self.ingest(&input, opened, &read, &mut accs, &progress);
-                        self.relieve(&mut accs);
-                        accs
+                        self.ingest(&input, opened, &read, accs, &progress);
+                        self.relieve(accs);
                     })
-                    .reduce(new, merge),
+                })
             };
-            let (a, b) = rayon::join(local, downloads);
-            merge(a, b)
+            rayon::join(local, downloads);
+            let started = std::time::Instant::now();
+            // merged pairwise on the pool (as many sets as threads: a tree, not a chain)
+            let all = (workers.into_all().into_par_iter().reduce_with(merge)).unwrap_or_else(new);
+            crate::pipeline::timing("merging the threads' accumulators (pairwise)", started);
+            all
         };
         let accs = match self.threads {
             Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
@@ -619,4 +675,54 @@ fn parquet_stopped(rows: u64, e: &parquet::ParquetFailure) -> Failure {
         FailureKind::Corrupt,
         format!("parquet stopped after row {rows}: {e}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each thread keeps one set for every input it takes; a thread that takes an input while
+    /// its set is in use further up its stack gets a set of its own, kept, not lost.
+    #[test]
+    fn workers_keep_one_set_a_thread_and_lose_no_input() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let workers: Workers<Vec<u32>> = pool.install(|| Workers::new(2));
+        pool.install(|| {
+            (0..1000u32).into_par_iter().for_each(|i| {
+                workers.with(Vec::new, |set| {
+                    set.push(i);
+                    if i % 100 == 0 {
+                        // taken again on the same thread: a set of its own
+                        workers.with(Vec::new, |inner| inner.push(i + 1000));
+                    }
+                })
+            })
+        });
+        let sets = workers.into_all();
+        let sizes: Vec<usize> = sets.iter().map(Vec::len).collect();
+        let inner = sets
+            .iter()
+            .filter(|s| matches!(s[..], [i] if i >= 1000))
+            .count();
+        assert_eq!(inner, 10, "{sizes:?}");
+        assert!(sets.len() - inner <= 2, "a set a thread: {sizes:?}");
+        let mut all: Vec<u32> = sets.into_iter().flatten().collect();
+        all.sort_unstable();
+        let want: Vec<u32> = (0..1000)
+            .chain((0..1000).step_by(100).map(|i| i + 1000))
+            .collect();
+        assert_eq!(all, want);
+    }
+
+    /// Outside any pool (no thread index), every call gets a set of its own.
+    #[test]
+    fn workers_outside_a_pool_keep_each_set() {
+        let workers: Workers<Vec<u32>> = Workers::new(1);
+        workers.with(Vec::new, |s| s.push(1));
+        workers.with(Vec::new, |s| s.push(2));
+        assert_eq!(workers.into_all(), vec![vec![1], vec![2]]);
+    }
 }
