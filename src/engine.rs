@@ -200,6 +200,9 @@ impl Sink for Fan<'_> {
             s.record(rec);
         }
     }
+    fn defers(&self) -> bool {
+        self.0.iter().all(FileSink::defers)
+    }
     fn malformed(&mut self, line: u64, why: Malformed) {
         for s in &mut self.0 {
             s.malformed(line, why.clone());

@@ -1360,22 +1360,30 @@ impl FileSink<'_> {
     }
 
     /// The region id of a record's `region` value; a value the ip-ranges data does not know
-    /// falls back to the input's region (its path, or `--region`) and is counted. `repeated`:
-    /// the reader said the value is the previous row's.
-    fn region_of(&mut self, name: Option<&str>, repeated: bool) -> Option<u16> {
-        let known = std::mem::take(&mut self.region_held) && repeated;
-        let Some(name) = name else {
-            return self.file_region;
-        };
-        self.region_held = true;
+    /// falls back to the input's region (its path, or `--region`) and is counted. A record
+    /// whose reader says the value is the previous row's ([`Record::same_region`]) takes the
+    /// one held.
+    fn region_of(&mut self, r: &Record<'_>) -> Option<u16> {
+        let known = std::mem::take(&mut self.region_held) && r.same_region;
         let id = match &self.last_region {
-            Some((n, id)) if known || same(n, name) => *id,
+            // the row before's value, which was one (else none is held): the name itself is
+            // not read (the reader may have left it in its column)
+            Some((_, id)) if known => *id,
             _ => {
-                let id = self.ranges.region_id(name);
-                self.last_region = Some((name.to_string(), id));
-                id
+                let Some(name) = r.region() else {
+                    return self.file_region;
+                };
+                match &self.last_region {
+                    Some((n, id)) if same(n, name) => *id,
+                    _ => {
+                        let id = self.ranges.region_id(name);
+                        self.last_region = Some((name.to_string(), id));
+                        id
+                    }
+                }
             }
         };
+        self.region_held = true;
         if id.is_none() {
             self.acc.inputs.odd.unknown_region += 1;
         }
@@ -1432,10 +1440,15 @@ impl Sink for FileSink<'_> {
         }
     }
 
+    /// The fields a reader may defer are read through the record's accessors.
+    fn defers(&self) -> bool {
+        true
+    }
+
     fn record(&mut self, r: &Record<'_>) {
         let settled = std::mem::take(&mut self.names_settled);
         let eni_held = std::mem::take(&mut self.eni_held);
-        let region = self.region_of(r.region, r.same_region);
+        let region = self.region_of(r);
         let c = &mut self.stats.counts;
         c.lines += 1;
         match r.status {
@@ -1518,12 +1531,13 @@ impl Sink for FileSink<'_> {
         // aggregate, change nothing (settling keeps the least value seen)
         if !(settled && r.same_names && !switched) {
             let names = &mut self.acc.table.names;
-            set_name(&mut agg.meta.subnet, r.subnet_id, names);
-            set_name(&mut agg.meta.az, r.az_id, names);
-            set_name(&mut agg.meta.vpc, r.vpc_id, names);
-            set_name(&mut agg.meta.ecs_cluster, r.ecs_cluster_name, names);
-            set_name(&mut agg.meta.ecs_service, r.ecs_service_name, names);
-            set_once(&mut agg.meta.ecs_task, r.ecs_task_id);
+            let [subnet, az, vpc, cluster, service, task] = r.names();
+            set_name(&mut agg.meta.subnet, subnet, names);
+            set_name(&mut agg.meta.az, az, names);
+            set_name(&mut agg.meta.vpc, vpc, names);
+            set_name(&mut agg.meta.ecs_cluster, cluster, names);
+            set_name(&mut agg.meta.ecs_service, service, names);
+            set_once(&mut agg.meta.ecs_task, task);
         }
         self.names_settled = true;
 
@@ -1542,13 +1556,13 @@ impl Sink for FileSink<'_> {
         if sp && dp {
             // A NAT's private leg names the remote in pkt-*: upload shows it as pkt-dstaddr,
             // download as pkt-srcaddr.
-            let translated = match (&r.pkt_srcaddr, &r.pkt_dstaddr) {
-                (_, Some(pd)) if pd != dst && !is_private(pd) => Some((pd, src, Dir::Upload)),
-                (Some(ps), _) if ps != src && !is_private(ps) => Some((ps, dst, Dir::Download)),
+            let translated = match &r.pkt_addrs() {
+                (_, Some(pd)) if pd != dst && !is_private(pd) => Some((*pd, src, Dir::Upload)),
+                (Some(ps), _) if ps != src && !is_private(ps) => Some((*ps, dst, Dir::Download)),
                 _ => None,
             };
             if let Some((remote, client, dir)) = translated {
-                let info = self.lookups.lookup(self.ranges, remote);
+                let info = self.lookups.lookup(self.ranges, &remote);
                 let class = self.ranges.class_of(info, region);
                 if region.is_none() && self.ranges.is_s3_info(info) {
                     agg.s3_unknown_region += bytes;
@@ -1639,7 +1653,7 @@ impl Sink for FileSink<'_> {
             }
         }
         if class == Class::S3 && dir == Dir::Upload {
-            let i = match r.traffic_path {
+            let i = match r.traffic_path() {
                 Some(1) => 0,
                 Some(2) | Some(7) => 1,
                 Some(_) => 2,
@@ -1647,7 +1661,8 @@ impl Sink for FileSink<'_> {
             };
             agg.s3_egress_by_path[i] += bytes;
         }
-        if class == Class::S3 && dir == Dir::Download && matches!(r.traffic_path, None | Some(1)) {
+        if class == Class::S3 && dir == Dir::Download && matches!(r.traffic_path(), None | Some(1))
+        {
             if let Some(t) = r.start {
                 agg.pull.add(t, bytes, window);
             }
@@ -1658,6 +1673,7 @@ impl Sink for FileSink<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::Field;
 
     #[test]
     fn tagged_keys_split_back_and_sort_by_eni() {
@@ -1721,9 +1737,32 @@ mod tests {
     /// malformed, region (each an index into a few values, or none).
     type Row = (u8, Option<u8>, Option<u8>, bool, bool, Option<u8>);
 
+    /// The region, subnet and task of rows, as a reader that left them in their columns
+    /// gives them ([`crate::format::Later`]).
+    struct Columns(Vec<[Option<&'static str>; 3]>);
+
+    impl<'a> crate::format::Later<'a> for Columns {
+        fn text(&self, f: Field, row: usize) -> Option<&'a str> {
+            let i = match f {
+                Field::Region => 0,
+                Field::SubnetId => 1,
+                Field::EcsTaskId => 2,
+                _ => panic!("{f:?} was not deferred"),
+            };
+            self.0[row][i]
+        }
+        fn ip(&self, f: Field, _: usize) -> Option<IpAddr> {
+            panic!("{f:?} was not deferred")
+        }
+        fn int(&self, f: Field, _: usize) -> Option<u64> {
+            panic!("{f:?} was not deferred")
+        }
+    }
+
     /// Feed `rows` to a fresh accumulator, with the reader's hints set truthfully (the row's
-    /// names, ENI or region equal the previous row's, a malformed row's included) or never.
-    fn accumulate(rows: &[Row], hinted: bool) -> (Vec<(String, EniAgg)>, Oddities) {
+    /// names, ENI or region equal the previous row's, a malformed row's included) or never,
+    /// and the region and names left in their columns or not.
+    fn accumulate(rows: &[Row], hinted: bool, deferred: bool) -> (Vec<(String, EniAgg)>, Oddities) {
         static R: std::sync::OnceLock<IpRanges> = std::sync::OnceLock::new();
         let ranges = R.get_or_init(IpRanges::embedded);
         let params = Params::new(Arc::new(RunConfig::default()));
@@ -1733,6 +1772,17 @@ mod tests {
         let tasks = ["t2", "t1", "t0"];
         // (one the ip-ranges data does not know)
         let regions = ["us-east-1", "eu-west-1", "xx-nowhere-1"];
+        let columns = Columns(
+            rows.iter()
+                .map(|&(_, subnet, task, _, _, region)| {
+                    [
+                        region.map(|r| regions[r as usize % 3]),
+                        subnet.map(|s| subnets[s as usize % 3]),
+                        task.map(|t| tasks[t as usize % 3]),
+                    ]
+                })
+                .collect(),
+        );
         let mut sink = acc.file(ranges, &params, FileStats::default(), None);
         let (mut before, mut before_eni, mut before_region) = (None, None, None);
         for (i, &(eni, subnet, task, reject, bad, region)) in rows.iter().enumerate() {
@@ -1756,6 +1806,24 @@ mod tests {
                 same_region: hinted && before_region == Some(region.map(|r| r % 3)),
                 ..Record::default()
             };
+            let r = match deferred {
+                false => r,
+                true => Record {
+                    region: None,
+                    subnet_id: None,
+                    ecs_task_id: None,
+                    deferred: Some(crate::format::Deferred {
+                        fields: crate::format::FieldSet::of(&[
+                            Field::Region,
+                            Field::SubnetId,
+                            Field::EcsTaskId,
+                        ]),
+                        row: i,
+                        from: &columns,
+                    }),
+                    ..r
+                },
+            };
             before = Some(names);
             before_eni = Some(eni % 3);
             before_region = Some(region.map(|r| r % 3));
@@ -1775,7 +1843,8 @@ mod tests {
         /// were settled in the same aggregate, and one repeating its ENI skips comparing
         /// the ids only when the ENI held is that row's: the hints never change what is
         /// counted (a malformed or rejected row in between, or another ENI, makes the
-        /// names settle and the ids compare).
+        /// names settle and the ids compare). Nor does a reader leaving the names and the
+        /// region in their columns.
         #[test]
         fn reader_hints_change_nothing(
             rows in proptest::collection::vec(
@@ -1785,7 +1854,11 @@ mod tests {
                 0..40,
             ),
         ) {
-            proptest::prop_assert_eq!(accumulate(&rows, true), accumulate(&rows, false));
+            let plain = accumulate(&rows, false, false);
+            proptest::prop_assert_eq!(&accumulate(&rows, true, false), &plain);
+            // and the fields a reader left in their columns are read where they are
+            proptest::prop_assert_eq!(&accumulate(&rows, true, true), &plain);
+            proptest::prop_assert_eq!(&accumulate(&rows, false, true), &plain);
         }
     }
 

@@ -197,8 +197,20 @@ impl FieldSet {
         FieldSet(bits)
     }
 
+    /// No field.
+    pub const NONE: FieldSet = FieldSet(0);
+
+    #[inline(always)]
     pub fn contains(self, f: Field) -> bool {
         self.0 & (1 << f as u32) != 0
+    }
+
+    pub fn insert(&mut self, f: Field) {
+        self.0 |= 1 << f as u32;
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
     }
 }
 

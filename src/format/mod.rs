@@ -8,7 +8,7 @@ pub mod text;
 
 use std::net::{IpAddr, Ipv4Addr};
 
-pub use fields::{Field, Layout};
+pub use fields::{Field, FieldSet, Layout};
 pub use text::Sink;
 
 /// `action` of a record.
@@ -64,19 +64,139 @@ pub struct Record<'a> {
     pub same_interface: bool,
     /// Like [`Record::same_names`], for `region`.
     pub same_region: bool,
+    /// Fields the reader left in their columns ([`Deferred`]): only for a sink that reads
+    /// them through the accessors ([`Sink::defers`]).
+    pub deferred: Option<Deferred<'a>>,
 }
 
-impl Record<'_> {
-    /// The names [`Record::same_names`] speaks of, in one list.
-    pub fn names(&self) -> [Option<&str>; 6] {
+/// The fields a reader may leave in their columns: those the account stage reads only when
+/// they change (the names, the region) or on one branch (the NAT's translated addresses, the
+/// traffic path).
+pub const DEFERRABLE: FieldSet = FieldSet::of(&[
+    Field::Region,
+    Field::SubnetId,
+    Field::AzId,
+    Field::VpcId,
+    Field::EcsClusterName,
+    Field::EcsServiceName,
+    Field::EcsTaskId,
+    Field::PktSrcAddr,
+    Field::PktDstAddr,
+    Field::TrafficPath,
+]);
+
+/// Where a reader keeps the values it did not set in a record ([`Record::deferred`]): each is
+/// the value the record would have held. Only values that cannot be errors are deferred (the
+/// fast Parquet reader's keys into a dictionary whose every entry reads well for the field),
+/// so that no row's fate depends on whether a value is read.
+pub trait Later<'a> {
+    /// Text field `f` of row `row` (of the rows the reader handed over together).
+    fn text(&self, f: Field, row: usize) -> Option<&'a str>;
+    /// Address field `f` of row `row`.
+    fn ip(&self, f: Field, row: usize) -> Option<IpAddr>;
+    /// Integer field `f` of row `row`.
+    fn int(&self, f: Field, row: usize) -> Option<u64>;
+}
+
+/// The fields of a record left in their columns, and where to read them.
+#[derive(Clone, Copy)]
+pub struct Deferred<'a> {
+    pub fields: FieldSet,
+    pub row: usize,
+    pub from: &'a dyn Later<'a>,
+}
+
+impl std::fmt::Debug for Deferred<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (f.debug_struct("Deferred"))
+            .field("fields", &self.fields)
+            .field("row", &self.row)
+            .finish()
+    }
+}
+
+impl PartialEq for Deferred<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        self.fields == o.fields && self.row == o.row && std::ptr::addr_eq(self.from, o.from)
+    }
+}
+
+impl<'a> Record<'a> {
+    /// Where deferred field `f` lies, if it is deferred.
+    #[inline(always)]
+    fn later(&self, f: Field) -> Option<&Deferred<'a>> {
+        self.deferred.as_ref().filter(|d| d.fields.contains(f))
+    }
+
+    /// A text field that may be deferred.
+    #[inline(always)]
+    fn text_of(&self, f: Field, held: Option<&'a str>) -> Option<&'a str> {
+        match self.later(f) {
+            Some(d) => d.from.text(f, d.row),
+            None => held,
+        }
+    }
+
+    /// `region`, wherever it is.
+    #[inline]
+    pub fn region(&self) -> Option<&'a str> {
+        self.text_of(Field::Region, self.region)
+    }
+
+    /// The names [`Record::same_names`] speaks of, in one list, wherever they are.
+    #[inline]
+    pub fn names(&self) -> [Option<&'a str>; 6] {
         [
-            self.subnet_id,
-            self.az_id,
-            self.vpc_id,
-            self.ecs_cluster_name,
-            self.ecs_service_name,
-            self.ecs_task_id,
+            self.text_of(Field::SubnetId, self.subnet_id),
+            self.text_of(Field::AzId, self.az_id),
+            self.text_of(Field::VpcId, self.vpc_id),
+            self.text_of(Field::EcsClusterName, self.ecs_cluster_name),
+            self.text_of(Field::EcsServiceName, self.ecs_service_name),
+            self.text_of(Field::EcsTaskId, self.ecs_task_id),
         ]
+    }
+
+    /// `pkt-srcaddr` and `pkt-dstaddr`, wherever they are.
+    #[inline]
+    pub fn pkt_addrs(&self) -> (Option<IpAddr>, Option<IpAddr>) {
+        let ip = |f, held| match self.later(f) {
+            Some(d) => d.from.ip(f, d.row),
+            None => held,
+        };
+        (
+            ip(Field::PktSrcAddr, self.pkt_srcaddr),
+            ip(Field::PktDstAddr, self.pkt_dstaddr),
+        )
+    }
+
+    /// `traffic-path`, wherever it is.
+    #[inline]
+    pub fn traffic_path(&self) -> Option<u8> {
+        match self.later(Field::TrafficPath) {
+            Some(d) => (d.from.int(Field::TrafficPath, d.row)).map(|v| v.min(255) as u8),
+            None => self.traffic_path,
+        }
+    }
+
+    /// The record with every deferred field read into it (what a reader that defers nothing
+    /// gives).
+    pub fn resolved(&self) -> Record<'a> {
+        let [subnet, az, vpc, cluster, service, task] = self.names();
+        let (pkt_src, pkt_dst) = self.pkt_addrs();
+        Record {
+            region: self.region(),
+            subnet_id: subnet,
+            az_id: az,
+            vpc_id: vpc,
+            ecs_cluster_name: cluster,
+            ecs_service_name: service,
+            ecs_task_id: task,
+            pkt_srcaddr: pkt_src,
+            pkt_dstaddr: pkt_dst,
+            traffic_path: self.traffic_path(),
+            deferred: None,
+            ..self.clone()
+        }
     }
 }
 
@@ -96,6 +216,7 @@ impl HintCheck {
     /// Check a record's hints (panics if one is false) and give its text without them, so
     /// that two readers' records compare.
     pub fn record(&mut self, r: &Record<'_>) -> String {
+        let r = &r.resolved();
         let now = [
             format!("{:?}", r.names()),
             format!("{:?}", r.interface_id),

@@ -30,6 +30,13 @@ pub trait Sink {
     /// The records that follow were written with this many fields (the layout in force at
     /// the first line, then each header's; a Parquet file's columns).
     fn layout(&mut self, _fields: usize) {}
+    /// Whether this sink reads the fields a reader may defer ([`super::DEFERRABLE`]) through
+    /// the record's accessors ([`Record::region`], [`Record::names`], ...), so that a reader
+    /// may leave them in their columns ([`Record::deferred`]). A sink that reads the fields
+    /// themselves says no (the default) and gets every value set.
+    fn defers(&self) -> bool {
+        false
+    }
 }
 
 /// What one line is (a transient value: the record stays on the stack).

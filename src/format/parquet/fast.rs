@@ -897,6 +897,10 @@ impl<'a> super::FillColumn<'a> for View<'a> {
         }
     }
 
+    fn can_defer(&self, f: Field) -> bool {
+        matches!(self, View::Keys { dict, .. } if dict.clean_for(f))
+    }
+
     fn repeats(&self, start: usize, same: &mut [bool]) {
         match self {
             // a key repeating in one page repeats its value (one dictionary a column chunk);
@@ -913,6 +917,55 @@ impl<'a> super::FillColumn<'a> for View<'a> {
             }
             _ => same.fill(false),
         }
+    }
+}
+
+/// The columns of one batch of rows, for the fields the account stage reads only when it
+/// needs them ([`crate::format::Later`]). Only fields whose column is a clean dictionary's
+/// keys are deferred ([`View::can_defer`]), and each is read as [`fill_clean`] reads it.
+struct Batch<'a> {
+    /// Each field's column: its keys from the batch's first row, and its dictionary.
+    at: [Option<(&'a [u32], &'a Dict)>; Field::Other as usize + 1],
+}
+
+impl<'a> Batch<'a> {
+    fn new(views: &[(Field, View<'a>, usize)]) -> Batch<'a> {
+        let mut at = [None; Field::Other as usize + 1];
+        for (f, v, start) in views {
+            if let View::Keys { keys, dict } = v {
+                at[*f as usize] = keys.get(*start..).map(|k| (k, *dict));
+            }
+        }
+        Batch { at }
+    }
+
+    #[inline]
+    fn key(&self, f: Field, row: usize) -> Option<(usize, &'a Dict)> {
+        let (keys, dict) = self.at[f as usize]?;
+        Some((*keys.get(row)? as usize, dict))
+    }
+}
+
+impl<'a> crate::format::Later<'a> for Batch<'a> {
+    fn text(&self, f: Field, row: usize) -> Option<&'a str> {
+        let (k, d) = self.key(f, row)?;
+        match d.spans.get(k) {
+            Some(&(start, len)) if len < NOT_UTF8 => Some(d.text(start, len)),
+            _ => None,
+        }
+    }
+
+    fn ip(&self, f: Field, row: usize) -> Option<IpAddr> {
+        let (k, d) = self.key(f, row)?;
+        match d.ips.get(k) {
+            Some(Ok(ip)) => *ip,
+            _ => None,
+        }
+    }
+
+    fn int(&self, f: Field, row: usize) -> Option<u64> {
+        let (k, d) = self.key(f, row)?;
+        d.ints.get(k).map(|&v| v as u64)
     }
 }
 
@@ -1227,7 +1280,8 @@ pub fn decode<T: ChunkSource, S: Sink>(
             let views: Vec<(Field, View, usize)> = (columns.iter())
                 .map(|c| (c.plan.field, View::of(c), c.pos))
                 .collect();
-            emit_rows(&views, n, sink, rows);
+            let later = Batch::new(&views);
+            emit_rows(&views, Some(&later), n, sink, rows);
             drop(views);
             for c in columns.iter_mut() {
                 c.pos += n;

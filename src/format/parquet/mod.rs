@@ -21,8 +21,8 @@ mod pages;
 use super::fields::{self, Field, FieldSet};
 use super::text::{parse_action, parse_status, Sink};
 use super::{
-    checked_bytes, checked_region, parse_ip, parse_u64, to_seconds, Action, LogStatus, Malformed,
-    Record,
+    checked_bytes, checked_region, parse_ip, parse_u64, to_seconds, Action, Deferred, Later,
+    LogStatus, Malformed, Record, DEFERRABLE,
 };
 
 /// Rows per decoded batch: bounds memory per worker to a few MB of column data.
@@ -100,6 +100,11 @@ trait FillColumn<'a> {
     /// (known cheaply, never guessed: a column that cannot tell clears them all).
     fn repeats(&self, _start: usize, same: &mut [bool]) {
         same.fill(false);
+    }
+    /// Whether field `f` may be left in this column ([`crate::format::Later`]): only where
+    /// none of its values can be an error.
+    fn can_defer(&self, _f: Field) -> bool {
+        false
     }
 }
 
@@ -338,6 +343,9 @@ impl<S: Sink> Sink for CountRows<'_, S> {
         *self.rows += 1;
         self.inner.record(rec)
     }
+    fn defers(&self) -> bool {
+        self.inner.defers()
+    }
     fn malformed(&mut self, line: u64, why: Malformed) {
         *self.rows += 1;
         self.inner.malformed(line, why)
@@ -422,7 +430,7 @@ fn decode_unguarded<T: ChunkSource + 'static, S: Sink>(
             cols.push((field, c));
         }
         let views: Vec<(Field, &Col, usize)> = cols.iter().map(|(f, c)| (*f, c, 0)).collect();
-        emit_rows(&views, batch.num_rows(), sink, &mut rows);
+        emit_rows(&views, None, batch.num_rows(), sink, &mut rows);
     }
     Ok(rows)
 }
@@ -508,6 +516,7 @@ fn reader_choice() -> Reader {
 /// once per column and chunk, not per value, and the records being filled stay in cache.
 fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
     cols: &[(Field, C, usize)],
+    later: Option<&'a dyn Later<'a>>,
     n: usize,
     sink: &mut S,
     rows: &mut u64,
@@ -518,6 +527,24 @@ fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
     let mut same = [false; CHUNK_ROWS];
     let mut same_eni = [false; CHUNK_ROWS];
     let mut same_region = [false; CHUNK_ROWS];
+    // the fields left in their columns: the same for every row of these columns
+    let mut deferred = FieldSet::NONE;
+    if let Some(later) = later.filter(|_| sink.defers()) {
+        for (f, c, _) in cols {
+            if DEFERRABLE.contains(*f) && c.can_defer(*f) {
+                deferred.insert(*f);
+            }
+        }
+        if !deferred.is_empty() {
+            for (k, rec) in recs.iter_mut().enumerate() {
+                rec.deferred = Some(Deferred {
+                    fields: deferred,
+                    row: k,
+                    from: later,
+                });
+            }
+        }
+    }
     for from in (0..n).step_by(CHUNK_ROWS) {
         let len = CHUNK_ROWS.min(n - from);
         let (recs, bad, same) = (&mut recs[..len], &mut bad[..len], &mut same[..len]);
@@ -527,7 +554,9 @@ fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
         // their defaults, and `bad` is emptied as it is read
         same.fill(true);
         for (f, c, start) in cols {
-            c.fill(*f, start + from, recs, bad);
+            if !deferred.contains(*f) {
+                c.fill(*f, start + from, recs, bad);
+            }
             if is_name(*f) {
                 c.repeats(start + from, same);
             } else if *f == Field::InterfaceId {
@@ -542,6 +571,9 @@ fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
             rec.same_names = same[k];
             rec.same_interface = same_eni[k];
             rec.same_region = same_region[k];
+            if let Some(d) = &mut rec.deferred {
+                d.row = from + k;
+            }
         }
         for (rec, why) in recs.iter().zip(bad.iter_mut()) {
             *rows += 1;
@@ -669,12 +701,20 @@ mod tests {
         records: Vec<String>,
         malformed: Vec<(u64, String)>,
         hints: crate::format::HintCheck,
+        /// Whether to take deferred fields (the records are compared resolved), and the
+        /// records that came with some.
+        defer: bool,
+        deferring: usize,
     }
 
     impl Sink for Seen {
         fn record(&mut self, r: &Record<'_>) {
+            self.deferring += usize::from(r.deferred.is_some());
             let text = self.hints.record(r);
             self.records.push(text);
+        }
+        fn defers(&self) -> bool {
+            self.defer
         }
         fn malformed(&mut self, line: u64, why: Malformed) {
             self.hints.malformed();
@@ -1132,8 +1172,16 @@ mod tests {
     /// Decode with one reader: what the sink saw, the row count or failure, and the reader
     /// that read it.
     fn with(reader: Reader, b: &bytes::Bytes) -> (Seen, Result<u64, String>, Option<Reader>) {
+        with_sink(reader, b, Seen::default())
+    }
+
+    /// [`with`] a sink of its own.
+    fn with_sink(
+        reader: Reader,
+        b: &bytes::Bytes,
+        mut seen: Seen,
+    ) -> (Seen, Result<u64, String>, Option<Reader>) {
         with_reader(reader, || {
-            let mut seen = Seen::default();
             let r =
                 decode(b.clone(), FieldSet::ALL, &mut seen).map_err(|(n, e)| format!("{n}: {e}"));
             (seen, r, last_reader())
@@ -1164,8 +1212,15 @@ mod tests {
             let (fast, fast_rows, used) = with(Reader::Fast, &b);
             let (arrow, arrow_rows, _) = with(Reader::Arrow, &b);
             let (file, file_rows) = with_file(&b);
+            let deferring = Seen { defer: true, ..Seen::default() };
+            let (later, later_rows, _) = with_sink(Reader::Fast, &b, deferring);
             proptest::prop_assert_eq!(&file_rows, &fast_rows);
             proptest::prop_assert!(file.records == fast.records, "records from disk differ");
+            // fields left in their columns read as the fields set
+            proptest::prop_assert_eq!(&later_rows, &fast_rows);
+            proptest::prop_assert_eq!(&later.malformed, &fast.malformed);
+            proptest::prop_assert!(later.records == fast.records, "deferred fields differ");
+            proptest::prop_assert_eq!(fast.deferring, 0, "deferred for a sink that reads fields");
             proptest::prop_assert_eq!(&fast_rows, &arrow_rows);
             proptest::prop_assert_eq!(fast_rows, Ok(sh.rows as u64));
             proptest::prop_assert_eq!(&fast.malformed, &arrow.malformed);
@@ -1177,6 +1232,8 @@ mod tests {
                 && sh.group_rows >= 100;
             if sh.dictionary && used == Some(Reader::Fast) && sh.rows > 200 && roomy {
                 proptest::prop_assert!(fast.hints.hinted > 0, "no names hint");
+                // (the subnet's dictionary is clean: its rows may be deferred)
+                proptest::prop_assert!(later.deferring > 0, "nothing deferred");
             }
             // version 1 pages of these codecs are the fast reader's: it must not decline them
             if !sh.v2 && sh.codec < 4 {
