@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::classify::{Class, IpRanges, LookupCache};
 use crate::config::RunConfig;
-use crate::format::{is_private, Action, LogStatus, Malformed, Record, Sink};
+use crate::format::{is_private, Action, Field, LogStatus, Malformed, Record, Sink};
 
 mod cells;
 mod clients;
@@ -1531,13 +1531,20 @@ impl Sink for FileSink<'_> {
         // aggregate, change nothing (settling keeps the least value seen)
         if !(settled && r.same_names && !switched) {
             let names = &mut self.acc.table.names;
-            let [subnet, az, vpc, cluster, service, task] = r.names();
-            set_name(&mut agg.meta.subnet, subnet, names);
-            set_name(&mut agg.meta.az, az, names);
-            set_name(&mut agg.meta.vpc, vpc, names);
-            set_name(&mut agg.meta.ecs_cluster, cluster, names);
-            set_name(&mut agg.meta.ecs_service, service, names);
-            set_once(&mut agg.meta.ecs_task, task);
+            set_name(&mut agg.meta.subnet, r.name(Field::SubnetId), names);
+            set_name(&mut agg.meta.az, r.name(Field::AzId), names);
+            set_name(&mut agg.meta.vpc, r.name(Field::VpcId), names);
+            set_name(
+                &mut agg.meta.ecs_cluster,
+                r.name(Field::EcsClusterName),
+                names,
+            );
+            set_name(
+                &mut agg.meta.ecs_service,
+                r.name(Field::EcsServiceName),
+                names,
+            );
+            set_once(&mut agg.meta.ecs_task, r.name(Field::EcsTaskId));
         }
         self.names_settled = true;
 
@@ -1673,7 +1680,6 @@ impl Sink for FileSink<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::Field;
 
     #[test]
     fn tagged_keys_split_back_and_sort_by_eni() {

@@ -69,6 +69,17 @@ pub struct Record<'a> {
     pub deferred: Option<Deferred<'a>>,
 }
 
+/// The fields of a record's names ([`Record::same_names`]), in the order of
+/// [`Record::names`].
+pub const NAMES: [Field; 6] = [
+    Field::SubnetId,
+    Field::AzId,
+    Field::VpcId,
+    Field::EcsClusterName,
+    Field::EcsServiceName,
+    Field::EcsTaskId,
+];
+
 /// The fields a reader may leave in their columns: those the account stage reads only when
 /// they change (the names, the region) or on one branch (the NAT's translated addresses, the
 /// traffic path).
@@ -122,46 +133,57 @@ impl PartialEq for Deferred<'_> {
 }
 
 impl<'a> Record<'a> {
-    /// Where deferred field `f` lies, if it is deferred.
-    #[inline(always)]
-    fn later(&self, f: Field) -> Option<&Deferred<'a>> {
-        self.deferred.as_ref().filter(|d| d.fields.contains(f))
-    }
-
-    /// A text field that may be deferred.
-    #[inline(always)]
-    fn text_of(&self, f: Field, held: Option<&'a str>) -> Option<&'a str> {
-        match self.later(f) {
-            Some(d) => d.from.text(f, d.row),
-            None => held,
+    /// A text field that may be deferred (`held` when it is not). Out of line: the text
+    /// reader never defers, and its records take the accessors' first branch.
+    #[inline(never)]
+    fn text_of(&self, d: &Deferred<'a>, f: Field, held: Option<&'a str>) -> Option<&'a str> {
+        match d.fields.contains(f) {
+            true => d.from.text(f, d.row),
+            false => held,
         }
     }
 
     /// `region`, wherever it is.
-    #[inline]
+    #[inline(always)]
     pub fn region(&self) -> Option<&'a str> {
-        self.text_of(Field::Region, self.region)
+        match &self.deferred {
+            None => self.region,
+            Some(d) => self.text_of(d, Field::Region, self.region),
+        }
     }
 
     /// The names [`Record::same_names`] speaks of, in one list, wherever they are.
-    #[inline]
     pub fn names(&self) -> [Option<&'a str>; 6] {
-        [
-            self.text_of(Field::SubnetId, self.subnet_id),
-            self.text_of(Field::AzId, self.az_id),
-            self.text_of(Field::VpcId, self.vpc_id),
-            self.text_of(Field::EcsClusterName, self.ecs_cluster_name),
-            self.text_of(Field::EcsServiceName, self.ecs_service_name),
-            self.text_of(Field::EcsTaskId, self.ecs_task_id),
-        ]
+        NAMES.map(|f| self.name(f))
+    }
+
+    /// Name field `f` (one of [`NAMES`]), wherever it is.
+    #[inline(always)]
+    pub fn name(&self, f: Field) -> Option<&'a str> {
+        let held = match f {
+            Field::SubnetId => self.subnet_id,
+            Field::AzId => self.az_id,
+            Field::VpcId => self.vpc_id,
+            Field::EcsClusterName => self.ecs_cluster_name,
+            Field::EcsServiceName => self.ecs_service_name,
+            Field::EcsTaskId => self.ecs_task_id,
+            _ => None,
+        };
+        match &self.deferred {
+            None => held,
+            Some(d) => self.text_of(d, f, held),
+        }
     }
 
     /// `pkt-srcaddr` and `pkt-dstaddr`, wherever they are.
-    #[inline]
+    #[inline(always)]
     pub fn pkt_addrs(&self) -> (Option<IpAddr>, Option<IpAddr>) {
-        let ip = |f, held| match self.later(f) {
-            Some(d) => d.from.ip(f, d.row),
-            None => held,
+        let Some(d) = &self.deferred else {
+            return (self.pkt_srcaddr, self.pkt_dstaddr);
+        };
+        let ip = |f, held| match d.fields.contains(f) {
+            true => d.from.ip(f, d.row),
+            false => held,
         };
         (
             ip(Field::PktSrcAddr, self.pkt_srcaddr),
@@ -170,11 +192,13 @@ impl<'a> Record<'a> {
     }
 
     /// `traffic-path`, wherever it is.
-    #[inline]
+    #[inline(always)]
     pub fn traffic_path(&self) -> Option<u8> {
-        match self.later(Field::TrafficPath) {
-            Some(d) => (d.from.int(Field::TrafficPath, d.row)).map(|v| v.min(255) as u8),
-            None => self.traffic_path,
+        match &self.deferred {
+            Some(d) if d.fields.contains(Field::TrafficPath) => {
+                (d.from.int(Field::TrafficPath, d.row)).map(|v| v.min(255) as u8)
+            }
+            _ => self.traffic_path,
         }
     }
 
