@@ -188,7 +188,12 @@ impl FieldSet {
     pub const ALL: FieldSet = FieldSet(u32::MAX);
 
     pub const fn of(fields: &[Field]) -> FieldSet {
-        let mut bits = 0u32;
+        FieldSet(0).with(fields)
+    }
+
+    /// These fields and `fields`.
+    pub const fn with(self, fields: &[Field]) -> FieldSet {
+        let mut bits = self.0;
         let mut i = 0;
         while i < fields.len() {
             bits |= 1 << fields[i] as u32;

@@ -83,14 +83,8 @@ pub const NAMES: [Field; 6] = [
 /// The fields a reader may leave in their columns: those the account stage reads only when
 /// they change (the names, the region) or on one branch (the NAT's translated addresses, the
 /// traffic path).
-pub const DEFERRABLE: FieldSet = FieldSet::of(&[
+pub const DEFERRABLE: FieldSet = FieldSet::of(&NAMES).with(&[
     Field::Region,
-    Field::SubnetId,
-    Field::AzId,
-    Field::VpcId,
-    Field::EcsClusterName,
-    Field::EcsServiceName,
-    Field::EcsTaskId,
     Field::PktSrcAddr,
     Field::PktDstAddr,
     Field::TrafficPath,

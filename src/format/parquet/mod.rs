@@ -591,15 +591,7 @@ fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
 /// The fields whose repeating lets the account stage skip a record's names
 /// ([`Record::same_names`]).
 fn is_name(f: Field) -> bool {
-    matches!(
-        f,
-        Field::SubnetId
-            | Field::AzId
-            | Field::VpcId
-            | Field::EcsClusterName
-            | Field::EcsServiceName
-            | Field::EcsTaskId
-    )
+    super::NAMES.contains(&f)
 }
 
 /// The first row group whose projected columns hold more than `max` bytes (as the footer
