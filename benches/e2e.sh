@@ -7,6 +7,9 @@
 #   DAYS=12 bash benches/e2e.sh         # 4x the data (for the memory bound)
 #   ONLY=v5 bash benches/e2e.sh         # one of v5, v2, parquet
 #   FLOWCOST=path/to/flowcost VENV=dir bash benches/e2e.sh   # a build and a venv of your own
+#   ROUNDS=5 ONLY=parquet PEERS=polars bash benches/e2e.sh   # five rounds, the tools taking
+#       turns in each; the table shows each tool's fastest run, then every round's ratios (on
+#       a machine whose speed drifts, the rounds say more than one run)
 #   PEERS=polars,polars-core bash benches/e2e.sh   # peers to run (default polars,duckdb);
 #       polars-core: polars doing the core of flowcost's per-record work (see peers.py);
 #       polars-read: polars reading the columns flowcost reads, computing nothing
@@ -25,7 +28,8 @@ only=${ONLY:-v5,v2,parquet}
 PEERS=${PEERS:-polars,duckdb}
 work=target/bench-e2e/d${days}-t${tasks}-s${seed}
 results=$(mktemp -d)
-trap 'rm -rf "$results"' EXIT
+all=$results
+trap 'rm -rf "$all"' EXIT
 
 if [ -z "${FLOWCOST:-}" ]; then
     cargo build --release -q
@@ -91,20 +95,30 @@ gz_floor() { # group, input folder
     $py benches/peers.py from-floor "floor (libdeflate-gunzip)" "$results/t" "$results/$g.floor.json"
 }
 
-for g in ${only//,/ }; do
-    case $g in
-        v5) dir="$work/v5/gz"; kind=text ;;
-        v2) dir="$work/v2/gz"; kind=text ;;
-        parquet) dir="$work/v5/parquet"; kind=parquet ;;
-        *) echo "unknown group $g" >&2; exit 2 ;;
-    esac
-    find "$dir" -type f -print0 | xargs -0 cat > /dev/null   # warm the page cache
-    flowcost_runs "$g" "$dir"
-    peer_runs "$g" "$kind" "$dir"
-    if [ "$kind" = text ]; then
-        gz_floor "$g" "$dir"
-    else
-        $py benches/peers.py arrow-floor parquet "$dir" "$enis" "$region" "$ranges" "$results/$g.floor.json"
-    fi
+rounds=${ROUNDS:-1}
+[ "$rounds" -ge 1 ] || { echo "ROUNDS must be 1 or more" >&2; exit 2; }
+round_dirs=()
+for ((i = 1; i <= rounds; i++)); do
+    results="$all/round$i"
+    mkdir -p "$results"
+    round_dirs+=("$results")
+    for g in ${only//,/ }; do
+        case $g in
+            v5) dir="$work/v5/gz"; kind=text ;;
+            v2) dir="$work/v2/gz"; kind=text ;;
+            parquet) dir="$work/v5/parquet"; kind=parquet ;;
+            *) echo "unknown group $g" >&2; exit 2 ;;
+        esac
+        find "$dir" -type f -print0 | xargs -0 cat > /dev/null   # warm the page cache
+        flowcost_runs "$g" "$dir"
+        peer_runs "$g" "$kind" "$dir"
+        if [ "$kind" = text ]; then
+            gz_floor "$g" "$dir"
+        else
+            $py benches/peers.py arrow-floor parquet "$dir" "$enis" "$region" "$ranges" "$results/$g.floor.json"
+        fi
+    done
 done
-$py benches/peers.py summary "$results" "$only"
+[ "$rounds" -gt 1 ] && echo "rounds: $rounds (each tool's fastest run below, then every round's)"
+$py benches/peers.py best "$all" "${round_dirs[@]}"
+$py benches/peers.py summary "$all" "$only"

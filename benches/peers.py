@@ -245,6 +245,21 @@ def from_floor(label, timefile, out):
     json.dump({"tool": label, "wall": wall, "cpu": user + sys_, "peak_rss_kb": rss}, open(out, "w"))
 
 
+def best(out_dir, round_dirs):
+    """Of each tool's runs in the rounds' folders, keep the fastest (least wall time) in
+    `out_dir`, with every round's wall and CPU time beside it."""
+    # (a group's results are named `<group>.<tool>.json`; the folders hold scratch files too)
+    names = sorted({n for d in round_dirs for n in os.listdir(d)
+                    if n.endswith(".json") and n.count(".") >= 2})
+    for name in names:
+        runs = [json.load(open(os.path.join(d, name))) for d in round_dirs
+                if os.path.exists(os.path.join(d, name))]
+        pick = dict(min(runs, key=lambda r: r["wall"]))
+        pick["walls"] = [r["wall"] for r in runs]
+        pick["cpus"] = [r["cpu"] for r in runs]
+        json.dump(pick, open(os.path.join(out_dir, name), "w"))
+
+
 def summary(results_dir, groups):
     """Print one table per input kind, the ratios, and whether the totals agree."""
     ok = True
@@ -265,6 +280,15 @@ def summary(results_dir, groups):
             ratio = r["wall"] / fc["wall"]
             print(f"  {r['tool']:<26}{r['wall']:8.2f}{r['cpu']:8.2f}{r['peak_rss_kb'] / 1024:13.1f}"
                   f"{records / r['wall']:14,.0f}{ratio:19.2f}x")
+        if len(fc.get("walls", [])) > 1:
+            # each round's ratio against flowcost's run of the same round
+            for r in rows:
+                if r is not fc and len(r.get("walls", [])) == len(fc["walls"]):
+                    per = ", ".join(f"{w / f:.2f}" for w, f in zip(r["walls"], fc["walls"]))
+                    cpu = ", ".join(f"{c:.2f}" for c in r["cpus"])
+                    print(f"  rounds, {r['tool']}: wall / flowcost's {per}; CPU s {cpu}")
+            print(f"  rounds, flowcost: wall s {', '.join(f'{w:.2f}' for w in fc['walls'])}; "
+                  f"CPU s {', '.join(f'{c:.2f}' for c in fc['cpus'])}")
         one = next((r for r in rows if r["tool"] == "flowcost -j1"), None)
         if one:
             print(f"  two threads vs one: {one['wall'] / fc['wall']:.2f}x")
@@ -285,6 +309,8 @@ def main():
         return from_time(*sys.argv[2:6])
     if sys.argv[1] == "from-floor":
         return from_floor(*sys.argv[2:5])
+    if sys.argv[1] == "best":
+        return best(sys.argv[2], sys.argv[3:])
     if sys.argv[1] == "summary":
         sys.exit(0 if summary(sys.argv[2], sys.argv[3]) else 1)
     tool, kind, root, enis, region, ranges, out = sys.argv[1:8]
