@@ -275,6 +275,32 @@ impl Dict {
         unsafe { std::str::from_utf8_unchecked(b) }
     }
 
+    /// Entry `k` as text, in a dictionary clean for its field ([`Dict::clean_for`]): a null
+    /// (or a key past the entries, which the page's check refuses) reads as none.
+    #[inline(always)]
+    fn clean_text(&self, k: usize) -> Option<&str> {
+        match self.spans.get(k) {
+            // null words were made nulls when the dictionary was read
+            Some(&(start, len)) if len < NOT_UTF8 => Some(self.text(start, len)),
+            _ => None,
+        }
+    }
+
+    /// [`Dict::clean_text`] for an address entry.
+    #[inline(always)]
+    fn clean_ip(&self, k: usize) -> Option<IpAddr> {
+        match self.ips.get(k) {
+            Some(Ok(ip)) => *ip,
+            _ => None,
+        }
+    }
+
+    /// [`Dict::clean_text`] for an integer entry.
+    #[inline(always)]
+    fn clean_int(&self, k: usize) -> Option<u64> {
+        self.ints.get(k).map(|&v| v as u64)
+    }
+
     /// Empty, as before a column chunk's dictionary page is read (the buffer kept).
     fn clear(&mut self) {
         self.ints.clear();
@@ -534,15 +560,13 @@ impl Column {
                 _ => Vec::new(),
             };
             keys.clear();
-            // the largest key of a present row, if any
-            let largest = largest_key;
             let top;
             if self.levels.is_empty() {
                 rle_hybrid(&data[1..], width, n, &mut keys)?;
                 if keys.len() < n {
                     return Err("dictionary indices cut short".into());
                 }
-                top = largest(&keys);
+                top = largest_key(&keys);
             } else {
                 // the present rows' keys, spread over the rows (a null row gets NULL)
                 let mut scratch = std::mem::take(&mut self.scratch);
@@ -551,7 +575,7 @@ impl Column {
                 if scratch.len() < present {
                     return Err("dictionary indices cut short".into());
                 }
-                top = largest(&scratch[..present]);
+                top = largest_key(&scratch[..present]);
                 let mut it = scratch.iter();
                 keys.extend(self.levels.iter().map(|&l| match l {
                     1 => *it.next().unwrap_or(&NULL),
@@ -960,24 +984,15 @@ impl<'a> Batch<'a> {
 
 impl<'a> crate::format::Later<'a> for Batch<'a> {
     fn text(&self, f: Field, row: usize) -> Option<&'a str> {
-        let (k, d) = self.key(f, row)?;
-        match d.spans.get(k) {
-            Some(&(start, len)) if len < NOT_UTF8 => Some(d.text(start, len)),
-            _ => None,
-        }
+        self.key(f, row).and_then(|(k, d)| d.clean_text(k))
     }
 
     fn ip(&self, f: Field, row: usize) -> Option<IpAddr> {
-        let (k, d) = self.key(f, row)?;
-        match d.ips.get(k) {
-            Some(Ok(ip)) => *ip,
-            _ => None,
-        }
+        self.key(f, row).and_then(|(k, d)| d.clean_ip(k))
     }
 
     fn int(&self, f: Field, row: usize) -> Option<u64> {
-        let (k, d) = self.key(f, row)?;
-        d.ints.get(k).map(|&v| v as u64)
+        self.key(f, row).and_then(|(k, d)| d.clean_int(k))
     }
 }
 
@@ -1032,29 +1047,17 @@ struct CleanKeys<'a>(DictKeys<'a>);
 impl<'a> Values<'a> for CleanKeys<'a> {
     #[inline]
     fn text(&self, i: usize) -> Result<Option<&'a str>, Malformed> {
-        Ok(match self.0.dict.spans.get(self.0.keys[i] as usize) {
-            // null words were made nulls when the dictionary was read
-            Some(&(start, len)) if len < NOT_UTF8 => Some(self.0.dict.text(start, len)),
-            _ => None,
-        })
+        Ok(self.0.dict.clean_text(self.0.keys[i] as usize))
     }
 
     #[inline]
     fn num(&self, i: usize, _: &'static str) -> Result<Option<u64>, Malformed> {
-        Ok(self
-            .0
-            .dict
-            .ints
-            .get(self.0.keys[i] as usize)
-            .map(|&v| v as u64))
+        Ok(self.0.dict.clean_int(self.0.keys[i] as usize))
     }
 
     #[inline]
     fn ip(&self, i: usize, _: &'static str) -> Result<Option<IpAddr>, Malformed> {
-        Ok(match self.0.dict.ips.get(self.0.keys[i] as usize) {
-            Some(Ok(ip)) => *ip,
-            _ => None,
-        })
+        Ok(self.0.dict.clean_ip(self.0.keys[i] as usize))
     }
 
     #[inline]
@@ -1089,16 +1092,9 @@ fn fill_clean<'a>(f: Field, keys: &[u32], d: &'a Dict, recs: &mut [Record<'a>]) 
             true
         }};
     }
-    // (entries as CleanKeys reads them)
-    let text = |k: usize| match d.spans.get(k) {
-        Some(&(start, len)) if len < NOT_UTF8 => Some(d.text(start, len)),
-        _ => None,
-    };
-    let ip = |k: usize| match d.ips.get(k) {
-        Some(Ok(ip)) => *ip,
-        _ => None,
-    };
-    let int = |k: usize| d.ints.get(k).map(|&v| v as u64);
+    let text = |k: usize| d.clean_text(k);
+    let ip = |k: usize| d.clean_ip(k);
+    let int = |k: usize| d.clean_int(k);
     let secs = |k: usize| int(k).map(|v| to_seconds(v as i64));
     match f {
         Field::InterfaceId => rows!(text, |r: &mut Record<'a>, v| r.interface_id = v),
