@@ -129,10 +129,39 @@ fn class_table(rows: &[(String, &ClassBytes)], total_label: Option<&ClassBytes>)
     t
 }
 
+/// The report for a person: plain text (`md` false) or Markdown, one section after another.
 pub fn render(r: &Report, md: bool) -> String {
-    let a = &r.analysis;
-    let c = &r.cost;
     let mut out = String::new();
+    warnings(r, md, &mut out);
+    overview(r, md, &mut out);
+    classes_section(r, md, &mut out);
+    savings_section(r, md, &mut out);
+    ecr_section(&r.analysis.ecr, md, &mut out);
+    gateways_section(&r.analysis, md, &mut out);
+    breakdowns(&r.analysis, md, &mut out);
+    top_clients_section(&r.analysis, md, &mut out);
+    if let Some(inv) = &r.inventory {
+        inventory_section(inv, &r.cost, md, &mut out);
+    }
+    if let Some(rec) = &r.reconciliation {
+        reconciliation_section(rec, md, &mut out);
+    }
+    quality_section(r, md, &mut out);
+    out
+}
+
+/// The start of a list item: `- ` in Markdown, nothing on a terminal.
+fn item(md: bool) -> &'static str {
+    if md {
+        "- "
+    } else {
+        ""
+    }
+}
+
+/// What must be read before any figure: nothing counted, or an incomplete run.
+fn warnings(r: &Report, md: bool, out: &mut String) {
+    let a = &r.analysis;
     if a.quality.lines.counted == 0 {
         let text = super::nothing_counted(r);
         if md {
@@ -151,8 +180,14 @@ pub fn render(r: &Report, md: bool) -> String {
             let _ = writeln!(out, "{text}\n");
         }
     }
+}
+
+/// The title and what the figures stand on: period, coverage, region, counting, inputs,
+/// ip-ranges, prices, S3 sources.
+fn overview(r: &Report, md: bool, out: &mut String) {
+    let (a, c) = (&r.analysis, &r.cost);
     heading(
-        &mut out,
+        out,
         md,
         1,
         "flowcost: NAT gateway traffic and gateway-endpoint savings",
@@ -199,13 +234,13 @@ pub fn render(r: &Report, md: bool) -> String {
         ),
     ];
     for l in lines {
-        let _ = writeln!(out, "{}{l}", if md { "- " } else { "" });
+        let _ = writeln!(out, "{}{l}", item(md));
     }
     for s in &r.inputs.s3 {
         let _ = writeln!(
             out,
             "{}S3:           s3://{}: {} objects, {} under {} prefix(es){}",
-            if md { "- " } else { "" },
+            item(md),
             esc(md, &s.bucket),
             s.objects,
             human(s.bytes),
@@ -218,8 +253,12 @@ pub fn render(r: &Report, md: bool) -> String {
         );
     }
     out.push('\n');
+}
 
-    heading(&mut out, md, 2, "NAT-processed bytes by destination");
+/// The NAT-processed bytes of each destination class, with their cost.
+fn classes_section(r: &Report, md: bool, out: &mut String) {
+    let (a, c) = (&r.analysis, &r.cost);
+    heading(out, md, 2, "NAT-processed bytes by destination");
     let mut t = Table::new(&[
         "class",
         "upload",
@@ -251,9 +290,13 @@ pub fn render(r: &Report, md: bool) -> String {
         dollars(c.nat_processing.period),
         dollars(c.nat_processing.per_30_days),
     ]);
-    t.render(md, &mut out);
+    t.render(md, out);
+}
 
-    heading(&mut out, md, 2, "What gateway endpoints would save");
+/// What gateway (and interface) endpoints would save; the ECR share a nested item.
+fn savings_section(r: &Report, md: bool, out: &mut String) {
+    let (a, c) = (&r.analysis, &r.cost);
+    heading(out, md, 2, "What gateway endpoints would save");
     let ie = &c.interface_endpoint;
     let be = ie.break_even_gb_per_30_days.map_or(
         "never (endpoint per-GB price is not below the NAT's)".to_string(),
@@ -285,83 +328,92 @@ pub fn render(r: &Report, md: bool) -> String {
                 let _ = writeln!(out, "  - {sub}");
             }
             _ => {
-                let _ = writeln!(out, "{}{l}", if md { "- " } else { "" });
+                let _ = writeln!(out, "{}{l}", item(md));
             }
         }
     }
     out.push('\n');
+}
 
-    heading(&mut out, md, 2, "ECR image layers (estimate)");
-    let e = &a.ecr;
+/// The ECR image-layer estimate: its figures and method, by ECS service; or why unknown.
+fn ecr_section(e: &crate::analysis::Ecr, md: bool, out: &mut String) {
+    heading(out, md, 2, "ECR image layers (estimate)");
     if !e.basis.is_known() {
         let _ = writeln!(
             out,
             "Unknown: {}.\n",
             esc(md, e.unknown_reason.as_deref().unwrap_or(""))
         );
-    } else {
-        let _ = writeln!(
-            out,
-            "{} pulls of {} new tasks, {} ({} per pull), {:.1}% of the NAT's S3 bytes.",
-            e.pulls,
-            e.task_starts,
-            human(e.bytes),
-            human(e.bytes_per_pull),
-            e.share_of_s3_permille as f64 / 10.0
-        );
-        let _ = writeln!(out, "Method: {}\n", e.method);
-        if !e.by_service.is_empty() {
-            let mut t = Table::new(&["ECS service", "pulls", "layer bytes"]);
-            for s in &e.by_service {
-                t.row(vec![s.service.clone(), s.pulls.to_string(), human(s.bytes)]);
-            }
-            t.render(md, &mut out);
-        }
+        return;
     }
+    let _ = writeln!(
+        out,
+        "{} pulls of {} new tasks, {} ({} per pull), {:.1}% of the NAT's S3 bytes.",
+        e.pulls,
+        e.task_starts,
+        human(e.bytes),
+        human(e.bytes_per_pull),
+        e.share_of_s3_permille as f64 / 10.0
+    );
+    let _ = writeln!(out, "Method: {}\n", e.method);
+    if !e.by_service.is_empty() {
+        let mut t = Table::new(&["ECS service", "pulls", "layer bytes"]);
+        for s in &e.by_service {
+            t.row(vec![s.service.clone(), s.pulls.to_string(), human(s.bytes)]);
+        }
+        t.render(md, out);
+    }
+}
 
-    if !a.gateways.is_empty() {
-        heading(&mut out, md, 2, "NAT gateways");
-        let mut t = Table::new(&[
-            "ENI",
-            "private IPs",
-            "AZ",
-            "s3",
-            "total",
-            "legs (days private/public)",
-            "cross-check (other leg)",
+/// Each NAT gateway's addresses, AZ, bytes, logged days and the cross-check of its legs.
+fn gateways_section(a: &crate::analysis::Analysis, md: bool, out: &mut String) {
+    if a.gateways.is_empty() {
+        return;
+    }
+    heading(out, md, 2, "NAT gateways");
+    let mut t = Table::new(&[
+        "ENI",
+        "private IPs",
+        "AZ",
+        "s3",
+        "total",
+        "legs (days private/public)",
+        "cross-check (other leg)",
+    ]);
+    for g in &a.gateways {
+        let cc = g.cross_check.as_ref().map_or("-".to_string(), |x| {
+            format!(
+                "{} vs {} ({})",
+                human(x.counted_leg),
+                human(x.other_leg),
+                pct(x.other_leg.abs_diff(x.counted_leg), x.counted_leg)
+            )
+        });
+        t.row(vec![
+            match &g.nat_gateway {
+                Some(n) => format!("{n} ({})", g.eni),
+                None => g.eni.clone(),
+            },
+            g.private_ips.join(" "),
+            g.az.clone().unwrap_or("-".into()),
+            human(g.classes.s3.total()),
+            human(g.total),
+            format!("{}/{}", g.days_private_leg, g.days_public_leg),
+            cc,
         ]);
-        for g in &a.gateways {
-            let cc = g.cross_check.as_ref().map_or("-".to_string(), |x| {
-                format!(
-                    "{} vs {} ({})",
-                    human(x.counted_leg),
-                    human(x.other_leg),
-                    pct(x.other_leg.abs_diff(x.counted_leg), x.counted_leg)
-                )
-            });
-            t.row(vec![
-                match &g.nat_gateway {
-                    Some(n) => format!("{n} ({})", g.eni),
-                    None => g.eni.clone(),
-                },
-                g.private_ips.join(" "),
-                g.az.clone().unwrap_or("-".into()),
-                human(g.classes.s3.total()),
-                human(g.total),
-                format!("{}/{}", g.days_private_leg, g.days_public_leg),
-                cc,
-            ]);
-        }
-        t.render(md, &mut out);
     }
+    t.render(md, out);
+}
 
-    heading(&mut out, md, 2, "By day (UTC)");
+/// The classes by day, then by client subnet, AZ and ECS service where those are known.
+fn breakdowns(a: &crate::analysis::Analysis, md: bool, out: &mut String) {
+    heading(out, md, 2, "By day (UTC)");
     let rows: Vec<(String, &ClassBytes)> = a
         .by_day
         .iter()
         .map(|d| (d.day.clone(), &d.classes))
         .collect();
-    class_table(&rows, Some(&a.classes)).render(md, &mut out);
+    class_table(&rows, Some(&a.classes)).render(md, out);
 
     for (title, groups) in [
         ("By client subnet", &a.by_subnet),
@@ -371,103 +423,107 @@ pub fn render(r: &Report, md: bool) -> String {
         if groups.is_empty() || (groups.len() == 1 && groups[0].key == "unknown") {
             continue;
         }
-        heading(&mut out, md, 2, title);
+        heading(out, md, 2, title);
         let rows: Vec<(String, &ClassBytes)> =
             groups.iter().map(|g| (g.key.clone(), &g.classes)).collect();
-        class_table(&rows, None).render(md, &mut out);
+        class_table(&rows, None).render(md, out);
     }
+}
 
-    if !a.top_clients.is_empty() {
-        let src = if a.clients_source == ClientsSource::NatPrivateLegs {
-            "attributed from the NAT's private legs"
-        } else {
-            "from the clients' own records: may include traffic that did not cross a NAT"
+/// The clients with the most S3 bytes, and where their figures come from.
+fn top_clients_section(a: &crate::analysis::Analysis, md: bool, out: &mut String) {
+    if a.top_clients.is_empty() {
+        return;
+    }
+    let src = if a.clients_source == ClientsSource::NatPrivateLegs {
+        "attributed from the NAT's private legs"
+    } else {
+        "from the clients' own records: may include traffic that did not cross a NAT"
+    };
+    heading(out, md, 2, &format!("Top clients by S3 bytes ({src})"));
+    let mut t = Table::new(&[
+        "client IP",
+        "ENI",
+        "subnet",
+        "AZ",
+        "ECS service",
+        "s3",
+        "total",
+    ]);
+    for cr in &a.top_clients {
+        let eni = match cr.enis.len() {
+            0 => "-".to_string(),
+            1 => cr.enis[0].clone(),
+            n => format!("{} (+{} more)", cr.enis[0], n - 1),
         };
-        heading(&mut out, md, 2, &format!("Top clients by S3 bytes ({src})"));
-        let mut t = Table::new(&[
-            "client IP",
-            "ENI",
-            "subnet",
-            "AZ",
-            "ECS service",
-            "s3",
-            "total",
+        t.row(vec![
+            cr.ip.clone(),
+            eni,
+            cr.subnet.clone().unwrap_or("-".into()),
+            cr.az.clone().unwrap_or("-".into()),
+            cr.ecs_service.clone().unwrap_or("-".into()),
+            human(cr.classes.s3.total()),
+            human(cr.total),
         ]);
-        for cr in &a.top_clients {
-            let eni = match cr.enis.len() {
-                0 => "-".to_string(),
-                1 => cr.enis[0].clone(),
-                n => format!("{} (+{} more)", cr.enis[0], n - 1),
-            };
-            t.row(vec![
-                cr.ip.clone(),
-                eni,
-                cr.subnet.clone().unwrap_or("-".into()),
-                cr.az.clone().unwrap_or("-".into()),
-                cr.ecs_service.clone().unwrap_or("-".into()),
-                human(cr.classes.s3.total()),
-                human(cr.total),
-            ]);
-        }
-        t.render(md, &mut out);
     }
+    t.render(md, out);
+}
 
-    if let Some(inv) = &r.inventory {
-        inventory_section(inv, &r.cost, md, &mut out);
-    }
-    if let Some(rec) = &r.reconciliation {
-        reconciliation_section(rec, md, &mut out);
-    }
-
-    heading(&mut out, md, 2, "Data quality");
+/// How every line read was counted, what was left out and why, then the inputs' problems.
+fn quality_section(r: &Report, md: bool, out: &mut String) {
+    let a = &r.analysis;
+    heading(out, md, 2, "Data quality");
     let q = &a.quality;
     let l = &q.lines;
     let _ = writeln!(
         out,
         "{}Lines read: {} = counted {} + headers {} + blank {} + malformed {} + NODATA {} + SKIPDATA {} + REJECT {} + outside time filter {} + undated {}{}  [{}]",
-        if md { "- " } else { "" },
+        item(md),
         l.lines, l.counted, l.headers, l.blank, l.malformed, l.nodata, l.skipdata, l.rejected, l.outside_time, l.undated,
         if l.duplicate_flow_log > 0 { format!(" + second flow log of an ENI {}", l.duplicate_flow_log) } else { String::new() },
         if q.reconciled { "reconciled" } else { "DOES NOT RECONCILE" }
     );
     let rj = &a.rejected;
-    let _ = writeln!(out, "{}Rejected (not in any figure above): {} records / {} on NAT ENIs, {} records / {} elsewhere", if md { "- " } else { "" }, rj.nat_records, human(rj.nat_bytes), rj.other_records, human(rj.other_bytes));
+    let _ = writeln!(out, "{}Rejected (not in any figure above): {} records / {} on NAT ENIs, {} records / {} elsewhere", item(md), rj.nat_records, human(rj.nat_bytes), rj.other_records, human(rj.other_bytes));
     let o = &q.oddities;
     if o.no_address + o.both_public + o.no_interface + q.records_without_bytes > 0 {
-        let _ = writeln!(out, "{}Counted records without addresses: {}, with two public addresses: {}, without interface-id: {}, without bytes: {}", if md { "- " } else { "" }, o.no_address, o.both_public, o.no_interface, q.records_without_bytes);
+        let _ = writeln!(out, "{}Counted records without addresses: {}, with two public addresses: {}, without interface-id: {}, without bytes: {}", item(md), o.no_address, o.both_public, o.no_interface, q.records_without_bytes);
     }
     if !q.given_nat_enis_not_seen.is_empty() {
         let _ = writeln!(
             out,
             "{}Given NAT ENIs not in the data: {}",
-            if md { "- " } else { "" },
+            item(md),
             esc(md, &q.given_nat_enis_not_seen.join(", "))
         );
     }
     for n in &q.notes {
-        let _ = writeln!(out, "{}Note: {}", if md { "- " } else { "" }, esc(md, n));
+        let _ = writeln!(out, "{}Note: {}", item(md), esc(md, n));
     }
+    input_problems(&q.files, l.malformed, md, out);
+}
+
+/// The most problems listed one by one: inputs not read in full, and malformed lines.
+const PROBLEMS_SHOWN: usize = 10;
+
+/// The first [`PROBLEMS_SHOWN`] inputs not read in full and malformed lines (file, line,
+/// why), then how many there were in all when more.
+fn input_problems(files: &[crate::account::FileStats], malformed: u64, md: bool, out: &mut String) {
     let mut shown = 0;
-    let mut errors_shown = 0;
-    for f in &q.files {
+    let mut errors = 0;
+    for f in files {
         if let Some(e) = &f.error {
-            if errors_shown < 10 {
-                let _ = writeln!(
-                    out,
-                    "{}{}: {}",
-                    if md { "- " } else { "" },
-                    esc(md, &f.path),
-                    esc(md, e)
-                );
+            if errors < PROBLEMS_SHOWN {
+                let _ = writeln!(out, "{}{}: {}", item(md), esc(md, &f.path), esc(md, e));
             }
-            errors_shown += 1;
+            errors += 1;
         }
         for b in &f.malformed_examples {
-            if shown < 10 {
+            if shown < PROBLEMS_SHOWN {
                 let _ = writeln!(
                     out,
                     "{}{}:{}: {}",
-                    if md { "- " } else { "" },
+                    item(md),
                     esc(md, &f.path),
                     b.line,
                     esc(md, &b.reason)
@@ -476,23 +532,22 @@ pub fn render(r: &Report, md: bool) -> String {
             }
         }
     }
-    if errors_shown > 10 {
+    if errors > PROBLEMS_SHOWN {
         let _ = writeln!(
             out,
-            "{}... {errors_shown} inputs not read in full (see --format json for each)",
-            if md { "- " } else { "" },
+            "{}... {errors} inputs not read in full (see --format json for each)",
+            item(md),
         );
     }
-    if l.malformed > shown as u64 && shown > 0 {
+    if malformed > shown as u64 && shown > 0 {
         let _ = writeln!(
             out,
             "{}... {} malformed lines in all (see --format json for each file's first {})",
-            if md { "- " } else { "" },
-            l.malformed,
+            item(md),
+            malformed,
             crate::account::EXAMPLES_PER_FILE
         );
     }
-    out
 }
 
 /// The VPC inventory's part: gateways by id, client subnets with their route tables, and the
@@ -612,7 +667,7 @@ fn inventory_section(
         out.push('\n');
     }
     for n in &inv.notes {
-        let _ = writeln!(out, "{}{}", if md { "- " } else { "" }, esc(md, n));
+        let _ = writeln!(out, "{}{}", item(md), esc(md, n));
     }
     if !inv.notes.is_empty() {
         out.push('\n');
@@ -664,7 +719,109 @@ fn reconciliation_section(rec: &crate::bill::Reconciliation, md: bool, out: &mut
         dollars(rec.flow_log_priced_s3_savings)
     );
     for n in &rec.notes {
-        let _ = writeln!(out, "{}{}", if md { "- " } else { "" }, esc(md, n));
+        let _ = writeln!(out, "{}{}", item(md), esc(md, n));
     }
     out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::{BadLine, FileStats};
+
+    /// The shipped sample's report (the golden JSON of the integration tests).
+    fn sample() -> Report {
+        serde_json::from_str(include_str!("../../tests/golden/sample.json")).unwrap()
+    }
+
+    /// Where each of `marks` first appears in `text`, failing on one missing.
+    fn positions(text: &str, marks: &[&str]) -> Vec<usize> {
+        (marks.iter())
+            .map(|m| {
+                text.find(m)
+                    .unwrap_or_else(|| panic!("no `{m}` in\n{text}"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_report_is_its_sections_in_order() {
+        let r = sample();
+        for md in [false, true] {
+            let text = render(&r, md);
+            let at = positions(
+                &text,
+                &[
+                    "flowcost: NAT gateway traffic",
+                    "Period:",
+                    "NAT-processed bytes by destination",
+                    "What gateway endpoints would save",
+                    "ECR image layers (estimate)\n",
+                    "By day (UTC)",
+                    "Data quality",
+                    "Lines read:",
+                ],
+            );
+            assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+        }
+    }
+
+    #[test]
+    fn nothing_counted_is_said_before_the_title() {
+        let mut r = sample();
+        r.analysis.quality.lines.counted = 0;
+        for md in [false, true] {
+            let text = render(&r, md);
+            let at = positions(&text, &["NOTHING COUNTED", "flowcost: NAT gateway traffic"]);
+            assert!(at[0] < at[1], "{text}");
+        }
+        assert!(render(&r, true).starts_with("> **NOTHING COUNTED"));
+        assert!(!render(&sample(), false).contains("NOTHING COUNTED"));
+    }
+
+    #[test]
+    fn the_ecr_share_is_a_nested_item_in_markdown_and_indented_on_a_terminal() {
+        let r = sample();
+        let mut md = String::new();
+        savings_section(&r, true, &mut md);
+        assert!(md.contains("\n  - of which ECR image layers"), "{md}");
+        assert!(md.contains("- S3 gateway endpoint (free)"), "{md}");
+        let mut plain = String::new();
+        savings_section(&r, false, &mut plain);
+        assert!(plain.contains("\n  of which ECR image layers"), "{plain}");
+        assert!(!plain.contains("- S3 gateway"), "{plain}");
+    }
+
+    #[test]
+    fn input_problems_list_the_first_ten_then_count_them_all() {
+        let files: Vec<FileStats> = (0..12)
+            .map(|i| FileStats {
+                path: format!("logs/<b>{i}</b>.gz"),
+                error: Some(format!("truncated gzip {i}")),
+                malformed_examples: vec![BadLine {
+                    line: 7,
+                    reason: "a bad field".into(),
+                }],
+                ..Default::default()
+            })
+            .collect();
+        let mut out = String::new();
+        input_problems(&files, 30, true, &mut out);
+        let errors = out.lines().filter(|l| l.contains("truncated gzip")).count();
+        let bad = out
+            .lines()
+            .filter(|l| l.contains(":7: a bad field"))
+            .count();
+        assert_eq!((errors, bad), (10, 10), "{out}");
+        assert!(out.contains("... 12 inputs not read in full"), "{out}");
+        assert!(out.contains("... 30 malformed lines in all"), "{out}");
+        // input-derived text is escaped in Markdown
+        assert!(!out.contains("<b>"), "{out}");
+
+        // ten or fewer: each listed, no summary line
+        let mut out = String::new();
+        input_problems(&files[..3], 3, false, &mut out);
+        assert_eq!(out.lines().count(), 6, "{out}");
+        assert!(!out.contains("..."), "{out}");
+    }
 }
