@@ -397,6 +397,19 @@ pub struct Meta {
     pub ecs_task: Option<Box<str>>,
 }
 
+impl Meta {
+    /// Keep the least of each name seen: the record's subnet, AZ, VPC and ECS names.
+    #[inline(always)]
+    fn settle_names(&mut self, r: &Record<'_>, names: &mut rustc_hash::FxHashSet<Name>) {
+        set_name(&mut self.subnet, r.name(Field::SubnetId), names);
+        set_name(&mut self.az, r.name(Field::AzId), names);
+        set_name(&mut self.vpc, r.name(Field::VpcId), names);
+        set_name(&mut self.ecs_cluster, r.name(Field::EcsClusterName), names);
+        set_name(&mut self.ecs_service, r.name(Field::EcsServiceName), names);
+        set_once(&mut self.ecs_task, r.name(Field::EcsTaskId));
+    }
+}
+
 /// Names read back (spilled runs, partial files) are shared through a table of each thread:
 /// a subnet, AZ or VPC is named by thousands of ENIs, and reading one back is then a lookup,
 /// not two allocations and a copy (what reading an `Arc<str>` costs).
@@ -747,6 +760,26 @@ impl EniAgg {
             "an aggregate read before it was settled"
         );
         self.side.as_deref().unwrap_or(&NO_PRIVATE_SIDE)
+    }
+
+    /// A counted record's share of the ENI's own state: its count, span, pull-window
+    /// observation and least region.
+    #[inline(always)]
+    fn observe(&mut self, r: &Record<'_>, region: Option<u16>, window: i64) {
+        self.records += 1;
+        if r.bytes.is_none() {
+            self.no_bytes_records += 1;
+        }
+        if let Some(t) = r.start {
+            self.span.first = self.span.first.min(t);
+            self.pull.observe(t, window);
+        }
+        if let Some(t) = r.end.or(r.start) {
+            self.span.last = self.span.last.max(t);
+        }
+        if self.meta.region.is_none() || region.is_some_and(|r| Some(r) < self.meta.region) {
+            self.meta.region = region.or(self.meta.region);
+        }
     }
 
     /// Add the legs gathered ([`Legs`]) to their clients.
@@ -1389,6 +1422,222 @@ impl FileSink<'_> {
         }
         id.or(self.file_region)
     }
+    /// Count a record's line, and say whether the record goes on to be accounted: not a
+    /// NODATA or SKIPDATA window, inside the time filter (its dates noted either way), and
+    /// within the run's byte bound (past it, the line is malformed).
+    #[inline(always)]
+    fn admit(&mut self, r: &Record<'_>) -> bool {
+        let c = &mut self.stats.counts;
+        c.lines += 1;
+        match r.status {
+            LogStatus::NoData => {
+                c.nodata += 1;
+                return false;
+            }
+            LogStatus::SkipData => {
+                c.skipdata += 1;
+                self.stats.skipdata_windows += 1;
+                return false;
+            }
+            LogStatus::Ok => {}
+        }
+        if let Some(t) = r.start {
+            let d = &mut self.acc.inputs.dated;
+            d.first = d.first.min(t);
+            d.last = d.last.max(r.end.unwrap_or(t));
+        }
+        let run = &self.params.run;
+        if run.since.is_some() || run.until.is_some() {
+            let Some(t) = r.start else {
+                c.undated += 1;
+                return false;
+            };
+            if run.since.is_some_and(|s| t < s) || run.until.is_some_and(|u| t >= u) {
+                c.outside_time += 1;
+                return false;
+            }
+        }
+        if !self.spend(r.bytes.unwrap_or(0)) {
+            self.stats.counts.lines -= 1;
+            self.malformed(self.stats.counts.lines + 1, Malformed::RunTotal);
+            return false;
+        }
+        true
+    }
+
+    /// A record without `interface-id`: counted (or rejected) apart, in no ENI's figures.
+    #[cold]
+    fn without_interface(&mut self, r: &Record<'_>) {
+        let (c, odd) = (&mut self.stats.counts, &mut self.acc.inputs.odd);
+        if r.action == Action::Reject {
+            c.rejected += 1;
+            odd.no_interface_rejected += 1;
+            odd.no_interface_rejected_bytes += r.bytes.unwrap_or(0);
+        } else {
+            c.counted += 1;
+            odd.no_interface += 1;
+        }
+    }
+}
+
+/// Where a counted record's bytes go, once its ENI's aggregate is held: the parts of the
+/// sink the two kinds of record ([`Booking::private_pair`], [`Booking::public_leg`]) write
+/// or read besides the aggregate, and the record's region and bytes.
+struct Booking<'s> {
+    acc: &'s mut Accumulator,
+    lookups: &'s mut LookupCache,
+    ranges: &'s IpRanges,
+    params: &'s Params,
+    region: Option<u16>,
+    bytes: u64,
+}
+
+impl Booking<'_> {
+    /// A record with two private ends: a NAT's translated leg (its remote in `pkt-*`: the
+    /// destination of an upload, the source of a download), added to the client's legs; or
+    /// internal traffic, with its peers noted as evidence.
+    #[inline(always)]
+    fn private_pair(
+        &mut self,
+        agg: &mut EniAgg,
+        r: &Record<'_>,
+        eni: &str,
+        src: &IpAddr,
+        dst: &IpAddr,
+    ) {
+        let translated = match &r.pkt_addrs() {
+            (_, Some(pd)) if pd != dst && !is_private(pd) => Some((*pd, src, Dir::Upload)),
+            (Some(ps), _) if ps != src && !is_private(ps) => Some((*ps, dst, Dir::Download)),
+            _ => None,
+        };
+        let Some((remote, client, dir)) = translated else {
+            let side = agg.private_side_mut();
+            side.internal_records += 1;
+            side.internal_bytes += self.bytes;
+            side.peers.insert(src, MAX_PEERS);
+            side.peers.insert(dst, MAX_PEERS);
+            return;
+        };
+        let (bytes, window) = (self.bytes, self.params.run.pull_window);
+        let class = self.class_of(agg, &remote);
+        let longest = match (r.start, r.end) {
+            (Some(s), Some(e)) => e.saturating_sub(s).clamp(0, 3600),
+            _ => 0,
+        };
+        let stretch = r
+            .start
+            .map_or(0, |t| self.params.run.tasks.starts().stretch(client, t));
+        match *client {
+            // the leg waits in the aggregate, its private side untouched until the batch
+            // is added ([`Legs`])
+            IpAddr::V4(c) => {
+                let leg = clients::Leg {
+                    client: u32::from(c),
+                    stretch,
+                    t: r.start,
+                    bytes,
+                    longest: longest as u16,
+                    class,
+                    dir,
+                };
+                let acc = &mut *self.acc;
+                let (n, full) = agg.legs.push(leg);
+                if n == 1 {
+                    acc.pending.push(EniKey::new(eni));
+                }
+                acc.legs_held += 1;
+                if full {
+                    acc.legs_held = acc.legs_held.saturating_sub(n);
+                    agg.settle_guessing(window, acc.guess.as_mut());
+                } else if acc.legs_held >= LEGS_HELD {
+                    // many ENIs translating (not what NAT gateways' logs look like): memory
+                    // stays bounded all the same
+                    agg.settle_guessing(window, acc.guess.as_mut());
+                    acc.settle();
+                }
+            }
+            IpAddr::V6(_) => {
+                let side = agg.private_side_mut();
+                side.translated(r.start, class, dir, bytes, longest);
+                let rules = StartRules::for_longest_record(side.longest_record);
+                (side.by_client.entry(*client).or_default()).record(
+                    r.start.map(|t| (t, stretch)),
+                    class,
+                    dir,
+                    bytes,
+                    window,
+                    rules,
+                )
+            }
+        }
+    }
+
+    /// A record with one private end (`local`) and one public (`remote`): the ENI's own
+    /// traffic with the remote (on a NAT, its public leg), by day, class and direction; its
+    /// local address noted; an S3 record's path and pull window.
+    #[inline(always)]
+    fn public_leg(
+        &mut self,
+        agg: &mut EniAgg,
+        r: &Record<'_>,
+        local: &IpAddr,
+        remote: &IpAddr,
+        dir: Dir,
+    ) {
+        let bytes = self.bytes;
+        let class = self.class_of(agg, remote);
+        let day = r.start.map_or(NO_DAY, |t| t.div_euclid(DAY) as u32);
+        agg.public.add(day, class, dir, bytes);
+        if agg.local_ips.insert(local, MAX_LOCAL_IPS) {
+            self.guess_logged(agg, r);
+        }
+        if class != Class::S3 {
+            return;
+        }
+        match dir {
+            Dir::Upload => {
+                let i = match r.traffic_path() {
+                    Some(1) => 0,
+                    Some(2) | Some(7) => 1,
+                    Some(_) => 2,
+                    None => 3,
+                };
+                agg.s3_egress_by_path[i] += bytes;
+            }
+            Dir::Download => {
+                if let (None | Some(1), Some(t)) = (r.traffic_path(), r.start) {
+                    agg.pull.add(t, bytes, self.params.run.pull_window);
+                }
+            }
+        }
+    }
+
+    /// The class of `remote`'s bytes in the record's region; S3's bytes of an unknown
+    /// region are counted apart (they cannot be split into `s3` and `s3-other-region`).
+    #[inline(always)]
+    fn class_of(&mut self, agg: &mut EniAgg, remote: &IpAddr) -> Class {
+        let info = self.lookups.lookup(self.ranges, remote);
+        if self.region.is_none() && self.ranges.is_s3_info(info) {
+            agg.s3_unknown_region += self.bytes;
+        }
+        self.ranges.class_of(info, self.region)
+    }
+
+    /// A new local address of `agg`'s: an ENI of one address that looks logged (not a NAT)
+    /// lends it to the guess of which clients' records are logged; one of several takes
+    /// its addresses back (its local set may yet drop some: not a guess worth its risk).
+    #[cold]
+    fn guess_logged(&mut self, agg: &EniAgg, r: &Record<'_>) {
+        let Some(g) = &mut self.acc.guess else {
+            return;
+        };
+        let named = || (self.params.run.nat_enis.iter()).any(|n| Some(&**n) == r.interface_id);
+        match agg.local_ips.items.as_slice() {
+            [one] if agg.looks_logged() && !named() => g.hold(one),
+            [_] => {}
+            several => several.iter().for_each(|ip| g.release(ip)),
+        }
+    }
 }
 
 impl Drop for FileSink<'_> {
@@ -1449,55 +1698,13 @@ impl Sink for FileSink<'_> {
         let settled = std::mem::take(&mut self.names_settled);
         let eni_held = std::mem::take(&mut self.eni_held);
         let region = self.region_of(r);
-        let c = &mut self.stats.counts;
-        c.lines += 1;
-        match r.status {
-            LogStatus::NoData => {
-                c.nodata += 1;
-                return;
-            }
-            LogStatus::SkipData => {
-                c.skipdata += 1;
-                self.stats.skipdata_windows += 1;
-                return;
-            }
-            LogStatus::Ok => {}
-        }
-        if let Some(t) = r.start {
-            let d = &mut self.acc.inputs.dated;
-            d.first = d.first.min(t);
-            d.last = d.last.max(r.end.unwrap_or(t));
-        }
-        if self.params.run.since.is_some() || self.params.run.until.is_some() {
-            let Some(t) = r.start else {
-                c.undated += 1;
-                return;
-            };
-            if self.params.run.since.is_some_and(|s| t < s)
-                || self.params.run.until.is_some_and(|u| t >= u)
-            {
-                c.outside_time += 1;
-                return;
-            }
-        }
-        if !self.spend(r.bytes.unwrap_or(0)) {
-            self.stats.counts.lines -= 1;
-            self.malformed(self.stats.counts.lines + 1, Malformed::RunTotal);
+        if !self.admit(r) {
             return;
         }
-        let c = &mut self.stats.counts;
         let Some(eni) = r.interface_id else {
-            if r.action == Action::Reject {
-                c.rejected += 1;
-                self.acc.inputs.odd.no_interface_rejected += 1;
-                self.acc.inputs.odd.no_interface_rejected_bytes += r.bytes.unwrap_or(0);
-            } else {
-                c.counted += 1;
-                self.acc.inputs.odd.no_interface += 1;
-            }
+            self.without_interface(r);
             return;
         };
-        let window = self.params.run.pull_window;
         let eni = match self.tag {
             None => eni,
             Some(t) => tagged_key(eni, t, &mut self.key),
@@ -1507,44 +1714,17 @@ impl Sink for FileSink<'_> {
         self.eni_held = true;
         let bytes = r.bytes.unwrap_or(0);
         if r.action == Action::Reject {
-            c.rejected += 1;
+            self.stats.counts.rejected += 1;
             agg.reject_records += 1;
             agg.reject_bytes += bytes;
             return;
         }
-        c.counted += 1;
-        agg.records += 1;
-        if r.bytes.is_none() {
-            agg.no_bytes_records += 1;
-        }
-        if let Some(t) = r.start {
-            agg.span.first = agg.span.first.min(t);
-            agg.pull.observe(t, window);
-        }
-        if let Some(t) = r.end.or(r.start) {
-            agg.span.last = agg.span.last.max(t);
-        }
-        if agg.meta.region.is_none() || region.is_some_and(|r| Some(r) < agg.meta.region) {
-            agg.meta.region = region.or(agg.meta.region);
-        }
+        self.stats.counts.counted += 1;
+        agg.observe(r, region, self.params.run.pull_window);
         // the names of a row repeating the last one's, which were settled in this
         // aggregate, change nothing (settling keeps the least value seen)
         if !(settled && r.same_names && !switched) {
-            let names = &mut self.acc.table.names;
-            set_name(&mut agg.meta.subnet, r.name(Field::SubnetId), names);
-            set_name(&mut agg.meta.az, r.name(Field::AzId), names);
-            set_name(&mut agg.meta.vpc, r.name(Field::VpcId), names);
-            set_name(
-                &mut agg.meta.ecs_cluster,
-                r.name(Field::EcsClusterName),
-                names,
-            );
-            set_name(
-                &mut agg.meta.ecs_service,
-                r.name(Field::EcsServiceName),
-                names,
-            );
-            set_once(&mut agg.meta.ecs_task, r.name(Field::EcsTaskId));
+            agg.meta.settle_names(r, &mut self.acc.table.names);
         }
         self.names_settled = true;
 
@@ -1558,121 +1738,19 @@ impl Sink for FileSink<'_> {
         if !nat_ips.is_empty() && (nat_ips.contains(src) || nat_ips.contains(dst)) {
             agg.has_nat_ip = true;
         }
-        let day = r.start.map_or(NO_DAY, |t| t.div_euclid(DAY) as u32);
-        let (sp, dp) = (is_private(src), is_private(dst));
-        if sp && dp {
-            // A NAT's private leg names the remote in pkt-*: upload shows it as pkt-dstaddr,
-            // download as pkt-srcaddr.
-            let translated = match &r.pkt_addrs() {
-                (_, Some(pd)) if pd != dst && !is_private(pd) => Some((*pd, src, Dir::Upload)),
-                (Some(ps), _) if ps != src && !is_private(ps) => Some((*ps, dst, Dir::Download)),
-                _ => None,
-            };
-            if let Some((remote, client, dir)) = translated {
-                let info = self.lookups.lookup(self.ranges, &remote);
-                let class = self.ranges.class_of(info, region);
-                if region.is_none() && self.ranges.is_s3_info(info) {
-                    agg.s3_unknown_region += bytes;
-                }
-                let longest = match (r.start, r.end) {
-                    (Some(s), Some(e)) => e.saturating_sub(s).clamp(0, 3600),
-                    _ => 0,
-                };
-                let stretch = r
-                    .start
-                    .map_or(0, |t| self.params.run.tasks.starts().stretch(client, t));
-                match *client {
-                    // the leg waits in the aggregate, its private side untouched until the
-                    // batch is added ([`Legs`])
-                    IpAddr::V4(c) => {
-                        let leg = clients::Leg {
-                            client: u32::from(c),
-                            stretch,
-                            t: r.start,
-                            bytes,
-                            longest: longest as u16,
-                            class,
-                            dir,
-                        };
-                        let (n, full) = agg.legs.push(leg);
-                        if n == 1 {
-                            self.acc.pending.push(EniKey::new(eni));
-                        }
-                        self.acc.legs_held += 1;
-                        if full {
-                            self.acc.legs_held = self.acc.legs_held.saturating_sub(n);
-                            agg.settle_guessing(window, self.acc.guess.as_mut());
-                        } else if self.acc.legs_held >= LEGS_HELD {
-                            // many ENIs translating (not what NAT gateways' logs look like):
-                            // memory stays bounded all the same
-                            agg.settle_guessing(window, self.acc.guess.as_mut());
-                            self.acc.settle();
-                        }
-                    }
-                    IpAddr::V6(_) => {
-                        let side = agg.private_side_mut();
-                        side.translated(r.start, class, dir, bytes, longest);
-                        let rules = StartRules::for_longest_record(side.longest_record);
-                        (side.by_client.entry(*client).or_default()).record(
-                            r.start.map(|t| (t, stretch)),
-                            class,
-                            dir,
-                            bytes,
-                            window,
-                            rules,
-                        )
-                    }
-                }
-            } else {
-                let side = agg.private_side_mut();
-                side.internal_records += 1;
-                side.internal_bytes += bytes;
-                side.peers.insert(src, MAX_PEERS);
-                side.peers.insert(dst, MAX_PEERS);
-            }
-            return;
-        }
-        let (local, remote, dir) = match (sp, dp) {
-            (true, false) => (src, dst, Dir::Upload),
-            (false, true) => (dst, src, Dir::Download),
-            _ => {
-                self.acc.inputs.odd.both_public += 1;
-                return;
-            }
+        let mut book = Booking {
+            acc: self.acc,
+            lookups: &mut self.lookups,
+            ranges: self.ranges,
+            params: self.params,
+            region,
+            bytes,
         };
-        let info = self.lookups.lookup(self.ranges, remote);
-        let class = self.ranges.class_of(info, region);
-        if region.is_none() && self.ranges.is_s3_info(info) {
-            agg.s3_unknown_region += bytes;
-        }
-        agg.public.add(day, class, dir, bytes);
-        if agg.local_ips.insert(local, MAX_LOCAL_IPS) {
-            if let Some(g) = &mut self.acc.guess {
-                let named =
-                    || (self.params.run.nat_enis.iter()).any(|n| Some(&**n) == r.interface_id);
-                match agg.local_ips.items.as_slice() {
-                    [one] if agg.looks_logged() && !named() => g.hold(one),
-                    [_] => {}
-                    // an ENI of several addresses (an instance's, an EKS node's holding its
-                    // pods'), whose local set may yet drop some: not a guess worth its risk
-                    several => several.iter().for_each(|ip| g.release(ip)),
-                }
-            }
-        }
-        if class == Class::S3 && dir == Dir::Upload {
-            let i = match r.traffic_path() {
-                Some(1) => 0,
-                Some(2) | Some(7) => 1,
-                Some(_) => 2,
-                None => 3,
-            };
-            agg.s3_egress_by_path[i] += bytes;
-        }
-        if class == Class::S3 && dir == Dir::Download && matches!(r.traffic_path(), None | Some(1))
-        {
-            if let Some(t) = r.start {
-                agg.pull.add(t, bytes, window);
-            }
+        match (is_private(src), is_private(dst)) {
+            (true, true) => book.private_pair(agg, r, eni, src, dst),
+            (true, false) => book.public_leg(agg, r, src, dst, Dir::Upload),
+            (false, true) => book.public_leg(agg, r, dst, src, Dir::Download),
+            (false, false) => book.acc.inputs.odd.both_public += 1,
         }
     }
 }
@@ -1866,6 +1944,103 @@ mod tests {
             proptest::prop_assert_eq!(&accumulate(&rows, true, true), &plain);
             proptest::prop_assert_eq!(&accumulate(&rows, false, true), &plain);
         }
+    }
+
+    /// Feed `records` to one sink of a fresh accumulator of `run`'s settings; the sink's
+    /// stats and the settled accumulator come back.
+    fn through_a_sink(run: RunConfig, records: &[Record<'_>]) -> (FileStats, Accumulator) {
+        static R: std::sync::OnceLock<IpRanges> = std::sync::OnceLock::new();
+        let ranges = R.get_or_init(IpRanges::embedded);
+        let params = Params::new(Arc::new(run));
+        let mut acc = Accumulator::new(&params);
+        let mut sink = acc.file(ranges, &params, FileStats::default(), None);
+        for r in records {
+            sink.record(r);
+        }
+        let stats = sink.take();
+        (stats, acc)
+    }
+
+    #[test]
+    fn admit_counts_each_line_once_and_notes_its_dates() {
+        let rec = |status, start: Option<i64>| Record {
+            interface_id: Some("eni-a"),
+            srcaddr: "10.0.0.5".parse().ok(),
+            dstaddr: "52.216.8.1".parse().ok(),
+            bytes: Some(10),
+            start,
+            end: start.map(|t| t + 60),
+            status,
+            ..Record::default()
+        };
+        let run = RunConfig {
+            since: Some(1_000),
+            until: Some(2_000),
+            ..RunConfig::default()
+        };
+        let records = [
+            rec(LogStatus::NoData, Some(1_500)),
+            rec(LogStatus::SkipData, Some(1_500)),
+            rec(LogStatus::Ok, None),
+            rec(LogStatus::Ok, Some(999)),
+            rec(LogStatus::Ok, Some(2_000)),
+            rec(LogStatus::Ok, Some(1_000)),
+        ];
+        let (stats, acc) = through_a_sink(run, &records);
+        let c = &stats.counts;
+        assert_eq!(c.lines, 6);
+        assert_eq!((c.nodata, c.skipdata, stats.skipdata_windows), (1, 1, 1));
+        assert_eq!((c.undated, c.outside_time, c.counted), (1, 2, 1));
+        // the dates of the OK records, inside the filter or not
+        assert_eq!(
+            (acc.inputs.dated.first(), acc.inputs.dated.last()),
+            (Some(999), Some(2_060))
+        );
+        let table = sorted_table(acc);
+        assert_eq!(table.len(), 1);
+        assert_eq!(
+            (table[0].1.records, table[0].1.public.values().sum::<u64>()),
+            (1, 10)
+        );
+    }
+
+    #[test]
+    fn a_public_s3_leg_is_kept_by_traffic_path_and_its_downloads_by_pull_window() {
+        let rec = |up: bool, path: Option<u8>, bytes: u64| {
+            let (local, remote) = ("10.0.0.5".parse().ok(), "52.216.8.1".parse().ok());
+            Record {
+                interface_id: Some("eni-a"),
+                region: Some("us-east-1"),
+                srcaddr: if up { local } else { remote },
+                dstaddr: if up { remote } else { local },
+                bytes: Some(bytes),
+                start: Some(1_788_220_800),
+                traffic_path: path,
+                ..Record::default()
+            }
+        };
+        let records = [
+            rec(true, Some(1), 1),
+            rec(true, Some(2), 2),
+            rec(true, Some(7), 4),
+            rec(true, Some(5), 8),
+            rec(true, None, 16),
+            rec(false, Some(1), 32),
+            rec(false, None, 64),
+            rec(false, Some(2), 128),
+        ];
+        let (_, acc) = through_a_sink(RunConfig::default(), &records);
+        let table = sorted_table(acc);
+        let a = &table[0].1;
+        assert_eq!(a.s3_egress_by_path, [1, 2 + 4, 8, 16]);
+        let pulled: u64 = a.pull.entries.iter().map(|e| e.1).sum();
+        assert_eq!(
+            pulled,
+            32 + 64,
+            "a download through a gateway endpoint is no pull"
+        );
+        assert_eq!(a.public.values().sum::<u64>(), 255);
+        assert_eq!(a.s3_unknown_region, 0);
     }
 
     /// One record of [`a_sink_per_record_adds_up_as_one_sink`]: ENI, day, kind of ends
