@@ -1279,34 +1279,13 @@ pub fn analyse_from(
     if unknown > 0 {
         return Err(AnalysisError::UnknownRegion { bytes: unknown });
     }
-    let is_nat_eni = |eni: &str| nat.binary_search_by(|n| n.0.as_str().cmp(eni)).is_ok();
 
-    let mut classes = ClassBytes::default();
-    let mut by_day: BTreeMap<u32, ClassBytes> = BTreeMap::new();
-    let mut gateways = Vec::new();
-    let (mut any_private, mut any_public) = (false, false);
-    let mut rejected = Rejected {
+    let rejected = Rejected {
         other_records: rejected_other.0 + acc.inputs.odd.no_interface_rejected,
         other_bytes: rejected_other.1 + acc.inputs.odd.no_interface_rejected_bytes,
         ..Default::default()
     };
-    let mut region_bytes: BTreeMap<u16, u64> = BTreeMap::new();
-    for (eni, a) in &nat {
-        let counted = count_nat_eni(eni, a, ranges, opt);
-        let g = &counted.gateway;
-        any_private |= g.days_private_leg > 0;
-        any_public |= g.days_public_leg > 0;
-        classes.add_all(&g.classes);
-        for (day, c) in counted.by_day {
-            by_day.entry(day).or_default().add_all(&c);
-        }
-        if let Some(r) = a.meta.region {
-            *region_bytes.entry(r).or_insert(0) += g.total;
-        }
-        rejected.nat_records += a.reject_records;
-        rejected.nat_bytes += a.reject_bytes;
-        gateways.push(counted.gateway);
-    }
+    let mut totals = NatTotals::of(&nat, rejected, ranges, opt);
     // the logged non-NAT ENIs' addresses, before the inventory places others
     let enis_seen: FxHashSet<IpAddr> = addresses.keys().copied().collect();
     let mut addresses = addresses;
@@ -1328,30 +1307,19 @@ pub fn analyse_from(
     // traffic as the estimate.
     let data_start = first_start.unwrap_or(0);
     let mut ecr = EcrEstimate::new(&nat, enis_seen, any_ecs, data_start, opt);
-    let mut top_index: FxMap<IpAddr, usize> = FxMap::default();
-    for (i, row) in top.iter().enumerate() {
-        if let Ok(ip) = row.ip.parse() {
-            top_index.insert(ip, i);
-        }
-    }
-    views.for_each(|v| {
-        ecr.count(v);
-        for ip in v.ips {
-            if let Some(&i) = top_index.get(ip) {
-                top[i].enis.push(v.eni.to_string());
-            }
-        }
-    })?;
+    count_starts_and_top_enis(&mut views, &mut ecr, &mut top)?;
     if client_side {
-        for (k, b) in client_side_cells {
-            let (day, class, dir) = uncell(k);
-            classes.get_mut(class).add(dir, b);
-            by_day.entry(day).or_default().get_mut(class).add(dir, b);
-        }
-        for (r, b) in client_region_bytes {
-            *region_bytes.entry(r).or_insert(0) += b;
-        }
+        totals.add_client_side(client_side_cells, client_region_bytes);
     }
+    let NatTotals {
+        classes,
+        by_day,
+        gateways,
+        any_private,
+        any_public,
+        rejected,
+        region_bytes,
+    } = totals;
     // Third step, only where some address's pulls add up to more than the NAT saw: each
     // pull's share of it.
     if ecr.settle() {
@@ -1368,42 +1336,23 @@ pub fn analyse_from(
     }
     let ecr = ecr.finish(&classes, opt);
 
-    // Period and data quality.
     let period = period_of(first_start, last_end, opt);
-    let incomplete = Incomplete::of(&files);
-    let files_with_errors = files.iter().filter(|f| f.error.is_some()).count() as u64;
-    let given_nat_enis_not_seen: Vec<String> = opt
-        .nat_enis
-        .iter()
-        .filter(|e| !given_seen.contains(e.as_str()))
-        .cloned()
-        .collect();
-    let skipdata_windows: u64 = files.iter().map(|f| f.skipdata_windows).sum();
-    let translating_enis_not_counted: Vec<String> = match given {
-        false => Vec::new(),
-        true => (candidates.iter())
-            .filter(|c| c.translated_records > 0 && !is_nat_eni(&c.eni))
-            .map(|c| c.eni.clone())
-            .collect(),
-    };
-    let notes = quality_notes(&NoteFacts {
-        flow_logs: flow_logs.as_ref(),
+    let quality = QualityFacts {
+        acc,
+        opt,
+        given,
+        given_seen: &given_seen,
+        candidates: &candidates,
+        nat: &nat,
         client_side,
         any_private,
         any_public,
         cross_az_known: cross.known,
-        skipdata_windows,
         gateways: &gateways,
         period: &period,
-        lines: &lines,
-        odd: &acc.inputs.odd,
-        files_with_errors,
-        given,
-        no_nat: nat.is_empty(),
-        candidates: &candidates,
-        opt,
-        dated: acc.inputs.dated,
-    });
+        records_without_bytes,
+    }
+    .quality(files, lines, flow_logs);
     let nat_region = region_bytes
         .iter()
         .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
@@ -1434,13 +1383,85 @@ pub fn analyse_from(
         s3_egress_traffic_path: paths,
         rejected,
         period,
-        quality: Quality {
+        quality,
+    })
+}
+
+/// What the data quality of a run is judged on, besides its inputs' counts.
+struct QualityFacts<'a> {
+    acc: &'a Accumulator,
+    opt: &'a RunConfig,
+    /// NAT gateways were named (`--nat-eni`, `--nat-ip`).
+    given: bool,
+    /// The named NAT ENIs found in the records.
+    given_seen: &'a BTreeSet<String>,
+    candidates: &'a [Candidate],
+    nat: &'a [(String, EniAgg)],
+    client_side: bool,
+    /// Some NAT ENI-day was counted on private legs / only on public legs.
+    any_private: bool,
+    any_public: bool,
+    cross_az_known: bool,
+    gateways: &'a [Gateway],
+    period: &'a Period,
+    records_without_bytes: u64,
+}
+
+impl QualityFacts<'_> {
+    /// The run's data quality: how every line was counted, which inputs were not read in
+    /// full, what the settings named that the data lacks, what translates without being
+    /// counted, and the notes ([`quality_notes`]).
+    fn quality(
+        self,
+        files: Vec<FileStats>,
+        lines: LineCounts,
+        flow_logs: Option<FlowLogOverlap>,
+    ) -> Quality {
+        let (acc, opt) = (self.acc, self.opt);
+        let incomplete = Incomplete::of(&files);
+        let files_with_errors = files.iter().filter(|f| f.error.is_some()).count() as u64;
+        let given_nat_enis_not_seen: Vec<String> = (opt.nat_enis.iter())
+            .filter(|e| !self.given_seen.contains(e.as_str()))
+            .cloned()
+            .collect();
+        let skipdata_windows: u64 = files.iter().map(|f| f.skipdata_windows).sum();
+        let is_nat_eni = |eni: &str| {
+            (self.nat)
+                .binary_search_by(|n| n.0.as_str().cmp(eni))
+                .is_ok()
+        };
+        let translating_enis_not_counted: Vec<String> = match self.given {
+            false => Vec::new(),
+            true => (self.candidates.iter())
+                .filter(|c| c.translated_records > 0 && !is_nat_eni(&c.eni))
+                .map(|c| c.eni.clone())
+                .collect(),
+        };
+        let notes = quality_notes(&NoteFacts {
+            flow_logs: flow_logs.as_ref(),
+            client_side: self.client_side,
+            any_private: self.any_private,
+            any_public: self.any_public,
+            cross_az_known: self.cross_az_known,
+            skipdata_windows,
+            gateways: self.gateways,
+            period: self.period,
+            lines: &lines,
+            odd: &acc.inputs.odd,
+            files_with_errors,
+            given: self.given,
+            no_nat: self.nat.is_empty(),
+            candidates: self.candidates,
+            opt,
+            dated: acc.inputs.dated,
+        });
+        Quality {
             reconciled: lines.accounted() == lines.lines && incomplete.is_none(),
             complete: incomplete.is_none(),
             incomplete,
             lines,
             files_with_errors,
-            records_without_bytes,
+            records_without_bytes: self.records_without_bytes,
             skipdata_windows,
             files,
             oddities: acc.inputs.odd.clone(),
@@ -1448,8 +1469,105 @@ pub fn analyse_from(
             translating_enis_not_counted,
             notes,
             flow_logs,
-        },
-    })
+        }
+    }
+}
+
+/// The NAT ENIs' figures summed: classes, days, gateways, which legs were counted, rejects,
+/// and bytes by region (the NAT's region is the one with the most).
+struct NatTotals {
+    classes: ClassBytes,
+    by_day: BTreeMap<u32, ClassBytes>,
+    gateways: Vec<Gateway>,
+    /// Some NAT ENI-day was counted on private legs / only on public legs.
+    any_private: bool,
+    any_public: bool,
+    rejected: Rejected,
+    region_bytes: BTreeMap<u16, u64>,
+}
+
+impl NatTotals {
+    /// Count each NAT ENI ([`count_nat_eni`]) and sum; `rejected` holds the other ENIs'
+    /// rejects already.
+    fn of(
+        nat: &[(String, EniAgg)],
+        rejected: Rejected,
+        ranges: &IpRanges,
+        opt: &RunConfig,
+    ) -> NatTotals {
+        let mut t = NatTotals {
+            classes: ClassBytes::default(),
+            by_day: BTreeMap::new(),
+            gateways: Vec::with_capacity(nat.len()),
+            any_private: false,
+            any_public: false,
+            rejected,
+            region_bytes: BTreeMap::new(),
+        };
+        for (eni, a) in nat {
+            let counted = count_nat_eni(eni, a, ranges, opt);
+            let g = &counted.gateway;
+            t.any_private |= g.days_private_leg > 0;
+            t.any_public |= g.days_public_leg > 0;
+            t.classes.add_all(&g.classes);
+            for (day, c) in counted.by_day {
+                t.by_day.entry(day).or_default().add_all(&c);
+            }
+            if let Some(r) = a.meta.region {
+                *t.region_bytes.entry(r).or_insert(0) += g.total;
+            }
+            t.rejected.nat_records += a.reject_records;
+            t.rejected.nat_bytes += a.reject_bytes;
+            t.gateways.push(counted.gateway);
+        }
+        t
+    }
+
+    /// Without NAT ENIs in the data: the clients' own public-side cells as the estimate,
+    /// and their bytes by region.
+    fn add_client_side(
+        &mut self,
+        cells: impl IntoIterator<Item = (u64, u64)>,
+        region_bytes: impl IntoIterator<Item = (u16, u64)>,
+    ) {
+        for (k, b) in cells {
+            let (day, class, dir) = uncell(k);
+            self.classes.get_mut(class).add(dir, b);
+            self.by_day
+                .entry(day)
+                .or_default()
+                .get_mut(class)
+                .add(dir, b);
+        }
+        for (r, b) in region_bytes {
+            *self.region_bytes.entry(r).or_insert(0) += b;
+        }
+    }
+}
+
+/// The second step, over the first walk's notes of the non-NAT ENIs: each one's task starts
+/// and pull bytes counted for the ECR estimate, and its ENI id given to the top clients
+/// whose address it holds.
+fn count_starts_and_top_enis(
+    views: &mut TaskViews,
+    ecr: &mut EcrEstimate,
+    top: &mut [ClientRow],
+) -> Result<(), AnalysisError> {
+    let mut top_index: FxMap<IpAddr, usize> = FxMap::default();
+    for (i, row) in top.iter().enumerate() {
+        if let Ok(ip) = row.ip.parse() {
+            top_index.insert(ip, i);
+        }
+    }
+    views.for_each(|v| {
+        ecr.count(v);
+        for ip in v.ips {
+            if let Some(&i) = top_index.get(ip) {
+                top[i].enis.push(v.eni.to_string());
+            }
+        }
+    })?;
+    Ok(())
 }
 
 /// What starts a task on the NAT's private legs, for the longest record of any NAT ENI
@@ -1834,6 +1952,28 @@ mod tests {
     /// 2026-09-01T00:00:00Z
     const T: i64 = 1_788_220_800;
     const S3: &str = "52.216.8.1";
+
+    #[test]
+    fn client_side_cells_add_to_the_classes_days_and_regions() {
+        let mut t = NatTotals::of(&[], Rejected::default(), ranges(), &RunConfig::default());
+        assert_eq!((t.classes.total(), t.gateways.len()), (0, 0));
+        let cells = [
+            (crate::account::cell(20_000, Class::S3, Dir::Download), 70),
+            (crate::account::cell(20_000, Class::S3, Dir::Upload), 5),
+            (
+                crate::account::cell(20_001, Class::Internet, Dir::Download),
+                25,
+            ),
+        ];
+        t.add_client_side(cells, [(3u16, 60), (1, 40), (3, 1)]);
+        assert_eq!(t.classes.s3.download, 70);
+        assert_eq!(t.classes.s3.upload, 5);
+        assert_eq!(t.classes.total(), 100);
+        let days: Vec<(u32, u64)> = t.by_day.iter().map(|(d, c)| (*d, c.total())).collect();
+        assert_eq!(days, [(20_000, 75), (20_001, 25)]);
+        let regions: Vec<(u16, u64)> = t.region_bytes.into_iter().collect();
+        assert_eq!(regions, [(1, 40), (3, 61)]);
+    }
 
     fn ranges() -> &'static IpRanges {
         static R: OnceLock<IpRanges> = OnceLock::new();
