@@ -72,67 +72,15 @@ pub fn inventory_of(
 }
 
 impl Config {
+    /// The settings of `analyze`, each checked once: a bad flag is a usage error here, before
+    /// any input is read.
     pub fn from_args(a: &AnalyzeArgs) -> Result<Config, Error> {
-        let usage = |m: String| Error::Usage(m);
-        let mut nat_enis = a.nat_eni.clone();
-        let mut nat_ips: Vec<IpAddr> = Vec::new();
-        for ip in &a.nat_ip {
-            nat_ips.push(
-                ip.parse()
-                    .map_err(|_| usage(format!("--nat-ip {ip}: not an IP address")))?,
-            );
-        }
-        let mut inventory_files: Vec<(&str, Vec<u8>)> = Vec::new();
-        for f in &a.inventory {
-            inventory_files.push((f, read(f, "--inventory").map_err(|e| usage(e.to_string()))?));
-        }
-        let nat_file = match &a.nat_file {
-            Some(f) => Some((f, read(f, "--nat-file").map_err(|e| usage(e.to_string()))?)),
-            None => None,
-        };
-        let nat_file = match nat_file {
-            // JSON: the output of `aws ec2 describe-nat-gateways`
-            Some((f, bytes)) if bytes.trim_ascii_start().starts_with(b"{") => {
-                inventory_files.push((f, bytes));
-                None
-            }
-            other => other,
-        };
-        let inventory = inventory_of(&inventory_files)?;
-        for eni in inventory.nat_enis() {
-            if !nat_enis.contains(&eni) {
-                nat_enis.push(eni);
-            }
-        }
-        if let Some((f, bytes)) = nat_file {
-            let text = String::from_utf8_lossy(&bytes).into_owned();
-            for line in text.lines() {
-                let item = line.split('#').next().unwrap_or("").trim();
-                if item.is_empty() {
-                    continue;
-                }
-                match item.parse::<IpAddr>() {
-                    Ok(ip) => nat_ips.push(ip),
-                    Err(_) if item.starts_with("eni-") => nat_enis.push(item.to_string()),
-                    Err(_) => {
-                        return Err(usage(format!(
-                            "--nat-file {f}: `{item}` is neither an IP address nor an ENI id"
-                        )))
-                    }
-                }
-            }
-        }
-        let mut ecs_tasks = crate::inventory::EcsTasks::default();
-        for f in &a.ecs_tasks {
-            let added = ecs_tasks
-                .add_json(&read(f, "--ecs-tasks").map_err(|e| usage(e.to_string()))?)
-                .map_err(|e| usage(format!("--ecs-tasks {f}: {e}")))?;
-            if added == 0 {
-                return Err(usage(format!(
-                    "--ecs-tasks {f}: no task with a private address and a start time"
-                )));
-            }
-        }
+        let Gateways {
+            nat_enis,
+            nat_ips,
+            inventory,
+        } = Gateways::of(a)?;
+        let ecs_tasks = ecs_tasks_of(a)?;
         let ranges = crate::cmd::ip_ranges::in_use(a.ip_ranges.as_deref())?;
         if let Some(r) = &a.region {
             if ranges.region_id(r).is_none() {
@@ -141,76 +89,11 @@ impl Config {
                 )));
             }
         }
-        let layout = match &a.fields {
-            None => Layout::default_v2(),
-            Some(spec) => {
-                let names = fields::parse_field_list(spec);
-                if names.is_empty() {
-                    return Err(usage("--fields: no field names".into()));
-                }
-                Layout::new(names)
-            }
-        }
-        .projected(fields::ENGINE_FIELDS);
-        let (since, until) = match &a.month {
-            Some(m) => {
-                let (s, u) = time::month_range(m)
-                    .ok_or_else(|| usage(format!("--month {m}: expected YYYY-MM")))?;
-                (Some(s), Some(u))
-            }
-            None => {
-                let p = |v: &Option<String>, flag: &str| -> Result<Option<i64>, Error> {
-                    v.as_ref()
-                        .map(|s| {
-                            time::parse_instant(s).ok_or_else(|| {
-                                usage(format!(
-                                    "{flag} {s}: expected YYYY-MM-DD[THH:MM[:SS]] or epoch seconds"
-                                ))
-                            })
-                        })
-                        .transpose()
-                };
-                (p(&a.since, "--since")?, p(&a.until, "--until")?)
-            }
-        };
-        if let (Some(s), Some(u)) = (since, until) {
-            if u <= s {
-                return Err(usage(
-                    "the time range is empty: --until must be after --since".into(),
-                ));
-            }
-        }
-        let pull_window = match &a.pull_window {
-            None => crate::config::DEFAULT_PULL_WINDOW,
-            Some(w) => parse_duration(w)
-                .filter(|v| *v <= crate::config::MAX_PULL_WINDOW)
-                .ok_or_else(|| {
-                    usage(format!(
-                        "--pull-window {w}: expected seconds or 90s/5m/1h, at most a day"
-                    ))
-                })?,
-        };
-        let prices = match &a.prices {
-            None => PriceTable::embedded(),
-            Some(p) => {
-                serde_json::from_slice(&read(p, "--prices").map_err(|e| usage(e.to_string()))?)
-                    .map_err(|e| usage(format!("--prices {p}: {e}")))?
-            }
-        };
-        if a.nat_price_per_gb
-            .is_some_and(|v| !(0.0..1000.0).contains(&v))
-        {
-            return Err(usage(
-                "--nat-price-per-gb must be between 0 and 1000".into(),
-            ));
-        }
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let max_threads = (4 * cores).max(8);
-        if a.threads.is_some_and(|t| t == 0 || t > max_threads) {
-            return Err(usage(format!(
-                "--threads must be between 1 and {max_threads} (4 x the {cores} cores here)"
-            )));
-        }
+        let layout = layout_of(a)?;
+        let (since, until) = time_range(a)?;
+        let pull_window = pull_window_of(a)?;
+        let prices = prices_of(a)?;
+        check_limits(a)?;
         let temp_dir = match &a.temp_dir {
             Some(d) if !std::path::Path::new(d).is_dir() => {
                 return Err(usage(format!("--temp-dir {d}: not a directory")));
@@ -218,38 +101,7 @@ impl Config {
             Some(d) => d.into(),
             None => std::env::temp_dir(),
         };
-        if a.inputs.is_empty() {
-            return Err(usage(
-                "no inputs: give files, folders, `-` or s3:// prefixes".into(),
-            ));
-        }
-        crate::source::s3::set_verbose(a.verbose);
-        if let Some(p) = &a.profile {
-            if !crate::source::s3::profile_exists(p) {
-                return Err(usage(format!(
-                    "--profile {p}: no such profile in the AWS config or credentials file (~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE)"
-                )));
-            }
-        }
-        let source::Expanded { inputs, notes } = source::expand(&a.inputs, a.follow)?;
-        let mut s3_urls = Vec::new();
-        for i in a.inputs.iter().filter(|i| i.starts_with("s3://")) {
-            s3_urls.push(
-                S3Url::parse(i)
-                    .ok_or_else(|| usage(format!("{i}: expected s3://bucket[/prefix]")))?,
-            );
-        }
-        if !(1..=1024).contains(&a.concurrency) {
-            return Err(usage("--concurrency must be between 1 and 1024".into()));
-        }
-        if inputs
-            .iter()
-            .filter(|i| i.location == source::Location::Stdin)
-            .count()
-            > 1
-        {
-            return Err(usage("`-` (standard input) can be given once".into()));
-        }
+        let (source::Expanded { inputs, notes }, s3_urls) = inputs_of(a)?;
         let s3 = S3Options {
             profile: a.profile.clone(),
             endpoint_url: a.endpoint_url.clone(),
@@ -304,6 +156,222 @@ impl Config {
             timelines: crate::pipeline::Timelines::All,
         })
     }
+}
+
+fn usage(m: String) -> Error {
+    Error::Usage(m)
+}
+
+/// The NAT gateways the settings name: `--nat-eni`, `--nat-ip`, `--nat-file` (a list of
+/// ENIs and addresses, or `describe-nat-gateways` JSON) and the `--inventory` files' NAT
+/// gateways.
+#[derive(Debug)]
+struct Gateways {
+    nat_enis: Vec<String>,
+    nat_ips: Vec<IpAddr>,
+    inventory: crate::inventory::ec2::Ec2Inventory,
+}
+
+impl Gateways {
+    fn of(a: &AnalyzeArgs) -> Result<Gateways, Error> {
+        let mut nat_enis = a.nat_eni.clone();
+        let mut nat_ips: Vec<IpAddr> = Vec::new();
+        for ip in &a.nat_ip {
+            nat_ips.push(
+                ip.parse()
+                    .map_err(|_| usage(format!("--nat-ip {ip}: not an IP address")))?,
+            );
+        }
+        let mut inventory_files: Vec<(&str, Vec<u8>)> = Vec::new();
+        for f in &a.inventory {
+            inventory_files.push((f, read(f, "--inventory").map_err(|e| usage(e.to_string()))?));
+        }
+        let nat_file = match &a.nat_file {
+            Some(f) => Some((f, read(f, "--nat-file").map_err(|e| usage(e.to_string()))?)),
+            None => None,
+        };
+        let nat_file = match nat_file {
+            // JSON: the output of `aws ec2 describe-nat-gateways`
+            Some((f, bytes)) if bytes.trim_ascii_start().starts_with(b"{") => {
+                inventory_files.push((f, bytes));
+                None
+            }
+            other => other,
+        };
+        let inventory = inventory_of(&inventory_files)?;
+        nat_enis.extend(inventory.nat_enis());
+        if let Some((f, bytes)) = nat_file {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            for line in text.lines() {
+                let item = line.split('#').next().unwrap_or("").trim();
+                if item.is_empty() {
+                    continue;
+                }
+                match item.parse::<IpAddr>() {
+                    Ok(ip) => nat_ips.push(ip),
+                    Err(_) if item.starts_with("eni-") => nat_enis.push(item.to_string()),
+                    Err(_) => {
+                        return Err(usage(format!(
+                            "--nat-file {f}: `{item}` is neither an IP address nor an ENI id"
+                        )))
+                    }
+                }
+            }
+        }
+        // each once, in the order first given
+        let mut seen = std::collections::HashSet::new();
+        nat_enis.retain(|e| seen.insert(e.clone()));
+        let mut seen = std::collections::HashSet::new();
+        nat_ips.retain(|ip| seen.insert(*ip));
+        Ok(Gateways {
+            nat_enis,
+            nat_ips,
+            inventory,
+        })
+    }
+}
+
+/// The ECS tasks of the `--ecs-tasks` files; a file without one usable task is refused.
+fn ecs_tasks_of(a: &AnalyzeArgs) -> Result<crate::inventory::EcsTasks, Error> {
+    let mut ecs_tasks = crate::inventory::EcsTasks::default();
+    for f in &a.ecs_tasks {
+        let added = ecs_tasks
+            .add_json(&read(f, "--ecs-tasks").map_err(|e| usage(e.to_string()))?)
+            .map_err(|e| usage(format!("--ecs-tasks {f}: {e}")))?;
+        if added == 0 {
+            return Err(usage(format!(
+                "--ecs-tasks {f}: no task with a private address and a start time"
+            )));
+        }
+    }
+    Ok(ecs_tasks)
+}
+
+/// The field layout of headerless text (`--fields`, else AWS's default), projected on the
+/// fields the engine reads.
+fn layout_of(a: &AnalyzeArgs) -> Result<Layout, Error> {
+    Ok(match &a.fields {
+        None => Layout::default_v2(),
+        Some(spec) => {
+            let names = fields::parse_field_list(spec);
+            if names.is_empty() {
+                return Err(usage("--fields: no field names".into()));
+            }
+            Layout::new(names)
+        }
+    }
+    .projected(fields::ENGINE_FIELDS))
+}
+
+/// The time filter: `--month`, or `--since`/`--until`; an empty range is refused.
+fn time_range(a: &AnalyzeArgs) -> Result<(Option<i64>, Option<i64>), Error> {
+    let (since, until) = match &a.month {
+        Some(m) => {
+            let (s, u) = time::month_range(m)
+                .ok_or_else(|| usage(format!("--month {m}: expected YYYY-MM")))?;
+            (Some(s), Some(u))
+        }
+        None => {
+            let p = |v: &Option<String>, flag: &str| -> Result<Option<i64>, Error> {
+                v.as_ref()
+                    .map(|s| {
+                        time::parse_instant(s).ok_or_else(|| {
+                            usage(format!(
+                                "{flag} {s}: expected YYYY-MM-DD[THH:MM[:SS]] or epoch seconds"
+                            ))
+                        })
+                    })
+                    .transpose()
+            };
+            (p(&a.since, "--since")?, p(&a.until, "--until")?)
+        }
+    };
+    if let (Some(s), Some(u)) = (since, until) {
+        if u <= s {
+            return Err(usage(
+                "the time range is empty: --until must be after --since".into(),
+            ));
+        }
+    }
+    Ok((since, until))
+}
+
+/// `--pull-window`: seconds, or `90s`/`5m`/`1h`, at most a day.
+fn pull_window_of(a: &AnalyzeArgs) -> Result<i64, Error> {
+    match &a.pull_window {
+        None => Ok(crate::config::DEFAULT_PULL_WINDOW),
+        Some(w) => parse_duration(w)
+            .filter(|v| *v <= crate::config::MAX_PULL_WINDOW)
+            .ok_or_else(|| {
+                usage(format!(
+                    "--pull-window {w}: expected seconds or 90s/5m/1h, at most a day"
+                ))
+            }),
+    }
+}
+
+/// The price table: `--prices`, else the embedded one.
+fn prices_of(a: &AnalyzeArgs) -> Result<PriceTable, Error> {
+    match &a.prices {
+        None => Ok(PriceTable::embedded()),
+        Some(p) => serde_json::from_slice(&read(p, "--prices").map_err(|e| usage(e.to_string()))?)
+            .map_err(|e| usage(format!("--prices {p}: {e}"))),
+    }
+}
+
+/// The numeric settings' bounds: `--nat-price-per-gb`, `--threads`, `--concurrency`.
+fn check_limits(a: &AnalyzeArgs) -> Result<(), Error> {
+    if a.nat_price_per_gb
+        .is_some_and(|v| !(0.0..1000.0).contains(&v))
+    {
+        return Err(usage(
+            "--nat-price-per-gb must be between 0 and 1000".into(),
+        ));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let max_threads = (4 * cores).max(8);
+    if a.threads.is_some_and(|t| t == 0 || t > max_threads) {
+        return Err(usage(format!(
+            "--threads must be between 1 and {max_threads} (4 x the {cores} cores here)"
+        )));
+    }
+    if !(1..=1024).contains(&a.concurrency) {
+        return Err(usage("--concurrency must be between 1 and 1024".into()));
+    }
+    Ok(())
+}
+
+/// The inputs named, expanded (folders walked, duplicates found), the notes of that, and
+/// the S3 prefixes; the AWS profile named must exist, and `-` be given at most once.
+fn inputs_of(a: &AnalyzeArgs) -> Result<(source::Expanded, Vec<S3Url>), Error> {
+    if a.inputs.is_empty() {
+        return Err(usage(
+            "no inputs: give files, folders, `-` or s3:// prefixes".into(),
+        ));
+    }
+    crate::source::s3::set_verbose(a.verbose);
+    if let Some(p) = &a.profile {
+        if !crate::source::s3::profile_exists(p) {
+            return Err(usage(format!(
+                "--profile {p}: no such profile in the AWS config or credentials file (~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE)"
+            )));
+        }
+    }
+    let expanded = source::expand(&a.inputs, a.follow)?;
+    let mut s3_urls = Vec::new();
+    for i in a.inputs.iter().filter(|i| i.starts_with("s3://")) {
+        s3_urls.push(
+            S3Url::parse(i).ok_or_else(|| usage(format!("{i}: expected s3://bucket[/prefix]")))?,
+        );
+    }
+    if (expanded.inputs.iter())
+        .filter(|i| i.location == source::Location::Stdin)
+        .count()
+        > 1
+    {
+        return Err(usage("`-` (standard input) can be given once".into()));
+    }
+    Ok((expanded, s3_urls))
 }
 
 /// Tell stderr what an incomplete report missed (the report itself says it first too), and
@@ -411,4 +479,98 @@ fn below_root<'a>(display: &'a str, roots: &[String]) -> &'a str {
         })
         .max_by_key(|(len, _)| *len)
         .map_or(display, |(_, rest)| rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// The `analyze` settings of a command line (after `flowcost analyze`).
+    fn args(line: &[&str]) -> AnalyzeArgs {
+        let all = ["flowcost", "analyze"].iter().chain(line);
+        match crate::cli::Cli::try_parse_from(all).unwrap().command {
+            crate::cli::Command::Analyze(c) => c.base.with(&c.time, &c.out),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The message of a usage error.
+    fn refused<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
+        match r {
+            Err(Error::Usage(m)) => m,
+            other => panic!("not a usage error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_time_range_is_a_month_or_since_until_and_never_empty() {
+        let (s, u) = time_range(&args(&["--month", "2026-02", "x"])).unwrap();
+        assert_eq!(u.unwrap() - s.unwrap(), 28 * 86_400);
+        assert_eq!(time_range(&args(&["x"])).unwrap(), (None, None));
+        let (s, u) = time_range(&args(&["--since", "2026-09-01", "x"])).unwrap();
+        assert_eq!((s.is_some(), u), (true, None));
+        let m = refused(time_range(&args(&[
+            "--since",
+            "2026-09-02",
+            "--until",
+            "2026-09-02",
+            "x",
+        ])));
+        assert!(m.contains("time range is empty"), "{m}");
+        let m = refused(time_range(&args(&["--month", "2026-13", "x"])));
+        assert!(m.starts_with("--month 2026-13"), "{m}");
+        let m = refused(time_range(&args(&["--until", "<script>", "x"])));
+        assert!(m.starts_with("--until <script>: expected"), "{m}");
+    }
+
+    #[test]
+    fn numeric_settings_are_bounded() {
+        assert!(check_limits(&args(&["x"])).is_ok());
+        for (flag, value, says) in [
+            ("--concurrency", "0", "--concurrency must be"),
+            ("--concurrency", "1025", "--concurrency must be"),
+            ("--threads", "0", "--threads must be"),
+            ("--threads", "100000", "--threads must be"),
+            ("--nat-price-per-gb", "-1", "--nat-price-per-gb must be"),
+            ("--nat-price-per-gb", "NaN", "--nat-price-per-gb must be"),
+            ("--nat-price-per-gb", "inf", "--nat-price-per-gb must be"),
+        ] {
+            let m = refused(check_limits(&args(&[&format!("{flag}={value}"), "x"])));
+            assert!(m.starts_with(says), "{flag} {value}: {m}");
+        }
+        assert_eq!(
+            pull_window_of(&args(&["--pull-window", "5m", "x"])).unwrap(),
+            300
+        );
+        let m = refused(pull_window_of(&args(&["--pull-window", "2d", "x"])));
+        assert!(m.contains("at most a day"), "{m}");
+    }
+
+    #[test]
+    fn nat_gateways_come_from_flags_and_a_list_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("nats.txt");
+        std::fs::write(
+            &list,
+            "# ours\neni-b  # the second\n10.0.9.9\n\neni-a\n10.0.9.9\n",
+        )
+        .unwrap();
+        let list = list.to_str().unwrap();
+        let g = Gateways::of(&args(&["--nat-eni", "eni-a", "--nat-file", list, "x"])).unwrap();
+        // each once, in the order given
+        assert_eq!(g.nat_enis, ["eni-a", "eni-b"]);
+        assert_eq!(g.nat_ips, ["10.0.9.9".parse::<IpAddr>().unwrap()]);
+        std::fs::write(dir.path().join("bad.txt"), "eni-a\nnat-0123\n").unwrap();
+        let bad = dir.path().join("bad.txt");
+        let m = refused(Gateways::of(&args(&[
+            "--nat-file",
+            bad.to_str().unwrap(),
+            "x",
+        ])));
+        assert!(m.contains("`nat-0123` is neither"), "{m}");
+        let m = refused(Gateways::of(&args(&["--nat-ip", "10.0.0.300", "x"])));
+        assert!(m.starts_with("--nat-ip 10.0.0.300"), "{m}");
+    }
 }
