@@ -642,12 +642,39 @@ impl MonthlyReport {
         serde_json::to_string_pretty(self).expect("the report serialises") + "\n"
     }
 
-    /// `report.md`.
+    /// `report.md`: the title and period, a summary, the charts, the analysis, the trend and
+    /// the comparison where there are some, the review, the inputs, how to reproduce it, and
+    /// the method.
     pub fn markdown(&self, charts: &[Chart]) -> String {
+        let mut out = String::new();
+        self.title_md(&mut out);
+        self.summary_md(&mut out);
+        out.push_str("## Charts\n\n");
+        for c in charts {
+            let _ = writeln!(out, "![{}]({})\n", c.title, c.file);
+        }
+        // The analysis itself, one heading level down.
+        out.push_str("## Analysis\n\n");
+        demoted(&mut out, &self.analysis.render(Format::Markdown));
+        if let Some(t) = &self.trend {
+            self.trend_md(t, &mut out);
+        }
+        if let Some(c) = &self.comparison {
+            out.push_str("## Before and after the change\n\n");
+            demoted(&mut out, &c.render(Format::Markdown));
+        }
+        self.review_md(&mut out);
+        self.inputs_md(&mut out);
+        self.reproduce_md(&mut out);
+        self.method_md(&mut out);
+        out
+    }
+
+    /// The title, an incomplete run's warning, and what the figures stand on.
+    fn title_md(&self, out: &mut String) {
         let r = &self.analysis;
         let a = &r.analysis;
         let s = &self.summary;
-        let mut out = String::new();
         let _ = writeln!(out, "# {}\n", self.title);
         if let Some(i) = &a.quality.incomplete {
             let text = super::incomplete_summary(i);
@@ -667,6 +694,13 @@ impl MonthlyReport {
             r.inputs.ip_ranges.create_date,
             r.cost.price_table_date
         );
+    }
+
+    /// The summary: NAT bytes and cost, the S3 and ECR savings, DynamoDB, the trend and
+    /// the comparison's verdict in a line each.
+    fn summary_md(&self, out: &mut String) {
+        let r = &self.analysis;
+        let a = &r.analysis;
         out.push_str("## Summary\n\n");
         let share = |b: u64| b as f64 * 100.0 / a.total.max(1) as f64;
         let _ = writeln!(
@@ -724,61 +758,59 @@ impl MonthlyReport {
             }
         }
         out.push('\n');
-        out.push_str("## Charts\n\n");
-        for c in charts {
-            let _ = writeln!(out, "![{}]({})\n", c.title, c.file);
+    }
+
+    /// Month over month: per-day figures against the previous period, the caveats, and
+    /// the earlier periods.
+    fn trend_md(&self, t: &Trend, out: &mut String) {
+        let s = &self.summary;
+        let _ = writeln!(out, "## Month over month (against {})\n", t.previous);
+        let mut tb = Table::new(&["per day", &t.previous, &s.label, "change"]);
+        for row in &t.rows {
+            tb.row(vec![
+                row.measure.as_str().to_string(),
+                human(row.previous_per_day as u64),
+                human(row.this_per_day as u64),
+                signed_pct(row.percent),
+            ]);
         }
-        // The analysis itself, one heading level down.
-        out.push_str("## Analysis\n\n");
-        demoted(&mut out, &r.render(Format::Markdown));
-        if let Some(t) = &self.trend {
-            let _ = writeln!(out, "## Month over month (against {})\n", t.previous);
-            let mut tb = Table::new(&["per day", &t.previous, &s.label, "change"]);
-            for row in &t.rows {
+        tb.row(vec![
+            "NAT cost / 30 days".into(),
+            dollars(t.nat_cost_per_30_days.0),
+            dollars(t.nat_cost_per_30_days.1),
+            signed_pct(pct(t.nat_cost_per_30_days.0, t.nat_cost_per_30_days.1)),
+        ]);
+        tb.row(vec![
+            "S3 endpoint savings / 30 days".into(),
+            dollars(t.s3_savings_per_30_days.0),
+            dollars(t.s3_savings_per_30_days.1),
+            signed_pct(pct(t.s3_savings_per_30_days.0, t.s3_savings_per_30_days.1)),
+        ]);
+        tb.render(true, out);
+        for c in &t.caveats {
+            let _ = writeln!(out, "- {}", md_esc(c));
+        }
+        if self.history.len() > 1 {
+            let _ = writeln!(out, "\nEarlier periods:\n");
+            let mut tb = Table::new(&["period", "days", "s3/day", "total/day", "NAT cost"]);
+            for m in self.history.iter().chain([s]) {
                 tb.row(vec![
-                    row.measure.as_str().to_string(),
-                    human(row.previous_per_day as u64),
-                    human(row.this_per_day as u64),
-                    signed_pct(row.percent),
+                    m.label.clone(),
+                    format!("{:.2}", m.days),
+                    human(m.per_day(Measure::S3) as u64),
+                    human(m.per_day(Measure::Total) as u64),
+                    dollars(m.nat_processing_cost),
                 ]);
             }
-            tb.row(vec![
-                "NAT cost / 30 days".into(),
-                dollars(t.nat_cost_per_30_days.0),
-                dollars(t.nat_cost_per_30_days.1),
-                signed_pct(pct(t.nat_cost_per_30_days.0, t.nat_cost_per_30_days.1)),
-            ]);
-            tb.row(vec![
-                "S3 endpoint savings / 30 days".into(),
-                dollars(t.s3_savings_per_30_days.0),
-                dollars(t.s3_savings_per_30_days.1),
-                signed_pct(pct(t.s3_savings_per_30_days.0, t.s3_savings_per_30_days.1)),
-            ]);
-            tb.render(true, &mut out);
-            for c in &t.caveats {
-                let _ = writeln!(out, "- {}", md_esc(c));
-            }
-            if self.history.len() > 1 {
-                let _ = writeln!(out, "\nEarlier periods:\n");
-                let mut tb = Table::new(&["period", "days", "s3/day", "total/day", "NAT cost"]);
-                for m in self.history.iter().chain([s]) {
-                    tb.row(vec![
-                        m.label.clone(),
-                        format!("{:.2}", m.days),
-                        human(m.per_day(Measure::S3) as u64),
-                        human(m.per_day(Measure::Total) as u64),
-                        dollars(m.nat_processing_cost),
-                    ]);
-                }
-                tb.render(true, &mut out);
-            }
-            out.push('\n');
+            tb.render(true, out);
         }
-        if let Some(c) = &self.comparison {
-            out.push_str("## Before and after the change\n\n");
-            demoted(&mut out, &c.render(Format::Markdown));
-        }
-        self.review_md(&mut out);
+        out.push('\n');
+    }
+
+    /// The inputs: counts, S3 listings, and the first of them by name.
+    fn inputs_md(&self, out: &mut String) {
+        let r = &self.analysis;
+        let a = &r.analysis;
         out.push_str("## Inputs\n\n");
         let _ = writeln!(
             out,
@@ -807,7 +839,7 @@ impl MonthlyReport {
                 human(f.size),
             ]);
         }
-        tb.render(true, &mut out);
+        tb.render(true, out);
         if a.quality.files.len() > SHOWN {
             let _ = writeln!(
                 out,
@@ -815,6 +847,11 @@ impl MonthlyReport {
                 a.quality.files.len() - SHOWN
             );
         }
+    }
+
+    /// The command and the data versions that reproduce the report.
+    fn reproduce_md(&self, out: &mut String) {
+        let r = &self.analysis;
         out.push_str("## How to reproduce\n\n");
         let _ = writeln!(
             out,
@@ -831,6 +868,12 @@ impl MonthlyReport {
             r.cost.price_table_date,
             r.cost.price_table_source
         );
+    }
+
+    /// How the figures are made, in prose.
+    fn method_md(&self, out: &mut String) {
+        let r = &self.analysis;
+        let a = &r.analysis;
         out.push_str("## Method\n\n");
         let _ = writeln!(
             out,
@@ -845,7 +888,6 @@ impl MonthlyReport {
             r.cost.gb_definition,
             r.cost.price_table_date
         );
-        out
     }
 
     fn review_md(&self, out: &mut String) {
