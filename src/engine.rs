@@ -493,17 +493,7 @@ impl Engine<'_> {
         let chunk_size = self.chunk;
         let mut blocks = Blocks::default();
         let first = blocks.next(&mut reader, chunk_size);
-        let layout = match &first {
-            Ok(Some(r)) => {
-                let block = blocks.get(r.clone());
-                let end = memchr::memchr(b'\n', block).unwrap_or(block.len());
-                match text::parse_line(&block[..end], self.layout) {
-                    Ok(text::Line::Header(h)) => h,
-                    _ => self.layout.clone(),
-                }
-            }
-            _ => self.layout.clone(),
-        };
+        let layout = self.first_layout(&blocks, &first);
         let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(4);
         let reader_thread = std::thread::spawn(move || -> std::io::Result<()> {
             let mut next = first;
@@ -526,6 +516,52 @@ impl Engine<'_> {
                 next = blocks.next(&mut reader, chunk_size);
             }
         });
+        let (part, mut infos, runs) = self.parse_chunks(rx, input, region, &layout);
+        let read_error = match reader_thread.join() {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e),
+            Err(_) => Some(std::io::Error::other("reader thread failed")),
+        };
+        if infos.iter().any(|i| i.layout_changes > 0) {
+            // A header mid-file changed the layout: read the file again, in one piece.
+            for (i, run) in runs {
+                if let Some(s) = self.targets[i].spill {
+                    s.discard(vec![run]);
+                }
+            }
+            self.reread_whole(input, stats, region, accs);
+            progress.file_done();
+            return;
+        }
+        infos.sort_by_key(|i| i.index);
+        let failure = read_error.map(|e| {
+            let lines = infos.iter().map(|i| i.lines).sum();
+            stream_stopped(format.name(), lines, &e)
+        });
+        let taking = (0..self.targets.len()).filter(|&t| self.targets[t].takes(input));
+        for (k, t) in taking.enumerate() {
+            let stats = stitched(stats.clone(), &infos, k, failure.as_ref());
+            accs.0[t].inputs.files.push(stats);
+        }
+        for (i, run) in runs {
+            if let Some(s) = self.targets[i].spill {
+                s.keep(vec![run]);
+            }
+        }
+        accs.merge(part);
+        progress.file_done();
+    }
+
+    /// Parse a split input's chunks on the pool as they come: the accumulators of its
+    /// records, each chunk's line accounting, and the runs spilled from the chunks' tables
+    /// (with their target), kept only once the file is known to have one layout.
+    fn parse_chunks(
+        &self,
+        rx: std::sync::mpsc::Receiver<(usize, Vec<u8>)>,
+        input: &Input,
+        region: Option<u16>,
+        layout: &Layout,
+    ) -> (Accs, Vec<ChunkInfo>, Vec<(usize, Run)>) {
         // Runs spilled from the chunks' tables (with their target) are kept only once the
         // file is known to have one layout (else its results are dropped and the file read
         // again).
@@ -535,8 +571,7 @@ impl Engine<'_> {
             }
         };
         let chunk_stats = FileStats::default();
-        let (part, mut infos, runs) = rx
-            .into_iter()
+        rx.into_iter()
             .par_bridge()
             .fold(
                 || {
@@ -548,7 +583,7 @@ impl Engine<'_> {
                 },
                 |(mut a, mut infos, mut runs), (index, chunk)| {
                     let mut sink = self.fan(&mut a, input, &chunk_stats, region);
-                    let mut d = Decoder::new(&layout);
+                    let mut d = Decoder::new(layout);
                     d.feed(&chunk, &mut sink);
                     infos.push(ChunkInfo {
                         index,
@@ -577,86 +612,86 @@ impl Engine<'_> {
                     spill_over(&mut a, &mut ra);
                     (a, ia, ra)
                 },
-            );
-        let read_error = match reader_thread.join() {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e),
-            Err(_) => Some(std::io::Error::other("reader thread failed")),
-        };
-        if infos.iter().any(|i| i.layout_changes > 0) {
-            // A header mid-file changed the layout: read the file again, in one piece.
-            for (i, run) in runs {
-                if let Some(s) = self.targets[i].spill {
-                    s.discard(vec![run]);
-                }
-            }
-            let fresh = FileStats {
-                path: stats.path,
-                size: stats.size,
-                ..Default::default()
-            };
-            let mut sink = self.fan(accs, input, &fresh, region);
-            let error = match source::open(input, |_| {}) {
-                Ok(Opened::Memory(m, enc)) => {
-                    sink.set_format(enc);
-                    text::decode_slice(m.bytes(), self.layout, &mut sink);
-                    None
-                }
-                Ok(Opened::Text(r, enc)) => {
-                    sink.set_format(enc);
-                    text::decode(r, self.layout, &mut sink)
-                        .err()
-                        .map(|(line, e)| stream_stopped(enc.name(), line, &e))
-                }
-                Ok(_) => Some(Failure::new(
-                    FailureKind::Io,
-                    "the input changed while it was read",
-                )),
-                Err(e) => Some(cannot_open(&e)),
-            };
-            sink.finish(error);
-            progress.file_done();
-            return;
-        }
-        infos.sort_by_key(|i| i.index);
-        let failure = read_error.map(|e| {
-            let lines = infos.iter().map(|i| i.lines).sum();
-            stream_stopped(format.name(), lines, &e)
-        });
-        let taking: Vec<usize> = (0..self.targets.len())
-            .filter(|&t| self.targets[t].takes(input))
-            .collect();
-        for (k, &t) in taking.iter().enumerate() {
-            let mut stats = stats.clone();
-            let mut offset = 0u64;
-            for i in &infos {
-                let c = &i.targets[k];
-                stats.counts.add(&c.counts);
-                stats.skipdata_windows += c.skipdata;
-                for b in &c.examples {
-                    if stats.malformed_examples.len() < EXAMPLES_PER_FILE {
-                        stats.malformed_examples.push(BadLine {
-                            line: b.line + offset,
-                            reason: b.reason.clone(),
-                        });
-                    }
-                }
-                offset += i.lines;
-            }
-            if let Some(f) = &failure {
-                stats.failure = Some(f.kind);
-                stats.error = Some(f.message.clone());
-            }
-            accs.0[t].inputs.files.push(stats);
-        }
-        for (i, run) in runs {
-            if let Some(s) = self.targets[i].spill {
-                s.keep(vec![run]);
-            }
-        }
-        accs.merge(part);
-        progress.file_done();
+            )
     }
+
+    /// The first line of a split input's first block, if a header: the layout of its
+    /// chunks; else the run's.
+    fn first_layout(
+        &self,
+        blocks: &Blocks,
+        first: &std::io::Result<Option<std::ops::Range<usize>>>,
+    ) -> Layout {
+        if let Ok(Some(r)) = first {
+            let block = blocks.get(r.clone());
+            let end = memchr::memchr(b'\n', block).unwrap_or(block.len());
+            if let Ok(text::Line::Header(h)) = text::parse_line(&block[..end], self.layout) {
+                return h;
+            }
+        }
+        self.layout.clone()
+    }
+
+    /// A split input whose layout changed mid-file, read again from its start in one piece.
+    fn reread_whole(&self, input: &Input, stats: FileStats, region: Option<u16>, accs: &mut Accs) {
+        let fresh = FileStats {
+            path: stats.path,
+            size: stats.size,
+            ..Default::default()
+        };
+        let mut sink = self.fan(accs, input, &fresh, region);
+        let error = match source::open(input, |_| {}) {
+            Ok(Opened::Memory(m, enc)) => {
+                sink.set_format(enc);
+                text::decode_slice(m.bytes(), self.layout, &mut sink);
+                None
+            }
+            Ok(Opened::Text(r, enc)) => {
+                sink.set_format(enc);
+                text::decode(r, self.layout, &mut sink)
+                    .err()
+                    .map(|(line, e)| stream_stopped(enc.name(), line, &e))
+            }
+            Ok(_) => Some(Failure::new(
+                FailureKind::Io,
+                "the input changed while it was read",
+            )),
+            Err(e) => Some(cannot_open(&e)),
+        };
+        sink.finish(error);
+    }
+}
+
+/// One target's stats of a split input: its chunks' counts added (`infos` in file order,
+/// `k` the target's place among those taking the input), their malformed lines' examples
+/// numbered from the file's start (the first [`EXAMPLES_PER_FILE`]), and the reader's
+/// failure, if it stopped early.
+fn stitched(
+    mut stats: FileStats,
+    infos: &[ChunkInfo],
+    k: usize,
+    failure: Option<&Failure>,
+) -> FileStats {
+    let mut offset = 0u64;
+    for i in infos {
+        let c = &i.targets[k];
+        stats.counts.add(&c.counts);
+        stats.skipdata_windows += c.skipdata;
+        for b in &c.examples {
+            if stats.malformed_examples.len() < EXAMPLES_PER_FILE {
+                stats.malformed_examples.push(BadLine {
+                    line: b.line + offset,
+                    reason: b.reason.clone(),
+                });
+            }
+        }
+        offset += i.lines;
+    }
+    if let Some(f) = failure {
+        stats.failure = Some(f.kind);
+        stats.error = Some(f.message.clone());
+    }
+    stats
 }
 
 /// An input that could not be opened.
@@ -718,6 +753,61 @@ mod tests {
             .chain((0..1000).step_by(100).map(|i| i + 1000))
             .collect();
         assert_eq!(all, want);
+    }
+
+    #[test]
+    fn a_split_inputs_stats_are_its_chunks_in_file_order() {
+        let bad = |line: u64| BadLine {
+            line,
+            reason: format!("bad {line}"),
+        };
+        let chunk = |index, lines, malformed: u64, examples: Vec<BadLine>| ChunkInfo {
+            index,
+            lines,
+            layout_changes: 0,
+            targets: vec![ChunkCounts {
+                counts: LineCounts {
+                    lines,
+                    malformed,
+                    ..Default::default()
+                },
+                examples,
+                skipdata: index as u64,
+            }],
+        };
+        let infos = [
+            chunk(0, 10, 2, vec![bad(2), bad(10)]),
+            chunk(1, 5, 1, vec![bad(1)]),
+            chunk(2, 7, 0, vec![]),
+            chunk(3, 4, 1, vec![bad(4)]),
+        ];
+        let start = FileStats {
+            path: "big.log".into(),
+            ..Default::default()
+        };
+        let s = stitched(start.clone(), &infos, 0, None);
+        assert_eq!(
+            (s.counts.lines, s.counts.malformed, s.skipdata_windows),
+            (26, 4, 6)
+        );
+        let lines: Vec<u64> = s.malformed_examples.iter().map(|b| b.line).collect();
+        assert_eq!(lines, [2, 10, 11, 26], "numbered from the file's start");
+        assert_eq!(s.malformed_examples[2].reason, "bad 1");
+        assert_eq!((s.error, s.failure), (None, None));
+
+        // the first examples only, however many chunks have some; a reader's failure kept
+        let many: Vec<ChunkInfo> = (0..EXAMPLES_PER_FILE + 3)
+            .map(|i| chunk(i, 3, 1, vec![bad(3)]))
+            .collect();
+        let failure = Failure::new(FailureKind::CutShort, "cut short");
+        let s = stitched(start, &many, 0, Some(&failure));
+        assert_eq!(s.malformed_examples.len(), EXAMPLES_PER_FILE);
+        assert_eq!(
+            s.malformed_examples.last().unwrap().line,
+            3 * EXAMPLES_PER_FILE as u64
+        );
+        assert_eq!(s.error.as_deref(), Some("cut short"));
+        assert_eq!(s.failure, Some(FailureKind::CutShort));
     }
 
     /// Outside any pool (no thread index), every call gets a set of its own.
