@@ -385,7 +385,10 @@ fn scaled(rng: &mut Rng, lo: u64, hi: u64, unit: u64, volume: f64) -> u64 {
         .max(1.0) as u64
 }
 
-/// Build the world for a spec.
+/// Build the world for a spec: fixed subnets, two NAT gateways and an instance, then each
+/// day's Fargate tasks with their image pulls and application traffic, the instance's own
+/// traffic, rejected scans, and NODATA/SKIPDATA windows. (Every random draw comes in the
+/// same order for a seed: the files are the same byte for byte.)
 pub fn build(spec: &Spec) -> World {
     let mut rng = Rng::new(spec.seed);
     let naive = Naive::load();
@@ -396,8 +399,66 @@ pub fn build(spec: &Spec) -> World {
         aws_other: naive.pool(&mut rng, Class::AwsOther, "EC2", REGION, 12),
         internet: naive.internet_pool(&mut rng, 16),
     };
+    let subnets = subnets();
+    let mut enis = fixed_enis(&mut rng);
+    let nats = vec![
+        Nat {
+            eni: 0,
+            ip: enis[0].ip,
+        },
+        Nat {
+            eni: 1,
+            ip: enis[1].ip,
+        },
+    ];
+    let instance = 2;
+    let end = spec.start + spec.days as i64 * 86_400;
+    let mut tasks = Vec::new();
+    let mut flows = Vec::new();
+    for day in 0..spec.days as i64 {
+        let d0 = spec.start + day * 86_400;
+        for _ in 0..spec.tasks_per_day {
+            let mut place = Placing {
+                rng: &mut rng,
+                spec,
+                pools: &pools,
+                subnets: &subnets,
+                enis: &mut enis,
+                tasks: &mut tasks,
+                flows: &mut flows,
+            };
+            place.task(d0, end);
+        }
+    }
+    instance_traffic(&mut rng, spec, &pools, instance, end, &mut flows);
+    scans(&mut rng, spec, &pools, instance, end, &mut flows);
+    let status = statuses(&mut rng, spec, end);
+    if spec.reuse {
+        reuse_addresses(
+            &mut enis,
+            &tasks,
+            &subnets,
+            &mut Rng::new(spec.seed ^ 0x5eed),
+        );
+    }
+    flows.sort_by_key(|f| (f.start, f.eni));
+    World {
+        spec: spec.clone(),
+        subnets,
+        enis,
+        nats,
+        tasks,
+        flows,
+        status,
+        end,
+    }
+}
+
+/// The VPC's subnets: two public ones with a NAT gateway each, three private ones routed
+/// to them (one of them across AZs).
+fn subnets() -> Vec<Subnet> {
     let ip = |a: u8, b: u8, c: u8, d: u8| u32::from(Ipv4Addr::new(a, b, c, d));
-    let subnets = vec![
+    vec![
         Subnet {
             id: "subnet-0a11aa11aa11aa11a".into(),
             az: "use1-az1",
@@ -434,210 +495,265 @@ pub fn build(spec: &Spec) -> World {
             hosts: 4096,
             nat: Some(0),
         },
-    ];
-    let mut enis = vec![
+    ]
+}
+
+/// The ENIs that live the whole run: the two NAT gateways' and the instance's.
+fn fixed_enis(rng: &mut Rng) -> Vec<Eni> {
+    vec![
         Eni {
-            id: hex_id(&mut rng, "eni-", 17),
+            id: hex_id(rng, "eni-", 17),
             ip: Ipv4Addr::new(10, 0, 0, 10),
             subnet: 0,
             kind: EniKind::Nat(0),
         },
         Eni {
-            id: hex_id(&mut rng, "eni-", 17),
+            id: hex_id(rng, "eni-", 17),
             ip: Ipv4Addr::new(10, 0, 100, 10),
             subnet: 1,
             kind: EniKind::Nat(1),
         },
         Eni {
-            id: hex_id(&mut rng, "eni-", 17),
+            id: hex_id(rng, "eni-", 17),
             ip: Ipv4Addr::new(10, 0, 0, 50),
             subnet: 0,
             kind: EniKind::Instance,
         },
-    ];
-    let nats = vec![
-        Nat {
-            eni: 0,
-            ip: enis[0].ip,
-        },
-        Nat {
-            eni: 1,
-            ip: enis[1].ip,
-        },
-    ];
-    let instance = 2;
-    let end = spec.start + spec.days as i64 * 86_400;
-    let mut tasks = Vec::new();
-    let mut flows = Vec::new();
-    let v = spec.volume;
-    for day in 0..spec.days as i64 {
-        let d0 = spec.start + day * 86_400;
-        for _ in 0..spec.tasks_per_day {
-            let service = rng.range(0, 3) as usize;
-            let subnet = *rng.pick(PLACEMENT[service]);
-            let sn = &subnets[subnet];
-            let host = sn.base + rng.range(4, sn.hosts as u64 - 1) as u32;
-            let t0 = d0 + rng.range(900, 86_400 - 1_800) as i64;
-            let (lo, hi) = match spec.reuse {
-                false => LIFETIMES[service],
-                true if rng.chance(0.5) => (300, 1_800),
-                true => (3_600, 43_200),
-            };
-            let t1 = (t0 + rng.range(lo, hi) as i64).min(end - 60);
-            let eni = enis.len();
-            enis.push(Eni {
-                id: hex_id(&mut rng, "eni-", 17),
-                ip: Ipv4Addr::from(host),
-                subnet,
-                kind: EniKind::Task(tasks.len()),
-            });
-            tasks.push(Task {
-                id: hex_id(&mut rng, "", 32),
-                service,
-                eni,
-                start: t0,
-                end: t1,
-            });
-            let nat = sn.nat;
-            let endpoint_here = spec.endpoint_skips_subnet.as_deref() != Some(sn.id.as_str());
-            let mut port = 32_768 + rng.range(0, 20_000) as u16;
-            let mut flow = |rng: &mut Rng,
-                            flows: &mut Vec<Flow>,
-                            class: Class,
-                            start: i64,
-                            secs: i64,
-                            up: u64,
-                            down: u64,
-                            kind: Kind| {
-                port = port.wrapping_add(1).max(1024);
-                let via_endpoint = class == Class::S3
-                    && endpoint_here
-                    && spec.s3_endpoint_at.is_some_and(|t| start >= t);
-                flows.push(Flow {
-                    eni,
-                    remote: *rng.pick(pools.of(class)),
-                    remote_port: 443,
-                    local_port: port,
-                    class: Some(class),
-                    start,
-                    secs,
-                    up,
-                    down,
-                    via_nat: if via_endpoint { None } else { nat },
-                    via_endpoint,
-                    kind,
-                });
-            };
-            // image pull: manifest from the ECR API, then the layers from S3
-            let manifest = scaled(&mut rng, 8, 30, KIB, v);
-            flow(
-                &mut rng,
-                &mut flows,
-                Class::AwsOther,
-                t0,
-                2,
-                2 * KIB,
-                manifest,
-                Kind::EcrApi,
-            );
-            let (n, lo_mb, hi_mb) = if spec.reuse {
-                IMAGES_REUSE[service]
-            } else {
-                IMAGES[service]
-            };
-            for _ in 0..n {
-                let size = scaled(&mut rng, lo_mb, hi_mb, MIB, v);
-                let start = t0 + rng.range(2, 20) as i64;
-                let secs = (size / (40 * MIB)) as i64 + 1 + rng.range(0, 5) as i64;
-                let req = scaled(&mut rng, 2, 8, KIB, 1.0);
-                flow(
-                    &mut rng,
-                    &mut flows,
-                    Class::S3,
-                    start,
-                    secs,
-                    req,
-                    size,
-                    Kind::Layer,
-                );
-            }
-            // application traffic
-            let mix = &MIXES[service];
-            let weights: u64 = mix.iter().map(|m| m.1).sum();
-            // (in a busy service, the application starts talking while layers still arrive)
-            let mut t = match spec.reuse {
-                false => t0 + 60 + rng.range(0, 180) as i64,
-                true => t0 + 5 + rng.range(0, 55) as i64,
-            };
-            while t < t1 {
-                let mut roll = rng.range(0, weights);
-                let mut pick = &mix[0];
-                for m in mix.iter() {
-                    if roll < m.1 {
-                        pick = m;
-                        break;
-                    }
-                    roll -= m.1;
+    ]
+}
+
+/// What a day's tasks are added to: the world's ENIs, tasks and flows so far.
+struct Placing<'a> {
+    rng: &'a mut Rng,
+    spec: &'a Spec,
+    pools: &'a Pools,
+    subnets: &'a [Subnet],
+    enis: &'a mut Vec<Eni>,
+    tasks: &'a mut Vec<Task>,
+    flows: &'a mut Vec<Flow>,
+}
+
+impl Placing<'_> {
+    /// One Fargate task started on the day from `d0`: its ENI, its image pull (the manifest
+    /// from the ECR API, the layers from S3) and its application traffic until it stops.
+    fn task(&mut self, d0: i64, end: i64) {
+        let (spec, pools, subnets) = (self.spec, self.pools, self.subnets);
+        let rng = &mut *self.rng;
+        let (enis, tasks, flows) = (&mut *self.enis, &mut *self.tasks, &mut *self.flows);
+        let service = rng.range(0, 3) as usize;
+        let subnet = *rng.pick(PLACEMENT[service]);
+        let sn = &subnets[subnet];
+        let host = sn.base + rng.range(4, sn.hosts as u64 - 1) as u32;
+        let t0 = d0 + rng.range(900, 86_400 - 1_800) as i64;
+        let (lo, hi) = match spec.reuse {
+            false => LIFETIMES[service],
+            true if rng.chance(0.5) => (300, 1_800),
+            true => (3_600, 43_200),
+        };
+        let t1 = (t0 + rng.range(lo, hi) as i64).min(end - 60);
+        let eni = enis.len();
+        enis.push(Eni {
+            id: hex_id(rng, "eni-", 17),
+            ip: Ipv4Addr::from(host),
+            subnet,
+            kind: EniKind::Task(tasks.len()),
+        });
+        tasks.push(Task {
+            id: hex_id(rng, "", 32),
+            service,
+            eni,
+            start: t0,
+            end: t1,
+        });
+        let nat = sn.nat;
+        let endpoint_here = spec.endpoint_skips_subnet.as_deref() != Some(sn.id.as_str());
+        let port = 32_768 + rng.range(0, 20_000) as u16;
+        let mut conn = Conn {
+            eni,
+            nat,
+            endpoint_here,
+            port,
+            spec,
+            pools,
+        };
+        conn.image_pull(rng, flows, service, t0);
+        conn.app_traffic(rng, flows, service, t0, t1);
+    }
+}
+
+/// A task's connections: each a new local port, its remote picked from the class's pool,
+/// through the task's NAT unless an S3 gateway endpoint takes it.
+struct Conn<'a> {
+    eni: usize,
+    nat: Option<usize>,
+    /// The task's subnet routes to the S3 gateway endpoint, once there is one.
+    endpoint_here: bool,
+    port: u16,
+    spec: &'a Spec,
+    pools: &'a Pools,
+}
+
+impl Conn<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        &mut self,
+        rng: &mut Rng,
+        flows: &mut Vec<Flow>,
+        class: Class,
+        start: i64,
+        secs: i64,
+        up: u64,
+        down: u64,
+        kind: Kind,
+    ) {
+        self.port = self.port.wrapping_add(1).max(1024);
+        let via_endpoint = class == Class::S3
+            && self.endpoint_here
+            && self.spec.s3_endpoint_at.is_some_and(|t| start >= t);
+        flows.push(Flow {
+            eni: self.eni,
+            remote: *rng.pick(self.pools.of(class)),
+            remote_port: 443,
+            local_port: self.port,
+            class: Some(class),
+            start,
+            secs,
+            up,
+            down,
+            via_nat: if via_endpoint { None } else { self.nat },
+            via_endpoint,
+            kind,
+        });
+    }
+
+    /// The image pull of a task started at `t0`: the manifest from the ECR API, then the
+    /// layers from S3.
+    fn image_pull(&mut self, rng: &mut Rng, flows: &mut Vec<Flow>, service: usize, t0: i64) {
+        let (spec, v) = (self.spec, self.spec.volume);
+        // image pull: manifest from the ECR API, then the layers from S3
+        let manifest = scaled(rng, 8, 30, KIB, v);
+        self.open(
+            rng,
+            flows,
+            Class::AwsOther,
+            t0,
+            2,
+            2 * KIB,
+            manifest,
+            Kind::EcrApi,
+        );
+        let (n, lo_mb, hi_mb) = if spec.reuse {
+            IMAGES_REUSE[service]
+        } else {
+            IMAGES[service]
+        };
+        for _ in 0..n {
+            let size = scaled(rng, lo_mb, hi_mb, MIB, v);
+            let start = t0 + rng.range(2, 20) as i64;
+            let secs = (size / (40 * MIB)) as i64 + 1 + rng.range(0, 5) as i64;
+            let req = scaled(rng, 2, 8, KIB, 1.0);
+            self.open(rng, flows, Class::S3, start, secs, req, size, Kind::Layer);
+        }
+    }
+
+    /// The application's traffic from soon after `t0` until the task stops at `t1`: its
+    /// service's mix of classes, queue workers' S3 fetches, and internal chatter.
+    fn app_traffic(
+        &mut self,
+        rng: &mut Rng,
+        flows: &mut Vec<Flow>,
+        service: usize,
+        t0: i64,
+        t1: i64,
+    ) {
+        let (spec, v) = (self.spec, self.spec.volume);
+        // application traffic
+        let mix = &MIXES[service];
+        let weights: u64 = mix.iter().map(|m| m.1).sum();
+        // (in a busy service, the application starts talking while layers still arrive)
+        let mut t = match spec.reuse {
+            false => t0 + 60 + rng.range(0, 180) as i64,
+            true => t0 + 5 + rng.range(0, 55) as i64,
+        };
+        while t < t1 {
+            let mut roll = rng.range(0, weights);
+            let mut pick = &mix[0];
+            for m in mix.iter() {
+                if roll < m.1 {
+                    pick = m;
+                    break;
                 }
-                let (class, _, (ulo, uhi), (dlo, dhi)) = *pick;
-                let up = scaled(&mut rng, ulo, uhi, KIB, v);
-                let down = scaled(&mut rng, dlo, dhi, KIB, v);
-                let secs = 1 + rng.range(0, 90) as i64;
-                flow(
-                    &mut rng,
-                    &mut flows,
-                    class,
-                    t,
-                    secs.min(t1 - t).max(1),
+                roll -= m.1;
+            }
+            let (class, _, (ulo, uhi), (dlo, dhi)) = *pick;
+            let up = scaled(rng, ulo, uhi, KIB, v);
+            let down = scaled(rng, dlo, dhi, KIB, v);
+            let secs = 1 + rng.range(0, 90) as i64;
+            self.open(
+                rng,
+                flows,
+                class,
+                t,
+                secs.min(t1 - t).max(1),
+                up,
+                down,
+                Kind::App,
+            );
+            // (with reuse, half the AWS API calls are a queue poll that names an S3
+            // object, fetched seconds later: after a quiet spell this looks like a task's
+            // token, manifest and layers)
+            if spec.reuse && class == Class::AwsOther && t + 30 < t1 && rng.chance(0.5) {
+                let (_, _, (ulo, uhi), (dlo, dhi)) = *mix
+                    .iter()
+                    .find(|m| m.0 == Class::S3)
+                    .expect("every mix has S3");
+                let up = scaled(rng, ulo, uhi, KIB, v);
+                let down = scaled(rng, dlo, dhi, KIB, v);
+                let at = t + 2 + rng.range(0, 28) as i64;
+                let secs = (down / (40 * MIB)) as i64 + 1 + rng.range(0, 5) as i64;
+                self.open(
+                    rng,
+                    flows,
+                    Class::S3,
+                    at,
+                    secs.min(t1 - at).max(1),
                     up,
                     down,
                     Kind::App,
                 );
-                // (with reuse, half the AWS API calls are a queue poll that names an S3
-                // object, fetched seconds later: after a quiet spell this looks like a task's
-                // token, manifest and layers)
-                if spec.reuse && class == Class::AwsOther && t + 30 < t1 && rng.chance(0.5) {
-                    let (_, _, (ulo, uhi), (dlo, dhi)) = *mix
-                        .iter()
-                        .find(|m| m.0 == Class::S3)
-                        .expect("every mix has S3");
-                    let up = scaled(&mut rng, ulo, uhi, KIB, v);
-                    let down = scaled(&mut rng, dlo, dhi, KIB, v);
-                    let at = t + 2 + rng.range(0, 28) as i64;
-                    let secs = (down / (40 * MIB)) as i64 + 1 + rng.range(0, 5) as i64;
-                    flow(
-                        &mut rng,
-                        &mut flows,
-                        Class::S3,
-                        at,
-                        secs.min(t1 - at).max(1),
-                        up,
-                        down,
-                        Kind::App,
-                    );
-                }
-                // intra-VPC chatter with a shared internal service
-                if rng.chance(0.3) {
-                    flows.push(Flow {
-                        eni,
-                        remote: IpAddr::V4(Ipv4Addr::new(10, 0, 2, 5)),
-                        remote_port: 5432,
-                        local_port: 5_000 + rng.range(0, 1_000) as u16,
-                        class: None,
-                        start: t,
-                        secs: 5,
-                        up: scaled(&mut rng, 1, 20, KIB, v),
-                        down: scaled(&mut rng, 1, 200, KIB, v),
-                        via_nat: None,
-                        via_endpoint: false,
-                        kind: Kind::Internal,
-                    });
-                }
-                t += rng.range(180, 720) as i64;
             }
+            // intra-VPC chatter with a shared internal service
+            if rng.chance(0.3) {
+                flows.push(Flow {
+                    eni: self.eni,
+                    remote: IpAddr::V4(Ipv4Addr::new(10, 0, 2, 5)),
+                    remote_port: 5432,
+                    local_port: 5_000 + rng.range(0, 1_000) as u16,
+                    class: None,
+                    start: t,
+                    secs: 5,
+                    up: scaled(rng, 1, 20, KIB, v),
+                    down: scaled(rng, 1, 200, KIB, v),
+                    via_nat: None,
+                    via_endpoint: false,
+                    kind: Kind::Internal,
+                });
+            }
+            t += rng.range(180, 720) as i64;
         }
     }
-    // the EC2 instance with a public IP reaches S3 and the internet through the IGW
+}
+
+/// The EC2 instance with a public IP reaches S3 and the internet through the IGW.
+fn instance_traffic(
+    rng: &mut Rng,
+    spec: &Spec,
+    pools: &Pools,
+    instance: usize,
+    end: i64,
+    flows: &mut Vec<Flow>,
+) {
+    let v = spec.volume;
     let mut t = spec.start + 300;
     while t < end - 120 {
         let class = if rng.chance(0.6) {
@@ -653,15 +769,25 @@ pub fn build(spec: &Spec) -> World {
             class: Some(class),
             start: t,
             secs: 30,
-            up: scaled(&mut rng, 10, 100, KIB, v),
-            down: scaled(&mut rng, 100, 5_000, KIB, v),
+            up: scaled(rng, 10, 100, KIB, v),
+            down: scaled(rng, 100, 5_000, KIB, v),
             via_nat: None,
             via_endpoint: false,
             kind: Kind::App,
         });
         t += rng.range(600, 1_800) as i64;
     }
-    // rejected scans against the NATs and the instance
+}
+
+/// Rejected scans against the NATs and the instance.
+fn scans(
+    rng: &mut Rng,
+    spec: &Spec,
+    pools: &Pools,
+    instance: usize,
+    end: i64,
+    flows: &mut Vec<Flow>,
+) {
     let mut t = spec.start + 120;
     while t < end - 120 {
         let target = *rng.pick(&[0usize, 1, instance]);
@@ -681,7 +807,10 @@ pub fn build(spec: &Spec) -> World {
         });
         t += rng.range(900, 3_600) as i64;
     }
-    // NODATA now and then on the NATs; one SKIPDATA per day on the second NAT
+}
+
+/// NODATA now and then on the NATs; one SKIPDATA a day on the second NAT.
+fn statuses(rng: &mut Rng, spec: &Spec, end: i64) -> Vec<StatusRec> {
     let mut status = Vec::new();
     let mut t = spec.start + 3_600;
     while t < end {
@@ -699,25 +828,7 @@ pub fn build(spec: &Spec) -> World {
             skip: true,
         });
     }
-    if spec.reuse {
-        reuse_addresses(
-            &mut enis,
-            &tasks,
-            &subnets,
-            &mut Rng::new(spec.seed ^ 0x5eed),
-        );
-    }
-    flows.sort_by_key(|f| (f.start, f.eni));
-    World {
-        spec: spec.clone(),
-        subnets,
-        enis,
-        nats,
-        tasks,
-        flows,
-        status,
-        end,
-    }
+    status
 }
 
 /// Give the tasks, in the order they start, addresses from a pool of [`POOL`] per subnet: a
