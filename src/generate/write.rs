@@ -20,8 +20,8 @@ use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 
 use super::world::{
-    intervals, EniKind, Kind, World, ACCOUNT, CLUSTER, FILE_WINDOW, FLOW_LOG_ID, REGION, SERVICES,
-    VPC,
+    intervals, EniKind, Flow, Kind, World, ACCOUNT, CLUSTER, FILE_WINDOW, FLOW_LOG_ID, REGION,
+    SERVICES, VPC,
 };
 use super::{Encoding, FieldSet, Rng};
 use crate::classify::Class;
@@ -48,23 +48,9 @@ struct GenRec {
     dst_svc: Option<&'static str>,
 }
 
-fn svc(c: Option<Class>) -> Option<&'static str> {
-    match c? {
-        Class::S3 | Class::S3OtherRegion => Some("S3"),
-        Class::Dynamodb => Some("DYNAMODB"),
-        Class::AwsOther => Some("AMAZON"),
-        Class::Internet => None,
-    }
-}
-
-fn records(w: &World) -> BTreeMap<i64, Vec<GenRec>> {
-    let mut out: BTreeMap<i64, Vec<GenRec>> = BTreeMap::new();
-    let mut push = |r: GenRec| {
-        out.entry(r.start.div_euclid(FILE_WINDOW) * FILE_WINDOW)
-            .or_default()
-            .push(r)
-    };
-    let base = GenRec {
+impl GenRec {
+    /// A record with nothing set: the start of every other.
+    const EMPTY: GenRec = GenRec {
         eni: 0,
         src: None,
         dst: None,
@@ -82,168 +68,37 @@ fn records(w: &World) -> BTreeMap<i64, Vec<GenRec>> {
         src_svc: None,
         dst_svc: None,
     };
-    let nat_only = w.spec.nat_only;
+}
+
+fn svc(c: Option<Class>) -> Option<&'static str> {
+    match c? {
+        Class::S3 | Class::S3OtherRegion => Some("S3"),
+        Class::Dynamodb => Some("DYNAMODB"),
+        Class::AwsOther => Some("AMAZON"),
+        Class::Internet => None,
+    }
+}
+
+fn records(w: &World) -> BTreeMap<i64, Vec<GenRec>> {
+    let mut out: BTreeMap<i64, Vec<GenRec>> = BTreeMap::new();
+    let mut push = |r: GenRec| {
+        out.entry(r.start.div_euclid(FILE_WINDOW) * FILE_WINDOW)
+            .or_default()
+            .push(r)
+    };
     for f in &w.flows {
-        let eni = &w.enis[f.eni];
-        let local = Some(IpAddr::V4(eni.ip));
-        let remote = Some(f.remote);
-        let s = svc(f.class);
         for (start, end, up, down) in intervals(f, w.spec.interval) {
             let r = GenRec {
                 start,
                 end,
-                ..base.clone()
+                ..GenRec::EMPTY
             };
+            let bytes = (up, down);
             match (f.kind, f.via_nat) {
-                (Kind::Scan, _) => {
-                    if down > 0 {
-                        push(GenRec {
-                            eni: f.eni,
-                            src: remote,
-                            dst: local,
-                            pkt_src: remote,
-                            pkt_dst: local,
-                            sport: f.remote_port,
-                            dport: f.local_port,
-                            bytes: down,
-                            reject: true,
-                            ..r
-                        });
-                    }
-                }
-                (_, Some(n)) => {
-                    let nat = &w.nats[n];
-                    let nip = Some(IpAddr::V4(nat.ip));
-                    let nport = f.local_port.wrapping_add(7_000).max(1024);
-                    if up > 0 {
-                        push(GenRec {
-                            eni: nat.eni,
-                            src: local,
-                            dst: nip,
-                            pkt_src: local,
-                            pkt_dst: remote,
-                            sport: f.local_port,
-                            dport: f.remote_port,
-                            bytes: up,
-                            dst_svc: s,
-                            ..r.clone()
-                        });
-                        push(GenRec {
-                            eni: nat.eni,
-                            src: nip,
-                            dst: remote,
-                            pkt_src: nip,
-                            pkt_dst: remote,
-                            sport: nport,
-                            dport: f.remote_port,
-                            bytes: up,
-                            egress: true,
-                            path: Some(8),
-                            dst_svc: s,
-                            ..r.clone()
-                        });
-                        if !nat_only {
-                            push(GenRec {
-                                eni: f.eni,
-                                src: local,
-                                dst: remote,
-                                pkt_src: local,
-                                pkt_dst: remote,
-                                sport: f.local_port,
-                                dport: f.remote_port,
-                                bytes: up,
-                                egress: true,
-                                path: Some(1),
-                                dst_svc: s,
-                                ..r.clone()
-                            });
-                        }
-                    }
-                    if down > 0 {
-                        push(GenRec {
-                            eni: nat.eni,
-                            src: remote,
-                            dst: nip,
-                            pkt_src: remote,
-                            pkt_dst: nip,
-                            sport: f.remote_port,
-                            dport: nport,
-                            bytes: down,
-                            src_svc: s,
-                            ..r.clone()
-                        });
-                        push(GenRec {
-                            eni: nat.eni,
-                            src: nip,
-                            dst: local,
-                            pkt_src: remote,
-                            pkt_dst: local,
-                            sport: f.remote_port,
-                            dport: f.local_port,
-                            bytes: down,
-                            egress: true,
-                            path: Some(1),
-                            src_svc: s,
-                            ..r.clone()
-                        });
-                        if !nat_only {
-                            push(GenRec {
-                                eni: f.eni,
-                                src: remote,
-                                dst: local,
-                                pkt_src: remote,
-                                pkt_dst: local,
-                                sport: f.remote_port,
-                                dport: f.local_port,
-                                bytes: down,
-                                src_svc: s,
-                                ..r
-                            });
-                        }
-                    }
-                }
-                (_, None) => {
-                    if nat_only {
-                        continue;
-                    }
-                    let path = if f.via_endpoint {
-                        Some(7)
-                    } else if f.kind == Kind::Internal {
-                        Some(1)
-                    } else {
-                        Some(8)
-                    };
-                    if up > 0 {
-                        push(GenRec {
-                            eni: f.eni,
-                            src: local,
-                            dst: remote,
-                            pkt_src: local,
-                            pkt_dst: remote,
-                            sport: f.local_port,
-                            dport: f.remote_port,
-                            bytes: up,
-                            egress: true,
-                            path,
-                            dst_svc: s,
-                            ..r.clone()
-                        });
-                    }
-                    if down > 0 {
-                        push(GenRec {
-                            eni: f.eni,
-                            src: remote,
-                            dst: local,
-                            pkt_src: remote,
-                            pkt_dst: local,
-                            sport: f.remote_port,
-                            dport: f.local_port,
-                            bytes: down,
-                            src_svc: s,
-                            ..r
-                        });
-                    }
-                }
+                (Kind::Scan, _) => scan_records(w, f, r, down, &mut push),
+                (_, Some(n)) => nat_records(w, f, n, r, bytes, &mut push),
+                (_, None) if w.spec.nat_only => {}
+                (_, None) => direct_records(w, f, r, bytes, &mut push),
             }
         }
     }
@@ -253,7 +108,7 @@ fn records(w: &World) -> BTreeMap<i64, Vec<GenRec>> {
             start: st.start,
             end: st.start + 60,
             status: if st.skip { 2 } else { 1 },
-            ..base.clone()
+            ..GenRec::EMPTY
         });
     }
     for v in out.values_mut() {
@@ -262,6 +117,186 @@ fn records(w: &World) -> BTreeMap<i64, Vec<GenRec>> {
         });
     }
     out
+}
+
+/// The local and remote ends of a flow, and the service label of its remote.
+fn ends(w: &World, f: &Flow) -> (Option<IpAddr>, Option<IpAddr>, Option<&'static str>) {
+    (
+        Some(IpAddr::V4(w.enis[f.eni].ip)),
+        Some(f.remote),
+        svc(f.class),
+    )
+}
+
+/// A rejected scan: the probe's bytes, in, on the target's ENI.
+fn scan_records(w: &World, f: &Flow, r: GenRec, down: u64, push: &mut impl FnMut(GenRec)) {
+    let (local, remote, _) = ends(w, f);
+    if down > 0 {
+        push(GenRec {
+            eni: f.eni,
+            src: remote,
+            dst: local,
+            pkt_src: remote,
+            pkt_dst: local,
+            sport: f.remote_port,
+            dport: f.local_port,
+            bytes: down,
+            reject: true,
+            ..r
+        });
+    }
+}
+
+/// A flow through NAT gateway `n`: each direction's two legs on the NAT's ENI (the private
+/// one names the remote in `pkt-*`), and the task's own record unless only NATs are logged.
+fn nat_records(
+    w: &World,
+    f: &Flow,
+    n: usize,
+    r: GenRec,
+    (up, down): (u64, u64),
+    push: &mut impl FnMut(GenRec),
+) {
+    let (local, remote, s) = ends(w, f);
+    let nat_only = w.spec.nat_only;
+    let nat = &w.nats[n];
+    let nip = Some(IpAddr::V4(nat.ip));
+    let nport = f.local_port.wrapping_add(7_000).max(1024);
+    if up > 0 {
+        push(GenRec {
+            eni: nat.eni,
+            src: local,
+            dst: nip,
+            pkt_src: local,
+            pkt_dst: remote,
+            sport: f.local_port,
+            dport: f.remote_port,
+            bytes: up,
+            dst_svc: s,
+            ..r.clone()
+        });
+        push(GenRec {
+            eni: nat.eni,
+            src: nip,
+            dst: remote,
+            pkt_src: nip,
+            pkt_dst: remote,
+            sport: nport,
+            dport: f.remote_port,
+            bytes: up,
+            egress: true,
+            path: Some(8),
+            dst_svc: s,
+            ..r.clone()
+        });
+        if !nat_only {
+            push(GenRec {
+                eni: f.eni,
+                src: local,
+                dst: remote,
+                pkt_src: local,
+                pkt_dst: remote,
+                sport: f.local_port,
+                dport: f.remote_port,
+                bytes: up,
+                egress: true,
+                path: Some(1),
+                dst_svc: s,
+                ..r.clone()
+            });
+        }
+    }
+    if down > 0 {
+        push(GenRec {
+            eni: nat.eni,
+            src: remote,
+            dst: nip,
+            pkt_src: remote,
+            pkt_dst: nip,
+            sport: f.remote_port,
+            dport: nport,
+            bytes: down,
+            src_svc: s,
+            ..r.clone()
+        });
+        push(GenRec {
+            eni: nat.eni,
+            src: nip,
+            dst: local,
+            pkt_src: remote,
+            pkt_dst: local,
+            sport: f.remote_port,
+            dport: f.local_port,
+            bytes: down,
+            egress: true,
+            path: Some(1),
+            src_svc: s,
+            ..r.clone()
+        });
+        if !nat_only {
+            push(GenRec {
+                eni: f.eni,
+                src: remote,
+                dst: local,
+                pkt_src: remote,
+                pkt_dst: local,
+                sport: f.remote_port,
+                dport: f.local_port,
+                bytes: down,
+                src_svc: s,
+                ..r
+            });
+        }
+    }
+}
+
+/// A flow not through a NAT (an S3 gateway endpoint, the internet gateway, or inside the
+/// VPC): the ENI's own records.
+fn direct_records(
+    w: &World,
+    f: &Flow,
+    r: GenRec,
+    (up, down): (u64, u64),
+    push: &mut impl FnMut(GenRec),
+) {
+    let (local, remote, s) = ends(w, f);
+    let path = if f.via_endpoint {
+        Some(7)
+    } else if f.kind == Kind::Internal {
+        Some(1)
+    } else {
+        Some(8)
+    };
+    if up > 0 {
+        push(GenRec {
+            eni: f.eni,
+            src: local,
+            dst: remote,
+            pkt_src: local,
+            pkt_dst: remote,
+            sport: f.local_port,
+            dport: f.remote_port,
+            bytes: up,
+            egress: true,
+            path,
+            dst_svc: s,
+            ..r.clone()
+        });
+    }
+    if down > 0 {
+        push(GenRec {
+            eni: f.eni,
+            src: remote,
+            dst: local,
+            pkt_src: remote,
+            pkt_dst: local,
+            sport: f.remote_port,
+            dport: f.local_port,
+            bytes: down,
+            src_svc: s,
+            ..r
+        });
+    }
 }
 
 /// A cell value.
