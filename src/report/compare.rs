@@ -276,7 +276,9 @@ pub(super) fn pct_change(before: f64, after: f64) -> Option<f64> {
     (before > 0.0).then(|| (after - before) * 100.0 / before)
 }
 
-/// Compare two reports.
+/// Compare two reports: the per-day change of each measure, where S3 still crosses the NAT
+/// after the change, whether `traffic-path` confirms the switch, a summary in sentences,
+/// and the gate's verdict.
 pub fn compare(
     before: Report,
     after: Report,
@@ -285,7 +287,53 @@ pub fn compare(
 ) -> Comparison {
     let b = Side::of("before", &before);
     let a = Side::of("after", &after);
-    let changes: Vec<Change> = measures()
+    let an = &after.analysis;
+    let by_subnet = with_s3_largest_first(&an.by_subnet);
+    let by_az = with_s3_largest_first(&an.by_az);
+    let clients: Vec<ClientRow> = an
+        .top_clients
+        .iter()
+        .filter(|c| c.classes.s3.total() > 0)
+        .take(top)
+        .cloned()
+        .collect();
+    let confirms = path_confirms(&b.s3_egress_traffic_path, &a.s3_egress_traffic_path);
+    let drop = pct_change(b.per_day.s3, a.per_day.s3).map(|p| -p);
+    let summary = summary(&before, &after, (&b, &a), &by_subnet, drop, confirms);
+    let s3_route_tables_without_endpoint: Vec<String> = (after.inventory.as_ref())
+        .map(|i| {
+            (i.plan.iter())
+                .filter(|p| p.service == crate::plan::Service::S3)
+                .map(|p| p.route_table.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let gate = gate.map(|(text, t)| gate_of(text, t, &b, &a));
+    Comparison {
+        schema: SCHEMA.to_string(),
+        flowcost_version: env!("CARGO_PKG_VERSION").to_string(),
+        verdict: Verdict {
+            s3_drop_percent: drop,
+            s3_left_per_day: a.per_day.s3,
+            s3_left_by_subnet: by_subnet,
+            s3_left_by_az: by_az,
+            s3_left_clients: clients,
+            s3_route_tables_without_endpoint,
+            s3_other_region_per_day: a.per_day.s3_other_region,
+            traffic_path_confirms: confirms,
+            summary,
+        },
+        changes: changes(&b, &a),
+        before: b,
+        after: a,
+        gate,
+        reports: Reports { before, after },
+    }
+}
+
+/// Each measure per day, before and after.
+fn changes(b: &Side, a: &Side) -> Vec<Change> {
+    measures()
         .map(|m| {
             let (x, y) = (b.per_day.get(m), a.per_day.get(m));
             Change {
@@ -296,34 +344,28 @@ pub fn compare(
                 percent: pct_change(x, y),
             }
         })
-        .collect();
-    let an = &after.analysis;
-    // largest S3 first
-    let only_s3 = |rows: &[GroupRow]| -> Vec<GroupRow> {
-        let mut v: Vec<GroupRow> = rows
-            .iter()
-            .filter(|g| g.classes.s3.total() > 0)
-            .cloned()
-            .collect();
-        v.sort_by(|x, y| {
-            y.classes
-                .s3
-                .total()
-                .cmp(&x.classes.s3.total())
-                .then(x.key.cmp(&y.key))
-        });
-        v
-    };
-    let by_subnet = only_s3(&an.by_subnet);
-    let by_az = only_s3(&an.by_az);
-    let clients: Vec<ClientRow> = an
-        .top_clients
+        .collect()
+}
+
+/// The groups with S3 bytes, the largest S3 first (then by key).
+fn with_s3_largest_first(rows: &[GroupRow]) -> Vec<GroupRow> {
+    let mut v: Vec<GroupRow> = rows
         .iter()
-        .filter(|c| c.classes.s3.total() > 0)
-        .take(top)
+        .filter(|g| g.classes.s3.total() > 0)
         .cloned()
         .collect();
-    let (tb, ta) = (&b.s3_egress_traffic_path, &a.s3_egress_traffic_path);
+    v.sort_by(|x, y| {
+        (y.classes.s3.total())
+            .cmp(&x.classes.s3.total())
+            .then(x.key.cmp(&y.key))
+    });
+    v
+}
+
+/// Whether the tasks' `traffic-path` shows their S3 egress moving to a gateway endpoint:
+/// some after, and a smaller share via a VPC resource (the NAT) than before; `None` where
+/// `traffic-path` is not logged.
+fn path_confirms(tb: &TrafficPaths, ta: &TrafficPaths) -> Option<bool> {
     let logged = tb.via_vpc_resource
         + tb.via_gateway_endpoint
         + ta.via_vpc_resource
@@ -332,8 +374,36 @@ pub fn compare(
     let nat_share = |t: &TrafficPaths| {
         t.via_vpc_resource as f64 / (t.via_vpc_resource + t.via_gateway_endpoint).max(1) as f64
     };
-    let confirms = logged.then(|| ta.via_gateway_endpoint > 0 && nat_share(ta) < nat_share(tb));
-    let drop = pct_change(b.per_day.s3, a.per_day.s3).map(|p| -p);
+    logged.then(|| ta.via_gateway_endpoint > 0 && nat_share(ta) < nat_share(tb))
+}
+
+/// The gate (`--fail-if-s3-above`): S3 left per day against a limit in bytes a day or in
+/// percent of before.
+fn gate_of(text: &str, t: Threshold, b: &Side, a: &Side) -> Gate {
+    let limit = match t {
+        Threshold::BytesPerDay(v) => v,
+        Threshold::Percent(p) => b.per_day.s3 * p / 100.0,
+    };
+    Gate {
+        threshold: text.to_string(),
+        limit_bytes_per_day: limit,
+        s3_left_per_day: a.per_day.s3,
+        failed: a.per_day.s3 > limit,
+    }
+}
+
+/// The verdict in sentences: S3's change, the bill's, the subnets S3 still leaves by,
+/// uneven coverage, S3 of other regions, and what `traffic-path` says.
+fn summary(
+    before: &Report,
+    after: &Report,
+    (b, a): (&Side, &Side),
+    by_subnet: &[GroupRow],
+    drop: Option<f64>,
+    confirms: Option<bool>,
+) -> Vec<String> {
+    let an = &after.analysis;
+    let (tb, ta) = (&b.s3_egress_traffic_path, &a.s3_egress_traffic_path);
     let mut summary = Vec::new();
     match drop {
         Some(d) => summary.push(format!(
@@ -361,7 +431,7 @@ pub fn compare(
             .and_then(|i| i.subnets.iter().find(|s| s.subnet == subnet))
             .and_then(|s| s.route_table.clone())
     };
-    for g in &by_subnet {
+    for g in by_subnet {
         summary.push(format!(
             "S3 still crosses the NAT from subnet {}: {}/day ({:.1}% of what is left). Its route table{} lacks the S3 gateway endpoint.",
             g.key,
@@ -370,14 +440,6 @@ pub fn compare(
             table_of(&g.key).map_or(String::new(), |t| format!(" ({t})"))
         ));
     }
-    let s3_route_tables_without_endpoint: Vec<String> = inventory
-        .map(|i| {
-            (i.plan.iter())
-                .filter(|p| p.service == crate::plan::Service::S3)
-                .map(|p| p.route_table.clone())
-                .collect()
-        })
-        .unwrap_or_default();
     // coverage: a side whose logs cover little of its period, or far less than the other's
     let share = |s: &Side| {
         if s.days > 0.0 {
@@ -386,7 +448,7 @@ pub fn compare(
             1.0
         }
     };
-    let (cb, ca) = (share(&b), share(&a));
+    let (cb, ca) = (share(b), share(a));
     if cb < 0.5 || ca < 0.5 || cb.max(ca) > 2.0 * cb.min(ca) {
         summary.push(format!(
             "Coverage differs: the logs cover {:.2} of the {:.2} days before and {:.2} of the {:.2} days after; per-day figures divide by the days covered, but a side with little coverage may not be typical.",
@@ -410,38 +472,7 @@ pub fn compare(
         Some(false) => summary.push("traffic-path does not show the tasks' S3 egress moving to a gateway endpoint (2/7).".into()),
         None => summary.push("traffic-path is not logged: add it (v5) to see the switch confirmed per task.".into()),
     }
-    let gate = gate.map(|(text, t)| {
-        let limit = match t {
-            Threshold::BytesPerDay(v) => v,
-            Threshold::Percent(p) => b.per_day.s3 * p / 100.0,
-        };
-        Gate {
-            threshold: text.to_string(),
-            limit_bytes_per_day: limit,
-            s3_left_per_day: a.per_day.s3,
-            failed: a.per_day.s3 > limit,
-        }
-    });
-    Comparison {
-        schema: SCHEMA.to_string(),
-        flowcost_version: env!("CARGO_PKG_VERSION").to_string(),
-        verdict: Verdict {
-            s3_drop_percent: drop,
-            s3_left_per_day: a.per_day.s3,
-            s3_left_by_subnet: by_subnet,
-            s3_left_by_az: by_az,
-            s3_left_clients: clients,
-            s3_route_tables_without_endpoint,
-            s3_other_region_per_day: a.per_day.s3_other_region,
-            traffic_path_confirms: confirms,
-            summary,
-        },
-        before: b,
-        after: a,
-        changes,
-        gate,
-        reports: Reports { before, after },
-    }
+    summary
 }
 
 pub(super) fn signed_pct(p: Option<f64>) -> String {
@@ -588,5 +619,52 @@ impl Comparison {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::ClassBytes;
+
+    fn paths(vpc: u64, endpoint: u64) -> TrafficPaths {
+        TrafficPaths {
+            via_vpc_resource: vpc,
+            via_gateway_endpoint: endpoint,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn traffic_path_confirms_a_move_to_the_endpoint_only() {
+        assert_eq!(
+            path_confirms(&paths(0, 0), &paths(0, 0)),
+            None,
+            "not logged"
+        );
+        assert_eq!(path_confirms(&paths(100, 0), &paths(10, 90)), Some(true));
+        // the endpoint carries some, but no larger share than before
+        assert_eq!(path_confirms(&paths(50, 50), &paths(60, 40)), Some(false));
+        // nothing through the endpoint after, however little through the NAT
+        assert_eq!(path_confirms(&paths(100, 0), &paths(1, 0)), Some(false));
+    }
+
+    #[test]
+    fn groups_are_kept_with_s3_the_largest_first() {
+        let row = |key: &str, s3: u64| {
+            let mut classes = ClassBytes::default();
+            classes.s3.download = s3;
+            classes.internet.download = 7;
+            GroupRow {
+                key: key.into(),
+                total: classes.total(),
+                classes,
+            }
+        };
+        let rows = [row("b", 5), row("none", 0), row("a", 5), row("c", 9)];
+        let keys: Vec<String> = (with_s3_largest_first(&rows).into_iter())
+            .map(|g| g.key)
+            .collect();
+        assert_eq!(keys, ["c", "a", "b"]);
     }
 }
