@@ -8,6 +8,7 @@ pub mod gunzip;
 pub mod pread;
 pub mod s3;
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
@@ -206,7 +207,7 @@ pub struct Expanded {
 /// is read once; see [`dedup`] for the other duplicates.
 pub fn expand(paths: &[String], follow: bool) -> Result<Expanded, SourceError> {
     let mut out = Expanded::default();
-    let mut seen_dirs = std::collections::HashSet::new();
+    let mut seen_dirs = HashSet::new();
     // each local file's identity from the one `stat` that found it, for `dedup`
     let mut ids = Identities::default();
     for p in paths {
@@ -269,7 +270,7 @@ pub fn expand(paths: &[String], follow: bool) -> Result<Expanded, SourceError> {
 /// The identities of the local files found, from the `stat` that found each: [`dedup`]
 /// needs no second one (a month of AWS deliveries is thousands of files).
 #[derive(Default)]
-struct Identities(std::collections::HashMap<PathBuf, Identity>);
+struct Identities(HashMap<PathBuf, Identity>);
 
 impl Identities {
     fn note(&mut self, path: &Path, meta: &std::fs::Metadata) {
@@ -289,7 +290,7 @@ impl Identities {
 struct Walk<'a> {
     root: &'a Path,
     follow: bool,
-    seen_dirs: &'a mut std::collections::HashSet<PathBuf>,
+    seen_dirs: &'a mut HashSet<PathBuf>,
     ids: &'a mut Identities,
     out: &'a mut Expanded,
 }
@@ -446,7 +447,26 @@ fn dedup_by(
     notes: &mut Vec<String>,
     file_identity: impl Fn(&Path) -> Option<Identity>,
 ) {
-    use std::collections::{HashMap, HashSet};
+    drop_named_twice(inputs, notes, file_identity);
+    let mut drop = HashSet::new();
+    notes.extend(one_encoding_a_delivery(inputs, &mut drop));
+    notes.extend(one_copy_of_a_content(inputs, &mut drop));
+    if !drop.is_empty() {
+        let mut n = 0;
+        inputs.retain(|_| {
+            n += 1;
+            !drop.contains(&(n - 1))
+        });
+    }
+}
+
+/// Drop the inputs that name a file (or S3 object) named before: the same identity and,
+/// for local files, the same canonical path.
+fn drop_named_twice(
+    inputs: &mut Vec<Input>,
+    notes: &mut Vec<String>,
+    file_identity: impl Fn(&Path) -> Option<Identity>,
+) {
     let identity = |i: &Input| -> Option<Identity> {
         match &i.location {
             Location::File(p) => file_identity(p),
@@ -496,14 +516,17 @@ fn dedup_by(
             first_dup.unwrap_or_default()
         ));
     }
-    // one delivery in two encodings
+}
+
+/// One AWS delivery given in two encodings: each but one (its Parquet copy where there is
+/// one) marked in `drop`; the note saying so.
+fn one_encoding_a_delivery(inputs: &[Input], drop: &mut HashSet<usize>) -> Option<String> {
     let mut by_stem: HashMap<String, Vec<usize>> = HashMap::new();
     for (n, i) in inputs.iter().enumerate() {
         if let Some(stem) = delivery_stem(&i.display) {
             by_stem.entry(stem.to_string()).or_default().push(n);
         }
     }
-    let mut drop: HashSet<usize> = HashSet::new();
     let mut example = None;
     // (in the inputs' order: the note's example is the same every run)
     let mut twins: Vec<&Vec<usize>> = by_stem.values().filter(|v| v.len() > 1).collect();
@@ -520,14 +543,16 @@ fn dedup_by(
                 .get_or_insert_with(|| (inputs[n].display.clone(), inputs[keep].display.clone()));
         }
     }
-    if let Some((a, b)) = example {
-        notes.push(format!(
-            "{} AWS deliveries were given in two encodings (e.g. {a} and {b}): each read once, from its Parquet copy where there is one",
-            drop.len()
-        ));
-    }
-    // identical content: local files of the same size with the same bytes (hashed, then
-    // compared), S3 objects of the same size and ETag
+    example.map(|(a, b)| format!(
+        "{} AWS deliveries were given in two encodings (e.g. {a} and {b}): each read once, from its Parquet copy where there is one",
+        drop.len()
+    ))
+}
+
+/// Inputs of identical content (local files of one size with the same bytes, hashed then
+/// compared; S3 objects of one size and ETag): each but the first marked in `drop`; the
+/// note saying so.
+fn one_copy_of_a_content(inputs: &[Input], drop: &mut HashSet<usize>) -> Option<String> {
     let mut by_size: HashMap<(u64, Option<&str>), Vec<usize>> = HashMap::new();
     for (n, i) in inputs.iter().enumerate() {
         if drop.contains(&n) || i.size == 0 {
@@ -589,18 +614,9 @@ fn dedup_by(
             }
         }
     }
-    if let Some((a, b)) = example {
-        notes.push(format!(
-            "{identical} input(s) hold the same bytes as another (e.g. {a} and {b}): each content read once"
-        ));
-    }
-    if !drop.is_empty() {
-        let mut n = 0;
-        inputs.retain(|_| {
-            n += 1;
-            !drop.contains(&(n - 1))
-        });
-    }
+    example.map(|(a, b)| format!(
+        "{identical} input(s) hold the same bytes as another (e.g. {a} and {b}): each content read once"
+    ))
 }
 
 /// The bytes at each end of a file that [`fingerprint`] reads.
@@ -1025,6 +1041,42 @@ mod tests {
         let first = format!("e.g. {}.log.gz and {}.log.parquet)", stem(0), stem(0));
         assert!(
             notes[0].starts_with("40 AWS deliveries") && notes[0].contains(&first),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn s3_objects_of_one_size_and_etag_are_read_once() {
+        let object = |key: &str, size: u64, etag: Option<&str>| Input {
+            location: Location::S3 {
+                bucket: "logs".into(),
+                key: key.into(),
+            },
+            display: format!("s3://logs/{key}"),
+            size,
+            etag: etag.map(String::from),
+        };
+        let mut inputs = vec![
+            object("a", 10, Some("x")),
+            object("b", 10, Some("x")),
+            object("c", 10, Some("y")),
+            object("d", 10, None),
+            object("e", 11, Some("x")),
+            object("a", 10, Some("x")),
+        ];
+        let mut notes = Vec::new();
+        dedup_by(&mut inputs, &mut notes, |_| None);
+        let kept: Vec<&str> = inputs.iter().map(|i| i.display.as_str()).collect();
+        assert_eq!(
+            kept,
+            ["s3://logs/a", "s3://logs/c", "s3://logs/d", "s3://logs/e"]
+        );
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].starts_with("1 input(s) named twice"), "{notes:?}");
+        assert!(
+            notes[1].starts_with(
+                "1 input(s) hold the same bytes as another (e.g. s3://logs/b and s3://logs/a)"
+            ),
             "{notes:?}"
         );
     }
