@@ -1221,12 +1221,7 @@ pub fn analyse_from(
     ranges: &IpRanges,
     opt: &RunConfig,
 ) -> Result<Analysis, AnalysisError> {
-    let mut files = acc.inputs.files.clone();
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut lines = LineCounts::default();
-    for f in &files {
-        lines.add(&f.counts);
-    }
+    let (files, mut lines) = files_and_lines(acc);
     // inputs from several flow logs: each ENI counted from one of those that recorded it
     let one_per_eni;
     let mut flow_logs = None;
@@ -1357,14 +1352,6 @@ pub fn analyse_from(
         .iter()
         .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
         .map(|(r, _)| ranges.regions[*r as usize].clone());
-    let by_day: Vec<DayRow> = by_day
-        .into_iter()
-        .map(|(d, c)| DayRow {
-            day: day_string(d),
-            total: c.total(),
-            classes: c,
-        })
-        .collect();
     let total = classes.total();
     Ok(Analysis {
         method: Method::of(client_side, given, any_private, any_public),
@@ -1372,7 +1359,7 @@ pub fn analyse_from(
         classes,
         total,
         gateways,
-        by_day,
+        by_day: day_rows(by_day),
         by_subnet: sorted_groups(by_subnet),
         by_az: sorted_groups(by_az),
         by_ecs_service: sorted_groups(by_svc),
@@ -1471,6 +1458,29 @@ impl QualityFacts<'_> {
             flow_logs,
         }
     }
+}
+
+/// The inputs' stats in path order, and their lines' accounting summed.
+fn files_and_lines(acc: &Accumulator) -> (Vec<FileStats>, LineCounts) {
+    let mut files = acc.inputs.files.clone();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut lines = LineCounts::default();
+    for f in &files {
+        lines.add(&f.counts);
+    }
+    (files, lines)
+}
+
+/// The classes of each UTC day, in day order.
+fn day_rows(by_day: BTreeMap<u32, ClassBytes>) -> Vec<DayRow> {
+    by_day
+        .into_iter()
+        .map(|(d, c)| DayRow {
+            day: day_string(d),
+            total: c.total(),
+            classes: c,
+        })
+        .collect()
 }
 
 /// The NAT ENIs' figures summed: classes, days, gateways, which legs were counted, rejects,
