@@ -436,10 +436,17 @@ impl LookupCache {
         };
         let slot = &mut self.0[(h >> 24) as usize % LOOKUP_SLOTS];
         if slot.0 != *ip {
-            *slot = (*ip, ranges.lookup(*ip));
+            *slot = miss(ranges, ip);
         }
         slot.1
     }
+}
+
+/// An address the cache does not hold: looked up.
+#[cold]
+#[inline(never)]
+fn miss(ranges: &IpRanges, ip: &IpAddr) -> (IpAddr, Option<RangeInfo>) {
+    (*ip, ranges.lookup(*ip))
 }
 
 fn intern<'a>(map: &mut HashMap<&'a str, u16>, names: &mut Vec<String>, s: &'a str) -> u16 {

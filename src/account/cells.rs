@@ -39,7 +39,7 @@ pub struct ForeignKey(pub u64);
 
 impl Cells {
     /// Add `bytes` to the cell of `day`, `class` and `dir`.
-    #[inline]
+    #[inline(always)]
     pub fn add(&mut self, day: u32, class: Class, dir: Dir, bytes: u64) {
         let i = (class as usize) << 1 | dir as usize;
         let d = match self.days.last_mut() {

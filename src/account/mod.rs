@@ -603,11 +603,18 @@ pub struct CappedSet {
 impl CappedSet {
     /// Keeps the `cap` smallest addresses seen, so the kept set is independent of order;
     /// `true` when `ip` was not in the set and now is.
+    #[inline(always)]
     fn insert(&mut self, ip: &IpAddr, cap: usize) -> bool {
         // most inserts repeat an ENI's one local address: an equality test answers them
         if self.items.first() == Some(ip) {
             return false;
         }
+        self.insert_searching(ip, cap)
+    }
+
+    /// [`CappedSet::insert`] past its first item.
+    #[inline(never)]
+    fn insert_searching(&mut self, ip: &IpAddr, cap: usize) -> bool {
         match self.items.binary_search(ip) {
             Ok(_) => false,
             Err(pos) if pos < cap => {
@@ -788,6 +795,7 @@ impl EniAgg {
     }
 
     /// [`EniAgg::settle`], leaving out the timelines of the clients `guess` holds.
+    #[inline(never)]
     fn settle_guessing(&mut self, window: i64, guess: Option<&mut Guess>) {
         if !self.legs.is_empty() {
             let side = std::sync::Arc::make_mut(self.side.get_or_insert_with(Default::default));
@@ -1377,18 +1385,26 @@ impl FileSink<'_> {
     /// [`RUN_BYTES_MAX`].
     #[inline]
     fn spend(&mut self, bytes: u64) -> bool {
-        if bytes > self.allowance {
-            let budget = &self.params.budget;
-            let grant = bytes.max(BUDGET_GRANT);
-            if budget.take(grant) {
-                self.allowance += grant;
-            } else if budget.take(bytes) {
-                self.allowance += bytes;
-            } else {
-                return false;
-            }
+        if bytes > self.allowance && !self.grant(bytes) {
+            return false;
         }
         self.allowance -= bytes;
+        true
+    }
+
+    /// Take a grant of the run's budget for `bytes` (a larger one, where the budget has
+    /// it, so that this is rare); `false` when the run's total would pass the bound.
+    #[cold]
+    fn grant(&mut self, bytes: u64) -> bool {
+        let budget = &self.params.budget;
+        let grant = bytes.max(BUDGET_GRANT);
+        if budget.take(grant) {
+            self.allowance += grant;
+        } else if budget.take(bytes) {
+            self.allowance += bytes;
+        } else {
+            return false;
+        }
         true
     }
 
@@ -1408,11 +1424,7 @@ impl FileSink<'_> {
                 };
                 match &self.last_region {
                     Some((n, id)) if same(n, name) => *id,
-                    _ => {
-                        let id = self.ranges.region_id(name);
-                        self.last_region = Some((name.to_string(), id));
-                        id
-                    }
+                    _ => self.learn_region(name),
                 }
             }
         };
@@ -1422,6 +1434,15 @@ impl FileSink<'_> {
         }
         id.or(self.file_region)
     }
+
+    /// A region name other than the last one's: its id, now the one held.
+    #[cold]
+    fn learn_region(&mut self, name: &str) -> Option<u16> {
+        let id = self.ranges.region_id(name);
+        self.last_region = Some((name.to_string(), id));
+        id
+    }
+
     /// Count a record's line, and say whether the record goes on to be accounted: not a
     /// NODATA or SKIPDATA window, inside the time filter (its dates noted either way), and
     /// within the run's byte bound (past it, the line is malformed).
