@@ -158,7 +158,6 @@ fn nat_records(
     push: &mut impl FnMut(GenRec),
 ) {
     let (local, remote, s) = ends(w, f);
-    let nat_only = w.spec.nat_only;
     let nat = &w.nats[n];
     let nip = Some(IpAddr::V4(nat.ip));
     let nport = f.local_port.wrapping_add(7_000).max(1024);
@@ -189,22 +188,6 @@ fn nat_records(
             dst_svc: s,
             ..r.clone()
         });
-        if !nat_only {
-            push(GenRec {
-                eni: f.eni,
-                src: local,
-                dst: remote,
-                pkt_src: local,
-                pkt_dst: remote,
-                sport: f.local_port,
-                dport: f.remote_port,
-                bytes: up,
-                egress: true,
-                path: Some(1),
-                dst_svc: s,
-                ..r.clone()
-            });
-        }
     }
     if down > 0 {
         push(GenRec {
@@ -233,20 +216,9 @@ fn nat_records(
             src_svc: s,
             ..r.clone()
         });
-        if !nat_only {
-            push(GenRec {
-                eni: f.eni,
-                src: remote,
-                dst: local,
-                pkt_src: remote,
-                pkt_dst: local,
-                sport: f.remote_port,
-                dport: f.local_port,
-                bytes: down,
-                src_svc: s,
-                ..r
-            });
-        }
+    }
+    if !w.spec.nat_only {
+        own_records(f, (local, remote, s), r, (up, down), Some(1), push);
     }
 }
 
@@ -256,17 +228,28 @@ fn direct_records(
     w: &World,
     f: &Flow,
     r: GenRec,
-    (up, down): (u64, u64),
+    bytes: (u64, u64),
     push: &mut impl FnMut(GenRec),
 ) {
-    let (local, remote, s) = ends(w, f);
     let path = if f.via_endpoint {
-        Some(7)
+        7
     } else if f.kind == Kind::Internal {
-        Some(1)
+        1
     } else {
-        Some(8)
+        8
     };
+    own_records(f, ends(w, f), r, bytes, Some(path), push);
+}
+
+/// A flow's records on its own ENI: the upload (egress, by `path`) and the download.
+fn own_records(
+    f: &Flow,
+    (local, remote, s): (Option<IpAddr>, Option<IpAddr>, Option<&'static str>),
+    r: GenRec,
+    (up, down): (u64, u64),
+    path: Option<u8>,
+    push: &mut impl FnMut(GenRec),
+) {
     if up > 0 {
         push(GenRec {
             eni: f.eni,
