@@ -253,7 +253,12 @@ pub struct Layout {
     /// The positions of the fields read (neither `Other` nor `version`), in order: what a
     /// line's parse visits, so the fields it skips cost nothing.
     read: Vec<(u32, Field)>,
+    /// The same positions by field ([`Layout::position`]), where each read field has one.
+    by_field: Option<[u16; FIELDS]>,
 }
+
+/// How many [`Field`]s there are.
+pub const FIELDS: usize = Field::Other as usize + 1;
 
 impl Layout {
     pub fn new(names: Vec<String>) -> Self {
@@ -263,6 +268,7 @@ impl Layout {
             fields,
             keep: FieldSet::ALL,
             read: Vec::new(),
+            by_field: None,
         }
         .indexed()
     }
@@ -281,11 +287,23 @@ impl Layout {
             .filter(|(_, f)| !matches!(f, Field::Other | Field::Version))
             .map(|(i, f)| (i as u32, *f))
             .collect();
+        let mut by_field = [u16::MAX; FIELDS];
+        let mut once = true;
+        for &(i, f) in &self.read {
+            once &= by_field[f as usize] == u16::MAX && i < u16::MAX as u32;
+            by_field[f as usize] = i as u16;
+        }
+        self.by_field = once.then_some(by_field);
         self
     }
     /// The fields a line's parse reads, with their positions, in order.
     pub fn read(&self) -> &[(u32, Field)] {
         &self.read
+    }
+    /// Where each field is read, by field (`u16::MAX` for one not read); `None` when a read
+    /// field has two positions, whose reading then needs the line's order.
+    pub fn by_field(&self) -> Option<&[u16; FIELDS]> {
+        self.by_field.as_ref()
     }
     pub fn default_v2() -> Self {
         Layout::new(parse_field_list(DEFAULT_V2))

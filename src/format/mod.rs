@@ -409,11 +409,48 @@ pub fn parse_u64(s: &[u8]) -> Option<u64> {
     Some(v)
 }
 
+/// [`parse_u64`] of the token `line[start..end]`, its digits read as whole 8-byte words of
+/// the line: the word ending where the token ends, with the line's bytes before the token
+/// read as leading zeros. A number of up to sixteen digits (every count and timestamp of a
+/// flow log) is then one or two word conversions instead of a loop over its digits. A token
+/// too near the line's start for a whole word, or longer, goes to [`parse_u64`].
+#[inline]
+pub fn parse_u64_within(line: &[u8], start: usize, end: usize) -> Option<u64> {
+    let len = end.checked_sub(start)?;
+    match len {
+        1..=8 if end >= 8 => eight_digits_word(leading_zeros(word_ending(line, end)?, len)),
+        9..=16 if end >= 16 => {
+            let high = eight_digits_word(leading_zeros(word_ending(line, end - 8)?, len - 8))?;
+            Some(high * 100_000_000 + eight_digits_word(word_ending(line, end)?)?)
+        }
+        _ => parse_u64(line.get(start..end)?),
+    }
+}
+
+/// The eight bytes of `line` ending at `end`, as a little-endian word (the last byte highest).
+#[inline(always)]
+fn word_ending(line: &[u8], end: usize) -> Option<u64> {
+    let bytes = line.get(end.checked_sub(8)?..end)?;
+    Some(u64::from_le_bytes(bytes.try_into().ok()?))
+}
+
+/// `word` with all but its last `keep` (1 to 8) bytes replaced by ASCII zeros.
+#[inline(always)]
+fn leading_zeros(word: u64, keep: usize) -> u64 {
+    let kept = !0u64 << (64 - 8 * keep as u32);
+    (word & kept) | (0x3030_3030_3030_3030 & !kept)
+}
+
 /// The value of eight ASCII digits, or `None` if any byte is not a digit: checked and
 /// combined in one 64-bit word (pairs, then quads, then the eight).
 #[inline]
 fn eight_digits(b: [u8; 8]) -> Option<u64> {
-    let w = u64::from_le_bytes(b);
+    eight_digits_word(u64::from_le_bytes(b))
+}
+
+/// [`eight_digits`] of the bytes of a little-endian word (the first digit lowest).
+#[inline(always)]
+fn eight_digits_word(w: u64) -> Option<u64> {
     // every byte 0x30..=0x39: high nibble 3, and adding 6 does not carry out of the nibble
     let high = 0xF0F0_F0F0_F0F0_F0F0u64;
     if w & high != 0x3030_3030_3030_3030
@@ -589,6 +626,24 @@ mod tests {
             proptest::prop_assert_eq!(parse_u64(format!("{n:020}").as_bytes()), Some(n));
             let std = s.parse::<u64>().ok().filter(|_| !s.starts_with('+'));
             proptest::prop_assert_eq!(parse_u64(s.as_bytes()), std, "{}", s);
+        }
+
+        /// A token read in place, from words of the line around it, is the token read alone,
+        /// whatever stands before and after it (digits, which must not leak into the value,
+        /// or any other byte), at any place in the line.
+        #[test]
+        fn a_number_read_within_its_line_is_the_number_alone(
+            before in "[0-9]{0,20}|[ -~]{0,20}",
+            tok in "[0-9]{0,20}|[0-9]{0,12}[:/a -][0-9]{0,8}|[0-9]{1,17}",
+            after in "[0-9 ]{0,9}",
+        ) {
+            let line = format!("{before}{tok}{after}");
+            let (start, end) = (before.len(), before.len() + tok.len());
+            proptest::prop_assert_eq!(
+                parse_u64_within(line.as_bytes(), start, end),
+                parse_u64(tok.as_bytes()),
+                "{:?} in {:?}", tok, line
+            );
         }
 
         #[test]

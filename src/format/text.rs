@@ -7,8 +7,8 @@ use std::io::Read;
 
 use super::fields::{self, Field, Layout};
 use super::{
-    checked_bytes, checked_region, parse_ip, parse_u64, to_seconds, Action, LogStatus, Malformed,
-    Record,
+    checked_bytes, checked_region, parse_ip, parse_u64_within, to_seconds, Action, LogStatus,
+    Malformed, Record,
 };
 
 /// The longest line read as a record: AWS's lines are 100–400 bytes, and even every field of
@@ -92,11 +92,16 @@ fn opt_str(tok: &[u8], ascii: bool) -> Result<Option<&str>, Malformed> {
         .map_err(|_| Malformed::BadUtf8)
 }
 
-fn opt_num(tok: &[u8], name: &'static str) -> Result<Option<u64>, Malformed> {
-    if tok == b"-" {
+/// The number at `line[at]`, read in place ([`parse_u64_within`]).
+#[inline(always)]
+fn opt_num(line: &[u8], at: (u32, u32), name: &'static str) -> Result<Option<u64>, Malformed> {
+    let (start, end) = (at.0 as usize, at.1 as usize);
+    if end == start + 1 && line[start] == b'-' {
         return Ok(None);
     }
-    parse_u64(tok).map(Some).ok_or(Malformed::BadNumber(name))
+    parse_u64_within(line, start, end)
+        .map(Some)
+        .ok_or(Malformed::BadNumber(name))
 }
 
 fn opt_ip(tok: &[u8], name: &'static str) -> Result<Option<std::net::IpAddr>, Malformed> {
@@ -298,30 +303,13 @@ fn parse_into<'a>(
     }
     let ascii = is_ascii(line);
     let expected = layout.fields.len();
-    // the `srcaddr` and `dstaddr` tokens, once read: a `pkt-*` address with the same text
-    // (every record but a NAT's translated legs) takes their parsed value
-    let (mut src, mut dst): (&[u8], &[u8]) = (&[], &[]);
-    // fields are read in order, so the first bad value is the same as when all are visited
-    for &(n, field) in layout.read() {
-        let n = n as usize;
-        if n >= spans.len() {
-            break;
-        }
-        let t = tok(n);
-        match field {
-            Field::SrcAddr => src = t,
-            Field::DstAddr => dst = t,
-            Field::PktSrcAddr if t == src => {
-                rec.pkt_srcaddr = rec.srcaddr;
-                continue;
-            }
-            Field::PktDstAddr if t == dst => {
-                rec.pkt_dstaddr = rec.dstaddr;
-                continue;
-            }
-            _ => {}
-        }
-        if let Err(e) = set_field(rec, field, t, ascii) {
+    // a line with every field takes the read by field; a bad value, or a field short, the
+    // read in the line's order, which finds the first bad value
+    let by_field = layout
+        .by_field()
+        .filter(|_| (expected..FEW).contains(&spans.len()));
+    if by_field.is_none_or(|at| read_by_field(rec, line, spans, at, ascii).is_err()) {
+        if let Err(e) = read_in_line_order(rec, line, spans, layout, ascii) {
             // a wrong number of fields explains a bad value better than the value itself
             let found = (0..spans.len())
                 .take_while(|&i| tok(i).first() != Some(&b'#'))
@@ -340,25 +328,116 @@ fn parse_into<'a>(
     Ok(Kind::Record)
 }
 
+/// Fewer tokens than this can be read by field (a field's position is a `u16`).
+const FEW: usize = u16::MAX as usize;
+
+/// Read the fields of `layout` from the line's tokens in the line's order, stopping at the
+/// first bad value (which is then the line's first) or the last token.
+fn read_in_line_order<'a>(
+    rec: &mut Record<'a>,
+    line: &'a [u8],
+    spans: &[(u32, u32)],
+    layout: &Layout,
+    ascii: bool,
+) -> Result<(), Malformed> {
+    let mut addrs = Addrs::default();
+    for &(n, field) in layout.read() {
+        match spans.get(n as usize) {
+            Some(&at) => set_field(rec, field, line, at, ascii, &mut addrs)?,
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+/// Read the fields of a layout from a line with all of its tokens, field by field in a fixed
+/// order (`at`: each field's position, [`Layout::by_field`]): a test of a position a field,
+/// the same for every line of a layout, instead of a dispatch on each token's field. A bad
+/// value is an error without saying which was first: [`read_in_line_order`] says that.
+#[inline(always)]
+fn read_by_field<'a>(
+    rec: &mut Record<'a>,
+    line: &'a [u8],
+    spans: &[(u32, u32)],
+    at: &[u16; fields::FIELDS],
+    ascii: bool,
+) -> Result<(), Malformed> {
+    let mut addrs = Addrs::default();
+    macro_rules! read {
+        ($($f:ident),*) => {$(
+            if let Some(&span) = spans.get(at[Field::$f as usize] as usize) {
+                set_field(rec, Field::$f, line, span, ascii, &mut addrs)?;
+            }
+        )*};
+    }
+    // `srcaddr` and `dstaddr` before the `pkt-*` addresses that may take their values
+    read!(
+        InterfaceId,
+        AccountId,
+        SrcAddr,
+        DstAddr,
+        PktSrcAddr,
+        PktDstAddr,
+        Packets,
+        Bytes,
+        Start,
+        End,
+        Action,
+        LogStatus,
+        VpcId,
+        SubnetId,
+        Region,
+        AzId,
+        TrafficPath,
+        FlowDirection,
+        PktSrcAwsService,
+        PktDstAwsService,
+        EcsClusterName,
+        EcsServiceName,
+        EcsTaskId
+    );
+    Ok(())
+}
+
+/// The `srcaddr` and `dstaddr` tokens of the line being read, once read: a `pkt-*` address
+/// with the same text (every record but a NAT's translated legs) takes their parsed value.
+#[derive(Default)]
+struct Addrs<'a> {
+    src: &'a [u8],
+    dst: &'a [u8],
+}
+
+/// Read one field's token into `rec`: one dispatch on the field a token.
 #[inline(always)]
 fn set_field<'a>(
     rec: &mut Record<'a>,
     f: Field,
-    tok: &'a [u8],
+    line: &'a [u8],
+    at: (u32, u32),
     ascii: bool,
+    addrs: &mut Addrs<'a>,
 ) -> Result<(), Malformed> {
+    let tok = &line[at.0 as usize..at.1 as usize];
     match f {
         Field::Other | Field::Version => {}
         Field::InterfaceId => rec.interface_id = opt_str(tok, ascii)?,
         Field::AccountId => rec.account_id = opt_str(tok, ascii)?,
-        Field::SrcAddr => rec.srcaddr = opt_ip(tok, "srcaddr")?,
-        Field::DstAddr => rec.dstaddr = opt_ip(tok, "dstaddr")?,
+        Field::SrcAddr => {
+            addrs.src = tok;
+            rec.srcaddr = opt_ip(tok, "srcaddr")?
+        }
+        Field::DstAddr => {
+            addrs.dst = tok;
+            rec.dstaddr = opt_ip(tok, "dstaddr")?
+        }
+        Field::PktSrcAddr if tok == addrs.src => rec.pkt_srcaddr = rec.srcaddr,
+        Field::PktDstAddr if tok == addrs.dst => rec.pkt_dstaddr = rec.dstaddr,
         Field::PktSrcAddr => rec.pkt_srcaddr = opt_ip(tok, "pkt-srcaddr")?,
         Field::PktDstAddr => rec.pkt_dstaddr = opt_ip(tok, "pkt-dstaddr")?,
-        Field::Packets => rec.packets = opt_num(tok, "packets")?,
-        Field::Bytes => rec.bytes = checked_bytes(opt_num(tok, "bytes")?)?,
-        Field::Start => rec.start = opt_num(tok, "start")?.map(|v| to_seconds(v as i64)),
-        Field::End => rec.end = opt_num(tok, "end")?.map(|v| to_seconds(v as i64)),
+        Field::Packets => rec.packets = opt_num(line, at, "packets")?,
+        Field::Bytes => rec.bytes = checked_bytes(opt_num(line, at, "bytes")?)?,
+        Field::Start => rec.start = opt_num(line, at, "start")?.map(|v| to_seconds(v as i64)),
+        Field::End => rec.end = opt_num(line, at, "end")?.map(|v| to_seconds(v as i64)),
         Field::Action => rec.action = parse_action(tok)?,
         Field::LogStatus => rec.status = parse_status(tok)?,
         Field::Region => rec.region = checked_region(opt_str(tok, ascii)?)?,
@@ -366,7 +445,7 @@ fn set_field<'a>(
         Field::SubnetId => rec.subnet_id = opt_str(tok, ascii)?,
         Field::VpcId => rec.vpc_id = opt_str(tok, ascii)?,
         Field::TrafficPath => {
-            rec.traffic_path = opt_num(tok, "traffic-path")?.map(|v| v.min(255) as u8)
+            rec.traffic_path = opt_num(line, at, "traffic-path")?.map(|v| v.min(255) as u8)
         }
         Field::FlowDirection => rec.flow_direction = opt_str(tok, ascii)?,
         Field::PktSrcAwsService => rec.pkt_src_aws_service = opt_str(tok, ascii)?,
@@ -727,6 +806,102 @@ mod tests {
             let words: Vec<&[u8]> = tokens(b).collect();
             let spans: Vec<&[u8]> = plain.iter().map(|&(s, e)| &b[s as usize..e as usize]).collect();
             prop_assert_eq!(words, spans);
+        }
+    }
+
+    /// A token for a field: a value it reads (a choice of several, `-` among them) or, now
+    /// and then, one of any field's (often wrong for this one).
+    fn token_for(field: Field, pick: usize, wrong: bool) -> &'static str {
+        const ANY: &[&str] = &[
+            "-",
+            "7",
+            "1700000060",
+            "10.0.1.5",
+            "52.216.8.1",
+            "ACCEPT",
+            "NODATA",
+            "eu-west-1",
+            "eni-0a1b",
+            "2001:db8::1",
+            "x",
+            "99999999999999999999",
+        ];
+        let good: &[&str] = match field {
+            Field::SrcAddr | Field::DstAddr | Field::PktSrcAddr | Field::PktDstAddr => {
+                &["10.0.1.5", "52.216.8.1", "-", "10.0.1.5", "2001:db8::1"]
+            }
+            Field::Packets | Field::Bytes | Field::Start | Field::End | Field::TrafficPath => {
+                &["7", "1700000060", "-", "1700000000123", "0"]
+            }
+            Field::Action => &["ACCEPT", "REJECT", "-"],
+            Field::LogStatus => &["OK", "NODATA", "SKIPDATA", "-"],
+            Field::Region => &["eu-west-1", "us-east-1", "-"],
+            _ => &["eni-0a1b", "vpc-1", "-", "service-a", "euw1-az1"],
+        };
+        if wrong {
+            ANY[pick % ANY.len()]
+        } else {
+            good[pick % good.len()]
+        }
+    }
+
+    proptest! {
+        /// Reading a line field by field gives the record the read in the line's order gives,
+        /// and fails where it fails: random layouts (any known names in any order, projected
+        /// or not), values good and bad for their field.
+        #[test]
+        fn reading_by_field_is_reading_in_line_order(
+            picks in proptest::collection::vec(
+                (0..fields::KNOWN_NAMES.len(), 0usize..12, 0u8..12), 1..MAX_TOKENS,
+            ),
+            engine_only in proptest::bool::ANY,
+        ) {
+            let mut names: Vec<String> = Vec::new();
+            let mut toks: Vec<&str> = Vec::new();
+            for &(n, pick, roll) in &picks {
+                let name = fields::KNOWN_NAMES[n];
+                if names.iter().any(|m| m == name) {
+                    continue;
+                }
+                names.push(name.to_string());
+                toks.push(token_for(fields::field_of(name), pick, roll == 0));
+            }
+            let mut layout = Layout::new(names);
+            if engine_only {
+                layout = layout.projected(fields::ENGINE_FIELDS);
+            }
+            let line = toks.join(" ");
+            let mut buf = [(0u32, 0u32); MAX_TOKENS];
+            let n = split(line.as_bytes(), &mut buf).expect("a short line");
+            let at = layout.by_field().expect("each name once");
+            let (mut by_field, mut in_order) = (Record::default(), Record::default());
+            let a = read_by_field(&mut by_field, line.as_bytes(), &buf[..n], at, true);
+            let b = read_in_line_order(&mut in_order, line.as_bytes(), &buf[..n], &layout, true);
+            prop_assert_eq!(a.is_ok(), b.is_ok(), "{}", line);
+            if a.is_ok() {
+                prop_assert_eq!(by_field, in_order, "{}", line);
+            }
+        }
+    }
+
+    /// A layout that reads a field at two positions is read in the line's order only.
+    #[test]
+    fn a_field_named_twice_is_read_in_line_order() {
+        let twice = Layout::new(fields::parse_field_list("version region bytes region"));
+        assert!(twice.by_field().is_none());
+        let once = Layout::new(fields::parse_field_list("version region bytes"));
+        let at = once.by_field().expect("each name once");
+        assert_eq!(
+            (at[Field::Region as usize], at[Field::Bytes as usize]),
+            (1, 2)
+        );
+        assert_eq!(at[Field::Start as usize], u16::MAX);
+        // the second `region` is the one that stands, and the first's bad value is seen
+        assert!(parse_line(b"2 eu-west-1 10 bad/region", &twice).is_err());
+        assert!(parse_line(b"2 bad/region 10 eu-west-1", &twice).is_err());
+        match parse_line(b"2 us-east-1 10 eu-west-1", &twice) {
+            Ok(Line::Record(r)) => assert_eq!(r.region, Some("eu-west-1")),
+            _ => panic!("a record"),
         }
     }
 
