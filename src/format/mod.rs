@@ -476,6 +476,110 @@ pub fn parse_ip(s: &[u8]) -> Option<IpAddr> {
     None
 }
 
+/// [`parse_ip`] of the token `line[start..end]`: a dotted quad is read by
+/// [`parse_ipv4_within`], anything else as [`parse_ip`] reads it.
+#[inline]
+pub fn parse_ip_within(line: &[u8], start: usize, end: usize) -> Option<IpAddr> {
+    match parse_ipv4_within(line, start, end) {
+        Some(v4) => Some(IpAddr::V4(v4)),
+        None => parse_ip(line.get(start..end)?),
+    }
+}
+
+/// [`parse_ipv4`] of the token `line[start..end]`, with no branch on how many digits each
+/// octet has (which a line's addresses vary too much for a branch predictor to learn): the
+/// 16 bytes of the line ending where the token ends are classified at once (dots, digits),
+/// the three dots give the octets' ends and lengths, and each octet's value is its last three
+/// digits weighted by whether the octet has them. A token too near the line's start for 16
+/// bytes goes to [`parse_ipv4`].
+#[inline]
+pub fn parse_ipv4_within(line: &[u8], start: usize, end: usize) -> Option<Ipv4Addr> {
+    let len = end.checked_sub(start)?;
+    let window = end.checked_sub(16).and_then(|from| line.get(from..end));
+    let window: &[u8; 16] = match window.and_then(|w| w.try_into().ok()) {
+        Some(w) if (7..=15).contains(&len) => w,
+        _ => return parse_ipv4(line.get(start..end)?),
+    };
+    // bit i: byte i of the window; the token is the last `len` bytes
+    let token = (0xffff_u32 << (16 - len)) & 0xffff;
+    let (dots, digits) = dots_and_digits(window);
+    let dots = dots & token;
+    if (dots | digits) & token != token || dots.count_ones() != 3 {
+        return None;
+    }
+    let first = dots.trailing_zeros();
+    let second = (dots & (dots - 1)).trailing_zeros();
+    let third = 31 - dots.leading_zeros();
+    let ends = [first, second, third, 16];
+    let lengths = [
+        first - (16 - len as u32),
+        second - first - 1,
+        third - second - 1,
+        15 - third,
+    ];
+    // every octet one to three digits (an empty one wraps to a large length)
+    if lengths
+        .iter()
+        .fold(0, |m, &n| m | (n.wrapping_sub(1) > 2) as u32)
+        != 0
+    {
+        return None;
+    }
+    // digit values, three zeros ahead so that an octet's three places all lie inside
+    let mut value = [0u8; 19];
+    for (v, b) in value[3..].iter_mut().zip(window) {
+        *v = b.wrapping_sub(b'0');
+    }
+    let octet = |end: u32, n: u32| {
+        let e = end as usize + 3;
+        value[e - 1] as u32
+            + (n >= 2) as u32 * 10 * value[e - 2] as u32
+            + (n >= 3) as u32 * 100 * value[e - 3] as u32
+    };
+    let o: [u32; 4] = std::array::from_fn(|k| octet(ends[k], lengths[k]));
+    if o.iter().fold(0, |m, &v| m | v) > 255 {
+        return None;
+    }
+    Some(Ipv4Addr::new(
+        o[0] as u8, o[1] as u8, o[2] as u8, o[3] as u8,
+    ))
+}
+
+/// Bit masks of the dots and of the ASCII digits among 16 bytes (bit i for byte i).
+#[inline(always)]
+fn dots_and_digits(w: &[u8; 16]) -> (u32, u32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8,
+            _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is part of the x86_64 baseline, and `w` is 16 bytes long.
+        unsafe {
+            let v = _mm_loadu_si128(w.as_ptr() as *const __m128i);
+            let dots = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8));
+            // signed compares: a byte of 0x80 or more is negative, so not a digit
+            let digits = _mm_and_si128(
+                _mm_cmpgt_epi8(v, _mm_set1_epi8(b'0' as i8 - 1)),
+                _mm_cmplt_epi8(v, _mm_set1_epi8(b'9' as i8 + 1)),
+            );
+            (
+                _mm_movemask_epi8(dots) as u32,
+                _mm_movemask_epi8(digits) as u32,
+            )
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        w.iter().enumerate().fold((0, 0), |(d, g), (i, &b)| {
+            (
+                d | ((b == b'.') as u32) << i,
+                g | (b.is_ascii_digit() as u32) << i,
+            )
+        })
+    }
+}
+
 #[inline]
 fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     if !(7..=15).contains(&s.len()) {
@@ -642,6 +746,32 @@ mod tests {
             proptest::prop_assert_eq!(
                 parse_u64_within(line.as_bytes(), start, end),
                 parse_u64(tok.as_bytes()),
+                "{:?} in {:?}", tok, line
+            );
+        }
+
+        /// A dotted quad read in place, from the 16 bytes of the line ending with it, is the
+        /// token read alone, whatever stands before it (dots, digits, bytes above 0x7f) and
+        /// at any place in the line.
+        #[test]
+        fn an_address_read_within_its_line_is_the_address_alone(
+            n in proptest::prelude::any::<u32>(),
+            before in "[0-9.]{0,20}|[ -~]{0,20}|[0-9. é]{0,20}",
+            tok in "[0-9.]{0,17}|[0-9]{1,4}(\\.[0-9]{0,4}){3}|[0-9a-f:.]{2,16}|[0-9.é]{1,16}",
+            after in "[0-9. ]{0,9}",
+            quad in proptest::bool::ANY,
+        ) {
+            let tok = if quad { Ipv4Addr::from(n).to_string() } else { tok };
+            let line = format!("{before}{tok}{after}");
+            let (start, end) = (before.len(), before.len() + tok.len());
+            proptest::prop_assert_eq!(
+                parse_ipv4_within(line.as_bytes(), start, end),
+                parse_ipv4(tok.as_bytes()),
+                "{:?} in {:?}", tok, line
+            );
+            proptest::prop_assert_eq!(
+                parse_ip_within(line.as_bytes(), start, end),
+                parse_ip(tok.as_bytes()),
                 "{:?} in {:?}", tok, line
             );
         }

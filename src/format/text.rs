@@ -7,8 +7,8 @@ use std::io::Read;
 
 use super::fields::{self, Field, Layout};
 use super::{
-    checked_bytes, checked_region, parse_ip, parse_u64_within, to_seconds, Action, LogStatus,
-    Malformed, Record,
+    checked_bytes, checked_region, parse_ip_within, parse_u64_within, to_seconds, Action,
+    LogStatus, Malformed, Record,
 };
 
 /// The longest line read as a record: AWS's lines are 100–400 bytes, and even every field of
@@ -104,11 +104,20 @@ fn opt_num(line: &[u8], at: (u32, u32), name: &'static str) -> Result<Option<u64
         .ok_or(Malformed::BadNumber(name))
 }
 
-fn opt_ip(tok: &[u8], name: &'static str) -> Result<Option<std::net::IpAddr>, Malformed> {
-    if tok == b"-" {
+/// The address at `line[at]`, read in place ([`parse_ip_within`]).
+#[inline(always)]
+fn opt_ip(
+    line: &[u8],
+    at: (u32, u32),
+    name: &'static str,
+) -> Result<Option<std::net::IpAddr>, Malformed> {
+    let (start, end) = (at.0 as usize, at.1 as usize);
+    if end == start + 1 && line[start] == b'-' {
         return Ok(None);
     }
-    parse_ip(tok).map(Some).ok_or(Malformed::BadAddress(name))
+    parse_ip_within(line, start, end)
+        .map(Some)
+        .ok_or(Malformed::BadAddress(name))
 }
 
 /// Most tokens a line may have for [`split`]; a longer line takes the general path.
@@ -424,16 +433,16 @@ fn set_field<'a>(
         Field::AccountId => rec.account_id = opt_str(tok, ascii)?,
         Field::SrcAddr => {
             addrs.src = tok;
-            rec.srcaddr = opt_ip(tok, "srcaddr")?
+            rec.srcaddr = opt_ip(line, at, "srcaddr")?
         }
         Field::DstAddr => {
             addrs.dst = tok;
-            rec.dstaddr = opt_ip(tok, "dstaddr")?
+            rec.dstaddr = opt_ip(line, at, "dstaddr")?
         }
         Field::PktSrcAddr if tok == addrs.src => rec.pkt_srcaddr = rec.srcaddr,
         Field::PktDstAddr if tok == addrs.dst => rec.pkt_dstaddr = rec.dstaddr,
-        Field::PktSrcAddr => rec.pkt_srcaddr = opt_ip(tok, "pkt-srcaddr")?,
-        Field::PktDstAddr => rec.pkt_dstaddr = opt_ip(tok, "pkt-dstaddr")?,
+        Field::PktSrcAddr => rec.pkt_srcaddr = opt_ip(line, at, "pkt-srcaddr")?,
+        Field::PktDstAddr => rec.pkt_dstaddr = opt_ip(line, at, "pkt-dstaddr")?,
         Field::Packets => rec.packets = opt_num(line, at, "packets")?,
         Field::Bytes => rec.bytes = checked_bytes(opt_num(line, at, "bytes")?)?,
         Field::Start => rec.start = opt_num(line, at, "start")?.map(|v| to_seconds(v as i64)),
@@ -971,7 +980,7 @@ mod tests {
             let line = addrs.join(" ");
             let parsed = parse_line(line.as_bytes(), &layout);
             // the reference: each token parsed on its own, in the layout's order
-            let own = |t: &str, name| opt_ip(t.as_bytes(), name);
+            let own = |t: &str, name| opt_ip(t.as_bytes(), (0, t.len() as u32), name);
             let order: [(usize, &str); 4] = match pkt_first {
                 false => [(0, "srcaddr"), (1, "dstaddr"), (2, "pkt-srcaddr"), (3, "pkt-dstaddr")],
                 true => [(0, "pkt-srcaddr"), (1, "pkt-dstaddr"), (2, "srcaddr"), (3, "dstaddr")],
