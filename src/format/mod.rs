@@ -504,12 +504,16 @@ pub fn parse_ipv4_within(line: &[u8], start: usize, end: usize) -> Option<Ipv4Ad
     let token = (0xffff_u32 << (16 - len)) & 0xffff;
     let (dots, digits) = dots_and_digits(window);
     let dots = dots & token;
-    if (dots | digits) & token != token || dots.count_ones() != 3 {
+    // exactly three dots, counted by clearing the lowest (the baseline x86-64 has no
+    // population count): the dots after the first, then after the second, then one left
+    let two = dots & dots.wrapping_sub(1);
+    let one = two & two.wrapping_sub(1);
+    if (dots | digits) & token != token || one == 0 || one & (one - 1) != 0 {
         return None;
     }
     let first = dots.trailing_zeros();
-    let second = (dots & (dots - 1)).trailing_zeros();
-    let third = 31 - dots.leading_zeros();
+    let second = two.trailing_zeros();
+    let third = one.trailing_zeros();
     let ends = [first, second, third, 16];
     let lengths = [
         first - (16 - len as u32),
