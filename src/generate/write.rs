@@ -95,7 +95,11 @@ fn records(w: &World) -> BTreeMap<i64, Vec<GenRec>> {
             };
             let bytes = (up, down);
             match (f.kind, f.via_nat) {
-                (Kind::Scan, _) => scan_records(w, f, r, down, &mut push),
+                // a rejected scan: the probe's bytes, in, on the target's ENI
+                (Kind::Scan, _) => {
+                    let r = GenRec { reject: true, ..r };
+                    own_records(f, ends(w, f), r, (0, down), None, &mut push)
+                }
                 (_, Some(n)) => nat_records(w, f, n, r, bytes, &mut push),
                 (_, None) if w.spec.nat_only => {}
                 (_, None) => direct_records(w, f, r, bytes, &mut push),
@@ -126,25 +130,6 @@ fn ends(w: &World, f: &Flow) -> (Option<IpAddr>, Option<IpAddr>, Option<&'static
         Some(f.remote),
         svc(f.class),
     )
-}
-
-/// A rejected scan: the probe's bytes, in, on the target's ENI.
-fn scan_records(w: &World, f: &Flow, r: GenRec, down: u64, push: &mut impl FnMut(GenRec)) {
-    let (local, remote, _) = ends(w, f);
-    if down > 0 {
-        push(GenRec {
-            eni: f.eni,
-            src: remote,
-            dst: local,
-            pkt_src: remote,
-            pkt_dst: local,
-            sport: f.remote_port,
-            dport: f.local_port,
-            bytes: down,
-            reject: true,
-            ..r
-        });
-    }
 }
 
 /// A flow through NAT gateway `n`: each direction's two legs on the NAT's ENI (the private
