@@ -893,6 +893,33 @@ mod tests {
         }
     }
 
+    /// A line of more tokens than the bitmask tokenizer takes (the general path) is read by
+    /// field too, with the value of each field from its own position, and its first bad
+    /// value named.
+    #[test]
+    fn a_line_of_a_hundred_fields_is_read_by_field() {
+        let mut names: Vec<String> = (0..97).map(|i| format!("x-{i}")).collect();
+        names.extend(["srcaddr", "bytes", "region"].map(String::from));
+        let layout = Layout::new(names);
+        assert!(layout.by_field().is_some());
+        let fill = vec!["-"; 97].join(" ");
+        match parse_line(
+            format!("{fill} 10.0.1.5 1234 eu-west-1").as_bytes(),
+            &layout,
+        ) {
+            Ok(Line::Record(r)) => {
+                assert_eq!(r.srcaddr, Some("10.0.1.5".parse().unwrap()));
+                assert_eq!((r.bytes, r.region), (Some(1234), Some("eu-west-1")));
+            }
+            other => panic!("a record, not {other:?}"),
+        }
+        let bad = format!("{fill} 10.0.1.999 12x eu-west-1");
+        assert_eq!(
+            parse_line(bad.as_bytes(), &layout).unwrap_err(),
+            Malformed::BadAddress("srcaddr")
+        );
+    }
+
     /// A layout that reads a field at two positions is read in the line's order only.
     #[test]
     fn a_field_named_twice_is_read_in_line_order() {
@@ -1244,6 +1271,22 @@ mod tests {
                 Malformed::TooLarge("bytes")
             );
         }
+        // the same far enough into the line for the in-place read's whole words
+        let eni = "eni-0123456789abcdef0";
+        for big in [max + 1, 1 << 63, u64::MAX] {
+            assert_eq!(
+                parse_line(format!("{eni} {big} us-east-1").as_bytes(), &l).unwrap_err(),
+                Malformed::TooLarge("bytes")
+            );
+        }
+        assert_eq!(
+            parse_line(
+                format!("{eni} 18446744073709551616 us-east-1").as_bytes(),
+                &l
+            )
+            .unwrap_err(),
+            Malformed::BadNumber("bytes")
+        );
         for bad in ["\0\0\0us-east-1", "US-EAST-1", "us_east_1", "<script>"] {
             assert_eq!(
                 parse_line(format!("eni-1 5 {bad}").as_bytes(), &l).unwrap_err(),
