@@ -413,8 +413,10 @@ pub fn parse_u64(s: &[u8]) -> Option<u64> {
 /// the line: the word ending where the token ends, with the line's bytes before the token
 /// read as leading zeros. A number of up to sixteen digits (every count and timestamp of a
 /// flow log) is then one or two word conversions instead of a loop over its digits. A token
-/// too near the line's start for a whole word, or longer, goes to [`parse_u64`].
-#[inline]
+/// too near the line's start for a whole word, or longer, goes to [`parse_u64`]. Inlined
+/// into each field's read: a call's result comes back through memory, which costs more than
+/// the conversion.
+#[inline(always)]
 pub fn parse_u64_within(line: &[u8], start: usize, end: usize) -> Option<u64> {
     let len = end.checked_sub(start)?;
     match len {
@@ -423,8 +425,15 @@ pub fn parse_u64_within(line: &[u8], start: usize, end: usize) -> Option<u64> {
             let high = eight_digits_word(leading_zeros(word_ending(line, end - 8)?, len - 8))?;
             Some(high * 100_000_000 + eight_digits_word(word_ending(line, end)?)?)
         }
-        _ => parse_u64(line.get(start..end)?),
+        _ => parse_u64_aside(line.get(start..end)?),
     }
+}
+
+/// [`parse_u64`] out of line, for the rare tokens [`parse_u64_within`] does not read in place.
+#[cold]
+#[inline(never)]
+fn parse_u64_aside(s: &[u8]) -> Option<u64> {
+    parse_u64(s)
 }
 
 /// The eight bytes of `line` ending at `end`, as a little-endian word (the last byte highest).
@@ -482,8 +491,15 @@ pub fn parse_ip(s: &[u8]) -> Option<IpAddr> {
 pub fn parse_ip_within(line: &[u8], start: usize, end: usize) -> Option<IpAddr> {
     match parse_ipv4_within(line, start, end) {
         Some(v4) => Some(IpAddr::V4(v4)),
-        None => parse_ip(line.get(start..end)?),
+        None => parse_ip_aside(line.get(start..end)?),
     }
+}
+
+/// [`parse_ip`] out of line, for what [`parse_ip_within`] does not read in place.
+#[cold]
+#[inline(never)]
+fn parse_ip_aside(s: &[u8]) -> Option<IpAddr> {
+    parse_ip(s)
 }
 
 /// [`parse_ipv4`] of the token `line[start..end]`, with no branch on how many digits each
@@ -492,13 +508,13 @@ pub fn parse_ip_within(line: &[u8], start: usize, end: usize) -> Option<IpAddr> 
 /// the three dots give the octets' ends and lengths, and each octet's value is its last three
 /// digits weighted by whether the octet has them. A token too near the line's start for 16
 /// bytes goes to [`parse_ipv4`].
-#[inline]
+#[inline(always)]
 pub fn parse_ipv4_within(line: &[u8], start: usize, end: usize) -> Option<Ipv4Addr> {
     let len = end.checked_sub(start)?;
     let window = end.checked_sub(16).and_then(|from| line.get(from..end));
     let window: &[u8; 16] = match window.and_then(|w| w.try_into().ok()) {
         Some(w) if (7..=15).contains(&len) => w,
-        _ => return parse_ipv4(line.get(start..end)?),
+        _ => return parse_ipv4_aside(line.get(start..end)?),
     };
     // bit i: byte i of the window; the token is the last `len` bytes
     let token = (0xffff_u32 << (16 - len)) & 0xffff;
@@ -582,6 +598,14 @@ fn dots_and_digits(w: &[u8; 16]) -> (u32, u32) {
             )
         })
     }
+}
+
+/// [`parse_ipv4`] out of line, for the dotted quads [`parse_ipv4_within`] does not read in
+/// place.
+#[cold]
+#[inline(never)]
+fn parse_ipv4_aside(s: &[u8]) -> Option<Ipv4Addr> {
+    parse_ipv4(s)
 }
 
 #[inline]
