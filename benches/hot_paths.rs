@@ -127,7 +127,7 @@ fn account(c: &mut Criterion) {
             let mut sink = acc.file(&r, &params, FileStats::default(), r.region_id("us-east-1"));
             text::decode(body.as_bytes(), &layout, &mut sink).unwrap();
             sink.finish(None);
-            acc.table.enis.len()
+            acc.table.len()
         })
     });
     g.finish();
@@ -212,7 +212,7 @@ fn spill(c: &mut Criterion) {
     let mut sink = table.file(&r, &params, FileStats::default(), r.region_id("us-east-1"));
     text::decode(body.as_bytes(), &layout, &mut sink).unwrap();
     sink.finish(None);
-    assert_eq!(table.table.enis.len(), 20_000);
+    assert_eq!(table.table.len(), 20_000);
     let mut g = c.benchmark_group("spill");
     g.throughput(Throughput::Elements(20_000));
     g.bench_function("write-and-merge-back-20k-enis", |b| {

@@ -184,8 +184,7 @@ impl Spill {
     /// Like [`Spill::relieve`], but the run is handed back to be kept ([`Spill::keep`]) or
     /// dropped ([`Spill::discard`]) later: for partial results that may be thrown away.
     pub fn spill_if_over(&self, acc: &mut Accumulator) -> Option<Run> {
-        if self.budget == 0 || acc.table.enis.len() <= self.limit() || self.failure.get().is_some()
-        {
+        if self.budget == 0 || acc.table.len() <= self.limit() || self.failure.get().is_some() {
             return None;
         }
         // NAT gateways stay: they are few, seen in every file, and the largest aggregates
@@ -212,7 +211,7 @@ impl Spill {
             Ok(run) => Some(run),
             Err(e) => {
                 // Keep the table in memory (nothing lost) and stop spilling.
-                acc.table.enis.extend(table);
+                acc.table.extend(table);
                 let _ = self.failure.set(format!(
                     "cannot spill ENI tables under {}: {e}",
                     self.parent.display()
@@ -586,11 +585,10 @@ mod tests {
             let mut acc = Accumulator::new(&params);
             for j in (i % 7..40).step_by(3) {
                 acc.table
-                    .enis
                     .insert(EniKey::new(&format!("eni-{j:03}")), agg(i, j));
             }
             let mut copy = Accumulator::new(&params);
-            copy.table.enis = acc.table.enis.clone();
+            copy.table = acc.table.clone();
             whole.merge(copy);
             spill.relieve(&mut acc);
             last.merge(acc);
@@ -675,16 +673,14 @@ mod tests {
         let mut acc = Accumulator::new(&Params::default());
         for j in 0..10 {
             acc.table
-                .enis
                 .insert(EniKey::new(&format!("eni-{j:03}")), agg(1, j));
         }
         spill.relieve(&mut acc);
         assert_eq!(spill.runs(), 1);
         assert_eq!(
             acc.table
-                .enis
-                .keys()
-                .map(|k| k.as_str())
+                .iter()
+                .map(|(k, _)| k.as_str())
                 .collect::<Vec<_>>(),
             ["eni-002"]
         );

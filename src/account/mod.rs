@@ -1097,11 +1097,17 @@ impl Guess {
     }
 }
 
-/// Per-ENI aggregates, and the names they share.
+/// Per-ENI aggregates, and the names they share. The aggregates sit in slots, in the order
+/// their ENIs came, found by ENI through an index: a sink takes the aggregate of the ENI it
+/// reads out of its slot and puts it back by the slot's number, so that a run of another
+/// ENI's records costs one search of the index ([`FileSink`]).
 #[derive(Clone, Debug, Default)]
 pub struct EniTable {
-    /// Boxed: the table stays small (a pointer per ENI), so growing it copies little.
-    pub enis: FxMap<EniKey, Box<EniAgg>>,
+    /// Each ENI's slot.
+    index: FxMap<EniKey, u32>,
+    /// Each ENI and its aggregate (boxed: the table stays small, a pointer per ENI, so
+    /// growing it copies little); the aggregate is out only while a sink holds it.
+    slots: Vec<(EniKey, Option<Box<EniAgg>>)>,
     /// Shared names (subnets, AZs, VPCs, ECS clusters and services), each stored once.
     pub names: rustc_hash::FxHashSet<Name>,
 }
@@ -1122,14 +1128,64 @@ pub struct InputStats {
 }
 
 impl EniTable {
+    /// How many ENIs the table holds.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The slot of `eni`, made (with an empty aggregate) if the table has none.
+    fn slot_of(&mut self, eni: &str) -> u32 {
+        if let Some(&slot) = self.index.get(eni) {
+            return slot;
+        }
+        self.push(EniKey::new(eni), Box::default())
+    }
+
+    /// A new ENI's slot, holding `agg`.
+    fn push(&mut self, key: EniKey, agg: Box<EniAgg>) -> u32 {
+        let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 ENIs in memory");
+        self.index.insert(key.clone(), slot);
+        self.slots.push((key, Some(agg)));
+        slot
+    }
+
+    /// The aggregate of `eni`, if the table has it (and no sink holds it).
+    pub fn get_mut(&mut self, eni: &str) -> Option<&mut EniAgg> {
+        let slot = *self.index.get(eni)?;
+        self.slots[slot as usize].1.as_deref_mut()
+    }
+
+    /// Add `agg` as `key`'s aggregate, replacing any it had.
+    pub fn insert(&mut self, key: EniKey, agg: Box<EniAgg>) {
+        match self.index.get(&*key) {
+            Some(&slot) => self.slots[slot as usize].1 = Some(agg),
+            None => {
+                self.push(key, agg);
+            }
+        }
+    }
+
+    /// Every ENI and its aggregate, in no order.
+    pub fn iter(&self) -> impl Iterator<Item = (&EniKey, &EniAgg)> {
+        (self.slots.iter()).filter_map(|(k, a)| Some((k, a.as_deref()?)))
+    }
+
+    /// Every ENI and its aggregate, moved out, in no order (the table is left empty).
+    pub fn drain(&mut self) -> impl Iterator<Item = (EniKey, Box<EniAgg>)> {
+        self.index.clear();
+        (std::mem::take(&mut self.slots).into_iter()).filter_map(|(k, a)| Some((k, a?)))
+    }
+
     /// Fold another table of the same run in; `window` is the pull window.
-    fn merge(&mut self, o: EniTable, window: i64) {
-        for (k, v) in o.enis {
-            match self.enis.get_mut(&k) {
+    fn merge(&mut self, mut o: EniTable, window: i64) {
+        for (k, v) in o.drain() {
+            match self.get_mut(&k) {
                 Some(a) => a.merge(*v, window),
-                None => {
-                    self.enis.insert(k, v);
-                }
+                None => self.insert(k, v),
             }
         }
         self.names.extend(o.names);
@@ -1140,16 +1196,24 @@ impl EniTable {
         &mut self,
         mut stay: impl FnMut(&str, &EniAgg) -> bool,
     ) -> Vec<(EniKey, Box<EniAgg>)> {
-        let mut v = Vec::with_capacity(self.enis.len());
-        for (k, a) in std::mem::take(&mut self.enis) {
+        let mut v = Vec::with_capacity(self.len());
+        for (k, a) in self.drain().collect::<Vec<_>>() {
             if stay(&k, &a) {
-                self.enis.insert(k, a);
+                self.insert(k, a);
             } else {
                 v.push((k, a));
             }
         }
         v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         v
+    }
+}
+
+impl Extend<(EniKey, Box<EniAgg>)> for EniTable {
+    fn extend<I: IntoIterator<Item = (EniKey, Box<EniAgg>)>>(&mut self, items: I) {
+        for (k, a) in items {
+            self.insert(k, a);
+        }
     }
 }
 
@@ -1240,7 +1304,7 @@ impl Accumulator {
         let window = self.run.pull_window;
         self.legs_held = 0;
         for k in self.pending.drain(..) {
-            if let Some(a) = self.table.enis.get_mut(&k) {
+            if let Some(a) = self.table.get_mut(&k) {
                 a.settle_guessing(window, self.guess.as_mut());
             }
         }
@@ -1288,8 +1352,7 @@ pub trait EniSource {
 
 impl EniSource for Accumulator {
     fn scan(&self, f: &mut dyn FnMut(&str, &EniAgg)) -> std::io::Result<()> {
-        let mut v: Vec<(&EniKey, &EniAgg)> =
-            self.table.enis.iter().map(|(k, a)| (k, &**a)).collect();
+        let mut v: Vec<(&EniKey, &EniAgg)> = self.table.iter().collect();
         assert!(
             v.iter().all(|(_, a)| a.legs.is_empty()),
             "an accumulator read before it was settled"
@@ -1315,10 +1378,10 @@ pub struct FileSink<'a> {
     /// The input's flow-log tag, when records are tagged, and the key buffer it needs.
     tag: Option<u16>,
     key: String,
-    /// The last record's ENI and its aggregate, held out of the table while records of that
-    /// ENI follow one another (they come in runs): one lookup a run, not one a record. Put
-    /// back when another ENI comes, and when the sink is dropped.
-    current: Option<(EniKey, Box<EniAgg>)>,
+    /// The last record's ENI's slot and its aggregate, held out of the table while records
+    /// of that ENI follow one another (they come in runs): one lookup a run, not one a
+    /// record. Put back in its slot when another ENI comes, and when the sink is dropped.
+    current: Option<(u32, Box<EniAgg>)>,
     /// The remotes' ip-ranges lookups, remembered for this input.
     lookups: LookupCache,
     /// The names of the input's previous row were a record's, settled in the aggregate held
@@ -1333,27 +1396,26 @@ pub struct FileSink<'a> {
 }
 
 /// The aggregate of `eni`, held in `current` (see [`FileSink`]); the one held before, if
-/// another ENI's, goes back to `enis`. `true` with it when it was not the one held. `known`:
-/// the reader said `eni` is the held one's.
+/// another ENI's, goes back to its slot. `true` with it when it was not the one held.
+/// `known`: the reader said `eni` is the held one's.
 fn hold<'s>(
-    current: &'s mut Option<(EniKey, Box<EniAgg>)>,
-    enis: &mut FxMap<EniKey, Box<EniAgg>>,
+    current: &'s mut Option<(u32, Box<EniAgg>)>,
+    table: &mut EniTable,
     eni: &str,
     known: bool,
 ) -> (&'s mut EniAgg, bool) {
     let switched = !current
         .as_ref()
-        .is_some_and(|(k, _)| known || same(k.as_str(), eni));
+        .is_some_and(|(slot, _)| known || same(table.slots[*slot as usize].0.as_str(), eni));
     if switched {
-        if let Some((k, a)) = current.take() {
-            enis.insert(k, a);
+        if let Some((slot, a)) = current.take() {
+            table.slots[slot as usize].1 = Some(a);
         }
     }
-    // (the table's own key comes back with the aggregate: no key is built for an ENI seen
-    // before)
     let (_, agg) = current.get_or_insert_with(|| {
-        enis.remove_entry(eni)
-            .unwrap_or_else(|| (EniKey::new(eni), Box::default()))
+        let slot = table.slot_of(eni);
+        let agg = table.slots[slot as usize].1.take();
+        (slot, agg.expect("an aggregate held by one sink at a time"))
     });
     (agg, switched)
 }
@@ -1664,8 +1726,8 @@ impl Booking<'_> {
 impl Drop for FileSink<'_> {
     fn drop(&mut self) {
         self.params.budget.give_back(self.allowance);
-        if let Some((k, a)) = self.current.take() {
-            self.acc.table.enis.insert(k, a);
+        if let Some((slot, a)) = self.current.take() {
+            self.acc.table.slots[slot as usize].1 = Some(a);
         }
         if !self.acc.defer {
             self.acc.settle();
@@ -1731,7 +1793,7 @@ impl Sink for FileSink<'_> {
             Some(t) => tagged_key(eni, t, &mut self.key),
         };
         let known = eni_held && r.same_interface;
-        let (agg, switched) = hold(&mut self.current, &mut self.acc.table.enis, eni, known);
+        let (agg, switched) = hold(&mut self.current, &mut self.acc.table, eni, known);
         self.eni_held = true;
         let bytes = r.bytes.unwrap_or(0);
         if r.action == Action::Reject {
@@ -1814,6 +1876,76 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The slotted table behaves as a map from ENI to aggregate, whatever is inserted,
+        /// replaced, held by a sink, moved out or merged in: checked against a `BTreeMap`.
+        #[test]
+        fn the_eni_table_is_a_map(
+            ops in proptest::collection::vec((0u8..5, 0u8..12, 1u64..1000), 0..80),
+        ) {
+            let agg = |n: u64| Box::new(EniAgg { records: n, ..EniAgg::default() });
+            let name = |e: u8| format!("eni-{e:02}");
+            let mut table = EniTable::default();
+            let mut model = std::collections::BTreeMap::<String, u64>::new();
+            let mut held: Option<(u32, Box<EniAgg>)> = None;
+            for (op, e, n) in ops {
+                let eni = name(e);
+                match op {
+                    0 => {
+                        // a sink's put-back restores what the model kept for the ENI held
+                        if let Some((slot, a)) = held.take() {
+                            table.slots[slot as usize].1 = Some(a);
+                        }
+                        table.insert(EniKey::new(&eni), agg(n));
+                        model.insert(eni, n);
+                    }
+                    1 => {
+                        let (a, _) = hold(&mut held, &mut table, &eni, false);
+                        a.records += n;
+                        *model.entry(eni).or_default() += n;
+                    }
+                    2 => {
+                        if let Some((slot, a)) = held.take() {
+                            table.slots[slot as usize].1 = Some(a);
+                        }
+                        let out = table.take_sorted_except(|k, _| k.ends_with(['0', '2', '4']));
+                        let keys: Vec<String> = out.iter().map(|(k, _)| k.to_string()).collect();
+                        let mut sorted = keys.clone();
+                        sorted.sort();
+                        proptest::prop_assert_eq!(&keys, &sorted);
+                        for (k, a) in out {
+                            proptest::prop_assert_eq!(model.remove(k.as_str()), Some(a.records));
+                        }
+                    }
+                    3 => {
+                        if let Some((slot, a)) = held.take() {
+                            table.slots[slot as usize].1 = Some(a);
+                        }
+                        let mut other = EniTable::default();
+                        other.insert(EniKey::new(&eni), agg(n));
+                        table.merge(other, 0);
+                        *model.entry(eni).or_default() += n;
+                    }
+                    _ => {
+                        // an ENI a sink holds is not found in the table
+                        let in_table = table.get_mut(&eni).map(|a| a.records);
+                        let is_held = held.as_ref().is_some_and(|(slot, _)| {
+                            table.slots[*slot as usize].0.as_str() == eni
+                        });
+                        let expected = if is_held { None } else { model.get(&eni).copied() };
+                        proptest::prop_assert_eq!(in_table, expected);
+                    }
+                }
+            }
+            if let Some((slot, a)) = held.take() {
+                table.slots[slot as usize].1 = Some(a);
+            }
+            proptest::prop_assert_eq!(table.len(), model.len());
+            let mut all: Vec<(String, u64)> =
+                table.iter().map(|(k, a)| (k.to_string(), a.records)).collect();
+            all.sort();
+            proptest::prop_assert_eq!(all, model.into_iter().collect::<Vec<_>>());
+        }
+
         /// The word-at-a-time equality is `==`, at every length and place of a difference.
         #[test]
         fn short_string_equality_is_eq(
@@ -1830,8 +1962,8 @@ mod tests {
     }
 
     /// The ENI table of `acc`, by key.
-    fn sorted_table(acc: Accumulator) -> Vec<(String, EniAgg)> {
-        let mut v: Vec<(String, EniAgg)> = (acc.table.enis.into_iter())
+    fn sorted_table(mut acc: Accumulator) -> Vec<(String, EniAgg)> {
+        let mut v: Vec<(String, EniAgg)> = (acc.table.drain())
             .map(|(k, a)| (k.to_string(), *a))
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));

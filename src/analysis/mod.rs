@@ -2008,8 +2008,7 @@ mod tests {
         sink.finish(None);
         let mut v: Vec<(String, EniAgg)> = acc
             .table
-            .enis
-            .into_iter()
+            .drain()
             .map(|(k, a)| (k.to_string(), *a))
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
