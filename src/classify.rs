@@ -410,18 +410,47 @@ impl IpRanges {
     }
 }
 
-/// The last lookups of one input, by address: remotes repeat within a file, and this small
-/// table stays in the first-level cache where the ranges' index does not.
-pub struct LookupCache(Box<[(IpAddr, Option<RangeInfo>); LOOKUP_SLOTS]>);
+/// The last lookups in one ip-ranges document, by address: remotes repeat within an input and
+/// from input to input, so a thread keeps one cache for all the inputs it reads (the
+/// [`crate::account::Accumulator`]'s), and this table stays in the processor's caches where
+/// the ranges' index does not. Direct-mapped: an address has one slot, and a new one takes it.
+#[derive(Clone, Default)]
+pub struct LookupCache {
+    /// The document the answers come from ([`IpRanges::digest`]): the same digest, the same
+    /// document, the same answers.
+    digest: String,
+    /// [`LOOKUP_SLOTS`] slots (none in the placeholder [`LookupCache::default`]).
+    slots: Vec<(IpAddr, Option<RangeInfo>)>,
+}
 
-const LOOKUP_SLOTS: usize = 256;
+impl std::fmt::Debug for LookupCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LookupCache")
+            .field("digest", &self.digest)
+            .finish_non_exhaustive()
+    }
+}
+
+const LOOKUP_SLOTS: usize = 1 << LOOKUP_BITS;
+const LOOKUP_BITS: u32 = 12;
 
 impl LookupCache {
     /// An empty cache for `ranges`: each slot starts as one true lookup (of `0.0.0.0`), so
     /// no slot ever answers for an address it was not given.
     pub fn new(ranges: &IpRanges) -> LookupCache {
         let zero = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-        LookupCache(Box::new([(zero, ranges.lookup(zero)); LOOKUP_SLOTS]))
+        LookupCache {
+            digest: ranges.digest.clone(),
+            slots: vec![(zero, ranges.lookup(zero)); LOOKUP_SLOTS],
+        }
+    }
+
+    /// This cache, if its answers are `ranges`' ones; else a new cache for `ranges`.
+    pub fn for_ranges(self, ranges: &IpRanges) -> LookupCache {
+        match self.slots.len() == LOOKUP_SLOTS && self.digest == ranges.digest {
+            true => self,
+            false => LookupCache::new(ranges),
+        }
     }
 
     /// [`IpRanges::lookup`], remembered.
@@ -434,7 +463,7 @@ impl LookupCache {
                 ((x >> 64) as u64 ^ x as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as u32
             }
         };
-        let slot = &mut self.0[(h >> 24) as usize % LOOKUP_SLOTS];
+        let slot = &mut self.slots[(h >> (32 - LOOKUP_BITS)) as usize];
         if slot.0 != *ip {
             *slot = miss(ranges, ip);
         }
@@ -475,8 +504,9 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// The per-input cache answers what the ranges answer, for addresses that collide in
-        /// its slots, repeat, and include `0.0.0.0` under a range that covers it.
+        /// The cache answers what the ranges answer, for addresses that collide in its slots,
+        /// repeat, and include `0.0.0.0` under a range that covers it; carried from one
+        /// document to another, it answers what the other answers.
         #[test]
         fn cached_lookups_are_the_lookups(
             ips in proptest::collection::vec(
@@ -496,9 +526,25 @@ mod tests {
             }
             let r = IpRanges::parse(&doc(&v4, &[("2600:1f18::/36", "us-east-1", "S3")]), "t").unwrap();
             let mut cache = LookupCache::new(&r);
-            for ip in ips {
-                prop_assert_eq!(cache.lookup(&r, &ip), r.lookup(ip), "{}", ip);
+            for ip in &ips {
+                prop_assert_eq!(cache.lookup(&r, ip), r.lookup(*ip), "{}", ip);
             }
+            // carried to the next input: kept for the same document, and for another one
+            // (its S3 range moved to another region) replaced, never answering from the first
+            let same = IpRanges::parse(&doc(&v4, &[("2600:1f18::/36", "us-east-1", "S3")]), "u").unwrap();
+            let mut cache = cache.for_ranges(&same);
+            for ip in &ips {
+                prop_assert_eq!(cache.lookup(&same, ip), same.lookup(*ip), "{}", ip);
+            }
+            v4[0].1 = "eu-central-1";
+            let other = IpRanges::parse(&doc(&v4, &[("2600:1f18::/36", "us-east-1", "S3")]), "t").unwrap();
+            let mut cache = cache.for_ranges(&other);
+            for ip in &ips {
+                prop_assert_eq!(cache.lookup(&other, ip), other.lookup(*ip), "{}", ip);
+            }
+            // the placeholder an accumulator holds while its sink has the cache is never used
+            let mut fresh = LookupCache::default().for_ranges(&r);
+            prop_assert_eq!(fresh.lookup(&r, &ips[0]), r.lookup(ips[0]));
         }
     }
 

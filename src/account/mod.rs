@@ -1031,6 +1031,9 @@ pub struct Accumulator {
     defer: bool,
     /// The clients whose timelines are left out, when the run allows it ([`Guess`]).
     pub guess: Option<Guess>,
+    /// The remotes' ip-ranges lookups, kept from input to input (handed to each input's
+    /// sink, and back); no part of what the records add up to.
+    lookups: LookupCache,
 }
 
 /// The most addresses a [`Guess`] holds: past it, no more are taken for logged ENIs' (the
@@ -1248,6 +1251,7 @@ impl Accumulator {
             legs_held: 0,
             defer: false,
             guess: params.guess_timelines.then(Guess::default),
+            lookups: LookupCache::default(),
         }
     }
 
@@ -1261,6 +1265,7 @@ impl Accumulator {
             legs_held: 0,
             defer: false,
             guess: None,
+            lookups: LookupCache::default(),
         }
     }
 
@@ -1317,6 +1322,7 @@ impl Accumulator {
         stats: FileStats,
         file_region: Option<u16>,
     ) -> FileSink<'a> {
+        let lookups = std::mem::take(&mut self.lookups).for_ranges(ranges);
         FileSink {
             acc: self,
             ranges,
@@ -1330,7 +1336,7 @@ impl Accumulator {
             current: None,
             eni_held: false,
             region_held: false,
-            lookups: LookupCache::new(ranges),
+            lookups,
             names_settled: false,
         }
     }
@@ -1382,7 +1388,7 @@ pub struct FileSink<'a> {
     /// of that ENI follow one another (they come in runs): one lookup a run, not one a
     /// record. Put back in its slot when another ENI comes, and when the sink is dropped.
     current: Option<(u32, Box<EniAgg>)>,
-    /// The remotes' ip-ranges lookups, remembered for this input.
+    /// The remotes' ip-ranges lookups, the accumulator's while the sink is open.
     lookups: LookupCache,
     /// The names of the input's previous row were a record's, settled in the aggregate held
     /// now: a row repeating them ([`Record::same_names`]) has nothing to settle.
@@ -1726,6 +1732,7 @@ impl Booking<'_> {
 impl Drop for FileSink<'_> {
     fn drop(&mut self) {
         self.params.budget.give_back(self.allowance);
+        self.acc.lookups = std::mem::take(&mut self.lookups);
         if let Some((slot, a)) = self.current.take() {
             self.acc.table.slots[slot as usize].1 = Some(a);
         }
