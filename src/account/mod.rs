@@ -1136,6 +1136,7 @@ impl EniTable {
         self.slots.len()
     }
 
+    /// Whether the table holds no ENI.
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
@@ -1172,15 +1173,16 @@ impl EniTable {
         }
     }
 
-    /// Every ENI and its aggregate, in no order.
+    /// Every ENI and its aggregate, in no order. (No sink holds one: a sink borrows the
+    /// whole accumulator, and puts its aggregate back when it closes.)
     pub fn iter(&self) -> impl Iterator<Item = (&EniKey, &EniAgg)> {
-        (self.slots.iter()).filter_map(|(k, a)| Some((k, a.as_deref()?)))
+        (self.slots.iter()).map(|(k, a)| (k, a.as_deref().expect(HELD_BACK)))
     }
 
     /// Every ENI and its aggregate, moved out, in no order (the table is left empty).
     pub fn drain(&mut self) -> impl Iterator<Item = (EniKey, Box<EniAgg>)> {
         self.index.clear();
-        (std::mem::take(&mut self.slots).into_iter()).filter_map(|(k, a)| Some((k, a?)))
+        (std::mem::take(&mut self.slots).into_iter()).map(|(k, a)| (k, a.expect(HELD_BACK)))
     }
 
     /// Fold another table of the same run in; `window` is the pull window.
@@ -1211,6 +1213,9 @@ impl EniTable {
         v
     }
 }
+
+/// Why every slot of a table read whole holds its aggregate.
+const HELD_BACK: &str = "an aggregate put back by the sink that held it";
 
 impl Extend<(EniKey, Box<EniAgg>)> for EniTable {
     fn extend<I: IntoIterator<Item = (EniKey, Box<EniAgg>)>>(&mut self, items: I) {
