@@ -1202,7 +1202,9 @@ impl EniTable {
         mut stay: impl FnMut(&str, &EniAgg) -> bool,
     ) -> Vec<(EniKey, Box<EniAgg>)> {
         let mut v = Vec::with_capacity(self.len());
-        for (k, a) in self.drain().collect::<Vec<_>>() {
+        self.index.clear();
+        for (k, a) in std::mem::take(&mut self.slots) {
+            let a = a.expect(HELD_BACK);
             if stay(&k, &a) {
                 self.insert(k, a);
             } else {
