@@ -203,6 +203,12 @@ impl Sink for Fan<'_> {
     fn defers(&self) -> bool {
         self.0.iter().all(FileSink::defers)
     }
+    #[inline]
+    fn upcoming(&mut self, recs: &[Record<'_>]) {
+        for s in &mut self.0 {
+            s.upcoming(recs);
+        }
+    }
     fn malformed(&mut self, line: u64, why: Malformed) {
         for s in &mut self.0 {
             s.malformed(line, why.clone());

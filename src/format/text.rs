@@ -37,6 +37,11 @@ pub trait Sink {
     fn defers(&self) -> bool {
         false
     }
+    /// The records a reader is about to hand over one by one, in order, shown first: a hint
+    /// (the account stage asks the memory for the aggregates they will touch, so that the
+    /// misses of a run of rows overlap instead of following each other); it must change
+    /// nothing of what the records then do. Readers that hold a batch of rows call it.
+    fn upcoming(&mut self, _recs: &[Record<'_>]) {}
 }
 
 /// What one line is (a transient value: the record stays on the stack).

@@ -346,6 +346,9 @@ impl<S: Sink> Sink for CountRows<'_, S> {
     fn defers(&self) -> bool {
         self.inner.defers()
     }
+    fn upcoming(&mut self, recs: &[Record<'_>]) {
+        self.inner.upcoming(recs)
+    }
     fn malformed(&mut self, line: u64, why: Malformed) {
         *self.rows += 1;
         self.inner.malformed(line, why)
@@ -578,6 +581,7 @@ fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
                 d.row = from + k;
             }
         }
+        sink.upcoming(recs);
         for (rec, why) in recs.iter().zip(bad.iter_mut()) {
             *rows += 1;
             match why.take() {
