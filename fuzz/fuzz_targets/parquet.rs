@@ -29,11 +29,14 @@ impl Sink for Count {
     }
     fn malformed(&mut self, line: u64, why: Malformed) {
         self.rows += 1;
-        self.hints.malformed();
+        self.hints.not_a_record();
         self.seen.push(format!("{line}: {why}"));
     }
     fn header(&mut self) {}
     fn blank(&mut self) {}
+    fn upcoming(&mut self, recs: &[Record<'_>]) {
+        self.hints.upcoming(recs);
+    }
     /// Fields the fast reader may leave in their columns are read through the accessors
     /// (`HintCheck::record` resolves them), as the account stage reads them.
     fn defers(&self) -> bool {

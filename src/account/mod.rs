@@ -1845,8 +1845,12 @@ impl Sink for FileSink<'_> {
         // first the aggregates themselves, then what they point to (once their lines came)
         let mut found: [Option<&EniAgg>; 64] = [None; 64];
         let mut n = 0;
+        let mut last = None;
         for r in recs {
-            if let (false, Some(eni)) = (r.same_interface, r.interface_id) {
+            let eni = r.interface_id.filter(|_| !r.same_interface);
+            // (a text reader does not know whether the ENI repeats: asked here, once a run)
+            if let Some(eni) = eni.filter(|&e| last != Some(e)) {
+                last = Some(eni);
                 if let Some(agg) = self.acc.table.prefetch(eni) {
                     if let Some(f) = found.get_mut(n) {
                         *f = Some(agg);

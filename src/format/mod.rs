@@ -220,7 +220,9 @@ impl<'a> Record<'a> {
 
 /// Checks a reader's hints as its rows arrive (the tests' and the fuzzer's sinks): a row
 /// saying it repeats the names, the ENI or the region of the row before
-/// ([`Record::same_names`], [`Record::same_interface`], [`Record::same_region`]) must.
+/// ([`Record::same_names`], [`Record::same_interface`], [`Record::same_region`]) must; records
+/// shown first ([`text::Sink::upcoming`]) must be the ones then handed over, in order, before
+/// anything else.
 #[doc(hidden)]
 #[derive(Default, Debug, PartialEq)]
 pub struct HintCheck {
@@ -228,6 +230,10 @@ pub struct HintCheck {
     before: Option<[String; 3]>,
     /// Rows that said so.
     pub hinted: usize,
+    /// Records shown and not yet handed over (as text, without the hints).
+    shown: std::collections::VecDeque<String>,
+    /// Records handed over after being shown.
+    pub shown_first: usize,
 }
 
 impl HintCheck {
@@ -258,18 +264,43 @@ impl HintCheck {
             }
         }
         self.before = Some(now);
+        let text = Self::text(r);
+        if let Some(shown) = self.shown.pop_front() {
+            assert_eq!(shown, text, "a record other than the one shown");
+            self.shown_first += 1;
+        }
+        text
+    }
+
+    /// A record's text without the hints.
+    fn text(r: &Record<'_>) -> String {
         let r = Record {
             same_names: false,
             same_interface: false,
             same_region: false,
-            ..r.clone()
+            ..r.resolved()
         };
         format!("{r:?}")
     }
 
-    /// A row that was not a record.
-    pub fn malformed(&mut self) {
+    /// Records about to be handed over (checked as they come).
+    pub fn upcoming(&mut self, recs: &[Record<'_>]) {
+        assert!(
+            self.shown.is_empty(),
+            "records shown twice or never handed over"
+        );
+        self.shown.extend(recs.iter().map(Self::text));
+    }
+
+    /// A row or line that was not a record.
+    pub fn not_a_record(&mut self) {
+        assert!(self.shown.is_empty(), "a record shown and not handed over");
         self.before = None;
+    }
+
+    /// Every record shown was handed over.
+    pub fn done(&self) {
+        assert!(self.shown.is_empty(), "records shown and never handed over");
     }
 }
 

@@ -37,10 +37,11 @@ pub trait Sink {
     fn defers(&self) -> bool {
         false
     }
-    /// The records a reader is about to hand over one by one, in order, shown first: a hint
-    /// (the account stage asks the memory for the aggregates they will touch, so that the
-    /// misses of a run of rows overlap instead of following each other); it must change
-    /// nothing of what the records then do. Readers that hold a batch of rows call it.
+    /// Records a reader holds and is about to hand over, shown first: exactly those that
+    /// follow, in order, with nothing between (a reader shows only batches of two records or
+    /// more, and the Parquet readers only batches without a bad row). A hint: the account
+    /// stage asks the memory for the aggregates they will touch, so that the cache misses of
+    /// a run of rows overlap instead of following each other; it changes no result.
     fn upcoming(&mut self, _recs: &[Record<'_>]) {}
 }
 
@@ -576,28 +577,44 @@ impl Decoder {
 
     /// Parse every line of `block`; the last line may lack its newline.
     pub fn feed<S: Sink>(&mut self, block: &[u8], sink: &mut S) {
+        let mut batch = Batch::<BATCH>::new();
         let mut start = 0;
         while start < block.len() {
             let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i);
-            self.line(&block[start..end], sink);
+            self.line(&block[start..end], sink, &mut batch);
             start = end + 1;
         }
+        batch.flush(sink);
     }
 
-    fn line<S: Sink>(&mut self, line: &[u8], sink: &mut S) {
+    fn line<'a, S: Sink, const N: usize>(
+        &mut self,
+        line: &'a [u8],
+        sink: &mut S,
+        batch: &mut Batch<'a, N>,
+    ) {
         if self.lines == 0 {
+            batch.flush(sink);
             sink.layout(self.layout.names.len());
         }
         self.lines += 1;
         if line.len() > MAX_LINE {
+            batch.flush(sink);
             sink.malformed(self.lines, Malformed::LineTooLong);
             return;
         }
         if line.first() == Some(&b'{') {
+            // (a JSON line's record borrows the decoder's room for the message, which the
+            // next JSON line overwrites: it goes on alone, after the lines before it)
+            batch.flush(sink);
             let mut json = std::mem::take(&mut self.json);
             let kind = unwrap_json(line, &mut json);
             match kind {
-                Json::Message => self.parse(&json, sink),
+                Json::Message => {
+                    let mut one = Batch::<1>::new();
+                    self.parse(&json, sink, &mut one);
+                    one.flush(sink);
+                }
                 Json::NoMessage => sink.malformed(self.lines, Malformed::JsonWithoutMessage),
                 Json::Other => {}
             }
@@ -607,16 +624,23 @@ impl Decoder {
             }
         }
         match after_export_timestamp(line) {
-            Some(record) => self.parse(record, sink),
-            None => self.parse(line, sink),
+            Some(record) => self.parse(record, sink, batch),
+            None => self.parse(line, sink, batch),
         }
     }
 
-    fn parse<S: Sink>(&mut self, line: &[u8], sink: &mut S) {
-        let mut rec = Record::default();
-        match parse_into(line, &self.layout, &mut rec, &mut self.spans) {
-            Ok(Kind::Record) => sink.record(&rec),
+    /// Parse one line: a record joins `batch`; anything else is handed over after the
+    /// records before it.
+    fn parse<'a, S: Sink, const N: usize>(
+        &mut self,
+        line: &'a [u8],
+        sink: &mut S,
+        batch: &mut Batch<'a, N>,
+    ) {
+        match parse_into(line, &self.layout, batch.next(), &mut self.spans) {
+            Ok(Kind::Record) => batch.push(sink),
             Ok(Kind::Header(h)) => {
+                batch.flush(sink);
                 let h = h.projected(self.layout.keep);
                 if h != self.layout && !(self.lines == 1 && h == self.initial) {
                     self.layout_changes += 1;
@@ -625,15 +649,72 @@ impl Decoder {
                 sink.header();
                 sink.layout(self.layout.names.len());
             }
-            Ok(Kind::Blank) => sink.blank(),
+            Ok(Kind::Blank) => {
+                batch.flush(sink);
+                sink.blank()
+            }
             Err(_)
                 if memchr::memmem::find(line, b"TransitGateway").is_some()
                     || memchr::memmem::find(line, b" tgw-").is_some() =>
             {
+                batch.flush(sink);
                 sink.malformed(self.lines, Malformed::TransitGateway)
             }
-            Err(why) => sink.malformed(self.lines, why),
+            Err(why) => {
+                batch.flush(sink);
+                sink.malformed(self.lines, why)
+            }
         }
+    }
+}
+
+/// How many records of consecutive lines a decoder holds before handing them over, first
+/// shown together ([`Sink::upcoming`]).
+const BATCH: usize = 64;
+
+/// Records of consecutive lines, parsed and not yet handed over (on the stack: no
+/// allocation).
+struct Batch<'a, const N: usize> {
+    recs: [Record<'a>; N],
+    len: usize,
+}
+
+impl<'a, const N: usize> Batch<'a, N> {
+    fn new() -> Self {
+        Batch {
+            recs: std::array::from_fn(|_| Record::default()),
+            len: 0,
+        }
+    }
+
+    /// The room for the next line's record, emptied.
+    #[inline]
+    fn next(&mut self) -> &mut Record<'a> {
+        let rec = &mut self.recs[self.len];
+        *rec = Record::default();
+        rec
+    }
+
+    /// Keep the record [`Batch::next`] gave room for; hand the batch over when full.
+    #[inline]
+    fn push<S: Sink>(&mut self, sink: &mut S) {
+        self.len += 1;
+        if self.len == N {
+            self.flush(sink);
+        }
+    }
+
+    /// Hand over the records held, in order.
+    #[inline]
+    fn flush<S: Sink>(&mut self, sink: &mut S) {
+        let recs = &self.recs[..self.len];
+        if recs.len() > 1 {
+            sink.upcoming(recs);
+        }
+        for rec in recs {
+            sink.record(rec);
+        }
+        self.len = 0;
     }
 }
 
@@ -1190,6 +1271,89 @@ mod tests {
     }
 
     /// A reader handing out at most `step` bytes a call, so lines cross many reads.
+    /// Everything a decoder hands over, in order, and the records it showed first.
+    #[derive(Default)]
+    struct Events {
+        seen: Vec<String>,
+        hints: crate::format::HintCheck,
+    }
+
+    impl Sink for Events {
+        fn record(&mut self, r: &Record<'_>) {
+            let text = self.hints.record(r);
+            self.seen.push(text);
+        }
+        fn upcoming(&mut self, recs: &[Record<'_>]) {
+            self.hints.upcoming(recs);
+        }
+        fn malformed(&mut self, line: u64, why: Malformed) {
+            self.hints.not_a_record();
+            self.seen.push(format!("{line}: {why}"));
+        }
+        fn header(&mut self) {
+            self.hints.not_a_record();
+            self.seen.push("header".into());
+        }
+        fn blank(&mut self) {
+            self.hints.not_a_record();
+            self.seen.push("blank".into());
+        }
+        fn layout(&mut self, fields: usize) {
+            self.seen.push(format!("layout {fields}"));
+        }
+    }
+
+    /// A decoder holds the records of consecutive lines and shows them before handing them
+    /// over: what it hands over, and in what order, is what it hands over line by line
+    /// (records between a header that changes the layout, blank, malformed, JSON and
+    /// over-long lines, and runs of records longer than it holds).
+    #[test]
+    fn records_held_back_come_in_line_order() {
+        let mut text = String::new();
+        let rec = |i: usize| {
+            format!(
+                "2 1 eni-{} 10.0.{}.{} 52.216.1.{} 1 2 6 1 {} 1 2 ACCEPT OK\n",
+                i / 3,
+                i % 7,
+                i % 200,
+                i % 250,
+                100 + i
+            )
+        };
+        for i in 0..150 {
+            text += &rec(i);
+        }
+        text += "\nnot a record\n";
+        text += &format!("{{\"message\":\"{}\"}}\n", rec(7).trim_end());
+        text += &rec(8);
+        text += &"x".repeat(MAX_LINE + 1);
+        text += "\nversion interface-id srcaddr dstaddr bytes start end action log-status\n";
+        for i in 0..(2 * BATCH + 3) {
+            text += &format!("2 eni-{i} 10.0.0.1 52.216.1.1 {i} 1 2 ACCEPT OK\n");
+        }
+        let mut whole = Events::default();
+        Decoder::new(&v2()).feed(text.as_bytes(), &mut whole);
+        whole.hints.done();
+        let mut by_line = Events::default();
+        let mut d = Decoder::new(&v2());
+        for line in text.split_inclusive('\n') {
+            d.feed(line.as_bytes(), &mut by_line);
+        }
+        assert_eq!(
+            by_line.hints.shown_first, 0,
+            "one line's record is not shown first"
+        );
+        assert_eq!(whole.seen, by_line.seen);
+        let records = whole
+            .seen
+            .iter()
+            .filter(|s| s.starts_with("Record"))
+            .count();
+        assert_eq!(records, 150 + 2 + 2 * BATCH + 3);
+        // all but the JSON line's record and the one alone before the over-long line
+        assert_eq!(whole.hints.shown_first, records - 2);
+    }
+
     struct Trickle<'a>(&'a [u8], usize);
     impl Read for Trickle<'_> {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
