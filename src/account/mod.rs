@@ -763,10 +763,7 @@ impl EniAgg {
     /// Ask the memory for the aggregate's cache lines (a hint, nothing is read).
     #[inline]
     fn prefetch(&self) {
-        let start = (self as *const Self).cast::<u8>();
-        for offset in (0..std::mem::size_of::<Self>()).step_by(64) {
-            prefetch(start.wrapping_add(offset));
-        }
+        prefetch_value(self);
     }
 
     /// Ask the memory for the first line of what the aggregate points to and a record reads
@@ -1450,6 +1447,15 @@ fn prefetch(p: *const u8) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
+}
+
+/// Ask the memory for every cache line of `v` (a hint, as [`prefetch`]).
+#[inline(always)]
+fn prefetch_value<T>(v: &T) {
+    let start = (v as *const T).cast::<u8>();
+    for offset in (0..std::mem::size_of::<T>()).step_by(64) {
+        prefetch(start.wrapping_add(offset));
+    }
 }
 
 /// The aggregate of `eni`, held in `current` (see [`FileSink`]); the one held before, if
