@@ -766,13 +766,21 @@ impl EniAgg {
         prefetch_value(self);
     }
 
-    /// Ask the memory for the first line of what the aggregate points to and a record reads
-    /// first: its local addresses and its private side (a hint, as [`EniAgg::prefetch`]).
+    /// Ask the memory for what the aggregate points to and a record reads first: the first
+    /// line of its local addresses, and its private side (a hint, as [`EniAgg::prefetch`]).
     #[inline]
     fn prefetch_heap(&self) {
         prefetch(self.local_ips.items.as_ptr().cast::<u8>());
         if let Some(side) = &self.side {
-            prefetch(std::sync::Arc::as_ptr(side).cast::<u8>());
+            prefetch_value(&**side);
+        }
+    }
+
+    /// Then what the private side points to and a record reads first: its peers' first line.
+    #[inline]
+    fn prefetch_side_heap(&self) {
+        if let Some(side) = &self.side {
+            prefetch(side.peers.items.as_ptr().cast::<u8>());
         }
     }
 
@@ -1651,10 +1659,13 @@ impl Booking<'_> {
         src: &IpAddr,
         dst: &IpAddr,
     ) {
-        let translated = match &r.pkt_addrs() {
-            (_, Some(pd)) if pd != dst && !is_private(pd) => Some((*pd, src, Dir::Upload)),
-            (Some(ps), _) if ps != src && !is_private(ps) => Some((*ps, dst, Dir::Download)),
-            _ => None,
+        // (`pkt-srcaddr` read only where `pkt-dstaddr` says nothing: each may be deferred)
+        let translated = match r.pkt_dst() {
+            Some(pd) if pd != *dst && !is_private(&pd) => Some((pd, src, Dir::Upload)),
+            _ => match r.pkt_src() {
+                Some(ps) if ps != *src && !is_private(&ps) => Some((ps, dst, Dir::Download)),
+                _ => None,
+            },
         };
         let Some((remote, client, dir)) = translated else {
             let side = agg.private_side_mut();
@@ -1848,7 +1859,8 @@ impl Sink for FileSink<'_> {
         if self.tag.is_some() {
             return; // (tagged keys are built per record; not worth building twice)
         }
-        // first the aggregates themselves, then what they point to (once their lines came)
+        // first the aggregates themselves, then what they point to (once their lines came),
+        // then what that points to
         let mut found: [Option<&EniAgg>; 64] = [None; 64];
         let mut n = 0;
         let mut last = None;
@@ -1867,6 +1879,9 @@ impl Sink for FileSink<'_> {
         }
         for agg in found[..n].iter().flatten() {
             agg.prefetch_heap();
+        }
+        for agg in found[..n].iter().flatten() {
+            agg.prefetch_side_heap();
         }
     }
 

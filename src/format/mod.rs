@@ -172,17 +172,28 @@ impl<'a> Record<'a> {
     /// `pkt-srcaddr` and `pkt-dstaddr`, wherever they are.
     #[inline(always)]
     pub fn pkt_addrs(&self) -> (Option<IpAddr>, Option<IpAddr>) {
-        let Some(d) = &self.deferred else {
-            return (self.pkt_srcaddr, self.pkt_dstaddr);
-        };
-        let ip = |f, held| match d.fields.contains(f) {
-            true => d.from.ip(f, d.row),
-            false => held,
-        };
-        (
-            ip(Field::PktSrcAddr, self.pkt_srcaddr),
-            ip(Field::PktDstAddr, self.pkt_dstaddr),
-        )
+        (self.pkt_src(), self.pkt_dst())
+    }
+
+    /// `pkt-srcaddr`, wherever it is.
+    #[inline(always)]
+    pub fn pkt_src(&self) -> Option<IpAddr> {
+        self.ip_field(Field::PktSrcAddr, self.pkt_srcaddr)
+    }
+
+    /// `pkt-dstaddr`, wherever it is.
+    #[inline(always)]
+    pub fn pkt_dst(&self) -> Option<IpAddr> {
+        self.ip_field(Field::PktDstAddr, self.pkt_dstaddr)
+    }
+
+    /// Address field `f`, deferred or `held`.
+    #[inline(always)]
+    fn ip_field(&self, f: Field, held: Option<IpAddr>) -> Option<IpAddr> {
+        match &self.deferred {
+            Some(d) if d.fields.contains(f) => d.from.ip(f, d.row),
+            _ => held,
+        }
     }
 
     /// `traffic-path`, wherever it is.
