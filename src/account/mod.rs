@@ -873,19 +873,25 @@ impl EniAgg {
 
     /// The non-zero private-leg cells of every client: `(client, class, direction, bytes)`.
     pub fn client_cells(&self) -> impl Iterator<Item = (IpAddr, Class, Dir, u64)> + '_ {
-        self.private_side()
-            .by_client
-            .iter()
-            .flat_map(|(ip, client)| {
-                let cells = &client.cells;
-                Class::ALL.into_iter().flat_map(move |class| {
-                    [Dir::Upload, Dir::Download]
-                        .into_iter()
-                        .map(move |dir| (*ip, class, dir, cells[class.index()][dir as usize]))
-                        .filter(|c| c.3 > 0)
-                })
-            })
+        self.clients()
+            .flat_map(|(ip, cells)| cells_present(cells).map(move |(c, d, b)| (ip, c, d, b)))
     }
+
+    /// The clients of its private legs with their bytes by class and direction, a client at
+    /// a time (in no order; see [`cells_present`]).
+    pub fn clients(&self) -> impl Iterator<Item = (IpAddr, &ClientCells)> + '_ {
+        (self.private_side().by_client.iter()).map(|(ip, client)| (*ip, &client.cells))
+    }
+}
+
+/// A client's cells that hold bytes: `(class, direction, bytes)`.
+pub fn cells_present(cells: &ClientCells) -> impl Iterator<Item = (Class, Dir, u64)> + '_ {
+    Class::ALL.into_iter().flat_map(move |class| {
+        [Dir::Upload, Dir::Download]
+            .into_iter()
+            .map(move |dir| (class, dir, cells[class.index()][dir as usize]))
+            .filter(|c| c.2 > 0)
+    })
 }
 
 impl EniAgg {

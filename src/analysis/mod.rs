@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
 use crate::account::{
-    uncell, Accumulator, Client, Dir, EniAgg, EniSource, FileStats, FxMap, LineCounts, Oddities,
-    Openings, Session, Sessions, Span, StartRules, DAY, LAYER_STREAMS,
+    cells_present, uncell, Accumulator, Client, Dir, EniAgg, EniSource, FileStats, FxMap,
+    LineCounts, Oddities, Openings, Session, Sessions, Span, StartRules, DAY, LAYER_STREAMS,
 };
 use crate::classify::{Class, IpRanges};
 use crate::config::RunConfig;
@@ -903,14 +903,26 @@ fn attribute_to_clients(
         let nat_az = (a.meta.az.as_deref().map(String::from)).or_else(|| inventory_az(eni, opt));
         // this NAT's cross-AZ bytes by the client's AZ, named as pairs after its clients
         let mut from: BTreeMap<&str, ClassBytes> = BTreeMap::new();
-        for (ip, class, dir, b) in a.client_cells() {
-            clients.entry(ip).or_default().get_mut(class).add(dir, b);
+        // a client at a time: its entries looked up once, not once a cell
+        for (ip, cells) in a.clients() {
+            let mut present = cells_present(cells).peekable();
+            if present.peek().is_none() {
+                continue;
+            }
+            let to = clients.entry(ip).or_default();
             let client_az = addresses.get(&ip).and_then(|m| m.az.as_deref());
-            if let (Some(naz), Some(caz)) = (nat_az.as_deref(), client_az) {
-                cross.known = true;
-                if naz != caz {
+            let mut crossing = match (nat_az.as_deref(), client_az) {
+                (Some(naz), Some(caz)) => {
+                    cross.known = true;
+                    (naz != caz).then(|| from.entry(caz).or_default())
+                }
+                _ => None,
+            };
+            for (class, dir, b) in present {
+                to.get_mut(class).add(dir, b);
+                if let Some(pair) = crossing.as_deref_mut() {
                     cross.bytes += b;
-                    from.entry(caz).or_default().get_mut(class).add(dir, b);
+                    pair.get_mut(class).add(dir, b);
                 }
             }
         }
