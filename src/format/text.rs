@@ -1055,8 +1055,8 @@ mod tests {
     }
 
     proptest! {
-        /// The sixteen- or eight-bytes-at-a-time ASCII check is the standard library's, at every length and
-        /// position of a high byte.
+        /// The ASCII check, sixteen or eight bytes at a time, is the standard library's, at
+        /// every length and position of a high byte.
         #[test]
         fn ascii_check_agrees_with_std(
             len in 0usize..200, at in 0usize..200, high in 0x80u8..=0xff, put in proptest::bool::ANY,
