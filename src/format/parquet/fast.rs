@@ -576,10 +576,17 @@ impl Column {
                     return Err("dictionary indices cut short".into());
                 }
                 top = largest_key(&scratch[..present]);
-                let mut it = scratch.iter();
-                keys.extend(self.levels.iter().map(|&l| match l {
-                    1 => *it.next().unwrap_or(&NULL),
-                    _ => NULL,
+                // without a branch a row (nulls come and go at random: a branch on each
+                // mispredicts often)
+                let mut next = 0;
+                keys.extend(self.levels.iter().map(|&l| {
+                    let key = scratch.get(next).copied().unwrap_or(NULL);
+                    next += usize::from(l == 1);
+                    if l == 1 {
+                        key
+                    } else {
+                        NULL
+                    }
                 }));
                 self.scratch = scratch;
             }
