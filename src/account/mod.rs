@@ -1666,10 +1666,12 @@ impl Booking<'_> {
         dst: &IpAddr,
     ) {
         // (`pkt-srcaddr` read only where `pkt-dstaddr` says nothing: each may be deferred)
-        let translated = match r.pkt_dst() {
-            Some(pd) if pd != *dst && !is_private(&pd) => Some((pd, src, Dir::Upload)),
-            _ => match r.pkt_src() {
-                Some(ps) if ps != *src && !is_private(&ps) => Some((ps, dst, Dir::Download)),
+        // (read where they are held: a copy of these 17-byte values through the stack was
+        // read back before its stores had landed)
+        let translated = match r.pkt_dst_ref() {
+            Some(pd) if pd != dst && !is_private(pd) => Some((pd, src, Dir::Upload)),
+            _ => match r.pkt_src_ref() {
+                Some(ps) if ps != src && !is_private(ps) => Some((ps, dst, Dir::Download)),
                 _ => None,
             },
         };
@@ -1682,7 +1684,7 @@ impl Booking<'_> {
             return;
         };
         let (bytes, window) = (self.bytes, self.params.run.pull_window);
-        let class = self.class_of(agg, &remote);
+        let class = self.class_of(agg, remote);
         let longest = match (r.start, r.end) {
             (Some(s), Some(e)) => e.saturating_sub(s).clamp(0, 3600),
             _ => 0,
@@ -2102,7 +2104,7 @@ mod tests {
             };
             self.0[row][i]
         }
-        fn ip(&self, f: Field, _: usize) -> Option<IpAddr> {
+        fn ip(&self, f: Field, _: usize) -> Option<&'a IpAddr> {
             panic!("{f:?} was not deferred")
         }
         fn int(&self, f: Field, _: usize) -> Option<u64> {

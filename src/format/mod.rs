@@ -97,8 +97,10 @@ pub const DEFERRABLE: FieldSet = FieldSet::of(&NAMES).with(&[
 pub trait Later<'a> {
     /// Text field `f` of row `row` (of the rows the reader handed over together).
     fn text(&self, f: Field, row: usize) -> Option<&'a str>;
-    /// Address field `f` of row `row`.
-    fn ip(&self, f: Field, row: usize) -> Option<IpAddr>;
+    /// Address field `f` of row `row`, where the reader holds it (a reference: a value
+    /// handed back through a call into a reader came back through memory, and was read back
+    /// before its stores had landed).
+    fn ip(&self, f: Field, row: usize) -> Option<&'a IpAddr>;
     /// Integer field `f` of row `row`.
     fn int(&self, f: Field, row: usize) -> Option<u64>;
 }
@@ -178,21 +180,34 @@ impl<'a> Record<'a> {
     /// `pkt-srcaddr`, wherever it is.
     #[inline(always)]
     pub fn pkt_src(&self) -> Option<IpAddr> {
-        self.ip_field(Field::PktSrcAddr, self.pkt_srcaddr)
+        self.pkt_src_ref().copied()
     }
 
     /// `pkt-dstaddr`, wherever it is.
     #[inline(always)]
     pub fn pkt_dst(&self) -> Option<IpAddr> {
-        self.ip_field(Field::PktDstAddr, self.pkt_dstaddr)
+        self.pkt_dst_ref().copied()
+    }
+
+    /// `pkt-srcaddr` where it is held (the record or the reader's column): read in place,
+    /// not copied through the stack.
+    #[inline(always)]
+    pub fn pkt_src_ref(&self) -> Option<&IpAddr> {
+        self.ip_field(Field::PktSrcAddr, &self.pkt_srcaddr)
+    }
+
+    /// `pkt-dstaddr` where it is held, as [`Record::pkt_src_ref`].
+    #[inline(always)]
+    pub fn pkt_dst_ref(&self) -> Option<&IpAddr> {
+        self.ip_field(Field::PktDstAddr, &self.pkt_dstaddr)
     }
 
     /// Address field `f`, deferred or `held`.
     #[inline(always)]
-    fn ip_field(&self, f: Field, held: Option<IpAddr>) -> Option<IpAddr> {
+    fn ip_field<'s>(&'s self, f: Field, held: &'s Option<IpAddr>) -> Option<&'s IpAddr> {
         match &self.deferred {
             Some(d) if d.fields.contains(f) => d.from.ip(f, d.row),
-            _ => held,
+            _ => held.as_ref(),
         }
     }
 

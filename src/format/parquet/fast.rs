@@ -289,8 +289,14 @@ impl Dict {
     /// [`Dict::clean_text`] for an address entry.
     #[inline(always)]
     fn clean_ip(&self, k: usize) -> Option<IpAddr> {
+        self.clean_ip_ref(k).copied()
+    }
+
+    /// [`Dict::clean_ip`], where the dictionary holds it.
+    #[inline(always)]
+    fn clean_ip_ref(&self, k: usize) -> Option<&IpAddr> {
         match self.ips.get(k) {
-            Some(Ok(ip)) => *ip,
+            Some(Ok(ip)) => ip.as_ref(),
             _ => None,
         }
     }
@@ -994,8 +1000,8 @@ impl<'a> crate::format::Later<'a> for Batch<'a> {
         self.key(f, row).and_then(|(k, d)| d.clean_text(k))
     }
 
-    fn ip(&self, f: Field, row: usize) -> Option<IpAddr> {
-        self.key(f, row).and_then(|(k, d)| d.clean_ip(k))
+    fn ip(&self, f: Field, row: usize) -> Option<&'a IpAddr> {
+        self.key(f, row).and_then(|(k, d)| d.clean_ip_ref(k))
     }
 
     fn int(&self, f: Field, row: usize) -> Option<u64> {
