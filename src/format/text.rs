@@ -278,9 +278,9 @@ fn is_ascii(b: &[u8]) -> bool {
             // SAFETY: SSE2 is part of the x86_64 baseline, and `c` is 16 bytes long.
             unsafe { _mm_loadu_si128(c.as_ptr() as *const __m128i) }
         };
-        let (chunks, _) = b.as_chunks::<16>();
         // the last sixteen bytes, overlapping the chunks already read, cover the tail
-        let all = (chunks.iter()).fold(load(last), |m, c| {
+        let all = (b.chunks_exact(16)).fold(load(last), |m, c| {
+            let c = c.try_into().expect("sixteen bytes");
             // SAFETY: as above
             unsafe { _mm_or_si128(m, load(c)) }
         });
