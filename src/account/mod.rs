@@ -1665,8 +1665,8 @@ impl Booking<'_> {
         src: &IpAddr,
         dst: &IpAddr,
     ) {
-        // (`pkt-srcaddr` read only where `pkt-dstaddr` says nothing: each may be deferred)
-        // (read where they are held: a copy of these 17-byte values through the stack was
+        // (`pkt-srcaddr` read only where `pkt-dstaddr` says nothing, each where it is held:
+        // either may be deferred, and a copy of these 17-byte values through the stack was
         // read back before its stores had landed)
         let translated = match r.pkt_dst_ref() {
             Some(pd) if pd != dst && !is_private(pd) => Some((pd, src, Dir::Upload)),

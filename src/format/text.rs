@@ -84,9 +84,8 @@ fn looks_like_header(first: &[u8], line: &[u8]) -> bool {
 }
 
 /// A token as text. `ascii`: the whole line is ASCII (checked once), so every token is
-/// valid UTF-8 without checking it again. Inlined: called, its result came back through
-/// memory and was read back wider than it was written, a stall each field (6 % of a text
-/// run's time).
+/// valid UTF-8 without checking it again. Inlined: called, it returned its result through
+/// memory, read back wider than it was written (a stall at each text field).
 #[inline(always)]
 fn opt_str(tok: &[u8], ascii: bool) -> Result<Option<&str>, Malformed> {
     if tok == b"-" {
