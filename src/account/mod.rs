@@ -535,27 +535,10 @@ impl Meta {
     }
 }
 
-/// Whether two short strings are equal, eight bytes at a time and inline (the usual case for
-/// a record's names: the same as the ENI's last; a call to `memcmp` costs more than this).
+/// Whether two short strings are equal ([`crate::format::same_bytes`]).
 #[inline]
 fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    if a.len() < 8 || a.len() > 64 {
-        return a == b;
-    }
-    let word = |x: &[u8], at: usize| u64::from_le_bytes(x[at..at + 8].try_into().expect("8"));
-    let mut diff = 0u64;
-    let mut at = 0;
-    while at + 8 < a.len() {
-        diff |= word(a, at) ^ word(b, at);
-        at += 8;
-    }
-    // the last eight bytes, overlapping those already compared
-    let end = a.len() - 8;
-    diff | (word(a, end) ^ word(b, end)) == 0
+    crate::format::same_bytes(a.as_bytes(), b.as_bytes())
 }
 
 /// Keep the least of the values seen (a value equal to the kept one, the usual case, is
@@ -1871,12 +1854,8 @@ impl Sink for FileSink<'_> {
         // then what that points to
         let mut found: [Option<&EniAgg>; 64] = [None; 64];
         let mut n = 0;
-        let mut last = None;
         for r in recs {
-            let eni = r.interface_id.filter(|_| !r.same_interface);
-            // (a text reader does not know whether the ENI repeats: asked here, once a run)
-            if let Some(eni) = eni.filter(|&e| last != Some(e)) {
-                last = Some(eni);
+            if let (false, Some(eni)) = (r.same_interface, r.interface_id) {
                 if let Some(agg) = self.acc.table.prefetch(eni) {
                     if let Some(f) = found.get_mut(n) {
                         *f = Some(agg);

@@ -60,7 +60,8 @@ pub struct Record<'a> {
     /// `ecs-*`) are those of the input's previous row. Set only where it is known cheaply (a
     /// dictionary-encoded column's key repeating); `false` is always true enough.
     pub same_names: bool,
-    /// Like [`Record::same_names`], for `interface-id`: the ENI is the previous row's.
+    /// Like [`Record::same_names`], for `interface-id`: the ENI is the previous row's (the
+    /// text decoder compares each record's with the one before, in the same block of lines).
     pub same_interface: bool,
     /// Like [`Record::same_names`], for `region`.
     pub same_region: bool,
@@ -385,6 +386,29 @@ impl Malformed {
 /// value is malformed, which also keeps every sum far from wrapping (see
 /// [`crate::account::RUN_BYTES_MAX`]).
 pub const MAX_RECORD_BYTES: u64 = 1 << 48;
+
+/// Whether two short byte strings are equal, eight bytes at a time and inline (the usual
+/// cases: a record's names against the ENI's last, an ENI id against the one before, a
+/// `pkt-*` address against `srcaddr`; a call to `memcmp` costs more than this).
+#[inline]
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() < 8 || a.len() > 64 {
+        return a == b;
+    }
+    let word = |x: &[u8], at: usize| u64::from_le_bytes(x[at..at + 8].try_into().expect("8"));
+    let mut diff = 0u64;
+    let mut at = 0;
+    while at + 8 < a.len() {
+        diff |= word(a, at) ^ word(b, at);
+        at += 8;
+    }
+    // the last eight bytes, overlapping those already compared
+    let end = a.len() - 8;
+    diff | (word(a, end) ^ word(b, end)) == 0
+}
 
 /// A `bytes` value, refused above [`MAX_RECORD_BYTES`].
 #[inline]

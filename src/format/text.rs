@@ -7,8 +7,8 @@ use std::io::Read;
 
 use super::fields::{self, Field, Layout};
 use super::{
-    checked_bytes, checked_region, parse_ip_within, parse_u64_within, to_seconds, Action,
-    LogStatus, Malformed, Record,
+    checked_bytes, checked_region, parse_ip_within, parse_u64_within, same_bytes, to_seconds,
+    Action, LogStatus, Malformed, Record,
 };
 
 /// The longest line read as a record: AWS's lines are 100–400 bytes, and even every field of
@@ -471,8 +471,8 @@ fn set_field<'a>(
             addrs.dst = tok;
             rec.dstaddr = opt_ip(line, at, "dstaddr")?
         }
-        Field::PktSrcAddr if tok == addrs.src => rec.pkt_srcaddr = rec.srcaddr,
-        Field::PktDstAddr if tok == addrs.dst => rec.pkt_dstaddr = rec.dstaddr,
+        Field::PktSrcAddr if same_bytes(tok, addrs.src) => rec.pkt_srcaddr = rec.srcaddr,
+        Field::PktDstAddr if same_bytes(tok, addrs.dst) => rec.pkt_dstaddr = rec.dstaddr,
         Field::PktSrcAddr => rec.pkt_srcaddr = opt_ip(line, at, "pkt-srcaddr")?,
         Field::PktDstAddr => rec.pkt_dstaddr = opt_ip(line, at, "pkt-dstaddr")?,
         Field::Packets => rec.packets = opt_num(line, at, "packets")?,
@@ -699,10 +699,13 @@ impl Decoder {
 const BATCH: usize = 64;
 
 /// Records of consecutive lines, parsed and not yet handed over (on the stack: no
-/// allocation).
+/// allocation). Each says whether its ENI is the record's before ([`Record::same_interface`]),
+/// compared here once, so that neither the prefetch nor the account stage compares again.
 struct Batch<'a, const N: usize> {
     recs: [Record<'a>; N],
     len: usize,
+    /// The ENI of the record before, while records follow each other.
+    last: Option<&'a str>,
 }
 
 impl<'a, const N: usize> Batch<'a, N> {
@@ -710,6 +713,7 @@ impl<'a, const N: usize> Batch<'a, N> {
         Batch {
             recs: std::array::from_fn(|_| Record::default()),
             len: 0,
+            last: None,
         }
     }
 
@@ -724,15 +728,29 @@ impl<'a, const N: usize> Batch<'a, N> {
     /// Keep the record [`Batch::next`] gave room for; hand the batch over when full.
     #[inline]
     fn push<S: Sink>(&mut self, sink: &mut S) {
+        let rec = &mut self.recs[self.len];
+        rec.same_interface = match (self.last, rec.interface_id) {
+            (Some(a), Some(b)) => same_bytes(a.as_bytes(), b.as_bytes()),
+            _ => false,
+        };
+        self.last = rec.interface_id;
         self.len += 1;
         if self.len == N {
-            self.flush(sink);
+            self.hand_over(sink);
         }
+    }
+
+    /// Hand over the records held, in order, before a line that is not a record (which
+    /// ends the run of records the next one would repeat the ENI of).
+    #[inline]
+    fn flush<S: Sink>(&mut self, sink: &mut S) {
+        self.hand_over(sink);
+        self.last = None;
     }
 
     /// Hand over the records held, in order.
     #[inline]
-    fn flush<S: Sink>(&mut self, sink: &mut S) {
+    fn hand_over<S: Sink>(&mut self, sink: &mut S) {
         let recs = &self.recs[..self.len];
         if recs.len() > 1 {
             sink.upcoming(recs);
@@ -1378,6 +1396,14 @@ mod tests {
         assert_eq!(records, 150 + 2 + 2 * BATCH + 3);
         // all but the JSON line's record and the one alone before the over-long line
         assert_eq!(whole.hints.shown_first, records - 2);
+        // the first 150 records are 50 runs of three of an ENI: the second and third of each
+        // say so (checked against the record before as they come), across full batches too;
+        // no record after a line that is none says so
+        assert_eq!(whole.hints.hinted, 100);
+        assert_eq!(
+            by_line.hints.hinted, 0,
+            "a line fed alone has no record before it"
+        );
     }
 
     struct Trickle<'a>(&'a [u8], usize);
