@@ -175,19 +175,7 @@ impl<'a> Record<'a> {
     /// `pkt-srcaddr` and `pkt-dstaddr`, wherever they are.
     #[inline(always)]
     pub fn pkt_addrs(&self) -> (Option<IpAddr>, Option<IpAddr>) {
-        (self.pkt_src(), self.pkt_dst())
-    }
-
-    /// `pkt-srcaddr`, wherever it is.
-    #[inline(always)]
-    pub fn pkt_src(&self) -> Option<IpAddr> {
-        self.pkt_src_ref().copied()
-    }
-
-    /// `pkt-dstaddr`, wherever it is.
-    #[inline(always)]
-    pub fn pkt_dst(&self) -> Option<IpAddr> {
-        self.pkt_dst_ref().copied()
+        (self.pkt_src_ref().copied(), self.pkt_dst_ref().copied())
     }
 
     /// `pkt-srcaddr` where it is held (the record or the reader's column): read in place,
