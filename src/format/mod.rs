@@ -564,6 +564,86 @@ pub fn parse_ip_within(line: &[u8], start: usize, end: usize) -> Option<IpAddr> 
     }
 }
 
+/// Dotted quads already read from a decoder's lines, by their text: a file's address tokens
+/// are mostly the same few hundred or thousand addresses again (its NAT gateways', their
+/// clients', the S3 and ECR addresses they reach), so [`AddrCache::parse_within`] finds most
+/// of them here, in a few instructions, instead of reading their digits again. One slot per
+/// hash of the text (a newer address takes the slot of an older one); a slot holds the whole
+/// text and its length, so a hit is exactly the address [`parse_ip_within`] would read.
+pub struct AddrCache {
+    slots: Vec<AddrSlot>,
+}
+
+/// A cached token: its bytes zero-padded to 15 with its length as the 16th (`lo`, `hi`,
+/// little-endian), and the address read from it. Never all zero (the length is at least 7),
+/// so an empty slot matches no token.
+#[derive(Clone, Copy, Default)]
+struct AddrSlot {
+    lo: u64,
+    hi: u64,
+    addr: u32,
+}
+
+/// Slots of a decoder's cache (as a power of two): 96 KB, room for the few thousand
+/// addresses a flow-log file holds with few evictions.
+const ADDR_CACHE_BITS: u32 = 12;
+
+impl AddrCache {
+    /// A cache with room for a file's addresses.
+    pub fn new() -> AddrCache {
+        AddrCache {
+            slots: vec![AddrSlot::default(); 1 << ADDR_CACHE_BITS],
+        }
+    }
+
+    /// A cache that keeps nothing (for a single line).
+    pub fn none() -> AddrCache {
+        AddrCache { slots: Vec::new() }
+    }
+
+    /// [`parse_ip_within`] of the token `line[start..end]`, from the cache where the same
+    /// text was read before; a dotted quad read now is kept (anything else is not).
+    #[inline(always)]
+    pub fn parse_within(&mut self, line: &[u8], start: usize, end: usize) -> Option<IpAddr> {
+        let len = end.wrapping_sub(start);
+        // the 16 bytes ending where the token ends, as parse_ipv4_within reads them
+        let window = end.checked_sub(16).and_then(|from| line.get(from..end));
+        let window: &[u8; 16] = match window.and_then(|w| w.try_into().ok()) {
+            Some(w) if (7..=15).contains(&len) => w,
+            _ => return parse_ip_within(line, start, end),
+        };
+        // the token's bytes moved to the bottom (the bytes above it zero), its length on top
+        let text = u128::from_le_bytes(*window) >> (8 * (16 - len) as u32);
+        let key = text | (len as u128) << 120;
+        let (lo, hi) = (key as u64, (key >> 64) as u64);
+        let hash = (lo ^ hi.rotate_left(23)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let Some(slot) = self
+            .slots
+            .get_mut((hash >> (64 - ADDR_CACHE_BITS)) as usize)
+        else {
+            return parse_ip_within(line, start, end);
+        };
+        if slot.lo == lo && slot.hi == hi {
+            return Some(IpAddr::V4(Ipv4Addr::from(slot.addr)));
+        }
+        let ip = parse_ip_within(line, start, end)?;
+        if let IpAddr::V4(v4) = ip {
+            *slot = AddrSlot {
+                lo,
+                hi,
+                addr: u32::from(v4),
+            };
+        }
+        Some(ip)
+    }
+}
+
+impl Default for AddrCache {
+    fn default() -> Self {
+        AddrCache::new()
+    }
+}
+
 /// [`parse_ip`] out of line, for what [`parse_ip_within`] does not read in place.
 #[cold]
 #[inline(never)]
@@ -792,6 +872,25 @@ mod tests {
         }
     }
 
+    /// Five times as many addresses as the cache has slots, read twice over: every answer
+    /// is the address, whichever slots the later ones took from the earlier.
+    #[test]
+    fn the_address_cache_is_right_when_full() {
+        let mut ips = AddrCache::new();
+        let n = 5 << ADDR_CACHE_BITS;
+        for round in 0..2 {
+            for i in 0..n {
+                let a = Ipv4Addr::from(
+                    0x0a00_0000 + (i as u32).wrapping_mul(2_654_435_761) % 0x00ff_ffff,
+                );
+                // (after 16 bytes or more: the cache's read of the token, not the fallback)
+                let line = format!("eni-0123456789abcdef0 {a} y");
+                let got = ips.parse_within(line.as_bytes(), 22, 22 + a.to_string().len());
+                assert_eq!(got, Some(IpAddr::V4(a)), "round {round}, {a}");
+            }
+        }
+    }
+
     #[test]
     fn ipv4_fast_path_agrees_with_std() {
         for s in ["10.0.0.1", "255.255.255.255", "0.0.0.0", "52.216.8.1"] {
@@ -871,6 +970,38 @@ mod tests {
                 parse_ip(tok.as_bytes()),
                 "{:?} in {:?}", tok, line
             );
+        }
+
+        /// The address cache answers as the token read alone, through any sequence of
+        /// tokens read with one cache: repeats (hits), near misses of a cached text (one
+        /// byte more or less, a NUL, a leading zero), tokens that are no address (never
+        /// kept), IPv6, and anything before and after the token in its line.
+        #[test]
+        fn the_address_cache_answers_as_the_token_read_alone(
+            reads in proptest::collection::vec((
+                proptest::prop_oneof![
+                    4 => proptest::sample::select(vec![
+                        "10.0.0.1", "10.0.0.10", "10.0.0.1\0", "010.0.0.1", "10.0.0.1.",
+                        "52.216.8.1", "52.216.8.10", "2600:1f18::1", "255.255.255.255",
+                        "256.0.0.1", "1.2.3.4", "1.2.3", "-",
+                    ]).prop_map(str::to_string),
+                    1 => "[0-9.]{0,17}",
+                    1 => proptest::prelude::any::<u32>().prop_map(|n| Ipv4Addr::from(n).to_string()),
+                ],
+                "[0-9. ]{0,18}",
+                "[0-9. ]{0,4}",
+            ), 1..60),
+        ) {
+            let mut ips = AddrCache::new();
+            for (tok, before, after) in reads {
+                let line = format!("{before}{tok}{after}");
+                let (start, end) = (before.len(), before.len() + tok.len());
+                proptest::prop_assert_eq!(
+                    ips.parse_within(line.as_bytes(), start, end),
+                    parse_ip(tok.as_bytes()),
+                    "{:?} in {:?}", tok, line
+                );
+            }
         }
 
         #[test]

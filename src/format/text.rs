@@ -7,8 +7,8 @@ use std::io::Read;
 
 use super::fields::{self, Field, Layout};
 use super::{
-    checked_bytes, checked_region, parse_ip_within, parse_u64_within, same_bytes, to_seconds,
-    Action, LogStatus, Malformed, Record,
+    checked_bytes, checked_region, parse_u64_within, same_bytes, to_seconds, Action, AddrCache,
+    LogStatus, Malformed, Record,
 };
 
 /// The longest line read as a record: AWS's lines are 100–400 bytes, and even every field of
@@ -125,12 +125,13 @@ fn opt_ip(
     line: &[u8],
     at: (u32, u32),
     name: &'static str,
+    ips: &mut AddrCache,
 ) -> Result<Option<std::net::IpAddr>, Malformed> {
     let (start, end) = (at.0 as usize, at.1 as usize);
     if end == start + 1 && line[start] == b'-' {
         return Ok(None);
     }
-    parse_ip_within(line, start, end)
+    ips.parse_within(line, start, end)
         .map(Some)
         .ok_or(Malformed::BadAddress(name))
 }
@@ -300,7 +301,13 @@ fn is_ascii(b: &[u8]) -> bool {
 pub fn parse_line<'a>(line: &'a [u8], layout: &Layout) -> Result<Line<'a>, Malformed> {
     let mut rec = Record::default();
     Ok(
-        match parse_into(line, layout, &mut rec, &mut [(0, 0); MAX_TOKENS])? {
+        match parse_into(
+            line,
+            layout,
+            &mut rec,
+            &mut [(0, 0); MAX_TOKENS],
+            &mut AddrCache::none(),
+        )? {
             Kind::Record => Line::Record(rec),
             Kind::Header(h) => Line::Header(h),
             Kind::Blank => Line::Blank,
@@ -323,6 +330,7 @@ fn parse_into<'a>(
     layout: &Layout,
     rec: &mut Record<'a>,
     buf: &mut Spans,
+    ips: &mut AddrCache,
 ) -> Result<Kind, Malformed> {
     let general;
     let spans: &[(u32, u32)] = match split(line, buf) {
@@ -349,8 +357,8 @@ fn parse_into<'a>(
     let by_field = layout
         .by_field()
         .filter(|_| (expected..FEW).contains(&spans.len()));
-    if by_field.is_none_or(|at| read_by_field(rec, line, spans, at, ascii).is_err()) {
-        if let Err(e) = read_in_line_order(rec, line, spans, layout, ascii) {
+    if by_field.is_none_or(|at| read_by_field(rec, line, spans, at, ascii, ips).is_err()) {
+        if let Err(e) = read_in_line_order(rec, line, spans, layout, ascii, ips) {
             // a wrong number of fields explains a bad value better than the value itself
             let found = (0..spans.len())
                 .take_while(|&i| tok(i).first() != Some(&b'#'))
@@ -380,11 +388,12 @@ fn read_in_line_order<'a>(
     spans: &[(u32, u32)],
     layout: &Layout,
     ascii: bool,
+    ips: &mut AddrCache,
 ) -> Result<(), Malformed> {
     let mut addrs = Addrs::default();
     for &(n, field) in layout.read() {
         match spans.get(n as usize) {
-            Some(&at) => set_field(rec, field, line, at, ascii, &mut addrs)?,
+            Some(&at) => set_field(rec, field, line, at, ascii, &mut addrs, ips)?,
             None => break,
         }
     }
@@ -402,12 +411,13 @@ fn read_by_field<'a>(
     spans: &[(u32, u32)],
     at: &[u16; fields::FIELDS],
     ascii: bool,
+    ips: &mut AddrCache,
 ) -> Result<(), Malformed> {
     let mut addrs = Addrs::default();
     macro_rules! read {
         ($($f:ident),*) => {$(
             if let Some(&span) = spans.get(at[Field::$f as usize] as usize) {
-                set_field(rec, Field::$f, line, span, ascii, &mut addrs)?;
+                set_field(rec, Field::$f, line, span, ascii, &mut addrs, ips)?;
             }
         )*};
     }
@@ -457,6 +467,7 @@ fn set_field<'a>(
     at: (u32, u32),
     ascii: bool,
     addrs: &mut Addrs<'a>,
+    ips: &mut AddrCache,
 ) -> Result<(), Malformed> {
     let tok = &line[at.0 as usize..at.1 as usize];
     match f {
@@ -465,16 +476,16 @@ fn set_field<'a>(
         Field::AccountId => rec.account_id = opt_str(tok, ascii)?,
         Field::SrcAddr => {
             addrs.src = tok;
-            rec.srcaddr = opt_ip(line, at, "srcaddr")?
+            rec.srcaddr = opt_ip(line, at, "srcaddr", ips)?
         }
         Field::DstAddr => {
             addrs.dst = tok;
-            rec.dstaddr = opt_ip(line, at, "dstaddr")?
+            rec.dstaddr = opt_ip(line, at, "dstaddr", ips)?
         }
         Field::PktSrcAddr if same_bytes(tok, addrs.src) => rec.pkt_srcaddr = rec.srcaddr,
         Field::PktDstAddr if same_bytes(tok, addrs.dst) => rec.pkt_dstaddr = rec.dstaddr,
-        Field::PktSrcAddr => rec.pkt_srcaddr = opt_ip(line, at, "pkt-srcaddr")?,
-        Field::PktDstAddr => rec.pkt_dstaddr = opt_ip(line, at, "pkt-dstaddr")?,
+        Field::PktSrcAddr => rec.pkt_srcaddr = opt_ip(line, at, "pkt-srcaddr", ips)?,
+        Field::PktDstAddr => rec.pkt_dstaddr = opt_ip(line, at, "pkt-dstaddr", ips)?,
         Field::Packets => rec.packets = opt_num(line, at, "packets")?,
         Field::Bytes => rec.bytes = checked_bytes(opt_num(line, at, "bytes")?)?,
         Field::Start => rec.start = opt_num(line, at, "start")?.map(|v| to_seconds(v as i64)),
@@ -582,6 +593,8 @@ pub struct Decoder {
     json: Vec<u8>,
     /// The token spans of the line being parsed (kept, not zeroed for every line).
     spans: Box<Spans>,
+    /// The addresses read from the lines so far, by their text.
+    ips: AddrCache,
 }
 
 impl Decoder {
@@ -593,6 +606,7 @@ impl Decoder {
             layout_changes: 0,
             json: Vec::new(),
             spans: Box::new([(0, 0); MAX_TOKENS]),
+            ips: AddrCache::new(),
         }
     }
 
@@ -663,7 +677,13 @@ impl Decoder {
         sink: &mut S,
         batch: &mut Batch<'a, N>,
     ) {
-        match parse_into(line, &self.layout, batch.next(), &mut self.spans) {
+        match parse_into(
+            line,
+            &self.layout,
+            batch.next(),
+            &mut self.spans,
+            &mut self.ips,
+        ) {
             Ok(Kind::Record) => batch.push(sink),
             Ok(Kind::Header(h)) => {
                 batch.flush(sink);
@@ -1014,8 +1034,11 @@ mod tests {
             let n = split(line.as_bytes(), &mut buf).expect("a short line");
             let at = layout.by_field().expect("each name once");
             let (mut by_field, mut in_order) = (Record::default(), Record::default());
-            let a = read_by_field(&mut by_field, line.as_bytes(), &buf[..n], at, true);
-            let b = read_in_line_order(&mut in_order, line.as_bytes(), &buf[..n], &layout, true);
+            // (one cache for both reads: the second finds the first's addresses there)
+            let mut ips = AddrCache::new();
+            let a = read_by_field(&mut by_field, line.as_bytes(), &buf[..n], at, true, &mut ips);
+            let l = line.as_bytes();
+            let b = read_in_line_order(&mut in_order, l, &buf[..n], &layout, true, &mut ips);
             prop_assert_eq!(a.is_ok(), b.is_ok(), "{}", line);
             if a.is_ok() {
                 prop_assert_eq!(by_field, in_order, "{}", line);
@@ -1137,7 +1160,9 @@ mod tests {
             let line = addrs.join(" ");
             let parsed = parse_line(line.as_bytes(), &layout);
             // the reference: each token parsed on its own, in the layout's order
-            let own = |t: &str, name| opt_ip(t.as_bytes(), (0, t.len() as u32), name);
+            let own = |t: &str, name| {
+                opt_ip(t.as_bytes(), (0, t.len() as u32), name, &mut AddrCache::none())
+            };
             let order: [(usize, &str); 4] = match pkt_first {
                 false => [(0, "srcaddr"), (1, "dstaddr"), (2, "pkt-srcaddr"), (3, "pkt-dstaddr")],
                 true => [(0, "pkt-srcaddr"), (1, "pkt-dstaddr"), (2, "srcaddr"), (3, "dstaddr")],
