@@ -119,7 +119,7 @@ fn opt_num(line: &[u8], at: (u32, u32), name: &'static str) -> Result<Option<u64
         .ok_or(Malformed::BadNumber(name))
 }
 
-/// The address at `line[at]`, read in place ([`parse_ip_within`]).
+/// The address at `line[at]`, read in place or found by its text ([`AddrCache`]).
 #[inline(always)]
 fn opt_ip(
     line: &[u8],
@@ -144,9 +144,10 @@ type Spans = [(u32, u32); MAX_TOKENS];
 /// general path.
 const MAX_SPLIT_LEN: usize = 2048;
 
-/// Separator bits of 16 bytes: bit `i` set when byte `i` is a separator.
+/// Separator and newline bits of 16 bytes: bit `i` of the first set when byte `i` is a
+/// separator (a newline is one), of the second when it is a newline.
 #[inline(always)]
-fn sep_bits(chunk: &[u8; 16]) -> u64 {
+fn sep_bits(chunk: &[u8; 16]) -> (u64, u64) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{
@@ -160,8 +161,11 @@ fn sep_bits(chunk: &[u8; 16]) -> u64 {
             let tab = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\t' as i8));
             let cr = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\r' as i8));
             let lf = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8));
-            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(sp, tab), _mm_or_si128(cr, lf))) as u16
-                as u64
+            let sep = _mm_or_si128(_mm_or_si128(sp, tab), _mm_or_si128(cr, lf));
+            (
+                _mm_movemask_epi8(sep) as u16 as u64,
+                _mm_movemask_epi8(lf) as u16 as u64,
+            )
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -169,7 +173,12 @@ fn sep_bits(chunk: &[u8; 16]) -> u64 {
         chunk
             .iter()
             .enumerate()
-            .fold(0u64, |m, (i, &b)| m | ((is_space(b) as u64) << i))
+            .fold((0u64, 0u64), |(m, n), (i, &b)| {
+                (
+                    m | ((is_space(b) as u64) << i),
+                    n | (((b == b'\n') as u64) << i),
+                )
+            })
     }
 }
 
@@ -178,18 +187,28 @@ fn sep_bits(chunk: &[u8; 16]) -> u64 {
 /// as its last 16 (overlapping bytes before `at`) and shifted into place, not copied.
 #[inline(always)]
 fn sep_mask16(line: &[u8], at: usize) -> u64 {
+    masks16(line, at).0
+}
+
+/// [`sep_mask16`] and the newline bits of the same bytes (none past the end).
+#[inline(always)]
+fn masks16(line: &[u8], at: usize) -> (u64, u64) {
     let len = line.len();
     if let Some(chunk) = line.get(at..).and_then(|r| r.first_chunk::<16>()) {
         return sep_bits(chunk);
     }
     if at >= len {
-        return 0xffff;
+        return (0xffff, 0);
     }
     // `at < len < at + 16`: the bits from `len - at` up lie past the end
     let past_end = (0xffff << (len - at)) & 0xffff;
     match line.last_chunk::<16>() {
         // byte `at + i` is bit `i + at + 16 - len` of the last 16 bytes' mask
-        Some(last) => (sep_bits(last) >> (at + 16 - len)) | past_end,
+        Some(last) => {
+            let (sep, lf) = sep_bits(last);
+            let shift = at + 16 - len;
+            ((sep >> shift) | past_end, lf >> shift)
+        }
         None => {
             let mut padded = [b' '; 16];
             padded[..len - at].copy_from_slice(&line[at..]);
@@ -246,6 +265,68 @@ fn split(line: &[u8], out: &mut Spans) -> Option<usize> {
         base += 64;
     }
     Some(count)
+}
+
+/// The line starting at `block[start..]`: its end (its newline, or the block's end) and,
+/// where it is a plain line, its tokens into `out` as [`split`] gives them, found in the
+/// same bitmasks as the newline (so a plain line's bytes are scanned once, not once for its
+/// end and again for its tokens). A plain line has one separator between tokens and none
+/// before the first or after the last, at most [`MAX_TOKENS`] tokens and at most
+/// [`MAX_SPLIT_LEN`] bytes: every line AWS writes. Any other line (blank, `\r\n`-ended,
+/// doubly spaced, long) gets `None`, its end found by `memchr`, for [`parse_into`] to split.
+#[inline]
+fn split_line(block: &[u8], start: usize, out: &mut Spans) -> (usize, Option<usize>) {
+    let mut count = 0usize;
+    let mut token_start = 0usize;
+    // a separator taken to stand before the line: one at its start is a doubled one
+    let mut carried = 1u64;
+    let mut base = start;
+    while base - start <= MAX_SPLIT_LEN {
+        let (s0, n0) = masks16(block, base);
+        let (s1, n1) = masks16(block, base + 16);
+        let (s2, n2) = masks16(block, base + 32);
+        let (s3, n3) = masks16(block, base + 48);
+        let mut sep = s0 | s1 << 16 | s2 << 32 | s3 << 48;
+        let newline = n0 | n1 << 16 | n2 << 32 | n3 << 48;
+        // bits from the block's end up are separators and not newlines: the line stops at
+        // the first of either
+        let left = block.len() - base.min(block.len());
+        let past_end = (!0u64).checked_shl(left.min(64) as u32).unwrap_or(0);
+        let stop = newline | past_end;
+        let last = stop.trailing_zeros(); // 64 when the line goes on
+        if last < 64 {
+            sep &= !0u64 >> (63 - last); // up to the stop, which ends the last token
+        }
+        if sep & (sep << 1 | carried) != 0 {
+            break; // a doubled, leading or trailing separator
+        }
+        carried = sep >> 63;
+        while sep != 0 {
+            let end = base - start + sep.trailing_zeros() as usize;
+            sep &= sep - 1;
+            let Some(slot) = out.get_mut(count) else {
+                return (line_end(block, start), None);
+            };
+            *slot = (token_start as u32, end as u32);
+            count += 1;
+            token_start = end + 1;
+        }
+        if last < 64 {
+            let end = base + last as usize;
+            return match end - start <= MAX_SPLIT_LEN {
+                true => (end, Some(count)),
+                false => (end, None),
+            };
+        }
+        base += 64;
+    }
+    (line_end(block, start), None)
+}
+
+/// Where the line starting at `block[start..]` ends: its newline, or the block's end.
+#[inline]
+fn line_end(block: &[u8], start: usize) -> usize {
+    memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i)
 }
 
 /// [`split`] for any line, one byte at a time (the general path and the reference).
@@ -307,6 +388,7 @@ pub fn parse_line<'a>(line: &'a [u8], layout: &Layout) -> Result<Line<'a>, Malfo
             &mut rec,
             &mut [(0, 0); MAX_TOKENS],
             &mut AddrCache::none(),
+            None,
         )? {
             Kind::Record => Line::Record(rec),
             Kind::Header(h) => Line::Header(h),
@@ -331,9 +413,10 @@ fn parse_into<'a>(
     rec: &mut Record<'a>,
     buf: &mut Spans,
     ips: &mut AddrCache,
+    presplit: Option<usize>,
 ) -> Result<Kind, Malformed> {
     let general;
-    let spans: &[(u32, u32)] = match split(line, buf) {
+    let spans: &[(u32, u32)] = match presplit.or_else(|| split(line, buf)) {
         Some(n) => &buf[..n],
         None => {
             general = split_plain(line);
@@ -620,16 +703,18 @@ impl Decoder {
         let mut batch = Batch::<BATCH>::new();
         let mut start = 0;
         while start < block.len() {
-            let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i);
-            self.line(&block[start..end], sink, &mut batch);
+            let (end, split) = split_line(block, start, &mut self.spans);
+            self.line(&block[start..end], split, sink, &mut batch);
             start = end + 1;
         }
         batch.flush(sink);
     }
 
+    /// One line; `split`: its tokens' count, where [`split_line`] left them in `spans`.
     fn line<'a, S: Sink, const N: usize>(
         &mut self,
         line: &'a [u8],
+        split: Option<usize>,
         sink: &mut S,
         batch: &mut Batch<'a, N>,
     ) {
@@ -652,7 +737,7 @@ impl Decoder {
             match kind {
                 Json::Message => {
                     let mut one = Batch::<1>::new();
-                    self.parse(&json, sink, &mut one);
+                    self.parse(&json, None, sink, &mut one);
                     one.flush(sink);
                 }
                 Json::NoMessage => sink.malformed(self.lines, Malformed::JsonWithoutMessage),
@@ -664,16 +749,19 @@ impl Decoder {
             }
         }
         match after_export_timestamp(line) {
-            Some(record) => self.parse(record, sink, batch),
-            None => self.parse(line, sink, batch),
+            Some(record) => self.parse(record, None, sink, batch),
+            // (a JSON line's parse above may have split another text)
+            None if line.first() == Some(&b'{') => self.parse(line, None, sink, batch),
+            None => self.parse(line, split, sink, batch),
         }
     }
 
-    /// Parse one line: a record joins `batch`; anything else is handed over after the
-    /// records before it.
+    /// Parse one line (`split`: as in [`Decoder::line`]): a record joins `batch`; anything
+    /// else is handed over after the records before it.
     fn parse<'a, S: Sink, const N: usize>(
         &mut self,
         line: &'a [u8],
+        split: Option<usize>,
         sink: &mut S,
         batch: &mut Batch<'a, N>,
     ) {
@@ -683,6 +771,7 @@ impl Decoder {
             batch.next(),
             &mut self.spans,
             &mut self.ips,
+            split,
         ) {
             Ok(Kind::Record) => batch.push(sink),
             Ok(Kind::Header(h)) => {
@@ -965,6 +1054,70 @@ mod tests {
             let words: Vec<&[u8]> = tokens(b).collect();
             let spans: Vec<&[u8]> = plain.iter().map(|&(s, e)| &b[s as usize..e as usize]).collect();
             prop_assert_eq!(words, spans);
+        }
+    }
+
+    proptest! {
+        /// The line splitter finds each line's end where `memchr` does, and splits every
+        /// plain line (one separator between tokens, none around them, within the bounds)
+        /// exactly as the plain tokenizer does: lines across 16- and 64-byte edges, ending
+        /// at the block's end with or without a newline, blank, `\r\n`-ended, doubly
+        /// spaced, too long or of too many tokens (those left to the general split).
+        #[test]
+        fn the_line_splitter_finds_ends_and_tokens(
+            lines in proptest::collection::vec((
+                proptest::collection::vec(prop_oneof![
+                    Just("5".to_string()), Just("eni-0123456789abcdef0".to_string()),
+                    "[a-z0-9.é-]{1,20}", Just("x".repeat(63)), Just("y".repeat(64)),
+                ], 0..70),
+                proptest::collection::vec(prop_oneof![
+                    12 => Just(" "), 1 => Just("  "), 1 => Just("\t"), 1 => Just(" \r"),
+                ], 70),
+                prop_oneof![4 => Just(""), 1 => Just(" "), 1 => Just("\r")],
+            ), 1..12),
+            long in proptest::bool::weighted(0.1),
+            last_newline in proptest::bool::ANY,
+            skip in 0usize..3,
+        ) {
+            let mut text: Vec<u8> = "z".repeat(skip).into_bytes();
+            let mut starts = Vec::new();
+            for (i, (toks, seps, end)) in lines.iter().enumerate() {
+                if i > 0 || skip > 0 {
+                    text.push(b'\n');
+                }
+                starts.push(text.len());
+                for (j, t) in toks.iter().enumerate() {
+                    if j > 0 {
+                        text.extend_from_slice(seps[j].as_bytes());
+                    }
+                    text.extend_from_slice(t.as_bytes());
+                    if long && j == 0 {
+                        text.extend_from_slice("l".repeat(MAX_SPLIT_LEN).as_bytes());
+                    }
+                }
+                text.extend_from_slice(end.as_bytes());
+            }
+            if last_newline {
+                text.push(b'\n');
+            }
+            let mut spans = [(0u32, 0u32); MAX_TOKENS];
+            for &start in &starts {
+                let want_end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |i| start + i);
+                let (end, split) = split_line(&text, start, &mut spans);
+                prop_assert_eq!(end, want_end);
+                let line = &text[start..end];
+                let plain_tokens = split_plain(line);
+                let plain = !line.is_empty()
+                    && !is_space(line[0])
+                    && !is_space(line[line.len() - 1])
+                    && !line.windows(2).any(|w| is_space(w[0]) && is_space(w[1]))
+                    && plain_tokens.len() <= MAX_TOKENS
+                    && line.len() <= MAX_SPLIT_LEN;
+                prop_assert_eq!(split.is_some(), plain, "{:?}", String::from_utf8_lossy(line));
+                if let Some(n) = split {
+                    prop_assert_eq!(&spans[..n], &plain_tokens[..]);
+                }
+            }
         }
     }
 
