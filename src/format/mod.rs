@@ -375,27 +375,31 @@ impl Malformed {
 /// [`crate::account::RUN_BYTES_MAX`]).
 pub const MAX_RECORD_BYTES: u64 = 1 << 48;
 
-/// Whether two short byte strings are equal, eight bytes at a time and inline (the usual
-/// cases: a record's names against the ENI's last, an ENI id against the one before, a
-/// `pkt-*` address against `srcaddr`; a call to `memcmp` costs more than this).
+/// Whether two short byte strings are equal, inline and without a loop (the usual cases: a
+/// record's names against the ENI's last, an ENI id against the one before, a `pkt-*`
+/// address against `srcaddr`; a call to `memcmp` costs more than this): up to 32 bytes are
+/// compared as two words from each end, overlapping where the string is shorter than both.
 #[inline]
 pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+    let n = a.len();
+    if n != b.len() {
         return false;
     }
-    if a.len() < 8 || a.len() > 64 {
-        return a == b;
+    fn w4(x: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes(x[at..at + 4].try_into().expect("4"))
     }
-    let word = |x: &[u8], at: usize| u64::from_le_bytes(x[at..at + 8].try_into().expect("8"));
-    let mut diff = 0u64;
-    let mut at = 0;
-    while at + 8 < a.len() {
-        diff |= word(a, at) ^ word(b, at);
-        at += 8;
+    fn w8(x: &[u8], at: usize) -> u64 {
+        u64::from_le_bytes(x[at..at + 8].try_into().expect("8"))
     }
-    // the last eight bytes, overlapping those already compared
-    let end = a.len() - 8;
-    diff | (word(a, end) ^ word(b, end)) == 0
+    fn w16(x: &[u8], at: usize) -> u128 {
+        u128::from_le_bytes(x[at..at + 16].try_into().expect("16"))
+    }
+    match n {
+        4..=7 => (w4(a, 0) ^ w4(b, 0)) | (w4(a, n - 4) ^ w4(b, n - 4)) == 0,
+        8..=16 => (w8(a, 0) ^ w8(b, 0)) | (w8(a, n - 8) ^ w8(b, n - 8)) == 0,
+        17..=32 => (w16(a, 0) ^ w16(b, 0)) | (w16(a, n - 16) ^ w16(b, n - 16)) == 0,
+        _ => a == b,
+    }
 }
 
 /// A `bytes` value, refused above [`MAX_RECORD_BYTES`].
@@ -869,6 +873,28 @@ mod tests {
                 && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             proptest::prop_assert_eq!(checked_region(Some(&r)).is_ok(), rule);
             proptest::prop_assert_eq!(checked_region(None), Ok(None));
+        }
+    }
+
+    proptest::proptest! {
+        /// Two strings are the same bytes exactly when they are equal: every length around
+        /// the word sizes, and pairs that differ in one byte anywhere (first, last, middle).
+        #[test]
+        fn same_bytes_is_equality(
+            a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            flip in 1u8..=255,
+            change in proptest::bool::weighted(0.7),
+            cut in 0usize..2,
+        ) {
+            let mut b = a.clone();
+            if change && !b.is_empty() {
+                let i = at.index(b.len());
+                b[i] ^= flip;
+            }
+            b.truncate(b.len().saturating_sub(cut * usize::from(!change)));
+            proptest::prop_assert_eq!(same_bytes(&a, &b), a == b);
+            proptest::prop_assert!(same_bytes(&a, &a));
         }
     }
 
