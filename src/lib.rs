@@ -22,6 +22,7 @@ pub mod engine;
 pub mod error;
 pub mod format;
 pub mod generate;
+pub mod hint;
 pub mod inventory;
 pub mod overlap;
 pub mod partial;

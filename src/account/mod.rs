@@ -20,6 +20,7 @@ use std::sync::Arc;
 use crate::classify::{Class, IpRanges, LookupCache};
 use crate::config::RunConfig;
 use crate::format::{is_private, Action, Field, LogStatus, Malformed, Record, Sink};
+use crate::hint::{prefetch, prefetch_value};
 
 mod cells;
 mod clients;
@@ -1429,30 +1430,6 @@ pub struct FileSink<'a> {
     /// The input's previous row was a record whose region is `last_region`'s: a row
     /// repeating it ([`Record::same_region`]) is that region's without comparing the names.
     region_held: bool,
-}
-
-/// Ask the memory for the cache line at `p` (x86-64's `prefetcht0`; nothing elsewhere).
-/// Any address will do: a prefetch never faults and reads nothing the program sees.
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: `prefetcht0` is a hint: it neither faults nor has an effect a program can see,
-    // whatever the address (SSE, part of every x86-64).
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
-/// Ask the memory for every cache line of `v` (a hint, as [`prefetch`]).
-#[inline(always)]
-fn prefetch_value<T>(v: &T) {
-    let start = (v as *const T).cast::<u8>();
-    for offset in (0..std::mem::size_of::<T>()).step_by(64) {
-        prefetch(start.wrapping_add(offset));
-    }
 }
 
 /// The aggregate of `eni`, held in `current` (see [`FileSink`]); the one held before, if
