@@ -4,6 +4,7 @@
 //! own: it reads ENIs through [`EniSource`], and where the source spilled to disk, its notes
 //! of each ENI (`views.rs`) go to the scratch file the source hands it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
@@ -14,7 +15,7 @@ use smallvec::SmallVec;
 
 use crate::account::{
     cells_present, uncell, Accumulator, Client, Dir, EniAgg, EniSource, FileStats, FxMap,
-    LineCounts, Oddities, Openings, Session, Sessions, Span, StartRules, DAY, LAYER_STREAMS,
+    LineCounts, Name, Oddities, Openings, Session, Sessions, Span, StartRules, DAY, LAYER_STREAMS,
 };
 use crate::classify::{Class, IpRanges};
 use crate::config::RunConfig;
@@ -631,12 +632,13 @@ fn rank_candidate(
 /// What the analysis keeps of a client address from the non-NAT ENIs that had it.
 #[derive(Default)]
 struct AddressInfo {
-    /// Subnet, AZ and ECS task of the first of those ENIs (in ENI order).
-    subnet: Option<String>,
-    az: Option<String>,
-    ecs_task: Option<String>,
+    /// Subnet, AZ and ECS task of the first of those ENIs (in ENI order): the aggregates'
+    /// own names, shared, not copied (an address a task ENI).
+    subnet: Option<Name>,
+    az: Option<Name>,
+    ecs_task: Option<Box<str>>,
     /// ECS services of all of them.
-    services: BTreeSet<String>,
+    services: BTreeSet<Name>,
 }
 
 /// The walk over all ENIs: which are NATs, what needs each ENI once and no answer from the
@@ -747,14 +749,14 @@ impl FirstPass {
         self.views.push(&TaskView::of(eni, a));
         for ip in &a.local_ips.items {
             let info = self.addresses.entry(*ip).or_insert_with(|| AddressInfo {
-                subnet: a.meta.subnet.as_deref().map(String::from),
-                az: a.meta.az.as_deref().map(String::from),
-                ecs_task: a.meta.ecs_task.as_deref().map(String::from),
+                subnet: a.meta.subnet.clone(),
+                az: a.meta.az.clone(),
+                ecs_task: a.meta.ecs_task.clone(),
                 services: BTreeSet::new(),
             });
-            if let Some(s) = a.meta.ecs_service.as_deref() {
+            if let Some(s) = &a.meta.ecs_service {
                 if !info.services.contains(s) {
-                    info.services.insert(s.to_string());
+                    info.services.insert(s.clone());
                 }
             }
         }
@@ -879,11 +881,11 @@ fn place_by_inventory(
             let known = addresses.get(&ip).is_some_and(|m| m.subnet.is_some());
             if let (false, Some(s)) = (known, inventory.subnet_of_ip(ip)) {
                 let m = addresses.entry(ip).or_default();
-                m.subnet = Some(s.id.clone());
+                m.subnet = Some(Name::from(s.id.as_str()));
                 m.az =
                     m.az.take()
-                        .or_else(|| s.az_id.clone())
-                        .or_else(|| s.az.clone());
+                        .or_else(|| s.az_id.as_deref().map(Name::from))
+                        .or_else(|| s.az.as_deref().map(Name::from));
             }
         }
     }
@@ -940,43 +942,59 @@ fn describe(
     addresses: &FxMap<IpAddr, AddressInfo>,
     ip: &IpAddr,
 ) -> (Option<String>, Option<String>, Option<String>) {
+    let (subnet, az, svc) = describe_borrowed(addresses, ip);
+    (
+        subnet.map(String::from),
+        az.map(String::from),
+        svc.map(String::from),
+    )
+}
+
+/// [`describe`] without copying what the addresses' notes hold (several services joined
+/// are the one new string).
+fn describe_borrowed<'m>(
+    addresses: &'m FxMap<IpAddr, AddressInfo>,
+    ip: &IpAddr,
+) -> (Option<&'m str>, Option<&'m str>, Option<Cow<'m, str>>) {
     let m = addresses.get(ip);
-    let subnet = m.and_then(|m| m.subnet.clone());
-    let az = m.and_then(|m| m.az.clone());
+    let subnet = m.and_then(|m| m.subnet.as_deref());
+    let az = m.and_then(|m| m.az.as_deref());
     let services: Vec<&str> = m
         .into_iter()
-        .flat_map(|m| m.services.iter().map(String::as_str))
+        .flat_map(|m| m.services.iter().map(|s| &**s))
         .collect();
     let svc = match services.len() {
         0 => None,
-        1 => Some(services[0].to_string()),
-        _ => Some(services.join("+")),
+        1 => Some(Cow::Borrowed(services[0])),
+        _ => Some(Cow::Owned(services.join("+"))),
     };
     (subnet, az, svc)
 }
 
 type Groups = BTreeMap<String, ClassBytes>;
 
-/// The clients' bytes by subnet, by AZ and by ECS service (`unknown` where not known).
+/// The clients' bytes by subnet, by AZ and by ECS service (`unknown` where not known),
+/// grouped under borrowed names (a client at a time, no copy of them) and named once a group.
 fn group_clients(
     clients: &BTreeMap<IpAddr, ClassBytes>,
     addresses: &FxMap<IpAddr, AddressInfo>,
 ) -> (Groups, Groups, Groups) {
-    let (mut by_subnet, mut by_az, mut by_svc) = (Groups::new(), Groups::new(), Groups::new());
+    let mut groups: [BTreeMap<Cow<str>, ClassBytes>; 3] = Default::default();
     for (ip, cb) in clients {
-        let (subnet, az, svc) = describe(addresses, ip);
-        let unknown = || "unknown".to_string();
-        for (groups, key) in [
-            (&mut by_subnet, subnet),
-            (&mut by_az, az),
-            (&mut by_svc, svc),
-        ] {
-            groups
-                .entry(key.unwrap_or_else(unknown))
-                .or_default()
-                .add_all(cb);
+        let (subnet, az, svc) = describe_borrowed(addresses, ip);
+        let keys = [subnet.map(Cow::Borrowed), az.map(Cow::Borrowed), svc];
+        for (g, key) in groups.iter_mut().zip(keys) {
+            let key = key.unwrap_or(Cow::Borrowed("unknown"));
+            match g.get_mut(&key) {
+                Some(c) => c.add_all(cb),
+                None => {
+                    g.insert(key, *cb);
+                }
+            }
         }
     }
+    let [by_subnet, by_az, by_svc] =
+        groups.map(|g| g.into_iter().map(|(k, c)| (k.into_owned(), c)).collect());
     (by_subnet, by_az, by_svc)
 }
 
@@ -1013,7 +1031,7 @@ fn top_clients(
                 subnet,
                 az,
                 ecs_service,
-                ecs_task: addresses.get(ip).and_then(|m| m.ecs_task.clone()),
+                ecs_task: (addresses.get(ip)).and_then(|m| m.ecs_task.as_deref().map(String::from)),
                 total: cb.total(),
                 classes: *cb,
             }
