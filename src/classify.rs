@@ -7,7 +7,7 @@
 //! allocation. For the same CIDR listed under several services, `S3` beats `DYNAMODB`,
 //! which beats any other named service, which beats `AMAZON`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -222,10 +222,10 @@ impl IpRanges {
         })?;
         let mut services: Vec<String> = Vec::new();
         let mut regions: Vec<String> = Vec::new();
-        let mut svc_ids: HashMap<&str, u16> = HashMap::new();
-        let mut reg_ids: HashMap<&str, u16> = HashMap::new();
+        let mut svc_ids: HashMap<&str, u16> = HashMap::default();
+        let mut reg_ids: HashMap<&str, u16> = HashMap::default();
         // best entry per CIDR: (rank, service name, region) keyed by (lo, hi, is_v6)
-        let mut best: HashMap<(u128, u128, bool), (u8, u16, u16)> = HashMap::new();
+        let mut best: HashMap<(u128, u128, bool), (u8, u16, u16)> = HashMap::default();
         let bad = |p: &str| RangesError::Prefix {
             source_name: source_name.to_string(),
             prefix: p.to_string(),
@@ -279,7 +279,7 @@ impl IpRanges {
             });
         }
         let mut infos: Vec<RangeInfo> = Vec::new();
-        let mut info_ids: HashMap<RangeInfo, u32> = HashMap::new();
+        let mut info_ids: HashMap<RangeInfo, u32> = HashMap::default();
         let mut r4 = Vec::new();
         let mut r6 = Vec::new();
         for ((lo, hi, v6), (_, service, region)) in best {
