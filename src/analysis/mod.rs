@@ -633,7 +633,7 @@ fn rank_candidate(
 #[derive(Default)]
 struct AddressInfo {
     /// Subnet, AZ and ECS task of the first of those ENIs (in ENI order): the aggregates'
-    /// own names, shared, not copied (an address a task ENI).
+    /// interned names, shared rather than copied (an entry for nearly every task ENI).
     subnet: Option<Name>,
     az: Option<Name>,
     ecs_task: Option<Box<str>>,
