@@ -42,8 +42,8 @@ impl Cells {
     #[inline(always)]
     pub fn add(&mut self, day: u32, class: Class, dir: Dir, bytes: u64) {
         let i = (class as usize) << 1 | dir as usize;
-        let d = match self.days.last_mut() {
-            Some(d) if d.day == day => d,
+        let d = match self.days.len().checked_sub(1) {
+            Some(last) if self.days[last].day == day => &mut self.days[last],
             _ => self.day_mut(day),
         };
         d.present |= 1 << i;
@@ -79,7 +79,11 @@ impl Cells {
         let (Ok(day), true) = (u32::try_from(key >> 8), i < PER_DAY) else {
             return Err(ForeignKey(key));
         };
-        let d = self.day_mut(day);
+        // (keys read back come in order: most are of the last day made)
+        let d = match self.days.len().checked_sub(1) {
+            Some(last) if self.days[last].day == day => &mut self.days[last],
+            _ => self.day_mut(day),
+        };
         d.present |= 1 << i;
         Ok(&mut d.bytes[i])
     }

@@ -417,7 +417,7 @@ impl Meta {
 mod interned {
     use std::cell::RefCell;
 
-    use serde::de::{Deserializer, Error, Visitor};
+    use serde::de::{Deserializer, Error, Unexpected, Visitor};
 
     use super::Name;
 
@@ -425,8 +425,30 @@ mod interned {
     /// names cannot grow the table without bound).
     const MAX: usize = 1 << 14;
 
+    /// Names a thread read last, compared by their bytes before the table is asked: the
+    /// ENIs of a run are read in order, and their names repeat from one to the next (a VPC,
+    /// a few AZs and subnets), so most reads neither check UTF-8 nor hash.
+    const RECENT: usize = 16;
+
     thread_local! {
         static NAMES: RefCell<rustc_hash::FxHashSet<Name>> = RefCell::default();
+        static RECENT_NAMES: RefCell<(Vec<Name>, usize)> = RefCell::default();
+    }
+
+    /// The name of bytes `b` (`None` if they are not UTF-8), shared as [`intern`] shares it.
+    fn intern_bytes(b: &[u8]) -> Option<Name> {
+        RECENT_NAMES.with_borrow_mut(|(recent, next)| {
+            if let Some(n) = recent.iter().find(|n| n.as_bytes() == b) {
+                return Some(n.clone());
+            }
+            let n = intern(std::str::from_utf8(b).ok()?);
+            match recent.get_mut(*next) {
+                Some(slot) => *slot = n.clone(),
+                None => recent.push(n.clone()),
+            }
+            *next = (*next + 1) % RECENT;
+            Some(n)
+        })
     }
 
     fn intern(s: &str) -> Name {
@@ -456,8 +478,16 @@ mod interned {
         fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
             Ok(None)
         }
+        /// Read as bytes (written as a string: the same encoding), checked as UTF-8 only
+        /// when no recent name has them.
         fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_str(self)
+            d.deserialize_bytes(self)
+        }
+        fn visit_bytes<E: Error>(self, b: &[u8]) -> Result<Self::Value, E> {
+            match intern_bytes(b) {
+                Some(n) => Ok(Some(n)),
+                None => Err(E::invalid_value(Unexpected::Bytes(b), &self)),
+            }
         }
         fn visit_str<E: Error>(self, s: &str) -> Result<Self::Value, E> {
             Ok(Some(intern(s)))
@@ -508,6 +538,42 @@ mod interned {
                 assert_eq!(back, m);
             }
             super::NAMES.with_borrow(|n| assert!(n.len() <= super::MAX));
+        }
+
+        /// Names are read as bytes and checked as UTF-8 unless a recent name has the same
+        /// bytes: bytes that are not UTF-8 are refused, before and after recent names, and
+        /// names read more times than the recent ones hold are still shared and whole.
+        #[test]
+        fn names_that_are_not_utf8_are_refused() {
+            let m = Meta {
+                subnet: Some("s\u{e9}q".into()),
+                ..Meta::default()
+            };
+            let good = postcard::to_allocvec(&m).unwrap();
+            let at = good
+                .windows(4)
+                .position(|w| w == "s\u{e9}q".as_bytes())
+                .unwrap();
+            let mut bad = good.clone();
+            bad[at + 1] = 0xff; // half of the two-byte é, then a lone continuation byte
+            assert!(postcard::from_bytes::<Meta>(&bad).is_err());
+            assert_eq!(postcard::from_bytes::<Meta>(&good).unwrap(), m);
+            assert!(postcard::from_bytes::<Meta>(&bad).is_err());
+            let mut first = None;
+            for i in 0..3 * super::RECENT {
+                let other = Meta {
+                    az: Some(format!("az-{i}").into()),
+                    ..Meta::default()
+                };
+                let back: Meta =
+                    postcard::from_bytes(&postcard::to_allocvec(&other).unwrap()).unwrap();
+                assert_eq!(back, other);
+                let again: Meta = postcard::from_bytes(&good).unwrap();
+                assert_eq!(again, m);
+                let n = again.subnet.unwrap();
+                let kept = first.get_or_insert_with(|| n.clone());
+                assert!(std::sync::Arc::ptr_eq(kept, &n));
+            }
         }
     }
 }
