@@ -531,6 +531,10 @@ struct Merger<'m> {
     next_in_memory: usize,
 }
 
+/// How many aggregates of the memory table ahead of the one read the merge asks for what
+/// they point to (and twice as far, for the aggregates themselves).
+const AHEAD: usize = 4;
+
 enum Head<'m> {
     Owned(Box<EniAgg>),
     Memory(&'m EniAgg),
@@ -561,6 +565,14 @@ impl<'m> Merger<'m> {
             let memory = self.memory;
             let a = &*memory[self.next_in_memory].1;
             self.next_in_memory += 1;
+            // the aggregates ahead asked of the memory (most left the cache long ago), and
+            // what the nearer ones point to
+            if let Some((_, a)) = memory.get(self.next_in_memory + 2 * AHEAD) {
+                a.prefetch();
+            }
+            if let Some((_, a)) = memory.get(self.next_in_memory + AHEAD) {
+                a.prefetch_heap();
+            }
             if let Some((k, _)) = memory.get(self.next_in_memory) {
                 self.heap.push(Reverse((k.clone(), i)));
             }

@@ -812,14 +812,14 @@ pub struct EniAgg {
 impl EniAgg {
     /// Ask the memory for the aggregate's cache lines (a hint, nothing is read).
     #[inline]
-    fn prefetch(&self) {
+    pub(crate) fn prefetch(&self) {
         prefetch_value(self);
     }
 
     /// Ask the memory for what the aggregate points to and a record reads first: the first
     /// line of its local addresses, and its private side (a hint, as [`EniAgg::prefetch`]).
     #[inline]
-    fn prefetch_heap(&self) {
+    pub(crate) fn prefetch_heap(&self) {
         prefetch(self.local_ips.items.as_ptr().cast::<u8>());
         if let Some(side) = &self.side {
             prefetch_value(&**side);
