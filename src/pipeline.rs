@@ -63,6 +63,12 @@ impl Config {
             ..self.clone()
         }
     }
+
+    /// Threads the analysis walks the ENI table on: those of `-j` (every core's by default,
+    /// as the engine's).
+    pub fn walkers(&self) -> usize {
+        self.threads.unwrap_or_else(rayon::current_num_threads)
+    }
 }
 
 /// A deterministic share of the inputs (`--shard K/N`): an input belongs to shard
@@ -208,7 +214,7 @@ pub fn read_periods(cfg: &Config, periods: &[Arc<RunConfig>]) -> Result<Vec<Accu
     let share = cfg.max_enis_in_memory.div_ceil(periods.len().max(1));
     let spills: Vec<Spill> = periods
         .iter()
-        .map(|_| Spill::new(&cfg.temp_dir, share, &cfg.run.nat_enis))
+        .map(|_| Spill::new(&cfg.temp_dir, share, &cfg.run.nat_enis).with_walkers(cfg.walkers()))
         .collect();
     let started = std::time::Instant::now();
     let accs = accumulate(cfg, &params, &spills, s3.as_ref(), objects)?;
@@ -638,7 +644,7 @@ pub fn read_partials(cfg: &Config, parts: Vec<Partial>) -> Result<Accumulated, E
             )
         })
         .collect();
-    let spill = Spill::new(&cfg.temp_dir, cfg.max_enis_in_memory, &[]);
+    let spill = Spill::new(&cfg.temp_dir, cfg.max_enis_in_memory, &[]).with_walkers(cfg.walkers());
     let mut acc = Accumulator::new(&Params {
         flow_logs: global,
         ..Params::new(cfg.run.clone())

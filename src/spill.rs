@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 
-use crate::account::{Accumulator, EniAgg, EniKey, EniSource};
+use crate::account::{Accumulator, EniAgg, EniKey, EniSource, PartedSource};
 
 /// Default budget: ENI aggregates held in memory by all workers together (each takes about
 /// 1.2 KB with its table entry, so about 10 MB). Measured in BENCHMARKS.md: peak RSS the same
@@ -86,7 +86,13 @@ impl Drop for SpillDir {
 pub struct Run {
     path: PathBuf,
     items: u64,
+    /// Every [`INDEX_EVERY`]th item's key, byte offset and number (from 0): where a reader
+    /// of a part of the ENIs starts.
+    index: Vec<(EniKey, u64, u64)>,
 }
+
+/// Items of a run between two entries of its index.
+const INDEX_EVERY: u64 = 64;
 
 /// The engine's spill store.
 pub struct Spill {
@@ -104,6 +110,8 @@ pub struct Spill {
     /// Runs the walks merge in one pass ([`fan_in`]); past that, [`Spill::finish`] merges
     /// the smallest first.
     fan_in: usize,
+    /// Threads the analysis may walk the table on, each a part of the ENIs ([`Stored`]).
+    walkers: usize,
 }
 
 /// Runs merged in one pass: half the process's open-file limit past [`OTHER_FILES`], within
@@ -149,7 +157,15 @@ impl Spill {
             failure: OnceLock::new(),
             bytes_written: AtomicU64::new(0),
             fan_in: fan_in(),
+            walkers: 1,
         }
+    }
+
+    /// The same store, its table read back in `n` parts of about as many ENIs each (at
+    /// least one), each on a thread of its own.
+    pub fn with_walkers(mut self, n: usize) -> Spill {
+        self.walkers = n.max(1);
+        self
     }
 
     /// The same store merging at most `n` runs in one pass (at least two).
@@ -299,7 +315,7 @@ impl Spill {
             let _writing = LIVE.read();
             let mut w = RunWriter::create(&path)?;
             let mut err = None;
-            merge_scan(window, &[], &group, &mut |k, a| {
+            merge_scan(window, &[], &group, Range::ALL, &mut |k, a| {
                 if err.is_none() {
                     err = w.push_str(k, a).err();
                 }
@@ -316,11 +332,13 @@ impl Spill {
             Some(Ok(d)) => Some(d),
             _ => None,
         };
+        let bounds = split_points(&memory, &runs, self.walkers);
         Ok(Stored {
             memory,
             runs,
             window,
             dir,
+            bounds,
         })
     }
 }
@@ -331,6 +349,59 @@ pub struct Stored {
     runs: Vec<Run>,
     window: i64,
     dir: Option<SpillDir>,
+    /// Where each part of the ENIs after the first begins (ENI ids, increasing).
+    bounds: Vec<EniKey>,
+}
+
+/// The ENIs of one part of a table: from `from` (included) until `until` (excluded), each
+/// end open where `None`.
+#[derive(Clone, Copy)]
+struct Range<'k> {
+    from: Option<&'k EniKey>,
+    until: Option<&'k EniKey>,
+}
+
+impl Range<'_> {
+    const ALL: Range<'static> = Range {
+        from: None,
+        until: None,
+    };
+
+    fn before_end(&self, k: &EniKey) -> bool {
+        self.until.is_none_or(|u| k < u)
+    }
+}
+
+/// Where `parts` parts of about as many items each begin, after the first: ENI ids (an ENI's
+/// keys of several flow logs, which sort after its id, stay in one part), increasing, from a
+/// sample of the memory table's keys and the runs' indexes.
+fn split_points(memory: &[(EniKey, Box<EniAgg>)], runs: &[Run], parts: usize) -> Vec<EniKey> {
+    if parts < 2 {
+        return Vec::new();
+    }
+    // every INDEX_EVERYth key of the memory table, as of the runs
+    let every = INDEX_EVERY as usize;
+    let mut keys: Vec<(&EniKey, u64)> = (memory.iter().step_by(every))
+        .map(|(k, _)| (k, INDEX_EVERY))
+        .collect();
+    for r in runs {
+        keys.extend(r.index.iter().map(|(k, _, _)| (k, INDEX_EVERY)));
+    }
+    keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let total: u64 = keys.iter().map(|k| k.1).sum();
+    let mut bounds: Vec<EniKey> = Vec::with_capacity(parts - 1);
+    let (mut seen, mut next) = (0u64, 1u64);
+    for (k, n) in keys {
+        if next < parts as u64 && seen >= total * next / parts as u64 {
+            let eni = crate::account::split_key(k).map_or(k.as_str(), |(e, _)| e);
+            if bounds.last().is_none_or(|b| b.as_str() < eni) {
+                bounds.push(EniKey::new(eni));
+            }
+            next += 1;
+        }
+        seen += n;
+    }
+    bounds
 }
 
 impl Stored {
@@ -347,11 +418,38 @@ impl Stored {
         drop(dir);
         std::thread::spawn(move || drop(memory));
     }
+
+    /// The ENIs of part `i` (of [`PartedSource::parts`]).
+    fn range(&self, i: usize) -> Range<'_> {
+        Range {
+            from: i.checked_sub(1).and_then(|j| self.bounds.get(j)),
+            until: self.bounds.get(i),
+        }
+    }
+}
+
+impl PartedSource for Stored {
+    fn parts(&self) -> usize {
+        self.bounds.len() + 1
+    }
+
+    fn scan_part(&self, i: usize, f: &mut dyn FnMut(&str, &EniAgg)) -> io::Result<()> {
+        let range = self.range(i);
+        merge_scan(self.window, &self.memory, &self.runs, range, f)
+    }
+
+    fn scratch(&self) -> io::Result<Option<File>> {
+        EniSource::scratch(self)
+    }
 }
 
 impl EniSource for Stored {
     fn scan(&self, f: &mut dyn FnMut(&str, &EniAgg)) -> io::Result<()> {
-        merge_scan(self.window, &self.memory, &self.runs, f)
+        merge_scan(self.window, &self.memory, &self.runs, Range::ALL, f)
+    }
+
+    fn parted(&self) -> Option<&dyn PartedSource> {
+        (!self.bounds.is_empty()).then_some(self as &dyn PartedSource)
     }
 
     /// An unnamed file in the spill directory (gone when closed), when the table spilled.
@@ -368,6 +466,7 @@ struct RunWriter {
     items: u64,
     bytes: u64,
     buf: Vec<u8>,
+    index: Vec<(EniKey, u64, u64)>,
 }
 
 impl RunWriter {
@@ -379,6 +478,7 @@ impl RunWriter {
             items: 0,
             bytes: 8,
             buf: Vec::new(),
+            index: Vec::new(),
         })
     }
 
@@ -391,6 +491,9 @@ impl RunWriter {
         self.buf = postcard::to_extend(&(k, a), std::mem::take(&mut self.buf))
             .map_err(io::Error::other)?;
         let len = u32::try_from(self.buf.len()).map_err(io::Error::other)?;
+        if self.items % INDEX_EVERY == 0 {
+            self.index.push((EniKey::new(k), self.bytes, self.items));
+        }
         self.w.write_all(&len.to_le_bytes())?;
         self.w.write_all(&self.buf)?;
         self.items += 1;
@@ -407,6 +510,7 @@ impl RunWriter {
             Run {
                 path,
                 items: self.items,
+                index: self.index,
             },
             self.bytes,
         ))
@@ -418,56 +522,82 @@ struct RunReader {
     left: u64,
     buf: Vec<u8>,
     path: PathBuf,
+    /// Items before this key are passed over (a reader of a part of the ENIs), until the
+    /// first one at or past it.
+    from: Option<EniKey>,
 }
 
 impl RunReader {
-    fn open(run: &Run) -> io::Result<RunReader> {
+    /// A reader of `run` from the first item at or past `from` (the first, if `None`): it
+    /// starts at the last indexed item before `from`.
+    fn open(run: &Run, from: Option<&EniKey>) -> io::Result<RunReader> {
         let mut r = BufReader::with_capacity(RUN_BUFFER, File::open(&run.path)?);
         let mut n = [0u8; 8];
         r.read_exact(&mut n)?;
-        let left = u64::from_le_bytes(n);
+        let mut left = u64::from_le_bytes(n);
         if left != run.items {
             return Err(bad(&run.path, "item count differs from what was written"));
+        }
+        if let Some(from) = from {
+            let i = run.index.partition_point(|(k, _, _)| k < from);
+            if let Some((_, offset, number)) = i.checked_sub(1).map(|i| &run.index[i]) {
+                r.seek(io::SeekFrom::Start(*offset))?;
+                left = run.items.saturating_sub(*number);
+            }
         }
         Ok(RunReader {
             r,
             left,
             buf: Vec::new(),
             path: run.path.clone(),
+            from: from.cloned(),
         })
     }
 
     fn next(&mut self) -> io::Result<Option<(EniKey, EniAgg)>> {
-        if self.left == 0 {
+        while self.left > 0 {
+            let mut n = [0u8; 4];
+            self.r.read_exact(&mut n)?;
+            let len = u32::from_le_bytes(n) as usize;
+            let (from, path) = (self.from.as_ref(), &self.path);
+            // read where the reader holds it when it holds all of it (most items), else copied
+            let item = match self.r.buffer().get(..len) {
+                Some(held) => {
+                    let item = read_item(held, from, path)?;
+                    self.r.consume(len);
+                    item
+                }
+                None => {
+                    let mut buf = std::mem::take(&mut self.buf);
+                    buf.resize(len, 0);
+                    self.r.read_exact(&mut buf)?;
+                    let item = read_item(&buf, from, path);
+                    self.buf = buf;
+                    item?
+                }
+            };
+            self.left -= 1;
+            if item.is_some() {
+                self.from = None;
+                return Ok(item);
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The item encoded in `b`, or `None` if its key is before `from` (its aggregate then not
+/// decoded).
+fn read_item(b: &[u8], from: Option<&EniKey>, path: &Path) -> io::Result<Option<(EniKey, EniAgg)>> {
+    let fail = |e: postcard::Error| bad(path, &e.to_string());
+    if let Some(from) = from {
+        let (k, _) = postcard::take_from_bytes::<&str>(b).map_err(fail)?;
+        if k < from.as_str() {
             return Ok(None);
         }
-        let mut n = [0u8; 4];
-        self.r.read_exact(&mut n)?;
-        let len = u32::from_le_bytes(n) as usize;
-        let decode = |b: &[u8]| -> io::Result<(EniKey, EniAgg)> {
-            let (k, a): (&str, EniAgg) =
-                postcard::from_bytes(b).map_err(|e| bad(&self.path, &e.to_string()))?;
-            Ok((EniKey::new(k), a))
-        };
-        // read where the reader holds it when it holds all of it (most items), else copied
-        let item = match self.r.buffer().get(..len) {
-            Some(held) => {
-                let item = decode(held)?;
-                self.r.consume(len);
-                item
-            }
-            None => {
-                let mut buf = std::mem::take(&mut self.buf);
-                buf.resize(len, 0);
-                self.r.read_exact(&mut buf)?;
-                let item = decode(&buf);
-                self.buf = buf;
-                item?
-            }
-        };
-        self.left -= 1;
-        Ok(Some(item))
     }
+    let (k, a): (&str, EniAgg) = postcard::from_bytes(b).map_err(fail)?;
+    Ok(Some((EniKey::new(k), a)))
 }
 
 fn bad(path: &Path, why: &str) -> io::Error {
@@ -483,12 +613,18 @@ fn merge_scan(
     window: i64,
     memory: &[(EniKey, Box<EniAgg>)],
     runs: &[Run],
+    range: Range,
     f: &mut dyn FnMut(&str, &EniAgg),
 ) -> io::Result<()> {
+    let lo = range
+        .from
+        .map_or(0, |k| memory.partition_point(|m| &m.0 < k));
+    let hi = lo + memory[lo..].partition_point(|m| range.before_end(&m.0));
+    let memory = &memory[lo..hi];
     let mut m = Merger {
         readers: runs
             .iter()
-            .map(RunReader::open)
+            .map(|r| RunReader::open(r, range.from))
             .collect::<io::Result<Vec<_>>>()?,
         heads: Vec::new(),
         heap: BinaryHeap::new(),
@@ -503,6 +639,9 @@ fn merge_scan(
         m.heap.push(Reverse((k.clone(), m.readers.len())));
     }
     while let Some(Reverse((key, i))) = m.heap.pop() {
+        if !range.before_end(&key) {
+            break; // (the runs' keys past the part's end: another part's)
+        }
         let mut head = m.take(i)?;
         while m.heap.peek().is_some_and(|Reverse((k, _))| *k == key) {
             let Some(Reverse((_, j))) = m.heap.pop() else {
@@ -589,7 +728,7 @@ impl<'m> Merger<'m> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::{Dir, Params};
+    use crate::account::{Dir, Params, PartedSource};
     use crate::classify::Class;
 
     fn agg(i: u64, j: u64) -> Box<EniAgg> {
@@ -695,6 +834,73 @@ mod tests {
         assert_eq!(spill.runs(), 6);
         let stored = spill.finish(&mut left).unwrap();
         assert_eq!(table(&stored), table(&whole));
+    }
+
+    /// A table in parts (runs of many items each, the memory table, ENIs with keys of
+    /// several flow logs): the parts read in order are the table read whole, whatever their
+    /// number, each ENI's keys in one part, and a reader of a later part starts from the
+    /// runs' indexes, not their first items.
+    #[test]
+    fn parts_read_in_order_are_the_table() {
+        let keys: Vec<String> = (0..400u64)
+            .flat_map(|j| {
+                let eni = format!("eni-{j:03x}");
+                match j % 5 {
+                    0 => vec![
+                        crate::account::tagged_key(&eni, 0, &mut String::new()).to_string(),
+                        crate::account::tagged_key(&eni, 1, &mut String::new()).to_string(),
+                    ],
+                    _ => vec![eni],
+                }
+            })
+            .collect();
+        for walkers in 1..6 {
+            let dir = tempfile::tempdir().unwrap();
+            let spill = Spill::new(dir.path(), 1, &[]).with_walkers(walkers);
+            let params = Params::default();
+            let (mut whole, mut left) = (Accumulator::new(&params), Accumulator::new(&params));
+            for i in 0..5u64 {
+                let mut acc = Accumulator::new(&params);
+                for (j, k) in keys.iter().enumerate().skip(i as usize).step_by(2) {
+                    acc.table.insert(EniKey::new(k), agg(i, j as u64));
+                }
+                let mut copy = Accumulator::new(&params);
+                copy.table = acc.table.clone();
+                whole.merge(copy);
+                if i < 4 {
+                    spill.relieve(&mut acc);
+                }
+                left.merge(acc);
+            }
+            let stored = spill.finish(&mut left).unwrap();
+            assert!(stored.runs() == 4 && !stored.memory.is_empty());
+            assert_eq!(stored.bounds.len(), walkers - 1, "{:?}", stored.bounds);
+            let want = table(&whole);
+            let mut got = Vec::new();
+            let mut firsts = Vec::new();
+            let eni = |k: &str| crate::account::split_key(k).map_or(k, |s| s.0).to_string();
+            for i in 0..stored.parts() {
+                let mut part = Vec::new();
+                stored
+                    .scan_part(i, &mut |k, a| part.push((k.to_string(), a.clone())))
+                    .unwrap();
+                if let (Some(last), Some(first)) = (got.last(), part.first()) {
+                    let (last, first): (&(String, EniAgg), &(String, EniAgg)) = (last, first);
+                    assert_ne!(eni(&last.0), eni(&first.0), "an ENI in two parts");
+                }
+                firsts.extend(part.first().map(|p| p.0.clone()));
+                got.extend(part);
+            }
+            assert_eq!(got, want, "{walkers} parts");
+            for (first, bound) in firsts.iter().skip(1).zip(&stored.bounds) {
+                assert!(first.starts_with(bound.as_str()), "{first} {bound:?}");
+            }
+            // a part's reader of a run begins past its first indexed items
+            if let Some(b) = stored.bounds.last() {
+                let r = RunReader::open(&stored.runs[0], Some(b)).unwrap();
+                assert!(r.left <= stored.runs[0].items - INDEX_EVERY);
+            }
+        }
     }
 
     #[test]

@@ -1451,6 +1451,25 @@ pub trait EniSource {
     fn scratch(&self) -> std::io::Result<Option<std::fs::File>> {
         Ok(None)
     }
+
+    /// The same table in parts that may be read at once, on threads of their own; `None`
+    /// where it is read whole.
+    fn parted(&self) -> Option<&dyn PartedSource> {
+        None
+    }
+}
+
+/// An ENI table in parts of consecutive ENIs (each ENI in one part), read each on its own,
+/// and in the order of the parts, every ENI once in ascending order as [`EniSource::scan`].
+pub trait PartedSource: Sync {
+    /// How many parts.
+    fn parts(&self) -> usize;
+
+    /// Call `f` with each ENI of part `i` and its aggregate, in ascending ENI order.
+    fn scan_part(&self, i: usize, f: &mut dyn FnMut(&str, &EniAgg)) -> std::io::Result<()>;
+
+    /// As [`EniSource::scratch`], for the reader of one part.
+    fn scratch(&self) -> std::io::Result<Option<std::fs::File>>;
 }
 
 impl EniSource for Accumulator {

@@ -15,7 +15,8 @@ use smallvec::SmallVec;
 
 use crate::account::{
     cells_present, uncell, Accumulator, Client, Dir, EniAgg, EniSource, FileStats, FxMap,
-    LineCounts, Name, Oddities, Openings, Session, Sessions, Span, StartRules, DAY, LAYER_STREAMS,
+    LineCounts, Name, Oddities, Openings, PartedSource, Session, Sessions, Span, StartRules, DAY,
+    LAYER_STREAMS,
 };
 use crate::classify::{Class, IpRanges};
 use crate::config::RunConfig;
@@ -483,6 +484,15 @@ pub struct TrafficPaths {
     pub not_logged: u64,
 }
 
+impl TrafficPaths {
+    fn add(&mut self, o: &TrafficPaths) {
+        self.via_vpc_resource += o.via_vpc_resource;
+        self.via_gateway_endpoint += o.via_gateway_endpoint;
+        self.other += o.other;
+        self.not_logged += o.not_logged;
+    }
+}
+
 /// Rejected traffic, never in savings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -670,26 +680,118 @@ struct FirstPass {
 
 impl FirstPass {
     /// Walk every ENI once: NAT ENIs are those named (`--nat-eni`, or holding a `--nat-ip`)
-    /// if any are, else those that show address translation.
+    /// if any are, else those that show address translation. A table in parts is walked a
+    /// part a thread, and the walks of the parts joined in order.
     fn walk(enis: &dyn EniSource, opt: &RunConfig) -> Result<FirstPass, std::io::Error> {
-        let given = !opt.nat_enis.is_empty() || !opt.nat_ips.is_empty();
+        if let Some(parted) = enis.parted().filter(|p| p.parts() > 1) {
+            return FirstPass::walk_parts(parted, opt);
+        }
         // without a scratch file (none made, or none to be had) the notes stay in memory
-        let mut first = FirstPass {
-            views: TaskViews::new(enis.scratch().ok().flatten()),
-            ..FirstPass::default()
-        };
-        enis.scan(&mut |eni, a| {
-            let named = opt.nat_enis.iter().any(|e| e == eni);
-            let is_nat = match given {
-                true => named || a.has_nat_ip,
-                false => a.private_side().translated_records > 0,
-            };
-            if opt.client_side_estimate {
-                first.add_client_side(a);
-            }
-            first.add(eni, a, named, is_nat)
-        })?;
+        let mut first = FirstPass::noting_in(enis.scratch().ok().flatten());
+        enis.scan(&mut |eni, a| first.visit(eni, a, opt))?;
         Ok(first)
+    }
+
+    /// [`FirstPass::walk`] of a table in parts: each part on a thread of its own (the first
+    /// on this one), then each walk added to the ones before.
+    fn walk_parts(enis: &dyn PartedSource, opt: &RunConfig) -> Result<FirstPass, std::io::Error> {
+        let walk = |i: usize| -> Result<FirstPass, std::io::Error> {
+            let mut first = FirstPass::noting_in(enis.scratch().ok().flatten());
+            enis.scan_part(i, &mut |eni, a| first.visit(eni, a, opt))?;
+            Ok(first)
+        };
+        let walks: Vec<Result<FirstPass, std::io::Error>> = std::thread::scope(|s| {
+            let later: Vec<_> = (1..enis.parts())
+                .map(|i| s.spawn(move || walk(i)))
+                .collect();
+            let mut walks = vec![walk(0)];
+            for h in later {
+                walks.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            walks
+        });
+        let mut walks = walks.into_iter();
+        let mut first = walks.next().unwrap_or_else(|| Ok(FirstPass::default()))?;
+        for later in walks {
+            first.append(later?);
+        }
+        Ok(first)
+    }
+
+    /// A walk that notes the non-NAT ENIs in `scratch` (in memory if `None`).
+    fn noting_in(scratch: Option<std::fs::File>) -> FirstPass {
+        FirstPass {
+            views: TaskViews::new(scratch),
+            ..FirstPass::default()
+        }
+    }
+
+    /// One ENI of the walk.
+    fn visit(&mut self, eni: &str, a: &EniAgg, opt: &RunConfig) {
+        let given = !opt.nat_enis.is_empty() || !opt.nat_ips.is_empty();
+        let named = opt.nat_enis.iter().any(|e| e == eni);
+        let is_nat = match given {
+            true => named || a.has_nat_ip,
+            false => a.private_side().translated_records > 0,
+        };
+        if opt.client_side_estimate {
+            self.add_client_side(a);
+        }
+        self.add(eni, a, named, is_nat)
+    }
+
+    /// Add `later`, the walk of the ENIs after this one's: what the walk of both would be.
+    fn append(&mut self, later: FirstPass) {
+        let FirstPass {
+            nat,
+            given_seen,
+            candidates,
+            unknown_region_all,
+            rejected_other,
+            addresses,
+            own_clients,
+            paths,
+            first_start,
+            last_end,
+            records_without_bytes,
+            any_ecs,
+            views,
+            client_side_cells,
+            client_region_bytes,
+        } = later;
+        self.nat.extend(nat);
+        self.given_seen.extend(given_seen);
+        self.candidates.extend(candidates);
+        best_candidates(&mut self.candidates);
+        self.unknown_region_all += unknown_region_all;
+        self.rejected_other.0 += rejected_other.0;
+        self.rejected_other.1 += rejected_other.1;
+        // an address's subnet, AZ and task are those of its first ENI: this walk's
+        for (ip, info) in addresses {
+            match self.addresses.entry(ip) {
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(info);
+                }
+                std::collections::hash_map::Entry::Occupied(mut e) => {
+                    e.get_mut().services.extend(info.services)
+                }
+            }
+        }
+        for (ip, bytes) in own_clients {
+            self.own_clients.entry(ip).or_default().add_all(&bytes);
+        }
+        self.paths.add(&paths);
+        self.first_start = self.first_start.into_iter().chain(first_start).min();
+        self.last_end = self.last_end.max(last_end);
+        self.records_without_bytes += records_without_bytes;
+        self.any_ecs |= any_ecs;
+        self.views.append(views);
+        for (k, b) in client_side_cells {
+            *self.client_side_cells.entry(k).or_insert(0) += b;
+        }
+        for (r, b) in client_region_bytes {
+            *self.client_region_bytes.entry(r).or_insert(0) += b;
+        }
     }
 
     /// An ENI's public cells and bytes by region, for the client-side estimate.
@@ -2115,6 +2217,119 @@ mod tests {
         let cc = c.gateway.cross_check.unwrap();
         assert!(!cc.agrees);
         assert_eq!(cc.days_apart[0].day, "2026-09-01");
+    }
+
+    /// A table read in parts by a test: its ENIs in order, and where each part after the
+    /// first begins.
+    struct Parted {
+        table: Vec<(String, EniAgg)>,
+        bounds: Vec<&'static str>,
+    }
+
+    impl EniSource for Parted {
+        fn scan(&self, f: &mut dyn FnMut(&str, &EniAgg)) -> std::io::Result<()> {
+            (0..self.parts()).try_for_each(|i| self.scan_part(i, f))
+        }
+        fn parted(&self) -> Option<&dyn PartedSource> {
+            Some(self)
+        }
+    }
+
+    impl PartedSource for Parted {
+        fn parts(&self) -> usize {
+            self.bounds.len() + 1
+        }
+        fn scan_part(&self, i: usize, f: &mut dyn FnMut(&str, &EniAgg)) -> std::io::Result<()> {
+            let from = i.checked_sub(1).map(|j| self.bounds[j]);
+            let until = self.bounds.get(i).copied();
+            for (k, a) in &self.table {
+                if from.is_none_or(|b| k.as_str() >= b) && until.is_none_or(|u| k.as_str() < u) {
+                    f(k, a);
+                }
+            }
+            Ok(())
+        }
+        fn scratch(&self) -> std::io::Result<Option<std::fs::File>> {
+            Ok(None)
+        }
+    }
+
+    /// The first walk in parts, each on a thread, joined: the same analysis as the walk of
+    /// the whole table, wherever the parts begin (an address shared by ENIs on both sides
+    /// of a bound takes its first ENI's subnet and AZ and all their services; candidates,
+    /// NAT gateways and notes come in ENI order), with NAT gateways found or given.
+    #[test]
+    fn the_walk_in_parts_is_the_walk_whole() {
+        let h = "interface-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr bytes start end action \
+                 log-status region az-id subnet-id ecs-service-name\n";
+        let line = |eni: &str, src: &str, dst: &str, psrc: &str, pdst: &str, b: u64, t: i64| {
+            let (az, subnet, svc) = match eni {
+                "eni-c1" => ("use1-az1", "subnet-1", "web"),
+                "eni-c2" => ("use1-az2", "subnet-2", "api"),
+                "eni-c3" => ("use1-az2", "subnet-2", "-"),
+                _ => ("use1-az1", "subnet-0", "-"),
+            };
+            format!(
+                "{eni} {src} {dst} {psrc} {pdst} {b} {t} {} ACCEPT OK us-east-1 {az} {subnet} {svc}\n",
+                t + 60
+            )
+        };
+        let mut body = h.to_string();
+        for (i, t) in [T, T + 600, T + DAY].into_iter().enumerate() {
+            let n = i as u64 + 1;
+            for (nat, nat_ip, client) in [
+                ("eni-nat-a", "10.0.0.10", "10.0.1.5"),
+                ("eni-nat-b", "10.0.0.11", "10.0.2.7"),
+            ] {
+                body += &line(nat, client, nat_ip, client, S3, 1000 * n, t);
+                body += &line(nat, nat_ip, S3, nat_ip, S3, 1000 * n, t);
+                body += &line(nat, S3, nat_ip, S3, client, 5000 * n, t);
+            }
+            // the same address on two task ENIs (one after the other), and a third task
+            body += &line("eni-c1", "10.0.1.5", S3, "-", "-", 300 * n, t);
+            body += &line("eni-c2", "10.0.1.5", S3, "-", "-", 700 * n, t);
+            body += &line("eni-c3", "10.0.2.7", "10.0.1.5", "-", "-", 50 * n, t);
+            body += &line("eni-c3", "10.0.2.7", S3, "-", "-", 90 * n, t);
+        }
+        let params = Params::new(Arc::new(RunConfig::default()));
+        let mut acc = Accumulator::new(&params);
+        let mut sink = acc.file(ranges(), &params, FileStats::default(), None);
+        text::decode_slice(body.as_bytes(), &Layout::default_v2(), &mut sink);
+        sink.finish(None);
+        acc.settle();
+        let mut table: Vec<(String, EniAgg)> = acc
+            .table
+            .iter()
+            .map(|(k, a)| (k.to_string(), a.clone()))
+            .collect();
+        table.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(table.len(), 5);
+        let given = RunConfig {
+            nat_enis: vec!["eni-nat-b".into()],
+            ..RunConfig::default()
+        };
+        for opt in [RunConfig::default(), given] {
+            let whole = serde_json::to_string(&analyse(&acc, ranges(), &opt).unwrap()).unwrap();
+            let shared = ["subnet-1", "api", "web"];
+            let found = opt.nat_enis.is_empty();
+            assert!(
+                !found || shared.iter().all(|s| whole.contains(s)),
+                "{whole}"
+            );
+            for bounds in [
+                vec!["eni-c2"],
+                vec!["eni-c1", "eni-c2", "eni-c3", "eni-nat-a", "eni-nat-b"],
+                vec!["eni-a", "eni-nat"],
+                vec!["eni-z"],
+            ] {
+                let parted = Parted {
+                    table: table.clone(),
+                    bounds: bounds.clone(),
+                };
+                let got = analyse_from(&acc, &parted, ranges(), &opt).unwrap();
+                assert_eq!(serde_json::to_string(&got).unwrap(), whole, "{bounds:?}");
+            }
+        }
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub struct TaskViews {
     memory_only: bool,
     services: Vec<Name>,
     index: FxMap<Name, u32>,
+    /// Notes of the ENIs after these, noted apart (by the walks of later parts of a table).
+    after: Vec<TaskViews>,
 }
 
 impl Default for TaskViews {
@@ -83,11 +85,24 @@ impl TaskViews {
             memory_only: false,
             services: Vec::new(),
             index: FxMap::default(),
+            after: Vec::new(),
         }
+    }
+
+    /// Add `later`'s notes after these (and after any added before): what a walk of the
+    /// next part of a table noted.
+    pub fn append(&mut self, mut later: TaskViews) {
+        let more = std::mem::take(&mut later.after);
+        self.after.push(later);
+        self.after.extend(more);
     }
 
     /// Note `view`.
     pub fn push(&mut self, view: &TaskView) {
+        debug_assert!(
+            self.after.is_empty(),
+            "a view noted after later ones were added"
+        );
         let b = &mut self.buf;
         varint(b, view.eni.len() as u64);
         b.extend_from_slice(view.eni.as_bytes());
@@ -140,6 +155,15 @@ impl TaskViews {
 
     /// Call `f` with every view, in the order they were pushed; may be called again.
     pub fn for_each(&mut self, mut f: impl FnMut(&TaskView)) -> io::Result<()> {
+        self.read_own(&mut f)?;
+        for later in &mut self.after {
+            later.read_own(&mut f)?;
+        }
+        Ok(())
+    }
+
+    /// [`TaskViews::for_each`] of the views pushed here (not those appended).
+    fn read_own(&mut self, mut f: &mut dyn FnMut(&TaskView)) -> io::Result<()> {
         let mut ips = Vec::new();
         if let Some(file) = &mut self.file {
             file.seek(SeekFrom::Start(0))?;

@@ -331,6 +331,15 @@ fn spilling_eni_tables_to_disk_changes_nothing_in_the_report() {
         assert!(runs > 1, "{path}: {note}");
         assert_eq!(stdout(&kept), stdout(&spilled), "{path}");
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+        // the table walked whole on one thread, and in three parts of its runs on three
+        let mut one = base.clone();
+        one[5] = "1";
+        let one = run(&one);
+        assert_eq!(stdout(&kept), stdout(&one), "{path} -j 1");
+        spilled_args[5] = "3";
+        let three = run(&spilled_args);
+        assert!(three.status.success(), "{}", stderr(&three));
+        assert_eq!(stdout(&kept), stdout(&three), "{path} -j 3, spilled");
     }
 }
 
