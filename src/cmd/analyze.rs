@@ -81,7 +81,17 @@ impl Config {
             inventory,
         } = Gateways::of(a)?;
         let ecs_tasks = ecs_tasks_of(a)?;
-        let ranges = crate::cmd::ip_ranges::in_use(a.ip_ranges.as_deref())?;
+        // the ip-ranges document is parsed while the inputs are listed (each takes a few
+        // milliseconds of a run that waits for both); its error, if any, is the first told
+        let (ranges, listed) = std::thread::scope(|s| {
+            let ranges = s.spawn(|| crate::cmd::ip_ranges::in_use(a.ip_ranges.as_deref()));
+            let listed = inputs_of(a);
+            let ranges = ranges
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (ranges, listed)
+        });
+        let ranges = ranges?;
         if let Some(r) = &a.region {
             if ranges.region_id(r).is_none() {
                 return Err(usage(format!(
@@ -101,7 +111,7 @@ impl Config {
             Some(d) => d.into(),
             None => std::env::temp_dir(),
         };
-        let (source::Expanded { inputs, notes }, s3_urls) = inputs_of(a)?;
+        let (source::Expanded { inputs, notes }, s3_urls) = listed?;
         let s3 = S3Options {
             profile: a.profile.clone(),
             endpoint_url: a.endpoint_url.clone(),

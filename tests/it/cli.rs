@@ -571,6 +571,19 @@ fn impossible_flags_are_usage_errors() {
     }
     assert!(stderr(&run(&["analyze", "-j", "100000", SAMPLE_GZ]))
         .contains("--threads must be between 1 and"));
+    // the ip-ranges document is read while the inputs are listed: its error is still told
+    // before theirs, and a flag's before a missing input's, as when one followed the other
+    let dir = tempfile::tempdir().unwrap();
+    let (bad, gone) = (dir.path().join("bad.json"), dir.path().join("gone"));
+    std::fs::write(&bad, "{").unwrap();
+    let (bad, gone) = (bad.to_str().unwrap(), gone.to_str().unwrap());
+    let o = run(&["analyze", "--ip-ranges", bad, gone]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bad.json") && !stderr(&o).contains("gone"));
+    let o = run(&["analyze", "--since", "2026-02-30", gone]);
+    assert!(stderr(&o).contains("2026-02-30") && !stderr(&o).contains("gone"));
+    let o = run(&["analyze", gone]);
+    assert!(stderr(&o).contains("gone"), "{}", stderr(&o));
     // compare: a bad period says what is wrong, a reversed one is not taken for a path
     for (before, why) in [
         ("2026-09-01..2026-02-30", "`2026-02-30` is not a date"),
