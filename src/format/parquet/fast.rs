@@ -26,7 +26,7 @@ use crate::format::fields::Field;
 use crate::format::text::Sink;
 use crate::format::text::{parse_action, parse_status};
 use crate::format::{
-    checked_region, to_seconds, Action, AddrCache, LogStatus, Malformed, Record, MAX_RECORD_BYTES,
+    checked_region, parse_ip, to_seconds, Action, LogStatus, Malformed, Record, MAX_RECORD_BYTES,
 };
 
 /// Parquet encodings (parquet.thrift `Encoding`).
@@ -698,18 +698,13 @@ impl Column {
                 at = e;
             }
             if is_address(self.plan.field) {
-                DICTIONARY_ADDRESSES.with_borrow_mut(|cache| {
-                    let ips = d.spans.iter().map(|&(s, len)| match text_of(&buf, s, len) {
-                        Ok(None) => Ok(None),
-                        Ok(Some(t)) => {
-                            let (s, e) = (s as usize, s as usize + t.len());
-                            cache.parse_within(&buf, s, e).map(Some).ok_or(())
-                        }
-                        Err(_) => Err(()),
-                    });
-                    // into the room of the last dictionary's (kept from file to file)
-                    d.ips.extend(ips);
+                let ips = d.spans.iter().map(|&(s, len)| match text_of(&buf, s, len) {
+                    Ok(None) => Ok(None),
+                    Ok(Some(t)) => parse_ip(t.as_bytes()).map(Some).ok_or(()),
+                    Err(_) => Err(()),
                 });
+                // into the room of the last dictionary's (kept from file to file)
+                d.ips.extend(ips);
                 d.addresses = d.ips.iter().all(Result::is_ok);
             }
         }
@@ -1213,11 +1208,6 @@ struct Pooled(Vec<Column>);
 const HELD_MAX: usize = 16 << 20;
 
 thread_local! {
-    /// The dotted quads a thread read from address dictionaries: a file's four address
-    /// columns hold mostly the same addresses, and so do the files after it (its NAT
-    /// gateways', their clients', the S3 and ECR addresses they reach).
-    static DICTIONARY_ADDRESSES: std::cell::RefCell<AddrCache> =
-        std::cell::RefCell::new(AddrCache::new());
     static COLUMNS: std::cell::RefCell<Vec<Column>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
