@@ -42,9 +42,11 @@ impl Cells {
     #[inline(always)]
     pub fn add(&mut self, day: u32, class: Class, dir: Dir, bytes: u64) {
         let i = (class as usize) << 1 | dir as usize;
-        let d = match self.days.len().checked_sub(1) {
-            Some(last) if self.days[last].day == day => &mut self.days[last],
-            _ => self.day_mut(day),
+        let d = if self.days.last().is_some_and(|d| d.day == day) {
+            let last = self.days.len() - 1;
+            &mut self.days.as_mut_slice()[last]
+        } else {
+            self.day_mut(day)
         };
         d.present |= 1 << i;
         d.bytes[i] += bytes;
@@ -80,9 +82,11 @@ impl Cells {
             return Err(ForeignKey(key));
         };
         // (keys read back come in order: most are of the last day made)
-        let d = match self.days.len().checked_sub(1) {
-            Some(last) if self.days[last].day == day => &mut self.days[last],
-            _ => self.day_mut(day),
+        let d = if self.days.last().is_some_and(|d| d.day == day) {
+            let last = self.days.len() - 1;
+            &mut self.days.as_mut_slice()[last]
+        } else {
+            self.day_mut(day)
         };
         d.present |= 1 << i;
         Ok(&mut d.bytes[i])
