@@ -332,7 +332,9 @@ impl Spill {
             Some(Ok(d)) => Some(d),
             _ => None,
         };
-        let bounds = split_points(&memory, &runs, self.walkers);
+        // each part's walk opens every run: no more parts than the fan-in's files allow
+        let parts = self.walkers.min(fan_in / runs.len().max(1)).max(1);
+        let bounds = split_points(&memory, &runs, parts);
         Ok(Stored {
             memory,
             runs,
@@ -900,6 +902,28 @@ mod tests {
                 let r = RunReader::open(&stored.runs[0], Some(b)).unwrap();
                 assert!(r.left <= stored.runs[0].items - INDEX_EVERY);
             }
+        }
+    }
+
+    /// Each part's walk opens every run, so the parts together open no more runs than the
+    /// fan-in allows: fewer parts than walkers where the runs are many.
+    #[test]
+    fn parts_open_no_more_runs_than_the_fan_in() {
+        for (fan_in, walkers) in [(4, 8), (8, 3), (64, 8), (2, 2)] {
+            let dir = tempfile::tempdir().unwrap();
+            let spill = Spill::new(dir.path(), 1, &[])
+                .with_fan_in(fan_in)
+                .with_walkers(walkers);
+            let mut whole = Accumulator::new(&Params::default());
+            let mut left = fill(&spill, &mut whole);
+            let stored = spill.finish(&mut left).unwrap();
+            let open = stored.parts() * stored.runs();
+            assert!(
+                open <= fan_in.max(stored.runs()),
+                "{fan_in} {walkers}: {open}"
+            );
+            assert!(stored.parts() <= walkers);
+            assert_eq!(table(&stored), table(&whole), "{fan_in} {walkers}");
         }
     }
 
