@@ -947,6 +947,27 @@ mod tests {
         assert!(stored.scan(&mut |_, _| {}).is_err());
     }
 
+    /// A run cut short under a table in parts: the part that reads the damage fails (and
+    /// with it the walk), whichever part that is.
+    #[test]
+    fn a_damaged_run_fails_the_part_that_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Spill::new(dir.path(), 1, &[]).with_walkers(3);
+        let mut whole = Accumulator::new(&Params::default());
+        let mut left = fill(&spill, &mut whole);
+        let stored = spill.finish(&mut left).unwrap();
+        assert!(stored.parts() > 1);
+        let run = &stored.runs[0].path;
+        let len = std::fs::metadata(run).unwrap().len();
+        let file = std::fs::OpenOptions::new().write(true).open(run).unwrap();
+        file.set_len(len * 3 / 4).unwrap();
+        let failed = (0..stored.parts())
+            .filter(|&i| stored.scan_part(i, &mut |_, _| {}).is_err())
+            .count();
+        assert!(failed >= 1);
+        assert!(stored.scan(&mut |_, _| {}).is_err());
+    }
+
     #[test]
     fn without_a_usable_directory_tables_stay_in_memory() {
         let dir = tempfile::tempdir().unwrap();
