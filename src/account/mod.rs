@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::classify::{Class, IpRanges, LookupCache};
 use crate::config::RunConfig;
-use crate::format::{is_private, Action, Field, LogStatus, Malformed, Record, Sink};
+use crate::format::{is_private, Action, Entry, Field, LogStatus, Malformed, Record, Sink};
 use crate::hint::{prefetch, prefetch_value};
 
 mod cells;
@@ -1237,11 +1237,16 @@ impl EniTable {
         slot
     }
 
-    /// Ask the memory for `eni`'s aggregate, if the table has it and no sink holds it (see
+    /// The slot of `eni`, if the table has it.
+    #[inline]
+    fn slot(&self, eni: &str) -> Option<u32> {
+        self.index.get(eni).copied()
+    }
+
+    /// Ask the memory for the aggregate in `slot`, if no sink holds it (see
     /// [`FileSink::upcoming`]): a hint, nothing changes.
     #[inline]
-    fn prefetch(&self, eni: &str) -> Option<&EniAgg> {
-        let slot = *self.index.get(eni)?;
+    fn prefetch(&self, slot: u32) -> Option<&EniAgg> {
         let agg = self.slots.get(slot as usize)?.1.as_deref()?;
         agg.prefetch();
         Some(agg)
@@ -1435,6 +1440,7 @@ impl Accumulator {
             region_held: false,
             lookups,
             names_settled: false,
+            entries: EntrySlots::default(),
         }
     }
 }
@@ -1515,31 +1521,82 @@ pub struct FileSink<'a> {
     /// The input's previous row was a record whose region is `last_region`'s: a row
     /// repeating it ([`Record::same_region`]) is that region's without comparing the names.
     region_held: bool,
+    /// The slots of the ENIs the reader named by dictionary entry ([`Record::interface_entry`]):
+    /// an ENI's id looked up in the table once an entry, not once a run of its records.
+    entries: EntrySlots,
+}
+
+/// The table slot of each entry of the reader's current `interface-id` dictionary found so
+/// far ([`crate::format::Entry`]); a record of another dictionary starts it anew. Slots stay
+/// where they are while a sink is open (only a whole accumulator's owner moves them).
+#[derive(Default)]
+struct EntrySlots {
+    /// The dictionary's number (0: none yet; numbers start at 1).
+    dict: u64,
+    slots: Vec<u32>,
+}
+
+/// An entry whose slot is not known yet.
+const NO_SLOT: u32 = u32::MAX;
+
+/// Entries past this many are looked up by their ENI's id every time: the room kept here is
+/// bounded whatever a file's dictionary holds.
+const MAX_ENTRIES: u32 = 1 << 16;
+
+impl EntrySlots {
+    /// The slot of the ENI named by `e`, if found before.
+    #[inline]
+    fn get(&self, e: Option<Entry>) -> Option<u32> {
+        let e = e.filter(|e| e.dict.get() == self.dict)?;
+        (self.slots.get(e.entry as usize).copied()).filter(|&s| s != NO_SLOT)
+    }
+
+    /// `slot` is the slot of the ENI named by `e`.
+    #[inline]
+    fn note(&mut self, e: Option<Entry>, slot: u32) {
+        let Some(e) = e.filter(|e| e.entry < MAX_ENTRIES) else {
+            return;
+        };
+        if e.dict.get() != self.dict {
+            self.dict = e.dict.get();
+            self.slots.clear();
+        }
+        let i = e.entry as usize;
+        if self.slots.len() <= i {
+            self.slots.resize(i + 1, NO_SLOT);
+        }
+        self.slots[i] = slot;
+    }
 }
 
 /// The aggregate of `eni`, held in `current` (see [`FileSink`]); the one held before, if
-/// another ENI's, goes back to its slot. `true` with it when it was not the one held.
-/// `known`: the reader said `eni` is the held one's.
+/// another ENI's, goes back to its slot. With it, its slot, and `true` when it was not the one
+/// held. `known`: the reader said `eni` is the held one's; `found`: `eni`'s slot, if known.
+#[inline(always)]
 fn hold<'s>(
     current: &'s mut Option<(u32, Box<EniAgg>)>,
     table: &mut EniTable,
     eni: &str,
     known: bool,
-) -> (&'s mut EniAgg, bool) {
-    let switched = !current
-        .as_ref()
-        .is_some_and(|(slot, _)| known || same(table.slots[*slot as usize].0.as_str(), eni));
+    found: Option<u32>,
+) -> (&'s mut EniAgg, u32, bool) {
+    let switched = !current.as_ref().is_some_and(|(slot, _)| {
+        known
+            || match found {
+                Some(s) => *slot == s,
+                None => same(table.slots[*slot as usize].0.as_str(), eni),
+            }
+    });
     if switched {
         if let Some((slot, a)) = current.take() {
             table.slots[slot as usize].1 = Some(a);
         }
-    }
-    let (_, agg) = current.get_or_insert_with(|| {
-        let slot = table.slot_of(eni);
+        let slot = found.unwrap_or_else(|| table.slot_of(eni));
         let agg = table.slots[slot as usize].1.take();
-        (slot, agg.expect("an aggregate held by one sink at a time"))
-    });
-    (agg, switched)
+        *current = Some((slot, agg.expect("an aggregate held by one sink at a time")));
+    }
+    let (slot, agg) = current.as_mut().expect("an aggregate held");
+    (agg, *slot, switched)
 }
 
 impl FileSink<'_> {
@@ -1918,7 +1975,12 @@ impl Sink for FileSink<'_> {
         let mut n = 0;
         for r in recs {
             if let (false, Some(eni)) = (r.same_interface, r.interface_id) {
-                if let Some(agg) = self.acc.table.prefetch(eni) {
+                let slot = self.entries.get(r.interface_entry).or_else(|| {
+                    let slot = self.acc.table.slot(eni)?;
+                    self.entries.note(r.interface_entry, slot);
+                    Some(slot)
+                });
+                if let Some(agg) = slot.and_then(|s| self.acc.table.prefetch(s)) {
                     if let Some(f) = found.get_mut(n) {
                         *f = Some(agg);
                         n += 1;
@@ -1950,7 +2012,15 @@ impl Sink for FileSink<'_> {
             Some(t) => tagged_key(eni, t, &mut self.key),
         };
         let known = eni_held && r.same_interface;
-        let (agg, switched) = hold(&mut self.current, &mut self.acc.table, eni, known);
+        let found = match known {
+            true => None,
+            false => self.entries.get(r.interface_entry),
+        };
+        let table = &mut self.acc.table;
+        let (agg, slot, switched) = hold(&mut self.current, table, eni, known, found);
+        if switched && found.is_none() {
+            self.entries.note(r.interface_entry, slot);
+        }
         self.eni_held = true;
         let bytes = r.bytes.unwrap_or(0);
         if r.action == Action::Reject {
@@ -2056,7 +2126,7 @@ mod tests {
                         model.insert(eni, n);
                     }
                     1 => {
-                        let (a, _) = hold(&mut held, &mut table, &eni, false);
+                        let (a, _, _) = hold(&mut held, &mut table, &eni, false, None);
                         a.records += n;
                         *model.entry(eni).or_default() += n;
                     }
@@ -2179,6 +2249,15 @@ mod tests {
         );
         let mut sink = acc.file(ranges, &params, FileStats::default(), None);
         let (mut before, mut before_eni, mut before_region) = (None, None, None);
+        // the ENIs named by dictionary entry, a new dictionary every seven rows, in which
+        // each entry names another ENI than in the one before
+        let dicts: Vec<_> = (0..=rows.len() / 7)
+            .map(|_| Entry::new_dictionary())
+            .collect();
+        let entry = |i: usize, eni: u8| Entry {
+            dict: dicts[i / 7],
+            entry: (eni as usize % 3 + i / 7) as u32 % 3,
+        };
         for (i, &(eni, subnet, task, reject, bad, region)) in rows.iter().enumerate() {
             let names = (subnet, task);
             let r = Record {
@@ -2198,6 +2277,7 @@ mod tests {
                 same_names: hinted && before == Some(names),
                 same_interface: hinted && before_eni == Some(eni % 3),
                 same_region: hinted && before_region == Some(region.map(|r| r % 3)),
+                interface_entry: hinted.then(|| entry(i, eni)),
                 ..Record::default()
             };
             let r = match deferred {
@@ -2238,7 +2318,8 @@ mod tests {
         /// the ids only when the ENI held is that row's: the hints never change what is
         /// counted (a malformed or rejected row in between, or another ENI, makes the
         /// names settle and the ids compare). Nor does a reader leaving the names and the
-        /// region in their columns.
+        /// region in their columns, nor one naming each ENI by a dictionary entry whose
+        /// meaning changes with the dictionary ([`Record::interface_entry`]).
         #[test]
         fn reader_hints_change_nothing(
             rows in proptest::collection::vec(
@@ -2254,6 +2335,27 @@ mod tests {
             proptest::prop_assert_eq!(&accumulate(&rows, true, true), &plain);
             proptest::prop_assert_eq!(&accumulate(&rows, false, true), &plain);
         }
+    }
+
+    #[test]
+    fn entry_slots_hold_one_dictionary_at_a_time() {
+        let (d1, d2) = (Entry::new_dictionary(), Entry::new_dictionary());
+        let e = |dict, entry| Some(Entry { dict, entry });
+        let mut s = EntrySlots::default();
+        assert_eq!(s.get(e(d1, 0)), None);
+        s.note(e(d1, 3), 7);
+        assert_eq!(s.get(e(d1, 3)), Some(7));
+        assert_eq!(s.get(e(d1, 2)), None, "an entry not noted");
+        assert_eq!(s.get(e(d2, 3)), None, "another dictionary's entry 3");
+        s.note(e(d2, 0), 9);
+        assert_eq!(s.get(e(d2, 0)), Some(9));
+        assert_eq!(s.get(e(d1, 3)), None, "the dictionary before is forgotten");
+        // a row without an entry, and entries past the bound, are not held
+        s.note(None, 1);
+        assert_eq!(s.get(None), None);
+        s.note(e(d2, MAX_ENTRIES), 4);
+        assert_eq!(s.get(e(d2, MAX_ENTRIES)), None);
+        assert!(s.slots.len() <= MAX_ENTRIES as usize);
     }
 
     /// Feed `records` to one sink of a fresh accumulator of `run`'s settings; the sink's

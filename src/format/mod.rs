@@ -65,9 +65,32 @@ pub struct Record<'a> {
     pub same_interface: bool,
     /// Like [`Record::same_names`], for `region`.
     pub same_region: bool,
+    /// A reader's name for the `interface-id` value, where it has one cheaply (the fast
+    /// Parquet reader's dictionary entry): records of one [`Entry`] have one ENI, so the
+    /// account stage finds each entry's ENI once, not once per run of its records.
+    pub interface_entry: Option<Entry>,
     /// Fields the reader left in their columns ([`Deferred`]): only for a sink that reads
     /// them through the accessors ([`Sink::defers`]).
     pub deferred: Option<Deferred<'a>>,
+}
+
+/// Entry `entry` of dictionary `dict` ([`Record::interface_entry`]): the dictionary's number
+/// is one no other dictionary of the process has ([`Entry::new_dictionary`]), so an entry
+/// names one value however many files and threads go by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub dict: std::num::NonZeroU64,
+    pub entry: u32,
+}
+
+impl Entry {
+    /// A number for a dictionary just read, never given before (a 64-bit count: it does not
+    /// wrap).
+    pub fn new_dictionary() -> std::num::NonZeroU64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::num::NonZeroU64::new(n).expect("dictionary numbers start at 1")
+    }
 }
 
 /// The fields of a record's names ([`Record::same_names`]), in the order of
@@ -235,8 +258,9 @@ impl<'a> Record<'a> {
 
 /// Checks a reader's hints as its rows arrive (the tests' and the fuzzer's sinks): a row
 /// saying it repeats the names, the ENI or the region of the row before
-/// ([`Record::same_names`], [`Record::same_interface`], [`Record::same_region`]) must; records
-/// shown first ([`text::Sink::upcoming`]) must be the ones then handed over, in order, before
+/// ([`Record::same_names`], [`Record::same_interface`], [`Record::same_region`]) must, and a
+/// reader's name for an ENI ([`Record::interface_entry`]) must name that ENI wherever it
+/// comes; records shown first ([`text::Sink::upcoming`]) must be the ones then handed over, in order, before
 /// anything else.
 #[doc(hidden)]
 #[derive(Default, Debug, PartialEq)]
@@ -249,6 +273,10 @@ pub struct HintCheck {
     shown: std::collections::VecDeque<String>,
     /// Records handed over after being shown.
     pub shown_first: usize,
+    /// Each [`Record::interface_entry`] met, and its ENI: an entry names one ENI.
+    entries: std::collections::HashMap<(u64, u32), String>,
+    /// Records that came with an entry.
+    pub entries_named: usize,
 }
 
 impl HintCheck {
@@ -278,6 +306,12 @@ impl HintCheck {
                 }
             }
         }
+        if let Some(e) = r.interface_entry {
+            self.entries_named += 1;
+            let eni = self.entries.entry((e.dict.get(), e.entry));
+            let eni = eni.or_insert_with(|| now[1].clone());
+            assert_eq!(*eni, now[1], "a dictionary entry named two ENIs");
+        }
         self.before = Some(now);
         let text = Self::text(r);
         if let Some(shown) = self.shown.pop_front() {
@@ -293,6 +327,7 @@ impl HintCheck {
             same_names: false,
             same_interface: false,
             same_region: false,
+            interface_entry: None,
             ..r.resolved()
         };
         format!("{r:?}")

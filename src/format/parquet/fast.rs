@@ -26,7 +26,8 @@ use crate::format::fields::Field;
 use crate::format::text::Sink;
 use crate::format::text::{parse_action, parse_status};
 use crate::format::{
-    checked_region, parse_ip, to_seconds, Action, LogStatus, Malformed, Record, MAX_RECORD_BYTES,
+    checked_region, parse_ip, to_seconds, Action, Entry, LogStatus, Malformed, Record,
+    MAX_RECORD_BYTES,
 };
 
 /// Parquet encodings (parquet.thrift `Encoding`).
@@ -264,6 +265,8 @@ struct Dict {
     ruled: bool,
     /// Every integer entry is a `bytes` value within [`MAX_RECORD_BYTES`].
     within_bytes: bool,
+    /// An `interface-id` dictionary's number ([`Entry`]), by which its rows name their ENI.
+    id: Option<std::num::NonZeroU64>,
 }
 
 impl Dict {
@@ -319,6 +322,7 @@ impl Dict {
         self.unsigned = false;
         self.ruled = false;
         self.within_bytes = false;
+        self.id = None;
     }
 
     /// Whether no entry of the dictionary reads as an error for field `f` (as
@@ -710,6 +714,9 @@ impl Column {
         }
         d.buf = buf;
         d.rule(self.plan.field);
+        if self.plan.field == Field::InterfaceId {
+            d.id = Some(Entry::new_dictionary());
+        }
         Ok(())
     }
 }
@@ -929,6 +936,11 @@ impl<'a> super::FillColumn<'a> for View<'a> {
         recs: &mut [crate::format::Record<'a>],
         bad: &mut [Option<Malformed>],
     ) {
+        if f == Field::InterfaceId {
+            // named below only where read from a clean dictionary (rows are not reset
+            // between batches)
+            recs.iter_mut().for_each(|r| r.interface_entry = None);
+        }
         match self {
             View::Keys { keys, dict } if dict.clean_for(f) => {
                 let rows = &keys[start..start + recs.len()];
@@ -960,8 +972,9 @@ impl<'a> super::FillColumn<'a> for View<'a> {
                 };
                 let rows = &keys[start..start + rest.len() + 1];
                 *first &= start > 0 && keys[start - 1] == rows[0];
-                for (s, pair) in rest.iter_mut().zip(rows.windows(2)) {
-                    *s &= pair[0] == pair[1];
+                // (each row with the one before, as two slices: a loop the compiler vectorises)
+                for ((s, a), b) in rest.iter_mut().zip(&rows[..rows.len() - 1]).zip(&rows[1..]) {
+                    *s &= a == b;
                 }
             }
             _ => same.fill(false),
@@ -1110,7 +1123,20 @@ fn fill_clean<'a>(f: Field, keys: &[u32], d: &'a Dict, recs: &mut [Record<'a>]) 
     let int = |k: usize| d.clean_int(k);
     let secs = |k: usize| int(k).map(|v| to_seconds(v as i64));
     match f {
-        Field::InterfaceId => rows!(text, |r: &mut Record<'a>, v| r.interface_id = v),
+        Field::InterfaceId => match d.id {
+            Some(dict) => rows!(|k: usize| (k, text(k)), |r: &mut Record<'a>,
+                                                          (k, v): (
+                usize,
+                Option<&'a str>
+            )| {
+                r.interface_id = v;
+                r.interface_entry = v.map(|_| Entry {
+                    dict,
+                    entry: k as u32,
+                });
+            }),
+            None => rows!(text, |r: &mut Record<'a>, v| r.interface_id = v),
+        },
         Field::AccountId => rows!(text, |r: &mut Record<'a>, v| r.account_id = v),
         Field::Region => rows!(text, |r: &mut Record<'a>, v| r.region = v),
         Field::AzId => rows!(text, |r: &mut Record<'a>, v| r.az_id = v),
