@@ -627,12 +627,21 @@ struct AddrSlot {
 /// addresses a flow-log file holds with few evictions.
 const ADDR_CACHE_BITS: u32 = 12;
 
+thread_local! {
+    /// The slots of the thread's last decoder, for its next (a hit is checked against the
+    /// whole text, so what the files before left is as good as what this one reads).
+    static ADDR_SLOTS: std::cell::Cell<Vec<AddrSlot>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 impl AddrCache {
-    /// A cache with room for a file's addresses.
+    /// A cache with room for a file's addresses: the thread's last one's, if it let go of
+    /// it, else a new one (not 96 KB allocated and cleared a file).
     pub fn new() -> AddrCache {
-        AddrCache {
-            slots: vec![AddrSlot::default(); 1 << ADDR_CACHE_BITS],
+        let mut slots = ADDR_SLOTS.try_with(|s| s.take()).unwrap_or_default();
+        if slots.len() != 1 << ADDR_CACHE_BITS {
+            slots = vec![AddrSlot::default(); 1 << ADDR_CACHE_BITS];
         }
+        AddrCache { slots }
     }
 
     /// A cache that keeps nothing (for a single line).
@@ -680,6 +689,17 @@ impl AddrCache {
 impl Default for AddrCache {
     fn default() -> Self {
         AddrCache::new()
+    }
+}
+
+impl Drop for AddrCache {
+    /// The slots go back to the thread for its next decoder ([`AddrCache::new`]).
+    fn drop(&mut self) {
+        if !self.slots.is_empty() {
+            let slots = std::mem::take(&mut self.slots);
+            // (never a panic in a drop: a thread ending has no room to keep them)
+            let _ = ADDR_SLOTS.try_with(|s| s.set(slots));
+        }
     }
 }
 
@@ -950,6 +970,34 @@ mod tests {
                 assert_eq!(got, Some(IpAddr::V4(a)), "round {round}, {a}");
             }
         }
+    }
+
+    /// A decoder's cache goes to the thread's next decoder, whose reads of the same text
+    /// are then hits (and right); another thread's cache starts empty.
+    #[test]
+    fn the_address_cache_passes_to_the_threads_next_decoder() {
+        let line = b"eni-0123456789abcdef0 10.1.2.3 y";
+        let filled = |c: &AddrCache| c.slots.iter().filter(|s| s.lo != 0).count();
+        std::thread::spawn(move || {
+            let mut first = AddrCache::new();
+            assert_eq!(filled(&first), 0);
+            assert_eq!(first.parse_within(line, 22, 30), "10.1.2.3".parse().ok());
+            assert_eq!(filled(&first), 1);
+            drop(first);
+            let mut next = AddrCache::new();
+            assert_eq!(filled(&next), 1, "the slots of the decoder before");
+            assert_eq!(next.parse_within(line, 22, 30), "10.1.2.3".parse().ok());
+            // a different address of the same length is read, not taken from the slot
+            assert_eq!(
+                next.parse_within(b"eni-0123456789abcdef0 10.1.2.4 y", 22, 30),
+                "10.1.2.4".parse().ok()
+            );
+            std::thread::spawn(move || assert_eq!(filled(&AddrCache::new()), 0))
+                .join()
+                .unwrap();
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

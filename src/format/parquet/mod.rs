@@ -841,7 +841,10 @@ mod tests {
         assert_eq!(dict.hints.shown_first, plain.hints.shown_first);
         // the dictionary's rows name their ENI by its entry (the rows with one, good ones),
         // the plain encoding's cannot
-        assert_eq!((dict.hints.entries_named, plain.hints.entries_named), (3, 0));
+        assert_eq!(
+            (dict.hints.entries_named, plain.hints.entries_named),
+            (3, 0)
+        );
         // the bad address fails only the row that uses it
         assert_eq!(dict.malformed.len(), 1);
         assert_eq!(dict.malformed[0].0, 2);
