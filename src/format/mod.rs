@@ -260,8 +260,8 @@ impl<'a> Record<'a> {
 /// saying it repeats the names, the ENI or the region of the row before
 /// ([`Record::same_names`], [`Record::same_interface`], [`Record::same_region`]) must, and a
 /// reader's name for an ENI ([`Record::interface_entry`]) must name that ENI wherever it
-/// comes; records shown first ([`text::Sink::upcoming`]) must be the ones then handed over, in order, before
-/// anything else.
+/// comes; records shown first ([`text::Sink::upcoming`]) must be the ones then handed over,
+/// in order, before anything else.
 #[doc(hidden)]
 #[derive(Default, Debug, PartialEq)]
 pub struct HintCheck {

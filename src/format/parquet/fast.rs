@@ -1124,17 +1124,19 @@ fn fill_clean<'a>(f: Field, keys: &[u32], d: &'a Dict, recs: &mut [Record<'a>]) 
     let secs = |k: usize| int(k).map(|v| to_seconds(v as i64));
     match f {
         Field::InterfaceId => match d.id {
-            Some(dict) => rows!(|k: usize| (k, text(k)), |r: &mut Record<'a>,
-                                                          (k, v): (
-                usize,
-                Option<&'a str>
-            )| {
-                r.interface_id = v;
-                r.interface_entry = v.map(|_| Entry {
+            // (each row's ENI named by its entry too, [`Record::interface_entry`])
+            Some(dict) => {
+                let entry = |k: usize| Entry {
                     dict,
                     entry: k as u32,
-                });
-            }),
+                };
+                let named = |k: usize| (text(k), entry(k));
+                let set = |r: &mut Record<'a>, (v, e): (Option<&'a str>, Entry)| {
+                    r.interface_id = v;
+                    r.interface_entry = v.map(|_| e);
+                };
+                rows!(named, set)
+            }
             None => rows!(text, |r: &mut Record<'a>, v| r.interface_id = v),
         },
         Field::AccountId => rows!(text, |r: &mut Record<'a>, v| r.account_id = v),
