@@ -936,9 +936,10 @@ impl<'a> super::FillColumn<'a> for View<'a> {
         recs: &mut [crate::format::Record<'a>],
         bad: &mut [Option<Malformed>],
     ) {
-        if f == Field::InterfaceId {
-            // named below only where read from a clean dictionary (rows are not reset
-            // between batches)
+        let clean = matches!(self, View::Keys { dict, .. } if dict.clean_for(f));
+        if f == Field::InterfaceId && !clean {
+            // entries are named only by `fill_clean`, which sets every row's; a field's
+            // second column (a renamed one) must not leave the entries of the first's
             recs.iter_mut().for_each(|r| r.interface_entry = None);
         }
         match self {
@@ -1137,7 +1138,10 @@ fn fill_clean<'a>(f: Field, keys: &[u32], d: &'a Dict, recs: &mut [Record<'a>]) 
                 };
                 rows!(named, set)
             }
-            None => rows!(text, |r: &mut Record<'a>, v| r.interface_id = v),
+            None => rows!(text, |r: &mut Record<'a>, v| {
+                r.interface_id = v;
+                r.interface_entry = None;
+            }),
         },
         Field::AccountId => rows!(text, |r: &mut Record<'a>, v| r.account_id = v),
         Field::Region => rows!(text, |r: &mut Record<'a>, v| r.region = v),

@@ -829,6 +829,74 @@ mod tests {
         assert_eq!(fast.deferring, 2);
     }
 
+    /// A column chunk whose dictionary overflows part-way (its later pages PLAIN): the rows
+    /// of the plain pages name no dictionary entry.
+    #[test]
+    fn rows_past_a_dictionary_fallback_name_no_entry() {
+        // three ENIs in turn, then a new ENI every row: the dictionary page overflows
+        let eni = |i: usize| match i < 200 {
+            true => format!("eni-{:017}", i % 3),
+            false => format!("eni-{i:017}"),
+        };
+        let rows = 1_000;
+        let batch = RecordBatch::try_from_iter([(
+            "interface_id",
+            Arc::new(StringArray::from((0..rows).map(eni).collect::<Vec<_>>())) as ArrayRef,
+        )])
+        .unwrap();
+        let props = WriterProperties::builder()
+            .set_dictionary_page_size_limit(2_000)
+            .set_data_page_row_count_limit(50)
+            .set_write_batch_size(50)
+            .build();
+        let b = written(&batch, props);
+        let (seen, n, used) = with(Reader::Fast, &b);
+        assert_eq!(n, Ok(rows as u64));
+        assert_eq!(used, Some(Reader::Fast));
+        // (each entry named one ENI: checked as the rows came)
+        let named = seen.hints.entries_named;
+        assert!(named >= 200 && named < rows, "{named} rows named by entry");
+        for (i, r) in seen.records.iter().enumerate() {
+            assert!(r.contains(&eni(i)), "row {i}: {r}");
+        }
+    }
+
+    /// Two columns of `interface-id` (one renamed), the first a dictionary's, the second
+    /// plain: each row's ENI is the second's, as always, and no row keeps the entry the
+    /// first named (it would send the row's bytes to the first column's ENI).
+    #[test]
+    fn a_second_interface_column_leaves_no_entry_of_the_first() {
+        let rows = 300;
+        let first = (0..rows).map(|i| format!("eni-{:017}", i % 3));
+        let second = (0..rows).map(|i| format!("eni-{:017}", 1_000 + i));
+        let batch = RecordBatch::try_from_iter([
+            (
+                "interface_id",
+                Arc::new(StringArray::from(first.collect::<Vec<_>>())) as ArrayRef,
+            ),
+            (
+                "interface-id",
+                Arc::new(StringArray::from(second.collect::<Vec<_>>())) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let plain = parquet::schema::types::ColumnPath::from("interface-id");
+        let props = WriterProperties::builder()
+            .set_column_dictionary_enabled(plain, false)
+            .build();
+        let b = written(&batch, props);
+        // (an entry naming two ENIs fails as the rows come)
+        let (seen, n, used) = with(Reader::Fast, &b);
+        assert_eq!((n, used), (Ok(rows as u64), Some(Reader::Fast)));
+        assert_eq!(seen.hints.entries_named, 0);
+        for (i, r) in seen.records.iter().enumerate() {
+            assert!(
+                r.contains(&format!("eni-{:017}", 1_000 + i)),
+                "row {i}: {r}"
+            );
+        }
+    }
+
     #[test]
     fn dictionary_and_plain_encodings_decode_alike() {
         let mut dict = Seen::default();
