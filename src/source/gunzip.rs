@@ -2,8 +2,12 @@
 //! (AWS delivers flow logs in files of a few MB): libdeflate inflates such buffers several
 //! times faster than a streaming inflater. Multi-member files are decompressed member by
 //! member into one output; the output is bounded. Anything unusual (bad data, a truncated
-//! member, output beyond the bound) is reported as a failure, and the caller falls back to the
-//! streaming decoder, which keeps what precedes a break and says where it broke.
+//! member, output beyond the bound) is reported as a failure. A member whose data is damaged
+//! or cut short is read again by the streaming inflater to tell which: what a cut member held
+//! up to the cut is kept, a damaged one's output is not (a member that fails its check may be
+//! wrong anywhere in it, so none of it is counted), and the members before it, each checked,
+//! are read; anything else declined goes to the streaming decoder, which keeps what precedes a
+//! break and says where it broke.
 //!
 //! The buffers are kept per thread and reused from file to file, so steady-state reading
 //! allocates nothing.
@@ -39,13 +43,16 @@ impl Drop for Inflater {
     }
 }
 
+/// Where [`gunzip_into`] stopped: why, and the offset of the member it stopped in (the output
+/// then holds every member before it, each checked).
+struct Stop {
+    why: Declined,
+    member: usize,
+}
+
 /// Decompress every gzip member of `gz` into `out` (cleared first), at most `limit` bytes.
-fn gunzip_into(
-    d: &mut Inflater,
-    gz: &[u8],
-    out: &mut Vec<u8>,
-    limit: usize,
-) -> Result<(), Declined> {
+fn gunzip_into(d: &mut Inflater, gz: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), Stop> {
+    let stop = |why, member| Err(Stop { why, member });
     out.clear();
     let mut pos = 0;
     // The last member's ISIZE (its size mod 2^32) is the whole output for the usual
@@ -60,7 +67,7 @@ fn gunzip_into(
     while pos < gz.len() {
         let rest = &gz[pos..];
         if rest.len() < 18 || rest[0] != 0x1f || rest[1] != 0x8b {
-            return Err(Declined::BadData);
+            return stop(Declined::BadData, pos);
         }
         loop {
             let room = limit.saturating_sub(out.len());
@@ -93,9 +100,9 @@ fn gunzip_into(
                     want = avail.saturating_mul(2).max(64 * 1024);
                 }
                 ld::libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE => {
-                    return Err(Declined::TooBig)
+                    return stop(Declined::TooBig, pos)
                 }
-                _ => return Err(Declined::BadData),
+                _ => return stop(Declined::BadData, pos),
             }
         }
         want = (gz.len() - pos).saturating_mul(4).max(64 * 1024);
@@ -172,13 +179,26 @@ impl Drop for Inflated {
     }
 }
 
+/// What a whole gzip input inflated to.
+pub enum Inflate {
+    /// Every member, each checked.
+    Whole(Inflated),
+    /// The members before a damaged or cut one, each checked, then what a cut member held up
+    /// to the cut (nothing of a damaged one), and the error to report after them: a member
+    /// cut short ([`io::ErrorKind::UnexpectedEof`]) or damaged ([`io::ErrorKind::InvalidData`]).
+    Broken(Inflated, io::Error),
+    /// Not read here (its output passes the bound, or only the streaming decoder reads it):
+    /// the caller streams the input instead.
+    Declined,
+}
+
 /// Read a whole gzip input with `read_all` into the thread's raw buffer and decompress it.
-/// `Ok(None)`: declined (the caller streams the input instead; nothing was consumed from
-/// anything but the raw buffer, so the caller reopens the input).
+/// [`Inflate::Declined`]: nothing was consumed from anything but the raw buffer, so the
+/// caller reopens the input.
 pub fn inflate(
     read_all: impl FnOnce(&mut Vec<u8>) -> io::Result<()>,
     limit: usize,
-) -> io::Result<Option<Inflated>> {
+) -> io::Result<Inflate> {
     with_buffers(|b| {
         b.raw.clear();
         read_all(&mut b.raw)?;
@@ -192,8 +212,8 @@ pub fn inflate(
 }
 
 /// Decompress a gzip input already in memory (a downloaded object) into one of the thread's
-/// pooled buffers. `None`: declined (the caller streams it instead).
-pub fn inflate_slice(gz: &[u8], limit: usize) -> Option<Inflated> {
+/// pooled buffers, as [`inflate`].
+pub fn inflate_slice(gz: &[u8], limit: usize) -> Inflate {
     with_buffers(|b| inflate_into_spare(&mut b.inflater, &mut b.spare, gz, limit))
 }
 
@@ -202,14 +222,61 @@ fn inflate_into_spare(
     spare: &mut Vec<Vec<u8>>,
     gz: &[u8],
     limit: usize,
-) -> Option<Inflated> {
+) -> Inflate {
     let mut out = spare.pop().unwrap_or_default();
-    match gunzip_into(inflater, gz, &mut out, limit) {
-        Ok(()) => Some(Inflated { buf: out, pos: 0 }),
-        Err(_) => {
+    let error = match gunzip_into(inflater, gz, &mut out, limit) {
+        Ok(()) => return Inflate::Whole(Inflated { buf: out, pos: 0 }),
+        Err(Stop {
+            why: Declined::BadData,
+            member,
+        }) => broken_member(&gz[member..], member, &mut out, limit),
+        Err(_) => None,
+    };
+    match error {
+        Some(e) => Inflate::Broken(Inflated { buf: out, pos: 0 }, e),
+        None => {
             out.clear();
             spare.push(out);
+            Inflate::Declined
+        }
+    }
+}
+
+/// The member at the start of `gz` (byte `at` of its input), which libdeflate refused, read
+/// again by the streaming inflater: cut short, what it held up to the cut is appended to `out`;
+/// damaged (bad deflate data, a failed check, a bad header), nothing is. The error to report
+/// after `out`; `None` where the streaming inflater reads the member whole or past `limit`
+/// (the input is then streamed, as any declined one).
+fn broken_member(gz: &[u8], at: usize, out: &mut Vec<u8>, limit: usize) -> Option<io::Error> {
+    if !gz.starts_with(&[0x1f, 0x8b]) {
+        return Some(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "the {} bytes from byte {at} on, after the last whole gzip member, are not gzip data",
+                gz.len()
+            ),
+        ));
+    }
+    let before = out.len();
+    let room = limit.saturating_sub(before) as u64;
+    let read = flate2::bufread::GzDecoder::new(gz)
+        .take(room + 1)
+        .read_to_end(out);
+    match read {
+        Ok(_) => {
+            out.truncate(before);
             None
+        }
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Some(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("the gzip member at byte {at} is cut short ({e})"),
+        )),
+        Err(e) => {
+            out.truncate(before);
+            Some(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the gzip member at byte {at} is damaged ({e}): none of its records were counted"),
+            ))
         }
     }
 }
@@ -218,7 +285,7 @@ fn inflate_into_spare(
 /// exactly `size` bytes: a Parquet page, whose header states its size. Uses the thread's
 /// decompressor.
 pub fn gunzip_exact(gz: &[u8], out: &mut Vec<u8>, size: usize) -> Result<(), Declined> {
-    with_buffers(|b| gunzip_into(&mut b.inflater, gz, out, size))?;
+    with_buffers(|b| gunzip_into(&mut b.inflater, gz, out, size)).map_err(|s| s.why)?;
     if out.len() != size {
         return Err(Declined::BadData);
     }
@@ -229,7 +296,9 @@ pub fn gunzip_exact(gz: &[u8], out: &mut Vec<u8>, size: usize) -> Result<(), Dec
 pub fn gunzip(gz: &[u8], limit: usize) -> Result<Vec<u8>, Declined> {
     let mut d = Inflater::new();
     let mut out = Vec::new();
-    gunzip_into(&mut d, gz, &mut out, limit).map(|_| out)
+    gunzip_into(&mut d, gz, &mut out, limit)
+        .map(|_| out)
+        .map_err(|s| s.why)
 }
 
 #[cfg(test)]
@@ -256,6 +325,66 @@ mod tests {
         let out = gunzip(&g, 1 << 30).unwrap();
         assert_eq!(out.len(), 11 + big.len() + 5);
         assert!(out.starts_with(b"first line\n") && out.ends_with(b"last\n"));
+    }
+
+    fn broken(i: Inflate) -> (Vec<u8>, io::Error) {
+        match i {
+            Inflate::Broken(text, e) => (Inflated::bytes(&text).to_vec(), e),
+            Inflate::Whole(_) => panic!("read whole"),
+            Inflate::Declined => panic!("declined"),
+        }
+    }
+
+    #[test]
+    fn a_damaged_member_gives_nothing_a_cut_one_its_start_and_those_before_count() {
+        let (a, b) = (
+            b"first member\n".repeat(2000),
+            b"second member\n".repeat(2000),
+        );
+        let g = gz(&[&a, &b]);
+        let second = gz(&[&a]).len();
+        let whole = [&a[..], &b[..]].concat();
+        assert!(
+            matches!(inflate_slice(&g, 1 << 30), Inflate::Whole(t) if Inflated::bytes(&t) == whole)
+        );
+        // the second member's check damaged, its data intact: none of it, for it cannot be
+        // told from data damaged anywhere
+        let mut crc = g.clone();
+        let n = crc.len();
+        crc[n - 6] ^= 1;
+        let (text, e) = broken(inflate_slice(&crc, 1 << 30));
+        assert_eq!(text, a);
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            e.to_string()
+                .contains(&format!("member at byte {second} is damaged")),
+            "{e}"
+        );
+        // its data damaged: never any of its output that was not checked
+        for at in [second + 12, second + 40, n - 30] {
+            let mut bad = g.clone();
+            bad[at] ^= 0x5a;
+            let (text, e) = broken(inflate_slice(&bad, 1 << 30));
+            assert!(text.starts_with(&a), "{at}");
+            if e.kind() == io::ErrorKind::InvalidData {
+                assert_eq!(text, a, "{at}: {e}");
+            }
+        }
+        // cut short: what the member held up to the cut, after the members before it
+        let (text, e) = broken(inflate_slice(&g[..n - 20], 1 << 30));
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
+        assert!(
+            whole.starts_with(&text) && text.len() > a.len(),
+            "{}",
+            text.len()
+        );
+        // bytes after the last member that are not gzip: every member read, then the error
+        let mut junk = g.clone();
+        junk.extend_from_slice(b"junk after the member");
+        let (text, e) = broken(inflate_slice(&junk, 1 << 30));
+        assert_eq!(text, whole);
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("are not gzip data"), "{e}");
     }
 
     #[test]

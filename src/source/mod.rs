@@ -768,9 +768,9 @@ pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io:
                     },
                     INFLATED_MAX,
                 )?;
-                if let Some(text) = inflated {
+                if let Some(opened) = inflated_whole(inflated) {
                     on_read(input.size);
-                    return Ok(Opened::Memory(text, Encoding::Gzip));
+                    return Ok(opened);
                 }
             } else if head == PARQUET_MAGIC {
                 // read by position: only the needed column chunks, one `pread` each
@@ -843,8 +843,8 @@ pub fn open_received(
     }
     match failure {
         None if body.starts_with(&GZIP_MAGIC) => {
-            if let Some(text) = gunzip::inflate_slice(&body, INFLATED_MAX) {
-                return Ok(Opened::Memory(text, Encoding::Gzip));
+            if let Some(opened) = inflated_whole(gunzip::inflate_slice(&body, INFLATED_MAX)) {
+                return Ok(opened);
             }
         }
         Some(e) if body.is_empty() => return Err(e),
@@ -855,6 +855,21 @@ pub fn open_received(
         256 * 1024,
         io::Cursor::new(body).chain(FailAfter(failure)),
     )))
+}
+
+/// A gzip input inflated whole, opened: its text in memory, or, where a member was damaged or
+/// cut short, the text before it read as a stream that then fails with why (so that the input
+/// is reported as any stream stopped short); `None` where it was declined.
+fn inflated_whole(inflated: gunzip::Inflate) -> Option<Opened> {
+    match inflated {
+        gunzip::Inflate::Whole(text) => Some(Opened::Memory(text, Encoding::Gzip)),
+        gunzip::Inflate::Broken(text, e) => {
+            let text = text.chain(FailAfter(Some(e)));
+            let reader = BufReader::with_capacity(256 * 1024, text);
+            Some(Opened::Text(Box::new(reader), Encoding::Gzip))
+        }
+        gunzip::Inflate::Declined => None,
+    }
 }
 
 /// A reader that is empty, or fails with the error it holds.
@@ -1174,6 +1189,19 @@ mod tests {
         let pq = bytes::Bytes::from_static(b"PAR1 a broken start");
         assert_eq!(open(&pq, Some("cut")).err().unwrap().to_string(), "cut");
         assert!(matches!(open(&pq, None), Ok(Opened::ParquetBytes(_))));
+        // a whole gzip object whose check fails: none of its text, then why, as a corrupt input
+        let mut damaged = gz.to_vec();
+        let n = damaged.len();
+        damaged[n - 6] ^= 1;
+        let damaged = bytes::Bytes::from(damaged);
+        let (got, err) = text_of(open(&damaged, None));
+        assert_eq!(got, "");
+        assert!(err.unwrap().contains("none of its records were counted"));
+        let Opened::Text(mut r, Encoding::Gzip) = open(&damaged, None).unwrap() else {
+            panic!()
+        };
+        let e = r.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(FailureKind::of(&e), FailureKind::Corrupt);
     }
 
     #[test]

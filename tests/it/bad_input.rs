@@ -135,6 +135,43 @@ fn truncated_gzip_and_broken_parquet_are_reported_and_the_rest_counts() {
 }
 
 #[test]
+fn a_gzip_file_that_fails_its_check_counts_none_of_its_records() {
+    // the data intact, only the check in the trailer damaged: such a file cannot be told from
+    // one damaged anywhere (a changed digit decodes as well as the right one), so none of its
+    // records count and the figures stay a lower bound, as an incomplete run's must
+    let w = world(&spec(22, FieldSet::V5), &[Encoding::Gz]);
+    let root = w.dir.path().join(Encoding::Gz.dir());
+    let root_arg = root.to_str().unwrap();
+    let (clean, code) = analyze_json_code(&[root_arg]);
+    assert_eq!(code, Some(0));
+    let files = files_under(&root);
+    let victim = &files[files.len() / 2];
+    let mut data = std::fs::read(victim).unwrap();
+    let n = data.len();
+    data[n - 6] ^= 1;
+    std::fs::write(victim, &data).unwrap();
+    let (r, code) = analyze_json_code(&[root_arg]);
+    assert_eq!(code, Some(7), "written, marked incomplete");
+    let q = &r.analysis.quality;
+    let bad = q.files.iter().find(|f| f.error.is_some()).unwrap();
+    assert_eq!(bad.path, victim.display().to_string());
+    assert_eq!(bad.failure, Some(FailureKind::Corrupt));
+    let error = bad.error.as_deref().unwrap();
+    assert!(
+        error.contains("none of its records were counted"),
+        "{error}"
+    );
+    assert_eq!(bad.counts.lines, 0, "{error}");
+    let was = (clean.analysis.quality.files.iter())
+        .find(|f| f.path == bad.path)
+        .unwrap();
+    assert!(was.counts.lines > 0);
+    let lines = &clean.analysis.quality.lines;
+    assert_eq!(q.lines.lines, lines.lines - was.counts.lines);
+    assert!(r.analysis.total <= clean.analysis.total);
+}
+
+#[test]
 fn malformed_lines_are_counted_with_their_locations() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("mixed.log");
