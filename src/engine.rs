@@ -707,9 +707,13 @@ fn cannot_open(e: &std::io::Error) -> Failure {
 
 /// A text stream that stopped before its end.
 fn stream_stopped(encoding: &str, line: u64, e: &std::io::Error) -> Failure {
+    let at = match line {
+        0 => "before its first line".to_string(),
+        n => format!("after line {n}"),
+    };
     Failure::new(
         FailureKind::of(e),
-        format!("{encoding} stream stopped after line {line}: {e}"),
+        format!("{encoding} stream stopped {at}: {e}"),
     )
 }
 

@@ -161,6 +161,8 @@ fn a_gzip_file_that_fails_its_check_counts_none_of_its_records() {
         error.contains("none of its records were counted"),
         "{error}"
     );
+    let said = "gzip stream stopped before its first line: the gzip member at byte 0 is damaged";
+    assert!(error.starts_with(said), "{error}");
     assert_eq!(bad.counts.lines, 0, "{error}");
     let was = (clean.analysis.quality.files.iter())
         .find(|f| f.path == bad.path)
