@@ -384,6 +384,8 @@ pub enum Malformed {
         "field `{0}` is larger than one interface can carry in an aggregation interval (over 2^48)"
     )]
     TooLarge(&'static str),
+    #[error("field `{0}` is not a time between 2010 and 2100 (Unix seconds or milliseconds)")]
+    TimeOutOfRange(&'static str),
 }
 
 impl Malformed {
@@ -397,6 +399,7 @@ impl Malformed {
             Malformed::BadUtf8 => "bad-utf8",
             Malformed::LineTooLong => "line-too-long",
             Malformed::TooLarge(_) => "too-large",
+            Malformed::TimeOutOfRange(_) => "time-out-of-range",
             Malformed::RunTotal => "run-total",
             Malformed::TransitGateway => "transit-gateway",
             Malformed::JsonWithoutMessage => "json-without-message",
@@ -473,6 +476,24 @@ pub fn checked_region(v: Option<&str>) -> Result<Option<&str>, Malformed> {
 
 /// Values above this are taken to be milliseconds (1e11 s is the year 5138).
 const MILLIS_THRESHOLD: i64 = 100_000_000_000;
+
+/// The times a record's `start` and `end` may hold, in seconds: from 2010-01-01 (VPC flow
+/// logs came in 2015; AWS's own documentation shows records of December 2014) to
+/// 2100-01-01. A time outside is no flow's; taken, one such record stretched the period it
+/// dates over centuries, and every per-day and per-30-day figure with it (a `start` of
+/// 2^64 − 1 made the period 10^11 days and the projections zero).
+pub const TIMES: std::ops::Range<i64> = 1_262_304_000..4_102_444_800;
+
+/// A `start` or `end` value in seconds ([`to_seconds`]), refused outside [`TIMES`].
+#[inline]
+pub fn checked_time(v: Option<u64>, name: &'static str) -> Result<Option<i64>, Malformed> {
+    let Some(v) = v else { return Ok(None) };
+    let t = to_seconds(v.min(i64::MAX as u64) as i64);
+    match TIMES.contains(&t) {
+        true => Ok(Some(t)),
+        false => Err(Malformed::TimeOutOfRange(name)),
+    }
+}
 
 /// Normalise a timestamp that may be in seconds or milliseconds to seconds.
 pub fn to_seconds(t: i64) -> i64 {

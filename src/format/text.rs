@@ -7,7 +7,7 @@ use std::io::Read;
 
 use super::fields::{self, Field, Layout};
 use super::{
-    checked_bytes, checked_region, parse_u64_within, same_bytes, to_seconds, Action, AddrCache,
+    checked_bytes, checked_region, checked_time, parse_u64_within, same_bytes, Action, AddrCache,
     LogStatus, Malformed, Record,
 };
 
@@ -578,8 +578,8 @@ fn set_field<'a>(
         Field::PktDstAddr => rec.pkt_dstaddr = opt_ip(line, at, "pkt-dstaddr", ips)?,
         Field::Packets => rec.packets = opt_num(line, at, "packets")?,
         Field::Bytes => rec.bytes = checked_bytes(opt_num(line, at, "bytes")?)?,
-        Field::Start => rec.start = opt_num(line, at, "start")?.map(|v| to_seconds(v as i64)),
-        Field::End => rec.end = opt_num(line, at, "end")?.map(|v| to_seconds(v as i64)),
+        Field::Start => rec.start = checked_time(opt_num(line, at, "start")?, "start")?,
+        Field::End => rec.end = checked_time(opt_num(line, at, "end")?, "end")?,
         Field::Action => rec.action = parse_action(tok)?,
         Field::LogStatus => rec.status = parse_status(tok)?,
         Field::Region => rec.region = checked_region(opt_str(tok, ascii)?)?,
@@ -1433,7 +1433,7 @@ mod tests {
 
     #[test]
     fn fields_outside_the_projection_are_skipped_unparsed() {
-        let line = b"2 acct eni-1 10.0.0.1 10.0.0.2 1 2 6 lots 12 1 2 ACCEPT OK";
+        let line = b"2 acct eni-1 10.0.0.1 10.0.0.2 1 2 6 lots 12 1788220800 1788220860 ACCEPT OK";
         assert_eq!(
             parse_line(line, &v2()).unwrap_err(),
             Malformed::BadNumber("packets")
@@ -1541,7 +1541,7 @@ mod tests {
         let mut text = String::new();
         let rec = |i: usize| {
             format!(
-                "2 1 eni-{} 10.0.{}.{} 52.216.1.{} 1 2 6 1 {} 1 2 ACCEPT OK\n",
+                "2 1 eni-{} 10.0.{}.{} 52.216.1.{} 1 2 6 1 {} 1788220800 1788220860 ACCEPT OK\n",
                 i / 3,
                 i % 7,
                 i % 200,
@@ -1558,7 +1558,7 @@ mod tests {
         text += &"x".repeat(MAX_LINE + 1);
         text += "\nversion interface-id srcaddr dstaddr bytes start end action log-status\n";
         for i in 0..(2 * BATCH + 3) {
-            text += &format!("2 eni-{i} 10.0.0.1 52.216.1.1 {i} 1 2 ACCEPT OK\n");
+            text += &format!("2 eni-{i} 10.0.0.1 52.216.1.1 {i} 1788220800 1788220860 ACCEPT OK\n");
         }
         let mut whole = Events::default();
         Decoder::new(&v2()).feed(text.as_bytes(), &mut whole);
@@ -1620,7 +1620,7 @@ mod tests {
 
     #[test]
     fn an_over_long_line_is_one_malformed_line_in_bounded_memory() {
-        let ok = "2 1 eni-1 10.0.0.1 52.216.1.1 1 2 6 1 10 1 2 ACCEPT OK\n";
+        let ok = "2 1 eni-1 10.0.0.1 52.216.1.1 1 2 6 1 10 1788220800 1788220860 ACCEPT OK\n";
         for (long, step, end) in [
             (3 * MAX_LINE, 1000, "\n"),
             (MAX_LINE + 1, 64 * 1024, "\n"),
@@ -1664,7 +1664,7 @@ mod tests {
     }
 
     #[test]
-    fn impossible_byte_counts_and_regions_are_malformed() {
+    fn impossible_byte_counts_regions_and_times_are_malformed() {
         let l = Layout::new(fields::parse_field_list("interface-id bytes region"));
         let max = super::super::MAX_RECORD_BYTES;
         assert!(matches!(
@@ -1698,6 +1698,34 @@ mod tests {
                 parse_line(format!("eni-1 5 {bad}").as_bytes(), &l).unwrap_err(),
                 Malformed::BadValue("region"),
                 "{bad:?}"
+            );
+        }
+        // times: from 2010 to 2100, in seconds or milliseconds; anything else is no flow's
+        let t = Layout::new(fields::parse_field_list("interface-id bytes start end"));
+        let times = |start: &str, end: &str| {
+            parse_line(format!("{eni} 5 {start} {end}").as_bytes(), &t).map(|l| match l {
+                Line::Record(r) => (r.start, r.end),
+                _ => panic!("not a record"),
+            })
+        };
+        assert_eq!(
+            times("1262304000", "4102444799"),
+            Ok((Some(1262304000), Some(4102444799)))
+        );
+        assert_eq!(times("1788220800000", "-"), Ok((Some(1788220800), None)));
+        for (start, end, field) in [
+            ("1262303999", "1788220800", "start"),
+            ("0", "1", "start"),
+            ("1788220800", "4102444800", "end"),
+            ("18446744073709551615", "1788220800", "start"),
+            ("9223372036854775807", "1788220800", "start"),
+            ("1788220800", "99999999999", "end"),
+            ("1788220800", "164000066", "end"),
+        ] {
+            assert_eq!(
+                times(start, end),
+                Err(Malformed::TimeOutOfRange(field)),
+                "{start} {end}"
             );
         }
     }

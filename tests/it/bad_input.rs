@@ -174,6 +174,50 @@ fn a_gzip_file_that_fails_its_check_counts_none_of_its_records() {
 }
 
 #[test]
+fn a_record_dated_out_of_any_flows_time_is_malformed_and_leaves_the_period_alone() {
+    // one copy of a real record with `start` and `end` of 2^64 − 1 stretched the period to
+    // 10^11 days and every projection to zero, with exit 0
+    let w = world(&spec(23, FieldSet::V5), &[Encoding::Text]);
+    let root = w.dir.path().join(Encoding::Text.dir());
+    let root_arg = root.to_str().unwrap();
+    let (clean, code) = analyze_json_code(&[root_arg]);
+    assert_eq!(code, Some(0));
+    let files = files_under(&root);
+    let victim = &files[files.len() / 2];
+    let text = std::fs::read_to_string(victim).unwrap();
+    let record = text.lines().last().unwrap();
+    let mut fields: Vec<&str> = record.split(' ').collect();
+    // v5: start and end are the 11th and 12th fields
+    fields[10] = "18446744073709551615";
+    fields[11] = "18446744073709551615";
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(victim)
+        .unwrap();
+    writeln!(f, "{}", fields.join(" ")).unwrap();
+    drop(f);
+    let (r, code) = analyze_json_code(&[root_arg]);
+    assert_eq!(code, Some(0));
+    let q = &r.analysis.quality;
+    assert_eq!(
+        q.lines.malformed,
+        clean.analysis.quality.lines.malformed + 1
+    );
+    let bad = q
+        .files
+        .iter()
+        .find(|f| f.path == victim.display().to_string())
+        .unwrap();
+    let example = &bad.malformed_examples[0];
+    assert!(
+        example.reason.contains("field `start` is not a time"),
+        "{example:?}"
+    );
+    assert_eq!(r.analysis.period, clean.analysis.period);
+    assert_eq!(r.analysis.total, clean.analysis.total);
+}
+
+#[test]
 fn malformed_lines_are_counted_with_their_locations() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("mixed.log");

@@ -27,7 +27,7 @@ use crate::format::text::Sink;
 use crate::format::text::{parse_action, parse_status};
 use crate::format::{
     checked_region, parse_ip, to_seconds, Action, Entry, LogStatus, Malformed, Record,
-    MAX_RECORD_BYTES,
+    MAX_RECORD_BYTES, TIMES,
 };
 
 /// Parquet encodings (parquet.thrift `Encoding`).
@@ -265,6 +265,8 @@ struct Dict {
     ruled: bool,
     /// Every integer entry is a `bytes` value within [`MAX_RECORD_BYTES`].
     within_bytes: bool,
+    /// Every integer entry is a time within [`TIMES`] (once in seconds, [`to_seconds`]).
+    within_times: bool,
     /// An `interface-id` dictionary's number ([`Entry`]), by which its rows name their ENI.
     id: Option<std::num::NonZeroU64>,
 }
@@ -322,6 +324,7 @@ impl Dict {
         self.unsigned = false;
         self.ruled = false;
         self.within_bytes = false;
+        self.within_times = false;
         self.id = None;
     }
 
@@ -678,6 +681,7 @@ impl Column {
                 .ints
                 .iter()
                 .all(|&v| (0..=MAX_RECORD_BYTES as i64).contains(&v));
+            d.within_times = d.ints.iter().all(|&v| TIMES.contains(&to_seconds(v)));
         } else {
             // ASCII throughout (lengths under 128 included): no entry needs checking
             let ascii = buf.is_ascii();
@@ -1107,7 +1111,8 @@ impl<'a> Values<'a> for CleanKeys<'a> {
 
 /// [`super::fill`] for rows of `keys` into dictionary `d`, clean for field `f`: no value is an
 /// error, so no row is marked bad, and each row is one lookup. `false` (and nothing set) for
-/// a field whose values have a rule of their own to check (`bytes` beyond its bound).
+/// a field whose values have a rule of their own to check (`bytes` beyond its bound, a time
+/// outside [`TIMES`]).
 #[inline]
 fn fill_clean<'a>(f: Field, keys: &[u32], d: &'a Dict, recs: &mut [Record<'a>]) -> bool {
     macro_rules! rows {
@@ -1164,8 +1169,8 @@ fn fill_clean<'a>(f: Field, keys: &[u32], d: &'a Dict, recs: &mut [Record<'a>]) 
         Field::PktDstAddr => rows!(ip, |r: &mut Record<'a>, v| r.pkt_dstaddr = v),
         Field::Packets => rows!(int, |r: &mut Record<'a>, v| r.packets = v),
         Field::Bytes if d.within_bytes => rows!(int, |r: &mut Record<'a>, v| r.bytes = v),
-        Field::Start => rows!(secs, |r: &mut Record<'a>, v| r.start = v),
-        Field::End => rows!(secs, |r: &mut Record<'a>, v| r.end = v),
+        Field::Start if d.within_times => rows!(secs, |r: &mut Record<'a>, v| r.start = v),
+        Field::End if d.within_times => rows!(secs, |r: &mut Record<'a>, v| r.end = v),
         Field::TrafficPath => rows!(int, |r: &mut Record<'a>, v: Option<u64>| r.traffic_path =
             v.map(|v| v.min(255) as u8)),
         Field::Action => rows!(
@@ -1176,7 +1181,7 @@ fn fill_clean<'a>(f: Field, keys: &[u32], d: &'a Dict, recs: &mut [Record<'a>]) 
             |k: usize| d.statuses.get(k).copied().unwrap_or_default(),
             |r: &mut Record<'a>, v| r.status = v
         ),
-        Field::Bytes | Field::Other | Field::Version => false,
+        Field::Bytes | Field::Start | Field::End | Field::Other | Field::Version => false,
     }
 }
 

@@ -21,7 +21,7 @@ mod pages;
 use super::fields::{self, Field, FieldSet};
 use super::text::{parse_action, parse_status, Sink};
 use super::{
-    checked_bytes, checked_region, parse_ip, parse_u64, to_seconds, Action, Deferred, Later,
+    checked_bytes, checked_region, checked_time, parse_ip, parse_u64, Action, Deferred, Later,
     LogStatus, Malformed, Record, DEFERRABLE,
 };
 
@@ -637,7 +637,6 @@ fn fill<'a, C: Values<'a>>(
             each(recs, bad, start, $get, $set)
         };
     }
-    let secs = |v: Option<u64>| v.map(|v| to_seconds(v as i64));
     match f {
         Field::InterfaceId => col!(|i| c.text(i), |r, v| r.interface_id = v),
         Field::AccountId => col!(|i| c.text(i), |r, v| r.account_id = v),
@@ -649,8 +648,14 @@ fn fill<'a, C: Values<'a>>(
         Field::Bytes => col!(|i| c.num(i, "bytes").and_then(checked_bytes), |r, v| r
             .bytes =
             v),
-        Field::Start => col!(|i| c.num(i, "start").map(secs), |r, v| r.start = v),
-        Field::End => col!(|i| c.num(i, "end").map(secs), |r, v| r.end = v),
+        Field::Start => col!(
+            |i| c.num(i, "start").and_then(|v| checked_time(v, "start")),
+            |r, v| r.start = v
+        ),
+        Field::End => col!(
+            |i| c.num(i, "end").and_then(|v| checked_time(v, "end")),
+            |r, v| r.end = v
+        ),
         Field::Action => col!(|i| c.action(i), |r, v| r.action = v),
         Field::LogStatus => col!(|i| c.status(i), |r, v| r.status = v),
         Field::Region => col!(|i| c.region(i), |r, v| r.region = v),
@@ -980,6 +985,46 @@ mod tests {
                     };
                     assert_eq!(r, &format!("{want:?}"), "row {i}, {reader:?}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn times_no_flow_has_are_malformed_in_both_readers() {
+        // (seconds or milliseconds; 1970, past 2100, 2^63 − 1: none is a flow's; no negative
+        // value, so that the dictionary is a clean one, read a lookup a row)
+        let good = 1_788_220_800i64;
+        let starts = [good, 0, i64::MAX, 1_262_303_999, good * 1000, 4_102_444_800];
+        let ends = [good + 60, good, good, good, good * 1000 + 60_000, good];
+        let bad_rows: Vec<u64> = vec![2, 3, 4, 6];
+        let n = starts.len();
+        let batch = RecordBatch::try_from_iter([
+            (
+                "interface_id",
+                Arc::new(StringArray::from(vec!["eni-a"; n])) as ArrayRef,
+            ),
+            ("bytes", Arc::new(Int64Array::from(vec![10i64; n]))),
+            ("start", Arc::new(Int64Array::from(starts.to_vec()))),
+            ("end", Arc::new(Int64Array::from(ends.to_vec()))),
+        ])
+        .unwrap();
+        for dictionary in [true, false] {
+            let props = WriterProperties::builder()
+                .set_dictionary_enabled(dictionary)
+                .build();
+            let b = written(&batch, props);
+            for reader in [Reader::Fast, Reader::Arrow] {
+                let mut seen = Seen::default();
+                let rows = with_reader(reader, || decode(b.clone(), FieldSet::ALL, &mut seen));
+                assert_eq!(rows.unwrap(), n as u64);
+                let rows: Vec<u64> = seen.malformed.iter().map(|m| m.0).collect();
+                assert_eq!(rows, bad_rows, "{reader:?}, dictionary {dictionary}");
+                for (row, why) in &seen.malformed {
+                    let want = Malformed::TimeOutOfRange("start").to_string();
+                    assert_eq!(why, &want, "row {row}, {reader:?}");
+                }
+                assert_eq!(seen.records.len(), 2);
+                assert!(seen.records[1].contains(&format!("start: Some({good})")));
             }
         }
     }
