@@ -134,18 +134,34 @@ fn truncated_gzip_and_broken_parquet_are_reported_and_the_rest_counts() {
     }
 }
 
+/// A v5 world in `encoding`, the folder of its files, its analysis as written, and the file in
+/// the middle of the folder, for a test to damage.
+fn one_file_to_damage(
+    seed: u64,
+    encoding: Encoding,
+) -> (
+    crate::support::GenWorld,
+    std::path::PathBuf,
+    flowcost::report::Report,
+    std::path::PathBuf,
+) {
+    let w = world(&spec(seed, FieldSet::V5), &[encoding]);
+    let root = w.dir.path().join(encoding.dir());
+    let (clean, code) = analyze_json_code(&[root.to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    let files = files_under(&root);
+    let victim = files[files.len() / 2].clone();
+    (w, root, clean, victim)
+}
+
 #[test]
 fn a_gzip_file_that_fails_its_check_counts_none_of_its_records() {
     // the data intact, only the check in the trailer damaged: such a file cannot be told from
     // one damaged anywhere (a changed digit decodes as well as the right one), so none of its
     // records count and the figures stay a lower bound, as an incomplete run's must
-    let w = world(&spec(22, FieldSet::V5), &[Encoding::Gz]);
-    let root = w.dir.path().join(Encoding::Gz.dir());
+    let (_w, root, clean, victim) = one_file_to_damage(22, Encoding::Gz);
     let root_arg = root.to_str().unwrap();
-    let (clean, code) = analyze_json_code(&[root_arg]);
-    assert_eq!(code, Some(0));
-    let files = files_under(&root);
-    let victim = &files[files.len() / 2];
+    let victim = &victim;
     let mut data = std::fs::read(victim).unwrap();
     let n = data.len();
     data[n - 6] ^= 1;
@@ -177,13 +193,9 @@ fn a_gzip_file_that_fails_its_check_counts_none_of_its_records() {
 fn a_record_dated_out_of_any_flows_time_is_malformed_and_leaves_the_period_alone() {
     // one copy of a real record with `start` and `end` of 2^64 − 1 stretched the period to
     // 10^11 days and every projection to zero, with exit 0
-    let w = world(&spec(23, FieldSet::V5), &[Encoding::Text]);
-    let root = w.dir.path().join(Encoding::Text.dir());
+    let (_w, root, clean, victim) = one_file_to_damage(23, Encoding::Text);
     let root_arg = root.to_str().unwrap();
-    let (clean, code) = analyze_json_code(&[root_arg]);
-    assert_eq!(code, Some(0));
-    let files = files_under(&root);
-    let victim = &files[files.len() / 2];
+    let victim = &victim;
     let text = std::fs::read_to_string(victim).unwrap();
     let record = text.lines().last().unwrap();
     let mut fields: Vec<&str> = record.split(' ').collect();

@@ -962,29 +962,37 @@ mod tests {
             ),
         ])
         .unwrap();
+        read_every_way(&batch, |seen, n, reader, _| {
+            assert_eq!(n, rows as u64);
+            assert_eq!(seen.records.len(), rows);
+            for (i, r) in seen.records.iter().enumerate() {
+                let id = eni(i);
+                let want = Record {
+                    interface_id: id.as_deref(),
+                    bytes: bytes(i).map(|v| v as u64),
+                    action: match action(i) {
+                        Some(_) => Action::Reject,
+                        None => Action::Accept,
+                    },
+                    ..Record::default()
+                };
+                assert_eq!(r, &format!("{want:?}"), "row {i}, {reader:?}");
+            }
+        });
+    }
+
+    /// `batch` written with dictionaries and without, each read by both readers: `check` gets
+    /// what each reading saw, the rows it read, the reader and whether dictionaries were on.
+    fn read_every_way(batch: &RecordBatch, mut check: impl FnMut(&Seen, u64, Reader, bool)) {
         for dictionary in [true, false] {
             let props = WriterProperties::builder()
                 .set_dictionary_enabled(dictionary)
                 .build();
-            let b = written(&batch, props);
+            let b = written(batch, props);
             for reader in [Reader::Fast, Reader::Arrow] {
                 let mut seen = Seen::default();
                 let n = with_reader(reader, || decode(b.clone(), FieldSet::ALL, &mut seen));
-                assert_eq!(n.unwrap(), rows as u64);
-                assert_eq!(seen.records.len(), rows);
-                for (i, r) in seen.records.iter().enumerate() {
-                    let id = eni(i);
-                    let want = Record {
-                        interface_id: id.as_deref(),
-                        bytes: bytes(i).map(|v| v as u64),
-                        action: match action(i) {
-                            Some(_) => Action::Reject,
-                            None => Action::Accept,
-                        },
-                        ..Record::default()
-                    };
-                    assert_eq!(r, &format!("{want:?}"), "row {i}, {reader:?}");
-                }
+                check(&seen, n.unwrap(), reader, dictionary);
             }
         }
     }
@@ -1008,25 +1016,17 @@ mod tests {
             ("end", Arc::new(Int64Array::from(ends.to_vec()))),
         ])
         .unwrap();
-        for dictionary in [true, false] {
-            let props = WriterProperties::builder()
-                .set_dictionary_enabled(dictionary)
-                .build();
-            let b = written(&batch, props);
-            for reader in [Reader::Fast, Reader::Arrow] {
-                let mut seen = Seen::default();
-                let rows = with_reader(reader, || decode(b.clone(), FieldSet::ALL, &mut seen));
-                assert_eq!(rows.unwrap(), n as u64);
-                let rows: Vec<u64> = seen.malformed.iter().map(|m| m.0).collect();
-                assert_eq!(rows, bad_rows, "{reader:?}, dictionary {dictionary}");
-                for (row, why) in &seen.malformed {
-                    let want = Malformed::TimeOutOfRange("start").to_string();
-                    assert_eq!(why, &want, "row {row}, {reader:?}");
-                }
-                assert_eq!(seen.records.len(), 2);
-                assert!(seen.records[1].contains(&format!("start: Some({good})")));
+        read_every_way(&batch, |seen, rows, reader, dictionary| {
+            assert_eq!(rows, n as u64);
+            let rows: Vec<u64> = seen.malformed.iter().map(|m| m.0).collect();
+            assert_eq!(rows, bad_rows, "{reader:?}, dictionary {dictionary}");
+            for (row, why) in &seen.malformed {
+                let want = Malformed::TimeOutOfRange("start").to_string();
+                assert_eq!(why, &want, "row {row}, {reader:?}");
             }
-        }
+            assert_eq!(seen.records.len(), 2);
+            assert!(seen.records[1].contains(&format!("start: Some({good})")));
+        });
     }
 
     #[test]
