@@ -66,7 +66,7 @@ fn gunzip_into(d: &mut Inflater, gz: &[u8], out: &mut Vec<u8>, limit: usize) -> 
     let mut want = isize_hint.max(gz.len().saturating_mul(4)).max(64 * 1024);
     while pos < gz.len() {
         let rest = &gz[pos..];
-        if rest.len() < 18 || rest[0] != 0x1f || rest[1] != 0x8b {
+        if rest.len() < 18 || !rest.starts_with(&super::GZIP_MAGIC) {
             return stop(Declined::BadData, pos);
         }
         loop {
@@ -248,7 +248,7 @@ fn inflate_into_spare(
 /// after `out`; `None` where the streaming inflater reads the member whole or past `limit`
 /// (the input is then streamed, as any declined one).
 fn broken_member(gz: &[u8], at: usize, out: &mut Vec<u8>, limit: usize) -> Option<io::Error> {
-    if !gz.starts_with(&[0x1f, 0x8b]) {
+    if !gz.starts_with(&super::GZIP_MAGIC) {
         return Some(io::Error::new(
             io::ErrorKind::InvalidData,
             format!(

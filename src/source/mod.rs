@@ -736,7 +736,7 @@ impl<R: Read, F: FnMut(u64)> Read for Counting<R, F> {
     }
 }
 
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+pub(crate) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const PARQUET_MAGIC: [u8; 4] = *b"PAR1";
 
 /// Gzip files up to this size are read whole and inflated with libdeflate (AWS delivers
