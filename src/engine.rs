@@ -18,7 +18,7 @@ use crate::format::text::Sink;
 use crate::format::text::{Blocks, Decoder};
 use crate::format::{parquet, text, Layout, Malformed, Record};
 use crate::source::s3::{Body, Downloads};
-use crate::source::{self, Encoding, Failure, FailureKind, Input, Location, Opened};
+use crate::source::{self, gunzip, Encoding, Failure, FailureKind, Input, Location, Opened};
 use crate::spill::{Run, Spill};
 
 /// Default size of the chunks a large text input is cut into; inputs of at least
@@ -445,7 +445,30 @@ impl Engine<'_> {
                 return self.ingest_split(input, reader, enc, stats, region, accs, progress);
             }
         }
-        let mut sink = self.fan(accs, input, &stats, region);
+        self.decode(input, opened, &stats, region, read, accs, progress);
+        progress.file_done();
+    }
+
+    /// Decode one opened input, in one piece, into the accumulators of the targets that take
+    /// it. A gzip stream is checked only at each member's end, after its records were decoded:
+    /// they go to accumulators of their own, merged in unless a member turns out damaged
+    /// ([`gunzip::discredits`]), when none of the input's records are counted and it is
+    /// reported as corrupt.
+    #[allow(clippy::too_many_arguments)]
+    fn decode(
+        &self,
+        input: &Input,
+        opened: std::io::Result<Opened>,
+        stats: &FileStats,
+        region: Option<u16>,
+        read: &AtomicU64,
+        accs: &mut Accs,
+        progress: &Progress,
+    ) {
+        let checked_late = matches!(opened, Ok(Opened::Text(_, Encoding::Gzip)));
+        let mut staging = checked_late.then(|| Accs::new(self.targets));
+        let mut sink = self.fan(staging.as_mut().unwrap_or(accs), input, stats, region);
+        let mut discredited = false;
         let error = match opened {
             Err(e) => Some(cannot_open(&e)),
             Ok(Opened::Memory(m, enc)) => {
@@ -457,7 +480,10 @@ impl Engine<'_> {
                 sink.set_format(enc);
                 text::decode(reader, self.layout, &mut sink)
                     .err()
-                    .map(|(line, e)| stream_stopped(enc.name(), line, &e))
+                    .map(|(line, e)| {
+                        discredited = gunzip::discredits(&e);
+                        stream_stopped(enc.name(), line, &e)
+                    })
             }
             Ok(Opened::ParquetFile(f)) => {
                 sink.set_format(Encoding::Parquet);
@@ -476,8 +502,45 @@ impl Engine<'_> {
         if input.location == Location::Stdin {
             sink.set_size(read.load(Ordering::Relaxed));
         }
-        sink.finish(error);
-        progress.file_done();
+        let dropped = match error {
+            Some(f) if discredited && checked_late => Some((sink.take(), f)),
+            error => {
+                sink.finish(error);
+                None
+            }
+        };
+        match (dropped, staging) {
+            (Some((stats, f)), _) => self.record_discredited(input, stats, f, accs),
+            (None, Some(staged)) => accs.merge(staged),
+            (None, None) => {}
+        }
+    }
+
+    /// An input whose gzip stream was found damaged after some of its records were decoded:
+    /// none of them counted (dropped with the accumulators they went to), its stats (`stats`,
+    /// one per target taking it) say so, with `f`'s kind and message.
+    fn record_discredited(
+        &self,
+        input: &Input,
+        stats: Vec<FileStats>,
+        f: Failure,
+        accs: &mut Accs,
+    ) {
+        let taking = (0..self.targets.len()).filter(|&t| self.targets[t].takes(input));
+        for (t, read) in taking.zip(stats) {
+            let lines = read.counts.lines;
+            accs.0[t].inputs.files.push(FileStats {
+                counts: LineCounts::default(),
+                malformed_examples: Vec::new(),
+                skipdata_windows: 0,
+                failure: Some(f.kind),
+                error: Some(format!(
+                    "{}; none of its {lines} lines were counted (a streamed gzip member is checked only at its end)",
+                    f.message
+                )),
+                ..read
+            });
+        }
     }
 
     /// Read a large text input on one thread (reading and decompressing) while the pool
@@ -535,18 +598,32 @@ impl Engine<'_> {
                     s.discard(vec![run]);
                 }
             }
-            self.reread_whole(input, stats, region, accs);
+            self.reread_whole(input, stats, region, accs, progress);
             progress.file_done();
             return;
         }
         infos.sort_by_key(|i| i.index);
+        let discredited = read_error.as_ref().is_some_and(gunzip::discredits);
         let failure = read_error.map(|e| {
             let lines = infos.iter().map(|i| i.lines).sum();
             stream_stopped(format.name(), lines, &e)
         });
         let taking = (0..self.targets.len()).filter(|&t| self.targets[t].takes(input));
-        for (k, t) in taking.enumerate() {
-            let stats = stitched(stats.clone(), &infos, k, failure.as_ref());
+        let each: Vec<FileStats> = (0..taking.clone().count())
+            .map(|k| stitched(stats.clone(), &infos, k, failure.as_ref()))
+            .collect();
+        if let (true, Some(f)) = (discredited, failure) {
+            // a member found damaged after its records were parsed: the chunks' results go
+            for (i, run) in runs {
+                if let Some(s) = self.targets[i].spill {
+                    s.discard(vec![run]);
+                }
+            }
+            self.record_discredited(input, each, f, accs);
+            progress.file_done();
+            return;
+        }
+        for (t, stats) in taking.zip(each) {
             accs.0[t].inputs.files.push(stats);
         }
         for (i, run) in runs {
@@ -639,32 +716,27 @@ impl Engine<'_> {
     }
 
     /// A split input whose layout changed mid-file, read again from its start in one piece.
-    fn reread_whole(&self, input: &Input, stats: FileStats, region: Option<u16>, accs: &mut Accs) {
+    fn reread_whole(
+        &self,
+        input: &Input,
+        stats: FileStats,
+        region: Option<u16>,
+        accs: &mut Accs,
+        progress: &Progress,
+    ) {
         let fresh = FileStats {
             path: stats.path,
             size: stats.size,
             ..Default::default()
         };
-        let mut sink = self.fan(accs, input, &fresh, region);
-        let error = match source::open(input, |_| {}) {
-            Ok(Opened::Memory(m, enc)) => {
-                sink.set_format(enc);
-                text::decode_slice(m.bytes(), self.layout, &mut sink);
-                None
+        let opened = match source::open(input, |_| {}) {
+            Ok(Opened::ParquetFile(_) | Opened::ParquetBytes(_)) => {
+                Err(Failure::new(FailureKind::Io, "the input changed while it was read").into_io())
             }
-            Ok(Opened::Text(r, enc)) => {
-                sink.set_format(enc);
-                text::decode(r, self.layout, &mut sink)
-                    .err()
-                    .map(|(line, e)| stream_stopped(enc.name(), line, &e))
-            }
-            Ok(_) => Some(Failure::new(
-                FailureKind::Io,
-                "the input changed while it was read",
-            )),
-            Err(e) => Some(cannot_open(&e)),
+            opened => opened,
         };
-        sink.finish(error);
+        let unread = AtomicU64::new(0); // a split input is a file: its size is known
+        self.decode(input, opened, &fresh, region, &unread, accs, progress);
     }
 }
 

@@ -11,6 +11,11 @@
 //!
 //! The buffers are kept per thread and reused from file to file, so steady-state reading
 //! allocates nothing.
+//!
+//! Larger inputs and streams are inflated as they are read ([`Members`]); a member is checked
+//! only at its end, after its text was handed on, so an error of damaged data in a member that
+//! gave text says that text cannot be trusted ([`discredits`]), and the engine drops what the
+//! input added up to.
 
 use std::cell::RefCell;
 use std::io::{self, BufRead, Read};
@@ -281,6 +286,103 @@ fn broken_member(gz: &[u8], at: usize, out: &mut Vec<u8>, limit: usize) -> Optio
     }
 }
 
+/// The text of a gzip stream, member after member, inflated as it is read. A member's check
+/// comes at its end, after its text was read: an error of damaged data (bad deflate data, a
+/// failed check) in a member that already gave text is marked as [discrediting](discredits)
+/// it. An error before a member gave any text discredits nothing (the members before it were
+/// each checked): a bad header of a later member, bytes after the last member that are not
+/// gzip (reported, after every member is read, as the whole-buffer path does). A member cut
+/// short is not damaged: its text up to the cut stands, and the error is `UnexpectedEof`.
+pub struct Members<R: BufRead> {
+    member: Option<flate2::bufread::GzDecoder<R>>,
+    /// Whether the member being read has given text.
+    gave: bool,
+}
+
+impl<R: BufRead> Members<R> {
+    /// A stream that starts with a gzip member.
+    pub fn new(r: R) -> Members<R> {
+        Members {
+            member: Some(flate2::bufread::GzDecoder::new(r)),
+            gave: false,
+        }
+    }
+
+    /// The member after the one that ended, if any bytes are left.
+    fn next_member(&mut self) -> io::Result<()> {
+        let Some(m) = self.member.take() else {
+            return Ok(());
+        };
+        let mut r = m.into_inner();
+        let rest = r.fill_buf()?;
+        if rest.is_empty() {
+            return Ok(());
+        }
+        if rest[0] != super::GZIP_MAGIC[0] {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the bytes after the last whole gzip member are not gzip data",
+            ));
+        }
+        // a bad header is reported by the member's first read, before it gives text
+        self.member = Some(flate2::bufread::GzDecoder::new(r));
+        self.gave = false;
+        Ok(())
+    }
+}
+
+impl<R: BufRead> Read for Members<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let Some(m) = self.member.as_mut() else {
+                return Ok(0);
+            };
+            match m.read(buf) {
+                Ok(0) => self.next_member()?,
+                Ok(n) => {
+                    self.gave = true;
+                    return Ok(n);
+                }
+                Err(e)
+                    if self.gave
+                        && matches!(
+                            e.kind(),
+                            io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput
+                        ) =>
+                {
+                    self.member = None;
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        Discredited(format!(
+                            "a gzip member is damaged ({e}), after some of its text was read"
+                        )),
+                    ));
+                }
+                Err(e) => {
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        self.member = None;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// The error of a streamed gzip member found damaged after it gave text ([`Members`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Discredited(String);
+
+/// Whether `e` says that the text its stream gave before it cannot be trusted: a streamed gzip
+/// member failed its check, or its data was damaged, after some of its text was read.
+pub fn discredits(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|x| x.is::<Discredited>())
+}
+
 /// Decompress `gz` (one gzip member or more) into `out` (cleared first), which must come to
 /// exactly `size` bytes: a Parquet page, whose header states its size. Uses the thread's
 /// decompressor.
@@ -304,6 +406,7 @@ pub fn gunzip(gz: &[u8], limit: usize) -> Result<Vec<u8>, Declined> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::FailureKind;
     use std::io::Write;
 
     fn gz(parts: &[&[u8]]) -> Vec<u8> {
@@ -385,6 +488,74 @@ mod tests {
         assert_eq!(text, whole);
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
         assert!(e.to_string().contains("are not gzip data"), "{e}");
+    }
+
+    /// Everything a [`Members`] stream gives before it ends or fails (read through a small
+    /// buffer, as the decoder's blocks read it), and how it failed.
+    fn streamed(gz: &[u8]) -> (Vec<u8>, Option<io::Error>) {
+        let mut r = Members::new(io::BufReader::with_capacity(64, gz));
+        let mut out = Vec::new();
+        let mut buf = [0u8; 1000];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => return (out, None),
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn a_streamed_member_found_damaged_after_its_text_discredits_it_nothing_else_does() {
+        let (a, b) = (
+            b"first member\n".repeat(2000),
+            b"second member\n".repeat(2000),
+        );
+        let g = gz(&[&a, b"", &b]);
+        let whole = [&a[..], &b[..]].concat();
+        let (text, e) = streamed(&g);
+        assert_eq!(text, whole);
+        assert!(e.is_none(), "{e:?}");
+        let second = gz(&[&a, b""]).len();
+        let n = g.len();
+        // the last member's check damaged, its data intact: found after its text was read
+        let mut crc = g.clone();
+        crc[n - 6] ^= 1;
+        let (text, e) = streamed(&crc);
+        assert_eq!(text, whole, "the text is read before the check");
+        let e = e.unwrap();
+        assert!(discredits(&e), "{e}");
+        assert_eq!(FailureKind::of(&e), FailureKind::Corrupt);
+        // its data damaged: discredited wherever the damage is found after some text
+        for at in [second + 40, n - 30] {
+            let mut bad = g.clone();
+            bad[at] ^= 0x5a;
+            let (text, e) = streamed(&bad);
+            let e = e.unwrap_or_else(|| panic!("{at}: read to the end"));
+            assert!(text.starts_with(&a), "{at}");
+            if text.len() > a.len() {
+                assert!(discredits(&e), "{at}: {e}");
+            }
+        }
+        // cut short: what it held up to the cut, not discredited
+        let (text, e) = streamed(&g[..n - 20]);
+        let e = e.unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
+        assert!(!discredits(&e));
+        assert!(whole.starts_with(&text) && text.len() > a.len());
+        // bytes after the last member that are not gzip, or a later member's header damaged:
+        // every checked member read, then the error, which discredits none of them
+        let mut junk = g.clone();
+        junk.extend_from_slice(b"junk after the member");
+        let mut header = g.clone();
+        header[second + 3] = 0xff; // reserved flag bits set
+        for (name, input, before) in [("junk", junk, &whole), ("header", header, &a)] {
+            let (text, e) = streamed(&input);
+            let e = e.unwrap_or_else(|| panic!("{name}: read to the end"));
+            assert!(!discredits(&e), "{name}: {e}");
+            assert_eq!(FailureKind::of(&e), FailureKind::Corrupt, "{name}");
+            assert_eq!(&text, before, "{name}");
+        }
     }
 
     #[test]

@@ -13,8 +13,6 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 
-use flate2::read::MultiGzDecoder;
-
 /// How an input is encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -900,7 +898,7 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 
 fn sniffed(mut reader: Box<dyn BufRead + Send>) -> io::Result<Opened> {
     if reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
-        let gz = MultiGzDecoder::new(reader);
+        let gz = gunzip::Members::new(reader);
         return Ok(Opened::Text(
             Box::new(BufReader::with_capacity(256 * 1024, gz)),
             Encoding::Gzip,

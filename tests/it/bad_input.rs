@@ -189,6 +189,86 @@ fn a_gzip_file_that_fails_its_check_counts_none_of_its_records() {
     assert!(r.analysis.total <= clean.analysis.total);
 }
 
+/// Write at `path` a gzip file of `text`'s first line, then the lines after it repeated,
+/// in stored blocks: larger than the inputs read whole, so that it is inflated as it is read.
+fn streamed_gzip(path: &std::path::Path, text: &[u8]) {
+    let cut = text.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let (first, rest) = text.split_at(cut);
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::none(),
+    );
+    gz.write_all(first).unwrap();
+    let mut written = first.len() as u64;
+    while written <= flowcost::source::WHOLE_GZIP_MAX + (1 << 20) {
+        gz.write_all(rest).unwrap();
+        written += rest.len() as u64;
+    }
+    gz.finish().unwrap();
+}
+
+#[test]
+fn a_streamed_gzip_input_that_fails_its_check_counts_none_of_its_records() {
+    // gzip over 16 MiB, or on standard input, is inflated as it is read: a member's check
+    // comes after its records were decoded, so they are dropped when it fails, whether the
+    // file is read in one piece, split among workers, or piped in
+    let (w, root, _, victim) = one_file_to_damage(24, Encoding::Text);
+    let text = std::fs::read(&victim).unwrap();
+    std::fs::remove_file(&victim).unwrap();
+    let root_arg = root.to_str().unwrap();
+    let (without, code) = analyze_json_code(&[root_arg]);
+    assert_eq!(code, Some(0));
+    let big = root.join("big.log.gz");
+    streamed_gzip(&big, &text);
+    let (intact, code) = analyze_json_code(&[root_arg]);
+    assert_eq!(code, Some(0));
+    let counted = |r: &flowcost::report::Report| r.analysis.quality.lines.counted;
+    assert!(counted(&intact) > counted(&without) + 50_000);
+    let big_lines = (intact.analysis.quality.files.iter())
+        .find(|f| f.path.ends_with("big.log.gz"))
+        .unwrap()
+        .counts
+        .lines;
+    let mut data = std::fs::read(&big).unwrap();
+    let n = data.len();
+    data[n - 6] ^= 1;
+    std::fs::write(&big, &data).unwrap();
+    let big_path = big.display().to_string();
+    for how in [&["-j", "1"][..], &["-j", "2", "--chunk-size", "65536"]] {
+        let (r, code) = analyze_json_code(&[how, &[root_arg]].concat());
+        assert_eq!(code, Some(7), "{how:?}");
+        let q = &r.analysis.quality;
+        let bad = q.files.iter().find(|f| f.error.is_some()).unwrap();
+        assert_eq!(bad.path, big_path, "{how:?}");
+        assert_eq!(bad.failure, Some(FailureKind::Corrupt), "{how:?}");
+        let error = bad.error.as_deref().unwrap();
+        assert!(error.contains("lines were counted"), "{how:?}: {error}");
+        assert_eq!(bad.counts, Default::default(), "{how:?}");
+        assert_eq!(q.lines, without.analysis.quality.lines, "{how:?}");
+        assert_eq!(r.analysis.total, without.analysis.total, "{how:?}");
+    }
+    // piped in: the NAT named, so that what was read (nothing) is reported
+    let o = bin()
+        .args(["analyze", "--format", "json", "-q", "-"])
+        .args([
+            "--nat-eni",
+            &w.truth.nat_enis[0],
+            "--region",
+            &w.truth.region,
+        ])
+        .stdin(std::fs::File::open(&big).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    let q = &r.analysis.quality;
+    assert_eq!(q.files[0].failure, Some(FailureKind::Corrupt));
+    assert_eq!(q.lines, Default::default());
+    assert_eq!(r.analysis.total, 0);
+    let said = format!("none of its {big_lines} lines were counted");
+    assert!(stderr(&o).contains(&said), "{}", stderr(&o));
+}
+
 #[test]
 fn a_record_dated_out_of_any_flows_time_is_malformed_and_leaves_the_period_alone() {
     // one copy of a real record with `start` and `end` of 2^64 − 1 stretched the period to
