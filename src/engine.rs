@@ -608,8 +608,10 @@ impl Engine<'_> {
             let lines = infos.iter().map(|i| i.lines).sum();
             stream_stopped(format.name(), lines, &e)
         });
-        let taking = (0..self.targets.len()).filter(|&t| self.targets[t].takes(input));
-        let each: Vec<FileStats> = (0..taking.clone().count())
+        let taking: Vec<usize> = (0..self.targets.len())
+            .filter(|&t| self.targets[t].takes(input))
+            .collect();
+        let each: Vec<FileStats> = (0..taking.len())
             .map(|k| stitched(stats.clone(), &infos, k, failure.as_ref()))
             .collect();
         if let (true, Some(f)) = (discredited, failure) {
@@ -623,7 +625,7 @@ impl Engine<'_> {
             progress.file_done();
             return;
         }
-        for (t, stats) in taking.zip(each) {
+        for (t, stats) in taking.into_iter().zip(each) {
             accs.0[t].inputs.files.push(stats);
         }
         for (i, run) in runs {

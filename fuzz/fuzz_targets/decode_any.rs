@@ -1,6 +1,9 @@
 //! Any bytes, as an input arrives from disk or S3: sniffed (gzip, Parquet, text), opened and
 //! decoded into the real account stage under three layouts. Never a panic, and every line
-//! read lands in exactly one bucket.
+//! read lands in exactly one bucket. Gzip bytes are also read as a stream, and the two paths
+//! must agree: the same text where either reads to the end or the stream's error discredits
+//! nothing; where it does, the whole-buffer path's text (the members before the damaged one)
+//! is where the stream's starts.
 #![no_main]
 
 use flowcost::account::{Accumulator, FileStats, Params};
@@ -8,6 +11,42 @@ use flowcost::classify::IpRanges;
 use flowcost::format::{fields, parquet, text, Layout};
 use flowcost::source::{self, Opened};
 use libfuzzer_sys::fuzz_target;
+
+/// The most text compared between the two gzip paths (past it, neither is compared).
+const COMPARED: u64 = 100 << 20;
+
+/// An opened input's text, up to [`COMPARED`] bytes and one more, and the error it stopped
+/// on; `None` for Parquet or an input that did not open.
+fn text_of(o: std::io::Result<Opened>) -> Option<(Vec<u8>, Option<std::io::Error>)> {
+    use std::io::Read;
+    let r: Box<dyn Read> = match o {
+        Ok(Opened::Memory(m, _)) => Box::new(m),
+        Ok(Opened::Text(r, _)) => r,
+        _ => return None,
+    };
+    let mut text = Vec::new();
+    let e = r.take(COMPARED + 1).read_to_end(&mut text).err();
+    Some((text, e))
+}
+
+/// The whole-buffer and the streaming gzip paths agree on `data` (see the module's comment).
+fn gzip_paths_agree(data: &[u8]) {
+    let whole = text_of(source::open_received(bytes::Bytes::copy_from_slice(data), None, |_| {}));
+    let stream = text_of(source::open_stream(Box::new(std::io::Cursor::new(data.to_vec())), |_| {}));
+    let (Some((w, we)), Some((s, se))) = (whole, stream) else {
+        return;
+    };
+    if w.len() as u64 > COMPARED || s.len() as u64 > COMPARED {
+        return;
+    }
+    let discredited = se.as_ref().is_some_and(source::gunzip::discredits);
+    if we.is_none() || se.is_none() || !discredited {
+        assert_eq!(w, s, "whole {we:?}, stream {se:?}");
+        assert_eq!(we.is_none(), se.is_none(), "whole {we:?}, stream {se:?}");
+    } else {
+        assert!(s.starts_with(&w), "whole {we:?}, stream {se:?}");
+    }
+}
 
 fuzz_target!(
     // libfuzzer-sys aborts on any panic, even one flowcost catches and reports (the parquet
@@ -46,4 +85,7 @@ fuzz_target!(
     let c = sink.stats.counts.clone();
     assert_eq!(c.accounted(), c.lines, "every line in one bucket");
     sink.finish(None);
+    if data.starts_with(&[0x1f, 0x8b]) {
+        gzip_paths_agree(data);
+    }
 });
