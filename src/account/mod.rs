@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 use crate::classify::{Class, IpRanges, LookupCache};
 use crate::config::RunConfig;
-use crate::format::{is_private, Action, Entry, Field, LogStatus, Malformed, Record, Sink};
+use crate::format::{
+    is_private, Action, Entry, Field, LogStatus, Malformed, Record, Sink, MAX_RECORD_SPAN,
+};
 use crate::hint::{prefetch, prefetch_value};
 
 mod cells;
@@ -1703,6 +1705,11 @@ impl FileSink<'_> {
             }
             LogStatus::Ok => {}
         }
+        if let (Some(s), Some(e)) = (r.start, r.end) {
+            if !(0..=MAX_RECORD_SPAN).contains(&e.saturating_sub(s)) {
+                return self.refuse(Malformed::TimeSpan);
+            }
+        }
         if let Some(t) = r.start {
             let d = &mut self.acc.inputs.dated;
             d.first = d.first.min(t);
@@ -1720,11 +1727,17 @@ impl FileSink<'_> {
             }
         }
         if !self.spend(r.bytes.unwrap_or(0)) {
-            self.stats.counts.lines -= 1;
-            self.malformed(self.stats.counts.lines + 1, Malformed::RunTotal);
-            return false;
+            return self.refuse(Malformed::RunTotal);
         }
         true
+    }
+
+    /// The record just admitted to the line count is malformed after all, for `why`.
+    #[cold]
+    fn refuse(&mut self, why: Malformed) -> bool {
+        self.stats.counts.lines -= 1;
+        self.malformed(self.stats.counts.lines + 1, why);
+        false
     }
 
     /// A record without `interface-id`: counted (or rejected) apart, in no ENI's figures.
@@ -2413,6 +2426,50 @@ mod tests {
         assert_eq!(
             (table[0].1.records, table[0].1.public.values().sum::<u64>()),
             (1, 10)
+        );
+    }
+
+    #[test]
+    fn a_record_ending_before_its_start_or_lasting_over_an_hour_is_malformed() {
+        // one such time stretched its NAT gateway's covered time, and every projection shrank
+        let t = 1_788_220_800;
+        let rec = |start: Option<i64>, end: Option<i64>| Record {
+            interface_id: Some("eni-a"),
+            srcaddr: "10.0.0.5".parse().ok(),
+            dstaddr: "52.216.8.1".parse().ok(),
+            bytes: Some(10),
+            start,
+            end,
+            ..Record::default()
+        };
+        let records = [
+            rec(Some(t), Some(t)),
+            rec(Some(t), Some(t + MAX_RECORD_SPAN)),
+            rec(Some(t), None),
+            rec(None, Some(t + 60)),
+            rec(Some(t), Some(t - 1)),
+            rec(Some(t), Some(t + MAX_RECORD_SPAN + 1)),
+            rec(Some(t), Some(4_102_444_000)),
+            rec(Some(1_300_000_000), Some(t)),
+            rec(Some(t), Some(t + 60)),
+        ];
+        let (stats, acc) = through_a_sink(RunConfig::default(), &records);
+        let c = &stats.counts;
+        assert_eq!((c.lines, c.counted, c.malformed), (9, 5, 4));
+        let lines: Vec<u64> = stats.malformed_examples.iter().map(|b| b.line).collect();
+        assert_eq!(lines, [5, 6, 7, 8]);
+        let why = Malformed::TimeSpan.to_string();
+        assert!(stats.malformed_examples.iter().all(|b| b.reason == why));
+        // neither the data's span nor the ENI's takes their times
+        assert_eq!(
+            (acc.inputs.dated.first(), acc.inputs.dated.last()),
+            (Some(t), Some(t + MAX_RECORD_SPAN))
+        );
+        let table = sorted_table(acc);
+        assert_eq!(table[0].1.records, 5);
+        assert_eq!(
+            (table[0].1.span.first(), table[0].1.span.last()),
+            (Some(t), Some(t + MAX_RECORD_SPAN))
         );
     }
 

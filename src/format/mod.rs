@@ -386,6 +386,8 @@ pub enum Malformed {
     TooLarge(&'static str),
     #[error("field `{0}` is not a time between 2010 and 2100 (Unix seconds or milliseconds)")]
     TimeOutOfRange(&'static str),
+    #[error("`end` is before `start` or more than an hour after it (a record covers one aggregation interval, at most ten minutes)")]
+    TimeSpan,
 }
 
 impl Malformed {
@@ -400,12 +402,20 @@ impl Malformed {
             Malformed::LineTooLong => "line-too-long",
             Malformed::TooLarge(_) => "too-large",
             Malformed::TimeOutOfRange(_) => "time-out-of-range",
+            Malformed::TimeSpan => "time-span",
             Malformed::RunTotal => "run-total",
             Malformed::TransitGateway => "transit-gateway",
             Malformed::JsonWithoutMessage => "json-without-message",
         }
     }
 }
+
+/// The longest a record may last from its `start` to its `end`, in seconds. AWS aggregates a
+/// flow into one record for at most ten minutes (one on Nitro instances); an hour leaves room
+/// for any delay in closing one. A record that lasts longer, or ends before it starts, has a
+/// wrong time, and counted it would stretch the time its NAT gateway's logs cover, which every
+/// per-day and per-30-day figure divides by.
+pub const MAX_RECORD_SPAN: i64 = 3600;
 
 /// The most bytes one record may carry: 2^48 (256 TiB) in one aggregation interval (at most
 /// ten minutes) is over 3,000 times what a 100 Gbit/s interface can move in that time. A larger

@@ -310,6 +310,55 @@ fn a_record_dated_out_of_any_flows_time_is_malformed_and_leaves_the_period_alone
 }
 
 #[test]
+fn a_nat_record_whose_end_is_far_from_its_start_leaves_the_covered_time_alone() {
+    // one NAT record ending in 2099 made the period 26,785 days and the per-30-day figures
+    // near zero, with exit 0; so did one starting years before it ended, or ending before it
+    // started
+    let (w, root, clean, victim) = one_file_to_damage(25, Encoding::Text);
+    let text = std::fs::read_to_string(&victim).unwrap();
+    let nat = |l: &&str| w.truth.nat_enis.iter().any(|e| l.contains(e.as_str()));
+    let record = text.lines().skip(1).find(nat).expect("a NAT record");
+    let fields: Vec<&str> = record.split(' ').collect();
+    // v5: start and end are the 11th and 12th fields
+    let start: i64 = fields[10].parse().unwrap();
+    let with = |s: i64, e: i64| {
+        let mut f = fields.clone();
+        let (s, e) = (s.to_string(), e.to_string());
+        f[10] = &s;
+        f[11] = &e;
+        f.join(" ")
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&victim)
+        .unwrap();
+    writeln!(f, "{}", with(start, 4_102_444_000)).unwrap();
+    writeln!(f, "{}", with(1_300_000_000, start)).unwrap();
+    writeln!(f, "{}", with(start, start - 1)).unwrap();
+    drop(f);
+    let (r, code) = analyze_json_code(&[root.to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    let q = &r.analysis.quality;
+    assert_eq!(
+        q.lines.malformed,
+        clean.analysis.quality.lines.malformed + 3
+    );
+    let bad = (q.files.iter())
+        .find(|f| f.path == victim.display().to_string())
+        .unwrap();
+    let reasons: Vec<&str> = (bad.malformed_examples.iter())
+        .map(|b| b.reason.as_str())
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(reasons
+        .iter()
+        .all(|r| r.starts_with("`end` is before `start`")));
+    assert_eq!(r.analysis.period, clean.analysis.period);
+    assert_eq!(r.analysis.gateways, clean.analysis.gateways);
+    assert_eq!(r.analysis.total, clean.analysis.total);
+}
+
+#[test]
 fn malformed_lines_are_counted_with_their_locations() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("mixed.log");
