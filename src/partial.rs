@@ -5,7 +5,7 @@
 //! them.
 //!
 //! A partial file is, in order:
-//! - the line `flowcost.partial/1`;
+//! - the line `flowcost.partial/2`;
 //! - one line of JSON, the [`Header`]: flowcost's version, every setting that shapes what is
 //!   accumulated or how it is analysed ([`Settings`]; merge refuses partials that differ in
 //!   any, naming it), the time range, the inputs read (name, size, ETag), the notes on how they
@@ -39,7 +39,7 @@ use crate::inventory::EcsTasks;
 use crate::source::s3::Listing;
 
 /// The first line of every partial file.
-pub const FORMAT: &str = "flowcost.partial/1";
+pub const FORMAT: &str = "flowcost.partial/2";
 
 /// The longest header line read (inputs and notes of a large shard fit many times over).
 const MAX_HEADER: u64 = 256 << 20;
@@ -158,6 +158,7 @@ struct Stats {
     odd: Oddities,
     dated: Span,
     flow_log_fields: Vec<u32>,
+    hours: BTreeSet<u32>,
 }
 
 /// A writer that hashes what passes through it.
@@ -234,6 +235,7 @@ fn write_to(
         odd: stats.odd.clone(),
         dated: stats.dated,
         flow_log_fields: stats.flow_log_fields.clone(),
+        hours: stats.hours.clone(),
     })
     .map_err(io::Error::other)?;
     let len = u32::try_from(stats.len())
@@ -307,7 +309,7 @@ impl Partial {
                 path,
                 match shown.starts_with("flowcost.partial/") {
                     true => format!("format {} (this flowcost reads {FORMAT})", shown.trim_end()),
-                    false => "no flowcost.partial/1 first line".to_string(),
+                    false => format!("no {FORMAT} first line"),
                 },
             ));
         }
@@ -443,6 +445,7 @@ impl Partial {
             dated: stats.dated,
             flow_logs: FlowLogs::default(),
             flow_log_fields: fields,
+            hours: stats.hours,
         })
     }
 }

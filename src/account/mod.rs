@@ -1210,6 +1210,10 @@ pub struct InputStats {
     /// fields an input of each was written with.
     pub flow_logs: FlowLogs,
     pub flow_log_fields: Vec<u32>,
+    /// The UTC hours (Unix seconds / 3600) in which some record starts, of any status and
+    /// inside the time filter or not: the hours the logs cover. A run of hours without one
+    /// is time the logs may not cover ([`crate::analysis`] leaves long ones out of it).
+    pub hours: std::collections::BTreeSet<u32>,
 }
 
 impl EniTable {
@@ -1325,8 +1329,8 @@ impl Extend<(EniKey, Box<EniAgg>)> for EniTable {
 }
 
 impl InputStats {
-    fn merge(&mut self, o: InputStats) {
-        self.files.extend(o.files);
+    fn merge(&mut self, mut o: InputStats) {
+        self.files.extend(std::mem::take(&mut o.files));
         self.odd.merge(&o.odd);
         self.dated.merge(o.dated);
         if self.flow_logs.ids().is_empty() {
@@ -1338,6 +1342,10 @@ impl InputStats {
         for (a, b) in self.flow_log_fields.iter_mut().zip(o.flow_log_fields) {
             *a = (*a).max(b);
         }
+        if self.hours.len() < o.hours.len() {
+            std::mem::swap(&mut self.hours, &mut o.hours);
+        }
+        self.hours.extend(o.hours);
     }
 }
 
@@ -1443,6 +1451,7 @@ impl Accumulator {
             lookups,
             names_settled: false,
             entries: EntrySlots::default(),
+            hour: u32::MAX,
         }
     }
 }
@@ -1526,6 +1535,8 @@ pub struct FileSink<'a> {
     /// The slots of the ENIs the reader named by dictionary entry ([`Record::interface_entry`]):
     /// an ENI's id looked up in the table once an entry, not once a run of its records.
     entries: EntrySlots,
+    /// The hour last noted in [`InputStats::hours`] (records come in runs of one hour).
+    hour: u32,
 }
 
 /// The table slot of each entry of the reader's current `interface-id` dictionary found so
@@ -1691,8 +1702,15 @@ impl FileSink<'_> {
     /// within the run's byte bound (past it, the line is malformed).
     #[inline(always)]
     fn admit(&mut self, r: &Record<'_>) -> bool {
+        self.stats.counts.lines += 1;
+        let span_ok = match (r.start, r.end) {
+            (Some(s), Some(e)) => (0..=MAX_RECORD_SPAN).contains(&e.saturating_sub(s)),
+            _ => true,
+        };
+        if let (true, Some(t)) = (span_ok, r.start) {
+            self.note_hour(t);
+        }
         let c = &mut self.stats.counts;
-        c.lines += 1;
         match r.status {
             LogStatus::NoData => {
                 c.nodata += 1;
@@ -1705,10 +1723,8 @@ impl FileSink<'_> {
             }
             LogStatus::Ok => {}
         }
-        if let (Some(s), Some(e)) = (r.start, r.end) {
-            if !(0..=MAX_RECORD_SPAN).contains(&e.saturating_sub(s)) {
-                return self.refuse(Malformed::TimeSpan);
-            }
+        if !span_ok {
+            return self.refuse(Malformed::TimeSpan);
         }
         if let Some(t) = r.start {
             let d = &mut self.acc.inputs.dated;
@@ -1730,6 +1746,18 @@ impl FileSink<'_> {
             return self.refuse(Malformed::RunTotal);
         }
         true
+    }
+
+    /// Note the UTC hour of a record starting at `t` among the hours the logs cover.
+    #[inline]
+    fn note_hour(&mut self, t: i64) {
+        let Ok(h) = u32::try_from(t.div_euclid(3600)) else {
+            return;
+        };
+        if h != self.hour {
+            self.hour = h;
+            self.acc.inputs.hours.insert(h);
+        }
     }
 
     /// The record just admitted to the line count is malformed after all, for `why`.
@@ -2471,6 +2499,38 @@ mod tests {
             (table[0].1.span.first(), table[0].1.span.last()),
             (Some(t), Some(t + MAX_RECORD_SPAN))
         );
+    }
+
+    #[test]
+    fn the_hours_of_records_of_any_status_are_noted_once() {
+        let t = 1_788_220_800;
+        let rec = |status, start: i64, end: i64| Record {
+            interface_id: Some("eni-a"),
+            srcaddr: "10.0.0.5".parse().ok(),
+            dstaddr: "52.216.8.1".parse().ok(),
+            bytes: Some(10),
+            start: Some(start),
+            end: Some(end),
+            status,
+            ..Record::default()
+        };
+        let run = RunConfig {
+            since: Some(t),
+            until: Some(t + 3600),
+            ..RunConfig::default()
+        };
+        let records = [
+            rec(LogStatus::Ok, t, t + 60),
+            rec(LogStatus::Ok, t + 120, t + 180),
+            rec(LogStatus::NoData, t + 5 * 3600, t + 5 * 3600 + 60),
+            rec(LogStatus::Ok, t + 7 * 3600, t + 7 * 3600 + 60), // outside the filter
+            rec(LogStatus::Ok, t + 9 * 3600, t),                 // malformed: not noted
+        ];
+        let (stats, acc) = through_a_sink(run, &records);
+        assert_eq!((stats.counts.malformed, stats.counts.outside_time), (1, 1));
+        let h = (t / 3600) as u32;
+        let hours: Vec<u32> = acc.inputs.hours.iter().copied().collect();
+        assert_eq!(hours, [h, h + 5, h + 7]);
     }
 
     #[test]

@@ -357,20 +357,71 @@ pub struct Period {
     /// the length of the period asked for.
     #[serde(default)]
     pub covered_days: f64,
+    /// Runs of [`GAP_HOURS`] hours or more inside the data's span (within the time filter) in
+    /// which no record of any interface starts: hours whose logs may be missing, counted in
+    /// `covered_days` all the same.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<Gap>,
 }
 
 /// Seconds of `[first, last]`, widened to whole UTC hours (a log that starts at 00:03 with
 /// records every few minutes covers the hour from 00:00), inside the time filter.
 fn covered(first: Option<i64>, last: Option<i64>, opt: &RunConfig) -> u64 {
-    let (Some(f), Some(l)) = (first, last) else {
-        return 0;
-    };
-    const HOUR: i64 = 3600;
+    hour_span(first, last, opt).map_or(0, |(f, l)| (l - f) as u64)
+}
+
+const HOUR: i64 = 3600;
+
+/// `[first, last]` widened to whole UTC hours and clipped to the time filter, if not empty.
+fn hour_span(first: Option<i64>, last: Option<i64>, opt: &RunConfig) -> Option<(i64, i64)> {
+    let (f, l) = (first?, last?);
     let f = f.div_euclid(HOUR) * HOUR;
     let l = (l + HOUR - 1).div_euclid(HOUR) * HOUR;
     let f = opt.since.map_or(f, |s| f.max(s));
     let l = opt.until.map_or(l, |u| l.min(u));
-    (l - f).max(0) as u64
+    (l > f).then_some((f, l))
+}
+
+/// The fewest whole UTC hours in a row without a record of any interface that the report
+/// points out ([`Period::gaps`]). A flow log writes a record for every interval of every
+/// interface it logs (NODATA where no packet passed), so such hours are more likely hours
+/// whose logs were not given (files left out, a delivery outage) than hours without traffic;
+/// but logs filtered before they were given (only S3 flows, say) have quiet hours too, so the
+/// time covered still runs from the first record to the last, and the gaps are a note.
+pub const GAP_HOURS: u32 = 6;
+
+/// A run of hours without a record ([`GAP_HOURS`] or more).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gap {
+    /// Its first hour, Unix seconds.
+    pub from: i64,
+    pub hours: u32,
+}
+
+/// The runs of at least [`GAP_HOURS`] whole hours of `[from, to)` (whole hours, seconds) in
+/// which no record starts (`hours`: the hours in which one does). None where no hour is
+/// known (an accumulator that did not note them).
+fn gaps(hours: &BTreeSet<u32>, from: i64, to: i64) -> Vec<Gap> {
+    let hour = |t: i64| u32::try_from(t.div_euclid(HOUR)).ok();
+    let (Some(a), Some(b)) = (hour(from), hour(to)) else {
+        return Vec::new();
+    };
+    if hours.is_empty() || b <= a {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut next = a;
+    for h in hours.range(a..b).copied().chain([b]) {
+        if h - next >= GAP_HOURS {
+            out.push(Gap {
+                from: next as i64 * HOUR,
+                hours: h - next,
+            });
+        }
+        next = h + 1;
+    }
+    out
 }
 
 /// Inputs that could not be read in full (ACCOUNTING.md §7): the figures are a lower bound.
@@ -1146,7 +1197,12 @@ fn top_clients(
 
 /// The period: the time filter's bounds, else the data's span in whole UTC hours (as
 /// coverage is measured), and the days the logs cover within it.
-fn period_of(first_start: Option<i64>, last_end: Option<i64>, opt: &RunConfig) -> Period {
+fn period_of(
+    first_start: Option<i64>,
+    last_end: Option<i64>,
+    opt: &RunConfig,
+    hours: &BTreeSet<u32>,
+) -> Period {
     let from = opt.since.or(first_start.map(|t| t.div_euclid(3600) * 3600));
     let to = opt
         .until
@@ -1162,7 +1218,28 @@ fn period_of(first_start: Option<i64>, last_end: Option<i64>, opt: &RunConfig) -
         to,
         days,
         covered_days: covered(first_start, last_end, opt) as f64 / DAY as f64,
+        gaps: hour_span(first_start, last_end, opt)
+            .map_or_else(Vec::new, |(f, l)| gaps(hours, f, l)),
     }
+}
+
+/// The note on the period's [`gaps`], if it has any (the first three named).
+fn gaps_note(gaps: &[Gap]) -> Option<String> {
+    const NAMED: usize = 3;
+    if gaps.is_empty() {
+        return None;
+    }
+    let hours: u64 = gaps.iter().map(|g| u64::from(g.hours)).sum();
+    let mut named: Vec<String> = (gaps.iter().take(NAMED))
+        .map(|g| format!("{} for {} h", crate::time::format_instant(g.from), g.hours))
+        .collect();
+    if gaps.len() > NAMED {
+        named.push(format!("and {} more", gaps.len() - NAMED));
+    }
+    Some(format!(
+        "No record of any interface in {hours} hours inside the logs' span ({}): if the logs of those hours are missing (files left out, a delivery outage), the per-day and per-30-day figures are too low, for the time covered they divide by counts those hours; give those logs, or narrow the period (--since/--until) to the hours logged.",
+        named.join(", ")
+    ))
 }
 
 /// What the data-quality notes are written from.
@@ -1226,6 +1303,9 @@ fn quality_notes(f: &NoteFacts) -> Vec<String> {
             "The logs cover {:.2} of the {:.2} days of the period: per-day and per-30-day figures are projected from the time covered (per NAT gateway), not from the period asked for.",
             f.period.covered_days, f.period.days
         ));
+    }
+    if let Some(note) = gaps_note(&f.period.gaps) {
+        notes.push(note);
     }
     if f.odd.no_interface > 0 {
         notes.push(format!("{} counted records have no interface-id (Transit Gateway flow logs, for one, have none): they cannot be a NAT gateway's records and add to no figure.", f.odd.no_interface));
@@ -1463,7 +1543,7 @@ pub fn analyse_from(
     }
     let ecr = ecr.finish(&classes, opt);
 
-    let period = period_of(first_start, last_end, opt);
+    let period = period_of(first_start, last_end, opt, &acc.inputs.hours);
     let quality = QualityFacts {
         acc,
         opt,
@@ -2445,11 +2525,49 @@ mod tests {
     }
 
     #[test]
+    fn gaps_are_runs_of_six_hours_or_more_without_a_record() {
+        let h0 = (T / HOUR) as u32;
+        let hours: BTreeSet<u32> = [0, 1, 7, 12, 13, 30].iter().map(|h| h0 + h).collect();
+        let at = |h: u32| T + i64::from(h) * HOUR;
+        // 2..7 is five hours (not one), 8..12 four, 14..30 sixteen; to the end of hour 40, ten
+        let g = gaps(&hours, T, at(41));
+        let got: Vec<(i64, u32)> = g.iter().map(|g| (g.from, g.hours)).collect();
+        assert_eq!(got, [(at(14), 16), (at(31), 10)]);
+        // only inside the span asked for, from its first hour
+        let g = gaps(&hours, at(20), at(30));
+        assert_eq!(
+            g,
+            [Gap {
+                from: at(20),
+                hours: 10
+            }]
+        );
+        assert!(gaps(&hours, T, at(2)).is_empty());
+        // no hours noted: nothing known, nothing pointed out
+        assert!(gaps(&BTreeSet::new(), T, at(100)).is_empty());
+        assert_eq!(gaps_note(&[]), None);
+        let note = gaps_note(&[
+            Gap {
+                from: at(14),
+                hours: 16,
+            },
+            Gap {
+                from: at(31),
+                hours: 10,
+            },
+        ]);
+        assert!(note
+            .unwrap()
+            .starts_with("No record of any interface in 26 hours"));
+    }
+
+    #[test]
     fn the_period_is_the_filter_or_the_data_in_whole_hours() {
         let p = period_of(
             Some(T + 180),
             Some(T + 5 * 3600 + 600),
             &RunConfig::default(),
+            &BTreeSet::new(),
         );
         assert_eq!((p.from, p.to), (Some(T), Some(T + 6 * 3600)));
         assert_eq!((p.days, p.covered_days), (0.25, 0.25));
@@ -2458,10 +2576,18 @@ mod tests {
             until: Some(T + 30 * DAY),
             ..Default::default()
         };
-        let p = period_of(Some(T + 180), Some(T + 5 * 3600 + 600), &month);
+        let p = period_of(
+            Some(T + 180),
+            Some(T + 5 * 3600 + 600),
+            &month,
+            &BTreeSet::new(),
+        );
         assert_eq!((p.from, p.to, p.days), (Some(T), Some(T + 30 * DAY), 30.0));
         assert_eq!(p.covered_days, 0.25);
-        assert_eq!(period_of(None, None, &month).covered_days, 0.0);
+        assert_eq!(
+            period_of(None, None, &month, &BTreeSet::new()).covered_days,
+            0.0
+        );
     }
 
     #[test]
@@ -2485,7 +2611,7 @@ mod tests {
             nat_enis: vec!["eni-gone".into()],
             ..Default::default()
         };
-        let period = period_of(Some(T), Some(T + 3600), &opt);
+        let period = period_of(Some(T), Some(T + 3600), &opt, &BTreeSet::new());
         let lines = LineCounts {
             counted: 10,
             ..Default::default()
@@ -2524,7 +2650,7 @@ mod tests {
             until: Some(T + 30 * DAY),
             ..Default::default()
         };
-        let period = period_of(Some(T), Some(T + 3600), &month);
+        let period = period_of(Some(T), Some(T + 3600), &month, &BTreeSet::new());
         let notes = quality_notes(&NoteFacts {
             period: &period,
             ..facts

@@ -209,10 +209,15 @@ fn overview(r: &Report, md: bool, out: &mut String) {
             a.method.nat_source, a.method.legs
         )
     };
+    let gaps: u64 = a.period.gaps.iter().map(|g| u64::from(g.hours)).sum();
+    let gaps = match gaps {
+        0 => String::new(),
+        h => format!(", {h} hours of them without any record (see the notes)"),
+    };
     let lines = [
         format!("Period:       {range}"),
         format!(
-            "Coverage:     the logs cover {:.2} of {:.2} days; per-day and per-30-day figures project from the time covered, per NAT gateway",
+            "Coverage:     the logs cover {:.2} of {:.2} days{gaps}; per-day and per-30-day figures project from the time covered, per NAT gateway",
             a.period.covered_days, a.period.days
         ),
         format!("Region:       {}", c.region),

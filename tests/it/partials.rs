@@ -120,6 +120,73 @@ fn days_merged_are_the_run_over_their_union() {
 }
 
 #[test]
+fn hours_without_any_record_are_pointed_out_and_carried_by_partials() {
+    // the files of the second day's first twelve hours left out: the report says which hours
+    // have no record (counted as covered all the same), and daily partials carry the hours
+    let w = world(&spec(34, FieldSet::V5), &[Encoding::Gz]);
+    let mut starts = Vec::new();
+    for f in crate::support::files_under(std::path::Path::new(&w.path(Encoding::Gz))) {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let left_out = (0..12).any(|h| name.contains(&format!("_20260902T{h:02}")));
+        if left_out {
+            std::fs::remove_file(&f).unwrap();
+            continue;
+        }
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(&f).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        // v5: `start` is the 11th field
+        starts.extend(
+            text.lines()
+                .skip(1)
+                .filter_map(|l| l.split(' ').nth(10).and_then(|t| t.parse::<i64>().ok())),
+        );
+    }
+    // the runs of six hours or more without a record, from the records themselves
+    let hours: std::collections::BTreeSet<i64> = starts.iter().map(|t| t / 3600).collect();
+    let (first, last) = (*hours.first().unwrap(), *hours.last().unwrap());
+    let mut want_gaps = Vec::new();
+    let mut next = first;
+    for &h in hours.iter().skip(1).chain([last + 1].iter()) {
+        if h - next >= 6 {
+            want_gaps.push((next * 3600, (h - next) as u32));
+        }
+        next = h + 1;
+    }
+    let t = flowcost::time::parse_instant("2026-09-02T00:00").unwrap();
+    assert!(
+        matches!(want_gaps[..], [(from, h)] if from == t && (10..=12).contains(&h)),
+        "{want_gaps:?}"
+    );
+    let range = ["--since", "2026-09-01", "--until", "2026-09-03"];
+    let want = one_run(&w, &range);
+    let r: flowcost::report::Report = serde_json::from_slice(&want).unwrap();
+    let got: Vec<(i64, u32)> = (r.analysis.period.gaps.iter())
+        .map(|g| (g.from, g.hours))
+        .collect();
+    assert_eq!(got, want_gaps);
+    assert_eq!(r.analysis.period.covered_days, 2.0, "counted as covered");
+    let notes = &r.analysis.quality.notes;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("No record of any interface in")),
+        "{notes:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let days = crate::support::daily_partials(&w.path(Encoding::Gz), t - 86_400, 2, dir.path());
+    let o = merge(&days);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&want)
+    );
+}
+
+#[test]
 fn merge_refuses_partials_that_do_not_belong_together() {
     let w = world(&spec(33, FieldSet::V5), &[Encoding::Gz]);
     let dir = tempfile::tempdir().unwrap();
@@ -185,18 +252,18 @@ fn merge_refuses_damaged_or_foreign_files() {
         (
             "later",
             {
-                let mut b = b"flowcost.partial/2\n".to_vec();
+                let mut b = b"flowcost.partial/3\n".to_vec();
                 b.extend_from_slice(&bytes[19..]);
                 b
             },
-            "format flowcost.partial/2",
+            "format flowcost.partial/3",
         ),
         (
             "report",
             b"{\"schema\": \"flowcost.report/1\"}\n".to_vec(),
-            "no flowcost.partial/1 first line",
+            "no flowcost.partial/2 first line",
         ),
-        ("empty", Vec::new(), "no flowcost.partial/1 first line"),
+        ("empty", Vec::new(), "no flowcost.partial/2 first line"),
     ];
     for (name, b, why) in variants {
         let p = dir.path().join(name).display().to_string();
