@@ -1211,8 +1211,8 @@ pub struct InputStats {
     pub flow_logs: FlowLogs,
     pub flow_log_fields: Vec<u32>,
     /// The UTC hours (Unix seconds / 3600) in which some record starts, of any status and
-    /// inside the time filter or not: the hours the logs cover. A run of hours without one
-    /// is time the logs may not cover ([`crate::analysis`] leaves long ones out of it).
+    /// inside the time filter or not. A long run of hours without one is time whose logs may
+    /// be missing ([`crate::analysis::Period::gaps`] points such runs out).
     pub hours: std::collections::BTreeSet<u32>,
 }
 
@@ -1698,8 +1698,10 @@ impl FileSink<'_> {
     }
 
     /// Count a record's line, and say whether the record goes on to be accounted: not a
-    /// NODATA or SKIPDATA window, inside the time filter (its dates noted either way), and
-    /// within the run's byte bound (past it, the line is malformed).
+    /// NODATA or SKIPDATA window, lasting from `start` to `end` at most [`MAX_RECORD_SPAN`]
+    /// (else the line is malformed; the hour it starts in is noted where it does), inside the
+    /// time filter (its dates noted either way), and within the run's byte bound (past it, the
+    /// line is malformed).
     #[inline(always)]
     fn admit(&mut self, r: &Record<'_>) -> bool {
         self.stats.counts.lines += 1;
