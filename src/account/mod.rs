@@ -1210,9 +1210,10 @@ pub struct InputStats {
     /// fields an input of each was written with.
     pub flow_logs: FlowLogs,
     pub flow_log_fields: Vec<u32>,
-    /// The UTC hours (Unix seconds / 3600) in which some record starts, of any status and
-    /// inside the time filter or not. A long run of hours without one is time whose logs may
-    /// be missing ([`crate::analysis::Period::gaps`] points such runs out).
+    /// The UTC hours (Unix seconds / 3600) in which some record inside the time filter starts,
+    /// of any status. A long run of hours without one is time whose logs may be missing
+    /// ([`crate::analysis::Period::gaps`] points such runs out): inside the filter only, so
+    /// that daily partials merged without one of their days show that day as such.
     pub hours: std::collections::BTreeSet<u32>,
 }
 
@@ -1699,9 +1700,9 @@ impl FileSink<'_> {
 
     /// Count a record's line, and say whether the record goes on to be accounted: not a
     /// NODATA or SKIPDATA window, lasting from `start` to `end` at most [`MAX_RECORD_SPAN`]
-    /// (else the line is malformed; the hour it starts in is noted where it does), inside the
-    /// time filter (its dates noted either way), and within the run's byte bound (past it, the
-    /// line is malformed).
+    /// (else the line is malformed; the hour it starts in is noted where it does and is inside
+    /// the time filter), inside the time filter (its dates noted either way), and within the
+    /// run's byte bound (past it, the line is malformed).
     #[inline(always)]
     fn admit(&mut self, r: &Record<'_>) -> bool {
         self.stats.counts.lines += 1;
@@ -1710,7 +1711,10 @@ impl FileSink<'_> {
             _ => true,
         };
         if let (true, Some(t)) = (span_ok, r.start) {
-            self.note_hour(t);
+            let run = &self.params.run;
+            if run.since.is_none_or(|s| t >= s) && run.until.is_none_or(|u| t < u) {
+                self.note_hour(t);
+            }
         }
         let c = &mut self.stats.counts;
         match r.status {
@@ -2518,7 +2522,7 @@ mod tests {
         };
         let run = RunConfig {
             since: Some(t),
-            until: Some(t + 3600),
+            until: Some(t + 6 * 3600),
             ..RunConfig::default()
         };
         let records = [
@@ -2532,7 +2536,7 @@ mod tests {
         assert_eq!((stats.counts.malformed, stats.counts.outside_time), (1, 1));
         let h = (t / 3600) as u32;
         let hours: Vec<u32> = acc.inputs.hours.iter().copied().collect();
-        assert_eq!(hours, [h, h + 5, h + 7]);
+        assert_eq!(hours, [h, h + 5], "inside the time filter only");
     }
 
     #[test]

@@ -187,6 +187,38 @@ fn hours_without_any_record_are_pointed_out_and_carried_by_partials() {
 }
 
 #[test]
+fn a_day_missing_among_daily_partials_is_pointed_out() {
+    // the partials of a three-day month's first and last days merged: every partial reads
+    // every local file, so only hours inside each partial's time filter say what was covered
+    let mut s = spec(35, FieldSet::V5);
+    s.days = 3;
+    let w = world(&s, &[Encoding::Gz]);
+    let dir = tempfile::tempdir().unwrap();
+    let days: Vec<String> = [("2026-09-01", "2026-09-02"), ("2026-09-03", "2026-09-04")]
+        .iter()
+        .map(|(since, until)| {
+            let out = dir.path().join(since).display().to_string();
+            partial(&w, &out, &["--since", since, "--until", until]);
+            out
+        })
+        .collect();
+    let o = merge(&days);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    let day2 = flowcost::time::parse_instant("2026-09-02T00:00").unwrap();
+    let gaps: Vec<(i64, u32)> = (r.analysis.period.gaps.iter())
+        .map(|g| (g.from, g.hours))
+        .collect();
+    assert_eq!(gaps, [(day2, 24)]);
+    assert!(r
+        .analysis
+        .quality
+        .notes
+        .iter()
+        .any(|n| n.starts_with("No record of any interface in 24 hours")));
+}
+
+#[test]
 fn merge_refuses_partials_that_do_not_belong_together() {
     let w = world(&spec(33, FieldSet::V5), &[Encoding::Gz]);
     let dir = tempfile::tempdir().unwrap();
