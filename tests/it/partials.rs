@@ -27,6 +27,27 @@ fn partial(w: &GenWorld, out: &str, extra: &[&str]) {
     assert!(o.stdout.is_empty(), "a partial run prints no report");
 }
 
+/// A partial of `world` for each `(since, until)` range, written into `dir`; their paths.
+fn partials_of(w: &GenWorld, dir: &std::path::Path, ranges: &[(&str, &str)]) -> Vec<String> {
+    (ranges.iter())
+        .map(|(since, until)| {
+            let out = dir.join(since).display().to_string();
+            partial(w, &out, &["--since", since, "--until", until]);
+            out
+        })
+        .collect()
+}
+
+/// `parts` merge, and give `want`'s report byte for byte.
+fn assert_merges_to(parts: &[String], want: &[u8]) {
+    let o = merge(parts);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(want)
+    );
+}
+
 fn merge(parts: &[String]) -> std::process::Output {
     let mut args = vec!["merge", "-q", "--format", "json"];
     args.extend(parts.iter().map(|s| s.as_str()));
@@ -103,20 +124,12 @@ fn days_merged_are_the_run_over_their_union() {
     let w = world(&spec(32, FieldSet::V5), &[Encoding::Gz]);
     let want = one_run(&w, &["--since", "2026-09-01", "--until", "2026-09-03"]);
     let dir = tempfile::tempdir().unwrap();
-    let days: Vec<String> = [("2026-09-01", "2026-09-02"), ("2026-09-02", "2026-09-03")]
-        .iter()
-        .map(|(since, until)| {
-            let out = dir.path().join(since).display().to_string();
-            partial(&w, &out, &["--since", since, "--until", until]);
-            out
-        })
-        .collect();
-    let o = merge(&days);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&want)
+    let days = partials_of(
+        &w,
+        dir.path(),
+        &[("2026-09-01", "2026-09-02"), ("2026-09-02", "2026-09-03")],
     );
+    assert_merges_to(&days, &want);
 }
 
 #[test]
@@ -178,12 +191,7 @@ fn hours_without_any_record_are_pointed_out_and_carried_by_partials() {
     );
     let dir = tempfile::tempdir().unwrap();
     let days = crate::support::daily_partials(&w.path(Encoding::Gz), t - 86_400, 2, dir.path());
-    let o = merge(&days);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&want)
-    );
+    assert_merges_to(&days, &want);
 }
 
 #[test]
@@ -194,14 +202,11 @@ fn a_day_missing_among_daily_partials_is_pointed_out() {
     s.days = 3;
     let w = world(&s, &[Encoding::Gz]);
     let dir = tempfile::tempdir().unwrap();
-    let days: Vec<String> = [("2026-09-01", "2026-09-02"), ("2026-09-03", "2026-09-04")]
-        .iter()
-        .map(|(since, until)| {
-            let out = dir.path().join(since).display().to_string();
-            partial(&w, &out, &["--since", since, "--until", until]);
-            out
-        })
-        .collect();
+    let days = partials_of(
+        &w,
+        dir.path(),
+        &[("2026-09-01", "2026-09-02"), ("2026-09-03", "2026-09-04")],
+    );
     let o = merge(&days);
     assert!(o.status.success(), "{}", stderr(&o));
     let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
