@@ -94,6 +94,11 @@ impl Default for RunConfig {
 }
 
 impl RunConfig {
+    /// Whether a record starting at `t` is inside the time filter (`since` ≤ `t` < `until`).
+    pub fn in_time(&self, t: i64) -> bool {
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
+    }
+
     /// The same run over another time range (a `compare` or `report --change-at` period).
     pub fn with_period(&self, since: Option<i64>, until: Option<i64>) -> Self {
         RunConfig {

@@ -1711,8 +1711,7 @@ impl FileSink<'_> {
             _ => true,
         };
         if let (true, Some(t)) = (span_ok, r.start) {
-            let run = &self.params.run;
-            if run.since.is_none_or(|s| t >= s) && run.until.is_none_or(|u| t < u) {
+            if self.params.run.in_time(t) {
                 self.note_hour(t);
             }
         }
@@ -1743,7 +1742,7 @@ impl FileSink<'_> {
                 c.undated += 1;
                 return false;
             };
-            if run.since.is_some_and(|s| t < s) || run.until.is_some_and(|u| t >= u) {
+            if !run.in_time(t) {
                 c.outside_time += 1;
                 return false;
             }
