@@ -19,6 +19,11 @@ pub struct RunConfig {
     /// Keep records with `since <= start < until` (seconds, UTC).
     pub since: Option<i64>,
     pub until: Option<i64>,
+    /// Stretches `[from, to)` of the time range that no input was read for, sorted: the
+    /// holes between merged partials' time ranges (a daily run that failed, say). The
+    /// analysis leaves them out of the time covered. Empty for a run over logs, which reads
+    /// its whole range.
+    pub unread: Vec<(i64, i64)>,
     /// ECR pull window after a task's first record, seconds.
     pub pull_window: i64,
     /// ENIs first seen within this many seconds of the data's start may predate it and are
@@ -82,6 +87,7 @@ impl Default for RunConfig {
             nat_ips: Vec::new(),
             since: None,
             until: None,
+            unread: Vec::new(),
             pull_window: DEFAULT_PULL_WINDOW,
             grace: DEFAULT_GRACE,
             top: DEFAULT_TOP,

@@ -629,6 +629,42 @@ pub fn check_compatible(parts: &[Partial]) -> Result<(), String> {
     Ok(())
 }
 
+/// The stretches of `[since, until)` that none of `parts`' time ranges covers, in order:
+/// the time no input was read for (an open bound stands for the partials' first start or
+/// last end). None when a partial's range is open: such partials are shards of one run,
+/// which share its range.
+pub fn unread(parts: &[Partial], (since, until): (Option<i64>, Option<i64>)) -> Vec<(i64, i64)> {
+    let Some(ranges) = (parts.iter())
+        .map(|p| p.header.since.zip(p.header.until))
+        .collect::<Option<Vec<(i64, i64)>>>()
+    else {
+        return Vec::new();
+    };
+    match (
+        since.or(ranges.iter().map(|r| r.0).min()),
+        until.or(ranges.iter().map(|r| r.1).max()),
+    ) {
+        (Some(lo), Some(hi)) => holes(ranges, lo, hi),
+        _ => Vec::new(),
+    }
+}
+
+/// The stretches of `[lo, hi)` outside every one of `ranges` (`[since, until)` each), in
+/// order.
+fn holes(mut ranges: Vec<(i64, i64)>, lo: i64, hi: i64) -> Vec<(i64, i64)> {
+    ranges.sort_unstable();
+    let mut out = Vec::new();
+    let mut read_to = lo;
+    for (s, u) in ranges.into_iter().chain([(hi, hi)]) {
+        let s = s.min(hi);
+        if s > read_to {
+            out.push((read_to, s));
+        }
+        read_to = read_to.max(u);
+    }
+    out
+}
+
 /// The time range of the partial at `path`.
 fn parts_range(parts: &[Partial], path: &str) -> (Option<i64>, Option<i64>) {
     parts
@@ -663,4 +699,29 @@ pub fn combine_same_inputs(mut files: Vec<FileStats>) -> Vec<FileStats> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holes;
+
+    #[test]
+    fn holes_are_the_time_no_range_covers() {
+        const D: i64 = 86_400;
+        // days 1 and 3 of three: day 2
+        assert_eq!(holes(vec![(2 * D, 3 * D), (0, D)], 0, 3 * D), [(D, 2 * D)]);
+        // ranges touching, overlapping or repeated (shards of one day) leave none
+        let days = vec![(0, D), (D, 2 * D), (D, 2 * D), (D / 2, D + 1)];
+        assert!(holes(days, 0, 2 * D).is_empty());
+        // a month asked for, its first and last days and one inside missing
+        let month = vec![(D, 5 * D), (6 * D, 9 * D)];
+        assert_eq!(
+            holes(month, 0, 10 * D),
+            [(0, D), (5 * D, 6 * D), (9 * D, 10 * D)]
+        );
+        // a range reaching past the bounds, or outside them
+        assert_eq!(holes(vec![(-D, D)], 0, 2 * D), [(D, 2 * D)]);
+        assert_eq!(holes(vec![(3 * D, 4 * D)], 0, 2 * D), [(0, 2 * D)]);
+        assert!(holes(Vec::new(), 0, 0).is_empty());
+    }
 }

@@ -362,12 +362,37 @@ pub struct Period {
     /// `covered_days` all the same.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<Gap>,
+    /// Stretches of the period that no input was read for (between merged partials' time
+    /// ranges, or at the ends of a period the partials do not fill): certain holes, not
+    /// guesses, so they are left out of `covered_days`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unread: Vec<Unread>,
+}
+
+/// A stretch of the period no input was read for, `[from, to)` in Unix seconds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unread {
+    pub from: i64,
+    pub to: i64,
 }
 
 /// Seconds of `[first, last]`, widened to whole UTC hours (a log that starts at 00:03 with
-/// records every few minutes covers the hour from 00:00), inside the time filter.
+/// records every few minutes covers the hour from 00:00), inside the time filter, less the
+/// stretches no input was read for ([`RunConfig::unread`]).
 fn covered(first: Option<i64>, last: Option<i64>, opt: &RunConfig) -> u64 {
-    hour_span(first, last, opt).map_or(0, |(f, l)| (l - f) as u64)
+    hour_span(first, last, opt).map_or(0, |(f, l)| {
+        let unread: i64 = (unread_within(&opt.unread, f, l)).map(|(a, b)| b - a).sum();
+        (l - f - unread) as u64
+    })
+}
+
+/// The parts of the stretches no input was read for (disjoint, in order) that lie inside
+/// `[f, l)`.
+fn unread_within(unread: &[(i64, i64)], f: i64, l: i64) -> impl Iterator<Item = (i64, i64)> + '_ {
+    (unread.iter())
+        .map(move |&(a, b)| (a.max(f), b.min(l)))
+        .filter(|(a, b)| b > a)
 }
 
 const HOUR: i64 = 3600;
@@ -1218,9 +1243,36 @@ fn period_of(
         to,
         days,
         covered_days: covered(first_start, last_end, opt) as f64 / DAY as f64,
-        gaps: hour_span(first_start, last_end, opt)
-            .map_or_else(Vec::new, |(f, l)| gaps(hours, f, l)),
+        gaps: hour_span(first_start, last_end, opt).map_or_else(Vec::new, |(f, l)| {
+            gaps(&hours_or_unread(hours, &opt.unread, f, l), f, l)
+        }),
+        unread: match (from, to) {
+            (Some(f), Some(t)) => unread_within(&opt.unread, f, t)
+                .map(|(from, to)| Unread { from, to })
+                .collect(),
+            _ => Vec::new(),
+        },
     }
+}
+
+/// The hours in which a record starts, and those of `[f, l)` that no input was read for:
+/// an unread stretch is pointed out as such, not as a run of hours without records.
+fn hours_or_unread<'a>(
+    hours: &'a BTreeSet<u32>,
+    unread: &[(i64, i64)],
+    f: i64,
+    l: i64,
+) -> Cow<'a, BTreeSet<u32>> {
+    let mut stretches = unread_within(unread, f, l).peekable();
+    if stretches.peek().is_none() {
+        return Cow::Borrowed(hours);
+    }
+    let mut all = hours.clone();
+    for (a, b) in stretches {
+        let hour = |t: i64| u32::try_from(t.div_euclid(HOUR)).unwrap_or(u32::MAX);
+        all.extend(hour(a)..hour(b + HOUR - 1));
+    }
+    Cow::Owned(all)
 }
 
 /// The note on the period's [`gaps`], if it has any (the first three named).
@@ -1238,6 +1290,27 @@ fn gaps_note(gaps: &[Gap]) -> Option<String> {
     }
     Some(format!(
         "No record of any interface in {hours} hours inside the logs' span ({}): if the logs of those hours are missing (files left out, a delivery outage), the per-day and per-30-day figures are too low, for the time covered they divide by counts those hours; give those logs, or narrow the period (--since/--until) to the hours logged.",
+        named.join(", ")
+    ))
+}
+
+/// The note on the period's stretches no input was read for, if it has any (the first
+/// three named).
+fn unread_note(unread: &[Unread]) -> Option<String> {
+    const NAMED: usize = 3;
+    if unread.is_empty() {
+        return None;
+    }
+    let hours = |u: &Unread| (u.to - u.from) as f64 / HOUR as f64;
+    let mut named: Vec<String> = (unread.iter().take(NAMED))
+        .map(|u| format!("{} for {} h", crate::time::format_instant(u.from), hours(u)))
+        .collect();
+    if unread.len() > NAMED {
+        named.push(format!("and {} more", unread.len() - NAMED));
+    }
+    Some(format!(
+        "No partial covers {} hours of the period ({}): no input was read for them (a daily run that failed?), so the period's totals lack them, and they are left out of the time covered, from which the per-day and per-30-day figures project; give a partial of that time to complete the period.",
+        unread.iter().map(hours).sum::<f64>(),
         named.join(", ")
     ))
 }
@@ -1304,6 +1377,7 @@ fn quality_notes(f: &NoteFacts) -> Vec<String> {
             f.period.covered_days, f.period.days
         ));
     }
+    notes.extend(unread_note(&f.period.unread));
     if let Some(note) = gaps_note(&f.period.gaps) {
         notes.push(note);
     }
@@ -2588,6 +2662,60 @@ mod tests {
             period_of(None, None, &month, &BTreeSet::new()).covered_days,
             0.0
         );
+    }
+
+    #[test]
+    fn time_no_input_was_read_for_is_not_covered_and_not_a_gap() {
+        // a month whose partials left days 2, 10 and the last unread; records on days 1–9
+        let h = |d: i64, hour: i64| T + d * DAY + hour * 3600;
+        let month = RunConfig {
+            since: Some(T),
+            until: Some(T + 30 * DAY),
+            unread: vec![
+                (h(1, 0), h(2, 0)),
+                (h(9, 0), h(10, 0)),
+                (h(29, 0), h(30, 0)),
+            ],
+            ..Default::default()
+        };
+        let hours: BTreeSet<u32> = (0..9 * 24)
+            .filter(|x| !(24..48).contains(x))
+            .map(|x| ((T + x * 3600) / 3600) as u32)
+            .collect();
+        let p = period_of(Some(T + 60), Some(h(8, 23) + 600), &month, &hours);
+        // the span of the records (9 days), less day 2; day 10 and the last lie past it
+        assert_eq!(p.covered_days, 8.0);
+        let unread: Vec<(i64, i64)> = p.unread.iter().map(|u| (u.from, u.to)).collect();
+        assert_eq!(unread, month.unread, "all of them named");
+        assert!(p.gaps.is_empty(), "{:?}", p.gaps);
+        // a stretch cut by the filter is named and left out only inside it
+        let part = RunConfig {
+            since: Some(h(1, 12)),
+            until: Some(h(9, 0)),
+            ..month.clone()
+        };
+        let p = period_of(Some(T + 60), Some(h(8, 23) + 600), &part, &hours);
+        assert_eq!(p.covered_days, 7.0);
+        let unread: Vec<(i64, i64)> = p.unread.iter().map(|u| (u.from, u.to)).collect();
+        assert_eq!(unread, [(h(1, 12), h(2, 0))]);
+        // without the stretches, day 2 is a gap and counts as covered
+        let none = RunConfig {
+            unread: Vec::new(),
+            ..month
+        };
+        let p = period_of(Some(T + 60), Some(h(8, 23) + 600), &none, &hours);
+        assert_eq!(p.covered_days, 9.0);
+        assert_eq!(p.gaps.len(), 1);
+        let note = unread_note(&[Unread {
+            from: h(1, 0),
+            to: h(2, 0),
+        }])
+        .unwrap();
+        assert!(
+            note.starts_with("No partial covers 24 hours of the period ("),
+            "{note}"
+        );
+        assert_eq!(unread_note(&[]), None);
     }
 
     #[test]

@@ -101,6 +101,7 @@ fn config(
             nat_ips,
             since,
             until,
+            unread: partial::unread(parts, (since, until)),
             pull_window: s.pull_window,
             grace: s.grace,
             top: s.top,

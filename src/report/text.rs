@@ -214,10 +214,17 @@ fn overview(r: &Report, md: bool, out: &mut String) {
         0 => String::new(),
         h => format!(", {h} hours of them without any record (see the notes)"),
     };
+    let unread: f64 = (a.period.unread.iter())
+        .map(|u| (u.to - u.from) as f64 / 3600.0)
+        .sum();
+    let unread = match unread > 0.0 {
+        true => format!(" ({unread} hours of the period read by no partial, see the notes)"),
+        false => String::new(),
+    };
     let lines = [
         format!("Period:       {range}"),
         format!(
-            "Coverage:     the logs cover {:.2} of {:.2} days{gaps}; per-day and per-30-day figures project from the time covered, per NAT gateway",
+            "Coverage:     the logs cover {:.2} of {:.2} days{unread}{gaps}; per-day and per-30-day figures project from the time covered, per NAT gateway",
             a.period.covered_days, a.period.days
         ),
         format!("Region:       {}", c.region),

@@ -195,32 +195,99 @@ fn hours_without_any_record_are_pointed_out_and_carried_by_partials() {
 }
 
 #[test]
-fn a_day_missing_among_daily_partials_is_pointed_out() {
-    // the partials of a three-day month's first and last days merged: every partial reads
-    // every local file, so only hours inside each partial's time filter say what was covered
+fn a_day_missing_among_daily_partials_is_left_out_of_the_time_covered() {
+    // the partials of a three-day world's first and last days merged: no input was read for
+    // the second day (every partial reads every local file, so only their time ranges say
+    // what was read), which is said so and left out of the time covered: the projections
+    // divide by two days, not three
     let mut s = spec(35, FieldSet::V5);
     s.days = 3;
     let w = world(&s, &[Encoding::Gz]);
     let dir = tempfile::tempdir().unwrap();
-    let days = partials_of(
-        &w,
-        dir.path(),
-        &[("2026-09-01", "2026-09-02"), ("2026-09-03", "2026-09-04")],
-    );
+    let (d1, d2, d3) = ("2026-09-01", "2026-09-02", "2026-09-03");
+    let days = partials_of(&w, dir.path(), &[(d1, d2), (d3, "2026-09-04")]);
     let o = merge(&days);
     assert!(o.status.success(), "{}", stderr(&o));
     let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
-    let day2 = flowcost::time::parse_instant("2026-09-02T00:00").unwrap();
-    let gaps: Vec<(i64, u32)> = (r.analysis.period.gaps.iter())
-        .map(|g| (g.from, g.hours))
-        .collect();
-    assert_eq!(gaps, [(day2, 24)]);
-    assert!(r
-        .analysis
-        .quality
-        .notes
-        .iter()
-        .any(|n| n.starts_with("No record of any interface in 24 hours")));
+    let at = |d: &str| flowcost::time::parse_instant(d).unwrap();
+    let unread = |r: &flowcost::report::Report| -> Vec<(i64, i64)> {
+        (r.analysis.period.unread.iter())
+            .map(|u| (u.from, u.to))
+            .collect()
+    };
+    assert_eq!(unread(&r), [(at(d2), at(d3))]);
+    assert!(
+        r.analysis.period.gaps.is_empty(),
+        "said as unread, not as a gap"
+    );
+    assert_eq!(r.analysis.period.days, 3.0);
+    assert_eq!(r.analysis.period.covered_days, 2.0);
+    let notes = &r.analysis.quality.notes;
+    assert!(
+        (notes.iter()).any(|n| n.starts_with("No partial covers 24 hours of the period")),
+        "{notes:?}"
+    );
+    // against runs over the logs: each gateway with records on both days covers what one
+    // run over the three days says it covers, less the day no partial read; the money of the
+    // period is the two days' own runs' summed
+    let run_over = |since: &str, until: &str| -> flowcost::report::Report {
+        serde_json::from_slice(&one_run(&w, &["--since", since, "--until", until])).unwrap()
+    };
+    let (one, three, all) = (
+        run_over(d1, d2),
+        run_over(d3, "2026-09-04"),
+        run_over(d1, "2026-09-04"),
+    );
+    let covered = |r: &flowcost::report::Report, eni: &str| {
+        (r.analysis.gateways.iter())
+            .find(|x| x.eni == eni)
+            .map(|x| x.covered_seconds)
+    };
+    let mut both = 0;
+    for g in &r.analysis.gateways {
+        if covered(&one, &g.eni).is_some() && covered(&three, &g.eni).is_some() {
+            assert_eq!(
+                Some(g.covered_seconds + 86_400),
+                covered(&all, &g.eni),
+                "{}",
+                g.eni
+            );
+            both += 1;
+        }
+    }
+    assert!(both > 0);
+    let got = &r.cost.s3_gateway_endpoint_savings;
+    let (one, three) = (
+        &one.cost.s3_gateway_endpoint_savings,
+        &three.cost.s3_gateway_endpoint_savings,
+    );
+    let near = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    assert!(one.period > 0.0 && three.period > 0.0);
+    assert!(near(got.period, one.period + three.period), "{got:?}");
+    // the same partials as the inputs of a longer period's report: its last day unread too
+    let out = dir.path().join("report").display().to_string();
+    let (since, until) = ("--since", "--until");
+    let o = run(&[
+        "report",
+        "-q",
+        since,
+        d1,
+        until,
+        "2026-09-05",
+        "-d",
+        &out,
+        &days[0],
+        &days[1],
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: flowcost::report::monthly::MonthlyReport =
+        serde_json::from_slice(&std::fs::read(format!("{out}/report.json")).unwrap()).unwrap();
+    let r = doc.analysis;
+    assert_eq!(
+        unread(&r),
+        [(at(d2), at(d3)), (at("2026-09-04"), at("2026-09-05"))]
+    );
+    assert_eq!(r.analysis.period.covered_days, 2.0);
 }
 
 #[test]
