@@ -54,7 +54,7 @@ pub enum IpRangesCommand {
 /// The time range of a command that analyses one period.
 #[derive(Args, Debug, Clone, Default)]
 pub struct TimeArgs {
-    /// Keep records whose start is at or after this instant (UTC; `YYYY-MM-DD[THH:MM[:SS]]` or epoch seconds).
+    /// Keep records whose start is at or after this instant (UTC; `YYYY-MM-DD[THH:MM[:SS]]` or epoch seconds; from 1970 to 9999).
     #[arg(long)]
     pub since: Option<String>,
     /// Keep records whose start is before this instant (UTC).

@@ -329,6 +329,13 @@ impl Partial {
         {
             return Err(bad(path, "settings out of range"));
         }
+        if [header.since, header.until]
+            .iter()
+            .flatten()
+            .any(|&t| !crate::time::in_range(t))
+        {
+            return Err(bad(path, "a time range outside the years 1970-9999"));
+        }
         if let (Some(s), Some(u)) = (header.since, header.until) {
             if u <= s {
                 return Err(bad(path, "an empty time range"));

@@ -43,12 +43,23 @@ fn digits(s: &str, n: usize) -> Option<u32> {
         .flatten()
 }
 
-/// Parse `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS][Z]` or epoch seconds into epoch seconds (UTC).
-/// Impossible dates (`2026-02-30`, `2026-09-31`) and short forms (`2026-9-1`) are refused,
-/// never rolled into the next month.
+/// The last instant a time given to flowcost may name: 9999-12-31T23:59:59Z, as epoch
+/// seconds. With the first, 1970-01-01T00:00:00Z (0), it keeps every difference of two
+/// instants, and every day and hour count, far from overflow.
+pub const LAST_INSTANT: i64 = 253_402_300_799;
+
+/// Whether `t` (epoch seconds) lies between 1970-01-01 and [`LAST_INSTANT`].
+pub fn in_range(t: i64) -> bool {
+    (0..=LAST_INSTANT).contains(&t)
+}
+
+/// Parse `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS][Z]` or epoch seconds into epoch seconds (UTC),
+/// from 1970 to 9999. Impossible dates (`2026-02-30`, `2026-09-31`) and short forms
+/// (`2026-9-1`) are refused, never rolled into the next month; so are instants outside those
+/// years (`--since=-9223372036854775808` made a period of "-0.00 days").
 pub fn parse_instant(s: &str) -> Option<i64> {
     if let Ok(n) = s.parse::<i64>() {
-        return Some(n);
+        return in_range(n).then_some(n);
     }
     let s = s.trim_end_matches('Z');
     let (date, time) = match s.split_once(['T', ' ']) {
@@ -73,7 +84,7 @@ pub fn parse_instant(s: &str) -> Option<i64> {
         }
         secs += h * 3600 + mi * 60 + se;
     }
-    Some(secs)
+    in_range(secs).then_some(secs)
 }
 
 /// `YYYY-MM` → [start, end) in epoch seconds.
@@ -86,7 +97,7 @@ pub fn month_range(s: &str) -> Option<(i64, i64)> {
     }
     let start = days_from_civil(y, m, 1) * 86_400;
     let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    Some((start, days_from_civil(ny, nm, 1) * 86_400))
+    in_range(start).then(|| (start, days_from_civil(ny, nm, 1) * 86_400))
 }
 
 /// Epoch seconds → `YYYY-MM-DDTHH:MM:SSZ`.
@@ -176,6 +187,30 @@ mod tests {
         assert!(parse_instant("2026-09-01T12:30").is_some());
         assert!(month_range("2026-9").is_none());
         assert!(month_range("2026-09").is_some());
+    }
+
+    #[test]
+    fn instants_outside_1970_to_9999_are_refused() {
+        for bad in [
+            "-1",
+            "-9223372036854775808",
+            "9223372036854775807",
+            "253402300800",
+            "1969-12-31",
+            "0000-01-01T00:00",
+        ] {
+            assert_eq!(parse_instant(bad), None, "{bad}");
+        }
+        assert_eq!(parse_instant("0"), Some(0));
+        assert_eq!(parse_instant("1970-01-01"), Some(0));
+        assert_eq!(parse_instant("253402300799"), Some(LAST_INSTANT));
+        assert_eq!(parse_instant("9999-12-31T23:59:59Z"), Some(LAST_INSTANT));
+        assert_eq!(format_instant(LAST_INSTANT), "9999-12-31T23:59:59Z");
+        assert!(month_range("1969-12").is_none());
+        assert_eq!(
+            month_range("9999-12").map(|(a, b)| (b - a) / 86_400),
+            Some(31)
+        );
     }
 }
 

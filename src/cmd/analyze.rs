@@ -287,7 +287,7 @@ fn time_range(a: &AnalyzeArgs) -> Result<(Option<i64>, Option<i64>), Error> {
                     .map(|s| {
                         time::parse_instant(s).ok_or_else(|| {
                             usage(format!(
-                                "{flag} {s}: expected YYYY-MM-DD[THH:MM[:SS]] or epoch seconds"
+                                "{flag} {s}: expected YYYY-MM-DD[THH:MM[:SS]] or epoch seconds, from 1970 to 9999"
                             ))
                         })
                     })
@@ -533,6 +533,16 @@ mod tests {
         assert!(m.starts_with("--month 2026-13"), "{m}");
         let m = refused(time_range(&args(&["--until", "<script>", "x"])));
         assert!(m.starts_with("--until <script>: expected"), "{m}");
+        // 2^63 either way: refused, not a period of "-0.00 days"
+        let m = refused(time_range(&args(&["--since=-9223372036854775808", "x"])));
+        assert!(m.ends_with("from 1970 to 9999"), "{m}");
+        let m = refused(time_range(&args(&["--until", "9223372036854775807", "x"])));
+        assert!(
+            m.starts_with("--until 9223372036854775807: expected"),
+            "{m}"
+        );
+        let m = refused(time_range(&args(&["--month", "0000-01", "x"])));
+        assert!(m.starts_with("--month 0000-01"), "{m}");
     }
 
     #[test]

@@ -104,7 +104,7 @@ fn write_folder(dir: &Path, files: &[(String, Vec<u8>)], stale: &[PathBuf]) -> R
 fn change_at(w: &str) -> Result<i64, Error> {
     time::parse_instant(w).ok_or_else(|| {
         Error::Usage(format!(
-            "--change-at {w}: expected YYYY-MM-DD[THH:MM[:SS]] or epoch seconds"
+            "--change-at {w}: expected YYYY-MM-DD[THH:MM[:SS]] or epoch seconds, from 1970 to 9999"
         ))
     })
 }

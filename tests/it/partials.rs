@@ -515,6 +515,13 @@ fn a_forged_partial_with_a_valid_checksum_is_refused_not_trusted() {
         "{}",
         stderr(&o)
     );
+    // a time range no flag can give (its length would wrap)
+    for (since, until) in [(Some(i64::MIN), Some(0)), (None, Some(i64::MAX))] {
+        let mut h = header.clone();
+        (h.since, h.until, h.enis) = (since, until, 0);
+        flowcost::partial::write(&path, &h, &InputStats::default(), |_| Ok(())).unwrap();
+        refused(&path, "a time range outside the years 1970-9999");
+    }
 }
 
 #[test]
