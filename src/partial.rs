@@ -270,6 +270,11 @@ fn write_to(
 
 /// Whether `path` is a partial file (a local file whose first line names the format).
 pub fn is_partial_file(path: &str) -> bool {
+    // only a regular file is looked into: a named pipe or a device read here would lose
+    // what the run reads next (or wait for a writer that has gone)
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let Ok(f) = File::open(path) else {
         return false;
     };

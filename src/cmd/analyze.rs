@@ -436,6 +436,7 @@ pub fn write_out(text: &str, output: Option<&str>) -> Result<(), Error> {
 /// Run `flowcost analyze`.
 pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
     let started = std::time::Instant::now();
+    crate::cmd::merge::refuse_partials(&args.inputs)?;
     let mut cfg = Config::from_args(args)?;
     crate::pipeline::timing(
         "the settings, ip-ranges and the local inputs' list (serial)",

@@ -58,6 +58,17 @@ pub fn run(m: &MergeArgs) -> Result<Outcome, Error> {
     Ok(outcome(&report))
 }
 
+/// Refuses inputs of `analyze` that are partial files: it reads logs, and would count a
+/// partial's lines as malformed and what it holds as nothing, with exit 0.
+pub fn refuse_partials(inputs: &[String]) -> Result<(), Error> {
+    match inputs.iter().find(|i| partial::is_partial_file(i)) {
+        Some(p) => Err(Error::Usage(format!(
+            "{p} is a partial result, not a flow log: merge partials with `flowcost merge`, or give them (and only them) to `report` or `compare`"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The configuration the partials were made with, over the time range `range`.
 fn config(
     parts: &[Partial],
@@ -181,9 +192,19 @@ pub struct PartialInputs {
 
 impl PartialInputs {
     /// `Some` when every input of `a` is a partial file (and there is one at least).
+    /// Partials among logs are refused: read as logs, their lines would count as malformed
+    /// and what they hold as nothing, with exit 0.
     pub fn of(a: &AnalyzeArgs) -> Result<Option<PartialInputs>, Error> {
-        if a.inputs.is_empty() || !a.inputs.iter().all(|i| partial::is_partial_file(i)) {
-            return Ok(None);
+        let (partials, logs): (Vec<&String>, Vec<&String>) =
+            a.inputs.iter().partition(|i| partial::is_partial_file(i));
+        match (partials.first(), logs.first()) {
+            (None, _) => return Ok(None),
+            (Some(p), Some(l)) => {
+                return Err(Error::Usage(format!(
+                    "{p} is a partial result and {l} is not: partials and logs are not read together; write a partial of the logs (analyze --partial-out) and give partials only"
+                )))
+            }
+            (Some(_), None) => {}
         }
         let setting = [
             ("--pull-window", a.pull_window.is_some()),

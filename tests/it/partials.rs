@@ -291,6 +291,42 @@ fn a_day_missing_among_daily_partials_is_left_out_of_the_time_covered() {
 }
 
 #[test]
+fn partials_among_logs_are_refused() {
+    // read as logs, a partial's lines counted as malformed and what it holds as nothing, with
+    // exit 0: a month's report over daily partials and one day's logs reported that day alone
+    let w = world(&spec(37, FieldSet::V5), &[Encoding::Gz]);
+    let dir = tempfile::tempdir().unwrap();
+    let day = partials_of(&w, dir.path(), &[("2026-09-01", "2026-09-02")]).remove(0);
+    let logs = w.path(Encoding::Gz);
+    let out = dir.path().join("report").display().to_string();
+    for args in [
+        vec!["analyze", "-q", &day],
+        vec!["analyze", "-q", &logs, &day],
+        vec!["report", "-q", "-d", &out, &day, &logs],
+        vec![
+            "compare",
+            "-q",
+            "--before",
+            "2026-09-01..2026-09-01",
+            "--after",
+            "2026-09-02..2026-09-02",
+            &logs,
+            &day,
+        ],
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let want = format!("{day} is a partial result");
+        assert!(stderr(&o).contains(&want), "{args:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty());
+    }
+    assert!(!std::path::Path::new(&out).exists());
+    // partials alone are still read where partials are taken
+    let o = run(&["report", "-q", "-d", &out, &day]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
 fn merge_refuses_partials_that_do_not_belong_together() {
     let w = world(&spec(33, FieldSet::V5), &[Encoding::Gz]);
     let dir = tempfile::tempdir().unwrap();
