@@ -1276,7 +1276,7 @@ fn hours_or_unread<'a>(
 }
 
 /// The note on the period's [`gaps`], if it has any (the first three named).
-fn gaps_note(gaps: &[Gap]) -> Option<String> {
+pub fn gaps_note(gaps: &[Gap]) -> Option<String> {
     const NAMED: usize = 3;
     if gaps.is_empty() {
         return None;
@@ -1296,7 +1296,7 @@ fn gaps_note(gaps: &[Gap]) -> Option<String> {
 
 /// The note on the period's stretches no input was read for, if it has any (the first
 /// three named).
-fn unread_note(unread: &[Unread]) -> Option<String> {
+pub fn unread_note(unread: &[Unread]) -> Option<String> {
     const NAMED: usize = 3;
     if unread.is_empty() {
         return None;

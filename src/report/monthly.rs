@@ -919,6 +919,16 @@ impl MonthlyReport {
                 md_esc(e)
             );
         }
+        // time no input was read for, and hours without any record: the period's totals
+        // lack the first, and may lack the second
+        let period = &self.analysis.analysis.period;
+        let notes = [
+            crate::analysis::unread_note(&period.unread),
+            crate::analysis::gaps_note(&period.gaps),
+        ];
+        for n in notes.iter().flatten() {
+            let _ = writeln!(out, "- {n}");
+        }
         if v.missing_fields.is_empty() {
             out.push_str("- Every field the analysis can use was logged.\n");
         }

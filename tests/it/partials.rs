@@ -283,6 +283,14 @@ fn a_day_missing_among_daily_partials_is_left_out_of_the_time_covered() {
     let doc: flowcost::report::monthly::MonthlyReport =
         serde_json::from_slice(&std::fs::read(format!("{out}/report.json")).unwrap()).unwrap();
     let r = doc.analysis;
+    // the monthly report's review of what the figures rest on says so too
+    let md = std::fs::read_to_string(format!("{out}/report.md")).unwrap();
+    let review = &md[md.find("## Data quality review").unwrap()..];
+    let review = &review[..review.find("\n## ").unwrap_or(review.len())];
+    assert!(
+        review.contains("\n- No partial covers 48 hours of the period"),
+        "{review}"
+    );
     assert_eq!(
         unread(&r),
         [(at(d2), at(d3)), (at("2026-09-04"), at("2026-09-05"))]
