@@ -377,12 +377,19 @@ pub struct Unread {
     pub to: i64,
 }
 
+impl Unread {
+    /// Its length in hours.
+    pub fn hours(&self) -> f64 {
+        (self.to - self.from) as f64 / HOUR as f64
+    }
+}
+
 /// Seconds of `[first, last]`, widened to whole UTC hours (a log that starts at 00:03 with
 /// records every few minutes covers the hour from 00:00), inside the time filter, less the
 /// stretches no input was read for ([`RunConfig::unread`]).
 fn covered(first: Option<i64>, last: Option<i64>, opt: &RunConfig) -> u64 {
     hour_span(first, last, opt).map_or(0, |(f, l)| {
-        let unread: i64 = (unread_within(&opt.unread, f, l)).map(|(a, b)| b - a).sum();
+        let unread: i64 = unread_within(&opt.unread, f, l).map(|(a, b)| b - a).sum();
         (l - f - unread) as u64
     })
 }
@@ -1267,9 +1274,9 @@ fn hours_or_unread<'a>(
     if stretches.peek().is_none() {
         return Cow::Borrowed(hours);
     }
+    let hour = |t: i64| u32::try_from(t.div_euclid(HOUR)).unwrap_or(u32::MAX);
     let mut all = hours.clone();
     for (a, b) in stretches {
-        let hour = |t: i64| u32::try_from(t.div_euclid(HOUR)).unwrap_or(u32::MAX);
         all.extend(hour(a)..hour(b + HOUR - 1));
     }
     Cow::Owned(all)
@@ -1301,16 +1308,21 @@ pub fn unread_note(unread: &[Unread]) -> Option<String> {
     if unread.is_empty() {
         return None;
     }
-    let hours = |u: &Unread| (u.to - u.from) as f64 / HOUR as f64;
     let mut named: Vec<String> = (unread.iter().take(NAMED))
-        .map(|u| format!("{} for {} h", crate::time::format_instant(u.from), hours(u)))
+        .map(|u| {
+            format!(
+                "{} for {} h",
+                crate::time::format_instant(u.from),
+                u.hours()
+            )
+        })
         .collect();
     if unread.len() > NAMED {
         named.push(format!("and {} more", unread.len() - NAMED));
     }
     Some(format!(
         "No partial covers {} hours of the period ({}): no input was read for them (a daily run that failed?), so the period's totals lack them, and they are left out of the time covered, from which the per-day and per-30-day figures project; give a partial of that time to complete the period.",
-        unread.iter().map(hours).sum::<f64>(),
+        unread.iter().map(Unread::hours).sum::<f64>(),
         named.join(", ")
     ))
 }

@@ -214,9 +214,7 @@ fn overview(r: &Report, md: bool, out: &mut String) {
         0 => String::new(),
         h => format!(", {h} hours of them without any record (see the notes)"),
     };
-    let unread: f64 = (a.period.unread.iter())
-        .map(|u| (u.to - u.from) as f64 / 3600.0)
-        .sum();
+    let unread: f64 = a.period.unread.iter().map(|u| u.hours()).sum();
     let unread = match unread > 0.0 {
         true => format!(" ({unread} hours of the period read by no partial, see the notes)"),
         false => String::new(),
