@@ -591,8 +591,13 @@ pub fn check_compatible(parts: &[Partial]) -> Result<(), String> {
     for p in &parts[1..] {
         if let Some(flag) = first.header.settings.first_difference(&p.header.settings) {
             return Err(format!(
-                "{} and {} were made with different settings: {flag}",
-                first.path, p.path
+                "{} and {} were made with different settings: {flag}{}",
+                first.path,
+                p.path,
+                ranges_difference(
+                    &first.header.settings.ip_ranges,
+                    &p.header.settings.ip_ranges
+                )
             ));
         }
     }
@@ -675,6 +680,19 @@ fn holes(mut ranges: Vec<(i64, i64)>, lo: i64, hi: i64) -> Vec<(i64, i64)> {
         read_to = read_to.max(u);
     }
     out
+}
+
+/// What tells two ip-ranges documents apart, and what to do about it, when they differ:
+/// AWS publishes a new one every few days, so daily partials of one month made by a job that
+/// takes the newest cached copy differ after an `ip-ranges update`.
+fn ranges_difference(a: &RangesId, b: &RangesId) -> String {
+    if a == b {
+        return String::new();
+    }
+    format!(
+        " (syncToken {}, created {}, against syncToken {}, created {}). Partials merge only when every one classified its addresses with one document (an `ip-ranges update` between them changes the one used): make all the partials of a period with the same --ip-ranges FILE, or read the logs of the period again",
+        a.sync_token, a.create_date, b.sync_token, b.create_date
+    )
 }
 
 /// The time range of the partial at `path`.

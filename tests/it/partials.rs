@@ -364,6 +364,30 @@ fn merge_refuses_partials_that_do_not_belong_together() {
     refused(&["a", "a"], "given twice");
     refused(&["day", "late"], "overlap");
     refused(&["day", "all"], "open time range");
+    // a day made after an `ip-ranges update`: both documents named, and the way out
+    let mut newer: serde_json::Value =
+        serde_json::from_slice(flowcost::classify::EMBEDDED).unwrap();
+    newer["syncToken"] = "1999999999".into();
+    newer["createDate"] = "2026-09-02-00-00-00".into();
+    let doc = at("ip-ranges-newer.json");
+    std::fs::write(&doc, serde_json::to_vec(&newer).unwrap()).unwrap();
+    let range = ["--since", "2026-09-02", "--until", "2026-09-03"];
+    partial(
+        &w,
+        &at("day2"),
+        &[&range[..], &["--ip-ranges", &doc]].concat(),
+    );
+    refused(
+        &["day", "day2"],
+        "different settings: the ip-ranges document (--ip-ranges) (syncToken 1787411825, created",
+    );
+    refused(
+        &["day", "day2"],
+        ", against syncToken 1999999999, created 2026-09-02-00-00-00). Partials merge only when",
+    );
+    partial(&w, &at("day2"), &range);
+    let o = merge(&[at("day"), at("day2")]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 /// The offset of the newline that ends a partial file's header (its second line); the
