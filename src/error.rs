@@ -135,8 +135,12 @@ fn no_nat_message(c: &[Candidate], ctx: &NoNatContext) -> String {
             l.counted
         );
     }
+    let own = match &ctx.own_outputs {
+        Some(note) => format!("\n{note}"),
+        None => String::new(),
+    };
     if l.lines == 0 {
-        return "nothing to analyse: the inputs hold no line at all".into();
+        return format!("nothing to analyse: the inputs hold no line at all{own}");
     }
     if parsed == 0 {
         let mut s = format!("0 of {} lines parsed as flow-log records", l.lines);
@@ -146,6 +150,7 @@ fn no_nat_message(c: &[Candidate], ctx: &NoNatContext) -> String {
         s.push_str(
             ".\nGive --fields with the flow log's format if the text has no header line, and check that the inputs are VPC flow logs.",
         );
+        s.push_str(&own);
         return s;
     }
     if l.counted == 0 && l.outside_time > 0 {

@@ -40,7 +40,7 @@ pub struct FlowLogOverlap {
     pub rejected_set_aside: u64,
     /// Bytes those records carry.
     pub bytes_set_aside: u64,
-    /// Every flow log of the inputs.
+    /// Every flow log of the inputs that recorded some ENI.
     pub flow_logs: Vec<FlowLogShare>,
 }
 
@@ -205,6 +205,9 @@ impl<'a> OneFlowLogPerEni<'a> {
             });
         })?;
         decide(&current, &mut parts, &mut summary);
+        // a group of inputs that recorded no ENI (files that held no record, flowcost's own
+        // outputs found among the logs) is no flow log of the run
+        (summary.flow_logs).retain(|f| f.enis_counted + f.enis_set_aside > 0);
         Ok((
             OneFlowLogPerEni {
                 inner,

@@ -40,6 +40,8 @@ use crate::source::s3::Listing;
 
 /// The first line of every partial file.
 pub const FORMAT: &str = "flowcost.partial/2";
+/// How the first line of a partial file of any version starts.
+pub const FAMILY: &str = "flowcost.partial/";
 
 /// The longest header line read (inputs and notes of a large shard fit many times over).
 const MAX_HEADER: u64 = 256 << 20;
@@ -282,7 +284,7 @@ pub fn is_partial_file(path: &str) -> bool {
     let _ = BufReader::new(f)
         .take(FORMAT.len() as u64 + 1)
         .read_until(b'\n', &mut first);
-    first.starts_with(b"flowcost.partial/")
+    first.starts_with(FAMILY.as_bytes())
 }
 
 /// A partial file, opened: its header read and checked, the body ready to read.

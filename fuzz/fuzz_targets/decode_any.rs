@@ -80,7 +80,7 @@ fuzz_target!(
         Ok(Opened::ParquetBytes(b)) => {
             let _ = parquet::decode(b, layout.keep, &mut sink);
         }
-        Ok(Opened::ParquetFile(_)) | Err(_) => {}
+        Ok(Opened::ParquetFile(_) | Opened::Own(_)) | Err(_) => {}
     }
     let c = sink.stats.counts.clone();
     assert_eq!(c.accounted(), c.lines, "every line in one bucket");

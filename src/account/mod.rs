@@ -306,6 +306,10 @@ pub struct FileStats {
     /// The S3 object's ETag, for objects read from S3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// Set when the input is one of flowcost's own outputs (a report, a CSV table, a partial
+    /// result found among the logs): not read, no line counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<crate::report::own::OwnOutput>,
 }
 
 /// [`FileStats::format`] in JSON: the encoding's name, or `""` when unknown.

@@ -637,6 +637,8 @@ pub struct NoNatContext {
     pub incomplete: Option<Incomplete>,
     /// Counted records without an interface id (Transit Gateway logs have none).
     pub no_interface: u64,
+    /// The note on flowcost's own outputs found among the inputs and not read, if any.
+    pub own_outputs: Option<String>,
 }
 
 /// Why the analysis could not be finished.
@@ -1327,6 +1329,29 @@ pub fn unread_note(unread: &[Unread]) -> Option<String> {
     ))
 }
 
+/// The note on the inputs that are flowcost's own outputs (reports, CSV tables, partial
+/// results found among the logs), not read, if there are any (the first three named).
+pub fn own_outputs_note(files: &[FileStats]) -> Option<String> {
+    const NAMED: usize = 3;
+    let own: Vec<(&str, crate::report::own::OwnOutput)> = (files.iter())
+        .filter_map(|f| Some((f.path.as_str(), f.skipped?)))
+        .collect();
+    if own.is_empty() {
+        return None;
+    }
+    let mut named: Vec<String> = (own.iter().take(NAMED))
+        .map(|(path, kind)| format!("{path} ({})", kind.describe()))
+        .collect();
+    if own.len() > NAMED {
+        named.push(format!("and {} more", own.len() - NAMED));
+    }
+    Some(format!(
+        "{} input(s) are flowcost's own output, not flow logs, and were not read: {}. (Keep reports and partial results outside the folders and prefixes the flow logs are read from.)",
+        own.len(),
+        named.join(", ")
+    ))
+}
+
 /// What the data-quality notes are written from.
 struct NoteFacts<'a> {
     flow_logs: Option<&'a FlowLogOverlap>,
@@ -1341,6 +1366,7 @@ struct NoteFacts<'a> {
     lines: &'a LineCounts,
     odd: &'a Oddities,
     files_with_errors: u64,
+    files: &'a [FileStats],
     /// NAT gateways were named, and none of them is in the counted records.
     given: bool,
     no_nat: bool,
@@ -1405,6 +1431,7 @@ fn quality_notes(f: &NoteFacts) -> Vec<String> {
             f.files_with_errors
         ));
     }
+    notes.extend(own_outputs_note(f.files));
     if f.given && f.no_nat && !f.client_side {
         let named: Vec<String> = f
             .opt
@@ -1493,6 +1520,7 @@ fn no_nat(
             data_span: acc.inputs.dated.first().zip(acc.inputs.dated.last()),
             incomplete: Incomplete::of(files),
             no_interface: acc.inputs.odd.no_interface,
+            own_outputs: own_outputs_note(files),
         }),
     }
 }
@@ -1534,7 +1562,8 @@ pub fn analyse_from(
             opt.pull_window,
         )?;
         lines.set_aside_duplicates(summary.records_set_aside, summary.rejected_set_aside);
-        flow_logs = Some(summary);
+        // named inputs of one flow log and some that recorded nothing: one flow log
+        flow_logs = (summary.flow_logs.len() > 1 || summary.enis > 0).then_some(summary);
         one_per_eni = o;
         &one_per_eni
     };
@@ -1734,6 +1763,7 @@ impl QualityFacts<'_> {
             lines: &lines,
             odd: &acc.inputs.odd,
             files_with_errors,
+            files: &files,
             given: self.given,
             no_nat: self.nat.is_empty(),
             candidates: self.candidates,
@@ -2756,6 +2786,21 @@ mod tests {
             counted: 10,
             ..Default::default()
         };
+        use crate::report::own::OwnOutput;
+        let own: Vec<FileStats> = [
+            ("a.csv", Some(OwnOutput::Csv)),
+            ("b", Some(OwnOutput::Partial)),
+            ("c.log", None),
+            ("d.txt", Some(OwnOutput::Table)),
+            ("e.csv", Some(OwnOutput::Csv)),
+            ("f.txt", Some(OwnOutput::Table)),
+        ]
+        .map(|(path, skipped)| FileStats {
+            path: path.into(),
+            skipped,
+            ..Default::default()
+        })
+        .to_vec();
         let facts = NoteFacts {
             flow_logs: None,
             client_side: false,
@@ -2768,6 +2813,7 @@ mod tests {
             lines: &lines,
             odd: &Oddities::default(),
             files_with_errors: 1,
+            files: &own,
             given: true,
             no_nat: true,
             candidates: &[],
@@ -2775,6 +2821,9 @@ mod tests {
             dated: Span::default(),
         };
         let notes = quality_notes(&facts);
+        assert!(notes.iter().any(|n| n.starts_with(
+            "5 input(s) are flowcost's own output, not flow logs, and were not read: a.csv (a CSV table), b (a partial result), d.txt (a table report), and 2 more."
+        )));
         let has = |s: &str| notes.iter().any(|n| n.contains(s));
         assert!(has("No pkt-srcaddr/pkt-dstaddr translation seen"));
         assert!(has("az-id was not logged"));

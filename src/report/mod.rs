@@ -1,6 +1,7 @@
 //! Report stage: the versioned JSON document (the contract for pipelines) and its renderings
 //! as a terminal table, Markdown and CSV; the before/after comparison; the monthly report
-//! folder (Markdown, HTML, CSV, SVG charts). Pure: renders to strings.
+//! folder (Markdown, HTML, CSV, SVG charts); and those outputs recognised where they are found
+//! among the inputs ([`own`]). Pure: renders to strings.
 
 pub mod charts;
 pub mod compare;
@@ -8,6 +9,7 @@ mod csv;
 pub mod escape;
 pub mod html;
 pub mod monthly;
+pub mod own;
 pub mod plan;
 mod text;
 

@@ -228,8 +228,12 @@ fn overview(r: &Report, md: bool, out: &mut String) {
         format!("Region:       {}", c.region),
         format!("Counted on:   {counting}"),
         format!(
-            "Inputs:       {} files, {}",
+            "Inputs:       {} files{}, {}",
             r.inputs.files,
+            match a.quality.files.iter().filter(|f| f.skipped.is_some()).count() {
+                0 => String::new(),
+                n => format!(" ({n} of them flowcost's own output, not read)"),
+            },
             human(r.inputs.bytes)
         ),
         format!(

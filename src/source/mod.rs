@@ -13,6 +13,8 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 
+use crate::report::own::{self, OwnOutput};
+
 /// How an input is encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -718,6 +720,9 @@ pub enum Opened {
     ParquetFile(pread::LocalParquet),
     /// A Parquet document in memory (standard input).
     ParquetBytes(bytes::Bytes),
+    /// One of flowcost's own outputs (a report, a CSV table, a partial result): not a flow
+    /// log, not read.
+    Own(OwnOutput),
 }
 
 /// Reader wrapper that reports bytes read (for progress).
@@ -754,10 +759,14 @@ pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io:
                 // a pipe or a device named as a path (`<(zcat …)`): read as a stream
                 return open_stream(Box::new(f), on_read);
             }
-            let mut head = [0u8; 4];
+            let mut head = [0u8; own::HEAD];
             let n = read_up_to(&mut f, &mut head)?;
             let head = &head[..n];
             let small = input.size <= WHOLE_GZIP_MAX;
+            if let Some(kind) = own_output(head) {
+                on_read(input.size);
+                return Ok(Opened::Own(kind));
+            }
             if small && head.starts_with(&GZIP_MAGIC) {
                 let inflated = gunzip::inflate(
                     |raw| {
@@ -770,7 +779,7 @@ pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io:
                     on_read(input.size);
                     return Ok(opened);
                 }
-            } else if head == PARQUET_MAGIC {
+            } else if head.starts_with(&PARQUET_MAGIC) {
                 // read by position: only the needed column chunks, one `pread` each
                 return Ok(Opened::ParquetFile(pread::LocalParquet::new(f)?));
             }
@@ -818,7 +827,20 @@ pub fn open_stream(
         }
         return Ok(Opened::ParquetBytes(all.into()));
     }
+    let head = reader.fill_buf()?;
+    if let Some(kind) = own_output(&head[..head.len().min(own::HEAD)]) {
+        return Ok(Opened::Own(kind));
+    }
     sniffed(Box::new(reader))
+}
+
+/// Which of flowcost's own outputs an input is, by its first bytes (a gzip or Parquet input
+/// is none: flowcost writes neither).
+fn own_output(head: &[u8]) -> Option<OwnOutput> {
+    if head.starts_with(&GZIP_MAGIC) || head.starts_with(&PARQUET_MAGIC) {
+        return None;
+    }
+    own::recognise(head)
 }
 
 /// Open a downloaded object received whole (`failure`: why the download stopped short, if it
@@ -832,6 +854,9 @@ pub fn open_received(
 ) -> io::Result<Opened> {
     on_read(body.len() as u64);
     let failure = failure.map(Failure::into_io);
+    if let Some(kind) = own_output(&body[..body.len().min(own::HEAD)]) {
+        return Ok(Opened::Own(kind));
+    }
     if body.starts_with(&PARQUET_MAGIC) {
         // Parquet needs the whole object (its footer is at the end)
         return match failure {

@@ -819,3 +819,45 @@ fn a_bill_under_an_s3_prefix_reads_as_the_local_one() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("no .csv"), "{}", stderr(&o));
 }
+
+/// A report and a partial result written among the logs are skipped by name, as in a local
+/// folder, and the figures are the logs'. (Beside an `AWSLogs/` folder only its flow-log tree
+/// is listed; inside it, or under a prefix without one, every key is.)
+#[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
+fn own_outputs_under_the_prefix_are_skipped() {
+    use flowcost::report::own::OwnOutput;
+    let Some(ep) = endpoint() else { return };
+    let w = world(&spec(62, FieldSet::V5), &[Encoding::Gz]);
+    let logs = w.path(Encoding::Gz);
+    let local = analyze_json(&[&logs]);
+    let b = bucket("own");
+    upload(&ep, &b, Path::new(&logs), "logs/", false);
+    let out = tempfile::tempdir().unwrap();
+    let csv = crate::support::run(&["analyze", "-q", "--format", "csv", &logs]);
+    assert!(csv.status.success());
+    std::fs::write(out.path().join("report.csv"), &csv.stdout).unwrap();
+    let partial = out.path().join("day1").display().to_string();
+    let o = crate::support::run(&["analyze", "-q", &logs, "--partial-out", &partial]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = crate::support::files_under(Path::new(&logs)).remove(0);
+    let day = first.parent().unwrap().strip_prefix(&logs).unwrap();
+    let day = day.to_str().unwrap().replace('\\', "/");
+    upload(&ep, &b, out.path(), &format!("logs/{day}/"), false);
+    let s3 = s3_json(&ep, &["--strict", &format!("s3://{b}/logs/")]);
+    let skipped: BTreeMap<String, Option<OwnOutput>> = (s3.analysis.quality.files.iter())
+        .filter(|f| f.skipped.is_some())
+        .map(|f| (name(&f.path), f.skipped))
+        .collect();
+    assert_eq!(
+        skipped,
+        BTreeMap::from([
+            ("day1".to_string(), Some(OwnOutput::Partial)),
+            ("report.csv".to_string(), Some(OwnOutput::Csv)),
+        ])
+    );
+    let mut s3 = s3;
+    s3.analysis.quality.files.retain(|f| f.skipped.is_none());
+    (s3.analysis.quality.notes).retain(|n| !n.contains("flowcost's own output"));
+    assert_same(&s3, &local);
+}
