@@ -577,12 +577,12 @@ impl MonthlyReport {
         }
         out.push(("gateways.csv".into(), t));
         let mut t = String::from(
-            "path,format,size_bytes,etag,lines,counted,malformed,nodata,skipdata,error\n",
+            "path,format,size_bytes,etag,lines,counted,malformed,nodata,skipdata,error,skipped\n",
         );
         for f in &a.quality.files {
             let _ = writeln!(
                 t,
-                "{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{}",
                 csv_esc(&f.path),
                 f.format.map_or("", |e| e.name()),
                 f.size,
@@ -592,7 +592,8 @@ impl MonthlyReport {
                 f.counts.malformed,
                 f.counts.nodata,
                 f.counts.skipdata,
-                csv_esc(opt(&f.error))
+                csv_esc(opt(&f.error)),
+                f.skipped.map_or("", |k| k.name())
             );
         }
         out.push(("inputs.csv".into(), t));
@@ -833,11 +834,11 @@ impl MonthlyReport {
         let mut tb = Table::new(&["input", "format", "size"]);
         const SHOWN: usize = 25;
         for f in a.quality.files.iter().take(SHOWN) {
-            tb.row(vec![
-                f.path.clone(),
-                f.format.map_or("", |e| e.name()).to_string(),
-                human(f.size),
-            ]);
+            let format = match (f.format, f.skipped) {
+                (_, Some(k)) => format!("not read: {}", k.describe()),
+                (e, None) => e.map_or("", |e| e.name()).to_string(),
+            };
+            tb.row(vec![f.path.clone(), format, human(f.size)]);
         }
         tb.render(true, out);
         if a.quality.files.len() > SHOWN {

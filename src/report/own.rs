@@ -26,6 +26,18 @@ pub enum OwnOutput {
 }
 
 impl OwnOutput {
+    /// Its name in JSON and CSV.
+    pub fn name(self) -> &'static str {
+        match self {
+            OwnOutput::Partial => "partial",
+            OwnOutput::Json => "json",
+            OwnOutput::Table => "table",
+            OwnOutput::Markdown => "markdown",
+            OwnOutput::Csv => "csv",
+            OwnOutput::Html => "html",
+        }
+    }
+
     /// For people: what the input is.
     pub fn describe(self) -> &'static str {
         match self {
@@ -211,6 +223,14 @@ mod tests {
         ];
         for (head, want) in cases {
             assert_eq!(recognise(head.as_bytes()), want, "{head:?}");
+        }
+    }
+
+    #[test]
+    fn names_are_those_of_the_json() {
+        use OwnOutput::*;
+        for k in [Partial, Json, Table, Markdown, Csv, Html] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
         }
     }
 

@@ -194,6 +194,17 @@ fn own_outputs_among_logs_are_skipped() {
             .map(|f| f.skipped)
     };
 
+    // a report folder written among them lists them, each with its kind
+    let again = dir.path().join("again");
+    let o = run(&["report", "-q", "-d", again.to_str().unwrap(), logs_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let inputs = std::fs::read_to_string(again.join("inputs.csv")).unwrap();
+    let table = out.join("analyze.txt").display().to_string();
+    let row = (inputs.lines())
+        .find(|l| l.starts_with(&format!("{table},")))
+        .unwrap_or_else(|| panic!("{inputs}"));
+    assert!(row.ends_with(",0,0,0,0,0,,table"), "{row}");
+
     // the folder: what it reads of them is skipped, by kind; the figures are the logs'
     let (mixed, code) = analyze_json_code(&["--strict", logs_s]);
     assert_eq!(code, Some(0));
