@@ -1345,8 +1345,15 @@ pub fn own_outputs_note(files: &[FileStats]) -> Option<String> {
     if own.len() > NAMED {
         named.push(format!("and {} more", own.len() - NAMED));
     }
+    let merge = match own
+        .iter()
+        .any(|(_, k)| *k == crate::report::own::OwnOutput::Partial)
+    {
+        true => " Partial results are merged with `flowcost merge FILE...`.",
+        false => "",
+    };
     Some(format!(
-        "{} input(s) are flowcost's own output, not flow logs, and were not read: {}. (Keep reports and partial results outside the folders and prefixes the flow logs are read from.)",
+        "{} input(s) are flowcost's own output, not flow logs, and were not read: {}. (Keep reports and partial results outside the folders and prefixes the flow logs are read from.){merge}",
         own.len(),
         named.join(", ")
     ))
@@ -2823,7 +2830,7 @@ mod tests {
         let notes = quality_notes(&facts);
         assert!(notes.iter().any(|n| n.starts_with(
             "5 input(s) are flowcost's own output, not flow logs, and were not read: a.csv (a CSV table), b (a partial result), d.txt (a table report), and 2 more."
-        )));
+        ) && n.ends_with("merged with `flowcost merge FILE...`.")));
         let has = |s: &str| notes.iter().any(|n| n.contains(s));
         assert!(has("No pkt-srcaddr/pkt-dstaddr translation seen"));
         assert!(has("az-id was not logged"));

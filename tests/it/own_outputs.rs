@@ -272,6 +272,10 @@ fn own_output_on_standard_input_is_skipped() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("- (a table report)"), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("flowcost merge"),
+        "no partial: no advice to merge"
+    );
 }
 
 /// A flow log that a report's title follows (text concatenated after the logs) is read as a
