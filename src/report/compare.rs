@@ -521,9 +521,10 @@ impl Comparison {
         let (b, a) = (&self.before, &self.after);
         let li = if md { "- " } else { "" };
         if md {
-            out.push_str("# flowcost: before and after\n\n");
+            let _ = writeln!(out, "# {}\n", super::own::COMPARE_TITLE);
         } else {
-            out.push_str("flowcost: before and after\n==========================\n");
+            let t = super::own::COMPARE_TITLE;
+            let _ = writeln!(out, "{t}\n{}", "=".repeat(t.len()));
         }
         let period = |s: &Side| {
             format!(

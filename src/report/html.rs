@@ -121,7 +121,8 @@ pub fn page(title: &str, markdown: &str, charts: &[Chart]) -> String {
     );
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     out.push_str(&format!(
-        "<meta name=\"generator\" content=\"flowcost {}\">\n<title>{}</title>\n<style>{}</style>\n</head>\n<body>\n<main>\n",
+        "{}{}\">\n<title>{}</title>\n<style>{}</style>\n</head>\n<body>\n<main>\n",
+        super::own::GENERATOR,
         env!("CARGO_PKG_VERSION"),
         escape(title),
         STYLE

@@ -330,7 +330,7 @@ pub fn build(p: Parts) -> MonthlyReport {
     let mut doc = MonthlyReport {
         schema: SCHEMA.into(),
         flowcost_version: env!("CARGO_PKG_VERSION").into(),
-        title: format!("NAT gateway traffic report: {}", p.label),
+        title: format!("{}{}", super::own::REPORT_TITLE, p.label),
         command: p.command,
         summary,
         history,

@@ -76,17 +76,19 @@ const CSV_HEADS: [&str; 9] = [
     "period,from,to,days,",
 ];
 
+/// The title of `analyze`'s table and Markdown reports (the writers use it too).
+pub(crate) const ANALYZE_TITLE: &str = "flowcost: NAT gateway traffic and gateway-endpoint savings";
+/// The title of `compare`'s table and Markdown reports.
+pub(crate) const COMPARE_TITLE: &str = "flowcost: before and after";
+
 /// The titles a table or Markdown report is recognised by (a line of its own).
-const TITLES: [&str; 2] = [
-    "flowcost: NAT gateway traffic and gateway-endpoint savings",
-    "flowcost: before and after",
-];
+const TITLES: [&str; 2] = [ANALYZE_TITLE, COMPARE_TITLE];
 
 /// The start of a report folder's Markdown title.
-const REPORT_TITLE: &str = "NAT gateway traffic report: ";
+pub(crate) const REPORT_TITLE: &str = "NAT gateway traffic report: ";
 
-/// What a report folder's HTML page names as its generator.
-const GENERATOR: &str = "<meta name=\"generator\" content=\"flowcost ";
+/// What a report folder's HTML page names as its generator, up to the version.
+pub(crate) const GENERATOR: &str = "<meta name=\"generator\" content=\"flowcost ";
 
 /// Which of flowcost's outputs `head` (the first bytes of an input, up to [`HEAD`]) starts,
 /// if any.
@@ -102,9 +104,7 @@ pub fn recognise(head: &[u8]) -> Option<OwnOutput> {
     {
         return Some(OwnOutput::Html);
     }
-    let mut lines = head.split(|&b| b == b'\n');
-    let first = lines.next().unwrap_or_default();
-    if is_csv_head(first) {
+    if head.split(|&b| b == b'\n').next().is_some_and(is_csv_head) {
         return Some(OwnOutput::Csv);
     }
     // a title as the first whole line but for the warnings a report may open with

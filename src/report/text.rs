@@ -186,12 +186,7 @@ fn warnings(r: &Report, md: bool, out: &mut String) {
 /// ip-ranges, prices, S3 sources.
 fn overview(r: &Report, md: bool, out: &mut String) {
     let (a, c) = (&r.analysis, &r.cost);
-    heading(
-        out,
-        md,
-        1,
-        "flowcost: NAT gateway traffic and gateway-endpoint savings",
-    );
+    heading(out, md, 1, super::own::ANALYZE_TITLE);
     let range = match (a.period.from, a.period.to) {
         (Some(f), Some(t)) => format!(
             "{} .. {} ({:.2} days)",
