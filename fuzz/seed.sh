@@ -19,4 +19,25 @@ if [ -d "$shared" ]; then
 else
   echo "note: ../shared is absent; seeding from sample-data only" >&2
 fi
+# flowcost's own outputs of the sample data (every kind `report::own::recognise` knows), where a
+# build is at hand: an input that starts as one of them is skipped, one that nearly does is a
+# log, and the fuzzer starts from both sides of that line
+flowcost="${FLOWCOST:-$here/../target/release/flowcost}"
+if [ -x "$flowcost" ]; then
+  own=$(mktemp -d)
+  trap 'rm -rf "$own"' EXIT
+  logs="$here/../sample-data/gz"
+  for format in table json csv markdown; do
+    "$flowcost" analyze -q --format "$format" "$logs" > "$own/analyze.$format" || true
+    "$flowcost" compare -q --format "$format" --before "$logs" --after "$logs" > "$own/compare.$format" || true
+  done
+  "$flowcost" analyze -q --partial-out "$own/partial" "$logs" || true
+  "$flowcost" report -q -d "$own/report" "$logs" > /dev/null || true
+  while IFS= read -r -d '' f; do
+    head -c 16384 "$f" > "$here/corpus/decode_any/seed-own-$i"
+    i=$((i + 1))
+  done < <(find "$own" -type f ! -name '*.svg' -size +0 -print0)
+else
+  echo "note: no flowcost build at $flowcost; seeding without its own outputs" >&2
+fi
 echo "seeded $i files" >&2
