@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Seed the fuzz corpora from the shipped sample data and, where it is beside the clone, the
-# public samples in ../shared/data/flowlogs (gzip and Parquet files as they are, and text).
+# public samples in ../shared/data/flowlogs (gzip and Parquet files as they are, and text), and
+# with flowcost's own outputs where a build is at hand (FLOWCOST, default target/release/flowcost).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$here/corpus/decode_any" "$here/corpus/parquet"
