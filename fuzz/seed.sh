@@ -22,7 +22,7 @@ else
 fi
 # flowcost's own outputs of the sample data (every kind `report::own::recognise` knows), where a
 # build is at hand: an input that starts as one of them is skipped, one that nearly does is a
-# log, and the fuzzer starts from both sides of that line
+# log, and the fuzzer mutates these across that line
 flowcost="${FLOWCOST:-$here/../target/release/flowcost}"
 if [ -x "$flowcost" ]; then
   own=$(mktemp -d)
