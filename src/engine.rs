@@ -461,8 +461,8 @@ impl Engine<'_> {
     /// Decode one opened input, in one piece, into the accumulators of the targets that take
     /// it. A gzip stream is checked only at each member's end, after its records were decoded:
     /// they go to accumulators of their own, merged in unless a member turns out damaged
-    /// ([`gunzip::discredits`]), when none of the input's records are counted and it is
-    /// reported as corrupt.
+    /// ([`gunzip::discredits`]), when they are dropped and what precedes the damaged member is
+    /// read again where it can be ([`Engine::after_damaged_member`]).
     #[allow(clippy::too_many_arguments)]
     fn decode(
         &self,
@@ -477,7 +477,7 @@ impl Engine<'_> {
         let checked_late = matches!(opened, Ok(Opened::Text(_, Encoding::Gzip)));
         let mut staging = checked_late.then(|| Accs::new(self.targets));
         let mut sink = self.fan(staging.as_mut().unwrap_or(accs), input, stats, region);
-        let mut discredited = false;
+        let mut discredited = None;
         let error = match opened {
             Err(e) => Some(cannot_open(&e)),
             Ok(Opened::Memory(m, enc)) => {
@@ -490,7 +490,7 @@ impl Engine<'_> {
                 text::decode(reader, self.layout, &mut sink)
                     .err()
                     .map(|(line, e)| {
-                        discredited = gunzip::discredits(&e);
+                        discredited = gunzip::discredited_after(&e).map(|n| (n, e.to_string()));
                         stream_stopped(enc.name(), line, &e)
                     })
             }
@@ -516,18 +516,56 @@ impl Engine<'_> {
         if input.location == Location::Stdin {
             sink.set_size(read.load(Ordering::Relaxed));
         }
-        let dropped = match error {
-            Some(f) if discredited && checked_late => Some((sink.take(), f)),
-            error => {
+        let dropped = match (error, discredited) {
+            (Some(f), Some(trusted)) if checked_late => Some((sink.take(), f, trusted)),
+            (error, _) => {
                 sink.finish(error);
                 None
             }
         };
         match (dropped, staging) {
-            (Some((stats, f)), _) => self.record_discredited(input, stats, f, accs),
+            (Some((stats, f, trusted)), _) => {
+                self.after_damaged_member(input, stats, f, trusted, region, accs, progress)
+            }
             (None, Some(staged)) => accs.merge(staged),
             (None, None) => {}
         }
+    }
+
+    /// A gzip stream found damaged in a member after some of its text was decoded (the
+    /// records decoded dropped; `trusted`: the members before the damaged one, each checked,
+    /// and what the damage said): a local file is read again up to the damaged member, so
+    /// that what came before it counts, as it does where a whole input is inflated at once;
+    /// any other input (standard input, an S3 object streamed) cannot be read again, and none
+    /// of its records count.
+    #[allow(clippy::too_many_arguments)]
+    fn after_damaged_member(
+        &self,
+        input: &Input,
+        stats: Vec<FileStats>,
+        f: Failure,
+        (members, damage): (usize, String),
+        region: Option<u16>,
+        accs: &mut Accs,
+        progress: &Progress,
+    ) {
+        let local = matches!(input.location, Location::File(_)) && input.rereadable();
+        let Some(first) = stats.first().filter(|_| members > 0 && local) else {
+            return self.record_discredited(input, stats, f, accs);
+        };
+        let fresh = FileStats {
+            path: first.path.clone(),
+            size: first.size,
+            ..Default::default()
+        };
+        let s = if members == 1 { "" } else { "s" };
+        let why = Failure::new(
+            f.kind,
+            format!("{damage}; the {members} member{s} before it were read again and counted, none of its own records nor any after it"),
+        );
+        let opened = source::open_first_members(input, members, why.into_io());
+        let unread = AtomicU64::new(0); // a local file: its size is known
+        self.decode(input, opened, &fresh, region, &unread, accs, progress);
     }
 
     /// One of flowcost's own outputs found among the inputs: not read, listed with its kind
@@ -629,7 +667,8 @@ impl Engine<'_> {
             return;
         }
         infos.sort_by_key(|i| i.index);
-        let discredited = read_error.as_ref().is_some_and(gunzip::discredits);
+        let discredited = (read_error.as_ref())
+            .and_then(|e| gunzip::discredited_after(e).map(|n| (n, e.to_string())));
         let failure = read_error.map(|e| {
             let lines = infos.iter().map(|i| i.lines).sum();
             stream_stopped(format.name(), lines, &e)
@@ -640,14 +679,14 @@ impl Engine<'_> {
         let each: Vec<FileStats> = (0..taking.len())
             .map(|k| stitched(stats.clone(), &infos, k, failure.as_ref()))
             .collect();
-        if let (true, Some(f)) = (discredited, failure) {
+        if let (Some(trusted), Some(f)) = (discredited, failure) {
             // a member found damaged after its records were parsed: the chunks' results go
             for (i, run) in runs {
                 if let Some(s) = self.targets[i].spill {
                     s.discard(vec![run]);
                 }
             }
-            self.record_discredited(input, each, f, accs);
+            self.after_damaged_member(input, each, f, trusted, region, accs, progress);
             progress.file_done();
             return;
         }

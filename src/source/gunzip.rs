@@ -14,8 +14,9 @@
 //!
 //! Larger inputs and streams are inflated as they are read ([`Members`]); a member is checked
 //! only at its end, after its text was handed on, so an error of damaged data in a member that
-//! gave text says that text cannot be trusted ([`discredits`]), and the engine drops what the
-//! input added up to.
+//! gave text says that text cannot be trusted ([`discredits`]): the engine drops what the
+//! input added up to and, where it can, reads again only the members before the damaged one
+//! ([`Members::first`]).
 
 use std::cell::RefCell;
 use std::io::{self, BufRead, Read};
@@ -297,6 +298,11 @@ pub struct Members<R: BufRead> {
     member: Option<flate2::bufread::GzDecoder<R>>,
     /// Whether the member being read has given text.
     gave: bool,
+    /// The members read to their end, each checked.
+    done: usize,
+    /// Where the stream is to stop ([`Members::first`]): after this many members, with the
+    /// error to give there.
+    stop: Option<(usize, Option<io::Error>)>,
 }
 
 impl<R: BufRead> Members<R> {
@@ -305,7 +311,21 @@ impl<R: BufRead> Members<R> {
         Members {
             member: Some(flate2::bufread::GzDecoder::new(r)),
             gave: false,
+            done: 0,
+            stop: None,
         }
+    }
+
+    /// The text of the first `members` members of the stream only, each checked, then
+    /// `why` (or the error that stopped it sooner): the part of an input that a damaged
+    /// member left to be trusted, read again ([`discredited_after`]).
+    pub fn first(r: R, members: usize, why: io::Error) -> Members<R> {
+        let mut m = Members::new(r);
+        if members == 0 {
+            m.member = None;
+        }
+        m.stop = Some((members, Some(why)));
+        m
     }
 
     /// The member after the one that ended, if any bytes are left.
@@ -313,6 +333,10 @@ impl<R: BufRead> Members<R> {
         let Some(m) = self.member.take() else {
             return Ok(());
         };
+        self.done += 1;
+        if self.stop.as_ref().is_some_and(|(n, _)| self.done >= *n) {
+            return Ok(()); // the error comes with the next read
+        }
         let mut r = m.into_inner();
         let rest = r.fill_buf()?;
         if rest.is_empty() {
@@ -338,7 +362,10 @@ impl<R: BufRead> Read for Members<R> {
         }
         loop {
             let Some(m) = self.member.as_mut() else {
-                return Ok(0);
+                return match self.stop.as_mut().and_then(|(_, why)| why.take()) {
+                    Some(why) => Err(why),
+                    None => Ok(0),
+                };
             };
             match m.read(buf) {
                 Ok(0) => self.next_member()?,
@@ -354,11 +381,15 @@ impl<R: BufRead> Read for Members<R> {
                         ) =>
                 {
                     self.member = None;
+                    let member = self.done + 1;
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
-                        Discredited(format!(
-                            "a gzip member is damaged ({e}), after some of its text was read"
-                        )),
+                        Discredited {
+                            message: format!(
+                                "gzip member {member} is damaged ({e}), found after some of its text was read"
+                            ),
+                            before: self.done,
+                        },
                     ));
                 }
                 Err(e) => {
@@ -374,13 +405,25 @@ impl<R: BufRead> Read for Members<R> {
 
 /// The error of a streamed gzip member found damaged after it gave text ([`Members`]).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Discredited(String);
+#[error("{message}")]
+struct Discredited {
+    message: String,
+    /// The members before the damaged one, each read to its end and checked.
+    before: usize,
+}
 
 /// Whether `e` says that the text its stream gave before it cannot be trusted: a streamed gzip
 /// member failed its check, or its data was damaged, after some of its text was read.
 pub fn discredits(e: &io::Error) -> bool {
-    e.get_ref().is_some_and(|x| x.is::<Discredited>())
+    discredited_after(e).is_some()
+}
+
+/// Where `e` [discredits](discredits) its stream: the number of members before the damaged
+/// one, each read to its end and checked, whose text can be read again and trusted
+/// ([`Members::first`]).
+pub fn discredited_after(e: &io::Error) -> Option<usize> {
+    let d = e.get_ref()?.downcast_ref::<Discredited>()?;
+    Some(d.before)
 }
 
 /// Decompress `gz` (one gzip member or more) into `out` (cleared first), which must come to
@@ -525,6 +568,8 @@ mod tests {
         assert_eq!(text, whole, "the text is read before the check");
         let e = e.unwrap();
         assert!(discredits(&e), "{e}");
+        assert_eq!(discredited_after(&e), Some(2), "{e}");
+        assert!(e.to_string().starts_with("gzip member 3 is damaged"), "{e}");
         assert_eq!(FailureKind::of(&e), FailureKind::Corrupt);
         // its data damaged: discredited wherever the damage is found after some text
         for at in [second + 40, n - 30] {
@@ -556,6 +601,50 @@ mod tests {
             assert_eq!(FailureKind::of(&e), FailureKind::Corrupt, "{name}");
             assert_eq!(&text, before, "{name}");
         }
+    }
+
+    /// Everything [`Members::first`] gives, read as [`streamed`] reads.
+    fn first_members(gz: &[u8], n: usize) -> (Vec<u8>, Option<io::Error>) {
+        let why = io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the member after them is damaged",
+        );
+        let mut r = Members::first(io::BufReader::with_capacity(64, gz), n, why);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 1000];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => return (out, None),
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn the_members_before_a_damaged_one_are_read_again_alone_then_its_error() {
+        let parts: [&[u8]; 4] = [b"one\n", b"", b"three\nthr", b"ee again\n"];
+        let mut g = gz(&parts);
+        let n = g.len();
+        g[n - 6] ^= 1; // the last member's check
+        let (_, e) = streamed(&g);
+        let before = discredited_after(&e.unwrap()).unwrap();
+        assert_eq!(before, 3);
+        for k in 0..=before {
+            let (text, e) = first_members(&g, k);
+            assert_eq!(text, parts[..k].concat(), "{k}");
+            let e = e.unwrap_or_else(|| panic!("{k}: no error"));
+            assert_eq!(e.to_string(), "the member after them is damaged", "{k}");
+            assert!(!discredits(&e));
+        }
+        // a member damaged among those read again: discredited there, as the first read was
+        let mut bad = gz(&parts);
+        let third = gz(&parts[..2]).len();
+        bad[third + 12] ^= 0x5a;
+        let (text, e) = first_members(&bad, 3);
+        let e = e.unwrap();
+        assert!(text.starts_with(b"one\n"), "{e}");
+        assert_ne!(e.to_string(), "the member after them is damaged");
     }
 
     #[test]

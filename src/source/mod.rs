@@ -792,6 +792,30 @@ pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io:
     }
 }
 
+/// Open a local gzip file again to read only its first `members` members, each checked, then
+/// fail with `why`: what a member found damaged after its text was streamed
+/// ([`gunzip::discredited_after`]) leaves to be trusted. Any other input, or a file whose size
+/// changed or that no longer starts as gzip, is refused.
+pub fn open_first_members(input: &Input, members: usize, why: io::Error) -> io::Result<Opened> {
+    let changed = || Failure::new(FailureKind::Io, "the input changed while it was read").into_io();
+    let Location::File(p) = &input.location else {
+        return Err(changed());
+    };
+    let f = File::open(p)?;
+    if f.metadata()?.len() != input.size {
+        return Err(changed());
+    }
+    let mut reader = BufReader::with_capacity(256 * 1024, f);
+    if !reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
+        return Err(changed());
+    }
+    let gz = gunzip::Members::first(reader, members, why);
+    Ok(Opened::Text(
+        Box::new(BufReader::with_capacity(256 * 1024, gz)),
+        Encoding::Gzip,
+    ))
+}
+
 /// The largest Parquet document read from a stream (standard input, an S3 object over
 /// [`WHOLE_GZIP_MAX`]): Parquet needs random access, so a stream is held in memory.
 pub const STREAM_PARQUET_MAX: u64 = 1 << 30;

@@ -269,6 +269,108 @@ fn a_streamed_gzip_input_that_fails_its_check_counts_none_of_its_records() {
     assert!(stderr(&o).contains(&said), "{}", stderr(&o));
 }
 
+/// Write at `path` a gzip file of three members, in stored blocks (so that it is inflated as
+/// it is read): `text`'s first line and its other lines repeated to about 9 MiB, those lines
+/// repeated to about as much again, then `last` (if any), each ending at a line's end.
+fn streamed_members(path: &std::path::Path, text: &[u8], last: Option<&[u8]>) {
+    let cut = text.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let (first, rest) = text.split_at(cut);
+    let mut file = std::fs::File::create(path).unwrap();
+    let half = (flowcost::source::WHOLE_GZIP_MAX / 2 + (1 << 20)) as usize;
+    for (k, head) in [first, b""].into_iter().enumerate() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+        gz.write_all(head).unwrap();
+        let mut written = head.len();
+        while written <= half {
+            gz.write_all(rest).unwrap();
+            written += rest.len();
+        }
+        let member = gz.finish().unwrap();
+        assert!(member.len() > half, "member {k}");
+        file.write_all(&member).unwrap();
+    }
+    if let Some(last) = last {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+        gz.write_all(last).unwrap();
+        file.write_all(&gz.finish().unwrap()).unwrap();
+    }
+}
+
+#[test]
+fn a_streamed_gzip_file_keeps_the_members_before_a_damaged_one() {
+    // a local gzip file over 16 MiB is inflated as it is read, and a member is checked at its
+    // end: where one fails, the file is read again up to it, so that the members before it,
+    // each checked, count (as they do where a file is inflated whole), in one piece and
+    // split among workers; standard input cannot be read again, and counts none
+    let (w, root, _, victim) = one_file_to_damage(26, Encoding::Text);
+    let text = std::fs::read(&victim).unwrap();
+    std::fs::remove_file(&victim).unwrap();
+    let root_arg = root.to_str().unwrap();
+    let big = root.join("big.log.gz");
+    streamed_members(&big, &text, None);
+    let (two, code) = analyze_json_code(&[root_arg]);
+    assert_eq!(code, Some(0));
+    let big_path = big.display().to_string();
+    let lines_of = |r: &flowcost::report::Report| {
+        (r.analysis.quality.files.iter())
+            .find(|f| f.path == big_path)
+            .unwrap()
+            .counts
+            .clone()
+    };
+    let two_lines = lines_of(&two);
+    assert!(two_lines.lines > 50_000, "{two_lines:?}");
+    // a third member, of lines that would add bytes, whose check fails
+    let third = text
+        .split_inclusive(|&b| b == b'\n')
+        .skip(1)
+        .take(200)
+        .collect::<Vec<_>>();
+    streamed_members(&big, &text, Some(&third.concat()));
+    let mut data = std::fs::read(&big).unwrap();
+    let n = data.len();
+    data[n - 6] ^= 1;
+    std::fs::write(&big, &data).unwrap();
+    for how in [&["-j", "1"][..], &["-j", "2", "--chunk-size", "65536"]] {
+        let (r, code) = analyze_json_code(&[how, &[root_arg]].concat());
+        assert_eq!(code, Some(7), "{how:?}");
+        let q = &r.analysis.quality;
+        let bad = q.files.iter().find(|f| f.error.is_some()).unwrap();
+        assert_eq!(bad.path, big_path, "{how:?}");
+        assert_eq!(bad.failure, Some(FailureKind::Corrupt), "{how:?}");
+        let error = bad.error.as_deref().unwrap();
+        let said = format!(
+            "gzip stream stopped after line {}: gzip member 3 is damaged",
+            two_lines.lines
+        );
+        assert!(error.starts_with(&said), "{how:?}: {error}");
+        assert!(
+            error.contains("the 2 members before it were read again and counted"),
+            "{how:?}: {error}"
+        );
+        assert_eq!(bad.counts, two_lines, "{how:?}");
+        assert_eq!(q.lines, two.analysis.quality.lines, "{how:?}");
+        assert_eq!(r.analysis.total, two.analysis.total, "{how:?}");
+        assert_eq!(r.analysis.classes, two.analysis.classes, "{how:?}");
+    }
+    // piped in: not read again, none of it counted
+    let o = bin()
+        .args(["analyze", "--format", "json", "-q", "-"])
+        .args([
+            "--nat-eni",
+            &w.truth.nat_enis[0],
+            "--region",
+            &w.truth.region,
+        ])
+        .stdin(std::fs::File::open(&big).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r.analysis.quality.lines, Default::default());
+    assert!(stderr(&o).contains("lines were counted"), "{}", stderr(&o));
+}
+
 #[test]
 fn a_record_dated_out_of_any_flows_time_is_malformed_and_leaves_the_period_alone() {
     // one copy of a real record with `start` and `end` of 2^64 − 1 stretched the period to
