@@ -18,7 +18,7 @@ use crate::format::text::Sink;
 use crate::format::text::{Blocks, Decoder};
 use crate::format::{parquet, text, Layout, Malformed, Record};
 use crate::report::own::OwnOutput;
-use crate::source::s3::{Body, Downloads};
+use crate::source::s3::{Again, Body, Downloads};
 use crate::source::{self, gunzip, Encoding, Failure, FailureKind, Input, Location, Opened};
 use crate::spill::{Run, Spill};
 
@@ -244,6 +244,8 @@ pub struct Engine<'a> {
     pub progress: bool,
     /// Chunk size for splitting large text inputs ([`CHUNK`] by default).
     pub chunk: usize,
+    /// Downloads of an S3 object again, when the inputs include S3 objects.
+    pub again: Option<Again>,
 }
 
 struct Progress {
@@ -535,8 +537,8 @@ impl Engine<'_> {
     /// A gzip stream found damaged in a member after some of its text was decoded (the
     /// records decoded dropped; `trusted`: the members before the damaged one, each checked,
     /// and what the damage said): a local file is read again up to the damaged member, so
-    /// that what came before it counts, as it does where a whole input is inflated at once;
-    /// any other input (standard input, an S3 object streamed) cannot be read again, and none
+    /// that what came before it counts, as it does where a whole input is inflated at once,
+    /// and so is an S3 object, downloaded again; standard input cannot be read again, and none
     /// of its records count.
     #[allow(clippy::too_many_arguments)]
     fn after_damaged_member(
@@ -549,8 +551,12 @@ impl Engine<'_> {
         accs: &mut Accs,
         progress: &Progress,
     ) {
-        let local = matches!(input.location, Location::File(_)) && input.rereadable();
-        let Some(first) = stats.first().filter(|_| members > 0 && local) else {
+        let again = match input.location {
+            Location::File(_) => input.rereadable(),
+            Location::S3 { .. } => self.again.is_some(),
+            Location::Stdin => false,
+        };
+        let Some(first) = stats.first().filter(|_| members > 0 && again) else {
             return self.record_discredited(input, stats, f, accs);
         };
         let fresh = FileStats {
@@ -563,8 +569,8 @@ impl Engine<'_> {
             f.kind,
             format!("{damage}; the {members} member{s} before it were read again and counted, none of its own records nor any after it"),
         );
-        let opened = source::open_first_members(input, members, why.into_io());
-        let unread = AtomicU64::new(0); // a local file: its size is known
+        let opened = source::open_first_members(input, self.again.as_ref(), members, why.into_io());
+        let unread = AtomicU64::new(0); // a file or an object: its size is known
         self.decode(input, opened, &fresh, region, &unread, accs, progress);
     }
 

@@ -394,6 +394,7 @@ fn accumulate(
         threads: cfg.threads,
         progress: cfg.progress,
         chunk: cfg.chunk,
+        again: s3.map(S3Source::again),
     };
     let accs = engine.run(&cfg.inputs, remote);
     let failures: std::collections::BTreeSet<String> =

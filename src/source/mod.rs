@@ -792,20 +792,30 @@ pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io:
     }
 }
 
-/// Open a local gzip file again to read only its first `members` members, each checked, then
-/// fail with `why`: what a member found damaged after its text was streamed
-/// ([`gunzip::discredited_after`]) leaves to be trusted. Any other input, or a file whose size
-/// changed or that no longer starts as gzip, is refused.
-pub fn open_first_members(input: &Input, members: usize, why: io::Error) -> io::Result<Opened> {
+/// Open a gzip input again to read only its first `members` members, each checked, then fail
+/// with `why`: what a member found damaged after its text was streamed
+/// ([`gunzip::discredited_after`]) leaves to be trusted. A local file is opened here, an S3
+/// object downloaded again by `again`; standard input, a file whose size changed, or an input
+/// that no longer starts as gzip is refused.
+pub fn open_first_members(
+    input: &Input,
+    again: Option<&s3::Again>,
+    members: usize,
+    why: io::Error,
+) -> io::Result<Opened> {
     let changed = || Failure::new(FailureKind::Io, "the input changed while it was read").into_io();
-    let Location::File(p) = &input.location else {
-        return Err(changed());
+    let raw: Box<dyn Read + Send> = match (&input.location, again) {
+        (Location::File(p), _) => {
+            let f = File::open(p)?;
+            if !f.metadata()?.is_file() || f.metadata()?.len() != input.size {
+                return Err(changed());
+            }
+            Box::new(f)
+        }
+        (Location::S3 { .. }, Some(again)) => Box::new(again.stream(input)),
+        _ => return Err(changed()),
     };
-    let f = File::open(p)?;
-    if f.metadata()?.len() != input.size {
-        return Err(changed());
-    }
-    let mut reader = BufReader::with_capacity(256 * 1024, f);
+    let mut reader = BufReader::with_capacity(256 * 1024, raw);
     if !reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
         return Err(changed());
     }

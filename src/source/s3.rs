@@ -322,6 +322,20 @@ impl S3Source {
         })
     }
 
+    /// Downloads of single objects again ([`Again`]).
+    pub fn again(&self) -> Again {
+        Again {
+            get: Get {
+                client: self.client.clone(),
+                payer: self.opts.request_payer,
+                read_timeout: self.opts.read_timeout,
+            },
+            stats: self.stats.clone(),
+            fatal: self.fatal.clone(),
+            rt: self.rt.handle().clone(),
+        }
+    }
+
     /// A permission error met while downloading, which stops the run.
     pub fn take_fatal(&self) -> Option<S3Error> {
         self.fatal.lock().ok().and_then(|mut f| f.take())
@@ -747,10 +761,45 @@ impl Iterator for Fetched {
 const MAX_RESUMES: u32 = 5;
 
 /// What a download needs besides the object.
+#[derive(Clone)]
 struct Get {
     client: Client,
     payer: bool,
     read_timeout: Duration,
+}
+
+/// One object downloaded again, as a stream, on the S3 source's runtime: the part of a large
+/// gzip object before a member found damaged, read again ([`super::open_first_members`]).
+#[derive(Clone)]
+pub struct Again {
+    get: Get,
+    stats: Arc<S3Stats>,
+    fatal: Arc<Mutex<Option<S3Error>>>,
+    rt: tokio::runtime::Handle,
+}
+
+impl Again {
+    /// The object's bytes as they arrive, from its first; only the version first read (its
+    /// ETag, when the listing gave one: another version fails the download).
+    pub fn stream(&self, input: &Input) -> ObjectReader {
+        let (btx, brx) = mpsc::channel::<Result<Bytes, Failure>>(8);
+        let (get, stats, fatal, input) = (
+            self.get.clone(),
+            self.stats.clone(),
+            self.fatal.clone(),
+            input.clone(),
+        );
+        self.rt.spawn(async move {
+            let mut out = Delivery::Stream(btx);
+            let r = get
+                .download_from(&input, &stats, &fatal, &mut out, true)
+                .await;
+            if let (Err(e), Delivery::Stream(btx)) = (r, out) {
+                let _ = btx.send(Err(e)).await;
+            }
+        });
+        ObjectReader::new(brx)
+    }
 }
 
 /// The failure of a request that got no usable answer, by the SDK's error kind.
@@ -792,6 +841,20 @@ impl Get {
         fatal: &Mutex<Option<S3Error>>,
         delivery: &mut Delivery,
     ) -> Result<(), Failure> {
+        self.download_from(input, stats, fatal, delivery, false)
+            .await
+    }
+
+    /// Download `input` into `delivery`, resuming a body cut short where it stopped (the same
+    /// version, by its ETag); `same`: the first request too asks for the listed version.
+    async fn download_from(
+        &self,
+        input: &Input,
+        stats: &S3Stats,
+        fatal: &Mutex<Option<S3Error>>,
+        delivery: &mut Delivery,
+        same: bool,
+    ) -> Result<(), Failure> {
         let Location::S3 { bucket, key } = &input.location else {
             return Ok(());
         };
@@ -801,6 +864,8 @@ impl Get {
             let mut req = self.client.get_object().bucket(bucket).key(key);
             if offset > 0 {
                 req = req.range(format!("bytes={offset}-"));
+            }
+            if offset > 0 || same {
                 if let Some(e) = &input.etag {
                     req = req.if_match(e);
                 }

@@ -653,6 +653,63 @@ fn a_large_gzip_object_that_fails_its_check_counts_none_of_its_records() {
     assert!(local.analysis.quality.lines.counted > 50_000);
 }
 
+/// A large gzip object of several members, one of them damaged after the first two: the
+/// object is downloaded again up to that member, so that the two count, as they do for the
+/// same file on disk.
+#[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
+fn a_large_gzip_object_keeps_the_members_before_a_damaged_one() {
+    use std::io::Write;
+    let Some(ep) = endpoint() else { return };
+    let w = world(&spec(45, FieldSet::V5), &[Encoding::Text]);
+    let text = larger_than_whole(&w);
+    let half = text[..text.len() / 2]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
+    let header_end = text.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let last = &text[header_end..header_end + 20_000];
+    let last = &last[..=last.iter().rposition(|&b| b == b'\n').unwrap()];
+    let mut data = Vec::new();
+    for part in [&text[..half], &text[half..], last] {
+        // stored blocks: as large compressed as the text, so that it is streamed
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+        gz.write_all(part).unwrap();
+        data.extend(gz.finish().unwrap());
+    }
+    let n = data.len();
+    data[n - 6] ^= 1; // the third member's check
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("multi.log.gz"), &data).unwrap();
+    let (local, code) = crate::support::analyze_json_code(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, Some(7));
+    let b = bucket("members");
+    upload(&ep, &b, dir.path(), "big/", false);
+    let o = s3_run(&ep, &[&format!("s3://{b}/big/")]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let s3: Report = serde_json::from_slice(&o.stdout).unwrap();
+    let (bad, was) = (
+        &s3.analysis.quality.files[0],
+        &local.analysis.quality.files[0],
+    );
+    assert!(bad.size > flowcost::source::WHOLE_GZIP_MAX);
+    assert_eq!(bad.failure, Some(FailureKind::Corrupt));
+    let said = bad.error.as_deref().unwrap();
+    assert!(
+        said.contains("gzip member 3 is damaged")
+            && said.contains("the 2 members before it were read again and counted"),
+        "{said}"
+    );
+    assert_eq!(said, was.error.as_deref().unwrap());
+    assert_eq!(bad.counts, was.counts);
+    let lines = text.iter().filter(|&&b| b == b'\n').count() as u64;
+    assert_eq!(bad.counts.lines, lines);
+    assert_eq!(s3.analysis.quality.lines, local.analysis.quality.lines);
+    assert_eq!(s3.analysis.total, local.analysis.total);
+    assert!(s3.analysis.total > 0);
+}
+
 /// Run with a watchdog: a hang fails the test instead of holding CI (a liveness bound, far
 /// above what the run needs, not a speed assertion).
 fn output_within(mut c: std::process::Command, limit_secs: u64) -> Output {
