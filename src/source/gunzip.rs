@@ -536,7 +536,11 @@ mod tests {
     /// Everything a [`Members`] stream gives before it ends or fails (read through a small
     /// buffer, as the decoder's blocks read it), and how it failed.
     fn streamed(gz: &[u8]) -> (Vec<u8>, Option<io::Error>) {
-        let mut r = Members::new(io::BufReader::with_capacity(64, gz));
+        read_through(Members::new(io::BufReader::with_capacity(64, gz)))
+    }
+
+    /// What `r` gives before it ends or fails, read 1,000 bytes at a time, and how it failed.
+    fn read_through(mut r: impl Read) -> (Vec<u8>, Option<io::Error>) {
         let mut out = Vec::new();
         let mut buf = [0u8; 1000];
         loop {
@@ -609,16 +613,7 @@ mod tests {
             io::ErrorKind::InvalidData,
             "the member after them is damaged",
         );
-        let mut r = Members::first(io::BufReader::with_capacity(64, gz), n, why);
-        let mut out = Vec::new();
-        let mut buf = [0u8; 1000];
-        loop {
-            match r.read(&mut buf) {
-                Ok(0) => return (out, None),
-                Ok(n) => out.extend_from_slice(&buf[..n]),
-                Err(e) => return (out, Some(e)),
-            }
-        }
+        read_through(Members::first(io::BufReader::with_capacity(64, gz), n, why))
     }
 
     #[test]
