@@ -156,11 +156,13 @@ pub struct AnalyzeArgs {
     /// Files, folders (read recursively), `-` for standard input, or `s3://bucket[/prefix]`.
     /// Text, gzip and Parquet are recognised by content.
     pub inputs: Vec<String>,
-    /// A NAT gateway ENI (repeatable). Default: detected from pkt-* address translation.
-    #[arg(long = "nat-eni", value_name = "ENI")]
+    /// A NAT gateway ENI (repeatable, or several separated by commas). Default: detected
+    /// from pkt-* address translation.
+    #[arg(long = "nat-eni", value_name = "ENI", value_delimiter = ',')]
     pub nat_eni: Vec<String>,
-    /// A NAT gateway private IP (repeatable); ENIs whose records carry it are NAT ENIs.
-    #[arg(long = "nat-ip", value_name = "IP")]
+    /// A NAT gateway private IP (repeatable, or several separated by commas); ENIs whose
+    /// records carry it are NAT ENIs.
+    #[arg(long = "nat-ip", value_name = "IP", value_delimiter = ',')]
     pub nat_ip: Vec<String>,
     /// A file of NAT ENIs and/or IPs, one per line (`#` comments allowed), or the JSON of
     /// `aws ec2 describe-nat-gateways` (read as --inventory).

@@ -172,6 +172,13 @@ fn usage(m: String) -> Error {
     Error::Usage(m)
 }
 
+/// Whether `s` has the shape of an ENI id: `eni-` and ASCII letters or digits (AWS's are 8 or
+/// 17 hex digits; test data uses names). A `nat-…` gateway id, a stray comma or a space is not.
+fn looks_like_eni(s: &str) -> bool {
+    s.strip_prefix("eni-")
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
 /// The NAT gateways the settings name: `--nat-eni`, `--nat-ip`, `--nat-file` (a list of
 /// ENIs and addresses, or `describe-nat-gateways` JSON) and the `--inventory` files' NAT
 /// gateways.
@@ -185,6 +192,11 @@ struct Gateways {
 impl Gateways {
     fn of(a: &AnalyzeArgs) -> Result<Gateways, Error> {
         let mut nat_enis = a.nat_eni.clone();
+        if let Some(bad) = nat_enis.iter().find(|e| !looks_like_eni(e)) {
+            return Err(usage(format!(
+                "--nat-eni {bad}: not an ENI id (`eni-` and letters or digits, as `eni-0a1b2c3d4e5f60718`); a NAT gateway's `nat-…` id is read from --inventory or --nat-file (the JSON of `aws ec2 describe-nat-gateways`)"
+            )));
+        }
         let mut nat_ips: Vec<IpAddr> = Vec::new();
         for ip in &a.nat_ip {
             nat_ips.push(
@@ -219,7 +231,7 @@ impl Gateways {
                 }
                 match item.parse::<IpAddr>() {
                     Ok(ip) => nat_ips.push(ip),
-                    Err(_) if item.starts_with("eni-") => nat_enis.push(item.to_string()),
+                    Err(_) if looks_like_eni(item) => nat_enis.push(item.to_string()),
                     Err(_) => {
                         return Err(usage(format!(
                             "--nat-file {f}: `{item}` is neither an IP address nor an ENI id"

@@ -510,6 +510,40 @@ fn an_empty_window_with_the_nat_named_is_a_report_of_zero_bytes() {
         assert!(err.contains(&g.eni), "{err}");
     }
 
+    // several ENIs in one `--nat-eni`, separated by commas, are the same as one flag each;
+    // a value that is no ENI id (two ids with a space, a NAT gateway's `nat-…` id) is refused
+    // before anything is read, where it would have given zero bytes with a warning
+    let enis: Vec<&str> = r.analysis.gateways.iter().map(|g| g.eni.as_str()).collect();
+    let mut each = vec!["analyze", "-q", "--format", "json"];
+    for e in &enis {
+        each.extend(["--nat-eni", e]);
+    }
+    let listed = enis.join(",");
+    let one = ["analyze", "-q", "--format", "json", "--nat-eni", &listed];
+    let (a, b) = (
+        run(&[&each[..], &[SAMPLE_GZ]].concat()),
+        run(&[&one[..], &[SAMPLE_GZ]].concat()),
+    );
+    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
+    assert_eq!(stdout(&a), stdout(&b));
+    let given: Report = serde_json::from_slice(&a.stdout).unwrap();
+    assert_eq!(given.analysis.total, r.analysis.total);
+    for bad in [
+        "eni-0a1b2c3d eni-0f9e8d7c",
+        "nat-0a1b2c3d4e5f60718",
+        "eni-",
+        "eni-0a;b",
+    ] {
+        let o = run(&["analyze", "-q", "--nat-eni", bad, SAMPLE_GZ]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("not an ENI id"),
+            "{bad}: {}",
+            stderr(&o)
+        );
+        assert!(stdout(&o).is_empty(), "{bad}");
+    }
+
     // without the NAT named, an empty window says why first, and never that no ENI looks
     // like a NAT in data that has one
     let o = run(&["analyze", "--month", "2026-12", SAMPLE_GZ]);
