@@ -11,7 +11,8 @@ pub mod exit {
     /// Usage or configuration error: bad flag value, unreadable --ip-ranges/--prices file,
     /// missing input, region needed.
     pub const USAGE: i32 = 2;
-    /// The NAT gateway ENIs could not be identified; candidates are listed.
+    /// The NAT gateway ENIs could not be identified (candidates are listed), or none of those
+    /// named is in a counted record while other ENIs translate.
     pub const NO_NAT: i32 = 3;
     /// `--strict` and some input was malformed, truncated or unreadable.
     pub const BAD_INPUT: i32 = 4;
@@ -69,6 +70,9 @@ pub enum Error {
     Cost(#[from] crate::cost::CostError),
     #[error("{}", no_nat_message(.0, .1))]
     NoNat(Vec<Candidate>, Box<NoNatContext>),
+    /// The NAT gateways named are in no counted record, while other ENIs translate.
+    #[error("{0}")]
+    GivenNatsAbsent(String),
     #[error("{0}")]
     Region(String),
     #[error("--strict: {0}")]
@@ -106,7 +110,7 @@ impl Error {
             | Error::Region(_) => exit::USAGE,
             // what was read shows no NAT because inputs were lost: that is the failure
             Error::NoNat(_, ctx) if ctx.incomplete.is_some() => exit::UNREACHABLE,
-            Error::NoNat(..) => exit::NO_NAT,
+            Error::NoNat(..) | Error::GivenNatsAbsent(_) => exit::NO_NAT,
             Error::Strict(_) | Error::Partial(_) => exit::BAD_INPUT,
             Error::S3(_) | Error::Network(_) => exit::UNREACHABLE,
             Error::Gate(_) => exit::GATE,

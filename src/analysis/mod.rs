@@ -653,6 +653,20 @@ pub enum AnalysisError {
     UnknownRegion { bytes: u64 },
     #[error("reading the spilled ENI tables back: {0}")]
     Spill(#[from] std::io::Error),
+    /// NAT gateways were named, none of them is in any counted record, and other ENIs show
+    /// NAT address translation: the names are stale (a gateway made anew has a new ENI) or
+    /// mistyped, and a report of zero bytes would be wrong.
+    #[error("the NAT gateways given ({}) appear in no counted record{}, while {} show{} NAT address translation: a gateway made anew has a new ENI, so the names given may be stale or mistyped. Name the ENIs that translate (--nat-eni {}), or leave --nat-eni/--nat-ip/--nat-file/--inventory out to detect them. No report was written.",
+        given.join(", "),
+        if *in_range { " in the time range" } else { "" },
+        translating.join(", "),
+        if translating.len() == 1 { "s" } else { "" },
+        translating.join(","))]
+    GivenNatsAbsent {
+        given: Vec<String>,
+        translating: Vec<String>,
+        in_range: bool,
+    },
     /// The account stage left out the timeline of a client that turns out to be NAT-only
     /// ([`crate::account::Guess`]): the inputs must be read again, building every timeline.
     #[error("the timeline of NAT client {0} was left out, but no logged ENI holds that address")]
@@ -1532,6 +1546,27 @@ fn no_nat(
     }
 }
 
+/// The error when the NAT gateways given are in no counted record while some of the best
+/// `candidates` show NAT address translation ([`AnalysisError::GivenNatsAbsent`]).
+fn given_nats_absent(candidates: &[Candidate], opt: &RunConfig) -> Result<(), AnalysisError> {
+    let mut translating: Vec<String> = (candidates.iter())
+        .filter(|c| c.translated_records > 0)
+        .map(|c| c.eni.clone())
+        .collect();
+    translating.sort();
+    if translating.is_empty() {
+        return Ok(());
+    }
+    let given = (opt.nat_enis.iter().cloned())
+        .chain(opt.nat_ips.iter().map(|i| i.to_string()))
+        .collect();
+    Err(AnalysisError::GivenNatsAbsent {
+        given,
+        translating,
+        in_range: opt.since.is_some() || opt.until.is_some(),
+    })
+}
+
 /// Finish the analysis of an accumulator whose ENI table is all in memory.
 pub fn analyse(
     acc: &Accumulator,
@@ -1594,11 +1629,15 @@ pub fn analyse_from(
         client_region_bytes,
     } = first;
     // Named NAT gateways that are in no record make a report of zero bytes with a warning
-    // (a window with no traffic is an answer); detection that finds none is an error.
+    // (a window with no traffic is an answer), unless other ENIs show NAT translation (the
+    // names are then wrong); detection that finds none is an error.
     let client_side = nat.is_empty() && opt.client_side_estimate;
     best_candidates(&mut candidates);
-    if nat.is_empty() && !given && !opt.client_side_estimate {
-        return Err(no_nat(acc, &files, &lines, candidates, opt));
+    if nat.is_empty() && !opt.client_side_estimate {
+        if !given {
+            return Err(no_nat(acc, &files, &lines, candidates, opt));
+        }
+        given_nats_absent(&candidates, opt)?;
     }
     let unknown: u64 = if client_side {
         unknown_region_all

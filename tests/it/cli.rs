@@ -486,7 +486,8 @@ fn an_empty_window_with_the_nat_named_is_a_report_of_zero_bytes() {
         stdout(&o)
     );
 
-    // a mistyped ENI: zero, named in a warning with the ENIs that do look like NATs
+    // a mistyped or stale ENI while other ENIs show NAT translation: no report of zero bytes
+    // (exit 3), the message naming it and the ENIs that do translate
     let o = run(&[
         "analyze",
         "-q",
@@ -496,19 +497,34 @@ fn an_empty_window_with_the_nat_named_is_a_report_of_zero_bytes() {
         "eni-typo",
         SAMPLE_GZ,
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let t: Report = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(t.analysis.total, 0);
-    assert_eq!(t.analysis.quality.given_nat_enis_not_seen, vec!["eni-typo"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
     let err = stderr(&o);
-    assert!(err.contains("eni-typo"), "{err}");
     assert!(
-        err.contains("ENIs that show NAT address translation: "),
+        err.contains("the NAT gateways given (eni-typo) appear in no counted record"),
         "{err}"
     );
-    for g in &r.analysis.gateways {
-        assert!(err.contains(&g.eni), "{err}");
-    }
+    let mut translating: Vec<&str> = r.analysis.gateways.iter().map(|g| g.eni.as_str()).collect();
+    translating.sort();
+    assert!(
+        err.contains(&format!("--nat-eni {}", translating.join(","))),
+        "{err}"
+    );
+    // one of them named with it: a report, the absent one in a warning
+    let o = run(&[
+        "analyze",
+        "-q",
+        "--format",
+        "json",
+        "--nat-eni",
+        &format!("eni-typo,{}", translating[0]),
+        SAMPLE_GZ,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t: Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(t.analysis.quality.given_nat_enis_not_seen, vec!["eni-typo"]);
+    assert!(t.analysis.total > 0);
+    assert!(stderr(&o).contains("the NAT ENI eni-typo given appears in no counted record"));
 
     // several ENIs in one `--nat-eni`, separated by commas, are the same as one flag each;
     // a value that is no ENI id (two ids with a space, a NAT gateway's `nat-…` id) is refused
