@@ -43,7 +43,10 @@ fn main() {
             std::process::exit(0)
         }
         Err(e) => {
-            eprintln!("flowcost: {e}");
+            // an error may quote the data (ENI ids, names): no control character reaches
+            // the terminal
+            let said = flowcost::report::escape::clean_lines(e.to_string());
+            eprintln!("flowcost: {said}");
             std::process::exit(e.exit_code());
         }
     }

@@ -12,6 +12,7 @@ use crate::error::{Error, Outcome};
 use crate::format::{fields, Layout};
 pub use crate::pipeline::Config;
 use crate::pipeline::Shard;
+use crate::report::escape;
 use crate::report::{Format, Report};
 use crate::source;
 use crate::source::s3::{S3Options, S3Url};
@@ -405,7 +406,7 @@ pub fn outcome(report: &Report) -> Outcome {
         .iter()
         .find(|n| n.starts_with("The NAT gateways given"))
     {
-        Some(n) => eprintln!("flowcost: warning: {n}"),
+        Some(n) => eprintln!("flowcost: warning: {}", escape::clean(n)),
         None => {
             for e in &q.given_nat_enis_not_seen {
                 eprintln!("flowcost: warning: the NAT ENI {e} given appears in no counted record");

@@ -377,3 +377,26 @@ fn hostile_ecs_task_services_and_flow_log_ids_are_inert() {
         }
     }
 }
+
+#[test]
+fn an_error_quoting_the_data_sends_no_control_character() {
+    // the NAT ENI that translates has an escape sequence in its id, and the one named is
+    // absent: the error names the translating ENI, shown escaped, never sent
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("nat.log");
+    let mut body =
+        String::from("interface-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr bytes start region\n");
+    body += "eni-\u{1b}[2Jnat 10.0.0.10 10.0.1.5 52.216.8.1 10.0.1.5 100 1788220800 us-east-1\n";
+    std::fs::write(&f, body).unwrap();
+    let o = run(&[
+        "analyze",
+        "-q",
+        "--nat-eni",
+        "eni-typo",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("eni-\\x1b[2Jnat"), "{err}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}
