@@ -8,6 +8,7 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
+use super::own;
 use super::text::Table;
 use super::{dollars, human, Format, Report};
 use crate::analysis::{ClientRow, GroupRow, TrafficPaths};
@@ -495,8 +496,7 @@ impl Comparison {
                 serde_json::to_string_pretty(self).expect("comparison serialises") + "\n"
             }
             Format::Csv => {
-                let mut out =
-                    String::from("measure,before_per_day,after_per_day,delta_per_day,percent\n");
+                let mut out = format!("{}delta_per_day,percent\n", own::csv_head::COMPARE);
                 for c in &self.changes {
                     let _ = writeln!(
                         out,

@@ -25,7 +25,7 @@ fn classes(out: &mut String, section: &str, key: &str, c: &ClassBytes) {
 
 pub fn render(r: &Report) -> String {
     let a = &r.analysis;
-    let mut out = String::from("section,key,class,metric,value\n");
+    let mut out = format!("{}\n", super::own::csv_head::ANALYZE);
     classes(&mut out, "total", "all", &a.classes);
     for g in &a.gateways {
         classes(&mut out, "gateway", &g.eni, &g.classes);

@@ -14,6 +14,7 @@ use super::charts::{self, Chart, ChartError};
 use super::compare::{measures, pct_change as pct, signed_pct, Comparison, Measure};
 use super::csv::esc as csv_esc;
 use super::escape::md as md_esc;
+use super::own::{self, csv_head};
 use super::{dollars, html, human, text::Table, Format, Report};
 use crate::analysis::{Counting, Legs};
 use crate::classify::Class;
@@ -494,12 +495,7 @@ impl MonthlyReport {
     pub fn tables(&self) -> Vec<(String, String)> {
         let r = &self.analysis;
         let a = &r.analysis;
-        let names: Vec<&str> = Class::ALL.iter().map(|c| c.name()).collect();
-        let class_cols = names
-            .iter()
-            .map(|n| format!("{n}_bytes"))
-            .collect::<Vec<_>>()
-            .join(",");
+        let class_cols = own::by_class_columns();
         let class_vals = |c: &crate::analysis::ClassBytes| {
             Class::ALL
                 .iter()
@@ -508,8 +504,9 @@ impl MonthlyReport {
                 .join(",")
         };
         let mut out = Vec::new();
-        let mut t = String::from(
-            "class,upload_bytes,download_bytes,total_bytes,nat_cost_period_usd,nat_cost_per_30_days_usd\n",
+        let mut t = format!(
+            "{}total_bytes,nat_cost_period_usd,nat_cost_per_30_days_usd\n",
+            csv_head::BY_CLASS
         );
         for c in Class::ALL {
             let ud = a.classes.get(c);
@@ -526,12 +523,12 @@ impl MonthlyReport {
             );
         }
         out.push(("by-class.csv".into(), t));
-        let mut t = format!("day,{class_cols},total_bytes\n");
+        let mut t = format!("{}{class_cols},total_bytes\n", csv_head::BY_DAY);
         for (day, c) in charts::days_of(a) {
             let _ = writeln!(t, "{day},{},{}", class_vals(&c), c.total());
         }
         out.push(("by-day.csv".into(), t));
-        let mut t = format!("subnet,{class_cols},total_bytes\n");
+        let mut t = format!("{}{class_cols},total_bytes\n", csv_head::BY_SUBNET);
         for g in &a.by_subnet {
             let _ = writeln!(
                 t,
@@ -542,7 +539,7 @@ impl MonthlyReport {
             );
         }
         out.push(("by-subnet.csv".into(), t));
-        let mut t = format!("ip,eni,subnet,az,ecs_service,ecs_task,{class_cols},total_bytes\n");
+        let mut t = format!("{}{class_cols},total_bytes\n", csv_head::TOP_CLIENTS);
         for c in &a.top_clients {
             let _ = writeln!(
                 t,
@@ -559,7 +556,8 @@ impl MonthlyReport {
         }
         out.push(("top-clients.csv".into(), t));
         let mut t = format!(
-            "eni,private_ips,az,subnet,{class_cols},total_bytes,days_private_leg,days_public_leg\n"
+            "{}{class_cols},total_bytes,days_private_leg,days_public_leg\n",
+            csv_head::GATEWAYS
         );
         for g in &a.gateways {
             let _ = writeln!(
@@ -576,8 +574,9 @@ impl MonthlyReport {
             );
         }
         out.push(("gateways.csv".into(), t));
-        let mut t = String::from(
-            "path,format,size_bytes,etag,lines,counted,malformed,nodata,skipdata,error,skipped\n",
+        let mut t = format!(
+            "{}lines,counted,malformed,nodata,skipdata,error,skipped\n",
+            csv_head::INPUTS
         );
         for f in &a.quality.files {
             let _ = writeln!(
@@ -598,7 +597,7 @@ impl MonthlyReport {
         }
         out.push(("inputs.csv".into(), t));
         if self.trend.is_some() {
-            let mut t = format!("period,from,to,days,{class_cols},total_bytes,ecr_layer_bytes,task_starts,nat_cost_usd,nat_cost_per_30_days_usd,price_table_date,ip_ranges_sync_token\n");
+            let mut t = format!("{}{class_cols},total_bytes,ecr_layer_bytes,task_starts,nat_cost_usd,nat_cost_per_30_days_usd,price_table_date,ip_ranges_sync_token\n", csv_head::HISTORY);
             for m in self.history.iter().chain([&self.summary]) {
                 let _ = writeln!(
                     t,

@@ -62,19 +62,54 @@ const SCHEMA_FAMILY: &str = "flowcost.";
 // `text`, `html`); the integration test `own_outputs_among_logs_are_skipped` writes every
 // output of every command and fails when one is not recognised.
 
-/// The start of the header line of every CSV table flowcost writes (the rest of a header
-/// follows the classes).
-const CSV_HEADS: [&str; 9] = [
-    "section,key,class,metric,value",
-    "measure,before_per_day,after_per_day,",
-    "class,upload_bytes,download_bytes,",
-    "day,s3_bytes,",
-    "subnet,s3_bytes,",
-    "ip,eni,subnet,az,ecs_service,ecs_task,",
-    "eni,private_ips,az,subnet,",
-    "path,format,size_bytes,etag,",
-    "period,from,to,days,",
+/// The first columns of each CSV table flowcost writes: each writer starts its header line
+/// with its constant, and [`recognise`] looks for them. The tables of bytes by class go on
+/// with one `<class>_bytes` column a class, the first class's first ([`by_class_columns`]).
+pub(crate) mod csv_head {
+    /// `analyze --format csv`.
+    pub(crate) const ANALYZE: &str = "section,key,class,metric,value";
+    /// `compare --format csv`.
+    pub(crate) const COMPARE: &str = "measure,before_per_day,after_per_day,";
+    /// A report folder's `by-class.csv`.
+    pub(crate) const BY_CLASS: &str = "class,upload_bytes,download_bytes,";
+    /// A report folder's `inputs.csv`.
+    pub(crate) const INPUTS: &str = "path,format,size_bytes,etag,";
+    /// `by-day.csv`, then the class columns.
+    pub(crate) const BY_DAY: &str = "day,";
+    /// `by-subnet.csv`, then the class columns.
+    pub(crate) const BY_SUBNET: &str = "subnet,";
+    /// `top-clients.csv`, then the class columns.
+    pub(crate) const TOP_CLIENTS: &str = "ip,eni,subnet,az,ecs_service,ecs_task,";
+    /// `gateways.csv`, then the class columns.
+    pub(crate) const GATEWAYS: &str = "eni,private_ips,az,subnet,";
+    /// `history.csv`, then the class columns.
+    pub(crate) const HISTORY: &str = "period,from,to,days,";
+}
+
+/// The CSV heads that are whole column names up to a comma.
+const CSV_HEADS: [&str; 4] = [
+    csv_head::ANALYZE,
+    csv_head::COMPARE,
+    csv_head::BY_CLASS,
+    csv_head::INPUTS,
 ];
+
+/// The CSV heads followed by the class columns.
+const CSV_HEADS_BY_CLASS: [&str; 5] = [
+    csv_head::BY_DAY,
+    csv_head::BY_SUBNET,
+    csv_head::TOP_CLIENTS,
+    csv_head::GATEWAYS,
+    csv_head::HISTORY,
+];
+
+/// The class columns of a CSV table of bytes by class: `s3_bytes,dynamodb_bytes,…`.
+pub(crate) fn by_class_columns() -> String {
+    (crate::classify::Class::ALL.iter())
+        .map(|c| format!("{}_bytes", c.name()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
 
 /// The title of `analyze`'s table and Markdown reports (the writers use it too).
 pub(crate) const ANALYZE_TITLE: &str = "flowcost: NAT gateway traffic and gateway-endpoint savings";
@@ -158,11 +193,18 @@ fn is_json(head: &[u8]) -> bool {
     true
 }
 
-/// A header line of one of flowcost's CSV tables: one of [`CSV_HEADS`] starts it, and it is
+/// A header line of one of flowcost's CSV tables: one of [`CSV_HEADS`] starts it (or one of
+/// [`CSV_HEADS_BY_CLASS`] and the first class column), and it is
 /// names alone (lowercase letters, digits, `_`, `-`), comma-separated.
 fn is_csv_head(line: &[u8]) -> bool {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    CSV_HEADS.iter().any(|h| line.starts_with(h.as_bytes()))
+    let first_class = format!("{}_bytes,", crate::classify::Class::ALL[0].name());
+    let by_class = |h: &&str| {
+        (line.strip_prefix(h.as_bytes()))
+            .is_some_and(|rest| rest.starts_with(first_class.as_bytes()))
+    };
+    (CSV_HEADS.iter().any(|h| line.starts_with(h.as_bytes()))
+        || CSV_HEADS_BY_CLASS.iter().any(by_class))
         && line.iter().all(|&b| {
             b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b',')
         })
