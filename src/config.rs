@@ -105,6 +105,19 @@ impl RunConfig {
         self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
     }
 
+    /// Whether the run is limited to a time range (`--since`, `--until`, `--month`).
+    #[inline]
+    pub fn time_filtered(&self) -> bool {
+        self.since.is_some() || self.until.is_some()
+    }
+
+    /// The NAT gateways named, as given: the ENIs, then the addresses.
+    pub fn named_nats(&self) -> Vec<String> {
+        (self.nat_enis.iter().cloned())
+            .chain(self.nat_ips.iter().map(|i| i.to_string()))
+            .collect()
+    }
+
     /// The same run over another time range (a `compare` or `report --change-at` period).
     pub fn with_period(&self, since: Option<i64>, until: Option<i64>) -> Self {
         RunConfig {

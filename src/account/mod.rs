@@ -1741,7 +1741,7 @@ impl FileSink<'_> {
             d.last = d.last.max(r.end.unwrap_or(t));
         }
         let run = &self.params.run;
-        if run.since.is_some() || run.until.is_some() {
+        if run.time_filtered() {
             let Some(t) = r.start else {
                 c.undated += 1;
                 return false;

@@ -1454,13 +1454,7 @@ fn quality_notes(f: &NoteFacts) -> Vec<String> {
     }
     notes.extend(own_outputs_note(f.files));
     if f.given && f.no_nat && !f.client_side {
-        let named: Vec<String> = f
-            .opt
-            .nat_enis
-            .iter()
-            .cloned()
-            .chain(f.opt.nat_ips.iter().map(|i| i.to_string()))
-            .collect();
+        let named = f.opt.named_nats();
         let looks: Vec<&str> = f
             .candidates
             .iter()
@@ -1470,7 +1464,7 @@ fn quality_notes(f: &NoteFacts) -> Vec<String> {
         notes.push(format!(
             "The NAT gateways given ({}) appear in no counted record{}, so every NAT figure is zero. {}",
             named.join(", "),
-            if f.opt.since.is_some() || f.opt.until.is_some() { " in the time range" } else { "" },
+            if f.opt.time_filtered() { " in the time range" } else { "" },
             if looks.is_empty() {
                 "No ENI in the data shows NAT address translation.".to_string()
             } else {
@@ -1537,7 +1531,7 @@ fn no_nat(
         context: Box::new(NoNatContext {
             lines: lines.clone(),
             first_malformed,
-            time_filter: opt.since.is_some() || opt.until.is_some(),
+            time_filter: opt.time_filtered(),
             data_span: acc.inputs.dated.first().zip(acc.inputs.dated.last()),
             incomplete: Incomplete::of(files),
             no_interface: acc.inputs.odd.no_interface,
@@ -1557,13 +1551,10 @@ fn given_nats_absent(candidates: &[Candidate], opt: &RunConfig) -> Result<(), An
     if translating.is_empty() {
         return Ok(());
     }
-    let given = (opt.nat_enis.iter().cloned())
-        .chain(opt.nat_ips.iter().map(|i| i.to_string()))
-        .collect();
     Err(AnalysisError::GivenNatsAbsent {
-        given,
+        given: opt.named_nats(),
         translating,
-        in_range: opt.since.is_some() || opt.until.is_some(),
+        in_range: opt.time_filtered(),
     })
 }
 
