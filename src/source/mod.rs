@@ -7,6 +7,7 @@ pub mod cur;
 pub mod gunzip;
 pub mod pread;
 pub mod s3;
+mod twins;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -434,8 +435,9 @@ fn file_identity(p: &Path) -> Option<Identity> {
 /// Drop inputs that would count the same records twice, with a note for each kind: the same
 /// file reached by two paths (same device and inode, see [`Identity`], and same canonical
 /// path), the same S3 object listed twice, the same AWS delivery in two encodings (Parquet
-/// kept), and files of identical content (compared only among files of equal size, so most
-/// inputs are not read twice; hard links to one file are found here).
+/// kept), files of identical content (compared only among files of equal size, so most
+/// inputs are not read twice; hard links to one file are found here), and local files of one
+/// text in two forms, gzip and plain or gzip twice ([`twins`]).
 pub fn dedup(inputs: &mut Vec<Input>, notes: &mut Vec<String>) {
     dedup_by(inputs, notes, file_identity)
 }
@@ -451,6 +453,7 @@ fn dedup_by(
     let mut drop = HashSet::new();
     notes.extend(one_encoding_a_delivery(inputs, &mut drop));
     notes.extend(one_copy_of_a_content(inputs, &mut drop));
+    notes.extend(twins::one_copy_of_a_text(inputs, &mut drop));
     if !drop.is_empty() {
         let mut n = 0;
         inputs.retain(|_| {
@@ -582,7 +585,7 @@ fn one_copy_of_a_content(inputs: &[Input], drop: &mut HashSet<usize>) -> Option<
         })
         .collect();
     let mut prints: Vec<Option<u64>> = vec![None; inputs.len()];
-    for (&(n, ..), print) in local.iter().zip(fingerprints(&local)) {
+    for (&(n, ..), print) in local.iter().zip(each_file(&local, fingerprint)) {
         prints[n] = print;
     }
     for idx in groups {
@@ -646,21 +649,25 @@ fn fingerprint(p: &Path, size: u64) -> Option<u64> {
     Some(h.finish())
 }
 
-/// [`fingerprint`] of each `(index, path, size)`, in order. The reads are small and
-/// scattered (two a file, on a cold cache each a wait for the disk), so several threads
+/// `read(path, size)` of each `(index, path, size)`, in order. The reads are small and
+/// scattered (a few a file, on a cold cache each a wait for the disk), so several threads
 /// issue them at once; the work is tiny, whatever `--threads` says.
-fn fingerprints(files: &[(usize, &Path, u64)]) -> Vec<Option<u64>> {
+fn each_file<T: Send>(
+    files: &[(usize, &Path, u64)],
+    read: impl Fn(&Path, u64) -> T + Sync,
+) -> Vec<T> {
     const READERS: usize = 8;
     const PER_READER: usize = 32;
     let readers = files.len().div_ceil(PER_READER).min(READERS);
+    let read = |part: &[(usize, &Path, u64)]| -> Vec<T> {
+        part.iter().map(|&(_, p, n)| read(p, n)).collect()
+    };
     if readers <= 1 {
-        return files.iter().map(|&(_, p, n)| fingerprint(p, n)).collect();
+        return read(files);
     }
     let per = files.len().div_ceil(readers);
-    let read = |part: &[(usize, &Path, u64)]| -> Vec<Option<u64>> {
-        part.iter().map(|&(_, p, n)| fingerprint(p, n)).collect()
-    };
     std::thread::scope(|s| {
+        let read = &read;
         let parts: Vec<_> = files
             .chunks(per)
             .map(|part| {

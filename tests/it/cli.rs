@@ -2,12 +2,13 @@
 //! files; `FLOWCOST_BLESS=1` rewrites them), every output format, standard input, exit codes,
 //! and the JSON contract's strict round trip.
 
+use std::io::{Read, Write};
 use std::path::Path;
 
 use flowcost::analysis::Counting;
 use flowcost::report::Report;
 
-use crate::support::{analyze_json, bin, run, stderr, stdout};
+use crate::support::{analyze_json, bin, files_under, run, stderr, stdout};
 
 const SAMPLE_GZ: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/gz");
 const SAMPLE_PARQUET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/parquet");
@@ -707,6 +708,45 @@ fn the_same_data_given_twice_is_read_once() {
         .notes
         .iter()
         .any(|n| n.contains("same bytes")));
+    // the sample's deliveries under names of no AWS form, each beside its decompressed copy
+    // (`gunzip -k`), some compressed again apart: the answer of the gzip files alone
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    let files = files_under(Path::new(SAMPLE_GZ));
+    for (i, f) in files.iter().enumerate() {
+        std::fs::copy(f, dir.path().join(format!("{i:03}.gz"))).unwrap();
+        let mut text = Vec::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(f).unwrap())
+            .read_to_end(&mut text)
+            .unwrap();
+        std::fs::write(plain.join(format!("{i:03}")), &text).unwrap();
+        if i % 3 == 0 {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&text).unwrap();
+            std::fs::write(
+                dir.path().join(format!("{i:03}.fast.gz")),
+                e.finish().unwrap(),
+            )
+            .unwrap();
+        }
+    }
+    let o = run(&[
+        "analyze",
+        "-q",
+        "--format",
+        "json",
+        "--region",
+        "us-east-1",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r.analysis.total, total);
+    assert_eq!(r.analysis.quality.files.len(), files.len());
+    let copies = files.len() + files.len().div_ceil(3);
+    let note = format!("{copies} input(s) hold the same text as another");
+    assert!(stderr(&o).contains(&note), "{}", stderr(&o));
 }
 
 #[cfg(unix)]

@@ -80,7 +80,6 @@ pub fn analyse_text(
     )
 }
 
-/// The binary, isolated from the user's ip-ranges cache (tests that need one set their own).
 /// Every file below `dir`, sorted.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -99,6 +98,7 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The binary, isolated from the user's ip-ranges cache (tests that need one set their own).
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_flowcost"));
     c.env(
