@@ -17,6 +17,9 @@ use super::{
 /// stays bounded whatever the input.
 pub const MAX_LINE: usize = 64 * 1024;
 
+/// The byte order mark some editors write at the start of a UTF-8 text.
+const BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
+
 /// Receives what a decoder finds, line by line (or row by row).
 pub trait Sink {
     /// A record that parsed.
@@ -725,6 +728,12 @@ impl Decoder {
         sink: &mut S,
         batch: &mut Batch<'a, N>,
     ) {
+        // (a text saved by an editor that marks UTF-8, or such texts concatenated: the mark
+        // is not the line's; its tokens are split again without it)
+        let (line, split) = match line.first() == Some(&BOM[0]) && line.starts_with(&BOM) {
+            true => (&line[BOM.len()..], None),
+            false => (line, split),
+        };
         if self.lines == 0 {
             batch.flush(sink);
             sink.layout(self.layout.names.len());
@@ -1464,6 +1473,26 @@ mod tests {
         fn blank(&mut self) {
             self.3 += 1
         }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_a_line() {
+        // a v5 text whose header is not the default layout: with the mark taken for a
+        // token, the header is a malformed line and every record after it too
+        let text = "version interface-id srcaddr dstaddr bytes start end action log-status\n\
+                    5 eni-1 10.0.0.1 52.216.8.1 10 1788220800 1788220860 ACCEPT OK\n";
+        let marked = format!("\u{feff}{text}\u{feff}{text}");
+        for (t, records) in [(text.to_string(), 1), (marked, 2)] {
+            let mut c = Count(0, 0, 0, 0);
+            decode(t.as_bytes(), &Layout::default_v2(), &mut c).unwrap();
+            assert_eq!((c.0, c.1, c.2), (records, 0, records), "{t:?}");
+        }
+        // and a record line that carries one
+        let mut seen = Lines::default();
+        let line =
+            "\u{feff}2 1 eni-1 10.0.0.1 52.216.8.1 1 443 6 1 10 1788220800 1788220860 ACCEPT OK";
+        decode(line.as_bytes(), &v2(), &mut seen).unwrap();
+        assert_eq!((seen.records, seen.bad.len()), (1, 0));
     }
 
     #[test]
