@@ -111,6 +111,12 @@ impl RunConfig {
         self.since.is_some() || self.until.is_some()
     }
 
+    /// Whether NAT gateways were named (`--nat-eni`, `--nat-ip`, `--nat-file`), rather than
+    /// left to be detected.
+    pub fn nats_given(&self) -> bool {
+        !self.nat_enis.is_empty() || !self.nat_ips.is_empty()
+    }
+
     /// The NAT gateways named, as given: the ENIs, then the addresses.
     pub fn named_nats(&self) -> Vec<String> {
         (self.nat_enis.iter().cloned())

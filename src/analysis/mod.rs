@@ -827,7 +827,7 @@ impl FirstPass {
 
     /// One ENI of the walk.
     fn visit(&mut self, eni: &str, a: &EniAgg, opt: &RunConfig) {
-        let given = !opt.nat_enis.is_empty() || !opt.nat_ips.is_empty();
+        let given = opt.nats_given();
         let named = opt.nat_enis.iter().any(|e| e == eni);
         let is_nat = match given {
             true => named || a.has_nat_ip,
@@ -1581,26 +1581,12 @@ pub fn analyse_from(
     opt: &RunConfig,
 ) -> Result<Analysis, AnalysisError> {
     let (files, mut lines) = files_and_lines(acc);
-    // inputs from several flow logs: each ENI counted from one of those that recorded it
-    let one_per_eni;
-    let mut flow_logs = None;
-    let enis: &dyn EniSource = if acc.inputs.flow_logs.ids().is_empty() {
-        enis
-    } else {
-        let (o, summary) = OneFlowLogPerEni::new(
-            enis,
-            &acc.inputs.flow_logs,
-            &acc.inputs.flow_log_fields,
-            opt.flow_log_id.as_deref(),
-            opt.pull_window,
-        )?;
-        lines.set_aside_duplicates(summary.records_set_aside, summary.rejected_set_aside);
-        // named inputs of one flow log and some that recorded nothing: one flow log
-        flow_logs = (summary.flow_logs.len() > 1 || summary.enis > 0).then_some(summary);
-        one_per_eni = o;
-        &one_per_eni
+    let (one_per_eni, flow_logs) = one_flow_log_per_eni(acc, enis, opt, &mut lines)?;
+    let enis: &dyn EniSource = match &one_per_eni {
+        Some(o) => o,
+        None => enis,
     };
-    let given = !opt.nat_enis.is_empty() || !opt.nat_ips.is_empty();
+    let given = opt.nats_given();
     let first = FirstPass::walk(enis, opt)?;
     let FirstPass {
         nat,
@@ -1619,25 +1605,12 @@ pub fn analyse_from(
         client_side_cells,
         client_region_bytes,
     } = first;
-    // Named NAT gateways that are in no record make a report of zero bytes with a warning
-    // (a window with no traffic is an answer), unless other ENIs show NAT translation (the
-    // names are then wrong); detection that finds none is an error.
-    let client_side = nat.is_empty() && opt.client_side_estimate;
     best_candidates(&mut candidates);
-    if nat.is_empty() && !opt.client_side_estimate {
-        if !given {
-            return Err(no_nat(acc, &files, &lines, candidates, opt));
-        }
-        given_nats_absent(&candidates, opt)?;
-    }
-    let unknown: u64 = if client_side {
-        unknown_region_all
-    } else {
-        nat.iter().map(|(_, a)| a.s3_unknown_region).sum()
-    };
-    if unknown > 0 {
-        return Err(AnalysisError::UnknownRegion { bytes: unknown });
-    }
+    let client_side = counted_on(
+        (&nat, &candidates, unknown_region_all),
+        (acc, &files, &lines),
+        opt,
+    )?;
 
     let rejected = Rejected {
         other_records: rejected_other.0 + acc.inputs.odd.no_interface_rejected,
@@ -1684,15 +1657,7 @@ pub fn analyse_from(
     if ecr.settle() {
         views.for_each(|v| ecr.share(v))?;
     }
-    // the guess that left some clients' timelines out, checked: none of them is NAT-only
-    if let Some(g) = &acc.guess {
-        let clients = nat
-            .iter()
-            .flat_map(|(_, a)| a.private_side().by_client.keys());
-        if let Some(ip) = g.failed(clients, |ip| ecr.enis_seen.contains(ip)) {
-            return Err(AnalysisError::TimelineLeftOut(ip));
-        }
-    }
+    check_guess(acc, &nat, &ecr)?;
     let ecr = ecr.finish(&classes, opt);
 
     let period = period_of(first_start, last_end, opt, &acc.inputs.hours);
@@ -1712,14 +1677,10 @@ pub fn analyse_from(
         records_without_bytes,
     }
     .quality(files, lines, flow_logs);
-    let nat_region = region_bytes
-        .iter()
-        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-        .map(|(r, _)| ranges.regions[*r as usize].clone());
     let total = classes.total();
     Ok(Analysis {
         method: Method::of(client_side, given, any_private, any_public),
-        nat_region,
+        nat_region: busiest_region(&region_bytes, ranges),
         classes,
         total,
         gateways,
@@ -1736,6 +1697,88 @@ pub fn analyse_from(
         period,
         quality,
     })
+}
+
+/// Inputs from several flow logs: each ENI counted from one of those that recorded it (the
+/// records of the others set aside in `lines`), and the summary the report shows when there
+/// is more than one flow log or some recorded nothing.
+fn one_flow_log_per_eni<'a>(
+    acc: &'a Accumulator,
+    enis: &'a dyn EniSource,
+    opt: &'a RunConfig,
+    lines: &mut LineCounts,
+) -> Result<(Option<OneFlowLogPerEni<'a>>, Option<FlowLogOverlap>), AnalysisError> {
+    if acc.inputs.flow_logs.ids().is_empty() {
+        return Ok((None, None));
+    }
+    let (one, summary) = OneFlowLogPerEni::new(
+        enis,
+        &acc.inputs.flow_logs,
+        &acc.inputs.flow_log_fields,
+        opt.flow_log_id.as_deref(),
+        opt.pull_window,
+    )?;
+    lines.set_aside_duplicates(summary.records_set_aside, summary.rejected_set_aside);
+    // named inputs of one flow log and some that recorded nothing: one flow log
+    let shown = summary.flow_logs.len() > 1 || summary.enis > 0;
+    Ok((Some(one), shown.then_some(summary)))
+}
+
+/// Where the NAT bytes are counted: `false` on the NAT gateways' ENIs, `true` on the
+/// clients' own records (`--client-side-estimate` with no NAT ENI logged). Named NAT
+/// gateways that are in no record make a report of zero bytes with a warning (a window with
+/// no traffic is an answer), unless other ENIs show NAT translation (the names are then
+/// wrong); detection that finds none is an error, and so are S3 bytes of a region unknown.
+fn counted_on(
+    (nat, candidates, unknown_region_all): (&[(String, EniAgg)], &[Candidate], u64),
+    (acc, files, lines): (&Accumulator, &[FileStats], &LineCounts),
+    opt: &RunConfig,
+) -> Result<bool, AnalysisError> {
+    let given = opt.nats_given();
+    let client_side = nat.is_empty() && opt.client_side_estimate;
+    if nat.is_empty() && !opt.client_side_estimate {
+        if !given {
+            return Err(no_nat(acc, files, lines, candidates.to_vec(), opt));
+        }
+        given_nats_absent(candidates, opt)?;
+    }
+    let unknown: u64 = if client_side {
+        unknown_region_all
+    } else {
+        nat.iter().map(|(_, a)| a.s3_unknown_region).sum()
+    };
+    if unknown > 0 {
+        return Err(AnalysisError::UnknownRegion { bytes: unknown });
+    }
+    Ok(client_side)
+}
+
+/// The guess that left some clients' timelines out while reading, checked: none of them is
+/// a NAT-only client (held by no logged ENI), or the inputs must be read again.
+fn check_guess(
+    acc: &Accumulator,
+    nat: &[(String, EniAgg)],
+    ecr: &EcrEstimate<'_>,
+) -> Result<(), AnalysisError> {
+    let Some(g) = &acc.guess else {
+        return Ok(());
+    };
+    let clients = nat
+        .iter()
+        .flat_map(|(_, a)| a.private_side().by_client.keys());
+    match g.failed(clients, |ip| ecr.enis_seen.contains(ip)) {
+        Some(ip) => Err(AnalysisError::TimelineLeftOut(ip)),
+        None => Ok(()),
+    }
+}
+
+/// The region whose S3 bytes the NAT gateways carried most of (ties: the first in the
+/// ranges' order).
+fn busiest_region(region_bytes: &BTreeMap<u16, u64>, ranges: &IpRanges) -> Option<String> {
+    region_bytes
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .map(|(r, _)| ranges.regions[*r as usize].clone())
 }
 
 /// What the data quality of a run is judged on, besides its inputs' counts.
