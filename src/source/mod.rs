@@ -571,8 +571,6 @@ fn one_copy_of_a_content(inputs: &[Input], drop: &mut HashSet<usize>) -> Option<
             Location::Stdin => {}
         }
     }
-    let mut identical = 0usize;
-    let mut example = None;
     let mut groups: Vec<&Vec<usize>> = by_size.values().filter(|v| v.len() > 1).collect();
     groups.sort();
     // the local files among them, told apart first by their ends (read in parallel)
@@ -588,38 +586,54 @@ fn one_copy_of_a_content(inputs: &[Input], drop: &mut HashSet<usize>) -> Option<
     for (&(n, ..), print) in local.iter().zip(each_file(&local, fingerprint)) {
         prints[n] = print;
     }
-    for idx in groups {
-        let mut firsts: Vec<(Option<u64>, usize)> = Vec::new();
-        for &n in idx {
-            let print = match &inputs[n].location {
-                Location::File(_) => match prints[n] {
-                    Some(h) => Some(h),
-                    None => continue,
-                },
-                _ => None,
-            };
-            let same = firsts.iter().find(|(h, first)| {
-                *h == print
-                    && match (&inputs[*first].location, &inputs[n].location) {
-                        (Location::File(a), Location::File(b)) => same_bytes(a, b),
-                        _ => true,
-                    }
-            });
-            match same {
-                Some(&(_, first)) => {
+    // (a local file whose ends could not be read is left for the reader to report)
+    let groups = groups.into_iter().map(|g| {
+        g.iter()
+            .filter(|&&n| !matches!(inputs[n].location, Location::File(_)) || prints[n].is_some())
+            .copied()
+            .collect::<Vec<usize>>()
+    });
+    let same = |a: usize, b: usize| {
+        prints[a] == prints[b]
+            && match (&inputs[a].location, &inputs[b].location) {
+                (Location::File(a), Location::File(b)) => same_bytes(a, b),
+                _ => true,
+            }
+    };
+    let (identical, example) = later_equals(groups, |&n| n, |&a, &b| same(a, b), inputs, drop);
+    example.map(|(a, b)| format!(
+        "{identical} input(s) hold the same bytes as another (e.g. {a} and {b}): each content read once"
+    ))
+}
+
+/// Of each group of inputs (each in the inputs' order), those `same` as one before them
+/// marked in `drop`: how many, and the first such input's name with its earlier equal's.
+fn later_equals<T>(
+    groups: impl IntoIterator<Item = Vec<T>>,
+    index: impl Fn(&T) -> usize,
+    same: impl Fn(&T, &T) -> bool,
+    inputs: &[Input],
+    drop: &mut HashSet<usize>,
+) -> (usize, Option<(String, String)>) {
+    let mut count = 0;
+    let mut example = None;
+    for group in groups {
+        let mut firsts: Vec<T> = Vec::new();
+        for x in group {
+            match firsts.iter().find(|f| same(f, &x)) {
+                Some(first) => {
+                    let (n, first) = (index(&x), index(first));
                     drop.insert(n);
-                    identical += 1;
+                    count += 1;
                     example.get_or_insert_with(|| {
                         (inputs[n].display.clone(), inputs[first].display.clone())
                     });
                 }
-                None => firsts.push((print, n)),
+                None => firsts.push(x),
             }
         }
     }
-    example.map(|(a, b)| format!(
-        "{identical} input(s) hold the same bytes as another (e.g. {a} and {b}): each content read once"
-    ))
+    (count, example)
 }
 
 /// The bytes at each end of a file that [`fingerprint`] reads.
@@ -688,12 +702,18 @@ fn each_file<T: Send>(
 
 /// Whether two files hold the same bytes, compared block by block.
 fn same_bytes(a: &Path, b: &Path) -> bool {
-    let (Ok(mut fa), Ok(mut fb)) = (File::open(a), File::open(b)) else {
-        return false;
-    };
+    match (File::open(a), File::open(b)) {
+        (Ok(fa), Ok(fb)) => same_stream(fa, fb),
+        _ => false,
+    }
+}
+
+/// Whether two streams give the same bytes, compared block by block; an error reading
+/// either says no.
+fn same_stream(mut a: impl Read, mut b: impl Read) -> bool {
     let (mut x, mut y) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
     loop {
-        let (Ok(n), Ok(m)) = (read_up_to(&mut fa, &mut x), read_up_to(&mut fb, &mut y)) else {
+        let (Ok(n), Ok(m)) = (read_up_to(&mut a, &mut x), read_up_to(&mut b, &mut y)) else {
             return false;
         };
         if n != m || x[..n] != y[..m] {

@@ -86,20 +86,9 @@ fn text_of(p: &Path, gzip: bool) -> io::Result<Box<dyn Read>> {
 /// Whether two local inputs hold the same text; any error reading either (a damaged
 /// member, a file gone) says no, so both are read and the reader reports it.
 fn same_text(a: (&Path, bool), b: (&Path, bool)) -> bool {
-    let (Ok(mut ra), Ok(mut rb)) = (text_of(a.0, a.1), text_of(b.0, b.1)) else {
-        return false;
-    };
-    let (mut x, mut y) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
-    loop {
-        let (Ok(n), Ok(m)) = (read_up_to(&mut ra, &mut x), read_up_to(&mut rb, &mut y)) else {
-            return false;
-        };
-        if n != m || x[..n] != y[..m] {
-            return false;
-        }
-        if n < x.len() {
-            return true;
-        }
+    match (text_of(a.0, a.1), text_of(b.0, b.1)) {
+        (Ok(ra), Ok(rb)) => super::same_stream(ra, rb),
+        _ => false,
     }
 }
 
@@ -156,27 +145,14 @@ pub(super) fn one_copy_of_a_text(inputs: &[Input], drop: &mut HashSet<usize>) ->
         g.sort_unstable();
     }
     groups.sort_unstable();
-    let mut copies = 0usize;
-    let mut example = None;
-    for group in groups {
-        // in the inputs' order: the first of each text is kept
-        let mut firsts: Vec<(usize, bool)> = Vec::new();
-        for (n, gzip) in group {
-            match firsts
-                .iter()
-                .find(|&&(f, fz)| same_text((path(f), fz), (path(n), gzip)))
-            {
-                Some(&(first, _)) => {
-                    drop.insert(n);
-                    copies += 1;
-                    example.get_or_insert_with(|| {
-                        (inputs[n].display.clone(), inputs[first].display.clone())
-                    });
-                }
-                None => firsts.push((n, gzip)),
-            }
-        }
-    }
+    // in the inputs' order: the first of each text is kept
+    let (copies, example) = super::later_equals(
+        groups,
+        |&(n, _)| n,
+        |&(a, az), &(b, bz)| same_text((path(a), az), (path(b), bz)),
+        inputs,
+        drop,
+    );
     example.map(|(a, b)| format!(
         "{copies} input(s) hold the same text as another, one compressed and one not or compressed apart (e.g. {a} and {b}): each text read once"
     ))
