@@ -663,9 +663,10 @@ fn fingerprint(p: &Path, size: u64) -> Option<u64> {
     Some(h.finish())
 }
 
-/// `read(path, size)` of each `(index, path, size)`, in order. The reads are small and
-/// scattered (a few a file, on a cold cache each a wait for the disk), so several threads
-/// issue them at once; the work is tiny, whatever `--threads` says.
+/// `read(path, size)` of each `(index, path, size)`, in order. The reads are mostly small
+/// and scattered (a few a file, on a cold cache each a wait for the disk; whole files only
+/// where a check needs them), so several threads issue them at once, whatever `--threads`
+/// says.
 fn each_file<T: Send>(
     files: &[(usize, &Path, u64)],
     read: impl Fn(&Path, u64) -> T + Sync,
