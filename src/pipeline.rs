@@ -527,6 +527,10 @@ fn list_objects(
             eprintln!("flowcost: listed {name}: {} objects", inputs.len());
         }
         objects.extend(inputs);
+        notes.extend(source::archives_note(
+            &listing.archives,
+            &format!("under {name}"),
+        ));
         listings.push(listing);
     }
     source::dedup(&mut objects, notes);

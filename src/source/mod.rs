@@ -211,6 +211,7 @@ pub fn expand(paths: &[String], follow: bool) -> Result<Expanded, SourceError> {
     let mut seen_dirs = HashSet::new();
     // each local file's identity from the one `stat` that found it, for `dedup`
     let mut ids = Identities::default();
+    let mut archives = Vec::new();
     for p in paths {
         if p.starts_with("s3://") {
             continue;
@@ -247,6 +248,7 @@ pub fn expand(paths: &[String], follow: bool) -> Result<Expanded, SourceError> {
                 seen_dirs: &mut seen_dirs,
                 ids: &mut ids,
                 out: &mut out,
+                archives: &mut archives,
             };
             w.dir(path, &root);
             if out.inputs.len() == before {
@@ -262,6 +264,8 @@ pub fn expand(paths: &[String], follow: bool) -> Result<Expanded, SourceError> {
             });
         }
     }
+    out.notes
+        .extend(archives_note(&archives, "inside the folders"));
     dedup_by(&mut out.inputs, &mut out.notes, |p| {
         ids.0.get(p).cloned().or_else(|| file_identity(p))
     });
@@ -294,6 +298,8 @@ struct Walk<'a> {
     seen_dirs: &'a mut HashSet<PathBuf>,
     ids: &'a mut Identities,
     out: &'a mut Expanded,
+    /// Archives found inside the folder, not read (see [`is_archive_name`]).
+    archives: &'a mut Vec<String>,
 }
 
 impl Walk<'_> {
@@ -378,6 +384,8 @@ impl Walk<'_> {
                     size: meta.len(),
                     etag: None,
                 });
+            } else if is_archive_name(&path) {
+                self.archives.push(path.display().to_string());
             }
         }
     }
@@ -726,6 +734,26 @@ fn same_stream(mut a: impl Read, mut b: impl Read) -> bool {
     }
 }
 
+/// The note on the archives found `where` and not read, if any.
+pub fn archives_note(archives: &[String], place: &str) -> Option<String> {
+    let first = archives.first()?;
+    Some(format!(
+        "{} archive(s) {place} were not read (e.g. {first}): flowcost reads flow-log text, gzip and Parquet; if they hold flow logs, extract them",
+        archives.len()
+    ))
+}
+
+/// Names of archives and compressions flowcost does not read, which a folder of logs may
+/// hold in place of their files: skipped inside folders, but named in a note.
+pub(crate) fn is_archive_name(p: &Path) -> bool {
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        matches!(
+            e.to_ascii_lowercase().as_str(),
+            "zip" | "tar" | "tgz" | "tbz2" | "txz" | "bz2" | "xz" | "zst" | "7z" | "rar"
+        )
+    })
+}
+
 /// Inside folders, only names that look like flow-log data are read (explicit files always
 /// are): `.log`, `.gz`, `.parquet`, `.txt`, `.csv`, or no extension.
 pub(crate) fn is_flow_log_name(p: &Path) -> bool {
@@ -795,6 +823,7 @@ pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io:
                 on_read(input.size);
                 return Ok(Opened::Own(kind));
             }
+            refuse_archive(head)?;
             if small && head.starts_with(&GZIP_MAGIC) {
                 let inflated = gunzip::inflate(
                     |raw| {
@@ -803,7 +832,7 @@ pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io:
                     },
                     INFLATED_MAX,
                 )?;
-                if let Some(opened) = inflated_whole(inflated) {
+                if let Some(opened) = inflated_whole(inflated)? {
                     on_read(input.size);
                     return Ok(opened);
                 }
@@ -890,9 +919,11 @@ pub fn open_stream(
         return Ok(Opened::ParquetBytes(all.into()));
     }
     let head = reader.fill_buf()?;
-    if let Some(kind) = own_output(&head[..head.len().min(own::HEAD)]) {
+    let head = &head[..head.len().min(own::HEAD)];
+    if let Some(kind) = own_output(head) {
         return Ok(Opened::Own(kind));
     }
+    refuse_archive(head)?;
     sniffed(Box::new(reader))
 }
 
@@ -903,6 +934,39 @@ fn own_output(head: &[u8]) -> Option<OwnOutput> {
         return None;
     }
     own::recognise(head)
+}
+
+/// An archive or a compression flowcost does not read, by its first bytes (for a tar
+/// archive, its first header's `ustar` at byte 257): what it is, for the error that makes
+/// such an input fail rather than be read as lines that are all malformed.
+fn archive_kind(head: &[u8]) -> Option<&'static str> {
+    const MAGIC: [(&[u8], &str); 5] = [
+        (b"PK\x03\x04", "a ZIP archive"),
+        (b"\xfd7zXZ\x00", "xz-compressed data"),
+        (b"\x28\xb5\x2f\xfd", "zstd-compressed data"),
+        (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+        (b"Rar!\x1a\x07", "a RAR archive"),
+    ];
+    if let Some((_, kind)) = MAGIC.iter().find(|(m, _)| head.starts_with(m)) {
+        return Some(kind);
+    }
+    // "BZh", the block size, then the first block's magic (the digits of pi)
+    if head.starts_with(b"BZh") && head.get(4..10) == Some(b"1AY&SY") {
+        return Some("bzip2-compressed data");
+    }
+    (head.get(257..262) == Some(b"ustar")).then_some("a tar archive")
+}
+
+/// The error of an input that is an archive or a compression flowcost does not read.
+fn refuse_archive(head: &[u8]) -> io::Result<()> {
+    match archive_kind(head) {
+        None => Ok(()),
+        Some(kind) => Err(Failure::new(
+            FailureKind::Corrupt,
+            format!("{kind}, which flowcost does not read: extract its files and give those (flow-log text, gzip or Parquet)"),
+        )
+        .into_io()),
+    }
 }
 
 /// Open a downloaded object received whole (`failure`: why the download stopped short, if it
@@ -916,9 +980,11 @@ pub fn open_received(
 ) -> io::Result<Opened> {
     on_read(body.len() as u64);
     let failure = failure.map(Failure::into_io);
-    if let Some(kind) = own_output(&body[..body.len().min(own::HEAD)]) {
+    let head = &body[..body.len().min(own::HEAD)];
+    if let Some(kind) = own_output(head) {
         return Ok(Opened::Own(kind));
     }
+    refuse_archive(head)?;
     if body.starts_with(&PARQUET_MAGIC) {
         // Parquet needs the whole object (its footer is at the end)
         return match failure {
@@ -928,7 +994,7 @@ pub fn open_received(
     }
     match failure {
         None if body.starts_with(&GZIP_MAGIC) => {
-            if let Some(opened) = inflated_whole(gunzip::inflate_slice(&body, INFLATED_MAX)) {
+            if let Some(opened) = inflated_whole(gunzip::inflate_slice(&body, INFLATED_MAX))? {
                 return Ok(opened);
             }
         }
@@ -944,17 +1010,22 @@ pub fn open_received(
 
 /// A gzip input inflated whole, opened: its text in memory, or, where a member was damaged or
 /// cut short, the text before it read as a stream that then fails with why (so that the input
-/// is reported as any stream stopped short); `None` where it was declined.
-fn inflated_whole(inflated: gunzip::Inflate) -> Option<Opened> {
-    match inflated {
-        gunzip::Inflate::Whole(text) => Some(Opened::Memory(text, Encoding::Gzip)),
+/// is reported as any stream stopped short); `None` where it was declined. A text that is a
+/// tar archive (a `.tar.gz`) is refused.
+fn inflated_whole(inflated: gunzip::Inflate) -> io::Result<Option<Opened>> {
+    Ok(match inflated {
+        gunzip::Inflate::Whole(text) => {
+            let head = gunzip::Inflated::bytes(&text);
+            refuse_archive(&head[..head.len().min(own::HEAD)])?;
+            Some(Opened::Memory(text, Encoding::Gzip))
+        }
         gunzip::Inflate::Broken(text, e) => {
             let text = text.chain(FailAfter(Some(e)));
             let reader = BufReader::with_capacity(256 * 1024, text);
             Some(Opened::Text(Box::new(reader), Encoding::Gzip))
         }
         gunzip::Inflate::Declined => None,
-    }
+    })
 }
 
 /// A reader that is empty, or fails with the error it holds.
@@ -1287,6 +1358,34 @@ mod tests {
         };
         let e = r.read_to_end(&mut Vec::new()).unwrap_err();
         assert_eq!(FailureKind::of(&e), FailureKind::Corrupt);
+    }
+
+    #[test]
+    fn archives_are_told_by_their_first_bytes_and_texts_are_not() {
+        let mut tar = vec![b'x'; 600];
+        tar[257..263].copy_from_slice(b"ustar\0");
+        for (head, kind) in [
+            (&b"PK\x03\x04\x14\0"[..], Some("a ZIP archive")),
+            (b"BZh91AY&SY\x01", Some("bzip2-compressed data")),
+            (b"\xfd7zXZ\0\0\x04", Some("xz-compressed data")),
+            (b"\x28\xb5\x2f\xfd\x24", Some("zstd-compressed data")),
+            (b"7z\xbc\xaf\x27\x1c\0", Some("a 7-Zip archive")),
+            (b"Rar!\x1a\x07\x01", Some("a RAR archive")),
+            (&tar, Some("a tar archive")),
+            // texts that start alike are read
+            (b"BZh9 is not bzip2\n", None),
+            (b"PK is a text\n", None),
+            (b"version account-id interface-id\n", None),
+            (&tar[..260], None),
+        ] {
+            assert_eq!(archive_kind(head), kind, "{head:?}");
+        }
+        let e = refuse_archive(b"PK\x03\x04").unwrap_err();
+        assert_eq!(FailureKind::of(&e), FailureKind::Corrupt);
+        assert!(e
+            .to_string()
+            .starts_with("a ZIP archive, which flowcost does not read"));
+        assert!(is_archive_name(Path::new("x/logs.ZIP")) && !is_archive_name(Path::new("a.gz")));
     }
 
     #[test]

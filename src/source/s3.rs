@@ -131,6 +131,11 @@ pub struct Listing {
     /// Objects under those prefixes left out because their key's timestamp is outside the
     /// time range (with margins).
     pub skipped_by_key_time: u64,
+    /// Objects under those prefixes left out because they are archives flowcost does not
+    /// read (`.zip`, `.tar`, …: see [`super::is_archive_name`]); a note names them, the
+    /// report's JSON does not carry them.
+    #[serde(skip)]
+    pub archives: Vec<String>,
 }
 
 /// Objects whose key timestamp (the end of the delivery window) is this long before `since`
@@ -516,7 +521,14 @@ impl S3Source {
             for p in &prefixes {
                 let (_, objects) = self.list_level(&url.bucket, p, false).await?;
                 for (key, size, etag) in objects {
-                    if key.ends_with('/') || !super::is_flow_log_name(std::path::Path::new(&key)) {
+                    if key.ends_with('/') {
+                        continue;
+                    }
+                    let name = std::path::Path::new(&key);
+                    if !super::is_flow_log_name(name) {
+                        if super::is_archive_name(name) {
+                            listing.archives.push(format!("s3://{}/{key}", url.bucket));
+                        }
                         continue;
                     }
                     if !key_in_period(&key, f.since, f.until) {

@@ -134,6 +134,108 @@ fn truncated_gzip_and_broken_parquet_are_reported_and_the_rest_counts() {
     }
 }
 
+/// A tar archive holding one file, `name` with `body` (a header of 512 bytes, the body padded
+/// to 512, two empty blocks), as `tar` writes it.
+fn tar_of(name: &str, body: &[u8]) -> Vec<u8> {
+    let mut h = [0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[100..108].copy_from_slice(b"0000644\0");
+    h[124..136].copy_from_slice(format!("{:011o}\0", body.len()).as_bytes());
+    h[156] = b'0';
+    h[257..265].copy_from_slice(b"ustar\x0000");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    let mut t = h.to_vec();
+    t.extend_from_slice(body);
+    t.resize(t.len().div_ceil(512) * 512 + 1024, 0);
+    t
+}
+
+#[test]
+fn archives_are_named_not_read_as_lines() {
+    // a world's gzip files, with its first file also inside a .zip (a ZIP header, then the
+    // file stored), a .tar.gz and a .tar.bz2 (bzip2's first bytes) beside them
+    let w = world(&spec(23, FieldSet::V5), &[Encoding::Gz]);
+    let root = w.dir.path().join(Encoding::Gz.dir());
+    let files = files_under(&root);
+    let alone = analyze_json(&[root.to_str().unwrap()]);
+    let first = std::fs::read(&files[0]).unwrap();
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&first[..]), &mut text).unwrap();
+    let zip = [&b"PK\x03\x04\x14\0\0\0\0\0"[..], &text[..]].concat();
+    let mut tgz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    tgz.write_all(&tar_of("first.log", &text)).unwrap();
+    let tgz = tgz.finish().unwrap();
+    let bz2 = [&b"BZh91AY&SY"[..], &[0x55u8; 64][..]].concat();
+    let extra = tempfile::tempdir().unwrap();
+    let mut named = Vec::new();
+    for (name, body) in [
+        ("logs.zip", &zip),
+        ("logs.tar.gz", &tgz),
+        ("logs.tar.bz2", &bz2),
+    ] {
+        std::fs::write(root.join(name), body).unwrap();
+        let p = extra.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        named.push(p);
+    }
+    // inside the folder: the .zip and .tar.bz2 are not read, by name, and a note says so;
+    // the .tar.gz is read (it ends in .gz) and refused by its content: the run is incomplete
+    let (r, code) = analyze_json_code(&[root.to_str().unwrap()]);
+    assert_eq!(code, Some(7));
+    assert_eq!(r.analysis.total, alone.analysis.total);
+    let q = &r.analysis.quality;
+    assert_eq!(
+        q.lines, alone.analysis.quality.lines,
+        "no line of an archive read"
+    );
+    assert!(
+        q.notes
+            .iter()
+            .any(|n| n.starts_with("2 archive(s) inside the folders were not read")),
+        "{:?}",
+        q.notes
+    );
+    let bad = q.files.iter().find(|f| f.error.is_some()).unwrap();
+    assert!(bad.path.ends_with("logs.tar.gz"));
+    let why = bad.error.as_deref().unwrap();
+    assert!(
+        why.contains("a tar archive, which flowcost does not read"),
+        "{why}"
+    );
+    // named on the command line, each is a failed input saying what it is
+    let nats = w.truth.nat_enis.join(",");
+    for (p, kind) in named
+        .iter()
+        .zip(["a ZIP archive", "a tar archive", "bzip2-compressed data"])
+    {
+        let (p, one) = (p.to_str().unwrap(), files[0].to_str().unwrap());
+        let o = run(&[
+            "analyze",
+            "-q",
+            "--format",
+            "json",
+            "--nat-eni",
+            &nats,
+            p,
+            one,
+        ]);
+        assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+        let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+        let f = r
+            .analysis
+            .quality
+            .files
+            .iter()
+            .find(|f| f.error.is_some())
+            .unwrap();
+        assert_eq!(f.failure, Some(FailureKind::Corrupt));
+        assert!(f.error.as_ref().unwrap().contains(kind), "{:?}", f.error);
+        assert_eq!(f.counts.lines, 0);
+    }
+}
+
 /// A v5 world in `encoding`, the folder of its files, its analysis as written, and the file in
 /// the middle of the folder, for a test to damage.
 fn one_file_to_damage(

@@ -187,6 +187,37 @@ fn default_and_hive_layouts_read_the_same_as_local_disk() {
     let mut twice = w.truth.nat;
     twice.add_all(&w.truth.nat);
     assert_eq!(half.analysis.classes, twice);
+    // an archive among the deliveries is not read, and a note names it
+    let gz = w.dir.path().join("gz");
+    upload(&ep, &layouts, &gz, "archived/", false);
+    let first = crate::support::files_under(&gz)[0].clone();
+    let rel = first.strip_prefix(&gz).unwrap().with_file_name("week.zip");
+    let key = format!("archived/{}", rel.to_string_lossy().replace('\\', "/"));
+    let (rt, c) = client(&ep);
+    rt.block_on(async {
+        let body = aws_sdk_s3::primitives::ByteStream::from_static(b"PK\x03\x04 a zip");
+        c.put_object()
+            .bucket(&layouts)
+            .key(&key)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+    });
+    let a = s3_json(&ep, &[&format!("s3://{layouts}/archived/")]);
+    assert_eq!(a.analysis.classes, w.truth.nat);
+    let note = format!(
+        "1 archive(s) under s3://{layouts}/archived/ were not read (e.g. s3://{layouts}/{key})"
+    );
+    assert!(
+        a.analysis
+            .quality
+            .notes
+            .iter()
+            .any(|n| n.starts_with(&note)),
+        "{:?}",
+        a.analysis.quality.notes
+    );
 }
 
 #[test]
