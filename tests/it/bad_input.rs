@@ -211,18 +211,8 @@ fn archives_are_named_not_read_as_lines() {
         .zip(["a ZIP archive", "a tar archive", "bzip2-compressed data"])
     {
         let (p, one) = (p.to_str().unwrap(), files[0].to_str().unwrap());
-        let o = run(&[
-            "analyze",
-            "-q",
-            "--format",
-            "json",
-            "--nat-eni",
-            &nats,
-            p,
-            one,
-        ]);
-        assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
-        let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+        let (r, code) = analyze_json_code(&["--nat-eni", &nats, p, one]);
+        assert_eq!(code, Some(7));
         let f = r
             .analysis
             .quality
