@@ -92,6 +92,9 @@ fn same_text(a: (&Path, bool), b: (&Path, bool)) -> bool {
     }
 }
 
+/// A local input compared: its index among the inputs, its path, whether it is gzip.
+type Local<'a> = (usize, &'a Path, bool);
+
 /// Inputs that hold the text of an input before them in another form (see the module's
 /// doc): each marked in `drop`; the note saying so. Inputs in `drop` already are left out;
 /// S3 objects and standard input are not compared (an object's text would have to be
@@ -111,10 +114,10 @@ pub(super) fn one_copy_of_a_text(inputs: &[Input], drop: &mut HashSet<usize>) ->
     }
     let shapes = super::each_file(&local, shape);
     // each text's key: (length mod 2^32, CRC-32), gzip files' from their trailers
-    let mut by_key: HashMap<(u32, u32), Vec<(usize, bool)>> = HashMap::new();
-    for (&(n, ..), s) in local.iter().zip(&shapes) {
+    let mut by_key: HashMap<(u32, u32), Vec<Local>> = HashMap::new();
+    for (&(n, p, _), s) in local.iter().zip(&shapes) {
         if let Shape::Gzip { crc, len } = *s {
-            by_key.entry((len, crc)).or_default().push((n, true));
+            by_key.entry((len, crc)).or_default().push((n, p, true));
         }
     }
     if by_key.is_empty() {
@@ -128,19 +131,14 @@ pub(super) fn one_copy_of_a_text(inputs: &[Input], drop: &mut HashSet<usize>) ->
         .filter(|(&(_, _, size), s)| **s == Shape::Plain && lengths.contains(&(size as u32)))
         .map(|(f, _)| *f)
         .collect();
-    for (&(n, _, size), crc) in plain.iter().zip(super::each_file(&plain, |p, _| crc_of(p))) {
+    for (&(n, p, size), crc) in plain.iter().zip(super::each_file(&plain, |p, _| crc_of(p))) {
         if let Some(crc) = crc {
             if let Some(group) = by_key.get_mut(&(size as u32, crc)) {
-                group.push((n, false));
+                group.push((n, p, false));
             }
         }
     }
-    let path = |n: usize| match &inputs[n].location {
-        Location::File(p) => p.as_path(),
-        _ => unreachable!("only local files are compared"),
-    };
-    let mut groups: Vec<Vec<(usize, bool)>> =
-        by_key.into_values().filter(|g| g.len() > 1).collect();
+    let mut groups: Vec<Vec<Local>> = by_key.into_values().filter(|g| g.len() > 1).collect();
     for g in &mut groups {
         g.sort_unstable();
     }
@@ -148,8 +146,8 @@ pub(super) fn one_copy_of_a_text(inputs: &[Input], drop: &mut HashSet<usize>) ->
     // in the inputs' order: the first of each text is kept
     let (copies, example) = super::later_equals(
         groups,
-        |&(n, _)| n,
-        |&(a, az), &(b, bz)| same_text((path(a), az), (path(b), bz)),
+        |&(n, ..)| n,
+        |&(_, a, az), &(_, b, bz)| same_text((a, az), (b, bz)),
         inputs,
         drop,
     );
