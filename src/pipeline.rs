@@ -242,10 +242,11 @@ pub(crate) fn timing(step: &str, started: std::time::Instant) {
     }
 }
 
-/// The notes on how the inputs were found, on stderr (once however many periods share them).
+/// The notes on how the inputs were found, on stderr (once however many periods share them),
+/// their control characters escaped (they quote file names and keys).
 fn tell(notes: &[String]) {
     for n in notes {
-        eprintln!("flowcost: note: {n}");
+        eprintln!("flowcost: note: {}", crate::report::escape::clean(n));
     }
 }
 

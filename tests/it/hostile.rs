@@ -400,3 +400,32 @@ fn an_error_quoting_the_data_sends_no_control_character() {
     assert!(err.contains("eni-\\x1b[2Jnat"), "{err}");
     assert!(!err.contains('\u{1b}'), "{err:?}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_note_naming_a_file_sends_no_control_character() {
+    // a file named with an escape sequence, its gzip copy and an archive of that name: the
+    // notes that name them are shown escaped on stderr
+    let dir = tempfile::tempdir().unwrap();
+    let name = "a\u{1b}[2J<b>";
+    let text = "version interface-id srcaddr dstaddr bytes start end action log-status\n\
+                5 eni-1 10.0.0.1 52.216.8.1 10 1788220800 1788220860 ACCEPT OK\n";
+    std::fs::write(dir.path().join(name), text).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+    std::fs::write(dir.path().join(format!("{name}.gz")), gz.finish().unwrap()).unwrap();
+    std::fs::write(dir.path().join(format!("{name}.zip")), b"PK\x03\x04").unwrap();
+    let o = run(&[
+        "analyze",
+        "--client-side-estimate",
+        "--region",
+        "us-east-1",
+        dir.path().to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("a\\x1b[2J<b>.zip") && err.contains("same text"),
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}
