@@ -24,15 +24,21 @@ pub mod exit {
     /// The result was written, but some input could not be read in full (a failed S3
     /// object, a truncated file): every figure is a lower bound.
     pub const INCOMPLETE: i32 = 7;
+    /// The result was written, but the inputs hold some records more than once (two
+    /// overlapping exports, say): every figure may be too high.
+    pub const REPEATED: i32 = 8;
 }
 
-/// How a command that wrote its result ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a command that wrote its result ended, from best to worst.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
     /// Every input was read in full (exit 0).
     Complete,
     /// Written, but some input was not read in full (exit 7).
     Incomplete,
+    /// Written, but some records were read more than once (exit 8; before 7: figures that
+    /// may be too high are not even a lower bound).
+    Repeated,
 }
 
 impl Outcome {
@@ -44,15 +50,16 @@ impl Outcome {
         }
     }
 
-    /// Both parts' outcome: incomplete if either is.
+    /// Both parts' outcome: the worse.
     pub fn and(self, o: Outcome) -> Outcome {
-        Outcome::of(self == Outcome::Complete && o == Outcome::Complete)
+        self.max(o)
     }
 
     pub fn exit_code(self) -> i32 {
         match self {
             Outcome::Complete => exit::OK,
             Outcome::Incomplete => exit::INCOMPLETE,
+            Outcome::Repeated => exit::REPEATED,
         }
     }
 }

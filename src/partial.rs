@@ -5,7 +5,7 @@
 //! them.
 //!
 //! A partial file is, in order:
-//! - the line `flowcost.partial/2`;
+//! - the line `flowcost.partial/3`;
 //! - one line of JSON, the [`Header`]: flowcost's version, every setting that shapes what is
 //!   accumulated or how it is analysed ([`Settings`]; merge refuses partials that differ in
 //!   any, naming it), the time range, the inputs read (name, size, ETag), the notes on how they
@@ -32,14 +32,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::account::{
-    split_key, tagged_key, EniAgg, FileStats, FlowLogs, InputStats, Oddities, Span,
+    split_key, tagged_key, EniAgg, FileStats, FlowLogs, InputStats, Oddities, Repeats, Span,
 };
 use crate::cost::{GbUnit, PriceTable};
 use crate::inventory::EcsTasks;
 use crate::source::s3::Listing;
 
 /// The first line of every partial file.
-pub const FORMAT: &str = "flowcost.partial/2";
+pub const FORMAT: &str = "flowcost.partial/3";
 /// How the first line of a partial file of any version starts.
 pub const FAMILY: &str = "flowcost.partial/";
 
@@ -161,6 +161,7 @@ struct Stats {
     dated: Span,
     flow_log_fields: Vec<u32>,
     hours: BTreeSet<u32>,
+    repeats: Repeats,
 }
 
 /// A writer that hashes what passes through it.
@@ -238,6 +239,7 @@ fn write_to(
         dated: stats.dated,
         flow_log_fields: stats.flow_log_fields.clone(),
         hours: stats.hours.clone(),
+        repeats: stats.repeats.clone(),
     })
     .map_err(io::Error::other)?;
     let len = u32::try_from(stats.len())
@@ -460,6 +462,7 @@ impl Partial {
             flow_logs: FlowLogs::default(),
             flow_log_fields: fields,
             hours: stats.hours,
+            repeats: stats.repeats,
         })
     }
 }

@@ -26,11 +26,13 @@ use crate::hint::{prefetch, prefetch_value};
 
 mod cells;
 mod clients;
+mod repeats;
 pub use cells::{Cells, ForeignKey};
 pub use clients::{
     Client, ClientCells, Legs, Openings, Session, Sessions, StartRules, TaskStarts, IDLE_GAP,
     LAYER_STREAMS, QUIET_MINUTES,
 };
+pub use repeats::{Found as RepeatsFound, Repeats};
 
 pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
@@ -1219,6 +1221,8 @@ pub struct InputStats {
     /// ([`crate::analysis::Period::gaps`] points such runs out): inside the filter only, so
     /// that daily partials merged without one of their days show that day as such.
     pub hours: std::collections::BTreeSet<u32>,
+    /// A sample of the counted records' lines, to find records given twice.
+    pub repeats: Repeats,
 }
 
 impl EniTable {
@@ -1351,6 +1355,7 @@ impl InputStats {
             std::mem::swap(&mut self.hours, &mut o.hours);
         }
         self.hours.extend(o.hours);
+        self.repeats.merge(std::mem::take(&mut o.repeats));
     }
 }
 
@@ -1457,6 +1462,7 @@ impl Accumulator {
             names_settled: false,
             entries: EntrySlots::default(),
             hour: u32::MAX,
+            repeats_input: None,
         }
     }
 }
@@ -1542,6 +1548,9 @@ pub struct FileSink<'a> {
     entries: EntrySlots,
     /// The hour last noted in [`InputStats::hours`] (records come in runs of one hour).
     hour: u32,
+    /// The input's id in [`InputStats::repeats`] and its flow log's salt, once a line of it
+    /// is sampled.
+    repeats_input: Option<(u32, u64)>,
 }
 
 /// The table slot of each entry of the reader's current `interface-id` dictionary found so
@@ -1775,6 +1784,17 @@ impl FileSink<'_> {
         self.stats.counts.lines -= 1;
         self.malformed(self.stats.counts.lines + 1, why);
         false
+    }
+
+    /// Note a counted record's sampled line ([`Repeats`]).
+    #[inline(never)]
+    fn note_line(&mut self, fp: crate::format::Fingerprint, bytes: u64) {
+        let repeats = &mut self.acc.inputs.repeats;
+        let (id, salt) = *self.repeats_input.get_or_insert_with(|| {
+            let flow_log = crate::source::flow_log_id(&self.stats.path).unwrap_or("");
+            (repeats.input(&self.stats.path), repeats::salt(flow_log))
+        });
+        repeats.note(fp, salt, bytes, id);
     }
 
     /// A record without `interface-id`: counted (or rejected) apart, in no ENI's figures.
@@ -2052,6 +2072,9 @@ impl Sink for FileSink<'_> {
         let region = self.region_of(r);
         if !self.admit(r) {
             return;
+        }
+        if let Some(fp) = r.fingerprint {
+            self.note_line(fp, r.bytes.unwrap_or(0));
         }
         let Some(eni) = r.interface_id else {
             self.without_interface(r);

@@ -473,6 +473,52 @@ pub struct Incomplete {
     pub by_kind: Vec<FailureCount>,
 }
 
+/// Counted records read more than once, as a sample of the records' lines found them
+/// ([`crate::account::Repeats`]): the same records in two inputs (exports whose periods
+/// overlap, a file beside a copy cut differently), or twice in one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repeated {
+    /// One counted record's line in this many was sampled.
+    pub sample_rate: u64,
+    /// Sampled lines read more than once, and their copies beyond the first.
+    pub sampled_lines: u64,
+    pub sampled_copies: u64,
+    /// The records counted more than once and their bytes, estimated from the sample.
+    pub estimated_records: u64,
+    pub estimated_bytes: u64,
+    /// The pairs of inputs sharing most sampled lines (up to three), by name; an input
+    /// named twice holds lines twice itself.
+    pub examples: Vec<RepeatedIn>,
+}
+
+/// Two inputs holding the same lines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatedIn {
+    pub inputs: [String; 2],
+    pub sampled_lines: u64,
+}
+
+impl Repeated {
+    /// What the sample found, if any line was read twice.
+    pub fn of(f: &crate::account::RepeatsFound) -> Option<Repeated> {
+        (f.copies > 0).then(|| Repeated {
+            sample_rate: f.rate,
+            sampled_lines: f.lines,
+            sampled_copies: f.copies,
+            estimated_records: f.copies.saturating_mul(f.rate),
+            estimated_bytes: f.copies_bytes.saturating_mul(f.rate),
+            examples: (f.pairs.iter())
+                .map(|(a, b, n)| RepeatedIn {
+                    inputs: [a.clone(), b.clone()],
+                    sampled_lines: *n,
+                })
+                .collect(),
+        })
+    }
+}
+
 /// Inputs that failed in one way.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -538,6 +584,10 @@ pub struct Quality {
     pub complete: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<Incomplete>,
+    /// Counted records whose lines were read more than once (exit 8): every figure may be
+    /// too high.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeated: Option<Repeated>,
     pub files: Vec<FileStats>,
     pub files_with_errors: u64,
     pub oddities: Oddities,
@@ -1854,6 +1904,7 @@ impl QualityFacts<'_> {
             reconciled: lines.accounted() == lines.lines && incomplete.is_none(),
             complete: incomplete.is_none(),
             incomplete,
+            repeated: Repeated::of(&acc.inputs.repeats.found()),
             lines,
             files_with_errors,
             records_without_bytes: self.records_without_bytes,

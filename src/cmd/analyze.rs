@@ -420,13 +420,30 @@ pub fn outcome(report: &Report) -> Outcome {
         );
     }
     if let Some(i) = &report.analysis.quality.incomplete {
-        eprintln!("flowcost: {}", crate::report::incomplete_summary(i));
+        eprintln!(
+            "flowcost: {}",
+            escape::clean_lines(crate::report::incomplete_summary(i))
+        );
         eprintln!(
             "flowcost: the report was written, marked incomplete (exit {})",
             crate::error::exit::INCOMPLETE
         );
     }
-    Outcome::of(report.analysis.quality.complete)
+    let outcome = Outcome::of(report.analysis.quality.complete);
+    match &report.analysis.quality.repeated {
+        Some(r) => repeated(&crate::report::repeated_summary(r), "report"),
+        None => outcome,
+    }
+}
+
+/// Tell stderr that the inputs repeat records (`summary`), and what was written anyway.
+fn repeated(summary: &str, written: &str) -> Outcome {
+    eprintln!("flowcost: {}", escape::clean_lines(summary.to_string()));
+    eprintln!(
+        "flowcost: the {written} was written, marked as counting records more than once (exit {})",
+        crate::error::exit::REPEATED
+    );
+    Outcome::Repeated
 }
 
 /// Write a result to `output`, or to standard output.
@@ -469,11 +486,15 @@ pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
         let read = crate::pipeline::read(&cfg)?;
         let complete = read.acc.inputs.files.iter().all(|f| f.error.is_none());
         let inputs = read.acc.inputs.files.len();
+        let repeats = crate::analysis::Repeated::of(&read.acc.inputs.repeats.found());
         crate::pipeline::write_partial(&cfg, read, path)?;
         if !args.quiet {
             eprintln!("flowcost: wrote the partial result of {inputs} inputs to {path}");
         }
-        return Ok(Outcome::of(complete));
+        return Ok(match repeats {
+            Some(r) => repeated(&crate::report::repeated_summary(&r), "partial result"),
+            None => Outcome::of(complete),
+        });
     }
     let started = std::time::Instant::now();
     let report = crate::pipeline::run(&cfg)?;

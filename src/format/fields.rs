@@ -255,7 +255,23 @@ pub struct Layout {
     read: Vec<(u32, Field)>,
     /// The same positions by field ([`Layout::position`]), where each read field has one.
     by_field: Option<[u16; FIELDS]>,
+    /// Whether a line names its flow: the ENI, both ends with their ports, the protocol and
+    /// the window's start ([`Layout::names_flows`]).
+    names_flows: bool,
 }
+
+/// The fields that together name one record of a flow log: AWS writes one record per flow
+/// (its 5-tuple) per interface per aggregation window, so two lines of one flow log that agree
+/// on these are the same record twice.
+const FLOW_NAMES: [&str; 7] = [
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "start",
+];
 
 /// How many [`Field`]s there are.
 pub const FIELDS: usize = Field::Other as usize + 1;
@@ -269,6 +285,7 @@ impl Layout {
             keep: FieldSet::ALL,
             read: Vec::new(),
             by_field: None,
+            names_flows: false,
         }
         .indexed()
     }
@@ -294,7 +311,14 @@ impl Layout {
             by_field[f as usize] = i as u16;
         }
         self.by_field = once.then_some(by_field);
+        self.names_flows = FLOW_NAMES.iter().all(|f| self.names.iter().any(|n| n == f));
         self
+    }
+    /// Whether each line of this layout names its flow ([`FLOW_NAMES`]), so that two equal
+    /// lines of one flow log are one record given twice (a custom format without the ports,
+    /// say, writes equal lines for two flows).
+    pub fn names_flows(&self) -> bool {
+        self.names_flows
     }
     /// The fields a line's parse reads, with their positions, in order.
     pub fn read(&self) -> &[(u32, Field)] {

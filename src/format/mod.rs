@@ -72,6 +72,74 @@ pub struct Record<'a> {
     /// Fields the reader left in their columns ([`Deferred`]): only for a sink that reads
     /// them through the accessors ([`Sink::defers`]).
     pub deferred: Option<Deferred<'a>>,
+    /// The record's line, for a sample of a text input's records ([`Fingerprint`]); `None`
+    /// for the others, and for layouts whose lines do not name their flow.
+    pub fingerprint: Option<Fingerprint>,
+}
+
+/// A sampled record's line, as the account stage notes it to find records given twice
+/// (overlapping exports, a file holding its records twice): the hash of the line's text and
+/// the record's sample level ([`sample_level`]). Two copies of one line have the same
+/// fingerprint; two lines of one flow log whose layout names the flow differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Fingerprint {
+    pub hash: u64,
+    pub level: u8,
+}
+
+/// The least [`sample_level`] a reader fingerprints (one record in 64): the account stage
+/// may keep only higher levels, to bound its memory.
+pub const MIN_SAMPLE_LEVEL: u8 = 6;
+
+/// How rare a record is in the sample of records fingerprinted: the leading zero bits of a mix
+/// of its times and bytes, so that one record in 2^k has level `k` or more, and every copy of
+/// a line has its level (the sample takes a line's copies together or none of them).
+#[inline]
+pub fn sample_level(start: Option<i64>, end: Option<i64>, bytes: Option<u64>) -> u8 {
+    let m = (start.unwrap_or(0) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ (end.unwrap_or(0) as u64).wrapping_mul(0xc2b2_ae3d_27d4_eb4f)
+        ^ bytes.unwrap_or(u64::MAX).wrapping_mul(0x1656_67b1_9e37_79f9);
+    mix64(m).leading_zeros() as u8
+}
+
+/// The fingerprint of a record read from `line` (its text, the record's times and bytes), if
+/// the record is in the sample.
+#[inline]
+pub fn fingerprint(line: &[u8], rec: &Record<'_>) -> Option<Fingerprint> {
+    let level = sample_level(rec.start, rec.end, rec.bytes);
+    (level >= MIN_SAMPLE_LEVEL).then(|| Fingerprint {
+        hash: hash_line(line.trim_ascii()),
+        level,
+    })
+}
+
+/// A 64-bit hash of a line's bytes: eight bytes at a time folded through a 128-bit multiply,
+/// then mixed (collisions between different lines about as rare as a random 64-bit value's).
+fn hash_line(b: &[u8]) -> u64 {
+    const K: u64 = 0xa076_1d64_78bd_642f;
+    const L: u64 = 0xe703_7ed1_a0b4_28db;
+    let fold = |a: u64, w: u64| {
+        let p = u128::from(a ^ w ^ L).wrapping_mul(u128::from(K));
+        (p as u64) ^ ((p >> 64) as u64)
+    };
+    let mut h = (b.len() as u64).wrapping_mul(K);
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        h = fold(h, u64::from_le_bytes(w.try_into().expect("eight bytes")));
+    }
+    let mut tail = [0u8; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    mix64(fold(h, u64::from_le_bytes(tail)))
+}
+
+/// A 64-bit finaliser (every input bit moves every output bit).
+#[inline]
+fn mix64(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
 }
 
 /// Entry `entry` of dictionary `dict` ([`Record::interface_entry`]): the dictionary's number

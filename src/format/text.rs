@@ -789,7 +789,12 @@ impl Decoder {
             &mut self.ips,
             split,
         ) {
-            Ok(Kind::Record) => batch.push(sink),
+            Ok(Kind::Record) => {
+                if self.layout.names_flows() {
+                    batch.fingerprint(line);
+                }
+                batch.push(sink)
+            }
             Ok(Kind::Header(h)) => {
                 batch.flush(sink);
                 let h = h.projected(self.layout.keep);
@@ -848,6 +853,14 @@ impl<'a, const N: usize> Batch<'a, N> {
         let rec = &mut self.recs[self.len];
         *rec = Record::default();
         rec
+    }
+
+    /// Fingerprint the record [`Batch::next`] gave room for, read from `line`, if it is in
+    /// the sample ([`super::fingerprint`]).
+    #[inline]
+    fn fingerprint(&mut self, line: &[u8]) {
+        let rec = &mut self.recs[self.len];
+        rec.fingerprint = super::fingerprint(line, rec);
     }
 
     /// Keep the record [`Batch::next`] gave room for; hand the batch over when full.

@@ -123,6 +123,27 @@ pub fn incomplete_summary(i: &crate::analysis::Incomplete) -> String {
     s
 }
 
+/// What a run that read records more than once found, for people: how many, in which
+/// inputs, and what to do (the first line of every human rendering, and the stderr summary).
+pub fn repeated_summary(r: &crate::analysis::Repeated) -> String {
+    let mut s = format!(
+        "REPEATED RECORDS: about {} counted records ({}) were read more than once (a sample of one line in {} found {} lines read again), so the figures may be too high; give each record once (leave out one of two exports whose periods overlap, or a copy of another input):",
+        r.estimated_records,
+        human(r.estimated_bytes),
+        r.sample_rate,
+        r.sampled_copies
+    );
+    for e in &r.examples {
+        let [a, b] = &e.inputs;
+        let n = e.sampled_lines;
+        match a == b {
+            true => s.push_str(&format!("\n  {a} holds {n} sampled line(s) twice")),
+            false => s.push_str(&format!("\n  {a} and {b} share {n} sampled line(s)")),
+        }
+    }
+    s
+}
+
 /// Why a report counted nothing, for its first line: the lines read and where they went,
 /// and the notes that explain it.
 pub fn nothing_counted(r: &Report) -> String {

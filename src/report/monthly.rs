@@ -670,14 +670,16 @@ impl MonthlyReport {
         out
     }
 
-    /// The title, an incomplete run's warning, and what the figures stand on.
+    /// The title, a run's warnings (records read twice, inputs not read in full), and what
+    /// the figures stand on.
     fn title_md(&self, out: &mut String) {
         let r = &self.analysis;
         let a = &r.analysis;
         let s = &self.summary;
         let _ = writeln!(out, "# {}\n", self.title);
-        if let Some(i) = &a.quality.incomplete {
-            let text = super::incomplete_summary(i);
+        let repeated = a.quality.repeated.as_ref().map(super::repeated_summary);
+        let incomplete = a.quality.incomplete.as_ref().map(super::incomplete_summary);
+        for text in repeated.iter().chain(&incomplete) {
             let lines: Vec<_> = text.lines().map(md_esc).collect();
             let _ = writeln!(out, "> **{}**\n", lines.join("  \n> "));
         }

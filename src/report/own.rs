@@ -158,8 +158,8 @@ pub fn recognise(head: &[u8]) -> Option<OwnOutput> {
     None
 }
 
-/// A line of the warnings a human report may open with (an incomplete run's, or nothing
-/// counted), or a blank line after them, as a table or Markdown writes them.
+/// A line of the warnings a human report may open with (records read twice, an incomplete
+/// run's, or nothing counted), or a blank line after them, as a table or Markdown writes them.
 fn is_warning(line: &[u8]) -> bool {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let line = line.strip_prefix(b"> ").unwrap_or(line);
@@ -167,6 +167,7 @@ fn is_warning(line: &[u8]) -> bool {
     line.is_empty()
         || line == b">"
         || line.starts_with(b"INCOMPLETE: ")
+        || line.starts_with(b"REPEATED RECORDS: ")
         || line.starts_with(b"NOTHING COUNTED: ")
         || line.starts_with(b"  ")
 }

@@ -170,9 +170,10 @@ fn warnings(r: &Report, md: bool, out: &mut String) {
             let _ = writeln!(out, "{text}\n");
         }
     }
-    if let Some(i) = &a.quality.incomplete {
-        // the first thing anyone sees, before any figure
-        let text = super::incomplete_summary(i);
+    // the first things anyone sees, before any figure
+    let repeated = a.quality.repeated.as_ref().map(super::repeated_summary);
+    let incomplete = a.quality.incomplete.as_ref().map(super::incomplete_summary);
+    for text in repeated.iter().chain(&incomplete) {
         if md {
             let lines: Vec<_> = text.lines().map(escape::md).collect();
             let _ = writeln!(out, "> **{}**\n", lines.join("  \n> "));

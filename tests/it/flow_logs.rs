@@ -1,13 +1,15 @@
 //! Two flow logs on the same ENIs (ACCOUNTING.md §7): a second flow log recording the same
 //! traffic never doubles a byte; one flow log per ENI is counted (the one with more fields,
 //! or `--flow-log-id`), the rest set aside and reported; flow logs at different times are
-//! all counted; an export without flow-log ids beside an S3 delivery is caught too.
+//! all counted; an export without flow-log ids beside an S3 delivery is caught too. Records
+//! read twice within one flow log (exports whose periods overlap, a file holding its records
+//! twice) are found by a sample of their lines, and the run says so (exit 8).
 
 use std::path::Path;
 
 use flowcost::generate::{Encoding, FieldSet, FLOW_LOG_ID};
 
-use crate::support::{analyze_json, files_under, spec, world};
+use crate::support::{analyze_json, analyze_json_code, files_under, spec, world};
 
 /// Copy the flow logs under a world's folder `from` into `to` (not its bill, `cur/`), the
 /// flow-log id in their names replaced by `id`; `pick` chooses the files.
@@ -26,26 +28,38 @@ fn copy_as(from: &Path, to: &Path, id: &str, pick: impl Fn(&Path) -> bool) -> us
     n
 }
 
-/// Write the gzip files under `from` into `to` as a CloudWatch Logs export would hold them:
-/// plain text, without the header line, under names without a flow-log id. Returns the
-/// header (the layout, for `--fields`).
-fn export_of(from: &Path, to: &Path) -> String {
+/// The text of the gzip files under `from` (not the bill's), each without its header line,
+/// in path order; and the header (the layout, for `--fields`).
+fn texts_of(from: &Path) -> (String, Vec<String>) {
     let mut header = String::new();
     let logs = files_under(from).into_iter().filter(|f| {
         f.to_str().unwrap().ends_with(".gz") && !f.strip_prefix(from).unwrap().starts_with("cur")
     });
-    for (n, f) in logs.enumerate() {
-        let mut text = String::new();
-        std::io::Read::read_to_string(
-            &mut flate2::read::GzDecoder::new(std::fs::File::open(&f).unwrap()),
-            &mut text,
-        )
-        .unwrap();
-        let (first, rest) = text.split_once('\n').unwrap();
-        header = first.to_string();
+    let texts = logs
+        .map(|f| {
+            let mut text = String::new();
+            std::io::Read::read_to_string(
+                &mut flate2::read::GzDecoder::new(std::fs::File::open(&f).unwrap()),
+                &mut text,
+            )
+            .unwrap();
+            let (first, rest) = text.split_once('\n').unwrap();
+            header = first.to_string();
+            rest.to_string()
+        })
+        .collect();
+    (header, texts)
+}
+
+/// Write the gzip files under `from` into `to` as a CloudWatch Logs export would hold them:
+/// plain text, without the header line, under names without a flow-log id. Returns the
+/// header (the layout, for `--fields`).
+fn export_of(from: &Path, to: &Path) -> String {
+    let (header, texts) = texts_of(from);
+    for (n, text) in texts.iter().enumerate() {
         let dst = to.join(format!("export/part-{n:05}.log"));
         std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
-        std::fs::write(dst, rest).unwrap();
+        std::fs::write(dst, text).unwrap();
     }
     header
 }
@@ -167,4 +181,136 @@ fn an_export_without_flow_log_ids_beside_the_delivery_is_caught() {
         assert_eq!(fl.flow_logs[1].enis_counted, 0);
         assert!(r.analysis.quality.reconciled);
     }
+}
+
+/// Records of a 2-day world's export, cut into exports whose periods overlap: what the
+/// runs say. Exports carry no flow-log id, so they are one flow log; their shared lines are
+/// records read twice.
+#[test]
+fn records_read_twice_are_found_and_the_run_says_so() {
+    let w = world(&spec(47, FieldSet::V5), &[Encoding::Gz]);
+    let (header, texts) = texts_of(w.dir.path());
+    let n = texts.len();
+    let (a_to, b_from) = (n * 6 / 10, n * 4 / 10);
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, parts: &[String]| {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, parts.concat()).unwrap();
+        p.display().to_string()
+    };
+    let whole = write("whole/all.log", &texts);
+    let a = write("overlap/a.log", &texts[..a_to]);
+    let b = write("overlap/b.log", &texts[b_from..]);
+    let twice = write("twice/all-twice.log", &[texts.concat(), texts.concat()]);
+    let run = |inputs: &[&str]| {
+        let mut args = inputs.to_vec();
+        args.extend(["--fields", &header]);
+        analyze_json_code(&args)
+    };
+    // the export whole: the truth, nothing repeated
+    let (r, code) = run(&[&whole]);
+    assert_eq!(code, Some(0));
+    assert_eq!(r.analysis.classes, w.truth.nat);
+    assert!(r.analysis.quality.repeated.is_none());
+    // two exports whose periods overlap: found, named, estimated
+    let (r, code) = run(&[&a, &b]);
+    assert_eq!(code, Some(8));
+    let rep = r.analysis.quality.repeated.as_ref().expect("repeats found");
+    assert_eq!(rep.examples.len(), 1);
+    assert_eq!(rep.examples[0].inputs, [a.clone(), b.clone()]);
+    assert_eq!(rep.examples[0].sampled_lines, rep.sampled_lines);
+    assert_eq!(rep.sample_rate, 64);
+    let shared_lines: usize = texts[b_from..a_to].iter().map(|t| t.lines().count()).sum();
+    let est = rep.estimated_records as f64;
+    assert!(
+        est > shared_lines as f64 / 2.0 && est < shared_lines as f64 * 2.0,
+        "{est} estimated against {shared_lines} lines shared"
+    );
+    // and every record read twice in one file
+    let (r, code) = run(&[&twice]);
+    assert_eq!(code, Some(8));
+    let rep = r.analysis.quality.repeated.as_ref().expect("repeats found");
+    assert_eq!(rep.examples[0].inputs, [twice.clone(), twice.clone()]);
+    // each export alone repeats nothing
+    for one in [&a, &b] {
+        let (r, code) = run(&[one]);
+        assert_eq!(code, Some(0), "{one}");
+        assert!(r.analysis.quality.repeated.is_none());
+    }
+    // the table says it first, and stderr
+    let o = crate::support::run(&["analyze", "-q", &a, &b, "--fields", &header]);
+    assert_eq!(o.status.code(), Some(8));
+    let out = crate::support::stdout(&o);
+    assert!(out.starts_with("REPEATED RECORDS: about "), "{out}");
+    assert!(out.contains(&format!("{a} and {b} share ")), "{out}");
+    assert!(crate::support::stderr(&o).contains("(exit 8)"));
+}
+
+/// Two flow logs writing the same lines (one layout on one VPC) are the overlap of flow logs
+/// (counted once, set aside), not records read twice.
+#[test]
+fn two_flow_logs_writing_the_same_lines_repeat_nothing() {
+    let w = world(&spec(48, FieldSet::V5), &[Encoding::Gz]);
+    let dir = tempfile::tempdir().unwrap();
+    copy_as(w.dir.path(), dir.path(), FLOW_LOG_ID, |_| true);
+    // the other flow log's files: the same lines in other bytes (plain text, a blank line
+    // more), so that neither the same-bytes nor the same-text check takes them for copies
+    let security = dir.path().join("security");
+    copy_as(w.dir.path(), &security, OTHER, |_| true);
+    for f in files_under(&security).into_iter().filter(|f| f.extension() == Some("gz".as_ref())) {
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(&f).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        text.push(b'\n');
+        std::fs::remove_file(&f).unwrap();
+        std::fs::write(f.with_extension(""), text).unwrap();
+    }
+    let (r, code) = analyze_json_code(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    assert_eq!(r.analysis.classes, w.truth.nat);
+    assert!(r.analysis.quality.repeated.is_none());
+    assert!(r.analysis.quality.flow_logs.is_some());
+}
+
+/// Shards of a run whose inputs repeat records, merged: the sample of each shard travels in
+/// its partial file, and the merge finds what one run over all the inputs finds.
+#[test]
+fn partial_results_carry_the_sample_of_lines() {
+    let w = world(&spec(49, FieldSet::V5), &[Encoding::Gz]);
+    let (header, texts) = texts_of(w.dir.path());
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    // the parts one by one, and again in fours: each record in two files
+    for (i, t) in texts.iter().enumerate() {
+        std::fs::write(logs.join(format!("one-{i:04}.log")), t).unwrap();
+    }
+    for (i, c) in texts.chunks(4).enumerate() {
+        std::fs::write(logs.join(format!("four-{i:04}.log")), c.concat()).unwrap();
+    }
+    let logs = logs.display().to_string();
+    let (whole, code) = analyze_json_code(&[&logs, "--fields", &header]);
+    assert_eq!(code, Some(8));
+    let found = whole.analysis.quality.repeated.clone().expect("found");
+    assert!(found.estimated_records > 0);
+    let mut parts = Vec::new();
+    for k in 0..3 {
+        let out = dir.path().join(format!("shard-{k}.fcp")).display().to_string();
+        let shard = format!("{k}/3");
+        let o = crate::support::run(&[
+            "analyze", "-q", &logs, "--fields", &header, "--shard", &shard, "--partial-out", &out,
+        ]);
+        assert!(matches!(o.status.code(), Some(0 | 8)), "{}", crate::support::stderr(&o));
+        parts.push(out);
+    }
+    let mut args = vec!["merge", "-q", "--format", "json"];
+    args.extend(parts.iter().map(|s| s.as_str()));
+    let o = crate::support::run(&args);
+    assert_eq!(o.status.code(), Some(8), "{}", crate::support::stderr(&o));
+    let merged: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(merged.analysis.quality.repeated, Some(found));
 }

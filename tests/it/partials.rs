@@ -433,9 +433,9 @@ fn merge_refuses_damaged_or_foreign_files() {
         (
             "report",
             b"{\"schema\": \"flowcost.report/1\"}\n".to_vec(),
-            "no flowcost.partial/2 first line",
+            "no flowcost.partial/3 first line",
         ),
-        ("empty", Vec::new(), "no flowcost.partial/2 first line"),
+        ("empty", Vec::new(), "no flowcost.partial/3 first line"),
     ];
     for (name, b, why) in variants {
         let p = dir.path().join(name).display().to_string();
