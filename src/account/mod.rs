@@ -1788,7 +1788,11 @@ impl FileSink<'_> {
 
     /// Note a counted record's sampled line ([`Repeats`]).
     #[inline(never)]
-    fn note_line(&mut self, fp: crate::format::Fingerprint, bytes: u64) {
+    fn note_line(&mut self, r: &Record<'_>) {
+        let Some(fp) = crate::format::Fingerprint::of(r) else {
+            return;
+        };
+        let bytes = r.bytes.unwrap_or(0);
         let repeats = &mut self.acc.inputs.repeats;
         let (id, salt) = *self.repeats_input.get_or_insert_with(|| {
             let flow_log = crate::source::flow_log_id(&self.stats.path).unwrap_or("");
@@ -2073,8 +2077,8 @@ impl Sink for FileSink<'_> {
         if !self.admit(r) {
             return;
         }
-        if let Some(fp) = r.fingerprint {
-            self.note_line(fp, r.bytes.unwrap_or(0));
+        if r.fingerprint.is_some() {
+            self.note_line(r);
         }
         let Some(eni) = r.interface_id else {
             self.without_interface(r);

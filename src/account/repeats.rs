@@ -79,7 +79,15 @@ impl TryFrom<Stored> for Repeats {
             lines: (s.lines.into_iter())
                 .map(|(k, level, count, bytes, a, b)| {
                     let inputs = [a, b];
-                    (k, Seen { level, count, bytes, inputs })
+                    (
+                        k,
+                        Seen {
+                            level,
+                            count,
+                            bytes,
+                            inputs,
+                        },
+                    )
                 })
                 .collect(),
             ids,
@@ -371,6 +379,12 @@ mod tests {
             assert!(serde_json::from_str::<Repeats>(bad).is_err(), "{bad}");
         }
         let good = r#"{"level":6,"lines":[[1,6,2,0,0,0]],"names":["a"]}"#;
-        assert_eq!(serde_json::from_str::<Repeats>(good).unwrap().found().copies, 1);
+        assert_eq!(
+            serde_json::from_str::<Repeats>(good)
+                .unwrap()
+                .found()
+                .copies,
+            1
+        );
     }
 }

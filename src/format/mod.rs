@@ -72,45 +72,58 @@ pub struct Record<'a> {
     /// Fields the reader left in their columns ([`Deferred`]): only for a sink that reads
     /// them through the accessors ([`Sink::defers`]).
     pub deferred: Option<Deferred<'a>>,
-    /// The record's line, for a sample of a text input's records ([`Fingerprint`]); `None`
-    /// for the others, and for layouts whose lines do not name their flow.
-    pub fingerprint: Option<Fingerprint>,
+    /// The hash of the record's line, for a sample of a text input's records
+    /// ([`fingerprint`]); `None` for the others, and for layouts whose lines do not name
+    /// their flow.
+    pub fingerprint: Option<std::num::NonZeroU64>,
 }
 
 /// A sampled record's line, as the account stage notes it to find records given twice
-/// (overlapping exports, a file holding its records twice): the hash of the line's text and
-/// the record's sample level ([`sample_level`]). Two copies of one line have the same
-/// fingerprint; two lines of one flow log whose layout names the flow differ.
+/// (overlapping exports, a file holding its records twice): the hash of the line's text
+/// ([`Record::fingerprint`]) and the record's sample level ([`sample_level`]). Two copies of
+/// one line have the same fingerprint; two lines of one flow log whose layout names the flow
+/// differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Fingerprint {
     pub hash: u64,
     pub level: u8,
 }
 
+impl Fingerprint {
+    /// A record's fingerprint, where its reader took one.
+    #[inline]
+    pub fn of(rec: &Record<'_>) -> Option<Fingerprint> {
+        rec.fingerprint.map(|h| Fingerprint {
+            hash: h.get(),
+            level: sample_level(rec.start, rec.end, rec.bytes),
+        })
+    }
+}
+
 /// The least [`sample_level`] a reader fingerprints (one record in 64): the account stage
 /// may keep only higher levels, to bound its memory.
 pub const MIN_SAMPLE_LEVEL: u8 = 6;
 
-/// How rare a record is in the sample of records fingerprinted: the leading zero bits of a mix
-/// of its times and bytes, so that one record in 2^k has level `k` or more, and every copy of
-/// a line has its level (the sample takes a line's copies together or none of them).
+/// How rare a record is in the sample of records fingerprinted: the leading zero bits of a
+/// product of its times and bytes (a product's high bits depend on every bit of what is
+/// multiplied), so that about one record in 2^k has level `k` or more, and every copy of a
+/// line has its level (the sample takes a line's copies together or none of them).
 #[inline]
 pub fn sample_level(start: Option<i64>, end: Option<i64>, bytes: Option<u64>) -> u8 {
-    let m = (start.unwrap_or(0) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        ^ (end.unwrap_or(0) as u64).wrapping_mul(0xc2b2_ae3d_27d4_eb4f)
-        ^ bytes.unwrap_or(u64::MAX).wrapping_mul(0x1656_67b1_9e37_79f9);
-    mix64(m).leading_zeros() as u8
+    let m = (start.unwrap_or(0) as u64)
+        ^ (end.unwrap_or(0) as u64).rotate_left(23)
+        ^ bytes.unwrap_or(u64::MAX).rotate_left(41);
+    (m | 1).wrapping_mul(0x9e37_79b9_7f4a_7c15).leading_zeros() as u8
 }
 
-/// The fingerprint of a record read from `line` (its text, the record's times and bytes), if
-/// the record is in the sample.
+/// The hash of a record's line (its text, the record's times and bytes), if the record is in
+/// the sample ([`MIN_SAMPLE_LEVEL`]).
 #[inline]
-pub fn fingerprint(line: &[u8], rec: &Record<'_>) -> Option<Fingerprint> {
-    let level = sample_level(rec.start, rec.end, rec.bytes);
-    (level >= MIN_SAMPLE_LEVEL).then(|| Fingerprint {
-        hash: hash_line(line.trim_ascii()),
-        level,
-    })
+pub fn fingerprint(line: &[u8], rec: &Record<'_>) -> Option<std::num::NonZeroU64> {
+    match sample_level(rec.start, rec.end, rec.bytes) >= MIN_SAMPLE_LEVEL {
+        true => std::num::NonZeroU64::new(hash_line(line.trim_ascii()) | 1),
+        false => None,
+    }
 }
 
 /// A 64-bit hash of a line's bytes: eight bytes at a time folded through a 128-bit multiply,

@@ -1574,6 +1574,99 @@ mod tests {
         }
     }
 
+    /// Collects the records' fingerprints, one entry a record.
+    #[derive(Default)]
+    struct Prints(Vec<Option<std::num::NonZeroU64>>);
+
+    impl Sink for Prints {
+        fn record(&mut self, r: &Record<'_>) {
+            self.0.push(r.fingerprint);
+        }
+        fn malformed(&mut self, _: u64, _: Malformed) {}
+        fn header(&mut self) {}
+        fn blank(&mut self) {}
+    }
+
+    /// The fingerprints of `text`'s records read with `layout`.
+    fn prints(text: &str, layout: &Layout) -> Vec<Option<std::num::NonZeroU64>> {
+        let mut p = Prints::default();
+        decode_slice(text.as_bytes(), layout, &mut p);
+        p.0
+    }
+
+    /// A sample of about one record in 64 is fingerprinted; a line's copies (as another
+    /// file holds it: after other lines, CRLF-ended, with an export's timestamp, inside a
+    /// CloudWatch JSON event) get its fingerprint; other lines get others; a layout whose
+    /// lines do not name their flow (no ports) gets none.
+    #[test]
+    fn sampled_records_are_fingerprinted_by_their_line() {
+        let rec = |i: u64| {
+            format!(
+                "2 1 eni-{} 10.0.{}.{} 52.216.1.{} {} 443 6 {} {} {} {} ACCEPT OK",
+                i % 13,
+                i % 7,
+                i % 200,
+                i % 250,
+                30000 + i % 9,
+                1 + i % 5,
+                100 + i * 37,
+                1788220800 + i % 3600,
+                1788220860 + i % 3600,
+            )
+        };
+        let text: String = (0..20_000).map(|i| rec(i) + "\n").collect();
+        let layout = Layout::default_v2();
+        assert!(layout.names_flows());
+        let all = prints(&text, &layout);
+        assert_eq!(all.len(), 20_000);
+        let sampled: Vec<(usize, u64)> = (all.iter().enumerate())
+            .filter_map(|(i, p)| p.map(|p| (i, p.get())))
+            .collect();
+        assert!(
+            (200..450).contains(&sampled.len()),
+            "{} sampled",
+            sampled.len()
+        );
+        let distinct: std::collections::BTreeSet<u64> = sampled.iter().map(|s| s.1).collect();
+        assert_eq!(
+            distinct.len(),
+            sampled.len(),
+            "different lines, different prints"
+        );
+        for &(i, p) in sampled.iter().take(20) {
+            let line = rec(i as u64);
+            for copy in [
+                format!("{}\n{line}\n", rec(i as u64 + 1)),
+                format!("{line}\r\n"),
+                format!("2026-09-01T00:00:00.000Z {line}\n"),
+                format!("{{\"message\":\"{line}\"}}\n"),
+            ] {
+                let got = prints(&copy, &layout);
+                assert_eq!(
+                    got.last().copied().flatten().map(|x| x.get()),
+                    Some(p),
+                    "{copy}"
+                );
+            }
+        }
+        let no_ports = Layout::new(
+            "version account-id interface-id srcaddr dstaddr protocol packets bytes start end action log-status"
+                .split(' ').map(String::from).collect(),
+        );
+        assert!(!no_ports.names_flows());
+        let text: String = (0..2000)
+            .map(|i| {
+                rec(i)
+                    .replace(" 443 6 ", " 6 ")
+                    .replacen(&format!(" {} ", 30000 + i % 9), " ", 1)
+                    + "\n"
+            })
+            .collect();
+        let got = prints(&text, &no_ports);
+        assert_eq!(got.len(), 2000);
+        assert!(got.iter().all(Option::is_none));
+    }
+
     /// A decoder holds the records of consecutive lines and shows them before handing them
     /// over: what it hands over, and in what order, is what it hands over line by line
     /// (records between a header that changes the layout, blank, malformed, JSON and

@@ -313,7 +313,13 @@ fn a_streamed_gzip_input_that_fails_its_check_counts_none_of_its_records() {
     let big = root.join("big.log.gz");
     streamed_gzip(&big, &text);
     let (intact, code) = analyze_json_code(&[root_arg]);
-    assert_eq!(code, Some(0));
+    // (its lines are one file's, over and over: records read more than once, and said so)
+    assert_eq!(code, Some(8));
+    let repeated = intact.analysis.quality.repeated.as_ref().unwrap();
+    assert!(repeated.examples[0]
+        .inputs
+        .iter()
+        .all(|i| i.ends_with("big.log.gz")));
     let counted = |r: &flowcost::report::Report| r.analysis.quality.lines.counted;
     assert!(counted(&intact) > counted(&without) + 50_000);
     let big_lines = (intact.analysis.quality.files.iter())

@@ -258,7 +258,10 @@ fn two_flow_logs_writing_the_same_lines_repeat_nothing() {
     // more), so that neither the same-bytes nor the same-text check takes them for copies
     let security = dir.path().join("security");
     copy_as(w.dir.path(), &security, OTHER, |_| true);
-    for f in files_under(&security).into_iter().filter(|f| f.extension() == Some("gz".as_ref())) {
+    for f in files_under(&security)
+        .into_iter()
+        .filter(|f| f.extension() == Some("gz".as_ref()))
+    {
         let mut text = Vec::new();
         std::io::Read::read_to_end(
             &mut flate2::read::GzDecoder::new(std::fs::File::open(&f).unwrap()),
@@ -299,12 +302,28 @@ fn partial_results_carry_the_sample_of_lines() {
     assert!(found.estimated_records > 0);
     let mut parts = Vec::new();
     for k in 0..3 {
-        let out = dir.path().join(format!("shard-{k}.fcp")).display().to_string();
+        let out = dir
+            .path()
+            .join(format!("shard-{k}.fcp"))
+            .display()
+            .to_string();
         let shard = format!("{k}/3");
         let o = crate::support::run(&[
-            "analyze", "-q", &logs, "--fields", &header, "--shard", &shard, "--partial-out", &out,
+            "analyze",
+            "-q",
+            &logs,
+            "--fields",
+            &header,
+            "--shard",
+            &shard,
+            "--partial-out",
+            &out,
         ]);
-        assert!(matches!(o.status.code(), Some(0 | 8)), "{}", crate::support::stderr(&o));
+        assert!(
+            matches!(o.status.code(), Some(0 | 8)),
+            "{}",
+            crate::support::stderr(&o)
+        );
         parts.push(out);
     }
     let mut args = vec!["merge", "-q", "--format", "json"];

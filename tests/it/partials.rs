@@ -424,11 +424,11 @@ fn merge_refuses_damaged_or_foreign_files() {
         (
             "later",
             {
-                let mut b = b"flowcost.partial/3\n".to_vec();
+                let mut b = b"flowcost.partial/4\n".to_vec();
                 b.extend_from_slice(&bytes[19..]);
                 b
             },
-            "format flowcost.partial/3",
+            "format flowcost.partial/4",
         ),
         (
             "report",
