@@ -726,7 +726,11 @@ impl Engine<'_> {
                 runs.extend(t.spill.and_then(|s| s.spill_if_over(acc)).map(|r| (i, r)));
             }
         };
-        let chunk_stats = FileStats::default();
+        // (the input's name: its sample of lines names it, as the whole input's would)
+        let chunk_stats = FileStats {
+            path: input.display.clone(),
+            ..FileStats::default()
+        };
         rx.into_iter()
             .par_bridge()
             .fold(

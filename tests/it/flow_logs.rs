@@ -227,11 +227,18 @@ fn records_read_twice_are_found_and_the_run_says_so() {
         est > shared_lines as f64 / 2.0 && est < shared_lines as f64 * 2.0,
         "{est} estimated against {shared_lines} lines shared"
     );
-    // and every record read twice in one file
+    // the same, each file split among workers (as a large one is)
+    let (split, code) = run(&[&a, &b, "--chunk-size", "8192", "-j", "2"]);
+    assert_eq!(code, Some(8));
+    assert_eq!(split.analysis.quality.repeated.as_ref(), Some(rep));
+    // and every record read twice in one file, whole or split
     let (r, code) = run(&[&twice]);
     assert_eq!(code, Some(8));
     let rep = r.analysis.quality.repeated.as_ref().expect("repeats found");
     assert_eq!(rep.examples[0].inputs, [twice.clone(), twice.clone()]);
+    let (split, code) = run(&[&twice, "--chunk-size", "8192", "-j", "2"]);
+    assert_eq!(code, Some(8));
+    assert_eq!(split.analysis.quality.repeated.as_ref(), Some(rep));
     // each export alone repeats nothing
     for one in [&a, &b] {
         let (r, code) = run(&[one]);
