@@ -616,8 +616,8 @@ fn a_large_object_is_streamed_with_the_same_answer() {
     assert!(local.analysis.quality.lines.counted > 50_000);
 }
 
-/// The text files of `w` as one text (one header), their records repeated until it is larger
-/// than what is gathered whole.
+/// The text files of `w` as one text (one header), then copies of their records
+/// ([`crate::support::copy_of_records`]) until it is larger than what is gathered whole.
 fn larger_than_whole(w: &crate::support::GenWorld) -> Vec<u8> {
     let mut text = Vec::new();
     for f in crate::support::files_under(Path::new(&w.path(Encoding::Text))) {
@@ -632,8 +632,11 @@ fn larger_than_whole(w: &crate::support::GenWorld) -> Vec<u8> {
     }
     let records = text.clone();
     let header_end = records.iter().position(|&b| b == b'\n').unwrap() + 1;
-    while (text.len() as u64) <= flowcost::source::WHOLE_GZIP_MAX + (1 << 20) {
-        text.extend_from_slice(&records[header_end..]);
+    for k in 1.. {
+        if (text.len() as u64) > flowcost::source::WHOLE_GZIP_MAX + (1 << 20) {
+            break;
+        }
+        text.extend(crate::support::copy_of_records(&records[header_end..], k));
     }
     text
 }
