@@ -429,3 +429,48 @@ fn a_note_naming_a_file_sends_no_control_character() {
     );
     assert!(!err.contains('\u{1b}'), "{err:?}");
 }
+
+#[test]
+fn inputs_named_in_the_repeats_warning_are_shown_escaped() {
+    // two files named with an escape sequence and markup hold the same records: the warning
+    // that names them is escaped on stderr, in the table and in Markdown
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from(
+        "version interface-id srcaddr dstaddr srcport dstport protocol bytes start end action log-status\n",
+    );
+    for i in 0..2000 {
+        text += &format!(
+            "5 eni-1 10.0.0.{} 52.216.8.1 {} 443 6 {} {} {} ACCEPT OK\n",
+            i % 200,
+            1024 + i,
+            100 + i * 7,
+            1788220800 + i,
+            1788220860 + i
+        );
+    }
+    for name in ["a\u{1b}[2J<script>x", "b\u{1b}]0;t\u{7}<script>y"] {
+        std::fs::write(dir.path().join(name), &text).unwrap();
+        // (a byte more each: not the same bytes, which would be read once)
+        text.push('\n');
+    }
+    let d = dir.path().to_str().unwrap();
+    let base = [
+        "analyze",
+        "--client-side-estimate",
+        "--region",
+        "us-east-1",
+        d,
+    ];
+    let o = run(&base);
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(out.starts_with("REPEATED RECORDS: "), "{out}");
+    assert!(out.contains("a\\x1b[2J<script>x and "), "{out}");
+    for s in [&out, &err] {
+        assert!(!s.contains('\u{1b}') && !s.contains('\u{7}'), "{s:?}");
+    }
+    let o = run(&[&base[..], &["--format", "markdown"]].concat());
+    let md = stdout(&o);
+    assert!(md.starts_with("> **REPEATED RECORDS: "), "{md}");
+    assert!(!md.contains("<script>") && !md.contains('\u{1b}'), "{md}");
+}
