@@ -17,9 +17,11 @@ use serde::{Deserialize, Serialize};
 use super::FxMap;
 use crate::format::{Fingerprint, MIN_SAMPLE_LEVEL};
 
-/// The most sampled lines held (about 4 MB): a month of records is sampled one in a few
-/// thousand, enough to see any overlap of more than a few thousand records.
-pub const MAX_KEPT: usize = if cfg!(test) { 64 } else { 1 << 17 };
+/// The most sampled lines held: a month of records (about 100 M) is sampled one in 8,192,
+/// enough to see an overlap of some 50,000 records. (14,336 lines is what the standard hash
+/// map holds in 16,384 slots, about 0.5 MB; the slots of lines dropped as the level rises
+/// may make it take 32,768 once.)
+pub const MAX_KEPT: usize = if cfg!(test) { 64 } else { 14_336 };
 
 /// What is known of one sampled line: its level, how many times it was read, the bytes of
 /// its record, and the two first of the inputs holding it (by name; `NONE` for none).
@@ -151,57 +153,63 @@ impl Repeats {
     /// Note a counted record's fingerprint (`salt`: its flow log's), read from input `input`.
     #[inline]
     pub fn note(&mut self, fp: Fingerprint, salt: u64, bytes: u64, input: u32) {
-        if fp.level < self.level {
+        let seen = Seen {
+            level: fp.level,
+            count: 1,
+            bytes,
+            inputs: [input, NONE],
+        };
+        self.add(fp.hash ^ salt, seen, |i| i);
+    }
+
+    /// Add what is known of the line `key` (its inputs' ids mapped by `id`), making room
+    /// first where it is new to the sample and the sample is full: the least level kept rises
+    /// until the line fits or falls below it. The map never holds more than [`MAX_KEPT`]
+    /// lines, so it does not grow past its room for them.
+    #[inline]
+    fn add(&mut self, key: u64, s: Seen, id: impl Fn(u32) -> u32) {
+        if s.level < self.level {
             return;
         }
+        if self.lines.len() >= MAX_KEPT && !self.lines.contains_key(&key) {
+            self.make_room(s.level);
+            if s.level < self.level {
+                return;
+            }
+        }
         let names = &self.names;
-        let seen = self.lines.entry(fp.hash ^ salt).or_insert(Seen {
-            level: fp.level,
+        let mine = self.lines.entry(key).or_insert(Seen {
             count: 0,
-            bytes,
             inputs: [NONE; 2],
+            ..s
         });
-        seen.count = seen.count.saturating_add(1);
-        keep_first_two(&mut seen.inputs, input, names);
-        if self.lines.len() > MAX_KEPT {
-            self.shrink();
+        mine.count = mine.count.saturating_add(s.count);
+        for i in s.inputs.into_iter().filter(|&i| i != NONE) {
+            keep_first_two(&mut mine.inputs, id(i), names);
         }
     }
 
-    /// Raise the level until the sample fits.
+    /// Raise the level until a new line of `level` fits (or falls below it).
     #[cold]
-    fn shrink(&mut self) {
-        while self.lines.len() > MAX_KEPT {
+    fn make_room(&mut self, level: u8) {
+        while self.lines.len() + usize::from(level >= self.level) > MAX_KEPT {
             self.level += 1;
-            let level = self.level;
-            self.lines.retain(|_, s| s.level >= level);
+            let least = self.level;
+            self.lines.retain(|_, s| s.level >= least);
         }
     }
 
     /// Fold `o` in (associative and commutative).
     pub fn merge(&mut self, o: Repeats) {
         let map: Vec<u32> = o.names.iter().map(|n| self.input(n)).collect();
-        let level = self.level.max(o.level);
-        if level > self.level {
-            self.level = level;
-            self.lines.retain(|_, s| s.level >= level);
+        if o.level > self.level {
+            self.level = o.level;
+            let least = self.level;
+            self.lines.retain(|_, s| s.level >= least);
         }
-        let names = &self.names;
         for (k, s) in o.lines {
-            if s.level < level {
-                continue;
-            }
-            let mine = self.lines.entry(k).or_insert(Seen {
-                count: 0,
-                inputs: [NONE; 2],
-                ..s
-            });
-            mine.count = mine.count.saturating_add(s.count);
-            for i in s.inputs.into_iter().filter(|&i| i != NONE) {
-                keep_first_two(&mut mine.inputs, map[i as usize], names);
-            }
+            self.add(k, s, |i| map[i as usize]);
         }
-        self.shrink();
     }
 
     /// The lines read more than once, and where.
@@ -277,18 +285,19 @@ mod tests {
 
     #[test]
     fn a_line_read_twice_is_found_with_its_inputs() {
+        let l = MIN_SAMPLE_LEVEL;
         let r = sample(&[
-            (1, 6, "b"),
-            (2, 6, "b"),
-            (3, 9, "b"),
-            (2, 6, "a"),
-            (3, 9, "c"),
-            (3, 9, "c"),
-            (4, 5, "a"), // below the sample
-            (4, 5, "a"),
+            (1, l, "b"),
+            (2, l, "b"),
+            (3, l + 3, "b"),
+            (2, l, "a"),
+            (3, l + 3, "c"),
+            (3, l + 3, "c"),
+            (4, l - 1, "a"), // below the sample
+            (4, l - 1, "a"),
         ]);
         let f = r.found();
-        assert_eq!((f.lines, f.copies, f.rate), (2, 3, 64));
+        assert_eq!((f.lines, f.copies, f.rate), (2, 3, 1 << l));
         assert_eq!(f.copies_bytes, 2 + 2 * 3);
         assert_eq!(
             f.pairs,
@@ -301,11 +310,12 @@ mod tests {
     fn lines_of_two_flow_logs_never_meet() {
         let mut r = Repeats::default();
         let id = r.input("x");
-        r.note(fp(7, 8), salt("fl-a"), 1, id);
-        r.note(fp(7, 8), salt("fl-b"), 1, id);
-        r.note(fp(7, 8), salt(""), 1, id);
+        let l = MIN_SAMPLE_LEVEL;
+        r.note(fp(7, l), salt("fl-a"), 1, id);
+        r.note(fp(7, l), salt("fl-b"), 1, id);
+        r.note(fp(7, l), salt(""), 1, id);
         assert_eq!(r.found().lines, 0);
-        r.note(fp(7, 8), salt("fl-b"), 1, id);
+        r.note(fp(7, l), salt("fl-b"), 1, id);
         assert_eq!(r.found().pairs, vec![("x".into(), "x".into(), 1)]);
     }
 
@@ -314,14 +324,14 @@ mod tests {
         // every line twice, far more lines than the sample holds
         let reads: Vec<(u64, u8, &str)> = (0..2000u64)
             .flat_map(|h| {
-                let level = 6 + (h.trailing_zeros() as u8).min(20);
+                let level = MIN_SAMPLE_LEVEL + (h.trailing_zeros() as u8).min(20);
                 [(h, level, "a"), (h, level, "b")]
             })
             .collect();
         let r = sample(&reads);
         assert!(r.lines.len() <= MAX_KEPT);
         let f = r.found();
-        assert!(f.rate > 64);
+        assert!(f.rate > 1 << MIN_SAMPLE_LEVEL);
         // each line kept was kept with both of its copies
         assert_eq!(f.lines, f.copies);
         assert_eq!(f.lines, r.lines.len() as u64);
@@ -333,7 +343,7 @@ mod tests {
         /// of them gives (what is found, and the inputs named).
         #[test]
         fn merged_parts_are_one_sample(
-            reads in prop::collection::vec((0u64..150, 6u8..12, 0usize..4), 0..400),
+            reads in prop::collection::vec((0u64..150, 0u8..1, 0usize..4), 0..400),
             cuts in prop::collection::vec(0usize..400, 0..5),
             reverse in any::<bool>(),
         ) {
@@ -341,7 +351,7 @@ mod tests {
             let reads: Vec<(u64, u8, &str)> = reads
                 .into_iter()
                 // one level a line, as a record's is
-                .map(|(h, _, n)| (h, 6 + (h % 7) as u8, names[n]))
+                .map(|(h, _, n)| (h, MIN_SAMPLE_LEVEL + (h % 7) as u8, names[n]))
                 .collect();
             let whole = sample(&reads);
             let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(reads.len())).collect();
@@ -370,15 +380,15 @@ mod tests {
     #[test]
     fn a_stored_sample_that_does_not_hold_together_is_refused() {
         for bad in [
-            r#"{"level":6,"lines":[[1,6,2,0,0,1]],"names":["a"]}"#, // no second input
-            r#"{"level":6,"lines":[[1,5,1,0,0,4294967295]],"names":["a"]}"#, // below the level
-            r#"{"level":6,"lines":[[1,6,2,0,0,0]],"names":["a","a"]}"#, // a name twice
+            r#"{"level":7,"lines":[[1,7,2,0,0,1]],"names":["a"]}"#, // no second input
+            r#"{"level":7,"lines":[[1,6,1,0,0,4294967295]],"names":["a"]}"#, // below the level
+            r#"{"level":7,"lines":[[1,7,2,0,0,0]],"names":["a","a"]}"#, // a name twice
             r#"{"level":2,"lines":[],"names":[]}"#,
             r#"{"level":64,"lines":[],"names":[]}"#,
         ] {
             assert!(serde_json::from_str::<Repeats>(bad).is_err(), "{bad}");
         }
-        let good = r#"{"level":6,"lines":[[1,6,2,0,0,0]],"names":["a"]}"#;
+        let good = r#"{"level":7,"lines":[[1,7,2,0,0,0]],"names":["a"]}"#;
         assert_eq!(
             serde_json::from_str::<Repeats>(good)
                 .unwrap()

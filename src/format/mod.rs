@@ -100,9 +100,9 @@ impl Fingerprint {
     }
 }
 
-/// The least [`sample_level`] a reader fingerprints (one record in 64): the account stage
+/// The least [`sample_level`] a reader fingerprints (one record in 128): the account stage
 /// may keep only higher levels, to bound its memory.
-pub const MIN_SAMPLE_LEVEL: u8 = 6;
+pub const MIN_SAMPLE_LEVEL: u8 = 7;
 
 /// How rare a record is in the sample of records fingerprinted: the leading zero bits of a
 /// product of its times and bytes (a product's high bits depend on every bit of what is

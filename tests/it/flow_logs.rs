@@ -220,7 +220,7 @@ fn records_read_twice_are_found_and_the_run_says_so() {
     assert_eq!(rep.examples.len(), 1);
     assert_eq!(rep.examples[0].inputs, [a.clone(), b.clone()]);
     assert_eq!(rep.examples[0].sampled_lines, rep.sampled_lines);
-    assert_eq!(rep.sample_rate, 64);
+    assert_eq!(rep.sample_rate, 128);
     let shared_lines: usize = texts[b_from..a_to].iter().map(|t| t.lines().count()).sum();
     let est = rep.estimated_records as f64;
     assert!(
