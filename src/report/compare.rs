@@ -518,6 +518,16 @@ impl Comparison {
 
     fn text(&self, md: bool) -> String {
         let mut out = String::new();
+        // each side's warnings first, before any figure
+        for (side, r) in [
+            ("before", &self.reports.before),
+            ("after", &self.reports.after),
+        ] {
+            for text in super::warnings_of(r) {
+                let text = format!("{text}\n  (the {side} side's inputs)");
+                super::write_warning(&mut out, &text, md);
+            }
+        }
         let (b, a) = (&self.before, &self.after);
         let li = if md { "- " } else { "" };
         if md {

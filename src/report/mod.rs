@@ -144,6 +144,29 @@ pub fn repeated_summary(r: &crate::analysis::Repeated) -> String {
     s
 }
 
+/// The warnings a report's figures stand under (records read twice, inputs not read in
+/// full), each as its summary: what a human rendering shows before any figure.
+pub fn warnings_of(r: &Report) -> Vec<String> {
+    let q = &r.analysis.quality;
+    let repeated = q.repeated.as_ref().map(repeated_summary);
+    repeated
+        .into_iter()
+        .chain(q.incomplete.as_ref().map(incomplete_summary))
+        .collect()
+}
+
+/// Write a warning as a human rendering opens with it: as it is in a table, a bold quote
+/// (its lines escaped) in Markdown; a blank line after.
+pub fn write_warning(out: &mut String, text: &str, md: bool) {
+    use std::fmt::Write as _;
+    if md {
+        let lines: Vec<_> = text.lines().map(escape::md).collect();
+        let _ = writeln!(out, "> **{}**\n", lines.join("  \n> "));
+    } else {
+        let _ = writeln!(out, "{text}\n");
+    }
+}
+
 /// Why a report counted nothing, for its first line: the lines read and where they went,
 /// and the notes that explain it.
 pub fn nothing_counted(r: &Report) -> String {

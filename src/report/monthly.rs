@@ -674,14 +674,10 @@ impl MonthlyReport {
     /// the figures stand on.
     fn title_md(&self, out: &mut String) {
         let r = &self.analysis;
-        let a = &r.analysis;
         let s = &self.summary;
         let _ = writeln!(out, "# {}\n", self.title);
-        let repeated = a.quality.repeated.as_ref().map(super::repeated_summary);
-        let incomplete = a.quality.incomplete.as_ref().map(super::incomplete_summary);
-        for text in repeated.iter().chain(&incomplete) {
-            let lines: Vec<_> = text.lines().map(md_esc).collect();
-            let _ = writeln!(out, "> **{}**\n", lines.join("  \n> "));
+        for text in super::warnings_of(r) {
+            super::write_warning(out, &text, true);
         }
         let _ = writeln!(
             out,

@@ -171,15 +171,8 @@ fn warnings(r: &Report, md: bool, out: &mut String) {
         }
     }
     // the first things anyone sees, before any figure
-    let repeated = a.quality.repeated.as_ref().map(super::repeated_summary);
-    let incomplete = a.quality.incomplete.as_ref().map(super::incomplete_summary);
-    for text in repeated.iter().chain(&incomplete) {
-        if md {
-            let lines: Vec<_> = text.lines().map(escape::md).collect();
-            let _ = writeln!(out, "> **{}**\n", lines.join("  \n> "));
-        } else {
-            let _ = writeln!(out, "{text}\n");
-        }
+    for text in super::warnings_of(r) {
+        super::write_warning(out, &text, md);
     }
 }
 

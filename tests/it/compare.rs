@@ -271,3 +271,51 @@ fn report_change_at_reads_once_and_splits_exactly() {
         assert_eq!(json(&cmp.reports.after), json(&after), "{range:?}");
     }
 }
+
+/// A side whose inputs read records twice: the comparison opens with that side's warning
+/// (table and Markdown), exits 8, and is still known as flowcost's own output.
+#[test]
+fn a_side_reading_records_twice_is_said_first() {
+    let before = world(&spec(53, FieldSet::V5), &[Encoding::Gz]);
+    let after = world(&spec(54, FieldSet::V5), &[Encoding::Gz]);
+    // the before side's deliveries, and all of their text again as one export of the flow log
+    let twice = tempfile::tempdir().unwrap();
+    let mut text = Vec::new();
+    for f in crate::support::files_under(std::path::Path::new(&before.path(Encoding::Gz))) {
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(&f).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+    }
+    let name = format!(
+        "111122223333_vpcflowlogs_us-east-1_{}_20260901T0000Z_export.log",
+        flowcost::generate::FLOW_LOG_ID
+    );
+    std::fs::write(twice.path().join(name), text).unwrap();
+    for (format, opens) in [
+        ("table", "REPEATED RECORDS: "),
+        ("markdown", "> **REPEATED RECORDS: "),
+    ] {
+        let o = run(&[
+            "compare",
+            "-q",
+            "--format",
+            format,
+            "--before",
+            &before.path(Encoding::Gz),
+            twice.path().to_str().unwrap(),
+            "--after",
+            &after.path(Encoding::Gz),
+        ]);
+        assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+        let out = crate::support::stdout(&o);
+        assert!(out.starts_with(opens), "{out}");
+        assert!(out.contains("(the before side's inputs)"), "{out}");
+        assert!(!out.contains("(the after side's inputs)"), "{out}");
+        assert!(
+            flowcost::report::own::recognise(out.as_bytes()).is_some(),
+            "{format}: not known as flowcost's own output"
+        );
+    }
+}
