@@ -331,20 +331,20 @@ impl Layout {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_layout_names_the_flow_with_the_five_tuple_the_interface_and_the_start() {
         let flow = "interface-id srcaddr dstaddr srcport dstport protocol start";
-        assert_eq!(super::flow_names().collect::<Vec<_>>().join(" "), flow);
-        let v2 = super::Layout::default_v2();
+        assert_eq!(flow_names().collect::<Vec<_>>().join(" "), flow);
+        let v2 = Layout::default_v2();
         assert!(v2.names_flows());
         // without any one of them, two flows may write one line
         for gone in flow.split(' ') {
             let names = v2.names.iter().filter(|n| *n != gone).cloned().collect();
-            assert!(!super::Layout::new(names).names_flows(), "{gone}");
+            assert!(!Layout::new(names).names_flows(), "{gone}");
         }
     }
-
-    use super::*;
 
     #[test]
     fn format_string_and_plain_lists_agree() {

@@ -159,19 +159,11 @@ fn item(md: bool) -> &'static str {
     }
 }
 
-/// What must be read before any figure: nothing counted, or an incomplete run.
+/// What must be read before any figure: nothing counted, records read twice, an incomplete
+/// run.
 fn warnings(r: &Report, md: bool, out: &mut String) {
-    let a = &r.analysis;
-    if a.quality.lines.counted == 0 {
-        let text = super::nothing_counted(r);
-        if md {
-            let _ = writeln!(out, "> **{}**\n", escape::md(&text));
-        } else {
-            let _ = writeln!(out, "{text}\n");
-        }
-    }
-    // the first things anyone sees, before any figure
-    for text in super::warnings_of(r) {
+    let nothing = (r.analysis.quality.lines.counted == 0).then(|| super::nothing_counted(r));
+    for text in nothing.into_iter().chain(super::warnings_of(r)) {
         super::write_warning(out, &text, md);
     }
 }
