@@ -77,7 +77,7 @@ pub enum Error {
     Cost(#[from] crate::cost::CostError),
     #[error("{}", no_nat_message(.0, .1))]
     NoNat(Vec<Candidate>, Box<NoNatContext>),
-    /// The NAT gateways named are in no counted record, while other ENIs translate.
+    /// The NAT gateways named are stale, mistyped or not logged ([`crate::analysis::GivenAbsent`]).
     #[error("{0}")]
     GivenNatsAbsent(String),
     #[error("{0}")]

@@ -435,7 +435,7 @@ fn analysis_error(e: AnalysisError) -> Error {
             context,
         } => Error::NoNat(candidates, context),
         e @ AnalysisError::UnknownRegion { .. } => Error::Region(e.to_string()),
-        e @ AnalysisError::GivenNatsAbsent { .. } => Error::GivenNatsAbsent(e.to_string()),
+        e @ AnalysisError::GivenNatsAbsent(_) => Error::GivenNatsAbsent(e.to_string()),
         AnalysisError::Spill(err) => Error::Io {
             context: "reading the spilled ENI tables back".into(),
             err,

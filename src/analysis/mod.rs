@@ -703,20 +703,10 @@ pub enum AnalysisError {
     UnknownRegion { bytes: u64 },
     #[error("reading the spilled ENI tables back: {0}")]
     Spill(#[from] std::io::Error),
-    /// NAT gateways were named, none of them is in any counted record, and other ENIs show
-    /// NAT address translation: the names are stale (a gateway made anew has a new ENI) or
-    /// mistyped, and a report of zero bytes would be wrong.
-    #[error("the NAT gateways given ({}) appear in no counted record{}, while {} show{} NAT address translation: a gateway made anew has a new ENI, so the names given may be stale or mistyped. Name the ENIs that translate (--nat-eni {}), or leave --nat-eni/--nat-ip/--nat-file/--inventory out to detect them. No report was written.",
-        given.join(", "),
-        if *in_range { " in the time range" } else { "" },
-        translating.join(", "),
-        if translating.len() == 1 { "s" } else { "" },
-        translating.join(","))]
-    GivenNatsAbsent {
-        given: Vec<String>,
-        translating: Vec<String>,
-        in_range: bool,
-    },
+    /// NAT gateways were named and the records counted say they are stale, mistyped or not
+    /// logged ([`GivenAbsent`]): a report of their bytes would be wrong, too low or zero.
+    #[error("{0}")]
+    GivenNatsAbsent(GivenAbsent),
     /// The account stage left out the timeline of a client that turns out to be NAT-only
     /// ([`crate::account::Guess`]): the inputs must be read again, building every timeline.
     #[error("the timeline of NAT client {0} was left out, but no logged ENI holds that address")]
@@ -1590,22 +1580,102 @@ fn no_nat(
     }
 }
 
-/// The error when the NAT gateways given are in no counted record while some of the best
-/// `candidates` show NAT address translation ([`AnalysisError::GivenNatsAbsent`]).
-fn given_nats_absent(candidates: &[Candidate], opt: &RunConfig) -> Result<(), AnalysisError> {
-    let mut translating: Vec<String> = (candidates.iter())
-        .filter(|c| c.translated_records > 0)
-        .map(|c| c.eni.clone())
-        .collect();
-    translating.sort();
-    if translating.is_empty() {
-        return Ok(());
+/// Named NAT gateways that the counted records say are wrong: none of them is in any counted
+/// record while other records were counted, or some named by `--nat-eni`/`--nat-file` (not
+/// from an inventory) are missing while ENIs not named show NAT address translation (a
+/// gateway made anew has a new ENI).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GivenAbsent {
+    /// The NAT gateways named (ENIs, then addresses), as given.
+    pub given: Vec<String>,
+    /// The named ones in no counted record (all of `given` when none was found).
+    pub absent: Vec<String>,
+    /// The named ones found.
+    pub seen: Vec<String>,
+    /// ENIs not named that show NAT address translation, sorted.
+    pub translating: Vec<String>,
+    /// Records counted (on any ENI).
+    pub counted: u64,
+    /// Whether a time range was asked for.
+    pub in_range: bool,
+}
+
+impl GivenAbsent {
+    /// The refusal, if the named gateways, the records counted and the ENIs that translate
+    /// call for one. A window in which nothing at all was counted is no refusal: it is a
+    /// report of zero that says so on its first line.
+    fn check(
+        nat: &[(String, EniAgg)],
+        candidates: &[Candidate],
+        counted: u64,
+        opt: &RunConfig,
+    ) -> Option<GivenAbsent> {
+        let is_nat = |eni: &str| is_nat_eni(nat, eni);
+        let mut translating = translating_not_nat(nat, candidates);
+        translating.sort();
+        let (absent, refuse) = if nat.is_empty() {
+            (opt.named_nats(), counted > 0)
+        } else {
+            // an inventory lists the gateways of every VPC it was taken in: those of
+            // others are absent by right (those it lacks are named in its notes)
+            let absent: Vec<String> = (opt.nat_enis.iter())
+                .filter(|e| !is_nat(e) && opt.inventory.gateway_of_eni(e).is_none())
+                .cloned()
+                .collect();
+            let refuse = !absent.is_empty() && !translating.is_empty();
+            (absent, refuse)
+        };
+        refuse.then(|| GivenAbsent {
+            given: opt.named_nats(),
+            absent,
+            seen: nat.iter().map(|n| n.0.clone()).collect(),
+            translating,
+            counted,
+            in_range: opt.time_filtered(),
+        })
     }
-    Err(AnalysisError::GivenNatsAbsent {
-        given: opt.named_nats(),
-        translating,
-        in_range: opt.time_filtered(),
-    })
+}
+
+/// Whether `eni` is one of the NAT gateways' ENIs (`nat` is sorted by ENI).
+fn is_nat_eni(nat: &[(String, EniAgg)], eni: &str) -> bool {
+    nat.binary_search_by(|n| n.0.as_str().cmp(eni)).is_ok()
+}
+
+/// The candidates that show NAT address translation but are not among the NAT gateways
+/// counted, in rank order.
+fn translating_not_nat(nat: &[(String, EniAgg)], candidates: &[Candidate]) -> Vec<String> {
+    (candidates.iter())
+        .filter(|c| c.translated_records > 0 && !is_nat_eni(nat, &c.eni))
+        .map(|c| c.eni.clone())
+        .collect()
+}
+
+impl std::fmt::Display for GivenAbsent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let range = if self.in_range {
+            " in the time range"
+        } else {
+            ""
+        };
+        let (absent, translating) = (self.absent.join(", "), self.translating.join(", "));
+        let shows = if self.translating.len() == 1 {
+            "shows"
+        } else {
+            "show"
+        };
+        if !self.seen.is_empty() {
+            let mut name: Vec<&str> = (self.seen.iter().chain(&self.translating))
+                .map(String::as_str)
+                .collect();
+            name.sort();
+            return write!(f, "the NAT gateway(s) given {absent} appear in no counted record{range}, while {translating}, not given, {shows} NAT address translation: a gateway made anew has a new ENI, so {absent} may be stale or mistyped, and the bytes of {translating} would be missing from every figure. Name every ENI that translates (--nat-eni {}), or leave --nat-eni/--nat-ip/--nat-file/--inventory out to detect them. No report was written.", name.join(","));
+        }
+        let given = self.given.join(", ");
+        if !self.translating.is_empty() {
+            return write!(f, "the NAT gateways given ({given}) appear in no counted record{range}, while {translating} {shows} NAT address translation: a gateway made anew has a new ENI, so the names given may be stale or mistyped. Name the ENIs that translate (--nat-eni {}), or leave --nat-eni/--nat-ip/--nat-file/--inventory out to detect them. No report was written.", self.translating.join(","));
+        }
+        write!(f, "the NAT gateways given ({given}) appear in no counted record{range}, though {} records of other ENIs were counted, so every NAT figure would be zero. The names may be stale (a gateway made anew has a new ENI) or mistyped; the flow logs may not cover the gateways' ENIs (then --client-side-estimate estimates the NAT bytes from the clients' own records); or the gateways carried nothing in the period. No ENI shows NAT address translation to tell which (that needs pkt-srcaddr and pkt-dstaddr in the logs); leave --nat-eni/--nat-ip/--nat-file/--inventory out to detect the gateways from their traffic. No report was written.", self.counted)
+    }
 }
 
 /// Finish the analysis of an accumulator whose ENI table is all in memory.
@@ -1776,9 +1846,9 @@ fn one_flow_log_per_eni<'a>(
 
 /// Where the NAT bytes are counted: `false` on the NAT gateways' ENIs, `true` on the
 /// clients' own records (`--client-side-estimate` with no NAT ENI logged). Named NAT
-/// gateways that are in no record make a report of zero bytes with a warning (a window with
-/// no traffic is an answer), unless other ENIs show NAT translation (the names are then
-/// wrong); detection that finds none is an error, and so are S3 bytes of a region unknown.
+/// gateways that the records say are wrong are an error ([`GivenAbsent`]); a window in
+/// which nothing was counted is a report of zero that says so; detection that finds none is
+/// an error, and so are S3 bytes of a region unknown.
 fn counted_on(
     (nat, candidates, unknown_region_all): (&[(String, EniAgg)], &[Candidate], u64),
     (acc, files, lines): (&Accumulator, &[FileStats], &LineCounts),
@@ -1786,11 +1856,13 @@ fn counted_on(
 ) -> Result<bool, AnalysisError> {
     let given = opt.nats_given();
     let client_side = nat.is_empty() && opt.client_side_estimate;
-    if nat.is_empty() && !opt.client_side_estimate {
-        if !given {
-            return Err(no_nat(acc, files, lines, candidates.to_vec(), opt));
+    if nat.is_empty() && !opt.client_side_estimate && !given {
+        return Err(no_nat(acc, files, lines, candidates.to_vec(), opt));
+    }
+    if given && !client_side {
+        if let Some(e) = GivenAbsent::check(nat, candidates, lines.counted, opt) {
+            return Err(AnalysisError::GivenNatsAbsent(e));
         }
-        given_nats_absent(candidates, opt)?;
     }
     let unknown: u64 = if client_side {
         unknown_region_all
@@ -1869,17 +1941,9 @@ impl QualityFacts<'_> {
             .cloned()
             .collect();
         let skipdata_windows: u64 = files.iter().map(|f| f.skipdata_windows).sum();
-        let is_nat_eni = |eni: &str| {
-            (self.nat)
-                .binary_search_by(|n| n.0.as_str().cmp(eni))
-                .is_ok()
-        };
         let translating_enis_not_counted: Vec<String> = match self.given {
             false => Vec::new(),
-            true => (self.candidates.iter())
-                .filter(|c| c.translated_records > 0 && !is_nat_eni(&c.eni))
-                .map(|c| c.eni.clone())
-                .collect(),
+            true => translating_not_nat(self.nat, self.candidates),
         };
         let notes = quality_notes(&NoteFacts {
             flow_logs: flow_logs.as_ref(),
@@ -2421,6 +2485,79 @@ mod tests {
     /// 2026-09-01T00:00:00Z
     const T: i64 = 1_788_220_800;
     const S3: &str = "52.216.8.1";
+
+    #[test]
+    fn named_nat_gateways_the_records_refute_are_refused() {
+        let cand = |eni: &str, translated: u64| Candidate {
+            eni: eni.into(),
+            translated_records: translated,
+            translated_bytes: 0,
+            public_bytes: 0,
+            internal_bytes: 0,
+            private_peers: 0,
+            local_ips: Vec::new(),
+        };
+        let nats = |enis: &[&str]| -> Vec<(String, EniAgg)> {
+            enis.iter()
+                .map(|e| (e.to_string(), EniAgg::default()))
+                .collect()
+        };
+        let named = |enis: &[&str]| RunConfig {
+            nat_enis: enis.iter().map(|e| e.to_string()).collect(),
+            ..Default::default()
+        };
+        let translating = [cand("eni-new", 5), cand("eni-quiet", 0)];
+        // none found, records counted, nothing translates (flow logs without pkt-*): refused
+        let e = GivenAbsent::check(&[], &[cand("eni-x", 0)], 10, &named(&["eni-old"])).unwrap();
+        assert_eq!(
+            (e.absent.clone(), e.translating.clone()),
+            (vec!["eni-old".to_string()], vec![])
+        );
+        let m = e.to_string();
+        assert!(m.starts_with("the NAT gateways given (eni-old) appear in no counted record, though 10 records of other ENIs were counted"), "{m}");
+        assert!(m.contains("--client-side-estimate"), "{m}");
+        // ... but a window in which nothing was counted is a report of zero
+        assert_eq!(GivenAbsent::check(&[], &[], 0, &named(&["eni-old"])), None);
+        // none found while another translates: refused, naming it
+        let m = GivenAbsent::check(&[], &translating, 10, &named(&["eni-old"]))
+            .unwrap()
+            .to_string();
+        assert!(
+            m.contains("while eni-new shows NAT address translation"),
+            "{m}"
+        );
+        assert!(m.contains("(--nat-eni eni-new)"), "{m}");
+        // one of two found, the other missing while an ENI not named translates: refused,
+        // the flag to pass naming the one found and the one that translates
+        let seen = nats(&["eni-a"]);
+        let m = GivenAbsent::check(&seen, &translating, 10, &named(&["eni-old", "eni-a"]))
+            .unwrap()
+            .to_string();
+        assert!(m.starts_with("the NAT gateway(s) given eni-old appear in no counted record, while eni-new, not given, shows NAT address translation"), "{m}");
+        assert!(m.contains("(--nat-eni eni-a,eni-new)"), "{m}");
+        // the same with nothing else translating: the gateway may be idle, a report
+        let quiet = [cand("eni-quiet", 0)];
+        assert_eq!(
+            GivenAbsent::check(&seen, &quiet, 10, &named(&["eni-old", "eni-a"])),
+            None
+        );
+        // every named one found, another translating: a subset asked for, a report
+        assert_eq!(
+            GivenAbsent::check(&seen, &translating, 10, &named(&["eni-a"])),
+            None
+        );
+        // a NAT found that translates is not counted among those not given
+        let both = nats(&["eni-a", "eni-new"]);
+        assert_eq!(
+            GivenAbsent::check(
+                &both,
+                &translating,
+                10,
+                &named(&["eni-old", "eni-a", "eni-new"])
+            ),
+            None
+        );
+    }
 
     #[test]
     fn client_side_cells_add_to_the_classes_days_and_regions() {

@@ -511,7 +511,8 @@ fn an_empty_window_with_the_nat_named_is_a_report_of_zero_bytes() {
         err.contains(&format!("--nat-eni {}", translating.join(","))),
         "{err}"
     );
-    // one of them named with it: a report, the absent one in a warning
+    // one of them named with it, the other translating unnamed: the typo stands for the
+    // other, whose bytes would be missing (exit 3, the flag to pass naming both)
     let o = run(&[
         "analyze",
         "-q",
@@ -521,11 +522,20 @@ fn an_empty_window_with_the_nat_named_is_a_report_of_zero_bytes() {
         &format!("eni-typo,{}", translating[0]),
         SAMPLE_GZ,
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let t: Report = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(t.analysis.quality.given_nat_enis_not_seen, vec!["eni-typo"]);
-    assert!(t.analysis.total > 0);
-    assert!(stderr(&o).contains("the NAT ENI eni-typo given appears in no counted record"));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "the NAT gateway(s) given eni-typo appear in no counted record, while {}, not given, shows NAT address translation",
+            translating[1]
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("--nat-eni {}", translating.join(","))),
+        "{err}"
+    );
 
     // several ENIs in one `--nat-eni`, separated by commas, are the same as one flag each;
     // a value that is no ENI id (two ids with a space, a NAT gateway's `nat-…` id) is refused

@@ -127,6 +127,39 @@ fn v2_world_needs_the_nat_named_and_then_is_exact() {
     }
     args.push(&p);
     check_against_truth(&analyze_json(&args), &w.truth, "v2 --nat-ip");
+
+    // a stale or mistyped name, where no record can show translation: not a report of zero
+    // bytes (exit 3), the message giving the ways out
+    let o = run(&["analyze", "-q", "--nat-eni", "eni-0stale", &p]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let msg = stderr(&o);
+    assert!(
+        msg.contains("the NAT gateways given (eni-0stale) appear in no counted record, though"),
+        "{msg}"
+    );
+    assert!(msg.contains("--client-side-estimate"), "{msg}");
+    // asked to estimate from the clients' records instead: a report
+    let r = analyze_json(&["--nat-eni", "eni-0stale", "--client-side-estimate", &p]);
+    assert!(r.analysis.total > 0);
+    // every gateway named and one name more: the figures exact, the extra name a warning
+    let mut args = vec!["--nat-eni", "eni-0stale"];
+    for e in &w.truth.nat_enis {
+        args.extend(["--nat-eni", e.as_str()]);
+    }
+    args.push(&p);
+    let r = analyze_json(&args);
+    check_against_truth(&r, &w.truth, "v2, a name more");
+    assert_eq!(r.analysis.quality.given_nat_enis_not_seen, ["eni-0stale"]);
+    let mut cmd = vec!["analyze", "-q", "--format", "json"];
+    cmd.extend(&args);
+    let o = run(&cmd);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the NAT ENI eni-0stale given appears in no counted record"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
