@@ -20,7 +20,8 @@ use std::sync::Arc;
 use crate::classify::{Class, IpRanges, LookupCache};
 use crate::config::RunConfig;
 use crate::format::{
-    is_private, Action, Entry, Field, LogStatus, Malformed, Record, Sink, MAX_RECORD_SPAN,
+    is_private, Action, Entry, Field, LogStatus, Malformed, Record, Sink, DELIVERY_WINDOW,
+    MAX_RECORD_SPAN,
 };
 use crate::hint::{prefetch, prefetch_value};
 
@@ -1445,6 +1446,10 @@ impl Accumulator {
         file_region: Option<u16>,
     ) -> FileSink<'a> {
         let lookups = std::mem::take(&mut self.lookups).for_ranges(ranges);
+        let starts = match crate::source::delivery_time(&stats.path) {
+            Some(t) => t - DELIVERY_WINDOW..=t + DELIVERY_WINDOW,
+            None => i64::MIN..=i64::MAX,
+        };
         FileSink {
             acc: self,
             ranges,
@@ -1463,6 +1468,7 @@ impl Accumulator {
             entries: EntrySlots::default(),
             hour: u32::MAX,
             repeats_input: None,
+            starts,
         }
     }
 }
@@ -1551,6 +1557,9 @@ pub struct FileSink<'a> {
     /// The input's id in [`InputStats::repeats`] and its flow log's salt, once a line of it
     /// is sampled.
     repeats_input: Option<(u32, u64)>,
+    /// The starts a record of this input may have: within [`DELIVERY_WINDOW`] of the
+    /// delivery time its AWS name carries, any for other names.
+    starts: std::ops::RangeInclusive<i64>,
 }
 
 /// The table slot of each entry of the reader's current `interface-id` dictionary found so
@@ -1723,7 +1732,8 @@ impl FileSink<'_> {
             (Some(s), Some(e)) => (0..=MAX_RECORD_SPAN).contains(&e.saturating_sub(s)),
             _ => true,
         };
-        if let (true, Some(t)) = (span_ok, r.start) {
+        let start_ok = r.start.is_none_or(|s| self.starts.contains(&s));
+        if let (true, true, Some(t)) = (span_ok, start_ok, r.start) {
             if self.params.run.in_time(t) {
                 self.note_hour(t);
             }
@@ -1743,6 +1753,9 @@ impl FileSink<'_> {
         }
         if !span_ok {
             return self.refuse(Malformed::TimeSpan);
+        }
+        if !start_ok {
+            return self.refuse(Malformed::OutsideDelivery);
         }
         if let Some(t) = r.start {
             let d = &mut self.acc.inputs.dated;
@@ -2438,11 +2451,23 @@ mod tests {
     /// Feed `records` to one sink of a fresh accumulator of `run`'s settings; the sink's
     /// stats and the settled accumulator come back.
     fn through_a_sink(run: RunConfig, records: &[Record<'_>]) -> (FileStats, Accumulator) {
+        through_a_file("", run, records)
+    }
+
+    fn through_a_file(
+        path: &str,
+        run: RunConfig,
+        records: &[Record<'_>],
+    ) -> (FileStats, Accumulator) {
         static R: std::sync::OnceLock<IpRanges> = std::sync::OnceLock::new();
         let ranges = R.get_or_init(IpRanges::embedded);
         let params = Params::new(Arc::new(run));
         let mut acc = Accumulator::new(&params);
-        let mut sink = acc.file(ranges, &params, FileStats::default(), None);
+        let stats = FileStats {
+            path: path.into(),
+            ..FileStats::default()
+        };
+        let mut sink = acc.file(ranges, &params, stats, None);
         for r in records {
             sink.record(r);
         }
@@ -2535,6 +2560,58 @@ mod tests {
             (table[0].1.span.first(), table[0].1.span.last()),
             (Some(t), Some(t + MAX_RECORD_SPAN))
         );
+    }
+
+    #[test]
+    fn a_record_starting_far_from_its_deliverys_time_is_malformed() {
+        // a delivery named for 2026-09-02T00:00Z holds the records of the minutes before it;
+        // a record of 2096 in it stretched the period to seventy years
+        let t = 1_788_307_200;
+        let rec = |start: i64| Record {
+            interface_id: Some("eni-a"),
+            srcaddr: "10.0.0.5".parse().ok(),
+            dstaddr: "52.216.8.1".parse().ok(),
+            bytes: Some(10),
+            start: Some(start),
+            end: Some(start + 60),
+            ..Record::default()
+        };
+        let records = [
+            rec(t - 300),
+            rec(t - DELIVERY_WINDOW),
+            rec(t + DELIVERY_WINDOW),
+            rec(t - DELIVERY_WINDOW - 1),
+            rec(t + DELIVERY_WINDOW + 1),
+            rec(3_997_000_000),
+            rec(1_300_000_000),
+        ];
+        let name = "a/111122223333_vpcflowlogs_us-east-1_fl-0f1e2d3c4b5a69788_20260902T0000Z_604ac5ce.log.gz";
+        let (stats, acc) = through_a_file(name, RunConfig::default(), &records);
+        let c = &stats.counts;
+        assert_eq!((c.lines, c.counted, c.malformed), (7, 3, 4));
+        let lines: Vec<u64> = stats.malformed_examples.iter().map(|b| b.line).collect();
+        assert_eq!(lines, [4, 5, 6, 7]);
+        let why = Malformed::OutsideDelivery.to_string();
+        assert!(stats.malformed_examples.iter().all(|b| b.reason == why));
+        assert_eq!(
+            (acc.inputs.dated.first(), acc.inputs.dated.last()),
+            (Some(t - DELIVERY_WINDOW), Some(t + DELIVERY_WINDOW + 60))
+        );
+        // the hours noted are the counted records' only
+        let hours: Vec<u32> = acc.inputs.hours.iter().copied().collect();
+        assert_eq!(hours.len(), 3, "{hours:?}");
+        // under any other name the same records are all counted
+        for other in [
+            "export.log",
+            "a/111122223333_vpcflowlogs_us-east-1_fl-0f1e2d3c4b5a69788_20260902T0000Z_export.log",
+        ] {
+            let (stats, _) = through_a_file(other, RunConfig::default(), &records);
+            assert_eq!(
+                (stats.counts.counted, stats.counts.malformed),
+                (7, 0),
+                "{other}"
+            );
+        }
     }
 
     #[test]

@@ -469,6 +469,8 @@ pub enum Malformed {
     TimeOutOfRange(&'static str),
     #[error("`end` is before `start` or more than an hour after it (a record covers one aggregation interval, at most ten minutes)")]
     TimeSpan,
+    #[error("`start` is more than 45 days from the delivery time in the file's AWS name (a delivery holds the records of the minutes before it)")]
+    OutsideDelivery,
 }
 
 impl Malformed {
@@ -484,6 +486,7 @@ impl Malformed {
             Malformed::TooLarge(_) => "too-large",
             Malformed::TimeOutOfRange(_) => "time-out-of-range",
             Malformed::TimeSpan => "time-span",
+            Malformed::OutsideDelivery => "outside-delivery",
             Malformed::RunTotal => "run-total",
             Malformed::TransitGateway => "transit-gateway",
             Malformed::JsonWithoutMessage => "json-without-message",
@@ -497,6 +500,14 @@ impl Malformed {
 /// wrong time, and counted it would stretch the time its NAT gateway's logs cover, which every
 /// per-day and per-30-day figure divides by.
 pub const MAX_RECORD_SPAN: i64 = 3600;
+
+/// How far from the delivery time in an AWS delivery's name ([`crate::source::delivery_time`])
+/// a record of it may start. AWS publishes every five minutes the records of the minutes
+/// before, so a true delivery's records lie within minutes of it; 45 days leave room for
+/// deliveries concatenated under one of their names (a month of them) and still refuse the
+/// record dated years off, which would stretch an open period, and every projection with it,
+/// a thousandfold.
+pub const DELIVERY_WINDOW: i64 = 45 * 86_400;
 
 /// The most bytes one record may carry: 2^48 (256 TiB) in one aggregation interval (at most
 /// ten minutes) is over 3,000 times what a 100 Gbit/s interface can move in that time. A larger

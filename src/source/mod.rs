@@ -412,6 +412,47 @@ pub fn flow_log_id(path: &str) -> Option<&str> {
     (kind == "vpcflowlogs" && id.len() > 3 && id.starts_with("fl-")).then_some(id)
 }
 
+/// The time a `YYYYMMDDTHHmmZ` stamp names, in Unix seconds.
+pub fn stamp_time(part: &str) -> Option<i64> {
+    let b = part.as_bytes();
+    if b.len() != 14
+        || b[8] != b'T'
+        || b[13] != b'Z'
+        || !b[..8].iter().chain(&b[9..13]).all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| part[r].parse::<i64>().ok();
+    let (month, day) = (n(4..6)?, n(6..8)?);
+    let (hour, minute) = (n(9..11)?, n(11..13)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    let days = crate::time::days_from_civil(n(0..4)?, month as u32, day as u32);
+    Some(days * 86_400 + hour * 3600 + minute * 60)
+}
+
+/// The delivery time of a file named exactly as AWS names its flow-log deliveries
+/// (`<account>_vpcflowlogs_<region>_<flow-log-id>_<YYYYMMDDTHHmmZ>_<8 hex digits>` and a
+/// suffix): the end of the minutes whose records it holds. Other names (an export that kept
+/// part of such a name, say) carry none.
+pub fn delivery_time(path: &str) -> Option<i64> {
+    let parts: Vec<&str> = delivery_stem(path)?.split('_').collect();
+    let [account, "vpcflowlogs", _region, id, stamp, hash] = parts[..] else {
+        return None;
+    };
+    let digits = |s: &str, n: usize, hex: bool| {
+        s.len() == n
+            && s.bytes().all(|b| match hex {
+                true => b.is_ascii_hexdigit(),
+                false => b.is_ascii_digit(),
+            })
+    };
+    (digits(account, 12, false) && id.starts_with("fl-") && digits(hash, 8, true))
+        .then(|| stamp_time(stamp))
+        .flatten()
+}
+
 /// What makes two inputs candidates for one: a local file's device and inode (one `stat`,
 /// where a canonical path costs a `readlink` per path component), or an object's address.
 /// Some file systems (FUSE and network mounts) do not keep inodes unique, so two local files
@@ -1402,6 +1443,37 @@ mod tests {
         );
         assert_eq!(region_from_key("vpcflowlogs/2026/x.log"), None);
         assert_eq!(region_from_key("plain.log"), None);
+    }
+
+    #[test]
+    fn delivery_times_from_exact_delivery_names() {
+        let t = 1_788_307_200; // 2026-09-02T00:00Z
+        for name in [
+            "111122223333_vpcflowlogs_us-east-1_fl-0f1e2d3c4b5a69788_20260902T0000Z_604ac5ce.log.gz",
+            "s3://b/AWSLogs/111122223333/vpcflowlogs/us-east-1/2026/09/02/111122223333_vpcflowlogs_us-east-1_fl-0f1e2d3c4b5a69788_20260902T0000Z_604AC5CE.log.parquet",
+            r"C:\logs\111122223333_vpcflowlogs_us-east-1_fl-1_20260902T0000Z_00000000.log",
+        ] {
+            assert_eq!(delivery_time(name), Some(t), "{name}");
+        }
+        assert_eq!(
+            delivery_time("111122223333_vpcflowlogs_us-east-1_fl-1_20260902T2359Z_604ac5ce.gz"),
+            Some(t + 86_340)
+        );
+        for name in [
+            "export.log",
+            // an export keeping part of such a name, another hash, no hash, wrong stamps
+            "111122223333_vpcflowlogs_us-east-1_fl-1_20260902T0000Z_export.log",
+            "111122223333_vpcflowlogs_us-east-1_fl-1_20260902T0000Z_604ac5c.log",
+            "111122223333_vpcflowlogs_us-east-1_fl-1_20260902T0000Z.log",
+            "111122223333_vpcflowlogs_us-east-1_fl-1_20261302T0000Z_604ac5ce.log",
+            "111122223333_vpcflowlogs_us-east-1_fl-1_20260902T2460Z_604ac5ce.log",
+            "1111222233_vpcflowlogs_us-east-1_fl-1_20260902T0000Z_604ac5ce.log",
+            "111122223333_vpcflowlogs_us-east-1_1_20260902T0000Z_604ac5ce.log",
+            "111122223333_vpcflowlogs_us-east-1_fl-1_20260902T0000Z_604ac5ce_x.log",
+            "111122223333_vpcflowlogs_us-east-1_fl-1_20260902T0000Z_604ac5ce",
+        ] {
+            assert_eq!(delivery_time(name), None, "{name}");
+        }
     }
 
     #[test]

@@ -734,19 +734,7 @@ pub fn key_in_period(key: &str, since: Option<i64>, until: Option<i64>) -> bool 
 /// (`..._YYYYMMDDTHHmmZ_hash.log.gz`).
 pub fn key_time(key: &str) -> Option<i64> {
     let name = key.rsplit('/').next()?;
-    name.split('_').find_map(|part| {
-        let b = part.as_bytes();
-        if b.len() != 14
-            || b[8] != b'T'
-            || b[13] != b'Z'
-            || !b[..8].iter().chain(&b[9..13]).all(u8::is_ascii_digit)
-        {
-            return None;
-        }
-        let n = |r: std::ops::Range<usize>| part[r].parse::<i64>().ok();
-        let days = crate::time::days_from_civil(n(0..4)?, n(4..6)? as u32, n(6..8)? as u32);
-        Some(days * 86_400 + n(9..11)? * 3600 + n(11..13)? * 60)
-    })
+    name.split('_').find_map(super::stamp_time)
 }
 
 /// Downloads under way, with what the listing said of them.

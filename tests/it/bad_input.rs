@@ -554,6 +554,76 @@ fn a_nat_record_whose_end_is_far_from_its_start_leaves_the_covered_time_alone() 
 }
 
 #[test]
+fn a_nat_record_dated_far_from_its_delivery_leaves_the_covered_time_alone() {
+    // one NAT record of a delivery moved, start and end alike, to 2096 made the period
+    // 25,565 days and the per-30-day figures near zero, with exit 0
+    let (w, root, clean, victim) = one_file_to_damage(26, Encoding::Text);
+    assert!(flowcost::source::delivery_time(&victim.display().to_string()).is_some());
+    let concatenated = tempfile::tempdir().unwrap();
+    let files = files_under(&root);
+    let mut all = Vec::new();
+    for f in &files {
+        all.extend(std::fs::read(f).unwrap());
+    }
+    std::fs::write(concatenated.path().join(files[0].file_name().unwrap()), all).unwrap();
+    let text = std::fs::read_to_string(&victim).unwrap();
+    let nat = |l: &&str| w.truth.nat_enis.iter().any(|e| l.contains(e.as_str()));
+    let record = text.lines().skip(1).find(nat).expect("a NAT record");
+    let fields: Vec<&str> = record.split(' ').collect();
+    let start: i64 = fields[10].parse().unwrap();
+    let moved = |by: i64| {
+        let mut f = fields.clone();
+        let (s, e) = ((start + by).to_string(), (start + by + 60).to_string());
+        f[10] = &s;
+        f[11] = &e;
+        f.join(" ")
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&victim)
+        .unwrap();
+    for by in [
+        70 * 365 * 86_400,
+        -15 * 365 * 86_400,
+        46 * 86_400,
+        -46 * 86_400,
+    ] {
+        writeln!(f, "{}", moved(by)).unwrap();
+    }
+    drop(f);
+    let (r, code) = analyze_json_code(&[root.to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    let q = &r.analysis.quality;
+    assert_eq!(
+        q.lines.malformed,
+        clean.analysis.quality.lines.malformed + 4
+    );
+    let bad = (q.files.iter())
+        .find(|f| f.path == victim.display().to_string())
+        .unwrap();
+    let lines = text.lines().count() as u64;
+    let at: Vec<u64> = bad.malformed_examples.iter().map(|b| b.line).collect();
+    assert_eq!(at, [lines + 1, lines + 2, lines + 3, lines + 4]);
+    assert!(bad.malformed_examples.iter().all(|b| b
+        .reason
+        .starts_with("`start` is more than 45 days from the delivery")));
+    assert_eq!(r.analysis.period, clean.analysis.period);
+    assert_eq!(r.analysis.gateways, clean.analysis.gateways);
+    assert_eq!(r.analysis.total, clean.analysis.total);
+
+    // the world's deliveries (two days) concatenated under the first one's name: every
+    // record counts, as in the folder
+    let (one, code) = analyze_json_code(&[concatenated.path().to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        one.analysis.quality.lines.malformed,
+        clean.analysis.quality.lines.malformed
+    );
+    assert_eq!(one.analysis.period, clean.analysis.period);
+    assert_eq!(one.analysis.classes, clean.analysis.classes);
+}
+
+#[test]
 fn malformed_lines_are_counted_with_their_locations() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("mixed.log");
