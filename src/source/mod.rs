@@ -1095,13 +1095,22 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// Open a stream by its first bytes: gzip is inflated as it is read (a tar archive inside,
+/// a `.tar.gz` too large to inflate whole, is refused by its first header), anything else is
+/// text.
 fn sniffed(mut reader: Box<dyn BufRead + Send>) -> io::Result<Opened> {
     if reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
         let gz = gunzip::Members::new(reader);
-        return Ok(Opened::Text(
-            Box::new(BufReader::with_capacity(256 * 1024, gz)),
-            Encoding::Gzip,
-        ));
+        let mut text = BufReader::with_capacity(256 * 1024, gz);
+        let text: Box<dyn BufRead + Send> = match text.fill_buf() {
+            Ok(head) => {
+                refuse_archive(&head[..head.len().min(own::HEAD)])?;
+                Box::new(text)
+            }
+            // the first member fails at once: the text is that failure, as it was read
+            Err(e) => Box::new(BufReader::new(FailAfter(Some(e)))),
+        };
+        return Ok(Opened::Text(text, Encoding::Gzip));
     }
     Ok(Opened::Text(reader, Encoding::Text))
 }

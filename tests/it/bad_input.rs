@@ -226,6 +226,74 @@ fn archives_are_named_not_read_as_lines() {
     }
 }
 
+#[test]
+fn a_tar_gz_inflated_as_a_stream_is_refused_by_its_first_header() {
+    // a .tar.gz over 16 MiB (inflated as it is read, not whole), or any piped in, was read as
+    // lines: its records counted but for those its headers cut, or none, with exit 0
+    let w = world(&spec(27, FieldSet::V5), &[Encoding::Gz]);
+    let root = w.dir.path().join(Encoding::Gz.dir());
+    let files = files_under(&root);
+    let mut text = Vec::new();
+    let gz = std::fs::read(&files[0]).unwrap();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+    let mut big = text.clone();
+    for k in 1.. {
+        if big.len() as u64 > flowcost::source::WHOLE_GZIP_MAX + (1 << 20) {
+            break;
+        }
+        big.extend(crate::support::copy_of_records(&text, k));
+    }
+    let tgz = |body: &[u8]| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+        gz.write_all(&tar_of("logs.log", body)).unwrap();
+        gz.finish().unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let large = dir.path().join("logs.tar.gz");
+    std::fs::write(&large, tgz(&big)).unwrap();
+    assert!(std::fs::metadata(&large).unwrap().len() > flowcost::source::WHOLE_GZIP_MAX);
+    let nats = w.truth.nat_enis.join(",");
+    let one = files[0].to_str().unwrap();
+    let alone = analyze_json(&["--nat-eni", &nats, one]);
+    let (r, code) = analyze_json_code(&["--nat-eni", &nats, large.to_str().unwrap(), one]);
+    assert_eq!(code, Some(7));
+    let q = &r.analysis.quality;
+    let bad = q.files.iter().find(|f| f.error.is_some()).unwrap();
+    assert_eq!(bad.failure, Some(FailureKind::Corrupt));
+    assert!(
+        bad.error.as_ref().unwrap().contains("a tar archive"),
+        "{:?}",
+        bad.error
+    );
+    assert_eq!(bad.counts, Default::default());
+    assert_eq!(q.lines, alone.analysis.quality.lines);
+    // piped in, small or large: the same
+    for body in [tgz(&text), std::fs::read(&large).unwrap()] {
+        let mut child = bin()
+            .args(["analyze", "-q", "--format", "json", "--region", "us-east-1"])
+            .args(["--nat-eni", &nats, "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // the reader stops at the header: what it leaves unread may fail to be written
+        let _ = stdin.write_all(&body);
+        drop(stdin);
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+        let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+        let f = &r.analysis.quality.files[0];
+        assert!(
+            f.error.as_ref().unwrap().contains("a tar archive"),
+            "{:?}",
+            f.error
+        );
+        assert_eq!(f.counts.lines, 0);
+    }
+}
+
 /// A v5 world in `encoding`, the folder of its files, its analysis as written, and the file in
 /// the middle of the folder, for a test to damage.
 fn one_file_to_damage(
