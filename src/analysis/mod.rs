@@ -1434,6 +1434,40 @@ struct NoteFacts<'a> {
     candidates: &'a [Candidate],
     opt: &'a RunConfig,
     dated: Span,
+    /// When the ip-ranges document was made, if its `createDate` reads as a time.
+    ranges_created: Option<i64>,
+}
+
+/// How much older than the records an ip-ranges document may be before the report says so:
+/// AWS adds ranges to its services every few weeks (S3 gained 106 prefixes from August 2025 to
+/// August 2026), and traffic to addresses added after the document counts as `internet` or
+/// `aws-other`, understating what endpoints would save.
+pub const RANGES_STALE_DAYS: i64 = 90;
+
+/// How the note on an old ip-ranges document begins ([`stale_ranges_note`]).
+pub const STALE_RANGES: &str = "The ip-ranges document in use was made";
+
+/// When an ip-ranges document was made, from its `createDate` (`YYYY-MM-DD-HH-MM-SS`).
+fn ranges_created(ranges: &IpRanges) -> Option<i64> {
+    let n: Vec<i64> = (ranges.create_date.split('-'))
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [y, m, d, hh, mm, ss] = n[..] else {
+        return None;
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let day = crate::time::days_from_civil(y, m as u32, d as u32);
+    Some(day * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// The note on an ip-ranges document made over [`RANGES_STALE_DAYS`] before the last record.
+fn stale_ranges_note(created: Option<i64>, last: Option<i64>) -> Option<String> {
+    let days = (last? - created?).div_euclid(86_400);
+    (days > RANGES_STALE_DAYS).then(|| format!(
+        "{STALE_RANGES} {days} days before the last record: AWS adds address ranges to its services every few weeks, and traffic to addresses added since is counted as internet or aws-other, so the S3 and DynamoDB figures may be too low. Run `flowcost ip-ranges update` (or pass a current --ip-ranges) and analyse again."
+    ))
 }
 
 /// The report's notes on method and data quality, in a fixed order.
@@ -1493,6 +1527,7 @@ fn quality_notes(f: &NoteFacts) -> Vec<String> {
         ));
     }
     notes.extend(own_outputs_note(f.files));
+    notes.extend(stale_ranges_note(f.ranges_created, f.dated.last()));
     if f.given && f.no_nat && !f.client_side {
         let named = f.opt.named_nats();
         let looks: Vec<&str> = f
@@ -1795,6 +1830,7 @@ pub fn analyse_from(
         gateways: &gateways,
         period: &period,
         records_without_bytes,
+        ranges_created: ranges_created(ranges),
     }
     .quality(files, lines, flow_logs);
     let total = classes.total();
@@ -1906,6 +1942,8 @@ fn busiest_region(region_bytes: &BTreeMap<u16, u64>, ranges: &IpRanges) -> Optio
 /// What the data quality of a run is judged on, besides its inputs' counts.
 struct QualityFacts<'a> {
     acc: &'a Accumulator,
+    /// When the ip-ranges document was made ([`ranges_created`]).
+    ranges_created: Option<i64>,
     opt: &'a RunConfig,
     /// NAT gateways were named (`--nat-eni`, `--nat-ip`).
     given: bool,
@@ -1963,6 +2001,7 @@ impl QualityFacts<'_> {
             candidates: self.candidates,
             opt,
             dated: acc.inputs.dated,
+            ranges_created: self.ranges_created,
         });
         Quality {
             reconciled: lines.accounted() == lines.lines && incomplete.is_none(),
@@ -3044,6 +3083,43 @@ mod tests {
     }
 
     #[test]
+    fn an_ip_ranges_document_made_long_before_the_records_is_noted() {
+        let mut r = IpRanges::embedded();
+        let made = ranges_created(&r).unwrap();
+        assert_eq!(r.create_date, "2026-08-22-15-17-05");
+        assert_eq!(
+            made, 1_787_411_825,
+            "the embedded document's syncToken is its time"
+        );
+        let day = 86_400;
+        // the sample's records, ten days after: no note; 90 days after: none; 91: one
+        assert_eq!(stale_ranges_note(Some(made), Some(made + 10 * day)), None);
+        assert_eq!(
+            stale_ranges_note(Some(made), Some(made + 91 * day - 1)),
+            None
+        );
+        let n = stale_ranges_note(Some(made), Some(made + 91 * day)).unwrap();
+        assert!(
+            n.starts_with("The ip-ranges document in use was made 91 days before the last record"),
+            "{n}"
+        );
+        assert!(n.contains("flowcost ip-ranges update"), "{n}");
+        // records older than the document, no records, a date that is none: no note
+        assert_eq!(stale_ranges_note(Some(made), Some(made - 400 * day)), None);
+        assert_eq!(stale_ranges_note(Some(made), None), None);
+        for bad in [
+            "",
+            "2026-08-22",
+            "2026-13-22-00-00-00",
+            "x-08-22-00-00-00",
+            "2026-08-22-00-00-00-00",
+        ] {
+            r.create_date = bad.into();
+            assert_eq!(ranges_created(&r), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn quality_notes_say_what_the_data_lacks() {
         let opt = RunConfig {
             nat_enis: vec!["eni-gone".into()],
@@ -3087,6 +3163,7 @@ mod tests {
             candidates: &[],
             opt: &opt,
             dated: Span::default(),
+            ranges_created: Some(0),
         };
         let notes = quality_notes(&facts);
         assert!(notes.iter().any(|n| n.starts_with(

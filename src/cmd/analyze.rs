@@ -419,6 +419,9 @@ pub fn outcome(report: &Report) -> Outcome {
             crate::report::nothing_counted(report)
         );
     }
+    for n in (q.notes.iter()).filter(|n| n.starts_with(crate::analysis::STALE_RANGES)) {
+        eprintln!("flowcost: warning: {n}");
+    }
     if let Some(i) = &report.analysis.quality.incomplete {
         eprintln!(
             "flowcost: {}",

@@ -381,3 +381,34 @@ fn whole_file_and_streaming_inflate_agree() {
         (f.lines, f.counted, f.headers)
     );
 }
+
+#[test]
+fn records_long_after_the_ip_ranges_document_say_to_update_it() {
+    // the built-in document is of 2026-08-22; a world logged from 2026-12-01 is classified by
+    // it (the generator draws its addresses from it, so the figures stay exact), but a
+    // document that old may miss ranges AWS added since: the report and stderr say so
+    let mut s = spec(19, FieldSet::V5);
+    s.start = 1_796_083_200; // 2026-12-01
+    let w = world(&s, &[Encoding::Gz]);
+    let p = w.path(Encoding::Gz);
+    let r = analyze_json(&[&p]);
+    check_against_truth(&r, &w.truth, "logged after the ip-ranges");
+    let note = (r.analysis.quality.notes.iter())
+        .find(|n| n.starts_with(flowcost::analysis::STALE_RANGES))
+        .expect("a note on the ip-ranges document");
+    assert!(note.contains(" 102 days before the last record"), "{note}");
+    let o = run(&["analyze", "-q", &p]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: The ip-ranges document in use was made 102 days"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Note: The ip-ranges document"));
+    // the sample's world, ten days after the document: no such note
+    let fresh = world(&spec(19, FieldSet::V5), &[Encoding::Gz]);
+    let r = analyze_json(&[&fresh.path(Encoding::Gz)]);
+    assert!(
+        !(r.analysis.quality.notes.iter()).any(|n| n.starts_with(flowcost::analysis::STALE_RANGES))
+    );
+}
