@@ -401,16 +401,11 @@ fn inputs_of(a: &AnalyzeArgs) -> Result<(source::Expanded, Vec<S3Url>), Error> {
 /// the outcome for the exit code.
 pub fn outcome(report: &Report) -> Outcome {
     let q = &report.analysis.quality;
-    match q
-        .notes
-        .iter()
-        .find(|n| n.starts_with("The NAT gateways given"))
-    {
-        Some(n) => eprintln!("flowcost: warning: {}", escape::clean(n)),
-        None => {
-            for e in &q.given_nat_enis_not_seen {
-                eprintln!("flowcost: warning: the NAT ENI {e} given appears in no counted record");
-            }
+    // none of them found is a report only where nothing was counted, which the warning below
+    // says with its note
+    if !(q.notes.iter()).any(|n| n.starts_with("The NAT gateways given")) {
+        for e in &q.given_nat_enis_not_seen {
+            eprintln!("flowcost: warning: the NAT ENI {e} given appears in no counted record");
         }
     }
     if q.lines.counted == 0 {

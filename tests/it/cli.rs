@@ -472,6 +472,9 @@ fn an_empty_window_with_the_nat_named_is_a_report_of_zero_bytes() {
     );
     assert!(notes.contains("the data spans 2026-09-01"), "{notes}");
     assert!(stderr(&o).contains("NOTHING COUNTED"), "{}", stderr(&o));
+    // which says where the named gateway went, once
+    let said = stderr(&o).matches("appear in no counted record").count();
+    assert_eq!(said, 1, "{}", stderr(&o));
     // the table says so on its first line
     let o = run(&[
         "analyze",
