@@ -194,7 +194,16 @@ fn sides(c: &CompareArgs) -> Result<Sides, Error> {
             ))
         }
     }
-    Ok(Sides::Sets(Side::of(&b)?, Side::of(&a)?))
+    let (b, a) = (Side::of(&b)?, Side::of(&a)?);
+    let shared = crate::source::shared_inputs(&b.cfg.inputs, &a.cfg.inputs);
+    if let Some(first) = shared.first() {
+        return Err(Error::Usage(format!(
+            "the before and after inputs share {} input(s) ({first}{}): their records would count on both sides; give each side its own inputs, or the inputs once with a period to each of --before and --after",
+            shared.len(),
+            if shared.len() > 1 { ", …" } else { "" }
+        )));
+    }
+    Ok(Sides::Sets(b, a))
 }
 
 /// Run `flowcost compare`.

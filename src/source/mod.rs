@@ -481,6 +481,26 @@ fn file_identity(p: &Path) -> Option<Identity> {
     }
 }
 
+/// The inputs of `b` that are also inputs of `a` (the same local file by device, inode and
+/// canonical path, the same S3 object, standard input), by `b`'s names: for `compare`, whose
+/// two sides must not share a record.
+pub fn shared_inputs(a: &[Input], b: &[Input]) -> Vec<String> {
+    let key = |i: &Input| -> Option<(Option<Identity>, Option<PathBuf>)> {
+        match &i.location {
+            Location::File(p) => Some((file_identity(p), p.canonicalize().ok())),
+            Location::S3 { bucket, key } => {
+                Some((Some(Identity::Object(format!("s3://{bucket}/{key}"))), None))
+            }
+            Location::Stdin => Some((None, None)),
+        }
+    };
+    let seen: HashSet<_> = a.iter().filter_map(key).collect();
+    (b.iter())
+        .filter(|i| key(i).is_some_and(|k| seen.contains(&k)))
+        .map(|i| i.display.clone())
+        .collect()
+}
+
 /// Drop inputs that would count the same records twice, with a note for each kind: the same
 /// file reached by two paths (same device and inode, see [`Identity`], and same canonical
 /// path), the same S3 object listed twice, the same AWS delivery in two encodings (Parquet

@@ -128,6 +128,23 @@ fn two_inputs_can_be_compared_too() {
     assert!(c.verdict.s3_left_by_subnet.is_empty());
     assert_eq!(c.reports.before.analysis.classes, before.truth.nat);
     assert_eq!(c.reports.after.analysis.classes, after.truth.nat);
+
+    // one folder on both sides (it compared itself: no change, exit 0), or a file of the
+    // before side reached again on the after side through another path: refused
+    let b = before.path(Encoding::Gz);
+    let one = crate::support::files_under(std::path::Path::new(&b))[3].clone();
+    let via = format!("{b}/../gz/{}", one.strip_prefix(&b).unwrap().display());
+    for (after_side, named) in [(b.clone(), "share "), (via.clone(), "share 1 input(s)")] {
+        let o = run(&["compare", "-q", "--before", &b, "--after", &after_side]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("the before and after inputs {named}")),
+            "{err}"
+        );
+        assert!(err.contains("would count on both sides"), "{err}");
+        assert!(o.stdout.is_empty());
+    }
 }
 
 #[test]
