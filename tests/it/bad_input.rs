@@ -572,53 +572,75 @@ fn a_record_dated_out_of_any_flows_time_is_malformed_and_leaves_the_period_alone
     assert_eq!(r.analysis.total, clean.analysis.total);
 }
 
+/// The fields of the first NAT record of `victim` (v5: `start` and `end` are the 11th and
+/// 12th), for a test to write it again with other times.
+fn a_nat_record(w: &crate::support::GenWorld, victim: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(victim).unwrap();
+    let nat = |l: &&str| w.truth.nat_enis.iter().any(|e| l.contains(e.as_str()));
+    let record = text.lines().skip(1).find(nat).expect("a NAT record");
+    record.split(' ').map(String::from).collect()
+}
+
+/// `fields` with `start` and `end` set.
+fn timed(fields: &[String], start: i64, end: i64) -> String {
+    let mut f = fields.to_vec();
+    (f[10], f[11]) = (start.to_string(), end.to_string());
+    f.join(" ")
+}
+
+/// Append `lines` to `victim` and analyse `root` again: exit 0, each line one more malformed
+/// line of `victim`, and the NAT figures and the period those of `clean`. The victim's
+/// malformed lines' numbers and reasons.
+fn appended_are_malformed(
+    (root, clean, victim): (
+        &std::path::Path,
+        &flowcost::report::Report,
+        &std::path::Path,
+    ),
+    lines: &[String],
+) -> Vec<(u64, String)> {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(victim)
+        .unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+    drop(f);
+    let (r, code) = analyze_json_code(&[root.to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    let q = &r.analysis.quality;
+    let more = clean.analysis.quality.lines.malformed + lines.len() as u64;
+    assert_eq!(q.lines.malformed, more);
+    assert_eq!(r.analysis.period, clean.analysis.period);
+    assert_eq!(r.analysis.gateways, clean.analysis.gateways);
+    assert_eq!(r.analysis.total, clean.analysis.total);
+    let bad = (q.files.iter())
+        .find(|f| f.path == victim.display().to_string())
+        .unwrap();
+    (bad.malformed_examples.iter())
+        .map(|b| (b.line, b.reason.clone()))
+        .collect()
+}
+
 #[test]
 fn a_nat_record_whose_end_is_far_from_its_start_leaves_the_covered_time_alone() {
     // one NAT record ending in 2099 made the period 26,785 days and the per-30-day figures
     // near zero, with exit 0; so did one starting years before it ended, or ending before it
     // started
     let (w, root, clean, victim) = one_file_to_damage(25, Encoding::Text);
-    let text = std::fs::read_to_string(&victim).unwrap();
-    let nat = |l: &&str| w.truth.nat_enis.iter().any(|e| l.contains(e.as_str()));
-    let record = text.lines().skip(1).find(nat).expect("a NAT record");
-    let fields: Vec<&str> = record.split(' ').collect();
-    // v5: start and end are the 11th and 12th fields
+    let fields = a_nat_record(&w, &victim);
     let start: i64 = fields[10].parse().unwrap();
-    let with = |s: i64, e: i64| {
-        let mut f = fields.clone();
-        let (s, e) = (s.to_string(), e.to_string());
-        f[10] = &s;
-        f[11] = &e;
-        f.join(" ")
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&victim)
-        .unwrap();
-    writeln!(f, "{}", with(start, 4_102_444_000)).unwrap();
-    writeln!(f, "{}", with(1_300_000_000, start)).unwrap();
-    writeln!(f, "{}", with(start, start - 1)).unwrap();
-    drop(f);
-    let (r, code) = analyze_json_code(&[root.to_str().unwrap()]);
-    assert_eq!(code, Some(0));
-    let q = &r.analysis.quality;
-    assert_eq!(
-        q.lines.malformed,
-        clean.analysis.quality.lines.malformed + 3
-    );
-    let bad = (q.files.iter())
-        .find(|f| f.path == victim.display().to_string())
-        .unwrap();
-    let reasons: Vec<&str> = (bad.malformed_examples.iter())
-        .map(|b| b.reason.as_str())
-        .collect();
-    assert_eq!(reasons.len(), 3, "{reasons:?}");
-    assert!(reasons
+    let lines = [
+        timed(&fields, start, 4_102_444_000),
+        timed(&fields, 1_300_000_000, start),
+        timed(&fields, start, start - 1),
+    ];
+    let bad = appended_are_malformed((&root, &clean, &victim), &lines);
+    assert_eq!(bad.len(), 3, "{bad:?}");
+    assert!(bad
         .iter()
-        .all(|r| r.starts_with("`end` is before `start`")));
-    assert_eq!(r.analysis.period, clean.analysis.period);
-    assert_eq!(r.analysis.gateways, clean.analysis.gateways);
-    assert_eq!(r.analysis.total, clean.analysis.total);
+        .all(|b| b.1.starts_with("`end` is before `start`")));
 }
 
 #[test]
@@ -634,50 +656,19 @@ fn a_nat_record_dated_far_from_its_delivery_leaves_the_covered_time_alone() {
         all.extend(std::fs::read(f).unwrap());
     }
     std::fs::write(concatenated.path().join(files[0].file_name().unwrap()), all).unwrap();
-    let text = std::fs::read_to_string(&victim).unwrap();
-    let nat = |l: &&str| w.truth.nat_enis.iter().any(|e| l.contains(e.as_str()));
-    let record = text.lines().skip(1).find(nat).expect("a NAT record");
-    let fields: Vec<&str> = record.split(' ').collect();
+    let fields = a_nat_record(&w, &victim);
     let start: i64 = fields[10].parse().unwrap();
-    let moved = |by: i64| {
-        let mut f = fields.clone();
-        let (s, e) = ((start + by).to_string(), (start + by + 60).to_string());
-        f[10] = &s;
-        f[11] = &e;
-        f.join(" ")
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&victim)
-        .unwrap();
-    for by in [
-        70 * 365 * 86_400,
-        -15 * 365 * 86_400,
-        46 * 86_400,
-        -46 * 86_400,
-    ] {
-        writeln!(f, "{}", moved(by)).unwrap();
-    }
-    drop(f);
-    let (r, code) = analyze_json_code(&[root.to_str().unwrap()]);
-    assert_eq!(code, Some(0));
-    let q = &r.analysis.quality;
-    assert_eq!(
-        q.lines.malformed,
-        clean.analysis.quality.lines.malformed + 4
-    );
-    let bad = (q.files.iter())
-        .find(|f| f.path == victim.display().to_string())
-        .unwrap();
-    let lines = text.lines().count() as u64;
-    let at: Vec<u64> = bad.malformed_examples.iter().map(|b| b.line).collect();
-    assert_eq!(at, [lines + 1, lines + 2, lines + 3, lines + 4]);
-    assert!(bad.malformed_examples.iter().all(|b| b
-        .reason
+    let day = 86_400;
+    let lines: Vec<String> = [70 * 365 * day, -15 * 365 * day, 46 * day, -46 * day]
+        .map(|by| timed(&fields, start + by, start + by + 60))
+        .to_vec();
+    let before = std::fs::read_to_string(&victim).unwrap().lines().count() as u64;
+    let bad = appended_are_malformed((&root, &clean, &victim), &lines);
+    let at: Vec<u64> = bad.iter().map(|b| b.0).collect();
+    assert_eq!(at, [before + 1, before + 2, before + 3, before + 4]);
+    assert!(bad.iter().all(|b| b
+        .1
         .starts_with("`start` is more than 45 days from the delivery")));
-    assert_eq!(r.analysis.period, clean.analysis.period);
-    assert_eq!(r.analysis.gateways, clean.analysis.gateways);
-    assert_eq!(r.analysis.total, clean.analysis.total);
 
     // the world's deliveries (two days) concatenated under the first one's name: every
     // record counts, as in the folder
