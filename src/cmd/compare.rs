@@ -195,7 +195,15 @@ fn sides(c: &CompareArgs) -> Result<Sides, Error> {
         }
     }
     let (b, a) = (Side::of(&b)?, Side::of(&a)?);
-    let shared = crate::source::shared_inputs(&b.cfg.inputs, &a.cfg.inputs);
+    let mut shared = crate::source::shared_inputs(&b.cfg.inputs, &a.cfg.inputs);
+    // S3 prefixes are listed later: one inside the other shares its objects
+    for (x, y) in (b.cfg.s3_urls.iter()).flat_map(|x| a.cfg.s3_urls.iter().map(move |y| (x, y))) {
+        if x.bucket == y.bucket
+            && (x.prefix.starts_with(&y.prefix) || y.prefix.starts_with(&x.prefix))
+        {
+            shared.push(format!("s3://{}/{}", y.bucket, y.prefix));
+        }
+    }
     if let Some(first) = shared.first() {
         return Err(Error::Usage(format!(
             "the before and after inputs share {} input(s) ({first}{}): their records would count on both sides; give each side its own inputs, or the inputs once with a period to each of --before and --after",

@@ -145,6 +145,42 @@ fn two_inputs_can_be_compared_too() {
         assert!(err.contains("would count on both sides"), "{err}");
         assert!(o.stdout.is_empty());
     }
+    // S3 prefixes one inside the other (listing `logs/a` lists `logs/ab…` too), before any
+    // request; prefixes apart are not refused for that
+    let o = run(&[
+        "compare",
+        "--before",
+        "s3://b/logs/2026/09",
+        "--after",
+        "s3://b/logs/",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("share 1 input(s) (s3://b/logs/)"),
+        "{}",
+        stderr(&o)
+    );
+    let apart = [
+        "--before",
+        "s3://b/logs/2026/09",
+        "--after",
+        "s3://b/logs/2026/10",
+    ];
+    let o = run(&[
+        &[
+            "compare",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+            "--path-style",
+        ][..],
+        &apart,
+    ]
+    .concat());
+    assert!(
+        !stderr(&o).contains("would count on both sides"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
