@@ -27,6 +27,10 @@ pub mod exit {
     /// The result was written, but the inputs hold some records more than once (two
     /// overlapping exports, say): every figure may be too high.
     pub const REPEATED: i32 = 8;
+    /// The result was written, but the records fall into stretches of time far apart (a
+    /// record with wrong times, logs of months apart given together): per-day and
+    /// per-30-day figures divide by the empty time between them too.
+    pub const SPLIT: i32 = 9;
 }
 
 /// How a command that wrote its result ended, from best to worst.
@@ -36,6 +40,9 @@ pub enum Outcome {
     Complete,
     /// Written, but some input was not read in full (exit 7).
     Incomplete,
+    /// Written, but the records fall into stretches far apart (exit 9; before 7: reading
+    /// the inputs again does not mend it).
+    Split,
     /// Written, but some records were read more than once (exit 8; before 7: figures that
     /// may be too high are not even a lower bound).
     Repeated,
@@ -59,6 +66,7 @@ impl Outcome {
         match self {
             Outcome::Complete => exit::OK,
             Outcome::Incomplete => exit::INCOMPLETE,
+            Outcome::Split => exit::SPLIT,
             Outcome::Repeated => exit::REPEATED,
         }
     }

@@ -422,6 +422,44 @@ fn hour_span(first: Option<i64>, last: Option<i64>, opt: &RunConfig) -> Option<(
 /// time covered still runs from the first record to the last, and the gaps are a note.
 pub const GAP_HOURS: u32 = 6;
 
+/// The fewest hours of a [`Gap`] that splits the period ([`Period::split`]): 45 days, the
+/// farthest a record may start from the time its delivery's name carries
+/// ([`crate::format::DELIVERY_WINDOW`]). No delivery outage lasts that long, and a flow log
+/// writes records for every interface it logs, so records on both sides of such a gap are
+/// either logs of times far apart given together or records whose times are wrong.
+pub const SPLIT_HOURS: u32 = (crate::format::DELIVERY_WINDOW / HOUR) as u32;
+
+impl Period {
+    /// The gaps of [`SPLIT_HOURS`] or more: the records fall into stretches that far apart,
+    /// and the time covered, which runs from the first record to the last, counts the empty
+    /// time between them. None in a period a month long.
+    pub fn split(&self) -> impl Iterator<Item = &Gap> {
+        self.gaps.iter().filter(|g| g.hours >= SPLIT_HOURS)
+    }
+
+    /// The stretches of time the [`Period::split`] gaps leave, `[from, to)` in whole hours,
+    /// in order: one (the records' span) where nothing splits it, none without records.
+    pub fn stretches(&self) -> Vec<(i64, i64)> {
+        let hour = |t: i64, up: i64| (t + up).div_euclid(HOUR) * HOUR;
+        let (Some(first), Some(last)) = (self.first_start, self.last_end) else {
+            return Vec::new();
+        };
+        let mut from = self.from.map_or(hour(first, 0), |f| f.max(hour(first, 0)));
+        let to = self
+            .to
+            .map_or(hour(last, HOUR - 1), |t| t.min(hour(last, HOUR - 1)));
+        let mut out = Vec::new();
+        for g in self.split() {
+            out.push((from, g.from));
+            from = g.from + i64::from(g.hours) * HOUR;
+        }
+        if to > from {
+            out.push((from, to));
+        }
+        out
+    }
+}
+
 /// A run of hours without a record ([`GAP_HOURS`] or more).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -2982,6 +3020,57 @@ mod tests {
         assert!(note
             .unwrap()
             .starts_with("No record of any interface in 26 hours"));
+    }
+
+    #[test]
+    fn gaps_of_45_days_or_more_split_the_period_into_stretches() {
+        let h0 = (T / HOUR) as u32;
+        let split = SPLIT_HOURS;
+        assert_eq!(split, 45 * 24);
+        // hours 0..3, then hour 3 + 1,080 (a gap of exactly 45 days), then one hour more than
+        // 44 days later (a gap of 1,079 hours: no split), then 3,000 hours later
+        let third = 3 + split + 1 + (split - 1);
+        let marks = [0, 1, 2, 3 + split, third, third + 1 + 3000];
+        let hours: BTreeSet<u32> = marks.iter().map(|h| h0 + h).collect();
+        let at = |h: u32| T + i64::from(h) * HOUR;
+        let opt = RunConfig::default();
+        let p = period_of(Some(T + 60), Some(at(third + 3001) + 60), &opt, &hours);
+        let got: Vec<u32> = p.split().map(|g| g.hours).collect();
+        assert_eq!(got, [split, 3000]);
+        assert_eq!(
+            p.stretches(),
+            [
+                (T, at(3)),
+                (at(3 + split), at(third + 1)),
+                (at(third + 3001), at(third + 3002))
+            ]
+        );
+        let s = crate::report::split_summary(&p).unwrap();
+        assert!(
+            s.starts_with("SPLIT PERIOD: the records fall into 3 stretches"),
+            "{s}"
+        );
+        assert!(s.contains("the 170.0 days between them"), "{s}");
+        assert!(
+            s.contains("\n  2026-09-01T00:00:00Z .. 2026-09-01T03:00:00Z (3 h)"),
+            "{s}"
+        );
+        // inside a time filter, the stretches start and end at the filter where it cuts them
+        let opt = RunConfig {
+            since: Some(T + 3600),
+            until: Some(at(third + 3001) + 1800),
+            ..RunConfig::default()
+        };
+        let p = period_of(Some(T + 60), Some(at(third + 3001) + 60), &opt, &hours);
+        let s = p.stretches();
+        assert_eq!((s[0].0, s[2].1), (T + 3600, at(third + 3001) + 1800));
+        // none without records, one where nothing splits them
+        let p = period_of(None, None, &RunConfig::default(), &BTreeSet::new());
+        assert!(p.stretches().is_empty());
+        assert_eq!(crate::report::split_summary(&p), None);
+        let p = period_of(Some(T), Some(at(5)), &RunConfig::default(), &hours);
+        assert_eq!(p.stretches(), [(T, at(5))]);
+        assert_eq!(crate::report::split_summary(&p), None);
     }
 
     #[test]

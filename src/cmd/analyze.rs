@@ -427,7 +427,15 @@ pub fn outcome(report: &Report) -> Outcome {
             crate::error::exit::INCOMPLETE
         );
     }
-    let outcome = Outcome::of(report.analysis.quality.complete);
+    let mut outcome = Outcome::of(report.analysis.quality.complete);
+    if let Some(s) = crate::report::split_summary(&report.analysis.period) {
+        eprintln!("flowcost: {}", escape::clean_lines(s));
+        eprintln!(
+            "flowcost: the report was written, marked as covering stretches of time far apart (exit {})",
+            crate::error::exit::SPLIT
+        );
+        outcome = outcome.and(Outcome::Split);
+    }
     match &report.analysis.quality.repeated {
         Some(r) => repeated(&crate::report::repeated_summary(r), "report"),
         None => outcome,

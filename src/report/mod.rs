@@ -144,13 +144,42 @@ pub fn repeated_summary(r: &crate::analysis::Repeated) -> String {
     s
 }
 
-/// The warnings a report's figures stand under (records read twice, inputs not read in
-/// full), each as its summary: what a human rendering shows before any figure.
+/// What a period split by gaps of [`crate::analysis::SPLIT_HOURS`] or more holds, for
+/// people: its stretches (the first three), the empty time between them, and what to do
+/// (the first line of every human rendering, and the stderr summary); `None` when nothing
+/// splits it.
+pub fn split_summary(p: &crate::analysis::Period) -> Option<String> {
+    const NAMED: usize = 3;
+    let empty_hours: u64 = p.split().map(|g| u64::from(g.hours)).sum();
+    if empty_hours == 0 {
+        return None;
+    }
+    let stretches = p.stretches();
+    let span = |&(a, b): &(i64, i64)| {
+        let t = crate::time::format_instant;
+        format!("\n  {} .. {} ({} h)", t(a), t(b), (b - a) / 3600)
+    };
+    let mut s = format!(
+        "SPLIT PERIOD: the records fall into {} stretches of time at least {} days apart, and the time covered runs from the first record to the last, so the per-day and per-30-day figures also divide by the {:.1} days between them, in which no record of any interface starts; analyse each stretch apart (--since/--until), or, where one is a few records whose times are wrong, leave it out the same way:",
+        stretches.len(),
+        crate::analysis::SPLIT_HOURS / 24,
+        empty_hours as f64 / 24.0
+    );
+    s.extend(stretches.iter().take(NAMED).map(span));
+    if stretches.len() > NAMED {
+        s.push_str(&format!("\n  and {} more", stretches.len() - NAMED));
+    }
+    Some(s)
+}
+
+/// The warnings a report's figures stand under (records read twice, a period split by
+/// empty months, inputs not read in full), each as its summary: what a human rendering
+/// shows before any figure.
 pub fn warnings_of(r: &Report) -> Vec<String> {
     let q = &r.analysis.quality;
     let repeated = q.repeated.as_ref().map(repeated_summary);
-    repeated
-        .into_iter()
+    (repeated.into_iter())
+        .chain(split_summary(&r.analysis.period))
         .chain(q.incomplete.as_ref().map(incomplete_summary))
         .collect()
 }

@@ -158,8 +158,8 @@ pub fn recognise(head: &[u8]) -> Option<OwnOutput> {
     None
 }
 
-/// A line of the warnings a human report may open with (records read twice, an incomplete
-/// run's, or nothing counted), or a blank line after them, as a table or Markdown writes them.
+/// A line of the warnings a human report may open with (records read twice, a split
+/// period, an incomplete run's, or nothing counted), or a blank line after them, as a table or Markdown writes them.
 fn is_warning(line: &[u8]) -> bool {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let line = line.strip_prefix(b"> ").unwrap_or(line);
@@ -168,6 +168,7 @@ fn is_warning(line: &[u8]) -> bool {
         || line == b">"
         || line.starts_with(b"INCOMPLETE: ")
         || line.starts_with(b"REPEATED RECORDS: ")
+        || line.starts_with(b"SPLIT PERIOD: ")
         || line.starts_with(b"NOTHING COUNTED: ")
         || line.starts_with(b"  ")
 }
@@ -231,7 +232,7 @@ mod tests {
 
     #[test]
     fn signatures() {
-        let cases: [(&str, Option<OwnOutput>); 16] = [
+        let cases: [(&str, Option<OwnOutput>); 17] = [
             ("flowcost.partial/2\n{\"a\":1}", Some(OwnOutput::Partial)),
             ("flowcost.partial/9\n", Some(OwnOutput::Partial)),
             (
@@ -243,6 +244,10 @@ mod tests {
             ("{\"message\":\"2 123 eni-1 ...\"}", None),
             (
                 "INCOMPLETE: 1 of 2 inputs\n  io: 1 input(s), e.g. x\n\nflowcost: before and after\n",
+                Some(OwnOutput::Table),
+            ),
+            (
+                "SPLIT PERIOD: the records fall\n  2026-09-01T00:00:00Z .. x\n\nflowcost: NAT gateway traffic and gateway-endpoint savings\n",
                 Some(OwnOutput::Table),
             ),
             (

@@ -678,6 +678,80 @@ fn a_nat_record_dated_far_from_its_delivery_leaves_the_covered_time_alone() {
 }
 
 #[test]
+fn records_months_apart_split_the_period_and_the_run_says_so() {
+    // an export (a name AWS does not write, so no record is checked against a delivery's
+    // time) with one NAT record copied 70 years on stretched the period to 25,565 days and
+    // the projections toward zero, with exit 0
+    let (w, root, clean, victim) = one_file_to_damage(27, Encoding::Text);
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export.log");
+    let export_arg = export.to_str().unwrap();
+    let whole = concatenated(&w, &export);
+    let fields = a_nat_record(&w, &victim);
+    let last_end = clean.analysis.period.last_end.unwrap();
+    let day = 86_400;
+    let with = |start: i64| {
+        std::fs::write(
+            &export,
+            format!("{whole}{}\n", timed(&fields, start, start + 60)),
+        )
+        .unwrap()
+    };
+
+    // 40 days after the last record: a gap, noted, that does not split the period
+    with(last_end + 40 * day);
+    let (r, code) = analyze_json_code(&[export_arg]);
+    assert_eq!(code, Some(0));
+    assert!(r.analysis.period.gaps.iter().any(|g| g.hours >= 39 * 24));
+    assert_eq!(r.analysis.period.split().count(), 0);
+    assert_eq!(r.analysis.period.stretches().len(), 1);
+
+    // 70 years later: two stretches, said first and on stderr, exit 9
+    with(last_end + 70 * 365 * day);
+    let o = run(&["analyze", "-q", export_arg]);
+    assert_eq!(o.status.code(), Some(9), "{}", stderr(&o));
+    let out = crate::support::stdout(&o);
+    assert!(
+        out.starts_with(
+            "SPLIT PERIOD: the records fall into 2 stretches of time at least 45 days apart"
+        ),
+        "{out}"
+    );
+    assert!(stderr(&o).contains("SPLIT PERIOD: "), "{}", stderr(&o));
+    assert!(stderr(&o).contains("(exit 9)"), "{}", stderr(&o));
+    let (r, code) = analyze_json_code(&[export_arg]);
+    assert_eq!(code, Some(9));
+    let p = &clean.analysis.period;
+    let stretches = r.analysis.period.stretches();
+    assert_eq!(stretches.len(), 2, "{stretches:?}");
+    assert_eq!(stretches[0], (p.from.unwrap(), p.to.unwrap()));
+
+    // the stretch of the world alone: the copy is left out by time, the figures are the
+    // folder's
+    let until = flowcost::time::format_instant(p.to.unwrap());
+    let (r, code) = analyze_json_code(&["--until", &until, export_arg]);
+    assert_eq!(code, Some(0));
+    assert_eq!(r.analysis.classes, clean.analysis.classes);
+    assert_eq!(r.analysis.period.to, p.to);
+
+    // a comparison with a split side says so too
+    let o = run(&[
+        "compare",
+        "-q",
+        "--before",
+        export_arg,
+        "--after",
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(9), "{}", stderr(&o));
+    assert!(
+        crate::support::stdout(&o).starts_with("SPLIT PERIOD: "),
+        "{}",
+        crate::support::stdout(&o)
+    );
+}
+
+#[test]
 fn malformed_lines_are_counted_with_their_locations() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("mixed.log");
