@@ -11,8 +11,9 @@ pub mod exit {
     /// Usage or configuration error: bad flag value, unreadable --ip-ranges/--prices file,
     /// missing input, region needed.
     pub const USAGE: i32 = 2;
-    /// The NAT gateway ENIs could not be identified (candidates are listed), or none of those
-    /// named is in a counted record while other ENIs translate.
+    /// The NAT gateway ENIs could not be identified (candidates are listed), or the records
+    /// refute those named ([`crate::analysis::GivenAbsent`]: absent, or found without any
+    /// translation, while ENIs not named translate).
     pub const NO_NAT: i32 = 3;
     /// `--strict` and some input was malformed, truncated or unreadable.
     pub const BAD_INPUT: i32 = 4;

@@ -895,6 +895,14 @@ impl EniAgg {
             && self.private_side().translated_records == 0
     }
 
+    /// An aggregate whose records show `n` translated records (for tests of the analysis).
+    #[cfg(test)]
+    pub fn translating(n: u64) -> EniAgg {
+        let mut a = EniAgg::default();
+        a.private_side_mut().translated_records = n;
+        a
+    }
+
     fn private_side_mut(&mut self) -> &mut PrivateSide {
         std::sync::Arc::make_mut(self.side.get_or_insert_with(Default::default))
     }

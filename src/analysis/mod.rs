@@ -744,7 +744,7 @@ pub enum AnalysisError {
     /// NAT gateways were named and the records counted say they are stale, mistyped or not
     /// logged ([`GivenAbsent`]): a report of their bytes would be wrong, too low or zero.
     #[error("{0}")]
-    GivenNatsAbsent(GivenAbsent),
+    GivenNatsAbsent(Box<GivenAbsent>),
     /// The account stage left out the timeline of a client that turns out to be NAT-only
     /// ([`crate::account::Guess`]): the inputs must be read again, building every timeline.
     #[error("the timeline of NAT client {0} was left out, but no logged ENI holds that address")]
@@ -1656,7 +1656,8 @@ fn no_nat(
 /// Named NAT gateways that the counted records say are wrong: none of them is in any counted
 /// record while other records were counted, or some named by `--nat-eni`/`--nat-file` (not
 /// from an inventory) are missing while ENIs not named show NAT address translation (a
-/// gateway made anew has a new ENI).
+/// gateway made anew has a new ENI), or some found show no translation in any record while
+/// ENIs not named do (an instance's or a task's ENI named for a gateway).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GivenAbsent {
     /// The NAT gateways named (ENIs, then addresses), as given.
@@ -1665,6 +1666,10 @@ pub struct GivenAbsent {
     pub absent: Vec<String>,
     /// The named ones found.
     pub seen: Vec<String>,
+    /// The named ones found that show no NAT address translation in any record (while
+    /// [`GivenAbsent::translating`] do): an instance's, a task's or a load balancer's ENI
+    /// named by mistake, not a gateway's.
+    pub silent: Vec<String>,
     /// ENIs not named that show NAT address translation, sorted.
     pub translating: Vec<String>,
     /// Records counted (on any ENI).
@@ -1686,6 +1691,14 @@ impl GivenAbsent {
         let is_nat = |eni: &str| is_nat_eni(nat, eni);
         let mut translating = translating_not_nat(nat, candidates);
         translating.sort();
+        // (a gateway of the inventory is one by right, whatever its records show)
+        let silent: Vec<String> = (nat.iter())
+            .filter(|(e, a)| {
+                a.private_side().translated_records == 0
+                    && opt.inventory.gateway_of_eni(e).is_none()
+            })
+            .map(|(e, _)| e.clone())
+            .collect();
         let (absent, refuse) = if nat.is_empty() {
             (opt.named_nats(), counted > 0)
         } else {
@@ -1695,13 +1708,15 @@ impl GivenAbsent {
                 .filter(|e| !is_nat(e) && opt.inventory.gateway_of_eni(e).is_none())
                 .cloned()
                 .collect();
-            let refuse = !absent.is_empty() && !translating.is_empty();
+            let refuted = !absent.is_empty() || !silent.is_empty();
+            let refuse = refuted && !translating.is_empty();
             (absent, refuse)
         };
         refuse.then(|| GivenAbsent {
             given: opt.named_nats(),
             absent,
             seen: nat.iter().map(|n| n.0.clone()).collect(),
+            silent,
             translating,
             counted,
             in_range: opt.time_filtered(),
@@ -1736,11 +1751,21 @@ impl std::fmt::Display for GivenAbsent {
         } else {
             "show"
         };
+        let mut name: Vec<&str> = (self.seen.iter())
+            .filter(|e| !self.silent.contains(e))
+            .chain(&self.translating)
+            .map(String::as_str)
+            .collect();
+        name.sort();
+        if !self.silent.is_empty() {
+            let silent = self.silent.join(", ");
+            let also = match self.absent.is_empty() {
+                true => String::new(),
+                false => format!(" (and {absent}, also given, appear in no counted record{range})"),
+            };
+            return write!(f, "the NAT gateway ENI(s) given {silent} show no NAT address translation in any record{range}, while {translating}, not given, {shows} it{also}: {silent} may be the ENI of an instance, a task or a load balancer, named by mistake, and the bytes of {translating} would be missing from every figure. Name every ENI that translates (--nat-eni {}), or leave --nat-eni/--nat-ip/--nat-file/--inventory out to detect them. No report was written.", name.join(","));
+        }
         if !self.seen.is_empty() {
-            let mut name: Vec<&str> = (self.seen.iter().chain(&self.translating))
-                .map(String::as_str)
-                .collect();
-            name.sort();
             return write!(f, "the NAT gateway(s) given {absent} appear in no counted record{range}, while {translating}, not given, {shows} NAT address translation: a gateway made anew has a new ENI, so {absent} may be stale or mistyped, and the bytes of {translating} would be missing from every figure. Name every ENI that translates (--nat-eni {}), or leave --nat-eni/--nat-ip/--nat-file/--inventory out to detect them. No report was written.", name.join(","));
         }
         let given = self.given.join(", ");
@@ -1935,7 +1960,7 @@ fn counted_on(
     }
     if given && !client_side {
         if let Some(e) = GivenAbsent::check(nat, candidates, lines.counted, opt) {
-            return Err(AnalysisError::GivenNatsAbsent(e));
+            return Err(AnalysisError::GivenNatsAbsent(Box::new(e)));
         }
     }
     let unknown: u64 = if client_side {
@@ -2576,7 +2601,7 @@ mod tests {
         };
         let nats = |enis: &[&str]| -> Vec<(String, EniAgg)> {
             enis.iter()
-                .map(|e| (e.to_string(), EniAgg::default()))
+                .map(|e| (e.to_string(), EniAgg::translating(3)))
                 .collect()
         };
         let named = |enis: &[&str]| RunConfig {
@@ -2621,6 +2646,62 @@ mod tests {
         // every named one found, another translating: a subset asked for, a report
         assert_eq!(
             GivenAbsent::check(&seen, &translating, 10, &named(&["eni-a"])),
+            None
+        );
+        // a named ENI found that shows no translation while one not named does: no NAT
+        // gateway (a task's ENI named by mistake), refused, the flag naming those that do
+        let task = vec![("eni-task".to_string(), EniAgg::default())];
+        let e = GivenAbsent::check(&task, &translating, 10, &named(&["eni-task"])).unwrap();
+        assert_eq!(
+            (e.silent.clone(), e.absent.clone()),
+            (vec!["eni-task".to_string()], vec![])
+        );
+        let m = e.to_string();
+        assert!(m.starts_with("the NAT gateway ENI(s) given eni-task show no NAT address translation in any record, while eni-new, not given, shows it: eni-task may be the ENI of an instance"), "{m}");
+        assert!(m.contains("(--nat-eni eni-new)"), "{m}");
+        // beside a gateway that translates, and one missing: both said, the flag keeps the
+        // gateway
+        let mixed = [nats(&["eni-a"]), task.clone()].concat();
+        let m = GivenAbsent::check(
+            &mixed,
+            &translating,
+            10,
+            &named(&["eni-a", "eni-task", "eni-old"]),
+        )
+        .unwrap()
+        .to_string();
+        assert!(
+            m.contains("(and eni-old, also given, appear in no counted record)"),
+            "{m}"
+        );
+        assert!(m.contains("(--nat-eni eni-a,eni-new)"), "{m}");
+        // nothing else translating (logs without pkt-*, or only that ENI): a report
+        assert_eq!(
+            GivenAbsent::check(&task, &quiet, 10, &named(&["eni-task"])),
+            None
+        );
+        // an inventory's gateway is one whatever its records show
+        let mut inv = crate::inventory::ec2::Ec2Inventory::default();
+        inv.nat_gateways.push(crate::inventory::ec2::NatGateway {
+            id: "nat-1".into(),
+            vpc: None,
+            subnet: None,
+            state: None,
+            connectivity: None,
+            availability_mode: None,
+            addresses: vec![crate::inventory::ec2::NatAddress {
+                eni: "eni-task".into(),
+                private_ip: None,
+                public_ip: None,
+                az_id: None,
+            }],
+        });
+        let from_inventory = RunConfig {
+            inventory: std::sync::Arc::new(inv),
+            ..named(&["eni-task"])
+        };
+        assert_eq!(
+            GivenAbsent::check(&task, &translating, 10, &from_inventory),
             None
         );
         // a NAT found that translates is not counted among those not given

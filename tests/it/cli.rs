@@ -540,6 +540,27 @@ fn an_empty_window_with_the_nat_named_is_a_report_of_zero_bytes() {
         "{err}"
     );
 
+    // a task's ENI named for the gateway: it is in the records, but shows no address
+    // translation while the gateways do; its own traffic was the report, exit 0 (exit 3 now,
+    // naming the ENIs that translate); beside a real gateway, the same
+    let task = r.analysis.top_clients[0].enis[0].clone();
+    for given in [task.clone(), format!("{task},{}", translating[0])] {
+        let o = run(&["analyze", "-q", "--nat-eni", &given, SAMPLE_GZ]);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!(
+                "the NAT gateway ENI(s) given {task} show no NAT address translation in any record"
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("--nat-eni {}", translating.join(","))),
+            "{err}"
+        );
+    }
+
     // several ENIs in one `--nat-eni`, separated by commas, are the same as one flag each;
     // a value that is no ENI id (two ids with a space, a NAT gateway's `nat-…` id) is refused
     // before anything is read, where it would have given zero bytes with a warning
