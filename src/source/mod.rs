@@ -1018,16 +1018,52 @@ fn archive_kind(head: &[u8]) -> Option<&'static str> {
     (head.get(257..262) == Some(b"ustar")).then_some("a tar archive")
 }
 
-/// The error of an input that is an archive or a compression flowcost does not read.
-fn refuse_archive(head: &[u8]) -> io::Result<()> {
-    match archive_kind(head) {
-        None => Ok(()),
-        Some(kind) => Err(Failure::new(
-            FailureKind::Corrupt,
-            format!("{kind}, which flowcost does not read: extract its files and give those (flow-log text, gzip or Parquet)"),
-        )
-        .into_io()),
+/// A text in UTF-16 (as some editors and spreadsheet exports save it), by its byte order
+/// mark or, without one, by the zero byte beside each ASCII byte of its first 64 bytes:
+/// which byte order, for the error that makes such an input fail rather than be read as
+/// lines that are all malformed. (A flow log's text never holds a zero byte.)
+fn utf16_kind(head: &[u8]) -> Option<&'static str> {
+    const LE: &str = "UTF-16 text (little-endian)";
+    const BE: &str = "UTF-16 text (big-endian)";
+    match head {
+        [0xff, 0xfe, ..] => return Some(LE),
+        [0xfe, 0xff, ..] => return Some(BE),
+        _ => {}
     }
+    let pairs = &head[..head.len().min(64)];
+    if pairs.len() < 8 {
+        return None;
+    }
+    let units = pairs.chunks_exact(2);
+    let ascii = |b: u8| b.is_ascii() && b != 0;
+    if units.clone().all(|u| ascii(u[0]) && u[1] == 0) {
+        return Some(LE);
+    }
+    units
+        .clone()
+        .all(|u| u[0] == 0 && ascii(u[1]))
+        .then_some(BE)
+}
+
+/// The error of an input that is an archive or a compression flowcost does not read, or a
+/// text in UTF-16.
+fn refuse_archive(head: &[u8]) -> io::Result<()> {
+    let (kind, advice) = match (archive_kind(head), utf16_kind(head)) {
+        (Some(kind), _) => (
+            kind,
+            "extract its files and give those (flow-log text, gzip or Parquet)",
+        ),
+        (None, Some(kind)) => (
+            kind,
+            "convert it to UTF-8 (`iconv -f UTF-16 -t UTF-8`) and give that",
+        ),
+        (None, None) => return Ok(()),
+    };
+    Err(Failure::new(
+        FailureKind::Corrupt,
+        format!("{kind}, which flowcost does not read: {advice}"),
+    )
+    .into_io())
 }
 
 /// Open a downloaded object received whole (`failure`: why the download stopped short, if it
@@ -1456,6 +1492,38 @@ mod tests {
             .to_string()
             .starts_with("a ZIP archive, which flowcost does not read"));
         assert!(is_archive_name(Path::new("x/logs.ZIP")) && !is_archive_name(Path::new("a.gz")));
+    }
+
+    #[test]
+    fn utf16_texts_are_told_by_their_mark_or_their_zero_bytes() {
+        let utf16 = |text: &str, le: bool| -> Vec<u8> {
+            (text.encode_utf16())
+                .flat_map(|u| if le { u.to_le_bytes() } else { u.to_be_bytes() })
+                .collect()
+        };
+        let header = "version account-id interface-id srcaddr\n";
+        let (le, be) = (
+            Some("UTF-16 text (little-endian)"),
+            Some("UTF-16 text (big-endian)"),
+        );
+        for (head, kind) in [
+            ([&[0xff, 0xfe][..], &utf16(header, true)].concat(), le),
+            ([&[0xfe, 0xff][..], &utf16(header, false)].concat(), be),
+            (utf16(header, true), le),
+            (utf16(header, false), be),
+            // too short to tell, a UTF-8 text, binary junk with zero bytes
+            (utf16("v 2", true), None),
+            (header.as_bytes().to_vec(), None),
+            (b"\0\x01binary\xffjunk\n".to_vec(), None),
+            (vec![0; 64], None),
+        ] {
+            assert_eq!(utf16_kind(&head), kind, "{head:?}");
+        }
+        let e = refuse_archive(&utf16(header, true)).unwrap_err();
+        assert_eq!(FailureKind::of(&e), FailureKind::Corrupt);
+        assert!(e.to_string().starts_with(
+            "UTF-16 text (little-endian), which flowcost does not read: convert it to UTF-8"
+        ));
     }
 
     #[test]

@@ -204,12 +204,27 @@ fn archives_are_named_not_read_as_lines() {
         why.contains("a tar archive, which flowcost does not read"),
         "{why}"
     );
+    // the first file's text saved as UTF-16 (by an editor or a spreadsheet): its lines were
+    // each malformed for their field count beside the others' counted, exit 0
+    let utf16: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain(
+            String::from_utf8_lossy(&text)
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    let p = extra.path().join("first-utf16.log");
+    std::fs::write(&p, utf16).unwrap();
+    named.push(p);
     // named on the command line, each is a failed input saying what it is
     let nats = w.truth.nat_enis.join(",");
-    for (p, kind) in named
-        .iter()
-        .zip(["a ZIP archive", "a tar archive", "bzip2-compressed data"])
-    {
+    for (p, kind) in named.iter().zip([
+        "a ZIP archive",
+        "a tar archive",
+        "bzip2-compressed data",
+        "UTF-16 text (little-endian), which flowcost does not read: convert it to UTF-8",
+    ]) {
         let (p, one) = (p.to_str().unwrap(), files[0].to_str().unwrap());
         let (r, code) = analyze_json_code(&["--nat-eni", &nats, p, one]);
         assert_eq!(code, Some(7));
