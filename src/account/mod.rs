@@ -315,6 +315,35 @@ pub struct FileStats {
     pub skipped: Option<crate::report::own::OwnOutput>,
 }
 
+impl FileStats {
+    /// Whether the input was read in full and every line of it but headers and blank lines
+    /// is malformed (at least one): no flow log, whatever its name says.
+    pub fn holds_no_record(&self) -> bool {
+        let c = &self.counts;
+        (self.error.is_none() && self.skipped.is_none())
+            && c.malformed > 0
+            && c.malformed + c.headers + c.blank == c.lines
+    }
+
+    /// Mark an input that [`FileStats::holds_no_record`] as one not read
+    /// ([`crate::source::FailureKind::NoRecord`]), saying why by its first malformed line:
+    /// its lines stay in the line counts, and the run is incomplete, where they were malformed
+    /// lines at the foot of a report with exit 0.
+    pub fn mark_no_record(&mut self) {
+        if !self.holds_no_record() {
+            return;
+        }
+        let first = (self.malformed_examples.first())
+            .map(|b| format!(" (line {}: {})", b.line, b.reason))
+            .unwrap_or_default();
+        self.failure = Some(crate::source::FailureKind::NoRecord);
+        self.error = Some(format!(
+            "none of its {} lines is a flow-log record{first}",
+            self.counts.malformed
+        ));
+    }
+}
+
 /// [`FileStats::format`] in JSON: the encoding's name, or `""` when unknown.
 mod format_or_empty {
     use crate::source::Encoding;

@@ -1646,11 +1646,22 @@ fn no_nat(
             first_malformed,
             time_filter: opt.time_filtered(),
             data_span: acc.inputs.dated.first().zip(acc.inputs.dated.last()),
-            incomplete: Incomplete::of(files),
+            // (inputs of no record are what the count of lines parsed explains; inputs lost
+            // are the likeliest reason of all)
+            incomplete: Incomplete::of(&lost(files)),
             no_interface: acc.inputs.odd.no_interface,
             own_outputs: own_outputs_note(files),
         }),
     }
+}
+
+/// The inputs of `files` but those read in full that hold no record
+/// ([`crate::source::FailureKind::NoRecord`]).
+fn lost(files: &[FileStats]) -> Vec<FileStats> {
+    (files.iter())
+        .filter(|f| f.failure != Some(crate::source::FailureKind::NoRecord))
+        .cloned()
+        .collect()
 }
 
 /// Named NAT gateways that the counted records say are wrong: none of them is in any counted
@@ -2088,6 +2099,7 @@ impl QualityFacts<'_> {
 /// The inputs' stats in path order, and their lines' accounting summed.
 fn files_and_lines(acc: &Accumulator) -> (Vec<FileStats>, LineCounts) {
     let mut files = acc.inputs.files.clone();
+    files.iter_mut().for_each(FileStats::mark_no_record);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let mut lines = LineCounts::default();
     for f in &files {

@@ -490,7 +490,8 @@ pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
     }
     if let Some(path) = &scale.partial_out {
         let read = crate::pipeline::read(&cfg)?;
-        let complete = read.acc.inputs.files.iter().all(|f| f.error.is_none());
+        let complete =
+            (read.acc.inputs.files.iter()).all(|f| f.error.is_none() && !f.holds_no_record());
         let inputs = read.acc.inputs.files.len();
         let repeats = crate::analysis::Repeated::of(&read.acc.inputs.repeats.found());
         crate::pipeline::write_partial(&cfg, read, path)?;

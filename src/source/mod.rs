@@ -121,6 +121,9 @@ pub enum FailureKind {
     CutShort,
     /// The data is not what its format says (a corrupt gzip stream, a broken Parquet file).
     Corrupt,
+    /// Read in full, but not one of its lines is a flow-log record (every one malformed: a
+    /// CSV conversion, another layout without its header line).
+    NoRecord,
     /// Any other read error.
     Io,
 }
@@ -135,6 +138,7 @@ impl FailureKind {
             FailureKind::NotFound => "vanished before it was read",
             FailureKind::CutShort => "cut short",
             FailureKind::Corrupt => "corrupt",
+            FailureKind::NoRecord => "no flow-log record in it",
             FailureKind::Io => "read error",
         }
     }

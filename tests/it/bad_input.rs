@@ -767,6 +767,79 @@ fn records_months_apart_split_the_period_and_the_run_says_so() {
 }
 
 #[test]
+fn an_input_none_of_whose_lines_is_a_record_is_one_not_read() {
+    // a world's text beside a copy of one of its files turned into CSV (as a query tool
+    // exports it): its lines were each malformed at the foot of a report with exit 0, its
+    // bytes missing from every figure
+    let (_w, root, clean, victim) = one_file_to_damage(28, Encoding::Text);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("export.csv");
+    let text = std::fs::read_to_string(&victim).unwrap();
+    std::fs::write(&csv, text.replace(' ', ",")).unwrap();
+    let lines = text.lines().count() as u64;
+    let (root_arg, csv_arg) = (root.to_str().unwrap(), csv.to_str().unwrap());
+    let (r, code) = analyze_json_code(&[root_arg, csv_arg]);
+    assert_eq!(code, Some(7));
+    assert_eq!(r.analysis.total, clean.analysis.total);
+    let q = &r.analysis.quality;
+    assert!(!q.complete && !q.reconciled);
+    assert_eq!(
+        q.lines.accounted(),
+        q.lines.lines,
+        "its lines are still counted"
+    );
+    assert_eq!(
+        q.lines.malformed,
+        clean.analysis.quality.lines.malformed + lines
+    );
+    let f = q.files.iter().find(|f| f.path == csv_arg).unwrap();
+    assert_eq!(f.failure, Some(FailureKind::NoRecord));
+    let why = f.error.as_deref().unwrap();
+    assert!(
+        why.starts_with(&format!(
+            "none of its {lines} lines is a flow-log record (line 1: "
+        )),
+        "{why}"
+    );
+    let i = q.incomplete.as_ref().unwrap();
+    assert_eq!((i.inputs, i.by_kind[0].kind), (1, FailureKind::NoRecord));
+    // said first in a table, and on stderr
+    let o = run(&["analyze", "-q", root_arg, csv_arg]);
+    assert_eq!(o.status.code(), Some(7));
+    let out = crate::support::stdout(&o);
+    assert!(out.starts_with("INCOMPLETE: 1 of "), "{out}");
+    assert!(
+        out.contains("no flow-log record in it: 1 input(s)"),
+        "{out}"
+    );
+    assert!(stderr(&o).contains("(exit 7)"), "{}", stderr(&o));
+    // a partial of it says so, and so does the merge
+    let part = dir.path().join("p.partial");
+    let part_arg = part.to_str().unwrap();
+    let o = run(&[
+        "analyze",
+        "-q",
+        "--partial-out",
+        part_arg,
+        root_arg,
+        csv_arg,
+    ]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let o = run(&["merge", "-q", "--format", "json", part_arg]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    // alone, nothing is counted: the lines parsed say why first (exit 3), as before
+    let o = run(&["analyze", "-q", csv_arg]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("0 of {lines} lines parsed as flow-log records")));
+    // a file of only a header, or of nothing, holds no record and is no failure
+    let header = dir.path().join("header.log");
+    std::fs::write(&header, text.lines().next().unwrap()).unwrap();
+    let (r, code) = analyze_json_code(&[root_arg, header.to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    assert_eq!(r.analysis.total, clean.analysis.total);
+}
+
+#[test]
 fn malformed_lines_are_counted_with_their_locations() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("mixed.log");
@@ -830,8 +903,8 @@ fn garbage_and_empty_files_never_panic() {
     let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r.analysis.quality.files.len(), 4);
     assert_eq!(
-        r.analysis.quality.files_with_errors, 2,
-        "the fake gzip and the fake Parquet"
+        r.analysis.quality.files_with_errors, 3,
+        "the fake gzip, the fake Parquet and the garbage, which holds no record"
     );
     let l = &r.analysis.quality.lines;
     assert_eq!(l.accounted(), l.lines);

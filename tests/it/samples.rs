@@ -123,6 +123,10 @@ const KNOWN_JUNK: &[(&str, u64)] = &[
     ("test-v5-all-fields.log", 1),
 ];
 
+/// Samples none of whose lines is a flow-log record (a test suite's junk line; a record
+/// dated 1975): their runs end with exit 7.
+const NO_RECORD_SAMPLES: &[&str] = &["bad.log", "test-v5-all-fields.log"];
+
 /// Samples whose records fall into stretches of time 45 days or more apart (test fixtures
 /// gathering records of 2014, 2015 and 2016): their runs end with exit 9.
 const SPLIT_SAMPLES: &[&str] = &["accept-reject-traffic.log", "test-extra-samples.log"];
@@ -164,9 +168,15 @@ fn every_sample_file_is_read_and_reconciles() {
             let o = support::run(&args);
             let r: flowcost::report::Report = serde_json::from_slice(&o.stdout)
                 .unwrap_or_else(|e| panic!("{name}: {e}: {}", support::stderr(&o)));
-            // fixtures gathering records of years apart: the report is written, marked
+            // fixtures gathering records of years apart, or holding no record at all: the
+            // report is written, marked
             let split = SPLIT_SAMPLES.contains(&name.as_str());
-            let code = if split { 9 } else { 0 };
+            let no_record = NO_RECORD_SAMPLES.contains(&name.as_str());
+            let code = match (split, no_record) {
+                (true, _) => 9,
+                (_, true) => 7,
+                _ => 0,
+            };
             assert_eq!(
                 o.status.code(),
                 Some(code),
@@ -175,8 +185,12 @@ fn every_sample_file_is_read_and_reconciles() {
             );
             assert_eq!(r.analysis.period.split().next().is_some(), split, "{name}");
             let q = &r.analysis.quality;
-            assert!(q.reconciled, "{name}");
-            assert!(q.files[0].error.is_none(), "{name}: {:?}", q.files[0].error);
+            // (an input of no record counts as one not read)
+            assert_eq!(q.reconciled, !no_record, "{name}");
+            assert_eq!(q.lines.accounted(), q.lines.lines, "{name}");
+            let failure = q.files[0].failure;
+            let expected = no_record.then_some(flowcost::source::FailureKind::NoRecord);
+            assert_eq!(failure, expected, "{name}: {:?}", q.files[0].error);
             let junk = KNOWN_JUNK.iter().find(|j| j.0 == name).map_or(0, |j| j.1);
             assert_eq!(
                 q.lines.malformed, junk,
