@@ -414,6 +414,9 @@ pub fn outcome(report: &Report) -> Outcome {
             crate::report::nothing_counted(report)
         );
     }
+    if let Some(m) = malformed_summary(q) {
+        eprintln!("flowcost: warning: {}", escape::clean_lines(m));
+    }
     for n in (q.notes.iter()).filter(|n| n.starts_with(crate::analysis::STALE_RANGES)) {
         eprintln!("flowcost: warning: {n}");
     }
@@ -440,6 +443,27 @@ pub fn outcome(report: &Report) -> Outcome {
         Some(r) => repeated(&crate::report::repeated_summary(r), "report"),
         None => outcome,
     }
+}
+
+/// The malformed lines of a run, for stderr (where an unattended run's log keeps them; the
+/// report has them at its foot): how many, in how many inputs, and the first.
+fn malformed_summary(q: &crate::analysis::Quality) -> Option<String> {
+    let n = q.lines.malformed;
+    if n == 0 {
+        return None;
+    }
+    let bad: Vec<_> = (q.files.iter())
+        .filter(|f| f.counts.malformed > 0)
+        .collect();
+    let first = (bad.first())
+        .and_then(|f| f.malformed_examples.first().map(|b| (f, b)))
+        .map(|(f, b)| format!("; the first: {}:{}: {}", f.path, b.line, b.reason))
+        .unwrap_or_default();
+    Some(format!(
+        "{n} malformed line(s) of {} read, in {} input(s), are in no figure{first} (the data-quality section lists them; --strict makes any fatal)",
+        q.lines.lines,
+        bad.len()
+    ))
 }
 
 /// Tell stderr that the inputs repeat records (`summary`), and what was written anyway.

@@ -813,6 +813,15 @@ fn an_input_none_of_whose_lines_is_a_record_is_one_not_read() {
         "{out}"
     );
     assert!(stderr(&o).contains("(exit 7)"), "{}", stderr(&o));
+    // stderr counts the malformed lines and names the first, where a log of an unattended
+    // run keeps them; a run without any says nothing of them
+    let said = format!(
+        "flowcost: warning: {} malformed line(s) of {} read, in 1 input(s), are in no figure; the first: {csv_arg}:1: ",
+        q.lines.malformed, q.lines.lines
+    );
+    assert!(stderr(&o).contains(&said), "{}", stderr(&o));
+    let o = run(&["analyze", "-q", root_arg]);
+    assert!(!stderr(&o).contains("malformed"), "{}", stderr(&o));
     // a partial of it says so, and so does the merge
     let part = dir.path().join("p.partial");
     let part_arg = part.to_str().unwrap();
