@@ -33,9 +33,35 @@ pub struct PriceTable {
     pub regions: BTreeMap<String, RegionPrices>,
 }
 
+/// Every price is below this, USD per GB or per hour (thousands of times AWS's list prices):
+/// a price at or above it, below zero or not a number is a typo, and would make the savings
+/// negative or infinite.
+pub const MAX_PRICE: f64 = 1000.0;
+
 impl PriceTable {
     pub fn embedded() -> PriceTable {
         serde_json::from_str(EMBEDDED).expect("the embedded price table is valid")
+    }
+
+    /// Why the table cannot price a report, if it cannot: a price below zero, not below
+    /// [`MAX_PRICE`] or not a number (the first by region and name).
+    pub fn check(&self) -> Result<(), String> {
+        for (region, p) in &self.regions {
+            for (name, v) in [
+                ("nat_per_hour", p.nat_per_hour),
+                ("nat_per_gb", p.nat_per_gb),
+                ("endpoint_per_az_hour", p.endpoint_per_az_hour),
+                ("endpoint_per_gb", p.endpoint_per_gb),
+                ("cross_az_per_gb_each_way", p.cross_az_per_gb_each_way),
+            ] {
+                if !(0.0..MAX_PRICE).contains(&v) {
+                    return Err(format!(
+                        "{region}: {name} is {v}, not a price between 0 and {MAX_PRICE} USD"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -334,7 +334,8 @@ impl Partial {
             || st.top > 1_000_000
             || st
                 .nat_price_per_gb
-                .is_some_and(|p| !(0.0..1000.0).contains(&p))
+                .is_some_and(|p| !(0.0..crate::cost::MAX_PRICE).contains(&p))
+            || st.prices.check().is_err()
         {
             return Err(bad(path, "settings out of range"));
         }

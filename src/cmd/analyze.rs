@@ -337,19 +337,27 @@ fn pull_window_of(a: &AnalyzeArgs) -> Result<i64, Error> {
 fn prices_of(a: &AnalyzeArgs) -> Result<PriceTable, Error> {
     match &a.prices {
         None => Ok(PriceTable::embedded()),
-        Some(p) => serde_json::from_slice(&read(p, "--prices").map_err(|e| usage(e.to_string()))?)
-            .map_err(|e| usage(format!("--prices {p}: {e}"))),
+        Some(p) => {
+            let table: PriceTable =
+                serde_json::from_slice(&read(p, "--prices").map_err(|e| usage(e.to_string()))?)
+                    .map_err(|e| usage(format!("--prices {p}: {e}")))?;
+            table
+                .check()
+                .map_err(|e| usage(format!("--prices {p}: {e}")))?;
+            Ok(table)
+        }
     }
 }
 
 /// The numeric settings' bounds: `--nat-price-per-gb`, `--threads`, `--concurrency`.
 fn check_limits(a: &AnalyzeArgs) -> Result<(), Error> {
     if a.nat_price_per_gb
-        .is_some_and(|v| !(0.0..1000.0).contains(&v))
+        .is_some_and(|v| !(0.0..crate::cost::MAX_PRICE).contains(&v))
     {
-        return Err(usage(
-            "--nat-price-per-gb must be between 0 and 1000".into(),
-        ));
+        return Err(usage(format!(
+            "--nat-price-per-gb must be between 0 and {}",
+            crate::cost::MAX_PRICE
+        )));
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let max_threads = (4 * cores).max(8);
@@ -609,6 +617,45 @@ mod tests {
         );
         let m = refused(time_range(&args(&["--month", "0000-01", "x"])));
         assert!(m.starts_with("--month 0000-01"), "{m}");
+    }
+
+    #[test]
+    fn a_price_table_with_a_price_no_region_charges_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = |region: &str, field: &str, value: &str| {
+            let mut t: serde_json::Value = serde_json::from_str(crate::cost::EMBEDDED).unwrap();
+            t["regions"][region][field] = serde_json::from_str(value).unwrap();
+            let p = dir.path().join(format!("{region}-{field}-{value}.json"));
+            std::fs::write(&p, t.to_string()).unwrap();
+            p.display().to_string()
+        };
+        // as shipped, and with a price of zero (a free tier, say): priced
+        let ok = table("us-east-1", "nat_per_gb", "0");
+        assert_eq!(
+            prices_of(&args(&["--prices", &ok, "x"])).unwrap().regions["us-east-1"].nat_per_gb,
+            0.0
+        );
+        // below zero (a savings of minus dollars, exit 0 before), a thousand dollars a GB
+        // or more (savings of $inf), in any field of any region: refused, naming it
+        for (region, field, value) in [
+            ("us-east-1", "nat_per_gb", "-0.045"),
+            ("eu-west-1", "endpoint_per_az_hour", "1e308"),
+            ("us-east-1", "cross_az_per_gb_each_way", "1000"),
+        ] {
+            let p = table(region, field, value);
+            let m = refused(prices_of(&args(&["--prices", &p, "x"])));
+            assert!(
+                m.starts_with(&format!("--prices {p}: {region}: {field} is ")),
+                "{m}"
+            );
+            assert!(m.ends_with("not a price between 0 and 1000 USD"), "{m}");
+        }
+        // a number JSON cannot hold is no table at all
+        let p = dir.path().join("nan.json");
+        std::fs::write(&p, crate::cost::EMBEDDED.replacen("0.045", "NaN", 1)).unwrap();
+        let m = refused(prices_of(&args(&["--prices", p.to_str().unwrap(), "x"])));
+        assert!(m.starts_with("--prices "), "{m}");
+        assert!(crate::cost::PriceTable::embedded().check().is_ok());
     }
 
     #[test]

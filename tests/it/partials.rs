@@ -583,6 +583,20 @@ fn a_forged_partial_with_a_valid_checksum_is_refused_not_trusted() {
         "{}",
         stderr(&o)
     );
+    // a price table with a price no region charges (below zero), as `--prices` refuses it
+    let mut h = header.clone();
+    h.enis = 0;
+    if let Some(p) = h.settings.prices.regions.values_mut().next() {
+        p.nat_per_gb = -0.045;
+    }
+    flowcost::partial::write(&path, &h, &InputStats::default(), |_| Ok(())).unwrap();
+    let o = merge(&[path.display().to_string()]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("settings out of range"),
+        "{}",
+        stderr(&o)
+    );
     // a time range no flag can give (its length would wrap)
     for (since, until) in [(Some(i64::MIN), Some(0)), (None, Some(i64::MAX))] {
         let mut h = header.clone();
