@@ -1474,6 +1474,8 @@ struct NoteFacts<'a> {
     dated: Span,
     /// When the ip-ranges document was made, if its `createDate` reads as a time.
     ranges_created: Option<i64>,
+    /// The regions of NAT bytes in which the ip-ranges document has no S3 range.
+    regions_without_s3: &'a [String],
 }
 
 /// How much older than the records an ip-ranges document may be before the report says so:
@@ -1499,6 +1501,10 @@ fn ranges_created(ranges: &IpRanges) -> Option<i64> {
     let day = crate::time::days_from_civil(y, m as u32, d as u32);
     Some(day * 86_400 + hh * 3600 + mm * 60 + ss)
 }
+
+/// How the note on NAT gateways in a region without S3 ranges begins (its stderr warning
+/// finds it by these words).
+pub const NO_S3_RANGES: &str = "The ip-ranges document in use holds no S3 range of";
 
 /// The note on an ip-ranges document made over [`RANGES_STALE_DAYS`] before the last record.
 fn stale_ranges_note(created: Option<i64>, last: Option<i64>) -> Option<String> {
@@ -1566,6 +1572,12 @@ fn quality_notes(f: &NoteFacts) -> Vec<String> {
     }
     notes.extend(own_outputs_note(f.files));
     notes.extend(stale_ranges_note(f.ranges_created, f.dated.last()));
+    if !f.regions_without_s3.is_empty() {
+        notes.push(format!(
+            "{NO_S3_RANGES} {}, where the NAT gateways carried bytes: S3 traffic there is counted as aws-other or internet, so the S3 figures and what an S3 gateway endpoint would save are too low. The document is older than the region, or cut down; run `flowcost ip-ranges update` (or pass AWS's whole current document with --ip-ranges) and analyse again.",
+            f.regions_without_s3.join(", ")
+        ));
+    }
     if f.given && f.no_nat && !f.client_side {
         let named = f.opt.named_nats();
         let looks: Vec<&str> = f
@@ -1905,6 +1917,7 @@ pub fn analyse_from(
         period: &period,
         records_without_bytes,
         ranges_created: ranges_created(ranges),
+        regions_without_s3: regions_without_s3(&region_bytes, ranges),
     }
     .quality(files, lines, flow_logs);
     let total = classes.total();
@@ -2006,6 +2019,17 @@ fn check_guess(
 
 /// The region whose S3 bytes the NAT gateways carried most of (ties: the first in the
 /// ranges' order).
+/// The regions of `region_bytes` (NAT bytes by the NAT's region) in which `ranges` has no
+/// S3 range: a region newer than the document, or a document cut down by hand.
+fn regions_without_s3(region_bytes: &BTreeMap<u16, u64>, ranges: &IpRanges) -> Vec<String> {
+    (region_bytes.iter())
+        .filter(|(_, &b)| b > 0)
+        .map(|(r, _)| &ranges.regions[*r as usize])
+        .filter(|r| !ranges.s3_regions.contains(r))
+        .cloned()
+        .collect()
+}
+
 fn busiest_region(region_bytes: &BTreeMap<u16, u64>, ranges: &IpRanges) -> Option<String> {
     region_bytes
         .iter()
@@ -2033,6 +2057,8 @@ struct QualityFacts<'a> {
     gateways: &'a [Gateway],
     period: &'a Period,
     records_without_bytes: u64,
+    /// The regions of NAT bytes in which the ip-ranges document has no S3 range.
+    regions_without_s3: Vec<String>,
 }
 
 impl QualityFacts<'_> {
@@ -2076,6 +2102,7 @@ impl QualityFacts<'_> {
             opt,
             dated: acc.inputs.dated,
             ranges_created: self.ranges_created,
+            regions_without_s3: &self.regions_without_s3,
         });
         Quality {
             reconciled: lines.accounted() == lines.lines && incomplete.is_none(),
@@ -3346,6 +3373,7 @@ mod tests {
             opt: &opt,
             dated: Span::default(),
             ranges_created: Some(0),
+            regions_without_s3: &[],
         };
         let notes = quality_notes(&facts);
         assert!(notes.iter().any(|n| n.starts_with(
@@ -3374,5 +3402,36 @@ mod tests {
         assert!(notes
             .iter()
             .any(|n| n.contains("The logs cover 0.04 of the 30.00 days")));
+        assert!(!notes.iter().any(|n| n.starts_with(NO_S3_RANGES)));
+        // NAT bytes in a region without S3 ranges: named
+        let regions = ["sa-west-1".to_string()];
+        let notes = quality_notes(&NoteFacts {
+            regions_without_s3: &regions,
+            ..facts
+        });
+        assert!(notes.iter().any(|n| n.starts_with(&format!(
+            "{NO_S3_RANGES} sa-west-1, where the NAT gateways carried bytes"
+        ))));
+    }
+
+    #[test]
+    fn regions_of_nat_bytes_without_s3_ranges_are_found() {
+        let doc = |s3_region: &str| {
+            format!(
+                r#"{{"syncToken":"1","createDate":"2026-08-01-00-00-00","prefixes":[
+                {{"ip_prefix":"3.5.0.0/16","region":"{s3_region}","service":"S3","network_border_group":"x"}},
+                {{"ip_prefix":"3.6.0.0/16","region":"us-east-1","service":"EC2","network_border_group":"x"}},
+                {{"ip_prefix":"3.7.0.0/16","region":"sa-west-1","service":"EC2","network_border_group":"x"}}],
+                "ipv6_prefixes":[]}}"#
+            )
+        };
+        let ranges = IpRanges::parse(doc("us-east-1").as_bytes(), "t").unwrap();
+        let id = |r: &str| ranges.region_id(r).unwrap();
+        let bytes = BTreeMap::from([(id("us-east-1"), 10), (id("sa-west-1"), 5)]);
+        assert_eq!(regions_without_s3(&bytes, &ranges), ["sa-west-1"]);
+        // a region without NAT bytes is no matter
+        let bytes = BTreeMap::from([(id("us-east-1"), 10), (id("sa-west-1"), 0)]);
+        assert!(regions_without_s3(&bytes, &ranges).is_empty());
+        assert!(regions_without_s3(&BTreeMap::new(), &ranges).is_empty());
     }
 }

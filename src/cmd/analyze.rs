@@ -425,7 +425,8 @@ pub fn outcome(report: &Report) -> Outcome {
     if let Some(m) = malformed_summary(q) {
         eprintln!("flowcost: warning: {}", escape::clean_lines(m));
     }
-    for n in (q.notes.iter()).filter(|n| n.starts_with(crate::analysis::STALE_RANGES)) {
+    let warns = [crate::analysis::STALE_RANGES, crate::analysis::NO_S3_RANGES];
+    for n in (q.notes.iter()).filter(|n| warns.iter().any(|w| n.starts_with(w))) {
         eprintln!("flowcost: warning: {n}");
     }
     if let Some(i) = &report.analysis.quality.incomplete {

@@ -151,3 +151,55 @@ fn show_counts_match_the_published_snapshot() {
     );
     assert!(out.contains("S3 regions:  41 "), "{out}");
 }
+
+#[test]
+fn a_document_without_s3_ranges_of_the_nats_region_is_said() {
+    // the embedded document without its S3 ranges (as a hand-cut one, or one older than a
+    // region): every S3 byte counted as aws-other, "$0.00" saved, nothing on stderr
+    let doc: serde_json::Value = serde_json::from_slice(flowcost::classify::EMBEDDED).unwrap();
+    let mut cut = doc.clone();
+    for list in ["prefixes", "ipv6_prefixes"] {
+        let kept: Vec<serde_json::Value> = (cut[list].as_array().unwrap().iter())
+            .filter(|p| p["service"] != "S3")
+            .cloned()
+            .collect();
+        cut[list] = kept.into();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.json");
+    std::fs::write(&path, cut.to_string()).unwrap();
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/gz");
+    let args = |ranges: &str| {
+        let o = run(
+            dir.path(),
+            &[
+                "analyze",
+                "-q",
+                "--format",
+                "json",
+                "--ip-ranges",
+                ranges,
+                sample,
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+        (r, stderr(&o))
+    };
+    let (r, err) = args(path.to_str().unwrap());
+    assert_eq!(r.analysis.classes.s3.total(), 0);
+    let says = format!("{} us-east-1, where", flowcost::analysis::NO_S3_RANGES);
+    assert!(err.contains(&format!("flowcost: warning: {says}")), "{err}");
+    assert!(r
+        .analysis
+        .quality
+        .notes
+        .iter()
+        .any(|n| n.starts_with(&says)));
+    // the whole document: S3 counted, nothing said
+    let whole = dir.path().join("whole.json");
+    std::fs::write(&whole, doc.to_string()).unwrap();
+    let (r, err) = args(whole.to_str().unwrap());
+    assert!(r.analysis.classes.s3.total() > 0);
+    assert!(!err.contains(flowcost::analysis::NO_S3_RANGES), "{err}");
+}
