@@ -63,6 +63,16 @@ impl Outcome {
         self.max(o)
     }
 
+    /// How a written result with this outcome is marked, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Outcome::Complete => "complete",
+            Outcome::Incomplete => "incomplete",
+            Outcome::Split => "as covering stretches of time far apart",
+            Outcome::Repeated => "as counting records more than once",
+        }
+    }
+
     pub fn exit_code(self) -> i32 {
         match self {
             Outcome::Complete => exit::OK,

@@ -12,7 +12,7 @@ use crate::error::{Error, Outcome};
 use crate::format::{fields, Layout};
 pub use crate::pipeline::Config;
 use crate::pipeline::Shard;
-use crate::report::escape;
+use crate::report::{escape, incomplete_summary, repeated_summary, split_summary};
 use crate::report::{Format, Report};
 use crate::source;
 use crate::source::s3::{S3Options, S3Url};
@@ -429,29 +429,17 @@ pub fn outcome(report: &Report) -> Outcome {
     for n in (q.notes.iter()).filter(|n| warns.iter().any(|w| n.starts_with(w))) {
         eprintln!("flowcost: warning: {n}");
     }
-    if let Some(i) = &report.analysis.quality.incomplete {
-        eprintln!(
-            "flowcost: {}",
-            escape::clean_lines(crate::report::incomplete_summary(i))
-        );
-        eprintln!(
-            "flowcost: the report was written, marked incomplete (exit {})",
-            crate::error::exit::INCOMPLETE
-        );
-    }
-    let mut outcome = Outcome::of(report.analysis.quality.complete);
-    if let Some(s) = crate::report::split_summary(&report.analysis.period) {
-        eprintln!("flowcost: {}", escape::clean_lines(s));
-        eprintln!(
-            "flowcost: the report was written, marked as covering stretches of time far apart (exit {})",
-            crate::error::exit::SPLIT
-        );
-        outcome = outcome.and(Outcome::Split);
-    }
-    match &report.analysis.quality.repeated {
-        Some(r) => repeated(&crate::report::repeated_summary(r), "report"),
-        None => outcome,
-    }
+    marked(
+        [
+            (
+                q.incomplete.as_ref().map(incomplete_summary),
+                Outcome::Incomplete,
+            ),
+            (split_summary(&report.analysis.period), Outcome::Split),
+            (q.repeated.as_ref().map(repeated_summary), Outcome::Repeated),
+        ],
+        "report",
+    )
 }
 
 /// The malformed lines of a run, for stderr (where an unattended run's log keeps them; the
@@ -475,14 +463,27 @@ fn malformed_summary(q: &crate::analysis::Quality) -> Option<String> {
     ))
 }
 
-/// Tell stderr that the inputs repeat records (`summary`), and what was written anyway.
-fn repeated(summary: &str, written: &str) -> Outcome {
-    eprintln!("flowcost: {}", escape::clean_lines(summary.to_string()));
-    eprintln!(
-        "flowcost: the {written} was written, marked as counting records more than once (exit {})",
-        crate::error::exit::REPEATED
-    );
-    Outcome::Repeated
+/// Tell stderr the summary of each mark a written result carries (`marks`: each summary, if
+/// it carries that mark), then, once, what was written and the exit code of the worst mark;
+/// the outcome.
+fn marked(marks: impl IntoIterator<Item = (Option<String>, Outcome)>, written: &str) -> Outcome {
+    let mut worst = Outcome::Complete;
+    let mut how = Vec::new();
+    for (summary, mark) in marks {
+        if let Some(s) = summary {
+            eprintln!("flowcost: {}", escape::clean_lines(s));
+            how.push(mark.describe());
+            worst = worst.and(mark);
+        }
+    }
+    if !how.is_empty() {
+        eprintln!(
+            "flowcost: the {written} was written, marked {} (exit {})",
+            how.join(" and "),
+            worst.exit_code()
+        );
+    }
+    worst
 }
 
 /// Write a result to `output`, or to standard output.
@@ -531,10 +532,11 @@ pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
         if !args.quiet {
             eprintln!("flowcost: wrote the partial result of {inputs} inputs to {path}");
         }
-        return Ok(match repeats {
-            Some(r) => repeated(&crate::report::repeated_summary(&r), "partial result"),
-            None => Outcome::of(complete),
-        });
+        // (a partial's other marks are said where it is merged)
+        let repeated = repeats.as_ref().map(repeated_summary);
+        return Ok(
+            Outcome::of(complete).and(marked([(repeated, Outcome::Repeated)], "partial result"))
+        );
     }
     let started = std::time::Instant::now();
     let report = crate::pipeline::run(&cfg)?;

@@ -741,6 +741,17 @@ fn records_months_apart_split_the_period_and_the_run_says_so() {
     assert_eq!(stretches.len(), 2, "{stretches:?}");
     assert_eq!(stretches[0], (p.from.unwrap(), p.to.unwrap()));
 
+    // beside an input of no record too: each summary, then one line naming both marks and
+    // the exit of the worse
+    let csv = dir.path().join("export.csv");
+    std::fs::write(&csv, whole.replace(' ', ",")).unwrap();
+    let o = run(&["analyze", "-q", export_arg, csv.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(9), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.matches("was written").count(), 1, "{err}");
+    assert!(err.contains("flowcost: INCOMPLETE: 1 of 2 inputs"), "{err}");
+    assert!(err.contains("flowcost: the report was written, marked incomplete and as covering stretches of time far apart (exit 9)"), "{err}");
+
     // the stretch of the world alone: the copy is left out by time, the figures are the
     // folder's
     let until = flowcost::time::format_instant(p.to.unwrap());
