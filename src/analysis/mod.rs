@@ -1323,7 +1323,7 @@ fn top_clients(
 
 /// The period: the time filter's bounds, else the data's span in whole UTC hours (as
 /// coverage is measured), and the days the logs cover within it.
-fn period_of(
+pub fn period_of(
     first_start: Option<i64>,
     last_end: Option<i64>,
     opt: &RunConfig,

@@ -442,6 +442,31 @@ pub fn outcome(report: &Report) -> Outcome {
     )
 }
 
+/// The marks of a partial result, as its merge alone would find them again: inputs not read
+/// in full (or of no record), a period split by empty months (the records' span: the
+/// analysis is the merge's), records read more than once.
+fn partial_marks(
+    acc: &crate::account::Accumulator,
+    run: &RunConfig,
+) -> [(Option<String>, Outcome); 3] {
+    let mut files = acc.inputs.files.clone();
+    files
+        .iter_mut()
+        .for_each(crate::account::FileStats::mark_no_record);
+    let incomplete = crate::analysis::Incomplete::of(&files);
+    let dated = &acc.inputs.dated;
+    let period = crate::analysis::period_of(dated.first(), dated.last(), run, &acc.inputs.hours);
+    let repeats = crate::analysis::Repeated::of(&acc.inputs.repeats.found());
+    [
+        (
+            incomplete.as_ref().map(incomplete_summary),
+            Outcome::Incomplete,
+        ),
+        (split_summary(&period), Outcome::Split),
+        (repeats.as_ref().map(repeated_summary), Outcome::Repeated),
+    ]
+}
+
 /// The malformed lines of a run, for stderr (where an unattended run's log keeps them; the
 /// report has them at its foot): how many, in how many inputs, and the first.
 fn malformed_summary(q: &crate::analysis::Quality) -> Option<String> {
@@ -524,19 +549,13 @@ pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
     }
     if let Some(path) = &scale.partial_out {
         let read = crate::pipeline::read(&cfg)?;
-        let complete =
-            (read.acc.inputs.files.iter()).all(|f| f.error.is_none() && !f.holds_no_record());
+        let marks = partial_marks(&read.acc, &cfg.run);
         let inputs = read.acc.inputs.files.len();
-        let repeats = crate::analysis::Repeated::of(&read.acc.inputs.repeats.found());
         crate::pipeline::write_partial(&cfg, read, path)?;
         if !args.quiet {
             eprintln!("flowcost: wrote the partial result of {inputs} inputs to {path}");
         }
-        // (a partial's other marks are said where it is merged)
-        let repeated = repeats.as_ref().map(repeated_summary);
-        return Ok(
-            Outcome::of(complete).and(marked([(repeated, Outcome::Repeated)], "partial result"))
-        );
+        return Ok(marked(marks, "partial result"));
     }
     let started = std::time::Instant::now();
     let report = crate::pipeline::run(&cfg)?;

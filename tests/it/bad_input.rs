@@ -752,6 +752,16 @@ fn records_months_apart_split_the_period_and_the_run_says_so() {
     assert!(err.contains("flowcost: INCOMPLETE: 1 of 2 inputs"), "{err}");
     assert!(err.contains("flowcost: the report was written, marked incomplete and as covering stretches of time far apart (exit 9)"), "{err}");
 
+    // a partial result of it says so as it is written, and its merge again
+    let part = dir.path().join("split.partial");
+    let part_arg = part.to_str().unwrap();
+    let o = run(&["analyze", "-q", "--partial-out", part_arg, export_arg]);
+    assert_eq!(o.status.code(), Some(9), "{}", stderr(&o));
+    assert!(stderr(&o).contains("flowcost: SPLIT PERIOD: the records fall into 2 stretches"));
+    assert!(stderr(&o).contains("the partial result was written, marked as covering"));
+    let o = run(&["merge", "-q", part_arg]);
+    assert_eq!(o.status.code(), Some(9), "{}", stderr(&o));
+
     // the stretch of the world alone: the copy is left out by time, the figures are the
     // folder's
     let until = flowcost::time::format_instant(p.to.unwrap());
@@ -845,6 +855,11 @@ fn an_input_none_of_whose_lines_is_a_record_is_one_not_read() {
         csv_arg,
     ]);
     assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("flowcost: the partial result was written, marked incomplete (exit 7)"),
+        "{}",
+        stderr(&o)
+    );
     let o = run(&["merge", "-q", "--format", "json", part_arg]);
     assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
     // alone, nothing is counted: the lines parsed say why first (exit 3), as before
