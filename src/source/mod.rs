@@ -888,7 +888,7 @@ pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io:
                 on_read(input.size);
                 return Ok(Opened::Own(kind));
             }
-            refuse_archive(head)?;
+            refuse_unreadable(head)?;
             if small && head.starts_with(&GZIP_MAGIC) {
                 let inflated = gunzip::inflate(
                     |raw| {
@@ -988,7 +988,7 @@ pub fn open_stream(
     if let Some(kind) = own_output(head) {
         return Ok(Opened::Own(kind));
     }
-    refuse_archive(head)?;
+    refuse_unreadable(head)?;
     sniffed(Box::new(reader))
 }
 
@@ -1049,9 +1049,9 @@ fn utf16_kind(head: &[u8]) -> Option<&'static str> {
         .then_some(BE)
 }
 
-/// The error of an input that is an archive or a compression flowcost does not read, or a
-/// text in UTF-16.
-fn refuse_archive(head: &[u8]) -> io::Result<()> {
+/// The error of an input flowcost does not read, by its first bytes: an archive or a
+/// compression ([`archive_kind`]), or a text in UTF-16 ([`utf16_kind`]).
+fn refuse_unreadable(head: &[u8]) -> io::Result<()> {
     let (kind, advice) = match (archive_kind(head), utf16_kind(head)) {
         (Some(kind), _) => (
             kind,
@@ -1085,7 +1085,7 @@ pub fn open_received(
     if let Some(kind) = own_output(head) {
         return Ok(Opened::Own(kind));
     }
-    refuse_archive(head)?;
+    refuse_unreadable(head)?;
     if body.starts_with(&PARQUET_MAGIC) {
         // Parquet needs the whole object (its footer is at the end)
         return match failure {
@@ -1117,7 +1117,7 @@ fn inflated_whole(inflated: gunzip::Inflate) -> io::Result<Option<Opened>> {
     Ok(match inflated {
         gunzip::Inflate::Whole(text) => {
             let head = gunzip::Inflated::bytes(&text);
-            refuse_archive(&head[..head.len().min(own::HEAD)])?;
+            refuse_unreadable(&head[..head.len().min(own::HEAD)])?;
             Some(Opened::Memory(text, Encoding::Gzip))
         }
         gunzip::Inflate::Broken(text, e) => {
@@ -1164,7 +1164,7 @@ fn sniffed(mut reader: Box<dyn BufRead + Send>) -> io::Result<Opened> {
         let mut text = BufReader::with_capacity(256 * 1024, gz);
         let text: Box<dyn BufRead + Send> = match text.fill_buf() {
             Ok(head) => {
-                refuse_archive(&head[..head.len().min(own::HEAD)])?;
+                refuse_unreadable(&head[..head.len().min(own::HEAD)])?;
                 Box::new(text)
             }
             // the first member fails at once: the text is that failure, as it was read
@@ -1490,7 +1490,7 @@ mod tests {
         ] {
             assert_eq!(archive_kind(head), kind, "{head:?}");
         }
-        let e = refuse_archive(b"PK\x03\x04").unwrap_err();
+        let e = refuse_unreadable(b"PK\x03\x04").unwrap_err();
         assert_eq!(FailureKind::of(&e), FailureKind::Corrupt);
         assert!(e
             .to_string()
@@ -1523,7 +1523,7 @@ mod tests {
         ] {
             assert_eq!(utf16_kind(&head), kind, "{head:?}");
         }
-        let e = refuse_archive(&utf16(header, true)).unwrap_err();
+        let e = refuse_unreadable(&utf16(header, true)).unwrap_err();
         assert_eq!(FailureKind::of(&e), FailureKind::Corrupt);
         assert!(e.to_string().starts_with(
             "UTF-16 text (little-endian), which flowcost does not read: convert it to UTF-8"
