@@ -204,6 +204,9 @@ impl Sink for Fan<'_> {
     fn defers(&self) -> bool {
         self.0.iter().all(FileSink::defers)
     }
+    fn flows(&self) -> bool {
+        self.0.iter().any(FileSink::flows)
+    }
     #[inline]
     fn upcoming(&mut self, recs: &[Record<'_>]) {
         for s in &mut self.0 {

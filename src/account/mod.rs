@@ -1487,6 +1487,7 @@ impl Accumulator {
             Some(t) => t - DELIVERY_WINDOW..=t + DELIVERY_WINDOW,
             None => i64::MIN..=i64::MAX,
         };
+        let flows = crate::source::flow_log_id(&stats.path).is_none();
         FileSink {
             acc: self,
             ranges,
@@ -1505,6 +1506,7 @@ impl Accumulator {
             entries: EntrySlots::default(),
             hour: u32::MAX,
             repeats_input: None,
+            flows,
             starts,
         }
     }
@@ -1597,6 +1599,8 @@ pub struct FileSink<'a> {
     /// The starts a record of this input may have: within [`DELIVERY_WINDOW`] of the
     /// delivery time its AWS name carries, any for other names.
     starts: std::ops::RangeInclusive<i64>,
+    /// Whether the input's name carries no flow-log id ([`Sink::flows`]).
+    flows: bool,
 }
 
 /// The table slot of each entry of the reader's current `interface-id` dictionary found so
@@ -1842,13 +1846,32 @@ impl FileSink<'_> {
         let Some(fp) = crate::format::Fingerprint::of(r) else {
             return;
         };
+        let (id, salt) = self.repeats_input();
         let bytes = r.bytes.unwrap_or(0);
+        self.acc.inputs.repeats.note(fp, salt, bytes, id);
+    }
+
+    /// The input's id in [`InputStats::repeats`] and its flow log's salt.
+    fn repeats_input(&mut self) -> (u32, u64) {
         let repeats = &mut self.acc.inputs.repeats;
-        let (id, salt) = *self.repeats_input.get_or_insert_with(|| {
+        *self.repeats_input.get_or_insert_with(|| {
             let flow_log = crate::source::flow_log_id(&self.stats.path).unwrap_or("");
             (repeats.input(&self.stats.path), repeats::salt(flow_log))
-        });
-        repeats.note(fp, salt, bytes, id);
+        })
+    }
+
+    /// Note a counted record of a sampled flow ([`Repeats::note_flow`]).
+    #[inline(never)]
+    fn note_flow(&mut self, r: &Record<'_>) {
+        let (Some(flow), Some(line), Some(start), Some(end)) =
+            (r.flow, r.fingerprint, r.start, r.end)
+        else {
+            return;
+        };
+        let (id, _) = self.repeats_input();
+        let bytes = r.bytes.unwrap_or(0);
+        let repeats = &mut self.acc.inputs.repeats;
+        repeats.note_flow(flow, line.get(), (start, end), bytes, id);
     }
 
     /// A record without `interface-id`: counted (or rejected) apart, in no ENI's figures.
@@ -2086,6 +2109,12 @@ impl Sink for FileSink<'_> {
         true
     }
 
+    /// Flows are sampled in the inputs whose names carry no flow-log id: where the names
+    /// tell flow logs apart, [`crate::overlap`] keeps one per ENI.
+    fn flows(&self) -> bool {
+        self.flows
+    }
+
     /// The aggregates of the ENIs whose runs start among `recs` are asked of the memory at
     /// once: a file's rows go from ENI to ENI, most of them touched once a file, so each run
     /// of a cold ENI otherwise waits for its index entry, its slot and its aggregate in turn.
@@ -2129,6 +2158,9 @@ impl Sink for FileSink<'_> {
         }
         if r.fingerprint.is_some() {
             self.note_line(r);
+        }
+        if r.flow.is_some() {
+            self.note_flow(r);
         }
         let Some(eni) = r.interface_id else {
             self.without_interface(r);

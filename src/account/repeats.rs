@@ -1,31 +1,48 @@
-//! Records given twice: a sample of the counted records' lines ([`crate::format::Fingerprint`]),
-//! kept by the hash of the line and the flow log it comes from, so that a line read again
-//! (two exports whose periods overlap, a file holding its records twice, a copy cut
-//! differently from its original) is seen. AWS writes one record per flow, interface and
-//! aggregation window, so within one flow log two equal lines of a layout that names the flow
-//! are one record counted twice; records of two flow logs are left to
-//! [`crate::overlap`].
+//! Records given twice, found by two samples of the counted records:
 //!
-//! The sample is bounded: past [`MAX_KEPT`] lines the least sample level kept rises by one
-//! and the lines below it are dropped. Merging keeps the union at the least level that fits,
+//! - **lines** ([`crate::format::Fingerprint`]), kept by the hash of the line and the flow
+//!   log it comes from, so that a line read again (two exports whose periods overlap, a file
+//!   holding its records twice, a copy cut differently from its original) is seen. AWS
+//!   writes one record per flow, interface and aggregation window, so within one flow log two
+//!   equal lines of a layout that names the flow are one record counted twice;
+//! - **flows** of the inputs without a flow-log id ([`crate::format::flow_mark`]: the
+//!   interface and the 5-tuple), each with the time its records cover. One flow log's records
+//!   of a flow lie in windows that do not overlap, so their times add up to no more than the
+//!   flow's span; two flow logs on one interface (a security team's and a cost team's,
+//!   exported without their ids, in other layouts or other windows, so that no line repeats)
+//!   record it twice, and the times add up to about twice the span ([`Flow::twice`]).
+//!   Records of flow logs that the inputs' names tell apart are left to [`crate::overlap`].
+//!
+//! Each sample is bounded: past [`MAX_KEPT`] items the least sample level kept rises by one
+//! and the items below it are dropped. Merging keeps the union at the least level that fits,
 //! which is the level one sample of all the records would have reached, so any split of the
-//! input gives the same sample (a property test says so), and a line's copies, kept or
-//! dropped together, are counted exactly.
+//! input gives the same sample (a property test says so), and a line's copies (a flow's
+//! records), kept or dropped together, are counted exactly.
+
+use std::collections::hash_map::Entry;
 
 use serde::{Deserialize, Serialize};
 
 use super::FxMap;
 use crate::format::{Fingerprint, MIN_SAMPLE_LEVEL};
 
-/// The most sampled lines held: a month of records (about 100 M) is sampled one in 8,192,
-/// enough to see an overlap of some 50,000 records. (14,336 lines is what the standard hash
-/// map holds in 16,384 slots, about 0.5 MB; the slots of lines dropped as the level rises
-/// may make it take 32,768 once.)
+/// The most items a sample holds: a month of records (about 100 M) is sampled one line in
+/// 8,192, enough to see an overlap of some 50,000 records. (14,336 items is what the standard
+/// hash map holds in 16,384 slots, about 0.5 MB of lines; the slots of items dropped as the
+/// level rises may make it take 32,768 once.)
 pub const MAX_KEPT: usize = if cfg!(test) { 64 } else { 14_336 };
+
+/// Sampled flows recorded twice that make a finding ([`Found::twice`]), at least, and at
+/// least one in [`TWICE_ONE_IN`] of the sampled flows of two records or more: a flow whose
+/// times are wrong, or a 5-tuple used again within a window by a writer that does not
+/// aggregate as AWS does (the generator's world has some 4 in a million), is not a second
+/// flow log; a second flow log on one interface in a hundred is.
+pub const MIN_FLOWS_TWICE: u64 = 2;
+pub const TWICE_ONE_IN: u64 = 100;
 
 /// What is known of one sampled line: its level, how many times it was read, the bytes of
 /// its record, and the two first of the inputs holding it (by name; `NONE` for none).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Seen {
     level: u8,
     count: u32,
@@ -33,38 +50,242 @@ struct Seen {
     inputs: [u32; 2],
 }
 
+/// The records a sampled flow keeps at most ([`Flow`]).
+pub const KEPT_RECORDS: usize = 4;
+
+/// The most sampled flows held (fewer than lines: each keeps [`KEPT_RECORDS`] records, about
+/// 170 bytes).
+pub const MAX_FLOWS: usize = if cfg!(test) { 32 } else { 4_096 };
+
+/// One record of a sampled flow: the hash of its line (copies of a line are one record), its
+/// times and bytes, and the first input holding it by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Rec {
+    line: u64,
+    start: i64,
+    end: i64,
+    bytes: u64,
+    input: u32,
+}
+
+/// What is known of one sampled flow: its level, and of its distinct records (by line) the
+/// [`KEPT_RECORDS`] of least line hash, in that order (a sample of them that any order of
+/// reading and merging keeps alike).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Flow {
+    level: u8,
+    len: u8,
+    recs: [Rec; KEPT_RECORDS],
+}
+
 const NONE: u32 = u32::MAX;
 
-/// The sample of counted lines, and the names of the inputs it met. Stored (in partial
-/// files) as [`Stored`]: its lines in hash order, so that one sample is one text.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+const NO_REC: Rec = Rec {
+    line: 0,
+    start: 0,
+    end: 0,
+    bytes: 0,
+    input: NONE,
+};
+
+/// An item of a [`Sample`]: its level, how another item of its key is added to it, and its
+/// inputs' ids.
+trait Item: Copy {
+    fn level(&self) -> u8;
+    /// Add `o` (its inputs' ids already this sample's; `names` orders inputs by name).
+    fn absorb(&mut self, o: &Self, names: &[Box<str>]);
+    fn inputs_mut(&mut self) -> impl Iterator<Item = &mut u32>;
+}
+
+impl Item for Seen {
+    fn level(&self) -> u8 {
+        self.level
+    }
+    fn absorb(&mut self, o: &Self, names: &[Box<str>]) {
+        self.count = self.count.saturating_add(o.count);
+        for &i in o.inputs.iter().filter(|&&i| i != NONE) {
+            keep_first(&mut self.inputs, i, names);
+        }
+    }
+    fn inputs_mut(&mut self) -> impl Iterator<Item = &mut u32> {
+        self.inputs.iter_mut().filter(|i| **i != NONE)
+    }
+}
+
+impl Item for Flow {
+    fn level(&self) -> u8 {
+        self.level
+    }
+    fn absorb(&mut self, o: &Self, names: &[Box<str>]) {
+        let by_name = |a: u32, b: u32| match names[a as usize] <= names[b as usize] {
+            true => a,
+            false => b,
+        };
+        let mut all: Vec<Rec> = (self.recs[..usize::from(self.len)].iter())
+            .chain(&o.recs[..usize::from(o.len)])
+            .copied()
+            .collect();
+        all.sort_unstable_by_key(|r| (r.line, r.start, r.end, r.bytes));
+        let mut n = 0;
+        for r in all {
+            match n > 0 && self.recs[n - 1].line == r.line {
+                true => self.recs[n - 1].input = by_name(self.recs[n - 1].input, r.input),
+                false if n < KEPT_RECORDS => {
+                    self.recs[n] = r;
+                    n += 1;
+                }
+                false => break,
+            }
+        }
+        self.len = n as u8;
+    }
+    fn inputs_mut(&mut self) -> impl Iterator<Item = &mut u32> {
+        self.recs[..usize::from(self.len)]
+            .iter_mut()
+            .map(|r| &mut r.input)
+    }
+}
+
+impl Flow {
+    fn recs(&self) -> &[Rec] {
+        &self.recs[..usize::from(self.len)]
+    }
+
+    /// Whether the flow was recorded twice at a time: two of its records overlap by more than
+    /// half the shorter one (one flow log's windows do not overlap at all; a timestamp off by
+    /// a little makes two touch, not cover each other).
+    fn twice(&self) -> bool {
+        let recs = self.recs();
+        (recs.iter().enumerate()).any(|(i, a)| {
+            recs[i + 1..].iter().any(|b| {
+                let overlap = a.end.min(b.end).saturating_sub(a.start.max(b.start));
+                let shorter = (a.end - a.start).min(b.end - b.start);
+                overlap > 0 && overlap.saturating_mul(2) > shorter
+            })
+        })
+    }
+
+    /// The bytes of its records kept.
+    fn bytes(&self) -> u64 {
+        self.recs()
+            .iter()
+            .fold(0u64, |s, r| s.saturating_add(r.bytes))
+    }
+}
+
+/// Items by key, those below the least level kept dropped, at most [`MAX_KEPT`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Sample<V> {
+    level: u8,
+    kept: FxMap<u64, V>,
+}
+
+impl<V> Default for Sample<V> {
+    fn default() -> Self {
+        Sample {
+            level: MIN_SAMPLE_LEVEL,
+            kept: FxMap::default(),
+        }
+    }
+}
+
+impl<V: Item> Sample<V> {
+    /// Add `v` (its inputs' ids already this sample's owner's, whose names are `names`) to
+    /// the item `key`, making room first where it is new and the sample full (`max` items):
+    /// the least level kept rises until the item fits or falls below it. The map never
+    /// holds more than `max` items, so it does not grow past its room for them.
+    #[inline]
+    fn add(&mut self, key: u64, v: V, names: &[Box<str>], max: usize) {
+        if v.level() < self.level {
+            return;
+        }
+        if self.kept.len() >= max && !self.kept.contains_key(&key) {
+            self.make_room(v.level(), max);
+            if v.level() < self.level {
+                return;
+            }
+        }
+        match self.kept.entry(key) {
+            Entry::Vacant(e) => {
+                e.insert(v);
+            }
+            Entry::Occupied(mut e) => e.get_mut().absorb(&v, names),
+        }
+    }
+
+    /// Raise the level until a new item of `level` fits (or falls below it).
+    #[cold]
+    fn make_room(&mut self, level: u8, max: usize) {
+        while self.kept.len() + usize::from(level >= self.level) > max {
+            self.raise(self.level + 1);
+        }
+    }
+
+    fn raise(&mut self, least: u8) {
+        if least > self.level {
+            self.level = least;
+            self.kept.retain(|_, s| s.level() >= least);
+        }
+    }
+
+    /// Fold `o` in, its inputs' ids mapped by `id` (associative and commutative).
+    fn merge(&mut self, o: Sample<V>, id: impl Fn(u32) -> u32, names: &[Box<str>], max: usize) {
+        self.raise(o.level);
+        for (k, mut v) in o.kept {
+            // (ids in name order stay in name order: the names are the same)
+            v.inputs_mut().for_each(|i| *i = id(*i));
+            self.add(k, v, names, max);
+        }
+    }
+
+    /// Whether every item is at or above the level, the level a sample's, and the items at
+    /// most `max`.
+    fn holds_together(&self, max: usize) -> bool {
+        self.kept.len() <= max
+            && self.level >= MIN_SAMPLE_LEVEL
+            && self.level < 64
+            && self.kept.values().all(|v| v.level() >= self.level)
+    }
+}
+
+/// The samples of counted lines and flows, and the names of the inputs they met. Stored (in
+/// partial files) as [`Stored`]: its items in hash order, so that one sample is one text.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "Stored", try_from = "Stored")]
 pub struct Repeats {
-    /// The least level kept.
-    level: u8,
-    lines: FxMap<u64, Seen>,
+    lines: Sample<Seen>,
+    flows: Sample<Flow>,
     names: Vec<Box<str>>,
     ids: FxMap<Box<str>, u32>,
 }
 
-/// [`Repeats`] as stored: each line as `(hash, level, count, bytes, input, input)`.
+/// [`Repeats`] as stored: each line as `(hash, level, count, bytes, input, input)`, each flow
+/// as `(hash, level, records)` (its records in line-hash order).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Stored {
     level: u8,
     lines: Vec<(u64, u8, u32, u64, u32, u32)>,
+    flow_level: u8,
+    flows: Vec<(u64, u8, Vec<Rec>)>,
     names: Vec<Box<str>>,
 }
 
 impl From<Repeats> for Stored {
     fn from(r: Repeats) -> Stored {
-        let mut lines: Vec<_> = (r.lines.into_iter())
+        let mut lines: Vec<_> = (r.lines.kept.into_iter())
             .map(|(k, s)| (k, s.level, s.count, s.bytes, s.inputs[0], s.inputs[1]))
             .collect();
         lines.sort_unstable_by_key(|l| l.0);
+        let mut flows: Vec<_> = (r.flows.kept.into_iter())
+            .map(|(k, f)| (k, f.level, f.recs().to_vec()))
+            .collect();
+        flows.sort_unstable_by_key(|f| f.0);
         Stored {
-            level: r.level,
+            level: r.lines.level,
             lines,
+            flow_level: r.flows.level,
+            flows,
             names: r.names,
         }
     }
@@ -73,42 +294,48 @@ impl From<Repeats> for Stored {
 impl TryFrom<Stored> for Repeats {
     type Error = &'static str;
     fn try_from(s: Stored) -> Result<Repeats, &'static str> {
+        const BAD: &str = "a sample of lines or flows that does not hold together";
         let ids: FxMap<Box<str>, u32> = (s.names.iter().enumerate())
             .map(|(i, n)| (n.clone(), i as u32))
             .collect();
+        let lines = (s.lines.into_iter())
+            .map(|(k, level, count, bytes, a, b)| {
+                let inputs = [a, b];
+                let seen = Seen {
+                    level,
+                    count,
+                    bytes,
+                    inputs,
+                };
+                (k, seen)
+            })
+            .collect();
+        let flows = (s.flows.into_iter())
+            .map(|(k, level, recs)| {
+                let mut flow = Flow {
+                    level,
+                    len: u8::try_from(recs.len()).map_err(|_| BAD)?,
+                    recs: [NO_REC; KEPT_RECORDS],
+                };
+                (flow.recs.get_mut(..recs.len()).ok_or(BAD)?).copy_from_slice(&recs);
+                Ok((k, flow))
+            })
+            .collect::<Result<_, &'static str>>()?;
         let r = Repeats {
-            level: s.level,
-            lines: (s.lines.into_iter())
-                .map(|(k, level, count, bytes, a, b)| {
-                    let inputs = [a, b];
-                    (
-                        k,
-                        Seen {
-                            level,
-                            count,
-                            bytes,
-                            inputs,
-                        },
-                    )
-                })
-                .collect(),
+            lines: Sample {
+                level: s.level,
+                kept: lines,
+            },
+            flows: Sample {
+                level: s.flow_level,
+                kept: flows,
+            },
             ids,
             names: s.names,
         };
         match r.is_consistent() {
             true => Ok(r),
-            false => Err("a sample of lines that does not hold together"),
-        }
-    }
-}
-
-impl Default for Repeats {
-    fn default() -> Self {
-        Repeats {
-            level: MIN_SAMPLE_LEVEL,
-            lines: FxMap::default(),
-            names: Vec::new(),
-            ids: FxMap::default(),
+            false => Err(BAD),
         }
     }
 }
@@ -123,19 +350,37 @@ pub fn salt(flow_log: &str) -> u64 {
         .rotate_left(29)
 }
 
-/// What the sample says: the lines read more than once.
+/// What the samples say: the lines read more than once, and the flows recorded twice.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Found {
     /// Sampled lines read more than once, and the copies read beyond the first of each.
     pub lines: u64,
     pub copies: u64,
-    /// The bytes of those copies' records.
+    /// The bytes of those copies' records, and of every sampled line's records.
     pub copies_bytes: u64,
+    pub bytes: u64,
     /// One record in this many was sampled.
     pub rate: u64,
     /// Pairs of inputs holding a repeated line, with how many sampled lines they share,
     /// most shared first (an input named twice holds lines twice itself).
     pub pairs: Vec<(String, String, u64)>,
+    /// Flows recorded twice, where enough sampled flows were ([`MIN_FLOWS_TWICE`]).
+    pub twice: Option<FoundTwice>,
+}
+
+/// What the sample of flows found: flows recorded twice at a time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FoundTwice {
+    /// One flow in this many was sampled.
+    pub rate: u64,
+    /// Sampled flows of two records or more, and of those the flows recorded twice.
+    pub flows: u64,
+    pub twice: u64,
+    /// The bytes of every sampled flow, and of those the bytes beyond one recording's.
+    pub bytes: u64,
+    pub extra_bytes: u64,
+    /// The inputs holding most sampled flows recorded twice (up to three), with how many.
+    pub inputs: Vec<(String, u64)>,
 }
 
 impl Repeats {
@@ -159,67 +404,56 @@ impl Repeats {
             bytes,
             inputs: [input, NONE],
         };
-        self.add(fp.hash ^ salt, seen, |i| i);
+        (self.lines).add(fp.hash ^ salt, seen, &self.names, MAX_KEPT);
     }
 
-    /// Add what is known of the line `key` (its inputs' ids mapped by `id`), making room
-    /// first where it is new to the sample and the sample is full: the least level kept rises
-    /// until the line fits or falls below it. The map never holds more than [`MAX_KEPT`]
-    /// lines, so it does not grow past its room for them.
+    /// Note a counted record of the sampled flow `flow` ([`crate::format::flow_mark`]), its
+    /// line's hash `line`, from `start` to `end`, read from input `input`.
     #[inline]
-    fn add(&mut self, key: u64, s: Seen, id: impl Fn(u32) -> u32) {
-        if s.level < self.level {
-            return;
-        }
-        if self.lines.len() >= MAX_KEPT && !self.lines.contains_key(&key) {
-            self.make_room(s.level);
-            if s.level < self.level {
-                return;
-            }
-        }
-        let names = &self.names;
-        let mine = self.lines.entry(key).or_insert(Seen {
-            count: 0,
-            inputs: [NONE; 2],
-            ..s
-        });
-        mine.count = mine.count.saturating_add(s.count);
-        for i in s.inputs.into_iter().filter(|&i| i != NONE) {
-            keep_first_two(&mut mine.inputs, id(i), names);
-        }
-    }
-
-    /// Raise the level until a new line of `level` fits (or falls below it).
-    #[cold]
-    fn make_room(&mut self, level: u8) {
-        while self.lines.len() + usize::from(level >= self.level) > MAX_KEPT {
-            self.level += 1;
-            let least = self.level;
-            self.lines.retain(|_, s| s.level >= least);
-        }
+    pub fn note_flow(
+        &mut self,
+        flow: std::num::NonZeroU64,
+        line: u64,
+        times: (i64, i64),
+        bytes: u64,
+        input: u32,
+    ) {
+        let mut f = Flow {
+            level: crate::format::flow_level(flow),
+            len: 1,
+            recs: [NO_REC; KEPT_RECORDS],
+        };
+        f.recs[0] = Rec {
+            line,
+            start: times.0,
+            end: times.1,
+            bytes,
+            input,
+        };
+        (self.flows).add(flow.get(), f, &self.names, MAX_FLOWS);
     }
 
     /// Fold `o` in (associative and commutative).
     pub fn merge(&mut self, o: Repeats) {
         let map: Vec<u32> = o.names.iter().map(|n| self.input(n)).collect();
-        if o.level > self.level {
-            self.level = o.level;
-            let least = self.level;
-            self.lines.retain(|_, s| s.level >= least);
-        }
-        for (k, s) in o.lines {
-            self.add(k, s, |i| map[i as usize]);
-        }
+        let id = |i: u32| map[i as usize];
+        (self.lines).merge(o.lines, id, &self.names, MAX_KEPT);
+        (self.flows).merge(o.flows, id, &self.names, MAX_FLOWS);
     }
 
-    /// The lines read more than once, and where.
+    /// The lines read more than once, the flows recorded twice, and where.
     pub fn found(&self) -> Found {
         let mut f = Found {
-            rate: 1u64 << self.level.min(63),
+            rate: 1u64 << self.lines.level.min(63),
+            twice: self.twice(),
             ..Found::default()
         };
         let mut pairs: std::collections::BTreeMap<(&str, &str), u64> = Default::default();
-        for s in self.lines.values().filter(|s| s.count > 1) {
+        for s in self.lines.kept.values() {
+            f.bytes = (f.bytes).saturating_add(u64::from(s.count).saturating_mul(s.bytes));
+            if s.count < 2 {
+                continue;
+            }
             let extra = u64::from(s.count - 1);
             f.lines += 1;
             f.copies += extra;
@@ -227,34 +461,80 @@ impl Repeats {
             let [a, b] = s.inputs.map(|i| &*self.names[i as usize]);
             *pairs.entry((a, b)).or_default() += 1;
         }
-        let mut pairs: Vec<_> = pairs.into_iter().collect();
-        pairs.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
-        f.pairs = (pairs.into_iter().take(3))
+        f.pairs = most(pairs)
             .map(|((a, b), n)| (a.to_string(), b.to_string(), n))
             .collect();
         f
     }
 
-    /// Whether every sampled line and input name is consistent (a sample read back from a
+    /// The flows recorded twice, if enough were ([`MIN_FLOWS_TWICE`], [`TWICE_ONE_IN`]).
+    fn twice(&self) -> Option<FoundTwice> {
+        let mut t = FoundTwice {
+            rate: 1u64 << self.flows.level.min(63),
+            ..FoundTwice::default()
+        };
+        let mut inputs: std::collections::BTreeMap<&str, u64> = Default::default();
+        for f in self.flows.kept.values() {
+            let bytes = f.bytes();
+            t.bytes = t.bytes.saturating_add(bytes);
+            if f.len < 2 {
+                continue;
+            }
+            t.flows += 1;
+            if !f.twice() {
+                continue;
+            }
+            t.twice += 1;
+            // (a flow recorded twice: one recording's bytes are about half)
+            t.extra_bytes = t.extra_bytes.saturating_add(bytes / 2);
+            let mut holding: Vec<u32> = f.recs().iter().map(|r| r.input).collect();
+            holding.sort_unstable();
+            holding.dedup();
+            for i in holding {
+                *inputs.entry(&self.names[i as usize]).or_default() += 1;
+            }
+        }
+        t.inputs = most(inputs).map(|(a, n)| (a.to_string(), n)).collect();
+        enough(t.twice, t.flows).then_some(t)
+    }
+
+    /// Whether every sampled item and input name is consistent (a sample read back from a
     /// file: input ids inside the names, one id a name, levels at or above the sample's).
     fn is_consistent(&self) -> bool {
         let n = self.names.len() as u32;
         self.ids.len() == self.names.len()
-            && self.lines.len() <= MAX_KEPT
-            && self.level >= MIN_SAMPLE_LEVEL
-            && self.level < 64
-            && self.lines.values().all(|s| {
-                s.level >= self.level
-                    && s.count >= 1
+            && self.lines.holds_together(MAX_KEPT)
+            && self.flows.holds_together(MAX_FLOWS)
+            && self.lines.kept.values().all(|s| {
+                s.count >= 1
                     && s.inputs[0] < n
                     && (s.inputs[1] < n || (s.inputs[1] == NONE && s.count == 1))
+            })
+            && self.flows.kept.values().all(|f| {
+                let recs = f.recs();
+                !recs.is_empty()
+                    && recs.windows(2).all(|w| w[0].line < w[1].line)
+                    && recs.iter().all(|r| r.input < n && r.start <= r.end)
             })
     }
 }
 
+/// Whether `twice` sampled flows recorded twice among `flows` of two records or more make a
+/// finding ([`MIN_FLOWS_TWICE`], [`TWICE_ONE_IN`]).
+fn enough(twice: u64, flows: u64) -> bool {
+    twice >= MIN_FLOWS_TWICE && twice.saturating_mul(TWICE_ONE_IN) >= flows
+}
+
+/// The entries of `counts` most counted first (then by key), the first three.
+fn most<K: Ord>(counts: std::collections::BTreeMap<K, u64>) -> impl Iterator<Item = (K, u64)> {
+    let mut v: Vec<_> = counts.into_iter().collect();
+    v.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+    v.into_iter().take(3)
+}
+
 /// Keep in `two` the two first of its inputs and `input` by name (a multiset: an input may
 /// be there twice), so that which inputs a line names does not depend on the order read.
-fn keep_first_two(two: &mut [u32; 2], input: u32, names: &[Box<str>]) {
+fn keep_first(two: &mut [u32; 2], input: u32, names: &[Box<str>]) {
     let before = |b: u32| b == NONE || names[input as usize] < names[b as usize];
     if before(two[0]) {
         two[1] = two[0];
@@ -329,13 +609,99 @@ mod tests {
             })
             .collect();
         let r = sample(&reads);
-        assert!(r.lines.len() <= MAX_KEPT);
+        assert!(r.lines.kept.len() <= MAX_KEPT);
         let f = r.found();
         assert!(f.rate > 1 << MIN_SAMPLE_LEVEL);
         // each line kept was kept with both of its copies
         assert_eq!(f.lines, f.copies);
-        assert_eq!(f.lines, r.lines.len() as u64);
+        assert_eq!(f.lines, r.lines.kept.len() as u64);
         assert_eq!(f.pairs, vec![("a".into(), "b".into(), f.lines)]);
+    }
+
+    /// A flow mark of level `level` for flow `k` (its hash's leading zeros are the level).
+    fn mark(k: u64, level: u8) -> std::num::NonZeroU64 {
+        std::num::NonZeroU64::new(((1u64 << 63) >> level) | (k << 1) | 1).unwrap()
+    }
+
+    /// A record of a flow: `(flow, level, start, end, input name)`; its line is its flow,
+    /// times and input's layout (`b` inputs write other lines than `a` ones).
+    type FlowRead<'a> = (u64, u8, i64, i64, &'a str);
+
+    fn note_flows(r: &mut Repeats, reads: &[FlowRead<'_>]) {
+        for &(k, level, start, end, name) in reads {
+            let layout = u64::from(name.starts_with('b'));
+            let line = (k << 40) ^ ((start as u64) << 20) ^ ((end as u64) << 1) ^ layout;
+            let id = r.input(name);
+            r.note_flow(mark(k, level), line, (start, end), 100, id);
+        }
+    }
+
+    fn flows(reads: &[FlowRead<'_>]) -> Repeats {
+        let mut r = Repeats::default();
+        note_flows(&mut r, reads);
+        r
+    }
+
+    /// Records of `flows` flows in one-minute windows from `from` (each flow in `input`),
+    /// and in ten-minute windows from `ten` where given.
+    fn windows<'a>(
+        ks: std::ops::Range<u64>,
+        one: &'a str,
+        ten: Option<&'a str>,
+    ) -> Vec<FlowRead<'a>> {
+        let l = MIN_SAMPLE_LEVEL;
+        let mut v = Vec::new();
+        for k in ks {
+            for w in 0..10 {
+                v.push((k, l, 1_000 + w * 60, 1_000 + w * 60 + 59, one));
+            }
+            if let Some(ten) = ten {
+                v.push((k, l, 1_000, 1_599, ten));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn a_flow_recorded_by_two_flow_logs_is_found_and_one_flow_log_is_not() {
+        // one flow log: windows that follow each other (touching in a second) are one recording
+        let one = flows(&windows(0..10, "a", None));
+        let f = one.found();
+        assert_eq!(f.twice, None);
+        // a second flow log with ten-minute windows over the same flows
+        let two = flows(&windows(0..10, "a", Some("b")));
+        let t = two.found().twice.expect("found");
+        assert_eq!((t.flows, t.twice, t.rate), (10, 10, 1 << MIN_SAMPLE_LEVEL));
+        assert_eq!(t.inputs, vec![("a".into(), 10), ("b".into(), 10)]);
+        assert_eq!((t.bytes, t.extra_bytes), (10 * 4 * 100, 10 * 2 * 100));
+        // the same lines read twice are copies (the sample of lines), not a second recording
+        let mut copies = windows(0..10, "a", None);
+        copies.extend(windows(0..10, "a2", None));
+        assert_eq!(flows(&copies).found().twice, None);
+        // the same windows written in another layout are
+        let mut layouts = windows(0..10, "a", None);
+        layouts.extend(windows(0..10, "b", None));
+        assert_eq!(flows(&layouts).found().twice.map(|t| t.twice), Some(10));
+        // a timestamp a little off makes two windows touch, not cover each other
+        let jitter: Vec<FlowRead> = (0..10)
+            .flat_map(|k| [(k, 7, 0, 59, "a"), (k, 7, 55, 119, "a")])
+            .collect();
+        assert_eq!(flows(&jitter).found().twice, None);
+    }
+
+    #[test]
+    fn a_few_flows_recorded_twice_among_many_are_no_finding() {
+        // one flow recorded twice is not enough
+        let mut reads = windows(0..1, "a", Some("b"));
+        assert_eq!(flows(&reads).found().twice, None);
+        // two are, among up to a hundred times as many flows
+        reads.extend(windows(1..2, "a", Some("b")));
+        assert!(flows(&reads).found().twice.is_some());
+        reads.extend(windows(2..30, "a", None));
+        let r = flows(&reads);
+        assert_eq!(r.found().twice.map(|t| (t.flows, t.twice)), Some((30, 2)));
+        // fewer than one in a hundred are not
+        assert!(enough(2, 200) && enough(3, 300) && !enough(2, 201) && !enough(1, 1));
     }
 
     proptest! {
@@ -344,6 +710,7 @@ mod tests {
         #[test]
         fn merged_parts_are_one_sample(
             reads in prop::collection::vec((0u64..150, 0u8..1, 0usize..4), 0..400),
+            flow_reads in prop::collection::vec((0u64..60, 0i64..40, 0i64..3, 0usize..4), 0..400),
             cuts in prop::collection::vec(0usize..400, 0..5),
             reverse in any::<bool>(),
         ) {
@@ -353,20 +720,40 @@ mod tests {
                 // one level a line, as a record's is
                 .map(|(h, _, n)| (h, MIN_SAMPLE_LEVEL + (h % 7) as u8, names[n]))
                 .collect();
-            let whole = sample(&reads);
+            let flow_reads: Vec<FlowRead> = flow_reads
+                .into_iter()
+                // one level a flow; windows of 60 s, some of 120 s over two
+                .map(|(k, w, long, n)| {
+                    let level = MIN_SAMPLE_LEVEL + (k % 5) as u8;
+                    (k, level, w * 60, w * 60 + 59 + 60 * i64::from(long == 2), names[n])
+                })
+                .collect();
+            let whole = {
+                let mut r = sample(&reads);
+                note_flows(&mut r, &flow_reads);
+                r
+            };
             let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(reads.len())).collect();
             cuts.sort_unstable();
             let mut parts = Vec::new();
             let mut from = 0;
             for c in cuts.into_iter().chain([reads.len()]) {
-                parts.push(sample(&reads[from..c]));
+                let mut part = sample(&reads[from..c]);
+                // the flows' records cut at the same shares of their list
+                let at = |i: usize| flow_reads.len() * i / reads.len().max(1);
+                note_flows(&mut part, &flow_reads[at(from)..at(c).max(at(from))]);
+                parts.push(part);
                 from = c;
+            }
+            if reads.is_empty() {
+                note_flows(&mut parts[0], &flow_reads);
             }
             if reverse {
                 parts.reverse();
             }
             let merged = parts.into_iter().reduce(|mut a, b| { a.merge(b); a }).unwrap();
-            prop_assert_eq!(merged.level, whole.level);
+            prop_assert_eq!(merged.lines.level, whole.lines.level);
+            prop_assert_eq!(merged.flows.level, whole.flows.level);
             prop_assert_eq!(merged.found(), whole.found());
             prop_assert!(merged.is_consistent());
             // stored and read back whole
@@ -379,22 +766,42 @@ mod tests {
 
     #[test]
     fn a_stored_sample_that_does_not_hold_together_is_refused() {
+        let stored = |lines: &str, flows: &str, names: &str| {
+            format!(
+                r#"{{"level":7,"lines":[{lines}],"flow_level":7,"flows":[{flows}],"names":[{names}]}}"#
+            )
+        };
+        let rec = |line: u64, start: i64, end: i64, input: u32| {
+            format!(r#"{{"line":{line},"start":{start},"end":{end},"bytes":1,"input":{input}}}"#)
+        };
+        let flow = |recs: &[String]| format!("[5,7,[{}]]", recs.join(","));
         for bad in [
-            r#"{"level":7,"lines":[[1,7,2,0,0,1]],"names":["a"]}"#, // no second input
-            r#"{"level":7,"lines":[[1,6,1,0,0,4294967295]],"names":["a"]}"#, // below the level
-            r#"{"level":7,"lines":[[1,7,2,0,0,0]],"names":["a","a"]}"#, // a name twice
-            r#"{"level":2,"lines":[],"names":[]}"#,
-            r#"{"level":64,"lines":[],"names":[]}"#,
+            stored("[1,7,2,0,0,1]", "", r#""a""#), // no second input
+            stored("[1,6,1,0,0,4294967295]", "", r#""a""#), // below the level
+            stored("[1,7,2,0,0,0]", "", r#""a","a""#), // a name twice
+            r#"{"level":2,"lines":[],"flow_level":7,"flows":[],"names":[]}"#.into(),
+            r#"{"level":64,"lines":[],"flow_level":7,"flows":[],"names":[]}"#.into(),
+            r#"{"level":7,"lines":[],"flow_level":6,"flows":[],"names":[]}"#.into(),
+            stored("", "[5,6,[]]", ""), // a flow of no record
+            stored("", &flow(&[rec(2, 0, 1, 0), rec(1, 0, 1, 0)]), r#""a""#), // out of order
+            stored("", &flow(&[rec(1, 0, 1, 0), rec(1, 0, 1, 0)]), r#""a""#), // a line twice
+            stored("", &flow(&[rec(1, 5, 1, 0)]), r#""a""#), // ends before it starts
+            stored("", &flow(&[rec(1, 0, 1, 1)]), r#""a""#), // no such input
+            stored(
+                "",
+                &flow(&(1..=5).map(|l| rec(l, 0, 1, 0)).collect::<Vec<_>>()),
+                r#""a""#,
+            ),
         ] {
-            assert!(serde_json::from_str::<Repeats>(bad).is_err(), "{bad}");
+            assert!(serde_json::from_str::<Repeats>(&bad).is_err(), "{bad}");
         }
-        let good = r#"{"level":7,"lines":[[1,7,2,0,0,0]],"names":["a"]}"#;
-        assert_eq!(
-            serde_json::from_str::<Repeats>(good)
-                .unwrap()
-                .found()
-                .copies,
-            1
+        let good = stored(
+            "[1,7,2,0,0,0]",
+            &flow(&[rec(1, 0, 60, 0), rec(2, 0, 60, 0)]),
+            r#""a""#,
         );
+        let r = serde_json::from_str::<Repeats>(&good).unwrap();
+        assert_eq!(r.found().copies, 1);
+        assert_eq!(r.flows.kept[&5].recs().len(), 2);
     }
 }

@@ -522,12 +522,50 @@ pub struct Repeated {
     /// Sampled lines read more than once, and their copies beyond the first.
     pub sampled_lines: u64,
     pub sampled_copies: u64,
-    /// The records counted more than once and their bytes, estimated from the sample.
+    /// The records counted more than once and their bytes, estimated from the sample (the
+    /// sampled copies' bytes times the rate: noisy where a few records carry most bytes).
     pub estimated_records: u64,
     pub estimated_bytes: u64,
+    /// The sampled copies' bytes in thousandths of the sampled lines' (copies included):
+    /// the share of the counted bytes read more than once, steadier than `estimated_bytes`.
+    #[serde(default)]
+    pub share_permille: u64,
     /// The pairs of inputs sharing most sampled lines (up to three), by name; an input
     /// named twice holds lines twice itself.
     pub examples: Vec<RepeatedIn>,
+    /// Flows recorded twice at a time in the inputs without a flow-log id, where the sample
+    /// of flows found some: two flow logs on the same network interfaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_twice: Option<RecordedTwice>,
+}
+
+/// Flows whose records overlap in time, which one flow log never writes
+/// ([`crate::account::Repeats`]'s sample of flows).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedTwice {
+    /// One flow in this many was sampled.
+    pub sample_rate: u64,
+    /// Sampled flows of two records or more, and of those the flows recorded twice.
+    pub sampled_flows: u64,
+    pub sampled_flows_twice: u64,
+    /// The bytes of the sampled flows, and of those the bytes counted beyond one recording
+    /// of each; their ratio in thousandths (what share of the bytes of the inputs without a
+    /// flow-log id is counted twice, estimated: a ratio is steadier than a scaled sum when a
+    /// few flows carry most bytes).
+    pub sampled_bytes: u64,
+    pub sampled_bytes_twice: u64,
+    pub share_permille: u64,
+    /// The inputs holding most sampled flows recorded twice (up to three).
+    pub inputs: Vec<TwiceIn>,
+}
+
+/// An input holding flows recorded twice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwiceIn {
+    pub input: String,
+    pub sampled_flows: u64,
 }
 
 /// Two inputs holding the same lines.
@@ -539,22 +577,45 @@ pub struct RepeatedIn {
 }
 
 impl Repeated {
-    /// What the sample found, if any line was read twice.
+    /// What the samples found, if any line was read twice or flows were recorded twice.
     pub fn of(f: &crate::account::RepeatsFound) -> Option<Repeated> {
-        (f.copies > 0).then(|| Repeated {
+        let recorded_twice = f.twice.as_ref().map(|t| RecordedTwice {
+            sample_rate: t.rate,
+            sampled_flows: t.flows,
+            sampled_flows_twice: t.twice,
+            sampled_bytes: t.bytes,
+            sampled_bytes_twice: t.extra_bytes,
+            share_permille: permille(t.extra_bytes, t.bytes),
+            inputs: (t.inputs.iter())
+                .map(|(input, n)| TwiceIn {
+                    input: input.clone(),
+                    sampled_flows: *n,
+                })
+                .collect(),
+        });
+        (f.copies > 0 || recorded_twice.is_some()).then(|| Repeated {
             sample_rate: f.rate,
             sampled_lines: f.lines,
             sampled_copies: f.copies,
             estimated_records: f.copies.saturating_mul(f.rate),
             estimated_bytes: f.copies_bytes.saturating_mul(f.rate),
+            share_permille: permille(f.copies_bytes, f.bytes),
             examples: (f.pairs.iter())
                 .map(|(a, b, n)| RepeatedIn {
                     inputs: [a.clone(), b.clone()],
                     sampled_lines: *n,
                 })
                 .collect(),
+            recorded_twice,
         })
     }
+}
+
+/// `part` in thousandths of `whole` (rounded down; 0 of nothing).
+fn permille(part: u64, whole: u64) -> u64 {
+    (u128::from(part) * 1000)
+        .checked_div(u128::from(whole))
+        .map_or(0, |p| p as u64)
 }
 
 /// Inputs that failed in one way.
@@ -2599,11 +2660,7 @@ impl<'a> EcrEstimate<'a> {
             pulls,
             bytes: total,
             bytes_per_pull: total.checked_div(pulls).unwrap_or(0),
-            share_of_s3_permille: if s3_total > 0 {
-                (total as u128 * 1000 / s3_total as u128) as u64
-            } else {
-                0
-            },
+            share_of_s3_permille: permille(total, s3_total),
             by_service,
             not_via_nat_bytes: self.not_via_nat,
         }

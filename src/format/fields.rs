@@ -258,6 +258,8 @@ pub struct Layout {
     /// Whether a line names its flow: the ENI, both ends with their ports, the protocol and
     /// the window's start ([`Layout::names_flows`]).
     names_flows: bool,
+    /// Where the fields naming a flow across windows are ([`Layout::flow_key`]).
+    flow_key: Option<[u16; 6]>,
 }
 
 /// The fields that together name one record of a flow log: AWS writes one record per flow
@@ -281,6 +283,7 @@ impl Layout {
             read: Vec::new(),
             by_field: None,
             names_flows: false,
+            flow_key: None,
         }
         .indexed()
     }
@@ -307,7 +310,21 @@ impl Layout {
         }
         self.by_field = once.then_some(by_field);
         self.names_flows = flow_names().all(|f| self.names.iter().any(|n| n == f));
+        let position = |f: &str| self.names.iter().position(|n| n == f);
+        let key: Option<Vec<u16>> = (KNOWN_NAMES[2..8].iter())
+            .map(|f| position(f).and_then(|i| u16::try_from(i).ok()))
+            .collect();
+        self.flow_key = key
+            .and_then(|k| k.try_into().ok())
+            .filter(|_| self.names_flows);
         self
+    }
+    /// The positions of `interface-id`, `srcaddr`, `dstaddr`, `srcport`, `dstport` and
+    /// `protocol`, where the layout names its flows ([`Layout::names_flows`]): what one
+    /// flow's records share from one aggregation window to the next (each a window of its
+    /// own, in one flow log).
+    pub fn flow_key(&self) -> Option<&[u16; 6]> {
+        self.flow_key.as_ref()
     }
     /// Whether each line of this layout names its flow ([`flow_names`]), so that two equal
     /// lines of one flow log are one record given twice (a custom format without the ports,

@@ -76,6 +76,9 @@ pub struct Record<'a> {
     /// ([`fingerprint`]); `None` for the others, and for layouts whose lines do not name
     /// their flow.
     pub fingerprint: Option<std::num::NonZeroU64>,
+    /// The record's flow ([`flow_mark`]), where its reader was asked for flows
+    /// ([`Sink::flows`]) and the flow is in the sample.
+    pub flow: Option<std::num::NonZeroU64>,
 }
 
 /// A sampled record's line, as the account stage notes it to find records given twice
@@ -117,10 +120,11 @@ pub fn sample_level(start: Option<i64>, end: Option<i64>, bytes: Option<u64>) ->
 }
 
 /// The hash of a record's line (its text, the record's times and bytes), if the record is in
-/// the sample ([`MIN_SAMPLE_LEVEL`]).
+/// the sample of lines ([`MIN_SAMPLE_LEVEL`]) or of flows ([`Record::flow`], whose records
+/// are told apart by their lines; the sample of lines drops those below its level).
 #[inline]
 pub fn fingerprint(line: &[u8], rec: &Record<'_>) -> Option<std::num::NonZeroU64> {
-    match sample_level(rec.start, rec.end, rec.bytes) >= MIN_SAMPLE_LEVEL {
+    match rec.flow.is_some() || sample_level(rec.start, rec.end, rec.bytes) >= MIN_SAMPLE_LEVEL {
         true => std::num::NonZeroU64::new(hash_line(line.trim_ascii()) | 1),
         false => None,
     }
@@ -129,20 +133,76 @@ pub fn fingerprint(line: &[u8], rec: &Record<'_>) -> Option<std::num::NonZeroU64
 /// A 64-bit hash of a line's bytes: eight bytes at a time folded through a 128-bit multiply,
 /// then mixed (collisions between different lines about as rare as a random 64-bit value's).
 fn hash_line(b: &[u8]) -> u64 {
-    const K: u64 = 0xa076_1d64_78bd_642f;
+    mix64(fold_bytes((b.len() as u64).wrapping_mul(FOLD_K), b))
+}
+
+const FOLD_K: u64 = 0xa076_1d64_78bd_642f;
+
+/// `h` with `b` folded in, eight bytes at a time (the last word padded with zeros).
+#[inline]
+fn fold_bytes(mut h: u64, b: &[u8]) -> u64 {
     const L: u64 = 0xe703_7ed1_a0b4_28db;
     let fold = |a: u64, w: u64| {
-        let p = u128::from(a ^ w ^ L).wrapping_mul(u128::from(K));
+        let p = u128::from(a ^ w ^ L).wrapping_mul(u128::from(FOLD_K));
         (p as u64) ^ ((p >> 64) as u64)
     };
-    let mut h = (b.len() as u64).wrapping_mul(K);
     let mut words = b.chunks_exact(8);
     for w in &mut words {
         h = fold(h, u64::from_le_bytes(w.try_into().expect("eight bytes")));
     }
     let mut tail = [0u8; 8];
     tail[..words.remainder().len()].copy_from_slice(words.remainder());
-    mix64(fold(h, u64::from_le_bytes(tail)))
+    fold(h, u64::from_le_bytes(tail))
+}
+
+/// The flow of a record read from `line` (its tokens at `spans`, its addresses in `rec`): a
+/// hash of the tokens at `key` ([`Layout::flow_key`]), if the flow is in the sample of
+/// flows, about one in 2^k having level `k` or more ([`flow_level`]) and every record of a
+/// flow its level (the sample takes a flow's records together or none of them). The level
+/// comes from what costs little (the addresses already read, the ports' digits); only a
+/// sampled flow's tokens are hashed whole.
+#[inline]
+pub fn flow_mark(
+    line: &[u8],
+    spans: &[(u32, u32)],
+    key: &[u16; 6],
+    rec: &Record<'_>,
+) -> Option<std::num::NonZeroU64> {
+    let token = |at: u16| {
+        let (a, b) = spans[usize::from(at)];
+        &line[a as usize..b as usize]
+    };
+    let digits = |t: &[u8]| t.iter().fold(0u64, |h, &c| (h << 8) | u64::from(c));
+    let addr = |a: Option<IpAddr>| match a {
+        Some(IpAddr::V4(v)) => u64::from(u32::from(v)),
+        Some(IpAddr::V6(v)) => {
+            let x = u128::from(v);
+            (x as u64) ^ ((x >> 64) as u64).rotate_left(17)
+        }
+        None => 0,
+    };
+    let cheap = addr(rec.srcaddr)
+        ^ addr(rec.dstaddr).rotate_left(32)
+        ^ digits(token(key[3])).wrapping_mul(FOLD_K)
+        ^ digits(token(key[4])).rotate_left(24);
+    let level = mix64(cheap).leading_zeros().min(62) as u8;
+    if level < MIN_SAMPLE_LEVEL {
+        return None;
+    }
+    let mut h = FOLD_K;
+    for &at in key {
+        let t = token(at);
+        h = fold_bytes(h ^ t.len() as u64, t);
+    }
+    // (the level in the mark's leading zeros, the hash below them)
+    let mark = ((1u64 << 63) >> level) | (mix64(h) >> (u32::from(level) + 1));
+    std::num::NonZeroU64::new(mark)
+}
+
+/// The sample level of a flow marked by [`flow_mark`].
+#[inline]
+pub fn flow_level(mark: std::num::NonZeroU64) -> u8 {
+    mark.get().leading_zeros() as u8
 }
 
 /// A 64-bit finaliser (every input bit moves every output bit).

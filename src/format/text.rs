@@ -46,6 +46,11 @@ pub trait Sink {
     /// stage asks the memory for the aggregates they will touch, so that the cache misses of
     /// a run of rows overlap instead of following each other; it changes no result.
     fn upcoming(&mut self, _recs: &[Record<'_>]) {}
+    /// Whether this sink wants the records' flows marked ([`Record::flow`]), to find one
+    /// flow recorded twice at a time; asked by a text reader at each block it is fed.
+    fn flows(&self) -> bool {
+        false
+    }
 }
 
 /// What one line is (a transient value: the record stays on the stack).
@@ -399,6 +404,7 @@ pub fn parse_line<'a>(line: &'a [u8], layout: &Layout) -> Result<Line<'a>, Malfo
             &mut [(0, 0); MAX_TOKENS],
             &mut AddrCache::none(),
             None,
+            None,
         )? {
             Kind::Record => Line::Record(rec),
             Kind::Header(h) => Line::Header(h),
@@ -424,6 +430,7 @@ fn parse_into<'a>(
     buf: &mut Spans,
     ips: &mut AddrCache,
     presplit: Option<usize>,
+    flow: Option<&[u16; 6]>,
 ) -> Result<Kind, Malformed> {
     let general;
     let spans: &[(u32, u32)] = match presplit.or_else(|| split(line, buf)) {
@@ -466,6 +473,9 @@ fn parse_into<'a>(
     let found = spans.len();
     if found < expected || (found > expected && tok(expected).first() != Some(&b'#')) {
         return Err(Malformed::FieldCount { expected, found });
+    }
+    if let Some(key) = flow {
+        rec.flow = super::flow_mark(line, spans, key, rec);
     }
     Ok(Kind::Record)
 }
@@ -688,6 +698,8 @@ pub struct Decoder {
     spans: Box<Spans>,
     /// The addresses read from the lines so far, by their text.
     ips: AddrCache,
+    /// Whether the sink of the block being fed wants the records' flows ([`Sink::flows`]).
+    flows: bool,
 }
 
 impl Decoder {
@@ -700,6 +712,7 @@ impl Decoder {
             json: Vec::new(),
             spans: Box::new([(0, 0); MAX_TOKENS]),
             ips: AddrCache::new(),
+            flows: false,
         }
     }
 
@@ -710,6 +723,7 @@ impl Decoder {
 
     /// Parse every line of `block`; the last line may lack its newline.
     pub fn feed<S: Sink>(&mut self, block: &[u8], sink: &mut S) {
+        self.flows = sink.flows();
         let mut batch = Batch::<BATCH>::new();
         let mut start = 0;
         while start < block.len() {
@@ -788,6 +802,7 @@ impl Decoder {
             &mut self.spans,
             &mut self.ips,
             split,
+            self.layout.flow_key().filter(|_| self.flows),
         ) {
             Ok(Kind::Record) => {
                 if self.layout.names_flows() {
@@ -1665,6 +1680,95 @@ mod tests {
         let got = prints(&text, &no_ports);
         assert_eq!(got.len(), 2000);
         assert!(got.iter().all(Option::is_none));
+    }
+
+    /// Collects the records' flows and fingerprints, for a sink that asks for flows.
+    #[derive(Default)]
+    struct Flows(Vec<(Option<std::num::NonZeroU64>, Option<std::num::NonZeroU64>)>);
+
+    impl Sink for Flows {
+        fn record(&mut self, r: &Record<'_>) {
+            self.0.push((r.flow, r.fingerprint));
+        }
+        fn malformed(&mut self, _: u64, _: Malformed) {}
+        fn header(&mut self) {}
+        fn blank(&mut self) {}
+        fn flows(&self) -> bool {
+            true
+        }
+    }
+
+    /// A sample of about one flow in 128 is marked, for a sink that asks: every record of a
+    /// marked flow (its windows, in any layout naming the flow) gets the flow's mark and a
+    /// fingerprint of its line; other flows (another port, another ENI) get other marks or
+    /// none; a sink that does not ask gets none.
+    #[test]
+    fn sampled_flows_are_marked_in_every_layout_and_window() {
+        let v7 = Layout::new(fields::KNOWN_NAMES.iter().map(|n| n.to_string()).collect());
+        let v2 = Layout::default_v2();
+        assert_eq!(v2.flow_key(), Some(&[2, 3, 4, 5, 6, 7]));
+        let line = |layout: &Layout, flow: u64, window: i64| {
+            let t = 1788220800 + window * 60;
+            let v2 = format!(
+                "2 1 eni-{} 10.0.0.{} 52.216.1.9 {} 443 6 3 {} {t} {} ACCEPT OK",
+                flow % 7,
+                flow % 11,
+                30000 + flow,
+                100 + window,
+                t + 59
+            );
+            let more = layout.names.len() - 14;
+            v2 + &" -".repeat(more) + "\n"
+        };
+        let text = |layout: &Layout, windows: std::ops::Range<i64>| -> String {
+            (0..4000)
+                .flat_map(|f| windows.clone().map(move |w| (f, w)))
+                .map(|(f, w)| line(layout, f, w))
+                .collect()
+        };
+        let read = |text: &str, layout: &Layout| {
+            let mut f = Flows::default();
+            decode_slice(text.as_bytes(), layout, &mut f);
+            f.0
+        };
+        let v2_flows = read(&text(&v2, 0..3), &v2);
+        let v7_flows = read(&text(&v7, 2..3), &v7);
+        assert_eq!((v2_flows.len(), v7_flows.len()), (12_000, 4000));
+        let mut marked = 0;
+        for f in 0..4000 {
+            let windows = &v2_flows[f * 3..f * 3 + 3];
+            let other = v7_flows[f];
+            // one mark a flow, in each window and in the other layout
+            assert!(windows.iter().all(|w| w.0 == windows[0].0));
+            assert_eq!(other.0, windows[0].0);
+            if windows[0].0.is_some() {
+                marked += 1;
+                // a marked flow's records are told apart by their lines
+                assert!(windows.iter().chain([&other]).all(|w| w.1.is_some()));
+                assert_ne!(other.1, windows[2].1);
+                assert_ne!(windows[0].1, windows[1].1);
+            }
+        }
+        assert!((15..50).contains(&marked), "{marked} of 4000 flows marked");
+        let distinct: std::collections::BTreeSet<_> = v2_flows.iter().map(|f| f.0).collect();
+        assert_eq!(distinct.len(), marked + 1, "one mark a flow (and none)");
+        // a sink that does not ask gets no flow
+        let mut p = Prints::default();
+        decode_slice(text(&v2, 0..1).as_bytes(), &v2, &mut p);
+        let mut none = Flows::default();
+        struct NoFlows<'a>(&'a mut Flows);
+        impl Sink for NoFlows<'_> {
+            fn record(&mut self, r: &Record<'_>) {
+                self.0.record(r)
+            }
+            fn malformed(&mut self, _: u64, _: Malformed) {}
+            fn header(&mut self) {}
+            fn blank(&mut self) {}
+        }
+        decode_slice(text(&v2, 0..1).as_bytes(), &v2, &mut NoFlows(&mut none));
+        assert!(none.0.iter().all(|f| f.0.is_none()));
+        // only the sampled lines are fingerprinted for it
+        assert_eq!(none.0.iter().map(|f| f.1).collect::<Vec<_>>(), p.0);
     }
 
     /// A decoder holds the records of consecutive lines and shows them before handing them

@@ -126,13 +126,17 @@ pub fn incomplete_summary(i: &crate::analysis::Incomplete) -> String {
 /// What a run that read records more than once found, for people: how many, in which
 /// inputs, and what to do (the first line of every human rendering, and the stderr summary).
 pub fn repeated_summary(r: &crate::analysis::Repeated) -> String {
-    let mut s = format!(
-        "REPEATED RECORDS: about {} counted records ({}) were read more than once (a sample of one line in {} found {} lines read again), so the figures may be too high; give each record once (leave out one of two exports whose periods overlap, or a copy of another input):",
-        r.estimated_records,
-        human(r.estimated_bytes),
-        r.sample_rate,
-        r.sampled_copies
-    );
+    const HEAD: &str = "REPEATED RECORDS: ";
+    let mut s = String::new();
+    if r.sampled_copies > 0 {
+        s = format!(
+            "{HEAD}about {} counted records (about {:.1}% of the counted bytes) were read more than once (a sample of one line in {} found {} lines read again), so the figures may be too high; give each record once (leave out one of two exports whose periods overlap, or a copy of another input):",
+            r.estimated_records,
+            r.share_permille as f64 / 10.0,
+            r.sample_rate,
+            r.sampled_copies
+        );
+    }
     for e in &r.examples {
         let [a, b] = &e.inputs;
         let n = e.sampled_lines;
@@ -140,6 +144,31 @@ pub fn repeated_summary(r: &crate::analysis::Repeated) -> String {
             true => s.push_str(&format!("\n  {a} holds {n} sampled line(s) twice")),
             false => s.push_str(&format!("\n  {a} and {b} share {n} sampled line(s)")),
         }
+    }
+    if let Some(t) = &r.recorded_twice {
+        s.push_str(match s.is_empty() {
+            true => HEAD,
+            false => "\n",
+        });
+        s.push_str(&recorded_twice_summary(t));
+    }
+    s
+}
+
+/// Flows recorded twice, for [`repeated_summary`].
+fn recorded_twice_summary(t: &crate::analysis::RecordedTwice) -> String {
+    let mut s = format!(
+        "about {:.1}% of the bytes of the inputs without a flow-log id were counted twice: {} of the {} sampled flows of two records or more (one flow in {}) have records whose times overlap, which one flow log never writes (one record per flow and aggregation window), so two flow logs record the same network interfaces and their figures may be up to twice too high; give one flow log's inputs at a time, or its S3 deliveries (their names carry the flow-log id, and one flow log per interface is counted):",
+        t.share_permille as f64 / 10.0,
+        t.sampled_flows_twice,
+        t.sampled_flows,
+        t.sample_rate
+    );
+    for i in &t.inputs {
+        s.push_str(&format!(
+            "\n  {} holds {} of those flows",
+            i.input, i.sampled_flows
+        ));
     }
     s
 }

@@ -340,3 +340,78 @@ fn partial_results_carry_the_sample_of_lines() {
     let merged: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(merged.analysis.quality.repeated, Some(found));
 }
+
+/// Two flow logs on one VPC exported without their ids (a security team's with ten-minute
+/// windows, a cost team's with one-minute windows; or one layout beside another): no line of
+/// one is a line of the other, so only the sample of flows sees that every flow is recorded
+/// twice. Each export alone is the truth, exit 0; together, exit 8 naming both, the same
+/// found from a file split among workers and from partial results merged.
+#[test]
+fn two_flow_logs_exported_without_ids_are_found() {
+    use flowcost::generate::Interval;
+    let dir = tempfile::tempdir().unwrap();
+    let export = |seed: u64, fields: FieldSet, interval: Interval, name: &str| {
+        let w = world(
+            &flowcost::generate::Spec {
+                interval,
+                ..spec(seed, fields)
+            },
+            &[Encoding::Gz],
+        );
+        let (header, texts) = texts_of(w.dir.path());
+        let p = dir.path().join(name);
+        std::fs::write(&p, format!("{header}\n{}", texts.concat())).unwrap();
+        (p.display().to_string(), w.truth)
+    };
+    let (cost, truth) = export(51, FieldSet::V5, Interval::OneMinute, "cost-team.log");
+    let (security, _) = export(51, FieldSet::V5, Interval::TenMinutes, "security-team.log");
+    let (v7, _) = export(51, FieldSet::V7, Interval::OneMinute, "v7-export.log");
+    for one in [&cost, &security, &v7] {
+        let (r, code) = analyze_json_code(&[one]);
+        assert_eq!(code, Some(0), "{one}");
+        assert_eq!(r.analysis.classes, truth.nat, "{one}");
+        assert!(r.analysis.quality.repeated.is_none(), "{one}");
+    }
+    for (a, b) in [(&cost, &security), (&cost, &v7)] {
+        let (r, code) = analyze_json_code(&[a, b]);
+        assert_eq!(code, Some(8));
+        let rep = r.analysis.quality.repeated.clone().expect("found");
+        let twice = rep.recorded_twice.as_ref().expect("flows recorded twice");
+        assert!(
+            twice.sampled_flows_twice * 2 > twice.sampled_flows,
+            "{twice:?}"
+        );
+        let named: Vec<&str> = twice.inputs.iter().map(|i| i.input.as_str()).collect();
+        assert!(
+            named.contains(&a.as_str()) && named.contains(&b.as_str()),
+            "{named:?}"
+        );
+        // (the same windows in two layouts: no line of one is the other's)
+        if b == &v7 {
+            assert_eq!(rep.sampled_copies, 0);
+            assert!((400..=500).contains(&twice.share_permille), "{twice:?}");
+        }
+        let (split, code) = analyze_json_code(&[a, b, "--chunk-size", "65536", "-j", "2"]);
+        assert_eq!(code, Some(8));
+        assert_eq!(split.analysis.quality.repeated, Some(rep.clone()));
+        let mut parts = Vec::new();
+        for (k, input) in [a, b].into_iter().enumerate() {
+            let out = dir.path().join(format!("part-{k}.fcp"));
+            let out = out.display().to_string();
+            let o = crate::support::run(&["analyze", "-q", input, "--partial-out", &out]);
+            assert_eq!(o.status.code(), Some(0), "{}", crate::support::stderr(&o));
+            parts.push(out);
+        }
+        let o = crate::support::run(&["merge", "-q", "--format", "json", &parts[0], &parts[1]]);
+        assert_eq!(o.status.code(), Some(8), "{}", crate::support::stderr(&o));
+        let merged: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(merged.analysis.quality.repeated, Some(rep));
+    }
+    // the table says it first, and stderr
+    let o = crate::support::run(&["analyze", "-q", &cost, &v7]);
+    assert_eq!(o.status.code(), Some(8));
+    let out = crate::support::stdout(&o);
+    assert!(out.starts_with("REPEATED RECORDS: about "), "{out}");
+    assert!(out.contains("counted twice"), "{out}");
+    assert!(crate::support::stderr(&o).contains("(exit 8)"));
+}

@@ -424,18 +424,18 @@ fn merge_refuses_damaged_or_foreign_files() {
         (
             "later",
             {
-                let mut b = b"flowcost.partial/4\n".to_vec();
+                let mut b = b"flowcost.partial/5\n".to_vec();
                 b.extend_from_slice(&bytes[19..]);
                 b
             },
-            "format flowcost.partial/4",
+            "format flowcost.partial/5",
         ),
         (
             "report",
             b"{\"schema\": \"flowcost.report/1\"}\n".to_vec(),
-            "no flowcost.partial/3 first line",
+            "no flowcost.partial/4 first line",
         ),
-        ("empty", Vec::new(), "no flowcost.partial/3 first line"),
+        ("empty", Vec::new(), "no flowcost.partial/4 first line"),
     ];
     for (name, b, why) in variants {
         let p = dir.path().join(name).display().to_string();

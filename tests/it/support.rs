@@ -242,21 +242,25 @@ pub fn daily_partials(logs: &str, start: i64, days: i64, dir: &Path) -> Vec<Stri
         .collect()
 }
 
-/// `records` (lines of a world's text) as copy `k` of them: each record's `srcport` (the sixth
-/// field, in the default and v5 layouts) moved by `k`, so that copies are other records, not
-/// the same records read again (which a run reports, exit 8). For fixtures that repeat a
-/// world's records to grow large.
+/// `records` (lines of a world's text) as copy `k` of them: each record's `start` and `end`
+/// (the eleventh and twelfth fields, in the default and v5 layouts) moved by `k` hours, so
+/// that copies are other records, not the same records read again (which a run reports,
+/// exit 8), nor the same flows recorded again at the same time (likewise). For fixtures that
+/// repeat a world's records to grow large.
 pub fn copy_of_records(records: &[u8], k: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(records.len() + records.len() / 50);
+    let later = |f: &[u8]| {
+        let t = std::str::from_utf8(f).ok()?.parse::<i64>().ok()?;
+        Some((t + 3600 * k as i64).to_string())
+    };
     for line in records.split_inclusive(|&b| b == b'\n') {
         let mut fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
-        let port = (fields.get(5))
-            .and_then(|f| std::str::from_utf8(f).ok())
-            .and_then(|f| f.parse::<usize>().ok());
-        match port {
-            Some(p) if k > 0 && fields.len() > 6 => {
-                let moved = ((p + k) % 65_536).to_string();
-                fields[5] = moved.as_bytes();
+        let times =
+            (fields.get(10).and_then(|f| later(f))).zip(fields.get(11).and_then(|f| later(f)));
+        match times {
+            Some((start, end)) if k > 0 && fields.len() > 12 => {
+                fields[10] = start.as_bytes();
+                fields[11] = end.as_bytes();
                 out.extend_from_slice(&fields.join(&b' '));
             }
             _ => out.extend_from_slice(line),

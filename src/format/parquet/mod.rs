@@ -346,6 +346,9 @@ impl<S: Sink> Sink for CountRows<'_, S> {
     fn defers(&self) -> bool {
         self.inner.defers()
     }
+    fn flows(&self) -> bool {
+        self.inner.flows()
+    }
     fn upcoming(&mut self, recs: &[Record<'_>]) {
         self.inner.upcoming(recs)
     }
