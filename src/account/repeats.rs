@@ -35,7 +35,7 @@ pub const MAX_KEPT: usize = if cfg!(test) { 64 } else { 14_336 };
 /// Sampled flows recorded twice that make a finding ([`Found::twice`]), at least, and at
 /// least one in [`TWICE_ONE_IN`] of the sampled flows of two records or more: a flow whose
 /// times are wrong, or a 5-tuple used again within a window by a writer that does not
-/// aggregate as AWS does (the generator's world has some 4 in a million), is not a second
+/// aggregate as AWS does (the generator's worlds have some 4 in 100,000), is not a second
 /// flow log; a second flow log on one interface in a hundred is.
 pub const MIN_FLOWS_TWICE: u64 = 2;
 pub const TWICE_ONE_IN: u64 = 100;
@@ -159,7 +159,7 @@ impl Flow {
         (recs.iter().enumerate()).any(|(i, a)| {
             recs[i + 1..].iter().any(|b| {
                 let overlap = a.end.min(b.end).saturating_sub(a.start.max(b.start));
-                let shorter = (a.end - a.start).min(b.end - b.start);
+                let shorter = (a.end.saturating_sub(a.start)).min(b.end.saturating_sub(b.start));
                 overlap > 0 && overlap.saturating_mul(2) > shorter
             })
         })
