@@ -1567,6 +1567,38 @@ fn ranges_created(ranges: &IpRanges) -> Option<i64> {
 /// finds it by these words).
 pub const NO_S3_RANGES: &str = "The ip-ranges document in use holds no S3 range of";
 
+/// How the note on NAT gateways whose S3 bytes go mostly to other regions begins (its stderr
+/// warning finds it by these words).
+pub const OTHER_REGION_S3: &str = "Most of the NAT gateways' S3 bytes went to S3 in regions";
+
+/// The note on NAT gateways whose S3 bytes go mostly to S3 outside their region, where that is
+/// a tenth of their bytes or more: none of it is what a gateway endpoint saves, and the usual
+/// cause is a region taken wrongly (v2 logs carry no `region`; files not named as AWS
+/// delivers them give none; `--region` then decides).
+fn other_region_s3_note(gateways: &[Gateway]) -> Option<String> {
+    let sum = |c: Class| -> u64 { gateways.iter().map(|g| g.classes.get(c).total()).sum() };
+    let (here, elsewhere) = (sum(Class::S3), sum(Class::S3OtherRegion));
+    let total: u64 = gateways.iter().map(|g| g.total).sum();
+    if elsewhere <= here || elsewhere.saturating_mul(10) < total || total == 0 {
+        return None;
+    }
+    let mut regions: Vec<&str> = (gateways.iter())
+        .filter_map(|g| g.region.as_deref())
+        .collect();
+    regions.sort_unstable();
+    regions.dedup();
+    let pct = |b: u64| b as f64 * 100.0 / total as f64;
+    Some(format!(
+        "{OTHER_REGION_S3} other than the gateways' own ({}): {:.1}% of their bytes, against {:.1}% to S3 in their region. An S3 gateway endpoint serves only its own region's S3, so it saves none of the former. If the gateways are in another region (logs without a region field, in files not named as AWS delivers them, take it from --region), analyse again with --region set to theirs.",
+        match regions.is_empty() {
+            true => "unknown".to_string(),
+            false => regions.join(", "),
+        },
+        pct(elsewhere),
+        pct(here)
+    ))
+}
+
 /// The note on an ip-ranges document made over [`RANGES_STALE_DAYS`] before the last record.
 fn stale_ranges_note(created: Option<i64>, last: Option<i64>) -> Option<String> {
     let days = (last? - created?).div_euclid(86_400);
@@ -1639,6 +1671,7 @@ fn quality_notes(f: &NoteFacts) -> Vec<String> {
             f.regions_without_s3.join(", ")
         ));
     }
+    notes.extend(other_region_s3_note(f.gateways));
     if f.given && f.no_nat && !f.client_side {
         let named = f.opt.named_nats();
         let looks: Vec<&str> = f
@@ -3469,6 +3502,92 @@ mod tests {
         assert!(notes.iter().any(|n| n.starts_with(&format!(
             "{NO_S3_RANGES} sa-west-1, where the NAT gateways carried bytes"
         ))));
+    }
+
+    /// NAT gateways whose S3 bytes go mostly to other regions (a region taken wrongly, or
+    /// buckets far away) are noted with their region and both shares; S3 mostly in their
+    /// region, or other-region S3 a small part of their bytes, is not.
+    #[test]
+    fn s3_bytes_mostly_in_other_regions_are_noted() {
+        let gateway = |region: Option<&str>, here: u64, elsewhere: u64, internet: u64| {
+            let mut classes = ClassBytes::default();
+            classes.s3.download = here;
+            classes.s3_other_region.download = elsewhere;
+            classes.internet.upload = internet;
+            Gateway {
+                eni: "eni-a".into(),
+                private_ips: Vec::new(),
+                az: None,
+                subnet: None,
+                region: region.map(String::from),
+                total: classes.total(),
+                classes,
+                days_private_leg: 0,
+                days_public_leg: 1,
+                cross_check: None,
+                rejected_records: 0,
+                rejected_bytes: 0,
+                covered_seconds: 3600,
+                nat_gateway: None,
+                vpc: None,
+                daily: BTreeMap::new(),
+            }
+        };
+        let wrong = [gateway(Some("us-west-2"), 0, 986, 14)];
+        let note = other_region_s3_note(&wrong).expect("noted");
+        assert!(note.starts_with(&format!(
+            "{OTHER_REGION_S3} other than the gateways' own (us-west-2): 98.6% of their bytes, against 0.0% to S3 in their region."
+        )), "{note}");
+        // two gateways: their regions once each, the shares of their bytes together
+        let two = [
+            gateway(Some("us-west-2"), 100, 500, 0),
+            gateway(Some("eu-west-1"), 0, 300, 100),
+        ];
+        let note = other_region_s3_note(&two).expect("noted");
+        assert!(
+            note.contains("(eu-west-1, us-west-2): 80.0% of their bytes, against 10.0%"),
+            "{note}"
+        );
+        assert!(other_region_s3_note(&[gateway(None, 0, 5, 0)])
+            .unwrap()
+            .contains("(unknown)"));
+        // S3 mostly in the region, other-region S3 under a tenth of the bytes, nothing: none
+        assert_eq!(other_region_s3_note(&[gateway(None, 60, 50, 0)]), None);
+        assert_eq!(other_region_s3_note(&[gateway(None, 0, 9, 91)]), None);
+        assert_eq!(other_region_s3_note(&[gateway(None, 0, 0, 0)]), None);
+        assert_eq!(other_region_s3_note(&[]), None);
+        // and quality_notes carries it
+        let period = period_of(
+            Some(T),
+            Some(T + 3600),
+            &RunConfig::default(),
+            &BTreeSet::new(),
+        );
+        let notes = quality_notes(&NoteFacts {
+            flow_logs: None,
+            client_side: false,
+            any_private: true,
+            any_public: false,
+            cross_az_known: true,
+            skipdata_windows: 0,
+            gateways: &wrong,
+            period: &period,
+            lines: &LineCounts::default(),
+            odd: &Oddities::default(),
+            files_with_errors: 0,
+            files: &[],
+            given: false,
+            no_nat: false,
+            candidates: &[],
+            opt: &RunConfig::default(),
+            dated: Span::default(),
+            ranges_created: None,
+            regions_without_s3: &[],
+        });
+        assert!(
+            notes.iter().any(|n| n.starts_with(OTHER_REGION_S3)),
+            "{notes:?}"
+        );
     }
 
     #[test]

@@ -911,3 +911,37 @@ fn rule_5_a_failed_guess_reads_the_inputs_again_and_answers_the_same() {
     assert!(once.status.success());
     assert!(!crate::support::stderr(&once).contains("reading the inputs again"));
 }
+
+/// Rule 4 taken wrongly: v2 records in a file not named as AWS delivers them take their
+/// region from `--region`; given the wrong one, S3 of the gateways' real region is
+/// s3-other-region and "nothing saved". The report is written (the traffic may really go to
+/// buckets far away) but says so, and stderr warns; the right region says nothing.
+#[test]
+fn rule_4_a_region_given_wrongly_is_pointed_out() {
+    use flowcost::generate::{Encoding, FieldSet};
+    let w = crate::support::world(&crate::support::spec(53, FieldSet::V2), &[Encoding::Gz]);
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export.log.gz");
+    let mut all = Vec::new();
+    for f in crate::support::files_under(&w.dir.path().join(Encoding::Gz.dir())) {
+        all.extend(std::fs::read(f).unwrap());
+    }
+    std::fs::write(&export, all).unwrap();
+    let nats = w.truth.nat_enis.join(",");
+    let export = export.to_str().unwrap();
+    let run = |region: &str| {
+        let args = ["analyze", "-q", "--nat-eni", &nats, "--region", region, export];
+        crate::support::run(&args)
+    };
+    let right = run("us-east-1");
+    assert_eq!(right.status.code(), Some(0));
+    assert!(!crate::support::stderr(&right).contains("regions other"));
+    let wrong = run("us-west-2");
+    assert_eq!(wrong.status.code(), Some(0));
+    let err = crate::support::stderr(&wrong);
+    assert!(
+        err.contains("warning: Most of the NAT gateways' S3 bytes went to S3 in regions other than the gateways' own (us-west-2): "),
+        "{err}"
+    );
+    assert!(crate::support::stdout(&wrong).contains("analyse again with --region set to theirs"));
+}
