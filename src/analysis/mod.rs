@@ -1567,6 +1567,15 @@ fn ranges_created(ranges: &IpRanges) -> Option<i64> {
 /// finds it by these words).
 pub const NO_S3_RANGES: &str = "The ip-ranges document in use holds no S3 range of";
 
+/// Whether a note of the report is also a warning for stderr (an unattended run's log): one
+/// that says the S3 figures may be wrong in a way the data alone cannot settle (an old or cut
+/// ip-ranges document, S3 mostly outside the gateways' region).
+pub fn is_warning(note: &str) -> bool {
+    [STALE_RANGES, NO_S3_RANGES, OTHER_REGION_S3]
+        .iter()
+        .any(|w| note.starts_with(w))
+}
+
 /// How the note on NAT gateways whose S3 bytes go mostly to other regions begins (its stderr
 /// warning finds it by these words).
 pub const OTHER_REGION_S3: &str = "Most of the NAT gateways' S3 bytes went to S3 in regions";

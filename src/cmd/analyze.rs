@@ -425,12 +425,7 @@ pub fn outcome(report: &Report) -> Outcome {
     if let Some(m) = malformed_summary(q) {
         eprintln!("flowcost: warning: {}", escape::clean_lines(m));
     }
-    let warns = [
-        crate::analysis::STALE_RANGES,
-        crate::analysis::NO_S3_RANGES,
-        crate::analysis::OTHER_REGION_S3,
-    ];
-    for n in (q.notes.iter()).filter(|n| warns.iter().any(|w| n.starts_with(w))) {
+    for n in (q.notes.iter()).filter(|n| crate::analysis::is_warning(n)) {
         eprintln!("flowcost: warning: {n}");
     }
     marked(
