@@ -2226,8 +2226,9 @@ impl QualityFacts<'_> {
     }
 }
 
-/// The inputs' stats in path order, and their lines' accounting summed.
-fn files_and_lines(acc: &Accumulator) -> (Vec<FileStats>, LineCounts) {
+/// The inputs' stats in path order (an input of no record marked failed,
+/// [`FileStats::mark_no_record`]), and their lines' accounting summed.
+pub fn files_and_lines(acc: &Accumulator) -> (Vec<FileStats>, LineCounts) {
     let mut files = acc.inputs.files.clone();
     files.iter_mut().for_each(FileStats::mark_no_record);
     files.sort_by(|a, b| a.path.cmp(&b.path));

@@ -448,10 +448,7 @@ fn partial_marks(
     acc: &crate::account::Accumulator,
     run: &RunConfig,
 ) -> [(Option<String>, Outcome); 3] {
-    let mut files = acc.inputs.files.clone();
-    files
-        .iter_mut()
-        .for_each(crate::account::FileStats::mark_no_record);
+    let (files, _) = crate::analysis::files_and_lines(acc);
     let incomplete = crate::analysis::Incomplete::of(&files);
     let dated = &acc.inputs.dated;
     let period = crate::analysis::period_of(dated.first(), dated.last(), run, &acc.inputs.hours);
