@@ -930,7 +930,15 @@ fn rule_4_a_region_given_wrongly_is_pointed_out() {
     let nats = w.truth.nat_enis.join(",");
     let export = export.to_str().unwrap();
     let run = |region: &str| {
-        let args = ["analyze", "-q", "--nat-eni", &nats, "--region", region, export];
+        let args = [
+            "analyze",
+            "-q",
+            "--nat-eni",
+            &nats,
+            "--region",
+            region,
+            export,
+        ];
         crate::support::run(&args)
     };
     let right = run("us-east-1");
