@@ -1507,6 +1507,7 @@ impl Accumulator {
             hour: u32::MAX,
             repeats_input: None,
             flows,
+            fields: 0,
             starts,
         }
     }
@@ -1601,6 +1602,8 @@ pub struct FileSink<'a> {
     starts: std::ops::RangeInclusive<i64>,
     /// Whether the input's name carries no flow-log id ([`Sink::flows`]).
     flows: bool,
+    /// The fields of the records that follow ([`Sink::layout`]).
+    fields: u32,
 }
 
 /// The table slot of each entry of the reader's current `interface-id` dictionary found so
@@ -1863,15 +1866,18 @@ impl FileSink<'_> {
     /// Note a counted record of a sampled flow ([`Repeats::note_flow`]).
     #[inline(never)]
     fn note_flow(&mut self, r: &Record<'_>) {
-        let (Some(flow), Some(line), Some(start), Some(end)) =
-            (r.flow, r.fingerprint, r.start, r.end)
-        else {
+        let (Some(flow), Some(start), Some(end)) = (r.fingerprint, r.start, r.end) else {
             return;
         };
         let (id, _) = self.repeats_input();
         let bytes = r.bytes.unwrap_or(0);
+        // (one record of a flow in one layout: its copies are one, a second flow log's
+        // record of the same window in another layout is another; not `packets`, which a
+        // reader may leave unread)
+        let record = [start as u64, end as u64, bytes];
+        let record = crate::format::hash_words(&record, u64::from(self.fields));
         let repeats = &mut self.acc.inputs.repeats;
-        repeats.note_flow(flow, line.get(), (start, end), bytes, id);
+        repeats.note_flow(flow, record, (start, end), bytes, id);
     }
 
     /// A record without `interface-id`: counted (or rejected) apart, in no ENI's figures.
@@ -2069,6 +2075,7 @@ impl Drop for FileSink<'_> {
 
 impl Sink for FileSink<'_> {
     fn layout(&mut self, fields: usize) {
+        self.fields = fields.min(u32::MAX as usize) as u32;
         if let Some(f) = self
             .tag
             .and_then(|t| self.acc.inputs.flow_log_fields.get_mut(t as usize))
@@ -2157,10 +2164,10 @@ impl Sink for FileSink<'_> {
             return;
         }
         if r.fingerprint.is_some() {
-            self.note_line(r);
-        }
-        if r.flow.is_some() {
-            self.note_flow(r);
+            match r.flow {
+                false => self.note_line(r),
+                true => self.note_flow(r),
+            }
         }
         let Some(eni) = r.interface_id else {
             self.without_interface(r);

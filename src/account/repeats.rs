@@ -6,14 +6,14 @@
 //!   writes one record per flow, interface and aggregation window, so within one flow log two
 //!   equal lines of a layout that names the flow are one record counted twice;
 //! - **flows** of the inputs without a flow-log id ([`crate::format::flow_mark`]: the
-//!   interface and the 5-tuple), each with the time its records cover. One flow log's records
-//!   of a flow lie in windows that do not overlap, so their times add up to no more than the
-//!   flow's span; two flow logs on one interface (a security team's and a cost team's,
-//!   exported without their ids, in other layouts or other windows, so that no line repeats)
-//!   record it twice, and the times add up to about twice the span ([`Flow::twice`]).
-//!   Records of flow logs that the inputs' names tell apart are left to [`crate::overlap`].
+//!   interface and the 5-tuple), each with a few of its distinct records. One flow log's
+//!   records of a flow lie in windows that do not overlap; two flow logs on one interface (a
+//!   security team's and a cost team's, exported without their ids, in other layouts or other
+//!   windows, so that no line repeats) record it twice, and their records cover each other
+//!   ([`Flow::twice`]). Records of flow logs that the inputs' names tell apart are left to
+//!   [`crate::overlap`].
 //!
-//! Each sample is bounded: past [`MAX_KEPT`] items the least sample level kept rises by one
+//! Each sample is bounded: past [`MAX_KEPT`] items (lines) or [`MAX_FLOWS`] items the least sample level kept rises by one
 //! and the items below it are dropped. Merging keeps the union at the least level that fits,
 //! which is the level one sample of all the records would have reached, so any split of the
 //! input gives the same sample (a property test says so), and a line's copies (a flow's
@@ -57,19 +57,21 @@ pub const KEPT_RECORDS: usize = 4;
 /// 170 bytes).
 pub const MAX_FLOWS: usize = if cfg!(test) { 32 } else { 4_096 };
 
-/// One record of a sampled flow: the hash of its line (copies of a line are one record), its
+/// One record of a sampled flow: a hash of what tells one record from another (its times
+/// and bytes, and the number of fields of its layout: copies of a line are one
+/// record, a second flow log's record of the same window in another layout another), its
 /// times and bytes, and the first input holding it by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Rec {
-    line: u64,
+    id: u64,
     start: i64,
     end: i64,
     bytes: u64,
     input: u32,
 }
 
-/// What is known of one sampled flow: its level, and of its distinct records (by line) the
-/// [`KEPT_RECORDS`] of least line hash, in that order (a sample of them that any order of
+/// What is known of one sampled flow: its level, and of its distinct records (by `id`) the
+/// [`KEPT_RECORDS`] of least `id`, in that order (a sample of them that any order of
 /// reading and merging keeps alike).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Flow {
@@ -81,7 +83,7 @@ struct Flow {
 const NONE: u32 = u32::MAX;
 
 const NO_REC: Rec = Rec {
-    line: 0,
+    id: 0,
     start: 0,
     end: 0,
     bytes: 0,
@@ -125,10 +127,10 @@ impl Item for Flow {
             .chain(&o.recs[..usize::from(o.len)])
             .copied()
             .collect();
-        all.sort_unstable_by_key(|r| (r.line, r.start, r.end, r.bytes));
+        all.sort_unstable_by_key(|r| (r.id, r.start, r.end, r.bytes));
         let mut n = 0;
         for r in all {
-            match n > 0 && self.recs[n - 1].line == r.line {
+            match n > 0 && self.recs[n - 1].id == r.id {
                 true => self.recs[n - 1].input = by_name(self.recs[n - 1].input, r.input),
                 false if n < KEPT_RECORDS => {
                     self.recs[n] = r;
@@ -407,13 +409,14 @@ impl Repeats {
         (self.lines).add(fp.hash ^ salt, seen, &self.names, MAX_KEPT);
     }
 
-    /// Note a counted record of the sampled flow `flow` ([`crate::format::flow_mark`]), its
-    /// line's hash `line`, from `start` to `end`, read from input `input`.
+    /// Note a counted record of the sampled flow `flow` ([`crate::format::flow_mark`]), told
+    /// from the flow's other records by `record` ([`Rec`]), lasting `times`, read from input
+    /// `input`.
     #[inline]
     pub fn note_flow(
         &mut self,
         flow: std::num::NonZeroU64,
-        line: u64,
+        record: u64,
         times: (i64, i64),
         bytes: u64,
         input: u32,
@@ -424,7 +427,7 @@ impl Repeats {
             recs: [NO_REC; KEPT_RECORDS],
         };
         f.recs[0] = Rec {
-            line,
+            id: record,
             start: times.0,
             end: times.1,
             bytes,
@@ -513,7 +516,7 @@ impl Repeats {
             && self.flows.kept.values().all(|f| {
                 let recs = f.recs();
                 !recs.is_empty()
-                    && recs.windows(2).all(|w| w[0].line < w[1].line)
+                    && recs.windows(2).all(|w| w[0].id < w[1].id)
                     && recs.iter().all(|r| r.input < n && r.start <= r.end)
             })
     }
@@ -623,16 +626,16 @@ mod tests {
         std::num::NonZeroU64::new(((1u64 << 63) >> level) | (k << 1) | 1).unwrap()
     }
 
-    /// A record of a flow: `(flow, level, start, end, input name)`; its line is its flow,
-    /// times and input's layout (`b` inputs write other lines than `a` ones).
+    /// A record of a flow: `(flow, level, start, end, input name)`; it is told from others
+    /// by its flow, times and input's layout (`b` inputs write another layout than `a` ones).
     type FlowRead<'a> = (u64, u8, i64, i64, &'a str);
 
     fn note_flows(r: &mut Repeats, reads: &[FlowRead<'_>]) {
         for &(k, level, start, end, name) in reads {
             let layout = u64::from(name.starts_with('b'));
-            let line = (k << 40) ^ ((start as u64) << 20) ^ ((end as u64) << 1) ^ layout;
+            let record = (k << 40) ^ ((start as u64) << 20) ^ ((end as u64) << 1) ^ layout;
             let id = r.input(name);
-            r.note_flow(mark(k, level), line, (start, end), 100, id);
+            r.note_flow(mark(k, level), record, (start, end), 100, id);
         }
     }
 
@@ -771,8 +774,8 @@ mod tests {
                 r#"{{"level":7,"lines":[{lines}],"flow_level":7,"flows":[{flows}],"names":[{names}]}}"#
             )
         };
-        let rec = |line: u64, start: i64, end: i64, input: u32| {
-            format!(r#"{{"line":{line},"start":{start},"end":{end},"bytes":1,"input":{input}}}"#)
+        let rec = |id: u64, start: i64, end: i64, input: u32| {
+            format!(r#"{{"id":{id},"start":{start},"end":{end},"bytes":1,"input":{input}}}"#)
         };
         let flow = |recs: &[String]| format!("[5,7,[{}]]", recs.join(","));
         for bad in [
@@ -784,7 +787,7 @@ mod tests {
             r#"{"level":7,"lines":[],"flow_level":6,"flows":[],"names":[]}"#.into(),
             stored("", "[5,6,[]]", ""), // a flow of no record
             stored("", &flow(&[rec(2, 0, 1, 0), rec(1, 0, 1, 0)]), r#""a""#), // out of order
-            stored("", &flow(&[rec(1, 0, 1, 0), rec(1, 0, 1, 0)]), r#""a""#), // a line twice
+            stored("", &flow(&[rec(1, 0, 1, 0), rec(1, 0, 1, 0)]), r#""a""#), // a record twice
             stored("", &flow(&[rec(1, 5, 1, 0)]), r#""a""#), // ends before it starts
             stored("", &flow(&[rec(1, 0, 1, 1)]), r#""a""#), // no such input
             stored(

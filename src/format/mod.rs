@@ -76,9 +76,10 @@ pub struct Record<'a> {
     /// ([`fingerprint`]); `None` for the others, and for layouts whose lines do not name
     /// their flow.
     pub fingerprint: Option<std::num::NonZeroU64>,
-    /// The record's flow ([`flow_mark`]), where its reader was asked for flows
-    /// ([`Sink::flows`]) and the flow is in the sample.
-    pub flow: Option<std::num::NonZeroU64>,
+    /// `fingerprint` holds the record's flow ([`flow_mark`]) instead of its line's hash: its
+    /// reader was asked for flows ([`Sink::flows`]) and the flow is in the sample of flows
+    /// (such a record is in no sample of lines: every copy of its line is flow-sampled too).
+    pub flow: bool,
 }
 
 /// A sampled record's line, as the account stage notes it to find records given twice
@@ -120,11 +121,10 @@ pub fn sample_level(start: Option<i64>, end: Option<i64>, bytes: Option<u64>) ->
 }
 
 /// The hash of a record's line (its text, the record's times and bytes), if the record is in
-/// the sample of lines ([`MIN_SAMPLE_LEVEL`]) or of flows ([`Record::flow`], whose records
-/// are told apart by their lines; the sample of lines drops those below its level).
+/// the sample ([`MIN_SAMPLE_LEVEL`]).
 #[inline]
 pub fn fingerprint(line: &[u8], rec: &Record<'_>) -> Option<std::num::NonZeroU64> {
-    match rec.flow.is_some() || sample_level(rec.start, rec.end, rec.bytes) >= MIN_SAMPLE_LEVEL {
+    match sample_level(rec.start, rec.end, rec.bytes) >= MIN_SAMPLE_LEVEL {
         true => std::num::NonZeroU64::new(hash_line(line.trim_ascii()) | 1),
         false => None,
     }
@@ -203,6 +203,14 @@ pub fn flow_mark(
 #[inline]
 pub fn flow_level(mark: std::num::NonZeroU64) -> u8 {
     mark.get().leading_zeros() as u8
+}
+
+/// A 64-bit hash of `words` and `seed` (a record's numbers, say).
+pub fn hash_words(words: &[u64], seed: u64) -> u64 {
+    let h = words.iter().fold(seed.wrapping_mul(FOLD_K), |h, &w| {
+        fold_bytes(h, &w.to_le_bytes())
+    });
+    mix64(h)
 }
 
 /// A 64-bit finaliser (every input bit moves every output bit).

@@ -474,8 +474,9 @@ fn parse_into<'a>(
     if found < expected || (found > expected && tok(expected).first() != Some(&b'#')) {
         return Err(Malformed::FieldCount { expected, found });
     }
-    if let Some(key) = flow {
-        rec.flow = super::flow_mark(line, spans, key, rec);
+    if let Some(mark) = flow.and_then(|key| super::flow_mark(line, spans, key, rec)) {
+        rec.fingerprint = Some(mark);
+        rec.flow = true;
     }
     Ok(Kind::Record)
 }
@@ -871,11 +872,13 @@ impl<'a, const N: usize> Batch<'a, N> {
     }
 
     /// Fingerprint the record [`Batch::next`] gave room for, read from `line`, if it is in
-    /// the sample ([`super::fingerprint`]).
+    /// the sample ([`super::fingerprint`]) and not a sampled flow's ([`Record::flow`]).
     #[inline]
     fn fingerprint(&mut self, line: &[u8]) {
         let rec = &mut self.recs[self.len];
-        rec.fingerprint = super::fingerprint(line, rec);
+        if !rec.flow {
+            rec.fingerprint = super::fingerprint(line, rec);
+        }
     }
 
     /// Keep the record [`Batch::next`] gave room for; hand the batch over when full.
@@ -1682,13 +1685,16 @@ mod tests {
         assert!(got.iter().all(Option::is_none));
     }
 
-    /// Collects the records' flows and fingerprints, for a sink that asks for flows.
+    /// Collects the records' flows and line fingerprints, for a sink that asks for flows.
     #[derive(Default)]
     struct Flows(Vec<(Option<std::num::NonZeroU64>, Option<std::num::NonZeroU64>)>);
 
     impl Sink for Flows {
         fn record(&mut self, r: &Record<'_>) {
-            self.0.push((r.flow, r.fingerprint));
+            self.0.push(match r.flow {
+                true => (r.fingerprint, None),
+                false => (None, r.fingerprint),
+            });
         }
         fn malformed(&mut self, _: u64, _: Malformed) {}
         fn header(&mut self) {}
@@ -1699,9 +1705,9 @@ mod tests {
     }
 
     /// A sample of about one flow in 128 is marked, for a sink that asks: every record of a
-    /// marked flow (its windows, in any layout naming the flow) gets the flow's mark and a
-    /// fingerprint of its line; other flows (another port, another ENI) get other marks or
-    /// none; a sink that does not ask gets none.
+    /// marked flow (its windows, in any layout naming the flow) gets the flow's mark, in place
+    /// of a fingerprint of its line; other flows (another port, another ENI) get other marks
+    /// or none; a sink that does not ask gets none, and the lines' fingerprints.
     #[test]
     fn sampled_flows_are_marked_in_every_layout_and_window() {
         let v7 = Layout::new(fields::KNOWN_NAMES.iter().map(|n| n.to_string()).collect());
@@ -1714,7 +1720,7 @@ mod tests {
                 flow % 7,
                 flow % 11,
                 30000 + flow,
-                100 + window,
+                100 + window + 1000 * flow as i64,
                 t + 59
             );
             let more = layout.names.len() - 14;
@@ -1743,10 +1749,8 @@ mod tests {
             assert_eq!(other.0, windows[0].0);
             if windows[0].0.is_some() {
                 marked += 1;
-                // a marked flow's records are told apart by their lines
-                assert!(windows.iter().chain([&other]).all(|w| w.1.is_some()));
-                assert_ne!(other.1, windows[2].1);
-                assert_ne!(windows[0].1, windows[1].1);
+                // (a sampled flow's records are in no sample of lines)
+                assert!(windows.iter().chain([&other]).all(|w| w.1.is_none()));
             }
         }
         assert!((15..50).contains(&marked), "{marked} of 4000 flows marked");
@@ -1767,8 +1771,14 @@ mod tests {
         }
         decode_slice(text(&v2, 0..1).as_bytes(), &v2, &mut NoFlows(&mut none));
         assert!(none.0.iter().all(|f| f.0.is_none()));
-        // only the sampled lines are fingerprinted for it
+        // the sampled lines are fingerprinted for it, and for the one that asks, but for
+        // those of sampled flows
         assert_eq!(none.0.iter().map(|f| f.1).collect::<Vec<_>>(), p.0);
+        let asked = read(&text(&v2, 0..1), &v2);
+        for (a, n) in asked.iter().zip(&none.0) {
+            assert_eq!(a.1, if a.0.is_some() { None } else { n.1 });
+        }
+        assert!(p.0.iter().any(Option::is_some));
     }
 
     /// A decoder holds the records of consecutive lines and shows them before handing them
