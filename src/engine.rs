@@ -789,7 +789,9 @@ impl Engine<'_> {
             let block = blocks.get(r.clone());
             let end = memchr::memchr(b'\n', block).unwrap_or(block.len());
             if let Ok(text::Line::Header(h)) = text::parse_line(&block[..end], self.layout) {
-                return h;
+                // (reading the fields the run reads, as a decoder of the whole input does:
+                // a bad value in another field is no malformed line in either)
+                return h.projected(self.layout.keep);
             }
         }
         self.layout.clone()

@@ -966,6 +966,13 @@ fn one_large_file_split_across_workers_gives_the_same_answer() {
     let bad_at = lines.len() * 2 / 3;
     let mut with_bad: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
     with_bad.insert(bad_at, "eni-x not-an-address".into());
+    // and a bad value in a field the run does not read (`packets`): no malformed line,
+    // whole or split
+    let odd_at = lines.len() / 3;
+    let mut odd: Vec<&str> = with_bad[odd_at].split(' ').collect();
+    assert!(odd.len() > 9 && odd[8].parse::<u64>().is_ok(), "{odd:?}");
+    odd[8] = "many";
+    with_bad[odd_at] = odd.join(" ");
     text = with_bad.join("\n") + "\n";
     std::fs::write(&big, &text).unwrap();
     let p = big.to_str().unwrap();
@@ -976,6 +983,7 @@ fn one_large_file_split_across_workers_gives_the_same_answer() {
         serde_json::to_value(&split.analysis).unwrap(),
         serde_json::to_value(&whole.analysis).unwrap()
     );
+    assert_eq!(split.analysis.quality.lines.malformed, 1);
     let ex = &split.analysis.quality.files[0].malformed_examples;
     assert_eq!(ex.len(), 1);
     assert_eq!(
