@@ -93,6 +93,8 @@ const NO_REC: Rec = Rec {
 /// An item of a [`Sample`]: its level, how another item of its key is added to it, and its
 /// inputs' ids.
 trait Item: Copy {
+    /// The most items a sample of them holds.
+    const MAX: usize;
     fn level(&self) -> u8;
     /// Add `o` (its inputs' ids already this sample's; `names` orders inputs by name).
     fn absorb(&mut self, o: &Self, names: &[Box<str>]);
@@ -100,6 +102,7 @@ trait Item: Copy {
 }
 
 impl Item for Seen {
+    const MAX: usize = MAX_KEPT;
     fn level(&self) -> u8 {
         self.level
     }
@@ -115,6 +118,7 @@ impl Item for Seen {
 }
 
 impl Item for Flow {
+    const MAX: usize = MAX_FLOWS;
     fn level(&self) -> u8 {
         self.level
     }
@@ -123,13 +127,15 @@ impl Item for Flow {
             true => a,
             false => b,
         };
-        let mut all: Vec<Rec> = (self.recs[..usize::from(self.len)].iter())
-            .chain(&o.recs[..usize::from(o.len)])
-            .copied()
-            .collect();
+        // (both lists on the stack: no allocation a sampled record)
+        let (mine, theirs) = (usize::from(self.len), usize::from(o.len));
+        let mut both = [NO_REC; 2 * KEPT_RECORDS];
+        both[..mine].copy_from_slice(&self.recs[..mine]);
+        both[mine..mine + theirs].copy_from_slice(&o.recs[..theirs]);
+        let all = &mut both[..mine + theirs];
         all.sort_unstable_by_key(|r| (r.id, r.start, r.end, r.bytes));
         let mut n = 0;
-        for r in all {
+        for &r in all.iter() {
             match n > 0 && self.recs[n - 1].id == r.id {
                 true => self.recs[n - 1].input = by_name(self.recs[n - 1].input, r.input),
                 false if n < KEPT_RECORDS => {
@@ -193,16 +199,16 @@ impl<V> Default for Sample<V> {
 
 impl<V: Item> Sample<V> {
     /// Add `v` (its inputs' ids already this sample's owner's, whose names are `names`) to
-    /// the item `key`, making room first where it is new and the sample full (`max` items):
+    /// the item `key`, making room first where it is new and the sample full ([`Item::MAX`] items):
     /// the least level kept rises until the item fits or falls below it. The map never
-    /// holds more than `max` items, so it does not grow past its room for them.
+    /// holds more than that, so it does not grow past its room for them.
     #[inline]
-    fn add(&mut self, key: u64, v: V, names: &[Box<str>], max: usize) {
+    fn add(&mut self, key: u64, v: V, names: &[Box<str>]) {
         if v.level() < self.level {
             return;
         }
-        if self.kept.len() >= max && !self.kept.contains_key(&key) {
-            self.make_room(v.level(), max);
+        if self.kept.len() >= V::MAX && !self.kept.contains_key(&key) {
+            self.make_room(v.level());
             if v.level() < self.level {
                 return;
             }
@@ -217,8 +223,8 @@ impl<V: Item> Sample<V> {
 
     /// Raise the level until a new item of `level` fits (or falls below it).
     #[cold]
-    fn make_room(&mut self, level: u8, max: usize) {
-        while self.kept.len() + usize::from(level >= self.level) > max {
+    fn make_room(&mut self, level: u8) {
+        while self.kept.len() + usize::from(level >= self.level) > V::MAX {
             self.raise(self.level + 1);
         }
     }
@@ -231,19 +237,19 @@ impl<V: Item> Sample<V> {
     }
 
     /// Fold `o` in, its inputs' ids mapped by `id` (associative and commutative).
-    fn merge(&mut self, o: Sample<V>, id: impl Fn(u32) -> u32, names: &[Box<str>], max: usize) {
+    fn merge(&mut self, o: Sample<V>, id: impl Fn(u32) -> u32, names: &[Box<str>]) {
         self.raise(o.level);
         for (k, mut v) in o.kept {
             // (ids in name order stay in name order: the names are the same)
             v.inputs_mut().for_each(|i| *i = id(*i));
-            self.add(k, v, names, max);
+            self.add(k, v, names);
         }
     }
 
     /// Whether every item is at or above the level, the level a sample's, and the items at
-    /// most `max`.
-    fn holds_together(&self, max: usize) -> bool {
-        self.kept.len() <= max
+    /// most [`Item::MAX`].
+    fn holds_together(&self) -> bool {
+        self.kept.len() <= V::MAX
             && self.level >= MIN_SAMPLE_LEVEL
             && self.level < 64
             && self.kept.values().all(|v| v.level() >= self.level)
@@ -406,7 +412,7 @@ impl Repeats {
             bytes,
             inputs: [input, NONE],
         };
-        (self.lines).add(fp.hash ^ salt, seen, &self.names, MAX_KEPT);
+        (self.lines).add(fp.hash ^ salt, seen, &self.names);
     }
 
     /// Note a counted record of the sampled flow `flow` ([`crate::format::flow_mark`]), told
@@ -433,15 +439,15 @@ impl Repeats {
             bytes,
             input,
         };
-        (self.flows).add(flow.get(), f, &self.names, MAX_FLOWS);
+        (self.flows).add(flow.get(), f, &self.names);
     }
 
     /// Fold `o` in (associative and commutative).
     pub fn merge(&mut self, o: Repeats) {
         let map: Vec<u32> = o.names.iter().map(|n| self.input(n)).collect();
         let id = |i: u32| map[i as usize];
-        (self.lines).merge(o.lines, id, &self.names, MAX_KEPT);
-        (self.flows).merge(o.flows, id, &self.names, MAX_FLOWS);
+        (self.lines).merge(o.lines, id, &self.names);
+        (self.flows).merge(o.flows, id, &self.names);
     }
 
     /// The lines read more than once, the flows recorded twice, and where.
@@ -506,8 +512,8 @@ impl Repeats {
     fn is_consistent(&self) -> bool {
         let n = self.names.len() as u32;
         self.ids.len() == self.names.len()
-            && self.lines.holds_together(MAX_KEPT)
-            && self.flows.holds_together(MAX_FLOWS)
+            && self.lines.holds_together()
+            && self.flows.holds_together()
             && self.lines.kept.values().all(|s| {
                 s.count >= 1
                     && s.inputs[0] < n
