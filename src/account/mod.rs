@@ -2458,7 +2458,7 @@ mod tests {
                             Field::SubnetId,
                             Field::EcsTaskId,
                         ]),
-                        row: i,
+                        row: i as u32,
                         from: &columns,
                     }),
                     ..r

@@ -28,6 +28,11 @@ pub enum Field {
     EcsClusterName,
     EcsServiceName,
     EcsTaskId,
+    /// The ports and protocol: read only from Parquet inputs whose names carry no flow-log id
+    /// ([`FLOW_PORTS`]), where they name a record's flow; text reads them from its tokens.
+    SrcPort,
+    DstPort,
+    Protocol,
     /// A field the engine does not need (known or not): tolerated and skipped.
     Other,
 }
@@ -160,6 +165,9 @@ pub fn field_of(name: &str) -> Field {
         "ecs-cluster-name" => Field::EcsClusterName,
         "ecs-service-name" => Field::EcsServiceName,
         "ecs-task-id" => Field::EcsTaskId,
+        "srcport" => Field::SrcPort,
+        "dstport" => Field::DstPort,
+        "protocol" => Field::Protocol,
         _ => Field::Other,
     }
 }
@@ -242,6 +250,18 @@ pub const ENGINE_FIELDS: FieldSet = FieldSet::of(&[
     Field::EcsServiceName,
     Field::EcsTaskId,
 ]);
+
+/// The fields that, with the ENI and the addresses, name a record's flow: a Parquet reader
+/// reads their columns only for a sink that samples flows ([`crate::format::text::Sink::flows`]);
+/// the engine's layouts leave them out ([`ENGINE_FIELDS`]), so text skips their tokens.
+pub const FLOW_PORTS: FieldSet = FieldSet::of(&[Field::SrcPort, Field::DstPort, Field::Protocol]);
+
+/// Whether `fields` hold the three of [`FLOW_PORTS`].
+pub fn reads_flow_ports(fields: impl Iterator<Item = Field>) -> bool {
+    let mut read = FieldSet::NONE;
+    fields.for_each(|f| read.insert(f));
+    read.0 & FLOW_PORTS.0 == FLOW_PORTS.0
+}
 
 /// The column layout of one input: which field sits at each position, of those in `keep`
 /// (the rest read as `Other`). A header met mid-stream keeps the projection.

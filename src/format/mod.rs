@@ -56,6 +56,11 @@ pub struct Record<'a> {
     pub ecs_cluster_name: Option<&'a str>,
     pub ecs_service_name: Option<&'a str>,
     pub ecs_task_id: Option<&'a str>,
+    /// The ports and protocol, where a Parquet reader read them ([`fields::FLOW_PORTS`]); a
+    /// value out of its range reads as none.
+    pub srcport: Option<u16>,
+    pub dstport: Option<u16>,
+    pub protocol: Option<u8>,
     /// A hint from the reader: the names (`subnet-id`, `az-id`, `vpc-id` and the three
     /// `ecs-*`) are those of the input's previous row. Set only where it is known cheaply (a
     /// dictionary-encoded column's key repeating); `false` is always true enough.
@@ -81,6 +86,11 @@ pub struct Record<'a> {
     /// (such a record is in no sample of lines: every copy of its line is flow-sampled too).
     pub flow: bool,
 }
+
+// A record is cleared a line and 64 are filled at a time: its size is kept (the ports went
+// in with `Deferred::row` made a `u32`; BENCHMARKS.md, "Parquet exports sampled").
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Record<'static>>() == 392);
 
 /// A sampled record's line, as the account stage notes it to find records given twice
 /// (overlapping exports, a file holding its records twice): the hash of the line's text
@@ -172,7 +182,42 @@ pub fn flow_mark(
         let (a, b) = spans[usize::from(at)];
         &line[a as usize..b as usize]
     };
+    let level = flow_sample_level(rec, token(key[3]), token(key[4]));
+    if level < MIN_SAMPLE_LEVEL {
+        return None;
+    }
+    Some(mark_of(level, key.map(token)))
+}
+
+/// A flow's sample level ([`flow_mark`]): from its parsed addresses and its ports' text.
+#[inline]
+fn flow_sample_level(rec: &Record<'_>, srcport: &[u8], dstport: &[u8]) -> u8 {
     let digits = |t: &[u8]| t.iter().fold(0u64, |h, &c| (h << 8) | u64::from(c));
+    level_of(rec, digits(srcport), digits(dstport))
+}
+
+/// The bytes of a port's decimal text as one number, as [`flow_sample_level`] folds them
+/// (`"443"` is `0x343433`), without writing the text: five digits at once, the leading
+/// zeros cut off.
+#[inline]
+fn digits_of(port: u16) -> u64 {
+    let n = u64::from(port);
+    let packed = (0x30 + n / 10_000) << 32
+        | (0x30 + n / 1000 % 10) << 24
+        | (0x30 + n / 100 % 10) << 16
+        | (0x30 + n / 10 % 10) << 8
+        | (0x30 + n % 10);
+    let len = 1
+        + u64::from(n >= 10)
+        + u64::from(n >= 100)
+        + u64::from(n >= 1000)
+        + u64::from(n >= 10_000);
+    packed & ((1u64 << (8 * len)) - 1)
+}
+
+/// [`flow_sample_level`] from the ports' folded digits.
+#[inline]
+fn level_of(rec: &Record<'_>, srcport: u64, dstport: u64) -> u8 {
     let addr = |a: Option<IpAddr>| match a {
         Some(IpAddr::V4(v)) => u64::from(u32::from(v)),
         Some(IpAddr::V6(v)) => {
@@ -183,20 +228,138 @@ pub fn flow_mark(
     };
     let cheap = addr(rec.srcaddr)
         ^ addr(rec.dstaddr).rotate_left(32)
-        ^ digits(token(key[3])).wrapping_mul(FOLD_K)
-        ^ digits(token(key[4])).rotate_left(24);
-    let level = mix64(cheap).leading_zeros().min(62) as u8;
+        ^ srcport.wrapping_mul(FOLD_K)
+        ^ dstport.rotate_left(24);
+    mix64(cheap).leading_zeros().min(62) as u8
+}
+
+/// The mark of a sampled flow: its level in the leading zeros, the hash of its six tokens
+/// (`interface-id`, `srcaddr`, `dstaddr`, `srcport`, `dstport`, `protocol`) below them.
+fn mark_of(level: u8, tokens: [&[u8]; 6]) -> std::num::NonZeroU64 {
+    let mut h = FOLD_K;
+    for t in tokens {
+        h = fold_bytes(h ^ t.len() as u64, t);
+    }
+    let mark = ((1u64 << 63) >> level) | (mix64(h) >> (u32::from(level) + 1));
+    std::num::NonZeroU64::new(mark).expect("the level's bit is set")
+}
+
+/// [`flow_mark`] of a record whose reader read its values, not its text (Parquet): the ports
+/// and protocol written as text writes them (decimal), the addresses likewise, so that a
+/// flow has one mark in both encodings. `None` where a value of the flow is missing.
+pub fn flow_mark_of_values(rec: &Record<'_>) -> Option<std::num::NonZeroU64> {
+    let (Some(eni), Some(src), Some(dst)) = (rec.interface_id, rec.srcaddr, rec.dstaddr) else {
+        return None;
+    };
+    let (Some(sport), Some(dport), Some(proto)) = (rec.srcport, rec.dstport, rec.protocol) else {
+        return None;
+    };
+    let level = level_of(rec, digits_of(sport), digits_of(dport));
     if level < MIN_SAMPLE_LEVEL {
         return None;
     }
-    let mut h = FOLD_K;
-    for &at in key {
-        let t = token(at);
-        h = fold_bytes(h ^ t.len() as u64, t);
+    let (mut s, mut d, mut p) = ([0u8; 5], [0u8; 5], [0u8; 5]);
+    let (sport, dport) = (
+        decimal(u32::from(sport), &mut s),
+        decimal(u32::from(dport), &mut d),
+    );
+    let proto = decimal(u32::from(proto), &mut p);
+    let (mut a, mut b) = (Text::default(), Text::default());
+    use std::io::Write;
+    // (an address's text is at most 39 bytes, within the buffer)
+    write!(a, "{src}").ok()?;
+    write!(b, "{dst}").ok()?;
+    Some(mark_of(
+        level,
+        [eni.as_bytes(), a.bytes(), b.bytes(), sport, dport, proto],
+    ))
+}
+
+/// The decimal digits of `n` (at most 99,999) at the end of `buf`.
+fn decimal(mut n: u32, buf: &mut [u8; 5]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 || at == 0 {
+            return &buf[at..];
+        }
     }
-    // (the level in the mark's leading zeros, the hash below them)
-    let mark = ((1u64 << 63) >> level) | (mix64(h) >> (u32::from(level) + 1));
-    std::num::NonZeroU64::new(mark)
+}
+
+/// A short text written on the stack (an address's).
+struct Text {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl Default for Text {
+    fn default() -> Text {
+        Text {
+            buf: [0; 48],
+            len: 0,
+        }
+    }
+}
+
+impl Text {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl std::io::Write for Text {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let room = &mut self.buf[self.len..];
+        let n = b.len().min(room.len());
+        room[..n].copy_from_slice(&b[..n]);
+        self.len += n;
+        match n == b.len() {
+            true => Ok(n),
+            false => Err(std::io::ErrorKind::WriteZero.into()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The fingerprint of a sampled record whose reader read its values (Parquet), in place of
+/// its line's: a hash of what tells one record of a flow log from another (its ENI, flow,
+/// times, packets and bytes), so that a row's copies share it. Rows and text lines do not
+/// share fingerprints. `None` where the record is not in the sample ([`sample_level`]) or a
+/// value naming its flow is missing.
+pub fn fingerprint_of_values(rec: &Record<'_>) -> Option<std::num::NonZeroU64> {
+    if sample_level(rec.start, rec.end, rec.bytes) < MIN_SAMPLE_LEVEL {
+        return None;
+    }
+    let (Some(eni), Some(src), Some(dst), Some(start)) =
+        (rec.interface_id, rec.srcaddr, rec.dstaddr, rec.start)
+    else {
+        return None;
+    };
+    let (Some(sport), Some(dport), Some(proto)) = (rec.srcport, rec.dstport, rec.protocol) else {
+        return None;
+    };
+    let addr = |a: IpAddr| match a {
+        IpAddr::V4(v) => u128::from(u32::from(v)) | 1 << 100,
+        IpAddr::V6(v) => u128::from(v),
+    };
+    let (src, dst) = (addr(src), addr(dst));
+    let words = [
+        fold_bytes(FOLD_K ^ eni.len() as u64, eni.as_bytes()),
+        src as u64,
+        (src >> 64) as u64,
+        dst as u64,
+        (dst >> 64) as u64,
+        u64::from(sport) | u64::from(dport) << 16 | u64::from(proto) << 32,
+        start as u64,
+        rec.end.map_or(u64::MAX, |e| e as u64),
+        rec.packets.unwrap_or(u64::MAX),
+        rec.bytes.unwrap_or(u64::MAX),
+    ];
+    std::num::NonZeroU64::new(hash_words(&words, 0x7061_7271) | 1)
 }
 
 /// The sample level of a flow marked by [`flow_mark`].
@@ -282,7 +445,9 @@ pub trait Later<'a> {
 #[derive(Clone, Copy)]
 pub struct Deferred<'a> {
     pub fields: FieldSet,
-    pub row: usize,
+    /// (a row of a Parquet page's run of rows, whose count is an `i32`; a `u32` keeps
+    /// `Record` within 392 bytes)
+    pub row: u32,
     pub from: &'a dyn Later<'a>,
 }
 
@@ -307,7 +472,7 @@ impl<'a> Record<'a> {
     #[inline(never)]
     fn text_of(&self, d: &Deferred<'a>, f: Field, held: Option<&'a str>) -> Option<&'a str> {
         match d.fields.contains(f) {
-            true => d.from.text(f, d.row),
+            true => d.from.text(f, d.row as usize),
             false => held,
         }
     }
@@ -367,7 +532,7 @@ impl<'a> Record<'a> {
     #[inline(always)]
     fn ip_field<'s>(&'s self, f: Field, held: &'s Option<IpAddr>) -> Option<&'s IpAddr> {
         match &self.deferred {
-            Some(d) if d.fields.contains(f) => d.from.ip(f, d.row),
+            Some(d) if d.fields.contains(f) => d.from.ip(f, d.row as usize),
             _ => held.as_ref(),
         }
     }
@@ -377,7 +542,7 @@ impl<'a> Record<'a> {
     pub fn traffic_path(&self) -> Option<u8> {
         match &self.deferred {
             Some(d) if d.fields.contains(Field::TrafficPath) => {
-                (d.from.int(Field::TrafficPath, d.row)).map(|v| v.min(255) as u8)
+                (d.from.int(Field::TrafficPath, d.row as usize)).map(|v| v.min(255) as u8)
             }
             _ => self.traffic_path,
         }
@@ -1345,6 +1510,18 @@ mod tests {
             "100.128.0.1",
         ] {
             assert!(!is_private(&s.parse().unwrap()), "{s}");
+        }
+    }
+
+    /// A port's digits folded without its text are its text's, for every port.
+    #[test]
+    fn a_ports_digits_are_its_texts() {
+        for port in 0..=u16::MAX {
+            let text = port.to_string();
+            let folded = text.bytes().fold(0u64, |h, c| (h << 8) | u64::from(c));
+            assert_eq!(digits_of(port), folded, "{port}");
+            let mut buf = [0u8; 5];
+            assert_eq!(decimal(u32::from(port), &mut buf), text.as_bytes());
         }
     }
 }

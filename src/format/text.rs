@@ -575,7 +575,8 @@ fn set_field<'a>(
 ) -> Result<(), Malformed> {
     let tok = &line[at.0 as usize..at.1 as usize];
     match f {
-        Field::Other | Field::Version => {}
+        // (a text line's flow is read from its tokens: [`super::flow_mark`])
+        Field::Other | Field::Version | Field::SrcPort | Field::DstPort | Field::Protocol => {}
         Field::InterfaceId => rec.interface_id = opt_str(tok, ascii)?,
         Field::AccountId => rec.account_id = opt_str(tok, ascii)?,
         Field::SrcAddr => {
@@ -1779,6 +1780,81 @@ mod tests {
             assert_eq!(a.1, if a.0.is_some() { None } else { n.1 });
         }
         assert!(p.0.iter().any(Option::is_some));
+    }
+
+    /// A flow's mark from a record's values (as a Parquet reader has them) is its mark from
+    /// the line's tokens: addresses of both families, ports from 0 to 65,535, any protocol.
+    /// A record's fingerprint from its values is its copies' and no other record's.
+    #[test]
+    fn a_flow_has_one_mark_from_its_text_and_from_its_values() {
+        fn parse<'a>(line: &'a str, layout: &Layout) -> Record<'a> {
+            match parse_line(line.trim_end().as_bytes(), layout) {
+                Ok(Line::Record(r)) => r,
+                other => panic!("a record, not {other:?}"),
+            }
+        }
+        let v2 = Layout::default_v2();
+        let mut marked = 0;
+        for k in 0..20_000u64 {
+            let src = match k % 3 {
+                0 => format!("10.{}.{}.{}", k % 256, (k / 256) % 256, k % 7),
+                1 => format!("2600:1f18:{:x}::{:x}", k % 4099, k),
+                _ => "172.16.0.1".to_string(),
+            };
+            let (sport, dport, proto) = (
+                (k * 7919) % 65_536,
+                [0, 443, 65_535][k as usize % 3],
+                k % 256,
+            );
+            let line = format!(
+                "2 1 eni-{:x} {src} 52.216.{}.9 {sport} {dport} {proto} 3 {} 1788220800 1788220859 ACCEPT OK\n",
+                k % 13,
+                k % 256,
+                100 + k
+            );
+            let mut f = Flows::default();
+            decode_slice(line.as_bytes(), &v2, &mut f);
+            let mut rec = parse(&line, &v2);
+            rec.srcport = u16::try_from(sport).ok();
+            rec.dstport = Some(dport);
+            rec.protocol = u8::try_from(proto).ok();
+            assert_eq!(crate::format::flow_mark_of_values(&rec), f.0[0].0, "{line}");
+            marked += usize::from(f.0[0].0.is_some());
+        }
+        assert!(
+            (80..250).contains(&marked),
+            "{marked} of 20,000 flows marked"
+        );
+        // fingerprints from values: copies equal; another port, window or byte count differs
+        let fp = |sport: u16, start: i64, bytes: u64| {
+            let mut rec = parse(
+                "2 1 eni-1 10.0.0.1 52.216.1.9 1 443 6 3 100 1788220800 1788220859 ACCEPT OK",
+                &v2,
+            );
+            (rec.srcport, rec.dstport, rec.protocol) = (Some(sport), Some(443), Some(6));
+            (rec.start, rec.bytes) = (Some(start), Some(bytes));
+            crate::format::fingerprint_of_values(&rec)
+        };
+        let sampled: Vec<(i64, u64)> = (0..2000)
+            .map(|i| (1788220800 + i, 100 + i as u64))
+            .filter(|&(t, b)| fp(1, t, b).is_some())
+            .collect();
+        assert!((5..40).contains(&sampled.len()), "{}", sampled.len());
+        for &(t, b) in &sampled {
+            assert_eq!(fp(1, t, b), fp(1, t, b));
+            assert_ne!(fp(1, t, b), fp(2, t, b));
+        }
+        let distinct: std::collections::BTreeSet<_> =
+            sampled.iter().map(|&(t, b)| fp(1, t, b)).collect();
+        assert_eq!(distinct.len(), sampled.len());
+        // a value of the flow missing: no mark, no fingerprint
+        let mut rec = parse(
+            "2 1 eni-1 10.0.0.1 52.216.1.9 1 443 6 3 100 1788220800 1788220859 ACCEPT OK",
+            &v2,
+        );
+        rec.protocol = None;
+        assert_eq!(crate::format::flow_mark_of_values(&rec), None);
+        assert_eq!(crate::format::fingerprint_of_values(&rec), None);
     }
 
     /// A decoder holds the records of consecutive lines and shows them before handing them

@@ -415,3 +415,126 @@ fn two_flow_logs_exported_without_ids_are_found() {
     assert!(out.contains("counted twice"), "{out}");
     assert!(crate::support::stderr(&o).contains("(exit 8)"));
 }
+
+/// The rows of the Parquet deliveries under `from` (not the bill's), in path order, from
+/// the `keep` range of files, written into one file at `to`: an export without a flow-log id,
+/// in other bytes than the deliveries (as Athena or Spark would write one).
+fn parquet_export(from: &Path, to: &Path, keep: impl Fn(usize, usize) -> bool) {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let files: Vec<_> = files_under(from)
+        .into_iter()
+        .filter(|f| {
+            f.to_str().unwrap().ends_with(".log.parquet")
+                && !f.strip_prefix(from).unwrap().starts_with("cur")
+        })
+        .collect();
+    let n = files.len();
+    let mut writer = None;
+    for (_, f) in files.iter().enumerate().filter(|(i, _)| keep(*i, n)) {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let w = writer.get_or_insert_with(|| {
+                let out = std::fs::File::create(to).unwrap();
+                parquet::arrow::ArrowWriter::try_new(out, batch.schema(), None).unwrap()
+            });
+            w.write(&batch).unwrap();
+        }
+    }
+    writer.expect("rows written").close().unwrap();
+}
+
+/// Parquet inputs without a flow-log id are sampled too (their ports read for it): two flow
+/// logs exported as Parquet, one as Parquet beside one as text, and Parquet exports whose
+/// periods overlap are found (exit 8), by either Parquet reader; each export alone is the
+/// truth, exit 0. AWS's own Parquet deliveries (ids in their names) read no more columns.
+#[test]
+fn parquet_exports_without_ids_are_sampled() {
+    use flowcost::generate::Interval;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let one_minute = flowcost::generate::Spec {
+        interval: Interval::OneMinute,
+        ..spec(53, FieldSet::V5)
+    };
+    let w = world(&one_minute, &[Encoding::Parquet, Encoding::Gz]);
+    let ten = world(
+        &flowcost::generate::Spec {
+            interval: Interval::TenMinutes,
+            ..spec(53, FieldSet::V5)
+        },
+        &[Encoding::Parquet],
+    );
+    let v7 = world(
+        &flowcost::generate::Spec {
+            fields: FieldSet::V7,
+            ..one_minute
+        },
+        &[Encoding::Gz],
+    );
+    let (cost, security, a, b) = (
+        path("cost.parquet"),
+        path("security.parquet"),
+        path("first.parquet"),
+        path("second.parquet"),
+    );
+    parquet_export(w.dir.path(), cost.as_ref(), |_, _| true);
+    parquet_export(ten.dir.path(), security.as_ref(), |_, _| true);
+    parquet_export(w.dir.path(), a.as_ref(), |i, n| i < n * 6 / 10);
+    parquet_export(w.dir.path(), b.as_ref(), |i, n| i >= n * 4 / 10);
+    let (header, texts) = texts_of(v7.dir.path());
+    let v7_text = path("v7-export.log");
+    std::fs::write(&v7_text, format!("{header}\n{}", texts.concat())).unwrap();
+
+    let arrow = |args: &[&str]| {
+        let o = crate::support::bin()
+            .env("FLOWCOST_PARQUET_READER", "arrow")
+            .args(["analyze", "--format", "json", "-q"])
+            .args(args)
+            .output()
+            .unwrap();
+        let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+        (r.analysis.quality.repeated, o.status.code())
+    };
+    for one in [&cost, &security, &a, &b] {
+        let (r, code) = analyze_json_code(&[one]);
+        assert_eq!(code, Some(0), "{one}");
+        assert!(r.analysis.quality.repeated.is_none(), "{one}");
+        if one == &cost {
+            assert_eq!(r.analysis.classes, w.truth.nat);
+        }
+    }
+    // two flow logs: in Parquet both, and in Parquet and text (one flow, one mark in both)
+    for other in [&security, &v7_text] {
+        let (r, code) = analyze_json_code(&[&cost, other]);
+        assert_eq!(code, Some(8), "{other}");
+        let rep = r.analysis.quality.repeated.clone().expect("found");
+        let twice = rep.recorded_twice.as_ref().expect("flows recorded twice");
+        assert!(
+            twice.sampled_flows_twice * 2 > twice.sampled_flows,
+            "{twice:?}"
+        );
+        let named: Vec<&str> = twice.inputs.iter().map(|i| i.input.as_str()).collect();
+        assert!(named.contains(&cost.as_str()) && named.contains(&other.as_str()));
+        if other == &v7_text {
+            assert_eq!(rep.sampled_copies, 0);
+            assert!((400..=500).contains(&twice.share_permille), "{twice:?}");
+        }
+        assert_eq!(arrow(&[&cost, other]), (Some(rep), code));
+    }
+    // exports of one flow log whose periods overlap: their shared rows
+    let (r, code) = analyze_json_code(&[&a, &b]);
+    assert_eq!(code, Some(8));
+    let rep = r.analysis.quality.repeated.clone().expect("found");
+    assert!(rep.sampled_copies > 0);
+    assert_eq!(rep.examples[0].inputs, [a.clone(), b.clone()]);
+    assert!(rep.recorded_twice.is_none(), "{rep:?}");
+    assert_eq!(arrow(&[&a, &b]), (Some(rep), code));
+    // AWS's deliveries (the ids in their names) beside nothing else: the truth, unsampled
+    let (r, code) = analyze_json_code(&[&w.path(Encoding::Parquet)]);
+    assert_eq!(code, Some(0));
+    assert_eq!(r.analysis.classes, w.truth.nat);
+}

@@ -1181,6 +1181,8 @@ fn fill_clean<'a>(f: Field, keys: &[u32], d: &'a Dict, recs: &mut [Record<'a>]) 
             |k: usize| d.statuses.get(k).copied().unwrap_or_default(),
             |r: &mut Record<'a>, v| r.status = v
         ),
+        // (the flow's values, read for sampling only, by the general fill)
+        Field::SrcPort | Field::DstPort | Field::Protocol => false,
         Field::Bytes | Field::Start | Field::End | Field::Other | Field::Version => false,
     }
 }

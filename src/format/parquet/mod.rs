@@ -270,7 +270,14 @@ fn is_address(f: Field) -> bool {
 fn is_numeric(f: Field) -> bool {
     matches!(
         f,
-        Field::Packets | Field::Bytes | Field::Start | Field::End | Field::TrafficPath
+        Field::Packets
+            | Field::Bytes
+            | Field::Start
+            | Field::End
+            | Field::TrafficPath
+            | Field::SrcPort
+            | Field::DstPort
+            | Field::Protocol
     )
 }
 
@@ -383,12 +390,16 @@ fn decode_unguarded<T: ChunkSource + 'static, S: Sink>(
     let md = Arc::new(md);
     let roots = md.file_metadata().schema_descr().root_schema().get_fields();
     sink.layout(roots.len());
+    let flows = sink.flows();
     let wanted: Vec<(usize, Field)> = roots
         .iter()
         .enumerate()
         .filter_map(|(i, f)| {
             let field = fields::field_of(&fields::normalise(f.name()));
-            let needed = keep.contains(field) && field != Field::Other && field != Field::Version;
+            // (the ports only where the sink samples flows: the inputs without a flow-log id)
+            let needed = (keep.contains(field) || (flows && fields::FLOW_PORTS.contains(field)))
+                && field != Field::Other
+                && field != Field::Version;
             needed.then_some((i, field))
         })
         .collect();
@@ -533,6 +544,8 @@ fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
     let mut same = [false; CHUNK_ROWS];
     let mut same_eni = [false; CHUNK_ROWS];
     let mut same_region = [false; CHUNK_ROWS];
+    // the rows' flows and copies sampled where the sink asks for flows and the ports are read
+    let sampled = sink.flows() && fields::reads_flow_ports(cols.iter().map(|c| c.0));
     // the fields left in their columns: the same for every row of these columns
     let mut deferred = FieldSet::NONE;
     if let Some(later) = later.filter(|_| sink.defers()) {
@@ -548,7 +561,7 @@ fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
             for (k, rec) in recs.iter_mut().enumerate() {
                 rec.deferred = Some(Deferred {
                     fields: deferred,
-                    row: k,
+                    row: k as u32,
                     from: later,
                 });
             }
@@ -581,8 +594,12 @@ fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
             rec.same_interface = same_eni[k];
             rec.same_region = same_region[k];
             if let Some(d) = &mut rec.deferred {
-                d.row = from + k;
+                // (`n` is at most a page's count of values, an `i32`)
+                d.row = (from + k) as u32;
             }
+        }
+        if sampled {
+            sample(recs);
         }
         // (shown only when every row is a record: a bad row's record is never read)
         if bad.iter().all(Option::is_none) {
@@ -595,6 +612,18 @@ fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
                 Some(why) => sink.malformed(*rows, why),
             }
         }
+    }
+}
+
+/// Mark the records of a sample of flows ([`crate::format::flow_mark_of_values`]), and
+/// fingerprint a sample of the others ([`crate::format::fingerprint_of_values`]), as the
+/// text decoder does from a line's tokens. (Every row's fields are set anew by its columns,
+/// so each row's sample is decided again.)
+fn sample(recs: &mut [Record<'_>]) {
+    for rec in recs {
+        let mark = super::flow_mark_of_values(rec);
+        rec.flow = mark.is_some();
+        rec.fingerprint = mark.or_else(|| super::fingerprint_of_values(rec));
     }
 }
 
@@ -673,8 +702,22 @@ fn fill<'a, C: Values<'a>>(
         Field::EcsClusterName => col!(|i| c.text(i), |r, v| r.ecs_cluster_name = v),
         Field::EcsServiceName => col!(|i| c.text(i), |r, v| r.ecs_service_name = v),
         Field::EcsTaskId => col!(|i| c.text(i), |r, v| r.ecs_task_id = v),
+        // (the flow's values, read for sampling only: one out of range is no flow, and no
+        // reason to refuse a record)
+        Field::SrcPort => col!(|i| Ok(port(c.num(i, "srcport"))), |r, v| r.srcport = v),
+        Field::DstPort => col!(|i| Ok(port(c.num(i, "dstport"))), |r, v| r.dstport = v),
+        Field::Protocol => col!(
+            |i| Ok(port(c.num(i, "protocol")).and_then(|p| u8::try_from(p).ok())),
+            |r, v| r.protocol = v
+        ),
         Field::Other | Field::Version => {}
     }
+}
+
+/// A port's value, where it is one.
+#[inline]
+fn port(v: Result<Option<u64>, Malformed>) -> Option<u16> {
+    v.ok().flatten().and_then(|v| u16::try_from(v).ok())
 }
 
 /// For each row of the chunk: `set` the value `get` reads, or mark the row bad.
@@ -715,16 +758,24 @@ mod tests {
         /// records that came with some.
         defer: bool,
         deferring: usize,
+        /// Whether to ask for flows (the ports read, the rows sampled), and the records
+        /// that came marked or fingerprinted.
+        flows: bool,
+        sampled: usize,
     }
 
     impl Sink for Seen {
         fn record(&mut self, r: &Record<'_>) {
             self.deferring += usize::from(r.deferred.is_some());
+            self.sampled += usize::from(r.fingerprint.is_some());
             let text = self.hints.record(r);
             self.records.push(text);
         }
         fn defers(&self) -> bool {
             self.defer
+        }
+        fn flows(&self) -> bool {
+            self.flows
         }
         fn upcoming(&mut self, recs: &[Record<'_>]) {
             self.hints.upcoming(recs);
@@ -1248,6 +1299,12 @@ mod tests {
         let cluster = column(false, &|r| mostly(r, "cluster"));
         let ecs_service = column(false, &|r| mostly(r, "service"));
         let task = column(false, &|r| mostly(r, "task"));
+        // (a port column as strings, as some exporters write them)
+        let dstport = column(true, &|r| match r % 60 {
+            0 => "-".into(),
+            1 => "https".into(),
+            _ => ["443", "80", "0", "65535"][(r % 4) as usize].into(),
+        });
         let mut ints = |lo: i64, span: u64| -> Vec<Option<i64>> {
             (0..n)
                 .map(|_| {
@@ -1268,6 +1325,9 @@ mod tests {
             let ms = |t: i64| if t % 7 == 0 { t * 1000 } else { t };
             v.into_iter().map(|t| t.map(ms)).collect()
         };
+        // the flow's values: ports now and then out of range (no flow, not a bad row)
+        let srcport = ints(-2, 70_000);
+        let protocol = ints(0, 300);
         let start = millis(ints(1_788_220_800, 600));
         let end = millis(ints(1_788_221_400, 600));
         let packets = ints(0, 40);
@@ -1311,6 +1371,9 @@ mod tests {
             ("ecs_cluster_name", cluster),
             ("ecs_service_name", ecs_service),
             ("ecs_task_id", task),
+            ("srcport", i32s(srcport)),
+            ("dstport", dstport),
+            ("protocol", Arc::new(Int64Array::from(protocol)) as ArrayRef),
         ])
         .unwrap();
         let codec = match sh.codec {
@@ -1392,6 +1455,17 @@ mod tests {
             proptest::prop_assert_eq!(fast_rows, Ok(sh.rows as u64));
             proptest::prop_assert_eq!(&fast.malformed, &arrow.malformed);
             proptest::prop_assert!(fast.records == arrow.records, "records differ");
+            // a sink sampling flows: the ports read and the rows marked alike by both
+            let sampling = || Seen { flows: true, ..Seen::default() };
+            let (fast_s, fast_s_rows, _) = with_sink(Reader::Fast, &b, sampling());
+            let (arrow_s, arrow_s_rows, _) = with_sink(Reader::Arrow, &b, sampling());
+            proptest::prop_assert_eq!(&fast_s_rows, &arrow_s_rows);
+            proptest::prop_assert_eq!(&fast_s.malformed, &fast.malformed);
+            proptest::prop_assert!(fast_s.records == arrow_s.records, "sampled records differ");
+            proptest::prop_assert_eq!(fast.sampled, 0, "sampled for a sink that asks nothing");
+            if sh.rows > 2000 && sh.null_per_mille < 100 {
+                proptest::prop_assert!(fast_s.sampled > 0, "no row sampled");
+            }
             // each reader shows the records of batches without a bad row first (checked
             // against what follows as it comes)
             for seen in [&fast, &arrow, &file, &later] {
