@@ -341,6 +341,22 @@ fn partial_results_carry_the_sample_of_lines() {
     assert_eq!(merged.analysis.quality.repeated, Some(found));
 }
 
+/// The run over inputs `a` and `b`, two flow logs without their ids: exit 8, most sampled
+/// flows recorded twice, both inputs named; its finding.
+fn found_recorded_twice(a: &str, b: &str) -> flowcost::analysis::Repeated {
+    let (r, code) = analyze_json_code(&[a, b]);
+    assert_eq!(code, Some(8), "{a} and {b}");
+    let rep = r.analysis.quality.repeated.clone().expect("found");
+    let twice = rep.recorded_twice.as_ref().expect("flows recorded twice");
+    assert!(
+        twice.sampled_flows_twice * 2 > twice.sampled_flows,
+        "{twice:?}"
+    );
+    let named: Vec<&str> = twice.inputs.iter().map(|i| i.input.as_str()).collect();
+    assert!(named.contains(&a) && named.contains(&b), "{named:?}");
+    rep
+}
+
 /// Two flow logs on one VPC exported without their ids (a security team's with ten-minute
 /// windows, a cost team's with one-minute windows; or one layout beside another): no line of
 /// one is a line of the other, so only the sample of flows sees that every flow is recorded
@@ -373,19 +389,8 @@ fn two_flow_logs_exported_without_ids_are_found() {
         assert!(r.analysis.quality.repeated.is_none(), "{one}");
     }
     for (a, b) in [(&cost, &security), (&cost, &v7)] {
-        let (r, code) = analyze_json_code(&[a, b]);
-        assert_eq!(code, Some(8));
-        let rep = r.analysis.quality.repeated.clone().expect("found");
+        let rep = found_recorded_twice(a, b);
         let twice = rep.recorded_twice.as_ref().expect("flows recorded twice");
-        assert!(
-            twice.sampled_flows_twice * 2 > twice.sampled_flows,
-            "{twice:?}"
-        );
-        let named: Vec<&str> = twice.inputs.iter().map(|i| i.input.as_str()).collect();
-        assert!(
-            named.contains(&a.as_str()) && named.contains(&b.as_str()),
-            "{named:?}"
-        );
         // (the same windows in two layouts: no line of one is the other's)
         if b == &v7 {
             assert_eq!(rep.sampled_copies, 0);
@@ -509,21 +514,13 @@ fn parquet_exports_without_ids_are_sampled() {
     }
     // two flow logs: in Parquet both, and in Parquet and text (one flow, one mark in both)
     for other in [&security, &v7_text] {
-        let (r, code) = analyze_json_code(&[&cost, other]);
-        assert_eq!(code, Some(8), "{other}");
-        let rep = r.analysis.quality.repeated.clone().expect("found");
+        let rep = found_recorded_twice(&cost, other);
         let twice = rep.recorded_twice.as_ref().expect("flows recorded twice");
-        assert!(
-            twice.sampled_flows_twice * 2 > twice.sampled_flows,
-            "{twice:?}"
-        );
-        let named: Vec<&str> = twice.inputs.iter().map(|i| i.input.as_str()).collect();
-        assert!(named.contains(&cost.as_str()) && named.contains(&other.as_str()));
         if other == &v7_text {
             assert_eq!(rep.sampled_copies, 0);
             assert!((400..=500).contains(&twice.share_permille), "{twice:?}");
         }
-        assert_eq!(arrow(&[&cost, other]), (Some(rep), code));
+        assert_eq!(arrow(&[&cost, other]), (Some(rep), Some(8)));
     }
     // exports of one flow log whose periods overlap: their shared rows
     let (r, code) = analyze_json_code(&[&a, &b]);
