@@ -248,81 +248,52 @@ fn mark_of(level: u8, tokens: [&[u8]; 6]) -> std::num::NonZeroU64 {
 /// and protocol written as text writes them (decimal), the addresses likewise, so that a
 /// flow has one mark in both encodings. `None` where a value of the flow is missing.
 pub fn flow_mark_of_values(rec: &Record<'_>) -> Option<std::num::NonZeroU64> {
+    let (eni, src, dst, [sport, dport, proto]) = flow_values(rec)?;
+    let level = level_of(rec, digits_of(sport), digits_of(dport));
+    if level < MIN_SAMPLE_LEVEL {
+        return None;
+    }
+    let (mut s, mut d, mut p) = ([0; 8], [0; 8], [0; 8]);
+    let (mut a, mut b) = ([0; 48], [0; 48]);
+    Some(mark_of(
+        level,
+        [
+            eni.as_bytes(),
+            address_text(src, &mut a)?,
+            address_text(dst, &mut b)?,
+            decimal(sport, &mut s),
+            decimal(dport, &mut d),
+            decimal(proto, &mut p),
+        ],
+    ))
+}
+
+/// The values naming a record's flow: its ENI, addresses, ports and protocol, if it has all.
+fn flow_values<'a>(rec: &Record<'a>) -> Option<(&'a str, IpAddr, IpAddr, [u16; 3])> {
     let (Some(eni), Some(src), Some(dst)) = (rec.interface_id, rec.srcaddr, rec.dstaddr) else {
         return None;
     };
     let (Some(sport), Some(dport), Some(proto)) = (rec.srcport, rec.dstport, rec.protocol) else {
         return None;
     };
-    let level = level_of(rec, digits_of(sport), digits_of(dport));
-    if level < MIN_SAMPLE_LEVEL {
-        return None;
-    }
-    let (mut s, mut d, mut p) = ([0u8; 5], [0u8; 5], [0u8; 5]);
-    let (sport, dport) = (
-        decimal(u32::from(sport), &mut s),
-        decimal(u32::from(dport), &mut d),
-    );
-    let proto = decimal(u32::from(proto), &mut p);
-    let (mut a, mut b) = (Text::default(), Text::default());
+    Some((eni, src, dst, [sport, dport, u16::from(proto)]))
+}
+
+/// A port's (or protocol's) decimal text, from [`digits_of`]: its bytes without the leading
+/// zero bytes.
+fn decimal(port: u16, buf: &mut [u8; 8]) -> &[u8] {
+    let d = digits_of(port);
+    *buf = d.to_be_bytes();
+    &buf[(d.leading_zeros() / 8) as usize..]
+}
+
+/// An address as text writes it, on the stack (at most 39 bytes).
+fn address_text(ip: IpAddr, buf: &mut [u8; 48]) -> Option<&[u8]> {
     use std::io::Write;
-    // (an address's text is at most 39 bytes, within the buffer)
-    write!(a, "{src}").ok()?;
-    write!(b, "{dst}").ok()?;
-    Some(mark_of(
-        level,
-        [eni.as_bytes(), a.bytes(), b.bytes(), sport, dport, proto],
-    ))
-}
-
-/// The decimal digits of `n` (at most 99,999) at the end of `buf`.
-fn decimal(mut n: u32, buf: &mut [u8; 5]) -> &[u8] {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 || at == 0 {
-            return &buf[at..];
-        }
-    }
-}
-
-/// A short text written on the stack (an address's).
-struct Text {
-    buf: [u8; 48],
-    len: usize,
-}
-
-impl Default for Text {
-    fn default() -> Text {
-        Text {
-            buf: [0; 48],
-            len: 0,
-        }
-    }
-}
-
-impl Text {
-    fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-impl std::io::Write for Text {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        let room = &mut self.buf[self.len..];
-        let n = b.len().min(room.len());
-        room[..n].copy_from_slice(&b[..n]);
-        self.len += n;
-        match n == b.len() {
-            true => Ok(n),
-            false => Err(std::io::ErrorKind::WriteZero.into()),
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    let mut c = std::io::Cursor::new(&mut buf[..]);
+    write!(c, "{ip}").ok()?;
+    let n = c.position() as usize;
+    Some(&buf[..n])
 }
 
 /// The fingerprint of a sampled record whose reader read its values (Parquet), in place of
@@ -334,14 +305,8 @@ pub fn fingerprint_of_values(rec: &Record<'_>) -> Option<std::num::NonZeroU64> {
     if sample_level(rec.start, rec.end, rec.bytes) < MIN_SAMPLE_LEVEL {
         return None;
     }
-    let (Some(eni), Some(src), Some(dst), Some(start)) =
-        (rec.interface_id, rec.srcaddr, rec.dstaddr, rec.start)
-    else {
-        return None;
-    };
-    let (Some(sport), Some(dport), Some(proto)) = (rec.srcport, rec.dstport, rec.protocol) else {
-        return None;
-    };
+    let (eni, src, dst, [sport, dport, proto]) = flow_values(rec)?;
+    let start = rec.start?;
     let addr = |a: IpAddr| match a {
         IpAddr::V4(v) => u128::from(u32::from(v)) | 1 << 100,
         IpAddr::V6(v) => u128::from(v),
@@ -1520,8 +1485,8 @@ mod tests {
             let text = port.to_string();
             let folded = text.bytes().fold(0u64, |h, c| (h << 8) | u64::from(c));
             assert_eq!(digits_of(port), folded, "{port}");
-            let mut buf = [0u8; 5];
-            assert_eq!(decimal(u32::from(port), &mut buf), text.as_bytes());
+            let mut buf = [0u8; 8];
+            assert_eq!(decimal(port, &mut buf), text.as_bytes());
         }
     }
 }
