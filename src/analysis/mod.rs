@@ -698,10 +698,79 @@ pub struct Quality {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub translating_enis_not_counted: Vec<String>,
     pub notes: Vec<String>,
+    /// The notes that say the figures may be wrong in a way the data alone cannot settle,
+    /// each under a kind a program can act on (its message is also among `notes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
     /// Where the inputs come from several flow logs: each one's part, and what was set aside
     /// where two recorded the same ENI in the same hours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_logs: Option<FlowLogOverlap>,
+}
+
+/// A note of the data-quality section that is also a warning (on stderr, and by its kind in
+/// JSON for a scheduled run to act on): the figures may be wrong, and the data cannot tell.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Warning {
+    pub kind: WarningKind,
+    pub message: String,
+}
+
+/// What a [`Warning`] is about: a stable name in the JSON contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// The ip-ranges document was made over [`RANGES_STALE_DAYS`] before the last record:
+    /// the S3 and DynamoDB figures may be too low.
+    StaleIpRanges,
+    /// The ip-ranges document holds no S3 range of a region where the NAT gateways carried
+    /// bytes: S3 there is counted as another class.
+    NoS3Ranges,
+    /// Most of the NAT gateways' S3 bytes went to S3 outside their region (often a region
+    /// taken wrongly): none of it is what a gateway endpoint saves.
+    S3OutsideRegion,
+    /// None of the NAT gateways given is in a counted record: every NAT figure is zero.
+    GivenNatsNotCounted,
+    /// No record falls in the time range asked for.
+    NoRecordInTimeRange,
+}
+
+impl WarningKind {
+    pub const ALL: [WarningKind; 5] = [
+        WarningKind::StaleIpRanges,
+        WarningKind::NoS3Ranges,
+        WarningKind::S3OutsideRegion,
+        WarningKind::GivenNatsNotCounted,
+        WarningKind::NoRecordInTimeRange,
+    ];
+
+    /// The kind's name in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            WarningKind::StaleIpRanges => "stale_ip_ranges",
+            WarningKind::NoS3Ranges => "no_s3_ranges",
+            WarningKind::S3OutsideRegion => "s3_outside_region",
+            WarningKind::GivenNatsNotCounted => "given_nats_not_counted",
+            WarningKind::NoRecordInTimeRange => "no_record_in_time_range",
+        }
+    }
+
+    /// Whether the warning says why a report counted nothing: told within its `NOTHING
+    /// COUNTED` line ([`crate::report::nothing_counted`]), not on a line of its own.
+    pub fn explains_nothing_counted(self) -> bool {
+        matches!(
+            self,
+            WarningKind::GivenNatsNotCounted | WarningKind::NoRecordInTimeRange
+        )
+    }
+}
+
+impl Quality {
+    /// Whether a warning of `kind` was given.
+    pub fn warns(&self, kind: WarningKind) -> bool {
+        self.warnings.iter().any(|w| w.kind == kind)
+    }
 }
 
 /// Same-region S3 upload bytes of client ENIs by the `traffic-path` they logged (v5+).
@@ -1545,9 +1614,6 @@ struct NoteFacts<'a> {
 /// `aws-other`, understating what endpoints would save.
 pub const RANGES_STALE_DAYS: i64 = 90;
 
-/// How the note on an old ip-ranges document begins ([`stale_ranges_note`]).
-pub const STALE_RANGES: &str = "The ip-ranges document in use was made";
-
 /// When an ip-ranges document was made, from its `createDate` (`YYYY-MM-DD-HH-MM-SS`).
 fn ranges_created(ranges: &IpRanges) -> Option<i64> {
     let n: Vec<i64> = (ranges.create_date.split('-'))
@@ -1562,23 +1628,6 @@ fn ranges_created(ranges: &IpRanges) -> Option<i64> {
     let day = crate::time::days_from_civil(y, m as u32, d as u32);
     Some(day * 86_400 + hh * 3600 + mm * 60 + ss)
 }
-
-/// How the note on NAT gateways in a region without S3 ranges begins (its stderr warning
-/// finds it by these words).
-pub const NO_S3_RANGES: &str = "The ip-ranges document in use holds no S3 range of";
-
-/// Whether a note of the report is also a warning for stderr (an unattended run's log): one
-/// that says the S3 figures may be wrong in a way the data alone cannot settle (an old or cut
-/// ip-ranges document, S3 mostly outside the gateways' region).
-pub fn is_warning(note: &str) -> bool {
-    [STALE_RANGES, NO_S3_RANGES, OTHER_REGION_S3]
-        .iter()
-        .any(|w| note.starts_with(w))
-}
-
-/// How the note on NAT gateways whose S3 bytes go mostly to other regions begins (its stderr
-/// warning finds it by these words).
-pub const OTHER_REGION_S3: &str = "Most of the NAT gateways' S3 bytes went to S3 in regions";
 
 /// The note on NAT gateways whose S3 bytes go mostly to S3 outside their region, where that is
 /// a tenth of their bytes or more: none of it is what a gateway endpoint saves, and the usual
@@ -1598,7 +1647,7 @@ fn other_region_s3_note(gateways: &[Gateway]) -> Option<String> {
     regions.dedup();
     let pct = |b: u64| b as f64 * 100.0 / total as f64;
     Some(format!(
-        "{OTHER_REGION_S3} other than the gateways' own ({}): {:.1}% of their bytes, against {:.1}% to S3 in their region. An S3 gateway endpoint serves only its own region's S3, so it saves none of the former. If the gateways are in another region (logs without a region field, in files not named as AWS delivers them, take it from --region), analyse again with --region set to theirs.",
+        "Most of the NAT gateways' S3 bytes went to S3 in regions other than the gateways' own ({}): {:.1}% of their bytes, against {:.1}% to S3 in their region. An S3 gateway endpoint serves only its own region's S3, so it saves none of the former. If the gateways are in another region (logs without a region field, in files not named as AWS delivers them, take it from --region), analyse again with --region set to theirs.",
         match regions.is_empty() {
             true => "unknown".to_string(),
             false => regions.join(", "),
@@ -1612,13 +1661,39 @@ fn other_region_s3_note(gateways: &[Gateway]) -> Option<String> {
 fn stale_ranges_note(created: Option<i64>, last: Option<i64>) -> Option<String> {
     let days = (last? - created?).div_euclid(86_400);
     (days > RANGES_STALE_DAYS).then(|| format!(
-        "{STALE_RANGES} {days} days before the last record: AWS adds address ranges to its services every few weeks, and traffic to addresses added since is counted as internet or aws-other, so the S3 and DynamoDB figures may be too low. Run `flowcost ip-ranges update` (or pass a current --ip-ranges) and analyse again."
+        "The ip-ranges document in use was made {days} days before the last record: AWS adds address ranges to its services every few weeks, and traffic to addresses added since is counted as internet or aws-other, so the S3 and DynamoDB figures may be too low. Run `flowcost ip-ranges update` (or pass a current --ip-ranges) and analyse again."
     ))
 }
 
-/// The report's notes on method and data quality, in a fixed order.
-fn quality_notes(f: &NoteFacts) -> Vec<String> {
-    let mut notes = Vec::new();
+/// The report's notes on method and data quality, and which of them are warnings.
+#[derive(Debug, Default)]
+struct Notes {
+    notes: Vec<String>,
+    warnings: Vec<Warning>,
+}
+
+impl Notes {
+    fn push(&mut self, note: String) {
+        self.notes.push(note);
+    }
+
+    /// A note that is also a warning of `kind`.
+    fn warn(&mut self, kind: WarningKind, message: String) {
+        self.notes.push(message.clone());
+        self.warnings.push(Warning { kind, message });
+    }
+}
+
+impl Extend<String> for Notes {
+    fn extend<I: IntoIterator<Item = String>>(&mut self, notes: I) {
+        self.notes.extend(notes);
+    }
+}
+
+/// The report's notes on method and data quality, in a fixed order, the warnings among them
+/// said so.
+fn quality_notes(f: &NoteFacts) -> Notes {
+    let mut notes = Notes::default();
     notes.extend(f.flow_logs.map(crate::overlap::note));
     if f.client_side {
         notes.push("No NAT gateway ENI is in the data: NAT figures are an ESTIMATE summed from the clients' own records, which may include traffic that did not cross a NAT.".to_string());
@@ -1673,14 +1748,18 @@ fn quality_notes(f: &NoteFacts) -> Vec<String> {
         ));
     }
     notes.extend(own_outputs_note(f.files));
-    notes.extend(stale_ranges_note(f.ranges_created, f.dated.last()));
+    if let Some(note) = stale_ranges_note(f.ranges_created, f.dated.last()) {
+        notes.warn(WarningKind::StaleIpRanges, note);
+    }
     if !f.regions_without_s3.is_empty() {
-        notes.push(format!(
-            "{NO_S3_RANGES} {}, where the NAT gateways carried bytes: S3 traffic there is counted as aws-other or internet, so the S3 figures and what an S3 gateway endpoint would save are too low. The document is older than the region, or cut down; run `flowcost ip-ranges update` (or pass AWS's whole current document with --ip-ranges) and analyse again.",
+        notes.warn(WarningKind::NoS3Ranges, format!(
+            "The ip-ranges document in use holds no S3 range of {}, where the NAT gateways carried bytes: S3 traffic there is counted as aws-other or internet, so the S3 figures and what an S3 gateway endpoint would save are too low. The document is older than the region, or cut down; run `flowcost ip-ranges update` (or pass AWS's whole current document with --ip-ranges) and analyse again.",
             f.regions_without_s3.join(", ")
         ));
     }
-    notes.extend(other_region_s3_note(f.gateways));
+    if let Some(note) = other_region_s3_note(f.gateways) {
+        notes.warn(WarningKind::S3OutsideRegion, note);
+    }
     if f.given && f.no_nat && !f.client_side {
         let named = f.opt.named_nats();
         let looks: Vec<&str> = f
@@ -1689,7 +1768,7 @@ fn quality_notes(f: &NoteFacts) -> Vec<String> {
             .filter(|c| c.translated_records > 0)
             .map(|c| c.eni.as_str())
             .collect();
-        notes.push(format!(
+        notes.warn(WarningKind::GivenNatsNotCounted, format!(
             "The NAT gateways given ({}) appear in no counted record{}, so every NAT figure is zero. {}",
             named.join(", "),
             if f.opt.time_filtered() { " in the time range" } else { "" },
@@ -1709,10 +1788,13 @@ fn quality_notes(f: &NoteFacts) -> Vec<String> {
             ),
             _ => String::new(),
         };
-        notes.push(format!(
-            "No record falls in the time range: {} records are outside it{span}.",
-            f.lines.outside_time
-        ));
+        notes.warn(
+            WarningKind::NoRecordInTimeRange,
+            format!(
+                "No record falls in the time range: {} records are outside it{span}.",
+                f.lines.outside_time
+            ),
+        );
     }
     notes
 }
@@ -2186,7 +2268,7 @@ impl QualityFacts<'_> {
             false => Vec::new(),
             true => translating_not_nat(self.nat, self.candidates),
         };
-        let notes = quality_notes(&NoteFacts {
+        let Notes { notes, warnings } = quality_notes(&NoteFacts {
             flow_logs: flow_logs.as_ref(),
             client_side: self.client_side,
             any_private: self.any_private,
@@ -2221,6 +2303,7 @@ impl QualityFacts<'_> {
             given_nat_enis_not_seen,
             translating_enis_not_counted,
             notes,
+            warnings,
             flow_logs,
         }
     }
@@ -3475,7 +3558,7 @@ mod tests {
             ranges_created: Some(0),
             regions_without_s3: &[],
         };
-        let notes = quality_notes(&facts);
+        let Notes { notes, warnings } = quality_notes(&facts);
         assert!(notes.iter().any(|n| n.starts_with(
             "5 input(s) are flowcost's own output, not flow logs, and were not read: a.csv (a CSV table), b (a partial result), d.txt (a table report), and 2 more."
         ) && n.ends_with("merged with `flowcost merge FILE...`.")));
@@ -3487,6 +3570,10 @@ mod tests {
         assert!(has(
             "The NAT gateways given (eni-gone) appear in no counted record"
         ));
+        // a warning, its message one of the notes; no other note warns here
+        let kinds: Vec<WarningKind> = warnings.iter().map(|w| w.kind).collect();
+        assert_eq!(kinds, [WarningKind::GivenNatsNotCounted]);
+        assert!(notes.contains(&warnings[0].message));
         assert!(!has("The logs cover"), "{notes:?}");
         // a month asked for, an hour logged: the projection is named
         let month = RunConfig {
@@ -3495,23 +3582,36 @@ mod tests {
             ..Default::default()
         };
         let period = period_of(Some(T), Some(T + 3600), &month, &BTreeSet::new());
-        let notes = quality_notes(&NoteFacts {
+        let Notes { notes, warnings } = quality_notes(&NoteFacts {
             period: &period,
             ..facts
         });
         assert!(notes
             .iter()
             .any(|n| n.contains("The logs cover 0.04 of the 30.00 days")));
-        assert!(!notes.iter().any(|n| n.starts_with(NO_S3_RANGES)));
+        assert!(!warnings.iter().any(|w| w.kind == WarningKind::NoS3Ranges));
         // NAT bytes in a region without S3 ranges: named
         let regions = ["sa-west-1".to_string()];
-        let notes = quality_notes(&NoteFacts {
+        let Notes { notes, warnings } = quality_notes(&NoteFacts {
             regions_without_s3: &regions,
             ..facts
         });
-        assert!(notes.iter().any(|n| n.starts_with(&format!(
-            "{NO_S3_RANGES} sa-west-1, where the NAT gateways carried bytes"
-        ))));
+        let w = warnings.iter().find(|w| w.kind == WarningKind::NoS3Ranges);
+        assert!(w.is_some_and(|w| w.message.starts_with(
+            "The ip-ranges document in use holds no S3 range of sa-west-1, where the NAT gateways carried bytes"
+        ) && notes.contains(&w.message)));
+    }
+
+    /// A warning's kind is written in JSON by the name the README gives it, and read back.
+    #[test]
+    fn warning_kinds_are_named_in_json_as_documented() {
+        let readme = include_str!("../../README.md");
+        for k in WarningKind::ALL {
+            let v = serde_json::to_value(k).unwrap();
+            assert_eq!(v, k.name());
+            assert_eq!(serde_json::from_value::<WarningKind>(v).unwrap(), k);
+            assert!(readme.contains(&format!("`{}`", k.name())), "{}", k.name());
+        }
     }
 
     /// NAT gateways whose S3 bytes go mostly to other regions (a region taken wrongly, or
@@ -3546,7 +3646,7 @@ mod tests {
         let wrong = [gateway(Some("us-west-2"), 0, 986, 14)];
         let note = other_region_s3_note(&wrong).expect("noted");
         assert!(note.starts_with(&format!(
-            "{OTHER_REGION_S3} other than the gateways' own (us-west-2): 98.6% of their bytes, against 0.0% to S3 in their region."
+            "Most of the NAT gateways' S3 bytes went to S3 in regions other than the gateways' own (us-west-2): 98.6% of their bytes, against 0.0% to S3 in their region."
         )), "{note}");
         // two gateways: their regions once each, the shares of their bytes together
         let two = [
@@ -3573,7 +3673,7 @@ mod tests {
             &RunConfig::default(),
             &BTreeSet::new(),
         );
-        let notes = quality_notes(&NoteFacts {
+        let Notes { notes, warnings } = quality_notes(&NoteFacts {
             flow_logs: None,
             client_side: false,
             any_private: true,
@@ -3594,10 +3694,9 @@ mod tests {
             ranges_created: None,
             regions_without_s3: &[],
         });
-        assert!(
-            notes.iter().any(|n| n.starts_with(OTHER_REGION_S3)),
-            "{notes:?}"
-        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].kind, WarningKind::S3OutsideRegion);
+        assert!(notes.contains(&warnings[0].message), "{notes:?}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::analysis::WarningKind;
 use crate::cli::{AnalyzeArgs, ScaleArgs};
 use crate::config::{KnownTasks, RunConfig};
 use crate::cost::PriceTable;
@@ -411,7 +412,7 @@ pub fn outcome(report: &Report) -> Outcome {
     let q = &report.analysis.quality;
     // none of them found is a report only where nothing was counted, which the warning below
     // says with its note
-    if !(q.notes.iter()).any(|n| n.starts_with("The NAT gateways given")) {
+    if !q.warns(WarningKind::GivenNatsNotCounted) {
         for e in &q.given_nat_enis_not_seen {
             eprintln!("flowcost: warning: the NAT ENI {e} given appears in no counted record");
         }
@@ -425,8 +426,9 @@ pub fn outcome(report: &Report) -> Outcome {
     if let Some(m) = malformed_summary(q) {
         eprintln!("flowcost: warning: {}", escape::clean_lines(m));
     }
-    for n in (q.notes.iter()).filter(|n| crate::analysis::is_warning(n)) {
-        eprintln!("flowcost: warning: {n}");
+    // (those saying why nothing was counted are in its warning above)
+    for w in (q.warnings.iter()).filter(|w| !w.kind.explains_nothing_counted()) {
+        eprintln!("flowcost: warning: {}", w.message);
     }
     marked(
         [

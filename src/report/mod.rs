@@ -226,7 +226,7 @@ pub fn write_warning(out: &mut String, text: &str, md: bool) {
 }
 
 /// Why a report counted nothing, for its first line: the lines read and where they went,
-/// and the notes that explain it.
+/// and the warnings that explain it.
 pub fn nothing_counted(r: &Report) -> String {
     let q = &r.analysis.quality;
     let l = &q.lines;
@@ -238,11 +238,9 @@ pub fn nothing_counted(r: &Report) -> String {
         l.nodata + l.skipdata,
         l.rejected
     );
-    for n in &q.notes {
-        if n.starts_with("No record falls") || n.starts_with("The NAT gateways given") {
-            s.push(' ');
-            s.push_str(n);
-        }
+    for w in (q.warnings.iter()).filter(|w| w.kind.explains_nothing_counted()) {
+        s.push(' ');
+        s.push_str(&w.message);
     }
     s
 }

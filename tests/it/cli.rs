@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use flowcost::analysis::Counting;
+use flowcost::analysis::{Counting, WarningKind};
 use flowcost::report::Report;
 
 use crate::support::{analyze_json, bin, files_under, run, stderr, stdout};
@@ -471,6 +471,22 @@ fn an_empty_window_with_the_nat_named_is_a_report_of_zero_bytes() {
         "{notes}"
     );
     assert!(notes.contains("the data spans 2026-09-01"), "{notes}");
+    // both notes are warnings, by kind in the JSON
+    let kinds: Vec<WarningKind> = (z.analysis.quality.warnings.iter())
+        .map(|w| w.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            WarningKind::GivenNatsNotCounted,
+            WarningKind::NoRecordInTimeRange
+        ]
+    );
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        json["analysis"]["quality"]["warnings"][1]["kind"],
+        "no_record_in_time_range"
+    );
     assert!(stderr(&o).contains("NOTHING COUNTED"), "{}", stderr(&o));
     // which says where the named gateway went, once
     let said = stderr(&o).matches("appear in no counted record").count();

@@ -1,5 +1,6 @@
 //! `flowcost ip-ranges update|show` against a local HTTP server, with a private cache folder.
 
+use flowcost::analysis::WarningKind;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
@@ -188,18 +189,18 @@ fn a_document_without_s3_ranges_of_the_nats_region_is_said() {
     };
     let (r, err) = args(path.to_str().unwrap());
     assert_eq!(r.analysis.classes.s3.total(), 0);
-    let says = format!("{} us-east-1, where", flowcost::analysis::NO_S3_RANGES);
+    let says = "The ip-ranges document in use holds no S3 range of us-east-1, where";
     assert!(err.contains(&format!("flowcost: warning: {says}")), "{err}");
-    assert!(r
-        .analysis
-        .quality
-        .notes
-        .iter()
-        .any(|n| n.starts_with(&says)));
+    let q = &r.analysis.quality;
+    let kinds: Vec<WarningKind> = q.warnings.iter().map(|w| w.kind).collect();
+    assert_eq!(kinds, [WarningKind::NoS3Ranges]);
+    assert!(q.warnings[0].message.starts_with(says));
+    assert!(q.notes.contains(&q.warnings[0].message));
     // the whole document: S3 counted, nothing said
     let whole = dir.path().join("whole.json");
     std::fs::write(&whole, doc.to_string()).unwrap();
     let (r, err) = args(whole.to_str().unwrap());
     assert!(r.analysis.classes.s3.total() > 0);
-    assert!(!err.contains(flowcost::analysis::NO_S3_RANGES), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    assert!(r.analysis.quality.warnings.is_empty());
 }
