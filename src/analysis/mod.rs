@@ -3645,9 +3645,9 @@ mod tests {
         };
         let wrong = [gateway(Some("us-west-2"), 0, 986, 14)];
         let note = other_region_s3_note(&wrong).expect("noted");
-        assert!(note.starts_with(&format!(
+        assert!(note.starts_with(
             "Most of the NAT gateways' S3 bytes went to S3 in regions other than the gateways' own (us-west-2): 98.6% of their bytes, against 0.0% to S3 in their region."
-        )), "{note}");
+        ), "{note}");
         // two gateways: their regions once each, the shares of their bytes together
         let two = [
             gateway(Some("us-west-2"), 100, 500, 0),
