@@ -170,7 +170,7 @@ fn fold_bytes(mut h: u64, b: &[u8]) -> u64 {
 /// flows, about one in 2^k having level `k` or more ([`flow_level`]) and every record of a
 /// flow its level (the sample takes a flow's records together or none of them). The level
 /// comes from what costs little (the addresses already read, the ports' digits); only a
-/// sampled flow's tokens are hashed whole.
+/// sampled flow's tokens are hashed whole (an IPv6 address's as its canonical text).
 #[inline]
 pub fn flow_mark(
     line: &[u8],
@@ -186,7 +186,16 @@ pub fn flow_mark(
     if level < MIN_SAMPLE_LEVEL {
         return None;
     }
-    Some(mark_of(level, key.map(token)))
+    let mut tokens = key.map(token);
+    // an IPv6 address as its canonical text, which its value is written as (Parquet): one
+    // written otherwise (upper case, leading or runs of zeros) is the same address
+    let (mut a, mut b) = ([0; 48], [0; 48]);
+    for (i, addr, buf) in [(1, rec.srcaddr, &mut a), (2, rec.dstaddr, &mut b)] {
+        if let Some(ip @ IpAddr::V6(_)) = addr {
+            tokens[i] = address_text(ip, buf)?;
+        }
+    }
+    Some(mark_of(level, tokens))
 }
 
 /// A flow's sample level ([`flow_mark`]): from its parsed addresses and its ports' text.

@@ -1796,9 +1796,11 @@ mod tests {
         let v2 = Layout::default_v2();
         let mut marked = 0;
         for k in 0..20_000u64 {
-            let src = match k % 3 {
+            let src = match k % 4 {
                 0 => format!("10.{}.{}.{}", k % 256, (k / 256) % 256, k % 7),
                 1 => format!("2600:1f18:{:x}::{:x}", k % 4099, k),
+                // not in canonical form: upper case, leading zeros, zeros not compressed
+                2 => format!("2600:1F18:{:04X}:0:0:0:0:{:X}", k % 4099, k),
                 _ => "172.16.0.1".to_string(),
             };
             let (sport, dport, proto) = (
