@@ -476,13 +476,15 @@ impl Repeats {
         f
     }
 
-    /// The flows recorded twice, if enough were ([`MIN_FLOWS_TWICE`], [`TWICE_ONE_IN`]).
+    /// The flows recorded twice, if enough were: in all ([`MIN_FLOWS_TWICE`],
+    /// [`TWICE_ONE_IN`]), or in one input ([`mostly_twice`]).
     fn twice(&self) -> Option<FoundTwice> {
         let mut t = FoundTwice {
             rate: 1u64 << self.flows.level.min(63),
             ..FoundTwice::default()
         };
-        let mut inputs: std::collections::BTreeMap<&str, u64> = Default::default();
+        // by input: its sampled flows of two records or more, and those recorded twice
+        let mut by_input: FxMap<u32, (u64, u64)> = FxMap::default();
         for f in self.flows.kept.values() {
             let bytes = f.bytes();
             t.bytes = t.bytes.saturating_add(bytes);
@@ -490,21 +492,28 @@ impl Repeats {
                 continue;
             }
             t.flows += 1;
-            if !f.twice() {
-                continue;
-            }
-            t.twice += 1;
-            // (a flow recorded twice: one recording's bytes are about half)
-            t.extra_bytes = t.extra_bytes.saturating_add(bytes / 2);
+            let twice = f.twice();
             let mut holding: Vec<u32> = f.recs().iter().map(|r| r.input).collect();
             holding.sort_unstable();
             holding.dedup();
             for i in holding {
-                *inputs.entry(&self.names[i as usize]).or_default() += 1;
+                let (flows, twice_in) = by_input.entry(i).or_default();
+                *flows += 1;
+                *twice_in += u64::from(twice);
+            }
+            if twice {
+                t.twice += 1;
+                // (a flow recorded twice: one recording's bytes are about half)
+                t.extra_bytes = t.extra_bytes.saturating_add(bytes / 2);
             }
         }
+        let inputs = (by_input.iter())
+            .filter(|(_, &(_, twice))| twice > 0)
+            .map(|(&i, &(_, twice))| (&*self.names[i as usize], twice))
+            .collect();
         t.inputs = most(inputs).map(|(a, n)| (a.to_string(), n)).collect();
-        enough(t.twice, t.flows).then_some(t)
+        let in_one = (by_input.values()).any(|&(flows, twice)| mostly_twice(twice, flows));
+        (enough(t.twice, t.flows) || in_one).then_some(t)
     }
 
     /// Whether every sampled item and input name is consistent (a sample read back from a
@@ -532,6 +541,16 @@ impl Repeats {
 /// finding ([`MIN_FLOWS_TWICE`], [`TWICE_ONE_IN`]).
 fn enough(twice: u64, flows: u64) -> bool {
     twice >= MIN_FLOWS_TWICE && twice.saturating_mul(TWICE_ONE_IN) >= flows
+}
+
+/// Whether `twice` sampled flows recorded twice among an input's `flows` of two records or
+/// more make a finding: at least [`MIN_FLOWS_TWICE`], and half of them. A second flow log
+/// on a few interfaces (one on the NAT gateway's ENI beside the VPC's) is under one flow in
+/// a hundred of a VPC of much internal traffic, but its inputs hold those interfaces' flows
+/// alone where its export keeps them apart (a CloudWatch Logs export writes each log
+/// stream, an interface's, to files of its own; an export of that flow log alone).
+fn mostly_twice(twice: u64, flows: u64) -> bool {
+    twice >= MIN_FLOWS_TWICE && twice.saturating_mul(2) >= flows
 }
 
 /// The entries of `counts` most counted first (then by key), the first three.
@@ -711,6 +730,8 @@ mod tests {
         assert_eq!(r.found().twice.map(|t| (t.flows, t.twice)), Some((30, 2)));
         // fewer than one in a hundred are not
         assert!(enough(2, 200) && enough(3, 300) && !enough(2, 201) && !enough(1, 1));
+        assert!(mostly_twice(2, 4) && mostly_twice(5, 10) && mostly_twice(3, 3));
+        assert!(!mostly_twice(2, 5) && !mostly_twice(1, 1) && !mostly_twice(0, 0));
     }
 
     proptest! {

@@ -421,6 +421,77 @@ fn two_flow_logs_exported_without_ids_are_found() {
     assert!(crate::support::stderr(&o).contains("(exit 8)"));
 }
 
+/// A second flow log on the NAT gateway's ENIs alone beside the VPC's, both exported without
+/// their ids, in a VPC of much internal traffic: the flows it records twice are under one in a
+/// hundred of all the sampled flows, but its export holds them alone, each recorded twice, and
+/// that is a finding (exit 8). Before, every NAT byte counted twice with exit 0.
+#[test]
+fn a_second_flow_log_on_a_few_enis_is_found_by_its_inputs() {
+    use flowcost::generate::Spec;
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let export = |s: &Spec, name: &str| {
+        let w = world(s, &[Encoding::Gz]);
+        let (header, texts) = texts_of(w.dir.path());
+        let p = dir.path().join(name);
+        std::fs::write(&p, format!("{header}\n{}", texts.concat())).unwrap();
+        (p.display().to_string(), w.truth)
+    };
+    let small = |fields| Spec {
+        days: 1,
+        tasks_per_day: 6,
+        ..spec(51, fields)
+    };
+    let (vpc, truth) = export(&small(FieldSet::V5), "vpc.log");
+    let nat_only = Spec {
+        nat_only: true,
+        ..small(FieldSet::V7)
+    };
+    let (nat, _) = export(&nat_only, "nat-enis.log");
+    // east-west traffic: 100,000 flows between private addresses, each in two windows
+    let internal = dir.path().join("internal.log");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&internal).unwrap());
+    writeln!(out, "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status").unwrap();
+    for k in 0..100_000u64 {
+        for window in 0..2 {
+            let start = 1_788_220_800 + (k % 1400) * 60 + window * 60;
+            let (a, b) = (k / 256 % 256, k % 256);
+            writeln!(
+                out,
+                "2 1 eni-{} 10.9.{a}.{b} 10.8.0.{} {} 5432 6 1 100 {start} {} ACCEPT OK",
+                k % 2000,
+                k % 200,
+                1024 + k % 60_000,
+                start + 50
+            )
+            .unwrap();
+        }
+    }
+    out.into_inner().unwrap().sync_all().unwrap();
+    let internal = internal.display().to_string();
+    // the VPC's flow log alone: the truth, nothing found
+    let (r, code) = analyze_json_code(&[&vpc, &internal]);
+    assert_eq!(code, Some(0));
+    assert_eq!(r.analysis.classes, truth.nat);
+    assert!(r.analysis.quality.repeated.is_none());
+    // with the NAT ENIs' flow log: found by the inputs that hold its flows
+    let (r, code) = analyze_json_code(&[&vpc, &nat, &internal]);
+    assert_eq!(code, Some(8));
+    let rep = r.analysis.quality.repeated.expect("found");
+    let twice = rep.recorded_twice.expect("flows recorded twice");
+    assert!(twice.sampled_flows_twice >= 2, "{twice:?}");
+    assert!(
+        twice.sampled_flows_twice * 100 < twice.sampled_flows,
+        "under one in a hundred of all: {twice:?}"
+    );
+    let named: Vec<&str> = twice.inputs.iter().map(|i| i.input.as_str()).collect();
+    assert!(
+        named.contains(&nat.as_str()) && named.contains(&vpc.as_str()),
+        "{named:?}"
+    );
+    assert!(!named.contains(&internal.as_str()), "{named:?}");
+}
+
 /// The rows of the Parquet deliveries under `from` (not the bill's), in path order, from
 /// the `keep` range of files, written into one file at `to`: an export without a flow-log id,
 /// in other bytes than the deliveries (as Athena or Spark would write one).
