@@ -1876,8 +1876,8 @@ impl FileSink<'_> {
         // reader may leave unread)
         let record = [start as u64, end as u64, bytes];
         let record = crate::format::hash_words(&record, u64::from(self.fields));
-        let repeats = &mut self.acc.inputs.repeats;
-        repeats.note_flow(flow, record, (start, end), bytes, id);
+        let eni = r.interface_id.map_or(0, repeats::eni_hash);
+        (self.acc.inputs.repeats).note_flow(flow, eni, record, (start, end), bytes, id);
     }
 
     /// A record without `interface-id`: counted (or rejected) apart, in no ENI's figures.

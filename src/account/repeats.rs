@@ -70,14 +70,21 @@ struct Rec {
     input: u32,
 }
 
-/// What is known of one sampled flow: its level, and of its distinct records (by `id`) the
-/// [`KEPT_RECORDS`] of least `id`, in that order (a sample of them that any order of
-/// reading and merging keeps alike).
+/// What is known of one sampled flow: its level, a hash of its interface ([`eni_hash`]),
+/// and of its distinct records (by `id`) the [`KEPT_RECORDS`] of least `id`, in that order
+/// (a sample of them that any order of reading and merging keeps alike).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Flow {
     level: u8,
     len: u8,
+    eni: u64,
     recs: [Rec; KEPT_RECORDS],
+}
+
+/// The hash of an interface's id by which sampled flows are counted per interface
+/// ([`Tally`]).
+pub fn eni_hash(eni: &str) -> u64 {
+    salt(eni)
 }
 
 const NONE: u32 = u32::MAX;
@@ -268,14 +275,14 @@ pub struct Repeats {
 }
 
 /// [`Repeats`] as stored: each line as `(hash, level, count, bytes, input, input)`, each flow
-/// as `(hash, level, records)` (its records in line-hash order).
+/// as `(hash, level, interface hash, records)` (its records in line-hash order).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Stored {
     level: u8,
     lines: Vec<(u64, u8, u32, u64, u32, u32)>,
     flow_level: u8,
-    flows: Vec<(u64, u8, Vec<Rec>)>,
+    flows: Vec<(u64, u8, u64, Vec<Rec>)>,
     names: Vec<Box<str>>,
 }
 
@@ -286,7 +293,7 @@ impl From<Repeats> for Stored {
             .collect();
         lines.sort_unstable_by_key(|l| l.0);
         let mut flows: Vec<_> = (r.flows.kept.into_iter())
-            .map(|(k, f)| (k, f.level, f.recs().to_vec()))
+            .map(|(k, f)| (k, f.level, f.eni, f.recs().to_vec()))
             .collect();
         flows.sort_unstable_by_key(|f| f.0);
         Stored {
@@ -319,10 +326,11 @@ impl TryFrom<Stored> for Repeats {
             })
             .collect();
         let flows = (s.flows.into_iter())
-            .map(|(k, level, recs)| {
+            .map(|(k, level, eni, recs)| {
                 let mut flow = Flow {
                     level,
                     len: u8::try_from(recs.len()).map_err(|_| BAD)?,
+                    eni,
                     recs: [NO_REC; KEPT_RECORDS],
                 };
                 (flow.recs.get_mut(..recs.len()).ok_or(BAD)?).copy_from_slice(&recs);
@@ -415,13 +423,14 @@ impl Repeats {
         (self.lines).add(fp.hash ^ salt, seen, &self.names);
     }
 
-    /// Note a counted record of the sampled flow `flow` ([`crate::format::flow_mark`]), told
-    /// from the flow's other records by `record` ([`Rec`]), lasting `times`, read from input
-    /// `input`.
+    /// Note a counted record of the sampled flow `flow` ([`crate::format::flow_mark`]) on the
+    /// interface of hash `eni` ([`eni_hash`]), told from the flow's other records by `record`
+    /// ([`Rec`]), lasting `times`, read from input `input`.
     #[inline]
     pub fn note_flow(
         &mut self,
         flow: std::num::NonZeroU64,
+        eni: u64,
         record: u64,
         times: (i64, i64),
         bytes: u64,
@@ -430,6 +439,7 @@ impl Repeats {
         let mut f = Flow {
             level: crate::format::flow_level(flow),
             len: 1,
+            eni,
             recs: [NO_REC; KEPT_RECORDS],
         };
         f.recs[0] = Rec {
@@ -476,44 +486,36 @@ impl Repeats {
         f
     }
 
-    /// The flows recorded twice, if enough were: in all ([`MIN_FLOWS_TWICE`],
-    /// [`TWICE_ONE_IN`]), or in one input ([`mostly_twice`]).
+    /// The flows recorded twice, if enough were ([`Tally::found`]).
     fn twice(&self) -> Option<FoundTwice> {
         let mut t = FoundTwice {
             rate: 1u64 << self.flows.level.min(63),
             ..FoundTwice::default()
         };
-        // by input: its sampled flows of two records or more, and those recorded twice
-        let mut by_input: FxMap<u32, (u64, u64)> = FxMap::default();
+        let mut tally = Tally::default();
         for f in self.flows.kept.values() {
             let bytes = f.bytes();
             t.bytes = t.bytes.saturating_add(bytes);
             if f.len < 2 {
                 continue;
             }
-            t.flows += 1;
             let twice = f.twice();
             let mut holding: Vec<u32> = f.recs().iter().map(|r| r.input).collect();
             holding.sort_unstable();
             holding.dedup();
-            for i in holding {
-                let (flows, twice_in) = by_input.entry(i).or_default();
-                *flows += 1;
-                *twice_in += u64::from(twice);
-            }
+            tally.add(&holding, f.eni, twice);
             if twice {
-                t.twice += 1;
                 // (a flow recorded twice: one recording's bytes are about half)
                 t.extra_bytes = t.extra_bytes.saturating_add(bytes / 2);
             }
         }
-        let inputs = (by_input.iter())
+        (t.flows, t.twice) = tally.all;
+        let inputs = (tally.by_input.iter())
             .filter(|(_, &(_, twice))| twice > 0)
             .map(|(&i, &(_, twice))| (&*self.names[i as usize], twice))
             .collect();
         t.inputs = most(inputs).map(|(a, n)| (a.to_string(), n)).collect();
-        let in_one = (by_input.values()).any(|&(flows, twice)| mostly_twice(twice, flows));
-        (enough(t.twice, t.flows) || in_one).then_some(t)
+        tally.found().then_some(t)
     }
 
     /// Whether every sampled item and input name is consistent (a sample read back from a
@@ -543,14 +545,47 @@ fn enough(twice: u64, flows: u64) -> bool {
     twice >= MIN_FLOWS_TWICE && twice.saturating_mul(TWICE_ONE_IN) >= flows
 }
 
-/// Whether `twice` sampled flows recorded twice among an input's `flows` of two records or
-/// more make a finding: at least [`MIN_FLOWS_TWICE`], and half of them. A second flow log
-/// on a few interfaces (one on the NAT gateway's ENI beside the VPC's) is under one flow in
-/// a hundred of a VPC of much internal traffic, but its inputs hold those interfaces' flows
-/// alone where its export keeps them apart (a CloudWatch Logs export writes each log
-/// stream, an interface's, to files of its own; an export of that flow log alone).
+/// Whether `twice` sampled flows recorded twice among one input's or interface's `flows` of
+/// two records or more make a finding: at least [`MIN_FLOWS_TWICE`], and half of them.
 fn mostly_twice(twice: u64, flows: u64) -> bool {
     twice >= MIN_FLOWS_TWICE && twice.saturating_mul(2) >= flows
+}
+
+/// The sampled flows of two records or more, and of them those recorded twice: in all, by
+/// input holding a record of theirs, and by interface.
+#[derive(Debug, Default)]
+struct Tally {
+    all: (u64, u64),
+    by_input: FxMap<u32, (u64, u64)>,
+    by_eni: FxMap<u64, (u64, u64)>,
+}
+
+impl Tally {
+    /// A flow whose records are in `inputs` (each once), on interface `eni`.
+    fn add(&mut self, inputs: &[u32], eni: u64, twice: bool) {
+        let count = |(flows, t): &mut (u64, u64)| {
+            *flows += 1;
+            *t += u64::from(twice);
+        };
+        count(&mut self.all);
+        inputs
+            .iter()
+            .for_each(|&i| count(self.by_input.entry(i).or_default()));
+        count(self.by_eni.entry(eni).or_default());
+    }
+
+    /// Whether the flows recorded twice make a finding: one in a hundred of all of them
+    /// ([`enough`]), or most of those of one input or of one interface ([`mostly_twice`]). A
+    /// second flow log on a few interfaces (one on the NAT gateway's ENI beside the VPC's) is
+    /// under one flow in a hundred of a VPC of much internal traffic, but those interfaces'
+    /// flows are all recorded twice, and its inputs hold them alone where it was exported
+    /// alone.
+    fn found(&self) -> bool {
+        let mostly = |&(flows, twice): &(u64, u64)| mostly_twice(twice, flows);
+        enough(self.all.1, self.all.0)
+            || self.by_input.values().any(mostly)
+            || self.by_eni.values().any(mostly)
+    }
 }
 
 /// The entries of `counts` most counted first (then by key), the first three.
@@ -660,7 +695,7 @@ mod tests {
             let layout = u64::from(name.starts_with('b'));
             let record = (k << 40) ^ ((start as u64) << 20) ^ ((end as u64) << 1) ^ layout;
             let id = r.input(name);
-            r.note_flow(mark(k, level), record, (start, end), 100, id);
+            r.note_flow(mark(k, level), k % 7, record, (start, end), 100, id);
         }
     }
 
@@ -734,6 +769,42 @@ mod tests {
         assert!(!mostly_twice(2, 5) && !mostly_twice(1, 1) && !mostly_twice(0, 0));
     }
 
+    /// Flows recorded twice under one in a hundred of all are a finding where they are most
+    /// of one input's flows, or of one interface's; two strays among many are not.
+    #[test]
+    fn most_flows_of_one_input_or_interface_recorded_twice_are_a_finding() {
+        // 10,000 flows of one flow log on 1,000 interfaces, all in input 0
+        let base = || {
+            let mut t = Tally::default();
+            (0..10_000).for_each(|k| t.add(&[0], k % 1000, false));
+            t
+        };
+        let mut strays = base();
+        strays.add(&[0], 3, true);
+        strays.add(&[0], 4, true);
+        assert!(!strays.found());
+        // a second flow log on one interface, exported with the first: that interface's
+        let mut one_eni = base();
+        (0..5).for_each(|_| one_eni.add(&[0], 5_000, true));
+        assert!(one_eni.found());
+        // ... but half of its flows recorded once: still most of them
+        one_eni.add(&[0], 5_000, false);
+        assert!(one_eni.found());
+        // a second flow log on 30 interfaces with a flow each, exported alone: its input's
+        let mut own_input = base();
+        (0..30).for_each(|k| own_input.add(&[0, 1], 5_000 + k, true));
+        assert!(own_input.found());
+        assert_eq!(own_input.all, (10_030, 30));
+        // the same flows in input 0 alone: one in a hundred of nothing, neither
+        let mut mixed = base();
+        (0..30).for_each(|k| mixed.add(&[0], 5_000 + k, true));
+        assert!(!mixed.found());
+        // a hundredth of all is found as before
+        let mut many = base();
+        (0..102).for_each(|k| many.add(&[0], k, true));
+        assert!(many.found());
+    }
+
     proptest! {
         /// Any split of the reads, merged in any grouping, gives the sample one reader of all
         /// of them gives (what is found, and the inputs named).
@@ -804,7 +875,7 @@ mod tests {
         let rec = |id: u64, start: i64, end: i64, input: u32| {
             format!(r#"{{"id":{id},"start":{start},"end":{end},"bytes":1,"input":{input}}}"#)
         };
-        let flow = |recs: &[String]| format!("[5,7,[{}]]", recs.join(","));
+        let flow = |recs: &[String]| format!("[5,7,9,[{}]]", recs.join(","));
         for bad in [
             stored("[1,7,2,0,0,1]", "", r#""a""#), // no second input
             stored("[1,6,1,0,0,4294967295]", "", r#""a""#), // below the level
@@ -812,7 +883,8 @@ mod tests {
             r#"{"level":2,"lines":[],"flow_level":7,"flows":[],"names":[]}"#.into(),
             r#"{"level":64,"lines":[],"flow_level":7,"flows":[],"names":[]}"#.into(),
             r#"{"level":7,"lines":[],"flow_level":6,"flows":[],"names":[]}"#.into(),
-            stored("", "[5,6,[]]", ""), // a flow of no record
+            stored("", "[5,6,9,[]]", ""), // a flow of no record
+            stored("", &format!("[5,7,[{}]]", rec(1, 0, 1, 0)), r#""a""#), // no interface
             stored("", &flow(&[rec(2, 0, 1, 0), rec(1, 0, 1, 0)]), r#""a""#), // out of order
             stored("", &flow(&[rec(1, 0, 1, 0), rec(1, 0, 1, 0)]), r#""a""#), // a record twice
             stored("", &flow(&[rec(1, 5, 1, 0)]), r#""a""#), // ends before it starts

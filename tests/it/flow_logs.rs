@@ -423,8 +423,8 @@ fn two_flow_logs_exported_without_ids_are_found() {
 
 /// A second flow log on the NAT gateway's ENIs alone beside the VPC's, both exported without
 /// their ids, in a VPC of much internal traffic: the flows it records twice are under one in a
-/// hundred of all the sampled flows, but its export holds them alone, each recorded twice, and
-/// that is a finding (exit 8). Before, every NAT byte counted twice with exit 0.
+/// hundred of all the sampled flows, but its export holds them alone, and they are most of the
+/// NAT ENIs' flows: each a finding (exit 8). Before, every NAT byte counted twice with exit 0.
 #[test]
 fn a_second_flow_log_on_a_few_enis_is_found_by_its_inputs() {
     use flowcost::generate::Spec;
@@ -490,6 +490,23 @@ fn a_second_flow_log_on_a_few_enis_is_found_by_its_inputs() {
         "{named:?}"
     );
     assert!(!named.contains(&internal.as_str()), "{named:?}");
+    // all three in one input (an export of a table over both flow logs' deliveries), each
+    // part under its header line: found by the interfaces whose flows are recorded twice
+    let all = dir.path().join("all.log");
+    let text: Vec<String> = [&vpc, &nat, &internal]
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    std::fs::write(&all, text.concat()).unwrap();
+    let (r, code) = analyze_json_code(&[all.to_str().unwrap()]);
+    assert_eq!(code, Some(8));
+    let twice = (r.analysis.quality.repeated)
+        .and_then(|rep| rep.recorded_twice)
+        .expect("flows recorded twice");
+    assert!(
+        twice.sampled_flows_twice * 100 < twice.sampled_flows,
+        "{twice:?}"
+    );
 }
 
 /// The rows of the Parquet deliveries under `from` (not the bill's), in path order, from

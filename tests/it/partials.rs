@@ -397,6 +397,9 @@ fn header_end(bytes: &[u8]) -> usize {
     newlines.nth(1).unwrap().0
 }
 
+/// The partial format after this flowcost's.
+const LATER: &str = "flowcost.partial/6";
+
 #[test]
 fn merge_refuses_damaged_or_foreign_files() {
     let w = world(&spec(34, FieldSet::V5), &[Encoding::Gz]);
@@ -424,18 +427,27 @@ fn merge_refuses_damaged_or_foreign_files() {
         (
             "later",
             {
-                let mut b = b"flowcost.partial/5\n".to_vec();
-                b.extend_from_slice(&bytes[19..]);
+                let mut b = format!("{LATER}\n").into_bytes();
+                b.extend_from_slice(&bytes[flowcost::partial::FORMAT.len() + 1..]);
                 b
             },
-            "format flowcost.partial/5",
+            "format flowcost.partial/6 (this flowcost reads flowcost.partial/5)",
+        ),
+        (
+            "earlier",
+            {
+                let mut b = b"flowcost.partial/4\n".to_vec();
+                b.extend_from_slice(&bytes[flowcost::partial::FORMAT.len() + 1..]);
+                b
+            },
+            "format flowcost.partial/4 (this flowcost reads flowcost.partial/5)",
         ),
         (
             "report",
             b"{\"schema\": \"flowcost.report/1\"}\n".to_vec(),
-            "no flowcost.partial/4 first line",
+            "no flowcost.partial/5 first line",
         ),
-        ("empty", Vec::new(), "no flowcost.partial/4 first line"),
+        ("empty", Vec::new(), "no flowcost.partial/5 first line"),
     ];
     for (name, b, why) in variants {
         let p = dir.path().join(name).display().to_string();
