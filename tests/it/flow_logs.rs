@@ -509,6 +509,121 @@ fn a_second_flow_log_on_a_few_enis_is_found_by_its_inputs() {
     );
 }
 
+/// The columns of [`forwarded`]'s rows.
+const FORWARDED: [&str; 15] = [
+    "version",
+    "account-id",
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+    "flow-direction",
+];
+
+/// The records of 3,000 flows through an interface that forwards them unchanged, each in two
+/// windows and in each window once each way (`ways`: the directions the two records name),
+/// as rows of the [`FORWARDED`] columns.
+fn forwarded(ways: [&str; 2]) -> Vec<[String; 15]> {
+    let mut rows = Vec::new();
+    for k in 0..3000u64 {
+        for window in 0..2 {
+            let start = 1_788_220_800 + (k % 1400) * 60 + window * 60;
+            for (n, way) in ways.iter().enumerate() {
+                let row = [
+                    "5".into(),
+                    "111122223333".into(),
+                    "eni-0f1e2d3c4b5a69700".into(),
+                    format!("10.0.7.{}", k % 250),
+                    format!("10.0.8.{}", k * 7 % 250),
+                    (20_000 + k).to_string(),
+                    "443".into(),
+                    "6".into(),
+                    "10".into(),
+                    "5000".into(),
+                    start.to_string(),
+                    (start + 50 + n as u64).to_string(),
+                    "ACCEPT".into(),
+                    "OK".into(),
+                    way.to_string(),
+                ];
+                rows.push(row);
+            }
+        }
+    }
+    rows
+}
+
+/// `rows` of the [`FORWARDED`] columns as a Parquet file (integers as `int64`, as AWS writes
+/// the times and counts).
+fn forwarded_parquet(rows: &[[String; 15]], to: &Path) {
+    use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    let cols = FORWARDED.iter().enumerate().map(|(i, name)| {
+        let text = matches!(
+            *name,
+            "account-id" | "interface-id" | "srcaddr" | "dstaddr" | "action" | "log-status"
+        ) || *name == "flow-direction";
+        let a: ArrayRef = match text {
+            true => std::sync::Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r[i].clone()),
+            )),
+            false => std::sync::Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r[i].parse::<i64>().unwrap()),
+            )),
+        };
+        (name.replace('-', "_"), a)
+    });
+    let batch = RecordBatch::try_from_iter(cols).unwrap();
+    let out = std::fs::File::create(to).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(out, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+/// An interface that forwards traffic unchanged (a firewall instance, its source/destination
+/// check off) has each packet of a flow go in and out: one flow log records the flow at once
+/// each way, which is no second flow log (exit 0, the truth), in text and in Parquet, by both
+/// Parquet readers; the same records both one way are (exit 8).
+#[test]
+fn a_flow_recorded_each_way_by_a_forwarding_interface_is_no_second_flow_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(&spec(51, FieldSet::V5), &[Encoding::Gz]);
+    let (header, texts) = texts_of(w.dir.path());
+    let vpc = dir.path().join("vpc.log");
+    std::fs::write(&vpc, format!("{header}\n{}", texts.concat())).unwrap();
+    let vpc = vpc.display().to_string();
+    for (ways, code) in [(["ingress", "egress"], 0), (["egress", "egress"], 8)] {
+        let rows = forwarded(ways);
+        let text = dir.path().join(format!("firewall-{}.log", ways[0]));
+        let lines: Vec<String> = rows.iter().map(|r| r.join(" ") + "\n").collect();
+        std::fs::write(&text, FORWARDED.join(" ") + "\n" + &lines.concat()).unwrap();
+        let parquet = dir.path().join(format!("firewall-{}.parquet", ways[0]));
+        forwarded_parquet(&rows, &parquet);
+        for input in [&text, &parquet] {
+            let input = input.to_str().unwrap();
+            for reader in ["fast", "arrow"] {
+                let o = crate::support::bin()
+                    .env("FLOWCOST_PARQUET_READER", reader)
+                    .args(["analyze", "--format", "json", "-q", &vpc, input])
+                    .output()
+                    .unwrap();
+                assert_eq!(o.status.code(), Some(code), "{input} {reader} {ways:?}");
+                let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+                assert_eq!(r.analysis.classes, w.truth.nat, "{input}");
+                let twice = r.analysis.quality.repeated.and_then(|r| r.recorded_twice);
+                assert_eq!(twice.is_some(), code == 8, "{input} {reader} {ways:?}");
+            }
+        }
+    }
+}
+
 /// The rows of the Parquet deliveries under `from` (not the bill's), in path order, from
 /// the `keep` range of files, written into one file at `to`: an export without a flow-log id,
 /// in other bytes than the deliveries (as Athena or Spark would write one).
