@@ -509,28 +509,15 @@ fn a_second_flow_log_on_a_few_enis_is_found_by_its_inputs() {
     );
 }
 
-/// The columns of [`forwarded`]'s rows.
-const FORWARDED: [&str; 15] = [
-    "version",
-    "account-id",
-    "interface-id",
-    "srcaddr",
-    "dstaddr",
-    "srcport",
-    "dstport",
-    "protocol",
-    "packets",
-    "bytes",
-    "start",
-    "end",
-    "action",
-    "log-status",
-    "flow-direction",
-];
+/// The columns of [`forwarded`]'s rows: the v2 default format's, and `flow-direction`.
+fn forwarded_columns() -> Vec<&'static str> {
+    let v2 = &flowcost::format::fields::KNOWN_NAMES[..14];
+    v2.iter().copied().chain(["flow-direction"]).collect()
+}
 
 /// The records of 3,000 flows through an interface that forwards them unchanged, each in two
 /// windows and in each window once each way (`ways`: the directions the two records name),
-/// as rows of the [`FORWARDED`] columns.
+/// as rows of the [`forwarded_columns`].
 fn forwarded(ways: [&str; 2]) -> Vec<[String; 15]> {
     let mut rows = Vec::new();
     for k in 0..3000u64 {
@@ -561,25 +548,28 @@ fn forwarded(ways: [&str; 2]) -> Vec<[String; 15]> {
     rows
 }
 
-/// `rows` of the [`FORWARDED`] columns as a Parquet file (integers as `int64`, as AWS writes
+/// `rows` of the [`forwarded_columns`] as a Parquet file (integers as `int64`, as AWS writes
 /// the times and counts).
 fn forwarded_parquet(rows: &[[String; 15]], to: &Path) {
     use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-    let cols = FORWARDED.iter().enumerate().map(|(i, name)| {
-        let text = matches!(
-            *name,
-            "account-id" | "interface-id" | "srcaddr" | "dstaddr" | "action" | "log-status"
-        ) || *name == "flow-direction";
-        let a: ArrayRef = match text {
-            true => std::sync::Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| r[i].clone()),
-            )),
-            false => std::sync::Arc::new(Int64Array::from_iter_values(
-                rows.iter().map(|r| r[i].parse::<i64>().unwrap()),
-            )),
-        };
-        (name.replace('-', "_"), a)
-    });
+    let cols = forwarded_columns()
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let text = matches!(
+                name,
+                "account-id" | "interface-id" | "srcaddr" | "dstaddr" | "action" | "log-status"
+            ) || name == "flow-direction";
+            let a: ArrayRef = match text {
+                true => std::sync::Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|r| r[i].clone()),
+                )),
+                false => std::sync::Arc::new(Int64Array::from_iter_values(
+                    rows.iter().map(|r| r[i].parse::<i64>().unwrap()),
+                )),
+            };
+            (name.replace('-', "_"), a)
+        });
     let batch = RecordBatch::try_from_iter(cols).unwrap();
     let out = std::fs::File::create(to).unwrap();
     let mut w = parquet::arrow::ArrowWriter::try_new(out, batch.schema(), None).unwrap();
@@ -603,7 +593,8 @@ fn a_flow_recorded_each_way_by_a_forwarding_interface_is_no_second_flow_log() {
         let rows = forwarded(ways);
         let text = dir.path().join(format!("firewall-{}.log", ways[0]));
         let lines: Vec<String> = rows.iter().map(|r| r.join(" ") + "\n").collect();
-        std::fs::write(&text, FORWARDED.join(" ") + "\n" + &lines.concat()).unwrap();
+        let header = forwarded_columns().join(" ");
+        std::fs::write(&text, header + "\n" + &lines.concat()).unwrap();
         let parquet = dir.path().join(format!("firewall-{}.parquet", ways[0]));
         forwarded_parquet(&rows, &parquet);
         for input in [&text, &parquet] {
