@@ -1875,16 +1875,9 @@ impl FileSink<'_> {
         // record of the same window in another layout is another; not `packets`, which a
         // reader may leave unread)
         let record = [start as u64, end as u64, bytes];
-        let rec = repeats::Rec {
-            id: crate::format::hash_words(&record, u64::from(self.fields)),
-            start,
-            end,
-            bytes,
-            dir: repeats::Direction::of(r.flow_direction),
-            input: id,
-        };
+        let record = crate::format::hash_words(&record, u64::from(self.fields));
         let eni = r.interface_id.map_or(0, repeats::eni_hash);
-        (self.acc.inputs.repeats).note_flow(flow, eni, rec);
+        (self.acc.inputs.repeats).note_flow(flow, eni, record, (start, end), bytes, id);
     }
 
     /// A record without `interface-id`: counted (or rejected) apart, in no ENI's figures.

@@ -60,46 +60,14 @@ pub const MAX_FLOWS: usize = if cfg!(test) { 32 } else { 4_096 };
 /// One record of a sampled flow: a hash of what tells one record from another (its times
 /// and bytes, and the number of fields of its layout: copies of a line are one
 /// record, a second flow log's record of the same window in another layout another), its
-/// times, bytes and direction, and the first input holding it by name.
+/// times and bytes, and the first input holding it by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rec {
-    pub id: u64,
-    pub start: i64,
-    pub end: i64,
-    pub bytes: u64,
-    pub dir: Direction,
-    pub input: u32,
-}
-
-/// A record's direction with respect to its interface (`flow-direction`), where its layout
-/// has it. An interface that forwards traffic unchanged (a firewall or router instance, its
-/// source/destination check off) has each packet of a flow go in and out: one flow log
-/// records the flow twice at a time, once each way, and that is no second flow log.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    #[default]
-    Unknown,
-    Ingress,
-    Egress,
-}
-
-impl Direction {
-    /// The direction a record's `flow-direction` names.
-    pub fn of(text: Option<&str>) -> Direction {
-        match text {
-            Some("ingress") => Direction::Ingress,
-            Some("egress") => Direction::Egress,
-            _ => Direction::Unknown,
-        }
-    }
-
-    /// Whether records of these directions may be one recording of the flow twice: not
-    /// where both are known and differ.
-    fn meets(self, o: Direction) -> bool {
-        self == o || self == Direction::Unknown || o == Direction::Unknown
-    }
+struct Rec {
+    id: u64,
+    start: i64,
+    end: i64,
+    bytes: u64,
+    input: u32,
 }
 
 /// What is known of one sampled flow: its level, a hash of its interface ([`eni_hash`]),
@@ -126,7 +94,6 @@ const NO_REC: Rec = Rec {
     start: 0,
     end: 0,
     bytes: 0,
-    dir: Direction::Unknown,
     input: NONE,
 };
 
@@ -199,17 +166,16 @@ impl Flow {
         &self.recs[..usize::from(self.len)]
     }
 
-    /// Whether the flow was recorded twice at a time: two of its records, not of known
-    /// opposite directions, overlap by more than half the shorter one (one flow log's windows
-    /// do not overlap at all; a timestamp off by a little makes two touch, not cover each
-    /// other).
+    /// Whether the flow was recorded twice at a time: two of its records overlap by more than
+    /// half the shorter one (one flow log's windows do not overlap at all; a timestamp off by
+    /// a little makes two touch, not cover each other).
     fn twice(&self) -> bool {
         let recs = self.recs();
         (recs.iter().enumerate()).any(|(i, a)| {
             recs[i + 1..].iter().any(|b| {
                 let overlap = a.end.min(b.end).saturating_sub(a.start.max(b.start));
                 let shorter = (a.end.saturating_sub(a.start)).min(b.end.saturating_sub(b.start));
-                overlap > 0 && overlap.saturating_mul(2) > shorter && a.dir.meets(b.dir)
+                overlap > 0 && overlap.saturating_mul(2) > shorter
             })
         })
     }
@@ -457,17 +423,32 @@ impl Repeats {
         (self.lines).add(fp.hash ^ salt, seen, &self.names);
     }
 
-    /// Note a counted record `rec` of the sampled flow `flow` ([`crate::format::flow_mark`])
-    /// on the interface of hash `eni` ([`eni_hash`]).
+    /// Note a counted record of the sampled flow `flow` ([`crate::format::flow_mark`]) on the
+    /// interface of hash `eni` ([`eni_hash`]), told from the flow's other records by `record`
+    /// ([`Rec`]), lasting `times`, read from input `input`.
     #[inline]
-    pub fn note_flow(&mut self, flow: std::num::NonZeroU64, eni: u64, rec: Rec) {
+    pub fn note_flow(
+        &mut self,
+        flow: std::num::NonZeroU64,
+        eni: u64,
+        record: u64,
+        times: (i64, i64),
+        bytes: u64,
+        input: u32,
+    ) {
         let mut f = Flow {
             level: crate::format::flow_level(flow),
             len: 1,
             eni,
             recs: [NO_REC; KEPT_RECORDS],
         };
-        f.recs[0] = rec;
+        f.recs[0] = Rec {
+            id: record,
+            start: times.0,
+            end: times.1,
+            bytes,
+            input,
+        };
         (self.flows).add(flow.get(), f, &self.names);
     }
 
@@ -714,15 +695,7 @@ mod tests {
             let layout = u64::from(name.starts_with('b'));
             let record = (k << 40) ^ ((start as u64) << 20) ^ ((end as u64) << 1) ^ layout;
             let id = r.input(name);
-            let rec = Rec {
-                id: record,
-                start,
-                end,
-                bytes: 100,
-                dir: Direction::Unknown,
-                input: id,
-            };
-            r.note_flow(mark(k, level), k % 7, rec);
+            r.note_flow(mark(k, level), k % 7, record, (start, end), 100, id);
         }
     }
 
@@ -794,40 +767,6 @@ mod tests {
         assert!(enough(2, 200) && enough(3, 300) && !enough(2, 201) && !enough(1, 1));
         assert!(mostly_twice(2, 4) && mostly_twice(5, 10) && mostly_twice(3, 3));
         assert!(!mostly_twice(2, 5) && !mostly_twice(1, 1) && !mostly_twice(0, 0));
-    }
-
-    /// Two records of a flow at one time, one each way, are an interface forwarding it (one
-    /// flow log); the same way, or a way unknown, a second recording.
-    #[test]
-    fn a_flow_recorded_each_way_at_once_is_one_recording() {
-        use Direction::*;
-        let found = |dirs: [Direction; 2]| {
-            let mut r = Repeats::default();
-            let id = r.input("a");
-            for k in 0..10 {
-                for (n, dir) in dirs.into_iter().enumerate() {
-                    let rec = Rec {
-                        id: 2 * k + n as u64,
-                        start: 0,
-                        end: 59 + n as i64,
-                        bytes: 100,
-                        dir,
-                        input: id,
-                    };
-                    r.note_flow(mark(k, MIN_SAMPLE_LEVEL), 1, rec);
-                }
-            }
-            r.found().twice.map(|t| t.twice)
-        };
-        assert_eq!(found([Ingress, Egress]), None);
-        assert_eq!(found([Egress, Ingress]), None);
-        assert_eq!(found([Egress, Egress]), Some(10));
-        assert_eq!(found([Unknown, Ingress]), Some(10));
-        assert_eq!(found([Unknown, Unknown]), Some(10));
-        assert_eq!(Direction::of(Some("ingress")), Ingress);
-        assert_eq!(Direction::of(Some("egress")), Egress);
-        assert_eq!(Direction::of(Some("-")), Unknown);
-        assert_eq!(Direction::of(None), Unknown);
     }
 
     /// Flows recorded twice under one in a hundred of all are a finding where they are most
@@ -934,9 +873,7 @@ mod tests {
             )
         };
         let rec = |id: u64, start: i64, end: i64, input: u32| {
-            format!(
-                r#"{{"id":{id},"start":{start},"end":{end},"bytes":1,"dir":"egress","input":{input}}}"#
-            )
+            format!(r#"{{"id":{id},"start":{start},"end":{end},"bytes":1,"input":{input}}}"#)
         };
         let flow = |recs: &[String]| format!("[5,7,9,[{}]]", recs.join(","));
         for bad in [
@@ -948,11 +885,6 @@ mod tests {
             r#"{"level":7,"lines":[],"flow_level":6,"flows":[],"names":[]}"#.into(),
             stored("", "[5,6,9,[]]", ""), // a flow of no record
             stored("", &format!("[5,7,[{}]]", rec(1, 0, 1, 0)), r#""a""#), // no interface
-            stored(
-                "",
-                &flow(&[rec(1, 0, 1, 0).replace("egress", "up")]),
-                r#""a""#,
-            ), // no direction
             stored("", &flow(&[rec(2, 0, 1, 0), rec(1, 0, 1, 0)]), r#""a""#), // out of order
             stored("", &flow(&[rec(1, 0, 1, 0), rec(1, 0, 1, 0)]), r#""a""#), // a record twice
             stored("", &flow(&[rec(1, 5, 1, 0)]), r#""a""#), // ends before it starts

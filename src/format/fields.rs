@@ -256,11 +256,6 @@ pub const ENGINE_FIELDS: FieldSet = FieldSet::of(&[
 /// the engine's layouts leave them out ([`ENGINE_FIELDS`]), so text skips their tokens.
 pub const FLOW_PORTS: FieldSet = FieldSet::of(&[Field::SrcPort, Field::DstPort, Field::Protocol]);
 
-/// The fields a Parquet reader reads only for a sink that samples flows: [`FLOW_PORTS`], and
-/// `flow-direction`, which tells an interface forwarding a flow from a second flow log
-/// (text reads it from a sampled flow's token).
-pub const FLOW_FIELDS: FieldSet = FLOW_PORTS.with(&[Field::FlowDirection]);
-
 /// Whether `fields` hold the three of [`FLOW_PORTS`].
 pub fn reads_flow_ports(fields: impl Iterator<Item = Field>) -> bool {
     let mut read = FieldSet::NONE;
@@ -285,8 +280,6 @@ pub struct Layout {
     names_flows: bool,
     /// Where the fields naming a flow across windows are ([`Layout::flow_key`]).
     flow_key: Option<[u16; 6]>,
-    /// Where `flow-direction` is, in a layout naming its flows.
-    flow_direction: Option<u16>,
 }
 
 /// The fields that together name one record of a flow log: AWS writes one record per flow
@@ -311,7 +304,6 @@ impl Layout {
             by_field: None,
             names_flows: false,
             flow_key: None,
-            flow_direction: None,
         }
         .indexed()
     }
@@ -345,9 +337,6 @@ impl Layout {
         self.flow_key = key
             .and_then(|k| k.try_into().ok())
             .filter(|_| self.names_flows);
-        self.flow_direction = (position("flow-direction"))
-            .and_then(|i| u16::try_from(i).ok())
-            .filter(|_| self.flow_key.is_some());
         self
     }
     /// The positions of `interface-id`, `srcaddr`, `dstaddr`, `srcport`, `dstport` and
@@ -356,10 +345,6 @@ impl Layout {
     /// own, in one flow log).
     pub fn flow_key(&self) -> Option<&[u16; 6]> {
         self.flow_key.as_ref()
-    }
-    /// The position of `flow-direction`, where the layout has it and names its flows.
-    pub fn flow_direction(&self) -> Option<u16> {
-        self.flow_direction
     }
     /// Whether each line of this layout names its flow ([`flow_names`]), so that two equal
     /// lines of one flow log are one record given twice (a custom format without the ports,

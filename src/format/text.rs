@@ -404,7 +404,7 @@ pub fn parse_line<'a>(line: &'a [u8], layout: &Layout) -> Result<Line<'a>, Malfo
             &mut [(0, 0); MAX_TOKENS],
             &mut AddrCache::none(),
             None,
-            false,
+            None,
         )? {
             Kind::Record => Line::Record(rec),
             Kind::Header(h) => Line::Header(h),
@@ -430,7 +430,7 @@ fn parse_into<'a>(
     buf: &mut Spans,
     ips: &mut AddrCache,
     presplit: Option<usize>,
-    flows: bool,
+    flow: Option<&[u16; 6]>,
 ) -> Result<Kind, Malformed> {
     let general;
     let spans: &[(u32, u32)] = match presplit.or_else(|| split(line, buf)) {
@@ -474,18 +474,9 @@ fn parse_into<'a>(
     if found < expected || (found > expected && tok(expected).first() != Some(&b'#')) {
         return Err(Malformed::FieldCount { expected, found });
     }
-    if let Some(key) = layout.flow_key().filter(|_| flows) {
-        if let Some(mark) = super::flow_mark(line, spans, key, rec) {
-            rec.fingerprint = Some(mark);
-            rec.flow = true;
-            // (read for a sampled flow alone: the engine's layouts skip it)
-            if let Some(&(a, b)) = layout
-                .flow_direction()
-                .and_then(|i| spans.get(usize::from(i)))
-            {
-                rec.flow_direction = std::str::from_utf8(&line[a as usize..b as usize]).ok();
-            }
-        }
+    if let Some(mark) = flow.and_then(|key| super::flow_mark(line, spans, key, rec)) {
+        rec.fingerprint = Some(mark);
+        rec.flow = true;
     }
     Ok(Kind::Record)
 }
@@ -813,7 +804,7 @@ impl Decoder {
             &mut self.spans,
             &mut self.ips,
             split,
-            self.flows,
+            self.layout.flow_key().filter(|_| self.flows),
         ) {
             Ok(Kind::Record) => {
                 if self.layout.names_flows() {

@@ -397,7 +397,7 @@ fn decode_unguarded<T: ChunkSource + 'static, S: Sink>(
         .filter_map(|(i, f)| {
             let field = fields::field_of(&fields::normalise(f.name()));
             // (the ports only where the sink samples flows: the inputs without a flow-log id)
-            let needed = (keep.contains(field) || (flows && fields::FLOW_FIELDS.contains(field)))
+            let needed = (keep.contains(field) || (flows && fields::FLOW_PORTS.contains(field)))
                 && field != Field::Other
                 && field != Field::Version;
             needed.then_some((i, field))
