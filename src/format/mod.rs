@@ -170,7 +170,7 @@ fn fold_bytes(mut h: u64, b: &[u8]) -> u64 {
 /// flows, about one in 2^k having level `k` or more ([`flow_level`]) and every record of a
 /// flow its level (the sample takes a flow's records together or none of them). The level
 /// comes from what costs little (the addresses already read, the ports' digits); only a
-/// sampled flow's tokens are hashed whole (an IPv6 address's as its canonical text).
+/// sampled flow is hashed whole ([`flow_mark_of`]).
 #[inline]
 pub fn flow_mark(
     line: &[u8],
@@ -186,16 +186,9 @@ pub fn flow_mark(
     if level < MIN_SAMPLE_LEVEL {
         return None;
     }
-    let mut tokens = key.map(token);
-    // an IPv6 address as its canonical text, which its value is written as (Parquet): one
-    // written otherwise (upper case, leading or runs of zeros) is the same address
-    let (mut a, mut b) = ([0; 48], [0; 48]);
-    for (i, addr, buf) in [(1, rec.srcaddr, &mut a), (2, rec.dstaddr, &mut b)] {
-        if let Some(ip @ IpAddr::V6(_)) = addr {
-            tokens[i] = address_text(ip, buf)?;
-        }
-    }
-    Some(mark_of(level, tokens))
+    let (src, dst) = (rec.srcaddr?, rec.dstaddr?);
+    let ports = [token(key[3]), token(key[4]), token(key[5])];
+    flow_mark_of(level, token(key[0]), src, dst, ports)
 }
 
 /// A flow's sample level ([`flow_mark`]): from its parsed addresses and its ports' text.
@@ -242,15 +235,33 @@ fn level_of(rec: &Record<'_>, srcport: u64, dstport: u64) -> u8 {
     mix64(cheap).leading_zeros().min(62) as u8
 }
 
-/// The mark of a sampled flow: its level in the leading zeros, the hash of its six tokens
-/// (`interface-id`, `srcaddr`, `dstaddr`, `srcport`, `dstport`, `protocol`) below them.
-fn mark_of(level: u8, tokens: [&[u8]; 6]) -> std::num::NonZeroU64 {
+/// The mark of a sampled flow: its level in the leading zeros, below them the hash of its
+/// `interface-id`, `srcaddr`, `dstaddr`, `srcport`, `dstport` and `protocol` as text: the
+/// addresses as their values' canonical text (however a line wrote them, and as a Parquet
+/// row's values are written), the rest as `ports` give it.
+fn flow_mark_of(
+    level: u8,
+    eni: &[u8],
+    src: IpAddr,
+    dst: IpAddr,
+    ports: [&[u8]; 3],
+) -> Option<std::num::NonZeroU64> {
+    let (mut a, mut b) = ([0; 48], [0; 48]);
+    let [sport, dport, proto] = ports;
+    let tokens = [
+        eni,
+        address_text(src, &mut a)?,
+        address_text(dst, &mut b)?,
+        sport,
+        dport,
+        proto,
+    ];
     let mut h = FOLD_K;
     for t in tokens {
         h = fold_bytes(h ^ t.len() as u64, t);
     }
     let mark = ((1u64 << 63) >> level) | (mix64(h) >> (u32::from(level) + 1));
-    std::num::NonZeroU64::new(mark).expect("the level's bit is set")
+    std::num::NonZeroU64::new(mark)
 }
 
 /// [`flow_mark`] of a record whose reader read its values, not its text (Parquet): the ports
@@ -263,18 +274,12 @@ pub fn flow_mark_of_values(rec: &Record<'_>) -> Option<std::num::NonZeroU64> {
         return None;
     }
     let (mut s, mut d, mut p) = ([0; 8], [0; 8], [0; 8]);
-    let (mut a, mut b) = ([0; 48], [0; 48]);
-    Some(mark_of(
-        level,
-        [
-            eni.as_bytes(),
-            address_text(src, &mut a)?,
-            address_text(dst, &mut b)?,
-            decimal(sport, &mut s),
-            decimal(dport, &mut d),
-            decimal(proto, &mut p),
-        ],
-    ))
+    let ports = [
+        decimal(sport, &mut s),
+        decimal(dport, &mut d),
+        decimal(proto, &mut p),
+    ];
+    flow_mark_of(level, eni.as_bytes(), src, dst, ports)
 }
 
 /// The values naming a record's flow: its ENI, addresses, ports and protocol, if it has all.
