@@ -11,7 +11,7 @@ mod reconcile;
 
 use std::collections::BTreeMap;
 
-pub use reconcile::{reconcile, DayRecon, GatewayRecon, Reconciliation};
+pub use reconcile::{reconcile, CurrencySource, DayRecon, GatewayRecon, Reconciliation};
 
 use crate::inventory::ec2::is_id;
 
@@ -49,9 +49,10 @@ enum Col {
     ItemType,
     Account,
     Region,
+    Currency,
 }
 
-const COLS: [Col; 9] = [
+const COLS: [Col; 10] = [
     Col::UsageType,
     Col::ResourceId,
     Col::Start,
@@ -61,6 +62,7 @@ const COLS: [Col; 9] = [
     Col::ItemType,
     Col::Account,
     Col::Region,
+    Col::Currency,
 ];
 
 /// A column's names in each export, normalised (see [`normalise`]).
@@ -75,6 +77,7 @@ fn names(c: Col) -> &'static [&'static str] {
         Col::ItemType => &["line_item_line_item_type", "charge_category"],
         Col::Account => &["line_item_usage_account_id", "sub_account_id"],
         Col::Region => &["product_region_code", "product_region", "region_id"],
+        Col::Currency => &["line_item_currency_code", "billing_currency"],
     }
 }
 
@@ -143,6 +146,56 @@ pub struct Bill {
     pub nat_rows: u64,
     pub other_nat_rows: u64,
     pub files: Vec<String>,
+    /// The currency the NAT usage rows state (`line_item_currency_code`, FOCUS's
+    /// `BillingCurrency`), and where it was first read (`file: row N`); `None` when no row
+    /// states one. Rows in a second currency refuse the bill: amounts in two currencies
+    /// cannot be summed.
+    pub currency: Option<(Currency, String)>,
+    /// NAT usage rows taken that state no currency (no such column, or an empty cell).
+    pub rows_without_currency: u64,
+}
+
+/// An ISO 4217 currency code as a bill states it: three ASCII capital letters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    /// US dollars: AWS's default billing currency, and that of its list prices.
+    pub const USD: Currency = Currency(*b"USD");
+
+    /// A code as a bill writes it (surrounding spaces and lower case allowed); `None` for
+    /// anything that is not three letters.
+    pub fn parse(s: &str) -> Option<Currency> {
+        let code: [u8; 3] = s.trim().as_bytes().try_into().ok()?;
+        code.iter()
+            .all(u8::is_ascii_alphabetic)
+            .then(|| Currency(code.map(|b| b.to_ascii_uppercase())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("ASCII letters")
+    }
+}
+
+impl std::fmt::Display for Currency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Currency::parse(&s)
+            .filter(|c| c.as_str() == s)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not a currency code")))
+    }
 }
 
 /// Whether a usage type is NAT data processing: `NatGateway-Bytes`, alone or behind a region
@@ -199,7 +252,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
 pub struct BillReader<'b> {
     bill: &'b mut Bill,
     /// Header index of each column of [`COLS`], if the file has it.
-    at: [Option<usize>; 9],
+    at: [Option<usize>; 10],
     file: String,
 }
 
@@ -211,7 +264,7 @@ impl<'b> BillReader<'b> {
     /// amount or the start date cannot be found (not a CUR, Data Exports or FOCUS table).
     pub fn new(bill: &'b mut Bill, file: &str, headers: &[&str]) -> Result<BillReader<'b>, String> {
         let norm: Vec<String> = headers.iter().map(|h| normalise(h)).collect();
-        let mut at = [None; 9];
+        let mut at = [None; 10];
         for (i, c) in COLS.iter().enumerate() {
             at[i] = names(*c)
                 .iter()
@@ -303,6 +356,7 @@ impl<'b> BillReader<'b> {
         let end = time(Col::End)
             .filter(|e| *e > start)
             .unwrap_or(start + 3600);
+        self.currency(text(Col::Currency), line)?;
         self.bill.nat_rows += 1;
         let billed = match text(Col::ResourceId).and_then(gateway_of) {
             Some(g) => self.bill.gateways.entry(g.to_string()).or_default(),
@@ -320,6 +374,31 @@ impl<'b> BillReader<'b> {
             billed.days.entry(day).or_default().add(usage);
         } else {
             billed.spans.push((start, end, usage));
+        }
+        Ok(())
+    }
+
+    /// Check a NAT usage row's currency against the bill's.
+    fn currency(&mut self, cell: Option<&str>, line: u64) -> Result<(), RowError> {
+        let Some(cell) = cell.filter(|c| !c.trim().is_empty()) else {
+            self.bill.rows_without_currency += 1;
+            return Ok(());
+        };
+        let at = format!("{}: row {line}", self.file);
+        let Some(code) = Currency::parse(cell) else {
+            return Err(format!(
+                "{at}: currency `{}` is not a currency code (three letters, such as USD)",
+                cell.escape_debug()
+            ));
+        };
+        match &self.bill.currency {
+            None => self.bill.currency = Some((code, at)),
+            Some((first, _)) if *first == code => {}
+            Some((first, first_at)) => {
+                return Err(format!(
+                    "{at}: NAT processing billed in {code}, but in {first} at {first_at}: amounts in two currencies cannot be added (give the bill of one payer)"
+                ))
+            }
         }
         Ok(())
     }
@@ -409,7 +488,8 @@ mod tests {
             "product/region",
         ];
         let mut r = BillReader::new(&mut bill, "cur.csv", &headers).unwrap();
-        assert_eq!(r.columns(), (0..9).map(Some).collect::<Vec<_>>());
+        let read: Vec<_> = (0..9).map(Some).chain([None]).collect();
+        assert_eq!(r.columns(), read, "no currency column");
         let arn = "arn:aws:ec2:eu-west-1:111122223333:natgateway/nat-0a1b2c3d4e5f60718";
         let nat = "EUW1-NatGateway-Bytes";
         // (usage type, resource, start, end, GB, line item type, whether the row reads)
@@ -462,6 +542,66 @@ mod tests {
         assert_eq!((bill.nat_rows, bill.other_nat_rows), (4, 1));
         assert_eq!(bill.dialects, [Dialect::LegacyCsv]);
         assert!(bill.resource_ids);
+    }
+
+    #[test]
+    fn the_bill_has_one_currency_or_is_refused() {
+        assert_eq!(Currency::parse(" inr "), Some(Currency(*b"INR")));
+        for bad in ["US$", "US", "USDX", "", "€UR", "1SD"] {
+            assert_eq!(Currency::parse(bad), None, "{bad}");
+        }
+        // the three exports' names for it
+        for header in [
+            "line_item_currency_code",
+            "lineItem/CurrencyCode",
+            "BillingCurrency",
+        ] {
+            let mut bill = Bill::default();
+            let headers = [
+                "line_item_usage_type",
+                "line_item_usage_start_date",
+                "line_item_usage_amount",
+                "line_item_line_item_type",
+                header,
+            ];
+            let mut r = BillReader::new(&mut bill, "b.csv", &headers).unwrap();
+            // (cells in the order of `COLS`, those the file lacks null)
+            let row = |kind: &'static str, currency: &'static str| {
+                let t = Cell::Text;
+                let n = Cell::Null;
+                let start = "2026-09-01T00:00:00Z";
+                [
+                    t("NatGateway-Bytes"),
+                    n,
+                    t(start),
+                    n,
+                    t("1"),
+                    n,
+                    t(kind),
+                    n,
+                    n,
+                    t(currency),
+                ]
+            };
+            r.row(2, &row("Usage", "INR")).unwrap();
+            r.row(3, &row("DiscountedUsage", "inr")).unwrap();
+            r.row(4, &row("Usage", "")).unwrap();
+            // a credit is not taken, so its currency is not checked
+            r.row(5, &row("Credit", "USD")).unwrap();
+            let e = r.row(6, &row("Usage", "USD")).unwrap_err();
+            assert!(e.contains("b.csv: row 6") && e.contains("in USD"), "{e}");
+            assert!(e.contains("in INR at b.csv: row 2"), "{e}");
+            let e = r.row(7, &row("Usage", "<b>")).unwrap_err();
+            assert!(e.contains("row 7: currency `<b>` is not"), "{e}");
+            let first = Some((Currency(*b"INR"), "b.csv: row 2".to_string()));
+            assert_eq!(bill.currency, first, "{header}");
+            assert_eq!((bill.nat_rows, bill.rows_without_currency), (3, 1));
+        }
+        // JSON: the code as written, and nothing else
+        let c: Currency = serde_json::from_str("\"EUR\"").unwrap();
+        assert_eq!(c.to_string(), "EUR");
+        assert_eq!(serde_json::to_string(&c).unwrap(), "\"EUR\"");
+        assert!(serde_json::from_str::<Currency>("\"eur\"").is_err());
     }
 
     #[test]

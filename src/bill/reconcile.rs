@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Bill, Billed, Usage};
+use super::{Bill, Billed, Currency, Usage};
 use crate::analysis::Analysis;
 use crate::cost::Cost;
 
@@ -73,7 +73,29 @@ pub struct Reconciliation {
     pub billed_s3_savings: f64,
     pub billed_dynamodb_savings: f64,
     pub flow_log_priced_s3_savings: f64,
+    /// The currency of every `billed_cost` and billed saving (ISO 4217): the bill's own, or
+    /// US dollars where it states none. The flow-log-priced figure is in US dollars.
+    #[serde(default = "usd")]
+    pub currency: Currency,
+    /// Whether the bill stated its currency or US dollars were assumed.
+    #[serde(default)]
+    pub currency_source: CurrencySource,
     pub notes: Vec<String>,
+}
+
+fn usd() -> Currency {
+    Currency::USD
+}
+
+/// Where [`Reconciliation::currency`] comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CurrencySource {
+    /// The bill's rows state it.
+    Bill,
+    /// No row states one (no currency column in the export): US dollars, AWS's default.
+    #[default]
+    Assumed,
 }
 
 fn day_name(day: i64) -> String {
@@ -228,6 +250,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
     if prorated {
         notes.push("Some bill rows cover more than a day (a monthly export): they count in proportion to their overlap with the period and are in no day's row.".into());
     }
+    let (currency, currency_source) = currency_of(bill, &mut notes);
     if bill.other_nat_rows > 0 {
         notes.push(format!("{} NatGateway-Bytes rows of other kinds (credits, refunds, taxes) are left out: the billed figures are usage at the rates charged.", bill.other_nat_rows));
     }
@@ -294,9 +317,34 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
             .filter_map(|g| g.billed_dynamodb_savings)
             .sum(),
         flow_log_priced_s3_savings: cost.s3_gateway_endpoint_savings.period,
+        currency,
+        currency_source,
         gateways_not_logged,
         days_under_covered,
         gateways,
         notes,
     }
+}
+
+/// The bill's currency and where it comes from, with the notes a reader needs: none stated
+/// (US dollars assumed), some rows without it, or a currency other than the list prices'.
+fn currency_of(bill: &Bill, notes: &mut Vec<String>) -> (Currency, CurrencySource) {
+    let Some((code, _)) = bill.currency else {
+        if bill.nat_rows > 0 {
+            notes.push("The bill states no currency (its export has no line_item_currency_code or BillingCurrency column): its costs are read as US dollars, AWS's default billing currency; add the column to the export to have this checked.".into());
+        }
+        return (Currency::USD, CurrencySource::Assumed);
+    };
+    if bill.rows_without_currency > 0 {
+        notes.push(format!(
+            "{} NatGateway-Bytes rows state no currency: read as {code}, the currency of the others.",
+            bill.rows_without_currency
+        ));
+    }
+    if code != Currency::USD {
+        notes.push(format!(
+            "The bill is in {code}: billed costs and billed savings are in {code}; the cost section and the flow-log-priced savings are at AWS's list prices in US dollars (not converted)."
+        ));
+    }
+    (code, CurrencySource::Bill)
 }

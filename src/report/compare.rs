@@ -417,12 +417,14 @@ fn summary(
         None => summary.push("No S3 crossed the NAT before the change.".into()),
     }
     if let (Some(rb), Some(ra)) = (&before.reconciliation, &after.reconciliation) {
-        let per_day = |cost: f64, days: f64| super::dollars(cost / days.max(f64::MIN_POSITIVE));
+        let per_day = |cost: f64, days: f64, rec: &crate::bill::Reconciliation| {
+            super::money(cost / days.max(f64::MIN_POSITIVE), rec.currency)
+        };
         summary.push(format!(
             "Billed NAT data processing (the Cost and Usage Report): {}/day before, {}/day after; billed S3 savings still open {}/day.",
-            per_day(rb.billed_cost, b.days),
-            per_day(ra.billed_cost, a.days),
-            per_day(ra.billed_s3_savings, a.days)
+            per_day(rb.billed_cost, b.days, rb),
+            per_day(ra.billed_cost, a.days, ra),
+            per_day(ra.billed_s3_savings, a.days, ra)
         ));
     }
     let days_after = a.covered_days.max(f64::MIN_POSITIVE);

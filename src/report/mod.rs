@@ -262,6 +262,18 @@ pub fn human(b: u64) -> String {
 }
 
 /// Dollars with cents (or more digits under a cent).
+/// An amount of a bill in its currency: as [`dollars`] in US dollars, else followed by the
+/// currency's code (`1234.50 INR`).
+pub fn money(v: f64, currency: crate::bill::Currency) -> String {
+    if currency == crate::bill::Currency::USD {
+        return dollars(v);
+    }
+    match v != 0.0 && v.abs() < 0.01 {
+        true => format!("{v:.4} {currency}"),
+        false => format!("{v:.2} {currency}"),
+    }
+}
+
 pub fn dollars(v: f64) -> String {
     if v != 0.0 && v.abs() < 0.01 {
         format!("${v:.4}")

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::escape;
-use super::{dollars, human, Report};
+use super::{dollars, human, money, Report};
 use crate::analysis::{ClassBytes, ClientsSource, Counting};
 use crate::classify::Class;
 use crate::time::format_instant;
@@ -679,7 +679,7 @@ fn reconciliation_section(rec: &crate::bill::Reconciliation, md: bool, out: &mut
         rec.to,
         rec.granularity,
         human(rec.billed_bytes),
-        dollars(rec.billed_cost),
+        money(rec.billed_cost, rec.currency),
         human(rec.flow_log_bytes),
         rec.coverage_percent
             .map_or("-".into(), |c| format!("{c:.1}% covered"))
@@ -697,20 +697,21 @@ fn reconciliation_section(rec: &crate::bill::Reconciliation, md: bool, out: &mut
         t.row(vec![
             g.gateway.clone(),
             human(g.billed_bytes),
-            dollars(g.billed_cost),
+            money(g.billed_cost, rec.currency),
             human(g.flow_log_bytes),
             g.coverage_percent
                 .map_or("-".into(), |c| format!("{c:.1}%")),
             g.s3_share
                 .map_or("-".into(), |c| format!("{:.1}%", c * 100.0)),
-            g.billed_s3_savings.map_or("-".into(), dollars),
+            g.billed_s3_savings
+                .map_or("-".into(), |v| money(v, rec.currency)),
         ]);
     }
     t.render(md, out);
     let _ = writeln!(
         out,
         "S3 gateway endpoint savings in the period: {} priced from the bill, {} priced from the flow logs at list price.\n",
-        dollars(rec.billed_s3_savings),
+        money(rec.billed_s3_savings, rec.currency),
         dollars(rec.flow_log_priced_s3_savings)
     );
     for n in &rec.notes {

@@ -3,7 +3,7 @@
 //! day a flow log missed half of, the billed savings; the same answer from CSV and Parquet,
 //! from the legacy CUR's and FOCUS's column names; per account and region without resource ids.
 
-use flowcost::bill::Reconciliation;
+use flowcost::bill::{Currency, CurrencySource, Reconciliation};
 use flowcost::generate::{Encoding, FieldSet};
 
 use crate::support::{self, analyze_json, spec, world, GenWorld};
@@ -161,6 +161,17 @@ fn rewritten(
     rename: &dyn Fn(&str) -> String,
     drop: &[&str],
 ) -> String {
+    edited(w, dir, rename, drop, &|_, _| {})
+}
+
+/// [`rewritten`], each row (as the header names its cells) changed by `edit` first.
+fn edited(
+    w: &GenWorld,
+    dir: &std::path::Path,
+    rename: &dyn Fn(&str) -> String,
+    drop: &[&str],
+    edit: &dyn Fn(&[String], &mut Vec<String>),
+) -> String {
     let f = std::fs::read_dir(w.cur("csv"))
         .unwrap()
         .next()
@@ -181,7 +192,8 @@ fn rewritten(
     wr.write_record(keep.iter().map(|i| rename(&headers[*i])))
         .unwrap();
     for rec in rd.records() {
-        let rec = rec.unwrap();
+        let mut rec: Vec<String> = rec.unwrap().iter().map(String::from).collect();
+        edit(&headers, &mut rec);
         wr.write_record(keep.iter().map(|i| &rec[*i])).unwrap();
     }
     let out = dir.join("bill.csv");
@@ -248,6 +260,116 @@ fn legacy_and_focus_column_names_and_an_export_without_resource_ids() {
     assert_eq!(total.granularity, "total");
     assert!(close(total.billed_bytes, base.billed_bytes));
     assert_eq!(total.flow_log_bytes, base.flow_log_bytes);
+}
+
+/// The bill's currency: US dollars stated by the generated export; another currency kept
+/// (never shown as dollars, never converted); none stated (US dollars assumed, said); two
+/// currencies refused with their rows.
+#[test]
+fn the_bill_is_read_in_its_own_currency() {
+    let w = world(&spec(65, FieldSet::V5), &[Encoding::Gz]);
+    let (_, usd) = reconciled(&w, &w.cur("csv"), true);
+    assert_eq!(usd.currency, Currency::USD);
+    assert_eq!(usd.currency_source, CurrencySource::Bill);
+    assert!(
+        !usd.notes.iter().any(|n| n.contains("currency")),
+        "{:?}",
+        usd.notes
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let plain = |h: &str| h.to_string();
+    let col = |h: &[String]| {
+        h.iter()
+            .position(|h| h == "line_item_currency_code")
+            .unwrap()
+    };
+    let in_inr = |h: &[String], row: &mut Vec<String>| row[col(h)] = "INR".into();
+    let inr = edited(&w, dir.path(), &plain, &[], &in_inr);
+    let (_, rec) = reconciled(&w, &inr, true);
+    assert_eq!(rec.currency.to_string(), "INR");
+    assert_eq!(rec.currency_source, CurrencySource::Bill);
+    assert_eq!(rec.billed_cost, usd.billed_cost);
+    assert_eq!(rec.billed_s3_savings, usd.billed_s3_savings);
+    assert!(
+        rec.notes
+            .iter()
+            .any(|n| n.starts_with("The bill is in INR")),
+        "{:?}",
+        rec.notes
+    );
+    // people see the amounts in rupees, and the list-price figure in dollars
+    let logs = w.path(Encoding::Gz);
+    let mut args = vec!["analyze".to_string(), "-q".into(), logs.clone()];
+    args.extend(["--cur".to_string(), inr.clone()]);
+    args.extend(w.inventory_args());
+    let o = support::run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = support::stdout(&o);
+    let section = &out[out.find("Reconciliation with the bill").unwrap()..];
+    let billed = format!("{:.2} INR", rec.billed_cost);
+    assert!(
+        section.contains(&format!("({billed}) of NAT data processing")),
+        "{section}"
+    );
+    let priced = format!(
+        "${:.2} priced from the flow logs",
+        rec.flow_log_priced_s3_savings
+    );
+    assert!(section.contains(&priced), "{section}");
+    let table_end = section.find("S3 gateway endpoint savings").unwrap();
+    assert!(
+        !section[..table_end].contains('$'),
+        "no dollar sign on a billed amount: {section}"
+    );
+    // and so does compare's verdict
+    let mut args = vec![
+        "compare",
+        "-q",
+        "--format",
+        "json",
+        "--before",
+        "2026-09-01..2026-09-01",
+    ];
+    args.extend(["--after", "2026-09-02..2026-09-02", &logs, "--cur", &inr]);
+    let inventory = w.inventory_args();
+    args.extend(inventory.iter().map(String::as_str));
+    let o = support::run(&args);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let c: flowcost::report::compare::Comparison = serde_json::from_slice(&o.stdout).unwrap();
+    let billed = (c.verdict.summary.iter())
+        .find(|s| s.starts_with("Billed NAT data processing"))
+        .unwrap();
+    assert!(
+        billed.contains(" INR/day before") && !billed.contains('$'),
+        "{billed}"
+    );
+    // no currency column: US dollars assumed, and said
+    let none = rewritten(&w, dir.path(), &plain, &["line_item_currency_code"]);
+    let (_, rec) = reconciled(&w, &none, true);
+    assert_eq!(
+        (rec.currency, rec.currency_source),
+        (Currency::USD, CurrencySource::Assumed)
+    );
+    assert!(
+        rec.notes.iter().any(|n| n.contains("states no currency")),
+        "{:?}",
+        rec.notes
+    );
+    // one NAT row in dollars among rupees: refused, both named with the rows
+    let first_nat = std::sync::atomic::AtomicBool::new(true);
+    let mixed = |h: &[String], row: &mut Vec<String>| {
+        let nat =
+            row[h.iter().position(|h| h == "line_item_usage_type").unwrap()] == "NatGateway-Bytes";
+        let usd_row = nat && first_nat.swap(false, std::sync::atomic::Ordering::Relaxed);
+        row[col(h)] = if usd_row { "USD" } else { "INR" }.into();
+    };
+    let mixed = edited(&w, dir.path(), &plain, &[], &mixed);
+    let o = support::run(&["analyze", "-q", &w.path(Encoding::Gz), "--cur", &mixed]);
+    assert_eq!(o.status.code(), Some(2), "{}", support::stderr(&o));
+    let e = support::stderr(&o);
+    assert!(
+        e.contains("billed in INR, but in USD at") && e.contains("bill.csv: row 2"),
+        "{e}"
+    );
 }
 
 #[test]
