@@ -130,6 +130,25 @@ pub struct Billed {
     pub spans: Vec<(i64, i64, Usage)>,
 }
 
+impl Billed {
+    /// Usage from `start` to `end`: on its UTC day, or among the spans when it covers more.
+    fn add(&mut self, start: i64, end: i64, usage: Usage) {
+        let day = start.div_euclid(86_400);
+        if end - day * 86_400 <= 86_400 {
+            self.days.entry(day).or_default().add(usage);
+        } else {
+            self.spans.push((start, end, usage));
+        }
+    }
+}
+
+/// Whether a line item type is a discount on the usage of its usage type (`EdpDiscount`,
+/// `PrivateRateDiscount`, `BundledDiscount`, `SppDiscount`, `DistributorDiscount`, …): AWS
+/// writes them per account and usage type, not per resource.
+pub fn is_discount(kind: &str) -> bool {
+    kind.ends_with("Discount")
+}
+
 /// The NAT processing of a bill.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Bill {
@@ -145,6 +164,10 @@ pub struct Bill {
     pub rows: u64,
     pub nat_rows: u64,
     pub other_nat_rows: u64,
+    /// Discounts on NAT processing ([`is_discount`]; their `cost` the amount taken off, so
+    /// positive), and their rows.
+    pub discounts: Billed,
+    pub discount_rows: u64,
     pub files: Vec<String>,
     /// The currency the NAT usage rows state (`line_item_currency_code`, FOCUS's
     /// `BillingCurrency`), and where it was first read (`file: row N`); `None` when no row
@@ -327,18 +350,20 @@ impl<'b> BillReader<'b> {
         }
         let bad = |what: &str| format!("{}: row {line}: {what}", self.file);
         let kind = text(Col::ItemType).unwrap_or("Usage");
-        if !matches!(kind, "Usage" | "DiscountedUsage") {
+        let discount = is_discount(kind);
+        if !discount && !matches!(kind, "Usage" | "DiscountedUsage") {
             self.bill.other_nat_rows += 1;
             return Ok(());
         }
-        let num = |c: Col| -> Result<f64, String> {
+        // (a discount's cost is negative)
+        let num = |c: Col, least: f64| -> Result<f64, String> {
             let v = match cells.get(c as usize) {
                 Some(Cell::Num(v)) => Some(*v),
                 Some(Cell::Text(s)) => s.trim().parse::<f64>().ok(),
                 Some(Cell::Null) | None => Some(0.0),
                 Some(Cell::Time(_)) => None,
             };
-            v.filter(|v| v.is_finite() && *v >= 0.0 && *v < 1e15)
+            v.filter(|v| v.is_finite() && *v >= least && v.abs() < 1e15)
                 .ok_or_else(|| bad(&format!("{} is not a usage amount or cost", names(c)[0])))
         };
         let time = |c: Col| -> Option<i64> {
@@ -348,15 +373,26 @@ impl<'b> BillReader<'b> {
                 _ => None,
             }
         };
-        let usage = Usage {
-            gb: num(Col::Amount)?,
-            cost: num(Col::Cost)?,
+        let usage = match discount {
+            true => Usage {
+                gb: 0.0,
+                cost: -num(Col::Cost, f64::NEG_INFINITY)?,
+            },
+            false => Usage {
+                gb: num(Col::Amount, 0.0)?,
+                cost: num(Col::Cost, 0.0)?,
+            },
         };
         let start = time(Col::Start).ok_or_else(|| bad("no usage start date"))?;
         let end = time(Col::End)
             .filter(|e| *e > start)
             .unwrap_or(start + 3600);
         self.currency(text(Col::Currency), line)?;
+        if discount {
+            self.bill.discount_rows += 1;
+            self.bill.discounts.add(start, end, usage);
+            return Ok(());
+        }
         self.bill.nat_rows += 1;
         let billed = match text(Col::ResourceId).and_then(gateway_of) {
             Some(g) => self.bill.gateways.entry(g.to_string()).or_default(),
@@ -369,12 +405,7 @@ impl<'b> BillReader<'b> {
                 self.bill.unattributed.entry(key).or_default()
             }
         };
-        let day = start.div_euclid(86_400);
-        if end - day * 86_400 <= 86_400 {
-            billed.days.entry(day).or_default().add(usage);
-        } else {
-            billed.spans.push((start, end, usage));
-        }
+        billed.add(start, end, usage);
         Ok(())
     }
 
@@ -602,6 +633,50 @@ mod tests {
         assert_eq!(c.to_string(), "EUR");
         assert_eq!(serde_json::to_string(&c).unwrap(), "\"EUR\"");
         assert!(serde_json::from_str::<Currency>("\"eur\"").is_err());
+    }
+
+    #[test]
+    fn discounts_on_nat_processing_are_kept_apart_as_amounts_taken_off() {
+        let mut bill = Bill::default();
+        let headers = [
+            "line_item_usage_type",
+            "line_item_usage_start_date",
+            "line_item_usage_amount",
+            "line_item_unblended_cost",
+            "line_item_line_item_type",
+        ];
+        let mut r = BillReader::new(&mut bill, "d.csv", &headers).unwrap();
+        let row = |cost: &'static str, kind: &'static str| {
+            let (t, n) = (Cell::Text, Cell::Null);
+            let start = t("2026-09-01T00:00:00Z");
+            [
+                t("NatGateway-Bytes"),
+                n,
+                start,
+                n,
+                t("10"),
+                t(cost),
+                t(kind),
+                n,
+                n,
+                n,
+            ]
+        };
+        r.row(2, &row("0.45", "Usage")).unwrap();
+        r.row(3, &row("-0.045", "EdpDiscount")).unwrap();
+        r.row(4, &row("-0.4", "BundledDiscount")).unwrap();
+        r.row(5, &row("-0.1", "Credit")).unwrap();
+        // a usage row's cost is never negative, and no amount is beyond reason
+        assert!(r.row(6, &row("-0.45", "Usage")).is_err());
+        assert!(r.row(7, &row("-9.3e18", "EdpDiscount")).is_err());
+        let day = 1_788_220_800 / 86_400;
+        assert_eq!(bill.discounts.days[&day].cost, 0.445);
+        assert_eq!(bill.discounts.days[&day].gb, 0.0, "no usage in a discount");
+        assert_eq!(
+            (bill.nat_rows, bill.discount_rows, bill.other_nat_rows),
+            (1, 2, 1)
+        );
+        assert!(is_discount("PrivateRateDiscount") && !is_discount("DiscountedUsage"));
     }
 
     #[test]

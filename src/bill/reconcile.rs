@@ -73,6 +73,11 @@ pub struct Reconciliation {
     pub billed_s3_savings: f64,
     pub billed_dynamodb_savings: f64,
     pub flow_log_priced_s3_savings: f64,
+    /// Discounts on NAT data processing in the period (EDP, private rates, bundles: line
+    /// item types ending in `Discount`), as an amount taken off; the billed savings are net
+    /// of them, at the share they take of the bill's NAT processing cost.
+    #[serde(default)]
+    pub billed_discounts: f64,
     /// The currency of every `billed_cost` and billed saving (ISO 4217): the bill's own, or
     /// US dollars where it states none. The flow-log-priced figure is in US dollars.
     #[serde(default = "usd")]
@@ -133,6 +138,7 @@ fn line(
     logs: &[&crate::analysis::Gateway],
     range: (i64, i64),
     unit: f64,
+    keep: f64,
     prorated: &mut bool,
 ) -> GatewayRecon {
     let bytes = |gb: f64| (gb * unit).round() as u64;
@@ -171,8 +177,8 @@ fn line(
         flow_log_bytes: flow,
         coverage_percent: coverage(flow, billed_bytes),
         s3_share: share(s3),
-        billed_s3_savings: share(s3).map(|s| s * total.cost),
-        billed_dynamodb_savings: share(dynamo).map(|s| s * total.cost),
+        billed_s3_savings: share(s3).map(|s| s * total.cost * keep),
+        billed_dynamodb_savings: share(dynamo).map(|s| s * total.cost * keep),
         days: days
             .into_iter()
             .map(|(d, (u, f))| DayRecon {
@@ -202,6 +208,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
     let mut notes = Vec::new();
     let mut prorated = false;
     let named = a.gateways.iter().any(|g| g.nat_gateway.is_some());
+    let (discounts, keep) = discounts_of(bill, (lo, hi), &mut prorated);
     let (granularity, gateways) = if bill.resource_ids && !bill.gateways.is_empty() && named {
         let ids: BTreeSet<&str> = (bill.gateways.keys().map(String::as_str))
             .chain(a.gateways.iter().filter_map(|g| g.nat_gateway.as_deref()))
@@ -213,7 +220,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
                 let logs: Vec<&crate::analysis::Gateway> = (a.gateways.iter())
                     .filter(|g| g.nat_gateway.as_deref() == Some(id))
                     .collect();
-                line(id, &billed, &logs, (lo, hi), unit, &mut prorated)
+                line(id, &billed, &logs, (lo, hi), unit, keep, &mut prorated)
             })
             .collect();
         let unnamed: Vec<&str> = (a.gateways.iter())
@@ -244,13 +251,22 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
         };
         (
             g,
-            vec![line(&name, &billed, &logs, (lo, hi), unit, &mut prorated)],
+            vec![line(
+                &name,
+                &billed,
+                &logs,
+                (lo, hi),
+                unit,
+                keep,
+                &mut prorated,
+            )],
         )
     };
     if prorated {
         notes.push("Some bill rows cover more than a day (a monthly export): they count in proportion to their overlap with the period and are in no day's row.".into());
     }
     let (currency, currency_source) = currency_of(bill, &mut notes);
+    notes.extend(discounts_note(bill, discounts, keep, currency));
     if bill.other_nat_rows > 0 {
         notes.push(format!("{} NatGateway-Bytes rows of other kinds (credits, refunds, taxes) are left out: the billed figures are usage at the rates charged.", bill.other_nat_rows));
     }
@@ -317,6 +333,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
             .filter_map(|g| g.billed_dynamodb_savings)
             .sum(),
         flow_log_priced_s3_savings: cost.s3_gateway_endpoint_savings.period,
+        billed_discounts: discounts,
         currency,
         currency_source,
         gateways_not_logged,
@@ -347,4 +364,40 @@ fn currency_of(bill: &Bill, notes: &mut Vec<String>) -> (Currency, CurrencySourc
         ));
     }
     (code, CurrencySource::Bill)
+}
+
+/// The discounts on NAT processing within `range` (at most its whole billed cost there) and
+/// the share of the cost that is left once they are taken off.
+fn discounts_of(bill: &Bill, range: (i64, i64), prorated: &mut bool) -> (f64, f64) {
+    let in_range = |b: &Billed, prorated: &mut bool| {
+        let (days, spans, p) = within(b, range.0, range.1);
+        *prorated |= p;
+        days.values().map(|u| u.cost).sum::<f64>() + spans.cost
+    };
+    let gross: f64 = (bill.gateways.values())
+        .chain(bill.unattributed.values())
+        .map(|b| in_range(b, &mut false))
+        .sum();
+    let discounts = in_range(&bill.discounts, prorated).clamp(0.0, gross.max(0.0));
+    match gross > 0.0 {
+        true => (discounts, 1.0 - discounts / gross),
+        false => (discounts, 1.0),
+    }
+}
+
+/// What the discounts on NAT processing do to the billed savings, when there are any.
+fn discounts_note(bill: &Bill, discounts: f64, keep: f64, currency: Currency) -> Vec<String> {
+    if bill.discount_rows == 0 || discounts <= 0.0 {
+        return Vec::new();
+    }
+    let mut notes = vec![format!(
+        "Discounts on NAT data processing ({} rows of EDP, private-rate, bundled or other discounts) take {} ({:.1}%) off its billed cost in the period: the billed savings are net of them, at that share for every gateway (AWS writes discounts per account and usage type, not per gateway); the cost section's list-price figures are not.",
+        bill.discount_rows,
+        crate::report::money(discounts, currency),
+        (1.0 - keep) * 100.0
+    )];
+    if keep < 0.005 {
+        notes.push("NAT data processing is all but free here (a Network Firewall bundle, for one, waives it gigabyte for gigabyte): an S3 gateway endpoint saves next to nothing on it, whatever the list price says.".into());
+    }
+    notes
 }

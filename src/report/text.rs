@@ -708,9 +708,16 @@ fn reconciliation_section(rec: &crate::bill::Reconciliation, md: bool, out: &mut
         ]);
     }
     t.render(md, out);
+    let net = match rec.billed_discounts > 0.0 {
+        true => format!(
+            " (net of {} of discounts)",
+            money(rec.billed_discounts, rec.currency)
+        ),
+        false => String::new(),
+    };
     let _ = writeln!(
         out,
-        "S3 gateway endpoint savings in the period: {} priced from the bill, {} priced from the flow logs at list price.\n",
+        "S3 gateway endpoint savings in the period: {} priced from the bill{net}, {} priced from the flow logs at list price.\n",
         money(rec.billed_s3_savings, rec.currency),
         dollars(rec.flow_log_priced_s3_savings)
     );

@@ -372,6 +372,74 @@ fn the_bill_is_read_in_its_own_currency() {
     );
 }
 
+/// Discounts on NAT processing (an EDP discount; a bundle that waives it all) net the
+/// billed savings by the share of the billed cost they take; credits stay left out.
+#[test]
+fn discounts_net_the_billed_savings() {
+    let w = world(&spec(67, FieldSet::V5), &[Encoding::Gz]);
+    let (_, base) = reconciled(&w, &w.cur("csv"), true);
+    assert_eq!(base.billed_discounts, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let plain = |h: &str| h.to_string();
+    let at = |h: &[String], name: &str| h.iter().position(|h| h == name).unwrap();
+    // the generated bill's credit on NAT processing made an EDP discount of a tenth
+    let discounted = |cost: f64| {
+        move |h: &[String], row: &mut Vec<String>| {
+            if row[at(h, "line_item_line_item_type")] == "Credit" {
+                row[at(h, "line_item_line_item_type")] = "EdpDiscount".into();
+                row[at(h, "line_item_unblended_cost")] = format!("{}", -cost);
+            }
+        }
+    };
+    let tenth = base.billed_cost / 10.0;
+    let edp = edited(&w, dir.path(), &plain, &[], &discounted(tenth));
+    let (_, rec) = reconciled(&w, &edp, true);
+    assert_eq!(rec.billed_discounts, tenth);
+    assert_eq!(rec.billed_cost, base.billed_cost, "the usage as billed");
+    let keep = 0.9;
+    let near = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    assert!(
+        near(rec.billed_s3_savings, base.billed_s3_savings * keep),
+        "{rec:?}"
+    );
+    for (g, b) in rec.gateways.iter().zip(&base.gateways) {
+        let want = b.billed_s3_savings.map(|v| v * keep);
+        assert!(
+            g.billed_s3_savings
+                .zip(want)
+                .is_none_or(|(a, b)| near(a, b)),
+            "{g:?}"
+        );
+    }
+    let said = |r: &Reconciliation, what: &str| r.notes.iter().any(|n| n.contains(what));
+    assert!(
+        said(&rec, "Discounts on NAT data processing (1 rows"),
+        "{:?}",
+        rec.notes
+    );
+    assert!(!said(&rec, "all but free"));
+    assert!(
+        !said(&rec, "rows of other kinds"),
+        "the credit was the only other row"
+    );
+    let mut args = vec!["analyze".to_string(), "-q".into(), w.path(Encoding::Gz)];
+    args.extend(["--cur".to_string(), edp]);
+    args.extend(w.inventory_args());
+    let o = support::run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let net = format!("priced from the bill (net of ${tenth:.2} of discounts)");
+    assert!(
+        support::stdout(&o).contains(&net),
+        "{}",
+        support::stdout(&o)
+    );
+    // a bundle waiving it all: nothing saved on NAT processing, and said so
+    let waived = edited(&w, dir.path(), &plain, &[], &discounted(1e9));
+    let (_, rec) = reconciled(&w, &waived, true);
+    assert_eq!(rec.billed_discounts, base.billed_cost, "at most the cost");
+    assert_eq!(rec.billed_s3_savings, 0.0);
+    assert!(said(&rec, "all but free"), "{:?}", rec.notes);
+}
+
 #[test]
 fn a_bad_bill_is_refused_with_its_row() {
     let w = world(&spec(64, FieldSet::V5), &[Encoding::Gz]);
