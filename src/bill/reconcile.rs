@@ -69,6 +69,11 @@ pub struct Reconciliation {
     pub gateways_not_logged: Vec<String>,
     /// Gateway-days whose coverage is under [`UNDER`] percent, `gateway day`.
     pub days_under_covered: Vec<String>,
+    /// Days of the period on which the flow logs counted NAT bytes and the bill has no NAT
+    /// processing row at all (an export not refreshed yet, or another period's): left out of
+    /// every coverage.
+    #[serde(default)]
+    pub days_not_billed: Vec<String>,
     /// Savings priced from the bill, beside the flow-log-priced figure of the cost section.
     pub billed_s3_savings: f64,
     pub billed_dynamodb_savings: f64,
@@ -131,16 +136,25 @@ fn within(b: &Billed, lo: i64, hi: i64) -> (BTreeMap<i64, Usage>, Usage, bool) {
     (days, spans, prorated)
 }
 
-/// One line of the reconciliation from billed usage and the flow-log gateways it stands for.
+/// What every line of a reconciliation is measured by: the period, the bytes of a billed GB,
+/// the share of the billed cost its discounts leave, and the days the bill covers.
+struct Frame<'b> {
+    range: (i64, i64),
+    unit: f64,
+    keep: f64,
+    billed_days: &'b BTreeSet<i64>,
+}
+
+/// One line of the reconciliation from billed usage and the flow-log gateways it stands for,
+/// and its flow-log bytes of the days the bill covers (what its coverage divides).
 fn line(
     name: &str,
     billed: &[&Billed],
     logs: &[&crate::analysis::Gateway],
-    range: (i64, i64),
-    unit: f64,
-    keep: f64,
+    frame: &Frame<'_>,
     prorated: &mut bool,
-) -> GatewayRecon {
+) -> (GatewayRecon, u64) {
+    let (range, unit, keep) = (frame.range, frame.unit, frame.keep);
     let bytes = |gb: f64| (gb * unit).round() as u64;
     let mut days: BTreeMap<i64, (Usage, u64)> = BTreeMap::new();
     let mut total = Usage::default();
@@ -153,13 +167,17 @@ fn line(
             total.add(u);
         }
     }
-    let mut flow = 0u64;
+    let (mut flow, mut flow_billed) = (0u64, 0u64);
     let (mut s3, mut dynamo, mut all) = (0u64, 0u64, 0u64);
     for g in logs {
         for (day, v) in &g.daily {
             if let Some(t) = day.start().filter(|t| *t >= range.0 && *t < range.1) {
-                days.entry(t.div_euclid(86_400)).or_default().1 += v;
+                let day = t.div_euclid(86_400);
+                days.entry(day).or_default().1 += v;
                 flow += v;
+                if frame.billed_days.contains(&day) {
+                    flow_billed += v;
+                }
             }
         }
         s3 += g.classes.s3.total();
@@ -168,14 +186,14 @@ fn line(
     }
     let share = |part: u64| (all > 0).then(|| part as f64 / all as f64);
     let billed_bytes = bytes(total.gb);
-    GatewayRecon {
+    let line = GatewayRecon {
         gateway: name.to_string(),
         enis: logs.iter().map(|g| g.eni.clone()).collect(),
         billed_gb: total.gb,
         billed_bytes,
         billed_cost: total.cost,
         flow_log_bytes: flow,
-        coverage_percent: coverage(flow, billed_bytes),
+        coverage_percent: coverage(flow_billed, billed_bytes),
         s3_share: share(s3),
         billed_s3_savings: share(s3).map(|s| s * total.cost * keep),
         billed_dynamodb_savings: share(dynamo).map(|s| s * total.cost * keep),
@@ -190,7 +208,34 @@ fn line(
                 coverage_percent: coverage(f, bytes(u.gb)),
             })
             .collect(),
+    };
+    (line, flow_billed)
+}
+
+/// The UTC days within `[lo, hi)` on which some NAT usage row of the bill lies (a row longer
+/// than a day covers each day it overlaps), and the first and last instant of its rows.
+fn billed_days(bill: &Bill, (lo, hi): (i64, i64)) -> (BTreeSet<i64>, Option<(i64, i64)>) {
+    let mut days = BTreeSet::new();
+    let mut span: Option<(i64, i64)> = None;
+    let mut note = |s: i64, e: i64| {
+        span = Some(span.map_or((s, e), |(a, b)| (a.min(s), b.max(e))));
+    };
+    for b in bill.gateways.values().chain(bill.unattributed.values()) {
+        for d in b.days.keys() {
+            note(d * 86_400, (d + 1) * 86_400);
+            if *d * 86_400 >= lo && *d * 86_400 < hi {
+                days.insert(*d);
+            }
+        }
+        for (s, e, _) in &b.spans {
+            note(*s, *e);
+            let (from, to) = ((*s).max(lo), (*e).min(hi));
+            if from < to {
+                days.extend(from.div_euclid(86_400)..=(to - 1).div_euclid(86_400));
+            }
+        }
     }
+    (days, span)
 }
 
 /// Reconcile `bill` with the analysis over the analysis's period (the time range given, else
@@ -209,6 +254,13 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
     let mut prorated = false;
     let named = a.gateways.iter().any(|g| g.nat_gateway.is_some());
     let (discounts, keep) = discounts_of(bill, (lo, hi), &mut prorated);
+    let (billed_days, bill_span) = billed_days(bill, (lo, hi));
+    let frame = Frame {
+        range: (lo, hi),
+        unit,
+        keep,
+        billed_days: &billed_days,
+    };
     let (granularity, gateways) = if bill.resource_ids && !bill.gateways.is_empty() && named {
         let ids: BTreeSet<&str> = (bill.gateways.keys().map(String::as_str))
             .chain(a.gateways.iter().filter_map(|g| g.nat_gateway.as_deref()))
@@ -220,7 +272,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
                 let logs: Vec<&crate::analysis::Gateway> = (a.gateways.iter())
                     .filter(|g| g.nat_gateway.as_deref() == Some(id))
                     .collect();
-                line(id, &billed, &logs, (lo, hi), unit, keep, &mut prorated)
+                line(id, &billed, &logs, &frame, &mut prorated)
             })
             .collect();
         let unnamed: Vec<&str> = (a.gateways.iter())
@@ -249,19 +301,11 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
             notes.push("The flow logs' NAT ENIs have no gateway ids (give --inventory with `aws ec2 describe-nat-gateways`): the bill is reconciled as one total.".into());
             ("all NAT gateways".to_string(), "total")
         };
-        (
-            g,
-            vec![line(
-                &name,
-                &billed,
-                &logs,
-                (lo, hi),
-                unit,
-                keep,
-                &mut prorated,
-            )],
-        )
+        (g, vec![line(&name, &billed, &logs, &frame, &mut prorated)])
     };
+    let (gateways, flow_billed): (Vec<GatewayRecon>, Vec<u64>) = gateways.into_iter().unzip();
+    let days_not_billed = days_not_billed(a, &frame);
+    notes.extend(not_billed_note(bill, &days_not_billed, bill_span));
     if prorated {
         notes.push("Some bill rows cover more than a day (a monthly export): they count in proportion to their overlap with the period and are in no day's row.".into());
     }
@@ -326,7 +370,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
         billed_bytes,
         billed_cost: gateways.iter().map(|g| g.billed_cost).sum(),
         flow_log_bytes,
-        coverage_percent: coverage(flow_log_bytes, billed_bytes),
+        coverage_percent: coverage(flow_billed.iter().sum(), billed_bytes),
         billed_s3_savings: gateways.iter().filter_map(|g| g.billed_s3_savings).sum(),
         billed_dynamodb_savings: gateways
             .iter()
@@ -338,6 +382,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
         currency_source,
         gateways_not_logged,
         days_under_covered,
+        days_not_billed,
         gateways,
         notes,
     }
@@ -400,4 +445,36 @@ fn discounts_note(bill: &Bill, discounts: f64, keep: f64, currency: Currency) ->
         notes.push("NAT data processing is all but free here (a Network Firewall bundle, for one, waives it gigabyte for gigabyte): an S3 gateway endpoint saves next to nothing on it, whatever the list price says.".into());
     }
     notes
+}
+
+/// The days of the period on which the analysis's NAT gateways counted bytes and no NAT usage
+/// row of the bill lies.
+fn days_not_billed(a: &Analysis, frame: &Frame<'_>) -> Vec<String> {
+    let (lo, hi) = frame.range;
+    let logged: BTreeSet<i64> = (a.gateways.iter())
+        .flat_map(|g| g.daily.iter())
+        .filter(|(_, v)| **v > 0)
+        .filter_map(|(day, _)| day.start().filter(|t| *t >= lo && *t < hi))
+        .map(|t| t.div_euclid(86_400))
+        .collect();
+    (logged.difference(frame.billed_days))
+        .map(|d| day_name(*d))
+        .collect()
+}
+
+/// What days without a bill row mean: the export is another period's, or not refreshed yet.
+fn not_billed_note(bill: &Bill, days: &[String], span: Option<(i64, i64)>) -> Option<String> {
+    let (first, last) = (days.first()?, days.last()?);
+    let rows = match span {
+        Some((s, e)) if bill.nat_rows > 0 => format!(
+            "its NAT processing rows run from {} to {}",
+            crate::time::format_instant(s),
+            crate::time::format_instant(e)
+        ),
+        _ => "it has no NAT processing row".into(),
+    };
+    Some(format!(
+        "The bill has no NAT processing on {} day(s) of the period on which the flow logs counted NAT bytes ({first} .. {last}): {rows}. The export may not be refreshed yet (AWS updates it through the day and finalises it after the month) or be another period's; those days are left out of the coverage.",
+        days.len()
+    ))
 }

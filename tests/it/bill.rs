@@ -440,6 +440,68 @@ fn discounts_net_the_billed_savings() {
     assert!(said(&rec, "all but free"), "{:?}", rec.notes);
 }
 
+/// Days on which the flow logs counted NAT bytes and the bill has no NAT row (an export not
+/// refreshed yet; another month's) are named and left out of the coverage, which would
+/// otherwise read high and blame the GB convention.
+#[test]
+fn days_the_bill_does_not_cover_are_named_and_left_out_of_the_coverage() {
+    let w = world(&spec(68, FieldSet::V5), &[Encoding::Gz]);
+    let t = &w.truth;
+    let days: Vec<&String> = t.nat_by_day.keys().collect();
+    let (first, last) = (days[0].clone(), days[days.len() - 1].clone());
+    assert!(days.len() >= 2);
+    let dir = tempfile::tempdir().unwrap();
+    let plain = |h: &str| h.to_string();
+    let at = |h: &[String], name: &str| h.iter().position(|h| h == name).unwrap();
+    // the last day's NAT processing rows not yet in the export
+    let last_day = last.clone();
+    let unrefreshed = move |h: &[String], row: &mut Vec<String>| {
+        if row[at(h, "line_item_usage_start_date")].starts_with(&last_day) {
+            row[at(h, "line_item_usage_type")] = "NatGateway-Hours".into();
+        }
+    };
+    let cur = edited(&w, dir.path(), &plain, &[], &unrefreshed);
+    let (_, rec) = reconciled(&w, &cur, true);
+    assert_eq!(rec.days_not_billed, std::slice::from_ref(&last));
+    let said = |r: &Reconciliation, what: &str| r.notes.iter().any(|n| n.contains(what));
+    assert!(
+        said(&rec, "The bill has no NAT processing on 1 day(s)"),
+        "{:?}",
+        rec.notes
+    );
+    assert!(!said(&rec, "count more than the bill"), "{:?}", rec.notes);
+    // each logged gateway's coverage is that of the first day alone (100 % in this world
+    // for all but the gateway whose flow log missed part of the last day)
+    for g in rec.gateways.iter().filter(|g| g.flow_log_bytes > 0) {
+        let day: &flowcost::bill::DayRecon = g.days.iter().find(|d| d.day == first).unwrap();
+        assert_eq!(g.coverage_percent, day.coverage_percent, "{g:?}");
+        assert!(
+            g.flow_log_bytes > g.days[0].flow_log_bytes,
+            "both days' bytes still shown"
+        );
+    }
+    // another month's export: every logged day named, and where its rows lie
+    let next_month = |h: &[String], row: &mut Vec<String>| {
+        for c in ["line_item_usage_start_date", "line_item_usage_end_date"] {
+            let v = &mut row[at(h, c)];
+            *v = v.replace("2026-09-", "2026-10-");
+        }
+    };
+    let cur = edited(&w, dir.path(), &plain, &[], &next_month);
+    let (_, rec) = reconciled(&w, &cur, true);
+    let logged: Vec<String> = days.iter().map(|d| d.to_string()).collect();
+    assert_eq!(rec.days_not_billed, logged);
+    assert_eq!((rec.billed_bytes, rec.coverage_percent), (0, None));
+    assert!(
+        said(&rec, "rows run from 2026-10-01T00:00:00Z"),
+        "{:?}",
+        rec.notes
+    );
+    // the whole bill: no day named
+    let (_, whole) = reconciled(&w, &w.cur("csv"), true);
+    assert!(whole.days_not_billed.is_empty());
+}
+
 #[test]
 fn a_bad_bill_is_refused_with_its_row() {
     let w = world(&spec(64, FieldSet::V5), &[Encoding::Gz]);
