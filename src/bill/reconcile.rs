@@ -67,6 +67,10 @@ pub struct Reconciliation {
     pub gateways: Vec<GatewayRecon>,
     /// Billed gateways with no flow-log bytes at all.
     pub gateways_not_logged: Vec<String>,
+    /// Gateways with flow-log bytes on days the bill covers and no billed bytes (the bill is
+    /// another account's or region's): left out of the total coverage.
+    #[serde(default)]
+    pub gateways_not_billed: Vec<String>,
     /// Gateway-days whose coverage is under [`UNDER`] percent, `gateway day`.
     pub days_under_covered: Vec<String>,
     /// Days of the period on which the flow logs counted NAT bytes and the bill has no NAT
@@ -337,6 +341,16 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
                 .map(move |d| format!("{} {}", g.gateway, d.day))
         })
         .collect();
+    let gateways_not_billed: Vec<String> = (gateways.iter().zip(&flow_billed))
+        .filter(|(g, f)| g.billed_bytes == 0 && **f > 0)
+        .map(|(g, _)| g.gateway.clone())
+        .collect();
+    if !gateways_not_billed.is_empty() {
+        notes.push(format!(
+            "In the flow logs but not in the bill: {} (the bill is another account's or region's: a shared VPC's NAT gateways, for one, are billed to the account that owns the VPC): left out of the total coverage.",
+            gateways_not_billed.join(", ")
+        ));
+    }
     if !gateways_not_logged.is_empty() {
         notes.push(format!(
             "Billed, but in no flow-log record: {} (no flow log on the gateway's ENI, or logs not given): their savings are not in the billed figure.",
@@ -370,7 +384,13 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
         billed_bytes,
         billed_cost: gateways.iter().map(|g| g.billed_cost).sum(),
         flow_log_bytes,
-        coverage_percent: coverage(flow_billed.iter().sum(), billed_bytes),
+        coverage_percent: coverage(
+            (gateways.iter().zip(&flow_billed))
+                .filter(|(g, _)| g.billed_bytes > 0)
+                .map(|(_, f)| f)
+                .sum(),
+            billed_bytes,
+        ),
         billed_s3_savings: gateways.iter().filter_map(|g| g.billed_s3_savings).sum(),
         billed_dynamodb_savings: gateways
             .iter()
@@ -381,6 +401,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
         currency,
         currency_source,
         gateways_not_logged,
+        gateways_not_billed,
         days_under_covered,
         days_not_billed,
         gateways,

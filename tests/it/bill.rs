@@ -502,6 +502,44 @@ fn days_the_bill_does_not_cover_are_named_and_left_out_of_the_coverage() {
     assert!(whole.days_not_billed.is_empty());
 }
 
+/// A logged gateway the bill does not hold (a shared VPC's, billed to the VPC owner) is named
+/// and left out of the total coverage.
+#[test]
+fn a_gateway_the_bill_does_not_hold_is_named_and_left_out_of_the_total_coverage() {
+    let w = world(&spec(69, FieldSet::V5), &[Encoding::Gz]);
+    let t = &w.truth;
+    let (_, base) = reconciled(&w, &w.cur("csv"), true);
+    let gone = t.nat_gateway_ids[t.nat_enis.last().unwrap()].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let plain = |h: &str| h.to_string();
+    let at = |h: &[String], name: &str| h.iter().position(|h| h == name).unwrap();
+    let other_account = |h: &[String], row: &mut Vec<String>| {
+        if row[at(h, "line_item_resource_id")].ends_with(&gone) {
+            row[at(h, "line_item_usage_type")] = "NatGateway-Hours".into();
+        }
+    };
+    let cur = edited(&w, dir.path(), &plain, &[], &other_account);
+    let (_, rec) = reconciled(&w, &cur, true);
+    assert_eq!(rec.gateways_not_billed, std::slice::from_ref(&gone));
+    assert!(base.gateways_not_billed.is_empty());
+    let kept = || {
+        base.gateways
+            .iter()
+            .filter(|g| g.gateway != gone && g.billed_bytes > 0)
+    };
+    let flow: u64 = kept().map(|g| g.flow_log_bytes).sum();
+    let billed: u64 = kept().map(|g| g.billed_bytes).sum();
+    let want = flow as f64 * 100.0 / billed as f64;
+    assert!(
+        (rec.coverage_percent.unwrap() - want).abs() < 1e-9,
+        "{rec:?}"
+    );
+    assert!(rec
+        .notes
+        .iter()
+        .any(|n| n.starts_with("In the flow logs but not in the bill")));
+}
+
 #[test]
 fn a_bad_bill_is_refused_with_its_row() {
     let w = world(&spec(64, FieldSet::V5), &[Encoding::Gz]);
