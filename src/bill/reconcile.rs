@@ -78,6 +78,10 @@ pub struct Reconciliation {
     /// every coverage.
     #[serde(default)]
     pub days_not_billed: Vec<String>,
+    /// The UTC days of the period on which the bill has NAT processing rows: what billed
+    /// amounts per day divide by (absent in reports of earlier versions).
+    #[serde(default)]
+    pub days_billed: Option<u64>,
     /// Savings priced from the bill, beside the flow-log-priced figure of the cost section.
     pub billed_s3_savings: f64,
     pub billed_dynamodb_savings: f64,
@@ -404,6 +408,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
         gateways_not_billed,
         days_under_covered,
         days_not_billed,
+        days_billed: Some(billed_days.len() as u64),
         gateways,
         notes,
     }

@@ -417,11 +417,21 @@ fn summary(
         None => summary.push("No S3 crossed the NAT before the change.".into()),
     }
     if let (Some(rb), Some(ra)) = (&before.reconciliation, &after.reconciliation) {
+        // (per day of the side's period the bill covers: an export not refreshed for its
+        // last days would otherwise read as less processing)
         let per_day = |cost: f64, days: f64, rec: &crate::bill::Reconciliation| {
-            super::money(cost / days.max(f64::MIN_POSITIVE), rec.currency)
+            let days = match rec.days_billed {
+                Some(0) => return "none in the bill".to_string(),
+                Some(n) => days.min(n as f64),
+                None => days,
+            };
+            format!(
+                "{}/day",
+                super::money(cost / days.max(f64::MIN_POSITIVE), rec.currency)
+            )
         };
         summary.push(format!(
-            "Billed NAT data processing (the Cost and Usage Report): {}/day before, {}/day after; billed S3 savings still open {}/day.",
+            "Billed NAT data processing (the Cost and Usage Report): {} before, {} after; billed S3 savings still open {}.",
             per_day(rb.billed_cost, b.days, rb),
             per_day(ra.billed_cost, a.days, ra),
             per_day(ra.billed_s3_savings, a.days, ra)

@@ -540,6 +540,54 @@ fn a_gateway_the_bill_does_not_hold_is_named_and_left_out_of_the_total_coverage(
         .any(|n| n.starts_with("In the flow logs but not in the bill")));
 }
 
+/// compare's billed figures per day divide by the days the bill covers: an after side whose
+/// bill lacks its last day reads that day's processing, not half of it; a side the bill
+/// does not reach says so.
+#[test]
+fn compare_per_day_billed_figures_count_the_days_billed() {
+    let mut sp = spec(70, FieldSet::V5);
+    sp.days = 3;
+    let w = world(&sp, &[Encoding::Gz]);
+    let dir = tempfile::tempdir().unwrap();
+    let plain = |h: &str| h.to_string();
+    let at = |h: &[String], name: &str| h.iter().position(|h| h == name).unwrap();
+    let no_day3 = |h: &[String], row: &mut Vec<String>| {
+        if row[at(h, "line_item_usage_start_date")].starts_with("2026-09-03") {
+            row[at(h, "line_item_usage_type")] = "NatGateway-Hours".into();
+        }
+    };
+    let cur = edited(&w, dir.path(), &plain, &[], &no_day3);
+    let logs = w.path(Encoding::Gz);
+    let inventory = w.inventory_args();
+    let verdict = |before: &str, after: &str| {
+        let mut args = vec!["compare", "-q", "--format", "json", "--before", before];
+        args.extend(["--after", after, &logs, "--cur", &cur]);
+        args.extend(inventory.iter().map(String::as_str));
+        let o = support::run(&args);
+        assert!(o.status.success(), "{}", support::stderr(&o));
+        let c: flowcost::report::compare::Comparison = serde_json::from_slice(&o.stdout).unwrap();
+        let line = (c.verdict.summary.iter())
+            .find(|s| s.starts_with("Billed NAT data processing"))
+            .cloned()
+            .unwrap();
+        (c, line)
+    };
+    let (c, line) = verdict("2026-09-01..2026-09-01", "2026-09-02..2026-09-03");
+    let after = c.reports.after.reconciliation.as_ref().unwrap();
+    assert_eq!(after.days_billed, Some(1));
+    assert_eq!(after.days_not_billed, ["2026-09-03"]);
+    let day2: f64 = (after.gateways.iter())
+        .flat_map(|g| g.days.iter())
+        .filter(|d| d.day == "2026-09-02")
+        .map(|d| d.billed_cost)
+        .sum();
+    assert!((after.billed_cost - day2).abs() < 1e-9);
+    let want = format!("{}/day after", flowcost::report::dollars(day2));
+    assert!(line.contains(&want), "{line} lacks {want}");
+    let (_, line) = verdict("2026-09-01..2026-09-01", "2026-09-03..2026-09-03");
+    assert!(line.contains("none in the bill after"), "{line}");
+}
+
 #[test]
 fn a_bad_bill_is_refused_with_its_row() {
     let w = world(&spec(64, FieldSet::V5), &[Encoding::Gz]);
