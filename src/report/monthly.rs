@@ -50,6 +50,32 @@ pub struct PeriodSummary {
     pub s3_endpoint_savings_per_30_days: f64,
     pub price_table_date: String,
     pub ip_ranges_sync_token: String,
+    /// The bill's figures of the period, when one was given (`--cur`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billed: Option<BilledSummary>,
+}
+
+/// What the bill says of a period: its NAT data processing cost, the share of it the flow
+/// logs explain, and the S3 gateway endpoint's saving priced from it (net of discounts), in
+/// the bill's currency.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BilledSummary {
+    pub currency: crate::bill::Currency,
+    pub billed_cost: f64,
+    pub coverage_percent: Option<f64>,
+    pub billed_s3_savings: f64,
+}
+
+impl BilledSummary {
+    fn of(rec: &crate::bill::Reconciliation) -> BilledSummary {
+        BilledSummary {
+            currency: rec.currency,
+            billed_cost: rec.billed_cost,
+            coverage_percent: rec.coverage_percent,
+            billed_s3_savings: rec.billed_s3_savings,
+        }
+    }
 }
 
 impl PeriodSummary {
@@ -78,6 +104,7 @@ impl PeriodSummary {
             s3_endpoint_savings_per_30_days: r.cost.s3_gateway_endpoint_savings.per_30_days,
             price_table_date: r.cost.price_table_date.clone(),
             ip_ranges_sync_token: r.inputs.ip_ranges.sync_token.clone(),
+            billed: r.reconciliation.as_ref().map(BilledSummary::of),
         }
     }
 
@@ -715,6 +742,16 @@ impl MonthlyReport {
             share(a.classes.s3.total()),
             dollars(r.cost.s3_gateway_endpoint_savings.per_30_days)
         );
+        if let Some(b) = &self.summary.billed {
+            let _ = writeln!(
+                out,
+                "- The bill (Cost and Usage Report): {} of NAT data processing in the period, {} of it in the flow logs; an S3 gateway endpoint would have saved {} of it.",
+                super::money(b.billed_cost, b.currency),
+                b.coverage_percent
+                    .map_or("none".into(), |c| format!("{c:.1}%")),
+                super::money(b.billed_s3_savings, b.currency)
+            );
+        }
         if a.ecr.basis.is_known() {
             let _ = writeln!(
                 out,

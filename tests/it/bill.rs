@@ -688,9 +688,19 @@ fn compare_and_the_monthly_report_from_daily_partials_use_the_bill() {
     assert_eq!(ra.days_under_covered, rb.days_under_covered);
     assert_eq!(ra.flow_log_bytes, rb.flow_log_bytes);
     assert!(close(ra.billed_bytes, rb.billed_bytes));
-    assert!(std::fs::read_to_string(from_parts.join("report.md"))
-        .unwrap()
-        .contains("Reconciliation with the bill"));
+    let md = std::fs::read_to_string(from_parts.join("report.md")).unwrap();
+    assert!(md.contains("Reconciliation with the bill"));
+    // the summary leads with the bill's figures
+    let billed = b.summary.billed.as_ref().expect("the bill in the summary");
+    assert_eq!(billed.billed_cost, rb.billed_cost);
+    assert_eq!(billed.billed_s3_savings, rb.billed_s3_savings);
+    assert_eq!(billed.coverage_percent, rb.coverage_percent);
+    let line = format!(
+        "- The bill (Cost and Usage Report): {} of NAT data processing in the period",
+        flowcost::report::dollars(rb.billed_cost)
+    );
+    let summary = &md[md.find("## Summary").unwrap()..md.find("## Charts").unwrap()];
+    assert!(summary.contains(&line), "{summary}");
 }
 
 #[test]
