@@ -28,6 +28,29 @@ fn close(a: u64, b: u64) -> bool {
     a.abs_diff(b) <= 24
 }
 
+/// `compare` of two periods of the world's logs with a bill (and its inventory), and the
+/// verdict's line on the billed figures.
+fn compared(
+    w: &GenWorld,
+    cur: &str,
+    before: &str,
+    after: &str,
+) -> (flowcost::report::compare::Comparison, String) {
+    let logs = w.path(Encoding::Gz);
+    let mut args = vec!["compare", "-q", "--format", "json", "--before", before];
+    args.extend(["--after", after, &logs, "--cur", cur]);
+    let inventory = w.inventory_args();
+    args.extend(inventory.iter().map(String::as_str));
+    let o = support::run(&args);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let c: flowcost::report::compare::Comparison = serde_json::from_slice(&o.stdout).unwrap();
+    let line = (c.verdict.summary.iter())
+        .find(|s| s.starts_with("Billed NAT data processing"))
+        .cloned()
+        .expect("the billed figures in the verdict");
+    (c, line)
+}
+
 #[test]
 fn the_bill_is_reconciled_per_gateway_and_day() {
     let w = world(&spec(61, FieldSet::V5), &[Encoding::Gz]);
@@ -321,23 +344,7 @@ fn the_bill_is_read_in_its_own_currency() {
         "no dollar sign on a billed amount: {section}"
     );
     // and so does compare's verdict
-    let mut args = vec![
-        "compare",
-        "-q",
-        "--format",
-        "json",
-        "--before",
-        "2026-09-01..2026-09-01",
-    ];
-    args.extend(["--after", "2026-09-02..2026-09-02", &logs, "--cur", &inr]);
-    let inventory = w.inventory_args();
-    args.extend(inventory.iter().map(String::as_str));
-    let o = support::run(&args);
-    assert!(o.status.success(), "{}", support::stderr(&o));
-    let c: flowcost::report::compare::Comparison = serde_json::from_slice(&o.stdout).unwrap();
-    let billed = (c.verdict.summary.iter())
-        .find(|s| s.starts_with("Billed NAT data processing"))
-        .unwrap();
+    let (_, billed) = compared(&w, &inr, "2026-09-01..2026-09-01", "2026-09-02..2026-09-02");
     assert!(
         billed.contains(" INR/day before") && !billed.contains('$'),
         "{billed}"
@@ -557,21 +564,7 @@ fn compare_per_day_billed_figures_count_the_days_billed() {
         }
     };
     let cur = edited(&w, dir.path(), &plain, &[], &no_day3);
-    let logs = w.path(Encoding::Gz);
-    let inventory = w.inventory_args();
-    let verdict = |before: &str, after: &str| {
-        let mut args = vec!["compare", "-q", "--format", "json", "--before", before];
-        args.extend(["--after", after, &logs, "--cur", &cur]);
-        args.extend(inventory.iter().map(String::as_str));
-        let o = support::run(&args);
-        assert!(o.status.success(), "{}", support::stderr(&o));
-        let c: flowcost::report::compare::Comparison = serde_json::from_slice(&o.stdout).unwrap();
-        let line = (c.verdict.summary.iter())
-            .find(|s| s.starts_with("Billed NAT data processing"))
-            .cloned()
-            .unwrap();
-        (c, line)
-    };
+    let verdict = |before: &str, after: &str| compared(&w, &cur, before, after);
     let (c, line) = verdict("2026-09-01..2026-09-01", "2026-09-02..2026-09-03");
     let after = c.reports.after.reconciliation.as_ref().unwrap();
     assert_eq!(after.days_billed, Some(1));
@@ -626,23 +619,7 @@ fn compare_and_the_monthly_report_from_daily_partials_use_the_bill() {
     let cur = w.cur("parquet");
     let inv = w.inventory_args();
     // compare: each side reconciled over its own period, and the billed figures said
-    let mut args = vec![
-        "compare",
-        "-q",
-        "--format",
-        "json",
-        "--before",
-        "2026-09-01..2026-09-01",
-        "--after",
-        "2026-09-02..2026-09-02",
-        &logs,
-        "--cur",
-        &cur,
-    ];
-    args.extend(inv.iter().map(String::as_str));
-    let o = support::run(&args);
-    assert!(o.status.success(), "{}", support::stderr(&o));
-    let c: flowcost::report::compare::Comparison = serde_json::from_slice(&o.stdout).unwrap();
+    let (c, _) = compared(&w, &cur, "2026-09-01..2026-09-01", "2026-09-02..2026-09-02");
     let (rb, ra) = (
         c.reports.before.reconciliation.as_ref().unwrap(),
         c.reports.after.reconciliation.as_ref().unwrap(),
@@ -653,11 +630,6 @@ fn compare_and_the_monthly_report_from_daily_partials_use_the_bill() {
     );
     let (_, whole) = reconciled(&w, &cur, true);
     assert!(close(rb.billed_bytes + ra.billed_bytes, whole.billed_bytes));
-    assert!(c
-        .verdict
-        .summary
-        .iter()
-        .any(|s| s.starts_with("Billed NAT data processing")));
     // the monthly report, from logs and from daily partials, reconciles alike
     let dir = tempfile::tempdir().unwrap();
     let parts = support::daily_partials(&logs, w.truth.start, 2, dir.path());
