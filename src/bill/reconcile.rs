@@ -260,7 +260,6 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
     let unit = cost.gb_unit.bytes();
     let mut notes = Vec::new();
     let mut prorated = false;
-    let named = a.gateways.iter().any(|g| g.nat_gateway.is_some());
     let (discounts, keep) = discounts_of(bill, (lo, hi), &mut prorated);
     let (billed_days, bill_span) = billed_days(bill, (lo, hi));
     let frame = Frame {
@@ -269,7 +268,69 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
         keep,
         billed_days: &billed_days,
     };
-    let (granularity, gateways) = if bill.resource_ids && !bill.gateways.is_empty() && named {
+    let (granularity, lines) = lines_of(bill, a, &frame, &mut notes, &mut prorated);
+    let (gateways, flow_billed): (Vec<GatewayRecon>, Vec<u64>) = lines.into_iter().unzip();
+    let days_not_billed = days_not_billed(a, &frame);
+    notes.extend(not_billed_note(bill, &days_not_billed, bill_span));
+    if prorated {
+        notes.push("Some bill rows cover more than a day (a monthly export): they count in proportion to their overlap with the period and are in no day's row.".into());
+    }
+    let (currency, currency_source) = currency_of(bill, &mut notes);
+    notes.extend(discounts_note(bill, discounts, keep, currency));
+    if bill.other_nat_rows > 0 {
+        notes.push(format!("{} NatGateway-Bytes rows of other kinds (credits, refunds, taxes) are left out: the billed figures are usage at the rates charged.", bill.other_nat_rows));
+    }
+    notes.push(gb_note(cost.gb_unit));
+    let flags = flags_of(&gateways, &flow_billed, &mut notes);
+    let billed_bytes = gateways.iter().map(|g| g.billed_bytes).sum();
+    let flow_log_bytes = gateways.iter().map(|g| g.flow_log_bytes).sum();
+    Reconciliation {
+        gb_convention: cost.gb_unit.name().to_string(),
+        granularity: granularity.to_string(),
+        from: crate::time::format_instant(lo),
+        to: crate::time::format_instant(hi),
+        billed_gb: gateways.iter().map(|g| g.billed_gb).sum(),
+        billed_bytes,
+        billed_cost: gateways.iter().map(|g| g.billed_cost).sum(),
+        flow_log_bytes,
+        coverage_percent: coverage(
+            (gateways.iter().zip(&flow_billed))
+                .filter(|(g, _)| g.billed_bytes > 0)
+                .map(|(_, f)| f)
+                .sum(),
+            billed_bytes,
+        ),
+        billed_s3_savings: gateways.iter().filter_map(|g| g.billed_s3_savings).sum(),
+        billed_dynamodb_savings: gateways
+            .iter()
+            .filter_map(|g| g.billed_dynamodb_savings)
+            .sum(),
+        flow_log_priced_s3_savings: cost.s3_gateway_endpoint_savings.period,
+        billed_discounts: discounts,
+        currency,
+        currency_source,
+        gateways_not_logged: flags.not_logged,
+        gateways_not_billed: flags.not_billed,
+        days_under_covered: flags.under_covered,
+        days_not_billed,
+        days_billed: Some(billed_days.len() as u64),
+        gateways,
+        notes,
+    }
+}
+
+/// The lines of a reconciliation and their granularity: one per gateway where the bill has
+/// resource ids and the inventory names the logs' gateways, else one per account and region
+/// (no resource ids) or one total (no gateway ids), with the note that says which.
+fn lines_of(
+    bill: &Bill,
+    a: &Analysis,
+    frame: &Frame<'_>,
+    notes: &mut Vec<String>,
+    prorated: &mut bool,
+) -> (&'static str, Vec<(GatewayRecon, u64)>) {
+    let named = a.gateways.iter().any(|g| g.nat_gateway.is_some());
+    if bill.resource_ids && !bill.gateways.is_empty() && named {
         let ids: BTreeSet<&str> = (bill.gateways.keys().map(String::as_str))
             .chain(a.gateways.iter().filter_map(|g| g.nat_gateway.as_deref()))
             .collect();
@@ -280,7 +341,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
                 let logs: Vec<&crate::analysis::Gateway> = (a.gateways.iter())
                     .filter(|g| g.nat_gateway.as_deref() == Some(id))
                     .collect();
-                line(id, &billed, &logs, &frame, &mut prorated)
+                line(id, &billed, &logs, frame, prorated)
             })
             .collect();
         let unnamed: Vec<&str> = (a.gateways.iter())
@@ -309,20 +370,13 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
             notes.push("The flow logs' NAT ENIs have no gateway ids (give --inventory with `aws ec2 describe-nat-gateways`): the bill is reconciled as one total.".into());
             ("all NAT gateways".to_string(), "total")
         };
-        (g, vec![line(&name, &billed, &logs, &frame, &mut prorated)])
-    };
-    let (gateways, flow_billed): (Vec<GatewayRecon>, Vec<u64>) = gateways.into_iter().unzip();
-    let days_not_billed = days_not_billed(a, &frame);
-    notes.extend(not_billed_note(bill, &days_not_billed, bill_span));
-    if prorated {
-        notes.push("Some bill rows cover more than a day (a monthly export): they count in proportion to their overlap with the period and are in no day's row.".into());
+        (g, vec![line(&name, &billed, &logs, frame, prorated)])
     }
-    let (currency, currency_source) = currency_of(bill, &mut notes);
-    notes.extend(discounts_note(bill, discounts, keep, currency));
-    if bill.other_nat_rows > 0 {
-        notes.push(format!("{} NatGateway-Bytes rows of other kinds (credits, refunds, taxes) are left out: the billed figures are usage at the rates charged.", bill.other_nat_rows));
-    }
-    notes.push(match cost.gb_unit {
+}
+
+/// Which GB the bill's amounts were read as, and what the other reading would change.
+fn gb_note(unit: crate::cost::GbUnit) -> String {
+    match unit {
         crate::cost::GbUnit::Gib => format!(
             "Billed GB are read as 2^30 bytes, the GB AWS bills data processing in (the report's --gb-unit); read as 10^9 bytes, the coverage would be {:.1} % higher.",
             (1_073_741_824.0 / 1e9 - 1.0) * 100.0
@@ -331,7 +385,20 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
             "Billed GB are read as 10^9 bytes (--gb-unit gb); AWS bills data processing in GB of 2^30 bytes, so the coverage reads {:.1} % higher than with the default.",
             (1_073_741_824.0 / 1e9 - 1.0) * 100.0
         ),
-    });
+    }
+}
+
+/// The gateways and days a reconciliation flags, each list with its note.
+struct Flags {
+    not_logged: Vec<String>,
+    not_billed: Vec<String>,
+    under_covered: Vec<String>,
+}
+
+/// Flag the lines' gateways billed but not logged, logged but not billed, their days under
+/// [`UNDER`] percent, and those over [`OVER`] percent (`flow_billed`: each line's flow-log
+/// bytes of the days the bill covers).
+fn flags_of(gateways: &[GatewayRecon], flow_billed: &[u64], notes: &mut Vec<String>) -> Flags {
     let gateways_not_logged: Vec<String> = (gateways.iter())
         .filter(|g| g.billed_bytes > 0 && g.flow_log_bytes == 0)
         .map(|g| g.gateway.clone())
@@ -345,7 +412,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
                 .map(move |d| format!("{} {}", g.gateway, d.day))
         })
         .collect();
-    let gateways_not_billed: Vec<String> = (gateways.iter().zip(&flow_billed))
+    let gateways_not_billed: Vec<String> = (gateways.iter().zip(flow_billed))
         .filter(|(g, f)| g.billed_bytes == 0 && **f > 0)
         .map(|(g, _)| g.gateway.clone())
         .collect();
@@ -377,40 +444,10 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
             over.join(", ")
         ));
     }
-    let billed_bytes = gateways.iter().map(|g| g.billed_bytes).sum();
-    let flow_log_bytes = gateways.iter().map(|g| g.flow_log_bytes).sum();
-    Reconciliation {
-        gb_convention: cost.gb_unit.name().to_string(),
-        granularity: granularity.to_string(),
-        from: crate::time::format_instant(lo),
-        to: crate::time::format_instant(hi),
-        billed_gb: gateways.iter().map(|g| g.billed_gb).sum(),
-        billed_bytes,
-        billed_cost: gateways.iter().map(|g| g.billed_cost).sum(),
-        flow_log_bytes,
-        coverage_percent: coverage(
-            (gateways.iter().zip(&flow_billed))
-                .filter(|(g, _)| g.billed_bytes > 0)
-                .map(|(_, f)| f)
-                .sum(),
-            billed_bytes,
-        ),
-        billed_s3_savings: gateways.iter().filter_map(|g| g.billed_s3_savings).sum(),
-        billed_dynamodb_savings: gateways
-            .iter()
-            .filter_map(|g| g.billed_dynamodb_savings)
-            .sum(),
-        flow_log_priced_s3_savings: cost.s3_gateway_endpoint_savings.period,
-        billed_discounts: discounts,
-        currency,
-        currency_source,
-        gateways_not_logged,
-        gateways_not_billed,
-        days_under_covered,
-        days_not_billed,
-        days_billed: Some(billed_days.len() as u64),
-        gateways,
-        notes,
+    Flags {
+        not_logged: gateways_not_logged,
+        not_billed: gateways_not_billed,
+        under_covered: days_under_covered,
     }
 }
 
