@@ -604,12 +604,22 @@ fn a_bad_bill_is_refused_with_its_row() {
             f.to_str().unwrap(),
         ]);
         assert_eq!(o.status.code(), Some(2), "{}", support::stderr(&o));
-        assert!(
-            support::stderr(&o).contains(want),
-            "{}",
-            support::stderr(&o)
-        );
+        let e = support::stderr(&o);
+        assert!(e.contains(want), "{e}");
+        let file = f.display().to_string();
+        assert_eq!(e.matches(&file).count(), 1, "the file named once: {e}");
     }
+    let e = support::stderr(&support::run(&[
+        "analyze",
+        "-q",
+        &w.path(Encoding::Gz),
+        "--cur",
+        bad.to_str().unwrap(),
+    ]));
+    assert!(
+        e.contains(&format!("{}: row 3: line_item_usage_amount", bad.display())),
+        "{e}"
+    );
 }
 
 #[test]
