@@ -176,6 +176,8 @@ pub struct Bill {
     pub currency: Option<(Currency, String)>,
     /// NAT usage rows taken that state no currency (no such column, or an empty cell).
     pub rows_without_currency: u64,
+    /// What reading the files found (files given twice, copies read once).
+    pub notes: Vec<String>,
 }
 
 /// An ISO 4217 currency code as a bill states it: three ASCII capital letters.
@@ -575,6 +577,37 @@ mod tests {
         assert!(bill.resource_ids);
     }
 
+    /// A NAT processing row of 2026-09-01 in the order of `COLS`: the amount, cost, line item
+    /// type and currency given (an empty one null, as a column the file lacks).
+    fn nat_row<'a>(
+        amount: &'a str,
+        cost: &'a str,
+        kind: &'a str,
+        currency: &'a str,
+    ) -> [Cell<'a>; 10] {
+        let t = |v: &'a str| {
+            if v.is_empty() {
+                Cell::Null
+            } else {
+                Cell::Text(v)
+            }
+        };
+        let n = Cell::Null;
+        let start = t("2026-09-01T00:00:00Z");
+        [
+            t("NatGateway-Bytes"),
+            n,
+            start,
+            n,
+            t(amount),
+            t(cost),
+            t(kind),
+            n,
+            n,
+            t(currency),
+        ]
+    }
+
     #[test]
     fn the_bill_has_one_currency_or_is_refused() {
         assert_eq!(Currency::parse(" inr "), Some(Currency(*b"INR")));
@@ -596,24 +629,7 @@ mod tests {
                 header,
             ];
             let mut r = BillReader::new(&mut bill, "b.csv", &headers).unwrap();
-            // (cells in the order of `COLS`, those the file lacks null)
-            let row = |kind: &'static str, currency: &'static str| {
-                let t = Cell::Text;
-                let n = Cell::Null;
-                let start = "2026-09-01T00:00:00Z";
-                [
-                    t("NatGateway-Bytes"),
-                    n,
-                    t(start),
-                    n,
-                    t("1"),
-                    n,
-                    t(kind),
-                    n,
-                    n,
-                    t(currency),
-                ]
-            };
+            let row = |kind, currency| nat_row("1", "", kind, currency);
             r.row(2, &row("Usage", "INR")).unwrap();
             r.row(3, &row("DiscountedUsage", "inr")).unwrap();
             r.row(4, &row("Usage", "")).unwrap();
@@ -646,22 +662,7 @@ mod tests {
             "line_item_line_item_type",
         ];
         let mut r = BillReader::new(&mut bill, "d.csv", &headers).unwrap();
-        let row = |cost: &'static str, kind: &'static str| {
-            let (t, n) = (Cell::Text, Cell::Null);
-            let start = t("2026-09-01T00:00:00Z");
-            [
-                t("NatGateway-Bytes"),
-                n,
-                start,
-                n,
-                t("10"),
-                t(cost),
-                t(kind),
-                n,
-                n,
-                n,
-            ]
-        };
+        let row = |cost, kind| nat_row("10", cost, kind, "");
         r.row(2, &row("0.45", "Usage")).unwrap();
         r.row(3, &row("-0.045", "EdpDiscount")).unwrap();
         r.row(4, &row("-0.4", "BundledDiscount")).unwrap();

@@ -258,7 +258,9 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
         p.to.or(p.last_end.map(|t| (t.div_euclid(86_400) + 1) * 86_400))
             .unwrap_or(lo);
     let unit = cost.gb_unit.bytes();
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = (bill.notes.iter())
+        .map(|n| format!("Bill files: {n}."))
+        .collect();
     let mut prorated = false;
     let (discounts, keep) = discounts_of(bill, (lo, hi), &mut prorated);
     let (billed_days, bill_span) = billed_days(bill, (lo, hi));
@@ -271,7 +273,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
     let (granularity, lines) = lines_of(bill, a, &frame, &mut notes, &mut prorated);
     let (gateways, flow_billed): (Vec<GatewayRecon>, Vec<u64>) = lines.into_iter().unzip();
     let days_not_billed = days_not_billed(a, &frame);
-    notes.extend(not_billed_note(bill, &days_not_billed, bill_span));
+    notes.extend(not_billed_note(&days_not_billed, bill_span));
     if prorated {
         notes.push("Some bill rows cover more than a day (a monthly export): they count in proportion to their overlap with the period and are in no day's row.".into());
     }
@@ -526,10 +528,10 @@ fn days_not_billed(a: &Analysis, frame: &Frame<'_>) -> Vec<String> {
 }
 
 /// What days without a bill row mean: the export is another period's, or not refreshed yet.
-fn not_billed_note(bill: &Bill, days: &[String], span: Option<(i64, i64)>) -> Option<String> {
+fn not_billed_note(days: &[String], span: Option<(i64, i64)>) -> Option<String> {
     let (first, last) = (days.first()?, days.last()?);
     let rows = match span {
-        Some((s, e)) if bill.nat_rows > 0 => format!(
+        Some((s, e)) => format!(
             "its NAT processing rows run from {} to {}",
             crate::time::format_instant(s),
             crate::time::format_instant(e)

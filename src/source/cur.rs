@@ -14,31 +14,48 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 
 use super::s3::{Body, ListFilter, S3Options, S3Source, S3Url};
+use super::{Input, Location};
 use crate::bill::{Bill, BillReader, Cell};
 
 /// Read every given file, folder or `s3://bucket/prefix` (the export's objects under it) into
-/// one bill; `s3` are the run's S3 settings.
-/// A file given twice (the same path, a folder and a file in it, two spellings of one
-/// path) or an object listed twice is read once: a bill counted twice would reconcile at
-/// half coverage.
+/// one bill; `s3` are the run's S3 settings. The files go through the flow-log inputs'
+/// [`super::dedup`] first: one named twice (the same path, a folder and a file in it, an
+/// object listed twice) or a copy of another's bytes under another name is read once, with
+/// a note in the bill: a bill counted twice would reconcile at half coverage.
 pub fn read_bill(paths: &[String], s3: &S3Options) -> Result<Bill, String> {
-    let mut bill = Bill::default();
-    let mut seen = std::collections::BTreeSet::new();
+    let mut inputs = Vec::new();
+    let mut source: Option<S3Source> = None;
     for p in paths {
         if let Some(url) = S3Url::parse(p) {
-            read_s3(&mut bill, &url, s3, &mut seen).map_err(|e| format!("{p}: {e}"))?;
+            let src = match &mut source {
+                Some(s) => s,
+                None => source.insert(S3Source::new(s3.clone()).map_err(|e| format!("{p}: {e}"))?),
+            };
+            inputs.extend(list_s3(src, &url).map_err(|e| format!("{p}: {e}"))?);
             continue;
         }
         let files = files_of(Path::new(p)).map_err(|e| format!("{p}: {e}"))?;
         if files.is_empty() {
             return Err(format!("{p}: no .csv, .csv.gz or .parquet file"));
         }
-        for f in files {
-            let real = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
-            if seen.insert(real.display().to_string()) {
-                read_file(&mut bill, &f).map_err(|e| format!("{}: {e}", f.display()))?;
-            }
+        inputs.extend(files.into_iter().map(|f| Input {
+            size: std::fs::metadata(&f).map_or(0, |m| m.len()),
+            display: f.display().to_string(),
+            location: Location::File(f),
+            etag: None,
+        }));
+    }
+    let mut bill = Bill::default();
+    super::dedup(&mut inputs, &mut bill.notes);
+    let (local, objects): (Vec<Input>, Vec<Input>) =
+        (inputs.into_iter()).partition(|i| matches!(i.location, Location::File(_)));
+    for i in &local {
+        if let Location::File(f) = &i.location {
+            read_file(&mut bill, f).map_err(|e| format!("{}: {e}", i.display))?;
         }
+    }
+    if let Some(src) = &source {
+        read_s3(&mut bill, src, objects)?;
     }
     Ok(bill)
 }
@@ -49,14 +66,8 @@ fn is_export_file(name: &str) -> bool {
     n.ends_with(".csv") || n.ends_with(".csv.gz") || n.ends_with(".parquet")
 }
 
-/// The export's objects under an S3 prefix, read whole in key order.
-fn read_s3(
-    bill: &mut Bill,
-    url: &S3Url,
-    opts: &S3Options,
-    seen: &mut std::collections::BTreeSet<String>,
-) -> Result<(), String> {
-    let source = S3Source::new(opts.clone()).map_err(|e| e.to_string())?;
+/// The export's objects under an S3 prefix, in key order.
+fn list_s3(source: &S3Source, url: &S3Url) -> Result<Vec<Input>, String> {
     let (objects, _) = source
         .list(url, &ListFilter::default())
         .map_err(|e| e.to_string())?;
@@ -68,7 +79,11 @@ fn read_s3(
     if objects.is_empty() {
         return Err("no .csv, .csv.gz or .parquet object".into());
     }
-    objects.retain(|o| seen.insert(o.display.clone()));
+    Ok(objects)
+}
+
+/// The export's objects, read whole.
+fn read_s3(bill: &mut Bill, source: &S3Source, objects: Vec<Input>) -> Result<(), String> {
     for (input, body) in source.fetch(objects) {
         let name = input.display.clone();
         let bytes = match body {

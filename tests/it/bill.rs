@@ -165,7 +165,29 @@ fn csv_and_parquet_exports_reconcile_alike() {
     args.extend(["--cur".to_string(), file.display().to_string()]);
     args.extend(w.inventory_args());
     let twice = analyze_json(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(twice.reconciliation.as_ref(), Some(&csv));
+    let mut twice = twice.reconciliation.unwrap();
+    let first = twice.notes.remove(0);
+    assert!(
+        first.starts_with("Bill files: 1 input(s) named twice"),
+        "{first}"
+    );
+    assert_eq!(twice, csv);
+    // and a byte copy of it under another name is read once, and said
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy-of-the-export.csv.gz");
+    std::fs::copy(&file, &copy).unwrap();
+    let mut args = vec![w.path(Encoding::Gz), "--cur".into(), w.cur("csv")];
+    args.extend(["--cur".to_string(), copy.display().to_string()]);
+    args.extend(w.inventory_args());
+    let copied = analyze_json(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let copied = copied.reconciliation.unwrap();
+    assert_eq!(copied.billed_cost, csv.billed_cost);
+    assert_eq!(copied.coverage_percent, csv.coverage_percent);
+    assert!(
+        (copied.notes.iter()).any(|n| n.starts_with("Bill files: 1 input(s) hold the same bytes")),
+        "{:?}",
+        copied.notes
+    );
     let (_, pq) = reconciled(&w, &w.cur("parquet"), true);
     assert_eq!(csv.gateways.len(), pq.gateways.len());
     for (a, b) in csv.gateways.iter().zip(&pq.gateways) {
