@@ -178,6 +178,9 @@ pub struct Bill {
     pub rows_without_currency: u64,
     /// What reading the files found (files given twice, copies read once).
     pub notes: Vec<String>,
+    /// The latest end of the NAT usage rows of a day or less: where an hourly export ends
+    /// within a day, how far it was refreshed.
+    pub rows_end: Option<i64>,
 }
 
 /// An ISO 4217 currency code as a bill states it: three ASCII capital letters.
@@ -409,6 +412,9 @@ impl<'b> BillReader<'b> {
             }
         };
         billed.add(start, end, usage);
+        if end - start <= 86_400 {
+            self.bill.rows_end = Some(self.bill.rows_end.map_or(end, |e| e.max(end)));
+        }
         Ok(())
     }
 
@@ -573,6 +579,8 @@ mod tests {
             7.0
         );
         assert_eq!((bill.nat_rows, bill.other_nat_rows), (4, 1));
+        // how far the rows of a day or less go (not the monthly row's end)
+        assert_eq!(bill.rows_end, Some((day + 2) * 86_400));
         assert_eq!(bill.dialects, [Dialect::LegacyCsv]);
         assert!(bill.resource_ids);
     }

@@ -82,6 +82,11 @@ pub struct Reconciliation {
     /// amounts per day divide by (absent in reports of earlier versions).
     #[serde(default)]
     pub days_billed: Option<u64>,
+    /// Where the bill's NAT processing rows end, when that is within a day of the period on
+    /// which the flow logs go on (an export refreshed during the day): that day is billed in
+    /// part, and left out of every coverage.
+    #[serde(default)]
+    pub billed_until: Option<String>,
     /// Savings priced from the bill, beside the flow-log-priced figure of the cost section.
     pub billed_s3_savings: f64,
     pub billed_dynamodb_savings: f64,
@@ -145,23 +150,40 @@ fn within(b: &Billed, lo: i64, hi: i64) -> (BTreeMap<i64, Usage>, Usage, bool) {
 }
 
 /// What every line of a reconciliation is measured by: the period, the bytes of a billed GB,
-/// the share of the billed cost its discounts leave, and the days the bill covers.
+/// the share of the billed cost its discounts leave, the days the bill covers, and the one
+/// of them it covers in part ([`billed_in_part`]).
 struct Frame<'b> {
     range: (i64, i64),
     unit: f64,
     keep: f64,
     billed_days: &'b BTreeSet<i64>,
+    part_day: Option<i64>,
+}
+
+impl Frame<'_> {
+    /// Whether the bill covers all of `day`, so that its flow-log bytes are comparable.
+    fn compares(&self, day: i64) -> bool {
+        self.billed_days.contains(&day) && self.part_day != Some(day)
+    }
+}
+
+/// A line's flow-log and billed bytes of the days the bill covers in full ([`Frame::compares`]):
+/// what its coverage compares.
+#[derive(Clone, Copy, Default)]
+struct Compared {
+    flow: u64,
+    billed: u64,
 }
 
 /// One line of the reconciliation from billed usage and the flow-log gateways it stands for,
-/// and its flow-log bytes of the days the bill covers (what its coverage divides).
+/// and what its coverage compares.
 fn line(
     name: &str,
     billed: &[&Billed],
     logs: &[&crate::analysis::Gateway],
     frame: &Frame<'_>,
     prorated: &mut bool,
-) -> (GatewayRecon, u64) {
+) -> (GatewayRecon, Compared) {
     let (range, unit, keep) = (frame.range, frame.unit, frame.keep);
     let bytes = |gb: f64| (gb * unit).round() as u64;
     let mut days: BTreeMap<i64, (Usage, u64)> = BTreeMap::new();
@@ -175,7 +197,7 @@ fn line(
             total.add(u);
         }
     }
-    let (mut flow, mut flow_billed) = (0u64, 0u64);
+    let (mut flow, mut compared) = (0u64, Compared::default());
     let (mut s3, mut dynamo, mut all) = (0u64, 0u64, 0u64);
     for g in logs {
         for (day, v) in &g.daily {
@@ -183,8 +205,8 @@ fn line(
                 let day = t.div_euclid(86_400);
                 days.entry(day).or_default().1 += v;
                 flow += v;
-                if frame.billed_days.contains(&day) {
-                    flow_billed += v;
+                if frame.compares(day) {
+                    compared.flow += v;
                 }
             }
         }
@@ -194,6 +216,10 @@ fn line(
     }
     let share = |part: u64| (all > 0).then(|| part as f64 / all as f64);
     let billed_bytes = bytes(total.gb);
+    compared.billed = billed_bytes;
+    if let Some(u) = frame.part_day.and_then(|d| days.get(&d)) {
+        compared.billed = billed_bytes.saturating_sub(bytes(u.0.gb));
+    }
     let line = GatewayRecon {
         gateway: name.to_string(),
         enis: logs.iter().map(|g| g.eni.clone()).collect(),
@@ -201,7 +227,7 @@ fn line(
         billed_bytes,
         billed_cost: total.cost,
         flow_log_bytes: flow,
-        coverage_percent: coverage(flow_billed, billed_bytes),
+        coverage_percent: coverage(compared.flow, compared.billed),
         s3_share: share(s3),
         billed_s3_savings: share(s3).map(|s| s * total.cost * keep),
         billed_dynamodb_savings: share(dynamo).map(|s| s * total.cost * keep),
@@ -213,11 +239,11 @@ fn line(
                 billed_bytes: bytes(u.gb),
                 billed_cost: u.cost,
                 flow_log_bytes: f,
-                coverage_percent: coverage(f, bytes(u.gb)),
+                coverage_percent: coverage(f, bytes(u.gb)).filter(|_| frame.part_day != Some(d)),
             })
             .collect(),
     };
-    (line, flow_billed)
+    (line, compared)
 }
 
 /// The UTC days within `[lo, hi)` on which some NAT usage row of the bill lies (a row longer
@@ -264,16 +290,19 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
     let mut prorated = false;
     let (discounts, keep) = discounts_of(bill, (lo, hi), &mut prorated);
     let (billed_days, bill_span) = billed_days(bill, (lo, hi));
+    let part = billed_in_part(bill, a.period.last_end.map(|t| t.min(hi)), &billed_days);
     let frame = Frame {
         range: (lo, hi),
         unit,
         keep,
         billed_days: &billed_days,
+        part_day: part.map(|(day, _)| day),
     };
     let (granularity, lines) = lines_of(bill, a, &frame, &mut notes, &mut prorated);
-    let (gateways, flow_billed): (Vec<GatewayRecon>, Vec<u64>) = lines.into_iter().unzip();
+    let (gateways, compared): (Vec<GatewayRecon>, Vec<Compared>) = lines.into_iter().unzip();
     let days_not_billed = days_not_billed(a, &frame);
     notes.extend(not_billed_note(&days_not_billed, bill_span));
+    notes.extend(part.map(|(day, end)| part_note(day, end)));
     if prorated {
         notes.push("Some bill rows cover more than a day (a monthly export): they count in proportion to their overlap with the period and are in no day's row.".into());
     }
@@ -283,7 +312,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
         notes.push(format!("{} NatGateway-Bytes rows of other kinds (credits, refunds, taxes) are left out: the billed figures are usage at the rates charged.", bill.other_nat_rows));
     }
     notes.push(gb_note(cost.gb_unit));
-    let flags = flags_of(&gateways, &flow_billed, &mut notes);
+    let flags = flags_of(&gateways, &compared, &mut notes);
     let billed_bytes = gateways.iter().map(|g| g.billed_bytes).sum();
     let flow_log_bytes = gateways.iter().map(|g| g.flow_log_bytes).sum();
     Reconciliation {
@@ -296,11 +325,11 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
         billed_cost: gateways.iter().map(|g| g.billed_cost).sum(),
         flow_log_bytes,
         coverage_percent: coverage(
-            (gateways.iter().zip(&flow_billed))
+            (gateways.iter().zip(&compared))
                 .filter(|(g, _)| g.billed_bytes > 0)
-                .map(|(_, f)| f)
+                .map(|(_, c)| c.flow)
                 .sum(),
-            billed_bytes,
+            compared.iter().map(|c| c.billed).sum(),
         ),
         billed_s3_savings: gateways.iter().filter_map(|g| g.billed_s3_savings).sum(),
         billed_dynamodb_savings: gateways
@@ -316,6 +345,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
         days_under_covered: flags.under_covered,
         days_not_billed,
         days_billed: Some(billed_days.len() as u64),
+        billed_until: part.map(|(_, end)| crate::time::format_instant(end)),
         gateways,
         notes,
     }
@@ -330,7 +360,7 @@ fn lines_of(
     frame: &Frame<'_>,
     notes: &mut Vec<String>,
     prorated: &mut bool,
-) -> (&'static str, Vec<(GatewayRecon, u64)>) {
+) -> (&'static str, Vec<(GatewayRecon, Compared)>) {
     let named = a.gateways.iter().any(|g| g.nat_gateway.is_some());
     if bill.resource_ids && !bill.gateways.is_empty() && named {
         let ids: BTreeSet<&str> = (bill.gateways.keys().map(String::as_str))
@@ -398,9 +428,9 @@ struct Flags {
 }
 
 /// Flag the lines' gateways billed but not logged, logged but not billed, their days under
-/// [`UNDER`] percent, and those over [`OVER`] percent (`flow_billed`: each line's flow-log
-/// bytes of the days the bill covers).
-fn flags_of(gateways: &[GatewayRecon], flow_billed: &[u64], notes: &mut Vec<String>) -> Flags {
+/// [`UNDER`] percent, and those over [`OVER`] percent (`compared`: each line's bytes of the
+/// days the bill covers in full).
+fn flags_of(gateways: &[GatewayRecon], compared: &[Compared], notes: &mut Vec<String>) -> Flags {
     let gateways_not_logged: Vec<String> = (gateways.iter())
         .filter(|g| g.billed_bytes > 0 && g.flow_log_bytes == 0)
         .map(|g| g.gateway.clone())
@@ -414,8 +444,8 @@ fn flags_of(gateways: &[GatewayRecon], flow_billed: &[u64], notes: &mut Vec<Stri
                 .map(move |d| format!("{} {}", g.gateway, d.day))
         })
         .collect();
-    let gateways_not_billed: Vec<String> = (gateways.iter().zip(flow_billed))
-        .filter(|(g, f)| g.billed_bytes == 0 && **f > 0)
+    let gateways_not_billed: Vec<String> = (gateways.iter().zip(compared))
+        .filter(|(g, c)| g.billed_bytes == 0 && c.flow > 0)
         .map(|(g, _)| g.gateway.clone())
         .collect();
     if !gateways_not_billed.is_empty() {
@@ -527,6 +557,30 @@ fn days_not_billed(a: &Analysis, frame: &Frame<'_>) -> Vec<String> {
         .collect()
 }
 
+/// The day within which the bill's rows of a day or less end, and that end, where the flow
+/// logs' records (`logs_end`, within the period) go on past it: an hourly export refreshed
+/// during the day holds that day's processing only up to its last refresh, so the day would
+/// read as the flow logs counting more than the bill.
+fn billed_in_part(
+    bill: &Bill,
+    logs_end: Option<i64>,
+    billed_days: &BTreeSet<i64>,
+) -> Option<(i64, i64)> {
+    let end = bill.rows_end.filter(|e| e.rem_euclid(86_400) != 0)?;
+    let day = end.div_euclid(86_400);
+    (logs_end.is_some_and(|t| t > end) && billed_days.contains(&day)).then_some((day, end))
+}
+
+/// What a day billed in part means, and what is done with it.
+fn part_note(day: i64, end: i64) -> String {
+    format!(
+        "The bill's NAT processing rows end at {}, within {}, and the flow logs go on past it: the export was refreshed during that day (AWS updates it through the day), or no gateway processed data after that hour. {} is billed in part: it is left out of the coverage (its billed cost still counts).",
+        crate::time::format_instant(end),
+        day_name(day),
+        day_name(day)
+    )
+}
+
 /// What days without a bill row mean: the export is another period's, or not refreshed yet.
 fn not_billed_note(days: &[String], span: Option<(i64, i64)>) -> Option<String> {
     let (first, last) = (days.first()?, days.last()?);
@@ -542,4 +596,34 @@ fn not_billed_note(days: &[String], span: Option<(i64, i64)>) -> Option<String> 
         "The bill has no NAT processing on {} day(s) of the period on which the flow logs counted NAT bytes ({first} .. {last}): {rows}. The export may not be refreshed yet (AWS updates it through the day and finalises it after the month) or be another period's; those days are left out of the coverage.",
         days.len()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_is_billed_in_part_where_the_rows_end_within_it_and_the_logs_go_on() {
+        let day = 20_698;
+        let noon = day * 86_400 + 43_200;
+        let billed: BTreeSet<i64> = [day - 1, day].into();
+        let bill = |end: i64| Bill {
+            rows_end: Some(end),
+            ..Bill::default()
+        };
+        let part = |b: &Bill, logs_end: i64| billed_in_part(b, Some(logs_end), &billed);
+        assert_eq!(part(&bill(noon), noon + 600), Some((day, noon)));
+        // the logs stop where the bill does, or before it
+        assert_eq!(part(&bill(noon), noon), None);
+        assert_eq!(part(&bill(noon), noon - 3_600), None);
+        // rows to midnight: the day is whole
+        assert_eq!(
+            part(&bill((day + 1) * 86_400), (day + 1) * 86_400 + 600),
+            None
+        );
+        // a day outside the period's billed days (the bill runs past the period)
+        assert_eq!(part(&bill(noon + 86_400), noon + 2 * 86_400), None);
+        assert_eq!(billed_in_part(&Bill::default(), Some(noon), &billed), None);
+        assert_eq!(billed_in_part(&bill(noon), None, &billed), None);
+    }
 }

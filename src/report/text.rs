@@ -681,8 +681,15 @@ fn reconciliation_section(rec: &crate::bill::Reconciliation, md: bool, out: &mut
         human(rec.billed_bytes),
         money(rec.billed_cost, rec.currency),
         human(rec.flow_log_bytes),
-        rec.coverage_percent
-            .map_or("-".into(), |c| format!("{c:.1}% covered"))
+        rec.coverage_percent.map_or("-".into(), |c| {
+            let some_days = rec.billed_until.is_some() || !rec.days_not_billed.is_empty();
+            let days = if some_days {
+                " on the days billed in full"
+            } else {
+                ""
+            };
+            format!("{c:.1}% covered{days}")
+        })
     );
     let mut t = Table::new(&[
         "gateway",

@@ -531,6 +531,78 @@ fn days_the_bill_does_not_cover_are_named_and_left_out_of_the_coverage() {
     assert!(whole.days_not_billed.is_empty());
 }
 
+/// An hourly export refreshed during the last day holds that day's processing only up to the
+/// refresh: the day is named as billed in part and left out of the coverage, which would
+/// otherwise read as the flow logs counting more than the bill.
+#[test]
+fn a_day_billed_in_part_is_left_out_of_the_coverage() {
+    let w = world(&spec(68, FieldSet::V5), &[Encoding::Gz]);
+    let days: Vec<String> = w.truth.nat_by_day.keys().cloned().collect();
+    let (first, last) = (days[0].clone(), days[days.len() - 1].clone());
+    let dir = tempfile::tempdir().unwrap();
+    let at = |h: &[String], name: &str| h.iter().position(|h| h == name).unwrap();
+    // the last day's rows from noon on not yet in the export
+    let afternoon = format!("{last}T12");
+    let refreshed_at_noon = move |h: &[String], row: &mut Vec<String>| {
+        let start = &row[at(h, "line_item_usage_start_date")];
+        if start.starts_with(&last) && start.as_str() >= afternoon.as_str() {
+            row[at(h, "line_item_usage_type")] = "NatGateway-Hours".into();
+        }
+    };
+    let cur = edited(&w, dir.path(), &|h| h.to_string(), &[], &refreshed_at_noon);
+    let (_, rec) = reconciled(&w, &cur, true);
+    let last = &days[days.len() - 1];
+    assert_eq!(
+        rec.billed_until.as_deref(),
+        Some(format!("{last}T12:00:00Z").as_str())
+    );
+    assert!(rec.days_not_billed.is_empty(), "billed, in part");
+    let said = |what: &str| rec.notes.iter().any(|n| n.contains(what));
+    assert!(said("is billed in part"), "{:?}", rec.notes);
+    assert!(!said("count more than the bill"), "{:?}", rec.notes);
+    let (_, whole) = reconciled(&w, &w.cur("csv"), true);
+    for g in rec.gateways.iter().filter(|g| g.flow_log_bytes > 0) {
+        let day = |d: &str| g.days.iter().find(|x| x.day == d).unwrap();
+        // the first day compares as with the whole bill; the last day has no coverage
+        assert_eq!(g.coverage_percent, day(&first).coverage_percent, "{g:?}");
+        assert_eq!(day(last).coverage_percent, None);
+        let full = whole
+            .gateways
+            .iter()
+            .find(|x| x.gateway == g.gateway)
+            .unwrap();
+        assert_eq!(
+            g.flow_log_bytes, full.flow_log_bytes,
+            "every day's bytes shown"
+        );
+        assert!(
+            g.billed_cost < full.billed_cost,
+            "the half day's cost still counts"
+        );
+        assert!(g.billed_cost > full.days[0].billed_cost);
+    }
+    // the whole bill ends at midnight: no day billed in part
+    assert_eq!(whole.billed_until, None);
+    // nor when the flow logs stop where the bill does
+    let logs_to_noon = ["--until", &format!("{last}T12:00:00Z")];
+    let mut args = vec![w.path(Encoding::Gz), "--cur".into(), cur.clone()];
+    args.extend(w.inventory_args());
+    args.extend(logs_to_noon.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = analyze_json(&args);
+    assert_eq!(r.reconciliation.unwrap().billed_until, None);
+    // the table says what its total coverage is over
+    let logs = w.path(Encoding::Gz);
+    let mut args = vec!["analyze", "-q", &logs, "--cur", &cur];
+    let inventory = w.inventory_args();
+    args.extend(inventory.iter().map(String::as_str));
+    let text = String::from_utf8(support::run(&args).stdout).unwrap();
+    assert!(
+        text.contains("% covered on the days billed in full)"),
+        "{text}"
+    );
+}
+
 /// A logged gateway the bill does not hold (a shared VPC's, billed to the VPC owner) is named
 /// and left out of the total coverage.
 #[test]
