@@ -106,6 +106,20 @@ pub struct Reconciliation {
     pub notes: Vec<String>,
 }
 
+impl Reconciliation {
+    /// The days of the period the bill covers, a day billed in part counted to its last hour
+    /// (`None` in reports of versions that did not say).
+    pub fn billed_days(&self) -> Option<f64> {
+        let days = self.days_billed? as f64;
+        let until = self
+            .billed_until
+            .as_deref()
+            .and_then(crate::time::parse_instant);
+        let unbilled = until.map_or(0.0, |t| 1.0 - t.rem_euclid(86_400) as f64 / 86_400.0);
+        Some((days - unbilled).max(0.0))
+    }
+}
+
 fn usd() -> Currency {
     Currency::USD
 }

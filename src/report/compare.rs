@@ -420,9 +420,9 @@ fn summary(
         // (per day of the side's period the bill covers: an export not refreshed for its
         // last days would otherwise read as less processing)
         let per_day = |cost: f64, days: f64, rec: &crate::bill::Reconciliation| {
-            let days = match rec.days_billed {
-                Some(0) => return "none in the bill".to_string(),
-                Some(n) => days.min(n as f64),
+            let days = match rec.billed_days() {
+                Some(n) if n <= 0.0 => return "none in the bill".to_string(),
+                Some(n) => days.min(n),
                 None => days,
             };
             format!(

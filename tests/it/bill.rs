@@ -673,6 +673,24 @@ fn compare_per_day_billed_figures_count_the_days_billed() {
     assert!(line.contains(&want), "{line} lacks {want}");
     let (_, line) = verdict("2026-09-01..2026-09-01", "2026-09-03..2026-09-03");
     assert!(line.contains("none in the bill after"), "{line}");
+    // the bill refreshed at noon of day 3: the after side's billed cost over 1.5 days
+    let noon3 = |h: &[String], row: &mut Vec<String>| {
+        let start = &row[at(h, "line_item_usage_start_date")];
+        if start.as_str() >= "2026-09-03T12" {
+            row[at(h, "line_item_usage_type")] = "NatGateway-Hours".into();
+        }
+    };
+    let cur = edited(&w, dir.path(), &plain, &[], &noon3);
+    let (c, line) = compared(&w, &cur, "2026-09-01..2026-09-01", "2026-09-02..2026-09-03");
+    let after = c.reports.after.reconciliation.as_ref().unwrap();
+    assert_eq!(after.days_billed, Some(2));
+    assert_eq!(after.billed_until.as_deref(), Some("2026-09-03T12:00:00Z"));
+    assert_eq!(after.billed_days(), Some(1.5));
+    let want = format!(
+        "{}/day after",
+        flowcost::report::dollars(after.billed_cost / 1.5)
+    );
+    assert!(line.contains(&want), "{line} lacks {want}");
 }
 
 #[test]
