@@ -840,6 +840,10 @@ pub struct EniAgg {
     /// a resource in the VPC, such as a NAT gateway), `2`/`7` (gateway endpoint), other
     /// values, not logged.
     pub s3_egress_by_path: [u64; 4],
+    /// Bytes of this ENI's own records with S3 of another region than the record's, by that
+    /// region (its index in the ip-ranges document): on a NAT gateway whose region was taken
+    /// wrongly, where its S3 traffic really went.
+    pub s3_elsewhere: RegionBytes,
     /// Translated private legs not yet added to their clients ([`Legs`]): the account
     /// stage's alone, settled ([`EniAgg::settle`]) before the aggregate is merged, moved out
     /// of its accumulator or read; never written.
@@ -949,9 +953,18 @@ impl EniAgg {
             return Err("a region the ip-ranges document does not have");
         }
         let small = |v: u64| v <= RUN_BYTES_MAX;
+        if self
+            .s3_elsewhere
+            .0
+            .iter()
+            .any(|(r, _)| *r as usize >= regions)
+        {
+            return Err("a region the ip-ranges document does not have");
+        }
         if ![self.reject_bytes, self.s3_unknown_region]
             .into_iter()
             .chain(self.s3_egress_by_path)
+            .chain(self.s3_elsewhere.0.iter().map(|e| e.1))
             .chain(self.pull.entries.iter().map(|e| e.1))
             .all(small)
         {
@@ -1017,6 +1030,23 @@ impl EniAgg {
         self.no_bytes_records += o.no_bytes_records;
         for (a, b) in self.s3_egress_by_path.iter_mut().zip(o.s3_egress_by_path) {
             *a += b;
+        }
+        for (r, b) in o.s3_elsewhere.0 {
+            self.s3_elsewhere.add(r, b);
+        }
+    }
+}
+
+/// Bytes by region (an index in the ip-ranges document), in the order first met: a few
+/// regions at most, so a short list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionBytes(pub Vec<(u16, u64)>);
+
+impl RegionBytes {
+    pub fn add(&mut self, region: u16, bytes: u64) {
+        match self.0.iter_mut().find(|(r, _)| *r == region) {
+            Some((_, b)) => *b += bytes,
+            None => self.0.push((region, bytes)),
         }
     }
 }
@@ -2011,6 +2041,9 @@ impl Booking<'_> {
         if agg.local_ips.insert(local, MAX_LOCAL_IPS) {
             self.guess_logged(agg, r);
         }
+        if class == Class::S3OtherRegion {
+            self.note_elsewhere(agg, remote);
+        }
         if class != Class::S3 {
             return;
         }
@@ -2041,6 +2074,15 @@ impl Booking<'_> {
             agg.s3_unknown_region += self.bytes;
         }
         self.ranges.class_of(info, self.region)
+    }
+
+    /// S3 of another region: which one (looked up again; such bytes are rare where the
+    /// region is right).
+    #[cold]
+    fn note_elsewhere(&mut self, agg: &mut EniAgg, remote: &IpAddr) {
+        if let Some(info) = self.lookups.lookup(self.ranges, remote) {
+            agg.s3_elsewhere.add(info.region, self.bytes);
+        }
     }
 
     /// A new local address of `agg`'s: an ENI of one address that looks logged (not a NAT)

@@ -198,6 +198,10 @@ pub struct Gateway {
     /// NAT bytes counted per UTC day (what the bill is reconciled against).
     #[serde(default)]
     pub daily: BTreeMap<crate::time::Day, u64>,
+    /// The S3 bytes of this gateway's public legs in regions other than its own, by region:
+    /// where a region taken wrongly sent them (absent when there are none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub s3_other_regions: BTreeMap<String, u64>,
 }
 
 /// Both legs' sums over the days where both were present.
@@ -1251,6 +1255,9 @@ fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> C
                 .map(|(d, c)| (crate::time::Day(*d), c.total()))
                 .collect(),
             region: a.meta.region.map(|r| ranges.regions[r as usize].clone()),
+            s3_other_regions: (a.s3_elsewhere.0.iter())
+                .map(|(r, b)| (ranges.regions[*r as usize].clone(), *b))
+                .collect(),
             total: g.total(),
             classes: g,
             days_private_leg: private_days.len() as u32,
@@ -1636,14 +1643,44 @@ fn other_region_s3_note(gateways: &[Gateway]) -> Option<String> {
     regions.dedup();
     let pct = |b: u64| b as f64 * 100.0 / total as f64;
     Some(format!(
-        "Most of the NAT gateways' S3 bytes went to S3 in regions other than the gateways' own ({}): {:.1}% of their bytes, against {:.1}% to S3 in their region. An S3 gateway endpoint serves only its own region's S3, so it saves none of the former. If the gateways are in another region (logs without a region field, in files not named as AWS delivers them, take it from --region), analyse again with --region set to theirs.",
+        "Most of the NAT gateways' S3 bytes went to S3 in regions other than the gateways' own ({}): {:.1}% of their bytes, against {:.1}% to S3 in their region. An S3 gateway endpoint serves only its own region's S3, so it saves none of the former. If the gateways are in another region (logs without a region field, in files not named as AWS delivers them, take it from --region), analyse again with --region set to theirs{}.",
         match regions.is_empty() {
             true => "unknown".to_string(),
             false => regions.join(", "),
         },
         pct(elsewhere),
-        pct(here)
+        pct(here),
+        where_s3_went(gateways)
     ))
+}
+
+/// Where the gateways' public legs' S3 of other regions went, the region with the most first
+/// (`: of it, 97.0% went to eu-west-1, 3.0% to us-west-2`, up to three), or nothing.
+fn where_s3_went(gateways: &[Gateway]) -> String {
+    let mut by_region: BTreeMap<&str, u64> = BTreeMap::new();
+    for (r, b) in gateways.iter().flat_map(|g| &g.s3_other_regions) {
+        *by_region.entry(r).or_default() += b;
+    }
+    let total: u64 = by_region.values().sum();
+    let mut regions: Vec<(&str, u64)> = by_region.into_iter().collect();
+    regions.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let shares: Vec<String> = (regions.iter().take(3))
+        .enumerate()
+        .map(|(i, (r, b))| {
+            let pct = *b as f64 * 100.0 / total as f64;
+            match i {
+                0 => format!("{pct:.1}% went to {r}"),
+                _ => format!("{pct:.1}% to {r}"),
+            }
+        })
+        .collect();
+    match shares.is_empty() {
+        true => String::new(),
+        false => format!(
+            " (of the S3 their public legs sent outside it, {})",
+            shares.join(", ")
+        ),
+    }
 }
 
 /// The note on an ip-ranges document made over [`RANGES_STALE_DAYS`] before the last record.
@@ -3630,6 +3667,7 @@ mod tests {
                 nat_gateway: None,
                 vpc: None,
                 daily: BTreeMap::new(),
+                s3_other_regions: BTreeMap::new(),
             }
         };
         let wrong = [gateway(Some("us-west-2"), 0, 986, 14)];
@@ -3645,6 +3683,21 @@ mod tests {
         let note = other_region_s3_note(&two).expect("noted");
         assert!(
             note.contains("(eu-west-1, us-west-2): 80.0% of their bytes, against 10.0%"),
+            "{note}"
+        );
+        assert!(note.ends_with("with --region set to theirs."), "{note}");
+        // where their S3 went, the region with the most first, at most three
+        let mut named = two.clone();
+        named[0].s3_other_regions = [("eu-central-1".into(), 20), ("us-east-1".into(), 480)].into();
+        named[1].s3_other_regions = [
+            ("us-east-1".into(), 290),
+            ("ap-south-1".into(), 5),
+            ("sa-east-1".into(), 5),
+        ]
+        .into();
+        let note = other_region_s3_note(&named).expect("noted");
+        assert!(
+            note.ends_with("with --region set to theirs (of the S3 their public legs sent outside it, 96.2% went to us-east-1, 2.5% to eu-central-1, 0.6% to ap-south-1)."),
             "{note}"
         );
         assert!(other_region_s3_note(&[gateway(None, 0, 5, 0)])

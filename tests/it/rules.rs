@@ -951,5 +951,10 @@ fn rule_4_a_region_given_wrongly_is_pointed_out() {
         err.contains("warning: Most of the NAT gateways' S3 bytes went to S3 in regions other than the gateways' own (us-west-2): "),
         "{err}"
     );
+    // and names the region the S3 went to: the world's own
+    assert!(
+        err.contains("with --region set to theirs (of the S3 their public legs sent outside it, 99.9% went to us-east-1, "),
+        "{err}"
+    );
     assert!(crate::support::stdout(&wrong).contains("analyse again with --region set to theirs"));
 }
