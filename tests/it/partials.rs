@@ -549,6 +549,16 @@ fn a_forged_partial_with_a_valid_checksum_is_refused_not_trusted() {
     a.meta.region = Some(60_000);
     forge("region", a, "a region the ip-ranges document does not have");
     let mut a = EniAgg::default();
+    a.s3_elsewhere.add(60_000, 1);
+    forge(
+        "s3-region",
+        a,
+        "a region the ip-ranges document does not have",
+    );
+    let mut a = EniAgg::default();
+    a.s3_elsewhere.add(0, u64::MAX);
+    forge("s3-bytes", a, "a byte count past the bound");
+    let mut a = EniAgg::default();
     a.public.add_key(0, u64::MAX).unwrap();
     forge("bytes", a, "past the byte bound");
     // a cell key whose class bits name no class: written as a valid one, then its first
