@@ -949,18 +949,11 @@ impl EniAgg {
         if !cells_ok(&self.public) {
             return Err("a cell past the byte bound");
         }
-        if self.meta.region.is_some_and(|r| r as usize >= regions) {
+        let elsewhere = self.s3_elsewhere.0.iter().map(|e| e.0);
+        if (self.meta.region.into_iter().chain(elsewhere)).any(|r| r as usize >= regions) {
             return Err("a region the ip-ranges document does not have");
         }
         let small = |v: u64| v <= RUN_BYTES_MAX;
-        if self
-            .s3_elsewhere
-            .0
-            .iter()
-            .any(|(r, _)| *r as usize >= regions)
-        {
-            return Err("a region the ip-ranges document does not have");
-        }
         if ![self.reject_bytes, self.s3_unknown_region]
             .into_iter()
             .chain(self.s3_egress_by_path)

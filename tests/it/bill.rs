@@ -8,15 +8,22 @@ use flowcost::generate::{Encoding, FieldSet};
 
 use crate::support::{self, analyze_json, spec, world, GenWorld};
 
+/// The world's gzip logs with the bill `cur`, its inventory if asked, then `extra`.
+fn bill_args(w: &GenWorld, cur: &str, with_inventory: bool, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![w.path(Encoding::Gz), "--cur".into(), cur.to_string()];
+    if with_inventory {
+        args.extend(w.inventory_args());
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
 fn reconciled(
     w: &GenWorld,
     cur: &str,
     with_inventory: bool,
 ) -> (flowcost::report::Report, Reconciliation) {
-    let mut args = vec![w.path(Encoding::Gz), "--cur".into(), cur.to_string()];
-    if with_inventory {
-        args.extend(w.inventory_args());
-    }
+    let args = bill_args(w, cur, with_inventory, &[]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = analyze_json(&args);
     let rec = r.reconciliation.clone().expect("a reconciliation section");
@@ -584,18 +591,16 @@ fn a_day_billed_in_part_is_left_out_of_the_coverage() {
     // the whole bill ends at midnight: no day billed in part
     assert_eq!(whole.billed_until, None);
     // nor when the flow logs stop where the bill does
-    let logs_to_noon = ["--until", &format!("{last}T12:00:00Z")];
-    let mut args = vec![w.path(Encoding::Gz), "--cur".into(), cur.clone()];
-    args.extend(w.inventory_args());
-    args.extend(logs_to_noon.iter().map(|s| s.to_string()));
+    let args = bill_args(&w, &cur, true, &["--until", &format!("{last}T12:00:00Z")]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = analyze_json(&args);
     assert_eq!(r.reconciliation.unwrap().billed_until, None);
     // the table says what its total coverage is over
-    let logs = w.path(Encoding::Gz);
-    let mut args = vec!["analyze", "-q", &logs, "--cur", &cur];
-    let inventory = w.inventory_args();
-    args.extend(inventory.iter().map(String::as_str));
+    let args = bill_args(&w, &cur, true, &[]);
+    let args: Vec<&str> = ["analyze", "-q"]
+        .into_iter()
+        .chain(args.iter().map(String::as_str))
+        .collect();
     let text = String::from_utf8(support::run(&args).stdout).unwrap();
     assert!(
         text.contains("% covered on the days billed in full)"),
