@@ -348,7 +348,11 @@ impl IpRanges {
                     self.v4_index[top + 1] as usize,
                 )
             }
-            IpAddr::V6(a) => self.v6.find(u128::from(a), 0, self.v6.starts.len()),
+            IpAddr::V6(a) => match crate::format::nat64_v4(&ip) {
+                // a NAT64 address: the IPv4 remote it stands for
+                Some(v4) => return self.lookup(IpAddr::V4(v4)),
+                None => self.v6.find(u128::from(a), 0, self.v6.starts.len()),
+            },
         };
         (label != NONE).then(|| self.infos[label as usize])
     }
@@ -592,6 +596,17 @@ mod tests {
         assert_eq!(
             r.classify("52.216.1.1".parse().unwrap(), None),
             Class::S3OtherRegion
+        );
+        // a NAT64 address is the IPv4 remote it holds in its last 32 bits
+        assert_eq!(c("64:ff9b::34d8:101"), Class::S3, "52.216.1.1");
+        assert_eq!(c("64:ff9b::305:101"), Class::S3OtherRegion, "3.5.1.1");
+        assert_eq!(c("64:ff9b::34da:1"), Class::Internet, "52.218.0.1");
+        assert_eq!(c("64:ff9b:1::34d8:101"), Class::Internet, "not the /96");
+        let mut cache = LookupCache::new(&r);
+        let ip = "64:ff9b::34d8:101".parse().unwrap();
+        assert_eq!(
+            cache.lookup(&r, &ip),
+            r.lookup("52.216.1.1".parse().unwrap())
         );
     }
 

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use crate::classify::{Class, IpRanges, LookupCache};
 use crate::config::RunConfig;
 use crate::format::{
-    is_private, Action, Entry, Field, LogStatus, Malformed, Record, Sink, DELIVERY_WINDOW,
-    MAX_RECORD_SPAN,
+    is_private, nat64_v4, Action, Entry, Field, LogStatus, Malformed, Record, Sink,
+    DELIVERY_WINDOW, MAX_RECORD_SPAN,
 };
 use crate::hint::{prefetch, prefetch_value};
 
@@ -239,7 +239,7 @@ pub struct LineCounts {
     pub duplicate_flow_log: u64,
 }
 
-fn is_zero(v: &u64) -> bool {
+pub(crate) fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
@@ -780,6 +780,12 @@ pub struct PrivateSide {
     pub longest_record: i64,
     /// Distinct private peers in internal records (evidence for v2 candidates).
     pub peers: CappedSet,
+    /// NAT64 legs: records between an IPv6 address and a `64:ff9b::/96` one (the IPv4
+    /// remote it holds, [`crate::format::nat64_v4`]), by that remote's class: `cell → bytes`.
+    /// On a NAT gateway's ENI the private legs of its IPv6 clients, elsewhere a client's own
+    /// view of that traffic; which it is, the analysis decides.
+    pub nat64: Cells,
+    pub nat64_records: u64,
 }
 
 impl PrivateSide {
@@ -807,6 +813,8 @@ impl PrivateSide {
         self.internal_records += o.internal_records;
         self.translated_records += o.translated_records;
         self.peers.merge(o.peers, MAX_PEERS);
+        self.nat64.merge(o.nat64);
+        self.nat64_records += o.nat64_records;
     }
 }
 
@@ -928,6 +936,12 @@ impl EniAgg {
             && self.private_side().translated_records == 0
     }
 
+    /// This aggregate with `side` for its private side (for tests of the analysis).
+    #[cfg(test)]
+    pub fn set_private_side(&mut self, side: PrivateSide) {
+        *self.private_side_mut() = side;
+    }
+
     /// An aggregate whose records show `n` translated records (for tests of the analysis).
     #[cfg(test)]
     pub fn translating(n: u64) -> EniAgg {
@@ -964,7 +978,7 @@ impl EniAgg {
             return Err("a byte count past the bound");
         }
         let side = self.private_side();
-        if !cells_ok(&side.private) || !small(side.internal_bytes) {
+        if !cells_ok(&side.private) || !cells_ok(&side.nat64) || !small(side.internal_bytes) {
             return Err("a private-leg cell past the byte bound");
         }
         for c in side.by_client.values() {
@@ -2058,6 +2072,41 @@ impl Booking<'_> {
         }
     }
 
+    /// A record with no private end, or with a NAT64 one: a NAT64 leg (an end in
+    /// `64:ff9b::/96`, never a public leg: its bytes cross the NAT's public side again as
+    /// IPv4), a NAT's translated leg of an IPv6 client (its remote a NAT64 address in
+    /// `pkt-*`), or two public addresses (counted apart).
+    #[cold]
+    #[inline(never)]
+    fn without_private_end(
+        &mut self,
+        agg: &mut EniAgg,
+        r: &Record<'_>,
+        eni: &str,
+        src: &IpAddr,
+        dst: &IpAddr,
+    ) {
+        let leg = match (nat64_v4(src), nat64_v4(dst)) {
+            (None, Some(remote)) => Some((remote, Dir::Upload)),
+            (Some(remote), None) => Some((remote, Dir::Download)),
+            _ => None,
+        };
+        if let Some((remote, dir)) = leg {
+            let class = self.class_of(agg, &IpAddr::V4(remote));
+            let day = r.start.map_or(NO_DAY, |t| t.div_euclid(DAY) as u32);
+            let side = agg.private_side_mut();
+            side.nat64.add(day, class, dir, self.bytes);
+            side.nat64_records += 1;
+            return;
+        }
+        let nat64 = |a: Option<&IpAddr>| a.and_then(nat64_v4).is_some();
+        if nat64(r.pkt_dst_ref()) || nat64(r.pkt_src_ref()) {
+            self.private_pair(agg, r, eni, src, dst);
+        } else {
+            self.acc.inputs.odd.both_public += 1;
+        }
+    }
+
     /// The class of `remote`'s bytes in the record's region; S3's bytes of an unknown
     /// region are counted apart (they cannot be split into `s3` and `s3-other-region`).
     #[inline(always)]
@@ -2259,9 +2308,13 @@ impl Sink for FileSink<'_> {
         };
         match (is_private(src), is_private(dst)) {
             (true, true) => book.private_pair(agg, r, eni, src, dst),
-            (true, false) => book.public_leg(agg, r, src, dst, Dir::Upload),
-            (false, true) => book.public_leg(agg, r, dst, src, Dir::Download),
-            (false, false) => book.acc.inputs.odd.both_public += 1,
+            (true, false) if nat64_v4(dst).is_none() => {
+                book.public_leg(agg, r, src, dst, Dir::Upload)
+            }
+            (false, true) if nat64_v4(src).is_none() => {
+                book.public_leg(agg, r, dst, src, Dir::Download)
+            }
+            _ => book.without_private_end(agg, r, eni, src, dst),
         }
     }
 }

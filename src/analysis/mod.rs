@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
 use crate::account::{
-    cells_present, uncell, Accumulator, Client, Dir, EniAgg, EniSource, FileStats, FxMap,
-    LineCounts, Name, Oddities, Openings, PartedSource, Session, Sessions, Span, StartRules, DAY,
-    LAYER_STREAMS,
+    cells_present, is_zero, uncell, Accumulator, Client, Dir, EniAgg, EniSource, FileStats, FxMap,
+    LineCounts, Name, Oddities, Openings, PartedSource, PrivateSide, Session, Sessions, Span,
+    StartRules, DAY, LAYER_STREAMS,
 };
 use crate::classify::{Class, IpRanges};
 use crate::config::RunConfig;
@@ -202,6 +202,10 @@ pub struct Gateway {
     /// where a region taken wrongly sent them (absent when there are none).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub s3_other_regions: BTreeMap<String, u64>,
+    /// The NAT64 legs' bytes in `total` (IPv6 clients through `64:ff9b::/96`, counted with
+    /// the private legs; absent when there are none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub nat64_bytes: u64,
 }
 
 /// Both legs' sums over the days where both were present.
@@ -1184,6 +1188,23 @@ struct CountedNat {
     by_day: BTreeMap<u32, ClassBytes>,
 }
 
+/// A NAT ENI's private legs as counted: its translated legs, and its NAT64 legs (IPv6
+/// clients to `64:ff9b::/96`) on the days the translated legs are counted or no public leg
+/// is logged; on the other days its public legs hold the NAT64 traffic (as IPv4), and
+/// without `pkt-*` fields its IPv4 clients' legs show no translation, so a day's NAT64 legs
+/// alone would leave those out. Returns the cells and the NAT64 bytes among them.
+fn private_legs_counted(side: &PrivateSide, public_days: &BTreeSet<u32>) -> (Vec<(u64, u64)>, u64) {
+    let translated: BTreeSet<u32> = side.private.days().collect();
+    let counted = |day: u32| translated.contains(&day) || !public_days.contains(&day);
+    let nat64: Vec<(u64, u64)> = (side.nat64.iter())
+        .filter(|(k, _)| counted(uncell(*k).0))
+        .collect();
+    let nat64_bytes = nat64.iter().map(|c| c.1).sum();
+    let mut cells: Vec<(u64, u64)> = side.private.iter().collect();
+    cells.extend(nat64);
+    (cells, nat64_bytes)
+}
+
 /// The AZ id of a NAT ENI by the inventory: the AZ its address serves (a regional gateway),
 /// else its gateway's subnet's.
 fn inventory_az(eni: &str, opt: &RunConfig) -> Option<String> {
@@ -1197,15 +1218,17 @@ fn inventory_az(eni: &str, opt: &RunConfig) -> Option<String> {
 
 fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> CountedNat {
     let gw = opt.inventory.gateway_of_eni(eni);
-    let private_days: BTreeSet<u32> = a.private_side().private.days().collect();
+    let side = a.private_side();
     let public_days: BTreeSet<u32> = a.public.days().collect();
+    let (private_legs, nat64) = private_legs_counted(side, &public_days);
+    let private_days: BTreeSet<u32> = private_legs.iter().map(|(k, _)| uncell(*k).0).collect();
     let mut g = ClassBytes::default();
     let mut by_day: BTreeMap<u32, ClassBytes> = BTreeMap::new();
     let mut counted_both = 0u64;
     let mut other_both = 0u64;
     // both legs per day, where both are present
     let mut legs: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
-    for (k, b) in a.private_side().private.iter() {
+    for &(k, b) in &private_legs {
         let (day, class, dir) = uncell(k);
         g.get_mut(class).add(dir, b);
         by_day.entry(day).or_default().get_mut(class).add(dir, b);
@@ -1258,6 +1281,7 @@ fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> C
             s3_other_regions: (a.s3_elsewhere.0.iter())
                 .map(|(r, b)| (ranges.regions[*r as usize].clone(), *b))
                 .collect(),
+            nat64_bytes: nat64,
             total: g.total(),
             classes: g,
             days_private_leg: private_days.len() as u32,
@@ -1654,6 +1678,26 @@ fn other_region_s3_note(gateways: &[Gateway]) -> Option<String> {
     ))
 }
 
+/// The NAT gateways' NAT64 traffic counted on their private legs, where there is some: how
+/// much, and what is not known of it.
+fn nat64_note(gateways: &[Gateway]) -> Option<String> {
+    let nat64: u64 = gateways.iter().map(|g| g.nat64_bytes).sum();
+    let total: u64 = gateways.iter().map(|g| g.total).sum();
+    if nat64 == 0 || total == 0 {
+        return None;
+    }
+    let mut enis: Vec<&str> = (gateways.iter())
+        .filter(|g| g.nat64_bytes > 0)
+        .map(|g| g.eni.as_str())
+        .collect();
+    enis.sort_unstable();
+    Some(format!(
+        "NAT64: {nat64} B ({:.1}% of the NAT bytes, on {}) came from IPv6 clients through 64:ff9b::/96 and are counted with the private legs, classed by the IPv4 address each such address holds; those clients are not among the top clients, and their image pulls are not in the ECR estimate.",
+        nat64 as f64 * 100.0 / total as f64,
+        enis.join(", ")
+    ))
+}
+
 /// Where the gateways' public legs' S3 of other regions went, the region with the most first
 /// (`: of it, 97.0% went to eu-west-1, 3.0% to us-west-2`, up to three), or nothing.
 fn where_s3_went(gateways: &[Gateway]) -> String {
@@ -1730,6 +1774,7 @@ fn quality_notes(f: &NoteFacts) -> Notes {
     if f.any_private && f.any_public {
         notes.push("Some NAT ENI-days had only public legs (no pkt-* fields): those days are counted on public legs.".to_string());
     }
+    notes.extend(nat64_note(f.gateways));
     if !f.cross_az_known && !f.client_side {
         notes.push("az-id was not logged for both NAT and clients: cross-AZ charges cannot be measured (add az-id).".to_string());
     }
@@ -3089,6 +3134,49 @@ mod tests {
         assert_eq!(cc.days_apart[0].day, "2026-09-01");
     }
 
+    /// NAT64 legs (an IPv6 client to S3's 52.216.8.1 as `64:ff9b::34d8:801`) count with the
+    /// private legs on the days those are counted and on days without any other leg, and
+    /// not on days counted on public legs, which hold them already.
+    #[test]
+    fn nat64_legs_count_where_the_private_legs_do() {
+        let nat64 = |bytes: u64, t: i64| {
+            let (c, r) = ("2600:1f18:1:2::10", "64:ff9b::34d8:801");
+            rec(("eni-nat", c, r, c, r, bytes, t, "use1-az1"))
+        };
+        let public = |bytes: u64, t: i64| upload(bytes, t, true);
+        let body = H.to_string()
+            // day 1: a translated leg, the public legs of both clients, a NAT64 leg
+            + &upload(100, T, false)
+            + &public(200, T)
+            + &nat64(200, T)
+            // day 2: public legs only (no pkt-* seen), a NAT64 leg
+            + &public(300, T + DAY)
+            + &nat64(200, T + DAY)
+            // day 3: a NAT64 leg alone
+            + &nat64(50, T + 2 * DAY);
+        let e = enis(&body);
+        let c = count_nat_eni("eni-nat", &e[0].1, ranges(), &RunConfig::default());
+        let g = &c.gateway;
+        assert_eq!(
+            (g.total, g.classes.s3.upload, g.nat64_bytes),
+            (650, 650, 250)
+        );
+        assert_eq!((g.days_private_leg, g.days_public_leg), (2, 1));
+        let cc = g.cross_check.as_ref().unwrap();
+        assert_eq!((cc.counted_leg, cc.other_leg, cc.agrees), (300, 300, true));
+        let days: Vec<(u32, u64)> = c.by_day.iter().map(|(d, b)| (*d, b.total())).collect();
+        let d0 = T.div_euclid(DAY) as u32;
+        assert_eq!(days, vec![(d0, 300), (d0 + 1, 300), (d0 + 2, 50)]);
+        let side = e[0].1.private_side();
+        assert_eq!((side.nat64_records, side.translated_records), (3, 1));
+        // a forged aggregate's NAT64 cell past the byte bound is refused
+        let mut forged = e[0].1.clone();
+        let mut side = forged.private_side().clone();
+        side.nat64.add(d0, Class::S3, Dir::Upload, u64::MAX / 2);
+        forged.set_private_side(side);
+        assert!(forged.check(ranges().regions.len()).is_err());
+    }
+
     /// A table read in parts by a test: its ENIs in order, and where each part after the
     /// first begins.
     struct Parted {
@@ -3668,6 +3756,7 @@ mod tests {
                 vpc: None,
                 daily: BTreeMap::new(),
                 s3_other_regions: BTreeMap::new(),
+                nat64_bytes: 0,
             }
         };
         let wrong = [gateway(Some("us-west-2"), 0, 986, 14)];

@@ -1206,6 +1206,24 @@ pub fn is_private(ip: &IpAddr) -> bool {
     }
 }
 
+/// The IPv4 address a NAT64 address stands for. An IPv6-only client reaches an IPv4-only
+/// service (S3's regional names among them) at the address Route 53 Resolver's DNS64
+/// synthesises in RFC 6052's well-known prefix `64:ff9b::/96`, the service's IPv4 address in
+/// its last 32 bits, and a NAT gateway translates it: the remote of such a record is that
+/// IPv4 address. (The prefix is not routed on the internet, so no other remote has it.)
+#[inline]
+pub fn nat64_v4(ip: &IpAddr) -> Option<Ipv4Addr> {
+    match ip {
+        IpAddr::V6(v6) if u128::from(*v6) >> 32 == NAT64_PREFIX >> 32 => {
+            Some(Ipv4Addr::from(u128::from(*v6) as u32))
+        }
+        _ => None,
+    }
+}
+
+/// `64:ff9b::/96` as a number.
+const NAT64_PREFIX: u128 = 0x0064_ff9b_u128 << 96;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1490,6 +1508,30 @@ mod tests {
         ] {
             assert!(!is_private(&s.parse().unwrap()), "{s}");
         }
+    }
+
+    #[test]
+    fn nat64_addresses_hold_their_ipv4_remote() {
+        let v4 = |s: &str| nat64_v4(&s.parse().unwrap());
+        assert_eq!(v4("64:ff9b::36e7:a"), Some("54.231.0.10".parse().unwrap()));
+        assert_eq!(v4("64:ff9b::"), Some("0.0.0.0".parse().unwrap()));
+        assert_eq!(
+            v4("64:ff9b::ffff:ffff"),
+            Some("255.255.255.255".parse().unwrap())
+        );
+        for other in [
+            "64:ff9b::1:0:0",
+            "64:ff9b:1::a",
+            "2600:1f18::1",
+            "54.231.0.10",
+            "::ffff:1.2.3.4",
+        ] {
+            assert_eq!(v4(other), None, "{other}");
+        }
+        assert!(
+            !is_private(&"64:ff9b::a00:1".parse().unwrap()),
+            "not a private address"
+        );
     }
 
     /// A port's digits folded without its text are its text's, for every port.

@@ -398,7 +398,7 @@ fn header_end(bytes: &[u8]) -> usize {
 }
 
 /// The partial format after this flowcost's.
-const LATER: &str = "flowcost.partial/7";
+const LATER: &str = "flowcost.partial/8";
 
 #[test]
 fn merge_refuses_damaged_or_foreign_files() {
@@ -431,23 +431,23 @@ fn merge_refuses_damaged_or_foreign_files() {
                 b.extend_from_slice(&bytes[flowcost::partial::FORMAT.len() + 1..]);
                 b
             },
-            "format flowcost.partial/7 (this flowcost reads flowcost.partial/6)",
+            "format flowcost.partial/8 (this flowcost reads flowcost.partial/7)",
         ),
         (
             "earlier",
             {
-                let mut b = b"flowcost.partial/5\n".to_vec();
+                let mut b = b"flowcost.partial/6\n".to_vec();
                 b.extend_from_slice(&bytes[flowcost::partial::FORMAT.len() + 1..]);
                 b
             },
-            "format flowcost.partial/5 (this flowcost reads flowcost.partial/6)",
+            "format flowcost.partial/6 (this flowcost reads flowcost.partial/7)",
         ),
         (
             "report",
             b"{\"schema\": \"flowcost.report/1\"}\n".to_vec(),
-            "no flowcost.partial/6 first line",
+            "no flowcost.partial/7 first line",
         ),
-        ("empty", Vec::new(), "no flowcost.partial/6 first line"),
+        ("empty", Vec::new(), "no flowcost.partial/7 first line"),
     ];
     for (name, b, why) in variants {
         let p = dir.path().join(name).display().to_string();

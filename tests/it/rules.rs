@@ -695,6 +695,102 @@ fn rule_4_a_garbage_region_value_is_malformed_and_an_unknown_one_falls_back() {
         .any(|n| n.contains("region the ip-ranges data does not know")));
 }
 
+/// A NAT64 flow of an IPv6-only client (DNS64 gave it `64:ff9b::34d8:801`, which holds S3's
+/// 52.216.8.1): the NAT ENI logs the client's leg with its IPv6 addresses (here `client`
+/// and `nat_end`, `pkt-*` the same or naming the NAT64 address) and the public legs as
+/// IPv4; the client's own ENI logs its view.
+fn nat64_flow(client: &str, nat_end: &str, pkt_remote: &str, up: u64, down: u64) -> String {
+    let (remote, v4) = ("64:ff9b::34d8:801", "52.216.8.1");
+    let nat = |s: &str, d: &str, ps: &str, pd: &str, b: u64| {
+        line("eni-nat", s, d, ps, pd, b, T, "use1-az1", "subnet-pub")
+    };
+    let own =
+        |s: &str, d: &str, b: u64| line("eni-task6", s, d, s, d, b, T, "use1-az2", "subnet-a");
+    [
+        nat(client, nat_end, client, pkt_remote, up),
+        nat(nat_end, client, pkt_remote, client, down),
+        nat("10.0.0.10", v4, "10.0.0.10", v4, up),
+        nat(v4, "10.0.0.10", v4, "10.0.0.10", down),
+        own(client, remote, up),
+        own(remote, client, down),
+    ]
+    .concat()
+}
+
+/// Rule 3.1 with NAT64: the IPv6 client's leg on the NAT ENI is a private leg (never a
+/// public one, which would count its bytes twice where public legs are counted), classed
+/// by the IPv4 address the NAT64 address holds; the client's own ENI adds nothing. Before,
+/// its bytes were left out where the private legs are counted (a sixth of the truth here,
+/// the legs flagged as disagreeing) and counted twice, the copy as `internet`, where the
+/// public legs are.
+#[test]
+fn rule_3_1_nat64_legs_of_ipv6_clients_are_counted_once() {
+    let v4 = s3_flow("52.216.8.1", 1_000, 50_000, T);
+    let remote = "64:ff9b::34d8:801";
+    for (client, nat_end, pkt) in [
+        // the client's leg names the NAT64 address
+        ("2600:1f18:1:2::10", remote, remote),
+        // a client of a private IPv6 range (not a public leg)
+        ("fd00:1::10", remote, remote),
+        // the NAT's own IPv6 address, the NAT64 address in pkt-*: a translated leg
+        ("2600:1f18:1:2::10", "2600:1f18:1:1::5", remote),
+    ] {
+        let body = H.to_string() + &v4 + &nat64_flow(client, nat_end, pkt, 2_000, 500_000);
+        let a = analyse_text(&body, &options(), None).unwrap();
+        let g = &a.gateways[0];
+        assert_eq!(
+            (a.total, g.eni.as_str()),
+            (553_000, "eni-nat"),
+            "{client} {nat_end}"
+        );
+        assert_eq!(
+            (a.classes.s3.upload, a.classes.s3.download),
+            (3_000, 550_000)
+        );
+        assert_eq!(a.classes.internet.total(), 0);
+        assert_eq!(a.method.legs, Legs::Private);
+        let cc = g.cross_check.as_ref().unwrap();
+        assert_eq!(
+            (cc.counted_leg, cc.other_leg, cc.agrees),
+            (553_000, 553_000, true)
+        );
+        let noted = a.quality.notes.iter().any(|n| {
+            n.starts_with(
+                "NAT64: 502000 B (90.8% of the NAT bytes, on eni-nat) came from IPv6 clients",
+            )
+        });
+        if nat_end == remote {
+            assert_eq!(g.nat64_bytes, 502_000);
+            assert!(noted, "{:?}", a.quality.notes);
+        } else {
+            // an ordinary translated leg: its client is attributed
+            assert_eq!(g.nat64_bytes, 0);
+            assert!(!noted);
+            assert!(
+                a.top_clients.iter().any(|c| c.ip == client),
+                "{:?}",
+                a.top_clients
+            );
+        }
+    }
+    // without pkt-* fields the public legs are counted, and hold the NAT64 traffic once
+    let v2 = "interface-id srcaddr dstaddr bytes start action log-status region\n";
+    let mut body = v2.to_string();
+    for l in (v4 + &nat64_flow("fd00:1::10", remote, remote, 2_000, 500_000)).lines() {
+        let f: Vec<&str> = l.split(' ').collect();
+        body += &format!(
+            "{} {} {} {} {T} ACCEPT OK us-east-1\n",
+            f[0], f[1], f[2], f[5]
+        );
+    }
+    let mut opt = options();
+    opt.nat_enis = vec!["eni-nat".into()];
+    let a = analyse_text(&body, &opt, None).unwrap();
+    assert_eq!((a.total, a.method.legs), (553_000, Legs::Public));
+    assert_eq!(a.classes.internet.total(), 0);
+    assert_eq!(a.gateways[0].nat64_bytes, 0, "held in the public legs");
+}
+
 #[test]
 fn rule_3_1_legs_far_apart_are_flagged_in_data_quality() {
     // the private legs saw 7,147 B, the public legs 44,738 B (526 % more): flagged
