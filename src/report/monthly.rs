@@ -65,6 +65,10 @@ pub struct BilledSummary {
     pub billed_cost: f64,
     pub coverage_percent: Option<f64>,
     pub billed_s3_savings: f64,
+    /// The coverage is over the days billed in full, not every day of the period (some
+    /// day the bill does not cover, or covers in part).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub some_days: bool,
 }
 
 impl BilledSummary {
@@ -74,6 +78,7 @@ impl BilledSummary {
             billed_cost: rec.billed_cost,
             coverage_percent: rec.coverage_percent,
             billed_s3_savings: rec.billed_s3_savings,
+            some_days: rec.billed_until.is_some() || !rec.days_not_billed.is_empty(),
         }
     }
 }
@@ -745,10 +750,14 @@ impl MonthlyReport {
         if let Some(b) = &self.summary.billed {
             let _ = writeln!(
                 out,
-                "- The bill (Cost and Usage Report): {} of NAT data processing in the period, {} of it in the flow logs; an S3 gateway endpoint would have saved {} of it.",
+                "- The bill (Cost and Usage Report): {} of NAT data processing in the period, {} of it in the flow logs{}; an S3 gateway endpoint would have saved {} of it.",
                 super::money(b.billed_cost, b.currency),
                 b.coverage_percent
                     .map_or("none".into(), |c| format!("{c:.1}%")),
+                match b.some_days && b.coverage_percent.is_some() {
+                    true => " on the days billed in full",
+                    false => "",
+                },
                 super::money(b.billed_s3_savings, b.currency)
             );
         }

@@ -606,6 +606,22 @@ fn a_day_billed_in_part_is_left_out_of_the_coverage() {
         text.contains("% covered on the days billed in full)"),
         "{text}"
     );
+    // and so does the monthly report's summary
+    let out = dir.path().join("report");
+    let mut args = vec!["report".to_string(), "-q".into(), "-d".into()];
+    args.push(out.display().to_string());
+    args.extend(bill_args(&w, &cur, true, &[]));
+    let o = support::run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let summary = &md[md.find("## Summary").unwrap()..md.find("## Charts").unwrap()];
+    let cov = rec.coverage_percent.unwrap();
+    assert!(
+        summary.contains(&format!(
+            "{cov:.1}% of it in the flow logs on the days billed in full; "
+        )),
+        "{summary}"
+    );
 }
 
 /// A logged gateway the bill does not hold (a shared VPC's, billed to the VPC owner) is named
@@ -800,6 +816,9 @@ fn compare_and_the_monthly_report_from_daily_partials_use_the_bill() {
     );
     let summary = &md[md.find("## Summary").unwrap()..md.find("## Charts").unwrap()];
     assert!(summary.contains(&line), "{summary}");
+    // every day billed in full: the coverage is over the period, said without a proviso
+    assert!(!billed.some_days);
+    assert!(!summary.contains("billed in full"), "{summary}");
 }
 
 #[test]
