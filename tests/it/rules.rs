@@ -762,6 +762,31 @@ fn rule_3_1_nat64_legs_of_ipv6_clients_are_counted_once() {
         if nat_end == remote {
             assert_eq!(g.nat64_bytes, 502_000);
             assert!(noted, "{:?}", a.quality.notes);
+            // the same records as text and as Parquet (both readers), from the command line
+            let dir = tempfile::tempdir().unwrap();
+            let (log, pq) = (
+                dir.path().join("nat64.log"),
+                dir.path().join("nat64.parquet"),
+            );
+            std::fs::write(&log, &body).unwrap();
+            crate::support::text_as_parquet(&body, &pq);
+            for (input, reader) in [(&log, "fast"), (&pq, "fast"), (&pq, "arrow")] {
+                let o = crate::support::bin()
+                    .args(["analyze", "-q", "--format", "json"])
+                    .arg(input)
+                    .env("FLOWCOST_PARQUET_READER", reader)
+                    .output()
+                    .unwrap();
+                assert_eq!(o.status.code(), Some(0), "{}", crate::support::stderr(&o));
+                let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+                let g = &r.analysis.gateways[0];
+                assert_eq!(
+                    (r.analysis.total, g.nat64_bytes),
+                    (553_000, 502_000),
+                    "{input:?} {reader}"
+                );
+                assert_eq!(r.analysis.classes.s3.download, 550_000);
+            }
         } else {
             // an ordinary translated leg: its client is attributed
             assert_eq!(g.nat64_bytes, 0);

@@ -268,3 +268,30 @@ pub fn copy_of_records(records: &[u8], k: usize) -> Vec<u8> {
     }
     out
 }
+
+/// A flow-log text (a header line, then records) written as a Parquet file at `path`, as AWS
+/// delivers it: a column a field (`-` in names as `_`), `bytes`, `start` and `end` as 64-bit
+/// integers, every other field as UTF-8 (`-` as null).
+pub fn text_as_parquet(text: &str, path: &Path) {
+    use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    let mut lines = text.lines();
+    let names: Vec<&str> = lines.next().unwrap().split(' ').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(' ').collect()).collect();
+    let cols = names.iter().enumerate().map(|(i, n)| {
+        let vals = rows.iter().map(|r| r[i]);
+        let a: ArrayRef = match *n {
+            "bytes" | "start" | "end" => std::sync::Arc::new(Int64Array::from(
+                vals.map(|v| v.parse::<i64>().ok()).collect::<Vec<_>>(),
+            )),
+            _ => std::sync::Arc::new(StringArray::from(
+                vals.map(|v| (v != "-").then_some(v)).collect::<Vec<_>>(),
+            )),
+        };
+        (n.replace('-', "_"), a)
+    });
+    let batch = RecordBatch::try_from_iter(cols).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
