@@ -417,3 +417,119 @@ fn records_long_after_the_ip_ranges_document_say_to_update_it() {
     assert!(r.analysis.quality.warnings.is_empty());
     assert!(!(r.analysis.quality.notes.iter()).any(|n| n.starts_with("The ip-ranges document")));
 }
+
+/// A generated world's text with the clients of one subnet made IPv6-only: every client of
+/// 10.0.32.0/20 whose address is even gets `prefix` + its IPv4 address as its IPv6 one and
+/// reaches every public remote through NAT64 (`64:ff9b::` + the remote), so that on the NAT
+/// ENI its leg joins its IPv6 address and the NAT64 one (the NAT's own address gone), while
+/// the public legs stay IPv4; its private peers get IPv6 addresses too. `pkt` keeps the
+/// `pkt-*` fields (else they are left out, as in v2's layout). Returns the files written and
+/// the bytes of the NAT ENIs' rewritten legs.
+fn nat64_world(
+    w: &crate::support::GenWorld,
+    out: &std::path::Path,
+    prefix: u128,
+    pkt: bool,
+) -> u64 {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let client = |a: Ipv4Addr| {
+        let o = a.octets();
+        (o[..2] == [10, 0] && o[2] & 0xf0 == 32 && o[3] % 2 == 0)
+            .then(|| Ipv6Addr::from(prefix | u128::from(u32::from(a))))
+    };
+    let nat64 = |a: Ipv4Addr| Ipv6Addr::from((0x64_ff9b_u128 << 96) | u128::from(u32::from(a)));
+    let private = |a: Ipv4Addr| flowcost::format::is_private(&IpAddr::V4(a));
+    let mut nat_legs = 0u64;
+    let files = crate::support::files_under(&w.dir.path().join(Encoding::Text.dir()));
+    for (n, f) in files.iter().enumerate() {
+        let text = std::fs::read_to_string(f).unwrap();
+        let mut lines = text.lines();
+        let names: Vec<&str> = lines.next().unwrap().split(' ').collect();
+        let at = |name: &str| names.iter().position(|x| *x == name).unwrap();
+        let addrs = [
+            at("srcaddr"),
+            at("dstaddr"),
+            at("pkt-srcaddr"),
+            at("pkt-dstaddr"),
+        ];
+        let keep: Vec<usize> = (0..names.len())
+            .filter(|i| pkt || !addrs[2..].contains(i))
+            .collect();
+        let row = |f: &[String]| {
+            keep.iter()
+                .map(|i| f[*i].as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let mut body = row(&names.iter().map(|s| s.to_string()).collect::<Vec<_>>()) + "\n";
+        for l in lines {
+            let mut f: Vec<String> = l.split(' ').map(String::from).collect();
+            let ips: Option<Vec<Ipv4Addr>> = addrs.iter().map(|i| f[*i].parse().ok()).collect();
+            if let Some(ips) = ips.filter(|ips| ips.iter().any(|a| client(*a).is_some())) {
+                let remote = ips.iter().copied().find(|a| !private(*a));
+                for (i, a) in addrs.iter().zip(&ips) {
+                    f[*i] = match (client(*a), remote) {
+                        (Some(c), _) => c.to_string(),
+                        (None, Some(r)) => nat64(r).to_string(),
+                        (None, None) => {
+                            Ipv6Addr::from(prefix | 0xffff_0000_0000 | u128::from(u32::from(*a)))
+                                .to_string()
+                        }
+                    };
+                }
+                if remote.is_some() && w.truth.nat_enis.contains(&f[at("interface-id")]) {
+                    nat_legs += f[at("bytes")].parse::<u64>().unwrap();
+                }
+            }
+            body += &(row(&f) + "\n");
+        }
+        std::fs::write(out.join(format!("{n:04}.log")), body).unwrap();
+    }
+    nat_legs
+}
+
+/// NAT64 on a generated world: the clients of one subnet made IPv6-only (half of them, so
+/// that their NAT also translates IPv4 clients' legs on the same days) leave every NAT figure
+/// by class, day and gateway as the generator's truth has it: their legs on the NAT ENI are
+/// private legs, counted with the IPv4 clients' (`pkt-*` logged), or held in the public legs
+/// (v2's layout, the NAT named; the clients' addresses here of a private IPv6 range, whose
+/// legs were once counted as public legs too).
+#[test]
+fn nat64_clients_leave_the_nat_figures_exact() {
+    let w = world(&spec(11, FieldSet::V5), &[Encoding::Text]);
+    let gua = 0x2600_1f18_0001_0d44_u128 << 64;
+    let ula = 0xfd00_0000_0001_0d44_u128 << 64;
+    for (prefix, pkt) in [(gua, true), (ula, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let legs = nat64_world(&w, dir.path(), prefix, pkt);
+        assert!(legs > 0, "some NAT legs made NAT64");
+        let path = dir.path().display().to_string();
+        let nats = w.truth.nat_enis.join(",");
+        let mut args = vec![path.as_str()];
+        if !pkt {
+            args.extend(["--nat-eni", &nats]);
+        }
+        let r = analyze_json(&args);
+        let label = if pkt {
+            "v5, IPv6 clients"
+        } else {
+            "v2 layout, ULA clients"
+        };
+        check_against_truth(&r, &w.truth, label);
+        let nat64: u64 = r.analysis.gateways.iter().map(|g| g.nat64_bytes).sum();
+        match pkt {
+            true => {
+                // (a day of this small world on which the NAT had only NAT64 clients is
+                // counted on its public legs)
+                assert_ne!(r.analysis.method.legs, Legs::Public);
+                assert!(nat64 > 0 && nat64 <= legs, "{nat64} of {legs}");
+                assert!(r
+                    .analysis
+                    .gateways
+                    .iter()
+                    .all(|g| g.cross_check.as_ref().is_none_or(|c| c.agrees)));
+            }
+            false => assert_eq!((r.analysis.method.legs, nat64), (Legs::Public, 0)),
+        }
+    }
+}
