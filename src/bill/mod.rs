@@ -50,9 +50,10 @@ enum Col {
     Account,
     Region,
     Currency,
+    Discount,
 }
 
-const COLS: [Col; 10] = [
+const COLS: [Col; 11] = [
     Col::UsageType,
     Col::ResourceId,
     Col::Start,
@@ -63,6 +64,7 @@ const COLS: [Col; 10] = [
     Col::Account,
     Col::Region,
     Col::Currency,
+    Col::Discount,
 ];
 
 /// A column's names in each export, normalised (see [`normalise`]).
@@ -78,6 +80,10 @@ fn names(c: Col) -> &'static [&'static str] {
         Col::Account => &["line_item_usage_account_id", "sub_account_id"],
         Col::Region => &["product_region_code", "product_region", "region_id"],
         Col::Currency => &["line_item_currency_code", "billing_currency"],
+        // a usage row's discounts, in CUR 2.0 unless its "manual discount compatibility"
+        // writes them as rows of their own, and the legacy CUR's (its bundled discounts);
+        // FOCUS's `BilledCost` is net of them already
+        Col::Discount => &["discount_total_discount"],
     }
 }
 
@@ -113,12 +119,16 @@ pub fn normalise(h: &str) -> String {
 pub struct Usage {
     pub gb: f64,
     pub cost: f64,
+    /// What the rows' own discount columns take off `cost` (positive): a gateway's share of
+    /// an EDP or private rate, or a bundle's waiver (Network Firewall's) of that gateway alone.
+    pub off: f64,
 }
 
 impl Usage {
     fn add(&mut self, o: Usage) {
         self.gb += o.gb;
         self.cost += o.cost;
+        self.off += o.off;
     }
 }
 
@@ -168,6 +178,9 @@ pub struct Bill {
     /// positive), and their rows.
     pub discounts: Billed,
     pub discount_rows: u64,
+    /// Usage rows with a discount in their own discount column (`discount_total_discount`),
+    /// kept with their usage ([`Usage::off`]).
+    pub discounted_rows: u64,
     pub files: Vec<String>,
     /// The currency the NAT usage rows state (`line_item_currency_code`, FOCUS's
     /// `BillingCurrency`), and where it was first read (`file: row N`); `None` when no row
@@ -280,7 +293,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
 pub struct BillReader<'b> {
     bill: &'b mut Bill,
     /// Header index of each column of [`COLS`], if the file has it.
-    at: [Option<usize>; 10],
+    at: [Option<usize>; 11],
     file: String,
 }
 
@@ -292,7 +305,7 @@ impl<'b> BillReader<'b> {
     /// amount or the start date cannot be found (not a CUR, Data Exports or FOCUS table).
     pub fn new(bill: &'b mut Bill, file: &str, headers: &[&str]) -> Result<BillReader<'b>, String> {
         let norm: Vec<String> = headers.iter().map(|h| normalise(h)).collect();
-        let mut at = [None; 10];
+        let mut at = [None; 11];
         for (i, c) in COLS.iter().enumerate() {
             at[i] = names(*c)
                 .iter()
@@ -365,6 +378,8 @@ impl<'b> BillReader<'b> {
         let num = |c: Col, least: f64| -> Result<f64, String> {
             let v = match cells.get(c as usize) {
                 Some(Cell::Num(v)) => Some(*v),
+                // (an empty cell is a null, as CSV writes one)
+                Some(Cell::Text(s)) if s.trim().is_empty() => Some(0.0),
                 Some(Cell::Text(s)) => s.trim().parse::<f64>().ok(),
                 Some(Cell::Null) | None => Some(0.0),
                 Some(Cell::Time(_)) => None,
@@ -383,10 +398,13 @@ impl<'b> BillReader<'b> {
             true => Usage {
                 gb: 0.0,
                 cost: -num(Col::Cost, f64::NEG_INFINITY)?,
+                off: 0.0,
             },
+            // (AWS writes a discount as a negative amount; either sign is taken as one off)
             false => Usage {
                 gb: num(Col::Amount, 0.0)?,
                 cost: num(Col::Cost, 0.0)?,
+                off: num(Col::Discount, f64::NEG_INFINITY)?.abs(),
             },
         };
         let start = time(Col::Start).ok_or_else(|| bad("no usage start date"))?;
@@ -400,6 +418,7 @@ impl<'b> BillReader<'b> {
             return Ok(());
         }
         self.bill.nat_rows += 1;
+        self.bill.discounted_rows += u64::from(usage.off > 0.0);
         let billed = match text(Col::ResourceId).and_then(gateway_of) {
             Some(g) => self.bill.gateways.entry(g.to_string()).or_default(),
             None => {
@@ -462,6 +481,10 @@ mod tests {
         assert_eq!(
             normalise("lineItem/UnblendedCost"),
             "line_item_unblended_cost"
+        );
+        assert_eq!(
+            normalise("discount/TotalDiscount"),
+            "discount_total_discount"
         );
     }
 
@@ -527,8 +550,8 @@ mod tests {
             "product/region",
         ];
         let mut r = BillReader::new(&mut bill, "cur.csv", &headers).unwrap();
-        let read: Vec<_> = (0..9).map(Some).chain([None]).collect();
-        assert_eq!(r.columns(), read, "no currency column");
+        let read: Vec<_> = (0..9).map(Some).chain([None, None]).collect();
+        assert_eq!(r.columns(), read, "no currency or discount column");
         let arn = "arn:aws:ec2:eu-west-1:111122223333:natgateway/nat-0a1b2c3d4e5f60718";
         let nat = "EUW1-NatGateway-Bytes";
         // (usage type, resource, start, end, GB, line item type, whether the row reads)
@@ -570,7 +593,8 @@ mod tests {
             g.days[&day],
             Usage {
                 gb: 15.0,
-                cost: 0.9
+                cost: 0.9,
+                off: 0.0
             }
         );
         assert_eq!(g.spans.len(), 1, "a monthly row covers no one day");
@@ -657,6 +681,42 @@ mod tests {
         assert_eq!(c.to_string(), "EUR");
         assert_eq!(serde_json::to_string(&c).unwrap(), "\"EUR\"");
         assert!(serde_json::from_str::<Currency>("\"eur\"").is_err());
+    }
+
+    #[test]
+    fn a_usage_rows_own_discount_is_kept_with_its_usage() {
+        let mut bill = Bill::default();
+        let headers = [
+            "line_item_usage_type",
+            "line_item_usage_start_date",
+            "line_item_usage_amount",
+            "line_item_unblended_cost",
+            "line_item_line_item_type",
+            "discount/TotalDiscount",
+        ];
+        let mut r = BillReader::new(&mut bill, "d.csv", &headers).unwrap();
+        let row = |off| {
+            let mut cells = nat_row("10", "0.45", "Usage", "").to_vec();
+            cells.push(off);
+            cells
+        };
+        r.row(2, &row(Cell::Text("-0.045"))).unwrap();
+        r.row(3, &row(Cell::Text(" "))).unwrap();
+        r.row(4, &row(Cell::Num(0.1))).unwrap();
+        assert!(r.row(5, &row(Cell::Text("lots"))).is_err());
+        let day = 1_788_220_800 / 86_400;
+        let u = bill.unattributed["?/?"].days[&day];
+        assert_eq!((u.gb, u.cost), (30.0, 1.35));
+        assert!(
+            (u.off - 0.145).abs() < 1e-12,
+            "either sign taken off: {u:?}"
+        );
+        let counts = (bill.nat_rows, bill.discounted_rows, bill.discount_rows);
+        assert_eq!(counts, (3, 2, 0));
+        assert!(
+            bill.discounts.days.is_empty(),
+            "kept with the usage, not apart"
+        );
     }
 
     #[test]

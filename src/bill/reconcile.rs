@@ -158,6 +158,7 @@ fn within(b: &Billed, lo: i64, hi: i64) -> (BTreeMap<i64, Usage>, Usage, bool) {
         spans.add(Usage {
             gb: u.gb * share,
             cost: u.cost * share,
+            off: u.off * share,
         });
     }
     (days, spans, prorated)
@@ -229,6 +230,8 @@ fn line(
         all += g.total;
     }
     let share = |part: u64| (all > 0).then(|| part as f64 / all as f64);
+    // the line's own discounts, then the account's share of those written apart
+    let net = (total.cost - total.off.clamp(0.0, total.cost.max(0.0))) * keep;
     let billed_bytes = bytes(total.gb);
     compared.billed = billed_bytes;
     if let Some(u) = frame.part_day.and_then(|d| days.get(&d)) {
@@ -243,8 +246,8 @@ fn line(
         flow_log_bytes: flow,
         coverage_percent: coverage(compared.flow, compared.billed),
         s3_share: share(s3),
-        billed_s3_savings: share(s3).map(|s| s * total.cost * keep),
-        billed_dynamodb_savings: share(dynamo).map(|s| s * total.cost * keep),
+        billed_s3_savings: share(s3).map(|s| s * net),
+        billed_dynamodb_savings: share(dynamo).map(|s| s * net),
         days: days
             .into_iter()
             .map(|(d, (u, f))| DayRecon {
@@ -302,7 +305,8 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
         .map(|n| format!("Bill files: {n}."))
         .collect();
     let mut prorated = false;
-    let (discounts, keep) = discounts_of(bill, (lo, hi), &mut prorated);
+    let discounts = discounts_of(bill, (lo, hi), &mut prorated);
+    let keep = discounts.keep;
     let (billed_days, bill_span) = billed_days(bill, (lo, hi));
     let part = billed_in_part(bill, a.period.last_end.map(|t| t.min(hi)), &billed_days);
     let frame = Frame {
@@ -321,7 +325,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
         notes.push("Some bill rows cover more than a day (a monthly export): they count in proportion to their overlap with the period and are in no day's row.".into());
     }
     let (currency, currency_source) = currency_of(bill, &mut notes);
-    notes.extend(discounts_note(bill, discounts, keep, currency));
+    notes.extend(discounts_note(bill, &discounts, currency));
     if bill.other_nat_rows > 0 {
         notes.push(format!("{} NatGateway-Bytes rows of other kinds (credits, refunds, taxes) are left out: the billed figures are usage at the rates charged.", bill.other_nat_rows));
     }
@@ -351,7 +355,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
             .filter_map(|g| g.billed_dynamodb_savings)
             .sum(),
         flow_log_priced_s3_savings: cost.s3_gateway_endpoint_savings.period,
-        billed_discounts: discounts,
+        billed_discounts: discounts.total,
         currency,
         currency_source,
         gateways_not_logged: flags.not_logged,
@@ -520,33 +524,67 @@ fn currency_of(bill: &Bill, notes: &mut Vec<String>) -> (Currency, CurrencySourc
     (code, CurrencySource::Bill)
 }
 
-/// The discounts on NAT processing within `range` (at most its whole billed cost there) and
-/// the share of the cost that is left once they are taken off.
-fn discounts_of(bill: &Bill, range: (i64, i64), prorated: &mut bool) -> (f64, f64) {
+/// The discounts on NAT processing within `range`: those written as rows of their own (at
+/// most the whole billed cost there) with the share of the cost they leave, which every line
+/// keeps; and, with them, those in the usage rows' own discount columns (each line's at most
+/// its cost), with the share of the cost all of them leave.
+fn discounts_of(bill: &Bill, range: (i64, i64), prorated: &mut bool) -> Discounts {
     let in_range = |b: &Billed, prorated: &mut bool| {
         let (days, spans, p) = within(b, range.0, range.1);
         *prorated |= p;
-        days.values().map(|u| u.cost).sum::<f64>() + spans.cost
+        let mut all = spans;
+        days.values().for_each(|u| all.add(*u));
+        all
     };
-    let gross: f64 = (bill.gateways.values())
+    let lines: Vec<Usage> = (bill.gateways.values())
         .chain(bill.unattributed.values())
         .map(|b| in_range(b, &mut false))
+        .collect();
+    let gross: f64 = lines.iter().map(|u| u.cost).sum();
+    let own: f64 = (lines.iter())
+        .map(|u| u.off.clamp(0.0, u.cost.max(0.0)))
         .sum();
-    let discounts = in_range(&bill.discounts, prorated).clamp(0.0, gross.max(0.0));
-    match gross > 0.0 {
-        true => (discounts, 1.0 - discounts / gross),
-        false => (discounts, 1.0),
+    let apart = in_range(&bill.discounts, prorated)
+        .cost
+        .clamp(0.0, gross.max(0.0));
+    let left = |off: f64| match gross > 0.0 {
+        true => 1.0 - off / gross,
+        false => 1.0,
+    };
+    let total = (apart + (gross - apart) * (1.0 - left(own))).min(gross.max(0.0));
+    Discounts {
+        total,
+        keep: left(apart),
+        keep_all: left(total),
     }
 }
 
+/// [`discounts_of`]'s answer: the amount of every discount, the share of the cost the
+/// account's discounts written apart leave, and the share all of them leave.
+struct Discounts {
+    total: f64,
+    keep: f64,
+    keep_all: f64,
+}
+
 /// What the discounts on NAT processing do to the billed savings, when there are any.
-fn discounts_note(bill: &Bill, discounts: f64, keep: f64, currency: Currency) -> Vec<String> {
-    if bill.discount_rows == 0 || discounts <= 0.0 {
+fn discounts_note(bill: &Bill, d: &Discounts, currency: Currency) -> Vec<String> {
+    let (discounts, keep) = (d.total, d.keep_all);
+    if bill.discount_rows + bill.discounted_rows == 0 || discounts <= 0.0 {
         return Vec::new();
     }
+    let rows = match (bill.discount_rows, bill.discounted_rows) {
+        (r, 0) => format!("{r} rows of EDP, private-rate, bundled or other discounts"),
+        (0, d) => format!("the discount columns of {d} usage rows"),
+        (r, d) => format!("{r} discount rows and the discount columns of {d} usage rows"),
+    };
+    let how = match (bill.discount_rows, bill.discounted_rows) {
+        (_, 0) => "at that share for every gateway (AWS writes discount rows per account and usage type, not per gateway)",
+        (0, _) => "each gateway's by its own rows' discounts",
+        _ => "each gateway's by its own rows' discounts, then at the share the discount rows (per account and usage type) take",
+    };
     let mut notes = vec![format!(
-        "Discounts on NAT data processing ({} rows of EDP, private-rate, bundled or other discounts) take {} ({:.1}%) off its billed cost in the period: the billed savings are net of them, at that share for every gateway (AWS writes discounts per account and usage type, not per gateway); the cost section's list-price figures are not.",
-        bill.discount_rows,
+        "Discounts on NAT data processing ({rows}) take {} ({:.1}%) off its billed cost in the period: the billed savings are net of them, {how}; the cost section's list-price figures are not.",
         crate::report::money(discounts, currency),
         (1.0 - keep) * 100.0
     )];

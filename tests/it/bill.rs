@@ -476,6 +476,81 @@ fn discounts_net_the_billed_savings() {
     assert!(said(&rec, "all but free"), "{:?}", rec.notes);
 }
 
+/// Discounts in the usage rows' own discount column (CUR 2.0 writes them there unless its
+/// "manual discount compatibility" is on; the legacy CUR its bundled ones): an EDP's tenth on
+/// every row nets every billed saving by a tenth; a Network Firewall bundle that waives one
+/// gateway's processing leaves that gateway nothing to save and the other its whole saving.
+/// Before, the column was not read: every billed saving stayed gross.
+#[test]
+fn discounts_in_the_usage_rows_own_column_net_each_gateways_savings() {
+    let w = world(&spec(67, FieldSet::V5), &[Encoding::Gz]);
+    let (_, base) = reconciled(&w, &w.cur("csv"), true);
+    let dir = tempfile::tempdir().unwrap();
+    // (the export's `pricing_unit` column made the discount column)
+    let renamed = |h: &str| match h {
+        "pricing_unit" => "discount_total_discount".to_string(),
+        h => h.to_string(),
+    };
+    let at = |h: &[String], name: &str| h.iter().position(|h| h == name).unwrap();
+    let saving = |g: &flowcost::bill::GatewayRecon| g.billed_s3_savings.unwrap_or(0.0) > 0.0;
+    let waived = base
+        .gateways
+        .iter()
+        .find(|g| saving(g))
+        .unwrap()
+        .gateway
+        .clone();
+    let discounted = |edp: f64, bundle: bool| {
+        let waived = waived.clone();
+        move |h: &[String], row: &mut Vec<String>| {
+            let nat_usage = row[at(h, "line_item_usage_type")].ends_with("NatGateway-Bytes")
+                && row[at(h, "line_item_line_item_type")] == "Usage";
+            let cost: f64 = row[at(h, "line_item_unblended_cost")]
+                .parse()
+                .unwrap_or(0.0);
+            let share = match bundle && row[at(h, "line_item_resource_id")].ends_with(&waived) {
+                true => 1.0,
+                false => edp,
+            };
+            row[at(h, "pricing_unit")] = match nat_usage && share > 0.0 {
+                true => format!("{}", -cost * share),
+                false => String::new(),
+            };
+        }
+    };
+    let near = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    let edp = edited(&w, dir.path(), &renamed, &[], &discounted(0.1, false));
+    let (_, rec) = reconciled(&w, &edp, true);
+    assert!(
+        near(rec.billed_discounts, base.billed_cost / 10.0),
+        "{rec:?}"
+    );
+    assert_eq!(rec.billed_cost, base.billed_cost, "the usage as billed");
+    assert!(near(rec.billed_s3_savings, base.billed_s3_savings * 0.9));
+    let said = |r: &Reconciliation, what: &str| r.notes.iter().any(|n| n.contains(what));
+    assert!(said(&rec, "(the discount columns of "), "{:?}", rec.notes);
+    assert!(said(&rec, "each gateway's by its own rows' discounts"));
+    // one gateway's processing waived, the others' not
+    let bundle = edited(&w, dir.path(), &renamed, &[], &discounted(0.0, true));
+    let (_, rec) = reconciled(&w, &bundle, true);
+    let mut others = 0.0;
+    for (g, b) in rec.gateways.iter().zip(&base.gateways) {
+        assert_eq!(g.gateway, b.gateway);
+        match g.gateway == waived {
+            true => {
+                assert_eq!(g.billed_s3_savings, Some(0.0));
+                assert!(near(rec.billed_discounts, b.billed_cost));
+            }
+            false => {
+                assert_eq!(g.billed_s3_savings, b.billed_s3_savings);
+                others += b.billed_s3_savings.unwrap_or(0.0);
+            }
+        }
+    }
+    assert!(others > 0.0, "another gateway saves");
+    assert!(near(rec.billed_s3_savings, others));
+}
+
 /// Days on which the flow logs counted NAT bytes and the bill has no NAT row (an export not
 /// refreshed yet; another month's) are named and left out of the coverage, which would
 /// otherwise read high and blame the GB convention.
