@@ -2092,7 +2092,16 @@ impl Booking<'_> {
             _ => None,
         };
         if let Some((remote, dir)) = leg {
-            let class = self.class_of(agg, &IpAddr::V4(remote));
+            let remote = IpAddr::V4(remote);
+            if is_private(&remote) {
+                // NAT64 to a private IPv4 address (another VPC, on premises): as an IPv4
+                // client's translated leg to a private remote, internal traffic
+                let side = agg.private_side_mut();
+                side.internal_records += 1;
+                side.internal_bytes += self.bytes;
+                return;
+            }
+            let class = self.class_of(agg, &remote);
             let day = r.start.map_or(NO_DAY, |t| t.div_euclid(DAY) as u32);
             let side = agg.private_side_mut();
             side.nat64.add(day, class, dir, self.bytes);

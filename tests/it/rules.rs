@@ -798,6 +798,23 @@ fn rule_3_1_nat64_legs_of_ipv6_clients_are_counted_once() {
             );
         }
     }
+    // NAT64 to a private IPv4 address (64:ff9b::a00:205 is 10.0.2.5: another VPC) is, as
+    // an IPv4 client's translated leg to a private remote, not a NAT byte to any class
+    let private = nat64_flow(
+        "2600:1f18:1:2::10",
+        "64:ff9b::a00:205",
+        "64:ff9b::a00:205",
+        7_000,
+        9_000,
+    )
+    .lines()
+    .filter(|l| !l.contains(" 52.216.8.1 "))
+    .map(|l| format!("{l}\n"))
+    .collect::<String>()
+    .replace("64:ff9b::34d8:801", "64:ff9b::a00:205");
+    let a = analyse_text(&(H.to_string() + &v4 + &private), &options(), None).unwrap();
+    assert_eq!((a.total, a.gateways[0].nat64_bytes), (51_000, 0));
+    assert_eq!(a.classes.internet.total(), 0);
     // without pkt-* fields the public legs are counted, and hold the NAT64 traffic once
     let v2 = "interface-id srcaddr dstaddr bytes start action log-status region\n";
     let mut body = v2.to_string();
