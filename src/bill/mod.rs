@@ -293,7 +293,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
 pub struct BillReader<'b> {
     bill: &'b mut Bill,
     /// Header index of each column of [`COLS`], if the file has it.
-    at: [Option<usize>; 11],
+    at: [Option<usize>; COLS.len()],
     file: String,
 }
 
@@ -305,7 +305,7 @@ impl<'b> BillReader<'b> {
     /// amount or the start date cannot be found (not a CUR, Data Exports or FOCUS table).
     pub fn new(bill: &'b mut Bill, file: &str, headers: &[&str]) -> Result<BillReader<'b>, String> {
         let norm: Vec<String> = headers.iter().map(|h| normalise(h)).collect();
-        let mut at = [None; 11];
+        let mut at = [None; COLS.len()];
         for (i, c) in COLS.iter().enumerate() {
             at[i] = names(*c)
                 .iter()
