@@ -683,17 +683,20 @@ mod tests {
         assert!(serde_json::from_str::<Currency>("\"eur\"").is_err());
     }
 
+    /// The columns of [`nat_row`]'s cells that the discount tests read.
+    const USAGE_HEADERS: [&str; 5] = [
+        "line_item_usage_type",
+        "line_item_usage_start_date",
+        "line_item_usage_amount",
+        "line_item_unblended_cost",
+        "line_item_line_item_type",
+    ];
+
     #[test]
     fn a_usage_rows_own_discount_is_kept_with_its_usage() {
         let mut bill = Bill::default();
-        let headers = [
-            "line_item_usage_type",
-            "line_item_usage_start_date",
-            "line_item_usage_amount",
-            "line_item_unblended_cost",
-            "line_item_line_item_type",
-            "discount/TotalDiscount",
-        ];
+        let mut headers = USAGE_HEADERS.to_vec();
+        headers.push("discount/TotalDiscount");
         let mut r = BillReader::new(&mut bill, "d.csv", &headers).unwrap();
         let row = |off| {
             let mut cells = nat_row("10", "0.45", "Usage", "").to_vec();
@@ -722,14 +725,7 @@ mod tests {
     #[test]
     fn discounts_on_nat_processing_are_kept_apart_as_amounts_taken_off() {
         let mut bill = Bill::default();
-        let headers = [
-            "line_item_usage_type",
-            "line_item_usage_start_date",
-            "line_item_usage_amount",
-            "line_item_unblended_cost",
-            "line_item_line_item_type",
-        ];
-        let mut r = BillReader::new(&mut bill, "d.csv", &headers).unwrap();
+        let mut r = BillReader::new(&mut bill, "d.csv", &USAGE_HEADERS).unwrap();
         let row = |cost, kind| nat_row("10", cost, kind, "");
         r.row(2, &row("0.45", "Usage")).unwrap();
         r.row(3, &row("-0.045", "EdpDiscount")).unwrap();
