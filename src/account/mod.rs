@@ -799,6 +799,21 @@ impl PrivateSide {
         self.longest_record = self.longest_record.max(longest);
     }
 
+    /// A leg's share of its client's state (cells, sessions, openings; `at` its start and
+    /// the task stretch it falls in), under the rules the side's longest record asks for.
+    fn client_leg(
+        &mut self,
+        client: IpAddr,
+        at: Option<(i64, u32)>,
+        class: Class,
+        dir: Dir,
+        bytes: u64,
+        window: i64,
+    ) {
+        let rules = StartRules::for_longest_record(self.longest_record);
+        (self.by_client.entry(client).or_default()).record(at, class, dir, bytes, window, rules)
+    }
+
     fn merge(&mut self, o: PrivateSide, window: i64) {
         self.private.merge(o.private);
         self.longest_record = self.longest_record.max(o.longest_record);
@@ -2016,15 +2031,8 @@ impl Booking<'_> {
             IpAddr::V6(_) => {
                 let side = agg.private_side_mut();
                 side.translated(r.start, class, dir, bytes, longest);
-                let rules = StartRules::for_longest_record(side.longest_record);
-                (side.by_client.entry(*client).or_default()).record(
-                    r.start.map(|t| (t, stretch)),
-                    class,
-                    dir,
-                    bytes,
-                    window,
-                    rules,
-                )
+                let at = r.start.map(|t| (t, stretch));
+                side.client_leg(*client, at, class, dir, bytes, window);
             }
         }
     }
@@ -2106,6 +2114,20 @@ impl Booking<'_> {
             let side = agg.private_side_mut();
             side.nat64.add(day, class, dir, self.bytes);
             side.nat64_records += 1;
+            // the client attributed where the layout logs `pkt-*`, as its IPv4 clients are
+            // (without it they are attributed from their own records, and a NAT64 client
+            // here alone would take their place)
+            if r.pkt_dst_ref().is_some() {
+                let client = if dir == Dir::Upload { src } else { dst };
+                let (start, end) = (r.start, r.end);
+                if let (Some(s), Some(e)) = (start, end) {
+                    side.longest_record =
+                        side.longest_record.max(e.saturating_sub(s).clamp(0, 3600));
+                }
+                let run = &self.params.run;
+                let at = start.map(|t| (t, run.tasks.starts().stretch(client, t)));
+                side.client_leg(*client, at, class, dir, self.bytes, run.pull_window);
+            }
             return;
         }
         let nat64 = |a: Option<&IpAddr>| a.and_then(nat64_v4).is_some();

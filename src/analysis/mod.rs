@@ -1692,7 +1692,7 @@ fn nat64_note(gateways: &[Gateway]) -> Option<String> {
         .collect();
     enis.sort_unstable();
     Some(format!(
-        "NAT64: {nat64} B ({:.1}% of the NAT bytes, on {}) came from IPv6 clients through 64:ff9b::/96 and are counted with the private legs, classed by the IPv4 address each such address holds; those clients are not among the top clients, and their image pulls are not in the ECR estimate.",
+        "NAT64: {nat64} B ({:.1}% of the NAT bytes, on {}) came from IPv6 clients through 64:ff9b::/96 and are counted with the private legs, classed by the IPv4 address each such address holds. Where pkt-* is logged these clients are attributed from the NAT's legs, as IPv4 clients are, but without their subnet or ENI (their own ENIs' records of this traffic are not joined to them), and their image pulls are estimated from those legs.",
         nat64 as f64 * 100.0 / total as f64,
         enis.join(", ")
     ))
