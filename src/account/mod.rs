@@ -2114,6 +2114,10 @@ impl Booking<'_> {
             let side = agg.private_side_mut();
             side.nat64.add(day, class, dir, self.bytes);
             side.nat64_records += 1;
+            // (its client a peer, as an internal record's: evidence for a NAT gateway that
+            // the logs cannot show translating, one of IPv6 clients alone)
+            side.peers
+                .insert(if dir == Dir::Upload { src } else { dst }, MAX_PEERS);
             // the client attributed where the layout logs `pkt-*`, as its IPv4 clients are
             // (without it they are attributed from their own records, and a NAT64 client
             // here alone would take their place)

@@ -1117,7 +1117,8 @@ impl FirstPass {
             translated_records: p.translated_records,
             translated_bytes: 0,
             public_bytes: a.public.values().sum(),
-            internal_bytes: p.internal_bytes,
+            // (a NAT64 leg is forwarded between a client and a public remote too)
+            internal_bytes: p.internal_bytes + p.nat64.values().sum::<u64>(),
             private_peers: p.peers.items.len(),
             local_ips: Vec::new(),
         };
@@ -1134,7 +1135,8 @@ impl FirstPass {
             self.given_seen.insert(eni.to_string());
         }
         let p = a.private_side();
-        if p.translated_records > 0 || (p.internal_bytes > 0 && !a.public.is_empty()) {
+        let forwards = p.internal_bytes > 0 || !p.nat64.is_empty();
+        if p.translated_records > 0 || (forwards && !a.public.is_empty()) {
             self.add_candidate(eni, a);
         }
         self.unknown_region_all += a.s3_unknown_region;

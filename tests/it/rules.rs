@@ -816,6 +816,21 @@ fn rule_3_1_nat64_legs_of_ipv6_clients_are_counted_once() {
     let a = analyse_text(&(H.to_string() + &v4 + &private), &options(), None).unwrap();
     assert_eq!((a.total, a.gateways[0].nat64_bytes), (51_000, 0));
     assert_eq!(a.classes.internet.total(), 0);
+    // a NAT of IPv6 clients alone shows no translation: named first among the candidates
+    // (forwarding between its clients and public remotes), and counted once named
+    let alone = H.to_string() + &nat64_flow("2600:1f18:1:2::10", remote, remote, 2_000, 500_000);
+    match analyse_text(&alone, &options(), None) {
+        Err(AnalysisError::NoNat { candidates, .. }) => assert_eq!(candidates[0].eni, "eni-nat"),
+        other => panic!("expected NoNat, got {other:?}"),
+    }
+    let mut opt = options();
+    opt.nat_enis = vec!["eni-nat".into()];
+    let a = analyse_text(&alone, &opt, None).unwrap();
+    assert_eq!(
+        (a.total, a.gateways[0].nat64_bytes),
+        (502_000, 0),
+        "on its public legs"
+    );
     // without pkt-* fields the public legs are counted, and hold the NAT64 traffic once
     let v2 = "interface-id srcaddr dstaddr bytes start action log-status region\n";
     let mut body = v2.to_string();
