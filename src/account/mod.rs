@@ -799,6 +799,26 @@ impl PrivateSide {
         self.longest_record = self.longest_record.max(longest);
     }
 
+    /// A NAT64 leg's share of the side's own state, as [`PrivateSide::translated`]'s: its
+    /// bytes in its NAT64 cell, its count, its `end - start`, and its client as a peer (as an
+    /// internal record's: evidence for a NAT gateway of IPv6 clients alone, which the logs
+    /// cannot show translating).
+    fn nat64_leg(
+        &mut self,
+        t: Option<i64>,
+        class: Class,
+        dir: Dir,
+        bytes: u64,
+        longest: i64,
+        client: &IpAddr,
+    ) {
+        let day = t.map_or(NO_DAY, |t| t.div_euclid(DAY) as u32);
+        self.nat64.add(day, class, dir, bytes);
+        self.nat64_records += 1;
+        self.longest_record = self.longest_record.max(longest);
+        self.peers.insert(client, MAX_PEERS);
+    }
+
     /// A leg's share of its client's state (cells, sessions, openings; `at` its start and
     /// the task stretch it falls in), under the rules the side's longest record asks for.
     fn client_leg(
@@ -1992,13 +2012,8 @@ impl Booking<'_> {
         };
         let (bytes, window) = (self.bytes, self.params.run.pull_window);
         let class = self.class_of(agg, remote);
-        let longest = match (r.start, r.end) {
-            (Some(s), Some(e)) => e.saturating_sub(s).clamp(0, 3600),
-            _ => 0,
-        };
-        let stretch = r
-            .start
-            .map_or(0, |t| self.params.run.tasks.starts().stretch(client, t));
+        let longest = longest_of(r);
+        let stretch = self.stretch(client, r.start);
         match *client {
             // the leg waits in the aggregate, its private side untouched until the batch
             // is added ([`Legs`])
@@ -2100,39 +2115,8 @@ impl Booking<'_> {
             _ => None,
         };
         if let Some((remote, dir)) = leg {
-            let remote = IpAddr::V4(remote);
-            if is_private(&remote) {
-                // NAT64 to a private IPv4 address (another VPC, on premises): as an IPv4
-                // client's translated leg to a private remote, internal traffic
-                let side = agg.private_side_mut();
-                side.internal_records += 1;
-                side.internal_bytes += self.bytes;
-                return;
-            }
-            let class = self.class_of(agg, &remote);
-            let day = r.start.map_or(NO_DAY, |t| t.div_euclid(DAY) as u32);
-            let side = agg.private_side_mut();
-            side.nat64.add(day, class, dir, self.bytes);
-            side.nat64_records += 1;
-            // (its client a peer, as an internal record's: evidence for a NAT gateway that
-            // the logs cannot show translating, one of IPv6 clients alone)
-            side.peers
-                .insert(if dir == Dir::Upload { src } else { dst }, MAX_PEERS);
-            // the client attributed where the layout logs `pkt-*`, as its IPv4 clients are
-            // (without it they are attributed from their own records, and a NAT64 client
-            // here alone would take their place)
-            if r.pkt_dst_ref().is_some() {
-                let client = if dir == Dir::Upload { src } else { dst };
-                let (start, end) = (r.start, r.end);
-                if let (Some(s), Some(e)) = (start, end) {
-                    side.longest_record =
-                        side.longest_record.max(e.saturating_sub(s).clamp(0, 3600));
-                }
-                let run = &self.params.run;
-                let at = start.map(|t| (t, run.tasks.starts().stretch(client, t)));
-                side.client_leg(*client, at, class, dir, self.bytes, run.pull_window);
-            }
-            return;
+            let client = if dir == Dir::Upload { src } else { dst };
+            return self.nat64_leg(agg, r, IpAddr::V4(remote), client, dir);
         }
         let nat64 = |a: Option<&IpAddr>| a.and_then(nat64_v4).is_some();
         if nat64(r.pkt_dst_ref()) || nat64(r.pkt_src_ref()) {
@@ -2140,6 +2124,44 @@ impl Booking<'_> {
         } else {
             self.acc.inputs.odd.both_public += 1;
         }
+    }
+
+    /// A NAT64 leg between `client` and the IPv4 `remote` its NAT64 address holds. To a
+    /// private remote (another VPC, on premises) it is internal traffic, as an IPv4 client's
+    /// translated leg to one is; else the private side's NAT64 cells, and where the layout
+    /// logs `pkt-*` its client's state, as an IPv4 client's is (without it clients are
+    /// attributed from their own records, and a NAT64 client here alone would take their
+    /// place).
+    fn nat64_leg(
+        &mut self,
+        agg: &mut EniAgg,
+        r: &Record<'_>,
+        remote: IpAddr,
+        client: &IpAddr,
+        dir: Dir,
+    ) {
+        if is_private(&remote) {
+            let side = agg.private_side_mut();
+            side.internal_records += 1;
+            side.internal_bytes += self.bytes;
+            return;
+        }
+        let class = self.class_of(agg, &remote);
+        let (bytes, window) = (self.bytes, self.params.run.pull_window);
+        let stretch = self.stretch(client, r.start);
+        let side = agg.private_side_mut();
+        side.nat64_leg(r.start, class, dir, bytes, longest_of(r), client);
+        if r.pkt_dst_ref().is_some() {
+            let at = r.start.map(|t| (t, stretch));
+            side.client_leg(*client, at, class, dir, bytes, window);
+        }
+    }
+
+    /// The stretch of `--ecs-tasks` task starts that `client`'s record starting at `t` falls
+    /// in (0 without a start).
+    #[inline(always)]
+    fn stretch(&self, client: &IpAddr, t: Option<i64>) -> u32 {
+        t.map_or(0, |t| self.params.run.tasks.starts().stretch(client, t))
     }
 
     /// The class of `remote`'s bytes in the record's region; S3's bytes of an unknown
@@ -2176,6 +2198,16 @@ impl Booking<'_> {
             [_] => {}
             several => several.iter().for_each(|ip| g.release(ip)),
         }
+    }
+}
+
+/// A record's `end - start` within 0..=3600 (0 without both): what its flow log's
+/// aggregation interval is taken from.
+#[inline(always)]
+fn longest_of(r: &Record<'_>) -> i64 {
+    match (r.start, r.end) {
+        (Some(s), Some(e)) => e.saturating_sub(s).clamp(0, 3600),
+        _ => 0,
     }
 }
 
