@@ -5,7 +5,7 @@
 //! them.
 //!
 //! A partial file is, in order:
-//! - the line `flowcost.partial/7`;
+//! - the line `flowcost.partial/8`;
 //! - one line of JSON, the [`Header`]: flowcost's version, every setting that shapes what is
 //!   accumulated or how it is analysed ([`Settings`]; merge refuses partials that differ in
 //!   any, naming it), the time range, the inputs read (name, size, ETag), the notes on how they
@@ -39,7 +39,7 @@ use crate::inventory::EcsTasks;
 use crate::source::s3::Listing;
 
 /// The first line of every partial file.
-pub const FORMAT: &str = "flowcost.partial/7";
+pub const FORMAT: &str = "flowcost.partial/8";
 /// How the first line of a partial file of any version starts.
 pub const FAMILY: &str = "flowcost.partial/";
 

@@ -1915,12 +1915,16 @@ impl FileSink<'_> {
         false
     }
 
-    /// Note a counted record's sampled line ([`Repeats`]).
+    /// Note a counted record's fingerprint ([`Repeats`]), under its layout's field count.
     #[inline(never)]
     fn note_line(&mut self, r: &Record<'_>) {
-        let Some(fp) = crate::format::Fingerprint::of(r) else {
+        let Some(mut fp) = crate::format::Fingerprint::of(r) else {
             return;
         };
+        // (one record in one layout, as a sampled flow's records are told apart: a text line
+        // and a Parquet row of as many fields are copies, a second flow log's record of the
+        // same window in another layout is left to the sample of flows)
+        fp.hash = crate::format::hash_words(&[fp.hash], u64::from(self.fields));
         let (id, salt) = self.repeats_input();
         let bytes = r.bytes.unwrap_or(0);
         self.acc.inputs.repeats.note(fp, salt, bytes, id);

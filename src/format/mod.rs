@@ -77,9 +77,9 @@ pub struct Record<'a> {
     /// Fields the reader left in their columns ([`Deferred`]): only for a sink that reads
     /// them through the accessors ([`Sink::defers`]).
     pub deferred: Option<Deferred<'a>>,
-    /// The hash of the record's line, for a sample of a text input's records
-    /// ([`fingerprint`]); `None` for the others, and for layouts whose lines do not name
-    /// their flow.
+    /// The record's fingerprint, for a sample of the records ([`fingerprint`],
+    /// [`fingerprint_of_values`]); `None` for the others, and for layouts whose lines do not
+    /// name their flow.
     pub fingerprint: Option<std::num::NonZeroU64>,
     /// `fingerprint` holds the record's flow ([`flow_mark`]) instead of its line's hash: its
     /// reader was asked for flows ([`Sink::flows`]) and the flow is in the sample of flows
@@ -92,11 +92,12 @@ pub struct Record<'a> {
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<Record<'static>>() == 392);
 
-/// A sampled record's line, as the account stage notes it to find records given twice
-/// (overlapping exports, a file holding its records twice): the hash of the line's text
-/// ([`Record::fingerprint`]) and the record's sample level ([`sample_level`]). Two copies of
-/// one line have the same fingerprint; two lines of one flow log whose layout names the flow
-/// differ.
+/// A sampled record, as the account stage notes it to find records given twice
+/// (overlapping exports, a file holding its records twice, one export as text and as
+/// Parquet): the hash of what tells one record from another ([`Record::fingerprint`]) and
+/// the record's sample level ([`sample_level`]). Copies of one record have the same
+/// fingerprint, whichever encoding each was read from; two records of one flow log whose
+/// layout names the flow differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Fingerprint {
     pub hash: u64,
@@ -130,20 +131,43 @@ pub fn sample_level(start: Option<i64>, end: Option<i64>, bytes: Option<u64>) ->
     (m | 1).wrapping_mul(0x9e37_79b9_7f4a_7c15).leading_zeros() as u8
 }
 
-/// The hash of a record's line (its text, the record's times and bytes), if the record is in
-/// the sample ([`MIN_SAMPLE_LEVEL`]).
+/// The fingerprint of a record read from `line` (its tokens at `spans`, the fields naming
+/// its flow at `key`, [`Layout::flow_key`]), if the record is in the sample
+/// ([`MIN_SAMPLE_LEVEL`]): a hash of what tells one record of a flow log from another
+/// ([`record_fingerprint`]), the same as a Parquet row of the record gets
+/// ([`fingerprint_of_values`]), so that a record read once as text and once as Parquet is a
+/// record read twice.
 #[inline]
-pub fn fingerprint(line: &[u8], rec: &Record<'_>) -> Option<std::num::NonZeroU64> {
-    match sample_level(rec.start, rec.end, rec.bytes) >= MIN_SAMPLE_LEVEL {
-        true => std::num::NonZeroU64::new(hash_line(line.trim_ascii()) | 1),
-        false => None,
+pub fn fingerprint(
+    line: &[u8],
+    spans: &[(u32, u32)],
+    key: &[u16; 6],
+    rec: &Record<'_>,
+) -> Option<std::num::NonZeroU64> {
+    if sample_level(rec.start, rec.end, rec.bytes) < MIN_SAMPLE_LEVEL {
+        return None;
     }
+    let token = |at: u16| {
+        let (a, b) = spans[usize::from(at)];
+        &line[a as usize..b as usize]
+    };
+    let (src, dst) = (rec.srcaddr?, rec.dstaddr?);
+    let ports = [token(key[3]), token(key[4]), token(key[5])];
+    record_fingerprint(flow_hash(token(key[0]), src, dst, ports)?, rec)
 }
 
-/// A 64-bit hash of a line's bytes: eight bytes at a time folded through a 128-bit multiply,
-/// then mixed (collisions between different lines about as rare as a random 64-bit value's).
-fn hash_line(b: &[u8]) -> u64 {
-    mix64(fold_bytes((b.len() as u64).wrapping_mul(FOLD_K), b))
+/// A sampled record's fingerprint from the hash of its flow ([`flow_hash`]): that, its
+/// times and its bytes (not `packets`, which a reader may leave unread). AWS writes one
+/// record per flow, interface and aggregation window, so two records of one flow log that
+/// agree on these are one record given twice.
+fn record_fingerprint(flow: u64, rec: &Record<'_>) -> Option<std::num::NonZeroU64> {
+    let words = [
+        flow,
+        rec.start? as u64,
+        rec.end.map_or(u64::MAX, |e| e as u64),
+        rec.bytes.unwrap_or(u64::MAX),
+    ];
+    std::num::NonZeroU64::new(hash_words(&words, 0x7061_7271) | 1)
 }
 
 const FOLD_K: u64 = 0xa076_1d64_78bd_642f;
@@ -246,6 +270,15 @@ fn flow_mark_of(
     dst: IpAddr,
     ports: [&[u8]; 3],
 ) -> Option<std::num::NonZeroU64> {
+    let h = flow_hash(eni, src, dst, ports)?;
+    let mark = ((1u64 << 63) >> level) | (mix64(h) >> (u32::from(level) + 1));
+    std::num::NonZeroU64::new(mark)
+}
+
+/// The hash of a flow: its `interface-id`, `srcaddr`, `dstaddr`, `srcport`, `dstport` and
+/// `protocol` as text, the addresses as their values' canonical text (however a line wrote
+/// them, and as a Parquet row's values are written), the rest as `ports` give it.
+fn flow_hash(eni: &[u8], src: IpAddr, dst: IpAddr, ports: [&[u8]; 3]) -> Option<u64> {
     let (mut a, mut b) = ([0; 48], [0; 48]);
     let [sport, dport, proto] = ports;
     let tokens = [
@@ -260,8 +293,7 @@ fn flow_mark_of(
     for t in tokens {
         h = fold_bytes(h ^ t.len() as u64, t);
     }
-    let mark = ((1u64 << 63) >> level) | (mix64(h) >> (u32::from(level) + 1));
-    std::num::NonZeroU64::new(mark)
+    Some(h)
 }
 
 /// [`flow_mark`] of a record whose reader read its values, not its text (Parquet): the ports
@@ -310,35 +342,22 @@ fn address_text(ip: IpAddr, buf: &mut [u8; 48]) -> Option<&[u8]> {
     Some(&buf[..n])
 }
 
-/// The fingerprint of a sampled record whose reader read its values (Parquet), in place of
-/// its line's: a hash of what tells one record of a flow log from another (its ENI, flow,
-/// times, packets and bytes), so that a row's copies share it. Rows and text lines do not
-/// share fingerprints. `None` where the record is not in the sample ([`sample_level`]) or a
-/// value naming its flow is missing.
+/// [`fingerprint`] of a record whose reader read its values, not its text (Parquet): the
+/// ports and protocol written as text writes them (decimal), as [`flow_mark_of_values`]
+/// does, so that a row and the line of its record share it. `None` where the record is not
+/// in the sample ([`sample_level`]) or a value naming its flow is missing.
 pub fn fingerprint_of_values(rec: &Record<'_>) -> Option<std::num::NonZeroU64> {
     if sample_level(rec.start, rec.end, rec.bytes) < MIN_SAMPLE_LEVEL {
         return None;
     }
     let (eni, src, dst, [sport, dport, proto]) = flow_values(rec)?;
-    let start = rec.start?;
-    let addr = |a: IpAddr| match a {
-        IpAddr::V4(v) => u128::from(u32::from(v)) | 1 << 100,
-        IpAddr::V6(v) => u128::from(v),
-    };
-    let (src, dst) = (addr(src), addr(dst));
-    let words = [
-        fold_bytes(FOLD_K ^ eni.len() as u64, eni.as_bytes()),
-        src as u64,
-        (src >> 64) as u64,
-        dst as u64,
-        (dst >> 64) as u64,
-        u64::from(sport) | u64::from(dport) << 16 | u64::from(proto) << 32,
-        start as u64,
-        rec.end.map_or(u64::MAX, |e| e as u64),
-        rec.packets.unwrap_or(u64::MAX),
-        rec.bytes.unwrap_or(u64::MAX),
+    let (mut s, mut d, mut p) = ([0; 8], [0; 8], [0; 8]);
+    let ports = [
+        decimal(sport, &mut s),
+        decimal(dport, &mut d),
+        decimal(proto, &mut p),
     ];
-    std::num::NonZeroU64::new(hash_words(&words, 0x7061_7271) | 1)
+    record_fingerprint(flow_hash(eni.as_bytes(), src, dst, ports)?, rec)
 }
 
 /// The sample level of a flow marked by [`flow_mark`].

@@ -430,7 +430,7 @@ fn parse_into<'a>(
     buf: &mut Spans,
     ips: &mut AddrCache,
     presplit: Option<usize>,
-    flow: Option<&[u16; 6]>,
+    sample: Option<(&[u16; 6], bool)>,
 ) -> Result<Kind, Malformed> {
     let general;
     let spans: &[(u32, u32)] = match presplit.or_else(|| split(line, buf)) {
@@ -474,11 +474,30 @@ fn parse_into<'a>(
     if found < expected || (found > expected && tok(expected).first() != Some(&b'#')) {
         return Err(Malformed::FieldCount { expected, found });
     }
-    if let Some(mark) = flow.and_then(|key| super::flow_mark(line, spans, key, rec)) {
-        rec.fingerprint = Some(mark);
-        rec.flow = true;
+    if let Some((key, flows)) = sample {
+        sample_record(line, spans, key, flows, rec);
     }
     Ok(Kind::Record)
+}
+
+/// Put a record of a layout that names its flows (`key`: [`Layout::flow_key`]) in the
+/// samples: its flow's mark where `flows` are asked for and the flow is in their sample
+/// ([`super::flow_mark`]), else its fingerprint where the record is in the sample of records
+/// ([`super::fingerprint`]). A cold path: about one record in a hundred is in either.
+#[inline]
+fn sample_record<'a>(
+    line: &'a [u8],
+    spans: &[(u32, u32)],
+    key: &[u16; 6],
+    flows: bool,
+    rec: &mut Record<'a>,
+) {
+    let mark = match flows {
+        true => super::flow_mark(line, spans, key, rec),
+        false => None,
+    };
+    rec.flow = mark.is_some();
+    rec.fingerprint = mark.or_else(|| super::fingerprint(line, spans, key, rec));
 }
 
 /// Fewer tokens than this can be read by field (a field's position is a `u16`).
@@ -804,14 +823,9 @@ impl Decoder {
             &mut self.spans,
             &mut self.ips,
             split,
-            self.layout.flow_key().filter(|_| self.flows),
+            self.layout.flow_key().map(|key| (key, self.flows)),
         ) {
-            Ok(Kind::Record) => {
-                if self.layout.names_flows() {
-                    batch.fingerprint(line);
-                }
-                batch.push(sink)
-            }
+            Ok(Kind::Record) => batch.push(sink),
             Ok(Kind::Header(h)) => {
                 batch.flush(sink);
                 let h = h.projected(self.layout.keep);
@@ -870,16 +884,6 @@ impl<'a, const N: usize> Batch<'a, N> {
         let rec = &mut self.recs[self.len];
         *rec = Record::default();
         rec
-    }
-
-    /// Fingerprint the record [`Batch::next`] gave room for, read from `line`, if it is in
-    /// the sample ([`super::fingerprint`]) and not a sampled flow's ([`Record::flow`]).
-    #[inline]
-    fn fingerprint(&mut self, line: &[u8]) {
-        let rec = &mut self.recs[self.len];
-        if !rec.flow {
-            rec.fingerprint = super::fingerprint(line, rec);
-        }
     }
 
     /// Keep the record [`Batch::next`] gave room for; hand the batch over when full.
@@ -1615,10 +1619,11 @@ mod tests {
 
     /// A sample of about one record in 128 is fingerprinted; a line's copies (as another
     /// file holds it: after other lines, CRLF-ended, with an export's timestamp, inside a
-    /// CloudWatch JSON event) get its fingerprint; other lines get others; a layout whose
+    /// CloudWatch JSON event, in a layout of more fields) get its fingerprint, and so does
+    /// its record read as a Parquet row's values; other records get others; a layout whose
     /// lines do not name their flow (no ports) gets none.
     #[test]
-    fn sampled_records_are_fingerprinted_by_their_line() {
+    fn sampled_records_are_fingerprinted_by_their_values() {
         let rec = |i: u64| {
             format!(
                 "2 1 eni-{} 10.0.{}.{} 52.216.1.{} {} 443 6 {} {} {} {} ACCEPT OK",
@@ -1652,21 +1657,43 @@ mod tests {
             sampled.len(),
             "different lines, different prints"
         );
+        let v5 = Layout::new(
+            (fields::DEFAULT_V2
+                .split(' ')
+                .chain(["vpc-id", "pkt-srcaddr", "pkt-dstaddr"]))
+            .map(String::from)
+            .collect(),
+        );
         for &(i, p) in sampled.iter().take(20) {
             let line = rec(i as u64);
-            for copy in [
-                format!("{}\n{line}\n", rec(i as u64 + 1)),
-                format!("{line}\r\n"),
-                format!("2026-09-01T00:00:00.000Z {line}\n"),
-                format!("{{\"message\":\"{line}\"}}\n"),
+            for (copy, layout) in [
+                (format!("{}\n{line}\n", rec(i as u64 + 1)), &layout),
+                (format!("{line}\r\n"), &layout),
+                (format!("2026-09-01T00:00:00.000Z {line}\n"), &layout),
+                (format!("{{\"message\":\"{line}\"}}\n"), &layout),
+                (format!("{line} vpc-1 - -\n"), &v5),
             ] {
-                let got = prints(&copy, &layout);
+                let got = prints(&copy, layout);
                 assert_eq!(
                     got.last().copied().flatten().map(|x| x.get()),
                     Some(p),
                     "{copy}"
                 );
             }
+            // the record as a Parquet reader has it: its values, the ports among them
+            let Ok(Line::Record(mut r)) = parse_line(line.as_bytes(), &layout) else {
+                panic!("{line}")
+            };
+            (r.srcport, r.dstport, r.protocol) = (Some(30000 + (i % 9) as u16), Some(443), Some(6));
+            assert_eq!(
+                crate::format::fingerprint_of_values(&r).map(|x| x.get()),
+                Some(p)
+            );
+            r.bytes = r.bytes.map(|b| b + 1);
+            assert_ne!(
+                crate::format::fingerprint_of_values(&r).map(|x| x.get()),
+                Some(p)
+            );
         }
         let no_ports = Layout::new(
             "version account-id interface-id srcaddr dstaddr protocol packets bytes start end action log-status"

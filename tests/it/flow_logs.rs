@@ -254,6 +254,59 @@ fn records_read_twice_are_found_and_the_run_says_so() {
     assert!(crate::support::stderr(&o).contains("(exit 8)"));
 }
 
+/// One export given as text and again as Parquet (a copy converted by Athena or Spark, kept
+/// beside it): the same records in two encodings are records read twice, found by the
+/// sample of records whichever encoding each copy came from, by either Parquet reader, with
+/// about half the counted bytes named as copies; each alone is the truth. (Until 2026-12-05
+/// a row and a line were never copies, and the pair counted every byte twice with exit 0.)
+#[test]
+fn an_export_read_as_text_and_as_parquet_is_records_read_twice() {
+    let w = world(&spec(47, FieldSet::V5), &[Encoding::Gz]);
+    let (header, texts) = texts_of(w.dir.path());
+    let text = format!("{header}\n{}", texts.concat());
+    let dir = tempfile::tempdir().unwrap();
+    let (log, parquet) = (dir.path().join("a.log"), dir.path().join("b.parquet"));
+    std::fs::write(&log, &text).unwrap();
+    crate::support::text_as_parquet(&text, &parquet);
+    let (log, parquet) = (log.display().to_string(), parquet.display().to_string());
+    for one in [&log, &parquet] {
+        let (r, code) = analyze_json_code(&[one]);
+        assert_eq!(code, Some(0), "{one}");
+        assert_eq!(r.analysis.classes, w.truth.nat, "{one}");
+        assert!(r.analysis.quality.repeated.is_none(), "{one}");
+    }
+    let (r, code) = analyze_json_code(&[&log, &parquet]);
+    assert_eq!(code, Some(8));
+    let rep = r
+        .analysis
+        .quality
+        .repeated
+        .clone()
+        .expect("records read twice found");
+    assert!(rep.sampled_copies > 0);
+    assert_eq!(rep.examples[0].inputs, [log.clone(), parquet.clone()]);
+    assert!(
+        (400..=600).contains(&rep.share_permille),
+        "{} permille of the bytes copies",
+        rep.share_permille
+    );
+    let records = text.lines().count() as f64 - 1.0;
+    let est = rep.estimated_records as f64;
+    assert!(
+        est > records / 2.0 && est < records * 2.0,
+        "{est} estimated against {records} records read twice"
+    );
+    // the Arrow reader's rows get the fast reader's fingerprints
+    let o = crate::support::bin()
+        .env("FLOWCOST_PARQUET_READER", "arrow")
+        .args(["analyze", "--format", "json", "-q", &log, &parquet])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(8));
+    let arrow: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(arrow.analysis.quality.repeated, Some(rep));
+}
+
 /// Two flow logs writing the same lines (one layout on one VPC) are the overlap of flow logs
 /// (counted once, set aside), not records read twice.
 #[test]

@@ -398,7 +398,7 @@ fn header_end(bytes: &[u8]) -> usize {
 }
 
 /// The partial format after this flowcost's.
-const LATER: &str = "flowcost.partial/8";
+const LATER: &str = "flowcost.partial/9";
 
 #[test]
 fn merge_refuses_damaged_or_foreign_files() {
@@ -431,23 +431,23 @@ fn merge_refuses_damaged_or_foreign_files() {
                 b.extend_from_slice(&bytes[flowcost::partial::FORMAT.len() + 1..]);
                 b
             },
-            "format flowcost.partial/8 (this flowcost reads flowcost.partial/7)",
+            "format flowcost.partial/9 (this flowcost reads flowcost.partial/8)",
         ),
         (
             "earlier",
             {
-                let mut b = b"flowcost.partial/6\n".to_vec();
+                let mut b = b"flowcost.partial/7\n".to_vec();
                 b.extend_from_slice(&bytes[flowcost::partial::FORMAT.len() + 1..]);
                 b
             },
-            "format flowcost.partial/6 (this flowcost reads flowcost.partial/7)",
+            "format flowcost.partial/7 (this flowcost reads flowcost.partial/8)",
         ),
         (
             "report",
             b"{\"schema\": \"flowcost.report/1\"}\n".to_vec(),
-            "no flowcost.partial/7 first line",
+            "no flowcost.partial/8 first line",
         ),
-        ("empty", Vec::new(), "no flowcost.partial/7 first line"),
+        ("empty", Vec::new(), "no flowcost.partial/8 first line"),
     ];
     for (name, b, why) in variants {
         let p = dir.path().join(name).display().to_string();
