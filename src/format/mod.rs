@@ -133,10 +133,9 @@ pub fn sample_level(start: Option<i64>, end: Option<i64>, bytes: Option<u64>) ->
 
 /// The fingerprint of a record read from `line` (its tokens at `spans`, the fields naming
 /// its flow at `key`, [`Layout::flow_key`]), if the record is in the sample
-/// ([`MIN_SAMPLE_LEVEL`]): a hash of what tells one record of a flow log from another
-/// ([`record_fingerprint`]), the same as a Parquet row of the record gets
-/// ([`fingerprint_of_values`]), so that a record read once as text and once as Parquet is a
-/// record read twice.
+/// ([`MIN_SAMPLE_LEVEL`]): [`record_fingerprint`], the same as a Parquet row of the record
+/// gets ([`fingerprint_of_values`]), so that a record read once as text and once as Parquet
+/// is a record read twice. `None` where a port or the protocol is not a number in its range.
 #[inline]
 pub fn fingerprint(
     line: &[u8],
@@ -147,23 +146,39 @@ pub fn fingerprint(
     if sample_level(rec.start, rec.end, rec.bytes) < MIN_SAMPLE_LEVEL {
         return None;
     }
-    let token = |at: u16| {
+    let number = |at: u16| {
         let (a, b) = spans[usize::from(at)];
-        &line[a as usize..b as usize]
+        let t = &line[a as usize..b as usize];
+        let digits = (1..=5).contains(&t.len()) && t.iter().all(u8::is_ascii_digit);
+        let n = digits.then(|| t.iter().fold(0u32, |n, &c| n * 10 + u32::from(c - b'0')))?;
+        u16::try_from(n).ok()
     };
-    let (src, dst) = (rec.srcaddr?, rec.dstaddr?);
-    let ports = [token(key[3]), token(key[4]), token(key[5])];
-    record_fingerprint(flow_hash(token(key[0]), src, dst, ports)?, rec)
+    let proto = number(key[5]).filter(|&p| p <= u16::from(u8::MAX))?;
+    record_fingerprint(rec, [number(key[3])?, number(key[4])?, proto])
 }
 
-/// A sampled record's fingerprint from the hash of its flow ([`flow_hash`]): that, its
-/// times and its bytes (not `packets`, which a reader may leave unread). AWS writes one
-/// record per flow, interface and aggregation window, so two records of one flow log that
-/// agree on these are one record given twice.
-fn record_fingerprint(flow: u64, rec: &Record<'_>) -> Option<std::num::NonZeroU64> {
+/// A sampled record's fingerprint: a hash of what tells one record of a flow log from
+/// another, its interface, flow (`srcaddr`, `dstaddr` and `ports`: source and destination
+/// port, protocol), times and bytes (not `packets`, which a reader may leave unread). AWS
+/// writes one record per flow, interface and aggregation window, so two records of one flow
+/// log that agree on these are one record given twice. Numbers, not text: however a line
+/// spells them, a row's values give the same.
+fn record_fingerprint(rec: &Record<'_>, ports: [u16; 3]) -> Option<std::num::NonZeroU64> {
+    let (eni, src, dst, start) = (rec.interface_id?, rec.srcaddr?, rec.dstaddr?, rec.start?);
+    let addr = |a: IpAddr| match a {
+        IpAddr::V4(v) => u128::from(u32::from(v)) | 1 << 100,
+        IpAddr::V6(v) => u128::from(v),
+    };
+    let (src, dst) = (addr(src), addr(dst));
+    let [sport, dport, proto] = ports.map(u64::from);
     let words = [
-        flow,
-        rec.start? as u64,
+        fold_bytes(FOLD_K ^ eni.len() as u64, eni.as_bytes()),
+        src as u64,
+        (src >> 64) as u64,
+        dst as u64,
+        (dst >> 64) as u64,
+        sport | dport << 16 | proto << 32,
+        start as u64,
         rec.end.map_or(u64::MAX, |e| e as u64),
         rec.bytes.unwrap_or(u64::MAX),
     ];
@@ -270,15 +285,6 @@ fn flow_mark_of(
     dst: IpAddr,
     ports: [&[u8]; 3],
 ) -> Option<std::num::NonZeroU64> {
-    let h = flow_hash(eni, src, dst, ports)?;
-    let mark = ((1u64 << 63) >> level) | (mix64(h) >> (u32::from(level) + 1));
-    std::num::NonZeroU64::new(mark)
-}
-
-/// The hash of a flow: its `interface-id`, `srcaddr`, `dstaddr`, `srcport`, `dstport` and
-/// `protocol` as text, the addresses as their values' canonical text (however a line wrote
-/// them, and as a Parquet row's values are written), the rest as `ports` give it.
-fn flow_hash(eni: &[u8], src: IpAddr, dst: IpAddr, ports: [&[u8]; 3]) -> Option<u64> {
     let (mut a, mut b) = ([0; 48], [0; 48]);
     let [sport, dport, proto] = ports;
     let tokens = [
@@ -293,7 +299,8 @@ fn flow_hash(eni: &[u8], src: IpAddr, dst: IpAddr, ports: [&[u8]; 3]) -> Option<
     for t in tokens {
         h = fold_bytes(h ^ t.len() as u64, t);
     }
-    Some(h)
+    let mark = ((1u64 << 63) >> level) | (mix64(h) >> (u32::from(level) + 1));
+    std::num::NonZeroU64::new(mark)
 }
 
 /// [`flow_mark`] of a record whose reader read its values, not its text (Parquet): the ports
@@ -342,22 +349,15 @@ fn address_text(ip: IpAddr, buf: &mut [u8; 48]) -> Option<&[u8]> {
     Some(&buf[..n])
 }
 
-/// [`fingerprint`] of a record whose reader read its values, not its text (Parquet): the
-/// ports and protocol written as text writes them (decimal), as [`flow_mark_of_values`]
-/// does, so that a row and the line of its record share it. `None` where the record is not
-/// in the sample ([`sample_level`]) or a value naming its flow is missing.
+/// [`fingerprint`] of a record whose reader read its values, not its text (Parquet), so
+/// that a row and the line of its record share it. `None` where the record is not in the
+/// sample ([`sample_level`]) or a value naming its flow is missing.
 pub fn fingerprint_of_values(rec: &Record<'_>) -> Option<std::num::NonZeroU64> {
     if sample_level(rec.start, rec.end, rec.bytes) < MIN_SAMPLE_LEVEL {
         return None;
     }
-    let (eni, src, dst, [sport, dport, proto]) = flow_values(rec)?;
-    let (mut s, mut d, mut p) = ([0; 8], [0; 8], [0; 8]);
-    let ports = [
-        decimal(sport, &mut s),
-        decimal(dport, &mut d),
-        decimal(proto, &mut p),
-    ];
-    record_fingerprint(flow_hash(eni.as_bytes(), src, dst, ports)?, rec)
+    let (_, _, _, [sport, dport, proto]) = flow_values(rec)?;
+    record_fingerprint(rec, [sport, dport, proto])
 }
 
 /// The sample level of a flow marked by [`flow_mark`].
