@@ -696,7 +696,7 @@ pub enum Malformed {
         "field `{0}` is larger than one interface can carry in an aggregation interval (over 2^48)"
     )]
     TooLarge(&'static str),
-    #[error("field `{0}` is not a time between 2010 and 2100 (Unix seconds or milliseconds)")]
+    #[error("field `{0}` is not a time between 2010 and 2100 (Unix seconds, or milli-, micro- or nanoseconds)")]
     TimeOutOfRange(&'static str),
     #[error("`end` is before `start` or more than an hour after it (a record covers one aggregation interval, at most ten minutes)")]
     TimeSpan,
@@ -807,8 +807,13 @@ pub fn checked_region(v: Option<&str>) -> Result<Option<&str>, Malformed> {
     }
 }
 
-/// Values above this are taken to be milliseconds (1e11 s is the year 5138).
-const MILLIS_THRESHOLD: i64 = 100_000_000_000;
+/// Values from these up are taken to be milliseconds, microseconds and nanoseconds (1e11 s
+/// is the year 5138, 1e14 ms and 1e17 µs likewise; Spark writes times in microseconds,
+/// Hive's and Athena's older files in nanoseconds): the ranges of [`TIMES`] in the four units
+/// lie far apart, so a time's unit is told by its size.
+const MILLIS_FROM: i64 = 100_000_000_000;
+const MICROS_FROM: i64 = MILLIS_FROM * 1000;
+const NANOS_FROM: i64 = MICROS_FROM * 1000;
 
 /// The times a record's `start` and `end` may hold, in seconds: from 2010-01-01 (VPC flow
 /// logs came in 2015; AWS's own documentation shows records of December 2014) to
@@ -828,12 +833,18 @@ pub fn checked_time(v: Option<u64>, name: &'static str) -> Result<Option<i64>, M
     }
 }
 
-/// Normalise a timestamp that may be in seconds or milliseconds to seconds.
+/// Normalise a timestamp that may be in seconds, milliseconds, microseconds or nanoseconds
+/// to seconds ([`MILLIS_FROM`]).
+#[inline]
 pub fn to_seconds(t: i64) -> i64 {
-    if t >= MILLIS_THRESHOLD {
-        t / 1000
-    } else {
+    if t < MILLIS_FROM {
         t
+    } else if t < MICROS_FROM {
+        t / 1000
+    } else if t < NANOS_FROM {
+        t / 1_000_000
+    } else {
+        t / 1_000_000_000
     }
 }
 
@@ -1504,6 +1515,17 @@ mod tests {
         assert_eq!(parse_u64(b"12a"), None);
         assert_eq!(to_seconds(1_700_000_000_123), 1_700_000_000);
         assert_eq!(to_seconds(1_700_000_000), 1_700_000_000);
+        assert_eq!(to_seconds(1_700_000_000_123_456), 1_700_000_000);
+        assert_eq!(to_seconds(1_700_000_000_123_456_789), 1_700_000_000);
+        assert_eq!(to_seconds(i64::MAX), i64::MAX / 1_000_000_000);
+        // each unit's times from 2010 to 2100 are in seconds in TIMES, and nothing between
+        for unit in [1, 1000, 1_000_000, 1_000_000_000] {
+            let (first, last) = (TIMES.start * unit, (TIMES.end - 1) * unit + unit - 1);
+            assert_eq!(to_seconds(first), TIMES.start);
+            assert_eq!(to_seconds(last), TIMES.end - 1);
+            assert!(!TIMES.contains(&to_seconds(first - 1)), "{unit}");
+            assert!(!TIMES.contains(&to_seconds(last + 1)), "{unit}");
+        }
     }
 
     #[test]

@@ -2054,7 +2054,8 @@ mod tests {
                 "{bad:?}"
             );
         }
-        // times: from 2010 to 2100, in seconds or milliseconds; anything else is no flow's
+        // times: from 2010 to 2100, in seconds or milli-, micro- or nanoseconds; anything else
+        // is no flow's
         let t = Layout::new(fields::parse_field_list("interface-id bytes start end"));
         let times = |start: &str, end: &str| {
             parse_line(format!("{eni} 5 {start} {end}").as_bytes(), &t).map(|l| match l {
@@ -2067,6 +2068,10 @@ mod tests {
             Ok((Some(1262304000), Some(4102444799)))
         );
         assert_eq!(times("1788220800000", "-"), Ok((Some(1788220800), None)));
+        assert_eq!(
+            times("1788220800000000", "1788220860000000000"),
+            Ok((Some(1788220800), Some(1788220860)))
+        );
         for (start, end, field) in [
             ("1262303999", "1788220800", "start"),
             ("0", "1", "start"),

@@ -103,6 +103,80 @@ fn v5_world_is_exact_in_text_gzip_and_parquet() {
     }
 }
 
+/// The world's Parquet deliveries rewritten with `start` and `end` as Parquet timestamps
+/// (milli-, micro- and nanoseconds, as Spark or Hive may convert an export): the same
+/// analysis as the deliveries' seconds, by both Parquet readers. (Until 2026-12-05 a time in
+/// microseconds or nanoseconds made every record malformed.)
+#[test]
+fn parquet_times_in_any_unit_are_the_same_world() {
+    use arrow::array::{
+        Array, ArrayRef, Int64Array, RecordBatch, TimestampMicrosecondArray,
+        TimestampMillisecondArray, TimestampNanosecondArray,
+    };
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let w = world(&spec(11, FieldSet::V5), &[Encoding::Parquet]);
+    let seconds = comparable(&analyze_json(&[&w.path(Encoding::Parquet)]));
+    let dir = tempfile::tempdir().unwrap();
+    for (unit, per_second) in [("ms", 1_000i64), ("us", 1_000_000), ("ns", 1_000_000_000)] {
+        let root = dir.path().join(unit);
+        let from = std::path::PathBuf::from(w.path(Encoding::Parquet));
+        for f in crate::support::files_under(&from) {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&f).unwrap())
+                .unwrap()
+                .build()
+                .unwrap();
+            let rel = f.strip_prefix(&from).unwrap();
+            let out = root.join(rel);
+            std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+            let mut writer = None;
+            for batch in reader {
+                let batch = batch.unwrap();
+                let schema = batch.schema();
+                let cols = schema
+                    .fields()
+                    .iter()
+                    .zip(batch.columns())
+                    .map(|(field, c)| {
+                        let name = field.name().clone();
+                        if name != "start" && name != "end" {
+                            return (name, c.clone());
+                        }
+                        let secs = c
+                            .as_any()
+                            .downcast_ref::<Int64Array>()
+                            .expect("int64 times");
+                        let v: Vec<Option<i64>> =
+                            secs.iter().map(|t| t.map(|t| t * per_second)).collect();
+                        let a: ArrayRef = match unit {
+                            "ms" => std::sync::Arc::new(TimestampMillisecondArray::from(v)),
+                            "us" => std::sync::Arc::new(TimestampMicrosecondArray::from(v)),
+                            _ => std::sync::Arc::new(TimestampNanosecondArray::from(v)),
+                        };
+                        (name, a)
+                    });
+                let batch = RecordBatch::try_from_iter(cols).unwrap();
+                let w = writer.get_or_insert_with(|| {
+                    let file = std::fs::File::create(&out).unwrap();
+                    parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap()
+                });
+                w.write(&batch).unwrap();
+            }
+            writer.expect("rows").close().unwrap();
+        }
+        let root = root.display().to_string();
+        let r = analyze_json(&[&root]);
+        check_against_truth(&r, &w.truth, unit);
+        assert_eq!(comparable(&r), seconds, "{unit}");
+        let o = crate::support::bin()
+            .env("FLOWCOST_PARQUET_READER", "arrow")
+            .args(["analyze", "--format", "json", "-q", &root])
+            .output()
+            .unwrap();
+        let arrow: Report = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(comparable(&arrow), seconds, "{unit}, the Arrow reader");
+    }
+}
+
 #[test]
 fn v2_world_needs_the_nat_named_and_then_is_exact() {
     let w = world(&spec(12, FieldSet::V2), &[Encoding::Gz]);

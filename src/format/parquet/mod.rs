@@ -1053,12 +1053,33 @@ mod tests {
 
     #[test]
     fn times_no_flow_has_are_malformed_in_both_readers() {
-        // (seconds or milliseconds; 1970, past 2100, 2^63 − 1: none is a flow's; no negative
-        // value, so that the dictionary is a clean one, read a lookup a row)
+        // (seconds, or milli-, micro- or nanoseconds; 1970, past 2100, 2^63 − 1: none is a
+        // flow's; no negative value, so that the dictionary is a clean one, read a lookup a row)
         let good = 1_788_220_800i64;
-        let starts = [good, 0, i64::MAX, 1_262_303_999, good * 1000, 4_102_444_800];
-        let ends = [good + 60, good, good, good, good * 1000 + 60_000, good];
-        let bad_rows: Vec<u64> = vec![2, 3, 4, 6];
+        let (us, ns) = (1_000_000, 1_000_000_000);
+        let starts = [
+            good,
+            0,
+            i64::MAX,
+            1_262_303_999,
+            good * 1000,
+            4_102_444_800,
+            good * us,
+            good * ns + 999_999_999,
+            4_102_444_800 * us,
+        ];
+        let ends = [
+            good + 60,
+            good,
+            good,
+            good,
+            good * 1000 + 60_000,
+            good,
+            (good + 60) * us,
+            (good + 60) * ns,
+            good,
+        ];
+        let bad_rows: Vec<u64> = vec![2, 3, 4, 6, 9];
         let n = starts.len();
         let batch = RecordBatch::try_from_iter([
             (
@@ -1078,8 +1099,11 @@ mod tests {
                 let want = Malformed::TimeOutOfRange("start").to_string();
                 assert_eq!(why, &want, "row {row}, {reader:?}");
             }
-            assert_eq!(seen.records.len(), 2);
-            assert!(seen.records[1].contains(&format!("start: Some({good})")));
+            assert_eq!(seen.records.len(), 4);
+            for r in &seen.records[1..] {
+                assert!(r.contains(&format!("start: Some({good})")), "{r}");
+                assert!(r.contains(&format!("end: Some({})", good + 60)), "{r}");
+            }
         });
     }
 
