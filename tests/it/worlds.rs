@@ -103,21 +103,28 @@ fn v5_world_is_exact_in_text_gzip_and_parquet() {
     }
 }
 
-/// The world's Parquet deliveries rewritten with `start` and `end` as Parquet timestamps
-/// (milli-, micro- and nanoseconds, as Spark or Hive may convert an export): the same
-/// analysis as the deliveries' seconds, by both Parquet readers. (Until 2026-12-05 a time in
-/// microseconds or nanoseconds made every record malformed.)
+/// The world's Parquet deliveries rewritten as Spark or Athena may convert an export: `start`
+/// and `end` as Parquet timestamps (milli-, micro- and nanoseconds), each in another codec:
+/// the same analysis as the deliveries', by both Parquet readers. (Until 2026-12-05 a time
+/// in microseconds or nanoseconds made every record malformed, and LZ4 or Brotli pages every
+/// file a failed input.)
 #[test]
-fn parquet_times_in_any_unit_are_the_same_world() {
+fn parquet_in_any_codec_and_time_unit_is_the_same_world() {
     use arrow::array::{
         Array, ArrayRef, Int64Array, RecordBatch, TimestampMicrosecondArray,
         TimestampMillisecondArray, TimestampNanosecondArray,
     };
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::basic::Compression;
     let w = world(&spec(11, FieldSet::V5), &[Encoding::Parquet]);
     let seconds = comparable(&analyze_json(&[&w.path(Encoding::Parquet)]));
     let dir = tempfile::tempdir().unwrap();
-    for (unit, per_second) in [("ms", 1_000i64), ("us", 1_000_000), ("ns", 1_000_000_000)] {
+    for (unit, per_second, codec) in [
+        ("ms", 1_000i64, Compression::SNAPPY),
+        ("us", 1_000_000, Compression::LZ4_RAW),
+        ("ns", 1_000_000_000, Compression::BROTLI(Default::default())),
+        ("s", 1, Compression::ZSTD(Default::default())),
+    ] {
         let root = dir.path().join(unit);
         let from = std::path::PathBuf::from(w.path(Encoding::Parquet));
         for f in crate::support::files_under(&from) {
@@ -150,14 +157,18 @@ fn parquet_times_in_any_unit_are_the_same_world() {
                         let a: ArrayRef = match unit {
                             "ms" => std::sync::Arc::new(TimestampMillisecondArray::from(v)),
                             "us" => std::sync::Arc::new(TimestampMicrosecondArray::from(v)),
-                            _ => std::sync::Arc::new(TimestampNanosecondArray::from(v)),
+                            "ns" => std::sync::Arc::new(TimestampNanosecondArray::from(v)),
+                            _ => std::sync::Arc::new(Int64Array::from(v)),
                         };
                         (name, a)
                     });
                 let batch = RecordBatch::try_from_iter(cols).unwrap();
                 let w = writer.get_or_insert_with(|| {
                     let file = std::fs::File::create(&out).unwrap();
-                    parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap()
+                    let props = parquet::file::properties::WriterProperties::builder()
+                        .set_compression(codec)
+                        .build();
+                    parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap()
                 });
                 w.write(&batch).unwrap();
             }

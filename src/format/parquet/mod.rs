@@ -1228,7 +1228,7 @@ mod tests {
         use proptest::prelude::*;
         (
             (0usize..3000, any::<bool>(), 64usize..20_000, 1usize..3000),
-            (1usize..4000, 16usize..5000, 0u8..5, any::<bool>()),
+            (1usize..4000, 16usize..5000, 0u8..7, any::<bool>()),
             (any::<bool>(), any::<u64>(), 0u32..400),
         )
             .prop_map(
@@ -1404,7 +1404,10 @@ mod tests {
             0 => Compression::UNCOMPRESSED,
             1 | 2 => Compression::GZIP(GzipLevel::default()),
             3 => Compression::SNAPPY,
-            _ => Compression::ZSTD(Default::default()),
+            4 => Compression::ZSTD(Default::default()),
+            // (what Spark or Athena may write too: read by the Arrow reader)
+            5 => Compression::LZ4_RAW,
+            _ => Compression::BROTLI(Default::default()),
         };
         let props = WriterProperties::builder()
             .set_dictionary_enabled(sh.dictionary)
