@@ -788,7 +788,12 @@ impl Engine<'_> {
         if let Ok(Some(r)) = first {
             let block = blocks.get(r.clone());
             let end = memchr::memchr(b'\n', block).unwrap_or(block.len());
-            if let Ok(text::Line::Header(h)) = text::parse_line(&block[..end], self.layout) {
+            let mut csv = Vec::new();
+            let line = match text::unwrap_csv(&block[..end], &mut csv) {
+                true => &csv[..],
+                false => &block[..end],
+            };
+            if let Ok(text::Line::Header(h)) = text::parse_line(line, self.layout) {
                 // (reading the fields the run reads, as a decoder of the whole input does:
                 // a bad value in another field is no malformed line in either)
                 return h.projected(self.layout.keep);

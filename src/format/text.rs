@@ -680,6 +680,33 @@ fn unwrap_json(line: &[u8], buf: &mut Vec<u8>) -> Json {
     }
 }
 
+/// A line of comma-separated values (an Athena query's result downloaded as CSV, a
+/// spreadsheet's export) written into `buf` as the space-separated line it stands for: each
+/// field's quotes taken off, an empty field `-`. `false` where the line holds no comma, or
+/// a field holds what no flow-log field does (a quote inside, a space), so that nothing but
+/// a field list is taken for one (and a quoted comma, which splits a field, leaves a quote).
+pub fn unwrap_csv(line: &[u8], buf: &mut Vec<u8>) -> bool {
+    let line = line.trim_ascii_end();
+    if memchr::memchr(b',', line).is_none() {
+        return false;
+    }
+    buf.clear();
+    for (i, field) in line.split(|&b| b == b',').enumerate() {
+        let f = match field.trim_ascii() {
+            [b'"', inner @ .., b'"'] => inner,
+            f => f,
+        };
+        if f.iter().any(|&b| matches!(b, b'"' | b' ' | b'\t')) {
+            return false;
+        }
+        if i > 0 {
+            buf.push(b' ');
+        }
+        buf.extend_from_slice(if f.is_empty() { b"-" } else { f });
+    }
+    true
+}
+
 /// The record after a CloudWatch Logs export task's timestamp
 /// (`2026-09-01T00:05:00.000Z 2 123456789012 eni-...`), or `None` when the line has none.
 /// The check costs a few byte comparisons on ordinary lines.
@@ -714,6 +741,7 @@ pub struct Decoder {
     pub lines: u64,
     /// Header lines that named a layout different from the one in force before them.
     pub layout_changes: u64,
+    /// A JSON line's message, or a CSV line as the line it stands for ([`unwrap_csv`]).
     json: Vec<u8>,
     /// The token spans of the line being parsed (kept, not zeroed for every line).
     spans: Box<Spans>,
@@ -849,9 +877,28 @@ impl Decoder {
             }
             Err(why) => {
                 batch.flush(sink);
-                sink.malformed(self.lines, why)
+                if !self.csv_line(line, sink) {
+                    sink.malformed(self.lines, why)
+                }
             }
         }
+    }
+
+    /// A line of comma-separated values that did not parse as a line of fields, parsed as
+    /// the line it stands for ([`unwrap_csv`]) and handed over alone (its record borrows the
+    /// decoder's room for it, which the next such line overwrites); `false` where it is no
+    /// such line. (The converted line holds no comma: it is not converted again.)
+    #[cold]
+    fn csv_line<S: Sink>(&mut self, line: &[u8], sink: &mut S) -> bool {
+        let mut buf = std::mem::take(&mut self.json);
+        let csv = unwrap_csv(line, &mut buf);
+        if csv {
+            let mut one = Batch::<1>::new();
+            self.parse(&buf, None, sink, &mut one);
+            one.flush(sink);
+        }
+        self.json = buf;
+        csv
     }
 }
 
@@ -1529,6 +1576,70 @@ mod tests {
             "\u{feff}2 1 eni-1 10.0.0.1 52.216.8.1 1 443 6 1 10 1788220800 1788220860 ACCEPT OK";
         decode(line.as_bytes(), &v2(), &mut seen).unwrap();
         assert_eq!((seen.records, seen.bad.len()), (1, 0));
+    }
+
+    /// A CSV text (an Athena query's result downloaded: a header of field names with `_`,
+    /// quoted values, an empty one for `-`, CRLF line ends) reads as the space-separated text
+    /// it stands for: the same records, header and malformed lines by number, and the same
+    /// sample of records; a line that is no field list stays malformed, the reason its own.
+    #[test]
+    fn comma_separated_text_reads_as_its_fields() {
+        let mut text = String::from(
+            "version interface-id srcaddr dstaddr srcport dstport protocol bytes start end action log-status\n",
+        );
+        for i in 0..600u64 {
+            let dst = match i % 7 {
+                0 => "-".to_string(),
+                _ => format!("52.216.8.{}", i % 250),
+            };
+            let bytes = match i % 97 {
+                5 => "x".to_string(),
+                _ => (100 + i * 13).to_string(),
+            };
+            let t = 1788220800 + i;
+            text += &format!(
+                "5 eni-{} 10.0.0.{} {dst} {} 443 6 {bytes} {t} {} ACCEPT OK\n",
+                i % 3,
+                i % 9,
+                30000 + i,
+                t + 60
+            );
+        }
+        let csv: String = (text.lines().enumerate())
+            .map(|(n, l)| {
+                let fields = l.split(' ').map(|f| match (n, f) {
+                    (0, name) => format!("\"{}\"", name.replace('-', "_")),
+                    (_, "-") => String::new(),
+                    (n, v) if n % 2 == 0 => format!("\"{v}\""),
+                    (_, v) => v.to_string(),
+                });
+                fields.collect::<Vec<_>>().join(",") + "\r\n"
+            })
+            .collect();
+        let events = |t: &str| {
+            let mut e = Events::default();
+            decode(t.as_bytes(), &v2(), &mut e).unwrap();
+            e.seen
+        };
+        let plain = events(&text);
+        assert_eq!(events(&csv), plain);
+        assert!(plain.iter().filter(|e| e.contains("not a number")).count() >= 6);
+        assert_eq!(prints(&csv, &v2()), prints(&text, &v2()));
+        assert!(prints(&text, &v2()).iter().any(Option::is_some));
+        // what is no list of fields
+        let mut buf = Vec::new();
+        for line in ["5 eni-1 10.0.0.1", "\"a,b\",c", "a b,c", "a,\"b", "a,b\"c"] {
+            assert!(!unwrap_csv(line.as_bytes(), &mut buf), "{line}");
+        }
+        assert!(unwrap_csv(b" \"5\" , eni-1,,\"\"\r", &mut buf));
+        assert_eq!(buf, b"5 eni-1 - -");
+        let mut seen = Lines::default();
+        decode(&b"\"5\",\"a,b\"\n"[..], &v2(), &mut seen).unwrap();
+        assert_eq!((seen.records, seen.bad.len()), (0, 1));
+        assert!(matches!(
+            seen.bad[0].1,
+            Malformed::FieldCount { found: 1, .. }
+        ));
     }
 
     #[test]

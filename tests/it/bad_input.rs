@@ -744,7 +744,7 @@ fn records_months_apart_split_the_period_and_the_run_says_so() {
     // beside an input of no record too: each summary, then one line naming both marks and
     // the exit of the worse
     let csv = dir.path().join("export.csv");
-    std::fs::write(&csv, whole.replace(' ', ",")).unwrap();
+    std::fs::write(&csv, whole.replace(' ', ";")).unwrap();
     let o = run(&["analyze", "-q", export_arg, csv.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(9), "{}", stderr(&o));
     let err = stderr(&o);
@@ -789,14 +789,15 @@ fn records_months_apart_split_the_period_and_the_run_says_so() {
 
 #[test]
 fn an_input_none_of_whose_lines_is_a_record_is_one_not_read() {
-    // a world's text beside a copy of one of its files turned into CSV (as a query tool
-    // exports it): its lines were each malformed at the foot of a report with exit 0, its
-    // bytes missing from every figure
+    // a world's text beside a copy of one of its files turned into semicolon-separated
+    // values (as a spreadsheet in some locales exports it; comma-separated ones are read):
+    // its lines were each malformed at the foot of a report with exit 0, its bytes missing
+    // from every figure
     let (_w, root, clean, victim) = one_file_to_damage(28, Encoding::Text);
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("export.csv");
     let text = std::fs::read_to_string(&victim).unwrap();
-    std::fs::write(&csv, text.replace(' ', ",")).unwrap();
+    std::fs::write(&csv, text.replace(' ', ";")).unwrap();
     let lines = text.lines().count() as u64;
     let (root_arg, csv_arg) = (root.to_str().unwrap(), csv.to_str().unwrap());
     let (r, code) = analyze_json_code(&[root_arg, csv_arg]);

@@ -188,6 +188,46 @@ fn parquet_in_any_codec_and_time_unit_is_the_same_world() {
     }
 }
 
+/// The world's text deliveries as one CSV file, as an Athena query's result is downloaded
+/// (a header of names with `_`, every value quoted, an empty one for `-`, CRLF): the truth,
+/// whole and split into chunks. (Until 2026-12-05 every line was malformed, exit 3.)
+#[test]
+fn a_world_downloaded_as_csv_is_the_same_world() {
+    let w = world(&spec(11, FieldSet::V5), &[Encoding::Text]);
+    let from = std::path::PathBuf::from(w.path(Encoding::Text));
+    let mut csv = String::new();
+    for (i, f) in crate::support::files_under(&from).into_iter().enumerate() {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if n == 0 && i > 0 {
+                continue;
+            }
+            let fields = line.split(' ').map(|v| match (n, v) {
+                (0, name) => format!("\"{}\"", name.replace('-', "_")),
+                (_, "-") => "\"\"".to_string(),
+                (_, v) => format!("\"{v}\""),
+            });
+            csv += &(fields.collect::<Vec<_>>().join(",") + "\r\n");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("athena-results.csv");
+    std::fs::write(&path, csv).unwrap();
+    let path = path.display().to_string();
+    let text = comparable(&analyze_json(&[&w.path(Encoding::Text)]));
+    for args in [
+        vec![&*path],
+        vec![&*path, "--chunk-size", "65536", "-j", "2"],
+    ] {
+        let r = analyze_json(&args);
+        check_against_truth(&r, &w.truth, "csv");
+        let mut c = comparable(&r);
+        // (one file, one header, where the deliveries have one each)
+        c["quality"]["files"] = serde_json::Value::Null;
+        assert_eq!(c, text, "{args:?}");
+    }
+}
+
 #[test]
 fn v2_world_needs_the_nat_named_and_then_is_exact() {
     let w = world(&spec(12, FieldSet::V2), &[Encoding::Gz]);
