@@ -966,22 +966,7 @@ pub fn open_stream(
         },
     );
     if reader.fill_buf()?.starts_with(&PARQUET_MAGIC) {
-        let mut all = Vec::new();
-        reader
-            .by_ref()
-            .take(STREAM_PARQUET_MAX + 1)
-            .read_to_end(&mut all)?;
-        if all.len() as u64 > STREAM_PARQUET_MAX {
-            return Err(Failure::new(
-                FailureKind::Io,
-                format!(
-                    "a Parquet stream larger than {} MiB (Parquet needs the whole file in memory when it is not on disk): save it to a file",
-                    STREAM_PARQUET_MAX >> 20
-                ),
-            )
-            .into_io());
-        }
-        return Ok(Opened::ParquetBytes(all.into()));
+        return parquet_of_stream(reader);
     }
     let head = reader.fill_buf()?;
     let head = &head[..head.len().min(own::HEAD)];
@@ -990,6 +975,27 @@ pub fn open_stream(
     }
     refuse_unreadable(head)?;
     sniffed(Box::new(reader))
+}
+
+/// A Parquet file read from a stream into memory (Parquet needs random access), up to
+/// [`STREAM_PARQUET_MAX`].
+fn parquet_of_stream(mut reader: impl Read) -> io::Result<Opened> {
+    let mut all = Vec::new();
+    reader
+        .by_ref()
+        .take(STREAM_PARQUET_MAX + 1)
+        .read_to_end(&mut all)?;
+    if all.len() as u64 > STREAM_PARQUET_MAX {
+        return Err(Failure::new(
+            FailureKind::Io,
+            format!(
+                "a Parquet stream larger than {} MiB (Parquet needs the whole file in memory when it is not on disk): save it to a file",
+                STREAM_PARQUET_MAX >> 20
+            ),
+        )
+        .into_io());
+    }
+    Ok(Opened::ParquetBytes(all.into()))
 }
 
 /// Which of flowcost's own outputs an input is, by its first bytes (a gzip or Parquet input
@@ -1117,8 +1123,20 @@ fn inflated_whole(inflated: gunzip::Inflate) -> io::Result<Option<Opened>> {
     Ok(match inflated {
         gunzip::Inflate::Whole(text) => {
             let head = gunzip::Inflated::bytes(&text);
+            if head.starts_with(&PARQUET_MAGIC) {
+                // (a Parquet file someone gzipped: AWS never does, but it is all here)
+                return Ok(Some(Opened::ParquetBytes(bytes::Bytes::copy_from_slice(
+                    head,
+                ))));
+            }
             refuse_unreadable(&head[..head.len().min(own::HEAD)])?;
             Some(Opened::Memory(text, Encoding::Gzip))
+        }
+        // (a gzipped Parquet file cut short: none of it can be read without its footer)
+        gunzip::Inflate::Broken(text, e)
+            if gunzip::Inflated::bytes(&text).starts_with(&PARQUET_MAGIC) =>
+        {
+            return Err(e)
         }
         gunzip::Inflate::Broken(text, e) => {
             let text = text.chain(FailAfter(Some(e)));
@@ -1163,6 +1181,8 @@ fn sniffed(mut reader: Box<dyn BufRead + Send>) -> io::Result<Opened> {
         let gz = gunzip::Members::new(reader);
         let mut text = BufReader::with_capacity(256 * 1024, gz);
         let text: Box<dyn BufRead + Send> = match text.fill_buf() {
+            // (a Parquet file someone gzipped, too large to inflate whole)
+            Ok(head) if head.starts_with(&PARQUET_MAGIC) => return parquet_of_stream(text),
             Ok(head) => {
                 refuse_unreadable(&head[..head.len().min(own::HEAD)])?;
                 Box::new(text)
@@ -1422,6 +1442,22 @@ mod tests {
                 _ => panic!("not a Parquet file"),
             }
         }
+        // Parquet someone gzipped: inflated whole, or streamed (standard input, a large
+        // file), then read from memory; cut short, a failure (Parquet needs its footer)
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&pq).unwrap();
+        let gz = gz.finish().unwrap();
+        let whole = open(&input("t.parquet.gz", &gz), |_| {});
+        let streamed = open_stream(Box::new(std::io::Cursor::new(gz.clone())), |_| {});
+        for opened in [whole, streamed] {
+            match opened.unwrap() {
+                Opened::ParquetBytes(b) => assert_eq!(&b[..], &pq[..]),
+                _ => panic!("not Parquet"),
+            }
+        }
+        let cut = &gz[..gz.len() - 9];
+        assert!(open(&input("cut.parquet.gz", cut), |_| {}).is_err());
+        assert!(open_stream(Box::new(std::io::Cursor::new(cut.to_vec())), |_| {}).is_err());
     }
 
     #[test]

@@ -106,8 +106,8 @@ fn v5_world_is_exact_in_text_gzip_and_parquet() {
 /// The world's Parquet deliveries rewritten as Spark or Athena may convert an export: `start`
 /// and `end` as Parquet timestamps (milli-, micro- and nanoseconds), each in another codec:
 /// the same analysis as the deliveries', by both Parquet readers. (Until 2026-12-05 a time
-/// in microseconds or nanoseconds made every record malformed, and LZ4 or Brotli pages every
-/// file a failed input.)
+/// in microseconds or nanoseconds made every record malformed, LZ4 or Brotli pages every
+/// file a failed input, and a gzipped Parquet file was read as text, every line malformed.)
 #[test]
 fn parquet_in_any_codec_and_time_unit_is_the_same_world() {
     use arrow::array::{
@@ -186,6 +186,19 @@ fn parquet_in_any_codec_and_time_unit_is_the_same_world() {
         let arrow: Report = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(comparable(&arrow), seconds, "{unit}, the Arrow reader");
     }
+    // and the deliveries gzipped whole (`.parquet.gz`), read as the Parquet they hold
+    let from = std::path::PathBuf::from(w.path(Encoding::Parquet));
+    let gz = dir.path().join("gz");
+    for f in crate::support::files_under(&from) {
+        let out = gz.join(format!("{}.gz", f.strip_prefix(&from).unwrap().display()));
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut e, &std::fs::read(&f).unwrap()).unwrap();
+        std::fs::write(out, e.finish().unwrap()).unwrap();
+    }
+    let r = analyze_json(&[gz.to_str().unwrap()]);
+    check_against_truth(&r, &w.truth, "gzipped Parquet");
+    assert_eq!(comparable(&r), seconds, "gzipped Parquet");
 }
 
 /// The world's text deliveries as one CSV file, as an Athena query's result is downloaded
