@@ -989,7 +989,7 @@ fn parquet_of_stream(mut reader: impl Read) -> io::Result<Opened> {
         return Err(Failure::new(
             FailureKind::Io,
             format!(
-                "a Parquet stream larger than {} MiB (Parquet needs the whole file in memory when it is not on disk): save it to a file",
+                "a Parquet stream larger than {} MiB (Parquet needs the whole file in memory when it is not on disk): save it to a file, not gzipped",
                 STREAM_PARQUET_MAX >> 20
             ),
         )
