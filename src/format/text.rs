@@ -483,7 +483,8 @@ fn parse_into<'a>(
 /// Put a record of a layout that names its flows (`key`: [`Layout::flow_key`]) in the
 /// samples: its flow's mark where `flows` are asked for and the flow is in their sample
 /// ([`super::flow_mark`]), else its fingerprint where the record is in the sample of records
-/// ([`super::fingerprint`]). A cold path: about one record in a hundred is in either.
+/// ([`super::fingerprint`]). Each is one in about 128 records or fewer: for the others,
+/// a level from the addresses and ports (flows) or the times and bytes (records) is all.
 #[inline]
 fn sample_record<'a>(
     line: &'a [u8],
