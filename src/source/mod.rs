@@ -1055,9 +1055,25 @@ fn utf16_kind(head: &[u8]) -> Option<&'static str> {
         .then_some(BE)
 }
 
+/// Whether a text is CloudWatch Logs subscription data: JSON documents one after another,
+/// each a batch of log events (`{"messageType": "DATA_MESSAGE", "owner": …,
+/// "subscriptionFilters": […], "logEvents": [{"message": …}, …]}`), as a subscription filter
+/// sends them to Firehose and Firehose writes them to S3 unless told to extract the messages.
+/// (A CloudWatch JSON event of one `message`, which is read, has none of these keys.)
+fn cwl_subscription(head: &[u8]) -> bool {
+    let head = head.trim_ascii_start();
+    head.starts_with(b"{")
+        && memchr::memmem::find(head, b"\"messageType\"").is_some()
+        && (memchr::memmem::find(head, b"\"subscriptionFilters\"").is_some()
+            || memchr::memmem::find(head, b"\"logEvents\"").is_some())
+}
+
 /// The error of an input flowcost does not read, by its first bytes: an archive or a
-/// compression ([`archive_kind`]), or a text in UTF-16 ([`utf16_kind`]).
+/// compression ([`archive_kind`]), a text in UTF-16 ([`utf16_kind`]), or CloudWatch Logs
+/// subscription data ([`cwl_subscription`]).
 fn refuse_unreadable(head: &[u8]) -> io::Result<()> {
+    const CWL: &str = "CloudWatch Logs subscription data (JSON batches of log events, as \
+        Firehose stores what a subscription filter sends it)";
     let (kind, advice) = match (archive_kind(head), utf16_kind(head)) {
         (Some(kind), _) => (
             kind,
@@ -1066,6 +1082,12 @@ fn refuse_unreadable(head: &[u8]) -> io::Result<()> {
         (None, Some(kind)) => (
             kind,
             "convert it to UTF-8 (`iconv -f UTF-16 -t UTF-8`) and give that",
+        ),
+        (None, None) if cwl_subscription(head) => (
+            CWL,
+            "turn on the Firehose stream's decompression and message extraction for what \
+             comes next, and give the messages of what came (`zcat FILE | jq -r \
+             '.logEvents[].message'`)",
         ),
         (None, None) => return Ok(()),
     };
@@ -1563,6 +1585,66 @@ mod tests {
         assert_eq!(FailureKind::of(&e), FailureKind::Corrupt);
         assert!(e.to_string().starts_with(
             "UTF-16 text (little-endian), which flowcost does not read: convert it to UTF-8"
+        ));
+    }
+
+    /// CloudWatch Logs subscription data (Firehose's objects of a subscription filter's
+    /// batches, gzip members one after another) is named with what to do, plain, gzipped,
+    /// streamed or received from S3; a CloudWatch JSON event of one message is still read.
+    #[test]
+    fn cloudwatch_subscription_batches_are_named() {
+        use std::io::Write;
+        let doc = |n: u32| {
+            format!(
+                "{{\"messageType\":\"DATA_MESSAGE\",\"owner\":\"111122223333\",\"logGroup\":\"vpc\",\
+                 \"logStream\":\"eni-1-all\",\"subscriptionFilters\":[\"f\"],\"logEvents\":[{{\"id\":\"{n}\",\
+                 \"timestamp\":1788220800000,\"message\":\"2 1 eni-1 10.0.0.1 52.216.8.1 1 443 6 1 10 \
+                 1788220800 1788220860 ACCEPT OK\"}}]}}"
+            )
+        };
+        let mut members = Vec::new();
+        for n in 0..3 {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(doc(n).as_bytes()).unwrap();
+            members.extend(gz.finish().unwrap());
+        }
+        let plain = (0..3).map(doc).collect::<String>();
+        let dir = tempfile::tempdir().unwrap();
+        let input = |name: &str, body: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, body).unwrap();
+            Input {
+                location: Location::File(p.clone()),
+                display: p.display().to_string(),
+                size: body.len() as u64,
+                etag: None,
+            }
+        };
+        let named = |r: io::Result<Opened>| {
+            let e = r.err().expect("refused");
+            assert_eq!(FailureKind::of(&e), FailureKind::Corrupt);
+            assert!(
+                e.to_string()
+                    .starts_with("CloudWatch Logs subscription data"),
+                "{e}"
+            );
+            assert!(
+                e.to_string().contains("jq -r '.logEvents[].message'"),
+                "{e}"
+            );
+        };
+        named(open(&input("batches", plain.as_bytes()), |_| {}));
+        named(open(&input("batches.gz", &members), |_| {}));
+        named(open_stream(
+            Box::new(io::Cursor::new(members.clone())),
+            |_| {},
+        ));
+        named(open_received(members.into(), None, |_| {}));
+        // a CloudWatch JSON event is a line of text, read as before
+        let event = b"{\"timestamp\": 1, \"message\": \"2 1 eni-1 - - - - - - - - - NODATA\"}\n";
+        assert!(matches!(
+            open(&input("event.json", event), |_| {}),
+            Ok(Opened::Text(..))
         ));
     }
 
