@@ -1426,20 +1426,23 @@ mod tests {
         assert!(notes[0].contains("named twice"), "{notes:?}");
     }
 
+    /// An input of the file `name` in `dir`, written with `body`.
+    fn file_written(dir: &Path, name: &str, body: &[u8]) -> Input {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        Input {
+            location: Location::File(p.clone()),
+            display: p.display().to_string(),
+            size: body.len() as u64,
+            etag: None,
+        }
+    }
+
     #[test]
     fn local_files_open_once_by_their_first_bytes() {
         use std::io::Write;
         let dir = tempfile::tempdir().unwrap();
-        let input = |name: &str, body: &[u8]| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, body).unwrap();
-            Input {
-                location: Location::File(p.clone()),
-                display: p.display().to_string(),
-                size: body.len() as u64,
-                etag: None,
-            }
-        };
+        let input = |name: &str, body: &[u8]| file_written(dir.path(), name, body);
         let text = "version bytes\n2 10\n";
         // text, short texts and an empty file: read from their first byte
         for body in [text, "PA", "PAR", ""] {
@@ -1610,16 +1613,7 @@ mod tests {
         }
         let plain = (0..3).map(doc).collect::<String>();
         let dir = tempfile::tempdir().unwrap();
-        let input = |name: &str, body: &[u8]| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, body).unwrap();
-            Input {
-                location: Location::File(p.clone()),
-                display: p.display().to_string(),
-                size: body.len() as u64,
-                etag: None,
-            }
-        };
+        let input = |name: &str, body: &[u8]| file_written(dir.path(), name, body);
         let named = |r: io::Result<Opened>| {
             let e = r.err().expect("refused");
             assert_eq!(FailureKind::of(&e), FailureKind::Corrupt);
