@@ -1,10 +1,12 @@
 //! Records given twice, found by two samples of the counted records:
 //!
-//! - **lines** ([`crate::format::Fingerprint`]), kept by the hash of the line and the flow
-//!   log it comes from, so that a line read again (two exports whose periods overlap, a file
-//!   holding its records twice, a copy cut differently from its original) is seen. AWS
-//!   writes one record per flow, interface and aggregation window, so within one flow log two
-//!   equal lines of a layout that names the flow are one record counted twice;
+//! - **lines** ([`crate::format::Fingerprint`]: records, by a hash of their interface, flow,
+//!   times and bytes, the same from a text line and a Parquet row), kept by that hash, the
+//!   layout's field count and the flow log the record comes from, so that a record read again
+//!   (two exports whose periods overlap, a file holding its records twice, a copy cut
+//!   differently from its original, one export as text and as Parquet) is seen. AWS writes
+//!   one record per flow, interface and aggregation window, so within one flow log two such
+//!   records of a layout that names the flow are one record counted twice;
 //! - **flows** of the inputs without a flow-log id ([`crate::format::flow_mark`]: the
 //!   interface and the 5-tuple), each with a few of its distinct records. One flow log's
 //!   records of a flow lie in windows that do not overlap; two flow logs on one interface (a

@@ -81,7 +81,7 @@ pub struct Record<'a> {
     /// [`fingerprint_of_values`]); `None` for the others, and for layouts whose lines do not
     /// name their flow.
     pub fingerprint: Option<std::num::NonZeroU64>,
-    /// `fingerprint` holds the record's flow ([`flow_mark`]) instead of its line's hash: its
+    /// `fingerprint` holds the record's flow ([`flow_mark`]) instead of its own: its
     /// reader was asked for flows ([`Sink::flows`]) and the flow is in the sample of flows
     /// (such a record is in no sample of lines: every copy of its line is flow-sampled too).
     pub flow: bool,
