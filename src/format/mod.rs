@@ -148,10 +148,7 @@ pub fn fingerprint(
     }
     let number = |at: u16| {
         let (a, b) = spans[usize::from(at)];
-        let t = &line[a as usize..b as usize];
-        let digits = (1..=5).contains(&t.len()) && t.iter().all(u8::is_ascii_digit);
-        let n = digits.then(|| t.iter().fold(0u32, |n, &c| n * 10 + u32::from(c - b'0')))?;
-        u16::try_from(n).ok()
+        u16::try_from(parse_u64(&line[a as usize..b as usize])?).ok()
     };
     let proto = number(key[5]).filter(|&p| p <= u16::from(u8::MAX))?;
     record_fingerprint(rec, [number(key[3])?, number(key[4])?, proto])

@@ -1634,7 +1634,10 @@ mod tests {
             |_| {},
         ));
         named(open_received(members.into(), None, |_| {}));
-        // a CloudWatch JSON event is a line of text, read as before
+        // a CloudWatch JSON event is a line of text, read as before, even where its message
+        // names the keys of a batch (quoted inside a JSON string, their quotes are escaped)
+        let quoting = br#"{"message": "2 1 eni-1 {\"messageType\": 1, \"logEvents\": []}"}"#;
+        assert!(!cwl_subscription(quoting));
         let event = b"{\"timestamp\": 1, \"message\": \"2 1 eni-1 - - - - - - - - - NODATA\"}\n";
         assert!(matches!(
             open(&input("event.json", event), |_| {}),
