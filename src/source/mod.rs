@@ -4,6 +4,7 @@
 //! tokio.
 
 pub mod cur;
+mod cwl;
 pub mod gunzip;
 pub mod pread;
 pub mod s3;
@@ -942,10 +943,10 @@ pub fn open_first_members(
         return Err(changed());
     }
     let gz = gunzip::Members::first(reader, members, why);
-    Ok(Opened::Text(
+    text_opened(
         Box::new(BufReader::with_capacity(256 * 1024, gz)),
         Encoding::Gzip,
-    ))
+    )
 }
 
 /// The largest Parquet document read from a stream (standard input, an S3 object over
@@ -1055,25 +1056,9 @@ fn utf16_kind(head: &[u8]) -> Option<&'static str> {
         .then_some(BE)
 }
 
-/// Whether a text is CloudWatch Logs subscription data: JSON documents one after another,
-/// each a batch of log events (`{"messageType": "DATA_MESSAGE", "owner": …,
-/// "subscriptionFilters": […], "logEvents": [{"message": …}, …]}`), as a subscription filter
-/// sends them to Firehose and Firehose writes them to S3 unless told to extract the messages.
-/// (A CloudWatch JSON event of one `message`, which is read, has none of these keys.)
-fn cwl_subscription(head: &[u8]) -> bool {
-    let head = head.trim_ascii_start();
-    head.starts_with(b"{")
-        && memchr::memmem::find(head, b"\"messageType\"").is_some()
-        && (memchr::memmem::find(head, b"\"subscriptionFilters\"").is_some()
-            || memchr::memmem::find(head, b"\"logEvents\"").is_some())
-}
-
 /// The error of an input flowcost does not read, by its first bytes: an archive or a
-/// compression ([`archive_kind`]), a text in UTF-16 ([`utf16_kind`]), or CloudWatch Logs
-/// subscription data ([`cwl_subscription`]).
+/// compression ([`archive_kind`]), or a text in UTF-16 ([`utf16_kind`]).
 fn refuse_unreadable(head: &[u8]) -> io::Result<()> {
-    const CWL: &str = "CloudWatch Logs subscription data (JSON batches of log events, as \
-        Firehose stores what a subscription filter sends it)";
     let (kind, advice) = match (archive_kind(head), utf16_kind(head)) {
         (Some(kind), _) => (
             kind,
@@ -1082,12 +1067,6 @@ fn refuse_unreadable(head: &[u8]) -> io::Result<()> {
         (None, Some(kind)) => (
             kind,
             "convert it to UTF-8 (`iconv -f UTF-16 -t UTF-8`) and give that",
-        ),
-        (None, None) if cwl_subscription(head) => (
-            CWL,
-            "turn on the Firehose stream's decompression and message extraction for what \
-             comes next, and give the messages of what came (`zcat FILE | jq -r \
-             '.logEvents[].message'`)",
         ),
         (None, None) => return Ok(()),
     };
@@ -1151,8 +1130,14 @@ fn inflated_whole(inflated: gunzip::Inflate) -> io::Result<Option<Opened>> {
                     head,
                 ))));
             }
+            if head.starts_with(&GZIP_MAGIC) {
+                return gzip_inside(gunzip::inflate_slice(head, INFLATED_MAX));
+            }
             refuse_unreadable(&head[..head.len().min(own::HEAD)])?;
-            Some(Opened::Memory(text, Encoding::Gzip))
+            match cwl::is_batches(&head[..head.len().min(own::HEAD)]) {
+                true => Some(batches(Box::new(text), Encoding::Gzip)),
+                false => Some(Opened::Memory(text, Encoding::Gzip)),
+            }
         }
         // (a gzipped Parquet file cut short: none of it can be read without its footer)
         gunzip::Inflate::Broken(text, e)
@@ -1163,10 +1148,33 @@ fn inflated_whole(inflated: gunzip::Inflate) -> io::Result<Option<Opened>> {
         gunzip::Inflate::Broken(text, e) => {
             let text = text.chain(FailAfter(Some(e)));
             let reader = BufReader::with_capacity(256 * 1024, text);
-            Some(Opened::Text(Box::new(reader), Encoding::Gzip))
+            Some(text_opened(Box::new(reader), Encoding::Gzip)?)
         }
         gunzip::Inflate::Declined => None,
     })
+}
+
+/// A gzip input's text that is gzip again (Firehose compressing what CloudWatch Logs already
+/// gzipped), inflated whole in its turn and opened as any gzip input inflated whole; a third
+/// layer, or an inner text too large to inflate in memory, is refused.
+fn gzip_inside(inner: gunzip::Inflate) -> io::Result<Option<Opened>> {
+    let refused = |why: &str| {
+        Failure::new(
+            FailureKind::Corrupt,
+            format!("gzip inside gzip {why}, which flowcost does not read: inflate the outer layer (`gunzip -c FILE > FILE.inner.gz`) and give that"),
+        )
+        .into_io()
+    };
+    match inner {
+        gunzip::Inflate::Whole(t) if gunzip::Inflated::bytes(&t).starts_with(&GZIP_MAGIC) => {
+            Err(refused("inside gzip"))
+        }
+        gunzip::Inflate::Declined => Err(refused(&format!(
+            "whose inner text is over {} MiB or not read whole",
+            INFLATED_MAX >> 20
+        ))),
+        inner => inflated_whole(inner),
+    }
 }
 
 /// A reader that is empty, or fails with the error it holds.
@@ -1205,16 +1213,44 @@ fn sniffed(mut reader: Box<dyn BufRead + Send>) -> io::Result<Opened> {
         let text: Box<dyn BufRead + Send> = match text.fill_buf() {
             // (a Parquet file someone gzipped, too large to inflate whole)
             Ok(head) if head.starts_with(&PARQUET_MAGIC) => return parquet_of_stream(text),
+            // (inflated whole where the input is small enough: `gzip_inside`)
+            Ok(head) if head.starts_with(&GZIP_MAGIC) => {
+                return Err(Failure::new(
+                    FailureKind::Corrupt,
+                    format!("gzip inside gzip, over {} MiB or piped in, which flowcost does not read: inflate the outer layer (`gunzip -c FILE > FILE.inner.gz`) and give that", WHOLE_GZIP_MAX >> 20),
+                )
+                .into_io())
+            }
             Ok(head) => {
                 refuse_unreadable(&head[..head.len().min(own::HEAD)])?;
-                Box::new(text)
+                return text_opened(Box::new(text), Encoding::Gzip);
             }
             // the first member fails at once: the text is that failure, as it was read
             Err(e) => Box::new(BufReader::new(FailAfter(Some(e)))),
         };
         return Ok(Opened::Text(text, Encoding::Gzip));
     }
-    Ok(Opened::Text(reader, Encoding::Text))
+    text_opened(reader, Encoding::Text)
+}
+
+/// A text opened: as it is, or as the messages of the CloudWatch Logs subscription batches
+/// its first bytes say it holds ([`cwl`]).
+/// (A text failing at once is that failure, as it was read.)
+fn text_opened(mut reader: Box<dyn BufRead + Send>, enc: Encoding) -> io::Result<Opened> {
+    Ok(match reader.fill_buf() {
+        Ok(head) if cwl::is_batches(&head[..head.len().min(own::HEAD)]) => batches(reader, enc),
+        Ok(_) => Opened::Text(reader, enc),
+        Err(e) => Opened::Text(Box::new(BufReader::new(FailAfter(Some(e)))), enc),
+    })
+}
+
+/// The text of the subscription batches `text` holds: their events' messages, one a line.
+fn batches(text: Box<dyn BufRead + Send>, enc: Encoding) -> Opened {
+    let messages = cwl::Messages::new(text);
+    Opened::Text(
+        Box::new(BufReader::with_capacity(256 * 1024, messages)),
+        enc,
+    )
 }
 
 #[cfg(test)]
@@ -1595,13 +1631,13 @@ mod tests {
     /// batches, gzip members one after another) is named with what to do, plain, gzipped,
     /// streamed or received from S3; a CloudWatch JSON event of one message is still read.
     #[test]
-    fn cloudwatch_subscription_batches_are_named() {
+    fn cloudwatch_subscription_batches_read_as_their_messages() {
         use std::io::Write;
         let doc = |n: u32| {
             format!(
                 "{{\"messageType\":\"DATA_MESSAGE\",\"owner\":\"111122223333\",\"logGroup\":\"vpc\",\
                  \"logStream\":\"eni-1-all\",\"subscriptionFilters\":[\"f\"],\"logEvents\":[{{\"id\":\"{n}\",\
-                 \"timestamp\":1788220800000,\"message\":\"2 1 eni-1 10.0.0.1 52.216.8.1 1 443 6 1 10 \
+                 \"timestamp\":1788220800000,\"message\":\"2 1 eni-1 10.0.0.1 52.216.8.1 1 443 6 1 {n} \
                  1788220800 1788220860 ACCEPT OK\"}}]}}"
             )
         };
@@ -1611,38 +1647,71 @@ mod tests {
             gz.write_all(doc(n).as_bytes()).unwrap();
             members.extend(gz.finish().unwrap());
         }
+        let want = (0..3)
+            .map(|n| {
+                format!(
+                    "2 1 eni-1 10.0.0.1 52.216.8.1 1 443 6 1 {n} 1788220800 1788220860 ACCEPT OK\n"
+                )
+            })
+            .collect::<String>();
         let plain = (0..3).map(doc).collect::<String>();
         let dir = tempfile::tempdir().unwrap();
         let input = |name: &str, body: &[u8]| file_written(dir.path(), name, body);
-        let named = |r: io::Result<Opened>| {
-            let e = r.err().expect("refused");
-            assert_eq!(FailureKind::of(&e), FailureKind::Corrupt);
-            assert!(
-                e.to_string()
-                    .starts_with("CloudWatch Logs subscription data"),
-                "{e}"
-            );
-            assert!(
-                e.to_string().contains("jq -r '.logEvents[].message'"),
-                "{e}"
-            );
-        };
-        named(open(&input("batches", plain.as_bytes()), |_| {}));
-        named(open(&input("batches.gz", &members), |_| {}));
-        named(open_stream(
+        let read = |r: io::Result<Opened>| assert_eq!(text_of(r), (want.clone(), None));
+        read(open(&input("batches", plain.as_bytes()), |_| {}));
+        read(open(&input("batches.gz", &members), |_| {}));
+        read(open_stream(
             Box::new(io::Cursor::new(members.clone())),
             |_| {},
         ));
-        named(open_received(members.into(), None, |_| {}));
+        read(open_received(members.clone().into(), None, |_| {}));
+        // the members gzipped again (Firehose's own compression on): inflated twice where the
+        // input is read whole, refused, saying so, where it is streamed, and a third layer too
+        let gzip = |b: &[u8]| {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(b).unwrap();
+            gz.finish().unwrap()
+        };
+        let double = gzip(&members);
+        read(open(&input("double.gz", &double), |_| {}));
+        read(open_received(double.clone().into(), None, |_| {}));
+        for refused in [
+            open_stream(Box::new(io::Cursor::new(double.clone())), |_| {}),
+            open(&input("triple.gz", &gzip(&double)), |_| {}),
+        ] {
+            let e = refused.err().expect("refused");
+            assert_eq!(FailureKind::of(&e), FailureKind::Corrupt);
+            assert!(e.to_string().starts_with("gzip inside gzip"), "{e}");
+        }
+        // the members before a damaged one read again, as batches too
+        let why = io::Error::other("damaged");
+        let again = open_first_members(&input("again.gz", &members), None, 2, why);
+        let (text, e) = text_of(again);
+        assert_eq!(
+            text,
+            want.lines()
+                .take(2)
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+        );
+        assert_eq!(e.as_deref(), Some("damaged"));
+        // cut short inside the third member: the two before it, then the stream's error
+        let cut = &members[..members.len() - 20];
+        for opened in [
+            open(&input("cut.gz", cut), |_| {}),
+            open_received(cut.to_vec().into(), None, |_| {}),
+            open_stream(Box::new(io::Cursor::new(cut.to_vec())), |_| {}),
+        ] {
+            let (text, e) = text_of(opened);
+            assert!(want.starts_with(&text), "{text}");
+            assert!(text.lines().count() >= 2, "{text}");
+            assert!(e.is_some());
+        }
         // a CloudWatch JSON event is a line of text, read as before, even where its message
         // names the keys of a batch (quoted inside a JSON string, their quotes are escaped)
         let quoting = br#"{"message": "2 1 eni-1 {\"messageType\": 1, \"logEvents\": []}"}"#;
-        assert!(!cwl_subscription(quoting));
-        let event = b"{\"timestamp\": 1, \"message\": \"2 1 eni-1 - - - - - - - - - NODATA\"}\n";
-        assert!(matches!(
-            open(&input("event.json", event), |_| {}),
-            Ok(Opened::Text(..))
-        ));
+        let (text, _) = text_of(open(&input("quoting.json", quoting), |_| {}));
+        assert_eq!(text.as_bytes(), quoting);
     }
 
     #[test]

@@ -241,6 +241,120 @@ fn a_world_downloaded_as_csv_is_the_same_world() {
     }
 }
 
+/// A batch of CloudWatch Logs subscription data holding `lines` as its events' messages.
+fn subscription_batch(kind: &str, lines: &[&str]) -> String {
+    let events: Vec<serde_json::Value> = (lines.iter().enumerate())
+        .map(|(i, l)| serde_json::json!({"id": i.to_string(), "timestamp": 1_788_220_800_000u64, "message": l}))
+        .collect();
+    serde_json::json!({
+        "messageType": kind, "owner": "111122223333", "logGroup": "vpc-flow-logs",
+        "logStream": "eni-all", "subscriptionFilters": ["to-firehose"], "logEvents": events,
+    })
+    .to_string()
+}
+
+fn gzipped(text: &str) -> Vec<u8> {
+    gzipped_bytes(text.as_bytes())
+}
+
+fn gzipped_bytes(b: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(b).unwrap();
+    gz.finish().unwrap()
+}
+
+/// The world's text deliveries as Firehose writes what a CloudWatch Logs subscription filter
+/// sends it to S3: each batch of events gzipped alone, the members one after another, a
+/// control message among them; every fifth object decompressed by Firehose (no extension),
+/// its batches one a line, and every fifth gzipped again by Firehose. With the layout given
+/// (`--fields`, as for any text without a header): the truth, and the text's analysis; all
+/// of it in one object, split among workers too. A member failing its check: the events of
+/// the members before it counted, none of its own, the input failed. (Until 2026-12-05 such
+/// objects were refused.)
+#[test]
+fn a_world_sent_through_cloudwatch_logs_and_firehose_is_the_same_world() {
+    let w = world(&spec(11, FieldSet::V5), &[Encoding::Text]);
+    let from = std::path::PathBuf::from(w.path(Encoding::Text));
+    let dir = tempfile::tempdir().unwrap();
+    let mut header = String::new();
+    let mut records: Vec<String> = Vec::new();
+    for (i, f) in crate::support::files_under(&from).into_iter().enumerate() {
+        let text = std::fs::read_to_string(f).unwrap();
+        let mut lines = text.lines();
+        header = lines.next().unwrap().to_string();
+        let lines: Vec<&str> = lines.collect();
+        records.extend(lines.iter().map(|l| l.to_string()));
+        let mut batches: Vec<String> = lines
+            .chunks(37)
+            .map(|c| subscription_batch("DATA_MESSAGE", c))
+            .collect();
+        let control = "CWL CONTROL MESSAGE: Checking health of destination Firehose.";
+        batches.insert(
+            batches.len() / 2,
+            subscription_batch("CONTROL_MESSAGE", &[control]),
+        );
+        if i % 5 == 0 {
+            // (named as Firehose names its objects: no extension)
+            let path = dir
+                .path()
+                .join(format!("vpc-flow-logs-1-2026-09-01-00-05-{i}"));
+            std::fs::write(path, batches.join("\n")).unwrap();
+            continue;
+        }
+        let members: Vec<Vec<u8>> = batches.iter().map(|b| gzipped(b)).collect();
+        let path = dir.path().join(format!("firehose-{i}.gz"));
+        match i % 5 {
+            // (Firehose's own compression on as well)
+            1 => std::fs::write(path, gzipped_bytes(&members.concat())).unwrap(),
+            _ => std::fs::write(path, members.concat()).unwrap(),
+        }
+    }
+    assert!(header.starts_with("version "), "{header}");
+    let all = dir.path().display().to_string();
+    let r = analyze_json(&["--fields", &header, &all]);
+    check_against_truth(&r, &w.truth, "cloudwatch");
+    let mut text = comparable(&analyze_json(&[&w.path(Encoding::Text)]));
+    let mut c = comparable(&r);
+    for v in [&mut text, &mut c] {
+        // (the files' names carry no flow-log id: their flows are sampled, as an export's)
+        v["quality"]["repeats"] = serde_json::Value::Null;
+    }
+    assert_eq!(c, text);
+
+    // all of it in one large object, Firehose's decompression on: split among workers too
+    let records: Vec<&str> = records.iter().map(|r| r.as_str()).collect();
+    let whole = dir.path().join("whole");
+    std::fs::create_dir(&whole).unwrap();
+    let batches: Vec<String> = (records.chunks(37))
+        .map(|c| subscription_batch("DATA_MESSAGE", c))
+        .collect();
+    std::fs::write(whole.join("vpc-flow-logs-1"), batches.join("\n")).unwrap();
+    let whole = whole.display().to_string();
+    for how in [&["-j", "1"][..], &["-j", "2", "--chunk-size", "65536"]] {
+        let r = analyze_json(&[how, &["--fields", &header, &whole]].concat());
+        check_against_truth(&r, &w.truth, &format!("one object, {how:?}"));
+    }
+
+    // the second member's check damaged: the first member's events, then the failure
+    let mut members: Vec<Vec<u8>> = (records[..3 * 37].chunks(37))
+        .map(|c| gzipped(&subscription_batch("DATA_MESSAGE", c)))
+        .collect();
+    let m = &mut members[1];
+    let crc = m.len() - 8;
+    m[crc] ^= 0x55;
+    let damaged = dir.path().join("damaged").join("firehose.gz");
+    std::fs::create_dir(damaged.parent().unwrap()).unwrap();
+    std::fs::write(&damaged, members.concat()).unwrap();
+    let damaged = damaged.display().to_string();
+    let (r, code) = crate::support::analyze_json_code(&["--fields", &header, &damaged]);
+    assert_eq!(code, Some(7));
+    let f = &r.analysis.quality.files[0];
+    assert_eq!(f.counts.lines, 37, "{f:?}");
+    let error = f.error.as_deref().unwrap();
+    assert!(error.contains("damaged"), "{error}");
+}
+
 #[test]
 fn v2_world_needs_the_nat_named_and_then_is_exact() {
     let w = world(&spec(12, FieldSet::V2), &[Encoding::Gz]);
