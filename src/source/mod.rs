@@ -1628,8 +1628,9 @@ mod tests {
     }
 
     /// CloudWatch Logs subscription data (Firehose's objects of a subscription filter's
-    /// batches, gzip members one after another) is named with what to do, plain, gzipped,
-    /// streamed or received from S3; a CloudWatch JSON event of one message is still read.
+    /// batches, gzip members one after another) reads as its messages, plain, gzipped,
+    /// streamed, received from S3 or read again up to a damaged member, and gzipped twice when
+    /// read whole; a CloudWatch JSON event of one message is still read as a line.
     #[test]
     fn cloudwatch_subscription_batches_read_as_their_messages() {
         use std::io::Write;
