@@ -84,6 +84,8 @@ enum Stop {
     Json(ReaderError),
     /// A message's string reader's error.
     Io(io::Error),
+    /// The error to tell, as it is.
+    Told(io::Error),
 }
 
 impl From<ReaderError> for Stop {
@@ -170,7 +172,7 @@ impl<R: Read> Messages<R> {
                     return Ok(());
                 }
                 if self.json.peek()? != ValueType::Object {
-                    return Err(Stop::Io(not_batches("a batch is not a JSON object")));
+                    return Err(Stop::Told(not_batches("a batch is not a JSON object")));
                 }
                 self.json.begin_object()?;
                 self.control = false;
@@ -191,7 +193,7 @@ impl<R: Read> Messages<R> {
     }
 
     /// A batch's keys up to its events, or to its end.
-    fn keys(&mut self) -> Result<(), ReaderError> {
+    fn keys(&mut self) -> Result<(), Stop> {
         while self.json.has_next()? {
             match (self.key()?, self.json.peek()?) {
                 (Key::MessageType, ValueType::String) => {
@@ -201,6 +203,9 @@ impl<R: Read> Messages<R> {
                     self.json.begin_array()?;
                     self.at = At::Events;
                     return Ok(());
+                }
+                (Key::LogEvents, _) => {
+                    return Err(Stop::Told(not_batches("a batch's logEvents is not a list")))
                 }
                 _ => self.json.skip_value()?,
             }
@@ -300,14 +305,19 @@ impl<R: Read> Messages<R> {
         }
         let syntax = match stop {
             Stop::Json(ReaderError::SyntaxError(s)) => s,
-            Stop::Json(ReaderError::IoError { error, .. }) => return error,
+            // (the JSON reader's own: bytes that are not UTF-8)
+            Stop::Json(ReaderError::IoError { error, .. }) => {
+                return not_batches(&error.to_string())
+            }
             Stop::Json(e) => return not_batches(&e.to_string()),
+            Stop::Told(e) => return e,
+            // (a message's string reader's: its syntax, else bytes that are not UTF-8)
             Stop::Io(e) => match e
                 .get_ref()
                 .and_then(|x| x.downcast_ref::<JsonSyntaxError>())
             {
                 Some(s) => s.clone(),
-                None => return e,
+                None => return not_batches(&e.to_string()),
             },
         };
         match syntax.kind {
@@ -407,24 +417,33 @@ mod tests {
     #[test]
     fn what_is_not_batches_stops_after_the_lines_before_it() {
         let a = batch("DATA_MESSAGE", &[r#""one""#, r#""two""#]);
+        let deep = "{\"a\":".repeat(100_000);
         for (rest, kind) in [
-            ("[1]", FailureKind::Corrupt),
+            (&b"[1]"[..], FailureKind::Corrupt),
             (
-                "{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[{\"message\":\"thr",
+                b"{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[{\"message\":\"thr",
                 FailureKind::CutShort,
             ),
-            ("{\"messageType\" 1}", FailureKind::Corrupt),
-            ("garbage", FailureKind::Corrupt),
+            (b"{\"messageType\" 1}", FailureKind::Corrupt),
+            (b"garbage", FailureKind::Corrupt),
+            (
+                b"{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":\"x\"}",
+                FailureKind::Corrupt,
+            ),
+            (
+                b"{\"logEvents\":[{\"message\":\"\xff\"}]}",
+                FailureKind::Corrupt,
+            ),
+            (deep.as_bytes(), FailureKind::Corrupt),
         ] {
-            let (out, e) = lines(format!("{a}{rest}").as_bytes());
-            assert_eq!(out, "one\ntwo\n", "{rest}");
+            let rest_text = String::from_utf8_lossy(&rest[..rest.len().min(80)]);
+            let (out, e) = lines(&[a.as_bytes(), rest].concat());
+            assert_eq!(out, "one\ntwo\n", "{rest_text}");
             let e = e.expect("an error");
-            assert_eq!(FailureKind::of(&e), kind, "{rest}: {e}");
-            assert!(
-                e.to_string()
-                    .contains("CloudWatch Logs subscription batches"),
-                "{e}"
-            );
+            assert_eq!(FailureKind::of(&e), kind, "{rest_text}: {e}");
+            let said = e.to_string();
+            assert!(said.contains("CloudWatch Logs subscription batches"), "{e}");
+            assert_eq!(said.matches("CloudWatch").count(), 1, "{e}");
         }
     }
 
