@@ -683,9 +683,11 @@ fn unwrap_json(line: &[u8], buf: &mut Vec<u8>) -> Json {
 
 /// A line of comma-separated values (an Athena query's result downloaded as CSV, a
 /// spreadsheet's export) written into `buf` as the space-separated line it stands for: each
-/// field's quotes taken off, an empty field `-`. `false` where the line holds no comma, or
-/// a field holds what no flow-log field does (a quote inside, a space), so that nothing but
-/// a field list is taken for one (and a quoted comma, which splits a field, leaves a quote).
+/// field's quotes taken off, an empty field `-`, a time written as a date and a time of day
+/// (`2026-09-01 00:05:00.000`, as Athena's `from_unixtime` gives it; [`formatted_time`]) as
+/// its epoch seconds. `false` where the line holds no comma, or a field holds what no
+/// flow-log field does (a quote inside, a space but in such a time), so that nothing but a
+/// field list is taken for one (and a quoted comma, which splits a field, leaves a quote).
 pub fn unwrap_csv(line: &[u8], buf: &mut Vec<u8>) -> bool {
     let line = line.trim_ascii_end();
     if memchr::memchr(b',', line).is_none() {
@@ -697,15 +699,63 @@ pub fn unwrap_csv(line: &[u8], buf: &mut Vec<u8>) -> bool {
             [b'"', inner @ .., b'"'] => inner,
             f => f,
         };
-        if f.iter().any(|&b| matches!(b, b'"' | b' ' | b'\t')) {
-            return false;
-        }
         if i > 0 {
             buf.push(b' ');
+        }
+        if let Some(t) = formatted_time(f) {
+            buf.extend_from_slice(t.to_string().as_bytes());
+            continue;
+        }
+        if f.iter().any(|&b| matches!(b, b'"' | b' ' | b'\t')) {
+            return false;
         }
         buf.extend_from_slice(if f.is_empty() { b"-" } else { f });
     }
     true
+}
+
+/// The epoch seconds of a time written as a date and a time of day, as query engines write a
+/// timestamp: `YYYY-MM-DD HH:MM:SS` or with a `T`, then any fraction of a second (dropped:
+/// flow logs count whole seconds), then `Z`, an offset (`+02:00`, `-0530`) or nothing (UTC).
+/// `None` for anything else, an impossible date or time among it.
+pub fn formatted_time(f: &[u8]) -> Option<i64> {
+    if f.len() < 19 || f[4] != b'-' || !matches!(f[10], b' ' | b'T') || f[13] != b':' {
+        return None;
+    }
+    let (stamp, rest) = f.split_at(19);
+    let rest = match rest {
+        [b'.', tail @ ..] => {
+            let digits = tail.iter().take_while(|b| b.is_ascii_digit()).count();
+            (digits > 0).then_some(&tail[digits..])?
+        }
+        r => r,
+    };
+    let offset = match rest {
+        [] | [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, tail @ ..] => {
+            let m = match tail {
+                [b':', m1, m2] | [m1, m2] => [*m1, *m2],
+                _ => return None,
+            };
+            let two = |a: u8, b: u8| {
+                (a.is_ascii_digit() && b.is_ascii_digit())
+                    .then(|| i64::from((a - b'0') * 10 + (b - b'0')))
+            };
+            let (h, m) = (two(*h1, *h2)?, two(m[0], m[1])?);
+            if h > 18 || m > 59 {
+                return None;
+            }
+            let secs = h * 3600 + m * 60;
+            if *sign == b'+' {
+                secs
+            } else {
+                -secs
+            }
+        }
+        _ => return None,
+    };
+    let t = crate::time::parse_instant(std::str::from_utf8(stamp).ok()?)?;
+    Some(t - offset)
 }
 
 /// The record after a CloudWatch Logs export task's timestamp
@@ -1584,6 +1634,37 @@ mod tests {
     /// it stands for: the same records, header and malformed lines by number, and the same
     /// sample of records; a line that is no field list stays malformed, the reason its own.
     #[test]
+    fn formatted_times_read_as_epoch_seconds() {
+        let t = 1_788_221_100; // 2026-09-01T00:05:00Z
+        for f in [
+            "2026-09-01 00:05:00",
+            "2026-09-01T00:05:00Z",
+            "2026-09-01 00:05:00.999",
+            "2026-09-01T00:05:00.123456789Z",
+            "2026-09-01T02:05:00+02:00",
+            "2026-08-31T18:35:00.0-0530",
+        ] {
+            assert_eq!(formatted_time(f.as_bytes()), Some(t), "{f}");
+        }
+        for f in [
+            "2026-09-01",
+            "2026-09-01 00:05",
+            "2026-13-01 00:05:00",
+            "2026-02-30 00:05:00",
+            "2026-09-01 24:05:00",
+            "2026-09-01 00:05:00.",
+            "2026-09-01 00:05:00 UTC",
+            "2026-09-01 00:05:00+19:00",
+            "2026-09-01 00:05:00+02",
+            "2026-09-01 00:05:00Zjunk",
+            "1788221100",
+            "é026-09-01 00:05:00",
+        ] {
+            assert_eq!(formatted_time(f.as_bytes()), None, "{f}");
+        }
+    }
+
+    #[test]
     fn comma_separated_text_reads_as_its_fields() {
         let mut text = String::from(
             "version interface-id srcaddr dstaddr srcport dstport protocol bytes start end action log-status\n",
@@ -1627,6 +1708,35 @@ mod tests {
         assert!(plain.iter().filter(|e| e.contains("not a number")).count() >= 6);
         assert_eq!(prints(&csv, &v2()), prints(&text, &v2()));
         assert!(prints(&text, &v2()).iter().any(Option::is_some));
+        // times as a query engine formats them: the same events
+        let formatted: String = (csv.lines().enumerate())
+            .map(|(n, l)| {
+                let fields =
+                    l.split(',')
+                        .enumerate()
+                        .map(|(i, f)| match (n, i, f.parse::<i64>()) {
+                            (1.., 8 | 9, Ok(t)) => {
+                                let iso = crate::time::format_instant(t);
+                                match n % 3 {
+                                    0 => format!(
+                                        "\"{}.000\"",
+                                        iso.replace('T', " ").trim_end_matches('Z')
+                                    ),
+                                    1 => iso,
+                                    _ => {
+                                        // the same instant two hours east of UTC, with a fraction
+                                        let east = crate::time::format_instant(t + 7200);
+                                        format!("{}.5+02:00", east.trim_end_matches('Z'))
+                                    }
+                                }
+                            }
+                            _ => f.to_string(),
+                        });
+                fields.collect::<Vec<_>>().join(",") + "\r\n"
+            })
+            .collect();
+        assert!(formatted.contains(" 00:"), "{}", &formatted[..400]);
+        assert_eq!(events(&formatted), plain);
         // what is no list of fields
         let mut buf = Vec::new();
         for line in ["5 eni-1 10.0.0.1", "\"a,b\",c", "a b,c", "a,\"b", "a,b\"c"] {

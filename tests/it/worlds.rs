@@ -203,34 +203,58 @@ fn parquet_in_any_codec_and_time_unit_is_the_same_world() {
 
 /// The world's text deliveries as one CSV file, as an Athena query's result is downloaded
 /// (a header of names with `_`, every value quoted, an empty one for `-`, CRLF): the truth,
-/// whole and split into chunks. (Until 2026-12-05 every line was malformed, exit 3.)
+/// whole and split into chunks, and with the times formatted as `from_unixtime` gives them.
+/// (Until 2026-12-05 every line was malformed, exit 3.)
 #[test]
 fn a_world_downloaded_as_csv_is_the_same_world() {
     let w = world(&spec(11, FieldSet::V5), &[Encoding::Text]);
     let from = std::path::PathBuf::from(w.path(Encoding::Text));
-    let mut csv = String::new();
+    let (mut csv, mut formatted) = (String::new(), String::new());
+    let mut times = Vec::new();
     for (i, f) in crate::support::files_under(&from).into_iter().enumerate() {
         let text = std::fs::read_to_string(f).unwrap();
         for (n, line) in text.lines().enumerate() {
-            if n == 0 && i > 0 {
-                continue;
+            if n == 0 {
+                times = (line.split(' ').enumerate())
+                    .filter(|(_, name)| matches!(*name, "start" | "end"))
+                    .map(|(i, _)| i)
+                    .collect();
+                if i > 0 {
+                    continue;
+                }
             }
-            let fields = line.split(' ').map(|v| match (n, v) {
-                (0, name) => format!("\"{}\"", name.replace('-', "_")),
-                (_, "-") => "\"\"".to_string(),
-                (_, v) => format!("\"{v}\""),
+            let fields = line.split(' ').enumerate().map(|(k, v)| match (n, v) {
+                (0, name) => {
+                    let name = format!("\"{}\"", name.replace('-', "_"));
+                    [name.clone(), name]
+                }
+                (_, "-") => ["\"\"".to_string(), "\"\"".to_string()],
+                (_, v) if times.contains(&k) => {
+                    // (a time as Athena's `from_unixtime` gives it)
+                    let t = flowcost::time::format_instant(v.parse().unwrap());
+                    let t = t.replace('T', " ").replace('Z', ".000");
+                    [format!("\"{v}\""), format!("\"{t}\"")]
+                }
+                (_, v) => [format!("\"{v}\""), format!("\"{v}\"")],
             });
-            csv += &(fields.collect::<Vec<_>>().join(",") + "\r\n");
+            let (plain, times): (Vec<String>, Vec<String>) = fields.map(|[a, b]| (a, b)).unzip();
+            csv += &(plain.join(",") + "\r\n");
+            formatted += &(times.join(",") + "\r\n");
         }
     }
+    assert_eq!(times.len(), 2);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("athena-results.csv");
     std::fs::write(&path, csv).unwrap();
     let path = path.display().to_string();
+    let with_times = dir.path().join("athena-formatted-times.csv");
+    std::fs::write(&with_times, formatted).unwrap();
+    let with_times = with_times.display().to_string();
     let text = comparable(&analyze_json(&[&w.path(Encoding::Text)]));
     for args in [
         vec![&*path],
         vec![&*path, "--chunk-size", "65536", "-j", "2"],
+        vec![&*with_times],
     ] {
         let r = analyze_json(&args);
         check_against_truth(&r, &w.truth, "csv");
