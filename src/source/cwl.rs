@@ -477,6 +477,41 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Batches cut short and overwritten anywhere: no panic, the reader ends (in an error
+        /// or not), and what it hands on is whole lines, none over the longest line the decoder
+        /// reads.
+        #[test]
+        fn damaged_batches_never_panic_and_give_only_their_messages(
+            edits in proptest::collection::vec((0usize..2000, 0usize..40, proptest::prelude::any::<u8>()), 0..6),
+            cut in 0usize..2000,
+        ) {
+            let messages = ["2 1 eni-1 a", "2 1 eni-2 b", "x y"];
+            let quoted: Vec<String> = messages.iter().map(|m| format!("\"{m}\"")).collect();
+            let quoted: Vec<&str> = quoted.iter().map(String::as_str).collect();
+            let doc = [
+                batch("DATA_MESSAGE", &quoted),
+                batch("CONTROL_MESSAGE", &[r#""CWL CONTROL MESSAGE: x""#]),
+                batch("DATA_MESSAGE", &quoted[..1]),
+            ]
+            .join("\n");
+            let mut bytes = doc.into_bytes();
+            for (at, len, b) in edits {
+                let at = at % bytes.len();
+                let end = (at + len).min(bytes.len());
+                bytes[at..end].fill(b);
+            }
+            bytes.truncate(cut.max(1).min(bytes.len()));
+            let mut m = Messages::new(&bytes[..]);
+            let mut out = Vec::new();
+            let _ = m.read_to_end(&mut out);
+            proptest::prop_assert!(out.is_empty() || out.ends_with(b"\n"));
+            for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                proptest::prop_assert!(line.len() <= MAX_LINE + 1);
+            }
+        }
+    }
+
     #[test]
     fn batches_are_told_by_their_first_keys() {
         assert!(is_batches(batch("DATA_MESSAGE", &[]).as_bytes()));
