@@ -255,8 +255,20 @@ impl<R: Read> Messages<R> {
         let keep = if self.control { 0 } else { MAX_LINE as u64 + 1 };
         let start = self.out.len();
         let mut s = self.json.next_string_reader()?;
-        (&mut s).take(keep).read_to_end(&mut self.out)?;
-        io::copy(&mut s, &mut io::sink())?;
+        // (through a buffer on the stack: `read_to_end` zeroes the vector's spare room on
+        // every call, a message's worth of work ten times over)
+        let mut buf = [0u8; 4096];
+        let mut left = keep as usize;
+        loop {
+            match s.read(&mut buf)? {
+                0 => break,
+                n => {
+                    let kept = n.min(left);
+                    self.out.extend_from_slice(&buf[..kept]);
+                    left -= kept;
+                }
+            }
+        }
         match self.out[start..].starts_with(CONTROL) {
             true => self.out.truncate(start),
             false if !self.control => self.out.push(b'\n'),
