@@ -1158,23 +1158,26 @@ fn inflated_whole(inflated: gunzip::Inflate) -> io::Result<Option<Opened>> {
 /// gzipped), inflated whole in its turn and opened as any gzip input inflated whole; a third
 /// layer, or an inner text too large to inflate in memory, is refused.
 fn gzip_inside(inner: gunzip::Inflate) -> io::Result<Option<Opened>> {
-    let refused = |why: &str| {
-        Failure::new(
-            FailureKind::Corrupt,
-            format!("gzip inside gzip {why}, which flowcost does not read: inflate the outer layer (`gunzip -c FILE > FILE.inner.gz`) and give that"),
-        )
-        .into_io()
-    };
     match inner {
         gunzip::Inflate::Whole(t) if gunzip::Inflated::bytes(&t).starts_with(&GZIP_MAGIC) => {
-            Err(refused("inside gzip"))
+            Err(gzip_inside_refused("inside gzip"))
         }
-        gunzip::Inflate::Declined => Err(refused(&format!(
+        gunzip::Inflate::Declined => Err(gzip_inside_refused(&format!(
             "whose inner text is over {} MiB or not read whole",
             INFLATED_MAX >> 20
         ))),
         inner => inflated_whole(inner),
     }
+}
+
+/// The error of a gzip input whose text is gzip again and is not read, for `why`.
+fn gzip_inside_refused(why: &str) -> io::Error {
+    let advice = "inflate the outer layer (`gunzip -c FILE > FILE.inner.gz`) and give that";
+    Failure::new(
+        FailureKind::Corrupt,
+        format!("gzip inside gzip {why}, which flowcost does not read: {advice}"),
+    )
+    .into_io()
 }
 
 /// A reader that is empty, or fails with the error it holds.
@@ -1210,25 +1213,24 @@ fn sniffed(mut reader: Box<dyn BufRead + Send>) -> io::Result<Opened> {
     if reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
         let gz = gunzip::Members::new(reader);
         let mut text = BufReader::with_capacity(256 * 1024, gz);
-        let text: Box<dyn BufRead + Send> = match text.fill_buf() {
+        return match text.fill_buf() {
             // (a Parquet file someone gzipped, too large to inflate whole)
-            Ok(head) if head.starts_with(&PARQUET_MAGIC) => return parquet_of_stream(text),
-            // (inflated whole where the input is small enough: `gzip_inside`)
-            Ok(head) if head.starts_with(&GZIP_MAGIC) => {
-                return Err(Failure::new(
-                    FailureKind::Corrupt,
-                    format!("gzip inside gzip, over {} MiB or piped in, which flowcost does not read: inflate the outer layer (`gunzip -c FILE > FILE.inner.gz`) and give that", WHOLE_GZIP_MAX >> 20),
-                )
-                .into_io())
-            }
+            Ok(head) if head.starts_with(&PARQUET_MAGIC) => parquet_of_stream(text),
+            // (read where the input is inflated whole: `gzip_inside`)
+            Ok(head) if head.starts_with(&GZIP_MAGIC) => Err(gzip_inside_refused(&format!(
+                "over {} MiB or piped in",
+                WHOLE_GZIP_MAX >> 20
+            ))),
             Ok(head) => {
                 refuse_unreadable(&head[..head.len().min(own::HEAD)])?;
-                return text_opened(Box::new(text), Encoding::Gzip);
+                text_opened(Box::new(text), Encoding::Gzip)
             }
             // the first member fails at once: the text is that failure, as it was read
-            Err(e) => Box::new(BufReader::new(FailAfter(Some(e)))),
+            Err(e) => Ok(Opened::Text(
+                Box::new(BufReader::new(FailAfter(Some(e)))),
+                Encoding::Gzip,
+            )),
         };
-        return Ok(Opened::Text(text, Encoding::Gzip));
     }
     text_opened(reader, Encoding::Text)
 }
