@@ -345,6 +345,17 @@ fn a_world_sent_through_cloudwatch_logs_and_firehose_is_the_same_world() {
         v["quality"]["repeats"] = serde_json::Value::Null;
     }
     assert_eq!(c, text);
+    // kept beside the deliveries they came from: a second flow log of every ENI (no id in
+    // their names), set aside, the figures those of the deliveries
+    let (twice, code) =
+        crate::support::analyze_json_code(&["--fields", &header, &all, &w.path(Encoding::Text)]);
+    assert_eq!(code, Some(0));
+    assert_eq!(twice.analysis.classes, w.truth.nat);
+    assert_eq!(twice.analysis.total, w.truth.nat_total);
+    let q = &twice.analysis.quality.lines;
+    // (one copy's records, rejected ones too, set aside)
+    let once = &r.analysis.quality.lines;
+    assert_eq!(q.duplicate_flow_log, once.counted + once.rejected, "{q:?}");
 
     // all of it in one large object, Firehose's decompression on: split among workers too
     let records: Vec<&str> = records.iter().map(|r| r.as_str()).collect();
