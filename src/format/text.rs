@@ -718,7 +718,7 @@ pub fn unwrap_csv(line: &[u8], buf: &mut Vec<u8>) -> bool {
 /// timestamp: `YYYY-MM-DD HH:MM:SS` or with a `T`, then any fraction of a second (dropped:
 /// flow logs count whole seconds), then `Z`, an offset (`+02:00`, `-0530`) or nothing (UTC).
 /// `None` for anything else, an impossible date or time among it.
-pub fn formatted_time(f: &[u8]) -> Option<i64> {
+fn formatted_time(f: &[u8]) -> Option<i64> {
     if f.len() < 19 || f[4] != b'-' || !matches!(f[10], b' ' | b'T') || f[13] != b':' {
         return None;
     }
@@ -1629,10 +1629,8 @@ mod tests {
         assert_eq!((seen.records, seen.bad.len()), (1, 0));
     }
 
-    /// A CSV text (an Athena query's result downloaded: a header of field names with `_`,
-    /// quoted values, an empty one for `-`, CRLF line ends) reads as the space-separated text
-    /// it stands for: the same records, header and malformed lines by number, and the same
-    /// sample of records; a line that is no field list stays malformed, the reason its own.
+    /// A time as a query engine writes it, with a fraction or not, in UTC or at an offset,
+    /// reads as its epoch seconds; anything short of a whole such time, or impossible, does not.
     #[test]
     fn formatted_times_read_as_epoch_seconds() {
         let t = 1_788_221_100; // 2026-09-01T00:05:00Z
@@ -1664,6 +1662,11 @@ mod tests {
         }
     }
 
+    /// A CSV text (an Athena query's result downloaded: a header of field names with `_`,
+    /// quoted values, an empty one for `-`, CRLF line ends) reads as the space-separated text
+    /// it stands for: the same records, header and malformed lines by number, and the same
+    /// sample of records, also with the times formatted as a query engine writes them; a line
+    /// that is no field list stays malformed, the reason its own.
     #[test]
     fn comma_separated_text_reads_as_its_fields() {
         let mut text = String::from(
