@@ -1029,6 +1029,16 @@ fn archive_kind(head: &[u8]) -> Option<&'static str> {
     (head.get(257..262) == Some(b"ustar")).then_some("a tar archive")
 }
 
+/// A table written by Athena's UNLOAD or Spark in a format flowcost does not read, by its
+/// magic: ORC (`ORC`) or an Avro data file (`Obj` and version 1). (No flow-log text starts so.)
+fn table_kind(head: &[u8]) -> Option<&'static str> {
+    match head {
+        [b'O', b'R', b'C', ..] => Some("an ORC file"),
+        [b'O', b'b', b'j', 1, ..] => Some("an Avro data file"),
+        _ => None,
+    }
+}
+
 /// A text in UTF-16 (as some editors and spreadsheet exports save it), by its byte order
 /// mark or, without one, by the zero byte beside each ASCII byte of its first 64 bytes:
 /// which byte order, for the error that makes such an input fail rather than be read as
@@ -1057,18 +1067,23 @@ fn utf16_kind(head: &[u8]) -> Option<&'static str> {
 }
 
 /// The error of an input flowcost does not read, by its first bytes: an archive or a
-/// compression ([`archive_kind`]), or a text in UTF-16 ([`utf16_kind`]).
+/// compression ([`archive_kind`]), a text in UTF-16 ([`utf16_kind`]), or a table in a columnar
+/// format other than Parquet ([`table_kind`]).
 fn refuse_unreadable(head: &[u8]) -> io::Result<()> {
-    let (kind, advice) = match (archive_kind(head), utf16_kind(head)) {
-        (Some(kind), _) => (
+    let (kind, advice) = match (archive_kind(head), utf16_kind(head), table_kind(head)) {
+        (Some(kind), _, _) => (
             kind,
             "extract its files and give those (flow-log text, gzip or Parquet)",
         ),
-        (None, Some(kind)) => (
+        (None, Some(kind), _) => (
             kind,
             "convert it to UTF-8 (`iconv -f UTF-16 -t UTF-8`) and give that",
         ),
-        (None, None) => return Ok(()),
+        (None, None, Some(kind)) => (
+            kind,
+            "write the table as Parquet or CSV instead (Athena's UNLOAD and Spark write both) and give that",
+        ),
+        (None, None, None) => return Ok(()),
     };
     Err(Failure::new(
         FailureKind::Corrupt,
@@ -1595,6 +1610,40 @@ mod tests {
             .to_string()
             .starts_with("a ZIP archive, which flowcost does not read"));
         assert!(is_archive_name(Path::new("x/logs.ZIP")) && !is_archive_name(Path::new("a.gz")));
+    }
+
+    /// Tables Athena's UNLOAD or Spark write as ORC or Avro (files without an extension, in
+    /// Athena's case, so read inside folders) are failed inputs saying what to write instead.
+    #[test]
+    fn orc_and_avro_tables_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        for (head, kind) in [
+            (&b"ORC\x0a\x03\x08\x01\x12"[..], "an ORC file"),
+            (b"Obj\x01\x04\x14avro.codec", "an Avro data file"),
+        ] {
+            assert_eq!(table_kind(head), Some(kind));
+            let e = open(
+                &file_written(dir.path(), "20260901_000000_00001", head),
+                |_| {},
+            )
+            .err()
+            .expect("refused");
+            assert_eq!(FailureKind::of(&e), FailureKind::Corrupt);
+            let said = e.to_string();
+            assert!(
+                said.starts_with(&format!("{kind}, which flowcost does not read")),
+                "{said}"
+            );
+            assert!(said.contains("Parquet or CSV"), "{said}");
+        }
+        for text in [
+            &b"version account-id"[..],
+            b"2 123 eni-1",
+            b"Objective",
+            b"ORACLE",
+        ] {
+            assert_eq!(table_kind(text), None);
+        }
     }
 
     #[test]
