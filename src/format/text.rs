@@ -657,28 +657,120 @@ pub fn parse_status(tok: &[u8]) -> Result<LogStatus, Malformed> {
 enum Json {
     /// A CloudWatch Logs event: its `message` is now in the buffer.
     Message,
+    /// A record as an object of its fields (an Athena `UNLOAD` or a Spark table written as
+    /// JSON): its values are now in the buffer, its names in the other.
+    Record,
     /// A JSON object without `message`.
     NoMessage,
     /// Not JSON at all.
     Other,
 }
 
-/// Pull the `message` out of a CloudWatch-style JSON line into `buf`.
-fn unwrap_json(line: &[u8], buf: &mut Vec<u8>) -> Json {
-    #[derive(serde::Deserialize)]
-    struct Wrapped<'a> {
-        #[serde(borrow)]
-        message: Option<std::borrow::Cow<'a, str>>,
-    }
-    match serde_json::from_slice::<Wrapped>(line) {
-        Ok(Wrapped { message: Some(m) }) => {
-            buf.clear();
-            buf.extend_from_slice(m.as_bytes());
-            Json::Message
+/// A JSON object's members in their order, keys and values as they are written (a key with
+/// an escape in it makes the object none of these).
+struct Members<'a>(smallvec::SmallVec<[(&'a str, &'a serde_json::value::RawValue); 32]>);
+
+impl<'de> serde::Deserialize<'de> for Members<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut members = smallvec::SmallVec::new();
+                while let Some(kv) = m.next_entry()? {
+                    members.push(kv);
+                }
+                Ok(Members(members))
+            }
         }
-        Ok(Wrapped { message: None }) => Json::NoMessage,
-        Err(_) => Json::Other,
+        d.deserialize_map(Visitor)
     }
+}
+
+/// Pull the `message` out of a CloudWatch-style JSON line into `buf`; or, for an object of
+/// flow-log fields, their values into `buf` and their names into `names` ([`json_record`];
+/// `last`: the names of the last such object, whose fields were found flow-log fields).
+fn unwrap_json(line: &[u8], buf: &mut Vec<u8>, names: &mut Vec<u8>, last: &[u8]) -> Json {
+    let Ok(Members(members)) = serde_json::from_slice::<Members>(line) else {
+        return Json::Other;
+    };
+    let message = members.iter().find(|(k, _)| *k == "message");
+    if let Some((_, m)) = message {
+        return match serde_json::from_str::<std::borrow::Cow<str>>(m.get()) {
+            Ok(m) => {
+                buf.clear();
+                buf.extend_from_slice(m.as_bytes());
+                Json::Message
+            }
+            Err(_) => Json::NoMessage,
+        };
+    }
+    match json_record(&members, buf, names, last) {
+        true => Json::Record,
+        false => Json::NoMessage,
+    }
+}
+
+/// The fewest keys of an object that must name flow-log fields for it to be read as a record.
+const JSON_RECORD_FIELDS: usize = 3;
+
+/// An object of a record's fields (`{"version": 2, "interface_id": "eni-…", "srcaddr": …}`,
+/// names with `_` or `-`, in any order) written into `buf` as the line of its values and into
+/// `names` as the header naming them: a number as it is written, a string as it is (a time
+/// written as a date and a time of day as its seconds, [`formatted_time`]), `null` or `""` as
+/// `-`. `false` where fewer than [`JSON_RECORD_FIELDS`] keys name flow-log fields (not looked
+/// at again where the names are `last`'s), or a value is none a field can hold (a list, an
+/// object, a boolean, a string with a space).
+fn json_record(
+    members: &[(&str, &serde_json::value::RawValue)],
+    buf: &mut Vec<u8>,
+    names: &mut Vec<u8>,
+    last: &[u8],
+) -> bool {
+    buf.clear();
+    names.clear();
+    for (i, (key, value)) in members.iter().enumerate() {
+        if key.is_empty() || key.bytes().any(|b| b.is_ascii_whitespace()) {
+            return false;
+        }
+        if i > 0 {
+            buf.push(b' ');
+            names.push(b' ');
+        }
+        names.extend_from_slice(key.as_bytes());
+        let raw = value.get();
+        match raw.as_bytes() {
+            b"null" | br#""""# => buf.push(b'-'),
+            [b'"', ..] => {
+                // (borrowed where it holds no escape: serde makes every `Cow` an owned copy)
+                let s = match serde_json::from_str::<&str>(raw) {
+                    Ok(s) => std::borrow::Cow::Borrowed(s),
+                    Err(_) => match serde_json::from_str::<String>(raw) {
+                        Ok(s) => std::borrow::Cow::Owned(s),
+                        Err(_) => return false,
+                    },
+                };
+                match formatted_time(s.as_bytes()) {
+                    Some(t) => buf.extend_from_slice(t.to_string().as_bytes()),
+                    None if s.bytes().any(|b| b.is_ascii_whitespace()) => return false,
+                    None => buf.extend_from_slice(s.as_bytes()),
+                }
+            }
+            [b'-' | b'0'..=b'9', ..] => buf.extend_from_slice(raw.as_bytes()),
+            _ => return false,
+        }
+    }
+    *names == last
+        || (members.iter())
+            .filter(|(k, _)| fields::is_known(&fields::normalise(k)))
+            .count()
+            >= JSON_RECORD_FIELDS
 }
 
 /// A line of comma-separated values (an Athena query's result downloaded as CSV, a
@@ -794,6 +886,9 @@ pub struct Decoder {
     pub layout_changes: u64,
     /// A JSON line's message, or a CSV line as the line it stands for ([`unwrap_csv`]).
     json: Vec<u8>,
+    /// The names of the last JSON record's fields ([`Json::Record`]), and room for the next's.
+    json_names: Vec<u8>,
+    names: Vec<u8>,
     /// The token spans of the line being parsed (kept, not zeroed for every line).
     spans: Box<Spans>,
     /// The addresses read from the lines so far, by their text.
@@ -810,6 +905,8 @@ impl Decoder {
             lines: 0,
             layout_changes: 0,
             json: Vec::new(),
+            json_names: Vec::new(),
+            names: Vec::new(),
             spans: Box::new([(0, 0); MAX_TOKENS]),
             ips: AddrCache::new(),
             flows: false,
@@ -863,9 +960,12 @@ impl Decoder {
             // next JSON line overwrites: it goes on alone, after the lines before it)
             batch.flush(sink);
             let mut json = std::mem::take(&mut self.json);
-            let kind = unwrap_json(line, &mut json);
+            let kind = unwrap_json(line, &mut json, &mut self.names, &self.json_names);
+            if let Json::Record = kind {
+                self.json_layout(sink);
+            }
             match kind {
-                Json::Message => {
+                Json::Message | Json::Record => {
                     let mut one = Batch::<1>::new();
                     self.parse(&json, None, sink, &mut one);
                     one.flush(sink);
@@ -884,6 +984,22 @@ impl Decoder {
             None if line.first() == Some(&b'{') => self.parse(line, None, sink, batch),
             None => self.parse(line, split, sink, batch),
         }
+    }
+
+    /// The layout of a JSON record's fields, whose names [`unwrap_json`] left in `names`: in
+    /// force from this record on where it is not already (an object names its own fields, so
+    /// this is no header line, and no change of the layout a header would be counted as).
+    #[cold]
+    fn json_layout<S: Sink>(&mut self, sink: &mut S) {
+        if self.names == self.json_names {
+            return;
+        }
+        std::mem::swap(&mut self.names, &mut self.json_names);
+        let names = tokens(&self.json_names)
+            .map(|t| fields::normalise(&String::from_utf8_lossy(t)))
+            .collect();
+        self.layout = Layout::new(names).projected(self.layout.keep);
+        sink.layout(self.layout.names.len());
     }
 
     /// Parse one line (`split`: as in [`Decoder::line`]): a record joins `batch`; anything
@@ -1627,6 +1743,110 @@ mod tests {
             "\u{feff}2 1 eni-1 10.0.0.1 52.216.8.1 1 443 6 1 10 1788220800 1788220860 ACCEPT OK";
         decode(line.as_bytes(), &v2(), &mut seen).unwrap();
         assert_eq!((seen.records, seen.bad.len()), (1, 0));
+    }
+
+    /// Records as objects of their fields, one a line (Athena's `UNLOAD` or a Spark table
+    /// written as JSON: names with `_`, numbers as numbers, `null` for `-`, keys in any order,
+    /// a null field left out as Spark leaves it out, times formatted): the records of the text
+    /// they stand for, and its malformed lines' reasons; an object that is no record (too few
+    /// flow-log fields, a value no field holds) stays malformed as a JSON line without message.
+    #[test]
+    fn json_records_read_as_their_fields() {
+        let mut text = String::from(
+            "version interface-id srcaddr dstaddr srcport dstport protocol bytes start end action log-status\n",
+        );
+        for i in 0..300u64 {
+            let dst = match i % 7 {
+                0 => "-".to_string(),
+                _ => format!("52.216.8.{}", i % 250),
+            };
+            let bytes = match i % 97 {
+                5 => "x".to_string(),
+                _ => (100 + i * 13).to_string(),
+            };
+            let t = 1788220800 + i;
+            text += &format!(
+                "5 eni-{} 10.0.0.{} {dst} {} 443 6 {bytes} {t} {} ACCEPT OK\n",
+                i % 3,
+                i % 9,
+                30000 + i,
+                t + 60
+            );
+        }
+        let mut lines = text.lines();
+        let names: Vec<String> = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .map(|n| n.replace('-', "_"))
+            .collect();
+        let mut json = String::new();
+        for (n, line) in lines.enumerate() {
+            let mut pairs: Vec<(String, serde_json::Value)> = (names.iter().zip(line.split(' ')))
+                .map(|(k, v)| {
+                    let v = match (v, v.parse::<u64>()) {
+                        ("-", _) => serde_json::Value::Null,
+                        (_, Ok(x)) if k == "start" && n % 4 == 1 => {
+                            serde_json::Value::String(crate::time::format_instant(x as i64))
+                        }
+                        (_, Ok(x)) => x.into(),
+                        (v, Err(_)) => v.into(),
+                    };
+                    (k.clone(), v)
+                })
+                .collect();
+            if n % 3 == 0 {
+                pairs.reverse();
+            }
+            if n % 5 == 0 {
+                pairs.retain(|(_, v)| !v.is_null());
+            }
+            let fields: Vec<String> = (pairs.iter())
+                .map(|(k, v)| format!("{}:{}", serde_json::Value::from(k.as_str()), v))
+                .collect();
+            json += &format!("{{{}}}\n", fields.join(","));
+        }
+        let kept = |t: &str| -> Vec<String> {
+            let mut e = Events::default();
+            decode(t.as_bytes(), &v2(), &mut e).unwrap();
+            (e.seen.into_iter())
+                .filter(|e| !e.starts_with("layout") && e != "header")
+                .map(|e| match e.split_once(": ") {
+                    Some((n, why)) if n.parse::<u64>().is_ok() => why.to_string(),
+                    _ => e,
+                })
+                .collect()
+        };
+        let plain = kept(&text);
+        assert_eq!(kept(&json), plain);
+        assert!(plain.iter().filter(|e| e.contains("not a number")).count() >= 3);
+        // what is no record
+        let (mut buf, mut names) = (Vec::new(), Vec::new());
+        for line in [
+            r#"{"a": 1, "b": 2, "version": 2}"#,
+            r#"{"version": 2, "srcaddr": "10.0.0.1", "dstaddr": [1]}"#,
+            r#"{"version": 2, "srcaddr": "10.0.0.1", "dstaddr": "a b"}"#,
+            r#"{"version": 2, "srcaddr": "10.0.0.1", "dstaddr": true}"#,
+            r#"{"version": 2, "srcaddr": "10.0.0.1", "dst addr": 1, "bytes": 3}"#,
+            r#"{"version": 2, "srcaddr": "10.0.0.1", "dstaddr": 1, "bytes": tru}"#,
+            r#"{"v\u0065rsion": 2, "srcaddr": "10.0.0.1", "dstaddr": 1}"#,
+            r#"{"message": 7}"#,
+        ] {
+            assert!(
+                matches!(
+                    unwrap_json(line.as_bytes(), &mut buf, &mut names, b""),
+                    Json::NoMessage | Json::Other
+                ),
+                "{line}"
+            );
+            let mut e = Events::default();
+            decode(line.as_bytes(), &v2(), &mut e).unwrap();
+            assert!(
+                e.seen.iter().any(|s| s.contains("1: ")),
+                "{line}: {:?}",
+                e.seen
+            );
+        }
     }
 
     /// A time as a query engine writes it, with a fraction or not, in UTC or at an offset,

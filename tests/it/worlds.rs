@@ -265,6 +265,70 @@ fn a_world_downloaded_as_csv_is_the_same_world() {
     }
 }
 
+/// The world's text deliveries as Athena's `UNLOAD … WITH (format = 'JSON')` writes a table
+/// of them (an object a record, names with `_`, numbers as numbers, `null` for `-`; a file
+/// without an extension), and as Spark writes it (null fields left out, times formatted):
+/// the truth, whole and split into chunks. (Until 2026-12-05 every line was malformed, a JSON
+/// line without a message, exit 3.)
+#[test]
+fn a_world_unloaded_as_json_is_the_same_world() {
+    let w = world(&spec(11, FieldSet::V5), &[Encoding::Text]);
+    let from = std::path::PathBuf::from(w.path(Encoding::Text));
+    let (mut athena, mut spark) = (String::new(), String::new());
+    for f in crate::support::files_under(&from) {
+        let text = std::fs::read_to_string(f).unwrap();
+        let mut lines = text.lines();
+        let names: Vec<String> = (lines.next().unwrap().split(' '))
+            .map(|n| n.replace('-', "_"))
+            .collect();
+        for line in lines {
+            let mut a = serde_json::Map::new();
+            let mut s = serde_json::Map::new();
+            for (k, v) in names.iter().zip(line.split(' ')) {
+                let value = match (v, v.parse::<u64>()) {
+                    ("-", _) => serde_json::Value::Null,
+                    (_, Ok(n)) => n.into(),
+                    (v, Err(_)) => v.into(),
+                };
+                if !value.is_null() {
+                    let spark = match (k.as_str(), v.parse::<i64>()) {
+                        ("start" | "end", Ok(t)) => flowcost::time::format_instant(t)
+                            .replace('Z', ".000Z")
+                            .into(),
+                        _ => value.clone(),
+                    };
+                    s.insert(k.clone(), spark);
+                }
+                a.insert(k.clone(), value);
+            }
+            athena += &(serde_json::Value::Object(a).to_string() + "\n");
+            spark += &(serde_json::Value::Object(s).to_string() + "\n");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let text = comparable(&analyze_json(&[&w.path(Encoding::Text)]));
+    for (name, body) in [
+        ("20260901_000000_00001_athena", athena),
+        ("part-00000-spark.json", spark),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        let path = path.display().to_string();
+        for args in [
+            vec![&*path],
+            vec![&*path, "--chunk-size", "65536", "-j", "2"],
+        ] {
+            let r = analyze_json(&args);
+            check_against_truth(&r, &w.truth, &format!("{name} {args:?}"));
+            let mut c = comparable(&r);
+            c["quality"]["repeats"] = serde_json::Value::Null;
+            let mut t = text.clone();
+            t["quality"]["repeats"] = serde_json::Value::Null;
+            assert_eq!(c, t, "{name} {args:?}");
+        }
+    }
+}
+
 /// A batch of CloudWatch Logs subscription data holding `lines` as its events' messages.
 fn subscription_batch(kind: &str, lines: &[&str]) -> String {
     let events: Vec<serde_json::Value> = (lines.iter().enumerate())
