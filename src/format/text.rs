@@ -766,11 +766,12 @@ fn json_record(
             _ => return false,
         }
     }
-    *names == last
-        || (members.iter())
-            .filter(|(k, _)| fields::is_known(&fields::normalise(k)))
-            .count()
-            >= JSON_RECORD_FIELDS
+    !members.is_empty()
+        && (*names == last
+            || (members.iter())
+                .filter(|(k, _)| fields::is_known(&fields::normalise(k)))
+                .count()
+                >= JSON_RECORD_FIELDS)
 }
 
 /// A line of comma-separated values (an Athena query's result downloaded as CSV, a
@@ -1831,6 +1832,7 @@ mod tests {
             r#"{"version": 2, "srcaddr": "10.0.0.1", "dstaddr": 1, "bytes": tru}"#,
             r#"{"v\u0065rsion": 2, "srcaddr": "10.0.0.1", "dstaddr": 1}"#,
             r#"{"message": 7}"#,
+            "{}",
         ] {
             assert!(
                 matches!(
