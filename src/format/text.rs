@@ -1746,17 +1746,13 @@ mod tests {
         assert_eq!((seen.records, seen.bad.len()), (1, 0));
     }
 
-    /// Records as objects of their fields, one a line (Athena's `UNLOAD` or a Spark table
-    /// written as JSON: names with `_`, numbers as numbers, `null` for `-`, keys in any order,
-    /// a null field left out as Spark leaves it out, times formatted): the records of the text
-    /// they stand for, and its malformed lines' reasons; an object that is no record (too few
-    /// flow-log fields, a value no field holds) stays malformed as a JSON line without message.
-    #[test]
-    fn json_records_read_as_their_fields() {
+    /// A header and `n` records of the v2 fields but `packets`: a `-` destination now and
+    /// then, and now and then bytes that are no number (a malformed line).
+    fn v2_text_with_bad_bytes(n: u64) -> String {
         let mut text = String::from(
             "version interface-id srcaddr dstaddr srcport dstport protocol bytes start end action log-status\n",
         );
-        for i in 0..300u64 {
+        for i in 0..n {
             let dst = match i % 7 {
                 0 => "-".to_string(),
                 _ => format!("52.216.8.{}", i % 250),
@@ -1774,6 +1770,17 @@ mod tests {
                 t + 60
             );
         }
+        text
+    }
+
+    /// Records as objects of their fields, one a line (Athena's `UNLOAD` or a Spark table
+    /// written as JSON: names with `_`, numbers as numbers, `null` for `-`, keys in any order,
+    /// a null field left out as Spark leaves it out, times formatted): the records of the text
+    /// they stand for, and its malformed lines' reasons; an object that is no record (too few
+    /// flow-log fields, a value no field holds) stays malformed as a JSON line without message.
+    #[test]
+    fn json_records_read_as_their_fields() {
+        let text = v2_text_with_bad_bytes(300);
         let mut lines = text.lines();
         let names: Vec<String> = lines
             .next()
@@ -1891,27 +1898,7 @@ mod tests {
     /// that is no field list stays malformed, the reason its own.
     #[test]
     fn comma_separated_text_reads_as_its_fields() {
-        let mut text = String::from(
-            "version interface-id srcaddr dstaddr srcport dstport protocol bytes start end action log-status\n",
-        );
-        for i in 0..600u64 {
-            let dst = match i % 7 {
-                0 => "-".to_string(),
-                _ => format!("52.216.8.{}", i % 250),
-            };
-            let bytes = match i % 97 {
-                5 => "x".to_string(),
-                _ => (100 + i * 13).to_string(),
-            };
-            let t = 1788220800 + i;
-            text += &format!(
-                "5 eni-{} 10.0.0.{} {dst} {} 443 6 {bytes} {t} {} ACCEPT OK\n",
-                i % 3,
-                i % 9,
-                30000 + i,
-                t + 60
-            );
-        }
+        let text = v2_text_with_bad_bytes(600);
         let csv: String = (text.lines().enumerate())
             .map(|(n, l)| {
                 let fields = l.split(' ').map(|f| match (n, f) {
