@@ -702,18 +702,29 @@ fn unwrap_json(line: &[u8], buf: &mut Vec<u8>, names: &mut Vec<u8>, last: &[u8])
     };
     let message = members.iter().find(|(k, _)| *k == "message");
     if let Some((_, m)) = message {
-        return match serde_json::from_str::<std::borrow::Cow<str>>(m.get()) {
-            Ok(m) => {
+        return match json_str(m) {
+            Some(m) => {
                 buf.clear();
                 buf.extend_from_slice(m.as_bytes());
                 Json::Message
             }
-            Err(_) => Json::NoMessage,
+            None => Json::NoMessage,
         };
     }
     match json_record(&members, buf, names, last) {
         true => Json::Record,
         false => Json::NoMessage,
+    }
+}
+
+/// A JSON value that is a string, unescaped: borrowed where it holds no escape (serde makes
+/// every `Cow` it fills an owned copy); `None` for any other value.
+fn json_str(raw: &serde_json::value::RawValue) -> Option<std::borrow::Cow<'_, str>> {
+    match serde_json::from_str::<&str>(raw.get()) {
+        Ok(s) => Some(std::borrow::Cow::Borrowed(s)),
+        Err(_) => serde_json::from_str::<String>(raw.get())
+            .ok()
+            .map(std::borrow::Cow::Owned),
     }
 }
 
@@ -748,13 +759,8 @@ fn json_record(
         match raw.as_bytes() {
             b"null" | br#""""# => buf.push(b'-'),
             [b'"', ..] => {
-                // (borrowed where it holds no escape: serde makes every `Cow` an owned copy)
-                let s = match serde_json::from_str::<&str>(raw) {
-                    Ok(s) => std::borrow::Cow::Borrowed(s),
-                    Err(_) => match serde_json::from_str::<String>(raw) {
-                        Ok(s) => std::borrow::Cow::Owned(s),
-                        Err(_) => return false,
-                    },
+                let Some(s) = json_str(value) else {
+                    return false;
                 };
                 match formatted_time(s.as_bytes()) {
                     Some(t) => buf.extend_from_slice(t.to_string().as_bytes()),

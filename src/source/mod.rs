@@ -1148,8 +1148,9 @@ fn inflated_whole(inflated: gunzip::Inflate) -> io::Result<Option<Opened>> {
             if head.starts_with(&GZIP_MAGIC) {
                 return gzip_inside(gunzip::inflate_slice(head, INFLATED_MAX));
             }
-            refuse_unreadable(&head[..head.len().min(own::HEAD)])?;
-            match cwl::is_batches(&head[..head.len().min(own::HEAD)]) {
+            let first = &head[..head.len().min(own::HEAD)];
+            refuse_unreadable(first)?;
+            match cwl::is_batches(first) {
                 true => Some(batches(Box::new(text), Encoding::Gzip)),
                 false => Some(Opened::Memory(text, Encoding::Gzip)),
             }
