@@ -19,12 +19,14 @@
 //!   JSON ends early), after the lines of the events before; an error of the stream underneath
 //!   (a damaged gzip member, a download cut short) comes out as it went in, so the source and
 //!   the engine treat it as they treat it in any text.
+//!
+//! The JSON is read by a streaming reader written for this one shape ([`Json`]): strict
+//! (RFC 8259: UTF-8, no control character in a string, escapes and surrogate pairs checked,
+//! numbers by the grammar, nesting at most [`MAX_DEPTH`] deep), a message's bytes found a
+//! stretch at a time between quotes and escapes and copied once. A general streaming JSON
+//! reader took 4.6 times the CPU a record of the same records as gzip text (BENCHMARKS.md).
 
 use std::io::{self, Read};
-use std::sync::{Arc, Mutex};
-
-use struson::reader::{JsonReader, JsonStreamReader, ReaderError, ReaderSettings, ValueType};
-use struson::reader::{JsonSyntaxError, SyntaxErrorKind};
 
 use super::{Failure, FailureKind};
 use crate::format::text::MAX_LINE;
@@ -47,14 +49,19 @@ const CONTROL: &[u8] = b"CWL CONTROL MESSAGE";
 /// The lines read ahead at most before they are handed on (more once one long message is).
 const AHEAD: usize = 64 * 1024;
 
+/// The deepest a value read past may nest (arrays and objects inside a batch's values).
+pub const MAX_DEPTH: usize = 128;
+
 /// The messages of the subscription batches read from `R`, one a line (see the module).
 pub struct Messages<R: Read> {
-    json: JsonStreamReader<Caught<R>>,
-    /// The error of the stream underneath, if it failed (the JSON reader keeps only its text).
-    caught: Arc<Mutex<Option<io::Error>>>,
+    json: Json<R>,
     at: At,
+    /// No member of the object or list being read (a batch's keys, its events) read yet.
+    first: bool,
     /// The batch being read is a control message: its events are no records.
     control: bool,
+    /// A key, or a batch's type, as read (the first few bytes: longer ones name nothing read).
+    key: Vec<u8>,
     /// Lines read and not yet handed on, from `pos`.
     out: Vec<u8>,
     pos: usize,
@@ -67,9 +74,7 @@ pub struct Messages<R: Read> {
 /// Where in the batches the reader stands.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum At {
-    /// Before the first batch.
-    Start,
-    /// Between two batches.
+    /// Before the first batch, or between two.
     Between,
     /// Among a batch's keys.
     Keys,
@@ -79,49 +84,19 @@ enum At {
     Done,
 }
 
-/// What stopped the batches, before it is told as an I/O error ([`Messages::told`]).
+/// What stopped the batches.
+#[derive(Debug)]
 enum Stop {
-    Json(ReaderError),
-    /// A message's string reader's error.
+    /// The JSON ended inside a value.
+    Cut,
+    /// Bytes that are not JSON, or not batches: why, and where.
+    Bad(String),
+    /// The stream's own error, told as it came.
     Io(io::Error),
-    /// The error to tell, as it is.
-    Told(io::Error),
-}
-
-impl From<ReaderError> for Stop {
-    fn from(e: ReaderError) -> Stop {
-        Stop::Json(e)
-    }
-}
-
-impl From<io::Error> for Stop {
-    fn from(e: io::Error) -> Stop {
-        Stop::Io(e)
-    }
-}
-
-/// The stream underneath, its error kept aside for [`Messages::told`] where it fails.
-struct Caught<R> {
-    inner: R,
-    caught: Arc<Mutex<Option<io::Error>>>,
-}
-
-impl<R: Read> Read for Caught<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.inner.read(buf) {
-            Err(e) if e.kind() != io::ErrorKind::Interrupted => {
-                let text = e.to_string();
-                if let Ok(mut slot) = self.caught.lock() {
-                    slot.get_or_insert(e);
-                }
-                Err(io::Error::other(text))
-            }
-            other => other,
-        }
-    }
 }
 
 /// A key of a batch or of an event that the reader looks at.
+#[derive(PartialEq, Eq)]
 enum Key {
     MessageType,
     LogEvents,
@@ -129,23 +104,17 @@ enum Key {
     Other,
 }
 
+/// The bytes a key or a batch's type is compared by (the names read are shorter).
+const KEY_BYTES: usize = 16;
+
 impl<R: Read> Messages<R> {
     pub fn new(r: R) -> Messages<R> {
-        let settings = ReaderSettings {
-            allow_multiple_top_level: true,
-            track_path: true,
-            ..Default::default()
-        };
-        let caught = Arc::new(Mutex::new(None));
-        let r = Caught {
-            inner: r,
-            caught: Arc::clone(&caught),
-        };
         Messages {
-            json: JsonStreamReader::new_custom(r, settings),
-            caught,
-            at: At::Start,
+            json: Json::new(r),
+            at: At::Between,
+            first: true,
             control: false,
+            key: Vec::with_capacity(KEY_BYTES),
             out: Vec::new(),
             pos: 0,
             failed: None,
@@ -153,36 +122,21 @@ impl<R: Read> Messages<R> {
         }
     }
 
-    /// The next key of the object being read.
-    fn key(&mut self) -> Result<Key, ReaderError> {
-        Ok(match self.json.next_name()? {
-            "messageType" => Key::MessageType,
-            "logEvents" => Key::LogEvents,
-            "message" => Key::Message,
-            _ => Key::Other,
-        })
-    }
-
     /// Read on until a line is out or the state changes.
     fn step(&mut self) -> Result<(), Stop> {
         match self.at {
-            At::Start | At::Between => {
-                if self.at == At::Between && !self.json.has_next()? {
-                    self.at = At::Done;
-                    return Ok(());
+            At::Between => match self.json.next_token()? {
+                None => self.at = At::Done,
+                Some(b'{') => {
+                    self.json.bump();
+                    (self.control, self.first, self.at) = (false, true, At::Keys);
                 }
-                if self.json.peek()? != ValueType::Object {
-                    return Err(Stop::Told(not_batches("a batch is not a JSON object")));
-                }
-                self.json.begin_object()?;
-                self.control = false;
-                self.at = At::Keys;
-            }
+                Some(_) => return Err(self.json.bad("a batch is not a JSON object")),
+            },
             At::Keys => self.keys()?,
             At::Events => {
-                if !self.json.has_next()? {
-                    self.json.end_array()?;
-                    self.at = At::Keys;
+                if !self.json.more_members(b']', &mut self.first)? {
+                    (self.at, self.first) = (At::Keys, false);
                     return Ok(());
                 }
                 self.event()?;
@@ -192,49 +146,60 @@ impl<R: Read> Messages<R> {
         Ok(())
     }
 
+    /// The next key of the object being read, its `:` read past.
+    fn key(&mut self) -> Result<Key, Stop> {
+        self.json.key(&mut self.key)?;
+        Ok(match self.key.as_slice() {
+            b"messageType" => Key::MessageType,
+            b"logEvents" => Key::LogEvents,
+            b"message" => Key::Message,
+            _ => Key::Other,
+        })
+    }
+
     /// A batch's keys up to its events, or to its end.
     fn keys(&mut self) -> Result<(), Stop> {
-        while self.json.has_next()? {
-            match (self.key()?, self.json.peek()?) {
-                (Key::MessageType, ValueType::String) => {
-                    self.control = self.json.next_str()? == "CONTROL_MESSAGE";
+        while self.json.more_members(b'}', &mut self.first)? {
+            match (self.key()?, self.json.next_token()?) {
+                (Key::MessageType, Some(b'"')) => {
+                    self.json.bump();
+                    let kept = self.json.string(&mut self.key, KEY_BYTES)?;
+                    self.control = kept && self.key == b"CONTROL_MESSAGE";
                 }
-                (Key::LogEvents, ValueType::Array) => {
-                    self.json.begin_array()?;
-                    self.at = At::Events;
+                (Key::LogEvents, Some(b'[')) => {
+                    self.json.bump();
+                    (self.at, self.first) = (At::Events, true);
                     return Ok(());
                 }
-                (Key::LogEvents, _) => {
-                    return Err(Stop::Told(not_batches("a batch's logEvents is not a list")))
+                (Key::LogEvents, Some(_)) => {
+                    return Err(self.json.bad("a batch's logEvents is not a list"))
                 }
                 _ => self.json.skip_value()?,
             }
         }
-        self.json.end_object()?;
         self.at = At::Between;
         Ok(())
     }
 
     /// One event: its message as a line (not in a control batch), or `{}` where it has none.
     fn event(&mut self) -> Result<(), Stop> {
-        if self.json.peek()? != ValueType::Object {
+        if self.json.next_token()? != Some(b'{') {
             self.json.skip_value()?;
             self.no_message();
             return Ok(());
         }
-        self.json.begin_object()?;
-        let mut found = false;
-        while self.json.has_next()? {
-            let key = self.key()?;
-            match (key, self.json.peek()?) {
-                (Key::Message, ValueType::String) if !found => {
+        self.json.bump();
+        let (mut first, mut found) = (true, false);
+        while self.json.more_members(b'}', &mut first)? {
+            match (self.key()?, self.json.next_token()?) {
+                (Key::Message, Some(b'"')) if !found => {
+                    self.json.bump();
                     found = true;
                     self.message()?;
                 }
                 _ => self.json.skip_value()?,
             }
         }
-        self.json.end_object()?;
         if !found {
             self.no_message();
         }
@@ -248,33 +213,35 @@ impl<R: Read> Messages<R> {
         }
     }
 
-    /// The message string next: up to `MAX_LINE + 1` of its bytes and a newline (the rest
-    /// read past); nothing in a control batch, nor for a control message in any batch (a
-    /// batch's keys may come in any order, its type after its events).
+    /// The message string next (its opening quote read): up to `MAX_LINE + 1` of its bytes and
+    /// a newline (the rest read past); nothing in a control batch, nor for a control message
+    /// in any batch (a batch's keys may come in any order, its type after its events).
     fn message(&mut self) -> Result<(), Stop> {
-        let keep = if self.control { 0 } else { MAX_LINE as u64 + 1 };
+        let keep = if self.control { 0 } else { MAX_LINE + 1 };
         let start = self.out.len();
-        let mut s = self.json.next_string_reader()?;
-        // (through a buffer on the stack: `read_to_end` zeroes the vector's spare room on
-        // every call, a message's worth of work ten times over)
-        let mut buf = [0u8; 4096];
-        let mut left = keep as usize;
-        loop {
-            match s.read(&mut buf)? {
-                0 => break,
-                n => {
-                    let kept = n.min(left);
-                    self.out.extend_from_slice(&buf[..kept]);
-                    left -= kept;
-                }
-            }
-        }
+        self.json.string_onto(&mut self.out, keep)?;
         match self.out[start..].starts_with(CONTROL) {
             true => self.out.truncate(start),
             false if !self.control => self.out.push(b'\n'),
             false => {}
         }
         Ok(())
+    }
+
+    /// The error that stopped the batches: the stream's own as it came, else what the JSON is.
+    fn told(&self, stop: Stop) -> io::Error {
+        match stop {
+            Stop::Io(e) => e,
+            Stop::Cut => Failure::new(
+                FailureKind::CutShort,
+                format!(
+                    "CloudWatch Logs subscription batches cut short: the JSON ends early, at byte {}",
+                    self.json.end_offset()
+                ),
+            )
+            .into_io(),
+            Stop::Bad(why) => not_batches(&why),
+        }
     }
 }
 
@@ -309,40 +276,6 @@ impl<R: Read> Read for Messages<R> {
     }
 }
 
-impl<R: Read> Messages<R> {
-    /// The error that stopped the batches: the stream's own as it came, else what the JSON is.
-    fn told(&self, stop: Stop) -> io::Error {
-        if let Some(e) = self.caught.lock().ok().and_then(|mut slot| slot.take()) {
-            return e;
-        }
-        let syntax = match stop {
-            Stop::Json(ReaderError::SyntaxError(s)) => s,
-            // (the JSON reader's own: bytes that are not UTF-8)
-            Stop::Json(ReaderError::IoError { error, .. }) => {
-                return not_batches(&error.to_string())
-            }
-            Stop::Json(e) => return not_batches(&e.to_string()),
-            Stop::Told(e) => return e,
-            // (a message's string reader's: its syntax, else bytes that are not UTF-8)
-            Stop::Io(e) => match e
-                .get_ref()
-                .and_then(|x| x.downcast_ref::<JsonSyntaxError>())
-            {
-                Some(s) => s.clone(),
-                None => return not_batches(&e.to_string()),
-            },
-        };
-        match syntax.kind {
-            SyntaxErrorKind::IncompleteDocument => Failure::new(
-                FailureKind::CutShort,
-                format!("CloudWatch Logs subscription batches cut short: {syntax}"),
-            )
-            .into_io(),
-            _ => not_batches(&syntax.to_string()),
-        }
-    }
-}
-
 /// Batches that are not what a subscription filter sends.
 fn not_batches(why: &str) -> io::Error {
     Failure::new(
@@ -350,6 +283,396 @@ fn not_batches(why: &str) -> io::Error {
         format!("CloudWatch Logs subscription batches that do not read as such: {why}"),
     )
     .into_io()
+}
+
+/// How much [`Json`] reads from its stream at a time.
+const READ_SIZE: usize = 64 * 1024;
+
+/// A strict streaming JSON reader over `R`, just what [`Messages`] asks of one: the next
+/// token, keys, strings (kept up to a bound, or read past), and any value read past. The bytes
+/// are checked as UTF-8 as they come in; only checked bytes are read.
+struct Json<R: Read> {
+    r: R,
+    buf: Vec<u8>,
+    /// `buf[pos..checked]` is read next and is UTF-8; `buf[checked..end]` waits for the bytes
+    /// that complete its last character, or is not UTF-8 (`bad`).
+    pos: usize,
+    checked: usize,
+    end: usize,
+    /// The stream's bytes before `buf[0]`.
+    before: u64,
+    /// `buf[checked]` starts bytes that are not UTF-8.
+    bad: bool,
+    eof: bool,
+}
+
+impl<R: Read> Json<R> {
+    fn new(r: R) -> Json<R> {
+        Json {
+            r,
+            buf: Vec::new(),
+            pos: 0,
+            checked: 0,
+            end: 0,
+            before: 0,
+            bad: false,
+            eof: false,
+        }
+    }
+
+    /// The stream's offset of the next byte.
+    fn offset(&self) -> u64 {
+        self.before + self.pos as u64
+    }
+
+    /// The stream's offset past its last byte read in.
+    fn end_offset(&self) -> u64 {
+        self.before + self.end as u64
+    }
+
+    /// Why the JSON is not batches, at the next byte.
+    fn bad(&self, why: &str) -> Stop {
+        Stop::Bad(format!("{why} at byte {}", self.offset()))
+    }
+
+    /// The checked bytes not yet read.
+    #[inline(always)]
+    fn ahead(&self) -> &[u8] {
+        &self.buf[self.pos..self.checked]
+    }
+
+    /// Read more of the stream: `false` at its end (with no checked byte left).
+    #[cold]
+    fn fill(&mut self) -> Result<bool, Stop> {
+        loop {
+            if self.pos < self.checked {
+                return Ok(true);
+            }
+            if self.bad {
+                return Err(self.bad("bytes that are not UTF-8"));
+            }
+            if self.eof {
+                // (bytes left here start a character the stream cut)
+                return match self.checked < self.end {
+                    true => Err(Stop::Cut),
+                    false => Ok(false),
+                };
+            }
+            if self.buf.len() < READ_SIZE {
+                self.buf.resize(READ_SIZE, 0);
+            }
+            // what is left, a character's first bytes at most, goes to the front
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.before += self.pos as u64;
+            (self.end, self.checked, self.pos) = (self.end - self.pos, 0, 0);
+            let n = loop {
+                match self.r.read(&mut self.buf[self.end..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(Stop::Io(e)),
+                }
+            };
+            self.end += n;
+            self.eof = n == 0;
+            match std::str::from_utf8(&self.buf[..self.end]) {
+                Ok(_) => self.checked = self.end,
+                Err(e) => {
+                    self.checked = e.valid_up_to();
+                    self.bad = e.error_len().is_some();
+                }
+            }
+        }
+    }
+
+    /// The next byte, not read (`None` at the stream's end).
+    #[inline(always)]
+    fn peek(&mut self) -> Result<Option<u8>, Stop> {
+        if self.pos == self.checked && !self.fill()? {
+            return Ok(None);
+        }
+        Ok(Some(self.buf[self.pos]))
+    }
+
+    /// Read the byte [`Json::peek`] gave.
+    #[inline(always)]
+    fn bump(&mut self) {
+        self.pos += 1;
+    }
+
+    /// The next byte, read; the JSON cut short at the stream's end.
+    #[inline(always)]
+    fn byte(&mut self) -> Result<u8, Stop> {
+        let b = self.peek()?.ok_or(Stop::Cut)?;
+        self.bump();
+        Ok(b)
+    }
+
+    /// The next byte after whitespace, not read (`None` at the stream's end).
+    fn next_token(&mut self) -> Result<Option<u8>, Stop> {
+        loop {
+            let ahead = self.ahead();
+            match ahead
+                .iter()
+                .position(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            {
+                Some(i) => {
+                    self.pos += i;
+                    return Ok(Some(self.buf[self.pos]));
+                }
+                None => {
+                    self.pos = self.checked;
+                    if !self.fill()? {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next token, which a value must follow: the JSON is cut short at the stream's end.
+    fn token(&mut self) -> Result<u8, Stop> {
+        self.next_token()?.ok_or(Stop::Cut)
+    }
+
+    /// Whether the object or list being read (closed by `close`) has a member next: its `,`
+    /// read past, or its end read. `first`: no member was read yet (cleared here).
+    fn more_members(&mut self, close: u8, first: &mut bool) -> Result<bool, Stop> {
+        let t = self.token()?;
+        if t == close {
+            self.bump();
+            return Ok(false);
+        }
+        if !std::mem::take(first) {
+            if t != b',' {
+                return Err(self.bad(&format!("expected `,` or `{}`", close as char)));
+            }
+            self.bump();
+        }
+        Ok(true)
+    }
+
+    /// An object's key into `key` (its first [`KEY_BYTES`] bytes; a longer key is left
+    /// empty), and the `:` after it.
+    fn key(&mut self, key: &mut Vec<u8>) -> Result<(), Stop> {
+        if self.token()? != b'"' {
+            return Err(self.bad("expected a key"));
+        }
+        self.bump();
+        if !self.string(key, KEY_BYTES)? {
+            key.clear();
+        }
+        if self.token()? != b':' {
+            return Err(self.bad("expected `:`"));
+        }
+        self.bump();
+        Ok(())
+    }
+
+    /// A string (its opening quote read) into `into`, cleared first, up to `keep` bytes;
+    /// `true` when all of it was kept.
+    fn string(&mut self, into: &mut Vec<u8>, keep: usize) -> Result<bool, Stop> {
+        into.clear();
+        Ok(self.string_onto(into, keep)? <= keep)
+    }
+
+    /// A string (its opening quote read) added to `into`, up to `keep` of its bytes: its
+    /// length, unescaped.
+    fn string_onto(&mut self, into: &mut Vec<u8>, keep: usize) -> Result<usize, Stop> {
+        let mut len = 0usize;
+        loop {
+            let ahead = &self.buf[self.pos..self.checked];
+            let i = memchr::memchr2(b'"', b'\\', ahead).unwrap_or(ahead.len());
+            let stretch = &ahead[..i];
+            // (no branch a byte: the loop is vectorised)
+            if stretch.iter().fold(false, |c, &b| c | (b < 0x20)) {
+                let at = stretch.iter().position(|&b| b < 0x20).unwrap_or(0);
+                self.pos += at;
+                return Err(self.bad("a control character in a string"));
+            }
+            let room = keep.saturating_sub(len).min(i);
+            into.extend_from_slice(&stretch[..room]);
+            let all = i == ahead.len();
+            len += i;
+            self.pos += i;
+            if all {
+                if !self.fill()? {
+                    return Err(Stop::Cut);
+                }
+                continue;
+            }
+            if self.byte()? == b'"' {
+                return Ok(len);
+            }
+            let mut utf8 = [0u8; 4];
+            let unescaped: &[u8] = match self.byte()? {
+                b'"' => b"\"",
+                b'\\' => b"\\",
+                b'/' => b"/",
+                b'b' => b"\x08",
+                b'f' => b"\x0c",
+                b'n' => b"\n",
+                b'r' => b"\r",
+                b't' => b"\t",
+                b'u' => self.unicode_escape()?.encode_utf8(&mut utf8).as_bytes(),
+                _ => {
+                    self.pos -= 1;
+                    return Err(self.bad("an unknown escape in a string"));
+                }
+            };
+            let room = keep.saturating_sub(len).min(unescaped.len());
+            into.extend_from_slice(&unescaped[..room]);
+            len += unescaped.len();
+        }
+    }
+
+    /// The character of a `\u` escape (its `\u` read), a surrogate pair's two escapes
+    /// together.
+    fn unicode_escape(&mut self) -> Result<char, Stop> {
+        let unit = self.hex4()?;
+        let code = match unit {
+            0xD800..=0xDBFF => {
+                if self.byte()? != b'\\' || self.byte()? != b'u' {
+                    return Err(self.bad("a lone surrogate escape in a string"));
+                }
+                let low = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&low) {
+                    return Err(self.bad("a lone surrogate escape in a string"));
+                }
+                0x10000 + ((u32::from(unit) - 0xD800) << 10) + (u32::from(low) - 0xDC00)
+            }
+            0xDC00..=0xDFFF => return Err(self.bad("a lone surrogate escape in a string")),
+            u => u32::from(u),
+        };
+        char::from_u32(code).ok_or_else(|| self.bad("an escape that is no character"))
+    }
+
+    /// Four hex digits.
+    fn hex4(&mut self) -> Result<u16, Stop> {
+        let mut v = 0u16;
+        for _ in 0..4 {
+            let b = self.byte()?;
+            let d = (b as char).to_digit(16).ok_or_else(|| {
+                self.pos -= 1;
+                self.bad("a `\\u` escape without four hex digits")
+            })?;
+            v = v << 4 | d as u16;
+        }
+        Ok(v)
+    }
+
+    /// Read past one value of any kind, at most [`MAX_DEPTH`] lists and objects deep.
+    fn skip_value(&mut self) -> Result<(), Stop> {
+        // the open lists and objects: `true` for an object; and whether the value just opened
+        // has no member yet
+        let mut open = [false; MAX_DEPTH];
+        let (mut depth, mut first) = (0usize, false);
+        let mut scratch = Vec::new();
+        loop {
+            // a value, or the end of the list or object just opened
+            let t = self.token()?;
+            let empty = first && t == if open[depth - 1] { b'}' } else { b']' };
+            if !empty {
+                match t {
+                    b'"' => {
+                        self.bump();
+                        self.string(&mut scratch, 0)?;
+                    }
+                    b'{' | b'[' => {
+                        if depth == MAX_DEPTH {
+                            return Err(self.bad("values nested too deep"));
+                        }
+                        self.bump();
+                        open[depth] = t == b'{';
+                        depth += 1;
+                        first = true;
+                        if t == b'{' && self.token()? != b'}' {
+                            self.key(&mut scratch)?;
+                            first = false;
+                        }
+                        continue;
+                    }
+                    b'-' | b'0'..=b'9' => self.number()?,
+                    b't' => self.literal(b"true")?,
+                    b'f' => self.literal(b"false")?,
+                    b'n' => self.literal(b"null")?,
+                    _ => return Err(self.bad("expected a value")),
+                }
+            }
+            first = false;
+            // after a value: the lists and objects it closes, then the next member's start
+            loop {
+                if depth == 0 {
+                    return Ok(());
+                }
+                let is_object = open[depth - 1];
+                let mut not_first = false;
+                if !self.more_members(if is_object { b'}' } else { b']' }, &mut not_first)? {
+                    depth -= 1;
+                    continue;
+                }
+                if is_object {
+                    self.key(&mut scratch)?;
+                }
+                break;
+            }
+        }
+    }
+
+    /// `word`, exactly.
+    fn literal(&mut self, word: &[u8]) -> Result<(), Stop> {
+        for &w in word {
+            if self.byte()? != w {
+                self.pos -= 1;
+                return Err(self.bad("expected a value"));
+            }
+        }
+        Ok(())
+    }
+
+    /// A number, by JSON's grammar (`-`, an integer part without a leading zero, a fraction,
+    /// an exponent).
+    fn number(&mut self) -> Result<(), Stop> {
+        if self.peek()? == Some(b'-') {
+            self.bump();
+        }
+        match self.byte()? {
+            b'0' => {}
+            b'1'..=b'9' => self.digits()?,
+            _ => {
+                self.pos -= 1;
+                return Err(self.bad("a number without digits"));
+            }
+        }
+        if self.peek()? == Some(b'.') {
+            self.bump();
+            self.some_digits()?;
+        }
+        if matches!(self.peek()?, Some(b'e' | b'E')) {
+            self.bump();
+            if matches!(self.peek()?, Some(b'+' | b'-')) {
+                self.bump();
+            }
+            self.some_digits()?;
+        }
+        Ok(())
+    }
+
+    /// At least one digit, then [`Json::digits`].
+    fn some_digits(&mut self) -> Result<(), Stop> {
+        if !self.byte()?.is_ascii_digit() {
+            self.pos -= 1;
+            return Err(self.bad("a number without digits"));
+        }
+        self.digits()
+    }
+
+    /// Any digits.
+    fn digits(&mut self) -> Result<(), Stop> {
+        while let Some(b'0'..=b'9') = self.peek()? {
+            self.bump();
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -520,6 +843,342 @@ mod tests {
             proptest::prop_assert!(out.is_empty() || out.ends_with(b"\n"));
             for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                 proptest::prop_assert!(line.len() <= MAX_LINE + 1);
+            }
+        }
+    }
+
+    /// A value as serde_json reads it, an object's keys kept in their order with any repeated:
+    /// the second, independent reading the reader is checked against.
+    enum Value {
+        Object(Vec<(String, Value)>),
+        List(Vec<Value>),
+        Text(String),
+        Other,
+    }
+
+    impl<'de> serde::Deserialize<'de> for Value {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Value;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+                    Ok(Value::Text(s.to_string()))
+                }
+                fn visit_bool<E>(self, _: bool) -> Result<Value, E> {
+                    Ok(Value::Other)
+                }
+                fn visit_i64<E>(self, _: i64) -> Result<Value, E> {
+                    Ok(Value::Other)
+                }
+                fn visit_u64<E>(self, _: u64) -> Result<Value, E> {
+                    Ok(Value::Other)
+                }
+                fn visit_f64<E>(self, _: f64) -> Result<Value, E> {
+                    Ok(Value::Other)
+                }
+                fn visit_unit<E>(self) -> Result<Value, E> {
+                    Ok(Value::Other)
+                }
+                fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                    self,
+                    mut a: A,
+                ) -> Result<Value, A::Error> {
+                    let mut items = Vec::new();
+                    while let Some(v) = a.next_element()? {
+                        items.push(v);
+                    }
+                    Ok(Value::List(items))
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut a: A,
+                ) -> Result<Value, A::Error> {
+                    let mut members = Vec::new();
+                    while let Some(kv) = a.next_entry()? {
+                        members.push(kv);
+                    }
+                    Ok(Value::Object(members))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// The lines the module's rules give for `doc`, read by serde_json; `Err` with serde_json's
+    /// error, or where a value is not a batch or a batch's `logEvents` not a list.
+    fn oracle(doc: &[u8]) -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        for batch in serde_json::Deserializer::from_slice(doc).into_iter::<Value>() {
+            let Value::Object(keys) = batch.map_err(|e| e.to_string())? else {
+                return Err("not a batch".into());
+            };
+            let mut control = false;
+            for (key, value) in keys {
+                match (key.as_str(), value) {
+                    ("messageType", Value::Text(t)) => control = t == "CONTROL_MESSAGE",
+                    ("logEvents", Value::List(events)) => {
+                        for event in events {
+                            let message = match event {
+                                Value::Object(keys) => keys.into_iter().find_map(|kv| match kv {
+                                    (k, Value::Text(m)) if k == "message" => Some(m),
+                                    _ => None,
+                                }),
+                                _ => None,
+                            };
+                            let line = match &message {
+                                Some(m) => &m.as_bytes()[..m.len().min(MAX_LINE + 1)],
+                                None => &b"{}"[..],
+                            };
+                            if !control && !line.starts_with(CONTROL) {
+                                out.extend_from_slice(line);
+                                out.push(b'\n');
+                            }
+                        }
+                    }
+                    ("logEvents", _) => return Err("logEvents not a list".into()),
+                    _ => {}
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A stream handing on at most `most` bytes a read.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.1).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    /// The reader's lines and error for `doc`, read from a stream giving `most` bytes a read.
+    fn read_trickled(doc: &[u8], most: usize) -> (Vec<u8>, Option<io::Error>) {
+        let mut out = Vec::new();
+        let e = Messages::new(Trickle(doc, most))
+            .read_to_end(&mut out)
+            .err();
+        (out, e)
+    }
+
+    /// Subscription batches written by a small random generator (`seed`): the keys of batches
+    /// and events in any order, whitespace anywhere between tokens, strings escaped in every
+    /// way JSON allows, messages long and short, with quotes, control characters, characters
+    /// of two to four bytes, control messages among them, events without a message or with
+    /// two, values of other kinds nested.
+    fn written_batches(seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        let mut rng = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut doc = String::new();
+        let ws = |doc: &mut String, r: u64| {
+            doc.push_str(["", "", " ", "\n", "\t\r\n "][r as usize % 5]);
+        };
+        let quote = |doc: &mut String, s: &str, r: &mut dyn FnMut(u64) -> u64| {
+            doc.push('"');
+            for c in s.chars() {
+                match c {
+                    '"' => doc.push_str("\\\""),
+                    '\\' => doc.push_str("\\\\"),
+                    '\n' if r(2) == 0 => doc.push_str("\\n"),
+                    '/' if r(2) == 0 => doc.push_str("\\/"),
+                    c if (c as u32) < 0x20 || r(8) == 0 => {
+                        let mut units = [0u16; 2];
+                        for u in c.encode_utf16(&mut units) {
+                            doc.push_str(&format!("\\u{u:04X}"));
+                        }
+                    }
+                    c => doc.push(c),
+                }
+            }
+            doc.push('"');
+        };
+        let pieces = [
+            "2 1 eni-1 ",
+            "10.0.0.1",
+            " ",
+            "\"",
+            "\\",
+            "/",
+            "\n",
+            "\t",
+            "\u{1}",
+            "é",
+            "€",
+            "😀",
+            "CWL CONTROL MESSAGE",
+            "x",
+        ];
+        let nested = [
+            "1",
+            "-0.5e+3",
+            "true",
+            "null",
+            "[]",
+            "{}",
+            "[1,{\"a\":[null,\"x\"]}]",
+            "{\"message\":\"no\"}",
+            "\"s\"",
+        ];
+        for _ in 0..rng(4) {
+            ws(&mut doc, rng(5));
+            doc.push('{');
+            let kind =
+                ["DATA_MESSAGE", "DATA_MESSAGE", "CONTROL_MESSAGE", "OTHER"][rng(4) as usize];
+            let mut keys = vec![
+                "messageType",
+                "owner",
+                "logGroup",
+                "subscriptionFilters",
+                "logEvents",
+            ];
+            for i in (1..keys.len()).rev() {
+                keys.swap(i, rng(i as u64 + 1) as usize);
+            }
+            for (k, key) in keys.iter().enumerate() {
+                if k > 0 {
+                    doc.push(',');
+                }
+                ws(&mut doc, rng(5));
+                quote(&mut doc, key, &mut rng);
+                ws(&mut doc, rng(5));
+                doc.push(':');
+                ws(&mut doc, rng(5));
+                match *key {
+                    "messageType" => quote(&mut doc, kind, &mut rng),
+                    "subscriptionFilters" => doc.push_str("[\"f\" , \"g\"]"),
+                    "logEvents" => {
+                        doc.push('[');
+                        for e in 0..rng(6) {
+                            if e > 0 {
+                                doc.push(',');
+                            }
+                            ws(&mut doc, rng(5));
+                            if rng(10) == 0 {
+                                doc.push_str(nested[rng(nested.len() as u64) as usize]);
+                                continue;
+                            }
+                            let message: String = match rng(40) {
+                                0 => "y".repeat(MAX_LINE + rng(3) as usize),
+                                _ => (0..rng(12))
+                                    .map(|_| pieces[rng(pieces.len() as u64) as usize])
+                                    .collect(),
+                            };
+                            let mut members: Vec<String> = vec![
+                                "\"id\":\"3674\"".into(),
+                                "\"timestamp\" : 1788220800000".into(),
+                            ];
+                            let mut m = String::new();
+                            match rng(8) {
+                                0 => {}
+                                1 => m.push_str("\"message\":7"),
+                                2 => {
+                                    quote(&mut m, "message", &mut rng);
+                                    m.push(':');
+                                    quote(&mut m, &message, &mut rng);
+                                    m.push_str(",\"message\":\"second\"");
+                                }
+                                _ => {
+                                    quote(&mut m, "message", &mut rng);
+                                    m.push(':');
+                                    ws(&mut m, rng(5));
+                                    quote(&mut m, &message, &mut rng);
+                                }
+                            }
+                            if !m.is_empty() {
+                                members.insert(rng(3) as usize, m);
+                            }
+                            if rng(4) == 0 {
+                                members.push(format!(
+                                    "\"extra\":{}",
+                                    nested[rng(nested.len() as u64) as usize]
+                                ));
+                            }
+                            doc.push('{');
+                            doc.push_str(&members.join(","));
+                            doc.push('}');
+                        }
+                        ws(&mut doc, rng(5));
+                        doc.push(']');
+                    }
+                    _ => quote(&mut doc, "111122223333", &mut rng),
+                }
+                ws(&mut doc, rng(5));
+            }
+            doc.push('}');
+        }
+        ws(&mut doc, rng(5));
+        doc.into_bytes()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+
+        /// Well-formed batches, read from streams giving any number of bytes a read: the lines
+        /// serde_json's reading gives, and no error.
+        #[test]
+        fn batches_read_as_serde_json_reads_them(seed in proptest::prelude::any::<u64>(), most in 1usize..40) {
+            let doc = written_batches(seed);
+            let want = oracle(&doc).expect("the generator writes JSON");
+            for most in [most, usize::MAX] {
+                let (out, e) = read_trickled(&doc, most);
+                proptest::prop_assert!(e.is_none(), "{e:?}");
+                proptest::prop_assert!(out == want, "{} against {}", String::from_utf8_lossy(&out), String::from_utf8_lossy(&want));
+            }
+        }
+
+        /// The same batches cut anywhere: either what is left is whole batches (their lines, no
+        /// error), or the error says the JSON was cut short, after lines the whole gives first.
+        #[test]
+        fn batches_cut_anywhere_are_cut_short(seed in proptest::prelude::any::<u64>(), cut in proptest::prelude::any::<proptest::sample::Index>()) {
+            let doc = written_batches(seed);
+            let full = oracle(&doc).expect("the generator writes JSON");
+            let cut = &doc[..cut.index(doc.len() + 1)];
+            let (out, e) = read_trickled(cut, 7);
+            match e {
+                None => proptest::prop_assert_eq!(Some(out), oracle(cut).ok()),
+                Some(e) => {
+                    proptest::prop_assert_eq!(FailureKind::of(&e), FailureKind::CutShort, "{}", e);
+                    proptest::prop_assert!(full.starts_with(&out));
+                }
+            }
+        }
+
+        /// The same batches with bytes overwritten: the reader takes them for JSON where
+        /// serde_json does (but for numbers too large for a float, which serde_json refuses and
+        /// the reader, reading past them, need not), and then reads the same lines.
+        #[test]
+        fn damaged_batches_are_refused_where_serde_json_refuses_them(
+            seed in proptest::prelude::any::<u64>(),
+            edits in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), 1usize..4, proptest::prelude::any::<u8>()), 1..4),
+        ) {
+            let mut doc = written_batches(seed);
+            if doc.is_empty() {
+                return Ok(());
+            }
+            for (at, len, b) in edits {
+                let at = at.index(doc.len());
+                let end = (at + len).min(doc.len());
+                doc[at..end].fill(b);
+            }
+            let (out, e) = read_trickled(&doc, 13);
+            match oracle(&doc) {
+                Ok(want) => {
+                    proptest::prop_assert!(e.is_none(), "{e:?}");
+                    proptest::prop_assert!(out == want);
+                }
+                Err(why) if why.contains("number out of range") => {}
+                Err(why) => proptest::prop_assert!(e.is_some(), "serde_json: {why}"),
             }
         }
     }
