@@ -1035,7 +1035,7 @@ mod tests {
             doc.push('{');
             let kind =
                 ["DATA_MESSAGE", "DATA_MESSAGE", "CONTROL_MESSAGE", "OTHER"][rng(4) as usize];
-            let mut keys = vec![
+            let mut keys = [
                 "messageType",
                 "owner",
                 "logGroup",
