@@ -693,28 +693,177 @@ impl<'de> serde::Deserialize<'de> for Members<'de> {
     }
 }
 
+/// A JSON value as [`unwrap_json`] needs it.
+#[derive(Debug, PartialEq)]
+enum Val<'a> {
+    /// A string, unescaped (borrowed where it holds no escape).
+    Text(std::borrow::Cow<'a, str>),
+    /// A number as it is written.
+    Number(&'a str),
+    Null,
+    /// A boolean, a list or an object.
+    Other,
+}
+
+impl<'a> Val<'a> {
+    /// The value serde_json took as `raw`.
+    fn of_raw(raw: &'a serde_json::value::RawValue) -> Val<'a> {
+        match raw.get().as_bytes() {
+            b"null" => Val::Null,
+            [b'"', ..] => json_str(raw).map_or(Val::Other, Val::Text),
+            [b'-' | b'0'..=b'9', ..] => Val::Number(raw.get()),
+            _ => Val::Other,
+        }
+    }
+}
+
+/// The members of a JSON object, in their order, repeats kept.
+type ObjectMembers<'a> = smallvec::SmallVec<[(&'a str, Val<'a>); 32]>;
+
 /// Pull the `message` out of a CloudWatch-style JSON line into `buf`; or, for an object of
 /// flow-log fields, their values into `buf` and their names into `names` ([`json_record`];
 /// `last`: the names of the last such object, whose fields were found flow-log fields).
 fn unwrap_json(line: &[u8], buf: &mut Vec<u8>, names: &mut Vec<u8>, last: &[u8]) -> Json {
-    let Ok(Members(members)) = serde_json::from_slice::<Members>(line) else {
+    // (filled in place: the members are a few hundred bytes, moved at every return)
+    let mut members = ObjectMembers::new();
+    if !flat_object(line, &mut members) && !members_by_serde(line, &mut members) {
         return Json::Other;
-    };
+    }
     let message = members.iter().find(|(k, _)| *k == "message");
     if let Some((_, m)) = message {
-        return match json_str(m) {
-            Some(m) => {
+        return match m {
+            Val::Text(m) => {
                 buf.clear();
                 buf.extend_from_slice(m.as_bytes());
                 Json::Message
             }
-            None => Json::NoMessage,
+            _ => Json::NoMessage,
         };
     }
     match json_record(&members, buf, names, last) {
         true => Json::Record,
         false => Json::NoMessage,
     }
+}
+
+/// A JSON object's members read by serde_json (any JSON; a key with an escape in it makes the
+/// object none).
+fn members_by_serde<'a>(line: &'a [u8], members: &mut ObjectMembers<'a>) -> bool {
+    members.clear();
+    let Ok(Members(read)) = serde_json::from_slice::<Members>(line) else {
+        return false;
+    };
+    members.extend(read.into_iter().map(|(k, v)| (k, Val::of_raw(v))));
+    true
+}
+
+/// A JSON object of scalar values without an escape, the shape a record's line has, read in
+/// one pass over its bytes into `members`; `false` for anything else (an escape, a nested
+/// value, a byte out of place), which [`members_by_serde`] reads or refuses. Where this reads
+/// an object, serde_json reads the same members (a property test says so).
+fn flat_object<'a>(line: &'a [u8], members: &mut ObjectMembers<'a>) -> bool {
+    members.clear();
+    flat_members(line, members).is_some()
+}
+
+/// [`flat_object`]'s reading; `None` where it reads no object.
+fn flat_members<'a>(line: &'a [u8], members: &mut ObjectMembers<'a>) -> Option<()> {
+    let text = std::str::from_utf8(line).ok()?;
+    let b = text.as_bytes();
+    let ws = |mut i: usize| {
+        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
+        i
+    };
+    // a string's end (its closing quote) from the byte after its opening one; `None` where it
+    // holds an escape or a control character, or does not end
+    let string_end = |from: usize| {
+        let end = from + memchr::memchr2(b'"', b'\\', &b[from..])?;
+        // (no branch a byte: the loop is vectorised)
+        let control = b[from..end].iter().fold(false, |a, &c| a | (c < 0x20));
+        (b[end] == b'"' && !control).then_some(end)
+    };
+    let mut i = ws(0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = ws(i + 1);
+    if b.get(i) == Some(&b'}') {
+        return (ws(i + 1) == b.len()).then_some(());
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let end = string_end(i + 1)?;
+        let key = &text[i + 1..end];
+        i = ws(end + 1);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = ws(i + 1);
+        let (value, next) = match *b.get(i)? {
+            b'"' => {
+                let end = string_end(i + 1)?;
+                (
+                    Val::Text(std::borrow::Cow::Borrowed(&text[i + 1..end])),
+                    end + 1,
+                )
+            }
+            b'-' | b'0'..=b'9' => {
+                let end = i + number_len(&b[i..])?;
+                (Val::Number(&text[i..end]), end)
+            }
+            _ if b[i..].starts_with(b"null") => (Val::Null, i + 4),
+            _ if b[i..].starts_with(b"true") => (Val::Other, i + 4),
+            _ if b[i..].starts_with(b"false") => (Val::Other, i + 5),
+            _ => return None,
+        };
+        members.push((key, value));
+        i = ws(next);
+        match b.get(i) {
+            Some(b',') => i = ws(i + 1),
+            Some(b'}') => return (ws(i + 1) == b.len()).then_some(()),
+            _ => return None,
+        }
+    }
+}
+
+/// The length of the JSON number `b` starts with (`-`, an integer part without a leading
+/// zero, a fraction, an exponent); `None` where it starts none.
+fn number_len(b: &[u8]) -> Option<usize> {
+    let digits = |from: usize| {
+        b[from.min(b.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    match b.get(i)? {
+        b'0' => i += 1,
+        b'1'..=b'9' => i += digits(i),
+        _ => return None,
+    }
+    if b.get(i) == Some(&b'.') {
+        let n = digits(i + 1);
+        if n == 0 {
+            return None;
+        }
+        i += 1 + n;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let n = digits(i);
+        if n == 0 {
+            return None;
+        }
+        i += n;
+    }
+    Some(i)
 }
 
 /// A JSON value that is a string, unescaped: borrowed where it holds no escape (serde makes
@@ -739,7 +888,7 @@ const JSON_RECORD_FIELDS: usize = 3;
 /// at again where the names are `last`'s), or a value is none a field can hold (a list, an
 /// object, a boolean, a string with a space).
 fn json_record(
-    members: &[(&str, &serde_json::value::RawValue)],
+    members: &[(&str, Val<'_>)],
     buf: &mut Vec<u8>,
     names: &mut Vec<u8>,
     last: &[u8],
@@ -755,21 +904,16 @@ fn json_record(
             names.push(b' ');
         }
         names.extend_from_slice(key.as_bytes());
-        let raw = value.get();
-        match raw.as_bytes() {
-            b"null" | br#""""# => buf.push(b'-'),
-            [b'"', ..] => {
-                let Some(s) = json_str(value) else {
-                    return false;
-                };
-                match formatted_time(s.as_bytes()) {
-                    Some(t) => buf.extend_from_slice(t.to_string().as_bytes()),
-                    None if s.bytes().any(|b| b.is_ascii_whitespace()) => return false,
-                    None => buf.extend_from_slice(s.as_bytes()),
-                }
-            }
-            [b'-' | b'0'..=b'9', ..] => buf.extend_from_slice(raw.as_bytes()),
-            _ => return false,
+        match value {
+            Val::Null => buf.push(b'-'),
+            Val::Text(s) if s.is_empty() => buf.push(b'-'),
+            Val::Text(s) => match formatted_time(s.as_bytes()) {
+                Some(t) => buf.extend_from_slice(t.to_string().as_bytes()),
+                None if s.bytes().any(|b| b.is_ascii_whitespace()) => return false,
+                None => buf.extend_from_slice(s.as_bytes()),
+            },
+            Val::Number(n) => buf.extend_from_slice(n.as_bytes()),
+            Val::Other => return false,
         }
     }
     !members.is_empty()
@@ -1290,6 +1434,62 @@ pub fn decode_slice<S: Sink>(text: &[u8], layout: &Layout, sink: &mut S) -> u64 
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// JSON objects of scalar values, written every way JSON allows and then damaged:
+        /// wherever the one-pass reader takes a line for an object it reads the members
+        /// serde_json reads, and it takes every object without an escape or a nested value.
+        #[test]
+        fn flat_objects_read_as_serde_json_reads_them(
+            members in proptest::collection::vec(
+                (
+                    prop_oneof![Just("version"), Just("interface_id"), Just("bytes"), Just("é k"), Just(""), Just("message")],
+                    prop_oneof![
+                        Just("null".to_string()), Just("true".to_string()), Just("false".to_string()),
+                        Just("\"\"".to_string()), Just("\"eni-0a1b\"".to_string()), Just("\"2026-09-01 00:05:00.000\"".to_string()),
+                        Just("\"é😀\"".to_string()), Just("0".to_string()), Just("-0.5e+3".to_string()),
+                        Just("1788220800".to_string()), Just("1E400".to_string()), "-?[0-9]{1,20}",
+                        Just("\"a\\\"b\"".to_string()), Just("[1]".to_string()), Just("{}".to_string()),
+                    ],
+                ),
+                0..12,
+            ),
+            spaces in proptest::collection::vec(prop_oneof![Just(""), Just(""), Just(" "), Just("\t"), Just("\r\n")], 64),
+            edits in proptest::collection::vec((any::<proptest::sample::Index>(), any::<u8>()), 0..3),
+        ) {
+            let mut sp = spaces.iter().cycle();
+            let mut line = format!("{}{{{}", sp.next().unwrap(), sp.next().unwrap());
+            for (i, (k, v)) in members.iter().enumerate() {
+                if i > 0 {
+                    line += &format!(",{}", sp.next().unwrap());
+                }
+                line += &format!("\"{k}\"{}:{}{v}{}", sp.next().unwrap(), sp.next().unwrap(), sp.next().unwrap());
+            }
+            line += &format!("}}{}", sp.next().unwrap());
+            let mut bytes = line.into_bytes();
+            // (what the one-pass reader takes: no edit, no escape, no nested value, numbers as
+            // JSON writes them)
+            let plain = edits.is_empty()
+                && members.iter().all(|(_, v)| {
+                    !v.contains('\\')
+                        && !v.starts_with(['[', '{'])
+                        && serde_json::from_str::<&serde_json::value::RawValue>(v).is_ok()
+                });
+            for (at, b) in edits {
+                let at = at.index(bytes.len());
+                bytes[at] = b;
+            }
+            let (mut flat, mut by_serde) = (ObjectMembers::new(), ObjectMembers::new());
+            let read = flat_object(&bytes, &mut flat);
+            if plain {
+                prop_assert!(read, "{}", String::from_utf8_lossy(&bytes));
+            }
+            if read {
+                prop_assert!(members_by_serde(&bytes, &mut by_serde), "{}", String::from_utf8_lossy(&bytes));
+                prop_assert_eq!(flat, by_serde, "{}", String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
 
     proptest! {
         /// The bitmask tokenizer finds exactly the tokens of the plain one: odd separators,
