@@ -20,6 +20,20 @@ if [ -d "$shared" ]; then
 else
   echo "note: ../shared is absent; seeding from sample-data only" >&2
 fi
+# CloudWatch Logs subscription batches as Firehose writes them (plain, and each batch gzipped
+# alone) and records written as JSON objects: the JSON readers' inputs
+mkdir -p "$here/corpus/json"
+line='2 111122223333 eni-0a1b2c3d4e5f60718 10.0.1.5 52.216.8.1 443 40000 6 10 5000 1788220800 1788220860 ACCEPT OK'
+batch() {
+  printf '{"messageType":"%s","owner":"111122223333","logGroup":"vpc","logStream":"eni-1-all","subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":1788220800000,"message":"%s"},{"id":"2","timestamp":1788220800000,"message":"x\\u0041\\"y"}]}' "$1" "$2"
+}
+{ batch DATA_MESSAGE "$line"; echo; batch CONTROL_MESSAGE "CWL CONTROL MESSAGE: Checking health of destination Firehose."; } > "$here/corpus/decode_any/seed-cwl-plain"
+{ batch DATA_MESSAGE "$line" | gzip -c; batch DATA_MESSAGE "$line" | gzip -c; } > "$here/corpus/decode_any/seed-cwl-gzip"
+record='"version":2,"account_id":111122223333,"interface_id":"eni-0a1b2c3d4e5f60718","srcaddr":"10.0.1.5","dstaddr":"52.216.8.1","bytes":5000,"start":"2026-09-01 00:00:00.000","end":1788220860,"action":"ACCEPT","log_status":"OK","vpc_id":null}'
+printf '{%s\n{"message":"%s"}\n' "$record" "$line" > "$here/corpus/decode_any/seed-json-records"
+printf '%s' "$record" > "$here/corpus/json/seed-record"
+printf ' "message" : "%s" , "n": -1.5e3, "t": true }' "$line" > "$here/corpus/json/seed-message"
+i=$((i + 5))
 # flowcost's own outputs of the sample data (every kind `report::own::recognise` knows), where a
 # build is at hand: an input that starts as one of them is skipped, one that nearly does is a
 # log, and the fuzzer mutates these across that line

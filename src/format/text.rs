@@ -766,6 +766,14 @@ fn flat_object<'a>(line: &'a [u8], members: &mut ObjectMembers<'a>) -> bool {
     flat_members(line, members).is_some()
 }
 
+/// Whether [`flat_object`] agrees with serde_json on `line`: it declines it, or reads the
+/// members serde_json reads (the check of the property test and the `json` fuzz target).
+#[doc(hidden)]
+pub fn flat_object_agrees(line: &[u8]) -> bool {
+    let (mut flat, mut by_serde) = (ObjectMembers::new(), ObjectMembers::new());
+    !flat_object(line, &mut flat) || (members_by_serde(line, &mut by_serde) && flat == by_serde)
+}
+
 /// [`flat_object`]'s reading; `None` where it reads no object.
 fn flat_members<'a>(line: &'a [u8], members: &mut ObjectMembers<'a>) -> Option<()> {
     let text = std::str::from_utf8(line).ok()?;
@@ -1479,15 +1487,10 @@ mod tests {
                 let at = at.index(bytes.len());
                 bytes[at] = b;
             }
-            let (mut flat, mut by_serde) = (ObjectMembers::new(), ObjectMembers::new());
-            let read = flat_object(&bytes, &mut flat);
             if plain {
-                prop_assert!(read, "{}", String::from_utf8_lossy(&bytes));
+                prop_assert!(flat_object(&bytes, &mut ObjectMembers::new()), "{}", String::from_utf8_lossy(&bytes));
             }
-            if read {
-                prop_assert!(members_by_serde(&bytes, &mut by_serde), "{}", String::from_utf8_lossy(&bytes));
-                prop_assert_eq!(flat, by_serde, "{}", String::from_utf8_lossy(&bytes));
-            }
+            prop_assert!(flat_object_agrees(&bytes), "{}", String::from_utf8_lossy(&bytes));
         }
     }
 
