@@ -245,8 +245,10 @@ impl<R: Read> Messages<R> {
     }
 }
 
-impl<R: Read> Read for Messages<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl<R: Read> io::BufRead for Messages<R> {
+    /// The lines read and not yet handed on; more read first where none are left (the lines
+    /// before an error first, then the error, again at each call after it).
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if self.pos == self.out.len() {
             self.out.clear();
             self.pos = 0;
@@ -262,16 +264,29 @@ impl<R: Read> Read for Messages<R> {
                 }
             }
             if self.out.is_empty() {
-                return match (self.failed.take(), &self.stopped) {
-                    (Some(e), _) => Err(e),
-                    (None, Some((kind, text))) => Err(io::Error::new(*kind, text.clone())),
-                    (None, None) => Ok(0),
-                };
+                if let Some(e) = self.failed.take() {
+                    return Err(e);
+                }
+                if let Some((kind, text)) = &self.stopped {
+                    return Err(io::Error::new(*kind, text.clone()));
+                }
             }
         }
-        let n = buf.len().min(self.out.len() - self.pos);
-        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
-        self.pos += n;
+        Ok(&self.out[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.out.len());
+    }
+}
+
+impl<R: Read> Read for Messages<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use io::BufRead;
+        let lines = self.fill_buf()?;
+        let n = buf.len().min(lines.len());
+        buf[..n].copy_from_slice(&lines[..n]);
+        self.consume(n);
         Ok(n)
     }
 }

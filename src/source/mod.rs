@@ -1264,11 +1264,8 @@ fn text_opened(mut reader: Box<dyn BufRead + Send>, enc: Encoding) -> io::Result
 
 /// The text of the subscription batches `text` holds: their events' messages, one a line.
 fn batches(text: Box<dyn BufRead + Send>, enc: Encoding) -> Opened {
-    let messages = cwl::Messages::new(text);
-    Opened::Text(
-        Box::new(BufReader::with_capacity(256 * 1024, messages)),
-        enc,
-    )
+    // (the lines are handed on from the reader's own buffer: no second one in front of it)
+    Opened::Text(Box::new(cwl::Messages::new(text)), enc)
 }
 
 #[cfg(test)]
