@@ -229,7 +229,18 @@ impl<R: Read> Messages<R> {
     }
 
     /// The error that stopped the batches: the stream's own as it came, else what the JSON is.
-    fn told(&self, stop: Stop) -> io::Error {
+    /// JSON that is not batches may be the work of a damaged gzip member whose check fails
+    /// only at its end: the stream is read on, and where it then says its text cannot be
+    /// trusted ([`super::gunzip::discredits`]), that is the error (the engine reads again only
+    /// the members before the damaged one), as it is for any text.
+    fn told(&mut self, stop: Stop) -> io::Error {
+        let stop = match stop {
+            Stop::Bad(why) => match self.json.drain() {
+                Some(e) if super::gunzip::discredits(&e) => Stop::Io(e),
+                _ => Stop::Bad(why),
+            },
+            stop => stop,
+        };
         match stop {
             Stop::Io(e) => e,
             Stop::Cut => Failure::new(
@@ -397,6 +408,22 @@ impl<R: Read> Json<R> {
                 }
             }
         }
+    }
+
+    /// Read the stream to its end, what it holds dropped: the error it ends in, if any.
+    #[cold]
+    fn drain(&mut self) -> Option<io::Error> {
+        self.buf.resize(READ_SIZE, 0);
+        (self.pos, self.checked, self.end) = (0, 0, 0);
+        while !self.eof {
+            match self.r.read(&mut self.buf) {
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Some(e),
+            }
+        }
+        None
     }
 
     /// The next byte, not read (`None` at the stream's end).

@@ -1757,6 +1757,27 @@ mod tests {
             assert!(text.lines().count() >= 2, "{text}");
             assert!(e.is_some());
         }
+        // a third member whose damage breaks its JSON before its check fails (at its end):
+        // streamed, the error is the damaged member's, which discredits the text read (the
+        // engine reads again only the two before it), not the JSON's; read whole, the two
+        // members before it, then its damage
+        let mut broken = gzip(doc(2).replace("}]}", "]}").as_bytes());
+        let crc = broken.len() - 8;
+        broken[crc] ^= 0xff;
+        let damaged = [gzip(doc(0).as_bytes()), gzip(doc(1).as_bytes()), broken].concat();
+        let two: String = want.lines().take(2).map(|l| format!("{l}\n")).collect();
+        let streamed = open_stream(Box::new(io::Cursor::new(damaged.clone())), |_| {});
+        let Ok(Opened::Text(mut r, _)) = streamed else {
+            panic!("not text")
+        };
+        let mut text = Vec::new();
+        let e = r.read_to_end(&mut text).expect_err("damaged");
+        assert!(gunzip::discredits(&e), "{e}");
+        assert_eq!(gunzip::discredited_after(&e), Some(2));
+        assert_eq!(String::from_utf8(text).unwrap(), two);
+        let (text, e) = text_of(open(&input("damaged.gz", &damaged), |_| {}));
+        assert_eq!(text, two);
+        assert!(e.unwrap().contains("damaged"));
         // a CloudWatch JSON event is a line of text, read as before, even where its message
         // names the keys of a batch (quoted inside a JSON string, their quotes are escaped)
         let quoting = br#"{"message": "2 1 eni-1 {\"messageType\": 1, \"logEvents\": []}"}"#;
