@@ -721,29 +721,24 @@ impl<'a> Val<'a> {
 type ObjectMembers<'a> = smallvec::SmallVec<[(&'a str, Val<'a>); 32]>;
 
 /// Pull the `message` out of a CloudWatch-style JSON line into `buf`; or, for an object of
-/// flow-log fields, their values into `buf` and their names into `names` ([`json_record`];
-/// `last`: the names of the last such object, whose fields were found flow-log fields).
+/// flow-log fields, their values into `buf` and their names into `names` ([`JsonLine`];
+/// `last`: the names of the last such object, whose fields were found flow-log fields). An
+/// object [`flat_members`] reads is taken member by member as it is read; any other goes
+/// through serde_json.
 fn unwrap_json(line: &[u8], buf: &mut Vec<u8>, names: &mut Vec<u8>, last: &[u8]) -> Json {
-    // (filled in place: the members are a few hundred bytes, moved at every return)
+    let mut one = JsonLine::new(buf, names);
+    if flat_members(line, &mut |k, v| one.member(k, v)).is_some() {
+        return one.finish(last);
+    }
     let mut members = ObjectMembers::new();
-    if !flat_object(line, &mut members) && !members_by_serde(line, &mut members) {
+    if !members_by_serde(line, &mut members) {
         return Json::Other;
     }
-    let message = members.iter().find(|(k, _)| *k == "message");
-    if let Some((_, m)) = message {
-        return match m {
-            Val::Text(m) => {
-                buf.clear();
-                buf.extend_from_slice(m.as_bytes());
-                Json::Message
-            }
-            _ => Json::NoMessage,
-        };
+    let mut again = JsonLine::new(buf, names);
+    for (k, v) in members {
+        again.member(k, v);
     }
-    match json_record(&members, buf, names, last) {
-        true => Json::Record,
-        false => Json::NoMessage,
-    }
+    again.finish(last)
 }
 
 /// A JSON object's members read by serde_json (any JSON; a key with an escape in it makes the
@@ -763,7 +758,7 @@ fn members_by_serde<'a>(line: &'a [u8], members: &mut ObjectMembers<'a>) -> bool
 /// an object, serde_json reads the same members (a property test says so).
 fn flat_object<'a>(line: &'a [u8], members: &mut ObjectMembers<'a>) -> bool {
     members.clear();
-    flat_members(line, members).is_some()
+    flat_members(line, &mut |k, v| members.push((k, v))).is_some()
 }
 
 /// Whether [`flat_object`] agrees with serde_json on `line`: it declines it, or reads the
@@ -774,8 +769,10 @@ pub fn flat_object_agrees(line: &[u8]) -> bool {
     !flat_object(line, &mut flat) || (members_by_serde(line, &mut by_serde) && flat == by_serde)
 }
 
-/// [`flat_object`]'s reading; `None` where it reads no object.
-fn flat_members<'a>(line: &'a [u8], members: &mut ObjectMembers<'a>) -> Option<()> {
+/// [`flat_object`]'s reading, each member handed to `member` as it is read; `None` where it
+/// reads no object (after handing on the members before the byte it stopped at).
+#[inline(always)]
+fn flat_members<'a>(line: &'a [u8], member: &mut impl FnMut(&'a str, Val<'a>)) -> Option<()> {
     let text = std::str::from_utf8(line).ok()?;
     let b = text.as_bytes();
     let ws = |mut i: usize| {
@@ -828,7 +825,7 @@ fn flat_members<'a>(line: &'a [u8], members: &mut ObjectMembers<'a>) -> Option<(
             _ if b[i..].starts_with(b"false") => (Val::Other, i + 5),
             _ => return None,
         };
-        members.push((key, value));
+        member(key, value);
         i = ws(next);
         match b.get(i) {
             Some(b',') => i = ws(i + 1),
@@ -888,48 +885,114 @@ fn json_str(raw: &serde_json::value::RawValue) -> Option<std::borrow::Cow<'_, st
 /// The fewest keys of an object that must name flow-log fields for it to be read as a record.
 const JSON_RECORD_FIELDS: usize = 3;
 
-/// An object of a record's fields (`{"version": 2, "interface_id": "eni-…", "srcaddr": …}`,
-/// names with `_` or `-`, in any order) written into `buf` as the line of its values and into
-/// `names` as the header naming them: a number as it is written, a string as it is (a time
-/// written as a date and a time of day as its seconds, [`formatted_time`]), `null` or `""` as
-/// `-`. `false` where fewer than [`JSON_RECORD_FIELDS`] keys name flow-log fields (not looked
-/// at again where the names are `last`'s), or a value is none a field can hold (a list, an
-/// object, a boolean, a string with a space).
-fn json_record(
-    members: &[(&str, Val<'_>)],
-    buf: &mut Vec<u8>,
-    names: &mut Vec<u8>,
-    last: &[u8],
-) -> bool {
-    buf.clear();
-    names.clear();
-    for (i, (key, value)) in members.iter().enumerate() {
-        if key.is_empty() || key.bytes().any(|b| b.is_ascii_whitespace()) {
-            return false;
+/// A JSON line's members taken one at a time ([`unwrap_json`]): a CloudWatch event's first
+/// `message`, or an object of a record's fields (`{"version": 2, "interface_id": "eni-…",
+/// "srcaddr": …}`, names with `_` or `-`, in any order) written into `buf` as the line of its
+/// values and into `names` as the header naming them: a number as it is written, a string as
+/// it is (a time written as a date and a time of day as its seconds, [`formatted_time`]),
+/// `null` or `""` as `-`. No record where fewer than [`JSON_RECORD_FIELDS`] keys name
+/// flow-log fields (not looked at again where the names are the last record's), or a member
+/// is none a record has (an empty key or one with a space; a list, an object, a boolean, a
+/// string with a space).
+struct JsonLine<'a, 'b> {
+    buf: &'b mut Vec<u8>,
+    names: &'b mut Vec<u8>,
+    /// The members written.
+    written: usize,
+    /// A member no record has was met.
+    no_record: bool,
+    /// The first `message` member's value: the object is a CloudWatch event.
+    message: Option<Val<'a>>,
+}
+
+impl<'a, 'b> JsonLine<'a, 'b> {
+    fn new(buf: &'b mut Vec<u8>, names: &'b mut Vec<u8>) -> Self {
+        buf.clear();
+        names.clear();
+        JsonLine {
+            buf,
+            names,
+            written: 0,
+            no_record: false,
+            message: None,
         }
-        if i > 0 {
+    }
+
+    /// The next member.
+    #[inline]
+    fn member(&mut self, key: &'a str, value: Val<'a>) {
+        if self.message.is_some() {
+            return;
+        }
+        if key == "message" {
+            self.message = Some(value);
+            return;
+        }
+        if self.no_record {
+            return;
+        }
+        if key.is_empty() || has_space(key.as_bytes()) {
+            self.no_record = true;
+            return;
+        }
+        let (buf, names) = (&mut *self.buf, &mut *self.names);
+        if self.written > 0 {
             buf.push(b' ');
             names.push(b' ');
         }
+        self.written += 1;
         names.extend_from_slice(key.as_bytes());
         match value {
             Val::Null => buf.push(b'-'),
             Val::Text(s) if s.is_empty() => buf.push(b'-'),
             Val::Text(s) => match formatted_time(s.as_bytes()) {
-                Some(t) => buf.extend_from_slice(t.to_string().as_bytes()),
-                None if s.bytes().any(|b| b.is_ascii_whitespace()) => return false,
+                Some(t) => {
+                    use std::io::Write;
+                    let _ = write!(buf, "{t}");
+                }
+                None if has_space(s.as_bytes()) => self.no_record = true,
                 None => buf.extend_from_slice(s.as_bytes()),
             },
             Val::Number(n) => buf.extend_from_slice(n.as_bytes()),
-            Val::Other => return false,
+            Val::Other => self.no_record = true,
         }
     }
-    !members.is_empty()
-        && (*names == last
-            || (members.iter())
-                .filter(|(k, _)| fields::is_known(&fields::normalise(k)))
+
+    /// What the object was, all its members taken.
+    fn finish(self, last: &[u8]) -> Json {
+        match self.message {
+            Some(Val::Text(m)) => {
+                self.buf.clear();
+                self.buf.extend_from_slice(m.as_bytes());
+                return Json::Message;
+            }
+            Some(_) => return Json::NoMessage,
+            None => {}
+        }
+        let known = || {
+            // (the names of the members written, none with a space)
+            let names = std::str::from_utf8(self.names).unwrap_or_default();
+            (names.split(' '))
+                .filter(|k| fields::is_known(&fields::normalise(k)))
                 .count()
-                >= JSON_RECORD_FIELDS)
+        };
+        match !self.no_record
+            && self.written > 0
+            && (*self.names == last || known() >= JSON_RECORD_FIELDS)
+        {
+            true => Json::Record,
+            false => Json::NoMessage,
+        }
+    }
+}
+
+/// Whether `b` holds ASCII whitespace (as [`u8::is_ascii_whitespace`]), every byte looked at
+/// without a branch (a loop the compiler vectorises: keys and values are short).
+#[inline]
+fn has_space(b: &[u8]) -> bool {
+    b.iter().fold(false, |a, &c| {
+        a | (c == b' ') | ((c.wrapping_sub(b'\t') < 5) & (c != 0x0b))
+    })
 }
 
 /// A line of comma-separated values (an Athena query's result downloaded as CSV, a
@@ -1988,6 +2051,14 @@ mod tests {
     /// they stand for, and its malformed lines' reasons; an object that is no record (too few
     /// flow-log fields, a value no field holds) stays malformed as a JSON line without message.
     #[test]
+    fn has_space_is_ascii_whitespace() {
+        for c in 0..=u8::MAX {
+            assert_eq!(has_space(&[b'a', c, b'b']), c.is_ascii_whitespace(), "{c}");
+        }
+        assert!(!has_space(b"") && !has_space(b"eni-0a1b2c3d") && has_space(b"a\x0cb"));
+    }
+
+    #[test]
     fn json_records_read_as_their_fields() {
         let text = v2_text_with_bad_bytes(300);
         let mut lines = text.lines();
@@ -2065,6 +2136,55 @@ mod tests {
                 e.seen
             );
         }
+    }
+
+    /// A JSON line's members taken one at a time: a `message` wherever it stands makes the
+    /// object an event whatever the members before it (the first `message` counts), by the
+    /// one-pass reader or, with an escape, by serde_json; a record's values and names are
+    /// written in order, a date as its seconds; names equal to the last record's need no
+    /// known field among them.
+    #[test]
+    fn json_lines_are_read_member_by_member() {
+        let (mut buf, mut names) = (Vec::new(), Vec::new());
+        let mut read = |line: &str, last: &[u8]| {
+            let kind = unwrap_json(line.as_bytes(), &mut buf, &mut names, last);
+            let name = match kind {
+                Json::Message => "message",
+                Json::Record => "record",
+                Json::NoMessage => "none",
+                Json::Other => "other",
+            };
+            let text = |b: &Vec<u8>| String::from_utf8(b.clone()).unwrap();
+            (name, text(&buf), text(&names))
+        };
+        for line in [
+            r#"{"a b": true, "x": [1], "message": "2 eni-1 -", "message": "no"}"#,
+            r#"{"version": 2, "message": "2 eni-1 -"}"#,
+            r#"{"srcaddr": "a b", "message": "2 eni-1 -"}"#,
+        ] {
+            assert_eq!(read(line, b"").0, "message", "{line}");
+            assert_eq!(read(line, b"").1, "2 eni-1 -", "{line}");
+        }
+        assert_eq!(read(r#"{"x": 1, "message": null}"#, b"").0, "none");
+        let (kind, values, keys) = read(
+            r#"{"version": 2, "interface_id": "", "start": "2026-09-01 00:05:00", "bytes": 1e3, "end": null}"#,
+            b"",
+        );
+        assert_eq!(kind, "record");
+        assert_eq!(values, "2 - 1788221100 1e3 -");
+        assert_eq!(keys, "version interface_id start bytes end");
+        // (escaped: serde_json reads it, to the same members)
+        let escaped = read(
+            r#"{"version": 2, "srcaddr": "10.0.0.\u0031", "dstaddr": 1}"#,
+            b"",
+        );
+        assert_eq!(escaped.0, "record");
+        assert_eq!(escaped.1, "2 10.0.0.1 1");
+        // names of no field: a record only where they are the last record's
+        assert_eq!(read(r#"{"a": 1, "b": 2}"#, b"").0, "none");
+        assert_eq!(read(r#"{"a": 1, "b": 2}"#, b"a b").0, "record");
+        assert_eq!(read(r#"{"a": 1, "b": 2, "c": false}"#, b"a b c").0, "none");
+        assert_eq!(read(r#"{"a": 1, "b": 2"#, b"a b").0, "other");
     }
 
     /// A time as a query engine writes it, with a fraction or not, in UTC or at an offset,
