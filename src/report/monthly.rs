@@ -525,23 +525,38 @@ impl MonthlyReport {
 
     /// The CSV tables: (file name, contents).
     pub fn tables(&self) -> Vec<(String, String)> {
+        let a = &self.analysis.analysis;
+        let mut out = vec![
+            ("by-class.csv".into(), self.by_class_table()),
+            ("by-day.csv".into(), by_day_table(a)),
+            ("by-subnet.csv".into(), by_subnet_table(a)),
+            ("top-clients.csv".into(), top_clients_table(a)),
+            ("gateways.csv".into(), gateways_table(a)),
+            ("inputs.csv".into(), inputs_table(a)),
+        ];
+        if self.trend.is_some() {
+            out.push(("history.csv".into(), self.history_table()));
+        }
+        if let Some(c) = &self.comparison {
+            out.push(("before-after.csv".into(), c.render(Format::Csv)));
+        }
+        if let Some(inv) = &self.analysis.inventory {
+            let sh = super::plan::shell_script(&inv.plan, super::dollars);
+            out.push(("endpoint-plan.sh".into(), sh));
+            out.push(("endpoint-plan.tf".into(), super::plan::terraform(&inv.plan)));
+        }
+        out
+    }
+
+    /// `by-class.csv`: each class's bytes and NAT cost.
+    fn by_class_table(&self) -> String {
         let r = &self.analysis;
-        let a = &r.analysis;
-        let class_cols = own::by_class_columns();
-        let class_vals = |c: &crate::analysis::ClassBytes| {
-            Class::ALL
-                .iter()
-                .map(|k| c.get(*k).total().to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        let mut out = Vec::new();
         let mut t = format!(
             "{}total_bytes,nat_cost_period_usd,nat_cost_per_30_days_usd\n",
             csv_head::BY_CLASS
         );
         for c in Class::ALL {
-            let ud = a.classes.get(c);
+            let ud = r.analysis.classes.get(c);
             let m = r.cost.by_class.get(c.name()).copied().unwrap_or_default();
             let _ = writeln!(
                 t,
@@ -554,119 +569,39 @@ impl MonthlyReport {
                 m.per_30_days
             );
         }
-        out.push(("by-class.csv".into(), t));
-        let mut t = format!("{}{class_cols},total_bytes\n", csv_head::BY_DAY);
-        for (day, c) in charts::days_of(a) {
-            let _ = writeln!(t, "{day},{},{}", class_vals(&c), c.total());
-        }
-        out.push(("by-day.csv".into(), t));
-        let mut t = format!("{}{class_cols},total_bytes\n", csv_head::BY_SUBNET);
-        for g in &a.by_subnet {
+        t
+    }
+
+    /// `history.csv`: the months before and this one.
+    fn history_table(&self) -> String {
+        let mut t = format!("{}{},total_bytes,ecr_layer_bytes,task_starts,nat_cost_usd,nat_cost_per_30_days_usd,price_table_date,ip_ranges_sync_token\n", csv_head::HISTORY, own::by_class_columns());
+        for m in self.history.iter().chain([&self.summary]) {
             let _ = writeln!(
                 t,
-                "{},{},{}",
-                csv_esc(&g.key),
-                class_vals(&g.classes),
-                g.total
+                "{},{},{},{},{},{},{},{},{:.6},{:.6},{},{}",
+                csv_esc(&m.label),
+                opt(&m.from),
+                opt(&m.to),
+                m.days,
+                m.class_bytes
+                    .iter()
+                    .map(|(_, v)| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                m.total_bytes,
+                if m.ecr_known {
+                    m.ecr_layer_bytes.to_string()
+                } else {
+                    "unknown".into()
+                },
+                m.task_starts,
+                m.nat_processing_cost,
+                m.nat_processing_cost_per_30_days,
+                csv_esc(&m.price_table_date),
+                csv_esc(&m.ip_ranges_sync_token)
             );
         }
-        out.push(("by-subnet.csv".into(), t));
-        let mut t = format!("{}{class_cols},total_bytes\n", csv_head::TOP_CLIENTS);
-        for c in &a.top_clients {
-            let _ = writeln!(
-                t,
-                "{},{},{},{},{},{},{},{}",
-                csv_esc(&c.ip),
-                csv_esc(&c.enis.join(" ")),
-                csv_esc(opt(&c.subnet)),
-                csv_esc(opt(&c.az)),
-                csv_esc(opt(&c.ecs_service)),
-                csv_esc(opt(&c.ecs_task)),
-                class_vals(&c.classes),
-                c.total
-            );
-        }
-        out.push(("top-clients.csv".into(), t));
-        let mut t = format!(
-            "{}{class_cols},total_bytes,days_private_leg,days_public_leg\n",
-            csv_head::GATEWAYS
-        );
-        for g in &a.gateways {
-            let _ = writeln!(
-                t,
-                "{},{},{},{},{},{},{},{}",
-                csv_esc(&g.eni),
-                csv_esc(&g.private_ips.join(" ")),
-                csv_esc(opt(&g.az)),
-                csv_esc(opt(&g.subnet)),
-                class_vals(&g.classes),
-                g.total,
-                g.days_private_leg,
-                g.days_public_leg
-            );
-        }
-        out.push(("gateways.csv".into(), t));
-        let mut t = format!(
-            "{}lines,counted,malformed,nodata,skipdata,error,skipped\n",
-            csv_head::INPUTS
-        );
-        for f in &a.quality.files {
-            let _ = writeln!(
-                t,
-                "{},{},{},{},{},{},{},{},{},{},{}",
-                csv_esc(&f.path),
-                f.format.map_or("", |e| e.name()),
-                f.size,
-                csv_esc(opt(&f.etag)),
-                f.counts.lines,
-                f.counts.counted,
-                f.counts.malformed,
-                f.counts.nodata,
-                f.counts.skipdata,
-                csv_esc(opt(&f.error)),
-                f.skipped.map_or("", |k| k.name())
-            );
-        }
-        out.push(("inputs.csv".into(), t));
-        if self.trend.is_some() {
-            let mut t = format!("{}{class_cols},total_bytes,ecr_layer_bytes,task_starts,nat_cost_usd,nat_cost_per_30_days_usd,price_table_date,ip_ranges_sync_token\n", csv_head::HISTORY);
-            for m in self.history.iter().chain([&self.summary]) {
-                let _ = writeln!(
-                    t,
-                    "{},{},{},{},{},{},{},{},{:.6},{:.6},{},{}",
-                    csv_esc(&m.label),
-                    opt(&m.from),
-                    opt(&m.to),
-                    m.days,
-                    m.class_bytes
-                        .iter()
-                        .map(|(_, v)| v.to_string())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    m.total_bytes,
-                    if m.ecr_known {
-                        m.ecr_layer_bytes.to_string()
-                    } else {
-                        "unknown".into()
-                    },
-                    m.task_starts,
-                    m.nat_processing_cost,
-                    m.nat_processing_cost_per_30_days,
-                    csv_esc(&m.price_table_date),
-                    csv_esc(&m.ip_ranges_sync_token)
-                );
-            }
-            out.push(("history.csv".into(), t));
-        }
-        if let Some(c) = &self.comparison {
-            out.push(("before-after.csv".into(), c.render(Format::Csv)));
-        }
-        if let Some(inv) = &self.analysis.inventory {
-            let sh = super::plan::shell_script(&inv.plan, super::dollars);
-            out.push(("endpoint-plan.sh".into(), sh));
-            out.push(("endpoint-plan.tf".into(), super::plan::terraform(&inv.plan)));
-        }
-        out
+        t
     }
 
     /// `report.json`.
@@ -1071,4 +1006,119 @@ fn yes() -> bool {
 
 fn is_true(v: &bool) -> bool {
     *v
+}
+
+/// A row's bytes of each class, in `Class::ALL` order, as CSV cells.
+fn class_cells(c: &crate::analysis::ClassBytes) -> String {
+    Class::ALL
+        .iter()
+        .map(|k| c.get(*k).total().to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `by-day.csv`: each day's bytes by class.
+fn by_day_table(a: &crate::analysis::Analysis) -> String {
+    let mut t = format!(
+        "{}{},total_bytes\n",
+        csv_head::BY_DAY,
+        own::by_class_columns()
+    );
+    for (day, c) in charts::days_of(a) {
+        let _ = writeln!(t, "{day},{},{}", class_cells(&c), c.total());
+    }
+    t
+}
+
+/// `by-subnet.csv`: each client subnet's bytes by class.
+fn by_subnet_table(a: &crate::analysis::Analysis) -> String {
+    let mut t = format!(
+        "{}{},total_bytes\n",
+        csv_head::BY_SUBNET,
+        own::by_class_columns()
+    );
+    for g in &a.by_subnet {
+        let _ = writeln!(
+            t,
+            "{},{},{}",
+            csv_esc(&g.key),
+            class_cells(&g.classes),
+            g.total
+        );
+    }
+    t
+}
+
+/// `top-clients.csv`: the top clients, who they are and their bytes by class.
+fn top_clients_table(a: &crate::analysis::Analysis) -> String {
+    let mut t = format!(
+        "{}{},total_bytes\n",
+        csv_head::TOP_CLIENTS,
+        own::by_class_columns()
+    );
+    for c in &a.top_clients {
+        let _ = writeln!(
+            t,
+            "{},{},{},{},{},{},{},{}",
+            csv_esc(&c.ip),
+            csv_esc(&c.enis.join(" ")),
+            csv_esc(opt(&c.subnet)),
+            csv_esc(opt(&c.az)),
+            csv_esc(opt(&c.ecs_service)),
+            csv_esc(opt(&c.ecs_task)),
+            class_cells(&c.classes),
+            c.total
+        );
+    }
+    t
+}
+
+/// `gateways.csv`: each NAT gateway, its bytes by class and the days of each leg counted.
+fn gateways_table(a: &crate::analysis::Analysis) -> String {
+    let mut t = format!(
+        "{}{},total_bytes,days_private_leg,days_public_leg\n",
+        csv_head::GATEWAYS,
+        own::by_class_columns()
+    );
+    for g in &a.gateways {
+        let _ = writeln!(
+            t,
+            "{},{},{},{},{},{},{},{}",
+            csv_esc(&g.eni),
+            csv_esc(&g.private_ips.join(" ")),
+            csv_esc(opt(&g.az)),
+            csv_esc(opt(&g.subnet)),
+            class_cells(&g.classes),
+            g.total,
+            g.days_private_leg,
+            g.days_public_leg
+        );
+    }
+    t
+}
+
+/// `inputs.csv`: each input, its lines and what became of them.
+fn inputs_table(a: &crate::analysis::Analysis) -> String {
+    let mut t = format!(
+        "{}lines,counted,malformed,nodata,skipdata,error,skipped\n",
+        csv_head::INPUTS
+    );
+    for f in &a.quality.files {
+        let _ = writeln!(
+            t,
+            "{},{},{},{},{},{},{},{},{},{},{}",
+            csv_esc(&f.path),
+            f.format.map_or("", |e| e.name()),
+            f.size,
+            csv_esc(opt(&f.etag)),
+            f.counts.lines,
+            f.counts.counted,
+            f.counts.malformed,
+            f.counts.nodata,
+            f.counts.skipdata,
+            csv_esc(opt(&f.error)),
+            f.skipped.map_or("", |k| k.name())
+        );
+    }
+    t
 }
