@@ -554,6 +554,23 @@ fn inventory_section(
     out: &mut String,
 ) {
     heading(out, md, 2, "NAT gateways (inventory)");
+    inventory_gateways(inv, md, out);
+    if !inv.subnets.is_empty() {
+        heading(out, md, 2, "Client subnets and their route tables");
+        inventory_subnets(inv, md, out);
+    }
+    heading(out, md, 2, "Endpoint plan");
+    endpoint_plan(inv, c, md, out);
+    for n in &inv.notes {
+        let _ = writeln!(out, "{}{}", item(md), esc(md, n));
+    }
+    if !inv.notes.is_empty() {
+        out.push('\n');
+    }
+}
+
+/// The inventory's NAT gateways: where each is, its NAT bytes, and whether the logs hold it.
+fn inventory_gateways(inv: &crate::plan::InventoryReport, md: bool, out: &mut String) {
     let mut t = Table::new(&[
         "gateway",
         "ENIs",
@@ -585,88 +602,92 @@ fn inventory_section(
         ]);
     }
     t.render(md, out);
-    if !inv.subnets.is_empty() {
-        heading(out, md, 2, "Client subnets and their route tables");
-        let mut t = Table::new(&[
-            "subnet",
-            "AZ",
-            "route table",
-            "s3",
-            "dynamodb",
-            "all NAT bytes",
+}
+
+/// The client subnets: each one's route table and its NAT bytes to S3, DynamoDB and in all.
+fn inventory_subnets(inv: &crate::plan::InventoryReport, md: bool, out: &mut String) {
+    let mut t = Table::new(&[
+        "subnet",
+        "AZ",
+        "route table",
+        "s3",
+        "dynamodb",
+        "all NAT bytes",
+    ]);
+    for s in &inv.subnets {
+        let rt = match (&s.route_table, s.main_route_table) {
+            (Some(r), true) => format!("{r} (main)"),
+            (Some(r), false) => r.clone(),
+            (None, _) => "-".into(),
+        };
+        t.row(vec![
+            s.subnet.clone(),
+            s.az.clone().unwrap_or("-".into()),
+            rt,
+            human(s.s3_bytes),
+            human(s.dynamodb_bytes),
+            human(s.nat_bytes),
         ]);
-        for s in &inv.subnets {
-            let rt = match (&s.route_table, s.main_route_table) {
-                (Some(r), true) => format!("{r} (main)"),
-                (Some(r), false) => r.clone(),
-                (None, _) => "-".into(),
-            };
-            t.row(vec![
-                s.subnet.clone(),
-                s.az.clone().unwrap_or("-".into()),
-                rt,
-                human(s.s3_bytes),
-                human(s.dynamodb_bytes),
-                human(s.nat_bytes),
-            ]);
-        }
-        t.render(md, out);
     }
-    heading(out, md, 2, "Endpoint plan");
+    t.render(md, out);
+}
+
+/// The endpoint plan: a row a route table and service, the saving in all, the commands and
+/// their caveats; or that nothing is left to do.
+fn endpoint_plan(
+    inv: &crate::plan::InventoryReport,
+    c: &crate::cost::Cost,
+    md: bool,
+    out: &mut String,
+) {
     if inv.plan.is_empty() {
         let _ = writeln!(out, "No route table sends S3 or DynamoDB traffic through a NAT without a gateway endpoint.\n");
-    } else {
-        let mut t = Table::new(&[
-            "service",
-            "route table",
-            "subnets",
-            "bytes",
-            "saves per 30 days",
-            "action",
+        return;
+    }
+    let mut t = Table::new(&[
+        "service",
+        "route table",
+        "subnets",
+        "bytes",
+        "saves per 30 days",
+        "action",
+    ]);
+    for p in &inv.plan {
+        t.row(vec![
+            p.service.label().into(),
+            p.route_table.clone(),
+            p.subnets.join(" "),
+            human(p.bytes),
+            dollars(p.saving.per_30_days),
+            match &p.endpoint {
+                Some(e) => format!("add to {e}"),
+                None => "create a gateway endpoint".into(),
+            },
         ]);
-        for p in &inv.plan {
-            t.row(vec![
-                p.service.label().into(),
-                p.route_table.clone(),
-                p.subnets.join(" "),
-                human(p.bytes),
-                dollars(p.saving.per_30_days),
-                match &p.endpoint {
-                    Some(e) => format!("add to {e}"),
-                    None => "create a gateway endpoint".into(),
-                },
-            ]);
-        }
-        t.render(md, out);
-        let total = inv.plan_saving();
-        let _ = writeln!(
-            out,
-            "All together: {} per 30 days ({} in the period, at {}/GB NAT processing).\n",
-            dollars(total.per_30_days),
-            dollars(total.period),
-            dollars(c.prices.nat_per_gb)
-        );
-        if md {
-            out.push_str("```sh\n");
-        }
-        for cmd in super::plan::commands(&inv.plan) {
-            let _ = writeln!(out, "{cmd}");
-        }
-        if md {
-            out.push_str("```\n");
-        }
-        out.push('\n');
-        for cav in super::plan::CAVEATS {
-            let _ = writeln!(out, "{}{cav}", if md { "- " } else { "* " });
-        }
-        out.push('\n');
     }
-    for n in &inv.notes {
-        let _ = writeln!(out, "{}{}", item(md), esc(md, n));
+    t.render(md, out);
+    let total = inv.plan_saving();
+    let _ = writeln!(
+        out,
+        "All together: {} per 30 days ({} in the period, at {}/GB NAT processing).\n",
+        dollars(total.per_30_days),
+        dollars(total.period),
+        dollars(c.prices.nat_per_gb)
+    );
+    if md {
+        out.push_str("```sh\n");
     }
-    if !inv.notes.is_empty() {
-        out.push('\n');
+    for cmd in super::plan::commands(&inv.plan) {
+        let _ = writeln!(out, "{cmd}");
     }
+    if md {
+        out.push_str("```\n");
+    }
+    out.push('\n');
+    for cav in super::plan::CAVEATS {
+        let _ = writeln!(out, "{}{cav}", if md { "- " } else { "* " });
+    }
+    out.push('\n');
 }
 
 /// The bill beside the flow logs.
