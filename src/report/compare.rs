@@ -530,17 +530,28 @@ impl Comparison {
 
     fn text(&self, md: bool) -> String {
         let mut out = String::new();
-        // each side's warnings first, before any figure
+        self.side_warnings(md, &mut out);
+        self.title_and_periods(md, &mut out);
+        self.per_day_table(md, &mut out);
+        self.verdict_text(md, &mut out);
+        out
+    }
+
+    /// Each side's warnings, before any figure.
+    fn side_warnings(&self, md: bool, out: &mut String) {
         for (side, r) in [
             ("before", &self.reports.before),
             ("after", &self.reports.after),
         ] {
             for text in super::warnings_of(r) {
                 let text = format!("{text}\n  (the {side} side's inputs)");
-                super::write_warning(&mut out, &text, md);
+                super::write_warning(out, &text, md);
             }
         }
-        let (b, a) = (&self.before, &self.after);
+    }
+
+    /// The title, and each side's period and the time its logs cover.
+    fn title_and_periods(&self, md: bool, out: &mut String) {
         let li = if md { "- " } else { "" };
         if md {
             let _ = writeln!(out, "# {}\n", super::own::COMPARE_TITLE);
@@ -557,8 +568,13 @@ impl Comparison {
                 s.covered_days
             )
         };
-        let _ = writeln!(out, "{li}Before: {}", period(b));
-        let _ = writeln!(out, "{li}After:  {}\n", period(a));
+        let _ = writeln!(out, "{li}Before: {}", period(&self.before));
+        let _ = writeln!(out, "{li}After:  {}\n", period(&self.after));
+    }
+
+    /// Each measure per day before and after, the NAT cost per 30 days and S3 per task start.
+    fn per_day_table(&self, md: bool, out: &mut String) {
+        let (b, a) = (&self.before, &self.after);
         let rows: Vec<[String; 5]> = self
             .changes
             .iter()
@@ -600,7 +616,12 @@ impl Comparison {
         for r in rows {
             t.row(r.to_vec());
         }
-        t.render(md, &mut out);
+        t.render(md, out);
+    }
+
+    /// The verdict: its summary, the clients whose S3 still crosses a NAT, and the gate.
+    fn verdict_text(&self, md: bool, out: &mut String) {
+        let li = if md { "- " } else { "" };
         out.push_str(if md {
             "\n## Verdict\n\n"
         } else {
@@ -641,7 +662,6 @@ impl Comparison {
                 if g.failed { "FAILED" } else { "passed" }
             );
         }
-        out
     }
 }
 
