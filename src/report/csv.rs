@@ -23,15 +23,24 @@ fn classes(out: &mut String, section: &str, key: &str, c: &ClassBytes) {
     }
 }
 
+/// The report as one long table, its rows by section.
 pub fn render(r: &Report) -> String {
-    let a = &r.analysis;
     let mut out = format!("{}\n", super::own::csv_head::ANALYZE);
-    classes(&mut out, "total", "all", &a.classes);
+    class_rows(r, &mut out);
+    cost_rows(r, &mut out);
+    volume_and_quality_rows(r, &mut out);
+    out
+}
+
+/// The bytes by class of the total, each gateway, day, subnet, AZ, ECS service and top client.
+fn class_rows(r: &Report, out: &mut String) {
+    let a = &r.analysis;
+    classes(out, "total", "all", &a.classes);
     for g in &a.gateways {
-        classes(&mut out, "gateway", &g.eni, &g.classes);
+        classes(out, "gateway", &g.eni, &g.classes);
     }
     for d in &a.by_day {
-        classes(&mut out, "day", &d.day, &d.classes);
+        classes(out, "day", &d.day, &d.classes);
     }
     for (name, rows) in [
         ("subnet", &a.by_subnet),
@@ -39,42 +48,46 @@ pub fn render(r: &Report) -> String {
         ("ecs-service", &a.by_ecs_service),
     ] {
         for g in rows {
-            classes(&mut out, name, &g.key, &g.classes);
+            classes(out, name, &g.key, &g.classes);
         }
     }
     for c in &a.top_clients {
-        classes(&mut out, "client", &c.ip, &c.classes);
+        classes(out, "client", &c.ip, &c.classes);
     }
+}
+
+/// The money: NAT processing, the gateway endpoints' savings, the ECR layers' share, cross-AZ.
+fn cost_rows(r: &Report, out: &mut String) {
     let m = |out: &mut String, key: &str, metric: &str, v: String| {
         out.push_str(&format!("{},{},,{},{}\n", "cost", esc(key), esc(metric), v));
     };
     let c = &r.cost;
     m(
-        &mut out,
+        out,
         "nat-processing",
         "usd_period",
         format!("{:.4}", c.nat_processing.period),
     );
     m(
-        &mut out,
+        out,
         "nat-processing",
         "usd_per_30_days",
         format!("{:.4}", c.nat_processing.per_30_days),
     );
     m(
-        &mut out,
+        out,
         "s3-gateway-endpoint-savings",
         "usd_period",
         format!("{:.4}", c.s3_gateway_endpoint_savings.period),
     );
     m(
-        &mut out,
+        out,
         "s3-gateway-endpoint-savings",
         "usd_per_30_days",
         format!("{:.4}", c.s3_gateway_endpoint_savings.per_30_days),
     );
     m(
-        &mut out,
+        out,
         "dynamodb-gateway-endpoint-savings",
         "usd_per_30_days",
         format!("{:.4}", c.dynamodb_gateway_endpoint_savings.per_30_days),
@@ -83,15 +96,20 @@ pub fn render(r: &Report) -> String {
         ("ecr-layers", &c.ecr_layer_share_of_savings),
         ("cross-az", &c.cross_az),
     ] {
-        m(&mut out, key, "usd_period", format!("{:.4}", money.period));
+        m(out, key, "usd_period", format!("{:.4}", money.period));
         m(
-            &mut out,
+            out,
             key,
             "usd_per_30_days",
             format!("{:.4}", money.per_30_days),
         );
     }
-    // volumes apart from money: the cost section holds only dollars
+}
+
+/// Volumes apart from money (the cost rows hold only dollars), the days covered, and the
+/// lines' accounting.
+fn volume_and_quality_rows(r: &Report, out: &mut String) {
+    let a = &r.analysis;
     // (an ECR estimate that is unknown has no rows: no figure stands for it)
     let ecr_known = a.ecr.basis.is_known();
     for (key, metric, v) in [
@@ -126,5 +144,4 @@ pub fn render(r: &Report) -> String {
             out.push_str(&format!("quality,lines,,{k},{v}\n"));
         }
     }
-    out
 }
