@@ -16,7 +16,7 @@ use super::csv::esc as csv_esc;
 use super::escape::md as md_esc;
 use super::own::{self, csv_head};
 use super::{dollars, html, human, text::Table, Format, Report};
-use crate::analysis::{Counting, Legs};
+use crate::analysis::{Analysis, ClassBytes, Counting, Legs};
 use crate::classify::Class;
 
 /// The JSON schema identifier; bump the number on any incompatible change.
@@ -1009,7 +1009,7 @@ fn is_true(v: &bool) -> bool {
 }
 
 /// A row's bytes of each class, in `Class::ALL` order, as CSV cells.
-fn class_cells(c: &crate::analysis::ClassBytes) -> String {
+fn class_cells(c: &ClassBytes) -> String {
     Class::ALL
         .iter()
         .map(|k| c.get(*k).total().to_string())
@@ -1018,7 +1018,7 @@ fn class_cells(c: &crate::analysis::ClassBytes) -> String {
 }
 
 /// `by-day.csv`: each day's bytes by class.
-fn by_day_table(a: &crate::analysis::Analysis) -> String {
+fn by_day_table(a: &Analysis) -> String {
     let mut t = format!(
         "{}{},total_bytes\n",
         csv_head::BY_DAY,
@@ -1031,7 +1031,7 @@ fn by_day_table(a: &crate::analysis::Analysis) -> String {
 }
 
 /// `by-subnet.csv`: each client subnet's bytes by class.
-fn by_subnet_table(a: &crate::analysis::Analysis) -> String {
+fn by_subnet_table(a: &Analysis) -> String {
     let mut t = format!(
         "{}{},total_bytes\n",
         csv_head::BY_SUBNET,
@@ -1050,7 +1050,7 @@ fn by_subnet_table(a: &crate::analysis::Analysis) -> String {
 }
 
 /// `top-clients.csv`: the top clients, who they are and their bytes by class.
-fn top_clients_table(a: &crate::analysis::Analysis) -> String {
+fn top_clients_table(a: &Analysis) -> String {
     let mut t = format!(
         "{}{},total_bytes\n",
         csv_head::TOP_CLIENTS,
@@ -1074,7 +1074,7 @@ fn top_clients_table(a: &crate::analysis::Analysis) -> String {
 }
 
 /// `gateways.csv`: each NAT gateway, its bytes by class and the days of each leg counted.
-fn gateways_table(a: &crate::analysis::Analysis) -> String {
+fn gateways_table(a: &Analysis) -> String {
     let mut t = format!(
         "{}{},total_bytes,days_private_leg,days_public_leg\n",
         csv_head::GATEWAYS,
@@ -1098,7 +1098,7 @@ fn gateways_table(a: &crate::analysis::Analysis) -> String {
 }
 
 /// `inputs.csv`: each input, its lines and what became of them.
-fn inputs_table(a: &crate::analysis::Analysis) -> String {
+fn inputs_table(a: &Analysis) -> String {
     let mut t = format!(
         "{}lines,counted,malformed,nodata,skipdata,error,skipped\n",
         csv_head::INPUTS
