@@ -1763,9 +1763,22 @@ impl Extend<String> for Notes {
 }
 
 /// The report's notes on method and data quality, in a fixed order, the warnings among them
-/// said so.
+/// said so: how the bytes were counted, what the records say of their own completeness, the
+/// time they cover, the inputs, the ip-ranges document, and why nothing was counted.
 fn quality_notes(f: &NoteFacts) -> Notes {
     let mut notes = Notes::default();
+    method_notes(f, &mut notes);
+    record_notes(f, &mut notes);
+    coverage_notes(f, &mut notes);
+    input_notes(f, &mut notes);
+    ranges_warnings(f, &mut notes);
+    nothing_counted_warnings(f, &mut notes);
+    notes
+}
+
+/// How the NAT bytes were counted: which flow logs, from which ENIs and legs, NAT64, and
+/// whether cross-AZ traffic can be measured.
+fn method_notes(f: &NoteFacts, notes: &mut Notes) {
     notes.extend(f.flow_logs.map(crate::overlap::note));
     if f.client_side {
         notes.push("No NAT gateway ENI is in the data: NAT figures are an ESTIMATE summed from the clients' own records, which may include traffic that did not cross a NAT.".to_string());
@@ -1780,6 +1793,11 @@ fn quality_notes(f: &NoteFacts) -> Notes {
     if !f.cross_az_known && !f.client_side {
         notes.push("az-id was not logged for both NAT and clients: cross-AZ charges cannot be measured (add az-id).".to_string());
     }
+}
+
+/// What the records say of their own completeness: SKIPDATA windows, and NAT ENIs whose two
+/// legs disagree.
+fn record_notes(f: &NoteFacts, notes: &mut Notes) {
     if f.skipdata_windows > 0 {
         notes.push(format!("{} SKIPDATA records: AWS dropped records in those windows, so the figures are a lower bound.", f.skipdata_windows));
     }
@@ -1787,17 +1805,21 @@ fn quality_notes(f: &NoteFacts) -> Notes {
         if let Some(cc) = g.cross_check.as_ref().filter(|c| !c.agrees) {
             let d = &cc.days_apart[0];
             notes.push(format!(
-                "The two legs of NAT ENI {} disagree on {} day(s) by more than {} % (e.g. {}: {} B counted on the {} legs, {} B on the other): the counted figure was used, and the logs of that ENI may be partial.",
+                "The two legs of NAT ENI {} disagree on {} day(s) by more than {} % (e.g. {}: {} B counted on the private legs, {} B on the other): the counted figure was used, and the logs of that ENI may be partial.",
                 g.eni,
                 cc.days_apart.len(),
                 LEG_TOLERANCE_PERCENT,
                 d.day,
                 d.counted_leg,
-                "private",
                 d.other_leg
             ));
         }
     }
+}
+
+/// The time the logs cover against the period asked for, time no partial read, and long runs
+/// without any record.
+fn coverage_notes(f: &NoteFacts, notes: &mut Notes) {
     if f.period.days > 0.0 && f.period.covered_days < f.period.days * 0.9 && f.lines.counted > 0 {
         notes.push(format!(
             "The logs cover {:.2} of the {:.2} days of the period: per-day and per-30-day figures are projected from the time covered (per NAT gateway), not from the period asked for.",
@@ -1808,6 +1830,11 @@ fn quality_notes(f: &NoteFacts) -> Notes {
     if let Some(note) = gaps_note(&f.period.gaps) {
         notes.push(note);
     }
+}
+
+/// Records that fit no figure, inputs not read to the end, and flowcost's own outputs among
+/// the inputs.
+fn input_notes(f: &NoteFacts, notes: &mut Notes) {
     if f.odd.no_interface > 0 {
         notes.push(format!("{} counted records have no interface-id (Transit Gateway flow logs, for one, have none): they cannot be a NAT gateway's records and add to no figure.", f.odd.no_interface));
     }
@@ -1821,6 +1848,11 @@ fn quality_notes(f: &NoteFacts) -> Notes {
         ));
     }
     notes.extend(own_outputs_note(f.files));
+}
+
+/// The ip-ranges document against the records: made long before them, without S3 ranges of
+/// a region the NAT gateways used, or S3 bytes that went mostly to other regions.
+fn ranges_warnings(f: &NoteFacts, notes: &mut Notes) {
     if let Some(note) = stale_ranges_note(f.ranges_created, f.dated.last()) {
         notes.warn(WarningKind::StaleIpRanges, note);
     }
@@ -1833,6 +1865,11 @@ fn quality_notes(f: &NoteFacts) -> Notes {
     if let Some(note) = other_region_s3_note(f.gateways) {
         notes.warn(WarningKind::S3OutsideRegion, note);
     }
+}
+
+/// Why a report counted nothing: the NAT gateways given are in no counted record, or no record
+/// falls in the time range.
+fn nothing_counted_warnings(f: &NoteFacts, notes: &mut Notes) {
     if f.given && f.no_nat && !f.client_side {
         let named = f.opt.named_nats();
         let looks: Vec<&str> = f
@@ -1869,7 +1906,6 @@ fn quality_notes(f: &NoteFacts) -> Notes {
             ),
         );
     }
-    notes
 }
 
 impl Method {
@@ -3716,6 +3752,64 @@ mod tests {
         assert!(w.is_some_and(|w| w.message.starts_with(
             "The ip-ranges document in use holds no S3 range of sa-west-1, where the NAT gateways carried bytes"
         ) && notes.contains(&w.message)));
+    }
+
+    /// The notes come in their groups' order (how the bytes were counted, the records'
+    /// completeness, the time covered, the inputs, the ip-ranges document, why nothing was
+    /// counted), whichever of them a run has.
+    #[test]
+    fn quality_notes_come_in_their_groups_order() {
+        let opt = RunConfig {
+            nat_enis: vec!["eni-gone".into()],
+            since: Some(T),
+            until: Some(T + 30 * DAY),
+            ..Default::default()
+        };
+        let period = period_of(Some(T), Some(T + 3600), &opt, &BTreeSet::new());
+        let lines = LineCounts {
+            counted: 10,
+            ..Default::default()
+        };
+        let regions = ["sa-west-1".to_string()];
+        let facts = NoteFacts {
+            flow_logs: None,
+            client_side: false,
+            any_private: false,
+            any_public: true,
+            cross_az_known: true,
+            skipdata_windows: 2,
+            gateways: &[],
+            period: &period,
+            lines: &lines,
+            odd: &Oddities::default(),
+            files_with_errors: 1,
+            files: &[],
+            given: true,
+            no_nat: true,
+            candidates: &[],
+            opt: &opt,
+            dated: Span::default(),
+            ranges_created: None,
+            regions_without_s3: &regions,
+        };
+        let Notes { notes, warnings } = quality_notes(&facts);
+        let at = |s: &str| notes.iter().position(|n| n.starts_with(s));
+        let order = [
+            "No pkt-srcaddr/pkt-dstaddr translation seen",
+            "2 SKIPDATA records",
+            "The logs cover 0.04 of the 30.00 days",
+            "1 input(s) could not be read to the end",
+            "The ip-ranges document in use holds no S3 range of sa-west-1",
+            "The NAT gateways given (eni-gone) appear in no counted record in the time range",
+        ]
+        .map(|s| at(s).unwrap_or_else(|| panic!("{s}: {notes:?}")));
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        assert_eq!(notes.len(), order.len(), "{notes:?}");
+        let kinds: Vec<WarningKind> = warnings.iter().map(|w| w.kind).collect();
+        assert_eq!(
+            kinds,
+            [WarningKind::NoS3Ranges, WarningKind::GivenNatsNotCounted]
+        );
     }
 
     /// A warning's kind is written in JSON by a name the README gives, and read back.
