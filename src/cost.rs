@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{Analysis, ClassBytes};
+use crate::analysis::{Analysis, ClassBytes, Gateway};
 
 /// The price table shipped with the binary.
 pub const EMBEDDED: &str = include_str!("../data/prices.json");
@@ -167,7 +167,9 @@ pub enum CostError {
     NoRegion(String),
 }
 
-/// Price the analysis.
+/// Price the analysis: each class's NAT data processing, the gateway endpoints' savings and
+/// the ECR layers' share of them, the interface endpoints' break-even and cross-AZ traffic,
+/// for the period and projected per 30 days ([`Projection`]).
 pub fn price(
     a: &Analysis,
     table: &PriceTable,
@@ -175,103 +177,302 @@ pub fn price(
     nat_per_gb_override: Option<f64>,
     unit: GbUnit,
 ) -> Result<Cost, CostError> {
-    let mut p = match table.regions.get(region) {
-        Some(p) => p.clone(),
-        None => match nat_per_gb_override {
-            // Without the region in the table, only the NAT figures can be priced.
-            Some(_) => RegionPrices {
-                nat_per_hour: 0.0,
-                nat_per_gb: 0.0,
-                endpoint_per_az_hour: 0.0,
-                endpoint_per_gb: 0.0,
-                cross_az_per_gb_each_way: 0.0,
-            },
-            None => return Err(CostError::NoRegion(region.to_string())),
-        },
-    };
-    if let Some(v) = nat_per_gb_override {
-        p.nat_per_gb = v;
-    }
-    let days = a.period.days;
-    let covered = a.period.covered_days;
-    let scale = if covered > 0.0 { 30.0 / covered } else { 0.0 };
-    let gb = |b: f64| b / unit.bytes();
-    let money = |period: f64| Money {
-        period,
-        per_30_days: period * scale,
-    };
-    // Bytes per 30 days, projected per NAT gateway from the time its own logs cover (one
-    // gateway logged all month and one for a day each project from their own span).
-    let per_30 = |of: &dyn Fn(&ClassBytes) -> u64, all: u64| -> f64 {
-        if a.gateways.is_empty() {
-            return all as f64 * scale;
-        }
-        a.gateways
-            .iter()
-            .map(|g| {
-                let d = g.covered_seconds as f64 / 86_400.0;
-                of(&g.classes) as f64 * if d > 0.0 { 30.0 / d } else { scale }
-            })
-            .sum()
-    };
-    let nat_of = |of: &dyn Fn(&ClassBytes) -> u64, all: u64| Money {
-        period: gb(all as f64) * p.nat_per_gb,
-        per_30_days: gb(per_30(of, all)) * p.nat_per_gb,
-    };
-    let mut by_class = BTreeMap::new();
-    for c in crate::classify::Class::ALL {
-        by_class.insert(
-            c.name().to_string(),
-            nat_of(&|g| g.get(c).total(), a.classes.get(c).total()),
-        );
-    }
-    let s3 = nat_of(&|g| g.s3.total(), a.classes.s3.total());
-    // ECR layers are part of the S3 class: projected as S3 is
-    let ecr_period = gb(a.ecr.bytes as f64) * p.nat_per_gb;
-    let ecr = Money {
-        period: ecr_period,
-        per_30_days: if s3.period > 0.0 {
-            ecr_period * s3.per_30_days / s3.period
-        } else {
-            0.0
-        },
-    };
-    let azs = {
-        let mut z: Vec<&str> = a.gateways.iter().filter_map(|g| g.az.as_deref()).collect();
-        z.sort();
-        z.dedup();
-        (z.len().max(a.gateways.len().min(1)).max(1)) as u32
-    };
-    let other_gb_month = gb(per_30(
-        &|g| g.aws_other.total(),
-        a.classes.aws_other.total(),
-    ));
-    let endpoint_fixed = p.endpoint_per_az_hour * azs as f64 * MONTH_HOURS;
-    let margin = p.nat_per_gb - p.endpoint_per_gb;
+    let p = region_prices(table, region, nat_per_gb_override)?;
+    let at = Projection::new(&a.gateways, a.period.covered_days, unit);
+    let by_class = (crate::classify::Class::ALL.into_iter())
+        .map(|c| {
+            let money = at.nat(&p, &|g| g.get(c).total(), a.classes.get(c).total());
+            (c.name().to_string(), money)
+        })
+        .collect();
+    let s3 = at.nat(&p, &|g| g.s3.total(), a.classes.s3.total());
     Ok(Cost {
         region: region.to_string(),
         price_table_date: table.date.clone(),
         price_table_source: table.source.clone(),
         gb_unit: unit,
         gb_definition: unit.name().to_string(),
-        period_days: days,
-        covered_days: covered,
-        nat_processing: nat_of(&|g| g.total(), a.total),
+        period_days: a.period.days,
+        covered_days: a.period.covered_days,
+        nat_processing: at.nat(&p, &|g| g.total(), a.total),
         by_class,
         s3_gateway_endpoint_savings: s3,
-        dynamodb_gateway_endpoint_savings: nat_of(
+        dynamodb_gateway_endpoint_savings: at.nat(
+            &p,
             &|g| g.dynamodb.total(),
             a.classes.dynamodb.total(),
         ),
-        ecr_layer_share_of_savings: ecr,
-        interface_endpoint: InterfaceBreakEven {
-            azs,
-            aws_other_gb_per_30_days: other_gb_month,
-            endpoint_cost_per_30_days: endpoint_fixed + other_gb_month * p.endpoint_per_gb,
-            nat_cost_removed_per_30_days: other_gb_month * p.nat_per_gb,
-            break_even_gb_per_30_days: (margin > 0.0).then(|| endpoint_fixed / margin),
-        },
-        cross_az: money(gb(a.cross_az.bytes as f64) * p.cross_az_per_gb_each_way * 2.0),
+        ecr_layer_share_of_savings: ecr_share(a.ecr.bytes, &s3, &at, &p),
+        interface_endpoint: interface_break_even(&at, a.classes.aws_other.total(), &p),
+        cross_az: at.whole(at.gb(a.cross_az.bytes as f64) * p.cross_az_per_gb_each_way * 2.0),
         prices: p,
     })
+}
+
+/// The prices of `region`, the NAT's per-GB price replaced by `nat_per_gb_override` where
+/// given. Without the region in the table only the NAT figures can be priced: with the
+/// override, every other price is zero; without it, an error.
+fn region_prices(
+    table: &PriceTable,
+    region: &str,
+    nat_per_gb_override: Option<f64>,
+) -> Result<RegionPrices, CostError> {
+    let mut p = match (table.regions.get(region), nat_per_gb_override) {
+        (Some(p), _) => p.clone(),
+        (None, Some(_)) => RegionPrices {
+            nat_per_hour: 0.0,
+            nat_per_gb: 0.0,
+            endpoint_per_az_hour: 0.0,
+            endpoint_per_gb: 0.0,
+            cross_az_per_gb_each_way: 0.0,
+        },
+        (None, None) => return Err(CostError::NoRegion(region.to_string())),
+    };
+    if let Some(v) = nat_per_gb_override {
+        p.nat_per_gb = v;
+    }
+    Ok(p)
+}
+
+/// How the analysis's bytes become GB and are projected per 30 days: per NAT gateway from
+/// the time its own logs cover (one gateway logged all month and one for a day each project
+/// from their own span), or, without gateways, from the days the logs cover.
+struct Projection<'a> {
+    gateways: &'a [Gateway],
+    unit: GbUnit,
+    /// 30 days over the days the logs cover (0 when they cover none).
+    scale: f64,
+}
+
+impl Projection<'_> {
+    /// `covered`: the days the logs cover.
+    fn new(gateways: &[Gateway], covered: f64, unit: GbUnit) -> Projection<'_> {
+        let scale = if covered > 0.0 { 30.0 / covered } else { 0.0 };
+        Projection {
+            gateways,
+            unit,
+            scale,
+        }
+    }
+
+    fn gb(&self, bytes: f64) -> f64 {
+        bytes / self.unit.bytes()
+    }
+
+    /// An amount of the period, and per 30 days at the rate of the days the logs cover.
+    fn whole(&self, period: f64) -> Money {
+        Money {
+            period,
+            per_30_days: period * self.scale,
+        }
+    }
+
+    /// Bytes per 30 days of what `of` takes of each gateway's classes (`all`: of the whole
+    /// analysis, projected as a whole where no gateway is known).
+    fn per_30(&self, of: &dyn Fn(&ClassBytes) -> u64, all: u64) -> f64 {
+        if self.gateways.is_empty() {
+            return all as f64 * self.scale;
+        }
+        (self.gateways.iter())
+            .map(|g| {
+                let d = g.covered_seconds as f64 / 86_400.0;
+                of(&g.classes) as f64 * if d > 0.0 { 30.0 / d } else { self.scale }
+            })
+            .sum()
+    }
+
+    /// The NAT data-processing charge of `all` bytes of the period, and of what `of` takes
+    /// of the gateways' classes per 30 days.
+    fn nat(&self, p: &RegionPrices, of: &dyn Fn(&ClassBytes) -> u64, all: u64) -> Money {
+        Money {
+            period: self.gb(all as f64) * p.nat_per_gb,
+            per_30_days: self.gb(self.per_30(of, all)) * p.nat_per_gb,
+        }
+    }
+}
+
+/// The ECR layers' share of the S3 savings: their `bytes` priced for the period, projected
+/// as the S3 class is (they are part of it).
+fn ecr_share(bytes: u64, s3: &Money, at: &Projection, p: &RegionPrices) -> Money {
+    let period = at.gb(bytes as f64) * p.nat_per_gb;
+    Money {
+        period,
+        per_30_days: match s3.period > 0.0 {
+            true => period * s3.per_30_days / s3.period,
+            false => 0.0,
+        },
+    }
+}
+
+/// What one interface endpoint in each of the NAT gateways' AZs (at least one) would cost
+/// for the `aws-other` traffic (`aws_other`: its bytes of the period) per 30 days, against the
+/// NAT charge it would remove, and the monthly volume above which it pays.
+fn interface_break_even(at: &Projection, aws_other: u64, p: &RegionPrices) -> InterfaceBreakEven {
+    let mut azs: Vec<&str> = (at.gateways.iter())
+        .filter_map(|g| g.az.as_deref())
+        .collect();
+    azs.sort_unstable();
+    azs.dedup();
+    let azs = azs.len().max(1) as u32;
+    let other_gb_month = at.gb(at.per_30(&|g| g.aws_other.total(), aws_other));
+    let endpoint_fixed = p.endpoint_per_az_hour * azs as f64 * MONTH_HOURS;
+    let margin = p.nat_per_gb - p.endpoint_per_gb;
+    InterfaceBreakEven {
+        azs,
+        aws_other_gb_per_30_days: other_gb_month,
+        endpoint_cost_per_30_days: endpoint_fixed + other_gb_month * p.endpoint_per_gb,
+        nat_cost_removed_per_30_days: other_gb_month * p.nat_per_gb,
+        break_even_gb_per_30_days: (margin > 0.0).then(|| endpoint_fixed / margin),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GIB: u64 = 1 << 30;
+
+    fn prices() -> RegionPrices {
+        RegionPrices {
+            nat_per_hour: 0.045,
+            nat_per_gb: 0.045,
+            endpoint_per_az_hour: 0.01,
+            endpoint_per_gb: 0.01,
+            cross_az_per_gb_each_way: 0.01,
+        }
+    }
+
+    /// A gateway in `az` whose logs cover `covered_seconds`, with `s3` and `aws_other`
+    /// download bytes.
+    fn gateway(az: Option<&str>, covered_seconds: u64, s3: u64, aws_other: u64) -> Gateway {
+        let mut classes = ClassBytes::default();
+        classes.s3.download = s3;
+        classes.aws_other.download = aws_other;
+        Gateway {
+            eni: "eni-nat".into(),
+            private_ips: vec![],
+            az: az.map(String::from),
+            subnet: None,
+            region: None,
+            classes,
+            total: s3 + aws_other,
+            days_private_leg: 0,
+            days_public_leg: 0,
+            cross_check: None,
+            rejected_records: 0,
+            rejected_bytes: 0,
+            covered_seconds,
+            nat_gateway: None,
+            vpc: None,
+            daily: BTreeMap::new(),
+            s3_other_regions: BTreeMap::new(),
+            nat64_bytes: 0,
+        }
+    }
+
+    fn near(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn region_prices_take_the_override_and_refuse_an_unknown_region_without_it() {
+        let table = PriceTable {
+            source: "test".into(),
+            date: "2026-01-01".into(),
+            regions: [("us-east-1".to_string(), prices())].into(),
+        };
+        assert_eq!(region_prices(&table, "us-east-1", None).unwrap(), prices());
+        let p = region_prices(&table, "us-east-1", Some(0.06)).unwrap();
+        assert_eq!((p.nat_per_gb, p.endpoint_per_gb), (0.06, 0.01));
+        // a region the table lacks: only the NAT's price, and only where it is given
+        let p = region_prices(&table, "xx-nowhere-1", Some(0.05)).unwrap();
+        assert_eq!(
+            (
+                p.nat_per_gb,
+                p.endpoint_per_az_hour,
+                p.cross_az_per_gb_each_way
+            ),
+            (0.05, 0.0, 0.0)
+        );
+        assert!(matches!(
+            region_prices(&table, "xx-nowhere-1", None),
+            Err(CostError::NoRegion(r)) if r == "xx-nowhere-1"
+        ));
+    }
+
+    #[test]
+    fn projections_go_per_gateway_from_the_time_each_covers() {
+        let s3 = |g: &ClassBytes| g.s3.total();
+        // no gateway: the whole, from the days the logs cover
+        let at = Projection::new(&[], 2.0, GbUnit::Gib);
+        assert!(near(at.per_30(&s3, 4 * GIB), 60.0 * GIB as f64));
+        // 2 GiB over two days, 1 GiB over one hour, and a gateway covering no time (the
+        // whole's rate): 30, 720 and 15 GiB a month
+        let gateways = [
+            gateway(None, 2 * 86_400, 2 * GIB, 0),
+            gateway(None, 3600, GIB, 0),
+            gateway(None, 0, GIB, 0),
+        ];
+        let at = Projection::new(&gateways, 2.0, GbUnit::Gib);
+        assert!(near(
+            at.per_30(&s3, 4 * GIB),
+            (30.0 + 720.0 + 15.0) * GIB as f64
+        ));
+        let m = at.nat(&prices(), &s3, 4 * GIB);
+        assert!(near(m.period, 4.0 * 0.045) && near(m.per_30_days, 765.0 * 0.045));
+        // logs covering no time project nothing; GB of 10^9 bytes
+        let at = Projection::new(&[], 0.0, GbUnit::Gb);
+        assert_eq!(at.per_30(&s3, GIB), 0.0);
+        assert_eq!(
+            at.whole(2.0),
+            Money {
+                period: 2.0,
+                per_30_days: 0.0
+            }
+        );
+        assert!(near(at.gb(2e9), 2.0));
+    }
+
+    #[test]
+    fn the_ecr_share_is_projected_as_s3_is() {
+        let at = Projection::new(&[], 1.0, GbUnit::Gib);
+        let s3 = Money {
+            period: 0.45,
+            per_30_days: 9.0,
+        };
+        let ecr = ecr_share(2 * GIB, &s3, &at, &prices());
+        assert!(near(ecr.period, 0.09) && near(ecr.per_30_days, 0.09 * 20.0));
+        // no S3 bytes in the period: nothing to project from
+        let ecr = ecr_share(2 * GIB, &Money::default(), &at, &prices());
+        assert!(near(ecr.period, 0.09) && ecr.per_30_days == 0.0);
+    }
+
+    #[test]
+    fn interface_endpoints_are_one_per_az_of_the_gateways_and_break_even_on_the_margin() {
+        // two gateways in one AZ and one in another, a third without an AZ: two AZs
+        let gateways = [
+            gateway(Some("use1-az1"), 30 * 86_400, 0, 3 * GIB),
+            gateway(Some("use1-az1"), 30 * 86_400, 0, 0),
+            gateway(Some("use1-az2"), 30 * 86_400, 0, 0),
+            gateway(None, 30 * 86_400, 0, 0),
+        ];
+        let at = Projection::new(&gateways, 30.0, GbUnit::Gib);
+        let be = interface_break_even(&at, 3 * GIB, &prices());
+        assert_eq!(be.azs, 2);
+        assert!(near(be.aws_other_gb_per_30_days, 3.0));
+        assert!(near(
+            be.endpoint_cost_per_30_days,
+            0.01 * 2.0 * 720.0 + 3.0 * 0.01
+        ));
+        assert!(near(be.nat_cost_removed_per_30_days, 3.0 * 0.045));
+        assert!(near(be.break_even_gb_per_30_days.unwrap(), 14.4 / 0.035));
+        // no gateway: one AZ; an endpoint not cheaper per GB than the NAT never breaks even
+        let at = Projection::new(&[], 30.0, GbUnit::Gib);
+        let dear = RegionPrices {
+            endpoint_per_gb: 0.045,
+            ..prices()
+        };
+        let be = interface_break_even(&at, 0, &dear);
+        assert_eq!((be.azs, be.break_even_gb_per_30_days), (1, None));
+    }
 }
