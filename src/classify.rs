@@ -220,114 +220,38 @@ impl IpRanges {
             source_name: source_name.to_string(),
             err,
         })?;
-        let mut services: Vec<String> = Vec::new();
-        let mut regions: Vec<String> = Vec::new();
-        let mut svc_ids: HashMap<&str, u16> = HashMap::default();
-        let mut reg_ids: HashMap<&str, u16> = HashMap::default();
-        // best entry per CIDR: (rank, service name, region) keyed by (lo, hi, is_v6)
-        let mut best: HashMap<(u128, u128, bool), (u8, u16, u16)> = HashMap::default();
-        let bad = |p: &str| RangesError::Prefix {
-            source_name: source_name.to_string(),
-            prefix: p.to_string(),
-        };
-        let mut add = |key: (u128, u128, bool), service: &str, svc: u16, reg: u16| {
-            let r = rank(service);
-            let e = best.entry(key).or_insert((r, svc, reg));
-            if r > e.0 || (r == e.0 && svc < e.1) {
-                *e = (r, svc, reg);
-            }
-        };
-        for p in &doc.prefixes {
-            let net: Ipv4Net = p.ip_prefix.parse().map_err(|_| bad(p.ip_prefix))?;
-            let (lo, hi) = (
-                u32::from(net.network()) as u128,
-                u32::from(net.broadcast()) as u128,
-            );
-            let svc = intern(&mut svc_ids, &mut services, p.service);
-            let reg = intern(&mut reg_ids, &mut regions, p.region);
-            add((lo, hi, false), p.service, svc, reg);
-        }
-        for p in &doc.ipv6_prefixes {
-            let net: Ipv6Net = p.ipv6_prefix.parse().map_err(|_| bad(p.ipv6_prefix))?;
-            let (lo, hi) = (u128::from(net.network()), u128::from(net.broadcast()));
-            let svc = intern(&mut svc_ids, &mut services, p.service);
-            let reg = intern(&mut reg_ids, &mut regions, p.region);
-            add((lo, hi, true), p.service, svc, reg);
-        }
-        let mut per_service: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
-        let mut s3_regions: std::collections::BTreeSet<&str> = Default::default();
-        for p in &doc.prefixes {
-            per_service.entry(p.service).or_default().0 += 1;
-            if p.service == "S3" {
-                s3_regions.insert(p.region);
-            }
-        }
-        for p in &doc.ipv6_prefixes {
-            per_service.entry(p.service).or_default().1 += 1;
-            if p.service == "S3" {
-                s3_regions.insert(p.region);
-            }
-        }
-        let service_counts = per_service
-            .into_iter()
-            .map(|(s, (a, b))| (s.to_string(), a, b))
-            .collect();
-        let s3_regions = s3_regions.into_iter().map(String::from).collect();
-        if best.is_empty() {
+        let labels = Labels::of(&doc, source_name)?;
+        if labels.best.is_empty() {
             return Err(RangesError::Empty {
                 source_name: source_name.to_string(),
             });
         }
-        let mut infos: Vec<RangeInfo> = Vec::new();
-        let mut info_ids: HashMap<RangeInfo, u32> = HashMap::default();
-        let mut r4 = Vec::new();
-        let mut r6 = Vec::new();
-        for ((lo, hi, v6), (_, service, region)) in best {
-            let info = RangeInfo { service, region };
-            let id = *info_ids.entry(info).or_insert_with(|| {
-                infos.push(info);
-                (infos.len() - 1) as u32
-            });
-            if v6 {
-                r6.push((lo, hi, id))
-            } else {
-                r4.push((lo, hi, id))
-            }
-        }
-        let (s4, l4) = flatten(r4, u32::MAX as u128);
-        let (s6, l6) = flatten(r6, u128::MAX);
-        let v4 = Table {
-            starts: s4.into_iter().map(|s| s as u32).collect(),
-            labels: l4,
-        };
-        let v4_index = (0..=65536u64)
-            .map(|top| {
-                let first = top << 16;
-                v4.starts.partition_point(|&s| (s as u64) < first) as u32
-            })
-            .collect();
-        let v6 = Table {
-            starts: s6,
-            labels: l6,
-        };
-        let s3 = services.iter().position(|s| s == "S3").map(|i| i as u16);
-        let dynamodb = services
-            .iter()
-            .position(|s| s == "DYNAMODB")
-            .map(|i| i as u16);
+        let (service_counts, s3_regions) = service_counts(&doc);
+        let Labels {
+            best,
+            services,
+            regions,
+        } = labels;
+        let Tables {
+            infos,
+            v4,
+            v4_index,
+            v6,
+        } = Tables::of(best);
+        let named = |name: &str| services.iter().position(|s| s == name).map(|i| i as u16);
         Ok(IpRanges {
             source: source_name.to_string(),
             sync_token: doc.sync_token,
             create_date: doc.create_date,
             digest,
+            s3: named("S3"),
+            dynamodb: named("DYNAMODB"),
             services,
             regions,
             infos,
             v4,
             v4_index,
             v6,
-            s3,
-            dynamodb,
             prefix_counts: (doc.prefixes.len(), doc.ipv6_prefixes.len()),
             service_counts,
             s3_regions,
@@ -482,6 +406,131 @@ fn miss(ranges: &IpRanges, ip: &IpAddr) -> (IpAddr, Option<RangeInfo>) {
     (*ip, ranges.lookup(*ip))
 }
 
+/// The label of each CIDR of a document: of the services that list it, the most specific
+/// ([`rank`]; among equals the one named first), with its region; and the service and region
+/// names the labels number, in the order the document first names them.
+struct Labels {
+    /// `(first, last, is IPv6)` → `(rank, service, region)`.
+    best: HashMap<(u128, u128, bool), (u8, u16, u16)>,
+    services: Vec<String>,
+    regions: Vec<String>,
+}
+
+impl Labels {
+    fn of(doc: &Doc<'_>, source_name: &str) -> Result<Labels, RangesError> {
+        let mut labels = Labels {
+            best: HashMap::default(),
+            services: Vec::new(),
+            regions: Vec::new(),
+        };
+        let mut svc_ids: HashMap<&str, u16> = HashMap::default();
+        let mut reg_ids: HashMap<&str, u16> = HashMap::default();
+        let bad = |p: &str| RangesError::Prefix {
+            source_name: source_name.to_string(),
+            prefix: p.to_string(),
+        };
+        let v4 = (doc.prefixes.iter()).map(|p| {
+            let net: Ipv4Net = p.ip_prefix.parse().map_err(|_| bad(p.ip_prefix))?;
+            let (lo, hi) = (u32::from(net.network()), u32::from(net.broadcast()));
+            Ok(((lo as u128, hi as u128, false), p.service, p.region))
+        });
+        let v6 = (doc.ipv6_prefixes.iter()).map(|p| {
+            let net: Ipv6Net = p.ipv6_prefix.parse().map_err(|_| bad(p.ipv6_prefix))?;
+            let (lo, hi) = (u128::from(net.network()), u128::from(net.broadcast()));
+            Ok(((lo, hi, true), p.service, p.region))
+        });
+        for prefix in v4.chain(v6) {
+            let (key, service, region) = prefix?;
+            let svc = intern(&mut svc_ids, &mut labels.services, service);
+            let reg = intern(&mut reg_ids, &mut labels.regions, region);
+            let r = rank(service);
+            let e = labels.best.entry(key).or_insert((r, svc, reg));
+            if r > e.0 || (r == e.0 && svc < e.1) {
+                *e = (r, svc, reg);
+            }
+        }
+        Ok(labels)
+    }
+}
+
+/// Prefixes per service, `(service, IPv4, IPv6)` by name, and the regions with S3 prefixes,
+/// by name.
+fn service_counts(doc: &Doc<'_>) -> (Vec<(String, usize, usize)>, Vec<String>) {
+    let mut per_service: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+    let mut s3_regions: std::collections::BTreeSet<&str> = Default::default();
+    let v4 = doc.prefixes.iter().map(|p| (p.service, p.region, false));
+    let v6 = doc
+        .ipv6_prefixes
+        .iter()
+        .map(|p| (p.service, p.region, true));
+    for (service, region, is_v6) in v4.chain(v6) {
+        let counts = per_service.entry(service).or_default();
+        match is_v6 {
+            false => counts.0 += 1,
+            true => counts.1 += 1,
+        }
+        if service == "S3" {
+            s3_regions.insert(region);
+        }
+    }
+    let counts = (per_service.into_iter())
+        .map(|(s, (a, b))| (s.to_string(), a, b))
+        .collect();
+    (counts, s3_regions.into_iter().map(String::from).collect())
+}
+
+/// The lookup tables of labelled CIDRs: each distinct `(service, region)` once, and the
+/// IPv4 and IPv6 address lines cut into disjoint intervals labelled by the most specific
+/// CIDR over them ([`flatten`]), IPv4's with an index of where each /16 starts.
+struct Tables {
+    infos: Vec<RangeInfo>,
+    v4: Table<u32>,
+    v4_index: Vec<u32>,
+    v6: Table<u128>,
+}
+
+impl Tables {
+    fn of(best: HashMap<(u128, u128, bool), (u8, u16, u16)>) -> Tables {
+        let mut infos: Vec<RangeInfo> = Vec::new();
+        let mut info_ids: HashMap<RangeInfo, u32> = HashMap::default();
+        let mut r4 = Vec::new();
+        let mut r6 = Vec::new();
+        for ((lo, hi, v6), (_, service, region)) in best {
+            let info = RangeInfo { service, region };
+            let id = *info_ids.entry(info).or_insert_with(|| {
+                infos.push(info);
+                (infos.len() - 1) as u32
+            });
+            match v6 {
+                true => r6.push((lo, hi, id)),
+                false => r4.push((lo, hi, id)),
+            }
+        }
+        let (s4, l4) = flatten(r4, u32::MAX as u128);
+        let (s6, l6) = flatten(r6, u128::MAX);
+        let v4 = Table {
+            starts: s4.into_iter().map(|s| s as u32).collect(),
+            labels: l4,
+        };
+        let v4_index = (0..=65536u64)
+            .map(|top| {
+                let first = top << 16;
+                v4.starts.partition_point(|&s| (s as u64) < first) as u32
+            })
+            .collect();
+        let v6 = Table {
+            starts: s6,
+            labels: l6,
+        };
+        Tables {
+            infos,
+            v4,
+            v4_index,
+            v6,
+        }
+    }
+}
+
 fn intern<'a>(map: &mut HashMap<&'a str, u16>, names: &mut Vec<String>, s: &'a str) -> u16 {
     *map.entry(s).or_insert_with(|| {
         names.push(s.to_string());
@@ -608,6 +657,74 @@ mod tests {
             cache.lookup(&r, &ip),
             r.lookup("52.216.1.1".parse().unwrap())
         );
+    }
+
+    /// A CIDR's label is its most specific service (S3 over DynamoDB over any other over
+    /// AMAZON), the first named among others of one rank, with that listing's region; names
+    /// are numbered as the document first gives them, IPv4's before IPv6's.
+    #[test]
+    fn labels_take_the_most_specific_service_of_a_cidr() {
+        let json = doc(
+            &[
+                ("10.0.0.0/8", "r-a", "AMAZON"),
+                ("10.0.0.0/8", "r-b", "EC2"),
+                ("10.0.0.0/8", "r-c", "ROUTE53"),
+                ("10.0.0.0/8", "r-d", "AMAZON"),
+                ("11.0.0.0/8", "r-a", "DYNAMODB"),
+                ("11.0.0.0/8", "r-b", "S3"),
+                ("11.0.0.0/8", "r-c", "EC2"),
+            ],
+            &[("2600::/16", "r-e", "AMAZON"), ("2600::/16", "r-f", "S3")],
+        );
+        let parsed: Doc = serde_json::from_slice(&json).unwrap();
+        let l = Labels::of(&parsed, "t").unwrap();
+        assert_eq!(l.services, ["AMAZON", "EC2", "ROUTE53", "DYNAMODB", "S3"]);
+        assert_eq!(l.regions, ["r-a", "r-b", "r-c", "r-d", "r-e", "r-f"]);
+        let label = |lo: u128, hi: u128, v6: bool| {
+            let (_, svc, reg) = l.best[&(lo, hi, v6)];
+            (
+                l.services[svc as usize].as_str(),
+                l.regions[reg as usize].as_str(),
+            )
+        };
+        assert_eq!(label(10 << 24, (11 << 24) - 1, false), ("EC2", "r-b"));
+        assert_eq!(label(11 << 24, (12 << 24) - 1, false), ("S3", "r-b"));
+        let v6 = 0x2600u128 << 112;
+        assert_eq!(label(v6, v6 | (u128::MAX >> 16), true), ("S3", "r-f"));
+        assert_eq!(l.best.len(), 3);
+        // a prefix that does not read is named, IPv6 too
+        let json = doc(&[("10.0.0.0/8", "r", "S3")], &[("2600::/129", "r", "S3")]);
+        let parsed: Doc = serde_json::from_slice(&json).unwrap();
+        assert!(matches!(
+            Labels::of(&parsed, "t"),
+            Err(RangesError::Prefix { prefix, .. }) if prefix == "2600::/129"
+        ));
+    }
+
+    /// Prefixes are counted per service and address family, and the regions with S3 ranges
+    /// listed once each, by name.
+    #[test]
+    fn service_counts_count_each_family() {
+        let json = doc(
+            &[
+                ("10.0.0.0/8", "us-east-1", "S3"),
+                ("11.0.0.0/8", "eu-west-1", "S3"),
+                ("12.0.0.0/8", "us-east-1", "S3"),
+                ("12.0.0.0/8", "us-east-1", "AMAZON"),
+            ],
+            &[
+                ("2600::/16", "ap-south-1", "S3"),
+                ("2601::/16", "GLOBAL", "EC2"),
+            ],
+        );
+        let parsed: Doc = serde_json::from_slice(&json).unwrap();
+        let (counts, s3_regions) = service_counts(&parsed);
+        let counts: Vec<(&str, usize, usize)> = counts
+            .iter()
+            .map(|(s, a, b)| (s.as_str(), *a, *b))
+            .collect();
+        assert_eq!(counts, [("AMAZON", 1, 0), ("EC2", 0, 1), ("S3", 3, 1)]);
+        assert_eq!(s3_regions, ["ap-south-1", "eu-west-1", "us-east-1"]);
     }
 
     #[test]
