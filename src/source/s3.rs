@@ -861,42 +861,15 @@ impl Get {
         let mut offset = 0u64;
         let mut resumes = 0u32;
         loop {
-            let mut req = self.client.get_object().bucket(bucket).key(key);
-            if offset > 0 {
-                req = req.range(format!("bytes={offset}-"));
-            }
-            if offset > 0 || same {
-                if let Some(e) = &input.etag {
-                    req = req.if_match(e);
-                }
-            }
-            if self.payer {
-                req = req.request_payer(RequestPayer::Requester);
-            }
+            let pinned = (offset > 0 || same)
+                .then_some(input.etag.as_deref())
+                .flatten();
             stats.get_requests.fetch_add(1, Ordering::Relaxed);
-            let out = match req.send().await {
+            let out = match self.get(bucket, key, offset, pinned).send().await {
                 Ok(o) => o,
                 Err(e) => {
-                    if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                        return Err(Failure::new(
-                            FailureKind::NotFound,
-                            "the object vanished between listing and download (NoSuchKey)",
-                        ));
-                    }
-                    if e.code() == Some("AccessDenied") || status_of(&e) == Some(403) {
-                        if let Ok(mut f) = fatal.lock() {
-                            f.get_or_insert(S3Error::AccessDenied {
-                                action: "reading",
-                                bucket: bucket.clone(),
-                                prefix: key.clone(),
-                                permission: "s3:GetObject",
-                                resource: format!("arn:aws:s3:::{bucket}/*"),
-                            });
-                        }
-                        return Err(Failure::new(
-                            FailureKind::AccessDenied,
-                            "access denied (s3:GetObject)",
-                        ));
+                    if let Some(refused) = refusal(&e, bucket, key, fatal) {
+                        return Err(refused);
                     }
                     if offset > 0 && resumes < MAX_RESUMES {
                         resumes += 1;
@@ -906,39 +879,12 @@ impl Get {
                     return Err(failure_of(&e, "GetObject"));
                 }
             };
-            let mut body = out.body;
-            let cut = loop {
-                let next = match tokio::time::timeout(self.read_timeout, body.next()).await {
-                    Ok(n) => n,
-                    Err(_) => {
-                        break Failure::new(
-                            FailureKind::Timeout,
-                            format!(
-                                "no bytes for {} s at byte {offset}",
-                                self.read_timeout.as_secs_f64()
-                            ),
-                        )
-                    }
-                };
-                match next {
-                    Some(Ok(bytes)) => {
-                        offset += bytes.len() as u64;
-                        stats
-                            .bytes_downloaded
-                            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                        if !delivery.chunk(bytes).await {
-                            return Ok(());
-                        }
-                    }
-                    Some(Err(e)) => break Failure::new(FailureKind::CutShort, e.to_string()),
-                    None if offset < input.size => {
-                        break Failure::new(
-                            FailureKind::CutShort,
-                            format!("body ended at byte {offset} of {}", input.size),
-                        )
-                    }
-                    None => return Ok(()),
-                }
+            let cut = match self
+                .body(out.body, input, stats, delivery, &mut offset)
+                .await
+            {
+                None => return Ok(()),
+                Some(cut) => cut,
             };
             if resumes >= MAX_RESUMES {
                 return Err(Failure::new(
@@ -954,6 +900,102 @@ impl Get {
             tokio::time::sleep(Duration::from_millis(100 << resumes)).await;
         }
     }
+
+    /// The GET of `key` from byte `offset` on, of the version `pinned` names (its ETag) when
+    /// one is.
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        offset: u64,
+        pinned: Option<&str>,
+    ) -> aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder {
+        let mut req = self.client.get_object().bucket(bucket).key(key);
+        if offset > 0 {
+            req = req.range(format!("bytes={offset}-"));
+        }
+        if let Some(e) = pinned {
+            req = req.if_match(e);
+        }
+        if self.payer {
+            req = req.request_payer(RequestPayer::Requester);
+        }
+        req
+    }
+
+    /// Hand a response's body to `delivery` as it arrives, `offset` counting the object's bytes
+    /// received; `None` when the object is through (or `delivery` wants no more), else why the
+    /// body stopped short: no bytes for the read timeout, an error, or an end before the
+    /// listed size.
+    async fn body(
+        &self,
+        mut body: aws_sdk_s3::primitives::ByteStream,
+        input: &Input,
+        stats: &S3Stats,
+        delivery: &mut Delivery,
+        offset: &mut u64,
+    ) -> Option<Failure> {
+        loop {
+            let Ok(next) = tokio::time::timeout(self.read_timeout, body.next()).await else {
+                return Some(Failure::new(
+                    FailureKind::Timeout,
+                    format!(
+                        "no bytes for {} s at byte {offset}",
+                        self.read_timeout.as_secs_f64()
+                    ),
+                ));
+            };
+            match next {
+                Some(Ok(bytes)) => {
+                    *offset += bytes.len() as u64;
+                    (stats.bytes_downloaded).fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    if !delivery.chunk(bytes).await {
+                        return None;
+                    }
+                }
+                Some(Err(e)) => return Some(Failure::new(FailureKind::CutShort, e.to_string())),
+                None if *offset < input.size => {
+                    return Some(Failure::new(
+                        FailureKind::CutShort,
+                        format!("body ended at byte {offset} of {}", input.size),
+                    ))
+                }
+                None => return None,
+            }
+        }
+    }
+}
+
+/// A GET's error that no retry mends, as the input's failure: the object gone since it was
+/// listed, or access denied (which also stops the run: `fatal`, the first such error).
+fn refusal(
+    e: &aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::get_object::GetObjectError>,
+    bucket: &str,
+    key: &str,
+    fatal: &Mutex<Option<S3Error>>,
+) -> Option<Failure> {
+    if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+        return Some(Failure::new(
+            FailureKind::NotFound,
+            "the object vanished between listing and download (NoSuchKey)",
+        ));
+    }
+    if e.code() == Some("AccessDenied") || status_of(e) == Some(403) {
+        if let Ok(mut f) = fatal.lock() {
+            f.get_or_insert(S3Error::AccessDenied {
+                action: "reading",
+                bucket: bucket.to_string(),
+                prefix: key.to_string(),
+                permission: "s3:GetObject",
+                resource: format!("arn:aws:s3:::{bucket}/*"),
+            });
+        }
+        return Some(Failure::new(
+            FailureKind::AccessDenied,
+            "access denied (s3:GetObject)",
+        ));
+    }
+    None
 }
 
 /// A `Read` over the chunks a download task sends.
