@@ -258,10 +258,61 @@ struct Progress {
 }
 
 impl Progress {
+    /// A bar over `total` bytes of `files` inputs, on stderr where `show` (the one an
+    /// interrupt clears, [`clear_progress`]), else hidden.
+    fn new(show: bool, total: u64, files: u64) -> Progress {
+        let bar = match show {
+            true => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()),
+            false => ProgressBar::hidden(),
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{elapsed:>4} {wide_bar} {binary_bytes:>10}/{binary_total_bytes} {binary_bytes_per_sec:>12} {eta:>4} left  {msg}",
+            )
+            .expect("valid template"),
+        );
+        if show {
+            if let Ok(mut b) = ACTIVE_BAR.lock() {
+                *b = Some(bar.clone());
+            }
+        }
+        Progress {
+            bar,
+            files_done: AtomicU64::new(0),
+            files,
+        }
+    }
+
+    /// Take the bar off the terminal: the inputs are read.
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+        if let Ok(mut b) = ACTIVE_BAR.lock() {
+            *b = None;
+        }
+    }
+
     fn file_done(&self) {
         let done = self.files_done.fetch_add(1, Ordering::Relaxed) + 1;
         // short enough for an 80-column terminal beside the bar
         self.bar.set_message(format!("{done}/{} files", self.files));
+    }
+}
+
+/// Open a downloaded object's body: a whole one from its bytes (with the failure that stopped
+/// its download, if one did), a larger one as a stream, one not requested as its failure; with
+/// the whole object, which holds its download slot until it is dropped.
+fn open_download(
+    body: Body,
+    counter: impl FnMut(u64) + Send + 'static,
+) -> (std::io::Result<Opened>, Option<source::s3::Whole>) {
+    match body {
+        Body::Whole(mut w) => {
+            let failure = w.failure.take();
+            let bytes = w.bytes.clone();
+            (source::open_received(bytes, failure, counter), Some(w))
+        }
+        Body::Stream(r) => (source::open_stream(Box::new(r), counter), None),
+        Body::Skipped(f) => (Err(f.into_io()), None),
     }
 }
 
@@ -283,27 +334,7 @@ impl Engine<'_> {
     pub fn run(&self, inputs: &[Input], remote: Option<Downloads>) -> Vec<Accumulator> {
         let (remote_files, remote_bytes) = remote.as_ref().map_or((0, 0), |r| (r.objects, r.bytes));
         let total: u64 = inputs.iter().map(|i| i.size).sum::<u64>() + remote_bytes;
-        let bar = if self.progress {
-            ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
-        } else {
-            ProgressBar::hidden()
-        };
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{elapsed:>4} {wide_bar} {binary_bytes:>10}/{binary_total_bytes} {binary_bytes_per_sec:>12} {eta:>4} left  {msg}",
-            )
-            .expect("valid template"),
-        );
-        if self.progress {
-            if let Ok(mut b) = ACTIVE_BAR.lock() {
-                *b = Some(bar.clone());
-            }
-        }
-        let progress = Progress {
-            bar,
-            files_done: AtomicU64::new(0),
-            files: inputs.len() as u64 + remote_files,
-        };
+        let progress = Progress::new(self.progress, total, inputs.len() as u64 + remote_files);
         let new = || Accs::new(self.targets);
         // merging in a sixteenth of the inputs or more frees enough to hand back (16 to 19
         // times a run on the benchmark worlds; trimming after every merge cost a third of
@@ -336,15 +367,7 @@ impl Engine<'_> {
                     workers.with(new, |accs| {
                         let (counter, read) = self.counter(&progress);
                         // a whole object holds its download slot until it is decoded
-                        let (opened, _hold) = match body {
-                            Body::Whole(mut w) => {
-                                let failure = w.failure.take();
-                                let bytes = w.bytes.clone();
-                                (source::open_received(bytes, failure, counter), Some(w))
-                            }
-                            Body::Stream(r) => (source::open_stream(Box::new(r), counter), None),
-                            Body::Skipped(f) => (Err(f.into_io()), None),
-                        };
+                        let (opened, _hold) = open_download(body, counter);
                         self.ingest(&input, opened, &read, accs, &progress);
                         self.relieve(accs);
                     })
@@ -364,10 +387,7 @@ impl Engine<'_> {
             },
             None => work(),
         };
-        progress.bar.finish_and_clear();
-        if let Ok(mut b) = ACTIVE_BAR.lock() {
-            *b = None;
-        }
+        progress.finish();
         let mut accs = accs.0;
         accs.iter_mut().for_each(Accumulator::settle);
         accs
