@@ -48,10 +48,29 @@ impl World {
 
     /// The four documents, by file name.
     pub fn describe_vpc(&self) -> Vec<(&'static str, serde_json::Value)> {
-        let azs = |az: &str| match az {
-            "use1-az1" => "us-east-1a",
-            _ => "us-east-1b",
-        };
+        vec![
+            (
+                "nat-gateways.json",
+                json!({ "NatGateways": self.nat_gateways() }),
+            ),
+            (
+                "subnets.json",
+                json!({ "Subnets": self.subnets_described() }),
+            ),
+            (
+                "route-tables.json",
+                json!({ "RouteTables": self.route_tables() }),
+            ),
+            (
+                "vpc-endpoints.json",
+                json!({ "VpcEndpoints": self.vpc_endpoints() }),
+            ),
+        ]
+    }
+
+    /// `describe-nat-gateways`: the world's gateways, each with its ENI and an Elastic IP,
+    /// and a private gateway no record names.
+    fn nat_gateways(&self) -> Vec<serde_json::Value> {
         let mut nats: Vec<serde_json::Value> = (0..self.nats.len())
             .map(|i| {
                 let n = &self.nats[i];
@@ -91,8 +110,16 @@ impl World {
             "VpcId": VPC,
             "ConnectivityType": "private",
         }));
-        let subnets: Vec<serde_json::Value> = self
-            .subnets
+        nats
+    }
+
+    /// `describe-subnets`: each subnet's AZ, CIDR and whether it is public (no NAT).
+    fn subnets_described(&self) -> Vec<serde_json::Value> {
+        let azs = |az: &str| match az {
+            "use1-az1" => "us-east-1a",
+            _ => "us-east-1b",
+        };
+        self.subnets
             .iter()
             .map(|s| {
                 let len = 32 - s.hosts.trailing_zeros();
@@ -106,7 +133,12 @@ impl World {
                     "MapPublicIpOnLaunch": s.nat.is_none(),
                 })
             })
-            .collect();
+            .collect()
+    }
+
+    /// `describe-route-tables`: the main table (to the internet gateway) and one table per
+    /// private subnet (to its NAT gateway, and to the S3 endpoint where it has one).
+    fn route_tables(&self) -> Vec<serde_json::Value> {
         let mut tables = vec![json!({
             "Associations": [{"Main": true, "RouteTableAssociationId": "rtbassoc-0a0a0a0a0a0a0a0a0",
                               "RouteTableId": MAIN_TABLE, "AssociationState": {"State": "associated"}}],
@@ -135,6 +167,12 @@ impl World {
                 "VpcId": VPC,
             }));
         }
+        tables
+    }
+
+    /// `describe-vpc-endpoints`: an ECR interface endpoint, and the S3 gateway endpoint with
+    /// its route tables where the world has one.
+    fn vpc_endpoints(&self) -> Vec<serde_json::Value> {
         let mut endpoints = vec![json!({
             "VpcEndpointId": "vpce-0d0d0d0d0d0d0d0d0",
             "VpcEndpointType": "Interface",
@@ -159,12 +197,7 @@ impl World {
                 "SubnetIds": [],
             }));
         }
-        vec![
-            ("nat-gateways.json", json!({ "NatGateways": nats })),
-            ("subnets.json", json!({ "Subnets": subnets })),
-            ("route-tables.json", json!({ "RouteTables": tables })),
-            ("vpc-endpoints.json", json!({ "VpcEndpoints": endpoints })),
-        ]
+        endpoints
     }
 
     /// Fill the inventory's part of the truth, from the world (never from the documents):
