@@ -385,25 +385,7 @@ impl Partial {
         let mut buf = Vec::new();
         read_bytes(&mut r, &mut buf, &path)?;
         let stats: Stats = serde_json::from_slice(&buf).map_err(|e| bad(&path, e))?;
-        // (line counts past 2^48 cannot come from a real input; bounded so, any number of
-        // partials add up without wrapping)
-        let c = |f: &FileStats| {
-            let c = &f.counts;
-            [
-                c.lines,
-                c.headers,
-                c.blank,
-                c.malformed,
-                c.nodata,
-                c.skipdata,
-                c.rejected,
-            ]
-            .into_iter()
-            .chain([c.outside_time, c.undated, c.counted, c.duplicate_flow_log])
-            .chain([f.size, f.skipdata_windows])
-            .all(|v| v < 1 << 48)
-        };
-        if !stats.files.iter().all(c) {
+        if !stats.files.iter().all(counts_in_range) {
             return Err(bad(&path, "an input's line counts out of range"));
         }
         let mut count = [0u8; 8];
@@ -412,60 +394,88 @@ impl Partial {
         if count != header.enis {
             return Err(bad(&path, "the ENI count disagrees with the header"));
         }
-        // keys of one ENI stay together; their tags may sort differently once mapped
-        let mut group: Vec<(String, EniAgg)> = Vec::new();
-        let mut last: Option<String> = None;
-        let mut key = String::new();
-        for _ in 0..count {
-            let (k, a): (String, EniAgg) = read_item(&mut r, &mut buf, &path)?;
-            a.check(tags.regions)
-                .map_err(|why| bad(&path, format!("ENI {k}: {why}")))?;
-            if last.as_deref().is_some_and(|l| l >= k.as_str()) {
-                return Err(bad(&path, "the ENI table is not in order"));
-            }
-            let eni = split_key(&k).map_or(k.as_str(), |(e, _)| e).to_string();
-            if group
-                .first()
-                .is_some_and(|g| split_key(&g.0).map_or(g.0.as_str(), |(e, _)| e) != eni)
-            {
-                flush(&mut group, f)?;
-            }
-            let mapped = tags.map(&k, &mut key).to_string();
-            last = Some(k);
-            group.push((mapped, a));
-        }
-        flush(&mut group, f)?;
-        let want = r.h.finalize();
-        let mut got = [0u8; 32];
-        r.r.read_exact(&mut got).map_err(|e| cut(&path, e))?;
-        if got[..] != want[..] {
-            return Err(bad(
-                &path,
-                "its checksum does not match (the file is damaged)",
-            ));
-        }
-        let mut rest = [0u8; 1];
-        if r.r.read(&mut rest)? != 0 {
-            return Err(bad(&path, "bytes after the checksum"));
-        }
-        let mut fields = vec![0u32; tags.global.len()];
-        for (t, n) in stats.flow_log_fields.iter().enumerate() {
-            if let Some(g) = tags.local.get(t).copied().flatten() {
-                fields[g as usize] = fields[g as usize].max(*n);
-            } else if let Some(g) = tags.untagged {
-                fields[g as usize] = fields[g as usize].max(*n);
-            }
-        }
+        read_enis(&mut r, &mut buf, &path, count, tags, f)?;
+        check_end(r, &path)?;
         Ok(InputStats {
+            flow_log_fields: tags.fields(&stats.flow_log_fields),
             files: stats.files,
             odd: stats.odd,
             dated: stats.dated,
             flow_logs: FlowLogs::default(),
-            flow_log_fields: fields,
             hours: stats.hours,
             repeats: stats.repeats,
         })
     }
+}
+
+/// Whether an input's line counts and sizes are below 2^48: no real input has more, and so
+/// bounded, any number of partials add up without wrapping.
+fn counts_in_range(f: &FileStats) -> bool {
+    let c = &f.counts;
+    [
+        c.lines,
+        c.headers,
+        c.blank,
+        c.malformed,
+        c.nodata,
+        c.skipdata,
+        c.rejected,
+    ]
+    .into_iter()
+    .chain([c.outside_time, c.undated, c.counted, c.duplicate_flow_log])
+    .chain([f.size, f.skipdata_windows])
+    .all(|v| v < 1 << 48)
+}
+
+/// Read `count` ENIs, each checked and in strictly increasing key order, and hand them to
+/// `f` under the keys `tags` maps theirs to, an ENI's keys together (mapped tags may sort
+/// otherwise: [`flush`] orders each ENI's group).
+fn read_enis(
+    r: &mut impl Read,
+    buf: &mut Vec<u8>,
+    path: &str,
+    count: u64,
+    tags: &TagMap,
+    f: &mut dyn FnMut(&str, &EniAgg) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut group: Vec<(String, EniAgg)> = Vec::new();
+    let mut last: Option<String> = None;
+    let mut key = String::new();
+    let eni_of = |k: &str| split_key(k).map_or(k, |(e, _)| e).to_string();
+    for _ in 0..count {
+        let (k, a): (String, EniAgg) = read_item(r, buf, path)?;
+        a.check(tags.regions)
+            .map_err(|why| bad(path, format!("ENI {k}: {why}")))?;
+        if last.as_deref().is_some_and(|l| l >= k.as_str()) {
+            return Err(bad(path, "the ENI table is not in order"));
+        }
+        if group.first().is_some_and(|g| eni_of(&g.0) != eni_of(&k)) {
+            flush(&mut group, f)?;
+        }
+        let mapped = tags.map(&k, &mut key).to_string();
+        last = Some(k);
+        group.push((mapped, a));
+    }
+    flush(&mut group, f)
+}
+
+/// The body's end: the SHA-256 of everything read before it, and nothing after.
+fn check_end<R: Read>(r: HashingReader<R>, path: &str) -> io::Result<()> {
+    let HashingReader { r: mut rest, h } = r;
+    let want = h.finalize();
+    let mut got = [0u8; 32];
+    rest.read_exact(&mut got).map_err(|e| cut(path, e))?;
+    if got[..] != want[..] {
+        return Err(bad(
+            path,
+            "its checksum does not match (the file is damaged)",
+        ));
+    }
+    let mut more = [0u8; 1];
+    if rest.read(&mut more)? != 0 {
+        return Err(bad(path, "bytes after the checksum"));
+    }
+    Ok(())
 }
 
 fn flush(
@@ -547,6 +557,18 @@ pub struct TagMap {
 }
 
 impl TagMap {
+    /// The largest field count of each merged flow log, from a partial's counts by its own
+    /// tags (an untagged partial's, its one flow log's).
+    fn fields(&self, local: &[u32]) -> Vec<u32> {
+        let mut fields = vec![0u32; self.global.len()];
+        for (t, n) in local.iter().enumerate() {
+            if let Some(g) = self.local.get(t).copied().flatten().or(self.untagged) {
+                fields[g as usize] = fields[g as usize].max(*n);
+            }
+        }
+        fields
+    }
+
     /// For a partial with these flow logs (tags index them) and input names, in a merged run
     /// with `global` flow logs.
     pub fn new(global: &FlowLogs, local: &[String], names: &[&str], regions: usize) -> TagMap {
