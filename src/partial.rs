@@ -761,7 +761,48 @@ pub fn combine_same_inputs(mut files: Vec<FileStats>) -> Vec<FileStats> {
 
 #[cfg(test)]
 mod tests {
-    use super::holes;
+    use super::{counts_in_range, holes, TagMap};
+    use crate::account::FileStats;
+
+    /// An input's counts and sizes up to 2^48 - 1 pass; any one of them at 2^48 does not.
+    #[test]
+    fn line_counts_past_2_to_the_48_are_out_of_range() {
+        let mut f = FileStats::default();
+        assert!(counts_in_range(&f));
+        f.size = (1 << 48) - 1;
+        f.counts.counted = (1 << 48) - 1;
+        assert!(counts_in_range(&f));
+        let past = |set: fn(&mut FileStats)| {
+            let mut f = FileStats::default();
+            set(&mut f);
+            !counts_in_range(&f)
+        };
+        assert!(past(|f| f.counts.lines = 1 << 48));
+        assert!(past(|f| f.counts.duplicate_flow_log = 1 << 48));
+        assert!(past(|f| f.counts.undated = u64::MAX));
+        assert!(past(|f| f.skipdata_windows = 1 << 48));
+        assert!(past(|f| f.size = 1 << 48));
+    }
+
+    /// A partial's field counts by its own tags land on the merged run's flow logs (the
+    /// largest where two map to one); those of a tag the run lacks go to the partial's one
+    /// untagged flow log, where it has one, else nowhere.
+    #[test]
+    fn field_counts_go_to_the_merged_tags() {
+        let mut tags = TagMap {
+            global: vec!["fl-a".into(), "fl-b".into()],
+            local: vec![Some(1), None, Some(0), Some(1)],
+            untagged: None,
+            regions: 1,
+        };
+        assert_eq!(tags.fields(&[10, 20, 5, 14]), [5, 14]);
+        tags.untagged = Some(0);
+        assert_eq!(tags.fields(&[10, 20, 5, 14]), [20, 14]);
+        // an untagged partial: its one count, to its flow log's merged tag
+        tags.local.clear();
+        tags.untagged = Some(1);
+        assert_eq!(tags.fields(&[26]), [0, 26]);
+    }
 
     #[test]
     fn holes_are_the_time_no_range_covers() {
