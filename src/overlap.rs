@@ -124,6 +124,60 @@ struct Part {
     bytes: u64,
 }
 
+impl Part {
+    /// The share of flow log `tag` in an ENI's records, from its aggregate.
+    fn of(tag: u16, a: &EniAgg) -> Part {
+        Part {
+            tag,
+            span: (a.span.first()).map(|f| (f, a.span.last().unwrap_or(f).max(f))),
+            records: a.records,
+            rejected: a.reject_records,
+            bytes: carried_bytes(a),
+        }
+    }
+}
+
+impl FlowLogOverlap {
+    /// The flow logs of `eni` to count, where several recorded it (by `rank`: `--flow-log-id`,
+    /// then fields; [`choose`]), with each one's share of the ENI, what is set aside, and
+    /// whether a flow log set aside covered more than an hour beyond those kept, added to the
+    /// summary; `None` for an ENI of one flow log (counted) or none.
+    fn decide(
+        &mut self,
+        eni: &str,
+        parts: &[Part],
+        rank: impl Fn(u16) -> (bool, u32),
+    ) -> Option<Vec<u16>> {
+        if parts.len() < 2 {
+            if let Some(p) = parts.first() {
+                self.flow_logs[p.tag as usize].enis_counted += 1;
+            }
+            return None;
+        }
+        let keep = choose(parts, rank);
+        let mut partly = false;
+        for p in parts {
+            let share = &mut self.flow_logs[p.tag as usize];
+            if keep.contains(&p.tag) {
+                share.enis_counted += 1;
+                continue;
+            }
+            share.enis_set_aside += 1;
+            self.records_set_aside += p.records;
+            self.rejected_set_aside += p.rejected;
+            self.bytes_set_aside += p.bytes;
+            let kept = parts.iter().filter(|k| keep.contains(&k.tag));
+            partly |= kept.map(|k| beyond(p, k)).min().unwrap_or(0) > 3600;
+        }
+        self.enis += (keep.len() < parts.len()) as u64;
+        if partly {
+            self.enis_partly_covered += 1;
+            (self.example_partly_covered).get_or_insert_with(|| eni.to_string());
+        }
+        Some(keep)
+    }
+}
+
 impl<'a> OneFlowLogPerEni<'a> {
     /// Walk `inner` once and decide, for every ENI recorded by several of `flow_logs`, which
     /// to count. `fields` holds the most fields of each flow log's inputs; `preferred` is
@@ -153,34 +207,10 @@ impl<'a> OneFlowLogPerEni<'a> {
         let mut counted = FxMap::default();
         let mut current = String::new();
         let mut parts: Vec<Part> = Vec::new();
+        let rank = |t: u16| (Some(t as usize) == preferred, fields_of(t));
         let mut decide = |eni: &str, parts: &mut Vec<Part>, summary: &mut FlowLogOverlap| {
-            if parts.len() > 1 {
-                let keep = choose(parts, |t| (Some(t as usize) == preferred, fields_of(t)));
-                let overlapping = keep.len() < parts.len();
-                let mut partly = false;
-                for p in parts.iter() {
-                    let share = &mut summary.flow_logs[p.tag as usize];
-                    if keep.contains(&p.tag) {
-                        share.enis_counted += 1;
-                    } else {
-                        share.enis_set_aside += 1;
-                        summary.records_set_aside += p.records;
-                        summary.rejected_set_aside += p.rejected;
-                        summary.bytes_set_aside += p.bytes;
-                        let kept = parts.iter().filter(|k| keep.contains(&k.tag));
-                        partly |= kept.map(|k| beyond(p, k)).min().unwrap_or(0) > 3600;
-                    }
-                }
-                summary.enis += overlapping as u64;
-                if partly {
-                    summary.enis_partly_covered += 1;
-                    summary
-                        .example_partly_covered
-                        .get_or_insert_with(|| eni.to_string());
-                }
+            if let Some(keep) = summary.decide(eni, parts, rank) {
                 counted.insert(eni.into(), keep);
-            } else if let Some(p) = parts.first() {
-                summary.flow_logs[p.tag as usize].enis_counted += 1;
             }
             parts.clear();
         };
@@ -193,16 +223,7 @@ impl<'a> OneFlowLogPerEni<'a> {
                 current.clear();
                 current.push_str(eni);
             }
-            parts.push(Part {
-                tag,
-                span: a
-                    .span
-                    .first()
-                    .map(|f| (f, a.span.last().unwrap_or(f).max(f))),
-                records: a.records,
-                rejected: a.reject_records,
-                bytes: carried_bytes(a),
-            });
+            parts.push(Part::of(tag, a));
         })?;
         decide(&current, &mut parts, &mut summary);
         // a group of inputs that recorded no ENI (files that held no record, flowcost's own
@@ -359,6 +380,39 @@ mod tests {
         // a task seen once by each flow log, a minute apart: two records, both counted
         let apart = [part(0, Some((H, H)), 1), part(1, Some((H + 60, H + 60)), 1)];
         assert_eq!(choose(&apart, |_| (false, 14)), vec![0, 1]);
+    }
+
+    /// An ENI's decision in the summary: each flow log's share, what is set aside, whether
+    /// the one set aside saw over an hour the kept one did not; an ENI of one flow log is that
+    /// flow log's, and makes no decision.
+    #[test]
+    fn an_enis_decision_is_summed_in_the_overlap() {
+        let mut summary = FlowLogOverlap {
+            flow_logs: vec![FlowLogShare::default(); 3],
+            ..Default::default()
+        };
+        let rank = |t: u16| (false, [14, 29, 14][t as usize]);
+        assert_eq!(summary.decide("eni-a", &[], rank), None);
+        assert_eq!(
+            summary.decide("eni-a", &[part(2, Some((H, H)), 1)], rank),
+            None
+        );
+        // fields win: 1 kept, 0 set aside with its records and bytes, two hours beyond 1
+        let mut aside = part(0, Some((0, 12 * H)), 7);
+        (aside.rejected, aside.bytes) = (2, 900);
+        let parts = [aside, part(1, Some((2 * H, 12 * H)), 3)];
+        assert_eq!(summary.decide("eni-b", &parts, rank), Some(vec![1]));
+        // one flow log after the other: both kept, nothing set aside, but a decision
+        let apart = [part(0, Some((0, H)), 1), part(2, Some((5 * H, 6 * H)), 1)];
+        assert_eq!(summary.decide("eni-c", &apart, rank), Some(vec![0, 2]));
+        let shares: Vec<(u64, u64)> = (summary.flow_logs.iter())
+            .map(|f| (f.enis_counted, f.enis_set_aside))
+            .collect();
+        assert_eq!(shares, [(1, 1), (1, 0), (2, 0)]);
+        let set_aside = (summary.records_set_aside, summary.rejected_set_aside);
+        assert_eq!((set_aside, summary.bytes_set_aside), ((7, 2), 900));
+        assert_eq!((summary.enis, summary.enis_partly_covered), (1, 1));
+        assert_eq!(summary.example_partly_covered.as_deref(), Some("eni-b"));
     }
 
     #[test]
