@@ -148,29 +148,42 @@ impl Error {
 /// Why nothing could be counted: the actual cause first (no lines, nothing parsed, nothing
 /// in the time range), then the NAT advice where it applies.
 fn no_nat_message(c: &[Candidate], ctx: &NoNatContext) -> String {
-    let l = &ctx.lines;
-    let parsed = l.lines - l.malformed - l.headers - l.blank;
-    let span = ctx.data_span.map(|(f, t)| {
+    cause_before_nats(ctx).unwrap_or_else(|| nat_advice(c, ctx))
+}
+
+/// The data's span, `the data spans FROM .. TO`, where it has one.
+fn data_span(ctx: &NoNatContext) -> Option<String> {
+    ctx.data_span.map(|(f, t)| {
         format!(
             "the data spans {} .. {}",
             crate::time::format_instant(f),
             crate::time::format_instant(t)
         )
-    });
+    })
+}
+
+/// A cause that comes before any NAT gateway question, where there is one: inputs not read in
+/// full, no line at all, no line parsed, no record in the time range, no record of an
+/// interface.
+fn cause_before_nats(ctx: &NoNatContext) -> Option<String> {
+    let l = &ctx.lines;
+    let parsed = l.lines - l.malformed - l.headers - l.blank;
     if let Some(i) = &ctx.incomplete {
-        return format!(
+        return Some(format!(
             "{}\nWhat was read ({} lines, {} counted) shows no NAT gateway, so no report was written. Read the inputs again once they can be reached, or name the NAT gateways (--nat-eni/--nat-ip) to report what was read.",
             crate::report::incomplete_summary(i),
             l.lines,
             l.counted
-        );
+        ));
     }
     let own = match &ctx.own_outputs {
         Some(note) => format!("\n{note}"),
         None => String::new(),
     };
     if l.lines == 0 {
-        return format!("nothing to analyse: the inputs hold no line at all{own}");
+        return Some(format!(
+            "nothing to analyse: the inputs hold no line at all{own}"
+        ));
     }
     if parsed == 0 {
         let mut s = format!("0 of {} lines parsed as flow-log records", l.lines);
@@ -181,21 +194,28 @@ fn no_nat_message(c: &[Candidate], ctx: &NoNatContext) -> String {
             ".\nGive --fields with the flow log's format if the text has no header line, and check that the inputs are VPC flow logs.",
         );
         s.push_str(&own);
-        return s;
+        return Some(s);
     }
     if l.counted == 0 && l.outside_time > 0 {
-        return format!(
+        return Some(format!(
             "no record in the time range: {} records are outside it{}.\nWiden --since/--until/--month, or name the NAT gateways (--nat-eni/--nat-ip) to get a report of zero bytes for the period.",
             l.outside_time,
-            span.map(|s| format!("; {s}")).unwrap_or_default()
-        );
+            data_span(ctx).map(|s| format!("; {s}")).unwrap_or_default()
+        ));
     }
     if l.counted > 0 && ctx.no_interface == l.counted {
-        return format!(
+        return Some(format!(
             "none of the {} counted records has an interface-id: these are not flow logs of network interfaces (Transit Gateway flow logs, for one, carry no NAT gateway traffic). flowcost needs the flow logs of the NAT gateways' ENIs (or of the VPC or subnets they are in).",
             l.counted
-        );
+        ));
     }
+    None
+}
+
+/// No ENI shows NAT address translation: what was skipped, the likeliest candidates `c` and
+/// how to name them, or the client-side estimate.
+fn nat_advice(c: &[Candidate], ctx: &NoNatContext) -> String {
+    let l = &ctx.lines;
     let mut s = String::from(
         "cannot tell which ENIs are NAT gateways: no record shows NAT address translation \
          (pkt-srcaddr/pkt-dstaddr differing from a private srcaddr/dstaddr toward a public address).\n",
@@ -207,33 +227,106 @@ fn no_nat_message(c: &[Candidate], ctx: &NoNatContext) -> String {
             l.counted,
             l.malformed,
             l.outside_time,
-            span.map(|s| format!(" ({s})")).unwrap_or_default()
+            data_span(ctx)
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default()
         ));
     }
-    if c.is_empty() {
-        s.push_str("No ENI in the data looks like a NAT gateway.\n");
-    } else {
-        s.push_str("Most likely candidates (a NAT forwards about as many bytes to private peers as to public remotes):\n");
-        for x in c {
+    match c.first() {
+        None => s.push_str("No ENI in the data looks like a NAT gateway.\n"),
+        Some(first) => {
+            s.push_str("Most likely candidates (a NAT forwards about as many bytes to private peers as to public remotes):\n");
+            for x in c {
+                s.push_str(&candidate_line(x));
+            }
             s.push_str(&format!(
-                "  {}  public-side {} B, private-side {} B, private peers {}, own IPs {}\n",
-                x.eni,
-                x.public_bytes,
-                x.internal_bytes,
-                x.private_peers,
-                if x.local_ips.is_empty() {
-                    "-".to_string()
-                } else {
-                    let ips: Vec<String> = x.local_ips.iter().map(|i| i.to_string()).collect();
-                    ips.join(",")
-                }
+                "Pass them with --nat-eni {} (repeatable), or --nat-ip ADDRESS, or --nat-file FILE.\n",
+                first.eni
             ));
         }
-        s.push_str(&format!(
-            "Pass them with --nat-eni {} (repeatable), or --nat-ip ADDRESS, or --nat-file FILE.\n",
-            c[0].eni
-        ));
     }
     s.push_str("Or, if no NAT ENI is logged at all, --client-side-estimate sums the clients' own records (labelled an estimate).");
     s
+}
+
+/// One candidate's line: its ENI, bytes on either side, private peers and own addresses.
+fn candidate_line(x: &Candidate) -> String {
+    let ips: Vec<String> = x.local_ips.iter().map(|i| i.to_string()).collect();
+    format!(
+        "  {}  public-side {} B, private-side {} B, private peers {}, own IPs {}\n",
+        x.eni,
+        x.public_bytes,
+        x.internal_bytes,
+        x.private_peers,
+        match ips.is_empty() {
+            true => "-".to_string(),
+            false => ips.join(","),
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::LineCounts;
+
+    fn lines(lines: u64, malformed: u64, counted: u64, outside_time: u64) -> LineCounts {
+        LineCounts {
+            lines,
+            malformed,
+            counted,
+            outside_time,
+            ..Default::default()
+        }
+    }
+
+    /// The cause that comes first is named, and the NAT advice only where none does.
+    #[test]
+    fn the_first_cause_is_named_before_any_nat_advice() {
+        let ctx = |l: LineCounts, no_interface: u64| NoNatContext {
+            lines: l,
+            no_interface,
+            data_span: Some((0, 3600)),
+            ..Default::default()
+        };
+        let cause = |c: &NoNatContext| cause_before_nats(c).unwrap_or_default();
+        assert!(cause(&ctx(lines(0, 0, 0, 0), 0)).starts_with("nothing to analyse"));
+        assert!(cause(&ctx(lines(3, 3, 0, 0), 0)).starts_with("0 of 3 lines parsed"));
+        assert!(cause(&ctx(lines(3, 0, 0, 3), 0)).starts_with(
+            "no record in the time range: 3 records are outside it; the data spans 1970-01-01T00:00:00Z .. 1970-01-01T01:00:00Z."
+        ));
+        assert!(cause(&ctx(lines(3, 0, 3, 0), 3)).starts_with("none of the 3 counted records"));
+        // some records of an interface counted, or some in the time range: the NATs' question
+        assert_eq!(cause_before_nats(&ctx(lines(3, 0, 3, 0), 2)), None);
+        assert_eq!(cause_before_nats(&ctx(lines(4, 1, 2, 1), 0)), None);
+        let advice = no_nat_message(&[], &ctx(lines(4, 1, 2, 1), 0));
+        assert!(advice.starts_with("cannot tell which ENIs are NAT gateways"));
+        assert!(advice.contains(
+            "Of 4 lines, 2 were counted, 1 malformed and 1 outside the time range (the data spans"
+        ));
+        assert!(advice.contains("No ENI in the data looks like a NAT gateway.\n"));
+        assert!(advice.ends_with("(labelled an estimate)."));
+    }
+
+    /// The candidates are listed in their order, the first named in the flag to pass.
+    #[test]
+    fn candidates_are_listed_and_the_first_offered() {
+        let candidate = |eni: &str, ips: &[&str]| Candidate {
+            eni: eni.into(),
+            translated_records: 0,
+            translated_bytes: 0,
+            public_bytes: 10,
+            internal_bytes: 12,
+            private_peers: 3,
+            local_ips: ips.iter().map(|i| i.parse().unwrap()).collect(),
+        };
+        let c = [
+            candidate("eni-1", &["10.0.0.10", "10.0.0.11"]),
+            candidate("eni-2", &[]),
+        ];
+        let advice = nat_advice(&c, &NoNatContext::default());
+        let listed = "  eni-1  public-side 10 B, private-side 12 B, private peers 3, own IPs 10.0.0.10,10.0.0.11\n  eni-2  public-side 10 B, private-side 12 B, private peers 3, own IPs -\nPass them with --nat-eni eni-1 (repeatable)";
+        assert!(advice.contains(listed), "{advice}");
+        assert!(!advice.contains("Of "), "no line was skipped");
+    }
 }
