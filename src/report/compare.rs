@@ -403,89 +403,115 @@ fn summary(
     drop: Option<f64>,
     confirms: Option<bool>,
 ) -> Vec<String> {
-    let an = &after.analysis;
-    let (tb, ta) = (&b.s3_egress_traffic_path, &a.s3_egress_traffic_path);
-    let mut summary = Vec::new();
-    match drop {
-        Some(d) => summary.push(format!(
-            "S3 through the NAT: {}/day before, {}/day after ({}{:.1}%).",
-            human(b.per_day.s3 as u64),
-            human(a.per_day.s3 as u64),
-            if d >= 0.0 { "-" } else { "+" },
-            d.abs()
-        )),
-        None => summary.push("No S3 crossed the NAT before the change.".into()),
-    }
+    let mut summary = vec![s3_change((b, a), drop)];
     if let (Some(rb), Some(ra)) = (&before.reconciliation, &after.reconciliation) {
-        // (per day of the side's period the bill covers: an export not refreshed for its
-        // last days would otherwise read as less processing)
-        let per_day = |cost: f64, days: f64, rec: &crate::bill::Reconciliation| {
-            let days = match rec.billed_days() {
-                Some(n) if n <= 0.0 => return "none in the bill".to_string(),
-                Some(n) => days.min(n),
-                None => days,
-            };
-            format!(
-                "{}/day",
-                super::money(cost / days.max(f64::MIN_POSITIVE), rec.currency)
-            )
-        };
-        summary.push(format!(
-            "Billed NAT data processing (the Cost and Usage Report): {} before, {} after; billed S3 savings still open {}.",
-            per_day(rb.billed_cost, b.days, rb),
-            per_day(ra.billed_cost, a.days, ra),
-            per_day(ra.billed_s3_savings, a.days, ra)
-        ));
+        summary.push(billed_change((b, rb), (a, ra)));
     }
-    let days_after = a.covered_days.max(f64::MIN_POSITIVE);
-    let inventory = after.inventory.as_ref();
-    let table_of = |subnet: &str| {
-        inventory
-            .and_then(|i| i.subnets.iter().find(|s| s.subnet == subnet))
-            .and_then(|s| s.route_table.clone())
-    };
-    for g in by_subnet {
-        summary.push(format!(
-            "S3 still crosses the NAT from subnet {}: {}/day ({:.1}% of what is left). Its route table{} lacks the S3 gateway endpoint.",
-            g.key,
-            human((g.classes.s3.total() as f64 / days_after) as u64),
-            g.classes.s3.total() as f64 * 100.0 / an.classes.s3.total().max(1) as f64,
-            table_of(&g.key).map_or(String::new(), |t| format!(" ({t})"))
-        ));
-    }
-    // coverage: a side whose logs cover little of its period, or far less than the other's
-    let share = |s: &Side| {
-        if s.days > 0.0 {
-            s.covered_days / s.days
-        } else {
-            1.0
-        }
-    };
-    let (cb, ca) = (share(b), share(a));
-    if cb < 0.5 || ca < 0.5 || cb.max(ca) > 2.0 * cb.min(ca) {
-        summary.push(format!(
-            "Coverage differs: the logs cover {:.2} of the {:.2} days before and {:.2} of the {:.2} days after; per-day figures divide by the days covered, but a side with little coverage may not be typical.",
-            b.covered_days, b.days, a.covered_days, a.days
-        ));
-    }
+    summary.extend(subnets_left(after, a, by_subnet));
+    summary.extend(coverage_differs(b, a));
     if a.per_day.s3_other_region > 0.0 {
         summary.push(format!(
             "S3 in other regions: {}/day after the change. No gateway endpoint can take it (same-region only).",
             human(a.per_day.s3_other_region as u64)
         ));
     }
+    summary.push(traffic_path_says((b, a), confirms));
+    summary
+}
+
+/// S3 through the NAT per day on either side, and its drop (`None`: there was none before).
+fn s3_change((b, a): (&Side, &Side), drop: Option<f64>) -> String {
+    match drop {
+        Some(d) => format!(
+            "S3 through the NAT: {}/day before, {}/day after ({}{:.1}%).",
+            human(b.per_day.s3 as u64),
+            human(a.per_day.s3 as u64),
+            if d >= 0.0 { "-" } else { "+" },
+            d.abs()
+        ),
+        None => "No S3 crossed the NAT before the change.".into(),
+    }
+}
+
+/// The billed NAT data processing per day on either side, and the billed S3 savings still
+/// open after: per day of the side's period the bill covers (an export not refreshed for its
+/// last days would otherwise read as less processing).
+fn billed_change(
+    (b, rb): (&Side, &crate::bill::Reconciliation),
+    (a, ra): (&Side, &crate::bill::Reconciliation),
+) -> String {
+    let per_day = |cost: f64, days: f64, rec: &crate::bill::Reconciliation| {
+        let days = match rec.billed_days() {
+            Some(n) if n <= 0.0 => return "none in the bill".to_string(),
+            Some(n) => days.min(n),
+            None => days,
+        };
+        format!(
+            "{}/day",
+            super::money(cost / days.max(f64::MIN_POSITIVE), rec.currency)
+        )
+    };
+    format!(
+        "Billed NAT data processing (the Cost and Usage Report): {} before, {} after; billed S3 savings still open {}.",
+        per_day(rb.billed_cost, b.days, rb),
+        per_day(ra.billed_cost, a.days, ra),
+        per_day(ra.billed_s3_savings, a.days, ra)
+    )
+}
+
+/// Each subnet S3 still crosses the NAT from after the change: its bytes per day, its share
+/// of what is left, and its route table where the inventory names it.
+fn subnets_left(after: &Report, a: &Side, by_subnet: &[GroupRow]) -> Vec<String> {
+    let days_after = a.covered_days.max(f64::MIN_POSITIVE);
+    let s3_left = after.analysis.classes.s3.total().max(1) as f64;
+    let inventory = after.inventory.as_ref();
+    let table_of = |subnet: &str| {
+        inventory
+            .and_then(|i| i.subnets.iter().find(|s| s.subnet == subnet))
+            .and_then(|s| s.route_table.clone())
+    };
+    (by_subnet.iter())
+        .map(|g| {
+            format!(
+                "S3 still crosses the NAT from subnet {}: {}/day ({:.1}% of what is left). Its route table{} lacks the S3 gateway endpoint.",
+                g.key,
+                human((g.classes.s3.total() as f64 / days_after) as u64),
+                g.classes.s3.total() as f64 * 100.0 / s3_left,
+                table_of(&g.key).map_or(String::new(), |t| format!(" ({t})"))
+            )
+        })
+        .collect()
+}
+
+/// A side whose logs cover under half its period, or under half what the other's cover of
+/// theirs, said so.
+fn coverage_differs(b: &Side, a: &Side) -> Option<String> {
+    let share = |s: &Side| match s.days > 0.0 {
+        true => s.covered_days / s.days,
+        false => 1.0,
+    };
+    let (cb, ca) = (share(b), share(a));
+    (cb < 0.5 || ca < 0.5 || cb.max(ca) > 2.0 * cb.min(ca)).then(|| format!(
+        "Coverage differs: the logs cover {:.2} of the {:.2} days before and {:.2} of the {:.2} days after; per-day figures divide by the days covered, but a side with little coverage may not be typical.",
+        b.covered_days, b.days, a.covered_days, a.days
+    ))
+}
+
+/// What `traffic-path` says of the tasks' S3 egress (`confirms`: whether it moved to a
+/// gateway endpoint; `None`: not logged).
+fn traffic_path_says((b, a): (&Side, &Side), confirms: Option<bool>) -> String {
+    let (tb, ta) = (&b.s3_egress_traffic_path, &a.s3_egress_traffic_path);
     match confirms {
-        Some(true) => summary.push(format!(
+        Some(true) => format!(
             "traffic-path confirms it: the tasks' S3 egress via a VPC resource (1, the NAT) went from {} to {}, via a gateway endpoint (2/7) from {} to {}.",
             human(tb.via_vpc_resource),
             human(ta.via_vpc_resource),
             human(tb.via_gateway_endpoint),
             human(ta.via_gateway_endpoint)
-        )),
-        Some(false) => summary.push("traffic-path does not show the tasks' S3 egress moving to a gateway endpoint (2/7).".into()),
-        None => summary.push("traffic-path is not logged: add it (v5) to see the switch confirmed per task.".into()),
+        ),
+        Some(false) => "traffic-path does not show the tasks' S3 egress moving to a gateway endpoint (2/7).".into(),
+        None => "traffic-path is not logged: add it (v5) to see the switch confirmed per task.".into(),
     }
-    summary
 }
 
 pub(super) fn signed_pct(p: Option<f64>) -> String {
