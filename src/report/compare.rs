@@ -718,6 +718,48 @@ mod tests {
         assert_eq!(path_confirms(&paths(100, 0), &paths(1, 0)), Some(false));
     }
 
+    fn side(days: f64, covered_days: f64) -> Side {
+        Side {
+            label: "side".into(),
+            from: None,
+            to: None,
+            days,
+            covered_days,
+            per_day: PerDay::default(),
+            task_starts: 0,
+            s3_per_task_start: None,
+            nat_cost_per_30_days: 0.0,
+            s3_cost_per_30_days: 0.0,
+            s3_egress_traffic_path: TrafficPaths::default(),
+        }
+    }
+
+    /// Coverage is said to differ where a side's logs cover under half its period (or one
+    /// side's share is over twice the other's); a side of no days counts as covered.
+    #[test]
+    fn coverage_differs_under_half_or_twice_the_other() {
+        let differs = |b: Side, a: Side| coverage_differs(&b, &a).is_some();
+        assert!(!differs(side(10.0, 10.0), side(10.0, 6.0)));
+        assert!(differs(side(10.0, 10.0), side(10.0, 4.9)), "under half");
+        assert!(
+            differs(side(10.0, 4.0), side(10.0, 10.0)),
+            "under half before"
+        );
+        assert!(
+            !differs(side(10.0, 5.0), side(2.0, 2.0)),
+            "exactly half, and 1.0 against 0.5 is not over twice"
+        );
+        assert!(!differs(side(10.0, 6.0), side(2.0, 2.0)), "1.0 against 0.6");
+        assert!(
+            !differs(side(0.0, 0.0), side(10.0, 9.0)),
+            "no days: covered"
+        );
+        let said = coverage_differs(&side(10.0, 10.0), &side(3.0, 1.0)).unwrap();
+        assert!(said.starts_with(
+            "Coverage differs: the logs cover 10.00 of the 10.00 days before and 1.00 of the 3.00 days after;"
+        ));
+    }
+
     #[test]
     fn groups_are_kept_with_s3_the_largest_first() {
         let row = |key: &str, s3: u64| {
