@@ -149,15 +149,17 @@ impl Cost {
     /// of the days the logs cover.
     pub fn nat_money(&self, bytes: u64) -> Money {
         let period = bytes as f64 / self.gb_unit.bytes() * self.prices.nat_per_gb;
-        let scale = match self.covered_days > 0.0 {
-            true => 30.0 / self.covered_days,
-            false => 0.0,
-        };
         Money {
             period,
-            per_30_days: period * scale,
+            per_30_days: period * per_30_days(self.covered_days).unwrap_or(0.0),
         }
     }
+}
+
+/// What an amount over `covered` days is multiplied by for 30 days; none when the logs cover
+/// no time.
+fn per_30_days(covered: f64) -> Option<f64> {
+    (covered > 0.0).then(|| 30.0 / covered)
 }
 
 /// Errors choosing prices.
@@ -247,7 +249,7 @@ struct Projection<'a> {
 impl Projection<'_> {
     /// `covered`: the days the logs cover.
     fn new(gateways: &[Gateway], covered: f64, unit: GbUnit) -> Projection<'_> {
-        let scale = if covered > 0.0 { 30.0 / covered } else { 0.0 };
+        let scale = per_30_days(covered).unwrap_or(0.0);
         Projection {
             gateways,
             unit,
@@ -276,7 +278,7 @@ impl Projection<'_> {
         (self.gateways.iter())
             .map(|g| {
                 let d = g.covered_seconds as f64 / 86_400.0;
-                of(&g.classes) as f64 * if d > 0.0 { 30.0 / d } else { self.scale }
+                of(&g.classes) as f64 * per_30_days(d).unwrap_or(self.scale)
             })
             .sum()
     }

@@ -32,7 +32,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::account::{
-    split_key, tagged_key, EniAgg, FileStats, FlowLogs, InputStats, Oddities, Repeats, Span,
+    eni_of_key, split_key, tagged_key, EniAgg, FileStats, FlowLogs, InputStats, Oddities, Repeats,
+    Span,
 };
 use crate::cost::{GbUnit, PriceTable};
 use crate::inventory::EcsTasks;
@@ -441,7 +442,6 @@ fn read_enis(
     let mut group: Vec<(String, EniAgg)> = Vec::new();
     let mut last: Option<String> = None;
     let mut key = String::new();
-    let eni_of = |k: &str| split_key(k).map_or(k, |(e, _)| e).to_string();
     for _ in 0..count {
         let (k, a): (String, EniAgg) = read_item(r, buf, path)?;
         a.check(tags.regions)
@@ -449,7 +449,10 @@ fn read_enis(
         if last.as_deref().is_some_and(|l| l >= k.as_str()) {
             return Err(bad(path, "the ENI table is not in order"));
         }
-        if group.first().is_some_and(|g| eni_of(&g.0) != eni_of(&k)) {
+        if group
+            .first()
+            .is_some_and(|g| eni_of_key(&g.0) != eni_of_key(&k))
+        {
             flush(&mut group, f)?;
         }
         let mapped = tags.map(&k, &mut key).to_string();

@@ -210,7 +210,7 @@ impl Spill {
         acc.settle();
         let mut resident = 0;
         let table = acc.table.take_sorted_except(|key, a| {
-            let eni = crate::account::split_key(key).map_or(key, |k| k.0);
+            let eni = crate::account::eni_of_key(key);
             let nat = a.has_nat_ip
                 || a.private_side().translated_records > 0
                 || self
@@ -395,7 +395,7 @@ fn split_points(memory: &[(EniKey, Box<EniAgg>)], runs: &[Run], parts: usize) ->
     let (mut seen, mut next) = (0u64, 1u64);
     for (k, n) in keys {
         if next < parts as u64 && seen >= total * next / parts as u64 {
-            let eni = crate::account::split_key(k).map_or(k.as_str(), |(e, _)| e);
+            let eni = crate::account::eni_of_key(k);
             if bounds.last().is_none_or(|b| b.as_str() < eni) {
                 bounds.push(EniKey::new(eni));
             }
@@ -880,7 +880,7 @@ mod tests {
             let want = table(&whole);
             let mut got = Vec::new();
             let mut firsts = Vec::new();
-            let eni = |k: &str| crate::account::split_key(k).map_or(k, |s| s.0).to_string();
+            let eni = |k: &str| crate::account::eni_of_key(k).to_string();
             for i in 0..stored.parts() {
                 let mut part = Vec::new();
                 stored

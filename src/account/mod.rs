@@ -180,6 +180,11 @@ pub fn split_key(key: &str) -> Option<(&str, u16)> {
         .map(|t| (eni, t))
 }
 
+/// The ENI of an ENI table key, without its flow-log tag where it has one.
+pub fn eni_of_key(key: &str) -> &str {
+    split_key(key).map_or(key, |(eni, _)| eni)
+}
+
 /// The most bytes one run counts, in all records together: 2^62 (4 EiB). Every sum the
 /// engine and the analysis make covers each record at most a few times, so with this bound
 /// no `u64` sum can wrap. A record that would pass it is malformed ("the run's total would
