@@ -153,13 +153,7 @@ fn no_nat_message(c: &[Candidate], ctx: &NoNatContext) -> String {
 
 /// The data's span, `the data spans FROM .. TO`, where it has one.
 fn data_span(ctx: &NoNatContext) -> Option<String> {
-    ctx.data_span.map(|(f, t)| {
-        format!(
-            "the data spans {} .. {}",
-            crate::time::format_instant(f),
-            crate::time::format_instant(t)
-        )
-    })
+    ctx.data_span.map(crate::analysis::data_spans)
 }
 
 /// A cause that comes before any NAT gateway question, where there is one: inputs not read in

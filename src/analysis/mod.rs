@@ -286,6 +286,16 @@ impl ClientRow {
     }
 }
 
+/// The data's span in words, `the data spans FROM .. TO`, for the messages that say no
+/// record fell in the time range.
+pub fn data_spans((from, to): (i64, i64)) -> String {
+    format!(
+        "the data spans {} .. {}",
+        crate::time::format_instant(from),
+        crate::time::format_instant(to)
+    )
+}
+
 /// ECR image-layer estimate (ACCOUNTING.md §5).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -1890,14 +1900,9 @@ fn nothing_counted_warnings(f: &NoteFacts, notes: &mut Notes) {
         ));
     }
     if f.lines.counted == 0 && f.lines.outside_time > 0 {
-        let span = match (f.dated.first(), f.dated.last()) {
-            (Some(f), Some(l)) => format!(
-                "; the data spans {} .. {}",
-                crate::time::format_instant(f),
-                crate::time::format_instant(l)
-            ),
-            _ => String::new(),
-        };
+        let span = (f.dated.first().zip(f.dated.last()))
+            .map(|s| format!("; {}", data_spans(s)))
+            .unwrap_or_default();
         notes.warn(
             WarningKind::NoRecordInTimeRange,
             format!(
