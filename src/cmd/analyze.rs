@@ -6,6 +6,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::analysis::WarningKind;
+use crate::bill::Bill;
+use crate::classify::IpRanges;
 use crate::cli::{AnalyzeArgs, ScaleArgs};
 use crate::config::{KnownTasks, RunConfig};
 use crate::cost::PriceTable;
@@ -83,53 +85,18 @@ impl Config {
             inventory,
         } = Gateways::of(a)?;
         let ecs_tasks = ecs_tasks_of(a)?;
-        // the ip-ranges document is parsed while the inputs are listed (each takes a few
-        // milliseconds of a run that waits for both); its error, if any, is the first told
-        let (ranges, listed) = std::thread::scope(|s| {
-            let ranges = s.spawn(|| crate::cmd::ip_ranges::in_use(a.ip_ranges.as_deref()));
-            let listed = inputs_of(a);
-            let ranges = ranges
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p));
-            (ranges, listed)
-        });
+        let (ranges, listed) = ranges_and_inputs(a);
         let ranges = ranges?;
-        if let Some(r) = &a.region {
-            if ranges.region_id(r).is_none() {
-                return Err(usage(format!(
-                    "--region {r}: not a region in the ip-ranges data"
-                )));
-            }
-        }
+        check_region(a, &ranges)?;
         let layout = layout_of(a)?;
         let (since, until) = time_range(a)?;
         let pull_window = pull_window_of(a)?;
         let prices = prices_of(a)?;
         check_limits(a)?;
-        let temp_dir = match &a.temp_dir {
-            Some(d) if !std::path::Path::new(d).is_dir() => {
-                return Err(usage(format!("--temp-dir {d}: not a directory")));
-            }
-            Some(d) => d.into(),
-            None => std::env::temp_dir(),
-        };
+        let temp_dir = temp_dir_of(a)?;
         let (source::Expanded { inputs, notes }, s3_urls) = listed?;
-        let s3 = S3Options {
-            profile: a.profile.clone(),
-            endpoint_url: a.endpoint_url.clone(),
-            path_style: a.path_style,
-            request_payer: a.request_payer,
-            concurrency: a.concurrency,
-            fallback_region: a.region.clone(),
-            connect_timeout: parse_timeout(&a.connect_timeout, "--connect-timeout")?,
-            read_timeout: parse_timeout(&a.read_timeout, "--read-timeout")?,
-        };
-        let bill = match a.cur.is_empty() {
-            true => None,
-            false => Some(Arc::new(
-                source::cur::read_bill(&a.cur, &s3).map_err(|e| usage(format!("--cur: {e}")))?,
-            )),
-        };
+        let s3 = s3_options_of(a)?;
+        let bill = bill_of(a, &s3)?;
         Ok(Config {
             inputs,
             input_notes: notes,
@@ -168,6 +135,64 @@ impl Config {
             timelines: crate::pipeline::Timelines::All,
         })
     }
+}
+
+/// The ip-ranges document and the inputs listed, the first parsed on a thread while the
+/// second are listed (each takes a few milliseconds of a run that waits for both); the
+/// document's error, if any, is the first told.
+fn ranges_and_inputs(a: &AnalyzeArgs) -> (Result<IpRanges, Error>, Listed) {
+    std::thread::scope(|s| {
+        let ranges = s.spawn(|| crate::cmd::ip_ranges::in_use(a.ip_ranges.as_deref()));
+        let listed = inputs_of(a);
+        let ranges = ranges
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (ranges, listed)
+    })
+}
+
+/// `--region`, which must be a region of the ip-ranges document.
+fn check_region(a: &AnalyzeArgs, ranges: &IpRanges) -> Result<(), Error> {
+    match &a.region {
+        Some(r) if ranges.region_id(r).is_none() => Err(usage(format!(
+            "--region {r}: not a region in the ip-ranges data"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Where spilled runs go: `--temp-dir`, which must be a folder, or the system's.
+fn temp_dir_of(a: &AnalyzeArgs) -> Result<std::path::PathBuf, Error> {
+    match &a.temp_dir {
+        Some(d) if !std::path::Path::new(d).is_dir() => {
+            Err(usage(format!("--temp-dir {d}: not a directory")))
+        }
+        Some(d) => Ok(d.into()),
+        None => Ok(std::env::temp_dir()),
+    }
+}
+
+/// The S3 client's settings, timeouts checked.
+fn s3_options_of(a: &AnalyzeArgs) -> Result<S3Options, Error> {
+    Ok(S3Options {
+        profile: a.profile.clone(),
+        endpoint_url: a.endpoint_url.clone(),
+        path_style: a.path_style,
+        request_payer: a.request_payer,
+        concurrency: a.concurrency,
+        fallback_region: a.region.clone(),
+        connect_timeout: parse_timeout(&a.connect_timeout, "--connect-timeout")?,
+        read_timeout: parse_timeout(&a.read_timeout, "--read-timeout")?,
+    })
+}
+
+/// The bill `--cur` names, read (from S3 too, with the run's S3 settings), if any.
+fn bill_of(a: &AnalyzeArgs, s3: &S3Options) -> Result<Option<Arc<Bill>>, Error> {
+    if a.cur.is_empty() {
+        return Ok(None);
+    }
+    let bill = source::cur::read_bill(&a.cur, s3).map_err(|e| usage(format!("--cur: {e}")))?;
+    Ok(Some(Arc::new(bill)))
 }
 
 fn usage(m: String) -> Error {
@@ -373,9 +398,12 @@ fn check_limits(a: &AnalyzeArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// The inputs listed, and the S3 prefixes among them.
+type Listed = Result<(source::Expanded, Vec<S3Url>), Error>;
+
 /// The inputs named, expanded (folders walked, duplicates found), the notes of that, and
 /// the S3 prefixes; the AWS profile named must exist, and `-` be given at most once.
-fn inputs_of(a: &AnalyzeArgs) -> Result<(source::Expanded, Vec<S3Url>), Error> {
+fn inputs_of(a: &AnalyzeArgs) -> Listed {
     if a.inputs.is_empty() {
         return Err(usage(
             "no inputs: give files, folders, `-` or s3:// prefixes".into(),

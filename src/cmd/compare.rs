@@ -125,85 +125,88 @@ impl Sides {
     }
 }
 
+/// What `--before` or `--after` gives: a period first, perhaps, then inputs.
+type Given = (Option<(i64, i64)>, Vec<String>);
+
+/// `--before`'s or `--after`'s values (`flag`) read: a period where the first looks like one,
+/// and the inputs.
+fn given(v: &[String], flag: &str) -> Result<Given, Error> {
+    Ok(match v.split_first() {
+        Some((first, rest)) if looks_like_period(first) => {
+            (Some(period_or_why(first, flag)?), rest.to_vec())
+        }
+        Some(_) => (None, v.to_vec()),
+        None => (None, Vec::new()),
+    })
+}
+
+/// A warning (not an error) where the two periods overlap: the comparison mixes them.
+fn warn_if_overlapping((bf, bt): (i64, i64), (af, at): (i64, i64)) {
+    if bf < at && af < bt {
+        eprintln!(
+            "flowcost: warning: the before and after periods overlap ({} .. {} and {} .. {}): the comparison mixes the two",
+            time::format_instant(bf),
+            time::format_instant(bt),
+            time::format_instant(af),
+            time::format_instant(at)
+        );
+    }
+}
+
 /// The configurations of both sides. `--before`/`--after` take either one period each
 /// (the inputs then follow, anywhere on the line; clap hands trailing ones to `--after`) or
 /// the inputs of each side.
 fn sides(c: &CompareArgs) -> Result<Sides, Error> {
-    type Given = (Option<(i64, i64)>, Vec<String>);
-    let split = |v: &[String], flag: &str| -> Result<Given, Error> {
-        Ok(match v.split_first() {
-            Some((first, rest)) if looks_like_period(first) => {
-                (Some(period_or_why(first, flag)?), rest.to_vec())
-            }
-            Some(_) => (None, v.to_vec()),
-            None => (None, Vec::new()),
-        })
-    };
-    let (pb, xb) = split(&c.before, "--before")?;
-    let (pa, xa) = split(&c.after, "--after")?;
-    if let (Some((bf, bt)), Some((af, at))) = (pb, pa) {
-        if bf < at && af < bt {
-            eprintln!(
-                "flowcost: warning: the before and after periods overlap ({} .. {} and {} .. {}): the comparison mixes the two",
-                time::format_instant(bf),
-                time::format_instant(bt),
-                time::format_instant(af),
-                time::format_instant(at)
-            );
+    let (pb, xb) = given(&c.before, "--before")?;
+    let (pa, xa) = given(&c.after, "--after")?;
+    match (pb, pa) {
+        (Some(before), Some(after)) => {
+            warn_if_overlapping(before, after);
+            periods(c, before, after, [xb, xa].concat())
         }
+        (None, None) => sets(c, xb, xa),
+        _ => Err(Error::Usage(
+            "give periods to both --before and --after, or inputs to both".into(),
+        )),
+    }
+}
+
+/// Two periods of one set of inputs: those given without a flag and those after the periods.
+fn periods(
+    c: &CompareArgs,
+    (bf, bt): (i64, i64),
+    (af, at): (i64, i64),
+    after_periods: Vec<String>,
+) -> Result<Sides, Error> {
+    let inputs = [c.base.inputs.clone(), after_periods].concat();
+    if inputs.is_empty() {
+        return Err(Error::Usage(
+            "--before and --after are periods: give the inputs too".into(),
+        ));
+    }
+    let mut args = c.base.with(&Default::default(), &c.out);
+    args.inputs = inputs;
+    let cfg = Config::from_args(&args)?;
+    Ok(Sides::Periods {
+        before: cfg.with_period(bf, bt),
+        after: cfg.with_period(af, at),
+        partials: PartialInputs::of(&args)?.map(|p| p.with_context_of(&cfg)),
+    })
+}
+
+/// Two sets of inputs, one a side; they may share none.
+fn sets(c: &CompareArgs, before: Vec<String>, after: Vec<String>) -> Result<Sides, Error> {
+    if !c.base.inputs.is_empty() {
+        return Err(Error::Usage(
+            "--before and --after name the inputs of each side: give no other inputs".into(),
+        ));
     }
     let base = c.base.with(&Default::default(), &c.out);
-    let mut b = base.clone();
-    let mut a = base.clone();
-    match (pb, pa) {
-        (Some((bf, bt)), Some((af, at))) => {
-            let inputs: Vec<String> = c
-                .base
-                .inputs
-                .iter()
-                .chain(&xb)
-                .chain(&xa)
-                .cloned()
-                .collect();
-            if inputs.is_empty() {
-                return Err(Error::Usage(
-                    "--before and --after are periods: give the inputs too".into(),
-                ));
-            }
-            b.inputs = inputs;
-            let cfg = Config::from_args(&b)?;
-            return Ok(Sides::Periods {
-                before: cfg.with_period(bf, bt),
-                after: cfg.with_period(af, at),
-                partials: PartialInputs::of(&b)?.map(|p| p.with_context_of(&cfg)),
-            });
-        }
-        (None, None) => {
-            if !c.base.inputs.is_empty() {
-                return Err(Error::Usage(
-                    "--before and --after name the inputs of each side: give no other inputs"
-                        .into(),
-                ));
-            }
-            b.inputs = xb;
-            a.inputs = xa;
-        }
-        _ => {
-            return Err(Error::Usage(
-                "give periods to both --before and --after, or inputs to both".into(),
-            ))
-        }
-    }
+    let (mut b, mut a) = (base.clone(), base);
+    b.inputs = before;
+    a.inputs = after;
     let (b, a) = (Side::of(&b)?, Side::of(&a)?);
-    let mut shared = crate::source::shared_inputs(&b.cfg.inputs, &a.cfg.inputs);
-    // S3 prefixes are listed later: one inside the other shares its objects
-    for (x, y) in (b.cfg.s3_urls.iter()).flat_map(|x| a.cfg.s3_urls.iter().map(move |y| (x, y))) {
-        if x.bucket == y.bucket
-            && (x.prefix.starts_with(&y.prefix) || y.prefix.starts_with(&x.prefix))
-        {
-            shared.push(format!("s3://{}/{}", y.bucket, y.prefix));
-        }
-    }
+    let shared = shared_between(&b.cfg, &a.cfg);
     if let Some(first) = shared.first() {
         return Err(Error::Usage(format!(
             "the before and after inputs share {} input(s) ({first}{}): their records would count on both sides; give each side its own inputs, or the inputs once with a period to each of --before and --after",
@@ -212,6 +215,20 @@ fn sides(c: &CompareArgs) -> Result<Sides, Error> {
         )));
     }
     Ok(Sides::Sets(b, a))
+}
+
+/// The inputs two sides' configurations share: the same files, and S3 prefixes one inside
+/// the other (they are listed later, so they share their objects).
+fn shared_between(b: &Config, a: &Config) -> Vec<String> {
+    let mut shared = crate::source::shared_inputs(&b.inputs, &a.inputs);
+    for (x, y) in (b.s3_urls.iter()).flat_map(|x| a.s3_urls.iter().map(move |y| (x, y))) {
+        if x.bucket == y.bucket
+            && (x.prefix.starts_with(&y.prefix) || y.prefix.starts_with(&x.prefix))
+        {
+            shared.push(format!("s3://{}/{}", y.bucket, y.prefix));
+        }
+    }
+    shared
 }
 
 /// Run `flowcost compare`.
