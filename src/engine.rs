@@ -656,28 +656,7 @@ impl Engine<'_> {
         let mut blocks = Blocks::default();
         let first = blocks.next(&mut reader, chunk_size);
         let layout = self.first_layout(&blocks, &first);
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(4);
-        let reader_thread = std::thread::spawn(move || -> std::io::Result<()> {
-            let mut next = first;
-            let mut index = 0;
-            loop {
-                let r = match next {
-                    Ok(Some(r)) => r,
-                    Ok(None) => return Ok(()),
-                    Err(e) => {
-                        if let Some(r) = blocks.whole_lines_left() {
-                            let _ = tx.send((index, blocks.get(r).to_vec()));
-                        }
-                        return Err(e);
-                    }
-                };
-                if tx.send((index, blocks.get(r).to_vec())).is_err() {
-                    return Ok(());
-                }
-                index += 1;
-                next = blocks.next(&mut reader, chunk_size);
-            }
-        });
+        let (rx, reader_thread) = read_chunks(blocks, reader, first, chunk_size);
         let (part, mut infos, runs) = self.parse_chunks(rx, input, region, &layout);
         let read_error = match reader_thread.join() {
             Ok(Ok(())) => None,
@@ -686,11 +665,7 @@ impl Engine<'_> {
         };
         if infos.iter().any(|i| i.layout_changes > 0) {
             // A header mid-file changed the layout: read the file again, in one piece.
-            for (i, run) in runs {
-                if let Some(s) = self.targets[i].spill {
-                    s.discard(vec![run]);
-                }
-            }
+            self.discard_runs(runs);
             self.reread_whole(input, stats, region, accs, progress);
             progress.file_done();
             return;
@@ -710,11 +685,7 @@ impl Engine<'_> {
             .collect();
         if let (Some(trusted), Some(f)) = (discredited, failure) {
             // a member found damaged after its records were parsed: the chunks' results go
-            for (i, run) in runs {
-                if let Some(s) = self.targets[i].spill {
-                    s.discard(vec![run]);
-                }
-            }
+            self.discard_runs(runs);
             self.after_damaged_member(input, each, f, trusted, region, accs, progress);
             progress.file_done();
             return;
@@ -731,12 +702,22 @@ impl Engine<'_> {
         progress.file_done();
     }
 
+    /// The runs a split input's chunks spilled (with their target), removed: the input's
+    /// results are dropped.
+    fn discard_runs(&self, runs: Vec<(usize, Run)>) {
+        for (i, run) in runs {
+            if let Some(s) = self.targets[i].spill {
+                s.discard(vec![run]);
+            }
+        }
+    }
+
     /// Parse a split input's chunks on the pool as they come: the accumulators of its
     /// records, each chunk's line accounting, and the runs spilled from the chunks' tables
     /// (with their target), kept only once the file is known to have one layout.
     fn parse_chunks(
         &self,
-        rx: std::sync::mpsc::Receiver<(usize, Vec<u8>)>,
+        rx: Chunks,
         input: &Input,
         region: Option<u16>,
         layout: &Layout,
@@ -845,6 +826,43 @@ impl Engine<'_> {
         let unread = AtomicU64::new(0); // a split input is a file: its size is known
         self.decode(input, opened, &fresh, region, &unread, accs, progress);
     }
+}
+
+/// A split input's chunks, numbered, as its reader hands them over.
+type Chunks = std::sync::mpsc::Receiver<(usize, Vec<u8>)>;
+
+/// A split input's reader: a thread that cuts the stream into runs of whole lines of about
+/// `chunk_size` bytes, from `first` on, each numbered, into a channel of four. On a read
+/// error it sends the whole lines it holds, then ends with the error.
+fn read_chunks(
+    mut blocks: Blocks,
+    mut reader: Box<dyn std::io::BufRead + Send>,
+    first: std::io::Result<Option<std::ops::Range<usize>>>,
+    chunk_size: usize,
+) -> (Chunks, std::thread::JoinHandle<std::io::Result<()>>) {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(4);
+    let reader_thread = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut next = first;
+        let mut index = 0;
+        loop {
+            let r = match next {
+                Ok(Some(r)) => r,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    if let Some(r) = blocks.whole_lines_left() {
+                        let _ = tx.send((index, blocks.get(r).to_vec()));
+                    }
+                    return Err(e);
+                }
+            };
+            if tx.send((index, blocks.get(r).to_vec())).is_err() {
+                return Ok(());
+            }
+            index += 1;
+            next = blocks.next(&mut reader, chunk_size);
+        }
+    });
+    (rx, reader_thread)
 }
 
 /// One target's stats of a split input: its chunks' counts added (`infos` in file order,
