@@ -300,6 +300,60 @@ pub struct BillReader<'b> {
 /// What is wrong with a row, for the error that names it.
 pub type RowError = String;
 
+/// A row's cells, in the order of [`BillReader::columns`], read by column.
+struct Row<'r, 'c>(&'r [Cell<'c>]);
+
+impl Row<'_, '_> {
+    /// A text cell's text, where it has some.
+    fn text(&self, c: Col) -> Option<&str> {
+        match self.0.get(c as usize) {
+            Some(Cell::Text(s)) if !s.is_empty() => Some(*s),
+            _ => None,
+        }
+    }
+
+    /// A number of at least `least`, finite and below 10^15: an empty or missing cell is
+    /// zero (CSV writes a null so), a text is parsed; else the column's name in the error.
+    fn amount(&self, c: Col, least: f64) -> Result<f64, String> {
+        let v = match self.0.get(c as usize) {
+            Some(Cell::Num(v)) => Some(*v),
+            Some(Cell::Text(s)) if s.trim().is_empty() => Some(0.0),
+            Some(Cell::Text(s)) => s.trim().parse::<f64>().ok(),
+            Some(Cell::Null) | None => Some(0.0),
+            Some(Cell::Time(_)) => None,
+        };
+        v.filter(|v| v.is_finite() && *v >= least && v.abs() < 1e15)
+            .ok_or_else(|| format!("{} is not a usage amount or cost", names(c)[0]))
+    }
+
+    /// A time cell (a Parquet timestamp, or a date or instant in text) as epoch seconds.
+    fn time(&self, c: Col) -> Option<i64> {
+        match self.0.get(c as usize) {
+            Some(Cell::Time(t)) => Some(*t),
+            Some(Cell::Text(s)) => parse_time(s),
+            _ => None,
+        }
+    }
+
+    /// The row's usage: a discount row's cost (negative, so any sign) as money off, else the
+    /// GB, the cost and the discount written beside them (AWS writes it negative; either sign
+    /// is taken as money off).
+    fn usage(&self, discount: bool) -> Result<Usage, String> {
+        Ok(match discount {
+            true => Usage {
+                gb: 0.0,
+                cost: -self.amount(Col::Cost, f64::NEG_INFINITY)?,
+                off: 0.0,
+            },
+            false => Usage {
+                gb: self.amount(Col::Amount, 0.0)?,
+                cost: self.amount(Col::Cost, 0.0)?,
+                off: self.amount(Col::Discount, f64::NEG_INFINITY)?.abs(),
+            },
+        })
+    }
+}
+
 impl<'b> BillReader<'b> {
     /// Start reading a file with these column names. Refused when the usage type, the usage
     /// amount or the start date cannot be found (not a CUR, Data Exports or FOCUS table).
@@ -356,62 +410,29 @@ impl<'b> BillReader<'b> {
     /// One row, its cells in the order of [`BillReader::columns`]; `line` names it in errors.
     pub fn row(&mut self, line: u64, cells: &[Cell<'_>]) -> Result<(), RowError> {
         self.bill.rows += 1;
-        let text = |c: Col| match cells.get(c as usize) {
-            Some(Cell::Text(s)) if !s.is_empty() => Some(*s),
-            _ => None,
-        };
-        let Some(usage_type) = text(Col::UsageType) else {
+        let row = Row(cells);
+        let Some(usage_type) = row.text(Col::UsageType) else {
             return Ok(());
         };
         if !is_nat_bytes(usage_type) {
             return Ok(());
         }
-        // (the source stage names the file of an error; a row's is its number)
-        let bad = |what: &str| format!("row {line}: {what}");
-        let kind = text(Col::ItemType).unwrap_or("Usage");
+        let kind = row.text(Col::ItemType).unwrap_or("Usage");
         let discount = is_discount(kind);
         if !discount && !matches!(kind, "Usage" | "DiscountedUsage") {
             self.bill.other_nat_rows += 1;
             return Ok(());
         }
-        // (a discount's cost is negative)
-        let num = |c: Col, least: f64| -> Result<f64, String> {
-            let v = match cells.get(c as usize) {
-                Some(Cell::Num(v)) => Some(*v),
-                // (an empty cell is a null, as CSV writes one)
-                Some(Cell::Text(s)) if s.trim().is_empty() => Some(0.0),
-                Some(Cell::Text(s)) => s.trim().parse::<f64>().ok(),
-                Some(Cell::Null) | None => Some(0.0),
-                Some(Cell::Time(_)) => None,
-            };
-            v.filter(|v| v.is_finite() && *v >= least && v.abs() < 1e15)
-                .ok_or_else(|| bad(&format!("{} is not a usage amount or cost", names(c)[0])))
-        };
-        let time = |c: Col| -> Option<i64> {
-            match cells.get(c as usize) {
-                Some(Cell::Time(t)) => Some(*t),
-                Some(Cell::Text(s)) => parse_time(s),
-                _ => None,
-            }
-        };
-        let usage = match discount {
-            true => Usage {
-                gb: 0.0,
-                cost: -num(Col::Cost, f64::NEG_INFINITY)?,
-                off: 0.0,
-            },
-            // (AWS writes a discount as a negative amount; either sign is taken as one off)
-            false => Usage {
-                gb: num(Col::Amount, 0.0)?,
-                cost: num(Col::Cost, 0.0)?,
-                off: num(Col::Discount, f64::NEG_INFINITY)?.abs(),
-            },
-        };
-        let start = time(Col::Start).ok_or_else(|| bad("no usage start date"))?;
-        let end = time(Col::End)
+        // (the source stage names the file of an error; a row's is its number)
+        let bad = |what: &str| format!("row {line}: {what}");
+        let usage = row.usage(discount).map_err(|what| bad(&what))?;
+        let start = row
+            .time(Col::Start)
+            .ok_or_else(|| bad("no usage start date"))?;
+        let end = (row.time(Col::End))
             .filter(|e| *e > start)
             .unwrap_or(start + 3600);
-        self.currency(text(Col::Currency), line)?;
+        self.currency(row.text(Col::Currency), line)?;
         if discount {
             self.bill.discount_rows += 1;
             self.bill.discounts.add(start, end, usage);
@@ -419,22 +440,27 @@ impl<'b> BillReader<'b> {
         }
         self.bill.nat_rows += 1;
         self.bill.discounted_rows += u64::from(usage.off > 0.0);
-        let billed = match text(Col::ResourceId).and_then(gateway_of) {
-            Some(g) => self.bill.gateways.entry(g.to_string()).or_default(),
-            None => {
-                let key = format!(
-                    "{}/{}",
-                    text(Col::Account).unwrap_or("?"),
-                    text(Col::Region).unwrap_or("?")
-                );
-                self.bill.unattributed.entry(key).or_default()
-            }
-        };
-        billed.add(start, end, usage);
+        self.billed(&row).add(start, end, usage);
         if end - start <= 86_400 {
             self.bill.rows_end = Some(self.bill.rows_end.map_or(end, |e| e.max(end)));
         }
         Ok(())
+    }
+
+    /// Where a NAT usage row's bytes are billed: its gateway, by the resource id, or else its
+    /// account and region, unattributed.
+    fn billed(&mut self, row: &Row<'_, '_>) -> &mut Billed {
+        match row.text(Col::ResourceId).and_then(gateway_of) {
+            Some(g) => self.bill.gateways.entry(g.to_string()).or_default(),
+            None => {
+                let key = format!(
+                    "{}/{}",
+                    row.text(Col::Account).unwrap_or("?"),
+                    row.text(Col::Region).unwrap_or("?")
+                );
+                self.bill.unattributed.entry(key).or_default()
+            }
+        }
     }
 
     /// Check a NAT usage row's currency against the bill's.
@@ -465,6 +491,70 @@ impl<'b> BillReader<'b> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rows_amounts_are_read_from_numbers_and_text_within_bounds() {
+        // cells by column: usage type, resource, start, end, amount, cost, item type, …
+        let cells = [
+            Cell::Text("USE1-NatGateway-Bytes"),
+            Cell::Null,
+            Cell::Time(1_756_684_800),
+            Cell::Text("2025-09-01T01:00:00Z"),
+            Cell::Text(" 1.5 "),
+            Cell::Num(0.0675),
+            Cell::Text(""),
+            Cell::Time(7),
+            Cell::Num(-2.0),
+            Cell::Text("USD"),
+            Cell::Num(-0.01),
+        ];
+        let row = Row(&cells);
+        assert_eq!(row.text(Col::UsageType), Some("USE1-NatGateway-Bytes"));
+        assert_eq!(row.text(Col::ItemType), None, "an empty text is none");
+        assert_eq!(row.amount(Col::Amount, 0.0), Ok(1.5));
+        assert_eq!(row.amount(Col::ItemType, 0.0), Ok(0.0), "empty: a null");
+        assert_eq!(row.amount(Col::ResourceId, 0.0), Ok(0.0));
+        assert_eq!(
+            row.amount(Col::Account, 0.0),
+            Err("line_item_usage_account_id is not a usage amount or cost".into()),
+            "a time is no amount"
+        );
+        assert!(row.amount(Col::Region, 0.0).is_err(), "below the least");
+        assert_eq!(row.amount(Col::Region, f64::NEG_INFINITY), Ok(-2.0));
+        assert_eq!(row.time(Col::Start), Some(1_756_684_800));
+        assert_eq!(row.time(Col::End), Some(1_756_688_400));
+        assert_eq!(row.time(Col::Amount), None);
+        let usage = row.usage(false).unwrap();
+        assert_eq!((usage.gb, usage.cost, usage.off), (1.5, 0.0675, 0.01));
+        // a discount row: its (negative) cost is money off
+        let usage = Row(&[
+            Cell::Null,
+            Cell::Null,
+            Cell::Null,
+            Cell::Null,
+            Cell::Null,
+            Cell::Num(-0.5),
+        ])
+        .usage(true)
+        .unwrap();
+        assert_eq!((usage.gb, usage.cost, usage.off), (0.0, 0.5, 0.0));
+        let huge = [
+            Cell::Null,
+            Cell::Null,
+            Cell::Null,
+            Cell::Null,
+            Cell::Num(1e16),
+        ];
+        assert!(Row(&huge).usage(false).is_err());
+        let nan = [
+            Cell::Null,
+            Cell::Null,
+            Cell::Null,
+            Cell::Null,
+            Cell::Text("NaN"),
+        ];
+        assert!(Row(&nan).usage(false).is_err());
+    }
 
     #[test]
     fn headers_of_the_three_exports_name_the_same_columns() {
