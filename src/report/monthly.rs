@@ -458,69 +458,37 @@ impl MonthlyReport {
             .collect();
         let class_names: Vec<&str> = classes.iter().map(|m| m.as_str()).collect();
         if let Some(c) = &self.comparison {
-            let series = [&c.before, &c.after]
-                .iter()
-                .map(|s| {
-                    (
-                        format!(
-                            "{} ({} .. {})",
-                            s.label,
-                            s.from.as_deref().and_then(|x| x.get(..10)).unwrap_or("?"),
-                            s.to.as_deref().and_then(|x| x.get(..10)).unwrap_or("?")
-                        ),
-                        classes
-                            .iter()
-                            .map(|m| {
-                                c.changes
-                                    .iter()
-                                    .find(|ch| ch.measure == *m)
-                                    .map_or(0.0, |ch| {
-                                        if s.label == "before" {
-                                            ch.before_per_day
-                                        } else {
-                                            ch.after_per_day
-                                        }
-                                    })
-                            })
-                            .collect(),
-                    )
-                })
-                .collect::<Vec<_>>();
             out.push(charts::grouped_per_day(
                 "before-after.svg",
                 "NAT bytes per day by class, before and after the change",
                 &class_names,
-                &series,
+                &before_after_series(c, &classes),
             )?);
         }
         if self.trend.is_some() {
-            let months: Vec<&PeriodSummary> = self
-                .history
-                .iter()
-                .rev()
-                .take(3)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .chain([&self.summary])
-                .collect();
-            let series: Vec<(String, Vec<f64>)> = months
-                .iter()
-                .map(|m| {
-                    (
-                        m.label.clone(),
-                        classes.iter().map(|c| m.per_day(*c)).collect(),
-                    )
-                })
-                .collect();
             out.push(charts::grouped_per_day(
                 "month-over-month.svg",
                 "NAT bytes per day by class, month over month",
                 &class_names,
-                &series,
+                &self.monthly_series(&classes),
             )?);
         }
         Ok(out)
+    }
+
+    /// The month-over-month chart's series: up to three months before this one and this
+    /// one, oldest first, each its label and its bytes per day of each class.
+    fn monthly_series(&self, classes: &[Measure]) -> Vec<(String, Vec<f64>)> {
+        let earlier = self.history.len().saturating_sub(3);
+        (self.history[earlier..].iter())
+            .chain([&self.summary])
+            .map(|m| {
+                (
+                    m.label.clone(),
+                    classes.iter().map(|c| m.per_day(*c)).collect(),
+                )
+            })
+            .collect()
     }
 
     /// The CSV tables: (file name, contents).
@@ -1121,4 +1089,28 @@ fn inputs_table(a: &Analysis) -> String {
         );
     }
     t
+}
+
+/// The before/after chart's two series: each side's label and dates (`before (2026-09-01 ..
+/// 2026-09-15)`), and its bytes per day of each class.
+fn before_after_series(c: &Comparison, classes: &[Measure]) -> Vec<(String, Vec<f64>)> {
+    fn day(x: &Option<String>) -> &str {
+        x.as_deref().and_then(|x| x.get(..10)).unwrap_or("?")
+    }
+    let per_day = |m: &Measure, after: bool| {
+        let change = c.changes.iter().find(|ch| ch.measure == *m);
+        change.map_or(0.0, |ch| match after {
+            false => ch.before_per_day,
+            true => ch.after_per_day,
+        })
+    };
+    [(&c.before, false), (&c.after, true)]
+        .into_iter()
+        .map(|(s, after)| {
+            (
+                format!("{} ({} .. {})", s.label, day(&s.from), day(&s.to)),
+                classes.iter().map(|m| per_day(m, after)).collect(),
+            )
+        })
+        .collect()
 }

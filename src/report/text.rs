@@ -173,50 +173,12 @@ fn warnings(r: &Report, md: bool, out: &mut String) {
 fn overview(r: &Report, md: bool, out: &mut String) {
     let (a, c) = (&r.analysis, &r.cost);
     heading(out, md, 1, super::own::ANALYZE_TITLE);
-    let range = match (a.period.from, a.period.to) {
-        (Some(f), Some(t)) => format!(
-            "{} .. {} ({:.2} days)",
-            format_instant(f),
-            format_instant(t),
-            a.period.days
-        ),
-        _ => "no dated records".into(),
-    };
-    let counting = if a.method.counting == Counting::ClientSideEstimate {
-        "ESTIMATE from client ENIs' own records (no NAT ENI in the data)".to_string()
-    } else {
-        format!(
-            "NAT gateway ENIs ({}), {} legs",
-            a.method.nat_source, a.method.legs
-        )
-    };
-    let gaps: u64 = a.period.gaps.iter().map(|g| u64::from(g.hours)).sum();
-    let gaps = match gaps {
-        0 => String::new(),
-        h => format!(", {h} hours of them without any record (see the notes)"),
-    };
-    let unread: f64 = a.period.unread.iter().map(|u| u.hours()).sum();
-    let unread = match unread > 0.0 {
-        true => format!(" ({unread} hours of the period read by no partial, see the notes)"),
-        false => String::new(),
-    };
     let lines = [
-        format!("Period:       {range}"),
-        format!(
-            "Coverage:     the logs cover {:.2} of {:.2} days{unread}{gaps}; per-day and per-30-day figures project from the time covered, per NAT gateway",
-            a.period.covered_days, a.period.days
-        ),
+        format!("Period:       {}", period_text(&a.period)),
+        format!("Coverage:     {}", coverage_text(&a.period)),
         format!("Region:       {}", c.region),
-        format!("Counted on:   {counting}"),
-        format!(
-            "Inputs:       {} files{}, {}",
-            r.inputs.files,
-            match a.quality.files.iter().filter(|f| f.skipped.is_some()).count() {
-                0 => String::new(),
-                n => format!(" ({n} of them flowcost's own output, not read)"),
-            },
-            human(r.inputs.bytes)
-        ),
+        format!("Counted on:   {}", counting_text(a)),
+        format!("Inputs:       {}", inputs_text(r)),
         format!(
             "IP ranges:    {} (syncToken {}, created {})",
             esc(md, &r.inputs.ip_ranges.source),
@@ -232,22 +194,82 @@ fn overview(r: &Report, md: bool, out: &mut String) {
         let _ = writeln!(out, "{}{l}", item(md));
     }
     for s in &r.inputs.s3 {
-        let _ = writeln!(
-            out,
-            "{}S3:           s3://{}: {} objects, {} under {} prefix(es){}",
-            item(md),
-            esc(md, &s.bucket),
-            s.objects,
-            human(s.bytes),
-            s.prefixes.len(),
-            if s.skipped_by_key_time > 0 {
-                format!(" ({} outside the time range by key)", s.skipped_by_key_time)
-            } else {
-                String::new()
-            }
-        );
+        let _ = writeln!(out, "{}S3:           {}", item(md), s3_text(md, s));
     }
     out.push('\n');
+}
+
+/// The analysed period and its length in days, where any record is dated.
+fn period_text(p: &crate::analysis::Period) -> String {
+    match (p.from, p.to) {
+        (Some(f), Some(t)) => format!(
+            "{} .. {} ({:.2} days)",
+            format_instant(f),
+            format_instant(t),
+            p.days
+        ),
+        _ => "no dated records".into(),
+    }
+}
+
+/// The time the logs cover of the period, and the hours no record or no partial covers.
+fn coverage_text(p: &crate::analysis::Period) -> String {
+    let gaps: u64 = p.gaps.iter().map(|g| u64::from(g.hours)).sum();
+    let gaps = match gaps {
+        0 => String::new(),
+        h => format!(", {h} hours of them without any record (see the notes)"),
+    };
+    let unread: f64 = p.unread.iter().map(|u| u.hours()).sum();
+    let unread = match unread > 0.0 {
+        true => format!(" ({unread} hours of the period read by no partial, see the notes)"),
+        false => String::new(),
+    };
+    format!(
+        "the logs cover {:.2} of {:.2} days{unread}{gaps}; per-day and per-30-day figures project from the time covered, per NAT gateway",
+        p.covered_days, p.days
+    )
+}
+
+/// What the NAT bytes were counted on: the NAT ENIs' legs, or the clients' estimate.
+fn counting_text(a: &crate::analysis::Analysis) -> String {
+    if a.method.counting == Counting::ClientSideEstimate {
+        "ESTIMATE from client ENIs' own records (no NAT ENI in the data)".to_string()
+    } else {
+        format!(
+            "NAT gateway ENIs ({}), {} legs",
+            a.method.nat_source, a.method.legs
+        )
+    }
+}
+
+/// The inputs' count (and how many were flowcost's own outputs, not read) and size.
+fn inputs_text(r: &Report) -> String {
+    let own = r.analysis.quality.files.iter();
+    format!(
+        "{} files{}, {}",
+        r.inputs.files,
+        match own.filter(|f| f.skipped.is_some()).count() {
+            0 => String::new(),
+            n => format!(" ({n} of them flowcost's own output, not read)"),
+        },
+        human(r.inputs.bytes)
+    )
+}
+
+/// An S3 source: its bucket, objects, bytes, prefixes and objects left out by key time.
+fn s3_text(md: bool, s: &crate::source::s3::Listing) -> String {
+    format!(
+        "s3://{}: {} objects, {} under {} prefix(es){}",
+        esc(md, &s.bucket),
+        s.objects,
+        human(s.bytes),
+        s.prefixes.len(),
+        if s.skipped_by_key_time > 0 {
+            format!(" ({} outside the time range by key)", s.skipped_by_key_time)
+        } else {
+            String::new()
+        }
+    )
 }
 
 /// The NAT-processed bytes of each destination class, with their cost.
@@ -763,6 +785,45 @@ mod tests {
     /// The shipped sample's report (the golden JSON of the integration tests).
     fn sample() -> Report {
         serde_json::from_str(include_str!("../../tests/golden/sample.json")).unwrap()
+    }
+
+    #[test]
+    fn the_overview_says_the_period_and_the_hours_it_lacks() {
+        use crate::analysis::{Gap, Period, Unread};
+        let mut p = Period {
+            first_start: None,
+            last_end: None,
+            from: None,
+            to: None,
+            days: 0.0,
+            covered_days: 0.0,
+            gaps: vec![],
+            unread: vec![],
+        };
+        assert_eq!(period_text(&p), "no dated records");
+        (p.from, p.to, p.days, p.covered_days) = (Some(0), Some(3 * 86_400), 3.0, 2.5);
+        assert_eq!(
+            period_text(&p),
+            "1970-01-01T00:00:00Z .. 1970-01-04T00:00:00Z (3.00 days)"
+        );
+        let tail =
+            "; per-day and per-30-day figures project from the time covered, per NAT gateway";
+        assert_eq!(
+            coverage_text(&p),
+            format!("the logs cover 2.50 of 3.00 days{tail}")
+        );
+        p.gaps = vec![
+            Gap { from: 0, hours: 4 },
+            Gap {
+                from: 86_400,
+                hours: 3,
+            },
+        ];
+        p.unread = vec![Unread { from: 0, to: 5_400 }];
+        assert_eq!(
+            coverage_text(&p),
+            format!("the logs cover 2.50 of 3.00 days (1.5 hours of the period read by no partial, see the notes), 7 hours of them without any record (see the notes){tail}")
+        );
     }
 
     /// Where each of `marks` first appears in `text`, failing on one missing.
