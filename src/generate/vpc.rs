@@ -276,34 +276,18 @@ impl World {
     /// The bill as a CUR 2.0 export with hourly granularity and resource ids: the NAT gateways'
     /// data processing and hours, and a few rows of other services; header and rows.
     pub fn cost_and_usage(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
-        let headers = vec![
-            "identity_line_item_id",
-            "bill_billing_period_start_date",
-            "line_item_usage_account_id",
-            "line_item_line_item_type",
-            "line_item_usage_start_date",
-            "line_item_usage_end_date",
-            "line_item_product_code",
-            "line_item_usage_type",
-            "line_item_operation",
-            "line_item_resource_id",
-            "line_item_usage_amount",
-            "line_item_unblended_rate",
-            "line_item_unblended_cost",
-            "line_item_currency_code",
-            "line_item_line_item_description",
-            "product_region_code",
-            "pricing_unit",
-        ];
-        let at = |t: i64| crate::time::format_instant(t).replace('Z', ".000Z");
         let (y, m, _) = crate::time::civil_from_days(self.spec.start.div_euclid(86_400));
-        let month = at(crate::time::days_from_civil(y, m, 1) * 86_400);
-        let arn = |id: &str| {
-            format!(
-                "arn:aws:ec2:{REGION}:{}:natgateway/{id}",
-                super::world::ACCOUNT
-            )
-        };
+        let month = cur_time(crate::time::days_from_civil(y, m, 1) * 86_400);
+        let rows = (self.gateway_rows().into_iter())
+            .chain(self.other_rows())
+            .enumerate()
+            .map(|(i, row)| row.cells(i, &month))
+            .collect();
+        (CUR_HEADERS.to_vec(), rows)
+    }
+
+    /// The NAT gateways' rows: each billed hour's data processing and the hour itself.
+    fn gateway_rows(&self) -> Vec<CurRow> {
         let (billed, _) = self.billed_hours();
         let mut rows = Vec::new();
         for ((nat, hour), bytes) in &billed {
@@ -312,39 +296,34 @@ impl World {
                 None => SILENT_NAT.to_string(),
             };
             let gb = *bytes as f64 / 1_073_741_824.0;
-            let t = hour * 3600;
-            for (usage, op, amount, rate, unit) in [
-                ("NatGateway-Bytes", "NatGateway", gb, CUR_PRICE, "GB"),
-                ("NatGateway-Hours", "NatGateway", 1.0, 0.045, "Hrs"),
+            for (usage, amount, rate, unit) in [
+                ("NatGateway-Bytes", gb, CUR_PRICE, "GB"),
+                ("NatGateway-Hours", 1.0, 0.045, "Hrs"),
             ] {
-                rows.push(vec![
-                    format!("li-{}", rows.len()),
-                    month.clone(),
-                    super::world::ACCOUNT.to_string(),
-                    "Usage".into(),
-                    at(t),
-                    at(t + 3600),
-                    "AmazonEC2".into(),
-                    usage.to_string(),
-                    op.to_string(),
-                    arn(&id),
-                    format!("{amount}"),
-                    format!("{rate}"),
-                    format!("{}", amount * rate),
-                    "USD".into(),
-                    "$0.045 per GB, NAT, \"processed\"".into(),
-                    REGION.into(),
-                    unit.into(),
-                ]);
+                rows.push(CurRow {
+                    kind: "Usage",
+                    start: hour * 3600,
+                    usage,
+                    operation: "NatGateway",
+                    resource: nat_gateway_arn(&id),
+                    amount: format!("{amount}"),
+                    rate: format!("{rate}"),
+                    cost: format!("{}", amount * rate),
+                    description: "$0.045 per GB, NAT, \"processed\"",
+                    unit,
+                });
             }
         }
-        // other rows: a credit on NAT processing (left out), an instance, a tax
-        let t = self.spec.start;
-        for (kind, usage, res, amount, cost) in [
+        rows
+    }
+
+    /// Rows a reader must leave out: a credit on NAT processing, an instance, a tax.
+    fn other_rows(&self) -> Vec<CurRow> {
+        let other = [
             (
                 "Credit",
                 "NatGateway-Bytes",
-                arn(&self.nat_gateway_id(0)),
+                nat_gateway_arn(&self.nat_gateway_id(0)),
                 "0",
                 "-1.5",
             ),
@@ -356,28 +335,21 @@ impl World {
                 "0.096",
             ),
             ("Tax", "", String::new(), "0", "3.2"),
-        ] {
-            rows.push(vec![
-                format!("li-{}", rows.len()),
-                month.clone(),
-                super::world::ACCOUNT.to_string(),
-                kind.into(),
-                at(t),
-                at(t + 3600),
-                "AmazonEC2".into(),
-                usage.into(),
-                "RunInstances".into(),
-                res,
-                amount.into(),
-                "0".into(),
-                cost.into(),
-                "USD".into(),
-                "other".into(),
-                REGION.into(),
-                String::new(),
-            ]);
-        }
-        (headers, rows)
+        ];
+        (other.into_iter())
+            .map(|(kind, usage, resource, amount, cost)| CurRow {
+                kind,
+                start: self.spec.start,
+                usage,
+                operation: "RunInstances",
+                resource,
+                amount: amount.into(),
+                rate: "0".into(),
+                cost: cost.into(),
+                description: "other",
+                unit: "",
+            })
+            .collect()
     }
 
     /// Fill the bill's part of the truth from the world.
@@ -400,5 +372,78 @@ impl World {
                 .or_insert(0) += b;
         }
         t.cur_price_per_gb = CUR_PRICE;
+    }
+}
+
+/// The columns of the generated CUR 2.0 export.
+const CUR_HEADERS: [&str; 17] = [
+    "identity_line_item_id",
+    "bill_billing_period_start_date",
+    "line_item_usage_account_id",
+    "line_item_line_item_type",
+    "line_item_usage_start_date",
+    "line_item_usage_end_date",
+    "line_item_product_code",
+    "line_item_usage_type",
+    "line_item_operation",
+    "line_item_resource_id",
+    "line_item_usage_amount",
+    "line_item_unblended_rate",
+    "line_item_unblended_cost",
+    "line_item_currency_code",
+    "line_item_line_item_description",
+    "product_region_code",
+    "pricing_unit",
+];
+
+/// An instant as CUR 2.0 writes it (milliseconds shown).
+fn cur_time(t: i64) -> String {
+    crate::time::format_instant(t).replace('Z', ".000Z")
+}
+
+/// A NAT gateway's ARN in the world's account and region.
+fn nat_gateway_arn(id: &str) -> String {
+    format!(
+        "arn:aws:ec2:{REGION}:{}:natgateway/{id}",
+        super::world::ACCOUNT
+    )
+}
+
+/// One hour's row of the generated CUR: what varies from row to row.
+struct CurRow {
+    kind: &'static str,
+    start: i64,
+    usage: &'static str,
+    operation: &'static str,
+    resource: String,
+    amount: String,
+    rate: String,
+    cost: String,
+    description: &'static str,
+    unit: &'static str,
+}
+
+impl CurRow {
+    /// Its cells in the order of [`CUR_HEADERS`], as row `i` of the month starting `month`.
+    fn cells(self, i: usize, month: &str) -> Vec<String> {
+        vec![
+            format!("li-{i}"),
+            month.to_string(),
+            super::world::ACCOUNT.to_string(),
+            self.kind.into(),
+            cur_time(self.start),
+            cur_time(self.start + 3600),
+            "AmazonEC2".into(),
+            self.usage.into(),
+            self.operation.into(),
+            self.resource,
+            self.amount,
+            self.rate,
+            self.cost,
+            "USD".into(),
+            self.description.into(),
+            REGION.into(),
+            self.unit.into(),
+        ]
     }
 }

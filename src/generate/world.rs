@@ -904,7 +904,21 @@ impl World {
 
     /// The true answer.
     pub fn truth(&self) -> Truth {
-        let mut t = Truth {
+        let mut t = self.settings_truth();
+        let mut pulled = std::collections::BTreeSet::new();
+        for f in &self.flows {
+            self.tally(&mut t, f, &mut pulled);
+        }
+        t.ecr_pulls = pulled.len() as u64;
+        t.nat_total = t.nat.total();
+        self.inventory_truth(&mut t);
+        self.bill_truth(&mut t);
+        t
+    }
+
+    /// The truth's settings and counts of the world as made, its sums all zero.
+    fn settings_truth(&self) -> Truth {
+        Truth {
             seed: self.spec.seed,
             fields: self.spec.fields,
             nat_only: self.spec.nat_only,
@@ -942,65 +956,63 @@ impl World {
             rejected_records: 0,
             nodata_records: self.status.iter().filter(|s| !s.skip).count() as u64,
             skipdata_records: self.status.iter().filter(|s| s.skip).count() as u64,
+        }
+    }
+
+    /// A flow's part of the truth: a scan's rejected records; the S3 bytes of a flow that
+    /// takes no NAT (by an endpoint or not); a NAT flow's bytes by class, day, gateway and
+    /// subnet, and what the endpoint, the zones and the image pulls make of them. `pulled`
+    /// gathers the tasks that pulled a layer.
+    fn tally(&self, t: &mut Truth, f: &Flow, pulled: &mut std::collections::BTreeSet<usize>) {
+        if f.kind == Kind::Scan {
+            t.rejected_records += intervals(f, self.spec.interval)
+                .iter()
+                .filter(|i| i.3 > 0)
+                .count() as u64;
+            return;
+        }
+        let Some(class) = f.class else { return };
+        let Some(nat) = f.via_nat else {
+            if class == Class::S3 {
+                t.s3_not_via_nat += f.up + f.down;
+            }
+            if f.via_endpoint {
+                t.s3_via_endpoint += f.up + f.down;
+            }
+            return;
         };
-        let mut pulled = std::collections::BTreeSet::new();
-        for f in &self.flows {
-            if f.kind == Kind::Scan {
-                t.rejected_records += intervals(f, self.spec.interval)
-                    .iter()
-                    .filter(|i| i.3 > 0)
-                    .count() as u64;
-                continue;
-            }
-            let Some(class) = f.class else { continue };
-            let Some(nat) = f.via_nat else {
-                if class == Class::S3 {
-                    t.s3_not_via_nat += f.up + f.down;
-                }
-                if f.via_endpoint {
-                    t.s3_via_endpoint += f.up + f.down;
-                }
-                continue;
-            };
-            let eni = &self.enis[f.eni];
-            let nat_eni = &self.enis[self.nats[nat].eni];
-            for (s, _, u, d) in intervals(f, self.spec.interval) {
-                let day = crate::analysis::day_string(s.div_euclid(86_400) as u32);
-                for cb in [
-                    &mut t.nat,
-                    t.nat_by_day.entry(day).or_default(),
-                    t.nat_by_gateway.entry(nat_eni.id.clone()).or_default(),
-                    t.nat_by_subnet
-                        .entry(self.subnets[eni.subnet].id.clone())
-                        .or_default(),
-                ] {
-                    let ud = cb.get_mut(class);
-                    ud.upload += u;
-                    ud.download += d;
-                }
-            }
-            if class == Class::S3 && self.spec.s3_endpoint_at.is_some_and(|at| f.start >= at) {
-                *t.nat_s3_after_endpoint_by_subnet
-                    .entry(self.subnets[eni.subnet].id.clone())
-                    .or_insert(0) += f.up + f.down;
-            }
-            if self.subnets[eni.subnet].az != self.subnets[nat_eni.subnet].az {
-                t.cross_az_bytes += f.up + f.down;
-            }
-            if f.kind == Kind::Layer {
-                t.ecr_layer_bytes += f.down;
-                if let EniKind::Task(i) = eni.kind {
-                    pulled.insert(i);
-                    *t.ecr_by_service
-                        .entry(SERVICES[self.tasks[i].service].to_string())
-                        .or_insert(0) += f.down;
-                }
+        let eni = &self.enis[f.eni];
+        let nat_eni = &self.enis[self.nats[nat].eni];
+        let subnet = &self.subnets[eni.subnet].id;
+        for (s, _, u, d) in intervals(f, self.spec.interval) {
+            let day = crate::analysis::day_string(s.div_euclid(86_400) as u32);
+            for cb in [
+                &mut t.nat,
+                t.nat_by_day.entry(day).or_default(),
+                t.nat_by_gateway.entry(nat_eni.id.clone()).or_default(),
+                t.nat_by_subnet.entry(subnet.clone()).or_default(),
+            ] {
+                let ud = cb.get_mut(class);
+                ud.upload += u;
+                ud.download += d;
             }
         }
-        t.ecr_pulls = pulled.len() as u64;
-        t.nat_total = t.nat.total();
-        self.inventory_truth(&mut t);
-        self.bill_truth(&mut t);
-        t
+        if class == Class::S3 && self.spec.s3_endpoint_at.is_some_and(|at| f.start >= at) {
+            *t.nat_s3_after_endpoint_by_subnet
+                .entry(subnet.clone())
+                .or_insert(0) += f.up + f.down;
+        }
+        if self.subnets[eni.subnet].az != self.subnets[nat_eni.subnet].az {
+            t.cross_az_bytes += f.up + f.down;
+        }
+        if f.kind == Kind::Layer {
+            t.ecr_layer_bytes += f.down;
+            if let EniKind::Task(i) = eni.kind {
+                pulled.insert(i);
+                *t.ecr_by_service
+                    .entry(SERVICES[self.tasks[i].service].to_string())
+                    .or_insert(0) += f.down;
+            }
+        }
     }
 }
