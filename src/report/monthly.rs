@@ -224,8 +224,22 @@ pub struct MonthlyReport {
     pub comparison: Option<Comparison>,
 }
 
+/// The data-quality review: each NAT ENI's days with traffic, the fields the logs lack and
+/// what they would give, and the inputs' problems.
 fn review(r: &Report) -> Review {
     let a = &r.analysis;
+    let (issues, issues_not_listed) = input_issues(a);
+    Review {
+        nat_enis: nat_coverage(a),
+        nat_enis_given_not_seen: a.quality.given_nat_enis_not_seen.clone(),
+        missing_fields: missing_fields(a),
+        issues,
+        issues_not_listed,
+    }
+}
+
+/// Each NAT ENI's days with traffic (on either leg) of the period's days, by ENI.
+fn nat_coverage(a: &Analysis) -> Vec<NatCoverage> {
     let days_in_period = a.period.days.ceil().max(0.0) as u32;
     let mut nat_enis: Vec<NatCoverage> = a
         .gateways
@@ -238,35 +252,47 @@ fn review(r: &Report) -> Review {
         })
         .collect();
     nat_enis.sort_by(|x, y| x.eni.cmp(&y.eni));
-    let mut missing_fields = Vec::new();
-    if a.method.legs != Legs::Private && a.method.counting == Counting::NatEni {
-        missing_fields.push(MissingField {
-            fields: "pkt-srcaddr, pkt-dstaddr".into(),
-            would_give:
-                "the NAT's private legs: which clients, subnets and services send the bytes".into(),
-        });
-    }
-    if !a.cross_az.known {
-        missing_fields.push(MissingField {
-            fields: "az-id".into(),
-            would_give: "the cross-AZ charge of clients using a NAT in another AZ".into(),
-        });
-    }
-    if a.by_ecs_service.is_empty() {
-        missing_fields.push(MissingField {
-            fields: "ecs-service-name, ecs-task-id (format v7)".into(),
-            would_give: "bytes by ECS service and an ECR estimate per service".into(),
-        });
-    }
+    nat_enis
+}
+
+/// The fields whose absence the analysis shows, each with what it would give.
+fn missing_fields(a: &Analysis) -> Vec<MissingField> {
     let tp = &a.s3_egress_traffic_path;
-    if tp.via_vpc_resource + tp.via_gateway_endpoint + tp.other == 0 {
-        missing_fields.push(MissingField {
-            fields: "traffic-path (format v5)".into(),
-            would_give: "proof of which path the tasks' S3 traffic takes (NAT or gateway endpoint)"
-                .into(),
-        });
-    }
-    const LIMIT: usize = 200;
+    let lacking = [
+        (
+            a.method.legs != Legs::Private && a.method.counting == Counting::NatEni,
+            "pkt-srcaddr, pkt-dstaddr",
+            "the NAT's private legs: which clients, subnets and services send the bytes",
+        ),
+        (
+            !a.cross_az.known,
+            "az-id",
+            "the cross-AZ charge of clients using a NAT in another AZ",
+        ),
+        (
+            a.by_ecs_service.is_empty(),
+            "ecs-service-name, ecs-task-id (format v7)",
+            "bytes by ECS service and an ECR estimate per service",
+        ),
+        (
+            tp.via_vpc_resource + tp.via_gateway_endpoint + tp.other == 0,
+            "traffic-path (format v5)",
+            "proof of which path the tasks' S3 traffic takes (NAT or gateway endpoint)",
+        ),
+    ];
+    (lacking.into_iter())
+        .filter(|(missing, _, _)| *missing)
+        .map(|(_, fields, would_give)| MissingField {
+            fields: fields.into(),
+            would_give: would_give.into(),
+        })
+        .collect()
+}
+
+/// The inputs' problems, at most [`ISSUES_LISTED`]: each input's error and its malformed
+/// lines' examples, in input order; and how many more there were (the malformed lines
+/// without an example among them).
+fn input_issues(a: &Analysis) -> (Vec<InputIssue>, u64) {
     let mut issues = Vec::new();
     let mut not_listed = 0u64;
     for f in &a.quality.files {
@@ -289,18 +315,15 @@ fn review(r: &Report) -> Review {
             .malformed
             .saturating_sub(f.malformed_examples.len() as u64);
     }
-    if issues.len() > LIMIT {
-        not_listed += (issues.len() - LIMIT) as u64;
-        issues.truncate(LIMIT);
+    if issues.len() > ISSUES_LISTED {
+        not_listed += (issues.len() - ISSUES_LISTED) as u64;
+        issues.truncate(ISSUES_LISTED);
     }
-    Review {
-        nat_enis,
-        nat_enis_given_not_seen: a.quality.given_nat_enis_not_seen.clone(),
-        missing_fields,
-        issues,
-        issues_not_listed: not_listed,
-    }
+    (issues, not_listed)
 }
+
+/// The most input problems the review lists.
+const ISSUES_LISTED: usize = 200;
 
 /// What the command hands over to be assembled.
 pub struct Parts {
@@ -650,59 +673,23 @@ impl MonthlyReport {
             share(a.classes.s3.total()),
             dollars(r.cost.s3_gateway_endpoint_savings.per_30_days)
         );
-        if let Some(b) = &self.summary.billed {
-            let _ = writeln!(
-                out,
-                "- The bill (Cost and Usage Report): {} of NAT data processing in the period, {} of it in the flow logs{}; an S3 gateway endpoint would have saved {} of it.",
-                super::money(b.billed_cost, b.currency),
-                b.coverage_percent
-                    .map_or("none".into(), |c| format!("{c:.1}%")),
-                match b.some_days && b.coverage_percent.is_some() {
-                    true => " on the days billed in full",
-                    false => "",
-                },
-                super::money(b.billed_s3_savings, b.currency)
-            );
-        }
-        if a.ecr.basis.is_known() {
-            let _ = writeln!(
-                out,
-                "- ECR image layers (estimate): {} from {} task starts, {} per 30 days of the savings.",
-                human(a.ecr.bytes),
-                a.ecr.task_starts,
-                dollars(r.cost.ecr_layer_share_of_savings.per_30_days)
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "- ECR image layers: unknown ({}).",
-                md_esc(a.ecr.unknown_reason.as_deref().unwrap_or(""))
-            );
-        }
-        if a.classes.dynamodb.total() > 0 {
-            let _ = writeln!(
-                out,
-                "- DynamoDB: {}; a DynamoDB gateway endpoint would save {} per 30 days.",
+        let bill = self.summary.billed.as_ref().map(billed_line);
+        let dynamodb = (a.classes.dynamodb.total() > 0).then(|| {
+            format!(
+                "DynamoDB: {}; a DynamoDB gateway endpoint would save {} per 30 days.",
                 human(a.classes.dynamodb.total()),
                 dollars(r.cost.dynamodb_gateway_endpoint_savings.per_30_days)
-            );
-        }
-        if let Some(t) = &self.trend {
-            if let Some(row) = t.rows.iter().find(|x| x.measure == Measure::S3) {
-                let _ = writeln!(
-                    out,
-                    "- Against {}: S3 through the NAT {}/day, was {}/day ({}).",
-                    t.previous,
-                    human(row.this_per_day as u64),
-                    human(row.previous_per_day as u64),
-                    signed_pct(row.percent)
-                );
-            }
-        }
-        if let Some(c) = &self.comparison {
-            for line in c.verdict.summary.iter().take(3) {
-                let _ = writeln!(out, "- {}", md_esc(line));
-            }
+            )
+        });
+        let trend = self.trend.as_ref().and_then(trend_line);
+        let verdict = (self.comparison.iter()).flat_map(|c| c.verdict.summary.iter().take(3));
+        let lines = (bill.into_iter())
+            .chain([ecr_line(r)])
+            .chain(dynamodb)
+            .chain(trend)
+            .chain(verdict.map(|l| md_esc(l).into_owned()));
+        for line in lines {
+            let _ = writeln!(out, "- {line}");
         }
         out.push('\n');
     }
@@ -840,32 +827,7 @@ impl MonthlyReport {
     fn review_md(&self, out: &mut String) {
         let v = &self.review;
         out.push_str("## Data quality review\n\n");
-        let mut tb = Table::new(&["NAT ENI", "AZ", "days with traffic", "days in period"]);
-        for n in &v.nat_enis {
-            tb.row(vec![
-                n.eni.clone(),
-                n.az.clone().unwrap_or_else(|| "-".into()),
-                n.days_with_traffic.to_string(),
-                n.days_in_period.to_string(),
-            ]);
-        }
-        tb.render(true, out);
-        for n in &v.nat_enis {
-            if n.days_with_traffic < n.days_in_period {
-                let _ = writeln!(
-                    out,
-                    "- NAT ENI {} carried traffic on {} of {} days: unless it was idle (or created or deleted in the period), its flow log has gaps and those days are missing from the totals.",
-                    md_esc(&n.eni), n.days_with_traffic, n.days_in_period
-                );
-            }
-        }
-        for e in &v.nat_enis_given_not_seen {
-            let _ = writeln!(
-                out,
-                "- NAT ENI {} was given but has no records in the inputs: is its flow log missing?",
-                md_esc(e)
-            );
-        }
+        nat_coverage_md(v, out);
         // time no input was read for, and hours without any record: the period's totals
         // lack the first, and may lack the second
         let period = &self.analysis.analysis.period;
@@ -892,19 +854,7 @@ impl MonthlyReport {
             "- NODATA records (no traffic in the window): {}; SKIPDATA records (AWS dropped records): {}; malformed lines: {}.",
             l.nodata, l.skipdata, l.malformed
         );
-        if !v.issues.is_empty() {
-            out.push_str("\nInputs with problems (first ones):\n\n");
-            for i in &v.issues {
-                let at = match i.line {
-                    Some(n) => format!("{}:{n}", i.path),
-                    None => i.path.clone(),
-                };
-                let _ = writeln!(out, "- {}: {}", md_esc(&at), md_esc(&i.problem));
-            }
-            if v.issues_not_listed > 0 {
-                let _ = writeln!(out, "- ... and {} more.", v.issues_not_listed);
-            }
-        }
+        issues_md(v, out);
         out.push('\n');
     }
 
@@ -1113,4 +1063,162 @@ fn before_after_series(c: &Comparison, classes: &[Measure]) -> Vec<(String, Vec<
             )
         })
         .collect()
+}
+
+/// The summary's line on the bill: what it charged for NAT data processing, how much of it
+/// the flow logs hold, and what an S3 gateway endpoint would have saved of it.
+fn billed_line(b: &BilledSummary) -> String {
+    format!(
+        "The bill (Cost and Usage Report): {} of NAT data processing in the period, {} of it in the flow logs{}; an S3 gateway endpoint would have saved {} of it.",
+        super::money(b.billed_cost, b.currency),
+        b.coverage_percent
+            .map_or("none".into(), |c| format!("{c:.1}%")),
+        match b.some_days && b.coverage_percent.is_some() {
+            true => " on the days billed in full",
+            false => "",
+        },
+        super::money(b.billed_s3_savings, b.currency)
+    )
+}
+
+/// The summary's line on the ECR image layers: the estimate and its share of the savings, or
+/// why there is none.
+fn ecr_line(r: &Report) -> String {
+    let a = &r.analysis;
+    match a.ecr.basis.is_known() {
+        true => format!(
+            "ECR image layers (estimate): {} from {} task starts, {} per 30 days of the savings.",
+            human(a.ecr.bytes),
+            a.ecr.task_starts,
+            dollars(r.cost.ecr_layer_share_of_savings.per_30_days)
+        ),
+        false => format!(
+            "ECR image layers: unknown ({}).",
+            md_esc(a.ecr.unknown_reason.as_deref().unwrap_or(""))
+        ),
+    }
+}
+
+/// The summary's line on the month before: S3 through the NAT per day, then and now.
+fn trend_line(t: &Trend) -> Option<String> {
+    let row = t.rows.iter().find(|x| x.measure == Measure::S3)?;
+    Some(format!(
+        "Against {}: S3 through the NAT {}/day, was {}/day ({}).",
+        t.previous,
+        human(row.this_per_day as u64),
+        human(row.previous_per_day as u64),
+        signed_pct(row.percent)
+    ))
+}
+
+/// The review's NAT ENIs: a table of their days with traffic, and a line for each ENI with
+/// fewer days than the period's or given but not seen.
+fn nat_coverage_md(v: &Review, out: &mut String) {
+    let mut tb = Table::new(&["NAT ENI", "AZ", "days with traffic", "days in period"]);
+    for n in &v.nat_enis {
+        tb.row(vec![
+            n.eni.clone(),
+            n.az.clone().unwrap_or_else(|| "-".into()),
+            n.days_with_traffic.to_string(),
+            n.days_in_period.to_string(),
+        ]);
+    }
+    tb.render(true, out);
+    for n in &v.nat_enis {
+        if n.days_with_traffic < n.days_in_period {
+            let _ = writeln!(
+                out,
+                "- NAT ENI {} carried traffic on {} of {} days: unless it was idle (or created or deleted in the period), its flow log has gaps and those days are missing from the totals.",
+                md_esc(&n.eni), n.days_with_traffic, n.days_in_period
+            );
+        }
+    }
+    for e in &v.nat_enis_given_not_seen {
+        let _ = writeln!(
+            out,
+            "- NAT ENI {} was given but has no records in the inputs: is its flow log missing?",
+            md_esc(e)
+        );
+    }
+}
+
+/// The review's inputs with problems (the first ones), each `path[:line]: problem`.
+fn issues_md(v: &Review, out: &mut String) {
+    if v.issues.is_empty() {
+        return;
+    }
+    out.push_str("\nInputs with problems (first ones):\n\n");
+    for i in &v.issues {
+        let at = match i.line {
+            Some(n) => format!("{}:{n}", i.path),
+            None => i.path.clone(),
+        };
+        let _ = writeln!(out, "- {}: {}", md_esc(&at), md_esc(&i.problem));
+    }
+    if v.issues_not_listed > 0 {
+        let _ = writeln!(out, "- ... and {} more.", v.issues_not_listed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::{BadLine, FileStats};
+
+    /// The shipped sample's report (the golden JSON of the integration tests).
+    fn sample() -> Report {
+        serde_json::from_str(include_str!("../../tests/golden/sample.json")).unwrap()
+    }
+
+    #[test]
+    fn the_review_lists_each_inputs_problems_up_to_its_bound() {
+        let mut r = sample();
+        let a = &mut r.analysis;
+        assert_eq!(input_issues(a), (vec![], 0), "the sample reads cleanly");
+        let mut broken = FileStats {
+            path: "a.log.gz".into(),
+            error: Some("gzip stream stopped".into()),
+            malformed_examples: vec![BadLine {
+                line: 7,
+                reason: "bytes: not a number".into(),
+            }],
+            ..Default::default()
+        };
+        broken.counts.malformed = 5;
+        a.quality.files = vec![broken.clone()];
+        let (issues, more) = input_issues(a);
+        let lines: Vec<Option<u64>> = issues.iter().map(|i| i.line).collect();
+        assert_eq!(
+            lines,
+            [None, Some(7)],
+            "the input's error first, then its lines"
+        );
+        assert_eq!(issues[1].problem, "bytes: not a number");
+        assert_eq!(more, 4, "malformed lines without an example");
+        // 150 inputs of two problems each: 200 listed, the other 100 and 600 lines counted
+        a.quality.files = vec![broken; 150];
+        let (issues, more) = input_issues(a);
+        assert_eq!(issues.len(), ISSUES_LISTED);
+        assert_eq!(more, 100 + 150 * 4);
+    }
+
+    #[test]
+    fn the_review_names_only_the_fields_the_logs_lack() {
+        let r = sample();
+        let named = |a: &Analysis| -> Vec<String> {
+            missing_fields(a).into_iter().map(|m| m.fields).collect()
+        };
+        let before = named(&r.analysis);
+        let mut a = r.analysis.clone();
+        a.cross_az.known = !a.cross_az.known;
+        let after = named(&a);
+        assert_ne!(
+            before.contains(&"az-id".to_string()),
+            after.contains(&"az-id".to_string())
+        );
+        assert_eq!(
+            before.iter().filter(|f| *f != "az-id").collect::<Vec<_>>(),
+            after.iter().filter(|f| *f != "az-id").collect::<Vec<_>>()
+        );
+    }
 }
