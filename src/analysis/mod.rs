@@ -1230,52 +1230,22 @@ fn inventory_az(eni: &str, opt: &RunConfig) -> Option<String> {
 
 fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> CountedNat {
     let gw = opt.inventory.gateway_of_eni(eni);
-    let side = a.private_side();
     let public_days: BTreeSet<u32> = a.public.days().collect();
-    let (private_legs, nat64) = private_legs_counted(side, &public_days);
+    let (private_legs, nat64) = private_legs_counted(a.private_side(), &public_days);
     let private_days: BTreeSet<u32> = private_legs.iter().map(|(k, _)| uncell(*k).0).collect();
-    let mut g = ClassBytes::default();
-    let mut by_day: BTreeMap<u32, ClassBytes> = BTreeMap::new();
-    let mut counted_both = 0u64;
-    let mut other_both = 0u64;
-    // both legs per day, where both are present
-    let mut legs: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    let mut t = LegTally::default();
     for &(k, b) in &private_legs {
-        let (day, class, dir) = uncell(k);
-        g.get_mut(class).add(dir, b);
-        by_day.entry(day).or_default().get_mut(class).add(dir, b);
-        if public_days.contains(&day) {
-            counted_both += b;
-            legs.entry(day).or_default().0 += b;
+        t.add(k, b);
+        if public_days.contains(&uncell(k).0) {
+            t.both(uncell(k).0, b, 0);
         }
     }
     for (k, b) in a.public.iter() {
-        let (day, class, dir) = uncell(k);
-        if private_days.contains(&day) {
-            other_both += b;
-            legs.entry(day).or_default().1 += b;
-            continue;
+        match private_days.contains(&uncell(k).0) {
+            true => t.both(uncell(k).0, 0, b),
+            false => t.add(k, b),
         }
-        g.get_mut(class).add(dir, b);
-        by_day.entry(day).or_default().get_mut(class).add(dir, b);
     }
-    let cross_check = (counted_both > 0 || other_both > 0).then(|| {
-        let days_apart: Vec<LegDay> = legs
-            .iter()
-            .filter(|(_, (c, o))| !legs_agree(*c, *o))
-            .map(|(d, (c, o))| LegDay {
-                day: day_string(*d),
-                counted_leg: *c,
-                other_leg: *o,
-            })
-            .collect();
-        CrossCheck {
-            counted_leg: counted_both,
-            other_leg: other_both,
-            agrees: days_apart.is_empty(),
-            days_apart,
-        }
-    });
     CountedNat {
         gateway: Gateway {
             eni: eni.to_string(),
@@ -1286,7 +1256,7 @@ fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> C
             nat_gateway: gw.map(|g| g.id.clone()),
             vpc: (a.meta.vpc.as_deref().map(String::from))
                 .or_else(|| gw.and_then(|g| g.vpc.clone())),
-            daily: (by_day.iter())
+            daily: (t.by_day.iter())
                 .map(|(d, c)| (crate::time::Day(*d), c.total()))
                 .collect(),
             region: a.meta.region.map(|r| ranges.regions[r as usize].clone()),
@@ -1294,16 +1264,69 @@ fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> C
                 .map(|(r, b)| (ranges.regions[*r as usize].clone(), *b))
                 .collect(),
             nat64_bytes: nat64,
-            total: g.total(),
-            classes: g,
+            total: t.classes.total(),
+            classes: t.classes,
             days_private_leg: private_days.len() as u32,
             days_public_leg: public_days.difference(&private_days).count() as u32,
-            cross_check,
+            cross_check: t.cross_check(),
             rejected_records: a.reject_records,
             rejected_bytes: a.reject_bytes,
             covered_seconds: covered(a.span.first(), a.span.last(), opt),
         },
-        by_day,
+        by_day: t.by_day,
+    }
+}
+
+/// A NAT ENI's bytes as they are counted (by class, and by day), and both its legs' bytes on
+/// the days that log both: the leg counted and the other, for the cross-check.
+#[derive(Default)]
+struct LegTally {
+    classes: ClassBytes,
+    by_day: BTreeMap<u32, ClassBytes>,
+    /// Each day's bytes of the leg counted and of the other, on days with both.
+    legs: BTreeMap<u32, (u64, u64)>,
+}
+
+impl LegTally {
+    /// Count the bytes of a cell key (day, class, direction).
+    fn add(&mut self, key: u64, b: u64) {
+        let (day, class, dir) = uncell(key);
+        self.classes.get_mut(class).add(dir, b);
+        self.by_day
+            .entry(day)
+            .or_default()
+            .get_mut(class)
+            .add(dir, b);
+    }
+
+    /// Note a day's bytes of the leg counted and of the other, where both are logged.
+    fn both(&mut self, day: u32, counted: u64, other: u64) {
+        let legs = self.legs.entry(day).or_default();
+        legs.0 += counted;
+        legs.1 += other;
+    }
+
+    /// The two legs set side by side (none when no day logs both), with the days on which they
+    /// differ by more than the tolerance.
+    fn cross_check(&self) -> Option<CrossCheck> {
+        let counted: u64 = self.legs.values().map(|l| l.0).sum();
+        let other: u64 = self.legs.values().map(|l| l.1).sum();
+        (counted > 0 || other > 0).then(|| {
+            let days_apart: Vec<LegDay> = (self.legs.iter())
+                .filter(|(_, (c, o))| !legs_agree(*c, *o))
+                .map(|(d, (c, o))| LegDay {
+                    day: day_string(*d),
+                    counted_leg: *c,
+                    other_leg: *o,
+                })
+                .collect();
+            CrossCheck {
+                counted_leg: counted,
+                other_leg: other,
+                agrees: days_apart.is_empty(),
+                days_apart,
+            }
+        })
     }
 }
 
@@ -2923,6 +2946,33 @@ mod tests {
     /// 2026-09-01T00:00:00Z
     const T: i64 = 1_788_220_800;
     const S3: &str = "52.216.8.1";
+
+    #[test]
+    fn a_nat_enis_legs_are_tallied_once_and_set_side_by_side_where_both_are_logged() {
+        use crate::account::{cell, Dir};
+        let mut t = LegTally::default();
+        assert_eq!(t.cross_check(), None, "no day logs both legs");
+        // day 1: the private leg counted (1 MB of S3 down), the public leg beside it (0.9 MB);
+        // day 2: only the public leg, 300 KB of internet up, counted
+        t.add(cell(1, Class::S3, Dir::Download), 1_000_000);
+        t.both(1, 1_000_000, 0);
+        t.both(1, 0, 900_000);
+        t.add(cell(2, Class::Internet, Dir::Upload), 300_000);
+        assert_eq!(t.classes.s3.download, 1_000_000);
+        assert_eq!(t.classes.internet.upload, 300_000);
+        assert_eq!(t.classes.total(), 1_300_000);
+        let days: Vec<(u32, u64)> = t.by_day.iter().map(|(d, c)| (*d, c.total())).collect();
+        assert_eq!(days, [(1, 1_000_000), (2, 300_000)]);
+        let check = t.cross_check().unwrap();
+        assert_eq!((check.counted_leg, check.other_leg), (1_000_000, 900_000));
+        assert!(!check.agrees, "10 % apart");
+        assert_eq!(check.days_apart.len(), 1);
+        assert_eq!(check.days_apart[0].day, day_string(1));
+        // within 5 %: the legs agree
+        t.both(1, 0, 60_000);
+        let check = t.cross_check().unwrap();
+        assert!(check.agrees && check.days_apart.is_empty());
+    }
 
     #[test]
     fn named_nat_gateways_the_records_refute_are_refused() {
