@@ -11,7 +11,9 @@ mod reconcile;
 
 use std::collections::BTreeMap;
 
-pub use reconcile::{reconcile, CurrencySource, DayRecon, GatewayRecon, Reconciliation};
+pub use reconcile::{
+    reconcile, CurrencySource, DayRecon, GatewayRecon, Granularity, Reconciliation,
+};
 
 use crate::inventory::ec2::is_id;
 

@@ -54,9 +54,8 @@ pub struct GatewayRecon {
 pub struct Reconciliation {
     /// How billed GB became bytes.
     pub gb_convention: String,
-    /// `gateway` (per NAT gateway), `account-region` (the export has no resource ids) or
-    /// `total` (no inventory maps the logs' ENIs to gateway ids).
-    pub granularity: String,
+    /// What a line of the reconciliation stands for.
+    pub granularity: Granularity,
     pub from: String,
     pub to: String,
     pub billed_gb: f64,
@@ -122,6 +121,28 @@ impl Reconciliation {
 
 fn usd() -> Currency {
     Currency::USD
+}
+
+/// What a line of a [`Reconciliation`] stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Granularity {
+    /// A NAT gateway (the bill has resource ids, the inventory names the logs' gateways).
+    Gateway,
+    /// An account and region (the export has no resource ids).
+    AccountRegion,
+    /// Every NAT gateway (no inventory maps the logs' ENIs to gateway ids).
+    Total,
+}
+
+impl std::fmt::Display for Granularity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Granularity::Gateway => "gateway",
+            Granularity::AccountRegion => "account-region",
+            Granularity::Total => "total",
+        })
+    }
 }
 
 /// Where [`Reconciliation::currency`] comes from.
@@ -335,7 +356,7 @@ pub fn reconcile(bill: &Bill, a: &Analysis, cost: &Cost) -> Reconciliation {
     let flow_log_bytes = gateways.iter().map(|g| g.flow_log_bytes).sum();
     Reconciliation {
         gb_convention: cost.gb_unit.name().to_string(),
-        granularity: granularity.to_string(),
+        granularity,
         from: crate::time::format_instant(lo),
         to: crate::time::format_instant(hi),
         billed_gb: gateways.iter().map(|g| g.billed_gb).sum(),
@@ -378,7 +399,7 @@ fn lines_of(
     frame: &Frame<'_>,
     notes: &mut Vec<String>,
     prorated: &mut bool,
-) -> (&'static str, Vec<(GatewayRecon, Compared)>) {
+) -> (Granularity, Vec<(GatewayRecon, Compared)>) {
     let named = a.gateways.iter().any(|g| g.nat_gateway.is_some());
     if bill.resource_ids && !bill.gateways.is_empty() && named {
         let ids: BTreeSet<&str> = (bill.gateways.keys().map(String::as_str))
@@ -404,7 +425,7 @@ fn lines_of(
                 unnamed.join(", ")
             ));
         }
-        ("gateway", lines)
+        (Granularity::Gateway, lines)
     } else {
         let billed: Vec<&Billed> = bill
             .gateways
@@ -415,10 +436,10 @@ fn lines_of(
         let (name, g) = if !bill.resource_ids || bill.gateways.is_empty() {
             notes.push("The bill has no resource ids (the export was made without INCLUDE_RESOURCES): it is reconciled per account and region; per-gateway figures need that setting.".into());
             let keys: Vec<&str> = bill.unattributed.keys().map(String::as_str).collect();
-            (keys.join(" "), "account-region")
+            (keys.join(" "), Granularity::AccountRegion)
         } else {
             notes.push("The flow logs' NAT ENIs have no gateway ids (give --inventory with `aws ec2 describe-nat-gateways`): the bill is reconciled as one total.".into());
-            ("all NAT gateways".to_string(), "total")
+            ("all NAT gateways".to_string(), Granularity::Total)
         };
         (g, vec![line(&name, &billed, &logs, frame, prorated)])
     }

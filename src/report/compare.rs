@@ -69,11 +69,28 @@ fn coverage(a: &crate::analysis::Analysis) -> f64 {
     }
 }
 
+/// Which side of the comparison a [`Side`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SideLabel {
+    Before,
+    After,
+}
+
+impl std::fmt::Display for SideLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SideLabel::Before => "before",
+            SideLabel::After => "after",
+        })
+    }
+}
+
 /// One side of the comparison.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Side {
-    pub label: String,
+    pub label: SideLabel,
     pub from: Option<String>,
     pub to: Option<String>,
     pub days: f64,
@@ -90,10 +107,10 @@ pub struct Side {
 }
 
 impl Side {
-    fn of(label: &str, r: &Report) -> Side {
+    fn of(label: SideLabel, r: &Report) -> Side {
         let a = &r.analysis;
         Side {
-            label: label.to_string(),
+            label,
             from: a.period.from.map(format_instant),
             to: a.period.to.map(format_instant),
             days: a.period.days,
@@ -286,8 +303,8 @@ pub fn compare(
     gate: Option<(&str, Threshold)>,
     top: usize,
 ) -> Comparison {
-    let b = Side::of("before", &before);
-    let a = Side::of("after", &after);
+    let b = Side::of(SideLabel::Before, &before);
+    let a = Side::of(SideLabel::After, &after);
     let an = &after.analysis;
     let by_subnet = with_s3_largest_first(&an.by_subnet);
     let by_az = with_s3_largest_first(&an.by_az);
@@ -720,7 +737,7 @@ mod tests {
 
     fn side(days: f64, covered_days: f64) -> Side {
         Side {
-            label: "side".into(),
+            label: SideLabel::Before,
             from: None,
             to: None,
             days,

@@ -3,7 +3,7 @@
 //! day a flow log missed half of, the billed savings; the same answer from CSV and Parquet,
 //! from the legacy CUR's and FOCUS's column names; per account and region without resource ids.
 
-use flowcost::bill::{Currency, CurrencySource, Reconciliation};
+use flowcost::bill::{Currency, CurrencySource, Granularity, Reconciliation};
 use flowcost::generate::{Encoding, FieldSet};
 
 use crate::support::{self, analyze_json, spec, world, GenWorld};
@@ -63,7 +63,7 @@ fn the_bill_is_reconciled_per_gateway_and_day() {
     let w = world(&spec(61, FieldSet::V5), &[Encoding::Gz]);
     let t = &w.truth;
     let (r, rec) = reconciled(&w, &w.cur("csv"), true);
-    assert_eq!(rec.granularity, "gateway");
+    assert_eq!(rec.granularity, Granularity::Gateway);
     assert_eq!(rec.gateways.len(), t.cur_billed.len());
     for g in &rec.gateways {
         let billed = &t.cur_billed[&g.gateway];
@@ -302,14 +302,14 @@ fn legacy_and_focus_column_names_and_an_export_without_resource_ids() {
         &rewritten(&w, dir.path(), &plain, &["line_item_resource_id"]),
         true,
     );
-    assert_eq!(acct.granularity, "account-region");
+    assert_eq!(acct.granularity, Granularity::AccountRegion);
     assert_eq!(acct.gateways.len(), 1);
     assert_eq!(acct.gateways[0].gateway, "111122223333/us-east-1");
     assert!(close(acct.billed_bytes, base.billed_bytes));
     assert!(acct.notes.iter().any(|n| n.contains("INCLUDE_RESOURCES")));
     // no inventory: gateways cannot be matched to the bill's ids, one total
     let (_, total) = reconciled(&w, &w.cur("csv"), false);
-    assert_eq!(total.granularity, "total");
+    assert_eq!(total.granularity, Granularity::Total);
     assert!(close(total.billed_bytes, base.billed_bytes));
     assert_eq!(total.flow_log_bytes, base.flow_log_bytes);
 }
@@ -917,7 +917,7 @@ fn merge_takes_the_inventory_and_the_bill_too() {
     let merged: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
     let (direct, rec) = reconciled(&w, &cur, true);
     let m = merged.reconciliation.unwrap();
-    assert_eq!(m.granularity, "gateway");
+    assert_eq!(m.granularity, Granularity::Gateway);
     assert_eq!(m.flow_log_bytes, rec.flow_log_bytes);
     assert_eq!(m.days_under_covered, rec.days_under_covered);
     assert_eq!(
