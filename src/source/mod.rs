@@ -336,63 +336,61 @@ impl Walk<'_> {
             if e.file_name().to_string_lossy().starts_with('.') {
                 continue;
             }
-            let path = e.path();
             let is_link = e.file_type().is_ok_and(|t| t.is_symlink());
-            let target = if is_link {
-                match path.canonicalize() {
-                    Ok(t) => Some(t),
-                    Err(_) => {
-                        // dangling, or a loop of links: reported as an input that fails
-                        if is_flow_log_name(&path) {
-                            self.unreadable(&path);
-                        }
-                        continue;
-                    }
-                }
-            } else {
-                None
-            };
-            if let Some(t) = &target {
-                if !self.follow && !t.starts_with(self.root) {
-                    self.out.notes.push(format!(
-                        "{} links outside the folder ({}): not followed (give --follow, or name it on the command line)",
-                        path.display(),
-                        t.display()
-                    ));
-                    continue;
-                }
-            }
-            let meta = match std::fs::metadata(&path) {
-                Ok(m) => m,
-                Err(_) => {
-                    self.unreadable(&path);
-                    continue;
-                }
-            };
-            if meta.is_dir() {
-                let real = match target {
-                    Some(t) => t,
-                    None => match path.canonicalize() {
-                        Ok(t) => t,
-                        Err(_) => {
-                            self.unreadable(&path);
-                            continue;
-                        }
-                    },
-                };
-                self.dir(&path, &real);
-            } else if is_flow_log_name(&path) {
-                self.ids.note(&path, &meta);
-                self.out.inputs.push(Input {
-                    display: path.display().to_string(),
-                    location: Location::File(path),
-                    size: meta.len(),
-                    etag: None,
-                });
-            } else if is_archive_name(&path) {
-                self.archives.push(path.display().to_string());
-            }
+            self.entry(e.path(), is_link);
         }
+    }
+
+    /// One entry of a folder: a folder walked, a flow log an input, an archive noted; a link
+    /// taken as its target where it is followed.
+    fn entry(&mut self, path: PathBuf, is_link: bool) {
+        let target = match is_link {
+            true => match self.link_target(&path) {
+                Some(t) => Some(t),
+                None => return,
+            },
+            false => None,
+        };
+        let Ok(meta) = std::fs::metadata(&path) else {
+            return self.unreadable(&path);
+        };
+        if meta.is_dir() {
+            match target.map_or_else(|| path.canonicalize(), Ok) {
+                Ok(real) => self.dir(&path, &real),
+                Err(_) => self.unreadable(&path),
+            }
+        } else if is_flow_log_name(&path) {
+            self.ids.note(&path, &meta);
+            self.out.inputs.push(Input {
+                display: path.display().to_string(),
+                location: Location::File(path),
+                size: meta.len(),
+                etag: None,
+            });
+        } else if is_archive_name(&path) {
+            self.archives.push(path.display().to_string());
+        }
+    }
+
+    /// Where the link `path` leads, where it is followed: not where it dangles or loops (an
+    /// input that fails, where its name is a flow log's), nor outside the folder without
+    /// `--follow` (a note).
+    fn link_target(&mut self, path: &Path) -> Option<PathBuf> {
+        let Ok(target) = path.canonicalize() else {
+            if is_flow_log_name(path) {
+                self.unreadable(path);
+            }
+            return None;
+        };
+        if !self.follow && !target.starts_with(self.root) {
+            self.out.notes.push(format!(
+                "{} links outside the folder ({}): not followed (give --follow, or name it on the command line)",
+                path.display(),
+                target.display()
+            ));
+            return None;
+        }
+        Some(target)
     }
 }
 
