@@ -69,6 +69,41 @@ pub struct ListFilter {
     pub regions: Vec<String>,
 }
 
+impl ListFilter {
+    /// Whether the folder `name` (a prefix ending in `/`) at `level` below `AWSLogs/` is
+    /// walked: an account asked for (0), `vpcflowlogs` (1), a region asked for (2); the Hive
+    /// form's `aws-account-id=…` names are read by their value.
+    fn keeps(&self, level: usize, name: &str) -> bool {
+        let n = name.trim_end_matches('/');
+        let n = n.rsplit('/').next().unwrap_or(n);
+        let v = n.split_once('=').map_or(n, |x| x.1);
+        match level {
+            0 => self.accounts.is_empty() || self.accounts.iter().any(|a| a == v),
+            1 => v == "vpcflowlogs",
+            2 => self.regions.is_empty() || self.regions.iter().any(|r| r == v),
+            _ => true,
+        }
+    }
+}
+
+/// The day folders under a region's prefix from the day before `[since, until)` to the day
+/// after it, in the region's layout: `YYYY/MM/DD/` or the Hive form's
+/// `year=YYYY/month=MM/day=DD/`.
+fn day_prefixes(region: &str, since: i64, until: i64) -> Vec<String> {
+    let hive = region.contains("aws-region=");
+    let first = (since - 86_400).div_euclid(86_400);
+    let last = (until - 1 + 86_400).div_euclid(86_400);
+    (first..=last)
+        .map(|day| {
+            let (y, m, d) = crate::time::civil_from_days(day);
+            match hive {
+                true => format!("{region}year={y:04}/month={m:02}/day={d:02}/"),
+                false => format!("{region}{y:04}/{m:02}/{d:02}/"),
+            }
+        })
+        .collect()
+}
+
 /// Why S3 could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum S3Error {
@@ -369,38 +404,7 @@ impl S3Source {
                 req = req.request_payer(RequestPayer::Requester);
             }
             self.stats.list_requests.fetch_add(1, Ordering::Relaxed);
-            let out = req.send().await.map_err(|e| {
-                let code = e.code().map(String::from);
-                if code.as_deref() == Some("NoSuchBucket") {
-                    S3Error::NoSuchBucket(bucket.to_string())
-                } else if code.as_deref() == Some("AccessDenied") || status_of(&e) == Some(403) {
-                    S3Error::AccessDenied {
-                        action: "listing",
-                        bucket: bucket.to_string(),
-                        prefix: prefix.to_string(),
-                        permission: "s3:ListBucket",
-                        resource: format!("arn:aws:s3:::{bucket}"),
-                    }
-                } else if let Some(plain) =
-                    plain_failure(&e, bucket, self.opts.endpoint_url.as_deref())
-                {
-                    plain
-                } else {
-                    S3Error::Other {
-                        action: "ListObjectsV2",
-                        bucket: bucket.to_string(),
-                        prefix: prefix.to_string(),
-                        message: match e.code() {
-                            Some(c) => format!(
-                                "{c}: {}{}",
-                                e.message().unwrap_or(""),
-                                verbose_detail(&err_text(&e))
-                            ),
-                            None => format!("{}{}", short(&e), verbose_detail(&err_text(&e))),
-                        },
-                    }
-                }
-            })?;
+            let out = (req.send().await).map_err(|e| self.listing_error(&e, bucket, prefix))?;
             for cp in out.common_prefixes() {
                 if let Some(p) = cp.prefix() {
                     dirs.push(p.to_string());
@@ -421,6 +425,45 @@ impl S3Source {
             }
         }
         Ok((dirs, objects))
+    }
+
+    /// Why listing `prefix` failed: no such bucket, access denied, a plain failure of the
+    /// endpoint or the network, or S3's own code and message.
+    fn listing_error(
+        &self,
+        e: &aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error>,
+        bucket: &str,
+        prefix: &str,
+    ) -> S3Error {
+        let code = e.code();
+        if code == Some("NoSuchBucket") {
+            return S3Error::NoSuchBucket(bucket.to_string());
+        }
+        if code == Some("AccessDenied") || status_of(e) == Some(403) {
+            return S3Error::AccessDenied {
+                action: "listing",
+                bucket: bucket.to_string(),
+                prefix: prefix.to_string(),
+                permission: "s3:ListBucket",
+                resource: format!("arn:aws:s3:::{bucket}"),
+            };
+        }
+        if let Some(plain) = plain_failure(e, bucket, self.opts.endpoint_url.as_deref()) {
+            return plain;
+        }
+        S3Error::Other {
+            action: "ListObjectsV2",
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+            message: match code {
+                Some(c) => format!(
+                    "{c}: {}{}",
+                    e.message().unwrap_or(""),
+                    verbose_detail(&err_text(e))
+                ),
+                None => format!("{}{}", short(e), verbose_detail(&err_text(e))),
+            },
+        }
     }
 
     /// The prefixes to list in full: walk `AWSLogs/<account>/vpcflowlogs/<region>/` (or the
@@ -457,22 +500,11 @@ impl S3Source {
             current = vec![format!("{}{part}/", current[0])];
             level = i + 1;
         }
-        let keep = |level: usize, name: &str| -> bool {
-            let n = name.trim_end_matches('/');
-            let n = n.rsplit('/').next().unwrap_or(n);
-            let v = n.split_once('=').map_or(n, |x| x.1);
-            match level {
-                0 => f.accounts.is_empty() || f.accounts.iter().any(|a| a == v),
-                1 => v == "vpcflowlogs",
-                2 => f.regions.is_empty() || f.regions.iter().any(|r| r == v),
-                _ => true,
-            }
-        };
         while level < 3 {
             let mut next = Vec::new();
             for c in &current {
                 let (dirs, _) = self.list_level(b, c, true).await?;
-                next.extend(dirs.into_iter().filter(|d| keep(level, d)));
+                next.extend(dirs.into_iter().filter(|d| f.keeps(level, d)));
             }
             next.sort();
             current = next;
@@ -481,21 +513,9 @@ impl S3Source {
         let (Some(since), Some(until)) = (f.since, f.until) else {
             return Ok(current);
         };
-        let mut out = Vec::new();
-        for region_prefix in current {
-            let hive = region_prefix.contains("aws-region=");
-            let first = (since - 86_400).div_euclid(86_400);
-            let last = (until - 1 + 86_400).div_euclid(86_400);
-            for day in first..=last {
-                let (y, m, d) = crate::time::civil_from_days(day);
-                out.push(if hive {
-                    format!("{region_prefix}year={y:04}/month={m:02}/day={d:02}/")
-                } else {
-                    format!("{region_prefix}{y:04}/{m:02}/{d:02}/")
-                });
-            }
-        }
-        Ok(out)
+        Ok((current.iter())
+            .flat_map(|region| day_prefixes(region, since, until))
+            .collect())
     }
 
     /// List the flow-log objects under an `s3://` argument.
@@ -1039,6 +1059,44 @@ impl Read for ObjectReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_walk_keeps_the_accounts_and_regions_asked_for_in_either_layout() {
+        let f = ListFilter {
+            accounts: vec!["111122223333".into()],
+            regions: vec!["eu-west-1".into()],
+            ..Default::default()
+        };
+        assert!(f.keeps(0, "logs/AWSLogs/111122223333/"));
+        assert!(f.keeps(0, "logs/AWSLogs/aws-account-id=111122223333/"));
+        assert!(!f.keeps(0, "logs/AWSLogs/444455556666/"));
+        assert!(f.keeps(1, "AWSLogs/111122223333/vpcflowlogs/"));
+        assert!(f.keeps(1, "AWSLogs/aws-account-id=1/aws-service=vpcflowlogs/"));
+        assert!(!f.keeps(1, "AWSLogs/111122223333/elasticloadbalancing/"));
+        assert!(f.keeps(2, "AWSLogs/1/vpcflowlogs/eu-west-1/"));
+        assert!(!f.keeps(2, "AWSLogs/1/vpcflowlogs/us-east-1/"));
+        let all = ListFilter::default();
+        assert!(all.keeps(0, "AWSLogs/444455556666/") && all.keeps(2, "x/us-east-1/"));
+    }
+
+    #[test]
+    fn a_time_range_lists_its_days_and_one_either_side() {
+        // 2026-09-02T06:00Z .. 2026-09-03T00:00Z: 09-01 to 09-03
+        let (since, until) = (1_788_328_800, 1_788_393_600);
+        assert_eq!(
+            day_prefixes("AWSLogs/1/vpcflowlogs/us-east-1/", since, until),
+            [
+                "AWSLogs/1/vpcflowlogs/us-east-1/2026/09/01/",
+                "AWSLogs/1/vpcflowlogs/us-east-1/2026/09/02/",
+                "AWSLogs/1/vpcflowlogs/us-east-1/2026/09/03/",
+            ]
+        );
+        let hive = "AWSLogs/aws-account-id=1/aws-service=vpcflowlogs/aws-region=us-east-1/";
+        assert_eq!(
+            day_prefixes(hive, since, since + 1)[1],
+            format!("{hive}year=2026/month=09/day=02/")
+        );
+    }
 
     #[test]
     fn urls_and_key_times() {
