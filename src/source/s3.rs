@@ -579,78 +579,102 @@ impl S3Source {
     pub fn fetch(&self, objects: Vec<Input>) -> Fetched {
         let slots = self.opts.concurrency.max(1);
         let (tx, rx) = mpsc::channel::<(Input, Body)>(slots);
-        let client = self.client.clone();
-        let stats = self.stats.clone();
-        let fatal = self.fatal.clone();
-        let payer = self.opts.request_payer;
-        let read_timeout = self.opts.read_timeout;
+        let job = Job {
+            get: Get {
+                client: self.client.clone(),
+                payer: self.opts.request_payer,
+                read_timeout: self.opts.read_timeout,
+            },
+            stats: self.stats.clone(),
+            fatal: self.fatal.clone(),
+            tx,
+            health: Arc::new(Health::default()),
+        };
         let count = Arc::new(Semaphore::new(slots));
         let budget = Arc::new(Semaphore::new(WHOLE_BUDGET));
-        let health = Arc::new(Health::default());
         self.rt.spawn(async move {
             for input in objects {
-                if fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
+                if job.fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
                     break;
                 }
                 let Ok(slot) = count.clone().acquire_owned().await else {
                     break;
                 };
-                if let Some(f) = health.tripped() {
+                if let Some(f) = job.health.tripped() {
                     // the endpoint is gone: the rest are reported as not read, not requested
                     drop(slot);
-                    if tx.send((input, Body::Skipped(f))).await.is_err() {
+                    if job.tx.send((input, Body::Skipped(f))).await.is_err() {
                         break;
                     }
                     continue;
                 }
-                let (client, stats, fatal, tx, health) = (
-                    client.clone(),
-                    stats.clone(),
-                    fatal.clone(),
-                    tx.clone(),
-                    health.clone(),
-                );
-                let get = Get {
-                    client,
-                    payer,
-                    read_timeout,
-                };
                 if input.size <= super::WHOLE_GZIP_MAX {
                     let want = (input.size as usize).clamp(1, WHOLE_BUDGET) as u32;
                     let Ok(bytes) = budget.clone().acquire_many_owned(want).await else {
                         break;
                     };
-                    tokio::spawn(async move {
-                        let mut out = Delivery::Gather(Vec::with_capacity(input.size as usize));
-                        let r = get.download(&input, &stats, &fatal, &mut out).await;
-                        health.observe(&r);
-                        let Delivery::Gather(body) = out else { return };
-                        let whole = Whole {
-                            bytes: body.into(),
-                            failure: r.err(),
-                            _permits: (slot, bytes),
-                        };
-                        let _ = tx.send((input, Body::Whole(whole))).await;
-                    });
+                    tokio::spawn(job.clone().whole(input, (slot, bytes)));
                 } else {
                     let (btx, brx) = mpsc::channel::<Result<Bytes, Failure>>(8);
                     let reader = Body::Stream(ObjectReader::new(brx));
-                    if tx.send((input.clone(), reader)).await.is_err() {
+                    if job.tx.send((input.clone(), reader)).await.is_err() {
                         break;
                     }
-                    tokio::spawn(async move {
-                        let mut out = Delivery::Stream(btx);
-                        let r = get.download(&input, &stats, &fatal, &mut out).await;
-                        health.observe(&r);
-                        if let (Err(e), Delivery::Stream(btx)) = (r, out) {
-                            let _ = btx.send(Err(e)).await;
-                        }
-                        drop(slot);
-                    });
+                    tokio::spawn(job.clone().streamed(input, btx, slot));
                 }
             }
         });
         Fetched { rx }
+    }
+}
+
+/// What each download of [`S3Source::fetch`] shares: the request, the counters, the run's
+/// fatal error, where the bodies go and the endpoint's health.
+#[derive(Clone)]
+struct Job {
+    get: Get,
+    stats: Arc<S3Stats>,
+    fatal: Arc<Mutex<Option<S3Error>>>,
+    tx: mpsc::Sender<(Input, Body)>,
+    health: Arc<Health>,
+}
+
+impl Job {
+    /// Download an object whole, then hand it over with what arrived and why it stopped
+    /// short, if it did; it holds its slot and its share of the byte budget (`permits`) until
+    /// it is dropped.
+    async fn whole(self, input: Input, permits: (OwnedSemaphorePermit, OwnedSemaphorePermit)) {
+        let mut out = Delivery::Gather(Vec::with_capacity(input.size as usize));
+        let r = (self.get)
+            .download(&input, &self.stats, &self.fatal, &mut out)
+            .await;
+        self.health.observe(&r);
+        let Delivery::Gather(body) = out else { return };
+        let whole = Whole {
+            bytes: body.into(),
+            failure: r.err(),
+            _permits: permits,
+        };
+        let _ = self.tx.send((input, Body::Whole(whole))).await;
+    }
+
+    /// Download a large object into the reader already handed over (`btx` feeds it), its
+    /// error last; the slot is free once the download ends.
+    async fn streamed(
+        self,
+        input: Input,
+        btx: mpsc::Sender<Result<Bytes, Failure>>,
+        slot: OwnedSemaphorePermit,
+    ) {
+        let mut out = Delivery::Stream(btx);
+        let r = (self.get)
+            .download(&input, &self.stats, &self.fatal, &mut out)
+            .await;
+        self.health.observe(&r);
+        if let (Err(e), Delivery::Stream(btx)) = (r, out) {
+            let _ = btx.send(Err(e)).await;
+        }
+        drop(slot);
     }
 }
 
