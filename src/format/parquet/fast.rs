@@ -17,8 +17,9 @@ use std::net::IpAddr;
 
 use parquet::basic::{Compression, ConvertedType, LogicalType, Type as Physical};
 use parquet::errors::ParquetError;
-use parquet::file::metadata::ParquetMetaData;
+use parquet::file::metadata::{ParquetMetaData, RowGroupMetaData};
 use parquet::file::reader::ChunkReader;
+use parquet::schema::types::SchemaDescriptor;
 
 use super::pages::{kind, PageIndex, PageRef};
 use super::{address_of, emit_rows, is_address, is_null_word, is_numeric, number_of, Values};
@@ -75,79 +76,87 @@ pub fn plan(
     {
         return Err("nested columns");
     }
-    let mut columns = Vec::with_capacity(wanted.len());
-    for &(leaf, field) in wanted {
-        if leaf >= schema.num_columns() {
-            return Err("a column out of range");
-        }
-        let c = schema.column(leaf);
-        if c.max_rep_level() != 0 || c.max_def_level() > 1 {
-            return Err("repeated columns");
-        }
-        let signed_int = match (c.logical_type_ref(), c.converted_type()) {
-            (None, ConvertedType::NONE | ConvertedType::INT_32 | ConvertedType::INT_64) => true,
-            (Some(LogicalType::Integer(t)), _) => t.is_signed,
-            _ => false,
-        };
-        let utf8 = matches!(
-            (c.logical_type_ref(), c.converted_type()),
-            (Some(LogicalType::String), _) | (None, ConvertedType::UTF8)
-        );
-        let int_width = match c.physical_type() {
-            Physical::INT32 if signed_int && is_numeric(field) => 4,
-            Physical::INT64 if signed_int && is_numeric(field) => 8,
-            Physical::BYTE_ARRAY if utf8 => 0,
-            _ => return Err("a column type the fast reader does not read"),
-        };
-        columns.push(ColumnPlan {
-            leaf,
-            field,
-            int_width,
-            optional: c.max_def_level() == 1,
-        });
-    }
+    let columns = (wanted.iter())
+        .map(|&(leaf, field)| column_plan(schema, leaf, field))
+        .collect::<Result<Vec<_>, _>>()?;
     for (g, rg) in md.row_groups().iter().enumerate() {
         for col in &columns {
-            let chunk = rg.column(col.leaf);
-            // the row group's rows, the column chunk's values and its pages' values must
-            // agree (the fast reader counts rows by the first; a file where they do not is
-            // damaged, and the Arrow reader, which goes by the pages, says how)
-            let pages_of = pages
-                .get(g)
+            let pages_of = (pages.get(g))
                 .and_then(|r| r.get(col.leaf))
                 .ok_or("pages not indexed")?;
-            let page_values: i64 = pages_of
-                .iter()
-                .filter_map(|p| {
-                    p.header
-                        .data
-                        .map(|d| d.values)
-                        .or(p.header.v2.map(|d| d.values))
-                })
-                .map(i64::from)
-                .sum();
-            if rg.num_rows() < 0
-                || chunk.num_values() != rg.num_rows()
-                || page_values != rg.num_rows()
-            {
-                return Err("row counts that disagree");
-            }
-            if !matches!(
-                chunk.compression(),
-                Compression::UNCOMPRESSED | Compression::GZIP(_) | Compression::SNAPPY
-            ) {
-                return Err("a codec the fast reader does not read");
-            }
-            for p in pages
-                .get(g)
-                .and_then(|r| r.get(col.leaf))
-                .ok_or("pages not indexed")?
-            {
-                supported(&p.header)?;
-            }
+            check_chunk(rg, col.leaf, pages_of)?;
         }
     }
     Ok(Plan { columns })
+}
+
+/// How the fast reader reads column `leaf` as `field`: a flat column, optional or required,
+/// of signed integers (a numeric field) or UTF-8 strings; `Err` for any other.
+fn column_plan(
+    schema: &SchemaDescriptor,
+    leaf: usize,
+    field: Field,
+) -> Result<ColumnPlan, &'static str> {
+    if leaf >= schema.num_columns() {
+        return Err("a column out of range");
+    }
+    let c = schema.column(leaf);
+    if c.max_rep_level() != 0 || c.max_def_level() > 1 {
+        return Err("repeated columns");
+    }
+    let signed_int = match (c.logical_type_ref(), c.converted_type()) {
+        (None, ConvertedType::NONE | ConvertedType::INT_32 | ConvertedType::INT_64) => true,
+        (Some(LogicalType::Integer(t)), _) => t.is_signed,
+        _ => false,
+    };
+    let utf8 = matches!(
+        (c.logical_type_ref(), c.converted_type()),
+        (Some(LogicalType::String), _) | (None, ConvertedType::UTF8)
+    );
+    let int_width = match c.physical_type() {
+        Physical::INT32 if signed_int && is_numeric(field) => 4,
+        Physical::INT64 if signed_int && is_numeric(field) => 8,
+        Physical::BYTE_ARRAY if utf8 => 0,
+        _ => return Err("a column type the fast reader does not read"),
+    };
+    Ok(ColumnPlan {
+        leaf,
+        field,
+        int_width,
+        optional: c.max_def_level() == 1,
+    })
+}
+
+/// Whether the fast reader can read a row group's chunk of column `leaf`, whose pages are
+/// `pages_of`: the row group's rows, the chunk's values and its pages' values agree (the
+/// fast reader counts rows by the first; a file where they do not is damaged, and the Arrow
+/// reader, which goes by the pages, says how), its codec is one it inflates, and each page is
+/// of a kind it decodes.
+fn check_chunk(
+    rg: &RowGroupMetaData,
+    leaf: usize,
+    pages_of: &[PageRef],
+) -> Result<(), &'static str> {
+    let chunk = rg.column(leaf);
+    let page_values: i64 = (pages_of.iter())
+        .filter_map(|p| {
+            p.header
+                .data
+                .map(|d| d.values)
+                .or(p.header.v2.map(|d| d.values))
+        })
+        .map(i64::from)
+        .sum();
+    if rg.num_rows() < 0 || chunk.num_values() != rg.num_rows() || page_values != rg.num_rows() {
+        return Err("row counts that disagree");
+    }
+    if !matches!(
+        chunk.compression(),
+        Compression::UNCOMPRESSED | Compression::GZIP(_) | Compression::SNAPPY
+    ) {
+        return Err("a codec the fast reader does not read");
+    }
+    pages_of.iter().try_for_each(|p| supported(&p.header))
 }
 
 /// The most values a data page may hold for the fast reader, which decodes a page at once
