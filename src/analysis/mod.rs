@@ -1277,6 +1277,13 @@ fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> C
     }
 }
 
+/// Add the bytes of a cell key (day, class, direction) to the classes' totals and the day's.
+fn add_cell(classes: &mut ClassBytes, by_day: &mut BTreeMap<u32, ClassBytes>, key: u64, b: u64) {
+    let (day, class, dir) = uncell(key);
+    classes.get_mut(class).add(dir, b);
+    by_day.entry(day).or_default().get_mut(class).add(dir, b);
+}
+
 /// A NAT ENI's bytes as they are counted (by class, and by day), and both its legs' bytes on
 /// the days that log both: the leg counted and the other, for the cross-check.
 #[derive(Default)]
@@ -1290,13 +1297,7 @@ struct LegTally {
 impl LegTally {
     /// Count the bytes of a cell key (day, class, direction).
     fn add(&mut self, key: u64, b: u64) {
-        let (day, class, dir) = uncell(key);
-        self.classes.get_mut(class).add(dir, b);
-        self.by_day
-            .entry(day)
-            .or_default()
-            .get_mut(class)
-            .add(dir, b);
+        add_cell(&mut self.classes, &mut self.by_day, key, b);
     }
 
     /// Note a day's bytes of the leg counted and of the other, where both are logged.
@@ -2529,13 +2530,7 @@ impl NatTotals {
         region_bytes: impl IntoIterator<Item = (u16, u64)>,
     ) {
         for (k, b) in cells {
-            let (day, class, dir) = uncell(k);
-            self.classes.get_mut(class).add(dir, b);
-            self.by_day
-                .entry(day)
-                .or_default()
-                .get_mut(class)
-                .add(dir, b);
+            add_cell(&mut self.classes, &mut self.by_day, k, b);
         }
         for (r, b) in region_bytes {
             *self.region_bytes.entry(r).or_insert(0) += b;

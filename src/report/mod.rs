@@ -281,3 +281,9 @@ pub fn dollars(v: f64) -> String {
         format!("${v:.2}")
     }
 }
+
+/// The shipped sample's report (the golden JSON of the integration tests), for unit tests.
+#[cfg(test)]
+pub(crate) fn sample() -> Report {
+    serde_json::from_str(include_str!("../../tests/golden/sample.json")).unwrap()
+}

@@ -1165,10 +1165,7 @@ mod tests {
     use super::*;
     use crate::account::{BadLine, FileStats};
 
-    /// The shipped sample's report (the golden JSON of the integration tests).
-    fn sample() -> Report {
-        serde_json::from_str(include_str!("../../tests/golden/sample.json")).unwrap()
-    }
+    use crate::report::sample;
 
     #[test]
     fn the_review_lists_each_inputs_problems_up_to_its_bound() {

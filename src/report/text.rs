@@ -782,10 +782,7 @@ mod tests {
     use super::*;
     use crate::account::{BadLine, FileStats};
 
-    /// The shipped sample's report (the golden JSON of the integration tests).
-    fn sample() -> Report {
-        serde_json::from_str(include_str!("../../tests/golden/sample.json")).unwrap()
-    }
+    use crate::report::sample;
 
     #[test]
     fn the_overview_says_the_period_and_the_hours_it_lacks() {

@@ -362,14 +362,19 @@ impl S3Source {
         })
     }
 
+    /// What a download needs: the client and the run's settings for it.
+    fn get(&self) -> Get {
+        Get {
+            client: self.client.clone(),
+            payer: self.opts.request_payer,
+            read_timeout: self.opts.read_timeout,
+        }
+    }
+
     /// Downloads of single objects again ([`Again`]).
     pub fn again(&self) -> Again {
         Again {
-            get: Get {
-                client: self.client.clone(),
-                payer: self.opts.request_payer,
-                read_timeout: self.opts.read_timeout,
-            },
+            get: self.get(),
             stats: self.stats.clone(),
             fatal: self.fatal.clone(),
             rt: self.rt.handle().clone(),
@@ -580,11 +585,7 @@ impl S3Source {
         let slots = self.opts.concurrency.max(1);
         let (tx, rx) = mpsc::channel::<(Input, Body)>(slots);
         let job = Job {
-            get: Get {
-                client: self.client.clone(),
-                payer: self.opts.request_payer,
-                read_timeout: self.opts.read_timeout,
-            },
+            get: self.get(),
             stats: self.stats.clone(),
             fatal: self.fatal.clone(),
             tx,
