@@ -569,85 +569,104 @@ impl Column {
         present: usize,
     ) -> Result<(), Fail> {
         let data = buf.get(from..).ok_or("values past the page's end")?;
-        let dictionary = encoding == enc::PLAIN_DICTIONARY || encoding == enc::RLE_DICTIONARY;
-        if dictionary {
-            let width = *data
-                .first()
-                .ok_or("dictionary indices without a bit width")?;
-            if width > 32 {
-                return Err("dictionary indices wider than 32 bits".into());
-            }
-            let mut keys = match std::mem::replace(&mut self.vals, Vals::Keys(Vec::new())) {
-                Vals::Keys(k) => k,
-                _ => Vec::new(),
-            };
-            keys.clear();
-            let top;
-            if self.levels.is_empty() {
-                rle_hybrid(&data[1..], width, n, &mut keys)?;
-                if keys.len() < n {
-                    return Err("dictionary indices cut short".into());
-                }
-                top = largest_key(&keys);
-            } else {
-                // the present rows' keys, spread over the rows (a null row gets NULL)
-                let mut scratch = std::mem::take(&mut self.scratch);
-                scratch.clear();
-                rle_hybrid(&data[1..], width, present, &mut scratch)?;
-                if scratch.len() < present {
-                    return Err("dictionary indices cut short".into());
-                }
-                top = largest_key(&scratch[..present]);
-                // without a branch a row (nulls come and go at random: a branch on each
-                // mispredicts often)
-                let mut next = 0;
-                keys.extend(self.levels.iter().map(|&l| {
-                    let key = scratch.get(next).copied().unwrap_or(NULL);
-                    next += usize::from(l == 1);
-                    if l == 1 {
-                        key
-                    } else {
-                        NULL
-                    }
-                }));
-                self.scratch = scratch;
-            }
-            let entries = self.dict.ints.len().max(self.dict.spans.len());
-            let beyond = top.is_some_and(|t| t as usize >= entries);
-            self.vals = Vals::Keys(keys);
-            if beyond {
-                return Err("a dictionary index beyond its dictionary".into());
-            }
-            return Ok(());
+        if encoding == enc::PLAIN_DICTIONARY || encoding == enc::RLE_DICTIONARY {
+            self.read_keys(data, n, present)
+        } else if self.plan.int_width > 0 {
+            self.read_ints(data, n, present)
+        } else {
+            self.read_strings(buf, from, n)
         }
-        if self.plan.int_width > 0 {
-            let w = self.plan.int_width;
-            if data.len() < present * w {
-                return Err("integer values cut short".into());
+    }
+
+    /// A dictionary page's keys (`data`: their bit width, then the run-length/bit-packed
+    /// hybrid of the `present` rows' keys), one a row, a null row's `NULL`; every key must
+    /// fall in the dictionary.
+    fn read_keys(&mut self, data: &[u8], n: usize, present: usize) -> Result<(), Fail> {
+        let width = *data
+            .first()
+            .ok_or("dictionary indices without a bit width")?;
+        if width > 32 {
+            return Err("dictionary indices wider than 32 bits".into());
+        }
+        let mut keys = match std::mem::replace(&mut self.vals, Vals::Keys(Vec::new())) {
+            Vals::Keys(k) => k,
+            _ => Vec::new(),
+        };
+        keys.clear();
+        let top;
+        if self.levels.is_empty() {
+            rle_hybrid(&data[1..], width, n, &mut keys)?;
+            if keys.len() < n {
+                return Err("dictionary indices cut short".into());
             }
-            let (mut ints, mut valid) =
-                match std::mem::replace(&mut self.vals, Vals::Keys(Vec::new())) {
-                    Vals::Ints(i, v) => (i, v),
-                    _ => (Vec::new(), Vec::new()),
-                };
-            ints.clear();
-            valid.clear();
-            ints.reserve(n);
-            valid.reserve(n);
-            let mut at = 0;
-            for i in 0..n {
-                if self.present(i) {
-                    ints.push(read_int(data, at, w));
-                    valid.push(true);
-                    at += w;
+            top = largest_key(&keys);
+        } else {
+            // the present rows' keys, spread over the rows (a null row gets NULL)
+            let mut scratch = std::mem::take(&mut self.scratch);
+            scratch.clear();
+            rle_hybrid(&data[1..], width, present, &mut scratch)?;
+            if scratch.len() < present {
+                return Err("dictionary indices cut short".into());
+            }
+            top = largest_key(&scratch[..present]);
+            // without a branch a row (nulls come and go at random: a branch on each
+            // mispredicts often)
+            let mut next = 0;
+            keys.extend(self.levels.iter().map(|&l| {
+                let key = scratch.get(next).copied().unwrap_or(NULL);
+                next += usize::from(l == 1);
+                if l == 1 {
+                    key
                 } else {
-                    ints.push(0);
-                    valid.push(false);
+                    NULL
                 }
-            }
-            self.vals = Vals::Ints(ints, valid);
-            return Ok(());
+            }));
+            self.scratch = scratch;
         }
+        let entries = self.dict.ints.len().max(self.dict.spans.len());
+        let beyond = top.is_some_and(|t| t as usize >= entries);
+        self.vals = Vals::Keys(keys);
+        if beyond {
+            return Err("a dictionary index beyond its dictionary".into());
+        }
+        Ok(())
+    }
+
+    /// A PLAIN page of the column's integers: the `present` rows' values one after another,
+    /// a null row's 0, marked not valid.
+    fn read_ints(&mut self, data: &[u8], n: usize, present: usize) -> Result<(), Fail> {
+        let w = self.plan.int_width;
+        if data.len() < present * w {
+            return Err("integer values cut short".into());
+        }
+        let (mut ints, mut valid) = match std::mem::replace(&mut self.vals, Vals::Keys(Vec::new()))
+        {
+            Vals::Ints(i, v) => (i, v),
+            _ => (Vec::new(), Vec::new()),
+        };
+        ints.clear();
+        valid.clear();
+        ints.reserve(n);
+        valid.reserve(n);
+        let mut at = 0;
+        for i in 0..n {
+            if self.present(i) {
+                ints.push(read_int(data, at, w));
+                valid.push(true);
+                at += w;
+            } else {
+                ints.push(0);
+                valid.push(false);
+            }
+        }
+        self.vals = Vals::Ints(ints, valid);
+        Ok(())
+    }
+
+    /// A PLAIN page of strings from `buf[from..]`, each its length and bytes: a span of the
+    /// page a row (a null row's `NULL`, a string that is not UTF-8 marked `NOT_UTF8`).
+    fn read_strings(&mut self, buf: &[u8], from: usize, n: usize) -> Result<(), Fail> {
+        let data = &buf[from..];
         let mut spans = match std::mem::replace(&mut self.vals, Vals::Keys(Vec::new())) {
             Vals::Spans(s) => s,
             _ => Vec::new(),
