@@ -103,70 +103,73 @@ fn token(r: &IpRanges) -> u64 {
 /// Run `flowcost ip-ranges ...`.
 pub fn run(c: &IpRangesCommand) -> Result<(), Error> {
     match c {
-        IpRangesCommand::Update { url } => {
-            let bytes = download(url)?;
-            let fresh = IpRanges::parse(&bytes, url)?;
-            let current = in_use(None)?;
-            if token(&fresh) <= token(&current) {
-                println!(
-                    "already up to date: {} has syncToken {} ({}); in use: {} ({})",
-                    url, fresh.sync_token, fresh.create_date, current.sync_token, current.source
-                );
-                return Ok(());
-            }
-            let dir = cache_dir().ok_or_else(|| {
-                Error::Usage("no cache folder on this system: set FLOWCOST_CACHE_DIR".into())
-            })?;
-            let io = |e| Error::Io {
-                context: format!("writing into {}", dir.display()),
-                err: e,
-            };
-            std::fs::create_dir_all(&dir).map_err(io)?;
-            let path = dir.join(format!("ip-ranges-{}.json", fresh.sync_token));
-            let tmp = dir.join(format!(".ip-ranges-{}.json.tmp", fresh.sync_token));
-            std::fs::write(&tmp, &bytes).map_err(io)?;
-            std::fs::rename(&tmp, &path).map_err(io)?;
-            println!(
-                "updated: syncToken {} ({}) -> {} ({}), saved as {}",
-                current.sync_token,
-                current.create_date,
-                fresh.sync_token,
-                fresh.create_date,
-                path.display()
-            );
-            Ok(())
-        }
+        IpRangesCommand::Update { url } => update(url),
         IpRangesCommand::Show { ip_ranges } => {
-            let r = in_use(ip_ranges.as_deref())?;
-            println!("source:      {}", r.source);
-            println!("syncToken:   {}", r.sync_token);
-            println!("createDate:  {}", r.create_date);
-            println!(
-                "prefixes:    {} IPv4, {} IPv6",
-                r.prefix_counts.0, r.prefix_counts.1
-            );
-            println!(
-                "S3 regions:  {} ({})",
-                r.s3_regions.len(),
-                r.s3_regions.join(" ")
-            );
-            println!("\nservice                              IPv4    IPv6");
-            for (s, a, b) in &r.service_counts {
-                println!("{s:<32} {a:>8} {b:>7}");
-            }
-            let copies = cached();
-            if !copies.is_empty() {
-                println!(
-                    "\ncached copies ({}):",
-                    cache_dir()
-                        .map(|d| d.display().to_string())
-                        .unwrap_or_default()
-                );
-                for (t, p) in copies {
-                    println!("  {t}  {}", p.display());
-                }
-            }
+            print!("{}", describe(&in_use(ip_ranges.as_deref())?, &cached()));
             Ok(())
         }
     }
+}
+
+/// `ip-ranges update`: download the document and keep it in the cache when it is newer than
+/// the one in use (by syncToken), written under a temporary name and renamed.
+fn update(url: &str) -> Result<(), Error> {
+    let bytes = download(url)?;
+    let fresh = IpRanges::parse(&bytes, url)?;
+    let current = in_use(None)?;
+    if token(&fresh) <= token(&current) {
+        println!(
+            "already up to date: {} has syncToken {} ({}); in use: {} ({})",
+            url, fresh.sync_token, fresh.create_date, current.sync_token, current.source
+        );
+        return Ok(());
+    }
+    let dir = cache_dir().ok_or_else(|| {
+        Error::Usage("no cache folder on this system: set FLOWCOST_CACHE_DIR".into())
+    })?;
+    let io = |e| Error::Io {
+        context: format!("writing into {}", dir.display()),
+        err: e,
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let path = dir.join(format!("ip-ranges-{}.json", fresh.sync_token));
+    let tmp = dir.join(format!(".ip-ranges-{}.json.tmp", fresh.sync_token));
+    std::fs::write(&tmp, &bytes).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)?;
+    println!(
+        "updated: syncToken {} ({}) -> {} ({}), saved as {}",
+        current.sync_token,
+        current.create_date,
+        fresh.sync_token,
+        fresh.create_date,
+        path.display()
+    );
+    Ok(())
+}
+
+/// `ip-ranges show`: the document in use (its source, version, prefixes, S3 regions and
+/// prefixes by service) and the cached copies (syncToken and path).
+fn describe(r: &IpRanges, copies: &[(u64, PathBuf)]) -> String {
+    let mut out = format!(
+        "source:      {}\nsyncToken:   {}\ncreateDate:  {}\nprefixes:    {} IPv4, {} IPv6\nS3 regions:  {} ({})\n",
+        r.source,
+        r.sync_token,
+        r.create_date,
+        r.prefix_counts.0,
+        r.prefix_counts.1,
+        r.s3_regions.len(),
+        r.s3_regions.join(" ")
+    );
+    out.push_str("\nservice                              IPv4    IPv6\n");
+    for (s, a, b) in &r.service_counts {
+        out.push_str(&format!("{s:<32} {a:>8} {b:>7}\n"));
+    }
+    if !copies.is_empty() {
+        let dir = cache_dir().map(|d| d.display().to_string());
+        out.push_str(&format!("\ncached copies ({}):\n", dir.unwrap_or_default()));
+        for (t, p) in copies {
+            out.push_str(&format!("  {t}  {}\n", p.display()));
+        }
+    }
+    out
 }
