@@ -93,7 +93,7 @@ impl Config {
         let pull_window = pull_window_of(a)?;
         let prices = prices_of(a)?;
         check_limits(a)?;
-        let temp_dir = temp_dir_of(a)?;
+        let temp_dir = temp_dir_of(a.temp_dir.as_deref())?;
         let (source::Expanded { inputs, notes }, s3_urls) = listed?;
         let s3 = s3_options_of(a)?;
         let bill = bill_of(a, &s3)?;
@@ -161,9 +161,9 @@ fn check_region(a: &AnalyzeArgs, ranges: &IpRanges) -> Result<(), Error> {
     }
 }
 
-/// Where spilled runs go: `--temp-dir`, which must be a folder, or the system's.
-fn temp_dir_of(a: &AnalyzeArgs) -> Result<std::path::PathBuf, Error> {
-    match &a.temp_dir {
+/// Where spilled runs go: `--temp-dir` (`flag`), which must be a folder, or the system's.
+pub(crate) fn temp_dir_of(flag: Option<&str>) -> Result<std::path::PathBuf, Error> {
+    match flag {
         Some(d) if !std::path::Path::new(d).is_dir() => {
             Err(usage(format!("--temp-dir {d}: not a directory")))
         }

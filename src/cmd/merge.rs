@@ -78,27 +78,22 @@ fn config(
     quiet: bool,
 ) -> Result<Config, Error> {
     let s = &parts[0].header.settings;
-    let mut nat_ips = Vec::new();
-    for ip in &s.nat_ips {
-        nat_ips.push(ip.parse().map_err(|_| {
-            Error::Usage(format!(
-                "{}: a NAT address that is not one: {ip}",
-                parts[0].path
-            ))
-        })?);
-    }
+    let nat_ips = (s.nat_ips.iter())
+        .map(|ip| {
+            ip.parse().map_err(|_| {
+                Error::Usage(format!(
+                    "{}: a NAT address that is not one: {ip}",
+                    parts[0].path
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let layout = match s.fields.is_empty() {
         true => Layout::default_v2(),
         false => Layout::new(s.fields.clone()),
     }
     .projected(fields::ENGINE_FIELDS);
-    let temp_dir = match temp_dir {
-        Some(d) if !std::path::Path::new(d).is_dir() => {
-            return Err(Error::Usage(format!("--temp-dir {d}: not a directory")));
-        }
-        Some(d) => d.into(),
-        None => std::env::temp_dir(),
-    };
+    let temp_dir = crate::cmd::analyze::temp_dir_of(temp_dir)?;
     Ok(Config {
         inputs: Vec::new(),
         input_notes: Vec::new(),
