@@ -632,35 +632,48 @@ pub fn check_compatible(parts: &[Partial]) -> Result<(), String> {
             ));
         }
     }
-    // time ranges: all the same (shards of one run), or none overlapping (days of a month)
+    check_time_ranges(parts)?;
+    check_inputs_once(parts)
+}
+
+/// The partials' time ranges: all the same (shards of one run), or closed and none
+/// overlapping (days of a month).
+fn check_time_ranges(parts: &[Partial]) -> Result<(), String> {
     let ranges: BTreeSet<(Option<i64>, Option<i64>)> = parts
         .iter()
         .map(|p| (p.header.since, p.header.until))
         .collect();
-    if ranges.len() > 1 {
-        let mut spans: Vec<(i64, i64, &str)> = Vec::new();
-        for p in parts {
-            match (p.header.since, p.header.until) {
-                (Some(s), Some(u)) => spans.push((s, u, &p.path)),
-                _ => {
-                    return Err(format!(
-                        "{} covers an open time range, and the partials' ranges differ: give each a closed one (--since and --until, or --month)",
-                        p.path
-                    ))
-                }
-            }
-        }
-        spans.sort();
-        spans.dedup_by(|b, a| (a.0, a.1) == (b.0, b.1));
-        for w in spans.windows(2) {
-            if w[1].0 < w[0].1 {
+    if ranges.len() < 2 {
+        return Ok(());
+    }
+    let mut spans: Vec<(i64, i64, &str)> = Vec::new();
+    for p in parts {
+        match (p.header.since, p.header.until) {
+            (Some(s), Some(u)) => spans.push((s, u, &p.path)),
+            _ => {
                 return Err(format!(
-                    "the time ranges of {} and {} overlap: records in both would count twice",
-                    w[0].2, w[1].2
-                ));
+                    "{} covers an open time range, and the partials' ranges differ: give each a closed one (--since and --until, or --month)",
+                    p.path
+                ))
             }
         }
     }
+    spans.sort();
+    spans.dedup_by(|b, a| (a.0, a.1) == (b.0, b.1));
+    for w in spans.windows(2) {
+        if w[1].0 < w[0].1 {
+            return Err(format!(
+                "the time ranges of {} and {} overlap: records in both would count twice",
+                w[0].2, w[1].2
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// No input read by two partials of the same time range (two shards that both read it): its
+/// records would count twice. (Two days' partials may both read a file that spans midnight.)
+fn check_inputs_once(parts: &[Partial]) -> Result<(), String> {
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
     for p in parts {
         for i in &p.header.inputs {
