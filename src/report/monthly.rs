@@ -339,49 +339,7 @@ pub fn build(p: Parts) -> MonthlyReport {
     let summary = PeriodSummary::of(&p.label, &p.report);
     let (history, trend) = match &p.previous {
         None => (Vec::new(), None),
-        Some(prev) => {
-            let mut h = prev.history.clone();
-            h.push(prev.summary.clone());
-            let skip = h.len().saturating_sub(HISTORY);
-            let h: Vec<PeriodSummary> = h.into_iter().skip(skip).collect();
-            let last = &prev.summary;
-            let rows = measures()
-                .filter(|m| *m != Measure::EcrLayers || (last.ecr_known && summary.ecr_known))
-                .map(|m| TrendRow {
-                    measure: m,
-                    previous_per_day: last.per_day(m),
-                    this_per_day: summary.per_day(m),
-                    percent: pct(last.per_day(m), summary.per_day(m)),
-                })
-                .collect();
-            let mut caveats = Vec::new();
-            if last.price_table_date != summary.price_table_date {
-                caveats.push(format!(
-                    "Prices differ: {} used the table of {}, this report the table of {}.",
-                    last.label, last.price_table_date, summary.price_table_date
-                ));
-            }
-            if last.ip_ranges_sync_token != summary.ip_ranges_sync_token {
-                caveats.push(format!(
-                    "IP ranges differ: {} used syncToken {}, this report {}; addresses AWS moved between services count in different classes.",
-                    last.label, last.ip_ranges_sync_token, summary.ip_ranges_sync_token
-                ));
-            }
-            let trend = Trend {
-                previous: last.label.clone(),
-                rows,
-                nat_cost_per_30_days: (
-                    last.nat_processing_cost_per_30_days,
-                    summary.nat_processing_cost_per_30_days,
-                ),
-                s3_savings_per_30_days: (
-                    last.s3_endpoint_savings_per_30_days,
-                    summary.s3_endpoint_savings_per_30_days,
-                ),
-                caveats,
-            };
-            (h, Some(trend))
-        }
+        Some(prev) => (history_after(prev), Some(trend(&prev.summary, &summary))),
     };
     let mut doc = MonthlyReport {
         schema: SCHEMA.into(),
@@ -403,6 +361,56 @@ pub fn build(p: Parts) -> MonthlyReport {
         .chain(["report.json", "report.md", "report.html"].map(String::from))
         .collect();
     doc
+}
+
+/// The history a report following `prev` carries: `prev`'s and its own period, the last
+/// [`HISTORY`] of them.
+fn history_after(prev: &MonthlyReport) -> Vec<PeriodSummary> {
+    let mut h = prev.history.clone();
+    h.push(prev.summary.clone());
+    let skip = h.len().saturating_sub(HISTORY);
+    h.into_iter().skip(skip).collect()
+}
+
+/// This period against the last: each measure per day (the ECR layers only where both
+/// periods know them), the costs and savings per 30 days, and the caveats of a different
+/// price table or ip-ranges document.
+fn trend(last: &PeriodSummary, summary: &PeriodSummary) -> Trend {
+    let rows = measures()
+        .filter(|m| *m != Measure::EcrLayers || (last.ecr_known && summary.ecr_known))
+        .map(|m| TrendRow {
+            measure: m,
+            previous_per_day: last.per_day(m),
+            this_per_day: summary.per_day(m),
+            percent: pct(last.per_day(m), summary.per_day(m)),
+        })
+        .collect();
+    let mut caveats = Vec::new();
+    if last.price_table_date != summary.price_table_date {
+        caveats.push(format!(
+            "Prices differ: {} used the table of {}, this report the table of {}.",
+            last.label, last.price_table_date, summary.price_table_date
+        ));
+    }
+    if last.ip_ranges_sync_token != summary.ip_ranges_sync_token {
+        caveats.push(format!(
+            "IP ranges differ: {} used syncToken {}, this report {}; addresses AWS moved between services count in different classes.",
+            last.label, last.ip_ranges_sync_token, summary.ip_ranges_sync_token
+        ));
+    }
+    Trend {
+        previous: last.label.clone(),
+        rows,
+        nat_cost_per_30_days: (
+            last.nat_processing_cost_per_30_days,
+            summary.nat_processing_cost_per_30_days,
+        ),
+        s3_savings_per_30_days: (
+            last.s3_endpoint_savings_per_30_days,
+            summary.s3_endpoint_savings_per_30_days,
+        ),
+        caveats,
+    }
 }
 
 /// Parse a previous `report.json`, refusing other schemas with a clear message.
@@ -1166,6 +1174,40 @@ mod tests {
     use crate::account::{BadLine, FileStats};
 
     use crate::report::sample;
+
+    #[test]
+    fn a_report_carries_the_last_periods_and_says_what_changed_since_the_last() {
+        let parts = |label: &str, previous| Parts {
+            label: label.into(),
+            command: vec![],
+            report: sample(),
+            previous,
+            comparison: None,
+        };
+        let first = build(parts("2025-01", None));
+        assert!(first.history.is_empty() && first.trend.is_none());
+        let mut prev = first;
+        for month in 2..=14 {
+            prev = build(parts(&format!("2025-{month:02}"), Some(prev)));
+        }
+        // fourteen periods: the last twelve before this one are kept, oldest first
+        assert_eq!(prev.history.len(), HISTORY);
+        assert_eq!(prev.history[0].label, "2025-02");
+        assert_eq!(prev.history[HISTORY - 1].label, "2025-13");
+        let trend = prev.trend.as_ref().unwrap();
+        assert_eq!(trend.previous, "2025-13");
+        assert!(trend.caveats.is_empty(), "the same prices and ip-ranges");
+        assert!(trend
+            .rows
+            .iter()
+            .all(|r| r.previous_per_day == r.this_per_day));
+        let mut last = prev.summary.clone();
+        last.price_table_date = "2020-01-01".into();
+        last.ip_ranges_sync_token = "1".into();
+        let t = super::trend(&last, &prev.summary);
+        assert_eq!(t.caveats.len(), 2);
+        assert!(t.caveats[0].starts_with("Prices differ: 2025-14 used the table of 2020-01-01"));
+    }
 
     #[test]
     fn the_review_lists_each_inputs_problems_up_to_its_bound() {
