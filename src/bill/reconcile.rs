@@ -220,37 +220,16 @@ fn line(
     frame: &Frame<'_>,
     prorated: &mut bool,
 ) -> (GatewayRecon, Compared) {
-    let (range, unit, keep) = (frame.range, frame.unit, frame.keep);
+    let (unit, keep) = (frame.unit, frame.keep);
     let bytes = |gb: f64| (gb * unit).round() as u64;
+    // each day's usage billed and bytes logged
     let mut days: BTreeMap<i64, (Usage, u64)> = BTreeMap::new();
-    let mut total = Usage::default();
-    for b in billed {
-        let (d, spans, p) = within(b, range.0, range.1);
-        *prorated |= p;
-        total.add(spans);
-        for (day, u) in d {
-            days.entry(day).or_default().0.add(u);
-            total.add(u);
-        }
-    }
-    let (mut flow, mut compared) = (0u64, Compared::default());
-    let (mut s3, mut dynamo, mut all) = (0u64, 0u64, 0u64);
-    for g in logs {
-        for (day, v) in &g.daily {
-            if let Some(t) = day.start().filter(|t| *t >= range.0 && *t < range.1) {
-                let day = t.div_euclid(86_400);
-                days.entry(day).or_default().1 += v;
-                flow += v;
-                if frame.compares(day) {
-                    compared.flow += v;
-                }
-            }
-        }
-        s3 += g.classes.s3.total();
-        dynamo += g.classes.dynamodb.total();
-        all += g.total;
-    }
+    let total = billed_days_of(billed, frame.range, &mut days, prorated);
+    let logged = Logged::of(logs, frame, &mut days);
+    let (flow, mut compared) = (logged.flow, logged.compared);
+    let all = logged.all;
     let share = |part: u64| (all > 0).then(|| part as f64 / all as f64);
+    let (s3, dynamo) = (logged.s3, logged.dynamo);
     // the line's own discounts, then the account's share of those written apart
     let net = (total.cost - total.off.clamp(0.0, total.cost.max(0.0))) * keep;
     let billed_bytes = bytes(total.gb);
@@ -282,6 +261,71 @@ fn line(
             .collect(),
     };
     (line, compared)
+}
+
+/// A line's billed usage within `range`, in all (rows longer than a day in proportion,
+/// `prorated` then set) and each day's in `days`.
+fn billed_days_of(
+    billed: &[&Billed],
+    range: (i64, i64),
+    days: &mut BTreeMap<i64, (Usage, u64)>,
+    prorated: &mut bool,
+) -> Usage {
+    let mut total = Usage::default();
+    for b in billed {
+        let (d, spans, p) = within(b, range.0, range.1);
+        *prorated |= p;
+        total.add(spans);
+        for (day, u) in d {
+            days.entry(day).or_default().0.add(u);
+            total.add(u);
+        }
+    }
+    total
+}
+
+/// What a line's NAT ENIs logged: their bytes in the range (and on the days compared with
+/// the bill), and their S3, DynamoDB and total bytes, for the shares of the savings.
+struct Logged {
+    flow: u64,
+    compared: Compared,
+    s3: u64,
+    dynamo: u64,
+    all: u64,
+}
+
+impl Logged {
+    /// The ENIs' bytes, each day's added to `days`.
+    fn of(
+        logs: &[&crate::analysis::Gateway],
+        frame: &Frame<'_>,
+        days: &mut BTreeMap<i64, (Usage, u64)>,
+    ) -> Logged {
+        let range = frame.range;
+        let mut l = Logged {
+            flow: 0,
+            compared: Compared::default(),
+            s3: 0,
+            dynamo: 0,
+            all: 0,
+        };
+        for g in logs {
+            for (day, v) in &g.daily {
+                if let Some(t) = day.start().filter(|t| *t >= range.0 && *t < range.1) {
+                    let day = t.div_euclid(86_400);
+                    days.entry(day).or_default().1 += v;
+                    l.flow += v;
+                    if frame.compares(day) {
+                        l.compared.flow += v;
+                    }
+                }
+            }
+            l.s3 += g.classes.s3.total();
+            l.dynamo += g.classes.dynamodb.total();
+            l.all += g.total;
+        }
+        l
+    }
 }
 
 /// The UTC days within `[lo, hi)` on which some NAT usage row of the bill lies (a row longer
