@@ -369,6 +369,15 @@ impl Partial {
         })
     }
 
+    /// How its ENI keys' flow-log tags become the merged run's (`global`, the flow logs
+    /// of all the partials' inputs), for an ip-ranges document of `regions` regions.
+    pub fn tag_map(&self, global: &FlowLogs, regions: usize) -> TagMap {
+        let names: Vec<&str> = (self.header.inputs.iter())
+            .map(|i| i.name.as_str())
+            .collect();
+        TagMap::new(global, &self.header.flow_logs, &names, regions)
+    }
+
     /// Read the body: the inputs' statistics, then every ENI in order (to `f`, with keys
     /// whose tags `tags` maps to the merged run's), checking the checksum at the end.
     pub fn read_body(

@@ -639,17 +639,8 @@ pub fn read_partials(cfg: &Config, parts: Vec<Partial>) -> Result<Accumulated, E
         .collect();
     let global = FlowLogs::of_inputs(names.iter().copied());
     let id_note = flow_log_id_note(cfg, names.iter().copied());
-    let tag_maps: Vec<TagMap> = parts
-        .iter()
-        .map(|p| {
-            let names: Vec<&str> = p.header.inputs.iter().map(|i| i.name.as_str()).collect();
-            TagMap::new(
-                &global,
-                &p.header.flow_logs,
-                &names,
-                cfg.ranges.regions.len(),
-            )
-        })
+    let tag_maps: Vec<TagMap> = (parts.iter())
+        .map(|p| p.tag_map(&global, cfg.ranges.regions.len()))
         .collect();
     let spill = Spill::new(&cfg.temp_dir, cfg.max_enis_in_memory, &[]).with_walkers(cfg.walkers());
     let mut acc = Accumulator::new(&Params {
@@ -659,25 +650,9 @@ pub fn read_partials(cfg: &Config, parts: Vec<Partial>) -> Result<Accumulated, E
     let (mut notes, mut listings) = (Vec::new(), Vec::new());
     let mut files = Vec::new();
     for (p, tags) in parts.into_iter().zip(&tag_maps) {
-        for n in &p.header.notes {
-            if !notes.contains(n) {
-                notes.push(n.clone());
-            }
-        }
-        for l in &p.header.listings {
-            if !listings.contains(l) {
-                listings.push(l.clone());
-            }
-        }
-        let path = p.path.clone();
-        let mut stats = None;
-        spill
-            .import(|f| {
-                stats = Some(p.read_body(tags, f)?);
-                Ok(())
-            })
-            .map_err(|err| partial_error(&path, err))?;
-        let mut s = stats.expect("read_body ran");
+        add_new(&mut notes, &p.header.notes);
+        add_new(&mut listings, &p.header.listings);
+        let mut s = import(&spill, p, tags)?;
         files.append(&mut s.files);
         let fields = std::mem::take(&mut s.flow_log_fields);
         let inputs = InputStats {
@@ -696,6 +671,29 @@ pub fn read_partials(cfg: &Config, parts: Vec<Partial>) -> Result<Accumulated, E
     // (importing the partials is not spilling: no line on stderr for it)
     read.spill_runs = 0;
     Ok(read)
+}
+
+/// The items of `more` that `into` lacks, added in order.
+fn add_new<T: PartialEq + Clone>(into: &mut Vec<T>, more: &[T]) {
+    for x in more {
+        if !into.contains(x) {
+            into.push(x.clone());
+        }
+    }
+}
+
+/// A partial's ENI table imported into the spill store as a run (its flow-log tags mapped by
+/// `tags`), and its inputs' statistics.
+fn import(spill: &Spill, p: Partial, tags: &TagMap) -> Result<InputStats, Error> {
+    let path = p.path.clone();
+    let mut stats = None;
+    spill
+        .import(|f| {
+            stats = Some(p.read_body(tags, f)?);
+            Ok(())
+        })
+        .map_err(|err| partial_error(&path, err))?;
+    Ok(stats.expect("read_body ran"))
 }
 
 /// The key of an S3 input's display name (`s3://bucket/key`).
