@@ -566,5 +566,10 @@ mod tests {
         assert!(!chart.svg.contains("<script>"), "labels are escaped");
         let chart = grouped_per_day("g.svg", "t", &[], &[]).unwrap();
         assert_eq!(chart.file, "g.svg");
+        // the largest byte counts a record can carry, summed past 2^63: drawn, in TiB
+        let huge = [client("10.0.0.8", u64::MAX / 2, u64::MAX / 2, None, None)];
+        assert!(top_s3_clients(&huge, 10).unwrap().svg.contains("TiB"));
+        let series = [("a".to_string(), vec![f64::MAX, 0.0])];
+        assert!(grouped_per_day("g.svg", "t", &["s3", "x"], &series).is_ok());
     }
 }
