@@ -1236,13 +1236,15 @@ fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> C
     let mut t = LegTally::default();
     for &(k, b) in &private_legs {
         t.add(k, b);
-        if public_days.contains(&uncell(k).0) {
-            t.both(uncell(k).0, b, 0);
+        let day = uncell(k).0;
+        if public_days.contains(&day) {
+            t.both(day, b, 0);
         }
     }
     for (k, b) in a.public.iter() {
-        match private_days.contains(&uncell(k).0) {
-            true => t.both(uncell(k).0, 0, b),
+        let day = uncell(k).0;
+        match private_days.contains(&day) {
+            true => t.both(day, 0, b),
             false => t.add(k, b),
         }
     }

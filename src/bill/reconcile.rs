@@ -225,11 +225,14 @@ fn line(
     // each day's usage billed and bytes logged
     let mut days: BTreeMap<i64, (Usage, u64)> = BTreeMap::new();
     let total = billed_days_of(billed, frame.range, &mut days, prorated);
-    let logged = Logged::of(logs, frame, &mut days);
-    let (flow, mut compared) = (logged.flow, logged.compared);
-    let all = logged.all;
+    let Logged {
+        flow,
+        mut compared,
+        s3,
+        dynamo,
+        all,
+    } = Logged::of(logs, frame, &mut days);
     let share = |part: u64| (all > 0).then(|| part as f64 / all as f64);
-    let (s3, dynamo) = (logged.s3, logged.dynamo);
     // the line's own discounts, then the account's share of those written apart
     let net = (total.cost - total.off.clamp(0.0, total.cost.max(0.0))) * keep;
     let billed_bytes = bytes(total.gb);
