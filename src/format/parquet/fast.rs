@@ -574,7 +574,7 @@ impl Column {
         } else if self.plan.int_width > 0 {
             self.read_ints(data, n, present)
         } else {
-            self.read_strings(buf, from, n)
+            self.read_strings(data, from, n)
         }
     }
 
@@ -663,10 +663,10 @@ impl Column {
         Ok(())
     }
 
-    /// A PLAIN page of strings from `buf[from..]`, each its length and bytes: a span of the
-    /// page a row (a null row's `NULL`, a string that is not UTF-8 marked `NOT_UTF8`).
-    fn read_strings(&mut self, buf: &[u8], from: usize, n: usize) -> Result<(), Fail> {
-        let data = &buf[from..];
+    /// A PLAIN page of strings, `data` (which starts `base` bytes into the page), each its
+    /// length and bytes: a span of the page a row (a null row's `NULL`, a string that is not
+    /// UTF-8 marked `NOT_UTF8`).
+    fn read_strings(&mut self, data: &[u8], base: usize, n: usize) -> Result<(), Fail> {
         let mut spans = match std::mem::replace(&mut self.vals, Vals::Keys(Vec::new())) {
             Vals::Spans(s) => s,
             _ => Vec::new(),
@@ -674,18 +674,18 @@ impl Column {
         spans.clear();
         spans.reserve(n);
         let ascii = data.is_ascii();
-        let mut at = from;
+        let mut at = 0;
         for i in 0..n {
             if !self.present(i) {
                 spans.push((0, NULL));
                 continue;
             }
-            let len = read_u32(buf, at)? as usize;
+            let len = read_u32(data, at)? as usize;
             let s = at + 4;
-            let e = s.checked_add(len).filter(|&e| e <= buf.len());
+            let e = s.checked_add(len).filter(|&e| e <= data.len());
             let e = e.ok_or("a string runs past its page")?;
-            let utf8 = ascii || std::str::from_utf8(&buf[s..e]).is_ok();
-            spans.push((s as u32, if utf8 { len as u32 } else { NOT_UTF8 }));
+            let utf8 = ascii || std::str::from_utf8(&data[s..e]).is_ok();
+            spans.push(((base + s) as u32, if utf8 { len as u32 } else { NOT_UTF8 }));
             at = e;
         }
         self.vals = Vals::Spans(spans);
