@@ -23,23 +23,22 @@ pub const EMBEDDED: &[u8] = include_bytes!("../sample-data/ip-ranges.json");
 /// start (a test checks it; a new snapshot needs the new digest here).
 const EMBEDDED_SHA256: &str = "752894ac9db21ac9e4c274246f43f3c4b0257eb0b098b0420160db10e756c965";
 
-/// Where remote bytes go, in the report's words.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Class {
-    /// S3 in the NAT's own region: removable by an S3 gateway endpoint.
-    S3,
-    /// DynamoDB in the NAT's own region: removable by a DynamoDB gateway endpoint.
-    Dynamodb,
-    /// S3 in another region (or `GLOBAL`): no gateway endpoint helps.
-    S3OtherRegion,
-    /// Any other AWS range: interface-endpoint candidates.
-    AwsOther,
-    /// Everything else.
-    Internet,
-}
+named_enum!(
+    /// Where remote bytes go, in the report's words.
+    #[derive(Hash, PartialOrd, Ord)]
+    Class {
+        /// S3 in the NAT's own region: removable by an S3 gateway endpoint.
+        S3 = "s3",
+        /// DynamoDB in the NAT's own region: removable by a DynamoDB gateway endpoint.
+        Dynamodb = "dynamodb",
+        /// S3 in another region (or `GLOBAL`): no gateway endpoint helps.
+        S3OtherRegion = "s3-other-region",
+        /// Any other AWS range: interface-endpoint candidates.
+        AwsOther = "aws-other",
+        /// Everything else.
+        Internet = "internet",
+    }
+);
 
 impl Class {
     pub const ALL: [Class; 5] = [
@@ -49,15 +48,6 @@ impl Class {
         Class::AwsOther,
         Class::Internet,
     ];
-    pub fn name(self) -> &'static str {
-        match self {
-            Class::S3 => "s3",
-            Class::Dynamodb => "dynamodb",
-            Class::S3OtherRegion => "s3-other-region",
-            Class::AwsOther => "aws-other",
-            Class::Internet => "internet",
-        }
-    }
     pub fn index(self) -> usize {
         self as usize
     }

@@ -184,7 +184,7 @@ pub fn price(
     let by_class = (crate::classify::Class::ALL.into_iter())
         .map(|c| {
             let money = at.nat(&p, &|g| g.get(c).total(), a.classes.get(c).total());
-            (c.name().to_string(), money)
+            (c.as_str().to_string(), money)
         })
         .collect();
     let s3 = at.nat(&p, &|g| g.s3.total(), a.classes.s3.total());

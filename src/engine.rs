@@ -516,7 +516,7 @@ impl Engine<'_> {
                     .err()
                     .map(|(line, e)| {
                         discredited = gunzip::discredited_after(&e).map(|n| (n, e.to_string()));
-                        stream_stopped(enc.name(), line, &e)
+                        stream_stopped(enc.as_str(), line, &e)
                     })
             }
             Ok(Opened::ParquetFile(f)) => {
@@ -675,7 +675,7 @@ impl Engine<'_> {
             .and_then(|e| gunzip::discredited_after(e).map(|n| (n, e.to_string())));
         let failure = read_error.map(|e| {
             let lines = infos.iter().map(|i| i.lines).sum();
-            stream_stopped(format.name(), lines, &e)
+            stream_stopped(format.as_str(), lines, &e)
         });
         let taking: Vec<usize> = (0..self.targets.len())
             .filter(|&t| self.targets[t].takes(input))

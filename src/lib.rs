@@ -10,6 +10,32 @@
 //! [`config::RunConfig`]; [`generate`] writes synthetic worlds with known answers; [`cmd`]
 //! holds the subcommands.
 
+/// A contract's enum whose variants are named once: the name serde writes and reads is the
+/// one `as_str` and `Display` give (the JSON, CSV and tables spell it alike). Attributes
+/// before the name (docs, more derives) go on the enum.
+macro_rules! named_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $($(#[$vm])* #[serde(rename = $s)] $v),+
+        }
+        impl $name {
+            /// The name in the JSON contract.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$v => $s),+
+                }
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 pub mod account;
 pub mod analysis;
 pub mod bill;

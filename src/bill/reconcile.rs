@@ -123,27 +123,17 @@ fn usd() -> Currency {
     Currency::USD
 }
 
-/// What a line of a [`Reconciliation`] stands for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Granularity {
-    /// A NAT gateway (the bill has resource ids, the inventory names the logs' gateways).
-    Gateway,
-    /// An account and region (the export has no resource ids).
-    AccountRegion,
-    /// Every NAT gateway (no inventory maps the logs' ENIs to gateway ids).
-    Total,
-}
-
-impl std::fmt::Display for Granularity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Granularity::Gateway => "gateway",
-            Granularity::AccountRegion => "account-region",
-            Granularity::Total => "total",
-        })
+named_enum!(
+    /// What a line of a [`Reconciliation`] stands for.
+    Granularity {
+        /// A NAT gateway (the bill has resource ids, the inventory names the logs' gateways).
+        Gateway = "gateway",
+        /// An account and region (the export has no resource ids).
+        AccountRegion = "account-region",
+        /// Every NAT gateway (no inventory maps the logs' ENIs to gateway ids).
+        Total = "total",
     }
-}
+);
 
 /// Where [`Reconciliation::currency`] comes from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

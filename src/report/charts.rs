@@ -222,7 +222,7 @@ pub fn daily_by_class(days: &[(String, ClassBytes)]) -> Result<Chart, ChartError
         );
         for class in Class::ALL {
             tryc!(chart.draw_series(stacked_bars(days, class, div)), e)
-                .label(class.name())
+                .label(class.as_str())
                 .legend(swatch(class_color(class)));
         }
         legend_and_present!(chart, root, e);

@@ -69,22 +69,13 @@ fn coverage(a: &crate::analysis::Analysis) -> f64 {
     }
 }
 
-/// Which side of the comparison a [`Side`] is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SideLabel {
-    Before,
-    After,
-}
-
-impl std::fmt::Display for SideLabel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            SideLabel::Before => "before",
-            SideLabel::After => "after",
-        })
+named_enum!(
+    /// Which side of the comparison a [`Side`] is.
+    SideLabel {
+        Before = "before",
+        After = "after",
     }
-}
+);
 
 /// One side of the comparison.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -240,18 +231,19 @@ impl Threshold {
     }
 }
 
-/// A measure compared per day: a class, the total of the classes, or the ECR estimate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Measure {
-    S3,
-    Dynamodb,
-    S3OtherRegion,
-    AwsOther,
-    Internet,
-    Total,
-    EcrLayers,
-}
+named_enum!(
+    /// A measure compared per day: a class (by the class's own name), the total of the
+    /// classes, or the ECR estimate.
+    Measure {
+        S3 = "s3",
+        Dynamodb = "dynamodb",
+        S3OtherRegion = "s3-other-region",
+        AwsOther = "aws-other",
+        Internet = "internet",
+        Total = "total",
+        EcrLayers = "ecr-layers",
+    }
+);
 
 impl Measure {
     /// Every measure, in the order of the tables: the classes, the total, the ECR estimate.
@@ -267,20 +259,7 @@ impl Measure {
 
     /// The class measured, for the five class measures.
     pub fn class(self) -> Option<Class> {
-        Class::ALL.into_iter().find(|c| c.name() == self.as_str())
-    }
-
-    /// The name in the JSON contract and the tables.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Measure::S3 => Class::S3.name(),
-            Measure::Dynamodb => Class::Dynamodb.name(),
-            Measure::S3OtherRegion => Class::S3OtherRegion.name(),
-            Measure::AwsOther => Class::AwsOther.name(),
-            Measure::Internet => Class::Internet.name(),
-            Measure::Total => "total",
-            Measure::EcrLayers => "ecr-layers",
-        }
+        Class::ALL.into_iter().find(|c| c.as_str() == self.as_str())
     }
 }
 
@@ -733,6 +712,27 @@ mod tests {
         assert_eq!(path_confirms(&paths(50, 50), &paths(60, 40)), Some(false));
         // nothing through the endpoint after, however little through the NAT
         assert_eq!(path_confirms(&paths(100, 0), &paths(1, 0)), Some(false));
+    }
+
+    #[test]
+    fn each_class_is_measured_under_its_own_name() {
+        let classes: Vec<Class> = Measure::ALL.iter().filter_map(|m| m.class()).collect();
+        assert_eq!(
+            classes,
+            Class::ALL,
+            "the five class measures, in the classes' order"
+        );
+        for m in Measure::ALL {
+            let json = serde_json::to_string(&m).unwrap();
+            assert_eq!(
+                json,
+                format!("\"{m}\""),
+                "serde and Display spell {m:?} alike"
+            );
+            assert_eq!(serde_json::from_str::<Measure>(&json).unwrap(), m);
+        }
+        assert_eq!(Measure::EcrLayers.class(), None);
+        assert_eq!(Measure::Total.class(), None);
     }
 
     fn side(days: f64, covered_days: f64) -> Side {

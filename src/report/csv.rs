@@ -17,7 +17,7 @@ fn classes(out: &mut String, section: &str, key: &str, c: &ClassBytes) {
                 "{},{},{},{m},{v}\n",
                 esc(section),
                 esc(key),
-                class.name()
+                class.as_str()
             ));
         }
     }

@@ -98,7 +98,7 @@ impl PeriodSummary {
             },
             class_bytes: Class::ALL
                 .iter()
-                .map(|c| (c.name().to_string(), a.classes.get(*c).total()))
+                .map(|c| (c.as_str().to_string(), a.classes.get(*c).total()))
                 .collect(),
             total_bytes: a.total,
             ecr_layer_bytes: a.ecr.bytes,
@@ -556,11 +556,11 @@ impl MonthlyReport {
         );
         for c in Class::ALL {
             let ud = r.analysis.classes.get(c);
-            let m = r.cost.by_class.get(c.name()).copied().unwrap_or_default();
+            let m = r.cost.by_class.get(c.as_str()).copied().unwrap_or_default();
             let _ = writeln!(
                 t,
                 "{},{},{},{},{:.6},{:.6}",
-                c.name(),
+                c.as_str(),
                 ud.upload,
                 ud.download,
                 ud.total(),
@@ -777,7 +777,7 @@ impl MonthlyReport {
         for f in a.quality.files.iter().take(SHOWN) {
             let format = match (f.format, f.skipped) {
                 (_, Some(k)) => format!("not read: {}", k.describe()),
-                (e, None) => e.map_or("", |e| e.name()).to_string(),
+                (e, None) => e.map_or("", |e| e.as_str()).to_string(),
             };
             tb.row(vec![f.path.clone(), format, human(f.size)]);
         }
@@ -1034,7 +1034,7 @@ fn inputs_table(a: &Analysis) -> String {
             t,
             "{},{},{},{},{},{},{},{},{},{},{}",
             csv_esc(&f.path),
-            f.format.map_or("", |e| e.name()),
+            f.format.map_or("", |e| e.as_str()),
             f.size,
             csv_esc(opt(&f.etag)),
             f.counts.lines,
@@ -1043,7 +1043,7 @@ fn inputs_table(a: &Analysis) -> String {
             f.counts.nodata,
             f.counts.skipdata,
             csv_esc(opt(&f.error)),
-            f.skipped.map_or("", |k| k.name())
+            f.skipped.map_or("", |k| k.as_str())
         );
     }
     t

@@ -5,39 +5,26 @@
 //! signatures taken from the writers themselves; any other text is read as flow logs and its
 //! bad lines are reported as always. Pure: looks at bytes handed to it.
 
-use serde::{Deserialize, Serialize};
-
-/// What kind of flowcost output an input is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OwnOutput {
-    /// A partial result (`analyze --partial-out`), for `flowcost merge`.
-    Partial,
-    /// A JSON document (`--format json`, a report folder's `report.json`).
-    Json,
-    /// A terminal table (`--format table`, the default).
-    Table,
-    /// Markdown (`--format markdown`, a report folder's `report.md`).
-    Markdown,
-    /// A CSV table (`--format csv`, a report folder's tables).
-    Csv,
-    /// A report folder's `report.html`.
-    Html,
-}
+named_enum!(
+    /// What kind of flowcost output an input is.
+    #[derive(Hash)]
+    OwnOutput {
+        /// A partial result (`analyze --partial-out`), for `flowcost merge`.
+        Partial = "partial",
+        /// A JSON document (`--format json`, a report folder's `report.json`).
+        Json = "json",
+        /// A terminal table (`--format table`, the default).
+        Table = "table",
+        /// Markdown (`--format markdown`, a report folder's `report.md`).
+        Markdown = "markdown",
+        /// A CSV table (`--format csv`, a report folder's tables).
+        Csv = "csv",
+        /// A report folder's `report.html`.
+        Html = "html",
+    }
+);
 
 impl OwnOutput {
-    /// Its name in JSON and CSV.
-    pub fn name(self) -> &'static str {
-        match self {
-            OwnOutput::Partial => "partial",
-            OwnOutput::Json => "json",
-            OwnOutput::Table => "table",
-            OwnOutput::Markdown => "markdown",
-            OwnOutput::Csv => "csv",
-            OwnOutput::Html => "html",
-        }
-    }
-
     /// For people: what the input is.
     pub fn describe(self) -> &'static str {
         match self {
@@ -106,7 +93,7 @@ const CSV_HEADS_BY_CLASS: [&str; 5] = [
 /// The class columns of a CSV table of bytes by class: `s3_bytes,dynamodb_bytes,…`.
 pub(crate) fn by_class_columns() -> String {
     (crate::classify::Class::ALL.iter())
-        .map(|c| format!("{}_bytes", c.name()))
+        .map(|c| format!("{}_bytes", c.as_str()))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -200,7 +187,7 @@ fn is_json(head: &[u8]) -> bool {
 /// names alone (lowercase letters, digits, `_`, `-`), comma-separated.
 fn is_csv_head(line: &[u8]) -> bool {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let first_class = format!("{}_bytes,", crate::classify::Class::ALL[0].name());
+    let first_class = format!("{}_bytes,", crate::classify::Class::ALL[0].as_str());
     let by_class = |h: &&str| {
         (line.strip_prefix(h.as_bytes()))
             .is_some_and(|rest| rest.starts_with(first_class.as_bytes()))
@@ -278,7 +265,7 @@ mod tests {
     fn names_are_those_of_the_json() {
         use OwnOutput::*;
         for k in [Partial, Json, Table, Markdown, Csv, Html] {
-            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
     }
 

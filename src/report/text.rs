@@ -111,7 +111,7 @@ fn pct(part: u64, whole: u64) -> String {
 
 fn class_table(rows: &[(String, &ClassBytes)], total_label: Option<&ClassBytes>) -> Table {
     let mut head = vec![""];
-    head.extend(Class::ALL.map(Class::name));
+    head.extend(Class::ALL.map(Class::as_str));
     head.push("total");
     let mut t = Table::new(&head);
     for (k, c) in rows {
@@ -287,9 +287,9 @@ fn classes_section(r: &Report, md: bool, out: &mut String) {
     ]);
     for cl in Class::ALL {
         let ud = a.classes.get(cl);
-        let m = &c.by_class[cl.name()];
+        let m = &c.by_class[cl.as_str()];
         t.row(vec![
-            cl.name().into(),
+            cl.as_str().into(),
             human(ud.upload),
             human(ud.download),
             human(ud.total()),

@@ -17,24 +17,14 @@ use std::path::{Path, PathBuf};
 
 use crate::report::own::{self, OwnOutput};
 
-/// How an input is encoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Encoding {
-    Text,
-    Gzip,
-    Parquet,
-}
-
-impl Encoding {
-    pub fn name(self) -> &'static str {
-        match self {
-            Encoding::Text => "text",
-            Encoding::Gzip => "gzip",
-            Encoding::Parquet => "parquet",
-        }
+named_enum!(
+    /// How an input is encoded.
+    Encoding {
+        Text = "text",
+        Gzip = "gzip",
+        Parquet = "parquet",
     }
-}
+);
 
 /// Where an input comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]

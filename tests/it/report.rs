@@ -96,10 +96,10 @@ fn monthly_report_matches_the_truth() {
             .summary
             .class_bytes
             .iter()
-            .find(|(k, _)| k == c.name())
+            .find(|(k, _)| k == c.as_str())
             .unwrap()
             .1;
-        assert_eq!(got, t.nat.get(c).total(), "{}", c.name());
+        assert_eq!(got, t.nat.get(c).total(), "{}", c.as_str());
     }
     // every day of the month, in by-day.csv, against the truth (zero where none)
     let csv = read(out.path(), "by-day.csv");
@@ -111,13 +111,13 @@ fn monthly_report_matches_the_truth() {
     for r in &rows {
         let want = t.nat_by_day.get(r[0]).copied().unwrap_or_default();
         for (i, c) in Class::ALL.iter().enumerate() {
-            assert_eq!(head[i + 1], format!("{}_bytes", c.name()));
+            assert_eq!(head[i + 1], format!("{}_bytes", c.as_str()));
             assert_eq!(
                 r[i + 1].parse::<u64>().unwrap(),
                 want.get(*c).total(),
                 "{} {}",
                 r[0],
-                c.name()
+                c.as_str()
             );
         }
         assert_eq!(r[6].parse::<u64>().unwrap(), want.total());
