@@ -667,81 +667,78 @@ impl Conn<'_> {
         t1: i64,
     ) {
         let (spec, v) = (self.spec, self.spec.volume);
-        // application traffic
         let mix = &MIXES[service];
-        let weights: u64 = mix.iter().map(|m| m.1).sum();
         // (in a busy service, the application starts talking while layers still arrive)
         let mut t = match spec.reuse {
             false => t0 + 60 + rng.range(0, 180) as i64,
             true => t0 + 5 + rng.range(0, 55) as i64,
         };
         while t < t1 {
-            let mut roll = rng.range(0, weights);
-            let mut pick = &mix[0];
-            for m in mix.iter() {
-                if roll < m.1 {
-                    pick = m;
-                    break;
-                }
-                roll -= m.1;
-            }
-            let (class, _, (ulo, uhi), (dlo, dhi)) = *pick;
+            let (class, _, (ulo, uhi), (dlo, dhi)) = *pick(rng, mix);
             let up = scaled(rng, ulo, uhi, KIB, v);
             let down = scaled(rng, dlo, dhi, KIB, v);
             let secs = 1 + rng.range(0, 90) as i64;
-            self.open(
-                rng,
-                flows,
-                class,
-                t,
-                secs.min(t1 - t).max(1),
-                up,
-                down,
-                Kind::App,
-            );
+            let secs = secs.min(t1 - t).max(1);
+            self.open(rng, flows, class, t, secs, up, down, Kind::App);
             // (with reuse, half the AWS API calls are a queue poll that names an S3
             // object, fetched seconds later: after a quiet spell this looks like a task's
             // token, manifest and layers)
             if spec.reuse && class == Class::AwsOther && t + 30 < t1 && rng.chance(0.5) {
-                let (_, _, (ulo, uhi), (dlo, dhi)) = *mix
-                    .iter()
-                    .find(|m| m.0 == Class::S3)
-                    .expect("every mix has S3");
-                let up = scaled(rng, ulo, uhi, KIB, v);
-                let down = scaled(rng, dlo, dhi, KIB, v);
-                let at = t + 2 + rng.range(0, 28) as i64;
-                let secs = (down / (40 * MIB)) as i64 + 1 + rng.range(0, 5) as i64;
-                self.open(
-                    rng,
-                    flows,
-                    Class::S3,
-                    at,
-                    secs.min(t1 - at).max(1),
-                    up,
-                    down,
-                    Kind::App,
-                );
+                self.queued_fetch(rng, flows, mix, t, t1);
             }
-            // intra-VPC chatter with a shared internal service
             if rng.chance(0.3) {
-                flows.push(Flow {
-                    eni: self.eni,
-                    remote: IpAddr::V4(Ipv4Addr::new(10, 0, 2, 5)),
-                    remote_port: 5432,
-                    local_port: 5_000 + rng.range(0, 1_000) as u16,
-                    class: None,
-                    start: t,
-                    secs: 5,
-                    up: scaled(rng, 1, 20, KIB, v),
-                    down: scaled(rng, 1, 200, KIB, v),
-                    via_nat: None,
-                    via_endpoint: false,
-                    kind: Kind::Internal,
-                });
+                flows.push(self.internal_chatter(rng, t));
             }
             t += rng.range(180, 720) as i64;
         }
     }
+
+    /// The S3 object a queue poll at `t` named, fetched seconds later (before `t1`).
+    fn queued_fetch(&mut self, rng: &mut Rng, flows: &mut Vec<Flow>, mix: &Mix, t: i64, t1: i64) {
+        let v = self.spec.volume;
+        let (_, _, (ulo, uhi), (dlo, dhi)) = *mix
+            .iter()
+            .find(|m| m.0 == Class::S3)
+            .expect("every mix has S3");
+        let up = scaled(rng, ulo, uhi, KIB, v);
+        let down = scaled(rng, dlo, dhi, KIB, v);
+        let at = t + 2 + rng.range(0, 28) as i64;
+        let secs = (down / (40 * MIB)) as i64 + 1 + rng.range(0, 5) as i64;
+        let secs = secs.min(t1 - at).max(1);
+        self.open(rng, flows, Class::S3, at, secs, up, down, Kind::App);
+    }
+
+    /// Intra-VPC chatter at `t` with a shared internal service (no NAT, no class).
+    fn internal_chatter(&self, rng: &mut Rng, t: i64) -> Flow {
+        let v = self.spec.volume;
+        Flow {
+            eni: self.eni,
+            remote: IpAddr::V4(Ipv4Addr::new(10, 0, 2, 5)),
+            remote_port: 5432,
+            local_port: 5_000 + rng.range(0, 1_000) as u16,
+            class: None,
+            start: t,
+            secs: 5,
+            up: scaled(rng, 1, 20, KIB, v),
+            down: scaled(rng, 1, 200, KIB, v),
+            via_nat: None,
+            via_endpoint: false,
+            kind: Kind::Internal,
+        }
+    }
+}
+
+/// A class of a service's mix, drawn by the mix's weights.
+fn pick<'m>(rng: &mut Rng, mix: &'m Mix) -> &'m (Class, u64, (u64, u64), (u64, u64)) {
+    let weights: u64 = mix.iter().map(|m| m.1).sum();
+    let mut roll = rng.range(0, weights);
+    for m in mix.iter() {
+        if roll < m.1 {
+            return m;
+        }
+        roll -= m.1;
+    }
+    &mix[0]
 }
 
 /// The EC2 instance with a public IP reaches S3 and the internet through the IGW.
