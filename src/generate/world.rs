@@ -1013,3 +1013,35 @@ impl World {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mix_is_drawn_by_its_weights() {
+        let mut rng = Rng::new(17);
+        let mix = MIXES[0];
+        let total: u64 = mix.iter().map(|m| m.1).sum();
+        let draws = 100_000u64;
+        let mut seen = [0u64; 5];
+        for _ in 0..draws {
+            let m = pick(&mut rng, &mix);
+            seen[mix.iter().position(|x| x.0 == m.0).unwrap()] += 1;
+        }
+        for (m, &n) in mix.iter().zip(&seen) {
+            let expected = draws * m.1 / total;
+            assert!(
+                n.abs_diff(expected) * 20 < expected,
+                "{:?}: {n} of {expected}",
+                m.0
+            );
+        }
+        // a class of no weight is never drawn; the only weighted one always is
+        let mut only = mix;
+        for m in only.iter_mut() {
+            m.1 = u64::from(m.0 == Class::Dynamodb);
+        }
+        assert!((0..1_000).all(|_| pick(&mut rng, &only).0 == Class::Dynamodb));
+    }
+}
