@@ -48,6 +48,22 @@ if [ -x "$flowcost" ]; then
   done
   "$flowcost" analyze -q --partial-out "$own/partial" "$logs" || true
   "$flowcost" report -q -d "$own/report" "$logs" > /dev/null || true
+  # partial results as the `partial` target takes them: the header line and the body, without
+  # the format line and the checksum (the target writes those); of the samples, and of small
+  # generated worlds whose NAT clients make the timelines and the ECR estimate
+  mkdir -p "$here/corpus/partial"
+  for d in gz parquet; do
+    "$flowcost" analyze -q --partial-out "$own/p-$d" "$here/../sample-data/$d" || true
+  done
+  "$flowcost" generate -o "$own/w1" --days 1 --tasks-per-day 12 --seed 4 --nat-only > /dev/null 2>&1 || true
+  "$flowcost" generate -o "$own/w2" --days 1 --tasks-per-day 12 --seed 5 --address-reuse > /dev/null 2>&1 || true
+  for w in w1 w2; do
+    "$flowcost" analyze -q --partial-out "$own/p-$w" "$own/$w/gz" || true
+  done
+  for p in "$own"/p-*; do
+    [ -s "$p" ] && tail -n +2 "$p" | head -c -32 > "$here/corpus/partial/seed-$(basename "$p")"
+  done
+  rm -rf "$own/w1" "$own/w2" "$own"/p-*
   while IFS= read -r -d '' f; do
     head -c 16384 "$f" > "$here/corpus/decode_any/seed-own-$i"
     i=$((i + 1))

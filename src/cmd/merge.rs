@@ -12,7 +12,7 @@ use crate::cmd::analyze::{outcome, write_out};
 use crate::config::{KnownTasks, RunConfig};
 use crate::error::{Error, Outcome};
 use crate::format::{fields, Layout};
-use crate::partial::{self, Partial, RangesId};
+use crate::partial::{self, Partial};
 use crate::pipeline::{self, partial_error, Config};
 use crate::report::Format;
 
@@ -24,13 +24,8 @@ pub fn run(m: &MergeArgs) -> Result<Outcome, Error> {
     }
     partial::check_compatible(&parts).map_err(Error::Usage)?;
     let range = pipeline::merged_range(&parts);
-    let mut cfg = config(
-        &parts,
-        range,
-        m.ip_ranges.as_deref(),
-        m.temp_dir.as_deref(),
-        m.quiet,
-    )?;
+    let ranges = ranges_of(&parts, m.ip_ranges.as_deref())?;
+    let mut cfg = config(&parts, range, ranges, m.temp_dir.as_deref(), m.quiet)?;
     cfg.format = m.out.format.unwrap_or(Format::Table);
     cfg.output = m.out.output.clone();
     let mut files = Vec::new();
@@ -69,11 +64,12 @@ pub fn refuse_partials(inputs: &[String]) -> Result<(), Error> {
     }
 }
 
-/// The configuration the partials were made with, over the time range `range`.
-fn config(
+/// The configuration the partials were made with, over the time range `range`, with the
+/// ip-ranges document they name (`ranges`: [`ranges_of`] finds it).
+pub fn config(
     parts: &[Partial],
     (since, until): (Option<i64>, Option<i64>),
-    ip_ranges: Option<&str>,
+    ranges: Arc<IpRanges>,
     temp_dir: Option<&str>,
     quiet: bool,
 ) -> Result<Config, Error> {
@@ -100,7 +96,7 @@ fn config(
         s3_urls: Vec::new(),
         s3: Default::default(),
         accounts: Vec::new(),
-        ranges: Arc::new(ranges_of(&s.ip_ranges, ip_ranges)?),
+        ranges,
         layout,
         run: Arc::new(RunConfig {
             nat_enis: s.nat_enis.clone(),
@@ -134,10 +130,12 @@ fn config(
     })
 }
 
-/// The ip-ranges document with this identity: `--ip-ranges`, else a cached copy or the
-/// built-in one with its syncToken, checked by SHA-256. It keeps the source the partials
-/// name, so the report reads as the one run's would.
-fn ranges_of(id: &RangesId, flag: Option<&str>) -> Result<IpRanges, Error> {
+/// The ip-ranges document the partials were made with (the first's identity: they were
+/// checked to agree): `--ip-ranges`, else a cached copy or the built-in one with its
+/// syncToken, checked by SHA-256. It keeps the source the partials name, so the report reads
+/// as the one run's would.
+fn ranges_of(parts: &[Partial], flag: Option<&str>) -> Result<Arc<IpRanges>, Error> {
+    let id = &parts[0].header.settings.ip_ranges;
     let mut candidates: Vec<IpRanges> = Vec::new();
     match flag {
         Some(f) => candidates.push(crate::cmd::ip_ranges::load(f)?),
@@ -157,7 +155,7 @@ fn ranges_of(id: &RangesId, flag: Option<&str>) -> Result<IpRanges, Error> {
     match candidates.into_iter().find(|r| r.digest == id.sha256) {
         Some(mut r) => {
             r.source = id.source.clone();
-            Ok(r)
+            Ok(Arc::new(r))
         }
         None => Err(Error::Usage(format!(
             "the partials were made with the ip-ranges document of syncToken {} (created {}, SHA-256 {}){}: give that document with --ip-ranges",
@@ -275,13 +273,8 @@ impl PartialInputs {
             (None, None) => pipeline::merged_range(&parts),
             r => r,
         };
-        let mut cfg = config(
-            &parts,
-            range,
-            self.ip_ranges.as_deref(),
-            self.temp_dir.as_deref(),
-            quiet,
-        )?;
+        let ranges = ranges_of(&parts, self.ip_ranges.as_deref())?;
+        let mut cfg = config(&parts, range, ranges, self.temp_dir.as_deref(), quiet)?;
         if !self.inventory.is_empty() {
             let mut run = (*cfg.run).clone();
             run.inventory = self.inventory.clone();
