@@ -63,6 +63,16 @@ if [ -x "$flowcost" ]; then
   for p in "$own"/p-*; do
     [ -s "$p" ] && tail -n +2 "$p" | head -c -32 > "$here/corpus/partial/seed-$(basename "$p")"
   done
+  # the generated worlds' bills (CUR 2.0 as gzip CSV, plain CSV and Parquet) for `bill`
+  mkdir -p "$here/corpus/bill"
+  for w in w1 w2; do
+    for f in "$own/$w"/cur/csv/*.csv.gz "$own/$w"/cur/parquet/*.parquet; do
+      [ -f "$f" ] && cp "$f" "$here/corpus/bill/seed-$w-$(basename "$f")"
+    done
+    for f in "$own/$w"/cur/csv/*.csv.gz; do
+      [ -f "$f" ] && gzip -dc "$f" > "$here/corpus/bill/seed-$w-$(basename "$f" .gz)"
+    done
+  done
   rm -rf "$own/w1" "$own/w2" "$own"/p-*
   while IFS= read -r -d '' f; do
     head -c 16384 "$f" > "$here/corpus/decode_any/seed-own-$i"
