@@ -276,7 +276,19 @@ fn read_csv_bounded(
     Ok(())
 }
 
+/// A Parquet export file, row by row into `bill`. The `parquet` crate can panic on a corrupt
+/// file (a dictionary index past its dictionary divides by zero): that refuses the file as
+/// any other failure to read it does, never a crash.
 fn read_parquet<T: parquet::file::reader::ChunkReader + 'static>(
+    bill: &mut Bill,
+    name: &str,
+    input: T,
+) -> Result<(), String> {
+    crate::format::parquet::guarded(|| read_parquet_unguarded(bill, name, input))
+        .unwrap_or_else(|failure| Err(failure.to_string()))
+}
+
+fn read_parquet_unguarded<T: parquet::file::reader::ChunkReader + 'static>(
     bill: &mut Bill,
     name: &str,
     input: T,

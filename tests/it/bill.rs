@@ -830,6 +830,88 @@ fn a_bad_bill_is_refused_with_its_row() {
     );
 }
 
+/// `tests/fixtures/fuzz-parquet-dictionary-div-by-zero.parquet` (a flow-log file whose
+/// `region` column's pages index past their dictionary) made a bill: its footer's column
+/// names renamed to a FOCUS export's (`interface_id` the usage type, `packets` the quantity,
+/// `start` the period's start, `region` the region, which the bill reader reads; the file
+/// holds no embedded Arrow schema to rename too).
+fn corrupt_bill(path: &std::path::Path) {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/fuzz-parquet-dictionary-div-by-zero.parquet"
+    );
+    let bytes = std::fs::read(fixture).unwrap();
+    let n = bytes.len();
+    let len = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().unwrap()) as usize;
+    let mut footer = bytes[n - 8 - len..n - 8].to_vec();
+    let replace = |footer: &mut Vec<u8>, from: &str, to: &str| {
+        let (mut a, mut b) = (vec![from.len() as u8], vec![to.len() as u8]);
+        a.extend_from_slice(from.as_bytes());
+        b.extend_from_slice(to.as_bytes());
+        let mut out = Vec::new();
+        let mut i = 0;
+        let mut found = 0;
+        while i < footer.len() {
+            if footer[i..].starts_with(&a) {
+                out.extend_from_slice(&b);
+                i += a.len();
+                found += 1;
+            } else {
+                out.push(footer[i]);
+                i += 1;
+            }
+        }
+        assert_eq!(
+            found, 2,
+            "{from}: its schema element and its column chunk's path"
+        );
+        *footer = out;
+    };
+    replace(&mut footer, "interface_id", "x_usage_type");
+    replace(&mut footer, "packets", "consumed_quantity");
+    replace(&mut footer, "start", "charge_period_start");
+    replace(&mut footer, "region", "region_id");
+    let mut out = bytes[..n - 8 - len].to_vec();
+    out.extend_from_slice(&footer);
+    out.extend_from_slice(&(footer.len() as u32).to_le_bytes());
+    out.extend_from_slice(b"PAR1");
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn a_parquet_bill_that_makes_the_reader_panic_is_refused_not_a_crash() {
+    // the parquet crate divides by zero on the region column's pages: before, flowcost
+    // crashed (exit 101, a panic's backtrace); now the bill is refused naming the file
+    let w = world(&spec(65, FieldSet::V5), &[Encoding::Gz]);
+    let dir = tempfile::tempdir().unwrap();
+    let bill = dir.path().join("export-00001.snappy.parquet");
+    corrupt_bill(&bill);
+    for cmd in [&["analyze", "-q"][..], &["report", "-q", "-d", "out"][..]] {
+        let mut args: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        if cmd[0] == "report" {
+            args[3] = dir.path().join("out").display().to_string();
+        }
+        args.extend([
+            w.path(Encoding::Gz),
+            "--cur".into(),
+            bill.display().to_string(),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = support::run(&args);
+        let e = support::stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{}: {e}", cmd[0]);
+        assert!(
+            e.contains(&format!(
+                "{}: the Parquet reader failed on this file",
+                bill.display()
+            )),
+            "{e}"
+        );
+        assert!(!e.contains("panicked"), "no panic's message: {e}");
+        assert!(o.stdout.is_empty());
+    }
+}
+
 #[test]
 fn compare_and_the_monthly_report_from_daily_partials_use_the_bill() {
     let w = world(&spec(66, FieldSet::V5), &[Encoding::Gz]);

@@ -297,34 +297,35 @@ pub fn decode<T: ChunkSource + 'static, S: Sink>(
     sink: &mut S,
 ) -> Result<u64, (u64, ParquetFailure)> {
     let mut rows = 0u64;
-    let counted = CountRows {
+    let mut counted = CountRows {
         inner: sink,
         rows: &mut rows,
     };
-    let mut counted = counted;
-    GUARDED.with(|g| g.set(true));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decode_unguarded(input, keep, &mut counted)
-    }));
-    GUARDED.with(|g| g.set(false));
-    match result {
+    match guarded(|| decode_unguarded(input, keep, &mut counted)) {
         Ok(r) => r,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown".into());
-            Err((
-                rows,
-                ParquetFailure(format!("the Parquet reader failed on this file ({what})")),
-            ))
-        }
+        Err(failure) => Err((rows, failure)),
     }
 }
 
+/// Run `f`, which reads Parquet through the `parquet` crate, catching a panic the crate
+/// raises on a corrupt file as the file's failure (its message kept off the terminal when
+/// [`quiet_guarded_panics`] is in force). Any reader of Parquet input goes through here.
+pub fn guarded<R>(f: impl FnOnce() -> R) -> Result<R, ParquetFailure> {
+    GUARDED.with(|g| g.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(false));
+    result.map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        ParquetFailure(format!("the Parquet reader failed on this file ({what})"))
+    })
+}
+
 thread_local! {
-    /// Set while this thread decodes inside [`decode`]'s guard.
+    /// Set while this thread reads Parquet inside [`guarded`].
     static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
