@@ -311,9 +311,9 @@ pub fn decode<T: ChunkSource + 'static, S: Sink>(
 /// raises on a corrupt file as the file's failure (its message kept off the terminal when
 /// [`quiet_guarded_panics`] is in force). Any reader of Parquet input goes through here.
 pub fn guarded<R>(f: impl FnOnce() -> R) -> Result<R, ParquetFailure> {
-    GUARDED.with(|g| g.set(true));
+    let before = GUARDED.with(|g| g.replace(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    GUARDED.with(|g| g.set(false));
+    GUARDED.with(|g| g.set(before));
     result.map_err(|panic| {
         let what = panic
             .downcast_ref::<&str>()
