@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzz the decoders: `bash fuzz/run.sh [target] [seconds]` (default: decode_any, 1800 s;
-# targets: decode_any, parquet, json, partial, bill).
+# targets: decode_any, parquet, json, partial, bill, documents).
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); runs on the stable toolchain through
 # RUSTC_BOOTSTRAP. Not part of CI. Crashes land in fuzz/artifacts/<target>/.
 set -euo pipefail

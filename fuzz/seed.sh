@@ -73,6 +73,24 @@ if [ -x "$flowcost" ]; then
       [ -f "$f" ] && gzip -dc "$f" > "$here/corpus/bill/seed-$w-$(basename "$f" .gz)"
     done
   done
+  # the other JSON documents a user gives, for `documents`: the worlds' inventories and ECS
+  # tasks, the built-in price table, and an excerpt of the ip-ranges document (a few prefixes of
+  # each kind, S3's among them: the whole document is over the fuzzer's length bound)
+  mkdir -p "$here/corpus/documents"
+  for w in w1 w2; do
+    for f in "$own/$w"/inventory/*.json "$own/$w"/ecs-tasks.json; do
+      [ -f "$f" ] && cp "$f" "$here/corpus/documents/seed-$w-$(basename "$f")"
+    done
+  done
+  cp "$here/../data/prices.json" "$here/corpus/documents/seed-prices.json"
+  python3 - "$here/../sample-data/ip-ranges.json" > "$here/corpus/documents/seed-ip-ranges.json" <<'PY' || true
+import json, sys
+doc = json.load(open(sys.argv[1]))
+pick = lambda ps: [p for p in ps if p["service"] == "S3"][:8] + ps[:24]
+doc["prefixes"] = pick(doc["prefixes"])
+doc["ipv6_prefixes"] = pick(doc["ipv6_prefixes"])
+json.dump(doc, sys.stdout, indent=1)
+PY
   rm -rf "$own/w1" "$own/w2" "$own"/p-*
   while IFS= read -r -d '' f; do
     head -c 16384 "$f" > "$here/corpus/decode_any/seed-own-$i"
