@@ -748,6 +748,25 @@ mod tests {
     use parquet::arrow::ArrowWriter;
     use parquet::file::properties::WriterProperties;
 
+    #[test]
+    fn a_guard_turns_a_panic_into_the_files_failure_and_nests() {
+        let e = guarded(|| -> u8 { panic!("a crafted page") }).unwrap_err();
+        assert_eq!(
+            e.0,
+            "the Parquet reader failed on this file (a crafted page)"
+        );
+        let owned = guarded(|| -> u8 { panic!("{} {}", "index", 7) }).unwrap_err();
+        assert!(owned.0.ends_with("(index 7)"), "{}", owned.0);
+        assert_eq!(guarded(|| 5).ok(), Some(5));
+        // a guard within a guard leaves the outer one in force, and the last one lifts it
+        let outer_still = guarded(|| {
+            assert!(guarded(|| -> u8 { panic!("inner") }).is_err());
+            GUARDED.with(|g| g.get())
+        });
+        assert_eq!(outer_still.ok(), Some(true));
+        assert!(!GUARDED.with(|g| g.get()));
+    }
+
     /// Records as owned text (without the names hint), and malformed rows, for comparing
     /// decodes; the hint checked as rows arrive.
     #[derive(Default, Debug, PartialEq)]
