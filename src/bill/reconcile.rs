@@ -279,6 +279,7 @@ fn billed_days_of(
 
 /// What a line's NAT ENIs logged: their bytes in the range (and on the days compared with
 /// the bill), and their S3, DynamoDB and total bytes, for the shares of the savings.
+#[derive(Default)]
 struct Logged {
     flow: u64,
     compared: Compared,
@@ -295,13 +296,7 @@ impl Logged {
         days: &mut BTreeMap<i64, (Usage, u64)>,
     ) -> Logged {
         let range = frame.range;
-        let mut l = Logged {
-            flow: 0,
-            compared: Compared::default(),
-            s3: 0,
-            dynamo: 0,
-            all: 0,
-        };
+        let mut l = Logged::default();
         for g in logs {
             for (day, v) in &g.daily {
                 if let Some(t) = day.start().filter(|t| *t >= range.0 && *t < range.1) {
