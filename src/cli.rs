@@ -142,6 +142,21 @@ impl AnalyzeArgs {
     }
 }
 
+impl AnalyzeArgs {
+    /// The local paths these arguments name for reading (inputs as given, and the documents:
+    /// NAT file, inventory, bill, ECS tasks, ip-ranges, prices), which no output may replace.
+    pub fn paths_read(&self) -> Vec<&str> {
+        let one = [&self.nat_file, &self.ip_ranges, &self.prices];
+        (self.inputs.iter())
+            .chain(&self.inventory)
+            .chain(&self.cur)
+            .chain(&self.ecs_tasks)
+            .chain(one.into_iter().flatten())
+            .map(String::as_str)
+            .collect()
+    }
+}
+
 impl AnalyzeCmd {
     /// All of it as the one set of arguments the configuration is validated from.
     pub fn args(&self) -> AnalyzeArgs {

@@ -50,6 +50,7 @@ pub mod format;
 pub mod generate;
 pub mod hint;
 pub mod inventory;
+pub mod output;
 pub mod overlap;
 pub mod partial;
 pub mod pipeline;

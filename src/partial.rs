@@ -194,26 +194,15 @@ fn item<W: Write>(w: &mut W, buf: &mut Vec<u8>, v: &impl Serialize) -> io::Resul
 }
 
 /// Write a partial file to `path` (through a temporary file beside it, renamed when
-/// complete): the header, the inputs' statistics and the ENI table, which `scan` walks in
-/// ENI order.
+/// complete; a pipe or a device written through: [`crate::output::replace`]): the header,
+/// the inputs' statistics and the ENI table, which `scan` walks in ENI order.
 pub fn write(
     path: &Path,
     header: &Header,
     stats: &InputStats,
     scan: impl FnOnce(&mut dyn FnMut(&str, &EniAgg)) -> io::Result<()>,
 ) -> io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    let tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))?;
-    write_to(tmp.as_file(), header, stats, scan)?;
-    tmp.as_file().sync_all()?;
-    #[cfg(unix)]
-    {
-        // as any file the user writes (a temporary file is made private)
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
-    }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::output::replace(path, |file| write_to(file, header, stats, scan))
 }
 
 fn write_to(

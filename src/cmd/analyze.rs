@@ -1,8 +1,9 @@
 //! `flowcost analyze`: validate the flags into a [`Config`] once, run the
 //! [`crate::pipeline`], write the report and map the outcome to an exit code.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::net::IpAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::analysis::WarningKind;
@@ -537,23 +538,6 @@ fn marked(marks: impl IntoIterator<Item = (Option<String>, Outcome)>, written: &
     worst
 }
 
-/// Write a result to `output`, or to standard output.
-pub fn write_out(text: &str, output: Option<&str>) -> Result<(), Error> {
-    match output {
-        Some(path) => std::fs::write(path, text).map_err(|err| Error::Io {
-            context: format!("writing {path}"),
-            err,
-        }),
-        None => std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .map_err(|err| Error::Io {
-                context: "writing standard output".into(),
-                err,
-            }),
-    }
-}
-
 /// Run `flowcost analyze`.
 pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
     let started = std::time::Instant::now();
@@ -573,6 +557,13 @@ pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
             .retain(|i| shard.takes(below_root(&i.display, &args.inputs)));
         cfg.shard = Some(shard);
     }
+    let outputs = [("--partial-out", &scale.partial_out), ("-o", &cfg.output)];
+    for (flag, path) in outputs
+        .into_iter()
+        .filter_map(|(f, p)| Some((f, p.as_deref()?)))
+    {
+        crate::output::refuse_overwriting(flag, Path::new(path), Some(&cfg), &args.paths_read())?;
+    }
     if let Some(path) = &scale.partial_out {
         let read = crate::pipeline::read(&cfg)?;
         let marks = partial_marks(&read.acc, &cfg.run);
@@ -586,7 +577,7 @@ pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
     let started = std::time::Instant::now();
     let report = crate::pipeline::run(&cfg)?;
     let rendering = std::time::Instant::now();
-    write_out(&report.render(cfg.format), cfg.output.as_deref())?;
+    crate::output::write(&report.render(cfg.format), cfg.output.as_deref())?;
     crate::pipeline::timing("rendering and writing the report (serial)", rendering);
     if cfg.progress {
         eprintln!(

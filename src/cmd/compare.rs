@@ -2,7 +2,7 @@
 //! in one pass), or two inputs, analysed with the same options, then compared
 //! (`report::compare`), with an optional exit gate for pipelines.
 
-use std::io::Write;
+use std::path::Path;
 
 use crate::cli::CompareArgs;
 use crate::cmd::analyze::{self, Config};
@@ -96,6 +96,14 @@ impl Sides {
         match self {
             Sides::Periods { after, .. } => after,
             Sides::Sets(_, a) => &a.cfg,
+        }
+    }
+
+    /// The configurations of both sides.
+    fn configs(&self) -> [&Config; 2] {
+        match self {
+            Sides::Periods { before, after, .. } => [before, after],
+            Sides::Sets(b, a) => [&b.cfg, &a.cfg],
         }
     }
 
@@ -238,24 +246,18 @@ pub fn run(c: &CompareArgs) -> Result<Outcome, Error> {
         Some(s) => Some((s.as_str(), Threshold::parse(s).ok_or_else(|| Error::Usage(format!("--fail-if-s3-via-nat-above {s}: expected bytes per day (5GiB) or a percentage (5%)")))?)),
     };
     let sides = sides(c)?;
+    if let Some(out) = &sides.after().output {
+        let mut named = c.base.paths_read();
+        named.extend(c.before.iter().chain(&c.after).map(String::as_str));
+        for cfg in sides.configs() {
+            crate::output::refuse_overwriting("-o", Path::new(out), Some(cfg), &named)?;
+        }
+    }
     let after_cfg = sides.after().clone();
     let (before, after) = sides.reports()?;
     let outcome = analyze::outcome(&before).and(analyze::outcome(&after));
     let cmp = compare(before, after, gate, c.base.top);
-    let text = cmp.render(after_cfg.format);
-    match &after_cfg.output {
-        Some(path) => std::fs::write(path, text).map_err(|err| Error::Io {
-            context: format!("writing {path}"),
-            err,
-        })?,
-        None => std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .map_err(|err| Error::Io {
-                context: "writing standard output".into(),
-                err,
-            })?,
-    }
+    crate::output::write(&cmp.render(after_cfg.format), after_cfg.output.as_deref())?;
     match &cmp.gate {
         Some(g) if g.failed => Err(Error::Gate(format!(
             "S3 still crossing the NAT after the change: {:.0} B/day, above the limit of {:.0} B/day (--fail-if-s3-via-nat-above {})",

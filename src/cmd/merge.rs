@@ -4,11 +4,12 @@
 //! all their inputs writes.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::classify::IpRanges;
 use crate::cli::{AnalyzeArgs, MergeArgs};
-use crate::cmd::analyze::{outcome, write_out};
+use crate::cmd::analyze::outcome;
 use crate::config::{KnownTasks, RunConfig};
 use crate::error::{Error, Outcome};
 use crate::format::{fields, Layout};
@@ -47,9 +48,15 @@ pub fn run(m: &MergeArgs) -> Result<Outcome, Error> {
             .map_err(|e| Error::Usage(format!("--cur: {e}")))?;
         cfg.bill = Some(Arc::new(bill));
     }
+    if let Some(out) = &cfg.output {
+        let named = (m.partials.iter().chain(&m.inventory).chain(&m.ip_ranges))
+            .map(String::as_str)
+            .collect::<Vec<_>>();
+        crate::output::refuse_overwriting("-o", Path::new(out), Some(&cfg), &named)?;
+    }
     let read = pipeline::read_partials(&cfg, parts)?;
     let report = pipeline::finish(&cfg, read)?;
-    write_out(&report.render(cfg.format), cfg.output.as_deref())?;
+    crate::output::write(&report.render(cfg.format), cfg.output.as_deref())?;
     Ok(outcome(&report))
 }
 

@@ -33,11 +33,17 @@ fn label(args: &ReportArgs, cfg: &Config) -> String {
     }
 }
 
-fn read_previous(p: &str) -> Result<MonthlyReport, Error> {
+/// The file `--previous` names: a report folder's `report.json`, or the file given.
+fn previous_file(p: &str) -> PathBuf {
     let mut path = PathBuf::from(p);
     if path.is_dir() {
         path.push("report.json");
     }
+    path
+}
+
+fn read_previous(p: &str) -> Result<MonthlyReport, Error> {
+    let path = previous_file(p);
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Error::Usage(format!("--previous {}: {e}", path.display())))?;
     monthly::parse_previous(&text)
@@ -184,6 +190,36 @@ fn from_partials(
     Ok((report, Some(compare(before, after, None, top))))
 }
 
+/// The report folder: `--out-dir`, else `flowcost-report-<label>`.
+fn out_dir(args: &ReportArgs, label: &str) -> PathBuf {
+    PathBuf::from(args.out_dir.clone().unwrap_or_else(|| {
+        let safe: String = label
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("flowcost-report-{safe}")
+    }))
+}
+
+/// Refuse a report folder that would replace (or remove as stale) a file the run reads: an
+/// input, a document, the bill, or the previous report (`--previous` naming the folder
+/// written to).
+fn refuse_overwriting_read(args: &ReportArgs, cfg: &Config, dir: &Path) -> Result<(), Error> {
+    let previous = args.previous.as_deref().map(previous_file);
+    let mut named = args.base.paths_read();
+    named.extend(previous.as_deref().and_then(Path::to_str));
+    for name in ALL_FILES {
+        crate::output::refuse_overwriting("--out-dir", &dir.join(name), Some(cfg), &named)?;
+    }
+    Ok(())
+}
+
 /// Run `flowcost report`.
 pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
     let started = std::time::Instant::now();
@@ -199,6 +235,8 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
     }
     let previous = args.previous.as_deref().map(read_previous).transpose()?;
     let label = label(args, &cfg);
+    let dir = out_dir(args, &label);
+    refuse_overwriting_read(args, &cfg, &dir)?;
     // daily (or any) partial results instead of logs: the period's are merged
     let partials = PartialInputs::of(&base)?.map(|p| p.with_context_of(&cfg));
     let (report, comparison) = match partials {
@@ -217,19 +255,6 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
         comparison,
     });
     let files = doc.render_files()?;
-    let dir = PathBuf::from(args.out_dir.clone().unwrap_or_else(|| {
-        let safe: String = label
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        format!("flowcost-report-{safe}")
-    }));
     let stale: Vec<PathBuf> = ALL_FILES
         .iter()
         .filter(|stale| !doc.files.iter().any(|f| f == *stale))

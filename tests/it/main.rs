@@ -10,6 +10,7 @@ mod flow_logs;
 mod hostile;
 mod inventory;
 mod ip_ranges;
+mod outputs;
 mod own_outputs;
 mod partials;
 mod properties;

@@ -1,0 +1,230 @@
+//! Where a result is written: standard output, or a file (`-o`, `--partial-out`). A file is
+//! replaced whole (written beside itself under a temporary name, then renamed over it), so a
+//! run that fails leaves what the file held; what is no regular file (a terminal, a pipe,
+//! `/dev/null`, `/dev/stdout`) is written through, never replaced; and a file the run reads
+//! (an input, a document named by a flag, the bill) is never written over: the run is refused
+//! before it reads anything.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::pipeline::Config;
+use crate::source::Location;
+
+/// How a path is written.
+#[derive(Debug, PartialEq, Eq)]
+enum Destination {
+    /// Opened and written as it is: a device, a pipe, a socket, or a name for one of the
+    /// process's open descriptors (`/dev/stdout`, `/dev/fd/1`), which is appended to (the
+    /// shell may have opened it with `>>`).
+    Through { append: bool },
+    /// A regular file (or none yet), replaced by a rename at this path: the file a link
+    /// leads to, so the link stays.
+    File(PathBuf),
+}
+
+/// Whether `path` names one of the process's open descriptors: replacing it would replace
+/// `/dev/stdout` itself for every process on the machine (as root), and truncating it would
+/// empty what a shell's `>>` appends to.
+fn names_a_descriptor(path: &Path) -> bool {
+    let Some(s) = path.to_str() else {
+        return false;
+    };
+    matches!(s, "/dev/stdout" | "/dev/stderr")
+        || s.starts_with("/dev/fd/")
+        || (s.starts_with("/proc/") && s.contains("/fd/"))
+}
+
+fn destination(path: &Path) -> Destination {
+    if names_a_descriptor(path) {
+        return Destination::Through { append: true };
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => Destination::Through { append: false },
+        Ok(_) => Destination::File(std::fs::canonicalize(path).unwrap_or_else(|_| path.into())),
+        Err(_) => Destination::File(path.into()),
+    }
+}
+
+/// Write `path` with what `fill` writes: a regular file (or a new one) through a temporary
+/// file in the same folder, synced and renamed over it only when `fill` succeeded (an
+/// existing file keeps its permissions; a new one gets the usual `0666` less the umask);
+/// anything else directly.
+pub fn replace(path: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
+    match destination(path) {
+        Destination::Through { append } => {
+            let mut file = OpenOptions::new().write(true).append(append).open(path)?;
+            fill(&mut file)?;
+            file.flush()
+        }
+        Destination::File(target) => {
+            let dir = target.parent().filter(|d| !d.as_os_str().is_empty());
+            let mut builder = tempfile::Builder::new();
+            builder.prefix(".flowcost-").suffix(".tmp");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                builder.permissions(std::fs::Permissions::from_mode(0o666));
+            }
+            let mut tmp = builder.tempfile_in(dir.unwrap_or(Path::new(".")))?;
+            fill(tmp.as_file_mut())?;
+            tmp.as_file().sync_all()?;
+            if let Ok(old) = std::fs::metadata(&target) {
+                std::fs::set_permissions(tmp.path(), old.permissions())?;
+            }
+            tmp.persist(&target).map_err(|e| e.error)?;
+            Ok(())
+        }
+    }
+}
+
+/// Write a result to `output` ([`replace`]), or to standard output.
+pub fn write(text: &str, output: Option<&str>) -> Result<(), Error> {
+    let (context, result) = match output {
+        Some(path) => (
+            format!("writing {path}"),
+            replace(Path::new(path), |f| f.write_all(text.as_bytes())),
+        ),
+        None => (
+            "writing standard output".into(),
+            std::io::stdout().lock().write_all(text.as_bytes()),
+        ),
+    };
+    result.map_err(|err| Error::Io { context, err })
+}
+
+/// Refuse to write to `output` (given to `flag`) when it is a file the run reads: one of
+/// `cfg`'s local inputs as listed (a file found in a folder too), a file of its bill, or
+/// one of `named` (the documents the flags name, the inputs as given). Only an existing
+/// regular file can be one; an input is compared only where its size is the output's.
+pub fn refuse_overwriting(
+    flag: &str,
+    output: &Path,
+    cfg: Option<&Config>,
+    named: &[&str],
+) -> Result<(), Error> {
+    let Destination::File(target) = destination(output) else {
+        return Ok(());
+    };
+    let Ok(meta) = std::fs::metadata(&target) else {
+        return Ok(()); // not written yet: nothing to lose
+    };
+    let listed = cfg
+        .into_iter()
+        .flat_map(|c| &c.inputs)
+        .filter_map(|i| match &i.location {
+            Location::File(p) if i.size == meta.len() => Some(p.as_path()),
+            _ => None,
+        });
+    let billed = cfg
+        .into_iter()
+        .flat_map(|c| c.bill.iter().flat_map(|b| &b.files))
+        .map(Path::new);
+    let mut read = listed.chain(billed).chain(named.iter().map(Path::new));
+    match read.find(|p| std::fs::canonicalize(p).is_ok_and(|p| p == target)) {
+        Some(p) => Err(Error::Usage(format!(
+            "{flag} {}: this run reads that file{}; the result would replace it (name another file)",
+            output.display(),
+            match p == output {
+                true => String::new(),
+                false => format!(" (as {})", p.display()),
+            }
+        ))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptors_devices_and_pipes_are_written_through_files_replaced() {
+        assert_eq!(
+            destination(Path::new("/dev/stdout")),
+            Destination::Through { append: true }
+        );
+        assert_eq!(
+            destination(Path::new("/proc/self/fd/2")),
+            Destination::Through { append: true }
+        );
+        assert_eq!(
+            destination(Path::new("/dev/null")),
+            Destination::Through { append: false }
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new.json");
+        assert_eq!(destination(&new), Destination::File(new.clone()));
+        std::fs::write(&new, "old").unwrap();
+        let real = std::fs::canonicalize(&new).unwrap();
+        assert_eq!(destination(&new), Destination::File(real.clone()));
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.json");
+            std::os::unix::fs::symlink(&new, &link).unwrap();
+            assert_eq!(destination(&link), Destination::File(real));
+        }
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_file_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        std::fs::write(&path, "last month").unwrap();
+        let failed = replace(&path, |f| {
+            f.write_all(b"half a rep")?;
+            Err(io::Error::other("disk full"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "last month");
+        // and no temporary file is left beside it
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        replace(&path, |f| f.write_all(b"this month")).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "this month");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_replaced_file_keeps_its_permissions_and_a_link_its_target() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        std::fs::write(&path, "x").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("link.txt");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        replace(&link, |f| f.write_all(b"y")).unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "y");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
+    }
+
+    #[test]
+    fn an_output_that_is_a_named_input_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("a.log");
+        std::fs::write(&log, "version\n").unwrap();
+        let other = dir.path().join("b.json");
+        let named = log.to_str().unwrap();
+        let err = refuse_overwriting("-o", &log, None, &[named]).unwrap_err();
+        assert!(
+            err.to_string().contains("this run reads that file"),
+            "{err}"
+        );
+        // by another name of the same file
+        let roundabout = dir.path().join(".").join("a.log");
+        assert!(refuse_overwriting("-o", &roundabout, None, &[named]).is_err());
+        // a file not yet written, or one not read, is no loss
+        assert!(refuse_overwriting("-o", &other, None, &[named]).is_ok());
+        std::fs::write(&other, "{}").unwrap();
+        assert!(refuse_overwriting("-o", &other, None, &[named]).is_ok());
+        assert!(refuse_overwriting("-o", Path::new("/dev/null"), None, &["/dev/null"]).is_ok());
+    }
+}
