@@ -1,9 +1,10 @@
 //! Where a result is written: standard output, or a file (`-o`, `--partial-out`). A file is
 //! replaced whole (written beside itself under a temporary name, then renamed over it), so a
 //! run that fails leaves what the file held; what is no regular file (a terminal, a pipe,
-//! `/dev/null`, `/dev/stdout`) is written through, never replaced; and a file the run reads
-//! (an input, a document named by a flag, the bill) is never written over: the run is refused
-//! before it reads anything.
+//! `/dev/null`, `/dev/stdout`) is written through, never replaced. Before a run reads
+//! anything, [`check`] makes sure its result can be written where it goes (a missing or
+//! read-only folder fails the run at once, not after an hour of reading) and that writing it
+//! there loses no file the run reads (an input, a document named by a flag, the bill).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -93,6 +94,61 @@ pub fn write(text: &str, output: Option<&str>) -> Result<(), Error> {
         ),
     };
     result.map_err(|err| Error::Io { context, err })
+}
+
+/// The folder a file is written in.
+fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// A file can be made in `dir` (a temporary one, made and removed at once); `flag` and
+/// `shown` name the setting it is for.
+fn writable_folder(flag: &str, shown: &Path, dir: &Path) -> Result<(), Error> {
+    let fail = |why: String| Err(Error::Usage(format!("{flag} {}: {why}", shown.display())));
+    match std::fs::metadata(dir) {
+        Err(e) => return fail(format!("{}: {e}", dir.display())),
+        Ok(m) if !m.is_dir() => return fail(format!("{} is not a folder", dir.display())),
+        Ok(_) => {}
+    }
+    match tempfile::Builder::new()
+        .prefix(".flowcost-")
+        .tempfile_in(dir)
+    {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = e.raw_os_error().map_or(e, io::Error::from_raw_os_error);
+            fail(format!("cannot write in {}: {e}", dir.display()))
+        }
+    }
+}
+
+/// Before a run reads anything: its result can be written at `output` (given to `flag`),
+/// and writing it there loses no file the run reads ([`refuse_overwriting`]).
+pub fn check(flag: &str, output: &Path, cfg: Option<&Config>, named: &[&str]) -> Result<(), Error> {
+    if let Destination::File(target) = destination(output) {
+        writable_folder(flag, output, folder_of(&target))?;
+    }
+    refuse_overwriting(flag, output, cfg, named)
+}
+
+/// Before a run reads anything: the folder `dir` (given to `flag`) is one, or can be made
+/// (the nearest folder above it that exists takes a file).
+pub fn check_folder(flag: &str, dir: &Path) -> Result<(), Error> {
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(Error::Usage(format!(
+            "{flag} {}: not a folder",
+            dir.display()
+        ))),
+        Ok(_) => writable_folder(flag, dir, dir),
+        Err(_) => {
+            let above = (dir.ancestors().skip(1))
+                .find(|a| !a.as_os_str().is_empty() && a.exists())
+                .unwrap_or(Path::new("."));
+            writable_folder(flag, dir, above)
+        }
+    }
 }
 
 /// Refuse to write to `output` (given to `flag`) when it is a file the run reads: one of
@@ -226,5 +282,28 @@ mod tests {
         std::fs::write(&other, "{}").unwrap();
         assert!(refuse_overwriting("-o", &other, None, &[named]).is_ok());
         assert!(refuse_overwriting("-o", Path::new("/dev/null"), None, &["/dev/null"]).is_ok());
+    }
+
+    #[test]
+    fn a_place_that_cannot_be_written_is_refused_before_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let missing = dir.path().join("missing").join("out.json");
+        let err = check("-o", &missing, None, &[]).unwrap_err().to_string();
+        assert!(err.contains("No such file"), "{err}");
+        let under_a_file = file.join("out.json");
+        assert!(check("-o", &under_a_file, None, &[]).is_err());
+        assert!(check("-o", &dir.path().join("out.json"), None, &[]).is_ok());
+        assert!(check("-o", Path::new("/dev/null"), None, &[]).is_ok());
+        // nothing is left behind by the check
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // a report folder: one that exists, one to be made under folders to be made, not a file
+        assert!(check_folder("-d", dir.path()).is_ok());
+        assert!(check_folder("-d", &dir.path().join("a").join("b")).is_ok());
+        let err = check_folder("-d", &file).unwrap_err().to_string();
+        assert!(err.contains("not a folder"), "{err}");
+        assert!(check_folder("-d", &file.join("sub")).is_err());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

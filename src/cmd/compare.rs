@@ -250,7 +250,7 @@ pub fn run(c: &CompareArgs) -> Result<Outcome, Error> {
         let mut named = c.base.paths_read();
         named.extend(c.before.iter().chain(&c.after).map(String::as_str));
         for cfg in sides.configs() {
-            crate::output::refuse_overwriting("-o", Path::new(out), Some(cfg), &named)?;
+            crate::output::check("-o", Path::new(out), Some(cfg), &named)?;
         }
     }
     let after_cfg = sides.after().clone();

@@ -52,7 +52,7 @@ pub fn run(m: &MergeArgs) -> Result<Outcome, Error> {
         let named = (m.partials.iter().chain(&m.inventory).chain(&m.ip_ranges))
             .map(String::as_str)
             .collect::<Vec<_>>();
-        crate::output::refuse_overwriting("-o", Path::new(out), Some(&cfg), &named)?;
+        crate::output::check("-o", Path::new(out), Some(&cfg), &named)?;
     }
     let read = pipeline::read_partials(&cfg, parts)?;
     let report = pipeline::finish(&cfg, read)?;

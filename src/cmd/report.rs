@@ -207,13 +207,14 @@ fn out_dir(args: &ReportArgs, label: &str) -> PathBuf {
     }))
 }
 
-/// Refuse a report folder that would replace (or remove as stale) a file the run reads: an
-/// input, a document, the bill, or the previous report (`--previous` naming the folder
-/// written to).
-fn refuse_overwriting_read(args: &ReportArgs, cfg: &Config, dir: &Path) -> Result<(), Error> {
+/// Before anything is read: the report folder is one, or can be made, and writing it
+/// replaces (or removes as stale) no file the run reads: an input, a document, the bill, or
+/// the previous report (`--previous` naming the folder written to).
+fn check_out_dir(args: &ReportArgs, cfg: &Config, dir: &Path) -> Result<(), Error> {
     let previous = args.previous.as_deref().map(previous_file);
     let mut named = args.base.paths_read();
     named.extend(previous.as_deref().and_then(Path::to_str));
+    crate::output::check_folder("--out-dir", dir)?;
     for name in ALL_FILES {
         crate::output::refuse_overwriting("--out-dir", &dir.join(name), Some(cfg), &named)?;
     }
@@ -236,7 +237,7 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
     let previous = args.previous.as_deref().map(read_previous).transpose()?;
     let label = label(args, &cfg);
     let dir = out_dir(args, &label);
-    refuse_overwriting_read(args, &cfg, &dir)?;
+    check_out_dir(args, &cfg, &dir)?;
     // daily (or any) partial results instead of logs: the period's are merged
     let partials = PartialInputs::of(&base)?.map(|p| p.with_context_of(&cfg));
     let (report, comparison) = match partials {

@@ -204,3 +204,57 @@ fn a_descriptor_or_a_pipe_named_as_the_output_is_written_through() {
         }
     }
 }
+
+#[test]
+fn an_output_that_cannot_be_written_fails_the_run_before_it_reads() {
+    // a log of malformed lines with --strict fails when read (exit 4): the outputs' checks
+    // come first (exit 2)
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.log");
+    std::fs::write(&bad, "not a flow log\n").unwrap();
+    let bad = bad.to_str().unwrap();
+    let afile = dir.path().join("afile");
+    std::fs::write(&afile, "x").unwrap();
+    let afile = afile.to_str().unwrap();
+    let missing = dir.path().join("no-such-folder").join("out.json");
+    let missing = missing.to_str().unwrap();
+    let under_a_file = format!("{afile}/out.json");
+    let o = run(&["analyze", "-q", "--strict", bad]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    for (args, flag) in [
+        (vec!["analyze", "-q", "--strict", bad, "-o", missing], "-o"),
+        (
+            vec!["analyze", "-q", "--strict", bad, "-o", &under_a_file],
+            "-o",
+        ),
+        (
+            vec!["analyze", "-q", "--strict", bad, "--partial-out", missing],
+            "--partial-out",
+        ),
+        (
+            vec![
+                "compare", "-q", "--strict", "--before", bad, "--after", afile, "-o", missing,
+            ],
+            "-o",
+        ),
+        (
+            vec!["report", "-q", "--strict", bad, "-d", afile],
+            "--out-dir",
+        ),
+        (
+            vec!["report", "-q", "--strict", bad, "-d", &under_a_file],
+            "--out-dir",
+        ),
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(flag), "{args:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
+    // merge: its partials are opened first (they are small), but nothing is merged
+    let w = world(&spec(63, FieldSet::V5), &[Encoding::Gz]);
+    let parts = crate::support::daily_partials(&w.path(Encoding::Gz), 1_788_220_800, 1, dir.path());
+    let o = run(&["merge", "-q", &parts[0], "-o", missing]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!Path::new(missing).exists());
+}
