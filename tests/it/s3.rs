@@ -911,6 +911,65 @@ fn a_bill_under_an_s3_prefix_reads_as_the_local_one() {
     assert!(stderr(&o).contains("no .csv"), "{}", stderr(&o));
 }
 
+/// A bill under an S3 prefix whose server stalls, dies or denies its objects: the run is
+/// refused (exit 2), naming the object and why, within the timeouts; never a report that
+/// reconciles against part of the bill, never a wait without end.
+#[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
+fn a_bill_from_a_failing_server_refuses_the_run() {
+    let Some(ep) = endpoint() else { return };
+    let w = world(&spec(66, FieldSet::V5), &[Encoding::Gz]);
+    let b = bucket("bill-fails");
+    let cur = w.dir.path().join("cur").join("parquet");
+    assert_eq!(upload(&ep, &b, &cur, "exports/", false), 1);
+    let logs = w.path(Encoding::Gz);
+    let faults = [
+        (
+            Rules {
+                stall_after_gets: Some(0),
+                ..Default::default()
+            },
+            "timed out",
+        ),
+        (
+            Rules {
+                die_after_gets: Some(0),
+                ..Default::default()
+            },
+            "",
+        ),
+        (
+            Rules {
+                deny_get: true,
+                ..Default::default()
+            },
+            "s3:GetObject",
+        ),
+    ];
+    for (rules, why) in faults {
+        let shown = format!("{rules:?}");
+        let p = Proxy::start(&ep, rules);
+        let mut c = s3_cmd(&p.url, "analyze");
+        c.args([
+            "--read-timeout",
+            "300ms",
+            "--connect-timeout",
+            "300ms",
+            &logs,
+        ]);
+        c.args(["--cur", &format!("s3://{b}/exports/")]);
+        let o = output_within(c, 300);
+        assert_eq!(o.status.code(), Some(2), "{shown}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{shown}");
+        let err = stderr(&o);
+        assert!(
+            err.contains("--cur") && err.contains(".parquet"),
+            "{shown}: {err}"
+        );
+        assert!(err.contains(why), "{shown}: {err}");
+    }
+}
+
 /// A report and a partial result written among the logs are skipped by name, as in a local
 /// folder, and the figures are the logs'. (Beside an `AWSLogs/` folder only its flow-log tree
 /// is listed; inside it, or under a prefix without one, every key is.)
