@@ -487,6 +487,17 @@ fn top_clients_section(a: &crate::analysis::Analysis, md: bool, out: &mut String
 }
 
 /// How every line read was counted, what was left out and why, then the inputs' problems.
+/// What the lines' sum says: every line in one bucket and every input read in full; the sum
+/// holding while some input was not read to its end (the lines past where it stopped are in
+/// no bucket, as they were never read); or a sum that does not hold.
+fn line_verdict(q: &crate::analysis::Quality) -> &'static str {
+    match (q.reconciled, q.lines.accounted() == q.lines.lines) {
+        (true, _) => "reconciled",
+        (false, true) => "adds up; not every input was read in full",
+        (false, false) => "DOES NOT RECONCILE",
+    }
+}
+
 fn quality_section(r: &Report, md: bool, out: &mut String) {
     let a = &r.analysis;
     heading(out, md, 2, "Data quality");
@@ -498,7 +509,7 @@ fn quality_section(r: &Report, md: bool, out: &mut String) {
         item(md),
         l.lines, l.counted, l.headers, l.blank, l.malformed, l.nodata, l.skipdata, l.rejected, l.outside_time, l.undated,
         if l.duplicate_flow_log > 0 { format!(" + second flow log of an ENI {}", l.duplicate_flow_log) } else { String::new() },
-        if q.reconciled { "reconciled" } else { "DOES NOT RECONCILE" }
+        line_verdict(q)
     );
     let rj = &a.rejected;
     let _ = writeln!(out, "{}Rejected (not in any figure above): {} records / {} on NAT ENIs, {} records / {} elsewhere", item(md), rj.nat_records, human(rj.nat_bytes), rj.other_records, human(rj.other_bytes));
@@ -821,6 +832,22 @@ mod tests {
             coverage_text(&p),
             format!("the logs cover 2.50 of 3.00 days (1.5 hours of the period read by no partial, see the notes), 7 hours of them without any record (see the notes){tail}")
         );
+    }
+
+    #[test]
+    fn the_lines_sum_is_judged_apart_from_the_inputs_read_in_full() {
+        let mut q = sample().analysis.quality;
+        q.lines = Default::default();
+        (q.lines.lines, q.lines.counted, q.lines.malformed) = (5, 3, 2);
+        q.reconciled = true;
+        assert_eq!(line_verdict(&q), "reconciled");
+        q.reconciled = false; // an input not read to its end
+        assert_eq!(
+            line_verdict(&q),
+            "adds up; not every input was read in full"
+        );
+        q.lines.lines = 6;
+        assert_eq!(line_verdict(&q), "DOES NOT RECONCILE");
     }
 
     /// Where each of `marks` first appears in `text`, failing on one missing.
