@@ -49,6 +49,20 @@ fn destination(path: &Path) -> Destination {
     }
 }
 
+/// A temporary file in `dir`, to be renamed over a file there: a name of its own (two runs
+/// writing one folder never share one) and the permissions a new file gets (`0666` less the
+/// umask). Dropped unrenamed, it is removed.
+pub fn temp_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".flowcost-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
+}
+
 /// Write `path` with what `fill` writes: a regular file (or a new one) through a temporary
 /// file in the same folder, synced and renamed over it only when `fill` succeeded (an
 /// existing file keeps its permissions; a new one gets the usual `0666` less the umask);
@@ -61,15 +75,7 @@ pub fn replace(path: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -> i
             file.flush()
         }
         Destination::File(target) => {
-            let dir = target.parent().filter(|d| !d.as_os_str().is_empty());
-            let mut builder = tempfile::Builder::new();
-            builder.prefix(".flowcost-").suffix(".tmp");
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                builder.permissions(std::fs::Permissions::from_mode(0o666));
-            }
-            let mut tmp = builder.tempfile_in(dir.unwrap_or(Path::new(".")))?;
+            let mut tmp = temp_in(folder_of(&target))?;
             fill(tmp.as_file_mut())?;
             tmp.as_file().sync_all()?;
             if let Ok(old) = std::fs::metadata(&target) {

@@ -4,6 +4,7 @@
 //! month, then write the report folder (`report::monthly` renders it). Timings go to stderr
 //! only, so the files stay byte-identical across reruns.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -50,7 +51,8 @@ fn read_previous(p: &str) -> Result<MonthlyReport, Error> {
         .map_err(|e| Error::Usage(format!("--previous {}: {e}", path.display())))
 }
 
-/// Write the folder's files all or nothing: each to a temporary name first, and only when
+/// Write the folder's files all or nothing: each to a temporary name of its own first (two
+/// runs writing one folder at once never share one), and only when
 /// every one is written are they renamed into place and the stale files of an earlier run
 /// removed. On a failure (a full disk) the temporary files go, and the folder keeps what it
 /// held before (a folder this run created is removed again if it is left empty).
@@ -60,38 +62,40 @@ fn write_folder(dir: &Path, files: &[(String, Vec<u8>)], stale: &[PathBuf]) -> R
         context: format!("creating {}", dir.display()),
         err,
     })?;
-    let mut written: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let undo = |written: &[(PathBuf, PathBuf)]| {
-        for (tmp, _) in written {
-            let _ = std::fs::remove_file(tmp);
-        }
+    // (a temporary file dropped before it is renamed is removed)
+    let remove_if_created = || {
         if created {
             let _ = std::fs::remove_dir(dir);
         }
     };
+    let mut written = Vec::with_capacity(files.len());
     for (name, bytes) in files {
-        let tmp = dir.join(format!(".{name}.tmp"));
         let path = dir.join(name);
-        let result = std::fs::write(&tmp, bytes);
-        written.push((tmp, path.clone()));
-        if let Err(err) = result {
-            undo(&written);
-            return Err(Error::Io {
-                context: format!(
-                    "writing {} (nothing in {} was changed)",
-                    path.display(),
-                    dir.display()
-                ),
-                err,
-            });
+        let tmp = crate::output::temp_in(dir).and_then(|mut t| t.write_all(bytes).map(|()| t));
+        match tmp {
+            Ok(tmp) => written.push((tmp, path)),
+            Err(err) => {
+                drop(written);
+                remove_if_created();
+                return Err(Error::Io {
+                    context: format!(
+                        "writing {} (nothing in {} was changed)",
+                        path.display(),
+                        dir.display()
+                    ),
+                    err,
+                });
+            }
         }
     }
-    for (i, (tmp, path)) in written.iter().enumerate() {
-        if let Err(err) = std::fs::rename(tmp, path) {
-            undo(&written[i..]);
+    let mut written = written.into_iter();
+    for (tmp, path) in written.by_ref() {
+        if let Err(e) = tmp.persist(&path) {
+            drop(written);
+            remove_if_created();
             return Err(Error::Io {
                 context: format!("moving {} into place", path.display()),
-                err,
+                err: e.error,
             });
         }
     }
@@ -271,4 +275,80 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
         );
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_folder_is_written_whole_and_its_temporary_files_never_stay() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("2026-09");
+        let files = vec![
+            ("report.md".to_string(), b"# September".to_vec()),
+            ("by-day.csv".to_string(), b"day,bytes".to_vec()),
+        ];
+        let stale = [dir.join("history.csv")];
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(&stale[0], "from an earlier run").unwrap();
+        write_folder(&dir, &files, &stale).unwrap();
+        assert_eq!(names(&dir), ["by-day.csv", "report.md"]);
+        assert_eq!(
+            std::fs::read(dir.join("report.md")).unwrap(),
+            b"# September"
+        );
+        // a file that cannot be moved into place (a folder stands at its name): an error,
+        // no temporary file left, the stale file of the earlier run kept
+        std::fs::write(&stale[0], "from an earlier run").unwrap();
+        std::fs::remove_file(dir.join("by-day.csv")).unwrap();
+        std::fs::create_dir(dir.join("by-day.csv")).unwrap();
+        std::fs::write(dir.join("by-day.csv").join("x"), "").unwrap();
+        let err = write_folder(&dir, &files, &stale).unwrap_err().to_string();
+        assert!(err.contains("moving"), "{err}");
+        assert_eq!(names(&dir), ["by-day.csv", "history.csv", "report.md"]);
+        // a folder this run would create, where no file can be written: nothing is left
+        let blocked = root.path().join("blocked");
+        std::fs::write(&blocked, "a file").unwrap();
+        assert!(write_folder(&blocked.join("sub"), &files, &[]).is_err());
+        assert_eq!(names(root.path()), ["2026-09", "blocked"]);
+    }
+
+    #[test]
+    fn two_runs_writing_one_folder_at_once_each_write_whole_files() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().to_path_buf();
+        let run = |b: u8| {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                let files: Vec<(String, Vec<u8>)> = (ALL_FILES.iter())
+                    .map(|n| (n.to_string(), vec![b; 64 << 10]))
+                    .collect();
+                for _ in 0..40 {
+                    write_folder(&dir, &files, &[]).unwrap();
+                }
+            })
+        };
+        let (a, b) = (run(b'a'), run(b'b'));
+        a.join().unwrap();
+        b.join().unwrap();
+        for name in ALL_FILES {
+            let bytes = std::fs::read(dir.join(name)).unwrap();
+            assert_eq!(bytes.len(), 64 << 10, "{name}");
+            assert!(
+                bytes.iter().all(|&x| x == bytes[0]),
+                "{name} mixes two runs"
+            );
+        }
+        assert_eq!(names(&dir).len(), ALL_FILES.len());
+    }
 }
