@@ -3,6 +3,7 @@
 //! The cache is `<user cache dir>/flowcost/ip-ranges/` (`FLOWCOST_CACHE_DIR` overrides the
 //! `<user cache dir>/flowcost` part); every update is kept as `ip-ranges-<syncToken>.json`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -133,9 +134,11 @@ fn update(url: &str) -> Result<(), Error> {
     };
     std::fs::create_dir_all(&dir).map_err(io)?;
     let path = dir.join(format!("ip-ranges-{}.json", fresh.sync_token));
-    let tmp = dir.join(format!(".ip-ranges-{}.json.tmp", fresh.sync_token));
-    std::fs::write(&tmp, &bytes).map_err(io)?;
-    std::fs::rename(&tmp, &path).map_err(io)?;
+    // (a temporary file of its own: jobs that update one shared cache at once each rename a
+    // whole copy)
+    let mut tmp = crate::output::temp_in(&dir).map_err(io)?;
+    tmp.write_all(&bytes).map_err(io)?;
+    tmp.persist(&path).map_err(|e| io(e.error))?;
     println!(
         "updated: syncToken {} ({}) -> {} ({}), saved as {}",
         current.sync_token,

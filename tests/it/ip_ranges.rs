@@ -204,3 +204,47 @@ fn a_document_without_s3_ranges_of_the_nats_region_is_said() {
     assert!(!err.contains("warning"), "{err}");
     assert!(r.analysis.quality.warnings.is_empty());
 }
+
+/// Jobs that update one shared cache at once (a fleet starting together) each save a whole
+/// copy: the cache ends with one complete document, and every job succeeds.
+#[test]
+fn updates_running_at_once_leave_one_whole_copy() {
+    let prefixes: Vec<serde_json::Value> = (0..20_000u32)
+        .map(|i| {
+            serde_json::json!({"ip_prefix": format!("{}.{}.{}.0/24", 20 + i / 65_536, (i / 256) % 256, i % 256),
+                "region": "us-east-1", "service": "AMAZON", "network_border_group": "us-east-1"})
+        })
+        .collect();
+    let body = serde_json::to_vec(&serde_json::json!({
+        "syncToken": "2000000002", "createDate": "2030-01-01-00-00-00",
+        "prefixes": prefixes, "ipv6_prefixes": []
+    }))
+    .unwrap();
+    let url = serve(body.clone());
+    // (rounds: how the jobs' writes interleave is up to the scheduler)
+    for _ in 0..8 {
+        let cache = tempfile::tempdir().unwrap();
+        let jobs: Vec<_> = (0..6)
+            .map(|_| {
+                bin()
+                    .args(["ip-ranges", "update", "--url", &url])
+                    .env("FLOWCOST_CACHE_DIR", cache.path())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for j in jobs {
+            let o = j.wait_with_output().unwrap();
+            assert!(o.status.success(), "{}", stderr(&o));
+        }
+        let dir = cache.path().join("ip-ranges");
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["ip-ranges-2000000002.json"]);
+        assert_eq!(std::fs::read(dir.join(&names[0])).unwrap(), body);
+    }
+}
