@@ -143,17 +143,25 @@ impl AnalyzeArgs {
 }
 
 impl AnalyzeArgs {
-    /// The local paths these arguments name for reading (inputs as given, and the documents:
-    /// NAT file, inventory, bill, ECS tasks, ip-ranges, prices), which no output may replace.
-    pub fn paths_read(&self) -> Vec<&str> {
+    /// The documents these arguments name for reading (NAT file, inventory, bill, ECS tasks,
+    /// ip-ranges, prices), which no output may replace.
+    pub fn documents(&self) -> Vec<&str> {
         let one = [&self.nat_file, &self.ip_ranges, &self.prices];
-        (self.inputs.iter())
-            .chain(&self.inventory)
+        (self.inventory.iter())
             .chain(&self.cur)
             .chain(&self.ecs_tasks)
             .chain(one.into_iter().flatten())
             .map(String::as_str)
             .collect()
+    }
+
+    /// What these arguments read, for the checks of an output ([`crate::output::Reads`]).
+    pub fn reads<'a>(&'a self, cfg: &'a crate::pipeline::Config) -> crate::output::Reads<'a> {
+        crate::output::Reads {
+            cfg: Some(cfg),
+            inputs: self.inputs.iter().map(String::as_str).collect(),
+            documents: self.documents(),
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 //! there loses no file the run reads (an input, a document named by a flag, the bill).
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
@@ -132,11 +132,11 @@ fn writable_folder(flag: &str, shown: &Path, dir: &Path) -> Result<(), Error> {
 
 /// Before a run reads anything: its result can be written at `output` (given to `flag`),
 /// and writing it there loses no file the run reads ([`refuse_overwriting`]).
-pub fn check(flag: &str, output: &Path, cfg: Option<&Config>, named: &[&str]) -> Result<(), Error> {
+pub fn check(flag: &str, output: &Path, reads: &Reads) -> Result<(), Error> {
     if let Destination::File(target) = destination(output) {
         writable_folder(flag, output, folder_of(&target))?;
     }
-    refuse_overwriting(flag, output, cfg, named)
+    refuse_overwriting(flag, output, reads)
 }
 
 /// Before a run reads anything: the folder `dir` (given to `flag`) is one, or can be made
@@ -157,34 +157,57 @@ pub fn check_folder(flag: &str, dir: &Path) -> Result<(), Error> {
     }
 }
 
-/// Refuse to write to `output` (given to `flag`) when it is a file the run reads: one of
-/// `cfg`'s local inputs as listed (a file found in a folder too), a file of its bill, or
-/// one of `named` (the documents the flags name, the inputs as given). Only an existing
-/// regular file can be one; an input is compared only where its size is the output's.
-pub fn refuse_overwriting(
-    flag: &str,
-    output: &Path,
-    cfg: Option<&Config>,
-    named: &[&str],
-) -> Result<(), Error> {
+/// What a run reads, for the checks of its outputs.
+#[derive(Default)]
+pub struct Reads<'a> {
+    /// The run's configuration: its inputs as listed (files found in folders too) and its
+    /// bill's files.
+    pub cfg: Option<&'a Config>,
+    /// The flow-log inputs as given.
+    pub inputs: Vec<&'a str>,
+    /// The documents the flags name, the partials merged, the previous report: read whatever
+    /// they hold.
+    pub documents: Vec<&'a str>,
+}
+
+/// Whether `path` holds one of flowcost's reports (not a partial result), which a flow-log
+/// input skips unread: a monthly job may write its report over last month's in the folder it
+/// reads.
+fn holds_own_report(path: &Path) -> bool {
+    let mut head = Vec::with_capacity(crate::report::own::HEAD);
+    let read = File::open(path).and_then(|f| {
+        f.take(crate::report::own::HEAD as u64)
+            .read_to_end(&mut head)
+    });
+    read.is_ok()
+        && crate::source::own_output(&head)
+            .is_some_and(|k| k != crate::report::own::OwnOutput::Partial)
+}
+
+/// Refuse to write to `output` (given to `flag`) when it is a file the run reads ([`Reads`];
+/// a flow-log input that holds one of flowcost's reports is skipped, not read). Only an
+/// existing regular file can be one; a listed input is compared only where its size is the
+/// output's.
+pub fn refuse_overwriting(flag: &str, output: &Path, reads: &Reads) -> Result<(), Error> {
     let Destination::File(target) = destination(output) else {
         return Ok(());
     };
     let Ok(meta) = std::fs::metadata(&target) else {
         return Ok(()); // not written yet: nothing to lose
     };
-    let listed = cfg
-        .into_iter()
+    let skipped = holds_own_report(&target);
+    let listed = (reads.cfg.iter().filter(|_| !skipped))
         .flat_map(|c| &c.inputs)
         .filter_map(|i| match &i.location {
             Location::File(p) if i.size == meta.len() => Some(p.as_path()),
             _ => None,
         });
-    let billed = cfg
-        .into_iter()
+    let given = (reads.inputs.iter().filter(|_| !skipped)).map(Path::new);
+    let billed = (reads.cfg.iter())
         .flat_map(|c| c.bill.iter().flat_map(|b| &b.files))
         .map(Path::new);
-    let mut read = listed.chain(billed).chain(named.iter().map(Path::new));
+    let documents = reads.documents.iter().map(Path::new);
+    let mut read = listed.chain(given).chain(billed).chain(documents);
     match read.find(|p| std::fs::canonicalize(p).is_ok_and(|p| p == target)) {
         Some(p) => Err(Error::Usage(format!(
             "{flag} {}: this run reads that file{}; the result would replace it (name another file)",
@@ -269,25 +292,52 @@ mod tests {
     }
 
     #[test]
-    fn an_output_that_is_a_named_input_is_refused() {
+    fn an_output_that_is_a_file_read_is_refused_unless_a_report_the_inputs_skip() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("a.log");
         std::fs::write(&log, "version\n").unwrap();
         let other = dir.path().join("b.json");
         let named = log.to_str().unwrap();
-        let err = refuse_overwriting("-o", &log, None, &[named]).unwrap_err();
+        let input = Reads {
+            inputs: vec![named],
+            ..Default::default()
+        };
+        let err = refuse_overwriting("-o", &log, &input).unwrap_err();
         assert!(
             err.to_string().contains("this run reads that file"),
             "{err}"
         );
         // by another name of the same file
         let roundabout = dir.path().join(".").join("a.log");
-        assert!(refuse_overwriting("-o", &roundabout, None, &[named]).is_err());
+        assert!(refuse_overwriting("-o", &roundabout, &input).is_err());
         // a file not yet written, or one not read, is no loss
-        assert!(refuse_overwriting("-o", &other, None, &[named]).is_ok());
+        assert!(refuse_overwriting("-o", &other, &input).is_ok());
         std::fs::write(&other, "{}").unwrap();
-        assert!(refuse_overwriting("-o", &other, None, &[named]).is_ok());
-        assert!(refuse_overwriting("-o", Path::new("/dev/null"), None, &["/dev/null"]).is_ok());
+        assert!(refuse_overwriting("-o", &other, &input).is_ok());
+        let null = Reads {
+            inputs: vec!["/dev/null"],
+            ..Default::default()
+        };
+        assert!(refuse_overwriting("-o", Path::new("/dev/null"), &null).is_ok());
+        // last month's report among the inputs is skipped unread: it may be replaced; named
+        // as a document (`--previous`) it is read, and may not; a partial result never
+        let report = dir.path().join("report.txt");
+        let table = format!("{}\n=====\n", crate::report::own::ANALYZE_TITLE);
+        std::fs::write(&report, &table).unwrap();
+        assert!(crate::source::own_output(table.as_bytes()).is_some());
+        let path = report.to_str().unwrap();
+        let as_input = Reads {
+            inputs: vec![path],
+            ..Default::default()
+        };
+        assert!(refuse_overwriting("-o", &report, &as_input).is_ok());
+        let as_document = Reads {
+            documents: vec![path],
+            ..Default::default()
+        };
+        assert!(refuse_overwriting("-o", &report, &as_document).is_err());
+        std::fs::write(&report, format!("{}\n", crate::partial::FORMAT)).unwrap();
+        assert!(refuse_overwriting("-o", &report, &as_input).is_err());
     }
 
     #[test]
@@ -296,12 +346,14 @@ mod tests {
         let file = dir.path().join("file");
         std::fs::write(&file, "x").unwrap();
         let missing = dir.path().join("missing").join("out.json");
-        let err = check("-o", &missing, None, &[]).unwrap_err().to_string();
+        let err = check("-o", &missing, &Reads::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("No such file"), "{err}");
         let under_a_file = file.join("out.json");
-        assert!(check("-o", &under_a_file, None, &[]).is_err());
-        assert!(check("-o", &dir.path().join("out.json"), None, &[]).is_ok());
-        assert!(check("-o", Path::new("/dev/null"), None, &[]).is_ok());
+        assert!(check("-o", &under_a_file, &Reads::default()).is_err());
+        assert!(check("-o", &dir.path().join("out.json"), &Reads::default()).is_ok());
+        assert!(check("-o", Path::new("/dev/null"), &Reads::default()).is_ok());
         // nothing is left behind by the check
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         // a report folder: one that exists, one to be made under folders to be made, not a file

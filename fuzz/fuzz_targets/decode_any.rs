@@ -31,8 +31,15 @@ fn text_of(o: std::io::Result<Opened>) -> Option<(Vec<u8>, Option<std::io::Error
 
 /// The whole-buffer and the streaming gzip paths agree on `data` (see the module's comment).
 fn gzip_paths_agree(data: &[u8]) {
-    let whole = text_of(source::open_received(bytes::Bytes::copy_from_slice(data), None, |_| {}));
-    let stream = text_of(source::open_stream(Box::new(std::io::Cursor::new(data.to_vec())), |_| {}));
+    let whole = text_of(source::open_received(
+        bytes::Bytes::copy_from_slice(data),
+        None,
+        |_| {},
+    ));
+    let stream = text_of(source::open_stream(
+        Box::new(std::io::Cursor::new(data.to_vec())),
+        |_| {},
+    ));
     let (Some((w, we)), Some((s, se))) = (whole, stream) else {
         return;
     };

@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 
 fn ranges() -> Arc<IpRanges> {
     static RANGES: OnceLock<Arc<IpRanges>> = OnceLock::new();
-    RANGES.get_or_init(|| Arc::new(IpRanges::embedded())).clone()
+    RANGES
+        .get_or_init(|| Arc::new(IpRanges::embedded()))
+        .clone()
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -562,7 +562,7 @@ pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
         .into_iter()
         .filter_map(|(f, p)| Some((f, p.as_deref()?)))
     {
-        crate::output::check(flag, Path::new(path), Some(&cfg), &args.paths_read())?;
+        crate::output::check(flag, Path::new(path), &args.reads(&cfg))?;
     }
     if let Some(path) = &scale.partial_out {
         let read = crate::pipeline::read(&cfg)?;

@@ -247,10 +247,12 @@ pub fn run(c: &CompareArgs) -> Result<Outcome, Error> {
     };
     let sides = sides(c)?;
     if let Some(out) = &sides.after().output {
-        let mut named = c.base.paths_read();
-        named.extend(c.before.iter().chain(&c.after).map(String::as_str));
         for cfg in sides.configs() {
-            crate::output::check("-o", Path::new(out), Some(cfg), &named)?;
+            let mut reads = c.base.reads(cfg);
+            reads
+                .inputs
+                .extend(c.before.iter().chain(&c.after).map(String::as_str));
+            crate::output::check("-o", Path::new(out), &reads)?;
         }
     }
     let after_cfg = sides.after().clone();

@@ -49,10 +49,14 @@ pub fn run(m: &MergeArgs) -> Result<Outcome, Error> {
         cfg.bill = Some(Arc::new(bill));
     }
     if let Some(out) = &cfg.output {
-        let named = (m.partials.iter().chain(&m.inventory).chain(&m.ip_ranges))
-            .map(String::as_str)
-            .collect::<Vec<_>>();
-        crate::output::check("-o", Path::new(out), Some(&cfg), &named)?;
+        let reads = crate::output::Reads {
+            cfg: Some(&cfg),
+            inputs: Vec::new(),
+            documents: (m.partials.iter().chain(&m.inventory).chain(&m.ip_ranges))
+                .map(String::as_str)
+                .collect(),
+        };
+        crate::output::check("-o", Path::new(out), &reads)?;
     }
     let read = pipeline::read_partials(&cfg, parts)?;
     let report = pipeline::finish(&cfg, read)?;

@@ -216,11 +216,13 @@ fn out_dir(args: &ReportArgs, label: &str) -> PathBuf {
 /// the previous report (`--previous` naming the folder written to).
 fn check_out_dir(args: &ReportArgs, cfg: &Config, dir: &Path) -> Result<(), Error> {
     let previous = args.previous.as_deref().map(previous_file);
-    let mut named = args.base.paths_read();
-    named.extend(previous.as_deref().and_then(Path::to_str));
+    let mut reads = args.base.reads(cfg);
+    reads
+        .documents
+        .extend(previous.as_deref().and_then(Path::to_str));
     crate::output::check_folder("--out-dir", dir)?;
     for name in ALL_FILES {
-        crate::output::refuse_overwriting("--out-dir", &dir.join(name), Some(cfg), &named)?;
+        crate::output::refuse_overwriting("--out-dir", &dir.join(name), &reads)?;
     }
     Ok(())
 }

@@ -989,7 +989,7 @@ fn parquet_of_stream(mut reader: impl Read) -> io::Result<Opened> {
 
 /// Which of flowcost's own outputs an input is, by its first bytes (a gzip or Parquet input
 /// is none: flowcost writes neither).
-fn own_output(head: &[u8]) -> Option<OwnOutput> {
+pub fn own_output(head: &[u8]) -> Option<OwnOutput> {
     if head.starts_with(&GZIP_MAGIC) || head.starts_with(&PARQUET_MAGIC) {
         return None;
     }

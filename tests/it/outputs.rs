@@ -258,3 +258,38 @@ fn an_output_that_cannot_be_written_fails_the_run_before_it_reads() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(!Path::new(missing).exists());
 }
+
+/// A monthly job that writes its report into the folder it reads replaces last month's the
+/// next time (the report among the inputs is skipped unread), in every format and as a report
+/// folder; the figures are the logs' alone.
+#[test]
+fn a_report_written_into_the_folder_it_reads_is_replaced_the_next_time() {
+    let w = world(&spec(64, FieldSet::V5), &[Encoding::Gz]);
+    let logs = w.path(Encoding::Gz);
+    let alone = run(&["analyze", "-q", "--format", "json", &logs]);
+    assert_eq!(alone.status.code(), Some(0), "{}", stderr(&alone));
+    for (format, name) in [
+        ("table", "report.txt"),
+        ("csv", "report.csv"),
+        ("markdown", "report.md"),
+        ("json", "report.json"),
+    ] {
+        let out = Path::new(&logs).join(name);
+        let out = out.to_str().unwrap();
+        for _ in 0..2 {
+            let o = run(&["analyze", "-q", "--format", format, &logs, "-o", out]);
+            assert_eq!(o.status.code(), Some(0), "{format}: {}", stderr(&o));
+        }
+        let o = run(&["analyze", "-q", "--format", "json", &logs]);
+        let (a, b): (flowcost::report::Report, flowcost::report::Report) = (
+            serde_json::from_slice(&alone.stdout).unwrap(),
+            serde_json::from_slice(&o.stdout).unwrap(),
+        );
+        assert_eq!(a.analysis.classes, b.analysis.classes, "{format}");
+        assert_eq!(a.analysis.gateways, b.analysis.gateways, "{format}");
+    }
+    for _ in 0..2 {
+        let o = run(&["report", "-q", &logs, "--month", "2026-09", "-d", &logs]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+}
