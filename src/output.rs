@@ -135,6 +135,13 @@ fn writable_folder(flag: &str, shown: &Path, dir: &Path) -> Result<(), Error> {
 pub fn check(flag: &str, output: &Path, reads: &Reads) -> Result<(), Error> {
     if let Destination::File(target) = destination(output) {
         writable_folder(flag, output, folder_of(&target))?;
+        // (a rename would replace it all the same: its mode is the owner's word)
+        if std::fs::metadata(&target).is_ok_and(|m| m.permissions().readonly()) {
+            return Err(Error::Usage(format!(
+                "{flag} {}: the file is read-only",
+                output.display()
+            )));
+        }
     }
     refuse_overwriting(flag, output, reads)
 }
@@ -354,6 +361,16 @@ mod tests {
         assert!(check("-o", &under_a_file, &Reads::default()).is_err());
         assert!(check("-o", &dir.path().join("out.json"), &Reads::default()).is_ok());
         assert!(check("-o", Path::new("/dev/null"), &Reads::default()).is_ok());
+        let kept = dir.path().join("kept.json");
+        std::fs::write(&kept, "{}").unwrap();
+        let mut read_only = std::fs::metadata(&kept).unwrap().permissions();
+        read_only.set_readonly(true);
+        std::fs::set_permissions(&kept, read_only).unwrap();
+        let err = check("-o", &kept, &Reads::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("read-only"), "{err}");
+        std::fs::remove_file(&kept).unwrap();
         // nothing is left behind by the check
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         // a report folder: one that exists, one to be made under folders to be made, not a file
