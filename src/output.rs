@@ -45,7 +45,11 @@ fn destination(path: &Path) -> Destination {
     match std::fs::metadata(path) {
         Ok(m) if !m.is_file() => Destination::Through { append: false },
         Ok(_) => Destination::File(std::fs::canonicalize(path).unwrap_or_else(|_| path.into())),
-        Err(_) => Destination::File(path.into()),
+        // a link to a file not yet written: the file it names is made, the link kept
+        Err(_) => match std::fs::read_link(path) {
+            Ok(to) => Destination::File(folder_of(path).join(to)),
+            Err(_) => Destination::File(path.into()),
+        },
     }
 }
 
@@ -257,6 +261,16 @@ mod tests {
             let link = dir.path().join("link.json");
             std::os::unix::fs::symlink(&new, &link).unwrap();
             assert_eq!(destination(&link), Destination::File(real));
+            let dangling = dir.path().join("latest.json");
+            std::os::unix::fs::symlink("2026-09.json", &dangling).unwrap();
+            let named = dir.path().join("2026-09.json");
+            assert_eq!(destination(&dangling), Destination::File(named.clone()));
+            replace(&dangling, |f| f.write_all(b"{}")).unwrap();
+            assert_eq!(std::fs::read_to_string(&named).unwrap(), "{}");
+            assert!(std::fs::symlink_metadata(&dangling)
+                .unwrap()
+                .file_type()
+                .is_symlink());
         }
     }
 
