@@ -122,10 +122,7 @@ fn writable_folder(flag: &str, shown: &Path, dir: &Path) -> Result<(), Error> {
         Ok(m) if !m.is_dir() => return fail(format!("{} is not a folder", dir.display())),
         Ok(_) => {}
     }
-    match tempfile::Builder::new()
-        .prefix(".flowcost-")
-        .tempfile_in(dir)
-    {
+    match temp_in(dir) {
         Ok(_) => Ok(()),
         Err(e) => {
             let e = e.raw_os_error().map_or(e, io::Error::from_raw_os_error);

@@ -52,9 +52,8 @@ fn read_previous(p: &str) -> Result<MonthlyReport, Error> {
 }
 
 /// Write the folder's files all or nothing: each to a temporary name of its own first (two
-/// runs writing one folder at once never share one), and only when
-/// every one is written are they renamed into place and the stale files of an earlier run
-/// removed. On a failure (a full disk) the temporary files go, and the folder keeps what it
+/// runs writing one folder at once never share one), and only when every one is written are
+/// they renamed into place and the stale files of an earlier run removed. On a failure (a full disk) the temporary files go, and the folder keeps what it
 /// held before (a folder this run created is removed again if it is left empty).
 fn write_folder(dir: &Path, files: &[(String, Vec<u8>)], stale: &[PathBuf]) -> Result<(), Error> {
     let created = !dir.exists();
