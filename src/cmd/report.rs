@@ -221,7 +221,15 @@ fn check_out_dir(args: &ReportArgs, cfg: &Config, dir: &Path) -> Result<(), Erro
         .extend(previous.as_deref().and_then(Path::to_str));
     crate::output::check_folder("--out-dir", dir)?;
     for name in ALL_FILES {
-        crate::output::refuse_overwriting("--out-dir", &dir.join(name), &reads)?;
+        let file = dir.join(name);
+        if std::fs::metadata(&file).is_ok_and(|m| m.is_dir()) {
+            // (found only when renaming, after the files before it were in place)
+            return Err(Error::Usage(format!(
+                "--out-dir {}: {name} there is a folder, where the report writes a file",
+                dir.display()
+            )));
+        }
+        crate::output::refuse_overwriting("--out-dir", &file, &reads)?;
     }
     Ok(())
 }

@@ -219,6 +219,10 @@ fn an_output_that_cannot_be_written_fails_the_run_before_it_reads() {
     let missing = dir.path().join("no-such-folder").join("out.json");
     let missing = missing.to_str().unwrap();
     let under_a_file = format!("{afile}/out.json");
+    // a report folder where a folder stands at one of the report's names
+    let holed = dir.path().join("holed");
+    std::fs::create_dir_all(holed.join("by-day.csv")).unwrap();
+    let holed = holed.to_str().unwrap();
     let o = run(&["analyze", "-q", "--strict", bad]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     for (args, flag) in [
@@ -243,6 +247,10 @@ fn an_output_that_cannot_be_written_fails_the_run_before_it_reads() {
         ),
         (
             vec!["report", "-q", "--strict", bad, "-d", &under_a_file],
+            "--out-dir",
+        ),
+        (
+            vec!["report", "-q", "--strict", bad, "-d", holed],
             "--out-dir",
         ),
     ] {
