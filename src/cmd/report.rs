@@ -70,7 +70,11 @@ fn write_folder(dir: &Path, files: &[(String, Vec<u8>)], stale: &[PathBuf]) -> R
     let mut written = Vec::with_capacity(files.len());
     for (name, bytes) in files {
         let path = dir.join(name);
-        let tmp = crate::output::temp_in(dir).and_then(|mut t| t.write_all(bytes).map(|()| t));
+        let tmp = crate::output::temp_in(dir).and_then(|mut t| {
+            t.write_all(bytes)
+                .and_then(|()| t.as_file().sync_all())
+                .map(|()| t)
+        });
         match tmp {
             Ok(tmp) => written.push((tmp, path)),
             Err(err) => {
