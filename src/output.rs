@@ -134,6 +134,12 @@ fn writable_folder(flag: &str, shown: &Path, dir: &Path) -> Result<(), Error> {
 /// Before a run reads anything: its result can be written at `output` (given to `flag`),
 /// and writing it there loses no file the run reads ([`refuse_overwriting`]).
 pub fn check(flag: &str, output: &Path, reads: &Reads) -> Result<(), Error> {
+    if std::fs::metadata(output).is_ok_and(|m| m.is_dir()) {
+        return Err(Error::Usage(format!(
+            "{flag} {}: a folder, not a file",
+            output.display()
+        )));
+    }
     if let Destination::File(target) = destination(output) {
         writable_folder(flag, output, folder_of(&target))?;
         // (a rename would replace it all the same: its mode is the owner's word)
@@ -372,6 +378,10 @@ mod tests {
         assert!(check("-o", &under_a_file, &Reads::default()).is_err());
         assert!(check("-o", &dir.path().join("out.json"), &Reads::default()).is_ok());
         assert!(check("-o", Path::new("/dev/null"), &Reads::default()).is_ok());
+        let err = check("-o", dir.path(), &Reads::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a folder"), "{err}");
         let kept = dir.path().join("kept.json");
         std::fs::write(&kept, "{}").unwrap();
         let mut read_only = std::fs::metadata(&kept).unwrap().permissions();
