@@ -69,7 +69,8 @@ pub fn temp_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
 
 /// Write `path` with what `fill` writes: a regular file (or a new one) through a temporary
 /// file in the same folder, synced and renamed over it only when `fill` succeeded (an
-/// existing file keeps its permissions; a new one gets the usual `0666` less the umask);
+/// existing file keeps its permissions, and its owner where this process may give it; a new
+/// one gets the usual `0666` less the umask);
 /// anything else directly.
 pub fn replace(path: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
     match destination(path) {
@@ -84,6 +85,13 @@ pub fn replace(path: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -> i
             tmp.as_file().sync_all()?;
             if let Ok(old) = std::fs::metadata(&target) {
                 std::fs::set_permissions(tmp.path(), old.permissions())?;
+                // its owner too, where this process may give it (root replacing a user's
+                // report); elsewhere the file is the writer's, as a new one would be
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::MetadataExt;
+                    let _ = std::os::unix::fs::chown(tmp.path(), Some(old.uid()), Some(old.gid()));
+                }
             }
             tmp.persist(&target).map_err(|e| e.error)?;
             Ok(())
@@ -297,7 +305,7 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn a_replaced_file_keeps_its_permissions_and_a_link_its_target() {
+    fn a_replaced_file_keeps_its_mode_and_owner_and_a_link_its_target() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.txt");
@@ -313,6 +321,13 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "y");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o640);
+        // a file of another owner keeps its owner where the writer may give it (root)
+        use std::os::unix::fs::MetadataExt;
+        if std::os::unix::fs::chown(&path, Some(1), Some(1)).is_ok() {
+            replace(&path, |f| f.write_all(b"z")).unwrap();
+            let meta = std::fs::metadata(&path).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), (1, 1));
+        }
     }
 
     #[test]
