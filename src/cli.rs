@@ -158,7 +158,7 @@ impl AnalyzeArgs {
     /// What these arguments read, for the checks of an output ([`crate::output::Reads`]).
     pub fn reads<'a>(&'a self, cfg: &'a crate::pipeline::Config) -> crate::output::Reads<'a> {
         crate::output::Reads {
-            cfg: Some(cfg),
+            cfgs: vec![cfg],
             inputs: self.inputs.iter().map(String::as_str).collect(),
             documents: self.documents(),
         }

@@ -142,23 +142,18 @@ fn writable_folder(flag: &str, shown: &Path, dir: &Path) -> Result<(), Error> {
 /// Before a run reads anything: its result can be written at `output` (given to `flag`),
 /// and writing it there loses no file the run reads ([`refuse_overwriting`]).
 pub fn check(flag: &str, output: &Path, reads: &Reads) -> Result<(), Error> {
-    if std::fs::metadata(output).is_ok_and(|m| m.is_dir()) {
-        return Err(Error::Usage(format!(
-            "{flag} {}: a folder, not a file",
-            output.display()
-        )));
+    let refuse = |why: &str| Err(Error::Usage(format!("{flag} {}: {why}", output.display())));
+    let target = match destination(output) {
+        Destination::Through { .. } if output.is_dir() => return refuse("a folder, not a file"),
+        Destination::Through { .. } => return Ok(()),
+        Destination::File(target) => target,
+    };
+    writable_folder(flag, output, folder_of(&target))?;
+    // (a rename would replace it all the same: its mode is the owner's word)
+    if std::fs::metadata(&target).is_ok_and(|m| m.permissions().readonly()) {
+        return refuse("the file is read-only");
     }
-    if let Destination::File(target) = destination(output) {
-        writable_folder(flag, output, folder_of(&target))?;
-        // (a rename would replace it all the same: its mode is the owner's word)
-        if std::fs::metadata(&target).is_ok_and(|m| m.permissions().readonly()) {
-            return Err(Error::Usage(format!(
-                "{flag} {}: the file is read-only",
-                output.display()
-            )));
-        }
-    }
-    refuse_overwriting(flag, output, reads)
+    refuse_reading(flag, output, &target, reads)
 }
 
 /// Before a run reads anything: the folder `dir` (given to `flag`) is one, or can be made
@@ -182,9 +177,9 @@ pub fn check_folder(flag: &str, dir: &Path) -> Result<(), Error> {
 /// What a run reads, for the checks of its outputs.
 #[derive(Default)]
 pub struct Reads<'a> {
-    /// The run's configuration: its inputs as listed (files found in folders too) and its
-    /// bill's files.
-    pub cfg: Option<&'a Config>,
+    /// The run's configurations (a side each for `compare`): their inputs as listed (files
+    /// found in folders too) and their bills' files.
+    pub cfgs: Vec<&'a Config>,
     /// The flow-log inputs as given.
     pub inputs: Vec<&'a str>,
     /// The documents the flags name, the partials merged, the previous report: read whatever
@@ -211,21 +206,26 @@ fn holds_own_report(path: &Path) -> bool {
 /// existing regular file can be one; a listed input is compared only where its size is the
 /// output's.
 pub fn refuse_overwriting(flag: &str, output: &Path, reads: &Reads) -> Result<(), Error> {
-    let Destination::File(target) = destination(output) else {
-        return Ok(());
-    };
-    let Ok(meta) = std::fs::metadata(&target) else {
+    match destination(output) {
+        Destination::File(target) => refuse_reading(flag, output, &target, reads),
+        Destination::Through { .. } => Ok(()),
+    }
+}
+
+/// [`refuse_overwriting`] of `output`, which is replaced at `target`.
+fn refuse_reading(flag: &str, output: &Path, target: &Path, reads: &Reads) -> Result<(), Error> {
+    let Ok(meta) = std::fs::metadata(target) else {
         return Ok(()); // not written yet: nothing to lose
     };
-    let skipped = holds_own_report(&target);
-    let listed = (reads.cfg.iter().filter(|_| !skipped))
+    let skipped = holds_own_report(target);
+    let listed = (reads.cfgs.iter().filter(|_| !skipped))
         .flat_map(|c| &c.inputs)
         .filter_map(|i| match &i.location {
             Location::File(p) if i.size == meta.len() => Some(p.as_path()),
             _ => None,
         });
     let given = (reads.inputs.iter().filter(|_| !skipped)).map(Path::new);
-    let billed = (reads.cfg.iter())
+    let billed = (reads.cfgs.iter())
         .flat_map(|c| c.bill.iter().flat_map(|b| &b.files))
         .map(Path::new);
     let documents = reads.documents.iter().map(Path::new);

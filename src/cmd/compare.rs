@@ -247,13 +247,11 @@ pub fn run(c: &CompareArgs) -> Result<Outcome, Error> {
     };
     let sides = sides(c)?;
     if let Some(out) = &sides.after().output {
-        for cfg in sides.configs() {
-            let mut reads = c.base.reads(cfg);
-            reads
-                .inputs
-                .extend(c.before.iter().chain(&c.after).map(String::as_str));
-            crate::output::check("-o", Path::new(out), &reads)?;
-        }
+        let [before, after] = sides.configs();
+        let mut reads = c.base.reads(before);
+        reads.cfgs.push(after);
+        (reads.inputs).extend(c.before.iter().chain(&c.after).map(String::as_str));
+        crate::output::check("-o", Path::new(out), &reads)?;
     }
     let after_cfg = sides.after().clone();
     let (before, after) = sides.reports()?;

@@ -50,7 +50,7 @@ pub fn run(m: &MergeArgs) -> Result<Outcome, Error> {
     }
     if let Some(out) = &cfg.output {
         let reads = crate::output::Reads {
-            cfg: Some(&cfg),
+            cfgs: vec![&cfg],
             inputs: Vec::new(),
             documents: (m.partials.iter().chain(&m.inventory).chain(&m.ip_ranges))
                 .map(String::as_str)
