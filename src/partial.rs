@@ -5,7 +5,7 @@
 //! them.
 //!
 //! A partial file is, in order:
-//! - the line `flowcost.partial/8`;
+//! - the line `flowcost.partial/9`;
 //! - one line of JSON, the [`Header`]: flowcost's version, every setting that shapes what is
 //!   accumulated or how it is analysed ([`Settings`]; merge refuses partials that differ in
 //!   any, naming it), the time range, the inputs read (name, size, ETag), the notes on how they
@@ -40,7 +40,7 @@ use crate::inventory::EcsTasks;
 use crate::source::s3::Listing;
 
 /// The first line of every partial file.
-pub const FORMAT: &str = "flowcost.partial/8";
+pub const FORMAT: &str = "flowcost.partial/9";
 /// How the first line of a partial file of any version starts.
 pub const FAMILY: &str = "flowcost.partial/";
 
@@ -631,7 +631,21 @@ pub fn check_compatible(parts: &[Partial]) -> Result<(), String> {
         }
     }
     check_time_ranges(parts)?;
-    check_inputs_once(parts)
+    let reads: Vec<Reads<'_>> = (parts.iter())
+        .map(|p| Reads {
+            path: &p.path,
+            range: (p.header.since, p.header.until),
+            inputs: &p.header.inputs,
+        })
+        .collect();
+    check_inputs_once(&reads)
+}
+
+/// What one partial read, for [`check_inputs_once`]: its path, time range and inputs.
+struct Reads<'a> {
+    path: &'a str,
+    range: (Option<i64>, Option<i64>),
+    inputs: &'a [InputId],
 }
 
 /// The partials' time ranges: all the same (shards of one run), or closed and none
@@ -671,21 +685,71 @@ fn check_time_ranges(parts: &[Partial]) -> Result<(), String> {
 
 /// No input read by two partials of the same time range (two shards that both read it): its
 /// records would count twice. (Two days' partials may both read a file that spans midnight.)
-fn check_inputs_once(parts: &[Partial]) -> Result<(), String> {
-    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+/// An input is known by its name, by the AWS delivery it is (one delivery as gzip text in one
+/// partial and as Parquet in another, or from S3 in one and a local copy in another) and, for
+/// an S3 object, by its content's ETag and size: [`InputId::identities`].
+fn check_inputs_once(parts: &[Reads<'_>]) -> Result<(), String> {
+    type Range = (Option<i64>, Option<i64>);
+    let mut seen: BTreeMap<(Identity<'_>, Range), (&str, &str)> = BTreeMap::new();
     for p in parts {
-        for i in &p.header.inputs {
-            if let Some(other) = seen.insert(&i.name, &p.path) {
-                if (p.header.since, p.header.until) == parts_range(parts, other) {
-                    return Err(format!(
-                        "the input {} is in {} and in {}: it would count twice",
-                        i.name, other, p.path
-                    ));
+        for i in p.inputs {
+            for id in i.identities() {
+                let Some((name, other)) = seen.insert((id, p.range), (&i.name, p.path)) else {
+                    continue;
+                };
+                if other == p.path {
+                    continue; // (one partial's inputs were kept apart when it was made)
                 }
+                return Err(match name == i.name {
+                    true => format!(
+                        "the input {} is in {other} and in {}: it would count twice",
+                        i.name, p.path
+                    ),
+                    false => format!(
+                        "{other} read {name} and {} read {}, {}: its records would count twice; merge the partials of one copy",
+                        p.path,
+                        i.name,
+                        id.what()
+                    ),
+                });
             }
         }
     }
     Ok(())
+}
+
+/// A way an input is known: what two partials of one time range may not both have read.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Identity<'a> {
+    Name(&'a str),
+    /// An AWS delivery's name without its folder and suffixes ([`crate::source::delivery_stem`]).
+    Delivery(&'a str),
+    /// An S3 object's ETag and size.
+    Content(&'a str, u64),
+}
+
+impl Identity<'_> {
+    /// What the two inputs of one identity are, for a message.
+    fn what(self) -> &'static str {
+        match self {
+            Identity::Name(_) => "the same input",
+            Identity::Delivery(_) => "one AWS delivery",
+            Identity::Content(..) => "S3 objects of one content (the same ETag and size)",
+        }
+    }
+}
+
+impl InputId {
+    /// The ways this input is known ([`Identity`]).
+    fn identities(&self) -> impl Iterator<Item = Identity<'_>> {
+        let delivery = crate::source::delivery_stem(&self.name).map(Identity::Delivery);
+        let content = (self.etag.as_deref())
+            .filter(|e| !e.is_empty() && self.size > 0)
+            .map(|e| Identity::Content(e, self.size));
+        [Some(Identity::Name(&self.name)), delivery, content]
+            .into_iter()
+            .flatten()
+    }
 }
 
 /// The stretches of `[since, until)` that none of `parts`' time ranges covers, in order:
@@ -737,14 +801,6 @@ fn ranges_difference(a: &RangesId, b: &RangesId) -> String {
     )
 }
 
-/// The time range of the partial at `path`.
-fn parts_range(parts: &[Partial], path: &str) -> (Option<i64>, Option<i64>) {
-    parts
-        .iter()
-        .find(|p| p.path == path)
-        .map_or((None, None), |p| (p.header.since, p.header.until))
-}
-
 /// One entry per input: where daily partials both read a file whose records straddle
 /// midnight, its two statistics become the one a run over both days would have kept. What
 /// the time filter does not touch (headers, blank and malformed lines, status and undated
@@ -775,8 +831,66 @@ pub fn combine_same_inputs(mut files: Vec<FileStats>) -> Vec<FileStats> {
 
 #[cfg(test)]
 mod tests {
-    use super::{counts_in_range, holes, TagMap};
+    use super::{check_inputs_once, counts_in_range, holes, InputId, Reads, TagMap};
     use crate::account::FileStats;
+
+    /// Two partials of one time range may not have read one input, whether they name it
+    /// alike, as one AWS delivery in two encodings or places, or as S3 objects of one ETag and
+    /// size; partials of other ranges may (a file across midnight), and a partial's own
+    /// inputs are not compared with each other.
+    #[test]
+    fn an_input_read_by_two_partials_of_one_range_is_refused() {
+        let id = |name: &str, size: u64, etag: Option<&str>| InputId {
+            name: name.into(),
+            size,
+            etag: etag.map(Into::into),
+        };
+        let aws = "111122223333_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f67890_20260901T0005Z_ddff6d49";
+        let gz = id(&format!("logs/{aws}.log.gz"), 387, None);
+        let parquet = id(&format!("/data/x/{aws}.log.parquet"), 900, None);
+        let s3 = id(&format!("s3://b/k/{aws}.log.gz"), 387, Some("\"e1\""));
+        let copy = id("s3://other/flows.gz", 387, Some("\"e1\""));
+        let other = id("logs/other.log.gz", 387, None);
+        let day = |d: i64| (Some(d * 86_400), Some((d + 1) * 86_400));
+        let r = |path, range, inputs| Reads {
+            path,
+            range,
+            inputs,
+        };
+        let refused = |parts: &[Reads<'_>], why: &str| {
+            let e = check_inputs_once(parts).unwrap_err();
+            assert!(e.contains(why), "{e}");
+        };
+        let (one, two) = (std::slice::from_ref(&gz), std::slice::from_ref(&parquet));
+        refused(
+            &[r("a", day(1), one), r("b", day(1), one)],
+            "is in a and in b",
+        );
+        refused(
+            &[r("a", day(1), one), r("b", day(1), two)],
+            "one AWS delivery",
+        );
+        let (three, four) = (std::slice::from_ref(&s3), std::slice::from_ref(&copy));
+        refused(
+            &[r("a", day(1), three), r("b", day(1), two)],
+            "one AWS delivery",
+        );
+        refused(
+            &[r("a", day(1), three), r("b", day(1), four)],
+            "one content",
+        );
+        // a day between two shards of another day does not hide them from each other
+        let (a, d2) = (r("a", day(1), one), r("d2", day(2), one));
+        refused(&[a, d2, r("c", day(1), one)], "is in a and in c");
+        let (a, d2) = (r("a", day(1), one), r("d2", day(2), one));
+        refused(&[a, d2, r("c", day(1), two)], "a read logs/");
+        assert!(check_inputs_once(&[r("a", day(1), one), r("d2", day(2), two)]).is_ok());
+        let both = [gz.clone(), parquet.clone()];
+        assert!(check_inputs_once(&[r("a", day(1), &both)]).is_ok());
+        // a local file of the same size is not the same input
+        let five = std::slice::from_ref(&other);
+        assert!(check_inputs_once(&[r("a", day(1), one), r("b", day(1), five)]).is_ok());
+    }
 
     /// An input's counts and sizes up to 2^48 - 1 pass; any one of them at 2^48 does not.
     #[test]

@@ -2234,13 +2234,25 @@ impl Drop for FileSink<'_> {
 }
 
 impl Sink for FileSink<'_> {
+    /// The layout's field count, kept for the input's flow log: by its tag, or where the
+    /// run's inputs are of one flow log (no tags), as its one count, which a partial file
+    /// carries so that a merge choosing between flow logs sees their fields.
     fn layout(&mut self, fields: usize) {
-        self.fields = fields.min(u32::MAX as usize) as u32;
-        if let Some(f) = self
-            .tag
-            .and_then(|t| self.acc.inputs.flow_log_fields.get_mut(t as usize))
-        {
-            *f = (*f).max(fields.min(u32::MAX as usize) as u32);
+        let fields = fields.min(u32::MAX as usize) as u32;
+        self.fields = fields;
+        let counts = &mut self.acc.inputs.flow_log_fields;
+        let slot = match self.tag {
+            Some(t) => counts.get_mut(t as usize),
+            None if self.acc.inputs.flow_logs.ids().is_empty() => {
+                if counts.is_empty() {
+                    counts.push(0);
+                }
+                counts.first_mut()
+            }
+            None => None,
+        };
+        if let Some(f) = slot {
+            *f = (*f).max(fields);
         }
     }
     fn header(&mut self) {

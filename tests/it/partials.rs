@@ -390,6 +390,85 @@ fn merge_refuses_partials_that_do_not_belong_together() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
+/// One flow log's deliveries read twice, as gzip text into one partial and as Parquet into
+/// another of the same time range: every record would count twice, so merge refuses them,
+/// naming both partials and a delivery; the gzip shards alone merge.
+#[test]
+fn merge_refuses_one_delivery_in_two_encodings() {
+    let w = world(&spec(35, FieldSet::V5), &[Encoding::Gz, Encoding::Parquet]);
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).display().to_string();
+    partial(&w, &at("gz0"), &["--shard", "0/2"]);
+    partial(&w, &at("gz1"), &["--shard", "1/2"]);
+    let pq = w.path(Encoding::Parquet);
+    let o = run(&["analyze", "-q", &pq, "--partial-out", &at("pq")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = merge(&[at("gz0"), at("gz1"), at("pq")]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let e = stderr(&o);
+    assert!(
+        e.contains("one AWS delivery") && e.contains(".parquet"),
+        "{e}"
+    );
+    assert!(e.contains(&at("pq")), "{e}");
+    assert!(merge(&[at("gz0"), at("gz1")]).status.success());
+}
+
+/// Two flow logs on one VPC, each in partials of its own: the default format's with the flow
+/// log's id in its names, and one with more fields whose files were renamed (no id). The
+/// merge counts each ENI from the flow log with more fields, as one run over both does, and
+/// says so with their field counts: each partial carries its one flow log's field count.
+#[test]
+fn merged_flow_logs_are_chosen_by_their_fields_as_in_one_run() {
+    let v2 = world(&spec(36, FieldSet::V2), &[Encoding::Gz]);
+    let v5 = world(&spec(36, FieldSet::V5), &[Encoding::Gz]);
+    let dir = tempfile::tempdir().unwrap();
+    let renamed = dir.path().join("renamed");
+    std::fs::create_dir(&renamed).unwrap();
+    let mut files: Vec<std::path::PathBuf> = walkdir(std::path::Path::new(&v5.path(Encoding::Gz)));
+    files.sort();
+    for (n, f) in files.iter().enumerate() {
+        std::fs::copy(f, renamed.join(format!("export-{n:04}.log.gz"))).unwrap();
+    }
+    let (named, renamed) = (v2.path(Encoding::Gz), renamed.display().to_string());
+    let nat: Vec<String> = (v5.truth.nat_enis.iter())
+        .flat_map(|e| ["--nat-eni".to_string(), e.clone()])
+        .collect();
+    let analyze = |inputs: &[&str], extra: &[&str]| {
+        let mut args = vec!["analyze", "-q"];
+        args.extend(nat.iter().map(String::as_str));
+        args.extend_from_slice(inputs);
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        o.stdout
+    };
+    let want = analyze(&[&named, &renamed], &["--format", "json"]);
+    let at = |name: &str| dir.path().join(name).display().to_string();
+    analyze(&[&named], &["--partial-out", &at("named.part")]);
+    analyze(&[&renamed], &["--partial-out", &at("renamed.part")]);
+    let report: serde_json::Value = serde_json::from_slice(&want).unwrap();
+    let logs = &report["analysis"]["quality"]["flow_logs"]["flow_logs"];
+    assert_eq!(logs[0]["fields"], 14, "{logs}");
+    assert_eq!(logs[1]["fields"], 29, "{logs}");
+    assert_eq!(logs[1]["enis_set_aside"], 0, "{logs}");
+    assert_merges_to(&[at("named.part"), at("renamed.part")], &want);
+}
+
+/// Every file under `dir`.
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        match p.is_dir() {
+            true => out.extend(walkdir(&p)),
+            false => out.push(p),
+        }
+    }
+    out
+}
+
 /// The offset of the newline that ends a partial file's header (its second line); the
 /// checksummed body follows it.
 fn header_end(bytes: &[u8]) -> usize {
@@ -398,7 +477,7 @@ fn header_end(bytes: &[u8]) -> usize {
 }
 
 /// The partial format after this flowcost's.
-const LATER: &str = "flowcost.partial/9";
+const LATER: &str = "flowcost.partial/10";
 
 #[test]
 fn merge_refuses_damaged_or_foreign_files() {
@@ -431,7 +510,7 @@ fn merge_refuses_damaged_or_foreign_files() {
                 b.extend_from_slice(&bytes[flowcost::partial::FORMAT.len() + 1..]);
                 b
             },
-            "format flowcost.partial/9 (this flowcost reads flowcost.partial/8)",
+            "format flowcost.partial/10 (this flowcost reads flowcost.partial/9)",
         ),
         (
             "earlier",
@@ -440,14 +519,14 @@ fn merge_refuses_damaged_or_foreign_files() {
                 b.extend_from_slice(&bytes[flowcost::partial::FORMAT.len() + 1..]);
                 b
             },
-            "format flowcost.partial/7 (this flowcost reads flowcost.partial/8)",
+            "format flowcost.partial/7 (this flowcost reads flowcost.partial/9)",
         ),
         (
             "report",
             b"{\"schema\": \"flowcost.report/1\"}\n".to_vec(),
-            "no flowcost.partial/8 first line",
+            "no flowcost.partial/9 first line",
         ),
-        ("empty", Vec::new(), "no flowcost.partial/8 first line"),
+        ("empty", Vec::new(), "no flowcost.partial/9 first line"),
     ];
     for (name, b, why) in variants {
         let p = dir.path().join(name).display().to_string();
