@@ -400,6 +400,7 @@ fn summary(
     confirms: Option<bool>,
 ) -> Vec<String> {
     let mut summary = vec![s3_change((b, a), drop)];
+    summary.extend(logs_overlap(before, after).map(overlap_said));
     if let (Some(rb), Some(ra)) = (&before.reconciliation, &after.reconciliation) {
         summary.push(billed_change((b, rb), (a, ra)));
     }
@@ -413,6 +414,30 @@ fn summary(
     }
     summary.push(traffic_path_says((b, a), confirms));
     summary
+}
+
+/// Longest overlap of the two sides' logs left unsaid: records of one side may end a few
+/// minutes into the other's (an aggregation window, a delivery across the change).
+const OVERLAP_UNSAID: i64 = 3600;
+
+/// The stretch of time both sides hold records of (each side's first record's start to its
+/// last one's end), where it is longer than [`OVERLAP_UNSAID`]: the same logs given to both
+/// sides, or logs of one period given to the other, which make a change look smaller.
+pub fn logs_overlap(before: &Report, after: &Report) -> Option<(i64, i64)> {
+    let span = |r: &Report| (r.analysis.period.first_start).zip(r.analysis.period.last_end);
+    let ((bf, bt), (af, at)) = (span(before)?, span(after)?);
+    let (from, to) = (bf.max(af), bt.min(at));
+    (to.saturating_sub(from) > OVERLAP_UNSAID).then_some((from, to))
+}
+
+/// What [`logs_overlap`] found, said.
+pub fn overlap_said((from, to): (i64, i64)) -> String {
+    format!(
+        "OVERLAPPING LOGS: both sides hold records from {} to {} ({:.1} hours): the comparison mixes the two periods, and a change made between them shows as less than it was; give each side the logs of its own period, or all the logs once with a period to each of --before and --after.",
+        format_instant(from),
+        format_instant(to),
+        (to - from) as f64 / 3600.0
+    )
 }
 
 /// S3 through the NAT per day on either side, and its drop (`None`: there was none before).
@@ -559,7 +584,7 @@ impl Comparison {
         out
     }
 
-    /// Each side's warnings, before any figure.
+    /// Each side's warnings, then the sides' logs overlapping, before any figure.
     fn side_warnings(&self, md: bool, out: &mut String) {
         for (side, r) in [
             ("before", &self.reports.before),
@@ -569,6 +594,9 @@ impl Comparison {
                 let text = format!("{text}\n  (the {side} side's inputs)");
                 super::write_warning(out, &text, md);
             }
+        }
+        if let Some(o) = logs_overlap(&self.reports.before, &self.reports.after) {
+            super::write_warning(out, &overlap_said(o), md);
         }
     }
 
@@ -748,6 +776,55 @@ mod tests {
             nat_cost_per_30_days: 0.0,
             s3_cost_per_30_days: 0.0,
             s3_egress_traffic_path: TrafficPaths::default(),
+        }
+    }
+
+    /// The sides' logs overlap when both hold records of more than an hour in common: the
+    /// same logs on both sides, or one side's period inside the other's; records of one side
+    /// ending minutes into the other's, or sides without records, say nothing. The text
+    /// output opens with it, and the verdict says it too.
+    #[test]
+    fn overlapping_logs_are_said_past_an_hour() {
+        let at = |first: i64, last: i64| {
+            let mut r = crate::report::sample();
+            r.analysis.period.first_start = Some(first);
+            r.analysis.period.last_end = Some(last);
+            r
+        };
+        let day = 1_788_220_800;
+        let overlap = |b: Report, a: Report| logs_overlap(&b, &a);
+        assert_eq!(
+            overlap(at(day, day + 86_400), at(day, day + 86_400)),
+            Some((day, day + 86_400))
+        );
+        assert_eq!(
+            overlap(at(day, day + 86_400), at(day + 600, day + 7_000)),
+            Some((day + 600, day + 7_000))
+        );
+        assert_eq!(overlap(at(day, day + 3_600), at(day, day + 3_600)), None);
+        assert_eq!(
+            overlap(at(day, day + 86_400), at(day + 85_800, day + 172_800)),
+            None
+        );
+        assert_eq!(
+            overlap(at(day + 86_400, day + 90_000), at(day, day + 3_600)),
+            None
+        );
+        let mut none = at(day, day + 86_400);
+        none.analysis.period.first_start = None;
+        assert_eq!(overlap(none, at(day, day + 86_400)), None);
+        let (b, a) = (at(day, day + 86_400), at(day + 43_200, day + 129_600));
+        let cmp = compare(b, a, None, 10);
+        let said = "OVERLAPPING LOGS: both sides hold records from 2026-09-01T12:00:00Z to 2026-09-02T00:00:00Z (12.0 hours)";
+        assert!(
+            cmp.verdict.summary[1].starts_with(said),
+            "{:?}",
+            cmp.verdict.summary
+        );
+        for f in [Format::Table, Format::Markdown] {
+            let text = cmp.render(f);
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap();
+            assert!(first.contains("OVERLAPPING LOGS"), "{f:?}: {first}");
         }
     }
 

@@ -146,7 +146,8 @@ pub fn recognise(head: &[u8]) -> Option<OwnOutput> {
 }
 
 /// A line of the warnings a human report may open with (records read twice, a split
-/// period, an incomplete run's, or nothing counted), or a blank line after them, as a table or Markdown writes them.
+/// period, an incomplete run's, nothing counted, or a comparison's sides overlapping), or a
+/// blank line after them, as a table or Markdown writes them.
 fn is_warning(line: &[u8]) -> bool {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let line = line.strip_prefix(b"> ").unwrap_or(line);
@@ -156,6 +157,7 @@ fn is_warning(line: &[u8]) -> bool {
         || line.starts_with(b"INCOMPLETE: ")
         || line.starts_with(b"REPEATED RECORDS: ")
         || line.starts_with(b"SPLIT PERIOD: ")
+        || line.starts_with(b"OVERLAPPING LOGS: ")
         || line.starts_with(b"NOTHING COUNTED: ")
         || line.starts_with(b"  ")
 }
@@ -219,7 +221,7 @@ mod tests {
 
     #[test]
     fn signatures() {
-        let cases: [(&str, Option<OwnOutput>); 17] = [
+        let cases: [(&str, Option<OwnOutput>); 19] = [
             ("flowcost.partial/2\n{\"a\":1}", Some(OwnOutput::Partial)),
             ("flowcost.partial/9\n", Some(OwnOutput::Partial)),
             (
@@ -236,6 +238,14 @@ mod tests {
             (
                 "SPLIT PERIOD: the records fall\n  2026-09-01T00:00:00Z .. x\n\nflowcost: NAT gateway traffic and gateway-endpoint savings\n",
                 Some(OwnOutput::Table),
+            ),
+            (
+                "OVERLAPPING LOGS: both sides hold\n\nflowcost: before and after\n",
+                Some(OwnOutput::Table),
+            ),
+            (
+                "> **OVERLAPPING LOGS: both sides hold**\n\n# flowcost: before and after\n",
+                Some(OwnOutput::Markdown),
             ),
             (
                 "# flowcost: NAT gateway traffic and gateway-endpoint savings\r\n",

@@ -475,21 +475,38 @@ fn file_identity(p: &Path) -> Option<Identity> {
 }
 
 /// The inputs of `b` that are also inputs of `a` (the same local file by device, inode and
-/// canonical path, the same S3 object, standard input), by `b`'s names: for `compare`, whose
-/// two sides must not share a record.
+/// canonical path, the same S3 object, standard input, one AWS delivery in any encoding or
+/// place, S3 objects of one ETag and size), by `b`'s names: for `compare`, whose two sides
+/// must not share a record.
 pub fn shared_inputs(a: &[Input], b: &[Input]) -> Vec<String> {
-    let key = |i: &Input| -> Option<(Option<Identity>, Option<PathBuf>)> {
-        match &i.location {
-            Location::File(p) => Some((file_identity(p), p.canonicalize().ok())),
+    #[derive(PartialEq, Eq, Hash)]
+    enum Key<'a> {
+        Place(Option<Identity>, Option<PathBuf>),
+        Delivery(&'a str),
+        Content(&'a str, u64),
+    }
+    fn keys(i: &Input) -> impl Iterator<Item = Key<'_>> {
+        let place = match &i.location {
+            Location::File(p) => Key::Place(file_identity(p), p.canonicalize().ok()),
             Location::S3 { bucket, key } => {
-                Some((Some(Identity::Object(format!("s3://{bucket}/{key}"))), None))
+                Key::Place(Some(Identity::Object(format!("s3://{bucket}/{key}"))), None)
             }
-            Location::Stdin => Some((None, None)),
-        }
-    };
-    let seen: HashSet<_> = a.iter().filter_map(key).collect();
+            Location::Stdin => Key::Place(None, None),
+        };
+        let content = (i.etag.as_deref())
+            .filter(|e| !e.is_empty() && i.size > 0)
+            .map(|e| Key::Content(e, i.size));
+        [
+            Some(place),
+            delivery_stem(&i.display).map(Key::Delivery),
+            content,
+        ]
+        .into_iter()
+        .flatten()
+    }
+    let seen: HashSet<Key<'_>> = a.iter().flat_map(keys).collect();
     (b.iter())
-        .filter(|i| key(i).is_some_and(|k| seen.contains(&k)))
+        .filter(|i| keys(i).any(|k| seen.contains(&k)))
         .map(|i| i.display.clone())
         .collect()
 }

@@ -109,8 +109,9 @@ fn the_gate_fails_and_passes() {
 
 #[test]
 fn two_inputs_can_be_compared_too() {
-    let before = world(&spec(52, FieldSet::V5), &[Encoding::Gz]);
+    let before = world(&spec(52, FieldSet::V5), &[Encoding::Gz, Encoding::Parquet]);
     let mut s = spec(52, FieldSet::V5);
+    s.start += s.days as i64 * 86_400;
     s.s3_endpoint_at = Some(s.start);
     let after = world(&s, &[Encoding::Gz]);
     let c = compare_json(&[
@@ -134,7 +135,18 @@ fn two_inputs_can_be_compared_too() {
     let b = before.path(Encoding::Gz);
     let one = crate::support::files_under(std::path::Path::new(&b))[3].clone();
     let via = format!("{b}/../gz/{}", one.strip_prefix(&b).unwrap().display());
-    for (after_side, named) in [(b.clone(), "share "), (via.clone(), "share 1 input(s)")] {
+    // and the same deliveries as Parquet, or copied into another folder: refused alike
+    let copy = tempfile::tempdir().unwrap();
+    for f in crate::support::files_under(std::path::Path::new(&b)) {
+        std::fs::copy(&f, copy.path().join(f.file_name().unwrap())).unwrap();
+    }
+    let copied = copy.path().display().to_string();
+    for (after_side, named) in [
+        (b.clone(), "share "),
+        (via.clone(), "share 1 input(s)"),
+        (before.path(Encoding::Parquet), "share "),
+        (copied.clone(), "share "),
+    ] {
         let o = run(&["compare", "-q", "--before", &b, "--after", &after_side]);
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
         let err = stderr(&o);
@@ -144,6 +156,27 @@ fn two_inputs_can_be_compared_too() {
         );
         assert!(err.contains("would count on both sides"), "{err}");
         assert!(o.stdout.is_empty());
+    }
+    // the same logs under other names are not known as the same inputs, but both sides then
+    // hold records of the same time: compared, and said to overlap before any figure (the
+    // two worlds of two days each, one after the other, are not)
+    let renamed = tempfile::tempdir().unwrap();
+    for (n, f) in crate::support::files_under(std::path::Path::new(&b))
+        .iter()
+        .enumerate()
+    {
+        std::fs::copy(f, renamed.path().join(format!("export-{n:04}.log.gz"))).unwrap();
+    }
+    let renamed = renamed.path().display().to_string();
+    let said = "OVERLAPPING LOGS: both sides hold records from 2026-09-01T";
+    for (after_side, overlaps) in [(&renamed, true), (&after.path(Encoding::Gz), false)] {
+        let o = run(&["compare", "-q", "--before", &b, "--after", after_side]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let out = crate::support::stdout(&o);
+        assert_eq!(out.starts_with(said), overlaps, "{out}");
+        assert_eq!(out.contains(said), overlaps, "{out}");
+        let warned = format!("flowcost: warning: {said}");
+        assert_eq!(stderr(&o).contains(&warned), overlaps, "{}", stderr(&o));
     }
     // S3 prefixes one inside the other (listing `logs/a` lists `logs/ab…` too), before any
     // request; prefixes apart are not refused for that
