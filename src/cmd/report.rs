@@ -272,6 +272,9 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
         previous,
         comparison,
     });
+    for text in &doc.history_left_out {
+        eprintln!("flowcost: warning: {text}");
+    }
     let files = doc.render_files()?;
     let stale: Vec<PathBuf> = ALL_FILES
         .iter()

@@ -216,6 +216,11 @@ pub struct MonthlyReport {
     /// Earlier periods, oldest first, from the previous report (month over month).
     pub history: Vec<PeriodSummary>,
     pub trend: Option<Trend>,
+    /// The previous report's periods that were no earlier periods (a report of this period,
+    /// or of a later or overlapping one, given to `--previous`), left out of `history` and
+    /// `trend`, each said.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history_left_out: Vec<String>,
     pub review: Review,
     /// The files of the folder, in the order written.
     pub files: Vec<String>,
@@ -337,10 +342,11 @@ pub struct Parts {
 /// Assemble the document.
 pub fn build(p: Parts) -> MonthlyReport {
     let summary = PeriodSummary::of(&p.label, &p.report);
-    let (history, trend) = match &p.previous {
-        None => (Vec::new(), None),
-        Some(prev) => (history_after(prev), Some(trend(&prev.summary, &summary))),
+    let (history, history_left_out) = match &p.previous {
+        None => (Vec::new(), Vec::new()),
+        Some(prev) => history_after(prev, &summary),
     };
+    let trend = history.last().map(|last| trend(last, &summary));
     let mut doc = MonthlyReport {
         schema: SCHEMA.into(),
         flowcost_version: env!("CARGO_PKG_VERSION").into(),
@@ -349,6 +355,7 @@ pub fn build(p: Parts) -> MonthlyReport {
         summary,
         history,
         trend,
+        history_left_out,
         review: review(&p.report),
         files: Vec::new(),
         analysis: p.report,
@@ -363,14 +370,37 @@ pub fn build(p: Parts) -> MonthlyReport {
     doc
 }
 
-/// The history a report following `prev` carries: `prev`'s and its own period, the last
-/// [`HISTORY`] of them.
-fn history_after(prev: &MonthlyReport) -> Vec<PeriodSummary> {
-    let mut h = prev.history.clone();
-    h.push(prev.summary.clone());
-    let skip = h.len().saturating_sub(HISTORY);
-    h.into_iter().skip(skip).collect()
+/// The history a report of period `this` following `prev` carries: `prev`'s periods and its
+/// own that end before `this` starts (a period of unknown bounds is kept), the last
+/// [`HISTORY`] of them; and each one left out, said: a report of the same period given again
+/// (a rerun) would otherwise be its own previous month, "no change", and a later one would
+/// make the month over month run backwards.
+fn history_after(prev: &MonthlyReport, this: &PeriodSummary) -> (Vec<PeriodSummary>, Vec<String>) {
+    let bound = |t: &Option<String>| t.as_deref().and_then(crate::time::parse_instant);
+    let starts = bound(&this.from);
+    let (mut kept, mut left_out) = (Vec::new(), Vec::new());
+    for m in prev.history.iter().chain([&prev.summary]) {
+        match (bound(&m.to), starts) {
+            (Some(end), Some(start)) if end > start.saturating_add(PERIODS_MAY_SHARE) => {
+                left_out.push(format!(
+                    "--previous: {} ({} .. {}) is no earlier period: it does not end before this report's period ({} .. {}) starts, so it is left out of the history and of month over month.",
+                    m.label,
+                    m.from.as_deref().unwrap_or("?"),
+                    m.to.as_deref().unwrap_or("?"),
+                    this.from.as_deref().unwrap_or("?"),
+                    this.to.as_deref().unwrap_or("?"),
+                ))
+            }
+            _ => kept.push(m.clone()),
+        }
+    }
+    let skip = kept.len().saturating_sub(HISTORY);
+    (kept.into_iter().skip(skip).collect(), left_out)
 }
+
+/// How far a period may run into the next and still be taken as before it, in seconds (the
+/// span of data whose last record ends a little past the hour it was cut at).
+const PERIODS_MAY_SHARE: i64 = 3600;
 
 /// This period against the last: each measure per day (the ECR layers only where both
 /// periods know them), the costs and savings per 30 days, and the caveats of a different
@@ -644,6 +674,9 @@ impl MonthlyReport {
         let _ = writeln!(out, "# {}\n", self.title);
         for text in super::warnings_of(r) {
             super::write_warning(out, &text, true);
+        }
+        for text in &self.history_left_out {
+            super::write_warning(out, text, true);
         }
         let _ = writeln!(
             out,
@@ -1175,12 +1208,21 @@ mod tests {
 
     use crate::report::sample;
 
+    /// The sample's report as if of the `n`th 30-day period after its own.
+    fn of_period(n: i64) -> Report {
+        let mut r = sample();
+        let p = &mut r.analysis.period;
+        let shift = n * 30 * 86_400;
+        (p.from, p.to) = (p.from.map(|t| t + shift), p.to.map(|t| t + shift));
+        r
+    }
+
     #[test]
     fn a_report_carries_the_last_periods_and_says_what_changed_since_the_last() {
         let parts = |label: &str, previous| Parts {
             label: label.into(),
             command: vec![],
-            report: sample(),
+            report: of_period(label[5..].parse().unwrap()),
             previous,
             comparison: None,
         };
@@ -1207,6 +1249,60 @@ mod tests {
         let t = super::trend(&last, &prev.summary);
         assert_eq!(t.caveats.len(), 2);
         assert!(t.caveats[0].starts_with("Prices differ: 2025-14 used the table of 2020-01-01"));
+        assert!(prev.history_left_out.is_empty());
+    }
+
+    /// A previous report of this period (a rerun), or of a later one, is no earlier period:
+    /// left out of the history and the trend, which go on against the periods before it, and
+    /// said first thing in the report; one of unknown bounds is kept.
+    #[test]
+    fn a_previous_report_of_this_period_or_later_is_left_out_and_said() {
+        let parts = |label: &str, n: i64, previous| Parts {
+            label: label.into(),
+            command: vec![],
+            report: of_period(n),
+            previous,
+            comparison: None,
+        };
+        let august = build(parts("2025-08", 0, None));
+        let september = build(parts("2025-09", 1, Some(august)));
+        // September again, from the report of September
+        let again = build(parts("2025-09", 1, Some(september.clone())));
+        let labels = |r: &MonthlyReport| {
+            r.history
+                .iter()
+                .map(|m| m.label.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(labels(&again), ["2025-08"]);
+        assert_eq!(again.trend.as_ref().unwrap().previous, "2025-08");
+        assert_eq!(again.history_left_out.len(), 1);
+        assert!(
+            again.history_left_out[0].starts_with("--previous: 2025-09 (")
+                && again.history_left_out[0].contains(") is no earlier period:"),
+            "{:?}",
+            again.history_left_out
+        );
+        let md = again.markdown(&[]);
+        let said = md.find("--previous: 2025-09 (").unwrap();
+        assert!(said < md.find("## Summary").unwrap(), "{md}");
+        // August after September: nothing earlier is left, so no month over month
+        let backwards = build(parts("2025-08", 0, Some(september.clone())));
+        assert!(backwards.history.is_empty() && backwards.trend.is_none());
+        assert_eq!(backwards.history_left_out.len(), 2);
+        // October after September: as ever
+        let october = build(parts("2025-10", 2, Some(september.clone())));
+        assert_eq!(labels(&october), ["2025-08", "2025-09"]);
+        assert!(october.history_left_out.is_empty());
+        // a period of unknown bounds is kept
+        let mut open = september;
+        open.summary.to = None;
+        let after_open = build(parts("2025-09", 1, Some(open)));
+        assert_eq!(labels(&after_open), ["2025-08", "2025-09"]);
+        // the document reads back with the field, and without it
+        let back: MonthlyReport = serde_json::from_str(&again.json()).unwrap();
+        assert_eq!(back, again);
+        assert!(!october.json().contains("history_left_out"));
     }
 
     #[test]

@@ -272,18 +272,53 @@ fn month_over_month_carries_the_history() {
     assert!(b.files.iter().any(|f| f == "month-over-month.svg"));
     assert_eq!(read(db.path(), "history.csv").lines().count(), 3);
     assert!(read(db.path(), "report.md").contains("## Month over month (against 2026-08)"));
-    // a third run carries both earlier periods
+    // a third month carries both earlier periods
+    let oct = month_world(1_790_812_800, 2, None);
+    let september_report = db.path().join("report.json").display().to_string();
     let c = report(
         &[
             "--month",
-            "2026-09",
+            "2026-10",
             "--previous",
-            &db.path().join("report.json").display().to_string(),
-            &sep.path(Encoding::Gz),
+            &september_report,
+            &oct.path(Encoding::Gz),
         ],
         dc.path(),
     );
-    assert_eq!(c.history, vec![a.summary, b.summary]);
+    assert_eq!(c.history, vec![a.summary.clone(), b.summary.clone()]);
+    assert!(c.history_left_out.is_empty());
+    // September again after September (a rerun given its own report): September is no
+    // earlier period, so it is left out, said on stderr and first in the report, and the
+    // month over month is against August
+    let again = tempfile::tempdir().unwrap();
+    let mut full = vec!["report", "-q", "-d", again.path().to_str().unwrap()];
+    let sep_path = sep.path(Encoding::Gz);
+    full.extend([
+        "--month",
+        "2026-09",
+        "--previous",
+        &september_report,
+        &sep_path,
+    ]);
+    let o = run(&full);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said =
+        "--previous: 2026-09 (2026-09-01T00:00:00Z .. 2026-10-01T00:00:00Z) is no earlier period";
+    assert!(
+        stderr(&o).contains(&format!("flowcost: warning: {said}")),
+        "{}",
+        stderr(&o)
+    );
+    let d: MonthlyReport = serde_json::from_str(&read(again.path(), "report.json")).unwrap();
+    assert_eq!(d.history, vec![a.summary]);
+    assert_eq!(d.trend.as_ref().unwrap().previous, "2026-08");
+    assert_eq!(d.history_left_out.len(), 1);
+    let md = read(again.path(), "report.md");
+    assert!(
+        md.find(said).unwrap() < md.find("## Summary").unwrap(),
+        "{md}"
+    );
+    assert_eq!(read(again.path(), "history.csv").lines().count(), 3);
     // something that is not a report.json is refused, naming what it is
     let o = run(&[
         "analyze",
