@@ -600,7 +600,7 @@ fn drop_named_twice(
     }
 }
 
-/// One AWS delivery given in two encodings: each but one (its Parquet copy where there is
+/// One AWS delivery given twice (in two places or encodings): each but one (its Parquet copy where there is
 /// one) marked in `drop`; the note saying so.
 fn one_encoding_a_delivery(inputs: &[Input], drop: &mut HashSet<usize>) -> Option<String> {
     let mut by_stem: HashMap<String, Vec<usize>> = HashMap::new();
@@ -626,7 +626,7 @@ fn one_encoding_a_delivery(inputs: &[Input], drop: &mut HashSet<usize>) -> Optio
         }
     }
     example.map(|(a, b)| format!(
-        "{} AWS deliveries were given in two encodings (e.g. {a} and {b}): each read once, from its Parquet copy where there is one",
+        "{} AWS deliveries were given twice, in two places or encodings (e.g. {a} and {b}): each read once, from its Parquet copy where there is one",
         drop.len()
     ))
 }
@@ -1420,6 +1420,23 @@ mod tests {
         let first = format!("e.g. {}.log.gz and {}.log.parquet)", stem(0), stem(0));
         assert!(
             notes[0].starts_with("40 AWS deliveries") && notes[0].contains(&first),
+            "{notes:?}"
+        );
+        // one encoding in two places (a folder and its backup): read once, said so
+        let mut inputs: Vec<Input> = (0..3)
+            .flat_map(|i| {
+                [
+                    input(stem(i) + ".log.gz"),
+                    input(format!("backup/{}.log.gz", stem(i))),
+                ]
+            })
+            .collect();
+        let mut notes = Vec::new();
+        dedup(&mut inputs, &mut notes);
+        assert_eq!(inputs.len(), 3);
+        assert!(inputs.iter().all(|i| !i.display.starts_with("backup/")));
+        assert!(
+            notes[0].starts_with("3 AWS deliveries were given twice, in two places or encodings"),
             "{notes:?}"
         );
     }
