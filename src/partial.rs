@@ -37,6 +37,7 @@ use crate::account::{
 };
 use crate::cost::{GbUnit, PriceTable};
 use crate::inventory::EcsTasks;
+use crate::pipeline::Shard;
 use crate::source::s3::Listing;
 
 /// The first line of every partial file.
@@ -145,6 +146,9 @@ pub struct Header {
     /// The time filter (`--since`/`--until`/`--month`), seconds.
     pub since: Option<i64>,
     pub until: Option<i64>,
+    /// The share of the run's inputs read (`--shard K/N`); none: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
     pub inputs: Vec<InputId>,
     pub notes: Vec<String>,
     pub listings: Vec<Listing>,
@@ -635,17 +639,70 @@ pub fn check_compatible(parts: &[Partial]) -> Result<(), String> {
         .map(|p| Reads {
             path: &p.path,
             range: (p.header.since, p.header.until),
+            shard: p.header.shard,
             inputs: &p.header.inputs,
         })
         .collect();
-    check_inputs_once(&reads)
+    check_inputs_once(&reads)?;
+    check_shards(&reads)
 }
 
-/// What one partial read, for [`check_inputs_once`]: its path, time range and inputs.
+/// What one partial read, for [`check_inputs_once`] and [`check_shards`]: its path, time
+/// range, share of the inputs and inputs.
 struct Reads<'a> {
     path: &'a str,
     range: (Option<i64>, Option<i64>),
+    shard: Option<Shard>,
     inputs: &'a [InputId],
+}
+
+/// The shards of each run whole: every one of `0..N`, each once, where a run is the shards
+/// of one time range, cut `N` and listing the same inputs ([`Shard::listing`]). A shard left
+/// out would leave its inputs (about one in N) out of a report that could not tell; partials
+/// that are no shard may be any number (their inputs are checked apart).
+fn check_shards(parts: &[Reads<'_>]) -> Result<(), String> {
+    type Run = ((Option<i64>, Option<i64>), u64, u64);
+    let mut runs: BTreeMap<Run, BTreeMap<u64, &str>> = BTreeMap::new();
+    for p in parts {
+        let Some(s) = p.shard else { continue };
+        let shards = runs.entry((p.range, s.n, s.listing)).or_default();
+        if let Some(other) = shards.insert(s.k, p.path) {
+            return Err(format!(
+                "{other} and {} are both shard {}/{} of {}: give each shard once",
+                p.path,
+                s.k,
+                s.n,
+                range_said(p.range)
+            ));
+        }
+    }
+    for ((range, n, _), shards) in runs {
+        let Some(first) = (0..n).find(|k| !shards.contains_key(k)) else {
+            continue;
+        };
+        let left = n - shards.len() as u64;
+        let given = shards.iter().next().map_or("", |(_, p)| *p);
+        return Err(format!(
+            "{given} is a shard of {} cut into {n}, and {left} of the {n} {} missing (shard {first}/{n}{}): their inputs would be left out of the report without a word; merge all {n} (shards of one run list the same inputs: one that listed others, such as objects delivered while the shards ran, is counted as another run's)",
+            range_said(range),
+            if left == 1 { "is" } else { "are" },
+            if left > 1 { ", …" } else { "" }
+        ));
+    }
+    Ok(())
+}
+
+/// A partial's time range, for a message.
+fn range_said((since, until): (Option<i64>, Option<i64>)) -> String {
+    let at = |t: Option<i64>, open: &str| t.map_or(open.to_string(), crate::time::format_instant);
+    match (since, until) {
+        (None, None) => "the run over all the records".into(),
+        _ => format!(
+            "the run over {} .. {}",
+            at(since, "the first record"),
+            at(until, "the last")
+        ),
+    }
 }
 
 /// The partials' time ranges: all the same (shards of one run), or closed and none
@@ -831,7 +888,9 @@ pub fn combine_same_inputs(mut files: Vec<FileStats>) -> Vec<FileStats> {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_inputs_once, counts_in_range, holes, InputId, Reads, TagMap};
+    use super::{
+        check_inputs_once, check_shards, counts_in_range, holes, InputId, Reads, Shard, TagMap,
+    };
     use crate::account::FileStats;
 
     /// Two partials of one time range may not have read one input, whether they name it
@@ -855,6 +914,7 @@ mod tests {
         let r = |path, range, inputs| Reads {
             path,
             range,
+            shard: None,
             inputs,
         };
         let refused = |parts: &[Reads<'_>], why: &str| {
@@ -890,6 +950,70 @@ mod tests {
         // a local file of the same size is not the same input
         let five = std::slice::from_ref(&other);
         assert!(check_inputs_once(&[r("a", day(1), one), r("b", day(1), five)]).is_ok());
+    }
+
+    /// The shards of each time range must be all of one cut, each once: a shard left out, a
+    /// run cut two ways or a shard given twice is refused, naming the range and the shards;
+    /// partials of other ranges (days, whole or cut) are judged apart.
+    #[test]
+    fn the_shards_of_a_range_are_all_of_one_cut() {
+        let day = |d: i64| (Some(d * 86_400), Some((d + 1) * 86_400));
+        let r = |path, range, shard: Option<(u64, u64, u64)>| Reads {
+            path,
+            range,
+            shard: shard.map(|(k, n, listing)| Shard { k, n, listing }),
+            inputs: &[],
+        };
+        let check = |parts: &[Reads<'_>]| check_shards(parts);
+        let (a1, b1) = (
+            r("a", day(1), Some((0, 2, 7))),
+            r("b", day(1), Some((1, 2, 7))),
+        );
+        assert!(check(&[a1, b1]).is_ok());
+        // runs apart: whole partials, another day, another cut, another listing
+        let parts = [
+            r("a", day(1), Some((0, 2, 7))),
+            r("b", day(1), Some((1, 2, 7))),
+            r("w", day(1), None),
+            r("w2", day(1), None),
+            r("d2", day(2), Some((0, 1, 7))),
+            r("c0", day(1), Some((0, 2, 9))),
+            r("c1", day(1), Some((1, 2, 9))),
+            r("t", day(1), Some((0, 1, 7))),
+        ];
+        assert!(check(&parts).is_ok());
+        let refused = |parts: &[Reads<'_>], why: &str| {
+            let e = check(parts).unwrap_err();
+            assert!(e.contains(why), "{e}");
+        };
+        let one_missing = [
+            r("a", day(1), Some((0, 3, 7))),
+            r("b", day(1), Some((2, 3, 7))),
+            r("d2", day(2), None),
+        ];
+        refused(
+            &one_missing,
+            "a is a shard of the run over 1970-01-02T00:00:00Z .. 1970-01-03T00:00:00Z cut into 3, and 1 of the 3 is missing (shard 1/3)",
+        );
+        refused(
+            &[r("a", (None, None), Some((4, 9, 7)))],
+            "a is a shard of the run over all the records cut into 9, and 8 of the 9 are missing (shard 0/9, …)",
+        );
+        // a shard that listed other inputs is another run's: both runs are then short
+        refused(
+            &[
+                r("a", day(1), Some((0, 2, 7))),
+                r("b", day(1), Some((1, 2, 8))),
+            ],
+            "cut into 2, and 1 of the 2 is missing (shard 1/2)",
+        );
+        refused(
+            &[
+                r("a", day(1), Some((0, 1, 7))),
+                r("b", day(1), Some((0, 1, 7))),
+            ],
+            "a and b are both shard 0/1",
+        );
     }
 
     /// An input's counts and sizes up to 2^48 - 1 pass; any one of them at 2^48 does not.

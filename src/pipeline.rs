@@ -74,10 +74,17 @@ impl Config {
 /// A deterministic share of the inputs (`--shard K/N`): an input belongs to shard
 /// `hash(name) mod N`, by a hash that never changes between runs, machines or versions
 /// (64-bit FNV-1a), so shards 0..N-1 read every input exactly once without talking.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
 pub struct Shard {
     pub k: u64,
     pub n: u64,
+    /// What the run's inputs were before they were cut ([`Shard::listing_of`]): the same for
+    /// every shard of one run, so that merge can tell the shards of one run from another's.
+    #[serde(default)]
+    pub listing: u64,
 }
 
 impl Shard {
@@ -85,18 +92,31 @@ impl Shard {
     pub fn parse(s: &str) -> Option<Shard> {
         let (k, n) = s.split_once('/')?;
         let (k, n) = (k.trim().parse().ok()?, n.trim().parse().ok()?);
-        (k < n && n <= 1_000_000).then_some(Shard { k, n })
+        (k < n && n <= 1_000_000).then_some(Shard { k, n, listing: 0 })
     }
 
     /// Whether the input named `name` (a path below its input root, or an S3 key) is this
     /// shard's.
     pub fn takes(&self, name: &str) -> bool {
+        Shard::hash(name) % self.n == self.k
+    }
+
+    /// 64-bit FNV-1a of an input's name.
+    fn hash(name: &str) -> u64 {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in name.bytes() {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
-        h % self.n == self.k
+        h
+    }
+
+    /// A digest of the names an input list is cut by, whatever their order (a sum of each
+    /// name's hash, mixed): shards of one run that listed the same inputs have the same.
+    pub fn listing_of<'a>(names: impl Iterator<Item = &'a str>) -> u64 {
+        names.fold(0u64, |sum, name| {
+            sum.wrapping_add(crate::format::hash_words(&[Shard::hash(name)], 0x5ead))
+        })
     }
 }
 
@@ -173,6 +193,8 @@ pub struct Accumulated {
     /// Spill runs made while reading, and their bytes (for a line on stderr).
     pub spill_runs: usize,
     pub spill_written: u64,
+    /// [`Shard::listing_of`] the S3 objects listed, where the run is a shard.
+    pub s3_listing: u64,
 }
 
 /// List the S3 inputs, read every input through the engine (checking `--strict`), and
@@ -196,8 +218,8 @@ pub fn read_periods(cfg: &Config, periods: &[Arc<RunConfig>]) -> Result<Vec<Accu
         true => None,
         false => Some(S3Source::new(cfg.s3.clone())?),
     };
-    let mut objects = match &s3 {
-        None => Vec::new(),
+    let (mut objects, s3_listing) = match &s3 {
+        None => (Vec::new(), 0),
         Some(src) => list_objects(cfg, src, span_of(periods), &mut listings, &mut notes)?,
     };
     // what falls between two periods is listed but read by none
@@ -226,7 +248,9 @@ pub fn read_periods(cfg: &Config, periods: &[Arc<RunConfig>]) -> Result<Vec<Accu
         .zip(spills)
         .map(|(acc, spill)| {
             let (notes, listings) = (notes.clone(), listings.clone());
-            settle(cfg, spill, acc, notes, listings, "the spilled ENI tables")
+            let mut a = settle(cfg, spill, acc, notes, listings, "the spilled ENI tables")?;
+            a.s3_listing = s3_listing;
+            Ok(a)
         })
         .collect()
 }
@@ -292,6 +316,7 @@ fn settle(
         listings,
         spill_runs,
         spill_written,
+        s3_listing: 0,
     })
 }
 
@@ -304,6 +329,7 @@ pub fn finish(cfg: &Config, a: Accumulated) -> Result<Report, Error> {
         listings,
         spill_runs,
         spill_written,
+        s3_listing: _,
     } = a;
     let inputs = describe_inputs(cfg, &acc, listings);
     let started = std::time::Instant::now();
@@ -496,14 +522,15 @@ fn describe_inputs(
 }
 
 /// List the objects under every S3 URL of the configuration (with a spinner on a terminal),
-/// dropping duplicates; `listings` gets what each listing found.
+/// dropping duplicates, and keep the shard's; `listings` gets what each listing found. The
+/// objects, and [`Shard::listing_of`] those listed where the run is a shard (else 0).
 fn list_objects(
     cfg: &Config,
     src: &S3Source,
     (since, until): (Option<i64>, Option<i64>),
     listings: &mut Vec<crate::source::s3::Listing>,
     notes: &mut Vec<String>,
-) -> Result<Vec<Input>, Error> {
+) -> Result<(Vec<Input>, u64), Error> {
     let filter = ListFilter {
         since,
         until,
@@ -535,10 +562,12 @@ fn list_objects(
         listings.push(listing);
     }
     source::dedup(&mut objects, notes);
+    let mut listing = 0;
     if let Some(shard) = cfg.shard {
+        listing = Shard::listing_of(objects.iter().map(|o| s3_key(&o.display)));
         objects.retain(|o| shard.takes(s3_key(&o.display)));
     }
-    Ok(objects)
+    Ok((objects, listing))
 }
 
 impl Config {
@@ -584,6 +613,10 @@ pub fn write_partial(cfg: &Config, a: Accumulated, path: &str) -> Result<(), Err
         settings: cfg.settings(),
         since: cfg.run.since,
         until: cfg.run.until,
+        shard: cfg.shard.map(|s| Shard {
+            listing: s.listing.wrapping_add(a.s3_listing),
+            ..s
+        }),
         inputs: stats
             .files
             .iter()

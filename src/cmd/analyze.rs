@@ -553,9 +553,11 @@ pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
                 "--shard {s}: expected K/N with 0 <= K < N (shard K of N, counted from 0)"
             ))
         })?;
+        let roots = &args.inputs;
+        let listing = Shard::listing_of(cfg.inputs.iter().map(|i| below_root(&i.display, roots)));
         cfg.inputs
-            .retain(|i| shard.takes(below_root(&i.display, &args.inputs)));
-        cfg.shard = Some(shard);
+            .retain(|i| shard.takes(below_root(&i.display, roots)));
+        cfg.shard = Some(Shard { listing, ..shard });
     }
     let outputs = [("--partial-out", &scale.partial_out), ("-o", &cfg.output)];
     for (flag, path) in outputs

@@ -97,6 +97,20 @@ fn shards_read_every_input_exactly_once() {
     seen.sort();
     want.sort();
     assert_eq!(seen, want);
+    // three of the four merged: refused, naming the one missing, not a report short of a
+    // quarter of the inputs with exit 0; all four merge
+    let shard = |k: u32| dir.path().join(format!("p{k}")).display().to_string();
+    let o = merge(&[shard(0), shard(1), shard(3)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let e = stderr(&o);
+    assert!(
+        e.contains("cut into 4, and 1 of the 4 is missing (shard 2/4)"),
+        "{e}"
+    );
+    assert!(merge(&[shard(0), shard(1), shard(2), shard(3)])
+        .status
+        .success());
     // a partial run writes no report: output flags make no sense with it
     let p = w.path(Encoding::Gz);
     let o = run(&[
@@ -361,6 +375,7 @@ fn merge_refuses_partials_that_do_not_belong_together() {
     };
     refused(&["a", "b"], "different settings: --pull-window");
     refused(&["a", "all"], "it would count twice");
+    refused(&["a"], "cut into 2, and 1 of the 2 is missing (shard 1/2)");
     refused(&["a", "a"], "given twice");
     refused(&["day", "late"], "overlap");
     refused(&["day", "all"], "open time range");
