@@ -1,6 +1,13 @@
 //! UTC calendar arithmetic for days and months (no time-zone database needed: everything
 //! in flow logs and in the report is UTC).
 
+/// How far two periods that follow each other may share time and still be taken as one
+/// before the other, in seconds: a record of the first may end a few minutes into the second
+/// (an aggregation window, a delivery across the cut), a period of data may end a little past
+/// the hour it was cut at. `compare` says the sides' logs overlap, and `report --previous`
+/// leaves a previous period out, only past it.
+pub const PERIODS_MAY_SHARE: i64 = 3600;
+
 /// Days since 1970-01-01 → (year, month, day). Howard Hinnant's civil-from-days algorithm.
 pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;

@@ -416,18 +416,15 @@ fn summary(
     summary
 }
 
-/// Longest overlap of the two sides' logs left unsaid: records of one side may end a few
-/// minutes into the other's (an aggregation window, a delivery across the change).
-const OVERLAP_UNSAID: i64 = 3600;
-
 /// The stretch of time both sides hold records of (each side's first record's start to its
-/// last one's end), where it is longer than [`OVERLAP_UNSAID`]: the same logs given to both
-/// sides, or logs of one period given to the other, which make a change look smaller.
+/// last one's end), where it is longer than [`crate::time::PERIODS_MAY_SHARE`]: the same
+/// logs given to both sides, or logs of one period given to the other, which make a change
+/// look smaller.
 pub fn logs_overlap(before: &Report, after: &Report) -> Option<(i64, i64)> {
     let span = |r: &Report| (r.analysis.period.first_start).zip(r.analysis.period.last_end);
     let ((bf, bt), (af, at)) = (span(before)?, span(after)?);
     let (from, to) = (bf.max(af), bt.min(at));
-    (to.saturating_sub(from) > OVERLAP_UNSAID).then_some((from, to))
+    (to.saturating_sub(from) > crate::time::PERIODS_MAY_SHARE).then_some((from, to))
 }
 
 /// What [`logs_overlap`] found, said.

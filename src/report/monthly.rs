@@ -381,7 +381,7 @@ fn history_after(prev: &MonthlyReport, this: &PeriodSummary) -> (Vec<PeriodSumma
     let (mut kept, mut left_out) = (Vec::new(), Vec::new());
     for m in prev.history.iter().chain([&prev.summary]) {
         match (bound(&m.to), starts) {
-            (Some(end), Some(start)) if end > start.saturating_add(PERIODS_MAY_SHARE) => {
+            (Some(end), Some(start)) if end > start.saturating_add(crate::time::PERIODS_MAY_SHARE) => {
                 left_out.push(format!(
                     "--previous: {} ({} .. {}) is no earlier period: it does not end before this report's period ({} .. {}) starts, so it is left out of the history and of month over month.",
                     m.label,
@@ -397,10 +397,6 @@ fn history_after(prev: &MonthlyReport, this: &PeriodSummary) -> (Vec<PeriodSumma
     let skip = kept.len().saturating_sub(HISTORY);
     (kept.into_iter().skip(skip).collect(), left_out)
 }
-
-/// How far a period may run into the next and still be taken as before it, in seconds (the
-/// span of data whose last record ends a little past the hour it was cut at).
-const PERIODS_MAY_SHARE: i64 = 3600;
 
 /// This period against the last: each measure per day (the ECR layers only where both
 /// periods know them), the costs and savings per 30 days, and the caveats of a different
