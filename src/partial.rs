@@ -665,6 +665,12 @@ fn check_shards(parts: &[Reads<'_>]) -> Result<(), String> {
     let mut runs: BTreeMap<Run, BTreeMap<u64, &str>> = BTreeMap::new();
     for p in parts {
         let Some(s) = p.shard else { continue };
+        if s.k >= s.n {
+            return Err(format!(
+                "{}: shard {}/{} is no shard (K < N)",
+                p.path, s.k, s.n
+            ));
+        }
         let shards = runs.entry((p.range, s.n, s.listing)).or_default();
         if let Some(other) = shards.insert(s.k, p.path) {
             return Err(format!(
@@ -680,7 +686,7 @@ fn check_shards(parts: &[Reads<'_>]) -> Result<(), String> {
         let Some(first) = (0..n).find(|k| !shards.contains_key(k)) else {
             continue;
         };
-        let left = n - shards.len() as u64;
+        let left = n.saturating_sub(shards.len() as u64);
         let given = shards.iter().next().map_or("", |(_, p)| *p);
         return Err(format!(
             "{given} is a shard of {} cut into {n}, and {left} of the {n} {} missing (shard {first}/{n}{}): their inputs would be left out of the report without a word; merge all {n} (shards of one run list the same inputs: one that listed others, such as objects delivered while the shards ran, is counted as another run's)",
@@ -1013,6 +1019,15 @@ mod tests {
                 r("b", day(1), Some((0, 1, 7))),
             ],
             "a and b are both shard 0/1",
+        );
+        // a forged header's shard past its cut
+        refused(
+            &[r("a", day(1), Some((2, 2, 7)))],
+            "a: shard 2/2 is no shard",
+        );
+        refused(
+            &[r("a", day(1), Some((0, 0, 7)))],
+            "a: shard 0/0 is no shard",
         );
     }
 
