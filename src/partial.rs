@@ -785,10 +785,7 @@ fn check_inputs_once(parts: &[Reads<'_>]) -> Result<(), String> {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Identity<'a> {
     Name(&'a str),
-    /// An AWS delivery's name without its folder and suffixes ([`crate::source::delivery_stem`]).
-    Delivery(&'a str),
-    /// An S3 object's ETag and size.
-    Content(&'a str, u64),
+    Copy(crate::source::Duplicate<'a>),
 }
 
 impl Identity<'_> {
@@ -796,8 +793,7 @@ impl Identity<'_> {
     fn what(self) -> &'static str {
         match self {
             Identity::Name(_) => "the same input",
-            Identity::Delivery(_) => "one AWS delivery",
-            Identity::Content(..) => "S3 objects of one content (the same ETag and size)",
+            Identity::Copy(c) => c.what(),
         }
     }
 }
@@ -805,13 +801,8 @@ impl Identity<'_> {
 impl InputId {
     /// The ways this input is known ([`Identity`]).
     fn identities(&self) -> impl Iterator<Item = Identity<'_>> {
-        let delivery = crate::source::delivery_stem(&self.name).map(Identity::Delivery);
-        let content = (self.etag.as_deref())
-            .filter(|e| !e.is_empty() && self.size > 0)
-            .map(|e| Identity::Content(e, self.size));
-        [Some(Identity::Name(&self.name)), delivery, content]
-            .into_iter()
-            .flatten()
+        let copies = crate::source::Duplicate::of(&self.name, self.etag.as_deref(), self.size);
+        std::iter::once(Identity::Name(&self.name)).chain(copies.map(Identity::Copy))
     }
 }
 

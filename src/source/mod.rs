@@ -474,16 +474,48 @@ fn file_identity(p: &Path) -> Option<Identity> {
     }
 }
 
+/// How an input's records are known apart from its name and place: the AWS delivery it is
+/// ([`delivery_stem`]: one delivery in any encoding or folder) and, for an S3 object, its
+/// content's ETag and size. Two inputs that share one hold the same records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Duplicate<'a> {
+    Delivery(&'a str),
+    Content(&'a str, u64),
+}
+
+impl<'a> Duplicate<'a> {
+    /// The ways an input named `name` (with its S3 `etag`, if any, and `size`) is known.
+    pub fn of(
+        name: &'a str,
+        etag: Option<&'a str>,
+        size: u64,
+    ) -> impl Iterator<Item = Duplicate<'a>> {
+        let content = etag
+            .filter(|e| !e.is_empty() && size > 0)
+            .map(|e| Duplicate::Content(e, size));
+        delivery_stem(name)
+            .map(Duplicate::Delivery)
+            .into_iter()
+            .chain(content)
+    }
+
+    /// What two inputs of one such identity are, for a message.
+    pub fn what(self) -> &'static str {
+        match self {
+            Duplicate::Delivery(_) => "one AWS delivery",
+            Duplicate::Content(..) => "S3 objects of one content (the same ETag and size)",
+        }
+    }
+}
+
 /// The inputs of `b` that are also inputs of `a` (the same local file by device, inode and
-/// canonical path, the same S3 object, standard input, one AWS delivery in any encoding or
-/// place, S3 objects of one ETag and size), by `b`'s names: for `compare`, whose two sides
-/// must not share a record.
+/// canonical path, the same S3 object, standard input, or a [`Duplicate`] of one), by `b`'s names:
+/// for `compare`, whose two sides must not share a record.
 pub fn shared_inputs(a: &[Input], b: &[Input]) -> Vec<String> {
     #[derive(PartialEq, Eq, Hash)]
     enum Key<'a> {
         Place(Option<Identity>, Option<PathBuf>),
-        Delivery(&'a str),
-        Content(&'a str, u64),
+        Copy(Duplicate<'a>),
     }
     fn keys(i: &Input) -> impl Iterator<Item = Key<'_>> {
         let place = match &i.location {
@@ -493,16 +525,8 @@ pub fn shared_inputs(a: &[Input], b: &[Input]) -> Vec<String> {
             }
             Location::Stdin => Key::Place(None, None),
         };
-        let content = (i.etag.as_deref())
-            .filter(|e| !e.is_empty() && i.size > 0)
-            .map(|e| Key::Content(e, i.size));
-        [
-            Some(place),
-            delivery_stem(&i.display).map(Key::Delivery),
-            content,
-        ]
-        .into_iter()
-        .flatten()
+        let copies = Duplicate::of(&i.display, i.etag.as_deref(), i.size).map(Key::Copy);
+        std::iter::once(place).chain(copies)
     }
     let seen: HashSet<Key<'_>> = a.iter().flat_map(keys).collect();
     (b.iter())
