@@ -273,7 +273,8 @@ pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
         comparison,
     });
     for text in &doc.history_left_out {
-        eprintln!("flowcost: warning: {text}");
+        // (a label from the previous report's file: nothing in it reaches the terminal)
+        eprintln!("flowcost: warning: {}", crate::report::escape::clean(text));
     }
     let files = doc.render_files()?;
     let stale: Vec<PathBuf> = ALL_FILES

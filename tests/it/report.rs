@@ -319,6 +319,31 @@ fn month_over_month_carries_the_history() {
         "{md}"
     );
     assert_eq!(read(again.path(), "history.csv").lines().count(), 3);
+    // a previous report's label with a terminal escape in it reaches stderr written out
+    let forged = tempfile::tempdir().unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&read(db.path(), "report.json")).unwrap();
+    doc["summary"]["label"] = "2026-09\u{1b}[2J".into();
+    let forged_json = forged.path().join("report.json");
+    std::fs::write(&forged_json, doc.to_string()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "report",
+        "-q",
+        "-d",
+        out.path().to_str().unwrap(),
+        "--month",
+        "2026-09",
+        "--previous",
+        forged_json.to_str().unwrap(),
+        &sep_path,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains('\u{1b}'), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--previous: 2026-09\\x1b[2J ("),
+        "{}",
+        stderr(&o)
+    );
     // something that is not a report.json is refused, naming what it is
     let o = run(&[
         "analyze",
