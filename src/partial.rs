@@ -283,6 +283,91 @@ pub fn is_partial_file(path: &str) -> bool {
     first.starts_with(FAMILY.as_bytes())
 }
 
+/// What a folder given where partial results are taken holds (`merge`, or `report` and
+/// `compare` given a folder of them): every file below it but hidden ones (a `.` name, as a
+/// run's temporary file), through links (each folder walked once), each list sorted.
+#[derive(Debug, Default)]
+pub struct Folder {
+    /// Partial results, and files cut short before the format's first line was whole (an
+    /// empty file aside): opened, those say they are cut.
+    pub partials: Vec<String>,
+    /// Everything else (a job's marker files, flowcost's reports and charts), with what each
+    /// is where it is one of flowcost's outputs: not read. Those of none first.
+    pub others: Vec<(String, Option<crate::report::own::OwnOutput>)>,
+}
+
+/// Why a folder was not taken as one of partial results.
+#[derive(Debug)]
+pub enum NotPartials {
+    /// A file a folder of flow logs is read for ([`crate::source::is_flow_log_name`]), not
+    /// empty, and neither a partial result nor one of flowcost's outputs (the walk stops
+    /// there, so a folder of logs costs the first bytes of one log).
+    Log(String),
+    Unreadable(String, io::Error),
+}
+
+impl std::fmt::Display for NotPartials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotPartials::Log(p) => write!(f, "{p} is not a partial result"),
+            NotPartials::Unreadable(p, e) => write!(f, "{p} could not be read: {e}"),
+        }
+    }
+}
+
+/// What the folder `dir` holds ([`Folder`]); with `logs_stop`, the first file that makes it a
+/// folder of flow logs ends the walk ([`NotPartials::Log`]).
+pub fn folder(dir: &Path, logs_stop: bool) -> Result<Folder, NotPartials> {
+    use crate::report::own::{recognise, OwnOutput, HEAD};
+    let shown = |p: &Path| p.display().to_string();
+    let unreadable = |p: &Path, e: io::Error| NotPartials::Unreadable(shown(p), e);
+    let mut out = Folder::default();
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let real = d.canonicalize().map_err(|e| unreadable(&d, e))?;
+        if !seen.insert(real) {
+            continue; // (a link back to a folder walked)
+        }
+        let mut entries = std::fs::read_dir(&d)
+            .and_then(|rd| rd.collect::<io::Result<Vec<_>>>())
+            .map_err(|e| unreadable(&d, e))?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            if e.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = e.path();
+            let meta = std::fs::metadata(&path).map_err(|e| unreadable(&path, e))?;
+            if meta.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            // (a named pipe or a device is not opened: a read would take what another
+            // reader waits for)
+            let mut head = Vec::new();
+            if meta.is_file() {
+                File::open(&path)
+                    .and_then(|f| f.take(HEAD as u64).read_to_end(&mut head))
+                    .map_err(|e| unreadable(&path, e))?;
+            }
+            let cut = !head.is_empty() && FAMILY.as_bytes().starts_with(&head);
+            match recognise(&head) {
+                Some(OwnOutput::Partial) => out.partials.push(shown(&path)),
+                None if cut => out.partials.push(shown(&path)),
+                None if logs_stop && !head.is_empty() && crate::source::is_flow_log_name(&path) => {
+                    return Err(NotPartials::Log(shown(&path)))
+                }
+                kind => out.others.push((shown(&path), kind)),
+            }
+        }
+    }
+    out.partials.sort();
+    out.others
+        .sort_by(|a, b| (a.1.is_some(), &a.0).cmp(&(b.1.is_some(), &b.0)));
+    Ok(out)
+}
+
 /// A partial file, opened: its header read and checked, the body ready to read.
 pub struct Partial {
     pub path: String,
@@ -1080,5 +1165,47 @@ mod tests {
         assert_eq!(holes(vec![(-D, D)], 0, 2 * D), [(D, 2 * D)]);
         assert_eq!(holes(vec![(3 * D, 4 * D)], 0, 2 * D), [(0, 2 * D)]);
         assert!(holes(Vec::new(), 0, 0).is_empty());
+    }
+
+    /// A folder's walk: partials (and files cut inside the format's first line) apart from
+    /// everything else, hidden files left out, a link back to a folder walked once, no named
+    /// pipe opened; with `logs_stop`, a non-empty file of a flow log's name ends it.
+    #[test]
+    fn a_folder_is_walked_for_its_partials() {
+        use super::{folder, NotPartials, FORMAT};
+        use crate::report::own::OwnOutput;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let put = |name: &str, text: &str| {
+            let p = root.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        put("b/day2.fcp", &format!("{FORMAT}\n{{}}"));
+        put("a/day1.fcp", &format!("{FORMAT}\n"));
+        put("day0", "flowcost.par");
+        put(".day9.fcp", "hidden: a run still writing");
+        put("_SUCCESS", "");
+        put("chart.svg", "<svg/>");
+        put("report.json", "{\n  \"schema\": \"flowcost.report/1\"\n}\n");
+        std::os::unix::fs::symlink(root, root.join("b/back")).unwrap();
+        let fifo = root.join("pipe.fcp");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        let name = |p: &str| root.join(p).display().to_string();
+
+        let f = folder(root, true).unwrap();
+        assert_eq!(f.partials, [name("a/day1.fcp"), name("b/day2.fcp"), name("day0")]);
+        let mut others = vec![(name("_SUCCESS"), None), (name("chart.svg"), None)];
+        if made.is_ok_and(|s| s.success()) {
+            others.push((name("pipe.fcp"), None));
+        }
+        others.push((name("report.json"), Some(OwnOutput::Json)));
+        assert_eq!(f.others, others);
+        assert_eq!(folder(root, false).unwrap().partials, f.partials);
+
+        put("c/flows.log", "version account-id interface-id\n");
+        assert!(matches!(folder(root, true), Err(NotPartials::Log(p)) if p == name("c/flows.log")));
+        let all = folder(root, false).unwrap();
+        assert!(all.others.iter().any(|(p, k)| *p == name("c/flows.log") && k.is_none()));
     }
 }

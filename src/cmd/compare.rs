@@ -64,6 +64,7 @@ struct Side {
 
 impl Side {
     fn of(args: &crate::cli::AnalyzeArgs) -> Result<Side, Error> {
+        let args = &crate::cmd::merge::with_partial_folders(args)?;
         let cfg = Config::from_args(args)?;
         Ok(Side {
             partials: PartialInputs::of(args)?.map(|p| p.with_context_of(&cfg)),
@@ -194,6 +195,7 @@ fn periods(
     }
     let mut args = c.base.with(&Default::default(), &c.out);
     args.inputs = inputs;
+    let args = crate::cmd::merge::with_partial_folders(&args)?;
     let cfg = Config::from_args(&args)?;
     Ok(Sides::Periods {
         before: cfg.with_period(bf, bt),

@@ -15,12 +15,14 @@ use crate::error::{Error, Outcome};
 use crate::format::{fields, Layout};
 use crate::partial::{self, Partial};
 use crate::pipeline::{self, partial_error, Config};
+use crate::report::own::OwnOutput;
 use crate::report::Format;
 
 /// Run `flowcost merge`.
 pub fn run(m: &MergeArgs) -> Result<Outcome, Error> {
-    let mut parts = Vec::with_capacity(m.partials.len());
-    for p in &m.partials {
+    let partials = partial_files(&m.partials, m.quiet)?;
+    let mut parts = Vec::with_capacity(partials.len());
+    for p in &partials {
         parts.push(Partial::open(p).map_err(|err| partial_error(p, err))?);
     }
     partial::check_compatible(&parts).map_err(Error::Usage)?;
@@ -52,7 +54,7 @@ pub fn run(m: &MergeArgs) -> Result<Outcome, Error> {
         let reads = crate::output::Reads {
             cfgs: vec![&cfg],
             inputs: Vec::new(),
-            documents: (m.partials.iter().chain(&m.inventory).chain(&m.ip_ranges))
+            documents: (partials.iter().chain(&m.inventory).chain(&m.ip_ranges))
                 .map(String::as_str)
                 .collect(),
         };
@@ -64,12 +66,116 @@ pub fn run(m: &MergeArgs) -> Result<Outcome, Error> {
     Ok(outcome(&report))
 }
 
-/// Refuses inputs of `analyze` that are partial files: it reads logs, and would count a
-/// partial's lines as malformed and what it holds as nothing, with exit 0.
+/// The partial files `merge` is given: a file as it is, a folder as the partial files below
+/// it ([`partials_in`]).
+fn partial_files(args: &[String], quiet: bool) -> Result<Vec<String>, Error> {
+    let mut out = Vec::with_capacity(args.len());
+    for a in args {
+        match Path::new(a).is_dir() {
+            true => out.extend(partials_in(a, false, quiet)?.unwrap_or_default()),
+            false => out.push(a.clone()),
+        }
+    }
+    Ok(out)
+}
+
+/// The inputs of `report` or `compare` with each folder of partial results replaced by its
+/// partial files ([`partials_in`]); other folders stay, to be read as flow logs.
+pub fn with_partial_folders(a: &AnalyzeArgs) -> Result<AnalyzeArgs, Error> {
+    let mut inputs = Vec::with_capacity(a.inputs.len());
+    for i in &a.inputs {
+        match Path::new(i).is_dir() {
+            true => match partials_in(i, true, a.quiet)? {
+                Some(p) => inputs.extend(p),
+                None => inputs.push(i.clone()),
+            },
+            false => inputs.push(i.clone()),
+        }
+    }
+    Ok(AnalyzeArgs {
+        inputs,
+        ..a.clone()
+    })
+}
+
+/// The partial files below the folder `dir` ([`partial::folder`]), the other files there named
+/// on stderr unless `quiet`. With `logs_may`, a folder that holds flow logs, or no partial, is
+/// `None` (it is read as logs); without, either is refused. A file named like the partials
+/// beside it (their extension) that is not one is refused: a day's partial left empty or
+/// overwritten would otherwise leave its time out of the report.
+fn partials_in(dir: &str, logs_may: bool, quiet: bool) -> Result<Option<Vec<String>>, Error> {
+    let folder = match (partial::folder(Path::new(dir), logs_may), logs_may) {
+        (Ok(f), _) => f,
+        (Err(_), true) => return Ok(None),
+        (Err(why), false) => {
+            return Err(Error::Usage(format!(
+                "{dir} is given as a folder of partial results, but {why}"
+            )))
+        }
+    };
+    match (folder.partials.is_empty(), logs_may) {
+        (true, true) => return Ok(None),
+        (true, false) => {
+            return Err(Error::Usage(format!(
+                "{dir} holds no partial result (a file written by `analyze --partial-out`)"
+            )))
+        }
+        (false, _) => {}
+    }
+    let ext = |p: &str| Path::new(p).extension().map(|e| e.to_ascii_lowercase());
+    let named_like = (folder.others.iter()).find(|(o, kind)| {
+        let e = ext(o);
+        kind.is_none() && e.is_some() && folder.partials.iter().any(|p| ext(p) == e)
+    });
+    if let Some((o, _)) = named_like {
+        return Err(Error::Usage(format!(
+            "{o} is named like the partial results beside it but is not one (empty, or not written by `analyze --partial-out`): the time it should cover would be left out; write it again, or move it out of {dir}"
+        )));
+    }
+    note_others(dir, &folder.others, quiet);
+    Ok(Some(folder.partials))
+}
+
+/// Say on stderr which files among the partial results in `dir` were not read.
+fn note_others(dir: &str, others: &[(String, Option<OwnOutput>)], quiet: bool) {
+    if quiet || others.is_empty() {
+        return;
+    }
+    let named: Vec<String> = (others.iter().take(3))
+        .map(|(p, kind)| match kind {
+            Some(k) => format!("{p} ({})", k.describe()),
+            None => p.clone(),
+        })
+        .collect();
+    let more = match others.len() {
+        n if n > named.len() => format!(" and {} more", n - named.len()),
+        _ => String::new(),
+    };
+    eprintln!(
+        "flowcost: note: {}",
+        crate::report::escape::clean(&format!(
+            "{} file(s) among the partial results in {dir} are not partial results, and were not read: {}{more}",
+            others.len(),
+            named.join(", ")
+        ))
+    );
+}
+
+/// Refuses inputs of `analyze` that are partial files, or folders of them: it reads logs, and
+/// would count a partial's lines as malformed and what it holds as nothing, with exit 0.
 pub fn refuse_partials(inputs: &[String]) -> Result<(), Error> {
-    match inputs.iter().find(|i| partial::is_partial_file(i)) {
-        Some(p) => Err(Error::Usage(format!(
+    if let Some(p) = inputs.iter().find(|i| partial::is_partial_file(i)) {
+        return Err(Error::Usage(format!(
             "{p} is a partial result, not a flow log: merge partials with `flowcost merge`, or give them (and only them) to `report` or `compare`"
+        )));
+    }
+    let of_partials = |i: &&String| {
+        let dir = Path::new(i.as_str());
+        dir.is_dir() && partial::folder(dir, true).is_ok_and(|f| !f.partials.is_empty())
+    };
+    match inputs.iter().find(of_partials) {
+        Some(d) => Err(Error::Usage(format!(
+            "{d} holds partial results, not flow logs: merge them with `flowcost merge {d}`, or give the folder to `report` or `compare`"
         ))),
         None => Ok(()),
     }

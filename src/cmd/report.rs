@@ -241,7 +241,8 @@ fn check_out_dir(args: &ReportArgs, cfg: &Config, dir: &Path) -> Result<(), Erro
 /// Run `flowcost report`.
 pub fn run(args: &ReportArgs) -> Result<Outcome, Error> {
     let started = std::time::Instant::now();
-    let base = args.base.with(&args.time, &Default::default());
+    let base =
+        crate::cmd::merge::with_partial_folders(&args.base.with(&args.time, &Default::default()))?;
     let cfg = Config::from_args(&base)?;
     let change = match &args.change_at {
         None => None,

@@ -793,3 +793,92 @@ if [ -n "$rec" ]; then mkdir -p "$dst" && cp -R "$src/." "$dst"; else cp "$src" 
         String::from_utf8_lossy(&want)
     );
 }
+
+/// A folder of daily partials (in a subfolder, beside a month's report folder, a merge's JSON
+/// and a job's empty marker file) given to `merge`, `report` or `compare` is read as the
+/// partials in it: the same output as naming them, the other files named on stderr and not
+/// read. A file named like the partials that is not one is refused (a day's partial left
+/// empty would leave its day out), one cut inside the format's first line fails as cut, and
+/// `analyze` of the folder is refused.
+#[test]
+fn a_folder_of_partials_is_read_as_its_partials() {
+    let w = world(&spec(38, FieldSet::V5), &[Encoding::Gz]);
+    let dir = tempfile::tempdir().unwrap();
+    let parts = dir.path().join("parts");
+    let month = parts.join("2026-09");
+    std::fs::create_dir_all(&month).unwrap();
+    let day = |d: &str| month.join(format!("{d}.fcp")).display().to_string();
+    for (since, until) in [("2026-09-01", "2026-09-02"), ("2026-09-02", "2026-09-03")] {
+        partial(&w, &day(since), &["--since", since, "--until", until]);
+    }
+    let days = vec![day("2026-09-01"), day("2026-09-02")];
+    let parts_s = parts.display().to_string();
+    let named = merge(&days);
+    assert!(named.status.success(), "{}", stderr(&named));
+
+    // a report folder and a merge's output written among them, and a job's marker
+    let report_of = |inputs: &[&str], out: &std::path::Path| {
+        let mut args = vec!["report", "-q", "-d", out.to_str().unwrap()];
+        args.extend_from_slice(inputs);
+        let o = run(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let mut doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+        doc.as_object_mut().unwrap().remove("command");
+        let csv = std::fs::read_to_string(out.join("by-day.csv")).unwrap();
+        (doc, csv)
+    };
+    let in_folder = report_of(&[&parts_s], &parts.join("report"));
+    let named_days: Vec<&str> = days.iter().map(String::as_str).collect();
+    assert_eq!(in_folder, report_of(&named_days, &dir.path().join("r")));
+    std::fs::write(parts.join("september.json"), &named.stdout).unwrap();
+    std::fs::write(parts.join("_SUCCESS"), "").unwrap();
+
+    let o = run(&["merge", "--format", "json", &parts_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout, named.stdout, "the folder merges as its partials");
+    let err = stderr(&o);
+    let note = format!("among the partial results in {parts_s} are not partial results");
+    assert!(err.contains(&note), "{err}");
+    assert!(err.contains("_SUCCESS"), "the file of no kind named first: {err}");
+    // the report folder, written again from the folder it now lies in, is the same
+    assert_eq!(report_of(&[&parts_s], &parts.join("report")), in_folder);
+    let compare = |inputs: &[&str]| {
+        let mut args = vec!["compare", "-q", "--format", "json"];
+        args.extend_from_slice(&["--before", "2026-09-01..2026-09-01"]);
+        args.extend_from_slice(&["--after", "2026-09-02..2026-09-02"]);
+        args.extend_from_slice(inputs);
+        let o = run(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        o.stdout
+    };
+    assert_eq!(compare(&[&parts_s]), compare(&named_days));
+
+    let o = run(&["analyze", "-q", &parts_s]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("holds partial results, not flow logs"));
+
+    // a day's partial left empty, or cut inside the format's first line
+    let third = day("2026-09-03");
+    std::fs::write(&third, "").unwrap();
+    for args in [
+        vec!["merge", "-q", &parts_s],
+        vec!["report", "-q", "-d", dir.path().join("r3").to_str().unwrap(), &parts_s],
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let want = format!("{third} is named like the partial results beside it");
+        assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+    }
+    std::fs::write(&third, "flowcost.part").unwrap();
+    let o = run(&["merge", "-q", &parts_s]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&third), "{}", stderr(&o));
+
+    // a folder holding no partial is refused by merge
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let o = run(&["merge", "-q", empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("holds no partial result"));
+}
