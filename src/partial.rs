@@ -1194,7 +1194,10 @@ mod tests {
         let name = |p: &str| root.join(p).display().to_string();
 
         let f = folder(root, true).unwrap();
-        assert_eq!(f.partials, [name("a/day1.fcp"), name("b/day2.fcp"), name("day0")]);
+        assert_eq!(
+            f.partials,
+            [name("a/day1.fcp"), name("b/day2.fcp"), name("day0")]
+        );
         let mut others = vec![(name("_SUCCESS"), None), (name("chart.svg"), None)];
         if made.is_ok_and(|s| s.success()) {
             others.push((name("pipe.fcp"), None));
@@ -1206,6 +1209,9 @@ mod tests {
         put("c/flows.log", "version account-id interface-id\n");
         assert!(matches!(folder(root, true), Err(NotPartials::Log(p)) if p == name("c/flows.log")));
         let all = folder(root, false).unwrap();
-        assert!(all.others.iter().any(|(p, k)| *p == name("c/flows.log") && k.is_none()));
+        assert!(all
+            .others
+            .iter()
+            .any(|(p, k)| *p == name("c/flows.log") && k.is_none()));
     }
 }

@@ -49,10 +49,39 @@ pub struct PeriodSummary {
     pub nat_processing_cost_per_30_days: f64,
     pub s3_endpoint_savings_per_30_days: f64,
     pub price_table_date: String,
+    /// The NAT data-processing price the costs were computed with (absent from the reports
+    /// of a flowcost before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_price: Option<NatPrice>,
     pub ip_ranges_sync_token: String,
     /// The bill's figures of the period, when one was given (`--cur`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billed: Option<BilledSummary>,
+}
+
+/// The price a period's NAT data processing was costed at: per GB, in the region of the
+/// report's prices, and what a GB was. Two periods costed at different prices (a price
+/// override in one, `--gb-unit` changed) differ in money by more than their traffic.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatPrice {
+    pub region: String,
+    pub per_gb: f64,
+    pub gb_unit: crate::cost::GbUnit,
+}
+
+impl std::fmt::Display for NatPrice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let gb = match self.gb_unit {
+            crate::cost::GbUnit::Gib => "2^30",
+            crate::cost::GbUnit::Gb => "10^9",
+        };
+        write!(
+            f,
+            "${} per GB of {gb} bytes in {}",
+            self.per_gb, self.region
+        )
+    }
 }
 
 /// What the bill says of a period: its NAT data processing cost, the share of it the flow
@@ -108,6 +137,11 @@ impl PeriodSummary {
             nat_processing_cost_per_30_days: r.cost.nat_processing.per_30_days,
             s3_endpoint_savings_per_30_days: r.cost.s3_gateway_endpoint_savings.per_30_days,
             price_table_date: r.cost.price_table_date.clone(),
+            nat_price: Some(NatPrice {
+                region: r.cost.region.clone(),
+                per_gb: r.cost.prices.nat_per_gb,
+                gb_unit: r.cost.gb_unit,
+            }),
             ip_ranges_sync_token: r.inputs.ip_ranges.sync_token.clone(),
             billed: r.reconciliation.as_ref().map(BilledSummary::of),
         }
@@ -417,6 +451,14 @@ fn trend(last: &PeriodSummary, summary: &PeriodSummary) -> Trend {
             "Prices differ: {} used the table of {}, this report the table of {}.",
             last.label, last.price_table_date, summary.price_table_date
         ));
+    }
+    if let (Some(a), Some(b)) = (&last.nat_price, &summary.nat_price) {
+        if a != b {
+            caveats.push(format!(
+                "NAT prices differ: {} was costed at {a}, this report at {b}; the change in cost is not the change in traffic alone.",
+                last.label
+            ));
+        }
     }
     if last.ip_ranges_sync_token != summary.ip_ranges_sync_token {
         caveats.push(format!(
@@ -1246,6 +1288,38 @@ mod tests {
         assert_eq!(t.caveats.len(), 2);
         assert!(t.caveats[0].starts_with("Prices differ: 2025-14 used the table of 2020-01-01"));
         assert!(prev.history_left_out.is_empty());
+        // one table, but another price per GB, or another GB: said; a report without the
+        // price (an older flowcost's) is not compared
+        let price = prev.summary.nat_price.clone().expect("kept");
+        for other in [
+            NatPrice {
+                per_gb: price.per_gb * 2.0,
+                ..price.clone()
+            },
+            NatPrice {
+                gb_unit: crate::cost::GbUnit::Gb,
+                ..price.clone()
+            },
+        ] {
+            let mut last = prev.summary.clone();
+            last.nat_price = Some(other.clone());
+            let t = super::trend(&last, &prev.summary);
+            assert_eq!(t.caveats.len(), 1, "{:?}", t.caveats);
+            let want = format!(
+                "NAT prices differ: 2025-14 was costed at {other}, this report at {price};"
+            );
+            assert!(t.caveats[0].starts_with(&want), "{}", t.caveats[0]);
+        }
+        let mut older = prev.summary.clone();
+        older.nat_price = None;
+        assert!(super::trend(&older, &prev.summary).caveats.is_empty());
+        let doc = serde_json::to_value(&older).unwrap();
+        assert!(doc.get("nat_price").is_none());
+        assert_eq!(serde_json::from_value::<PeriodSummary>(doc).unwrap(), older);
+        assert_eq!(
+            price.to_string(),
+            "$0.045 per GB of 2^30 bytes in us-east-1"
+        );
     }
 
     /// A previous report of this period (a rerun), or of a later one, is no earlier period:

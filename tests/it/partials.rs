@@ -840,7 +840,10 @@ fn a_folder_of_partials_is_read_as_its_partials() {
     let err = stderr(&o);
     let note = format!("among the partial results in {parts_s} are not partial results");
     assert!(err.contains(&note), "{err}");
-    assert!(err.contains("_SUCCESS"), "the file of no kind named first: {err}");
+    assert!(
+        err.contains("_SUCCESS"),
+        "the file of no kind named first: {err}"
+    );
     // the report folder, written again from the folder it now lies in, is the same
     assert_eq!(report_of(&[&parts_s], &parts.join("report")), in_folder);
     let compare = |inputs: &[&str]| {
@@ -863,7 +866,13 @@ fn a_folder_of_partials_is_read_as_its_partials() {
     std::fs::write(&third, "").unwrap();
     for args in [
         vec!["merge", "-q", &parts_s],
-        vec!["report", "-q", "-d", dir.path().join("r3").to_str().unwrap(), &parts_s],
+        vec![
+            "report",
+            "-q",
+            "-d",
+            dir.path().join("r3").to_str().unwrap(),
+            &parts_s,
+        ],
     ] {
         let o = run(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
