@@ -119,6 +119,49 @@ pub struct InterfaceBreakEven {
     pub break_even_gb_per_30_days: Option<f64>,
 }
 
+/// The price NAT data processing was costed at: per GB, in the region of the report's
+/// prices, and what a GB was. Two periods costed at different prices (a price override in one,
+/// another `--gb-unit`, another region) differ in cost by more than their traffic.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatPrice {
+    pub region: String,
+    pub per_gb: f64,
+    pub gb_unit: GbUnit,
+}
+
+impl NatPrice {
+    pub fn of(c: &Cost) -> NatPrice {
+        NatPrice {
+            region: c.region.clone(),
+            per_gb: c.prices.nat_per_gb,
+            gb_unit: c.gb_unit,
+        }
+    }
+
+    /// Where `other` is another price: that said, `self` being `this`'s and `other` being
+    /// `that`'s (a period, a side).
+    pub fn differs(&self, this: &str, other: &NatPrice, that: &str) -> Option<String> {
+        (self != other).then(|| format!(
+            "NAT prices differ: {this} was costed at {self}, {that} at {other}; the change in cost is not the change in traffic alone."
+        ))
+    }
+}
+
+impl std::fmt::Display for NatPrice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let gb = match self.gb_unit {
+            GbUnit::Gib => "2^30",
+            GbUnit::Gb => "10^9",
+        };
+        write!(
+            f,
+            "${} per GB of {gb} bytes in {}",
+            self.per_gb, self.region
+        )
+    }
+}
+
 /// The cost section of the report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

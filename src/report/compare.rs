@@ -406,6 +406,8 @@ fn summary(
     }
     summary.extend(subnets_left(after, a, by_subnet));
     summary.extend(coverage_differs(b, a));
+    let price = |r: &Report| crate::cost::NatPrice::of(&r.cost);
+    summary.extend(price(before).differs("the before side", &price(after), "the after side"));
     if a.per_day.s3_other_region > 0.0 {
         summary.push(format!(
             "S3 in other regions: {}/day after the change. No gateway endpoint can take it (same-region only).",

@@ -52,36 +52,11 @@ pub struct PeriodSummary {
     /// The NAT data-processing price the costs were computed with (absent from the reports
     /// of a flowcost before it was kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nat_price: Option<NatPrice>,
+    pub nat_price: Option<crate::cost::NatPrice>,
     pub ip_ranges_sync_token: String,
     /// The bill's figures of the period, when one was given (`--cur`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billed: Option<BilledSummary>,
-}
-
-/// The price a period's NAT data processing was costed at: per GB, in the region of the
-/// report's prices, and what a GB was. Two periods costed at different prices (a price
-/// override in one, `--gb-unit` changed) differ in money by more than their traffic.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NatPrice {
-    pub region: String,
-    pub per_gb: f64,
-    pub gb_unit: crate::cost::GbUnit,
-}
-
-impl std::fmt::Display for NatPrice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let gb = match self.gb_unit {
-            crate::cost::GbUnit::Gib => "2^30",
-            crate::cost::GbUnit::Gb => "10^9",
-        };
-        write!(
-            f,
-            "${} per GB of {gb} bytes in {}",
-            self.per_gb, self.region
-        )
-    }
 }
 
 /// What the bill says of a period: its NAT data processing cost, the share of it the flow
@@ -137,11 +112,7 @@ impl PeriodSummary {
             nat_processing_cost_per_30_days: r.cost.nat_processing.per_30_days,
             s3_endpoint_savings_per_30_days: r.cost.s3_gateway_endpoint_savings.per_30_days,
             price_table_date: r.cost.price_table_date.clone(),
-            nat_price: Some(NatPrice {
-                region: r.cost.region.clone(),
-                per_gb: r.cost.prices.nat_per_gb,
-                gb_unit: r.cost.gb_unit,
-            }),
+            nat_price: Some(crate::cost::NatPrice::of(&r.cost)),
             ip_ranges_sync_token: r.inputs.ip_ranges.sync_token.clone(),
             billed: r.reconciliation.as_ref().map(BilledSummary::of),
         }
@@ -453,12 +424,7 @@ fn trend(last: &PeriodSummary, summary: &PeriodSummary) -> Trend {
         ));
     }
     if let (Some(a), Some(b)) = (&last.nat_price, &summary.nat_price) {
-        if a != b {
-            caveats.push(format!(
-                "NAT prices differ: {} was costed at {a}, this report at {b}; the change in cost is not the change in traffic alone.",
-                last.label
-            ));
-        }
+        caveats.extend(a.differs(&last.label, b, "this report"));
     }
     if last.ip_ranges_sync_token != summary.ip_ranges_sync_token {
         caveats.push(format!(
@@ -1292,11 +1258,11 @@ mod tests {
         // price (an older flowcost's) is not compared
         let price = prev.summary.nat_price.clone().expect("kept");
         for other in [
-            NatPrice {
+            crate::cost::NatPrice {
                 per_gb: price.per_gb * 2.0,
                 ..price.clone()
             },
-            NatPrice {
+            crate::cost::NatPrice {
                 gb_unit: crate::cost::GbUnit::Gb,
                 ..price.clone()
             },

@@ -248,6 +248,45 @@ fn compare_takes_partials_as_it_takes_logs() {
     assert_eq!(sets.after.per_day.s3, from_logs.after.per_day.s3);
 }
 
+/// Sides costed at different NAT prices (partials made with another price per GB): the
+/// change in cost is then not the traffic's alone, and the verdict says so; sides of one
+/// price say nothing of it.
+#[test]
+fn sides_costed_at_different_prices_are_said() {
+    let w = endpoint_world();
+    let p = w.path(Encoding::Gz);
+    let dir = tempfile::tempdir().unwrap();
+    let parts = crate::support::daily_partials(&p, 1_788_220_800, 2, dir.path());
+    let dearer = dir.path().join("dearer.fcp").display().to_string();
+    let o = run(&[
+        "analyze",
+        "-q",
+        &p,
+        "--since",
+        "2026-09-03",
+        "--until",
+        "2026-09-04",
+        "--nat-price-per-gb",
+        "0.09",
+        "--partial-out",
+        &dearer,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = |c: &Comparison| {
+        (c.verdict.summary.iter())
+            .filter(|s| s.starts_with("NAT prices differ"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let same = compare_json(&["--before", &parts[0], "--after", &parts[1]]);
+    assert!(said(&same).is_empty(), "{:?}", same.verdict.summary);
+    let other = compare_json(&["--before", &parts[0], "--after", &dearer]);
+    assert_eq!(
+        said(&other),
+        ["NAT prices differ: the before side was costed at $0.045 per GB of 2^30 bytes in us-east-1, the after side at $0.09 per GB of 2^30 bytes in us-east-1; the change in cost is not the change in traffic alone."]
+    );
+}
+
 /// The text world of [`endpoint_world`], and flags that make the engine spill its ENI
 /// tables (a budget of 8 ENIs) and split text inputs of 8 KiB or more into chunks of 1 KiB
 /// on two workers.
