@@ -2100,6 +2100,14 @@ impl std::fmt::Display for GivenAbsent {
     }
 }
 
+/// Where two ECR estimates (of `this` and `that`: a period, a side) were made with other pull
+/// windows, that said: their layer bytes differ by more than the pulls.
+pub fn pull_windows_differ((this, a): (&str, i64), (that, b): (&str, i64)) -> Option<String> {
+    (a != b).then(|| format!(
+        "ECR pull windows differ: {this} counted a task's S3 downloads in the {a}s after its first record, {that} in the {b}s: the change in ECR image layers is not the change in pulls alone."
+    ))
+}
+
 /// Finish the analysis of an accumulator whose ENI table is all in memory.
 pub fn analyse(
     acc: &Accumulator,

@@ -408,6 +408,11 @@ fn summary(
     summary.extend(coverage_differs(b, a));
     let price = |r: &Report| crate::cost::NatPrice::of(&r.cost);
     summary.extend(price(before).differs("the before side", &price(after), "the after side"));
+    let window = |r: &Report| r.analysis.ecr.pull_window_seconds;
+    summary.extend(crate::analysis::pull_windows_differ(
+        ("the before side", window(before)),
+        ("the after side", window(after)),
+    ));
     if a.per_day.s3_other_region > 0.0 {
         summary.push(format!(
             "S3 in other regions: {}/day after the change. No gateway endpoint can take it (same-region only).",

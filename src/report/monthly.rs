@@ -45,6 +45,10 @@ pub struct PeriodSummary {
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub ecr_known: bool,
     pub task_starts: u64,
+    /// The ECR estimate's pull window, in seconds (absent from the reports of a flowcost
+    /// before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_window_seconds: Option<i64>,
     pub nat_processing_cost: f64,
     pub nat_processing_cost_per_30_days: f64,
     pub s3_endpoint_savings_per_30_days: f64,
@@ -108,6 +112,7 @@ impl PeriodSummary {
             ecr_layer_bytes: a.ecr.bytes,
             ecr_known: a.ecr.basis.is_known(),
             task_starts: a.ecr.task_starts,
+            pull_window_seconds: Some(a.ecr.pull_window_seconds),
             nat_processing_cost: r.cost.nat_processing.period,
             nat_processing_cost_per_30_days: r.cost.nat_processing.per_30_days,
             s3_endpoint_savings_per_30_days: r.cost.s3_gateway_endpoint_savings.per_30_days,
@@ -425,6 +430,12 @@ fn trend(last: &PeriodSummary, summary: &PeriodSummary) -> Trend {
     }
     if let (Some(a), Some(b)) = (&last.nat_price, &summary.nat_price) {
         caveats.extend(a.differs(&last.label, b, "this report"));
+    }
+    if let (Some(a), Some(b)) = (last.pull_window_seconds, summary.pull_window_seconds) {
+        caveats.extend(crate::analysis::pull_windows_differ(
+            (&last.label, a),
+            ("this report", b),
+        ));
     }
     if last.ip_ranges_sync_token != summary.ip_ranges_sync_token {
         caveats.push(format!(
@@ -1276,11 +1287,21 @@ mod tests {
             );
             assert!(t.caveats[0].starts_with(&want), "{}", t.caveats[0]);
         }
+        let mut longer = prev.summary.clone();
+        longer.pull_window_seconds = Some(600);
+        let t = super::trend(&longer, &prev.summary);
+        assert_eq!(t.caveats.len(), 1, "{:?}", t.caveats);
+        assert!(
+            t.caveats[0].starts_with("ECR pull windows differ: 2025-14 counted a task's S3 downloads in the 600s after its first record, this report in the 180s"),
+            "{}",
+            t.caveats[0]
+        );
         let mut older = prev.summary.clone();
         older.nat_price = None;
+        older.pull_window_seconds = None;
         assert!(super::trend(&older, &prev.summary).caveats.is_empty());
         let doc = serde_json::to_value(&older).unwrap();
-        assert!(doc.get("nat_price").is_none());
+        assert!(doc.get("nat_price").is_none() && doc.get("pull_window_seconds").is_none());
         assert_eq!(serde_json::from_value::<PeriodSummary>(doc).unwrap(), older);
         assert_eq!(
             price.to_string(),

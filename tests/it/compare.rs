@@ -248,11 +248,12 @@ fn compare_takes_partials_as_it_takes_logs() {
     assert_eq!(sets.after.per_day.s3, from_logs.after.per_day.s3);
 }
 
-/// Sides costed at different NAT prices (partials made with another price per GB): the
-/// change in cost is then not the traffic's alone, and the verdict says so; sides of one
-/// price say nothing of it.
+/// Sides costed at different NAT prices, or estimating ECR layers with other pull windows
+/// (partials made with another price per GB, another `--pull-window`): the change in cost or
+/// in layers is then not the traffic's alone, and the verdict says so; sides of one setting
+/// say nothing of it.
 #[test]
-fn sides_costed_at_different_prices_are_said() {
+fn sides_made_with_other_prices_or_pull_windows_are_said() {
     let w = endpoint_world();
     let p = w.path(Encoding::Gz);
     let dir = tempfile::tempdir().unwrap();
@@ -268,13 +269,15 @@ fn sides_costed_at_different_prices_are_said() {
         "2026-09-04",
         "--nat-price-per-gb",
         "0.09",
+        "--pull-window",
+        "10m",
         "--partial-out",
         &dearer,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let said = |c: &Comparison| {
         (c.verdict.summary.iter())
-            .filter(|s| s.starts_with("NAT prices differ"))
+            .filter(|s| s.starts_with("NAT prices differ") || s.starts_with("ECR pull windows"))
             .cloned()
             .collect::<Vec<_>>()
     };
@@ -283,7 +286,10 @@ fn sides_costed_at_different_prices_are_said() {
     let other = compare_json(&["--before", &parts[0], "--after", &dearer]);
     assert_eq!(
         said(&other),
-        ["NAT prices differ: the before side was costed at $0.045 per GB of 2^30 bytes in us-east-1, the after side at $0.09 per GB of 2^30 bytes in us-east-1; the change in cost is not the change in traffic alone."]
+        [
+            "NAT prices differ: the before side was costed at $0.045 per GB of 2^30 bytes in us-east-1, the after side at $0.09 per GB of 2^30 bytes in us-east-1; the change in cost is not the change in traffic alone.",
+            "ECR pull windows differ: the before side counted a task's S3 downloads in the 180s after its first record, the after side in the 600s: the change in ECR image layers is not the change in pulls alone."
+        ]
     );
 }
 
