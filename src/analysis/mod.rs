@@ -2108,6 +2108,30 @@ pub fn pull_windows_differ((this, a): (&str, i64), (that, b): (&str, i64)) -> Op
     ))
 }
 
+/// Where two analyses (of `this` and `that`: a period, a side) counted NAT bytes in other
+/// ways (on the NAT gateways' ENIs, or estimated from the clients' own records where no NAT
+/// ENI was logged), that said: their figures do not measure the same thing.
+pub fn countings_differ(
+    (this, a): (&str, Counting),
+    (that, b): (&str, Counting),
+) -> Option<String> {
+    let how = |c: Counting| {
+        match c {
+        Counting::NatEni => "counted on the NAT gateways' ENIs",
+        Counting::ClientSideEstimate => {
+            "estimated from the clients' own records (no NAT gateway ENI in its logs: the estimate includes their traffic that did not cross a NAT)"
+        }
+    }
+    };
+    (a != b).then(|| {
+        format!(
+            "COUNTED DIFFERENTLY: {this} was {}, {that} {}; the change is not the NAT's alone.",
+            how(a),
+            how(b)
+        )
+    })
+}
+
 /// Finish the analysis of an accumulator whose ENI table is all in memory.
 pub fn analyse(
     acc: &Accumulator,

@@ -8,7 +8,7 @@ use crate::cli::CompareArgs;
 use crate::cmd::analyze::{self, Config};
 use crate::cmd::merge::PartialInputs;
 use crate::error::{Error, Outcome};
-use crate::report::compare::{compare, logs_overlap, overlap_said, Threshold};
+use crate::report::compare::{compare, sides_warnings, Threshold};
 use crate::report::Report;
 use crate::time;
 
@@ -257,8 +257,8 @@ pub fn run(c: &CompareArgs) -> Result<Outcome, Error> {
     }
     let after_cfg = sides.after().clone();
     let (before, after) = sides.reports()?;
-    if let Some(o) = logs_overlap(&before, &after) {
-        eprintln!("flowcost: warning: {}", overlap_said(o));
+    for w in sides_warnings(&before, &after) {
+        eprintln!("flowcost: warning: {w}");
     }
     let outcome = analyze::outcome(&before).and(analyze::outcome(&after));
     let cmp = compare(before, after, gate, c.base.top);

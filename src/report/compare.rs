@@ -400,7 +400,7 @@ fn summary(
     confirms: Option<bool>,
 ) -> Vec<String> {
     let mut summary = vec![s3_change((b, a), drop)];
-    summary.extend(logs_overlap(before, after).map(overlap_said));
+    summary.extend(sides_warnings(before, after));
     if let (Some(rb), Some(ra)) = (&before.reconciliation, &after.reconciliation) {
         summary.push(billed_change((b, rb), (a, ra)));
     }
@@ -421,6 +421,20 @@ fn summary(
     }
     summary.push(traffic_path_says((b, a), confirms));
     summary
+}
+
+/// What makes the two sides' figures not comparable as they stand, said first thing (and on
+/// stderr): they were counted differently (one on the NAT gateways' ENIs, one estimated from
+/// the clients' own records), or their logs overlap ([`logs_overlap`]).
+pub fn sides_warnings(before: &Report, after: &Report) -> Vec<String> {
+    let counting = |r: &Report| r.analysis.method.counting;
+    let differently = crate::analysis::countings_differ(
+        ("the before side", counting(before)),
+        ("the after side", counting(after)),
+    );
+    (differently.into_iter())
+        .chain(logs_overlap(before, after).map(overlap_said))
+        .collect()
 }
 
 /// The stretch of time both sides hold records of (each side's first record's start to its
@@ -588,7 +602,8 @@ impl Comparison {
         out
     }
 
-    /// Each side's warnings, then the sides' logs overlapping, before any figure.
+    /// Each side's warnings, then what makes the sides not comparable ([`sides_warnings`]),
+    /// before any figure.
     fn side_warnings(&self, md: bool, out: &mut String) {
         for (side, r) in [
             ("before", &self.reports.before),
@@ -599,8 +614,8 @@ impl Comparison {
                 super::write_warning(out, &text, md);
             }
         }
-        if let Some(o) = logs_overlap(&self.reports.before, &self.reports.after) {
-            super::write_warning(out, &overlap_said(o), md);
+        for w in sides_warnings(&self.reports.before, &self.reports.after) {
+            super::write_warning(out, &w, md);
         }
     }
 

@@ -45,6 +45,10 @@ pub struct PeriodSummary {
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub ecr_known: bool,
     pub task_starts: u64,
+    /// How the NAT bytes were counted (absent from the reports of a flowcost before it was
+    /// kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counting: Option<crate::analysis::Counting>,
     /// The ECR estimate's pull window, in seconds (absent from the reports of a flowcost
     /// before it was kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,6 +116,7 @@ impl PeriodSummary {
             ecr_layer_bytes: a.ecr.bytes,
             ecr_known: a.ecr.basis.is_known(),
             task_starts: a.ecr.task_starts,
+            counting: Some(a.method.counting),
             pull_window_seconds: Some(a.ecr.pull_window_seconds),
             nat_processing_cost: r.cost.nat_processing.period,
             nat_processing_cost_per_30_days: r.cost.nat_processing.per_30_days,
@@ -422,6 +427,12 @@ fn trend(last: &PeriodSummary, summary: &PeriodSummary) -> Trend {
         })
         .collect();
     let mut caveats = Vec::new();
+    if let (Some(a), Some(b)) = (last.counting, summary.counting) {
+        caveats.extend(crate::analysis::countings_differ(
+            (&last.label, a),
+            ("this report", b),
+        ));
+    }
     if last.price_table_date != summary.price_table_date {
         caveats.push(format!(
             "Prices differ: {} used the table of {}, this report the table of {}.",
@@ -1296,12 +1307,26 @@ mod tests {
             "{}",
             t.caveats[0]
         );
+        let mut estimated = prev.summary.clone();
+        estimated.counting = Some(crate::analysis::Counting::ClientSideEstimate);
+        let t = super::trend(&estimated, &prev.summary);
+        assert_eq!(t.caveats.len(), 1, "{:?}", t.caveats);
+        assert!(
+            t.caveats[0].starts_with(
+                "COUNTED DIFFERENTLY: 2025-14 was estimated from the clients' own records"
+            ),
+            "{}",
+            t.caveats[0]
+        );
         let mut older = prev.summary.clone();
         older.nat_price = None;
         older.pull_window_seconds = None;
+        older.counting = None;
         assert!(super::trend(&older, &prev.summary).caveats.is_empty());
         let doc = serde_json::to_value(&older).unwrap();
-        assert!(doc.get("nat_price").is_none() && doc.get("pull_window_seconds").is_none());
+        for key in ["nat_price", "pull_window_seconds", "counting"] {
+            assert!(doc.get(key).is_none(), "{key}");
+        }
         assert_eq!(serde_json::from_value::<PeriodSummary>(doc).unwrap(), older);
         assert_eq!(
             price.to_string(),

@@ -146,7 +146,8 @@ pub fn recognise(head: &[u8]) -> Option<OwnOutput> {
 }
 
 /// A line of the warnings a human report may open with (records read twice, a split
-/// period, an incomplete run's, nothing counted, or a comparison's sides overlapping), or a
+/// period, an incomplete run's, nothing counted, or a comparison's sides counted differently
+/// or overlapping), or a
 /// blank line after them, as a table or Markdown writes them.
 fn is_warning(line: &[u8]) -> bool {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -158,6 +159,7 @@ fn is_warning(line: &[u8]) -> bool {
         || line.starts_with(b"REPEATED RECORDS: ")
         || line.starts_with(b"SPLIT PERIOD: ")
         || line.starts_with(b"OVERLAPPING LOGS: ")
+        || line.starts_with(b"COUNTED DIFFERENTLY: ")
         || line.starts_with(b"NOTHING COUNTED: ")
         || line.starts_with(b"  ")
 }
@@ -221,7 +223,7 @@ mod tests {
 
     #[test]
     fn signatures() {
-        let cases: [(&str, Option<OwnOutput>); 19] = [
+        let cases: [(&str, Option<OwnOutput>); 20] = [
             ("flowcost.partial/2\n{\"a\":1}", Some(OwnOutput::Partial)),
             ("flowcost.partial/9\n", Some(OwnOutput::Partial)),
             (
@@ -246,6 +248,10 @@ mod tests {
             (
                 "> **OVERLAPPING LOGS: both sides hold**\n\n# flowcost: before and after\n",
                 Some(OwnOutput::Markdown),
+            ),
+            (
+                "COUNTED DIFFERENTLY: the before side\nOVERLAPPING LOGS: both\n\nflowcost: before and after\n",
+                Some(OwnOutput::Table),
             ),
             (
                 "# flowcost: NAT gateway traffic and gateway-endpoint savings\r\n",

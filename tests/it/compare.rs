@@ -293,6 +293,80 @@ fn sides_made_with_other_prices_or_pull_windows_are_said() {
     );
 }
 
+/// A side whose logs hold no NAT gateway ENI is, with `--client-side-estimate`, an estimate
+/// from the clients' own records; against a side counted on the NATs' ENIs its figures measure
+/// something else, which the comparison says first, in the verdict and on stderr. Two sides
+/// counted alike say nothing of it.
+#[test]
+fn sides_counted_differently_are_said_first() {
+    let mut s = spec(53, FieldSet::V5);
+    s.days = 2;
+    let w = world(&s, &[Encoding::Text]);
+    let dir = tempfile::tempdir().unwrap();
+    let (before, after) = (dir.path().join("before"), dir.path().join("after"));
+    std::fs::create_dir_all(&before).unwrap();
+    std::fs::create_dir_all(&after).unwrap();
+    for f in crate::support::files_under(std::path::Path::new(&w.path(Encoding::Text))) {
+        let name = f.file_name().unwrap();
+        let text = std::fs::read_to_string(&f).unwrap();
+        match f.to_str().unwrap().contains("/2026/09/02/") {
+            false => std::fs::write(before.join(name), text).unwrap(),
+            true => {
+                let kept: Vec<&str> = (text.lines())
+                    .filter(|l| !w.truth.nat_enis.iter().any(|e| l.contains(e.as_str())))
+                    .collect();
+                std::fs::write(after.join(name), kept.join("\n") + "\n").unwrap();
+            }
+        }
+    }
+    let (b, a) = (before.to_str().unwrap(), after.to_str().unwrap());
+    let args = [
+        "compare",
+        "--client-side-estimate",
+        "--before",
+        b,
+        "--after",
+        a,
+    ];
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = "COUNTED DIFFERENTLY: the before side was counted on the NAT gateways' ENIs, the after side estimated from the clients' own records";
+    assert!(
+        crate::support::stdout(&o).starts_with(said),
+        "{}",
+        crate::support::stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains(&format!("flowcost: warning: {said}")),
+        "{}",
+        stderr(&o)
+    );
+    let c = compare_json(&args[1..]);
+    assert!(
+        c.verdict.summary[1].starts_with(said),
+        "{:?}",
+        c.verdict.summary
+    );
+    // the whole world split by day: counted on the NATs' ENIs on both sides
+    let p = w.path(Encoding::Text);
+    let alike = compare_json(&[
+        "--before",
+        "2026-09-01..2026-09-01",
+        "--after",
+        "2026-09-02..2026-09-02",
+        &p,
+    ]);
+    assert!(
+        !alike
+            .verdict
+            .summary
+            .iter()
+            .any(|s| s.starts_with("COUNTED")),
+        "{:?}",
+        alike.verdict.summary
+    );
+}
+
 /// The text world of [`endpoint_world`], and flags that make the engine spill its ENI
 /// tables (a budget of 8 ENIs) and split text inputs of 8 KiB or more into chunks of 1 KiB
 /// on two workers.
