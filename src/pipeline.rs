@@ -213,6 +213,11 @@ pub fn read(cfg: &Config) -> Result<Accumulated, Error> {
 /// notes and the S3 listings.
 pub fn read_periods(cfg: &Config, periods: &[Arc<RunConfig>]) -> Result<Vec<Accumulated>, Error> {
     let mut notes = cfg.input_notes.clone();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let last_end = periods.iter().filter_map(|r| r.until).max();
+    notes.extend(last_end.and_then(|until| crate::time::still_arriving(until, now)));
     let mut listings = Vec::new();
     let s3 = match cfg.s3_urls.is_empty() {
         true => None,

@@ -8,6 +8,32 @@
 /// leaves a previous period out, only past it.
 pub const PERIODS_MAY_SHARE: i64 = 3600;
 
+/// How long after a period's end its flow logs may still be arriving: AWS publishes them to
+/// S3 about ten minutes after each aggregation window, on a best-effort basis ("Flow log
+/// files", VPC user guide), so an hour is left before a period is taken as delivered.
+pub const DELIVERY_SETTLES: i64 = 3600;
+
+/// Where the period ending at `until` ended less than [`DELIVERY_SETTLES`] before `now` (the
+/// run's start), or ends after it, that said: records of its last hour may not have been
+/// delivered, so its figures may be short of them.
+pub fn still_arriving(until: i64, now: i64) -> Option<String> {
+    const LATE: &str = "AWS delivers flow logs about ten minutes after their records' window, on a best-effort basis";
+    let end = format_instant(until);
+    let when = match now.checked_sub(until)? {
+        ago if ago >= DELIVERY_SETTLES => return None,
+        ago if ago >= 60 => format!("{} minutes", ago / 60),
+        ago if ago >= 0 => "less than a minute".to_string(),
+        _ => {
+            return Some(format!(
+                "The period ends at {end}, after this run started: its figures are of the time before the run at most, and {LATE}, so the last hour before the run may be short of records."
+            ))
+        }
+    };
+    Some(format!(
+        "The period ended at {end}, {when} before this run started: {LATE}, so records of its last hour may not have been read; a run an hour or more after the period's end reads them."
+    ))
+}
+
 /// Days since 1970-01-01 → (year, month, day). Howard Hinnant's civil-from-days algorithm.
 pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -122,6 +148,27 @@ pub fn format_instant(t: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A period that ended under an hour before the run, or ends after its start, is said to
+    /// be perhaps short of its last records; one that ended an hour or more before is not.
+    #[test]
+    fn a_period_just_ended_may_still_be_arriving() {
+        let until = 1_788_220_800; // 2026-09-01T00:00:00Z
+        assert_eq!(still_arriving(until, until + DELIVERY_SETTLES), None);
+        assert_eq!(still_arriving(until, until + 86_400), None);
+        let said = |now: i64| still_arriving(until, now).expect("said");
+        assert!(said(until + DELIVERY_SETTLES - 1).starts_with(
+            "The period ended at 2026-09-01T00:00:00Z, 59 minutes before this run started:"
+        ));
+        assert!(said(until + 300).contains(", 5 minutes before this run started:"));
+        assert!(said(until + 59).contains("less than a minute before"));
+        assert!(said(until).contains("records of its last hour may not have been read"));
+        assert!(said(until - 86_400)
+            .starts_with("The period ends at 2026-09-01T00:00:00Z, after this run started:"));
+        // no overflow at the ends of time
+        assert!(still_arriving(i64::MAX, i64::MIN).is_none());
+        assert!(still_arriving(i64::MIN, i64::MAX).is_none());
+    }
 
     #[test]
     fn days_read_back_as_they_are_written() {

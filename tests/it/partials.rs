@@ -891,3 +891,38 @@ fn a_folder_of_partials_is_read_as_its_partials() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("holds no partial result"));
 }
+
+/// A period that has not ended when the run starts (or ended under an hour before) may be
+/// short of records AWS has yet to deliver: the report says so in its notes, and a partial
+/// of it carries the note to the merge (a daily partial made just after midnight).
+#[test]
+fn a_period_not_over_is_said_and_carried_by_its_partial() {
+    let w = world(&spec(39, FieldSet::V5), &[Encoding::Gz]);
+    let range = ["--since", "2026-09-01", "--until", "2099-01-01"];
+    let said = |r: &flowcost::report::Report| {
+        (r.analysis.quality.notes.iter())
+            .filter(|n| {
+                n.starts_with("The period ends at 2099-01-01T00:00:00Z, after this run started")
+            })
+            .count()
+    };
+    let p = w.path(Encoding::Gz);
+    let mut args = vec![p.as_str()];
+    args.extend_from_slice(&range);
+    assert_eq!(said(&crate::support::analyze_json(&args)), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("open.fcp").display().to_string();
+    partial(&w, &out, &range);
+    let o = merge(&[out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let merged: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(said(&merged), 1);
+    // a period over for an hour and more says nothing of it
+    let past = crate::support::analyze_json(&[&p, "--until", "2026-09-02"]);
+    assert!(!past
+        .analysis
+        .quality
+        .notes
+        .iter()
+        .any(|n| n.contains("this run started")));
+}
