@@ -65,6 +65,10 @@ pub struct PeriodSummary {
     /// The bill's figures of the period, when one was given (`--cur`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billed: Option<BilledSummary>,
+    /// The first line of each warning the period's report opened with (inputs not read in
+    /// full, records read twice, a split period): its figures are then not the whole truth.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// What the bill says of a period: its NAT data processing cost, the share of it the flow
@@ -125,6 +129,10 @@ impl PeriodSummary {
             nat_price: Some(crate::cost::NatPrice::of(&r.cost)),
             ip_ranges_sync_token: r.inputs.ip_ranges.sync_token.clone(),
             billed: r.reconciliation.as_ref().map(BilledSummary::of),
+            warnings: (super::warnings_of(r).iter())
+                .filter_map(|w| w.lines().next())
+                .map(|w| w.trim_end_matches(':').to_string())
+                .collect(),
         }
     }
 
@@ -426,7 +434,14 @@ fn trend(last: &PeriodSummary, summary: &PeriodSummary) -> Trend {
             percent: pct(last.per_day(m), summary.per_day(m)),
         })
         .collect();
-    let mut caveats = Vec::new();
+    let mut caveats: Vec<String> = (last.warnings.iter())
+        .map(|w| {
+            format!(
+                "{}'s report opened with a warning, so its figures are not the whole truth and the change against them is not the traffic's alone: {w}",
+                last.label
+            )
+        })
+        .collect();
     if let (Some(a), Some(b)) = (last.counting, summary.counting) {
         caveats.extend(crate::analysis::countings_differ(
             (&last.label, a),
@@ -1318,13 +1333,19 @@ mod tests {
             "{}",
             t.caveats[0]
         );
+        let mut warned = prev.summary.clone();
+        warned.warnings = vec!["INCOMPLETE: 3 of 250 inputs could not be read in full".into()];
+        let t = super::trend(&warned, &prev.summary);
+        assert_eq!(t.caveats.len(), 1, "{:?}", t.caveats);
+        assert!(t.caveats[0].starts_with("2025-14's report opened with a warning"));
+        assert!(t.caveats[0].ends_with(": INCOMPLETE: 3 of 250 inputs could not be read in full"));
         let mut older = prev.summary.clone();
         older.nat_price = None;
         older.pull_window_seconds = None;
         older.counting = None;
         assert!(super::trend(&older, &prev.summary).caveats.is_empty());
         let doc = serde_json::to_value(&older).unwrap();
-        for key in ["nat_price", "pull_window_seconds", "counting"] {
+        for key in ["nat_price", "pull_window_seconds", "counting", "warnings"] {
             assert!(doc.get(key).is_none(), "{key}");
         }
         assert_eq!(serde_json::from_value::<PeriodSummary>(doc).unwrap(), older);

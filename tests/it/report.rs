@@ -775,3 +775,50 @@ fn daily_partials_make_the_month_the_raw_logs_make() {
         stderr(&o)
     );
 }
+
+/// A previous report that opened with a warning (here an input cut short: its figures a lower
+/// bound) is kept with its first line, and this month's trend against it says so.
+#[test]
+fn a_previous_report_that_opened_with_a_warning_is_said_in_the_trend() {
+    let aug = month_world(AUG, 2, None);
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("aug");
+    let files = crate::support::files_under(Path::new(&aug.path(Encoding::Gz)));
+    for (i, f) in files.iter().enumerate() {
+        std::fs::create_dir_all(&logs).unwrap();
+        let bytes = std::fs::read(f).unwrap();
+        let keep = if i == 0 { bytes.len() / 2 } else { bytes.len() };
+        let name = f.file_name().unwrap();
+        std::fs::write(logs.join(name), &bytes[..keep]).unwrap();
+    }
+    let (da, db) = (dir.path().join("r-aug"), dir.path().join("r-sep"));
+    let o = run(&[
+        "report",
+        "-q",
+        "-d",
+        da.to_str().unwrap(),
+        "--month",
+        "2026-08",
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let sep = month_world(1_788_220_800, 2, None);
+    let b = report(
+        &[
+            "--month",
+            "2026-09",
+            "--previous",
+            da.to_str().unwrap(),
+            &sep.path(Encoding::Gz),
+        ],
+        &db,
+    );
+    let warned = &b.history[0].warnings;
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].starts_with("INCOMPLETE: 1 of "), "{warned:?}");
+    let caveats = &b.trend.as_ref().unwrap().caveats;
+    let want = format!("2026-08's report opened with a warning, so its figures are not the whole truth and the change against them is not the traffic's alone: {}", warned[0]);
+    assert_eq!(caveats, std::slice::from_ref(&want));
+    assert!(read(&db, "report.md").contains(&want));
+    assert!(b.summary.warnings.is_empty(), "September was read in full");
+}
