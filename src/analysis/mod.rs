@@ -314,6 +314,45 @@ impl EcrBasis {
     pub fn is_known(self) -> bool {
         self != EcrBasis::Unknown
     }
+
+    /// For people: where the task starts came from.
+    pub fn describe(self) -> &'static str {
+        match self {
+            EcrBasis::TaskEnis => "from the tasks' own ENIs",
+            EcrBasis::NatPrivateLegs => {
+                "from the NAT's private legs alone (a client address active again after an idle gap is a start)"
+            }
+            EcrBasis::TaskEnisAndNatPrivateLegs => {
+                "from the tasks' own ENIs and, for other addresses, the NAT's private legs"
+            }
+            EcrBasis::Unknown => "not at all (the logs cannot show it)",
+        }
+    }
+}
+
+/// Where two ECR estimates (of `this` and `that`: a period, a side) rest on different
+/// grounds, that said: one the logs could not make (its layers are no figure), or two made
+/// from different records, whose change is partly the method's.
+pub fn ecr_bases_differ(
+    (this, a): (&str, EcrBasis),
+    (that, b): (&str, EcrBasis),
+) -> Option<String> {
+    if a == b {
+        return None;
+    }
+    Some(match (a.is_known(), b.is_known()) {
+        (true, true) => format!(
+            "ECR estimates made differently: {this} found task starts {}, {that} {}; the change in ECR image layers is partly the method's.",
+            a.describe(),
+            b.describe()
+        ),
+        _ => {
+            let unknown = if a.is_known() { that } else { this };
+            format!(
+                "ECR image layers are not compared: {unknown}'s logs cannot show them (no task ENI records, and no pkt-* fields to tell the NAT's clients apart)."
+            )
+        }
+    })
 }
 
 /// ECR pulls of one ECS service.

@@ -95,6 +95,17 @@ pub struct Side {
     pub nat_cost_per_30_days: f64,
     pub s3_cost_per_30_days: f64,
     pub s3_egress_traffic_path: TrafficPaths,
+    /// Where the ECR estimate's task starts came from; `unknown`: `per_day.ecr_layers` is no
+    /// figure (absent from a comparison of a flowcost before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecr_basis: Option<crate::analysis::EcrBasis>,
+}
+
+impl Side {
+    /// Whether the side's ECR layers are a figure.
+    fn ecr_known(&self) -> bool {
+        self.ecr_basis.is_none_or(|b| b.is_known())
+    }
 }
 
 impl Side {
@@ -113,6 +124,7 @@ impl Side {
             nat_cost_per_30_days: r.cost.nat_processing.per_30_days,
             s3_cost_per_30_days: r.cost.s3_gateway_endpoint_savings.per_30_days,
             s3_egress_traffic_path: a.s3_egress_traffic_path.clone(),
+            ecr_basis: Some(a.ecr.basis),
         }
     }
 }
@@ -330,7 +342,9 @@ pub fn compare(
 
 /// Each measure per day, before and after.
 fn changes(b: &Side, a: &Side) -> Vec<Change> {
+    let ecr = b.ecr_known() && a.ecr_known();
     measures()
+        .filter(|m| ecr || *m != Measure::EcrLayers)
         .map(|m| {
             let (x, y) = (b.per_day.get(m), a.per_day.get(m));
             Change {
@@ -406,6 +420,11 @@ fn summary(
     }
     summary.extend(subnets_left(after, a, by_subnet));
     summary.extend(coverage_differs(b, a));
+    let basis = |r: &Report| r.analysis.ecr.basis;
+    summary.extend(crate::analysis::ecr_bases_differ(
+        ("the before side", basis(before)),
+        ("the after side", basis(after)),
+    ));
     let price = |r: &Report| crate::cost::NatPrice::of(&r.cost);
     summary.extend(price(before).differs("the before side", &price(after), "the after side"));
     let window = |r: &Report| r.analysis.ecr.pull_window_seconds;
@@ -656,6 +675,21 @@ impl Comparison {
                     signed_pct(c.percent),
                 ]
             })
+            .chain(
+                (!self.changes.iter().any(|c| c.measure == Measure::EcrLayers)).then(|| {
+                    let layers = |s: &Side| match s.ecr_known() {
+                        true => human(s.per_day.ecr_layers as u64),
+                        false => "-".into(),
+                    };
+                    [
+                        Measure::EcrLayers.as_str().into(),
+                        layers(b),
+                        layers(a),
+                        String::new(),
+                        String::new(),
+                    ]
+                }),
+            )
             .chain([
                 [
                     "NAT cost / 30 days".into(),
@@ -795,7 +829,33 @@ mod tests {
             nat_cost_per_30_days: 0.0,
             s3_cost_per_30_days: 0.0,
             s3_egress_traffic_path: TrafficPaths::default(),
+            ecr_basis: None,
         }
+    }
+
+    /// ECR layers are compared only where both sides' logs can show them: a side whose
+    /// basis is unknown has no figure (its zero is no measurement), so no change is made of
+    /// it; a comparison of a flowcost before the basis was kept compares them as it did.
+    #[test]
+    fn ecr_layers_are_compared_only_where_both_sides_know_them() {
+        use crate::analysis::EcrBasis;
+        let with = |basis: Option<EcrBasis>, layers: f64| Side {
+            ecr_basis: basis,
+            per_day: PerDay {
+                ecr_layers: layers,
+                ..PerDay::default()
+            },
+            ..side(1.0, 1.0)
+        };
+        let has_ecr =
+            |b: &Side, a: &Side| (changes(b, a).iter()).any(|c| c.measure == Measure::EcrLayers);
+        let known = with(Some(EcrBasis::TaskEnis), 5.0);
+        let unknown = with(Some(EcrBasis::Unknown), 0.0);
+        assert!(has_ecr(&known, &known));
+        assert!(!has_ecr(&unknown, &known));
+        assert!(!has_ecr(&known, &unknown));
+        assert!(has_ecr(&with(None, 0.0), &known), "an older document");
+        assert_eq!(changes(&unknown, &known).len(), measures().count() - 1);
     }
 
     /// The sides' logs overlap when both hold records of more than an hour in common: the

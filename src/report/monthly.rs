@@ -49,6 +49,10 @@ pub struct PeriodSummary {
     /// kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counting: Option<crate::analysis::Counting>,
+    /// Where the ECR estimate's task starts came from (absent from the reports of a flowcost
+    /// before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecr_basis: Option<crate::analysis::EcrBasis>,
     /// The ECR estimate's pull window, in seconds (absent from the reports of a flowcost
     /// before it was kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,6 +125,7 @@ impl PeriodSummary {
             ecr_known: a.ecr.basis.is_known(),
             task_starts: a.ecr.task_starts,
             counting: Some(a.method.counting),
+            ecr_basis: Some(a.ecr.basis),
             pull_window_seconds: Some(a.ecr.pull_window_seconds),
             nat_processing_cost: r.cost.nat_processing.period,
             nat_processing_cost_per_30_days: r.cost.nat_processing.per_30_days,
@@ -456,6 +461,12 @@ fn trend(last: &PeriodSummary, summary: &PeriodSummary) -> Trend {
     }
     if let (Some(a), Some(b)) = (&last.nat_price, &summary.nat_price) {
         caveats.extend(a.differs(&last.label, b, "this report"));
+    }
+    if let (Some(a), Some(b)) = (last.ecr_basis, summary.ecr_basis) {
+        caveats.extend(crate::analysis::ecr_bases_differ(
+            (&last.label, a),
+            ("this report", b),
+        ));
     }
     if let (Some(a), Some(b)) = (last.pull_window_seconds, summary.pull_window_seconds) {
         caveats.extend(crate::analysis::pull_windows_differ(
@@ -1339,13 +1350,25 @@ mod tests {
         assert_eq!(t.caveats.len(), 1, "{:?}", t.caveats);
         assert!(t.caveats[0].starts_with("2025-14's report opened with a warning"));
         assert!(t.caveats[0].ends_with(": INCOMPLETE: 3 of 250 inputs could not be read in full"));
+        let mut legs = prev.summary.clone();
+        legs.ecr_basis = Some(crate::analysis::EcrBasis::NatPrivateLegs);
+        let t = super::trend(&legs, &prev.summary);
+        assert_eq!(t.caveats.len(), 1, "{:?}", t.caveats);
+        assert!(t.caveats[0].starts_with("ECR estimates made differently: 2025-14 found task starts from the NAT's private legs alone"), "{}", t.caveats[0]);
         let mut older = prev.summary.clone();
         older.nat_price = None;
+        older.ecr_basis = None;
         older.pull_window_seconds = None;
         older.counting = None;
         assert!(super::trend(&older, &prev.summary).caveats.is_empty());
         let doc = serde_json::to_value(&older).unwrap();
-        for key in ["nat_price", "pull_window_seconds", "counting", "warnings"] {
+        for key in [
+            "nat_price",
+            "pull_window_seconds",
+            "counting",
+            "warnings",
+            "ecr_basis",
+        ] {
             assert!(doc.get(key).is_none(), "{key}");
         }
         assert_eq!(serde_json::from_value::<PeriodSummary>(doc).unwrap(), older);

@@ -293,6 +293,61 @@ fn sides_made_with_other_prices_or_pull_windows_are_said() {
     );
 }
 
+/// ECR layers are compared only where both sides' logs show them: against NAT-only logs of
+/// the default v2 fields (no task ENI, no `pkt-*`: the layers are no figure) the table shows
+/// none for that side and no change, and the verdict says why; two sides whose estimates rest
+/// on different records (the NAT's private legs alone, the tasks' own ENIs) are said too.
+#[test]
+fn ecr_layers_are_compared_only_on_like_grounds() {
+    let side = |fields: FieldSet, start: i64| {
+        let mut s = spec(54, fields);
+        (s.start, s.days, s.nat_only) = (start, 1, true);
+        world(&s, &[Encoding::Gz])
+    };
+    let v2 = side(FieldSet::V2, 1_788_220_800);
+    let v5 = side(FieldSet::V5, 1_788_307_200);
+    let mut full = spec(54, FieldSet::V5);
+    (full.start, full.days) = (1_788_393_600, 1);
+    let full = world(&full, &[Encoding::Gz]);
+    let nats = v2.truth.nat_enis.join(",");
+    let (b, a) = (v2.path(Encoding::Gz), full.path(Encoding::Gz));
+    let c = compare_json(&["--nat-eni", &nats, "--before", &b, "--after", &a]);
+    assert!(!c.changes.iter().any(|x| x.measure.as_str() == "ecr-layers"));
+    let not = "ECR image layers are not compared: the before side's logs cannot show them";
+    assert!(
+        c.verdict.summary.iter().any(|s| s.starts_with(not)),
+        "{:?}",
+        c.verdict.summary
+    );
+    let o = run(&[
+        "compare",
+        "-q",
+        "--nat-eni",
+        &nats,
+        "--before",
+        &b,
+        "--after",
+        &a,
+    ]);
+    let text = crate::support::stdout(&o);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("ecr-layers"))
+        .expect("a row");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[1], "-", "{row}");
+    assert_eq!(cells.len(), 4, "no change: {row}");
+    // the NAT's private legs alone against the tasks' own ENIs
+    let c = compare_json(&["--before", &v5.path(Encoding::Gz), "--after", &a]);
+    assert!(c.changes.iter().any(|x| x.measure.as_str() == "ecr-layers"));
+    let made = "ECR estimates made differently: the before side found task starts from the NAT's private legs alone";
+    assert!(
+        c.verdict.summary.iter().any(|s| s.starts_with(made)),
+        "{:?}",
+        c.verdict.summary
+    );
+}
+
 /// A side whose logs hold no NAT gateway ENI is, with `--client-side-estimate`, an estimate
 /// from the clients' own records; against a side counted on the NATs' ENIs its figures measure
 /// something else, which the comparison says first, in the verdict and on stderr. Two sides
