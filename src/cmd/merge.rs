@@ -253,22 +253,22 @@ pub fn config(
 /// as the one run's would.
 fn ranges_of(parts: &[Partial], flag: Option<&str>) -> Result<Arc<IpRanges>, Error> {
     let id = &parts[0].header.settings.ip_ranges;
+    // the document given first, then the cached copies of its syncToken, then the built-in
+    // one: each side of a comparison finds its own where two were used
     let mut candidates: Vec<IpRanges> = Vec::new();
-    match flag {
-        Some(f) => candidates.push(crate::cmd::ip_ranges::load(f)?),
-        None => {
-            for (token, path) in crate::cmd::ip_ranges::cached() {
-                if token.to_string() == id.sync_token {
-                    if let Ok(bytes) = std::fs::read(&path) {
-                        if let Ok(r) = IpRanges::parse(&bytes, &path.display().to_string()) {
-                            candidates.push(r);
-                        }
-                    }
+    if let Some(f) = flag {
+        candidates.push(crate::cmd::ip_ranges::load(f)?);
+    }
+    for (token, path) in crate::cmd::ip_ranges::cached() {
+        if token.to_string() == id.sync_token {
+            if let Ok(bytes) = std::fs::read(&path) {
+                if let Ok(r) = IpRanges::parse(&bytes, &path.display().to_string()) {
+                    candidates.push(r);
                 }
             }
-            candidates.push(IpRanges::embedded());
         }
     }
+    candidates.push(IpRanges::embedded());
     match candidates.into_iter().find(|r| r.digest == id.sha256) {
         Some(mut r) => {
             r.source = id.source.clone();
@@ -280,7 +280,7 @@ fn ranges_of(parts: &[Partial], flag: Option<&str>) -> Result<Arc<IpRanges>, Err
             id.create_date,
             id.sha256,
             match flag {
-                Some(f) => format!(", and {f} is another"),
+                Some(f) => format!(", which is neither {f} nor cached here nor built in"),
                 None => ", which is neither cached here nor built in".into(),
             }
         ))),

@@ -420,6 +420,13 @@ fn summary(
     }
     summary.extend(subnets_left(after, a, by_subnet));
     summary.extend(coverage_differs(b, a));
+    let (rb, ra) = (&before.inputs.ip_ranges, &after.inputs.ip_ranges);
+    if rb.sync_token != ra.sync_token {
+        summary.push(format!(
+            "IP ranges differ: the before side was classified with the ip-ranges document of syncToken {} (created {}), the after side with syncToken {} (created {}); addresses AWS moved between services count in different classes.",
+            rb.sync_token, rb.create_date, ra.sync_token, ra.create_date
+        ));
+    }
     let basis = |r: &Report| r.analysis.ecr.basis;
     summary.extend(crate::analysis::ecr_bases_differ(
         ("the before side", basis(before)),

@@ -348,6 +348,73 @@ fn ecr_layers_are_compared_only_on_like_grounds() {
     );
 }
 
+/// Partials of two ip-ranges documents (a month's daily runs pinned to the document of its
+/// month) are compared, each side with its own document (one given, the other built in), and
+/// the verdict says they differ; a document found nowhere is asked for by its syncToken.
+#[test]
+fn sides_classified_with_two_ip_ranges_documents_are_compared_and_said() {
+    let w = endpoint_world();
+    let p = w.path(Encoding::Gz);
+    let dir = tempfile::tempdir().unwrap();
+    let built_in = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/ip-ranges.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(built_in).unwrap()).unwrap();
+    let (token, created) = (doc["syncToken"].clone(), doc["createDate"].clone());
+    doc["syncToken"] = "1790000000".into();
+    doc["createDate"] = "2026-09-21-00-00-00".into();
+    let later = dir.path().join("ip-ranges-later.json");
+    std::fs::write(&later, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let later = later.display().to_string();
+    let day = |d: &str, until: &str, extra: &[&str]| {
+        let out = dir.path().join(format!("{d}.fcp")).display().to_string();
+        let mut args = vec!["analyze", "-q", &p, "--since", d, "--until", until];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--partial-out", &out]);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        out
+    };
+    let before = day("2026-09-01", "2026-09-02", &[]);
+    let after = day("2026-09-03", "2026-09-04", &["--ip-ranges", &later]);
+    let c = compare_json(&[
+        "--ip-ranges",
+        &later,
+        "--before",
+        &before,
+        "--after",
+        &after,
+    ]);
+    let said = format!(
+        "IP ranges differ: the before side was classified with the ip-ranges document of syncToken {} (created {}), the after side with syncToken 1790000000 (created 2026-09-21-00-00-00)",
+        token.as_str().unwrap(),
+        created.as_str().unwrap()
+    );
+    assert!(
+        c.verdict.summary.iter().any(|s| s.starts_with(&said)),
+        "{:?}",
+        c.verdict.summary
+    );
+    let o = run(&["compare", "-q", "--before", &before, "--after", &after]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("syncToken 1790000000"),
+        "{}",
+        stderr(&o)
+    );
+    // one document on both sides: nothing said
+    let same = compare_json(&[
+        "--before",
+        &before,
+        "--after",
+        &day("2026-09-04", "2026-09-05", &[]),
+    ]);
+    assert!(!same
+        .verdict
+        .summary
+        .iter()
+        .any(|s| s.starts_with("IP ranges differ")));
+}
+
 /// A side whose logs hold no NAT gateway ENI is, with `--client-side-estimate`, an estimate
 /// from the clients' own records; against a side counted on the NATs' ENIs its figures measure
 /// something else, which the comparison says first, in the verdict and on stderr. Two sides
