@@ -420,25 +420,7 @@ fn summary(
     }
     summary.extend(subnets_left(after, a, by_subnet));
     summary.extend(coverage_differs(b, a));
-    let (rb, ra) = (&before.inputs.ip_ranges, &after.inputs.ip_ranges);
-    if rb.sync_token != ra.sync_token {
-        summary.push(format!(
-            "IP ranges differ: the before side was classified with the ip-ranges document of syncToken {} (created {}), the after side with syncToken {} (created {}); addresses AWS moved between services count in different classes.",
-            rb.sync_token, rb.create_date, ra.sync_token, ra.create_date
-        ));
-    }
-    let basis = |r: &Report| r.analysis.ecr.basis;
-    summary.extend(crate::analysis::ecr_bases_differ(
-        ("the before side", basis(before)),
-        ("the after side", basis(after)),
-    ));
-    let price = |r: &Report| crate::cost::NatPrice::of(&r.cost);
-    summary.extend(price(before).differs("the before side", &price(after), "the after side"));
-    let window = |r: &Report| r.analysis.ecr.pull_window_seconds;
-    summary.extend(crate::analysis::pull_windows_differ(
-        ("the before side", window(before)),
-        ("the after side", window(after)),
-    ));
+    summary.extend(made_differently(before, after));
     if a.per_day.s3_other_region > 0.0 {
         summary.push(format!(
             "S3 in other regions: {}/day after the change. No gateway endpoint can take it (same-region only).",
@@ -447,6 +429,33 @@ fn summary(
     }
     summary.push(traffic_path_says((b, a), confirms));
     summary
+}
+
+/// How the two sides were made differently, where they were (sides of partial results carry
+/// their own settings): classified with other ip-ranges documents, ECR estimates from other
+/// records or over other pull windows, costs at other NAT prices. Each makes part of a change
+/// the method's, not the traffic's.
+fn made_differently(before: &Report, after: &Report) -> Vec<String> {
+    const B: &str = "the before side";
+    const A: &str = "the after side";
+    let (rb, ra) = (&before.inputs.ip_ranges, &after.inputs.ip_ranges);
+    let ranges = (rb.sync_token != ra.sync_token).then(|| format!(
+        "IP ranges differ: {B} was classified with the ip-ranges document of syncToken {} (created {}), {A} with syncToken {} (created {}); addresses AWS moved between services count in different classes.",
+        rb.sync_token, rb.create_date, ra.sync_token, ra.create_date
+    ));
+    let (eb, ea) = (&before.analysis.ecr, &after.analysis.ecr);
+    let price = |r: &Report| crate::cost::NatPrice::of(&r.cost);
+    (ranges.into_iter())
+        .chain(crate::analysis::ecr_bases_differ(
+            (B, eb.basis),
+            (A, ea.basis),
+        ))
+        .chain(price(before).differs(B, &price(after), A))
+        .chain(crate::analysis::pull_windows_differ(
+            (B, eb.pull_window_seconds),
+            (A, ea.pull_window_seconds),
+        ))
+        .collect()
 }
 
 /// What makes the two sides' figures not comparable as they stand, said first thing (and on
