@@ -439,47 +439,6 @@ fn trend(last: &PeriodSummary, summary: &PeriodSummary) -> Trend {
             percent: pct(last.per_day(m), summary.per_day(m)),
         })
         .collect();
-    let mut caveats: Vec<String> = (last.warnings.iter())
-        .map(|w| {
-            format!(
-                "{}'s report opened with a warning, so its figures are not the whole truth and the change against them is not the traffic's alone: {w}",
-                last.label
-            )
-        })
-        .collect();
-    if let (Some(a), Some(b)) = (last.counting, summary.counting) {
-        caveats.extend(crate::analysis::countings_differ(
-            (&last.label, a),
-            ("this report", b),
-        ));
-    }
-    if last.price_table_date != summary.price_table_date {
-        caveats.push(format!(
-            "Prices differ: {} used the table of {}, this report the table of {}.",
-            last.label, last.price_table_date, summary.price_table_date
-        ));
-    }
-    if let (Some(a), Some(b)) = (&last.nat_price, &summary.nat_price) {
-        caveats.extend(a.differs(&last.label, b, "this report"));
-    }
-    if let (Some(a), Some(b)) = (last.ecr_basis, summary.ecr_basis) {
-        caveats.extend(crate::analysis::ecr_bases_differ(
-            (&last.label, a),
-            ("this report", b),
-        ));
-    }
-    if let (Some(a), Some(b)) = (last.pull_window_seconds, summary.pull_window_seconds) {
-        caveats.extend(crate::analysis::pull_windows_differ(
-            (&last.label, a),
-            ("this report", b),
-        ));
-    }
-    if last.ip_ranges_sync_token != summary.ip_ranges_sync_token {
-        caveats.push(format!(
-            "IP ranges differ: {} used syncToken {}, this report {}; addresses AWS moved between services count in different classes.",
-            last.label, last.ip_ranges_sync_token, summary.ip_ranges_sync_token
-        ));
-    }
     Trend {
         previous: last.label.clone(),
         rows,
@@ -491,8 +450,48 @@ fn trend(last: &PeriodSummary, summary: &PeriodSummary) -> Trend {
             last.s3_endpoint_savings_per_30_days,
             summary.s3_endpoint_savings_per_30_days,
         ),
-        caveats,
+        caveats: caveats(last, summary),
     }
+}
+
+/// What makes this period's figures and the last one's not comparable as they stand: the
+/// last report's own warnings, NAT bytes counted another way, other prices (table or NAT
+/// price), ECR estimates from other records or over another pull window, other ip-ranges.
+/// Facts a report of an older flowcost did not keep are not compared.
+fn caveats(last: &PeriodSummary, summary: &PeriodSummary) -> Vec<String> {
+    let (this, that) = (last.label.as_str(), "this report");
+    let mut caveats: Vec<String> = (last.warnings.iter())
+        .map(|w| {
+            format!(
+                "{this}'s report opened with a warning, so its figures are not the whole truth and the change against them is not the traffic's alone: {w}"
+            )
+        })
+        .collect();
+    if let (Some(a), Some(b)) = (last.counting, summary.counting) {
+        caveats.extend(crate::analysis::countings_differ((this, a), (that, b)));
+    }
+    if last.price_table_date != summary.price_table_date {
+        caveats.push(format!(
+            "Prices differ: {this} used the table of {}, this report the table of {}.",
+            last.price_table_date, summary.price_table_date
+        ));
+    }
+    if let (Some(a), Some(b)) = (&last.nat_price, &summary.nat_price) {
+        caveats.extend(a.differs(this, b, that));
+    }
+    if let (Some(a), Some(b)) = (last.ecr_basis, summary.ecr_basis) {
+        caveats.extend(crate::analysis::ecr_bases_differ((this, a), (that, b)));
+    }
+    if let (Some(a), Some(b)) = (last.pull_window_seconds, summary.pull_window_seconds) {
+        caveats.extend(crate::analysis::pull_windows_differ((this, a), (that, b)));
+    }
+    if last.ip_ranges_sync_token != summary.ip_ranges_sync_token {
+        caveats.push(format!(
+            "IP ranges differ: {this} used syncToken {}, this report {}; addresses AWS moved between services count in different classes.",
+            last.ip_ranges_sync_token, summary.ip_ranges_sync_token
+        ));
+    }
+    caveats
 }
 
 /// Parse a previous `report.json`, refusing other schemas with a clear message.
