@@ -596,7 +596,8 @@ impl MonthlyReport {
             .chain([&self.summary])
             .map(|m| {
                 (
-                    m.label.clone(),
+                    // (no control character in an SVG document: XML forbids most of them)
+                    super::escape::clean(&m.label).into_owned(),
                     classes.iter().map(|c| m.per_day(*c)).collect(),
                 )
             })
@@ -790,8 +791,10 @@ impl MonthlyReport {
     /// the earlier periods.
     fn trend_md(&self, t: &Trend, out: &mut String) {
         let s = &self.summary;
-        let _ = writeln!(out, "## Month over month (against {})\n", t.previous);
-        let mut tb = Table::new(&["per day", &t.previous, &s.label, "change"]);
+        // (a previous report's label is whatever its report.json says)
+        let previous = md_esc(&t.previous);
+        let _ = writeln!(out, "## Month over month (against {previous})\n");
+        let mut tb = Table::new(&["per day", &previous, &md_esc(&s.label), "change"]);
         for row in &t.rows {
             tb.row(vec![
                 row.measure.as_str().to_string(),
@@ -821,7 +824,7 @@ impl MonthlyReport {
             let mut tb = Table::new(&["period", "days", "s3/day", "total/day", "NAT cost"]);
             for m in self.history.iter().chain([s]) {
                 tb.row(vec![
-                    m.label.clone(),
+                    md_esc(&m.label).into_owned(),
                     format!("{:.2}", m.days),
                     human(m.per_day(Measure::S3) as u64),
                     human(m.per_day(Measure::Total) as u64),
@@ -1191,12 +1194,12 @@ fn ecr_line(r: &Report) -> String {
     }
 }
 
-/// The summary's line on the month before: S3 through the NAT per day, then and now.
+/// The summary's line on the month before, as Markdown: S3 through the NAT per day, then and now.
 fn trend_line(t: &Trend) -> Option<String> {
     let row = t.rows.iter().find(|x| x.measure == Measure::S3)?;
     Some(format!(
         "Against {}: S3 through the NAT {}/day, was {}/day ({}).",
-        t.previous,
+        md_esc(&t.previous),
         human(row.this_per_day as u64),
         human(row.previous_per_day as u64),
         signed_pct(row.percent)

@@ -822,3 +822,51 @@ fn a_previous_report_that_opened_with_a_warning_is_said_in_the_trend() {
     assert!(read(&db, "report.md").contains(&want));
     assert!(b.summary.warnings.is_empty(), "September was read in full");
 }
+
+/// A previous report's label is whatever its report.json says: in this report's Markdown (the
+/// summary's line, the month-over-month heading and tables) it is text, never markup or HTML,
+/// and no control character reaches the report or the SVG charts (XML forbids them).
+#[test]
+fn a_previous_reports_label_is_text_in_the_markdown_and_the_charts() {
+    let aug = month_world(AUG, 2, None);
+    let dir = tempfile::tempdir().unwrap();
+    let (da, db) = (dir.path().join("r-aug"), dir.path().join("r-sep"));
+    report(&["--month", "2026-08", &aug.path(Encoding::Gz)], &da);
+    let mut doc: serde_json::Value = serde_json::from_str(&read(&da, "report.json")).unwrap();
+    let hostile = "<script>alert(1)</script>|x\u{1b}[2J";
+    doc["summary"]["label"] = hostile.into();
+    let forged = dir.path().join("forged.json");
+    std::fs::write(&forged, doc.to_string()).unwrap();
+    let sep = month_world(1_788_220_800, 2, None);
+    let b = report(
+        &[
+            "--month",
+            "2026-09",
+            "--previous",
+            forged.to_str().unwrap(),
+            &sep.path(Encoding::Gz),
+        ],
+        &db,
+    );
+    assert_eq!(
+        b.trend.as_ref().unwrap().previous,
+        hostile,
+        "kept as it was in JSON"
+    );
+    let md = read(&db, "report.md");
+    assert!(!md.contains("<script") && !md.contains('\u{1b}'), "{md}");
+    let shown = "&lt;script&gt;alert(1)&lt;/script&gt;\\|x\\\\x1b\\[2J";
+    assert!(
+        md.contains(&format!("## Month over month (against {shown})")),
+        "{md}"
+    );
+    assert!(md.contains(&format!("- Against {shown}:")), "{md}");
+    assert!(md.contains(&format!("| per day | {shown} |")), "{md}");
+    for chart in b.files.iter().filter(|f| f.ends_with(".svg")) {
+        let svg = read(&db, chart);
+        assert!(
+            !svg.contains('\u{1b}') && !svg.contains("<script"),
+            "{chart}"
+        );
+    }
+}
