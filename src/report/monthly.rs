@@ -791,7 +791,8 @@ impl MonthlyReport {
     /// the earlier periods.
     fn trend_md(&self, t: &Trend, out: &mut String) {
         let s = &self.summary;
-        // (a previous report's label is whatever its report.json says)
+        // (a previous report's label is whatever its report.json says; a table escapes its
+        // rows, not its head)
         let previous = md_esc(&t.previous);
         let _ = writeln!(out, "## Month over month (against {previous})\n");
         let mut tb = Table::new(&["per day", &previous, &md_esc(&s.label), "change"]);
@@ -824,7 +825,7 @@ impl MonthlyReport {
             let mut tb = Table::new(&["period", "days", "s3/day", "total/day", "NAT cost"]);
             for m in self.history.iter().chain([s]) {
                 tb.row(vec![
-                    md_esc(&m.label).into_owned(),
+                    m.label.clone(),
                     format!("{:.2}", m.days),
                     human(m.per_day(Measure::S3) as u64),
                     human(m.per_day(Measure::Total) as u64),

@@ -862,6 +862,24 @@ fn a_previous_reports_label_is_text_in_the_markdown_and_the_charts() {
     );
     assert!(md.contains(&format!("- Against {shown}:")), "{md}");
     assert!(md.contains(&format!("| per day | {shown} |")), "{md}");
+    // a third month: the earlier periods' table (whose rows a table escapes itself) names it
+    // once escaped, not twice
+    let oct = month_world(1_790_812_800, 2, None);
+    let dc = dir.path().join("r-oct");
+    let sep_json = db.join("report.json").display().to_string();
+    report(
+        &[
+            "--month",
+            "2026-10",
+            "--previous",
+            &sep_json,
+            &oct.path(Encoding::Gz),
+        ],
+        &dc,
+    );
+    let md = read(&dc, "report.md");
+    assert!(md.contains(&format!("| {shown} | ")), "{md}");
+    assert!(!md.contains("&amp;lt;"), "{md}");
     for chart in b.files.iter().filter(|f| f.ends_with(".svg")) {
         let svg = read(&db, chart);
         assert!(
