@@ -2154,21 +2154,23 @@ pub fn countings_differ(
     (this, a): (&str, Counting),
     (that, b): (&str, Counting),
 ) -> Option<String> {
-    let how = |c: Counting| {
-        match c {
+    (a != b).then(|| {
+        format!(
+            "COUNTED DIFFERENTLY: {this} was {}, {that} {}; the change is not the NAT's alone.",
+            counted(a),
+            counted(b)
+        )
+    })
+}
+
+/// How NAT bytes counted `c`'s way were counted, for [`countings_differ`].
+fn counted(c: Counting) -> &'static str {
+    match c {
         Counting::NatEni => "counted on the NAT gateways' ENIs",
         Counting::ClientSideEstimate => {
             "estimated from the clients' own records (no NAT gateway ENI in its logs: the estimate includes their traffic that did not cross a NAT)"
         }
     }
-    };
-    (a != b).then(|| {
-        format!(
-            "COUNTED DIFFERENTLY: {this} was {}, {that} {}; the change is not the NAT's alone.",
-            how(a),
-            how(b)
-        )
-    })
 }
 
 /// Finish the analysis of an accumulator whose ENI table is all in memory.
