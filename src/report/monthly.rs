@@ -792,10 +792,13 @@ impl MonthlyReport {
     fn trend_md(&self, t: &Trend, out: &mut String) {
         let s = &self.summary;
         // (a previous report's label is whatever its report.json says; a table escapes its
-        // rows, not its head)
-        let previous = md_esc(&t.previous);
-        let _ = writeln!(out, "## Month over month (against {previous})\n");
-        let mut tb = Table::new(&["per day", &previous, &md_esc(&s.label), "change"]);
+        // cells itself)
+        let _ = writeln!(
+            out,
+            "## Month over month (against {})\n",
+            md_esc(&t.previous)
+        );
+        let mut tb = Table::new(&["per day", &t.previous, &s.label, "change"]);
         for row in &t.rows {
             tb.row(vec![
                 row.measure.as_str().to_string(),

@@ -24,8 +24,11 @@ impl Table {
         self.rows.push(r);
     }
     pub(super) fn render(&self, md: bool, out: &mut String) {
+        // (every cell escaped, the head's too: a head may name a period by its label)
         if md {
-            let _ = writeln!(out, "| {} |", self.head.join(" | "));
+            let head: Vec<std::borrow::Cow<'_, str>> =
+                self.head.iter().map(|c| escape::md(c)).collect();
+            let _ = writeln!(out, "| {} |", head.join(" | "));
             let _ = writeln!(
                 out,
                 "|{}|",
@@ -46,17 +49,16 @@ impl Table {
         }
         let n = self.head.len();
         let mut w = vec![0; n];
-        let rows: Vec<Vec<String>> = self
-            .rows
-            .iter()
+        // the head and the rows alike: a cell may hold a label from the input
+        let rows: Vec<Vec<String>> = (std::iter::once(&self.head).chain(&self.rows))
             .map(|r| r.iter().map(|c| escape::clean(c).into_owned()).collect())
             .collect();
-        for r in std::iter::once(&self.head).chain(&rows) {
+        for r in &rows {
             for (i, c) in r.iter().enumerate() {
                 w[i] = w[i].max(c.chars().count());
             }
         }
-        for r in std::iter::once(&self.head).chain(&rows) {
+        for r in &rows {
             let mut line = String::new();
             for (i, c) in r.iter().enumerate() {
                 let pad = w[i] - c.chars().count();
