@@ -285,6 +285,8 @@ fn region_prices(
 struct Projection<'a> {
     gateways: &'a [Gateway],
     unit: GbUnit,
+    /// The days the logs cover.
+    covered: f64,
     /// 30 days over the days the logs cover (0 when they cover none).
     scale: f64,
 }
@@ -296,6 +298,7 @@ impl Projection<'_> {
         Projection {
             gateways,
             unit,
+            covered,
             scale,
         }
     }
@@ -315,15 +318,7 @@ impl Projection<'_> {
     /// Bytes per 30 days of what `of` takes of each gateway's classes (`all`: of the whole
     /// analysis, projected as a whole where no gateway is known).
     fn per_30(&self, of: &dyn Fn(&ClassBytes) -> u64, all: u64) -> f64 {
-        if self.gateways.is_empty() {
-            return all as f64 * self.scale;
-        }
-        (self.gateways.iter())
-            .map(|g| {
-                let d = g.covered_seconds as f64 / 86_400.0;
-                of(&g.classes) as f64 * per_30_days(d).unwrap_or(self.scale)
-            })
-            .sum()
+        crate::analysis::rate(self.gateways, self.covered, of, all, 30.0)
     }
 
     /// The NAT data-processing charge of `all` bytes of the period, and of what `of` takes

@@ -850,6 +850,32 @@ pub struct Analysis {
     pub quality: Quality,
 }
 
+/// Bytes per `days` days of what `of` takes of each NAT gateway's classes, each gateway at
+/// the rate of the time its own logs cover (ACCOUNTING §6: a gateway logged all month and
+/// one logged for a day each project from their own span). Where no gateway is known, or a
+/// gateway's logs cover no time, `all` (or the gateway's share) goes at the rate of
+/// `covered_days`, the days the run's logs cover; none when those are none. The one rule
+/// every per-day and per-30-day figure follows, so that a table's rows agree.
+pub fn rate(
+    gateways: &[Gateway],
+    covered_days: f64,
+    of: &dyn Fn(&ClassBytes) -> u64,
+    all: u64,
+    days: f64,
+) -> f64 {
+    let over = |d: f64| (d > 0.0).then(|| days / d);
+    let whole = over(covered_days).unwrap_or(0.0);
+    if gateways.is_empty() {
+        return all as f64 * whole;
+    }
+    (gateways.iter())
+        .map(|g| {
+            let d = g.covered_seconds as f64 / DAY as f64;
+            of(&g.classes) as f64 * over(d).unwrap_or(whole)
+        })
+        .sum()
+}
+
 /// An ENI that may be a NAT gateway, with the evidence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Candidate {
@@ -1877,10 +1903,34 @@ fn coverage_notes(f: &NoteFacts, notes: &mut Notes) {
             f.period.covered_days, f.period.days
         ));
     }
+    notes.extend(short_gateways_note(f.gateways, f.period.covered_days));
     notes.extend(unread_note(&f.period.unread));
     if let Some(note) = gaps_note(&f.period.gaps) {
         notes.push(note);
     }
+}
+
+/// NAT gateways whose own records cover under 90 % of the time the logs cover (`covered_days`):
+/// each projects from its own time ([`rate`]), which is right for a flow log turned on late
+/// and too high for a gateway only quiet at the ends of the period; said, so that a reader
+/// can tell which.
+pub fn short_gateways_note(gateways: &[Gateway], covered_days: f64) -> Option<String> {
+    const NAMED: usize = 5;
+    let run = covered_days * 24.0;
+    let short: Vec<String> = (gateways.iter())
+        .filter(|g| g.covered_seconds > 0 && (g.covered_seconds as f64 / 3600.0) < run * 0.9)
+        .map(|g| format!("{} ({:.0} h)", g.eni, g.covered_seconds as f64 / 3600.0))
+        .collect();
+    let more = match short.len().saturating_sub(NAMED) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    (!short.is_empty()).then(|| format!(
+        "The records of {} of the {} NAT gateway ENIs cover under 90 % of the {run:.0} hours the logs cover: {}{more}. Each gateway's per-day and per-30-day figures project from the time its own records cover, which is right where its flow log was turned on late or off early, and too high where it was only quiet at the ends of the period.",
+        short.len(),
+        gateways.len(),
+        short[..short.len().min(NAMED)].join(", ")
+    ))
 }
 
 /// Records that fit no figure, inputs not read to the end, and flowcost's own outputs among
@@ -3898,6 +3948,55 @@ mod tests {
     /// NAT gateways whose S3 bytes go mostly to other regions (a region taken wrongly, or
     /// buckets far away) are noted with their region and both shares; S3 mostly in their
     /// region, or other-region S3 a small part of their bytes, is not.
+    /// A gateway ENI of these classes whose records cover `covered_seconds`.
+    fn gateway_of(eni: &str, classes: ClassBytes, covered_seconds: u64) -> Gateway {
+        Gateway {
+            eni: eni.into(),
+            private_ips: Vec::new(),
+            az: None,
+            subnet: None,
+            region: None,
+            total: classes.total(),
+            classes,
+            days_private_leg: 0,
+            days_public_leg: 1,
+            cross_check: None,
+            rejected_records: 0,
+            rejected_bytes: 0,
+            covered_seconds,
+            nat_gateway: None,
+            vpc: None,
+            daily: BTreeMap::new(),
+            s3_other_regions: BTreeMap::new(),
+            nat64_bytes: 0,
+        }
+    }
+
+    /// Gateways whose records cover under 90 % of the run's time are named (at most five),
+    /// with their hours; those covering 90 % or more, or no time, are not.
+    #[test]
+    fn gateways_covering_less_than_the_run_are_noted() {
+        let g = |eni: &str, hours: u64| gateway_of(eni, ClassBytes::default(), hours * 3600);
+        assert_eq!(
+            short_gateways_note(&[g("eni-a", 44), g("eni-b", 48)], 2.0),
+            None
+        );
+        assert_eq!(short_gateways_note(&[g("eni-a", 0)], 2.0), None);
+        let note = short_gateways_note(&[g("eni-a", 48), g("eni-b", 18)], 2.0).unwrap();
+        assert!(note.starts_with("The records of 1 of the 2 NAT gateway ENIs cover under 90 % of the 48 hours the logs cover: eni-b (18 h). Each gateway's"), "{note}");
+        let many: Vec<Gateway> = (0..7).map(|i| g(&format!("eni-{i}"), 10 + i)).collect();
+        let note = short_gateways_note(&many, 30.0).unwrap();
+        assert!(note.contains(": eni-0 (10 h), eni-1 (11 h), eni-2 (12 h), eni-3 (13 h), eni-4 (14 h) and 2 more. "), "{note}");
+        // the rate of each gateway: its bytes over its own time, or the run's where it has none
+        let mut c = ClassBytes::default();
+        c.s3.download = 1_000;
+        let two = [gateway_of("eni-a", c, 86_400), gateway_of("eni-b", c, 0)];
+        let s3 = |c: &ClassBytes| c.s3.total();
+        assert_eq!(rate(&two, 4.0, &s3, 0, 1.0), 1_000.0 + 250.0);
+        assert_eq!(rate(&[], 4.0, &s3, 2_000, 30.0), 15_000.0);
+        assert_eq!(rate(&[], 0.0, &s3, 2_000, 30.0), 0.0);
+    }
+
     #[test]
     fn s3_bytes_mostly_in_other_regions_are_noted() {
         let gateway = |region: Option<&str>, here: u64, elsewhere: u64, internet: u64| {
@@ -3906,24 +4005,8 @@ mod tests {
             classes.s3_other_region.download = elsewhere;
             classes.internet.upload = internet;
             Gateway {
-                eni: "eni-a".into(),
-                private_ips: Vec::new(),
-                az: None,
-                subnet: None,
                 region: region.map(String::from),
-                total: classes.total(),
-                classes,
-                days_private_leg: 0,
-                days_public_leg: 1,
-                cross_check: None,
-                rejected_records: 0,
-                rejected_bytes: 0,
-                covered_seconds: 3600,
-                nat_gateway: None,
-                vpc: None,
-                daily: BTreeMap::new(),
-                s3_other_regions: BTreeMap::new(),
-                nat64_bytes: 0,
+                ..gateway_of("eni-a", classes, 3600)
             }
         };
         let wrong = [gateway(Some("us-west-2"), 0, 986, 14)];

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::own;
 use super::text::Table;
 use super::{dollars, human, Format, Report};
-use crate::analysis::{ClientRow, GroupRow, TrafficPaths};
+use crate::analysis::{ClassBytes, ClientRow, GroupRow, TrafficPaths};
 use crate::classify::Class;
 use crate::time::format_instant;
 
@@ -32,22 +32,33 @@ pub struct PerDay {
 }
 
 impl PerDay {
-    fn of(r: &Report) -> PerDay {
+    /// A report's bytes per day of the time its logs cover, not of the period asked for:
+    /// each NAT gateway at the rate of its own logs' span, as its cost is projected per 30 days
+    /// ([`crate::analysis::rate`]), so that the rows agree with the cost's; the ECR layers
+    /// at the rate of the S3 class they are part of.
+    pub(super) fn of(r: &Report) -> PerDay {
         let a = &r.analysis;
-        // per day of the time the logs cover, not of the period asked for
-        let d = coverage(a).max(f64::MIN_POSITIVE);
-        let c = |cl: Class| a.classes.get(cl).total() as f64 / d;
+        let d = coverage(a);
+        let rate = |of: &dyn Fn(&ClassBytes) -> u64, all: u64| {
+            crate::analysis::rate(&a.gateways, d, of, all, 1.0)
+        };
+        let c = |cl: Class| rate(&|g| g.get(cl).total(), a.classes.get(cl).total());
+        let s3 = c(Class::S3);
         PerDay {
-            s3: c(Class::S3),
+            s3,
             dynamodb: c(Class::Dynamodb),
             s3_other_region: c(Class::S3OtherRegion),
             aws_other: c(Class::AwsOther),
             internet: c(Class::Internet),
-            total: a.total as f64 / d,
-            ecr_layers: a.ecr.bytes as f64 / d,
+            total: rate(&|g| g.total(), a.total),
+            ecr_layers: match a.classes.s3.total() {
+                0 if d > 0.0 => a.ecr.bytes as f64 / d,
+                0 => 0.0,
+                s3_bytes => a.ecr.bytes as f64 * s3 / s3_bytes as f64,
+            },
         }
     }
-    fn get(&self, m: Measure) -> f64 {
+    pub(super) fn get(&self, m: Measure) -> f64 {
         match m {
             Measure::S3 => self.s3,
             Measure::Dynamodb => self.dynamodb,
@@ -536,7 +547,6 @@ fn billed_change(
 /// Each subnet S3 still crosses the NAT from after the change: its bytes per day, its share
 /// of what is left, and its route table where the inventory names it.
 fn subnets_left(after: &Report, a: &Side, by_subnet: &[GroupRow]) -> Vec<String> {
-    let days_after = a.covered_days.max(f64::MIN_POSITIVE);
     let s3_left = after.analysis.classes.s3.total().max(1) as f64;
     let inventory = after.inventory.as_ref();
     let table_of = |subnet: &str| {
@@ -549,7 +559,7 @@ fn subnets_left(after: &Report, a: &Side, by_subnet: &[GroupRow]) -> Vec<String>
             format!(
                 "S3 still crosses the NAT from subnet {}: {}/day ({:.1}% of what is left). Its route table{} lacks the S3 gateway endpoint.",
                 g.key,
-                human((g.classes.s3.total() as f64 / days_after) as u64),
+                human((g.classes.s3.total() as f64 * a.per_day.s3 / s3_left) as u64),
                 g.classes.s3.total() as f64 * 100.0 / s3_left,
                 table_of(&g.key).map_or(String::new(), |t| format!(" ({t})"))
             )

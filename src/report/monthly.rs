@@ -33,12 +33,17 @@ pub struct PeriodSummary {
     pub from: Option<String>,
     pub to: Option<String>,
     pub days: f64,
-    /// The days the logs cover: per-day figures divide by this.
+    /// The days the logs cover.
     #[serde(default)]
     pub covered_days: f64,
     /// NAT-processed bytes of each class in the period, in `Class::ALL` order.
     pub class_bytes: Vec<(String, u64)>,
     pub total_bytes: u64,
+    /// Each measure per day, each NAT gateway at the rate of its own logs' span as the cost
+    /// is projected (absent from the reports of a flowcost before it was kept: their bytes
+    /// over `covered_days` stand in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_day: Option<super::compare::PerDay>,
     pub ecr_layer_bytes: u64,
     /// False when the logs could not show the ECR share (`analysis.ecr.basis` unknown):
     /// `ecr_layer_bytes` is then no figure, and the trend leaves it out.
@@ -121,6 +126,7 @@ impl PeriodSummary {
                 .map(|c| (c.as_str().to_string(), a.classes.get(*c).total()))
                 .collect(),
             total_bytes: a.total,
+            per_day: Some(super::compare::PerDay::of(r)),
             ecr_layer_bytes: a.ecr.bytes,
             ecr_known: a.ecr.basis.is_known(),
             task_starts: a.ecr.task_starts,
@@ -153,9 +159,12 @@ impl PeriodSummary {
         }
     }
 
-    /// Bytes per day of a measure.
+    /// Bytes per day of a measure: as a comparison has them, where the document keeps them
+    /// (older documents: its bytes over the days its logs cover, or over its period).
     pub fn per_day(&self, measure: Measure) -> f64 {
-        // per day of the time the logs cover (older documents: of the period)
+        if let Some(p) = &self.per_day {
+            return p.get(measure);
+        }
         let d = if self.covered_days > 0.0 {
             self.covered_days
         } else {
@@ -1366,7 +1375,15 @@ mod tests {
         older.ecr_basis = None;
         older.pull_window_seconds = None;
         older.counting = None;
+        older.per_day = None;
         assert!(super::trend(&older, &prev.summary).caveats.is_empty());
+        // its bytes per day: over the days its logs cover
+        let d = older.covered_days;
+        assert_eq!(
+            older.per_day(Measure::S3),
+            older.bytes_of(Measure::S3) as f64 / d
+        );
+        assert_eq!(older.per_day(Measure::Total), older.total_bytes as f64 / d);
         let doc = serde_json::to_value(&older).unwrap();
         for key in [
             "nat_price",
@@ -1374,6 +1391,7 @@ mod tests {
             "counting",
             "warnings",
             "ecr_basis",
+            "per_day",
         ] {
             assert!(doc.get(key).is_none(), "{key}");
         }

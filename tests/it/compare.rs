@@ -5,7 +5,7 @@
 use flowcost::generate::{Encoding, FieldSet};
 use flowcost::report::compare::Comparison;
 
-use crate::support::{run, spec, stderr, world, GenWorld};
+use crate::support::{gateways_per_day, near, run, spec, stderr, world, GenWorld};
 
 const LEFT_BEHIND: &str = "subnet-0d44dd44dd44dd44d";
 
@@ -44,11 +44,18 @@ fn compare_reports_the_true_drop_and_the_subnet_left_behind() {
         &p,
     ]);
     let s3 = |d: &str| w.truth.nat_by_day[d].s3.total();
-    let before = (s3("2026-09-01") + s3("2026-09-02")) as f64 / 2.0;
-    let after = (s3("2026-09-03") + s3("2026-09-04")) as f64 / 2.0;
     assert_eq!((c.before.days, c.after.days), (2.0, 2.0));
-    assert_eq!(c.before.per_day.s3, before);
-    assert_eq!(c.after.per_day.s3, after);
+    // each side's true S3 bytes, per day with each gateway over its own logs' span
+    let side = |r: &flowcost::report::Report, days: [&str; 2]| {
+        let (bytes, per_day) = gateways_per_day(r, |c| c.s3.total());
+        assert_eq!(bytes, s3(days[0]) + s3(days[1]));
+        per_day
+    };
+    let before = side(&c.reports.before, ["2026-09-01", "2026-09-02"]);
+    let after = side(&c.reports.after, ["2026-09-03", "2026-09-04"]);
+    assert!(near(c.before.per_day.s3, before), "{before} {:?}", c.before);
+    assert!(near(c.after.per_day.s3, after), "{after} {:?}", c.after);
+    let (before, after) = (c.before.per_day.s3, c.after.per_day.s3);
     let drop = c.verdict.s3_drop_percent.unwrap();
     assert!((drop - (before - after) * 100.0 / before).abs() < 1e-9);
     assert!(drop > 30.0, "the endpoint took most S3 off the NAT: {drop}");
@@ -74,10 +81,10 @@ fn compare_reports_the_true_drop_and_the_subnet_left_behind() {
         c.verdict.s3_other_region_per_day > 0.0,
         "S3 in other regions is called out"
     );
-    // the nested reports agree with the per-day figures
+    // the nested reports hold the true bytes
     assert_eq!(
-        c.reports.after.analysis.classes.s3.total() as f64 / 2.0,
-        after
+        c.reports.after.analysis.classes.s3.total(),
+        s3("2026-09-03") + s3("2026-09-04")
     );
 }
 
@@ -645,4 +652,73 @@ fn a_side_reading_records_twice_is_said_first() {
             "{format}: not known as flowcost's own output"
         );
     }
+}
+
+/// What a side's per-day row comes to per 30 days at its NAT price, in dollars.
+fn priced_per_30_days(per_day: f64, r: &flowcost::report::Report) -> f64 {
+    per_day * 30.0 / r.cost.gb_unit.bytes() * r.cost.prices.nat_per_gb
+}
+
+/// One NAT gateway's flow log turned on 30 hours into a 2-day side: its logs cover 18 hours.
+/// Each per-day row takes each gateway at the rate of its own logs' span, as the NAT cost
+/// per 30 days projects it (ACCOUNTING §6), so that the rows of one table agree; before, the
+/// bytes went over the run's 2 days and the cost over each gateway's span, and the table's
+/// total and cost moved apart.
+#[test]
+fn per_day_rows_and_the_30_day_cost_project_alike() {
+    let before = world(&spec(58, FieldSet::V5), &[Encoding::Text]);
+    let mut s = spec(58, FieldSet::V5);
+    s.start += 2 * 86_400;
+    let w = world(&s, &[Encoding::Text]);
+    assert!(w.truth.nat_enis.len() >= 2, "{:?}", w.truth.nat_enis);
+    let late = tempfile::tempdir().unwrap();
+    let until = w.truth.start + 30 * 3600;
+    crate::support::with_flow_log_on_late(&w, &w.truth.nat_enis[1], until, late.path());
+    let c = compare_json(&[
+        "--before",
+        &before.path(Encoding::Text),
+        "--after",
+        late.path().to_str().unwrap(),
+    ]);
+    let (rb, ra) = (&c.reports.before, &c.reports.after);
+    let span = |r: &flowcost::report::Report, eni: &str| {
+        let g = r.analysis.gateways.iter().find(|g| g.eni == eni).unwrap();
+        g.covered_seconds
+    };
+    assert!(span(ra, &w.truth.nat_enis[1]) <= 18 * 3600);
+    assert!(span(ra, &w.truth.nat_enis[0]) > 40 * 3600);
+    assert_eq!(c.after.covered_days, 2.0);
+    for (s, r) in [(&c.before, rb), (&c.after, ra)] {
+        let cost = priced_per_30_days(s.per_day.total, r);
+        assert!(near(cost, s.nat_cost_per_30_days), "{cost} {s:?}");
+        let s3 = priced_per_30_days(s.per_day.s3, r);
+        assert!(near(s3, s.s3_cost_per_30_days), "{s3} {s:?}");
+    }
+    // each gateway's bytes over its own span, the bytes true: all of the before side's, and
+    // on the after side those of the gateway logged throughout
+    let (bytes, per_day) = gateways_per_day(rb, |c| c.total());
+    assert_eq!(bytes, before.truth.nat_total);
+    assert!(near(c.before.per_day.total, per_day));
+    let (_, per_day) = gateways_per_day(ra, |c| c.total());
+    assert!(near(c.after.per_day.total, per_day));
+    let whole = &w.truth.nat_enis[0];
+    let g0 = ra
+        .analysis
+        .gateways
+        .iter()
+        .find(|g| &g.eni == whole)
+        .unwrap();
+    assert_eq!(g0.total, w.truth.nat_by_gateway[whole].total());
+    // the late gateway at its own rate: more than the side's bytes over the run's 2 days
+    assert!(c.after.per_day.total > ra.analysis.total as f64 / 2.0 * 1.05);
+    // and said, with its hours
+    let short = |r: &flowcost::report::Report| {
+        (r.analysis.quality.notes.iter())
+            .find(|n| n.contains("NAT gateway ENIs cover under 90 %"))
+            .cloned()
+    };
+    let note = short(ra).expect("noted");
+    let hours = span(ra, &w.truth.nat_enis[1]) / 3600;
+    let named = format!(": {} ({hours} h).", w.truth.nat_enis[1]);
+    assert!(note.contains(&named), "{note}");
 }

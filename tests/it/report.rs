@@ -5,13 +5,14 @@
 
 use std::path::{Path, PathBuf};
 
+use flowcost::analysis::ClassBytes;
 use flowcost::classify::Class;
 use flowcost::generate::{Encoding, FieldSet, Truth};
 use flowcost::report::compare::Measure;
 use flowcost::report::monthly::MonthlyReport;
 
 use crate::cli::{golden, relative};
-use crate::support::{run, spec, stderr, world, GenWorld};
+use crate::support::{gateways_per_day, near, run, spec, stderr, world, GenWorld};
 
 const LEFT_BEHIND: &str = "subnet-0d44dd44dd44dd44d";
 /// 2026-08-01T00:00:00Z
@@ -126,17 +127,17 @@ fn monthly_report_matches_the_truth() {
     let svg = read(out.path(), "daily-nat-bytes.svg");
     let s3_days_count = t.nat_by_day.values().filter(|c| c.s3.total() > 0).count();
     assert_eq!(svg.matches("fill=\"#E8590C\"").count(), s3_days_count + 1);
-    // before/after at the endpoint's day: the true per-day S3 on each side, and exactly the
-    // subnet left without the endpoint
+    // before/after at the endpoint's day: the true S3 bytes on each side, per day with each
+    // gateway over its own logs' span, and exactly the subnet left without the endpoint
     let c = doc.comparison.as_ref().expect("comparison");
-    assert_eq!(
-        c.before.per_day.s3,
-        s3_days(t, "2026-09-01", "2026-09-15") / 14.0
-    );
-    assert_eq!(
-        c.after.per_day.s3,
-        s3_days(t, "2026-09-15", "2026-10-01") / 16.0
-    );
+    for (side, r, (from, to)) in [
+        (&c.before, &c.reports.before, ("2026-09-01", "2026-09-15")),
+        (&c.after, &c.reports.after, ("2026-09-15", "2026-10-01")),
+    ] {
+        let (bytes, per_day) = gateways_per_day(r, |c| c.s3.total());
+        assert_eq!(bytes as f64, s3_days(t, from, to));
+        assert!(near(side.per_day.s3, per_day), "{per_day} {side:?}");
+    }
     let left: Vec<&str> = c
         .verdict
         .s3_left_by_subnet
@@ -251,18 +252,20 @@ fn month_over_month_carries_the_history() {
     let t = b.trend.as_ref().expect("trend");
     assert_eq!(t.previous, "2026-08");
     let row = |m: &str| t.rows.iter().find(|r| r.measure.as_str() == m).unwrap();
-    assert_eq!(
-        row("s3").previous_per_day,
-        aug.truth.nat.s3.total() as f64 / 31.0
-    );
-    assert_eq!(
-        row("s3").this_per_day,
-        sep.truth.nat.s3.total() as f64 / 30.0
-    );
-    assert_eq!(
-        row("total").previous_per_day,
-        aug.truth.nat_total as f64 / 31.0
-    );
+    // the true bytes, per day with each gateway over its own logs' span
+    let month = |m: &MonthlyReport, of: fn(&ClassBytes) -> u64, all: u64| {
+        let (bytes, per_day) = gateways_per_day(&m.analysis, of);
+        assert_eq!(bytes, all);
+        per_day
+    };
+    let s3 = |c: &ClassBytes| c.s3.total();
+    let all = |c: &ClassBytes| c.total();
+    let want = month(&a, s3, aug.truth.nat.s3.total());
+    assert!(near(row("s3").previous_per_day, want), "{want} {t:?}");
+    let want = month(&b, s3, sep.truth.nat.s3.total());
+    assert!(near(row("s3").this_per_day, want), "{want} {t:?}");
+    let want = month(&a, all, aug.truth.nat_total);
+    assert!(near(row("total").previous_per_day, want), "{want} {t:?}");
     let pct = row("s3").percent.unwrap();
     let want =
         (row("s3").this_per_day - row("s3").previous_per_day) * 100.0 / row("s3").previous_per_day;
@@ -887,4 +890,55 @@ fn a_previous_reports_label_is_text_in_the_markdown_and_the_charts() {
             "{chart}"
         );
     }
+}
+
+/// A month whose second NAT gateway's flow log was turned on 30 hours in: the trend's rows per
+/// day take each gateway at the rate of its own logs' span, as the NAT cost per 30 days
+/// projects it, for this month and (through its `report.json`) the previous one, so that the
+/// month over month's rows agree with its cost.
+#[test]
+fn the_trend_rows_and_the_30_day_cost_project_alike() {
+    let mut s = spec(59, FieldSet::V5);
+    s.start = AUG;
+    let aug = world(&s, &[Encoding::Text]);
+    let (aug_late, sep_late) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let on = |w: &GenWorld, dir: &Path| {
+        let until = w.truth.start + 30 * 3600;
+        crate::support::with_flow_log_on_late(w, &w.truth.nat_enis[1], until, dir)
+    };
+    on(&aug, aug_late.path());
+    s.start = 1_788_220_800;
+    let sep = world(&s, &[Encoding::Text]);
+    on(&sep, sep_late.path());
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = report(
+        &["--month", "2026-08", aug_late.path().to_str().unwrap()],
+        da.path(),
+    );
+    let prev = da.path().display().to_string();
+    let b = report(
+        &[
+            "--month",
+            "2026-09",
+            "--previous",
+            &prev,
+            sep_late.path().to_str().unwrap(),
+        ],
+        db.path(),
+    );
+    let t = b.trend.as_ref().expect("trend");
+    let total = t
+        .rows
+        .iter()
+        .find(|r| r.measure.as_str() == "total")
+        .unwrap();
+    let priced = |per_day: f64, m: &MonthlyReport| {
+        let p = m.summary.nat_price.as_ref().unwrap();
+        per_day * 30.0 / p.gb_unit.bytes() * p.per_gb
+    };
+    let (prev_cost, this_cost) = t.nat_cost_per_30_days;
+    assert!(near(priced(total.previous_per_day, &a), prev_cost), "{t:?}");
+    assert!(near(priced(total.this_per_day, &b), this_cost), "{t:?}");
+    // the late gateway at its own rate: more than the month's bytes over the days covered
+    assert!(total.this_per_day > b.summary.total_bytes as f64 / b.summary.covered_days);
 }

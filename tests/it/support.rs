@@ -295,3 +295,45 @@ pub fn text_as_parquet(text: &str, path: &Path) {
     w.write(&batch).unwrap();
     w.close().unwrap();
 }
+
+/// A copy of a world's text logs (`Encoding::Text`) in `dir` without the records of the NAT
+/// ENI `eni` that start before `until`: that gateway's flow log turned on late, so its logs
+/// cover less time than the run's.
+pub fn with_flow_log_on_late(w: &GenWorld, eni: &str, until: i64, dir: &Path) {
+    let root = PathBuf::from(w.path(Encoding::Text));
+    for f in files_under(&root) {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let mut lines = text.lines();
+        let head = lines.next().expect("a header");
+        let names: Vec<&str> = head.split(' ').collect();
+        let at = |n: &str| names.iter().position(|x| *x == n).expect(n);
+        let (i, s) = (at("interface-id"), at("start"));
+        let kept = lines.filter(|l| {
+            let t: Vec<&str> = l.split(' ').collect();
+            t[i] != eni || t[s].parse::<i64>().unwrap() >= until
+        });
+        let out = dir.join(f.strip_prefix(&root).unwrap());
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        let body: Vec<&str> = std::iter::once(head).chain(kept).collect();
+        std::fs::write(out, body.join("\n") + "\n").unwrap();
+    }
+}
+
+/// What `of` takes of a report's NAT gateways' classes: its bytes in all, and per day with
+/// each gateway over the days its own logs cover (ACCOUNTING §6), computed here by hand.
+pub fn gateways_per_day(
+    r: &flowcost::report::Report,
+    of: impl Fn(&flowcost::analysis::ClassBytes) -> u64,
+) -> (u64, f64) {
+    let g = &r.analysis.gateways;
+    let bytes = g.iter().map(|g| of(&g.classes)).sum();
+    let per_day = (g.iter())
+        .map(|g| of(&g.classes) as f64 * 86_400.0 / g.covered_seconds as f64)
+        .sum();
+    (bytes, per_day)
+}
+
+/// Whether two figures agree to a billionth.
+pub fn near(x: f64, y: f64) -> bool {
+    (x - y).abs() <= 1e-9 * y.abs().max(1.0)
+}
