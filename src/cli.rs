@@ -110,9 +110,9 @@ pub struct MergeArgs {
     #[command(flatten)]
     pub out: OutputArgs,
     /// The ip-ranges document the partials were made with, if this machine does not have it
-    /// (in its cache, or built in).
+    /// (in its cache, or built in); several may be given, the one the partials name is used.
     #[arg(long = "ip-ranges", value_name = "FILE|URL")]
-    pub ip_ranges: Option<String>,
+    pub ip_ranges: Vec<String>,
     /// Where to keep the partials' ENI tables while merging [default: the system's].
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<String>,
@@ -146,8 +146,9 @@ impl AnalyzeArgs {
     /// The documents these arguments name for reading (NAT file, inventory, bill, ECS tasks,
     /// ip-ranges, prices), which no output may replace.
     pub fn documents(&self) -> Vec<&str> {
-        let one = [&self.nat_file, &self.ip_ranges, &self.prices];
+        let one = [&self.nat_file, &self.prices];
         (self.inventory.iter())
+            .chain(&self.ip_ranges)
             .chain(&self.cur)
             .chain(&self.ecs_tasks)
             .chain(one.into_iter().flatten())
@@ -219,8 +220,10 @@ pub struct AnalyzeArgs {
     pub fields: Option<String>,
     /// ip-ranges.json to classify with (a file or an http(s) URL). Default: the newest copy
     /// fetched by `flowcost ip-ranges update`, else the snapshot built into the binary.
+    /// Partial results made with different documents (`report`, `compare`) may be given
+    /// several: each side is read with the one it was made with.
     #[arg(long = "ip-ranges", value_name = "FILE|URL")]
-    pub ip_ranges: Option<String>,
+    pub ip_ranges: Vec<String>,
     /// The NAT's region when neither the records (`region` field) nor the S3 key path say.
     #[arg(long)]
     pub region: Option<String>,

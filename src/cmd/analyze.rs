@@ -143,13 +143,24 @@ impl Config {
 /// document's error, if any, is the first told.
 fn ranges_and_inputs(a: &AnalyzeArgs) -> (Result<IpRanges, Error>, Listed) {
     std::thread::scope(|s| {
-        let ranges = s.spawn(|| crate::cmd::ip_ranges::in_use(a.ip_ranges.as_deref()));
+        let ranges = s.spawn(|| crate::cmd::ip_ranges::in_use(ip_ranges_flag(a)?));
         let listed = inputs_of(a);
         let ranges = ranges
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
         (ranges, listed)
     })
+}
+
+/// The `--ip-ranges` document the run's settings are checked against. Logs are classified
+/// with one; partial results made with different documents may be given several (each is
+/// read with the one it names, `merge::ranges_of`), and the first serves the checks.
+fn ip_ranges_flag(a: &AnalyzeArgs) -> Result<Option<&str>, Error> {
+    let partials = || (a.inputs.iter()).all(|i| crate::partial::is_partial_file(i));
+    match crate::cmd::ip_ranges::one_for_logs(&a.ip_ranges) {
+        Err(_) if !a.inputs.is_empty() && partials() => Ok(a.ip_ranges.first().map(String::as_str)),
+        r => r,
+    }
 }
 
 /// `--region`, which must be a region of the ip-ranges document.

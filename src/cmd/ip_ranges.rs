@@ -78,6 +78,20 @@ pub fn load(source: &str) -> Result<IpRanges, Error> {
     Ok(IpRanges::parse(&bytes, source)?)
 }
 
+/// The one `--ip-ranges` that logs are classified with, if given: a document given twice is
+/// one, two documents are refused (several serve partial results made with different ones).
+pub fn one_for_logs(flags: &[String]) -> Result<Option<&str>, Error> {
+    match flags {
+        [] => Ok(None),
+        [first, rest @ ..] => match rest.iter().find(|f| *f != first) {
+            None => Ok(Some(first)),
+            Some(other) => Err(Error::Usage(format!(
+                "--ip-ranges {first} and --ip-ranges {other}: logs are classified with one ip-ranges document (several are read only where partial results made with different ones are given to report, compare or merge)"
+            ))),
+        },
+    }
+}
+
 /// The document `analyze` uses.
 pub fn in_use(flag: Option<&str>) -> Result<IpRanges, Error> {
     if let Some(s) = flag {

@@ -27,7 +27,7 @@ pub fn run(m: &MergeArgs) -> Result<Outcome, Error> {
     }
     partial::check_compatible(&parts).map_err(Error::Usage)?;
     let range = pipeline::merged_range(&parts);
-    let ranges = ranges_of(&parts, m.ip_ranges.as_deref())?;
+    let ranges = ranges_of(&parts, &m.ip_ranges)?;
     let mut cfg = config(&parts, range, ranges, m.temp_dir.as_deref(), m.quiet)?;
     cfg.format = m.out.format.unwrap_or(Format::Table);
     cfg.output = m.out.output.clone();
@@ -248,15 +248,15 @@ pub fn config(
 }
 
 /// The ip-ranges document the partials were made with (the first's identity: they were
-/// checked to agree): `--ip-ranges`, else a cached copy or the built-in one with its
-/// syncToken, checked by SHA-256. It keeps the source the partials name, so the report reads
-/// as the one run's would.
-fn ranges_of(parts: &[Partial], flag: Option<&str>) -> Result<Arc<IpRanges>, Error> {
+/// checked to agree): one given with `--ip-ranges`, else a cached copy or the built-in one
+/// with its syncToken, checked by SHA-256. It keeps the source the partials name, so the
+/// report reads as the one run's would.
+fn ranges_of(parts: &[Partial], flags: &[String]) -> Result<Arc<IpRanges>, Error> {
     let id = &parts[0].header.settings.ip_ranges;
-    // the document given first, then the cached copies of its syncToken, then the built-in
-    // one: each side of a comparison finds its own where two were used
+    // the documents given, then the cached copies of its syncToken, then the built-in one:
+    // each side of a comparison finds its own where two were used
     let mut candidates: Vec<IpRanges> = Vec::new();
-    if let Some(f) = flag {
+    for f in flags {
         candidates.push(crate::cmd::ip_ranges::load(f)?);
     }
     for (token, path) in crate::cmd::ip_ranges::cached() {
@@ -275,13 +275,16 @@ fn ranges_of(parts: &[Partial], flag: Option<&str>) -> Result<Arc<IpRanges>, Err
             Ok(Arc::new(r))
         }
         None => Err(Error::Usage(format!(
-            "the partials were made with the ip-ranges document of syncToken {} (created {}, SHA-256 {}){}: give that document with --ip-ranges",
+            "the partials were made with the ip-ranges document of syncToken {} (created {}, SHA-256 {}){}: give that document with --ip-ranges (once for each document, where partials were made with several)",
             id.sync_token,
             id.create_date,
             id.sha256,
-            match flag {
-                Some(f) => format!(", which is neither {f} nor cached here nor built in"),
-                None => ", which is neither cached here nor built in".into(),
+            match flags {
+                [] => ", which is neither cached here nor built in".into(),
+                given => format!(
+                    ", which is neither {} nor cached here nor built in",
+                    given.join(" nor ")
+                ),
             }
         ))),
     }
@@ -292,7 +295,7 @@ fn ranges_of(parts: &[Partial], flag: Option<&str>) -> Result<Arc<IpRanges>, Err
 #[derive(Clone)]
 pub struct PartialInputs {
     paths: Vec<String>,
-    ip_ranges: Option<String>,
+    ip_ranges: Vec<String>,
     temp_dir: Option<String>,
     /// The VPC inventory and the bill of the command (they name, plan and reconcile; they do
     /// not change what the partials counted).
@@ -390,7 +393,7 @@ impl PartialInputs {
             (None, None) => pipeline::merged_range(&parts),
             r => r,
         };
-        let ranges = ranges_of(&parts, self.ip_ranges.as_deref())?;
+        let ranges = ranges_of(&parts, &self.ip_ranges)?;
         let mut cfg = config(&parts, range, ranges, self.temp_dir.as_deref(), quiet)?;
         if !self.inventory.is_empty() {
             let mut run = (*cfg.run).clone();

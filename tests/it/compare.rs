@@ -358,28 +358,49 @@ fn ecr_layers_are_compared_only_on_like_grounds() {
 /// Partials of two ip-ranges documents (a month's daily runs pinned to the document of its
 /// month) are compared, each side with its own document (one given, the other built in), and
 /// the verdict says they differ; a document found nowhere is asked for by its syncToken.
+/// The built-in ip-ranges document under another syncToken and createDate, written in `dir`:
+/// its path, and the built-in one's syncToken and createDate.
+fn ranges_doc(dir: &std::path::Path, token: &str, created: &str) -> (String, String, String) {
+    let built_in = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/ip-ranges.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(built_in).unwrap()).unwrap();
+    let was = |k: &str| doc[k].as_str().unwrap().to_string();
+    let (t, c) = (was("syncToken"), was("createDate"));
+    doc["syncToken"] = token.into();
+    doc["createDate"] = created.into();
+    let path = dir.join(format!("ip-ranges-{token}.json"));
+    std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+    (path.display().to_string(), t, c)
+}
+
+/// A partial of `logs` over `[since, until)` made with `extra` flags, written in `dir` as
+/// `name`.
+fn partial_of(
+    logs: &str,
+    dir: &std::path::Path,
+    name: &str,
+    range: [&str; 2],
+    extra: &[&str],
+) -> String {
+    let out = dir.join(name).display().to_string();
+    let mut args = vec![
+        "analyze", "-q", logs, "--since", range[0], "--until", range[1],
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--partial-out", &out]);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
+}
+
 #[test]
 fn sides_classified_with_two_ip_ranges_documents_are_compared_and_said() {
     let w = endpoint_world();
     let p = w.path(Encoding::Gz);
     let dir = tempfile::tempdir().unwrap();
-    let built_in = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/ip-ranges.json");
-    let mut doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(built_in).unwrap()).unwrap();
-    let (token, created) = (doc["syncToken"].clone(), doc["createDate"].clone());
-    doc["syncToken"] = "1790000000".into();
-    doc["createDate"] = "2026-09-21-00-00-00".into();
-    let later = dir.path().join("ip-ranges-later.json");
-    std::fs::write(&later, serde_json::to_vec(&doc).unwrap()).unwrap();
-    let later = later.display().to_string();
+    let (later, token, created) = ranges_doc(dir.path(), "1790000000", "2026-09-21-00-00-00");
     let day = |d: &str, until: &str, extra: &[&str]| {
-        let out = dir.path().join(format!("{d}.fcp")).display().to_string();
-        let mut args = vec!["analyze", "-q", &p, "--since", d, "--until", until];
-        args.extend_from_slice(extra);
-        args.extend_from_slice(&["--partial-out", &out]);
-        let o = run(&args);
-        assert!(o.status.success(), "{}", stderr(&o));
-        out
+        partial_of(&p, dir.path(), &format!("{d}.fcp"), [d, until], extra)
     };
     let before = day("2026-09-01", "2026-09-02", &[]);
     let after = day("2026-09-03", "2026-09-04", &["--ip-ranges", &later]);
@@ -392,9 +413,7 @@ fn sides_classified_with_two_ip_ranges_documents_are_compared_and_said() {
         &after,
     ]);
     let said = format!(
-        "IP ranges differ: the before side was classified with the ip-ranges document of syncToken {} (created {}), the after side with syncToken 1790000000 (created 2026-09-21-00-00-00)",
-        token.as_str().unwrap(),
-        created.as_str().unwrap()
+        "IP ranges differ: the before side was classified with the ip-ranges document of syncToken {token} (created {created}), the after side with syncToken 1790000000 (created 2026-09-21-00-00-00)"
     );
     assert!(
         c.verdict.summary.iter().any(|s| s.starts_with(&said)),
@@ -420,6 +439,86 @@ fn sides_classified_with_two_ip_ranges_documents_are_compared_and_said() {
         .summary
         .iter()
         .any(|s| s.starts_with("IP ranges differ")));
+}
+
+/// Partials of two months, each made with its own ip-ranges document and neither document
+/// cached here nor built in: both given with `--ip-ranges`, each side is read with its own;
+/// one given, the other side's is asked for by its syncToken. Logs take one document only.
+#[test]
+fn two_ip_ranges_documents_given_serve_each_side_its_own() {
+    let w = endpoint_world();
+    let p = w.path(Encoding::Gz);
+    let dir = tempfile::tempdir().unwrap();
+    let (earlier, _, _) = ranges_doc(dir.path(), "1787000000", "2026-08-18-00-00-00");
+    let (later, _, _) = ranges_doc(dir.path(), "1790000000", "2026-09-21-00-00-00");
+    let before = partial_of(
+        &p,
+        dir.path(),
+        "a.fcp",
+        ["2026-09-01", "2026-09-02"],
+        &["--ip-ranges", &earlier],
+    );
+    let after = partial_of(
+        &p,
+        dir.path(),
+        "b.fcp",
+        ["2026-09-03", "2026-09-04"],
+        &["--ip-ranges", &later],
+    );
+    let sides = ["--before", before.as_str(), "--after", after.as_str()];
+    let c = compare_json(
+        &[
+            &["--ip-ranges", &later, "--ip-ranges", &earlier][..],
+            &sides,
+        ]
+        .concat(),
+    );
+    let token = |r: &flowcost::report::Report| r.inputs.ip_ranges.sync_token.clone();
+    assert_eq!(token(&c.reports.before), "1787000000");
+    assert_eq!(token(&c.reports.after), "1790000000");
+    assert!(c.verdict.summary.iter().any(|s| s.starts_with("IP ranges differ: the before side was classified with the ip-ranges document of syncToken 1787000000")));
+    // one of them given: the other is asked for
+    let o = run(&[&["compare", "-q", "--ip-ranges", &later][..], &sides].concat());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let said = format!("syncToken 1787000000 (created 2026-08-18-00-00-00, SHA-256");
+    assert!(stderr(&o).contains(&said), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "which is neither {later} nor cached here nor built in"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    // logs are classified with one: two documents refused, one given twice is one
+    let o = run(&[
+        "analyze",
+        "-q",
+        &p,
+        "--ip-ranges",
+        &later,
+        "--ip-ranges",
+        &earlier,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("logs are classified with one ip-ranges document"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&[
+        "analyze",
+        "-q",
+        "--format",
+        "json",
+        &p,
+        "--ip-ranges",
+        &later,
+        "--ip-ranges",
+        &later,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(token(&r), "1790000000");
 }
 
 /// A side whose logs hold no NAT gateway ENI is, with `--client-side-estimate`, an estimate
