@@ -480,8 +480,8 @@ fn two_ip_ranges_documents_given_serve_each_side_its_own() {
     // one of them given: the other is asked for
     let o = run(&[&["compare", "-q", "--ip-ranges", &later][..], &sides].concat());
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let said = format!("syncToken 1787000000 (created 2026-08-18-00-00-00, SHA-256");
-    assert!(stderr(&o).contains(&said), "{}", stderr(&o));
+    let said = "syncToken 1787000000 (created 2026-08-18-00-00-00, SHA-256";
+    assert!(stderr(&o).contains(said), "{}", stderr(&o));
     assert!(
         stderr(&o).contains(&format!(
             "which is neither {later} nor cached here nor built in"
