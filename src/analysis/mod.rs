@@ -3945,9 +3945,6 @@ mod tests {
         }
     }
 
-    /// NAT gateways whose S3 bytes go mostly to other regions (a region taken wrongly, or
-    /// buckets far away) are noted with their region and both shares; S3 mostly in their
-    /// region, or other-region S3 a small part of their bytes, is not.
     /// A gateway ENI of these classes whose records cover `covered_seconds`.
     fn gateway_of(eni: &str, classes: ClassBytes, covered_seconds: u64) -> Gateway {
         Gateway {
@@ -3997,6 +3994,9 @@ mod tests {
         assert_eq!(rate(&[], 0.0, &s3, 2_000, 30.0), 0.0);
     }
 
+    /// NAT gateways whose S3 bytes go mostly to other regions (a region taken wrongly, or
+    /// buckets far away) are noted with their region and both shares; S3 mostly in their
+    /// region, or other-region S3 a small part of their bytes, is not.
     #[test]
     fn s3_bytes_mostly_in_other_regions_are_noted() {
         let gateway = |region: Option<&str>, here: u64, elsewhere: u64, internet: u64| {
