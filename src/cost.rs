@@ -389,24 +389,8 @@ mod tests {
         classes.s3.download = s3;
         classes.aws_other.download = aws_other;
         Gateway {
-            eni: "eni-nat".into(),
-            private_ips: vec![],
             az: az.map(String::from),
-            subnet: None,
-            region: None,
-            classes,
-            total: s3 + aws_other,
-            days_private_leg: 0,
-            days_public_leg: 0,
-            cross_check: None,
-            rejected_records: 0,
-            rejected_bytes: 0,
-            covered_seconds,
-            nat_gateway: None,
-            vpc: None,
-            daily: BTreeMap::new(),
-            s3_other_regions: BTreeMap::new(),
-            nat64_bytes: 0,
+            ..crate::analysis::gateway_of("eni-nat", classes, covered_seconds)
         }
     }
 

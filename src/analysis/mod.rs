@@ -876,6 +876,31 @@ pub fn rate(
         .sum()
 }
 
+/// A gateway ENI of these classes whose records cover `covered_seconds` (for tests).
+#[cfg(test)]
+pub(crate) fn gateway_of(eni: &str, classes: ClassBytes, covered_seconds: u64) -> Gateway {
+    Gateway {
+        eni: eni.into(),
+        private_ips: Vec::new(),
+        az: None,
+        subnet: None,
+        region: None,
+        total: classes.total(),
+        classes,
+        days_private_leg: 0,
+        days_public_leg: 1,
+        cross_check: None,
+        rejected_records: 0,
+        rejected_bytes: 0,
+        covered_seconds,
+        nat_gateway: None,
+        vpc: None,
+        daily: BTreeMap::new(),
+        s3_other_regions: BTreeMap::new(),
+        nat64_bytes: 0,
+    }
+}
+
 /// An ENI that may be a NAT gateway, with the evidence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Candidate {
@@ -3942,30 +3967,6 @@ mod tests {
             let name = v.as_str().expect("a name").to_string();
             assert_eq!(serde_json::from_value::<WarningKind>(v).unwrap(), k);
             assert!(readme.contains(&format!("`{name}`")), "{name}");
-        }
-    }
-
-    /// A gateway ENI of these classes whose records cover `covered_seconds`.
-    fn gateway_of(eni: &str, classes: ClassBytes, covered_seconds: u64) -> Gateway {
-        Gateway {
-            eni: eni.into(),
-            private_ips: Vec::new(),
-            az: None,
-            subnet: None,
-            region: None,
-            total: classes.total(),
-            classes,
-            days_private_leg: 0,
-            days_public_leg: 1,
-            cross_check: None,
-            rejected_records: 0,
-            rejected_bytes: 0,
-            covered_seconds,
-            nat_gateway: None,
-            vpc: None,
-            daily: BTreeMap::new(),
-            s3_other_regions: BTreeMap::new(),
-            nat64_bytes: 0,
         }
     }
 
