@@ -431,6 +431,7 @@ fn summary(
     }
     summary.extend(subnets_left(after, a, by_subnet));
     summary.extend(coverage_differs(b, a));
+    summary.extend(short_gateways(before, after));
     summary.extend(made_differently(before, after));
     if a.per_day.s3_other_region > 0.0 {
         summary.push(format!(
@@ -440,6 +441,19 @@ fn summary(
     }
     summary.push(traffic_path_says((b, a), confirms));
     summary
+}
+
+/// Each side's NAT gateways whose records cover under 90 % of the time its logs cover
+/// ([`crate::analysis::short_gateways_note`]): its per-day figures take them at their own
+/// rate, as its cost per 30 days does.
+fn short_gateways<'a>(before: &'a Report, after: &'a Report) -> impl Iterator<Item = String> + 'a {
+    [("Before", before), ("After", after)]
+        .into_iter()
+        .filter_map(|(side, r)| {
+            let a = &r.analysis;
+            crate::analysis::short_gateways_note(&a.gateways, a.period.covered_days)
+                .map(|note| format!("{side}: {note}"))
+        })
 }
 
 /// How the two sides were made differently, where they were (sides of partial results carry

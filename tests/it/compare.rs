@@ -820,4 +820,14 @@ fn per_day_rows_and_the_30_day_cost_project_alike() {
     let hours = span(ra, &w.truth.nat_enis[1]) / 3600;
     let named = format!(": {} ({hours} h).", w.truth.nat_enis[1]);
     assert!(note.contains(&named), "{note}");
+    // in the verdict, with its side
+    let said = |side: &str| {
+        (c.verdict.summary.iter()).find(|s| s.starts_with(&format!("{side}: The records of")))
+    };
+    assert!(
+        said("After").is_some_and(|s| s.contains(&named)),
+        "{:?}",
+        c.verdict.summary
+    );
+    assert_eq!(said("Before").is_some(), short(rb).is_some());
 }
