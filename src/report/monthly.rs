@@ -159,6 +159,31 @@ impl PeriodSummary {
         }
     }
 
+    /// Whether its figures per day can follow from its bytes, as a previous report's must
+    /// before a trend is drawn from them: finite and not below zero, the days covered
+    /// included (none, or whole seconds), and no measure above 24 times its bytes a day (a
+    /// gateway's logs cover an hour at least, whole hours).
+    fn check(&self) -> Result<(), String> {
+        let days = self.covered_days;
+        if !(days.is_finite() && (days == 0.0 || days * 86_400.0 >= 1.0 - 1e-9)) {
+            return Err(format!("{}: covered_days {days:e}", self.label));
+        }
+        let Some(p) = &self.per_day else {
+            return Ok(());
+        };
+        for m in Measure::ALL {
+            let (v, bytes) = (p.get(m), self.bytes_of(m));
+            if !(v.is_finite() && v >= 0.0 && v <= bytes as f64 * 24.0 * (1.0 + 1e-9)) {
+                return Err(format!(
+                    "{}: {} per day {v:e} from {bytes} bytes",
+                    self.label,
+                    m.as_str()
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Bytes per day of a measure: as a comparison has them, where the document keeps them
     /// (older documents: its bytes over the days its logs cover, or over its period).
     pub fn per_day(&self, measure: Measure) -> f64 {
@@ -515,7 +540,13 @@ pub fn parse_previous(text: &str) -> Result<MonthlyReport, String> {
         }
         None => return Err("no `schema` field: not a flowcost report.json".into()),
     }
-    serde_json::from_value(v).map_err(|e| format!("does not match {SCHEMA}: {e}"))
+    let doc: MonthlyReport =
+        serde_json::from_value(v).map_err(|e| format!("does not match {SCHEMA}: {e}"))?;
+    for s in std::iter::once(&doc.summary).chain(&doc.history) {
+        s.check()
+            .map_err(|e| format!("{e}: not as flowcost writes a report.json"))?;
+    }
+    Ok(doc)
 }
 
 fn opt(s: &Option<String>) -> &str {
@@ -1396,6 +1427,28 @@ mod tests {
             assert!(doc.get(key).is_none(), "{key}");
         }
         assert_eq!(serde_json::from_value::<PeriodSummary>(doc).unwrap(), older);
+        // a previous report's figures per day must follow from its bytes, in its summary and
+        // its history
+        let text = |doc: &MonthlyReport| serde_json::to_string(doc).unwrap();
+        assert!(super::parse_previous(&text(&prev)).is_ok());
+        let refused = |f: &dyn Fn(&mut MonthlyReport)| {
+            let mut forged = prev.clone();
+            f(&mut forged);
+            super::parse_previous(&text(&forged)).unwrap_err()
+        };
+        let e = refused(&|d| d.summary.per_day.as_mut().unwrap().s3 = 1e308);
+        assert!(e.starts_with("2025-14: s3 per day 1e308 from "), "{e}");
+        assert!(
+            e.ends_with(" bytes: not as flowcost writes a report.json"),
+            "{e}"
+        );
+        let e = refused(&|d| d.history[3].per_day.as_mut().unwrap().total = -1.0);
+        assert!(e.starts_with("2025-05: total per day -1e0 from "), "{e}");
+        let e = refused(&|d| {
+            d.summary.per_day = None;
+            d.summary.covered_days = 1e-300;
+        });
+        assert!(e.starts_with("2025-14: covered_days 1e-300"), "{e}");
         assert_eq!(
             price.to_string(),
             "$0.045 per GB of 2^30 bytes in us-east-1"
