@@ -493,35 +493,35 @@ fn trend(last: &PeriodSummary, summary: &PeriodSummary) -> Trend {
 /// price), ECR estimates from other records or over another pull window, other ip-ranges.
 /// Facts a report of an older flowcost did not keep are not compared.
 fn caveats(last: &PeriodSummary, summary: &PeriodSummary) -> Vec<String> {
-    let (this, that) = (last.label.as_str(), "this report");
+    let (earlier, now) = (last.label.as_str(), "this report");
     let mut caveats: Vec<String> = (last.warnings.iter())
         .map(|w| {
             format!(
-                "{this}'s report opened with a warning, so its figures are not the whole truth and the change against them is not the traffic's alone: {w}"
+                "{earlier}'s report opened with a warning, so its figures are not the whole truth and the change against them is not the traffic's alone: {w}"
             )
         })
         .collect();
     if let (Some(a), Some(b)) = (last.counting, summary.counting) {
-        caveats.extend(crate::analysis::countings_differ((this, a), (that, b)));
+        caveats.extend(crate::analysis::countings_differ((earlier, a), (now, b)));
     }
     if last.price_table_date != summary.price_table_date {
         caveats.push(format!(
-            "Prices differ: {this} used the table of {}, this report the table of {}.",
+            "Prices differ: {earlier} used the table of {}, this report the table of {}.",
             last.price_table_date, summary.price_table_date
         ));
     }
     if let (Some(a), Some(b)) = (&last.nat_price, &summary.nat_price) {
-        caveats.extend(a.differs(this, b, that));
+        caveats.extend(a.differs(earlier, b, now));
     }
     if let (Some(a), Some(b)) = (last.ecr_basis, summary.ecr_basis) {
-        caveats.extend(crate::analysis::ecr_bases_differ((this, a), (that, b)));
+        caveats.extend(crate::analysis::ecr_bases_differ((earlier, a), (now, b)));
     }
     if let (Some(a), Some(b)) = (last.pull_window_seconds, summary.pull_window_seconds) {
-        caveats.extend(crate::analysis::pull_windows_differ((this, a), (that, b)));
+        caveats.extend(crate::analysis::pull_windows_differ((earlier, a), (now, b)));
     }
     if last.ip_ranges_sync_token != summary.ip_ranges_sync_token {
         caveats.push(format!(
-            "IP ranges differ: {this} used syncToken {}, this report {}; addresses AWS moved between services count in different classes.",
+            "IP ranges differ: {earlier} used syncToken {}, this report {}; addresses AWS moved between services count in different classes.",
             last.ip_ranges_sync_token, summary.ip_ranges_sync_token
         ));
     }

@@ -35,6 +35,14 @@ fn september() -> &'static GenWorld {
     W.get_or_init(|| month_world(1_788_220_800, 30, Some(1_789_430_400)))
 }
 
+/// The report of two days of September (a small world of its own) against the `previous`
+/// report, written in `out`.
+fn two_days_of_september_after(previous: &str, out: &Path) -> MonthlyReport {
+    let sep = month_world(1_788_220_800, 2, None);
+    let logs = sep.path(Encoding::Gz);
+    report(&["--month", "2026-09", "--previous", previous, &logs], out)
+}
+
 fn report(args: &[&str], out: &Path) -> MonthlyReport {
     let mut full = vec!["report", "-q", "-d", out.to_str().unwrap()];
     full.extend_from_slice(args);
@@ -805,17 +813,7 @@ fn a_previous_report_that_opened_with_a_warning_is_said_in_the_trend() {
         logs.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
-    let sep = month_world(1_788_220_800, 2, None);
-    let b = report(
-        &[
-            "--month",
-            "2026-09",
-            "--previous",
-            da.to_str().unwrap(),
-            &sep.path(Encoding::Gz),
-        ],
-        &db,
-    );
+    let b = two_days_of_september_after(da.to_str().unwrap(), &db);
     let warned = &b.history[0].warnings;
     assert_eq!(warned.len(), 1, "{warned:?}");
     assert!(warned[0].starts_with("INCOMPLETE: 1 of "), "{warned:?}");
@@ -840,17 +838,7 @@ fn a_previous_reports_label_is_text_in_the_markdown_and_the_charts() {
     doc["summary"]["label"] = hostile.into();
     let forged = dir.path().join("forged.json");
     std::fs::write(&forged, doc.to_string()).unwrap();
-    let sep = month_world(1_788_220_800, 2, None);
-    let b = report(
-        &[
-            "--month",
-            "2026-09",
-            "--previous",
-            forged.to_str().unwrap(),
-            &sep.path(Encoding::Gz),
-        ],
-        &db,
-    );
+    let b = two_days_of_september_after(forged.to_str().unwrap(), &db);
     assert_eq!(
         b.trend.as_ref().unwrap().previous,
         hostile,
