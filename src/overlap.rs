@@ -114,6 +114,7 @@ pub struct OneFlowLogPerEni<'a> {
 }
 
 /// One flow log's records of one ENI, as the decision needs them.
+#[derive(Clone, Copy)]
 struct Part {
     tag: u16,
     /// The first record's start and the last one's end (seconds); none for an ENI with
@@ -141,22 +142,28 @@ impl FlowLogOverlap {
     /// The flow logs of `eni` to count, where several recorded it (by `rank`: `--flow-log-id`,
     /// then fields; [`choose`]), with each one's share of the ENI, what is set aside, and
     /// whether a flow log set aside covered more than an hour beyond those kept, added to the
-    /// summary; `None` for an ENI of one flow log (counted) or none.
+    /// summary; `None` for an ENI of one flow log (counted) or none. A flow log's part of
+    /// NODATA windows only carries no byte and doubles none: it is counted with the others
+    /// (its windows are time the ENI's logs cover), never set aside, and makes no overlap.
     fn decide(
         &mut self,
         eni: &str,
         parts: &[Part],
         rank: impl Fn(u16) -> (bool, u32),
     ) -> Option<Vec<u16>> {
-        if parts.len() < 2 {
-            if let Some(p) = parts.first() {
+        let (busy, quiet): (Vec<Part>, Vec<Part>) =
+            parts.iter().partition(|p| p.records + p.rejected > 0);
+        if busy.len() < 2 {
+            if let Some(p) = busy.first().or(quiet.first()) {
                 self.flow_logs[p.tag as usize].enis_counted += 1;
             }
-            return None;
+            let mut all: Vec<u16> = parts.iter().map(|p| p.tag).collect();
+            all.sort_unstable();
+            return (parts.len() > 1).then_some(all);
         }
-        let keep = choose(parts, rank);
+        let mut keep = choose(&busy, rank);
         let mut partly = false;
-        for p in parts {
+        for p in &busy {
             let share = &mut self.flow_logs[p.tag as usize];
             if keep.contains(&p.tag) {
                 share.enis_counted += 1;
@@ -166,10 +173,12 @@ impl FlowLogOverlap {
             self.records_set_aside += p.records;
             self.rejected_set_aside += p.rejected;
             self.bytes_set_aside += p.bytes;
-            let kept = parts.iter().filter(|k| keep.contains(&k.tag));
+            let kept = busy.iter().filter(|k| keep.contains(&k.tag));
             partly |= kept.map(|k| beyond(p, k)).min().unwrap_or(0) > 3600;
         }
-        self.enis += (keep.len() < parts.len()) as u64;
+        self.enis += (keep.len() < busy.len()) as u64;
+        keep.extend(quiet.iter().map(|p| p.tag));
+        keep.sort_unstable();
         if partly {
             self.enis_partly_covered += 1;
             (self.example_partly_covered).get_or_insert_with(|| eni.to_string());
@@ -413,6 +422,37 @@ mod tests {
         assert_eq!((set_aside, summary.bytes_set_aside), ((7, 2), 900));
         assert_eq!((summary.enis, summary.enis_partly_covered), (1, 1));
         assert_eq!(summary.example_partly_covered.as_deref(), Some("eni-b"));
+    }
+
+    /// A flow log's part of an ENI that holds NODATA windows only (no record, no rejection)
+    /// doubles no byte: counted beside the others (merged, its windows time the ENI's logs
+    /// cover), never set aside, and no ENI of several flow logs in the summary.
+    #[test]
+    fn a_part_of_nodata_windows_only_is_counted_beside_the_others() {
+        let mut summary = FlowLogOverlap {
+            flow_logs: vec![FlowLogShare::default(); 3],
+            ..Default::default()
+        };
+        let rank = |t: u16| (false, [14, 29, 14][t as usize]);
+        let quiet = part(0, None, 0);
+        // beside one flow log's records: both merged, the busy one's ENI
+        let one = [quiet, part(1, Some((H, 2 * H)), 4)];
+        assert_eq!(summary.decide("eni-a", &one, rank), Some(vec![0, 1]));
+        // beside two that overlap: the better of those two, and the quiet one
+        let two = [
+            quiet,
+            part(1, Some((H, 2 * H)), 4),
+            part(2, Some((H, 2 * H)), 4),
+        ];
+        assert_eq!(summary.decide("eni-b", &two, rank), Some(vec![0, 1]));
+        // quiet in two flow logs: both merged, the first one's ENI
+        let idle = [quiet, part(2, None, 0)];
+        assert_eq!(summary.decide("eni-c", &idle, rank), Some(vec![0, 2]));
+        let shares: Vec<(u64, u64)> = (summary.flow_logs.iter())
+            .map(|f| (f.enis_counted, f.enis_set_aside))
+            .collect();
+        assert_eq!(shares, [(1, 0), (2, 0), (0, 1)]);
+        assert_eq!((summary.enis, summary.records_set_aside), (1, 4));
     }
 
     #[test]

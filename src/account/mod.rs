@@ -761,6 +761,12 @@ impl Span {
         self.first = self.first.min(o.first);
         self.last = self.last.max(o.last);
     }
+
+    /// Widen the span to a window from `start` to `end` (or `start` alone).
+    fn take(&mut self, start: i64, end: Option<i64>) {
+        self.first = self.first.min(start);
+        self.last = self.last.max(end.unwrap_or(start).max(start));
+    }
 }
 
 /// What an ENI's records with two private ends add up to: the private legs it translated
@@ -866,6 +872,11 @@ static NO_PRIVATE_SIDE: std::sync::LazyLock<PrivateSide> =
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EniAgg {
     pub span: Span,
+    /// The span of the ENI's records that were not counted but show its flow log on: its
+    /// NODATA windows and its REJECT records (inside the time filter). With [`EniAgg::span`],
+    /// the time its logs cover ([`EniAgg::logged`]): a NAT gateway quiet at the ends of a
+    /// period is still logged there, and projects from all of it (ACCOUNTING §6).
+    pub quiet: Span,
     pub records: u64,
     /// Records with one private and one public end: `cell → bytes`. On a NAT ENI these are
     /// public legs; elsewhere, the ENI's own traffic with the remote.
@@ -922,6 +933,14 @@ impl EniAgg {
         if let Some(side) = &self.side {
             prefetch(side.peers.items.as_ptr().cast::<u8>());
         }
+    }
+
+    /// The time the ENI's logs cover: its counted records' span widened by its NODATA
+    /// windows and REJECT records ([`EniAgg::quiet`]).
+    pub fn logged(&self) -> Span {
+        let mut s = self.span;
+        s.merge(self.quiet);
+        s
     }
 
     /// The private-side state (empty for an ENI without private-to-private records).
@@ -1057,6 +1076,7 @@ impl EniAgg {
         self.settle(window);
         o.settle(window);
         self.span.merge(o.span);
+        self.quiet.merge(o.quiet);
         self.records += o.records;
         self.public.merge(o.public);
         match (&mut self.side, o.side) {
@@ -1841,6 +1861,37 @@ impl FileSink<'_> {
         id
     }
 
+    /// A NODATA window of an ENI (the line counted already): the ENI's flow log was on, and
+    /// nothing passed. Where the window is dated as a record must be (its span and start as
+    /// [`FileSink::admit`] checks them) and starts inside the time filter, it widens the
+    /// ENI's [`EniAgg::quiet`] span, so that a NAT gateway idle at the ends of a period
+    /// projects over the time its logs cover, not over its traffic's.
+    #[cold]
+    #[inline(never)]
+    fn quiet_window(&mut self, r: &Record<'_>) {
+        let (Some(eni), Some(start)) = (r.interface_id, r.start) else {
+            return;
+        };
+        let dated = r
+            .end
+            .is_none_or(|e| (0..=MAX_RECORD_SPAN).contains(&e.saturating_sub(start)))
+            && self.starts.contains(&start)
+            && self.params.run.in_time(start);
+        if !dated {
+            return;
+        }
+        let eni = match self.tag {
+            None => eni,
+            Some(t) => tagged_key(eni, t, &mut self.key),
+        };
+        let found = self.entries.get(r.interface_entry);
+        let (agg, slot, switched) = hold(&mut self.current, &mut self.acc.table, eni, false, found);
+        if switched && found.is_none() {
+            self.entries.note(r.interface_entry, slot);
+        }
+        agg.quiet.take(start, r.end);
+    }
+
     /// Count a record's line, and say whether the record goes on to be accounted: not a
     /// NODATA or SKIPDATA window, lasting from `start` to `end` at most [`MAX_RECORD_SPAN`]
     /// (else the line is malformed; the hour it starts in is noted where it does and is inside
@@ -2333,6 +2384,9 @@ impl Sink for FileSink<'_> {
         let eni_held = std::mem::take(&mut self.eni_held);
         let region = self.region_of(r);
         if !self.admit(r) {
+            if r.status == LogStatus::NoData {
+                self.quiet_window(r);
+            }
             return;
         }
         if r.fingerprint.is_some() {
@@ -2365,6 +2419,9 @@ impl Sink for FileSink<'_> {
             self.stats.counts.rejected += 1;
             agg.reject_records += 1;
             agg.reject_bytes += bytes;
+            if let Some(t) = r.start {
+                agg.quiet.take(t, r.end);
+            }
             return;
         }
         self.stats.counts.counted += 1;
@@ -2896,6 +2953,68 @@ mod tests {
         let h = (t / 3600) as u32;
         let hours: Vec<u32> = acc.inputs.hours.iter().copied().collect();
         assert_eq!(hours, [h, h + 5], "inside the time filter only");
+    }
+
+    /// An ENI's NODATA windows and REJECT records (inside the time filter, dated as records
+    /// must be) widen the time its logs cover, not its counted records' span: a NAT gateway
+    /// idle at the start of a period was logged there all the same.
+    #[test]
+    fn nodata_windows_and_rejections_widen_the_time_an_enis_logs_cover() {
+        let t = 1_788_220_800;
+        let rec = |eni, status, action, start: i64, end: i64| Record {
+            interface_id: eni,
+            srcaddr: "10.0.0.5".parse().ok(),
+            dstaddr: "52.216.8.1".parse().ok(),
+            bytes: Some(10),
+            start: Some(start),
+            end: Some(end),
+            status,
+            action,
+            ..Record::default()
+        };
+        let (q, ok, nodata) = (Some("eni-q"), LogStatus::Ok, LogStatus::NoData);
+        let (accept, reject) = (Action::Accept, Action::Reject);
+        let h = 3600;
+        let run = RunConfig {
+            since: Some(t),
+            until: Some(t + 8 * h),
+            ..RunConfig::default()
+        };
+        let records = [
+            rec(q, nodata, accept, t - h, t - h + 600), // before the filter: not taken
+            rec(q, nodata, accept, t, t + 600),
+            rec(Some("eni-idle"), nodata, accept, t, t + 600),
+            rec(q, ok, accept, t + 3 * h, t + 3 * h + 60),
+            rec(q, ok, reject, t + 5 * h, t + 5 * h + 60),
+            rec(q, nodata, accept, t + 7 * h, t + 6 * h), // ends before it starts: not taken
+            rec(None, nodata, accept, t + 7 * h, t + 7 * h + 60),
+            rec(q, nodata, accept, t + 9 * h, t + 9 * h + 60), // after the filter
+        ];
+        let (stats, acc) = through_a_sink(run, &records);
+        assert_eq!((stats.counts.nodata, stats.counts.counted), (6, 1));
+        let table = sorted_table(acc);
+        let of = |eni: &str| table.iter().find(|(k, _)| k == eni).unwrap().1.clone();
+        let a = of("eni-q");
+        assert_eq!((a.records, a.reject_records), (1, 1));
+        assert_eq!(
+            (a.span.first(), a.span.last()),
+            (Some(t + 3 * h), Some(t + 3 * h + 60))
+        );
+        assert_eq!(
+            (a.quiet.first(), a.quiet.last()),
+            (Some(t), Some(t + 5 * h + 60))
+        );
+        assert_eq!(
+            (a.logged().first(), a.logged().last()),
+            (Some(t), Some(t + 5 * h + 60))
+        );
+        // an interface only idle is an ENI of no record, its logs' time kept
+        let idle = of("eni-idle");
+        assert_eq!(
+            (idle.records, idle.span.first(), idle.quiet.first()),
+            (0, None, Some(t))
+        );
+        assert_eq!(table.len(), 2);
     }
 
     #[test]

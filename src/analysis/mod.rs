@@ -162,8 +162,8 @@ pub struct Gateway {
     pub rejected_records: u64,
     pub rejected_bytes: u64,
     /// The time this gateway's logs cover (its first record's start to its last record's
-    /// end, widened to whole hours, inside the time filter): what its per-30-day figures
-    /// project from.
+    /// end, its NODATA windows and REJECT records included, widened to whole hours, inside
+    /// the time filter): what its per-30-day figures project from.
     #[serde(default)]
     pub covered_seconds: u64,
     /// The gateway this ENI belongs to and its VPC, from the inventory (`--inventory`).
@@ -1339,7 +1339,7 @@ fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> C
             cross_check: t.cross_check(),
             rejected_records: a.reject_records,
             rejected_bytes: a.reject_bytes,
-            covered_seconds: covered(a.span.first(), a.span.last(), opt),
+            covered_seconds: covered(a.logged().first(), a.logged().last(), opt),
         },
         by_day: t.by_day,
     }
@@ -1935,9 +1935,10 @@ fn coverage_notes(f: &NoteFacts, notes: &mut Notes) {
     }
 }
 
-/// NAT gateways whose own records cover under 90 % of the time the logs cover (`covered_days`):
-/// each projects from its own time ([`rate`]), which is right for a flow log turned on late
-/// and too high for a gateway only quiet at the ends of the period; said, so that a reader
+/// NAT gateways whose own logs (records, NODATA windows, rejections) cover under 90 % of the
+/// time the logs cover (`covered_days`): each projects from its own time ([`rate`]), which is
+/// right for a flow log turned on late and too high for a gateway only quiet at the ends of
+/// the period whose NODATA records were left out of the logs given; said, so that a reader
 /// can tell which.
 pub fn short_gateways_note(gateways: &[Gateway], covered_days: f64) -> Option<String> {
     const NAMED: usize = 5;
@@ -1951,7 +1952,7 @@ pub fn short_gateways_note(gateways: &[Gateway], covered_days: f64) -> Option<St
         n => format!(" and {n} more"),
     };
     (!short.is_empty()).then(|| format!(
-        "The records of {} of the {} NAT gateway ENIs cover under 90 % of the {run:.0} hours the logs cover: {}{more}. Each gateway's per-day and per-30-day figures project from the time its own records cover, which is right where its flow log was turned on late or off early, and too high where it was only quiet at the ends of the period.",
+        "The records of {} of the {} NAT gateway ENIs cover under 90 % of the {run:.0} hours the logs cover: {}{more}. Each gateway's per-day and per-30-day figures project from the time its own records (NODATA windows included) cover, which is right where its flow log was turned on late or off early, and too high where it was only quiet at the ends of the period and its NODATA records were left out of the logs given.",
         short.len(),
         gateways.len(),
         short[..short.len().min(NAMED)].join(", ")

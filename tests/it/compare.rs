@@ -831,3 +831,56 @@ fn per_day_rows_and_the_30_day_cost_project_alike() {
     );
     assert_eq!(said("Before").is_some(), short(rb).is_some());
 }
+
+/// One NAT gateway idle for the first 30 hours of a 2-day world with its flow log on all
+/// along (a NODATA record for every 10-minute window, as AWS writes for an idle interface):
+/// its logs cover the whole 48 hours, and it projects from them (ACCOUNTING §6: the time
+/// the logs cover); without those NODATA records (its flow log turned on late) the same
+/// bytes project from its own 18 hours, and a note names it.
+#[test]
+fn a_gateway_idle_but_logged_projects_over_the_time_its_logs_cover() {
+    let w = world(&spec(59, FieldSet::V5), &[Encoding::Text]);
+    let eni = &w.truth.nat_enis[1];
+    let until = w.truth.start + 30 * 3600;
+    let (idle, late) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    crate::support::with_gateway_quiet_until(&w, eni, until, idle.path());
+    crate::support::with_flow_log_on_late(&w, eni, until, late.path());
+    let (ri, rl) = (
+        crate::support::analyze_json(&[idle.path().to_str().unwrap()]),
+        crate::support::analyze_json(&[late.path().to_str().unwrap()]),
+    );
+    let gateway = |r: &flowcost::report::Report| {
+        (r.analysis.gateways.iter())
+            .find(|g| &g.eni == eni)
+            .cloned()
+            .unwrap()
+    };
+    let (gi, gl) = (gateway(&ri), gateway(&rl));
+    assert_eq!(gi.classes, gl.classes, "the same bytes counted");
+    assert_eq!(ri.analysis.classes, rl.analysis.classes);
+    assert!(gl.covered_seconds <= 18 * 3600, "{}", gl.covered_seconds);
+    assert_eq!(ri.analysis.period.covered_days, 2.0);
+    assert_eq!(gi.covered_seconds, 2 * 86_400, "the idle hours logged");
+    // every NODATA line written is counted as one
+    let windows = ((until - w.truth.start) / 600) as u64;
+    let nodata = |r: &flowcost::report::Report| r.analysis.quality.lines.nodata;
+    assert_eq!(nodata(&ri), nodata(&rl) + windows);
+    // the S3 saving per 30 days: each gateway's S3 bytes × 30 over its own days
+    for r in [&ri, &rl] {
+        let (_, per_day) = gateways_per_day(r, |c| c.s3.total());
+        let money = priced_per_30_days(per_day, r);
+        let said = r.cost.s3_gateway_endpoint_savings.per_30_days;
+        assert!(near(money, said), "{money} {said}");
+    }
+    // so the idle side projects the gateway's bytes over 2 days, the late side over 18 hours
+    let s3 = gi.classes.s3.total() as f64;
+    let share = |r: &flowcost::report::Report, g: &flowcost::analysis::Gateway| {
+        priced_per_30_days(s3 * 86_400.0 / g.covered_seconds as f64, r)
+    };
+    assert!(share(&rl, &gl) > share(&ri, &gi) * 2.5);
+    let short = |r: &flowcost::report::Report| {
+        (r.analysis.quality.notes.iter())
+            .any(|n| n.contains("NAT gateway ENIs cover under 90 %") && n.contains(eni.as_str()))
+    };
+    assert!(short(&rl) && !short(&ri));
+}

@@ -300,8 +300,20 @@ pub fn text_as_parquet(text: &str, path: &Path) {
 /// ENI `eni` that start before `until`: that gateway's flow log turned on late, so its logs
 /// cover less time than the run's.
 pub fn with_flow_log_on_late(w: &GenWorld, eni: &str, until: i64, dir: &Path) {
+    with_gateway_cut(w, eni, until, dir, false)
+}
+
+/// The world's text logs written into `dir` without the records of NAT gateway ENI `eni`
+/// that start before `until`, and with a NODATA record of that ENI for every 10-minute window
+/// from the world's start up to `until` (in the flow log's first delivery), as AWS writes
+/// them for an interface that is logged and idle: that gateway quiet at the start.
+pub fn with_gateway_quiet_until(w: &GenWorld, eni: &str, until: i64, dir: &Path) {
+    with_gateway_cut(w, eni, until, dir, true)
+}
+
+fn with_gateway_cut(w: &GenWorld, eni: &str, until: i64, dir: &Path, idle_logged: bool) {
     let root = PathBuf::from(w.path(Encoding::Text));
-    for f in files_under(&root) {
+    for (k, f) in files_under(&root).into_iter().enumerate() {
         let text = std::fs::read_to_string(&f).unwrap();
         let mut lines = text.lines();
         let head = lines.next().expect("a header");
@@ -312,9 +324,27 @@ pub fn with_flow_log_on_late(w: &GenWorld, eni: &str, until: i64, dir: &Path) {
             let t: Vec<&str> = l.split(' ').collect();
             t[i] != eni || t[s].parse::<i64>().unwrap() >= until
         });
+        let mut body: Vec<String> = std::iter::once(head)
+            .chain(kept)
+            .map(String::from)
+            .collect();
+        if idle_logged && k == 0 {
+            let window = |t: i64| {
+                let token = |n: &&str| match *n {
+                    "version" => "5".to_string(),
+                    "account-id" => "111122223333".to_string(),
+                    "interface-id" => eni.to_string(),
+                    "start" => t.to_string(),
+                    "end" => (t + 600).to_string(),
+                    "log-status" => "NODATA".to_string(),
+                    _ => "-".to_string(),
+                };
+                names.iter().map(token).collect::<Vec<_>>().join(" ")
+            };
+            body.extend((w.truth.start..until).step_by(600).map(window));
+        }
         let out = dir.join(f.strip_prefix(&root).unwrap());
         std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-        let body: Vec<&str> = std::iter::once(head).chain(kept).collect();
         std::fs::write(out, body.join("\n") + "\n").unwrap();
     }
 }
