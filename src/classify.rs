@@ -101,6 +101,7 @@ struct P6<'a> {
 const NONE: u32 = u32::MAX;
 
 /// Disjoint intervals `[starts[i], starts[i+1])` labelled `labels[i]` (`NONE` = not AWS).
+#[derive(Clone)]
 struct Table<K> {
     starts: Vec<K>,
     labels: Vec<u32>,
@@ -157,6 +158,7 @@ fn flatten(mut ranges: Vec<(u128, u128, u32)>, max: u128) -> (Vec<u128>, Vec<u32
 }
 
 /// A loaded ip-ranges document, ready for lookups.
+#[derive(Clone)]
 pub struct IpRanges {
     pub source: String,
     pub sync_token: String,

@@ -68,28 +68,48 @@ fn download(url: &str) -> Result<Vec<u8>, Error> {
         .map_err(fail)
 }
 
-/// Load a file or URL.
+/// Load a file or URL, once a process: a document that several steps look at (each side of
+/// a comparison, the settings' checks) is downloaded or read and parsed the first time.
 pub fn load(source: &str) -> Result<IpRanges, Error> {
+    static LOADED: std::sync::Mutex<Vec<(String, IpRanges)>> = std::sync::Mutex::new(Vec::new());
+    let known = |l: &[(String, IpRanges)]| l.iter().find(|(s, _)| s == source).map(|e| e.1.clone());
+    if let Some(r) = known(&LOADED.lock().unwrap_or_else(|p| p.into_inner())) {
+        return Ok(r);
+    }
     let bytes = if source.starts_with("http://") || source.starts_with("https://") {
         download(source)?
     } else {
         std::fs::read(source).map_err(|e| Error::Usage(format!("--ip-ranges {source}: {e}")))?
     };
-    Ok(IpRanges::parse(&bytes, source)?)
+    let r = IpRanges::parse(&bytes, source)?;
+    let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+    loaded.push((source.to_string(), r.clone()));
+    Ok(r)
 }
 
-/// The one `--ip-ranges` that logs are classified with, if given: a document given twice is
-/// one, two documents are refused (several serve partial results made with different ones).
+/// The one `--ip-ranges` that logs are classified with, if given: a document given twice (by
+/// one name or two, compared by content) is one, two documents are refused (several serve
+/// partial results made with different ones).
 pub fn one_for_logs(flags: &[String]) -> Result<Option<&str>, Error> {
     match flags {
         [] => Ok(None),
         [first, rest @ ..] => match rest.iter().find(|f| *f != first) {
             None => Ok(Some(first)),
+            Some(_) if same_documents(flags)? => Ok(Some(first)),
             Some(other) => Err(Error::Usage(format!(
                 "--ip-ranges {first} and --ip-ranges {other}: logs are classified with one ip-ranges document (several are read only where partial results made with different ones are given to report, compare or merge)"
             ))),
         },
     }
+}
+
+/// Whether the documents `flags` name are one (by SHA-256).
+fn same_documents(flags: &[String]) -> Result<bool, Error> {
+    let mut digests = Vec::new();
+    for f in flags {
+        digests.push(load(f)?.digest);
+    }
+    Ok(digests.windows(2).all(|w| w[0] == w[1]))
 }
 
 /// The document `analyze` uses.

@@ -253,23 +253,22 @@ pub fn config(
 /// report reads as the one run's would.
 fn ranges_of(parts: &[Partial], flags: &[String]) -> Result<Arc<IpRanges>, Error> {
     let id = &parts[0].header.settings.ip_ranges;
-    // the documents given, then the cached copies of its syncToken, then the built-in one:
-    // each side of a comparison finds its own where two were used
-    let mut candidates: Vec<IpRanges> = Vec::new();
+    // the documents given (every one read, once a process: a bad one is an error whichever
+    // side needs it), then the cached copies of its syncToken, then the built-in one, each
+    // read only where none before was it: each side of a comparison finds its own
+    let mut given = Vec::new();
     for f in flags {
-        candidates.push(crate::cmd::ip_ranges::load(f)?);
+        given.push(crate::cmd::ip_ranges::load(f)?);
     }
-    for (token, path) in crate::cmd::ip_ranges::cached() {
-        if token.to_string() == id.sync_token {
-            if let Ok(bytes) = std::fs::read(&path) {
-                if let Ok(r) = IpRanges::parse(&bytes, &path.display().to_string()) {
-                    candidates.push(r);
-                }
-            }
-        }
-    }
-    candidates.push(IpRanges::embedded());
-    match candidates.into_iter().find(|r| r.digest == id.sha256) {
+    let cached = (crate::cmd::ip_ranges::cached().into_iter())
+        .filter(|(token, _)| token.to_string() == id.sync_token)
+        .filter_map(|(_, path)| {
+            let bytes = std::fs::read(&path).ok()?;
+            IpRanges::parse(&bytes, &path.display().to_string()).ok()
+        });
+    let built_in = std::iter::once_with(IpRanges::embedded);
+    let mut candidates = given.into_iter().chain(cached).chain(built_in);
+    match candidates.find(|r| r.digest == id.sha256) {
         Some(mut r) => {
             r.source = id.source.clone();
             Ok(Arc::new(r))

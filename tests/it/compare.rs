@@ -441,6 +441,45 @@ fn sides_classified_with_two_ip_ranges_documents_are_compared_and_said() {
         .any(|s| s.starts_with("IP ranges differ")));
 }
 
+/// An ip-ranges document given by URL is downloaded once a process, however many steps use
+/// it (the settings' checks, each side of a comparison); the same document under two names
+/// is one document for logs.
+#[test]
+fn an_ip_ranges_url_is_downloaded_once_a_run() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let w = endpoint_world();
+    let p = w.path(Encoding::Gz);
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _, _) = ranges_doc(dir.path(), "1790000000", "2026-09-21-00-00-00");
+    let (url, asked) = crate::ip_ranges::serve_counted(std::fs::read(&file).unwrap());
+    let given = ["--ip-ranges", url.as_str()];
+    let before = partial_of(
+        &p,
+        dir.path(),
+        "a.fcp",
+        ["2026-09-01", "2026-09-02"],
+        &given,
+    );
+    assert_eq!(asked.load(SeqCst), 1);
+    let after = partial_of(
+        &p,
+        dir.path(),
+        "b.fcp",
+        ["2026-09-03", "2026-09-04"],
+        &given,
+    );
+    assert_eq!(asked.load(SeqCst), 2);
+    let c = compare_json(&[&given[..], &["--before", &before, "--after", &after]].concat());
+    assert_eq!(asked.load(SeqCst), 3, "one download for the comparison");
+    let token = |r: &flowcost::report::Report| r.inputs.ip_ranges.sync_token.clone();
+    assert_eq!(token(&c.reports.before), "1790000000");
+    assert_eq!(token(&c.reports.after), "1790000000");
+    // the URL and the file it serves, given for logs: one document, classified with once
+    let o = run(&[&["analyze", "-q", &p][..], &given, &["--ip-ranges", &file]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(asked.load(SeqCst), 4);
+}
+
 /// Partials of two months, each made with its own ip-ranges document and neither document
 /// cached here nor built in: both given with `--ip-ranges`, each side is read with its own;
 /// one given, the other side's is asked for by its syncToken. Logs take one document only.

@@ -8,11 +8,21 @@ use crate::support::{bin, stderr, stdout};
 
 /// Serve `body` at every path, on loopback, for the life of the test process.
 fn serve(body: Vec<u8>) -> String {
+    serve_counted(body).0
+}
+
+/// [`serve`], with the count of requests answered.
+pub(crate) fn serve_counted(
+    body: Vec<u8>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/ip-ranges.json", l.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = count.clone();
     std::thread::spawn(move || {
         for c in l.incoming() {
             let Ok(mut c) = c else { continue };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let mut buf = [0u8; 4096];
             let _ = c.read(&mut buf);
             let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
@@ -20,7 +30,7 @@ fn serve(body: Vec<u8>) -> String {
             let _ = c.write_all(&body);
         }
     });
-    url
+    (url, count)
 }
 
 fn doc(token: &str) -> Vec<u8> {
