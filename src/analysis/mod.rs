@@ -384,8 +384,8 @@ pub struct Period {
     pub from: Option<i64>,
     pub to: Option<i64>,
     pub days: f64,
-    /// The days the counted records cover (their span in whole hours, inside the filter):
-    /// per-day and
+    /// The days the logs cover (the span of the counted records, NODATA windows and REJECT
+    /// records of every interface, in whole hours, inside the filter): per-day and
     /// per-30-day figures divide by this (per NAT gateway where there are gateways), never by
     /// the length of the period asked for.
     #[serde(default)]
@@ -1216,10 +1216,12 @@ impl FirstPass {
             self.add_candidate(eni, a);
         }
         self.unknown_region_all += a.s3_unknown_region;
-        if let Some(t) = a.span.first() {
+        // the time the logs cover: NODATA windows and rejections included, as a gateway's
+        let logged = a.logged();
+        if let Some(t) = logged.first() {
             self.first_start = Some(self.first_start.map_or(t, |f| f.min(t)));
         }
-        if let Some(t) = a.span.last() {
+        if let Some(t) = logged.last() {
             self.last_end = Some(self.last_end.map_or(t, |l| l.max(t)));
         }
         self.records_without_bytes += a.no_bytes_records;

@@ -923,3 +923,38 @@ fn a_gateway_idle_but_logged_projects_over_the_time_its_logs_cover() {
     };
     assert!(short(&rl) && !short(&ri));
 }
+
+/// A NAT gateway's NODATA window far from the rest of the logs (a stray file of another
+/// time) is time its logs cover only as the run's is: the run's span takes it too, so the
+/// stretches far apart are said and the run exits 9, rather than the gateway projecting its
+/// bytes over two months with exit 0.
+#[test]
+fn a_stray_nodata_window_splits_the_period_rather_than_thinning_a_gateway() {
+    let w = world(&spec(59, FieldSet::V5), &[Encoding::Text]);
+    let eni = &w.truth.nat_enis[1];
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::with_flow_log_on_late(&w, eni, w.truth.start, dir.path());
+    let t = w.truth.start - 60 * 86_400;
+    let head = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+    let line = format!(
+        "2 111122223333 {eni} - - - - - - - {t} {} - NODATA",
+        t + 600
+    );
+    std::fs::write(dir.path().join("stray.log"), format!("{head}\n{line}\n")).unwrap();
+    let args = [
+        "analyze",
+        "-q",
+        "--format",
+        "json",
+        dir.path().to_str().unwrap(),
+    ];
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(9), "{}", stderr(&o));
+    let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(r.analysis.period.split().next().is_some());
+    let g = (r.analysis.gateways.iter())
+        .find(|g| &g.eni == eni)
+        .unwrap();
+    assert_eq!(r.analysis.period.first_start, Some(t));
+    assert!(g.covered_seconds > 60 * 86_400, "{}", g.covered_seconds);
+}
