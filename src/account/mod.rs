@@ -2923,19 +2923,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_hours_of_records_of_any_status_are_noted_once() {
-        let t = 1_788_220_800;
-        let rec = |status, start: i64, end: i64| Record {
-            interface_id: Some("eni-a"),
+    /// A record of ENI `eni` from `start` to `end` with this status and action (a task's
+    /// S3 upload of 10 bytes, where it is counted).
+    fn dated(
+        eni: Option<&'static str>,
+        status: LogStatus,
+        action: Action,
+        start: i64,
+        end: i64,
+    ) -> Record<'static> {
+        Record {
+            interface_id: eni,
             srcaddr: "10.0.0.5".parse().ok(),
             dstaddr: "52.216.8.1".parse().ok(),
             bytes: Some(10),
             start: Some(start),
             end: Some(end),
             status,
+            action,
             ..Record::default()
-        };
+        }
+    }
+
+    #[test]
+    fn the_hours_of_records_of_any_status_are_noted_once() {
+        let t = 1_788_220_800;
+        let rec = |status, start, end| dated(Some("eni-a"), status, Action::Accept, start, end);
         let run = RunConfig {
             since: Some(t),
             until: Some(t + 6 * 3600),
@@ -2961,17 +2974,7 @@ mod tests {
     #[test]
     fn nodata_windows_and_rejections_widen_the_time_an_enis_logs_cover() {
         let t = 1_788_220_800;
-        let rec = |eni, status, action, start: i64, end: i64| Record {
-            interface_id: eni,
-            srcaddr: "10.0.0.5".parse().ok(),
-            dstaddr: "52.216.8.1".parse().ok(),
-            bytes: Some(10),
-            start: Some(start),
-            end: Some(end),
-            status,
-            action,
-            ..Record::default()
-        };
+        let rec = dated;
         let (q, ok, nodata) = (Some("eni-q"), LogStatus::Ok, LogStatus::NoData);
         let (accept, reject) = (Action::Accept, Action::Reject);
         let h = 3600;

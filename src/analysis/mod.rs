@@ -1301,6 +1301,7 @@ fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> C
     let public_days: BTreeSet<u32> = a.public.days().collect();
     let (private_legs, nat64) = private_legs_counted(a.private_side(), &public_days);
     let private_days: BTreeSet<u32> = private_legs.iter().map(|(k, _)| uncell(*k).0).collect();
+    let logged = a.logged();
     let mut t = LegTally::default();
     for &(k, b) in &private_legs {
         t.add(k, b);
@@ -1341,7 +1342,7 @@ fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> C
             cross_check: t.cross_check(),
             rejected_records: a.reject_records,
             rejected_bytes: a.reject_bytes,
-            covered_seconds: covered(a.logged().first(), a.logged().last(), opt),
+            covered_seconds: covered(logged.first(), logged.last(), opt),
         },
         by_day: t.by_day,
     }
