@@ -1932,6 +1932,7 @@ fn coverage_notes(f: &NoteFacts, notes: &mut Notes) {
         ));
     }
     notes.extend(short_gateways_note(f.gateways, f.period.covered_days));
+    notes.extend(idle_gateways_note(f.gateways));
     notes.extend(unread_note(&f.period.unread));
     if let Some(note) = gaps_note(&f.period.gaps) {
         notes.push(note);
@@ -1959,6 +1960,26 @@ pub fn short_gateways_note(gateways: &[Gateway], covered_days: f64) -> Option<St
         short.len(),
         gateways.len(),
         short[..short.len().min(NAMED)].join(", ")
+    ))
+}
+
+/// NAT gateways whose logs cover some time (NODATA windows, rejected records) but hold no
+/// counted byte: logged and idle, so their zeros are figures, not a gateway missing from
+/// the logs; said, with their hours, as the gateway table shows only the zeros.
+pub fn idle_gateways_note(gateways: &[Gateway]) -> Option<String> {
+    const NAMED: usize = 5;
+    let idle: Vec<String> = (gateways.iter())
+        .filter(|g| g.total == 0 && g.covered_seconds > 0)
+        .map(|g| format!("{} ({:.0} h)", g.eni, g.covered_seconds as f64 / 3600.0))
+        .collect();
+    let more = match idle.len().saturating_sub(NAMED) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    (!idle.is_empty()).then(|| format!(
+        "{} NAT gateway ENI(s) were logged but carried no counted byte: {}{more}. Their records are NODATA windows (AWS writes one for each interval an interface is idle) or rejected ones only, so their figures are zero.",
+        idle.len(),
+        idle[..idle.len().min(NAMED)].join(", ")
     ))
 }
 
@@ -3986,6 +4007,23 @@ mod tests {
         assert_eq!(short_gateways_note(&[g("eni-a", 0)], 2.0), None);
         let note = short_gateways_note(&[g("eni-a", 48), g("eni-b", 18)], 2.0).unwrap();
         assert!(note.starts_with("The records of 1 of the 2 NAT gateway ENIs cover under 90 % of the 48 hours the logs cover: eni-b (18 h). Each gateway's"), "{note}");
+        // a gateway of no byte logged for some time is idle, and said to be; one of bytes or of
+        // no time is not
+        let mut busy = ClassBytes::default();
+        busy.internet.upload = 1;
+        let idle = [
+            g("eni-a", 0),
+            g("eni-b", 5),
+            gateway_of("eni-c", busy, 3600),
+        ];
+        let note = idle_gateways_note(&idle).unwrap();
+        assert!(
+            note.starts_with(
+                "1 NAT gateway ENI(s) were logged but carried no counted byte: eni-b (5 h). "
+            ),
+            "{note}"
+        );
+        assert_eq!(idle_gateways_note(&idle[2..]), None);
         let many: Vec<Gateway> = (0..7).map(|i| g(&format!("eni-{i}"), 10 + i)).collect();
         let note = short_gateways_note(&many, 30.0).unwrap();
         assert!(note.contains(": eni-0 (10 h), eni-1 (11 h), eni-2 (12 h), eni-3 (13 h), eni-4 (14 h) and 2 more. "), "{note}");

@@ -958,3 +958,49 @@ fn a_stray_nodata_window_splits_the_period_rather_than_thinning_a_gateway() {
     assert_eq!(r.analysis.period.first_start, Some(t));
     assert!(g.covered_seconds > 60 * 86_400, "{}", g.covered_seconds);
 }
+
+/// A NAT gateway named with `--nat-eni` whose logs hold only its NODATA windows was logged
+/// and carried nothing: a report of its zeros, with the gateway listed and a note saying so,
+/// not the refusal that a name in no record at all gets (stale or mistyped).
+#[test]
+fn a_named_gateway_logged_idle_is_a_report_of_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+    let lines = [
+        "2 111122223333 eni-0a1b2c3d4e5f60718 - - - - - - - 1788220800 1788221400 - NODATA",
+        "2 111122223333 eni-0a1b2c3d4e5f60718 - - - - - - - 1788224400 1788225000 - NODATA",
+        "2 111122223333 eni-0c0c0c0c0c0c0c0c0 10.0.1.5 52.216.8.1 40000 443 6 2 100 1788220800 1788220860 ACCEPT OK",
+    ];
+    let log = dir.path().join("idle.log");
+    std::fs::write(&log, format!("{head}\n{}\n", lines.join("\n"))).unwrap();
+    let log = log.to_str().unwrap();
+    let named = [
+        "--nat-eni",
+        "eni-0a1b2c3d4e5f60718",
+        "--region",
+        "us-east-1",
+    ];
+    let o = run(&[&["analyze", "-q", "--format", "json", log][..], &named].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    let g = &r.analysis.gateways;
+    assert_eq!(
+        (g.len(), g[0].total, g[0].covered_seconds),
+        (1, 0, 2 * 3600)
+    );
+    let said = "1 NAT gateway ENI(s) were logged but carried no counted byte: eni-0a1b2c3d4e5f60718 (2 h).";
+    assert!(
+        r.analysis.quality.notes.iter().any(|n| n.starts_with(said)),
+        "{:?}",
+        r.analysis.quality.notes
+    );
+    // a name in no record at all is refused, as before
+    let other = [
+        "--nat-eni",
+        "eni-0f0f0f0f0f0f0f0f0",
+        "--region",
+        "us-east-1",
+    ];
+    let o = run(&[&["analyze", "-q", log][..], &other].concat());
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+}
