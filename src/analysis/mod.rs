@@ -1945,41 +1945,37 @@ fn coverage_notes(f: &NoteFacts, notes: &mut Notes) {
 /// the period whose NODATA records were left out of the logs given; said, so that a reader
 /// can tell which.
 pub fn short_gateways_note(gateways: &[Gateway], covered_days: f64) -> Option<String> {
-    const NAMED: usize = 5;
     let run = covered_days * 24.0;
-    let short: Vec<String> = (gateways.iter())
-        .filter(|g| g.covered_seconds > 0 && (g.covered_seconds as f64 / 3600.0) < run * 0.9)
+    let short = gateways
+        .iter()
+        .filter(|g| g.covered_seconds > 0 && (g.covered_seconds as f64 / 3600.0) < run * 0.9);
+    named_with_hours(short).map(|(n, named)| format!(
+        "The records of {n} of the {} NAT gateway ENIs cover under 90 % of the {run:.0} hours the logs cover: {named}. Each gateway's per-day and per-30-day figures project from the time its own records (NODATA windows included) cover, which is right where its flow log was turned on late or off early, and too high where it was only quiet at the ends of the period and its NODATA records were left out of the logs given.",
+        gateways.len(),
+    ))
+}
+
+/// How many `gateways` there are, and the first five by ENI with their hours covered
+/// (`eni-… (18 h)`, then `and N more`); none without any.
+fn named_with_hours<'a>(gateways: impl Iterator<Item = &'a Gateway>) -> Option<(usize, String)> {
+    const NAMED: usize = 5;
+    let all: Vec<String> = gateways
         .map(|g| format!("{} ({:.0} h)", g.eni, g.covered_seconds as f64 / 3600.0))
         .collect();
-    let more = match short.len().saturating_sub(NAMED) {
+    let more = match all.len().saturating_sub(NAMED) {
         0 => String::new(),
         n => format!(" and {n} more"),
     };
-    (!short.is_empty()).then(|| format!(
-        "The records of {} of the {} NAT gateway ENIs cover under 90 % of the {run:.0} hours the logs cover: {}{more}. Each gateway's per-day and per-30-day figures project from the time its own records (NODATA windows included) cover, which is right where its flow log was turned on late or off early, and too high where it was only quiet at the ends of the period and its NODATA records were left out of the logs given.",
-        short.len(),
-        gateways.len(),
-        short[..short.len().min(NAMED)].join(", ")
-    ))
+    (!all.is_empty()).then(|| (all.len(), all[..all.len().min(NAMED)].join(", ") + &more))
 }
 
 /// NAT gateways whose logs cover some time (NODATA windows, rejected records) but hold no
 /// counted byte: logged and idle, so their zeros are figures, not a gateway missing from
 /// the logs; said, with their hours, as the gateway table shows only the zeros.
 pub fn idle_gateways_note(gateways: &[Gateway]) -> Option<String> {
-    const NAMED: usize = 5;
-    let idle: Vec<String> = (gateways.iter())
-        .filter(|g| g.total == 0 && g.covered_seconds > 0)
-        .map(|g| format!("{} ({:.0} h)", g.eni, g.covered_seconds as f64 / 3600.0))
-        .collect();
-    let more = match idle.len().saturating_sub(NAMED) {
-        0 => String::new(),
-        n => format!(" and {n} more"),
-    };
-    (!idle.is_empty()).then(|| format!(
-        "{} NAT gateway ENI(s) were logged but carried no counted byte: {}{more}. Their records are NODATA windows (AWS writes one for each interval an interface is idle) or rejected ones only, so their figures are zero.",
-        idle.len(),
-        idle[..idle.len().min(NAMED)].join(", ")
+    let idle = (gateways.iter()).filter(|g| g.total == 0 && g.covered_seconds > 0);
+    named_with_hours(idle).map(|(n, named)| format!(
+        "{n} NAT gateway ENI(s) were logged but carried no counted byte: {named}. Their records are NODATA windows (AWS writes one for each interval an interface is idle) or rejected ones only, so their figures are zero."
     ))
 }
 
