@@ -5,7 +5,7 @@
 //! them.
 //!
 //! A partial file is, in order:
-//! - the line `flowcost.partial/10`;
+//! - the line `flowcost.partial/11`;
 //! - one line of JSON, the [`Header`]: flowcost's version, every setting that shapes what is
 //!   accumulated or how it is analysed ([`Settings`]; merge refuses partials that differ in
 //!   any, naming it), the time range, the inputs read (name, size, ETag), the notes on how they
@@ -41,7 +41,7 @@ use crate::pipeline::Shard;
 use crate::source::s3::Listing;
 
 /// The first line of every partial file.
-pub const FORMAT: &str = "flowcost.partial/10";
+pub const FORMAT: &str = "flowcost.partial/11";
 /// How the first line of a partial file of any version starts.
 pub const FAMILY: &str = "flowcost.partial/";
 

@@ -797,6 +797,12 @@ pub struct PrivateSide {
     /// view of that traffic; which it is, the analysis decides.
     pub nat64: Cells,
     pub nat64_records: u64,
+    /// The other ends of the NAT64 legs (the addresses that are not `64:ff9b::`), the
+    /// [`MAX_LOCAL_IPS`] least: on a client's own ENI its own IPv6 address, to which the
+    /// analysis joins the NAT gateways' NAT64 clients (their subnet, AZ and ECS names), as it
+    /// joins IPv4 clients by [`EniAgg::local_ips`]; on a NAT gateway's, some of its clients.
+    #[serde(default)]
+    pub nat64_ends: CappedSet,
 }
 
 impl PrivateSide {
@@ -861,6 +867,7 @@ impl PrivateSide {
         self.peers.merge(o.peers, MAX_PEERS);
         self.nat64.merge(o.nat64);
         self.nat64_records += o.nat64_records;
+        self.nat64_ends.merge(o.nat64_ends, MAX_LOCAL_IPS);
     }
 }
 
@@ -2191,7 +2198,7 @@ impl Booking<'_> {
     /// translated leg to one is; else the private side's NAT64 cells, and where the layout
     /// logs `pkt-*` its client's state, as an IPv4 client's is (without it clients are
     /// attributed from their own records, and a NAT64 client here alone would take their
-    /// place).
+    /// place). Either way `client` is noted among the legs' ends ([`PrivateSide::nat64_ends`]).
     fn nat64_leg(
         &mut self,
         agg: &mut EniAgg,
@@ -2200,6 +2207,9 @@ impl Booking<'_> {
         client: &IpAddr,
         dir: Dir,
     ) {
+        agg.private_side_mut()
+            .nat64_ends
+            .insert(client, MAX_LOCAL_IPS);
         if is_private(&remote) {
             let side = agg.private_side_mut();
             side.internal_records += 1;

@@ -1031,6 +1031,39 @@ struct AddressInfo {
     services: BTreeSet<Name>,
 }
 
+impl AddressInfo {
+    /// Note that the non-NAT ENI of aggregate `a` had address `ip`: the first ENI's names,
+    /// every ENI's service.
+    fn note(addresses: &mut FxMap<IpAddr, AddressInfo>, ip: &IpAddr, a: &EniAgg) {
+        let info = addresses.entry(*ip).or_insert_with(|| AddressInfo {
+            subnet: a.meta.subnet.clone(),
+            az: a.meta.az.clone(),
+            ecs_task: a.meta.ecs_task.clone(),
+            services: BTreeSet::new(),
+        });
+        if let Some(s) = &a.meta.ecs_service {
+            if !info.services.contains(s) {
+                info.services.insert(s.clone());
+            }
+        }
+    }
+
+    /// Add `later`'s notes, of ENIs after those of `addresses`: an address's names stay
+    /// those of its first ENI, its services are all of them.
+    fn append(addresses: &mut FxMap<IpAddr, AddressInfo>, later: FxMap<IpAddr, AddressInfo>) {
+        for (ip, info) in later {
+            match addresses.entry(ip) {
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(info);
+                }
+                std::collections::hash_map::Entry::Occupied(mut e) => {
+                    e.get_mut().services.extend(info.services)
+                }
+            }
+        }
+    }
+}
+
 /// The walk over all ENIs: which are NATs, what needs each ENI once and no answer from the
 /// others, and notes of the rest for the steps after it.
 #[derive(Default)]
@@ -1042,6 +1075,10 @@ struct FirstPass {
     unknown_region_all: u64,
     rejected_other: (u64, u64),
     addresses: FxMap<IpAddr, AddressInfo>,
+    /// The addresses non-NAT ENIs had only as the ends of their NAT64 legs (an IPv6-only
+    /// task's own address): they describe a NAT gateway's NAT64 clients, but no task start or
+    /// pull is read from them (those clients' pulls are estimated from the NAT's legs).
+    nat64_addresses: FxMap<IpAddr, AddressInfo>,
     /// Non-NAT ENIs' own public traffic by their first address (the clients, when no NAT
     /// private legs name them).
     own_clients: FxMap<IpAddr, ClassBytes>,
@@ -1129,6 +1166,7 @@ impl FirstPass {
             unknown_region_all,
             rejected_other,
             addresses,
+            nat64_addresses,
             own_clients,
             paths,
             first_start,
@@ -1147,16 +1185,8 @@ impl FirstPass {
         self.rejected_other.0 += rejected_other.0;
         self.rejected_other.1 += rejected_other.1;
         // an address's subnet, AZ and task are those of its first ENI: this walk's
-        for (ip, info) in addresses {
-            match self.addresses.entry(ip) {
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(info);
-                }
-                std::collections::hash_map::Entry::Occupied(mut e) => {
-                    e.get_mut().services.extend(info.services)
-                }
-            }
-        }
+        AddressInfo::append(&mut self.addresses, addresses);
+        AddressInfo::append(&mut self.nat64_addresses, nat64_addresses);
         for (ip, bytes) in own_clients {
             self.own_clients.entry(ip).or_default().add_all(&bytes);
         }
@@ -1234,17 +1264,10 @@ impl FirstPass {
         self.rejected_other.1 += a.reject_bytes;
         self.views.push(&TaskView::of(eni, a));
         for ip in &a.local_ips.items {
-            let info = self.addresses.entry(*ip).or_insert_with(|| AddressInfo {
-                subnet: a.meta.subnet.clone(),
-                az: a.meta.az.clone(),
-                ecs_task: a.meta.ecs_task.clone(),
-                services: BTreeSet::new(),
-            });
-            if let Some(s) = &a.meta.ecs_service {
-                if !info.services.contains(s) {
-                    info.services.insert(s.clone());
-                }
-            }
+            AddressInfo::note(&mut self.addresses, ip, a);
+        }
+        for ip in TaskView::nat64_ends_of(a) {
+            AddressInfo::note(&mut self.nat64_addresses, ip, a);
         }
         if let Some(ip) = a.local_ips.items.first() {
             let e = self.own_clients.entry(*ip).or_default();
@@ -2306,6 +2329,7 @@ pub fn analyse_from(
         unknown_region_all,
         rejected_other,
         addresses,
+        nat64_addresses,
         own_clients,
         paths,
         first_start,
@@ -2332,6 +2356,7 @@ pub fn analyse_from(
     // the logged non-NAT ENIs' addresses, before the inventory places others
     let enis_seen: FxHashSet<IpAddr> = addresses.keys().copied().collect();
     let mut addresses = addresses;
+    AddressInfo::append(&mut addresses, nat64_addresses);
     place_by_inventory(&mut addresses, &nat, &opt.inventory);
     let (mut clients, cross) = attribute_to_clients(&nat, &addresses, opt);
     let clients_source = if !clients.is_empty() {
@@ -2701,7 +2726,8 @@ fn count_starts_and_top_enis(
     }
     views.for_each(|v| {
         ecr.count(v);
-        for ip in v.ips {
+        let ends = v.nat64_ends.iter().filter(|e| !v.ips.contains(e));
+        for ip in v.ips.iter().chain(ends) {
             if let Some(&i) = top_index.get(ip) {
                 top[i].enis.push(v.eni.to_string());
             }

@@ -30,6 +30,10 @@ pub struct TaskView<'v> {
     pub eni: &'v str,
     /// Its local addresses (the aggregate's capped set, smallest first).
     pub ips: &'v [IpAddr],
+    /// The other ends of its NAT64 legs, where they are few enough to be its own
+    /// ([`TaskView::nat64_ends_of`]): they name the ENI beside a NAT's NAT64 clients, but
+    /// start no task.
+    pub nat64_ends: &'v [IpAddr],
     /// Its first record's start.
     pub first: Option<i64>,
     /// It carries an ECS task id.
@@ -46,10 +50,23 @@ impl<'v> TaskView<'v> {
         TaskView {
             eni,
             ips: &a.local_ips.items,
+            nat64_ends: TaskView::nat64_ends_of(a),
             first: a.span.first(),
             is_task: a.meta.ecs_task.is_some(),
             pull_bytes: a.pull.bytes(),
             service: a.meta.ecs_service.as_deref(),
+        }
+    }
+
+    /// The other ends of a non-NAT ENI's NAT64 legs ([`crate::account::PrivateSide::nat64_ends`]),
+    /// taken for its own addresses: an IPv6-only task's. None where there were more than
+    /// the set holds: an ENI that forwards others' NAT64 traffic (a firewall's, a transit
+    /// gateway attachment's) is no client.
+    pub fn nat64_ends_of(a: &EniAgg) -> &[IpAddr] {
+        let ends = &a.private_side().nat64_ends;
+        match ends.overflow {
+            true => &[],
+            false => &ends.items,
         }
     }
 }
@@ -110,19 +127,8 @@ impl TaskViews {
             | (view.first.is_some() as u8 * FIRST)
             | (view.service.is_some() as u8 * SERVICE);
         b.push(flags);
-        varint(b, view.ips.len() as u64);
-        for ip in view.ips {
-            match ip {
-                IpAddr::V4(v4) => {
-                    b.push(4);
-                    b.extend_from_slice(&v4.octets());
-                }
-                IpAddr::V6(v6) => {
-                    b.push(6);
-                    b.extend_from_slice(&v6.octets());
-                }
-            }
-        }
+        addresses(b, view.ips);
+        addresses(b, view.nat64_ends);
         if let Some(t) = view.first {
             varint(b, ((t << 1) ^ (t >> 63)) as u64);
         }
@@ -164,7 +170,7 @@ impl TaskViews {
 
     /// [`TaskViews::for_each`] of the views pushed here (not those appended).
     fn read_own(&mut self, mut f: &mut dyn FnMut(&TaskView)) -> io::Result<()> {
-        let mut ips = Vec::new();
+        let mut ips = Default::default();
         if let Some(file) = &mut self.file {
             file.seek(SeekFrom::Start(0))?;
             let mut chunk = Vec::new();
@@ -184,7 +190,7 @@ impl TaskViews {
 fn read_all(
     bytes: &[u8],
     services: &[Name],
-    ips: &mut Vec<IpAddr>,
+    ips: &mut [Vec<IpAddr>; 2],
     f: &mut impl FnMut(&TaskView),
 ) -> io::Result<()> {
     let mut r = Reader { bytes, pos: 0 };
@@ -225,14 +231,8 @@ impl<'b> Reader<'b> {
         None
     }
 
-    /// The next view; its addresses go to `ips` (reused from view to view).
-    fn view<'s>(&mut self, services: &'s [Name], ips: &'s mut Vec<IpAddr>) -> Option<TaskView<'s>>
-    where
-        'b: 's,
-    {
-        let n = usize::try_from(self.varint()?).ok()?;
-        let eni = std::str::from_utf8(self.take(n)?).ok()?;
-        let flags = self.byte()?;
+    /// A packed list of addresses, into `ips` (cleared first).
+    fn addresses(&mut self, ips: &mut Vec<IpAddr>) -> Option<()> {
         let count = self.varint()?;
         ips.clear();
         for _ in 0..count {
@@ -243,6 +243,25 @@ impl<'b> Reader<'b> {
             };
             ips.push(ip);
         }
+        Some(())
+    }
+
+    /// The next view; its local addresses and NAT64 ends go to `ips` (reused from view to
+    /// view).
+    fn view<'s>(
+        &mut self,
+        services: &'s [Name],
+        ips: &'s mut [Vec<IpAddr>; 2],
+    ) -> Option<TaskView<'s>>
+    where
+        'b: 's,
+    {
+        let n = usize::try_from(self.varint()?).ok()?;
+        let eni = std::str::from_utf8(self.take(n)?).ok()?;
+        let flags = self.byte()?;
+        let [local, ends] = ips;
+        self.addresses(local)?;
+        self.addresses(ends)?;
         let first = match flags & FIRST {
             0 => None,
             _ => {
@@ -261,12 +280,30 @@ impl<'b> Reader<'b> {
         };
         Some(TaskView {
             eni,
-            ips,
+            ips: local,
+            nat64_ends: ends,
             first,
             is_task: flags & TASK != 0,
             pull_bytes,
             service,
         })
+    }
+}
+
+/// Pack a list of addresses: their count, then each as its family's tag and octets.
+fn addresses(b: &mut Vec<u8>, ips: &[IpAddr]) {
+    varint(b, ips.len() as u64);
+    for ip in ips {
+        match ip {
+            IpAddr::V4(v4) => {
+                b.push(4);
+                b.extend_from_slice(&v4.octets());
+            }
+            IpAddr::V6(v6) => {
+                b.push(6);
+                b.extend_from_slice(&v6.octets());
+            }
+        }
     }
 }
 
@@ -288,6 +325,7 @@ mod tests {
     struct Owned {
         eni: String,
         ips: Vec<IpAddr>,
+        nat64_ends: Vec<IpAddr>,
         first: Option<i64>,
         is_task: bool,
         pull_bytes: u64,
@@ -299,6 +337,7 @@ mod tests {
             TaskView {
                 eni: &self.eni,
                 ips: &self.ips,
+                nat64_ends: &self.nat64_ends,
                 first: self.first,
                 is_task: self.is_task,
                 pull_bytes: self.pull_bytes,
@@ -309,6 +348,7 @@ mod tests {
             Owned {
                 eni: v.eni.to_string(),
                 ips: v.ips.to_vec(),
+                nat64_ends: v.nat64_ends.to_vec(),
                 first: v.first,
                 is_task: v.is_task,
                 pull_bytes: v.pull_bytes,
@@ -328,19 +368,23 @@ mod tests {
         (
             "[a-z0-9\u{1f}<>-]{0,30}",
             proptest::collection::vec(ip(), 0..10),
+            proptest::collection::vec(ip(), 0..3),
             proptest::option::of(prop_oneof![any::<i64>(), -5i64..5]),
             any::<bool>(),
             prop_oneof![any::<u64>(), 0u64..300],
             proptest::option::of("(svc-a|svc-b|svc-c|<script>|)"),
         )
-            .prop_map(|(eni, ips, first, is_task, pull_bytes, service)| Owned {
-                eni,
-                ips,
-                first,
-                is_task,
-                pull_bytes,
-                service,
-            })
+            .prop_map(
+                |(eni, ips, nat64_ends, first, is_task, pull_bytes, service)| Owned {
+                    eni,
+                    ips,
+                    nat64_ends,
+                    first,
+                    is_task,
+                    pull_bytes,
+                    service,
+                },
+            )
     }
 
     proptest! {
@@ -377,6 +421,7 @@ mod tests {
             let v = TaskView {
                 eni: &e,
                 ips: &ips,
+                nat64_ends: &[],
                 first: Some(i64::from(i) * 60),
                 is_task: i % 2 == 0,
                 pull_bytes: u64::from(i),
@@ -391,6 +436,7 @@ mod tests {
         let last = TaskView {
             eni: &e,
             ips: &[],
+            nat64_ends: &[],
             first: None,
             is_task: false,
             pull_bytes: 0,
@@ -427,6 +473,7 @@ mod tests {
             log.push(&TaskView {
                 eni: &e,
                 ips: &ips,
+                nat64_ends: &[],
                 first: Some(i64::from(i)),
                 is_task: true,
                 pull_bytes: u64::from(i),
@@ -448,9 +495,11 @@ mod tests {
     fn damaged_notes_are_an_error() {
         let mut log = TaskViews::new(None);
         let ips = [IpAddr::V4([10, 0, 1, 5].into())];
+        let ends = [IpAddr::V6([0x2600, 0x1f18, 1, 2, 0, 0, 0, 0x10].into())];
         let v = TaskView {
             eni: "eni-1",
             ips: &ips,
+            nat64_ends: &ends,
             first: Some(7),
             is_task: true,
             pull_bytes: 1 << 40,

@@ -225,7 +225,7 @@ mod tests {
     fn signatures() {
         let cases: [(&str, Option<OwnOutput>); 20] = [
             ("flowcost.partial/2\n{\"a\":1}", Some(OwnOutput::Partial)),
-            ("flowcost.partial/10\n", Some(OwnOutput::Partial)),
+            ("flowcost.partial/11\n", Some(OwnOutput::Partial)),
             (
                 "{\n  \"schema\": \"flowcost.analyze/1\",\n",
                 Some(OwnOutput::Json),

@@ -492,7 +492,7 @@ fn header_end(bytes: &[u8]) -> usize {
 }
 
 /// The partial format after this flowcost's.
-const LATER: &str = "flowcost.partial/11";
+const LATER: &str = "flowcost.partial/12";
 
 #[test]
 fn merge_refuses_damaged_or_foreign_files() {
@@ -525,7 +525,7 @@ fn merge_refuses_damaged_or_foreign_files() {
                 b.extend_from_slice(&bytes[flowcost::partial::FORMAT.len() + 1..]);
                 b
             },
-            "format flowcost.partial/11 (this flowcost reads flowcost.partial/10)",
+            "format flowcost.partial/12 (this flowcost reads flowcost.partial/11)",
         ),
         (
             "earlier",
@@ -534,14 +534,14 @@ fn merge_refuses_damaged_or_foreign_files() {
                 b.extend_from_slice(&bytes[flowcost::partial::FORMAT.len() + 1..]);
                 b
             },
-            "format flowcost.partial/7 (this flowcost reads flowcost.partial/10)",
+            "format flowcost.partial/7 (this flowcost reads flowcost.partial/11)",
         ),
         (
             "report",
             b"{\"schema\": \"flowcost.report/1\"}\n".to_vec(),
-            "no flowcost.partial/10 first line",
+            "no flowcost.partial/11 first line",
         ),
-        ("empty", Vec::new(), "no flowcost.partial/10 first line"),
+        ("empty", Vec::new(), "no flowcost.partial/11 first line"),
     ];
     for (name, b, why) in variants {
         let p = dir.path().join(name).display().to_string();

@@ -849,6 +849,97 @@ fn rule_3_1_nat64_legs_of_ipv6_clients_are_counted_once() {
     assert_eq!(a.gateways[0].nat64_bytes, 0, "held in the public legs");
 }
 
+/// A NAT gateway's NAT64 clients are described by their own ENIs where those are logged, as
+/// IPv4 clients are: an IPv6-only task's ENI logs its NAT64 legs with its own address at one
+/// end, so that ENI's subnet, AZ and id name the client, and its bytes cross AZs where the
+/// NAT's AZ is another (before, the client had none: `unknown`, and no cross-AZ byte). An
+/// ENI carrying the NAT64 legs of more addresses than an ENI's own set holds (a firewall's,
+/// a transit gateway attachment's) names none of them. The clients' image pulls are still
+/// estimated from the NAT's legs: joining them describes, it starts no task.
+#[test]
+fn nat64_clients_are_described_by_their_own_enis() {
+    let remote = "64:ff9b::34d8:801";
+    let client = "2600:1f18:1:2::10";
+    let body = H.to_string()
+        + &s3_flow("52.216.8.1", 1_000, 50_000, T)
+        + &nat64_flow(client, remote, remote, 2_000, 500_000);
+    let a = analyse_text(&body, &options(), None).unwrap();
+    let row = a.top_clients.iter().find(|c| c.ip == client).unwrap();
+    assert_eq!(
+        (row.subnet.as_deref(), row.az.as_deref(), &row.enis[..]),
+        (
+            Some("subnet-a"),
+            Some("use1-az2"),
+            &["eni-task6".to_string()][..]
+        )
+    );
+    let subnets: Vec<(&str, u64)> = (a.by_subnet.iter())
+        .map(|g| (g.key.as_str(), g.total))
+        .collect();
+    assert_eq!(subnets, [("subnet-a", 553_000)], "nothing left unknown");
+    assert_eq!(a.cross_az.bytes, 553_000, "use1-az2 to the NAT in use1-az1");
+    // the IPv4 client's pulls from its ENI, the IPv6 one's still from the NAT's legs
+    assert_eq!(a.ecr.basis, EcrBasis::TaskEnisAndNatPrivateLegs);
+
+    // the same through partial files, the client's ENI in one and the NAT's in the other
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).display().to_string();
+    let (nat, own): (Vec<&str>, Vec<&str>) = body
+        .lines()
+        .skip(1)
+        .partition(|l| l.starts_with("eni-nat "));
+    for (name, lines) in [("nat", &nat), ("own", &own)] {
+        std::fs::write(
+            at(&format!("{name}.log")),
+            format!("{H}{}\n", lines.join("\n")),
+        )
+        .unwrap();
+        let o = crate::support::run(&[
+            "analyze",
+            "-q",
+            &at(&format!("{name}.log")),
+            "--partial-out",
+            &at(name),
+        ]);
+        assert!(o.status.success(), "{}", crate::support::stderr(&o));
+    }
+    let o = crate::support::run(&["merge", "-q", "--format", "json", &at("own"), &at("nat")]);
+    assert!(o.status.success(), "{}", crate::support::stderr(&o));
+    let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    let row = r
+        .analysis
+        .top_clients
+        .iter()
+        .find(|c| c.ip == client)
+        .unwrap();
+    assert_eq!(
+        (row.subnet.as_deref(), &row.enis[..]),
+        (Some("subnet-a"), &["eni-task6".to_string()][..])
+    );
+
+    // an ENI with the NAT64 legs of nine addresses names none of them; of eight, all
+    for n in [9u32, 8] {
+        let mut body = H.to_string() + &s3_flow("52.216.8.1", 1_000, 50_000, T);
+        for i in 1..=n {
+            let c = format!("2600:1f18:1:2::{i}");
+            let nat =
+                |s: &str, d: &str, b| line("eni-nat", s, d, s, d, b, T, "use1-az1", "subnet-pub");
+            let fw =
+                |s: &str, d: &str, b| line("eni-fw", s, d, s, d, b, T, "use1-az3", "subnet-fw");
+            body += &(nat(&c, remote, 2_000) + &nat(remote, &c, 9_000));
+            body += &(fw(&c, remote, 2_000) + &fw(remote, &c, 9_000));
+        }
+        let a = analyse_text(&body, &options(), None).unwrap();
+        let six: Vec<Option<&str>> = (a.top_clients.iter())
+            .filter(|c| c.ip.contains(':'))
+            .map(|c| c.subnet.as_deref())
+            .collect();
+        assert_eq!(six.len(), n as usize);
+        let expected = if n > 8 { None } else { Some("subnet-fw") };
+        assert!(six.iter().all(|s| *s == expected), "{n}: {six:?}");
+    }
+}
+
 #[test]
 fn rule_3_1_legs_far_apart_are_flagged_in_data_quality() {
     // the private legs saw 7,147 B, the public legs 44,738 B (526 % more): flagged
