@@ -1048,6 +1048,16 @@ impl AddressInfo {
         }
     }
 
+    /// The one ECS service of each address whose ENIs name one, and only one.
+    fn one_service_each(addresses: &FxMap<IpAddr, AddressInfo>) -> FxMap<IpAddr, Name> {
+        (addresses.iter())
+            .filter_map(|(ip, info)| match info.services.len() {
+                1 => info.services.first().map(|s| (*ip, s.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Add `later`'s notes, of ENIs after those of `addresses`: an address's names stay
     /// those of its first ENI, its services are all of them.
     fn append(addresses: &mut FxMap<IpAddr, AddressInfo>, later: FxMap<IpAddr, AddressInfo>) {
@@ -2355,6 +2365,7 @@ pub fn analyse_from(
     let mut totals = NatTotals::of(&nat, rejected, ranges, opt);
     // the logged non-NAT ENIs' addresses, before the inventory places others
     let enis_seen: FxHashSet<IpAddr> = addresses.keys().copied().collect();
+    let nat64_services = AddressInfo::one_service_each(&nat64_addresses);
     let mut addresses = addresses;
     AddressInfo::append(&mut addresses, nat64_addresses);
     place_by_inventory(&mut addresses, &nat, &opt.inventory);
@@ -2374,7 +2385,8 @@ pub fn analyse_from(
     // S3 downloads per client) and the top clients' ENIs; without NAT ENIs, the clients' own
     // traffic as the estimate.
     let data_start = first_start.unwrap_or(0);
-    let mut ecr = EcrEstimate::new(&nat, enis_seen, any_ecs, data_start, opt);
+    let seen = (enis_seen, nat64_services);
+    let mut ecr = EcrEstimate::new(&nat, seen, any_ecs, data_start, opt);
     count_starts_and_top_enis(&mut views, &mut ecr, &mut top)?;
     if client_side {
         totals.add_client_side(client_side_cells, client_region_bytes);
@@ -2787,6 +2799,9 @@ struct EcrEstimate<'a> {
     /// Addresses of the logged non-NAT ENIs: their tasks are counted from their own
     /// records; the NAT's other clients from its private legs.
     enis_seen: FxHashSet<IpAddr>,
+    /// The ECS service of each NAT64 client whose own ENI names one (and one only): its
+    /// pulls, found on the NAT's legs, are that service's.
+    nat64_services: FxMap<IpAddr, Name>,
     /// Task starts and pulls found on the NAT's private legs, and what makes one.
     nat_leg_starts: u64,
     rules: StartRules,
@@ -2809,9 +2824,11 @@ struct EcrEstimate<'a> {
 }
 
 impl<'a> EcrEstimate<'a> {
+    /// `seen`: the addresses logged non-NAT ENIs hold, and the ECS service of those they
+    /// describe only as the ends of their NAT64 legs.
     fn new(
         nat: &'a [(String, EniAgg)],
-        enis_seen: FxHashSet<IpAddr>,
+        seen: (FxHashSet<IpAddr>, FxMap<IpAddr, Name>),
         any_ecs: bool,
         data_start: i64,
         opt: &'a RunConfig,
@@ -2828,10 +2845,12 @@ impl<'a> EcrEstimate<'a> {
             || nat
                 .iter()
                 .any(|(_, a)| !a.private_side().by_client.is_empty());
+        let (enis_seen, nat64_services) = seen;
         EcrEstimate {
             opt,
             nat,
             enis_seen,
+            nat64_services,
             nat_leg_starts: 0,
             rules: nat_leg_rules(nat),
             any_ecs,
@@ -3003,11 +3022,8 @@ impl<'a> EcrEstimate<'a> {
         if bytes == 0 {
             return;
         }
-        let svc = self
-            .opt
-            .tasks
-            .ecs()
-            .service_at(ip, start)
+        let svc = (self.opt.tasks.ecs().service_at(ip, start))
+            .or_else(|| self.nat64_services.get(&ip).map(|s| &**s))
             .unwrap_or("unknown")
             .to_string();
         self.pulls += 1;
