@@ -372,6 +372,55 @@ pub struct CrossAz {
     pub known: bool,
     pub bytes: u64,
     pub by_pair: Vec<GroupRow>,
+    /// Why not, when not known: what the records lack (absent when known).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<CrossAzUnknown>,
+}
+
+/// What keeps the cross-AZ bytes from being known ([`CrossAz::unknown`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrossAzUnknown {
+    /// No NAT gateway's ENI is in the records.
+    NoNat,
+    /// The NAT gateways' records name no client: no `pkt-*` fields.
+    NoClients,
+    /// The NAT gateways' records carry no `az-id`, and no `--inventory` names their AZ.
+    NatAz,
+    /// No client's own ENI is logged (NAT-only logs), and no `--inventory` places them.
+    ClientsNotLogged,
+    /// The clients' own records carry no `az-id`.
+    ClientAz,
+}
+
+impl CrossAzUnknown {
+    /// What it means, for people.
+    pub fn why(self) -> &'static str {
+        match self {
+            CrossAzUnknown::NoNat => "no NAT gateway's ENI is logged",
+            CrossAzUnknown::NoClients => {
+                "the NAT gateways' records name no client (no pkt-srcaddr/pkt-dstaddr)"
+            }
+            CrossAzUnknown::NatAz => {
+                "the NAT gateways' records carry no az-id (nor does an --inventory name their AZ)"
+            }
+            CrossAzUnknown::ClientsNotLogged => {
+                "no client's own ENI is logged (log the clients' subnets too, or give --inventory to place them by subnet)"
+            }
+            CrossAzUnknown::ClientAz => "the clients' own records carry no az-id",
+        }
+    }
+
+    /// The reasons, joined for a sentence.
+    pub fn joined(reasons: &[CrossAzUnknown]) -> String {
+        let all: Vec<&str> = reasons.iter().map(|r| r.why()).collect();
+        all.join("; ")
+    }
+
+    /// Whether `az-id` is what the records lack.
+    pub fn is_az_id(self) -> bool {
+        matches!(self, CrossAzUnknown::NatAz | CrossAzUnknown::ClientAz)
+    }
 }
 
 /// Time covered.
@@ -1470,6 +1519,7 @@ fn attribute_to_clients(
     let mut clients: BTreeMap<IpAddr, ClassBytes> = BTreeMap::new();
     let mut cross = CrossAz::default();
     let mut cross_pairs: BTreeMap<String, ClassBytes> = BTreeMap::new();
+    let mut seen = AzSeen::default();
     for (eni, a) in nat {
         let nat_az = (a.meta.az.as_deref().map(String::from)).or_else(|| inventory_az(eni, opt));
         // this NAT's cross-AZ bytes by the client's AZ, named as pairs after its clients
@@ -1481,7 +1531,9 @@ fn attribute_to_clients(
                 continue;
             }
             let to = clients.entry(ip).or_default();
-            let client_az = addresses.get(&ip).and_then(|m| m.az.as_deref());
+            let client = addresses.get(&ip);
+            let client_az = client.and_then(|m| m.az.as_deref());
+            seen.note(nat_az.is_some(), client.is_some(), client_az.is_some());
             let mut crossing = match (nat_az.as_deref(), client_az) {
                 (Some(naz), Some(caz)) => {
                     cross.known = true;
@@ -1503,7 +1555,51 @@ fn attribute_to_clients(
         }
     }
     cross.by_pair = sorted_groups(cross_pairs);
+    if !cross.known {
+        cross.unknown = match nat.is_empty() {
+            true => vec![CrossAzUnknown::NoNat],
+            false => seen.reasons(),
+        };
+    }
     (clients, cross)
+}
+
+/// What [`attribute_to_clients`] saw of the AZs of the NAT gateways and their clients.
+#[derive(Default)]
+struct AzSeen {
+    client: bool,
+    nat_az: bool,
+    client_logged: bool,
+    client_az: bool,
+}
+
+impl AzSeen {
+    fn note(&mut self, nat_az: bool, client_logged: bool, client_az: bool) {
+        self.client = true;
+        self.nat_az |= nat_az;
+        self.client_logged |= client_logged;
+        self.client_az |= client_az;
+    }
+
+    /// Why no byte's AZs were both known.
+    fn reasons(&self) -> Vec<CrossAzUnknown> {
+        if !self.client {
+            return vec![CrossAzUnknown::NoClients];
+        }
+        let mut out = Vec::new();
+        if !self.nat_az {
+            out.push(CrossAzUnknown::NatAz);
+        }
+        match (self.client_logged, self.client_az) {
+            (false, _) => out.push(CrossAzUnknown::ClientsNotLogged),
+            (true, false) => out.push(CrossAzUnknown::ClientAz),
+            // (NAT gateways of a known AZ, and clients of a known AZ, but never together:
+            // the clients of the gateways whose AZ is known are those not described)
+            (true, true) if out.is_empty() => out.push(CrossAzUnknown::ClientAz),
+            (true, true) => {}
+        }
+        out
+    }
 }
 
 /// Subnet, AZ and ECS service(s) of a client address, from its ENIs' records.
@@ -1748,7 +1844,8 @@ struct NoteFacts<'a> {
     /// Some NAT ENI-day was counted on private legs / only on public legs.
     any_private: bool,
     any_public: bool,
-    cross_az_known: bool,
+    /// Why the cross-AZ bytes are not known (empty: they are).
+    cross_az_unknown: &'a [CrossAzUnknown],
     skipdata_windows: u64,
     gateways: &'a [Gateway],
     period: &'a Period,
@@ -1928,8 +2025,11 @@ fn method_notes(f: &NoteFacts, notes: &mut Notes) {
         notes.push("Some NAT ENI-days had only public legs (no pkt-* fields): those days are counted on public legs.".to_string());
     }
     notes.extend(nat64_note(f.gateways));
-    if !f.cross_az_known && !f.client_side {
-        notes.push("az-id was not logged for both NAT and clients: cross-AZ charges cannot be measured (add az-id).".to_string());
+    if !f.cross_az_unknown.is_empty() && !f.client_side {
+        notes.push(format!(
+            "Cross-AZ charges cannot be measured: {}.",
+            CrossAzUnknown::joined(f.cross_az_unknown)
+        ));
     }
 }
 
@@ -2419,7 +2519,7 @@ pub fn analyse_from(
         client_side,
         any_private,
         any_public,
-        cross_az_known: cross.known,
+        cross_az_unknown: &cross.unknown,
         gateways: &gateways,
         period: &period,
         records_without_bytes,
@@ -2560,7 +2660,7 @@ struct QualityFacts<'a> {
     /// Some NAT ENI-day was counted on private legs / only on public legs.
     any_private: bool,
     any_public: bool,
-    cross_az_known: bool,
+    cross_az_unknown: &'a [CrossAzUnknown],
     gateways: &'a [Gateway],
     period: &'a Period,
     records_without_bytes: u64,
@@ -2595,7 +2695,7 @@ impl QualityFacts<'_> {
             client_side: self.client_side,
             any_private: self.any_private,
             any_public: self.any_public,
-            cross_az_known: self.cross_az_known,
+            cross_az_unknown: self.cross_az_unknown,
             skipdata_windows,
             gateways: self.gateways,
             period: self.period,
@@ -3933,7 +4033,7 @@ mod tests {
             client_side: false,
             any_private: false,
             any_public: true,
-            cross_az_known: false,
+            cross_az_unknown: &[CrossAzUnknown::NatAz, CrossAzUnknown::ClientAz],
             skipdata_windows: 2,
             gateways: &[],
             period: &period,
@@ -3955,7 +4055,7 @@ mod tests {
         ) && n.ends_with("merged with `flowcost merge FILE...`.")));
         let has = |s: &str| notes.iter().any(|n| n.contains(s));
         assert!(has("No pkt-srcaddr/pkt-dstaddr translation seen"));
-        assert!(has("az-id was not logged"));
+        assert!(has("Cross-AZ charges cannot be measured: the NAT gateways' records carry no az-id (nor does an --inventory name their AZ); the clients' own records carry no az-id."));
         assert!(has("2 SKIPDATA records"));
         assert!(has("1 input(s) could not be read to the end"));
         assert!(has(
@@ -3995,7 +4095,7 @@ mod tests {
         // records' completeness, the time covered, the inputs, the ip-ranges document, why
         // nothing was counted)
         let Notes { notes, warnings } = quality_notes(&NoteFacts {
-            cross_az_known: true,
+            cross_az_unknown: &[],
             files: &[],
             period: &period,
             ranges_created: None,
@@ -4140,7 +4240,7 @@ mod tests {
             client_side: false,
             any_private: true,
             any_public: false,
-            cross_az_known: true,
+            cross_az_unknown: &[],
             skipdata_windows: 0,
             gateways: &wrong,
             period: &period,

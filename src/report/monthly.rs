@@ -332,7 +332,10 @@ fn missing_fields(a: &Analysis) -> Vec<MissingField> {
             "the NAT's private legs: which clients, subnets and services send the bytes",
         ),
         (
-            !a.cross_az.known,
+            // (a report of before 2026-12-06 says not why: there the absence is assumed)
+            !a.cross_az.known
+                && (a.cross_az.unknown.is_empty()
+                    || a.cross_az.unknown.iter().any(|u| u.is_az_id())),
             "az-id",
             "the cross-AZ charge of clients using a NAT in another AZ",
         ),
@@ -1558,5 +1561,22 @@ mod tests {
             before.iter().filter(|f| *f != "az-id").collect::<Vec<_>>(),
             after.iter().filter(|f| *f != "az-id").collect::<Vec<_>>()
         );
+        // unknown for a reason other than az-id (NAT-only logs, no pkt-*): not named
+        use crate::analysis::CrossAzUnknown as U;
+        a.cross_az.known = false;
+        for (why, named_az) in [
+            (vec![U::ClientsNotLogged], false),
+            (vec![U::NoClients], false),
+            (vec![U::NatAz, U::ClientsNotLogged], true),
+            (vec![U::ClientAz], true),
+            (vec![], true),
+        ] {
+            a.cross_az.unknown = why.clone();
+            assert_eq!(
+                named(&a).contains(&"az-id".to_string()),
+                named_az,
+                "{why:?}"
+            );
+        }
     }
 }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::escape;
 use super::{dollars, human, money, Report};
-use crate::analysis::{ClassBytes, ClientsSource, Counting};
+use crate::analysis::{ClassBytes, ClientsSource, Counting, CrossAzUnknown};
 use crate::classify::Class;
 use crate::time::format_instant;
 
@@ -337,7 +337,10 @@ fn savings_section(r: &Report, md: bool, out: &mut String) {
         if a.cross_az.known {
             format!("Cross-AZ client-to-NAT traffic: {} ({} per 30 days at ${}/GB each way)", human(a.cross_az.bytes), dollars(c.cross_az.per_30_days), c.prices.cross_az_per_gb_each_way)
         } else {
-            "Cross-AZ client-to-NAT traffic: unknown (az-id not logged for NAT and clients)".to_string()
+            match a.cross_az.unknown.as_slice() {
+                [] => "Cross-AZ client-to-NAT traffic: unknown".to_string(),
+                why => format!("Cross-AZ client-to-NAT traffic: unknown: {}", CrossAzUnknown::joined(why)),
+            }
         },
     ];
     for l in saves {

@@ -849,6 +849,82 @@ fn rule_3_1_nat64_legs_of_ipv6_clients_are_counted_once() {
     assert_eq!(a.gateways[0].nat64_bytes, 0, "held in the public legs");
 }
 
+/// Where the cross-AZ bytes cannot be known, the report says what the records lack (before
+/// 2026-12-06 it said "az-id not logged for NAT and clients" whatever the cause, az-id logged
+/// or not): no client named (no `pkt-*`), no AZ on the NAT's records, no client ENI logged,
+/// no AZ on the clients' records.
+#[test]
+fn cross_az_unknown_says_why() {
+    use flowcost::analysis::CrossAzUnknown as U;
+    let flow = s3_flow("52.216.8.1", 1_000, 50_000, T);
+    let no_az = |eni: &str, az: &str| -> String {
+        (flow.lines())
+            .map(|l| match l.starts_with(eni) {
+                true => format!("{}\n", l.replace(az, "-")),
+                false => format!("{l}\n"),
+            })
+            .collect()
+    };
+    let nat_only: String = (flow.lines())
+        .filter(|l| l.starts_with("eni-nat "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let v2 = "interface-id srcaddr dstaddr bytes start action log-status region az-id subnet-id\n";
+    let v2_body: String = (flow.lines())
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let kept = [0, 1, 2, 5, 6, 8, 9, 10, 11, 12].map(|i| f[i]);
+            format!("{}\n", kept.join(" "))
+        })
+        .collect();
+    let mut named = options();
+    named.nat_enis = vec!["eni-nat".into()];
+    for (body, opt, why) in [
+        (H.to_string() + &flow, options(), vec![]),
+        (v2.to_string() + &v2_body, named, vec![U::NoClients]),
+        (
+            H.to_string() + &no_az("eni-nat ", "use1-az1"),
+            options(),
+            vec![U::NatAz],
+        ),
+        (
+            H.to_string() + &nat_only,
+            options(),
+            vec![U::ClientsNotLogged],
+        ),
+        (
+            H.to_string() + &no_az("eni-task ", "use1-az2"),
+            options(),
+            vec![U::ClientAz],
+        ),
+        (
+            H.to_string() + &no_az("eni-task ", "use1-az2").replace("use1-az1", "-"),
+            options(),
+            vec![U::NatAz, U::ClientAz],
+        ),
+    ] {
+        let a = analyse_text(&body, &opt, None).unwrap();
+        assert_eq!(a.cross_az.known, why.is_empty());
+        assert_eq!(a.cross_az.unknown, why, "{body}");
+        let json = serde_json::to_value(&a.cross_az).unwrap();
+        assert_eq!(json.get("unknown").is_some(), !why.is_empty(), "{json}");
+        let back: flowcost::analysis::CrossAz = serde_json::from_value(json).unwrap();
+        assert_eq!(back, a.cross_az);
+        let note = a
+            .quality
+            .notes
+            .iter()
+            .find(|n| n.starts_with("Cross-AZ charges cannot"));
+        match why.as_slice() {
+            [] => assert!(note.is_none()),
+            w => assert_eq!(
+                note.map(String::as_str),
+                Some(format!("Cross-AZ charges cannot be measured: {}.", U::joined(w)).as_str())
+            ),
+        }
+    }
+}
+
 /// A NAT gateway's NAT64 clients are described by their own ENIs where those are logged, as
 /// IPv4 clients are: an IPv6-only task's ENI logs its NAT64 legs with its own address at one
 /// end, so that ENI's subnet, AZ and id name the client, and its bytes cross AZs where the
