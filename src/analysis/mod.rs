@@ -1844,6 +1844,8 @@ struct NoteFacts<'a> {
     /// Some NAT ENI-day was counted on private legs / only on public legs.
     any_private: bool,
     any_public: bool,
+    /// The NAT gateways' records name some client (their `pkt-*` fields are logged).
+    nat_names_clients: bool,
     /// Why the cross-AZ bytes are not known (empty: they are).
     cross_az_unknown: &'a [CrossAzUnknown],
     skipdata_windows: u64,
@@ -2019,7 +2021,12 @@ fn method_notes(f: &NoteFacts, notes: &mut Notes) {
         notes.push("No NAT gateway ENI is in the data: NAT figures are an ESTIMATE summed from the clients' own records, which may include traffic that did not cross a NAT.".to_string());
     }
     if !f.any_private && !f.client_side {
-        notes.push("No pkt-srcaddr/pkt-dstaddr translation seen: NAT bytes were counted on public legs, and clients cannot be attributed from the NAT's records (add pkt-* fields to the flow log format).".to_string());
+        notes.push(match f.nat_names_clients {
+            // (NAT64 legs name their IPv6 clients where pkt-* is logged, but translate no
+            // IPv4 address)
+            true => "No IPv4 address translation seen: the NAT gateways' clients are IPv6 clients of NAT64 alone, so NAT bytes were counted on public legs, which hold their traffic; the clients are attributed from the NAT64 legs.",
+            false => "No pkt-srcaddr/pkt-dstaddr translation seen: NAT bytes were counted on public legs, and clients cannot be attributed from the NAT's records (add pkt-* fields to the flow log format).",
+        }.to_string());
     }
     if f.any_private && f.any_public {
         notes.push("Some NAT ENI-days had only public legs (no pkt-* fields): those days are counted on public legs.".to_string());
@@ -2695,6 +2702,8 @@ impl QualityFacts<'_> {
             client_side: self.client_side,
             any_private: self.any_private,
             any_public: self.any_public,
+            nat_names_clients: (self.nat.iter())
+                .any(|(_, a)| !a.private_side().by_client.is_empty()),
             cross_az_unknown: self.cross_az_unknown,
             skipdata_windows,
             gateways: self.gateways,
@@ -4033,6 +4042,7 @@ mod tests {
             client_side: false,
             any_private: false,
             any_public: true,
+            nat_names_clients: false,
             cross_az_unknown: &[CrossAzUnknown::NatAz, CrossAzUnknown::ClientAz],
             skipdata_windows: 2,
             gateways: &[],
@@ -4240,6 +4250,7 @@ mod tests {
             client_side: false,
             any_private: true,
             any_public: false,
+            nat_names_clients: true,
             cross_az_unknown: &[],
             skipdata_windows: 0,
             gateways: &wrong,

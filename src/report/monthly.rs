@@ -16,7 +16,7 @@ use super::csv::esc as csv_esc;
 use super::escape::md as md_esc;
 use super::own::{self, csv_head};
 use super::{dollars, html, human, text::Table, Format, Report};
-use crate::analysis::{Analysis, ClassBytes, Counting, Legs};
+use crate::analysis::{Analysis, ClassBytes, ClientsSource, Counting, Legs};
 use crate::classify::Class;
 
 /// The JSON schema identifier; bump the number on any incompatible change.
@@ -327,7 +327,12 @@ fn missing_fields(a: &Analysis) -> Vec<MissingField> {
     let tp = &a.s3_egress_traffic_path;
     let lacking = [
         (
-            a.method.legs != Legs::Private && a.method.counting == Counting::NatEni,
+            a.method.legs != Legs::Private
+                && a.method.counting == Counting::NatEni
+                // (counted on public legs, yet clients named by the NAT's legs: a NAT of
+                // NAT64 clients alone, whose pkt-* fields are logged)
+                && !(a.method.legs == Legs::Public
+                    && a.clients_source == ClientsSource::NatPrivateLegs),
             "pkt-srcaddr, pkt-dstaddr",
             "the NAT's private legs: which clients, subnets and services send the bytes",
         ),
@@ -984,9 +989,10 @@ impl MonthlyReport {
             out.push_str("- Every field the analysis can use was logged.\n");
         }
         for m in &v.missing_fields {
+            let them = if m.fields.contains(',') { "them" } else { "it" };
             let _ = writeln!(
                 out,
-                "- Not logged: {}. Adding it would give {}.",
+                "- Not logged: {}. Adding {them} would give {}.",
                 m.fields, m.would_give
             );
         }
@@ -1561,6 +1567,15 @@ mod tests {
             before.iter().filter(|f| *f != "az-id").collect::<Vec<_>>(),
             after.iter().filter(|f| *f != "az-id").collect::<Vec<_>>()
         );
+        // counted on public legs while the NAT's legs name clients (a NAT of NAT64 clients
+        // alone): pkt-* is logged, not named
+        let pkt = "pkt-srcaddr, pkt-dstaddr".to_string();
+        let mut b = r.analysis.clone();
+        b.method.legs = Legs::Public;
+        b.clients_source = ClientsSource::NatPrivateLegs;
+        assert!(!named(&b).contains(&pkt));
+        b.clients_source = ClientsSource::ClientOwnRecords;
+        assert!(named(&b).contains(&pkt));
         // unknown for a reason other than az-id (NAT-only logs, no pkt-*): not named
         use crate::analysis::CrossAzUnknown as U;
         a.cross_az.known = false;

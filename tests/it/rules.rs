@@ -831,6 +831,13 @@ fn rule_3_1_nat64_legs_of_ipv6_clients_are_counted_once() {
         (502_000, 0),
         "on its public legs"
     );
+    // its clients named by its NAT64 legs (pkt-* logged): said so, no pkt-* asked for
+    assert_eq!(a.clients_source, ClientsSource::NatPrivateLegs);
+    let said = |s: &str| a.quality.notes.iter().any(|n| n.contains(s));
+    assert!(said(
+        "the NAT gateways' clients are IPv6 clients of NAT64 alone"
+    ));
+    assert!(!said("add pkt-* fields"), "{:?}", a.quality.notes);
     // without pkt-* fields the public legs are counted, and hold the NAT64 traffic once
     let v2 = "interface-id srcaddr dstaddr bytes start action log-status region\n";
     let mut body = v2.to_string();
