@@ -345,7 +345,11 @@ fn missing_fields(a: &Analysis) -> Vec<MissingField> {
             "the cross-AZ charge of clients using a NAT in another AZ",
         ),
         (
-            a.by_ecs_service.is_empty(),
+            // no service named for any client (they group as `unknown`), while some client's
+            // own ENI is logged (a NAT's records alone carry no ECS names)
+            a.by_ecs_service.iter().all(|g| g.key == "unknown")
+                && (a.by_ecs_service.is_empty()
+                    || a.top_clients.iter().any(|c| !c.enis.is_empty())),
             "ecs-service-name, ecs-task-id (format v7)",
             "bytes by ECS service and an ECR estimate per service",
         ),
@@ -1576,6 +1580,26 @@ mod tests {
         assert!(!named(&b).contains(&pkt));
         b.clients_source = ClientsSource::ClientOwnRecords;
         assert!(named(&b).contains(&pkt));
+        // clients whose ENIs are logged, none under a service: the ECS fields are named
+        let ecs = "ecs-service-name, ecs-task-id (format v7)".to_string();
+        assert!(!named(&r.analysis).contains(&ecs), "the sample has them");
+        let mut c = r.analysis.clone();
+        let unknown = c.by_ecs_service.iter().map(|g| g.classes).fold(
+            crate::analysis::ClassBytes::default(),
+            |mut all, g| {
+                all.add_all(&g);
+                all
+            },
+        );
+        c.by_ecs_service = vec![crate::analysis::GroupRow {
+            key: "unknown".into(),
+            classes: unknown,
+            total: unknown.total(),
+        }];
+        assert!(named(&c).contains(&ecs));
+        // unless no client's own ENI is logged (NAT-only logs)
+        c.top_clients.iter_mut().for_each(|t| t.enis.clear());
+        assert!(!named(&c).contains(&ecs));
         // unknown for a reason other than az-id (NAT-only logs, no pkt-*): not named
         use crate::analysis::CrossAzUnknown as U;
         a.cross_az.known = false;
