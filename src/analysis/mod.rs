@@ -383,6 +383,8 @@ pub struct CrossAz {
 pub enum CrossAzUnknown {
     /// No NAT gateway's ENI is in the records.
     NoNat,
+    /// The NAT gateways' records count no byte (idle, or outside the time range).
+    NoTraffic,
     /// The NAT gateways' records name no client: no `pkt-*` fields.
     NoClients,
     /// The NAT gateways' records carry no `az-id`, and no `--inventory` names their AZ.
@@ -398,6 +400,7 @@ impl CrossAzUnknown {
     pub fn why(self) -> &'static str {
         match self {
             CrossAzUnknown::NoNat => "no NAT gateway's ENI is logged",
+            CrossAzUnknown::NoTraffic => "no byte through the NAT gateways was counted",
             CrossAzUnknown::NoClients => {
                 "the NAT gateways' records name no client (no pkt-srcaddr/pkt-dstaddr)"
             }
@@ -1558,6 +1561,7 @@ fn attribute_to_clients(
     if !cross.known {
         cross.unknown = match nat.is_empty() {
             true => vec![CrossAzUnknown::NoNat],
+            false if nat.iter().all(|(_, a)| a.records == 0) => vec![CrossAzUnknown::NoTraffic],
             false => seen.reasons(),
         };
     }
@@ -2020,7 +2024,8 @@ fn method_notes(f: &NoteFacts, notes: &mut Notes) {
     if f.client_side {
         notes.push("No NAT gateway ENI is in the data: NAT figures are an ESTIMATE summed from the clients' own records, which may include traffic that did not cross a NAT.".to_string());
     }
-    if !f.any_private && !f.client_side {
+    // (not where no NAT ENI-day was counted at all: an idle gateway has no leg to count)
+    if !f.any_private && f.any_public && !f.client_side {
         notes.push(match f.nat_names_clients {
             // (NAT64 legs name their IPv6 clients where pkt-* is logged, but translate no
             // IPv4 address)
@@ -2526,6 +2531,7 @@ pub fn analyse_from(
         client_side,
         any_private,
         any_public,
+        clients_source,
         cross_az_unknown: &cross.unknown,
         gateways: &gateways,
         period: &period,
@@ -2667,6 +2673,7 @@ struct QualityFacts<'a> {
     /// Some NAT ENI-day was counted on private legs / only on public legs.
     any_private: bool,
     any_public: bool,
+    clients_source: ClientsSource,
     cross_az_unknown: &'a [CrossAzUnknown],
     gateways: &'a [Gateway],
     period: &'a Period,
@@ -2702,8 +2709,7 @@ impl QualityFacts<'_> {
             client_side: self.client_side,
             any_private: self.any_private,
             any_public: self.any_public,
-            nat_names_clients: (self.nat.iter())
-                .any(|(_, a)| !a.private_side().by_client.is_empty()),
+            nat_names_clients: self.clients_source == ClientsSource::NatPrivateLegs,
             cross_az_unknown: self.cross_az_unknown,
             skipdata_windows,
             gateways: self.gateways,

@@ -888,7 +888,7 @@ fn cross_az_unknown_says_why() {
     named.nat_enis = vec!["eni-nat".into()];
     for (body, opt, why) in [
         (H.to_string() + &flow, options(), vec![]),
-        (v2.to_string() + &v2_body, named, vec![U::NoClients]),
+        (v2.to_string() + &v2_body, named.clone(), vec![U::NoClients]),
         (
             H.to_string() + &no_az("eni-nat ", "use1-az1"),
             options(),
@@ -909,6 +909,16 @@ fn cross_az_unknown_says_why() {
             options(),
             vec![U::NatAz, U::ClientAz],
         ),
+        // a named gateway logged idle: nothing to cross an AZ, and no pkt-* asked for
+        (
+            H.to_string()
+                + &format!(
+                    "eni-nat - - - - - {T} {} - NODATA us-east-1 use1-az1 subnet-pub\n",
+                    T + 60
+                ),
+            named.clone(),
+            vec![U::NoTraffic],
+        ),
     ] {
         let a = analyse_text(&body, &opt, None).unwrap();
         assert_eq!(a.cross_az.known, why.is_empty());
@@ -928,6 +938,14 @@ fn cross_az_unknown_says_why() {
                 note.map(String::as_str),
                 Some(format!("Cross-AZ charges cannot be measured: {}.", U::joined(w)).as_str())
             ),
+        }
+        if why == [U::NoTraffic] {
+            let asked = a
+                .quality
+                .notes
+                .iter()
+                .any(|n| n.contains("add pkt-* fields"));
+            assert!(!asked, "{:?}", a.quality.notes);
         }
     }
 }
