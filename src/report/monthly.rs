@@ -16,7 +16,7 @@ use super::csv::esc as csv_esc;
 use super::escape::md as md_esc;
 use super::own::{self, csv_head};
 use super::{dollars, html, human, text::Table, Format, Report};
-use crate::analysis::{Analysis, ClassBytes, ClientsSource, Counting, Legs};
+use crate::analysis::{Analysis, ClassBytes, ClientsSource, Counting, EcrBasis, Legs};
 use crate::classify::Class;
 
 /// The JSON schema identifier; bump the number on any incompatible change.
@@ -346,10 +346,15 @@ fn missing_fields(a: &Analysis) -> Vec<MissingField> {
         ),
         (
             // no service named for any client (they group as `unknown`), while some client's
-            // own ENI is logged (a NAT's records alone carry no ECS names)
+            // own ENI is logged (a NAT's records alone carry no ECS names): a top client's,
+            // or any other the ECR estimate took task starts from
             a.by_ecs_service.iter().all(|g| g.key == "unknown")
                 && (a.by_ecs_service.is_empty()
-                    || a.top_clients.iter().any(|c| !c.enis.is_empty())),
+                    || a.top_clients.iter().any(|c| !c.enis.is_empty())
+                    || matches!(
+                        a.ecr.basis,
+                        EcrBasis::TaskEnis | EcrBasis::TaskEnisAndNatPrivateLegs
+                    )),
             "ecs-service-name, ecs-task-id (format v7)",
             "bytes by ECS service and an ECR estimate per service",
         ),
@@ -1597,9 +1602,18 @@ mod tests {
             total: unknown.total(),
         }];
         assert!(named(&c).contains(&ecs));
-        // unless no client's own ENI is logged (NAT-only logs)
+        // also when the top clients' ENIs are not logged but other clients' are (the ECR
+        // estimate took task starts from them)
         c.top_clients.iter_mut().for_each(|t| t.enis.clear());
-        assert!(!named(&c).contains(&ecs));
+        for basis in [EcrBasis::TaskEnis, EcrBasis::TaskEnisAndNatPrivateLegs] {
+            c.ecr.basis = basis;
+            assert!(named(&c).contains(&ecs), "{basis:?}");
+        }
+        // unless no client's own ENI is logged (NAT-only logs)
+        for basis in [EcrBasis::NatPrivateLegs, EcrBasis::Unknown] {
+            c.ecr.basis = basis;
+            assert!(!named(&c).contains(&ecs), "{basis:?}");
+        }
         // unknown for a reason other than az-id (NAT-only logs, no pkt-*): not named
         use crate::analysis::CrossAzUnknown as U;
         a.cross_az.known = false;
