@@ -41,13 +41,33 @@ fn release_free_memory() {
     }
 }
 
-/// What one chunk of a split input reported: the decoder's counts, and each target's line
-/// accounting.
+/// What one chunk of a split input (or part of a Parquet file) reported: its lines (rows),
+/// whether the input must be read again in one piece (a header changed the layout, a part
+/// failed), and each target's line accounting.
 struct ChunkInfo {
     index: usize,
     lines: u64,
-    layout_changes: u64,
+    again: bool,
     targets: Vec<ChunkCounts>,
+}
+
+impl ChunkInfo {
+    /// The report of chunk `index`, from the sinks that read it.
+    fn of(index: usize, lines: u64, again: bool, sink: Fan) -> ChunkInfo {
+        let targets = (sink.take().into_iter())
+            .map(|s| ChunkCounts {
+                counts: s.counts,
+                examples: s.malformed_examples,
+                skipdata: s.skipdata_windows,
+            })
+            .collect();
+        ChunkInfo {
+            index,
+            lines,
+            again,
+            targets,
+        }
+    }
 }
 
 /// One target's line accounting of a chunk.
@@ -479,7 +499,93 @@ impl Engine<'_> {
                 return self.ingest_split(input, reader, enc, stats, region, accs, progress);
             }
         }
-        self.decode(input, opened, &stats, region, read, accs, progress);
+        let parts = Parts {
+            stats,
+            region,
+            read,
+        };
+        match opened {
+            Ok(Opened::ParquetFile(f)) if split => {
+                let size = input.size;
+                self.ingest_parquet(input, f, Opened::ParquetFile, size, parts, accs, progress)
+            }
+            Ok(Opened::ParquetBytes(b)) if split => {
+                self.ingest_parquet(input, b, Opened::ParquetBytes, 0, parts, accs, progress)
+            }
+            opened => self.decode_whole(input, opened, &parts, accs, progress),
+        }
+    }
+
+    /// Decode an opened input in one piece ([`Engine::decode`]) and count it done.
+    fn decode_whole(
+        &self,
+        input: &Input,
+        opened: std::io::Result<Opened>,
+        at: &Parts,
+        accs: &mut Accs,
+        progress: &Progress,
+    ) {
+        self.decode(input, opened, &at.stats, at.region, at.read, accs, progress);
+        progress.file_done();
+    }
+
+    /// Read a large Parquet input a part a worker (consecutive row groups holding about
+    /// [`Engine::chunk`] bytes of the columns read), as a split text input is read: each
+    /// part's records in accumulators of their own, their tables spilled as they grow, the
+    /// parts' line accounting added up in file order. Where the file has one part, fails
+    /// before its first row, or any part fails, it is decoded again in one piece (`whole`
+    /// makes it an opened input again), so that what is counted and said of a broken file is
+    /// what reading it whole gives. `progress_bytes`: the input's bytes the progress bar
+    /// counts once it is read (a local file's; a download counts its own).
+    #[allow(clippy::too_many_arguments)]
+    fn ingest_parquet<T: parquet::ChunkSource + Clone + Send + Sync + 'static>(
+        &self,
+        input: &Input,
+        src: T,
+        whole: fn(T) -> Opened,
+        progress_bytes: u64,
+        at: Parts,
+        accs: &mut Accs,
+        progress: &Progress,
+    ) {
+        let flows = crate::account::samples_flows(&input.display);
+        let prepared = parquet::prepare(&src, self.layout.keep, flows, |_| {}).ok();
+        let planned = prepared.map(|file| {
+            let parts = row_group_parts(&file.group_bytes(), self.chunk as u64);
+            (file, parts)
+        });
+        let Some((file, groups)) = planned.filter(|(_, parts)| parts.len() > 1) else {
+            return self.decode_whole(input, Ok(whole(src)), &at, accs, progress);
+        };
+        // (the input's name: its sample of lines names it, as the whole input's would)
+        let part_stats = FileStats {
+            path: input.display.clone(),
+            ..FileStats::default()
+        };
+        let read = |a: &mut Accs, index: usize, groups: std::ops::Range<usize>| {
+            let mut sink = self.fan(a, input, &part_stats, at.region);
+            let (rows, failed) = match parquet::decode_groups(src.clone(), &file, groups, &mut sink)
+            {
+                Ok(rows) => (rows, false),
+                Err((rows, _)) => (rows, true),
+            };
+            ChunkInfo::of(index, rows, failed, sink)
+        };
+        let (part, mut infos, runs) = self.fold_parts(groups.into_par_iter().enumerate(), read);
+        if infos.iter().any(|i| i.again) {
+            self.discard_runs(runs);
+            drop(part);
+            return self.decode_whole(input, Ok(whole(src)), &at, accs, progress);
+        }
+        infos.sort_by_key(|i| i.index);
+        let stats = FileStats {
+            format: Some(Encoding::Parquet),
+            ..at.stats
+        };
+        let taking = self.taking(input);
+        let each = (0..taking.len()).map(|k| stitched(stats.clone(), &infos, k, None));
+        self.keep_parts(taking, each.collect(), runs, part, accs);
+        progress.bar.inc(progress_bytes);
         progress.file_done();
     }
 
@@ -663,7 +769,7 @@ impl Engine<'_> {
             Ok(Err(e)) => Some(e),
             Err(_) => Some(std::io::Error::other("reader thread failed")),
         };
-        if infos.iter().any(|i| i.layout_changes > 0) {
+        if infos.iter().any(|i| i.again) {
             // A header mid-file changed the layout: read the file again, in one piece.
             self.discard_runs(runs);
             self.reread_whole(input, stats, region, accs, progress);
@@ -677,9 +783,7 @@ impl Engine<'_> {
             let lines = infos.iter().map(|i| i.lines).sum();
             stream_stopped(format.as_str(), lines, &e)
         });
-        let taking: Vec<usize> = (0..self.targets.len())
-            .filter(|&t| self.targets[t].takes(input))
-            .collect();
+        let taking = self.taking(input);
         let each: Vec<FileStats> = (0..taking.len())
             .map(|k| stitched(stats.clone(), &infos, k, failure.as_ref()))
             .collect();
@@ -690,6 +794,27 @@ impl Engine<'_> {
             progress.file_done();
             return;
         }
+        self.keep_parts(taking, each, runs, part, accs);
+        progress.file_done();
+    }
+
+    /// The targets that take `input` ([`Target::takes`]), by their place.
+    fn taking(&self, input: &Input) -> Vec<usize> {
+        (0..self.targets.len())
+            .filter(|&t| self.targets[t].takes(input))
+            .collect()
+    }
+
+    /// A split input's results kept: its stats (`each`, one per target of `taking`), the
+    /// runs its parts spilled, and the accumulators of its records.
+    fn keep_parts(
+        &self,
+        taking: Vec<usize>,
+        each: Vec<FileStats>,
+        runs: Vec<(usize, Run)>,
+        part: Accs,
+        accs: &mut Accs,
+    ) {
         for (t, stats) in taking.into_iter().zip(each) {
             accs.0[t].inputs.files.push(stats);
         }
@@ -699,7 +824,6 @@ impl Engine<'_> {
             }
         }
         accs.merge(part);
-        progress.file_done();
     }
 
     /// The runs a split input's chunks spilled (with their target), removed: the input's
@@ -722,61 +846,48 @@ impl Engine<'_> {
         region: Option<u16>,
         layout: &Layout,
     ) -> (Accs, Vec<ChunkInfo>, Vec<(usize, Run)>) {
-        // Runs spilled from the chunks' tables (with their target) are kept only once the
-        // file is known to have one layout (else its results are dropped and the file read
-        // again).
-        let spill_over = |a: &mut Accs, runs: &mut Vec<(usize, Run)>| {
-            for (i, (acc, t)) in a.0.iter_mut().zip(self.targets).enumerate() {
-                runs.extend(t.spill.and_then(|s| s.spill_if_over(acc)).map(|r| (i, r)));
-            }
-        };
         // (the input's name: its sample of lines names it, as the whole input's would)
         let chunk_stats = FileStats {
             path: input.display.clone(),
             ..FileStats::default()
         };
-        rx.into_iter()
-            .par_bridge()
-            .fold(
-                || {
-                    (
-                        Accs::new(self.targets),
-                        Vec::new(),
-                        Vec::<(usize, Run)>::new(),
-                    )
-                },
-                |(mut a, mut infos, mut runs), (index, chunk)| {
-                    let mut sink = self.fan(&mut a, input, &chunk_stats, region);
-                    let mut d = Decoder::new(layout);
-                    d.feed(&chunk, &mut sink);
-                    infos.push(ChunkInfo {
-                        index,
-                        lines: d.lines,
-                        layout_changes: d.layout_changes,
-                        targets: sink
-                            .take()
-                            .into_iter()
-                            .map(|s| ChunkCounts {
-                                counts: s.counts,
-                                examples: s.malformed_examples,
-                                skipdata: s.skipdata_windows,
-                            })
-                            .collect(),
-                    });
-                    spill_over(&mut a, &mut runs);
-                    (a, infos, runs)
-                },
-            )
-            .reduce(
-                || (Accs::new(self.targets), Vec::new(), Vec::new()),
-                |(mut a, mut ia, mut ra), (b, ib, rb)| {
-                    a.merge(b);
-                    ia.extend(ib);
-                    ra.extend(rb);
-                    spill_over(&mut a, &mut ra);
-                    (a, ia, ra)
-                },
-            )
+        let parse = |a: &mut Accs, index: usize, chunk: Vec<u8>| {
+            let mut sink = self.fan(a, input, &chunk_stats, region);
+            let mut d = Decoder::new(layout);
+            d.feed(&chunk, &mut sink);
+            ChunkInfo::of(index, d.lines, d.layout_changes > 0, sink)
+        };
+        self.fold_parts(rx.into_iter().par_bridge(), parse)
+    }
+
+    /// Read the numbered parts of one input on the pool (`read` one part into an
+    /// accumulator): the accumulators of its records, each part's report, and the runs
+    /// spilled from the parts' tables (with their target), for the caller to keep or discard
+    /// once the whole input is known good.
+    fn fold_parts<P: Send>(
+        &self,
+        parts: impl ParallelIterator<Item = (usize, P)>,
+        read: impl Fn(&mut Accs, usize, P) -> ChunkInfo + Sync + Send,
+    ) -> (Accs, Vec<ChunkInfo>, Vec<(usize, Run)>) {
+        let spill_over = |a: &mut Accs, runs: &mut Vec<(usize, Run)>| {
+            for (i, (acc, t)) in a.0.iter_mut().zip(self.targets).enumerate() {
+                runs.extend(t.spill.and_then(|s| s.spill_if_over(acc)).map(|r| (i, r)));
+            }
+        };
+        let new = || (Accs::new(self.targets), Vec::new(), Vec::new());
+        parts
+            .fold(new, |(mut a, mut infos, mut runs), (index, part)| {
+                infos.push(read(&mut a, index, part));
+                spill_over(&mut a, &mut runs);
+                (a, infos, runs)
+            })
+            .reduce(new, |(mut a, mut ia, mut ra), (b, ib, rb)| {
+                a.merge(b);
+                ia.extend(ib);
+                ra.extend(rb);
+                spill_over(&mut a, &mut ra);
+                (a, ia, ra)
+            })
     }
 
     /// The first line of a split input's first block, if a header: the layout of its
@@ -826,6 +937,33 @@ impl Engine<'_> {
         let unread = AtomicU64::new(0); // a split input is a file: its size is known
         self.decode(input, opened, &fresh, region, &unread, accs, progress);
     }
+}
+
+/// Where an input's stats start, and where its records go.
+struct Parts<'r> {
+    stats: FileStats,
+    region: Option<u16>,
+    /// The bytes read so far (the size of standard input, once read).
+    read: &'r AtomicU64,
+}
+
+/// A Parquet file's row groups cut into parts of consecutive groups, each holding at least
+/// `target` bytes of the columns read (`bytes`, a group each) but the last, which may hold
+/// fewer; one part for a file of one group.
+fn row_group_parts(bytes: &[u64], target: u64) -> Vec<std::ops::Range<usize>> {
+    let mut parts = Vec::new();
+    let (mut start, mut held) = (0, 0u64);
+    for (g, &b) in bytes.iter().enumerate() {
+        held = held.saturating_add(b);
+        if held >= target {
+            parts.push(start..g + 1);
+            (start, held) = (g + 1, 0);
+        }
+    }
+    if start < bytes.len() {
+        parts.push(start..bytes.len());
+    }
+    parts
 }
 
 /// A split input's chunks, numbered, as its reader hands them over.
@@ -962,6 +1100,24 @@ mod tests {
         assert_eq!(all, want);
     }
 
+    /// Consecutive row groups make a part once they hold the target's bytes; the rest is
+    /// the last part; every group is in one part, in order.
+    #[test]
+    fn row_groups_make_parts_of_the_target_size() {
+        assert_eq!(
+            row_group_parts(&[], 10),
+            Vec::<std::ops::Range<usize>>::new()
+        );
+        assert_eq!(row_group_parts(&[100], 10), vec![0..1]);
+        assert_eq!(row_group_parts(&[3, 3, 3, 3, 3], 6), vec![0..2, 2..4, 4..5]);
+        assert_eq!(row_group_parts(&[20, 1, 1, 9], 10), vec![0..1, 1..4]);
+        assert_eq!(
+            row_group_parts(&[u64::MAX, u64::MAX, 1], 10),
+            vec![0..1, 1..2, 2..3]
+        );
+        assert_eq!(row_group_parts(&[0, 0, 0], 10), vec![0..3]);
+    }
+
     #[test]
     fn a_split_inputs_stats_are_its_chunks_in_file_order() {
         let bad = |line: u64| BadLine {
@@ -971,7 +1127,7 @@ mod tests {
         let chunk = |index, lines, malformed: u64, examples: Vec<BadLine>| ChunkInfo {
             index,
             lines,
-            layout_changes: 0,
+            again: false,
             targets: vec![ChunkCounts {
                 counts: LineCounts {
                     lines,

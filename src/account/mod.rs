@@ -1591,7 +1591,7 @@ impl Accumulator {
             Some(t) => t - DELIVERY_WINDOW..=t + DELIVERY_WINDOW,
             None => i64::MIN..=i64::MAX,
         };
-        let flows = crate::source::flow_log_id(&stats.path).is_none();
+        let flows = samples_flows(&stats.path);
         FileSink {
             acc: self,
             ranges,
@@ -1615,6 +1615,12 @@ impl Accumulator {
             starts,
         }
     }
+}
+
+/// Whether the records of the input at `path` are sampled by flow ([`Sink::flows`]): its name
+/// carries no flow-log id (an export, not one of AWS's deliveries).
+pub fn samples_flows(path: &str) -> bool {
+    crate::source::flow_log_id(path).is_none()
 }
 
 /// Every ENI's aggregate, each once and in ENI order: the analysis reads ENIs only through

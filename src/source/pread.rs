@@ -11,7 +11,9 @@ use bytes::Bytes;
 use parquet::errors::ParquetError;
 use parquet::file::reader::{ChunkReader, Length};
 
-/// A Parquet file on disk, of the length it had when opened.
+/// A Parquet file on disk, of the length it had when opened; its clones share the one
+/// descriptor (the parts of a large file read on several threads).
+#[derive(Clone)]
 pub struct LocalParquet {
     file: Arc<File>,
     len: u64,

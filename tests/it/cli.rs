@@ -290,7 +290,7 @@ fn multi_member_gzip_is_read_to_the_end() {
 }
 
 /// The runs a run's spill note (`FLOWCOST_SHOW_SPILL`) says it wrote.
-fn spill_runs(note: &str) -> u64 {
+pub fn spill_runs(note: &str) -> u64 {
     note.split("spilled to disk: ")
         .nth(1)
         .and_then(|s| s.split(' ').next())

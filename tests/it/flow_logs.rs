@@ -9,7 +9,7 @@ use std::path::Path;
 
 use flowcost::generate::{Encoding, FieldSet, FLOW_LOG_ID};
 
-use crate::support::{analyze_json, analyze_json_code, files_under, spec, world};
+use crate::support::{analyze_json, analyze_json_code, files_under, parquet_export, spec, world};
 
 /// Copy the flow logs under a world's folder `from` into `to` (not its bill, `cur/`), the
 /// flow-log id in their names replaced by `id`; `pick` chooses the files.
@@ -560,37 +560,6 @@ fn a_second_flow_log_on_a_few_enis_is_found_by_its_inputs() {
         twice.sampled_flows_twice * 100 < twice.sampled_flows,
         "{twice:?}"
     );
-}
-
-/// The rows of the Parquet deliveries under `from` (not the bill's), in path order, from
-/// the `keep` range of files, written into one file at `to`: an export without a flow-log id,
-/// in other bytes than the deliveries (as Athena or Spark would write one).
-fn parquet_export(from: &Path, to: &Path, keep: impl Fn(usize, usize) -> bool) {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let files: Vec<_> = files_under(from)
-        .into_iter()
-        .filter(|f| {
-            f.to_str().unwrap().ends_with(".log.parquet")
-                && !f.strip_prefix(from).unwrap().starts_with("cur")
-        })
-        .collect();
-    let n = files.len();
-    let mut writer = None;
-    for (_, f) in files.iter().enumerate().filter(|(i, _)| keep(*i, n)) {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let w = writer.get_or_insert_with(|| {
-                let out = std::fs::File::create(to).unwrap();
-                parquet::arrow::ArrowWriter::try_new(out, batch.schema(), None).unwrap()
-            });
-            w.write(&batch).unwrap();
-        }
-    }
-    writer.expect("rows written").close().unwrap();
 }
 
 /// Parquet inputs without a flow-log id are sampled too (their ports read for it): two flow

@@ -269,6 +269,44 @@ pub fn copy_of_records(records: &[u8], k: usize) -> Vec<u8> {
     out
 }
 
+/// The rows of the Parquet deliveries under `from` (not the bill's), in path order, from
+/// the `keep` range of files, written into one file at `to`: an export without a flow-log id,
+/// in other bytes than the deliveries (as Athena or Spark would write one), GZIP-compressed
+/// as AWS's deliveries are, a row group a delivery.
+pub fn parquet_export(from: &Path, to: &Path, keep: impl Fn(usize, usize) -> bool) {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let files: Vec<_> = files_under(from)
+        .into_iter()
+        .filter(|f| {
+            f.to_str().unwrap().ends_with(".log.parquet")
+                && !f.strip_prefix(from).unwrap().starts_with("cur")
+        })
+        .collect();
+    let n = files.len();
+    let mut writer = None;
+    for (_, f) in files.iter().enumerate().filter(|(i, _)| keep(*i, n)) {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let w = writer.get_or_insert_with(|| {
+                let out = std::fs::File::create(to).unwrap();
+                let props = parquet::file::properties::WriterProperties::builder()
+                    .set_compression(parquet::basic::Compression::GZIP(Default::default()))
+                    .build();
+                parquet::arrow::ArrowWriter::try_new(out, batch.schema(), Some(props)).unwrap()
+            });
+            w.write(&batch).unwrap();
+        }
+        if let Some(w) = writer.as_mut() {
+            w.flush().unwrap(); // (the delivery's rows end a row group)
+        }
+    }
+    writer.expect("rows written").close().unwrap();
+}
+
 /// A flow-log text (a header line, then records) written as a Parquet file at `path`, as AWS
 /// delivers it: a column a field (`-` in names as `_`), `bytes`, `start` and `end` as 64-bit
 /// integers, every other field as UTF-8 (`-` as null).

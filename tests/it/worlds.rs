@@ -265,6 +265,75 @@ fn a_world_downloaded_as_csv_is_the_same_world() {
     }
 }
 
+/// A Parquet file of eight chunks or more (an export of the world's deliveries, a row group
+/// each) is read a part a worker, as a large text input is: two workers' report is one
+/// worker's, byte for byte, and the truth, by either Parquet reader, and the ENI tables spill
+/// as the parts are read. (Until 2026-12-06 one Parquet file, however large, was read by one
+/// worker into one table, spilled only at its end: a month in one file took one core and
+/// memory without bound.) A part that fails sends the file to one worker whole, so that a
+/// broken file counts and says what it does read whole.
+#[test]
+fn a_large_parquet_file_is_read_a_part_a_worker() {
+    use crate::support::{bin, stdout};
+    let w = world(&spec(11, FieldSet::V5), &[Encoding::Parquet]);
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("vpc-export.parquet");
+    crate::support::parquet_export(w.dir.path(), &export, |_, _| true);
+    let export = export.display().to_string();
+    let json = ["analyze", "--format", "json", "-q"];
+    let whole = run(&[&json[..], &["-j", "1", &export]].concat());
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    let r: Report = serde_json::from_slice(&whole.stdout).unwrap();
+    check_against_truth(&r, &w.truth, "one Parquet export");
+    let rows = r.analysis.quality.files[0].counts.lines;
+    let parts = [
+        "-j",
+        "2",
+        "--chunk-size",
+        "4096",
+        "--max-enis-in-memory",
+        "1",
+    ];
+    for reader in ["fast", "arrow"] {
+        let o = bin()
+            .args([&json[..], &parts[..], &[&*export]].concat())
+            .env("FLOWCOST_SHOW_SPILL", "1")
+            .env("FLOWCOST_PARQUET_READER", reader)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), stdout(&whole), "{reader}");
+        let runs = crate::cli::spill_runs(&stderr(&o));
+        assert!(runs > 1, "{reader}: spilled {runs} times: {}", stderr(&o));
+    }
+    // a GZIP page of a row group in the middle that does not inflate (its size's bytes
+    // changed): the rows before it count, the file is a failed input, exit 7, either way
+    let broken = dir.path().join("vpc-export-broken.parquet");
+    let mut bytes = std::fs::read(&export).unwrap();
+    let md = parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&bytes::Bytes::from(bytes.clone()))
+        .unwrap();
+    let group = md.row_group(md.num_row_groups() / 2);
+    let column = (0..group.num_columns())
+        .find(|&c| group.column(c).column_descr().name() == "bytes")
+        .unwrap();
+    let (start, len) = group.column(column).byte_range();
+    let end = (start + len) as usize;
+    bytes[end - 4..end].copy_from_slice(&[0xff; 4]);
+    std::fs::write(&broken, bytes).unwrap();
+    let broken = broken.display().to_string();
+    let whole = run(&[&json[..], &["-j", "1", &broken]].concat());
+    let split = run(&[&json[..], &parts[..], &[&*broken]].concat());
+    assert_eq!(whole.status.code(), Some(7), "{}", stderr(&whole));
+    assert_eq!(split.status.code(), Some(7), "{}", stderr(&split));
+    assert_eq!(stdout(&split), stdout(&whole));
+    let r: Report = serde_json::from_slice(&split.stdout).unwrap();
+    let f = &r.analysis.quality.files[0];
+    let error = f.error.as_deref().unwrap_or_default();
+    assert!(error.contains("parquet stopped after row"), "{error}");
+    assert!(f.counts.counted > 0 && f.counts.lines < rows, "{f:?}");
+}
+
 /// The world's text deliveries as Athena's `UNLOAD … WITH (format = 'JSON')` writes a table
 /// of them (an object a record, names with `_`, numbers as numbers, `null` for `-`; a file
 /// without an extension), and as Spark writes it (null fields left out, times formatted):

@@ -1298,18 +1298,20 @@ impl Drop for Pooled {
     }
 }
 
-/// Read every row of a planned file into `sink`, counting them in `rows`.
+/// Read the rows of a planned file's row groups `groups` into `sink`, counting them in `rows`.
 pub fn decode<T: ChunkSource, S: Sink>(
     input: &T,
     md: &ParquetMetaData,
     plan: &Plan,
     pages: &PageIndex,
+    groups: std::ops::Range<usize>,
     sink: &mut S,
     rows: &mut u64,
 ) -> Result<(), Fail> {
     let mut pooled = Pooled::take();
     let columns = &mut pooled.0;
-    for (g, rg) in md.row_groups().iter().enumerate() {
+    let chosen = md.row_groups().iter().enumerate();
+    for (g, rg) in chosen.skip(groups.start).take(groups.len()) {
         // the columns' buffers are reused from row group to row group, and file to file
         let mut reused = std::mem::take(columns).into_iter();
         for p in &plan.columns {

@@ -296,15 +296,171 @@ pub fn decode<T: ChunkSource + 'static, S: Sink>(
     keep: FieldSet,
     sink: &mut S,
 ) -> Result<u64, (u64, ParquetFailure)> {
+    LAST.with(|c| c.set(None));
+    let flows = sink.flows();
+    let file = prepare(&input, keep, flows, |n| sink.layout(n)).map_err(|e| (0, e))?;
+    let all = 0..file.row_groups();
+    decode_groups(input, &file, all, sink)
+}
+
+/// Decode row groups `groups` of a prepared file (see [`prepare`]) into `sink`, as
+/// [`decode`] does a whole file: rows read, or those read before the failure and the
+/// failure, the rows numbered from the first of `groups`. Parts of one file read apart,
+/// on as many threads, give the records of the file read whole.
+pub fn decode_groups<T: ChunkSource + 'static, S: Sink>(
+    input: T,
+    file: &Prepared,
+    groups: std::ops::Range<usize>,
+    sink: &mut S,
+) -> Result<u64, (u64, ParquetFailure)> {
     let mut rows = 0u64;
     let mut counted = CountRows {
         inner: sink,
         rows: &mut rows,
     };
-    match guarded(|| decode_unguarded(input, keep, &mut counted)) {
+    match guarded(|| read_groups(input, file, groups, &mut counted)) {
         Ok(r) => r,
         Err(failure) => Err((rows, failure)),
     }
+}
+
+/// A Parquet file's footer read and checked, the columns to read chosen, every page header
+/// of theirs checked, and the reader chosen ([`prepare`]): what its parts are decoded from.
+pub struct Prepared {
+    md: Arc<parquet::file::metadata::ParquetMetaData>,
+    /// The top-level fields: the file's layout.
+    roots: usize,
+    /// The columns read (leaf index, field), in schema order.
+    wanted: Vec<(usize, Field)>,
+    mask: ProjectionMask,
+    index: pages::PageIndex,
+    /// The fast reader's plan, where it reads the whole file.
+    fast: Option<fast::Plan>,
+}
+
+impl Prepared {
+    pub fn row_groups(&self) -> usize {
+        self.md.num_row_groups()
+    }
+
+    /// The compressed bytes of the columns read, row group by row group.
+    pub fn group_bytes(&self) -> Vec<u64> {
+        (self.md.row_groups().iter())
+            .map(|rg| {
+                (self.wanted.iter())
+                    .map(|&(leaf, _)| rg.column(leaf).compressed_size().max(0) as u64)
+                    .sum()
+            })
+            .collect()
+    }
+}
+
+/// Read what decoding `input` needs before its first row (see [`Prepared`]), the fields
+/// `keep` and, where the sink samples flows (`flows`), the ports: `Err` where the file fails
+/// before any row (a broken footer, a row group too large, a page header that lies).
+/// `layout` is told the file's number of fields once its footer is read.
+pub fn prepare<T: ChunkSource + 'static>(
+    input: &T,
+    keep: FieldSet,
+    flows: bool,
+    layout: impl FnOnce(usize),
+) -> Result<Prepared, ParquetFailure> {
+    guarded(|| prepare_unguarded(input, keep, flows, layout)).and_then(|r| r)
+}
+
+fn prepare_unguarded<T: ChunkSource + 'static>(
+    input: &T,
+    keep: FieldSet,
+    flows: bool,
+    layout: impl FnOnce(usize),
+) -> Result<Prepared, ParquetFailure> {
+    let fail = |e: &dyn std::fmt::Display| ParquetFailure(e.to_string());
+    pages::check_footer(input).map_err(|e| fail(&e))?;
+    // The footer alone: the fast reader needs no Arrow schema (converting one, twice a file,
+    // was 0.6 % of a Parquet run's instructions); the Arrow reader builds its own later.
+    let md = ParquetMetaDataReader::new()
+        .parse_and_finish(input)
+        .map_err(|e| fail(&e))?;
+    let md = Arc::new(md);
+    let roots = md.file_metadata().schema_descr().root_schema().get_fields();
+    layout(roots.len());
+    let wanted: Vec<(usize, Field)> = roots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let field = fields::field_of(&fields::normalise(f.name()));
+            // (the ports only where the sink samples flows: the inputs without a flow-log id)
+            let needed = (keep.contains(field) || (flows && fields::FLOW_PORTS.contains(field)))
+                && field != Field::Other
+                && field != Field::Version;
+            needed.then_some((i, field))
+        })
+        .collect();
+    let mask = ProjectionMask::roots(
+        md.file_metadata().schema_descr(),
+        wanted.iter().map(|w| w.0),
+    );
+    if let Some((i, bytes)) = oversized_row_group(&md, &mask, MAX_ROW_GROUP_BYTES) {
+        return Err(fail(&format!(
+            "row group {i} holds {bytes} bytes of the columns read, more than the {} MiB flowcost reads at once: refused",
+            MAX_ROW_GROUP_BYTES >> 20
+        )));
+    }
+    let index = pages::check(input, &md, |c| mask.leaf_included(c), MAX_ROW_GROUP_BYTES)
+        .map_err(|e| fail(&e))?;
+    // leaf columns are the root ones in a flat file (the plan checks it)
+    let fast = (reader_choice() == Reader::Fast)
+        .then(|| fast::plan(&md, &wanted, &index).ok())
+        .flatten();
+    Ok(Prepared {
+        roots: roots.len(),
+        md,
+        wanted,
+        mask,
+        index,
+        fast,
+    })
+}
+
+fn read_groups<T: ChunkSource + 'static, S: Sink>(
+    input: T,
+    file: &Prepared,
+    groups: std::ops::Range<usize>,
+    sink: &mut S,
+) -> Result<u64, (u64, ParquetFailure)> {
+    let fail = |rows: u64, e: &dyn std::fmt::Display| (rows, ParquetFailure(e.to_string()));
+    sink.layout(file.roots);
+    let mut rows = 0u64;
+    if let Some(plan) = &file.fast {
+        LAST.with(|c| c.set(Some(Reader::Fast)));
+        return fast::decode(&input, &file.md, plan, &file.index, groups, sink, &mut rows)
+            .map(|()| rows)
+            .map_err(|e| fail(rows, &e));
+    }
+    LAST.with(|c| c.set(Some(Reader::Arrow)));
+    let wanted = &file.wanted;
+    let meta = arrow_metadata(file.md.clone(), wanted).map_err(|e| fail(0, &e))?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta);
+    let reader = builder
+        .with_projection(file.mask.clone())
+        .with_row_groups(groups.collect())
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|e| fail(0, &e))?;
+    // the batches' columns are the projected ones, in schema order: those of `wanted`
+    let mut caches: Vec<IpCache> = wanted.iter().map(|_| IpCache::default()).collect();
+    for batch in reader {
+        let batch = batch.map_err(|e| fail(rows, &e))?;
+        debug_assert_eq!(batch.num_columns(), wanted.len());
+        let mut cols: Vec<(Field, Col)> = Vec::with_capacity(wanted.len());
+        for ((&(_, field), col), cache) in wanted.iter().zip(batch.columns()).zip(&mut caches) {
+            let c = Col::from_array(col, field, cache).map_err(|e| fail(rows, &e))?;
+            cols.push((field, c));
+        }
+        let views: Vec<(Field, &Col, usize)> = cols.iter().map(|(f, c)| (*f, c, 0)).collect();
+        emit_rows(&views, None, batch.num_rows(), sink, &mut rows);
+    }
+    Ok(rows)
 }
 
 /// Run `f`, which reads Parquet through the `parquet` crate, catching a panic the crate
@@ -373,84 +529,6 @@ impl<S: Sink> Sink for CountRows<'_, S> {
     fn layout(&mut self, fields: usize) {
         self.inner.layout(fields)
     }
-}
-
-fn decode_unguarded<T: ChunkSource + 'static, S: Sink>(
-    input: T,
-    keep: FieldSet,
-    sink: &mut S,
-) -> Result<u64, (u64, ParquetFailure)> {
-    let fail = |rows: u64, e: &dyn std::fmt::Display| (rows, ParquetFailure(e.to_string()));
-    LAST.with(|c| c.set(None));
-    pages::check_footer(&input).map_err(|e| fail(0, &e))?;
-    // The footer alone: the fast reader needs no Arrow schema (converting one, twice a file,
-    // was 0.6 % of a Parquet run's instructions); the Arrow reader builds its own below.
-    let md = ParquetMetaDataReader::new()
-        .parse_and_finish(&input)
-        .map_err(|e| fail(0, &e))?;
-    let md = Arc::new(md);
-    let roots = md.file_metadata().schema_descr().root_schema().get_fields();
-    sink.layout(roots.len());
-    let flows = sink.flows();
-    let wanted: Vec<(usize, Field)> = roots
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| {
-            let field = fields::field_of(&fields::normalise(f.name()));
-            // (the ports only where the sink samples flows: the inputs without a flow-log id)
-            let needed = (keep.contains(field) || (flows && fields::FLOW_PORTS.contains(field)))
-                && field != Field::Other
-                && field != Field::Version;
-            needed.then_some((i, field))
-        })
-        .collect();
-    let mask = ProjectionMask::roots(
-        md.file_metadata().schema_descr(),
-        wanted.iter().map(|w| w.0),
-    );
-    if let Some((i, bytes)) = oversized_row_group(&md, &mask, MAX_ROW_GROUP_BYTES) {
-        return Err(fail(
-            0,
-            &format!(
-                "row group {i} holds {bytes} bytes of the columns read, more than the {} MiB flowcost reads at once: refused",
-                MAX_ROW_GROUP_BYTES >> 20
-            ),
-        ));
-    }
-    let index = pages::check(&input, &md, |c| mask.leaf_included(c), MAX_ROW_GROUP_BYTES)
-        .map_err(|e| fail(0, &e))?;
-    let mut rows = 0u64;
-    if reader_choice() == Reader::Fast {
-        // leaf columns are the root ones in a flat file (the plan checks it)
-        if let Ok(plan) = fast::plan(&md, &wanted, &index) {
-            LAST.with(|c| c.set(Some(Reader::Fast)));
-            return fast::decode(&input, &md, &plan, &index, sink, &mut rows)
-                .map(|()| rows)
-                .map_err(|e| fail(rows, &e));
-        }
-    }
-    LAST.with(|c| c.set(Some(Reader::Arrow)));
-    let meta = arrow_metadata(md, &wanted).map_err(|e| fail(0, &e))?;
-    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta);
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| fail(0, &e))?;
-    // the batches' columns are the projected ones, in schema order: those of `wanted`
-    let mut caches: Vec<IpCache> = wanted.iter().map(|_| IpCache::default()).collect();
-    for batch in reader {
-        let batch = batch.map_err(|e| fail(rows, &e))?;
-        debug_assert_eq!(batch.num_columns(), wanted.len());
-        let mut cols: Vec<(Field, Col)> = Vec::with_capacity(wanted.len());
-        for ((&(_, field), col), cache) in wanted.iter().zip(batch.columns()).zip(&mut caches) {
-            let c = Col::from_array(col, field, cache).map_err(|e| fail(rows, &e))?;
-            cols.push((field, c));
-        }
-        let views: Vec<(Field, &Col, usize)> = cols.iter().map(|(f, c)| (*f, c, 0)).collect();
-        emit_rows(&views, None, batch.num_rows(), sink, &mut rows);
-    }
-    Ok(rows)
 }
 
 /// The Arrow reader's view of a file: its schema, with the string columns read asked for as
