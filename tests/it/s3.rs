@@ -616,6 +616,59 @@ fn a_large_object_is_streamed_with_the_same_answer() {
     assert!(local.analysis.quality.lines.counted > 50_000);
 }
 
+/// A Parquet export under a prefix, of eight chunks or more, is read a part a worker as the
+/// file on disk is (its tables spilled as the parts are read); one with a broken page in a
+/// middle row group is read again whole from the bytes downloaded, and says what the file on
+/// disk read whole says.
+#[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
+fn a_large_parquet_object_is_read_a_part_a_worker() {
+    let Some(ep) = endpoint() else { return };
+    let w = world(&spec(11, FieldSet::V5), &[Encoding::Parquet]);
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("good").join("vpc-export.parquet");
+    std::fs::create_dir_all(export.parent().unwrap()).unwrap();
+    crate::support::parquet_export(w.dir.path(), &export, |_, _| true);
+    let broken = dir.path().join("broken").join("vpc-export.parquet");
+    std::fs::create_dir_all(broken.parent().unwrap()).unwrap();
+    crate::support::break_a_middle_row_group(&export, &broken);
+    let b = bucket("large-parquet");
+    upload(&ep, &b, dir.path(), "", false);
+    let parts = [
+        "-j",
+        "2",
+        "--chunk-size",
+        "4096",
+        "--max-enis-in-memory",
+        "1",
+    ];
+    let local = analyze_json(&["-j", "1", export.to_str().unwrap()]);
+    let o = s3_cmd(&ep, "analyze")
+        .args(["--format", "json"])
+        .args(parts)
+        .arg(format!("s3://{b}/good/"))
+        .env("FLOWCOST_SHOW_SPILL", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_same(&serde_json::from_slice(&o.stdout).unwrap(), &local);
+    let runs = crate::cli::spill_runs(&stderr(&o));
+    assert!(runs > 1, "spilled {runs} times");
+    let (local, code) = crate::support::analyze_json_code(&["-j", "1", broken.to_str().unwrap()]);
+    assert_eq!(code, Some(7));
+    let o = s3_run(&ep, &[&parts[..], &[&format!("s3://{b}/broken/")]].concat());
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let s3: Report = serde_json::from_slice(&o.stdout).unwrap();
+    // (the same but for the input's name in the incomplete run's example)
+    assert_eq!(s3.analysis.classes, local.analysis.classes);
+    assert_eq!(s3.analysis.by_day, local.analysis.by_day);
+    let file = |r: &Report| {
+        let f = &r.analysis.quality.files[0];
+        (serde_json::to_string(&f.counts).unwrap(), f.error.clone())
+    };
+    assert_eq!(file(&s3), file(&local));
+}
+
 /// The text files of `w` as one text (one header), then copies of their records
 /// ([`crate::support::copy_of_records`]) until it is larger than what is gathered whole.
 fn larger_than_whole(w: &crate::support::GenWorld) -> Vec<u8> {

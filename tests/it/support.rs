@@ -307,6 +307,23 @@ pub fn parquet_export(from: &Path, to: &Path, keep: impl Fn(usize, usize) -> boo
     writer.expect("rows written").close().unwrap();
 }
 
+/// The Parquet file at `from` written to `to` with the last GZIP page of the `bytes` column of
+/// its middle row group broken (its stored size changed): the file fails there.
+pub fn break_a_middle_row_group(from: &Path, to: &Path) {
+    let mut bytes = std::fs::read(from).unwrap();
+    let md = parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&bytes::Bytes::from(bytes.clone()))
+        .unwrap();
+    let group = md.row_group(md.num_row_groups() / 2);
+    let column = (0..group.num_columns())
+        .find(|&c| group.column(c).column_descr().name() == "bytes")
+        .unwrap();
+    let (start, len) = group.column(column).byte_range();
+    let end = (start + len) as usize;
+    bytes[end - 4..end].copy_from_slice(&[0xff; 4]);
+    std::fs::write(to, bytes).unwrap();
+}
+
 /// A flow-log text (a header line, then records) written as a Parquet file at `path`, as AWS
 /// delivers it: a column a field (`-` in names as `_`), `bytes`, `start` and `end` as 64-bit
 /// integers, every other field as UTF-8 (`-` as null).

@@ -309,18 +309,7 @@ fn a_large_parquet_file_is_read_a_part_a_worker() {
     // a GZIP page of a row group in the middle that does not inflate (its size's bytes
     // changed): the rows before it count, the file is a failed input, exit 7, either way
     let broken = dir.path().join("vpc-export-broken.parquet");
-    let mut bytes = std::fs::read(&export).unwrap();
-    let md = parquet::file::metadata::ParquetMetaDataReader::new()
-        .parse_and_finish(&bytes::Bytes::from(bytes.clone()))
-        .unwrap();
-    let group = md.row_group(md.num_row_groups() / 2);
-    let column = (0..group.num_columns())
-        .find(|&c| group.column(c).column_descr().name() == "bytes")
-        .unwrap();
-    let (start, len) = group.column(column).byte_range();
-    let end = (start + len) as usize;
-    bytes[end - 4..end].copy_from_slice(&[0xff; 4]);
-    std::fs::write(&broken, bytes).unwrap();
+    crate::support::break_a_middle_row_group(std::path::Path::new(&export), &broken);
     let broken = broken.display().to_string();
     let whole = run(&[&json[..], &["-j", "1", &broken]].concat());
     let split = run(&[&json[..], &parts[..], &[&*broken]].concat());
