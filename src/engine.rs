@@ -492,7 +492,8 @@ impl Engine<'_> {
             other => other,
         };
         if let Ok(Opened::Text(_, _)) = &opened {
-            if split && matches!(input.location, Location::File(_)) {
+            // (a layout change mid-file reads it again from its start)
+            if split && self.can_read_again(input) {
                 let Ok(Opened::Text(reader, enc)) = opened else {
                     unreachable!("matched above")
                 };
@@ -680,19 +681,11 @@ impl Engine<'_> {
         accs: &mut Accs,
         progress: &Progress,
     ) {
-        let again = match input.location {
-            Location::File(_) => input.rereadable(),
-            Location::S3 { .. } => self.again.is_some(),
-            Location::Stdin => false,
-        };
+        let again = self.can_read_again(input);
         let Some(first) = stats.first().filter(|_| members > 0 && again) else {
             return self.record_discredited(input, stats, f, accs);
         };
-        let fresh = FileStats {
-            path: first.path.clone(),
-            size: first.size,
-            ..Default::default()
-        };
+        let fresh = unread(first);
         let s = if members == 1 { "" } else { "s" };
         let why = Failure::new(
             f.kind,
@@ -923,19 +916,36 @@ impl Engine<'_> {
         accs: &mut Accs,
         progress: &Progress,
     ) {
-        let fresh = FileStats {
-            path: stats.path,
-            size: stats.size,
-            ..Default::default()
-        };
-        let opened = match source::open(input, |_| {}) {
+        let fresh = unread(&stats);
+        let opened = match self.open_again(input) {
             Ok(Opened::ParquetFile(_) | Opened::ParquetBytes(_) | Opened::Own(_)) => {
                 Err(Failure::new(FailureKind::Io, "the input changed while it was read").into_io())
             }
             opened => opened,
         };
-        let unread = AtomicU64::new(0); // a split input is a file: its size is known
+        // (a split input is a file or an object: its size is known)
+        let unread = AtomicU64::new(0);
         self.decode(input, opened, &fresh, region, &unread, accs, progress);
+    }
+
+    /// Whether `input` can be read again from its start: a regular file, or an S3 object
+    /// where the run can download objects again ([`Again`]); not standard input.
+    fn can_read_again(&self, input: &Input) -> bool {
+        match input.location {
+            Location::S3 { .. } => self.again.is_some(),
+            _ => input.rereadable(),
+        }
+    }
+
+    /// `input` opened again from its start: a local file, or an S3 object downloaded again
+    /// (the version listed).
+    fn open_again(&self, input: &Input) -> std::io::Result<Opened> {
+        match (&input.location, &self.again) {
+            (Location::S3 { .. }, Some(again)) => {
+                source::open_stream(Box::new(again.stream(input)), |_| {})
+            }
+            _ => source::open(input, |_| {}),
+        }
     }
 }
 
@@ -1033,6 +1043,16 @@ fn stitched(
         stats.error = Some(f.message.clone());
     }
     stats
+}
+
+/// An input's stats before a line of it is read again: its name, size and ETag.
+fn unread(stats: &FileStats) -> FileStats {
+    FileStats {
+        path: stats.path.clone(),
+        size: stats.size,
+        etag: stats.etag.clone(),
+        ..Default::default()
+    }
 }
 
 /// An input that could not be opened.

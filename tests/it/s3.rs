@@ -669,6 +669,62 @@ fn a_large_parquet_object_is_read_a_part_a_worker() {
     assert_eq!(file(&s3), file(&local));
 }
 
+/// A large text object is split among workers as a file on disk is (its tables spilled as its
+/// chunks are read), and one whose layout changes mid-object (v2 records, then a v5 header
+/// and v5 records) is downloaded again and read in one piece: each as the file on disk is.
+/// (Until 2026-12-06 only files on disk were split; an object was read by one worker.)
+#[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
+fn a_large_text_object_is_split_among_workers() {
+    let Some(ep) = endpoint() else { return };
+    let v2 = world(&spec(32, FieldSet::V2), &[Encoding::Text]);
+    let v5 = world(&spec(33, FieldSet::V5), &[Encoding::Text]);
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["one", "mixed"] {
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+    }
+    let one = dir.path().join("one").join("big.log");
+    let b = crate::bad_input::concatenated(&v5, &one);
+    let a = crate::bad_input::concatenated(&v2, &scratch.path().join("v2.log"));
+    let mixed = dir.path().join("mixed").join("mixed.log");
+    std::fs::write(&mixed, a + &b).unwrap();
+    let bucket = bucket("large-text");
+    upload(&ep, &bucket, dir.path(), "", false);
+    let mut args: Vec<String> = Vec::new();
+    for e in v2.truth.nat_enis.iter().chain(&v5.truth.nat_enis) {
+        args.extend(["--nat-eni".into(), e.clone()]);
+    }
+    args.extend(["--region".into(), "us-east-1".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let parts = [
+        "-j",
+        "2",
+        "--chunk-size",
+        "8192",
+        "--max-enis-in-memory",
+        "1",
+    ];
+    for (sub, path) in [("one", &one), ("mixed", &mixed)] {
+        let local = analyze_json(&[&args[..], &["-j", "1", path.to_str().unwrap()]].concat());
+        let o = s3_cmd(&ep, "analyze")
+            .args(["--format", "json"])
+            .args(&args)
+            .args(parts)
+            .arg(format!("s3://{bucket}/{sub}/"))
+            .env("FLOWCOST_SHOW_SPILL", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{sub}: {}", stderr(&o));
+        let s3: Report = serde_json::from_slice(&o.stdout).unwrap();
+        assert_same(&s3, &local);
+        assert_eq!(s3.analysis.quality.lines.malformed, 0, "{sub}");
+        // (the mixed object's chunks and their runs are dropped; it is read again whole)
+        let runs = crate::cli::spill_runs(&stderr(&o));
+        assert!(runs > 1 || sub == "mixed", "{sub}: spilled {runs} times");
+    }
+}
+
 /// The text files of `w` as one text (one header), then copies of their records
 /// ([`crate::support::copy_of_records`]) until it is larger than what is gathered whole.
 fn larger_than_whole(w: &crate::support::GenWorld) -> Vec<u8> {
@@ -782,6 +838,8 @@ fn a_large_gzip_object_keeps_the_members_before_a_damaged_one() {
     );
     assert!(bad.size > flowcost::source::WHOLE_GZIP_MAX);
     assert_eq!(bad.failure, Some(FailureKind::Corrupt));
+    // (read again, the object keeps its ETag in the report: it was lost until 2026-12-06)
+    assert!(bad.etag.is_some(), "{bad:?}");
     let said = bad.error.as_deref().unwrap();
     assert!(
         said.contains("gzip member 3 is damaged")
