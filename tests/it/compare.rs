@@ -634,15 +634,16 @@ fn sides_counted_differently_are_said_first() {
     );
 }
 
-/// The text world of [`endpoint_world`], and flags that make the engine spill its ENI
-/// tables (a budget of 8 ENIs) and split text inputs of 8 KiB or more into chunks of 1 KiB
-/// on two workers.
+/// The world of [`endpoint_world`] as text and Parquet, and flags that make the engine spill
+/// its ENI tables (a budget of 8 ENIs) and split inputs of 8 KiB or more into chunks of 1 KiB
+/// (a Parquet file into parts of row groups holding 1 KiB of the columns read) on two
+/// workers.
 fn stressed() -> (GenWorld, [&'static str; 6]) {
     let mut s = spec(51, FieldSet::V5);
     s.days = 4;
     s.s3_endpoint_at = Some(s.start + 2 * 86_400);
     s.endpoint_skips_subnet = Some(LEFT_BEHIND.into());
-    let w = world(&s, &[Encoding::Text]);
+    let w = world(&s, &[Encoding::Text, Encoding::Parquet]);
     let flags = [
         "--max-enis-in-memory",
         "8",
@@ -663,37 +664,46 @@ fn json(r: &flowcost::report::Report) -> String {
 fn periods_read_in_one_pass_are_the_runs_over_each_period() {
     // compare reads each input once, both periods taking its records in the same pass; each
     // period's report must be the very report of a run over that period alone, also with a
-    // day between the periods, ENI tables spilling and inputs split into chunks
+    // day between the periods, ENI tables spilling and inputs split into chunks (text) or
+    // parts (the world's Parquet deliveries exported into one file)
     let (w, flags) = stressed();
-    let p = w.path(Encoding::Text);
-    let big = crate::support::files_under(std::path::Path::new(&p))
+    let text = w.path(Encoding::Text);
+    let big = crate::support::files_under(std::path::Path::new(&text))
         .iter()
         .filter(|f| f.metadata().unwrap().len() >= 8 * 1024)
         .count();
     assert!(big > 0, "some inputs are split");
-    let mut args = vec![
-        "--before",
-        "2026-09-01..2026-09-01",
-        "--after",
-        "2026-09-03..2026-09-04",
-        p.as_str(),
-    ];
-    args.extend(flags);
-    let c = compare_json(&args);
-    let alone = |since: &str, until: &str| {
-        let mut a = vec!["--since", since, "--until", until, p.as_str()];
-        a.extend(flags);
-        crate::support::analyze_json(&a)
-    };
-    assert_eq!(
-        json(&c.reports.before),
-        json(&alone("2026-09-01", "2026-09-02"))
-    );
-    assert_eq!(
-        json(&c.reports.after),
-        json(&alone("2026-09-03", "2026-09-05"))
-    );
-    assert!(c.reports.before.analysis.quality.lines.outside_time > 0);
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("vpc-export.parquet");
+    crate::support::parquet_export(w.dir.path(), &export, |_, _| true);
+    let export = export.display().to_string();
+    for p in [text, export] {
+        let mut args = vec![
+            "--before",
+            "2026-09-01..2026-09-01",
+            "--after",
+            "2026-09-03..2026-09-04",
+            p.as_str(),
+        ];
+        args.extend(flags);
+        let c = compare_json(&args);
+        let alone = |since: &str, until: &str| {
+            let mut a = vec!["--since", since, "--until", until, p.as_str()];
+            a.extend(flags);
+            crate::support::analyze_json(&a)
+        };
+        assert_eq!(
+            json(&c.reports.before),
+            json(&alone("2026-09-01", "2026-09-02")),
+            "{p}"
+        );
+        assert_eq!(
+            json(&c.reports.after),
+            json(&alone("2026-09-03", "2026-09-05")),
+            "{p}"
+        );
+        assert!(c.reports.before.analysis.quality.lines.outside_time > 0);
+    }
 }
 
 #[test]
