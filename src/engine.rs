@@ -685,7 +685,7 @@ impl Engine<'_> {
         let Some(first) = stats.first().filter(|_| members > 0 && again) else {
             return self.record_discredited(input, stats, f, accs);
         };
-        let fresh = unread(first);
+        let fresh = not_yet_read(first);
         let s = if members == 1 { "" } else { "s" };
         let why = Failure::new(
             f.kind,
@@ -916,7 +916,7 @@ impl Engine<'_> {
         accs: &mut Accs,
         progress: &Progress,
     ) {
-        let fresh = unread(&stats);
+        let fresh = not_yet_read(&stats);
         let opened = match self.open_again(input) {
             Ok(Opened::ParquetFile(_) | Opened::ParquetBytes(_) | Opened::Own(_)) => {
                 Err(Failure::new(FailureKind::Io, "the input changed while it was read").into_io())
@@ -949,7 +949,8 @@ impl Engine<'_> {
     }
 }
 
-/// Where an input's stats start, and where its records go.
+/// An input about to be read: its stats before a line is read, its region, and the bytes
+/// read of it so far.
 struct Parts<'r> {
     stats: FileStats,
     region: Option<u16>,
@@ -1046,7 +1047,7 @@ fn stitched(
 }
 
 /// An input's stats before a line of it is read again: its name, size and ETag.
-fn unread(stats: &FileStats) -> FileStats {
+fn not_yet_read(stats: &FileStats) -> FileStats {
     FileStats {
         path: stats.path.clone(),
         size: stats.size,

@@ -946,6 +946,62 @@ fn garbage_and_empty_files_never_panic() {
     assert_eq!(l.accounted(), l.lines);
 }
 
+/// A Parquet file read in parts (row groups of 500 rows, parts of 4 KiB of the columns read,
+/// on two workers) numbers its bad rows from the file's first row, as when read whole: two
+/// rows with a bad `srcaddr`, a fifth and four fifths into the file.
+#[test]
+fn a_parquet_file_read_in_parts_numbers_its_bad_rows_from_its_start() {
+    let w = world(&spec(31, FieldSet::V5), &[Encoding::Text]);
+    let dir = tempfile::tempdir().unwrap();
+    let all = concatenated(&w, &dir.path().join("all.log"));
+    let header = all.lines().next().unwrap();
+    let src = header.split(' ').position(|f| f == "srcaddr").unwrap();
+    let mut rows: Vec<String> = (all.lines().filter(|l| *l != header))
+        .map(String::from)
+        .collect();
+    let bad = [rows.len() / 5, rows.len() * 4 / 5];
+    for at in bad {
+        let mut fields: Vec<&str> = rows[at].split(' ').collect();
+        fields[src] = "not-an-address";
+        rows[at] = fields.join(" ");
+    }
+    let text = format!("{header}\n{}\n", rows.join("\n"));
+    let path = dir.path().join("export.parquet");
+    crate::support::text_as_parquet_in_groups(&text, &path, Some(500));
+    assert!(
+        path.metadata().unwrap().len() >= 8 * 4096,
+        "large enough to be read in parts"
+    );
+    let p = path.to_str().unwrap();
+    let whole = analyze_json(&["-j", "1", p]);
+    let o = crate::support::bin()
+        .args([
+            "analyze",
+            "--format",
+            "json",
+            "-q",
+            "-j",
+            "2",
+            "--chunk-size",
+            "4096",
+        ])
+        .args(["--max-enis-in-memory", "1", p])
+        .env("FLOWCOST_SHOW_SPILL", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(crate::cli::spill_runs(&stderr(&o)) > 1, "read in parts");
+    let split: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        serde_json::to_value(&split.analysis).unwrap(),
+        serde_json::to_value(&whole.analysis).unwrap()
+    );
+    let lines: Vec<u64> = (split.analysis.quality.files[0].malformed_examples.iter())
+        .map(|b| b.line)
+        .collect();
+    assert_eq!(lines, bad.map(|at| at as u64 + 1));
+}
+
 /// All files of a text world as one file (the headers repeat; the layout does not change).
 pub fn concatenated(w: &crate::support::GenWorld, dest: &std::path::Path) -> String {
     let mut all = Vec::new();

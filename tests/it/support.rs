@@ -328,7 +328,13 @@ pub fn break_a_middle_row_group(from: &Path, to: &Path) {
 /// delivers it: a column a field (`-` in names as `_`), `bytes`, `start` and `end` as 64-bit
 /// integers, every other field as UTF-8 (`-` as null).
 pub fn text_as_parquet(text: &str, path: &Path) {
+    text_as_parquet_in_groups(text, path, None)
+}
+
+/// [`text_as_parquet`], with row groups of at most `rows` rows where given.
+pub fn text_as_parquet_in_groups(text: &str, path: &Path, rows: Option<usize>) {
     use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    let most = rows;
     let mut lines = text.lines();
     let names: Vec<&str> = lines.next().unwrap().split(' ').collect();
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(' ').collect()).collect();
@@ -346,7 +352,12 @@ pub fn text_as_parquet(text: &str, path: &Path) {
     });
     let batch = RecordBatch::try_from_iter(cols).unwrap();
     let file = std::fs::File::create(path).unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    let props = most.map(|n| {
+        parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(n))
+            .build()
+    });
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), props).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
 }

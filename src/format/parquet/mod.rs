@@ -347,8 +347,9 @@ impl Prepared {
     pub fn group_bytes(&self) -> Vec<u64> {
         (self.md.row_groups().iter())
             .map(|rg| {
-                (self.wanted.iter())
-                    .map(|&(leaf, _)| rg.column(leaf).compressed_size().max(0) as u64)
+                (rg.columns().iter().enumerate())
+                    .filter(|(leaf, _)| self.mask.leaf_included(*leaf))
+                    .map(|(_, c)| c.compressed_size().max(0) as u64)
                     .sum()
             })
             .collect()
