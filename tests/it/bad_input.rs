@@ -975,17 +975,9 @@ fn a_parquet_file_read_in_parts_numbers_its_bad_rows_from_its_start() {
     let p = path.to_str().unwrap();
     let whole = analyze_json(&["-j", "1", p]);
     let o = crate::support::bin()
-        .args([
-            "analyze",
-            "--format",
-            "json",
-            "-q",
-            "-j",
-            "2",
-            "--chunk-size",
-            "4096",
-        ])
-        .args(["--max-enis-in-memory", "1", p])
+        .args(["analyze", "--format", "json", "-q"])
+        .args(crate::support::IN_PARTS)
+        .arg(p)
         .env("FLOWCOST_SHOW_SPILL", "1")
         .output()
         .unwrap();

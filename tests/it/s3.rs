@@ -634,14 +634,7 @@ fn a_large_parquet_object_is_read_a_part_a_worker() {
     crate::support::break_a_middle_row_group(&export, &broken);
     let b = bucket("large-parquet");
     upload(&ep, &b, dir.path(), "", false);
-    let parts = [
-        "-j",
-        "2",
-        "--chunk-size",
-        "4096",
-        "--max-enis-in-memory",
-        "1",
-    ];
+    let parts = crate::support::IN_PARTS;
     let local = analyze_json(&["-j", "1", export.to_str().unwrap()]);
     let o = s3_cmd(&ep, "analyze")
         .args(["--format", "json"])
@@ -697,14 +690,7 @@ fn a_large_text_object_is_split_among_workers() {
     }
     args.extend(["--region".into(), "us-east-1".into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let parts = [
-        "-j",
-        "2",
-        "--chunk-size",
-        "8192",
-        "--max-enis-in-memory",
-        "1",
-    ];
+    let parts = crate::support::IN_PARTS;
     for (sub, path) in [("one", &one), ("mixed", &mixed)] {
         let local = analyze_json(&[&args[..], &["-j", "1", path.to_str().unwrap()]].concat());
         let o = s3_cmd(&ep, "analyze")

@@ -324,6 +324,17 @@ pub fn break_a_middle_row_group(from: &Path, to: &Path) {
     std::fs::write(to, bytes).unwrap();
 }
 
+/// Flags that read an input of 32 KiB or more in parts (chunks of text, row groups of
+/// Parquet) on two workers, their ENI tables spilled after every part.
+pub const IN_PARTS: [&str; 6] = [
+    "-j",
+    "2",
+    "--chunk-size",
+    "4096",
+    "--max-enis-in-memory",
+    "1",
+];
+
 /// A flow-log text (a header line, then records) written as a Parquet file at `path`, as AWS
 /// delivers it: a column a field (`-` in names as `_`), `bytes`, `start` and `end` as 64-bit
 /// integers, every other field as UTF-8 (`-` as null).

@@ -286,14 +286,7 @@ fn a_large_parquet_file_is_read_a_part_a_worker() {
     let r: Report = serde_json::from_slice(&whole.stdout).unwrap();
     check_against_truth(&r, &w.truth, "one Parquet export");
     let rows = r.analysis.quality.files[0].counts.lines;
-    let parts = [
-        "-j",
-        "2",
-        "--chunk-size",
-        "4096",
-        "--max-enis-in-memory",
-        "1",
-    ];
+    let parts = crate::support::IN_PARTS;
     for reader in ["fast", "arrow"] {
         let o = bin()
             .args([&json[..], &parts[..], &[&*export]].concat())
