@@ -572,7 +572,8 @@ impl Engine<'_> {
             };
             ChunkInfo::of(index, rows, failed, sink)
         };
-        let (part, mut infos, runs) = self.fold_parts(groups.into_par_iter().enumerate(), read);
+        let (part, mut infos, runs) =
+            self.fold_parts(groups.into_iter().enumerate().par_bridge(), read);
         if infos.iter().any(|i| i.again) {
             self.discard_runs(runs);
             drop(part);
