@@ -500,7 +500,7 @@ impl Engine<'_> {
                 return self.ingest_split(input, reader, enc, stats, region, accs, progress);
             }
         }
-        let parts = Parts {
+        let unread = Unread {
             stats,
             region,
             read,
@@ -508,12 +508,12 @@ impl Engine<'_> {
         match opened {
             Ok(Opened::ParquetFile(f)) if split => {
                 let size = input.size;
-                self.ingest_parquet(input, f, Opened::ParquetFile, size, parts, accs, progress)
+                self.ingest_parquet(input, f, Opened::ParquetFile, size, unread, accs, progress)
             }
             Ok(Opened::ParquetBytes(b)) if split => {
-                self.ingest_parquet(input, b, Opened::ParquetBytes, 0, parts, accs, progress)
+                self.ingest_parquet(input, b, Opened::ParquetBytes, 0, unread, accs, progress)
             }
-            opened => self.decode_whole(input, opened, &parts, accs, progress),
+            opened => self.decode_whole(input, opened, &unread, accs, progress),
         }
     }
 
@@ -522,7 +522,7 @@ impl Engine<'_> {
         &self,
         input: &Input,
         opened: std::io::Result<Opened>,
-        at: &Parts,
+        at: &Unread,
         accs: &mut Accs,
         progress: &Progress,
     ) {
@@ -533,8 +533,8 @@ impl Engine<'_> {
     /// Read a large Parquet input a part a worker (consecutive row groups holding about
     /// [`Engine::chunk`] bytes of the columns read), as a split text input is read: each
     /// part's records in accumulators of their own, their tables spilled as they grow, the
-    /// parts' line accounting added up in file order. Where the file has one part, fails
-    /// before its first row, or any part fails, it is decoded again in one piece (`whole`
+    /// parts' line accounting added up in file order. Where the file has no row group, fails
+    /// before its first row, or any part fails, it is decoded in one piece (`whole`
     /// makes it an opened input again), so that what is counted and said of a broken file is
     /// what reading it whole gives. `progress_bytes`: the input's bytes the progress bar
     /// counts once it is read (a local file's; a download counts its own).
@@ -545,7 +545,7 @@ impl Engine<'_> {
         src: T,
         whole: fn(T) -> Opened,
         progress_bytes: u64,
-        at: Parts,
+        at: Unread,
         accs: &mut Accs,
         progress: &Progress,
     ) {
@@ -555,7 +555,8 @@ impl Engine<'_> {
             let parts = row_group_parts(&file.group_bytes(), self.chunk as u64);
             (file, parts)
         });
-        let Some((file, groups)) = planned.filter(|(_, parts)| parts.len() > 1) else {
+        // (a file of one part is read through the same path, on this worker: prepared once)
+        let Some((file, groups)) = planned.filter(|(_, parts)| !parts.is_empty()) else {
             return self.decode_whole(input, Ok(whole(src)), &at, accs, progress);
         };
         // (the input's name: its sample of lines names it, as the whole input's would)
@@ -952,7 +953,7 @@ impl Engine<'_> {
 
 /// An input about to be read: its stats before a line is read, its region, and the bytes
 /// read of it so far.
-struct Parts<'r> {
+struct Unread<'r> {
     stats: FileStats,
     region: Option<u16>,
     /// The bytes read so far (the size of standard input, once read).

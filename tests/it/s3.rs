@@ -108,6 +108,18 @@ fn s3_run(endpoint: &str, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// [`s3_run`] reading its inputs in parts ([`crate::support::IN_PARTS`]), saying on stderr
+/// how many runs its tables spilled (`FLOWCOST_SHOW_SPILL`).
+fn s3_in_parts(endpoint: &str, args: &[&str]) -> Output {
+    s3_cmd(endpoint, "analyze")
+        .args(["--format", "json"])
+        .args(crate::support::IN_PARTS)
+        .args(args)
+        .env("FLOWCOST_SHOW_SPILL", "1")
+        .output()
+        .unwrap()
+}
+
 fn s3_json(endpoint: &str, args: &[&str]) -> Report {
     let o = s3_run(endpoint, args);
     assert!(o.status.success(), "{args:?}: {}", stderr(&o));
@@ -634,22 +646,15 @@ fn a_large_parquet_object_is_read_a_part_a_worker() {
     crate::support::break_a_middle_row_group(&export, &broken);
     let b = bucket("large-parquet");
     upload(&ep, &b, dir.path(), "", false);
-    let parts = crate::support::IN_PARTS;
     let local = analyze_json(&["-j", "1", export.to_str().unwrap()]);
-    let o = s3_cmd(&ep, "analyze")
-        .args(["--format", "json"])
-        .args(parts)
-        .arg(format!("s3://{b}/good/"))
-        .env("FLOWCOST_SHOW_SPILL", "1")
-        .output()
-        .unwrap();
+    let o = s3_in_parts(&ep, &[&format!("s3://{b}/good/")]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_same(&serde_json::from_slice(&o.stdout).unwrap(), &local);
     let runs = crate::cli::spill_runs(&stderr(&o));
     assert!(runs > 1, "spilled {runs} times");
     let (local, code) = crate::support::analyze_json_code(&["-j", "1", broken.to_str().unwrap()]);
     assert_eq!(code, Some(7));
-    let o = s3_run(&ep, &[&parts[..], &[&format!("s3://{b}/broken/")]].concat());
+    let o = s3_in_parts(&ep, &[&format!("s3://{b}/broken/")]);
     assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
     let s3: Report = serde_json::from_slice(&o.stdout).unwrap();
     // (the same but for the input's name in the incomplete run's example)
@@ -690,17 +695,10 @@ fn a_large_text_object_is_split_among_workers() {
     }
     args.extend(["--region".into(), "us-east-1".into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let parts = crate::support::IN_PARTS;
     for (sub, path) in [("one", &one), ("mixed", &mixed)] {
         let local = analyze_json(&[&args[..], &["-j", "1", path.to_str().unwrap()]].concat());
-        let o = s3_cmd(&ep, "analyze")
-            .args(["--format", "json"])
-            .args(&args)
-            .args(parts)
-            .arg(format!("s3://{bucket}/{sub}/"))
-            .env("FLOWCOST_SHOW_SPILL", "1")
-            .output()
-            .unwrap();
+        let url = format!("s3://{bucket}/{sub}/");
+        let o = s3_in_parts(&ep, &[&args[..], &[&*url]].concat());
         assert!(o.status.success(), "{sub}: {}", stderr(&o));
         let s3: Report = serde_json::from_slice(&o.stdout).unwrap();
         assert_same(&s3, &local);

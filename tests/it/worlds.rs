@@ -275,7 +275,10 @@ fn a_world_downloaded_as_csv_is_the_same_world() {
 #[test]
 fn a_large_parquet_file_is_read_a_part_a_worker() {
     use crate::support::{bin, stdout};
-    let w = world(&spec(11, FieldSet::V5), &[Encoding::Parquet]);
+    let w = world(
+        &spec(11, FieldSet::V5),
+        &[Encoding::Parquet, Encoding::Text],
+    );
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("vpc-export.parquet");
     crate::support::parquet_export(w.dir.path(), &export, |_, _| true);
@@ -299,6 +302,27 @@ fn a_large_parquet_file_is_read_a_part_a_worker() {
         let runs = crate::cli::spill_runs(&stderr(&o));
         assert!(runs > 1, "{reader}: spilled {runs} times: {}", stderr(&o));
     }
+    // the same rows in one row group: one part, read on one worker, as whole
+    let text: String = {
+        let mut all = String::new();
+        for f in crate::support::files_under(std::path::Path::new(&w.path(Encoding::Text))) {
+            let body = std::fs::read_to_string(f).unwrap();
+            let skip = if all.is_empty() {
+                0
+            } else {
+                body.find('\n').unwrap() + 1
+            };
+            all += &body[skip..];
+        }
+        all
+    };
+    let one = dir.path().join("vpc-export-one-group.parquet");
+    crate::support::text_as_parquet(&text, &one);
+    let one = one.display().to_string();
+    let whole = run(&[&json[..], &["-j", "1", &one]].concat());
+    let part = run(&[&json[..], &parts[..], &[&*one]].concat());
+    assert!(part.status.success(), "{}", stderr(&part));
+    assert_eq!(stdout(&part), stdout(&whole), "one row group");
     // a GZIP page of a row group in the middle that does not inflate (its size's bytes
     // changed): the rows before it count, the file is a failed input, exit 7, either way
     let broken = dir.path().join("vpc-export-broken.parquet");
