@@ -212,6 +212,14 @@ impl Fan<'_> {
     fn take(self) -> Vec<FileStats> {
         self.0.into_iter().map(FileSink::take).collect()
     }
+
+    /// Lend each sink's accumulator to `f`, with the sink's place among them, the input
+    /// still open ([`FileSink::lend`]).
+    fn lend(&mut self, mut f: impl FnMut(usize, &mut Accumulator)) {
+        for (k, s) in self.0.iter_mut().enumerate() {
+            s.lend(|acc| f(k, acc));
+        }
+    }
 }
 
 impl Sink for Fan<'_> {
@@ -484,8 +492,11 @@ impl Engine<'_> {
             progress.file_done();
             return;
         }
-        let split =
-            input.size >= self.chunk as u64 * SPLIT_FACTOR && rayon::current_num_threads() > 1;
+        // (a large text input is split among several workers; one worker reads it whole,
+        // spilling as it goes: `Engine::spill_points`. A large Parquet input is read in
+        // parts by any number, its row groups being where its tables can spill)
+        let large = |size: u64| size >= self.chunk as u64 * SPLIT_FACTOR;
+        let split = large(input.size) && rayon::current_num_threads() > 1;
         // A whole input in memory is read like a stream where it must be split.
         let opened = match opened {
             Ok(Opened::Memory(m, enc)) if split => Ok(Opened::Text(Box::new(m), enc)),
@@ -506,11 +517,15 @@ impl Engine<'_> {
             read,
         };
         match opened {
-            Ok(Opened::ParquetFile(f)) if split => {
+            Ok(Opened::ParquetFile(f)) if large(input.size) => {
                 let size = input.size;
                 self.ingest_parquet(input, f, Opened::ParquetFile, size, unread, accs, progress)
             }
-            Ok(Opened::ParquetBytes(b)) if split => {
+            Ok(Opened::ParquetBytes(b)) if large(b.len() as u64) => {
+                let mut unread = unread;
+                if input.location == Location::Stdin {
+                    unread.stats.size = read.load(Ordering::Relaxed);
+                }
                 self.ingest_parquet(input, b, Opened::ParquetBytes, 0, unread, accs, progress)
             }
             opened => self.decode_whole(input, opened, &unread, accs, progress),
@@ -610,18 +625,22 @@ impl Engine<'_> {
     ) {
         let checked_late = matches!(opened, Ok(Opened::Text(_, Encoding::Gzip)));
         let mut staging = checked_late.then(|| Accs::new(self.targets));
+        // the runs the staged records' tables spilled: kept with them, or dropped with them
+        let mut staged_runs = Vec::new();
         let mut sink = self.fan(staging.as_mut().unwrap_or(accs), input, stats, region);
         let mut discredited = None;
         let error = match opened {
             Err(e) => Some(cannot_open(&e)),
             Ok(Opened::Memory(m, enc)) => {
                 sink.set_format(enc);
-                text::decode_slice(m.bytes(), self.layout, &mut sink);
+                let pauses = self.spill_points(input, checked_late, &mut staged_runs);
+                text::decode_slice_pausing(m.bytes(), self.layout, &mut sink, pauses);
                 None
             }
             Ok(Opened::Text(reader, enc)) => {
                 sink.set_format(enc);
-                text::decode(reader, self.layout, &mut sink)
+                let pauses = self.spill_points(input, checked_late, &mut staged_runs);
+                text::decode_pausing(reader, self.layout, &mut sink, pauses)
                     .err()
                     .map(|(line, e)| {
                         discredited = gunzip::discredited_after(&e).map(|n| (n, e.to_string()));
@@ -659,10 +678,42 @@ impl Engine<'_> {
         };
         match (dropped, staging) {
             (Some((stats, f, trusted)), _) => {
+                self.discard_runs(staged_runs);
                 self.after_damaged_member(input, stats, f, trusted, region, accs, progress)
             }
-            (None, Some(staged)) => accs.merge(staged),
+            (None, Some(staged)) => {
+                self.keep_runs(staged_runs);
+                accs.merge(staged)
+            }
             (None, None) => {}
+        }
+    }
+
+    /// Where a text input decoded in one piece stops between two lines to spill its ENI
+    /// tables over the worker's share ([`Spill::relieve`]): every [`Engine::chunk`] bytes,
+    /// so that one long input (a month in one file read by one worker, standard input) is
+    /// read within a bounded table, as the inputs of a run are. `staged`: the records go to
+    /// accumulators of their own until the input is known good, and so do the runs their
+    /// tables spill (into `runs`, for the caller to keep or discard).
+    fn spill_points<'r>(
+        &'r self,
+        input: &Input,
+        staged: bool,
+        runs: &'r mut Vec<(usize, Run)>,
+    ) -> text::Pauses<impl FnMut(&mut Fan<'_>) + 'r> {
+        let taking = self.taking(input);
+        text::Pauses {
+            every: self.chunk,
+            pause: move |fan: &mut Fan<'_>| {
+                fan.lend(|k, acc| {
+                    let (t, target) = (taking[k], &self.targets[taking[k]]);
+                    match (staged, target.spill) {
+                        (true, Some(s)) => runs.extend(s.spill_if_over(acc).map(|r| (t, r))),
+                        (false, _) => target.relieve(acc),
+                        (true, None) => {}
+                    }
+                })
+            },
         }
     }
 
@@ -813,12 +864,18 @@ impl Engine<'_> {
         for (t, stats) in taking.into_iter().zip(each) {
             accs.0[t].inputs.files.push(stats);
         }
+        self.keep_runs(runs);
+        accs.merge(part);
+    }
+
+    /// Runs spilled from a part of an input (with their target), kept: the input's results
+    /// are kept.
+    fn keep_runs(&self, runs: Vec<(usize, Run)>) {
         for (i, run) in runs {
             if let Some(s) = self.targets[i].spill {
                 s.keep(vec![run]);
             }
         }
-        accs.merge(part);
     }
 
     /// The runs a split input's chunks spilled (with their target), removed: the input's

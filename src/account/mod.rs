@@ -1806,6 +1806,22 @@ impl FileSink<'_> {
         self.acc.inputs.files.push(stats);
     }
 
+    /// Lend the accumulator to `f` between two records, the input still open: the engine
+    /// spills its ENI table there, so that one long input (a month in one file, standard
+    /// input, any large input read by one worker) stays within the worker's share of the
+    /// table. What the sink holds out of the table goes back first (the aggregate of the
+    /// current run of records), and what it knew of the table's slots is forgotten (the
+    /// dictionary entries' slots; the ENI and names held), since `f` may move every slot.
+    pub fn lend<R>(&mut self, f: impl FnOnce(&mut Accumulator) -> R) -> R {
+        if let Some((slot, a)) = self.current.take() {
+            self.acc.table.slots[slot as usize].1 = Some(a);
+        }
+        self.entries = EntrySlots::default();
+        self.eni_held = false;
+        self.names_settled = false;
+        f(self.acc)
+    }
+
     /// Close a part of an input (a chunk of a large file): its stats are handed back for the
     /// caller to combine, not recorded.
     pub fn take(mut self) -> FileStats {

@@ -405,7 +405,11 @@ fn a_streamed_gzip_input_that_fails_its_check_counts_none_of_its_records() {
         .lines;
     damage_last_check(&big);
     let big_path = big.display().to_string();
-    for how in [&["-j", "1"][..], &["-j", "2", "--chunk-size", "65536"]] {
+    for how in [
+        &["-j", "1"][..],
+        &["-j", "2", "--chunk-size", "65536"],
+        &SPILLING,
+    ] {
         let (r, code) = analyze_json_code(&[how, &[root_arg]].concat());
         assert_eq!(code, Some(7), "{how:?}");
         let q = &r.analysis.quality;
@@ -421,10 +425,33 @@ fn a_streamed_gzip_input_that_fails_its_check_counts_none_of_its_records() {
     piped_in_counts_none(&w, &big, big_lines);
 }
 
+/// One worker reading a large input whole, spilling its tables as it goes (a budget of one
+/// ENI, a chunk of 64 KiB): a damaged gzip member must drop the runs spilled before it was
+/// found with the records they hold.
+const SPILLING: [&str; 6] = [
+    "-j",
+    "1",
+    "--chunk-size",
+    "65536",
+    "--max-enis-in-memory",
+    "1",
+];
+
 /// `big`, a gzip file whose last member is damaged, piped in: it cannot be read again, so none
 /// of its `lines` lines are counted (the NAT named, so that what was read, nothing, is
-/// reported).
+/// reported), also where the tables spilled as it was read.
 fn piped_in_counts_none(w: &crate::support::GenWorld, big: &std::path::Path, lines: u64) {
+    for how in [&[][..], &SPILLING] {
+        piped_in_counts_none_by(w, big, lines, how);
+    }
+}
+
+fn piped_in_counts_none_by(
+    w: &crate::support::GenWorld,
+    big: &std::path::Path,
+    lines: u64,
+    how: &[&str],
+) {
     let o = bin()
         .args(["analyze", "--format", "json", "-q", "-"])
         .args([
@@ -433,6 +460,7 @@ fn piped_in_counts_none(w: &crate::support::GenWorld, big: &std::path::Path, lin
             "--region",
             &w.truth.region,
         ])
+        .args(how)
         .stdin(std::fs::File::open(big).unwrap())
         .output()
         .unwrap();
@@ -516,7 +544,11 @@ fn a_streamed_gzip_file_keeps_the_members_before_a_damaged_one() {
         .collect::<Vec<_>>();
     streamed_members(&big, &text, Some(&third.concat()));
     damage_last_check(&big);
-    for how in [&["-j", "1"][..], &["-j", "2", "--chunk-size", "65536"]] {
+    for how in [
+        &["-j", "1"][..],
+        &["-j", "2", "--chunk-size", "65536"],
+        &SPILLING,
+    ] {
         let (r, code) = analyze_json_code(&[how, &[root_arg]].concat());
         assert_eq!(code, Some(7), "{how:?}");
         let q = &r.analysis.quality;

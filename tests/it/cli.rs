@@ -344,6 +344,76 @@ fn spilling_eni_tables_to_disk_changes_nothing_in_the_report() {
     }
 }
 
+/// One large input read by one worker (at `-j 1`, or from standard input, which is never
+/// split) spills its ENI tables as it goes, at every chunk of text and every part of a
+/// Parquet file, not only at its end: with a budget of one ENI it spills more than once and
+/// its report is the one read without a budget, byte for byte. Text on disk, gzip inflated
+/// whole, plain and gzip text piped in (the gzip stream's records and spilled runs held apart
+/// until its last check), a Parquet export. (Until 2026-12-06 such an input's table grew with
+/// its every ENI: a month in one file at `-j 1`, or piped in, was read in memory without
+/// bound.)
+#[test]
+fn one_large_input_read_by_one_worker_spills_as_it_goes() {
+    use crate::support::{spec, world};
+    use flowcost::generate::{Encoding, FieldSet};
+    let w = world(
+        &spec(61, FieldSet::V7),
+        &[Encoding::Text, Encoding::Parquet],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.log");
+    let text = crate::bad_input::concatenated(&w, &big);
+    let gz = dir.path().join("big.log.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(text.as_bytes()).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let export = dir.path().join("export.parquet");
+    crate::support::parquet_export(w.dir.path(), &export, |_, _| true);
+    let (big, gz, export) = (big.as_path(), gz.as_path(), export.as_path());
+    let cases = [
+        ("text", big, false),
+        ("gzip", gz, false),
+        ("text piped in", big, true),
+        ("gzip piped in", gz, true),
+        ("parquet", export, false),
+    ];
+    for (what, file, piped) in cases {
+        let path = match piped {
+            true => "-".to_string(),
+            false => file.display().to_string(),
+        };
+        let mut args = vec!["analyze", "--format", "json", "-q", "-j", "1"];
+        args.extend(["--chunk-size", "4096", "--region", &w.truth.region, &path]);
+        let read = |budget: &[&str]| {
+            let tmp = tempfile::tempdir().unwrap();
+            let mut cmd = bin();
+            cmd.args(&args)
+                .args(budget)
+                .arg("--temp-dir")
+                .arg(tmp.path());
+            cmd.env("FLOWCOST_SHOW_SPILL", "1");
+            if piped {
+                cmd.stdin(std::fs::File::open(file).unwrap());
+            }
+            let o = cmd.output().unwrap();
+            assert!(o.status.success(), "{what}: {}", stderr(&o));
+            assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "{what}");
+            o
+        };
+        let free = read(&["--max-enis-in-memory", "0"]);
+        let spilled = read(&["--max-enis-in-memory", "1"]);
+        let runs = spill_runs(&stderr(&spilled));
+        assert!(
+            runs > 1,
+            "{what}: spilled {runs} times: {}",
+            stderr(&spilled)
+        );
+        assert_eq!(stdout(&spilled), stdout(&free), "{what}");
+        let r: Report = serde_json::from_slice(&free.stdout).unwrap();
+        assert!(r.analysis.quality.lines.counted > 1000, "{what}");
+    }
+}
+
 /// Under a low limit on open files (48: the walks then merge 8 runs at a time, where a fixed
 /// 64 could not open them), a run that spills many tables still finishes, with the same
 /// report as without the limit.
