@@ -670,7 +670,8 @@ fn a_large_parquet_object_is_read_a_part_a_worker() {
 /// A large text object is split among workers as a file on disk is (its tables spilled as its
 /// chunks are read), and one whose layout changes mid-object (v2 records, then a v5 header
 /// and v5 records) is downloaded again and read in one piece: each as the file on disk is.
-/// (Until 2026-12-06 only files on disk were split; an object was read by one worker.)
+/// (Until 2026-12-06 only files on disk were split; an object was read by one worker.) Read
+/// by one worker, each object spills its tables as it goes.
 #[test]
 #[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn a_large_text_object_is_split_among_workers() {
@@ -706,6 +707,27 @@ fn a_large_text_object_is_split_among_workers() {
         // (the mixed object's chunks and their runs are dropped; it is read again whole)
         let runs = crate::cli::spill_runs(&stderr(&o));
         assert!(runs > 1 || sub == "mixed", "{sub}: spilled {runs} times");
+        // one worker: each object read whole, its tables spilled as it goes (the mixed one
+        // too: one decoder follows the layout's change, nothing is read again)
+        let alone = [
+            "-j",
+            "1",
+            "--chunk-size",
+            "4096",
+            "--max-enis-in-memory",
+            "1",
+        ];
+        let o = s3_cmd(&ep, "analyze")
+            .args(["--format", "json"])
+            .args(alone)
+            .args([&args[..], &[&*url]].concat())
+            .env("FLOWCOST_SHOW_SPILL", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{sub}: {}", stderr(&o));
+        assert_same(&serde_json::from_slice(&o.stdout).unwrap(), &local);
+        let runs = crate::cli::spill_runs(&stderr(&o));
+        assert!(runs > 1, "{sub}, one worker: spilled {runs} times");
     }
 }
 
