@@ -349,9 +349,9 @@ fn spilling_eni_tables_to_disk_changes_nothing_in_the_report() {
 /// Parquet file, not only at its end: with a budget of one ENI it spills more than once and
 /// its report is the one read without a budget, byte for byte. Text on disk, gzip inflated
 /// whole, plain and gzip text piped in (the gzip stream's records and spilled runs held apart
-/// until its last check), a Parquet export. (Until 2026-12-06 such an input's table grew with
-/// its every ENI: a month in one file at `-j 1`, or piped in, was read in memory without
-/// bound.)
+/// until its last check), a Parquet export on disk and piped in (its size the bytes read).
+/// (Until 2026-12-06 such an input's table grew with its every ENI: a month in one file at
+/// `-j 1`, or piped in, was read in memory without bound.)
 #[test]
 fn one_large_input_read_by_one_worker_spills_as_it_goes() {
     use crate::support::{spec, world};
@@ -376,6 +376,7 @@ fn one_large_input_read_by_one_worker_spills_as_it_goes() {
         ("text piped in", big, true),
         ("gzip piped in", gz, true),
         ("parquet", export, false),
+        ("parquet piped in", export, true),
     ];
     for (what, file, piped) in cases {
         let path = match piped {
@@ -409,8 +410,10 @@ fn one_large_input_read_by_one_worker_spills_as_it_goes() {
             stderr(&spilled)
         );
         assert_eq!(stdout(&spilled), stdout(&free), "{what}");
-        let r: Report = serde_json::from_slice(&free.stdout).unwrap();
+        let r: Report = serde_json::from_slice(&spilled.stdout).unwrap();
         assert!(r.analysis.quality.lines.counted > 1000, "{what}");
+        let size = std::fs::metadata(file).unwrap().len();
+        assert_eq!(r.analysis.quality.files[0].size, size, "{what}");
     }
 }
 
