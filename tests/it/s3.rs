@@ -731,6 +731,67 @@ fn a_large_text_object_is_split_among_workers() {
     }
 }
 
+/// A large text object whose layout changes mid-object is downloaded again to be read whole;
+/// should the endpoint die after the first download, the second fails: the object is reported
+/// not read (exit 7, the report incomplete), none of the first pass's records count, and the
+/// run ends (it does not wait, nor panic). With one worker there is no second download: the
+/// same dying endpoint costs nothing.
+#[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
+fn an_endpoint_dying_before_a_second_download_fails_that_object() {
+    let Some(ep) = endpoint() else { return };
+    let v2 = world(&spec(32, FieldSet::V2), &[Encoding::Text]);
+    let v5 = world(&spec(33, FieldSet::V5), &[Encoding::Text]);
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let a = crate::bad_input::concatenated(&v2, &scratch.path().join("v2.log"));
+    let b = crate::bad_input::concatenated(&v5, &scratch.path().join("v5.log"));
+    let mixed = dir.path().join("mixed.log");
+    std::fs::write(&mixed, a + &b).unwrap();
+    let bucket = bucket("dies-before-again");
+    upload(&ep, &bucket, dir.path(), "", false);
+    let mut nat: Vec<&str> = Vec::new();
+    for e in v2.truth.nat_enis.iter().chain(&v5.truth.nat_enis) {
+        nat.extend(["--nat-eni", e]);
+    }
+    nat.extend(["--region", "us-east-1"]);
+    let local = analyze_json(&[&nat[..], &["-j", "1", mixed.to_str().unwrap()]].concat());
+    let url = format!("s3://{bucket}/");
+    let args = [&nat[..], &["--format", "json", &url]].concat();
+    let dying = || {
+        Proxy::start(
+            &ep,
+            Rules {
+                die_after_gets: Some(1),
+                ..Default::default()
+            },
+        )
+    };
+    let parts = ["-j", "2", "--chunk-size", "4096"];
+    let p = dying();
+    let mut c = s3_cmd(&p.url, "analyze");
+    c.args(parts).args(&args);
+    let o = output_within(c, 300);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let r: Report = serde_json::from_slice(&o.stdout).unwrap();
+    let q = &r.analysis.quality;
+    assert_eq!(q.files.len(), 1);
+    let error = q.files[0].error.as_deref().unwrap_or_default();
+    assert!(error.starts_with("cannot open: "), "{:?}", q.files[0]);
+    assert_eq!(q.files[0].failure, Some(FailureKind::Unreachable));
+    assert!(q.files[0].etag.is_some());
+    assert_eq!(q.lines.counted, 0, "{:?}", q.lines);
+    assert_eq!(r.analysis.total, 0);
+    assert!(!q.complete && q.incomplete.is_some());
+    // one worker follows the layout's change in one pass: one download, the file's report
+    let p = dying();
+    let mut c = s3_cmd(&p.url, "analyze");
+    c.args(["-j", "1", "--chunk-size", "4096"]).args(&args);
+    let o = output_within(c, 300);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_same(&serde_json::from_slice(&o.stdout).unwrap(), &local);
+}
+
 /// The text files of `w` as one text (one header), then copies of their records
 /// ([`crate::support::copy_of_records`]) until it is larger than what is gathered whole.
 fn larger_than_whole(w: &crate::support::GenWorld) -> Vec<u8> {
