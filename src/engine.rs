@@ -4,6 +4,7 @@
 //! its records handed to every period that wants them (a [`Fan`] of sinks). Shows an indicatif
 //! progress bar on stderr when asked to (a terminal, not `--quiet`).
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 
@@ -184,81 +185,110 @@ impl<T> Workers<T> {
     }
 }
 
+/// Runs spilled from the tables of one input's records, with their target's place: kept or
+/// dropped with the records ([`Engine::keep_runs`], [`Engine::discard_runs`]).
+type Runs = Vec<(usize, Run)>;
+
 /// The sinks of the targets that take one input: each record, header and bad line decoded
 /// once is handed to each of them (each keeps its own line accounting and time filter).
-pub struct Fan<'a>(Vec<FileSink<'a>>);
+pub struct Fan<'a> {
+    sinks: Vec<FileSink<'a>>,
+    /// What a reader's pause does ([`Sink::pause`]): nothing, or spill the tables over the
+    /// worker's share (an input read whole by one worker).
+    spills: Option<SpillsAtPauses<'a>>,
+}
+
+/// The tables of one input read whole spilled as it is read, at the reader's pauses, so that
+/// one long input (a month in one file at `-j 1`, standard input, a Parquet file of one row
+/// group) is read within the worker's share of the ENI budget, as the inputs of a run are.
+struct SpillsAtPauses<'a> {
+    /// The spill store of each sink's target (none: the target keeps its tables).
+    stores: Vec<Option<(usize, &'a Spill)>>,
+    /// Where the runs go where the input's records are held apart until it is known good (a
+    /// gzip stream), to be kept or dropped with them; else they are kept at once.
+    held: Option<&'a mut Runs>,
+}
 
 impl Fan<'_> {
     fn set_format(&mut self, enc: Encoding) {
-        for s in &mut self.0 {
+        for s in &mut self.sinks {
             s.stats.format = Some(enc);
         }
     }
 
     fn set_size(&mut self, size: u64) {
-        for s in &mut self.0 {
+        for s in &mut self.sinks {
             s.stats.size = size;
         }
     }
 
     /// Close the input in every target (see [`FileSink::finish`]).
     fn finish(self, error: Option<Failure>) {
-        for s in self.0 {
+        for s in self.sinks {
             s.finish(error.clone());
         }
     }
 
     /// Each target's statistics, in order.
     fn take(self) -> Vec<FileStats> {
-        self.0.into_iter().map(FileSink::take).collect()
-    }
-
-    /// Lend each sink's accumulator to `f`, with the sink's place among them, the input
-    /// still open ([`FileSink::lend`]).
-    fn lend(&mut self, mut f: impl FnMut(usize, &mut Accumulator)) {
-        for (k, s) in self.0.iter_mut().enumerate() {
-            s.lend(|acc| f(k, acc));
-        }
+        self.sinks.into_iter().map(FileSink::take).collect()
     }
 }
 
 impl Sink for Fan<'_> {
     #[inline]
     fn record(&mut self, rec: &Record<'_>) {
-        for s in &mut self.0 {
+        for s in &mut self.sinks {
             s.record(rec);
         }
     }
     fn defers(&self) -> bool {
-        self.0.iter().all(FileSink::defers)
+        self.sinks.iter().all(FileSink::defers)
     }
     fn flows(&self) -> bool {
-        self.0.iter().any(FileSink::flows)
+        self.sinks.iter().any(FileSink::flows)
     }
     #[inline]
     fn upcoming(&mut self, recs: &[Record<'_>]) {
-        for s in &mut self.0 {
+        for s in &mut self.sinks {
             s.upcoming(recs);
         }
     }
     fn malformed(&mut self, line: u64, why: Malformed) {
-        for s in &mut self.0 {
+        for s in &mut self.sinks {
             s.malformed(line, why.clone());
         }
     }
     fn header(&mut self) {
-        for s in &mut self.0 {
+        for s in &mut self.sinks {
             s.header();
         }
     }
     fn blank(&mut self) {
-        for s in &mut self.0 {
+        for s in &mut self.sinks {
             s.blank();
         }
     }
     fn layout(&mut self, fields: usize) {
-        for s in &mut self.0 {
+        for s in &mut self.sinks {
             s.layout(fields);
+        }
+    }
+    /// Spill each table over its worker's share, where this input spills at pauses (the
+    /// sink lends its accumulator only then: [`FileSink::lend`]).
+    fn pause(&mut self) {
+        let Some(spills) = &mut self.spills else {
+            return;
+        };
+        for (s, store) in self.sinks.iter_mut().zip(&spills.stores) {
+            let Some((t, store)) = *store else { continue };
+            if !store.is_over(s.enis()) {
+                continue;
+            }
+            match &mut spills.held {
+                Some(runs) => s.lend(|acc| runs.extend(store.spill_if_over(acc).map(|r| (t, r)))),
+                None => s.lend(|acc| store.relieve(acc)),
+            }
         }
     }
 }
@@ -439,16 +469,35 @@ impl Engine<'_> {
         region: Option<u16>,
     ) -> Fan<'s> {
         let tag = |t: &Target| t.params.flow_logs.tag(&input.display);
-        Fan(accs
-            .0
-            .iter_mut()
-            .zip(self.targets)
+        let sinks = (accs.0.iter_mut().zip(self.targets))
             .filter(|(_, t)| t.takes(input))
             .map(|(acc, t)| {
                 acc.file(self.ranges, t.params, stats.clone(), region)
                     .of_flow_log(tag(t))
             })
-            .collect())
+            .collect();
+        Fan {
+            sinks,
+            spills: None,
+        }
+    }
+
+    /// [`Engine::fan`], spilling the tables as the input is read ([`SpillsAtPauses`]);
+    /// `held`: where the runs go while the input's records are held apart.
+    fn fan_spilling<'s>(
+        &'s self,
+        accs: &'s mut Accs,
+        input: &Input,
+        stats: &FileStats,
+        region: Option<u16>,
+        held: Option<&'s mut Runs>,
+    ) -> Fan<'s> {
+        let stores = (self.taking(input).into_iter())
+            .map(|t| self.targets[t].spill.map(|s| (t, s)))
+            .collect();
+        let mut fan = self.fan(accs, input, stats, region);
+        fan.spills = Some(SpillsAtPauses { stores, held });
+        fan
     }
 
     /// A progress callback for raw bytes read, and the running count it keeps.
@@ -492,11 +541,10 @@ impl Engine<'_> {
             progress.file_done();
             return;
         }
-        // (a large text input is split among several workers; one worker reads it whole,
-        // spilling as it goes: `Engine::spill_points`. A large Parquet input is read in
-        // parts by any number, its row groups being where its tables can spill)
-        let large = |size: u64| size >= self.chunk as u64 * SPLIT_FACTOR;
-        let split = large(input.size) && rayon::current_num_threads() > 1;
+        // (one worker reads a large input whole, its tables spilled at the reader's pauses:
+        // `Engine::fan_spilling`)
+        let split =
+            input.size >= self.chunk as u64 * SPLIT_FACTOR && rayon::current_num_threads() > 1;
         // A whole input in memory is read like a stream where it must be split.
         let opened = match opened {
             Ok(Opened::Memory(m, enc)) if split => Ok(Opened::Text(Box::new(m), enc)),
@@ -517,15 +565,11 @@ impl Engine<'_> {
             read,
         };
         match opened {
-            Ok(Opened::ParquetFile(f)) if large(input.size) => {
+            Ok(Opened::ParquetFile(f)) if split => {
                 let size = input.size;
                 self.ingest_parquet(input, f, Opened::ParquetFile, size, unread, accs, progress)
             }
-            Ok(Opened::ParquetBytes(b)) if large(b.len() as u64) => {
-                let mut unread = unread;
-                if input.location == Location::Stdin {
-                    unread.stats.size = read.load(Ordering::Relaxed);
-                }
+            Ok(Opened::ParquetBytes(b)) if split => {
                 self.ingest_parquet(input, b, Opened::ParquetBytes, 0, unread, accs, progress)
             }
             opened => self.decode_whole(input, opened, &unread, accs, progress),
@@ -579,8 +623,10 @@ impl Engine<'_> {
             path: input.display.clone(),
             ..FileStats::default()
         };
-        let read = |a: &mut Accs, index: usize, groups: std::ops::Range<usize>| {
-            let mut sink = self.fan(a, input, &part_stats, at.region);
+        // (a part spills at the reader's pauses too: a file of one large row group is one
+        // part; its runs are kept or dropped with the file's)
+        let read = |a: &mut Accs, runs: &mut Runs, index: usize, groups: Range<usize>| {
+            let mut sink = self.fan_spilling(a, input, &part_stats, at.region, Some(runs));
             let (rows, failed) = match parquet::decode_groups(src.clone(), &file, groups, &mut sink)
             {
                 Ok(rows) => (rows, false),
@@ -627,20 +673,20 @@ impl Engine<'_> {
         let mut staging = checked_late.then(|| Accs::new(self.targets));
         // the runs the staged records' tables spilled: kept with them, or dropped with them
         let mut staged_runs = Vec::new();
-        let mut sink = self.fan(staging.as_mut().unwrap_or(accs), input, stats, region);
+        let held = checked_late.then_some(&mut staged_runs);
+        let into = staging.as_mut().unwrap_or(accs);
+        let mut sink = self.fan_spilling(into, input, stats, region, held);
         let mut discredited = None;
         let error = match opened {
             Err(e) => Some(cannot_open(&e)),
             Ok(Opened::Memory(m, enc)) => {
                 sink.set_format(enc);
-                let pauses = self.spill_points(input, checked_late, &mut staged_runs);
-                text::decode_slice_pausing(m.bytes(), self.layout, &mut sink, pauses);
+                text::decode_slice(m.bytes(), self.layout, &mut sink);
                 None
             }
             Ok(Opened::Text(reader, enc)) => {
                 sink.set_format(enc);
-                let pauses = self.spill_points(input, checked_late, &mut staged_runs);
-                text::decode_pausing(reader, self.layout, &mut sink, pauses)
+                text::decode(reader, self.layout, &mut sink)
                     .err()
                     .map(|(line, e)| {
                         discredited = gunzip::discredited_after(&e).map(|n| (n, e.to_string()));
@@ -686,34 +732,6 @@ impl Engine<'_> {
                 accs.merge(staged)
             }
             (None, None) => {}
-        }
-    }
-
-    /// Where a text input decoded in one piece stops between two lines to spill its ENI
-    /// tables over the worker's share ([`Spill::relieve`]): every [`Engine::chunk`] bytes,
-    /// so that one long input (a month in one file read by one worker, standard input) is
-    /// read within a bounded table, as the inputs of a run are. `staged`: the records go to
-    /// accumulators of their own until the input is known good, and so do the runs their
-    /// tables spill (into `runs`, for the caller to keep or discard).
-    fn spill_points<'r>(
-        &'r self,
-        input: &Input,
-        staged: bool,
-        runs: &'r mut Vec<(usize, Run)>,
-    ) -> text::Pauses<impl FnMut(&mut Fan<'_>) + 'r> {
-        let taking = self.taking(input);
-        text::Pauses {
-            every: self.chunk,
-            pause: move |fan: &mut Fan<'_>| {
-                fan.lend(|k, acc| {
-                    let (t, target) = (taking[k], &self.targets[taking[k]]);
-                    match (staged, target.spill) {
-                        (true, Some(s)) => runs.extend(s.spill_if_over(acc).map(|r| (t, r))),
-                        (false, _) => target.relieve(acc),
-                        (true, None) => {}
-                    }
-                })
-            },
         }
     }
 
@@ -857,7 +875,7 @@ impl Engine<'_> {
         &self,
         taking: Vec<usize>,
         each: Vec<FileStats>,
-        runs: Vec<(usize, Run)>,
+        runs: Runs,
         part: Accs,
         accs: &mut Accs,
     ) {
@@ -870,7 +888,7 @@ impl Engine<'_> {
 
     /// Runs spilled from a part of an input (with their target), kept: the input's results
     /// are kept.
-    fn keep_runs(&self, runs: Vec<(usize, Run)>) {
+    fn keep_runs(&self, runs: Runs) {
         for (i, run) in runs {
             if let Some(s) = self.targets[i].spill {
                 s.keep(vec![run]);
@@ -880,7 +898,7 @@ impl Engine<'_> {
 
     /// The runs a split input's chunks spilled (with their target), removed: the input's
     /// results are dropped.
-    fn discard_runs(&self, runs: Vec<(usize, Run)>) {
+    fn discard_runs(&self, runs: Runs) {
         for (i, run) in runs {
             if let Some(s) = self.targets[i].spill {
                 s.discard(vec![run]);
@@ -897,13 +915,13 @@ impl Engine<'_> {
         input: &Input,
         region: Option<u16>,
         layout: &Layout,
-    ) -> (Accs, Vec<ChunkInfo>, Vec<(usize, Run)>) {
+    ) -> (Accs, Vec<ChunkInfo>, Runs) {
         // (the input's name: its sample of lines names it, as the whole input's would)
         let chunk_stats = FileStats {
             path: input.display.clone(),
             ..FileStats::default()
         };
-        let parse = |a: &mut Accs, index: usize, chunk: Vec<u8>| {
+        let parse = |a: &mut Accs, _: &mut Runs, index: usize, chunk: Vec<u8>| {
             let mut sink = self.fan(a, input, &chunk_stats, region);
             let mut d = Decoder::new(layout);
             d.feed(&chunk, &mut sink);
@@ -913,15 +931,15 @@ impl Engine<'_> {
     }
 
     /// Read the numbered parts of one input on the pool (`read` one part into an
-    /// accumulator): the accumulators of its records, each part's report, and the runs
-    /// spilled from the parts' tables (with their target), for the caller to keep or discard
-    /// once the whole input is known good.
+    /// accumulator, and any run it spills as it reads into the runs given): the accumulators
+    /// of its records, each part's report, and the runs spilled from the parts' tables (with
+    /// their target), for the caller to keep or discard once the whole input is known good.
     fn fold_parts<P: Send>(
         &self,
         parts: impl ParallelIterator<Item = (usize, P)>,
-        read: impl Fn(&mut Accs, usize, P) -> ChunkInfo + Sync + Send,
-    ) -> (Accs, Vec<ChunkInfo>, Vec<(usize, Run)>) {
-        let spill_over = |a: &mut Accs, runs: &mut Vec<(usize, Run)>| {
+        read: impl Fn(&mut Accs, &mut Runs, usize, P) -> ChunkInfo + Sync + Send,
+    ) -> (Accs, Vec<ChunkInfo>, Runs) {
+        let spill_over = |a: &mut Accs, runs: &mut Runs| {
             for (i, (acc, t)) in a.0.iter_mut().zip(self.targets).enumerate() {
                 runs.extend(t.spill.and_then(|s| s.spill_if_over(acc)).map(|r| (i, r)));
             }
@@ -929,7 +947,7 @@ impl Engine<'_> {
         let new = || (Accs::new(self.targets), Vec::new(), Vec::new());
         parts
             .fold(new, |(mut a, mut infos, mut runs), (index, part)| {
-                infos.push(read(&mut a, index, part));
+                infos.push(read(&mut a, &mut runs, index, part));
                 spill_over(&mut a, &mut runs);
                 (a, infos, runs)
             })

@@ -197,10 +197,16 @@ impl Spill {
         }
     }
 
+    /// Whether a table of `enis` aggregates is over this worker's share of the budget (and
+    /// spilling still works): what [`Spill::spill_if_over`] spills.
+    pub fn is_over(&self, enis: usize) -> bool {
+        self.budget != 0 && enis > self.limit() && self.failure.get().is_none()
+    }
+
     /// Like [`Spill::relieve`], but the run is handed back to be kept ([`Spill::keep`]) or
     /// dropped ([`Spill::discard`]) later: for partial results that may be thrown away.
     pub fn spill_if_over(&self, acc: &mut Accumulator) -> Option<Run> {
-        if self.budget == 0 || acc.table.len() <= self.limit() || self.failure.get().is_some() {
+        if !self.is_over(acc.table.len()) {
             return None;
         }
         // NAT gateways stay: they are few, seen in every file, and the largest aggregates

@@ -1806,6 +1806,11 @@ impl FileSink<'_> {
         self.acc.inputs.files.push(stats);
     }
 
+    /// The ENI aggregates in the accumulator's table now.
+    pub fn enis(&self) -> usize {
+        self.acc.table.len()
+    }
+
     /// Lend the accumulator to `f` between two records, the input still open: the engine
     /// spills its ENI table there, so that one long input (a month in one file, standard
     /// input, any large input read by one worker) stays within the worker's share of the

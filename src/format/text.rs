@@ -51,6 +51,11 @@ pub trait Sink {
     fn flows(&self) -> bool {
         false
     }
+    /// A point between two records where the sink may let go of what it holds: a reader
+    /// says so after each block of text it was fed and each batch of Parquet rows, so that
+    /// the engine can spill the ENI tables of one long input as it is read (a sink that
+    /// wraps another passes it on).
+    fn pause(&mut self) {}
 }
 
 /// What one line is (a transient value: the record stays on the stack).
@@ -1162,6 +1167,7 @@ impl Decoder {
             start = end + 1;
         }
         batch.flush(sink);
+        sink.pause();
     }
 
     /// One line; `split`: its tokens' count, where [`split_line`] left them in `spans`.
@@ -1485,50 +1491,16 @@ impl Blocks {
 /// until a header line says otherwise. Returns the number of lines read, or the I/O error that
 /// stopped the stream (with the lines read before it already delivered).
 pub fn decode<R: Read, S: Sink>(
-    reader: R,
-    layout: &Layout,
-    sink: &mut S,
-) -> Result<u64, (u64, std::io::Error)> {
-    decode_pausing(reader, layout, sink, no_pauses())
-}
-
-/// Where a whole input's decoding hands its sink back between two lines: after about
-/// `every` bytes of lines since the last pause, to `pause` (the engine spills the ENI tables
-/// there, so that one long input is read within a bounded table; nothing else changes).
-pub struct Pauses<F> {
-    pub every: usize,
-    pub pause: F,
-}
-
-/// No pause: the input decoded in one go.
-pub fn no_pauses<S>() -> Pauses<impl FnMut(&mut S)> {
-    Pauses {
-        every: usize::MAX,
-        pause: |_: &mut S| {},
-    }
-}
-
-/// [`decode`], handing the sink to `pauses` between blocks (each block ends with a line).
-pub fn decode_pausing<R: Read, S: Sink>(
     mut reader: R,
     layout: &Layout,
     sink: &mut S,
-    mut pauses: Pauses<impl FnMut(&mut S)>,
 ) -> Result<u64, (u64, std::io::Error)> {
     let mut d = Decoder::new(layout);
     let mut blocks = Blocks::default();
-    let mut fed = 0usize;
     loop {
         match blocks.next(&mut reader, BLOCK) {
             Ok(None) => return Ok(d.lines),
-            Ok(Some(r)) => {
-                fed = fed.saturating_add(r.len());
-                d.feed(blocks.get(r), sink);
-                if fed >= pauses.every {
-                    fed = 0;
-                    (pauses.pause)(sink);
-                }
-            }
+            Ok(Some(r)) => d.feed(blocks.get(r), sink),
             Err(e) => {
                 if let Some(r) = blocks.whole_lines_left() {
                     d.feed(blocks.get(r), sink);
@@ -1539,26 +1511,15 @@ pub fn decode_pausing<R: Read, S: Sink>(
     }
 }
 
-/// Decode text already in memory (no copy). Returns the number of lines.
+/// Decode text already in memory (no copy), fed a block of about [`BLOCK`] bytes of whole
+/// lines at a time, as a stream is (the sink's pauses come as often). Returns the number of
+/// lines.
 pub fn decode_slice<S: Sink>(text: &[u8], layout: &Layout, sink: &mut S) -> u64 {
-    decode_slice_pausing(text, layout, sink, no_pauses())
-}
-
-/// [`decode_slice`] in pieces of about `pauses.every` bytes, each ending with a line, the
-/// sink handed to `pauses` between two pieces.
-pub fn decode_slice_pausing<S: Sink>(
-    text: &[u8],
-    layout: &Layout,
-    sink: &mut S,
-    mut pauses: Pauses<impl FnMut(&mut S)>,
-) -> u64 {
     let mut d = Decoder::new(layout);
     let mut rest = text;
     loop {
-        let cut = match rest.get(pauses.every..) {
-            Some(after) => {
-                memchr::memchr(b'\n', after).map_or(rest.len(), |i| pauses.every + i + 1)
-            }
+        let cut = match rest.get(BLOCK..) {
+            Some(after) => memchr::memchr(b'\n', after).map_or(rest.len(), |i| BLOCK + i + 1),
             None => rest.len(),
         };
         d.feed(&rest[..cut], sink);
@@ -1566,7 +1527,6 @@ pub fn decode_slice_pausing<S: Sink>(
         if rest.is_empty() {
             return d.lines;
         }
-        (pauses.pause)(sink);
     }
 }
 

@@ -345,11 +345,12 @@ fn spilling_eni_tables_to_disk_changes_nothing_in_the_report() {
 }
 
 /// One large input read by one worker (at `-j 1`, or from standard input, which is never
-/// split) spills its ENI tables as it goes, at every chunk of text and every part of a
-/// Parquet file, not only at its end: with a budget of one ENI it spills more than once and
-/// its report is the one read without a budget, byte for byte. Text on disk, gzip inflated
-/// whole, plain and gzip text piped in (the gzip stream's records and spilled runs held apart
-/// until its last check), a Parquet export on disk and piped in (its size the bytes read).
+/// split) spills its ENI tables as it goes, after each block of text and each batch of
+/// Parquet rows its reader hands over, not only at its end: with a budget of one ENI it
+/// spills more than once and its report is the one read without a budget, byte for byte.
+/// Text on disk (over a block, 1 MiB), gzip inflated whole, plain and gzip text piped in (the
+/// gzip stream's records and spilled runs held apart until its last check), a Parquet export
+/// on disk and piped in.
 /// (Until 2026-12-06 such an input's table grew with its every ENI: a month in one file at
 /// `-j 1`, or piped in, was read in memory without bound.)
 #[test]
@@ -363,6 +364,11 @@ fn one_large_input_read_by_one_worker_spills_as_it_goes() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.log");
     let text = crate::bad_input::concatenated(&w, &big);
+    assert!(
+        text.len() > 2 * flowcost::format::text::BLOCK,
+        "{}",
+        text.len()
+    );
     let gz = dir.path().join("big.log.gz");
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(text.as_bytes()).unwrap();
@@ -384,7 +390,7 @@ fn one_large_input_read_by_one_worker_spills_as_it_goes() {
             false => file.display().to_string(),
         };
         let mut args = vec!["analyze", "--format", "json", "-q", "-j", "1"];
-        args.extend(["--chunk-size", "4096", "--region", &w.truth.region, &path]);
+        args.extend(["--region", &w.truth.region, &path]);
         let read = |budget: &[&str]| {
             let tmp = tempfile::tempdir().unwrap();
             let mut cmd = bin();

@@ -709,14 +709,7 @@ fn a_large_text_object_is_split_among_workers() {
         assert!(runs > 1 || sub == "mixed", "{sub}: spilled {runs} times");
         // one worker: each object read whole, its tables spilled as it goes (the mixed one
         // too: one decoder follows the layout's change, nothing is read again)
-        let alone = [
-            "-j",
-            "1",
-            "--chunk-size",
-            "4096",
-            "--max-enis-in-memory",
-            "1",
-        ];
+        let alone = ["-j", "1", "--max-enis-in-memory", "1"];
         let o = s3_cmd(&ep, "analyze")
             .args(["--format", "json"])
             .args(alone)
@@ -786,7 +779,7 @@ fn an_endpoint_dying_before_a_second_download_fails_that_object() {
     // one worker follows the layout's change in one pass: one download, the file's report
     let p = dying();
     let mut c = s3_cmd(&p.url, "analyze");
-    c.args(["-j", "1", "--chunk-size", "4096"]).args(&args);
+    c.args(["-j", "1"]).args(&args);
     let o = output_within(c, 300);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_same(&serde_json::from_slice(&o.stdout).unwrap(), &local);

@@ -302,7 +302,8 @@ fn a_large_parquet_file_is_read_a_part_a_worker() {
         let runs = crate::cli::spill_runs(&stderr(&o));
         assert!(runs > 1, "{reader}: spilled {runs} times: {}", stderr(&o));
     }
-    // the same rows in one row group: one part, read on one worker, as whole
+    // the same rows in one row group: one part, read on one worker, as whole, its tables
+    // spilled as it is read
     let text: String = {
         let mut all = String::new();
         for f in crate::support::files_under(std::path::Path::new(&w.path(Encoding::Text))) {
@@ -320,9 +321,16 @@ fn a_large_parquet_file_is_read_a_part_a_worker() {
     crate::support::text_as_parquet(&text, &one);
     let one = one.display().to_string();
     let whole = run(&[&json[..], &["-j", "1", &one]].concat());
-    let part = run(&[&json[..], &parts[..], &[&*one]].concat());
+    let part = bin()
+        .args([&json[..], &parts[..], &[&*one]].concat())
+        .env("FLOWCOST_SHOW_SPILL", "1")
+        .output()
+        .unwrap();
     assert!(part.status.success(), "{}", stderr(&part));
     assert_eq!(stdout(&part), stdout(&whole), "one row group");
+    // (its tables spilled as its batches of rows are read, not only at its end)
+    let runs = crate::cli::spill_runs(&stderr(&part));
+    assert!(runs > 1, "one row group: spilled {runs} times");
     // a GZIP page of a row group in the middle that does not inflate (its size's bytes
     // changed): the rows before it count, the file is a failed input, exit 7, either way
     let broken = dir.path().join("vpc-export-broken.parquet");
@@ -338,6 +346,23 @@ fn a_large_parquet_file_is_read_a_part_a_worker() {
     let error = f.error.as_deref().unwrap_or_default();
     assert!(error.contains("parquet stopped after row"), "{error}");
     assert!(f.counts.counted > 0 && f.counts.lines < rows, "{f:?}");
+    // parts of several thousand rows, which spill as they are read: the runs of the parts
+    // read before the broken one are dropped with them
+    let large = [
+        "-j",
+        "2",
+        "--chunk-size",
+        "131072",
+        "--max-enis-in-memory",
+        "1",
+    ];
+    let split = run(&[&json[..], &large[..], &[&*broken]].concat());
+    assert_eq!(split.status.code(), Some(7), "{}", stderr(&split));
+    assert_eq!(
+        stdout(&split),
+        stdout(&whole),
+        "parts spilling as they are read"
+    );
 }
 
 /// The world's text deliveries as Athena's `UNLOAD … WITH (format = 'JSON')` writes a table

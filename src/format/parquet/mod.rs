@@ -517,6 +517,9 @@ impl<S: Sink> Sink for CountRows<'_, S> {
     fn upcoming(&mut self, recs: &[Record<'_>]) {
         self.inner.upcoming(recs)
     }
+    fn pause(&mut self) {
+        self.inner.pause()
+    }
     fn malformed(&mut self, line: u64, why: Malformed) {
         *self.rows += 1;
         self.inner.malformed(line, why)
@@ -611,6 +614,7 @@ fn reader_choice() -> Reader {
 /// Hand `n` rows of `cols` (each a column's field, values and first row) to `sink`, a few
 /// dozen at a time and column by column: the choice of field and column shape is made
 /// once per column and chunk, not per value, and the records being filled stay in cache.
+/// The sink may pause ([`Sink::pause`]) after each [`PAUSE_ROWS`] rows of the input.
 fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
     cols: &[(Field, C, usize)],
     later: Option<&'a dyn Later<'a>>,
@@ -692,6 +696,9 @@ fn emit_rows<'a, C: FillColumn<'a>, S: Sink>(
                 Some(why) => sink.malformed(*rows, why),
             }
         }
+        if (*rows - len as u64) / PAUSE_ROWS != *rows / PAUSE_ROWS {
+            sink.pause();
+        }
     }
 }
 
@@ -734,6 +741,11 @@ fn oversized_row_group(
 
 /// Rows decoded together, column by column (their records stay in the first-level cache).
 const CHUNK_ROWS: usize = 64;
+
+/// How many rows a Parquet reader hands over between two of the sink's pauses: the most a
+/// table of one input read whole may pass its share by before it is spilled (a block of
+/// text, 1 MiB, holds 2,500–4,500 lines).
+const PAUSE_ROWS: u64 = 1024;
 
 /// Set field `f` from column `c` in the records of rows `start..start + recs.len()`; a value
 /// that does not parse marks its row bad (the first such value, in column order, says why).
