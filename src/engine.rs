@@ -886,8 +886,8 @@ impl Engine<'_> {
         accs.merge(part);
     }
 
-    /// Runs spilled from a part of an input (with their target), kept: the input's results
-    /// are kept.
+    /// Runs spilled from an input's records held apart (a split input's parts, a gzip
+    /// stream's records; with their target), kept with the records.
     fn keep_runs(&self, runs: Runs) {
         for (i, run) in runs {
             if let Some(s) = self.targets[i].spill {

@@ -52,7 +52,7 @@ pub trait Sink {
         false
     }
     /// A point between two records where the sink may let go of what it holds: a reader
-    /// says so after each block of text it was fed and each batch of Parquet rows, so that
+    /// says so after each block of text it was fed and each 1,024 Parquet rows, so that
     /// the engine can spill the ENI tables of one long input as it is read (a sink that
     /// wraps another passes it on).
     fn pause(&mut self) {}

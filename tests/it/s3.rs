@@ -667,6 +667,23 @@ fn a_large_parquet_object_is_read_a_part_a_worker() {
     assert_eq!(file(&s3), file(&local));
 }
 
+/// Two generated worlds' text deliveries, each concatenated: the v5 one alone, the v2 one
+/// followed by it (a header mid-text changes the layout), and the arguments naming both
+/// worlds' NAT gateways and their region.
+fn v2_then_v5() -> (String, String, Vec<String>) {
+    let v2 = world(&spec(32, FieldSet::V2), &[Encoding::Text]);
+    let v5 = world(&spec(33, FieldSet::V5), &[Encoding::Text]);
+    let scratch = tempfile::tempdir().unwrap();
+    let a = crate::bad_input::concatenated(&v2, &scratch.path().join("v2.log"));
+    let b = crate::bad_input::concatenated(&v5, &scratch.path().join("v5.log"));
+    let mut args: Vec<String> = Vec::new();
+    for e in v2.truth.nat_enis.iter().chain(&v5.truth.nat_enis) {
+        args.extend(["--nat-eni".into(), e.clone()]);
+    }
+    args.extend(["--region".into(), "us-east-1".into()]);
+    (b.clone(), a + &b, args)
+}
+
 /// A large text object is split among workers as a file on disk is (its tables spilled as its
 /// chunks are read), and one whose layout changes mid-object (v2 records, then a v5 header
 /// and v5 records) is downloaded again and read in one piece: each as the file on disk is.
@@ -676,25 +693,17 @@ fn a_large_parquet_object_is_read_a_part_a_worker() {
 #[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn a_large_text_object_is_split_among_workers() {
     let Some(ep) = endpoint() else { return };
-    let v2 = world(&spec(32, FieldSet::V2), &[Encoding::Text]);
-    let v5 = world(&spec(33, FieldSet::V5), &[Encoding::Text]);
-    let scratch = tempfile::tempdir().unwrap();
+    let (v5, mixed_text, args) = v2_then_v5();
     let dir = tempfile::tempdir().unwrap();
     for sub in ["one", "mixed"] {
         std::fs::create_dir(dir.path().join(sub)).unwrap();
     }
     let one = dir.path().join("one").join("big.log");
-    let b = crate::bad_input::concatenated(&v5, &one);
-    let a = crate::bad_input::concatenated(&v2, &scratch.path().join("v2.log"));
+    std::fs::write(&one, v5).unwrap();
     let mixed = dir.path().join("mixed").join("mixed.log");
-    std::fs::write(&mixed, a + &b).unwrap();
+    std::fs::write(&mixed, mixed_text).unwrap();
     let bucket = bucket("large-text");
     upload(&ep, &bucket, dir.path(), "", false);
-    let mut args: Vec<String> = Vec::new();
-    for e in v2.truth.nat_enis.iter().chain(&v5.truth.nat_enis) {
-        args.extend(["--nat-eni".into(), e.clone()]);
-    }
-    args.extend(["--region".into(), "us-east-1".into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     for (sub, path) in [("one", &one), ("mixed", &mixed)] {
         let local = analyze_json(&[&args[..], &["-j", "1", path.to_str().unwrap()]].concat());
@@ -733,21 +742,13 @@ fn a_large_text_object_is_split_among_workers() {
 #[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn an_endpoint_dying_before_a_second_download_fails_that_object() {
     let Some(ep) = endpoint() else { return };
-    let v2 = world(&spec(32, FieldSet::V2), &[Encoding::Text]);
-    let v5 = world(&spec(33, FieldSet::V5), &[Encoding::Text]);
-    let scratch = tempfile::tempdir().unwrap();
+    let (_, mixed_text, nat) = v2_then_v5();
     let dir = tempfile::tempdir().unwrap();
-    let a = crate::bad_input::concatenated(&v2, &scratch.path().join("v2.log"));
-    let b = crate::bad_input::concatenated(&v5, &scratch.path().join("v5.log"));
     let mixed = dir.path().join("mixed.log");
-    std::fs::write(&mixed, a + &b).unwrap();
+    std::fs::write(&mixed, mixed_text).unwrap();
     let bucket = bucket("dies-before-again");
     upload(&ep, &bucket, dir.path(), "", false);
-    let mut nat: Vec<&str> = Vec::new();
-    for e in v2.truth.nat_enis.iter().chain(&v5.truth.nat_enis) {
-        nat.extend(["--nat-eni", e]);
-    }
-    nat.extend(["--region", "us-east-1"]);
+    let nat: Vec<&str> = nat.iter().map(String::as_str).collect();
     let local = analyze_json(&[&nat[..], &["-j", "1", mixed.to_str().unwrap()]].concat());
     let url = format!("s3://{bucket}/");
     let args = [&nat[..], &["--format", "json", &url]].concat();
