@@ -189,6 +189,12 @@ impl<T> Workers<T> {
 /// dropped with the records ([`Engine::keep_runs`], [`Engine::discard_runs`]).
 type Runs = Vec<(usize, Run)>;
 
+/// Spill `acc`'s table to `store` where it is over the worker's share, the run held in `runs`
+/// (with its target's place `t`) to be kept or dropped with the input's records.
+fn spill_held(store: &Spill, t: usize, acc: &mut Accumulator, runs: &mut Runs) {
+    runs.extend(store.spill_if_over(acc).map(|r| (t, r)));
+}
+
 /// The sinks of the targets that take one input: each record, header and bad line decoded
 /// once is handed to each of them (each keeps its own line accounting and time filter).
 pub struct Fan<'a> {
@@ -286,7 +292,7 @@ impl Sink for Fan<'_> {
                 continue;
             }
             match &mut spills.held {
-                Some(runs) => s.lend(|acc| runs.extend(store.spill_if_over(acc).map(|r| (t, r)))),
+                Some(runs) => s.lend(|acc| spill_held(store, t, acc, runs)),
                 None => s.lend(|acc| store.relieve(acc)),
             }
         }
@@ -941,7 +947,9 @@ impl Engine<'_> {
     ) -> (Accs, Vec<ChunkInfo>, Runs) {
         let spill_over = |a: &mut Accs, runs: &mut Runs| {
             for (i, (acc, t)) in a.0.iter_mut().zip(self.targets).enumerate() {
-                runs.extend(t.spill.and_then(|s| s.spill_if_over(acc)).map(|r| (i, r)));
+                if let Some(store) = t.spill {
+                    spill_held(store, i, acc, runs);
+                }
             }
         };
         let new = || (Accs::new(self.targets), Vec::new(), Vec::new());
