@@ -927,10 +927,12 @@ impl Engine<'_> {
             path: input.display.clone(),
             ..FileStats::default()
         };
-        let parse = |a: &mut Accs, _: &mut Runs, index: usize, chunk: Vec<u8>| {
-            let mut sink = self.fan(a, input, &chunk_stats, region);
+        // (a chunk spills at the decoder's pauses, a block at a time; its runs are kept or
+        // dropped with the input's)
+        let parse = |a: &mut Accs, runs: &mut Runs, index: usize, chunk: Vec<u8>| {
+            let mut sink = self.fan_spilling(a, input, &chunk_stats, region, Some(runs));
             let mut d = Decoder::new(layout);
-            d.feed(&chunk, &mut sink);
+            d.feed_in_blocks(&chunk, &mut sink);
             ChunkInfo::of(index, d.lines, d.layout_changes > 0, sink)
         };
         self.fold_parts(rx.into_iter().par_bridge(), parse)

@@ -1156,6 +1156,21 @@ impl Decoder {
         &self.layout
     }
 
+    /// Parse every line of `text`, a block of about [`BLOCK`] bytes of whole lines at a
+    /// time, as a stream is fed (the sink's pauses come as often); the last line may lack its
+    /// newline.
+    pub fn feed_in_blocks<S: Sink>(&mut self, text: &[u8], sink: &mut S) {
+        let mut rest = text;
+        while !rest.is_empty() {
+            let cut = match rest.get(BLOCK..) {
+                Some(after) => memchr::memchr(b'\n', after).map_or(rest.len(), |i| BLOCK + i + 1),
+                None => rest.len(),
+            };
+            self.feed(&rest[..cut], sink);
+            rest = &rest[cut..];
+        }
+    }
+
     /// Parse every line of `block`; the last line may lack its newline.
     pub fn feed<S: Sink>(&mut self, block: &[u8], sink: &mut S) {
         self.flows = sink.flows();
@@ -1516,18 +1531,8 @@ pub fn decode<R: Read, S: Sink>(
 /// lines.
 pub fn decode_slice<S: Sink>(text: &[u8], layout: &Layout, sink: &mut S) -> u64 {
     let mut d = Decoder::new(layout);
-    let mut rest = text;
-    loop {
-        let cut = match rest.get(BLOCK..) {
-            Some(after) => memchr::memchr(b'\n', after).map_or(rest.len(), |i| BLOCK + i + 1),
-            None => rest.len(),
-        };
-        d.feed(&rest[..cut], sink);
-        rest = &rest[cut..];
-        if rest.is_empty() {
-            return d.lines;
-        }
-    }
+    d.feed_in_blocks(text, sink);
+    d.lines
 }
 
 #[cfg(test)]

@@ -423,6 +423,70 @@ fn one_large_input_read_by_one_worker_spills_as_it_goes() {
     }
 }
 
+/// One large text input split among workers spills each chunk's table as the chunk is read,
+/// a block (1 MiB) at a time, not only at the chunk's end: chunks of 3 MB of three blocks
+/// each, with a budget of one ENI, spill at least twice a chunk (spilled only at their ends
+/// and where two workers' tables merge, they could spill at most once a chunk and once a
+/// merge, fewer times than twice the chunks), and the report is the one read without a
+/// budget, byte for byte. Plain text and gzip (inflated by the reader thread, its chunks'
+/// runs held until its last check).
+/// (Until 2026-12-07 a chunk's table grew with the ENIs of its 4 MiB: a million NODATA lines
+/// of as many ENIs took 108 MB at `-j 2`, 29 MB at `-j 1`.)
+#[test]
+fn a_large_text_input_split_among_workers_spills_as_its_chunks_are_read() {
+    use crate::support::{spec, world};
+    use flowcost::generate::{Encoding, FieldSet, Spec};
+    let w = world(
+        &Spec {
+            days: 1,
+            tasks_per_day: 300,
+            ..spec(62, FieldSet::V7)
+        },
+        &[Encoding::Text],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.log");
+    let text = crate::bad_input::concatenated(&w, &big);
+    const CHUNK: usize = 3_000_000;
+    const { assert!(CHUNK > 2 * flowcost::format::text::BLOCK) };
+    let chunks = text.len().div_ceil(CHUNK) as u64;
+    assert!(chunks >= 8, "split: {} bytes", text.len());
+    let gz = dir.path().join("big.log.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(text.as_bytes()).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let chunk = CHUNK.to_string();
+    for file in [&big, &gz] {
+        let path = file.display().to_string();
+        let mut args = vec!["analyze", "--format", "json", "-q", "-j", "2"];
+        args.extend(["--chunk-size", &chunk, "--region", &w.truth.region, &path]);
+        let read = |budget: &str| {
+            let tmp = tempfile::tempdir().unwrap();
+            let o = bin()
+                .args(&args)
+                .args(["--max-enis-in-memory", budget, "--temp-dir"])
+                .arg(tmp.path())
+                .env("FLOWCOST_SHOW_SPILL", "1")
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{path}: {}", stderr(&o));
+            assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "{path}");
+            o
+        };
+        let free = read("0");
+        let spilled = read("1");
+        let runs = spill_runs(&stderr(&spilled));
+        assert!(
+            runs >= 2 * chunks,
+            "{path}: {chunks} chunks spilled {runs} times: {}",
+            stderr(&spilled)
+        );
+        assert_eq!(stdout(&spilled), stdout(&free), "{path}");
+        let r: Report = serde_json::from_slice(&spilled.stdout).unwrap();
+        assert!(r.analysis.quality.lines.counted > 10_000, "{path}");
+    }
+}
+
 /// Under a low limit on open files (48: the walks then merge 8 runs at a time, where a fixed
 /// 64 could not open them), a run that spills many tables still finishes, with the same
 /// report as without the limit.
