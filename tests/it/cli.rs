@@ -429,7 +429,8 @@ fn one_large_input_read_by_one_worker_spills_as_it_goes() {
 /// and where two workers' tables merge, they could spill at most once a chunk and once a
 /// merge, fewer times than twice the chunks), and the report is the one read without a
 /// budget, byte for byte. Plain text and gzip (inflated by the reader thread, its chunks'
-/// runs held until its last check).
+/// runs held until its last check), and a text whose layout changes after its first chunks
+/// (read again whole: the runs the chunks spilled are dropped, not counted twice).
 /// (Until 2026-12-07 a chunk's table grew with the ENIs of its 4 MiB: a million NODATA lines
 /// of as many ENIs took 108 MB at `-j 2`, 29 MB at `-j 1`.)
 #[test]
@@ -455,8 +456,14 @@ fn a_large_text_input_split_among_workers_spills_as_its_chunks_are_read() {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(text.as_bytes()).unwrap();
     std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    // and the text followed by a header of another layout and its lines: the chunks' results,
+    // their runs spilled at pauses among them, are dropped and the file read again whole
+    let v5 = world(&spec(63, FieldSet::V5), &[Encoding::Text]);
+    let mixed = dir.path().join("mixed.log");
+    let v5_text = crate::bad_input::concatenated(&v5, &dir.path().join("v5.log"));
+    std::fs::write(&mixed, text.clone() + &v5_text).unwrap();
     let chunk = CHUNK.to_string();
-    for file in [&big, &gz] {
+    for file in [&big, &gz, &mixed] {
         let path = file.display().to_string();
         let mut args = vec!["analyze", "--format", "json", "-q", "-j", "2"];
         args.extend(["--chunk-size", &chunk, "--region", &w.truth.region, &path]);
