@@ -55,6 +55,11 @@ impl PriceTable {
                 ("cross_az_per_gb_each_way", p.cross_az_per_gb_each_way),
             ] {
                 if !(0.0..MAX_PRICE).contains(&v) {
+                    // (1e300 as such, not as its 301 digits)
+                    let v = match v.abs() < 1e6 {
+                        true => v.to_string(),
+                        false => format!("{v:e}"),
+                    };
                     return Err(format!(
                         "{region}: {name} is {v}, not a price between 0 and {MAX_PRICE} USD"
                     ));

@@ -701,6 +701,8 @@ mod tests {
                 "{m}"
             );
             assert!(m.ends_with("not a price between 0 and 1000 USD"), "{m}");
+            // (as written: 1e308 not as its 309 digits)
+            assert!(m.contains(&format!(" is {value}, ")), "{m}");
         }
         // a number JSON cannot hold is no table at all
         let p = dir.path().join("nan.json");
