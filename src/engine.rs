@@ -199,19 +199,20 @@ fn spill_held(store: &Spill, t: usize, acc: &mut Accumulator, runs: &mut Runs) {
 /// once is handed to each of them (each keeps its own line accounting and time filter).
 pub struct Fan<'a> {
     sinks: Vec<FileSink<'a>>,
-    /// What a reader's pause does ([`Sink::pause`]): nothing, or spill the tables over the
-    /// worker's share (an input read whole by one worker).
-    spills: Option<SpillsAtPauses<'a>>,
+    /// What a reader's pause does ([`Sink::pause`]).
+    spills: SpillsAtPauses<'a>,
 }
 
-/// The tables of one input read whole spilled as it is read, at the reader's pauses, so that
-/// one long input (a month in one file at `-j 1`, standard input, a Parquet file of one row
-/// group) is read within the worker's share of the ENI budget, as the inputs of a run are.
+/// The tables of one input (or one chunk or part of a split input) spilled as it is read, at
+/// the reader's pauses, so that one long input (a month in one file at `-j 1`, standard input,
+/// a Parquet file of one row group, a 4 MiB chunk of a large VPC's lines) is read within the
+/// worker's share of the ENI budget, as the inputs of a run are.
 struct SpillsAtPauses<'a> {
     /// The spill store of each sink's target (none: the target keeps its tables).
     stores: Vec<Option<(usize, &'a Spill)>>,
     /// Where the runs go where the input's records are held apart until it is known good (a
-    /// gzip stream), to be kept or dropped with them; else they are kept at once.
+    /// gzip stream, a split input's parts), to be kept or dropped with them; else they are
+    /// kept at once.
     held: Option<&'a mut Runs>,
 }
 
@@ -280,12 +281,10 @@ impl Sink for Fan<'_> {
             s.layout(fields);
         }
     }
-    /// Spill each table over its worker's share, where this input spills at pauses (the
-    /// sink lends its accumulator only then: [`FileSink::lend`]).
+    /// Spill each table over its worker's share (the sink lends its accumulator only then:
+    /// [`FileSink::lend`]).
     fn pause(&mut self) {
-        let Some(spills) = &mut self.spills else {
-            return;
-        };
+        let spills = &mut self.spills;
         for (s, store) in self.sinks.iter_mut().zip(&spills.stores) {
             let Some((t, store)) = *store else { continue };
             if !store.is_over(s.enis()) {
@@ -465,32 +464,10 @@ impl Engine<'_> {
         }
     }
 
-    /// The sinks of the targets that take `input` ([`Target::takes`]), each
-    /// starting from `stats`.
+    /// The sinks of the targets that take `input` ([`Target::takes`]), each starting from
+    /// `stats`, their tables spilled as the input is read ([`SpillsAtPauses`]); `held`: where
+    /// the runs go while the input's records are held apart (else they are kept at once).
     fn fan<'s>(
-        &'s self,
-        accs: &'s mut Accs,
-        input: &Input,
-        stats: &FileStats,
-        region: Option<u16>,
-    ) -> Fan<'s> {
-        let tag = |t: &Target| t.params.flow_logs.tag(&input.display);
-        let sinks = (accs.0.iter_mut().zip(self.targets))
-            .filter(|(_, t)| t.takes(input))
-            .map(|(acc, t)| {
-                acc.file(self.ranges, t.params, stats.clone(), region)
-                    .of_flow_log(tag(t))
-            })
-            .collect();
-        Fan {
-            sinks,
-            spills: None,
-        }
-    }
-
-    /// [`Engine::fan`], spilling the tables as the input is read ([`SpillsAtPauses`]);
-    /// `held`: where the runs go while the input's records are held apart.
-    fn fan_spilling<'s>(
         &'s self,
         accs: &'s mut Accs,
         input: &Input,
@@ -498,12 +475,19 @@ impl Engine<'_> {
         region: Option<u16>,
         held: Option<&'s mut Runs>,
     ) -> Fan<'s> {
-        let stores = (self.taking(input).into_iter())
-            .map(|t| self.targets[t].spill.map(|s| (t, s)))
-            .collect();
-        let mut fan = self.fan(accs, input, stats, region);
-        fan.spills = Some(SpillsAtPauses { stores, held });
-        fan
+        let tag = |t: &Target| t.params.flow_logs.tag(&input.display);
+        let (sinks, stores) = (accs.0.iter_mut().zip(self.targets).enumerate())
+            .filter(|(_, (_, t))| t.takes(input))
+            .map(|(i, (acc, t))| {
+                let sink =
+                    (acc.file(self.ranges, t.params, stats.clone(), region)).of_flow_log(tag(t));
+                (sink, t.spill.map(|s| (i, s)))
+            })
+            .unzip();
+        Fan {
+            sinks,
+            spills: SpillsAtPauses { stores, held },
+        }
     }
 
     /// A progress callback for raw bytes read, and the running count it keeps.
@@ -548,7 +532,7 @@ impl Engine<'_> {
             return;
         }
         // (one worker reads a large input whole, its tables spilled at the reader's pauses:
-        // `Engine::fan_spilling`)
+        // `Engine::fan`)
         let split =
             input.size >= self.chunk as u64 * SPLIT_FACTOR && rayon::current_num_threads() > 1;
         // A whole input in memory is read like a stream where it must be split.
@@ -632,7 +616,7 @@ impl Engine<'_> {
         // (a part spills at the reader's pauses too: a file of one large row group is one
         // part; its runs are kept or dropped with the file's)
         let read = |a: &mut Accs, runs: &mut Runs, index: usize, groups: Range<usize>| {
-            let mut sink = self.fan_spilling(a, input, &part_stats, at.region, Some(runs));
+            let mut sink = self.fan(a, input, &part_stats, at.region, Some(runs));
             let (rows, failed) = match parquet::decode_groups(src.clone(), &file, groups, &mut sink)
             {
                 Ok(rows) => (rows, false),
@@ -681,7 +665,7 @@ impl Engine<'_> {
         let mut staged_runs = Vec::new();
         let held = checked_late.then_some(&mut staged_runs);
         let into = staging.as_mut().unwrap_or(accs);
-        let mut sink = self.fan_spilling(into, input, stats, region, held);
+        let mut sink = self.fan(into, input, stats, region, held);
         let mut discredited = None;
         let error = match opened {
             Err(e) => Some(cannot_open(&e)),
@@ -930,7 +914,7 @@ impl Engine<'_> {
         // (a chunk spills at the decoder's pauses, a block at a time; its runs are kept or
         // dropped with the input's)
         let parse = |a: &mut Accs, runs: &mut Runs, index: usize, chunk: Vec<u8>| {
-            let mut sink = self.fan_spilling(a, input, &chunk_stats, region, Some(runs));
+            let mut sink = self.fan(a, input, &chunk_stats, region, Some(runs));
             let mut d = Decoder::new(layout);
             d.feed_in_blocks(&chunk, &mut sink);
             ChunkInfo::of(index, d.lines, d.layout_changes > 0, sink)

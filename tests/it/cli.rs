@@ -344,6 +344,35 @@ fn spilling_eni_tables_to_disk_changes_nothing_in_the_report() {
     }
 }
 
+/// `args` run with `--max-enis-in-memory budget` and a spill directory of its own, its size
+/// printed (`FLOWCOST_SHOW_SPILL`), `stdin` given: it succeeds and leaves the directory empty.
+fn with_budget(args: &[&str], budget: &str, stdin: Option<&Path>) -> std::process::Output {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = bin();
+    cmd.args(args)
+        .args(["--max-enis-in-memory", budget, "--temp-dir"])
+        .arg(tmp.path())
+        .env("FLOWCOST_SHOW_SPILL", "1");
+    if let Some(f) = stdin {
+        cmd.stdin(std::fs::File::open(f).unwrap());
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "{args:?}"
+    );
+    o
+}
+
+/// `text` gzipped (fast) into `dest`.
+fn gzip_to(text: &str, dest: &Path) {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(text.as_bytes()).unwrap();
+    std::fs::write(dest, enc.finish().unwrap()).unwrap();
+}
+
 /// One large input read by one worker (at `-j 1`, or from standard input, which is never
 /// split) spills its ENI tables as it goes, after each block of text and each batch of
 /// Parquet rows its reader hands over, not only at its end: with a budget of one ENI it
@@ -370,9 +399,7 @@ fn one_large_input_read_by_one_worker_spills_as_it_goes() {
         text.len()
     );
     let gz = dir.path().join("big.log.gz");
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(text.as_bytes()).unwrap();
-    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    gzip_to(&text, &gz);
     let export = dir.path().join("export.parquet");
     crate::support::parquet_export(w.dir.path(), &export, |_, _| true);
     let (big, gz, export) = (big.as_path(), gz.as_path(), export.as_path());
@@ -391,24 +418,9 @@ fn one_large_input_read_by_one_worker_spills_as_it_goes() {
         };
         let mut args = vec!["analyze", "--format", "json", "-q", "-j", "1"];
         args.extend(["--region", &w.truth.region, &path]);
-        let read = |budget: &[&str]| {
-            let tmp = tempfile::tempdir().unwrap();
-            let mut cmd = bin();
-            cmd.args(&args)
-                .args(budget)
-                .arg("--temp-dir")
-                .arg(tmp.path());
-            cmd.env("FLOWCOST_SHOW_SPILL", "1");
-            if piped {
-                cmd.stdin(std::fs::File::open(file).unwrap());
-            }
-            let o = cmd.output().unwrap();
-            assert!(o.status.success(), "{what}: {}", stderr(&o));
-            assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "{what}");
-            o
-        };
-        let free = read(&["--max-enis-in-memory", "0"]);
-        let spilled = read(&["--max-enis-in-memory", "1"]);
+        let stdin = piped.then_some(file);
+        let free = with_budget(&args, "0", stdin);
+        let spilled = with_budget(&args, "1", stdin);
         let runs = spill_runs(&stderr(&spilled));
         assert!(
             runs > 1,
@@ -453,9 +465,7 @@ fn a_large_text_input_split_among_workers_spills_as_its_chunks_are_read() {
     let chunks = text.len().div_ceil(CHUNK) as u64;
     assert!(chunks >= 8, "split: {} bytes", text.len());
     let gz = dir.path().join("big.log.gz");
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(text.as_bytes()).unwrap();
-    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    gzip_to(&text, &gz);
     // and the text followed by a header of another layout and its lines: the chunks' results,
     // their runs spilled at pauses among them, are dropped and the file read again whole
     let v5 = world(&spec(63, FieldSet::V5), &[Encoding::Text]);
@@ -467,21 +477,8 @@ fn a_large_text_input_split_among_workers_spills_as_its_chunks_are_read() {
         let path = file.display().to_string();
         let mut args = vec!["analyze", "--format", "json", "-q", "-j", "2"];
         args.extend(["--chunk-size", &chunk, "--region", &w.truth.region, &path]);
-        let read = |budget: &str| {
-            let tmp = tempfile::tempdir().unwrap();
-            let o = bin()
-                .args(&args)
-                .args(["--max-enis-in-memory", budget, "--temp-dir"])
-                .arg(tmp.path())
-                .env("FLOWCOST_SHOW_SPILL", "1")
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "{path}: {}", stderr(&o));
-            assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "{path}");
-            o
-        };
-        let free = read("0");
-        let spilled = read("1");
+        let free = with_budget(&args, "0", None);
+        let spilled = with_budget(&args, "1", None);
         let runs = spill_runs(&stderr(&spilled));
         assert!(
             runs >= 2 * chunks,
