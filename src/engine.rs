@@ -4,7 +4,6 @@
 //! its records handed to every period that wants them (a [`Fan`] of sinks). Shows an indicatif
 //! progress bar on stderr when asked to (a terminal, not `--quiet`).
 
-use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 
@@ -601,7 +600,7 @@ impl Engine<'_> {
         let flows = crate::account::samples_flows(&input.display);
         let prepared = parquet::prepare(&src, self.layout.keep, flows, |_| {}).ok();
         let planned = prepared.map(|file| {
-            let parts = row_group_parts(&file.group_bytes(), self.chunk as u64);
+            let parts = file.parts(Some(self.chunk as u64));
             (file, parts)
         });
         // (a file of one part is read through the same path, on this worker: prepared once)
@@ -615,10 +614,10 @@ impl Engine<'_> {
         };
         // (a part spills at the reader's pauses too: a file of one large row group is one
         // part; its runs are kept or dropped with the file's)
-        let read = |a: &mut Accs, runs: &mut Runs, index: usize, groups: Range<usize>| {
+        let read = |a: &mut Accs, runs: &mut Runs, index: usize, part: parquet::Part| {
             let mut sink = self.fan(a, input, &part_stats, at.region, Some(runs));
-            let (rows, failed) = match parquet::decode_groups(src.clone(), &file, groups, &mut sink)
-            {
+            let parts = std::slice::from_ref(&part);
+            let (rows, failed) = match parquet::decode_parts(src.clone(), &file, parts, &mut sink) {
                 Ok(rows) => (rows, false),
                 Err((rows, _)) => (rows, true),
             };
@@ -1029,25 +1028,6 @@ struct Unread<'r> {
     read: &'r AtomicU64,
 }
 
-/// A Parquet file's row groups cut into parts of consecutive groups, each holding at least
-/// `target` bytes of the columns read (`bytes`, a group each) but the last, which may hold
-/// fewer; one part for a file of one group.
-fn row_group_parts(bytes: &[u64], target: u64) -> Vec<std::ops::Range<usize>> {
-    let mut parts = Vec::new();
-    let (mut start, mut held) = (0, 0u64);
-    for (g, &b) in bytes.iter().enumerate() {
-        held = held.saturating_add(b);
-        if held >= target {
-            parts.push(start..g + 1);
-            (start, held) = (g + 1, 0);
-        }
-    }
-    if start < bytes.len() {
-        parts.push(start..bytes.len());
-    }
-    parts
-}
-
 /// A split input's chunks, numbered, as its reader hands them over.
 type Chunks = std::sync::mpsc::Receiver<(usize, Vec<u8>)>;
 
@@ -1190,24 +1170,6 @@ mod tests {
             .chain((0..1000).step_by(100).map(|i| i + 1000))
             .collect();
         assert_eq!(all, want);
-    }
-
-    /// Consecutive row groups make a part once they hold the target's bytes; the rest is
-    /// the last part; every group is in one part, in order.
-    #[test]
-    fn row_groups_make_parts_of_the_target_size() {
-        assert_eq!(
-            row_group_parts(&[], 10),
-            Vec::<std::ops::Range<usize>>::new()
-        );
-        assert_eq!(row_group_parts(&[100], 10), vec![0..1]);
-        assert_eq!(row_group_parts(&[3, 3, 3, 3, 3], 6), vec![0..2, 2..4, 4..5]);
-        assert_eq!(row_group_parts(&[20, 1, 1, 9], 10), vec![0..1, 1..4]);
-        assert_eq!(
-            row_group_parts(&[u64::MAX, u64::MAX, 1], 10),
-            vec![0..1, 1..2, 2..3]
-        );
-        assert_eq!(row_group_parts(&[0, 0, 0], 10), vec![0..3]);
     }
 
     #[test]

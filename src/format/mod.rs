@@ -582,6 +582,8 @@ pub struct HintCheck {
     shown: std::collections::VecDeque<String>,
     /// Records handed over after being shown.
     pub shown_first: usize,
+    /// Whether a row (a record or not) came before.
+    seen: bool,
     /// Each [`Record::interface_entry`] met, and its ENI: an entry names one ENI.
     entries: std::collections::HashMap<(u64, u32), String>,
     /// Records that came with an entry.
@@ -606,6 +608,13 @@ impl HintCheck {
         for (i, (hint, what)) in hints.into_iter().enumerate() {
             if hint {
                 self.hinted += 1;
+                // (no row before the first: a part of a file read on its own says nothing
+                // of the rows of the part before it; names are said to repeat where a file
+                // has no name column, which holds of any row)
+                assert!(
+                    self.seen || i == 0,
+                    "the first row said it repeats the {what} before it"
+                );
                 // a malformed row between leaves nothing to compare with
                 if let Some(before) = &self.before {
                     assert_eq!(
@@ -622,6 +631,7 @@ impl HintCheck {
             assert_eq!(*eni, now[1], "a dictionary entry named two ENIs");
         }
         self.before = Some(now);
+        self.seen = true;
         let text = Self::text(r);
         if let Some(shown) = self.shown.pop_front() {
             assert_eq!(shown, text, "a record other than the one shown");
@@ -655,6 +665,7 @@ impl HintCheck {
     pub fn not_a_record(&mut self) {
         assert!(self.shown.is_empty(), "a record shown and not handed over");
         self.before = None;
+        self.seen = true;
     }
 
     /// Every record shown was handed over.

@@ -60,6 +60,13 @@ pub struct Plan {
     columns: Vec<ColumnPlan>,
 }
 
+impl Plan {
+    /// The leaf columns read.
+    pub fn leaves(&self) -> impl Iterator<Item = usize> + '_ {
+        self.columns.iter().map(|c| c.leaf)
+    }
+}
+
 /// Decide whether the fast reader can read the `wanted` columns (leaf index, field) of a
 /// file, from its footer and the headers of their pages; `Err` says why not.
 pub fn plan(
@@ -243,6 +250,17 @@ pub trait ChunkSource: ChunkReader {
 
 impl ChunkSource for bytes::Bytes {}
 
+/// The rows of a data page (none for any other page): for the flat columns read, its values
+/// are its rows, nulls included.
+pub(super) fn page_rows(h: &super::pages::Header) -> usize {
+    let values = match h.kind {
+        kind::DATA => h.data.map_or(0, |d| d.values),
+        kind::DATA_V2 => h.v2.map_or(0, |d| d.values),
+        _ => 0,
+    };
+    values.max(0) as usize
+}
+
 /// The bytes of page `p` (its header's `compressed` bytes after the header) in `chunk`, the
 /// bytes of its column chunk from offset `base` of the file.
 fn page_bytes<'c>(chunk: &'c [u8], base: u64, p: &PageRef) -> Result<&'c [u8], Fail> {
@@ -415,6 +433,11 @@ struct Column {
     /// Rows of the current page, and rows consumed.
     len: usize,
     pos: usize,
+    /// Rows to pass over before the first row read: a window of a row group's rows
+    /// ([`super::Part::rows`]) starts inside its first data page, or after it.
+    skip: usize,
+    /// The current page's first row read (its first, but a window's first page's).
+    from: usize,
     /// The current page's definition levels (empty for a required column), and scratch
     /// for the keys of its present rows.
     levels: Vec<u32>,
@@ -474,11 +497,10 @@ impl Column {
             let raw = page_bytes(chunk, self.base, &p)?;
             let h = p.header;
             match h.kind {
-                kind::DICTIONARY => {
-                    let d = h.dictionary.ok_or("a dictionary page without its header")?;
-                    let mut buf = std::mem::take(&mut self.dict.buf);
-                    decompress(self.codec, raw, h.uncompressed as usize, &mut buf)?;
-                    self.read_dictionary(buf, d.values as usize)?;
+                kind::DICTIONARY => self.dictionary_page(raw, &p)?,
+                // a page wholly before a window's first row: not inflated
+                kind::DATA | kind::DATA_V2 if self.skip > 0 && self.skip >= page_rows(&h) => {
+                    self.skip -= page_rows(&h);
                 }
                 kind::DATA => {
                     let d = h.data.ok_or("a data page without its header")?;
@@ -495,9 +517,8 @@ impl Column {
                     let present = self.read_levels(levels, n)?;
                     self.read_values(&buf, values, d.encoding, n, present)?;
                     self.buf = buf;
-                    self.len = n;
-                    self.pos = 0;
-                    if n > 0 {
+                    self.start_page(n);
+                    if self.len > self.pos {
                         return Ok(());
                     }
                 }
@@ -519,15 +540,98 @@ impl Column {
                     decompress(codec, &raw[def..], size, &mut buf)?;
                     self.read_values(&buf, 0, d.encoding, n, present)?;
                     self.buf = buf;
-                    self.len = n;
-                    self.pos = 0;
-                    if n > 0 {
+                    self.start_page(n);
+                    if self.len > self.pos {
                         return Ok(());
                     }
                 }
                 _ => return Err("a page the plan did not expect".into()),
             }
         }
+    }
+
+    /// A dictionary page, `raw` as stored, parsed into the column's dictionary.
+    fn dictionary_page(&mut self, raw: &[u8], p: &PageRef) -> Result<(), Fail> {
+        let h = p.header;
+        let d = h.dictionary.ok_or("a dictionary page without its header")?;
+        let mut buf = std::mem::take(&mut self.dict.buf);
+        decompress(self.codec, raw, h.uncompressed as usize, &mut buf)?;
+        self.read_dictionary(buf, d.values as usize)
+    }
+
+    /// A data page of `n` rows was read: its rows are read from the window's first on.
+    fn start_page(&mut self, n: usize) {
+        let skip = std::mem::take(&mut self.skip);
+        self.len = n;
+        self.pos = skip.min(n);
+        self.from = self.pos;
+    }
+
+    /// The column chunk's `len` bytes at `start` of the file, read (or shared) as the bytes
+    /// the column's pages are found in.
+    fn load<T: ChunkSource>(&mut self, input: &T, start: u64, len: u64) -> Result<(), Fail> {
+        let len = usize::try_from(len).map_err(|e| e.to_string())?;
+        match input.chunk(start, len, &mut self.owned) {
+            Ok(Some(shared)) => (self.chunk, self.owned_len) = (shared, None),
+            Ok(None) => (self.chunk, self.owned_len) = (bytes::Bytes::new(), Some(len)),
+            Err(e) => return Err(e.to_string()),
+        }
+        self.base = start;
+        Ok(())
+    }
+
+    /// Make ready to read rows `rows` of a column chunk of `pages`: its dictionary page read,
+    /// and of its data pages only those holding the rows loaded (a window's bytes, not the
+    /// chunk's), the rows before the window's first in its first page passed over.
+    fn open_window<T: ChunkSource>(
+        &mut self,
+        input: &T,
+        pages: &[PageRef],
+        rows: &std::ops::Range<usize>,
+    ) -> Result<(), Fail> {
+        let (dict, data) = match pages.split_first() {
+            Some((d, rest)) if d.header.kind == kind::DICTIONARY => (Some(d), rest),
+            _ => (None, pages),
+        };
+        let (mut at, mut first, mut end) = (0usize, None, data.len());
+        for (i, p) in data.iter().enumerate() {
+            let n = page_rows(&p.header);
+            if first.is_none() && at + n > rows.start {
+                first = Some((i, rows.start - at));
+            }
+            at += n;
+            if at >= rows.end {
+                end = i + 1;
+                break;
+            }
+        }
+        let (first, skip) = first.ok_or("a window of rows past its column chunk")?;
+        if let Some(d) = dict {
+            self.load(input, d.data, d.header.compressed.max(0) as u64)?;
+            let owned = std::mem::take(&mut self.owned);
+            let shared = self.chunk.clone();
+            let raw = match self.owned_len {
+                Some(n) => &owned[..n],
+                None => &shared[..],
+            };
+            let read = self.dictionary_page(raw, d);
+            self.owned = owned;
+            read?;
+        }
+        let span = &data[first..end];
+        let (Some(a), Some(b)) = (span.first(), span.last()) else {
+            return Err("a window of rows past its column chunk".into());
+        };
+        self.load(
+            input,
+            a.data,
+            b.data + b.header.compressed.max(0) as u64 - a.data,
+        )?;
+        self.pages.clear();
+        self.pages.extend_from_slice(span);
+        self.next = 0;
+        self.skip = skip;
+        Ok(())
     }
 
     /// Read definition levels (one bit each) for `n` rows into `self.levels`; returns how
@@ -936,6 +1040,8 @@ enum View<'a> {
     Keys {
         keys: &'a [u32],
         dict: &'a Dict,
+        /// The page's first row read: no row is compared with a row before it.
+        from: usize,
     },
     Ints {
         ints: &'a [i64],
@@ -953,6 +1059,7 @@ impl<'a> View<'a> {
             Vals::Keys(keys) => View::Keys {
                 keys,
                 dict: &c.dict,
+                from: c.from,
             },
             Vals::Ints(ints, valid) => View::Ints { ints, valid },
             Vals::Spans(spans) => View::Spans { spans, buf: &c.buf },
@@ -975,13 +1082,15 @@ impl<'a> super::FillColumn<'a> for View<'a> {
             recs.iter_mut().for_each(|r| r.interface_entry = None);
         }
         match self {
-            View::Keys { keys, dict } if dict.clean_for(f) => {
+            View::Keys { keys, dict, .. } if dict.clean_for(f) => {
                 let rows = &keys[start..start + recs.len()];
                 if !fill_clean(f, rows, dict, recs) {
                     super::fill(f, &CleanKeys(DictKeys { keys, dict }), start, recs, bad)
                 }
             }
-            View::Keys { keys, dict } => super::fill(f, &DictKeys { keys, dict }, start, recs, bad),
+            View::Keys { keys, dict, .. } => {
+                super::fill(f, &DictKeys { keys, dict }, start, recs, bad)
+            }
             View::Ints { ints, valid } => {
                 super::fill(f, &IntRows { ints, valid }, start, recs, bad)
             }
@@ -999,12 +1108,12 @@ impl<'a> super::FillColumn<'a> for View<'a> {
         match self {
             // a key repeating in one page repeats its value (one dictionary a column chunk);
             // a page's first row is not compared with the page before
-            View::Keys { keys, .. } => {
+            View::Keys { keys, from, .. } => {
                 let Some((first, rest)) = same.split_first_mut() else {
                     return;
                 };
                 let rows = &keys[start..start + rest.len() + 1];
-                *first &= start > 0 && keys[start - 1] == rows[0];
+                *first &= start > *from && keys[start - 1] == rows[0];
                 // (each row with the one before, as two slices: a loop the compiler vectorises)
                 for ((s, a), b) in rest.iter_mut().zip(&rows[..rows.len() - 1]).zip(&rows[1..]) {
                     *s &= a == b;
@@ -1027,7 +1136,7 @@ impl<'a> Batch<'a> {
     fn new(views: &[(Field, View<'a>, usize)]) -> Batch<'a> {
         let mut at = [None; Field::Other as usize + 1];
         for (f, v, start) in views {
-            if let View::Keys { keys, dict } = v {
+            if let View::Keys { keys, dict, .. } = v {
                 at[*f as usize] = keys.get(*start..).map(|k| (k, *dict));
             }
         }
@@ -1298,20 +1407,26 @@ impl Drop for Pooled {
     }
 }
 
-/// Read the rows of a planned file's row groups `groups` into `sink`, counting them in `rows`.
+/// Read the rows of `part` of a planned file into `sink`, counting them in `rows`.
 pub fn decode<T: ChunkSource, S: Sink>(
     input: &T,
     md: &ParquetMetaData,
     plan: &Plan,
     pages: &PageIndex,
-    groups: std::ops::Range<usize>,
+    part: &super::Part,
     sink: &mut S,
     rows: &mut u64,
 ) -> Result<(), Fail> {
     let mut pooled = Pooled::take();
     let columns = &mut pooled.0;
     let chosen = md.row_groups().iter().enumerate();
+    let groups = &part.groups;
     for (g, rg) in chosen.skip(groups.start).take(groups.len()) {
+        let all = 0..rg.num_rows().max(0) as usize;
+        let window = part.rows.clone().unwrap_or(all.clone());
+        if window.start > window.end || window.end > all.end {
+            return Err(format!("row group {g}: rows {window:?} are not its rows"));
+        }
         // the columns' buffers are reused from row group to row group, and file to file
         let mut reused = std::mem::take(columns).into_iter();
         for p in &plan.columns {
@@ -1336,34 +1451,32 @@ pub fn decode<T: ChunkSource, S: Sink>(
                 buf: Vec::new(),
                 len: 0,
                 pos: 0,
+                skip: 0,
+                from: 0,
                 levels: Vec::new(),
                 scratch: Vec::new(),
             });
             c.plan = *p;
             c.codec = codec;
-            let len = usize::try_from(len).map_err(|e| e.to_string())?;
-            match input.chunk(start, len, &mut c.owned) {
-                Ok(Some(shared)) => (c.chunk, c.owned_len) = (shared, None),
-                Ok(None) => (c.chunk, c.owned_len) = (bytes::Bytes::new(), Some(len)),
-                Err(e) => return Err(e.to_string()),
-            }
-            c.base = start;
-            c.pages.clear();
-            c.pages.extend_from_slice(&pages[g][p.leaf]);
-            c.next = 0;
             c.dict.clear();
-            c.len = 0;
-            c.pos = 0;
+            (c.len, c.pos, c.skip, c.from) = (0, 0, 0, 0);
+            if window == all {
+                c.load(input, start, len)?;
+                c.pages.clear();
+                c.pages.extend_from_slice(&pages[g][p.leaf]);
+                c.next = 0;
+            } else if !window.is_empty() {
+                c.open_window(input, &pages[g][p.leaf], &window)
+                    .map_err(|e| column_failure(md, g, p.leaf, &e))?;
+            }
             columns.push(c);
         }
-        let mut left = rg.num_rows().max(0) as usize;
+        let mut left = window.len();
         while left > 0 {
             for c in columns.iter_mut() {
                 if c.remaining() == 0 {
-                    c.next_page().map_err(|e| {
-                        let name = md.file_metadata().schema_descr().column(c.plan.leaf);
-                        format!("row group {g}, column `{}`: {e}", name.name())
-                    })?;
+                    c.next_page()
+                        .map_err(|e| column_failure(md, g, c.plan.leaf, &e))?;
                 }
             }
             let n = columns.iter().map(Column::remaining).fold(left, usize::min);
@@ -1380,6 +1493,12 @@ pub fn decode<T: ChunkSource, S: Sink>(
         }
     }
     Ok(())
+}
+
+/// What stopped column `leaf` of row group `g`, with the column's name.
+fn column_failure(md: &ParquetMetaData, g: usize, leaf: usize, e: &str) -> Fail {
+    let name = md.file_metadata().schema_descr().column(leaf);
+    format!("row group {g}, column `{}`: {e}", name.name())
 }
 
 #[cfg(test)]

@@ -28,11 +28,38 @@ use super::{
 /// Rows per decoded batch: bounds memory per worker to a few MB of column data.
 pub const BATCH_ROWS: usize = 8192;
 
-/// The most column data (uncompressed, of the columns read) one row group may hold: the
-/// reader decodes a row group's pages as it goes, but a file claiming more than this (in
-/// its footer or in its page headers, see [`pages`]) is refused before anything is
-/// allocated for it. AWS's deliveries hold a few MB per file.
+/// The most column data (uncompressed, of the columns read) one row group may hold for the
+/// Arrow reader, which reads a row group's column chunks whole: a file claiming more than
+/// this (in its footer or in its page headers, see [`pages`]) that the fast reader cannot
+/// read is refused before anything is allocated for it. The fast reader reads a larger row
+/// group in windows of its rows ([`Part::rows`], about [`WINDOW_BYTES`] each), so it bounds
+/// only a page. AWS's deliveries hold a few MB per file; an export written in one row group
+/// (pandas with pyarrow before 15 wrote up to 64 Mi rows a group) holds gigabytes.
 pub const MAX_ROW_GROUP_BYTES: i64 = 512 << 20;
+
+/// What one window of a row group over [`MAX_ROW_GROUP_BYTES`] decompresses to, about.
+const WINDOW_BYTES: u64 = 128 << 20;
+
+/// A row group is split among workers only into windows of at least this many times its
+/// columns' most rows in a page: a window starting inside a page inflates that page again,
+/// so this bounds the pages inflated twice to an eighth of a window's.
+const PAGES_A_WINDOW: usize = 8;
+
+/// A row group is split among workers (into windows of its rows) where it holds at least
+/// twice this many times the engine's part size (`--chunk-size`) of the columns read: a
+/// window's pages at its edges are read twice, so windows are kept larger than parts of
+/// whole row groups.
+const WINDOW_PARTS: u64 = 4;
+
+/// A piece of a Parquet file read on its own: whole row groups, or a window of the rows of
+/// one. The parts of a file, read one after another or a worker each, give its rows once, in
+/// order ([`Prepared::parts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub groups: std::ops::Range<usize>,
+    /// Rows of the one row group of `groups` (from its first, 0), where not all of them.
+    pub rows: Option<std::ops::Range<usize>>,
+}
 
 /// A needed column, normalised to one of three physical shapes.
 enum Col {
@@ -299,18 +326,18 @@ pub fn decode<T: ChunkSource + 'static, S: Sink>(
     LAST.with(|c| c.set(None));
     let flows = sink.flows();
     let file = prepare(&input, keep, flows, |n| sink.layout(n)).map_err(|e| (0, e))?;
-    let all = 0..file.row_groups();
-    decode_groups(input, &file, all, sink)
+    let parts = file.parts(None);
+    decode_parts(input, &file, &parts, sink)
 }
 
-/// Decode row groups `groups` of a prepared file (see [`prepare`]) into `sink`, as
+/// Decode `parts` of a prepared file (see [`prepare`]) into `sink`, one after another, as
 /// [`decode`] does a whole file: rows read, or those read before the failure and the
-/// failure, the rows numbered from the first of `groups`. Parts of one file read apart,
+/// failure, the rows numbered from the first of the parts. Parts of one file read apart,
 /// on as many threads, give the records of the file read whole.
-pub fn decode_groups<T: ChunkSource + 'static, S: Sink>(
+pub fn decode_parts<T: ChunkSource + 'static, S: Sink>(
     input: T,
     file: &Prepared,
-    groups: std::ops::Range<usize>,
+    parts: &[Part],
     sink: &mut S,
 ) -> Result<u64, (u64, ParquetFailure)> {
     let mut rows = 0u64;
@@ -318,7 +345,7 @@ pub fn decode_groups<T: ChunkSource + 'static, S: Sink>(
         inner: sink,
         rows: &mut rows,
     };
-    match guarded(|| read_groups(input, file, groups, &mut counted)) {
+    match guarded(|| read_parts(input, file, parts, &mut counted)) {
         Ok(r) => r,
         Err(failure) => Err((rows, failure)),
     }
@@ -341,6 +368,81 @@ pub struct Prepared {
 impl Prepared {
     pub fn row_groups(&self) -> usize {
         self.md.num_row_groups()
+    }
+
+    /// The parts to read the file in: consecutive row groups up to `target` bytes of the
+    /// columns read (all of them where `None`: the file read whole), and a row group over
+    /// [`MAX_ROW_GROUP_BYTES`], or of twice [`WINDOW_PARTS`] times `target` or more, alone in
+    /// windows of its rows ([`Prepared::windows`]).
+    pub fn parts(&self, target: Option<u64>) -> Vec<Part> {
+        let bytes = self.group_bytes();
+        let mut parts = Vec::new();
+        let (mut start, mut held) = (0, 0u64);
+        let groups = |r: std::ops::Range<usize>| Part {
+            groups: r,
+            rows: None,
+        };
+        for (g, &b) in bytes.iter().enumerate() {
+            let windows = self.windows(g, b, target);
+            if windows.len() > 1 {
+                if start < g {
+                    parts.push(groups(start..g));
+                }
+                parts.extend(windows.into_iter().map(|rows| Part {
+                    groups: g..g + 1,
+                    rows: Some(rows),
+                }));
+                (start, held) = (g + 1, 0);
+                continue;
+            }
+            held = held.saturating_add(b);
+            if target.is_some_and(|t| held >= t) {
+                parts.push(groups(start..g + 1));
+                (start, held) = (g + 1, 0);
+            }
+        }
+        if start < bytes.len() {
+            parts.push(groups(start..bytes.len()));
+        }
+        parts
+    }
+
+    /// The windows row group `g` (`bytes` of the columns read) is read in, in order; one
+    /// (or none) where it is read whole. Only the fast reader reads windows (each its
+    /// dictionary pages and the data pages holding its rows): a group decompressing past
+    /// [`MAX_ROW_GROUP_BYTES`] in windows of about [`WINDOW_BYTES`] (bounded memory), and,
+    /// for parts of `target` bytes, a group of twice [`WINDOW_PARTS`] times that in windows
+    /// of about that many, each at least [`PAGES_A_WINDOW`] of its columns' largest pages
+    /// (the work of all workers).
+    fn windows(&self, g: usize, bytes: u64, target: Option<u64>) -> Vec<std::ops::Range<usize>> {
+        let Some(plan) = &self.fast else {
+            return Vec::new();
+        };
+        let rows = self.md.row_group(g).num_rows().max(0) as usize;
+        let unpacked = pages::unpacked(&self.index, g).max(0) as u64;
+        let for_memory = match unpacked > MAX_ROW_GROUP_BYTES as u64 {
+            true => unpacked.div_ceil(WINDOW_BYTES),
+            false => 1,
+        };
+        let page_rows = (plan.leaves())
+            .flat_map(|leaf| &self.index[g][leaf])
+            .map(|p| fast::page_rows(&p.header))
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let window = target.map(|t| t.saturating_mul(WINDOW_PARTS).max(1));
+        let for_workers = match window {
+            Some(w) if bytes >= w.saturating_mul(2) => {
+                let most = rows / page_rows.saturating_mul(PAGES_A_WINDOW);
+                bytes.div_ceil(w).min(most as u64)
+            }
+            _ => 1,
+        };
+        let k = for_memory.max(for_workers).min(rows as u64) as usize;
+        if k < 2 {
+            return Vec::new();
+        }
+        (0..k).map(|i| i * rows / k..(i + 1) * rows / k).collect()
     }
 
     /// The compressed bytes of the columns read, row group by row group.
@@ -401,18 +503,24 @@ fn prepare_unguarded<T: ChunkSource + 'static>(
         md.file_metadata().schema_descr(),
         wanted.iter().map(|w| w.0),
     );
-    if let Some((i, bytes)) = oversized_row_group(&md, &mask, MAX_ROW_GROUP_BYTES) {
-        return Err(fail(&format!(
-            "row group {i} holds {bytes} bytes of the columns read, more than the {} MiB flowcost reads at once: refused",
-            MAX_ROW_GROUP_BYTES >> 20
-        )));
-    }
     let index = pages::check(input, &md, |c| mask.leaf_included(c), MAX_ROW_GROUP_BYTES)
         .map_err(|e| fail(&e))?;
     // leaf columns are the root ones in a flat file (the plan checks it)
     let fast = (reader_choice() == Reader::Fast)
         .then(|| fast::plan(&md, &wanted, &index).ok())
         .flatten();
+    // (the Arrow reader reads a row group's column chunks whole; the fast reader a large
+    // one in windows)
+    let by_headers = (0..md.num_row_groups())
+        .map(|g| (g, pages::unpacked(&index, g)))
+        .find(|&(_, b)| b > MAX_ROW_GROUP_BYTES);
+    let oversized = oversized_row_group(&md, &mask, MAX_ROW_GROUP_BYTES).or(by_headers);
+    if let (None, Some((i, bytes))) = (&fast, oversized) {
+        return Err(fail(&format!(
+            "row group {i} holds {bytes} bytes of the columns read, more than the {} MiB flowcost reads at once: refused",
+            MAX_ROW_GROUP_BYTES >> 20
+        )));
+    }
     Ok(Prepared {
         roots: roots.len(),
         md,
@@ -423,10 +531,10 @@ fn prepare_unguarded<T: ChunkSource + 'static>(
     })
 }
 
-fn read_groups<T: ChunkSource + 'static, S: Sink>(
+fn read_parts<T: ChunkSource + 'static, S: Sink>(
     input: T,
     file: &Prepared,
-    groups: std::ops::Range<usize>,
+    parts: &[Part],
     sink: &mut S,
 ) -> Result<u64, (u64, ParquetFailure)> {
     let fail = |rows: u64, e: &dyn std::fmt::Display| (rows, ParquetFailure(e.to_string()));
@@ -434,20 +542,25 @@ fn read_groups<T: ChunkSource + 'static, S: Sink>(
     let mut rows = 0u64;
     if let Some(plan) = &file.fast {
         LAST.with(|c| c.set(Some(Reader::Fast)));
-        return fast::decode(&input, &file.md, plan, &file.index, groups, sink, &mut rows)
-            .map(|()| rows)
-            .map_err(|e| fail(rows, &e));
+        for part in parts {
+            fast::decode(&input, &file.md, plan, &file.index, part, sink, &mut rows)
+                .map_err(|e| fail(rows, &e))?;
+        }
+        return Ok(rows);
     }
     LAST.with(|c| c.set(Some(Reader::Arrow)));
     let wanted = &file.wanted;
     let meta = arrow_metadata(file.md.clone(), wanted).map_err(|e| fail(0, &e))?;
-    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta);
-    let reader = builder
+    let (groups, selection) = selection(&file.md, parts);
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta)
         .with_projection(file.mask.clone())
-        .with_row_groups(groups.collect())
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| fail(0, &e))?;
+        .with_row_groups(groups)
+        .with_batch_size(BATCH_ROWS);
+    // (whole row groups are read by their pages, whatever rows the footer claims for them)
+    if parts.iter().any(|p| p.rows.is_some()) {
+        builder = builder.with_row_selection(selection);
+    }
+    let reader = builder.build().map_err(|e| fail(0, &e))?;
     // the batches' columns are the projected ones, in schema order: those of `wanted`
     let mut caches: Vec<IpCache> = wanted.iter().map(|_| IpCache::default()).collect();
     for batch in reader {
@@ -462,6 +575,46 @@ fn read_groups<T: ChunkSource + 'static, S: Sink>(
         emit_rows(&views, None, batch.num_rows(), sink, &mut rows);
     }
     Ok(rows)
+}
+
+/// The row groups `parts` name, in order, and the rows of them they name, for the Arrow
+/// reader: a window of a group's rows selects those rows, the rows between skipped.
+fn selection(
+    md: &parquet::file::metadata::ParquetMetaData,
+    parts: &[Part],
+) -> (Vec<usize>, parquet::arrow::arrow_reader::RowSelection) {
+    use parquet::arrow::arrow_reader::RowSelector;
+    let (mut groups, mut selectors): (Vec<usize>, Vec<RowSelector>) = (Vec::new(), Vec::new());
+    // (the row read up to in the last group named, and its rows)
+    let mut at: Option<(usize, usize, usize)> = None;
+    let close = |at: Option<(usize, usize, usize)>, selectors: &mut Vec<RowSelector>| {
+        if let Some((_, upto, rows)) = at.filter(|a| a.1 < a.2) {
+            selectors.push(RowSelector::skip(rows - upto));
+        }
+    };
+    for part in parts {
+        for g in part.groups.clone() {
+            let rows = md.row_group(g).num_rows().max(0) as usize;
+            let want = part.rows.clone().unwrap_or(0..rows);
+            let upto = match at {
+                Some((last, upto, _)) if last == g => upto,
+                _ => {
+                    close(at, &mut selectors);
+                    groups.push(g);
+                    0
+                }
+            };
+            if want.start > upto {
+                selectors.push(RowSelector::skip(want.start - upto));
+            }
+            selectors.push(RowSelector::select(
+                want.end.saturating_sub(want.start.max(upto)),
+            ));
+            at = Some((g, want.end.max(upto), rows));
+        }
+    }
+    close(at, &mut selectors);
+    (groups, selectors.into())
 }
 
 /// Run `f`, which reads Parquet through the `parquet` crate, catching a panic the crate
@@ -1629,6 +1782,151 @@ mod tests {
                 proptest::prop_assert_eq!(used, Some(Reader::Fast));
             }
         }
+    }
+
+    /// `b` read in parts as workers read them, each into a sink of its own: each row group
+    /// cut into windows of its rows at `cuts` (shares of its rows, in thousandths), or the
+    /// parts [`Prepared::parts`] makes for parts of `target` bytes where `cuts` is `None`.
+    /// Their records in order, their bad rows numbered from the file's first row, and the
+    /// rows read; and how many parts were windows.
+    fn in_parts(
+        reader: Reader,
+        b: &bytes::Bytes,
+        cuts: Option<&[u16]>,
+        target: u64,
+        defer: bool,
+    ) -> (Seen, Result<u64, String>, usize) {
+        with_reader(reader, || {
+            let file = prepare(b, FieldSet::ALL, false, |_| {}).unwrap();
+            let parts = match cuts {
+                None => file.parts(Some(target)),
+                Some(cuts) => (0..file.row_groups())
+                    .flat_map(|g| {
+                        let rows = file.md.row_group(g).num_rows() as usize;
+                        let mut at: Vec<usize> =
+                            cuts.iter().map(|&c| rows * usize::from(c) / 1000).collect();
+                        at.extend([0, rows]);
+                        at.sort_unstable();
+                        at.dedup();
+                        let windows: Vec<_> = at.windows(2).map(|w| w[0]..w[1]).collect();
+                        windows.into_iter().map(move |rows| Part {
+                            groups: g..g + 1,
+                            rows: Some(rows),
+                        })
+                    })
+                    .collect(),
+            };
+            let windows = parts.iter().filter(|p| p.rows.is_some()).count();
+            let mut all = Seen {
+                defer,
+                ..Seen::default()
+            };
+            let mut before = 0u64;
+            for part in &parts {
+                let mut seen = Seen {
+                    defer,
+                    ..Seen::default()
+                };
+                let r = decode_parts(b.clone(), &file, std::slice::from_ref(part), &mut seen);
+                seen.hints.done();
+                all.records.append(&mut seen.records);
+                all.deferring += seen.deferring;
+                let bad = seen.malformed.into_iter().map(|(l, w)| (l + before, w));
+                all.malformed.extend(bad);
+                match r {
+                    Ok(n) => before += n,
+                    Err((n, e)) => return (all, Err(format!("{}: {e}", before + n)), windows),
+                }
+            }
+            (all, Ok(before), windows)
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// A row group read in windows of its rows, cut anywhere (inside a page, on a page's
+        /// edge, empty, the whole group), a window a sink, gives the records, bad rows and
+        /// hints of the file read whole, by either reader, deferred fields or not; and so do
+        /// the parts the engine reads a file in.
+        #[test]
+        fn windows_of_a_row_group_read_what_the_whole_file_reads(
+            sh in shapes(),
+            cuts in proptest::collection::vec(0u16..=1000, 0..6),
+            target in 1u64..20_000,
+        ) {
+            let b = random_file(&sh);
+            for reader in [Reader::Fast, Reader::Arrow] {
+                for defer in [false, true] {
+                    let whole = with_sink(reader, &b, Seen { defer, ..Seen::default() });
+                    let (parts, rows, _) = in_parts(reader, &b, Some(&cuts), 0, defer);
+                    proptest::prop_assert_eq!(&rows, &whole.1);
+                    proptest::prop_assert_eq!(&parts.malformed, &whole.0.malformed);
+                    proptest::prop_assert!(parts.records == whole.0.records, "{:?}", reader);
+                    if defer && reader == Reader::Fast && !cuts.is_empty() {
+                        proptest::prop_assert_eq!(parts.deferring > 0, whole.0.deferring > 0);
+                    }
+                    let (parts, rows, _) = in_parts(reader, &b, None, target, defer);
+                    proptest::prop_assert_eq!(&rows, &whole.1);
+                    proptest::prop_assert_eq!(&parts.malformed, &whole.0.malformed);
+                    proptest::prop_assert!(parts.records == whole.0.records, "{:?}", reader);
+                }
+            }
+        }
+    }
+
+    /// A row group of many pages, with parts much smaller than it, is read in windows of at
+    /// least eight of its largest pages' rows; a group of few pages is read whole; the Arrow
+    /// reader reads no windows of its own.
+    #[test]
+    fn a_large_row_group_is_read_in_windows_of_several_pages() {
+        let sh = Shape {
+            rows: 3000,
+            dictionary: true,
+            page_bytes: 1 << 20,
+            page_rows: 50,
+            group_rows: 1 << 20,
+            dictionary_bytes: 1 << 20,
+            codec: 1,
+            v2: false,
+            int32_bytes: false,
+            seed: 11,
+            null_per_mille: 20,
+        };
+        let b = random_file(&sh);
+        let file = with_reader(Reader::Fast, || {
+            prepare(&b, FieldSet::ALL, false, |_| {}).unwrap()
+        });
+        assert_eq!(file.row_groups(), 1);
+        let parts = file.parts(Some(64));
+        assert!(parts.len() > 2, "{parts:?}");
+        for (p, q) in parts.iter().zip(&parts[1..]) {
+            let (a, b) = (p.rows.clone().unwrap(), q.rows.clone().unwrap());
+            assert_eq!(a.end, b.start, "{parts:?}");
+            assert!(a.len() >= 8 * 50, "{parts:?}");
+        }
+        assert_eq!(parts[0].rows.as_ref().unwrap().start, 0);
+        assert_eq!(parts.last().unwrap().rows.as_ref().unwrap().end, 3000);
+        // read whole, as one part, where parts are as large as the file
+        let whole = file.parts(Some(u64::MAX));
+        assert_eq!(
+            whole,
+            [Part {
+                groups: 0..1,
+                rows: None
+            }]
+        );
+        assert_eq!(file.parts(None), whole);
+        // pages of 1,000 rows: fewer than sixteen in the group, no windows
+        let few = random_file(&Shape {
+            page_rows: 1000,
+            ..sh.clone()
+        });
+        let (_, _, windows) = in_parts(Reader::Fast, &few, None, 64, false);
+        assert_eq!(windows, 0);
+        let (_, _, windows) = in_parts(Reader::Fast, &b, None, 64, false);
+        assert!(windows > 2);
+        let (_, _, windows) = in_parts(Reader::Arrow, &b, None, 64, false);
+        assert_eq!(windows, 0);
     }
 
     #[test]

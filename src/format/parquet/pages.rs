@@ -5,7 +5,8 @@
 //! cannot hold them, so a crafted or damaged file could take the machine's memory. This
 //! module walks the headers of every column chunk that will be read, without decoding a page,
 //! and refuses the file when
-//! - the pages of one row group's columns would decompress to more than the bound,
+//! - a page would decompress to more than the bound (what one row group's pages decompress
+//!   to in all is bounded by the reader that reads them: [`unpacked`]),
 //! - a dictionary claims more values than its page's bytes can hold (every PLAIN value of a
 //!   physical type takes a known least number of bytes),
 //! - a header is malformed, or a page runs past its column chunk.
@@ -42,8 +43,7 @@ pub struct PageRef {
 pub type PageIndex = Vec<Vec<Vec<PageRef>>>;
 
 /// Check the headers of every page in the chosen columns of every row group: `max` bounds
-/// the decompressed bytes of one row group's chosen columns. Returns the pages found, or why
-/// the file is refused.
+/// the decompressed bytes of one page. Returns the pages found, or why the file is refused.
 pub fn check<R: ChunkReader>(
     input: &R,
     md: &ParquetMetaData,
@@ -52,7 +52,6 @@ pub fn check<R: ChunkReader>(
 ) -> Result<PageIndex, String> {
     let mut index = Vec::with_capacity(md.num_row_groups());
     for (g, rg) in md.row_groups().iter().enumerate() {
-        let mut total: i64 = 0;
         let mut columns = Vec::with_capacity(rg.num_columns());
         for (c, chunk) in rg.columns().iter().enumerate() {
             let mut pages = Vec::new();
@@ -74,12 +73,11 @@ pub fn check<R: ChunkReader>(
                 if header.uncompressed < 0 || header.compressed < 0 {
                     return Err(at("negative page size".into()));
                 }
-                total = total.saturating_add(header.uncompressed.into());
-                if total > max {
-                    return Err(format!(
-                        "row group {g}'s pages decompress to more than the {} MiB flowcost reads at once: refused",
+                if i64::from(header.uncompressed) > max {
+                    return Err(at(format!(
+                        "a page decompressing to more than the {} MiB flowcost reads at once: refused",
                         max >> 20
-                    ));
+                    )));
                 }
                 if let Some(d) = header.dictionary {
                     let n = d.values;
@@ -103,6 +101,13 @@ pub fn check<R: ChunkReader>(
         index.push(columns);
     }
     Ok(index)
+}
+
+/// What the pages of row group `g`'s chosen columns decompress to, by their headers.
+pub fn unpacked(index: &PageIndex, g: usize) -> i64 {
+    (index.get(g).into_iter().flatten().flatten())
+        .map(|p| i64::from(p.header.uncompressed))
+        .fold(0, i64::saturating_add)
 }
 
 /// Walk the footer (the file's metadata, Thrift at the end of the file) with the reader
