@@ -344,8 +344,33 @@ pub fn text_as_parquet(text: &str, path: &Path) {
 
 /// [`text_as_parquet`], with row groups of at most `rows` rows where given.
 pub fn text_as_parquet_in_groups(text: &str, path: &Path, rows: Option<usize>) {
+    let props = rows.map(|n| {
+        parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(n))
+            .build()
+    });
+    text_as_parquet_with(text, path, props)
+}
+
+/// [`text_as_parquet`], in one row group of pages of at most `rows` rows, each column's
+/// dictionary at most 1 KiB (the values past it written plain).
+pub fn text_as_parquet_in_pages(text: &str, path: &Path, rows: usize) {
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(None)
+        .set_data_page_row_count_limit(rows)
+        .set_write_batch_size(rows)
+        .set_dictionary_page_size_limit(1024)
+        .build();
+    text_as_parquet_with(text, path, Some(props))
+}
+
+/// [`text_as_parquet`], written with `props` where given.
+fn text_as_parquet_with(
+    text: &str,
+    path: &Path,
+    props: Option<parquet::file::properties::WriterProperties>,
+) {
     use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-    let most = rows;
     let mut lines = text.lines();
     let names: Vec<&str> = lines.next().unwrap().split(' ').collect();
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(' ').collect()).collect();
@@ -363,11 +388,6 @@ pub fn text_as_parquet_in_groups(text: &str, path: &Path, rows: Option<usize>) {
     });
     let batch = RecordBatch::try_from_iter(cols).unwrap();
     let file = std::fs::File::create(path).unwrap();
-    let props = most.map(|n| {
-        parquet::file::properties::WriterProperties::builder()
-            .set_max_row_group_row_count(Some(n))
-            .build()
-    });
     let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), props).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();

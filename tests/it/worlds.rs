@@ -302,8 +302,9 @@ fn a_large_parquet_file_is_read_a_part_a_worker() {
         let runs = crate::cli::spill_runs(&stderr(&o));
         assert!(runs > 1, "{reader}: spilled {runs} times: {}", stderr(&o));
     }
-    // the same rows in one row group: one part, read on one worker, as whole, its tables
-    // spilled as it is read
+    // the same rows in one row group of pages of 100 rows: read in windows of its rows, a
+    // window a worker (until 2026-12-07 one part, on one worker), its tables spilled as they
+    // are read; and read whole, one worker
     let text: String = {
         let mut all = String::new();
         for f in crate::support::files_under(std::path::Path::new(&w.path(Encoding::Text))) {
@@ -318,9 +319,24 @@ fn a_large_parquet_file_is_read_a_part_a_worker() {
         all
     };
     let one = dir.path().join("vpc-export-one-group.parquet");
-    crate::support::text_as_parquet(&text, &one);
+    crate::support::text_as_parquet_in_pages(&text, &one, 100);
+    {
+        // (the parts the engine reads it in, for `IN_PARTS`'s chunk size: windows)
+        use flowcost::format::{fields::ENGINE_FIELDS, parquet};
+        let b = bytes::Bytes::from(std::fs::read(&one).unwrap());
+        let file = parquet::prepare(&b, ENGINE_FIELDS, false, |_| {}).unwrap();
+        let parts = file.parts(Some(4096));
+        assert_eq!(file.row_groups(), 1);
+        assert!(
+            parts.len() > 1 && parts.iter().all(|p| p.rows.is_some()),
+            "{parts:?}"
+        );
+    }
     let one = one.display().to_string();
     let whole = run(&[&json[..], &["-j", "1", &one]].concat());
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    let r: Report = serde_json::from_slice(&whole.stdout).unwrap();
+    check_against_truth(&r, &w.truth, "one row group");
     let part = bin()
         .args([&json[..], &parts[..], &[&*one]].concat())
         .env("FLOWCOST_SHOW_SPILL", "1")

@@ -252,7 +252,7 @@ impl ChunkSource for bytes::Bytes {}
 
 /// The rows of a data page (none for any other page): for the flat columns read, its values
 /// are its rows, nulls included.
-pub(super) fn page_rows(h: &super::pages::Header) -> usize {
+fn page_rows(h: &super::pages::Header) -> usize {
     let values = match h.kind {
         kind::DATA => h.data.map_or(0, |d| d.values),
         kind::DATA_V2 => h.v2.map_or(0, |d| d.values),

@@ -40,10 +40,11 @@ pub const MAX_ROW_GROUP_BYTES: i64 = 512 << 20;
 /// What one window of a row group over [`MAX_ROW_GROUP_BYTES`] decompresses to, about.
 const WINDOW_BYTES: u64 = 128 << 20;
 
-/// A row group is split among workers only into windows of at least this many times its
-/// columns' most rows in a page: a window starting inside a page inflates that page again,
-/// so this bounds the pages inflated twice to an eighth of a window's.
-const PAGES_A_WINDOW: usize = 8;
+/// A row group is split among workers only into windows of at least this many times what
+/// a window reads past its share (each column's dictionary page, and a page at each edge,
+/// where a window starting or ending inside a page inflates it as its neighbour does): the
+/// bytes read twice stay under an eighth of a window's.
+const EDGES_A_WINDOW: u64 = 8;
 
 /// A row group is split among workers (into windows of its rows) where it holds at least
 /// twice this many times the engine's part size (`--chunk-size`) of the columns read: a
@@ -420,25 +421,19 @@ impl Prepared {
         };
         let rows = self.md.row_group(g).num_rows().max(0) as usize;
         let unpacked = pages::unpacked(&self.index, g).max(0) as u64;
-        let for_memory = match unpacked > MAX_ROW_GROUP_BYTES as u64 {
-            true => unpacked.div_ceil(WINDOW_BYTES),
-            false => 1,
-        };
-        let page_rows = (plan.leaves())
-            .flat_map(|leaf| &self.index[g][leaf])
-            .map(|p| fast::page_rows(&p.header))
-            .max()
-            .unwrap_or(0)
-            .max(1);
-        let window = target.map(|t| t.saturating_mul(WINDOW_PARTS).max(1));
-        let for_workers = match window {
-            Some(w) if bytes >= w.saturating_mul(2) => {
-                let most = rows / page_rows.saturating_mul(PAGES_A_WINDOW);
-                bytes.div_ceil(w).min(most as u64)
-            }
-            _ => 1,
-        };
-        let k = for_memory.max(for_workers).min(rows as u64) as usize;
+        // what a window reads past its share at most: each column's dictionary page and one
+        // data page at each edge
+        let edges = (plan.leaves())
+            .map(|leaf| {
+                let pages = &self.index[g][leaf];
+                let stored = |p: &pages::PageRef| p.header.compressed.max(0) as u64;
+                let dict = |p: &&pages::PageRef| p.header.kind == pages::kind::DICTIONARY;
+                let dicts: u64 = pages.iter().filter(dict).map(stored).sum();
+                let data = pages.iter().filter(|p| !dict(p)).map(stored).max();
+                dicts + 2 * data.unwrap_or(0)
+            })
+            .fold(0u64, u64::saturating_add);
+        let k = window_count(rows, bytes, unpacked, edges, target);
         if k < 2 {
             return Vec::new();
         }
@@ -575,6 +570,26 @@ fn read_parts<T: ChunkSource + 'static, S: Sink>(
         emit_rows(&views, None, batch.num_rows(), sink, &mut rows);
     }
     Ok(rows)
+}
+
+/// How many windows a row group of `rows` rows is read in ([`Prepared::windows`]): `bytes`
+/// of the columns read, decompressing to `unpacked`, `edges` the bytes a window reads past
+/// its share at most (its dictionaries, a page at each edge), for parts of `target` bytes
+/// (`None`: the file read whole). One or none: whole.
+fn window_count(rows: usize, bytes: u64, unpacked: u64, edges: u64, target: Option<u64>) -> usize {
+    let for_memory = match unpacked > MAX_ROW_GROUP_BYTES as u64 {
+        true => unpacked.div_ceil(WINDOW_BYTES),
+        false => 1,
+    };
+    let window = target.map(|t| t.saturating_mul(WINDOW_PARTS).max(1));
+    let for_workers = match window {
+        Some(w) if bytes >= w.saturating_mul(2) => {
+            let most = bytes / edges.max(1).saturating_mul(EDGES_A_WINDOW);
+            bytes.div_ceil(w).min(most)
+        }
+        _ => 1,
+    };
+    for_memory.max(for_workers).min(rows as u64) as usize
 }
 
 /// The row groups `parts` name, in order, and the rows of them they name, for the Arrow
@@ -1874,14 +1889,50 @@ mod tests {
         }
     }
 
-    /// A row group of many pages, with parts much smaller than it, is read in windows of at
-    /// least eight of its largest pages' rows; a group of few pages is read whole; the Arrow
-    /// reader reads no windows of its own.
+    /// A group is read in windows for the workers only where it holds twice four parts'
+    /// bytes, in windows of eight times what one reads past its share or more (fewer windows
+    /// where its pages are large); past the bound one row group is read at once, in windows
+    /// of about 128 MiB decompressed whatever its pages, one window a row at most.
+    #[test]
+    fn row_groups_are_cut_into_windows_for_the_workers_and_for_memory() {
+        let mib = 1u64 << 20;
+        let m = 10_000_000;
+        // parts of 4 MiB: a group of 32 MiB, edges of 1 MiB
+        assert_eq!(window_count(m, 32 * mib, 64 * mib, mib, Some(4 * mib)), 2);
+        assert_eq!(window_count(m, 31 * mib, 64 * mib, mib, Some(4 * mib)), 1);
+        assert_eq!(
+            window_count(m, 200 * mib, 400 * mib, mib, Some(4 * mib)),
+            13
+        );
+        // large pages: windows of eight times the edges at least
+        assert_eq!(
+            window_count(m, 200 * mib, 400 * mib, 25 * mib, Some(4 * mib)),
+            1
+        );
+        assert_eq!(
+            window_count(m, 200 * mib, 400 * mib, 12 * mib, Some(4 * mib)),
+            2
+        );
+        // read whole (`None`) or in parts as large as the file: whole up to the bound
+        assert_eq!(window_count(m, 200 * mib, 512 * mib, mib, None), 1);
+        assert_eq!(
+            window_count(m, 200 * mib, 400 * mib, mib, Some(u64::MAX)),
+            1
+        );
+        // past it, windows of 128 MiB decompressed, however large the pages
+        assert_eq!(window_count(m, 100 * mib, 513 * mib, mib, None), 5);
+        assert_eq!(window_count(m, 100 * mib, 2048 * mib, 100 * mib, None), 16);
+        assert_eq!(window_count(3, 100 * mib, 2048 * mib, mib, None), 3);
+        assert_eq!(window_count(0, 0, 0, 0, Some(1)), 0);
+    }
+
+    /// A row group of many pages, with parts much smaller than it, is read in windows; a
+    /// group of few pages is read whole; the Arrow reader reads no windows of its own.
     #[test]
     fn a_large_row_group_is_read_in_windows_of_several_pages() {
         let sh = Shape {
-            rows: 3000,
-            dictionary: true,
+            rows: 6000,
+            dictionary: false,
             page_bytes: 1 << 20,
             page_rows: 50,
             group_rows: 1 << 20,
@@ -1902,10 +1953,9 @@ mod tests {
         for (p, q) in parts.iter().zip(&parts[1..]) {
             let (a, b) = (p.rows.clone().unwrap(), q.rows.clone().unwrap());
             assert_eq!(a.end, b.start, "{parts:?}");
-            assert!(a.len() >= 8 * 50, "{parts:?}");
         }
         assert_eq!(parts[0].rows.as_ref().unwrap().start, 0);
-        assert_eq!(parts.last().unwrap().rows.as_ref().unwrap().end, 3000);
+        assert_eq!(parts.last().unwrap().rows.as_ref().unwrap().end, 6000);
         // read whole, as one part, where parts are as large as the file
         let whole = file.parts(Some(u64::MAX));
         assert_eq!(
