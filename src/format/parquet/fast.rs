@@ -433,8 +433,8 @@ struct Column {
     /// Rows of the current page, and rows consumed.
     len: usize,
     pos: usize,
-    /// Rows to pass over before the first row read: a window of a row group's rows
-    /// ([`super::Part::rows`]) starts inside its first data page, or after it.
+    /// Rows of the next data page to pass over: a window of a row group's rows
+    /// ([`super::Part::rows`]) starts inside its first data page.
     skip: usize,
     /// The current page's first row read (its first, but a window's first page's).
     from: usize,
@@ -472,16 +472,21 @@ impl Column {
 
     /// Move to the next data page (reading any dictionary page on the way).
     fn next_page(&mut self) -> Result<(), Fail> {
-        // the chunk's bytes are lent to the page reader, which fills the column's buffers
+        self.in_chunk(Column::next_page_of)
+    }
+
+    /// Run `f` on the column and the bytes loaded ([`Column::load`]), lent to it while it
+    /// fills the column's buffers.
+    fn in_chunk<R>(&mut self, f: impl FnOnce(&mut Column, &[u8]) -> R) -> R {
         let owned = std::mem::take(&mut self.owned);
         let shared = self.chunk.clone();
         let chunk = match self.owned_len {
             Some(n) => &owned[..n],
             None => &shared[..],
         };
-        let read = self.next_page_of(chunk);
+        let out = f(self, chunk);
         self.owned = owned;
-        read
+        out
     }
 
     /// [`Column::next_page`] in `chunk`, the column chunk's bytes.
@@ -498,10 +503,6 @@ impl Column {
             let h = p.header;
             match h.kind {
                 kind::DICTIONARY => self.dictionary_page(raw, &p)?,
-                // a page wholly before a window's first row: not inflated
-                kind::DATA | kind::DATA_V2 if self.skip > 0 && self.skip >= page_rows(&h) => {
-                    self.skip -= page_rows(&h);
-                }
                 kind::DATA => {
                     let d = h.data.ok_or("a data page without its header")?;
                     let mut buf = std::mem::take(&mut self.buf);
@@ -608,15 +609,7 @@ impl Column {
         let (first, skip) = first.ok_or("a window of rows past its column chunk")?;
         if let Some(d) = dict {
             self.load(input, d.data, d.header.compressed.max(0) as u64)?;
-            let owned = std::mem::take(&mut self.owned);
-            let shared = self.chunk.clone();
-            let raw = match self.owned_len {
-                Some(n) => &owned[..n],
-                None => &shared[..],
-            };
-            let read = self.dictionary_page(raw, d);
-            self.owned = owned;
-            read?;
+            self.in_chunk(|c, raw| c.dictionary_page(raw, d))?;
         }
         let span = &data[first..end];
         let (Some(a), Some(b)) = (span.first(), span.last()) else {
