@@ -34,7 +34,7 @@ pub const BATCH_ROWS: usize = 8192;
 /// read is refused before anything is allocated for it. The fast reader reads a larger row
 /// group in windows of its rows ([`Part::rows`], about [`WINDOW_BYTES`] each), so it bounds
 /// only a page. AWS's deliveries hold a few MB per file; an export written in one row group
-/// (pandas with pyarrow before 15 wrote up to 64 Mi rows a group) holds gigabytes.
+/// may hold gigabytes.
 pub const MAX_ROW_GROUP_BYTES: i64 = 512 << 20;
 
 /// What one window of a row group over [`MAX_ROW_GROUP_BYTES`] decompresses to, about.
@@ -413,8 +413,8 @@ impl Prepared {
     /// dictionary pages and the data pages holding its rows): a group decompressing past
     /// [`MAX_ROW_GROUP_BYTES`] in windows of about [`WINDOW_BYTES`] (bounded memory), and,
     /// for parts of `target` bytes, a group of twice [`WINDOW_PARTS`] times that in windows
-    /// of about that many, each at least [`PAGES_A_WINDOW`] of its columns' largest pages
-    /// (the work of all workers).
+    /// of about that many, each at least [`EDGES_A_WINDOW`] times the bytes it reads past its
+    /// share (the work of all workers).
     fn windows(&self, g: usize, bytes: u64, target: Option<u64>) -> Vec<std::ops::Range<usize>> {
         let Some(plan) = &self.fast else {
             return Vec::new();
