@@ -20,6 +20,28 @@ if [ -d "$shared" ]; then
 else
   echo "note: ../shared is absent; seeding from sample-data only" >&2
 fi
+# the sample data's Parquet rows in small pages and several row groups, by codec, with and
+# without dictionaries (where Python has pyarrow): files whose row groups the target reads in
+# windows cut inside pages
+if python3 -c 'import pyarrow' 2> /dev/null; then
+  python3 - "$here/../sample-data/parquet" "$here/corpus/parquet" <<'PY'
+import glob, sys
+import pyarrow as pa, pyarrow.parquet as pq
+files = sorted(glob.glob(sys.argv[1] + '/**/*.parquet', recursive=True))[:80]
+rows = pa.concat_tables([pq.read_table(f) for f in files]).slice(0, 400)
+n = 0
+for codec in ['gzip', 'snappy']:
+    for page in [256, 4096]:
+        for group in [150, 1000]:
+            for dictionary in [True, False]:
+                n += 1
+                pq.write_table(rows, f'{sys.argv[2]}/seed-pages-{n}', compression=codec,
+                               data_page_size=page, write_batch_size=30,
+                               row_group_size=group, use_dictionary=dictionary)
+PY
+else
+  echo "note: no pyarrow for python3; Parquet seeds of several pages and row groups not written" >&2
+fi
 # CloudWatch Logs subscription batches as Firehose writes them (plain, and each batch gzipped
 # alone) and records written as JSON objects: the JSON readers' inputs
 mkdir -p "$here/corpus/json"

@@ -1,7 +1,9 @@
 //! Any bytes as a Parquet document (the decoder is handed them directly, without sniffing):
 //! broken footers, schemas, pages and values are failures or malformed rows, never a panic
-//! or an allocation beyond the bound; and where the fast reader takes a file, it agrees with
-//! the Arrow reader on every file both read to the end.
+//! or an allocation beyond the bound; where the fast reader takes a file, it agrees with
+//! the Arrow reader on every file both read to the end; and each reader, reading every row
+//! group in windows of its rows (cut where the input's hash says, a sink a window, as the
+//! engine's workers read a large group), gives what it gives reading the file whole.
 #![no_main]
 
 use flowcost::format::fields::FieldSet;
@@ -11,6 +13,9 @@ use libfuzzer_sys::fuzz_target;
 #[derive(Default)]
 struct Count {
     rows: u64,
+    /// Rows before this sink's first (a window's): malformed rows are numbered from the
+    /// file's first.
+    offset: u64,
     /// Every row, as text (records without the reader's names hint, and malformed rows with
     /// their reason).
     seen: Vec<String>,
@@ -30,7 +35,7 @@ impl Sink for Count {
     fn malformed(&mut self, line: u64, why: Malformed) {
         self.rows += 1;
         self.hints.not_a_record();
-        self.seen.push(format!("{line}: {why}"));
+        self.seen.push(format!("{}: {why}", line + self.offset));
     }
     fn header(&mut self) {}
     fn blank(&mut self) {}
@@ -73,5 +78,74 @@ fuzz_target!(
         if fast.is_ok() && arrow.is_ok() {
             assert_eq!(fast_seen, arrow_seen, "the readers disagree");
         }
+        windows_agree(data, Reader::Arrow, &arrow, &arrow_seen);
     }
+    windows_agree(data, Reader::Fast, &fast, &fast_seen);
 });
+
+/// `reader` reading each row group of `data` in windows (three cuts a group, where the
+/// input's hash puts them) gives the records and bad rows it gave reading the file whole
+/// (`whole`, `whole_seen`), when both read to the end; and never panics.
+fn windows_agree(
+    data: &[u8],
+    reader: parquet::Reader,
+    whole: &Result<u64, String>,
+    whole_seen: &[String],
+) {
+    let cuts = hash(data).to_le_bytes();
+    let cuts: Vec<usize> = cuts
+        .chunks(2)
+        .take(3)
+        .map(|c| usize::from(u16::from_le_bytes([c[0], c[1]]) % 1001))
+        .collect();
+    let read = parquet::with_reader(reader, || {
+        let b = bytes::Bytes::copy_from_slice(data);
+        let file = parquet::prepare(&b, FieldSet::ALL, false, |_| {}).ok()?;
+        let mut seen = Vec::new();
+        let mut before = 0u64;
+        for g in 0..file.row_groups() {
+            let rows = file.group_rows(g);
+            let mut at: Vec<usize> = cuts.iter().map(|&c| rows * c / 1000).collect();
+            at.extend([0, rows]);
+            at.sort_unstable();
+            at.dedup();
+            for w in at.windows(2) {
+                let part = parquet::Part {
+                    groups: g..g + 1,
+                    rows: Some(w[0]..w[1]),
+                };
+                let mut c = Count {
+                    offset: before,
+                    ..Count::default()
+                };
+                let r = parquet::decode_parts(b.clone(), &file, &[part], &mut c);
+                c.hints.done();
+                match r {
+                    Ok(n) => {
+                        assert_eq!(n, c.rows);
+                        before += n;
+                        seen.append(&mut c.seen);
+                    }
+                    Err((_, e)) => return Some(Err(e.0)),
+                }
+            }
+        }
+        Some(Ok(seen))
+    });
+    match (read, whole) {
+        (Some(Err(e)), _) if e.contains("failed on this file") => panic!("a window panicked: {e}"),
+        (Some(Err(e)), Ok(_)) => panic!("a window failed where the whole file reads: {e}"),
+        (None, Ok(_)) => panic!("the file read whole is not prepared again"),
+        (Some(Ok(seen)), Ok(_)) => {
+            assert_eq!(seen, whole_seen, "windows disagree with the whole file")
+        }
+        _ => {}
+    }
+}
+
+/// FNV-1a of the input: where its windows are cut.
+fn hash(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}

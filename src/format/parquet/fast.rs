@@ -942,6 +942,11 @@ fn rle_hybrid(data: &[u8], width: u8, n: usize, out: &mut Vec<u32>) -> Result<()
             for (i, b) in raw.iter().enumerate() {
                 v |= u32::from(*b) << (8 * i);
             }
+            // (a run's value is stored in whole bytes: bits past its width mean a damaged
+            // page, not a value; a definition level of 37 would read as a null)
+            if width < 32 && v >> width != 0 {
+                return Err("a run value wider than its bit width".into());
+            }
             out.extend(std::iter::repeat_n(v, count));
         } else {
             // groups of eight values, bit-packed, least significant bit first
@@ -1592,6 +1597,18 @@ mod tests {
         assert_eq!(out, [1, 1, 1, 1]);
         // a header cut short is an error, not a panic
         assert!(rle_hybrid(&[0x80], 1, 4, &mut Vec::new()).is_err());
+        // a run's value past its width is a damaged page (found by `fuzz/`: a definition
+        // level of 37 read as a null); at width 0 the one value is 0
+        for (width, v, ok) in [(1, 1, true), (1, 2, false), (1, 37, false), (2, 3, true)] {
+            let r = rle_hybrid(&[4 << 1, v], width, 4, &mut Vec::new());
+            assert_eq!(r.is_ok(), ok, "{width} {v}");
+        }
+        let mut out = Vec::new();
+        rle_hybrid(&[4 << 1], 0, 4, &mut out).unwrap();
+        assert_eq!(out, [0; 4]);
+        let r = rle_hybrid(&[1 << 1, 0, 0, 0, 0x80], 31, 1, &mut Vec::new());
+        assert!(r.is_err());
+        rle_hybrid(&[1 << 1, 0xff, 0xff, 0xff, 0x7f], 31, 1, &mut Vec::new()).unwrap();
     }
 
     #[test]

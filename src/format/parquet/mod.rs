@@ -371,6 +371,12 @@ impl Prepared {
         self.md.num_row_groups()
     }
 
+    /// The rows row group `g` says it holds (0 for a negative count, which its pages then
+    /// contradict).
+    pub fn group_rows(&self, g: usize) -> usize {
+        self.md.row_group(g).num_rows().max(0) as usize
+    }
+
     /// The parts to read the file in: consecutive row groups up to `target` bytes of the
     /// columns read (all of them where `None`: the file read whole), and a row group over
     /// [`MAX_ROW_GROUP_BYTES`], or of twice [`WINDOW_PARTS`] times `target` or more, alone in
@@ -419,7 +425,7 @@ impl Prepared {
         let Some(plan) = &self.fast else {
             return Vec::new();
         };
-        let rows = self.md.row_group(g).num_rows().max(0) as usize;
+        let rows = self.group_rows(g);
         let unpacked = pages::unpacked(&self.index, g).max(0) as u64;
         // what a window reads past its share at most: each column's dictionary page and one
         // data page at each edge
@@ -1424,6 +1430,61 @@ mod tests {
         v.into()
     }
 
+    /// Sixteen rows of one ENI and a `start` column declared nullable, holding no null, with
+    /// its definition levels (one run of sixteen ones, a byte each) holding `level` instead.
+    fn start_levels(level: u8) -> bytes::Bytes {
+        let rows = 16;
+        let batch = RecordBatch::try_from_iter_with_nullable([
+            (
+                "interface_id",
+                Arc::new(StringArray::from(vec![Some("eni-a"); rows])) as ArrayRef,
+                true,
+            ),
+            (
+                "start",
+                Arc::new(Int64Array::from(vec![Some(1_700_000_000); rows])) as ArrayRef,
+                true,
+            ),
+        ])
+        .unwrap();
+        let props = WriterProperties::builder()
+            .set_dictionary_enabled(false)
+            .build();
+        let b = written(&batch, props);
+        let meta = ArrowReaderMetadata::load(&b, ArrowReaderOptions::new()).unwrap();
+        let chunk = meta.metadata().row_group(0).column(1);
+        let at = chunk.data_page_offset() as usize;
+        let mut v = b.to_vec();
+        // the levels' length (2), the run's header (sixteen values: 16 << 1), its value
+        let page = &mut v[at..(at + 256).min(b.len())];
+        let i = page
+            .windows(6)
+            .position(|w| w == [2, 0, 0, 0, 16 << 1, 1])
+            .unwrap();
+        page[i + 5] = level;
+        v.into()
+    }
+
+    /// Found by `fuzz/` (parquet): a definition level past the column's maximum (1) was read
+    /// as a null by the fast reader (here every row's `start` gone, the records undated), where
+    /// it is a damaged page.
+    #[test]
+    fn a_definition_level_past_its_maximum_fails_the_file() {
+        let (seen, r, used) = with(Reader::Fast, &start_levels(1));
+        assert_eq!((r, used), (Ok(16), Some(Reader::Fast)));
+        assert!(seen
+            .records
+            .iter()
+            .all(|r| r.contains("start: Some(1700000000)")));
+        for level in [2, 37, 255] {
+            let (seen, r, used) = with(Reader::Fast, &start_levels(level));
+            assert_eq!(used, Some(Reader::Fast));
+            let e = r.unwrap_err();
+            assert!(e.contains("a run value wider than its bit width"), "{e}");
+            assert!(seen.records.is_empty());
+        }
+    }
+
     #[test]
     fn a_dictionary_claiming_more_values_than_its_page_holds_is_refused() {
         let mut seen = Seen::default();
@@ -1817,7 +1878,7 @@ mod tests {
                 None => file.parts(Some(target)),
                 Some(cuts) => (0..file.row_groups())
                     .flat_map(|g| {
-                        let rows = file.md.row_group(g).num_rows() as usize;
+                        let rows = file.group_rows(g);
                         let mut at: Vec<usize> =
                             cuts.iter().map(|&c| rows * usize::from(c) / 1000).collect();
                         at.extend([0, rows]);
