@@ -88,7 +88,9 @@ fuzz_target!(
 /// (`whole`, `whole_seen`), when both read to the end. The fast reader never panics and
 /// never fails a window of a file it reads whole; the Arrow reader (the `parquet` crate,
 /// reading a window by a row selection) may panic on a corrupt file, caught and reported as
-/// the file's failure, and where a window fails the engine reads the file again whole.
+/// the file's failure, and where a window fails the engine reads the file again whole. A
+/// file whose footer counts other rows than its pages hold is not cut: the engine reads it
+/// whole (the fast reader declines it, and the Arrow reader is given no windows).
 fn windows_agree(
     data: &[u8],
     reader: parquet::Reader,
@@ -103,7 +105,15 @@ fn windows_agree(
         .collect();
     let read = parquet::with_reader(reader, || {
         let b = bytes::Bytes::copy_from_slice(data);
-        let file = parquet::prepare(&b, FieldSet::ALL, false, |_| {}).ok()?;
+        let Ok(file) = parquet::prepare(&b, FieldSet::ALL, false, |_| {}) else {
+            return Windows::Unprepared;
+        };
+        let claimed: u64 = (0..file.row_groups())
+            .map(|g| file.group_rows(g) as u64)
+            .sum();
+        if whole.as_ref().is_ok_and(|&rows| rows != claimed) {
+            return Windows::Uncut;
+        }
         let mut seen = Vec::new();
         let mut before = 0u64;
         for g in 0..file.row_groups() {
@@ -129,26 +139,36 @@ fn windows_agree(
                         before += n;
                         seen.append(&mut c.seen);
                     }
-                    Err((_, e)) => return Some((Err(e.0), parquet::last_reader())),
+                    Err((_, e)) => return Windows::Read(Err(e.0), parquet::last_reader()),
                 }
             }
         }
-        Some((Ok(seen), parquet::last_reader()))
+        Windows::Read(Ok(seen), parquet::last_reader())
     });
     let fast = Some(parquet::Reader::Fast);
     match (read, whole) {
-        (Some((Err(e), used)), _) if used == fast && e.contains("failed on this file") => {
+        (Windows::Read(Err(e), used), _) if used == fast && e.contains("failed on this file") => {
             panic!("the fast reader panicked in a window: {e}")
         }
-        (Some((Err(e), used)), Ok(_)) if used == fast => {
+        (Windows::Read(Err(e), used), Ok(_)) if used == fast => {
             panic!("a window failed where the whole file reads: {e}")
         }
-        (None, Ok(_)) => panic!("the file read whole is not prepared again"),
-        (Some((Ok(seen), _)), Ok(_)) => {
+        (Windows::Unprepared, Ok(_)) => panic!("the file read whole is not prepared again"),
+        (Windows::Read(Ok(seen), _), Ok(_)) => {
             assert_eq!(seen, whole_seen, "windows disagree with the whole file")
         }
         _ => {}
     }
+}
+
+/// What reading a file's row groups in windows gave.
+enum Windows {
+    /// Its footer failed.
+    Unprepared,
+    /// Its footer counts other rows than the whole read gave: not cut.
+    Uncut,
+    /// The records and bad rows, or the failure, and the reader that read them.
+    Read(Result<Vec<String>, String>, Option<parquet::Reader>),
 }
 
 /// FNV-1a of the input: where its windows are cut.
