@@ -108,9 +108,9 @@ fn windows_agree(
         let Ok(file) = parquet::prepare(&b, FieldSet::ALL, false, |_| {}) else {
             return Windows::Unprepared;
         };
-        let claimed: u64 = (0..file.row_groups())
+        let claimed = (0..file.row_groups())
             .map(|g| file.group_rows(g) as u64)
-            .sum();
+            .fold(0u64, u64::saturating_add);
         if whole.as_ref().is_ok_and(|&rows| rows != claimed) {
             return Windows::Uncut;
         }
