@@ -118,7 +118,11 @@ fn windows_agree(
         let mut before = 0u64;
         for g in 0..file.row_groups() {
             let rows = file.group_rows(g);
-            let mut at: Vec<usize> = cuts.iter().map(|&c| rows * c / 1000).collect();
+            // (a footer may claim any count: the product is taken wide)
+            let at = cuts
+                .iter()
+                .map(|&c| (rows as u128 * c as u128 / 1000) as usize);
+            let mut at: Vec<usize> = at.collect();
             at.extend([0, rows]);
             at.sort_unstable();
             at.dedup();
