@@ -98,10 +98,8 @@ fn windows_agree(
     whole_seen: &[String],
 ) {
     let cuts = hash(data).to_le_bytes();
-    let cuts: Vec<usize> = cuts
-        .chunks(2)
-        .take(3)
-        .map(|c| usize::from(u16::from_le_bytes([c[0], c[1]]) % 1001))
+    let cuts: Vec<u16> = (cuts.chunks(2).take(3))
+        .map(|c| u16::from_le_bytes([c[0], c[1]]) % 1001)
         .collect();
     let read = parquet::with_reader(reader, || {
         let b = bytes::Bytes::copy_from_slice(data);
@@ -117,25 +115,13 @@ fn windows_agree(
         let mut seen = Vec::new();
         let mut before = 0u64;
         for g in 0..file.row_groups() {
-            let rows = file.group_rows(g);
-            // (a footer may claim any count: the product is taken wide)
-            let at = cuts
-                .iter()
-                .map(|&c| (rows as u128 * c as u128 / 1000) as usize);
-            let mut at: Vec<usize> = at.collect();
-            at.extend([0, rows]);
-            at.sort_unstable();
-            at.dedup();
-            for w in at.windows(2) {
-                let part = parquet::Part {
-                    groups: g..g + 1,
-                    rows: Some(w[0]..w[1]),
-                };
+            for part in file.cut(g, &cuts) {
                 let mut c = Count {
                     offset: before,
                     ..Count::default()
                 };
-                let r = parquet::decode_parts(b.clone(), &file, &[part], &mut c);
+                let r =
+                    parquet::decode_parts(b.clone(), &file, std::slice::from_ref(&part), &mut c);
                 c.hints.done();
                 match r {
                     Ok(n) => {

@@ -377,6 +377,26 @@ impl Prepared {
         self.md.row_group(g).num_rows().max(0) as usize
     }
 
+    /// Row group `g` cut at `thousandths` of its rows (each up to 1,000, in any order,
+    /// repeats and ends allowed) into windows, in order: how the tests and the fuzzer cut a
+    /// group anywhere, where [`Prepared::parts`] cuts it only as the engine does.
+    #[doc(hidden)]
+    pub fn cut(&self, g: usize, thousandths: &[u16]) -> Vec<Part> {
+        let rows = self.group_rows(g);
+        // (a footer may claim any count: the product is taken wide)
+        let at = |t: u16| (rows as u128 * u128::from(t.min(1000)) / 1000) as usize;
+        let mut at: Vec<usize> = thousandths.iter().map(|&t| at(t)).collect();
+        at.extend([0, rows]);
+        at.sort_unstable();
+        at.dedup();
+        (at.windows(2))
+            .map(|w| Part {
+                groups: g..g + 1,
+                rows: Some(w[0]..w[1]),
+            })
+            .collect()
+    }
+
     /// The parts to read the file in: consecutive row groups up to `target` bytes of the
     /// columns read (all of them where `None`: the file read whole), and a row group over
     /// [`MAX_ROW_GROUP_BYTES`], or of twice [`WINDOW_PARTS`] times `target` or more, alone in
@@ -1406,28 +1426,45 @@ mod tests {
         assert_eq!(oversized_row_group(meta.metadata(), &none, 0), None);
     }
 
+    /// `b` with the last byte of the first `pattern` found in the 256 bytes from `at` (an
+    /// offset of column `column`'s chunk in the first row group) set to `value`.
+    fn patched(
+        b: &bytes::Bytes,
+        column: &str,
+        at: fn(&parquet::file::metadata::ColumnChunkMetaData) -> i64,
+        pattern: &[u8],
+        value: u8,
+    ) -> bytes::Bytes {
+        let meta = ArrowReaderMetadata::load(b, ArrowReaderOptions::new()).unwrap();
+        let row_group = meta.metadata().row_group(0);
+        let chunk = (row_group.columns().iter())
+            .find(|c| c.column_path().string() == column)
+            .unwrap();
+        let at = at(chunk) as usize;
+        let mut v = b.to_vec();
+        // (past a page's header, whose statistics may hold the values twice)
+        let near = &mut v[at..(at + 256).min(b.len())];
+        let i = near
+            .windows(pattern.len())
+            .position(|w| w == pattern)
+            .unwrap();
+        near[i + pattern.len() - 1] = value;
+        v.into()
+    }
+
     /// `file(true)` with the dictionary of its `bytes` column (4 INT64 values, 32 bytes)
     /// claiming `values` (< 64: the count stays one byte long).
     fn lying_dictionary(values: u8) -> bytes::Bytes {
-        let b = file(true);
-        let meta = ArrowReaderMetadata::load(&b, ArrowReaderOptions::new()).unwrap();
-        let chunk = meta
-            .metadata()
-            .row_group(0)
-            .columns()
-            .iter()
-            .find(|c| c.column_path().string() == "bytes")
-            .unwrap();
-        let at = chunk.dictionary_page_offset().unwrap() as usize;
-        let mut v = b.to_vec();
         // dictionary_page_header (field 7, a struct), its num_values (field 1, i32) = 4
-        let header = &mut v[at..at + 64];
-        let i = header
-            .windows(3)
-            .position(|w| w == [0x4c, 0x15, 8])
-            .unwrap();
-        header[i + 2] = values * 2;
-        v.into()
+        let dictionary =
+            |c: &parquet::file::metadata::ColumnChunkMetaData| c.dictionary_page_offset().unwrap();
+        patched(
+            &file(true),
+            "bytes",
+            dictionary,
+            &[0x4c, 0x15, 8],
+            values * 2,
+        )
     }
 
     /// Sixteen rows of one ENI and a `start` column declared nullable, holding no null, with
@@ -1450,19 +1487,10 @@ mod tests {
         let props = WriterProperties::builder()
             .set_dictionary_enabled(false)
             .build();
-        let b = written(&batch, props);
-        let meta = ArrowReaderMetadata::load(&b, ArrowReaderOptions::new()).unwrap();
-        let chunk = meta.metadata().row_group(0).column(1);
-        let at = chunk.data_page_offset() as usize;
-        let mut v = b.to_vec();
         // the levels' length (2), the run's header (sixteen values: 16 << 1), its value
-        let page = &mut v[at..(at + 256).min(b.len())];
-        let i = page
-            .windows(6)
-            .position(|w| w == [2, 0, 0, 0, 16 << 1, 1])
-            .unwrap();
-        page[i + 5] = level;
-        v.into()
+        let data = |c: &parquet::file::metadata::ColumnChunkMetaData| c.data_page_offset();
+        let levels = [2, 0, 0, 0, 16 << 1, 1];
+        patched(&written(&batch, props), "start", data, &levels, level)
     }
 
     /// Found by `fuzz/` (parquet): a definition level past the column's maximum (1) was read
@@ -1877,19 +1905,7 @@ mod tests {
             let parts = match cuts {
                 None => file.parts(Some(target)),
                 Some(cuts) => (0..file.row_groups())
-                    .flat_map(|g| {
-                        let rows = file.group_rows(g);
-                        let mut at: Vec<usize> =
-                            cuts.iter().map(|&c| rows * usize::from(c) / 1000).collect();
-                        at.extend([0, rows]);
-                        at.sort_unstable();
-                        at.dedup();
-                        let windows: Vec<_> = at.windows(2).map(|w| w[0]..w[1]).collect();
-                        windows.into_iter().map(move |rows| Part {
-                            groups: g..g + 1,
-                            rows: Some(rows),
-                        })
-                    })
+                    .flat_map(|g| file.cut(g, cuts))
                     .collect(),
             };
             let windows = parts.iter().filter(|p| p.rows.is_some()).count();
