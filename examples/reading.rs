@@ -88,7 +88,7 @@ fn main() -> ExitCode {
             .par_iter()
             .map(|input| {
                 let mut sink = Reading::default();
-                let ok = match source::open(input, |_| {}) {
+                let ok = match source::open(input, &std::env::temp_dir(), |_| {}) {
                     Err(_) => false,
                     Ok(Opened::Memory(m, _)) => {
                         text::decode_slice(m.bytes(), &layout, &mut sink);

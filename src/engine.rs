@@ -21,6 +21,7 @@ use crate::report::own::OwnOutput;
 use crate::source::s3::{Again, Body, Downloads};
 use crate::source::{self, gunzip, Encoding, Failure, FailureKind, Input, Location, Opened};
 use crate::spill::{Run, Spill};
+use ::parquet::file::reader::Length as _;
 
 /// Default size of the chunks a large text input is cut into; inputs of at least
 /// [`SPLIT_FACTOR`] chunks on disk are parsed by several workers.
@@ -311,6 +312,8 @@ pub struct Engine<'a> {
     pub chunk: usize,
     /// Downloads of an S3 object again, when the inputs include S3 objects.
     pub again: Option<Again>,
+    /// Where a Parquet stream too long to hold in memory is spooled (`--temp-dir`).
+    pub spool: &'a std::path::Path,
 }
 
 struct Progress {
@@ -365,16 +368,30 @@ impl Progress {
 /// the whole object, which holds its download slot until it is dropped.
 fn open_download(
     body: Body,
+    spool: &std::path::Path,
     counter: impl FnMut(u64) + Send + 'static,
 ) -> (std::io::Result<Opened>, Option<source::s3::Whole>) {
     match body {
         Body::Whole(mut w) => {
             let failure = w.failure.take();
             let bytes = w.bytes.clone();
-            (source::open_received(bytes, failure, counter), Some(w))
+            (
+                source::open_received(bytes, failure, spool, counter),
+                Some(w),
+            )
         }
-        Body::Stream(r) => (source::open_stream(Box::new(r), counter), None),
+        Body::Stream(r) => (source::open_stream(Box::new(r), spool, counter), None),
         Body::Skipped(f) => (Err(f.into_io()), None),
+    }
+}
+
+/// The bytes of `input` the progress bar counts once a Parquet file opened from it is read
+/// by position: a local file's size. A stream (standard input, a pipe, an S3 object), even
+/// one spooled to disk, counts its bytes as they arrive.
+fn positional_bytes(input: &Input) -> u64 {
+    match input.location {
+        Location::File(_) => input.size,
+        _ => 0,
     }
 }
 
@@ -417,7 +434,7 @@ impl Engine<'_> {
                 inputs.par_iter().for_each(|input| {
                     workers.with(new, |accs| {
                         let (counter, read) = self.counter(&progress);
-                        let opened = source::open(input, counter);
+                        let opened = source::open(input, self.spool, counter);
                         self.ingest(input, opened, &read, accs, &progress);
                         self.relieve(accs);
                     })
@@ -429,7 +446,7 @@ impl Engine<'_> {
                     workers.with(new, |accs| {
                         let (counter, read) = self.counter(&progress);
                         // a whole object holds its download slot until it is decoded
-                        let (opened, _hold) = open_download(body, counter);
+                        let (opened, _hold) = open_download(body, self.spool, counter);
                         self.ingest(&input, opened, &read, accs, &progress);
                         self.relieve(accs);
                     })
@@ -532,8 +549,10 @@ impl Engine<'_> {
         }
         // (one worker reads a large input whole, its tables spilled at the reader's pauses:
         // `Engine::fan`)
-        let split =
-            input.size >= self.chunk as u64 * SPLIT_FACTOR && rayon::current_num_threads() > 1;
+        let split_at = |size: u64| {
+            size >= self.chunk as u64 * SPLIT_FACTOR && rayon::current_num_threads() > 1
+        };
+        let split = split_at(input.size);
         // A whole input in memory is read like a stream where it must be split.
         let opened = match opened {
             Ok(Opened::Memory(m, enc)) if split => Ok(Opened::Text(Box::new(m), enc)),
@@ -553,12 +572,13 @@ impl Engine<'_> {
             region,
             read,
         };
+        // (a Parquet stream is judged by what arrived: standard input's size is known only then)
         match opened {
-            Ok(Opened::ParquetFile(f)) if split => {
-                let size = input.size;
+            Ok(Opened::ParquetFile(f)) if split_at(input.size.max(f.len())) => {
+                let size = positional_bytes(input);
                 self.ingest_parquet(input, f, Opened::ParquetFile, size, unread, accs, progress)
             }
-            Ok(Opened::ParquetBytes(b)) if split => {
+            Ok(Opened::ParquetBytes(b)) if split_at(input.size.max(b.len() as u64)) => {
                 self.ingest_parquet(input, b, Opened::ParquetBytes, 0, unread, accs, progress)
             }
             opened => self.decode_whole(input, opened, &unread, accs, progress),
@@ -631,10 +651,13 @@ impl Engine<'_> {
             return self.decode_whole(input, Ok(whole(src)), &at, accs, progress);
         }
         infos.sort_by_key(|i| i.index);
-        let stats = FileStats {
+        let mut stats = FileStats {
             format: Some(Encoding::Parquet),
             ..at.stats
         };
+        if input.location == Location::Stdin {
+            stats.size = at.read.load(Ordering::Relaxed);
+        }
         let taking = self.taking(input);
         let each = (0..taking.len()).map(|k| stitched(stats.clone(), &infos, k, None));
         self.keep_parts(taking, each.collect(), runs, part, accs);
@@ -684,7 +707,7 @@ impl Engine<'_> {
             }
             Ok(Opened::ParquetFile(f)) => {
                 sink.set_format(Encoding::Parquet);
-                progress.bar.inc(input.size);
+                progress.bar.inc(positional_bytes(input));
                 parquet::decode(f, self.layout.keep, &mut sink)
                     .err()
                     .map(|(rows, e)| parquet_stopped(rows, &e))
@@ -1012,9 +1035,9 @@ impl Engine<'_> {
     fn open_again(&self, input: &Input) -> std::io::Result<Opened> {
         match (&input.location, &self.again) {
             (Location::S3 { .. }, Some(again)) => {
-                source::open_stream(Box::new(again.stream(input)), |_| {})
+                source::open_stream(Box::new(again.stream(input)), self.spool, |_| {})
             }
-            _ => source::open(input, |_| {}),
+            _ => source::open(input, self.spool, |_| {}),
         }
     }
 }

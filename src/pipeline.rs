@@ -427,6 +427,7 @@ fn accumulate(
         progress: cfg.progress,
         chunk: cfg.chunk,
         again: s3.map(S3Source::again),
+        spool: &cfg.temp_dir,
     };
     let accs = engine.run(&cfg.inputs, remote);
     let failures: std::collections::BTreeSet<String> =

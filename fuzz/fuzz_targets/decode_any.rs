@@ -34,10 +34,12 @@ fn gzip_paths_agree(data: &[u8]) {
     let whole = text_of(source::open_received(
         bytes::Bytes::copy_from_slice(data),
         None,
+        &std::env::temp_dir(),
         |_| {},
     ));
     let stream = text_of(source::open_stream(
         Box::new(std::io::Cursor::new(data.to_vec())),
+        &std::env::temp_dir(),
         |_| {},
     ));
     let (Some((w, we)), Some((s, se))) = (whole, stream) else {
@@ -76,7 +78,12 @@ fuzz_target!(
     let params = Params::default(); // the default settings: a 3-minute pull window
     let mut acc = Accumulator::new(&params);
     let mut sink = acc.file(ranges, &params, FileStats::default(), ranges.region_id("us-east-1"));
-    let opened = source::open_received(bytes::Bytes::copy_from_slice(data), None, |_| {});
+    let opened = source::open_received(
+        bytes::Bytes::copy_from_slice(data),
+        None,
+        &std::env::temp_dir(),
+        |_| {},
+    );
     match opened {
         Ok(Opened::Memory(m, _)) => {
             text::decode_slice(m.bytes(), &layout, &mut sink);

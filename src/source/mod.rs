@@ -12,7 +12,7 @@ mod twins;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek};
+use std::io::{self, BufRead, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use crate::report::own::{self, OwnOutput};
@@ -900,15 +900,20 @@ pub const WHOLE_GZIP_MAX: u64 = 16 << 20;
 pub const INFLATED_MAX: usize = 96 << 20;
 
 /// Open a local input (file or standard input), sniffing its encoding. `on_read` is told of
-/// raw bytes as they are read.
-pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io::Result<Opened> {
+/// raw bytes as they are read; a long Parquet stream (standard input, a pipe) is spooled
+/// under `spool` ([`open_stream`]).
+pub fn open(
+    input: &Input,
+    spool: &Path,
+    mut on_read: impl FnMut(u64) + Send + 'static,
+) -> io::Result<Opened> {
     match &input.location {
         Location::File(p) => {
             // opened once: the first bytes say what it is
             let mut f = File::open(p)?;
             if !f.metadata()?.is_file() {
                 // a pipe or a device named as a path (`<(zcat …)`): read as a stream
-                return open_stream(Box::new(f), on_read);
+                return open_stream(Box::new(f), spool, on_read);
             }
             let mut head = [0u8; own::HEAD];
             let n = read_up_to(&mut f, &mut head)?;
@@ -937,9 +942,9 @@ pub fn open(input: &Input, mut on_read: impl FnMut(u64) + Send + 'static) -> io:
             }
             f.seek(io::SeekFrom::Start(0))?;
             let reader = BufReader::with_capacity(256 * 1024, Counting { inner: f, on_read });
-            Ok(sniffed(Box::new(reader))?)
+            Ok(sniffed(Box::new(reader), spool)?)
         }
-        Location::Stdin => open_stream(Box::new(io::stdin()), on_read),
+        Location::Stdin => open_stream(Box::new(io::stdin()), spool, on_read),
         Location::S3 { .. } => Err(io::Error::other("S3 objects are opened by the S3 source")),
     }
 }
@@ -978,14 +983,17 @@ pub fn open_first_members(
     )
 }
 
-/// The largest Parquet document read from a stream (standard input, an S3 object over
-/// [`WHOLE_GZIP_MAX`]): Parquet needs random access, so a stream is held in memory.
-pub const STREAM_PARQUET_MAX: u64 = 1 << 30;
+/// The largest Parquet document held in memory when read from a stream (standard input, a
+/// pipe, an S3 object over [`WHOLE_GZIP_MAX`]); a longer one is spooled to a file.
+pub const STREAM_PARQUET_IN_MEMORY: usize = WHOLE_GZIP_MAX as usize;
 
-/// Open a stream (standard input, an S3 object), sniffing its encoding; a Parquet stream is
-/// read into memory (up to [`STREAM_PARQUET_MAX`]), since Parquet needs random access.
+/// Open a stream (standard input, an S3 object), sniffing its encoding. Parquet needs random
+/// access: a Parquet stream is held in memory up to [`STREAM_PARQUET_IN_MEMORY`], and a
+/// longer one written to an unnamed temporary file under `spool` (removed by the system when
+/// closed, even should the process die) and read from there by position, as a local file.
 pub fn open_stream(
     raw: Box<dyn Read + Send>,
+    spool: &Path,
     on_read: impl FnMut(u64) + Send + 'static,
 ) -> io::Result<Opened> {
     let mut reader = BufReader::with_capacity(
@@ -996,7 +1004,7 @@ pub fn open_stream(
         },
     );
     if reader.fill_buf()?.starts_with(&PARQUET_MAGIC) {
-        return parquet_of_stream(reader);
+        return parquet_of_stream(reader, spool, STREAM_PARQUET_IN_MEMORY);
     }
     let head = reader.fill_buf()?;
     let head = &head[..head.len().min(own::HEAD)];
@@ -1004,28 +1012,60 @@ pub fn open_stream(
         return Ok(Opened::Own(kind));
     }
     refuse_unreadable(head)?;
-    sniffed(Box::new(reader))
+    sniffed(Box::new(reader), spool)
 }
 
-/// A Parquet file read from a stream into memory (Parquet needs random access), up to
-/// [`STREAM_PARQUET_MAX`].
-fn parquet_of_stream(mut reader: impl Read) -> io::Result<Opened> {
-    let mut all = Vec::new();
+/// A Parquet file read from a stream: in memory up to `in_memory` bytes, else spooled to an
+/// unnamed temporary file under `spool` ([`open_stream`]). A stream that fails fails the
+/// input; so does a spool that cannot be made or written (a full disk), saying where.
+fn parquet_of_stream(mut reader: impl Read, spool: &Path, in_memory: usize) -> io::Result<Opened> {
+    let mut head = Vec::new();
     reader
         .by_ref()
-        .take(STREAM_PARQUET_MAX + 1)
-        .read_to_end(&mut all)?;
-    if all.len() as u64 > STREAM_PARQUET_MAX {
-        return Err(Failure::new(
+        .take(in_memory as u64 + 1)
+        .read_to_end(&mut head)?;
+    if head.len() <= in_memory {
+        return Ok(Opened::ParquetBytes(head.into()));
+    }
+    let spool_failure = |e: io::Error| {
+        Failure::new(
             FailureKind::Io,
             format!(
-                "a Parquet stream larger than {} MiB (Parquet needs the whole file in memory when it is not on disk): save it to a file, not gzipped",
-                STREAM_PARQUET_MAX >> 20
+                "a Parquet stream over {} MiB is held on disk while read (Parquet needs random access), and it could not be under {} ({e}): give --temp-dir a folder with room",
+                in_memory >> 20,
+                spool.display()
             ),
         )
-        .into_io());
+        .into_io()
+    };
+    let mut file = tempfile::tempfile_in(spool).map_err(spool_failure)?;
+    file.write_all(&head).map_err(spool_failure)?;
+    drop(head);
+    copy_to_spool(&mut reader, &mut file).map_err(|e| match e {
+        Spooled::Read(e) => e,
+        Spooled::Write(e) => spool_failure(e),
+    })?;
+    Ok(Opened::ParquetFile(pread::LocalParquet::new(file)?))
+}
+
+/// Why copying a stream to its spool stopped: the stream failed, or the spool did.
+enum Spooled {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+/// Copy the rest of `from` to the end of `to`, telling a failure of one from the other.
+fn copy_to_spool(from: &mut impl Read, to: &mut impl Write) -> Result<(), Spooled> {
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Spooled::Read(e)),
+        };
+        to.write_all(&buf[..n]).map_err(Spooled::Write)?;
     }
-    Ok(Opened::ParquetBytes(all.into()))
 }
 
 /// Which of flowcost's own outputs an input is, by its first bytes (a gzip or Parquet input
@@ -1128,6 +1168,7 @@ fn refuse_unreadable(head: &[u8]) -> io::Result<()> {
 pub fn open_received(
     body: bytes::Bytes,
     failure: Option<Failure>,
+    spool: &Path,
     mut on_read: impl FnMut(u64) + Send + 'static,
 ) -> io::Result<Opened> {
     on_read(body.len() as u64);
@@ -1154,10 +1195,13 @@ pub fn open_received(
         _ => {}
     }
     // Declined, or cut short: decode what arrived as a stream (then the error, if any).
-    sniffed(Box::new(BufReader::with_capacity(
-        256 * 1024,
-        io::Cursor::new(body).chain(FailAfter(failure)),
-    )))
+    sniffed(
+        Box::new(BufReader::with_capacity(
+            256 * 1024,
+            io::Cursor::new(body).chain(FailAfter(failure)),
+        )),
+        spool,
+    )
 }
 
 /// A gzip input inflated whole, opened: its text in memory, or, where a member was damaged or
@@ -1254,13 +1298,15 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// Open a stream by its first bytes: gzip is inflated as it is read (a tar archive inside,
 /// a `.tar.gz` too large to inflate whole, is refused by its first header), anything else is
 /// text.
-fn sniffed(mut reader: Box<dyn BufRead + Send>) -> io::Result<Opened> {
+fn sniffed(mut reader: Box<dyn BufRead + Send>, spool: &Path) -> io::Result<Opened> {
     if reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
         let gz = gunzip::Members::new(reader);
         let mut text = BufReader::with_capacity(256 * 1024, gz);
         return match text.fill_buf() {
             // (a Parquet file someone gzipped, too large to inflate whole)
-            Ok(head) if head.starts_with(&PARQUET_MAGIC) => parquet_of_stream(text),
+            Ok(head) if head.starts_with(&PARQUET_MAGIC) => {
+                parquet_of_stream(text, spool, STREAM_PARQUET_IN_MEMORY)
+            }
             // (read where the input is inflated whole: `gzip_inside`)
             Ok(head) if head.starts_with(&GZIP_MAGIC) => Err(gzip_inside_refused(&format!(
                 "over {} MiB or piped in",
@@ -1299,6 +1345,11 @@ fn batches(text: Box<dyn BufRead + Send>, enc: Encoding) -> Opened {
 
 #[cfg(test)]
 mod tests {
+    /// Where the tests' long Parquet streams are spooled.
+    fn tmp() -> PathBuf {
+        std::env::temp_dir()
+    }
+
     use super::*;
 
     fn text_of(o: io::Result<Opened>) -> (String, Option<String>) {
@@ -1544,19 +1595,19 @@ mod tests {
         // text, short texts and an empty file: read from their first byte
         for body in [text, "PA", "PAR", ""] {
             let i = input("t.log", body.as_bytes());
-            assert_eq!(text_of(open(&i, |_| {})).0, body, "{body:?}");
+            assert_eq!(text_of(open(&i, &tmp(), |_| {})).0, body, "{body:?}");
         }
         // gzip: inflated whole
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(text.as_bytes()).unwrap();
         let i = input("t.log.gz", &gz.finish().unwrap());
-        assert_eq!(text_of(open(&i, |_| {})).0, text);
+        assert_eq!(text_of(open(&i, &tmp(), |_| {})).0, text);
         // Parquet (by its magic, whatever the name, of any size): read from disk by position
         let pq = b"PAR1 not really parquet, but its bytes PAR1".to_vec();
         let mut big = input("t.log", &pq);
         big.size = WHOLE_GZIP_MAX + 1;
         for i in [input("t.log", &pq), big] {
-            match open(&i, |_| {}).unwrap() {
+            match open(&i, &tmp(), |_| {}).unwrap() {
                 Opened::ParquetFile(f) => {
                     use parquet::file::reader::ChunkReader;
                     assert_eq!(&f.get_bytes(0, pq.len()).unwrap()[..], &pq[..]);
@@ -1569,8 +1620,8 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&pq).unwrap();
         let gz = gz.finish().unwrap();
-        let whole = open(&input("t.parquet.gz", &gz), |_| {});
-        let streamed = open_stream(Box::new(std::io::Cursor::new(gz.clone())), |_| {});
+        let whole = open(&input("t.parquet.gz", &gz), &tmp(), |_| {});
+        let streamed = open_stream(Box::new(std::io::Cursor::new(gz.clone())), &tmp(), |_| {});
         for opened in [whole, streamed] {
             match opened.unwrap() {
                 Opened::ParquetBytes(b) => assert_eq!(&b[..], &pq[..]),
@@ -1578,8 +1629,78 @@ mod tests {
             }
         }
         let cut = &gz[..gz.len() - 9];
-        assert!(open(&input("cut.parquet.gz", cut), |_| {}).is_err());
-        assert!(open_stream(Box::new(std::io::Cursor::new(cut.to_vec())), |_| {}).is_err());
+        assert!(open(&input("cut.parquet.gz", cut), &tmp(), |_| {}).is_err());
+        assert!(open_stream(Box::new(std::io::Cursor::new(cut.to_vec())), &tmp(), |_| {}).is_err());
+    }
+
+    /// A Parquet stream longer than what is held in memory is written to an unnamed file
+    /// (nothing is left in the folder, even while it is read) and read from there, byte for
+    /// byte; one that fits stays in memory. Where the spool cannot be made or written, the
+    /// input fails saying where and what to do; where the stream fails, with its own error.
+    #[test]
+    fn a_long_parquet_stream_is_spooled_to_an_unnamed_file() {
+        use parquet::file::reader::{ChunkReader, Length};
+        let pq: Vec<u8> = b"PAR1"
+            .iter()
+            .copied()
+            .chain((0..5000u32).map(|i| (i * 7) as u8))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let cursor = || std::io::Cursor::new(pq.clone());
+        for in_memory in [0, 1, 4096, pq.len() - 1] {
+            let Opened::ParquetFile(f) =
+                parquet_of_stream(cursor(), dir.path(), in_memory).unwrap()
+            else {
+                panic!("not spooled at {in_memory}")
+            };
+            assert_eq!(f.len(), pq.len() as u64);
+            assert_eq!(&f.get_bytes(0, pq.len()).unwrap()[..], &pq[..]);
+            assert_eq!(
+                std::fs::read_dir(dir.path()).unwrap().count(),
+                0,
+                "a name left behind"
+            );
+        }
+        for in_memory in [pq.len(), pq.len() + 1] {
+            let Opened::ParquetBytes(b) =
+                parquet_of_stream(cursor(), dir.path(), in_memory).unwrap()
+            else {
+                panic!("not in memory at {in_memory}")
+            };
+            assert_eq!(&b[..], &pq[..]);
+        }
+        // no room to spool: where, and the flag that moves it
+        let gone = dir.path().join("gone");
+        let e = parquet_of_stream(cursor(), &gone, 100).err().unwrap();
+        assert_eq!(FailureKind::of(&e), FailureKind::Io);
+        let said = e.to_string();
+        assert!(
+            said.contains(&gone.display().to_string()) && said.contains("--temp-dir"),
+            "{said}"
+        );
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("no space left"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        assert!(matches!(
+            copy_to_spool(&mut cursor(), &mut Full),
+            Err(Spooled::Write(_))
+        ));
+        // the stream fails past what is held in memory: its own error, not the spool's
+        let cut = cursor().chain(FailAfter(Some(
+            Failure::new(FailureKind::CutShort, "the download stopped").into_io(),
+        )));
+        let e = parquet_of_stream(cut, dir.path(), 100).err().unwrap();
+        assert_eq!(
+            (FailureKind::of(&e), e.to_string()),
+            (FailureKind::CutShort, "the download stopped".into())
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]
@@ -1591,7 +1712,7 @@ mod tests {
         let gz = bytes::Bytes::from(gz.finish().unwrap());
         let open = |b: &bytes::Bytes, f: Option<&str>| {
             let f = f.map(|m| Failure::new(FailureKind::CutShort, m));
-            open_received(b.clone(), f, |_| {})
+            open_received(b.clone(), f, &tmp(), |_| {})
         };
         // whole: inflated in memory
         assert!(matches!(open(&gz, None), Ok(Opened::Memory(..))));
@@ -1668,6 +1789,7 @@ mod tests {
             assert_eq!(table_kind(head), Some(kind));
             let e = open(
                 &file_written(dir.path(), "20260901_000000_00001", head),
+                &tmp(),
                 |_| {},
             )
             .err()
@@ -1754,13 +1876,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let input = |name: &str, body: &[u8]| file_written(dir.path(), name, body);
         let read = |r: io::Result<Opened>| assert_eq!(text_of(r), (want.clone(), None));
-        read(open(&input("batches", plain.as_bytes()), |_| {}));
-        read(open(&input("batches.gz", &members), |_| {}));
+        read(open(&input("batches", plain.as_bytes()), &tmp(), |_| {}));
+        read(open(&input("batches.gz", &members), &tmp(), |_| {}));
         read(open_stream(
             Box::new(io::Cursor::new(members.clone())),
+            &tmp(),
             |_| {},
         ));
-        read(open_received(members.clone().into(), None, |_| {}));
+        read(open_received(members.clone().into(), None, &tmp(), |_| {}));
         // the members gzipped again (Firehose's own compression on): inflated twice where the
         // input is read whole, refused, saying so, where it is streamed, and a third layer too
         let gzip = |b: &[u8]| {
@@ -1769,11 +1892,11 @@ mod tests {
             gz.finish().unwrap()
         };
         let double = gzip(&members);
-        read(open(&input("double.gz", &double), |_| {}));
-        read(open_received(double.clone().into(), None, |_| {}));
+        read(open(&input("double.gz", &double), &tmp(), |_| {}));
+        read(open_received(double.clone().into(), None, &tmp(), |_| {}));
         for refused in [
-            open_stream(Box::new(io::Cursor::new(double.clone())), |_| {}),
-            open(&input("triple.gz", &gzip(&double)), |_| {}),
+            open_stream(Box::new(io::Cursor::new(double.clone())), &tmp(), |_| {}),
+            open(&input("triple.gz", &gzip(&double)), &tmp(), |_| {}),
         ] {
             let e = refused.err().expect("refused");
             assert_eq!(FailureKind::of(&e), FailureKind::Corrupt);
@@ -1794,9 +1917,9 @@ mod tests {
         // cut short inside the third member: the two before it, then the stream's error
         let cut = &members[..members.len() - 20];
         for opened in [
-            open(&input("cut.gz", cut), |_| {}),
-            open_received(cut.to_vec().into(), None, |_| {}),
-            open_stream(Box::new(io::Cursor::new(cut.to_vec())), |_| {}),
+            open(&input("cut.gz", cut), &tmp(), |_| {}),
+            open_received(cut.to_vec().into(), None, &tmp(), |_| {}),
+            open_stream(Box::new(io::Cursor::new(cut.to_vec())), &tmp(), |_| {}),
         ] {
             let (text, e) = text_of(opened);
             assert!(want.starts_with(&text), "{text}");
@@ -1812,7 +1935,7 @@ mod tests {
         broken[crc] ^= 0xff;
         let damaged = [gzip(doc(0).as_bytes()), gzip(doc(1).as_bytes()), broken].concat();
         let two: String = want.lines().take(2).map(|l| format!("{l}\n")).collect();
-        let streamed = open_stream(Box::new(io::Cursor::new(damaged.clone())), |_| {});
+        let streamed = open_stream(Box::new(io::Cursor::new(damaged.clone())), &tmp(), |_| {});
         let Ok(Opened::Text(mut r, _)) = streamed else {
             panic!("not text")
         };
@@ -1821,13 +1944,13 @@ mod tests {
         assert!(gunzip::discredits(&e), "{e}");
         assert_eq!(gunzip::discredited_after(&e), Some(2));
         assert_eq!(String::from_utf8(text).unwrap(), two);
-        let (text, e) = text_of(open(&input("damaged.gz", &damaged), |_| {}));
+        let (text, e) = text_of(open(&input("damaged.gz", &damaged), &tmp(), |_| {}));
         assert_eq!(text, two);
         assert!(e.unwrap().contains("damaged"));
         // a CloudWatch JSON event is a line of text, read as before, even where its message
         // names the keys of a batch (quoted inside a JSON string, their quotes are escaped)
         let quoting = br#"{"message": "2 1 eni-1 {\"messageType\": 1, \"logEvents\": []}"}"#;
-        let (text, _) = text_of(open(&input("quoting.json", quoting), |_| {}));
+        let (text, _) = text_of(open(&input("quoting.json", quoting), &tmp(), |_| {}));
         assert_eq!(text.as_bytes(), quoting);
     }
 

@@ -435,6 +435,48 @@ fn one_large_input_read_by_one_worker_spills_as_it_goes() {
     }
 }
 
+/// A Parquet file piped in that is longer than what is held in memory (16 MiB) is written
+/// to an unnamed file under `--temp-dir` (nothing left there) and read from it: the answer
+/// the file gives read by path, and the one its records give without the padding column
+/// that makes it long. (Until 2026-12-07 it was held in memory, and refused past 1 GiB.)
+#[test]
+fn a_long_parquet_stream_is_spooled_and_read_as_its_file() {
+    use crate::support::{spec, world};
+    use flowcost::generate::{Encoding, FieldSet};
+    let w = world(&spec(62, FieldSet::V5), &[Encoding::Parquet]);
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export.parquet");
+    crate::support::parquet_export(w.dir.path(), &export, |_, _| true);
+    let long = dir.path().join("long.parquet");
+    let over = flowcost::source::WHOLE_GZIP_MAX + (1 << 20);
+    crate::support::padded_parquet(&export, &long, over);
+    let args = [
+        "analyze",
+        "--format",
+        "json",
+        "-q",
+        "--region",
+        &w.truth.region,
+    ];
+    let by_path = |file: &Path| analyze_json(&[&args[4..], &[file.to_str().unwrap()]].concat());
+    let (long_by_path, export_by_path) = (by_path(&long), by_path(&export));
+    // (read in one piece, and, in parts of 4 KiB, a part a worker, as the file on disk is)
+    for parts in [&[][..], &["-j", "2", "--chunk-size", "4096"]] {
+        let piped = with_budget(&[&args[..], parts, &["-"]].concat(), "0", Some(&long));
+        let piped: Report = serde_json::from_slice(&piped.stdout).unwrap();
+        for by_path in [&long_by_path, &export_by_path] {
+            let what = format!("{parts:?} {}", by_path.analysis.quality.files[0].path);
+            assert_eq!(piped.analysis.classes, by_path.analysis.classes, "{what}");
+            assert_eq!(piped.analysis.by_day, by_path.analysis.by_day, "{what}");
+            let lines = |r: &Report| r.analysis.quality.lines.clone();
+            assert_eq!(lines(&piped), lines(by_path), "{what}");
+        }
+        assert!(piped.analysis.quality.lines.counted > 1000);
+        let size = std::fs::metadata(&long).unwrap().len();
+        assert_eq!(piped.analysis.quality.files[0].size, size, "{parts:?}");
+    }
+}
+
 /// One large text input split among workers spills each chunk's table as the chunk is read,
 /// a block (1 MiB) at a time, not only at the chunk's end: chunks of 3 MB of three blocks
 /// each, with a budget of one ENI, spill at least twice a chunk (spilled only at their ends

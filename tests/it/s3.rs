@@ -628,6 +628,39 @@ fn a_large_object_is_streamed_with_the_same_answer() {
     assert!(local.analysis.quality.lines.counted > 50_000);
 }
 
+/// A Parquet object larger than what is gathered whole (`WHOLE_GZIP_MAX`) is written to an
+/// unnamed file under `--temp-dir` as it downloads, then read from it by position: the answer
+/// of the file on disk. (Until 2026-12-07 it was held in memory, and refused past 1 GiB.)
+#[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
+fn a_long_parquet_object_is_spooled_with_the_same_answer() {
+    let Some(ep) = endpoint() else { return };
+    let w = world(&spec(44, FieldSet::V5), &[Encoding::Parquet]);
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export.parquet");
+    crate::support::parquet_export(w.dir.path(), &export, |_, _| true);
+    let long = dir.path().join("long").join("long.parquet");
+    std::fs::create_dir(long.parent().unwrap()).unwrap();
+    let over = flowcost::source::WHOLE_GZIP_MAX + (1 << 20);
+    crate::support::padded_parquet(&export, &long, over);
+    let b = bucket("long-parquet");
+    upload(&ep, &b, long.parent().unwrap(), "long/", false);
+    let local = analyze_json(&[long.to_str().unwrap()]);
+    let spool = tempfile::tempdir().unwrap();
+    let s3 = s3_json(
+        &ep,
+        &[
+            "--temp-dir",
+            spool.path().to_str().unwrap(),
+            &format!("s3://{b}/long/"),
+        ],
+    );
+    assert_same(&s3, &local);
+    assert!(s3.analysis.quality.files[0].size > flowcost::source::WHOLE_GZIP_MAX);
+    assert!(local.analysis.quality.lines.counted > 1000);
+    assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
+}
+
 /// A Parquet export under a prefix, of eight chunks or more, is read a part a worker as the
 /// file on disk is (its tables spilled as the parts are read); one with a broken page in a
 /// middle row group is read again whole from the bytes downloaded, and says what the file on

@@ -307,6 +307,59 @@ pub fn parquet_export(from: &Path, to: &Path, keep: impl Fn(usize, usize) -> boo
     writer.expect("rows written").close().unwrap();
 }
 
+/// The Parquet file at `from` written to `to` with a column flowcost does not read
+/// (`padding`, incompressible text, stored plain) added to every row, so that `to` is longer
+/// than `at_least` bytes while holding the same records.
+pub fn padded_parquet(from: &Path, to: &Path, at_least: u64) {
+    use arrow::array::{ArrayRef, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::sync::Arc;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(from).unwrap()).unwrap();
+    let rows = builder.metadata().file_metadata().num_rows().max(1) as u64;
+    let each = (at_least / rows + 1) as usize;
+    let mut fields: Vec<Field> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("padding", DataType::Utf8, false));
+    let schema = Arc::new(Schema::new(fields));
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::UNCOMPRESSED)
+        .set_dictionary_enabled(false)
+        .build();
+    let out = std::fs::File::create(to).unwrap();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(out, schema.clone(), Some(props)).unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for batch in builder.build().unwrap() {
+        let batch = batch.unwrap();
+        let pad: StringArray = (0..batch.num_rows())
+            .map(|_| {
+                (0..each)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        char::from(b'a' + (state % 26) as u8)
+                    })
+                    .collect::<String>()
+            })
+            .map(Some)
+            .collect();
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        columns.push(Arc::new(pad));
+        writer
+            .write(&RecordBatch::try_new(schema.clone(), columns).unwrap())
+            .unwrap();
+    }
+    writer.close().unwrap();
+    assert!(std::fs::metadata(to).unwrap().len() > at_least);
+}
+
 /// The Parquet file at `from` written to `to` with the last GZIP page of the `bytes` column of
 /// its middle row group broken (its stored size changed): the file fails there.
 pub fn break_a_middle_row_group(from: &Path, to: &Path) {
