@@ -659,6 +659,35 @@ fn a_long_parquet_object_is_spooled_with_the_same_answer() {
     assert!(s3.analysis.quality.files[0].size > flowcost::source::WHOLE_GZIP_MAX);
     assert!(local.analysis.quality.lines.counted > 1000);
     assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
+    // its body cut mid-stream twice: resumed, the same answer; cut every time (a body of
+    // halves: past what is held in memory, so the spool's stream fails), the object fails
+    // as cut short and none of it counts (exit 7; the NAT gateways and region named, for a
+    // report of nothing read)
+    let url = format!("s3://{b}/long/");
+    let mut args = vec!["--temp-dir", spool.path().to_str().unwrap(), &url];
+    let p = Proxy::start(&ep, cut("long.parquet", 2));
+    assert_same(&s3_json(&p.url, &args), &local);
+    assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
+    for e in &w.truth.nat_enis {
+        args.extend(["--nat-eni", e]);
+    }
+    args.extend(["--region", &w.truth.region]);
+    let p = Proxy::start(&ep, cut("long.parquet", 1000));
+    let o = s3_run(&p.url, &args);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let r: Report = serde_json::from_slice(&o.stdout).unwrap();
+    let file = &r.analysis.quality.files[0];
+    assert_eq!(file.failure, Some(FailureKind::CutShort), "{file:?}");
+    assert_eq!(r.analysis.quality.lines.counted, 0);
+    assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
+}
+
+/// Proxy rules cutting the bodies of GETs of `key` mid-stream, `times` times.
+fn cut(key: &str, times: u32) -> Rules {
+    Rules {
+        cut: Some((key.to_string(), times)),
+        ..Default::default()
+    }
 }
 
 /// A Parquet export under a prefix, of eight chunks or more, is read a part a worker as the
