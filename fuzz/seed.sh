@@ -30,7 +30,7 @@ import pyarrow as pa, pyarrow.parquet as pq
 files = sorted(glob.glob(sys.argv[1] + '/**/*.parquet', recursive=True))[:80]
 rows = pa.concat_tables([pq.read_table(f) for f in files]).slice(0, 400)
 n = 0
-for codec in ['gzip', 'snappy']:
+for codec in ['gzip', 'snappy', 'zstd', 'lz4']:
     for page in [256, 4096]:
         for group in [150, 1000]:
             for dictionary in [True, False]:

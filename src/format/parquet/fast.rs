@@ -157,10 +157,7 @@ fn check_chunk(
     if rg.num_rows() < 0 || chunk.num_values() != rg.num_rows() || page_values != rg.num_rows() {
         return Err("row counts that disagree");
     }
-    if !matches!(
-        chunk.compression(),
-        Compression::UNCOMPRESSED | Compression::GZIP(_) | Compression::SNAPPY
-    ) {
+    if Codec::of(chunk.compression()).is_none() {
         return Err("a codec the fast reader does not read");
     }
     pages_of.iter().try_for_each(|p| supported(&p.header))
@@ -204,6 +201,50 @@ enum Codec {
     None,
     Gzip,
     Snappy,
+    Zstd,
+    /// LZ4 blocks without framing (`LZ4_RAW`; the older `LZ4`, framed as Hadoop frames it,
+    /// goes to the Arrow reader).
+    Lz4Raw,
+}
+
+impl Codec {
+    /// The codec of a column chunk compressed so, where the fast reader reads it.
+    fn of(c: Compression) -> Option<Codec> {
+        match c {
+            Compression::UNCOMPRESSED => Some(Codec::None),
+            Compression::GZIP(_) => Some(Codec::Gzip),
+            Compression::SNAPPY => Some(Codec::Snappy),
+            Compression::ZSTD(_) => Some(Codec::Zstd),
+            Compression::LZ4_RAW => Some(Codec::Lz4Raw),
+            Compression::LZ4 | Compression::BROTLI(_) | Compression::LZO => None,
+        }
+    }
+}
+
+thread_local! {
+    /// A thread's ZSTD decompression context, kept from page to page.
+    static ZSTD: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Decompress a ZSTD page (one frame or several) into `out`, of exactly `size` bytes.
+fn unzstd(data: &[u8], size: usize, out: &mut Vec<u8>) -> Result<(), Fail> {
+    let fail = |e: &dyn std::fmt::Display| format!("a ZSTD page does not decompress ({e})");
+    ZSTD.with(|z| {
+        let mut z = z.borrow_mut();
+        let d = match &mut *z {
+            Some(d) => d,
+            None => z.insert(zstd::bulk::Decompressor::new().map_err(|e| fail(&e))?),
+        };
+        out.clear();
+        out.resize(size, 0);
+        // (into the room `size` asks for, no more: a page that holds more fails)
+        match d.decompress_to_buffer(data, &mut out[..]) {
+            Ok(n) if n == size => Ok(()),
+            Ok(_) => Err("a ZSTD page's size disagrees with its header".into()),
+            Err(e) => Err(fail(&e)),
+        }
+    })
 }
 
 /// Decompress `data` into `out`, which must come to exactly `size` bytes.
@@ -226,6 +267,16 @@ fn decompress(codec: Codec, data: &[u8], size: usize, out: &mut Vec<u8>) -> Resu
                 Ok(n) if n == size => Ok(()),
                 Ok(_) => Err("a Snappy page's size disagrees with its header".into()),
                 Err(e) => Err(format!("a Snappy page does not decompress ({e})")),
+            }
+        }
+        Codec::Zstd => unzstd(data, size, out),
+        Codec::Lz4Raw => {
+            out.clear();
+            out.resize(size, 0);
+            match lz4_flex::block::decompress_into(data, out) {
+                Ok(n) if n == size => Ok(()),
+                Ok(_) => Err("an LZ4 page's size disagrees with its header".into()),
+                Err(e) => Err(format!("an LZ4 page does not decompress ({e})")),
             }
         }
     }
@@ -1430,11 +1481,8 @@ pub fn decode<T: ChunkSource, S: Sink>(
         for p in &plan.columns {
             let chunk = rg.column(p.leaf);
             let (start, len) = chunk.byte_range();
-            let codec = match chunk.compression() {
-                Compression::GZIP(_) => Codec::Gzip,
-                Compression::SNAPPY => Codec::Snappy,
-                _ => Codec::None,
-            };
+            let codec = Codec::of(chunk.compression())
+                .ok_or_else(|| format!("row group {g}: a codec the plan did not accept"))?;
             let mut c = reused.next().unwrap_or_else(|| Column {
                 plan: *p,
                 codec,

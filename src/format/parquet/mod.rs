@@ -1773,8 +1773,8 @@ mod tests {
             1 | 2 => Compression::GZIP(GzipLevel::default()),
             3 => Compression::SNAPPY,
             4 => Compression::ZSTD(Default::default()),
-            // (what Spark or Athena may write too: read by the Arrow reader)
             5 => Compression::LZ4_RAW,
+            // (what Spark or Athena may write too: read by the Arrow reader)
             _ => Compression::BROTLI(Default::default()),
         };
         let props = WriterProperties::builder()
@@ -1882,7 +1882,7 @@ mod tests {
                 proptest::prop_assert!(later.deferring > 0, "nothing deferred");
             }
             // version 1 pages of these codecs are the fast reader's: it must not decline them
-            if !sh.v2 && sh.codec < 4 {
+            if !sh.v2 && sh.codec < 6 {
                 proptest::prop_assert_eq!(used, Some(Reader::Fast));
             }
         }
@@ -2075,14 +2075,14 @@ mod tests {
             with(Reader::Fast, &random_file(&base)).2,
             Some(Reader::Fast)
         );
-        let zstd = Shape {
-            codec: 4,
-            ..base.clone()
-        };
-        assert_eq!(
-            with(Reader::Fast, &random_file(&zstd)).2,
-            Some(Reader::Arrow)
-        );
+        // ZSTD (polars' default) and LZ4_RAW too; Brotli goes to the Arrow reader
+        for (codec, reader) in [(4, Reader::Fast), (5, Reader::Fast), (6, Reader::Arrow)] {
+            let sh = Shape {
+                codec,
+                ..base.clone()
+            };
+            assert_eq!(with(Reader::Fast, &random_file(&sh)).2, Some(reader));
+        }
         // version 2 pages with dictionaries are read fast too
         let v2 = Shape { v2: true, ..base };
         assert_eq!(with(Reader::Fast, &random_file(&v2)).2, Some(Reader::Fast));
