@@ -1031,7 +1031,7 @@ fn parquet_of_stream(mut reader: impl Read, spool: &Path, in_memory: usize) -> i
         Failure::new(
             FailureKind::Io,
             format!(
-                "a Parquet stream over {} MiB is held on disk while read (Parquet needs random access), and it could not be under {} ({e}): give --temp-dir a folder with room",
+                "a Parquet stream over {} MiB is held on disk while read (Parquet needs random access), and it could not be under {} ({e}): give --temp-dir a writable folder with room for it",
                 in_memory >> 20,
                 spool.display()
             ),
