@@ -1164,7 +1164,8 @@ fn refuse_unreadable(head: &[u8]) -> io::Result<()> {
 /// Open a downloaded object received whole (`failure`: why the download stopped short, if it
 /// did). Gzip is inflated with libdeflate as local files are, Parquet is decoded from the
 /// buffer as it is; an object cut short is decoded as a stream up to where it stopped, then
-/// reports the failure, exactly as the streaming path would.
+/// reports the failure, exactly as the streaming path would (a long Parquet stream inside
+/// spooled under `spool`, [`open_stream`]).
 pub fn open_received(
     body: bytes::Bytes,
     failure: Option<Failure>,
