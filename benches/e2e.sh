@@ -5,7 +5,8 @@
 #
 #   bash benches/e2e.sh                 # ~10M records: 3 days x 12,500 task starts
 #   DAYS=12 bash benches/e2e.sh         # 4x the data (for the memory bound)
-#   ONLY=v5 bash benches/e2e.sh         # one of v5, v2, parquet
+#   ONLY=v5 bash benches/e2e.sh         # one of v5, v2, parquet, zstd (the Parquet files
+#       written again by pyarrow with ZSTD, polars' default codec)
 #   FLOWCOST=path/to/flowcost VENV=dir bash benches/e2e.sh   # a build and a venv of your own
 #   ROUNDS=5 ONLY=parquet PEERS=polars bash benches/e2e.sh   # five rounds, the tools taking
 #       turns in each; the table shows each tool's fastest run, then every round's ratios (on
@@ -107,6 +108,8 @@ for ((i = 1; i <= rounds; i++)); do
             v5) dir="$work/v5/gz"; kind=text ;;
             v2) dir="$work/v2/gz"; kind=text ;;
             parquet) dir="$work/v5/parquet"; kind=parquet ;;
+            zstd) dir="$work/v5/parquet-zstd"; kind=parquet
+                [ -d "$dir" ] || $py benches/peers.py recodec "$work/v5/parquet" "$dir" zstd ;;
             *) echo "unknown group $g" >&2; exit 2 ;;
         esac
         find "$dir" -type f -print0 | xargs -0 cat > /dev/null   # warm the page cache

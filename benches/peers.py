@@ -303,8 +303,25 @@ def summary(results_dir, groups):
     return ok
 
 
+def recodec(src, dst, codec):
+    """Every Parquet file under `src` written again under `dst` (same relative path, rows,
+    row groups and dictionaries) with `codec` (pyarrow's name: zstd, lz4, snappy, ...)."""
+    import pyarrow.parquet as pq
+
+    files = files_under(src, ".parquet")
+    for f in files:
+        out = os.path.join(dst, os.path.relpath(f, src))
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        pf = pq.ParquetFile(f)
+        group = pf.metadata.row_group(0).num_rows if pf.metadata.num_row_groups else None
+        pq.write_table(pf.read(), out, compression=codec, row_group_size=group)
+    print(f"{len(files)} files written with {codec} under {dst}", file=sys.stderr)
+
+
 def main():
     global COLUMNS_TEXT
+    if sys.argv[1] == "recodec":
+        return recodec(*sys.argv[2:5])
     if sys.argv[1] == "from-time":
         return from_time(*sys.argv[2:6])
     if sys.argv[1] == "from-floor":
