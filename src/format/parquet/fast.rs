@@ -227,23 +227,40 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// Decompress a ZSTD page (one frame or several) into `out`, of exactly `size` bytes.
+/// Decompress a page with `decode` into `out`, sized to exactly `size` bytes (zeroed): a page
+/// that does not decompress, or holds other than `size` bytes, fails, named as `a_codec`
+/// ("a Snappy", ...).
+fn exactly<E: std::fmt::Display>(
+    a_codec: &str,
+    size: usize,
+    out: &mut Vec<u8>,
+    decode: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+) -> Result<(), Fail> {
+    out.clear();
+    out.resize(size, 0);
+    match decode(out) {
+        Ok(n) if n == size => Ok(()),
+        Ok(_) => Err(format!("{a_codec} page's size disagrees with its header")),
+        Err(e) => Err(format!("{a_codec} page does not decompress ({e})")),
+    }
+}
+
+/// Decompress a ZSTD page (one frame or several) into `out`, of exactly `size` bytes, with
+/// the thread's kept context.
 fn unzstd(data: &[u8], size: usize, out: &mut Vec<u8>) -> Result<(), Fail> {
-    let fail = |e: &dyn std::fmt::Display| format!("a ZSTD page does not decompress ({e})");
     ZSTD.with(|z| {
         let mut z = z.borrow_mut();
         let d = match &mut *z {
             Some(d) => d,
-            None => z.insert(zstd::bulk::Decompressor::new().map_err(|e| fail(&e))?),
+            None => z.insert(
+                zstd::bulk::Decompressor::new()
+                    .map_err(|e| format!("a ZSTD page does not decompress ({e})"))?,
+            ),
         };
-        out.clear();
-        out.resize(size, 0);
         // (into the room `size` asks for, no more: a page that holds more fails)
-        match d.decompress_to_buffer(data, &mut out[..]) {
-            Ok(n) if n == size => Ok(()),
-            Ok(_) => Err("a ZSTD page's size disagrees with its header".into()),
-            Err(e) => Err(fail(&e)),
-        }
+        exactly("a ZSTD", size, out, |room| {
+            d.decompress_to_buffer(data, room)
+        })
     })
 }
 
@@ -260,25 +277,13 @@ fn decompress(codec: Codec, data: &[u8], size: usize, out: &mut Vec<u8>) -> Resu
         }
         Codec::Gzip => crate::source::gunzip::gunzip_exact(data, out, size)
             .map_err(|e| format!("a GZIP page does not inflate ({e:?})")),
-        Codec::Snappy => {
-            out.clear();
-            out.resize(size, 0);
-            match snap::raw::Decoder::new().decompress(data, out) {
-                Ok(n) if n == size => Ok(()),
-                Ok(_) => Err("a Snappy page's size disagrees with its header".into()),
-                Err(e) => Err(format!("a Snappy page does not decompress ({e})")),
-            }
-        }
+        Codec::Snappy => exactly("a Snappy", size, out, |room| {
+            snap::raw::Decoder::new().decompress(data, room)
+        }),
         Codec::Zstd => unzstd(data, size, out),
-        Codec::Lz4Raw => {
-            out.clear();
-            out.resize(size, 0);
-            match lz4_flex::block::decompress_into(data, out) {
-                Ok(n) if n == size => Ok(()),
-                Ok(_) => Err("an LZ4 page's size disagrees with its header".into()),
-                Err(e) => Err(format!("an LZ4 page does not decompress ({e})")),
-            }
-        }
+        Codec::Lz4Raw => exactly("an LZ4", size, out, |room| {
+            lz4_flex::block::decompress_into(data, room)
+        }),
     }
 }
 
