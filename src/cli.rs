@@ -263,8 +263,8 @@ pub struct AnalyzeArgs {
     /// back for the report, which comes out the same. 0: never spill.
     #[arg(long, value_name = "N", default_value_t = crate::spill::DEFAULT_BUDGET)]
     pub max_enis_in_memory: usize,
-    /// Directory for spilled ENI tables and for Parquet streams over 16 MiB (standard input,
-    /// S3 objects) while they are read [default: the system's, e.g. $TMPDIR or /tmp].
+    /// Directory for spilled ENI tables and for Parquet streams and S3 objects over 16 MiB
+    /// (their ranges read) while they are read [default: the system's, e.g. $TMPDIR or /tmp].
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<String>,
     /// Inside input folders, follow symbolic links that lead outside the folder too (links

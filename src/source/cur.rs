@@ -91,11 +91,9 @@ fn read_s3(bill: &mut Bill, source: &S3Source, objects: Vec<Input>) -> Result<()
                 Some(f) => return Err(format!("{name}: {}", f.message)),
                 None => w.bytes.clone(),
             },
-            Body::Stream(mut r) => {
-                let mut v = Vec::new();
-                r.read_to_end(&mut v).map_err(|e| format!("{name}: {e}"))?;
-                bytes::Bytes::from(v)
-            }
+            Body::Stream(r) => read_whole(r).map_err(|e| format!("{name}: {e}"))?,
+            // (a bill's Parquet is read whole)
+            Body::Ranged(r) => read_whole(r.stream()).map_err(|e| format!("{name}: {e}"))?,
             Body::Skipped(f) => return Err(format!("{name}: {}", f.message)),
         };
         read_bytes(bill, &name, bytes).map_err(|e| format!("{name}: {e}"))?;
@@ -104,6 +102,13 @@ fn read_s3(bill: &mut Bill, source: &S3Source, objects: Vec<Input>) -> Result<()
         return Err(e.to_string());
     }
     Ok(())
+}
+
+/// A streamed object's bytes, all of them.
+fn read_whole(mut r: impl Read) -> std::io::Result<bytes::Bytes> {
+    let mut v = Vec::new();
+    r.read_to_end(&mut v)?;
+    Ok(v.into())
 }
 
 /// One export file held in memory.

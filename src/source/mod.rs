@@ -1028,15 +1028,8 @@ fn parquet_of_stream(mut reader: impl Read, spool: &Path, in_memory: usize) -> i
         return Ok(Opened::ParquetBytes(head.into()));
     }
     let spool_failure = |e: io::Error| {
-        Failure::new(
-            FailureKind::Io,
-            format!(
-                "a Parquet stream over {} MiB is held on disk while read (Parquet needs random access), and it could not be under {} ({e}): give --temp-dir a writable folder with room for it",
-                in_memory >> 20,
-                spool.display()
-            ),
-        )
-        .into_io()
+        let what = format!("a Parquet stream over {} MiB", in_memory >> 20);
+        spool_failure(&what, spool, e)
     };
     let mut file = tempfile::tempfile_in(spool).map_err(spool_failure)?;
     file.write_all(&head).map_err(spool_failure)?;
@@ -1046,6 +1039,110 @@ fn parquet_of_stream(mut reader: impl Read, spool: &Path, in_memory: usize) -> i
         Spooled::Write(e) => spool_failure(e),
     })?;
     Ok(Opened::ParquetFile(pread::LocalParquet::new(file)?))
+}
+
+/// The failure of an input held on disk while read (`what`) whose file under `spool` could
+/// not be made or written (`e`).
+fn spool_failure(what: &str, spool: &Path, e: io::Error) -> io::Error {
+    Failure::new(
+        FailureKind::Io,
+        format!(
+            "{what} is held on disk while read (Parquet needs random access), and it could not be under {} ({e}): give --temp-dir a writable folder with room for it",
+            spool.display()
+        ),
+    )
+    .into_io()
+}
+
+/// Two ranges of a Parquet object less than this apart are fetched as one: one GET saved
+/// for at most this many bytes not needed (as readers of objects commonly join them).
+pub const RANGE_GAP: u64 = 1 << 20;
+/// The last bytes of a Parquet object fetched first: its footer, most often whole.
+const FOOTER_FIRST: u64 = 64 << 10;
+/// An object whose column chunks read lie in more ranges than this (after joining) is
+/// fetched in one range up to its footer.
+const MAX_RANGES: usize = 256;
+
+/// Open a large Parquet object (named so) by fetching only what decoding it reads: its last
+/// bytes (the footer), then its first four and the column chunks that `chunks` finds from
+/// the footer (given a file holding only the footer; `None` where it cannot be read),
+/// ranges less than [`RANGE_GAP`] apart fetched as one. They are written at their offsets
+/// into an unnamed temporary file under `spool`, the rest left as holes, and read as a local
+/// file that holds those ranges only ([`pread::LocalParquet::sparse`]). An object that does
+/// not start and end as Parquet, or whose footer cannot be read, is read whole as a stream
+/// ([`open_stream`]), as any object is. `on_read` counts the bytes of the column chunks as
+/// they arrive, then the rest of the object at once.
+pub fn open_ranged(
+    object: s3::Ranged,
+    chunks: impl FnOnce(&pread::LocalParquet) -> Option<Vec<std::ops::Range<u64>>>,
+    spool: &Path,
+    mut on_read: impl FnMut(u64) + Send + 'static,
+) -> io::Result<Opened> {
+    let size = object.size();
+    let what = format!("a Parquet object of {} MiB", size >> 20);
+    let failed = |e: io::Error| spool_failure(&what, spool, e);
+    let file = tempfile::tempfile_in(spool).map_err(failed)?;
+    file.set_len(size).map_err(failed)?;
+    let put = |at: u64, b: &[u8]| pread::write_all_at(&file, b, at).map_err(failed);
+    let tail = size.saturating_sub(FOOTER_FIRST)..size;
+    object.fetch(std::slice::from_ref(&tail), &put)?;
+    let mut end = [0u8; 8];
+    pread::read_exact_at(&file, &mut end, size.saturating_sub(8))?;
+    let footer_at = (end[4..] == PARQUET_MAGIC)
+        .then(|| u64::from(u32::from_le_bytes([end[0], end[1], end[2], end[3]])))
+        .and_then(|len| size.checked_sub(len.checked_add(8)?));
+    let Some(footer_at) = footer_at.filter(|_| size >= 12) else {
+        return open_stream(Box::new(object.stream()), spool, on_read);
+    };
+    let before_tail = footer_at..tail.start;
+    if !before_tail.is_empty() {
+        object.fetch(std::slice::from_ref(&before_tail), &put)?;
+    }
+    let footer = footer_at.min(tail.start)..size;
+    let held = pread::LocalParquet::sparse(file.try_clone()?, size, vec![footer.clone()]);
+    let Some(mut wanted) = chunks(&held) else {
+        return open_stream(Box::new(object.stream()), spool, on_read);
+    };
+    wanted.push(0..PARQUET_MAGIC.len() as u64);
+    let mut ranges: Vec<std::ops::Range<u64>> = (joined(wanted, RANGE_GAP).into_iter())
+        .map(|r| r.start..r.end.min(footer.start))
+        .filter(|r| !r.is_empty())
+        .collect();
+    if ranges.len() > MAX_RANGES {
+        let up_to_footer = 0..footer.start;
+        ranges = vec![up_to_footer];
+    }
+    let mut fetched = 0u64;
+    object.fetch(&ranges, |at, b| {
+        put(at, b)?;
+        fetched += b.len() as u64;
+        on_read(b.len() as u64);
+        Ok(())
+    })?;
+    let mut head = [0u8; 4];
+    pread::read_exact_at(&file, &mut head, 0)?;
+    if head != PARQUET_MAGIC {
+        return open_stream(Box::new(object.stream()), spool, on_read);
+    }
+    on_read(size.saturating_sub(fetched));
+    ranges.push(footer);
+    let held = joined(ranges, 0);
+    Ok(Opened::ParquetFile(pread::LocalParquet::sparse(
+        file, size, held,
+    )))
+}
+
+/// `ranges` in order, those that overlap, touch or lie less than `gap` apart joined.
+pub(crate) fn joined(mut ranges: Vec<std::ops::Range<u64>>, gap: u64) -> Vec<std::ops::Range<u64>> {
+    ranges.sort_by_key(|r| (r.start, r.end));
+    let mut out: Vec<std::ops::Range<u64>> = Vec::with_capacity(ranges.len());
+    for r in ranges.into_iter().filter(|r| !r.is_empty()) {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end.saturating_add(gap) => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
 }
 
 /// Why copying a stream to its spool stopped: the stream failed, or the spool did.
@@ -1638,6 +1735,33 @@ mod tests {
     /// (nothing is left in the folder, even while it is read) and read from there, byte for
     /// byte; one that fits stays in memory. Where the spool cannot be made or written, the
     /// input fails saying where and what to do; where the stream fails, with its own error.
+    /// Ranges are put in order and joined where they overlap, touch or lie closer than the
+    /// gap; empty ones are dropped.
+    #[test]
+    fn ranges_are_joined_across_small_gaps() {
+        let r = |v: &[(u64, u64)]| v.iter().map(|&(a, b)| a..b).collect::<Vec<_>>();
+        let ranges = r(&[
+            (50, 60),
+            (0, 4),
+            (4, 10),
+            (30, 40),
+            (35, 38),
+            (61, 61),
+            (100, 120),
+        ]);
+        assert_eq!(
+            joined(ranges.clone(), 0),
+            r(&[(0, 10), (30, 40), (50, 60), (100, 120)])
+        );
+        assert_eq!(
+            joined(ranges.clone(), 10),
+            r(&[(0, 10), (30, 60), (100, 120)])
+        );
+        assert_eq!(joined(ranges.clone(), 20), r(&[(0, 60), (100, 120)]));
+        assert_eq!(joined(ranges, u64::MAX), r(&[(0, 120)]));
+        assert_eq!(joined(Vec::new(), 5), r(&[]));
+    }
+
     #[test]
     fn a_long_parquet_stream_is_spooled_to_an_unnamed_file() {
         use parquet::file::reader::{ChunkReader, Length};

@@ -1,10 +1,14 @@
 //! A local Parquet file read by position. The `parquet` crate's own reader of a `File`
 //! duplicates the file descriptor, seeks, reads and closes the duplicate for every column
 //! chunk and page header it reads; [`LocalParquet`] reads each range with one positioned
-//! read (`pread`) of the one descriptor, shared by every reader the decoder makes.
+//! read (`pread`) of the one descriptor, shared by every reader the decoder makes. A file
+//! may hold only some ranges of the Parquet file it stands for (an S3 object fetched by
+//! ranged GETs, the rest left as holes): a read outside them is then an error, never the
+//! holes' zeros.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
+use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -17,6 +21,9 @@ use parquet::file::reader::{ChunkReader, Length};
 pub struct LocalParquet {
     file: Arc<File>,
     len: u64,
+    /// The ranges the file holds, sorted and apart, where it holds only some
+    /// ([`LocalParquet::sparse`]).
+    held: Option<Arc<[Range<u64>]>>,
 }
 
 impl LocalParquet {
@@ -25,18 +32,46 @@ impl LocalParquet {
         Ok(LocalParquet {
             file: Arc::new(file),
             len,
+            held: None,
         })
     }
 
-    /// Whether `length` bytes from `start` lie inside the file: a range past its end (a
-    /// damaged footer's claim) fails before anything is allocated for it.
+    /// A file of `len` bytes that holds the bytes of the file it stands for only in `held`
+    /// (sorted, apart, inside `len`): reads elsewhere fail.
+    pub fn sparse(file: File, len: u64, held: Vec<Range<u64>>) -> LocalParquet {
+        LocalParquet {
+            file: Arc::new(file),
+            len,
+            held: Some(held.into()),
+        }
+    }
+
+    /// Whether `length` bytes from `start` lie inside the file, and inside one range it
+    /// holds: a range past its end (a damaged footer's claim) fails before anything is
+    /// allocated for it.
     fn check(&self, start: u64, length: u64) -> Result<(), ParquetError> {
         match start.checked_add(length) {
-            Some(end) if end <= self.len => Ok(()),
+            Some(end) if end <= self.len && self.held_up_to(start) >= end => Ok(()),
+            Some(end) if end <= self.len => Err(ParquetError::General(format!(
+                "a read of {length} bytes at offset {start} falls outside the ranges fetched"
+            ))),
             _ => Err(ParquetError::EOF(format!(
                 "a read of {length} bytes at offset {start} passes the file's end ({} bytes)",
                 self.len
             ))),
+        }
+    }
+
+    /// Where the bytes held from `start` on end (the file's end where it holds all; `0`
+    /// where it does not hold `start`, unless `start` ends a range).
+    fn held_up_to(&self, start: u64) -> u64 {
+        let Some(held) = &self.held else {
+            return self.len;
+        };
+        let i = held.partition_point(|r| r.start <= start);
+        match i.checked_sub(1).map(|i| &held[i]) {
+            Some(r) if start <= r.end => r.end,
+            _ => 0,
         }
     }
 }
@@ -55,6 +90,7 @@ impl ChunkReader for LocalParquet {
         Ok(BufReader::new(At {
             file: self.file.clone(),
             pos: start,
+            end: self.held_up_to(start),
         }))
     }
 
@@ -82,15 +118,18 @@ impl crate::format::parquet::ChunkSource for LocalParquet {
     }
 }
 
-/// A reader from a position of the shared file, moving on as it reads.
+/// A reader from a position of the shared file, moving on as it reads, up to `end` (the
+/// end of the range held there).
 pub struct At {
     file: Arc<File>,
     pos: u64,
+    end: u64,
 }
 
 impl Read for At {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = read_at(&self.file, buf, self.pos)?;
+        let room = self.end.saturating_sub(self.pos).min(buf.len() as u64) as usize;
+        let n = read_at(&self.file, &mut buf[..room], self.pos)?;
         self.pos += n as u64;
         Ok(n)
     }
@@ -106,8 +145,30 @@ fn read_at(f: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
     std::os::windows::fs::FileExt::seek_read(f, buf, at)
 }
 
+/// Write all of `buf` at offset `at` of `f`.
+pub fn write_all_at(f: &File, buf: &[u8], at: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    return std::os::unix::fs::FileExt::write_all_at(f, buf, at);
+    #[cfg(windows)]
+    {
+        let (mut buf, mut at) = (buf, at);
+        while !buf.is_empty() {
+            match std::os::windows::fs::FileExt::seek_write(f, buf, at) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    buf = &buf[n..];
+                    at += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Fill `buf` from offset `at`; a file that ends first is an error.
-fn read_exact_at(f: &File, mut buf: &mut [u8], mut at: u64) -> io::Result<()> {
+pub(crate) fn read_exact_at(f: &File, mut buf: &mut [u8], mut at: u64) -> io::Result<()> {
     while !buf.is_empty() {
         match read_at(f, buf, at) {
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
@@ -157,6 +218,50 @@ mod tests {
         let mut f = tempfile::tempfile().unwrap();
         std::io::Write::write_all(&mut f, &body).unwrap();
         (body, LocalParquet::new(f).unwrap())
+    }
+
+    /// A file holding only some ranges reads inside each of them, and fails a read that
+    /// leaves one (into a hole, or across two ranges); a reader from a position stops at
+    /// the end of the range holding it.
+    #[test]
+    fn a_sparse_file_reads_only_the_ranges_it_holds() {
+        use crate::format::parquet::ChunkSource;
+        let (body, whole) = file_of_100_000_bytes();
+        let f = LocalParquet::sparse(
+            whole.file.try_clone().unwrap(),
+            100_000,
+            vec![10..20, 20..30, 50..60, 99_990..100_000],
+        );
+        assert_eq!(f.len(), 100_000);
+        let mut room = Vec::new();
+        for (start, len) in [(10, 10), (12, 8), (50, 10), (55, 0), (60, 0), (99_990, 10)] {
+            assert!(f.chunk(start, len, &mut room).is_ok(), "{start} {len}");
+            assert_eq!(&room[..len], &body[start as usize..start as usize + len]);
+        }
+        for (start, len) in [
+            (0, 1),
+            (9, 2),
+            (15, 10),
+            (25, 30),
+            (30, 1),
+            (59, 2),
+            (61, 0),
+        ] {
+            let e = f.chunk(start, len, &mut room).unwrap_err().to_string();
+            assert!(
+                e.contains("outside the ranges fetched"),
+                "{start} {len}: {e}"
+            );
+        }
+        assert!(f
+            .get_bytes(99_995, 10)
+            .unwrap_err()
+            .to_string()
+            .contains("end"));
+        let mut rest = Vec::new();
+        f.get_read(52).unwrap().read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, &body[52..60]);
+        assert!(f.get_read(40).is_err());
     }
 
     #[test]

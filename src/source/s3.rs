@@ -4,10 +4,13 @@
 //! [`super::WHOLE_GZIP_MAX`]) is gathered whole on the network side and handed to the
 //! (synchronous) decoders only once complete, in completion order, so a decoding thread never
 //! waits on the network mid-object; a larger one reaches them as an ordinary `Read` fed by a
-//! small bounded channel. Objects in flight and waiting are bounded in number and in bytes.
-//! A body cut mid-stream resumes with a Range GET from the offset reached.
+//! small bounded channel, except a large Parquet object (by its key), of which the decoder
+//! fetches only the ranges it reads ([`Ranged`]: the footer, then the column chunks of the
+//! fields read). Objects in flight and waiting are bounded in number and in bytes. A body cut
+//! mid-stream resumes with a Range GET from the offset reached.
 
 use std::io::Read;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -593,6 +596,7 @@ impl S3Source {
         };
         let count = Arc::new(Semaphore::new(slots));
         let budget = Arc::new(Semaphore::new(WHOLE_BUDGET));
+        let again = self.again();
         self.rt.spawn(async move {
             for input in objects {
                 if job.fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
@@ -609,7 +613,17 @@ impl S3Source {
                     }
                     continue;
                 }
-                if input.size <= super::WHOLE_GZIP_MAX {
+                if input.size > super::WHOLE_GZIP_MAX && is_parquet_key(&input) {
+                    let ranged = Ranged {
+                        again: again.clone(),
+                        input: input.clone(),
+                        health: job.health.clone(),
+                        _slot: slot,
+                    };
+                    if job.tx.send((input, Body::Ranged(ranged))).await.is_err() {
+                        break;
+                    }
+                } else if input.size <= super::WHOLE_GZIP_MAX {
                     let want = (input.size as usize).clamp(1, WHOLE_BUDGET) as u32;
                     let Ok(bytes) = budget.clone().acquire_many_owned(want).await else {
                         break;
@@ -733,8 +747,104 @@ pub enum Body {
     Whole(Whole),
     /// A larger object, read as its chunks arrive.
     Stream(ObjectReader),
+    /// A larger Parquet object (by its key), fetched by the ranges its decoder reads.
+    Ranged(Ranged),
     /// Not requested: the endpoint had stopped answering ([`BREAKER_TRIP`]).
     Skipped(Failure),
+}
+
+/// Whether `input`'s key names a Parquet file (`….parquet`, as AWS names its Parquet
+/// deliveries): such an object over [`super::WHOLE_GZIP_MAX`] is fetched by ranges
+/// ([`Ranged`]). An object that turns out not to be Parquet is then read whole as a stream.
+fn is_parquet_key(input: &Input) -> bool {
+    match &input.location {
+        Location::S3 { key, .. } => {
+            let tail = key.len().saturating_sub(8);
+            key.get(tail..)
+                .is_some_and(|t| t.eq_ignore_ascii_case(".parquet"))
+        }
+        _ => false,
+    }
+}
+
+/// Ranges of one object fetched at once.
+const RANGES_AT_ONCE: usize = 4;
+
+/// A large Parquet object, not yet downloaded: its decoder fetches the ranges it reads
+/// ([`super::open_ranged`]), every GET pinned to the version listed (its ETag). It holds its
+/// download slot until it is dropped.
+pub struct Ranged {
+    again: Again,
+    input: Input,
+    health: Arc<Health>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Ranged {
+    /// The object's size, as listed.
+    pub fn size(&self) -> u64 {
+        self.input.size
+    }
+
+    /// Fetch `ranges` of the object (each inside it), up to [`RANGES_AT_ONCE`] at a time,
+    /// each resumed where it is cut as a whole download is; every piece goes to `put` with
+    /// its offset as it arrives, in no fixed order among the ranges. The first range that
+    /// fails, or the first error of `put`, ends the fetch with that error.
+    pub fn fetch(
+        &self,
+        ranges: &[Range<u64>],
+        mut put: impl FnMut(u64, &[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let (tx, mut rx) = mpsc::channel::<Result<(u64, Bytes), Failure>>(16);
+        let (again, input, health) = (self.again.clone(), self.input.clone(), self.health.clone());
+        let ranges = ranges.to_vec();
+        let task = self.again.rt.spawn(async move {
+            let at_once = Arc::new(Semaphore::new(RANGES_AT_ONCE));
+            let mut set = tokio::task::JoinSet::new();
+            for span in ranges {
+                let Ok(permit) = at_once.clone().acquire_owned().await else {
+                    break;
+                };
+                let (a, i, tx) = (again.clone(), input.clone(), tx.clone());
+                set.spawn(async move {
+                    let mut out = Delivery::At(tx.clone());
+                    let r = (a.get)
+                        .download_from(&i, &a.stats, &a.fatal, &mut out, span, true)
+                        .await;
+                    drop(permit);
+                    if let Err(e) = &r {
+                        let _ = tx.send(Err(e.clone())).await;
+                    }
+                    r
+                });
+            }
+            drop(tx);
+            while let Some(r) = set.join_next().await {
+                if let Ok(r) = r {
+                    health.observe(&r);
+                }
+            }
+        });
+        let ended = loop {
+            match rx.blocking_recv() {
+                Some(Ok((at, b))) => {
+                    if let Err(e) = put(at, &b) {
+                        break Err(e);
+                    }
+                }
+                Some(Err(f)) => break Err(f.into_io()),
+                None => break Ok(()),
+            }
+        };
+        task.abort();
+        ended
+    }
+
+    /// The whole object as a stream from its first byte (the version listed): how an object
+    /// named as Parquet that is not is read.
+    pub fn stream(&self) -> ObjectReader {
+        self.again.stream(&self.input)
+    }
 }
 
 /// A whole object, and the download slot and byte budget it holds until it is dropped.
@@ -749,17 +859,21 @@ pub struct Whole {
 enum Delivery {
     Gather(Vec<u8>),
     Stream(mpsc::Sender<Result<Bytes, Failure>>),
+    /// Pieces of ranges, each with the offset of its first byte in the object.
+    At(mpsc::Sender<Result<(u64, Bytes), Failure>>),
 }
 
 impl Delivery {
-    /// Deliver a chunk; `false` when the reader has gone (the run is stopping).
-    async fn chunk(&mut self, b: Bytes) -> bool {
+    /// Deliver a chunk, the object's bytes from offset `at`; `false` when the reader has gone
+    /// (the run is stopping).
+    async fn chunk(&mut self, at: u64, b: Bytes) -> bool {
         match self {
             Delivery::Gather(v) => {
                 v.extend_from_slice(&b);
                 true
             }
             Delivery::Stream(tx) => tx.send(Ok(b)).await.is_ok(),
+            Delivery::At(tx) => tx.send(Ok((at, b))).await.is_ok(),
         }
     }
 }
@@ -836,8 +950,9 @@ impl Again {
         );
         self.rt.spawn(async move {
             let mut out = Delivery::Stream(btx);
+            let whole = 0..input.size;
             let r = get
-                .download_from(&input, &stats, &fatal, &mut out, true)
+                .download_from(&input, &stats, &fatal, &mut out, whole, true)
                 .await;
             if let (Err(e), Delivery::Stream(btx)) = (r, out) {
                 let _ = btx.send(Err(e)).await;
@@ -886,31 +1001,43 @@ impl Get {
         fatal: &Mutex<Option<S3Error>>,
         delivery: &mut Delivery,
     ) -> Result<(), Failure> {
-        self.download_from(input, stats, fatal, delivery, false)
+        let whole = 0..input.size;
+        self.download_from(input, stats, fatal, delivery, whole, false)
             .await
     }
 
-    /// Download `input` into `delivery`, resuming a body cut short where it stopped (the same
-    /// version, by its ETag); `same`: the first request too asks for the listed version.
+    /// Download the bytes `span` of `input` (`0..size`: the whole object, and whatever it
+    /// holds past its listed size) into `delivery`, resuming a body cut short where it
+    /// stopped (the same version, by its ETag); `same`: the first request too asks for the
+    /// listed version.
     async fn download_from(
         &self,
         input: &Input,
         stats: &S3Stats,
         fatal: &Mutex<Option<S3Error>>,
         delivery: &mut Delivery,
+        span: Range<u64>,
         same: bool,
     ) -> Result<(), Failure> {
         let Location::S3 { bucket, key } = &input.location else {
             return Ok(());
         };
-        let mut offset = 0u64;
+        if span.is_empty() && span.start > 0 {
+            return Ok(());
+        }
+        let mut offset = span.start;
+        // (the end asked for only where it is short of the object's)
+        let end = (span.end < input.size).then_some(span.end);
         let mut resumes = 0u32;
         loop {
+            if end.is_some_and(|e| offset >= e) {
+                return Ok(());
+            }
             let pinned = (offset > 0 || same)
                 .then_some(input.etag.as_deref())
                 .flatten();
             stats.get_requests.fetch_add(1, Ordering::Relaxed);
-            let out = match self.get(bucket, key, offset, pinned).send().await {
+            let out = match self.get(bucket, key, (offset, end), pinned).send().await {
                 Ok(o) => o,
                 Err(e) => {
                     if let Some(refused) = refusal(&e, bucket, key, fatal) {
@@ -924,8 +1051,21 @@ impl Get {
                     return Err(failure_of(&e, "GetObject"));
                 }
             };
+            if offset > 0 || end.is_some() {
+                let from = format!("bytes {offset}-");
+                if !out.content_range().is_some_and(|r| r.starts_with(&from)) {
+                    return Err(Failure::new(
+                        FailureKind::Io,
+                        format!(
+                            "a ranged GET from byte {offset} was answered with other bytes (Content-Range: {})",
+                            out.content_range().unwrap_or("none")
+                        ),
+                    ));
+                }
+            }
+            let upto = end.unwrap_or(input.size);
             let cut = match self
-                .body(out.body, input, stats, delivery, &mut offset)
+                .body(out.body, upto, stats, delivery, &mut offset)
                 .await
             {
                 None => return Ok(()),
@@ -946,18 +1086,20 @@ impl Get {
         }
     }
 
-    /// The GET of `key` from byte `offset` on, of the version `pinned` names (its ETag) when
-    /// one is.
+    /// The GET of `key` from byte `from` on, up to `to` where one is given, of the version
+    /// `pinned` names (its ETag) when one is.
     fn get(
         &self,
         bucket: &str,
         key: &str,
-        offset: u64,
+        (from, to): (u64, Option<u64>),
         pinned: Option<&str>,
     ) -> aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder {
         let mut req = self.client.get_object().bucket(bucket).key(key);
-        if offset > 0 {
-            req = req.range(format!("bytes={offset}-"));
+        match (from, to) {
+            (from, Some(to)) => req = req.range(format!("bytes={from}-{}", to - 1)),
+            (0, None) => {}
+            (from, None) => req = req.range(format!("bytes={from}-")),
         }
         if let Some(e) = pinned {
             req = req.if_match(e);
@@ -969,13 +1111,13 @@ impl Get {
     }
 
     /// Hand a response's body to `delivery` as it arrives, `offset` counting the object's bytes
-    /// received; `None` when the object is through (or `delivery` wants no more), else why the
-    /// body stopped short: no bytes for the read timeout, an error, or an end before the
-    /// listed size.
+    /// received; `None` when the object (or the range asked for, which ends at `upto`) is
+    /// through, or `delivery` wants no more, else why the body stopped short: no bytes for
+    /// the read timeout, an error, or an end before `upto`.
     async fn body(
         &self,
         mut body: aws_sdk_s3::primitives::ByteStream,
-        input: &Input,
+        upto: u64,
         stats: &S3Stats,
         delivery: &mut Delivery,
         offset: &mut u64,
@@ -992,17 +1134,18 @@ impl Get {
             };
             match next {
                 Some(Ok(bytes)) => {
+                    let at = *offset;
                     *offset += bytes.len() as u64;
                     (stats.bytes_downloaded).fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                    if !delivery.chunk(bytes).await {
+                    if !delivery.chunk(at, bytes).await {
                         return None;
                     }
                 }
                 Some(Err(e)) => return Some(Failure::new(FailureKind::CutShort, e.to_string())),
-                None if *offset < input.size => {
+                None if *offset < upto => {
                     return Some(Failure::new(
                         FailureKind::CutShort,
-                        format!("body ended at byte {offset} of {}", input.size),
+                        format!("body ended at byte {offset} of {upto}"),
                     ))
                 }
                 None => return None,

@@ -1,7 +1,8 @@
 //! A small HTTP proxy on loopback between flowcost and the S3 test server, to count requests
 //! and to inject faults the server cannot: 503 SlowDown storms, bodies cut mid-stream,
 //! objects that vanish after listing, access denied, a server that dies (stops listening)
-//! or stalls (accepts and never answers). One request per connection.
+//! or stalls (accepts and never answers), a server that ignores ranges; and to count the
+//! bytes of each object GET's answer. One request per connection.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -23,13 +24,25 @@ pub struct Rules {
     pub die_after_gets: Option<u32>,
     /// After this many object GETs, accept every request and never answer it.
     pub stall_after_gets: Option<u32>,
+    /// Forward object GETs without their Range header (a server that ignores ranges).
+    pub drop_range: bool,
     /// Object GETs seen so far.
     pub gets: u32,
+}
+
+/// An object GET answered through the proxy: its request line, its Range header, and the
+/// bytes of body sent back.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub line: String,
+    pub range: Option<String>,
+    pub body: usize,
 }
 
 pub struct Proxy {
     pub url: String,
     pub requests: Arc<Mutex<Vec<String>>>,
+    pub sent: Arc<Mutex<Vec<Sent>>>,
 }
 
 fn error_response(status: &str, code: &str) -> Vec<u8> {
@@ -74,12 +87,24 @@ fn read_request(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     Some((head, buf))
 }
 
-/// Replace any Connection header of a message head by `Connection: close`.
-fn close_head(head: &str) -> String {
+/// The value of header `name` (lower case) in a message head.
+fn header(head: &str, name: &str) -> Option<String> {
+    head.split("\r\n").find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim().eq_ignore_ascii_case(name)).then(|| v.trim().to_string())
+    })
+}
+
+/// Replace any Connection header of a message head by `Connection: close` (and drop the
+/// headers named in `drop`, lower case).
+fn close_head(head: &str, drop: &[&str]) -> String {
     let mut out: Vec<&str> = head
         .trim_end()
         .split("\r\n")
-        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .filter(|l| {
+            let l = l.to_ascii_lowercase();
+            !l.starts_with("connection:") && !drop.iter().any(|d| l.starts_with(d))
+        })
         .collect();
     out.push("Connection: close");
     out.join("\r\n") + "\r\n\r\n"
@@ -89,6 +114,7 @@ fn handle(
     mut client: TcpStream,
     upstream: &str,
     requests: &Mutex<Vec<String>>,
+    sent: &Mutex<Vec<Sent>>,
     rules: &Mutex<Rules>,
     dead: &std::sync::atomic::AtomicBool,
 ) {
@@ -104,6 +130,7 @@ fn handle(
     let is_list = line.contains("list-type=2");
     let is_get = line.starts_with("GET ") && !is_list;
     let mut cut = false;
+    let mut drop_range = false;
     {
         let mut r = rules.lock().unwrap();
         if is_get {
@@ -127,6 +154,7 @@ fn handle(
         } else if is_get && r.vanish.as_ref().is_some_and(|v| line.contains(v.as_str())) {
             Some(error_response("404 Not Found", "NoSuchKey"))
         } else {
+            drop_range = is_get && r.drop_range;
             if let Some((k, times)) = &mut r.cut {
                 if is_get && *times > 0 && line.contains(k.as_str()) {
                     *times -= 1;
@@ -145,15 +173,23 @@ fn handle(
     let Ok(mut up) = TcpStream::connect(upstream) else {
         return;
     };
-    let _ = up.write_all(close_head(&head).as_bytes());
+    let drop: &[&str] = if drop_range { &["range:"] } else { &[] };
+    let _ = up.write_all(close_head(&head, drop).as_bytes());
     let _ = up.write_all(&raw[body_at..]);
     let mut resp = Vec::new();
     let _ = up.read_to_end(&mut resp);
     let split = find(&resp, b"\r\n\r\n").map_or(resp.len(), |p| p + 4);
     let rhead = String::from_utf8_lossy(&resp[..split]).to_string();
     let body = &resp[split..];
-    let _ = client.write_all(close_head(&rhead).as_bytes());
+    let _ = client.write_all(close_head(&rhead, &[]).as_bytes());
     let body = if cut { &body[..body.len() / 2] } else { body };
+    if is_get {
+        sent.lock().unwrap().push(Sent {
+            line: line.clone(),
+            range: header(&head, "range"),
+            body: body.len(),
+        });
+    }
     let _ = client.write_all(body);
     let _ = client.flush();
     let _ = client.shutdown(Shutdown::Both);
@@ -168,8 +204,9 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let sent = Arc::new(Mutex::new(Vec::new()));
         let rules = Arc::new(Mutex::new(rules));
-        let (rq, rl) = (requests.clone(), rules);
+        let (rq, rl, st) = (requests.clone(), rules, sent.clone());
         let dead = Arc::new(std::sync::atomic::AtomicBool::new(false));
         std::thread::spawn(move || {
             for conn in listener.incoming() {
@@ -179,10 +216,24 @@ impl Proxy {
                 }
                 let Ok(c) = conn else { continue };
                 let (up, rq, rl, d) = (upstream.clone(), rq.clone(), rl.clone(), dead.clone());
-                std::thread::spawn(move || handle(c, &up, &rq, &rl, &d));
+                let st = st.clone();
+                std::thread::spawn(move || handle(c, &up, &rq, &st, &rl, &d));
             }
         });
-        Proxy { url, requests }
+        Proxy {
+            url,
+            requests,
+            sent,
+        }
+    }
+
+    /// The object GETs answered so far whose request line holds `key`.
+    pub fn sent_for(&self, key: &str) -> Vec<Sent> {
+        let sent = self.sent.lock().unwrap();
+        sent.iter()
+            .filter(|s| s.line.contains(key))
+            .cloned()
+            .collect()
     }
 
     /// The request lines seen so far.

@@ -628,12 +628,16 @@ fn a_large_object_is_streamed_with_the_same_answer() {
     assert!(local.analysis.quality.lines.counted > 50_000);
 }
 
-/// A Parquet object larger than what is gathered whole (`WHOLE_GZIP_MAX`) is written to an
-/// unnamed file under `--temp-dir` as it downloads, then read from it by position: the answer
-/// of the file on disk. (Until 2026-12-07 it was held in memory, and refused past 1 GiB.)
+/// A Parquet object larger than what is gathered whole (`WHOLE_GZIP_MAX`), named as Parquet,
+/// is fetched by the ranges its decoder reads (its footer, then the column chunks of the
+/// fields read), written at their offsets to an unnamed file under `--temp-dir` and read from
+/// it by position: the answer of the file on disk, without the bytes of the columns not read.
+/// (Until 2026-12-07 it was downloaded whole: held in memory and refused past 1 GiB, then
+/// spooled whole.) Ranges cut short resume; cut every time, or answered with other bytes
+/// than asked (a server that ignores ranges), the object fails and none of it counts.
 #[test]
 #[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
-fn a_long_parquet_object_is_spooled_with_the_same_answer() {
+fn a_long_parquet_object_is_fetched_by_the_ranges_it_reads() {
     let Some(ep) = endpoint() else { return };
     let w = world(&spec(44, FieldSet::V5), &[Encoding::Parquet]);
     let dir = tempfile::tempdir().unwrap();
@@ -643,43 +647,116 @@ fn a_long_parquet_object_is_spooled_with_the_same_answer() {
     std::fs::create_dir(long.parent().unwrap()).unwrap();
     let over = flowcost::source::WHOLE_GZIP_MAX + (1 << 20);
     crate::support::padded_parquet(&export, &long, over);
+    let size = std::fs::metadata(&long).unwrap().len();
+    let unpadded = std::fs::metadata(&export).unwrap().len();
     let b = bucket("long-parquet");
     upload(&ep, &b, long.parent().unwrap(), "long/", false);
     let local = analyze_json(&[long.to_str().unwrap()]);
-    let spool = tempfile::tempdir().unwrap();
-    let s3 = s3_json(
-        &ep,
-        &[
-            "--temp-dir",
-            spool.path().to_str().unwrap(),
-            &format!("s3://{b}/long/"),
-        ],
-    );
-    assert_same(&s3, &local);
-    assert!(s3.analysis.quality.files[0].size > flowcost::source::WHOLE_GZIP_MAX);
     assert!(local.analysis.quality.lines.counted > 1000);
-    assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
-    // its body cut mid-stream twice: resumed, the same answer; cut every time (a body of
-    // halves: past what is held in memory, so the spool's stream fails), the object fails
-    // as cut short and none of it counts (exit 7; the NAT gateways and region named, for a
-    // report of nothing read)
+    let spool = tempfile::tempdir().unwrap();
     let url = format!("s3://{b}/long/");
     let mut args = vec!["--temp-dir", spool.path().to_str().unwrap(), &url];
+    // every GET of the object asks for a range, and all of them together bring back less
+    // than the unread padding column leaves: the footer and the columns read
+    let p = Proxy::start(&ep, Rules::default());
+    let s3 = s3_json(&p.url, &args);
+    assert_same(&s3, &local);
+    assert_eq!(s3.analysis.quality.files[0].size, size);
+    let sent = p.sent_for("long.parquet");
+    assert!(sent.len() >= 2, "{sent:?}");
+    assert!(sent.iter().all(|s| s.range.is_some()), "{sent:?}");
+    let fetched: usize = sent.iter().map(|s| s.body).sum();
+    assert!(
+        fetched as u64 <= unpadded + (2 << 20),
+        "{fetched} of {size} bytes fetched"
+    );
+    assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
+    // its ranges cut mid-stream twice: resumed, the same answer
     let p = Proxy::start(&ep, cut("long.parquet", 2));
     assert_same(&s3_json(&p.url, &args), &local);
     assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
+    // cut every time, or answered whole where a range was asked for: the object fails (exit
+    // 7; the NAT gateways and region named, for a report of nothing read), none of it counts
     for e in &w.truth.nat_enis {
         args.extend(["--nat-eni", e]);
     }
     args.extend(["--region", &w.truth.region]);
-    let p = Proxy::start(&ep, cut("long.parquet", 1000));
-    let o = s3_run(&p.url, &args);
+    let ignored = Rules {
+        drop_range: true,
+        ..Default::default()
+    };
+    for (rules, kind, says) in [
+        (
+            cut("long.parquet", 1000),
+            FailureKind::CutShort,
+            "download cut",
+        ),
+        (ignored, FailureKind::Io, "answered with other bytes"),
+    ] {
+        let p = Proxy::start(&ep, rules);
+        let o = s3_run(&p.url, &args);
+        assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+        let r: Report = serde_json::from_slice(&o.stdout).unwrap();
+        let file = &r.analysis.quality.files[0];
+        assert_eq!(file.failure, Some(kind), "{file:?}");
+        assert!(
+            file.error.as_deref().unwrap_or("").contains(says),
+            "{file:?}"
+        );
+        assert_eq!(r.analysis.quality.lines.counted, 0);
+        assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
+    }
+}
+
+/// A large object named as Parquet that is not (a text), or whose footer is broken, is read
+/// whole as any large object is: the text's answer, the broken file's failure, each as on
+/// disk.
+#[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
+fn a_large_object_misnamed_or_broken_as_parquet_reads_as_on_disk() {
+    let Some(ep) = endpoint() else { return };
+    let w = world(
+        &spec(45, FieldSet::V5),
+        &[Encoding::Text, Encoding::Parquet],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("text").join("records.log.parquet");
+    std::fs::create_dir(text.parent().unwrap()).unwrap();
+    std::fs::write(&text, larger_than_whole(&w)).unwrap();
+    let export = dir.path().join("export.parquet");
+    crate::support::parquet_export(w.dir.path(), &export, |_, _| true);
+    let broken = dir.path().join("broken").join("footer.parquet");
+    std::fs::create_dir(broken.parent().unwrap()).unwrap();
+    let over = flowcost::source::WHOLE_GZIP_MAX + (1 << 20);
+    crate::support::padded_parquet(&export, &broken, over);
+    // the footer's length made to claim more than the file holds
+    let mut body = std::fs::read(&broken).unwrap();
+    let n = body.len();
+    body[n - 8..n - 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    std::fs::write(&broken, &body).unwrap();
+    let b = bucket("misnamed-parquet");
+    upload(&ep, &b, dir.path(), "", false);
+    let local = analyze_json(&[text.to_str().unwrap()]);
+    assert!(local.analysis.quality.lines.counted > 50_000);
+    assert_same(&s3_json(&ep, &[&format!("s3://{b}/text/")]), &local);
+    let mut args: Vec<String> = Vec::new();
+    for e in &w.truth.nat_enis {
+        args.extend(["--nat-eni".to_string(), e.clone()]);
+    }
+    args.extend(["--region".to_string(), w.truth.region.clone()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let on_disk = [args.as_slice(), &[broken.to_str().unwrap()]].concat();
+    let (local, code) = crate::support::analyze_json_code(&on_disk);
+    assert_eq!(code, Some(7));
+    let url = format!("s3://{b}/broken/");
+    let o = s3_run(&ep, &[args.as_slice(), &[url.as_str()]].concat());
     assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
-    let r: Report = serde_json::from_slice(&o.stdout).unwrap();
-    let file = &r.analysis.quality.files[0];
-    assert_eq!(file.failure, Some(FailureKind::CutShort), "{file:?}");
-    assert_eq!(r.analysis.quality.lines.counted, 0);
-    assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
+    let s3: Report = serde_json::from_slice(&o.stdout).unwrap();
+    let file = |r: &Report| {
+        let f = &r.analysis.quality.files[0];
+        (f.failure, f.error.clone(), f.counts.clone())
+    };
+    assert_eq!(file(&s3), file(&local));
 }
 
 /// Proxy rules cutting the bodies of GETs of `key` mid-stream, `times` times.

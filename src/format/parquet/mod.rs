@@ -12,7 +12,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use parquet::arrow::ProjectionMask;
-use parquet::file::metadata::ParquetMetaDataReader;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
 mod fast;
 pub use fast::ChunkSource;
@@ -508,22 +508,7 @@ fn prepare_unguarded<T: ChunkSource + 'static>(
     let md = Arc::new(md);
     let roots = md.file_metadata().schema_descr().root_schema().get_fields();
     layout(roots.len());
-    let wanted: Vec<(usize, Field)> = roots
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| {
-            let field = fields::field_of(&fields::normalise(f.name()));
-            // (the ports only where the sink samples flows: the inputs without a flow-log id)
-            let needed = (keep.contains(field) || (flows && fields::FLOW_PORTS.contains(field)))
-                && field != Field::Other
-                && field != Field::Version;
-            needed.then_some((i, field))
-        })
-        .collect();
-    let mask = ProjectionMask::roots(
-        md.file_metadata().schema_descr(),
-        wanted.iter().map(|w| w.0),
-    );
+    let (wanted, mask) = chosen(&md, keep, flows);
     let index = pages::check(input, &md, |c| mask.leaf_included(c), MAX_ROW_GROUP_BYTES)
         .map_err(|e| fail(&e))?;
     // leaf columns are the root ones in a flat file (the plan checks it)
@@ -550,6 +535,64 @@ fn prepare_unguarded<T: ChunkSource + 'static>(
         index,
         fast,
     })
+}
+
+/// The fields of a file that are read (root index, field), and the projection of their
+/// leaves: the fields `keep` and, where the sink samples flows (`flows`: the inputs without
+/// a flow-log id), the ports.
+fn chosen(
+    md: &ParquetMetaData,
+    keep: FieldSet,
+    flows: bool,
+) -> (Vec<(usize, Field)>, ProjectionMask) {
+    let roots = md.file_metadata().schema_descr().root_schema().get_fields();
+    let wanted: Vec<(usize, Field)> = roots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let field = fields::field_of(&fields::normalise(f.name()));
+            let needed = (keep.contains(field) || (flows && fields::FLOW_PORTS.contains(field)))
+                && field != Field::Other
+                && field != Field::Version;
+            needed.then_some((i, field))
+        })
+        .collect();
+    let mask = ProjectionMask::roots(
+        md.file_metadata().schema_descr(),
+        wanted.iter().map(|w| w.0),
+    );
+    (wanted, mask)
+}
+
+/// The byte ranges of the column chunks [`decode`] reads of a file (`keep` and `flows` as
+/// there), in the file's order, each clamped to the file's length: what a source that can
+/// fetch parts of a file (an S3 object, by ranged GETs) must fetch besides the footer, which
+/// `input` holds (its footer is read, and checked, here). `None` where the footer cannot be
+/// read: the file is then fetched whole, and fails as it would have.
+pub fn chunk_ranges<T: ChunkSource + 'static>(
+    input: &T,
+    keep: FieldSet,
+    flows: bool,
+) -> Option<Vec<std::ops::Range<u64>>> {
+    let read = || {
+        pages::check_footer(input).ok()?;
+        let md = ParquetMetaDataReader::new().parse_and_finish(input).ok()?;
+        let (_, mask) = chosen(&md, keep, flows);
+        let len = input.len();
+        let mut ranges: Vec<std::ops::Range<u64>> = (md.row_groups().iter())
+            .flat_map(|rg| rg.columns().iter().enumerate())
+            .filter(|(leaf, _)| mask.leaf_included(*leaf))
+            .map(|(_, c)| {
+                // (the readers' own measure of a chunk: its dictionary page, if any, on)
+                let (start, n) = c.byte_range();
+                start.min(len)..start.saturating_add(n).min(len)
+            })
+            .filter(|r| !r.is_empty())
+            .collect();
+        ranges.sort_by_key(|r| (r.start, r.end));
+        Some(ranges)
+    };
+    guarded(read).ok().flatten()
 }
 
 fn read_parts<T: ChunkSource + 'static, S: Sink>(
@@ -1154,6 +1197,93 @@ mod tests {
         w.write(batch).unwrap();
         w.close().unwrap();
         out.into()
+    }
+
+    /// A file that holds only the ranges [`chunk_ranges`] names (with its first four bytes
+    /// and its footer; any other read fails) decodes to the records of the whole file, by
+    /// either reader, with the ports (flows sampled) and without: what an S3 object fetched
+    /// by those ranges is read from. A range left out fails the file, never reads a hole.
+    #[test]
+    fn the_chunk_ranges_are_all_that_decoding_reads() {
+        use crate::source::pread::LocalParquet;
+        let rows = 3000usize;
+        let s = |f: &dyn Fn(usize) -> String| {
+            Arc::new(StringArray::from_iter_values((0..rows).map(f))) as ArrayRef
+        };
+        let n = |f: &dyn Fn(usize) -> i64| {
+            Arc::new(Int64Array::from_iter_values((0..rows).map(f))) as ArrayRef
+        };
+        let batch = RecordBatch::try_from_iter([
+            ("interface_id", s(&|i| format!("eni-{}", i / 300))),
+            ("srcaddr", s(&|i| format!("10.0.{}.{}", i % 7, i % 200))),
+            ("dstaddr", s(&|i| format!("52.216.{}.{}", i % 5, i % 250))),
+            ("srcport", n(&|i| (i * 7 % 65536) as i64)),
+            ("dstport", n(&|i| 443 + (i % 3) as i64)),
+            ("protocol", n(&|_| 6)),
+            ("packets", n(&|i| (i % 97) as i64)),
+            ("bytes", n(&|i| (i * 1009 % 100_000) as i64)),
+            ("start", n(&|i| 1_788_000_000 + i as i64)),
+            ("end", n(&|i| 1_788_000_060 + i as i64)),
+            ("action", s(&|i| ["ACCEPT", "REJECT"][i % 2].to_string())),
+            ("log_status", s(&|_| "OK".to_string())),
+            ("padding", s(&|i| format!("{:0>64}", i * 7919))),
+        ])
+        .unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(1000))
+            .set_column_dictionary_enabled("padding".into(), false)
+            .build();
+        let b = written(&batch, props);
+        let len = b.len() as u64;
+        let mut f = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut f, &b).unwrap();
+        let footer_len = u32::from_le_bytes(b[b.len() - 8..b.len() - 4].try_into().unwrap());
+        let footer = len - 8 - u64::from(footer_len)..len;
+        let keep = fields::ENGINE_FIELDS;
+        let decoded = |input: LocalParquet, reader: Reader, flows: bool| {
+            with_reader(reader, || {
+                let mut seen = Seen {
+                    flows,
+                    ..Seen::default()
+                };
+                let r = decode(input, keep, &mut seen).map_err(|(n, e)| format!("{n}: {e}"));
+                (seen, r, last_reader())
+            })
+        };
+        for flows in [false, true] {
+            let at_footer = LocalParquet::sparse(f.try_clone().unwrap(), len, vec![footer.clone()]);
+            let chunks = chunk_ranges(&at_footer, keep, flows).unwrap();
+            let fetched: u64 = chunks.iter().map(|r| r.end - r.start).sum();
+            assert!(
+                fetched < len / 2,
+                "{fetched} of {len}: the padding is not read"
+            );
+            let mut held = chunks.clone();
+            held.extend([0..4, footer.clone()]);
+            let held = crate::source::joined(held, 0);
+            let whole = LocalParquet::new(f.try_clone().unwrap()).unwrap();
+            let sparse = LocalParquet::sparse(f.try_clone().unwrap(), len, held);
+            for reader in [Reader::Fast, Reader::Arrow] {
+                let (a, ra, used) = decoded(whole.clone(), reader, flows);
+                assert_eq!(used, Some(reader));
+                assert_eq!(ra, Ok(rows as u64));
+                let (b, rb, used) = decoded(sparse.clone(), reader, flows);
+                assert_eq!(used, Some(reader));
+                assert_eq!((rb, b.records, b.sampled), (ra, a.records, a.sampled));
+            }
+            // the last chunk left out: the file fails where it would read it
+            let mut short = chunks.clone();
+            short.pop();
+            short.extend([0..4, footer.clone()]);
+            let sparse =
+                LocalParquet::sparse(f.try_clone().unwrap(), len, crate::source::joined(short, 0));
+            let (_, r, _) = decoded(sparse, Reader::Fast, flows);
+            assert!(
+                r.as_ref()
+                    .is_err_and(|e| e.contains("outside the ranges fetched")),
+                "{r:?}"
+            );
+        }
     }
 
     /// A field given by two columns is read from both, deferred or not: found by `fuzz/`
