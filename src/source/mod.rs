@@ -1104,14 +1104,7 @@ pub fn open_ranged(
         return open_stream(Box::new(object.stream()), spool, on_read);
     };
     wanted.push(0..PARQUET_MAGIC.len() as u64);
-    let mut ranges: Vec<std::ops::Range<u64>> = (joined(wanted, RANGE_GAP).into_iter())
-        .map(|r| r.start..r.end.min(footer.start))
-        .filter(|r| !r.is_empty())
-        .collect();
-    if ranges.len() > MAX_RANGES {
-        let up_to_footer = 0..footer.start;
-        ranges = vec![up_to_footer];
-    }
+    let mut ranges = to_fetch(wanted, footer.start);
     let mut fetched = 0u64;
     object.fetch(&ranges, |at, b| {
         put(at, b)?;
@@ -1130,6 +1123,20 @@ pub fn open_ranged(
     Ok(Opened::ParquetFile(pread::LocalParquet::sparse(
         file, size, held,
     )))
+}
+
+/// The ranges to fetch before `footer` (where the bytes already fetched start) to hold
+/// `wanted`: joined across gaps under [`RANGE_GAP`], cut at the footer, and, where more than
+/// [`MAX_RANGES`] remain, everything before the footer in one.
+fn to_fetch(wanted: Vec<std::ops::Range<u64>>, footer: u64) -> Vec<std::ops::Range<u64>> {
+    let ranges: Vec<std::ops::Range<u64>> = (joined(wanted, RANGE_GAP).into_iter())
+        .map(|r| r.start..r.end.min(footer))
+        .filter(|r| !r.is_empty())
+        .collect();
+    match ranges.len() > MAX_RANGES {
+        true => std::iter::once(0..footer).collect(),
+        false => ranges,
+    }
 }
 
 /// `ranges` in order, those that overlap, touch or lie less than `gap` apart joined.
@@ -1760,6 +1767,32 @@ mod tests {
         assert_eq!(joined(ranges.clone(), 20), r(&[(0, 60), (100, 120)]));
         assert_eq!(joined(ranges, u64::MAX), r(&[(0, 120)]));
         assert_eq!(joined(Vec::new(), 5), r(&[]));
+        // what is fetched of an object: joined under the gap, cut where the footer's bytes
+        // (fetched first) start, past the most ranges all of it up to there in one
+        let g = RANGE_GAP;
+        let wanted = r(&[
+            (0, 4),
+            (100, 200),
+            (g, g + 10),
+            (3 * g, 4 * g),
+            (4 * g + 5, 5 * g),
+        ]);
+        assert_eq!(
+            to_fetch(wanted.clone(), 9 * g),
+            r(&[(0, g + 10), (3 * g, 5 * g)])
+        );
+        assert_eq!(
+            to_fetch(wanted.clone(), 3 * g + 1),
+            r(&[(0, g + 10), (3 * g, 3 * g + 1)])
+        );
+        assert_eq!(to_fetch(wanted, 50), r(&[(0, 50)]));
+        let apart = |n: u64| (0..n).map(|i| i * 3 * g..i * 3 * g + 1).collect::<Vec<_>>();
+        assert_eq!(
+            to_fetch(apart(MAX_RANGES as u64), u64::MAX).len(),
+            MAX_RANGES
+        );
+        let over = MAX_RANGES as u64 + 1;
+        assert_eq!(to_fetch(apart(over), over * 3 * g), r(&[(0, over * 3 * g)]));
     }
 
     #[test]

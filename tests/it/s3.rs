@@ -633,8 +633,9 @@ fn a_large_object_is_streamed_with_the_same_answer() {
 /// fields read), written at their offsets to an unnamed file under `--temp-dir` and read from
 /// it by position: the answer of the file on disk, without the bytes of the columns not read.
 /// (Until 2026-12-07 it was downloaded whole: held in memory and refused past 1 GiB, then
-/// spooled whole.) Ranges cut short resume; cut every time, or answered with other bytes
-/// than asked (a server that ignores ranges), the object fails and none of it counts.
+/// spooled whole.) Ranges cut short resume; cut every time, answered with other bytes than
+/// asked (a server that ignores ranges), or gone since the listing, the object fails and
+/// none of it counts.
 #[test]
 #[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn a_long_parquet_object_is_fetched_by_the_ranges_it_reads() {
@@ -685,6 +686,10 @@ fn a_long_parquet_object_is_fetched_by_the_ranges_it_reads() {
         drop_range: true,
         ..Default::default()
     };
+    let vanished = Rules {
+        vanish: Some("long.parquet".into()),
+        ..Default::default()
+    };
     for (rules, kind, says) in [
         (
             cut("long.parquet", 1000),
@@ -692,6 +697,7 @@ fn a_long_parquet_object_is_fetched_by_the_ranges_it_reads() {
             "download cut",
         ),
         (ignored, FailureKind::Io, "answered with other bytes"),
+        (vanished, FailureKind::NotFound, "vanished"),
     ] {
         let p = Proxy::start(&ep, rules);
         let o = s3_run(&p.url, &args);
