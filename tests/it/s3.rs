@@ -634,8 +634,8 @@ fn a_large_object_is_streamed_with_the_same_answer() {
 /// it by position: the answer of the file on disk, without the bytes of the columns not read.
 /// (Until 2026-12-07 it was downloaded whole: held in memory and refused past 1 GiB, then
 /// spooled whole.) Ranges cut short resume; cut every time, answered with other bytes than
-/// asked (a server that ignores ranges), or gone since the listing, the object fails and
-/// none of it counts.
+/// asked (a server that ignores ranges), gone since the listing, or stalled after its
+/// footer, the object fails and none of it counts.
 #[test]
 #[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn a_long_parquet_object_is_fetched_by_the_ranges_it_reads() {
@@ -712,6 +712,30 @@ fn a_long_parquet_object_is_fetched_by_the_ranges_it_reads() {
         assert_eq!(r.analysis.quality.lines.counted, 0);
         assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
     }
+    // a server that stalls after the footer's GET: each range times out, is resumed and
+    // times out again, and the object fails as timed out (a watchdog, not a speed bound)
+    let stalls = Rules {
+        stall_after_gets: Some(1),
+        ..Default::default()
+    };
+    let p = Proxy::start(&ep, stalls);
+    let mut c = s3_cmd(&p.url, "analyze");
+    c.args([
+        "--format",
+        "json",
+        "--read-timeout",
+        "300ms",
+        "--connect-timeout",
+        "300ms",
+    ]);
+    c.args(&args);
+    let o = output_within(c, 300);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let r: Report = serde_json::from_slice(&o.stdout).unwrap();
+    let file = &r.analysis.quality.files[0];
+    assert_eq!(file.failure, Some(FailureKind::Timeout), "{file:?}");
+    assert_eq!(r.analysis.quality.lines.counted, 0);
+    assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
 }
 
 /// A large object named as Parquet that is not (a text), or whose footer is broken, is read
