@@ -364,30 +364,22 @@ impl Progress {
 }
 
 /// Open a downloaded object's body: a whole one from its bytes (with the failure that stopped
-/// its download, if one did), a larger one as a stream, a large Parquet one by the ranges
-/// its decoder reads (the fields `keep`), one not requested as its failure; with the whole
-/// object, which holds its download slot until it is dropped.
+/// its download, if one did; of a Parquet one, perhaps only the ranges its decoder reads), a
+/// larger one as a stream, a large Parquet one by the ranges its decoder reads, one not
+/// requested as its failure; with the whole object, which holds its download slot until it
+/// is dropped.
 fn open_download(
-    input: &Input,
     body: Body,
-    keep: crate::format::FieldSet,
     spool: &std::path::Path,
     counter: impl FnMut(u64) + Send + 'static,
 ) -> (std::io::Result<Opened>, Option<source::s3::Whole>) {
     match body {
-        Body::Ranged(r) => {
-            // (the ports too where the records' flows are sampled, as the decoder reads them)
-            let flows = crate::account::samples_flows(&input.display);
-            let chunks = |f: &source::pread::LocalParquet| parquet::chunk_ranges(f, keep, flows);
-            (source::open_ranged(r, chunks, spool, counter), None)
-        }
+        Body::Ranged(r) => (source::open_ranged(r, spool, counter), None),
         Body::Whole(mut w) => {
-            let failure = w.failure.take();
+            let (failure, held) = (w.failure.take(), w.held.take());
             let bytes = w.bytes.clone();
-            (
-                source::open_received(bytes, failure, spool, counter),
-                Some(w),
-            )
+            let opened = source::open_received(bytes, failure, held, spool, counter);
+            (opened, Some(w))
         }
         Body::Stream(r) => (source::open_stream(Box::new(r), spool, counter), None),
         Body::Skipped(f) => (Err(f.into_io()), None),
@@ -455,8 +447,7 @@ impl Engine<'_> {
                     workers.with(new, |accs| {
                         let (counter, read) = self.counter(&progress);
                         // a whole object holds its download slot until it is decoded
-                        let (opened, _hold) =
-                            open_download(&input, body, self.layout.keep, self.spool, counter);
+                        let (opened, _hold) = open_download(body, self.spool, counter);
                         self.ingest(&input, opened, &read, accs, &progress);
                         self.relieve(accs);
                     })
@@ -588,7 +579,7 @@ impl Engine<'_> {
                 let size = positional_bytes(input);
                 self.ingest_parquet(input, f, Opened::ParquetFile, size, unread, accs, progress)
             }
-            Ok(Opened::ParquetBytes(b)) if split_at(input.size.max(b.len() as u64)) => {
+            Ok(Opened::ParquetBytes(b)) if split_at(input.size.max(b.len())) => {
                 self.ingest_parquet(input, b, Opened::ParquetBytes, 0, unread, accs, progress)
             }
             opened => self.decode_whole(input, opened, &unread, accs, progress),

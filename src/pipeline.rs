@@ -403,8 +403,15 @@ fn accumulate(
     let remote = s3.map(|src| {
         let bytes = objects.iter().map(|o| o.size).sum();
         let count = objects.len() as u64;
+        // a Parquet object's column chunks read, from its footer: the fields the engine
+        // keeps, and the ports where its records' flows are sampled
+        let keep = cfg.layout.keep;
+        let plan: crate::source::s3::Plan = std::sync::Arc::new(move |input, footer| {
+            let flows = crate::account::samples_flows(&input.display);
+            crate::format::parquet::chunk_ranges(footer, keep, flows)
+        });
         crate::source::s3::Downloads {
-            fetched: src.fetch(objects),
+            fetched: src.fetch(objects, Some(plan)),
             objects: count,
             bytes,
             stats: src.stats.clone(),

@@ -84,7 +84,8 @@ fn list_s3(source: &S3Source, url: &S3Url) -> Result<Vec<Input>, String> {
 
 /// The export's objects, read whole.
 fn read_s3(bill: &mut Bill, source: &S3Source, objects: Vec<Input>) -> Result<(), String> {
-    for (input, body) in source.fetch(objects) {
+    // (a bill's objects are read whole: no plan of ranges)
+    for (input, body) in source.fetch(objects, None) {
         let name = input.display.clone();
         let bytes = match body {
             Body::Whole(w) => match &w.failure {

@@ -869,8 +869,9 @@ pub enum Opened {
     Memory(gunzip::Inflated, Encoding),
     /// A Parquet file on disk, read by position.
     ParquetFile(pread::LocalParquet),
-    /// A Parquet document in memory (standard input).
-    ParquetBytes(bytes::Bytes),
+    /// A Parquet document in memory (a stream or an object held whole, or the ranges of an
+    /// object that its decoder reads).
+    ParquetBytes(pread::MemParquet),
     /// One of flowcost's own outputs (a report, a CSV table, a partial result): not a flow
     /// log, not read.
     Own(OwnOutput),
@@ -1025,7 +1026,7 @@ fn parquet_of_stream(mut reader: impl Read, spool: &Path, in_memory: usize) -> i
         .take(in_memory as u64 + 1)
         .read_to_end(&mut head)?;
     if head.len() <= in_memory {
-        return Ok(Opened::ParquetBytes(head.into()));
+        return Ok(Opened::ParquetBytes(pread::MemParquet::whole(head.into())));
     }
     let spool_failure = |e: io::Error| {
         let what = format!("a Parquet stream over {} MiB", in_memory >> 20);
@@ -1057,54 +1058,38 @@ fn spool_failure(what: &str, spool: &Path, e: io::Error) -> io::Error {
 /// Two ranges of a Parquet object less than this apart are fetched as one: one GET saved
 /// for at most this many bytes not needed (as readers of objects commonly join them).
 pub const RANGE_GAP: u64 = 1 << 20;
-/// The last bytes of a Parquet object fetched first: its footer, most often whole.
-const FOOTER_FIRST: u64 = 64 << 10;
 /// An object whose column chunks read lie in more ranges than this (after joining) is
 /// fetched in one range up to its footer.
 const MAX_RANGES: usize = 256;
 
-/// Open a large Parquet object (named so) by fetching only what decoding it reads: its last
-/// bytes (the footer), then its first four and the column chunks that `chunks` finds from
-/// the footer (given a file holding only the footer; `None` where it cannot be read),
-/// ranges less than [`RANGE_GAP`] apart fetched as one. They are written at their offsets
-/// into an unnamed temporary file under `spool`, the rest left as holes, and read as a local
-/// file that holds those ranges only ([`pread::LocalParquet::sparse`]). An object that does
-/// not start and end as Parquet, or whose footer cannot be read, is read whole as a stream
+/// Open a large Parquet object (named so) by fetching only what decoding it reads: its
+/// footer, then its first four bytes and the column chunks its plan names from the footer
+/// ([`s3::Ranged::chunks`]; `None` where the footer cannot be read), ranges less than
+/// [`RANGE_GAP`] apart fetched as one. They are written at their offsets into an unnamed
+/// temporary file under `spool`, the rest left as holes, and read as a local file that holds
+/// those ranges only ([`pread::LocalParquet::sparse`]). An object that does not start and
+/// end as Parquet, or whose footer cannot be read, is read whole as a stream
 /// ([`open_stream`]), as any object is. `on_read` counts the bytes of the column chunks as
 /// they arrive, then the rest of the object at once.
 pub fn open_ranged(
     object: s3::Ranged,
-    chunks: impl FnOnce(&pread::LocalParquet) -> Option<Vec<std::ops::Range<u64>>>,
     spool: &Path,
     mut on_read: impl FnMut(u64) + Send + 'static,
 ) -> io::Result<Opened> {
     let size = object.size();
+    let planned = object
+        .footer()?
+        .and_then(|f| object.chunks(&f).map(|w| (f, w)));
+    let Some((footer, wanted)) = planned else {
+        return open_stream(Box::new(object.stream()), spool, on_read);
+    };
     let what = format!("a Parquet object of {} MiB", size >> 20);
     let failed = |e: io::Error| spool_failure(&what, spool, e);
     let file = tempfile::tempfile_in(spool).map_err(failed)?;
     file.set_len(size).map_err(failed)?;
     let put = |at: u64, b: &[u8]| pread::write_all_at(&file, b, at).map_err(failed);
-    let tail = size.saturating_sub(FOOTER_FIRST)..size;
-    object.fetch(std::slice::from_ref(&tail), &put)?;
-    let mut end = [0u8; 8];
-    pread::read_exact_at(&file, &mut end, size.saturating_sub(8))?;
-    let footer_at = (end[4..] == PARQUET_MAGIC)
-        .then(|| u64::from(u32::from_le_bytes([end[0], end[1], end[2], end[3]])))
-        .and_then(|len| size.checked_sub(len.checked_add(8)?));
-    let Some(footer_at) = footer_at.filter(|_| size >= 12) else {
-        return open_stream(Box::new(object.stream()), spool, on_read);
-    };
-    let before_tail = footer_at..tail.start;
-    if !before_tail.is_empty() {
-        object.fetch(std::slice::from_ref(&before_tail), &put)?;
-    }
-    let footer = footer_at.min(tail.start)..size;
-    let held = pread::LocalParquet::sparse(file.try_clone()?, size, vec![footer.clone()]);
-    let Some(mut wanted) = chunks(&held) else {
-        return open_stream(Box::new(object.stream()), spool, on_read);
-    };
-    wanted.push(0..PARQUET_MAGIC.len() as u64);
-    let mut ranges = to_fetch(wanted, footer.start);
+    put(footer.base(), footer.bytes())?;
+    let mut ranges = to_fetch(wanted, footer.base());
     let mut fetched = 0u64;
     object.fetch(&ranges, |at, b| {
         put(at, b)?;
@@ -1118,7 +1103,7 @@ pub fn open_ranged(
         return open_stream(Box::new(object.stream()), spool, on_read);
     }
     on_read(size.saturating_sub(fetched));
-    ranges.push(footer);
+    ranges.push(footer.base()..size);
     let held = joined(ranges, 0);
     Ok(Opened::ParquetFile(pread::LocalParquet::sparse(
         file, size, held,
@@ -1126,9 +1111,14 @@ pub fn open_ranged(
 }
 
 /// The ranges to fetch before `footer` (where the bytes already fetched start) to hold
-/// `wanted`: joined across gaps under [`RANGE_GAP`], cut at the footer, and, where more than
-/// [`MAX_RANGES`] remain, everything before the footer in one.
-fn to_fetch(wanted: Vec<std::ops::Range<u64>>, footer: u64) -> Vec<std::ops::Range<u64>> {
+/// `wanted` and the first four bytes (Parquet's mark): joined across gaps under
+/// [`RANGE_GAP`], cut at the footer, and, where more than [`MAX_RANGES`] remain, everything
+/// before the footer in one.
+pub(crate) fn to_fetch(
+    mut wanted: Vec<std::ops::Range<u64>>,
+    footer: u64,
+) -> Vec<std::ops::Range<u64>> {
+    wanted.push(0..PARQUET_MAGIC.len() as u64);
     let ranges: Vec<std::ops::Range<u64>> = (joined(wanted, RANGE_GAP).into_iter())
         .map(|r| r.start..r.end.min(footer))
         .filter(|r| !r.is_empty())
@@ -1266,13 +1256,15 @@ fn refuse_unreadable(head: &[u8]) -> io::Result<()> {
 }
 
 /// Open a downloaded object received whole (`failure`: why the download stopped short, if it
-/// did). Gzip is inflated with libdeflate as local files are, Parquet is decoded from the
+/// did; `held`: where only those ranges of a Parquet object were fetched, the rest of `body`
+/// zeros). Gzip is inflated with libdeflate as local files are, Parquet is decoded from the
 /// buffer as it is; an object cut short is decoded as a stream up to where it stopped, then
 /// reports the failure, exactly as the streaming path would (a long Parquet stream inside
 /// spooled under `spool`, [`open_stream`]).
 pub fn open_received(
     body: bytes::Bytes,
     failure: Option<Failure>,
+    held: Option<Vec<std::ops::Range<u64>>>,
     spool: &Path,
     mut on_read: impl FnMut(u64) + Send + 'static,
 ) -> io::Result<Opened> {
@@ -1287,7 +1279,13 @@ pub fn open_received(
         // Parquet needs the whole object (its footer is at the end)
         return match failure {
             Some(e) => Err(e),
-            None => Ok(Opened::ParquetBytes(body)),
+            None => Ok(Opened::ParquetBytes(match held {
+                None => pread::MemParquet::whole(body),
+                Some(held) => {
+                    let len = body.len() as u64;
+                    pread::MemParquet::sparse(body, 0, len, held)
+                }
+            })),
         };
     }
     match failure {
@@ -1319,9 +1317,8 @@ fn inflated_whole(inflated: gunzip::Inflate) -> io::Result<Option<Opened>> {
             let head = gunzip::Inflated::bytes(&text);
             if head.starts_with(&PARQUET_MAGIC) {
                 // (a Parquet file someone gzipped: AWS never does, but it is all here)
-                return Ok(Some(Opened::ParquetBytes(bytes::Bytes::copy_from_slice(
-                    head,
-                ))));
+                let whole = bytes::Bytes::copy_from_slice(head);
+                return Ok(Some(Opened::ParquetBytes(pread::MemParquet::whole(whole))));
             }
             if head.starts_with(&GZIP_MAGIC) {
                 return gzip_inside(gunzip::inflate_slice(head, INFLATED_MAX));
@@ -1729,7 +1726,7 @@ mod tests {
         let streamed = open_stream(Box::new(std::io::Cursor::new(gz.clone())), &tmp(), |_| {});
         for opened in [whole, streamed] {
             match opened.unwrap() {
-                Opened::ParquetBytes(b) => assert_eq!(&b[..], &pq[..]),
+                Opened::ParquetBytes(b) => assert_eq!(&b.bytes()[..], &pq[..]),
                 _ => panic!("not Parquet"),
             }
         }
@@ -1825,7 +1822,7 @@ mod tests {
             else {
                 panic!("not in memory at {in_memory}")
             };
-            assert_eq!(&b[..], &pq[..]);
+            assert_eq!(&b.bytes()[..], &pq[..]);
         }
         // no room to spool: where, and the flag that moves it
         let gone = dir.path().join("gone");
@@ -1870,7 +1867,7 @@ mod tests {
         let gz = bytes::Bytes::from(gz.finish().unwrap());
         let open = |b: &bytes::Bytes, f: Option<&str>| {
             let f = f.map(|m| Failure::new(FailureKind::CutShort, m));
-            open_received(b.clone(), f, &tmp(), |_| {})
+            open_received(b.clone(), f, None, &tmp(), |_| {})
         };
         // whole: inflated in memory
         assert!(matches!(open(&gz, None), Ok(Opened::Memory(..))));
@@ -2041,7 +2038,13 @@ mod tests {
             &tmp(),
             |_| {},
         ));
-        read(open_received(members.clone().into(), None, &tmp(), |_| {}));
+        read(open_received(
+            members.clone().into(),
+            None,
+            None,
+            &tmp(),
+            |_| {},
+        ));
         // the members gzipped again (Firehose's own compression on): inflated twice where the
         // input is read whole, refused, saying so, where it is streamed, and a third layer too
         let gzip = |b: &[u8]| {
@@ -2051,7 +2054,13 @@ mod tests {
         };
         let double = gzip(&members);
         read(open(&input("double.gz", &double), &tmp(), |_| {}));
-        read(open_received(double.clone().into(), None, &tmp(), |_| {}));
+        read(open_received(
+            double.clone().into(),
+            None,
+            None,
+            &tmp(),
+            |_| {},
+        ));
         for refused in [
             open_stream(Box::new(io::Cursor::new(double.clone())), &tmp(), |_| {}),
             open(&input("triple.gz", &gzip(&double)), &tmp(), |_| {}),
@@ -2076,7 +2085,7 @@ mod tests {
         let cut = &members[..members.len() - 20];
         for opened in [
             open(&input("cut.gz", cut), &tmp(), |_| {}),
-            open_received(cut.to_vec().into(), None, &tmp(), |_| {}),
+            open_received(cut.to_vec().into(), None, None, &tmp(), |_| {}),
             open_stream(Box::new(io::Cursor::new(cut.to_vec())), &tmp(), |_| {}),
         ] {
             let (text, e) = text_of(opened);

@@ -1,10 +1,10 @@
-//! A local Parquet file read by position. The `parquet` crate's own reader of a `File`
-//! duplicates the file descriptor, seeks, reads and closes the duplicate for every column
-//! chunk and page header it reads; [`LocalParquet`] reads each range with one positioned
-//! read (`pread`) of the one descriptor, shared by every reader the decoder makes. A file
-//! may hold only some ranges of the Parquet file it stands for (an S3 object fetched by
-//! ranged GETs, the rest left as holes): a read outside them is then an error, never the
-//! holes' zeros.
+//! A Parquet file read by position: on disk, or in memory. The `parquet` crate's own reader
+//! of a `File` duplicates the file descriptor, seeks, reads and closes the duplicate for
+//! every column chunk and page header it reads; [`LocalParquet`] reads each range with one
+//! positioned read (`pread`) of the one descriptor, shared by every reader the decoder
+//! makes. [`MemParquet`] is a file in memory, its ranges shared. Either may hold only some
+//! ranges of the Parquet file it stands for (an S3 object fetched by ranged GETs, the rest
+//! left as holes): a read outside them is then an error, never the holes' zeros.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -15,15 +15,52 @@ use bytes::Bytes;
 use parquet::errors::ParquetError;
 use parquet::file::reader::{ChunkReader, Length};
 
+/// The ranges of a file that a reader holds, sorted and apart (`None`: all of it); a read
+/// elsewhere fails.
+#[derive(Clone, Debug, Default)]
+struct Held(Option<Arc<[Range<u64>]>>);
+
+impl Held {
+    fn some(ranges: Vec<Range<u64>>) -> Held {
+        Held(Some(ranges.into()))
+    }
+
+    /// Whether `length` bytes from `start` lie inside a file of `len` bytes, and inside
+    /// one range held: a range past its end (a damaged footer's claim) fails before
+    /// anything is allocated for it.
+    fn check(&self, start: u64, length: u64, len: u64) -> Result<(), ParquetError> {
+        match start.checked_add(length) {
+            Some(end) if end <= len && self.up_to(start, len) >= end => Ok(()),
+            Some(end) if end <= len => Err(ParquetError::General(format!(
+                "a read of {length} bytes at offset {start} falls outside the ranges fetched"
+            ))),
+            _ => Err(ParquetError::EOF(format!(
+                "a read of {length} bytes at offset {start} passes the file's end ({len} bytes)"
+            ))),
+        }
+    }
+
+    /// Where the bytes held from `start` on end (`len`, the file's end, where all are held;
+    /// `0` where `start` is not held, unless it ends a range).
+    fn up_to(&self, start: u64, len: u64) -> u64 {
+        let Some(held) = &self.0 else {
+            return len;
+        };
+        let i = held.partition_point(|r| r.start <= start);
+        match i.checked_sub(1).map(|i| &held[i]) {
+            Some(r) if start <= r.end => r.end,
+            _ => 0,
+        }
+    }
+}
+
 /// A Parquet file on disk, of the length it had when opened; its clones share the one
 /// descriptor (the parts of a large file read on several threads).
 #[derive(Clone)]
 pub struct LocalParquet {
     file: Arc<File>,
     len: u64,
-    /// The ranges the file holds, sorted and apart, where it holds only some
-    /// ([`LocalParquet::sparse`]).
-    held: Option<Arc<[Range<u64>]>>,
+    held: Held,
 }
 
 impl LocalParquet {
@@ -32,7 +69,7 @@ impl LocalParquet {
         Ok(LocalParquet {
             file: Arc::new(file),
             len,
-            held: None,
+            held: Held::default(),
         })
     }
 
@@ -42,39 +79,113 @@ impl LocalParquet {
         LocalParquet {
             file: Arc::new(file),
             len,
-            held: Some(held.into()),
+            held: Held::some(held),
         }
     }
 
-    /// Whether `length` bytes from `start` lie inside the file, and inside one range it
-    /// holds: a range past its end (a damaged footer's claim) fails before anything is
-    /// allocated for it.
     fn check(&self, start: u64, length: u64) -> Result<(), ParquetError> {
-        match start.checked_add(length) {
-            Some(end) if end <= self.len && self.held_up_to(start) >= end => Ok(()),
-            Some(end) if end <= self.len => Err(ParquetError::General(format!(
-                "a read of {length} bytes at offset {start} falls outside the ranges fetched"
-            ))),
-            _ => Err(ParquetError::EOF(format!(
-                "a read of {length} bytes at offset {start} passes the file's end ({} bytes)",
-                self.len
-            ))),
+        self.held.check(start, length, self.len)
+    }
+}
+
+/// A Parquet file in memory: `bytes` are its bytes from offset `base` on, of a file of
+/// `len` bytes, of which only `held` may be read (all of `bytes`, for a whole file). Its
+/// clones, and the chunks read from it, share the one buffer.
+#[derive(Clone, Debug)]
+pub struct MemParquet {
+    bytes: Bytes,
+    base: u64,
+    len: u64,
+    held: Held,
+}
+
+impl MemParquet {
+    /// A whole file.
+    pub fn whole(bytes: Bytes) -> MemParquet {
+        MemParquet {
+            len: bytes.len() as u64,
+            bytes,
+            base: 0,
+            held: Held::default(),
         }
     }
 
-    /// Where the bytes held from `start` on end (the file's end where it holds all; `0`
-    /// where it does not hold `start`, unless `start` ends a range).
-    fn held_up_to(&self, start: u64) -> u64 {
-        let Some(held) = &self.held else {
-            return self.len;
-        };
-        let i = held.partition_point(|r| r.start <= start);
-        match i.checked_sub(1).map(|i| &held[i]) {
-            Some(r) if start <= r.end => r.end,
-            _ => 0,
+    /// A file of `len` bytes of which `bytes` are those from `base` on, and only `held`
+    /// (sorted, apart, inside those) hold the file's bytes.
+    pub fn sparse(
+        bytes: Bytes,
+        base: u64,
+        len: u64,
+        held: impl IntoIterator<Item = Range<u64>>,
+    ) -> MemParquet {
+        let end = base.saturating_add(bytes.len() as u64);
+        let held = held
+            .into_iter()
+            .map(|r| r.start.max(base)..r.end.min(end))
+            .filter(|r| !r.is_empty())
+            .collect();
+        MemParquet {
+            bytes,
+            base,
+            len,
+            held: Held::some(held),
+        }
+    }
+
+    /// The file's length.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The bytes held in memory, from [`MemParquet::base`] on.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// The offset in the file of the first byte held in memory.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Check a read, and find its bytes in the buffer.
+    fn at(&self, start: u64, length: u64) -> Result<Range<usize>, ParquetError> {
+        self.held.check(start, length, self.len)?;
+        match (start.checked_sub(self.base), self.bytes.len() as u64) {
+            (Some(from), have) if from.saturating_add(length) <= have => {
+                Ok(from as usize..(from + length) as usize)
+            }
+            _ => Err(ParquetError::General(format!(
+                "a read of {length} bytes at offset {start} falls outside the bytes held"
+            ))),
         }
     }
 }
+
+impl Length for MemParquet {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl ChunkReader for MemParquet {
+    type T = bytes::buf::Reader<Bytes>;
+
+    fn get_read(&self, start: u64) -> Result<Self::T, ParquetError> {
+        let end = self.held.up_to(start, self.len).max(start);
+        let at = self.at(start, end - start)?;
+        Ok(bytes::Buf::reader(self.bytes.slice(at)))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> Result<Bytes, ParquetError> {
+        Ok(self.bytes.slice(self.at(start, length as u64)?))
+    }
+}
+
+impl crate::format::parquet::ChunkSource for MemParquet {}
 
 impl Length for LocalParquet {
     fn len(&self) -> u64 {
@@ -90,7 +201,7 @@ impl ChunkReader for LocalParquet {
         Ok(BufReader::new(At {
             file: self.file.clone(),
             pos: start,
-            end: self.held_up_to(start),
+            end: self.held.up_to(start, self.len),
         }))
     }
 
@@ -262,6 +373,31 @@ mod tests {
         f.get_read(52).unwrap().read_to_end(&mut rest).unwrap();
         assert_eq!(rest, &body[52..60]);
         assert!(f.get_read(40).is_err());
+        // the same in memory: the ranges in a buffer of the file's size, then only the
+        // file's last 10,000 bytes held from their offset
+        let m = MemParquet::sparse(
+            Bytes::from(body.clone()),
+            0,
+            100_000,
+            vec![10..20, 20..30, 50..60, 99_990..100_000],
+        );
+        assert_eq!(m.len(), 100_000);
+        assert_eq!(&m.get_bytes(50, 10).unwrap()[..], &body[50..60]);
+        assert!(m.get_bytes(15, 10).is_err() && m.get_bytes(0, 1).is_err());
+        let mut rest = Vec::new();
+        m.get_read(52).unwrap().read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, &body[52..60]);
+        let tail = Bytes::from(body[90_000..].to_vec());
+        let t = MemParquet::sparse(tail, 90_000, 100_000, std::iter::once(90_000..100_000));
+        assert_eq!(&t.get_bytes(95_000, 8).unwrap()[..], &body[95_000..95_008]);
+        assert_eq!(&t.get_bytes(99_992, 8).unwrap()[..], &body[99_992..]);
+        assert!(t.get_bytes(89_999, 2).is_err() && t.get_bytes(99_999, 2).is_err());
+        assert!(t.get_read(10).is_err());
+        // a held range outside the bytes given is not held
+        let all = std::iter::once(0..1_000);
+        let odd = MemParquet::sparse(Bytes::from(vec![7u8; 10]), 100, 1_000, all);
+        assert!(odd.get_bytes(50, 1).is_err() && odd.get_bytes(105, 6).is_err());
+        assert_eq!(&odd.get_bytes(105, 5).unwrap()[..], &[7u8; 5]);
     }
 
     #[test]

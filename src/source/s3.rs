@@ -21,6 +21,7 @@ use aws_sdk_s3::Client;
 use bytes::Bytes;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
+use super::pread::MemParquet;
 use super::{Failure, FailureKind, Input, Location};
 
 /// An `s3://bucket/prefix` argument.
@@ -584,22 +585,22 @@ impl S3Source {
     /// Start downloading `objects`: at most `concurrency` at once, counting those received and
     /// not yet decoded, and at most [`WHOLE_BUDGET`] bytes of whole objects. Each arrives as
     /// its input and its body: whole objects when complete, large ones as soon as they start.
-    pub fn fetch(&self, objects: Vec<Input>) -> Fetched {
+    /// Where a `plan` is given, a Parquet object (by its key) is fetched by the ranges it
+    /// names from the object's footer: one up to [`super::WHOLE_GZIP_MAX`] before it is
+    /// handed over, a larger one by its decoder ([`Ranged`]).
+    pub fn fetch(&self, objects: Vec<Input>, plan: Option<Plan>) -> Fetched {
         let slots = self.opts.concurrency.max(1);
         let (tx, rx) = mpsc::channel::<(Input, Body)>(slots);
         let job = Job {
-            get: self.get(),
-            stats: self.stats.clone(),
-            fatal: self.fatal.clone(),
+            again: self.again(),
             tx,
             health: Arc::new(Health::default()),
         };
         let count = Arc::new(Semaphore::new(slots));
         let budget = Arc::new(Semaphore::new(WHOLE_BUDGET));
-        let again = self.again();
         self.rt.spawn(async move {
             for input in objects {
-                if job.fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
+                if job.again.fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
                     break;
                 }
                 let Ok(slot) = count.clone().acquire_owned().await else {
@@ -613,11 +614,13 @@ impl S3Source {
                     }
                     continue;
                 }
-                if input.size > super::WHOLE_GZIP_MAX && is_parquet_key(&input) {
+                let plan = plan.clone().filter(|_| is_parquet_key(&input));
+                if let (Some(plan), true) = (&plan, input.size > super::WHOLE_GZIP_MAX) {
                     let ranged = Ranged {
-                        again: again.clone(),
+                        again: job.again.clone(),
                         input: input.clone(),
                         health: job.health.clone(),
+                        plan: plan.clone(),
                         _slot: slot,
                     };
                     if job.tx.send((input, Body::Ranged(ranged))).await.is_err() {
@@ -628,7 +631,11 @@ impl S3Source {
                     let Ok(bytes) = budget.clone().acquire_many_owned(want).await else {
                         break;
                     };
-                    tokio::spawn(job.clone().whole(input, (slot, bytes)));
+                    let permits = (slot, bytes);
+                    match plan.filter(|_| input.size > FOOTER_FIRST) {
+                        Some(plan) => tokio::spawn(job.clone().parts(input, permits, plan)),
+                        None => tokio::spawn(job.clone().whole(input, permits)),
+                    };
                 } else {
                     let (btx, brx) = mpsc::channel::<Result<Bytes, Failure>>(8);
                     let reader = Body::Stream(ObjectReader::new(brx));
@@ -643,13 +650,11 @@ impl S3Source {
     }
 }
 
-/// What each download of [`S3Source::fetch`] shares: the request, the counters, the run's
-/// fatal error, where the bodies go and the endpoint's health.
+/// What each download of [`S3Source::fetch`] shares: the request, the counters and the
+/// run's fatal error (`again`), where the bodies go and the endpoint's health.
 #[derive(Clone)]
 struct Job {
-    get: Get,
-    stats: Arc<S3Stats>,
-    fatal: Arc<Mutex<Option<S3Error>>>,
+    again: Again,
     tx: mpsc::Sender<(Input, Body)>,
     health: Arc<Health>,
 }
@@ -660,17 +665,76 @@ impl Job {
     /// it is dropped.
     async fn whole(self, input: Input, permits: (OwnedSemaphorePermit, OwnedSemaphorePermit)) {
         let mut out = Delivery::Gather(Vec::with_capacity(input.size as usize));
-        let r = (self.get)
-            .download(&input, &self.stats, &self.fatal, &mut out)
-            .await;
+        let a = &self.again;
+        let r = (a.get).download(&input, &a.stats, &a.fatal, &mut out).await;
         self.health.observe(&r);
         let Delivery::Gather(body) = out else { return };
         let whole = Whole {
             bytes: body.into(),
             failure: r.err(),
+            held: None,
             _permits: permits,
         };
         let _ = self.tx.send((input, Body::Whole(whole))).await;
+    }
+
+    /// Download a Parquet object (up to [`super::WHOLE_GZIP_MAX`]) by the ranges its decoder
+    /// reads: its footer, then the column chunks `plan` names from it, into a buffer of the
+    /// object's size (zeros elsewhere), handed over with the ranges it holds. One that does
+    /// not start and end as Parquet, or whose footer the plan cannot read, is downloaded
+    /// whole; one whose ranges fail is handed over as that failure.
+    async fn parts(
+        self,
+        input: Input,
+        permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+        plan: Plan,
+    ) {
+        let (bytes, failure, held) = match self.fetch_parts(&input, &plan).await {
+            Ok(None) => return self.whole(input, permits).await,
+            Ok(Some((body, held))) => (body.into(), None, Some(held)),
+            Err(f) => (Bytes::new(), Some(f), None),
+        };
+        let whole = Whole {
+            bytes,
+            failure,
+            held,
+            _permits: permits,
+        };
+        let _ = self.tx.send((input, Body::Whole(whole))).await;
+    }
+
+    /// The buffer and the ranges held of [`Job::parts`]; `None` where the object is to be
+    /// downloaded whole.
+    async fn fetch_parts(
+        &self,
+        input: &Input,
+        plan: &Plan,
+    ) -> Result<Option<(Vec<u8>, Vec<Range<u64>>)>, Failure> {
+        let Some(footer) = footer(&self.again, input, &self.health).await? else {
+            return Ok(None);
+        };
+        let Some(wanted) = plan(input, &footer) else {
+            return Ok(None);
+        };
+        let mut body = vec![0u8; input.size as usize];
+        let base = footer.base() as usize;
+        body[base..].copy_from_slice(footer.bytes());
+        let ranges = super::to_fetch(wanted, footer.base());
+        let put = |at: u64, b: &[u8]| {
+            let at = at as usize;
+            let room = body
+                .get_mut(at..at + b.len())
+                .ok_or_else(|| past_the_end(at))?;
+            room.copy_from_slice(b);
+            Ok(())
+        };
+        fetch_ranges(&self.again, input, &self.health, &ranges, put).await?;
+        if !body.starts_with(b"PAR1") {
+            return Ok(None);
+        }
+        let mut held = ranges;
+        held.push(footer.base()..input.size);
+        Ok(Some((body, super::joined(held, 0))))
     }
 
     /// Download a large object into the reader already handed over (`btx` feeds it), its
@@ -682,9 +746,8 @@ impl Job {
         slot: OwnedSemaphorePermit,
     ) {
         let mut out = Delivery::Stream(btx);
-        let r = (self.get)
-            .download(&input, &self.stats, &self.fatal, &mut out)
-            .await;
+        let a = &self.again;
+        let r = (a.get).download(&input, &a.stats, &a.fatal, &mut out).await;
         self.health.observe(&r);
         if let (Err(e), Delivery::Stream(btx)) = (r, out) {
             let _ = btx.send(Err(e)).await;
@@ -770,13 +833,149 @@ fn is_parquet_key(input: &Input) -> bool {
 /// Ranges of one object fetched at once.
 const RANGES_AT_ONCE: usize = 4;
 
-/// A large Parquet object, not yet downloaded: its decoder fetches the ranges it reads
-/// ([`super::open_ranged`]), every GET pinned to the version listed (its ETag). It holds its
-/// download slot until it is dropped.
+/// The last bytes of a Parquet object fetched first: its footer, most often whole.
+pub const FOOTER_FIRST: u64 = 64 << 10;
+
+/// The longest footer fetched apart: an object claiming a longer one is read whole.
+const MAX_FOOTER: u64 = 64 << 20;
+
+/// What of a Parquet object its decoder reads besides the footer: given the object and its
+/// footer (the object's last bytes, [`MemParquet`]), the ranges of its column chunks read;
+/// `None` where the footer cannot be read (the object is then read whole).
+pub type Plan = Arc<dyn Fn(&Input, &MemParquet) -> Option<Vec<Range<u64>>> + Send + Sync>;
+
+/// The footer of a Parquet object (its listed version): its last bytes from where its last
+/// eight say the footer starts, or from [`FOOTER_FIRST`] before its end where that is
+/// earlier, as a file holding only them; `None` where the object does not end as Parquet
+/// does (or claims a footer over [`MAX_FOOTER`]).
+async fn footer(
+    again: &Again,
+    input: &Input,
+    health: &Health,
+) -> Result<Option<MemParquet>, Failure> {
+    let size = input.size;
+    let tail = size.saturating_sub(FOOTER_FIRST)..size;
+    let mut bytes = gather(again, input, health, tail.clone()).await?;
+    let n = bytes.len();
+    if size < 12 || n < 8 || bytes[n - 4..] != *b"PAR1" {
+        return Ok(None);
+    }
+    let len = u64::from(u32::from_le_bytes([
+        bytes[n - 8],
+        bytes[n - 7],
+        bytes[n - 6],
+        bytes[n - 5],
+    ]));
+    let Some(at) = size.checked_sub(len + 8).filter(|_| len <= MAX_FOOTER) else {
+        return Ok(None);
+    };
+    if at < tail.start {
+        let mut before = gather(again, input, health, at..tail.start).await?;
+        before.extend_from_slice(&bytes);
+        bytes = before;
+    }
+    let base = at.min(tail.start);
+    Ok(Some(MemParquet::sparse(
+        bytes.into(),
+        base,
+        size,
+        std::iter::once(base..size),
+    )))
+}
+
+/// The bytes `span` of an object (its listed version), in order.
+async fn gather(
+    again: &Again,
+    input: &Input,
+    health: &Health,
+    span: Range<u64>,
+) -> Result<Vec<u8>, Failure> {
+    let mut out = Delivery::Gather(Vec::with_capacity((span.end - span.start) as usize));
+    let r = (again.get)
+        .download_from(input, &again.stats, &again.fatal, &mut out, span, true)
+        .await;
+    health.observe(&r);
+    r?;
+    let Delivery::Gather(bytes) = out else {
+        unreachable!("gathered")
+    };
+    Ok(bytes)
+}
+
+/// Fetch `ranges` of an object (each inside it; its listed version), up to
+/// [`RANGES_AT_ONCE`] at a time, each resumed where it is cut as a whole download is; every
+/// piece goes to `put` with its offset as it arrives, in no fixed order among the ranges.
+/// The first range that fails, or the first error of `put`, ends the fetch with that error.
+async fn fetch_ranges(
+    again: &Again,
+    input: &Input,
+    health: &Arc<Health>,
+    ranges: &[Range<u64>],
+    mut put: impl FnMut(u64, &[u8]) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let (tx, mut rx) = mpsc::channel::<Result<(u64, Bytes), Failure>>(16);
+    let (a, input, health) = (again.clone(), input.clone(), health.clone());
+    let ranges = ranges.to_vec();
+    // (the GETs are started apart, so that the pieces are taken as they come)
+    let task = again.rt.spawn(async move {
+        let at_once = Arc::new(Semaphore::new(RANGES_AT_ONCE));
+        let mut set = tokio::task::JoinSet::new();
+        for span in ranges {
+            let Ok(permit) = at_once.clone().acquire_owned().await else {
+                break;
+            };
+            let (a, i, tx) = (a.clone(), input.clone(), tx.clone());
+            set.spawn(async move {
+                let mut out = Delivery::At(tx.clone());
+                let r = (a.get)
+                    .download_from(&i, &a.stats, &a.fatal, &mut out, span, true)
+                    .await;
+                drop(permit);
+                if let Err(e) = &r {
+                    let _ = tx.send(Err(e.clone())).await;
+                }
+                r
+            });
+        }
+        drop(tx);
+        while let Some(r) = set.join_next().await {
+            if let Ok(r) = r {
+                health.observe(&r);
+            }
+        }
+    });
+    let ended = loop {
+        match rx.recv().await {
+            Some(Ok((at, b))) => {
+                if let Err(e) = put(at, &b) {
+                    break Err(e);
+                }
+            }
+            Some(Err(f)) => break Err(f),
+            None => break Ok(()),
+        }
+    };
+    task.abort();
+    ended
+}
+
+/// The failure of a piece that would land past the end of its object's buffer.
+fn past_the_end(at: usize) -> Failure {
+    Failure::new(
+        FailureKind::Io,
+        format!("a ranged GET sent bytes past the object's listed size (at byte {at})"),
+    )
+}
+
+/// A large Parquet object, not yet downloaded: its decoder fetches its footer and the ranges
+/// it reads ([`super::open_ranged`]), every GET pinned to the version listed (its ETag), on
+/// the S3 source's runtime while the decoding thread waits. It holds its download slot until
+/// it is dropped.
 pub struct Ranged {
     again: Again,
     input: Input,
     health: Arc<Health>,
+    plan: Plan,
     _slot: OwnedSemaphorePermit,
 }
 
@@ -786,58 +985,28 @@ impl Ranged {
         self.input.size
     }
 
-    /// Fetch `ranges` of the object (each inside it), up to [`RANGES_AT_ONCE`] at a time,
-    /// each resumed where it is cut as a whole download is; every piece goes to `put` with
-    /// its offset as it arrives, in no fixed order among the ranges. The first range that
-    /// fails, or the first error of `put`, ends the fetch with that error.
+    /// The object's footer ([`footer`]).
+    pub fn footer(&self) -> std::io::Result<Option<MemParquet>> {
+        let fetched = footer(&self.again, &self.input, &self.health);
+        self.again.rt.block_on(fetched).map_err(Failure::into_io)
+    }
+
+    /// The ranges of the object's column chunks read, by the plan, from its footer.
+    pub fn chunks(&self, footer: &MemParquet) -> Option<Vec<Range<u64>>> {
+        (self.plan)(&self.input, footer)
+    }
+
+    /// Fetch `ranges` of the object into `put` ([`fetch_ranges`]).
     pub fn fetch(
         &self,
         ranges: &[Range<u64>],
         mut put: impl FnMut(u64, &[u8]) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
-        let (tx, mut rx) = mpsc::channel::<Result<(u64, Bytes), Failure>>(16);
-        let (again, input, health) = (self.again.clone(), self.input.clone(), self.health.clone());
-        let ranges = ranges.to_vec();
-        let task = self.again.rt.spawn(async move {
-            let at_once = Arc::new(Semaphore::new(RANGES_AT_ONCE));
-            let mut set = tokio::task::JoinSet::new();
-            for span in ranges {
-                let Ok(permit) = at_once.clone().acquire_owned().await else {
-                    break;
-                };
-                let (a, i, tx) = (again.clone(), input.clone(), tx.clone());
-                set.spawn(async move {
-                    let mut out = Delivery::At(tx.clone());
-                    let r = (a.get)
-                        .download_from(&i, &a.stats, &a.fatal, &mut out, span, true)
-                        .await;
-                    drop(permit);
-                    if let Err(e) = &r {
-                        let _ = tx.send(Err(e.clone())).await;
-                    }
-                    r
-                });
-            }
-            drop(tx);
-            while let Some(r) = set.join_next().await {
-                if let Ok(r) = r {
-                    health.observe(&r);
-                }
-            }
-        });
-        let ended = loop {
-            match rx.blocking_recv() {
-                Some(Ok((at, b))) => {
-                    if let Err(e) = put(at, &b) {
-                        break Err(e);
-                    }
-                }
-                Some(Err(f)) => break Err(f.into_io()),
-                None => break Ok(()),
-            }
+        let put = |at: u64, b: &[u8]| {
+            put(at, b).map_err(|e| Failure::new(super::FailureKind::of(&e), e.to_string()))
         };
-        task.abort();
-        ended
+        let fetched = fetch_ranges(&self.again, &self.input, &self.health, ranges, put);
+        self.again.rt.block_on(fetched).map_err(Failure::into_io)
     }
 
     /// The whole object as a stream from its first byte (the version listed): how an object
@@ -852,6 +1021,9 @@ pub struct Whole {
     pub bytes: Bytes,
     /// Why the download stopped short of the object's end (`bytes` holds what arrived).
     pub failure: Option<Failure>,
+    /// Where only some ranges were fetched (a Parquet object, its footer and the column
+    /// chunks read), those ranges: `bytes` is the object's size, zeros elsewhere.
+    pub held: Option<Vec<Range<u64>>>,
     _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
 }
 
@@ -1063,9 +1235,8 @@ impl Get {
                     ));
                 }
             }
-            let upto = end.unwrap_or(input.size);
             let cut = match self
-                .body(out.body, upto, stats, delivery, &mut offset)
+                .body(out.body, (end, input.size), stats, delivery, &mut offset)
                 .await
             {
                 None => return Ok(()),
@@ -1111,17 +1282,19 @@ impl Get {
     }
 
     /// Hand a response's body to `delivery` as it arrives, `offset` counting the object's bytes
-    /// received; `None` when the object (or the range asked for, which ends at `upto`) is
-    /// through, or `delivery` wants no more, else why the body stopped short: no bytes for
-    /// the read timeout, an error, or an end before `upto`.
+    /// received; `None` when the object (of `size` bytes as listed) or the range asked for
+    /// (which ends at `end`, where one was given: nothing past it is taken) is through, or
+    /// `delivery` wants no more, else why the body stopped short: no bytes for the read
+    /// timeout, an error, or an end before the range's or the object's.
     async fn body(
         &self,
         mut body: aws_sdk_s3::primitives::ByteStream,
-        upto: u64,
+        (end, size): (Option<u64>, u64),
         stats: &S3Stats,
         delivery: &mut Delivery,
         offset: &mut u64,
     ) -> Option<Failure> {
+        let upto = end.unwrap_or(size);
         loop {
             let Ok(next) = tokio::time::timeout(self.read_timeout, body.next()).await else {
                 return Some(Failure::new(
@@ -1133,11 +1306,14 @@ impl Get {
                 ));
             };
             match next {
-                Some(Ok(bytes)) => {
+                Some(Ok(mut bytes)) => {
                     let at = *offset;
+                    if let Some(end) = end {
+                        bytes.truncate(end.saturating_sub(at) as usize);
+                    }
                     *offset += bytes.len() as u64;
                     (stats.bytes_downloaded).fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                    if !delivery.chunk(at, bytes).await {
+                    if !delivery.chunk(at, bytes).await || end.is_some_and(|e| *offset >= e) {
                         return None;
                     }
                 }

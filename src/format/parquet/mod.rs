@@ -1205,7 +1205,7 @@ mod tests {
     /// by those ranges is read from. A range left out fails the file, never reads a hole.
     #[test]
     fn the_chunk_ranges_are_all_that_decoding_reads() {
-        use crate::source::pread::LocalParquet;
+        use crate::source::pread::{LocalParquet, MemParquet};
         let rows = 3000usize;
         let s = |f: &dyn Fn(usize) -> String| {
             Arc::new(StringArray::from_iter_values((0..rows).map(f))) as ArrayRef
@@ -1240,19 +1240,32 @@ mod tests {
         let footer_len = u32::from_le_bytes(b[b.len() - 8..b.len() - 4].try_into().unwrap());
         let footer = len - 8 - u64::from(footer_len)..len;
         let keep = fields::ENGINE_FIELDS;
-        let decoded = |input: LocalParquet, reader: Reader, flows: bool| {
+        fn decoded_from<T: ChunkSource + 'static>(
+            input: T,
+            reader: Reader,
+            flows: bool,
+        ) -> (Seen, Result<u64, String>, Option<Reader>) {
             with_reader(reader, || {
                 let mut seen = Seen {
                     flows,
                     ..Seen::default()
                 };
+                let keep = fields::ENGINE_FIELDS;
                 let r = decode(input, keep, &mut seen).map_err(|(n, e)| format!("{n}: {e}"));
                 (seen, r, last_reader())
             })
-        };
+        }
+        let decoded = decoded_from::<LocalParquet>;
         for flows in [false, true] {
             let at_footer = LocalParquet::sparse(f.try_clone().unwrap(), len, vec![footer.clone()]);
             let chunks = chunk_ranges(&at_footer, keep, flows).unwrap();
+            // (the footer alone in memory, as an S3 object's is fetched: the same ranges)
+            let tail = b.slice(footer.start as usize..);
+            let in_memory = MemParquet::sparse(tail, footer.start, len, vec![footer.clone()]);
+            assert_eq!(
+                chunk_ranges(&in_memory, keep, flows).as_ref(),
+                Some(&chunks)
+            );
             let fetched: u64 = chunks.iter().map(|r| r.end - r.start).sum();
             assert!(
                 fetched < len / 2,
@@ -1262,12 +1275,25 @@ mod tests {
             held.extend([0..4, footer.clone()]);
             let held = crate::source::joined(held, 0);
             let whole = LocalParquet::new(f.try_clone().unwrap()).unwrap();
-            let sparse = LocalParquet::sparse(f.try_clone().unwrap(), len, held);
+            let sparse = LocalParquet::sparse(f.try_clone().unwrap(), len, held.clone());
+            // the same ranges in a buffer of the file's size, zeros elsewhere
+            let mut zeros = vec![0u8; b.len()];
+            for r in &held {
+                let r = r.start as usize..r.end as usize;
+                zeros[r.clone()].copy_from_slice(&b[r]);
+            }
+            let sparse_in_memory = MemParquet::sparse(zeros.into(), 0, len, held);
             for reader in [Reader::Fast, Reader::Arrow] {
                 let (a, ra, used) = decoded(whole.clone(), reader, flows);
                 assert_eq!(used, Some(reader));
                 assert_eq!(ra, Ok(rows as u64));
                 let (b, rb, used) = decoded(sparse.clone(), reader, flows);
+                assert_eq!(used, Some(reader));
+                assert_eq!(
+                    (rb, &b.records, b.sampled),
+                    (ra.clone(), &a.records, a.sampled)
+                );
+                let (b, rb, used) = decoded_from(sparse_in_memory.clone(), reader, flows);
                 assert_eq!(used, Some(reader));
                 assert_eq!((rb, b.records, b.sampled), (ra, a.records, a.sampled));
             }
