@@ -8,6 +8,8 @@ otherwise measure.
 
     python3 benches/s3_folder.py ROOT PORT      # ROOT/bucket/key..., serves on 127.0.0.1:PORT
 
+Each object GET answered is a line on standard error: `GET <key> <bytes sent>`.
+
 Not a test server: no writes, no pagination past 1,000 keys, no errors beyond 404 and 412.
 """
 import hashlib
@@ -88,6 +90,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.send_header("Content-Length", str(end - start + 1))
         self.end_headers()
+        sys.stderr.write("GET %s %d\n" % (key, end - start + 1))
         with open(path, "rb") as f:
             f.seek(start)
             left = end - start + 1

@@ -4,10 +4,11 @@
 //! [`super::WHOLE_GZIP_MAX`]) is gathered whole on the network side and handed to the
 //! (synchronous) decoders only once complete, in completion order, so a decoding thread never
 //! waits on the network mid-object; a larger one reaches them as an ordinary `Read` fed by a
-//! small bounded channel, except a large Parquet object (by its key), of which the decoder
-//! fetches only the ranges it reads ([`Ranged`]: the footer, then the column chunks of the
-//! fields read). Objects in flight and waiting are bounded in number and in bytes. A body cut
-//! mid-stream resumes with a Range GET from the offset reached.
+//! small bounded channel. Of a Parquet object (by its key) only the ranges its decoder reads
+//! are fetched, given a [`Plan`]: the footer, then the column chunks of the fields read;
+//! before it is handed over up to that size, by its decoder above ([`Ranged`]). Objects in
+//! flight and waiting are bounded in number and in bytes. A body cut mid-stream resumes with
+//! a Range GET from the offset reached.
 
 use std::io::Read;
 use std::ops::Range;
