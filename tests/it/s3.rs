@@ -736,7 +736,7 @@ fn a_long_parquet_object_is_fetched_by_the_ranges_it_reads() {
     assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
 }
 
-/// A Parquet object of AWS's usual sizes (over 64 KiB, up to `WHOLE_GZIP_MAX`) is fetched by
+/// A Parquet object of AWS's usual sizes (over 4 MiB, up to `WHOLE_GZIP_MAX`) is fetched by
 /// the ranges its decoder reads (its footer, then the column chunks of the fields read) into
 /// a buffer of its size before it is handed over: the answer of the file on disk, without
 /// the bytes of the columns not read; ranges cut short resume, cut every time the object
@@ -751,9 +751,9 @@ fn a_parquet_object_is_fetched_by_its_footer_and_the_columns_read() {
     crate::support::parquet_export(w.dir.path(), &export, |_, _| true);
     let padded = dir.path().join("small").join("vpc.log.parquet");
     std::fs::create_dir(padded.parent().unwrap()).unwrap();
-    crate::support::padded_parquet(&export, &padded, 2 << 20);
+    crate::support::padded_parquet(&export, &padded, 5 << 20);
     let size = std::fs::metadata(&padded).unwrap().len();
-    assert!(size < flowcost::source::WHOLE_GZIP_MAX);
+    assert!(size > flowcost::source::s3::RANGED_FROM && size < flowcost::source::WHOLE_GZIP_MAX);
     let b = bucket("small-parquet");
     upload(&ep, &b, padded.parent().unwrap(), "small/", false);
     let local = analyze_json(&[padded.to_str().unwrap()]);
@@ -770,6 +770,18 @@ fn a_parquet_object_is_fetched_by_its_footer_and_the_columns_read() {
     assert!(fetched as u64 <= most, "{fetched} of {size} bytes fetched");
     let p = Proxy::start(&ep, cut("vpc.log.parquet", 2));
     assert_same(&s3_json(&p.url, &[&url]), &local);
+    // a smaller one (its unread stretches too short to skip) is one GET of all of it
+    let tiny = dir.path().join("tiny");
+    std::fs::create_dir(&tiny).unwrap();
+    std::fs::copy(&export, tiny.join("export.parquet")).unwrap();
+    assert!(std::fs::metadata(&export).unwrap().len() < flowcost::source::s3::RANGED_FROM);
+    upload(&ep, &b, &tiny, "tiny/", false);
+    let p = Proxy::start(&ep, Rules::default());
+    let by_path = analyze_json(&[tiny.to_str().unwrap()]);
+    assert_same(&s3_json(&p.url, &[&format!("s3://{b}/tiny/")]), &by_path);
+    let sent = p.sent_for("export.parquet");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].range, None);
     let mut args = vec![url.as_str()];
     for e in &w.truth.nat_enis {
         args.extend(["--nat-eni", e]);
