@@ -818,8 +818,8 @@ pub enum Body {
 }
 
 /// Whether `input`'s key names a Parquet file (`….parquet`, as AWS names its Parquet
-/// deliveries): such an object over [`super::WHOLE_GZIP_MAX`] is fetched by ranges
-/// ([`Ranged`]). An object that turns out not to be Parquet is then read whole as a stream.
+/// deliveries): such an object over [`RANGED_FROM`] is fetched by ranges where the fetch has
+/// a [`Plan`]. An object that turns out not to be Parquet is then downloaded whole.
 fn is_parquet_key(input: &Input) -> bool {
     match &input.location {
         Location::S3 { key, .. } => {
