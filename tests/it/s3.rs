@@ -640,19 +640,12 @@ fn a_large_object_is_streamed_with_the_same_answer() {
 #[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn a_long_parquet_object_is_fetched_by_the_ranges_it_reads() {
     let Some(ep) = endpoint() else { return };
-    let w = world(&spec(44, FieldSet::V5), &[Encoding::Parquet]);
-    let dir = tempfile::tempdir().unwrap();
-    let export = dir.path().join("export.parquet");
-    crate::support::parquet_export(w.dir.path(), &export, |_, _| true);
-    let long = dir.path().join("long").join("long.parquet");
-    std::fs::create_dir(long.parent().unwrap()).unwrap();
     let over = flowcost::source::WHOLE_GZIP_MAX + (1 << 20);
-    crate::support::padded_parquet(&export, &long, over);
+    let (w, _dir, long) = padded_object(44, "long/long.parquet", over);
     let size = std::fs::metadata(&long).unwrap().len();
     let b = bucket("long-parquet");
     upload(&ep, &b, long.parent().unwrap(), "long/", false);
     let local = analyze_json(&[long.to_str().unwrap()]);
-    assert!(local.analysis.quality.lines.counted > 1000);
     let spool = tempfile::tempdir().unwrap();
     let url = format!("s3://{b}/long/");
     let mut args = vec!["--temp-dir", spool.path().to_str().unwrap(), &url];
@@ -662,13 +655,7 @@ fn a_long_parquet_object_is_fetched_by_the_ranges_it_reads() {
     let s3 = s3_json(&p.url, &args);
     assert_same(&s3, &local);
     assert_eq!(s3.analysis.quality.files[0].size, size);
-    let sent = p.sent_for("long.parquet");
-    assert!(sent.len() >= 2, "{sent:?}");
-    assert!(sent.iter().all(|s| s.range.is_some()), "{sent:?}");
-    let fetched: usize = sent.iter().map(|s| s.body).sum();
-    // (all but the padding column's chunks, and the footer fetched first)
-    let most = size - column_bytes(&long, "padding") + (64 << 10);
-    assert!(fetched as u64 <= most, "{fetched} of {size} bytes fetched");
+    fetched_by_ranges(&p, &long);
     assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
     // its ranges cut mid-stream twice: resumed, the same answer
     let p = Proxy::start(&ep, cut("long.parquet", 2));
@@ -745,33 +732,20 @@ fn a_long_parquet_object_is_fetched_by_the_ranges_it_reads() {
 #[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn a_parquet_object_is_fetched_by_its_footer_and_the_columns_read() {
     let Some(ep) = endpoint() else { return };
-    let w = world(&spec(47, FieldSet::V5), &[Encoding::Parquet]);
-    let dir = tempfile::tempdir().unwrap();
-    let export = dir.path().join("export.parquet");
-    crate::support::parquet_export(w.dir.path(), &export, |_, _| true);
-    let padded = dir.path().join("small").join("vpc.log.parquet");
-    std::fs::create_dir(padded.parent().unwrap()).unwrap();
-    crate::support::padded_parquet(&export, &padded, 5 << 20);
+    let (w, dir, padded) = padded_object(47, "small/vpc.log.parquet", 5 << 20);
     let size = std::fs::metadata(&padded).unwrap().len();
     assert!(size > flowcost::source::s3::RANGED_FROM && size < flowcost::source::WHOLE_GZIP_MAX);
     let b = bucket("small-parquet");
     upload(&ep, &b, padded.parent().unwrap(), "small/", false);
     let local = analyze_json(&[padded.to_str().unwrap()]);
-    assert!(local.analysis.quality.lines.counted > 1000);
     let url = format!("s3://{b}/small/");
     let p = Proxy::start(&ep, Rules::default());
     assert_same(&s3_json(&p.url, &[&url]), &local);
-    let sent = p.sent_for("vpc.log.parquet");
-    assert!(sent.len() >= 2, "{sent:?}");
-    assert!(sent.iter().all(|s| s.range.is_some()), "{sent:?}");
-    let fetched: usize = sent.iter().map(|s| s.body).sum();
-    // (all but the padding column's chunks, and the footer fetched first)
-    let most = size - column_bytes(&padded, "padding") + (64 << 10);
-    assert!(fetched as u64 <= most, "{fetched} of {size} bytes fetched");
+    fetched_by_ranges(&p, &padded);
     let p = Proxy::start(&ep, cut("vpc.log.parquet", 2));
     assert_same(&s3_json(&p.url, &[&url]), &local);
     // a smaller one (its unread stretches too short to skip) is one GET of all of it
-    let tiny = dir.path().join("tiny");
+    let (tiny, export) = (dir.path().join("tiny"), dir.path().join("export.parquet"));
     std::fs::create_dir(&tiny).unwrap();
     std::fs::copy(&export, tiny.join("export.parquet")).unwrap();
     assert!(std::fs::metadata(&export).unwrap().len() < flowcost::source::s3::RANGED_FROM);
@@ -845,6 +819,44 @@ fn a_large_object_misnamed_or_broken_as_parquet_reads_as_on_disk() {
         (f.failure, f.error.clone(), f.counts.clone())
     };
     assert_eq!(file(&s3), file(&local));
+}
+
+/// A generated world (`seed`), its Parquet export (`export.parquet` in the folder returned)
+/// and the export padded past `at_least` bytes with a column flowcost does not read, at
+/// `name` under the folder: its records counted on disk.
+fn padded_object(
+    seed: u64,
+    name: &str,
+    at_least: u64,
+) -> (
+    crate::support::GenWorld,
+    tempfile::TempDir,
+    std::path::PathBuf,
+) {
+    let w = world(&spec(seed, FieldSet::V5), &[Encoding::Parquet]);
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export.parquet");
+    crate::support::parquet_export(w.dir.path(), &export, |_, _| true);
+    let padded = dir.path().join(name);
+    std::fs::create_dir_all(padded.parent().unwrap()).unwrap();
+    crate::support::padded_parquet(&export, &padded, at_least);
+    let local = analyze_json(&[padded.to_str().unwrap()]);
+    assert!(local.analysis.quality.lines.counted > 1000);
+    (w, dir, padded)
+}
+
+/// Every GET of `file`'s object through the proxy asked for a range, and all of them
+/// together brought back no more than its footer and the columns read: all but the padding
+/// column's chunks ([`padded_object`]), and the footer's first 64 KiB.
+fn fetched_by_ranges(p: &Proxy, file: &Path) {
+    let name = file.file_name().unwrap().to_str().unwrap();
+    let sent = p.sent_for(name);
+    assert!(sent.len() >= 2, "{sent:?}");
+    assert!(sent.iter().all(|s| s.range.is_some()), "{sent:?}");
+    let fetched: usize = sent.iter().map(|s| s.body).sum();
+    let size = std::fs::metadata(file).unwrap().len();
+    let most = size - column_bytes(file, "padding") + (64 << 10);
+    assert!(fetched as u64 <= most, "{fetched} of {size} bytes fetched");
 }
 
 /// The bytes of a Parquet file's column `name`, in all its row groups, by its footer.
