@@ -34,6 +34,7 @@ fn gzip_paths_agree(data: &[u8]) {
     let whole = text_of(source::open_received(
         bytes::Bytes::copy_from_slice(data),
         None,
+        None,
         &std::env::temp_dir(),
         |_| {},
     ));
@@ -80,6 +81,7 @@ fuzz_target!(
     let mut sink = acc.file(ranges, &params, FileStats::default(), ranges.region_id("us-east-1"));
     let opened = source::open_received(
         bytes::Bytes::copy_from_slice(data),
+        None,
         None,
         &std::env::temp_dir(),
         |_| {},

@@ -81,7 +81,38 @@ fuzz_target!(
         windows_agree(data, Reader::Arrow, &arrow, &arrow_seen);
     }
     windows_agree(data, Reader::Fast, &fast, &fast_seen);
+    ranges_suffice(data, &fast, &fast_seen);
 });
+
+/// Where a file reads to the end, the same file holding only what an S3 object's fetch
+/// holds of it (its first four bytes, its footer, and the column chunks that
+/// `parquet::chunk_ranges` names from the footer alone; any other read fails) reads the
+/// same: nothing the decoder reads lies outside those ranges.
+fn ranges_suffice(data: &[u8], whole: &Result<u64, String>, whole_seen: &[String]) {
+    use flowcost::source::pread::MemParquet;
+    let (n, len) = (data.len(), data.len() as u64);
+    if whole.is_err() || n < 12 {
+        return;
+    }
+    let footer_len = u32::from_le_bytes([data[n - 8], data[n - 7], data[n - 6], data[n - 5]]);
+    let Some(at) = len.checked_sub(u64::from(footer_len) + 8) else {
+        return;
+    };
+    let tail = bytes::Bytes::copy_from_slice(&data[at as usize..]);
+    let footer = MemParquet::sparse(tail, at, len, std::iter::once(at..len));
+    let chunks = parquet::chunk_ranges(&footer, FieldSet::ALL, false)
+        .expect("the footer of a file read to the end names its chunks");
+    let mut held = chunks;
+    held.extend([0..4, at..len]);
+    let sparse = MemParquet::sparse(bytes::Bytes::copy_from_slice(data), 0, len, held);
+    let (r, c) = parquet::with_reader(parquet::Reader::Fast, || {
+        let mut c = Count::default();
+        let r = parquet::decode(sparse, FieldSet::ALL, &mut c).map_err(|(_, e)| e.0);
+        (r, c)
+    });
+    assert_eq!(&r, whole, "the ranges fetched read otherwise");
+    assert_eq!(c.seen, whole_seen, "the ranges fetched read otherwise");
+}
 
 /// `reader` reading each row group of `data` in windows (three cuts a group, where the
 /// input's hash puts them) gives the records and bad rows it gave reading the file whole

@@ -93,7 +93,7 @@ fn read_s3(bill: &mut Bill, source: &S3Source, objects: Vec<Input>) -> Result<()
                 None => w.bytes.clone(),
             },
             Body::Stream(r) => read_whole(r).map_err(|e| format!("{name}: {e}"))?,
-            // (a bill's Parquet is read whole)
+            // (not without a plan; were it given, read whole)
             Body::Ranged(r) => read_whole(r.stream()).map_err(|e| format!("{name}: {e}"))?,
             Body::Skipped(f) => return Err(format!("{name}: {}", f.message)),
         };

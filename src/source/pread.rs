@@ -21,8 +21,9 @@ use parquet::file::reader::{ChunkReader, Length};
 struct Held(Option<Arc<[Range<u64>]>>);
 
 impl Held {
+    /// `ranges`, in any order, held.
     fn some(ranges: Vec<Range<u64>>) -> Held {
-        Held(Some(ranges.into()))
+        Held(Some(super::joined(ranges, 0).into()))
     }
 
     /// Whether `length` bytes from `start` lie inside a file of `len` bytes, and inside
@@ -74,12 +75,16 @@ impl LocalParquet {
     }
 
     /// A file of `len` bytes that holds the bytes of the file it stands for only in `held`
-    /// (sorted, apart, inside `len`): reads elsewhere fail.
-    pub fn sparse(file: File, len: u64, held: Vec<Range<u64>>) -> LocalParquet {
+    /// (in any order): reads elsewhere fail.
+    pub fn sparse(
+        file: File,
+        len: u64,
+        held: impl IntoIterator<Item = Range<u64>>,
+    ) -> LocalParquet {
         LocalParquet {
             file: Arc::new(file),
             len,
-            held: Held::some(held),
+            held: Held::some(held.into_iter().collect()),
         }
     }
 
@@ -110,8 +115,8 @@ impl MemParquet {
         }
     }
 
-    /// A file of `len` bytes of which `bytes` are those from `base` on, and only `held`
-    /// (sorted, apart, inside those) hold the file's bytes.
+    /// A file of `len` bytes of which `bytes` are those from `base` on, and only `held` (in
+    /// any order; what of them lies outside `bytes` is not held) hold the file's bytes.
     pub fn sparse(
         bytes: Bytes,
         base: u64,
