@@ -1104,9 +1104,8 @@ pub fn open_ranged(
     }
     on_read(size.saturating_sub(fetched));
     ranges.push(footer.base()..size);
-    let held = joined(ranges, 0);
     Ok(Opened::ParquetFile(pread::LocalParquet::sparse(
-        file, size, held,
+        file, size, ranges,
     )))
 }
 

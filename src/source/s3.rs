@@ -735,7 +735,7 @@ impl Job {
         }
         let mut held = ranges;
         held.push(footer.base()..input.size);
-        Ok(Some((body, super::joined(held, 0))))
+        Ok(Some((body, held)))
     }
 
     /// Download a large object into the reader already handed over (`btx` feeds it), its

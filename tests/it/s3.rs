@@ -634,8 +634,8 @@ fn a_large_object_is_streamed_with_the_same_answer() {
 /// it by position: the answer of the file on disk, without the bytes of the columns not read.
 /// (Until 2026-12-07 it was downloaded whole: held in memory and refused past 1 GiB, then
 /// spooled whole.) Ranges cut short resume; cut every time, answered with other bytes than
-/// asked (a server that ignores ranges), gone since the listing, or stalled after its
-/// footer, the object fails and none of it counts.
+/// asked (a server that ignores ranges), gone since the listing, or a server that dies or
+/// stalls after its footer, the object fails and none of it counts.
 #[test]
 #[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn a_long_parquet_object_is_fetched_by_the_ranges_it_reads() {
@@ -675,6 +675,11 @@ fn a_long_parquet_object_is_fetched_by_the_ranges_it_reads() {
         vanish: Some("long.parquet".into()),
         ..Default::default()
     };
+    // (a server that stops listening once the footer came)
+    let dies = Rules {
+        die_after_gets: Some(1),
+        ..Default::default()
+    };
     for (rules, kind, says) in [
         (
             cut("long.parquet", 1000),
@@ -683,6 +688,7 @@ fn a_long_parquet_object_is_fetched_by_the_ranges_it_reads() {
         ),
         (ignored, FailureKind::Io, "answered with other bytes"),
         (vanished, FailureKind::NotFound, "vanished"),
+        (dies, FailureKind::Unreachable, "GetObject failed"),
     ] {
         let p = Proxy::start(&ep, rules);
         let o = s3_run(&p.url, &args);
