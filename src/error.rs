@@ -203,6 +203,11 @@ fn cause_before_nats(ctx: &NoNatContext) -> Option<String> {
             l.counted
         ));
     }
+    if let Some(why) = &ctx.lacking {
+        return Some(format!(
+            "no record of the inputs holds every field the figures need: {why}.\nflowcost needs interface-id, srcaddr, dstaddr, bytes and start in each record (and pkt-srcaddr, pkt-dstaddr to name the NAT gateways' clients): AWS's default format has the first five; a custom format must list them, and a flow log's format cannot be changed, so create one that does.{own}"
+        ));
+    }
     None
 }
 

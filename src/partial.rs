@@ -511,6 +511,7 @@ fn counts_in_range(f: &FileStats) -> bool {
     ]
     .into_iter()
     .chain([c.outside_time, c.undated, c.counted, c.duplicate_flow_log])
+    .chain(c.without.counts())
     .chain([f.size, f.skipdata_windows])
     .all(|v| v < 1 << 48)
 }

@@ -451,7 +451,8 @@ fn accumulate(
 /// With `--strict`: the first input (by path) that failed or had a malformed line, as an
 /// error.
 fn first_bad_input(acc: &Accumulator) -> Result<(), Error> {
-    let mut files: Vec<&FileStats> = acc.inputs.files.iter().collect();
+    let mut files: Vec<FileStats> = acc.inputs.files.clone();
+    files.iter_mut().for_each(FileStats::mark_lacking);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     for f in files {
         if let Some(e) = &f.error {

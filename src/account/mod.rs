@@ -242,6 +242,51 @@ pub struct LineCounts {
     /// counted ([`crate::overlap`]; run totals only, each input's counts are as read).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub duplicate_flow_log: u64,
+    /// Of the counted records, those without a field the figures need (not line categories
+    /// of their own: each is also counted above). A flow log whose format lacks the field
+    /// writes none; AWS writes every one in each record it counts.
+    #[serde(default, skip_serializing_if = "Without::is_empty")]
+    pub without: Without,
+}
+
+/// Counted records without a field the figures need, by field (a record may lack several):
+/// [`LineCounts::without`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Without {
+    /// Without `interface-id`: on no ENI, so in no NAT gateway's figures.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub interface_id: u64,
+    /// Without `srcaddr` or `dstaddr`: no leg, no class.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub addresses: u64,
+    /// Without `bytes`: nothing to add up.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bytes: u64,
+    /// Without `start`: in no day, and in no period to project from.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub start: u64,
+}
+
+impl Without {
+    pub fn is_empty(&self) -> bool {
+        *self == Without::default()
+    }
+
+    fn add(&mut self, o: &Without) {
+        self.interface_id += o.interface_id;
+        self.addresses += o.addresses;
+        self.bytes += o.bytes;
+        self.start += o.start;
+    }
+
+    /// Its counts, in the order of [`Without::FIELDS`].
+    pub fn counts(&self) -> [u64; 4] {
+        [self.interface_id, self.addresses, self.bytes, self.start]
+    }
+
+    /// The fields, as a flow log's format names them, of [`Without::counts`].
+    pub const FIELDS: [&'static str; 4] = ["interface-id", "srcaddr/dstaddr", "bytes", "start"];
 }
 
 pub(crate) fn is_zero(v: &u64) -> bool {
@@ -261,6 +306,7 @@ impl LineCounts {
         self.undated += o.undated;
         self.counted += o.counted;
         self.duplicate_flow_log += o.duplicate_flow_log;
+        self.without.add(&o.without);
     }
     /// Move records set aside as a second flow log's (accepted, rejected) to their bucket.
     pub fn set_aside_duplicates(&mut self, accepted: u64, rejected: u64) {
@@ -346,6 +392,53 @@ impl FileStats {
             "none of its {} lines is a flow-log record{first}",
             self.counts.malformed
         ));
+    }
+
+    /// The fields that every record of the input that would count lacks, as a flow log's
+    /// format names them ([`Without::FIELDS`]; records without a `start` under a time filter
+    /// are `undated`, not counted): what a flow log whose custom format leaves them out
+    /// writes. Empty where no record would count, or where some record has each field.
+    pub fn lacking(&self) -> Vec<&'static str> {
+        let c = &self.counts;
+        let [interface, addresses, bytes, start] = c.without.counts();
+        let records = [c.counted, c.counted, c.counted, c.counted + c.undated];
+        let without = [interface, addresses, bytes, start + c.undated];
+        (Without::FIELDS.iter().zip(records.into_iter().zip(without)))
+            .filter(|(_, (n, w))| *n > 0 && w >= n)
+            .map(|(f, _)| *f)
+            .collect()
+    }
+
+    /// Mark an input read in full whose every record lacks a field the figures need
+    /// ([`FileStats::lacking`]) as one not read
+    /// ([`crate::source::FailureKind::LackingFields`]): its records stay counted (they still
+    /// show which ENIs translate addresses and who their clients are), but what they lack is
+    /// missing from the figures, which a report of zero bytes with exit 0 would hide.
+    pub fn mark_lacking(&mut self) {
+        if self.error.is_some() || self.skipped.is_some() {
+            return;
+        }
+        let lacking = self.lacking();
+        let Some((last, rest)) = lacking.split_last() else {
+            return;
+        };
+        let fields = match rest.is_empty() {
+            true => last.to_string(),
+            false => format!("{} or {last}", rest.join(", ")),
+        };
+        self.failure = Some(crate::source::FailureKind::LackingFields);
+        self.error = Some(format!(
+            "none of its {} records has {fields}, which the figures need (the flow log's format leaves {} out)",
+            self.counts.counted + self.counts.undated,
+            if lacking.len() == 1 { "it" } else { "them" }
+        ));
+    }
+
+    /// [`FileStats::mark_no_record`] and [`FileStats::mark_lacking`]: an input read in full
+    /// that is of no use to the figures becomes a failed one.
+    pub fn mark_unusable(&mut self) {
+        self.mark_no_record();
+        self.mark_lacking();
     }
 }
 
@@ -2057,8 +2150,20 @@ impl FileSink<'_> {
         } else {
             c.counted += 1;
             odd.no_interface += 1;
+            c.without.interface_id += 1;
+            if r.srcaddr.is_none() || r.dstaddr.is_none() {
+                c.without.addresses += 1;
+            }
+            lacking_bytes_or_start(&mut c.without, r);
         }
     }
+}
+
+/// Count a counted record's lack of `bytes` or `start` ([`LineCounts::without`]).
+#[cold]
+fn lacking_bytes_or_start(w: &mut Without, r: &Record<'_>) {
+    w.bytes += u64::from(r.bytes.is_none());
+    w.start += u64::from(r.start.is_none());
 }
 
 /// Where a counted record's bytes go, once its ENI's aggregate is held: the parts of the
@@ -2462,6 +2567,9 @@ impl Sink for FileSink<'_> {
             return;
         }
         self.stats.counts.counted += 1;
+        if r.bytes.is_none() || r.start.is_none() {
+            lacking_bytes_or_start(&mut self.stats.counts.without, r);
+        }
         agg.observe(r, region, self.params.run.pull_window);
         // the names of a row repeating the last one's, which were settled in this
         // aggregate, change nothing (settling keeps the least value seen)
@@ -2474,6 +2582,7 @@ impl Sink for FileSink<'_> {
         // values through the stack cost more than the work done with them)
         let (Some(src), Some(dst)) = (&r.srcaddr, &r.dstaddr) else {
             self.acc.inputs.odd.no_address += 1;
+            self.stats.counts.without.addresses += 1;
             return;
         };
         let nat_ips = &self.params.run.nat_ips;
@@ -2862,6 +2971,123 @@ mod tests {
             (table[0].1.records, table[0].1.public.values().sum::<u64>()),
             (1, 10)
         );
+    }
+
+    /// An input whose every record lacks a field the figures need (a flow log's custom
+    /// format without it) is marked failed, naming the fields; one record holding the field
+    /// spares the input, and a record's lack is counted whatever else it lacks.
+    #[test]
+    fn an_input_whose_records_all_lack_a_needed_field_is_marked() {
+        let t = 1_788_220_800;
+        let full = Record {
+            interface_id: Some("eni-a"),
+            srcaddr: "10.0.0.5".parse().ok(),
+            dstaddr: "52.216.8.1".parse().ok(),
+            bytes: Some(10),
+            start: Some(t),
+            end: Some(t + 60),
+            ..Record::default()
+        };
+        let no_bytes = Record {
+            bytes: None,
+            ..full.clone()
+        };
+        let no_start = Record {
+            start: None,
+            ..full.clone()
+        };
+        let no_dst = Record {
+            dstaddr: None,
+            ..full.clone()
+        };
+        let bare = Record {
+            interface_id: None,
+            srcaddr: None,
+            bytes: None,
+            ..full.clone()
+        };
+        let nodata = Record {
+            status: LogStatus::NoData,
+            bytes: None,
+            ..full.clone()
+        };
+        let marked = |run: RunConfig, records: &[Record<'_>]| {
+            let (mut stats, _) = through_a_sink(run, records);
+            stats.mark_unusable();
+            (stats.lacking(), stats.failure, stats.error, stats.counts)
+        };
+        let plain = RunConfig::default;
+        // fields lacking in every counted record, and the message naming them
+        let (lacking, failure, error, c) =
+            marked(plain(), &[no_bytes.clone(), bare.clone(), nodata.clone()]);
+        assert_eq!(lacking, ["bytes"]);
+        assert_eq!(failure, Some(crate::source::FailureKind::LackingFields));
+        assert_eq!(
+            error.as_deref(),
+            Some("none of its 2 records has bytes, which the figures need (the flow log's format leaves it out)")
+        );
+        let w = Without {
+            interface_id: 1,
+            addresses: 1,
+            bytes: 2,
+            start: 0,
+        };
+        assert_eq!((c.counted, c.nodata, c.without), (2, 1, w));
+        let (lacking, _, error, _) = marked(plain(), std::slice::from_ref(&bare));
+        assert_eq!(lacking, ["interface-id", "srcaddr/dstaddr", "bytes"]);
+        assert!(error.unwrap().contains(
+            "has interface-id, srcaddr/dstaddr or bytes, which the figures need (the flow log's format leaves them out)"
+        ));
+        assert_eq!(
+            marked(plain(), std::slice::from_ref(&no_dst)).0,
+            ["srcaddr/dstaddr"]
+        );
+        assert_eq!(
+            marked(plain(), std::slice::from_ref(&no_start)).0,
+            ["start"]
+        );
+        // one record with each field spares the input; none counted, nothing to say
+        for records in [
+            vec![
+                no_bytes.clone(),
+                no_start.clone(),
+                no_dst.clone(),
+                full.clone(),
+            ],
+            vec![
+                no_bytes.clone(),
+                no_start.clone(),
+                no_dst.clone(),
+                bare.clone(),
+            ],
+            vec![nodata.clone()],
+            vec![],
+        ] {
+            let n = records.len();
+            let (lacking, failure, error, _) = marked(plain(), &records);
+            assert!(
+                lacking.is_empty() && failure.is_none() && error.is_none(),
+                "{n}"
+            );
+        }
+        // under a time filter records without a start are undated, not counted: alone they
+        // lack the start still, beside one dated in the range they do not
+        let run = || RunConfig {
+            since: Some(t - 3600),
+            until: Some(t + 3600),
+            ..RunConfig::default()
+        };
+        let (lacking, _, _, c) = marked(run(), &[no_start.clone(), no_start.clone()]);
+        assert_eq!((lacking, c.undated, c.counted), (vec!["start"], 2, 0));
+        assert!(marked(run(), &[no_start.clone(), full.clone()])
+            .0
+            .is_empty());
+        // an input that failed keeps its own failure
+        let (mut stats, _) = through_a_sink(plain(), &[no_bytes]);
+        stats.error = Some("cut short".into());
+        stats.failure = Some(crate::source::FailureKind::CutShort);
+        stats.mark_unusable();
+        assert_eq!(stats.failure, Some(crate::source::FailureKind::CutShort));
     }
 
     #[test]

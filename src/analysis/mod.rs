@@ -21,6 +21,7 @@ use crate::account::{
 use crate::classify::{Class, IpRanges};
 use crate::config::RunConfig;
 use crate::overlap::{FlowLogOverlap, OneFlowLogPerEni};
+use crate::source::FailureKind;
 
 mod views;
 use views::{TaskView, TaskViews};
@@ -978,6 +979,9 @@ pub struct NoNatContext {
     pub data_span: Option<(i64, i64)>,
     /// Inputs that could not be read in full: the likeliest reason of all.
     pub incomplete: Option<Incomplete>,
+    /// `path: why` of an input whose records all lack a field the figures need, where no
+    /// input's records count in full ([`crate::account::FileStats::mark_lacking`]).
+    pub lacking: Option<String>,
     /// Counted records without an interface id (Transit Gateway logs have none).
     pub no_interface: u64,
     /// The note on flowcost's own outputs found among the inputs and not read, if any.
@@ -2242,19 +2246,38 @@ fn no_nat(
             // (inputs of no record are what the count of lines parsed explains; inputs lost
             // are the likeliest reason of all)
             incomplete: Incomplete::of(&lost(files)),
+            lacking: only_lacking(files),
             no_interface: acc.inputs.odd.no_interface,
             own_outputs: own_outputs_note(files),
         }),
     }
 }
 
-/// The inputs of `files` but those read in full that hold no record
-/// ([`crate::source::FailureKind::NoRecord`]).
+/// The inputs of `files` but those read in full that hold no record, or records without
+/// a field the figures need ([`FailureKind::NoRecord`], [`FailureKind::LackingFields`]: what
+/// they hold says why, not that they could not be reached).
 fn lost(files: &[FileStats]) -> Vec<FileStats> {
     (files.iter())
-        .filter(|f| f.failure != Some(crate::source::FailureKind::NoRecord))
+        .filter(|f| {
+            !matches!(
+                f.failure,
+                Some(FailureKind::NoRecord | FailureKind::LackingFields)
+            )
+        })
         .cloned()
         .collect()
+}
+
+/// `path: why` of the first input (by path) whose every record lacks a field the figures
+/// need, where no input has records that count in full ([`FileStats::mark_lacking`]).
+fn only_lacking(files: &[FileStats]) -> Option<String> {
+    let lacking = |f: &&FileStats| f.failure == Some(FailureKind::LackingFields);
+    let usable = |f: &&FileStats| !lacking(f) && f.counts.counted > 0;
+    if files.iter().any(|f| usable(&f)) {
+        return None;
+    }
+    (files.iter().find(lacking))
+        .map(|f| format!("{}: {}", f.path, f.error.as_deref().unwrap_or("")))
 }
 
 /// Named NAT gateways that the counted records say are wrong: none of them is in any counted
@@ -2747,10 +2770,11 @@ impl QualityFacts<'_> {
 }
 
 /// The inputs' stats in path order (an input of no record marked failed,
-/// [`FileStats::mark_no_record`]), and their lines' accounting summed.
+/// [`FileStats::mark_no_record`], one of records lacking a field the figures need
+/// [`FileStats::mark_lacking`]), and their lines' accounting summed.
 pub fn files_and_lines(acc: &Accumulator) -> (Vec<FileStats>, LineCounts) {
     let mut files = acc.inputs.files.clone();
-    files.iter_mut().for_each(FileStats::mark_no_record);
+    files.iter_mut().for_each(FileStats::mark_unusable);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let mut lines = LineCounts::default();
     for f in &files {

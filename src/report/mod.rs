@@ -230,8 +230,13 @@ pub fn write_warning(out: &mut String, text: &str, md: bool) {
 pub fn nothing_counted(r: &Report) -> String {
     let q = &r.analysis.quality;
     let l = &q.lines;
+    // (records without a start are in no time range: named where there are some)
+    let undated = match l.undated {
+        0 => String::new(),
+        n => format!(", {n} without a start"),
+    };
     let mut s = format!(
-        "NOTHING COUNTED: of {} lines read, none was counted ({} malformed, {} outside the time range, {} NODATA/SKIPDATA, {} REJECT); every figure below is zero.",
+        "NOTHING COUNTED: of {} lines read, none was counted ({} malformed, {} outside the time range{undated}, {} NODATA/SKIPDATA, {} REJECT); every figure below is zero.",
         l.lines,
         l.malformed,
         l.outside_time,

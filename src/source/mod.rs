@@ -115,6 +115,9 @@ pub enum FailureKind {
     /// Read in full, but not one of its lines is a flow-log record (every one malformed: a
     /// CSV conversion, another layout without its header line).
     NoRecord,
+    /// Read in full, but every record lacks a field the figures need (`bytes`, `start`, the
+    /// addresses, `interface-id`): a flow log whose custom format leaves it out.
+    LackingFields,
     /// Any other read error.
     Io,
 }
@@ -130,6 +133,7 @@ impl FailureKind {
             FailureKind::CutShort => "cut short",
             FailureKind::Corrupt => "corrupt",
             FailureKind::NoRecord => "no flow-log record in it",
+            FailureKind::LackingFields => "records without a field the figures need",
             FailureKind::Io => "read error",
         }
     }

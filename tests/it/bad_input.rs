@@ -1162,3 +1162,154 @@ fn a_parquet_file_that_makes_the_reader_panic_is_a_failed_input() {
         );
     }
 }
+
+/// `text` (a header line, then records) without the fields named in `drop`.
+fn without_fields(text: &str, drop: &[&str]) -> String {
+    let mut lines = text.lines();
+    let names: Vec<&str> = lines.next().unwrap().split(' ').collect();
+    let keep: Vec<bool> = names.iter().map(|n| !drop.contains(n)).collect();
+    let row = |l: &str| -> String {
+        let tokens = l.split(' ').zip(&keep).filter(|(_, k)| **k);
+        tokens.map(|(t, _)| t).collect::<Vec<_>>().join(" ") + "\n"
+    };
+    std::iter::once(names.join(" "))
+        .chain(lines.map(str::to_string))
+        .map(|l| row(&l))
+        .collect()
+}
+
+/// The records of `text` as JSON objects of their fields, one a line, a `-` left out and
+/// numbers as numbers (as Spark writes a table as JSON).
+fn as_json_lines(text: &str) -> String {
+    let mut lines = text.lines();
+    let names: Vec<String> = (lines.next().unwrap().split(' '))
+        .map(|n| n.replace('-', "_"))
+        .collect();
+    let mut out = String::new();
+    for l in lines {
+        let members: serde_json::Map<String, serde_json::Value> = (names.iter().zip(l.split(' ')))
+            .filter(|(_, v)| *v != "-")
+            .map(|(k, v)| {
+                let v = v.parse::<u64>().map_or_else(|_| v.into(), Into::into);
+                (k.clone(), v)
+            })
+            .collect();
+        out += &serde_json::Value::Object(members).to_string();
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn inputs_whose_format_lacks_a_field_the_figures_need_are_not_read_in_full() {
+    // a flow log's custom format may leave out `bytes` or `start` (AWS's own example of a NAT
+    // gateway's records has neither): such records were counted, adding zero bytes, undated,
+    // and a report of $0.00 (or of no per-30-day figure) came out with exit 0
+    let (_w, root, clean, victim) = one_file_to_damage(29, Encoding::Text);
+    let root_arg = root.to_str().unwrap();
+    let text = std::fs::read_to_string(&victim).unwrap();
+    let aside = tempfile::tempdir().unwrap();
+    let out_of_world = aside.path().join("victim.log");
+    std::fs::rename(&victim, &out_of_world).unwrap();
+    let (without_victim, code) = analyze_json_code(&[root_arg]);
+    assert_eq!(code, Some(0));
+    let victim_arg = victim.to_str().unwrap();
+    let in_each_encoding = |drop: &[&str]| {
+        let lacking = without_fields(&text, drop);
+        let parquet = aside.path().join("victim.parquet");
+        crate::support::text_as_parquet(&lacking, &parquet);
+        let json = as_json_lines(&lacking);
+        [
+            ("text", lacking.into_bytes()),
+            ("parquet", std::fs::read(&parquet).unwrap()),
+            ("json", json.into_bytes()),
+        ]
+    };
+    for (drop, total) in [
+        // without bytes the input adds nothing; without a start its bytes are in the total,
+        // but in no day and no period
+        (&["bytes"][..], without_victim.analysis.total),
+        (&["start"], clean.analysis.total),
+        (
+            &["bytes", "start", "packets"],
+            without_victim.analysis.total,
+        ),
+    ] {
+        for (encoding, body) in in_each_encoding(drop) {
+            std::fs::write(&victim, body).unwrap();
+            let (r, code) = analyze_json_code(&[root_arg]);
+            let case = format!("{drop:?} as {encoding}");
+            assert_eq!(code, Some(7), "{case}");
+            assert_eq!(r.analysis.total, total, "{case}");
+            let q = &r.analysis.quality;
+            assert!(!q.complete, "{case}");
+            assert_eq!(q.lines.accounted(), q.lines.lines, "{case}");
+            let f = q.files.iter().find(|f| f.path == victim_arg).unwrap();
+            assert_eq!(f.failure, Some(FailureKind::LackingFields), "{case}");
+            let named: Vec<&str> = drop.iter().filter(|d| **d != "packets").copied().collect();
+            assert_eq!(f.lacking(), named, "{case}");
+            let why = f.error.as_deref().unwrap();
+            let fields = named.join(" or ");
+            assert!(why.starts_with("none of its "), "{case}: {why}");
+            assert!(
+                why.contains(&format!(" records has {fields}, which")),
+                "{case}: {why}"
+            );
+            let i = q.incomplete.as_ref().unwrap();
+            assert_eq!(
+                (i.inputs, i.by_kind[0].kind),
+                (1, FailureKind::LackingFields)
+            );
+        }
+    }
+    // said first in a table and on stderr; --strict makes it fatal
+    std::fs::write(&victim, without_fields(&text, &["bytes"])).unwrap();
+    let o = run(&["analyze", "-q", root_arg]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let out = crate::support::stdout(&o);
+    assert!(out.starts_with("INCOMPLETE: 1 of "), "{out}");
+    assert!(
+        out.contains("records without a field the figures need: 1 input(s), e.g. "),
+        "{out}"
+    );
+    assert!(stderr(&o).contains("(exit 7)"), "{}", stderr(&o));
+    let o = run(&["analyze", "-q", "--strict", root_arg]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("--strict: {victim_arg}: none of its ")),
+        "{}",
+        stderr(&o)
+    );
+    // the whole world without a start, for a month: nothing in the range, and the message
+    // says why before any question of NAT gateways (exit 3)
+    std::fs::rename(&out_of_world, &victim).unwrap();
+    for f in files_under(&root) {
+        let t = std::fs::read_to_string(&f).unwrap();
+        std::fs::write(&f, without_fields(&t, &["start"])).unwrap();
+    }
+    let o = run(&["analyze", "-q", "--month", "2026-09", root_arg]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("no record of the inputs holds every field the figures need: "),
+        "{err}"
+    );
+    assert!(
+        err.contains("records has start, which the figures need"),
+        "{err}"
+    );
+    // over all time its bytes are counted, in no day; each input with a record is marked,
+    // those of NODATA windows only are not
+    let (r, code) = analyze_json_code(&[root_arg]);
+    assert_eq!(code, Some(7));
+    assert_eq!(r.analysis.total, clean.analysis.total);
+    assert!(!r.analysis.by_day.is_empty());
+    assert!(r.analysis.by_day.iter().all(|d| d.day == "undated"));
+    let files = &r.analysis.quality.files;
+    let with_records = |f: &&flowcost::account::FileStats| f.counts.counted > 0;
+    assert!(files.iter().filter(with_records).count() > files.len() / 2);
+    for f in files {
+        let marked = f.failure == Some(FailureKind::LackingFields);
+        assert_eq!(marked, with_records(&f), "{}: {:?}", f.path, f.counts);
+    }
+}
