@@ -14,7 +14,6 @@ use crate::account::{
     Accumulator, BadLine, FileSink, FileStats, LineCounts, Params, EXAMPLES_PER_FILE,
 };
 use crate::classify::IpRanges;
-use crate::format::fields::FieldSet;
 use crate::format::text::Sink;
 use crate::format::text::{Blocks, Decoder};
 use crate::format::{parquet, text, Layout, Malformed, Record};
@@ -277,9 +276,9 @@ impl Sink for Fan<'_> {
             s.blank();
         }
     }
-    fn layout(&mut self, fields: usize, present: FieldSet) {
+    fn layout(&mut self, fields: usize) {
         for s in &mut self.sinks {
-            s.layout(fields, present);
+            s.layout(fields);
         }
     }
     /// Spill each table over its worker's share (the sink lends its accumulator only then:
@@ -620,7 +619,7 @@ impl Engine<'_> {
         progress: &Progress,
     ) {
         let flows = crate::account::samples_flows(&input.display);
-        let prepared = parquet::prepare(&src, self.layout.keep, flows, |_, _| {}).ok();
+        let prepared = parquet::prepare(&src, self.layout.keep, flows, |_| {}).ok();
         let planned = prepared.map(|file| {
             let parts = file.parts(Some(self.chunk as u64));
             (file, parts)

@@ -134,7 +134,7 @@ fn windows_agree(
         .collect();
     let read = parquet::with_reader(reader, || {
         let b = bytes::Bytes::copy_from_slice(data);
-        let Ok(file) = parquet::prepare(&b, FieldSet::ALL, false, |_, _| {}) else {
+        let Ok(file) = parquet::prepare(&b, FieldSet::ALL, false, |_| {}) else {
             return Windows::Unprepared;
         };
         let claimed = (0..file.row_groups())

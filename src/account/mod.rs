@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use crate::classify::{Class, IpRanges, LookupCache};
 use crate::config::RunConfig;
-use crate::format::fields::FieldSet;
 use crate::format::{
     is_private, nat64_v4, Action, Entry, Field, LogStatus, Malformed, Record, Sink,
     DELIVERY_WINDOW, MAX_RECORD_SPAN,
@@ -243,16 +242,15 @@ pub struct LineCounts {
     /// counted ([`crate::overlap`]; run totals only, each input's counts are as read).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub duplicate_flow_log: u64,
-    /// Of the counted records, those of a layout without a field the figures need (a text's
-    /// header or `--fields`, a JSON record's members, a Parquet file's columns; not line
-    /// categories of their own: each is also counted above). A flow log whose custom format
-    /// leaves the field out writes such records; AWS's default format has every one.
+    /// Of the counted records, those without a field the figures need (not line categories
+    /// of their own: each is also counted above). A flow log whose format lacks the field
+    /// writes none; AWS writes every one in each record it counts.
     #[serde(default, skip_serializing_if = "Without::is_empty")]
     pub without: Without,
 }
 
-/// Counted records of a layout without a field the figures need, by field (a layout may lack
-/// several): [`LineCounts::without`].
+/// Counted records without a field the figures need, by field (a record may lack several):
+/// [`LineCounts::without`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Without {
@@ -1707,7 +1705,6 @@ impl Accumulator {
             repeats_input: None,
             flows,
             fields: 0,
-            lacks: Lacks::default(),
             starts,
         }
     }
@@ -1810,46 +1807,6 @@ pub struct FileSink<'a> {
     flows: bool,
     /// The fields of the records that follow ([`Sink::layout`]).
     fields: u32,
-    /// The fields the figures need that the layout in force lacks, and the records counted
-    /// before it came ([`LineCounts::without`]).
-    lacks: Lacks,
-}
-
-/// The fields the figures need that a layout lacks ([`Without::FIELDS`], in that order), and
-/// the count of records counted when it came into force: the records counted under it are
-/// added to [`LineCounts::without`] when it ends, not record by record.
-#[derive(Clone, Copy, Default)]
-struct Lacks {
-    fields: [bool; 4],
-    counted_before: u64,
-}
-
-impl Lacks {
-    fn of(present: FieldSet) -> [bool; 4] {
-        let has = |f| present.contains(f);
-        [
-            !has(Field::InterfaceId),
-            !(has(Field::SrcAddr) && has(Field::DstAddr)),
-            !has(Field::Bytes),
-            !has(Field::Start),
-        ]
-    }
-
-    /// Add the records counted since the layout came (`counted`: the count now) to `without`.
-    fn close(&mut self, counted: u64, without: &mut Without) {
-        if self.fields == [false; 4] {
-            return;
-        }
-        let n = counted.saturating_sub(self.counted_before);
-        let [i, a, b, s] = self.fields.map(|lacks| if lacks { n } else { 0 });
-        without.add(&Without {
-            interface_id: i,
-            addresses: a,
-            bytes: b,
-            start: s,
-        });
-        self.counted_before = counted;
-    }
 }
 
 /// The table slot of each entry of the reader's current `interface-id` dictionary found so
@@ -1934,7 +1891,6 @@ impl FileSink<'_> {
 
     /// Close the input: record an error if it stopped early, and hand the stats over.
     pub fn finish(mut self, error: Option<crate::source::Failure>) {
-        self.close_layout();
         if let Some(f) = error {
             self.stats.failure = Some(f.kind);
             self.stats.error = Some(f.message);
@@ -1967,14 +1923,7 @@ impl FileSink<'_> {
     /// Close a part of an input (a chunk of a large file): its stats are handed back for the
     /// caller to combine, not recorded.
     pub fn take(mut self) -> FileStats {
-        self.close_layout();
         std::mem::take(&mut self.stats)
-    }
-
-    /// The records counted under the last layout lacked what it lacked.
-    fn close_layout(&mut self) {
-        let counted = self.stats.counts.counted;
-        self.lacks.close(counted, &mut self.stats.counts.without);
     }
 
     /// Use `bytes` of the run's budget; `false` when the run's total would pass
@@ -2201,8 +2150,20 @@ impl FileSink<'_> {
         } else {
             c.counted += 1;
             odd.no_interface += 1;
+            c.without.interface_id += 1;
+            if r.srcaddr.is_none() || r.dstaddr.is_none() {
+                c.without.addresses += 1;
+            }
+            lacking_bytes_or_start(&mut c.without, r);
         }
     }
+}
+
+/// Count a counted record's lack of `bytes` or `start` ([`LineCounts::without`]).
+#[cold]
+fn lacking_bytes_or_start(w: &mut Without, r: &Record<'_>) {
+    w.bytes += u64::from(r.bytes.is_none());
+    w.start += u64::from(r.start.is_none());
 }
 
 /// Where a counted record's bytes go, once its ENI's aggregate is held: the parts of the
@@ -2469,17 +2430,7 @@ impl Sink for FileSink<'_> {
     /// The layout's field count, kept for the input's flow log: by its tag, or where the
     /// run's inputs are of one flow log (no tags), as its one count, which a partial file
     /// carries so that a merge choosing between flow logs sees their fields.
-    /// The records counted under the layout before it lacked what it lacked
-    /// ([`LineCounts::without`]). (Out of line: once a layout, and the decoders' hot loops
-    /// are better without it.)
-    #[inline(never)]
-    fn layout(&mut self, fields: usize, present: FieldSet) {
-        let counted = self.stats.counts.counted;
-        self.lacks.close(counted, &mut self.stats.counts.without);
-        self.lacks = Lacks {
-            fields: Lacks::of(present),
-            counted_before: counted,
-        };
+    fn layout(&mut self, fields: usize) {
         let fields = fields.min(u32::MAX as usize) as u32;
         self.fields = fields;
         let counts = &mut self.acc.inputs.flow_log_fields;
@@ -2616,6 +2567,9 @@ impl Sink for FileSink<'_> {
             return;
         }
         self.stats.counts.counted += 1;
+        if r.bytes.is_none() || r.start.is_none() {
+            lacking_bytes_or_start(&mut self.stats.counts.without, r);
+        }
         agg.observe(r, region, self.params.run.pull_window);
         // the names of a row repeating the last one's, which were settled in this
         // aggregate, change nothing (settling keeps the least value seen)
@@ -2628,6 +2582,7 @@ impl Sink for FileSink<'_> {
         // values through the stack cost more than the work done with them)
         let (Some(src), Some(dst)) = (&r.srcaddr, &r.dstaddr) else {
             self.acc.inputs.odd.no_address += 1;
+            self.stats.counts.without.addresses += 1;
             return;
         };
         let nat_ips = &self.params.run.nat_ips;
@@ -3018,102 +2973,102 @@ mod tests {
         );
     }
 
-    /// Records through a sink in layouts: each `(present, records)` a layout holding the
-    /// fields `present`, then its records; the input's stats, marked.
-    fn through_layouts(run: RunConfig, layouts: &[(FieldSet, Vec<Record<'_>>)]) -> FileStats {
-        let ranges = IpRanges::embedded();
-        let params = Params::new(Arc::new(run));
-        let mut acc = Accumulator::new(&params);
-        let mut sink = acc.file(&ranges, &params, FileStats::default(), None);
-        for (present, records) in layouts {
-            sink.layout(29, *present);
-            records.iter().for_each(|r| sink.record(r));
-        }
-        let mut stats = sink.take();
-        stats.mark_unusable();
-        stats
-    }
-
-    /// An input whose every counted record is of a layout without a field the figures need
-    /// (a flow log's custom format that leaves it out) is marked failed, naming the fields;
-    /// one record of a layout holding the field spares the input.
+    /// An input whose every record lacks a field the figures need (a flow log's custom
+    /// format without it) is marked failed, naming the fields; one record holding the field
+    /// spares the input, and a record's lack is counted whatever else it lacks.
     #[test]
     fn an_input_whose_records_all_lack_a_needed_field_is_marked() {
-        use crate::format::fields::ENGINE_FIELDS;
         let t = 1_788_220_800;
-        let rec = |status| Record {
+        let full = Record {
             interface_id: Some("eni-a"),
             srcaddr: "10.0.0.5".parse().ok(),
             dstaddr: "52.216.8.1".parse().ok(),
             bytes: Some(10),
             start: Some(t),
             end: Some(t + 60),
-            status,
             ..Record::default()
         };
-        let (ok, nodata) = (rec(LogStatus::Ok), rec(LogStatus::NoData));
-        let without = |fields: &[Field]| {
-            let mut set = FieldSet::NONE;
-            (crate::format::fields::KNOWN_NAMES.iter())
-                .map(|n| crate::format::fields::field_of(n))
-                .filter(|f| ENGINE_FIELDS.contains(*f) && !fields.contains(f))
-                .for_each(|f| set.insert(f));
-            set
+        let no_bytes = Record {
+            bytes: None,
+            ..full.clone()
+        };
+        let no_start = Record {
+            start: None,
+            ..full.clone()
+        };
+        let no_dst = Record {
+            dstaddr: None,
+            ..full.clone()
+        };
+        let bare = Record {
+            interface_id: None,
+            srcaddr: None,
+            bytes: None,
+            ..full.clone()
+        };
+        let nodata = Record {
+            status: LogStatus::NoData,
+            bytes: None,
+            ..full.clone()
+        };
+        let marked = |run: RunConfig, records: &[Record<'_>]| {
+            let (mut stats, _) = through_a_sink(run, records);
+            stats.mark_unusable();
+            (stats.lacking(), stats.failure, stats.error, stats.counts)
         };
         let plain = RunConfig::default;
-        // (the records' values do not matter: the layout says what the format holds)
-        let s = through_layouts(
-            plain(),
-            &[(
-                without(&[Field::Bytes]),
-                vec![ok.clone(), ok.clone(), nodata.clone()],
-            )],
-        );
-        assert_eq!(s.lacking(), ["bytes"]);
-        assert_eq!(s.failure, Some(crate::source::FailureKind::LackingFields));
+        // fields lacking in every counted record, and the message naming them
+        let (lacking, failure, error, c) =
+            marked(plain(), &[no_bytes.clone(), bare.clone(), nodata.clone()]);
+        assert_eq!(lacking, ["bytes"]);
+        assert_eq!(failure, Some(crate::source::FailureKind::LackingFields));
         assert_eq!(
-            s.error.as_deref(),
+            error.as_deref(),
             Some("none of its 2 records has bytes, which the figures need (the flow log's format leaves it out)")
         );
         let w = Without {
+            interface_id: 1,
+            addresses: 1,
             bytes: 2,
-            ..Without::default()
+            start: 0,
         };
-        assert_eq!(
-            (s.counts.counted, s.counts.nodata, s.counts.without),
-            (2, 1, w)
-        );
-        let bare = without(&[Field::InterfaceId, Field::SrcAddr, Field::Bytes]);
-        let s = through_layouts(plain(), &[(bare, vec![ok.clone()])]);
-        assert_eq!(s.lacking(), ["interface-id", "srcaddr/dstaddr", "bytes"]);
-        assert!(s.error.unwrap().contains(
+        assert_eq!((c.counted, c.nodata, c.without), (2, 1, w));
+        let (lacking, _, error, _) = marked(plain(), std::slice::from_ref(&bare));
+        assert_eq!(lacking, ["interface-id", "srcaddr/dstaddr", "bytes"]);
+        assert!(error.unwrap().contains(
             "has interface-id, srcaddr/dstaddr or bytes, which the figures need (the flow log's format leaves them out)"
         ));
-        let one = |f: Field| through_layouts(plain(), &[(without(&[f]), vec![ok.clone()])]);
-        assert_eq!(one(Field::DstAddr).lacking(), ["srcaddr/dstaddr"]);
-        assert_eq!(one(Field::Start).lacking(), ["start"]);
-        assert!(
-            one(Field::End).lacking().is_empty(),
-            "not a field the figures need"
+        assert_eq!(
+            marked(plain(), std::slice::from_ref(&no_dst)).0,
+            ["srcaddr/dstaddr"]
         );
-        // a layout holding the field, before or after, spares the input; its lack is still
-        // counted; no record counted, nothing to say
-        let lacking = (without(&[Field::Bytes]), vec![ok.clone(), ok.clone()]);
-        let full = (ENGINE_FIELDS, vec![ok.clone()]);
-        for layouts in [
-            vec![lacking.clone(), full.clone()],
-            vec![full.clone(), lacking.clone()],
-        ] {
-            let s = through_layouts(plain(), &layouts);
-            assert!(s.lacking().is_empty() && s.failure.is_none() && s.error.is_none());
-            assert_eq!((s.counts.counted, s.counts.without.bytes), (3, 2));
-        }
-        for layouts in [
-            vec![(without(&[Field::Bytes]), vec![nodata.clone()])],
+        assert_eq!(
+            marked(plain(), std::slice::from_ref(&no_start)).0,
+            ["start"]
+        );
+        // one record with each field spares the input; none counted, nothing to say
+        for records in [
+            vec![
+                no_bytes.clone(),
+                no_start.clone(),
+                no_dst.clone(),
+                full.clone(),
+            ],
+            vec![
+                no_bytes.clone(),
+                no_start.clone(),
+                no_dst.clone(),
+                bare.clone(),
+            ],
+            vec![nodata.clone()],
             vec![],
         ] {
-            let s = through_layouts(plain(), &layouts);
-            assert!(s.lacking().is_empty() && s.failure.is_none());
+            let n = records.len();
+            let (lacking, failure, error, _) = marked(plain(), &records);
+            assert!(
+                lacking.is_empty() && failure.is_none() && error.is_none(),
+                "{n}"
+            );
         }
         // under a time filter records without a start are undated, not counted: alone they
         // lack the start still, beside one dated in the range they do not
@@ -3122,24 +3077,17 @@ mod tests {
             until: Some(t + 3600),
             ..RunConfig::default()
         };
-        let undated = Record {
-            start: None,
-            ..ok.clone()
-        };
-        let no_start = without(&[Field::Start]);
-        let s = through_layouts(run(), &[(no_start, vec![undated.clone(), undated.clone()])]);
-        assert_eq!(
-            (s.lacking(), s.counts.undated, s.counts.counted),
-            (vec!["start"], 2, 0)
-        );
-        let s = through_layouts(run(), &[(no_start, vec![undated]), full.clone()]);
-        assert!(s.lacking().is_empty());
+        let (lacking, _, _, c) = marked(run(), &[no_start.clone(), no_start.clone()]);
+        assert_eq!((lacking, c.undated, c.counted), (vec!["start"], 2, 0));
+        assert!(marked(run(), &[no_start.clone(), full.clone()])
+            .0
+            .is_empty());
         // an input that failed keeps its own failure
-        let mut s = through_layouts(plain(), &[lacking]);
-        s.failure = None;
-        s.error = Some("cut short".into());
-        s.mark_unusable();
-        assert_eq!((s.failure, s.error.as_deref()), (None, Some("cut short")));
+        let (mut stats, _) = through_a_sink(plain(), &[no_bytes]);
+        stats.error = Some("cut short".into());
+        stats.failure = Some(crate::source::FailureKind::CutShort);
+        stats.mark_unusable();
+        assert_eq!(stats.failure, Some(crate::source::FailureKind::CutShort));
     }
 
     #[test]

@@ -225,13 +225,6 @@ impl FieldSet {
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
-
-    /// The set of `fields`.
-    pub fn of_fields(fields: impl IntoIterator<Item = Field>) -> FieldSet {
-        let mut set = FieldSet::NONE;
-        fields.into_iter().for_each(|f| set.insert(f));
-        set
-    }
 }
 
 /// The fields the engine's rules use (ACCOUNTING.md §2–§5). `account-id`, `packets`,
@@ -315,13 +308,6 @@ impl Layout {
         .indexed()
     }
     /// The same layout reading only the fields in `keep`.
-    /// The fields the layout holds, of those its reader reads (a field projected away is
-    /// not among them).
-    #[cold]
-    pub fn present(&self) -> FieldSet {
-        FieldSet::of_fields(self.fields.iter().copied())
-    }
-
     pub fn projected(mut self, keep: FieldSet) -> Self {
         for f in &mut self.fields {
             if !keep.contains(*f) {

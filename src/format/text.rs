@@ -5,7 +5,7 @@
 
 use std::io::Read;
 
-use super::fields::{self, Field, FieldSet, Layout};
+use super::fields::{self, Field, Layout};
 use super::{
     checked_bytes, checked_region, checked_time, parse_u64_within, same_bytes, Action, AddrCache,
     LogStatus, Malformed, Record,
@@ -30,10 +30,9 @@ pub trait Sink {
     fn header(&mut self);
     /// An empty line.
     fn blank(&mut self);
-    /// The records that follow were written with this many fields, among them those of
-    /// `present` (the layout in force at the first line, then each header's, and each JSON
-    /// record's whose members change; a Parquet file's columns).
-    fn layout(&mut self, _fields: usize, _present: FieldSet) {}
+    /// The records that follow were written with this many fields (the layout in force at
+    /// the first line, then each header's; a Parquet file's columns).
+    fn layout(&mut self, _fields: usize) {}
     /// Whether this sink reads the fields a reader may defer ([`super::DEFERRABLE`]) through
     /// the record's accessors ([`Record::region`], [`Record::names`], ...), so that a reader
     /// may leave them in their columns ([`Record::deferred`]). A sink that reads the fields
@@ -1202,7 +1201,7 @@ impl Decoder {
         };
         if self.lines == 0 {
             batch.flush(sink);
-            sink.layout(self.layout.names.len(), self.layout.present());
+            sink.layout(self.layout.names.len());
         }
         self.lines += 1;
         if line.len() > MAX_LINE {
@@ -1254,7 +1253,7 @@ impl Decoder {
             .map(|t| fields::normalise(&String::from_utf8_lossy(t)))
             .collect();
         self.layout = Layout::new(names).projected(self.layout.keep);
-        sink.layout(self.layout.names.len(), self.layout.present());
+        sink.layout(self.layout.names.len());
     }
 
     /// Parse one line (`split`: as in [`Decoder::line`]): a record joins `batch`; anything
@@ -1284,7 +1283,7 @@ impl Decoder {
                 }
                 self.layout = h;
                 sink.header();
-                sink.layout(self.layout.names.len(), self.layout.present());
+                sink.layout(self.layout.names.len());
             }
             Ok(Kind::Blank) => {
                 batch.flush(sink);
@@ -2396,7 +2395,7 @@ mod tests {
             self.hints.not_a_record();
             self.seen.push("blank".into());
         }
-        fn layout(&mut self, fields: usize, _present: FieldSet) {
+        fn layout(&mut self, fields: usize) {
             self.seen.push(format!("layout {fields}"));
         }
     }

@@ -324,7 +324,7 @@ fn a_large_parquet_file_is_read_a_part_a_worker() {
         // (the parts the engine reads it in, for `IN_PARTS`'s chunk size: windows)
         use flowcost::format::{fields::ENGINE_FIELDS, parquet};
         let b = bytes::Bytes::from(std::fs::read(&one).unwrap());
-        let file = parquet::prepare(&b, ENGINE_FIELDS, false, |_, _| {}).unwrap();
+        let file = parquet::prepare(&b, ENGINE_FIELDS, false, |_| {}).unwrap();
         let parts = file.parts(Some(4096));
         assert_eq!(file.row_groups(), 1);
         assert!(

@@ -326,8 +326,7 @@ pub fn decode<T: ChunkSource + 'static, S: Sink>(
 ) -> Result<u64, (u64, ParquetFailure)> {
     LAST.with(|c| c.set(None));
     let flows = sink.flows();
-    let file =
-        prepare(&input, keep, flows, |n, present| sink.layout(n, present)).map_err(|e| (0, e))?;
+    let file = prepare(&input, keep, flows, |n| sink.layout(n)).map_err(|e| (0, e))?;
     let parts = file.parts(None);
     decode_parts(input, &file, &parts, sink)
 }
@@ -359,8 +358,6 @@ pub struct Prepared {
     md: Arc<parquet::file::metadata::ParquetMetaData>,
     /// The top-level fields: the file's layout.
     roots: usize,
-    /// The fields among them.
-    present: FieldSet,
     /// The columns read (leaf index, field), in schema order.
     wanted: Vec<(usize, Field)>,
     mask: ProjectionMask,
@@ -485,12 +482,12 @@ impl Prepared {
 /// Read what decoding `input` needs before its first row (see [`Prepared`]), the fields
 /// `keep` and, where the sink samples flows (`flows`), the ports: `Err` where the file fails
 /// before any row (a broken footer, a row group too large, a page header that lies).
-/// `layout` is told the file's number of fields, and which they are, once its footer is read.
+/// `layout` is told the file's number of fields once its footer is read.
 pub fn prepare<T: ChunkSource + 'static>(
     input: &T,
     keep: FieldSet,
     flows: bool,
-    layout: impl FnOnce(usize, FieldSet),
+    layout: impl FnOnce(usize),
 ) -> Result<Prepared, ParquetFailure> {
     guarded(|| prepare_unguarded(input, keep, flows, layout)).and_then(|r| r)
 }
@@ -499,7 +496,7 @@ fn prepare_unguarded<T: ChunkSource + 'static>(
     input: &T,
     keep: FieldSet,
     flows: bool,
-    layout: impl FnOnce(usize, FieldSet),
+    layout: impl FnOnce(usize),
 ) -> Result<Prepared, ParquetFailure> {
     let fail = |e: &dyn std::fmt::Display| ParquetFailure(e.to_string());
     pages::check_footer(input).map_err(|e| fail(&e))?;
@@ -510,12 +507,7 @@ fn prepare_unguarded<T: ChunkSource + 'static>(
         .map_err(|e| fail(&e))?;
     let md = Arc::new(md);
     let roots = md.file_metadata().schema_descr().root_schema().get_fields();
-    let present = FieldSet::of_fields(
-        roots
-            .iter()
-            .map(|f| fields::field_of(&fields::normalise(f.name()))),
-    );
-    layout(roots.len(), present);
+    layout(roots.len());
     let (wanted, mask) = chosen(&md, keep, flows);
     let index = pages::check(input, &md, |c| mask.leaf_included(c), MAX_ROW_GROUP_BYTES)
         .map_err(|e| fail(&e))?;
@@ -537,7 +529,6 @@ fn prepare_unguarded<T: ChunkSource + 'static>(
     }
     Ok(Prepared {
         roots: roots.len(),
-        present,
         md,
         wanted,
         mask,
@@ -611,7 +602,7 @@ fn read_parts<T: ChunkSource + 'static, S: Sink>(
     sink: &mut S,
 ) -> Result<u64, (u64, ParquetFailure)> {
     let fail = |rows: u64, e: &dyn std::fmt::Display| (rows, ParquetFailure(e.to_string()));
-    sink.layout(file.roots, file.present);
+    sink.layout(file.roots);
     let mut rows = 0u64;
     if let Some(plan) = &file.fast {
         LAST.with(|c| c.set(Some(Reader::Fast)));
@@ -776,8 +767,8 @@ impl<S: Sink> Sink for CountRows<'_, S> {
     fn blank(&mut self) {
         self.inner.blank()
     }
-    fn layout(&mut self, fields: usize, present: FieldSet) {
-        self.inner.layout(fields, present)
+    fn layout(&mut self, fields: usize) {
+        self.inner.layout(fields)
     }
 }
 
@@ -2066,7 +2057,7 @@ mod tests {
         defer: bool,
     ) -> (Seen, Result<u64, String>, usize) {
         with_reader(reader, || {
-            let file = prepare(b, FieldSet::ALL, false, |_, _| {}).unwrap();
+            let file = prepare(b, FieldSet::ALL, false, |_| {}).unwrap();
             let parts = match cuts {
                 None => file.parts(Some(target)),
                 Some(cuts) => (0..file.row_groups())
@@ -2187,7 +2178,7 @@ mod tests {
         };
         let b = random_file(&sh);
         let file = with_reader(Reader::Fast, || {
-            prepare(&b, FieldSet::ALL, false, |_, _| {}).unwrap()
+            prepare(&b, FieldSet::ALL, false, |_| {}).unwrap()
         });
         assert_eq!(file.row_groups(), 1);
         let parts = file.parts(Some(64));
