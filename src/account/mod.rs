@@ -242,15 +242,16 @@ pub struct LineCounts {
     /// counted ([`crate::overlap`]; run totals only, each input's counts are as read).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub duplicate_flow_log: u64,
-    /// Of the counted records, those without a field the figures need (not line categories
-    /// of their own: each is also counted above). A flow log whose format lacks the field
-    /// writes none; AWS writes every one in each record it counts.
+    /// Of the counted records, those of inputs (or parts of one read apart) none of whose
+    /// counted records has a field the figures need: not line categories of their own (each
+    /// is also counted above). A flow log whose custom format leaves the field out writes
+    /// such inputs; AWS's default format has every one.
     #[serde(default, skip_serializing_if = "Without::is_empty")]
     pub without: Without,
 }
 
-/// Counted records without a field the figures need, by field (a record may lack several):
-/// [`LineCounts::without`].
+/// Counted records of inputs none of whose records has a field the figures need, by field
+/// (an input may lack several): [`LineCounts::without`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Without {
@@ -1357,6 +1358,22 @@ pub struct Accumulator {
     /// The remotes' ip-ranges lookups, kept from input to input (handed to each input's
     /// sink, and back); no part of what the records add up to.
     lookups: LookupCache,
+    /// What the open input's counted records lacked so far ([`FileSink::note_missing`]).
+    open: OpenInput,
+}
+
+/// What the counted records of an accumulator's open input lacked: the accumulator's counts
+/// of records without an interface and without an address when it opened, whether a record
+/// of it had bytes (the first to have some takes a grant of the run's budget), and how many
+/// had neither an interface nor an address (the accumulator counts those of an interface
+/// only). With the hours noted (a counted record with a start notes one), what
+/// [`LineCounts::without`] is made of when the input's sink closes, at no cost to a record.
+/// (Here, not in the sink: the sink's fields are the hot loop's.)
+#[derive(Clone, Copy, Debug, Default)]
+struct OpenInput {
+    odd_before: (u64, u64),
+    some_bytes: bool,
+    unaddressed: u64,
 }
 
 /// The most addresses a [`Guess`] holds: past it, no more are taken for logged ENIs' (the
@@ -1609,6 +1626,7 @@ impl Accumulator {
             defer: false,
             guess: params.guess_timelines.then(Guess::default),
             lookups: LookupCache::default(),
+            open: OpenInput::default(),
         }
     }
 
@@ -1623,6 +1641,7 @@ impl Accumulator {
             defer: false,
             guess: None,
             lookups: LookupCache::default(),
+            open: OpenInput::default(),
         }
     }
 
@@ -1685,6 +1704,10 @@ impl Accumulator {
             None => i64::MIN..=i64::MAX,
         };
         let flows = samples_flows(&stats.path);
+        self.open = OpenInput {
+            odd_before: (self.inputs.odd.no_interface, self.inputs.odd.no_address),
+            ..OpenInput::default()
+        };
         FileSink {
             acc: self,
             ranges,
@@ -1891,6 +1914,7 @@ impl FileSink<'_> {
 
     /// Close the input: record an error if it stopped early, and hand the stats over.
     pub fn finish(mut self, error: Option<crate::source::Failure>) {
+        self.note_missing();
         if let Some(f) = error {
             self.stats.failure = Some(f.kind);
             self.stats.error = Some(f.message);
@@ -1923,7 +1947,27 @@ impl FileSink<'_> {
     /// Close a part of an input (a chunk of a large file): its stats are handed back for the
     /// caller to combine, not recorded.
     pub fn take(mut self) -> FileStats {
+        self.note_missing();
         std::mem::take(&mut self.stats)
+    }
+
+    /// Count the records of this sink in [`LineCounts::without`] for each field the figures
+    /// need that none of them had.
+    fn note_missing(&mut self) {
+        let odd = &self.acc.inputs.odd;
+        let c = &mut self.stats.counts;
+        let n = c.counted;
+        let all = |lacking: bool| if lacking && n > 0 { n } else { 0 };
+        let open = &self.acc.open;
+        let (interface, address) = open.odd_before;
+        let no_address = odd.no_address.saturating_sub(address) + open.unaddressed;
+        c.without.add(&Without {
+            interface_id: all(odd.no_interface.saturating_sub(interface) >= n),
+            addresses: all(no_address >= n),
+            bytes: all(!open.some_bytes),
+            // (a counted record with a start notes its hour)
+            start: all(self.hour == u32::MAX),
+        });
     }
 
     /// Use `bytes` of the run's budget; `false` when the run's total would pass
@@ -1941,6 +1985,8 @@ impl FileSink<'_> {
     /// it, so that this is rare); `false` when the run's total would pass the bound.
     #[cold]
     fn grant(&mut self, bytes: u64) -> bool {
+        // (a record with bytes: the first asks for a grant, `allowance` being 0)
+        self.acc.open.some_bytes = true;
         let budget = &self.params.budget;
         let grant = bytes.max(BUDGET_GRANT);
         if budget.take(grant) {
@@ -2150,20 +2196,11 @@ impl FileSink<'_> {
         } else {
             c.counted += 1;
             odd.no_interface += 1;
-            c.without.interface_id += 1;
             if r.srcaddr.is_none() || r.dstaddr.is_none() {
-                c.without.addresses += 1;
+                self.acc.open.unaddressed += 1;
             }
-            lacking_bytes_or_start(&mut c.without, r);
         }
     }
-}
-
-/// Count a counted record's lack of `bytes` or `start` ([`LineCounts::without`]).
-#[cold]
-fn lacking_bytes_or_start(w: &mut Without, r: &Record<'_>) {
-    w.bytes += u64::from(r.bytes.is_none());
-    w.start += u64::from(r.start.is_none());
 }
 
 /// Where a counted record's bytes go, once its ENI's aggregate is held: the parts of the
@@ -2567,9 +2604,6 @@ impl Sink for FileSink<'_> {
             return;
         }
         self.stats.counts.counted += 1;
-        if r.bytes.is_none() || r.start.is_none() {
-            lacking_bytes_or_start(&mut self.stats.counts.without, r);
-        }
         agg.observe(r, region, self.params.run.pull_window);
         // the names of a row repeating the last one's, which were settled in this
         // aggregate, change nothing (settling keeps the least value seen)
@@ -2582,7 +2616,6 @@ impl Sink for FileSink<'_> {
         // values through the stack cost more than the work done with them)
         let (Some(src), Some(dst)) = (&r.srcaddr, &r.dstaddr) else {
             self.acc.inputs.odd.no_address += 1;
-            self.stats.counts.without.addresses += 1;
             return;
         };
         let nat_ips = &self.params.run.nat_ips;
@@ -2974,8 +3007,8 @@ mod tests {
     }
 
     /// An input whose every record lacks a field the figures need (a flow log's custom
-    /// format without it) is marked failed, naming the fields; one record holding the field
-    /// spares the input, and a record's lack is counted whatever else it lacks.
+    /// format without it, values left out or null) is marked failed, naming the fields; one
+    /// record holding the field spares the input.
     #[test]
     fn an_input_whose_records_all_lack_a_needed_field_is_marked() {
         let t = 1_788_220_800;
@@ -3026,11 +3059,10 @@ mod tests {
             error.as_deref(),
             Some("none of its 2 records has bytes, which the figures need (the flow log's format leaves it out)")
         );
+        // (counted for the fields no record has, not record by record)
         let w = Without {
-            interface_id: 1,
-            addresses: 1,
             bytes: 2,
-            start: 0,
+            ..Without::default()
         };
         assert_eq!((c.counted, c.nodata, c.without), (2, 1, w));
         let (lacking, _, error, _) = marked(plain(), std::slice::from_ref(&bare));

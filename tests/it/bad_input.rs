@@ -1178,9 +1178,36 @@ fn without_fields(text: &str, drop: &[&str]) -> String {
         .collect()
 }
 
+/// `text` (a header line, then records) with every value of the fields `empty` a `-`.
+fn with_fields_emptied(text: &str, empty: &[&str]) -> String {
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let names: Vec<&str> = header.split(' ').collect();
+    let mut out = format!("{header}\n");
+    for l in lines {
+        let tokens = (l.split(' ').zip(&names)).map(|(t, n)| match empty.contains(n) {
+            true => "-",
+            false => t,
+        });
+        out += &(tokens.collect::<Vec<_>>().join(" ") + "\n");
+    }
+    out
+}
+
+/// The records of `text` as JSON objects of their fields, one a line, a `-` as `null` and
+/// numbers as numbers (as Athena's UNLOAD writes a table as JSON).
+fn as_json_lines_with_nulls(text: &str) -> String {
+    as_json_objects(text, true)
+}
+
 /// The records of `text` as JSON objects of their fields, one a line, a `-` left out and
 /// numbers as numbers (as Spark writes a table as JSON).
 fn as_json_lines(text: &str) -> String {
+    as_json_objects(text, false)
+}
+
+/// The records of `text` as JSON objects, a `-` as `null` where `nulls`, else left out.
+fn as_json_objects(text: &str, nulls: bool) -> String {
     let mut lines = text.lines();
     let names: Vec<String> = (lines.next().unwrap().split(' '))
         .map(|n| n.replace('-', "_"))
@@ -1188,9 +1215,13 @@ fn as_json_lines(text: &str) -> String {
     let mut out = String::new();
     for l in lines {
         let members: serde_json::Map<String, serde_json::Value> = (names.iter().zip(l.split(' ')))
-            .filter(|(_, v)| *v != "-")
+            .filter(|(_, v)| nulls || *v != "-")
             .map(|(k, v)| {
-                let v = v.parse::<u64>().map_or_else(|_| v.into(), Into::into);
+                let v = match (v, v.parse::<u64>()) {
+                    ("-", _) => serde_json::Value::Null,
+                    (_, Ok(n)) => n.into(),
+                    (v, Err(_)) => v.into(),
+                };
                 (k.clone(), v)
             })
             .collect();
@@ -1214,15 +1245,26 @@ fn inputs_whose_format_lacks_a_field_the_figures_need_are_not_read_in_full() {
     let (without_victim, code) = analyze_json_code(&[root_arg]);
     assert_eq!(code, Some(0));
     let victim_arg = victim.to_str().unwrap();
+    // the fields left out of the layout, or kept with every value missing (`-`, null: an
+    // export of a table whose columns the flow log never filled)
     let in_each_encoding = |drop: &[&str]| {
         let lacking = without_fields(&text, drop);
-        let parquet = aside.path().join("victim.parquet");
-        crate::support::text_as_parquet(&lacking, &parquet);
-        let json = as_json_lines(&lacking);
+        let emptied = with_fields_emptied(&text, drop);
+        let as_parquet = |text: &str| {
+            let parquet = aside.path().join("victim.parquet");
+            crate::support::text_as_parquet(text, &parquet);
+            std::fs::read(&parquet).unwrap()
+        };
         [
-            ("text", lacking.into_bytes()),
-            ("parquet", std::fs::read(&parquet).unwrap()),
-            ("json", json.into_bytes()),
+            ("text", lacking.clone().into_bytes()),
+            ("parquet", as_parquet(&lacking)),
+            ("json", as_json_lines(&lacking).into_bytes()),
+            ("text of `-`", emptied.clone().into_bytes()),
+            ("parquet of nulls", as_parquet(&emptied)),
+            (
+                "json of nulls",
+                as_json_lines_with_nulls(&emptied).into_bytes(),
+            ),
         ]
     };
     for (drop, total) in [
