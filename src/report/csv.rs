@@ -29,7 +29,43 @@ pub fn render(r: &Report) -> String {
     class_rows(r, &mut out);
     cost_rows(r, &mut out);
     volume_and_quality_rows(r, &mut out);
+    mark_rows(r, &mut out);
     out
+}
+
+/// The marks that say the figures may be wrong, which a table read by a program would
+/// otherwise not carry (the exit code and stderr do): the inputs not read in full, in all
+/// and by kind of failure; the records read more than once; the hours of each gap that
+/// splits the period. No row where the run carries no such mark.
+fn mark_rows(r: &Report, out: &mut String) {
+    let q = &r.analysis.quality;
+    if let Some(i) = &q.incomplete {
+        out.push_str(&format!("quality,incomplete,all,inputs,{}\n", i.inputs));
+        out.push_str(&format!("quality,incomplete,all,bytes,{}\n", i.bytes));
+        for k in &i.by_kind {
+            // (the kind as JSON names it)
+            let kind = serde_json::to_value(k.kind).ok();
+            let kind = kind.as_ref().and_then(|v| v.as_str()).unwrap_or("");
+            out.push_str(&format!("quality,incomplete,{kind},inputs,{}\n", k.inputs));
+        }
+    }
+    if let Some(rep) = &q.repeated {
+        for (m, v) in [
+            ("estimated_records", rep.estimated_records),
+            ("estimated_bytes", rep.estimated_bytes),
+            ("share_permille", rep.share_permille),
+        ] {
+            out.push_str(&format!("quality,repeated,,{m},{v}\n"));
+        }
+        if let Some(t) = &rep.recorded_twice {
+            let share = t.share_permille;
+            out.push_str(&format!("quality,recorded-twice,,share_permille,{share}\n"));
+        }
+    }
+    for g in r.analysis.period.split() {
+        let from = crate::time::format_instant(g.from);
+        out.push_str(&format!("quality,split,{from},hours,{}\n", g.hours));
+    }
 }
 
 /// The bytes by class of the total, each gateway, day, subnet, AZ, ECS service and top client.
@@ -143,5 +179,82 @@ fn volume_and_quality_rows(r: &Report, out: &mut String) {
         if k != "duplicate_flow_log" || v > 0 {
             out.push_str(&format!("quality,lines,,{k},{v}\n"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{FailureCount, Gap, Incomplete, Repeated};
+    use crate::source::FailureKind;
+
+    /// The marks a run carries are rows of the table, none where it carries none.
+    #[test]
+    fn the_marks_of_a_run_are_rows() {
+        let marks = |r: &Report| -> Vec<String> {
+            (render(r).lines())
+                .filter(|l| {
+                    ["incomplete", "repeated", "recorded-twice", "split"]
+                        .iter()
+                        .any(|m| l.starts_with(&format!("quality,{m},")))
+                })
+                .map(str::to_string)
+                .collect()
+        };
+        let mut r = crate::report::sample();
+        assert!(marks(&r).is_empty());
+        let q = &mut r.analysis.quality;
+        q.incomplete = Some(Incomplete {
+            inputs: 3,
+            of_inputs: 9,
+            bytes: 1234,
+            first_key_time: None,
+            last_key_time: None,
+            by_kind: vec![
+                FailureCount {
+                    kind: FailureKind::LackingFields,
+                    inputs: 2,
+                    example: "a, \"b\"".into(),
+                },
+                FailureCount {
+                    kind: FailureKind::CutShort,
+                    inputs: 1,
+                    example: "c".into(),
+                },
+            ],
+        });
+        q.repeated = Some(Repeated {
+            sample_rate: 128,
+            sampled_lines: 2,
+            sampled_copies: 2,
+            estimated_records: 256,
+            estimated_bytes: 4096,
+            share_permille: 12,
+            examples: vec![],
+            recorded_twice: None,
+        });
+        r.analysis.period.gaps = vec![
+            Gap {
+                from: 1_788_220_800,
+                hours: 2000,
+            },
+            Gap {
+                from: 1_790_000_000,
+                hours: 7,
+            },
+        ];
+        assert_eq!(
+            marks(&r),
+            [
+                "quality,incomplete,all,inputs,3",
+                "quality,incomplete,all,bytes,1234",
+                "quality,incomplete,lacking-fields,inputs,2",
+                "quality,incomplete,cut-short,inputs,1",
+                "quality,repeated,,estimated_records,256",
+                "quality,repeated,,estimated_bytes,4096",
+                "quality,repeated,,share_permille,12",
+                "quality,split,2026-09-01T00:00:00Z,hours,2000",
+            ]
+        );
     }
 }

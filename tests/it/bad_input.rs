@@ -1315,6 +1315,15 @@ fn inputs_whose_format_lacks_a_field_the_figures_need_are_not_read_in_full() {
         "{out}"
     );
     assert!(stderr(&o).contains("(exit 7)"), "{}", stderr(&o));
+    // and in the long table, where a program reads it
+    let o = run(&["analyze", "-q", "--format", "csv", root_arg]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let csv = crate::support::stdout(&o);
+    assert!(csv.contains("\nquality,incomplete,all,inputs,1\n"), "{csv}");
+    assert!(
+        csv.contains("\nquality,incomplete,lacking-fields,inputs,1\n"),
+        "{csv}"
+    );
     let o = run(&["analyze", "-q", "--strict", root_arg]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     assert!(
