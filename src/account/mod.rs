@@ -381,7 +381,7 @@ impl FileStats {
     /// ([`crate::source::FailureKind::NoRecord`]), saying why by its first malformed line:
     /// its lines stay in the line counts, and the run is incomplete, where they were malformed
     /// lines at the foot of a report with exit 0.
-    pub fn mark_no_record(&mut self) {
+    fn mark_no_record(&mut self) {
         if !self.holds_no_record() {
             return;
         }

@@ -43,9 +43,7 @@ fn mark_rows(r: &Report, out: &mut String) {
         out.push_str(&format!("quality,incomplete,all,inputs,{}\n", i.inputs));
         out.push_str(&format!("quality,incomplete,all,bytes,{}\n", i.bytes));
         for k in &i.by_kind {
-            // (the kind as JSON names it)
-            let kind = serde_json::to_value(k.kind).ok();
-            let kind = kind.as_ref().and_then(|v| v.as_str()).unwrap_or("");
+            let kind = k.kind.as_str();
             out.push_str(&format!("quality,incomplete,{kind},inputs,{}\n", k.inputs));
         }
     }

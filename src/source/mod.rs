@@ -94,33 +94,33 @@ fn looks_like_region(s: &str) -> bool {
             .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
 }
 
-/// Why an input could not be read in full, as reports group it.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum FailureKind {
-    /// The S3 endpoint refused or dropped connections (after the SDK's retries).
-    Unreachable,
-    /// A connect, first-byte or read timeout (after retries).
-    Timeout,
-    /// Access denied (permissions, or a file the user cannot read).
-    AccessDenied,
-    /// Gone between listing and reading.
-    NotFound,
-    /// The data stopped before its end (a download cut short, a truncated gzip stream).
-    CutShort,
-    /// The data is not what its format says (a corrupt gzip stream, a broken Parquet file).
-    Corrupt,
-    /// Read in full, but not one of its lines is a flow-log record (every one malformed: a
-    /// CSV conversion, another layout without its header line).
-    NoRecord,
-    /// Read in full, but every record lacks a field the figures need (`bytes`, `start`, the
-    /// addresses, `interface-id`): a flow log whose custom format leaves it out.
-    LackingFields,
-    /// Any other read error.
-    Io,
-}
+named_enum!(
+    /// Why an input could not be read in full, as reports group it.
+    #[derive(Hash, PartialOrd, Ord)]
+    FailureKind {
+        /// The S3 endpoint refused or dropped connections (after the SDK's retries).
+        Unreachable = "unreachable",
+        /// A connect, first-byte or read timeout (after retries).
+        Timeout = "timeout",
+        /// Access denied (permissions, or a file the user cannot read).
+        AccessDenied = "access-denied",
+        /// Gone between listing and reading.
+        NotFound = "not-found",
+        /// The data stopped before its end (a download cut short, a truncated gzip stream).
+        CutShort = "cut-short",
+        /// The data is not what its format says (a corrupt gzip stream, a broken Parquet
+        /// file).
+        Corrupt = "corrupt",
+        /// Read in full, but not one of its lines is a flow-log record (every one malformed:
+        /// a CSV conversion, another layout without its header line).
+        NoRecord = "no-record",
+        /// Read in full, but every record lacks a field the figures need (`bytes`, `start`,
+        /// the addresses, `interface-id`): a flow log whose custom format leaves it out.
+        LackingFields = "lacking-fields",
+        /// Any other read error.
+        Io = "io",
+    }
+);
 
 impl FailureKind {
     /// How a person reads the kind, in a summary line.
