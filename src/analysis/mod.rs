@@ -1385,6 +1385,12 @@ fn inventory_az(eni: &str, opt: &RunConfig) -> Option<String> {
     })
 }
 
+/// How many of `days` are days: the records without a start are tallied under
+/// [`crate::account::NO_DAY`], which is no day of the period.
+fn dated_days<'d>(days: impl Iterator<Item = &'d u32>) -> u32 {
+    days.filter(|&&d| d != crate::account::NO_DAY).count() as u32
+}
+
 fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> CountedNat {
     let gw = opt.inventory.gateway_of_eni(eni);
     let public_days: BTreeSet<u32> = a.public.days().collect();
@@ -1426,8 +1432,8 @@ fn count_nat_eni(eni: &str, a: &EniAgg, ranges: &IpRanges, opt: &RunConfig) -> C
             nat64_bytes: nat64,
             total: t.classes.total(),
             classes: t.classes,
-            days_private_leg: private_days.len() as u32,
-            days_public_leg: public_days.difference(&private_days).count() as u32,
+            days_private_leg: dated_days(private_days.iter()),
+            days_public_leg: dated_days(public_days.difference(&private_days)),
             cross_check: t.cross_check(),
             rejected_records: a.reject_records,
             rejected_bytes: a.reject_bytes,
@@ -3548,6 +3554,24 @@ mod tests {
         let cc = c.gateway.cross_check.unwrap();
         assert!(!cc.agrees);
         assert_eq!(cc.days_apart[0].day, "2026-09-01");
+    }
+
+    /// Records without a start are counted on their leg, in no day: the days a gateway's legs
+    /// were counted on are the period's days only.
+    #[test]
+    fn a_nat_enis_undated_records_are_counted_on_no_day() {
+        let undated = |s: String| s.replace(&format!(" {T} "), " - ");
+        let body = H.to_string() + &upload(100, T, false) + &undated(upload(40, T, false));
+        let e = enis(&body);
+        let c = count_nat_eni("eni-nat", &e[0].1, ranges(), &RunConfig::default());
+        let g = &c.gateway;
+        assert_eq!((g.total, g.classes.s3.upload), (140, 140));
+        assert_eq!((g.days_private_leg, g.days_public_leg), (1, 0));
+        // only undated public legs: counted, on no day
+        let body = H.to_string() + &undated(upload(70, T, true));
+        let e = enis(&body);
+        let g = count_nat_eni("eni-nat", &e[0].1, ranges(), &RunConfig::default()).gateway;
+        assert_eq!((g.total, g.days_private_leg, g.days_public_leg), (70, 0, 0));
     }
 
     /// NAT64 legs (an IPv6 client to S3's 52.216.8.1 as `64:ff9b::34d8:801`) count with the
