@@ -76,8 +76,15 @@ fn tokens(line: &[u8]) -> impl Iterator<Item = &[u8]> {
     line.split(|&b| is_space(b)).filter(|t| !t.is_empty())
 }
 
+/// Whether a line names fields: its first token a known field's name, plain (`version`) or as
+/// AWS's format string writes it (`${version}`, a header a user may put above an export of
+/// a CloudWatch Logs group), and every token made of a name's characters. The first byte
+/// tells most records apart at once: a digit, or a letter not starting a field's name.
 fn looks_like_header(first: &[u8], line: &[u8]) -> bool {
-    if !first.first().is_some_and(|b| b.is_ascii_lowercase()) {
+    if !first
+        .first()
+        .is_some_and(|&b| b.is_ascii_lowercase() || b == b'$')
+    {
         return false;
     }
     let Ok(first) = std::str::from_utf8(first) else {
@@ -1939,6 +1946,12 @@ mod tests {
     fn header_blank_nodata_and_comments() {
         let h = parse_line(b"version account-id interface-id srcaddr\n", &v2()).unwrap();
         assert!(matches!(h, Line::Header(ref l) if l.names.len() == 4));
+        // AWS's format string as a header line
+        let h = parse_line(b"${version} ${interface-id} ${pkt-srcaddr}\n", &v2()).unwrap();
+        let want = [Field::Version, Field::InterfaceId, Field::PktSrcAddr];
+        assert!(matches!(h, Line::Header(ref l) if l.fields == want));
+        let bad = parse_line(b"${nothing-known} 1 2", &v2()).unwrap_err();
+        assert!(matches!(bad, Malformed::FieldCount { found: 3, .. }));
         assert!(matches!(parse_line(b"  \r\n", &v2()).unwrap(), Line::Blank));
         let nd = b"2 123456789010 eni-1 - - - - - - - 1431280876 1431280934 - NODATA";
         let Line::Record(r) = parse_line(nd, &v2()).unwrap() else {
