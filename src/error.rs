@@ -99,6 +99,9 @@ pub enum Error {
     /// The NAT gateways named are stale, mistyped or not logged ([`crate::analysis::GivenAbsent`]).
     #[error("{0}")]
     GivenNatsAbsent(String),
+    /// A `compare` side whose logs cover none of its time ([`crate::report::compare::uncovered`]).
+    #[error("{0}")]
+    Uncovered(String),
     #[error("{0}")]
     Region(String),
     #[error("--strict: {0}")]
@@ -136,7 +139,7 @@ impl Error {
             | Error::Region(_) => exit::USAGE,
             // what was read shows no NAT because inputs were lost: that is the failure
             Error::NoNat(_, ctx) if ctx.incomplete.is_some() => exit::UNREACHABLE,
-            Error::NoNat(..) | Error::GivenNatsAbsent(_) => exit::NO_NAT,
+            Error::NoNat(..) | Error::GivenNatsAbsent(_) | Error::Uncovered(_) => exit::NO_NAT,
             Error::Strict(_) | Error::Partial(_) => exit::BAD_INPUT,
             Error::S3(_) | Error::Network(_) => exit::UNREACHABLE,
             Error::Gate(_) => exit::GATE,

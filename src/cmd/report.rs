@@ -12,7 +12,7 @@ use crate::cli::ReportArgs;
 use crate::cmd::analyze::{self, Config};
 use crate::cmd::merge::PartialInputs;
 use crate::error::{Error, Outcome};
-use crate::report::compare::{compare, Comparison};
+use crate::report::compare::{compare, uncovered, Comparison, SideLabel};
 use crate::report::monthly::{self, MonthlyReport, Parts, ALL_FILES};
 use crate::report::Report;
 use crate::time;
@@ -174,7 +174,7 @@ fn from_logs(
         let (from, to) = split_bounds(w, at, p.from, p.to)?;
         let before = crate::pipeline::finish(&side(cfg, from, at), before)?;
         let after = crate::pipeline::finish(&side(cfg, at, to), after)?;
-        Ok((report, Some(compare(before, after, None, top))))
+        Ok((report, Some(compared(w, before, after, top)?)))
     })
 }
 
@@ -194,7 +194,18 @@ fn from_partials(
     let (from, to) = split_bounds(w, at, p.from, p.to)?;
     let before = parts.report(Some(from), Some(at), true)?;
     let after = parts.report(Some(at), Some(to), true)?;
-    Ok((report, Some(compare(before, after, None, top))))
+    Ok((report, Some(compared(w, before, after, top)?)))
+}
+
+/// The sides of `--change-at` (as given: `w`) compared, where both have a per-day figure: a
+/// side whose logs cover none of its time (the change at the end of the logs, say) is refused
+/// as `compare` refuses it, rather than shown as every byte gone.
+fn compared(w: &str, before: Report, after: Report, top: usize) -> Result<Comparison, Error> {
+    let sides = [(SideLabel::Before, &before), (SideLabel::After, &after)];
+    if let Some(why) = sides.into_iter().find_map(|(l, r)| uncovered(l, r)) {
+        return Err(Error::Uncovered(format!("--change-at {w}: {why}")));
+    }
+    Ok(compare(before, after, None, top))
 }
 
 /// The report folder: `--out-dir`, else `flowcost-report-<label>`.

@@ -497,6 +497,43 @@ pub fn sides_warnings(before: &Report, after: &Report) -> Vec<String> {
         .collect()
 }
 
+/// Why a side cannot be compared, where its logs cover none of its time: no counted record in
+/// it is dated (its format lacks `start`, or no record falls in its period; with the NAT
+/// gateways named, a period without records is a report of zero bytes). Its per-day figures
+/// would divide by nothing, and a comparison would show every byte gone ("-100 %"), which
+/// is no finding: the sides are refused instead.
+pub fn uncovered(label: SideLabel, r: &Report) -> Option<String> {
+    let a = &r.analysis;
+    if a.period.covered_days > 0.0 {
+        return None;
+    }
+    let span = match (a.period.from, a.period.to) {
+        (Some(f), Some(t)) => format!(" ({} .. {})", format_instant(f), format_instant(t)),
+        _ => String::new(),
+    };
+    let l = &a.quality.lines;
+    let why = match (l.counted, l.undated + l.outside_time) {
+        (0, 0) => "it holds no record".to_string(),
+        (0, _) => {
+            let parts = [
+                (l.outside_time, "fall outside its period"),
+                (l.undated, "have no start"),
+            ];
+            let said: Vec<String> = (parts.iter().filter(|p| p.0 > 0))
+                .map(|(n, what)| format!("{n} records {what}"))
+                .collect();
+            format!("none of its records is in it ({})", said.join(", "))
+        }
+        (n, _) => {
+            format!("its {n} counted records have no start (the flow log's format leaves it out)")
+        }
+    };
+    Some(format!(
+        "the {} side's logs cover none of its time{span}: {why}, so it has no per-day figure and cannot be compared; give it logs whose records are dated and fall in its period",
+        label.as_str()
+    ))
+}
+
 /// The stretch of time both sides hold records of (each side's first record's start to its
 /// last one's end), where it is longer than [`crate::time::PERIODS_MAY_SHARE`]: the same
 /// logs given to both sides, or logs of one period given to the other, which make a change

@@ -91,11 +91,16 @@ fn class_rows(r: &Report, out: &mut String) {
 }
 
 /// The money: NAT processing, the gateway endpoints' savings, the ECR layers' share, cross-AZ.
+/// Where the logs cover no time (no record dated) nothing projects, and the per-30-day rows
+/// are left out, as an unknown ECR estimate's are: no figure stands for them.
 fn cost_rows(r: &Report, out: &mut String) {
+    let c = &r.cost;
     let m = |out: &mut String, key: &str, metric: &str, v: String| {
+        if metric == "usd_per_30_days" && c.covered_days <= 0.0 {
+            return;
+        }
         out.push_str(&format!("{},{},,{},{}\n", "cost", esc(key), esc(metric), v));
     };
-    let c = &r.cost;
     m(
         out,
         "nat-processing",
@@ -185,6 +190,24 @@ mod tests {
     use super::*;
     use crate::analysis::{FailureCount, Gap, Incomplete, Repeated};
     use crate::source::FailureKind;
+
+    /// Logs that cover no time project nothing: no per-30-day row, every other row kept.
+    #[test]
+    fn no_row_per_30_days_where_no_record_is_dated() {
+        let mut r = crate::report::sample();
+        let dated = render(&r);
+        let per_30 = |t: &str| {
+            t.lines()
+                .filter(|l| l.contains(",usd_per_30_days,"))
+                .count()
+        };
+        assert_eq!(per_30(&dated), 5);
+        (r.analysis.period.covered_days, r.cost.covered_days) = (0.0, 0.0);
+        let undated = render(&r);
+        assert_eq!(per_30(&undated), 0);
+        assert_eq!(undated.lines().count(), dated.lines().count() - 5);
+        assert!(undated.contains("coverage,logs,,days,0.0000\n"));
+    }
 
     /// The marks a run carries are rows of the table, none where it carries none.
     #[test]

@@ -274,6 +274,23 @@ fn s3_text(md: bool, s: &crate::source::s3::Listing) -> String {
     )
 }
 
+/// A per-30-day amount, or `unknown` where the logs cover no time to project from (no record
+/// dated: the projection is 0 there, which is no finding of a cost of nothing).
+fn monthly(c: &crate::cost::Cost, per_30_days: f64) -> String {
+    match c.covered_days > 0.0 {
+        true => dollars(per_30_days),
+        false => "unknown".into(),
+    }
+}
+
+/// What the per-30-day figures project from.
+fn projected(c: &crate::cost::Cost) -> String {
+    match c.covered_days > 0.0 {
+        true => format!("projected from {:.2} days of logs", c.covered_days),
+        false => "no record dated to project from".into(),
+    }
+}
+
 /// The NAT-processed bytes of each destination class, with their cost.
 fn classes_section(r: &Report, md: bool, out: &mut String) {
     let (a, c) = (&r.analysis, &r.cost);
@@ -297,7 +314,7 @@ fn classes_section(r: &Report, md: bool, out: &mut String) {
             human(ud.total()),
             pct(ud.total(), a.total),
             dollars(m.period),
-            dollars(m.per_30_days),
+            monthly(c, m.per_30_days),
         ]);
     }
     t.row(vec![
@@ -307,7 +324,7 @@ fn classes_section(r: &Report, md: bool, out: &mut String) {
         human(a.total),
         "100%".into(),
         dollars(c.nat_processing.period),
-        dollars(c.nat_processing.per_30_days),
+        monthly(c, c.nat_processing.per_30_days),
     ]);
     t.render(md, out);
 }
@@ -322,20 +339,24 @@ fn savings_section(r: &Report, md: bool, out: &mut String) {
         |v| format!("{v:.0} {} per 30 days", c.gb_unit.volume_unit()),
     );
     let saves = [
-        format!("S3 gateway endpoint (free): {} for the period, {} per 30 days ({} of NAT bytes; projected from {:.2} days of logs)", dollars(c.s3_gateway_endpoint_savings.period), dollars(c.s3_gateway_endpoint_savings.per_30_days), pct(a.classes.s3.total(), a.total), a.period.covered_days),
+        format!("S3 gateway endpoint (free): {} for the period, {} per 30 days ({} of NAT bytes; {})", dollars(c.s3_gateway_endpoint_savings.period), monthly(c, c.s3_gateway_endpoint_savings.per_30_days), pct(a.classes.s3.total(), a.total), projected(c)),
         if a.ecr.basis.is_known() {
-            format!("  of which ECR image layers (estimate): {} per 30 days", dollars(c.ecr_layer_share_of_savings.per_30_days))
+            format!("  of which ECR image layers (estimate): {} per 30 days", monthly(c, c.ecr_layer_share_of_savings.per_30_days))
         } else {
             format!("  of which ECR image layers: unknown ({})", esc(md, a.ecr.unknown_reason.as_deref().unwrap_or("")))
         },
-        format!("DynamoDB gateway endpoint (free): {} for the period, {} per 30 days", dollars(c.dynamodb_gateway_endpoint_savings.period), dollars(c.dynamodb_gateway_endpoint_savings.per_30_days)),
+        format!("DynamoDB gateway endpoint (free): {} for the period, {} per 30 days", dollars(c.dynamodb_gateway_endpoint_savings.period), monthly(c, c.dynamodb_gateway_endpoint_savings.per_30_days)),
         format!("S3 in other regions (no gateway endpoint helps): {}", human(a.classes.s3_other_region.total())),
         format!(
-            "Interface endpoints for aws-other: {:.1} {} per 30 days; one endpoint in {} AZ(s) costs {} per 30 days against {} of NAT charges it removes; break-even {be}",
-            ie.aws_other_gb_per_30_days, c.gb_unit.volume_unit(), ie.azs, dollars(ie.endpoint_cost_per_30_days), dollars(ie.nat_cost_removed_per_30_days)
+            "Interface endpoints for aws-other: {} per 30 days; one endpoint in {} AZ(s) costs {} per 30 days against {} of NAT charges it removes; break-even {be}",
+            match c.covered_days > 0.0 {
+                true => format!("{:.1} {}", ie.aws_other_gb_per_30_days, c.gb_unit.volume_unit()),
+                false => "unknown".into(),
+            },
+            ie.azs, dollars(ie.endpoint_cost_per_30_days), monthly(c, ie.nat_cost_removed_per_30_days)
         ),
         if a.cross_az.known {
-            format!("Cross-AZ client-to-NAT traffic: {} ({} per 30 days at ${}/GB each way)", human(a.cross_az.bytes), dollars(c.cross_az.per_30_days), c.prices.cross_az_per_gb_each_way)
+            format!("Cross-AZ client-to-NAT traffic: {} ({} per 30 days at ${}/GB each way)", human(a.cross_az.bytes), monthly(c, c.cross_az.per_30_days), c.prices.cross_az_per_gb_each_way)
         } else {
             match a.cross_az.unknown.as_slice() {
                 [] => "Cross-AZ client-to-NAT traffic: unknown".to_string(),
@@ -696,7 +717,7 @@ fn endpoint_plan(
             p.route_table.clone(),
             p.subnets.join(" "),
             human(p.bytes),
-            dollars(p.saving.per_30_days),
+            monthly(c, p.saving.per_30_days),
             match &p.endpoint {
                 Some(e) => format!("add to {e}"),
                 None => "create a gateway endpoint".into(),
@@ -708,7 +729,7 @@ fn endpoint_plan(
     let _ = writeln!(
         out,
         "All together: {} per 30 days ({} in the period, at {}/GB NAT processing).\n",
-        dollars(total.per_30_days),
+        monthly(c, total.per_30_days),
         dollars(total.period),
         dollars(c.prices.nat_per_gb)
     );
@@ -799,6 +820,47 @@ mod tests {
     use crate::account::{BadLine, FileStats};
 
     use crate::report::sample;
+
+    /// Logs with no dated record project nothing: their per-30-day figures say `unknown`,
+    /// never the $0.00 that the projection's arithmetic gives; with dated records, dollars.
+    #[test]
+    fn figures_per_30_days_are_unknown_where_no_record_is_dated() {
+        let dated = render(&sample(), false);
+        assert!(dated.contains("projected from 1.00 days of logs"));
+        assert!(!dated.contains("unknown per 30 days"));
+        let mut r = sample();
+        (r.analysis.period.covered_days, r.cost.covered_days) = (0.0, 0.0);
+        let undated = render(&r, false);
+        let line = |t: &str, start: &str| {
+            let l = t.lines().find(|l| l.trim_start().starts_with(start));
+            l.unwrap_or_else(|| panic!("no line {start}")).to_string()
+        };
+        for (start, dollars) in [
+            (
+                "S3 gateway endpoint",
+                "$0.78 for the period, $23.28 per 30 days",
+            ),
+            ("of which ECR", "$12.81 per 30 days"),
+            ("DynamoDB gateway", "$0.0080 per 30 days"),
+            ("Interface endpoints", "0.1 GiB per 30 days"),
+            ("Cross-AZ", "($6.39 per 30 days"),
+        ] {
+            assert!(line(&dated, start).contains(dollars), "{start}");
+            let l = line(&undated, start);
+            assert!(!l.contains(dollars) && l.contains("unknown"), "{l}");
+        }
+        assert!(line(&undated, "Interface endpoints").contains("against unknown of NAT"));
+        let table: Vec<&str> = (undated.lines())
+            .skip_while(|l| !l.starts_with("class "))
+            .take(7)
+            .collect();
+        assert_eq!(table.len(), 7);
+        assert!(
+            table[1..].iter().all(|l| l.ends_with(" unknown")),
+            "{table:?}"
+        );
+        assert!(undated.contains("(99.7% of NAT bytes; no record dated to project from)"));
+    }
 
     #[test]
     fn the_overview_says_the_period_and_the_hours_it_lacks() {

@@ -1014,3 +1014,117 @@ fn a_named_gateway_logged_idle_is_a_report_of_zero() {
     let o = run(&[&["analyze", "-q", log][..], &other].concat());
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
 }
+
+/// A side whose logs cover none of its time has no per-day figure: with the NAT gateways
+/// named, a period without records is a report of zero bytes, and compared it showed every
+/// byte gone ("-100 %", exit 0, a gate passed); a side whose records have no start showed
+/// the same. Either side so is refused (exit 3, the side and the cause said), gate or not.
+#[test]
+fn a_side_whose_logs_cover_none_of_its_time_is_refused() {
+    let w = endpoint_world();
+    let p = w.path(Encoding::Gz);
+    let nats = w.truth.nat_enis.join(",");
+    let periods = |before: &str, after: &str, gate: bool| {
+        let mut a = vec!["compare", "-q", "--nat-eni", &nats];
+        a.extend(["--before", before, "--after", after]);
+        if gate {
+            a.extend(["--fail-if-s3-via-nat-above", "99%"]);
+        }
+        a.push(&p);
+        run(&a)
+    };
+    let (logged, empty) = ("2026-09-01..2026-09-02", "2026-09-20..2026-09-21");
+    for gate in [false, true] {
+        let o = periods(logged, empty, gate);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        assert!(o.stdout.is_empty());
+        let e = stderr(&o);
+        assert!(
+            e.contains("the after side's logs cover none of its time (2026-09-20T00:00:00Z .. 2026-09-22T00:00:00Z): none of its records is in it"),
+            "{e}"
+        );
+        assert!(e.contains("fall outside its period)"), "{e}");
+    }
+    let o = periods(empty, logged, false);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("the before side's logs cover none of its time"));
+    // both sides logged: compared as before
+    assert_eq!(
+        periods(logged, "2026-09-03..2026-09-04", true)
+            .status
+            .code(),
+        Some(0)
+    );
+    // a monthly report whose change falls after the logs end: refused, no folder written
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let o = run(&[
+        "report",
+        "-q",
+        "-d",
+        out.to_str().unwrap(),
+        "--nat-eni",
+        &nats,
+        "--since",
+        "2026-09-01",
+        "--until",
+        "2026-09-10",
+        "--change-at",
+        "2026-09-06",
+        &p,
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("--change-at 2026-09-06: the after side's logs cover none of its time"),
+        "{e}"
+    );
+    assert!(!out.exists());
+
+    // two sets of inputs, the after side's records without a start
+    let text = world(&spec(51, FieldSet::V5), &[Encoding::Text]);
+    let undated = tempfile::tempdir().unwrap();
+    for (i, f) in crate::support::files_under(std::path::Path::new(&text.path(Encoding::Text)))
+        .iter()
+        .enumerate()
+    {
+        let body = std::fs::read_to_string(f).unwrap();
+        let mut lines = body.lines();
+        let names: Vec<&str> = lines.next().unwrap().split(' ').collect();
+        let at = names.iter().position(|n| *n == "start").unwrap();
+        let drop = |l: &str| {
+            let t: Vec<&str> = l
+                .split(' ')
+                .enumerate()
+                .filter(|(j, _)| *j != at)
+                .map(|x| x.1)
+                .collect();
+            t.join(" ") + "\n"
+        };
+        let out: String = std::iter::once(names.join(" "))
+            .chain(lines.map(str::to_string))
+            .map(|l| drop(&l))
+            .collect();
+        std::fs::write(undated.path().join(format!("undated-{i}.log")), out).unwrap();
+    }
+    let u = undated.path().to_str().unwrap();
+    let t = text.path(Encoding::Text);
+    let nats = text.truth.nat_enis.join(",");
+    let o = run(&[
+        "compare",
+        "-q",
+        "--nat-eni",
+        &nats,
+        "--before",
+        &t,
+        "--after",
+        u,
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("the after side's logs cover none of its time: its "),
+        "{e}"
+    );
+    assert!(e.contains("counted records have no start"), "{e}");
+}
