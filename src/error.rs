@@ -32,6 +32,10 @@ pub mod exit {
     /// record with wrong times, logs of months apart given together): per-day and
     /// per-30-day figures divide by the empty time between them too.
     pub const SPLIT: i32 = 9;
+    /// The result was written, but its logs cover none of its period (no record in it is
+    /// dated: the NAT gateways named and no log of the period given, say): every figure is
+    /// unknown, not zero.
+    pub const UNCOVERED: i32 = 10;
 }
 
 /// How a command that wrote its result ended, from best to worst.
@@ -39,6 +43,10 @@ pub mod exit {
 pub enum Outcome {
     /// Every input was read in full (exit 0).
     Complete,
+    /// Written, but its logs cover none of its period (exit 10): every figure unknown, not
+    /// zero. After the others: an input not read in full, a record without a start, is
+    /// what leaves a period so, and their marks say it.
+    Uncovered,
     /// Written, but some input was not read in full (exit 7).
     Incomplete,
     /// Written, but the records fall into stretches far apart (exit 9; before 7: reading
@@ -70,6 +78,7 @@ impl Outcome {
             Outcome::Incomplete => "incomplete",
             Outcome::Split => "as covering stretches of time far apart",
             Outcome::Repeated => "as counting records more than once",
+            Outcome::Uncovered => "as covering none of its period",
         }
     }
 
@@ -79,6 +88,7 @@ impl Outcome {
             Outcome::Incomplete => exit::INCOMPLETE,
             Outcome::Split => exit::SPLIT,
             Outcome::Repeated => exit::REPEATED,
+            Outcome::Uncovered => exit::UNCOVERED,
         }
     }
 }

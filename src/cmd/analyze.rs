@@ -478,6 +478,10 @@ pub fn outcome(report: &Report) -> Outcome {
             ),
             (split_summary(&report.analysis.period), Outcome::Split),
             (q.repeated.as_ref().map(repeated_summary), Outcome::Repeated),
+            (
+                crate::report::uncovered_summary(&report.analysis),
+                Outcome::Uncovered,
+            ),
         ],
         "report",
     )

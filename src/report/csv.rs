@@ -36,7 +36,8 @@ pub fn render(r: &Report) -> String {
 /// The marks that say the figures may be wrong, which a table read by a program would
 /// otherwise not carry (the exit code and stderr do): the inputs not read in full, in all
 /// and by kind of failure; the records read more than once; the hours of each gap that
-/// splits the period. No row where the run carries no such mark.
+/// splits the period; a period its logs cover none of. No row where the run carries no such
+/// mark.
 fn mark_rows(r: &Report, out: &mut String) {
     let q = &r.analysis.quality;
     if let Some(i) = &q.incomplete {
@@ -63,6 +64,10 @@ fn mark_rows(r: &Report, out: &mut String) {
     for g in r.analysis.period.split() {
         let from = crate::time::format_instant(g.from);
         out.push_str(&format!("quality,split,{from},hours,{}\n", g.hours));
+    }
+    if crate::report::uncovered_summary(&r.analysis).is_some() {
+        let days = r.analysis.period.days;
+        out.push_str(&format!("quality,uncovered,,period_days,{days:.4}\n"));
     }
 }
 
@@ -203,9 +208,14 @@ mod tests {
         };
         assert_eq!(per_30(&dated), 5);
         (r.analysis.period.covered_days, r.cost.covered_days) = (0.0, 0.0);
+        let instant = render(&r);
+        assert_eq!(per_30(&instant), 0);
+        assert_eq!(instant.lines().count(), dated.lines().count() - 5);
+        // and where no record in the period asked for is dated, the mark's row
+        (r.analysis.period.first_start, r.analysis.period.last_end) = (None, None);
         let undated = render(&r);
-        assert_eq!(per_30(&undated), 0);
-        assert_eq!(undated.lines().count(), dated.lines().count() - 5);
+        assert_eq!(undated.lines().count(), dated.lines().count() - 5 + 1);
+        assert!(undated.ends_with("quality,uncovered,,period_days,1.0000\n"));
         assert!(undated.contains("coverage,logs,,days,0.0000\n"));
     }
 
@@ -215,9 +225,15 @@ mod tests {
         let marks = |r: &Report| -> Vec<String> {
             (render(r).lines())
                 .filter(|l| {
-                    ["incomplete", "repeated", "recorded-twice", "split"]
-                        .iter()
-                        .any(|m| l.starts_with(&format!("quality,{m},")))
+                    [
+                        "incomplete",
+                        "repeated",
+                        "recorded-twice",
+                        "split",
+                        "uncovered",
+                    ]
+                    .iter()
+                    .any(|m| l.starts_with(&format!("quality,{m},")))
                 })
                 .map(str::to_string)
                 .collect()

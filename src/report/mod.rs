@@ -210,6 +210,7 @@ pub fn warnings_of(r: &Report) -> Vec<String> {
     (repeated.into_iter())
         .chain(split_summary(&r.analysis.period))
         .chain(q.incomplete.as_ref().map(incomplete_summary))
+        .chain(uncovered_summary(&r.analysis))
         .collect()
 }
 
@@ -287,8 +288,74 @@ pub fn dollars(v: f64) -> String {
     }
 }
 
+/// A per-30-day amount, or `unknown` where the logs cover no time to project from (no record
+/// dated: the projection is 0 there, which is no finding of a cost of nothing).
+pub fn per_30_dollars(c: &crate::cost::Cost, per_30_days: f64) -> String {
+    match c.covered_days > 0.0 {
+        true => dollars(per_30_days),
+        false => "unknown".into(),
+    }
+}
+
+/// What a report whose logs cover none of its period is, for people (the first lines of
+/// every human rendering, and the stderr summary): every figure unknown rather than zero;
+/// `None` where the logs cover some of it, where a counted record in it is dated (records
+/// all of one instant cover no time, but were logged), or where no time range was asked for
+/// (a run of undated records only has no period: the mark of its inputs says why).
+pub fn uncovered_summary(a: &crate::analysis::Analysis) -> Option<String> {
+    let p = &a.period;
+    let asked = p.from.is_some() || p.to.is_some();
+    if p.covered_days > 0.0 || p.first_start.is_some() || !asked {
+        return None;
+    }
+    let at = crate::time::format_instant;
+    let span = match (p.from, p.to) {
+        (Some(f), Some(t)) => format!(" ({} .. {})", at(f), at(t)),
+        (Some(f), None) => format!(" (from {})", at(f)),
+        (None, Some(t)) => format!(" (until {})", at(t)),
+        (None, None) => String::new(),
+    };
+    Some(format!(
+        "NO LOGGED TIME: the logs cover none of the period{span}: nothing in it was logged, so every figure is unknown, not zero (nothing logged is not nothing passed), and none is projected per 30 days; give the period's logs (a flow log that was off, or deliveries not given, leave a period so)."
+    ))
+}
+
 /// The shipped sample's report (the golden JSON of the integration tests), for unit tests.
 #[cfg(test)]
 pub(crate) fn sample() -> Report {
     serde_json::from_str(include_str!("../../tests/golden/sample.json")).unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A period is marked as not covered only where a time range was asked for, no counted
+    /// record in it is dated and the logs cover none of it.
+    #[test]
+    fn a_period_its_logs_cover_none_of_is_marked_only_so() {
+        let mut a = sample().analysis;
+        assert_eq!(uncovered_summary(&a), None, "the sample covers its day");
+        a.period.covered_days = 0.0;
+        assert_eq!(
+            uncovered_summary(&a),
+            None,
+            "records of one instant: logged"
+        );
+        (a.period.first_start, a.period.last_end) = (None, None);
+        let said = uncovered_summary(&a).unwrap();
+        assert!(said.starts_with(
+            "NO LOGGED TIME: the logs cover none of the period (2026-09-01T00:00:00Z .. 2026-09-02T00:00:00Z): "
+        ));
+        a.period.to = None;
+        let said = uncovered_summary(&a).unwrap();
+        assert!(said.contains("period (from 2026-09-01T00:00:00Z): "));
+        (a.period.from, a.period.to) = (None, Some(86_400));
+        let said = uncovered_summary(&a).unwrap();
+        assert!(said.contains("period (until 1970-01-02T00:00:00Z): "));
+        a.period.to = None;
+        assert_eq!(uncovered_summary(&a), None, "no range asked for");
+        (a.period.from, a.period.covered_days) = (Some(0), 0.5);
+        assert_eq!(uncovered_summary(&a), None, "some time covered");
+    }
 }

@@ -15,7 +15,7 @@ use super::compare::{measures, pct_change as pct, signed_pct, Comparison, Measur
 use super::csv::esc as csv_esc;
 use super::escape::md as md_esc;
 use super::own::{self, csv_head};
-use super::{dollars, html, human, text::Table, Format, Report};
+use super::{dollars, html, human, per_30_dollars, text::Table, Format, Report};
 use crate::analysis::{Analysis, ClassBytes, ClientsSource, Counting, EcrBasis, Legs};
 use crate::classify::Class;
 
@@ -814,21 +814,24 @@ impl MonthlyReport {
             "- NAT gateways processed {} in the period: {} of data-processing charges ({} per 30 days).",
             human(a.total),
             dollars(r.cost.nat_processing.period),
-            dollars(r.cost.nat_processing.per_30_days)
+            per_30_dollars(&r.cost, r.cost.nat_processing.per_30_days)
         );
         let _ = writeln!(
             out,
             "- S3 in the NAT's region: {} ({:.1}%). An S3 gateway endpoint (free) would save {} per 30 days.",
             human(a.classes.s3.total()),
             share(a.classes.s3.total()),
-            dollars(r.cost.s3_gateway_endpoint_savings.per_30_days)
+            per_30_dollars(&r.cost, r.cost.s3_gateway_endpoint_savings.per_30_days)
         );
         let bill = self.summary.billed.as_ref().map(billed_line);
         let dynamodb = (a.classes.dynamodb.total() > 0).then(|| {
             format!(
                 "DynamoDB: {}; a DynamoDB gateway endpoint would save {} per 30 days.",
                 human(a.classes.dynamodb.total()),
-                dollars(r.cost.dynamodb_gateway_endpoint_savings.per_30_days)
+                per_30_dollars(
+                    &r.cost,
+                    r.cost.dynamodb_gateway_endpoint_savings.per_30_days
+                )
             )
         });
         let trend = self.trend.as_ref().and_then(trend_line);

@@ -146,7 +146,7 @@ pub fn recognise(head: &[u8]) -> Option<OwnOutput> {
 }
 
 /// A line of the warnings a human report may open with (records read twice, a split
-/// period, an incomplete run's, nothing counted, or a comparison's sides counted differently
+/// period, an incomplete run's, nothing counted, no time logged, or a comparison's sides counted differently
 /// or overlapping), or a
 /// blank line after them, as a table or Markdown writes them.
 fn is_warning(line: &[u8]) -> bool {
@@ -161,6 +161,7 @@ fn is_warning(line: &[u8]) -> bool {
         || line.starts_with(b"OVERLAPPING LOGS: ")
         || line.starts_with(b"COUNTED DIFFERENTLY: ")
         || line.starts_with(b"NOTHING COUNTED: ")
+        || line.starts_with(b"NO LOGGED TIME: ")
         || line.starts_with(b"  ")
 }
 
@@ -223,7 +224,7 @@ mod tests {
 
     #[test]
     fn signatures() {
-        let cases: [(&str, Option<OwnOutput>); 20] = [
+        let cases: [(&str, Option<OwnOutput>); 21] = [
             ("flowcost.partial/2\n{\"a\":1}", Some(OwnOutput::Partial)),
             ("flowcost.partial/11\n", Some(OwnOutput::Partial)),
             (
@@ -265,6 +266,10 @@ mod tests {
             (
                 "> **NOTHING COUNTED: of 3 lines**\n\n# flowcost: before and after\n",
                 Some(OwnOutput::Markdown),
+            ),
+            (
+                "NOTHING COUNTED: of 3 lines\n\nNO LOGGED TIME: the logs cover\n\nflowcost: NAT gateway traffic and gateway-endpoint savings\n",
+                Some(OwnOutput::Table),
             ),
             ("section,key,class,metric,value\r\ntotal,all", Some(OwnOutput::Csv)),
             // another tool's CSV with a head like ours is not taken for ours

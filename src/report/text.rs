@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::escape;
-use super::{dollars, human, money, Report};
+use super::{dollars, human, money, per_30_dollars, Report};
 use crate::analysis::{ClassBytes, ClientsSource, Counting, CrossAzUnknown};
 use crate::classify::Class;
 use crate::time::format_instant;
@@ -274,15 +274,6 @@ fn s3_text(md: bool, s: &crate::source::s3::Listing) -> String {
     )
 }
 
-/// A per-30-day amount, or `unknown` where the logs cover no time to project from (no record
-/// dated: the projection is 0 there, which is no finding of a cost of nothing).
-fn monthly(c: &crate::cost::Cost, per_30_days: f64) -> String {
-    match c.covered_days > 0.0 {
-        true => dollars(per_30_days),
-        false => "unknown".into(),
-    }
-}
-
 /// What the per-30-day figures project from.
 fn projected(c: &crate::cost::Cost) -> String {
     match c.covered_days > 0.0 {
@@ -314,7 +305,7 @@ fn classes_section(r: &Report, md: bool, out: &mut String) {
             human(ud.total()),
             pct(ud.total(), a.total),
             dollars(m.period),
-            monthly(c, m.per_30_days),
+            per_30_dollars(c, m.per_30_days),
         ]);
     }
     t.row(vec![
@@ -324,7 +315,7 @@ fn classes_section(r: &Report, md: bool, out: &mut String) {
         human(a.total),
         "100%".into(),
         dollars(c.nat_processing.period),
-        monthly(c, c.nat_processing.per_30_days),
+        per_30_dollars(c, c.nat_processing.per_30_days),
     ]);
     t.render(md, out);
 }
@@ -339,13 +330,13 @@ fn savings_section(r: &Report, md: bool, out: &mut String) {
         |v| format!("{v:.0} {} per 30 days", c.gb_unit.volume_unit()),
     );
     let saves = [
-        format!("S3 gateway endpoint (free): {} for the period, {} per 30 days ({} of NAT bytes; {})", dollars(c.s3_gateway_endpoint_savings.period), monthly(c, c.s3_gateway_endpoint_savings.per_30_days), pct(a.classes.s3.total(), a.total), projected(c)),
+        format!("S3 gateway endpoint (free): {} for the period, {} per 30 days ({} of NAT bytes; {})", dollars(c.s3_gateway_endpoint_savings.period), per_30_dollars(c, c.s3_gateway_endpoint_savings.per_30_days), pct(a.classes.s3.total(), a.total), projected(c)),
         if a.ecr.basis.is_known() {
-            format!("  of which ECR image layers (estimate): {} per 30 days", monthly(c, c.ecr_layer_share_of_savings.per_30_days))
+            format!("  of which ECR image layers (estimate): {} per 30 days", per_30_dollars(c, c.ecr_layer_share_of_savings.per_30_days))
         } else {
             format!("  of which ECR image layers: unknown ({})", esc(md, a.ecr.unknown_reason.as_deref().unwrap_or("")))
         },
-        format!("DynamoDB gateway endpoint (free): {} for the period, {} per 30 days", dollars(c.dynamodb_gateway_endpoint_savings.period), monthly(c, c.dynamodb_gateway_endpoint_savings.per_30_days)),
+        format!("DynamoDB gateway endpoint (free): {} for the period, {} per 30 days", dollars(c.dynamodb_gateway_endpoint_savings.period), per_30_dollars(c, c.dynamodb_gateway_endpoint_savings.per_30_days)),
         format!("S3 in other regions (no gateway endpoint helps): {}", human(a.classes.s3_other_region.total())),
         format!(
             "Interface endpoints for aws-other: {} per 30 days; one endpoint in {} AZ(s) costs {} per 30 days against {} of NAT charges it removes; break-even {be}",
@@ -353,10 +344,10 @@ fn savings_section(r: &Report, md: bool, out: &mut String) {
                 true => format!("{:.1} {}", ie.aws_other_gb_per_30_days, c.gb_unit.volume_unit()),
                 false => "unknown".into(),
             },
-            ie.azs, dollars(ie.endpoint_cost_per_30_days), monthly(c, ie.nat_cost_removed_per_30_days)
+            ie.azs, dollars(ie.endpoint_cost_per_30_days), per_30_dollars(c, ie.nat_cost_removed_per_30_days)
         ),
         if a.cross_az.known {
-            format!("Cross-AZ client-to-NAT traffic: {} ({} per 30 days at ${}/GB each way)", human(a.cross_az.bytes), monthly(c, c.cross_az.per_30_days), c.prices.cross_az_per_gb_each_way)
+            format!("Cross-AZ client-to-NAT traffic: {} ({} per 30 days at ${}/GB each way)", human(a.cross_az.bytes), per_30_dollars(c, c.cross_az.per_30_days), c.prices.cross_az_per_gb_each_way)
         } else {
             match a.cross_az.unknown.as_slice() {
                 [] => "Cross-AZ client-to-NAT traffic: unknown".to_string(),
@@ -717,7 +708,7 @@ fn endpoint_plan(
             p.route_table.clone(),
             p.subnets.join(" "),
             human(p.bytes),
-            monthly(c, p.saving.per_30_days),
+            per_30_dollars(c, p.saving.per_30_days),
             match &p.endpoint {
                 Some(e) => format!("add to {e}"),
                 None => "create a gateway endpoint".into(),
@@ -729,7 +720,7 @@ fn endpoint_plan(
     let _ = writeln!(
         out,
         "All together: {} per 30 days ({} in the period, at {}/GB NAT processing).\n",
-        monthly(c, total.per_30_days),
+        per_30_dollars(c, total.per_30_days),
         dollars(total.period),
         dollars(c.prices.nat_per_gb)
     );

@@ -650,7 +650,14 @@ fn an_empty_window_with_the_nat_named_is_a_report_of_zero_bytes() {
         "2026-12",
         SAMPLE_GZ,
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // (written, and marked: nothing logged in the month is no finding of zero bytes)
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("NO LOGGED TIME: the logs cover none of the period (2026-12-01T00:00:00Z .. 2027-01-01T00:00:00Z)"), "{e}");
+    assert!(
+        e.contains("marked as covering none of its period (exit 10)"),
+        "{e}"
+    );
     let z: Report = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(z.analysis.total, 0);
     assert_eq!(z.analysis.method.counting, Counting::NatEni);

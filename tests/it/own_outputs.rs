@@ -67,7 +67,7 @@ fn write_every_output(logs: &str, w: &crate::support::GenWorld, out: &Path) {
         assert!(text.starts_with(b"INCOMPLETE") || text.starts_with(b"> **INCOMPLETE"));
         std::fs::write(file(&format!("incomplete-{fmt}.log")), text).unwrap();
         let text = expect(
-            0,
+            10,
             &[
                 "analyze",
                 "-q",
