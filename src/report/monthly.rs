@@ -36,6 +36,10 @@ pub struct PeriodSummary {
     /// The days the logs cover.
     #[serde(default)]
     pub covered_days: f64,
+    /// The logs cover none of the period ([`super::uncovered_summary`]): no figure of it is
+    /// one, so no month over month is drawn from it or to it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub uncovered: bool,
     /// NAT-processed bytes of each class in the period, in `Class::ALL` order.
     pub class_bytes: Vec<(String, u64)>,
     pub total_bytes: u64,
@@ -121,6 +125,7 @@ impl PeriodSummary {
             } else {
                 a.period.days
             },
+            uncovered: super::uncovered_summary(a).is_some(),
             class_bytes: Class::ALL
                 .iter()
                 .map(|c| (c.as_str().to_string(), a.classes.get(*c).total()))
@@ -425,7 +430,9 @@ pub fn build(p: Parts) -> MonthlyReport {
         None => (Vec::new(), Vec::new()),
         Some(prev) => history_after(prev, &summary),
     };
-    let trend = history.last().map(|last| trend(last, &summary));
+    let trend = (history.last())
+        .filter(|last| !last.uncovered && !summary.uncovered)
+        .map(|last| trend(last, &summary));
     let mut doc = MonthlyReport {
         schema: SCHEMA.into(),
         flowcost_version: env!("CARGO_PKG_VERSION").into(),
@@ -834,7 +841,18 @@ impl MonthlyReport {
                 )
             )
         });
-        let trend = self.trend.as_ref().and_then(trend_line);
+        let trend = match (&self.trend, self.history.last()) {
+            (Some(t), _) => trend_line(t),
+            (None, Some(last)) => Some(format!(
+                "Against {}: no month over month, since the logs cover none of {}.",
+                md_esc(&last.label),
+                match self.summary.uncovered {
+                    true => "this period",
+                    false => "that one",
+                }
+            )),
+            (None, None) => None,
+        };
         let verdict = (self.comparison.iter()).flat_map(|c| c.verdict.summary.iter().take(3));
         let lines = (bill.into_iter())
             .chain([ecr_line(r)])
@@ -1080,6 +1098,10 @@ pub const ALL_FILES: [&str; 17] = [
 
 fn yes() -> bool {
     true
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 fn is_true(v: &bool) -> bool {
@@ -1347,6 +1369,21 @@ mod tests {
         };
         let first = build(parts("2025-01", None));
         assert!(first.history.is_empty() && first.trend.is_none());
+        // a period the logs cover none of has no month over month, nor the one after it
+        let mut empty = parts("2025-02", Some(first.clone()));
+        let p = &mut empty.report.analysis.period;
+        (p.first_start, p.last_end, p.covered_days) = (None, None, 0.0);
+        let empty = build(empty);
+        assert!(empty.summary.uncovered && empty.trend.is_none());
+        let said =
+            "Against 2025-01: no month over month, since the logs cover none of this period.";
+        assert!(empty.markdown(&[]).contains(said));
+        let next = build(parts("2025-03", Some(empty)));
+        assert_eq!(next.history.len(), 2);
+        assert!(!next.summary.uncovered && next.trend.is_none());
+        assert!(next.markdown(&[]).contains(
+            "Against 2025-02: no month over month, since the logs cover none of that one."
+        ));
         let mut prev = first;
         for month in 2..=14 {
             prev = build(parts(&format!("2025-{month:02}"), Some(prev)));
