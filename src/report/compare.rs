@@ -507,10 +507,7 @@ pub fn uncovered(label: SideLabel, r: &Report) -> Option<String> {
     if a.period.covered_days > 0.0 {
         return None;
     }
-    let span = match (a.period.from, a.period.to) {
-        (Some(f), Some(t)) => format!(" ({} .. {})", format_instant(f), format_instant(t)),
-        _ => String::new(),
-    };
+    let span = super::period_asked(&a.period);
     let l = &a.quality.lines;
     let why = match (l.counted, l.undated + l.outside_time) {
         (0, 0) => "it holds no record".to_string(),
@@ -524,9 +521,15 @@ pub fn uncovered(label: SideLabel, r: &Report) -> Option<String> {
                 .collect();
             format!("none of its records is in it ({})", said.join(", "))
         }
-        (n, _) => {
-            format!("its {n} counted records have no start (the flow log's format leaves it out)")
-        }
+        (n, _) => match a.period.first_start {
+            None => format!(
+                "its {n} counted records have no start (the flow log's format leaves it out)"
+            ),
+            Some(t) => format!(
+                "its {n} counted records start and end at {}, which is no time",
+                format_instant(t)
+            ),
+        },
     };
     Some(format!(
         "the {} side's logs cover none of its time{span}: {why}, so it has no per-day figure and cannot be compared; give it logs whose records are dated and fall in its period",
@@ -849,6 +852,33 @@ impl Comparison {
 mod tests {
     use super::*;
     use crate::analysis::ClassBytes;
+
+    /// A side is refused only where its logs cover no time, and the reason names what its
+    /// records were: none in its period, without a start, or all of one instant.
+    #[test]
+    fn a_side_covering_no_time_is_refused_with_its_cause() {
+        let mut r = crate::report::sample();
+        assert_eq!(uncovered(SideLabel::After, &r), None);
+        r.analysis.period.covered_days = 0.0;
+        let said = uncovered(SideLabel::After, &r).unwrap();
+        assert!(said.starts_with("the after side's logs cover none of its time (2026-09-01T00:00:00Z .. 2026-09-02T00:00:00Z): its 6322 counted records start and end at 2026-09-01T00:02:00Z, which is no time, so"), "{said}");
+        r.analysis.period.first_start = None;
+        let said = uncovered(SideLabel::Before, &r).unwrap();
+        assert!(said.contains("before side's logs cover none of its time (2026-09-01T00:00:00Z .. 2026-09-02T00:00:00Z): its 6322 counted records have no start"), "{said}");
+        let l = &mut r.analysis.quality.lines;
+        (l.counted, l.outside_time, l.undated) = (0, 7, 2);
+        let said = uncovered(SideLabel::After, &r).unwrap();
+        assert!(said.contains(": none of its records is in it (7 records fall outside its period, 2 records have no start), so"), "{said}");
+        r.analysis.quality.lines.undated = 0;
+        let said = uncovered(SideLabel::After, &r).unwrap();
+        assert!(
+            said.contains("(7 records fall outside its period), so"),
+            "{said}"
+        );
+        r.analysis.quality.lines.outside_time = 0;
+        let said = uncovered(SideLabel::After, &r).unwrap();
+        assert!(said.contains(": it holds no record, so"), "{said}");
+    }
 
     fn paths(vpc: u64, endpoint: u64) -> TrafficPaths {
         TrafficPaths {

@@ -297,6 +297,18 @@ pub fn per_30_dollars(c: &crate::cost::Cost, per_30_days: f64) -> String {
     }
 }
 
+/// A period's bounds as a message names them after the word `period`: ` (FROM .. TO)`,
+/// ` (from FROM)`, ` (until TO)`, or nothing where it has none.
+pub fn period_asked(p: &crate::analysis::Period) -> String {
+    let at = crate::time::format_instant;
+    match (p.from, p.to) {
+        (Some(f), Some(t)) => format!(" ({} .. {})", at(f), at(t)),
+        (Some(f), None) => format!(" (from {})", at(f)),
+        (None, Some(t)) => format!(" (until {})", at(t)),
+        (None, None) => String::new(),
+    }
+}
+
 /// What a report whose logs cover none of its period is, for people (the first lines of
 /// every human rendering, and the stderr summary): every figure unknown rather than zero;
 /// `None` where the logs cover some of it, where a counted record in it is dated (records
@@ -308,13 +320,7 @@ pub fn uncovered_summary(a: &crate::analysis::Analysis) -> Option<String> {
     if p.covered_days > 0.0 || p.first_start.is_some() || !asked {
         return None;
     }
-    let at = crate::time::format_instant;
-    let span = match (p.from, p.to) {
-        (Some(f), Some(t)) => format!(" ({} .. {})", at(f), at(t)),
-        (Some(f), None) => format!(" (from {})", at(f)),
-        (None, Some(t)) => format!(" (until {})", at(t)),
-        (None, None) => String::new(),
-    };
+    let span = period_asked(p);
     Some(format!(
         "NO LOGGED TIME: the logs cover none of the period{span}: nothing in it was logged, so every figure is unknown, not zero (nothing logged is not nothing passed), and none is projected per 30 days; give the period's logs (a flow log that was off, or deliveries not given, leave a period so)."
     ))
