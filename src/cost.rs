@@ -193,6 +193,12 @@ pub struct Cost {
 }
 
 impl Cost {
+    /// Whether the per-30-day figures project from anything: the logs cover some time. Where
+    /// they cover none, every `per_30_days` is 0, which is no figure (reports say `unknown`).
+    pub fn projects(&self) -> bool {
+        per_30_days(self.covered_days).is_some()
+    }
+
     /// The NAT data-processing charge of `bytes` of the period, and per 30 days at the rate
     /// of the days the logs cover.
     pub fn nat_money(&self, bytes: u64) -> Money {

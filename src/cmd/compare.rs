@@ -8,7 +8,7 @@ use crate::cli::CompareArgs;
 use crate::cmd::analyze::{self, Config};
 use crate::cmd::merge::PartialInputs;
 use crate::error::{Error, Outcome};
-use crate::report::compare::{compare, sides_warnings, uncovered, SideLabel, Threshold};
+use crate::report::compare::{compare, sides_warnings, uncovered_side, Threshold};
 use crate::report::Report;
 use crate::time;
 
@@ -260,10 +260,7 @@ pub fn run(c: &CompareArgs) -> Result<Outcome, Error> {
     for w in sides_warnings(&before, &after) {
         eprintln!("flowcost: warning: {w}");
     }
-    let labels = [SideLabel::Before, SideLabel::After];
-    if let Some(why) =
-        (labels.into_iter().zip([&before, &after])).find_map(|(l, r)| uncovered(l, r))
-    {
+    if let Some(why) = uncovered_side(&before, &after) {
         return Err(Error::Uncovered(why));
     }
     let outcome = analyze::outcome(&before).and(analyze::outcome(&after));

@@ -12,7 +12,7 @@ use crate::cli::ReportArgs;
 use crate::cmd::analyze::{self, Config};
 use crate::cmd::merge::PartialInputs;
 use crate::error::{Error, Outcome};
-use crate::report::compare::{compare, uncovered, Comparison, SideLabel};
+use crate::report::compare::{compare, uncovered_side, Comparison};
 use crate::report::monthly::{self, MonthlyReport, Parts, ALL_FILES};
 use crate::report::Report;
 use crate::time;
@@ -201,8 +201,7 @@ fn from_partials(
 /// side whose logs cover none of its time (the change at the end of the logs, say) is refused
 /// as `compare` refuses it, rather than shown as every byte gone.
 fn compared(w: &str, before: Report, after: Report, top: usize) -> Result<Comparison, Error> {
-    let sides = [(SideLabel::Before, &before), (SideLabel::After, &after)];
-    if let Some(why) = sides.into_iter().find_map(|(l, r)| uncovered(l, r)) {
+    if let Some(why) = uncovered_side(&before, &after) {
         return Err(Error::Uncovered(format!("--change-at {w}: {why}")));
     }
     Ok(compare(before, after, None, top))

@@ -537,6 +537,13 @@ pub fn uncovered(label: SideLabel, r: &Report) -> Option<String> {
     ))
 }
 
+/// Why two sides cannot be compared, where one of them covers none of its time
+/// ([`uncovered`]: the before side's reason first).
+pub fn uncovered_side(before: &Report, after: &Report) -> Option<String> {
+    let sides = [(SideLabel::Before, before), (SideLabel::After, after)];
+    sides.into_iter().find_map(|(l, r)| uncovered(l, r))
+}
+
 /// The stretch of time both sides hold records of (each side's first record's start to its
 /// last one's end), where it is longer than [`crate::time::PERIODS_MAY_SHARE`]: the same
 /// logs given to both sides, or logs of one period given to the other, which make a change

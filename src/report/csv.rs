@@ -101,7 +101,7 @@ fn class_rows(r: &Report, out: &mut String) {
 fn cost_rows(r: &Report, out: &mut String) {
     let c = &r.cost;
     let m = |out: &mut String, key: &str, metric: &str, v: String| {
-        if metric == "usd_per_30_days" && c.covered_days <= 0.0 {
+        if metric == "usd_per_30_days" && !c.projects() {
             return;
         }
         out.push_str(&format!("{},{},,{},{}\n", "cost", esc(key), esc(metric), v));

@@ -291,7 +291,7 @@ pub fn dollars(v: f64) -> String {
 /// A per-30-day amount, or `unknown` where the logs cover no time to project from (no record
 /// dated: the projection is 0 there, which is no finding of a cost of nothing).
 pub fn per_30_dollars(c: &crate::cost::Cost, per_30_days: f64) -> String {
-    match c.covered_days > 0.0 {
+    match c.projects() {
         true => dollars(per_30_days),
         false => "unknown".into(),
     }

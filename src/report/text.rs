@@ -276,7 +276,7 @@ fn s3_text(md: bool, s: &crate::source::s3::Listing) -> String {
 
 /// What the per-30-day figures project from.
 fn projected(c: &crate::cost::Cost) -> String {
-    match c.covered_days > 0.0 {
+    match c.projects() {
         true => format!("projected from {:.2} days of logs", c.covered_days),
         false => "no record dated to project from".into(),
     }
@@ -340,7 +340,7 @@ fn savings_section(r: &Report, md: bool, out: &mut String) {
         format!("S3 in other regions (no gateway endpoint helps): {}", human(a.classes.s3_other_region.total())),
         format!(
             "Interface endpoints for aws-other: {} per 30 days; one endpoint in {} AZ(s) costs {} per 30 days against {} of NAT charges it removes; break-even {be}",
-            match c.covered_days > 0.0 {
+            match c.projects() {
                 true => format!("{:.1} {}", ie.aws_other_gb_per_30_days, c.gb_unit.volume_unit()),
                 false => "unknown".into(),
             },
