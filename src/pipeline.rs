@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::account::{Accumulator, EniSource, FileStats, FlowLogs, InputStats, Params};
+use crate::account::{Accumulator, EniSource, FileStats, FlowLogs, InputStats, Params, Span};
 use crate::analysis::{self, AnalysisError};
 use crate::classify::IpRanges;
 use crate::config::RunConfig;
@@ -613,14 +613,20 @@ impl Config {
     }
 }
 
-/// Write what reading the inputs left as a partial file (`analyze --partial-out`).
-pub fn write_partial(cfg: &Config, a: Accumulated, path: &str) -> Result<(), Error> {
+/// Write what reading the inputs left as a partial file (`analyze --partial-out`); the time
+/// its ENIs' logs cover ([`crate::account::EniAgg::logged`], what the analysis of a merge of
+/// it alone takes for the time its logs cover).
+pub fn write_partial(cfg: &Config, a: Accumulated, path: &str) -> Result<Span, Error> {
     let io = |err| Error::Io {
         context: format!("writing the partial file {path}"),
         err,
     };
-    let mut enis = 0u64;
-    a.stored.scan(&mut |_, _| enis += 1).map_err(io)?;
+    let (mut enis, mut logged) = (0u64, Span::default());
+    (a.stored.scan(&mut |_, agg| {
+        enis += 1;
+        logged.merge(agg.logged());
+    }))
+    .map_err(io)?;
     let stats = &a.acc.inputs;
     let header = Header {
         flowcost_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -655,7 +661,7 @@ pub fn write_partial(cfg: &Config, a: Accumulated, path: &str) -> Result<(), Err
     })
     .map_err(io)?;
     a.stored.release();
-    Ok(())
+    Ok(logged)
 }
 
 /// The time range partials cover together: theirs, if they share one (shards of a run),

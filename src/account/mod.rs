@@ -851,7 +851,8 @@ impl Span {
     pub fn last(&self) -> Option<i64> {
         (self.last != i64::MIN).then_some(self.last)
     }
-    fn merge(&mut self, o: Span) {
+    /// Widen the span to cover `o` too.
+    pub fn merge(&mut self, o: Span) {
         self.first = self.first.min(o.first);
         self.last = self.last.max(o.last);
     }

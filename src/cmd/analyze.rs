@@ -479,7 +479,7 @@ pub fn outcome(report: &Report) -> Outcome {
             (split_summary(&report.analysis.period), Outcome::Split),
             (q.repeated.as_ref().map(repeated_summary), Outcome::Repeated),
             (
-                crate::report::uncovered_summary(&report.analysis),
+                crate::report::uncovered_summary(&report.analysis.period),
                 Outcome::Uncovered,
             ),
         ],
@@ -507,6 +507,17 @@ fn partial_marks(
         (split_summary(&period), Outcome::Split),
         (repeats.as_ref().map(repeated_summary), Outcome::Repeated),
     ]
+}
+
+/// A partial result's mark of a period its logs cover none of, as its merge alone would find
+/// it: from the time its ENIs' logs cover (`logged`), as the analysis takes it.
+fn uncovered_partial(logged: crate::account::Span, run: &RunConfig) -> (Option<String>, Outcome) {
+    let no_hours = std::collections::BTreeSet::new();
+    let period = crate::analysis::period_of(logged.first(), logged.last(), run, &no_hours);
+    (
+        crate::report::uncovered_summary(&period),
+        Outcome::Uncovered,
+    )
 }
 
 /// The malformed lines of a run, for stderr (where an unattended run's log keeps them; the
@@ -585,11 +596,15 @@ pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
         let read = crate::pipeline::read(&cfg)?;
         let marks = partial_marks(&read.acc, &cfg.run);
         let inputs = read.acc.inputs.files.len();
-        crate::pipeline::write_partial(&cfg, read, path)?;
+        let logged = crate::pipeline::write_partial(&cfg, read, path)?;
         if !args.quiet {
             eprintln!("flowcost: wrote the partial result of {inputs} inputs to {path}");
         }
-        return Ok(marked(marks, "partial result"));
+        let uncovered = uncovered_partial(logged, &cfg.run);
+        return Ok(marked(
+            marks.into_iter().chain([uncovered]),
+            "partial result",
+        ));
     }
     let started = std::time::Instant::now();
     let report = crate::pipeline::run(&cfg)?;

@@ -210,7 +210,7 @@ pub fn warnings_of(r: &Report) -> Vec<String> {
     (repeated.into_iter())
         .chain(split_summary(&r.analysis.period))
         .chain(q.incomplete.as_ref().map(incomplete_summary))
-        .chain(uncovered_summary(&r.analysis))
+        .chain(uncovered_summary(&r.analysis.period))
         .collect()
 }
 
@@ -314,8 +314,7 @@ pub fn period_asked(p: &crate::analysis::Period) -> String {
 /// `None` where the logs cover some of it, where a counted record in it is dated (records
 /// all of one instant cover no time, but were logged), or where no time range was asked for
 /// (a run of undated records only has no period: the mark of its inputs says why).
-pub fn uncovered_summary(a: &crate::analysis::Analysis) -> Option<String> {
-    let p = &a.period;
+pub fn uncovered_summary(p: &crate::analysis::Period) -> Option<String> {
     let asked = p.from.is_some() || p.to.is_some();
     if p.covered_days > 0.0 || p.first_start.is_some() || !asked {
         return None;
@@ -341,27 +340,31 @@ mod tests {
     #[test]
     fn a_period_its_logs_cover_none_of_is_marked_only_so() {
         let mut a = sample().analysis;
-        assert_eq!(uncovered_summary(&a), None, "the sample covers its day");
+        assert_eq!(
+            uncovered_summary(&a.period),
+            None,
+            "the sample covers its day"
+        );
         a.period.covered_days = 0.0;
         assert_eq!(
-            uncovered_summary(&a),
+            uncovered_summary(&a.period),
             None,
             "records of one instant: logged"
         );
         (a.period.first_start, a.period.last_end) = (None, None);
-        let said = uncovered_summary(&a).unwrap();
+        let said = uncovered_summary(&a.period).unwrap();
         assert!(said.starts_with(
             "NO LOGGED TIME: the logs cover none of the period (2026-09-01T00:00:00Z .. 2026-09-02T00:00:00Z): "
         ));
         a.period.to = None;
-        let said = uncovered_summary(&a).unwrap();
+        let said = uncovered_summary(&a.period).unwrap();
         assert!(said.contains("period (from 2026-09-01T00:00:00Z): "));
         (a.period.from, a.period.to) = (None, Some(86_400));
-        let said = uncovered_summary(&a).unwrap();
+        let said = uncovered_summary(&a.period).unwrap();
         assert!(said.contains("period (until 1970-01-02T00:00:00Z): "));
         a.period.to = None;
-        assert_eq!(uncovered_summary(&a), None, "no range asked for");
+        assert_eq!(uncovered_summary(&a.period), None, "no range asked for");
         (a.period.from, a.period.covered_days) = (Some(0), 0.5);
-        assert_eq!(uncovered_summary(&a), None, "some time covered");
+        assert_eq!(uncovered_summary(&a.period), None, "some time covered");
     }
 }

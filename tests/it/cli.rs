@@ -634,6 +634,42 @@ fn an_interrupted_run_removes_its_spilled_tables() {
     assert_eq!(std::fs::read_dir(&spill).unwrap().count(), 0);
 }
 
+/// A partial result of a period its logs cover none of carries the mark its merge alone
+/// gives (exit 10), where a partial of a period they cover carries none.
+#[test]
+fn a_partial_of_a_period_its_logs_cover_none_of_is_marked_as_its_merge_is() {
+    let nat = analyze_json(&[SAMPLE_GZ]).analysis.gateways[0].eni.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let partial = |name: &str, range: &[&str]| {
+        let out = dir.path().join(name).display().to_string();
+        let mut args = vec!["analyze", "-q", "--nat-eni", &nat, "--partial-out", &out];
+        args.extend_from_slice(range);
+        args.push(SAMPLE_GZ);
+        (run(&args), out)
+    };
+    let (o, empty) = partial("december.fcp", &["--month", "2026-12"]);
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("NO LOGGED TIME: the logs cover none of the period (2026-12-01T00:00:00Z .. 2027-01-01T00:00:00Z)"), "{e}");
+    assert!(
+        e.contains(
+            "the partial result was written, marked as covering none of its period (exit 10)"
+        ),
+        "{e}"
+    );
+    let merged = run(&["merge", "-q", "--format", "json", &empty]);
+    assert_eq!(merged.status.code(), Some(10), "{}", stderr(&merged));
+    // the sample's day, asked for as a range: covered, no mark
+    let (o, day) = partial(
+        "day.fcp",
+        &["--since", "2026-09-01", "--until", "2026-09-02"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("NO LOGGED TIME"), "{}", stderr(&o));
+    let merged = run(&["merge", "-q", "--format", "json", &day]);
+    assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+}
+
 #[test]
 fn an_empty_window_with_the_nat_named_is_a_report_of_zero_bytes() {
     // the sample's NAT ENI, and a window with no record in it (the sample is 2026-09-01)
