@@ -507,7 +507,9 @@ pub fn uncovered(label: SideLabel, r: &Report) -> Option<String> {
     if a.period.covered_days > 0.0 {
         return None;
     }
-    let span = super::period_asked(&a.period);
+    // the bounds the side was given, not those its records' times would make (a side whose
+    // records have an `end` but no `start` would read as a period "until" their last end)
+    let span = super::bounds_said(r.inputs.since.clone(), r.inputs.until.clone());
     let l = &a.quality.lines;
     let why = match (l.counted, l.undated + l.outside_time) {
         (0, 0) => "it holds no record".to_string(),

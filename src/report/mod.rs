@@ -301,10 +301,16 @@ pub fn per_30_dollars(c: &crate::cost::Cost, per_30_days: f64) -> String {
 /// ` (from FROM)`, ` (until TO)`, or nothing where it has none.
 pub fn period_asked(p: &crate::analysis::Period) -> String {
     let at = crate::time::format_instant;
-    match (p.from, p.to) {
-        (Some(f), Some(t)) => format!(" ({} .. {})", at(f), at(t)),
-        (Some(f), None) => format!(" (from {})", at(f)),
-        (None, Some(t)) => format!(" (until {})", at(t)),
+    bounds_said(p.from.map(at), p.to.map(at))
+}
+
+/// Bounds as a message names them after a word: ` (FROM .. TO)`, ` (from FROM)`,
+/// ` (until TO)`, or nothing where there is none.
+pub fn bounds_said(from: Option<String>, to: Option<String>) -> String {
+    match (from, to) {
+        (Some(f), Some(t)) => format!(" ({f} .. {t})"),
+        (Some(f), None) => format!(" (from {f})"),
+        (None, Some(t)) => format!(" (until {t})"),
         (None, None) => String::new(),
     }
 }

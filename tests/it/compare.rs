@@ -1127,4 +1127,9 @@ fn a_side_whose_logs_cover_none_of_its_time_is_refused() {
         "{e}"
     );
     assert!(e.contains("counted records have no start"), "{e}");
+    // (no period was given the side: none is named, where its records' ends made one)
+    assert!(
+        e.contains("the after side's logs cover none of its time: its "),
+        "{e}"
+    );
 }
