@@ -616,14 +616,20 @@ fn drop_named_twice(
         };
         if same {
             same_file += 1;
-            first_dup.get_or_insert_with(|| i.display.clone());
+            let remote = matches!(i.location, Location::S3 { .. });
+            first_dup.get_or_insert_with(|| (i.display.clone(), remote));
         }
         !same
     });
-    if same_file > 0 {
+    if let Some((example, remote)) = first_dup {
+        // (an S3 key twice is an argument that overlaps another, or a listing that returned
+        // the key twice: a fault of the server, said so)
+        let how = match remote {
+            true => "by overlapping arguments, or by an S3 listing that returned the key twice",
+            false => "by another path, a link or an overlapping argument",
+        };
         notes.push(format!(
-            "{same_file} input(s) named twice (by another path, a link or an overlapping argument, e.g. {}): each read once",
-            first_dup.unwrap_or_default()
+            "{same_file} input(s) named twice ({how}, e.g. {example}): each read once"
         ));
     }
 }

@@ -400,6 +400,8 @@ impl S3Source {
         let mut dirs = Vec::new();
         let mut objects = Vec::new();
         let mut token: Option<String> = None;
+        // the tokens handed out so far: one handed out again is a listing that would never end
+        let mut tokens = std::collections::HashSet::new();
         loop {
             let mut req = self
                 .client
@@ -430,7 +432,20 @@ impl S3Source {
                 }
             }
             match out.next_continuation_token() {
-                Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_string()),
+                Some(t) if out.is_truncated() == Some(true) => {
+                    if !tokens.insert(t.to_string()) {
+                        return Err(S3Error::Other {
+                            action: "ListObjectsV2",
+                            bucket: bucket.to_string(),
+                            prefix: prefix.to_string(),
+                            message: format!(
+                                "the listing did not advance: after {} pages the server handed back a continuation token it had given before, so the listing would never end (a fault of the server or of a proxy in front of it)",
+                                tokens.len() + 1
+                            ),
+                        });
+                    }
+                    token = Some(t.to_string())
+                }
                 _ => break,
             }
         }

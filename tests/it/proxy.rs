@@ -1,6 +1,7 @@
 //! A small HTTP proxy on loopback between flowcost and the S3 test server, to count requests
 //! and to inject faults the server cannot: 503 SlowDown storms, bodies cut mid-stream,
-//! objects that vanish after listing, access denied, a server that dies (stops listening)
+//! objects that vanish after listing, access denied, listings that never advance or repeat
+//! their keys, a server that dies (stops listening)
 //! or stalls (accepts and never answers), a server that ignores ranges; and to count the
 //! bytes of each object GET's answer. One request per connection.
 
@@ -26,6 +27,11 @@ pub struct Rules {
     pub stall_after_gets: Option<u32>,
     /// Forward object GETs without their Range header (a server that ignores ranges).
     pub drop_range: bool,
+    /// Answer this many listing requests of keys (not of folders: no delimiter) as truncated,
+    /// with the continuation token `again`
+    /// (the request carrying it forwarded without it, so its page is the first one again):
+    /// `u32::MAX`, a listing that never advances; 1, every key listed twice.
+    pub list_again: u32,
     /// Object GETs seen so far.
     pub gets: u32,
 }
@@ -95,6 +101,15 @@ fn header(head: &str, name: &str) -> Option<String> {
     })
 }
 
+/// A listing request's head without its `continuation-token` parameter (the only one the
+/// proxy hands out is its own, `again`, which the server would refuse).
+fn without_token(head: &str) -> String {
+    let (line, rest) = head.split_once("\r\n").unwrap_or((head, ""));
+    let line = line.replace("&continuation-token=again", "");
+    let line = line.replace("continuation-token=again&", "");
+    format!("{line}\r\n{rest}")
+}
+
 /// Replace any Connection header of a message head by `Connection: close` (and drop the
 /// headers named in `drop`, lower case).
 fn close_head(head: &str, drop: &[&str]) -> String {
@@ -131,6 +146,7 @@ fn handle(
     let is_get = line.starts_with("GET ") && !is_list;
     let mut cut = false;
     let mut drop_range = false;
+    let mut list_again = false;
     {
         let mut r = rules.lock().unwrap();
         if is_get {
@@ -155,6 +171,10 @@ fn handle(
             Some(error_response("404 Not Found", "NoSuchKey"))
         } else {
             drop_range = is_get && r.drop_range;
+            if is_list && !line.contains("delimiter") && r.list_again > 0 {
+                r.list_again -= 1;
+                list_again = true;
+            }
             if let Some((k, times)) = &mut r.cut {
                 if is_get && *times > 0 && line.contains(k.as_str()) {
                     *times -= 1;
@@ -174,13 +194,34 @@ fn handle(
         return;
     };
     let drop: &[&str] = if drop_range { &["range:"] } else { &[] };
+    let head = match is_list {
+        true => without_token(&head),
+        false => head,
+    };
     let _ = up.write_all(close_head(&head, drop).as_bytes());
     let _ = up.write_all(&raw[body_at..]);
     let mut resp = Vec::new();
     let _ = up.read_to_end(&mut resp);
     let split = find(&resp, b"\r\n\r\n").map_or(resp.len(), |p| p + 4);
-    let rhead = String::from_utf8_lossy(&resp[..split]).to_string();
-    let body = &resp[split..];
+    let mut rhead = String::from_utf8_lossy(&resp[..split]).to_string();
+    let mut body = resp[split..].to_vec();
+    if list_again {
+        let page = String::from_utf8_lossy(&body).replace(
+            "<IsTruncated>false</IsTruncated>",
+            "<IsTruncated>true</IsTruncated><NextContinuationToken>again</NextContinuationToken>",
+        );
+        rhead = (rhead.split("\r\n"))
+            .map(
+                |l| match l.to_ascii_lowercase().starts_with("content-length:") {
+                    true => format!("Content-Length: {}", page.len()),
+                    false => l.to_string(),
+                },
+            )
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        body = page.into_bytes();
+    }
+    let body = &body[..];
     let _ = client.write_all(close_head(&rhead, &[]).as_bytes());
     let body = if cut { &body[..body.len() / 2] } else { body };
     if is_get {

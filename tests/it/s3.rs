@@ -258,6 +258,57 @@ fn listing_pages_past_a_thousand_keys() {
     );
 }
 
+/// A server whose listing never advances (every page truncated, with the token it was
+/// handed back) fails the listing, said, where the run would list forever; a server that
+/// lists every key twice has each object read once, the same answer.
+#[test]
+#[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
+fn a_listing_that_never_advances_or_repeats_its_keys() {
+    let Some(ep) = endpoint() else { return };
+    let relisted = bucket("relisted");
+    let w = world(&spec(45, FieldSet::V5), &[Encoding::Gz]);
+    upload(&ep, &relisted, &w.dir.path().join("gz"), "", false);
+    let at = format!("s3://{relisted}");
+    let forever = Rules {
+        list_again: u32::MAX,
+        ..Default::default()
+    };
+    let p = Proxy::start(&ep, forever);
+    let mut c = s3_cmd(&p.url, "analyze");
+    c.args(["--format", "json", &at]);
+    let o = output_within(c, 120);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(5), "{e}");
+    assert!(e.contains("did not advance"), "{e}");
+    assert!(o.stdout.is_empty());
+    let twice = Rules {
+        list_again: 1,
+        ..Default::default()
+    };
+    let p = Proxy::start(&ep, twice);
+    let local = analyze_json(&[&w.path(Encoding::Gz)]);
+    let r = s3_json(&p.url, &[&at]);
+    let said = (r.analysis.quality.notes.iter())
+        .find(|n| n.contains("named twice"))
+        .expect("the keys listed twice are said");
+    assert!(
+        said.contains("by an S3 listing that returned the key twice"),
+        "{said}"
+    );
+    let notes_but = |r: &Report| {
+        let mut r = r.clone();
+        r.analysis
+            .quality
+            .notes
+            .retain(|n| !n.contains("named twice"));
+        r
+    };
+    assert_same(&notes_but(&r), &local);
+    let gets = object_gets(&p);
+    let distinct: std::collections::BTreeSet<&String> = gets.iter().collect();
+    assert_eq!(gets.len(), distinct.len(), "each object fetched once");
+}
+
 #[test]
 #[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn a_time_range_lists_only_the_days_it_needs() {
