@@ -446,6 +446,17 @@ impl S3Source {
                     }
                     token = Some(t.to_string())
                 }
+                None if out.is_truncated() == Some(true) => {
+                    return Err(S3Error::Other {
+                        action: "ListObjectsV2",
+                        bucket: bucket.to_string(),
+                        prefix: prefix.to_string(),
+                        message: format!(
+                            "the listing is cut short: page {} says more keys follow, but gives no continuation token to ask for them, so they cannot be listed (a fault of the server or of a proxy in front of it)",
+                            tokens.len() + 1
+                        ),
+                    });
+                }
                 _ => break,
             }
         }

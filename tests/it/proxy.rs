@@ -32,6 +32,8 @@ pub struct Rules {
     /// (the request carrying it forwarded without it, so its page is the first one again):
     /// `u32::MAX`, a listing that never advances; 1, every key listed twice.
     pub list_again: u32,
+    /// Answer listing requests of keys as truncated, without a continuation token.
+    pub list_no_token: bool,
     /// Object GETs seen so far.
     pub gets: u32,
 }
@@ -147,6 +149,7 @@ fn handle(
     let mut cut = false;
     let mut drop_range = false;
     let mut list_again = false;
+    let mut list_no_token = false;
     {
         let mut r = rules.lock().unwrap();
         if is_get {
@@ -175,6 +178,7 @@ fn handle(
                 r.list_again -= 1;
                 list_again = true;
             }
+            list_no_token = is_list && !line.contains("delimiter") && r.list_no_token;
             if let Some((k, times)) = &mut r.cut {
                 if is_get && *times > 0 && line.contains(k.as_str()) {
                     *times -= 1;
@@ -205,11 +209,13 @@ fn handle(
     let split = find(&resp, b"\r\n\r\n").map_or(resp.len(), |p| p + 4);
     let mut rhead = String::from_utf8_lossy(&resp[..split]).to_string();
     let mut body = resp[split..].to_vec();
-    if list_again {
-        let page = String::from_utf8_lossy(&body).replace(
-            "<IsTruncated>false</IsTruncated>",
-            "<IsTruncated>true</IsTruncated><NextContinuationToken>again</NextContinuationToken>",
-        );
+    if list_again || list_no_token {
+        let truncated = match list_again {
+            true => "<IsTruncated>true</IsTruncated><NextContinuationToken>again</NextContinuationToken>",
+            false => "<IsTruncated>true</IsTruncated>",
+        };
+        let page =
+            String::from_utf8_lossy(&body).replace("<IsTruncated>false</IsTruncated>", truncated);
         rhead = (rhead.split("\r\n"))
             .map(
                 |l| match l.to_ascii_lowercase().starts_with("content-length:") {

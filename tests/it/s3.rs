@@ -259,8 +259,9 @@ fn listing_pages_past_a_thousand_keys() {
 }
 
 /// A server whose listing never advances (every page truncated, with the token it was
-/// handed back) fails the listing, said, where the run would list forever; a server that
-/// lists every key twice has each object read once, the same answer.
+/// handed back) fails the listing, said, where the run would list forever; so does one whose
+/// page says more follow but gives no token to ask for them (the rest would be left out,
+/// unsaid); a server that lists every key twice has each object read once, the same answer.
 #[test]
 #[ignore = "needs an S3 server: eval \"$(bash .ci/s3-server)\" then cargo test -- --ignored"]
 fn a_listing_that_never_advances_or_repeats_its_keys() {
@@ -281,6 +282,20 @@ fn a_listing_that_never_advances_or_repeats_its_keys() {
     assert_eq!(o.status.code(), Some(5), "{e}");
     assert!(e.contains("did not advance"), "{e}");
     assert!(o.stdout.is_empty());
+    // a page said to be followed by more, with no token to ask for them: the rest unlisted
+    let p = Proxy::start(
+        &ep,
+        Rules {
+            list_no_token: true,
+            ..Default::default()
+        },
+    );
+    let mut c = s3_cmd(&p.url, "analyze");
+    c.arg(&at);
+    let o = output_within(c, 120);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(5), "{e}");
+    assert!(e.contains("gives no continuation token"), "{e}");
     let twice = Rules {
         list_again: 1,
         ..Default::default()
