@@ -431,31 +431,22 @@ impl S3Source {
                     ));
                 }
             }
+            let broken = |message: String| S3Error::Other {
+                action: "ListObjectsV2",
+                bucket: bucket.to_string(),
+                prefix: prefix.to_string(),
+                message: format!("{message} (a fault of the server or of a proxy in front of it)"),
+            };
+            let page = tokens.len() + 1;
             match out.next_continuation_token() {
                 Some(t) if out.is_truncated() == Some(true) => {
                     if !tokens.insert(t.to_string()) {
-                        return Err(S3Error::Other {
-                            action: "ListObjectsV2",
-                            bucket: bucket.to_string(),
-                            prefix: prefix.to_string(),
-                            message: format!(
-                                "the listing did not advance: after {} pages the server handed back a continuation token it had given before, so the listing would never end (a fault of the server or of a proxy in front of it)",
-                                tokens.len() + 1
-                            ),
-                        });
+                        return Err(broken(format!("the listing did not advance: after {page} pages the server handed back a continuation token it had given before, so the listing would never end")));
                     }
                     token = Some(t.to_string())
                 }
                 None if out.is_truncated() == Some(true) => {
-                    return Err(S3Error::Other {
-                        action: "ListObjectsV2",
-                        bucket: bucket.to_string(),
-                        prefix: prefix.to_string(),
-                        message: format!(
-                            "the listing is cut short: page {} says more keys follow, but gives no continuation token to ask for them, so they cannot be listed (a fault of the server or of a proxy in front of it)",
-                            tokens.len() + 1
-                        ),
-                    });
+                    return Err(broken(format!("the listing is cut short: page {page} says more keys follow, but gives no continuation token to ask for them, so they cannot be listed")));
                 }
                 _ => break,
             }
