@@ -179,7 +179,9 @@ pub struct Cost {
     pub gb_definition: String,
     pub period_days: f64,
     /// The days the logs cover: per-30-day figures project from the time each NAT
-    /// gateway's logs cover (this is the data's whole span), never from `period_days`.
+    /// gateway's logs cover (this is the data's whole span), never from `period_days`; 0
+    /// where the records are all REJECT over an hour or more (no traffic that passed to
+    /// project from: [`crate::analysis::no_accepted_traffic`]).
     #[serde(default)]
     pub covered_days: f64,
     /// NAT data-processing charge of all counted bytes.
@@ -234,7 +236,12 @@ pub fn price(
     unit: GbUnit,
 ) -> Result<Cost, CostError> {
     let p = region_prices(table, region, nat_per_gb_override)?;
-    let at = Projection::new(&a.gateways, a.period.covered_days, unit);
+    // (records all REJECT show no traffic that passed: nothing to project from)
+    let covered = match crate::analysis::no_accepted_traffic(&a.quality.lines, &a.period) {
+        true => 0.0,
+        false => a.period.covered_days,
+    };
+    let at = Projection::new(&a.gateways, covered, unit);
     let by_class = (crate::classify::Class::ALL.into_iter())
         .map(|c| {
             let money = at.nat(&p, &|g| g.get(c).total(), a.classes.get(c).total());
@@ -249,7 +256,7 @@ pub fn price(
         gb_unit: unit,
         gb_definition: unit.name().to_string(),
         period_days: a.period.days,
-        covered_days: a.period.covered_days,
+        covered_days: covered,
         nat_processing: at.nat(&p, &|g| g.total(), a.total),
         by_class,
         s3_gateway_endpoint_savings: s3,
@@ -466,6 +473,25 @@ mod tests {
             }
         );
         assert!(near(at.gb(2e9), 2.0));
+    }
+
+    /// Records all REJECT show no traffic that passed: nothing is projected from the time
+    /// they cover, where the same time with one accepted record projects.
+    #[test]
+    fn records_all_rejected_project_nothing() {
+        let mut a = crate::report::sample().analysis;
+        let table = PriceTable::embedded();
+        let priced = |a: &Analysis| price(a, &table, "us-east-1", None, GbUnit::Gib).unwrap();
+        assert!(priced(&a).projects());
+        let l = &mut a.quality.lines;
+        (l.counted, l.rejected) = (0, 12);
+        let c = priced(&a);
+        assert!(!c.projects());
+        assert_eq!(c.covered_days, 0.0);
+        assert_eq!(
+            a.period.covered_days, 1.0,
+            "the time the logs cover is the period's"
+        );
     }
 
     #[test]

@@ -43,8 +43,8 @@ pub mod exit {
 pub enum Outcome {
     /// Every input was read in full (exit 0).
     Complete,
-    /// Written, but its logs cover none of its period (exit 10): every figure unknown, not
-    /// zero. After the others: an input not read in full, a record without a start, is
+    /// Written, but its logs show none of its period's traffic (exit 10): they cover none of
+    /// it, or log rejected traffic only; every figure unknown, not zero. After the others: an input not read in full, a record without a start, is
     /// what leaves a period so, and their marks say it.
     Uncovered,
     /// Written, but some input was not read in full (exit 7).
@@ -78,7 +78,7 @@ impl Outcome {
             Outcome::Incomplete => "incomplete",
             Outcome::Split => "as covering stretches of time far apart",
             Outcome::Repeated => "as counting records more than once",
-            Outcome::Uncovered => "as covering none of its period",
+            Outcome::Uncovered => "as showing none of its period's traffic",
         }
     }
 
@@ -170,8 +170,8 @@ fn data_span(ctx: &NoNatContext) -> Option<String> {
 }
 
 /// A cause that comes before any NAT gateway question, where there is one: inputs not read in
-/// full, no line at all, no line parsed, no record in the time range, no record of an
-/// interface.
+/// full, no line at all, no line parsed, no record in the time range, records all REJECT, no
+/// record of an interface.
 fn cause_before_nats(ctx: &NoNatContext) -> Option<String> {
     let l = &ctx.lines;
     let parsed = l.lines - l.malformed - l.headers - l.blank;
@@ -208,6 +208,12 @@ fn cause_before_nats(ctx: &NoNatContext) -> Option<String> {
             "no record in the time range: {} records are outside it{}.\nWiden --since/--until/--month, or name the NAT gateways (--nat-eni/--nat-ip) to get a report of zero bytes for the period.",
             l.outside_time,
             data_span(ctx).map(|s| format!("; {s}")).unwrap_or_default()
+        ));
+    }
+    if l.rejected_only() {
+        return Some(format!(
+            "no record was counted: the {} records read are all REJECT, none accepted: the flow log captures rejected traffic only (its traffic type is REJECT), or the ENIs it logs saw nothing else, and rejected traffic never shows what passed through a NAT gateway.\nflowcost needs a flow log of traffic type ALL (or ACCEPT) on the NAT gateways' ENIs, or on their VPC or subnets; a flow log's traffic type cannot be changed, so create one.",
+            l.rejected
         ));
     }
     if l.counted > 0 && ctx.no_interface == l.counted {
@@ -308,6 +314,19 @@ mod tests {
             "no record in the time range: 3 records are outside it; the data spans 1970-01-01T00:00:00Z .. 1970-01-01T01:00:00Z."
         ));
         assert!(cause(&ctx(lines(3, 0, 3, 0), 3)).starts_with("none of the 3 counted records"));
+        // records all REJECT: a flow log of rejected traffic only, said before any NAT advice
+        let rejected = LineCounts {
+            rejected: 5,
+            ..lines(6, 0, 0, 0)
+        };
+        assert!(cause(&ctx(rejected, 0)).starts_with(
+            "no record was counted: the 5 records read are all REJECT, none accepted"
+        ));
+        let one_accepted = LineCounts {
+            rejected: 5,
+            ..lines(6, 0, 1, 0)
+        };
+        assert_eq!(cause_before_nats(&ctx(one_accepted, 0)), None);
         // some records of an interface counted, or some in the time range: the NATs' question
         assert_eq!(cause_before_nats(&ctx(lines(3, 0, 3, 0), 2)), None);
         assert_eq!(cause_before_nats(&ctx(lines(4, 1, 2, 1), 0)), None);

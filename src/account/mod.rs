@@ -295,6 +295,13 @@ pub(crate) fn is_zero(v: &u64) -> bool {
 }
 
 impl LineCounts {
+    /// Whether the records read in the period are all REJECT (some are, none was counted): a
+    /// flow log of rejected traffic only (traffic type REJECT), or NAT gateways that saw
+    /// nothing but traffic they rejected; either way what passed through them is unknown.
+    pub fn rejected_only(&self) -> bool {
+        self.counted == 0 && self.rejected > 0
+    }
+
     pub fn add(&mut self, o: &LineCounts) {
         self.lines += o.lines;
         self.headers += o.headers;

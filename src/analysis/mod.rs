@@ -1721,6 +1721,21 @@ fn top_clients(
     rows
 }
 
+/// The least time (seconds from the first record's start to the last one's end) records all
+/// REJECT must span to be taken for logs that show no traffic that passed (a flow log of
+/// traffic type REJECT) rather than a quiet stretch of a flow log of all traffic in which
+/// only rejections happened (the shipped sample's first five minutes): an hour, in which a
+/// NAT gateway in use passes traffic, and AWS delivers a flow log's records several times.
+pub const REJECTED_ONLY_MIN_SPAN: i64 = 3600;
+
+/// Whether the records of period `p` show no traffic that passed: they are all REJECT
+/// ([`LineCounts::rejected_only`]), spanning an hour or more ([`REJECTED_ONLY_MIN_SPAN`]).
+/// Its figures are unknown, not zero.
+pub fn no_accepted_traffic(lines: &LineCounts, p: &Period) -> bool {
+    let span = (p.first_start.zip(p.last_end)).map_or(0, |(f, l)| l.saturating_sub(f));
+    lines.rejected_only() && span >= REJECTED_ONLY_MIN_SPAN
+}
+
 /// The period: the time filter's bounds, else the data's span in whole UTC hours (as
 /// coverage is measured), and the days the logs cover within it.
 pub fn period_of(

@@ -479,7 +479,10 @@ pub fn outcome(report: &Report) -> Outcome {
             (split_summary(&report.analysis.period), Outcome::Split),
             (q.repeated.as_ref().map(repeated_summary), Outcome::Repeated),
             (
-                crate::report::uncovered_summary(&report.analysis.period),
+                crate::report::uncovered_summary(
+                    &report.analysis.period,
+                    &report.analysis.quality.lines,
+                ),
                 Outcome::Uncovered,
             ),
         ],
@@ -509,13 +512,18 @@ fn partial_marks(
     ]
 }
 
-/// A partial result's mark of a period its logs cover none of, as its merge alone would find
-/// it: from the time its ENIs' logs cover (`logged`), as the analysis takes it.
-fn uncovered_partial(logged: crate::account::Span, run: &RunConfig) -> (Option<String>, Outcome) {
+/// A partial result's mark of a period whose traffic its logs show none of, as its merge
+/// alone would find it: from the time its ENIs' logs cover (`logged`), as the analysis takes
+/// it, and its `lines`.
+fn uncovered_partial(
+    logged: crate::account::Span,
+    lines: &crate::account::LineCounts,
+    run: &RunConfig,
+) -> (Option<String>, Outcome) {
     let no_hours = std::collections::BTreeSet::new();
     let period = crate::analysis::period_of(logged.first(), logged.last(), run, &no_hours);
     (
-        crate::report::uncovered_summary(&period),
+        crate::report::uncovered_summary(&period, lines),
         Outcome::Uncovered,
     )
 }
@@ -595,12 +603,13 @@ pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
     if let Some(path) = &scale.partial_out {
         let read = crate::pipeline::read(&cfg)?;
         let marks = partial_marks(&read.acc, &cfg.run);
+        let (_, lines) = crate::analysis::files_and_lines(&read.acc);
         let inputs = read.acc.inputs.files.len();
         let logged = crate::pipeline::write_partial(&cfg, read, path)?;
         if !args.quiet {
             eprintln!("flowcost: wrote the partial result of {inputs} inputs to {path}");
         }
-        let uncovered = uncovered_partial(logged, &cfg.run);
+        let uncovered = uncovered_partial(logged, &lines, &cfg.run);
         return Ok(marked(
             marks.into_iter().chain([uncovered]),
             "partial result",

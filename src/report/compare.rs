@@ -497,19 +497,25 @@ pub fn sides_warnings(before: &Report, after: &Report) -> Vec<String> {
         .collect()
 }
 
-/// Why a side cannot be compared, where its logs cover none of its time: no counted record in
-/// it is dated (its format lacks `start`, or no record falls in its period; with the NAT
-/// gateways named, a period without records is a report of zero bytes). Its per-day figures
-/// would divide by nothing, and a comparison would show every byte gone ("-100 %"), which
-/// is no finding: the sides are refused instead.
+/// Why a side cannot be compared, where its logs show none of its time's traffic: no counted
+/// record in it is dated (its format lacks `start`, or no record falls in its period; with
+/// the NAT gateways named, a period without records is a report of zero bytes), or its
+/// records are all REJECT (a flow log of rejected traffic only). Its per-day figures would
+/// divide by nothing, or be zeros that are no finding, and a comparison would show every
+/// byte gone ("-100 %"): the sides are refused instead.
 pub fn uncovered(label: SideLabel, r: &Report) -> Option<String> {
     let a = &r.analysis;
-    if a.period.covered_days > 0.0 {
-        return None;
-    }
     // the bounds the side was given, not those its records' times would make (a side whose
     // records have an `end` but no `start` would read as a period "until" their last end)
     let span = super::bounds_said(r.inputs.since.clone(), r.inputs.until.clone());
+    let side = label.as_str();
+    if a.period.covered_days > 0.0 {
+        let lines = &a.quality.lines;
+        return crate::analysis::no_accepted_traffic(lines, &a.period).then(|| format!(
+            "the {side} side's logs show none of its traffic{span}: its {} records are all REJECT, none accepted (a flow log of rejected traffic only, or NAT gateways that saw nothing else), so it has no figure of what passed and cannot be compared; give it the logs of a flow log of traffic type ALL or ACCEPT",
+            a.quality.lines.rejected
+        ));
+    }
     let l = &a.quality.lines;
     let why = match (l.counted, l.undated + l.outside_time) {
         (0, 0) => "it holds no record".to_string(),
@@ -534,8 +540,7 @@ pub fn uncovered(label: SideLabel, r: &Report) -> Option<String> {
         },
     };
     Some(format!(
-        "the {} side's logs cover none of its time{span}: {why}, so it has no per-day figure and cannot be compared; give it logs whose records are dated and fall in its period",
-        label.as_str()
+        "the {side} side's logs cover none of its time{span}: {why}, so it has no per-day figure and cannot be compared; give it logs whose records are dated and fall in its period"
     ))
 }
 
@@ -868,6 +873,9 @@ mod tests {
     fn a_side_covering_no_time_is_refused_with_its_cause() {
         let mut r = crate::report::sample();
         assert_eq!(uncovered(SideLabel::After, &r), None);
+        // (the period the side was given is named, not one its records make)
+        r.inputs.since = Some("2026-09-01T00:00:00Z".into());
+        r.inputs.until = Some("2026-09-02T00:00:00Z".into());
         r.analysis.period.covered_days = 0.0;
         let said = uncovered(SideLabel::After, &r).unwrap();
         assert!(said.starts_with("the after side's logs cover none of its time (2026-09-01T00:00:00Z .. 2026-09-02T00:00:00Z): its 6322 counted records start and end at 2026-09-01T00:02:00Z, which is no time, so"), "{said}");
@@ -887,6 +895,15 @@ mod tests {
         r.analysis.quality.lines.outside_time = 0;
         let said = uncovered(SideLabel::After, &r).unwrap();
         assert!(said.contains(": it holds no record, so"), "{said}");
+        r.inputs.until = None;
+        let said = uncovered(SideLabel::After, &r).unwrap();
+        assert!(said.contains("none of its time (from 2026-09-01T00:00:00Z): it holds"));
+        // records all REJECT, however long the time they cover: no traffic that passed
+        let mut r = crate::report::sample();
+        let l = &mut r.analysis.quality.lines;
+        (l.counted, l.rejected) = (0, 40);
+        let said = uncovered(SideLabel::Before, &r).unwrap();
+        assert!(said.starts_with("the before side's logs show none of its traffic: its 40 records are all REJECT, none accepted"), "{said}");
     }
 
     fn paths(vpc: u64, endpoint: u64) -> TrafficPaths {

@@ -210,7 +210,10 @@ pub fn warnings_of(r: &Report) -> Vec<String> {
     (repeated.into_iter())
         .chain(split_summary(&r.analysis.period))
         .chain(q.incomplete.as_ref().map(incomplete_summary))
-        .chain(uncovered_summary(&r.analysis.period))
+        .chain(uncovered_summary(
+            &r.analysis.period,
+            &r.analysis.quality.lines,
+        ))
         .collect()
 }
 
@@ -315,12 +318,27 @@ pub fn bounds_said(from: Option<String>, to: Option<String>) -> String {
     }
 }
 
-/// What a report whose logs cover none of its period is, for people (the first lines of
-/// every human rendering, and the stderr summary): every figure unknown rather than zero;
-/// `None` where the logs cover some of it, where a counted record in it is dated (records
-/// all of one instant cover no time, but were logged), or where no time range was asked for
-/// (a run of undated records only has no period: the mark of its inputs says why).
-pub fn uncovered_summary(p: &crate::analysis::Period) -> Option<String> {
+/// What a report whose logs show none of its period's traffic is, for people (the first
+/// lines of every human rendering, and the stderr summary): every figure unknown rather than
+/// zero. Its logs cover none of the period ([`no_logged_time`]), or the records of the period
+/// `lines` counts are all REJECT ([`crate::analysis::no_accepted_traffic`]).
+pub fn uncovered_summary(
+    p: &crate::analysis::Period,
+    lines: &crate::account::LineCounts,
+) -> Option<String> {
+    no_logged_time(p).or_else(|| {
+        crate::analysis::no_accepted_traffic(lines, p).then(|| format!(
+            "NO ACCEPTED TRAFFIC: the {} records of the period are all REJECT, none accepted: the flow log captures rejected traffic only (its traffic type is REJECT), or nothing but traffic they rejected reached the NAT gateways; what passed through them is unknown, not zero, and no figure is projected per 30 days. A flow log of traffic type ALL (or ACCEPT) on their ENIs, or on their VPC or subnets, shows it; a flow log's traffic type cannot be changed, so create one.",
+            lines.rejected
+        ))
+    })
+}
+
+/// A period its logs cover none of, said: `None` where the logs cover some of it, where a
+/// counted record in it is dated (records all of one instant cover no time, but were
+/// logged), or where no time range was asked for (a run of undated records only has no
+/// period: the mark of its inputs says why).
+fn no_logged_time(p: &crate::analysis::Period) -> Option<String> {
     let asked = p.from.is_some() || p.to.is_some();
     if p.covered_days > 0.0 || p.first_start.is_some() || !asked {
         return None;
@@ -342,35 +360,77 @@ mod tests {
     use super::*;
 
     /// A period is marked as not covered only where a time range was asked for, no counted
-    /// record in it is dated and the logs cover none of it.
+    /// record in it is dated and the logs cover none of it; or where its records are all
+    /// REJECT.
     #[test]
     fn a_period_its_logs_cover_none_of_is_marked_only_so() {
         let mut a = sample().analysis;
         assert_eq!(
-            uncovered_summary(&a.period),
+            uncovered_summary(&a.period, &a.quality.lines),
             None,
             "the sample covers its day"
         );
         a.period.covered_days = 0.0;
         assert_eq!(
-            uncovered_summary(&a.period),
+            uncovered_summary(&a.period, &a.quality.lines),
             None,
             "records of one instant: logged"
         );
         (a.period.first_start, a.period.last_end) = (None, None);
-        let said = uncovered_summary(&a.period).unwrap();
+        let said = uncovered_summary(&a.period, &a.quality.lines).unwrap();
         assert!(said.starts_with(
             "NO LOGGED TIME: the logs cover none of the period (2026-09-01T00:00:00Z .. 2026-09-02T00:00:00Z): "
         ));
         a.period.to = None;
-        let said = uncovered_summary(&a.period).unwrap();
+        let said = uncovered_summary(&a.period, &a.quality.lines).unwrap();
         assert!(said.contains("period (from 2026-09-01T00:00:00Z): "));
         (a.period.from, a.period.to) = (None, Some(86_400));
-        let said = uncovered_summary(&a.period).unwrap();
+        let said = uncovered_summary(&a.period, &a.quality.lines).unwrap();
         assert!(said.contains("period (until 1970-01-02T00:00:00Z): "));
         a.period.to = None;
-        assert_eq!(uncovered_summary(&a.period), None, "no range asked for");
+        assert_eq!(
+            uncovered_summary(&a.period, &a.quality.lines),
+            None,
+            "no range asked for"
+        );
         (a.period.from, a.period.covered_days) = (Some(0), 0.5);
-        assert_eq!(uncovered_summary(&a.period), None, "some time covered");
+        assert_eq!(
+            uncovered_summary(&a.period, &a.quality.lines),
+            None,
+            "some time covered"
+        );
+        // covered, but by records all REJECT (over two hours): no traffic that passed is logged
+        let t = 1_788_220_800;
+        (a.period.first_start, a.period.last_end) = (Some(t), Some(t + 7200));
+        let l = &mut a.quality.lines;
+        (l.counted, l.rejected, l.nodata) = (0, 36, 3);
+        let said = uncovered_summary(&a.period, &a.quality.lines).unwrap();
+        assert!(
+            said.starts_with("NO ACCEPTED TRAFFIC: the 36 records of the period are all REJECT"),
+            "{said}"
+        );
+        // rejections alone for less than an hour: a quiet stretch, no mark
+        a.period.last_end = Some(t + 3599);
+        assert_eq!(
+            uncovered_summary(&a.period, &a.quality.lines),
+            None,
+            "minutes"
+        );
+        a.period.last_end = Some(t + 3600);
+        assert!(uncovered_summary(&a.period, &a.quality.lines).is_some());
+        // an idle gateway, logged (NODATA windows only): zero is a finding
+        a.quality.lines.rejected = 0;
+        assert_eq!(
+            uncovered_summary(&a.period, &a.quality.lines),
+            None,
+            "idle, logged"
+        );
+        // some traffic counted beside rejections
+        (a.quality.lines.counted, a.quality.lines.rejected) = (1, 36);
+        assert_eq!(
+            uncovered_summary(&a.period, &a.quality.lines),
+            None,
+            "one accepted"
+        );
     }
 }

@@ -125,7 +125,7 @@ impl PeriodSummary {
             } else {
                 a.period.days
             },
-            uncovered: super::uncovered_summary(&a.period).is_some(),
+            uncovered: super::uncovered_summary(&a.period, &a.quality.lines).is_some(),
             class_bytes: Class::ALL
                 .iter()
                 .map(|c| (c.as_str().to_string(), a.classes.get(*c).total()))

@@ -162,6 +162,7 @@ fn is_warning(line: &[u8]) -> bool {
         || line.starts_with(b"COUNTED DIFFERENTLY: ")
         || line.starts_with(b"NOTHING COUNTED: ")
         || line.starts_with(b"NO LOGGED TIME: ")
+        || line.starts_with(b"NO ACCEPTED TRAFFIC: ")
         || line.starts_with(b"  ")
 }
 

@@ -278,7 +278,7 @@ fn s3_text(md: bool, s: &crate::source::s3::Listing) -> String {
 fn projected(c: &crate::cost::Cost) -> String {
     match c.projects() {
         true => format!("projected from {:.2} days of logs", c.covered_days),
-        false => "no record dated to project from".into(),
+        false => "no logged traffic to project from".into(),
     }
 }
 
@@ -850,7 +850,7 @@ mod tests {
             table[1..].iter().all(|l| l.ends_with(" unknown")),
             "{table:?}"
         );
-        assert!(undated.contains("(99.7% of NAT bytes; no record dated to project from)"));
+        assert!(undated.contains("(99.7% of NAT bytes; no logged traffic to project from)"));
     }
 
     #[test]

@@ -653,7 +653,7 @@ fn a_partial_of_a_period_its_logs_cover_none_of_is_marked_as_its_merge_is() {
     assert!(e.contains("NO LOGGED TIME: the logs cover none of the period (2026-12-01T00:00:00Z .. 2027-01-01T00:00:00Z)"), "{e}");
     assert!(
         e.contains(
-            "the partial result was written, marked as covering none of its period (exit 10)"
+            "the partial result was written, marked as showing none of its period's traffic (exit 10)"
         ),
         "{e}"
     );
@@ -691,7 +691,7 @@ fn an_empty_window_with_the_nat_named_is_a_report_of_zero_bytes() {
     let e = stderr(&o);
     assert!(e.contains("NO LOGGED TIME: the logs cover none of the period (2026-12-01T00:00:00Z .. 2027-01-01T00:00:00Z)"), "{e}");
     assert!(
-        e.contains("marked as covering none of its period (exit 10)"),
+        e.contains("marked as showing none of its period's traffic (exit 10)"),
         "{e}"
     );
     let z: Report = serde_json::from_slice(&o.stdout).unwrap();

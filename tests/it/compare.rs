@@ -1133,3 +1133,77 @@ fn a_side_whose_logs_cover_none_of_its_time_is_refused() {
         "{e}"
     );
 }
+
+/// Logs of rejected traffic only (a flow log of traffic type REJECT) show nothing of what
+/// passed through the NAT gateways: without them named, the run says so before any NAT
+/// question (exit 3); named, the report of zero bytes is marked (exit 10, per-30-day figures
+/// unknown), and so is a partial of it; compared, such a side is refused (exit 3), where a
+/// report of zeros showed every S3 byte gone.
+#[test]
+fn logs_of_rejected_traffic_only_are_no_finding_of_zero() {
+    let text = world(&spec(52, FieldSet::V5), &[Encoding::Text]);
+    let all = text.path(Encoding::Text);
+    let rejected = tempfile::tempdir().unwrap();
+    let mut kept = 0;
+    for (i, f) in crate::support::files_under(std::path::Path::new(&all))
+        .iter()
+        .enumerate()
+    {
+        let body = std::fs::read_to_string(f).unwrap();
+        let mut lines = body.lines();
+        let head = lines.next().unwrap();
+        let rejects: Vec<&str> = lines.filter(|l| l.contains(" REJECT ")).collect();
+        if rejects.is_empty() {
+            continue;
+        }
+        kept += rejects.len();
+        let out = std::iter::once(head).chain(rejects).collect::<Vec<_>>();
+        let name = format!("rejected-{i}.log");
+        std::fs::write(rejected.path().join(name), out.join("\n") + "\n").unwrap();
+    }
+    assert!(kept > 10, "the world has rejections: {kept}");
+    let r = rejected.path().to_str().unwrap();
+    let o = run(&["analyze", "-q", r]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!(
+            "no record was counted: the {kept} records read are all REJECT, none accepted"
+        )),
+        "{e}"
+    );
+    assert!(!e.contains("cannot tell which ENIs"), "{e}");
+
+    // (no record counted, and files not named as AWS names them: the region is given)
+    let nats = text.truth.nat_enis.join(",");
+    let named = ["-q", "--region", "us-east-1", "--nat-eni", &nats];
+    let o = run(&[&["analyze"][..], &named, &[r]].concat());
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    let report = crate::support::stdout(&o);
+    let mut first = report.lines().filter(|l| !l.is_empty());
+    assert!(first.next().unwrap().starts_with("NOTHING COUNTED: "));
+    assert!(first.next().unwrap().starts_with(&format!(
+        "NO ACCEPTED TRAFFIC: the {kept} records of the period are all REJECT"
+    )));
+    assert!(report.contains("unknown per 30 days"), "{report}");
+    assert!(stderr(&o).contains("marked as showing none of its period's traffic (exit 10)"));
+    let dir = tempfile::tempdir().unwrap();
+    let part = dir.path().join("rejected.fcp").display().to_string();
+    let o = run(&[&["analyze"][..], &named, &["--partial-out", &part, r]].concat());
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    let o = run(&["merge", "-q", &part]);
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+
+    let o = run(&[&["compare"][..], &named, &["--before", &all, "--after", r]].concat());
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!(
+            "the after side's logs show none of its traffic: its {kept} records are all REJECT"
+        )),
+        "{e}"
+    );
+    // the same logs with their accepted records: no mark
+    let o = run(&[&["analyze"][..], &named, &[&all]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
