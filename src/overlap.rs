@@ -8,7 +8,9 @@
 //! - recorded by several at the same time (their spans overlap by at least half of the
 //!   shorter one): one is counted, the one named by `--flow-log-id`, else the one written with more fields (more
 //!   can be said from it: `pkt-*`, `traffic-path`, ECS names), else the one with more
-//!   records; the others' records are set aside and reported;
+//!   records, among those that recorded the ENI's accepted traffic (a flow log of rejected
+//!   traffic only is no copy of one of all traffic); the others' records are set aside and
+//!   reported;
 //! - recorded by several at different times (one flow log replaced by another, the spans
 //!   touching at most briefly): all counted, merged.
 //!
@@ -90,7 +92,7 @@ pub fn note(o: &FlowLogOverlap) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     let mut s = format!(
-        "{} ENIs were recorded by more than one flow log at the same time ({list}): each is counted once, from one flow log ({counted}; --flow-log-id chooses, else the one with more fields); {} records ({} bytes) from the others were set aside.",
+        "{} ENIs were recorded by more than one flow log at the same time ({list}): each is counted once, from one flow log ({counted}; --flow-log-id chooses, else the one with more fields, among those that recorded its accepted traffic); {} records ({} bytes) from the others were set aside.",
         o.enis,
         o.records_set_aside + o.rejected_set_aside,
         o.bytes_set_aside
@@ -259,10 +261,14 @@ fn carried_bytes(a: &EniAgg) -> u64 {
 }
 
 /// The tags to count among one ENI's parts (ascending): the best by `rank` (then more
-/// records, then the lower tag), and every other that overlaps none of those kept.
+/// records, then the lower tag), and every other that overlaps none of those kept. A part
+/// of rejected records only never outranks one with accepted records, whatever its rank: a
+/// flow log of traffic type REJECT (a security team's, often of a richer format) beside one
+/// of all traffic is no copy of it, and chosen it would set every byte that passed aside.
 fn choose(parts: &[Part], rank: impl Fn(u16) -> (bool, u32)) -> Vec<u16> {
     let mut order: Vec<&Part> = parts.iter().collect();
-    order.sort_by(|a, b| (rank(b.tag), b.records, a.tag).cmp(&(rank(a.tag), a.records, b.tag)));
+    let key = |p: &Part| (p.records > 0, rank(p.tag), p.records);
+    order.sort_by(|a, b| (key(b), a.tag).cmp(&(key(a), b.tag)));
     let mut kept: Vec<&Part> = Vec::new();
     for p in order {
         if kept.iter().all(|k| !overlap(k, p)) {
@@ -386,6 +392,15 @@ mod tests {
         // an ENI with only rejected records in one flow log overlaps the other
         let rejects = [part(0, None, 0), part(1, Some((H, H)), 1)];
         assert_eq!(choose(&rejects, |_| (false, 14)), vec![1]);
+        // and never outranks it, however many fields, or named by --flow-log-id (a flow log
+        // of traffic type REJECT beside one of all traffic)
+        assert_eq!(
+            choose(&rejects, |t| (t == 0, [39, 14][t as usize])),
+            vec![1]
+        );
+        // rejections alone in both: the rank decides
+        let both = [part(0, None, 0), part(1, None, 0)];
+        assert_eq!(choose(&both, |t| (false, [39, 14][t as usize])), vec![0]);
         // a task seen once by each flow log, a minute apart: two records, both counted
         let apart = [part(0, Some((H, H)), 1), part(1, Some((H + 60, H + 60)), 1)];
         assert_eq!(choose(&apart, |_| (false, 14)), vec![0, 1]);

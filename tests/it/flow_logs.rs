@@ -1,7 +1,8 @@
 //! Two flow logs on the same ENIs (ACCOUNTING.md §7): a second flow log recording the same
 //! traffic never doubles a byte; one flow log per ENI is counted (the one with more fields,
-//! or `--flow-log-id`), the rest set aside and reported; flow logs at different times are
-//! all counted; an export without flow-log ids beside an S3 delivery is caught too. Records
+//! or `--flow-log-id`, among those that recorded the accepted traffic), the rest set aside
+//! and reported; flow logs at different times are all counted; an export without flow-log
+//! ids beside an S3 delivery is caught too. Records
 //! read twice within one flow log (exports whose periods overlap, a file holding its records
 //! twice) are found by a sample of their lines, and the run says so (exit 8).
 
@@ -135,6 +136,63 @@ fn a_second_flow_log_on_the_same_enis_is_counted_once_from_the_richer_one() {
     assert_eq!(l.counted, l2.counted);
     let fl = r.analysis.quality.flow_logs.unwrap();
     assert_eq!(fl.flow_logs[1].enis_counted, 0);
+}
+
+/// A security team's flow log of rejected traffic only (traffic type REJECT), of a richer
+/// format than the cost team's flow log of all traffic, never displaces it: chosen for the
+/// ENIs both recorded (the NAT gateways among them), it set every byte that passed aside
+/// and the report said "$0.00" with exit 0.
+#[test]
+fn a_flow_log_of_rejected_traffic_only_never_displaces_one_of_all_traffic() {
+    let all = world(&spec(43, FieldSet::V5), &[Encoding::Gz]);
+    let rich = world(&spec(43, FieldSet::V7), &[Encoding::Gz]);
+    let dir = tempfile::tempdir().unwrap();
+    copy_as(all.dir.path(), dir.path(), FLOW_LOG_ID, |_| true);
+    // the v7 flow log's rejected records only, under another flow-log id (the deliveries'
+    // names, in the order `texts_of` reads them)
+    let from = rich.dir.path();
+    let names = (files_under(from).into_iter()).filter(|f| {
+        f.to_str().unwrap().ends_with(".gz") && !f.strip_prefix(from).unwrap().starts_with("cur")
+    });
+    let (header, texts) = texts_of(from);
+    let mut rejected = 0;
+    for (text, f) in texts.iter().zip(names) {
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(" REJECT ")).collect();
+        if lines.is_empty() {
+            continue;
+        }
+        rejected += lines.len();
+        let name = f.file_name().unwrap().to_str().unwrap();
+        let name = name.replace(FLOW_LOG_ID, OTHER).replace(".gz", "");
+        let body = std::iter::once(header.as_str())
+            .chain(lines)
+            .collect::<Vec<_>>();
+        std::fs::write(dir.path().join(name), body.join("\n") + "\n").unwrap();
+    }
+    assert!(rejected > 10, "{rejected} rejections");
+    let alone = analyze_json(&[&all.path(Encoding::Gz)]);
+    let mut nats = Vec::new();
+    for e in &all.truth.nat_enis {
+        nats.extend(["--nat-eni", e.as_str()]);
+    }
+    let d = dir.path().to_str().unwrap();
+    for named in [&nats[..], &[]] {
+        let r = analyze_json(&[&[d][..], named].concat());
+        let a = &r.analysis;
+        assert_eq!(a.classes, all.truth.nat);
+        assert_eq!(a.ecr, alone.analysis.ecr);
+        assert_eq!(a.rejected, alone.analysis.rejected);
+        let l = &a.quality.lines;
+        assert_eq!(l.counted, alone.analysis.quality.lines.counted);
+        // the REJECT flow log's records are the ones set aside (the other holds them too)
+        assert_eq!(l.duplicate_flow_log, rejected as u64);
+        let fl = a.quality.flow_logs.as_ref().expect("flow logs reported");
+        assert_eq!(fl.records_set_aside, 0);
+        assert_eq!(fl.rejected_set_aside, rejected as u64);
+    }
+    // even named by --flow-log-id, it is not chosen over the records that passed
+    let r = analyze_json(&[&[d, "--flow-log-id", OTHER][..], &nats].concat());
+    assert_eq!(r.analysis.classes, all.truth.nat);
 }
 
 #[test]
