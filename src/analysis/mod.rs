@@ -2141,11 +2141,20 @@ fn named_with_hours<'a>(gateways: impl Iterator<Item = &'a Gateway>) -> Option<(
 
 /// NAT gateways whose logs cover some time (NODATA windows, rejected records) but hold no
 /// counted byte: logged and idle, so their zeros are figures, not a gateway missing from
-/// the logs; said, with their hours, as the gateway table shows only the zeros.
+/// the logs; said, with their hours, as the gateway table shows only the zeros. Where some
+/// of them have rejected records, the note says too that a flow log of rejected traffic
+/// only leaves a gateway so: then its zeros are no figure.
 pub fn idle_gateways_note(gateways: &[Gateway]) -> Option<String> {
     let idle = (gateways.iter()).filter(|g| g.total == 0 && g.covered_seconds > 0);
+    let rejecting = (gateways.iter())
+        .filter(|g| g.total == 0 && g.covered_seconds > 0 && g.rejected_records > 0)
+        .count();
+    let unless = match rejecting {
+        0 => String::new(),
+        n => format!(" Unless a flow log of rejected traffic only (traffic type REJECT) is all that logs {n} of them, which have rejected records: then what passed through those is unknown, not zero; a flow log of traffic type ALL on their ENIs shows it."),
+    };
     named_with_hours(idle).map(|(n, named)| format!(
-        "{n} NAT gateway ENI(s) were logged but carried no counted byte: {named}. Their records are NODATA windows (AWS writes one for each interval an interface is idle) or rejected ones only, so their figures are zero."
+        "{n} NAT gateway ENI(s) were logged but carried no counted byte: {named}. Their records are NODATA windows (AWS writes one for each interval an interface is idle) or rejected ones only, so their figures are zero.{unless}"
     ))
 }
 
@@ -4241,6 +4250,13 @@ mod tests {
             "{note}"
         );
         assert_eq!(idle_gateways_note(&idle[2..]), None);
+        assert!(!note.contains("traffic type REJECT"), "{note}");
+        // one of rejected records: a flow log of rejected traffic only is named as the other
+        // way a gateway shows nothing that passed
+        let mut rejecting = idle.clone();
+        rejecting[1].rejected_records = 4;
+        let note = idle_gateways_note(&rejecting).unwrap();
+        assert!(note.ends_with("so their figures are zero. Unless a flow log of rejected traffic only (traffic type REJECT) is all that logs 1 of them, which have rejected records: then what passed through those is unknown, not zero; a flow log of traffic type ALL on their ENIs shows it."), "{note}");
         let many: Vec<Gateway> = (0..7).map(|i| g(&format!("eni-{i}"), 10 + i)).collect();
         let note = short_gateways_note(&many, 30.0).unwrap();
         assert!(note.contains(": eni-0 (10 h), eni-1 (11 h), eni-2 (12 h), eni-3 (13 h), eni-4 (14 h) and 2 more. "), "{note}");
