@@ -492,24 +492,26 @@ pub fn outcome(report: &Report) -> Outcome {
 
 /// The marks of a partial result, as its merge alone would find them again: inputs not read
 /// in full (or of no record), a period split by empty months (the records' span: the
-/// analysis is the merge's), records read more than once.
+/// analysis is the merge's), records read more than once; and its line counts, which
+/// [`uncovered_partial`] needs once the accumulator is written.
 fn partial_marks(
     acc: &crate::account::Accumulator,
     run: &RunConfig,
-) -> [(Option<String>, Outcome); 3] {
-    let (files, _) = crate::analysis::files_and_lines(acc);
+) -> ([(Option<String>, Outcome); 3], crate::account::LineCounts) {
+    let (files, lines) = crate::analysis::files_and_lines(acc);
     let incomplete = crate::analysis::Incomplete::of(&files);
     let dated = &acc.inputs.dated;
     let period = crate::analysis::period_of(dated.first(), dated.last(), run, &acc.inputs.hours);
     let repeats = crate::analysis::Repeated::of(&acc.inputs.repeats.found());
-    [
+    let marks = [
         (
             incomplete.as_ref().map(incomplete_summary),
             Outcome::Incomplete,
         ),
         (split_summary(&period), Outcome::Split),
         (repeats.as_ref().map(repeated_summary), Outcome::Repeated),
-    ]
+    ];
+    (marks, lines)
 }
 
 /// A partial result's mark of a period whose traffic its logs show none of, as its merge
@@ -602,8 +604,7 @@ pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
     }
     if let Some(path) = &scale.partial_out {
         let read = crate::pipeline::read(&cfg)?;
-        let marks = partial_marks(&read.acc, &cfg.run);
-        let (_, lines) = crate::analysis::files_and_lines(&read.acc);
+        let (marks, lines) = partial_marks(&read.acc, &cfg.run);
         let inputs = read.acc.inputs.files.len();
         let logged = crate::pipeline::write_partial(&cfg, read, path)?;
         if !args.quiet {

@@ -513,7 +513,7 @@ pub fn uncovered(label: SideLabel, r: &Report) -> Option<String> {
         let lines = &a.quality.lines;
         return crate::analysis::no_accepted_traffic(lines, &a.period).then(|| format!(
             "the {side} side's logs show none of its traffic{span}: its {} records are all REJECT, none accepted (a flow log of rejected traffic only, or NAT gateways that saw nothing else), so it has no figure of what passed and cannot be compared; give it the logs of a flow log of traffic type ALL or ACCEPT",
-            a.quality.lines.rejected
+            lines.rejected
         ));
     }
     let l = &a.quality.lines;

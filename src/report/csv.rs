@@ -36,8 +36,8 @@ pub fn render(r: &Report) -> String {
 /// The marks that say the figures may be wrong, which a table read by a program would
 /// otherwise not carry (the exit code and stderr do): the inputs not read in full, in all
 /// and by kind of failure; the records read more than once; the hours of each gap that
-/// splits the period; a period its logs cover none of. No row where the run carries no such
-/// mark.
+/// splits the period; a period whose traffic its logs show none of (none of it covered, or
+/// its records all REJECT). No row where the run carries no such mark.
 fn mark_rows(r: &Report, out: &mut String) {
     let q = &r.analysis.quality;
     if let Some(i) = &q.incomplete {

@@ -36,8 +36,9 @@ pub struct PeriodSummary {
     /// The days the logs cover.
     #[serde(default)]
     pub covered_days: f64,
-    /// The logs cover none of the period ([`super::uncovered_summary`]): no figure of it is
-    /// one, so no month over month is drawn from it or to it.
+    /// The logs show none of the period's traffic ([`super::uncovered_summary`]: they cover
+    /// none of it, or its records are all REJECT): no figure of it is one, so no month over
+    /// month is drawn from it or to it.
     #[serde(default, skip_serializing_if = "is_false")]
     pub uncovered: bool,
     /// NAT-processed bytes of each class in the period, in `Class::ALL` order.

@@ -146,9 +146,9 @@ pub fn recognise(head: &[u8]) -> Option<OwnOutput> {
 }
 
 /// A line of the warnings a human report may open with (records read twice, a split
-/// period, an incomplete run's, nothing counted, no time logged, or a comparison's sides counted differently
-/// or overlapping), or a
-/// blank line after them, as a table or Markdown writes them.
+/// period, an incomplete run's, nothing counted, no time logged, no accepted traffic, or a
+/// comparison's sides counted differently or overlapping), or a blank line after them, as a
+/// table or Markdown writes them.
 fn is_warning(line: &[u8]) -> bool {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let line = line.strip_prefix(b"> ").unwrap_or(line);
