@@ -180,8 +180,8 @@ pub struct Cost {
     pub period_days: f64,
     /// The days the logs cover: per-30-day figures project from the time each NAT
     /// gateway's logs cover (this is the data's whole span), never from `period_days`; 0
-    /// where the records are all REJECT over an hour or more (no traffic that passed to
-    /// project from: [`crate::analysis::no_accepted_traffic`]).
+    /// where the records, or the NAT gateways' records, are all REJECT over an hour or more
+    /// (no traffic that passed to project from: [`crate::analysis::shows_no_accepted_traffic`]).
     #[serde(default)]
     pub covered_days: f64,
     /// NAT data-processing charge of all counted bytes.
@@ -236,8 +236,9 @@ pub fn price(
     unit: GbUnit,
 ) -> Result<Cost, CostError> {
     let p = region_prices(table, region, nat_per_gb_override)?;
-    // (records all REJECT show no traffic that passed: nothing to project from)
-    let covered = match crate::analysis::no_accepted_traffic(&a.quality.lines, &a.period) {
+    // (records all REJECT, or the NAT gateways' all REJECT, show no traffic that passed: nothing
+    // to project from)
+    let covered = match crate::analysis::shows_no_accepted_traffic(a) {
         true => 0.0,
         false => a.period.covered_days,
     };

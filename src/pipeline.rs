@@ -613,20 +613,54 @@ impl Config {
     }
 }
 
-/// Write what reading the inputs left as a partial file (`analyze --partial-out`); the time
-/// its ENIs' logs cover ([`crate::account::EniAgg::logged`], what the analysis of a merge of
-/// it alone takes for the time its logs cover).
-pub fn write_partial(cfg: &Config, a: Accumulated, path: &str) -> Result<Span, Error> {
+/// What a partial file's ENI table says of the time its logs cover and of its NAT gateways'
+/// records, as the analysis of a merge of it alone would find them.
+pub struct PartialTable {
+    /// The time its ENIs' logs cover ([`crate::account::EniAgg::logged`]).
+    pub logged: Span,
+    /// The records of the NAT gateways named (`--nat-eni`, `--nat-file`, `--nat-ip`), each
+    /// flow log's records of an ENI taken together.
+    pub nat: crate::analysis::NatRecords,
+}
+
+impl PartialTable {
+    /// Read off the ENI table, in one scan.
+    fn of(stored: &Stored, run: &RunConfig) -> std::io::Result<(u64, PartialTable)> {
+        let (mut enis, mut logged) = (0u64, Span::default());
+        let (mut nat, mut nat_enis, mut nat_logged) = (
+            crate::analysis::NatRecords::default(),
+            std::collections::BTreeSet::new(),
+            Span::default(),
+        );
+        let given = run.nats_given();
+        stored.scan(&mut |key, agg| {
+            enis += 1;
+            logged.merge(agg.logged());
+            let eni = crate::account::split_key(key).map_or(key, |(e, _)| e);
+            if given && (agg.has_nat_ip || run.nat_enis.iter().any(|e| e == eni)) {
+                if !nat_enis.contains(eni) {
+                    nat_enis.insert(eni.to_string());
+                }
+                nat.any_accepted |= agg.records > 0;
+                nat.rejected += agg.reject_records;
+                nat_logged.merge(agg.logged());
+            }
+        })?;
+        nat.gateways = nat_enis.len();
+        nat.logged_seconds = (nat_logged.first().zip(nat_logged.last()))
+            .map_or(0, |(f, l)| l.saturating_sub(f).max(0) as u64);
+        Ok((enis, PartialTable { logged, nat }))
+    }
+}
+
+/// Write what reading the inputs left as a partial file (`analyze --partial-out`); what its
+/// ENI table says of its marks ([`PartialTable`]).
+pub fn write_partial(cfg: &Config, a: Accumulated, path: &str) -> Result<PartialTable, Error> {
     let io = |err| Error::Io {
         context: format!("writing the partial file {path}"),
         err,
     };
-    let (mut enis, mut logged) = (0u64, Span::default());
-    (a.stored.scan(&mut |_, agg| {
-        enis += 1;
-        logged.merge(agg.logged());
-    }))
-    .map_err(io)?;
+    let (enis, table) = PartialTable::of(&a.stored, &cfg.run).map_err(io)?;
     let stats = &a.acc.inputs;
     let header = Header {
         flowcost_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -661,7 +695,7 @@ pub fn write_partial(cfg: &Config, a: Accumulated, path: &str) -> Result<Span, E
     })
     .map_err(io)?;
     a.stored.release();
-    Ok(logged)
+    Ok(table)
 }
 
 /// The time range partials cover together: theirs, if they share one (shards of a run),

@@ -877,6 +877,12 @@ pub struct Rejected {
     pub nat_bytes: u64,
     pub other_records: u64,
     pub other_bytes: u64,
+    /// The time the NAT gateways' logs cover, from their first record's start to their last
+    /// one's end (NODATA windows and REJECT records included, inside the time filter, not
+    /// widened): where they counted no byte but rejected some, whether their flow log is one
+    /// of rejected traffic only ([`nat_rejected_only`]).
+    #[serde(default)]
+    pub nat_logged_seconds: u64,
 }
 
 /// The analysis of all inputs.
@@ -1734,6 +1740,56 @@ pub const REJECTED_ONLY_MIN_SPAN: i64 = 3600;
 pub fn no_accepted_traffic(lines: &LineCounts, p: &Period) -> bool {
     let span = (p.first_start.zip(p.last_end)).map_or(0, |(f, l)| l.saturating_sub(f));
     lines.rejected_only() && span >= REJECTED_ONLY_MIN_SPAN
+}
+
+/// What the NAT gateways' records show of the traffic that passed through them: whether
+/// any did, how many records they rejected, and the time their logs cover. A report's
+/// ([`NatRecords::of`]), or a partial result's, from its table and the NAT ENIs named.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NatRecords {
+    pub gateways: usize,
+    pub any_accepted: bool,
+    pub rejected: u64,
+    /// From their first record's start to their last one's end, not widened.
+    pub logged_seconds: u64,
+}
+
+impl NatRecords {
+    pub fn of(a: &Analysis) -> NatRecords {
+        NatRecords {
+            gateways: a.gateways.len(),
+            any_accepted: a.total > 0,
+            rejected: a.rejected.nat_records,
+            logged_seconds: a.rejected.nat_logged_seconds,
+        }
+    }
+
+    /// Whether they show no traffic that passed through the gateways, while other
+    /// interfaces' records may: the gateways counted nothing, rejected some, and their logs
+    /// span an hour or more ([`REJECTED_ONLY_MIN_SPAN`]). A flow log of rejected traffic only
+    /// on their subnets (a security team's) beside one of all traffic on the clients' leaves
+    /// them so; their zeros are then no figure, and nothing is projected from them
+    /// (ACCOUNTING §7). Gateways idle for as long, whose flow log records all traffic, look
+    /// the same: the mark says so, and a flow log of all traffic on their ENIs settles it.
+    pub fn rejected_only(&self) -> bool {
+        self.gateways > 0
+            && !self.any_accepted
+            && self.rejected > 0
+            && self.logged_seconds >= REJECTED_ONLY_MIN_SPAN as u64
+    }
+}
+
+/// Whether a report's NAT gateways show no traffic that passed through them
+/// ([`NatRecords::rejected_only`]).
+pub fn nat_rejected_only(a: &Analysis) -> bool {
+    NatRecords::of(a).rejected_only()
+}
+
+/// Whether a report's logs show no traffic that passed: its records are all REJECT
+/// ([`no_accepted_traffic`]), or its NAT gateways' are ([`nat_rejected_only`]). Its figures
+/// are unknown, not zero, and nothing projects per 30 days.
+pub fn shows_no_accepted_traffic(a: &Analysis) -> bool {
+    no_accepted_traffic(&a.quality.lines, &a.period) || nat_rejected_only(a)
 }
 
 /// The period: the time filter's bounds, else the data's span in whole UTC hours (as
@@ -2856,6 +2912,7 @@ impl NatTotals {
             rejected,
             region_bytes: BTreeMap::new(),
         };
+        let mut logged = crate::account::Span::default();
         for (eni, a) in nat {
             let counted = count_nat_eni(eni, a, ranges, opt);
             let g = &counted.gateway;
@@ -2871,7 +2928,10 @@ impl NatTotals {
             t.rejected.nat_records += a.reject_records;
             t.rejected.nat_bytes += a.reject_bytes;
             t.gateways.push(counted.gateway);
+            logged.merge(a.logged());
         }
+        t.rejected.nat_logged_seconds = (logged.first().zip(logged.last()))
+            .map_or(0, |(f, l)| l.saturating_sub(f).max(0) as u64);
         t
     }
 

@@ -479,10 +479,7 @@ pub fn outcome(report: &Report) -> Outcome {
             (split_summary(&report.analysis.period), Outcome::Split),
             (q.repeated.as_ref().map(repeated_summary), Outcome::Repeated),
             (
-                crate::report::uncovered_summary(
-                    &report.analysis.period,
-                    &report.analysis.quality.lines,
-                ),
+                crate::report::uncovered_summary(&report.analysis),
                 Outcome::Uncovered,
             ),
         ],
@@ -515,17 +512,18 @@ fn partial_marks(
 }
 
 /// A partial result's mark of a period whose traffic its logs show none of, as its merge
-/// alone would find it: from the time its ENIs' logs cover (`logged`), as the analysis takes
-/// it, and its `lines`.
+/// alone would find it: from what its ENI table says (the time its ENIs' logs cover, as the
+/// analysis takes it, and its NAT gateways' records), and its `lines`.
 fn uncovered_partial(
-    logged: crate::account::Span,
+    table: &crate::pipeline::PartialTable,
     lines: &crate::account::LineCounts,
     run: &RunConfig,
 ) -> (Option<String>, Outcome) {
     let no_hours = std::collections::BTreeSet::new();
+    let logged = &table.logged;
     let period = crate::analysis::period_of(logged.first(), logged.last(), run, &no_hours);
     (
-        crate::report::uncovered_summary(&period, lines),
+        crate::report::uncovered_of(&period, lines, &table.nat),
         Outcome::Uncovered,
     )
 }
@@ -606,11 +604,11 @@ pub fn run(args: &AnalyzeArgs, scale: &ScaleArgs) -> Result<Outcome, Error> {
         let read = crate::pipeline::read(&cfg)?;
         let (marks, lines) = partial_marks(&read.acc, &cfg.run);
         let inputs = read.acc.inputs.files.len();
-        let logged = crate::pipeline::write_partial(&cfg, read, path)?;
+        let table = crate::pipeline::write_partial(&cfg, read, path)?;
         if !args.quiet {
             eprintln!("flowcost: wrote the partial result of {inputs} inputs to {path}");
         }
-        let uncovered = uncovered_partial(logged, &lines, &cfg.run);
+        let uncovered = uncovered_partial(&table, &lines, &cfg.run);
         return Ok(marked(
             marks.into_iter().chain([uncovered]),
             "partial result",

@@ -500,7 +500,7 @@ pub fn sides_warnings(before: &Report, after: &Report) -> Vec<String> {
 /// Why a side cannot be compared, where its logs show none of its time's traffic: no counted
 /// record in it is dated (its format lacks `start`, or no record falls in its period; with
 /// the NAT gateways named, a period without records is a report of zero bytes), or its
-/// records are all REJECT (a flow log of rejected traffic only). Its per-day figures would
+/// records, or its NAT gateways', are all REJECT (a flow log of rejected traffic only). Its per-day figures would
 /// divide by nothing, or be zeros that are no finding, and a comparison would show every
 /// byte gone ("-100 %"): the sides are refused instead.
 pub fn uncovered(label: SideLabel, r: &Report) -> Option<String> {
@@ -511,9 +511,15 @@ pub fn uncovered(label: SideLabel, r: &Report) -> Option<String> {
     let side = label.as_str();
     if a.period.covered_days > 0.0 {
         let lines = &a.quality.lines;
-        return crate::analysis::no_accepted_traffic(lines, &a.period).then(|| format!(
-            "the {side} side's logs show none of its traffic{span}: its {} records are all REJECT, none accepted (a flow log of rejected traffic only, or NAT gateways that saw nothing else), so it has no figure of what passed and cannot be compared; give it the logs of a flow log of traffic type ALL or ACCEPT",
-            lines.rejected
+        if crate::analysis::no_accepted_traffic(lines, &a.period) {
+            return Some(format!(
+                "the {side} side's logs show none of its traffic{span}: its {} records are all REJECT, none accepted (a flow log of rejected traffic only, or NAT gateways that saw nothing else), so it has no figure of what passed and cannot be compared; give it the logs of a flow log of traffic type ALL or ACCEPT",
+                lines.rejected
+            ));
+        }
+        return crate::analysis::nat_rejected_only(a).then(|| format!(
+            "the {side} side's logs show none of its NAT gateways' traffic{span}: their {} records are all REJECT, none accepted, while other interfaces' records were counted (a flow log of rejected traffic only on their subnets), so it has no figure of what passed through them and cannot be compared; give it the logs of a flow log of traffic type ALL or ACCEPT on them",
+            a.rejected.nat_records
         ));
     }
     let l = &a.quality.lines;

@@ -65,7 +65,7 @@ fn mark_rows(r: &Report, out: &mut String) {
         let from = crate::time::format_instant(g.from);
         out.push_str(&format!("quality,split,{from},hours,{}\n", g.hours));
     }
-    if crate::report::uncovered_summary(&r.analysis.period, &r.analysis.quality.lines).is_some() {
+    if crate::report::uncovered_summary(&r.analysis).is_some() {
         let days = r.analysis.period.days;
         out.push_str(&format!("quality,uncovered,,period_days,{days:.4}\n"));
     }

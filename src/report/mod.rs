@@ -210,10 +210,7 @@ pub fn warnings_of(r: &Report) -> Vec<String> {
     (repeated.into_iter())
         .chain(split_summary(&r.analysis.period))
         .chain(q.incomplete.as_ref().map(incomplete_summary))
-        .chain(uncovered_summary(
-            &r.analysis.period,
-            &r.analysis.quality.lines,
-        ))
+        .chain(uncovered_summary(&r.analysis))
         .collect()
 }
 
@@ -320,18 +317,39 @@ pub fn bounds_said(from: Option<String>, to: Option<String>) -> String {
 
 /// What a report whose logs show none of its period's traffic is, for people (the first
 /// lines of every human rendering, and the stderr summary): every figure unknown rather than
-/// zero. Its logs cover none of the period ([`no_logged_time`]), or the records of the period
-/// `lines` counts are all REJECT ([`crate::analysis::no_accepted_traffic`]).
-pub fn uncovered_summary(
+/// zero. Its logs cover none of the period, or its records, or its NAT gateways', are all
+/// REJECT ([`uncovered_of`]).
+pub fn uncovered_summary(a: &crate::analysis::Analysis) -> Option<String> {
+    let nat = crate::analysis::NatRecords::of(a);
+    uncovered_of(&a.period, &a.quality.lines, &nat)
+}
+
+/// The mark of a period whose traffic its logs show none of, from the period, the line
+/// counts and the NAT gateways' records (all a partial result has too): its logs cover none
+/// of it ([`no_logged_time`]), the records of the period `lines` counts are all REJECT
+/// ([`crate::analysis::no_accepted_traffic`]), or the NAT gateways' are
+/// ([`crate::analysis::NatRecords::rejected_only`]).
+pub fn uncovered_of(
     p: &crate::analysis::Period,
     lines: &crate::account::LineCounts,
+    nat: &crate::analysis::NatRecords,
 ) -> Option<String> {
-    no_logged_time(p).or_else(|| {
-        crate::analysis::no_accepted_traffic(lines, p).then(|| format!(
-            "NO ACCEPTED TRAFFIC: the {} records of the period are all REJECT, none accepted: the flow log captures rejected traffic only (its traffic type is REJECT), or nothing but traffic they rejected reached the NAT gateways; what passed through them is unknown, not zero, and no figure is projected per 30 days. A flow log of traffic type ALL (or ACCEPT) on their ENIs, or on their VPC or subnets, shows it; a flow log's traffic type cannot be changed, so create one.",
-            lines.rejected
-        ))
-    })
+    no_logged_time(p)
+        .or_else(|| {
+            crate::analysis::no_accepted_traffic(lines, p).then(|| format!(
+                "NO ACCEPTED TRAFFIC: the {} records of the period are all REJECT, none accepted: the flow log captures rejected traffic only (its traffic type is REJECT), or nothing but traffic they rejected reached the NAT gateways; what passed through them is unknown, not zero, and no figure is projected per 30 days. A flow log of traffic type ALL (or ACCEPT) on their ENIs, or on their VPC or subnets, shows it; a flow log's traffic type cannot be changed, so create one.",
+                lines.rejected
+            ))
+        })
+        .or_else(|| {
+            nat.rejected_only().then(|| format!(
+                "NO ACCEPTED TRAFFIC: the {} records of the {} NAT gateway ENI(s) are all REJECT, none accepted, over {:.1} hours, while {} records of other interfaces were counted: the flow log that records the NAT gateways captures rejected traffic only (its traffic type is REJECT: a security team's flow log on their subnets, say), so what passed through them is unknown, not zero, and no figure is projected per 30 days. A flow log of traffic type ALL (or ACCEPT) on their ENIs or subnets shows it; only if they were idle, and their flow log records all traffic, are their zeros right.",
+                nat.rejected,
+                nat.gateways,
+                nat.logged_seconds as f64 / 3600.0,
+                lines.counted,
+            ))
+        })
 }
 
 /// A period its logs cover none of, said: `None` where the logs cover some of it, where a
@@ -365,72 +383,95 @@ mod tests {
     #[test]
     fn a_period_its_logs_cover_none_of_is_marked_only_so() {
         let mut a = sample().analysis;
-        assert_eq!(
-            uncovered_summary(&a.period, &a.quality.lines),
-            None,
-            "the sample covers its day"
-        );
+        assert_eq!(uncovered_summary(&a), None, "the sample covers its day");
         a.period.covered_days = 0.0;
         assert_eq!(
-            uncovered_summary(&a.period, &a.quality.lines),
+            uncovered_summary(&a),
             None,
             "records of one instant: logged"
         );
         (a.period.first_start, a.period.last_end) = (None, None);
-        let said = uncovered_summary(&a.period, &a.quality.lines).unwrap();
+        let said = uncovered_summary(&a).unwrap();
         assert!(said.starts_with(
             "NO LOGGED TIME: the logs cover none of the period (2026-09-01T00:00:00Z .. 2026-09-02T00:00:00Z): "
         ));
         a.period.to = None;
-        let said = uncovered_summary(&a.period, &a.quality.lines).unwrap();
+        let said = uncovered_summary(&a).unwrap();
         assert!(said.contains("period (from 2026-09-01T00:00:00Z): "));
         (a.period.from, a.period.to) = (None, Some(86_400));
-        let said = uncovered_summary(&a.period, &a.quality.lines).unwrap();
+        let said = uncovered_summary(&a).unwrap();
         assert!(said.contains("period (until 1970-01-02T00:00:00Z): "));
         a.period.to = None;
-        assert_eq!(
-            uncovered_summary(&a.period, &a.quality.lines),
-            None,
-            "no range asked for"
-        );
+        assert_eq!(uncovered_summary(&a), None, "no range asked for");
         (a.period.from, a.period.covered_days) = (Some(0), 0.5);
-        assert_eq!(
-            uncovered_summary(&a.period, &a.quality.lines),
-            None,
-            "some time covered"
-        );
+        assert_eq!(uncovered_summary(&a), None, "some time covered");
         // covered, but by records all REJECT (over two hours): no traffic that passed is logged
         let t = 1_788_220_800;
         (a.period.first_start, a.period.last_end) = (Some(t), Some(t + 7200));
         let l = &mut a.quality.lines;
         (l.counted, l.rejected, l.nodata) = (0, 36, 3);
-        let said = uncovered_summary(&a.period, &a.quality.lines).unwrap();
+        let said = uncovered_summary(&a).unwrap();
         assert!(
             said.starts_with("NO ACCEPTED TRAFFIC: the 36 records of the period are all REJECT"),
             "{said}"
         );
         // rejections alone for less than an hour: a quiet stretch, no mark
         a.period.last_end = Some(t + 3599);
-        assert_eq!(
-            uncovered_summary(&a.period, &a.quality.lines),
-            None,
-            "minutes"
-        );
+        assert_eq!(uncovered_summary(&a), None, "minutes");
         a.period.last_end = Some(t + 3600);
-        assert!(uncovered_summary(&a.period, &a.quality.lines).is_some());
+        assert!(uncovered_summary(&a).is_some());
         // an idle gateway, logged (NODATA windows only): zero is a finding
         a.quality.lines.rejected = 0;
-        assert_eq!(
-            uncovered_summary(&a.period, &a.quality.lines),
-            None,
-            "idle, logged"
-        );
+        assert_eq!(uncovered_summary(&a), None, "idle, logged");
         // some traffic counted beside rejections
         (a.quality.lines.counted, a.quality.lines.rejected) = (1, 36);
+        assert_eq!(uncovered_summary(&a), None, "one accepted");
+    }
+
+    /// The NAT gateways' records all REJECT over an hour or more, while other interfaces'
+    /// records count (a security team's REJECT flow log on their subnets), are marked as
+    /// showing none of their traffic; bytes counted at a gateway, or rejections of minutes,
+    /// are not.
+    #[test]
+    fn nat_gateways_of_rejected_records_only_are_marked() {
+        let mut a = sample().analysis;
+        assert!(a.total > 0 && !a.gateways.is_empty());
         assert_eq!(
-            uncovered_summary(&a.period, &a.quality.lines),
+            uncovered_summary(&a),
             None,
-            "one accepted"
+            "the sample's gateways carry bytes"
+        );
+        a.rejected.nat_records = 40;
+        a.rejected.nat_logged_seconds = 7200;
+        assert_eq!(
+            uncovered_summary(&a),
+            None,
+            "bytes counted beside the rejections"
+        );
+        a.total = 0;
+        let said = uncovered_summary(&a).unwrap();
+        let n = a.gateways.len();
+        assert!(
+            said.starts_with(&format!("NO ACCEPTED TRAFFIC: the 40 records of the {n} NAT gateway ENI(s) are all REJECT, none accepted, over 2.0 hours, while {} records of other interfaces were counted", a.quality.lines.counted)),
+            "{said}"
+        );
+        assert!(crate::analysis::shows_no_accepted_traffic(&a));
+        a.rejected.nat_logged_seconds = 3599;
+        assert_eq!(uncovered_summary(&a), None, "minutes of rejections");
+        a.rejected.nat_logged_seconds = 3600;
+        assert!(uncovered_summary(&a).is_some());
+        a.rejected.nat_records = 0;
+        assert_eq!(
+            uncovered_summary(&a),
+            None,
+            "idle gateways, logged (NODATA only)"
+        );
+        a.rejected.nat_records = 40;
+        a.gateways.clear();
+        assert_eq!(
+            uncovered_summary(&a),
+            None,
+            "no gateway: the clients' estimate"
         );
     }
 }

@@ -126,7 +126,7 @@ impl PeriodSummary {
             } else {
                 a.period.days
             },
-            uncovered: super::uncovered_summary(&a.period, &a.quality.lines).is_some(),
+            uncovered: super::uncovered_summary(a).is_some(),
             class_bytes: Class::ALL
                 .iter()
                 .map(|c| (c.as_str().to_string(), a.classes.get(*c).total()))
@@ -845,11 +845,11 @@ impl MonthlyReport {
         let trend = match (&self.trend, self.history.last()) {
             (Some(t), _) => trend_line(t),
             (None, Some(last)) => Some(format!(
-                "Against {}: no month over month, since the logs cover none of {}.",
+                "Against {}: no month over month, since the logs show none of {} traffic.",
                 md_esc(&last.label),
                 match self.summary.uncovered {
-                    true => "this period",
-                    false => "that one",
+                    true => "this period's",
+                    false => "that period's",
                 }
             )),
             (None, None) => None,
@@ -1377,13 +1377,13 @@ mod tests {
         let empty = build(empty);
         assert!(empty.summary.uncovered && empty.trend.is_none());
         let said =
-            "Against 2025-01: no month over month, since the logs cover none of this period.";
+            "Against 2025-01: no month over month, since the logs show none of this period's traffic.";
         assert!(empty.markdown(&[]).contains(said));
         let next = build(parts("2025-03", Some(empty)));
         assert_eq!(next.history.len(), 2);
         assert!(!next.summary.uncovered && next.trend.is_none());
         assert!(next.markdown(&[]).contains(
-            "Against 2025-02: no month over month, since the logs cover none of that one."
+            "Against 2025-02: no month over month, since the logs show none of that period's traffic."
         ));
         let mut prev = first;
         for month in 2..=14 {

@@ -703,3 +703,123 @@ fn parquet_exports_without_ids_are_sampled() {
     assert_eq!(code, Some(0));
     assert_eq!(r.analysis.classes, w.truth.nat);
 }
+
+/// A world's text deliveries written under `to` as two flow logs split by interface: the
+/// NAT gateways' records (those `keep` takes of them) under the flow-log id `OTHER` (a
+/// flow log on their subnets), every other interface's under the world's own; how many NAT
+/// records were kept.
+fn split_at_the_nat_gateways(
+    w: &crate::support::GenWorld,
+    to: &Path,
+    keep: impl Fn(&str) -> bool,
+) -> usize {
+    let from = w.dir.path();
+    let mut kept = 0;
+    for f in files_under(from) {
+        let rel = f.strip_prefix(from).unwrap().to_str().unwrap();
+        if !rel.ends_with(".log") || rel.starts_with("cur/") {
+            continue;
+        }
+        let body = std::fs::read_to_string(&f).unwrap();
+        let mut lines = body.lines();
+        let head = lines.next().unwrap();
+        let is_nat = |l: &str| w.truth.nat_enis.iter().any(|e| l.contains(e.as_str()));
+        let (nat, other): (Vec<&str>, Vec<&str>) = lines.partition(|l| is_nat(l));
+        let nat: Vec<&str> = nat.into_iter().filter(|l| keep(l)).collect();
+        kept += nat.len();
+        for (id, part) in [(FLOW_LOG_ID, other), (OTHER, nat)] {
+            if part.is_empty() {
+                continue;
+            }
+            let dst = to.join(rel.replace(FLOW_LOG_ID, id));
+            std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+            let text = std::iter::once(head).chain(part).collect::<Vec<_>>();
+            std::fs::write(dst, text.join("\n") + "\n").unwrap();
+        }
+    }
+    kept
+}
+
+/// A security team's flow log of rejected traffic only on the NAT gateways' subnets, beside
+/// the cost team's of all traffic on the clients': the gateways named show no traffic that
+/// passed, so their zeros are no finding (exit 10, nothing projected), not "$0.00 per 30
+/// days" with exit 0; partials and compare say the same. The same split with all the
+/// gateways' records is counted exactly, and rejections of minutes are no such mark.
+#[test]
+fn nat_gateways_logged_only_by_a_flow_log_of_rejected_traffic_are_no_finding_of_zero() {
+    use crate::support::{run, stderr, stdout};
+    let w = world(&spec(44, FieldSet::V5), &[Encoding::Text]);
+    let mut named = vec![];
+    for e in &w.truth.nat_enis {
+        named.extend(["--nat-eni", e.as_str()]);
+    }
+    // the NAT subnets' flow log of all traffic: the truth, exactly
+    let all = tempfile::tempdir().unwrap();
+    assert!(split_at_the_nat_gateways(&w, all.path(), |_| true) > 1000);
+    let full = all.path().to_str().unwrap();
+    let r = analyze_json(&[&[full][..], &named].concat());
+    assert_eq!(r.analysis.classes, w.truth.nat);
+
+    let rejecting = tempfile::tempdir().unwrap();
+    let kept = split_at_the_nat_gateways(&w, rejecting.path(), |l| l.contains(" REJECT "));
+    assert!(kept > 10, "the world's gateways reject some: {kept}");
+    let d = rejecting.path().to_str().unwrap();
+    let (r, code) = analyze_json_code(&[&[d][..], &named].concat());
+    assert_eq!(code, Some(10));
+    let a = &r.analysis;
+    assert_eq!((a.total, a.rejected.nat_records), (0, kept as u64));
+    assert!(a.rejected.nat_logged_seconds >= 3600 && a.quality.lines.counted > 1000);
+    assert_eq!(r.cost.covered_days, 0.0, "nothing projects");
+    let o = run(&[&["analyze", "-q", d][..], &named].concat());
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    let report = stdout(&o);
+    let first = report.lines().next().unwrap();
+    let n = w.truth.nat_enis.len();
+    assert!(
+        first.starts_with(&format!(
+            "NO ACCEPTED TRAFFIC: the {kept} records of the {n} NAT gateway ENI(s) are all REJECT, none accepted, over "
+        )),
+        "{first}"
+    );
+    assert!(report.contains("unknown per 30 days"), "{report}");
+
+    // a partial of it is marked as its merge is
+    let dir = tempfile::tempdir().unwrap();
+    let part = dir.path().join("rejecting.fcp").display().to_string();
+    let o = run(&[&["analyze", "-q", "--partial-out", &part, d][..], &named].concat());
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    assert!(stderr(&o).contains("records of the 2 NAT gateway ENI(s) are all REJECT"));
+    let o = run(&["merge", "-q", &part]);
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+
+    // compare refuses it as a side (the before side the full logs under names of their own:
+    // the deliveries' names would be taken for copies of the same deliveries)
+    let renamed = tempfile::tempdir().unwrap();
+    for (i, f) in files_under(all.path()).iter().enumerate() {
+        std::fs::copy(f, renamed.path().join(format!("before-{i}.log"))).unwrap();
+    }
+    let before = renamed.path().to_str().unwrap();
+    let sides = ["--region", "us-east-1", "--before", before, "--after", d];
+    let o = run(&[&["compare", "-q"][..], &named, &sides].concat());
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "the after side's logs show none of its NAT gateways' traffic: their {kept} records are all REJECT"
+        )),
+        "{}",
+        stderr(&o)
+    );
+
+    // rejections within the first half hour only: a quiet stretch, zeros that are a figure
+    let first_start = |l: &str| -> i64 { l.split(' ').nth(10).unwrap().parse().unwrap() };
+    let start = spec(44, FieldSet::V5).start;
+    let minutes = tempfile::tempdir().unwrap();
+    let brief = split_at_the_nat_gateways(&w, minutes.path(), |l| {
+        l.contains(" REJECT ") && first_start(l) < start + 1800
+    });
+    assert!(brief > 0, "rejections in the first half hour");
+    let m = minutes.path().to_str().unwrap();
+    let (r, code) = analyze_json_code(&[&[m][..], &named].concat());
+    assert_eq!((code, r.analysis.total), (Some(0), 0));
+    assert!(r.cost.covered_days > 0.0);
+}
