@@ -820,15 +820,20 @@ pub enum WarningKind {
     GivenNatsNotCounted,
     /// No record falls in the time range asked for.
     NoRecordInTimeRange,
+    /// Some NAT gateways show rejected records only, for hours, while the others carried
+    /// bytes: a flow log of rejected traffic only may be all that logs them, and every
+    /// figure then lacks what passed through them.
+    NatRejectedOnly,
 }
 
 impl WarningKind {
-    pub const ALL: [WarningKind; 5] = [
+    pub const ALL: [WarningKind; 6] = [
         WarningKind::StaleIpRanges,
         WarningKind::NoS3Ranges,
         WarningKind::S3OutsideRegion,
         WarningKind::GivenNatsNotCounted,
         WarningKind::NoRecordInTimeRange,
+        WarningKind::NatRejectedOnly,
     ];
 
     /// Whether the warning says why a report counted nothing: told within its `NOTHING
@@ -2159,6 +2164,9 @@ fn coverage_notes(f: &NoteFacts, notes: &mut Notes) {
     }
     notes.extend(short_gateways_note(f.gateways, f.period.covered_days));
     notes.extend(idle_gateways_note(f.gateways));
+    if let Some(w) = rejecting_gateways_warning(f.gateways) {
+        notes.warn(WarningKind::NatRejectedOnly, w);
+    }
     notes.extend(unread_note(&f.period.unread));
     if let Some(note) = gaps_note(&f.period.gaps) {
         notes.push(note);
@@ -2202,8 +2210,11 @@ fn named_with_hours<'a>(gateways: impl Iterator<Item = &'a Gateway>) -> Option<(
 /// only leaves a gateway so: then its zeros are no figure.
 pub fn idle_gateways_note(gateways: &[Gateway]) -> Option<String> {
     let idle = (gateways.iter()).filter(|g| g.total == 0 && g.covered_seconds > 0);
+    // (those a warning names already, [`rejecting_gateways_warning`], are left to it)
+    let warned = |g: &Gateway| any_bytes(gateways) && rejecting_for_hours(g);
     let rejecting = (gateways.iter())
         .filter(|g| g.total == 0 && g.covered_seconds > 0 && g.rejected_records > 0)
+        .filter(|g| !warned(g))
         .count();
     let unless = match rejecting {
         0 => String::new(),
@@ -2211,6 +2222,38 @@ pub fn idle_gateways_note(gateways: &[Gateway]) -> Option<String> {
     };
     named_with_hours(idle).map(|(n, named)| format!(
         "{n} NAT gateway ENI(s) were logged but carried no counted byte: {named}. Their records are NODATA windows (AWS writes one for each interval an interface is idle) or rejected ones only, so their figures are zero.{unless}"
+    ))
+}
+
+/// The least time a NAT gateway's logs of rejected records only must cover
+/// ([`Gateway::covered_seconds`], whole hours) for a warning beside gateways that carried
+/// bytes: three hours, more than an hour of records however they fall on the hours (as the
+/// mark of a run's, [`REJECTED_ONLY_MIN_SPAN`]).
+const REJECTING_GATEWAY_MIN_COVER: u64 = 3 * 3600;
+
+/// Whether some of these gateways carried a counted byte.
+fn any_bytes(gateways: &[Gateway]) -> bool {
+    gateways.iter().any(|g| g.total > 0)
+}
+
+/// Whether a gateway shows rejected records only, for hours ([`REJECTING_GATEWAY_MIN_COVER`]).
+fn rejecting_for_hours(g: &Gateway) -> bool {
+    g.total == 0 && g.rejected_records > 0 && g.covered_seconds >= REJECTING_GATEWAY_MIN_COVER
+}
+
+/// NAT gateways of rejected records only, for hours, beside gateways that carried bytes: a
+/// flow log of rejected traffic only (a security team's, on their subnets) may be all that
+/// logs them, and then every figure lacks what passed through them, with nothing to tell
+/// from an idle gateway's records. Where no gateway carried a byte, the report's mark says
+/// it instead ([`NatRecords::rejected_only`]).
+pub fn rejecting_gateways_warning(gateways: &[Gateway]) -> Option<String> {
+    if !any_bytes(gateways) {
+        return None;
+    }
+    let rejecting = gateways.iter().filter(|g| rejecting_for_hours(g));
+    named_with_hours(rejecting).map(|(n, named)| format!(
+        "{n} of the {} NAT gateway ENIs show rejected records only, for hours, while the others carried bytes: {named}. If a flow log of rejected traffic only (traffic type REJECT: a security team's on their subnets, say) is all that logs them, what passed through them is missing from every figure, which are then too low; a flow log of traffic type ALL on their ENIs shows it. If they were idle, under a flow log of all traffic, their zeros are right.",
+        gateways.len()
     ))
 }
 
@@ -4315,8 +4358,34 @@ mod tests {
         // way a gateway shows nothing that passed
         let mut rejecting = idle.clone();
         rejecting[1].rejected_records = 4;
+        rejecting[1].covered_seconds = 2 * 3600;
         let note = idle_gateways_note(&rejecting).unwrap();
         assert!(note.ends_with("so their figures are zero. Unless a flow log of rejected traffic only (traffic type REJECT) is all that logs 1 of them, which have rejected records: then what passed through those is unknown, not zero; a flow log of traffic type ALL on their ENIs shows it."), "{note}");
+        // rejected records only for hours beside a gateway of bytes: a warning, which the
+        // note leaves them to; for under three whole hours, or with no gateway of bytes, none
+        assert_eq!(
+            rejecting_gateways_warning(&rejecting),
+            None,
+            "two whole hours"
+        );
+        rejecting[1].covered_seconds = 3 * 3600;
+        let warned = rejecting_gateways_warning(&rejecting).unwrap();
+        assert!(warned.starts_with("1 of the 3 NAT gateway ENIs show rejected records only, for hours, while the others carried bytes: eni-b (3 h). "), "{warned}");
+        let note = idle_gateways_note(&rejecting).unwrap();
+        assert!(
+            note.starts_with(
+                "1 NAT gateway ENI(s) were logged but carried no counted byte: eni-b (3 h). "
+            ) && !note.contains("Unless"),
+            "{note}"
+        );
+        rejecting[1].rejected_records = 0;
+        assert_eq!(rejecting_gateways_warning(&rejecting), None, "NODATA only");
+        rejecting[1].rejected_records = 4;
+        assert_eq!(
+            rejecting_gateways_warning(&rejecting[..2]),
+            None,
+            "no gateway of bytes"
+        );
         let many: Vec<Gateway> = (0..7).map(|i| g(&format!("eni-{i}"), 10 + i)).collect();
         let note = short_gateways_note(&many, 30.0).unwrap();
         assert!(note.contains(": eni-0 (10 h), eni-1 (11 h), eni-2 (12 h), eni-3 (13 h), eni-4 (14 h) and 2 more. "), "{note}");

@@ -810,6 +810,29 @@ fn nat_gateways_logged_only_by_a_flow_log_of_rejected_traffic_are_no_finding_of_
         stderr(&o)
     );
 
+    // one gateway logged by the REJECT flow log, the other by one of all traffic: its bytes
+    // are counted, and the first one's rejections for hours are warned of (exit 0)
+    let one = &w.truth.nat_enis[0];
+    let half = tempfile::tempdir().unwrap();
+    split_at_the_nat_gateways(&w, half.path(), |l| {
+        l.contains(one.as_str()) || l.contains(" REJECT ")
+    });
+    let h = half.path().to_str().unwrap();
+    let o = run(&[&["analyze", "-q", "--format", "json", h][..], &named].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: flowcost::report::Report = serde_json::from_slice(&o.stdout).unwrap();
+    let q = &r.analysis.quality;
+    assert!(
+        q.warns(flowcost::analysis::WarningKind::NatRejectedOnly),
+        "{:?}",
+        q.warnings
+    );
+    assert!(r.analysis.total > 0 && r.analysis.total < w.truth.nat_total);
+    let e = stderr(&o);
+    assert!(
+        e.contains("flowcost: warning: 1 of the 2 NAT gateway ENIs show rejected records only, for hours, while the others carried bytes: "),
+        "{e}"
+    );
     // rejections within the first half hour only: a quiet stretch, zeros that are a figure
     let first_start = |l: &str| -> i64 { l.split(' ').nth(10).unwrap().parse().unwrap() };
     let start = spec(44, FieldSet::V5).start;
