@@ -223,6 +223,53 @@ fn per_30_days(covered: f64) -> Option<f64> {
 pub enum CostError {
     #[error("the price table has no prices for region `{0}`: pass --prices FILE with that region, or --nat-price-per-gb")]
     NoRegion(String),
+    #[error("the NAT gateways carried bytes in regions priced differently ({}): a report is priced in one region, so its dollars would be wrong for the others; analyse each region's logs apart (under AWSLogs/<account>/vpcflowlogs/<region>/, or aws-region=<region>, for each)", said_regions(.0))]
+    RegionsPricedApart(Vec<(String, u64, RegionPrices)>),
+}
+
+/// Regions, their NAT gateways' bytes and their prices, as the error names them.
+fn said_regions(regions: &[(String, u64, RegionPrices)]) -> String {
+    let said: Vec<String> = (regions.iter())
+        .map(|(r, bytes, p)| {
+            format!(
+                "{r}: {} of NAT bytes at ${}/GB, interface endpoints ${}/AZ-hour",
+                crate::report::human(*bytes),
+                p.nat_per_gb,
+                p.endpoint_per_az_hour
+            )
+        })
+        .collect();
+    said.join("; ")
+}
+
+/// The prices of every region whose NAT gateways carried bytes, beside the report's own
+/// (`region`, `p`): all one, or [`CostError::RegionsPricedApart`] naming them (a report
+/// has one set of prices; a region's bytes priced at another's would be wrong money), or
+/// [`CostError::NoRegion`] for one the table lacks. Gateways of no region are the report's.
+fn one_price_for_all(
+    a: &Analysis,
+    table: &PriceTable,
+    (region, p): (&str, &RegionPrices),
+    nat_per_gb_override: Option<f64>,
+) -> Result<(), CostError> {
+    let mut bytes: BTreeMap<&str, u64> = BTreeMap::new();
+    for g in a.gateways.iter().filter(|g| g.total > 0) {
+        *bytes
+            .entry(g.region.as_deref().unwrap_or(region))
+            .or_insert(0) += g.total;
+    }
+    let mut regions = Vec::with_capacity(bytes.len());
+    for (r, b) in bytes {
+        let prices = match r == region {
+            true => p.clone(),
+            false => region_prices(table, r, nat_per_gb_override)?,
+        };
+        regions.push((r.to_string(), b, prices));
+    }
+    match regions.iter().all(|(_, _, q)| q == p) {
+        true => Ok(()),
+        false => Err(CostError::RegionsPricedApart(regions)),
+    }
 }
 
 /// Price the analysis: each class's NAT data processing, the gateway endpoints' savings and
@@ -236,6 +283,7 @@ pub fn price(
     unit: GbUnit,
 ) -> Result<Cost, CostError> {
     let p = region_prices(table, region, nat_per_gb_override)?;
+    one_price_for_all(a, table, (region, &p), nat_per_gb_override)?;
     // (records all REJECT, or the NAT gateways' all REJECT, show no traffic that passed: nothing
     // to project from)
     let covered = match crate::analysis::shows_no_accepted_traffic(a) {
@@ -492,6 +540,54 @@ mod tests {
         assert_eq!(
             a.period.covered_days, 1.0,
             "the time the logs cover is the period's"
+        );
+    }
+
+    /// A report has one set of prices: NAT gateways that carried bytes in regions priced
+    /// differently are refused (their dollars would be wrong), in regions priced alike or
+    /// idle elsewhere they are not; a region the table lacks is named.
+    #[test]
+    fn gateways_in_regions_priced_differently_are_refused() {
+        let mut a = crate::report::sample().analysis;
+        let table = PriceTable::embedded();
+        let priced = |a: &Analysis, o| price(a, &table, "us-east-1", o, GbUnit::Gib);
+        assert!(a.gateways.len() >= 2 && a.gateways.iter().all(|g| g.total > 0));
+        for g in &a.gateways {
+            assert_eq!(g.region.as_deref(), Some("us-east-1"));
+        }
+        assert!(priced(&a, None).is_ok());
+        a.gateways[1].region = Some("us-west-2".into());
+        assert!(priced(&a, None).is_ok(), "priced alike");
+        a.gateways[1].region = Some("ap-northeast-1".into());
+        let e = priced(&a, None).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "the NAT gateways carried bytes in regions priced differently (ap-northeast-1: "
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains(" at $0.062/GB, interface endpoints $0.013/AZ-hour; us-east-1: "),
+            "{e}"
+        );
+        assert!(
+            e.contains(" at $0.045/GB, interface endpoints $0.01/AZ-hour): "),
+            "{e}"
+        );
+        // one NAT price asked for: the interface endpoints' still differ
+        assert!(matches!(
+            priced(&a, Some(0.05)),
+            Err(CostError::RegionsPricedApart(_))
+        ));
+        // idle there: nothing of its is priced
+        let total = std::mem::take(&mut a.gateways[1].total);
+        assert!(priced(&a, None).is_ok(), "no byte in the other region");
+        a.gateways[1].total = total;
+        a.gateways[1].region = Some("xx-nowhere-1".into());
+        let e = priced(&a, None).unwrap_err();
+        assert!(
+            matches!(&e, CostError::NoRegion(r) if r == "xx-nowhere-1"),
+            "{e}"
         );
     }
 

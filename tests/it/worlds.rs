@@ -1059,3 +1059,72 @@ fn nat64_clients_leave_the_nat_figures_exact() {
         }
     }
 }
+
+/// A world's text deliveries copied under `to` as if its VPC were in `region`: the region
+/// in their key paths and in their records' `region` field.
+fn moved_to_region(w: &crate::support::GenWorld, region: &str, to: &std::path::Path) {
+    let from = w.dir.path();
+    for f in crate::support::files_under(from) {
+        let rel = f.strip_prefix(from).unwrap().to_str().unwrap();
+        if !rel.ends_with(".log") || rel.starts_with("cur/") {
+            continue;
+        }
+        let dst = to.join(rel.replace("us-east-1", region));
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        let text = std::fs::read_to_string(&f).unwrap();
+        std::fs::write(dst, text.replace(" us-east-1 ", &format!(" {region} "))).unwrap();
+    }
+}
+
+/// NAT gateways in two regions priced differently (a central bucket of every region's flow
+/// logs) are refused, naming them, rather than priced at one region's rates; each region
+/// apart is priced at its own; two regions priced alike are priced together, every byte.
+#[test]
+fn gateways_in_regions_priced_differently_are_refused_and_each_apart_is_priced() {
+    let a = world(&spec(61, FieldSet::V5), &[Encoding::Text]);
+    let b = world(&spec(62, FieldSet::V5), &[Encoding::Text]);
+    assert!(a
+        .truth
+        .nat_enis
+        .iter()
+        .all(|e| !b.truth.nat_enis.contains(e)));
+    let (tokyo, oregon) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    moved_to_region(&b, "ap-northeast-1", tokyo.path());
+    moved_to_region(&b, "us-west-2", oregon.path());
+    let here = a.path(Encoding::Text);
+    let (t, o) = (
+        tokyo.path().to_str().unwrap(),
+        oregon.path().to_str().unwrap(),
+    );
+
+    let out = run(&["analyze", "-q", &here, t]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(
+        e.contains(
+            "the NAT gateways carried bytes in regions priced differently (ap-northeast-1: "
+        ) && e.contains(" at $0.062/GB, interface endpoints $0.013/AZ-hour; us-east-1: "),
+        "{e}"
+    );
+    assert!(out.stdout.is_empty(), "no report");
+
+    let alone = analyze_json(&[t]);
+    assert_eq!(
+        (alone.cost.region.as_str(), alone.cost.prices.nat_per_gb),
+        ("ap-northeast-1", 0.062)
+    );
+    let gib = |bytes: u64| bytes as f64 / (1u64 << 30) as f64;
+    let near = |x: f64, y: f64| (x - y).abs() <= 1e-9 * y.abs().max(1.0);
+    assert!(near(
+        alone.cost.nat_processing.period,
+        gib(b.truth.nat_total) * 0.062
+    ));
+
+    // priced alike: both regions' bytes, at the one price
+    let both = analyze_json(&[&here, o]);
+    assert_eq!(both.analysis.total, a.truth.nat_total + b.truth.nat_total);
+    assert!(near(
+        both.cost.nat_processing.period,
+        gib(both.analysis.total) * 0.045
+    ));
+}
