@@ -618,7 +618,8 @@ impl Config {
 pub struct PartialTable {
     /// The time its ENIs' logs cover ([`crate::account::EniAgg::logged`]).
     pub logged: Span,
-    /// The records of the NAT gateways named (`--nat-eni`, `--nat-file`, `--nat-ip`), each
+    /// The records of the NAT gateways named (`--nat-eni`, `--nat-file`, `--nat-ip`,
+    /// `--inventory`), each
     /// flow log's records of an ENI taken together.
     pub nat: crate::analysis::NatRecords,
 }
