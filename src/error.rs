@@ -44,8 +44,9 @@ pub enum Outcome {
     /// Every input was read in full (exit 0).
     Complete,
     /// Written, but its logs show none of its period's traffic (exit 10): they cover none of
-    /// it, or log rejected traffic only; every figure unknown, not zero. After the others: an input not read in full, a record without a start, is
-    /// what leaves a period so, and their marks say it.
+    /// it, or log rejected traffic only; every figure unknown, not zero. After the others: an
+    /// input not read in full, a record without a start, is what leaves a period so, and
+    /// their marks say it.
     Uncovered,
     /// Written, but some input was not read in full (exit 7).
     Incomplete,

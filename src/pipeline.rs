@@ -637,8 +637,11 @@ impl PartialTable {
         stored.scan(&mut |key, agg| {
             enis += 1;
             logged.merge(agg.logged());
+            if !given {
+                return;
+            }
             let eni = crate::account::split_key(key).map_or(key, |(e, _)| e);
-            if given && (agg.has_nat_ip || run.nat_enis.iter().any(|e| e == eni)) {
+            if agg.has_nat_ip || run.nat_enis.iter().any(|e| e == eni) {
                 if !nat_enis.contains(eni) {
                     nat_enis.insert(eni.to_string());
                 }
@@ -648,8 +651,7 @@ impl PartialTable {
             }
         })?;
         nat.gateways = nat_enis.len();
-        nat.logged_seconds = (nat_logged.first().zip(nat_logged.last()))
-            .map_or(0, |(f, l)| l.saturating_sub(f).max(0) as u64);
+        nat.logged_seconds = nat_logged.seconds();
         Ok((enis, PartialTable { logged, nat }))
     }
 }

@@ -858,6 +858,10 @@ impl Span {
     pub fn last(&self) -> Option<i64> {
         (self.last != i64::MIN).then_some(self.last)
     }
+    /// Seconds from its first start to its last end; 0 for a span of nothing.
+    pub fn seconds(&self) -> u64 {
+        (self.first().zip(self.last())).map_or(0, |(f, l)| l.saturating_sub(f).max(0) as u64)
+    }
     /// Widen the span to cover `o` too.
     pub fn merge(&mut self, o: Span) {
         self.first = self.first.min(o.first);

@@ -2973,8 +2973,7 @@ impl NatTotals {
             t.gateways.push(counted.gateway);
             logged.merge(a.logged());
         }
-        t.rejected.nat_logged_seconds = (logged.first().zip(logged.last()))
-            .map_or(0, |(f, l)| l.saturating_sub(f).max(0) as u64);
+        t.rejected.nat_logged_seconds = logged.seconds();
         t
     }
 

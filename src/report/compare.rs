@@ -500,9 +500,9 @@ pub fn sides_warnings(before: &Report, after: &Report) -> Vec<String> {
 /// Why a side cannot be compared, where its logs show none of its time's traffic: no counted
 /// record in it is dated (its format lacks `start`, or no record falls in its period; with
 /// the NAT gateways named, a period without records is a report of zero bytes), or its
-/// records, or its NAT gateways', are all REJECT (a flow log of rejected traffic only). Its per-day figures would
-/// divide by nothing, or be zeros that are no finding, and a comparison would show every
-/// byte gone ("-100 %"): the sides are refused instead.
+/// records, or its NAT gateways', are all REJECT (a flow log of rejected traffic only). Its
+/// per-day figures would divide by nothing, or be zeros that are no finding, and a comparison
+/// would show every byte gone ("-100 %"): the sides are refused instead.
 pub fn uncovered(label: SideLabel, r: &Report) -> Option<String> {
     let a = &r.analysis;
     // the bounds the side was given, not those its records' times would make (a side whose
