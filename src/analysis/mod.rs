@@ -8,8 +8,6 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use rustc_hash::FxHashSet;
-
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
@@ -23,7 +21,9 @@ use crate::config::RunConfig;
 use crate::overlap::{FlowLogOverlap, OneFlowLogPerEni};
 use crate::source::FailureKind;
 
+mod addresses;
 mod views;
+use addresses::{several_vpcs, ByAddress, ClientKey, Vpc};
 use views::{TaskView, TaskViews};
 
 /// Upload and download bytes.
@@ -243,6 +243,10 @@ pub struct GroupRow {
 #[serde(deny_unknown_fields)]
 pub struct ClientRow {
     pub ip: String,
+    /// The client's VPC, where the clients are of several VPCs (an address alone then does
+    /// not name a client: two VPCs may hold the same address); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc: Option<String>,
     /// ENIs that had this address (Fargate reuses addresses across tasks).
     pub enis: Vec<String>,
     pub subnet: Option<String>,
@@ -255,6 +259,15 @@ pub struct ClientRow {
 }
 
 impl ClientRow {
+    /// The client as reports name it: its address, and its VPC where the row has one (the
+    /// clients are of several VPCs, so the address alone does not name it).
+    pub fn name(&self) -> Cow<'_, str> {
+        match &self.vpc {
+            Some(vpc) => Cow::Owned(format!("{} in {vpc}", self.ip)),
+            None => Cow::Borrowed(&self.ip),
+        }
+    }
+
     /// The order of the top clients: most S3 bytes first, then most bytes, then by address.
     pub fn by_s3(a: &ClientRow, b: &ClientRow) -> std::cmp::Ordering {
         (b.classes.s3.total().cmp(&a.classes.s3.total()))
@@ -1017,7 +1030,7 @@ pub enum AnalysisError {
     GivenNatsAbsent(Box<GivenAbsent>),
     /// The account stage left out the timeline of a client that turns out to be NAT-only
     /// ([`crate::account::Guess`]): the inputs must be read again, building every timeline.
-    #[error("the timeline of NAT client {0} was left out, but no logged ENI holds that address")]
+    #[error("the timeline of NAT client {0} was left out, but no logged ENI of its VPC holds that address")]
     TimelineLeftOut(IpAddr),
 }
 
@@ -1099,10 +1112,10 @@ struct AddressInfo {
 }
 
 impl AddressInfo {
-    /// Note that the non-NAT ENI of aggregate `a` had address `ip`: the first ENI's names,
-    /// every ENI's service.
-    fn note(addresses: &mut FxMap<IpAddr, AddressInfo>, ip: &IpAddr, a: &EniAgg) {
-        let info = addresses.entry(*ip).or_insert_with(|| AddressInfo {
+    /// Note that the non-NAT ENI of aggregate `a` had address `ip` (in the ENI's VPC): the
+    /// first ENI's names, every ENI's service.
+    fn note(addresses: &mut ByAddress<AddressInfo>, ip: &IpAddr, a: &EniAgg) {
+        let info = addresses.entry(*ip, &a.meta.vpc, || AddressInfo {
             subnet: a.meta.subnet.clone(),
             az: a.meta.az.clone(),
             ecs_task: a.meta.ecs_task.clone(),
@@ -1116,28 +1129,17 @@ impl AddressInfo {
     }
 
     /// The one ECS service of each address whose ENIs name one, and only one.
-    fn one_service_each(addresses: &FxMap<IpAddr, AddressInfo>) -> FxMap<IpAddr, Name> {
-        (addresses.iter())
-            .filter_map(|(ip, info)| match info.services.len() {
-                1 => info.services.first().map(|s| (*ip, s.clone())),
-                _ => None,
-            })
-            .collect()
+    fn one_service_each(addresses: &ByAddress<AddressInfo>) -> ByAddress<Name> {
+        addresses.filter_map(|info| match info.services.len() {
+            1 => info.services.first().cloned(),
+            _ => None,
+        })
     }
 
     /// Add `later`'s notes, of ENIs after those of `addresses`: an address's names stay
     /// those of its first ENI, its services are all of them.
-    fn append(addresses: &mut FxMap<IpAddr, AddressInfo>, later: FxMap<IpAddr, AddressInfo>) {
-        for (ip, info) in later {
-            match addresses.entry(ip) {
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(info);
-                }
-                std::collections::hash_map::Entry::Occupied(mut e) => {
-                    e.get_mut().services.extend(info.services)
-                }
-            }
-        }
+    fn append(addresses: &mut ByAddress<AddressInfo>, later: ByAddress<AddressInfo>) {
+        addresses.append(later, |info, l| info.services.extend(l.services));
     }
 }
 
@@ -1151,14 +1153,14 @@ struct FirstPass {
     candidates: Vec<Candidate>,
     unknown_region_all: u64,
     rejected_other: (u64, u64),
-    addresses: FxMap<IpAddr, AddressInfo>,
+    addresses: ByAddress<AddressInfo>,
     /// The addresses non-NAT ENIs had only as the ends of their NAT64 legs (an IPv6-only
     /// task's own address): they describe a NAT gateway's NAT64 clients, but no task start or
     /// pull is read from them (those clients' pulls are estimated from the NAT's legs).
-    nat64_addresses: FxMap<IpAddr, AddressInfo>,
+    nat64_addresses: ByAddress<AddressInfo>,
     /// Non-NAT ENIs' own public traffic by their first address (the clients, when no NAT
     /// private legs name them).
-    own_clients: FxMap<IpAddr, ClassBytes>,
+    own_clients: FxMap<ClientKey, ClassBytes>,
     paths: TrafficPaths,
     first_start: Option<i64>,
     last_end: Option<i64>,
@@ -1264,8 +1266,8 @@ impl FirstPass {
         // an address's subnet, AZ and task are those of its first ENI: this walk's
         AddressInfo::append(&mut self.addresses, addresses);
         AddressInfo::append(&mut self.nat64_addresses, nat64_addresses);
-        for (ip, bytes) in own_clients {
-            self.own_clients.entry(ip).or_default().add_all(&bytes);
+        for (key, bytes) in own_clients {
+            self.own_clients.entry(key).or_default().add_all(&bytes);
         }
         self.paths.add(&paths);
         self.first_start = self.first_start.into_iter().chain(first_start).min();
@@ -1347,7 +1349,9 @@ impl FirstPass {
             AddressInfo::note(&mut self.nat64_addresses, ip, a);
         }
         if let Some(ip) = a.local_ips.items.first() {
-            let e = self.own_clients.entry(*ip).or_default();
+            let e = (self.own_clients)
+                .entry((*ip, a.meta.vpc.clone()))
+                .or_default();
             for (k, b) in a.public.iter() {
                 let (_, class, dir) = uncell(k);
                 e.get_mut(class).add(dir, b);
@@ -1508,21 +1512,32 @@ impl LegTally {
     }
 }
 
+/// The VPC of NAT ENI `eni`: its records' `vpc-id`, else the inventory's gateway's.
+fn nat_vpc(eni: &str, a: &EniAgg, opt: &RunConfig) -> Vpc {
+    (a.meta.vpc.clone()).or_else(|| {
+        let vpc = opt.inventory.gateway_of_eni(eni)?.vpc.as_deref()?;
+        Some(Name::from(vpc))
+    })
+}
+
 /// Client addresses of the NAT's private legs that no record of their own describes: their
-/// subnet and AZ by the inventory's subnet prefixes (NAT-only logs name no client subnet).
+/// subnet and AZ by the inventory's subnet prefixes (NAT-only logs name no client subnet),
+/// among the subnets of the NAT gateway's VPC where it is known.
 fn place_by_inventory(
-    addresses: &mut FxMap<IpAddr, AddressInfo>,
+    addresses: &mut ByAddress<AddressInfo>,
     nat: &[(String, EniAgg)],
-    inventory: &crate::inventory::ec2::Ec2Inventory,
+    opt: &RunConfig,
 ) {
+    let inventory = &opt.inventory;
     if inventory.subnets.is_empty() {
         return;
     }
-    for (_, a) in nat {
+    for (eni, a) in nat {
+        let vpc = nat_vpc(eni, a, opt);
         for (ip, ..) in a.client_cells() {
-            let known = addresses.get(&ip).is_some_and(|m| m.subnet.is_some());
-            if let (false, Some(s)) = (known, inventory.subnet_of_ip(ip)) {
-                let m = addresses.entry(ip).or_default();
+            let known = (addresses.find(&ip, vpc.as_deref())).is_some_and(|m| m.1.subnet.is_some());
+            if let (false, Some(s)) = (known, inventory.subnet_of_ip_in(ip, vpc.as_deref())) {
+                let m = addresses.entry(ip, &vpc, AddressInfo::default);
                 m.subnet = Some(Name::from(s.id.as_str()));
                 m.az =
                     m.az.take()
@@ -1537,15 +1552,16 @@ fn place_by_inventory(
 /// the NAT's and the client's AZ are known).
 fn attribute_to_clients(
     nat: &[(String, EniAgg)],
-    addresses: &FxMap<IpAddr, AddressInfo>,
+    addresses: &ByAddress<AddressInfo>,
     opt: &RunConfig,
-) -> (BTreeMap<IpAddr, ClassBytes>, CrossAz) {
-    let mut clients: BTreeMap<IpAddr, ClassBytes> = BTreeMap::new();
+) -> (BTreeMap<ClientKey, ClassBytes>, CrossAz) {
+    let mut clients: BTreeMap<ClientKey, ClassBytes> = BTreeMap::new();
     let mut cross = CrossAz::default();
     let mut cross_pairs: BTreeMap<String, ClassBytes> = BTreeMap::new();
     let mut seen = AzSeen::default();
     for (eni, a) in nat {
         let nat_az = (a.meta.az.as_deref().map(String::from)).or_else(|| inventory_az(eni, opt));
+        let vpc = nat_vpc(eni, a, opt);
         // this NAT's cross-AZ bytes by the client's AZ, named as pairs after its clients
         let mut from: BTreeMap<&str, ClassBytes> = BTreeMap::new();
         // a client at a time: its entries looked up once, not once a cell
@@ -1554,8 +1570,8 @@ fn attribute_to_clients(
             if present.peek().is_none() {
                 continue;
             }
-            let to = clients.entry(ip).or_default();
-            let client = addresses.get(&ip);
+            let to = clients.entry((ip, vpc.clone())).or_default();
+            let client = addresses.find(&ip, vpc.as_deref()).map(|m| m.1);
             let client_az = client.and_then(|m| m.az.as_deref());
             seen.note(nat_az.is_some(), client.is_some(), client_az.is_some());
             let mut crossing = match (nat_az.as_deref(), client_az) {
@@ -1627,12 +1643,12 @@ impl AzSeen {
     }
 }
 
-/// Subnet, AZ and ECS service(s) of a client address, from its ENIs' records.
+/// Subnet, AZ and ECS service(s) of a client, from its ENIs' records.
 fn describe(
-    addresses: &FxMap<IpAddr, AddressInfo>,
-    ip: &IpAddr,
+    addresses: &ByAddress<AddressInfo>,
+    client: &ClientKey,
 ) -> (Option<String>, Option<String>, Option<String>) {
-    let (subnet, az, svc) = describe_borrowed(addresses, ip);
+    let (subnet, az, svc) = describe_borrowed(addresses, client);
     (
         subnet.map(String::from),
         az.map(String::from),
@@ -1643,10 +1659,10 @@ fn describe(
 /// [`describe`] without copying what the addresses' notes hold (several services joined
 /// are the one new string).
 fn describe_borrowed<'m>(
-    addresses: &'m FxMap<IpAddr, AddressInfo>,
-    ip: &IpAddr,
+    addresses: &'m ByAddress<AddressInfo>,
+    (ip, vpc): &ClientKey,
 ) -> (Option<&'m str>, Option<&'m str>, Option<Cow<'m, str>>) {
-    let m = addresses.get(ip);
+    let m = addresses.find(ip, vpc.as_deref()).map(|m| m.1);
     let subnet = m.and_then(|m| m.subnet.as_deref());
     let az = m.and_then(|m| m.az.as_deref());
     let services: Vec<&str> = m
@@ -1666,12 +1682,12 @@ type Groups = BTreeMap<String, ClassBytes>;
 /// The clients' bytes by subnet, by AZ and by ECS service (`unknown` where not known),
 /// grouped under borrowed names (a client at a time, no copy of them) and named once a group.
 fn group_clients(
-    clients: &BTreeMap<IpAddr, ClassBytes>,
-    addresses: &FxMap<IpAddr, AddressInfo>,
+    clients: &BTreeMap<ClientKey, ClassBytes>,
+    addresses: &ByAddress<AddressInfo>,
 ) -> (Groups, Groups, Groups) {
     let mut groups: [BTreeMap<Cow<str>, ClassBytes>; 3] = Default::default();
-    for (ip, cb) in clients {
-        let (subnet, az, svc) = describe_borrowed(addresses, ip);
+    for (client, cb) in clients {
+        let (subnet, az, svc) = describe_borrowed(addresses, client);
         let keys = [subnet.map(Cow::Borrowed), az.map(Cow::Borrowed), svc];
         for (g, key) in groups.iter_mut().zip(keys) {
             let key = key.unwrap_or(Cow::Borrowed("unknown"));
@@ -1688,21 +1704,23 @@ fn group_clients(
     (by_subnet, by_az, by_svc)
 }
 
-/// The `top` clients by S3 bytes, then all bytes, then address. Ranks by bytes first and
-/// describes only those that can make the list (the address tie-break needs their text),
-/// not every client. Their ENIs are filled in from the walk's notes ([`TaskViews`]).
+/// The `top` clients by S3 bytes, then all bytes, then address, each with its key. Ranks by
+/// bytes first and describes only those that can make the list (the address tie-break needs
+/// their text), not every client. Their ENIs are filled in from the walk's notes
+/// ([`TaskViews`]). A row names its VPC where the clients are of several.
 fn top_clients(
-    clients: &BTreeMap<IpAddr, ClassBytes>,
-    addresses: &FxMap<IpAddr, AddressInfo>,
+    clients: &BTreeMap<ClientKey, ClassBytes>,
+    addresses: &ByAddress<AddressInfo>,
     top: usize,
-) -> Vec<ClientRow> {
+) -> Vec<(ClientKey, ClientRow)> {
     let rank = |cb: &ClassBytes| {
         (
             std::cmp::Reverse(cb.s3.total()),
             std::cmp::Reverse(cb.total()),
         )
     };
-    let mut ranked: Vec<(&IpAddr, &ClassBytes)> = clients.iter().collect();
+    let several = several_vpcs(clients.keys());
+    let mut ranked: Vec<(&ClientKey, &ClassBytes)> = clients.iter().collect();
     ranked.sort_by_key(|c| rank(c.1));
     if let Some(last) = top.checked_sub(1).and_then(|i| ranked.get(i)) {
         let cut = rank(last.1);
@@ -1711,23 +1729,27 @@ fn top_clients(
     } else if top == 0 {
         ranked.clear();
     }
-    let mut rows: Vec<ClientRow> = ranked
+    let mut rows: Vec<(ClientKey, ClientRow)> = ranked
         .into_iter()
-        .map(|(ip, cb)| {
-            let (subnet, az, ecs_service) = describe(addresses, ip);
-            ClientRow {
+        .map(|(key, cb)| {
+            let (ip, vpc) = key;
+            let (subnet, az, ecs_service) = describe(addresses, key);
+            let row = ClientRow {
                 ip: ip.to_string(),
+                vpc: vpc.as_deref().filter(|_| several).map(String::from),
                 enis: Vec::new(),
                 subnet,
                 az,
                 ecs_service,
-                ecs_task: (addresses.get(ip)).and_then(|m| m.ecs_task.as_deref().map(String::from)),
+                ecs_task: (addresses.find(ip, vpc.as_deref()))
+                    .and_then(|m| m.1.ecs_task.as_deref().map(String::from)),
                 total: cb.total(),
                 classes: *cb,
-            }
+            };
+            (key.clone(), row)
         })
         .collect();
-    rows.sort_by(ClientRow::by_s3);
+    rows.sort_by(|a, b| ClientRow::by_s3(&a.1, &b.1).then_with(|| a.0.cmp(&b.0)));
     rows.truncate(top);
     rows
 }
@@ -2628,11 +2650,11 @@ pub fn analyse_from(
     };
     let mut totals = NatTotals::of(&nat, rejected, ranges, opt);
     // the logged non-NAT ENIs' addresses, before the inventory places others
-    let enis_seen: FxHashSet<IpAddr> = addresses.keys().copied().collect();
+    let enis_seen = addresses.filter_map(|_| Some(()));
     let nat64_services = AddressInfo::one_service_each(&nat64_addresses);
     let mut addresses = addresses;
     AddressInfo::append(&mut addresses, nat64_addresses);
-    place_by_inventory(&mut addresses, &nat, &opt.inventory);
+    place_by_inventory(&mut addresses, &nat, opt);
     let (mut clients, cross) = attribute_to_clients(&nat, &addresses, opt);
     let clients_source = if !clients.is_empty() {
         ClientsSource::NatPrivateLegs
@@ -2704,7 +2726,7 @@ pub fn analyse_from(
         by_az: sorted_groups(by_az),
         by_ecs_service: sorted_groups(by_svc),
         clients_source,
-        top_clients: top,
+        top_clients: top.into_iter().map(|(_, row)| row).collect(),
         ecr,
         cross_az: cross,
         s3_egress_traffic_path: paths,
@@ -2780,13 +2802,13 @@ fn check_guess(
     let Some(g) = &acc.guess else {
         return Ok(());
     };
-    let clients = nat
-        .iter()
-        .flat_map(|(_, a)| a.private_side().by_client.keys());
-    match g.failed(clients, |ip| ecr.enis_seen.contains(ip)) {
-        Some(ip) => Err(AnalysisError::TimelineLeftOut(ip)),
-        None => Ok(()),
+    for ((_, a), vpc) in nat.iter().zip(&ecr.nat_vpcs) {
+        let clients = a.private_side().by_client.keys();
+        if let Some(ip) = g.failed(clients, |ip| ecr.enis_seen.holds(ip, vpc.as_deref())) {
+            return Err(AnalysisError::TimelineLeftOut(ip));
+        }
     }
+    Ok(())
 }
 
 /// The region whose S3 bytes the NAT gateways carried most of (ties: the first in the
@@ -2999,20 +3021,18 @@ impl NatTotals {
 fn count_starts_and_top_enis(
     views: &mut TaskViews,
     ecr: &mut EcrEstimate,
-    top: &mut [ClientRow],
+    top: &mut [(ClientKey, ClientRow)],
 ) -> Result<(), AnalysisError> {
-    let mut top_index: FxMap<IpAddr, usize> = FxMap::default();
-    for (i, row) in top.iter().enumerate() {
-        if let Ok(ip) = row.ip.parse() {
-            top_index.insert(ip, i);
-        }
+    let mut top_index: ByAddress<usize> = ByAddress::default();
+    for (i, ((ip, vpc), _)) in top.iter().enumerate() {
+        top_index.entry(*ip, vpc, || i);
     }
     views.for_each(|v| {
         ecr.count(v);
         let ends = v.nat64_ends.iter().filter(|e| !v.ips.contains(e));
         for ip in v.ips.iter().chain(ends) {
-            if let Some(&i) = top_index.get(ip) {
-                top[i].enis.push(v.eni.to_string());
+            if let Some((_, &i)) = top_index.find(ip, v.vpc) {
+                top[i].1.enis.push(v.eni.to_string());
             }
         }
     })?;
@@ -3067,27 +3087,29 @@ const NAT_LEGS_MEASURED: &str = "; measured on generated worlds, with and withou
 struct EcrEstimate<'a> {
     opt: &'a RunConfig,
     nat: &'a [(String, EniAgg)],
-    /// Addresses of the logged non-NAT ENIs: their tasks are counted from their own
-    /// records; the NAT's other clients from its private legs.
-    enis_seen: FxHashSet<IpAddr>,
+    /// The VPC of each NAT ENI of `nat`, in its order: its clients are addresses in it.
+    nat_vpcs: Vec<Vpc>,
+    /// Addresses of the logged non-NAT ENIs (in their VPCs): their tasks are counted from
+    /// their own records; the NAT's other clients from its private legs.
+    enis_seen: ByAddress<()>,
     /// The ECS service of each NAT64 client whose own ENI names one (and one only): its
     /// pulls, found on the NAT's legs, are that service's.
-    nat64_services: FxMap<IpAddr, Name>,
+    nat64_services: ByAddress<Name>,
     /// Task starts and pulls found on the NAT's private legs, and what makes one.
     nat_leg_starts: u64,
     rules: StartRules,
     any_ecs: bool,
     data_start: i64,
-    /// S3 download bytes per client address on the NAT path (when private legs exist).
-    nat_s3: FxMap<IpAddr, u64>,
+    /// S3 download bytes per client on the NAT path (when private legs exist).
+    nat_s3: ByAddress<u64>,
     attributable: bool,
     tasks: u64,
-    /// Pull-window pulls and bytes per address and ECS service, of the pulls joined to the
-    /// NAT: `address → [(service, pulls, bytes)]`.
-    per_ip_service: FxMap<IpAddr, Vec<(String, u64, u64)>>,
-    /// Addresses whose pulls add up to more than the NAT saw, shared out pull by pull:
-    /// `address → (what the NAT saw, the pulls' sum)`.
-    capped: FxMap<IpAddr, (u64, u64)>,
+    /// Pull-window pulls and bytes per client and ECS service, of the pulls joined to the
+    /// NAT: `client → [(service, pulls, bytes)]`.
+    per_ip_service: FxMap<ClientKey, Vec<(String, u64, u64)>>,
+    /// Clients whose pulls add up to more than the NAT saw, shared out pull by pull:
+    /// `client → (what the NAT saw, the pulls' sum)`.
+    capped: FxMap<ClientKey, (u64, u64)>,
     not_via_nat: u64,
     pulls: u64,
     total: u64,
@@ -3099,16 +3121,17 @@ impl<'a> EcrEstimate<'a> {
     /// describe only as the ends of their NAT64 legs.
     fn new(
         nat: &'a [(String, EniAgg)],
-        seen: (FxHashSet<IpAddr>, FxMap<IpAddr, Name>),
+        seen: (ByAddress<()>, ByAddress<Name>),
         any_ecs: bool,
         data_start: i64,
         opt: &'a RunConfig,
     ) -> Self {
-        let mut nat_s3: FxMap<IpAddr, u64> = FxMap::default();
-        for (_, a) in nat {
+        let nat_vpcs: Vec<Vpc> = (nat.iter()).map(|(eni, a)| nat_vpc(eni, a, opt)).collect();
+        let mut nat_s3: ByAddress<u64> = ByAddress::default();
+        for ((_, a), vpc) in nat.iter().zip(&nat_vpcs) {
             for (ip, class, dir, b) in a.client_cells() {
                 if class == Class::S3 && dir == Dir::Download {
-                    *nat_s3.entry(ip).or_insert(0) += b;
+                    *nat_s3.entry(ip, vpc, || 0) += b;
                 }
             }
         }
@@ -3120,6 +3143,7 @@ impl<'a> EcrEstimate<'a> {
         EcrEstimate {
             opt,
             nat,
+            nat_vpcs,
             enis_seen,
             nat64_services,
             nat_leg_starts: 0,
@@ -3139,19 +3163,19 @@ impl<'a> EcrEstimate<'a> {
     }
 
     /// A non-NAT ENI's pull: `None` when it is no new task; else its pull-window bytes and
-    /// the address to join on when the pull is on the NAT path.
-    fn pull(&self, a: &TaskView) -> Option<(u64, Option<IpAddr>)> {
+    /// the NAT's client to join on when the pull is on the NAT path.
+    fn pull(&self, a: &TaskView) -> Option<(u64, Option<ClientKey>)> {
         let is_task = !self.any_ecs || a.is_task;
         let first = a.first?;
         if !is_task || first < self.data_start + self.opt.grace {
             return None;
         }
-        let ip = a
-            .ips
-            .first()
-            .copied()
-            .filter(|ip| !self.attributable || self.nat_s3.contains_key(ip));
-        Some((a.pull_bytes, ip))
+        // (without the NAT's clients nothing caps a pull: the address alone groups them)
+        let client = a.ips.first().and_then(|&ip| match self.attributable {
+            true => (self.nat_s3.find(&ip, a.vpc)).map(|(vpc, _)| (ip, vpc.clone())),
+            false => Some((ip, None)),
+        });
+        Some((a.pull_bytes, client))
     }
 
     fn count(&mut self, a: &TaskView) {
@@ -3162,12 +3186,12 @@ impl<'a> EcrEstimate<'a> {
         if bytes == 0 {
             return;
         }
-        let Some(ip) = ip else {
+        let Some(client) = ip else {
             self.not_via_nat += bytes;
             return;
         };
         let svc = Self::service_of(self.opt, a);
-        let list = self.per_ip_service.entry(ip).or_default();
+        let list = self.per_ip_service.entry(client).or_default();
         match list.iter_mut().find(|e| e.0 == svc) {
             Some(e) => {
                 e.1 += 1;
@@ -3180,16 +3204,17 @@ impl<'a> EcrEstimate<'a> {
     /// After [`EcrEstimate::count`]: count the pulls of every address whose pulls fit within
     /// what the NAT saw as its S3 downloads; say whether others need [`EcrEstimate::share`].
     fn settle(&mut self) -> bool {
-        for (ip, list) in std::mem::take(&mut self.per_ip_service) {
+        for (client, list) in std::mem::take(&mut self.per_ip_service) {
             let sum: u64 = list.iter().map(|e| e.2).sum();
-            // never more than the NAT saw as S3 downloads for that address
+            // never more than the NAT saw as S3 downloads for that client
             let cap = if self.attributable {
-                self.nat_s3.get(&ip).copied().unwrap_or(0)
+                let (ip, vpc) = &client;
+                self.nat_s3.get(ip, vpc.as_deref()).copied().unwrap_or(0)
             } else {
                 sum
             };
             if sum > cap {
-                self.capped.insert(ip, (cap, sum));
+                self.capped.insert(client, (cap, sum));
                 continue;
             }
             for (svc, pulls, bytes) in list {
@@ -3205,10 +3230,10 @@ impl<'a> EcrEstimate<'a> {
 
     /// A pull on a capped address: its share of what the NAT saw, in proportion to its bytes.
     fn share(&mut self, a: &TaskView) {
-        let Some((b, Some(ip))) = self.pull(a) else {
+        let Some((b, Some(client))) = self.pull(a) else {
             return;
         };
-        let Some(&(cap, sum)) = self.capped.get(&ip) else {
+        let Some(&(cap, sum)) = self.capped.get(&client) else {
             return;
         };
         if b == 0 {
@@ -3247,18 +3272,19 @@ impl<'a> EcrEstimate<'a> {
         // at the smaller one)
         let StartRules { gap, quiet } = self.rules;
         let window = self.opt.pull_window;
-        // each address's state where it lies (copying it all would double the run's peak
+        // each client's state where it lies (copying it all would double the run's peak
         // memory on a month of NAT-only logs); joined only for an address behind several NATs
-        let mut by_ip: FxMap<IpAddr, SmallVec<[&Client; 1]>> = FxMap::default();
-        for (_, a) in self.nat {
+        // of one VPC (the same address in two VPCs is two clients)
+        let mut by_ip: FxMap<ClientKey, SmallVec<[&Client; 1]>> = FxMap::default();
+        for ((_, a), vpc) in self.nat.iter().zip(&self.nat_vpcs) {
             for (ip, client) in &a.private_side().by_client {
-                if !self.enis_seen.contains(ip) {
-                    by_ip.entry(*ip).or_default().push(client);
+                if !self.enis_seen.holds(ip, vpc.as_deref()) {
+                    by_ip.entry((*ip, vpc.clone())).or_default().push(client);
                 }
             }
         }
         let since = self.data_start + self.opt.grace;
-        for (ip, clients) in by_ip {
+        for ((ip, vpc), clients) in by_ip {
             let mut sessions = Sessions::default();
             for c in &clients {
                 sessions.merge(c.sessions.clone(), window, gap);
@@ -3279,22 +3305,22 @@ impl<'a> EcrEstimate<'a> {
                 let held = |t| self.opt.tasks.ecs().service_at(ip, t).is_some();
                 for (start, bytes) in nat_leg_pulls(s, openings, window, quiet, held) {
                     if start >= since {
-                        self.count_nat_leg_start(ip, start, bytes);
+                        self.count_nat_leg_start((ip, vpc.as_deref()), start, bytes);
                     }
                 }
             }
         }
     }
 
-    /// A task start at `start` on the NAT-only address `ip`, with `bytes` of pull.
-    fn count_nat_leg_start(&mut self, ip: IpAddr, start: i64, bytes: u64) {
+    /// A task start at `start` on the NAT-only address `ip` (in `vpc`), with `bytes` of pull.
+    fn count_nat_leg_start(&mut self, (ip, vpc): (IpAddr, Option<&str>), start: i64, bytes: u64) {
         self.tasks += 1;
         self.nat_leg_starts += 1;
         if bytes == 0 {
             return;
         }
         let svc = (self.opt.tasks.ecs().service_at(ip, start))
-            .or_else(|| self.nat64_services.get(&ip).map(|s| &**s))
+            .or_else(|| self.nat64_services.find(&ip, vpc).map(|s| &**s.1))
             .unwrap_or("unknown")
             .to_string();
         self.pulls += 1;
@@ -3307,11 +3333,8 @@ impl<'a> EcrEstimate<'a> {
     /// What the estimate rests on, and why not, when nothing does.
     fn basis(&self) -> (EcrBasis, Option<String>) {
         let enis = !self.enis_seen.is_empty() || self.tasks > self.nat_leg_starts;
-        let nat_legs = self.nat.iter().any(|(_, a)| {
-            a.private_side()
-                .by_client
-                .keys()
-                .any(|ip| !self.enis_seen.contains(ip))
+        let nat_legs = (self.nat.iter().zip(&self.nat_vpcs)).any(|((_, a), vpc)| {
+            (a.private_side().by_client.keys()).any(|ip| !self.enis_seen.holds(ip, vpc.as_deref()))
         });
         match (enis, nat_legs) {
             (true, true) => (EcrBasis::TaskEnisAndNatPrivateLegs, None),
@@ -3871,27 +3894,23 @@ mod tests {
                 "use1-az1",
             ));
         let nat = enis(&body);
-        let mut addresses: FxMap<IpAddr, AddressInfo> = FxMap::default();
+        let mut addresses: ByAddress<AddressInfo> = ByAddress::default();
         for (ip, az) in [("10.0.1.5", "use1-az1"), ("10.0.2.7", "use1-az2")] {
-            addresses.insert(
-                ip.parse().unwrap(),
-                AddressInfo {
-                    az: Some(az.into()),
-                    ..Default::default()
-                },
-            );
+            addresses
+                .entry(ip.parse().unwrap(), &None, AddressInfo::default)
+                .az = Some(az.into());
         }
         let (clients, cross) = attribute_to_clients(&nat, &addresses, &RunConfig::default());
         let bytes: Vec<(String, u64)> = clients
             .iter()
-            .map(|(ip, c)| (ip.to_string(), c.total()))
+            .map(|((ip, _), c)| (ip.to_string(), c.total()))
             .collect();
         assert_eq!(bytes, [("10.0.1.5".into(), 100), ("10.0.2.7".into(), 40)]);
         assert!(cross.known);
         assert_eq!(cross.bytes, 40);
         assert_eq!(cross.by_pair[0].key, "use1-az2 -> use1-az1");
         // without the clients' AZ, cross-AZ is unknown
-        let (_, cross) = attribute_to_clients(&nat, &FxMap::default(), &RunConfig::default());
+        let (_, cross) = attribute_to_clients(&nat, &ByAddress::default(), &RunConfig::default());
         assert!(!cross.known);
     }
 
@@ -3946,25 +3965,25 @@ mod tests {
 
     #[test]
     fn top_clients_rank_by_s3_then_all_bytes_then_address() {
-        let clients: BTreeMap<IpAddr, ClassBytes> = [
+        let clients: BTreeMap<ClientKey, ClassBytes> = [
             ("10.0.0.9", s3_bytes(50, 0)),
             ("10.0.0.3", s3_bytes(50, 10)),
             ("10.0.0.20", s3_bytes(50, 10)),
             ("10.0.0.4", s3_bytes(70, 0)),
         ]
         .into_iter()
-        .map(|(ip, c)| (ip.parse().unwrap(), c))
+        .map(|(ip, c)| ((ip.parse().unwrap(), None), c))
         .collect();
         let ips = |n| -> Vec<String> {
-            top_clients(&clients, &FxMap::default(), n)
+            top_clients(&clients, &ByAddress::default(), n)
                 .into_iter()
-                .map(|r| r.ip)
+                .map(|r| r.1.ip)
                 .collect()
         };
         assert_eq!(ips(3), ["10.0.0.4", "10.0.0.20", "10.0.0.3"]);
         assert_eq!(ips(10).len(), 4);
         assert!(ips(0).is_empty());
-        let grouped = group_clients(&clients, &FxMap::default());
+        let grouped = group_clients(&clients, &ByAddress::default());
         assert_eq!(grouped.0["unknown"].total(), 240);
     }
 

@@ -5,8 +5,8 @@
 //! instructions an ENI).
 //!
 //! The notes are packed bytes: the ENI id, a flags byte, the local addresses, the first
-//! record's time, the pull window's bytes and the ECS service (an index into the services
-//! seen), integers as LEB128 varints. Where the ENI source gives a scratch file (a spilled
+//! record's time, the pull window's bytes, the ECS service and the VPC (each an index into
+//! the names seen), integers as LEB128 varints. Where the ENI source gives a scratch file (a spilled
 //! table: its aggregates are not in memory, so their notes should not be either), the notes
 //! go there in chunks of [`CHUNK`] bytes, so memory stays bounded per chunk, not per ENI; a
 //! chunk the file refuses (a full disk) and every note after it stay in memory: none is lost.
@@ -23,6 +23,7 @@ const CHUNK: usize = 1 << 20;
 const TASK: u8 = 1;
 const FIRST: u8 = 2;
 const SERVICE: u8 = 4;
+const VPC: u8 = 8;
 
 /// One non-NAT ENI as the steps after the first walk see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +43,8 @@ pub struct TaskView<'v> {
     pub pull_bytes: u64,
     /// Its own ECS service field.
     pub service: Option<&'v str>,
+    /// Its VPC, where its records name one.
+    pub vpc: Option<&'v str>,
 }
 
 impl<'v> TaskView<'v> {
@@ -55,6 +58,7 @@ impl<'v> TaskView<'v> {
             is_task: a.meta.ecs_task.is_some(),
             pull_bytes: a.pull.bytes(),
             service: a.meta.ecs_service.as_deref(),
+            vpc: a.meta.vpc.as_deref(),
         }
     }
 
@@ -80,7 +84,7 @@ pub struct TaskViews {
     /// A chunk could not be written (a full disk): the file keeps the chunks written
     /// before, and the notes from then on stay in memory, so none is lost.
     memory_only: bool,
-    services: Vec<Name>,
+    names: Vec<Name>,
     index: FxMap<Name, u32>,
     /// Notes of the ENIs after these, noted apart (by the walks of later parts of a table).
     after: Vec<TaskViews>,
@@ -100,7 +104,7 @@ impl TaskViews {
             chunks: Vec::new(),
             file: scratch,
             memory_only: false,
-            services: Vec::new(),
+            names: Vec::new(),
             index: FxMap::default(),
             after: Vec::new(),
         }
@@ -125,7 +129,8 @@ impl TaskViews {
         b.extend_from_slice(view.eni.as_bytes());
         let flags = (view.is_task as u8 * TASK)
             | (view.first.is_some() as u8 * FIRST)
-            | (view.service.is_some() as u8 * SERVICE);
+            | (view.service.is_some() as u8 * SERVICE)
+            | (view.vpc.is_some() as u8 * VPC);
         b.push(flags);
         addresses(b, view.ips);
         addresses(b, view.nat64_ends);
@@ -133,17 +138,8 @@ impl TaskViews {
             varint(b, ((t << 1) ^ (t >> 63)) as u64);
         }
         varint(b, view.pull_bytes);
-        if let Some(s) = view.service {
-            let i = match self.index.get(s) {
-                Some(&i) => i,
-                None => {
-                    let i = self.services.len() as u32;
-                    let name: Name = s.into();
-                    self.services.push(name.clone());
-                    self.index.insert(name, i);
-                    i
-                }
-            };
+        for name in [view.service, view.vpc].into_iter().flatten() {
+            let i = self.name_index(name);
             varint(&mut self.buf, u64::from(i));
         }
         if self.buf.len() >= CHUNK && !self.memory_only {
@@ -157,6 +153,18 @@ impl TaskViews {
                 }
             }
         }
+    }
+
+    /// The index of `name` among the names noted (ECS names and VPCs), noted if new.
+    fn name_index(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        let name: Name = name.into();
+        self.names.push(name.clone());
+        self.index.insert(name, i);
+        i
     }
 
     /// Call `f` with every view, in the order they were pushed; may be called again.
@@ -177,26 +185,26 @@ impl TaskViews {
             for &n in &self.chunks {
                 chunk.resize(n as usize, 0);
                 file.read_exact(&mut chunk)?;
-                read_all(&chunk, &self.services, &mut ips, &mut f)?;
+                read_all(&chunk, &self.names, &mut ips, &mut f)?;
             }
             // the next pushes append after what was written
             file.seek(SeekFrom::End(0))?;
         }
-        read_all(&self.buf, &self.services, &mut ips, &mut f)
+        read_all(&self.buf, &self.names, &mut ips, &mut f)
     }
 }
 
 /// Read every view packed in `bytes`.
 fn read_all(
     bytes: &[u8],
-    services: &[Name],
+    names: &[Name],
     ips: &mut [Vec<IpAddr>; 2],
     f: &mut impl FnMut(&TaskView),
 ) -> io::Result<()> {
     let mut r = Reader { bytes, pos: 0 };
     while r.pos < bytes.len() {
         let view = r
-            .view(services, ips)
+            .view(names, ips)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "ENI notes damaged"))?;
         f(&view);
     }
@@ -248,11 +256,7 @@ impl<'b> Reader<'b> {
 
     /// The next view; its local addresses and NAT64 ends go to `ips` (reused from view to
     /// view).
-    fn view<'s>(
-        &mut self,
-        services: &'s [Name],
-        ips: &'s mut [Vec<IpAddr>; 2],
-    ) -> Option<TaskView<'s>>
+    fn view<'s>(&mut self, names: &'s [Name], ips: &'s mut [Vec<IpAddr>; 2]) -> Option<TaskView<'s>>
     where
         'b: 's,
     {
@@ -270,14 +274,16 @@ impl<'b> Reader<'b> {
             }
         };
         let pull_bytes = self.varint()?;
-        let service = match flags & SERVICE {
-            0 => None,
-            _ => Some(
-                services
-                    .get(usize::try_from(self.varint()?).ok()?)?
-                    .as_ref(),
-            ),
+        let mut name = |flag: u8| -> Option<Option<&'s str>> {
+            match flags & flag {
+                0 => Some(None),
+                _ => Some(Some(
+                    names.get(usize::try_from(self.varint()?).ok()?)?.as_ref(),
+                )),
+            }
         };
+        let service = name(SERVICE)?;
+        let vpc = name(VPC)?;
         Some(TaskView {
             eni,
             ips: local,
@@ -286,6 +292,7 @@ impl<'b> Reader<'b> {
             is_task: flags & TASK != 0,
             pull_bytes,
             service,
+            vpc,
         })
     }
 }
@@ -330,6 +337,7 @@ mod tests {
         is_task: bool,
         pull_bytes: u64,
         service: Option<String>,
+        vpc: Option<String>,
     }
 
     impl Owned {
@@ -342,6 +350,7 @@ mod tests {
                 is_task: self.is_task,
                 pull_bytes: self.pull_bytes,
                 service: self.service.as_deref(),
+                vpc: self.vpc.as_deref(),
             }
         }
         fn of(v: &TaskView) -> Owned {
@@ -353,6 +362,7 @@ mod tests {
                 is_task: v.is_task,
                 pull_bytes: v.pull_bytes,
                 service: v.service.map(String::from),
+                vpc: v.vpc.map(String::from),
             }
         }
     }
@@ -373,9 +383,10 @@ mod tests {
             any::<bool>(),
             prop_oneof![any::<u64>(), 0u64..300],
             proptest::option::of("(svc-a|svc-b|svc-c|<script>|)"),
+            proptest::option::of("(vpc-a|vpc-b|svc-a|)"),
         )
             .prop_map(
-                |(eni, ips, nat64_ends, first, is_task, pull_bytes, service)| Owned {
+                |(eni, ips, nat64_ends, first, is_task, pull_bytes, service, vpc)| Owned {
                     eni,
                     ips,
                     nat64_ends,
@@ -383,6 +394,7 @@ mod tests {
                     is_task,
                     pull_bytes,
                     service,
+                    vpc,
                 },
             )
     }
@@ -426,12 +438,13 @@ mod tests {
                 is_task: i % 2 == 0,
                 pull_bytes: u64::from(i),
                 service: Some(["a", "b"][i as usize % 2]),
+                vpc: Some("b"),
             };
             log.push(&v);
         }
         assert!(!log.chunks.is_empty(), "nothing written to the file");
         assert!(log.buf.len() < CHUNK);
-        assert_eq!(log.services.len(), 2, "services noted once each");
+        assert_eq!(log.names.len(), 2, "names noted once each");
         let e = eni(n);
         let last = TaskView {
             eni: &e,
@@ -441,6 +454,7 @@ mod tests {
             is_task: false,
             pull_bytes: 0,
             service: None,
+            vpc: None,
         };
         let mut seen = 0u32;
         log.for_each(|v| {
@@ -478,6 +492,7 @@ mod tests {
                 is_task: true,
                 pull_bytes: u64::from(i),
                 service: None,
+                vpc: None,
             });
         }
         assert!(log.memory_only && log.chunks.is_empty());
@@ -504,6 +519,7 @@ mod tests {
             is_task: true,
             pull_bytes: 1 << 40,
             service: Some("svc"),
+            vpc: Some("vpc-1"),
         };
         log.push(&v);
         let whole = log.buf.clone();

@@ -537,9 +537,20 @@ impl Ec2Inventory {
     /// The subnet holding `ip`, by the subnets' prefixes; none when no subnet or more than one
     /// holds it (VPCs with overlapping address space cannot be told apart by address).
     pub fn subnet_of_ip(&self, ip: IpAddr) -> Option<&Subnet> {
-        let mut found = self.subnets.iter().filter(|s| match ip {
-            IpAddr::V4(a) => s.cidr.is_some_and(|c| c.contains(&a)),
-            IpAddr::V6(a) => s.ipv6.iter().any(|c| c.contains(&a)),
+        self.subnet_of_ip_in(ip, None)
+    }
+
+    /// [`Ec2Inventory::subnet_of_ip`] among the subnets of `vpc` (and those of no known VPC)
+    /// where it is given: a NAT gateway's clients are in its own VPC, so another VPC's
+    /// overlapping prefixes leave no doubt.
+    pub fn subnet_of_ip_in(&self, ip: IpAddr, vpc: Option<&str>) -> Option<&Subnet> {
+        let in_vpc = |s: &Subnet| vpc.is_none() || s.vpc.is_none() || s.vpc.as_deref() == vpc;
+        let mut found = self.subnets.iter().filter(|s| {
+            in_vpc(s)
+                && match ip {
+                    IpAddr::V4(a) => s.cidr.is_some_and(|c| c.contains(&a)),
+                    IpAddr::V6(a) => s.ipv6.iter().any(|c| c.contains(&a)),
+                }
         });
         let first = found.next()?;
         found.next().is_none().then_some(first)
@@ -724,6 +735,19 @@ mod tests {
         assert_eq!(at("10.0.33.7"), Some("subnet-0c0c0c0c0c0c0c0c0"));
         assert_eq!(at("10.0.17.7"), Some("subnet-0b0b0b0b0b0b0b0b0"));
         assert_eq!(at("10.0.16.7"), None, "in two VPCs' subnets");
+        // ... but one in each VPC: a NAT gateway's clients are in its own
+        let in_vpc = |s: &str, vpc| {
+            (inv.subnet_of_ip_in(s.parse().unwrap(), Some(vpc))).map(|s| s.id.as_str())
+        };
+        assert_eq!(
+            in_vpc("10.0.16.7", "vpc-0f0f0f0f0f0f0f0f0"),
+            Some("subnet-0d0d0d0d0d0d0d0d0")
+        );
+        assert_eq!(
+            in_vpc("10.0.16.7", "vpc-0a1b2c3d4e5f60718"),
+            Some("subnet-0b0b0b0b0b0b0b0b0")
+        );
+        assert_eq!(in_vpc("10.0.33.7", "vpc-0f0f0f0f0f0f0f0f0"), None);
         assert_eq!(at("2600:1f18:1:100::5"), Some("subnet-0b0b0b0b0b0b0b0b0"));
         assert_eq!(at("10.9.0.1"), None);
         // gateway endpoints only, of the service and region asked

@@ -251,9 +251,9 @@ fn client_label(c: &ClientRow) -> String {
         .or(c.subnet.as_deref())
         .unwrap_or("");
     if who.is_empty() {
-        c.ip.clone()
+        c.name().into_owned()
     } else {
-        format!("{} ({})", c.ip, clip(who, 24))
+        format!("{} ({})", c.name(), clip(who, 24))
     }
 }
 
@@ -460,6 +460,7 @@ mod tests {
         };
         ClientRow {
             ip: ip.into(),
+            vpc: None,
             enis: vec![],
             subnet: subnet.map(str::to_string),
             az: None,

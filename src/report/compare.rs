@@ -847,7 +847,7 @@ impl Comparison {
                     out,
                     "{}  {} {} {} {}: {}",
                     if md { "  -" } else { "" },
-                    esc(&c.ip),
+                    esc(&c.name()),
                     esc(c.enis.first().map(String::as_str).unwrap_or("-")),
                     esc(c.subnet.as_deref().unwrap_or("-")),
                     esc(c.ecs_service.as_deref().unwrap_or("-")),

@@ -91,7 +91,7 @@ fn class_rows(r: &Report, out: &mut String) {
         }
     }
     for c in &a.top_clients {
-        classes(out, "client", &c.ip, &c.classes);
+        classes(out, "client", &c.name(), &c.classes);
     }
 }
 

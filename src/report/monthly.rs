@@ -1161,7 +1161,7 @@ fn top_clients_table(a: &Analysis) -> String {
         let _ = writeln!(
             t,
             "{},{},{},{},{},{},{},{}",
-            csv_esc(&c.ip),
+            csv_esc(&c.name()),
             csv_esc(&c.enis.join(" ")),
             csv_esc(opt(&c.subnet)),
             csv_esc(opt(&c.az)),

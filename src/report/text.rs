@@ -491,7 +491,7 @@ fn top_clients_section(a: &crate::analysis::Analysis, md: bool, out: &mut String
             n => format!("{} (+{} more)", cr.enis[0], n - 1),
         };
         t.row(vec![
-            cr.ip.clone(),
+            cr.name().into_owned(),
             eni,
             cr.subnet.clone().unwrap_or("-".into()),
             cr.az.clone().unwrap_or("-".into()),

@@ -1128,3 +1128,111 @@ fn gateways_in_regions_priced_differently_are_refused_and_each_apart_is_priced()
         gib(both.analysis.total) * 0.045
     ));
 }
+
+/// Copy world `w`'s text logs and inventory into `to` as those of another VPC: its VPC,
+/// subnet and flow-log ids changed, its addresses kept (two VPCs of one address space, as a
+/// central bucket holds their flow logs).
+fn moved_to_vpc(w: &crate::support::GenWorld, to: &std::path::Path) {
+    let moved = |s: &str| {
+        s.replace("vpc-0a1b2c3d4e5f60718", "vpc-0feedbeefcafe0001")
+            .replace("subnet-0", "subnet-9")
+            .replace("fl-0", "fl-9")
+    };
+    let from = w.dir.path();
+    for f in crate::support::files_under(from) {
+        let rel = f.strip_prefix(from).unwrap().to_str().unwrap();
+        if !(rel.starts_with("text/") || rel.starts_with("inventory/")) {
+            continue;
+        }
+        let dst = to.join(moved(rel));
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        let text = std::fs::read_to_string(&f).unwrap();
+        let text_moved = moved(&text);
+        assert!(
+            text_moved != text || text.is_empty(),
+            "{rel}: nothing moved"
+        );
+        std::fs::write(dst, text_moved).unwrap();
+    }
+}
+
+/// Two VPCs of one address space (each `10.0.0.0/16`, as most are), their flow logs read
+/// together: an address in each is two clients. Each VPC's NAT-only task starts, its clients'
+/// subnets and its inventory's placing of them are its own, so one run of both gives what
+/// the two runs apart give, added (where an address was taken for one client across both
+/// VPCs, the NAT-only pulls of these worlds fell by a fifth and the subnets' bytes went to
+/// the other VPC's subnets, exit 0).
+#[test]
+fn two_vpcs_of_one_address_space_read_together_are_each_their_own() {
+    let make = |seed, nat_only| {
+        let mut s = spec(seed, FieldSet::V5);
+        s.nat_only = nat_only;
+        s.reuse = true;
+        s.tasks_per_day = 60;
+        world(&s, &[Encoding::Text])
+    };
+    let (a, b) = (make(71, true), make(72, true));
+    let other = tempfile::tempdir().unwrap();
+    moved_to_vpc(&b, other.path());
+    let pa = a.path(Encoding::Text);
+    let pb = other.path().join("text").display().to_string();
+    // `--inventory FILE` for each file of a world's inventory
+    let inv = |w: &std::path::Path| -> Vec<String> {
+        let files = crate::support::files_under(&w.join("inventory"));
+        (files.iter())
+            .flat_map(|f| ["--inventory".to_string(), f.display().to_string()])
+            .collect()
+    };
+    let (ia, ib) = (inv(a.dir.path()), inv(other.path()));
+    let args = |parts: &[&[String]]| -> Vec<String> { parts.concat() };
+    let json =
+        |args: Vec<String>| analyze_json(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let ecr = |r: &Report| {
+        let e = &r.analysis.ecr;
+        [e.task_starts, e.pulls, e.bytes]
+    };
+    let added = |x: &Report, y: &Report| -> [u64; 3] {
+        let (x, y) = (ecr(x), ecr(y));
+        [x[0] + y[0], x[1] + y[1], x[2] + y[2]]
+    };
+    let subnets = |rs: &[&Report]| -> std::collections::BTreeMap<String, ClassBytes> {
+        let rows = rs.iter().flat_map(|r| &r.analysis.by_subnet);
+        rows.map(|g| (g.key.clone(), g.classes)).collect()
+    };
+
+    // NAT-only logs of both, with each one's inventory
+    let (pa_, pb_) = ([pa.clone()], [pb.clone()]);
+    let apart = [json(args(&[&pa_, &ia])), json(args(&[&pb_, &ib]))];
+    let top = ["--top".to_string(), "100000".to_string()];
+    let both = json(args(&[&pa_, &pb_, &ia, &ib, &top]));
+    assert_eq!(both.analysis.total, a.truth.nat_total + b.truth.nat_total);
+    assert_eq!(ecr(&both), added(&apart[0], &apart[1]));
+    assert!(ecr(&both)[1] > 0);
+    let placed = subnets(&[&both]);
+    assert_eq!(placed, subnets(&[&apart[0], &apart[1]]));
+    assert!(
+        placed.keys().any(|k| k.starts_with("subnet-0"))
+            && placed.keys().any(|k| k.starts_with("subnet-9")),
+        "{placed:?}"
+    );
+    // (the two share addresses: a row a client, each naming its VPC)
+    let rows = &both.analysis.top_clients;
+    let ips: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.ip.as_str()).collect();
+    assert!(ips.len() < rows.len(), "no address in both VPCs");
+    assert!(rows.iter().all(|r| r.vpc.is_some()));
+    assert!(apart[0]
+        .analysis
+        .top_clients
+        .iter()
+        .all(|r| r.vpc.is_none()));
+
+    // the tasks' own ENIs logged in one VPC, NAT-only logs in the other
+    let c = make(71, false);
+    let pc = c.path(Encoding::Text);
+    let logged = analyze_json(&[&pc]);
+    let both = analyze_json(&[&pc, &pb]);
+    assert_eq!(both.analysis.total, c.truth.nat_total + b.truth.nat_total);
+    assert_eq!(ecr(&both), added(&logged, &apart[1]));
+    let apart_b = analyze_json(&[&pb]);
+    assert_eq!(subnets(&[&both]), subnets(&[&logged, &apart_b]));
+}
