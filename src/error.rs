@@ -264,8 +264,29 @@ fn nat_advice(c: &[Candidate], ctx: &NoNatContext) -> String {
             ));
         }
     }
+    if let Some(r) = rejecting_enis(&ctx.rejecting) {
+        s.push_str(&r);
+    }
     s.push_str("Or, if no NAT ENI is logged at all, --client-side-estimate sums the clients' own records (labelled an estimate).");
     s
+}
+
+/// The ENIs of rejected records only, for an hour or more, where there are some: the NAT
+/// gateways may be among them, under a flow log of traffic type REJECT.
+fn rejecting_enis(r: &crate::analysis::RejectingEnis) -> Option<String> {
+    let (first, more) = r.examples.split_first()?;
+    let mut named = format!("{} ({} REJECT records)", first.1, first.0);
+    for (records, eni) in more {
+        named.push_str(&format!(", {eni} ({records})"));
+    }
+    let others = r.count.saturating_sub(r.examples.len() as u64);
+    if others > 0 {
+        named.push_str(&format!(" and {others} more"));
+    }
+    Some(format!(
+        "{} ENI(s) show REJECT records only, none accepted, over an hour or more: {named}. If the NAT gateways are among them, a flow log of traffic type REJECT (a security team's) is all that logs them, and it shows nothing of what passed through them: they need a flow log of traffic type ALL (or ACCEPT) on their ENIs, subnets or VPC.\n",
+        r.count
+    ))
 }
 
 /// One candidate's line: its ENI, bytes on either side, private peers and own addresses.

@@ -1010,6 +1010,49 @@ pub struct NoNatContext {
     pub no_interface: u64,
     /// The note on flowcost's own outputs found among the inputs and not read, if any.
     pub own_outputs: Option<String>,
+    /// ENIs whose records are all REJECT, for an hour or more: the NAT gateways may be among
+    /// them, under a flow log of rejected traffic only.
+    pub rejecting: RejectingEnis,
+}
+
+/// The non-NAT ENIs whose records are all REJECT, none accepted, over an hour or more
+/// ([`REJECTED_ONLY_MIN_SPAN`]): where no NAT gateway is found, the gateways may be among
+/// them, logged by a flow log of traffic type REJECT (a security team's), which shows
+/// nothing of what passed through them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RejectingEnis {
+    pub count: u64,
+    /// Those of most rejected records (at most [`RejectingEnis::SHOWN`]), most first, then
+    /// by ENI: `(rejected records, ENI)`.
+    pub examples: Vec<(u64, String)>,
+}
+
+impl RejectingEnis {
+    /// How many are named.
+    pub const SHOWN: usize = 3;
+
+    /// Note `eni` if its records are all REJECT over an hour or more.
+    fn note(&mut self, eni: &str, a: &EniAgg) {
+        let span = a.logged().seconds();
+        if a.records > 0 || a.reject_records == 0 || span < REJECTED_ONLY_MIN_SPAN as u64 {
+            return;
+        }
+        self.count += 1;
+        self.examples.push((a.reject_records, eni.to_string()));
+        self.keep_shown();
+    }
+
+    /// Add those of `later` (another part of the walk).
+    fn append(&mut self, later: RejectingEnis) {
+        self.count += later.count;
+        self.examples.extend(later.examples);
+        self.keep_shown();
+    }
+
+    fn keep_shown(&mut self) {
+        (self.examples).sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        self.examples.truncate(RejectingEnis::SHOWN);
+    }
 }
 
 /// Why the analysis could not be finished.
@@ -1168,6 +1211,8 @@ struct FirstPass {
     any_ecs: bool,
     /// The non-NAT ENIs, noted for the steps that need this walk's answers first.
     views: TaskViews,
+    /// The non-NAT ENIs of rejected records only, for an hour or more.
+    rejecting: RejectingEnis,
     /// Every ENI's public cells and bytes by region, for `--client-side-estimate` when no
     /// NAT is found (only then).
     client_side_cells: FxMap<u64, u64>,
@@ -1253,9 +1298,11 @@ impl FirstPass {
             records_without_bytes,
             any_ecs,
             views,
+            rejecting,
             client_side_cells,
             client_region_bytes,
         } = later;
+        self.rejecting.append(rejecting);
         self.nat.extend(nat);
         self.given_seen.extend(given_seen);
         self.candidates.extend(candidates);
@@ -1341,6 +1388,7 @@ impl FirstPass {
         }
         self.rejected_other.0 += a.reject_records;
         self.rejected_other.1 += a.reject_bytes;
+        self.rejecting.note(eni, a);
         self.views.push(&TaskView::of(eni, a));
         for ip in &a.local_ips.items {
             AddressInfo::note(&mut self.addresses, ip, a);
@@ -2379,7 +2427,7 @@ fn no_nat(
     acc: &Accumulator,
     files: &[FileStats],
     lines: &LineCounts,
-    candidates: Vec<Candidate>,
+    (candidates, rejecting): (Vec<Candidate>, RejectingEnis),
     opt: &RunConfig,
 ) -> AnalysisError {
     let first_malformed = files.iter().find_map(|f| {
@@ -2400,6 +2448,7 @@ fn no_nat(
             lacking: only_lacking(files),
             no_interface: acc.inputs.odd.no_interface,
             own_outputs: own_outputs_note(files),
+            rejecting,
         }),
     }
 }
@@ -2633,12 +2682,13 @@ pub fn analyse_from(
         records_without_bytes,
         any_ecs,
         mut views,
+        rejecting,
         client_side_cells,
         client_region_bytes,
     } = first;
     best_candidates(&mut candidates);
     let client_side = counted_on(
-        (&nat, &candidates, unknown_region_all),
+        (&nat, &candidates, unknown_region_all, rejecting),
         (acc, &files, &lines),
         opt,
     )?;
@@ -2767,14 +2817,20 @@ fn one_flow_log_per_eni<'a>(
 /// which nothing was counted is a report of zero that says so; detection that finds none is
 /// an error, and so are S3 bytes of a region unknown.
 fn counted_on(
-    (nat, candidates, unknown_region_all): (&[(String, EniAgg)], &[Candidate], u64),
+    (nat, candidates, unknown_region_all, rejecting): (
+        &[(String, EniAgg)],
+        &[Candidate],
+        u64,
+        RejectingEnis,
+    ),
     (acc, files, lines): (&Accumulator, &[FileStats], &LineCounts),
     opt: &RunConfig,
 ) -> Result<bool, AnalysisError> {
     let given = opt.nats_given();
     let client_side = nat.is_empty() && opt.client_side_estimate;
     if nat.is_empty() && !opt.client_side_estimate && !given {
-        return Err(no_nat(acc, files, lines, candidates.to_vec(), opt));
+        let found = (candidates.to_vec(), rejecting);
+        return Err(no_nat(acc, files, lines, found, opt));
     }
     if given && !client_side {
         if let Some(e) = GivenAbsent::check(nat, candidates, lines.counted, opt) {
@@ -3615,6 +3671,68 @@ mod tests {
             "{eni} {src} {dst} {psrc} {pdst} {bytes} {start} {} ACCEPT OK us-east-1 {az} subnet-x\n",
             start + 60
         )
+    }
+
+    /// Interfaces of rejected records only, over an hour or more, are noted, those of most
+    /// rejections named first; one accepted record, or rejections over less than an hour,
+    /// and an interface is not.
+    #[test]
+    fn interfaces_of_rejected_records_only_for_an_hour_are_noted() {
+        let reject = |eni: &str, start: i64| {
+            rec((
+                eni,
+                "198.51.100.7",
+                "10.0.0.10",
+                "198.51.100.7",
+                "10.0.0.10",
+                40,
+                start,
+                "use1-az1",
+            ))
+            .replace(" ACCEPT ", " REJECT ")
+        };
+        let mut body = H.to_string();
+        // (each record ends a minute after its start: two an hour apart span 61 minutes)
+        for (eni, n) in [
+            ("eni-a", 2),
+            ("eni-b", 3),
+            ("eni-c", 2),
+            ("eni-d", 4),
+            ("eni-e", 2),
+        ] {
+            for i in 0..n {
+                body += &reject(eni, T + i * 3600);
+            }
+        }
+        body += &reject("eni-short", T);
+        body += &reject("eni-short", T + 3000);
+        body += &reject("eni-accepts", T);
+        body += &reject("eni-accepts", T + 7200);
+        body += &rec((
+            "eni-accepts",
+            "10.0.1.5",
+            S3,
+            "10.0.1.5",
+            S3,
+            9,
+            T,
+            "use1-az1",
+        ));
+        let mut r = RejectingEnis::default();
+        for (eni, a) in enis(&body) {
+            r.note(&eni, &a);
+        }
+        assert_eq!(r.count, 5);
+        let named: Vec<(u64, &str)> = r.examples.iter().map(|(n, e)| (*n, e.as_str())).collect();
+        assert_eq!(named, [(4, "eni-d"), (3, "eni-b"), (2, "eni-a")]);
+        // the walk of another part of the table adds to it
+        r.append(RejectingEnis {
+            count: 1,
+            examples: vec![(9, "eni-z".into())],
+        });
+        assert_eq!(r.count, 6);
+        assert_eq!(r.examples[0], (9, "eni-z".to_string()));
+        assert_eq!(r.examples.len(), RejectingEnis::SHOWN);
     }
 
     /// The ENIs of a text body, in ENI order.

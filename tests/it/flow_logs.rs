@@ -782,6 +782,30 @@ fn nat_gateways_logged_only_by_a_flow_log_of_rejected_traffic_are_no_finding_of_
         "{first}"
     );
     assert!(report.contains("unknown per 30 days"), "{report}");
+    // not named, the gateways cannot be found (no translation in rejected records): the
+    // message names them among the interfaces of rejected records only, and why
+    let o = run(&["analyze", "-q", d]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let e = stderr(&o);
+    let hint = (e.lines())
+        .find(|l| {
+            l.contains(" ENI(s) show REJECT records only, none accepted, over an hour or more: ")
+        })
+        .unwrap_or_else(|| panic!("{e}"));
+    assert!(
+        w.truth.nat_enis.iter().all(|n| hint.contains(n.as_str()))
+            && hint.contains(
+                "a flow log of traffic type REJECT (a security team's) is all that logs them"
+            ),
+        "{hint}"
+    );
+    // with all traffic logged, no such line
+    let o = run(&["analyze", "-q", "--format", "json", full]);
+    assert!(
+        !stderr(&o).contains("REJECT records only"),
+        "{}",
+        stderr(&o)
+    );
 
     // a partial of it is marked as its merge is
     let dir = tempfile::tempdir().unwrap();
