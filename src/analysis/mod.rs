@@ -1203,7 +1203,7 @@ struct FirstPass {
     nat64_addresses: ByAddress<AddressInfo>,
     /// Non-NAT ENIs' own public traffic by their first address (the clients, when no NAT
     /// private legs name them).
-    own_clients: FxMap<ClientKey, ClassBytes>,
+    own_clients: ByAddress<ClassBytes>,
     paths: TrafficPaths,
     first_start: Option<i64>,
     last_end: Option<i64>,
@@ -1313,8 +1313,8 @@ impl FirstPass {
         // an address's subnet, AZ and task are those of its first ENI: this walk's
         AddressInfo::append(&mut self.addresses, addresses);
         AddressInfo::append(&mut self.nat64_addresses, nat64_addresses);
-        for (key, bytes) in own_clients {
-            self.own_clients.entry(key).or_default().add_all(&bytes);
+        {
+            (self.own_clients).append(own_clients, |c, later| c.add_all(&later));
         }
         self.paths.add(&paths);
         self.first_start = self.first_start.into_iter().chain(first_start).min();
@@ -1397,9 +1397,7 @@ impl FirstPass {
             AddressInfo::note(&mut self.nat64_addresses, ip, a);
         }
         if let Some(ip) = a.local_ips.items.first() {
-            let e = (self.own_clients)
-                .entry((*ip, a.meta.vpc.clone()))
-                .or_default();
+            let e = (self.own_clients).entry(*ip, &a.meta.vpc, ClassBytes::default);
             for (k, b) in a.public.iter() {
                 let (_, class, dir) = uncell(k);
                 e.get_mut(class).add(dir, b);
@@ -2710,7 +2708,7 @@ pub fn analyse_from(
         ClientsSource::NatPrivateLegs
     } else {
         // v2 data: the clients' own records (may include traffic not through a NAT)
-        clients = own_clients.into_iter().collect();
+        clients = own_clients.into_clients().collect();
         ClientsSource::ClientOwnRecords
     };
     let (by_subnet, by_az, by_svc) = group_clients(&clients, &addresses);
@@ -3136,6 +3134,10 @@ fn nat_leg_pulls(
 /// What the NAT-leg method measured on generated worlds (README, "How ECR is estimated").
 const NAT_LEGS_MEASURED: &str = "; measured on generated worlds, with and without address reuse and --ecs-tasks: 0-4 % above the truth";
 
+/// A NAT's client as [`EcrEstimate`] joins pulls to it: its address and its VPC's number in
+/// the NAT's S3 downloads by client ([`ByAddress::find_number`]).
+type NatClient = (IpAddr, u32);
+
 /// The ECR image-layer estimate (ACCOUNTING.md §5), built over the notes of the non-NAT
 /// ENIs ([`TaskView`]): [`EcrEstimate::count`] sums each client address's pull-window bytes;
 /// where they add up to more than the NAT saw as S3 downloads for the address, a second
@@ -3161,11 +3163,12 @@ struct EcrEstimate<'a> {
     attributable: bool,
     tasks: u64,
     /// Pull-window pulls and bytes per client and ECS service, of the pulls joined to the
-    /// NAT: `client → [(service, pulls, bytes)]`.
-    per_ip_service: FxMap<ClientKey, Vec<(String, u64, u64)>>,
+    /// NAT: `client → [(service, pulls, bytes)]` (a client by its address and its VPC's
+    /// number in `nat_s3`).
+    per_ip_service: FxMap<NatClient, Vec<(String, u64, u64)>>,
     /// Clients whose pulls add up to more than the NAT saw, shared out pull by pull:
     /// `client → (what the NAT saw, the pulls' sum)`.
-    capped: FxMap<ClientKey, (u64, u64)>,
+    capped: FxMap<NatClient, (u64, u64)>,
     not_via_nat: u64,
     pulls: u64,
     total: u64,
@@ -3220,7 +3223,7 @@ impl<'a> EcrEstimate<'a> {
 
     /// A non-NAT ENI's pull: `None` when it is no new task; else its pull-window bytes and
     /// the NAT's client to join on when the pull is on the NAT path.
-    fn pull(&self, a: &TaskView) -> Option<(u64, Option<ClientKey>)> {
+    fn pull(&self, a: &TaskView) -> Option<(u64, Option<NatClient>)> {
         let is_task = !self.any_ecs || a.is_task;
         let first = a.first?;
         if !is_task || first < self.data_start + self.opt.grace {
@@ -3228,8 +3231,8 @@ impl<'a> EcrEstimate<'a> {
         }
         // (without the NAT's clients nothing caps a pull: the address alone groups them)
         let client = a.ips.first().and_then(|&ip| match self.attributable {
-            true => (self.nat_s3.find(&ip, a.vpc)).map(|(vpc, _)| (ip, vpc.clone())),
-            false => Some((ip, None)),
+            true => (self.nat_s3.find_number(&ip, a.vpc)).map(|(vpc, _)| (ip, vpc)),
+            false => Some((ip, 0)),
         });
         Some((a.pull_bytes, client))
     }
@@ -3264,8 +3267,8 @@ impl<'a> EcrEstimate<'a> {
             let sum: u64 = list.iter().map(|e| e.2).sum();
             // never more than the NAT saw as S3 downloads for that client
             let cap = if self.attributable {
-                let (ip, vpc) = &client;
-                self.nat_s3.get(ip, vpc.as_deref()).copied().unwrap_or(0)
+                let (ip, vpc) = client;
+                self.nat_s3.at(&ip, vpc).copied().unwrap_or(0)
             } else {
                 sum
             };
