@@ -1201,8 +1201,8 @@ struct FirstPass {
     /// task's own address): they describe a NAT gateway's NAT64 clients, but no task start or
     /// pull is read from them (those clients' pulls are estimated from the NAT's legs).
     nat64_addresses: ByAddress<AddressInfo>,
-    /// Non-NAT ENIs' own public traffic by their first address (the clients, when no NAT
-    /// private legs name them).
+    /// Non-NAT ENIs' own public traffic by their first address and their VPC (the clients,
+    /// when no NAT private legs name them).
     own_clients: ByAddress<ClassBytes>,
     paths: TrafficPaths,
     first_start: Option<i64>,
@@ -1313,9 +1313,7 @@ impl FirstPass {
         // an address's subnet, AZ and task are those of its first ENI: this walk's
         AddressInfo::append(&mut self.addresses, addresses);
         AddressInfo::append(&mut self.nat64_addresses, nat64_addresses);
-        {
-            (self.own_clients).append(own_clients, |c, later| c.add_all(&later));
-        }
+        (self.own_clients).append(own_clients, |c, later| c.add_all(&later));
         self.paths.add(&paths);
         self.first_start = self.first_start.into_iter().chain(first_start).min();
         self.last_end = self.last_end.max(last_end);
@@ -3238,14 +3236,14 @@ impl<'a> EcrEstimate<'a> {
     }
 
     fn count(&mut self, a: &TaskView) {
-        let Some((bytes, ip)) = self.pull(a) else {
+        let Some((bytes, client)) = self.pull(a) else {
             return;
         };
         self.tasks += 1;
         if bytes == 0 {
             return;
         }
-        let Some(client) = ip else {
+        let Some(client) = client else {
             self.not_via_nat += bytes;
             return;
         };
