@@ -1556,12 +1556,17 @@ impl LegTally {
     }
 }
 
-/// The VPC of NAT ENI `eni`: its records' `vpc-id`, else the inventory's gateway's.
-fn nat_vpc(eni: &str, a: &EniAgg, opt: &RunConfig) -> Vpc {
-    (a.meta.vpc.clone()).or_else(|| {
-        let vpc = opt.inventory.gateway_of_eni(eni)?.vpc.as_deref()?;
-        Some(Name::from(vpc))
-    })
+/// The VPC of each NAT ENI of `nat`, in its order: its records' `vpc-id`, else the
+/// inventory's gateway's.
+fn nat_vpcs(nat: &[(String, EniAgg)], opt: &RunConfig) -> Vec<Vpc> {
+    (nat.iter())
+        .map(|(eni, a)| {
+            (a.meta.vpc.clone()).or_else(|| {
+                let vpc = opt.inventory.gateway_of_eni(eni)?.vpc.as_deref()?;
+                Some(Name::from(vpc))
+            })
+        })
+        .collect()
 }
 
 /// Client addresses of the NAT's private legs that no record of their own describes: their
@@ -1569,19 +1574,17 @@ fn nat_vpc(eni: &str, a: &EniAgg, opt: &RunConfig) -> Vpc {
 /// among the subnets of the NAT gateway's VPC where it is known.
 fn place_by_inventory(
     addresses: &mut ByAddress<AddressInfo>,
-    nat: &[(String, EniAgg)],
-    opt: &RunConfig,
+    (nat, vpcs): (&[(String, EniAgg)], &[Vpc]),
+    inventory: &crate::inventory::ec2::Ec2Inventory,
 ) {
-    let inventory = &opt.inventory;
     if inventory.subnets.is_empty() {
         return;
     }
-    for (eni, a) in nat {
-        let vpc = nat_vpc(eni, a, opt);
+    for ((_, a), vpc) in nat.iter().zip(vpcs) {
         for (ip, ..) in a.client_cells() {
             let known = (addresses.find(&ip, vpc.as_deref())).is_some_and(|m| m.1.subnet.is_some());
             if let (false, Some(s)) = (known, inventory.subnet_of_ip_in(ip, vpc.as_deref())) {
-                let m = addresses.entry(ip, &vpc, AddressInfo::default);
+                let m = addresses.entry(ip, vpc, AddressInfo::default);
                 m.subnet = Some(Name::from(s.id.as_str()));
                 m.az =
                     m.az.take()
@@ -1595,7 +1598,7 @@ fn place_by_inventory(
 /// The NAT's private legs by client address, and the share that crossed AZs (where both
 /// the NAT's and the client's AZ are known).
 fn attribute_to_clients(
-    nat: &[(String, EniAgg)],
+    (nat, vpcs): (&[(String, EniAgg)], &[Vpc]),
     addresses: &ByAddress<AddressInfo>,
     opt: &RunConfig,
 ) -> (BTreeMap<ClientKey, ClassBytes>, CrossAz) {
@@ -1603,9 +1606,8 @@ fn attribute_to_clients(
     let mut cross = CrossAz::default();
     let mut cross_pairs: BTreeMap<String, ClassBytes> = BTreeMap::new();
     let mut seen = AzSeen::default();
-    for (eni, a) in nat {
+    for ((eni, a), vpc) in nat.iter().zip(vpcs) {
         let nat_az = (a.meta.az.as_deref().map(String::from)).or_else(|| inventory_az(eni, opt));
-        let vpc = nat_vpc(eni, a, opt);
         // this NAT's cross-AZ bytes by the client's AZ, named as pairs after its clients
         let mut from: BTreeMap<&str, ClassBytes> = BTreeMap::new();
         // a client at a time: its entries looked up once, not once a cell
@@ -2700,8 +2702,9 @@ pub fn analyse_from(
     let nat64_services = AddressInfo::one_service_each(&nat64_addresses);
     let mut addresses = addresses;
     AddressInfo::append(&mut addresses, nat64_addresses);
-    place_by_inventory(&mut addresses, &nat, opt);
-    let (mut clients, cross) = attribute_to_clients(&nat, &addresses, opt);
+    let vpcs = nat_vpcs(&nat, opt);
+    place_by_inventory(&mut addresses, (&nat, &vpcs), &opt.inventory);
+    let (mut clients, cross) = attribute_to_clients((&nat, &vpcs), &addresses, opt);
     let clients_source = if !clients.is_empty() {
         ClientsSource::NatPrivateLegs
     } else {
@@ -2718,7 +2721,7 @@ pub fn analyse_from(
     // traffic as the estimate.
     let data_start = first_start.unwrap_or(0);
     let seen = (enis_seen, nat64_services);
-    let mut ecr = EcrEstimate::new(&nat, seen, any_ecs, data_start, opt);
+    let mut ecr = EcrEstimate::new((&nat, vpcs), seen, any_ecs, data_start, opt);
     count_starts_and_top_enis(&mut views, &mut ecr, &mut top)?;
     if client_side {
         totals.add_client_side(client_side_cells, client_region_bytes);
@@ -3177,13 +3180,12 @@ impl<'a> EcrEstimate<'a> {
     /// `seen`: the addresses logged non-NAT ENIs hold, and the ECS service of those they
     /// describe only as the ends of their NAT64 legs.
     fn new(
-        nat: &'a [(String, EniAgg)],
+        (nat, nat_vpcs): (&'a [(String, EniAgg)], Vec<Vpc>),
         seen: (ByAddress<()>, ByAddress<Name>),
         any_ecs: bool,
         data_start: i64,
         opt: &'a RunConfig,
     ) -> Self {
-        let nat_vpcs: Vec<Vpc> = (nat.iter()).map(|(eni, a)| nat_vpc(eni, a, opt)).collect();
         let mut nat_s3: ByAddress<u64> = ByAddress::default();
         for ((_, a), vpc) in nat.iter().zip(&nat_vpcs) {
             for (ip, class, dir, b) in a.client_cells() {
@@ -4019,7 +4021,9 @@ mod tests {
                 .entry(ip.parse().unwrap(), &None, AddressInfo::default)
                 .az = Some(az.into());
         }
-        let (clients, cross) = attribute_to_clients(&nat, &addresses, &RunConfig::default());
+        let vpcs = vec![None; nat.len()];
+        let (clients, cross) =
+            attribute_to_clients((&nat, &vpcs), &addresses, &RunConfig::default());
         let bytes: Vec<(String, u64)> = clients
             .iter()
             .map(|((ip, _), c)| (ip.to_string(), c.total()))
@@ -4029,7 +4033,8 @@ mod tests {
         assert_eq!(cross.bytes, 40);
         assert_eq!(cross.by_pair[0].key, "use1-az2 -> use1-az1");
         // without the clients' AZ, cross-AZ is unknown
-        let (_, cross) = attribute_to_clients(&nat, &ByAddress::default(), &RunConfig::default());
+        let none = ByAddress::default();
+        let (_, cross) = attribute_to_clients((&nat, &vpcs), &none, &RunConfig::default());
         assert!(!cross.known);
     }
 
